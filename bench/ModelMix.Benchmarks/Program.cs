@@ -1,0 +1,1 @@
+namespace ModelMix.Benchmarks; internal static class Program { private static void Main() { } }

@@ -1,0 +1,76 @@
+using ModelMix.Pricing;
+
+namespace ModelMix.Ledger;
+
+/// <summary>
+/// One attempt at an upstream call, as the ledger stores it. A request that was retried, escalated or shadowed has
+/// one record per attempt, linked by <see cref="RequestId"/>.
+/// </summary>
+public sealed record LedgerRecord
+{
+    /// <summary>Unique id of this record (a ULID-like sortable string or a GUID).</summary>
+    public required string Id { get; init; }
+
+    /// <summary>When the attempt started (UTC); the price in force at this instant prices the record.</summary>
+    public required DateTimeOffset Timestamp { get; init; }
+
+    /// <summary>ModelMix's id for the client request; shared by every attempt of that request.</summary>
+    public required string RequestId { get; init; }
+
+    /// <summary>The upstream's <c>request-id</c> header, when it answered.</summary>
+    public string? UpstreamRequestId { get; init; }
+
+    /// <summary>Conversation / session id (<c>x-modelmix-session</c> or a ChatOptions property), if any.</summary>
+    public string? SessionId { get; init; }
+
+    /// <summary>Id of the virtual key that made the call (never the key itself).</summary>
+    public string? KeyId { get; init; }
+
+    /// <summary>The caller's task label, if any.</summary>
+    public string? TaskLabel { get; init; }
+
+    /// <summary>The model (or policy alias) the caller asked for.</summary>
+    public required string RequestedModel { get; init; }
+
+    /// <summary>The model this attempt was sent to.</summary>
+    public required string RoutedModel { get; init; }
+
+    /// <summary>The model id the upstream reported in its response (often the dated snapshot id).</summary>
+    public string? ResponseModel { get; init; }
+
+    /// <summary>The routing policy that chose <see cref="RoutedModel"/> (e.g. <c>passthrough</c>, <c>rules</c>, <c>cascade</c>).</summary>
+    public string? Policy { get; init; }
+
+    /// <summary>The human-readable reason the policy gave.</summary>
+    public string? Reason { get; init; }
+
+    /// <summary>1 for the first attempt of a request, 2 for the first retry or escalation, and so on.</summary>
+    public int Attempt { get; init; } = 1;
+
+    /// <summary>The model this attempt escalated from (cascade), if it is an escalation.</summary>
+    public string? EscalatedFrom { get; init; }
+
+    /// <summary>Tokens by class and the billing modifiers reported in <c>usage</c>.</summary>
+    public TokenUsage Usage { get; init; }
+
+    /// <summary>Cost by component; <c>null</c> when the call could not be priced (never silently zero).</summary>
+    public CostBreakdown? Cost { get; init; }
+
+    /// <summary>Wall-clock time from dispatch to the last byte, in milliseconds.</summary>
+    public long LatencyMs { get; init; }
+
+    /// <summary>Whether the call was streamed.</summary>
+    public bool Streaming { get; init; }
+
+    /// <summary>Outcome of the attempt.</summary>
+    public LedgerStatus Status { get; init; } = LedgerStatus.Ok;
+
+    /// <summary>HTTP status of the upstream answer, or 0 when none arrived.</summary>
+    public int HttpStatus { get; init; }
+
+    /// <summary>Anthropic error type (e.g. <c>overloaded_error</c>) or ModelMix's own (<c>upstream_unreachable</c>, <c>unpriced_model</c>).</summary>
+    public string? ErrorType { get; init; }
+
+    /// <summary>Links a live answer and its shadow answer.</summary>
+    public string? ShadowPairId { get; init; }
+}
