@@ -1,1 +1,21 @@
-namespace ModelMix.Cli; internal static class Program { private static int Main() => 0; }
+using System.CommandLine;
+
+namespace ModelMix.Cli;
+
+/// <summary>The <c>modelmix</c> command line.</summary>
+internal static class Program
+{
+    private static Task<int> Main(string[] args) => BuildRoot().Parse(args).InvokeAsync();
+
+    /// <summary>Builds the command tree (also used by tests).</summary>
+    internal static RootCommand BuildRoot()
+    {
+        var root = new RootCommand("ModelMix: route each Claude request to the cheapest model that clears its bar, and keep an exact ledger of every cent.")
+        {
+            ServeCommand.Create(),
+            PricesCommand.Create(),
+            SavingsCommand.Create(),
+        };
+        return root;
+    }
+}

@@ -1,0 +1,57 @@
+using System.CommandLine;
+using Microsoft.AspNetCore.Builder;
+using ModelMix.Server;
+
+namespace ModelMix.Cli;
+
+/// <summary><c>modelmix serve</c>: runs the Anthropic-compatible proxy on the SQLite ledger.</summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var urls = new Option<string>("--urls")
+        {
+            Description = "Addresses to listen on.",
+            DefaultValueFactory = _ => ProxyApplication.DefaultUrls,
+        };
+        var upstream = new Option<string?>("--upstream") { Description = "Base URL of the Anthropic API or a compatible upstream (default https://api.anthropic.com)." };
+        var db = CommonOptions.Db();
+        var config = new Option<string?>("--config") { Description = "A JSON configuration file (same keys as appsettings.json)." };
+        var prices = CommonOptions.Prices();
+        var command = new Command("serve", "Run the proxy: POST /v1/messages is priced, recorded in the ledger and forwarded upstream.")
+        {
+            urls, upstream, db, config, prices,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var overrides = new Dictionary<string, string?>();
+            if (result.GetResult(db) is { Implicit: false })
+            {
+                overrides[$"{ProxyOptions.SectionName}:Db"] = result.GetValue(db);
+            }
+
+            if (result.GetValue(upstream) is { } upstreamUrl)
+            {
+                overrides[$"{ProxyOptions.SectionName}:Upstream"] = upstreamUrl;
+            }
+
+            if (result.GetValue(prices) is { } pricesPath)
+            {
+                overrides[$"{ProxyOptions.SectionName}:Prices"] = pricesPath;
+            }
+
+            try
+            {
+                await using var app = ProxyApplication.Create(result.GetValue(urls), result.GetValue(config), overrides);
+                await app.RunAsync(cancellationToken);
+                return 0;
+            }
+            catch (Exception exception) when (exception is Microsoft.Extensions.Options.OptionsValidationException or FileNotFoundException or ModelMix.Pricing.PricingException or InvalidOperationException or IOException)
+            {
+                await Console.Error.WriteLineAsync("modelmix serve: " + exception.Message);
+                return 1;
+            }
+        });
+        return command;
+    }
+}

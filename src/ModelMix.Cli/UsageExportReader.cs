@@ -1,0 +1,180 @@
+using System.Globalization;
+using System.Text.Json;
+using CsvHelper;
+using CsvHelper.Configuration;
+using ModelMix.Evaluation;
+using ModelMix.Pricing;
+
+namespace ModelMix.Cli;
+
+/// <summary>
+/// Reads a usage export (JSON Lines or CSV) into <see cref="UsageRow"/>s. Columns, case-insensitive: <c>model</c>
+/// (required), <c>input_tokens</c>, <c>output_tokens</c>, <c>cache_creation_input_tokens</c> (all 5-minute writes
+/// unless split by <c>cache_write_5m_tokens</c> / <c>cache_write_1h_tokens</c>), <c>cache_read_input_tokens</c>,
+/// <c>service_tier</c>, <c>speed</c>, <c>inference_geo</c>, <c>timestamp</c>, <c>cost_usd</c>. A JSON line may
+/// instead carry the API's own <c>usage</c> object.
+/// </summary>
+internal static class UsageExportReader
+{
+    public static IEnumerable<UsageRow> Read(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"--input names '{path}', which does not exist.", path);
+        }
+
+        return Path.GetExtension(path).ToUpperInvariant() switch
+        {
+            ".CSV" => ReadCsv(path),
+            ".JSONL" or ".NDJSON" or ".JSON" => ReadJsonLines(path),
+            _ => throw new FormatException($"--input '{path}': use a .jsonl or .csv file."),
+        };
+    }
+
+    private static IEnumerable<UsageRow> ReadJsonLines(string path)
+    {
+        var lineNumber = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line))
+            {
+                continue;
+            }
+
+            UsageRow row;
+            try
+            {
+                using var document = JsonDocument.Parse(line);
+                var root = document.RootElement;
+                if (root.ValueKind != JsonValueKind.Object)
+                {
+                    throw new FormatException("expected a JSON object");
+                }
+
+                var fields = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+                foreach (var property in root.EnumerateObject())
+                {
+                    fields[property.Name] = property.Value.ValueKind switch
+                    {
+                        JsonValueKind.String => property.Value.GetString(),
+                        JsonValueKind.Number => property.Value.GetRawText(),
+                        JsonValueKind.Null => null,
+                        _ => property.Value.GetRawText(),
+                    };
+                }
+
+                var usage = root.TryGetProperty("usage", out var usageElement) && usageElement.ValueKind == JsonValueKind.Object
+                    ? AnthropicUsage.Parse(usageElement)
+                    : (TokenUsage?)null;
+                row = ToRow(fields, usage);
+            }
+            catch (Exception exception) when (exception is JsonException or FormatException or OverflowException)
+            {
+                throw new FormatException($"{path}:{lineNumber}: {exception.Message}", exception);
+            }
+
+            yield return row;
+        }
+    }
+
+    private static IEnumerable<UsageRow> ReadCsv(string path)
+    {
+        using var reader = new StreamReader(path);
+        using var csv = new CsvReader(reader, new CsvConfiguration(CultureInfo.InvariantCulture) { PrepareHeaderForMatch = args => args.Header.ToUpperInvariant() });
+        if (!csv.Read() || !csv.ReadHeader())
+        {
+            yield break;
+        }
+
+        var header = csv.HeaderRecord ?? [];
+        while (csv.Read())
+        {
+            var fields = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+            foreach (var name in header)
+            {
+                fields[name] = csv.GetField(name);
+            }
+
+            UsageRow row;
+            try
+            {
+                row = ToRow(fields, null);
+            }
+            catch (Exception exception) when (exception is FormatException or OverflowException)
+            {
+                throw new FormatException($"{path}:{csv.Parser.RawRow}: {exception.Message}", exception);
+            }
+
+            yield return row;
+        }
+    }
+
+    private static UsageRow ToRow(Dictionary<string, string?> fields, TokenUsage? usage)
+    {
+        var model = fields.GetValueOrDefault("model");
+        if (string.IsNullOrWhiteSpace(model))
+        {
+            throw new FormatException("the 'model' column is missing or empty");
+        }
+
+        if (usage is null)
+        {
+            var cacheCreation = Tokens(fields, "cache_creation_input_tokens");
+            var write5m = Tokens(fields, "cache_write_5m_tokens");
+            var write1h = Tokens(fields, "cache_write_1h_tokens");
+            if (write5m + write1h == 0)
+            {
+                write5m = cacheCreation;
+            }
+            else if (cacheCreation != 0 && cacheCreation != write5m + write1h)
+            {
+                throw new FormatException($"cache_creation_input_tokens ({cacheCreation}) differs from cache_write_5m_tokens + cache_write_1h_tokens ({write5m + write1h})");
+            }
+
+            usage = new TokenUsage(
+                Tokens(fields, "input_tokens"),
+                Tokens(fields, "output_tokens"),
+                write5m,
+                write1h,
+                Tokens(fields, "cache_read_input_tokens"),
+                fields.GetValueOrDefault("service_tier") switch
+                {
+                    null or "" or "standard" => ServiceTier.Standard,
+                    "batch" => ServiceTier.Batch,
+                    "priority" => ServiceTier.Priority,
+                    var other => throw new FormatException($"service_tier '{other}' is not standard, batch or priority"),
+                },
+                fields.GetValueOrDefault("speed") switch
+                {
+                    null or "" or "standard" => Speed.Standard,
+                    "fast" => Speed.Fast,
+                    var other => throw new FormatException($"speed '{other}' is not standard or fast"),
+                },
+                fields.GetValueOrDefault("inference_geo") is { Length: > 0 } geo ? geo : null);
+        }
+
+        DateTimeOffset? timestamp = fields.GetValueOrDefault("timestamp") is { Length: > 0 } text
+            ? DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal)
+            : null;
+        decimal? cost = fields.GetValueOrDefault("cost_usd") is { Length: > 0 } costText
+            ? decimal.Parse(costText, NumberStyles.Float, CultureInfo.InvariantCulture)
+            : null;
+        return new UsageRow(timestamp, model, usage.Value, cost);
+    }
+
+    private static long Tokens(Dictionary<string, string?> fields, string name)
+    {
+        if (fields.GetValueOrDefault(name) is not { Length: > 0 } text)
+        {
+            return 0;
+        }
+
+        if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value < 0)
+        {
+            throw new FormatException($"{name} must be a non-negative integer, got '{text}'");
+        }
+
+        return value;
+    }
+}

@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace ModelMix.Server;
+
+/// <summary>The proxy's log messages (source-generated, so they cost nothing when the level is off).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Warning, "No upstream API key is set (ANTHROPIC_API_KEY or ModelMix:UpstreamApiKey): ModelMix starts, but upstream calls will fail with 401 until one is set.")]
+    public static partial void NoUpstreamKey(ILogger logger);
+
+    [LoggerMessage(2, LogLevel.Information, "ModelMix proxy forwarding to {Upstream}; ledger {Db}; price book {Prices}.")]
+    public static partial void Started(ILogger logger, Uri upstream, string db, string prices);
+
+    [LoggerMessage(3, LogLevel.Warning, "Attempt {Attempt} of request {RequestId} to {Model} failed: {ErrorType} (HTTP {Status}).")]
+    public static partial void AttemptFailed(ILogger logger, int attempt, string requestId, string model, string errorType, int status);
+
+    [LoggerMessage(4, LogLevel.Error, "Request {RequestId}: the answer of {Model} could not be priced; it is recorded as unpriced. Add the model to the price book.")]
+    public static partial void Unpriced(ILogger logger, string requestId, string model);
+
+    [LoggerMessage(5, LogLevel.Warning, "Request {RequestId}: the upstream stream from {Model} ended before message_stop ({Reason}); the client got an error event.")]
+    public static partial void StreamCut(ILogger logger, string requestId, string model, string reason);
+
+    [LoggerMessage(6, LogLevel.Error, "Unhandled error while serving {Path}.")]
+    public static partial void Unhandled(ILogger logger, Exception exception, string path);
+
+    [LoggerMessage(7, LogLevel.Information, "Request {RequestId}: client disconnected during the answer of {Model}.")]
+    public static partial void ClientGone(ILogger logger, string requestId, string model);
+}

@@ -1,0 +1,555 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ModelMix.Ledger;
+using ModelMix.Pricing;
+using Polly;
+using Polly.Retry;
+
+namespace ModelMix.Server;
+
+/// <summary>
+/// Serves <c>POST /v1/messages</c>: checks the body, forwards its bytes unchanged to the upstream, retries what is
+/// retryable before any byte reached the client, relays the answer (streams event by event), and records every
+/// attempt, priced, in the ledger.
+/// </summary>
+internal sealed class MessagesForwarder
+{
+    /// <summary>The named HttpClient used for upstream calls.</summary>
+    public const string HttpClientName = "modelmix-upstream";
+
+    private static readonly HashSet<string> RelayedHeaders = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "request-id", "retry-after", "x-should-retry",
+    };
+
+    private readonly IHttpClientFactory _clients;
+    private readonly ProxyOptions _options;
+    private readonly AttemptRecorder _recorder;
+    private readonly TimeProvider _time;
+    private readonly ILogger<MessagesForwarder> _logger;
+    private readonly ResiliencePipeline<UpstreamResult> _retry;
+
+    public MessagesForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, AttemptRecorder recorder, TimeProvider time, ILogger<MessagesForwarder> logger)
+    {
+        _clients = clients;
+        _options = options.Value;
+        _recorder = recorder;
+        _time = time;
+        _logger = logger;
+        _retry = new ResiliencePipelineBuilder<UpstreamResult> { TimeProvider = time }
+            .AddRetry(new RetryStrategyOptions<UpstreamResult>
+            {
+                MaxRetryAttempts = Math.Max(_options.MaxRetries, 0),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = _options.RetryBaseDelay,
+                MaxDelay = _options.MaxRetryDelay,
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
+                {
+                    { Exception: HttpRequestException or UpstreamTimeoutException } => true,
+                    { Result: { Retryable: true } result } => result.RetryAfter is not { } wait || wait <= _options.MaxRetryDelay,
+                    _ => false,
+                }),
+                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result?.RetryAfter),
+                OnRetry = args =>
+                {
+                    args.Outcome.Result?.Dispose();
+                    return default;
+                },
+            })
+            .Build();
+    }
+
+    /// <summary>Handles one request.</summary>
+    public async Task HandleAsync(HttpContext context)
+    {
+        var requestId = "mmx_" + Guid.CreateVersion7().ToString("N");
+        context.Response.Headers["x-modelmix-request-id"] = requestId;
+        var aborted = context.RequestAborted;
+
+        var body = await ReadBodyAsync(context);
+        if (body is null)
+        {
+            return;
+        }
+
+        if (!MessagesRequest.TryParse(body, out var request, out var error))
+        {
+            await AnthropicError.WriteAsync(context, 400, error!, requestId: requestId);
+            return;
+        }
+
+        if (!_recorder.Prices.TryResolveId(request!.Model, out _))
+        {
+            await AnthropicError.WriteAsync(
+                context,
+                400,
+                $"model: '{request.Model}' is not in ModelMix's price book ({_recorder.Prices.SourceName}), so its cost could not be recorded. Use a priced model (see `modelmix prices`) or add it to a price file passed with --prices.",
+                requestId: requestId);
+            return;
+        }
+
+        var call = new CallContext(
+            requestId,
+            request,
+            body,
+            context.Request.Headers["anthropic-version"].ToString() is { Length: > 0 } version ? version : _options.DefaultAnthropicVersion,
+            context.Request.Headers["anthropic-beta"].ToString() is { Length: > 0 } beta ? beta : null,
+            context.Request.Headers["x-modelmix-session"].ToString() is { Length: > 0 } session ? session : null,
+            context.Request.Headers["x-modelmix-task"].ToString() is { Length: > 0 } task ? task : null);
+
+        UpstreamResult result;
+        try
+        {
+            var attempt = 0;
+            result = await _retry.ExecuteAsync(
+                async (state, token) => await SendOnceAsync(state, Interlocked.Increment(ref attempt), token),
+                call,
+                aborted);
+        }
+        catch (HttpRequestException exception)
+        {
+            await AnthropicError.WriteAsync(context, 502, $"ModelMix could not reach the upstream API: {exception.Message}", "api_error", requestId);
+            return;
+        }
+        catch (UpstreamTimeoutException)
+        {
+            await AnthropicError.WriteAsync(context, 504, $"The upstream API did not answer within {_options.UpstreamTimeout}.", "api_error", requestId);
+            return;
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            return;
+        }
+
+        using (result)
+        {
+            if (result.OpenStream is { } stream)
+            {
+                await RelayStreamAsync(context, call, result, stream);
+            }
+            else
+            {
+                await RelayBufferedAsync(context, result);
+            }
+        }
+    }
+
+    private async Task<byte[]?> ReadBodyAsync(HttpContext context)
+    {
+        var limit = _options.MaxRequestBodyBytes;
+        if (context.Request.ContentLength is { } declared && declared > limit)
+        {
+            await AnthropicError.WriteAsync(context, 413, $"Request exceeds the maximum allowed number of bytes ({limit}).");
+            return null;
+        }
+
+        var maxFeature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        if (maxFeature is { IsReadOnly: false })
+        {
+            maxFeature.MaxRequestBodySize = limit + 1;
+        }
+
+        using var buffer = new MemoryStream();
+        var chunk = ArrayPool<byte>.Shared.Rent(81920);
+        try
+        {
+            int read;
+            while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+            {
+                if (buffer.Length + read > limit)
+                {
+                    await AnthropicError.WriteAsync(context, 413, $"Request exceeds the maximum allowed number of bytes ({limit}).");
+                    return null;
+                }
+
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException exception) when (exception.StatusCode == 413)
+        {
+            await AnthropicError.WriteAsync(context, 413, $"Request exceeds the maximum allowed number of bytes ({limit}).");
+            return null;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+
+        return buffer.ToArray();
+    }
+
+    private async ValueTask<UpstreamResult> SendOnceAsync(CallContext call, int attempt, CancellationToken aborted)
+    {
+        var startedAt = _time.GetUtcNow();
+        var started = _time.GetTimestamp();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        timeout.CancelAfter(_options.UpstreamTimeout);
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await _clients.CreateClient(HttpClientName).SendAsync(BuildRequest(call), HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        }
+        catch (HttpRequestException exception)
+        {
+            await RecordFailureAsync(call, attempt, startedAt, started, 0, "upstream_unreachable", LedgerStatus.Failed);
+            Log.AttemptFailed(_logger, attempt, call.RequestId, call.Request.Model, "upstream_unreachable: " + exception.Message, 0);
+            throw;
+        }
+        catch (OperationCanceledException exception) when (!aborted.IsCancellationRequested)
+        {
+            await RecordFailureAsync(call, attempt, startedAt, started, 0, "upstream_timeout", LedgerStatus.Failed);
+            Log.AttemptFailed(_logger, attempt, call.RequestId, call.Request.Model, "upstream_timeout", 0);
+            throw new UpstreamTimeoutException($"The upstream did not answer within {_options.UpstreamTimeout}.", exception);
+        }
+
+        var status = (int)response.StatusCode;
+        var headers = RelayableHeaders(response);
+        var retryAfter = ParseRetryAfter(response.Headers.RetryAfter);
+        var isStream = status == 200 && response.Content.Headers.ContentType?.MediaType == "text/event-stream";
+        if (isStream)
+        {
+            return new UpstreamResult
+            {
+                Attempt = attempt,
+                Status = status,
+                OpenStream = response,
+                Headers = headers,
+                StartedAt = startedAt,
+                StartedTimestamp = started,
+            };
+        }
+
+        byte[] body;
+        try
+        {
+            body = await response.Content.ReadAsByteArrayAsync(timeout.Token);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or IOException || (exception is OperationCanceledException && !aborted.IsCancellationRequested))
+        {
+            response.Dispose();
+            await RecordFailureAsync(call, attempt, startedAt, started, status, "upstream_body_lost", LedgerStatus.Failed);
+            throw new HttpRequestException("The upstream connection broke while its answer was read.", exception);
+        }
+        finally
+        {
+            if (!isStream)
+            {
+                response.Dispose();
+            }
+        }
+
+        if (status is >= 200 and < 300)
+        {
+            if (!TryReadMessage(body, out var model, out var usage))
+            {
+                await RecordFailureAsync(call, attempt, startedAt, started, status, "malformed_upstream_response", LedgerStatus.Error);
+                Log.AttemptFailed(_logger, attempt, call.RequestId, call.Request.Model, "malformed_upstream_response", status);
+                return new UpstreamResult
+                {
+                    Attempt = attempt,
+                    Status = 502,
+                    Body = AnthropicError.Body("api_error", "The upstream API returned a malformed response.", call.RequestId),
+                    Headers = [new("content-type", "application/json")],
+                    Retryable = true,
+                    StartedAt = startedAt,
+                    StartedTimestamp = started,
+                };
+            }
+
+            var record = await _recorder.RecordAsync(NewRecord(call, attempt, startedAt, started, status) with
+            {
+                UpstreamRequestId = HeaderValue(headers, "request-id"),
+                ResponseModel = model,
+                Usage = usage,
+            }, CancellationToken.None);
+            if (record.Status == LedgerStatus.Unpriced)
+            {
+                Log.Unpriced(_logger, call.RequestId, model ?? call.Request.Model);
+            }
+
+            return new UpstreamResult { Attempt = attempt, Status = status, Body = body, Headers = headers, StartedAt = startedAt, StartedTimestamp = started };
+        }
+
+        var errorType = ReadErrorType(body) ?? AnthropicError.TypeFor(status);
+        await RecordFailureAsync(call, attempt, startedAt, started, status, errorType, LedgerStatus.Error, HeaderValue(headers, "request-id"));
+        Log.AttemptFailed(_logger, attempt, call.RequestId, call.Request.Model, errorType, status);
+        return new UpstreamResult
+        {
+            Attempt = attempt,
+            Status = status,
+            Body = body,
+            Headers = headers,
+            Retryable = status is 429 or 529 or >= 500,
+            RetryAfter = retryAfter,
+            StartedAt = startedAt,
+            StartedTimestamp = started,
+        };
+    }
+
+    private HttpRequestMessage BuildRequest(CallContext call)
+    {
+        var message = new HttpRequestMessage(HttpMethod.Post, new Uri(_options.Upstream, "v1/messages"))
+        {
+            Content = new ByteArrayContent(call.Body),
+            Version = HttpVersion.Version11,
+        };
+        message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        message.Headers.TryAddWithoutValidation("anthropic-version", call.AnthropicVersion);
+        if (call.AnthropicBeta is not null)
+        {
+            message.Headers.TryAddWithoutValidation("anthropic-beta", call.AnthropicBeta);
+        }
+
+        if (_options.UpstreamApiKey is { Length: > 0 } key)
+        {
+            message.Headers.TryAddWithoutValidation("x-api-key", key);
+        }
+
+        if (call.Request.Stream)
+        {
+            message.Headers.Accept.ParseAdd("text/event-stream");
+        }
+
+        return message;
+    }
+
+    private async Task RelayBufferedAsync(HttpContext context, UpstreamResult result)
+    {
+        var response = context.Response;
+        response.StatusCode = result.Status;
+        foreach (var (name, value) in result.Headers)
+        {
+            response.Headers[name] = value;
+        }
+
+        response.ContentLength = result.Body.Length;
+        try
+        {
+            await response.Body.WriteAsync(result.Body, context.RequestAborted);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client left; the attempt is already in the ledger.
+        }
+    }
+
+    private async Task RelayStreamAsync(HttpContext context, CallContext call, UpstreamResult result, HttpResponseMessage upstream)
+    {
+        var response = context.Response;
+        response.StatusCode = result.Status;
+        foreach (var (name, value) in result.Headers)
+        {
+            response.Headers[name] = value;
+        }
+
+        response.Headers.CacheControl = "no-cache";
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+
+        var tap = new SseUsageTap();
+        var aborted = context.RequestAborted;
+        string? cutReason = null;
+        var clientGone = false;
+        var buffer = ArrayPool<byte>.Shared.Rent(16384);
+        try
+        {
+            await using var source = await upstream.Content.ReadAsStreamAsync(aborted);
+            await response.StartAsync(aborted);
+            int read;
+            while ((read = await source.ReadAsync(buffer, aborted)) > 0)
+            {
+                tap.Observe(buffer.AsSpan(0, read));
+                await response.Body.WriteAsync(buffer.AsMemory(0, read), aborted);
+                await response.Body.FlushAsync(aborted);
+            }
+
+            if (!tap.Completed && tap.ErrorType is null)
+            {
+                cutReason = "the upstream closed the stream early";
+            }
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            clientGone = true;
+        }
+        catch (Exception exception) when (exception is IOException or HttpRequestException)
+        {
+            if (aborted.IsCancellationRequested)
+            {
+                clientGone = true;
+            }
+            else
+            {
+                cutReason = "the upstream connection broke: " + exception.Message;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        if (cutReason is not null)
+        {
+            Log.StreamCut(_logger, call.RequestId, tap.Model ?? call.Request.Model, cutReason);
+            try
+            {
+                await response.Body.WriteAsync(AnthropicError.StreamEvent("api_error", "The upstream stream ended unexpectedly (" + cutReason + "); the answer is incomplete."), aborted);
+                await response.Body.FlushAsync(aborted);
+            }
+            catch (Exception exception) when (exception is IOException or OperationCanceledException)
+            {
+                clientGone = true;
+            }
+        }
+
+        if (clientGone)
+        {
+            Log.ClientGone(_logger, call.RequestId, tap.Model ?? call.Request.Model);
+        }
+
+        var status = tap.ErrorType is not null || cutReason is not null ? LedgerStatus.Error : clientGone ? LedgerStatus.Failed : LedgerStatus.Ok;
+        var errorType = tap.ErrorType ?? (cutReason is not null ? "stream_cut" : clientGone ? "client_disconnected" : null);
+        var record = await _recorder.RecordAsync(NewRecord(call, result.Attempt, result.StartedAt, result.StartedTimestamp, result.Status) with
+        {
+            UpstreamRequestId = HeaderValue(result.Headers, "request-id"),
+            ResponseModel = tap.Model,
+            Usage = tap.Usage,
+            Streaming = true,
+            Status = status,
+            ErrorType = errorType,
+        }, CancellationToken.None);
+        if (record.Status == LedgerStatus.Unpriced)
+        {
+            Log.Unpriced(_logger, call.RequestId, tap.Model ?? call.Request.Model);
+        }
+    }
+
+    private LedgerRecord NewRecord(CallContext call, int attempt, DateTimeOffset startedAt, long started, int status) => new()
+    {
+        Id = Guid.CreateVersion7().ToString("N"),
+        Timestamp = startedAt,
+        RequestId = call.RequestId,
+        SessionId = call.SessionId,
+        TaskLabel = call.TaskLabel,
+        RequestedModel = call.Request.Model,
+        RoutedModel = call.Request.Model,
+        Policy = "passthrough",
+        Reason = "the caller named a model",
+        Attempt = attempt,
+        Streaming = call.Request.Stream,
+        HttpStatus = status,
+        LatencyMs = (long)_time.GetElapsedTime(started).TotalMilliseconds,
+    };
+
+    private async Task RecordFailureAsync(CallContext call, int attempt, DateTimeOffset startedAt, long started, int status, string errorType, LedgerStatus outcome, string? upstreamRequestId = null)
+    {
+        await _recorder.RecordAsync(NewRecord(call, attempt, startedAt, started, status) with
+        {
+            Status = outcome,
+            ErrorType = errorType,
+            UpstreamRequestId = upstreamRequestId,
+        }, CancellationToken.None);
+    }
+
+    private static List<KeyValuePair<string, string>> RelayableHeaders(HttpResponseMessage response)
+    {
+        var headers = new List<KeyValuePair<string, string>>();
+        foreach (var (name, values) in response.Headers)
+        {
+            if (RelayedHeaders.Contains(name) || name.StartsWith("anthropic-ratelimit-", StringComparison.OrdinalIgnoreCase))
+            {
+                headers.Add(new(name.ToLowerInvariant(), string.Join(", ", values)));
+            }
+        }
+
+        if (response.Content.Headers.ContentType is { } contentType)
+        {
+            headers.Add(new("content-type", contentType.ToString()));
+        }
+
+        return headers;
+    }
+
+    private static string? HeaderValue(IReadOnlyList<KeyValuePair<string, string>> headers, string name)
+    {
+        foreach (var (key, value) in headers)
+        {
+            if (string.Equals(key, name, StringComparison.OrdinalIgnoreCase))
+            {
+                return value;
+            }
+        }
+
+        return null;
+    }
+
+    private static TimeSpan? ParseRetryAfter(RetryConditionHeaderValue? header) => header switch
+    {
+        { Delta: { } delta } => delta,
+        { Date: { } date } => date - DateTimeOffset.UtcNow is var wait && wait > TimeSpan.Zero ? wait : TimeSpan.Zero,
+        _ => null,
+    };
+
+    private static bool TryReadMessage(byte[] body, out string? model, out TokenUsage usage)
+    {
+        model = null;
+        usage = default;
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return false;
+            }
+
+            if (root.TryGetProperty("model", out var modelElement) && modelElement.ValueKind == JsonValueKind.String)
+            {
+                model = modelElement.GetString();
+            }
+
+            if (root.TryGetProperty("usage", out var usageElement) && usageElement.ValueKind == JsonValueKind.Object)
+            {
+                usage = AnthropicUsage.Parse(usageElement);
+            }
+
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    private static string? ReadErrorType(byte[] body)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            return document.RootElement.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object
+                && error.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String
+                ? type.GetString()
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private sealed record CallContext(
+        string RequestId,
+        MessagesRequest Request,
+        byte[] Body,
+        string AnthropicVersion,
+        string? AnthropicBeta,
+        string? SessionId,
+        string? TaskLabel);
+}

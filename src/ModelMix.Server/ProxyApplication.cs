@@ -1,0 +1,148 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ModelMix.Ledger;
+using ModelMix.Pricing;
+
+namespace ModelMix.Server;
+
+/// <summary>Builds the <c>modelmix serve</c> web application: configuration, services and endpoints.</summary>
+public static class ProxyApplication
+{
+    /// <summary>The address the proxy listens on when none is given: loopback only.</summary>
+    public const string DefaultUrls = "http://127.0.0.1:8080";
+
+    /// <summary>
+    /// Creates the proxy. Configuration comes, lowest precedence first, from appsettings.json in the working
+    /// directory, environment variables (<c>ModelMix__Upstream</c>, …), the <paramref name="configFile"/>, then
+    /// <paramref name="overrides"/> (the command-line flags).
+    /// </summary>
+    /// <param name="urls">Addresses to listen on, e.g. <c>http://127.0.0.1:8080</c>; port 0 picks a free port.</param>
+    /// <param name="configFile">An optional JSON configuration file (<c>--config</c>); it must exist.</param>
+    /// <param name="overrides">Configuration keys set by flags, e.g. <c>ModelMix:Upstream</c>.</param>
+    /// <param name="configureLogging">Optional logging set-up (tests capture logs through it).</param>
+    public static WebApplication Create(
+        string? urls = null,
+        string? configFile = null,
+        IReadOnlyDictionary<string, string?>? overrides = null,
+        Action<ILoggingBuilder>? configureLogging = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = Directory.GetCurrentDirectory() });
+        if (configFile is not null)
+        {
+            if (!File.Exists(configFile))
+            {
+                throw new FileNotFoundException($"--config names '{configFile}', which does not exist.", configFile);
+            }
+
+            builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: false);
+        }
+
+        if (overrides is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(overrides);
+        }
+
+        builder.WebHost.UseUrls(urls ?? builder.Configuration["urls"] ?? DefaultUrls);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.TimestampFormat = "HH:mm:ss ";
+        });
+        configureLogging?.Invoke(builder.Logging);
+
+        AddServices(builder.Services, builder.Configuration);
+
+        var app = builder.Build();
+        MapEndpoints(app);
+        return app;
+    }
+
+    /// <summary>Registers the proxy's services: options, price book, ledger, upstream client, forwarder.</summary>
+    public static void AddServices(IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ProxyOptions>()
+            .Bind(configuration.GetSection(ProxyOptions.SectionName))
+            .PostConfigure(options => options.UpstreamApiKey ??= Environment.GetEnvironmentVariable("ANTHROPIC_API_KEY") is { Length: > 0 } key ? key : null)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ProxyOptions>, ProxyOptionsValidator>();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(provider =>
+        {
+            var options = provider.GetRequiredService<IOptions<ProxyOptions>>().Value;
+            return options.Prices is { Length: > 0 } path ? PriceBook.Load(path) : PriceBook.Default;
+        });
+        services.AddSingleton<ILedger>(provider =>
+        {
+            var options = provider.GetRequiredService<IOptions<ProxyOptions>>().Value;
+            var ledgerOptions = new LedgerOptions { FlushInterval = options.LedgerFlushInterval };
+            return BufferedLedger.OpenSqliteAsync(
+                options.Db,
+                ledgerOptions,
+                provider.GetRequiredService<TimeProvider>(),
+                provider.GetRequiredService<ILoggerFactory>()).GetAwaiter().GetResult();
+        });
+        services.AddSingleton<AttemptRecorder>();
+        services.AddHttpClient(MessagesForwarder.HttpClientName, (provider, client) =>
+            {
+                client.Timeout = Timeout.InfiniteTimeSpan;
+                client.DefaultRequestHeaders.UserAgent.ParseAdd("ModelMix/0.1");
+            })
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            {
+                AutomaticDecompression = DecompressionMethods.None,
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                ConnectTimeout = TimeSpan.FromSeconds(10),
+                MaxConnectionsPerServer = 1024,
+            });
+        services.AddSingleton<MessagesForwarder>();
+        services.AddHostedService<ProxyStartup>();
+    }
+
+    /// <summary>Maps the proxy's endpoints and its Anthropic-format error handling.</summary>
+    public static void MapEndpoints(WebApplication app)
+    {
+        app.UseExceptionHandler(errors => errors.Run(async context =>
+        {
+            var failure = context.Features.Get<IExceptionHandlerFeature>();
+            if (failure is not null)
+            {
+                Log.Unhandled(context.RequestServices.GetRequiredService<ILogger<MessagesForwarder>>(), failure.Error, failure.Path);
+            }
+
+            await AnthropicError.WriteAsync(context, 500, "ModelMix hit an internal error while serving this request; it has been logged.", "api_error");
+        }));
+        app.UseStatusCodePages(async status =>
+        {
+            var context = status.HttpContext;
+            var code = context.Response.StatusCode;
+            if (context.Response.HasStarted || context.Response.ContentLength is > 0)
+            {
+                return;
+            }
+
+            var message = code switch
+            {
+                404 => $"Not found: {context.Request.Method} {context.Request.Path} is not an endpoint of ModelMix.",
+                405 => $"Method {context.Request.Method} is not allowed on {context.Request.Path}.",
+                _ => $"HTTP {code}.",
+            };
+            context.Response.ContentType = "application/json";
+            await context.Response.Body.WriteAsync(AnthropicError.Body(AnthropicError.TypeFor(code), message, null), context.RequestAborted);
+        });
+
+        app.MapPost("/v1/messages", (HttpContext context, MessagesForwarder forwarder) => forwarder.HandleAsync(context));
+        app.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
+    }
+}

@@ -1,0 +1,54 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace ModelMix.Server;
+
+/// <summary>
+/// Settings of the proxy door, bound from the <c>ModelMix</c> configuration section (appsettings.json, environment
+/// variables such as <c>ModelMix__Upstream</c>, <c>--config FILE</c>, and the <c>serve</c> flags).
+/// </summary>
+public sealed class ProxyOptions
+{
+    /// <summary>The configuration section the options bind from.</summary>
+    public const string SectionName = "ModelMix";
+
+    /// <summary>Base URL of the Anthropic API (or a compatible upstream) that requests are forwarded to.</summary>
+    [Required]
+    public Uri Upstream { get; set; } = new("https://api.anthropic.com");
+
+    /// <summary>
+    /// The upstream API key. Defaults to the <c>ANTHROPIC_API_KEY</c> environment variable; never logged, returned
+    /// or stored in the ledger.
+    /// </summary>
+    public string? UpstreamApiKey { get; set; }
+
+    /// <summary>Path of the SQLite ledger file.</summary>
+    [Required]
+    public string Db { get; set; } = "modelmix.db";
+
+    /// <summary>Optional price book file that overlays the embedded defaults.</summary>
+    public string? Prices { get; set; }
+
+    /// <summary>Largest request body accepted, in bytes (Anthropic's own limit for the Messages API is 32 MB).</summary>
+    [Range(1024, 1L << 31)]
+    public long MaxRequestBodyBytes { get; set; } = 32L * 1024 * 1024;
+
+    /// <summary>How long to wait for the upstream's response headers before the attempt counts as timed out.</summary>
+    public TimeSpan UpstreamTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Retries after a retryable upstream failure (429, 529, 5xx, connection failure) before any byte reached the client.</summary>
+    [Range(0, 10)]
+    public int MaxRetries { get; set; } = 2;
+
+    /// <summary>Base delay of the exponential back-off between retries when the upstream gives no <c>retry-after</c>.</summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>The longest the proxy waits before a retry, even when <c>retry-after</c> asks for more; past it the error goes back to the client.</summary>
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>The <c>anthropic-version</c> sent upstream when the client sent none.</summary>
+    [Required]
+    public string DefaultAnthropicVersion { get; set; } = "2023-06-01";
+
+    /// <summary>Most a <c>kill -9</c> can lose: the ledger commits buffered records at least this often.</summary>
+    public TimeSpan LedgerFlushInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+}

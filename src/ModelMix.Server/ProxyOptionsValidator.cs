@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Options;
+
+namespace ModelMix.Server;
+
+/// <summary>Checks <see cref="ProxyOptions"/> at start-up so a bad configuration fails fast with the key it names.</summary>
+internal sealed class ProxyOptionsValidator : IValidateOptions<ProxyOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ProxyOptions options)
+    {
+        var failures = new List<string>();
+        if (!options.Upstream.IsAbsoluteUri || (options.Upstream.Scheme != Uri.UriSchemeHttp && options.Upstream.Scheme != Uri.UriSchemeHttps))
+        {
+            failures.Add($"{ProxyOptions.SectionName}:Upstream must be an absolute http(s) URL, got '{options.Upstream}'.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.Db))
+        {
+            failures.Add($"{ProxyOptions.SectionName}:Db must name the SQLite ledger file.");
+        }
+
+        if (options.UpstreamTimeout <= TimeSpan.Zero)
+        {
+            failures.Add($"{ProxyOptions.SectionName}:UpstreamTimeout must be positive, got {options.UpstreamTimeout}.");
+        }
+
+        if (options.RetryBaseDelay < TimeSpan.Zero || options.MaxRetryDelay < TimeSpan.Zero)
+        {
+            failures.Add($"{ProxyOptions.SectionName}:RetryBaseDelay and MaxRetryDelay must not be negative.");
+        }
+
+        if (options.LedgerFlushInterval <= TimeSpan.Zero || options.LedgerFlushInterval > TimeSpan.FromSeconds(10))
+        {
+            failures.Add($"{ProxyOptions.SectionName}:LedgerFlushInterval must be between 0 and 10 seconds, got {options.LedgerFlushInterval}.");
+        }
+
+        if (options.Prices is { Length: > 0 } prices && !File.Exists(prices))
+        {
+            failures.Add($"{ProxyOptions.SectionName}:Prices names '{prices}', which does not exist.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

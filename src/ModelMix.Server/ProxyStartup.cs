@@ -1,0 +1,29 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ModelMix.Ledger;
+using ModelMix.Pricing;
+
+namespace ModelMix.Server;
+
+/// <summary>
+/// Opens the price book and the ledger when the proxy starts (so a broken file fails the start, not the first
+/// request) and says, once, what the proxy is doing and whether an upstream key is missing.
+/// </summary>
+internal sealed class ProxyStartup(IOptions<ProxyOptions> options, PriceBook prices, ILedger ledger, ILogger<ProxyStartup> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        _ = ledger;
+        Log.Started(logger, settings.Upstream, Path.GetFullPath(settings.Db), prices.SourceName);
+        if (string.IsNullOrEmpty(settings.UpstreamApiKey))
+        {
+            Log.NoUpstreamKey(logger);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => ledger.FlushAsync(cancellationToken);
+}

@@ -1,0 +1,146 @@
+using System.Buffers;
+using System.Text.Json;
+using ModelMix.Pricing;
+
+namespace ModelMix.Server;
+
+/// <summary>
+/// Watches the bytes of an Anthropic event stream as they are relayed, without changing them, and keeps what the
+/// ledger needs: the model, the usage from <c>message_start</c> and <c>message_delta</c>, whether the stream ended
+/// with <c>message_stop</c>, and any <c>error</c> event.
+/// </summary>
+internal sealed class SseUsageTap
+{
+    private readonly ArrayBufferWriter<byte> _pending = new(4096);
+    private JsonElement? _startUsage;
+    private JsonElement? _deltaUsage;
+
+    /// <summary>The model named in <c>message_start</c>.</summary>
+    public string? Model { get; private set; }
+
+    /// <summary>The error type of an <c>error</c> event, if one arrived.</summary>
+    public string? ErrorType { get; private set; }
+
+    /// <summary>Whether <c>message_stop</c> arrived: the stream completed.</summary>
+    public bool Completed { get; private set; }
+
+    /// <summary>How many events have been seen.</summary>
+    public int Events { get; private set; }
+
+    /// <summary>Usage so far: <c>message_start</c>'s counts overridden by the cumulative <c>message_delta</c> counts.</summary>
+    public TokenUsage Usage => _startUsage is { } start
+        ? AnthropicUsage.Merge(AnthropicUsage.Parse(start), _deltaUsage)
+        : _deltaUsage is { } delta ? AnthropicUsage.Parse(delta) : default;
+
+    /// <summary>Feeds the next chunk of relayed bytes.</summary>
+    public void Observe(ReadOnlySpan<byte> chunk)
+    {
+        _pending.Write(chunk);
+        var consumed = 0;
+        var data = _pending.WrittenSpan;
+        while (true)
+        {
+            var end = FindEventEnd(data[consumed..], out var separatorLength);
+            if (end < 0)
+            {
+                break;
+            }
+
+            OnEvent(data.Slice(consumed, end));
+            consumed += end + separatorLength;
+        }
+
+        if (consumed > 0)
+        {
+            var rest = data[consumed..].ToArray();
+            _pending.ResetWrittenCount();
+            _pending.Write(rest);
+        }
+    }
+
+    private static int FindEventEnd(ReadOnlySpan<byte> data, out int separatorLength)
+    {
+        for (var i = 0; i < data.Length - 1; i++)
+        {
+            if (data[i] != (byte)'\n')
+            {
+                continue;
+            }
+
+            if (data[i + 1] == (byte)'\n')
+            {
+                separatorLength = 2;
+                return i;
+            }
+
+            if (data[i + 1] == (byte)'\r' && i + 2 < data.Length && data[i + 2] == (byte)'\n')
+            {
+                separatorLength = 3;
+                return i;
+            }
+        }
+
+        separatorLength = 0;
+        return -1;
+    }
+
+    private void OnEvent(ReadOnlySpan<byte> block)
+    {
+        Events++;
+        ReadOnlySpan<byte> data = default;
+        foreach (var range in block.Split((byte)'\n'))
+        {
+            var line = block[range].TrimEnd((byte)'\r');
+            if (line.StartsWith("data:"u8))
+            {
+                data = line[5..].TrimStart((byte)' ');
+            }
+        }
+
+        if (data.IsEmpty)
+        {
+            return;
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(data.ToArray());
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type", out var typeElement))
+            {
+                return;
+            }
+
+            switch (typeElement.GetString())
+            {
+                case "message_start" when root.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.Object:
+                    if (message.TryGetProperty("model", out var model) && model.ValueKind == JsonValueKind.String)
+                    {
+                        Model = model.GetString();
+                    }
+
+                    if (message.TryGetProperty("usage", out var startUsage) && startUsage.ValueKind == JsonValueKind.Object)
+                    {
+                        _startUsage = startUsage.Clone();
+                    }
+
+                    break;
+                case "message_delta" when root.TryGetProperty("usage", out var deltaUsage) && deltaUsage.ValueKind == JsonValueKind.Object:
+                    _deltaUsage = deltaUsage.Clone();
+                    break;
+                case "message_stop":
+                    Completed = true;
+                    break;
+                case "error":
+                    ErrorType = root.TryGetProperty("error", out var error) && error.TryGetProperty("type", out var errorType)
+                        ? errorType.GetString() ?? "api_error"
+                        : "api_error";
+                    break;
+            }
+        }
+        catch (JsonException)
+        {
+            // A malformed event is relayed as it is; the tap only loses what it could not read.
+        }
+    }
+}

@@ -1,0 +1,38 @@
+namespace ModelMix.Server;
+
+/// <summary>
+/// What one upstream attempt produced: either an open streaming response, or a complete buffered answer (success
+/// or error) with the headers worth relaying.
+/// </summary>
+internal sealed class UpstreamResult : IDisposable
+{
+    /// <summary>The attempt number (1 = first try).</summary>
+    public required int Attempt { get; init; }
+
+    /// <summary>The HTTP status the upstream answered with.</summary>
+    public required int Status { get; init; }
+
+    /// <summary>The response, kept open only for a stream that is still to be relayed.</summary>
+    public HttpResponseMessage? OpenStream { get; init; }
+
+    /// <summary>The complete body of a non-streaming answer.</summary>
+    public byte[] Body { get; init; } = [];
+
+    /// <summary>Response headers to relay to the client.</summary>
+    public required IReadOnlyList<KeyValuePair<string, string>> Headers { get; init; }
+
+    /// <summary>Whether another attempt may succeed (429, 529, 5xx, malformed answer).</summary>
+    public bool Retryable { get; init; }
+
+    /// <summary>How long the upstream asked us to wait (<c>retry-after</c>).</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
+    /// <summary>When the attempt started, as a <see cref="TimeProvider"/> timestamp.</summary>
+    public long StartedTimestamp { get; init; }
+
+    /// <summary>When the attempt started, in UTC.</summary>
+    public DateTimeOffset StartedAt { get; init; }
+
+    /// <inheritdoc />
+    public void Dispose() => OpenStream?.Dispose();
+}

@@ -1,0 +1,14 @@
+namespace ModelMix.Evaluation;
+
+/// <summary>What the same traffic costs under one hypothesis (as used, all on one model, a what-if mix).</summary>
+/// <param name="Name">A short name, e.g. <c>as-used</c>, <c>all-on claude-haiku-4-5</c>, <c>mix haiku=70,sonnet=30</c>.</param>
+/// <param name="TotalUsd">The scenario's total cost.</param>
+/// <param name="ByModel">Cost per model the scenario runs traffic on.</param>
+/// <param name="DifferenceUsd">Scenario total minus the baseline total (negative: the scenario is cheaper).</param>
+/// <param name="DifferenceFraction">The difference as a fraction of the baseline (0 when the baseline is zero).</param>
+public sealed record SavingsScenario(
+    string Name,
+    decimal TotalUsd,
+    IReadOnlyDictionary<string, decimal> ByModel,
+    decimal DifferenceUsd,
+    decimal DifferenceFraction);

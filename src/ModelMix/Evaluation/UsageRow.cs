@@ -1,0 +1,12 @@
+using ModelMix.Pricing;
+
+namespace ModelMix.Evaluation;
+
+/// <summary>
+/// One call's billable usage, from the ledger or a usage export: what the savings calculator reprices.
+/// </summary>
+/// <param name="Timestamp">When the call was made, when known.</param>
+/// <param name="Model">The model that served it.</param>
+/// <param name="Usage">Its tokens by class and billing modifiers.</param>
+/// <param name="RecordedCost">What it cost as recorded, or <c>null</c> when unknown (an export without costs, an unpriced record).</param>
+public sealed record UsageRow(DateTimeOffset? Timestamp, string Model, TokenUsage Usage, decimal? RecordedCost);

@@ -1,0 +1,116 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+
+namespace ModelMix.IntegrationTests.Proxy;
+
+/// <summary>Bad requests get Anthropic-format 4xx errors from the proxy itself and never reach the upstream.</summary>
+public sealed class ProxyValidationTests : IAsyncLifetime
+{
+    private ProxyHarness _harness = null!;
+
+    public async Task InitializeAsync() => _harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:MaxRequestBodyBytes"] = "65536");
+
+    public async Task DisposeAsync() => await _harness.DisposeAsync();
+
+    [Theory]
+    [InlineData("{not json", "not valid JSON")]
+    [InlineData("[1,2,3]", "must be a JSON object")]
+    [InlineData("{\"max_tokens\":10,\"messages\":[]}", "model: Field required")]
+    [InlineData("{\"model\":\"claude-haiku-4-5\",\"messages\":[]}", "max_tokens: Field required")]
+    [InlineData("{\"model\":\"claude-haiku-4-5\",\"max_tokens\":\"ten\",\"messages\":[]}", "max_tokens: Input should be a valid integer")]
+    [InlineData("{\"model\":\"claude-haiku-4-5\",\"max_tokens\":0,\"messages\":[]}", "greater than or equal to 1")]
+    [InlineData("{\"model\":\"claude-haiku-4-5\",\"max_tokens\":10}", "messages: Field required")]
+    [InlineData("{\"model\":\"claude-haiku-4-5\",\"max_tokens\":10,\"messages\":{}}", "messages: Input should be a valid list")]
+    [InlineData("{\"model\":\"claude-haiku-4-5\",\"max_tokens\":10,\"messages\":[],\"stream\":\"yes\"}", "stream: Input should be a valid boolean")]
+    [InlineData("{\"model\":42,\"max_tokens\":10,\"messages\":[]}", "model: Input should be a non-empty string")]
+    [InlineData("", "body is empty")]
+    public async Task Malformed_request_gets_an_invalid_request_error_and_is_not_forwarded(string body, string expected)
+    {
+        using var http = _harness.Http();
+        using var response = await http.PostAsync("v1/messages", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = await ReadErrorAsync(response);
+        Assert.Equal("invalid_request_error", error.Type);
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+        Assert.StartsWith("mmx_", error.RequestId, StringComparison.Ordinal);
+        Assert.Equal(0, _harness.Fake.MessageCount);
+    }
+
+    [Fact]
+    public async Task Unknown_model_is_refused_before_dispatch_naming_the_model_and_the_price_book()
+    {
+        using var http = _harness.Http();
+        using var response = await http.PostAsync("v1/messages", Json("""{"model":"claude-imaginary-9","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}"""));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = await ReadErrorAsync(response);
+        Assert.Equal("invalid_request_error", error.Type);
+        Assert.Contains("claude-imaginary-9", error.Message, StringComparison.Ordinal);
+        Assert.Contains("price", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, _harness.Fake.MessageCount);
+    }
+
+    [Fact]
+    public async Task Oversize_body_gets_413_request_too_large()
+    {
+        var big = "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"" + new string('x', 70_000) + "\"}]}";
+        using var http = _harness.Http();
+        using var response = await http.PostAsync("v1/messages", Json(big));
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("request_too_large", (await ReadErrorAsync(response)).Type);
+        Assert.Equal(0, _harness.Fake.MessageCount);
+    }
+
+    [Fact]
+    public async Task Oversize_chunked_body_without_content_length_gets_413()
+    {
+        var big = Encoding.UTF8.GetBytes("{\"model\":\"claude-haiku-4-5\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"" + new string('y', 70_000) + "\"}]}");
+        using var content = new StreamContent(new MemoryStream(big));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/messages") { Content = content };
+        request.Headers.TransferEncodingChunked = true;
+        using var http = _harness.Http();
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("request_too_large", (await ReadErrorAsync(response)).Type);
+    }
+
+    [Fact]
+    public async Task Unknown_route_gets_not_found_error_in_anthropic_format()
+    {
+        using var http = _harness.Http();
+        using var response = await http.GetAsync("v1/nothing-here");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("not_found_error", (await ReadErrorAsync(response)).Type);
+    }
+
+    [Fact]
+    public async Task Healthz_answers_ok()
+    {
+        using var http = _harness.Http();
+        using var response = await http.GetAsync("healthz");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("ok", document.RootElement.GetProperty("status").GetString());
+    }
+
+    internal static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    internal static async Task<(string Type, string Message, string? RequestId)> ReadErrorAsync(HttpResponseMessage response)
+    {
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var root = document.RootElement;
+        Assert.Equal("error", root.GetProperty("type").GetString());
+        var error = root.GetProperty("error");
+        var requestId = root.TryGetProperty("request_id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null;
+        return (error.GetProperty("type").GetString()!, error.GetProperty("message").GetString()!, requestId);
+    }
+}
