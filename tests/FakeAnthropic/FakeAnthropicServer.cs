@@ -22,6 +22,8 @@ public sealed class FakeAnthropicServer : IAsyncDisposable
     private static readonly string[] AcceptedVersions = ["2023-01-01", "2023-06-01", "2026-10-21"];
     private static readonly string[] SamplingParametersRemovedIn20261021 = ["temperature", "top_p", "top_k"];
 
+    private static readonly TimeSpan CutGrace = TimeSpan.FromMilliseconds(50);
+
     private readonly Lock _gate = new();
     private readonly Queue<FakeReply> _script = new();
     private readonly List<RecordedRequest> _requests = [];
@@ -449,7 +451,7 @@ public sealed class FakeAnthropicServer : IAsyncDisposable
         {
             if (reply.CutAfterEvents is { } cut && i >= cut)
             {
-                ctx.Abort();
+                await CutAsync(ctx, ct);
                 return;
             }
 
@@ -470,8 +472,18 @@ public sealed class FakeAnthropicServer : IAsyncDisposable
 
         if (reply.CutAfterEvents is { } last && last >= events.Count)
         {
-            ctx.Abort();
+            await CutAsync(ctx, ct);
         }
+    }
+
+    /// <summary>
+    /// Aborts a started response without the final chunk. Kestrel drops output still queued for the socket
+    /// on abort, so the flushed events get a short grace to reach the client first.
+    /// </summary>
+    private static async Task CutAsync(HttpContext ctx, CancellationToken ct)
+    {
+        await Task.Delay(CutGrace, ct);
+        ctx.Abort();
     }
 
     private async Task CountTokensAsync(HttpContext ctx, JsonNode? json, string requestId, CancellationToken ct)
