@@ -17,7 +17,7 @@ public abstract class FakeServerTest : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Server = await FakeAnthropicServer.StartAsync();
-        Client = NewClient("test-key");
+        Client = NewClient("test-key", Capture);
     }
 
     public async Task DisposeAsync()
@@ -27,13 +27,16 @@ public abstract class FakeServerTest : IAsyncLifetime
         Capture.Dispose();
     }
 
-    protected AnthropicClient NewClient(string apiKey) => new(new ClientOptions
+    /// <summary>A strict SDK client; a handler instance can serve only one client (the SDK enforces it).</summary>
+    protected AnthropicClient NewClient(string apiKey) => NewClient(apiKey, capture: null);
+
+    private AnthropicClient NewClient(string apiKey, ResponseCapture? capture) => new(new ClientOptions
     {
         ApiKey = apiKey,
         BaseUrl = Server.BaseUrl.ToString(),
         MaxRetries = 0,
         ResponseValidation = true,
-        Handlers = [Capture],
+        Handlers = capture is null ? [] : [capture],
     });
 
     protected static MessageCreateParams Ask(string text = "What is a model router?", string model = "claude-haiku-4-5") => new()
