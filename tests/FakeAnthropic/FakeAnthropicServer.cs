@@ -55,6 +55,9 @@ public sealed class FakeAnthropicServer : IAsyncDisposable
     /// <summary>How many <c>GET /v1/messages/batches/{id}</c> calls per batch answer <c>in_progress</c> before <c>ended</c> (default 1).</summary>
     public int BatchInProgressPolls { get; set; } = 1;
 
+    /// <summary>Whether requests are kept in <see cref="Requests"/> (default true; turn off for long load runs).</summary>
+    public bool RecordRequests { get; set; } = true;
+
     /// <summary>The clock for the rate-limit reset headers (scripted delays are always real time).</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
@@ -220,9 +223,12 @@ public sealed class FakeAnthropicServer : IAsyncDisposable
             request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
             body,
             json);
-        lock (_gate)
+        if (RecordRequests)
         {
-            _requests.Add(recorded);
+            lock (_gate)
+            {
+                _requests.Add(recorded);
+            }
         }
 
         var isMessages = IsMessagesCall(recorded);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using FakeAnthropic;
 
 // Standalone fake Anthropic API for load scripts:
@@ -31,15 +32,19 @@ for (var i = 0; i < args.Length; i++)
 
 await using var server = await FakeAnthropicServer.StartAsync(url, consoleLogging: true, CancellationToken.None);
 server.RequireApiKey = requireKey;
+server.RecordRequests = false;
 server.SetDefault(FakeReply.Default.WithDelay(delay).WithEventDelay(eventDelay));
 Console.WriteLine($"FakeAnthropic listening on {server.BaseUrl} (Ctrl+C to stop)");
 
 var stop = new TaskCompletionSource();
-Console.CancelKeyPress += (_, e) =>
+void OnSignal(PosixSignalContext context)
 {
-    e.Cancel = true;
+    context.Cancel = true;
     stop.TrySetResult();
-};
-AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.TrySetResult();
+}
+
+using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
 await stop.Task;
+Console.WriteLine("FakeAnthropic stopped");
 return 0;
