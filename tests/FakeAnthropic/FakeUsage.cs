@@ -1,0 +1,27 @@
+namespace FakeAnthropic;
+
+/// <summary>
+/// Token usage a scripted reply reports instead of its fixture's, in the API's own terms
+/// (<c>input_tokens</c> excludes cached tokens; cache writes split by TTL).
+/// </summary>
+/// <param name="InputTokens">Uncached input tokens after the last cache breakpoint.</param>
+/// <param name="OutputTokens">Output tokens (final count; streams report it in <c>message_delta</c>).</param>
+/// <param name="CacheWrite5mTokens">Tokens written to the 5-minute cache.</param>
+/// <param name="CacheWrite1hTokens">Tokens written to the 1-hour cache.</param>
+/// <param name="CacheReadTokens">Tokens read from the cache.</param>
+/// <param name="ServiceTier">The <c>service_tier</c> value (<c>standard</c>, <c>priority</c>, <c>batch</c>).</param>
+/// <param name="Speed">The <c>speed</c> value, or null to leave the fixture's (absent) value.</param>
+/// <param name="InferenceGeo">The <c>inference_geo</c> value, or null to leave the fixture's value.</param>
+public sealed record FakeUsage(
+    long InputTokens,
+    long OutputTokens,
+    long CacheWrite5mTokens = 0,
+    long CacheWrite1hTokens = 0,
+    long CacheReadTokens = 0,
+    string ServiceTier = "standard",
+    string? Speed = null,
+    string? InferenceGeo = null)
+{
+    /// <summary><c>cache_creation_input_tokens</c>: the sum of the 5-minute and 1-hour writes.</summary>
+    public long CacheCreationInputTokens => CacheWrite5mTokens + CacheWrite1hTokens;
+}

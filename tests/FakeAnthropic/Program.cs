@@ -1,0 +1,50 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using FakeAnthropic;
+
+// Standalone fake Anthropic API for load scripts:
+//   dotnet run --project tests/FakeAnthropic -- --urls http://127.0.0.1:9100 [--no-auth] [--delay-ms N] [--event-delay-ms N]
+var url = new Uri("http://127.0.0.1:9100");
+var requireKey = true;
+var delay = TimeSpan.Zero;
+var eventDelay = TimeSpan.Zero;
+for (var i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--urls" when i + 1 < args.Length:
+            url = new Uri(args[++i].Split(';')[0]);
+            break;
+        case "--no-auth":
+            requireKey = false;
+            break;
+        case "--delay-ms" when i + 1 < args.Length:
+            delay = TimeSpan.FromMilliseconds(int.Parse(args[++i], CultureInfo.InvariantCulture));
+            break;
+        case "--event-delay-ms" when i + 1 < args.Length:
+            eventDelay = TimeSpan.FromMilliseconds(int.Parse(args[++i], CultureInfo.InvariantCulture));
+            break;
+        default:
+            Console.Error.WriteLine($"unknown argument '{args[i]}'");
+            return 2;
+    }
+}
+
+await using var server = await FakeAnthropicServer.StartAsync(url, consoleLogging: true, CancellationToken.None);
+server.RequireApiKey = requireKey;
+server.RecordRequests = false;
+server.SetDefault(FakeReply.Default.WithDelay(delay).WithEventDelay(eventDelay));
+Console.WriteLine($"FakeAnthropic listening on {server.BaseUrl} (Ctrl+C to stop)");
+
+var stop = new TaskCompletionSource();
+void OnSignal(PosixSignalContext context)
+{
+    context.Cancel = true;
+    stop.TrySetResult();
+}
+
+using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+await stop.Task;
+Console.WriteLine("FakeAnthropic stopped");
+return 0;
