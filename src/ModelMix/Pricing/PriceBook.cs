@@ -371,9 +371,11 @@ public sealed class PriceBook
                 tiers[tier] = (model, document, path);
             }
 
-            foreach (var model in document.Models)
+            foreach (var added in document.Models)
             {
-                // An entry replaces every earlier entry it shares a name (id or alias) with.
+                // An entry replaces every earlier entry it shares a name (id or alias) with, and keeps answering to
+                // the replaced entries' names (so overriding "claude-sonnet-4-5" also prices the dated id).
+                var model = added;
                 var names = new HashSet<string>(model.Aliases, StringComparer.OrdinalIgnoreCase) { model.Id };
                 var replaceAt = -1;
                 for (var i = models.Count - 1; i >= 0; i--)
@@ -383,6 +385,16 @@ public sealed class PriceBook
                     {
                         models.RemoveAt(i);
                         replaceAt = i;
+                        var inherited = new List<string>(model.Aliases);
+                        foreach (var name in existing.Aliases.Prepend(existing.Id))
+                        {
+                            if (names.Add(name))
+                            {
+                                inherited.Add(name);
+                            }
+                        }
+
+                        model = model with { Aliases = inherited };
                     }
                 }
 
