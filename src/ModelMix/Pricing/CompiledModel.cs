@@ -3,13 +3,13 @@ namespace ModelMix.Pricing;
 /// <summary>A price book entry with its periods compiled for the hot path.</summary>
 internal sealed class CompiledModel
 {
-    public CompiledModel(ModelPriceEntry entry)
+    public CompiledModel(ModelPriceEntry entry, decimal batchMultiplier)
     {
         Entry = entry;
         Periods = new CompiledPeriod[entry.Periods.Count];
         for (var i = 0; i < Periods.Length; i++)
         {
-            Periods[i] = new CompiledPeriod(entry.Periods[i]);
+            Periods[i] = new CompiledPeriod(entry.Periods[i], batchMultiplier);
         }
     }
 

@@ -1,9 +1,12 @@
 namespace ModelMix.Pricing;
 
-/// <summary>One price period precomputed for the hot path: tick bounds and per-token rates, no lookups left to do.</summary>
+/// <summary>
+/// One price period precomputed for the hot path: tick bounds and per-token rates, standard and long-context, each
+/// also pre-multiplied by the batch multiplier.
+/// </summary>
 internal sealed class CompiledPeriod
 {
-    public CompiledPeriod(ModelPrice price)
+    public CompiledPeriod(ModelPrice price, decimal batchMultiplier)
     {
         Price = price;
         FromTicks = price.EffectiveFrom.UtcTicks;
@@ -21,6 +24,8 @@ internal sealed class CompiledPeriod
             LongContext = Standard;
         }
 
+        StandardBatch = Standard.Scale(batchMultiplier);
+        LongContextBatch = LongContext.Scale(batchMultiplier);
         HasFast = price.FastMultiplier.HasValue;
         FastMultiplier = price.FastMultiplier ?? 1m;
     }
@@ -33,11 +38,15 @@ internal sealed class CompiledPeriod
 
     public RateSet Standard { get; }
 
+    public RateSet StandardBatch { get; }
+
     public bool HasLongContext { get; }
 
     public long LongContextThreshold { get; }
 
     public RateSet LongContext { get; }
+
+    public RateSet LongContextBatch { get; }
 
     public bool HasFast { get; }
 

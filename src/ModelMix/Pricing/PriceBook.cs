@@ -217,17 +217,14 @@ public sealed class PriceBook
             ThrowNegativeTokens(modelOrAlias);
         }
 
+        // Batch is folded into precomputed rate sets; fast mode and data residency multiply at call time.
+        var batch = usage.ServiceTier == ServiceTier.Batch;
         var rates = period.HasLongContext && usage.TotalInputTokens > period.LongContextThreshold
-            ? period.LongContext
-            : period.Standard;
+            ? (batch ? period.LongContextBatch : period.LongContext)
+            : (batch ? period.StandardBatch : period.Standard);
 
         var multiplier = 1m;
         var scaled = false;
-        if (usage.ServiceTier == ServiceTier.Batch)
-        {
-            multiplier = _batchMultiplier;
-            scaled = true;
-        }
 
         if (usage.Speed == Speed.Fast)
         {
@@ -236,7 +233,7 @@ public sealed class PriceBook
                 ThrowNoFastPrice(modelOrAlias, at);
             }
 
-            multiplier = scaled ? multiplier * period.FastMultiplier : period.FastMultiplier;
+            multiplier = period.FastMultiplier;
             scaled = true;
         }
 
@@ -419,7 +416,7 @@ public sealed class PriceBook
         foreach (var (raw, document) in models)
         {
             var entry = ToEntry(raw, multipliers);
-            var compiled = new CompiledModel(entry);
+            var compiled = new CompiledModel(entry, batch ?? BuiltInBatchMultiplier);
             entries.Add(entry);
             byName.Add(raw.Id, compiled);
             foreach (var alias in raw.Aliases)

@@ -14,6 +14,15 @@ internal sealed class RateSet
         CacheRead = cacheRead / TokensPerMillion;
     }
 
+    private RateSet(RateSet source, decimal multiplier)
+    {
+        Input = source.Input * multiplier;
+        Output = source.Output * multiplier;
+        CacheWrite5m = source.CacheWrite5m * multiplier;
+        CacheWrite1h = source.CacheWrite1h * multiplier;
+        CacheRead = source.CacheRead * multiplier;
+    }
+
     public decimal Input { get; }
 
     public decimal Output { get; }
@@ -23,4 +32,7 @@ internal sealed class RateSet
     public decimal CacheWrite1h { get; }
 
     public decimal CacheRead { get; }
+
+    /// <summary>These rates times <paramref name="multiplier"/> (exact; precomputed so the hot path skips it).</summary>
+    public RateSet Scale(decimal multiplier) => new(this, multiplier);
 }
