@@ -1,0 +1,560 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace ModelMix.Pricing;
+
+/// <summary>
+/// The effective-dated price book: which model costs what, when, and how batch, long context, fast mode and data
+/// residency change that. Loaded from <c>prices.json</c> (the embedded default, optionally overlaid by a user file)
+/// and compiled once so that <see cref="Cost"/> is exact, fast and allocation-free.
+/// </summary>
+public sealed class PriceBook
+{
+    /// <summary>The <see cref="SourceName"/> of the embedded default book, phrased to tell users how to replace it.</summary>
+    public const string DefaultSourceName = "prices.json (embedded default) — pass your own with --prices FILE";
+
+    private const string ResourceName = "ModelMix.Pricing.prices.json";
+    private const decimal BuiltInCacheWrite5mMultiplier = 1.25m;
+    private const decimal BuiltInCacheWrite1hMultiplier = 2m;
+    private const decimal BuiltInCacheReadMultiplier = 0.1m;
+    private const decimal BuiltInBatchMultiplier = 0.5m;
+
+    private static readonly Lazy<PriceBookDocument> s_defaultDocument = new(LoadEmbeddedDocument);
+    private static readonly Lazy<PriceBook> s_default = new(static () => Build([s_defaultDocument.Value], DefaultSourceName));
+
+    private readonly Dictionary<string, CompiledModel> _byName;
+    private readonly Dictionary<string, decimal> _inferenceGeo;
+    private readonly Dictionary<string, string> _tiers;
+    private readonly decimal _batchMultiplier;
+    private IReadOnlyList<string>? _unpricedSdkModels;
+
+    private PriceBook(
+        string sourceName,
+        List<ModelPriceEntry> entries,
+        Dictionary<string, CompiledModel> byName,
+        Dictionary<string, decimal> inferenceGeo,
+        Dictionary<string, string> tiers,
+        decimal batchMultiplier,
+        decimal cacheWrite5mMultiplier,
+        decimal cacheWrite1hMultiplier,
+        decimal cacheReadMultiplier)
+    {
+        SourceName = sourceName;
+        Entries = entries.AsReadOnly();
+        _byName = byName;
+        _inferenceGeo = inferenceGeo;
+        _tiers = tiers;
+        _batchMultiplier = batchMultiplier;
+        CacheWrite5mMultiplier = cacheWrite5mMultiplier;
+        CacheWrite1hMultiplier = cacheWrite1hMultiplier;
+        CacheReadMultiplier = cacheReadMultiplier;
+    }
+
+    /// <summary>The embedded default price book, parsed once on first use.</summary>
+    public static PriceBook Default => s_default.Value;
+
+    /// <summary>Where this book came from: the file path to tell users to edit, or <see cref="DefaultSourceName"/>.</summary>
+    public string SourceName { get; }
+
+    /// <summary>Every model entry, in file order (defaults first, then entries a user file added).</summary>
+    public IReadOnlyList<ModelPriceEntry> Entries { get; }
+
+    /// <summary>The family tiers (<c>haiku</c>, <c>sonnet</c>, <c>opus</c>) and the model each names, as written in the file.</summary>
+    public IReadOnlyDictionary<string, string> Tiers => _tiers;
+
+    /// <summary>The multiplier applied to every rate on the Message Batches API (<c>service_tier</c> "batch").</summary>
+    public decimal BatchMultiplier => _batchMultiplier;
+
+    /// <summary>The 5-minute cache write rate as a multiple of input, used where an entry gives no explicit rate.</summary>
+    public decimal CacheWrite5mMultiplier { get; }
+
+    /// <summary>The 1-hour cache write rate as a multiple of input, used where an entry gives no explicit rate.</summary>
+    public decimal CacheWrite1hMultiplier { get; }
+
+    /// <summary>The cache read rate as a multiple of input, used where an entry gives no explicit rate.</summary>
+    public decimal CacheReadMultiplier { get; }
+
+    /// <summary>The data-residency multiplier per <c>usage.inference_geo</c> value (e.g. "us" → 1.1).</summary>
+    public IReadOnlyDictionary<string, decimal> InferenceGeoMultipliers => _inferenceGeo;
+
+    /// <summary>
+    /// Model ids the Anthropic SDK's <c>Anthropic.Models.Messages.Model</c> knows that this book cannot price: a
+    /// reminder of what to add before routing to them.
+    /// </summary>
+    public IReadOnlyList<string> UnpricedSdkModels => _unpricedSdkModels ??= ComputeUnpricedSdkModels();
+
+    /// <summary>
+    /// Loads a user price book file. Its entries replace default entries that share an id or alias and add new ones;
+    /// a file with <c>"replaceDefaults": true</c> stands alone.
+    /// </summary>
+    /// <param name="path">The JSON file; becomes the <see cref="SourceName"/>.</param>
+    /// <exception cref="PriceBookException">The file is missing or invalid.</exception>
+    public static PriceBook Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string json;
+        try
+        {
+            json = File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new PriceBookException($"Cannot read price book {path}: {ex.Message}", ex) { SourceName = path };
+        }
+
+        return Parse(json, path);
+    }
+
+    /// <summary>
+    /// Parses a price book from JSON text with the same overlay rules as <see cref="Load"/>: it overlays the
+    /// embedded defaults unless it says <c>"replaceDefaults": true</c>.
+    /// </summary>
+    /// <param name="json">The price book JSON.</param>
+    /// <param name="sourceName">Where the JSON came from, used in error messages (e.g. a file name).</param>
+    /// <exception cref="PriceBookException">The JSON is invalid.</exception>
+    public static PriceBook Parse(string json, string sourceName)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        ArgumentException.ThrowIfNullOrEmpty(sourceName);
+        var document = PriceBookDocument.Parse(json, sourceName);
+        return document.ReplaceDefaults
+            ? Build([document], sourceName)
+            : Build([s_defaultDocument.Value, document], sourceName);
+    }
+
+    /// <summary>Resolves an id or alias to the canonical model id.</summary>
+    /// <param name="modelOrAlias">A model id, dated id or alias, e.g. <c>claude-sonnet-4-5</c>.</param>
+    /// <exception cref="UnknownModelException">The name is not in the book.</exception>
+    public string ResolveId(string modelOrAlias) =>
+        _byName.TryGetValue(modelOrAlias, out var model) ? model.Entry.Id : throw Unknown(modelOrAlias);
+
+    /// <summary>Resolves an id or alias to the canonical model id without throwing.</summary>
+    /// <param name="modelOrAlias">A model id, dated id or alias.</param>
+    /// <param name="id">The canonical id when found.</param>
+    public bool TryResolveId(string modelOrAlias, [NotNullWhen(true)] out string? id)
+    {
+        if (modelOrAlias is not null && _byName.TryGetValue(modelOrAlias, out var model))
+        {
+            id = model.Entry.Id;
+            return true;
+        }
+
+        id = null;
+        return false;
+    }
+
+    /// <summary>Resolves a tier name (<c>haiku</c>, <c>sonnet</c>, <c>opus</c>) or a model name to a canonical model id.</summary>
+    /// <param name="tierOrModel">A tier from <see cref="Tiers"/>, or any id or alias.</param>
+    /// <exception cref="UnknownModelException">Neither a tier nor a known model.</exception>
+    public string ResolveTier(string tierOrModel)
+    {
+        ArgumentNullException.ThrowIfNull(tierOrModel);
+        return _tiers.TryGetValue(tierOrModel, out var model) ? ResolveId(model) : ResolveId(tierOrModel);
+    }
+
+    /// <summary>The entry for an id or alias.</summary>
+    /// <param name="modelOrAlias">A model id, dated id or alias.</param>
+    /// <exception cref="UnknownModelException">The name is not in the book.</exception>
+    public ModelPriceEntry GetEntry(string modelOrAlias) =>
+        _byName.TryGetValue(modelOrAlias, out var model) ? model.Entry : throw Unknown(modelOrAlias);
+
+    /// <summary>The entry for an id or alias, without throwing.</summary>
+    /// <param name="modelOrAlias">A model id, dated id or alias.</param>
+    /// <param name="entry">The entry when found.</param>
+    public bool TryGetEntry(string modelOrAlias, [NotNullWhen(true)] out ModelPriceEntry? entry)
+    {
+        if (modelOrAlias is not null && _byName.TryGetValue(modelOrAlias, out var model))
+        {
+            entry = model.Entry;
+            return true;
+        }
+
+        entry = null;
+        return false;
+    }
+
+    /// <summary>The list rates of a model in force at an instant.</summary>
+    /// <param name="modelOrAlias">A model id, dated id or alias.</param>
+    /// <param name="at">The instant of the call.</param>
+    /// <exception cref="UnknownModelException">Unknown model, or no period in force at <paramref name="at"/>.</exception>
+    public ModelPrice GetPrice(string modelOrAlias, DateTimeOffset at) => FindPeriod(modelOrAlias, at).Price;
+
+    /// <summary>The list rates of a model in force at an instant, without throwing.</summary>
+    /// <param name="modelOrAlias">A model id, dated id or alias.</param>
+    /// <param name="at">The instant of the call.</param>
+    /// <param name="price">The rates when found.</param>
+    public bool TryGetPrice(string modelOrAlias, DateTimeOffset at, [NotNullWhen(true)] out ModelPrice? price)
+    {
+        if (modelOrAlias is not null
+            && _byName.TryGetValue(modelOrAlias, out var model)
+            && model.Find(at.UtcTicks) is { } period)
+        {
+            price = period.Price;
+            return true;
+        }
+
+        price = null;
+        return false;
+    }
+
+    /// <summary>
+    /// The exact cost of one call: every token class at the rate in force at <paramref name="at"/>, long-context
+    /// rates when the prompt exceeds the threshold, times the batch, fast-mode and data-residency multipliers.
+    /// Exact decimal, never rounded; allocation-free.
+    /// </summary>
+    /// <param name="modelOrAlias">The model that served the call (id, dated id or alias).</param>
+    /// <param name="usage">The call's token counts and billing modifiers.</param>
+    /// <param name="at">When the call was made (selects the price period).</param>
+    /// <exception cref="UnknownModelException">Unknown model, or no period in force at <paramref name="at"/>.</exception>
+    /// <exception cref="PricingException">Fast mode on a model without a fast price, an unknown inference geo, or a negative token count.</exception>
+    public CostBreakdown Cost(string modelOrAlias, in TokenUsage usage, DateTimeOffset at)
+    {
+        var period = FindPeriod(modelOrAlias, at);
+        if ((usage.InputTokens | usage.OutputTokens | usage.CacheWrite5mTokens | usage.CacheWrite1hTokens | usage.CacheReadTokens) < 0)
+        {
+            ThrowNegativeTokens(modelOrAlias);
+        }
+
+        // Batch is folded into precomputed rate sets; fast mode and data residency multiply at call time.
+        var batch = usage.ServiceTier == ServiceTier.Batch;
+        var rates = period.HasLongContext && usage.TotalInputTokens > period.LongContextThreshold
+            ? (batch ? period.LongContextBatch : period.LongContext)
+            : (batch ? period.StandardBatch : period.Standard);
+
+        var multiplier = 1m;
+        var scaled = false;
+
+        if (usage.Speed == Speed.Fast)
+        {
+            if (!period.HasFast)
+            {
+                ThrowNoFastPrice(modelOrAlias, at);
+            }
+
+            multiplier = period.FastMultiplier;
+            scaled = true;
+        }
+
+        var geo = usage.InferenceGeo;
+        if (!string.IsNullOrEmpty(geo))
+        {
+            if (!_inferenceGeo.TryGetValue(geo, out var geoMultiplier))
+            {
+                ThrowUnknownGeo(modelOrAlias, geo);
+            }
+
+            if (geoMultiplier != 1m)
+            {
+                multiplier = scaled ? multiplier * geoMultiplier : geoMultiplier;
+                scaled = true;
+            }
+        }
+
+        return scaled
+            ? new CostBreakdown(
+                Scaled(usage.InputTokens, rates.Input, multiplier),
+                Scaled(usage.OutputTokens, rates.Output, multiplier),
+                Scaled(usage.CacheWrite5mTokens, rates.CacheWrite5m, multiplier),
+                Scaled(usage.CacheWrite1hTokens, rates.CacheWrite1h, multiplier),
+                Scaled(usage.CacheReadTokens, rates.CacheRead, multiplier))
+            : new CostBreakdown(
+                Plain(usage.InputTokens, rates.Input),
+                Plain(usage.OutputTokens, rates.Output),
+                Plain(usage.CacheWrite5mTokens, rates.CacheWrite5m),
+                Plain(usage.CacheWrite1hTokens, rates.CacheWrite1h),
+                Plain(usage.CacheReadTokens, rates.CacheRead));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static decimal Plain(long tokens, decimal ratePerToken) => tokens == 0 ? 0m : tokens * ratePerToken;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static decimal Scaled(long tokens, decimal ratePerToken, decimal multiplier) =>
+        tokens == 0 ? 0m : tokens * ratePerToken * multiplier;
+
+    private CompiledPeriod FindPeriod(string modelOrAlias, DateTimeOffset at)
+    {
+        ArgumentNullException.ThrowIfNull(modelOrAlias);
+        if (!_byName.TryGetValue(modelOrAlias, out var model))
+        {
+            throw Unknown(modelOrAlias);
+        }
+
+        return model.Find(at.UtcTicks) ?? throw NoPeriod(modelOrAlias, model, at);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private UnknownModelException Unknown(string model) => new(
+        $"Unknown model '{model}': it has no entry in the price book, so its cost cannot be computed (it is never " +
+        $"assumed to be $0). Add it (as an id or alias) to the price book file: {SourceName}.")
+    {
+        Model = model,
+        SourceName = SourceName,
+    };
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private UnknownModelException NoPeriod(string model, CompiledModel compiled, DateTimeOffset at)
+    {
+        var ranges = new StringBuilder();
+        foreach (var period in compiled.Entry.Periods)
+        {
+            if (ranges.Length > 0)
+            {
+                ranges.Append(", ");
+            }
+
+            ranges.Append('[').Append(period.EffectiveFrom.ToString("O", CultureInfo.InvariantCulture)).Append(", ")
+                .Append(period.EffectiveTo?.ToString("O", CultureInfo.InvariantCulture) ?? "open").Append(')');
+        }
+
+        return new UnknownModelException(
+            $"Model '{model}' (price book id '{compiled.Entry.Id}') has no price in force at " +
+            $"{at.ToString("O", CultureInfo.InvariantCulture)}; its periods are {ranges}. Add a price period covering " +
+            $"that instant to the price book file: {SourceName}.")
+        {
+            Model = model,
+            SourceName = SourceName,
+        };
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    [DoesNotReturn]
+    private void ThrowNoFastPrice(string model, DateTimeOffset at) => throw new PricingException(
+        $"Model '{model}' ran in fast mode (usage.speed \"fast\") but its price period in force at " +
+        $"{at.ToString("O", CultureInfo.InvariantCulture)} has no fastMultiplier, so the call cannot be priced exactly. " +
+        $"Add a fastMultiplier to that period in the price book file: {SourceName}.");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    [DoesNotReturn]
+    private void ThrowUnknownGeo(string model, string geo) => throw new PricingException(
+        $"Model '{model}' reports inference_geo '{geo}', which has no data-residency multiplier. Add it under " +
+        $"modifiers.inferenceGeo in the price book file: {SourceName}.");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    [DoesNotReturn]
+    private static void ThrowNegativeTokens(string model) => throw new PricingException(
+        $"Token counts for model '{model}' must not be negative.");
+
+    private static PriceBookDocument LoadEmbeddedDocument()
+    {
+        using var stream = typeof(PriceBook).Assembly.GetManifestResourceStream(ResourceName)
+            ?? throw new PriceBookException($"The embedded resource {ResourceName} is missing from the ModelMix assembly.");
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        return PriceBookDocument.Parse(reader.ReadToEnd(), DefaultSourceName);
+    }
+
+    private static PriceBook Build(IReadOnlyList<PriceBookDocument> documents, string sourceName)
+    {
+        decimal? write5m = null, write1h = null, read = null, batch = null;
+        var geo = new Dictionary<string, decimal>(StringComparer.OrdinalIgnoreCase);
+        var tiers = new Dictionary<string, (string Model, PriceBookDocument Document, string Path)>(StringComparer.OrdinalIgnoreCase);
+        var models = new List<(PriceBookDocument.RawModel Model, PriceBookDocument Document)>();
+
+        foreach (var document in documents)
+        {
+            write5m = document.CacheWrite5mMultiplier ?? write5m;
+            write1h = document.CacheWrite1hMultiplier ?? write1h;
+            read = document.CacheReadMultiplier ?? read;
+            batch = document.BatchMultiplier ?? batch;
+            foreach (var (key, value) in document.InferenceGeo)
+            {
+                geo[key] = value;
+            }
+
+            foreach (var (tier, model, path) in document.Tiers)
+            {
+                tiers[tier] = (model, document, path);
+            }
+
+            foreach (var added in document.Models)
+            {
+                // An entry replaces every earlier entry it shares a name (id or alias) with, and keeps answering to
+                // the replaced entries' names (so overriding "claude-sonnet-4-5" also prices the dated id).
+                var model = added;
+                var names = new HashSet<string>(model.Aliases, StringComparer.OrdinalIgnoreCase) { model.Id };
+                var replaceAt = -1;
+                for (var i = models.Count - 1; i >= 0; i--)
+                {
+                    var existing = models[i].Model;
+                    if (names.Contains(existing.Id) || existing.Aliases.Exists(names.Contains))
+                    {
+                        models.RemoveAt(i);
+                        replaceAt = i;
+                        var inherited = new List<string>(model.Aliases);
+                        foreach (var name in existing.Aliases.Prepend(existing.Id))
+                        {
+                            if (names.Add(name))
+                            {
+                                inherited.Add(name);
+                            }
+                        }
+
+                        model = model with { Aliases = inherited };
+                    }
+                }
+
+                if (replaceAt >= 0)
+                {
+                    models.Insert(replaceAt, (model, document));
+                }
+                else
+                {
+                    models.Add((model, document));
+                }
+            }
+        }
+
+        var multipliers = (
+            Write5m: write5m ?? BuiltInCacheWrite5mMultiplier,
+            Write1h: write1h ?? BuiltInCacheWrite1hMultiplier,
+            Read: read ?? BuiltInCacheReadMultiplier);
+
+        var entries = new List<ModelPriceEntry>(models.Count);
+        var byName = new Dictionary<string, CompiledModel>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (raw, document) in models)
+        {
+            var entry = ToEntry(raw, multipliers);
+            var compiled = new CompiledModel(entry, batch ?? BuiltInBatchMultiplier);
+            entries.Add(entry);
+            byName.Add(raw.Id, compiled);
+            foreach (var alias in raw.Aliases)
+            {
+                if (!byName.TryAdd(alias, compiled))
+                {
+                    throw PriceBookException.At(document.SourceName, raw.Path + ".aliases", $"alias '{alias}' is already used by another model.");
+                }
+            }
+        }
+
+        var tierMap = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (tier, (model, document, path)) in tiers)
+        {
+            if (!byName.ContainsKey(model))
+            {
+                throw PriceBookException.At(document.SourceName, path, $"tier '{tier}' names model '{model}', which has no entry in the price book.");
+            }
+
+            tierMap[tier] = model;
+        }
+
+        if (geo.Count == 0)
+        {
+            geo["global"] = 1m;
+            geo["not_available"] = 1m;
+            geo["us"] = 1.1m;
+        }
+
+        return new PriceBook(
+            sourceName,
+            entries,
+            byName,
+            geo,
+            tierMap,
+            batch ?? BuiltInBatchMultiplier,
+            multipliers.Write5m,
+            multipliers.Write1h,
+            multipliers.Read);
+    }
+
+    private static ModelPriceEntry ToEntry(PriceBookDocument.RawModel raw, (decimal Write5m, decimal Write1h, decimal Read) m)
+    {
+        var periods = new List<ModelPrice>(raw.Periods.Count);
+        foreach (var p in raw.Periods)
+        {
+            LongContextPrice? longContext = null;
+            if (p.LongContext is { } lc)
+            {
+                longContext = new LongContextPrice(
+                    lc.ThresholdTokens,
+                    lc.Input,
+                    lc.Output,
+                    lc.CacheWrite5m ?? lc.Input * m.Write5m,
+                    lc.CacheWrite1h ?? lc.Input * m.Write1h,
+                    lc.CacheRead ?? lc.Input * m.Read);
+            }
+
+            periods.Add(new ModelPrice(
+                raw.Id,
+                p.From,
+                p.To,
+                p.Input,
+                p.Output,
+                p.CacheWrite5m ?? p.Input * m.Write5m,
+                p.CacheWrite1h ?? p.Input * m.Write1h,
+                p.CacheRead ?? p.Input * m.Read,
+                longContext,
+                p.FastMultiplier));
+        }
+
+        return new ModelPriceEntry
+        {
+            Id = raw.Id,
+            Aliases = raw.Aliases.AsReadOnly(),
+            DisplayName = raw.DisplayName,
+            Family = raw.Family,
+            Source = raw.Source,
+            MinCacheableTokens = raw.MinCacheableTokens,
+            Periods = periods.AsReadOnly(),
+        };
+    }
+
+    private List<string> ComputeUnpricedSdkModels()
+    {
+        var result = new List<string>();
+        foreach (var value in Enum.GetValues<Anthropic.Models.Messages.Model>())
+        {
+            var id = SdkModelId(value);
+            if (!_byName.ContainsKey(id))
+            {
+                result.Add(id);
+            }
+        }
+
+        return result;
+    }
+
+    private static string SdkModelId(Anthropic.Models.Messages.Model value)
+    {
+        try
+        {
+            Anthropic.Core.ApiEnum<string, Anthropic.Models.Messages.Model> wire = value;
+            var raw = wire.Raw();
+            if (!string.IsNullOrEmpty(raw))
+            {
+                return raw;
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Reflection-based JSON is disabled in this app (trimming / AOT): fall back to the naming convention.
+        }
+
+        return KebabFromEnumName(value.ToString());
+    }
+
+    /// <summary><c>ClaudeOpus4_5_20251101</c> → <c>claude-opus-4-5-20251101</c>.</summary>
+    internal static string KebabFromEnumName(string name)
+    {
+        var builder = new StringBuilder(name.Length + 8);
+        for (var i = 0; i < name.Length; i++)
+        {
+            var c = name[i];
+            if (c == '_')
+            {
+                builder.Append('-');
+                continue;
+            }
+
+            if (i > 0 && (char.IsUpper(c) || (char.IsDigit(c) && char.IsLetter(name[i - 1]))))
+            {
+                builder.Append('-');
+            }
+
+            builder.Append(char.ToLowerInvariant(c));
+        }
+
+        return builder.ToString();
+    }
+}

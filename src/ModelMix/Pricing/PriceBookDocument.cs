@@ -1,0 +1,442 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace ModelMix.Pricing;
+
+/// <summary>
+/// The parsed, validated-per-file content of one price book JSON file, before it is merged with other files and
+/// compiled into a <see cref="PriceBook"/>. Every value remembers its JSON path so later errors can name it.
+/// </summary>
+internal sealed class PriceBookDocument
+{
+    private static readonly JsonDocumentOptions s_options = new()
+    {
+        CommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+    };
+
+    private static readonly string[] s_rootKeys =
+        ["$schema", "schemaVersion", "currency", "replaceDefaults", "modifiers", "tiers", "models", "notes"];
+
+    private static readonly string[] s_modifierKeys =
+        ["cacheWrite5mMultiplier", "cacheWrite1hMultiplier", "cacheReadMultiplier", "batchMultiplier", "inferenceGeo", "source", "notes"];
+
+    private static readonly string[] s_modelKeys =
+        ["id", "aliases", "displayName", "family", "minCacheableTokens", "source", "notes", "periods"];
+
+    private static readonly string[] s_periodKeys =
+        ["effectiveFrom", "effectiveTo", "input", "output", "cacheWrite5m", "cacheWrite1h", "cacheRead", "longContext", "fastMultiplier", "notes"];
+
+    private static readonly string[] s_longContextKeys =
+        ["thresholdTokens", "input", "output", "cacheWrite5m", "cacheWrite1h", "cacheRead", "notes"];
+
+    private PriceBookDocument(string sourceName) => SourceName = sourceName;
+
+    public string SourceName { get; }
+
+    public bool ReplaceDefaults { get; private set; }
+
+    public decimal? CacheWrite5mMultiplier { get; private set; }
+
+    public decimal? CacheWrite1hMultiplier { get; private set; }
+
+    public decimal? CacheReadMultiplier { get; private set; }
+
+    public decimal? BatchMultiplier { get; private set; }
+
+    public Dictionary<string, decimal> InferenceGeo { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    public List<(string Tier, string Model, string Path)> Tiers { get; } = [];
+
+    public List<RawModel> Models { get; } = [];
+
+    public static PriceBookDocument Parse(string json, string sourceName)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(json, s_options);
+        }
+        catch (JsonException ex)
+        {
+            var where = ex.LineNumber is { } line
+                ? $"$ (line {line + 1}, byte {ex.BytePositionInLine + 1})"
+                : "$";
+            throw PriceBookException.At(sourceName, where, "not valid JSON: " + ex.Message, ex);
+        }
+
+        using (doc)
+        {
+            var result = new PriceBookDocument(sourceName);
+            result.ReadRoot(doc.RootElement);
+            return result;
+        }
+    }
+
+    private void ReadRoot(JsonElement root)
+    {
+        RequireObject(root, "$", s_rootKeys);
+        if (root.TryGetProperty("schemaVersion", out var version)
+            && (version.ValueKind != JsonValueKind.Number || !version.TryGetInt32(out var v) || v != 1))
+        {
+            throw Error("$.schemaVersion", "only schemaVersion 1 is supported.");
+        }
+
+        if (root.TryGetProperty("currency", out var currency)
+            && (currency.ValueKind != JsonValueKind.String || currency.GetString() != "USD"))
+        {
+            throw Error("$.currency", "only \"USD\" is supported.");
+        }
+
+        if (root.TryGetProperty("replaceDefaults", out var replace))
+        {
+            ReplaceDefaults = replace.ValueKind switch
+            {
+                JsonValueKind.True => true,
+                JsonValueKind.False => false,
+                _ => throw Error("$.replaceDefaults", "must be true or false."),
+            };
+        }
+
+        if (root.TryGetProperty("modifiers", out var modifiers))
+        {
+            ReadModifiers(modifiers, "$.modifiers");
+        }
+
+        if (root.TryGetProperty("tiers", out var tiers))
+        {
+            RequireObject(tiers, "$.tiers", null);
+            foreach (var tier in tiers.EnumerateObject())
+            {
+                var path = "$.tiers." + tier.Name;
+                Tiers.Add((tier.Name, RequireString(tier.Value, path), path));
+            }
+        }
+
+        if (!root.TryGetProperty("models", out var models))
+        {
+            throw Error("$.models", "required key is missing (an array of model entries).");
+        }
+
+        if (models.ValueKind != JsonValueKind.Array)
+        {
+            throw Error("$.models", "must be an array.");
+        }
+
+        var seen = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        var index = 0;
+        foreach (var model in models.EnumerateArray())
+        {
+            var raw = ReadModel(model, $"$.models[{index}]");
+            AddName(seen, raw.Id, raw.Path + ".id");
+            for (var i = 0; i < raw.Aliases.Count; i++)
+            {
+                AddName(seen, raw.Aliases[i], $"{raw.Path}.aliases[{i}]");
+            }
+
+            Models.Add(raw);
+            index++;
+        }
+    }
+
+    private void AddName(Dictionary<string, string> seen, string name, string path)
+    {
+        if (!seen.TryAdd(name, path))
+        {
+            throw Error(path, $"duplicate model id or alias '{name}' (already used at {seen[name]}).");
+        }
+    }
+
+    private void ReadModifiers(JsonElement element, string path)
+    {
+        RequireObject(element, path, s_modifierKeys);
+        CacheWrite5mMultiplier = OptionalDecimal(element, "cacheWrite5mMultiplier", path);
+        CacheWrite1hMultiplier = OptionalDecimal(element, "cacheWrite1hMultiplier", path);
+        CacheReadMultiplier = OptionalDecimal(element, "cacheReadMultiplier", path);
+        BatchMultiplier = OptionalDecimal(element, "batchMultiplier", path);
+        if (element.TryGetProperty("inferenceGeo", out var geo))
+        {
+            var geoPath = path + ".inferenceGeo";
+            RequireObject(geo, geoPath, null);
+            foreach (var entry in geo.EnumerateObject())
+            {
+                var entryPath = geoPath + "." + entry.Name;
+                if (!InferenceGeo.TryAdd(entry.Name, RequireDecimal(entry.Value, entryPath)))
+                {
+                    throw Error(entryPath, "duplicate inference geo.");
+                }
+            }
+        }
+    }
+
+    private RawModel ReadModel(JsonElement element, string path)
+    {
+        RequireObject(element, path, s_modelKeys);
+        var id = RequiredString(element, "id", path);
+        if (id.Length == 0)
+        {
+            throw Error(path + ".id", "must not be empty.");
+        }
+
+        var aliases = new List<string>();
+        if (element.TryGetProperty("aliases", out var aliasArray))
+        {
+            if (aliasArray.ValueKind != JsonValueKind.Array)
+            {
+                throw Error(path + ".aliases", "must be an array of strings.");
+            }
+
+            var i = 0;
+            foreach (var alias in aliasArray.EnumerateArray())
+            {
+                var aliasPath = $"{path}.aliases[{i++}]";
+                var name = RequireString(alias, aliasPath);
+                if (name.Length == 0)
+                {
+                    throw Error(aliasPath, "must not be empty.");
+                }
+
+                aliases.Add(name);
+            }
+        }
+
+        int? minCacheable = null;
+        if (element.TryGetProperty("minCacheableTokens", out var min) && min.ValueKind != JsonValueKind.Null)
+        {
+            if (min.ValueKind != JsonValueKind.Number || !min.TryGetInt32(out var value) || value < 0)
+            {
+                throw Error(path + ".minCacheableTokens", "must be a non-negative integer or null.");
+            }
+
+            minCacheable = value;
+        }
+
+        if (!element.TryGetProperty("periods", out var periods))
+        {
+            throw Error(path + ".periods", "required key is missing (an array of price periods).");
+        }
+
+        if (periods.ValueKind != JsonValueKind.Array || periods.GetArrayLength() == 0)
+        {
+            throw Error(path + ".periods", "must be a non-empty array.");
+        }
+
+        var list = new List<RawPeriod>();
+        var index = 0;
+        foreach (var period in periods.EnumerateArray())
+        {
+            list.Add(ReadPeriod(period, $"{path}.periods[{index++}]"));
+        }
+
+        list.Sort(static (a, b) => a.From.CompareTo(b.From));
+        for (var i = 1; i < list.Count; i++)
+        {
+            var previous = list[i - 1];
+            if (previous.To is null || previous.To.Value > list[i].From)
+            {
+                throw Error(
+                    list[i].Path + ".effectiveFrom",
+                    $"price period overlaps {previous.Path} (a model may have only one price in force at any instant).");
+            }
+        }
+
+        return new RawModel(
+            id,
+            aliases,
+            OptionalString(element, "displayName", path),
+            OptionalString(element, "family", path),
+            OptionalString(element, "source", path),
+            minCacheable,
+            list,
+            path);
+    }
+
+    private RawPeriod ReadPeriod(JsonElement element, string path)
+    {
+        RequireObject(element, path, s_periodKeys);
+        var from = RequiredDate(element, "effectiveFrom", path);
+        DateTimeOffset? to = null;
+        if (element.TryGetProperty("effectiveTo", out var toElement) && toElement.ValueKind != JsonValueKind.Null)
+        {
+            to = ParseDate(toElement, path + ".effectiveTo");
+            if (to.Value <= from)
+            {
+                throw Error(path + ".effectiveTo", "must be later than effectiveFrom.");
+            }
+        }
+
+        RawLongContext? longContext = null;
+        if (element.TryGetProperty("longContext", out var lc) && lc.ValueKind != JsonValueKind.Null)
+        {
+            var lcPath = path + ".longContext";
+            RequireObject(lc, lcPath, s_longContextKeys);
+            if (!lc.TryGetProperty("thresholdTokens", out var threshold))
+            {
+                throw Error(lcPath + ".thresholdTokens", "required key is missing.");
+            }
+
+            if (threshold.ValueKind != JsonValueKind.Number || !threshold.TryGetInt64(out var thresholdTokens) || thresholdTokens < 0)
+            {
+                throw Error(lcPath + ".thresholdTokens", "must be a non-negative integer.");
+            }
+
+            longContext = new RawLongContext(
+                thresholdTokens,
+                RequiredDecimal(lc, "input", lcPath),
+                RequiredDecimal(lc, "output", lcPath),
+                OptionalDecimal(lc, "cacheWrite5m", lcPath),
+                OptionalDecimal(lc, "cacheWrite1h", lcPath),
+                OptionalDecimal(lc, "cacheRead", lcPath));
+        }
+
+        return new RawPeriod(
+            from,
+            to,
+            RequiredDecimal(element, "input", path),
+            RequiredDecimal(element, "output", path),
+            OptionalDecimal(element, "cacheWrite5m", path),
+            OptionalDecimal(element, "cacheWrite1h", path),
+            OptionalDecimal(element, "cacheRead", path),
+            longContext,
+            OptionalDecimal(element, "fastMultiplier", path),
+            path);
+    }
+
+    private void RequireObject(JsonElement element, string path, string[]? allowedKeys)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            throw Error(path, "must be a JSON object.");
+        }
+
+        if (allowedKeys is null)
+        {
+            return;
+        }
+
+        foreach (var property in element.EnumerateObject())
+        {
+            if (Array.IndexOf(allowedKeys, property.Name) < 0)
+            {
+                throw Error(
+                    path + "." + property.Name,
+                    $"unknown key (allowed here: {string.Join(", ", allowedKeys)}).");
+            }
+        }
+    }
+
+    private string RequiredString(JsonElement element, string key, string path)
+    {
+        if (!element.TryGetProperty(key, out var value))
+        {
+            throw Error(path + "." + key, "required key is missing.");
+        }
+
+        return RequireString(value, path + "." + key);
+    }
+
+    private string? OptionalString(JsonElement element, string key, string path)
+    {
+        if (!element.TryGetProperty(key, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        return RequireString(value, path + "." + key);
+    }
+
+    private string RequireString(JsonElement value, string path) =>
+        value.ValueKind == JsonValueKind.String ? value.GetString()! : throw Error(path, "must be a string.");
+
+    private decimal RequiredDecimal(JsonElement element, string key, string path)
+    {
+        if (!element.TryGetProperty(key, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            throw Error(path + "." + key, "required key is missing (a price in USD per million tokens).");
+        }
+
+        return RequireDecimal(value, path + "." + key);
+    }
+
+    private decimal? OptionalDecimal(JsonElement element, string key, string path)
+    {
+        if (!element.TryGetProperty(key, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        return RequireDecimal(value, path + "." + key);
+    }
+
+    private decimal RequireDecimal(JsonElement value, string path)
+    {
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetDecimal(out var number))
+        {
+            throw Error(path, "must be a number.");
+        }
+
+        if (number < 0)
+        {
+            throw Error(path, $"must not be negative (found {number.ToString(CultureInfo.InvariantCulture)}).");
+        }
+
+        return number;
+    }
+
+    private DateTimeOffset RequiredDate(JsonElement element, string key, string path)
+    {
+        if (!element.TryGetProperty(key, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            throw Error(path + "." + key, "required key is missing (an ISO 8601 date, e.g. \"2025-09-29\").");
+        }
+
+        return ParseDate(value, path + "." + key);
+    }
+
+    private DateTimeOffset ParseDate(JsonElement value, string path)
+    {
+        if (value.ValueKind == JsonValueKind.String
+            && DateTimeOffset.TryParse(
+                value.GetString(),
+                CultureInfo.InvariantCulture,
+                DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal,
+                out var date))
+        {
+            return date;
+        }
+
+        throw Error(path, "must be an ISO 8601 date or timestamp string, e.g. \"2025-09-29\" or \"2025-09-29T00:00:00Z\".");
+    }
+
+    private PriceBookException Error(string path, string problem) => PriceBookException.At(SourceName, path, problem);
+
+    internal sealed record RawModel(
+        string Id,
+        List<string> Aliases,
+        string? DisplayName,
+        string? Family,
+        string? Source,
+        int? MinCacheableTokens,
+        List<RawPeriod> Periods,
+        string Path);
+
+    internal sealed record RawPeriod(
+        DateTimeOffset From,
+        DateTimeOffset? To,
+        decimal Input,
+        decimal Output,
+        decimal? CacheWrite5m,
+        decimal? CacheWrite1h,
+        decimal? CacheRead,
+        RawLongContext? LongContext,
+        decimal? FastMultiplier,
+        string Path);
+
+    internal sealed record RawLongContext(
+        long ThresholdTokens,
+        decimal Input,
+        decimal Output,
+        decimal? CacheWrite5m,
+        decimal? CacheWrite1h,
+        decimal? CacheRead);
+}

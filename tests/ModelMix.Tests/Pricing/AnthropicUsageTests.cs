@@ -1,0 +1,207 @@
+using System.Globalization;
+using System.Text.Json;
+using ModelMix.Pricing;
+using SdkMessage = Anthropic.Models.Messages.Message;
+using SdkMessageDeltaUsage = Anthropic.Models.Messages.MessageDeltaUsage;
+
+namespace ModelMix.Tests.Pricing;
+
+/// <summary>Usage parsing from the shared wire fixtures and the SDK types, and the fixtures priced end to end.</summary>
+public sealed class AnthropicUsageTests
+{
+    private static readonly DateTimeOffset s_at = new(2026, 6, 1, 0, 0, 0, TimeSpan.Zero);
+
+    [Theory]
+    // the caching table of fixtures/anthropic/README.md: input, 5m, 1h, read, output
+    [InlineData("messages/response-tool-use.json", 5591, 0, 0, 0, 87)]
+    [InlineData("messages/response-cache-write.json", 29, 3150, 2412, 0, 87)]
+    [InlineData("messages/response-cache-read.json", 29, 0, 0, 5562, 87)]
+    [InlineData("messages/response-cache-read-partial.json", 29, 3150, 0, 2412, 87)]
+    public void Wire_usage_of_each_caching_fixture_matches_the_readme_table(
+        string file, long input, long write5m, long write1h, long read, long output)
+    {
+        var usage = AnthropicUsage.FromJson(UsageOf(file));
+
+        Assert.Equal(new TokenUsage(input, output, write5m, write1h, read, ServiceTier.Standard, Speed.Standard, "not_available"), usage);
+        Assert.Equal(5591, usage.TotalInputTokens);
+    }
+
+    [Theory]
+    // Sonnet 4.5 at $3 / $15 / 5m $3.75 / 1h $6 / read $0.30 per MTok:
+    // no cache: 5591*3 + 87*15 = 16773+1305 = 18078 /1e6 = 0.018078
+    [InlineData("messages/response-tool-use.json", "0.018078")]
+    // 5562 cache-write tokens: 29*3 + 3150*3.75 + 2412*6 + 87*15 = 87+11812.5+14472+1305 = 27676.5 /1e6 = 0.0276765
+    [InlineData("messages/response-cache-write.json", "0.0276765")]
+    // 29*3 + 5562*0.3 + 87*15 = 87+1668.6+1305 = 3060.6 /1e6 = 0.0030606
+    [InlineData("messages/response-cache-read.json", "0.0030606")]
+    // 29*3 + 3150*3.75 + 2412*0.3 + 87*15 = 87+11812.5+723.6+1305 = 13928.1 /1e6 = 0.0139281
+    [InlineData("messages/response-cache-read-partial.json", "0.0139281")]
+    // Haiku 4.5 (dated id in the response): 19*1 + 33*5 = 19+165 = 184 /1e6 = 0.000184
+    [InlineData("messages/response-text.json", "0.000184")]
+    // Opus 4.5: 27*5 + 64*25 = 135+1600 = 1735 /1e6 = 0.001735
+    [InlineData("messages/response-max-tokens.json", "0.001735")]
+    public void Fixture_responses_are_priced_on_the_model_they_report(string file, string expected)
+    {
+        using var doc = JsonDocument.Parse(SharedFixtures.ReadAnthropic(file));
+        var model = doc.RootElement.GetProperty("model").GetString()!;
+        var usage = AnthropicUsage.FromJson(doc.RootElement.GetProperty("usage"));
+
+        var cost = PriceBook.Default.Cost(model, usage, s_at);
+
+        Assert.Equal(decimal.Parse(expected, CultureInfo.InvariantCulture), cost.Total);
+    }
+
+    [Fact]
+    public void Cache_write_fixture_breakdown_is_exact()
+    {
+        // 29*3 = 87 -> 0.000087; 87*15 = 1305 -> 0.001305; 3150*3.75 = 11812.5 -> 0.0118125; 2412*6 = 14472 -> 0.014472
+        var usage = AnthropicUsage.FromJson(UsageOf("messages/response-cache-write.json"));
+
+        var cost = PriceBook.Default.Cost("claude-sonnet-4-5-20250929", usage, s_at);
+
+        Assert.Equal(new CostBreakdown(0.000087m, 0.001305m, 0.0118125m, 0.014472m, 0m), cost);
+    }
+
+    [Fact]
+    public void Sdk_usage_matches_wire_usage_for_every_message_fixture()
+    {
+        foreach (var file in Directory.GetFiles(SharedFixtures.Anthropic("messages"), "response-*.json"))
+        {
+            var json = File.ReadAllText(file);
+            var message = JsonSerializer.Deserialize<SdkMessage>(json)!;
+            using var doc = JsonDocument.Parse(json);
+
+            Assert.Equal(AnthropicUsage.FromJson(doc.RootElement.GetProperty("usage")), AnthropicUsage.FromSdk(message.Usage));
+        }
+    }
+
+    [Fact]
+    public void Batch_result_usage_carries_the_batch_tier_and_is_priced_at_half()
+    {
+        var firstLine = SharedFixtures.ReadAnthropic("batches/results.jsonl").Split('\n')[0];
+        using var doc = JsonDocument.Parse(firstLine);
+        var message = doc.RootElement.GetProperty("result").GetProperty("message");
+
+        var usage = AnthropicUsage.FromJson(message.GetProperty("usage"));
+        var cost = PriceBook.Default.Cost(message.GetProperty("model").GetString()!, usage, s_at);
+
+        Assert.Equal(ServiceTier.Batch, usage.ServiceTier);
+        // Haiku 4.5 batch: (52*1 + 31*5) * 0.5 = (52+155)=207*0.5 = 103.5 /1e6 = 0.0001035
+        Assert.Equal(0.0001035m, cost.Total);
+    }
+
+    [Theory]
+    // message_start then message_delta (cumulative output); Haiku 4.5: 16*1 + 22*5 = 16+110 = 126 /1e6 = 0.000126
+    [InlineData("streaming/text.sse", 16, 0, 22, "0.000126")]
+    // warm cache, Sonnet 4.5: 29*3 + 5562*0.3 + 87*15 = 87+1668.6+1305 = 3060.6 /1e6 = 0.0030606
+    [InlineData("streaming/tool-use.sse", 29, 5562, 87, "0.0030606")]
+    public void Streamed_usage_is_message_start_overridden_by_message_delta(
+        string file, long input, long read, long output, string expected)
+    {
+        var usage = default(TokenUsage);
+        string? model = null;
+        foreach (var data in SseData(file))
+        {
+            using var doc = JsonDocument.Parse(data);
+            if (doc.RootElement.GetProperty("type").GetString() == "message_start")
+            {
+                model = doc.RootElement.GetProperty("message").GetProperty("model").GetString();
+            }
+
+            usage = AnthropicUsage.ApplyStreamEvent(usage, doc.RootElement);
+        }
+
+        Assert.Equal(new TokenUsage(input, output, 0, 0, read, ServiceTier.Standard, Speed.Standard, "not_available"), usage);
+        Assert.Equal(decimal.Parse(expected, CultureInfo.InvariantCulture), PriceBook.Default.Cost(model!, usage, s_at).Total);
+    }
+
+    [Fact]
+    public void Stream_cut_before_message_delta_keeps_the_message_start_placeholder()
+    {
+        var usage = default(TokenUsage);
+        foreach (var data in SseData("streaming/error-midstream.sse"))
+        {
+            using var doc = JsonDocument.Parse(data);
+            usage = AnthropicUsage.ApplyStreamEvent(usage, doc.RootElement);
+        }
+
+        Assert.Equal(16, usage.InputTokens);
+        Assert.Equal(1, usage.OutputTokens);
+    }
+
+    [Fact]
+    public void Missing_fields_count_as_zero_and_default()
+    {
+        using var doc = JsonDocument.Parse("""{"output_tokens": 5}""");
+
+        Assert.Equal(new TokenUsage(0, 5), AnthropicUsage.FromJson(doc.RootElement));
+    }
+
+    [Fact]
+    public void Cache_creation_without_breakdown_counts_as_5m_writes()
+    {
+        using var doc = JsonDocument.Parse("""{"input_tokens": 10, "cache_creation_input_tokens": 500, "output_tokens": 5}""");
+
+        var usage = AnthropicUsage.FromJson(doc.RootElement);
+
+        Assert.Equal(500, usage.CacheWrite5mTokens);
+        Assert.Equal(0, usage.CacheWrite1hTokens);
+    }
+
+    [Fact]
+    public void Tier_speed_and_geo_are_read()
+    {
+        using var doc = JsonDocument.Parse(
+            """{"input_tokens": 1, "output_tokens": 2, "service_tier": "batch", "speed": "fast", "inference_geo": "us"}""");
+
+        var usage = AnthropicUsage.FromJson(doc.RootElement);
+
+        Assert.Equal(new TokenUsage(1, 2, 0, 0, 0, ServiceTier.Batch, Speed.Fast, "us"), usage);
+    }
+
+    [Fact]
+    public void Delta_overrides_only_the_fields_it_contains()
+    {
+        var start = new TokenUsage(100, 1, 300, 200, 50, ServiceTier.Standard, Speed.Fast, "us");
+        using var doc = JsonDocument.Parse("""{"output_tokens": 900}""");
+
+        var merged = AnthropicUsage.MergeDelta(start, doc.RootElement);
+
+        Assert.Equal(start with { OutputTokens = 900 }, merged);
+    }
+
+    [Fact]
+    public void Delta_with_an_unchanged_cache_creation_total_keeps_the_ttl_split()
+    {
+        var start = new TokenUsage(29, 2, 3150, 2412, 0);
+        using var doc = JsonDocument.Parse("""{"input_tokens": 29, "cache_creation_input_tokens": 5562, "output_tokens": 87}""");
+
+        var merged = AnthropicUsage.MergeDelta(start, doc.RootElement);
+
+        Assert.Equal(new TokenUsage(29, 87, 3150, 2412, 0), merged);
+    }
+
+    [Fact]
+    public void Sdk_delta_usage_merges_like_the_wire_delta()
+    {
+        var start = new TokenUsage(29, 2, 0, 0, 5562, ServiceTier.Standard, Speed.Standard, "not_available");
+        const string delta = """{"input_tokens":29,"cache_creation_input_tokens":0,"cache_read_input_tokens":5562,"output_tokens":87}""";
+        var sdkDelta = JsonSerializer.Deserialize<SdkMessageDeltaUsage>(delta)!;
+        using var doc = JsonDocument.Parse(delta);
+
+        Assert.Equal(AnthropicUsage.MergeDelta(start, doc.RootElement), AnthropicUsage.MergeDelta(start, sdkDelta));
+        Assert.Equal(87, AnthropicUsage.MergeDelta(start, sdkDelta).OutputTokens);
+    }
+
+    private static JsonElement UsageOf(string file)
+    {
+        using var doc = JsonDocument.Parse(SharedFixtures.ReadAnthropic(file));
+        return doc.RootElement.GetProperty("usage").Clone();
+    }
+
+    private static IEnumerable<string> SseData(string file) =>
+        SharedFixtures.ReadAnthropic(file)
+            .Split('\n')
+            .Where(static line => line.StartsWith("data: ", StringComparison.Ordinal))
+            .Select(static line => line["data: ".Length..]);
+}
