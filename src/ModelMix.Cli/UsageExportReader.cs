@@ -65,7 +65,7 @@ internal static class UsageExportReader
                 }
 
                 var usage = root.TryGetProperty("usage", out var usageElement) && usageElement.ValueKind == JsonValueKind.Object
-                    ? AnthropicUsage.Parse(usageElement)
+                    ? AnthropicUsage.FromJson(usageElement)
                     : (TokenUsage?)null;
                 row = ToRow(fields, usage);
             }

@@ -517,12 +517,12 @@ internal sealed class MessagesForwarder
 
             if (root.TryGetProperty("usage", out var usageElement) && usageElement.ValueKind == JsonValueKind.Object)
             {
-                usage = AnthropicUsage.Parse(usageElement);
+                usage = AnthropicUsage.FromJson(usageElement);
             }
 
             return true;
         }
-        catch (JsonException)
+        catch (Exception exception) when (exception is JsonException or InvalidOperationException or FormatException or ArgumentException)
         {
             return false;
         }

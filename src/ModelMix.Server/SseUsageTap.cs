@@ -12,8 +12,6 @@ namespace ModelMix.Server;
 internal sealed class SseUsageTap
 {
     private readonly ArrayBufferWriter<byte> _pending = new(4096);
-    private JsonElement? _startUsage;
-    private JsonElement? _deltaUsage;
 
     /// <summary>The model named in <c>message_start</c>.</summary>
     public string? Model { get; private set; }
@@ -28,9 +26,7 @@ internal sealed class SseUsageTap
     public int Events { get; private set; }
 
     /// <summary>Usage so far: <c>message_start</c>'s counts overridden by the cumulative <c>message_delta</c> counts.</summary>
-    public TokenUsage Usage => _startUsage is { } start
-        ? AnthropicUsage.Merge(AnthropicUsage.Parse(start), _deltaUsage)
-        : _deltaUsage is { } delta ? AnthropicUsage.Parse(delta) : default;
+    public TokenUsage Usage { get; private set; }
 
     /// <summary>Feeds the next chunk of relayed bytes.</summary>
     public void Observe(ReadOnlySpan<byte> chunk)
@@ -121,12 +117,12 @@ internal sealed class SseUsageTap
 
                     if (message.TryGetProperty("usage", out var startUsage) && startUsage.ValueKind == JsonValueKind.Object)
                     {
-                        _startUsage = startUsage.Clone();
+                        Usage = AnthropicUsage.FromJson(startUsage);
                     }
 
                     break;
                 case "message_delta" when root.TryGetProperty("usage", out var deltaUsage) && deltaUsage.ValueKind == JsonValueKind.Object:
-                    _deltaUsage = deltaUsage.Clone();
+                    Usage = AnthropicUsage.MergeDelta(Usage, deltaUsage);
                     break;
                 case "message_stop":
                     Completed = true;
@@ -138,7 +134,7 @@ internal sealed class SseUsageTap
                     break;
             }
         }
-        catch (JsonException)
+        catch (Exception exception) when (exception is JsonException or InvalidOperationException or FormatException or ArgumentException)
         {
             // A malformed event is relayed as it is; the tap only loses what it could not read.
         }
