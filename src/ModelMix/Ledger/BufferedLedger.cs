@@ -103,8 +103,8 @@ public sealed class BufferedLedger : ILedger
     /// <inheritdoc />
     public ValueTask RecordAsync(LedgerRecord record, CancellationToken ct = default)
     {
-        ArgumentNullException.ThrowIfNull(record);
-        Validate(record);
+        // A record the store would refuse is refused here: once buffered, a record is retried until committed.
+        LedgerRecordRules.Validate(record, nameof(record));
         var entry = new Entry(record, _time.GetTimestamp(), null);
         return _channel.Writer.TryWrite(entry) ? default : WriteSlowAsync(entry, ct);
     }
@@ -173,19 +173,6 @@ public sealed class BufferedLedger : ILedger
         catch (ChannelClosedException ex)
         {
             throw new ObjectDisposedException($"The ledger is disposed or its writer has stopped; the record '{entry.Record!.Id}' was not recorded.", ex);
-        }
-    }
-
-    private static void Validate(LedgerRecord record)
-    {
-        // A record the store would refuse must be refused here: once buffered, a record is retried until committed.
-        if (string.IsNullOrEmpty(record.Id) || string.IsNullOrEmpty(record.RequestId) ||
-            string.IsNullOrEmpty(record.RequestedModel) || string.IsNullOrEmpty(record.RoutedModel))
-        {
-            throw new ArgumentException(
-                $"A ledger record needs {nameof(LedgerRecord.Id)}, {nameof(LedgerRecord.RequestId)}, " +
-                $"{nameof(LedgerRecord.RequestedModel)} and {nameof(LedgerRecord.RoutedModel)}.",
-                nameof(record));
         }
     }
 

@@ -112,6 +112,11 @@ public sealed class SqliteLedgerStore : ILedgerStore
             return;
         }
 
+        for (var i = 0; i < records.Count; i++)
+        {
+            LedgerRecordRules.RequireFields(records[i], nameof(records));
+        }
+
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
