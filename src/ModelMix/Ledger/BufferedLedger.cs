@@ -268,6 +268,15 @@ public sealed class BufferedLedger : ILedger
             using var stop = new CancellationTokenSource();
             var more = reader.WaitToReadAsync(stop.Token).AsTask();
             var due = Task.Delay(remaining, _time, stop.Token);
+
+            // The clock may have moved between reading it and arming the timer (a timer armed late would wait a
+            // whole extra interval): look again now that the timer is armed.
+            if (_time.GetElapsedTime(firstRecordedAt) >= _flushInterval)
+            {
+                await stop.CancelAsync();
+                return false;
+            }
+
             var first = await Task.WhenAny(more, due);
             await stop.CancelAsync();
             if (first == due)
