@@ -1,0 +1,326 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ModelMix.Ledger;
+
+/// <summary>
+/// The ledger the pipeline writes to: <see cref="RecordAsync"/> puts a record in a bounded in-memory buffer and
+/// returns; one background writer commits the buffer to the <see cref="ILedgerStore"/> in batches of up to
+/// <see cref="LedgerOptions.MaxBatchSize"/>, at most about <see cref="LedgerOptions.FlushInterval"/> after a batch's
+/// first record was recorded. Nothing is dropped: a full buffer makes callers wait, a failed commit is logged and
+/// retried with backoff until it succeeds, and <see cref="DisposeAsync"/> commits everything still buffered.
+/// </summary>
+/// <remarks>
+/// Durability: a record is on disk once <see cref="FlushAsync"/> returns, or at most about one flush interval after
+/// it was recorded; a process kill can lose only what was recorded in that window. A store passed to the constructor
+/// is not disposed by the ledger; the store created by <see cref="OpenSqliteAsync"/> is.
+/// </remarks>
+public sealed class BufferedLedger : ILedger
+{
+    private readonly Channel<Entry> _channel;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly TimeSpan _flushInterval;
+    private readonly int _maxBatchSize;
+    private readonly TimeSpan _retryBaseDelay;
+    private readonly TimeSpan _retryMaxDelay;
+    private readonly bool _ownsStore;
+    private readonly Task _writer;
+    private readonly Lock _disposeLock = new();
+    private Task? _disposal;
+
+    /// <summary>Starts a ledger that commits to <paramref name="store"/>, which must already be migrated.</summary>
+    /// <param name="store">Where records are committed; not disposed by the ledger.</param>
+    /// <param name="options">Buffer size, flush interval, batch size and retry delays; validated here.</param>
+    /// <param name="timeProvider">The clock for the flush interval and retry delays.</param>
+    /// <param name="logger">Receives commit failures and retries.</param>
+    public BufferedLedger(ILedgerStore store, LedgerOptions options, TimeProvider timeProvider, ILogger<BufferedLedger> logger)
+        : this(store, options, timeProvider, logger, ownsStore: false)
+    {
+    }
+
+    private BufferedLedger(ILedgerStore store, LedgerOptions options, TimeProvider timeProvider, ILogger logger, bool ownsStore)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        ArgumentNullException.ThrowIfNull(logger);
+        options.Validate();
+        Store = store;
+        _time = timeProvider;
+        _logger = logger;
+        _flushInterval = options.FlushInterval;
+        _maxBatchSize = options.MaxBatchSize;
+        _retryBaseDelay = options.RetryBaseDelay;
+        _retryMaxDelay = options.RetryMaxDelay;
+        _ownsStore = ownsStore;
+        _channel = Channel.CreateBounded<Entry>(new BoundedChannelOptions(options.Capacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+            SingleWriter = false,
+            AllowSynchronousContinuations = false,
+        });
+        _writer = Task.Run(RunWriterAsync);
+    }
+
+    /// <inheritdoc />
+    public ILedgerStore Store { get; }
+
+    /// <summary>
+    /// Opens (creating if needed) the SQLite ledger at <paramref name="path"/>, migrates it and starts the writer.
+    /// Disposing the returned ledger flushes it and closes the database.
+    /// </summary>
+    /// <param name="path">The database file, e.g. <see cref="SqliteLedgerStore.DefaultPath"/>.</param>
+    /// <param name="options">Writer options; the defaults when <c>null</c>.</param>
+    /// <param name="time">The clock; <see cref="TimeProvider.System"/> when <c>null</c>.</param>
+    /// <param name="loggers">Creates the loggers; nothing is logged when <c>null</c>.</param>
+    /// <param name="ct">Cancels opening and migrating.</param>
+    public static async Task<BufferedLedger> OpenSqliteAsync(
+        string path,
+        LedgerOptions? options = null,
+        TimeProvider? time = null,
+        ILoggerFactory? loggers = null,
+        CancellationToken ct = default)
+    {
+        options ??= new LedgerOptions();
+        options.Validate();
+        var store = new SqliteLedgerStore(path, loggers?.CreateLogger<SqliteLedgerStore>());
+        try
+        {
+            await store.MigrateAsync(ct);
+            ILogger logger = loggers?.CreateLogger<BufferedLedger>() ?? (ILogger)NullLogger.Instance;
+            return new BufferedLedger(store, options, time ?? TimeProvider.System, logger, ownsStore: true);
+        }
+        catch
+        {
+            await store.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask RecordAsync(LedgerRecord record, CancellationToken ct = default)
+    {
+        // A record the store would refuse is refused here: once buffered, a record is retried until committed.
+        LedgerRecordRules.Validate(record, nameof(record));
+        var entry = new Entry(record, _time.GetTimestamp(), null);
+        return _channel.Writer.TryWrite(entry) ? default : WriteSlowAsync(entry, ct);
+    }
+
+    /// <inheritdoc />
+    public async Task FlushAsync(CancellationToken ct = default)
+    {
+        var flushed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            await _channel.Writer.WriteAsync(new Entry(null, 0, flushed), ct);
+        }
+        catch (ChannelClosedException)
+        {
+            // Disposing: the writer is committing everything that was recorded; wait for it.
+            await _writer.WaitAsync(ct);
+            return;
+        }
+
+        await flushed.Task.WaitAsync(ct);
+    }
+
+    /// <inheritdoc />
+    public IAsyncEnumerable<LedgerRecord> ReadAsync(LedgerQuery query, CancellationToken ct = default) =>
+        Store.ReadAsync(query, ct);
+
+    /// <inheritdoc />
+    public Task<LedgerTotals> GetTotalsAsync(LedgerQuery query, CancellationToken ct = default) =>
+        Store.GetTotalsAsync(query, ct);
+
+    /// <summary>
+    /// Stops accepting records, commits everything already recorded (retrying a failing store until it succeeds),
+    /// then disposes the store if this ledger opened it. Safe to call more than once.
+    /// </summary>
+    public ValueTask DisposeAsync()
+    {
+        lock (_disposeLock)
+        {
+            _disposal ??= DisposeCoreAsync();
+            return new ValueTask(_disposal);
+        }
+    }
+
+    private async Task DisposeCoreAsync()
+    {
+        _channel.Writer.TryComplete();
+        try
+        {
+            await _writer;
+        }
+        finally
+        {
+            if (_ownsStore)
+            {
+                await Store.DisposeAsync();
+            }
+        }
+    }
+
+    private async ValueTask WriteSlowAsync(Entry entry, CancellationToken ct)
+    {
+        try
+        {
+            await _channel.Writer.WriteAsync(entry, ct);
+        }
+        catch (ChannelClosedException ex)
+        {
+            throw new ObjectDisposedException($"The ledger is disposed or its writer has stopped; the record '{entry.Record!.Id}' was not recorded.", ex);
+        }
+    }
+
+    private async Task RunWriterAsync()
+    {
+        var reader = _channel.Reader;
+        var batch = new List<LedgerRecord>(_maxBatchSize);
+        var flushes = new List<TaskCompletionSource>();
+        try
+        {
+            while (await reader.WaitToReadAsync())
+            {
+                var completed = await FillBatchAsync(reader, batch, flushes);
+                if (batch.Count > 0)
+                {
+                    await CommitAsync(batch);
+                    batch.Clear();
+                }
+
+                foreach (var flush in flushes)
+                {
+                    flush.TrySetResult();
+                }
+
+                flushes.Clear();
+                if (completed)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            // Only a broken store (e.g. disposed under the ledger) gets here. Fail loudly, never silently.
+            var lost = batch.Count;
+            _channel.Writer.TryComplete(ex);
+            while (reader.TryRead(out var entry))
+            {
+                if (entry.Record is not null)
+                {
+                    lost++;
+                }
+
+                entry.Flush?.TrySetException(ex);
+            }
+
+            foreach (var flush in flushes)
+            {
+                flush.TrySetException(ex);
+            }
+
+            LedgerLog.WriterFaulted(_logger, ex, lost);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Reads entries into <paramref name="batch"/> until it is full, a flush is requested, or the flush interval has
+    /// passed since its first record was recorded. Returns <c>true</c> when the channel is completed and drained.
+    /// </summary>
+    private async ValueTask<bool> FillBatchAsync(ChannelReader<Entry> reader, List<LedgerRecord> batch, List<TaskCompletionSource> flushes)
+    {
+        long firstRecordedAt = 0;
+        while (true)
+        {
+            while (batch.Count < _maxBatchSize && reader.TryRead(out var entry))
+            {
+                if (entry.Flush is not null)
+                {
+                    flushes.Add(entry.Flush);
+                    return false;
+                }
+
+                if (batch.Count == 0)
+                {
+                    firstRecordedAt = entry.RecordedAt;
+                }
+
+                batch.Add(entry.Record!);
+            }
+
+            if (batch.Count == 0 || batch.Count >= _maxBatchSize)
+            {
+                return false;
+            }
+
+            var remaining = _flushInterval - _time.GetElapsedTime(firstRecordedAt);
+            if (remaining <= TimeSpan.Zero)
+            {
+                return false;
+            }
+
+            using var stop = new CancellationTokenSource();
+            var more = reader.WaitToReadAsync(stop.Token).AsTask();
+            var due = Task.Delay(remaining, _time, stop.Token);
+
+            // The clock may have moved between reading it and arming the timer (a timer armed late would wait a
+            // whole extra interval): look again now that the timer is armed.
+            if (_time.GetElapsedTime(firstRecordedAt) >= _flushInterval)
+            {
+                await stop.CancelAsync();
+                return false;
+            }
+
+            var first = await Task.WhenAny(more, due);
+            await stop.CancelAsync();
+            if (first == due)
+            {
+                return false;
+            }
+
+            if (!await more)
+            {
+                return true;
+            }
+        }
+    }
+
+    private async Task CommitAsync(List<LedgerRecord> batch)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await Store.WriteBatchAsync(batch, CancellationToken.None);
+                if (attempt > 1)
+                {
+                    LedgerLog.WriteRecovered(_logger, batch.Count, attempt);
+                }
+
+                return;
+            }
+            catch (Exception ex) when (ex is not ObjectDisposedException)
+            {
+                var delay = RetryDelay(attempt);
+                LedgerLog.WriteFailed(_logger, ex, batch.Count, attempt, delay);
+                await Task.Delay(delay, _time);
+            }
+        }
+    }
+
+    private TimeSpan RetryDelay(int attempt)
+    {
+        var factor = Math.Pow(2, Math.Min(attempt - 1, 30));
+        var delay = TimeSpan.FromTicks((long)Math.Min(_retryBaseDelay.Ticks * factor, _retryMaxDelay.Ticks));
+        return delay;
+    }
+
+    /// <summary>A buffered record (with the clock reading when it was recorded), or a flush request.</summary>
+    private readonly record struct Entry(LedgerRecord? Record, long RecordedAt, TaskCompletionSource? Flush);
+}

@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+
+namespace ModelMix.Ledger;
+
+/// <summary>Source-generated log messages of the ledger.</summary>
+internal static partial class LedgerLog
+{
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Ledger database '{Path}' migrated to schema version {Version}.")]
+    public static partial void MigrationApplied(ILogger logger, string path, int version);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "Ledger commit of {Count} records failed (attempt {Attempt}); retrying in {Delay}. The records stay buffered.")]
+    public static partial void WriteFailed(ILogger logger, Exception exception, int count, int attempt, TimeSpan delay);
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Information, Message = "Ledger commit of {Count} records succeeded after {Attempts} attempts.")]
+    public static partial void WriteRecovered(ILogger logger, int count, int attempts);
+
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Critical, Message = "The ledger writer stopped: {Count} buffered records could not be committed.")]
+    public static partial void WriterFaulted(ILogger logger, Exception exception, int count);
+}

@@ -1,0 +1,15 @@
+using Microsoft.Extensions.Options;
+
+namespace ModelMix.Ledger;
+
+/// <summary>Validates <see cref="LedgerOptions"/> at start-up so a bad configuration fails fast, naming the key.</summary>
+public sealed class LedgerOptionsValidator : IValidateOptions<LedgerOptions>
+{
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, LedgerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var failures = options.GetValidationFailures();
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

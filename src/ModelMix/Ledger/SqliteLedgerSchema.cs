@@ -1,0 +1,155 @@
+using System.Globalization;
+using ModelMix.Pricing;
+
+namespace ModelMix.Ledger;
+
+/// <summary>
+/// The SQLite schema of the ledger: ordered migrations, the column list shared by inserts and reads, and the stable
+/// text codes stored for enums (so renaming a C# member never changes what is on disk).
+/// </summary>
+internal static class SqliteLedgerSchema
+{
+    /// <summary>
+    /// Migrations in order; migration <c>i</c> (0-based) brings the database to <c>PRAGMA user_version = i + 1</c>.
+    /// Append only: never edit a step that has shipped.
+    /// </summary>
+    public static readonly IReadOnlyList<string> Migrations =
+    [
+        // 1: the ledger table. STRICT makes SQLite refuse a value of the wrong type, so a cost can never be stored
+        // as REAL by accident: cost components are exact decimal text (invariant culture), tokens are INTEGER,
+        // the timestamp is INTEGER 100 ns ticks since the Unix epoch (UTC), which sorts and round-trips exactly.
+        """
+        CREATE TABLE ledger_records (
+            seq                   INTEGER PRIMARY KEY,
+            id                    TEXT    NOT NULL,
+            timestamp             INTEGER NOT NULL,
+            request_id            TEXT    NOT NULL,
+            upstream_request_id   TEXT,
+            session_id            TEXT,
+            key_id                TEXT,
+            task_label            TEXT,
+            requested_model       TEXT    NOT NULL,
+            routed_model          TEXT    NOT NULL,
+            response_model        TEXT,
+            policy                TEXT,
+            reason                TEXT,
+            attempt               INTEGER NOT NULL,
+            escalated_from        TEXT,
+            input_tokens          INTEGER NOT NULL,
+            output_tokens         INTEGER NOT NULL,
+            cache_write_5m_tokens INTEGER NOT NULL,
+            cache_write_1h_tokens INTEGER NOT NULL,
+            cache_read_tokens     INTEGER NOT NULL,
+            service_tier          TEXT    NOT NULL,
+            speed                 TEXT    NOT NULL,
+            inference_geo         TEXT,
+            cost_input            TEXT,
+            cost_output           TEXT,
+            cost_cache_write_5m   TEXT,
+            cost_cache_write_1h   TEXT,
+            cost_cache_read       TEXT,
+            cost_total            TEXT,
+            latency_ms            INTEGER NOT NULL,
+            streaming             INTEGER NOT NULL,
+            status                TEXT    NOT NULL,
+            http_status           INTEGER NOT NULL,
+            error_type            TEXT,
+            shadow_pair_id        TEXT,
+            CHECK ((cost_input IS NULL) = (cost_output IS NULL)
+               AND (cost_input IS NULL) = (cost_cache_write_5m IS NULL)
+               AND (cost_input IS NULL) = (cost_cache_write_1h IS NULL)
+               AND (cost_input IS NULL) = (cost_cache_read IS NULL)
+               AND (cost_input IS NULL) = (cost_total IS NULL))
+        ) STRICT;
+        CREATE UNIQUE INDEX ux_ledger_records_id ON ledger_records (id);
+        CREATE INDEX ix_ledger_records_timestamp ON ledger_records (timestamp);
+        CREATE INDEX ix_ledger_records_request_id ON ledger_records (request_id);
+        CREATE INDEX ix_ledger_records_key_id ON ledger_records (key_id, timestamp);
+        CREATE INDEX ix_ledger_records_session_id ON ledger_records (session_id, timestamp);
+        """,
+    ];
+
+    /// <summary>The schema version this code writes and understands.</summary>
+    public static int LatestVersion => Migrations.Count;
+
+    /// <summary>Every stored column except <c>seq</c>, in the order used by inserts and reads.</summary>
+    public static readonly string[] Columns =
+    [
+        "id", "timestamp", "request_id", "upstream_request_id", "session_id", "key_id", "task_label",
+        "requested_model", "routed_model", "response_model", "policy", "reason", "attempt", "escalated_from",
+        "input_tokens", "output_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "cache_read_tokens",
+        "service_tier", "speed", "inference_geo",
+        "cost_input", "cost_output", "cost_cache_write_5m", "cost_cache_write_1h", "cost_cache_read", "cost_total",
+        "latency_ms", "streaming", "status", "http_status", "error_type", "shadow_pair_id",
+    ];
+
+    /// <summary>The idempotent insert: a record whose id is already stored is skipped, any other violation fails.</summary>
+    public static readonly string InsertSql =
+        $"INSERT INTO ledger_records ({string.Join(", ", Columns)}) VALUES ({string.Join(", ", Columns.Select((_, i) => "$p" + i.ToString(CultureInfo.InvariantCulture)))}) ON CONFLICT (id) DO NOTHING;";
+
+    /// <summary>The column list for reads, in <see cref="Columns"/> order.</summary>
+    public static readonly string SelectColumns = string.Join(", ", Columns);
+
+    private static readonly long UnixEpochTicks = DateTimeOffset.UnixEpoch.UtcTicks;
+
+    /// <summary>Stored form of a timestamp: 100 ns ticks since 1970-01-01T00:00:00Z.</summary>
+    public static long ToStoredTimestamp(DateTimeOffset value) => value.UtcTicks - UnixEpochTicks;
+
+    /// <summary>Reads a stored timestamp back as a UTC <see cref="DateTimeOffset"/>.</summary>
+    public static DateTimeOffset FromStoredTimestamp(long value) => new(value + UnixEpochTicks, TimeSpan.Zero);
+
+    /// <summary>Exact decimal text in the invariant culture (never an exponent, scale preserved).</summary>
+    public static string ToStoredDecimal(decimal value) => value.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Parses exact decimal text written by <see cref="ToStoredDecimal"/>.</summary>
+    public static decimal FromStoredDecimal(string value) =>
+        decimal.Parse(value, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture);
+
+    public static string ToCode(LedgerStatus value) => value switch
+    {
+        LedgerStatus.Ok => "ok",
+        LedgerStatus.Error => "error",
+        LedgerStatus.Failed => "failed",
+        LedgerStatus.Unpriced => "unpriced",
+        _ => throw new ArgumentOutOfRangeException(nameof(value), value, "Unknown ledger status."),
+    };
+
+    public static LedgerStatus ParseStatus(string code) => code switch
+    {
+        "ok" => LedgerStatus.Ok,
+        "error" => LedgerStatus.Error,
+        "failed" => LedgerStatus.Failed,
+        "unpriced" => LedgerStatus.Unpriced,
+        _ => throw new InvalidDataException($"Unknown ledger status '{code}' in the ledger database."),
+    };
+
+    public static string ToCode(ServiceTier value) => value switch
+    {
+        ServiceTier.Standard => "standard",
+        ServiceTier.Batch => "batch",
+        ServiceTier.Priority => "priority",
+        _ => throw new ArgumentOutOfRangeException(nameof(value), value, "Unknown service tier."),
+    };
+
+    public static ServiceTier ParseServiceTier(string code) => code switch
+    {
+        "standard" => ServiceTier.Standard,
+        "batch" => ServiceTier.Batch,
+        "priority" => ServiceTier.Priority,
+        _ => throw new InvalidDataException($"Unknown service tier '{code}' in the ledger database."),
+    };
+
+    public static string ToCode(Speed value) => value switch
+    {
+        Speed.Standard => "standard",
+        Speed.Fast => "fast",
+        _ => throw new ArgumentOutOfRangeException(nameof(value), value, "Unknown speed."),
+    };
+
+    public static Speed ParseSpeed(string code) => code switch
+    {
+        "standard" => Speed.Standard,
+        "fast" => Speed.Fast,
+        _ => throw new InvalidDataException($"Unknown speed '{code}' in the ledger database."),
+    };
+}

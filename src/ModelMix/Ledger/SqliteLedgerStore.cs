@@ -1,0 +1,541 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using ModelMix.Pricing;
+
+namespace ModelMix.Ledger;
+
+/// <summary>
+/// The embedded ledger store: one SQLite file in WAL mode with <c>synchronous=NORMAL</c>. Durability: a committed
+/// batch survives the process being killed (even <c>kill -9</c>), because the commit is in the WAL file before
+/// <see cref="WriteBatchAsync"/> returns; only an operating-system crash or power loss can lose the last few commits
+/// not yet synced to disk (the database itself is never corrupted). Costs are stored as exact decimal text and
+/// summed as <see cref="decimal"/>, never as floating point.
+/// </summary>
+/// <remarks>
+/// One connection writes (a prepared insert reused for every record, serialized by a lock); each read opens a pooled
+/// read-only connection, so reads run concurrently with writes. Other processes may read the file while it is open.
+/// </remarks>
+public sealed class SqliteLedgerStore : ILedgerStore
+{
+    /// <summary>The file used when no path is configured: <c>./modelmix.db</c>, relative to the working directory.</summary>
+    public const string DefaultPath = "./modelmix.db";
+
+    /// <summary>How long a statement waits for a lock held by another connection before failing with SQLITE_BUSY.</summary>
+    public static readonly TimeSpan BusyTimeout = TimeSpan.FromSeconds(5);
+
+    private const string DecimalSumFunction = "modelmix_decimal_sum";
+
+    private readonly string _writeConnectionString;
+    private readonly string _readConnectionString;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private SqliteConnection? _writer;
+    private SqliteCommand? _insert;
+    private SqliteParameter[]? _parameters;
+    private bool _migrated;
+    private bool _disposed;
+
+    /// <summary>Creates a store over the SQLite file at <paramref name="path"/> (created, with its folder, when missing).</summary>
+    /// <param name="path">The database file; <see cref="DefaultPath"/> when in doubt.</param>
+    /// <param name="logger">Receives migration messages; optional.</param>
+    public SqliteLedgerStore(string path = DefaultPath, ILogger<SqliteLedgerStore>? logger = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        Path = System.IO.Path.GetFullPath(path);
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+        var common = new SqliteConnectionStringBuilder
+        {
+            DataSource = Path,
+            Pooling = true,
+            DefaultTimeout = (int)BusyTimeout.TotalSeconds,
+        };
+        common.Mode = SqliteOpenMode.ReadWriteCreate;
+        _writeConnectionString = common.ToString();
+        common.Mode = SqliteOpenMode.ReadOnly;
+        _readConnectionString = common.ToString();
+    }
+
+    /// <summary>The full path of the database file.</summary>
+    public string Path { get; }
+
+    /// <summary>The schema version this code creates and understands (the database's <c>PRAGMA user_version</c>).</summary>
+    public static int SchemaVersion => SqliteLedgerSchema.LatestVersion;
+
+    /// <inheritdoc />
+    public async Task MigrateAsync(CancellationToken cancellationToken = default)
+    {
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var connection = OpenWriter();
+            using var transaction = connection.BeginTransaction(deferred: false);
+            var version = ReadUserVersion(connection, transaction);
+            if (version > SqliteLedgerSchema.LatestVersion)
+            {
+                throw new InvalidOperationException(
+                    $"The ledger database '{Path}' has schema version {version}, which is newer than the versions this " +
+                    $"ModelMix knows (up to {SqliteLedgerSchema.LatestVersion}). It was written by a newer ModelMix: " +
+                    "upgrade ModelMix, or point the ledger at another file. The database was not changed.");
+            }
+
+            for (var next = version + 1; next <= SqliteLedgerSchema.LatestVersion; next++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                using var step = connection.CreateCommand();
+                step.Transaction = transaction;
+                step.CommandText = SqliteLedgerSchema.Migrations[next - 1] +
+                    $"\nPRAGMA user_version = {next.ToString(CultureInfo.InvariantCulture)};";
+                step.ExecuteNonQuery();
+                LedgerLog.MigrationApplied(_logger, Path, next);
+            }
+
+            transaction.Commit();
+            _migrated = true;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task WriteBatchAsync(IReadOnlyList<LedgerRecord> records, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        if (records.Count == 0)
+        {
+            return;
+        }
+
+        for (var i = 0; i < records.Count; i++)
+        {
+            LedgerRecordRules.RequireFields(records[i], nameof(records));
+        }
+
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            EnsureMigrated();
+            var connection = OpenWriter();
+            var insert = _insert!;
+            var p = _parameters!;
+            using var transaction = connection.BeginTransaction(deferred: false);
+            insert.Transaction = transaction;
+            for (var i = 0; i < records.Count; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                Bind(p, records[i]);
+                insert.ExecuteNonQuery();
+            }
+
+            transaction.Commit();
+            insert.Transaction = null;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not ObjectDisposedException)
+        {
+            // The transaction was rolled back. Reopen the connection on the next attempt, so a retry after an I/O
+            // error (disk full, file replaced) starts from a clean connection.
+            ResetWriter();
+            throw;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<LedgerRecord> ReadAsync(
+        LedgerQuery query, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        EnsureReadable();
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        var where = BuildWhere(command, query);
+        command.CommandText = $"SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_records{where} ORDER BY timestamp, seq{BuildLimit(command, query)};";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            yield return ReadRecord(reader);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<LedgerTotals> GetTotalsAsync(LedgerQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        EnsureReadable();
+        await using var connection = await OpenReaderAsync(cancellationToken);
+
+        // SQLite's SUM over REAL is inexact, so cost text is summed as System.Decimal by an application-defined
+        // aggregate; integer token sums are exact in SQLite (and fail loudly on overflow).
+        connection.CreateAggregate<string?, decimal, string>(
+            DecimalSumFunction,
+            0m,
+            static (sum, text) => text is null ? sum : sum + SqliteLedgerSchema.FromStoredDecimal(text),
+            static sum => SqliteLedgerSchema.ToStoredDecimal(sum),
+            isDeterministic: true);
+
+        await using var command = connection.CreateCommand();
+        var source = FromClause(command, query, "input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, " +
+            "cache_read_tokens, cost_input, cost_output, cost_cache_write_5m, cost_cache_write_1h, cost_cache_read");
+        command.CommandText =
+            $"""
+            SELECT COUNT(*), COUNT(*) - COUNT(cost_input),
+                   COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),
+                   COALESCE(SUM(cache_write_5m_tokens), 0), COALESCE(SUM(cache_write_1h_tokens), 0),
+                   COALESCE(SUM(cache_read_tokens), 0),
+                   {DecimalSumFunction}(cost_input), {DecimalSumFunction}(cost_output),
+                   {DecimalSumFunction}(cost_cache_write_5m), {DecimalSumFunction}(cost_cache_write_1h),
+                   {DecimalSumFunction}(cost_cache_read)
+            FROM {source};
+            """;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return LedgerTotals.Empty;
+        }
+
+        return new LedgerTotals
+        {
+            Count = reader.GetInt64(0),
+            UnpricedCount = reader.GetInt64(1),
+            InputTokens = reader.GetInt64(2),
+            OutputTokens = reader.GetInt64(3),
+            CacheWrite5mTokens = reader.GetInt64(4),
+            CacheWrite1hTokens = reader.GetInt64(5),
+            CacheReadTokens = reader.GetInt64(6),
+            Cost = new CostBreakdown(
+                SqliteLedgerSchema.FromStoredDecimal(reader.GetString(7)),
+                SqliteLedgerSchema.FromStoredDecimal(reader.GetString(8)),
+                SqliteLedgerSchema.FromStoredDecimal(reader.GetString(9)),
+                SqliteLedgerSchema.FromStoredDecimal(reader.GetString(10)),
+                SqliteLedgerSchema.FromStoredDecimal(reader.GetString(11))),
+        };
+    }
+
+    /// <inheritdoc />
+    public async Task<long> CountAsync(LedgerQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        EnsureReadable();
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT COUNT(*) FROM {FromClause(command, query, "seq")};";
+        var result = await command.ExecuteScalarAsync(cancellationToken);
+        return Convert.ToInt64(result, CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Closes the write connection and releases the file (pooled read connections are cleared).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _writeLock.WaitAsync();
+        try
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _insert?.Dispose();
+            if (_writer is not null)
+            {
+                await _writer.DisposeAsync();
+            }
+
+            using (var read = new SqliteConnection(_readConnectionString))
+            {
+                SqliteConnection.ClearPool(read);
+            }
+
+            using (var write = new SqliteConnection(_writeConnectionString))
+            {
+                SqliteConnection.ClearPool(write);
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private void ResetWriter()
+    {
+        _insert?.Dispose();
+        _writer?.Dispose();
+        _insert = null;
+        _writer = null;
+        _parameters = null;
+    }
+
+    private void EnsureMigrated()
+    {
+        if (!_migrated)
+        {
+            throw new InvalidOperationException(
+                $"The ledger store '{Path}' has not been migrated: call {nameof(MigrateAsync)} before using it.");
+        }
+    }
+
+    private void EnsureReadable()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        EnsureMigrated();
+    }
+
+    private SqliteConnection OpenWriter()
+    {
+        if (_writer is not null)
+        {
+            return _writer;
+        }
+
+        var folder = System.IO.Path.GetDirectoryName(Path);
+        if (!string.IsNullOrEmpty(folder))
+        {
+            Directory.CreateDirectory(folder);
+        }
+
+        var connection = new SqliteConnection(_writeConnectionString);
+        try
+        {
+            connection.Open();
+            using (var pragmas = connection.CreateCommand())
+            {
+                // WAL: readers never block the writer. synchronous=NORMAL: a commit is in the WAL before it returns
+                // (survives a process kill) but is fsynced only at checkpoints (an OS crash may lose the last commits).
+                pragmas.CommandText =
+                    $"PRAGMA busy_timeout = {(int)BusyTimeout.TotalMilliseconds}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+                pragmas.ExecuteNonQuery();
+            }
+
+            var insert = connection.CreateCommand();
+            insert.CommandText = SqliteLedgerSchema.InsertSql;
+            var parameters = new SqliteParameter[SqliteLedgerSchema.Columns.Length];
+            for (var i = 0; i < parameters.Length; i++)
+            {
+                parameters[i] = insert.Parameters.Add(new SqliteParameter("$p" + i.ToString(CultureInfo.InvariantCulture), DBNull.Value));
+            }
+
+            _writer = connection;
+            _insert = insert;
+            _parameters = parameters;
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    private async Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_readConnectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            await using var pragma = connection.CreateCommand();
+            pragma.CommandText = $"PRAGMA busy_timeout = {(int)BusyTimeout.TotalMilliseconds};";
+            await pragma.ExecuteNonQueryAsync(cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static int ReadUserVersion(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "PRAGMA user_version;";
+        return Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
+    private static void Bind(SqliteParameter[] p, LedgerRecord r)
+    {
+        var usage = r.Usage;
+        p[0].Value = r.Id;
+        p[1].Value = SqliteLedgerSchema.ToStoredTimestamp(r.Timestamp);
+        p[2].Value = r.RequestId;
+        p[3].Value = (object?)r.UpstreamRequestId ?? DBNull.Value;
+        p[4].Value = (object?)r.SessionId ?? DBNull.Value;
+        p[5].Value = (object?)r.KeyId ?? DBNull.Value;
+        p[6].Value = (object?)r.TaskLabel ?? DBNull.Value;
+        p[7].Value = r.RequestedModel;
+        p[8].Value = r.RoutedModel;
+        p[9].Value = (object?)r.ResponseModel ?? DBNull.Value;
+        p[10].Value = (object?)r.Policy ?? DBNull.Value;
+        p[11].Value = (object?)r.Reason ?? DBNull.Value;
+        p[12].Value = r.Attempt;
+        p[13].Value = (object?)r.EscalatedFrom ?? DBNull.Value;
+        p[14].Value = usage.InputTokens;
+        p[15].Value = usage.OutputTokens;
+        p[16].Value = usage.CacheWrite5mTokens;
+        p[17].Value = usage.CacheWrite1hTokens;
+        p[18].Value = usage.CacheReadTokens;
+        p[19].Value = SqliteLedgerSchema.ToCode(usage.ServiceTier);
+        p[20].Value = SqliteLedgerSchema.ToCode(usage.Speed);
+        p[21].Value = (object?)usage.InferenceGeo ?? DBNull.Value;
+        if (r.Cost is { } cost)
+        {
+            p[22].Value = SqliteLedgerSchema.ToStoredDecimal(cost.Input);
+            p[23].Value = SqliteLedgerSchema.ToStoredDecimal(cost.Output);
+            p[24].Value = SqliteLedgerSchema.ToStoredDecimal(cost.CacheWrite5m);
+            p[25].Value = SqliteLedgerSchema.ToStoredDecimal(cost.CacheWrite1h);
+            p[26].Value = SqliteLedgerSchema.ToStoredDecimal(cost.CacheRead);
+            p[27].Value = SqliteLedgerSchema.ToStoredDecimal(cost.Total);
+        }
+        else
+        {
+            for (var i = 22; i <= 27; i++)
+            {
+                p[i].Value = DBNull.Value;
+            }
+        }
+
+        p[28].Value = r.LatencyMs;
+        p[29].Value = r.Streaming ? 1L : 0L;
+        p[30].Value = SqliteLedgerSchema.ToCode(r.Status);
+        p[31].Value = r.HttpStatus;
+        p[32].Value = (object?)r.ErrorType ?? DBNull.Value;
+        p[33].Value = (object?)r.ShadowPairId ?? DBNull.Value;
+    }
+
+    private static LedgerRecord ReadRecord(SqliteDataReader r)
+    {
+        CostBreakdown? cost = r.IsDBNull(22)
+            ? null
+            : new CostBreakdown(
+                SqliteLedgerSchema.FromStoredDecimal(r.GetString(22)),
+                SqliteLedgerSchema.FromStoredDecimal(r.GetString(23)),
+                SqliteLedgerSchema.FromStoredDecimal(r.GetString(24)),
+                SqliteLedgerSchema.FromStoredDecimal(r.GetString(25)),
+                SqliteLedgerSchema.FromStoredDecimal(r.GetString(26)));
+        return new LedgerRecord
+        {
+            Id = r.GetString(0),
+            Timestamp = SqliteLedgerSchema.FromStoredTimestamp(r.GetInt64(1)),
+            RequestId = r.GetString(2),
+            UpstreamRequestId = NullableString(r, 3),
+            SessionId = NullableString(r, 4),
+            KeyId = NullableString(r, 5),
+            TaskLabel = NullableString(r, 6),
+            RequestedModel = r.GetString(7),
+            RoutedModel = r.GetString(8),
+            ResponseModel = NullableString(r, 9),
+            Policy = NullableString(r, 10),
+            Reason = NullableString(r, 11),
+            Attempt = r.GetInt32(12),
+            EscalatedFrom = NullableString(r, 13),
+            Usage = new TokenUsage(
+                r.GetInt64(14),
+                r.GetInt64(15),
+                r.GetInt64(16),
+                r.GetInt64(17),
+                r.GetInt64(18),
+                SqliteLedgerSchema.ParseServiceTier(r.GetString(19)),
+                SqliteLedgerSchema.ParseSpeed(r.GetString(20)),
+                NullableString(r, 21)),
+            Cost = cost,
+            LatencyMs = r.GetInt64(28),
+            Streaming = r.GetInt64(29) != 0,
+            Status = SqliteLedgerSchema.ParseStatus(r.GetString(30)),
+            HttpStatus = r.GetInt32(31),
+            ErrorType = NullableString(r, 32),
+            ShadowPairId = NullableString(r, 33),
+        };
+    }
+
+    private static string? NullableString(SqliteDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+
+    /// <summary>The rows a query selects, as a FROM source: the table itself, or a limited sub-select of it.</summary>
+    private static string FromClause(SqliteCommand command, LedgerQuery query, string columns)
+    {
+        var where = BuildWhere(command, query);
+        return query.Limit is null
+            ? "ledger_records" + where
+            : $"(SELECT {columns} FROM ledger_records{where} ORDER BY timestamp, seq{BuildLimit(command, query)})";
+    }
+
+    private static string BuildLimit(SqliteCommand command, LedgerQuery query)
+    {
+        if (query.Limit is not { } limit)
+        {
+            return string.Empty;
+        }
+
+        if (limit < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(query), limit, $"{nameof(LedgerQuery)}.{nameof(LedgerQuery.Limit)} must be positive when set.");
+        }
+
+        command.Parameters.AddWithValue("$limit", limit);
+        return " LIMIT $limit";
+    }
+
+    private static string BuildWhere(SqliteCommand command, LedgerQuery query)
+    {
+        var sql = new StringBuilder();
+
+        void Add(string condition, string name, object value)
+        {
+            sql.Append(sql.Length == 0 ? " WHERE " : " AND ").Append(condition);
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        if (query.From is { } from)
+        {
+            Add("timestamp >= $from", "$from", SqliteLedgerSchema.ToStoredTimestamp(from));
+        }
+
+        if (query.To is { } to)
+        {
+            Add("timestamp < $to", "$to", SqliteLedgerSchema.ToStoredTimestamp(to));
+        }
+
+        if (query.RequestId is { } requestId)
+        {
+            Add("request_id = $request_id", "$request_id", requestId);
+        }
+
+        if (query.SessionId is { } sessionId)
+        {
+            Add("session_id = $session_id", "$session_id", sessionId);
+        }
+
+        if (query.KeyId is { } keyId)
+        {
+            Add("key_id = $key_id", "$key_id", keyId);
+        }
+
+        if (query.TaskLabel is { } taskLabel)
+        {
+            Add("task_label = $task_label", "$task_label", taskLabel);
+        }
+
+        if (query.Model is { } model)
+        {
+            Add("routed_model = $model", "$model", model);
+        }
+
+        if (query.Status is { } status)
+        {
+            Add("status = $status", "$status", SqliteLedgerSchema.ToCode(status));
+        }
+
+        return sql.ToString();
+    }
+}
