@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Hosting;
 using ModelMix.Server;
 
 namespace ModelMix.Cli;
@@ -43,7 +44,8 @@ internal static class ServeCommand
             try
             {
                 await using var app = ProxyApplication.Create(result.GetValue(urls), result.GetValue(config), overrides);
-                await app.RunAsync(cancellationToken);
+                await app.StartAsync(cancellationToken);
+                await app.WaitForShutdownAsync(cancellationToken);
                 return 0;
             }
             catch (Exception exception) when (exception is Microsoft.Extensions.Options.OptionsValidationException or FileNotFoundException or ModelMix.Pricing.PricingException or InvalidOperationException or IOException)

@@ -42,10 +42,11 @@ internal sealed class MessagesForwarder
         _recorder = recorder;
         _time = time;
         _logger = logger;
-        _retry = new ResiliencePipelineBuilder<UpstreamResult> { TimeProvider = time }
+        // Polly refuses a retry strategy with zero attempts, so MaxRetries = 0 means no strategy at all.
+        _retry = _options.MaxRetries == 0 ? ResiliencePipeline<UpstreamResult>.Empty : new ResiliencePipelineBuilder<UpstreamResult> { TimeProvider = time }
             .AddRetry(new RetryStrategyOptions<UpstreamResult>
             {
-                MaxRetryAttempts = Math.Max(_options.MaxRetries, 0),
+                MaxRetryAttempts = _options.MaxRetries,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 Delay = _options.RetryBaseDelay,
@@ -321,7 +322,7 @@ internal sealed class MessagesForwarder
         return message;
     }
 
-    private async Task RelayBufferedAsync(HttpContext context, UpstreamResult result)
+    private static async Task RelayBufferedAsync(HttpContext context, UpstreamResult result)
     {
         var response = context.Response;
         response.StatusCode = result.Status;
@@ -433,7 +434,7 @@ internal sealed class MessagesForwarder
 
     private LedgerRecord NewRecord(CallContext call, int attempt, DateTimeOffset startedAt, long started, int status) => new()
     {
-        Id = Guid.CreateVersion7().ToString("N"),
+        Id = LedgerIds.New(startedAt),
         Timestamp = startedAt,
         RequestId = call.RequestId,
         SessionId = call.SessionId,
