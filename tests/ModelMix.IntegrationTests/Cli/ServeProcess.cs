@@ -1,0 +1,158 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace ModelMix.IntegrationTests.Cli;
+
+/// <summary>
+/// The real <c>modelmix serve</c> as a child process (the built ModelMix.Cli.dll run by <c>dotnet</c>), for what only a
+/// process can show: start-up messages, SIGTERM and <c>kill -9</c>.
+/// </summary>
+internal sealed class ServeProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _output = new();
+
+    private ServeProcess(Process process, Uri url)
+    {
+        _process = process;
+        Url = url;
+        process.OutputDataReceived += (_, line) => { if (line.Data is not null) { _output.Enqueue(line.Data); } };
+        process.ErrorDataReceived += (_, line) => { if (line.Data is not null) { _output.Enqueue(line.Data); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public Uri Url { get; }
+
+    public IReadOnlyList<string> Output => [.. _output];
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    public static async Task<ServeProcess> StartAsync(Uri upstream, string db, string? apiKey)
+    {
+        var port = FreePort();
+        var dll = CliAssemblyPath();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetDirectoryName(db)!,
+        };
+        foreach (var argument in new[] { dll, "serve", "--urls", $"http://127.0.0.1:{port}", "--upstream", upstream.ToString(), "--db", db })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment.Remove("ANTHROPIC_API_KEY");
+        start.Environment.Remove("ModelMix__UpstreamApiKey");
+        if (apiKey is not null)
+        {
+            start.Environment["ANTHROPIC_API_KEY"] = apiKey;
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
+        var serve = new ServeProcess(process, new Uri($"http://127.0.0.1:{port}/"));
+        await serve.WaitUntilHealthyAsync();
+        return serve;
+    }
+
+    /// <summary>Polls /healthz until it answers (the process is up) or 60 s pass.</summary>
+    private async Task WaitUntilHealthyAsync()
+    {
+        using var http = new HttpClient { BaseAddress = Url, Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException("modelmix serve exited during start-up:\n" + string.Join("\n", _output));
+            }
+
+            try
+            {
+                using var response = await http.GetAsync("healthz");
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException("modelmix serve did not become healthy:\n" + string.Join("\n", _output));
+    }
+
+    /// <summary>Sends SIGTERM (a graceful stop) and waits for the exit.</summary>
+    public async Task TerminateAsync()
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill!.WaitForExitAsync();
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await _process.WaitForExitAsync(timeout.Token);
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await _process.WaitForExitAsync(timeout.Token);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            await KillAsync();
+        }
+
+        _process.Dispose();
+    }
+
+    /// <summary>
+    /// The CLI as built in its own output folder (bin/CONFIG/net10.0 of src/ModelMix.Cli, same configuration as the
+    /// tests): its deps.json describes that folder, not the test's, where shared-framework conflict resolution drops
+    /// some of its package assemblies.
+    /// </summary>
+    private static string CliAssemblyPath()
+    {
+        var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var framework = testBin.Name;
+        var configuration = testBin.Parent!.Name;
+        var root = testBin;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "ModelMix.slnx")))
+        {
+            root = root.Parent;
+        }
+
+        if (root is null)
+        {
+            throw new InvalidOperationException("could not find the repository root (ModelMix.slnx) above " + AppContext.BaseDirectory);
+        }
+
+        var dll = Path.Combine(root.FullName, "src", "ModelMix.Cli", "bin", configuration, framework, "ModelMix.Cli.dll");
+        return File.Exists(dll) ? dll : throw new FileNotFoundException("build src/ModelMix.Cli first; not found: " + dll, dll);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using System.Net;
+using FakeAnthropic;
+using ModelMix.IntegrationTests.Proxy;
+using ModelMix.Ledger;
+
+namespace ModelMix.IntegrationTests.Cli;
+
+/// <summary><c>modelmix serve</c> as a real process: start-up without a key, graceful stop, and kill -9.</summary>
+public sealed class ServeProcessTests
+{
+    private const string Body = """{"model":"claude-haiku-4-5","max_tokens":64,"messages":[{"role":"user","content":"Tag this ticket."}]}""";
+
+    [Fact]
+    public async Task Serve_without_an_api_key_starts_says_so_once_and_flushes_on_sigterm()
+    {
+        await using var fake = await FakeAnthropicServer.StartAsync();
+        using var dir = new TempDirectory();
+        var db = Path.Combine(dir.Path, "ledger.db");
+        await using var serve = await ServeProcess.StartAsync(fake.BaseUrl, db, apiKey: null);
+        using var http = new HttpClient { BaseAddress = serve.Url };
+
+        using var response = await http.PostAsync("v1/messages", ProxyValidationTests.Json(Body));
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("authentication_error", (await ProxyValidationTests.ReadErrorAsync(response)).Type);
+        await serve.TerminateAsync();
+
+        Assert.Equal(0, serve.ExitCode);
+        Assert.Single(serve.Output, line => line.Contains("No upstream API key is set", StringComparison.Ordinal));
+        var record = Assert.Single(await ReadAllAsync(db));
+        Assert.Equal(401, record.HttpStatus);
+        Assert.Equal("authentication_error", record.ErrorType);
+    }
+
+    [Fact]
+    public async Task Kill_9_loses_no_committed_record_and_the_store_reopens_with_the_same_totals()
+    {
+        await using var fake = await FakeAnthropicServer.StartAsync();
+        using var dir = new TempDirectory();
+        var db = Path.Combine(dir.Path, "ledger.db");
+        const int requests = 25;
+        LedgerTotals before;
+        await using (var serve = await ServeProcess.StartAsync(fake.BaseUrl, db, apiKey: "sk-test-upstream"))
+        {
+            using var http = new HttpClient { BaseAddress = serve.Url };
+            await Parallel.ForAsync(0, requests, async (_, token) =>
+            {
+                using var response = await http.PostAsync("v1/messages", ProxyValidationTests.Json(Body), token);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            });
+
+            // Every answered request is committed within the flush window (100 ms by default); wait for it, then kill -9.
+            before = await WaitForCountAsync(db, requests);
+            await serve.KillAsync();
+            Assert.NotEqual(0, serve.ExitCode);
+        }
+
+        await using (var restarted = await ServeProcess.StartAsync(fake.BaseUrl, db, apiKey: "sk-test-upstream"))
+        {
+            var after = await TotalsAsync(db);
+            Assert.Equal(before.Count, after.Count);
+            Assert.Equal(before.TotalCost, after.TotalCost);
+            // 25 × Haiku 4.5 answers of 19 input / 33 output tokens: 25 × 0.000184 = 0.0046.
+            Assert.Equal(0.0046m, after.TotalCost);
+
+            using var http = new HttpClient { BaseAddress = restarted.Url };
+            using var response = await http.PostAsync("v1/messages", ProxyValidationTests.Json(Body));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            await restarted.TerminateAsync();
+        }
+
+        Assert.Equal(requests + 1, (await TotalsAsync(db)).Count);
+    }
+
+    private static async Task<LedgerTotals> WaitForCountAsync(string db, long count)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var totals = await TotalsAsync(db);
+            if (totals.Count >= count || clock.Elapsed > TimeSpan.FromSeconds(10))
+            {
+                Assert.Equal(count, totals.Count);
+                return totals;
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    private static async Task<LedgerTotals> TotalsAsync(string db)
+    {
+        await using var store = new SqliteLedgerStore(db);
+        await store.MigrateAsync(CancellationToken.None);
+        return await store.GetTotalsAsync(new LedgerQuery(), CancellationToken.None);
+    }
+
+    private static async Task<List<LedgerRecord>> ReadAllAsync(string db)
+    {
+        await using var store = new SqliteLedgerStore(db);
+        await store.MigrateAsync(CancellationToken.None);
+        var records = new List<LedgerRecord>();
+        await foreach (var record in store.ReadAsync(new LedgerQuery(), CancellationToken.None))
+        {
+            records.Add(record);
+        }
+
+        return records;
+    }
+}
