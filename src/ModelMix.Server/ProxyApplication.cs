@@ -74,7 +74,6 @@ public static class ProxyApplication
         services.AddOptions<ProxyOptions>()
             .Bind(configuration.GetSection(ProxyOptions.SectionName))
             .PostConfigure(options => options.UpstreamApiKey ??= Environment.GetEnvironmentVariable("ANTHROPIC_API_KEY") is { Length: > 0 } key ? key : null)
-            .ValidateDataAnnotations()
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<ProxyOptions>, ProxyOptionsValidator>();
         services.AddSingleton(TimeProvider.System);

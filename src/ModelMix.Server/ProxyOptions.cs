@@ -1,5 +1,3 @@
-using System.ComponentModel.DataAnnotations;
-
 namespace ModelMix.Server;
 
 /// <summary>
@@ -12,7 +10,6 @@ public sealed class ProxyOptions
     public const string SectionName = "ModelMix";
 
     /// <summary>Base URL of the Anthropic API (or a compatible upstream) that requests are forwarded to.</summary>
-    [Required]
     public Uri Upstream { get; set; } = new("https://api.anthropic.com");
 
     /// <summary>
@@ -22,21 +19,18 @@ public sealed class ProxyOptions
     public string? UpstreamApiKey { get; set; }
 
     /// <summary>Path of the SQLite ledger file.</summary>
-    [Required]
     public string Db { get; set; } = "modelmix.db";
 
     /// <summary>Optional price book file that overlays the embedded defaults.</summary>
     public string? Prices { get; set; }
 
     /// <summary>Largest request body accepted, in bytes (Anthropic's own limit for the Messages API is 32 MB).</summary>
-    [Range(1024, 1L << 31)]
     public long MaxRequestBodyBytes { get; set; } = 32L * 1024 * 1024;
 
     /// <summary>How long to wait for the upstream's response headers before the attempt counts as timed out.</summary>
     public TimeSpan UpstreamTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>Retries after a retryable upstream failure (429, 529, 5xx, connection failure) before any byte reached the client.</summary>
-    [Range(0, 10)]
     public int MaxRetries { get; set; } = 2;
 
     /// <summary>Base delay of the exponential back-off between retries when the upstream gives no <c>retry-after</c>.</summary>
@@ -46,7 +40,6 @@ public sealed class ProxyOptions
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(20);
 
     /// <summary>The <c>anthropic-version</c> sent upstream when the client sent none.</summary>
-    [Required]
     public string DefaultAnthropicVersion { get; set; } = "2023-06-01";
 
     /// <summary>Most a <c>kill -9</c> can lose: the ledger commits buffered records at least this often.</summary>

@@ -8,9 +8,14 @@ internal sealed class ProxyOptionsValidator : IValidateOptions<ProxyOptions>
     public ValidateOptionsResult Validate(string? name, ProxyOptions options)
     {
         var failures = new List<string>();
-        if (!options.Upstream.IsAbsoluteUri || (options.Upstream.Scheme != Uri.UriSchemeHttp && options.Upstream.Scheme != Uri.UriSchemeHttps))
+        if (options.Upstream is null || !options.Upstream.IsAbsoluteUri || (options.Upstream.Scheme != Uri.UriSchemeHttp && options.Upstream.Scheme != Uri.UriSchemeHttps))
         {
             failures.Add($"{ProxyOptions.SectionName}:Upstream must be an absolute http(s) URL, got '{options.Upstream}'.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.DefaultAnthropicVersion))
+        {
+            failures.Add($"{ProxyOptions.SectionName}:DefaultAnthropicVersion must not be empty.");
         }
 
         if (string.IsNullOrWhiteSpace(options.Db))
@@ -31,6 +36,16 @@ internal sealed class ProxyOptionsValidator : IValidateOptions<ProxyOptions>
         if (options.LedgerFlushInterval <= TimeSpan.Zero || options.LedgerFlushInterval > TimeSpan.FromSeconds(10))
         {
             failures.Add($"{ProxyOptions.SectionName}:LedgerFlushInterval must be between 0 and 10 seconds, got {options.LedgerFlushInterval}.");
+        }
+
+        if (options.MaxRetries is < 0 or > 10)
+        {
+            failures.Add($"{ProxyOptions.SectionName}:MaxRetries must be between 0 and 10, got {options.MaxRetries}.");
+        }
+
+        if (options.MaxRequestBodyBytes < 1024)
+        {
+            failures.Add($"{ProxyOptions.SectionName}:MaxRequestBodyBytes must be at least 1024, got {options.MaxRequestBodyBytes}.");
         }
 
         if (options.Prices is { Length: > 0 } prices && !File.Exists(prices))

@@ -1,0 +1,62 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Options;
+using ModelMix.Server;
+
+namespace ModelMix.IntegrationTests.Proxy;
+
+/// <summary>A bad configuration fails the start, naming the key, never the first request.</summary>
+public sealed class ProxyConfigurationTests
+{
+    [Theory]
+    [InlineData("UpstreamTimeout", "-00:00:01", "ModelMix:UpstreamTimeout")]
+    [InlineData("Upstream", "ftp://example.test/", "ModelMix:Upstream")]
+    [InlineData("LedgerFlushInterval", "00:05:00", "ModelMix:LedgerFlushInterval")]
+    [InlineData("MaxRetries", "99", "ModelMix:MaxRetries")]
+    [InlineData("MaxRequestBodyBytes", "10", "ModelMix:MaxRequestBodyBytes")]
+    [InlineData("Prices", "/no/such/prices.json", "ModelMix:Prices")]
+    public async Task Bad_setting_in_a_config_file_fails_the_start_naming_the_key(string key, string value, string expected)
+    {
+        using var dir = new TempDirectory();
+        var config = Path.Combine(dir.Path, "modelmix.json");
+        await File.WriteAllTextAsync(config, $$"""{ "ModelMix": { "Db": "{{Path.Combine(dir.Path, "l.db").Replace("\\", "/", StringComparison.Ordinal)}}", "{{key}}": "{{value}}" } }""");
+
+        await using var app = ProxyApplication.Create("http://127.0.0.1:0", config);
+        var exception = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync());
+
+        Assert.Contains(expected, exception.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Missing_config_file_is_an_error_naming_it()
+    {
+        var exception = Assert.Throws<FileNotFoundException>(() => ProxyApplication.Create("http://127.0.0.1:0", "/no/such/modelmix.json"));
+
+        Assert.Contains("/no/such/modelmix.json", exception.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Config_file_settings_apply_and_flags_override_them()
+    {
+        await using var fake = await FakeAnthropic.FakeAnthropicServer.StartAsync();
+        using var dir = new TempDirectory();
+        var fileDb = Path.Combine(dir.Path, "from-file.db");
+        var flagDb = Path.Combine(dir.Path, "from-flag.db");
+        var config = Path.Combine(dir.Path, "modelmix.json");
+        await File.WriteAllTextAsync(config, $$"""{ "ModelMix": { "Upstream": "{{fake.BaseUrl}}", "UpstreamApiKey": "k", "Db": "{{fileDb}}" } }""");
+
+        await using (var app = ProxyApplication.Create("http://127.0.0.1:0", config))
+        {
+            await app.StartAsync();
+            await app.StopAsync();
+        }
+
+        await using (var app = ProxyApplication.Create("http://127.0.0.1:0", config, new Dictionary<string, string?> { ["ModelMix:Db"] = flagDb }))
+        {
+            await app.StartAsync();
+            await app.StopAsync();
+        }
+
+        Assert.True(File.Exists(fileDb));
+        Assert.True(File.Exists(flagDb));
+    }
+}
