@@ -1,0 +1,244 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using ModelMix.Ledger;
+using ModelMix.Pricing;
+using SdkStreamEvent = Anthropic.Models.Messages.RawMessageStreamEvent;
+
+namespace ModelMix.Pipeline;
+
+/// <summary>
+/// Records one priced <see cref="LedgerRecord"/> per call to the inner client — per attempt, so a retried or escalated
+/// request shows every call and what it cost. Failed calls are recorded and their exceptions rethrown; streams are
+/// recorded when they end, fault or are abandoned, with the usage seen so far.
+/// </summary>
+/// <remarks>
+/// Usage is exact (cache writes split by TTL, service tier, speed, inference geo) when the inner client is the Anthropic
+/// SDK's <c>AsIChatClient</c>, whose responses and stream updates carry the SDK objects as <c>RawRepresentation</c>.
+/// Any other inner client is recorded from <see cref="UsageDetails"/>, with the limits described in docs/library.md.
+/// Place it below routing and fallback stages so it sees each attempt and the model it was sent to.
+/// </remarks>
+public sealed class LedgerChatClient : DelegatingChatClient
+{
+    private readonly AttemptRecorder _recorder;
+    private readonly TimeProvider _time;
+    private readonly string _defaultPolicy;
+    private readonly string? _defaultKeyId;
+    private readonly string _unknownModel;
+    private readonly ILogger _logger;
+    private string? _defaultModel;
+    private bool _defaultModelRead;
+
+    /// <summary>Creates the stage over <paramref name="innerClient"/>.</summary>
+    /// <param name="innerClient">The client whose calls are recorded.</param>
+    /// <param name="recorder">Prices attempts and records them in the ledger.</param>
+    /// <param name="options">Options; the defaults when <c>null</c>.</param>
+    /// <param name="logger">Logs recording failures; nothing is logged when <c>null</c>.</param>
+    public LedgerChatClient(IChatClient innerClient, AttemptRecorder recorder, LedgerChatClientOptions? options = null, ILogger<LedgerChatClient>? logger = null)
+        : base(innerClient)
+    {
+        ArgumentNullException.ThrowIfNull(recorder);
+        options ??= new LedgerChatClientOptions();
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.DefaultPolicy, $"{nameof(options)}.{nameof(LedgerChatClientOptions.DefaultPolicy)}");
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.UnknownModel, $"{nameof(options)}.{nameof(LedgerChatClientOptions.UnknownModel)}");
+        _recorder = recorder;
+        _time = options.TimeProvider ?? TimeProvider.System;
+        _defaultPolicy = options.DefaultPolicy;
+        _defaultKeyId = options.DefaultKeyId;
+        _unknownModel = options.UnknownModel;
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+    }
+
+    /// <inheritdoc />
+    public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var attempt = Begin(options, streaming: false);
+        ChatResponse response;
+        try
+        {
+            response = await base.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            var failure = AttemptFailure.From(exception, cancellationToken.IsCancellationRequested, midStream: false);
+            await RecordAsync(attempt.Finish(_time) with
+            {
+                Status = failure.Status,
+                ErrorType = failure.ErrorType,
+                HttpStatus = failure.HttpStatus,
+                UpstreamRequestId = failure.UpstreamRequestId,
+            }).ConfigureAwait(false);
+            throw;
+        }
+
+        await RecordAsync(attempt.Finish(_time) with
+        {
+            ResponseModel = response.ModelId,
+            Usage = ChatUsage.FromResponse(response),
+            HttpStatus = 200,
+        }).ConfigureAwait(false);
+        return response;
+    }
+
+    /// <inheritdoc />
+    public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages,
+        ChatOptions? options = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var attempt = Begin(options, streaming: true);
+        var exactUsage = default(TokenUsage);
+        var approximateUsage = default(TokenUsage);
+        var sawExactUsage = false;
+        string? responseModel = null;
+        var updates = 0;
+        var completed = false;
+        Exception? fault = null;
+        IAsyncEnumerator<ChatResponseUpdate>? enumerator = null;
+        try
+        {
+            enumerator = base.GetStreamingResponseAsync(messages, options, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            while (true)
+            {
+                ChatResponseUpdate update;
+                try
+                {
+                    if (!await enumerator.MoveNextAsync().ConfigureAwait(false))
+                    {
+                        completed = true;
+                        break;
+                    }
+
+                    update = enumerator.Current;
+                }
+                catch (Exception exception)
+                {
+                    fault = exception;
+                    throw;
+                }
+
+                updates++;
+                responseModel = update.ModelId ?? responseModel;
+                if (update.RawRepresentation is SdkStreamEvent streamEvent && ChatUsage.TryApply(ref exactUsage, streamEvent))
+                {
+                    sawExactUsage = true;
+                }
+
+                foreach (var content in update.Contents)
+                {
+                    if (content is UsageContent { Details: { } details })
+                    {
+                        approximateUsage = ChatUsage.Add(approximateUsage, ChatUsage.FromUsageDetails(details));
+                    }
+                }
+
+                yield return update;
+            }
+        }
+        finally
+        {
+            if (enumerator is not null)
+            {
+                try
+                {
+                    await enumerator.DisposeAsync().ConfigureAwait(false);
+                }
+                catch (Exception) when (!completed)
+                {
+                    // Disposing a faulted or abandoned stream may throw too; the original outcome is what counts.
+                }
+            }
+
+            var record = attempt.Finish(_time) with
+            {
+                ResponseModel = responseModel,
+                Usage = sawExactUsage ? exactUsage : approximateUsage,
+                HttpStatus = updates > 0 ? 200 : 0,
+            };
+            if (fault is not null)
+            {
+                var failure = AttemptFailure.From(fault, cancellationToken.IsCancellationRequested, midStream: updates > 0);
+                record = record with
+                {
+                    Status = failure.Status,
+                    ErrorType = failure.ErrorType,
+                    HttpStatus = failure.HttpStatus,
+                    UpstreamRequestId = failure.UpstreamRequestId,
+                };
+            }
+            else if (!completed)
+            {
+                // The consumer stopped reading (break, exception in its loop body, or cancellation after the last update).
+                record = record with { Status = LedgerStatus.Failed, ErrorType = "stream_abandoned" };
+            }
+
+            await RecordAsync(record).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public override object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        return serviceKey is null && serviceType == typeof(AttemptRecorder) ? _recorder : base.GetService(serviceType, serviceKey);
+    }
+
+    private PendingAttempt Begin(ChatOptions? options, bool streaming)
+    {
+        var startedAt = _time.GetUtcNow();
+        var routedModel = options?.ModelId is { Length: > 0 } modelId ? modelId : DefaultModel() ?? _unknownModel;
+        var record = new LedgerRecord
+        {
+            Id = LedgerIds.New(startedAt),
+            Timestamp = startedAt,
+            RequestId = options.GetRequestId() ?? LedgerIds.New(startedAt),
+            SessionId = options.GetSessionId(),
+            KeyId = options.GetKeyId() ?? _defaultKeyId,
+            TaskLabel = options.GetTaskLabel(),
+            RequestedModel = options.GetRequestedModel() ?? routedModel,
+            RoutedModel = routedModel,
+            Policy = options.GetPolicy() ?? _defaultPolicy,
+            Reason = options.GetRoutingReason(),
+            Attempt = options.GetAttempt() ?? 1,
+            EscalatedFrom = options.GetEscalatedFrom(),
+            Streaming = streaming,
+        };
+        return new PendingAttempt(record, _time.GetTimestamp());
+    }
+
+    private string? DefaultModel()
+    {
+        if (!Volatile.Read(ref _defaultModelRead))
+        {
+            _defaultModel = InnerClient.GetService<ChatClientMetadata>()?.DefaultModelId;
+            Volatile.Write(ref _defaultModelRead, true);
+        }
+
+        return _defaultModel;
+    }
+
+    private async ValueTask RecordAsync(LedgerRecord record)
+    {
+        try
+        {
+            // Not the caller's token: a cancelled call was still made (and may have been billed), so it is recorded.
+            var stored = await _recorder.RecordAsync(record, CancellationToken.None).ConfigureAwait(false);
+            if (stored.Status == LedgerStatus.Unpriced)
+            {
+                LedgerChatClientLog.Unpriced(_logger, stored.RequestId, stored.ResponseModel ?? stored.RoutedModel);
+            }
+        }
+        catch (Exception exception)
+        {
+            // The answer has been received (and paid for); failing the call now would only invite a paid retry.
+            LedgerChatClientLog.RecordFailed(_logger, exception, record.RequestId, record.Attempt, record.RoutedModel);
+        }
+    }
+
+    private readonly record struct PendingAttempt(LedgerRecord Record, long StartedTimestamp)
+    {
+        public LedgerRecord Finish(TimeProvider time) =>
+            Record with { LatencyMs = (long)time.GetElapsedTime(StartedTimestamp).TotalMilliseconds };
+    }
+}

@@ -1,0 +1,84 @@
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using ModelMix.Pipeline;
+
+namespace ModelMix.Tests.Pipeline;
+
+public sealed class ModelMixChatOptionsTests
+{
+    [Fact]
+    public void With_helpers_set_what_the_get_helpers_read()
+    {
+        var options = new ChatOptions()
+            .WithTaskLabel("extraction")
+            .WithSessionId("s-1")
+            .WithKeyId("k-1")
+            .WithRequestId("r-1")
+            .WithAttempt(2)
+            .WithRequestedModel("auto")
+            .WithRouting("rules", "short extraction goes to Haiku")
+            .WithEscalatedFrom("claude-haiku-4-5")
+            .WithBatch(true);
+
+        Assert.Equal("extraction", options.GetTaskLabel());
+        Assert.Equal("s-1", options.GetSessionId());
+        Assert.Equal("k-1", options.GetKeyId());
+        Assert.Equal("r-1", options.GetRequestId());
+        Assert.Equal(2, options.GetAttempt());
+        Assert.Equal("auto", options.GetRequestedModel());
+        Assert.Equal("rules", options.GetPolicy());
+        Assert.Equal("short extraction goes to Haiku", options.GetRoutingReason());
+        Assert.Equal("claude-haiku-4-5", options.GetEscalatedFrom());
+        Assert.True(options.GetBatch());
+        Assert.Equal("extraction", options.AdditionalProperties![ModelMixChatOptions.TaskLabelKey]);
+    }
+
+    [Fact]
+    public void A_null_value_removes_the_key_and_null_options_read_as_absent()
+    {
+        var options = new ChatOptions().WithTaskLabel("extraction").WithAttempt(3);
+
+        options.WithTaskLabel(null).WithAttempt(null);
+
+        Assert.Empty(options.AdditionalProperties!);
+        Assert.Null(((ChatOptions?)null).GetTaskLabel());
+        Assert.Null(((ChatOptions?)null).GetAttempt());
+        Assert.False(((ChatOptions?)null).GetBatch());
+    }
+
+    [Fact]
+    public void Values_set_by_other_code_are_read_when_convertible()
+    {
+        var options = new ChatOptions
+        {
+            AdditionalProperties = new()
+            {
+                [ModelMixChatOptions.AttemptKey] = 4L,
+                [ModelMixChatOptions.TaskLabelKey] = new object(),
+                [ModelMixChatOptions.SessionIdKey] = "",
+            },
+        };
+
+        Assert.Equal(4, options.GetAttempt());
+        Assert.Null(options.GetTaskLabel());
+        Assert.Null(options.GetSessionId());
+    }
+
+    [Fact]
+    public void An_attempt_below_one_is_rejected_when_set_and_ignored_when_read()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ChatOptions().WithAttempt(0));
+        var options = new ChatOptions { AdditionalProperties = new() { [ModelMixChatOptions.AttemptKey] = 0 } };
+        Assert.Null(options.GetAttempt());
+    }
+
+    [Fact]
+    public void Options_survive_Clone_as_stages_below_see_them()
+    {
+        var clone = new ChatOptions().WithTaskLabel("extraction").WithRequestId("r-1").Clone();
+
+        Assert.Equal("extraction", clone.GetTaskLabel());
+        Assert.Equal("r-1", clone.GetRequestId());
+        _ = JsonSerializer.Serialize(clone.AdditionalProperties); // plain values: loggable and serializable
+    }
+}
