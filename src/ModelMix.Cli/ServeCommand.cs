@@ -48,7 +48,7 @@ internal static class ServeCommand
                 await app.WaitForShutdownAsync(cancellationToken);
                 return 0;
             }
-            catch (Exception exception) when (exception is Microsoft.Extensions.Options.OptionsValidationException or FileNotFoundException or ModelMix.Pricing.PricingException or InvalidOperationException or IOException)
+            catch (Exception exception) when (exception is Microsoft.Extensions.Options.OptionsValidationException or FileNotFoundException or ModelMix.Pricing.PricingException or ModelMix.Routing.RoutingConfigurationException or InvalidOperationException or IOException)
             {
                 await Console.Error.WriteLineAsync("modelmix serve: " + exception.Message);
                 return 1;

@@ -34,9 +34,11 @@ internal sealed class MessagesForwarder
     private readonly TimeProvider _time;
     private readonly ILogger<MessagesForwarder> _logger;
     private readonly ResiliencePipeline<UpstreamResult> _retry;
+    private readonly ProxyRouter _router;
 
-    public MessagesForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, AttemptRecorder recorder, TimeProvider time, ILogger<MessagesForwarder> logger)
+    public MessagesForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, TimeProvider time, ILogger<MessagesForwarder> logger)
     {
+        _router = router;
         _clients = clients;
         _options = options.Value;
         _recorder = recorder;
@@ -86,24 +88,35 @@ internal sealed class MessagesForwarder
             return;
         }
 
-        if (!_recorder.Prices.TryResolveId(request!.Model, out _))
+        var sessionId = context.Request.Headers["x-modelmix-session"].ToString() is { Length: > 0 } session ? session : null;
+        var taskLabel = context.Request.Headers["x-modelmix-task"].ToString() is { Length: > 0 } task ? task : null;
+        var route = new Route(request!.Model, "passthrough", "the caller named a model");
+        if (_router.IsAlias(request.Model, out var policy))
+        {
+            var decision = await ProxyRouter.DecideAsync(policy!, request.Features with { TaskLabel = taskLabel, SessionId = sessionId }, aborted);
+            route = new Route(decision.Model, decision.Policy, decision.Reason);
+            body = RequestBodyRewriter.ReplaceModel(body, decision.Model);
+        }
+        else if (!_recorder.Prices.TryResolveId(request.Model, out _))
         {
             await AnthropicError.WriteAsync(
                 context,
                 400,
-                $"model: '{request.Model}' is not in ModelMix's price book ({_recorder.Prices.SourceName}), so its cost could not be recorded. Use a priced model (see `modelmix prices`) or add it to a price file passed with --prices.",
+                $"model: '{request.Model}' is neither a routing alias ({string.Join(", ", _router.Aliases)}) nor in ModelMix's price book ({_recorder.Prices.SourceName}), so its cost could not be recorded. Use a priced model (see `modelmix prices`) or add it to a price file passed with --prices.",
                 requestId: requestId);
             return;
         }
 
+        context.Response.Headers["x-modelmix-routed-model"] = route.Model;
         var call = new CallContext(
             requestId,
             request,
+            route,
             body,
             context.Request.Headers["anthropic-version"].ToString() is { Length: > 0 } version ? version : _options.DefaultAnthropicVersion,
             context.Request.Headers["anthropic-beta"].ToString() is { Length: > 0 } beta ? beta : null,
-            context.Request.Headers["x-modelmix-session"].ToString() is { Length: > 0 } session ? session : null,
-            context.Request.Headers["x-modelmix-task"].ToString() is { Length: > 0 } task ? task : null);
+            sessionId,
+            taskLabel);
 
         UpstreamResult result;
         try
@@ -201,13 +214,13 @@ internal sealed class MessagesForwarder
         catch (HttpRequestException exception)
         {
             await RecordFailureAsync(call, attempt, startedAt, started, 0, "upstream_unreachable", LedgerStatus.Failed);
-            Log.AttemptFailed(_logger, attempt, call.RequestId, call.Request.Model, "upstream_unreachable: " + exception.Message, 0);
+            Log.AttemptFailed(_logger, attempt, call.RequestId, call.Route.Model, "upstream_unreachable: " + exception.Message, 0);
             throw;
         }
         catch (OperationCanceledException exception) when (!aborted.IsCancellationRequested)
         {
             await RecordFailureAsync(call, attempt, startedAt, started, 0, "upstream_timeout", LedgerStatus.Failed);
-            Log.AttemptFailed(_logger, attempt, call.RequestId, call.Request.Model, "upstream_timeout", 0);
+            Log.AttemptFailed(_logger, attempt, call.RequestId, call.Route.Model, "upstream_timeout", 0);
             throw new UpstreamTimeoutException($"The upstream did not answer within {_options.UpstreamTimeout}.", exception);
         }
 
@@ -252,7 +265,7 @@ internal sealed class MessagesForwarder
             if (!TryReadMessage(body, out var model, out var usage))
             {
                 await RecordFailureAsync(call, attempt, startedAt, started, status, "malformed_upstream_response", LedgerStatus.Error);
-                Log.AttemptFailed(_logger, attempt, call.RequestId, call.Request.Model, "malformed_upstream_response", status);
+                Log.AttemptFailed(_logger, attempt, call.RequestId, call.Route.Model, "malformed_upstream_response", status);
                 return new UpstreamResult
                 {
                     Attempt = attempt,
@@ -273,7 +286,7 @@ internal sealed class MessagesForwarder
             }, CancellationToken.None);
             if (record.Status == LedgerStatus.Unpriced)
             {
-                Log.Unpriced(_logger, call.RequestId, model ?? call.Request.Model);
+                Log.Unpriced(_logger, call.RequestId, model ?? call.Route.Model);
             }
 
             return new UpstreamResult { Attempt = attempt, Status = status, Body = body, Headers = headers, StartedAt = startedAt, StartedTimestamp = started };
@@ -281,7 +294,7 @@ internal sealed class MessagesForwarder
 
         var errorType = ReadErrorType(body) ?? AnthropicError.TypeFor(status);
         await RecordFailureAsync(call, attempt, startedAt, started, status, errorType, LedgerStatus.Error, HeaderValue(headers, "request-id"));
-        Log.AttemptFailed(_logger, attempt, call.RequestId, call.Request.Model, errorType, status);
+        Log.AttemptFailed(_logger, attempt, call.RequestId, call.Route.Model, errorType, status);
         return new UpstreamResult
         {
             Attempt = attempt,
@@ -398,7 +411,7 @@ internal sealed class MessagesForwarder
 
         if (cutReason is not null)
         {
-            Log.StreamCut(_logger, call.RequestId, tap.Model ?? call.Request.Model, cutReason);
+            Log.StreamCut(_logger, call.RequestId, tap.Model ?? call.Route.Model, cutReason);
             try
             {
                 await response.Body.WriteAsync(AnthropicError.StreamEvent("api_error", "The upstream stream ended unexpectedly (" + cutReason + "); the answer is incomplete."), aborted);
@@ -412,7 +425,7 @@ internal sealed class MessagesForwarder
 
         if (clientGone)
         {
-            Log.ClientGone(_logger, call.RequestId, tap.Model ?? call.Request.Model);
+            Log.ClientGone(_logger, call.RequestId, tap.Model ?? call.Route.Model);
         }
 
         var status = tap.ErrorType is not null || cutReason is not null ? LedgerStatus.Error : clientGone ? LedgerStatus.Failed : LedgerStatus.Ok;
@@ -428,7 +441,7 @@ internal sealed class MessagesForwarder
         }, CancellationToken.None);
         if (record.Status == LedgerStatus.Unpriced)
         {
-            Log.Unpriced(_logger, call.RequestId, tap.Model ?? call.Request.Model);
+            Log.Unpriced(_logger, call.RequestId, tap.Model ?? call.Route.Model);
         }
     }
 
@@ -440,9 +453,9 @@ internal sealed class MessagesForwarder
         SessionId = call.SessionId,
         TaskLabel = call.TaskLabel,
         RequestedModel = call.Request.Model,
-        RoutedModel = call.Request.Model,
-        Policy = "passthrough",
-        Reason = "the caller named a model",
+        RoutedModel = call.Route.Model,
+        Policy = call.Route.Policy,
+        Reason = call.Route.Reason,
         Attempt = attempt,
         Streaming = call.Request.Stream,
         HttpStatus = status,
@@ -545,9 +558,12 @@ internal sealed class MessagesForwarder
         }
     }
 
+    private sealed record Route(string Model, string Policy, string Reason);
+
     private sealed record CallContext(
         string RequestId,
         MessagesRequest Request,
+        Route Route,
         byte[] Body,
         string AnthropicVersion,
         string? AnthropicBeta,

@@ -1,4 +1,6 @@
+using System.Text;
 using System.Text.Json;
+using ModelMix.Routing;
 
 namespace ModelMix.Server;
 
@@ -8,6 +10,9 @@ namespace ModelMix.Server;
 /// </summary>
 internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream, int MessageCount)
 {
+    /// <summary>What routing needs to know about the request (task label, session and key are added by the caller).</summary>
+    public RoutingRequest Features { get; init; }
+
     /// <summary>Reads and checks the body; on failure <paramref name="error"/> says what is wrong in the API's words.</summary>
     public static bool TryParse(ReadOnlyMemory<byte> body, out MessagesRequest? request, out string? error)
     {
@@ -97,9 +102,106 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
                 }
             }
 
-            request = new MessagesRequest(model.GetString()!, maxTokensValue, stream, messages.GetArrayLength());
+            request = new MessagesRequest(model.GetString()!, maxTokensValue, stream, messages.GetArrayLength())
+            {
+                Features = ReadFeatures(root, messages, model.GetString()!, maxTokensValue, TokenEstimator.EstimateUtf8(body.Span)),
+            };
             error = null;
             return true;
+        }
+    }
+
+    /// <summary>
+    /// Reads the routing features: the system prompt and the last user message as keyword text, a token estimate
+    /// of the whole body, tools, images, whether the output will be parsed (an output format or a forced tool),
+    /// <c>max_tokens</c> and the conversation depth.
+    /// </summary>
+    private static RoutingRequest ReadFeatures(JsonElement root, JsonElement messages, string model, long maxTokens, long estimatedTokens)
+    {
+        var text = new StringBuilder();
+        if (root.TryGetProperty("system", out var system))
+        {
+            AppendText(text, system);
+        }
+
+        var hasImages = false;
+        JsonElement? lastUser = null;
+        foreach (var message in messages.EnumerateArray())
+        {
+            if (message.ValueKind != JsonValueKind.Object)
+            {
+                continue;
+            }
+
+            if (message.TryGetProperty("role", out var role) && role.ValueKind == JsonValueKind.String && role.ValueEquals("user"u8))
+            {
+                lastUser = message;
+            }
+
+            if (!hasImages && message.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var block in content.EnumerateArray())
+                {
+                    if (block.ValueKind == JsonValueKind.Object && block.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.ValueEquals("image"u8))
+                    {
+                        hasImages = true;
+                        break;
+                    }
+                }
+            }
+        }
+
+        if (lastUser is { } user && user.TryGetProperty("content", out var userContent))
+        {
+            if (text.Length > 0)
+            {
+                text.Append('\n');
+            }
+
+            AppendText(text, userContent);
+        }
+
+        var toolCount = root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array ? tools.GetArrayLength() : 0;
+        var structured = root.TryGetProperty("output_format", out var outputFormat) && outputFormat.ValueKind == JsonValueKind.Object
+            || root.TryGetProperty("output_config", out var outputConfig) && outputConfig.ValueKind == JsonValueKind.Object && outputConfig.TryGetProperty("format", out var format) && format.ValueKind == JsonValueKind.Object
+            || root.TryGetProperty("tool_choice", out var toolChoice) && toolChoice.ValueKind == JsonValueKind.Object && toolChoice.TryGetProperty("type", out var choice)
+                && choice.ValueKind == JsonValueKind.String && (choice.ValueEquals("tool"u8) || choice.ValueEquals("any"u8));
+
+        return new RoutingRequest
+        {
+            Text = text.ToString().AsMemory(),
+            EstimatedInputTokens = estimatedTokens,
+            ToolCount = toolCount,
+            HasImages = hasImages,
+            StructuredOutput = structured,
+            MaxTokens = maxTokens,
+            ConversationDepth = messages.GetArrayLength(),
+            RequestedModel = model,
+        };
+    }
+
+    private static void AppendText(StringBuilder text, JsonElement content)
+    {
+        switch (content.ValueKind)
+        {
+            case JsonValueKind.String:
+                text.Append(content.GetString());
+                break;
+            case JsonValueKind.Array:
+                foreach (var block in content.EnumerateArray())
+                {
+                    if (block.ValueKind == JsonValueKind.Object && block.TryGetProperty("text", out var blockText) && blockText.ValueKind == JsonValueKind.String)
+                    {
+                        if (text.Length > 0)
+                        {
+                            text.Append('\n');
+                        }
+
+                        text.Append(blockText.GetString());
+                    }
+                }
+
+                break;
         }
     }
 }

@@ -93,6 +93,7 @@ public static class ProxyApplication
                 provider.GetRequiredService<ILoggerFactory>()).GetAwaiter().GetResult();
         });
         services.AddSingleton<AttemptRecorder>();
+        services.AddSingleton(provider => new ProxyRouter(configuration, provider.GetRequiredService<PriceBook>()));
         services.AddHttpClient(MessagesForwarder.HttpClientName, (provider, client) =>
             {
                 client.Timeout = Timeout.InfiniteTimeSpan;

@@ -1,0 +1,61 @@
+using Microsoft.Extensions.Configuration;
+using ModelMix.Pricing;
+using ModelMix.Routing;
+
+namespace ModelMix.Server;
+
+/// <summary>
+/// The model aliases the proxy routes (<c>auto</c>, <c>auto-cheap</c>, and any defined under <c>ModelMix:Aliases</c>),
+/// each backed by a library routing policy. Built at start-up, so a bad routing configuration fails the start.
+/// </summary>
+internal sealed class ProxyRouter
+{
+    /// <summary>The alias routed by the <c>ModelMix:Routing</c> policy.</summary>
+    public const string Auto = "auto";
+
+    /// <summary>The same pins and rules, but the cheapest tier when nothing else decides.</summary>
+    public const string AutoCheap = "auto-cheap";
+
+    /// <summary>The configuration section of extra aliases: each child is a routing section of its own.</summary>
+    public const string AliasesSection = "ModelMix:Aliases";
+
+    private readonly Dictionary<string, IRoutingPolicy> _aliases;
+
+    public ProxyRouter(IConfiguration configuration, PriceBook prices)
+    {
+        var routing = configuration.GetSection(RoutingOptions.SectionName);
+        _aliases = new Dictionary<string, IRoutingPolicy>(StringComparer.OrdinalIgnoreCase)
+        {
+            [Auto] = RoutingConfiguration.CreatePolicy(routing, prices),
+        };
+        var cheap = RoutingConfiguration.Bind(routing);
+        cheap.Default = "haiku";
+        _aliases[AutoCheap] = RoutingConfiguration.CreatePolicy(cheap, prices, RoutingOptions.SectionName + " (auto-cheap: default haiku)");
+        foreach (var alias in configuration.GetSection(AliasesSection).GetChildren())
+        {
+            if (prices.TryResolveId(alias.Key, out _))
+            {
+                throw new RoutingConfigurationException($"'{alias.Path}': the alias '{alias.Key}' is also a model id in the price book; pick another name.");
+            }
+
+            _aliases[alias.Key] = RoutingConfiguration.CreatePolicy(alias, prices);
+        }
+    }
+
+    /// <summary>The alias names, for <c>GET /v1/models</c> and error messages.</summary>
+    public IReadOnlyCollection<string> Aliases => _aliases.Keys;
+
+    /// <summary>Whether <paramref name="model"/> names an alias rather than a model.</summary>
+    public bool IsAlias(string model, out IRoutingPolicy? policy) => _aliases.TryGetValue(model, out policy);
+
+    /// <summary>Decides where a request for an alias goes.</summary>
+    public static async ValueTask<RoutingDecision> DecideAsync(IRoutingPolicy policy, RoutingRequest request, CancellationToken cancellationToken)
+    {
+        if (policy is ISynchronousRoutingPolicy synchronous && synchronous.TryDecide(request, out var decision))
+        {
+            return decision;
+        }
+
+        return await policy.DecideAsync(request, cancellationToken) ?? throw new InvalidOperationException($"The routing policy '{policy.Name}' made no decision; it must end with a default.");
+    }
+}
