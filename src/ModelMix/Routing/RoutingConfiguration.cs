@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Configuration;
@@ -64,6 +65,11 @@ public static class RoutingConfiguration
                 {
                     errors.Add($"rule '{name}' ({key.Path}): '{key.Key}' is not a rule key (expected one of {string.Join(", ", s_ruleKeys)}).");
                 }
+                else if (key.Value is { } value && !HasValidType(key.Key, value, out var expected))
+                {
+                    // The binder silently drops a list element it cannot convert, so check types before binding.
+                    errors.Add($"rule '{name}' ({key.Path}): '{value}' is not {expected}.");
+                }
             }
         }
 
@@ -72,13 +78,45 @@ public static class RoutingConfiguration
             throw new RoutingConfigurationException(path, errors);
         }
 
+        RoutingOptions options;
         try
         {
-            return section.Get<RoutingOptions>() ?? new RoutingOptions();
+            options = section.Get<RoutingOptions>() ?? new RoutingOptions();
         }
         catch (InvalidOperationException ex)
         {
             throw new RoutingConfigurationException($"Invalid routing configuration ({path}): {ex.Message}", ex);
+        }
+
+        if ((options.Rules?.Count ?? 0) != rules.Count)
+        {
+            throw new RoutingConfigurationException(
+                $"Invalid routing configuration ({path}): {rules.Count} rules configured but {options.Rules?.Count ?? 0} could be bound.");
+        }
+
+        return options;
+    }
+
+    private static bool HasValidType(string key, string value, out string expected)
+    {
+        var k = key.ToUpperInvariant();
+        switch (k)
+        {
+            case "MININPUTTOKENS" or "MAXINPUTTOKENS" or "MINMAXTOKENS" or "MAXMAXTOKENS":
+                expected = "a whole number of tokens";
+                return long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _);
+            case "MINTOOLS" or "MAXTOOLS" or "MINDEPTH" or "MAXDEPTH":
+                expected = "a whole number";
+                return int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _);
+            case "HASIMAGES" or "STRUCTUREDOUTPUT":
+                expected = "true or false";
+                return bool.TryParse(value, out _);
+            case "CONFIDENCE":
+                expected = "a number between 0 and 1";
+                return double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out _);
+            default:
+                expected = string.Empty;
+                return true;
         }
     }
 

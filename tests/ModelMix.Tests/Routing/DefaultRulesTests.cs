@@ -1,0 +1,260 @@
+using ModelMix.Pricing;
+using ModelMix.Routing;
+
+namespace ModelMix.Tests.Routing;
+
+public sealed class DefaultRulesTests
+{
+    private static readonly PriceBook s_book = PriceBook.Default;
+    private static readonly RulesPolicy s_rules = DefaultRules.Create(s_book);
+    private static readonly string s_haiku = s_book.ResolveTier("haiku");
+    private static readonly string s_sonnet = s_book.ResolveTier("sonnet");
+    private static readonly string s_opus = s_book.ResolveTier("opus");
+
+    private static RoutingRule Rule(string name) =>
+        new(DefaultRules.CreateOptions().Single(r => r.Name == name), s_book);
+
+    private static RoutingDecision Decide(in RoutingRequest request)
+    {
+        Assert.True(s_rules.TryDecide(request, out var decision));
+        return decision;
+    }
+
+    [Fact]
+    public void Ticket_classification_goes_to_haiku_by_keyword()
+    {
+        var decision = Decide(Prompts.Request(Prompts.TicketClassification));
+
+        Assert.Equal(s_haiku, decision.Model);
+        Assert.StartsWith($"rule '{DefaultRules.HaikuKeywords}'", decision.Reason, StringComparison.Ordinal);
+        Assert.Equal("rules", decision.Policy);
+    }
+
+    [Fact]
+    public void Ticket_classification_with_its_label_goes_to_haiku_and_names_the_label()
+    {
+        var decision = Decide(Prompts.Request(Prompts.TicketClassification, taskLabel: "Classification"));
+
+        Assert.Equal(s_haiku, decision.Model);
+        Assert.Equal(
+            $"rule '{DefaultRules.HaikuTaskLabel}': task label 'classification', input ≤ 8K tokens → haiku ({s_haiku})",
+            decision.Reason);
+        Assert.Equal(0.85, decision.Confidence);
+    }
+
+    [Fact]
+    public void Json_extraction_with_a_schema_goes_to_haiku_as_short_structured_output()
+    {
+        var decision = Decide(Prompts.Request(Prompts.InvoiceExtraction, structured: true));
+
+        Assert.Equal(s_haiku, decision.Model);
+        Assert.StartsWith($"rule '{DefaultRules.HaikuStructuredShort}'", decision.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Long_document_summary_of_30K_tokens_goes_to_sonnet_for_long_context()
+    {
+        var text = Prompts.LongDocumentSummary();
+        var request = Prompts.Request(text, maxTokens: 2048);
+        Assert.InRange(request.EstimatedInputTokens, 29_000, 32_000);
+
+        var decision = Decide(request);
+
+        Assert.Equal(s_sonnet, decision.Model);
+        Assert.StartsWith($"rule '{DefaultRules.SonnetLongContext}'", decision.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Long_extraction_is_not_sent_to_haiku_even_with_its_label()
+    {
+        var text = Prompts.LongDocumentSummary();
+        var decision = Decide(Prompts.Request(text, taskLabel: "extraction", structured: true));
+
+        Assert.Equal(s_sonnet, decision.Model);
+        Assert.StartsWith($"rule '{DefaultRules.SonnetLongContext}'", decision.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Architecture_review_goes_to_opus()
+    {
+        var decision = Decide(Prompts.Request(Prompts.ArchitectureReview, maxTokens: 8000));
+
+        Assert.Equal(s_opus, decision.Model);
+        Assert.StartsWith($"rule '{DefaultRules.OpusKeywords}'", decision.Reason, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("security-review")]
+    [InlineData("Orchestration")]
+    [InlineData("long-horizon-planning")]
+    public void Opus_task_labels_go_to_opus_whatever_the_text(string label)
+    {
+        var decision = Decide(Prompts.Request(Prompts.ChitChat, taskLabel: label));
+
+        Assert.Equal(s_opus, decision.Model);
+        Assert.Contains($"task label '{label.ToLowerInvariant()}'", decision.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Chit_chat_falls_through_to_sonnet()
+    {
+        var decision = Decide(Prompts.Request(Prompts.ChitChat));
+
+        Assert.Equal(s_sonnet, decision.Model);
+        Assert.Equal($"rule '{DefaultRules.Otherwise}': no earlier rule matched → sonnet ({s_sonnet})", decision.Reason);
+        Assert.Equal(0.5, decision.Confidence);
+    }
+
+    [Fact]
+    public void Multi_step_reasoning_goes_to_sonnet()
+    {
+        var decision = Decide(Prompts.Request(Prompts.StepByStep));
+
+        Assert.Equal(s_sonnet, decision.Model);
+        Assert.StartsWith($"rule '{DefaultRules.SonnetReasoning}'", decision.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Summaries_for_people_go_to_sonnet_by_label_even_when_short_and_structured()
+    {
+        var decision = Decide(Prompts.Request(Prompts.ChitChat, taskLabel: "summarization", structured: true));
+
+        Assert.Equal(s_sonnet, decision.Model);
+        Assert.StartsWith($"rule '{DefaultRules.SonnetTaskLabel}'", decision.Reason, StringComparison.Ordinal);
+    }
+
+    // Each rule alone.
+
+    [Fact]
+    public void Rule_opus_task_label_matches_only_its_labels()
+    {
+        var rule = Rule(DefaultRules.OpusTaskLabel);
+
+        Assert.True(rule.Matches(Prompts.Request("x", taskLabel: "architecture")));
+        Assert.False(rule.Matches(Prompts.Request("x", taskLabel: "classification")));
+        Assert.False(rule.Matches(Prompts.Request(Prompts.ArchitectureReview)));
+        Assert.Equal(s_opus, rule.Model);
+    }
+
+    [Fact]
+    public void Rule_haiku_task_label_stops_at_8K_tokens()
+    {
+        var rule = Rule(DefaultRules.HaikuTaskLabel);
+        var request = Prompts.Request(Prompts.TicketClassification, taskLabel: "tagging");
+
+        Assert.True(rule.Matches(request with { EstimatedInputTokens = 8_000 }));
+        Assert.False(rule.Matches(request with { EstimatedInputTokens = 8_001 }));
+        Assert.False(rule.Matches(request with { TaskLabel = null }));
+    }
+
+    [Fact]
+    public void Rule_sonnet_task_label_matches_reader_labels()
+    {
+        var rule = Rule(DefaultRules.SonnetTaskLabel);
+
+        Assert.True(rule.Matches(Prompts.Request("Draft a reply", taskLabel: "email")));
+        Assert.False(rule.Matches(Prompts.Request("Draft a reply", taskLabel: "extraction")));
+    }
+
+    [Fact]
+    public void Rule_opus_keywords_matches_architecture_and_security_phrases_only()
+    {
+        var rule = Rule(DefaultRules.OpusKeywords);
+
+        Assert.True(rule.Matches(Prompts.Request(Prompts.ArchitectureReview)));
+        Assert.True(rule.Matches(Prompts.Request("Run a SECURITY REVIEW of this login handler.")));
+        Assert.True(rule.Matches(Prompts.Request("Write the orchestrator that fans out to sub-agents.")));
+        Assert.False(rule.Matches(Prompts.Request("What architecture style is the Sagrada Família?")));
+        Assert.False(rule.Matches(Prompts.Request(Prompts.ChitChat)));
+    }
+
+    [Fact]
+    public void Rule_haiku_structured_short_needs_structured_output_and_short_context()
+    {
+        var rule = Rule(DefaultRules.HaikuStructuredShort);
+        var request = Prompts.Request(Prompts.InvoiceExtraction, structured: true);
+
+        Assert.True(rule.Matches(request));
+        Assert.False(rule.Matches(request with { StructuredOutput = false }));
+        Assert.False(rule.Matches(request with { EstimatedInputTokens = 12_000 }));
+    }
+
+    [Fact]
+    public void Rule_haiku_keywords_needs_no_tools_and_whole_words()
+    {
+        var rule = Rule(DefaultRules.HaikuKeywords);
+
+        Assert.True(rule.Matches(Prompts.Request("Please categorize these receipts.")));
+        Assert.True(rule.Matches(Prompts.Request("Add tags to each photo caption.")));
+        Assert.False(rule.Matches(Prompts.Request("Please categorize these receipts.", tools: 3)));
+        Assert.False(rule.Matches(Prompts.Request("Write a catchy tagline for a bakery.")));
+        Assert.False(rule.Matches(Prompts.Request("Tell me about extraterrestrial life.")));
+    }
+
+    [Fact]
+    public void Rule_sonnet_long_context_starts_at_20K_tokens()
+    {
+        var rule = Rule(DefaultRules.SonnetLongContext);
+        var request = Prompts.Request(Prompts.ChitChat);
+
+        Assert.True(rule.Matches(request with { EstimatedInputTokens = 20_000 }));
+        Assert.False(rule.Matches(request with { EstimatedInputTokens = 19_999 }));
+    }
+
+    [Fact]
+    public void Rule_sonnet_reasoning_matches_reasoning_phrases()
+    {
+        var rule = Rule(DefaultRules.SonnetReasoning);
+
+        Assert.True(rule.Matches(Prompts.Request(Prompts.StepByStep)));
+        Assert.True(rule.Matches(Prompts.Request("What are the trade-offs between gRPC and REST here?")));
+        Assert.False(rule.Matches(Prompts.Request(Prompts.ChitChat)));
+    }
+
+    [Fact]
+    public void Rule_otherwise_is_a_catch_all_to_sonnet()
+    {
+        var rule = Rule(DefaultRules.Otherwise);
+
+        Assert.True(rule.IsCatchAll);
+        Assert.True(rule.Matches(default));
+        Assert.Equal(s_sonnet, rule.Model);
+    }
+
+    [Fact]
+    public void Default_rules_put_the_catch_all_last_and_resolve_every_target()
+    {
+        Assert.Equal(DefaultRules.Otherwise, s_rules.Rules[^1].Name);
+        Assert.All(s_rules.Rules, r => Assert.Contains(r.Model, new[] { s_haiku, s_sonnet, s_opus }));
+        Assert.Single(s_rules.Rules, r => r.IsCatchAll);
+    }
+
+    [Fact]
+    public void Explain_shows_actual_values_condition_by_condition()
+    {
+        var rule = Rule(DefaultRules.HaikuTaskLabel);
+        var request = Prompts.Request(Prompts.InvoiceExtraction, taskLabel: "extraction") with { EstimatedInputTokens = 1_234 };
+
+        var explanation = rule.Explain(request);
+
+        Assert.Contains("task label 'extraction'", explanation, StringComparison.Ordinal);
+        Assert.Contains("~1.2K input tokens ≤ 8K ✓", explanation, StringComparison.Ordinal);
+        Assert.StartsWith($"rule '{DefaultRules.HaikuTaskLabel}' matches", explanation, StringComparison.Ordinal);
+        Assert.Contains("does not match", rule.Explain(request with { EstimatedInputTokens = 9_000 }), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Dataset_prompts_route_the_same_way_every_time()
+    {
+        var requests = SharedData.Read("routerbench-train.jsonl").Take(200)
+            .Select(p => RoutingRequest.ForPrompt(p.Prompt, p.Task)).ToList();
+        var first = requests.Select(r => Decide(r)).ToList();
+        var again = DefaultRules.Create(s_book);
+
+        for (var i = 0; i < requests.Count; i++)
+        {
+            Assert.True(again.TryDecide(requests[i], out var second));
+            Assert.Equal(first[i], second);
+        }
+    }
+}
