@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Spectre.Console;
 
 namespace ModelMix.Cli;
@@ -8,22 +9,43 @@ namespace ModelMix.Cli;
 /// <summary>Console output helpers: a Spectre console over the invocation's writer, money formatting, JSON.</summary>
 internal static class Output
 {
-    /// <summary>JSON settings for <c>--format json</c>: snake_case, indented, exact decimals as numbers.</summary>
+    /// <summary>
+    /// JSON settings for <c>--format json</c>: snake_case, indented, exact decimals as numbers without trailing zeros
+    /// (<c>4.5</c>, not <c>4.5000000</c>, whatever scale the arithmetic left).
+    /// </summary>
     public static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DictionaryKeyPolicy = null,
         WriteIndented = true,
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Converters = { new NormalizedDecimalConverter() },
     };
 
+    /// <summary>Width for output that is not a terminal (a pipe, a file, a test): wide enough that ids never wrap.</summary>
+    public const int RedirectedWidth = 200;
+
     /// <summary>A Spectre console writing to <paramref name="writer"/>.</summary>
-    public static IAnsiConsole Console(TextWriter writer) => AnsiConsole.Create(new AnsiConsoleSettings
+    /// <remarks>
+    /// Spectre sizes anything that is not the interactive console at 80 columns, which cut model ids mid-word in
+    /// piped or captured output; those get <see cref="RedirectedWidth"/> columns instead.
+    /// </remarks>
+    public static IAnsiConsole Console(TextWriter writer)
     {
-        Out = new AnsiConsoleOutput(writer),
-        Ansi = AnsiSupport.Detect,
-        ColorSystem = ColorSystemSupport.Detect,
-    });
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(writer),
+            Ansi = AnsiSupport.Detect,
+            ColorSystem = ColorSystemSupport.Detect,
+        });
+        var interactive = ReferenceEquals(writer, System.Console.Out) && !System.Console.IsOutputRedirected;
+        if (!interactive)
+        {
+            console.Profile.Width = RedirectedWidth;
+        }
+
+        return console;
+    }
 
     /// <summary>Dollars for people: cents for large sums, more digits for small ones, never rounded to zero.</summary>
     public static string Usd(decimal value)
@@ -41,4 +63,15 @@ internal static class Output
 
     /// <summary>A signed percentage of a fraction, e.g. <c>-62.5%</c>.</summary>
     public static string Percent(decimal fraction) => (fraction * 100m).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture) + "%";
+
+    /// <summary>The same value with no trailing zeros in its scale (<c>4.5000000m</c> → <c>4.5m</c>).</summary>
+    public static decimal Normalize(decimal value) => value / 1.000000000000000000000000000000000m;
+
+    /// <summary>Writes decimals normalized, so equal amounts always print the same.</summary>
+    private sealed class NormalizedDecimalConverter : JsonConverter<decimal>
+    {
+        public override decimal Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.GetDecimal();
+
+        public override void Write(Utf8JsonWriter writer, decimal value, JsonSerializerOptions options) => writer.WriteNumberValue(Normalize(value));
+    }
 }
