@@ -27,18 +27,19 @@ internal static class Output
 
     /// <summary>A Spectre console writing to <paramref name="writer"/>.</summary>
     /// <remarks>
-    /// Spectre sizes anything that is not the interactive console at 80 columns, which cut model ids mid-word in
-    /// piped or captured output; those get <see cref="RedirectedWidth"/> columns instead.
+    /// Output that is not the interactive console (a pipe, a file, a captured writer) gets plain text, with no ANSI
+    /// escapes (Spectre's detection looks at the environment, not at the writer), and <see cref="RedirectedWidth"/>
+    /// columns instead of Spectre's 80, which cut model ids mid-word.
     /// </remarks>
     public static IAnsiConsole Console(TextWriter writer)
     {
+        var interactive = ReferenceEquals(writer, System.Console.Out) && !System.Console.IsOutputRedirected;
         var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Out = new AnsiConsoleOutput(writer),
-            Ansi = AnsiSupport.Detect,
-            ColorSystem = ColorSystemSupport.Detect,
+            Ansi = interactive ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = interactive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
         });
-        var interactive = ReferenceEquals(writer, System.Console.Out) && !System.Console.IsOutputRedirected;
         if (!interactive)
         {
             console.Profile.Width = RedirectedWidth;
@@ -52,13 +53,13 @@ internal static class Output
     {
         var magnitude = Math.Abs(value);
         var format = magnitude >= 100m ? "N2" : magnitude >= 1m ? "N4" : "0.######";
-        var text = value.ToString(format, CultureInfo.InvariantCulture);
-        if (value != 0m && decimal.Parse(text, NumberStyles.Number, CultureInfo.InvariantCulture) == 0m)
+        var text = magnitude.ToString(format, CultureInfo.InvariantCulture);
+        if (magnitude != 0m && decimal.Parse(text, NumberStyles.Number, CultureInfo.InvariantCulture) == 0m)
         {
-            text = value.ToString(CultureInfo.InvariantCulture);
+            text = Normalize(magnitude).ToString(CultureInfo.InvariantCulture);
         }
 
-        return "$" + text;
+        return (value < 0m ? "-$" : "$") + text;
     }
 
     /// <summary>A signed percentage of a fraction, e.g. <c>-62.5%</c>.</summary>
