@@ -146,7 +146,9 @@ internal static class SavingsCommand
         var used = new Table().Title("Traffic as used").AddColumn("model").AddColumn(new TableColumn("calls").RightAligned()).AddColumn(new TableColumn("recorded").RightAligned());
         foreach (var (model, calls) in report.CallsByModel)
         {
-            used.AddRow(Markup.Escape(model), calls.ToString("N0", CultureInfo.InvariantCulture), Output.Usd(report.RecordedByModel.GetValueOrDefault(model)));
+            // A model none of whose calls has a recorded cost shows "unknown", not $0.
+            var recorded = report.RecordedByModel.TryGetValue(model, out var cost) ? Output.Usd(cost) : "unknown";
+            used.AddRow(Markup.Escape(model), calls.ToString("N0", CultureInfo.InvariantCulture), recorded);
         }
 
         console.Write(used);

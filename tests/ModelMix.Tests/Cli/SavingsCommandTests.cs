@@ -120,6 +120,7 @@ public sealed class SavingsCommandTests : IDisposable
         Assert.Contains("4 calls (2026-03-01 09:00 → 2026-03-01 09:03)", result.Output);
         Assert.Contains("recorded cost $0.588", result.Output);
         Assert.Contains("1 calls had no recorded cost", result.Output);
+        Assert.Matches(@"claude-opus-4-6\s+│\s+1\s+│\s+unknown", result.Output); // not $0
         Assert.Contains("The same tokens at the prices of 2026-03-20", result.Output);
         Assert.Contains("as-used", result.Output);
         Assert.Contains("all-on " + Haiku, result.Output); // not wrapped mid-id when captured
