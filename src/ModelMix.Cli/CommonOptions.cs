@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 
 namespace ModelMix.Cli;
 
@@ -24,4 +25,24 @@ internal static class CommonOptions
         Description = "Output format: table or json.",
         DefaultValueFactory = _ => "table",
     }.AcceptOnlyFromAmong("table", "json");
+
+    /// <summary>
+    /// An instant option (<c>--from</c>, <c>--to</c>, <c>--price-date</c>, <c>--at</c>): ISO 8601, parsed with the
+    /// invariant culture; a date or time without an offset is UTC (price periods are UTC), never the machine's zone.
+    /// </summary>
+    public static Option<DateTimeOffset?> Instant(string name, string description) => new(name)
+    {
+        Description = description + " ISO 8601, e.g. 2026-03-01 or 2026-03-01T12:00:00Z; no offset means UTC.",
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : string.Empty;
+            if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AllowWhiteSpaces, out var value))
+            {
+                return value;
+            }
+
+            result.AddError($"{name}: '{text}' is not a date or time (use ISO 8601, e.g. 2026-03-01 or 2026-03-01T12:00:00Z).");
+            return null;
+        },
+    };
 }

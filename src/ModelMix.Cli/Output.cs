@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Spectre.Console;
 
 namespace ModelMix.Cli;
@@ -8,37 +9,70 @@ namespace ModelMix.Cli;
 /// <summary>Console output helpers: a Spectre console over the invocation's writer, money formatting, JSON.</summary>
 internal static class Output
 {
-    /// <summary>JSON settings for <c>--format json</c>: snake_case, indented, exact decimals as numbers.</summary>
+    /// <summary>
+    /// JSON settings for <c>--format json</c>: snake_case, indented, exact decimals as numbers without trailing zeros
+    /// (<c>4.5</c>, not <c>4.5000000</c>, whatever scale the arithmetic left).
+    /// </summary>
     public static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DictionaryKeyPolicy = null,
         WriteIndented = true,
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Converters = { new NormalizedDecimalConverter() },
     };
 
+    /// <summary>Width for output that is not a terminal (a pipe, a file, a test): wide enough that ids never wrap.</summary>
+    public const int RedirectedWidth = 200;
+
     /// <summary>A Spectre console writing to <paramref name="writer"/>.</summary>
-    public static IAnsiConsole Console(TextWriter writer) => AnsiConsole.Create(new AnsiConsoleSettings
+    /// <remarks>
+    /// Output that is not the interactive console (a pipe, a file, a captured writer) gets plain text, with no ANSI
+    /// escapes (Spectre's detection looks at the environment, not at the writer), and <see cref="RedirectedWidth"/>
+    /// columns instead of Spectre's 80, which cut model ids mid-word.
+    /// </remarks>
+    public static IAnsiConsole Console(TextWriter writer)
     {
-        Out = new AnsiConsoleOutput(writer),
-        Ansi = AnsiSupport.Detect,
-        ColorSystem = ColorSystemSupport.Detect,
-    });
+        var interactive = ReferenceEquals(writer, System.Console.Out) && !System.Console.IsOutputRedirected;
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(writer),
+            Ansi = interactive ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = interactive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+        });
+        if (!interactive)
+        {
+            console.Profile.Width = RedirectedWidth;
+        }
+
+        return console;
+    }
 
     /// <summary>Dollars for people: cents for large sums, more digits for small ones, never rounded to zero.</summary>
     public static string Usd(decimal value)
     {
         var magnitude = Math.Abs(value);
         var format = magnitude >= 100m ? "N2" : magnitude >= 1m ? "N4" : "0.######";
-        var text = value.ToString(format, CultureInfo.InvariantCulture);
-        if (value != 0m && decimal.Parse(text, NumberStyles.Number, CultureInfo.InvariantCulture) == 0m)
+        var text = magnitude.ToString(format, CultureInfo.InvariantCulture);
+        if (magnitude != 0m && decimal.Parse(text, NumberStyles.Number, CultureInfo.InvariantCulture) == 0m)
         {
-            text = value.ToString(CultureInfo.InvariantCulture);
+            text = Normalize(magnitude).ToString(CultureInfo.InvariantCulture);
         }
 
-        return "$" + text;
+        return (value < 0m ? "-$" : "$") + text;
     }
 
     /// <summary>A signed percentage of a fraction, e.g. <c>-62.5%</c>.</summary>
     public static string Percent(decimal fraction) => (fraction * 100m).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture) + "%";
+
+    /// <summary>The same value with no trailing zeros in its scale (<c>4.5000000m</c> → <c>4.5m</c>).</summary>
+    public static decimal Normalize(decimal value) => value / 1.000000000000000000000000000000000m;
+
+    /// <summary>Writes decimals normalized, so equal amounts always print the same.</summary>
+    private sealed class NormalizedDecimalConverter : JsonConverter<decimal>
+    {
+        public override decimal Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.GetDecimal();
+
+        public override void Write(Utf8JsonWriter writer, decimal value, JsonSerializerOptions options) => writer.WriteNumberValue(Normalize(value));
+    }
 }

@@ -13,7 +13,7 @@ internal static class PricesCommand
     {
         var prices = CommonOptions.Prices();
         var format = CommonOptions.Format();
-        var at = new Option<DateTimeOffset?>("--at") { Description = "Show the prices in force at this date (default: every period)." };
+        var at = CommonOptions.Instant("--at", "Show the prices in force at this date (default: every period).");
         var command = new Command("prices", "List the price book (per MTok rates, modifiers, sources) and flag the SDK's models that have no price.")
         {
             prices, format, at,

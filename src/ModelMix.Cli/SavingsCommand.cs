@@ -20,9 +20,9 @@ internal static class SavingsCommand
         var input = new Option<string?>("--input") { Description = "Read a usage export (.jsonl or .csv with model and token columns) instead of the ledger." };
         var allOn = new Option<string[]>("--all-on") { Description = "Price all traffic on this model or tier (haiku, sonnet, opus); repeatable.", AllowMultipleArgumentsPerToken = false };
         var mix = new Option<string[]>("--mix") { Description = "A what-if mix such as haiku=70,sonnet=20,opus=10; repeatable." };
-        var from = new Option<DateTimeOffset?>("--from") { Description = "Only calls at or after this time (ledger only)." };
-        var to = new Option<DateTimeOffset?>("--to") { Description = "Only calls before this time (ledger only)." };
-        var priceDate = new Option<DateTimeOffset?>("--price-date") { Description = "Price the scenarios at this date's prices (default: now)." };
+        var from = CommonOptions.Instant("--from", "Only calls at or after this time.");
+        var to = CommonOptions.Instant("--to", "Only calls before this time (exclusive).");
+        var priceDate = CommonOptions.Instant("--price-date", "Price the scenarios at this date's prices (default: now).");
         var prices = CommonOptions.Prices();
         var format = CommonOptions.Format();
         var command = new Command("savings", "What your traffic cost, and what it would cost all on one model or on a what-if mix.")
@@ -41,7 +41,7 @@ internal static class SavingsCommand
                 List<UsageRow> rows;
                 if (result.GetValue(input) is { } inputPath)
                 {
-                    rows = UsageExportReader.Read(inputPath).ToList();
+                    rows = Filter(UsageExportReader.Read(inputPath), inputPath, result.GetValue(from), result.GetValue(to)).ToList();
                 }
                 else
                 {
@@ -52,13 +52,13 @@ internal static class SavingsCommand
                         return 1;
                     }
 
-                    rows = await ReadLedgerAsync(dbPath, result.GetValue(from), result.GetValue(to), cancellationToken);
+                    rows = await ReadLedgerAsync(dbPath, book, result.GetValue(from), result.GetValue(to), cancellationToken);
                 }
 
                 var report = SavingsCalculator.Compute(rows, book, when, result.GetValue(allOn) ?? [], mixes);
                 if (result.GetValue(format) == "json")
                 {
-                    await output.WriteLineAsync(JsonSerializer.Serialize(report, Output.Json));
+                    await output.WriteLineAsync(JsonSerializer.Serialize(ToJson(report), Output.Json));
                 }
                 else
                 {
@@ -67,7 +67,7 @@ internal static class SavingsCommand
 
                 return 0;
             }
-            catch (Exception exception) when (exception is FormatException or PricingException or FileNotFoundException or IOException or InvalidOperationException)
+            catch (Exception exception) when (exception is FormatException or PricingException or FileNotFoundException or IOException or InvalidOperationException or System.Data.Common.DbException)
             {
                 await error.WriteLineAsync("modelmix savings: " + exception.Message);
                 return 1;
@@ -76,7 +76,7 @@ internal static class SavingsCommand
         return command;
     }
 
-    private static async Task<List<UsageRow>> ReadLedgerAsync(string path, DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken)
+    private static async Task<List<UsageRow>> ReadLedgerAsync(string path, PriceBook prices, DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken)
     {
         await using var store = new SqliteLedgerStore(path);
         await store.MigrateAsync(cancellationToken);
@@ -89,11 +89,51 @@ internal static class SavingsCommand
                 continue;
             }
 
-            rows.Add(new UsageRow(record.Timestamp, record.ResponseModel ?? record.RoutedModel, usage, record.Cost?.Total));
+            // The model that served the call, by the rule the proxy priced it with (AttemptRecorder): the response's
+            // model when the book knows it, else the routed model.
+            var model = record.ResponseModel is { } responseModel && prices.TryResolveId(responseModel, out _) ? responseModel : record.RoutedModel;
+            rows.Add(new UsageRow(record.Timestamp, model, usage, record.Cost?.Total));
         }
 
         return rows;
     }
+
+    /// <summary>Applies <c>--from</c> / <c>--to</c> to a usage export, the way the ledger query does (from inclusive, to exclusive).</summary>
+    private static IEnumerable<UsageRow> Filter(IEnumerable<UsageRow> rows, string path, DateTimeOffset? from, DateTimeOffset? to)
+    {
+        if (from is null && to is null)
+        {
+            return rows;
+        }
+
+        return rows.Where(row => row.Timestamp is { } at
+            ? (from is null || at >= from) && (to is null || at < to)
+            : throw new FormatException($"--from/--to: {path} has a row for {row.Model} without a timestamp, so it cannot be filtered by time (add a timestamp column, or drop --from/--to)."));
+    }
+
+    /// <summary>
+    /// The documented <c>--format json</c> shape (docs/cli.md), spelled out here so that renaming a property of
+    /// <see cref="SavingsReport"/> can never silently change the command's output.
+    /// </summary>
+    internal static object ToJson(SavingsReport report) => new
+    {
+        calls = report.Calls,
+        calls_without_recorded_cost = report.CallsWithoutRecordedCost,
+        price_date = report.PriceDate,
+        from = report.From,
+        to = report.To,
+        recorded_usd = report.RecordedUsd,
+        calls_by_model = report.CallsByModel,
+        recorded_by_model = report.RecordedByModel,
+        scenarios = report.Scenarios.Select(scenario => new
+        {
+            name = scenario.Name,
+            total_usd = scenario.TotalUsd,
+            by_model = scenario.ByModel,
+            difference_usd = scenario.DifferenceUsd,
+            difference_fraction = scenario.DifferenceFraction,
+        }),
+    };
 
     private static void Render(IAnsiConsole console, SavingsReport report)
     {
@@ -106,12 +146,14 @@ internal static class SavingsCommand
         var used = new Table().Title("Traffic as used").AddColumn("model").AddColumn(new TableColumn("calls").RightAligned()).AddColumn(new TableColumn("recorded").RightAligned());
         foreach (var (model, calls) in report.CallsByModel)
         {
-            used.AddRow(Markup.Escape(model), calls.ToString("N0", CultureInfo.InvariantCulture), Output.Usd(report.RecordedByModel.GetValueOrDefault(model)));
+            // A model none of whose calls has a recorded cost shows "unknown", not $0.
+            var recorded = report.RecordedByModel.TryGetValue(model, out var cost) ? Output.Usd(cost) : "unknown";
+            used.AddRow(Markup.Escape(model), calls.ToString("N0", CultureInfo.InvariantCulture), recorded);
         }
 
         console.Write(used);
 
-        var scenarios = new Table().Title($"The same tokens at the prices of {report.PriceDate:yyyy-MM-dd}")
+        var scenarios = new Table().Title($"The same tokens at the prices of {report.PriceDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}")
             .AddColumn("scenario").AddColumn("by model").AddColumn(new TableColumn("total").RightAligned()).AddColumn(new TableColumn("vs as-used").RightAligned());
         foreach (var scenario in report.Scenarios)
         {

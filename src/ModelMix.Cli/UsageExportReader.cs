@@ -64,9 +64,22 @@ internal static class UsageExportReader
                     };
                 }
 
-                var usage = root.TryGetProperty("usage", out var usageElement) && usageElement.ValueKind == JsonValueKind.Object
-                    ? AnthropicUsage.FromJson(usageElement)
-                    : (TokenUsage?)null;
+                TokenUsage? usage = null;
+                if (root.TryGetProperty("usage", out var usageElement) && usageElement.ValueKind != JsonValueKind.Null)
+                {
+                    if (usageElement.ValueKind != JsonValueKind.Object)
+                    {
+                        throw new FormatException($"usage must be a JSON object, got {usageElement.ValueKind}");
+                    }
+
+                    RequireTokenCounts(usageElement, "usage.");
+                    if (usageElement.TryGetProperty("cache_creation", out var breakdown) && breakdown.ValueKind == JsonValueKind.Object)
+                    {
+                        RequireTokenCounts(breakdown, "usage.cache_creation.");
+                    }
+
+                    usage = AnthropicUsage.FromJson(usageElement);
+                }
                 row = ToRow(fields, usage);
             }
             catch (Exception exception) when (exception is JsonException or FormatException or OverflowException)
@@ -87,23 +100,34 @@ internal static class UsageExportReader
             yield break;
         }
 
-        var header = csv.HeaderRecord ?? [];
-        while (csv.Read())
+        var header = (csv.HeaderRecord ?? []).Select(name => name.Trim()).ToArray();
+        while (true)
         {
-            var fields = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-            foreach (var name in header)
-            {
-                fields[name] = csv.GetField(name);
-            }
-
             UsageRow row;
             try
             {
+                if (!csv.Read())
+                {
+                    break;
+                }
+
+                if (csv.Parser.Count != header.Length)
+                {
+                    throw new FormatException($"the row has {csv.Parser.Count} fields, the header has {header.Length}");
+                }
+
+                var fields = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+                for (var i = 0; i < header.Length; i++)
+                {
+                    fields[header[i]] = csv.GetField(i);
+                }
+
                 row = ToRow(fields, null);
             }
-            catch (Exception exception) when (exception is FormatException or OverflowException)
+            catch (Exception exception) when (exception is FormatException or OverflowException or CsvHelperException)
             {
-                throw new FormatException($"{path}:{csv.Parser.RawRow}: {exception.Message}", exception);
+                var message = exception is CsvHelperException ? "not valid CSV (" + exception.Message.Split('\n')[0].Trim() + ")" : exception.Message;
+                throw new FormatException($"{path}:{csv.Parser.RawRow}: {message}", exception);
             }
 
             yield return row;
@@ -138,14 +162,14 @@ internal static class UsageExportReader
                 write5m,
                 write1h,
                 Tokens(fields, "cache_read_input_tokens"),
-                fields.GetValueOrDefault("service_tier") switch
+                fields.GetValueOrDefault("service_tier")?.Trim().ToLowerInvariant() switch
                 {
                     null or "" or "standard" => ServiceTier.Standard,
                     "batch" => ServiceTier.Batch,
                     "priority" => ServiceTier.Priority,
                     var other => throw new FormatException($"service_tier '{other}' is not standard, batch or priority"),
                 },
-                fields.GetValueOrDefault("speed") switch
+                fields.GetValueOrDefault("speed")?.Trim().ToLowerInvariant() switch
                 {
                     null or "" or "standard" => Speed.Standard,
                     "fast" => Speed.Fast,
@@ -154,12 +178,22 @@ internal static class UsageExportReader
                 fields.GetValueOrDefault("inference_geo") is { Length: > 0 } geo ? geo : null);
         }
 
-        DateTimeOffset? timestamp = fields.GetValueOrDefault("timestamp") is { Length: > 0 } text
-            ? DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal)
-            : null;
-        decimal? cost = fields.GetValueOrDefault("cost_usd") is { Length: > 0 } costText
-            ? decimal.Parse(costText, NumberStyles.Float, CultureInfo.InvariantCulture)
-            : null;
+        DateTimeOffset? timestamp = null;
+        if (fields.GetValueOrDefault("timestamp") is { Length: > 0 } text)
+        {
+            timestamp = DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed)
+                ? parsed
+                : throw new FormatException($"timestamp must be an ISO 8601 date and time, got '{text}'");
+        }
+
+        decimal? cost = null;
+        if (fields.GetValueOrDefault("cost_usd") is { Length: > 0 } costText)
+        {
+            cost = decimal.TryParse(costText, NumberStyles.Float, CultureInfo.InvariantCulture, out var parsedCost)
+                ? parsedCost
+                : throw new FormatException($"cost_usd must be a decimal number of dollars, got '{costText}'");
+        }
+
         return new UsageRow(timestamp, model, usage.Value, cost);
     }
 
@@ -176,5 +210,25 @@ internal static class UsageExportReader
         }
 
         return value;
+    }
+
+    /// <summary>
+    /// The API's usage object is read leniently (a missing count is zero); an export is not: a count that is there
+    /// but is not a non-negative integer (a string, a fraction, a negative) is refused rather than read as zero.
+    /// </summary>
+    private static void RequireTokenCounts(JsonElement usage, string prefix)
+    {
+        foreach (var property in usage.EnumerateObject())
+        {
+            if (!property.Name.EndsWith("_tokens", StringComparison.Ordinal) || property.Value.ValueKind == JsonValueKind.Null)
+            {
+                continue;
+            }
+
+            if (property.Value.ValueKind != JsonValueKind.Number || !property.Value.TryGetInt64(out var value) || value < 0)
+            {
+                throw new FormatException($"{prefix}{property.Name} must be a non-negative integer, got {property.Value.GetRawText()}");
+            }
+        }
     }
 }

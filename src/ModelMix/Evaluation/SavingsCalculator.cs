@@ -4,7 +4,8 @@ namespace ModelMix.Evaluation;
 
 /// <summary>
 /// Reprices real traffic: the same tokens (each class kept: cache reads stay reads, batch stays batch) on the models
-/// that served them, all on one model, or split by a what-if mix, at one price date.
+/// that served them, all on one model, or split by a what-if mix, at one price date. A fast-mode call moved to a
+/// model without fast mode is priced at that model's standard speed.
 /// </summary>
 public static class SavingsCalculator
 {
@@ -65,14 +66,14 @@ public static class SavingsCalculator
             asUsed[model] = asUsed.GetValueOrDefault(model) + prices.Cost(row.Model, row.Usage, priceDate).Total;
             for (var i = 0; i < allOnIds.Count; i++)
             {
-                allOnTotals[i] += prices.Cost(allOnIds[i], row.Usage, priceDate).Total;
+                allOnTotals[i] += Reprice(prices, allOnIds[i], row.Usage, priceDate);
             }
 
             for (var i = 0; i < mixes.Count; i++)
             {
                 foreach (var (target, share) in mixes[i].Shares)
                 {
-                    mixTotals[i][target] += share * prices.Cost(target, row.Usage, priceDate).Total;
+                    mixTotals[i][target] += share * Reprice(prices, target, row.Usage, priceDate);
                 }
             }
         }
@@ -101,6 +102,20 @@ public static class SavingsCalculator
             RecordedByModel = recordedByModel,
             Scenarios = scenarios,
         };
+    }
+
+    /// <summary>
+    /// A call moved to another model keeps its tokens, batch tier and inference geo; a fast-mode call moved to a model
+    /// that has no fast mode would have run at standard speed there, so it is priced at standard speed.
+    /// </summary>
+    private static decimal Reprice(PriceBook prices, string target, TokenUsage usage, DateTimeOffset priceDate)
+    {
+        if (usage.Speed == Speed.Fast && prices.TryGetPrice(target, priceDate, out var price) && price.FastMultiplier is null)
+        {
+            usage = usage with { Speed = Speed.Standard };
+        }
+
+        return prices.Cost(target, usage, priceDate).Total;
     }
 
     private static SavingsScenario Scenario(string name, IDictionary<string, decimal> byModel, decimal baseline)
