@@ -13,7 +13,7 @@ internal sealed class ProxyRouter
     /// <summary>The alias routed by the <c>ModelMix:Routing</c> policy.</summary>
     public const string Auto = "auto";
 
-    /// <summary>The same pins and rules, but the cheapest tier when nothing else decides.</summary>
+    /// <summary>The same pins and rules minus their catch-all: the cheapest tier when no specific rule decides.</summary>
     public const string AutoCheap = "auto-cheap";
 
     /// <summary>The configuration section of extra aliases: each child is a routing section of its own.</summary>
@@ -28,7 +28,10 @@ internal sealed class ProxyRouter
         {
             [Auto] = RoutingConfiguration.CreatePolicy(routing, prices),
         };
+        // auto-cheap: the same pins and rules without their catch-all, so whatever no specific rule claims goes
+        // to the cheapest tier instead of the catch-all's (Sonnet in the default rules).
         var cheap = RoutingConfiguration.Bind(routing);
+        cheap.Rules = (cheap.Rules ?? DefaultRules.CreateOptions()).Where(rule => !rule.HasNoConditions).ToList();
         cheap.Default = "haiku";
         _aliases[AutoCheap] = RoutingConfiguration.CreatePolicy(cheap, prices, RoutingOptions.SectionName + " (auto-cheap: default haiku)");
         foreach (var alias in configuration.GetSection(AliasesSection).GetChildren())
@@ -51,7 +54,8 @@ internal sealed class ProxyRouter
     /// <summary>Decides where a request for an alias goes.</summary>
     public static async ValueTask<RoutingDecision> DecideAsync(IRoutingPolicy policy, RoutingRequest request, CancellationToken cancellationToken)
     {
-        if (policy is ISynchronousRoutingPolicy synchronous && synchronous.TryDecide(request, out var decision))
+        // The synchronous path allocates nothing; a composite holding an asynchronous member (a meta-router) must go async.
+        if (policy is ISynchronousRoutingPolicy synchronous && policy is not CompositePolicy { IsSynchronous: false } && synchronous.TryDecide(request, out var decision))
         {
             return decision;
         }

@@ -49,7 +49,7 @@ public sealed class ProxyRoutingTests
         var record = Assert.Single(await harness.ReadLedgerAsync());
         Assert.Equal("auto", record.RequestedModel);
         Assert.Equal(Haiku, record.RoutedModel);
-        Assert.Equal(DefaultRules.HaikuKeywords, record.Policy == "rules" ? DefaultRules.HaikuKeywords : record.Reason);
+        Assert.Equal(RulesPolicy.DefaultName, record.Policy);
         Assert.Contains(DefaultRules.HaikuKeywords, record.Reason, StringComparison.Ordinal);
         Assert.NotNull(record.Cost);
     }
