@@ -107,6 +107,9 @@ public static class ProxyApplication
                 MaxConnectionsPerServer = 1024,
             });
         services.AddSingleton<MessagesForwarder>();
+        services.AddSingleton<CountTokensForwarder>();
+        services.AddSingleton<ModelsEndpoint>();
+        ProxyTelemetry.AddServices(services);
         services.AddHostedService<ProxyStartup>();
     }
 
@@ -143,6 +146,10 @@ public static class ProxyApplication
         });
 
         app.MapPost("/v1/messages", (HttpContext context, MessagesForwarder forwarder) => forwarder.HandleAsync(context));
+        app.MapPost("/v1/messages/count_tokens", (HttpContext context, CountTokensForwarder forwarder) => forwarder.HandleAsync(context));
+        app.MapGet("/v1/models", (HttpContext context, ModelsEndpoint models) => models.ListAsync(context));
+        app.MapGet("/v1/models/{id}", (HttpContext context, string id, ModelsEndpoint models) => models.GetAsync(context, id));
         app.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
+        ProxyTelemetry.MapEndpoints(app);
     }
 }

@@ -1,4 +1,5 @@
 using ModelMix.Pricing;
+using ModelMix.Telemetry;
 
 namespace ModelMix.Ledger;
 
@@ -10,14 +11,22 @@ public sealed class AttemptRecorder
 {
     private readonly PriceBook _prices;
     private readonly ILedger _ledger;
+    private readonly ModelMixMetrics? _metrics;
 
     /// <summary>Creates a recorder over a price book and a ledger.</summary>
     public AttemptRecorder(PriceBook prices, ILedger ledger)
+        : this(prices, ledger, null)
+    {
+    }
+
+    /// <summary>Creates a recorder that also counts every attempt in <paramref name="metrics"/>.</summary>
+    public AttemptRecorder(PriceBook prices, ILedger ledger, ModelMixMetrics? metrics)
     {
         ArgumentNullException.ThrowIfNull(prices);
         ArgumentNullException.ThrowIfNull(ledger);
         _prices = prices;
         _ledger = ledger;
+        _metrics = metrics;
     }
 
     /// <summary>The price book attempts are priced with.</summary>
@@ -37,6 +46,7 @@ public sealed class AttemptRecorder
         ArgumentNullException.ThrowIfNull(attempt);
         var priced = Price(attempt);
         await _ledger.RecordAsync(priced, cancellationToken).ConfigureAwait(false);
+        _metrics?.Record(priced);
         return priced;
     }
 

@@ -1,0 +1,21 @@
+using System.Diagnostics.Metrics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using ModelMix.Telemetry;
+using OpenTelemetry.Metrics;
+
+namespace ModelMix.Server;
+
+/// <summary>OpenTelemetry metrics for the proxy, exported in Prometheus text at <c>GET /metrics</c>.</summary>
+internal static class ProxyTelemetry
+{
+    public static void AddServices(IServiceCollection services)
+    {
+        services.AddSingleton(provider => new ModelMixMetrics(provider.GetRequiredService<IMeterFactory>()));
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(ModelMixMetrics.MeterName)
+            .AddPrometheusExporter());
+    }
+
+    public static void MapEndpoints(WebApplication app) => app.MapPrometheusScrapingEndpoint("/metrics");
+}

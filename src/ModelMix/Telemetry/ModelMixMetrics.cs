@@ -1,0 +1,85 @@
+using System.Diagnostics.Metrics;
+using ModelMix.Ledger;
+
+namespace ModelMix.Telemetry;
+
+/// <summary>
+/// ModelMix's metrics, on the <c>ModelMix</c> meter: the GenAI semantic-convention instruments
+/// (<c>gen_ai.client.token.usage</c>, <c>gen_ai.client.operation.duration</c>) and ModelMix's own
+/// (<c>modelmix.cost_usd</c>, <c>modelmix.route</c>, <c>modelmix.escalations</c>, <c>modelmix.attempts</c>).
+/// Exported to Prometheus these read <c>modelmix_cost_usd_total</c>, <c>modelmix_route_total{model,reason}</c>, ….
+/// Metrics are for dashboards; the ledger is the exact record (costs here are doubles).
+/// </summary>
+public sealed class ModelMixMetrics : IDisposable
+{
+    /// <summary>The meter name to subscribe to (e.g. <c>AddMeter(ModelMixMetrics.MeterName)</c>).</summary>
+    public const string MeterName = "ModelMix";
+
+    private readonly Meter _meter;
+    private readonly Histogram<long> _tokens;
+    private readonly Histogram<double> _duration;
+    private readonly Counter<double> _cost;
+    private readonly Counter<long> _route;
+    private readonly Counter<long> _escalations;
+    private readonly Counter<long> _attempts;
+
+    /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>, or on a private meter when none is given.</summary>
+    public ModelMixMetrics(IMeterFactory? meterFactory = null)
+    {
+        _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
+        _tokens = _meter.CreateHistogram<long>("gen_ai.client.token.usage", "{token}", "Tokens used per call, by gen_ai.token.type (input, output).");
+        _duration = _meter.CreateHistogram<double>("gen_ai.client.operation.duration", "s", "Duration of each upstream attempt.");
+        _cost = _meter.CreateCounter<double>("modelmix.cost_usd", null, "Cost of the recorded attempts in US dollars (exact values are in the ledger).");
+        _route = _meter.CreateCounter<long>("modelmix.route", null, "Requests routed, by model and routing policy.");
+        _escalations = _meter.CreateCounter<long>("modelmix.escalations", null, "Attempts that escalated from a cheaper model.");
+        _attempts = _meter.CreateCounter<long>("modelmix.attempts", null, "Upstream attempts, by model and status.");
+    }
+
+    /// <summary>Counts one recorded attempt: tokens, duration, cost, status and, for first attempts, the route.</summary>
+    public void Record(LedgerRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var model = record.ResponseModel ?? record.RoutedModel;
+        var modelTag = new KeyValuePair<string, object?>("gen_ai.request.model", record.RoutedModel);
+        var system = new KeyValuePair<string, object?>("gen_ai.system", "anthropic");
+        _attempts.Add(1, modelTag, new("status", StatusName(record.Status)), new("error.type", record.ErrorType));
+        _duration.Record(record.LatencyMs / 1000.0, modelTag, system, new("gen_ai.response.model", model));
+        var usage = record.Usage;
+        if (usage.TotalInputTokens > 0)
+        {
+            _tokens.Record(usage.TotalInputTokens, modelTag, system, new("gen_ai.token.type", "input"));
+        }
+
+        if (usage.OutputTokens > 0)
+        {
+            _tokens.Record(usage.OutputTokens, modelTag, system, new("gen_ai.token.type", "output"));
+        }
+
+        if (record.Cost is { } cost && cost.Total != 0m)
+        {
+            _cost.Add((double)cost.Total, new KeyValuePair<string, object?>("model", record.RoutedModel));
+        }
+
+        if (record.Attempt == 1)
+        {
+            _route.Add(1, new KeyValuePair<string, object?>("model", record.RoutedModel), new("reason", record.Policy ?? "unknown"));
+        }
+
+        if (record.EscalatedFrom is not null)
+        {
+            _escalations.Add(1, new KeyValuePair<string, object?>("from", record.EscalatedFrom), new("to", record.RoutedModel));
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _meter.Dispose();
+
+    private static string StatusName(LedgerStatus status) => status switch
+    {
+        LedgerStatus.Ok => "ok",
+        LedgerStatus.Error => "error",
+        LedgerStatus.Failed => "failed",
+        LedgerStatus.Unpriced => "unpriced",
+        _ => "unknown",
+    };
+}
