@@ -25,12 +25,7 @@ internal static class AnthropicError
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
         {
-            json.WriteStartObject();
-            json.WriteString("type", "error");
-            json.WriteStartObject("error");
-            json.WriteString("type", type);
-            json.WriteString("message", message);
-            json.WriteEndObject();
+            WriteErrorObject(json, type, message);
             if (requestId is null)
             {
                 json.WriteNull("request_id");
@@ -71,16 +66,22 @@ internal static class AnthropicError
         buffer.Write("event: error\ndata: "u8);
         using (var json = new Utf8JsonWriter(buffer))
         {
-            json.WriteStartObject();
-            json.WriteString("type", "error");
-            json.WriteStartObject("error");
-            json.WriteString("type", type);
-            json.WriteString("message", message);
-            json.WriteEndObject();
+            WriteErrorObject(json, type, message);
             json.WriteEndObject();
         }
 
         buffer.Write("\n\n"u8);
         return buffer.ToArray();
+    }
+
+    /// <summary>Opens the top-level object and writes <c>"type":"error"</c> and the <c>error</c> member; the caller closes it.</summary>
+    private static void WriteErrorObject(Utf8JsonWriter json, string type, string message)
+    {
+        json.WriteStartObject();
+        json.WriteString("type", "error");
+        json.WriteStartObject("error");
+        json.WriteString("type", type);
+        json.WriteString("message", message);
+        json.WriteEndObject();
     }
 }
