@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using ModelMix.IntegrationTests.Support;
 
 namespace ModelMix.IntegrationTests.Cli;
 
@@ -131,21 +132,7 @@ internal sealed class ServeProcess : IAsyncDisposable
     /// </summary>
     private static string CliAssemblyPath()
     {
-        var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var framework = testBin.Name;
-        var configuration = testBin.Parent!.Name;
-        var root = testBin;
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "ModelMix.slnx")))
-        {
-            root = root.Parent;
-        }
-
-        if (root is null)
-        {
-            throw new InvalidOperationException("could not find the repository root (ModelMix.slnx) above " + AppContext.BaseDirectory);
-        }
-
-        var dll = Path.Combine(root.FullName, "src", "ModelMix.Cli", "bin", configuration, framework, "ModelMix.Cli.dll");
+        var dll = Path.Combine(RepositoryPaths.Root, "src", "ModelMix.Cli", "bin", RepositoryPaths.Configuration, RepositoryPaths.Framework, "ModelMix.Cli.dll");
         return File.Exists(dll) ? dll : throw new FileNotFoundException("build src/ModelMix.Cli first; not found: " + dll, dll);
     }
 
