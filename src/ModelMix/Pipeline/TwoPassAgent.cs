@@ -13,8 +13,11 @@ namespace ModelMix.Pipeline;
 /// </summary>
 /// <remarks>
 /// The tool loop is Microsoft.Extensions.AI's <see cref="FunctionInvokingChatClient"/> with
-/// <see cref="FunctionInvokingChatClient.MaximumIterationsPerRequest"/> = <see cref="TwoPassAgentOptions.MaxSteps"/>;
-/// the agent adds a thin stage under it that tags and counts each step. Pass the client <em>without</em> function
+/// <see cref="FunctionInvokingChatClient.MaximumIterationsPerRequest"/> = <see cref="TwoPassAgentOptions.MaxSteps"/>,
+/// not a hand-written loop: it already handles parallel calls, errors, approvals and unknown functions. The agent adds a
+/// thin stage under it that tags and counts each step. When the model still asks for tools after
+/// <see cref="TwoPassAgentOptions.MaxSteps"/> rounds, the function-invoking client makes one more call with the tools
+/// withdrawn so that the model answers; that run counts as having reached the step cap. Pass the client <em>without</em> function
 /// invocation (e.g. loop guard → ledger → <c>AsIChatClient</c>), so that each step is guarded and recorded.
 /// </remarks>
 public sealed class TwoPassAgent
@@ -80,7 +83,7 @@ public sealed class TwoPassAgent
         var pass1Steps = steps.Calls;
 
         var tools = TwoPassToolResults.Measure(toolLoop.Messages);
-        var stepCapReached = pass1Steps >= _options.MaxSteps && EndsWithToolCalls(toolLoop);
+        var stepCapReached = pass1Steps > _options.MaxSteps;
         var (triggered, why) = Decide(tools, synthesize || _options.AlwaysSynthesize, stepCapReached);
         if (!triggered)
         {
@@ -136,7 +139,7 @@ public sealed class TwoPassAgent
 
         if (stepCapReached && _options.SynthesizeWhenStepCapReached)
         {
-            reasons.Add(string.Format(inv, "step cap {0} reached without a final answer", _options.MaxSteps));
+            reasons.Add(string.Format(inv, "step cap {0} reached", _options.MaxSteps));
         }
 
         if (_options.SynthesisMinToolCalls is { } minCalls)
@@ -173,11 +176,6 @@ public sealed class TwoPassAgent
             ? (true, string.Join("; ", reasons))
             : (false, misses.Count > 0 ? "no trigger: " + string.Join(", ", misses) : "no trigger configured");
     }
-
-    private static bool EndsWithToolCalls(ChatResponse response) =>
-        response.Messages.Count > 0
-        && response.Messages[^1].Role == ChatRole.Assistant
-        && response.Messages[^1].Contents.Any(static c => c is FunctionCallContent { InformationalOnly: false });
 
     private static IEnumerable<ChatMessage> UpToLastToolResult(IList<ChatMessage> messages)
     {

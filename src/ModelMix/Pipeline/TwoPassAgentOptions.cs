@@ -16,7 +16,11 @@ public sealed class TwoPassAgentOptions
     /// <summary>The model that writes the final answer from the conversation and the tool results (pass 2).</summary>
     public string StrongModel { get; set; } = "claude-opus-4-6";
 
-    /// <summary>The most model calls of the tool loop, the first included (FunctionInvokingChatClient's MaximumIterationsPerRequest). Default 6.</summary>
+    /// <summary>
+    /// The step cap: the most rounds of tool calls in the tool loop (FunctionInvokingChatClient's
+    /// MaximumIterationsPerRequest). A loop that uses them all gets one more model call with the tools withdrawn, so
+    /// pass 1 makes at most <c>MaxSteps + 1</c> calls. Default 6.
+    /// </summary>
     public int MaxSteps { get; set; } = 6;
 
     /// <summary>Synthesis runs when the tool loop ran at least this many tool calls. Default 3.</summary>
@@ -31,7 +35,7 @@ public sealed class TwoPassAgentOptions
     /// </summary>
     public int? SynthesisMinResultRows { get; set; } = 100;
 
-    /// <summary>Synthesis runs when the tool loop hit <see cref="MaxSteps"/> still asking for tools (the cheap model gave no final answer). Default <c>true</c>.</summary>
+    /// <summary>Synthesis runs when the tool loop used all <see cref="MaxSteps"/> rounds (the cheap model's answer was forced). Default <c>true</c>.</summary>
     public bool SynthesizeWhenStepCapReached { get; set; } = true;
 
     /// <summary>Synthesis always runs (the caller asks for it on every call; a call can also ask through <see cref="TwoPassAgent.RunAsync(IEnumerable{ChatMessage}, ChatOptions?, bool, CancellationToken)"/>).</summary>

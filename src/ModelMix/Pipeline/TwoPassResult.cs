@@ -20,7 +20,7 @@ public sealed record TwoPassResult
     /// <summary>1, or 2 when the strong model wrote the final answer.</summary>
     public int Passes => SynthesisResponse is null ? 1 : 2;
 
-    /// <summary>Model calls of the tool loop (pass 1).</summary>
+    /// <summary>Model calls of the tool loop (pass 1): at most <see cref="TwoPassAgentOptions.MaxSteps"/> + 1.</summary>
     public int Steps { get; init; }
 
     /// <summary>Tool calls run during the tool loop.</summary>

@@ -14,7 +14,7 @@ public sealed record TierDriftAlert(string Tier, double Share, double Bound, int
     /// <summary>One line for logs and notifications, e.g. <c>opus took 25.0% of the last 40 calls (10), bound 20.0%</c>.</summary>
     public override string ToString() => string.Format(
         CultureInfo.InvariantCulture,
-        "{0} took {1:P1} of the last {2} calls ({3}), bound {4:P1}",
+        "{0} took {1:0.0%} of the last {2} calls ({3}), bound {4:0.0%}",
         Tier,
         Share,
         WindowCalls,
