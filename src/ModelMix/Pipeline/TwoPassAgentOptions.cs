@@ -1,0 +1,84 @@
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using ModelMix.Pricing;
+
+namespace ModelMix.Pipeline;
+
+/// <summary>
+/// Options of <see cref="TwoPassAgent"/>: which models run each pass, the step cap of the tool loop, and when the strong
+/// model writes the final answer. A <c>null</c> trigger is off; the defaults suit a Haiku tool loop with Opus synthesis.
+/// </summary>
+public sealed class TwoPassAgentOptions
+{
+    /// <summary>The model that runs the tool loop (pass 1) and whose answer stands when synthesis is not triggered.</summary>
+    public string CheapModel { get; set; } = "claude-haiku-4-5";
+
+    /// <summary>The model that writes the final answer from the conversation and the tool results (pass 2).</summary>
+    public string StrongModel { get; set; } = "claude-opus-4-6";
+
+    /// <summary>
+    /// The step cap: the most rounds of tool calls in the tool loop (FunctionInvokingChatClient's
+    /// MaximumIterationsPerRequest). A loop that uses them all gets one more model call with the tools withdrawn, so
+    /// pass 1 makes at most <c>MaxSteps + 1</c> calls. Default 6.
+    /// </summary>
+    public int MaxSteps { get; set; } = 6;
+
+    /// <summary>Synthesis runs when the tool loop ran at least this many tool calls. Default 3.</summary>
+    public int? SynthesisMinToolCalls { get; set; } = 3;
+
+    /// <summary>Synthesis runs when any tool result is at least this many estimated tokens (see <c>TokenEstimator</c>). Default 4,000.</summary>
+    public long? SynthesisMinResultTokens { get; set; } = 4_000;
+
+    /// <summary>
+    /// Synthesis runs when any tool result has at least this many rows: elements of a JSON array (top-level, or the
+    /// longest array property of a JSON object), or lines of plain text. Default 100.
+    /// </summary>
+    public int? SynthesisMinResultRows { get; set; } = 100;
+
+    /// <summary>Synthesis runs when the tool loop used all <see cref="MaxSteps"/> rounds (the cheap model's answer was forced). Default <c>true</c>.</summary>
+    public bool SynthesizeWhenStepCapReached { get; set; } = true;
+
+    /// <summary>Synthesis always runs (the caller asks for it on every call; a call can also ask through <see cref="TwoPassAgent.RunAsync(IEnumerable{ChatMessage}, ChatOptions?, bool, CancellationToken)"/>).</summary>
+    public bool AlwaysSynthesize { get; set; }
+
+    /// <summary>The user message appended for the strong model after the tool results.</summary>
+    public string SynthesisInstruction { get; set; } =
+        "Using the conversation and the tool results above, write the final answer to the user's request. Do not call any tools.";
+
+    /// <summary>Names the tier of a model in routing reasons (<c>on haiku</c>); <see cref="PriceBook.Default"/> when <c>null</c>.</summary>
+    public PriceBook? Prices { get; set; }
+
+    /// <summary>Logger factory of the FunctionInvokingChatClient that runs the tool loop.</summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>Services passed to the tool functions (FunctionInvokingChatClient's functionInvocationServices).</summary>
+    public IServiceProvider? FunctionInvocationServices { get; set; }
+
+    /// <summary>Changes the FunctionInvokingChatClient of each run (errors, concurrency, …); its iteration cap is then set to <see cref="MaxSteps"/>.</summary>
+    public Action<FunctionInvokingChatClient>? ConfigureFunctionInvocation { get; set; }
+
+    /// <summary>Throws when an option is out of range, naming it.</summary>
+    /// <exception cref="ArgumentException">A model or the instruction is blank.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A cap or trigger is not positive.</exception>
+    public void Validate()
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(CheapModel, nameof(CheapModel));
+        ArgumentException.ThrowIfNullOrWhiteSpace(StrongModel, nameof(StrongModel));
+        ArgumentException.ThrowIfNullOrWhiteSpace(SynthesisInstruction, nameof(SynthesisInstruction));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxSteps, 1, nameof(MaxSteps));
+        if (SynthesisMinToolCalls is { } calls)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(calls, 1, nameof(SynthesisMinToolCalls));
+        }
+
+        if (SynthesisMinResultTokens is { } tokens)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(tokens, 1, nameof(SynthesisMinResultTokens));
+        }
+
+        if (SynthesisMinResultRows is { } rows)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1, nameof(SynthesisMinResultRows));
+        }
+    }
+}
