@@ -1,0 +1,125 @@
+using System.Text;
+using Microsoft.Extensions.AI;
+using ModelMix.Routing;
+
+namespace ModelMix.Pipeline;
+
+/// <summary>
+/// Extracts the routing features of an <see cref="IChatClient"/> call (<see cref="RoutingRequest"/>) from its messages
+/// and options, so the library door routes on the same features the proxy door extracts from raw JSON.
+/// </summary>
+public static class ChatRoutingRequest
+{
+    /// <summary>
+    /// The features of one call: task label, session and key from <see cref="ModelMixChatOptions"/>; keyword text =
+    /// instructions and system messages + the last user message; a token estimate over all text; tool count;
+    /// images; structured output (JSON response format or a required tool); max tokens; depth (user turns); and the
+    /// requested model (<see cref="ChatOptions.ModelId"/>).
+    /// </summary>
+    /// <param name="messages">The conversation sent with the call.</param>
+    /// <param name="options">The call's options, if any.</param>
+    /// <remarks>
+    /// The token estimate covers text, reasoning text, tool-call arguments and tool results; images are not counted,
+    /// because their size is not known without decoding them (the rules use <see cref="RoutingRequest.HasImages"/>).
+    /// </remarks>
+    public static RoutingRequest From(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var system = new StringBuilder();
+        if (!string.IsNullOrWhiteSpace(options?.Instructions))
+        {
+            system.Append(options.Instructions);
+        }
+
+        long totalChars = options?.Instructions?.Length ?? 0;
+        ChatMessage? lastUser = null;
+        var userTurns = 0;
+        var hasImages = false;
+        foreach (var message in messages)
+        {
+            if (message.Role == ChatRole.User)
+            {
+                userTurns++;
+                lastUser = message;
+            }
+
+            foreach (var content in message.Contents)
+            {
+                switch (content)
+                {
+                    case TextContent text:
+                        totalChars += text.Text?.Length ?? 0;
+                        if (message.Role == ChatRole.System && !string.IsNullOrEmpty(text.Text))
+                        {
+                            AppendLine(system, text.Text);
+                        }
+
+                        break;
+                    case TextReasoningContent reasoning:
+                        totalChars += reasoning.Text?.Length ?? 0;
+                        break;
+                    case FunctionCallContent call:
+                        totalChars += call.Name.Length;
+                        if (call.Arguments is { } arguments)
+                        {
+                            foreach (var argument in arguments)
+                            {
+                                totalChars += argument.Key.Length + (argument.Value?.ToString()?.Length ?? 0);
+                            }
+                        }
+
+                        break;
+                    case FunctionResultContent result:
+                        totalChars += result.Result?.ToString()?.Length ?? 0;
+                        break;
+                    case DataContent data when data.HasTopLevelMediaType("image"):
+                        hasImages = true;
+                        break;
+                    case UriContent uri when uri.HasTopLevelMediaType("image"):
+                        hasImages = true;
+                        break;
+                }
+            }
+        }
+
+        if (lastUser is not null)
+        {
+            AppendLine(system, lastUser.Text);
+        }
+
+        return new RoutingRequest
+        {
+            TaskLabel = options.GetTaskLabel(),
+            Text = system.ToString().AsMemory(),
+            EstimatedInputTokens = (long)Math.Ceiling(totalChars / TokenEstimator.CharsPerToken),
+            ToolCount = options?.Tools?.Count ?? 0,
+            HasImages = hasImages,
+            StructuredOutput = IsStructured(options),
+            MaxTokens = options?.MaxOutputTokens,
+            ConversationDepth = userTurns,
+            SessionId = options.GetSessionId(),
+            KeyId = options.GetKeyId(),
+            RequestedModel = string.IsNullOrEmpty(options?.ModelId) ? null : options.ModelId,
+        };
+    }
+
+    /// <summary>Whether the output will be parsed: a JSON response format, or a tool the model must call.</summary>
+    /// <param name="options">The call's options, if any.</param>
+    public static bool IsStructured(ChatOptions? options) =>
+        options is not null && (options.ResponseFormat is ChatResponseFormatJson || options.ToolMode is RequiredChatToolMode);
+
+    private static void AppendLine(StringBuilder builder, string text)
+    {
+        if (text.Length == 0)
+        {
+            return;
+        }
+
+        if (builder.Length > 0)
+        {
+            builder.Append('\n');
+        }
+
+        builder.Append(text);
+    }
+}
