@@ -107,6 +107,7 @@ public static class ProxyApplication
                 MaxConnectionsPerServer = 1024,
             });
         services.AddSingleton<MessagesForwarder>();
+        services.AddSingleton<OpenAi.ChatCompletionsHandler>();
         services.AddHostedService<ProxyStartup>();
     }
 
@@ -143,6 +144,7 @@ public static class ProxyApplication
         });
 
         app.MapPost("/v1/messages", (HttpContext context, MessagesForwarder forwarder) => forwarder.HandleAsync(context));
+        app.MapPost("/v1/chat/completions", (HttpContext context, OpenAi.ChatCompletionsHandler handler) => handler.HandleAsync(context));
         app.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
     }
 }
