@@ -351,7 +351,7 @@ internal sealed class MessagesForwarder
     }
 
     /// <summary>Writes a buffered upstream answer (success or error) to the client as it came.</summary>
-    internal static async Task RelayBufferedAsync(HttpContext context, UpstreamResult result)
+    private static async Task RelayBufferedAsync(HttpContext context, UpstreamResult result)
     {
         var response = context.Response;
         response.StatusCode = result.Status;
@@ -388,7 +388,7 @@ internal sealed class MessagesForwarder
         string? cutReason = null;
         var clientGone = false;
         var buffer = ArrayPool<byte>.Shared.Rent(16384);
-        var translated = new ArrayBufferWriter<byte>(translator is null ? 1 : 16384);
+        var translated = translator is null ? null : new ArrayBufferWriter<byte>(16384);
         try
         {
             await using var source = await upstream.Content.ReadAsStreamAsync(aborted);
@@ -403,7 +403,7 @@ internal sealed class MessagesForwarder
                 }
                 else
                 {
-                    translated.ResetWrittenCount();
+                    translated!.ResetWrittenCount();
                     translator.Translate(buffer.AsSpan(0, read), translated);
                     if (translated.WrittenCount == 0)
                     {
