@@ -69,14 +69,13 @@ internal sealed class MessagesForwarder
             .Build();
     }
 
-    /// <summary>Handles one request.</summary>
+    /// <summary>Handles one <c>POST /v1/messages</c> request.</summary>
     public async Task HandleAsync(HttpContext context)
     {
         var requestId = "mmx_" + Guid.CreateVersion7().ToString("N");
         context.Response.Headers["x-modelmix-request-id"] = requestId;
-        var aborted = context.RequestAborted;
 
-        var body = await ReadBodyAsync(context);
+        var body = await ReadBodyAsync(context, AnthropicDialect.Instance);
         if (body is null)
         {
             return;
@@ -88,9 +87,19 @@ internal sealed class MessagesForwarder
             return;
         }
 
+        await ForwardAsync(context, requestId, body, request!, AnthropicDialect.Instance);
+    }
+
+    /// <summary>
+    /// Routes a checked Anthropic Messages body, sends it upstream with retries, records every attempt, and writes
+    /// the answer to the client in <paramref name="dialect"/>'s API (the Anthropic bytes as they came, or translated).
+    /// </summary>
+    internal async Task ForwardAsync(HttpContext context, string requestId, byte[] body, MessagesRequest request, IClientDialect dialect)
+    {
+        var aborted = context.RequestAborted;
         var sessionId = context.Request.Headers["x-modelmix-session"].ToString() is { Length: > 0 } session ? session : null;
         var taskLabel = context.Request.Headers["x-modelmix-task"].ToString() is { Length: > 0 } task ? task : null;
-        var route = new Route(request!.Model, "passthrough", "the caller named a model");
+        var route = new Route(request.Model, "passthrough", "the caller named a model");
         if (_router.IsAlias(request.Model, out var policy))
         {
             var decision = await ProxyRouter.DecideAsync(policy!, request.Features with { TaskLabel = taskLabel, SessionId = sessionId }, aborted);
@@ -99,11 +108,12 @@ internal sealed class MessagesForwarder
         }
         else if (!_recorder.Prices.TryResolveId(request.Model, out _))
         {
-            await AnthropicError.WriteAsync(
+            await dialect.WriteErrorAsync(
                 context,
                 400,
                 $"model: '{request.Model}' is neither a routing alias ({string.Join(", ", _router.Aliases)}) nor in ModelMix's price book ({_recorder.Prices.SourceName}), so its cost could not be recorded. Use a priced model (see `modelmix prices`) or add it to a price file passed with --prices.",
-                requestId: requestId);
+                null,
+                requestId);
             return;
         }
 
@@ -113,7 +123,7 @@ internal sealed class MessagesForwarder
             request,
             route,
             body,
-            context.Request.Headers["anthropic-version"].ToString() is { Length: > 0 } version ? version : _options.DefaultAnthropicVersion,
+            AnthropicVersionOf(context),
             context.Request.Headers["anthropic-beta"].ToString() is { Length: > 0 } beta ? beta : null,
             sessionId,
             taskLabel);
@@ -129,12 +139,12 @@ internal sealed class MessagesForwarder
         }
         catch (HttpRequestException exception)
         {
-            await AnthropicError.WriteAsync(context, 502, $"ModelMix could not reach the upstream API: {exception.Message}", "api_error", requestId);
+            await dialect.WriteErrorAsync(context, 502, $"ModelMix could not reach the upstream API: {exception.Message}", "api_error", requestId);
             return;
         }
         catch (UpstreamTimeoutException)
         {
-            await AnthropicError.WriteAsync(context, 504, $"The upstream API did not answer within {_options.UpstreamTimeout}.", "api_error", requestId);
+            await dialect.WriteErrorAsync(context, 504, $"The upstream API did not answer within {_options.UpstreamTimeout}.", "api_error", requestId);
             return;
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
@@ -146,21 +156,26 @@ internal sealed class MessagesForwarder
         {
             if (result.OpenStream is { } stream)
             {
-                await RelayStreamAsync(context, call, result, stream);
+                await RelayStreamAsync(context, call, result, stream, dialect.CreateStreamTranslator());
             }
             else
             {
-                await RelayBufferedAsync(context, result);
+                await dialect.WriteBufferedAsync(context, result, requestId);
             }
         }
     }
 
-    private async Task<byte[]?> ReadBodyAsync(HttpContext context)
+    /// <summary>The <c>anthropic-version</c> sent upstream: the client's, else the configured default.</summary>
+    internal string AnthropicVersionOf(HttpContext context) =>
+        context.Request.Headers["anthropic-version"].ToString() is { Length: > 0 } version ? version : _options.DefaultAnthropicVersion;
+
+    /// <summary>Reads the request body within the size limit; null when an error (413) was written in <paramref name="dialect"/>'s shape.</summary>
+    internal async Task<byte[]?> ReadBodyAsync(HttpContext context, IClientDialect dialect)
     {
         var limit = _options.MaxRequestBodyBytes;
         if (context.Request.ContentLength is { } declared && declared > limit)
         {
-            await AnthropicError.WriteAsync(context, 413, $"Request exceeds the maximum allowed number of bytes ({limit}).");
+            await dialect.WriteErrorAsync(context, 413, $"Request exceeds the maximum allowed number of bytes ({limit}).", null, null);
             return null;
         }
 
@@ -179,7 +194,7 @@ internal sealed class MessagesForwarder
             {
                 if (buffer.Length + read > limit)
                 {
-                    await AnthropicError.WriteAsync(context, 413, $"Request exceeds the maximum allowed number of bytes ({limit}).");
+                    await dialect.WriteErrorAsync(context, 413, $"Request exceeds the maximum allowed number of bytes ({limit}).", null, null);
                     return null;
                 }
 
@@ -188,7 +203,7 @@ internal sealed class MessagesForwarder
         }
         catch (Microsoft.AspNetCore.Http.BadHttpRequestException exception) when (exception.StatusCode == 413)
         {
-            await AnthropicError.WriteAsync(context, 413, $"Request exceeds the maximum allowed number of bytes ({limit}).");
+            await dialect.WriteErrorAsync(context, 413, $"Request exceeds the maximum allowed number of bytes ({limit}).", null, null);
             return null;
         }
         finally
@@ -335,6 +350,7 @@ internal sealed class MessagesForwarder
         return message;
     }
 
+    /// <summary>Writes a buffered upstream answer (success or error) to the client as it came.</summary>
     private static async Task RelayBufferedAsync(HttpContext context, UpstreamResult result)
     {
         var response = context.Response;
@@ -355,7 +371,7 @@ internal sealed class MessagesForwarder
         }
     }
 
-    private async Task RelayStreamAsync(HttpContext context, CallContext call, UpstreamResult result, HttpResponseMessage upstream)
+    private async Task RelayStreamAsync(HttpContext context, CallContext call, UpstreamResult result, HttpResponseMessage upstream, IStreamTranslator? translator)
     {
         var response = context.Response;
         response.StatusCode = result.Status;
@@ -372,6 +388,7 @@ internal sealed class MessagesForwarder
         string? cutReason = null;
         var clientGone = false;
         var buffer = ArrayPool<byte>.Shared.Rent(16384);
+        var translated = translator is null ? null : new ArrayBufferWriter<byte>(16384);
         try
         {
             await using var source = await upstream.Content.ReadAsStreamAsync(aborted);
@@ -380,7 +397,22 @@ internal sealed class MessagesForwarder
             while ((read = await source.ReadAsync(buffer, aborted)) > 0)
             {
                 tap.Observe(buffer.AsSpan(0, read));
-                await response.Body.WriteAsync(buffer.AsMemory(0, read), aborted);
+                if (translator is null)
+                {
+                    await response.Body.WriteAsync(buffer.AsMemory(0, read), aborted);
+                }
+                else
+                {
+                    translated!.ResetWrittenCount();
+                    translator.Translate(buffer.AsSpan(0, read), translated);
+                    if (translated.WrittenCount == 0)
+                    {
+                        continue;
+                    }
+
+                    await response.Body.WriteAsync(translated.WrittenMemory, aborted);
+                }
+
                 await response.Body.FlushAsync(aborted);
             }
 
@@ -414,7 +446,8 @@ internal sealed class MessagesForwarder
             Log.StreamCut(_logger, call.RequestId, tap.Model ?? call.Route.Model, cutReason);
             try
             {
-                await response.Body.WriteAsync(AnthropicError.StreamEvent("api_error", "The upstream stream ended unexpectedly (" + cutReason + "); the answer is incomplete."), aborted);
+                var message = "The upstream stream ended unexpectedly (" + cutReason + "); the answer is incomplete.";
+                await response.Body.WriteAsync(translator?.ErrorEvent("api_error", message) ?? AnthropicError.StreamEvent("api_error", message), aborted);
                 await response.Body.FlushAsync(aborted);
             }
             catch (Exception exception) when (exception is IOException or OperationCanceledException)
@@ -556,6 +589,45 @@ internal sealed class MessagesForwarder
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// The API the client speaks: how errors, buffered answers and streams are written back to it. The upstream call,
+    /// its retries and its ledger records are the same whatever the dialect.
+    /// </summary>
+    internal interface IClientDialect
+    {
+        /// <summary>Writes an error the proxy itself produced (validation, size, upstream unreachable or timed out).</summary>
+        Task WriteErrorAsync(HttpContext context, int status, string message, string? type, string? requestId);
+
+        /// <summary>Writes a complete upstream answer: a message or an upstream error.</summary>
+        Task WriteBufferedAsync(HttpContext context, UpstreamResult result, string requestId);
+
+        /// <summary>A translator for one stream, or null to relay the upstream's events byte for byte.</summary>
+        IStreamTranslator? CreateStreamTranslator();
+    }
+
+    /// <summary>Turns the bytes of an Anthropic event stream, as they arrive, into the client's stream format.</summary>
+    internal interface IStreamTranslator
+    {
+        /// <summary>Writes what the client receives for the next chunk of upstream bytes (possibly nothing yet).</summary>
+        void Translate(ReadOnlySpan<byte> upstream, IBufferWriter<byte> output);
+
+        /// <summary>The event that ends a stream the proxy could not finish.</summary>
+        byte[] ErrorEvent(string type, string message);
+    }
+
+    /// <summary>The Anthropic Messages API itself: everything relayed as it came.</summary>
+    private sealed class AnthropicDialect : IClientDialect
+    {
+        public static readonly AnthropicDialect Instance = new();
+
+        public Task WriteErrorAsync(HttpContext context, int status, string message, string? type, string? requestId) =>
+            AnthropicError.WriteAsync(context, status, message, type, requestId);
+
+        public Task WriteBufferedAsync(HttpContext context, UpstreamResult result, string requestId) => RelayBufferedAsync(context, result);
+
+        public IStreamTranslator? CreateStreamTranslator() => null;
     }
 
     private sealed record Route(string Model, string Policy, string Reason);

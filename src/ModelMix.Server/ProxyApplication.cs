@@ -110,6 +110,7 @@ public static class ProxyApplication
         services.AddSingleton<CountTokensForwarder>();
         services.AddSingleton<ModelsEndpoint>();
         ProxyTelemetry.AddServices(services);
+        services.AddSingleton<OpenAi.ChatCompletionsHandler>();
         services.AddHostedService<ProxyStartup>();
     }
 
@@ -149,6 +150,7 @@ public static class ProxyApplication
         app.MapPost("/v1/messages/count_tokens", (HttpContext context, CountTokensForwarder forwarder) => forwarder.HandleAsync(context));
         app.MapGet("/v1/models", (HttpContext context, ModelsEndpoint models) => models.ListAsync(context));
         app.MapGet("/v1/models/{id}", (HttpContext context, string id, ModelsEndpoint models) => models.GetAsync(context, id));
+        app.MapPost("/v1/chat/completions", (HttpContext context, OpenAi.ChatCompletionsHandler handler) => handler.HandleAsync(context));
         app.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
         ProxyTelemetry.MapEndpoints(app);
     }

@@ -1,0 +1,66 @@
+using Microsoft.AspNetCore.Http;
+
+namespace ModelMix.Server.OpenAi;
+
+/// <summary>
+/// Writes the answers of one Chat Completions request in the OpenAI API's format: messages as <c>chat.completion</c>,
+/// streams as <c>chat.completion.chunk</c> events, errors as <c>{"error":{…}}</c> with OpenAI statuses.
+/// </summary>
+internal sealed class OpenAiDialect : MessagesForwarder.IClientDialect
+{
+    private readonly bool _includeUsage;
+    private readonly long _created;
+
+    /// <param name="includeUsage">Whether a stream ends with a usage chunk.</param>
+    /// <param name="created">The Unix time stamped on the completion (<c>created</c>).</param>
+    public OpenAiDialect(bool includeUsage, long created)
+    {
+        _includeUsage = includeUsage;
+        _created = created;
+    }
+
+    /// <inheritdoc />
+    public Task WriteErrorAsync(HttpContext context, int status, string message, string? type, string? requestId) =>
+        OpenAiError.WriteAsync(context, OpenAiError.StatusFor(status), message, code: type ?? AnthropicError.TypeFor(status));
+
+    /// <inheritdoc />
+    public async Task WriteBufferedAsync(HttpContext context, UpstreamResult result, string requestId)
+    {
+        var response = context.Response;
+        byte[] body;
+        int status;
+        if (result.Status is >= 200 and < 300)
+        {
+            status = result.Status;
+            body = OpenAiResponseTranslator.Translate(result.Body, _created);
+        }
+        else
+        {
+            status = OpenAiError.StatusFor(result.Status);
+            body = OpenAiError.FromAnthropic(result.Status, result.Body);
+        }
+
+        response.StatusCode = status;
+        foreach (var (name, value) in result.Headers)
+        {
+            if (!string.Equals(name, "content-type", StringComparison.OrdinalIgnoreCase))
+            {
+                response.Headers[name] = value;
+            }
+        }
+
+        response.ContentType = "application/json";
+        response.ContentLength = body.Length;
+        try
+        {
+            await response.Body.WriteAsync(body, context.RequestAborted);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client left; the attempt is already in the ledger.
+        }
+    }
+
+    /// <inheritdoc />
+    public MessagesForwarder.IStreamTranslator CreateStreamTranslator() => new OpenAiStreamTranslator(_includeUsage, _created);
+}
