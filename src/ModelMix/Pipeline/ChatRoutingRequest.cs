@@ -13,7 +13,7 @@ public static class ChatRoutingRequest
     /// <summary>
     /// The features of one call: task label, session and key from <see cref="ModelMixChatOptions"/>; keyword text =
     /// instructions and system messages + the last user message; a token estimate over all text; tool count;
-    /// images; structured output (JSON response format or a required tool); max tokens; depth (user turns); and the
+    /// images; structured output (JSON response format or a required tool); max tokens; depth (messages, system prompts aside); and the
     /// requested model (<see cref="ChatOptions.ModelId"/>).
     /// </summary>
     /// <param name="messages">The conversation sent with the call.</param>
@@ -33,13 +33,19 @@ public static class ChatRoutingRequest
 
         long totalChars = options?.Instructions?.Length ?? 0;
         ChatMessage? lastUser = null;
-        var userTurns = 0;
+        var depth = 0;
         var hasImages = false;
         foreach (var message in messages)
         {
+            if (message.Role != ChatRole.System)
+            {
+                // Depth counts the conversation's messages (system prompts aside), as the proxy counts the API's
+                // `messages` array, so a depth rule means the same at both doors.
+                depth++;
+            }
+
             if (message.Role == ChatRole.User)
             {
-                userTurns++;
                 lastUser = message;
             }
 
@@ -96,7 +102,7 @@ public static class ChatRoutingRequest
             HasImages = hasImages,
             StructuredOutput = IsStructured(options),
             MaxTokens = options?.MaxOutputTokens,
-            ConversationDepth = userTurns,
+            ConversationDepth = depth,
             SessionId = options.GetSessionId(),
             KeyId = options.GetKeyId(),
             RequestedModel = string.IsNullOrEmpty(options?.ModelId) ? null : options.ModelId,

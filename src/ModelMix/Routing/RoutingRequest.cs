@@ -36,7 +36,10 @@ public readonly record struct RoutingRequest
     /// <summary>The request's <c>max_tokens</c>; null when the caller did not set one.</summary>
     public long? MaxTokens { get; init; }
 
-    /// <summary>The number of messages (turns) in the conversation so far, the new user message included.</summary>
+    /// <summary>
+    /// The number of messages in the conversation so far, the new user message included and system prompts aside
+    /// (the length of the API's <c>messages</c> array).
+    /// </summary>
     public int ConversationDepth { get; init; }
 
     /// <summary>The session (agent run, conversation) the request belongs to, when known.</summary>

@@ -23,7 +23,7 @@ public sealed class RoutingFeatureTests
         var request = ChatRoutingRequest.From(messages, new ChatOptions { Instructions = "Answer in JSON." });
 
         Assert.Equal("Answer in JSON.\nYou are a support triage bot.\nClassify this ticket: invoice 42 double-charged.", request.Text.ToString());
-        Assert.Equal(2, request.ConversationDepth);
+        Assert.Equal(3, request.ConversationDepth);
     }
 
     [Fact]
