@@ -125,7 +125,15 @@ public static class ProxyApplication
                 Log.Unhandled(context.RequestServices.GetRequiredService<ILogger<MessagesForwarder>>(), failure.Error, failure.Path);
             }
 
-            await AnthropicError.WriteAsync(context, 500, "ModelMix hit an internal error while serving this request; it has been logged.", "api_error");
+            const string Message = "ModelMix hit an internal error while serving this request; it has been logged.";
+            if (IsOpenAiPath(context))
+            {
+                await OpenAi.OpenAiError.WriteAsync(context, 500, Message);
+            }
+            else
+            {
+                await AnthropicError.WriteAsync(context, 500, Message, "api_error");
+            }
         }));
         app.UseStatusCodePages(async status =>
         {
@@ -143,7 +151,10 @@ public static class ProxyApplication
                 _ => $"HTTP {code}.",
             };
             context.Response.ContentType = "application/json";
-            await context.Response.Body.WriteAsync(AnthropicError.Body(AnthropicError.TypeFor(code), message, null), context.RequestAborted);
+            var body = IsOpenAiPath(context)
+                ? OpenAi.OpenAiError.Body(message, OpenAi.OpenAiError.TypeFor(code), null, null)
+                : AnthropicError.Body(AnthropicError.TypeFor(code), message, null);
+            await context.Response.Body.WriteAsync(body, context.RequestAborted);
         });
 
         app.MapPost("/v1/messages", (HttpContext context, MessagesForwarder forwarder) => forwarder.HandleAsync(context));
@@ -154,4 +165,7 @@ public static class ProxyApplication
         app.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
         ProxyTelemetry.MapEndpoints(app);
     }
+
+    /// <summary>Errors on the OpenAI-compatible endpoint come in OpenAI's shape, everywhere else in Anthropic's.</summary>
+    private static bool IsOpenAiPath(HttpContext context) => context.Request.Path.StartsWithSegments("/v1/chat", StringComparison.OrdinalIgnoreCase);
 }

@@ -91,6 +91,17 @@ public sealed class ProxyValidationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Wrong_method_on_the_openai_endpoint_gets_an_openai_shaped_error()
+    {
+        using var http = _harness.Http();
+        using var response = await http.GetAsync("v1/chat/completions");
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Contains("not allowed", document.RootElement.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Healthz_answers_ok()
     {
         using var http = _harness.Http();
