@@ -102,7 +102,7 @@ internal sealed class MessagesForwarder
         var route = new Route(request.Model, "passthrough", "the caller named a model");
         if (_router.IsAlias(request.Model, out var policy))
         {
-            var decision = await ProxyRouter.DecideAsync(policy!, request.Features with { TaskLabel = taskLabel, SessionId = sessionId }, aborted);
+            var decision = await ProxyRouter.DecideAsync(policy!, request.Features with { TaskLabel = taskLabel, SessionId = sessionId, RequestId = requestId }, aborted);
             route = new Route(decision.Model, decision.Policy, decision.Reason);
             body = RequestBodyRewriter.ReplaceModel(body, decision.Model);
         }

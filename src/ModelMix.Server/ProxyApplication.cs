@@ -9,7 +9,11 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Anthropic;
+using Anthropic.Core;
+using Microsoft.Extensions.AI;
 using ModelMix.Ledger;
+using ModelMix.Pipeline;
 using ModelMix.Pricing;
 
 namespace ModelMix.Server;
@@ -93,7 +97,7 @@ public static class ProxyApplication
                 provider.GetRequiredService<ILoggerFactory>()).GetAwaiter().GetResult();
         });
         services.AddSingleton<AttemptRecorder>();
-        services.AddSingleton(provider => new ProxyRouter(configuration, provider.GetRequiredService<PriceBook>()));
+        services.AddSingleton(provider => new ProxyRouter(configuration, provider.GetRequiredService<PriceBook>(), MetaRouterClassifier(provider)));
         services.AddHttpClient(MessagesForwarder.HttpClientName, (provider, client) =>
             {
                 client.Timeout = Timeout.InfiniteTimeSpan;
@@ -112,6 +116,25 @@ public static class ProxyApplication
         ProxyTelemetry.AddServices(services);
         services.AddSingleton<OpenAi.ChatCompletionsHandler>();
         services.AddHostedService<ProxyStartup>();
+    }
+
+    /// <summary>
+    /// The meta-router's classifier: the official SDK pointed at the upstream with the upstream key (SDK retries off:
+    /// each attempt is recorded by the ledger stage, linked to the routed request by its id).
+    /// </summary>
+    private static IChatClient MetaRouterClassifier(IServiceProvider provider)
+    {
+        var options = provider.GetRequiredService<IOptions<ProxyOptions>>().Value;
+        var client = new AnthropicClient(new ClientOptions
+        {
+            BaseUrl = options.Upstream.ToString().TrimEnd('/'),
+            ApiKey = options.UpstreamApiKey is { Length: > 0 } key ? key : "no-upstream-key-configured",
+            MaxRetries = 0,
+            Timeout = options.UpstreamTimeout,
+        });
+        return new ChatClientBuilder(client.AsIChatClient("claude-haiku-4-5"))
+            .UseModelMixLedger(provider.GetRequiredService<AttemptRecorder>(), ledger => ledger.DefaultPolicy = "meta-router")
+            .Build(provider);
     }
 
     /// <summary>Maps the proxy's endpoints and its Anthropic-format error handling.</summary>

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Configuration;
 using ModelMix.Pricing;
 using ModelMix.Routing;
@@ -16,12 +17,19 @@ internal sealed class ProxyRouter
     /// <summary>The same pins and rules minus their catch-all: the cheapest tier when no specific rule decides.</summary>
     public const string AutoCheap = "auto-cheap";
 
+    /// <summary>Pins, then a cheap model classifies the request (the meta-router), then the routing default.</summary>
+    public const string AutoMeta = "auto-meta";
+
+    /// <summary>The meta-router's settings (<see cref="MetaRouterOptions"/>: ClassifierModel, Tiers, DefaultTier, …).</summary>
+    public const string MetaRouterSection = "ModelMix:MetaRouter";
+
     /// <summary>The configuration section of extra aliases: each child is a routing section of its own.</summary>
     public const string AliasesSection = "ModelMix:Aliases";
 
     private readonly Dictionary<string, IRoutingPolicy> _aliases;
 
-    public ProxyRouter(IConfiguration configuration, PriceBook prices)
+    /// <summary>Builds the aliases; <paramref name="classifier"/> (the meta-router's model client) enables <c>auto-meta</c>.</summary>
+    public ProxyRouter(IConfiguration configuration, PriceBook prices, IChatClient? classifier = null)
     {
         var routing = configuration.GetSection(RoutingOptions.SectionName);
         _aliases = new Dictionary<string, IRoutingPolicy>(StringComparer.OrdinalIgnoreCase)
@@ -34,6 +42,20 @@ internal sealed class ProxyRouter
         cheap.Rules = (cheap.Rules ?? DefaultRules.CreateOptions()).Where(rule => !rule.HasNoConditions).ToList();
         cheap.Default = "haiku";
         _aliases[AutoCheap] = RoutingConfiguration.CreatePolicy(cheap, prices, RoutingOptions.SectionName + " (auto-cheap: default haiku)");
+        if (classifier is not null)
+        {
+            var settings = RoutingConfiguration.Bind(routing);
+            var meta = new MetaRouterOptions();
+            configuration.GetSection(MetaRouterSection).Bind(meta);
+            _aliases[AutoMeta] = new CompositePolicy(
+                [
+                    new PinnedPolicy(settings.Pins, prices),
+                    new MetaRouterPolicy(classifier, prices, meta),
+                    new DefaultPolicy(settings.Default, prices),
+                ],
+                AutoMeta);
+        }
+
         foreach (var alias in configuration.GetSection(AliasesSection).GetChildren())
         {
             if (prices.TryResolveId(alias.Key, out _))

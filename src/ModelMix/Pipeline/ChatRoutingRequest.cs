@@ -104,6 +104,7 @@ public static class ChatRoutingRequest
             MaxTokens = options?.MaxOutputTokens,
             ConversationDepth = depth,
             SessionId = options.GetSessionId(),
+            RequestId = options.GetRequestId(),
             KeyId = options.GetKeyId(),
             RequestedModel = string.IsNullOrEmpty(options?.ModelId) ? null : options.ModelId,
         };

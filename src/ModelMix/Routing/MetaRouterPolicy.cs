@@ -133,12 +133,12 @@ public sealed class MetaRouterPolicy : IRoutingPolicy
     public IReadOnlyList<string> Tiers => _tiers;
 
     /// <summary>
-    /// Classifies <paramref name="request"/> without a request id: the classifier's ledger record gets an id of its
-    /// own. Prefer <see cref="DecideAsync(RoutingRequest, string?, CancellationToken)"/> when the request has one.
+    /// Classifies <paramref name="request"/>; the classifier call carries <see cref="RoutingRequest.RequestId"/> (when
+    /// the door set it) so its ledger record is linked to the request, or else gets an id of its own.
     /// </summary>
     /// <inheritdoc />
     public ValueTask<RoutingDecision?> DecideAsync(RoutingRequest request, CancellationToken cancellationToken = default) =>
-        DecideAsync(request, requestId: null, cancellationToken);
+        DecideAsync(request, request.RequestId, cancellationToken);
 
     /// <summary>
     /// Classifies <paramref name="request"/> and decides; the classifier call carries <paramref name="requestId"/> so

@@ -48,6 +48,12 @@ public readonly record struct RoutingRequest
     /// <summary>The API key (or caller) id the request is billed to, when known.</summary>
     public string? KeyId { get; init; }
 
+    /// <summary>
+    /// ModelMix's id of the request, when the door has one: a policy that calls a model (the meta-router) tags its own
+    /// call with it, so the ledger links that cost to the request.
+    /// </summary>
+    public string? RequestId { get; init; }
+
     /// <summary>The model or alias the caller asked for, when it asked for one.</summary>
     public string? RequestedModel { get; init; }
 

@@ -120,6 +120,45 @@ public sealed class ProxyRoutingTests
     }
 
     [Fact]
+    public async Task Auto_meta_asks_a_cheap_classifier_and_routes_where_it_says_with_its_cost_linked()
+    {
+        await using var harness = await ProxyHarness.StartAsync();
+        using var replies = new Cascade.TextReplies();
+        harness.Fake.Enqueue(replies.Message("{\"tier\":\"opus\",\"reason\":\"multi-service migration plan\"}"));
+
+        using var response = await PostAsync(harness, Ask("auto-meta", "Plan the migration of our three services to the new queue."));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var upstream = harness.Fake.MessageRequests;
+        Assert.Equal(2, upstream.Count);
+        Assert.StartsWith("claude-haiku-4-5", upstream[0].Json!["model"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(Opus, upstream[1].Json!["model"]!.GetValue<string>());
+        var records = await harness.ReadLedgerAsync();
+        Assert.Equal(2, records.Count);
+        Assert.Single(records.Select(record => record.RequestId).Distinct());
+        var routed = records.Single(record => record.RequestedModel == "auto-meta");
+        Assert.Equal(Opus, routed.RoutedModel);
+        Assert.Contains("multi-service migration plan", routed.Reason, StringComparison.Ordinal);
+        var classification = records.Single(record => record != routed);
+        Assert.StartsWith("claude-haiku-4-5", classification.RoutedModel, StringComparison.Ordinal);
+        Assert.True(classification.Cost!.Value.Total > 0m);
+    }
+
+    [Fact]
+    public async Task Auto_meta_falls_back_to_the_default_when_the_classification_is_malformed()
+    {
+        await using var harness = await ProxyHarness.StartAsync();
+        using var replies = new Cascade.TextReplies();
+        harness.Fake.Enqueue(replies.Message("I think this is probably a medium task."));
+
+        using var response = await PostAsync(harness, Ask("auto-meta", "Tell me about queues."));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var routed = (await harness.ReadLedgerAsync()).Single(record => record.RequestedModel == "auto-meta");
+        Assert.Equal(Sonnet, routed.RoutedModel);
+    }
+
+    [Fact]
     public async Task A_real_model_id_passes_through_unrouted()
     {
         await using var harness = await ProxyHarness.StartAsync();
