@@ -35,9 +35,13 @@ internal sealed class MessagesForwarder
     private readonly ILogger<MessagesForwarder> _logger;
     private readonly ResiliencePipeline<UpstreamResult> _retry;
     private readonly ProxyRouter _router;
+    private readonly AuthGate _auth;
+    private readonly BudgetGate _budgets;
 
-    public MessagesForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, TimeProvider time, ILogger<MessagesForwarder> logger)
+    public MessagesForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, AuthGate auth, BudgetGate budgets, TimeProvider time, ILogger<MessagesForwarder> logger)
     {
+        _auth = auth;
+        _budgets = budgets;
         _router = router;
         _clients = clients;
         _options = options.Value;
@@ -76,6 +80,13 @@ internal sealed class MessagesForwarder
         context.Response.Headers["x-modelmix-request-id"] = requestId;
         var aborted = context.RequestAborted;
 
+        // Virtual keys (AuthGate): authenticate before the body is read; null means a 401 was written.
+        var caller = await _auth.AuthenticateAsync(context, requestId);
+        if (caller is null)
+        {
+            return;
+        }
+
         var body = await ReadBodyAsync(context);
         if (body is null)
         {
@@ -108,6 +119,15 @@ internal sealed class MessagesForwarder
         }
 
         context.Response.Headers["x-modelmix-routed-model"] = route.Model;
+
+        // Budgets (BudgetGate): hold the routed model's worst-case cost before dispatch; null means a 429 was written.
+        // Disposing the hold when the request is over settles it to the recorded cost of its attempts (or releases it).
+        await using var budget = await _budgets.ReserveAsync(context, caller, route.Model, body, request.MaxTokens, sessionId, requestId);
+        if (budget is null)
+        {
+            return;
+        }
+
         var call = new CallContext(
             requestId,
             request,
@@ -116,7 +136,8 @@ internal sealed class MessagesForwarder
             context.Request.Headers["anthropic-version"].ToString() is { Length: > 0 } version ? version : _options.DefaultAnthropicVersion,
             context.Request.Headers["anthropic-beta"].ToString() is { Length: > 0 } beta ? beta : null,
             sessionId,
-            taskLabel);
+            taskLabel,
+            budget);
 
         UpstreamResult result;
         try
@@ -284,6 +305,7 @@ internal sealed class MessagesForwarder
                 ResponseModel = model,
                 Usage = usage,
             }, CancellationToken.None);
+            call.Budget.Charge(record);
             if (record.Status == LedgerStatus.Unpriced)
             {
                 Log.Unpriced(_logger, call.RequestId, model ?? call.Route.Model);
@@ -439,6 +461,7 @@ internal sealed class MessagesForwarder
             Status = status,
             ErrorType = errorType,
         }, CancellationToken.None);
+        call.Budget.Charge(record);
         if (record.Status == LedgerStatus.Unpriced)
         {
             Log.Unpriced(_logger, call.RequestId, tap.Model ?? call.Route.Model);
@@ -451,6 +474,7 @@ internal sealed class MessagesForwarder
         Timestamp = startedAt,
         RequestId = call.RequestId,
         SessionId = call.SessionId,
+        KeyId = call.Budget.KeyId,
         TaskLabel = call.TaskLabel,
         RequestedModel = call.Request.Model,
         RoutedModel = call.Route.Model,
@@ -464,12 +488,12 @@ internal sealed class MessagesForwarder
 
     private async Task RecordFailureAsync(CallContext call, int attempt, DateTimeOffset startedAt, long started, int status, string errorType, LedgerStatus outcome, string? upstreamRequestId = null)
     {
-        await _recorder.RecordAsync(NewRecord(call, attempt, startedAt, started, status) with
+        call.Budget.Charge(await _recorder.RecordAsync(NewRecord(call, attempt, startedAt, started, status) with
         {
             Status = outcome,
             ErrorType = errorType,
             UpstreamRequestId = upstreamRequestId,
-        }, CancellationToken.None);
+        }, CancellationToken.None));
     }
 
     private static List<KeyValuePair<string, string>> RelayableHeaders(HttpResponseMessage response)
@@ -568,5 +592,6 @@ internal sealed class MessagesForwarder
         string AnthropicVersion,
         string? AnthropicBeta,
         string? SessionId,
-        string? TaskLabel);
+        string? TaskLabel,
+        BudgetHold Budget);
 }

@@ -107,6 +107,7 @@ public static class ProxyApplication
                 MaxConnectionsPerServer = 1024,
             });
         services.AddSingleton<MessagesForwarder>();
+        services.AddKeysAndBudgets(); // virtual keys, budgets and the loopback-or-keys start-up check (KeysServices.cs)
         services.AddHostedService<ProxyStartup>();
     }
 
