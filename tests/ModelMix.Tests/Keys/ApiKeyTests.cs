@@ -138,6 +138,7 @@ public sealed class ApiKeyTests : IAsyncLifetime
         Assert.Contains("already exists", duplicate.Message, StringComparison.Ordinal);
 
         await _store.RevokeAsync(first.Info.Id);
+        _time.Advance(TimeSpan.FromSeconds(1)); // keys list oldest first
         var second = await _store.CreateAsync("team-a");
 
         var all = await _store.ListAsync();
