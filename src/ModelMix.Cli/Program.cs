@@ -15,6 +15,7 @@ internal static class Program
             ServeCommand.Create(),
             PricesCommand.Create(),
             SavingsCommand.Create(),
+            KeysCommand.Create(),
         };
         return root;
     }

@@ -9,11 +9,16 @@ namespace ModelMix.Server;
 /// <c>POST /v1/messages/count_tokens</c>: passed through to the upstream (a routing alias is first resolved to the
 /// model it would route to, so the count is the routed model's). Counting is free, so nothing is recorded.
 /// </summary>
-internal sealed class CountTokensForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, ProxyRouter router)
+internal sealed class CountTokensForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, ProxyRouter router, AuthGate auth)
 {
     public async Task HandleAsync(HttpContext context)
     {
         var settings = options.Value;
+        if (await auth.AuthenticateAsync(context, "mmx_" + Guid.CreateVersion7().ToString("N"), MessagesForwarder.AnthropicDialect.Instance) is null)
+        {
+            return;
+        }
+
         byte[] body;
         using (var buffer = new MemoryStream())
         {

@@ -35,9 +35,13 @@ internal sealed class MessagesForwarder
     private readonly ILogger<MessagesForwarder> _logger;
     private readonly ResiliencePipeline<UpstreamResult> _retry;
     private readonly ProxyRouter _router;
+    private readonly AuthGate _auth;
+    private readonly BudgetGate _budgets;
 
-    public MessagesForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, TimeProvider time, ILogger<MessagesForwarder> logger)
+    public MessagesForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, AuthGate auth, BudgetGate budgets, TimeProvider time, ILogger<MessagesForwarder> logger)
     {
+        _auth = auth;
+        _budgets = budgets;
         _router = router;
         _clients = clients;
         _options = options.Value;
@@ -75,6 +79,13 @@ internal sealed class MessagesForwarder
         var requestId = "mmx_" + Guid.CreateVersion7().ToString("N");
         context.Response.Headers["x-modelmix-request-id"] = requestId;
 
+        // Virtual keys (AuthGate): authenticate before the body is read; null means a 401 was written.
+        var caller = await _auth.AuthenticateAsync(context, requestId, AnthropicDialect.Instance);
+        if (caller is null)
+        {
+            return;
+        }
+
         var body = await ReadBodyAsync(context, AnthropicDialect.Instance);
         if (body is null)
         {
@@ -87,14 +98,18 @@ internal sealed class MessagesForwarder
             return;
         }
 
-        await ForwardAsync(context, requestId, body, request!, AnthropicDialect.Instance);
+        await ForwardAsync(context, requestId, body, request!, AnthropicDialect.Instance, caller);
     }
+
+    /// <summary>Authenticates the caller's virtual key (see <see cref="AuthGate"/>); null after a 401 was written in <paramref name="dialect"/>'s shape.</summary>
+    internal ValueTask<AuthCaller?> AuthenticateAsync(HttpContext context, string requestId, IClientDialect dialect) =>
+        _auth.AuthenticateAsync(context, requestId, dialect);
 
     /// <summary>
     /// Routes a checked Anthropic Messages body, sends it upstream with retries, records every attempt, and writes
     /// the answer to the client in <paramref name="dialect"/>'s API (the Anthropic bytes as they came, or translated).
     /// </summary>
-    internal async Task ForwardAsync(HttpContext context, string requestId, byte[] body, MessagesRequest request, IClientDialect dialect)
+    internal async Task ForwardAsync(HttpContext context, string requestId, byte[] body, MessagesRequest request, IClientDialect dialect, AuthCaller caller)
     {
         var aborted = context.RequestAborted;
         var sessionId = context.Request.Headers["x-modelmix-session"].ToString() is { Length: > 0 } session ? session : null;
@@ -118,6 +133,15 @@ internal sealed class MessagesForwarder
         }
 
         context.Response.Headers["x-modelmix-routed-model"] = route.Model;
+
+        // Budgets (BudgetGate): hold the routed model's worst-case cost before dispatch; null means a 429 was written.
+        // Disposing the hold when the request is over settles it to the recorded cost of its attempts (or releases it).
+        await using var budget = await _budgets.ReserveAsync(context, caller, route.Model, body, request.MaxTokens, sessionId, requestId, dialect);
+        if (budget is null)
+        {
+            return;
+        }
+
         var call = new CallContext(
             requestId,
             request,
@@ -126,7 +150,8 @@ internal sealed class MessagesForwarder
             AnthropicVersionOf(context),
             context.Request.Headers["anthropic-beta"].ToString() is { Length: > 0 } beta ? beta : null,
             sessionId,
-            taskLabel);
+            taskLabel,
+            budget);
 
         UpstreamResult result;
         try
@@ -299,6 +324,7 @@ internal sealed class MessagesForwarder
                 ResponseModel = model,
                 Usage = usage,
             }, CancellationToken.None);
+            call.Budget.Charge(record);
             if (record.Status == LedgerStatus.Unpriced)
             {
                 Log.Unpriced(_logger, call.RequestId, model ?? call.Route.Model);
@@ -472,6 +498,7 @@ internal sealed class MessagesForwarder
             Status = status,
             ErrorType = errorType,
         }, CancellationToken.None);
+        call.Budget.Charge(record);
         if (record.Status == LedgerStatus.Unpriced)
         {
             Log.Unpriced(_logger, call.RequestId, tap.Model ?? call.Route.Model);
@@ -484,6 +511,7 @@ internal sealed class MessagesForwarder
         Timestamp = startedAt,
         RequestId = call.RequestId,
         SessionId = call.SessionId,
+        KeyId = call.Budget.KeyId,
         TaskLabel = call.TaskLabel,
         RequestedModel = call.Request.Model,
         RoutedModel = call.Route.Model,
@@ -497,12 +525,12 @@ internal sealed class MessagesForwarder
 
     private async Task RecordFailureAsync(CallContext call, int attempt, DateTimeOffset startedAt, long started, int status, string errorType, LedgerStatus outcome, string? upstreamRequestId = null)
     {
-        await _recorder.RecordAsync(NewRecord(call, attempt, startedAt, started, status) with
+        call.Budget.Charge(await _recorder.RecordAsync(NewRecord(call, attempt, startedAt, started, status) with
         {
             Status = outcome,
             ErrorType = errorType,
             UpstreamRequestId = upstreamRequestId,
-        }, CancellationToken.None);
+        }, CancellationToken.None));
     }
 
     private static List<KeyValuePair<string, string>> RelayableHeaders(HttpResponseMessage response)
@@ -618,7 +646,7 @@ internal sealed class MessagesForwarder
     }
 
     /// <summary>The Anthropic Messages API itself: everything relayed as it came.</summary>
-    private sealed class AnthropicDialect : IClientDialect
+    internal sealed class AnthropicDialect : IClientDialect
     {
         public static readonly AnthropicDialect Instance = new();
 
@@ -640,5 +668,6 @@ internal sealed class MessagesForwarder
         string AnthropicVersion,
         string? AnthropicBeta,
         string? SessionId,
-        string? TaskLabel);
+        string? TaskLabel,
+        BudgetHold Budget);
 }

@@ -8,14 +8,19 @@ namespace ModelMix.Server;
 /// <c>GET /v1/models</c> and <c>GET /v1/models/{id}</c> in the Anthropic list format: the routing aliases first, then
 /// every model the price book can price (a model it cannot price is refused by the proxy, so it is not offered).
 /// </summary>
-internal sealed class ModelsEndpoint(PriceBook prices, ProxyRouter router)
+internal sealed class ModelsEndpoint(PriceBook prices, ProxyRouter router, AuthGate auth)
 {
     private static readonly DateTimeOffset AliasCreated = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
-    public Task ListAsync(HttpContext context)
+    public async Task ListAsync(HttpContext context)
     {
+        if (!await AuthenticatedAsync(context))
+        {
+            return;
+        }
+
         var models = AllModels();
-        return WriteAsync(context, writer =>
+        await WriteAsync(context, writer =>
         {
             writer.WriteStartObject();
             writer.WriteStartArray("data");
@@ -32,14 +37,23 @@ internal sealed class ModelsEndpoint(PriceBook prices, ProxyRouter router)
         });
     }
 
-    public Task GetAsync(HttpContext context, string id)
+    public async Task GetAsync(HttpContext context, string id)
     {
+        if (!await AuthenticatedAsync(context))
+        {
+            return;
+        }
+
         var model = AllModels().FirstOrDefault(candidate => string.Equals(candidate.Id, id, StringComparison.OrdinalIgnoreCase))
             ?? (prices.TryResolveId(id, out var canonical) ? AllModels().FirstOrDefault(candidate => candidate.Id == canonical) : null);
-        return model is null
+        await (model is null
             ? AnthropicError.WriteAsync(context, 404, $"model: {id}", "not_found_error")
-            : WriteAsync(context, writer => WriteModel(writer, model));
+            : WriteAsync(context, writer => WriteModel(writer, model)));
     }
+
+    /// <summary>Once virtual keys exist, listing models needs one too (the same gate as the messages endpoint).</summary>
+    private async Task<bool> AuthenticatedAsync(HttpContext context) =>
+        await auth.AuthenticateAsync(context, "mmx_" + Guid.CreateVersion7().ToString("N"), MessagesForwarder.AnthropicDialect.Instance) is not null;
 
     private List<ModelListing> AllModels()
     {

@@ -115,6 +115,7 @@ public static class ProxyApplication
         services.AddSingleton<ModelsEndpoint>();
         ProxyTelemetry.AddServices(services);
         services.AddSingleton<OpenAi.ChatCompletionsHandler>();
+        services.AddKeysAndBudgets(); // virtual keys, budgets and the loopback-or-keys start-up check (KeysServices.cs)
         services.AddHostedService<ProxyStartup>();
     }
 

@@ -44,4 +44,10 @@ public sealed class ProxyOptions
 
     /// <summary>Most a <c>kill -9</c> can lose: the ledger commits buffered records at least this often.</summary>
     public TimeSpan LedgerFlushInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Cap in USD on the total spend of one <c>x-modelmix-session</c> (per key); null: no session budget.</summary>
+    public decimal? SessionBudgetUsd { get; set; }
+
+    /// <summary>How long a budget reservation that was never settled (its process died) holds money before it is reclaimed.</summary>
+    public TimeSpan ReservationTtl { get; set; } = TimeSpan.FromMinutes(15);
 }

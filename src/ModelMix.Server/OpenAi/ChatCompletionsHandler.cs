@@ -28,6 +28,13 @@ internal sealed class ChatCompletionsHandler
         var created = _time.GetUtcNow().ToUnixTimeSeconds();
         var errors = new OpenAiDialect(includeUsage: false, created);
 
+        // Virtual keys: the same gate as /v1/messages, answering 401 in OpenAI's shape.
+        var caller = await _forwarder.AuthenticateAsync(context, requestId, errors);
+        if (caller is null)
+        {
+            return;
+        }
+
         var body = await _forwarder.ReadBodyAsync(context, errors);
         if (body is null)
         {
@@ -53,6 +60,6 @@ internal sealed class ChatCompletionsHandler
             return;
         }
 
-        await _forwarder.ForwardAsync(context, requestId, translated.AnthropicBody, request!, new OpenAiDialect(translated.IncludeUsage, created));
+        await _forwarder.ForwardAsync(context, requestId, translated.AnthropicBody, request!, new OpenAiDialect(translated.IncludeUsage, created), caller);
     }
 }

@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Logging;
+
+namespace ModelMix.Server;
+
+/// <summary>Log messages of keys and budgets (event ids 100–199). None carries a key: only key names and ids.</summary>
+internal static partial class AuthLog
+{
+    [LoggerMessage(101, LogLevel.Warning, "No virtual API keys exist: ModelMix serves without authentication, on loopback only ({Urls}). Create a key with `modelmix keys create --name NAME` to require one.")]
+    public static partial void OpenOnLoopback(ILogger logger, string urls);
+
+    [LoggerMessage(102, LogLevel.Information, "Virtual API keys are required: {Count} active key(s).")]
+    public static partial void KeysRequired(ILogger logger, int count);
+
+    [LoggerMessage(103, LogLevel.Warning, "Reclaimed {Count} budget reservation(s) left by a process that stopped without settling them.")]
+    public static partial void Reconciled(ILogger logger, int count);
+
+    [LoggerMessage(104, LogLevel.Information, "Request {RequestId}: refused by the {Window} budget of {Budget} (HTTP 429).")]
+    public static partial void BudgetRefused(ILogger logger, string requestId, string window, string budget);
+
+    [LoggerMessage(105, LogLevel.Error, "Request {RequestId}: its budget reservation could not be settled; it will be reconciled against the ledger when it expires.")]
+    public static partial void SettleFailed(ILogger logger, Exception exception, string requestId);
+}

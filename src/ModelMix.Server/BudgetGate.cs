@@ -1,0 +1,78 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ModelMix.Budgets;
+using ModelMix.Pricing;
+
+namespace ModelMix.Server;
+
+/// <summary>
+/// Reserves a request's worst-case cost (<see cref="BudgetEstimator"/>) against the caller's key budgets (daily,
+/// monthly, total) and its session budget (<c>x-modelmix-session</c>, <see cref="ProxyOptions.SessionBudgetUsd"/>)
+/// once routing has chosen the model and before anything is sent; over budget, answers 429
+/// <c>rate_limit_error</c> naming the budget and when it resets (with <c>retry-after</c> for day and month budgets).
+/// </summary>
+internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<ProxyOptions> options, TimeProvider time, ILogger<BudgetGate> logger)
+{
+    private readonly ProxyOptions _options = options.Value;
+
+    /// <summary>The hold to settle when the request is over, or null after a 429 (or 400) was written.</summary>
+    public async ValueTask<BudgetHold?> ReserveAsync(HttpContext context, AuthCaller caller, string model, byte[] body, long maxTokens, string? sessionId, string requestId, MessagesForwarder.IClientDialect dialect)
+    {
+        var limits = Limits(caller, sessionId);
+        if (limits.Count == 0)
+        {
+            return new BudgetHold(caller.KeyId);
+        }
+
+        var now = time.GetUtcNow();
+        decimal worstCase;
+        try
+        {
+            worstCase = BudgetEstimator.WorstCaseUsd(prices, model, body, maxTokens, now);
+        }
+        catch (PricingException exception)
+        {
+            await dialect.WriteErrorAsync(context, 400, $"model: '{model}' has no price in force, so its cost cannot be held against a budget: {exception.Message}", "invalid_request_error", requestId);
+            return null;
+        }
+
+        var result = await store.ReserveAsync(requestId, limits, worstCase, now, _options.ReservationTtl, context.RequestAborted);
+        if (result.Reservation is { } reservation)
+        {
+            return new BudgetHold(caller.KeyId, store, reservation, logger);
+        }
+
+        var refusal = result.Refusal!;
+        AuthLog.BudgetRefused(logger, requestId, BudgetPeriods.Describe(refusal.Limit.Window), refusal.Limit.Label);
+        if (refusal.ResetsAt is { } reset)
+        {
+            var seconds = Math.Max(1, (long)Math.Ceiling((reset - now).TotalSeconds));
+            context.Response.Headers["retry-after"] = seconds.ToString(CultureInfo.InvariantCulture);
+        }
+
+        await dialect.WriteErrorAsync(context, 429, refusal.Message, "rate_limit_error", requestId);
+        return null;
+    }
+
+    private List<BudgetLimit> Limits(AuthCaller caller, string? sessionId)
+    {
+        var limits = new List<BudgetLimit>();
+        if (caller.Key is { } key)
+        {
+            foreach (var cap in key.Budgets)
+            {
+                limits.Add(new BudgetLimit(key.BudgetScope, $"key '{key.Name}'", cap.Window, cap.AmountUsd));
+            }
+        }
+
+        if (sessionId is not null && _options.SessionBudgetUsd is { } sessionCap)
+        {
+            // Sessions are named by clients, so each key has its own session namespace.
+            limits.Add(new BudgetLimit($"session:{caller.KeyId ?? "-"}:{sessionId}", $"session '{sessionId}'", BudgetWindow.Total, sessionCap));
+        }
+
+        return limits;
+    }
+}

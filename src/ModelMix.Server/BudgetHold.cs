@@ -1,0 +1,75 @@
+using ModelMix.Budgets;
+using ModelMix.Ledger;
+using Microsoft.Extensions.Logging;
+
+namespace ModelMix.Server;
+
+/// <summary>
+/// The budget side of one proxy request: the money reserved before dispatch (none when no budget applies), the
+/// cost of every attempt recorded since, and the settlement when the request is over (<see cref="DisposeAsync"/>:
+/// settle to the recorded cost, or release when nothing was spent). Attempts of one request are charged one after
+/// another, never concurrently.
+/// </summary>
+internal sealed class BudgetHold : IAsyncDisposable
+{
+    private readonly IBudgetStore? _store;
+    private readonly BudgetReservation? _reservation;
+    private readonly ILogger? _logger;
+    private decimal _charged;
+    private bool _unpriced;
+    private bool _settled;
+
+    public BudgetHold(string? keyId, IBudgetStore? store = null, BudgetReservation? reservation = null, ILogger? logger = null)
+    {
+        KeyId = keyId;
+        _store = store;
+        _reservation = reservation;
+        _logger = logger;
+    }
+
+    /// <summary>The caller's key id, for the ledger records of this request.</summary>
+    public string? KeyId { get; }
+
+    /// <summary>The reservation, when a budget applies.</summary>
+    public BudgetReservation? Reservation => _reservation;
+
+    /// <summary>The recorded cost charged so far.</summary>
+    public decimal Charged => _charged;
+
+    /// <summary>Adds the cost of one recorded attempt. An attempt that used tokens but could not be priced charges the whole reservation.</summary>
+    public void Charge(LedgerRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        if (record.Cost is { } cost)
+        {
+            _charged += cost.Total;
+        }
+        else if (record.Usage.TotalInputTokens + record.Usage.OutputTokens > 0)
+        {
+            _unpriced = true;
+        }
+    }
+
+    /// <summary>Settles the reservation to the recorded cost (zero releases it). Never throws: a failure is logged and the reservation left to expire and be reconciled.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_settled || _store is null || _reservation is null)
+        {
+            return;
+        }
+
+        _settled = true;
+        var actual = _charged + (_unpriced ? _reservation.AmountUsd : 0m);
+        try
+        {
+            await _store.SettleAsync(_reservation, actual, CancellationToken.None);
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            if (_logger is not null)
+            {
+                AuthLog.SettleFailed(_logger, exception, _reservation.RequestId);
+            }
+        }
+    }
+}

@@ -1,0 +1,390 @@
+using Microsoft.Data.Sqlite;
+using ModelMix.Ledger;
+
+namespace ModelMix.Budgets;
+
+/// <summary>
+/// Budget counters and reservations in a SQLite file (normally the ledger's own file, so a crash can be reconciled
+/// against the ledger). Atomic across threads and processes: every reservation and settlement is one
+/// <c>BEGIN IMMEDIATE</c> transaction (SQLite's single writer lock), and a reservation is a conditional
+/// <c>UPDATE … SET reserved = reserved + @amount WHERE spent + reserved + @amount &lt;= @cap</c> on integer
+/// nano-dollars, so no interleaving of requests can push a period past its cap. Within one process, writes are also
+/// serialized on one connection, so they never wait on SQLite's busy handler. Several replicas of the proxy on
+/// different machines need the shared (PostgreSQL) store instead.
+/// </summary>
+public sealed class SqliteBudgetStore : IBudgetStore
+{
+    /// <summary>The component name in <c>modelmix_schema_versions</c>.</summary>
+    public const string Component = "budgets";
+
+    /// <summary>How long a reclaimed reservation is kept (so a late settlement charges only what the reclaim did not).</summary>
+    public static readonly TimeSpan ReclaimedRetention = TimeSpan.FromDays(7);
+
+    private static readonly string[] Migrations =
+    [
+        // 1: counters per scope, window and period; reservations and the counters each one holds money in.
+        // Amounts are INTEGER nano-dollars (see BudgetMoney); instants are 100 ns ticks since the Unix epoch (UTC).
+        """
+        CREATE TABLE budget_counters (
+            scope          TEXT    NOT NULL,
+            period         TEXT    NOT NULL,
+            period_start   INTEGER NOT NULL,
+            spent_nanos    INTEGER NOT NULL DEFAULT 0,
+            reserved_nanos INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (scope, period, period_start)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE budget_reservations (
+            id              TEXT    PRIMARY KEY,
+            request_id      TEXT    NOT NULL,
+            amount_nanos    INTEGER NOT NULL,
+            created_at      INTEGER NOT NULL,
+            expires_at      INTEGER NOT NULL,
+            reclaimed_at    INTEGER,
+            reclaimed_nanos INTEGER
+        ) STRICT;
+        CREATE INDEX ix_budget_reservations_expires_at ON budget_reservations (expires_at) WHERE reclaimed_at IS NULL;
+        CREATE TABLE budget_reservation_items (
+            reservation_id TEXT    NOT NULL,
+            scope          TEXT    NOT NULL,
+            period         TEXT    NOT NULL,
+            period_start   INTEGER NOT NULL,
+            PRIMARY KEY (reservation_id, scope, period)
+        ) STRICT, WITHOUT ROWID;
+        """,
+    ];
+
+    private readonly SqliteStoreFile _file;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private SqliteConnection? _writer;
+    private bool _migrated;
+    private bool _disposed;
+
+    /// <summary>Creates a store over the SQLite file at <paramref name="path"/> (created when missing).</summary>
+    public SqliteBudgetStore(string path)
+    {
+        _file = new SqliteStoreFile(path);
+    }
+
+    /// <summary>The full path of the database file.</summary>
+    public string Path => _file.Path;
+
+    /// <inheritdoc />
+    public async Task MigrateAsync(CancellationToken cancellationToken = default)
+    {
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            SqliteStoreFile.Migrate(Writer(), Component, Migrations, Path);
+            _migrated = true;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<BudgetReserveResult> ReserveAsync(string requestId, IReadOnlyList<BudgetLimit> limits, decimal amountUsd, DateTimeOffset at, TimeSpan ttl, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(requestId);
+        ArgumentNullException.ThrowIfNull(limits);
+        ArgumentOutOfRangeException.ThrowIfNegative(amountUsd);
+        var amount = BudgetMoney.ToNanos(amountUsd);
+        await EnsureMigratedAsync(cancellationToken);
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var result = TryReserve(requestId, limits, amount, at, ttl);
+            if (result.Refusal is not null && ReconcileCore(at) > 0)
+            {
+                // Money held by a dead process may be what is in the way: reclaim it and try once more.
+                result = TryReserve(requestId, limits, amount, at, ttl);
+            }
+
+            return result;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task SettleAsync(BudgetReservation reservation, decimal actualUsd, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reservation);
+        var actual = BudgetMoney.ToNanos(actualUsd);
+        await EnsureMigratedAsync(cancellationToken);
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var connection = Writer();
+            using var transaction = connection.BeginTransaction(deferred: false);
+            using var read = Command(connection, transaction, "SELECT amount_nanos, reclaimed_at, reclaimed_nanos FROM budget_reservations WHERE id = $id;");
+            read.Parameters.AddWithValue("$id", reservation.Id);
+            long held;
+            long? reclaimed;
+            using (var reader = read.ExecuteReader())
+            {
+                if (!reader.Read())
+                {
+                    return; // Already settled: settling is idempotent.
+                }
+
+                held = reader.GetInt64(0);
+                reclaimed = reader.IsDBNull(1) ? null : reader.GetInt64(2);
+            }
+
+            // A reclaimed reservation no longer holds money and was already charged what the ledger showed then.
+            ApplyToItems(connection, transaction, reservation.Id, release: reclaimed is null ? held : 0, charge: reclaimed is { } charged ? Math.Max(0, actual - charged) : actual);
+            DeleteReservation(connection, transaction, reservation.Id);
+            transaction.Commit();
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<int> ReconcileExpiredAsync(DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        await EnsureMigratedAsync(cancellationToken);
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return ReconcileCore(at);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<BudgetUsage> GetUsageAsync(string scope, BudgetWindow window, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(scope);
+        await EnsureMigratedAsync(cancellationToken);
+        var start = BudgetPeriods.Start(window, at);
+        await using var connection = await _file.OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT spent_nanos, reserved_nanos FROM budget_counters WHERE scope = $s AND period = $p AND period_start = $ps;";
+        command.Parameters.AddWithValue("$s", scope);
+        command.Parameters.AddWithValue("$p", BudgetPeriods.ToCode(window));
+        command.Parameters.AddWithValue("$ps", SqliteLedgerSchema.ToStoredTimestamp(start));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? new BudgetUsage(window, start, BudgetMoney.ToUsd(reader.GetInt64(0)), BudgetMoney.ToUsd(reader.GetInt64(1)))
+            : new BudgetUsage(window, start, 0m, 0m);
+    }
+
+    /// <summary>Closes the write connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _writeLock.WaitAsync();
+        try
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            if (_writer is not null)
+            {
+                await _writer.DisposeAsync();
+                _writer = null;
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private BudgetReserveResult TryReserve(string requestId, IReadOnlyList<BudgetLimit> limits, long amount, DateTimeOffset at, TimeSpan ttl)
+    {
+        var connection = Writer();
+        using var transaction = connection.BeginTransaction(deferred: false);
+        using var ensure = Command(connection, transaction, "INSERT INTO budget_counters (scope, period, period_start) VALUES ($s, $p, $ps) ON CONFLICT DO NOTHING;");
+        using var hold = Command(connection, transaction,
+            "UPDATE budget_counters SET reserved_nanos = reserved_nanos + $a WHERE scope = $s AND period = $p AND period_start = $ps AND spent_nanos + reserved_nanos + $a <= $cap;");
+        var items = new List<(string Scope, string Period, long Start)>(limits.Count);
+        foreach (var limit in limits)
+        {
+            var period = BudgetPeriods.ToCode(limit.Window);
+            if (items.Exists(item => item.Scope == limit.Scope && item.Period == period))
+            {
+                continue; // The same counter twice would hold the money twice.
+            }
+
+            var start = SqliteLedgerSchema.ToStoredTimestamp(BudgetPeriods.Start(limit.Window, at));
+            Bind(ensure, ("$s", limit.Scope), ("$p", period), ("$ps", start));
+            ensure.ExecuteNonQuery();
+            Bind(hold, ("$s", limit.Scope), ("$p", period), ("$ps", start), ("$a", amount), ("$cap", BudgetMoney.CapToNanos(limit.CapUsd)));
+            if (hold.ExecuteNonQuery() == 0)
+            {
+                using var read = Command(connection, transaction, "SELECT spent_nanos, reserved_nanos FROM budget_counters WHERE scope = $s AND period = $p AND period_start = $ps;");
+                Bind(read, ("$s", limit.Scope), ("$p", period), ("$ps", start));
+                using var reader = read.ExecuteReader();
+                reader.Read();
+                var refusal = new BudgetRefusal(limit, BudgetMoney.ToUsd(reader.GetInt64(0)), BudgetMoney.ToUsd(reader.GetInt64(1)), BudgetMoney.ToUsd(amount), BudgetPeriods.End(limit.Window, at));
+                reader.Close();
+                transaction.Rollback();
+                return new BudgetReserveResult { Refusal = refusal };
+            }
+
+            items.Add((limit.Scope, period, start));
+        }
+
+        var reservation = new BudgetReservation
+        {
+            Id = "res_" + Guid.CreateVersion7(at).ToString("N"),
+            RequestId = requestId,
+            AmountUsd = BudgetMoney.ToUsd(amount),
+            CreatedAt = at,
+            ExpiresAt = at + ttl,
+            Limits = limits,
+        };
+        using (var insert = Command(connection, transaction, "INSERT INTO budget_reservations (id, request_id, amount_nanos, created_at, expires_at) VALUES ($id, $r, $a, $c, $e);"))
+        {
+            Bind(insert, ("$id", reservation.Id), ("$r", requestId), ("$a", amount), ("$c", SqliteLedgerSchema.ToStoredTimestamp(at)), ("$e", SqliteLedgerSchema.ToStoredTimestamp(reservation.ExpiresAt)));
+            insert.ExecuteNonQuery();
+        }
+
+        using (var insertItem = Command(connection, transaction, "INSERT INTO budget_reservation_items (reservation_id, scope, period, period_start) VALUES ($id, $s, $p, $ps);"))
+        {
+            foreach (var (scope, period, start) in items)
+            {
+                Bind(insertItem, ("$id", reservation.Id), ("$s", scope), ("$p", period), ("$ps", start));
+                insertItem.ExecuteNonQuery();
+            }
+        }
+
+        transaction.Commit();
+        return new BudgetReserveResult { Reservation = reservation };
+    }
+
+    private int ReconcileCore(DateTimeOffset at)
+    {
+        var connection = Writer();
+        var now = SqliteLedgerSchema.ToStoredTimestamp(at);
+        using var transaction = connection.BeginTransaction(deferred: false);
+        var expired = new List<(string Id, string RequestId, long Amount)>();
+        using (var select = Command(connection, transaction, "SELECT id, request_id, amount_nanos FROM budget_reservations WHERE reclaimed_at IS NULL AND expires_at <= $now;"))
+        {
+            select.Parameters.AddWithValue("$now", now);
+            using var reader = select.ExecuteReader();
+            while (reader.Read())
+            {
+                expired.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+            }
+        }
+
+        var ledger = HasLedger(connection, transaction);
+        foreach (var (id, requestId, amount) in expired)
+        {
+            var charged = ledger ? RecordedCost(connection, transaction, requestId) ?? amount : 0;
+            ApplyToItems(connection, transaction, id, release: amount, charge: charged);
+            using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_at = $now, reclaimed_nanos = $c WHERE id = $id;");
+            Bind(mark, ("$now", now), ("$c", charged), ("$id", id));
+            mark.ExecuteNonQuery();
+        }
+
+        using (var purge = Command(connection, transaction,
+            "DELETE FROM budget_reservation_items WHERE reservation_id IN (SELECT id FROM budget_reservations WHERE reclaimed_at IS NOT NULL AND reclaimed_at < $old); " +
+            "DELETE FROM budget_reservations WHERE reclaimed_at IS NOT NULL AND reclaimed_at < $old;"))
+        {
+            purge.Parameters.AddWithValue("$old", SqliteLedgerSchema.ToStoredTimestamp(at - ReclaimedRetention));
+            purge.ExecuteNonQuery();
+        }
+
+        transaction.Commit();
+        return expired.Count;
+    }
+
+    /// <summary>
+    /// The cost the ledger recorded for a request, in nano-dollars; null when one of its attempts could not be priced
+    /// (then the whole reservation is charged, erring on the side of the budget).
+    /// </summary>
+    private static long? RecordedCost(SqliteConnection connection, SqliteTransaction transaction, string requestId)
+    {
+        using var command = Command(connection, transaction, "SELECT cost_total, input_tokens + output_tokens FROM ledger_records WHERE request_id = $r;");
+        command.Parameters.AddWithValue("$r", requestId);
+        using var reader = command.ExecuteReader();
+        var total = 0m;
+        while (reader.Read())
+        {
+            if (reader.IsDBNull(0))
+            {
+                if (reader.GetInt64(1) > 0)
+                {
+                    return null;
+                }
+
+                continue;
+            }
+
+            total += SqliteLedgerSchema.FromStoredDecimal(reader.GetString(0));
+        }
+
+        return BudgetMoney.ToNanos(total);
+    }
+
+    private static bool HasLedger(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        using var command = Command(connection, transaction, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger_records';");
+        return command.ExecuteScalar() is not null;
+    }
+
+    private static void ApplyToItems(SqliteConnection connection, SqliteTransaction transaction, string reservationId, long release, long charge)
+    {
+        using var update = Command(connection, transaction,
+            """
+            UPDATE budget_counters
+            SET reserved_nanos = MAX(0, reserved_nanos - $release), spent_nanos = spent_nanos + $charge
+            WHERE (scope, period, period_start) IN (SELECT scope, period, period_start FROM budget_reservation_items WHERE reservation_id = $id);
+            """);
+        Bind(update, ("$release", release), ("$charge", charge), ("$id", reservationId));
+        update.ExecuteNonQuery();
+    }
+
+    private static void DeleteReservation(SqliteConnection connection, SqliteTransaction transaction, string reservationId)
+    {
+        using var delete = Command(connection, transaction, "DELETE FROM budget_reservation_items WHERE reservation_id = $id; DELETE FROM budget_reservations WHERE id = $id;");
+        delete.Parameters.AddWithValue("$id", reservationId);
+        delete.ExecuteNonQuery();
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction transaction, string sql)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        return command;
+    }
+
+    private static void Bind(SqliteCommand command, params ReadOnlySpan<(string Name, object Value)> values)
+    {
+        command.Parameters.Clear();
+        foreach (var (name, value) in values)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+    }
+
+    private async Task EnsureMigratedAsync(CancellationToken cancellationToken)
+    {
+        if (!Volatile.Read(ref _migrated))
+        {
+            await MigrateAsync(cancellationToken);
+        }
+    }
+
+    private SqliteConnection Writer() => _writer ??= _file.OpenWriter();
+}

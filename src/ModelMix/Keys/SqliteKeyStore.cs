@@ -1,0 +1,325 @@
+using System.Text.RegularExpressions;
+using Microsoft.Data.Sqlite;
+using ModelMix.Budgets;
+using ModelMix.Ledger;
+
+namespace ModelMix.Keys;
+
+/// <summary>
+/// Virtual API keys in a SQLite file (normally the ledger's own): the public id, the name, a per-key salt and the
+/// HMAC-SHA256 of the secret (see <see cref="ApiKeyHasher"/>), the admin flag, the budget caps, and when the key was
+/// created and revoked. The key itself is never stored. Lookups go by the id embedded in the presented key, so
+/// authentication is one indexed read and one hash, whatever the number of keys.
+/// </summary>
+public sealed partial class SqliteKeyStore : IAsyncDisposable
+{
+    /// <summary>The component name in <c>modelmix_schema_versions</c>.</summary>
+    public const string Component = "keys";
+
+    private static readonly string[] Migrations =
+    [
+        // 1: keys and their caps. A name is unique among keys not revoked (a revoked name may be reused).
+        // Instants are 100 ns ticks since the Unix epoch (UTC); caps are INTEGER nano-dollars.
+        """
+        CREATE TABLE api_keys (
+            id         TEXT    PRIMARY KEY,
+            name       TEXT    NOT NULL,
+            salt       BLOB    NOT NULL,
+            hash       BLOB    NOT NULL,
+            is_admin   INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        ) STRICT;
+        CREATE UNIQUE INDEX ux_api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL;
+        CREATE TABLE api_key_budgets (
+            key_id    TEXT    NOT NULL REFERENCES api_keys (id),
+            period    TEXT    NOT NULL,
+            cap_nanos INTEGER NOT NULL,
+            PRIMARY KEY (key_id, period)
+        ) STRICT, WITHOUT ROWID;
+        """,
+    ];
+
+    // Verifying against this when the id is unknown keeps the time of a miss like the time of a wrong secret.
+    private static readonly byte[] DummySalt = ApiKeyHasher.NewSalt();
+    private static readonly byte[] DummyHash = ApiKeyHasher.Hash(DummySalt, "dummy");
+
+    private readonly SqliteStoreFile _file;
+    private readonly TimeProvider _time;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private SqliteConnection? _writer;
+    private bool _migrated;
+    private bool _disposed;
+
+    /// <summary>Creates a store over the SQLite file at <paramref name="path"/> (created when missing).</summary>
+    /// <param name="path">The database file, normally the ledger's.</param>
+    /// <param name="time">The clock for creation and revocation times; the system clock when null.</param>
+    public SqliteKeyStore(string path, TimeProvider? time = null)
+    {
+        _file = new SqliteStoreFile(path);
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>The full path of the database file.</summary>
+    public string Path => _file.Path;
+
+    /// <summary>Creates or upgrades the key tables.</summary>
+    public async Task MigrateAsync(CancellationToken cancellationToken = default)
+    {
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            SqliteStoreFile.Migrate(Writer(), Component, Migrations, Path);
+            _migrated = true;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>Creates a key; the returned <see cref="CreatedApiKey.Key"/> is the only copy of it.</summary>
+    /// <exception cref="ApiKeyException">The name is invalid or already used by a key that is not revoked.</exception>
+    public async Task<CreatedApiKey> CreateAsync(string name, IReadOnlyList<BudgetCap>? budgets = null, bool isAdmin = false, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrEmpty(name) || !NamePattern().IsMatch(name))
+        {
+            throw new ApiKeyException($"Key name '{name}' is invalid: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.");
+        }
+
+        budgets ??= [];
+        var duplicate = budgets.GroupBy(cap => cap.Window).FirstOrDefault(group => group.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new ApiKeyException($"Key '{name}' has two {BudgetPeriods.ToCode(duplicate.Key)} budgets; give at most one per window.");
+        }
+
+        await EnsureMigratedAsync(cancellationToken);
+        var (id, secret, key) = ApiKeySecret.Generate();
+        var salt = ApiKeyHasher.NewSalt();
+        var hash = ApiKeyHasher.Hash(salt, secret);
+        var now = _time.GetUtcNow();
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var connection = Writer();
+            using var transaction = connection.BeginTransaction(deferred: false);
+            using (var insert = connection.CreateCommand())
+            {
+                insert.Transaction = transaction;
+                insert.CommandText = "INSERT INTO api_keys (id, name, salt, hash, is_admin, created_at) VALUES ($id, $name, $salt, $hash, $admin, $created);";
+                insert.Parameters.AddWithValue("$id", id);
+                insert.Parameters.AddWithValue("$name", name);
+                insert.Parameters.AddWithValue("$salt", salt);
+                insert.Parameters.AddWithValue("$hash", hash);
+                insert.Parameters.AddWithValue("$admin", isAdmin ? 1 : 0);
+                insert.Parameters.AddWithValue("$created", SqliteLedgerSchema.ToStoredTimestamp(now));
+                try
+                {
+                    insert.ExecuteNonQuery();
+                }
+                catch (SqliteException exception) when (exception.SqliteErrorCode == 19)
+                {
+                    throw new ApiKeyException($"A key named '{name}' already exists; revoke it first (modelmix keys revoke {name}) or choose another name.", exception);
+                }
+            }
+
+            foreach (var cap in budgets)
+            {
+                using var insertCap = connection.CreateCommand();
+                insertCap.Transaction = transaction;
+                insertCap.CommandText = "INSERT INTO api_key_budgets (key_id, period, cap_nanos) VALUES ($id, $period, $cap);";
+                insertCap.Parameters.AddWithValue("$id", id);
+                insertCap.Parameters.AddWithValue("$period", BudgetPeriods.ToCode(cap.Window));
+                insertCap.Parameters.AddWithValue("$cap", BudgetMoney.CapToNanos(cap.AmountUsd));
+                insertCap.ExecuteNonQuery();
+            }
+
+            transaction.Commit();
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+
+        return new CreatedApiKey(new ApiKeyInfo { Id = id, Name = name, CreatedAt = now, IsAdmin = isAdmin, Budgets = budgets }, key);
+    }
+
+    /// <summary>Every key, oldest first (revoked ones included when asked).</summary>
+    public async Task<IReadOnlyList<ApiKeyInfo>> ListAsync(bool includeRevoked = true, CancellationToken cancellationToken = default)
+    {
+        await EnsureMigratedAsync(cancellationToken);
+        await using var connection = await _file.OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, name, is_admin, created_at, revoked_at FROM api_keys" +
+            (includeRevoked ? string.Empty : " WHERE revoked_at IS NULL") + " ORDER BY created_at, id;";
+        var keys = new List<ApiKeyInfo>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                keys.Add(ReadInfo(reader, 0));
+            }
+        }
+
+        for (var i = 0; i < keys.Count; i++)
+        {
+            keys[i] = keys[i] with { Budgets = await ReadBudgetsAsync(connection, keys[i].Id, cancellationToken) };
+        }
+
+        return keys;
+    }
+
+    /// <summary>The key with this id, or else the key not revoked with this name; null when none.</summary>
+    public async Task<ApiKeyInfo?> FindAsync(string nameOrId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(nameOrId);
+        var keys = await ListAsync(includeRevoked: true, cancellationToken);
+        return keys.FirstOrDefault(key => key.Id == nameOrId)
+            ?? keys.FirstOrDefault(key => key.Name == nameOrId && key.RevokedAt is null);
+    }
+
+    /// <summary>Revokes the key with this id, or else the key not revoked with this name; it stops working at once.</summary>
+    /// <exception cref="ApiKeyException">No such key, or it is already revoked.</exception>
+    public async Task<ApiKeyInfo> RevokeAsync(string nameOrId, CancellationToken cancellationToken = default)
+    {
+        var key = await FindAsync(nameOrId, cancellationToken)
+            ?? throw new ApiKeyException($"No key has the id or name '{nameOrId}' (see modelmix keys list).");
+        if (key.RevokedAt is not null)
+        {
+            throw new ApiKeyException($"Key '{key.Name}' ({key.Id}) was already revoked at {key.RevokedAt:O}.");
+        }
+
+        var now = _time.GetUtcNow();
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            using var update = Writer().CreateCommand();
+            update.CommandText = "UPDATE api_keys SET revoked_at = $now WHERE id = $id AND revoked_at IS NULL;";
+            update.Parameters.AddWithValue("$now", SqliteLedgerSchema.ToStoredTimestamp(now));
+            update.Parameters.AddWithValue("$id", key.Id);
+            update.ExecuteNonQuery();
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+
+        return key with { RevokedAt = now };
+    }
+
+    /// <summary>Whether any key that is not revoked exists (then every proxy request must present one).</summary>
+    public async Task<bool> HasActiveKeysAsync(CancellationToken cancellationToken = default)
+    {
+        await EnsureMigratedAsync(cancellationToken);
+        await using var connection = await _file.OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL);";
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture) != 0;
+    }
+
+    /// <summary>
+    /// The key a client presented, when it is a valid key that is not revoked; null otherwise. The row is found by
+    /// the public id, the secret checked in constant time.
+    /// </summary>
+    public async Task<ApiKeyInfo?> AuthenticateAsync(string? presented, CancellationToken cancellationToken = default)
+    {
+        if (presented is null || !ApiKeySecret.TryParse(presented, out var id, out var secret))
+        {
+            return null;
+        }
+
+        await EnsureMigratedAsync(cancellationToken);
+        await using var connection = await _file.OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, name, is_admin, created_at, revoked_at, salt, hash FROM api_keys WHERE id = $id;";
+        command.Parameters.AddWithValue("$id", id);
+        ApiKeyInfo? info = null;
+        byte[] salt = DummySalt, hash = DummyHash;
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                info = ReadInfo(reader, 0);
+                salt = (byte[])reader.GetValue(5);
+                hash = (byte[])reader.GetValue(6);
+            }
+        }
+
+        var valid = ApiKeyHasher.Verify(salt, hash, secret);
+        if (!valid || info is null || info.RevokedAt is not null)
+        {
+            return null;
+        }
+
+        return info with { Budgets = await ReadBudgetsAsync(connection, info.Id, cancellationToken) };
+    }
+
+    /// <summary>Closes the write connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _writeLock.WaitAsync();
+        try
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            if (_writer is not null)
+            {
+                await _writer.DisposeAsync();
+                _writer = null;
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private static ApiKeyInfo ReadInfo(SqliteDataReader reader, int first) => new()
+    {
+        Id = reader.GetString(first),
+        Name = reader.GetString(first + 1),
+        IsAdmin = reader.GetInt64(first + 2) != 0,
+        CreatedAt = SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(first + 3)),
+        RevokedAt = reader.IsDBNull(first + 4) ? null : SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(first + 4)),
+    };
+
+    private static async Task<IReadOnlyList<BudgetCap>> ReadBudgetsAsync(SqliteConnection connection, string id, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT period, cap_nanos FROM api_key_budgets WHERE key_id = $id;";
+        command.Parameters.AddWithValue("$id", id);
+        var caps = new List<BudgetCap>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            if (BudgetPeriods.TryParse(reader.GetString(0), out var window))
+            {
+                caps.Add(new BudgetCap(window, BudgetMoney.ToUsd(reader.GetInt64(1))));
+            }
+        }
+
+        caps.Sort((a, b) => a.Window.CompareTo(b.Window));
+        return caps;
+    }
+
+    private async Task EnsureMigratedAsync(CancellationToken cancellationToken)
+    {
+        if (!Volatile.Read(ref _migrated))
+        {
+            await MigrateAsync(cancellationToken);
+        }
+    }
+
+    private SqliteConnection Writer() => _writer ??= _file.OpenWriter();
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    private static partial Regex NamePattern();
+}

@@ -1,0 +1,132 @@
+using System.Text;
+using ModelMix.Budgets;
+using ModelMix.Pricing;
+
+namespace ModelMix.Tests.Budgets;
+
+public sealed class BudgetMathTests
+{
+    private static readonly DateTimeOffset At = new(2026, 3, 14, 15, 9, 26, TimeSpan.Zero);
+
+    [Fact]
+    public void Day_window_is_the_utc_calendar_day()
+    {
+        var local = new DateTimeOffset(2026, 3, 15, 1, 0, 0, TimeSpan.FromHours(5)); // 2026-03-14T20:00Z
+
+        Assert.Equal(new DateTimeOffset(2026, 3, 14, 0, 0, 0, TimeSpan.Zero), BudgetPeriods.Start(BudgetWindow.Day, local));
+        Assert.Equal(new DateTimeOffset(2026, 3, 15, 0, 0, 0, TimeSpan.Zero), BudgetPeriods.End(BudgetWindow.Day, local));
+    }
+
+    [Fact]
+    public void Month_window_rolls_over_the_year()
+    {
+        var december = new DateTimeOffset(2026, 12, 31, 23, 59, 59, TimeSpan.Zero);
+
+        Assert.Equal(new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero), BudgetPeriods.Start(BudgetWindow.Month, december));
+        Assert.Equal(new DateTimeOffset(2027, 1, 1, 0, 0, 0, TimeSpan.Zero), BudgetPeriods.End(BudgetWindow.Month, december));
+    }
+
+    [Fact]
+    public void Total_window_never_resets()
+    {
+        Assert.Equal(DateTimeOffset.UnixEpoch, BudgetPeriods.Start(BudgetWindow.Total, At));
+        Assert.Null(BudgetPeriods.End(BudgetWindow.Total, At));
+    }
+
+    [Theory]
+    [InlineData("50/day", BudgetWindow.Day, "50")]
+    [InlineData("$500/month", BudgetWindow.Month, "500")]
+    [InlineData("2000/total", BudgetWindow.Total, "2000")]
+    [InlineData("0.25 / Daily", BudgetWindow.Day, "0.25")]
+    public void Budget_caps_parse(string text, BudgetWindow window, string amount)
+    {
+        var cap = BudgetCap.Parse(text);
+
+        Assert.Equal(window, cap.Window);
+        Assert.Equal(decimal.Parse(amount, System.Globalization.CultureInfo.InvariantCulture), cap.AmountUsd);
+    }
+
+    [Theory]
+    [InlineData("50")]
+    [InlineData("-5/day")]
+    [InlineData("0/day")]
+    [InlineData("50/week")]
+    [InlineData("fifty/day")]
+    [InlineData("1,5/day")]
+    public void Bad_budget_caps_are_refused_with_a_reason(string text)
+    {
+        Assert.False(BudgetCap.TryParse(text, out _, out var error));
+        Assert.Contains(text.Split('/')[0].Trim(), error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Charges_round_up_and_caps_round_down_to_the_nano_dollar()
+    {
+        Assert.Equal(1, BudgetMoney.ToNanos(0.0000000001m));
+        Assert.Equal(184_000, BudgetMoney.ToNanos(0.000184m));
+        Assert.Equal(0, BudgetMoney.CapToNanos(0.0000000009m));
+        Assert.Equal(50_000_000_000, BudgetMoney.CapToNanos(50m));
+        Assert.Equal(0.000184m, BudgetMoney.ToUsd(184_000));
+    }
+
+    [Fact]
+    public void Worst_case_is_estimated_input_plus_max_tokens_of_output()
+    {
+        var body = Body(400, cacheControl: false);
+
+        // Haiku 4.5 at $1 / $5 per MTok: 400 bytes ≈ 100 input tokens, plus 1000 output tokens.
+        var cost = BudgetEstimator.WorstCaseUsd(PriceBook.Default, "claude-haiku-4-5", body, 1000, At);
+
+        Assert.Equal((100m * 1m + 1000m * 5m) / 1_000_000m, cost);
+    }
+
+    [Fact]
+    public void Worst_case_with_cache_control_prices_input_as_a_one_hour_cache_write()
+    {
+        var body = Body(400, cacheControl: true);
+
+        var cost = BudgetEstimator.WorstCaseUsd(PriceBook.Default, "claude-haiku-4-5", body, 1000, At);
+
+        Assert.Equal((100m * 2m + 1000m * 5m) / 1_000_000m, cost);
+    }
+
+    [Fact]
+    public void Worst_case_uses_long_context_rates_past_the_threshold()
+    {
+        var small = Body(800_000, cacheControl: false); // 200,000 tokens: not past the threshold
+        var large = Body(800_004, cacheControl: false); // 200,001 tokens
+
+        var standard = BudgetEstimator.WorstCaseUsd(PriceBook.Default, "claude-sonnet-4-5", small, 1000, At);
+        var longContext = BudgetEstimator.WorstCaseUsd(PriceBook.Default, "claude-sonnet-4-5", large, 1000, At);
+
+        Assert.Equal((200_000m * 3m + 1000m * 15m) / 1_000_000m, standard);
+        Assert.Equal((200_001m * 6m + 1000m * 22.5m) / 1_000_000m, longContext);
+    }
+
+    [Fact]
+    public void Worst_case_of_an_unknown_model_is_an_error_not_zero()
+    {
+        Assert.Throws<UnknownModelException>(() => BudgetEstimator.WorstCaseUsd(PriceBook.Default, "no-such-model", Body(100, false), 10, At));
+    }
+
+    [Fact]
+    public void Refusal_names_the_budget_the_amounts_and_the_reset()
+    {
+        var limit = new BudgetLimit("key:abc", "key 'team-a'", BudgetWindow.Day, 50m);
+        var refusal = new BudgetRefusal(limit, 49.5m, 0.25m, 0.5m, new DateTimeOffset(2026, 3, 15, 0, 0, 0, TimeSpan.Zero));
+
+        Assert.Equal(
+            "Budget exceeded: the daily budget of key 'team-a' is $50.00; $49.50 is spent and $0.25 is held by requests in flight, " +
+            "and this request may cost up to $0.50 (its input plus max_tokens of output). It resets at 2026-03-15T00:00:00Z.",
+            refusal.Message);
+    }
+
+    private static byte[] Body(int length, bool cacheControl)
+    {
+        var head = cacheControl ? "{\"cache_control\":1,\"x\":\"" : "{\"x\":\"";
+        var text = head + new string('a', length - head.Length - 2) + "\"}";
+        var bytes = Encoding.UTF8.GetBytes(text);
+        Assert.Equal(length, bytes.Length);
+        return bytes;
+    }
+}
