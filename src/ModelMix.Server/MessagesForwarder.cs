@@ -35,11 +35,13 @@ internal sealed class MessagesForwarder
     private readonly ILogger<MessagesForwarder> _logger;
     private readonly ResiliencePipeline<UpstreamResult> _retry;
     private readonly ProxyRouter _router;
+    private readonly ProxyFallback _fallback;
     private readonly AuthGate _auth;
     private readonly BudgetGate _budgets;
 
-    public MessagesForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, AuthGate auth, BudgetGate budgets, TimeProvider time, ILogger<MessagesForwarder> logger)
+    public MessagesForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, ProxyFallback fallback, AuthGate auth, BudgetGate budgets, TimeProvider time, ILogger<MessagesForwarder> logger)
     {
+        _fallback = fallback;
         _auth = auth;
         _budgets = budgets;
         _router = router;
@@ -153,33 +155,66 @@ internal sealed class MessagesForwarder
             taskLabel,
             budget);
 
-        UpstreamResult result;
-        try
+        // Retries on one model (Polly, above), then the fallback chain (ProxyFallback): a model that still fails moves
+        // the request to the next model, body re-pointed, attempts numbered on across models.
+        UpstreamResult? result = null;
+        var attempt = 0;
+        var tried = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        while (true)
         {
-            var attempt = 0;
-            result = await _retry.ExecuteAsync(
-                async (state, token) => await SendOnceAsync(state, Interlocked.Increment(ref attempt), token),
-                call,
-                aborted);
-        }
-        catch (HttpRequestException exception)
-        {
-            await dialect.WriteErrorAsync(context, 502, $"ModelMix could not reach the upstream API: {exception.Message}", "api_error", requestId);
-            return;
-        }
-        catch (UpstreamTimeoutException)
-        {
-            await dialect.WriteErrorAsync(context, 504, $"The upstream API did not answer within {_options.UpstreamTimeout}.", "api_error", requestId);
-            return;
-        }
-        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
-        {
-            return;
+            Exception? failure = null;
+            tried.Add(call.Route.Model);
+            try
+            {
+                result = await _retry.ExecuteAsync(
+                    async (state, token) => await SendOnceAsync(state, Interlocked.Increment(ref attempt), token),
+                    call,
+                    aborted);
+            }
+            catch (Exception exception) when (exception is HttpRequestException or UpstreamTimeoutException)
+            {
+                failure = exception;
+                result = null;
+            }
+            catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+            {
+                return;
+            }
+
+            var overflow = result is { Status: 400 } && IsContextOverflow(result.Body);
+            var failed = failure is not null || result is { OpenStream: null, Retryable: true };
+            if ((failed || overflow)
+                && _fallback.Next(call.Route.Model, overflow, tried, call.Budget.Reservation is not null, _time.GetUtcNow()) is { } next)
+            {
+                var what = overflow ? "the prompt is too long for its context window" : failure is not null ? "it could not be reached" : $"HTTP {result!.Status}";
+                result?.Dispose();
+                call = call with
+                {
+                    Route = new Route(next, call.Route.Policy, $"fallback to {next}: {what} on {call.Route.Model}", call.Route.Model),
+                    Body = RequestBodyRewriter.ReplaceModel(call.Body, next),
+                };
+                context.Response.Headers["x-modelmix-routed-model"] = next;
+                continue;
+            }
+
+            if (failure is HttpRequestException unreachable)
+            {
+                await dialect.WriteErrorAsync(context, 502, $"ModelMix could not reach the upstream API: {unreachable.Message}", "api_error", requestId);
+                return;
+            }
+
+            if (failure is UpstreamTimeoutException)
+            {
+                await dialect.WriteErrorAsync(context, 504, $"The upstream API did not answer within {_options.UpstreamTimeout}.", "api_error", requestId);
+                return;
+            }
+
+            break;
         }
 
         using (result)
         {
-            if (result.OpenStream is { } stream)
+            if (result!.OpenStream is { } stream)
             {
                 await RelayStreamAsync(context, call, result, stream, dialect.CreateStreamTranslator());
             }
@@ -189,6 +224,10 @@ internal sealed class MessagesForwarder
             }
         }
     }
+
+    /// <summary>Whether a 400 says the prompt does not fit the model's context window (Anthropic: "prompt is too long").</summary>
+    private static bool IsContextOverflow(byte[] body) =>
+        System.Text.Encoding.UTF8.GetString(body).Contains("prompt is too long", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The <c>anthropic-version</c> sent upstream: the client's, else the configured default.</summary>
     internal string AnthropicVersionOf(HttpContext context) =>
@@ -517,6 +556,7 @@ internal sealed class MessagesForwarder
         RoutedModel = call.Route.Model,
         Policy = call.Route.Policy,
         Reason = call.Route.Reason,
+        EscalatedFrom = call.Route.EscalatedFrom,
         Attempt = attempt,
         Streaming = call.Request.Stream,
         HttpStatus = status,
@@ -658,7 +698,7 @@ internal sealed class MessagesForwarder
         public IStreamTranslator? CreateStreamTranslator() => null;
     }
 
-    private sealed record Route(string Model, string Policy, string Reason);
+    private sealed record Route(string Model, string Policy, string Reason, string? EscalatedFrom = null);
 
     private sealed record CallContext(
         string RequestId,

@@ -110,6 +110,7 @@ public static class ProxyApplication
                 ConnectTimeout = TimeSpan.FromSeconds(10),
                 MaxConnectionsPerServer = 1024,
             });
+        services.AddSingleton(provider => new ProxyFallback(configuration, provider.GetRequiredService<PriceBook>()));
         services.AddSingleton<MessagesForwarder>();
         services.AddSingleton<CountTokensForwarder>();
         services.AddSingleton<ModelsEndpoint>();

@@ -10,13 +10,14 @@ namespace ModelMix.Server;
 /// Opens the price book and the ledger when the proxy starts (so a broken file fails the start, not the first
 /// request) and says, once, what the proxy is doing and whether an upstream key is missing.
 /// </summary>
-internal sealed class ProxyStartup(IOptions<ProxyOptions> options, PriceBook prices, ILedger ledger, ProxyRouter router, ILogger<ProxyStartup> logger) : IHostedService
+internal sealed class ProxyStartup(IOptions<ProxyOptions> options, PriceBook prices, ILedger ledger, ProxyRouter router, ProxyFallback fallback, ILogger<ProxyStartup> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var settings = options.Value;
         _ = ledger;
         _ = router;
+        _ = fallback;
         Log.Started(logger, settings.Upstream, Path.GetFullPath(settings.Db), prices.SourceName);
         if (string.IsNullOrEmpty(settings.UpstreamApiKey))
         {
