@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ModelMix.Ledger;
 using ModelMix.Pricing;
+using ModelMix.Routing;
 using Polly;
 using Polly.Retry;
 
@@ -36,12 +37,16 @@ internal sealed class MessagesForwarder
     private readonly ResiliencePipeline<UpstreamResult> _retry;
     private readonly ProxyRouter _router;
     private readonly ProxyFallback _fallback;
+    private readonly ProxyLoopGuard _loopGuard;
+    private readonly TierDriftMonitor? _drift;
     private readonly AuthGate _auth;
     private readonly BudgetGate _budgets;
 
-    public MessagesForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, ProxyFallback fallback, AuthGate auth, BudgetGate budgets, TimeProvider time, ILogger<MessagesForwarder> logger)
+    public MessagesForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, ProxyFallback fallback, ProxyLoopGuard loopGuard, ProxyGuards guards, AuthGate auth, BudgetGate budgets, TimeProvider time, ILogger<MessagesForwarder> logger)
     {
         _fallback = fallback;
+        _loopGuard = loopGuard;
+        _drift = guards.TierDrift;
         _auth = auth;
         _budgets = budgets;
         _router = router;
@@ -136,6 +141,31 @@ internal sealed class MessagesForwarder
 
         context.Response.Headers["x-modelmix-routed-model"] = route.Model;
 
+        // Loop guard (ProxyLoopGuard): a session past its step, velocity or repeated-tool-call limit is stopped here,
+        // with a ledger entry, before anything is reserved or sent.
+        if (_loopGuard.Check(sessionId, body) is { } tripped)
+        {
+            await _recorder.RecordAsync(new LedgerRecord
+            {
+                Id = LedgerIds.New(_time),
+                Timestamp = _time.GetUtcNow(),
+                RequestId = requestId,
+                SessionId = sessionId,
+                TaskLabel = taskLabel,
+                KeyId = caller.KeyId,
+                RequestedModel = request.Model,
+                RoutedModel = route.Model,
+                Policy = route.Policy,
+                Reason = tripped,
+                Status = LedgerStatus.Error,
+                ErrorType = ProxyLoopGuard.ErrorType,
+            }, CancellationToken.None);
+            await dialect.WriteErrorAsync(context, 400, tripped, "invalid_request_error", requestId);
+            return;
+        }
+
+        _drift?.Observe(route.Model);
+
         // Budgets (BudgetGate): hold the routed model's worst-case cost before dispatch; null means a 429 was written.
         // Disposing the hold when the request is over settles it to the recorded cost of its attempts (or releases it).
         await using var budget = await _budgets.ReserveAsync(context, caller, route.Model, body, request.MaxTokens, sessionId, requestId, dialect);
@@ -223,6 +253,8 @@ internal sealed class MessagesForwarder
                 await dialect.WriteBufferedAsync(context, result, requestId);
             }
         }
+
+        _loopGuard.AddSpend(sessionId, call.Budget.Charged);
     }
 
     /// <summary>Whether a 400 says the prompt does not fit the model's context window (Anthropic: "prompt is too long").</summary>

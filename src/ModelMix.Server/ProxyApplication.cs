@@ -15,6 +15,7 @@ using Microsoft.Extensions.AI;
 using ModelMix.Ledger;
 using ModelMix.Pipeline;
 using ModelMix.Pricing;
+using ModelMix.Routing;
 
 namespace ModelMix.Server;
 
@@ -111,6 +112,8 @@ public static class ProxyApplication
                 MaxConnectionsPerServer = 1024,
             });
         services.AddSingleton(provider => new ProxyFallback(configuration, provider.GetRequiredService<PriceBook>()));
+        services.AddSingleton(provider => new ProxyLoopGuard(configuration, provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(provider => new ProxyGuards(configuration, provider.GetRequiredService<PriceBook>(), provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<TierDriftMonitor>>()));
         services.AddSingleton<MessagesForwarder>();
         services.AddSingleton<CountTokensForwarder>();
         services.AddSingleton<ModelsEndpoint>();

@@ -10,7 +10,7 @@ namespace ModelMix.Server;
 /// Opens the price book and the ledger when the proxy starts (so a broken file fails the start, not the first
 /// request) and says, once, what the proxy is doing and whether an upstream key is missing.
 /// </summary>
-internal sealed class ProxyStartup(IOptions<ProxyOptions> options, PriceBook prices, ILedger ledger, ProxyRouter router, ProxyFallback fallback, ILogger<ProxyStartup> logger) : IHostedService
+internal sealed class ProxyStartup(IOptions<ProxyOptions> options, PriceBook prices, ILedger ledger, ProxyRouter router, ProxyFallback fallback, ProxyLoopGuard loopGuard, ProxyGuards guards, ILogger<ProxyStartup> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -18,6 +18,8 @@ internal sealed class ProxyStartup(IOptions<ProxyOptions> options, PriceBook pri
         _ = ledger;
         _ = router;
         _ = fallback;
+        _ = loopGuard;
+        _ = guards;
         Log.Started(logger, settings.Upstream, Path.GetFullPath(settings.Db), prices.SourceName);
         if (string.IsNullOrEmpty(settings.UpstreamApiKey))
         {
