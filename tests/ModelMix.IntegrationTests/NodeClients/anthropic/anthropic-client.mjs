@@ -23,6 +23,15 @@ stream.on("streamEvent", (event) => events.push(event.type));
 const final = await stream.finalMessage();
 result.stream = { events, model: final.model, text: final.content.map((b) => b.text ?? "").join(""), usage: final.usage };
 
+const tools = await client.messages.create({
+  model: "claude-sonnet-4-5",
+  max_tokens: 256,
+  tools: [{ name: "get_weather", description: "Current weather", input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } }],
+  messages: [{ role: "user", content: "Is it warm enough in Paris for the linen jacket?" }],
+});
+const call = tools.content.find((b) => b.type === "tool_use");
+result.tools = { stop_reason: tools.stop_reason, tool: call?.name ?? null, input: call?.input ?? null };
+
 try {
   await client.messages.create({ model: "claude-haiku-4-5", max_tokens: 16, messages: "not a list" });
   result.badRequest = { error: null };
