@@ -9,8 +9,14 @@ namespace ModelMix.Server;
 /// 401 <c>authentication_error</c>. The presented key is only hashed and compared: it is never forwarded upstream,
 /// logged or stored (the ledger gets the key's public id).
 /// </summary>
-internal sealed class AuthGate(SqliteKeyStore keys, AuthBinding binding)
+internal sealed class AuthGate(SqliteKeyStore keys, AuthBinding binding, TimeProvider time)
 {
+    /// <summary>How long "no key exists" is trusted before the store is asked again (the open mode's only query).</summary>
+    public static readonly TimeSpan OpenModeRecheck = TimeSpan.FromSeconds(1);
+
+    private volatile bool _keysExist;
+    private long _openUntil;
+
     /// <summary>The caller, or null after a 401 was written.</summary>
     public async ValueTask<AuthCaller?> AuthenticateAsync(HttpContext context, string requestId, MessagesForwarder.IClientDialect dialect)
     {
@@ -20,7 +26,7 @@ internal sealed class AuthGate(SqliteKeyStore keys, AuthBinding binding)
             return new AuthCaller(key);
         }
 
-        if (binding.LoopbackOnly && !await keys.HasActiveKeysAsync(context.RequestAborted))
+        if (binding.LoopbackOnly && !await KeysExistAsync(context.RequestAborted))
         {
             return AuthCaller.Anonymous;
         }
@@ -30,6 +36,34 @@ internal sealed class AuthGate(SqliteKeyStore keys, AuthBinding binding)
             : "The API key is not a valid ModelMix virtual key (unknown, malformed or revoked). Send a key made by `modelmix keys create` in x-api-key or Authorization: Bearer.";
         await dialect.WriteErrorAsync(context, 401, message, "authentication_error", requestId);
         return null;
+    }
+
+    /// <summary>
+    /// Whether any active key exists, without a database query per request: once keys exist the proxy stays secured
+    /// until restarted (revoking every key does not reopen it, the safe direction); "none yet" is rechecked at most
+    /// every <see cref="OpenModeRecheck"/>, so a key created by <c>modelmix keys create</c> takes effect within a second.
+    /// </summary>
+    private async ValueTask<bool> KeysExistAsync(CancellationToken cancellationToken)
+    {
+        if (_keysExist)
+        {
+            return true;
+        }
+
+        var now = time.GetTimestamp();
+        if (now < Interlocked.Read(ref _openUntil))
+        {
+            return false;
+        }
+
+        if (await keys.HasActiveKeysAsync(cancellationToken))
+        {
+            _keysExist = true;
+            return true;
+        }
+
+        Interlocked.Exchange(ref _openUntil, now + (long)(OpenModeRecheck.TotalSeconds * time.TimestampFrequency));
+        return false;
     }
 
     /// <summary>The key the client presented: <c>x-api-key</c> if it looks like a ModelMix key, else a bearer token.</summary>
