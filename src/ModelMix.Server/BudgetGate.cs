@@ -18,7 +18,15 @@ internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<
     private readonly ProxyOptions _options = options.Value;
 
     /// <summary>The hold to settle when the request is over, or null after a 429 (or 400) was written.</summary>
-    public async ValueTask<BudgetHold?> ReserveAsync(HttpContext context, AuthCaller caller, string model, byte[] body, long maxTokens, string? sessionId, string requestId, MessagesForwarder.IClientDialect dialect)
+    public ValueTask<BudgetHold?> ReserveAsync(HttpContext context, AuthCaller caller, string model, byte[] body, long maxTokens, string? sessionId, string requestId, MessagesForwarder.IClientDialect dialect) =>
+        ReserveAsync(context, caller, model, (book, at) => BudgetEstimator.WorstCaseUsd(book, model, body, maxTokens, at), sessionId, requestId, dialect);
+
+    /// <summary>
+    /// Like the other overload, for a request whose worst case is not one call to one model (a confidence cascade:
+    /// every tier it may reach plus its verifier calls). <paramref name="worstCase"/> runs only when a budget applies;
+    /// <paramref name="model"/> names what it prices in the 400 written when it has no price in force.
+    /// </summary>
+    public async ValueTask<BudgetHold?> ReserveAsync(HttpContext context, AuthCaller caller, string model, Func<PriceBook, DateTimeOffset, decimal> worstCase, string? sessionId, string requestId, MessagesForwarder.IClientDialect dialect)
     {
         var limits = Limits(caller, sessionId);
         if (limits.Count == 0)
@@ -27,10 +35,10 @@ internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<
         }
 
         var now = time.GetUtcNow();
-        decimal worstCase;
+        decimal amount;
         try
         {
-            worstCase = BudgetEstimator.WorstCaseUsd(prices, model, body, maxTokens, now);
+            amount = worstCase(prices, now);
         }
         catch (PricingException exception)
         {
@@ -38,7 +46,7 @@ internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<
             return null;
         }
 
-        var result = await store.ReserveAsync(requestId, limits, worstCase, now, _options.ReservationTtl, context.RequestAborted);
+        var result = await store.ReserveAsync(requestId, limits, amount, now, _options.ReservationTtl, context.RequestAborted);
         if (result.Reservation is { } reservation)
         {
             return new BudgetHold(caller.KeyId, store, reservation, logger);

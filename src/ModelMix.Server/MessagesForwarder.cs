@@ -121,6 +121,15 @@ internal sealed class MessagesForwarder
         var aborted = context.RequestAborted;
         var sessionId = context.Request.Headers["x-modelmix-session"].ToString() is { Length: > 0 } session ? session : null;
         var taskLabel = context.Request.Headers["x-modelmix-task"].ToString() is { Length: > 0 } task ? task : null;
+
+        // Confidence cascade hook (ProxyCascade.cs): the cascade alias runs its own tiers, budget hold, verifier calls
+        // and relay, sending each tier through the Cascade* members below (same retries, records and relay as here).
+        if (context.RequestServices.GetService(typeof(ProxyCascade)) is ProxyCascade cascade && cascade.Handles(request.Model))
+        {
+            await cascade.RunAsync(this, context, requestId, body, request, dialect, caller, sessionId, taskLabel);
+            return;
+        }
+
         var route = new Route(request.Model, "passthrough", "the caller named a model");
         if (_router.IsAlias(request.Model, out var policy))
         {
@@ -730,9 +739,47 @@ internal sealed class MessagesForwarder
         public IStreamTranslator? CreateStreamTranslator() => null;
     }
 
-    private sealed record Route(string Model, string Policy, string Reason, string? EscalatedFrom = null);
+    // ---- Confidence cascade support (used only by ProxyCascade.cs) ---------------------------------------------------
+    // The cascade sends every tier through the same retry pipeline, attempt records and relays as ForwardAsync. These
+    // members expose exactly that and nothing else; the cascade's logic lives in ProxyCascade.
 
-    private sealed record CallContext(
+    /// <summary>One cascade tier's call: its body (only <c>model</c> rewritten) and its route (policy, reason, escalated from).</summary>
+    internal CallContext CascadeCall(HttpContext context, string requestId, MessagesRequest request, byte[] body, Route route, string? sessionId, string? taskLabel, BudgetHold budget) =>
+        new(requestId, request, route, body, AnthropicVersionOf(context), context.Request.Headers["anthropic-beta"].ToString() is { Length: > 0 } beta ? beta : null, sessionId, taskLabel, budget);
+
+    /// <summary>Sends <paramref name="call"/> with the retry pipeline; its attempts are numbered after <paramref name="attemptsBefore"/>.</summary>
+    internal async Task<UpstreamResult> CascadeSendAsync(CallContext call, int attemptsBefore, CancellationToken aborted)
+    {
+        var attempt = attemptsBefore;
+        return await _retry.ExecuteAsync(async (state, token) => await SendOnceAsync(state, Interlocked.Increment(ref attempt), token), call, aborted);
+    }
+
+    /// <summary>Writes a tier's answer as ForwardAsync does: a stream relayed live (and recorded when it ends), else buffered.</summary>
+    internal async Task CascadeRelayAsync(HttpContext context, CallContext call, UpstreamResult result, IClientDialect dialect)
+    {
+        using (result)
+        {
+            if (result.OpenStream is { } stream)
+            {
+                await RelayStreamAsync(context, call, result, stream, dialect.CreateStreamTranslator());
+            }
+            else
+            {
+                await dialect.WriteBufferedAsync(context, result, call.RequestId);
+            }
+        }
+    }
+
+    /// <summary>The ledger record of one attempt of <paramref name="call"/> (a stream the cascade read to the end), to be completed by the caller.</summary>
+    internal LedgerRecord CascadeRecord(CallContext call, UpstreamResult result) =>
+        NewRecord(call, result.Attempt, result.StartedAt, result.StartedTimestamp, result.Status);
+
+    // ---- end of confidence cascade support ----------------------------------------------------------------------------
+
+    /// <summary>Where a request goes and why; <paramref name="EscalatedFrom"/> is set on a cascade's escalated tiers.</summary>
+    internal sealed record Route(string Model, string Policy, string Reason, string? EscalatedFrom = null);
+
+    internal sealed record CallContext(
         string RequestId,
         MessagesRequest Request,
         Route Route,

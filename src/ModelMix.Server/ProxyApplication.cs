@@ -98,7 +98,9 @@ public static class ProxyApplication
                 provider.GetRequiredService<ILoggerFactory>()).GetAwaiter().GetResult();
         });
         services.AddSingleton<AttemptRecorder>();
-        services.AddSingleton(provider => new ProxyRouter(configuration, provider.GetRequiredService<PriceBook>(), MetaRouterClassifier(provider)));
+        services.AddSingleton(provider => ProxyCascadeSettings.Load(configuration, provider.GetRequiredService<PriceBook>()));
+        services.AddSingleton(provider => new ProxyRouter(configuration, provider.GetRequiredService<PriceBook>(), MetaRouterClassifier(provider), provider.GetRequiredService<ProxyCascadeSettings>()));
+        services.AddSingleton(provider => ActivatorUtilities.CreateInstance<ProxyCascade>(provider, CascadeVerifier(provider))); // the auto-cascade alias (ProxyCascade.cs)
         services.AddHttpClient(MessagesForwarder.HttpClientName, (provider, client) =>
             {
                 client.Timeout = Timeout.InfiniteTimeSpan;
@@ -127,7 +129,14 @@ public static class ProxyApplication
     /// The meta-router's classifier: the official SDK pointed at the upstream with the upstream key (SDK retries off:
     /// each attempt is recorded by the ledger stage, linked to the routed request by its id).
     /// </summary>
-    private static IChatClient MetaRouterClassifier(IServiceProvider provider)
+    private static IChatClient MetaRouterClassifier(IServiceProvider provider) => UpstreamChatClient(provider, "meta-router");
+
+    /// <summary>The confidence cascade's verifier: the same SDK client over the upstream, its calls recorded under policy <c>cascade</c>.</summary>
+    private static IChatClient CascadeVerifier(IServiceProvider provider) =>
+        UpstreamChatClient(provider, provider.GetRequiredService<ProxyCascadeSettings>().Options.PolicyName);
+
+    /// <summary>The official SDK pointed at the upstream (retries off), wrapped with the ledger stage recording under <paramref name="policy"/>.</summary>
+    private static IChatClient UpstreamChatClient(IServiceProvider provider, string policy)
     {
         var options = provider.GetRequiredService<IOptions<ProxyOptions>>().Value;
         var client = new AnthropicClient(new ClientOptions
@@ -138,7 +147,7 @@ public static class ProxyApplication
             Timeout = options.UpstreamTimeout,
         });
         return new ChatClientBuilder(client.AsIChatClient("claude-haiku-4-5"))
-            .UseModelMixLedger(provider.GetRequiredService<AttemptRecorder>(), ledger => ledger.DefaultPolicy = "meta-router")
+            .UseModelMixLedger(provider.GetRequiredService<AttemptRecorder>(), ledger => ledger.DefaultPolicy = policy)
             .Build(provider);
     }
 

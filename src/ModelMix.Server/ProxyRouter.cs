@@ -28,8 +28,11 @@ internal sealed class ProxyRouter
 
     private readonly Dictionary<string, IRoutingPolicy> _aliases;
 
-    /// <summary>Builds the aliases; <paramref name="classifier"/> (the meta-router's model client) enables <c>auto-meta</c>.</summary>
-    public ProxyRouter(IConfiguration configuration, PriceBook prices, IChatClient? classifier = null)
+    /// <summary>
+    /// Builds the aliases; <paramref name="classifier"/> (the meta-router's model client) enables <c>auto-meta</c>, and
+    /// <paramref name="cascade"/> lists the confidence cascade's alias (which <see cref="ProxyCascade"/> serves).
+    /// </summary>
+    public ProxyRouter(IConfiguration configuration, PriceBook prices, IChatClient? classifier = null, ProxyCascadeSettings? cascade = null)
     {
         var routing = configuration.GetSection(RoutingOptions.SectionName);
         _aliases = new Dictionary<string, IRoutingPolicy>(StringComparer.OrdinalIgnoreCase)
@@ -54,6 +57,13 @@ internal sealed class ProxyRouter
                     new DefaultPolicy(settings.Default, prices),
                 ],
                 AutoMeta);
+        }
+
+        if (cascade is not null)
+        {
+            // Listed like any alias (GET /v1/models, error messages). MessagesForwarder hands its requests to
+            // ProxyCascade before routing, so this policy (the first tier) only describes where the cascade starts.
+            _aliases[cascade.Alias] = new DefaultPolicy(cascade.Tiers[0].Model, prices, name: cascade.Options.PolicyName);
         }
 
         foreach (var alias in configuration.GetSection(AliasesSection).GetChildren())
