@@ -251,18 +251,7 @@ internal sealed class MessagesForwarder
             break;
         }
 
-        using (result)
-        {
-            if (result!.OpenStream is { } stream)
-            {
-                await RelayStreamAsync(context, call, result, stream, dialect.CreateStreamTranslator());
-            }
-            else
-            {
-                await dialect.WriteBufferedAsync(context, result, requestId);
-            }
-        }
-
+        await RelayAsync(context, call, result!, dialect);
         _loopGuard.AddSpend(sessionId, call.Budget.Charged);
     }
 
@@ -755,7 +744,8 @@ internal sealed class MessagesForwarder
     }
 
     /// <summary>Writes a tier's answer as ForwardAsync does: a stream relayed live (and recorded when it ends), else buffered.</summary>
-    internal async Task CascadeRelayAsync(HttpContext context, CallContext call, UpstreamResult result, IClientDialect dialect)
+    /// <remarks>ForwardAsync relays its final answer through this method too, so both paths write answers alike.</remarks>
+    internal async Task RelayAsync(HttpContext context, CallContext call, UpstreamResult result, IClientDialect dialect)
     {
         using (result)
         {

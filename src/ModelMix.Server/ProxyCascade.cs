@@ -125,7 +125,7 @@ internal sealed partial class ProxyCascade
             // An error that outlived the retries, or the last reachable tier's stream: relayed as a plain forward relays it.
             if (result.Status is < 200 or >= 300 || (final && result.OpenStream is not null))
             {
-                await forwarder.CascadeRelayAsync(context, call, result, dialect);
+                await forwarder.RelayAsync(context, call, result, dialect);
                 return;
             }
 
