@@ -300,6 +300,17 @@ internal sealed class MessagesForwarder
             await dialect.WriteErrorAsync(context, 413, $"Request exceeds the maximum allowed number of bytes ({limit}).", null, null);
             return null;
         }
+        catch (Exception exception) when (exception is Microsoft.AspNetCore.Http.BadHttpRequestException or IOException or OperationCanceledException)
+        {
+            // The client went away (or sent a broken body) before the request was complete: nothing was sent
+            // upstream and nothing is owed; answer if the connection is still there, and don't log it as a fault.
+            if (!context.RequestAborted.IsCancellationRequested)
+            {
+                await dialect.WriteErrorAsync(context, 400, "The request body ended before it was complete.", "invalid_request_error", null);
+            }
+
+            return null;
+        }
         finally
         {
             ArrayPool<byte>.Shared.Return(chunk);

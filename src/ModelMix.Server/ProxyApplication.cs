@@ -106,6 +106,7 @@ public static class ProxyApplication
                 client.Timeout = Timeout.InfiniteTimeSpan;
                 client.DefaultRequestHeaders.UserAgent.ParseAdd("ModelMix/0.1");
             })
+            .RemoveAllLoggers() // the ledger records every attempt; per-request handler logging only costs CPU on the hot path
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
             {
                 AutomaticDecompression = DecompressionMethods.None,
