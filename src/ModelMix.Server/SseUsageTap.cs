@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text.Json;
 using ModelMix.Pricing;
 
@@ -11,7 +10,7 @@ namespace ModelMix.Server;
 /// </summary>
 internal sealed class SseUsageTap
 {
-    private readonly ArrayBufferWriter<byte> _pending = new(4096);
+    private readonly SseEventReader _events = new();
 
     /// <summary>The model named in <c>message_start</c>.</summary>
     public string? Model { get; private set; }
@@ -29,70 +28,11 @@ internal sealed class SseUsageTap
     public TokenUsage Usage { get; private set; }
 
     /// <summary>Feeds the next chunk of relayed bytes.</summary>
-    public void Observe(ReadOnlySpan<byte> chunk)
-    {
-        _pending.Write(chunk);
-        var consumed = 0;
-        var data = _pending.WrittenSpan;
-        while (true)
-        {
-            var end = FindEventEnd(data[consumed..], out var separatorLength);
-            if (end < 0)
-            {
-                break;
-            }
+    public void Observe(ReadOnlySpan<byte> chunk) => _events.Feed(chunk, OnEvent);
 
-            OnEvent(data.Slice(consumed, end));
-            consumed += end + separatorLength;
-        }
-
-        if (consumed > 0)
-        {
-            var rest = data[consumed..].ToArray();
-            _pending.ResetWrittenCount();
-            _pending.Write(rest);
-        }
-    }
-
-    private static int FindEventEnd(ReadOnlySpan<byte> data, out int separatorLength)
-    {
-        for (var i = 0; i < data.Length - 1; i++)
-        {
-            if (data[i] != (byte)'\n')
-            {
-                continue;
-            }
-
-            if (data[i + 1] == (byte)'\n')
-            {
-                separatorLength = 2;
-                return i;
-            }
-
-            if (data[i + 1] == (byte)'\r' && i + 2 < data.Length && data[i + 2] == (byte)'\n')
-            {
-                separatorLength = 3;
-                return i;
-            }
-        }
-
-        separatorLength = 0;
-        return -1;
-    }
-
-    private void OnEvent(ReadOnlySpan<byte> block)
+    private void OnEvent(ReadOnlySpan<byte> data)
     {
         Events++;
-        ReadOnlySpan<byte> data = default;
-        foreach (var range in block.Split((byte)'\n'))
-        {
-            var line = block[range].TrimEnd((byte)'\r');
-            if (line.StartsWith("data:"u8))
-            {
-                data = line[5..].TrimStart((byte)' ');
-            }
-        }
-
         if (data.IsEmpty)
         {
             return;

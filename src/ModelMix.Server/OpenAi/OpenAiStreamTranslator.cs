@@ -11,7 +11,7 @@ namespace ModelMix.Server.OpenAi;
 /// </summary>
 internal sealed class OpenAiStreamTranslator : MessagesForwarder.IStreamTranslator
 {
-    private readonly ArrayBufferWriter<byte> _pending = new(4096);
+    private readonly SseEventReader _events = new();
     private readonly Dictionary<long, int> _toolIndexByBlock = [];
     private readonly bool _includeUsage;
     private readonly long _created;
@@ -29,72 +29,14 @@ internal sealed class OpenAiStreamTranslator : MessagesForwarder.IStreamTranslat
     }
 
     /// <inheritdoc />
-    public void Translate(ReadOnlySpan<byte> upstream, IBufferWriter<byte> output)
-    {
-        _pending.Write(upstream);
-        var data = _pending.WrittenSpan;
-        var consumed = 0;
-        while (true)
-        {
-            var end = FindEventEnd(data[consumed..], out var separatorLength);
-            if (end < 0)
-            {
-                break;
-            }
-
-            OnEvent(data.Slice(consumed, end), output);
-            consumed += end + separatorLength;
-        }
-
-        if (consumed > 0)
-        {
-            var rest = data[consumed..].ToArray();
-            _pending.ResetWrittenCount();
-            _pending.Write(rest);
-        }
-    }
+    public void Translate(ReadOnlySpan<byte> upstream, IBufferWriter<byte> output) =>
+        _events.Feed(upstream, data => OnEvent(data, output));
 
     /// <inheritdoc />
     public byte[] ErrorEvent(string type, string message) => OpenAiError.StreamEvent(message, "server_error", type);
 
-    private static int FindEventEnd(ReadOnlySpan<byte> data, out int separatorLength)
+    private void OnEvent(ReadOnlySpan<byte> data, IBufferWriter<byte> output)
     {
-        for (var i = 0; i < data.Length - 1; i++)
-        {
-            if (data[i] != (byte)'\n')
-            {
-                continue;
-            }
-
-            if (data[i + 1] == (byte)'\n')
-            {
-                separatorLength = 2;
-                return i;
-            }
-
-            if (data[i + 1] == (byte)'\r' && i + 2 < data.Length && data[i + 2] == (byte)'\n')
-            {
-                separatorLength = 3;
-                return i;
-            }
-        }
-
-        separatorLength = 0;
-        return -1;
-    }
-
-    private void OnEvent(ReadOnlySpan<byte> block, IBufferWriter<byte> output)
-    {
-        ReadOnlySpan<byte> data = default;
-        foreach (var range in block.Split((byte)'\n'))
-        {
-            var line = block[range].TrimEnd((byte)'\r');
-            if (line.StartsWith("data:"u8))
-            {
-                data = line[5..].TrimStart((byte)' ');
-            }
-        }
-
         if (data.IsEmpty)
         {
             return;
