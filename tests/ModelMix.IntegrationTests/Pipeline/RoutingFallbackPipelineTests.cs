@@ -9,6 +9,7 @@ using ModelMix.Ledger;
 using ModelMix.Pipeline;
 using ModelMix.Pricing;
 using ModelMix.Routing;
+using ModelMix.Testing;
 
 namespace ModelMix.IntegrationTests.Pipeline;
 

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using Anthropic.Exceptions;
 using Microsoft.Extensions.AI;
 using ModelMix.Pipeline;
+using ModelMix.Testing;
 
 namespace ModelMix.Tests.Pipeline;
 

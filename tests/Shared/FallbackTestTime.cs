@@ -1,4 +1,4 @@
-namespace ModelMix.Tests.Pipeline;
+namespace ModelMix.Testing;
 
 /// <summary>
 /// A clock whose timers fire at once while remembering how long they were asked to wait: backoff delays are asserted,
