@@ -14,7 +14,7 @@ internal sealed class CountTokensForwarder(IHttpClientFactory clients, IOptions<
     public async Task HandleAsync(HttpContext context)
     {
         var settings = options.Value;
-        if (await auth.AuthenticateAsync(context, "mmx_" + Guid.CreateVersion7().ToString("N"), MessagesForwarder.AnthropicDialect.Instance) is null)
+        if (await auth.AuthenticateAsync(context, ProxyRequestId.New(), MessagesForwarder.AnthropicDialect.Instance) is null)
         {
             return;
         }

@@ -83,7 +83,7 @@ internal sealed class MessagesForwarder
     /// <summary>Handles one <c>POST /v1/messages</c> request.</summary>
     public async Task HandleAsync(HttpContext context)
     {
-        var requestId = "mmx_" + Guid.CreateVersion7().ToString("N");
+        var requestId = ProxyRequestId.New();
         context.Response.Headers["x-modelmix-request-id"] = requestId;
 
         // Virtual keys (AuthGate): authenticate before the body is read; null means a 401 was written.

@@ -23,7 +23,7 @@ internal sealed class ChatCompletionsHandler
     /// <summary>Handles one request.</summary>
     public async Task HandleAsync(HttpContext context)
     {
-        var requestId = "mmx_" + Guid.CreateVersion7().ToString("N");
+        var requestId = ProxyRequestId.New();
         context.Response.Headers["x-modelmix-request-id"] = requestId;
         var created = _time.GetUtcNow().ToUnixTimeSeconds();
         var errors = new OpenAiDialect(includeUsage: false, created);
