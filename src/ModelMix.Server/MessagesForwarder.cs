@@ -653,30 +653,53 @@ internal sealed class MessagesForwarder
         _ => null,
     };
 
+    /// <summary>
+    /// Reads the answer's <c>model</c> and <c>usage</c> with a forward-only reader (only the small usage object becomes
+    /// a document); false when the body is not a well-formed JSON object.
+    /// </summary>
     private static bool TryReadMessage(byte[] body, out string? model, out TokenUsage usage)
     {
         model = null;
         usage = default;
         try
         {
-            using var document = JsonDocument.Parse(body);
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
+            var reader = new Utf8JsonReader(body);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
                 return false;
             }
 
-            if (root.TryGetProperty("model", out var modelElement) && modelElement.ValueKind == JsonValueKind.String)
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
             {
-                model = modelElement.GetString();
+                // At depth 1 every token here is a property name; its value is read or skipped whole.
+                if (reader.ValueTextEquals("model"u8))
+                {
+                    reader.Read();
+                    model = reader.TokenType == JsonTokenType.String ? reader.GetString() : model;
+                    reader.Skip();
+                }
+                else if (reader.ValueTextEquals("usage"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.StartObject)
+                    {
+                        using var document = JsonDocument.ParseValue(ref reader);
+                        usage = AnthropicUsage.FromJson(document.RootElement);
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
             }
 
-            if (root.TryGetProperty("usage", out var usageElement) && usageElement.ValueKind == JsonValueKind.Object)
-            {
-                usage = AnthropicUsage.FromJson(usageElement);
-            }
-
-            return true;
+            // Trailing bytes after the object make the body malformed.
+            return !reader.Read();
         }
         catch (Exception exception) when (exception is JsonException or InvalidOperationException or FormatException or ArgumentException)
         {

@@ -4,5 +4,5 @@ namespace ModelMix.Server;
 internal static class ProxyRequestId
 {
     /// <summary>A new request id.</summary>
-    public static string New() => ProxyRequestId.New();
+    public static string New() => "mmx_" + Guid.CreateVersion7().ToString("N");
 }
