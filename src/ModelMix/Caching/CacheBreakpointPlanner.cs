@@ -245,8 +245,8 @@ public sealed class CacheBreakpointPlanner
             {
                 var path = $"tools[{i}]";
                 var tool = tools[i] as JsonObject ?? throw Malformed(path, "an object", tools[i]);
-                total += TokenEstimator.EstimateFromUtf8Length(tool.ToJsonString());
-                scan.Add(new Slot(CacheBreakpointLocation.Tools, path, total, ReadTtl(tool, path)) { Object = tool });
+                total += EstimateJson(tool);
+                scan.Add(new Slot(CacheBreakpointLocation.Tools, path, total, ReadTtl(tool, path)) { Object = tool, EditPath = $"tools/{i}" });
             }
         }
 
@@ -352,8 +352,23 @@ public sealed class CacheBreakpointPlanner
             JsonArray inner => inner.OfType<JsonObject>().Sum(EstimateBlock),
             var other => TokenEstimator.Estimate(StringOf(other)),
         },
-        _ => TokenEstimator.EstimateFromUtf8Length(block.ToJsonString()),
+        _ => EstimateJson(block),
     };
+
+    /// <summary>Estimates an object from its compact JSON, leaving out <c>cache_control</c> so that planning is stable.</summary>
+    private static long EstimateJson(JsonObject obj)
+    {
+        long bytes = 2;
+        foreach (var (name, value) in obj)
+        {
+            if (name != CacheControl)
+            {
+                bytes += System.Text.Encoding.UTF8.GetByteCount(name) + 4 + (value is null ? 4 : System.Text.Encoding.UTF8.GetByteCount(value.ToJsonString()));
+            }
+        }
+
+        return (bytes + TokenEstimator.Utf8BytesPerToken - 1) / TokenEstimator.Utf8BytesPerToken;
+    }
 
     private static PromptCacheTtl? ReadTtl(JsonObject owner, string path)
     {
