@@ -101,7 +101,17 @@ public sealed class CacheBreakpointPlanner
             throw new CachePlanningException($"The request body must be a JSON object, not {body.GetValueKind()}.");
         }
 
-        var scan = ScanRequest(root);
+        Scan scan;
+        try
+        {
+            scan = ScanRequest(root);
+        }
+        catch (ArgumentException ex)
+        {
+            // JsonObject reports a duplicate property name only when first read.
+            throw new CachePlanningException($"The request body cannot be read as a Messages request: {ex.Message}", ex);
+        }
+
         var existing = scan.Slots
             .Where(s => s.ExistingTtl is not null)
             .Select(s => s.ToBreakpoint(s.ExistingTtl!.Value, setByCaller: true))
@@ -246,7 +256,7 @@ public sealed class CacheBreakpointPlanner
                 var path = $"tools[{i}]";
                 var tool = tools[i] as JsonObject ?? throw Malformed(path, "an object", tools[i]);
                 total += EstimateJson(tool);
-                scan.Add(new Slot(CacheBreakpointLocation.Tools, path, total, ReadTtl(tool, path)) { Object = tool, EditPath = $"tools/{i}" });
+                scan.Add(new Slot(CacheBreakpointLocation.Tools, path, $"tools/{i}", total, ReadTtl(tool, path)) { Object = tool });
             }
         }
 
@@ -257,12 +267,11 @@ public sealed class CacheBreakpointPlanner
             case JsonValue value when value.GetValueKind() == JsonValueKind.String:
                 var text = value.GetValue<string>();
                 total += TokenEstimator.Estimate(text);
-                scan.Add(new Slot(CacheBreakpointLocation.System, "system[0]", total, existingTtl: null)
+                scan.Add(new Slot(CacheBreakpointLocation.System, "system[0]", "system", total, existingTtl: null)
                 {
                     StringOwner = root,
                     StringProperty = "system",
                     StringText = text,
-                    EditPath = "system",
                 });
                 break;
             case JsonArray blocks:
@@ -288,13 +297,12 @@ public sealed class CacheBreakpointPlanner
                 case JsonValue value when value.GetValueKind() == JsonValueKind.String:
                     var text = value.GetValue<string>();
                     total += TokenEstimator.Estimate(text);
-                    scan.Add(new Slot(CacheBreakpointLocation.Messages, $"{path}.content[0]", total, existingTtl: null)
+                    scan.Add(new Slot(CacheBreakpointLocation.Messages, $"{path}.content[0]", $"messages/{m}/content", total, existingTtl: null)
                     {
                         MessageIndex = m,
                         StringOwner = message,
                         StringProperty = "content",
                         StringText = text,
-                        EditPath = $"messages/{m}/content",
                     });
                     break;
                 case JsonArray blocks:
@@ -317,11 +325,10 @@ public sealed class CacheBreakpointPlanner
             var block = blocks[i] as JsonObject ?? throw Malformed(blockPath, "an object", blocks[i]);
             total += EstimateBlock(block);
             var type = StringOf(block["type"]);
-            scan.Add(new Slot(location, blockPath, total, ReadTtl(block, blockPath))
+            scan.Add(new Slot(location, blockPath, $"{editPath}/{i}", total, ReadTtl(block, blockPath))
             {
                 Object = block,
                 MessageIndex = messageIndex,
-                EditPath = $"{editPath}/{i}",
                 CanCarryBreakpoint = type is not ("thinking" or "redacted_thinking")
                     && !(type == "text" && string.IsNullOrEmpty(StringOf(block["text"]))),
             });
@@ -413,7 +420,7 @@ public sealed class CacheBreakpointPlanner
     }
 
     /// <summary>One block of the prompt in prefix order, with the prefix it closes.</summary>
-    private sealed class Slot(CacheBreakpointLocation location, string path, long prefixTokens, PromptCacheTtl? existingTtl)
+    private sealed class Slot(CacheBreakpointLocation location, string path, string editPath, long prefixTokens, PromptCacheTtl? existingTtl)
     {
         public CacheBreakpointLocation Location { get; } = location;
 
@@ -435,7 +442,8 @@ public sealed class CacheBreakpointPlanner
 
         public string? StringText { get; init; }
 
-        public string EditPath { get; init; } = "";
+        /// <summary>The slash-separated path the byte splicer looks for, e.g. <c>messages/3/content/0</c>.</summary>
+        public string EditPath { get; } = editPath;
 
         public bool CanCarryBreakpoint { get; init; } = true;
 

@@ -103,4 +103,12 @@ public sealed class CacheBreakpointPlannerUtf8Tests
         Assert.False(twice.Plan.Changed);
         Assert.True(twice.Body.Span.SequenceEqual(once.Body.Span));
     }
+
+    [Fact]
+    public void Duplicate_property_names_throw_CachePlanningException()
+    {
+        var json = """{"system":"a","system":"b","messages":[{"role":"user","content":"hi"}]}""";
+
+        Assert.Throws<CachePlanningException>(() => s_planner.ApplyUtf8(Encoding.UTF8.GetBytes(json), Sonnet45));
+    }
 }
