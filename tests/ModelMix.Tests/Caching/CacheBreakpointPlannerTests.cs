@@ -410,5 +410,55 @@ public sealed class CacheBreakpointPlannerTests
     public void Max_breakpoints_outside_zero_to_four_is_rejected() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => Planner(new PromptCachingOptions { MaxBreakpoints = 5 }));
 
+    [Fact]
+    public void Fixture_bytes_come_back_unchanged_when_nothing_is_added()
+    {
+        var bytes = File.ReadAllBytes(SharedFixtures.Anthropic(FixturePath));
+
+        var result = Planner().ApplyUtf8(bytes, Sonnet45);
+
+        Assert.False(result.Plan.Changed);
+        Assert.Equal(2, result.Plan.Existing.Count);
+        Assert.True(result.Body.Span.SequenceEqual(bytes));
+    }
+
+    [Fact]
+    public void An_empty_last_system_block_cannot_carry_a_breakpoint()
+    {
+        var body = Body(Sonnet45, new JsonArray(
+            new JsonObject { ["type"] = "text", ["text"] = Text(1_500) },
+            new JsonObject { ["type"] = "text", ["text"] = "" }), User("Hi"));
+
+        var plan = Planner().Apply(body, Sonnet45);
+
+        Assert.Empty(plan.Added);
+        Assert.Contains(plan.Skipped, s => s.StartsWith("last system block (system[1]) is an empty or thinking block", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Breakpoints_inside_tool_results_count_towards_the_cap()
+    {
+        var toolResult = new JsonObject
+        {
+            ["role"] = "user",
+            ["content"] = new JsonArray(new JsonObject
+            {
+                ["type"] = "tool_result",
+                ["tool_use_id"] = "toolu_1",
+                ["content"] = new JsonArray(
+                    new JsonObject { ["type"] = "text", ["text"] = "a", ["cache_control"] = new JsonObject { ["type"] = "ephemeral" } },
+                    new JsonObject { ["type"] = "text", ["text"] = "b", ["cache_control"] = new JsonObject { ["type"] = "ephemeral" } },
+                    new JsonObject { ["type"] = "text", ["text"] = "c", ["cache_control"] = new JsonObject { ["type"] = "ephemeral" } }),
+            }),
+        };
+        var body = Body(Sonnet45, Text(1_500), User(Text(100)), Assistant("calling"), toolResult, Assistant("A"), User("B"));
+
+        var plan = Planner().Apply(body, Sonnet45);
+
+        Assert.Equal(3, plan.Existing.Count);
+        Assert.Equal(["messages[2].content[0]"], plan.Added.Select(b => b.Path));
+        Assert.Equal(4, CacheControls(body).Count);
+    }
+
     private static System.Text.Json.JsonValueKind JsonValueKindOf(JsonNode? node) => node!.GetValueKind();
 }
