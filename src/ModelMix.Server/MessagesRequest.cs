@@ -36,7 +36,25 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
 
         using (document)
         {
-            var root = document.RootElement;
+            try
+            {
+                return Check(document.RootElement, body, out request, out error);
+            }
+            catch (InvalidOperationException)
+            {
+                // System.Text.Json refuses to decode an escaped unpaired surrogate ("\ud800") in a string or a
+                // property name; the reader accepts it, so it surfaces only when a value or key is read.
+                request = null;
+                error = "The request body is not valid JSON: a string contains an unpaired UTF-16 surrogate escape.";
+                return false;
+            }
+        }
+    }
+
+    private static bool Check(JsonElement root, ReadOnlyMemory<byte> body, out MessagesRequest? request, out string? error)
+    {
+        request = null;
+        {
             if (root.ValueKind != JsonValueKind.Object)
             {
                 error = "The request body must be a JSON object.";
@@ -53,6 +71,18 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
             {
                 error = "model: Input should be a non-empty string";
                 return false;
+            }
+
+            // A second top-level "model" would be read here (the last one wins) but not be the one the body
+            // rewriter replaces (the first), so routing could be bypassed: refuse it.
+            var models = 0;
+            foreach (var property in root.EnumerateObject())
+            {
+                if (property.NameEquals("model"u8) && ++models > 1)
+                {
+                    error = "model: the field appears more than once";
+                    return false;
+                }
             }
 
             if (!root.TryGetProperty("max_tokens", out var maxTokens))

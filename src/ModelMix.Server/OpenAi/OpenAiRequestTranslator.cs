@@ -41,7 +41,22 @@ internal static class OpenAiRequestTranslator
 
         using (document)
         {
-            var root = document.RootElement;
+            try
+            {
+                return Translate(document.RootElement, dropSamplingParameters);
+            }
+            catch (InvalidOperationException)
+            {
+                // System.Text.Json refuses to decode an escaped unpaired surrogate ("\ud800") in a string or a
+                // property name; the reader accepts it, so it surfaces only when a value or key is read.
+                throw new OpenAiRequestException("The request body is not valid JSON: a string contains an unpaired UTF-16 surrogate escape.", param: null);
+            }
+        }
+    }
+
+    private static OpenAiTranslatedRequest Translate(JsonElement root, bool dropSamplingParameters)
+    {
+        {
             if (root.ValueKind != JsonValueKind.Object)
             {
                 throw new OpenAiRequestException("The request body must be a JSON object.", param: null);
@@ -459,7 +474,7 @@ internal static class OpenAiRequestTranslator
 
                 entry["input_schema"] = Optional(function, "parameters") switch
                 {
-                    { ValueKind: JsonValueKind.Object } parameters => JsonNode.Parse(parameters.GetRawText()),
+                    { ValueKind: JsonValueKind.Object } parameters => Schema(parameters, path + ".function.parameters"),
                     null or { ValueKind: JsonValueKind.Null } => new JsonObject { ["type"] = "object", ["properties"] = new JsonObject() },
                     _ => throw new OpenAiRequestException($"{path}.function.parameters: expected a JSON Schema object.", path + ".function.parameters"),
                 };
@@ -549,13 +564,28 @@ internal static class OpenAiRequestTranslator
                 // Anthropic structured outputs: the answer's text is constrained to the schema.
                 output["output_config"] = new JsonObject
                 {
-                    ["format"] = new JsonObject { ["type"] = "json_schema", ["schema"] = JsonNode.Parse(schema.GetRawText()) },
+                    ["format"] = new JsonObject { ["type"] = "json_schema", ["schema"] = Schema(schema, "response_format.json_schema.schema") },
                 };
                 return false;
             default:
                 throw new OpenAiRequestException("response_format.type: expected text, json_object or json_schema.", "response_format.type");
         }
     }
+
+    /// <summary>A copy of a JSON Schema object; refused past <see cref="MaxSchemaDepth"/> levels (the Messages body has a depth limit).</summary>
+    private static JsonNode Schema(JsonElement schema, string param)
+    {
+        try
+        {
+            return JsonNode.Parse(schema.GetRawText(), documentOptions: new JsonDocumentOptions { MaxDepth = MaxSchemaDepth })!;
+        }
+        catch (JsonException)
+        {
+            throw new OpenAiRequestException($"{param}: the schema is nested more than {MaxSchemaDepth} levels deep.", param);
+        }
+    }
+
+    private const int MaxSchemaDepth = 64;
 
     private static void StopSequences(JsonElement root, JsonObject output)
     {
