@@ -54,91 +54,89 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
     private static bool Check(JsonElement root, ReadOnlyMemory<byte> body, out MessagesRequest? request, out string? error)
     {
         request = null;
+        if (root.ValueKind != JsonValueKind.Object)
         {
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                error = "The request body must be a JSON object.";
-                return false;
-            }
-
-            if (!root.TryGetProperty("model", out var model))
-            {
-                error = "model: Field required";
-                return false;
-            }
-
-            if (model.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(model.GetString()))
-            {
-                error = "model: Input should be a non-empty string";
-                return false;
-            }
-
-            // A second top-level "model" would be read here (the last one wins) but not be the one the body
-            // rewriter replaces (the first), so routing could be bypassed: refuse it.
-            var models = 0;
-            foreach (var property in root.EnumerateObject())
-            {
-                if (property.NameEquals("model"u8) && ++models > 1)
-                {
-                    error = "model: the field appears more than once";
-                    return false;
-                }
-            }
-
-            if (!root.TryGetProperty("max_tokens", out var maxTokens))
-            {
-                error = "max_tokens: Field required";
-                return false;
-            }
-
-            if (maxTokens.ValueKind != JsonValueKind.Number || !maxTokens.TryGetInt64(out var maxTokensValue))
-            {
-                error = "max_tokens: Input should be a valid integer";
-                return false;
-            }
-
-            if (maxTokensValue < 1)
-            {
-                error = "max_tokens: Input should be greater than or equal to 1";
-                return false;
-            }
-
-            if (!root.TryGetProperty("messages", out var messages))
-            {
-                error = "messages: Field required";
-                return false;
-            }
-
-            if (messages.ValueKind != JsonValueKind.Array)
-            {
-                error = "messages: Input should be a valid list";
-                return false;
-            }
-
-            var stream = false;
-            if (root.TryGetProperty("stream", out var streamElement))
-            {
-                switch (streamElement.ValueKind)
-                {
-                    case JsonValueKind.True:
-                        stream = true;
-                        break;
-                    case JsonValueKind.False:
-                    case JsonValueKind.Null:
-                        break;
-                    default:
-                        error = "stream: Input should be a valid boolean";
-                        return false;
-                }
-            }
-
-            request = new MessagesRequest(model.GetString()!, maxTokensValue, stream, messages.GetArrayLength())
-            {
-                Features = ReadFeatures(root, messages, model.GetString()!, maxTokensValue, TokenEstimator.EstimateUtf8(body.Span)),
-            };
-            error = null;
-            return true;
+            error = "The request body must be a JSON object.";
+            return false;
         }
+
+        if (!root.TryGetProperty("model", out var model))
+        {
+            error = "model: Field required";
+            return false;
+        }
+
+        if (model.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(model.GetString()))
+        {
+            error = "model: Input should be a non-empty string";
+            return false;
+        }
+
+        // A second top-level "model" would be read here (the last one wins) but not be the one the body
+        // rewriter replaces (the first), so routing could be bypassed: refuse it.
+        var models = 0;
+        foreach (var property in root.EnumerateObject())
+        {
+            if (property.NameEquals("model"u8) && ++models > 1)
+            {
+                error = "model: the field appears more than once";
+                return false;
+            }
+        }
+
+        if (!root.TryGetProperty("max_tokens", out var maxTokens))
+        {
+            error = "max_tokens: Field required";
+            return false;
+        }
+
+        if (maxTokens.ValueKind != JsonValueKind.Number || !maxTokens.TryGetInt64(out var maxTokensValue))
+        {
+            error = "max_tokens: Input should be a valid integer";
+            return false;
+        }
+
+        if (maxTokensValue < 1)
+        {
+            error = "max_tokens: Input should be greater than or equal to 1";
+            return false;
+        }
+
+        if (!root.TryGetProperty("messages", out var messages))
+        {
+            error = "messages: Field required";
+            return false;
+        }
+
+        if (messages.ValueKind != JsonValueKind.Array)
+        {
+            error = "messages: Input should be a valid list";
+            return false;
+        }
+
+        var stream = false;
+        if (root.TryGetProperty("stream", out var streamElement))
+        {
+            switch (streamElement.ValueKind)
+            {
+                case JsonValueKind.True:
+                    stream = true;
+                    break;
+                case JsonValueKind.False:
+                case JsonValueKind.Null:
+                    break;
+                default:
+                    error = "stream: Input should be a valid boolean";
+                    return false;
+            }
+        }
+
+        request = new MessagesRequest(model.GetString()!, maxTokensValue, stream, messages.GetArrayLength())
+        {
+            Features = ReadFeatures(root, messages, model.GetString()!, maxTokensValue, TokenEstimator.EstimateUtf8(body.Span)),
+        };
+        error = null;
+        return true;
     }
 
     /// <summary>

@@ -56,72 +56,70 @@ internal static class OpenAiRequestTranslator
 
     private static OpenAiTranslatedRequest Translate(JsonElement root, bool dropSamplingParameters)
     {
+        if (root.ValueKind != JsonValueKind.Object)
         {
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                throw new OpenAiRequestException("The request body must be a JSON object.", param: null);
-            }
-
-            var output = new JsonObject
-            {
-                ["model"] = RequiredString(root, "model"),
-                ["max_tokens"] = MaxTokens(root),
-            };
-
-            var system = new JsonArray();
-            var messages = Messages(root, system);
-            var jsonObjectMode = ResponseFormat(root, output);
-            if (jsonObjectMode)
-            {
-                system.Add(TextBlock(JsonObjectInstruction));
-            }
-
-            if (system.Count > 0)
-            {
-                output["system"] = system;
-            }
-
-            output["messages"] = messages;
-            Tools(root, output);
-            StopSequences(root, output);
-            Sampling(root, output, dropSamplingParameters);
-            if (Optional(root, "n") is { } n && (n.ValueKind != JsonValueKind.Number || !n.TryGetInt32(out var count) || count != 1))
-            {
-                throw new OpenAiRequestException("n: only one choice per request is supported (n must be 1).", "n");
-            }
-
-            if (Optional(root, "user") is { ValueKind: JsonValueKind.String } user && user.GetString() is { Length: > 0 } userId)
-            {
-                output["metadata"] = new JsonObject { ["user_id"] = userId };
-            }
-
-            foreach (var legacy in (string[])["functions", "function_call"])
-            {
-                if (Optional(root, legacy) is not null)
-                {
-                    throw new OpenAiRequestException($"{legacy}: the deprecated functions API is not supported; use tools and tool_choice.", legacy);
-                }
-            }
-
-            var stream = Boolean(root, "stream");
-            var includeUsage = false;
-            if (Optional(root, "stream_options") is { } options)
-            {
-                if (options.ValueKind != JsonValueKind.Object)
-                {
-                    throw new OpenAiRequestException("stream_options: expected an object.", "stream_options");
-                }
-
-                includeUsage = Boolean(options, "include_usage", "stream_options.include_usage");
-            }
-
-            if (stream)
-            {
-                output["stream"] = true;
-            }
-
-            return new OpenAiTranslatedRequest(OpenAiJson.ToUtf8(output), stream, includeUsage);
+            throw new OpenAiRequestException("The request body must be a JSON object.", param: null);
         }
+
+        var output = new JsonObject
+        {
+            ["model"] = RequiredString(root, "model"),
+            ["max_tokens"] = MaxTokens(root),
+        };
+
+        var system = new JsonArray();
+        var messages = Messages(root, system);
+        var jsonObjectMode = ResponseFormat(root, output);
+        if (jsonObjectMode)
+        {
+            system.Add(TextBlock(JsonObjectInstruction));
+        }
+
+        if (system.Count > 0)
+        {
+            output["system"] = system;
+        }
+
+        output["messages"] = messages;
+        Tools(root, output);
+        StopSequences(root, output);
+        Sampling(root, output, dropSamplingParameters);
+        if (Optional(root, "n") is { } n && (n.ValueKind != JsonValueKind.Number || !n.TryGetInt32(out var count) || count != 1))
+        {
+            throw new OpenAiRequestException("n: only one choice per request is supported (n must be 1).", "n");
+        }
+
+        if (Optional(root, "user") is { ValueKind: JsonValueKind.String } user && user.GetString() is { Length: > 0 } userId)
+        {
+            output["metadata"] = new JsonObject { ["user_id"] = userId };
+        }
+
+        foreach (var legacy in (string[])["functions", "function_call"])
+        {
+            if (Optional(root, legacy) is not null)
+            {
+                throw new OpenAiRequestException($"{legacy}: the deprecated functions API is not supported; use tools and tool_choice.", legacy);
+            }
+        }
+
+        var stream = Boolean(root, "stream");
+        var includeUsage = false;
+        if (Optional(root, "stream_options") is { } options)
+        {
+            if (options.ValueKind != JsonValueKind.Object)
+            {
+                throw new OpenAiRequestException("stream_options: expected an object.", "stream_options");
+            }
+
+            includeUsage = Boolean(options, "include_usage", "stream_options.include_usage");
+        }
+
+        if (stream)
+        {
+            output["stream"] = true;
+        }
+
+        return new OpenAiTranslatedRequest(OpenAiJson.ToUtf8(output), stream, includeUsage);
     }
 
     private static JsonArray Messages(JsonElement root, JsonArray system)
