@@ -97,7 +97,7 @@ internal static class HostileInput
             Field("tools", Gen.Const("[{\"name\":\"lookup\",\"description\":\"d\",\"input_schema\":{\"type\":\"object\"}}]"), absentWeight: 8),
             Field("tool_choice", Gen.OneOf<string>("{\"type\":\"auto\"}", "{\"type\":\"any\"}", "{\"type\":\"tool\",\"name\":\"lookup\"}"), absentWeight: 8),
             Field("output_config", Gen.Const("{\"format\":{\"type\":\"json_schema\",\"schema\":{\"type\":\"object\"}}}"), absentWeight: 10),
-            Gen.Frequency((6, Gen.Const((string?)null)), (1, Gen.Select(Gen.OneOf<string>("model", "max_tokens", "messages", "stream"), AnyValue, (k, v) => (string?)$"\"{k}\":{v}"))),
+            Gen.Frequency((6, Gen.Const((string?)null)), (1, Gen.Select(Gen.OneOf<string>("model", "mod\\u0065l", "max_tokens", "messages", "stream"), AnyValue, (k, v) => (string?)$"\"{k}\":{v}"))),
             Gen.Frequency((6, Gen.Const((string?)null)), (1, Gen.Select(StringValue, AnyValue, (k, v) => (string?)$"{k}:{v}")))),
         Gen.Int[0, int.MaxValue],
         (a, b, shuffleSeed) => JoinObject([a.Item1, a.Item2, a.Item3, a.Item4, a.Item5, b.Item1, b.Item2, b.Item3, b.Item4, b.Item5], shuffleSeed));

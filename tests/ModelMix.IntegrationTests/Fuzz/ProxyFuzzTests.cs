@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using CsCheck;
 using ModelMix.IntegrationTests.Proxy;
+using Xunit.Abstractions;
 
 namespace ModelMix.IntegrationTests.Fuzz;
 
@@ -12,7 +13,7 @@ namespace ModelMix.IntegrationTests.Fuzz;
 /// success): every answer is below 500, every 4xx is a JSON error in the endpoint's shape, and the proxy stays
 /// healthy. <see cref="HostileInput.HttpIterations"/> bodies per endpoint (300 in CI).
 /// </summary>
-public sealed class ProxyFuzzTests : IAsyncLifetime
+public sealed class ProxyFuzzTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const int MaxBodyBytes = 256 * 1024;
 
@@ -78,6 +79,7 @@ public sealed class ProxyFuzzTests : IAsyncLifetime
         var before = GC.GetTotalMemory(forceFullCollection: true);
         var failures = new ConcurrentQueue<string>();
         var upstreamFailures = 0;
+        var statuses = new ConcurrentDictionary<int, int>();
         using var http = _harness.Http();
         await Parallel.ForEachAsync(cases, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (body, token) =>
         {
@@ -85,6 +87,7 @@ public sealed class ProxyFuzzTests : IAsyncLifetime
             {
                 using var response = await PostAsync(http, path, body);
                 var status = (int)response.StatusCode;
+                statuses.AddOrUpdate(status, 1, (_, n) => n + 1);
                 var text = await response.Content.ReadAsStringAsync(token);
                 if (status >= 500 && FakeUpstreamChokesOn(body))
                 {
@@ -109,6 +112,7 @@ public sealed class ProxyFuzzTests : IAsyncLifetime
             }
         });
 
+        output.WriteLine($"{cases.Count} bodies to {path}: " + string.Join(", ", statuses.OrderBy(p => p.Key).Select(p => $"{p.Key}×{p.Value}")) + $"; fake upstream failures {upstreamFailures}");
         Assert.True(failures.IsEmpty, $"{failures.Count} of {cases.Count} bodies failed:\n" + string.Join("\n\n", failures.Take(5)));
         Assert.True(upstreamFailures <= cases.Count / 10, $"{upstreamFailures} of {cases.Count} bodies made the fake upstream fail");
         await AssertHealthyAsync();
