@@ -54,64 +54,83 @@ internal static class HostileInput
         (3, StringValue), (3, NumberValue), (2, Gen.OneOf<string>("true", "false", "null", "[]", "{}", "[null]", "{\"\":null}", "undefined", "'single'")),
         (1, Deep));
 
+    /// <summary>Hostile values at weight <paramref name="h"/>: 0 keeps a case valid (so it reaches the upstream), 1 mixes them in.</summary>
+    private static Gen<string> Any(int h) => h == 0 ? SafeString : AnyValue;
+
+    /// <summary>Strings: Unicode-edge and hostile ones when <paramref name="h"/> is not 0, plain non-empty ones otherwise.</summary>
+    private static Gen<string> Str(int h) => h == 0 ? SafeString : StringValue;
+
+    /// <summary>Numbers at the edges when <paramref name="h"/> is not 0, small positive integers otherwise.</summary>
+    private static Gen<string> Num(int h) => h == 0 ? Gen.Int[1, 1000].Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture)) : NumberValue;
+
+    /// <summary><see cref="Gen.Frequency{T}(ValueTuple{int, IGen{T}}[])"/> without the zero-weight choices.</summary>
+    private static Gen<T> Freq<T>(params (int Weight, IGen<T> Gen)[] choices) => Gen.Frequency(choices.Where(c => c.Weight > 0).ToArray());
+
+    private static readonly Gen<string> SafeString = Gen.OneOf(
+        Gen.OneOf<string>("\"hi\"", "\"Hello, world\"", "\"😀 emoji\"", "\"e\\u0301\"", "\"\\ud83d\\ude00\"", "\"日本語\""),
+        Gen.Char['a', 'z'].Array[1, 30].Select(chars => "\"" + new string(chars) + "\""));
+
     private static string Text() => "\"Summarise the attached report in three bullet points.\"";
 
     // ---------- Anthropic Messages ----------
 
-    private static readonly Gen<string> AnthropicBlock = Gen.Frequency(
-        (4, StringValue.Select(text => $"{{\"type\":\"text\",\"text\":{text}}}")),
+    private static Gen<string> AnthropicBlock(int h) => Freq(
+        (4, Str(h).Select(text => $"{{\"type\":\"text\",\"text\":{text}}}")),
         (1, Gen.Const("{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"iVBORw0KGgo=\"}}")),
         (1, Gen.Const("{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_1\",\"content\":\"42\"}")),
-        (1, AnyValue));
+        (h, Any(h)));
 
-    private static readonly Gen<string> AnthropicContent = Gen.Frequency(
-        (4, StringValue),
-        (3, AnthropicBlock.Array[0, 4].Select(blocks => "[" + string.Join(",", blocks) + "]")),
-        (1, AnyValue));
+    private static Gen<string> AnthropicContent(int h) => Freq(
+        (4, Str(h)),
+        (3, AnthropicBlock(h).Array[0, 4].Select(blocks => "[" + string.Join(",", blocks) + "]")),
+        (h, Any(h)));
 
-    private static readonly Gen<string> AnthropicMessage = Gen.Frequency(
-        (8, Gen.Select(Gen.OneOf<string>("\"user\"", "\"assistant\""), AnthropicContent, (role, content) => $"{{\"role\":{role},\"content\":{content}}}")),
-        (1, Gen.Select(AnyValue, AnyValue, (role, content) => $"{{\"role\":{role},\"content\":{content}}}")),
-        (1, AnyValue));
+    private static Gen<string> AnthropicMessage(int h) => Freq(
+        (8, Gen.Select(Gen.OneOf<string>("\"user\"", "\"assistant\""), AnthropicContent(h), (role, content) => $"{{\"role\":{role},\"content\":{content}}}")),
+        (h, Gen.Select(Any(h), Any(h), (role, content) => $"{{\"role\":{role},\"content\":{content}}}")),
+        (h, Any(h)));
 
-    private static readonly Gen<string> AnthropicMessages = Gen.Frequency(
-        (8, AnthropicMessage.Array[1, 5].Select(messages => "[" + string.Join(",", messages) + "]")),
+    private static Gen<string> AnthropicMessages(int h) => Freq(
+        (8, AnthropicMessage(h).Array[1, 5].Select(messages => "[" + string.Join(",", messages) + "]")),
         (1, Gen.Const("[]")),
-        (1, AnyValue));
+        (h, Any(h)));
 
     /// <summary>A top-level field: usually its valid value, sometimes a hostile one, sometimes absent.</summary>
-    private static Gen<string?> Field(string name, Gen<string> valid, int absentWeight = 1) => Gen.Frequency(
+    private static Gen<string?> Field(int h, string name, Gen<string> valid, int absentWeight = 1) => Freq(
         (8, valid.Select(v => (string?)$"\"{name}\":{v}")),
-        (2, AnyValue.Select(v => (string?)$"\"{name}\":{v}")),
-        (absentWeight, Gen.Const((string?)null)));
+        (2 * h, Any(h).Select(v => (string?)$"\"{name}\":{v}")),
+        // A valid case (h = 0) keeps its required fields and mostly leaves the optional ones out.
+        (absentWeight == 1 ? h : absentWeight * (h == 0 ? 4 : 1), Gen.Const((string?)null)));
 
     /// <summary>An Anthropic Messages body as JSON text (before any byte-level damage).</summary>
-    public static readonly Gen<string> AnthropicJson = Gen.Select(
+    public static readonly Gen<string> AnthropicJson = Freq((1, AnthropicBody(0)), (3, AnthropicBody(1)));
+
+    private static Gen<string> AnthropicBody(int h) => Gen.Select(
         Gen.Select(
-            Field("model", Gen.OneOf<string>(Models).Select(m => $"\"{m}\"")),
-            Field("max_tokens", Gen.Frequency((6, Gen.Int[1, 4096].Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture))), (2, NumberValue))),
-            Field("messages", AnthropicMessages),
-            Field("stream", Gen.OneOf<string>("true", "false", "null"), absentWeight: 6),
-            Field("system", Gen.OneOf(StringValue, AnthropicBlock.Array[0, 3].Select(b => "[" + string.Join(",", b) + "]")), absentWeight: 6)),
+            Field(h, "model", Gen.OneOf<string>(Models).Select(m => $"\"{m}\"")),
+            Field(h, "max_tokens", Freq((6, Gen.Int[1, 4096].Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture))), (2, Num(h)))),
+            Field(h, "messages", AnthropicMessages(h)),
+            Field(h, "stream", Gen.OneOf<string>("true", "false", "null"), absentWeight: 6),
+            Field(h, "system", Gen.OneOf(Str(h), AnthropicBlock(h).Array[0, 3].Select(b => "[" + string.Join(",", b) + "]")), absentWeight: 6)),
         Gen.Select(
-            Field("tools", Gen.Const("[{\"name\":\"lookup\",\"description\":\"d\",\"input_schema\":{\"type\":\"object\"}}]"), absentWeight: 8),
-            Field("tool_choice", Gen.OneOf<string>("{\"type\":\"auto\"}", "{\"type\":\"any\"}", "{\"type\":\"tool\",\"name\":\"lookup\"}"), absentWeight: 8),
-            Field("output_config", Gen.Const("{\"format\":{\"type\":\"json_schema\",\"schema\":{\"type\":\"object\"}}}"), absentWeight: 10),
-            Gen.Frequency((6, Gen.Const((string?)null)), (1, Gen.Select(Gen.OneOf<string>("model", "mod\\u0065l", "max_tokens", "messages", "stream"), AnyValue, (k, v) => (string?)$"\"{k}\":{v}"))),
-            Gen.Frequency((6, Gen.Const((string?)null)), (1, Gen.Select(StringValue, AnyValue, (k, v) => (string?)$"{k}:{v}")))),
+            Field(h, "tools", Gen.Const("[{\"name\":\"lookup\",\"description\":\"d\",\"input_schema\":{\"type\":\"object\"}}]"), absentWeight: 8),
+            Field(h, "tool_choice", Gen.OneOf<string>("{\"type\":\"auto\"}", "{\"type\":\"any\"}", "{\"type\":\"tool\",\"name\":\"lookup\"}"), absentWeight: 8),
+            Field(h, "output_config", Gen.Const("{\"format\":{\"type\":\"json_schema\",\"schema\":{\"type\":\"object\"}}}"), absentWeight: 10),
+            Freq((6, Gen.Const((string?)null)), (h, Gen.Select(Gen.OneOf<string>("model", "mod\\u0065l", "max_tokens", "messages", "stream"), Any(h), (k, v) => (string?)$"\"{k}\":{v}"))),
+            Freq((6, Gen.Const((string?)null)), (h, Gen.Select(Str(h), Any(h), (k, v) => (string?)$"{k}:{v}")))),
         Gen.Int[0, int.MaxValue],
         (a, b, shuffleSeed) => JoinObject([a.Item1, a.Item2, a.Item3, a.Item4, a.Item5, b.Item1, b.Item2, b.Item3, b.Item4, b.Item5], shuffleSeed));
 
     // ---------- OpenAI Chat Completions ----------
 
     /// <summary>A JSON value as the text of a JSON string (tool call arguments are JSON inside a string).</summary>
-    private static readonly Gen<string> ArgumentsValue = Gen.Frequency(
+    private static Gen<string> ArgumentsValue(int h) => Freq(
         (4, Gen.OneOf<string>("{}", "{\"city\":\"Paris\"}", "", " ", "[1,2]", "42", "null", "{bad json", "{\"a\":\"\\ud800\"}")),
         (2, Deep),
-        (1, AnyValue)).Select(raw => JsonSerializer.Serialize(raw));
+        (h, Any(h))).Select(raw => JsonSerializer.Serialize(raw));
 
-    private static readonly Gen<string> OpenAiPart = Gen.Frequency(
-        (5, StringValue.Select(text => $"{{\"type\":\"text\",\"text\":{text}}}")),
+    private static Gen<string> OpenAiPart(int h) => Freq(
+        (5, Str(h).Select(text => $"{{\"type\":\"text\",\"text\":{text}}}")),
         (1, Gen.OneOf<string>(
             "{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://example.com/a.png\"}}",
             "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}}",
@@ -121,66 +140,68 @@ internal static class HostileInput
             "{\"type\":\"image_url\",\"image_url\":\"https://example.com/a.png\"}",
             "{\"type\":\"refusal\",\"refusal\":\"no\"}",
             "{\"type\":\"input_audio\"}")),
-        (1, AnyValue));
+        (h, Any(h)));
 
-    private static readonly Gen<string> OpenAiContent = Gen.Frequency(
-        (5, StringValue),
-        (3, OpenAiPart.Array[0, 4].Select(parts => "[" + string.Join(",", parts) + "]")),
-        (1, AnyValue));
+    private static Gen<string> OpenAiContent(int h) => Freq(
+        (5, Str(h)),
+        (3, OpenAiPart(h).Array[0, 4].Select(parts => "[" + string.Join(",", parts) + "]")),
+        (h, Any(h)));
 
-    private static readonly Gen<string> ToolCall = Gen.Frequency(
-        (6, Gen.Select(StringValue, StringValue, ArgumentsValue, (id, name, args) =>
+    private static Gen<string> ToolCall(int h) => Freq(
+        (6, Gen.Select(Str(h), Str(h), ArgumentsValue(h), (id, name, args) =>
             $"{{\"id\":{id},\"type\":\"function\",\"function\":{{\"name\":{name},\"arguments\":{args}}}}}")),
-        (1, AnyValue));
+        (h, Any(h)));
 
-    private static readonly Gen<string> OpenAiMessage = Gen.Frequency(
-        (5, Gen.Select(Gen.OneOf<string>("\"user\"", "\"system\"", "\"developer\"", "\"assistant\""), OpenAiContent,
+    private static Gen<string> OpenAiMessage(int h) => Freq(
+        (5, Gen.Select(Gen.OneOf<string>("\"user\"", "\"system\"", "\"developer\"", "\"assistant\""), OpenAiContent(h),
             (role, content) => $"{{\"role\":{role},\"content\":{content}}}")),
-        (2, Gen.Select(Gen.OneOf<string>("null", "\"\"", "\"Calling the tool.\""), ToolCall.Array[0, 3],
+        (2, Gen.Select(Gen.OneOf<string>("null", "\"\"", "\"Calling the tool.\""), ToolCall(h).Array[0, 3],
             (content, calls) => $"{{\"role\":\"assistant\",\"content\":{content},\"tool_calls\":[{string.Join(",", calls)}]}}")),
-        (2, Gen.Select(StringValue, OpenAiContent, (id, content) => $"{{\"role\":\"tool\",\"tool_call_id\":{id},\"content\":{content}}}")),
-        (1, Gen.Select(AnyValue, AnyValue, (role, content) => $"{{\"role\":{role},\"content\":{content}}}")),
-        (1, AnyValue));
+        (2, Gen.Select(Str(h), OpenAiContent(h), (id, content) => $"{{\"role\":\"tool\",\"tool_call_id\":{id},\"content\":{content}}}")),
+        (h, Gen.Select(Any(h), Any(h), (role, content) => $"{{\"role\":{role},\"content\":{content}}}")),
+        (h, Any(h)));
 
-    private static readonly Gen<string> OpenAiMessages = Gen.Frequency(
-        (8, Gen.Select(Gen.Const("{\"role\":\"user\",\"content\":" + Text() + "}"), OpenAiMessage.Array[0, 5],
+    private static Gen<string> OpenAiMessages(int h) => Freq(
+        (8, Gen.Select(Gen.Const("{\"role\":\"user\",\"content\":" + Text() + "}"), OpenAiMessage(h).Array[0, 5],
             (first, rest) => "[" + string.Join(",", rest.Prepend(first)) + "]")),
-        (2, OpenAiMessage.Array[0, 4].Select(messages => "[" + string.Join(",", messages) + "]")),
-        (1, AnyValue));
+        (2, OpenAiMessage(h).Array[0, 4].Select(messages => "[" + string.Join(",", messages) + "]")),
+        (h, Any(h)));
 
-    /// <summary>A JSON Schema for tool parameters or a response format: small, or nested up to 200 levels.</summary>
-    private static readonly Gen<string> Schema = Gen.Frequency(
+    /// <summary>A JSON Schema(h) for tool parameters or a response format: small, or nested up to 200 levels.</summary>
+    private static Gen<string> Schema(int h) => Freq(
         (4, Gen.Const("{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}")),
         (2, Gen.Int[1, 200].Select(depth => string.Concat(Enumerable.Repeat("{\"properties\":{\"a\":", depth)) + "{}" + string.Concat(Enumerable.Repeat("}}", depth)))),
-        (1, AnyValue));
+        (h, Any(h)));
 
-    private static readonly Gen<string> OpenAiTools = Gen.Select(StringValue, Schema, AnyValue.Array[0, 1], (name, schema, extra) =>
+    private static Gen<string> OpenAiTools(int h) => Gen.Select(Str(h), Schema(h), Any(h).Array[0, h], (name, schema, extra) =>
         $"[{{\"type\":\"function\",\"function\":{{\"name\":{name},\"description\":\"d\",\"parameters\":{schema}}}}}{string.Concat(extra.Select(e => "," + e))}]");
 
     /// <summary>An OpenAI Chat Completions body as JSON text (before any byte-level damage).</summary>
-    public static readonly Gen<string> OpenAiJson = Gen.Select(
+    public static readonly Gen<string> OpenAiJson = Freq((1, OpenAiBody(0)), (3, OpenAiBody(1)));
+
+    private static Gen<string> OpenAiBody(int h) => Gen.Select(
         Gen.Select(
-            Field("model", Gen.OneOf<string>(Models).Select(m => $"\"{m}\"")),
-            Field("messages", OpenAiMessages),
-            Field("max_completion_tokens", Gen.Frequency((4, Gen.Int[1, 4096].Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture))), (2, NumberValue)), absentWeight: 4),
-            Field("max_tokens", Gen.Frequency((4, Gen.Int[1, 4096].Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture))), (2, NumberValue)), absentWeight: 4),
-            Field("stream", Gen.OneOf<string>("true", "false", "null"), absentWeight: 6),
-            Field("stream_options", Gen.OneOf<string>("{\"include_usage\":true}", "{\"include_usage\":\"yes\"}", "{}"), absentWeight: 8)),
+            Field(h, "model", Gen.OneOf<string>(Models).Select(m => $"\"{m}\"")),
+            Field(h, "messages", OpenAiMessages(h)),
+            Field(h, "max_completion_tokens", Freq((4, Gen.Int[1, 4096].Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture))), (2, Num(h))), absentWeight: 4),
+            Field(h, "max_tokens", Freq((4, Gen.Int[1, 4096].Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture))), (2, Num(h))), absentWeight: 4),
+            Field(h, "stream", Gen.OneOf<string>("true", "false", "null"), absentWeight: 6),
+            Field(h, "stream_options", Gen.OneOf<string>("{\"include_usage\":true}", "{\"include_usage\":\"yes\"}", "{}"), absentWeight: 8)),
         Gen.Select(
-            Field("tools", OpenAiTools, absentWeight: 4),
-            Field("tool_choice", Gen.OneOf<string>("\"auto\"", "\"none\"", "\"required\"", "\"sometimes\"", "{\"type\":\"function\",\"function\":{\"name\":\"lookup\"}}", "{\"type\":\"function\"}"), absentWeight: 6),
-            Field("parallel_tool_calls", Gen.OneOf<string>("true", "false"), absentWeight: 8),
-            Field("response_format", Gen.OneOf(
+            Field(h, "tools", OpenAiTools(h), absentWeight: 4),
+            Field(h, "tool_choice", Gen.OneOf<string>("\"auto\"", "\"none\"", "\"required\"", "\"sometimes\"", "{\"type\":\"function\",\"function\":{\"name\":\"lookup\"}}", "{\"type\":\"function\"}"), absentWeight: 6),
+            Field(h, "parallel_tool_calls", Gen.OneOf<string>("true", "false"), absentWeight: 8),
+            Field(h, "response_format", Gen.OneOf(
                 Gen.OneOf<string>("{\"type\":\"text\"}", "{\"type\":\"json_object\"}", "{\"type\":\"json_schema\"}", "{\"type\":\"xml\"}"),
-                Schema.Select(s => $"{{\"type\":\"json_schema\",\"json_schema\":{{\"name\":\"r\",\"schema\":{s}}}}}")), absentWeight: 6),
-            Field("stop", Gen.OneOf<string>("\"END\"", "[\"a\",\"b\"]", "[\" \"]", "[1]", "\"\""), absentWeight: 8),
-            Field("temperature", NumberValue, absentWeight: 6)),
+                Schema(h).Select(s => $"{{\"type\":\"json_schema\",\"json_schema\":{{\"name\":\"r\",\"schema\":{s}}}}}")), absentWeight: 6),
+            Field(h, "stop", Gen.OneOf<string>("\"END\"", "[\"a\",\"b\"]", "[\" \"]", "[1]", "\"\""), absentWeight: 8),
+            Field(h, "temperature", Num(h), absentWeight: 6)),
         Gen.Select(
-            Field("top_p", NumberValue, absentWeight: 8),
-            Field("n", Gen.OneOf<string>("1", "2", "1.0"), absentWeight: 8),
-            Field("user", StringValue, absentWeight: 8),
-            Field("functions", Gen.Const("[]"), absentWeight: 20),
-            Gen.Frequency((6, Gen.Const((string?)null)), (1, Gen.Select(Gen.OneOf<string>("model", "messages", "max_tokens", "stream", "tools"), AnyValue, (k, v) => (string?)$"\"{k}\":{v}")))),
+            Field(h, "top_p", Num(h), absentWeight: 8),
+            Field(h, "n", Gen.OneOf<string>("1", "2", "1.0"), absentWeight: 8),
+            Field(h, "user", Str(h), absentWeight: 8),
+            Field(h, "functions", Gen.Const("[]"), absentWeight: 20),
+            Freq((6, Gen.Const((string?)null)), (h, Gen.Select(Gen.OneOf<string>("model", "messages", "max_tokens", "stream", "tools"), Any(h), (k, v) => (string?)$"\"{k}\":{v}")))),
         Gen.Int[0, int.MaxValue],
         (a, b, c, shuffleSeed) => JoinObject(
             [a.Item1, a.Item2, a.Item3, a.Item4, a.Item5, a.Item6, b.Item1, b.Item2, b.Item3, b.Item4, b.Item5, b.Item6, c.Item1, c.Item2, c.Item3, c.Item4, c.Item5],
