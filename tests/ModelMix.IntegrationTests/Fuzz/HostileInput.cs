@@ -8,7 +8,10 @@ namespace ModelMix.IntegrationTests.Fuzz;
 /// Generators of hostile request bodies for the two request parsers: valid Anthropic Messages and OpenAI Chat
 /// Completions bodies with fields dropped, duplicated or given wrong-typed, huge, negative, deeply nested or
 /// Unicode-edge values, then (sometimes) damaged at the byte level: truncated, bytes flipped, invalid UTF-8 inserted,
-/// a BOM prefixed, or replaced by random bytes.
+/// a BOM prefixed, or replaced by random bytes. A quarter of the cases are kept valid so they reach the upstream.
+/// CI runs 3,000 cases per in-process property and 300 per endpoint over HTTP (under 15 s on 2 cores); a release runs
+/// <c>MODELMIX_FUZZ_ITERATIONS=100000 dotnet test tests/ModelMix.IntegrationTests --filter FullyQualifiedName~.Fuzz.</c>
+/// (100,000 per property, 10,000 per endpoint). <c>MODELMIX_FUZZ_SEED</c> replays a failing case from its seed.
 /// </summary>
 internal static class HostileInput
 {
@@ -24,7 +27,7 @@ internal static class HostileInput
     /// <summary>Cases per endpoint over HTTP: a tenth of <see cref="Iterations"/> (300 in CI), at least 50.</summary>
     public static int HttpIterations => Math.Max(50, Iterations / 10);
 
-    /// <summary>A fixed seed unless <c>MODELMIX_FUZZ_SEED</c> names one (CsCheck seed format), so CI is repeatable.</summary>
+    /// <summary>A new random seed each run (a failure prints it) unless <c>MODELMIX_FUZZ_SEED</c> names one to replay.</summary>
     public static string? Seed => Environment.GetEnvironmentVariable("MODELMIX_FUZZ_SEED");
 
     private static readonly string[] Models = ["claude-haiku-4-5", "claude-sonnet-4-5", "auto", "auto-cheap"];
