@@ -36,79 +36,107 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
 
         using (document)
         {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
+            try
             {
-                error = "The request body must be a JSON object.";
+                return Check(document.RootElement, body, out request, out error);
+            }
+            catch (InvalidOperationException)
+            {
+                // System.Text.Json refuses to decode an escaped unpaired surrogate ("\ud800") in a string or a
+                // property name; the reader accepts it, so it surfaces only when a value or key is read.
+                request = null;
+                error = "The request body is not valid JSON: a string contains an unpaired UTF-16 surrogate escape.";
                 return false;
             }
-
-            if (!root.TryGetProperty("model", out var model))
-            {
-                error = "model: Field required";
-                return false;
-            }
-
-            if (model.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(model.GetString()))
-            {
-                error = "model: Input should be a non-empty string";
-                return false;
-            }
-
-            if (!root.TryGetProperty("max_tokens", out var maxTokens))
-            {
-                error = "max_tokens: Field required";
-                return false;
-            }
-
-            if (maxTokens.ValueKind != JsonValueKind.Number || !maxTokens.TryGetInt64(out var maxTokensValue))
-            {
-                error = "max_tokens: Input should be a valid integer";
-                return false;
-            }
-
-            if (maxTokensValue < 1)
-            {
-                error = "max_tokens: Input should be greater than or equal to 1";
-                return false;
-            }
-
-            if (!root.TryGetProperty("messages", out var messages))
-            {
-                error = "messages: Field required";
-                return false;
-            }
-
-            if (messages.ValueKind != JsonValueKind.Array)
-            {
-                error = "messages: Input should be a valid list";
-                return false;
-            }
-
-            var stream = false;
-            if (root.TryGetProperty("stream", out var streamElement))
-            {
-                switch (streamElement.ValueKind)
-                {
-                    case JsonValueKind.True:
-                        stream = true;
-                        break;
-                    case JsonValueKind.False:
-                    case JsonValueKind.Null:
-                        break;
-                    default:
-                        error = "stream: Input should be a valid boolean";
-                        return false;
-                }
-            }
-
-            request = new MessagesRequest(model.GetString()!, maxTokensValue, stream, messages.GetArrayLength())
-            {
-                Features = ReadFeatures(root, messages, model.GetString()!, maxTokensValue, TokenEstimator.EstimateUtf8(body.Span)),
-            };
-            error = null;
-            return true;
         }
+    }
+
+    private static bool Check(JsonElement root, ReadOnlyMemory<byte> body, out MessagesRequest? request, out string? error)
+    {
+        request = null;
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            error = "The request body must be a JSON object.";
+            return false;
+        }
+
+        if (!root.TryGetProperty("model", out var model))
+        {
+            error = "model: Field required";
+            return false;
+        }
+
+        if (model.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(model.GetString()))
+        {
+            error = "model: Input should be a non-empty string";
+            return false;
+        }
+
+        // A second top-level "model" would be read here (the last one wins) but not be the one the body
+        // rewriter replaces (the first), so routing could be bypassed: refuse it.
+        var models = 0;
+        foreach (var property in root.EnumerateObject())
+        {
+            if (property.NameEquals("model"u8) && ++models > 1)
+            {
+                error = "model: the field appears more than once";
+                return false;
+            }
+        }
+
+        if (!root.TryGetProperty("max_tokens", out var maxTokens))
+        {
+            error = "max_tokens: Field required";
+            return false;
+        }
+
+        if (maxTokens.ValueKind != JsonValueKind.Number || !maxTokens.TryGetInt64(out var maxTokensValue))
+        {
+            error = "max_tokens: Input should be a valid integer";
+            return false;
+        }
+
+        if (maxTokensValue < 1)
+        {
+            error = "max_tokens: Input should be greater than or equal to 1";
+            return false;
+        }
+
+        if (!root.TryGetProperty("messages", out var messages))
+        {
+            error = "messages: Field required";
+            return false;
+        }
+
+        if (messages.ValueKind != JsonValueKind.Array)
+        {
+            error = "messages: Input should be a valid list";
+            return false;
+        }
+
+        var stream = false;
+        if (root.TryGetProperty("stream", out var streamElement))
+        {
+            switch (streamElement.ValueKind)
+            {
+                case JsonValueKind.True:
+                    stream = true;
+                    break;
+                case JsonValueKind.False:
+                case JsonValueKind.Null:
+                    break;
+                default:
+                    error = "stream: Input should be a valid boolean";
+                    return false;
+            }
+        }
+
+        request = new MessagesRequest(model.GetString()!, maxTokensValue, stream, messages.GetArrayLength())
+        {
+            Features = ReadFeatures(root, messages, model.GetString()!, maxTokensValue, TokenEstimator.EstimateUtf8(body.Span)),
+        };
+        error = null;
+        return true;
     }
 
     /// <summary>

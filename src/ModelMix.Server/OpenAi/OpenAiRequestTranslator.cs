@@ -41,72 +41,85 @@ internal static class OpenAiRequestTranslator
 
         using (document)
         {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
+            try
             {
-                throw new OpenAiRequestException("The request body must be a JSON object.", param: null);
+                return Translate(document.RootElement, dropSamplingParameters);
             }
-
-            var output = new JsonObject
+            catch (InvalidOperationException)
             {
-                ["model"] = RequiredString(root, "model"),
-                ["max_tokens"] = MaxTokens(root),
-            };
-
-            var system = new JsonArray();
-            var messages = Messages(root, system);
-            var jsonObjectMode = ResponseFormat(root, output);
-            if (jsonObjectMode)
-            {
-                system.Add(TextBlock(JsonObjectInstruction));
+                // System.Text.Json refuses to decode an escaped unpaired surrogate ("\ud800") in a string or a
+                // property name; the reader accepts it, so it surfaces only when a value or key is read.
+                throw new OpenAiRequestException("The request body is not valid JSON: a string contains an unpaired UTF-16 surrogate escape.", param: null);
             }
-
-            if (system.Count > 0)
-            {
-                output["system"] = system;
-            }
-
-            output["messages"] = messages;
-            Tools(root, output);
-            StopSequences(root, output);
-            Sampling(root, output, dropSamplingParameters);
-            if (Optional(root, "n") is { } n && (n.ValueKind != JsonValueKind.Number || !n.TryGetInt32(out var count) || count != 1))
-            {
-                throw new OpenAiRequestException("n: only one choice per request is supported (n must be 1).", "n");
-            }
-
-            if (Optional(root, "user") is { ValueKind: JsonValueKind.String } user && user.GetString() is { Length: > 0 } userId)
-            {
-                output["metadata"] = new JsonObject { ["user_id"] = userId };
-            }
-
-            foreach (var legacy in (string[])["functions", "function_call"])
-            {
-                if (Optional(root, legacy) is not null)
-                {
-                    throw new OpenAiRequestException($"{legacy}: the deprecated functions API is not supported; use tools and tool_choice.", legacy);
-                }
-            }
-
-            var stream = Boolean(root, "stream");
-            var includeUsage = false;
-            if (Optional(root, "stream_options") is { } options)
-            {
-                if (options.ValueKind != JsonValueKind.Object)
-                {
-                    throw new OpenAiRequestException("stream_options: expected an object.", "stream_options");
-                }
-
-                includeUsage = Boolean(options, "include_usage", "stream_options.include_usage");
-            }
-
-            if (stream)
-            {
-                output["stream"] = true;
-            }
-
-            return new OpenAiTranslatedRequest(OpenAiJson.ToUtf8(output), stream, includeUsage);
         }
+    }
+
+    private static OpenAiTranslatedRequest Translate(JsonElement root, bool dropSamplingParameters)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw new OpenAiRequestException("The request body must be a JSON object.", param: null);
+        }
+
+        var output = new JsonObject
+        {
+            ["model"] = RequiredString(root, "model"),
+            ["max_tokens"] = MaxTokens(root),
+        };
+
+        var system = new JsonArray();
+        var messages = Messages(root, system);
+        var jsonObjectMode = ResponseFormat(root, output);
+        if (jsonObjectMode)
+        {
+            system.Add(TextBlock(JsonObjectInstruction));
+        }
+
+        if (system.Count > 0)
+        {
+            output["system"] = system;
+        }
+
+        output["messages"] = messages;
+        Tools(root, output);
+        StopSequences(root, output);
+        Sampling(root, output, dropSamplingParameters);
+        if (Optional(root, "n") is { } n && (n.ValueKind != JsonValueKind.Number || !n.TryGetInt32(out var count) || count != 1))
+        {
+            throw new OpenAiRequestException("n: only one choice per request is supported (n must be 1).", "n");
+        }
+
+        if (Optional(root, "user") is { ValueKind: JsonValueKind.String } user && user.GetString() is { Length: > 0 } userId)
+        {
+            output["metadata"] = new JsonObject { ["user_id"] = userId };
+        }
+
+        foreach (var legacy in (string[])["functions", "function_call"])
+        {
+            if (Optional(root, legacy) is not null)
+            {
+                throw new OpenAiRequestException($"{legacy}: the deprecated functions API is not supported; use tools and tool_choice.", legacy);
+            }
+        }
+
+        var stream = Boolean(root, "stream");
+        var includeUsage = false;
+        if (Optional(root, "stream_options") is { } options)
+        {
+            if (options.ValueKind != JsonValueKind.Object)
+            {
+                throw new OpenAiRequestException("stream_options: expected an object.", "stream_options");
+            }
+
+            includeUsage = Boolean(options, "include_usage", "stream_options.include_usage");
+        }
+
+        if (stream)
+        {
+            output["stream"] = true;
+        }
+
+        return new OpenAiTranslatedRequest(OpenAiJson.ToUtf8(output), stream, includeUsage);
     }
 
     private static JsonArray Messages(JsonElement root, JsonArray system)
@@ -459,7 +472,7 @@ internal static class OpenAiRequestTranslator
 
                 entry["input_schema"] = Optional(function, "parameters") switch
                 {
-                    { ValueKind: JsonValueKind.Object } parameters => JsonNode.Parse(parameters.GetRawText()),
+                    { ValueKind: JsonValueKind.Object } parameters => Schema(parameters, path + ".function.parameters"),
                     null or { ValueKind: JsonValueKind.Null } => new JsonObject { ["type"] = "object", ["properties"] = new JsonObject() },
                     _ => throw new OpenAiRequestException($"{path}.function.parameters: expected a JSON Schema object.", path + ".function.parameters"),
                 };
@@ -549,13 +562,28 @@ internal static class OpenAiRequestTranslator
                 // Anthropic structured outputs: the answer's text is constrained to the schema.
                 output["output_config"] = new JsonObject
                 {
-                    ["format"] = new JsonObject { ["type"] = "json_schema", ["schema"] = JsonNode.Parse(schema.GetRawText()) },
+                    ["format"] = new JsonObject { ["type"] = "json_schema", ["schema"] = Schema(schema, "response_format.json_schema.schema") },
                 };
                 return false;
             default:
                 throw new OpenAiRequestException("response_format.type: expected text, json_object or json_schema.", "response_format.type");
         }
     }
+
+    /// <summary>A copy of a JSON Schema object; refused past <see cref="MaxSchemaDepth"/> levels (the Messages body has a depth limit).</summary>
+    private static JsonNode Schema(JsonElement schema, string param)
+    {
+        try
+        {
+            return JsonNode.Parse(schema.GetRawText(), documentOptions: new JsonDocumentOptions { MaxDepth = MaxSchemaDepth })!;
+        }
+        catch (JsonException)
+        {
+            throw new OpenAiRequestException($"{param}: the schema is nested more than {MaxSchemaDepth} levels deep.", param);
+        }
+    }
+
+    private const int MaxSchemaDepth = 64;
 
     private static void StopSequences(JsonElement root, JsonObject output)
     {
