@@ -40,8 +40,9 @@ internal sealed class CountTokensForwarder(IHttpClientFactory clients, IOptions<
                 ? element.GetString()
                 : null;
         }
-        catch (JsonException exception)
+        catch (Exception exception) when (exception is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a string with an unpaired UTF-16 surrogate escape parses but cannot be read.
             await AnthropicError.WriteAsync(context, 400, $"The request body is not valid JSON: {exception.Message}");
             return;
         }
@@ -52,8 +53,15 @@ internal sealed class CountTokensForwarder(IHttpClientFactory clients, IOptions<
             return;
         }
 
-        if (router.IsAlias(model, out var policy) && MessagesRequest.TryParse(AddMaxTokens(body), out var request, out _))
+        if (router.IsAlias(model, out var policy))
         {
+            string? error = null;
+            if (AddMaxTokens(body, ref error) is not { } readable || !MessagesRequest.TryParse(readable, out var request, out error))
+            {
+                await AnthropicError.WriteAsync(context, 400, error!);
+                return;
+            }
+
             var decision = await ProxyRouter.DecideAsync(policy!, request!.Features with { TaskLabel = context.Request.Headers["x-modelmix-task"].ToString() is { Length: > 0 } task ? task : null }, context.RequestAborted);
             body = RequestBodyRewriter.ReplaceModel(body, decision.Model);
             context.Response.Headers["x-modelmix-routed-model"] = decision.Model;
@@ -96,12 +104,23 @@ internal sealed class CountTokensForwarder(IHttpClientFactory clients, IOptions<
         }
     }
 
-    /// <summary>count_tokens has no max_tokens; routing features need one, so a placeholder is added for reading them.</summary>
-    private static byte[] AddMaxTokens(byte[] body)
+    /// <summary>
+    /// count_tokens has no max_tokens; routing features need one, so a placeholder is added for reading them. A body
+    /// JsonNode cannot hold (duplicate keys, unreadable strings) gives null and the reason in <paramref name="error"/>.
+    /// </summary>
+    private static byte[]? AddMaxTokens(byte[] body, ref string? error)
     {
-        var node = System.Text.Json.Nodes.JsonNode.Parse(body)!.AsObject();
-        node["max_tokens"] ??= 1;
-        node["messages"] ??= new System.Text.Json.Nodes.JsonArray();
-        return JsonSerializer.SerializeToUtf8Bytes(node);
+        try
+        {
+            var node = System.Text.Json.Nodes.JsonNode.Parse(body)!.AsObject();
+            node["max_tokens"] ??= 1;
+            node["messages"] ??= new System.Text.Json.Nodes.JsonArray();
+            return JsonSerializer.SerializeToUtf8Bytes(node);
+        }
+        catch (Exception exception) when (exception is JsonException or InvalidOperationException or ArgumentException)
+        {
+            error = $"The request body could not be read: {exception.Message}";
+            return null;
+        }
     }
 }

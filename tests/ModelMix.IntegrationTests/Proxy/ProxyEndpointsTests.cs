@@ -80,6 +80,20 @@ public sealed class ProxyEndpointsTests : IAsyncLifetime
         Assert.StartsWith("claude-haiku-4-5", forwarded.Json!["model"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""{"model":"auto","model":"auto","messages":[{"role":"user","content":"hi"}]}""")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"\ud800"}]}""")]
+    [InlineData("""{"model":"\ud800","messages":[]}""")]
+    public async Task Count_tokens_answers_400_not_500_for_bodies_it_cannot_read(string body)
+    {
+        using var http = _harness.Http();
+        using var response = await http.PostAsync("v1/messages/count_tokens", ProxyValidationTests.Json(body));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("invalid_request_error", (await ProxyValidationTests.ReadErrorAsync(response)).Type);
+        Assert.DoesNotContain(_harness.Fake.Requests, request => request.Path == "/v1/messages/count_tokens");
+    }
+
     [Fact]
     public async Task Metrics_exposes_cost_route_and_token_counters_in_prometheus_text()
     {
