@@ -477,7 +477,8 @@ internal sealed class MessagesForwarder
         }
     }
 
-    private async Task RelayStreamAsync(HttpContext context, CallContext call, UpstreamResult result, HttpResponseMessage upstream, IStreamTranslator? translator)
+    /// <summary>Sets a stream's status and relayed headers, and turns response buffering off so events go out as they come.</summary>
+    internal static HttpResponse StartStreamResponse(HttpContext context, UpstreamResult result)
     {
         var response = context.Response;
         response.StatusCode = result.Status;
@@ -488,6 +489,12 @@ internal sealed class MessagesForwarder
 
         response.Headers.CacheControl = "no-cache";
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        return response;
+    }
+
+    private async Task RelayStreamAsync(HttpContext context, CallContext call, UpstreamResult result, HttpResponseMessage upstream, IStreamTranslator? translator)
+    {
+        var response = StartStreamResponse(context, result);
 
         var tap = new SseUsageTap();
         var aborted = context.RequestAborted;

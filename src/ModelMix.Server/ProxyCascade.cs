@@ -286,15 +286,7 @@ internal sealed partial class ProxyCascade
     /// <summary>Replays a stream read to its end, byte for byte (or through the dialect's translator), ending a cut one with an error event.</summary>
     private static async Task ReplayStreamAsync(HttpContext context, UpstreamResult result, byte[] events, MessagesForwarder.IClientDialect dialect, string? cut)
     {
-        var response = context.Response;
-        response.StatusCode = result.Status;
-        foreach (var (name, value) in result.Headers)
-        {
-            response.Headers[name] = value;
-        }
-
-        response.Headers.CacheControl = "no-cache";
-        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        var response = MessagesForwarder.StartStreamResponse(context, result);
         var translator = dialect.CreateStreamTranslator();
         try
         {
