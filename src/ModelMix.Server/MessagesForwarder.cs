@@ -347,9 +347,38 @@ internal sealed class MessagesForwarder
         var status = (int)response.StatusCode;
         var headers = RelayableHeaders(response);
         var retryAfter = ParseRetryAfter(response.Headers.RetryAfter);
-        var isStream = status == 200 && response.Content.Headers.ContentType?.MediaType == "text/event-stream";
+        var isStream = call.Request.Stream && status == 200 && response.Content.Headers.ContentType?.MediaType == "text/event-stream";
         if (isStream)
         {
+            // Nothing reached the client yet: a stream whose first event is malformed or missing is a failed, retryable
+            // attempt (StreamStart.cs), not broken bytes relayed. A broken connection or the timeout here is retried too.
+            bool wellFormed;
+            try
+            {
+                wellFormed = await StreamStart.PeekFirstEventAsync(response, timeout.Token);
+            }
+            catch (Exception exception) when (exception is HttpRequestException or IOException || (exception is OperationCanceledException && !aborted.IsCancellationRequested))
+            {
+                wellFormed = false;
+            }
+
+            if (!wellFormed)
+            {
+                response.Dispose();
+                await RecordFailureAsync(call, attempt, startedAt, started, status, "malformed_upstream_response", LedgerStatus.Error, HeaderValue(headers, "request-id"));
+                Log.AttemptFailed(_logger, attempt, call.RequestId, call.Route.Model, "malformed_upstream_response", status);
+                return new UpstreamResult
+                {
+                    Attempt = attempt,
+                    Status = 502,
+                    Body = AnthropicError.Body("api_error", "The upstream API returned a malformed event stream.", call.RequestId),
+                    Headers = [new("content-type", "application/json")],
+                    Retryable = true,
+                    StartedAt = startedAt,
+                    StartedTimestamp = started,
+                };
+            }
+
             return new UpstreamResult
             {
                 Attempt = attempt,

@@ -407,6 +407,12 @@ public sealed class FakeAnthropicServer : IAsyncDisposable
             {
                 var text = ReplyBodies.Message(
                     SharedFixtures.Read(reply.Fixture ?? FakeReply.DefaultMessageFixture), model, reply.Usage);
+                if (reply.CutBodyAfterBytes is { } cutAt)
+                {
+                    await CutReplies.WriteCutJsonAsync(ctx, text, cutAt, ct); // FakeReply.Faults.cs
+                    break;
+                }
+
                 await WriteJsonAsync(ctx, reply.MalformedBody ? ReplyBodies.Truncate(text) : text, ct);
                 break;
             }

@@ -7,7 +7,7 @@ namespace FakeAnthropic;
 /// or an API error, plus faults (delays, cut streams, malformed bodies, dropped connections).
 /// Immutable: every <c>With…</c> method returns a changed copy.
 /// </summary>
-public sealed record FakeReply
+public sealed partial record FakeReply
 {
     /// <summary>The fixture served by <see cref="Message"/> when none is named.</summary>
     public const string DefaultMessageFixture = "messages/response-text.json";
