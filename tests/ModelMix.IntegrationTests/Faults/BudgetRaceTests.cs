@@ -1,0 +1,62 @@
+using System.Net;
+using System.Text;
+using FakeAnthropic;
+using Microsoft.Data.Sqlite;
+using ModelMix.Budgets;
+using ModelMix.IntegrationTests.Proxy;
+using ModelMix.Keys;
+
+namespace ModelMix.IntegrationTests.Faults;
+
+/// <summary>500 concurrent requests (streaming and not) racing one small key budget over real HTTP.</summary>
+public sealed class BudgetRaceTests
+{
+    [Fact]
+    public async Task Five_hundred_concurrent_requests_racing_one_small_budget_never_overspend()
+    {
+        const decimal Cap = 0.004m;
+        await using var harness = await ProxyHarness.StartAsync();
+        CreatedApiKey key;
+        await using (var keys = new SqliteKeyStore(harness.DbPath))
+        {
+            key = await keys.CreateAsync("race", [BudgetCap.Parse("0.004/day")]);
+        }
+
+        harness.Fake.SetDefault(FakeReply.Default.WithDelay(TimeSpan.FromMilliseconds(20)));
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 512 }) { BaseAddress = harness.ProxyUrl, Timeout = TimeSpan.FromMinutes(2) };
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 500).Select(async i =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "v1/messages")
+            {
+                Content = new StringContent(
+                    $$"""{"model":"claude-haiku-4-5","max_tokens":50,"stream":{{(i % 2 == 0 ? "true" : "false")}},"messages":[{"role":"user","content":"hi"}]}""",
+                    Encoding.UTF8,
+                    "application/json"),
+            };
+            request.Headers.Add("x-api-key", key.Key);
+            request.Headers.Add("anthropic-version", "2023-06-01");
+            using var response = await http.SendAsync(request);
+            return (response.StatusCode, Body: await response.Content.ReadAsStringAsync());
+        }));
+        await harness.StopProxyAsync(); // every hold settled, the ledger flushed
+
+        var ok = responses.Count(response => response.StatusCode == HttpStatusCode.OK);
+        var refused = responses.Where(response => response.StatusCode == HttpStatusCode.TooManyRequests).ToList();
+        Assert.Equal(500, ok + refused.Count);
+        Assert.True(ok >= 1 && refused.Count >= 1, $"{ok} answered, {refused.Count} refused");
+        Assert.All(refused, response => Assert.Contains("\"rate_limit_error\"", response.Body, StringComparison.Ordinal));
+
+        var records = await harness.ReadLedgerAsync();
+        Assert.Equal(ok, records.Count);
+        Assert.Equal(ok, harness.Fake.MessageCount);
+        var recorded = records.Sum(record => record.Cost!.Value.Total);
+        Assert.True(recorded <= Cap, $"recorded spend {recorded} exceeds the cap {Cap}");
+
+        await using var budgets = new SqliteBudgetStore(harness.DbPath);
+        var usage = await budgets.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Day, DateTimeOffset.UtcNow);
+        Assert.Equal(recorded, usage.SpentUsd);
+        Assert.Equal(0m, usage.ReservedUsd);
+        SqliteConnection.ClearAllPools();
+    }
+}
