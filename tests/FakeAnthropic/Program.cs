@@ -4,16 +4,26 @@ using FakeAnthropic;
 
 // Standalone fake Anthropic API for load scripts:
 //   dotnet run --project tests/FakeAnthropic -- --urls http://127.0.0.1:9100 [--no-auth] [--delay-ms N] [--event-delay-ms N]
+//     [--fault-share P] [--seed N]   (P in 0..1: that share of answers is a fault: 429, 529, 500, a cut stream or body,
+//                                     malformed JSON, an error event mid-stream; bench/soak.sh uses it)
 var url = new Uri("http://127.0.0.1:9100");
 var requireKey = true;
 var delay = TimeSpan.Zero;
 var eventDelay = TimeSpan.Zero;
+var faultShare = 0.0;
+var seed = 1;
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
     {
         case "--urls" when i + 1 < args.Length:
             url = new Uri(args[++i].Split(';')[0]);
+            break;
+        case "--fault-share" when i + 1 < args.Length:
+            faultShare = double.Parse(args[++i], CultureInfo.InvariantCulture);
+            break;
+        case "--seed" when i + 1 < args.Length:
+            seed = int.Parse(args[++i], CultureInfo.InvariantCulture);
             break;
         case "--no-auth":
             requireKey = false;
@@ -35,6 +45,8 @@ server.RequireApiKey = requireKey;
 server.RecordRequests = false;
 server.SetDefault(FakeReply.Default.WithDelay(delay).WithEventDelay(eventDelay));
 Console.WriteLine($"FakeAnthropic listening on {server.BaseUrl} (Ctrl+C to stop)");
+using var feeding = new CancellationTokenSource();
+var feeder = faultShare > 0 ? FaultFeeder.RunAsync(server, faultShare, seed, delay, eventDelay, feeding.Token) : Task.CompletedTask;
 
 var stop = new TaskCompletionSource();
 void OnSignal(PosixSignalContext context)
@@ -46,5 +58,7 @@ void OnSignal(PosixSignalContext context)
 using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
 await stop.Task;
+await feeding.CancelAsync();
+await feeder;
 Console.WriteLine("FakeAnthropic stopped");
 return 0;

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Soak test of `modelmix serve`: a bounded, fixed-rate load on loopback with a mix of streaming, non-streaming and
+# auto-cascade requests, against FakeAnthropic scripted so a share of upstream answers are faults (429, 529, 500,
+# dropped connections, cut streams and bodies, malformed JSON, error events mid-stream). Reports throughput,
+# p50/p99 latency (the fake answers at once, so this is the proxy's added latency plus loopback), errors by type,
+# the proxy's RSS over time, and checks the ledger against the generator's own count: every answered request has
+# its records (nothing lost) and no request has two successful plain attempts (nothing doubled).
+#
+#   bench/soak.sh                      # 10 minutes at 40 requests/s, 10% faults
+#   bench/soak.sh --duration 120       # seconds
+#   bench/soak.sh --rate 20 --fault-share 0.2 --out FILE
+#
+# Needs: dotnet (builds the CLI and FakeAnthropic in Release), node (>= 18, for fetch), python3 (reads the ledger).
+# Everything listens on 127.0.0.1 and stops by itself; temp files are removed at the end.
+set -euo pipefail
+
+DURATION=600
+RATE=40
+FAULTS=0.1
+STREAM_SHARE=0.4
+CASCADE_SHARE=0.1
+OUT=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --duration) DURATION="$2"; shift 2 ;;
+    --rate) RATE="$2"; shift 2 ;;
+    --fault-share) FAULTS="$2"; shift 2 ;;
+    --out) OUT="$2"; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
+  esac
+done
+[[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -ge 10 && "$DURATION" -le 7200 ]] || { echo "--duration must be 10..7200 seconds" >&2; exit 2; }
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CLI_DLL="$ROOT/src/ModelMix.Cli/bin/Release/net10.0/ModelMix.Cli.dll"
+FAKE_DLL="$ROOT/tests/FakeAnthropic/bin/Release/net10.0/FakeAnthropic.dll"
+WORK="$(mktemp -d)"
+PIDS=()
+log() { printf '[soak] %s\n' "$*" >&2; }
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_http() { for _ in $(seq 1 300); do python3 -c "import urllib.request,sys; urllib.request.urlopen('$1', timeout=1)" 2>/dev/null && return 0; sleep 0.2; done; log "no answer from $1"; exit 1; }
+
+log "building (Release)"
+dotnet build "$ROOT/src/ModelMix.Cli" -c Release -v q -nologo >/dev/null
+dotnet build "$ROOT/tests/FakeAnthropic" -c Release -v q -nologo >/dev/null
+
+FAKE_PORT=$(free_port)
+PROXY_PORT=$(free_port)
+dotnet "$FAKE_DLL" --urls "http://127.0.0.1:$FAKE_PORT" --fault-share "$FAULTS" >"$WORK/fake.log" 2>&1 &
+PIDS+=($!)
+cd "$WORK"
+ANTHROPIC_API_KEY=sk-soak-upstream ModelMix__RetryBaseDelay=00:00:00.05 ModelMix__MaxRetryDelay=00:00:02 ModelMix__UpstreamTimeout=00:00:30 \
+  dotnet "$CLI_DLL" serve --urls "http://127.0.0.1:$PROXY_PORT" --upstream "http://127.0.0.1:$FAKE_PORT/" --db "$WORK/soak.db" >"$WORK/proxy.log" 2>&1 &
+PROXY_PID=$!
+PIDS+=($PROXY_PID)
+wait_http "http://127.0.0.1:$PROXY_PORT/healthz"
+
+log "load: ${DURATION}s at ${RATE}/s, ${FAULTS} faults, ${STREAM_SHARE} streaming, ${CASCADE_SHARE} auto-cascade"
+( while kill -0 "$PROXY_PID" 2>/dev/null; do
+    echo "$(date +%s) $(awk '/VmRSS/ {print $2}' /proc/$PROXY_PID/status)"; sleep 10
+  done ) >"$WORK/rss.txt" &
+PIDS+=($!)
+node "$ROOT/bench/soak/loadgen.mjs" "http://127.0.0.1:$PROXY_PORT/" "$RATE" "$DURATION" "$STREAM_SHARE" "$CASCADE_SHARE" >"$WORK/load.json"
+
+# A graceful stop commits everything buffered; then the ledger is read.
+kill -TERM "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true
+
+python3 - "$WORK" "$OUT" <<'PY'
+import json, sqlite3, sys
+work, out = sys.argv[1], sys.argv[2]
+load = json.load(open(f"{work}/load.json"))
+db = sqlite3.connect(f"{work}/soak.db")
+requests = db.execute("SELECT COUNT(DISTINCT request_id) FROM ledger_records").fetchone()[0]
+records = db.execute("SELECT COUNT(*) FROM ledger_records").fetchone()[0]
+doubled = db.execute("SELECT COUNT(*) FROM (SELECT request_id FROM ledger_records WHERE status='ok' AND requested_model <> 'auto-cascade' AND (policy IS NULL OR policy <> 'cascade') GROUP BY request_id HAVING COUNT(*) > 1)").fetchone()[0]
+by_status = dict(db.execute("SELECT status || COALESCE('/' || error_type, ''), COUNT(*) FROM ledger_records GROUP BY 1").fetchall())
+rss = [tuple(map(int, line.split())) for line in open(f"{work}/rss.txt") if len(line.split()) == 2]
+third = max(1, len(rss) // 3)
+early = sum(r for _, r in rss[:third]) / third / 1024 if rss else 0
+late = sum(r for _, r in rss[-third:]) / third / 1024 if rss else 0
+lines = [
+  f"- load: {load['sent']} requests sent at a fixed rate over {load['elapsed']:.0f} s ({load['late']} started late), {load['answered']} answered; mix {load['kinds']}",
+  f"- throughput: {load['throughput']:.1f} answered/s; latency p50 {load['p50']:.1f} ms, p99 {load['p99']:.1f} ms, max {load['max']:.0f} ms",
+  f"- outcomes at the client: {json.dumps(load['outcomes'], sort_keys=True)}",
+  f"- ledger: {records} attempt records for {requests} requests; by status: {json.dumps(by_status, sort_keys=True)}",
+  f"- proxy RSS: {rss[0][1]/1024 if rss else 0:.0f} MB at start, mean {early:.0f} MB over the first third, {late:.0f} MB over the last third, max {max(r for _, r in rss)/1024 if rss else 0:.0f} MB ({len(rss)} samples)",
+]
+ok = True
+if requests != load["answered"]:
+  lines.append(f"- FAIL: the ledger has {requests} requests, the generator got {load['answered']} answers"); ok = False
+if doubled:
+  lines.append(f"- FAIL: {doubled} plain requests have more than one successful attempt"); ok = False
+if load["answered"] != load["sent"]:
+  lines.append(f"- FAIL: {load['sent'] - load['answered']} requests got no answer"); ok = False
+if ok:
+  lines.append("- ledger check: every answered request recorded, none doubled")
+text = "\n".join(lines)
+print(text)
+if out:
+  open(out, "w").write(text + "\n")
+sys.exit(0 if ok else 1)
+PY

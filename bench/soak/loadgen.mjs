@@ -1,0 +1,60 @@
+// Fixed-rate (open-loop) load generator for bench/soak.sh: starts one request every 1/RATE s whatever the answers
+// take (so a slow proxy shows up as latency, not as a lower rate), for DURATION seconds, then waits for the last
+// answers. Mix: streaming, non-streaming, and the auto-cascade alias. Prints one JSON summary line on stdout.
+//   node loadgen.mjs URL RATE DURATION STREAM_SHARE CASCADE_SHARE
+const [url, rate, duration, streamShare, cascadeShare] = process.argv.slice(2);
+const perSecond = Number(rate);
+const seconds = Number(duration);
+const latencies = [];
+const outcomes = {};
+const kinds = { stream: 0, json: 0, cascade: 0 };
+let sent = 0;
+let answered = 0;
+let late = 0;
+const count = (key) => { outcomes[key] = (outcomes[key] ?? 0) + 1; };
+
+async function one(i) {
+  const cascade = Math.random() < Number(cascadeShare);
+  const stream = !cascade && Math.random() < Number(streamShare);
+  kinds[cascade ? 'cascade' : stream ? 'stream' : 'json']++;
+  const body = JSON.stringify({ model: cascade ? 'auto-cascade' : 'claude-haiku-4-5', max_tokens: 64, stream, messages: [{ role: 'user', content: `soak request ${i}` }] });
+  const started = performance.now();
+  try {
+    const response = await fetch(url + 'v1/messages', { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body, signal: AbortSignal.timeout(120000) });
+    const text = await response.text();
+    latencies.push(performance.now() - started);
+    answered++;
+    if (response.status !== 200) {
+      let type = 'unparsed';
+      try { type = JSON.parse(text).error.type; } catch { }
+      count(`http_${response.status}_${type}`);
+    } else if (stream && text.includes('event: error')) {
+      const match = /event: error\ndata: (.*)\n/.exec(text);
+      let type = 'unparsed';
+      try { type = JSON.parse(match[1]).error.type; } catch { }
+      count(`stream_error_event_${type}`);
+    } else {
+      count(stream ? 'ok_stream' : 'ok_json');
+    }
+  } catch (error) {
+    count(`client_${error.name}`);
+  }
+}
+
+const inflight = [];
+const start = performance.now();
+const interval = 1000 / perSecond;
+for (let i = 0; ; i++) {
+  const due = start + i * interval;
+  if (due - start >= seconds * 1000) break;
+  const wait = due - performance.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  else if (wait < -interval) late++;
+  sent++;
+  inflight.push(one(i));
+}
+await Promise.all(inflight);
+const elapsed = (performance.now() - start) / 1000;
+latencies.sort((a, b) => a - b);
+const pct = (p) => latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] : null;
+console.log(JSON.stringify({ sent, answered, late, elapsed, throughput: answered / elapsed, p50: pct(0.5), p99: pct(0.99), max: latencies.at(-1) ?? null, kinds, outcomes }));
