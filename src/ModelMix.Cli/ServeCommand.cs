@@ -48,9 +48,11 @@ internal static class ServeCommand
                 await app.WaitForShutdownAsync(cancellationToken);
                 return 0;
             }
-            catch (Exception exception) when (exception is Microsoft.Extensions.Options.OptionsValidationException or FileNotFoundException or ModelMix.Pricing.PricingException or ModelMix.Routing.RoutingConfigurationException or InvalidOperationException or IOException)
+            catch (Exception exception) when (exception is Microsoft.Extensions.Options.OptionsValidationException or FileNotFoundException or ModelMix.Pricing.PricingException or ModelMix.Routing.RoutingConfigurationException or InvalidOperationException or IOException or InvalidDataException)
             {
-                await Console.Error.WriteLineAsync("modelmix serve: " + exception.Message);
+                // A malformed JSON config file: the outer message names the file, the inner one the line and position.
+                var detail = exception is InvalidDataException { InnerException: { } inner } ? " " + inner.Message : string.Empty;
+                await Console.Error.WriteLineAsync("modelmix serve: " + exception.Message + detail);
                 return 1;
             }
         });

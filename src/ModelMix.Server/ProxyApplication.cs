@@ -64,6 +64,9 @@ public static class ProxyApplication
             console.SingleLine = true;
             console.TimestampFormat = "HH:mm:ss ";
         });
+        // A start-up failure (bad configuration) is rethrown to the caller, which reports it in one line naming the
+        // key (ServeCommand); the host's own "Hosting failed to start" entry would print its stack trace first.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         configureLogging?.Invoke(builder.Logging);
 
         AddServices(builder.Services, builder.Configuration);

@@ -135,7 +135,7 @@ internal sealed class ServeProcess : IAsyncDisposable
     /// tests): its deps.json describes that folder, not the test's, where shared-framework conflict resolution drops
     /// some of its package assemblies.
     /// </summary>
-    private static string CliAssemblyPath()
+    internal static string CliAssemblyPath()
     {
         var dll = Path.Combine(RepositoryPaths.Root, "src", "ModelMix.Cli", "bin", RepositoryPaths.Configuration, RepositoryPaths.Framework, "ModelMix.Cli.dll");
         return File.Exists(dll) ? dll : throw new FileNotFoundException("build src/ModelMix.Cli first; not found: " + dll, dll);
