@@ -371,7 +371,7 @@ public sealed class ShadowRunner : IAsyncDisposable
     }
 
     /// <summary>The cost of <paramref name="usage"/> on the response model (else the routed model); null when neither is priced.</summary>
-    internal static decimal? PriceOrNull(PriceBook prices, DateTimeOffset at, string routedModel, string? responseModel, TokenUsage usage)
+    public static decimal? PriceOrNull(PriceBook prices, DateTimeOffset at, string routedModel, string? responseModel, TokenUsage usage)
     {
         if (usage.InputTokens == 0 && usage.OutputTokens == 0 && usage.TotalInputTokens == 0)
         {
