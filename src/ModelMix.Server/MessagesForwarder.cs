@@ -183,6 +183,9 @@ internal sealed class MessagesForwarder
             return;
         }
 
+        // Shadow mode hook (ProxyShadow.cs): a sampled request carries a pair id on its records and, when streamed, a copy of its events.
+        var shadow = context.RequestServices.GetService(typeof(ProxyShadow)) as ProxyShadow;
+        var shadowPairId = shadow?.Sample(requestId, taskLabel);
         var call = new CallContext(
             requestId,
             request,
@@ -192,7 +195,8 @@ internal sealed class MessagesForwarder
             context.Request.Headers["anthropic-beta"].ToString() is { Length: > 0 } beta ? beta : null,
             sessionId,
             taskLabel,
-            budget);
+            budget)
+        { ShadowPairId = shadowPairId, ShadowCapture = ProxyShadow.CaptureFor(shadowPairId, request.Stream) };
 
         // Retries on one model (Polly, above), then the fallback chain (ProxyFallback): a model that still fails moves
         // the request to the next model, body re-pointed, attempts numbered on across models.
@@ -252,6 +256,7 @@ internal sealed class MessagesForwarder
         }
 
         await RelayAsync(context, call, result!, dialect);
+        shadow?.Submit(call, result!); // after the answer was written: only a queue write (ProxyShadow.cs)
         _loopGuard.AddSpend(sessionId, call.Budget.Charged);
     }
 
@@ -539,6 +544,7 @@ internal sealed class MessagesForwarder
             while ((read = await source.ReadAsync(buffer, aborted)) > 0)
             {
                 tap.Observe(buffer.AsSpan(0, read));
+                call.ShadowCapture?.Append(buffer.AsSpan(0, read));
                 if (translator is null)
                 {
                     await response.Body.WriteAsync(buffer.AsMemory(0, read), aborted);
@@ -638,6 +644,7 @@ internal sealed class MessagesForwarder
         Streaming = call.Request.Stream,
         HttpStatus = status,
         LatencyMs = (long)_time.GetElapsedTime(started).TotalMilliseconds,
+        ShadowPairId = call.ShadowPairId,
     };
 
     private async Task RecordFailureAsync(CallContext call, int attempt, DateTimeOffset startedAt, long started, int status, string errorType, LedgerStatus outcome, string? upstreamRequestId = null)
@@ -848,5 +855,12 @@ internal sealed class MessagesForwarder
         string? AnthropicBeta,
         string? SessionId,
         string? TaskLabel,
-        BudgetHold Budget);
+        BudgetHold Budget)
+    {
+        /// <summary>The shadow pair id when shadow mode sampled this request (ProxyShadow.cs).</summary>
+        public string? ShadowPairId { get; init; }
+
+        /// <summary>A copy of the relayed stream for the shadow comparison, when sampled and streamed.</summary>
+        public ProxyShadow.StreamCapture? ShadowCapture { get; init; }
+    }
 }

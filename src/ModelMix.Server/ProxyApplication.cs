@@ -127,6 +127,7 @@ public static class ProxyApplication
         services.AddSingleton<OpenAi.ChatCompletionsHandler>();
         services.AddKeysAndBudgets(); // virtual keys, budgets and the loopback-or-keys start-up check (KeysServices.cs)
         services.AddHostedService<ProxyStartup>();
+        ProxyShadow.AddServices(services, configuration); // shadow mode, when ModelMix:Shadow is configured (ProxyShadow.cs)
     }
 
     /// <summary>

@@ -67,6 +67,38 @@ internal static class SqliteLedgerSchema
         CREATE INDEX ix_ledger_records_key_id ON ledger_records (key_id, timestamp);
         CREATE INDEX ix_ledger_records_session_id ON ledger_records (session_id, timestamp);
         """,
+
+        // 2: shadow pairs (docs/shadow.md). One row per compared pair; the ledger records of the live, shadow and judge
+        // calls carry pair_id in ledger_records.shadow_pair_id. Costs are exact decimal text (NULL = unpriced / no
+        // call), agreement is REAL in [0, 1] (a score, not money; NULL = no comparison was possible), instants are
+        // 100 ns ticks since the Unix epoch. method: exact | json | judge; status: ok | shadow_failed | judge_failed.
+        // prompt / live_answer / shadow_answer stay NULL unless the operator turned StoreAnswers on.
+        """
+        CREATE TABLE shadow_pairs (
+            pair_id              TEXT    PRIMARY KEY,
+            live_request_id      TEXT    NOT NULL,
+            task_label           TEXT,
+            live_model           TEXT    NOT NULL,
+            shadow_model         TEXT    NOT NULL,
+            method               TEXT    NOT NULL,
+            agreement            REAL CHECK (agreement IS NULL OR (agreement >= 0 AND agreement <= 1)),
+            status               TEXT    NOT NULL,
+            live_cost            TEXT,
+            shadow_cost          TEXT,
+            judge_cost           TEXT,
+            live_input_tokens    INTEGER NOT NULL,
+            live_output_tokens   INTEGER NOT NULL,
+            shadow_input_tokens  INTEGER NOT NULL,
+            shadow_output_tokens INTEGER NOT NULL,
+            created_at           INTEGER NOT NULL,
+            completed_at         INTEGER NOT NULL,
+            prompt               TEXT,
+            live_answer          TEXT,
+            shadow_answer        TEXT
+        ) STRICT;
+        CREATE INDEX ix_shadow_pairs_created_at ON shadow_pairs (created_at);
+        CREATE INDEX ix_shadow_pairs_task_label ON shadow_pairs (task_label, created_at);
+        """,
     ];
 
     /// <summary>The schema version this code writes and understands.</summary>

@@ -19,7 +19,7 @@ namespace ModelMix.Ledger;
 /// One connection writes (a prepared insert reused for every record, serialized by a lock); each read opens a pooled
 /// read-only connection, so reads run concurrently with writes. Other processes may read the file while it is open.
 /// </remarks>
-public sealed class SqliteLedgerStore : ILedgerStore
+public sealed partial class SqliteLedgerStore : ILedgerStore
 {
     /// <summary>The file used when no path is configured: <c>./modelmix.db</c>, relative to the working directory.</summary>
     public const string DefaultPath = "./modelmix.db";

@@ -203,6 +203,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
             Attempt = options.GetAttempt() ?? 1,
             EscalatedFrom = options.GetEscalatedFrom(),
             Streaming = streaming,
+            ShadowPairId = options.GetShadowPairId(),
         };
         return new PendingAttempt(record, _time.GetTimestamp());
     }

@@ -43,6 +43,18 @@ public static class ModelMixChatOptions
     /// <summary>Key of the caller's consent to defer the call to the Message Batches API (not urgent).</summary>
     public const string BatchKey = "modelmix.batch";
 
+    /// <summary>Key of the shadow pair id that links a live call, its shadow call and the judge call in the ledger.</summary>
+    public const string ShadowPairIdKey = "modelmix.shadow_pair_id";
+
+    /// <summary>Sets the shadow pair id.</summary>
+    /// <param name="options">The options to change.</param>
+    /// <param name="pairId">The pair id, or <c>null</c> to remove it.</param>
+    public static ChatOptions WithShadowPairId(this ChatOptions options, string? pairId) => Set(options, ShadowPairIdKey, pairId);
+
+    /// <summary>The shadow pair id, or <c>null</c>.</summary>
+    /// <param name="options">The options to read.</param>
+    public static string? GetShadowPairId(this ChatOptions? options) => GetString(options, ShadowPairIdKey);
+
     /// <summary>Sets the task label.</summary>
     /// <param name="options">The options to change.</param>
     /// <param name="taskLabel">The label, or <c>null</c> to remove it.</param>

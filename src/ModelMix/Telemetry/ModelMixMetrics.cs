@@ -22,6 +22,8 @@ public sealed class ModelMixMetrics : IDisposable
     private readonly Counter<long> _route;
     private readonly Counter<long> _escalations;
     private readonly Counter<long> _attempts;
+    private readonly Counter<long> _shadow;
+    private readonly Histogram<double> _shadowAgreement;
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>, or on a private meter when none is given.</summary>
     public ModelMixMetrics(IMeterFactory? meterFactory = null)
@@ -33,6 +35,8 @@ public sealed class ModelMixMetrics : IDisposable
         _route = _meter.CreateCounter<long>("modelmix.route", null, "Requests routed, by model and routing policy.");
         _escalations = _meter.CreateCounter<long>("modelmix.escalations", null, "Attempts that escalated from a cheaper model.");
         _attempts = _meter.CreateCounter<long>("modelmix.attempts", null, "Upstream attempts, by model and status.");
+        _shadow = _meter.CreateCounter<long>("modelmix.shadow", null, "Shadow mode outcomes, by result (sampled, compared, dropped, budget_exhausted, shadow_failed, judge_failed, skipped, error).");
+        _shadowAgreement = _meter.CreateHistogram<double>("modelmix.shadow.agreement", null, "Agreement 0..1 of each compared shadow pair, by task and method.");
     }
 
     /// <summary>Counts one recorded attempt: tokens, duration, cost, status and, for first attempts, the route.</summary>
@@ -70,6 +74,13 @@ public sealed class ModelMixMetrics : IDisposable
             _escalations.Add(1, new KeyValuePair<string, object?>("from", record.EscalatedFrom), new("to", record.RoutedModel));
         }
     }
+
+    /// <summary>Counts one shadow mode outcome (<c>modelmix_shadow_total{result}</c>).</summary>
+    public void RecordShadow(string result) => _shadow.Add(1, new KeyValuePair<string, object?>("result", result));
+
+    /// <summary>Records the agreement of one compared shadow pair.</summary>
+    public void RecordShadowAgreement(double agreement, string? task, string method) =>
+        _shadowAgreement.Record(agreement, new KeyValuePair<string, object?>("task", task ?? "none"), new("method", method));
 
     /// <inheritdoc />
     public void Dispose() => _meter.Dispose();

@@ -1,0 +1,257 @@
+using System.Text.Json;
+using Anthropic;
+using Anthropic.Core;
+using Anthropic.Exceptions;
+using Anthropic.Models.Messages;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ModelMix.Budgets;
+using ModelMix.Ledger;
+using ModelMix.Pipeline;
+using ModelMix.Pricing;
+using ModelMix.Shadow;
+using ModelMix.Telemetry;
+
+namespace ModelMix.Server;
+
+/// <summary>
+/// Shadow mode at the proxy (<c>ModelMix:Shadow:*</c>, docs/shadow.md): a sampled share of <c>/v1/messages</c>
+/// requests (per <c>x-modelmix-task</c> label, by request id hash) is sent again, after the live answer has been
+/// written, to the candidate model — non-streaming, through the official SDK with the client's body (only
+/// <c>model</c> replaced, <c>stream</c> dropped) — on the <see cref="ShadowRunner"/>'s background workers. The
+/// caller's answer is never delayed, changed or failed by it.
+/// </summary>
+internal sealed class ProxyShadow : IAsyncDisposable
+{
+    /// <summary>The configuration section.</summary>
+    public const string SectionName = "ModelMix:Shadow";
+
+    private readonly ShadowRunner _runner;
+    private readonly AnthropicClient _sdk;
+    private readonly IChatClient _judge;
+    private readonly AttemptRecorder _recorder;
+    private readonly TimeProvider _time;
+    private readonly string _candidate;
+
+    private ProxyShadow(ShadowRunner runner, AnthropicClient sdk, IChatClient judge, AttemptRecorder recorder, TimeProvider time)
+    {
+        _runner = runner;
+        _sdk = sdk;
+        _judge = judge;
+        _recorder = recorder;
+        _time = time;
+        _candidate = runner.Options.CandidateModel!;
+    }
+
+    /// <summary>The runner (statistics, idle wait).</summary>
+    public ShadowRunner Runner => _runner;
+
+    /// <summary>Registers shadow mode when <c>ModelMix:Shadow</c> is configured; a bad setting fails the start, naming the key.</summary>
+    public static void AddServices(IServiceCollection services, IConfiguration configuration)
+    {
+        var section = configuration.GetSection(SectionName);
+        if (!section.Exists())
+        {
+            return;
+        }
+
+        var options = new ShadowOptions();
+        section.Bind(options);
+        var errors = options.Validate(SectionName + ":");
+        if (errors.Count > 0)
+        {
+            throw new OptionsValidationException(SectionName, typeof(ShadowOptions), errors);
+        }
+
+        services.AddSingleton(provider => Create(provider, options));
+    }
+
+    private static ProxyShadow Create(IServiceProvider provider, ShadowOptions options)
+    {
+        var proxy = provider.GetRequiredService<IOptions<ProxyOptions>>().Value;
+        var recorder = provider.GetRequiredService<AttemptRecorder>();
+        var time = provider.GetRequiredService<TimeProvider>();
+        options.TimeProvider = time;
+        if (options.DailyBudgetUsd is not null || options.TotalBudgetUsd is not null)
+        {
+            options.BudgetStore = provider.GetRequiredService<IBudgetStore>();
+        }
+
+        var pairs = recorder.Ledger.Store as IShadowPairStore ?? throw new InvalidOperationException(
+            $"{SectionName}: the ledger store ({recorder.Ledger.Store.GetType().Name}) cannot store shadow pairs.");
+        var sdk = new AnthropicClient(new ClientOptions
+        {
+            BaseUrl = proxy.Upstream.ToString().TrimEnd('/'),
+            ApiKey = proxy.UpstreamApiKey is { Length: > 0 } key ? key : "no-upstream-key-configured",
+            MaxRetries = 0,
+            Timeout = proxy.UpstreamTimeout,
+        });
+        var judge = new ChatClientBuilder(sdk.AsIChatClient(options.JudgeModel ?? options.CandidateModel!))
+            .UseModelMixLedger(recorder, ledger => ledger.DefaultPolicy = ShadowRunner.JudgePolicy)
+            .Build(provider);
+        var runner = new ShadowRunner(options, recorder.Prices, pairs, judge, provider.GetService<ModelMixMetrics>(), provider.GetService<ILogger<ShadowRunner>>());
+        return new ProxyShadow(runner, sdk, judge, recorder, time);
+    }
+
+    /// <summary>A new pair id when the request is sampled, else null.</summary>
+    public string? Sample(string requestId, string? taskLabel) => _runner.TrySample(requestId, taskLabel);
+
+    /// <summary>A buffer for a sampled streaming request's events (null when the request is not sampled or not streamed).</summary>
+    public static StreamCapture? CaptureFor(string? pairId, bool streaming) => pairId is not null && streaming ? new StreamCapture() : null;
+
+    /// <summary>Hands a relayed answer of a sampled request to the runner (a queue write; everything else runs in the background).</summary>
+    public void Submit(MessagesForwarder.CallContext call, UpstreamResult result)
+    {
+        if (call.ShadowPairId is not { } pairId)
+        {
+            return;
+        }
+
+        var streamed = call.ShadowCapture is not null;
+        var bytes = streamed ? call.ShadowCapture!.ToArray() : result.Body;
+        var status = result.Status;
+        var startedAt = result.StartedAt;
+        _runner.TryEnqueue(new ShadowJob
+        {
+            PairId = pairId,
+            LiveRequestId = call.RequestId,
+            TaskLabel = call.TaskLabel,
+            LiveTimestamp = startedAt,
+            ReadLive = () => ReadLive(call, bytes, streamed, status, startedAt),
+            WorstCaseUsd = at => BudgetEstimator.WorstCaseUsd(_recorder.Prices, _candidate, call.Body, call.Request.MaxTokens, at),
+            RunShadowAsync = (_, ct) => CallCandidateAsync(call, pairId, ct),
+        });
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _runner.DisposeAsync();
+        _judge.Dispose();
+        _sdk.Dispose();
+    }
+
+    private ShadowLiveAnswer ReadLive(MessagesForwarder.CallContext call, byte[] bytes, bool streamed, int status, DateTimeOffset startedAt)
+    {
+        var prompt = call.Request.Features.Text.ToString();
+        if (status != 200)
+        {
+            return new ShadowLiveAnswer(call.Route.Model, string.Empty, default, null, prompt, "live_failed");
+        }
+
+        ProxyCascadeAnswer answer;
+        TokenUsage usage;
+        string? model;
+        string? skip = null;
+        if (streamed)
+        {
+            var tap = new SseUsageTap();
+            tap.Observe(bytes);
+            answer = ProxyCascadeAnswer.FromStream(bytes);
+            (usage, model) = (tap.Usage, tap.Model);
+            skip = tap.Completed && tap.ErrorType is null ? null : "live_failed";
+        }
+        else
+        {
+            answer = ProxyCascadeAnswer.FromMessage(bytes);
+            (usage, model) = ReadUsage(bytes);
+        }
+
+        skip ??= answer.IsToolCall ? "tool_call" : null;
+        var cost = ShadowRunner.PriceOrNull(_recorder.Prices, startedAt, call.Route.Model, model, usage);
+        return new ShadowLiveAnswer(call.Route.Model, answer.Text, usage, cost, prompt, skip);
+    }
+
+    private async Task<ShadowAnswer> CallCandidateAsync(MessagesForwarder.CallContext call, string pairId, CancellationToken cancellationToken)
+    {
+        var body = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        using (var document = JsonDocument.Parse(call.Body))
+        {
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                if (property.Name is not "stream" and not "model")
+                {
+                    body[property.Name] = property.Value.Clone();
+                }
+            }
+        }
+
+        body["model"] = JsonSerializer.SerializeToElement(_candidate);
+        var headers = new Dictionary<string, JsonElement>(StringComparer.OrdinalIgnoreCase);
+        if (call.AnthropicBeta is { } beta)
+        {
+            headers["anthropic-beta"] = JsonSerializer.SerializeToElement(beta);
+        }
+
+        var startedAt = _time.GetUtcNow();
+        var started = _time.GetTimestamp();
+        var record = new LedgerRecord
+        {
+            Id = LedgerIds.New(startedAt),
+            Timestamp = startedAt,
+            RequestId = pairId,
+            TaskLabel = call.TaskLabel,
+            RequestedModel = call.Request.Model,
+            RoutedModel = _candidate,
+            Policy = ShadowRunner.Policy,
+            Reason = $"shadow of request {call.RequestId} (live on {call.Route.Model})",
+            ShadowPairId = pairId,
+        };
+        Message message;
+        try
+        {
+            message = await _sdk.Messages.Create(MessageCreateParams.FromRawUnchecked(headers, new Dictionary<string, JsonElement>(), body), cancellationToken);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            var api = exception as AnthropicApiException;
+            await _recorder.RecordAsync(record with
+            {
+                LatencyMs = (long)_time.GetElapsedTime(started).TotalMilliseconds,
+                Status = api is null ? LedgerStatus.Failed : LedgerStatus.Error,
+                HttpStatus = api is null ? 0 : (int)api.StatusCode,
+                ErrorType = api is null ? "upstream_unreachable" : AnthropicError.TypeFor((int)api.StatusCode),
+            }, CancellationToken.None);
+            throw;
+        }
+
+        var usage = AnthropicUsage.FromSdk(message.Usage);
+        var stored = await _recorder.RecordAsync(record with
+        {
+            LatencyMs = (long)_time.GetElapsedTime(started).TotalMilliseconds,
+            Usage = usage,
+            HttpStatus = 200,
+        }, CancellationToken.None);
+        var text = string.Concat(message.Content.Select(block => block.TryPickText(out var textBlock) ? textBlock!.Text : string.Empty));
+        return new ShadowAnswer(text, usage, stored.Cost?.Total);
+    }
+
+    private static (TokenUsage Usage, string? Model) ReadUsage(byte[] body)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            var root = document.RootElement;
+            var usage = root.TryGetProperty("usage", out var u) && u.ValueKind == JsonValueKind.Object ? AnthropicUsage.FromJson(u) : default;
+            var model = root.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
+            return (usage, model);
+        }
+        catch (JsonException)
+        {
+            return (default, null);
+        }
+    }
+
+    /// <summary>A copy of a sampled stream's bytes as they are relayed (only for sampled streaming requests).</summary>
+    internal sealed class StreamCapture
+    {
+        private readonly System.Buffers.ArrayBufferWriter<byte> _buffer = new(4096);
+
+        public void Append(ReadOnlySpan<byte> chunk) => System.Buffers.BuffersExtensions.Write(_buffer, chunk);
+
+        public byte[] ToArray() => _buffer.WrittenSpan.ToArray();
+    }
+}

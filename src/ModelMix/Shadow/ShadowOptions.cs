@@ -1,0 +1,120 @@
+using Microsoft.Extensions.AI;
+using ModelMix.Budgets;
+
+namespace ModelMix.Shadow;
+
+/// <summary>
+/// Options of shadow mode: which share of live traffic (per task label) is also sent to a candidate model, off the
+/// hot path, how the two answers are compared, and the shadow budget. Bound in the proxy from <c>ModelMix:Shadow</c>.
+/// </summary>
+public sealed class ShadowOptions
+{
+    /// <summary>The candidate model the sampled requests are also sent to (required).</summary>
+    public string? CandidateModel { get; set; }
+
+    /// <summary>The sampled share (0..1) for a task label without an entry in <see cref="Rates"/> (and for unlabelled requests). Default 0.</summary>
+    public double DefaultRate { get; set; }
+
+    /// <summary>The sampled share (0..1) per task label (case-insensitive).</summary>
+    public Dictionary<string, double> Rates { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>How pairs are compared unless <see cref="ComparisonByTask"/> names the task. Default <see cref="ShadowComparison.Exact"/>.</summary>
+    public ShadowComparison Comparison { get; set; } = ShadowComparison.Exact;
+
+    /// <summary>The comparison per task label (case-insensitive).</summary>
+    public Dictionary<string, ShadowComparison> ComparisonByTask { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The JSON fields compared by <see cref="ShadowComparison.Json"/> (dotted paths such as <c>address.city</c>); empty: every top-level field of either answer.</summary>
+    public List<string> JsonFields { get; set; } = [];
+
+    /// <summary>The judge model for <see cref="ShadowComparison.Judge"/>.</summary>
+    public string? JudgeModel { get; set; }
+
+    /// <summary>The judge's instructions; it must answer with one number from 0 to 1.</summary>
+    public string JudgePrompt { get; set; } =
+        "You compare two answers to the same request. The reference answer is known to be good. Rate from 0 to 1 how " +
+        "well the candidate answer would serve the user instead of the reference (1 = equally good or better, 0 = wrong or " +
+        "useless). Reply with only the number.";
+
+    /// <summary>Most output tokens the judge may write.</summary>
+    public int JudgeMaxOutputTokens { get; set; } = 16;
+
+    /// <summary>Longest text (in characters) of the request and of each answer given to the judge.</summary>
+    public int JudgeMaxChars { get; set; } = 8000;
+
+    /// <summary>Cap in USD on shadow spend (shadow and judge calls) per UTC day; null: none.</summary>
+    public decimal? DailyBudgetUsd { get; set; }
+
+    /// <summary>Cap in USD on all shadow spend ever; null: none.</summary>
+    public decimal? TotalBudgetUsd { get; set; }
+
+    /// <summary>Most shadow jobs waiting to run; when full, new ones are dropped (counted), never waited for.</summary>
+    public int QueueCapacity { get; set; } = 256;
+
+    /// <summary>Most shadow jobs running at once.</summary>
+    public int MaxConcurrency { get; set; } = 2;
+
+    /// <summary>Whether the prompt and both answers are stored with the pair (off by default: bodies are not stored).</summary>
+    public bool StoreAnswers { get; set; }
+
+    /// <summary>Applied to every text stored when <see cref="StoreAnswers"/> is on (e.g. to mask e-mail addresses).</summary>
+    public Func<string, string>? Redact { get; set; }
+
+    /// <summary>The budget store for <see cref="DailyBudgetUsd"/> / <see cref="TotalBudgetUsd"/> (scope <c>shadow</c>); required when a cap is set.</summary>
+    public IBudgetStore? BudgetStore { get; set; }
+
+    /// <summary>The judge client (library door); when null the shadow stage's inner client is used.</summary>
+    public IChatClient? JudgeClient { get; set; }
+
+    /// <summary>The clock; <see cref="System.TimeProvider.System"/> when null.</summary>
+    public TimeProvider? TimeProvider { get; set; }
+
+    /// <summary>The sampled share for <paramref name="taskLabel"/>.</summary>
+    public double RateFor(string? taskLabel) =>
+        taskLabel is not null && Rates.TryGetValue(taskLabel, out var rate) ? rate : DefaultRate;
+
+    /// <summary>The comparison for <paramref name="taskLabel"/>.</summary>
+    public ShadowComparison ComparisonFor(string? taskLabel) =>
+        taskLabel is not null && ComparisonByTask.TryGetValue(taskLabel, out var method) ? method : Comparison;
+
+    /// <summary>What is wrong with these options, each message naming the key under <paramref name="prefix"/>; empty when valid.</summary>
+    public IReadOnlyList<string> Validate(string prefix = "")
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(CandidateModel))
+        {
+            errors.Add($"{prefix}CandidateModel is required: the model sampled requests are also sent to.");
+        }
+
+        if (DefaultRate is < 0 or > 1 || double.IsNaN(DefaultRate))
+        {
+            errors.Add($"{prefix}DefaultRate must be between 0 and 1 (got {DefaultRate}).");
+        }
+
+        foreach (var (task, rate) in Rates)
+        {
+            if (rate is < 0 or > 1 || double.IsNaN(rate))
+            {
+                errors.Add($"{prefix}Rates:{task} must be between 0 and 1 (got {rate}).");
+            }
+        }
+
+        var judged = Comparison == ShadowComparison.Judge || ComparisonByTask.ContainsValue(ShadowComparison.Judge);
+        if (judged && string.IsNullOrWhiteSpace(JudgeModel))
+        {
+            errors.Add($"{prefix}JudgeModel is required when a comparison is 'judge'.");
+        }
+
+        if (DailyBudgetUsd is <= 0 || TotalBudgetUsd is <= 0)
+        {
+            errors.Add($"{prefix}DailyBudgetUsd and {prefix}TotalBudgetUsd must be positive when set.");
+        }
+
+        if (QueueCapacity < 1 || MaxConcurrency < 1 || JudgeMaxOutputTokens < 1 || JudgeMaxChars < 100)
+        {
+            errors.Add($"{prefix}QueueCapacity, {prefix}MaxConcurrency and {prefix}JudgeMaxOutputTokens must be at least 1, {prefix}JudgeMaxChars at least 100.");
+        }
+
+        return errors;
+    }
+}
