@@ -10,6 +10,10 @@
 #   bench/proxy-load.sh --duration 20   # longer runs
 #   bench/proxy-load.sh --quick         # 3 s runs, for a smoke check
 #   bench/proxy-load.sh --out FILE      # also write the summary (markdown) to FILE
+#   bench/proxy-load.sh --modelmix-only # skip direct and Portkey (and the goal table): ModelMix's own figures only
+#
+# Besides req/s and latency it reports ModelMix's CPU time and bytes allocated per request in each run (from /proc and
+# the runtime's own metrics at /metrics): unlike req/s, these barely move when other work shares the cores.
 #
 # Installs what it needs when missing: wrk, nginx (+ its echo module), sqlite3, curl from Debian; the Portkey
 # gateway from npm into bench/portkey/ (pinned by bench/portkey/package-lock.json).
@@ -20,14 +24,16 @@ WARMUP=2
 JIT_WARMUP=20       # seconds of load on each proxy before any measurement (the .NET tiered JIT and node's JIT settle)
 OUT=""
 STREAM_RUNS=20
+ONLY_MMX=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
     --duration=*) DURATION="${1#*=}"; shift ;;
     --quick) DURATION=3; WARMUP=1; JIT_WARMUP=3; STREAM_RUNS=5; shift ;;
+    --modelmix-only) ONLY_MMX=1; shift ;;
     --out) OUT="$2"; shift 2 ;;
     --out=*) OUT="${1#*=}"; shift ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -76,9 +82,10 @@ command -v dotnet >/dev/null || die "dotnet not found"
 
 PORTKEY_OK=1
 PORTKEY_WHY=""
+[[ $ONLY_MMX -eq 1 ]] && { PORTKEY_OK=0; PORTKEY_WHY="skipped (--modelmix-only)"; }
 PORTKEY_JS="$PORTKEY_DIR/node_modules/@portkey-ai/gateway/build/start-server.js"
 PORTKEY_VERSION="$(node -p "require('$PORTKEY_DIR/package.json').dependencies['@portkey-ai/gateway']" 2>/dev/null || echo '?')"
-if [[ ! -f "$PORTKEY_JS" ]] || ! node -e "process.exit(require('$PORTKEY_DIR/node_modules/@portkey-ai/gateway/package.json').version === '$PORTKEY_VERSION' ? 0 : 1)" 2>/dev/null; then
+if [[ $ONLY_MMX -eq 0 ]] && { [[ ! -f "$PORTKEY_JS" ]] || ! node -e "process.exit(require('$PORTKEY_DIR/node_modules/@portkey-ai/gateway/package.json').version === '$PORTKEY_VERSION' ? 0 : 1)" 2>/dev/null; }; then
   log "npm ci in bench/portkey (@portkey-ai/gateway $PORTKEY_VERSION)"
   if ! (cd "$PORTKEY_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1); then
     PORTKEY_OK=0
@@ -271,14 +278,26 @@ to_us() { # wrk latency ("28.00us", "1.23ms", "2.00s") -> microseconds
   awk -v v="$1" 'BEGIN{n=v+0; if (v ~ /us$/) f=1; else if (v ~ /ms$/) f=1000; else if (v ~ /m$/) f=60000000; else if (v ~ /s$/) f=1000000; else f=1; printf "%.0f", n*f}'
 }
 
-declare -A RPS P50 P99 ERRS
+declare -A RPS P50 P99 ERRS CPU_US ALLOC_KB
+# ModelMix's CPU time (user + system, in clock ticks) and the runtime's count of bytes allocated so far.
+mmx_cpu_ticks() { awk '{print $14 + $15}' "/proc/$MMX_PID/stat"; }
+mmx_alloc_bytes() { curl -s --max-time 5 "http://127.0.0.1:$MMX_PORT/metrics" | awk '/^dotnet_gc_heap_total_allocated_bytes_total[ {]/{print $NF; exit}'; }
 MMX_ANSWERED=0
 MMX_INFLIGHT_MAX=0
 run_wrk() { # name url lua connections
   local name="$1" url="$2" lua="$3" conns="$4" out="$TMP/wrk-$1-$4.txt"
   wrk -t"$THREADS" -c"$conns" -d"${WARMUP}s" -s "$lua" "$url" >"$TMP/warmup-$name-$conns.txt" 2>&1 || true
   log "wrk $name, $conns connections, ${DURATION}s"
+  local ticks0=0 alloc0=0
+  if [[ "$name" == modelmix ]]; then ticks0="$(mmx_cpu_ticks)"; alloc0="$(mmx_alloc_bytes)"; fi
   wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" --timeout 10s --latency -s "$lua" "$url" >"$out" 2>&1 || true
+  if [[ "$name" == modelmix ]]; then
+    local ticks1 alloc1 reqs hz
+    ticks1="$(mmx_cpu_ticks)"; alloc1="$(mmx_alloc_bytes)"; hz="$(getconf CLK_TCK)"
+    reqs="$(awk '/requests in/{print $1}' "$out")"
+    CPU_US[$name,$conns]="$(awk -v t="$((ticks1 - ticks0))" -v hz="$hz" -v n="${reqs:-0}" 'BEGIN{ if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "n/a" }')"
+    ALLOC_KB[$name,$conns]="$(awk -v a="${alloc1:-0}" -v b="${alloc0:-0}" -v n="${reqs:-0}" 'BEGIN{ if (n > 0 && a > 0) printf "%.1f", (a - b) / 1024 / n; else print "n/a" }')"
+  fi
   RPS[$name,$conns]="$(awk '/^Requests\/sec:/{printf "%.0f", $2}' "$out")"
   P50[$name,$conns]="$(to_us "$(awk '/^ +50%/{print $2}' "$out")")"
   P99[$name,$conns]="$(to_us "$(awk '/^ +99%/{print $2}' "$out")")"
@@ -297,6 +316,7 @@ run_wrk() { # name url lua connections
 }
 
 TARGETS=(direct modelmix)
+[[ $ONLY_MMX -eq 1 ]] && TARGETS=(modelmix)
 [[ $PORTKEY_OK -eq 1 ]] && TARGETS+=(portkey)
 
 # A proxy just started runs its first seconds far slower (ModelMix: tier-0 code, then tier-1 compiles competing for
@@ -359,8 +379,12 @@ console.log([med(f), max(f), med(t), max(t)].map(x => x.toFixed(2)).concat([resu
 agent.destroy();
 EOF
 log "streaming: $STREAM_RUNS requests each, upstream pauses ${STREAM_DELAY}s after the first event"
-line="$(node "$TMP/first-event.mjs" "$DIRECT_URL" claude-haiku-4-5 "$STREAM_RUNS")" || die "streaming direct failed"
-read -r SD_FIRST SD_FIRSTMAX SD_TOTAL _ SD_EVENTS <<<"$line"
+if [[ $ONLY_MMX -eq 0 ]]; then
+  line="$(node "$TMP/first-event.mjs" "$DIRECT_URL" claude-haiku-4-5 "$STREAM_RUNS")" || die "streaming direct failed"
+  read -r SD_FIRST SD_FIRSTMAX SD_TOTAL _ SD_EVENTS <<<"$line"
+else
+  SD_FIRST=n/a; SD_FIRSTMAX=n/a; SD_TOTAL=n/a; SD_EVENTS=n/a
+fi
 line="$(node "$TMP/first-event.mjs" "$MMX_URL" auto "$STREAM_RUNS")" || die "streaming through ModelMix failed"
 read -r SM_FIRST SM_FIRSTMAX SM_TOTAL _ SM_EVENTS <<<"$line"
 MMX_STREAMED=$STREAM_RUNS
@@ -398,10 +422,13 @@ cpu="$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)"
   done
   [[ $PORTKEY_OK -eq 1 ]] || echo "| portkey | — | not measured: $PORTKEY_WHY | | | |"
   echo
+  echo "ModelMix's own cost per request (process CPU time over the run, and the runtime's bytes allocated): $HIGH connections ${CPU_US[modelmix,$HIGH]} µs CPU and ${ALLOC_KB[modelmix,$HIGH]} KB; $LOW connections ${CPU_US[modelmix,$LOW]} µs CPU and ${ALLOC_KB[modelmix,$LOW]} KB."
+  echo
   echo "Streaming (${STREAM_RUNS} sequential requests, upstream pauses ${STREAM_DELAY} s after the first event): time to first event, median (max) — direct ${SD_FIRST} ms (${SD_FIRSTMAX}), ModelMix ${SM_FIRST} ms (${SM_FIRSTMAX}); whole stream median: direct ${SD_TOTAL} ms, ModelMix ${SM_TOTAL} ms; events received: direct ${SD_EVENTS}, ModelMix ${SM_EVENTS}."
   echo
   echo "Ledger: $LEDGER_ROWS rows ($LEDGER_BY_STATUS; $LEDGER_STREAM_ROWS streamed) for $EXPECTED requests ModelMix answered (wrk counted $MMX_ANSWERED incl. warm-ups, + $MMX_SANITY check + $MMX_STREAMED streamed)."
   echo
+  if [[ $ONLY_MMX -eq 0 ]]; then
   echo "| goal | measured | met? |"
   echo "| --- | --- | --- |"
   verdict() { if [[ "$1" == 1 ]]; then echo yes; else echo "**no**"; fi; }
@@ -425,6 +452,7 @@ cpu="$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)"
   # wrk stops with requests in flight; ModelMix still answers and records those, so up to one per connection per run more.
   ok=$(( LEDGER_ROWS >= EXPECTED && LEDGER_ROWS <= EXPECTED + MMX_INFLIGHT_MAX ? 1 : 0 ))
   echo "| ledger: one row per answered request | $LEDGER_ROWS rows for $EXPECTED answered (+ up to $MMX_INFLIGHT_MAX cut off in flight when wrk stopped) | $(verdict "$ok") |"
+  fi
 } > "$TMP/summary.md"
 
 cat "$TMP/summary.md"

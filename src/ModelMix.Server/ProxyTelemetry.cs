@@ -14,6 +14,8 @@ internal static class ProxyTelemetry
         services.AddSingleton(provider => new ModelMixMetrics(provider.GetRequiredService<IMeterFactory>()));
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(ModelMixMetrics.MeterName)
+            // The runtime's own metrics (.NET 9+): CPU time, GC collections and pauses, bytes allocated, thread pool.
+            .AddMeter("System.Runtime")
             .AddPrometheusExporter());
     }
 

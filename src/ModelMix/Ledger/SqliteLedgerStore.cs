@@ -34,8 +34,7 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private SqliteConnection? _writer;
-    private SqliteCommand? _insert;
-    private SqliteParameter[]? _parameters;
+    private SqliteLedgerInsert? _insert;
     private bool _migrated;
     private bool _disposed;
 
@@ -123,19 +122,15 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
             ObjectDisposedException.ThrowIf(_disposed, this);
             EnsureMigrated();
             var connection = OpenWriter();
-            var insert = _insert!;
-            var p = _parameters!;
+            var insert = _insert ??= new SqliteLedgerInsert(connection); // prepared after the migrations ran
             using var transaction = connection.BeginTransaction(deferred: false);
-            insert.Transaction = transaction;
             for (var i = 0; i < records.Count; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                Bind(p, records[i]);
-                insert.ExecuteNonQuery();
+                insert.Execute(records[i]);
             }
 
             transaction.Commit();
-            insert.Transaction = null;
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not ObjectDisposedException)
         {
@@ -273,7 +268,6 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
         _writer?.Dispose();
         _insert = null;
         _writer = null;
-        _parameters = null;
     }
 
     private void EnsureMigrated()
@@ -317,17 +311,7 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
                 pragmas.ExecuteNonQuery();
             }
 
-            var insert = connection.CreateCommand();
-            insert.CommandText = SqliteLedgerSchema.InsertSql;
-            var parameters = new SqliteParameter[SqliteLedgerSchema.Columns.Length];
-            for (var i = 0; i < parameters.Length; i++)
-            {
-                parameters[i] = insert.Parameters.Add(new SqliteParameter("$p" + i.ToString(CultureInfo.InvariantCulture), DBNull.Value));
-            }
-
             _writer = connection;
-            _insert = insert;
-            _parameters = parameters;
             return connection;
         }
         catch
@@ -361,56 +345,6 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
         command.Transaction = transaction;
         command.CommandText = "PRAGMA user_version;";
         return Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
-    }
-
-    private static void Bind(SqliteParameter[] p, LedgerRecord r)
-    {
-        var usage = r.Usage;
-        p[0].Value = r.Id;
-        p[1].Value = SqliteLedgerSchema.ToStoredTimestamp(r.Timestamp);
-        p[2].Value = r.RequestId;
-        p[3].Value = (object?)r.UpstreamRequestId ?? DBNull.Value;
-        p[4].Value = (object?)r.SessionId ?? DBNull.Value;
-        p[5].Value = (object?)r.KeyId ?? DBNull.Value;
-        p[6].Value = (object?)r.TaskLabel ?? DBNull.Value;
-        p[7].Value = r.RequestedModel;
-        p[8].Value = r.RoutedModel;
-        p[9].Value = (object?)r.ResponseModel ?? DBNull.Value;
-        p[10].Value = (object?)r.Policy ?? DBNull.Value;
-        p[11].Value = (object?)r.Reason ?? DBNull.Value;
-        p[12].Value = r.Attempt;
-        p[13].Value = (object?)r.EscalatedFrom ?? DBNull.Value;
-        p[14].Value = usage.InputTokens;
-        p[15].Value = usage.OutputTokens;
-        p[16].Value = usage.CacheWrite5mTokens;
-        p[17].Value = usage.CacheWrite1hTokens;
-        p[18].Value = usage.CacheReadTokens;
-        p[19].Value = SqliteLedgerSchema.ToCode(usage.ServiceTier);
-        p[20].Value = SqliteLedgerSchema.ToCode(usage.Speed);
-        p[21].Value = (object?)usage.InferenceGeo ?? DBNull.Value;
-        if (r.Cost is { } cost)
-        {
-            p[22].Value = SqliteLedgerSchema.ToStoredDecimal(cost.Input);
-            p[23].Value = SqliteLedgerSchema.ToStoredDecimal(cost.Output);
-            p[24].Value = SqliteLedgerSchema.ToStoredDecimal(cost.CacheWrite5m);
-            p[25].Value = SqliteLedgerSchema.ToStoredDecimal(cost.CacheWrite1h);
-            p[26].Value = SqliteLedgerSchema.ToStoredDecimal(cost.CacheRead);
-            p[27].Value = SqliteLedgerSchema.ToStoredDecimal(cost.Total);
-        }
-        else
-        {
-            for (var i = 22; i <= 27; i++)
-            {
-                p[i].Value = DBNull.Value;
-            }
-        }
-
-        p[28].Value = r.LatencyMs;
-        p[29].Value = r.Streaming ? 1L : 0L;
-        p[30].Value = SqliteLedgerSchema.ToCode(r.Status);
-        p[31].Value = r.HttpStatus;
-        p[32].Value = (object?)r.ErrorType ?? DBNull.Value;
-        p[33].Value = (object?)r.ShadowPairId ?? DBNull.Value;
     }
 
     private static LedgerRecord ReadRecord(SqliteDataReader r)

@@ -1,0 +1,143 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Data.Sqlite;
+using SQLitePCL;
+
+namespace ModelMix.Ledger;
+
+/// <summary>
+/// The ledger's insert statement, prepared once on the writer connection and bound through SQLitePCL directly.
+/// </summary>
+/// <remarks>
+/// Microsoft.Data.Sqlite allocates a binder object per parameter and a UTF-8 copy per string on every execution
+/// (≈ 4 KB per record for the 34 columns); at proxy rates that was a fifth of the ledger writer's cost. Here strings
+/// and decimals are encoded into one reused buffer and bound as spans (SQLite copies them, SQLITE_TRANSIENT), so a
+/// record is written without managed allocations. The stored values are exactly those of the parameterised command
+/// it replaces: the same text codes, the same invariant-culture decimal text, the same integers.
+/// </remarks>
+internal sealed class SqliteLedgerInsert : IDisposable
+{
+    private readonly SqliteConnection _connection;
+    private readonly sqlite3_stmt _statement;
+    private byte[] _buffer = new byte[512];
+
+    public SqliteLedgerInsert(SqliteConnection connection)
+    {
+        _connection = connection;
+        var db = connection.Handle ?? throw new InvalidOperationException("The ledger's write connection is not open.");
+        var rc = raw.sqlite3_prepare_v2(db, SqliteLedgerSchema.InsertSql, out _statement);
+        SqliteException.ThrowExceptionForRC(rc, db);
+        var expected = SqliteLedgerSchema.Columns.Length;
+        var count = raw.sqlite3_bind_parameter_count(_statement);
+        if (count != expected)
+        {
+            _statement.Dispose();
+            throw new InvalidOperationException($"The ledger insert has {count} parameters, expected {expected}.");
+        }
+    }
+
+    /// <summary>Inserts <paramref name="r"/> (a record whose id is already stored is skipped).</summary>
+    public void Execute(LedgerRecord r)
+    {
+        var s = _statement;
+        try
+        {
+            var usage = r.Usage;
+            Text(1, r.Id);
+            Check(raw.sqlite3_bind_int64(s, 2, SqliteLedgerSchema.ToStoredTimestamp(r.Timestamp)));
+            Text(3, r.RequestId);
+            Text(4, r.UpstreamRequestId);
+            Text(5, r.SessionId);
+            Text(6, r.KeyId);
+            Text(7, r.TaskLabel);
+            Text(8, r.RequestedModel);
+            Text(9, r.RoutedModel);
+            Text(10, r.ResponseModel);
+            Text(11, r.Policy);
+            Text(12, r.Reason);
+            Check(raw.sqlite3_bind_int64(s, 13, r.Attempt));
+            Text(14, r.EscalatedFrom);
+            Check(raw.sqlite3_bind_int64(s, 15, usage.InputTokens));
+            Check(raw.sqlite3_bind_int64(s, 16, usage.OutputTokens));
+            Check(raw.sqlite3_bind_int64(s, 17, usage.CacheWrite5mTokens));
+            Check(raw.sqlite3_bind_int64(s, 18, usage.CacheWrite1hTokens));
+            Check(raw.sqlite3_bind_int64(s, 19, usage.CacheReadTokens));
+            Text(20, SqliteLedgerSchema.ToCode(usage.ServiceTier));
+            Text(21, SqliteLedgerSchema.ToCode(usage.Speed));
+            Text(22, usage.InferenceGeo);
+            if (r.Cost is { } cost)
+            {
+                Decimal(23, cost.Input);
+                Decimal(24, cost.Output);
+                Decimal(25, cost.CacheWrite5m);
+                Decimal(26, cost.CacheWrite1h);
+                Decimal(27, cost.CacheRead);
+                Decimal(28, cost.Total);
+            }
+            else
+            {
+                for (var i = 23; i <= 28; i++)
+                {
+                    Check(raw.sqlite3_bind_null(s, i));
+                }
+            }
+
+            Check(raw.sqlite3_bind_int64(s, 29, r.LatencyMs));
+            Check(raw.sqlite3_bind_int64(s, 30, r.Streaming ? 1 : 0));
+            Text(31, SqliteLedgerSchema.ToCode(r.Status));
+            Check(raw.sqlite3_bind_int64(s, 32, r.HttpStatus));
+            Text(33, r.ErrorType);
+            Text(34, r.ShadowPairId);
+
+            var rc = raw.sqlite3_step(s);
+            if (rc != raw.SQLITE_DONE)
+            {
+                SqliteException.ThrowExceptionForRC(rc, _connection.Handle);
+            }
+        }
+        finally
+        {
+            raw.sqlite3_reset(s);
+            raw.sqlite3_clear_bindings(s);
+        }
+    }
+
+    public void Dispose() => _statement.Dispose();
+
+    private void Text(int index, string? value)
+    {
+        if (value is null)
+        {
+            Check(raw.sqlite3_bind_null(_statement, index));
+            return;
+        }
+
+        var max = Encoding.UTF8.GetMaxByteCount(value.Length);
+        if (max > _buffer.Length)
+        {
+            _buffer = new byte[Math.Max(max, _buffer.Length * 2)];
+        }
+
+        var length = Encoding.UTF8.GetBytes(value, _buffer);
+        Check(raw.sqlite3_bind_text(_statement, index, _buffer.AsSpan(0, length)));
+    }
+
+    private void Decimal(int index, decimal value)
+    {
+        // Same text as decimal.ToString(CultureInfo.InvariantCulture) (general format), which reads back exactly.
+        if (!value.TryFormat(_buffer, out var length, default, CultureInfo.InvariantCulture))
+        {
+            throw new InvalidOperationException($"Could not format the decimal {value.ToString(CultureInfo.InvariantCulture)}.");
+        }
+
+        Check(raw.sqlite3_bind_text(_statement, index, _buffer.AsSpan(0, length)));
+    }
+
+    private void Check(int rc)
+    {
+        if (rc != raw.SQLITE_OK)
+        {
+            SqliteException.ThrowExceptionForRC(rc, _connection.Handle);
+        }
+    }
+}
