@@ -149,7 +149,7 @@ internal static class DashboardPage
     /// <summary>Stacked bars: one per day of the range, one segment per model, the day's exact total above.</summary>
     private static void SpendChart(StringBuilder html, AuditReport r, List<string> models, DateTimeOffset from, int days)
     {
-        const int Width = 820, Height = 260, Left = 56, Bottom = 36, TopPad = 22;
+        const int Width = 820, Height = 260, Left = 70, Bottom = 36, TopPad = 22;
         var plotHeight = Height - Bottom - TopPad;
         var dayNames = Enumerable.Range(0, days).Select(i => from.AddDays(i).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)).ToList();
         var totals = dayNames.Select(d => r.ByDay.FirstOrDefault(b => b.Name == d)?.CostUsd ?? 0m).ToList();
@@ -161,7 +161,7 @@ internal static class DashboardPage
         {
             var y = TopPad + (plotHeight * (4 - g) / 4.0);
             html.Append(CultureInfo.InvariantCulture, $"<line x1=\"{Left}\" x2=\"{Width - 8}\" y1=\"{y:0.#}\" y2=\"{y:0.#}\" stroke=\"#eaecef\"/>")
-                .Append(CultureInfo.InvariantCulture, $"<text x=\"{Left - 6}\" y=\"{y + 4:0.#}\" text-anchor=\"end\">{E(Usd(max * g / 4m))}</text>");
+                .Append(CultureInfo.InvariantCulture, $"<text x=\"{Left - 6}\" y=\"{y + 4:0.#}\" text-anchor=\"end\">{E(Axis(max * g / 4m))}</text>");
         }
 
         for (var i = 0; i < days; i++)
@@ -280,6 +280,10 @@ internal static class DashboardPage
 
         return (value < 0m ? "-$" : "$") + text;
     }
+
+    /// <summary>An axis tick: three significant digits are enough to read a chart (the bars carry the exact totals).</summary>
+    private static string Axis(decimal value) =>
+        "$" + (value == 0m ? "0" : ((double)value).ToString(value >= 1m ? "#,0.##" : "0.###" + new string('#', Math.Max(0, (int)-Math.Floor(Math.Log10((double)value)))), CultureInfo.InvariantCulture));
 
     private static string Pct(decimal fraction) => (fraction * 100m).ToString("0.#", CultureInfo.InvariantCulture) + "%";
 }
