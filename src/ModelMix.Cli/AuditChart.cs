@@ -35,9 +35,10 @@ internal static class AuditChart
         }
 
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
-            Enumerable.Range(0, days.Count).Select(i => (double)i).ToArray(), days.ToArray());
-        plot.Axes.Bottom.TickLabelStyle.Rotation = days.Count > 7 ? 45 : 0;
-        plot.Axes.Margins(bottom: 0);
+            Enumerable.Range(0, days.Count).Select(i => (double)i).ToArray(), days.Select(day => day[5..]).ToArray());
+        plot.Axes.Bottom.TickLabelStyle.Rotation = days.Count > 20 ? 45 : 0;
+        plot.Axes.Bottom.MinimumSize = days.Count > 20 ? 60 : 0;
+        plot.Axes.Margins(bottom: 0, top: 0.3); // headroom for the legend above the bars
         plot.Title($"Spend per day by model — total ${report.TotalUsd:0.00}");
         plot.YLabel("USD");
         plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
