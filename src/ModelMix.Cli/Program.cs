@@ -17,6 +17,7 @@ internal static class Program
             SavingsCommand.Create(),
             KeysCommand.Create(),
             ExportCommand.Create(),
+            AuditCommand.Create(),
         };
         return root;
     }

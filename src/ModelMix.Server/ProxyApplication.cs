@@ -206,6 +206,7 @@ public static class ProxyApplication
         app.MapPost("/v1/chat/completions", (HttpContext context, OpenAi.ChatCompletionsHandler handler) => handler.HandleAsync(context));
         app.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
         ProxyTelemetry.MapEndpoints(app);
+        Dashboard.DashboardEndpoint.Map(app); // GET /dashboard (Dashboard/)
     }
 
     /// <summary>Errors on the OpenAI-compatible endpoint come in OpenAI's shape, everywhere else in Anthropic's.</summary>

@@ -1,0 +1,366 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using ModelMix.Audit;
+using ModelMix.Ledger;
+using ModelMix.Pricing;
+using Spectre.Console;
+
+namespace ModelMix.Cli;
+
+/// <summary>
+/// <c>modelmix audit</c>: where the money went over a range of the ledger, what routing, caching and batching saved,
+/// flags, and with <c>--recommend</c> / <c>--forecast</c> the pins to make next and the spend they lead to.
+/// </summary>
+internal static class AuditCommand
+{
+    public static Command Create()
+    {
+        var db = CommonOptions.Db();
+        db.Aliases.Add("--store");
+        var from = CommonOptions.Instant("--from", "Only records at or after this time.");
+        var to = CommonOptions.Instant("--to", "Only records before this time (exclusive).");
+        var format = new Option<string>("--format") { Description = "Output format: table, json or markdown.", DefaultValueFactory = _ => "table" }.AcceptOnlyFromAmong("table", "json", "markdown");
+        var chart = new Option<string?>("--chart") { Description = "Also write a PNG chart of spend per day by model to this file." };
+        var prices = CommonOptions.Prices();
+        var routingStart = CommonOptions.Instant("--routing-start", "When routing started (default: the first routed record).");
+        var top = new Option<string>("--top-model") { Description = "The model of the 'all on the top model' bill.", DefaultValueFactory = _ => "opus" };
+        var baseline = new Option<string?>("--baseline-model") { Description = "The model of the 'all on the model used before routing' bill (default: the most used before routing)." };
+        var bounds = new Option<string[]>("--tier-bound") { Description = "A tier's largest share of calls, e.g. opus=20 (percent); repeatable. Default opus=20." };
+        var lowVolume = new Option<decimal>("--low-volume-usd") { Description = "Flag tasks projected under this many USD a month.", DefaultValueFactory = _ => 10m };
+        var runaway = new Option<decimal>("--runaway-usd-per-minute") { Description = "Flag sessions spending this fast (with at least --runaway-min-usd in total).", DefaultValueFactory = _ => 0.5m };
+        var runawayMin = new Option<decimal>("--runaway-min-usd") { Description = "Smallest session total a runaway flag considers.", DefaultValueFactory = _ => 1m };
+        var recommend = new Option<bool>("--recommend") { Description = "Suggest pins per task label (needs --evidence for cheaper-model suggestions)." };
+        var evidence = new Option<string?>("--evidence") { Description = "A routing-dataset JSONL file (shadow export or evaluation) with quality per model." };
+        var map = new Option<string[]>("--map") { Description = "Rename an evidence model to a price book model or tier, e.g. claude-instant-v1=haiku; repeatable." };
+        var bar = new Option<double>("--bar") { Description = "Agreement rate a cheaper model must reach (0-1).", DefaultValueFactory = _ => 0.95 };
+        var confidence = new Option<double>("--confidence") { Description = "Confidence level of the Wilson interval.", DefaultValueFactory = _ => 0.95 };
+        var reference = new Option<string?>("--reference") { Description = "Reference model of the agreement (default: each sample's dearest model)." };
+        var apply = new Option<string?>("--apply") { Description = "Write the suggested pins into this config file for review (never the running config)." };
+        var forecast = new Option<bool>("--forecast") { Description = "Project monthly spend before and after the recommendations from the last --weeks of the ledger." };
+        var weeks = new Option<int>("--weeks") { Description = "Weeks of history for --forecast.", DefaultValueFactory = _ => 4 };
+        var command = new Command("audit", "Where the money goes: spend by model, task, key and day; savings; flags; recommendations and forecast.")
+        {
+            db, from, to, format, chart, prices, routingStart, top, baseline, bounds, lowVolume, runaway, runawayMin,
+            recommend, evidence, map, bar, confidence, reference, apply, forecast, weeks,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var output = result.InvocationConfiguration.Output;
+            var error = result.InvocationConfiguration.Error;
+            try
+            {
+                var dbPath = result.GetValue(db)!;
+                if (!File.Exists(dbPath))
+                {
+                    await error.WriteLineAsync($"modelmix audit: the ledger '{dbPath}' does not exist (pass --db PATH).");
+                    return 1;
+                }
+
+                var book = result.GetValue(prices) is { } path ? PriceBook.Load(path) : PriceBook.Default;
+                var wantsRecommendations = result.GetValue(recommend) || result.GetValue(forecast) || result.GetValue(apply) is not null;
+                var recommendationOptions = new RecommendationOptions
+                {
+                    Bar = result.GetValue(bar),
+                    Confidence = result.GetValue(confidence),
+                    ReferenceModel = result.GetValue(reference),
+                };
+                IReadOnlyDictionary<string, IReadOnlyDictionary<string, (long Trials, long Agreements)>> summary =
+                    new Dictionary<string, IReadOnlyDictionary<string, (long, long)>>();
+                if (wantsRecommendations && result.GetValue(evidence) is { } evidencePath)
+                {
+                    var source = new RoutingDatasetEvidence(evidencePath, ParseMap(result.GetValue(map) ?? []));
+                    summary = await RecommendationEngine.SummarizeAsync(source, book, recommendationOptions, cancellationToken);
+                }
+
+                var forecastTo = result.GetValue(to) ?? DateTimeOffset.UtcNow;
+                var forecastFrom = forecastTo.AddDays(-7 * Math.Max(1, result.GetValue(weeks)));
+                var options = new AuditOptions
+                {
+                    From = result.GetValue(forecast) ? forecastFrom : result.GetValue(from),
+                    To = result.GetValue(forecast) ? forecastTo : result.GetValue(to),
+                    RoutingStart = result.GetValue(routingStart),
+                    TopModel = result.GetValue(top)!,
+                    BaselineModel = result.GetValue(baseline),
+                    TierCallShareBounds = ParseBounds(result.GetValue(bounds) ?? []),
+                    LowVolumeMonthlyUsd = result.GetValue(lowVolume),
+                    RunawayUsdPerMinute = result.GetValue(runaway),
+                    RunawayMinSessionUsd = result.GetValue(runawayMin),
+                    RepriceModels = summary.Values.SelectMany(models => models.Keys).Distinct(StringComparer.Ordinal).ToList(),
+                };
+
+                await using var store = new SqliteLedgerStore(dbPath);
+                await store.MigrateAsync(cancellationToken);
+                var report = await RunWithProgressAsync(store, book, options, output, cancellationToken);
+                var recommendations = wantsRecommendations ? RecommendationEngine.Compute(report, summary, recommendationOptions) : null;
+                var spendForecast = result.GetValue(forecast) ? SpendForecast.Compute(report, recommendations ?? [], forecastFrom, forecastTo) : null;
+                IReadOnlyDictionary<string, string>? pins = null;
+                if (result.GetValue(apply) is { } applyPath && recommendations is not null)
+                {
+                    pins = PinsConfigWriter.Write(applyPath, recommendations);
+                }
+
+                if (result.GetValue(chart) is { } chartPath)
+                {
+                    AuditChart.Save(report, chartPath);
+                }
+
+                switch (result.GetValue(format))
+                {
+                    case "json":
+                        await output.WriteLineAsync(JsonSerializer.Serialize(ToJson(report, recommendations, spendForecast), Output.Json));
+                        break;
+                    case "markdown":
+                        await output.WriteAsync(Markdown(report, recommendations, spendForecast));
+                        break;
+                    default:
+                        Render(Output.Console(output), report, recommendations, spendForecast);
+                        break;
+                }
+
+                if (pins is not null)
+                {
+                    await error.WriteLineAsync($"modelmix audit: wrote {pins.Count} pin(s) to {result.GetValue(apply)} for review; start the proxy with --config {result.GetValue(apply)} to use them.");
+                }
+
+                return 0;
+            }
+            catch (Exception exception) when (exception is FormatException or PricingException or FileNotFoundException or IOException or InvalidOperationException or ArgumentException or System.Data.Common.DbException)
+            {
+                await error.WriteLineAsync("modelmix audit: " + exception.Message);
+                return 1;
+            }
+        });
+        return command;
+    }
+
+    private static async Task<AuditReport> RunWithProgressAsync(ILedgerStore store, PriceBook book, AuditOptions options, TextWriter output, CancellationToken cancellationToken)
+    {
+        if (!ReferenceEquals(output, Console.Out) || Console.IsOutputRedirected)
+        {
+            return await AuditRunner.RunAsync(store, book, options, null, cancellationToken);
+        }
+
+        AuditReport? report = null;
+        await AnsiConsole.Status().StartAsync("Reading the ledger…", async status =>
+        {
+            var progress = new Progress<long>(read => status.Status($"Reading the ledger… {read:N0} records"));
+            report = await AuditRunner.RunAsync(store, book, options, progress, cancellationToken);
+        });
+        return report!;
+    }
+
+    private static Dictionary<string, string> ParseMap(string[] values)
+    {
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var value in values)
+        {
+            var parts = value.Split('=', 2, StringSplitOptions.TrimEntries);
+            if (parts.Length != 2 || parts[0].Length == 0 || parts[1].Length == 0)
+            {
+                throw new FormatException($"--map '{value}': expected DATASET_MODEL=MODEL, e.g. claude-instant-v1=haiku.");
+            }
+
+            map[parts[0]] = parts[1];
+        }
+
+        return map;
+    }
+
+    private static Dictionary<string, decimal> ParseBounds(string[] values)
+    {
+        var bounds = new Dictionary<string, decimal>(StringComparer.OrdinalIgnoreCase);
+        foreach (var value in values.Length == 0 ? ["opus=20"] : values)
+        {
+            var parts = value.TrimEnd('%').Split('=', 2, StringSplitOptions.TrimEntries);
+            if (parts.Length != 2 || !decimal.TryParse(parts[1].TrimEnd('%'), NumberStyles.Number, CultureInfo.InvariantCulture, out var percent) || percent < 0 || percent > 100)
+            {
+                throw new FormatException($"--tier-bound '{value}': expected TIER=PERCENT, e.g. opus=20.");
+            }
+
+            bounds[parts[0]] = percent / 100m;
+        }
+
+        return bounds;
+    }
+
+    /// <summary>The documented <c>--format json</c> shape (docs/audit.md), spelled out so that renaming a property never changes it.</summary>
+    internal static object ToJson(AuditReport r, IReadOnlyList<Recommendation>? recommendations, SpendForecast? forecast) => new
+    {
+        from = r.From,
+        to = r.To,
+        first_record = r.FirstRecord,
+        last_record = r.LastRecord,
+        routing_start = r.RoutingStart,
+        calls = r.Calls,
+        unpriced_calls = r.UnpricedCalls,
+        total_usd = r.TotalUsd,
+        monthly_factor = r.MonthlyFactor,
+        by_model = r.ByModel.Select(Bucket),
+        by_task = r.ByTask.Select(Bucket),
+        by_key = r.ByKey.Select(Bucket),
+        by_day = r.ByDay.Select(Bucket),
+        sessions = Sessions(r.Sessions),
+        sessions_before_routing = Sessions(r.SessionsBeforeRouting),
+        sessions_after_routing = Sessions(r.SessionsAfterRouting),
+        tiers = r.Tiers.Select(t => new { tier = t.Tier, calls = t.Calls, call_share = t.CallShare, cost_usd = t.CostUsd, cost_share = t.CostShare }),
+        cache = new
+        {
+            prompt_tokens = r.Cache.PromptTokens, cache_read_tokens = r.Cache.CacheReadTokens, cache_write_tokens = r.Cache.CacheWriteTokens,
+            token_hit_rate = r.Cache.TokenHitRate, calls_with_cache_read = r.Cache.CallsWithCacheRead, call_hit_rate = r.Cache.CallHitRate,
+            read_savings_usd = r.Cache.ReadSavingsUsd, write_premium_usd = r.Cache.WritePremiumUsd, net_savings_usd = r.Cache.NetSavingsUsd,
+        },
+        batch = new { calls = r.Batch.Calls, call_share = r.Batch.CallShare, cost_usd = r.Batch.CostUsd, savings_usd = r.Batch.SavingsUsd },
+        escalations = new
+        {
+            requests = r.Escalations.Requests, escalated_requests = r.Escalations.EscalatedRequests, rate = r.Escalations.Rate,
+            escalations = r.Escalations.Escalations, escalation_cost_usd = r.Escalations.EscalationCostUsd,
+            retries = r.Escalations.Retries, retry_cost_usd = r.Escalations.RetryCostUsd,
+        },
+        counterfactuals = r.Counterfactuals.Select(c => new { name = c.Name, model = c.Model, cost_usd = c.CostUsd, actual_usd = c.ActualUsd, saved_usd = c.SavedUsd }),
+        flags = r.Flags.Select(f => new { kind = FlagCode(f.Kind), subject = f.Subject, message = f.Message }),
+        recommendations = recommendations?.Select(x => new
+        {
+            task = x.Task,
+            kind = KindCode(x.Kind),
+            current_model = x.CurrentModel,
+            model = x.Model,
+            agreement = x.Agreement is { } a ? new { successes = a.Successes, trials = a.Trials, rate = a.Rate, lower = a.Lower, upper = a.Upper } : null,
+            more_samples_needed = x.MoreSamplesNeeded,
+            current_monthly_usd = x.CurrentMonthlyUsd,
+            recommended_monthly_usd = x.RecommendedMonthlyUsd,
+            monthly_saving_usd = x.MonthlySavingUsd,
+            reason = x.Reason,
+        }),
+        forecast = forecast is null ? null : new
+        {
+            from = forecast.From, to = forecast.To, weekly_usd = forecast.WeeklyUsd,
+            monthly_before_usd = forecast.MonthlyBeforeUsd, monthly_saving_usd = forecast.MonthlySavingUsd, monthly_after_usd = forecast.MonthlyAfterUsd,
+        },
+    };
+
+    private static object Bucket(AuditBucket b) => new { name = b.Name, calls = b.Calls, cost_usd = b.CostUsd, unpriced_calls = b.UnpricedCalls };
+
+    private static object? Sessions(AuditSessionStats? s) => s is null ? null : new { sessions = s.Sessions, mean_usd = s.MeanUsd, p50_usd = s.P50Usd, p95_usd = s.P95Usd, total_usd = s.TotalUsd };
+
+    internal static string FlagCode(AuditFlagKind kind) => kind switch
+    {
+        AuditFlagKind.TierShare => "tier-share",
+        AuditFlagKind.LowVolumeTask => "low-volume-task",
+        AuditFlagKind.RunawaySession => "runaway-session",
+        _ => kind.ToString(),
+    };
+
+    internal static string KindCode(RecommendationKind kind) => kind switch
+    {
+        RecommendationKind.CheaperModel => "cheaper-model",
+        RecommendationKind.NeedsMoreEvidence => "needs-more-evidence",
+        RecommendationKind.BiggerModelCheaperInTotal => "bigger-model-cheaper-in-total",
+        _ => kind.ToString(),
+    };
+
+    /// <summary>The sections every text format shows: a title and rows of cells.</summary>
+    private static List<(string Title, string[] Header, List<string[]> Rows)> Sections(AuditReport r, IReadOnlyList<Recommendation>? recommendations, SpendForecast? forecast)
+    {
+        static string[] Row(AuditBucket b) => [b.Name, b.Calls.ToString("N0", CultureInfo.InvariantCulture), Output.Usd(b.CostUsd)];
+        var sections = new List<(string, string[], List<string[]>)>
+        {
+            ("Spend by model", ["model", "calls", "cost"], r.ByModel.Select(Row).ToList()),
+            ("Spend by task", ["task", "calls", "cost"], r.ByTask.Select(Row).ToList()),
+            ("Spend by key", ["key id", "calls", "cost"], r.ByKey.Select(Row).ToList()),
+            ("Spend by day (UTC)", ["day", "calls", "cost"], r.ByDay.Select(Row).ToList()),
+            ("Model mix", ["tier", "calls", "share of calls", "cost", "share of cost"],
+                r.Tiers.Select(t => new[] { t.Tier, t.Calls.ToString("N0", CultureInfo.InvariantCulture), Pct(t.CallShare), Output.Usd(t.CostUsd), Pct(t.CostShare) }).ToList()),
+        };
+        var sessionRows = new List<string[]>();
+        void AddSessions(string name, AuditSessionStats? s)
+        {
+            if (s is not null)
+            {
+                sessionRows.Add([name, s.Sessions.ToString("N0", CultureInfo.InvariantCulture), Output.Usd(s.MeanUsd), Output.Usd(s.P50Usd), Output.Usd(s.P95Usd)]);
+            }
+        }
+
+        AddSessions("all", r.Sessions);
+        AddSessions("before routing", r.SessionsBeforeRouting);
+        AddSessions("after routing", r.SessionsAfterRouting);
+        sections.Add(("Cost per conversation", ["sessions", "count", "mean", "p50", "p95"], sessionRows));
+        sections.Add(("Savings and overheads", ["what", "value"],
+        [
+            ["cache hit rate (tokens / calls)", $"{Pct(r.Cache.TokenHitRate)} / {Pct(r.Cache.CallHitRate)}"],
+            ["caching saved (reads, net of write premium)", $"{Output.Usd(r.Cache.ReadSavingsUsd)} ({Output.Usd(r.Cache.NetSavingsUsd)} net)"],
+            ["batch share / batch saved", $"{Pct(r.Batch.CallShare)} / {Output.Usd(r.Batch.SavingsUsd)}"],
+            ["escalation rate / escalation cost", $"{Pct(r.Escalations.Rate)} ({r.Escalations.EscalatedRequests} of {r.Escalations.Requests} requests) / {Output.Usd(r.Escalations.EscalationCostUsd)}"],
+            ["retries / retry cost", $"{r.Escalations.Retries} / {Output.Usd(r.Escalations.RetryCostUsd)}"],
+            .. r.Counterfactuals.Select(c => new[] { $"{c.Name} ({c.Model})", $"{Output.Usd(c.CostUsd)} (the actual mix saved {Output.Usd(c.SavedUsd)})" }),
+        ]));
+        sections.Add(("Flags", ["flag", "subject", "message"], r.Flags.Select(f => new[] { FlagCode(f.Kind), f.Subject, f.Message }).ToList()));
+        if (recommendations is not null)
+        {
+            sections.Add(("Recommendations", ["task", "kind", "now", "pin to", "monthly now", "monthly after", "monthly saving", "why"],
+                recommendations.Select(x => new[] { x.Task, KindCode(x.Kind), x.CurrentModel ?? "", x.Model, Output.Usd(x.CurrentMonthlyUsd), Output.Usd(x.RecommendedMonthlyUsd), Output.Usd(x.MonthlySavingUsd), x.Reason }).ToList()));
+        }
+
+        if (forecast is not null)
+        {
+            sections.Add(("Forecast", ["what", "value"],
+            [
+                ["window", $"{forecast.From:yyyy-MM-dd} → {forecast.To:yyyy-MM-dd}"],
+                ["weekly spend", string.Join(", ", forecast.WeeklyUsd.Select(Output.Usd))],
+                ["monthly before", Output.Usd(forecast.MonthlyBeforeUsd)],
+                ["monthly after recommendations", Output.Usd(forecast.MonthlyAfterUsd)],
+            ]));
+        }
+
+        return sections;
+    }
+
+    private static string Headline(AuditReport r) =>
+        $"{r.Calls:N0} calls, {Output.Usd(r.TotalUsd)} recorded" + (r.UnpricedCalls > 0 ? $" ({r.UnpricedCalls} unpriced)" : "") +
+        (r.FirstRecord is { } f && r.LastRecord is { } l ? $", {f:yyyy-MM-dd HH:mm} → {l:yyyy-MM-dd HH:mm} UTC" : "") +
+        (r.RoutingStart is { } s ? $"; routing since {s:yyyy-MM-dd HH:mm}" : "; nothing routed");
+
+    private static void Render(IAnsiConsole console, AuditReport r, IReadOnlyList<Recommendation>? recommendations, SpendForecast? forecast)
+    {
+        console.MarkupLine(Markup.Escape(Headline(r)));
+        foreach (var (title, header, rows) in Sections(r, recommendations, forecast))
+        {
+            var table = new Table().Title(title);
+            for (var i = 0; i < header.Length; i++)
+            {
+                table.AddColumn(i > 0 && header[i] is not ("why" or "message" or "value" or "subject" or "kind" or "now" or "pin to") ? new TableColumn(header[i]).RightAligned() : new TableColumn(header[i]));
+            }
+
+            foreach (var row in rows)
+            {
+                table.AddRow(row.Select(Markup.Escape).ToArray());
+            }
+
+            console.Write(table);
+        }
+    }
+
+    private static string Markdown(AuditReport r, IReadOnlyList<Recommendation>? recommendations, SpendForecast? forecast)
+    {
+        static string Cell(string value) => value.Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
+        var text = new StringBuilder();
+        text.Append("# ModelMix audit\n\n").Append(Cell(Headline(r))).Append("\n\n");
+        foreach (var (title, header, rows) in Sections(r, recommendations, forecast))
+        {
+            text.Append("## ").Append(title).Append("\n\n");
+            text.Append("| ").AppendJoin(" | ", header.Select(Cell)).Append(" |\n");
+            text.Append('|').AppendJoin('|', header.Select(_ => " --- ")).Append("|\n");
+            foreach (var row in rows)
+            {
+                text.Append("| ").AppendJoin(" | ", row.Select(Cell)).Append(" |\n");
+            }
+
+            text.Append('\n');
+        }
+
+        return text.ToString();
+    }
+
+    private static string Pct(decimal fraction) => (fraction * 100m).ToString("0.0", CultureInfo.InvariantCulture) + "%";
+}

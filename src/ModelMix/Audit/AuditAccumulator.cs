@@ -1,0 +1,534 @@
+using System.Globalization;
+using ModelMix.Ledger;
+using ModelMix.Pricing;
+
+namespace ModelMix.Audit;
+
+/// <summary>
+/// Builds an <see cref="AuditReport"/> from ledger records fed one at a time, earliest first, in one pass and in memory
+/// proportional to the number of models, task labels, keys, days and sessions (not of records). Money is summed as
+/// <see cref="decimal"/>; counterfactuals and savings reprice each call's tokens with the price book at the rates in
+/// force when the call was made.
+/// </summary>
+public sealed class AuditAccumulator
+{
+    /// <summary>The length of an average month (365.25 ÷ 12 days), the unit of every monthly figure.</summary>
+    public static readonly TimeSpan AverageMonth = TimeSpan.FromDays(30.4375);
+
+    private const string None = "(none)";
+
+    private readonly PriceBook _prices;
+    private readonly AuditOptions _options;
+    private readonly string[] _targets;
+    private readonly string _top;
+    private readonly string? _baseline;
+    private readonly Dictionary<string, Bucket> _byModel = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Bucket> _byKey = new(StringComparer.Ordinal);
+    private readonly SortedDictionary<string, Bucket> _byDay = new(StringComparer.Ordinal);
+    private readonly SortedDictionary<string, Dictionary<string, decimal>> _byDayModel = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Bucket> _byTier = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TaskAcc> _tasks = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SessionAcc> _sessions = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _escalatedRequests = new(StringComparer.Ordinal);
+    private readonly Queue<AuditRecentRecord> _recent = new();
+    private readonly decimal[] _repriced;
+    private DateTimeOffset? _routingStart;
+    private DateTimeOffset? _first, _last;
+    private long _calls, _unpriced, _requests, _callsWithTokens;
+    private decimal _total;
+    private long _promptTokens, _cacheRead, _cacheWrite, _callsWithCacheRead;
+    private decimal _readSavings, _writePremium;
+    private long _batchCalls;
+    private decimal _batchCost, _batchSavings;
+    private long _escalations, _retries;
+    private decimal _escalationCost, _retryCost;
+
+    /// <summary>Starts an empty audit.</summary>
+    /// <param name="prices">Reprices tokens and names each model's tier.</param>
+    /// <param name="options">Range, bounds and extra models to reprice on.</param>
+    /// <exception cref="UnknownModelException">The top or baseline model, or a reprice model, is not in the price book.</exception>
+    public AuditAccumulator(PriceBook prices, AuditOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(prices);
+        ArgumentNullException.ThrowIfNull(options);
+        _prices = prices;
+        _options = options;
+        _routingStart = options.RoutingStart;
+        _top = prices.ResolveTier(options.TopModel);
+        _baseline = options.BaselineModel is { } baseline ? prices.ResolveTier(baseline) : null;
+        var targets = new List<string>();
+        void AddTarget(string model)
+        {
+            if (!targets.Contains(model, StringComparer.Ordinal))
+            {
+                targets.Add(model);
+            }
+        }
+
+        foreach (var tier in prices.Tiers.Keys.Order(StringComparer.Ordinal))
+        {
+            AddTarget(prices.ResolveTier(tier));
+        }
+
+        AddTarget(_top);
+        if (_baseline is not null)
+        {
+            AddTarget(_baseline);
+        }
+
+        foreach (var model in options.RepriceModels)
+        {
+            AddTarget(prices.ResolveTier(model));
+        }
+
+        _targets = [.. targets];
+        _repriced = new decimal[_targets.Length];
+    }
+
+    /// <summary>The canonical ids every call is repriced on (tier models, top, baseline, extra models).</summary>
+    public IReadOnlyList<string> RepriceTargets => _targets;
+
+    /// <summary>
+    /// The model a record is priced on, by the proxy's own rule: the model the response named when the price book
+    /// knows it, else the model it was routed to; as the canonical id when the book knows it.
+    /// </summary>
+    /// <param name="prices">The price book.</param>
+    /// <param name="record">The ledger record.</param>
+    public static string ServedModel(PriceBook prices, LedgerRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(prices);
+        ArgumentNullException.ThrowIfNull(record);
+        if (record.ResponseModel is { } response && prices.TryResolveId(response, out var id))
+        {
+            return id;
+        }
+
+        return prices.TryResolveId(record.RoutedModel, out var routed) ? routed : record.RoutedModel;
+    }
+
+    /// <summary>Whether a record's policy routed it (anything but a caller-named model).</summary>
+    /// <param name="record">The ledger record.</param>
+    public static bool IsRouted(LedgerRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        return record.Policy is { Length: > 0 } policy && !string.Equals(policy, "passthrough", StringComparison.Ordinal);
+    }
+
+    /// <summary>Adds one record; records must come earliest first (the ledger's read order).</summary>
+    /// <param name="record">The ledger record.</param>
+    public void Add(LedgerRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        _first ??= record.Timestamp;
+        _last = record.Timestamp;
+        if (_routingStart is null && IsRouted(record))
+        {
+            _routingStart = record.Timestamp;
+        }
+
+        var model = ServedModel(_prices, record);
+        var cost = record.Cost?.Total;
+        var paid = cost ?? 0m;
+        var unpriced = cost is null ? 1L : 0L;
+        _calls++;
+        _unpriced += unpriced;
+        _total += paid;
+        var firstAttempt = record.Attempt <= 1;
+        if (firstAttempt)
+        {
+            _requests++;
+        }
+
+        Get(_byModel, model).Add(paid, unpriced);
+        Get(_byKey, record.KeyId ?? None).Add(paid, unpriced);
+        var day = record.Timestamp.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        Get(_byDay, day).Add(paid, unpriced);
+        if (!_byDayModel.TryGetValue(day, out var dayModels))
+        {
+            _byDayModel[day] = dayModels = new Dictionary<string, decimal>(StringComparer.Ordinal);
+        }
+
+        dayModels[model] = dayModels.GetValueOrDefault(model) + paid;
+        var tier = _prices.TryGetEntry(model, out var entry) && entry.Family is { Length: > 0 } family ? family : "other";
+        Get(_byTier, tier).Add(paid, unpriced);
+
+        if (record.SessionId is { } session)
+        {
+            if (!_sessions.TryGetValue(session, out var s))
+            {
+                _sessions[session] = s = new SessionAcc { First = record.Timestamp };
+            }
+
+            s.Last = record.Timestamp;
+            s.Cost += paid;
+            s.Calls++;
+        }
+
+        var usage = record.Usage;
+        var hasTokens = usage.OutputTokens != 0 || usage.TotalInputTokens != 0;
+        var at = record.Timestamp;
+        var priceable = hasTokens && _prices.TryGetPrice(model, at, out _);
+
+        // Caching and batching, priced on the model's own rates.
+        if (hasTokens)
+        {
+            _callsWithTokens++;
+            _promptTokens += usage.TotalInputTokens;
+            _cacheRead += usage.CacheReadTokens;
+            _cacheWrite += usage.CacheWrite5mTokens + usage.CacheWrite1hTokens;
+            if (usage.CacheReadTokens > 0)
+            {
+                _callsWithCacheRead++;
+            }
+        }
+
+        if (priceable)
+        {
+            var actual = _prices.Cost(model, usage, at).Total;
+            if (usage.CacheReadTokens > 0)
+            {
+                var uncached = usage with { InputTokens = usage.InputTokens + usage.CacheReadTokens, CacheReadTokens = 0 };
+                _readSavings += _prices.Cost(model, uncached, at).Total - actual;
+            }
+
+            if (usage.CacheWrite5mTokens + usage.CacheWrite1hTokens > 0)
+            {
+                var unwritten = usage with { InputTokens = usage.InputTokens + usage.CacheWrite5mTokens + usage.CacheWrite1hTokens, CacheWrite5mTokens = 0, CacheWrite1hTokens = 0 };
+                _writePremium += actual - _prices.Cost(model, unwritten, at).Total;
+            }
+
+            if (usage.ServiceTier == ServiceTier.Batch)
+            {
+                _batchSavings += _prices.Cost(model, usage with { ServiceTier = ServiceTier.Standard }, at).Total - actual;
+            }
+        }
+
+        if (usage.ServiceTier == ServiceTier.Batch)
+        {
+            _batchCalls++;
+            _batchCost += paid;
+        }
+
+        // Escalations and retries.
+        var task = Get(_tasks, record.TaskLabel ?? None);
+        if (task.Repriced.Length == 0)
+        {
+            task.Repriced = new decimal[_targets.Length];
+        }
+
+        task.Calls++;
+        task.Cost += paid;
+        task.Unpriced += unpriced;
+        if (record.EscalatedFrom is { } from)
+        {
+            _escalations++;
+            _escalationCost += paid;
+            _escalatedRequests.Add(record.RequestId);
+            var path = task.Path(_prices.TryResolveId(from, out var fromId) ? fromId : from, _targets.Length);
+            path.Escalations++;
+            path.EscalationCost += paid;
+            path.Targets[model] = path.Targets.GetValueOrDefault(model) + 1;
+        }
+        else if (!firstAttempt)
+        {
+            _retries++;
+            _retryCost += paid;
+            var path = task.Path(model, _targets.Length);
+            path.Retries++;
+            path.RetryCost += paid;
+        }
+        else
+        {
+            task.Requests++;
+            task.FirstModels[model] = task.FirstModels.GetValueOrDefault(model) + 1;
+            var path = task.Path(model, _targets.Length);
+            path.Requests++;
+            path.FirstCost += paid;
+            if (hasTokens)
+            {
+                for (var i = 0; i < _targets.Length; i++)
+                {
+                    path.FirstRepriced[i] += Reprice(_targets[i], usage, at);
+                }
+            }
+        }
+
+        // Counterfactuals, overall and per task.
+        if (hasTokens)
+        {
+            for (var i = 0; i < _targets.Length; i++)
+            {
+                var repriced = Reprice(_targets[i], usage, at);
+                _repriced[i] += repriced;
+                task.Repriced[i] += repriced;
+            }
+        }
+
+        if (_options.RecentCount > 0)
+        {
+            if (_recent.Count == _options.RecentCount)
+            {
+                _recent.Dequeue();
+            }
+
+            _recent.Enqueue(new AuditRecentRecord(
+                record.Timestamp, record.RequestId, record.TaskLabel, record.KeyId, record.RequestedModel, model,
+                record.Policy, record.Reason, record.Attempt, record.EscalatedFrom, StatusCode(record.Status), cost));
+        }
+    }
+
+    /// <summary>The report over everything added so far.</summary>
+    public AuditReport Build()
+    {
+        var spanStart = _options.From ?? _first;
+        var spanEnd = _options.To ?? _last;
+        var span = spanStart is { } s && spanEnd is { } e ? e - s : TimeSpan.Zero;
+        if (span < TimeSpan.FromDays(1))
+        {
+            span = TimeSpan.FromDays(1);
+        }
+
+        var factor = (decimal)AverageMonth.Ticks / span.Ticks;
+
+        var tiers = _byTier
+            .Select(pair => new AuditTierShare(pair.Key, pair.Value.Calls, Share(pair.Value.Calls, _calls), pair.Value.Cost, _total == 0m ? 0m : pair.Value.Cost / _total))
+            .OrderByDescending(t => t.Calls).ThenBy(t => t.Tier, StringComparer.Ordinal)
+            .ToList();
+
+        var sessionCosts = new List<decimal>(_sessions.Count);
+        var before = new List<decimal>();
+        var after = new List<decimal>();
+        foreach (var session in _sessions.Values)
+        {
+            sessionCosts.Add(session.Cost);
+            (_routingStart is { } start && session.First < start ? before : after).Add(session.Cost);
+        }
+
+        var bothPeriods = _routingStart is not null && before.Count > 0 && after.Count > 0;
+
+        var counterfactuals = new List<AuditCounterfactual>
+        {
+            Counterfactual("all-on-top", _top),
+        };
+        if (_baseline is not null)
+        {
+            counterfactuals.Add(Counterfactual("all-on-baseline", _baseline));
+        }
+
+        return new AuditReport
+        {
+            From = _options.From,
+            To = _options.To,
+            FirstRecord = _first,
+            LastRecord = _last,
+            RoutingStart = _routingStart,
+            Calls = _calls,
+            UnpricedCalls = _unpriced,
+            TotalUsd = _total,
+            MonthlyFactor = factor,
+            ByModel = Buckets(_byModel),
+            ByTask = Buckets(_tasks.ToDictionary(pair => pair.Key, pair => new Bucket { Calls = pair.Value.Calls, Cost = pair.Value.Cost, Unpriced = pair.Value.Unpriced })),
+            ByKey = Buckets(_byKey),
+            ByDay = _byDay.Select(pair => pair.Value.ToBucket(pair.Key)).ToList(),
+            ByDayAndModel = _byDayModel.ToDictionary(pair => pair.Key, pair => (IReadOnlyDictionary<string, decimal>)new SortedDictionary<string, decimal>(pair.Value, StringComparer.Ordinal), StringComparer.Ordinal),
+            Sessions = AuditSessionStats.Of(sessionCosts),
+            SessionsBeforeRouting = bothPeriods ? AuditSessionStats.Of(before) : null,
+            SessionsAfterRouting = bothPeriods ? AuditSessionStats.Of(after) : null,
+            Tiers = tiers,
+            Cache = new AuditCacheStats(
+                _promptTokens, _cacheRead, _cacheWrite, Share(_cacheRead, _promptTokens), _callsWithCacheRead,
+                Share(_callsWithCacheRead, _callsWithTokens), _readSavings, _writePremium, _readSavings - _writePremium),
+            Batch = new AuditBatchStats(_batchCalls, Share(_batchCalls, _calls), _batchCost, _batchSavings),
+            Escalations = new AuditEscalationStats(_requests, _escalatedRequests.Count, Share(_escalatedRequests.Count, _requests), _escalations, _escalationCost, _retries, _retryCost),
+            Counterfactuals = counterfactuals,
+            Flags = Flags(tiers, factor),
+            TaskCosts = _tasks.OrderBy(pair => pair.Key, StringComparer.Ordinal).Select(pair => TaskCost(pair.Key, pair.Value)).ToList(),
+            Recent = _recent.Reverse().ToList(),
+        };
+    }
+
+    private List<AuditFlag> Flags(List<AuditTierShare> tiers, decimal factor)
+    {
+        var flags = new List<AuditFlag>();
+        foreach (var (tier, bound) in _options.TierCallShareBounds.OrderBy(pair => pair.Key, StringComparer.Ordinal))
+        {
+            var share = tiers.FirstOrDefault(t => string.Equals(t.Tier, tier, StringComparison.OrdinalIgnoreCase));
+            if (share is not null && share.CallShare > bound)
+            {
+                flags.Add(new AuditFlag(AuditFlagKind.TierShare, share.Tier,
+                    $"{share.Tier} takes {Percent(share.CallShare)} of calls ({share.Calls} of {_calls}), past its bound of {Percent(bound)}."));
+            }
+        }
+
+        foreach (var (name, task) in _tasks.OrderBy(pair => pair.Key, StringComparer.Ordinal))
+        {
+            var monthly = task.Cost * factor;
+            if (monthly < _options.LowVolumeMonthlyUsd)
+            {
+                flags.Add(new AuditFlag(AuditFlagKind.LowVolumeTask, name,
+                    $"task '{name}' runs at about ${Round(monthly)} a month ({task.Calls} calls in the range), under ${Round(_options.LowVolumeMonthlyUsd)}: routing it can save at most that; pin it to one model."));
+            }
+        }
+
+        foreach (var (id, session) in _sessions.OrderBy(pair => pair.Key, StringComparer.Ordinal))
+        {
+            var minutes = Math.Max((decimal)(session.Last - session.First).Ticks / TimeSpan.TicksPerMinute, 1m);
+            var velocity = session.Cost / minutes;
+            if (session.Cost >= _options.RunawayMinSessionUsd && velocity >= _options.RunawayUsdPerMinute)
+            {
+                flags.Add(new AuditFlag(AuditFlagKind.RunawaySession, id,
+                    $"session '{id}' spent ${Round(session.Cost)} in {session.Calls} calls at ${Round(velocity)} a minute, at or past ${Round(_options.RunawayUsdPerMinute)} a minute: a runaway loop?"));
+            }
+        }
+
+        return flags;
+    }
+
+    private AuditTaskCost TaskCost(string name, TaskAcc task) => new()
+    {
+        Task = name,
+        Calls = task.Calls,
+        Requests = task.Requests,
+        CostUsd = task.Cost,
+        MainModel = task.FirstModels.OrderByDescending(pair => pair.Value).ThenBy(pair => pair.Key, StringComparer.Ordinal).Select(pair => pair.Key).FirstOrDefault(),
+        RepricedUsd = Targets(task.Repriced),
+        Paths = task.Paths.OrderBy(pair => pair.Key, StringComparer.Ordinal).Select(pair => new AuditFirstModelPath
+        {
+            Model = pair.Key,
+            Requests = pair.Value.Requests,
+            FirstAttemptUsd = pair.Value.FirstCost,
+            RetryUsd = pair.Value.RetryCost,
+            Retries = pair.Value.Retries,
+            EscalationUsd = pair.Value.EscalationCost,
+            Escalations = pair.Value.Escalations,
+            EscalationTarget = pair.Value.Targets.OrderByDescending(t => t.Value).ThenBy(t => t.Key, StringComparer.Ordinal).Select(t => t.Key).FirstOrDefault(),
+            FirstAttemptRepricedUsd = Targets(pair.Value.FirstRepriced),
+        }).ToList(),
+    };
+
+    private SortedDictionary<string, decimal> Targets(decimal[] values)
+    {
+        var map = new SortedDictionary<string, decimal>(StringComparer.Ordinal);
+        for (var i = 0; i < _targets.Length; i++)
+        {
+            map[_targets[i]] = values[i];
+        }
+
+        return map;
+    }
+
+    private AuditCounterfactual Counterfactual(string name, string model)
+    {
+        var cost = _repriced[Array.IndexOf(_targets, model)];
+        return new AuditCounterfactual(name, model, cost, _total, cost - _total);
+    }
+
+    /// <summary>
+    /// A call's tokens on another model, at the rates in force when it was made (or, for a model not yet priced then,
+    /// at its first price). A fast-mode call moved to a model without fast mode is priced at standard speed.
+    /// </summary>
+    private decimal Reprice(string target, TokenUsage usage, DateTimeOffset at)
+    {
+        if (!_prices.TryGetPrice(target, at, out var price))
+        {
+            var periods = _prices.GetEntry(target).Periods;
+            at = at < periods[0].EffectiveFrom ? periods[0].EffectiveFrom : periods[^1].EffectiveFrom;
+            price = _prices.GetPrice(target, at);
+        }
+
+        if (usage.Speed == Speed.Fast && price.FastMultiplier is null)
+        {
+            usage = usage with { Speed = Speed.Standard };
+        }
+
+        return _prices.Cost(target, usage, at).Total;
+    }
+
+    private static List<AuditBucket> Buckets(Dictionary<string, Bucket> buckets) =>
+        buckets.Select(pair => pair.Value.ToBucket(pair.Key))
+            .OrderByDescending(b => b.CostUsd).ThenByDescending(b => b.Calls).ThenBy(b => b.Name, StringComparer.Ordinal)
+            .ToList();
+
+    private static T Get<T>(IDictionary<string, T> map, string key)
+        where T : new()
+    {
+        if (!map.TryGetValue(key, out var value))
+        {
+            map[key] = value = new T();
+        }
+
+        return value;
+    }
+
+    private static decimal Share(long part, long whole) => whole == 0 ? 0m : (decimal)part / whole;
+
+    private static string Percent(decimal fraction) => (fraction * 100m).ToString("0.#", CultureInfo.InvariantCulture) + "%";
+
+    private static string Round(decimal usd) => usd.ToString("0.00", CultureInfo.InvariantCulture);
+
+    private static string StatusCode(LedgerStatus status) => status switch
+    {
+        LedgerStatus.Ok => "ok",
+        LedgerStatus.Error => "error",
+        LedgerStatus.Failed => "failed",
+        LedgerStatus.Unpriced => "unpriced",
+        _ => status.ToString(),
+    };
+
+    private sealed class Bucket
+    {
+        public long Calls;
+        public long Unpriced;
+        public decimal Cost;
+
+        public void Add(decimal cost, long unpriced)
+        {
+            Calls++;
+            Cost += cost;
+            Unpriced += unpriced;
+        }
+
+        public AuditBucket ToBucket(string name) => new(name, Calls, Cost, Unpriced);
+    }
+
+    private sealed class SessionAcc
+    {
+        public DateTimeOffset First;
+        public DateTimeOffset Last;
+        public decimal Cost;
+        public long Calls;
+    }
+
+    private sealed class TaskAcc
+    {
+        public long Calls;
+        public long Unpriced;
+        public long Requests;
+        public decimal Cost;
+        public decimal[] Repriced = [];
+        public readonly Dictionary<string, long> FirstModels = new(StringComparer.Ordinal);
+        public readonly Dictionary<string, PathAcc> Paths = new(StringComparer.Ordinal);
+
+        public PathAcc Path(string model, int targets)
+        {
+            if (!Paths.TryGetValue(model, out var path))
+            {
+                Paths[model] = path = new PathAcc { FirstRepriced = new decimal[targets] };
+            }
+
+            return path;
+        }
+    }
+
+    private sealed class PathAcc
+    {
+        public long Requests;
+        public decimal FirstCost;
+        public long Retries;
+        public decimal RetryCost;
+        public long Escalations;
+        public decimal EscalationCost;
+        public decimal[] FirstRepriced = [];
+        public readonly Dictionary<string, long> Targets = new(StringComparer.Ordinal);
+    }
+}

@@ -1,0 +1,7 @@
+namespace ModelMix.Audit;
+
+/// <summary>Something in the ledger worth a person's attention.</summary>
+/// <param name="Kind">What it is about.</param>
+/// <param name="Subject">The tier, task label or session id.</param>
+/// <param name="Message">One sentence saying what was seen and against which bound.</param>
+public sealed record AuditFlag(AuditFlagKind Kind, string Subject, string Message);

@@ -1,0 +1,14 @@
+namespace ModelMix.Audit;
+
+/// <summary>What an audit flag is about.</summary>
+public enum AuditFlagKind
+{
+    /// <summary>A tier takes more of the calls than its configured bound.</summary>
+    TierShare = 0,
+
+    /// <summary>A task's volume is too small for routing to be worth its complexity.</summary>
+    LowVolumeTask = 1,
+
+    /// <summary>A session spends fast enough to look like a runaway loop.</summary>
+    RunawaySession = 2,
+}

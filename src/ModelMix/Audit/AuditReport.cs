@@ -1,0 +1,86 @@
+namespace ModelMix.Audit;
+
+/// <summary>
+/// Where the money went over a time range of the ledger, what routing, caching and batching saved, and what looks
+/// wrong. Every amount is exact decimal USD. Calls are ledger records (attempts); requests are records with attempt 1.
+/// </summary>
+public sealed record AuditReport
+{
+    /// <summary>The range asked for (inclusive); null: from the first record.</summary>
+    public DateTimeOffset? From { get; init; }
+
+    /// <summary>The range asked for (exclusive); null: through the last record.</summary>
+    public DateTimeOffset? To { get; init; }
+
+    /// <summary>The earliest record's timestamp, null when there are none.</summary>
+    public DateTimeOffset? FirstRecord { get; init; }
+
+    /// <summary>The latest record's timestamp, null when there are none.</summary>
+    public DateTimeOffset? LastRecord { get; init; }
+
+    /// <summary>When routing started (given, or the first routed record); null when nothing was routed.</summary>
+    public DateTimeOffset? RoutingStart { get; init; }
+
+    /// <summary>Records read.</summary>
+    public long Calls { get; init; }
+
+    /// <summary>Records without a recorded cost.</summary>
+    public long UnpricedCalls { get; init; }
+
+    /// <summary>Exact total recorded cost.</summary>
+    public decimal TotalUsd { get; init; }
+
+    /// <summary>
+    /// 30.4375 days (an average month) ÷ the length of the range: multiply a total over the range by it for a monthly
+    /// figure. The range is From..To when given, else first..last record, and never shorter than one day.
+    /// </summary>
+    public decimal MonthlyFactor { get; init; }
+
+    /// <summary>Spend by the model that served each call (canonical id), dearest first.</summary>
+    public IReadOnlyList<AuditBucket> ByModel { get; init; } = [];
+
+    /// <summary>Spend by task label, dearest first.</summary>
+    public IReadOnlyList<AuditBucket> ByTask { get; init; } = [];
+
+    /// <summary>Spend by virtual key id, dearest first.</summary>
+    public IReadOnlyList<AuditBucket> ByKey { get; init; } = [];
+
+    /// <summary>Spend by UTC day (<c>yyyy-MM-dd</c>), earliest first.</summary>
+    public IReadOnlyList<AuditBucket> ByDay { get; init; } = [];
+
+    /// <summary>UTC day → model → cost: spend over time per model.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, decimal>> ByDayAndModel { get; init; } = new Dictionary<string, IReadOnlyDictionary<string, decimal>>();
+
+    /// <summary>Cost per session over the whole range; null when no record has a session id.</summary>
+    public AuditSessionStats? Sessions { get; init; }
+
+    /// <summary>Sessions that started before routing did; null unless both periods have sessions.</summary>
+    public AuditSessionStats? SessionsBeforeRouting { get; init; }
+
+    /// <summary>Sessions that started once routing had; null unless both periods have sessions.</summary>
+    public AuditSessionStats? SessionsAfterRouting { get; init; }
+
+    /// <summary>The model mix: share of calls and of cost per tier, most calls first.</summary>
+    public IReadOnlyList<AuditTierShare> Tiers { get; init; } = [];
+
+    /// <summary>Prompt caching.</summary>
+    public required AuditCacheStats Cache { get; init; }
+
+    /// <summary>Message Batches.</summary>
+    public required AuditBatchStats Batch { get; init; }
+
+    /// <summary>Escalations and retries.</summary>
+    public required AuditEscalationStats Escalations { get; init; }
+
+    /// <summary>The "all on the top model" and "all on the model used before routing" bills (when there is one).</summary>
+    public IReadOnlyList<AuditCounterfactual> Counterfactuals { get; init; } = [];
+
+    /// <summary>Flags, in the order tier shares, low-volume tasks, runaway sessions.</summary>
+    public IReadOnlyList<AuditFlag> Flags { get; init; } = [];
+
+    /// <summary>Per task label, what recommendations need (repriced costs, cheap-first paths).</summary>
+    public IReadOnlyList<AuditTaskCost> TaskCosts { get; init; } = [];
+
+    /// <summary>The latest records, newest first (as many as <see cref="AuditOptions.RecentCount"/>).</summary>
+    public IReadOnlyList<AuditRecentRecord> Recent { get; init; } = [];
+}

@@ -1,0 +1,125 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using Microsoft.Playwright;
+using ModelMix.IntegrationTests.Proxy;
+using ModelMix.IntegrationTests.Support;
+using ModelMix.Keys;
+
+namespace ModelMix.IntegrationTests.Dashboard;
+
+public sealed class DashboardTests
+{
+    /// <summary>Where the browser test keeps its screenshot (see docs/dashboard.md).</summary>
+    public static readonly string ScreenshotPath = Path.Combine(RepositoryPaths.Root, "tests", "ModelMix.IntegrationTests", "TestResults", "artifacts", "dashboard.png");
+
+    private static Task<ProxyHarness> StartSeededAsync(string dir) => ProxyHarness.StartAsync(settings =>
+    {
+        var db = Path.Combine(dir, "dashboard.db");
+        DashboardSeed.WriteAsync(db).GetAwaiter().GetResult();
+        settings["ModelMix:Db"] = db;
+    });
+
+    [Fact]
+    public async Task Open_mode_serves_the_page_with_hostile_labels_encoded()
+    {
+        using var dir = new TempDirectory();
+        await using var proxy = await StartSeededAsync(dir.Path);
+        using var http = proxy.Http();
+
+        var response = await http.GetAsync("dashboard");
+        var html = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/html; charset=utf-8", response.Content.Headers.ContentType!.ToString());
+        Assert.DoesNotContain("<script", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("<img", html, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(WebUtility.HtmlEncode(DashboardSeed.HostileTask), html, StringComparison.Ordinal);
+        Assert.Contains("&lt;img src=x onerror=&quot;window.__xss=2&quot;&gt; &amp; more", html, StringComparison.Ordinal);
+        Assert.DoesNotContain(ProxyHarness.UpstreamKey, html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Once_keys_exist_it_needs_an_admin_key()
+    {
+        using var dir = new TempDirectory();
+        await using var proxy = await StartSeededAsync(dir.Path);
+        await using var keys = new SqliteKeyStore(proxy.DbPath);
+        var user = await keys.CreateAsync("team-a");
+        var admin = await keys.CreateAsync("ops", isAdmin: true);
+        using var http = proxy.Http();
+
+        var anonymous = await http.GetAsync("dashboard");
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.Equal("Basic", anonymous.Headers.WwwAuthenticate.Single().Scheme);
+
+        using var asUser = new HttpRequestMessage(HttpMethod.Get, "dashboard") { Headers = { { "x-api-key", user.Key } } };
+        Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(asUser)).StatusCode);
+
+        using var badBasic = new HttpRequestMessage(HttpMethod.Get, "dashboard");
+        badBasic.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:mmx-wrong")));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(badBasic)).StatusCode);
+
+        using var asAdmin = new HttpRequestMessage(HttpMethod.Get, "dashboard");
+        asAdmin.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:" + admin.Key)));
+        var page = await http.SendAsync(asAdmin);
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        var html = await page.Content.ReadAsStringAsync();
+        Assert.DoesNotContain(admin.Key, html, StringComparison.Ordinal);
+        Assert.DoesNotContain(user.Key, html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Chromium_renders_the_charts_with_the_ledger_numbers()
+    {
+        Assert.True(File.Exists("/usr/bin/chromium"), "Debian chromium is missing: apt-get install -y chromium (.ci/run installs it).");
+        using var dir = new TempDirectory();
+        await using var proxy = await StartSeededAsync(dir.Path);
+        await using var keys = new SqliteKeyStore(proxy.DbPath);
+        var admin = await keys.CreateAsync("ops", [ModelMix.Budgets.BudgetCap.Parse("1/day")], isAdmin: true);
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = "/usr/bin/chromium",
+            Headless = true,
+            Args = ["--no-sandbox"],
+            Timeout = 120_000,
+        });
+        var context = await browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            ViewportSize = new ViewportSize { Width = 1440, Height = 1100 },
+            HttpCredentials = new HttpCredentials { Username = "admin", Password = admin.Key },
+        });
+        var page = await context.NewPageAsync();
+        page.SetDefaultTimeout(60_000);
+        var response = await page.GotoAsync(proxy.ProxyUrl + "dashboard");
+        Assert.Equal(200, response!.Status);
+
+        // The day totals above the bars are the ledger's exact sums: $0.006 two days ago, $0.0015 + $0.02 yesterday.
+        Assert.Equal(["$0.006", "$0.0215"], await page.Locator("#spend-chart text.bar-total").AllTextContentsAsync());
+        Assert.Equal(DashboardSeed.Day(1), await page.Locator("#spend-chart text.bar-total").Nth(1).GetAttributeAsync("data-day"));
+        var segments = page.Locator("#spend-chart rect.seg");
+        Assert.Equal(3, await segments.CountAsync());
+        foreach (var segment in await segments.AllAsync())
+        {
+            var box = await segment.BoundingBoxAsync();
+            Assert.True(box is { Height: > 1, Width: > 1 }, "a bar segment did not render");
+        }
+
+        Assert.Equal("0.02", await page.Locator("#spend-chart rect.seg[data-model='claude-opus-4-6']").GetAttributeAsync("data-usd"));
+        Assert.Equal("$0.0275", await page.Locator("#kpi-spend b").InnerTextAsync());
+        // All on Opus: 0.01 + 0.0075 + 0.02 = 0.0375, so routing saved $0.01.
+        Assert.Equal("$0.01", await page.Locator("#kpi-routing-saved b").InnerTextAsync());
+        Assert.Equal("$0.01", await page.Locator("#savings-chart text.saving-label").First.TextContentAsync());
+        Assert.Equal(3, await page.Locator("#mix-chart rect.tier").CountAsync());
+        Assert.Contains("ops", await page.Locator("#budgets").InnerTextAsync(), StringComparison.Ordinal);
+        // Hostile labels are text, never markup: the page ran no injected script.
+        Assert.Contains(DashboardSeed.HostileTask, await page.Locator("#recent").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.True(await page.EvaluateAsync<bool>("() => window.__xss === undefined"));
+
+        Directory.CreateDirectory(Path.GetDirectoryName(ScreenshotPath)!);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = ScreenshotPath, FullPage = true });
+        Assert.True(new FileInfo(ScreenshotPath).Length > 10_000);
+    }
+}

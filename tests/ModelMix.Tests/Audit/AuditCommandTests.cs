@@ -1,0 +1,88 @@
+using ModelMix.Tests.Cli;
+
+namespace ModelMix.Tests.Audit;
+
+public sealed class AuditCommandTests
+{
+    [Fact]
+    public async Task Json_output_carries_the_exact_totals_and_flags()
+    {
+        using var folder = new TempFolder();
+        var db = await AuditLedger.WriteAsync(Path.Combine(folder.Path, "ledger.db"), AuditLedger.Seed());
+
+        var json = (await Cli.Cli.RunAsync("audit", "--store", db, "--from", "2026-03-01", "--to", "2026-03-03", "--format", "json")).Json();
+
+        Assert.Equal(0.04875m, json.GetProperty("total_usd").GetDecimal());
+        Assert.Equal("claude-opus-4-6", json.GetProperty("by_model")[0].GetProperty("name").GetString());
+        Assert.Equal(0.0275m, json.GetProperty("by_model")[0].GetProperty("cost_usd").GetDecimal());
+        Assert.Equal(0.074125m, json.GetProperty("counterfactuals")[0].GetProperty("cost_usd").GetDecimal());
+        Assert.Equal("tier-share", json.GetProperty("flags")[0].GetProperty("kind").GetString());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, json.GetProperty("recommendations").ValueKind);
+    }
+
+    [Fact]
+    public async Task Table_and_markdown_show_the_sections_and_the_chart_is_a_png()
+    {
+        using var folder = new TempFolder();
+        var db = await AuditLedger.WriteAsync(Path.Combine(folder.Path, "ledger.db"), AuditLedger.Seed());
+        var chart = Path.Combine(folder.Path, "spend.png");
+
+        var table = await Cli.Cli.RunAsync("audit", "--db", db, "--chart", chart);
+        var markdown = await Cli.Cli.RunAsync("audit", "--db", db, "--format", "markdown");
+
+        Assert.Equal(0, table.ExitCode);
+        Assert.Contains("Spend by model", table.Output, StringComparison.Ordinal);
+        Assert.Contains("$0.0275", table.Output, StringComparison.Ordinal);
+        Assert.Contains("## Model mix", markdown.Output, StringComparison.Ordinal);
+        Assert.Contains("| claude-opus-4-6 | 2 | $0.0275 |", markdown.Output, StringComparison.Ordinal);
+        var png = await File.ReadAllBytesAsync(chart);
+        Assert.True(png.Length > 5000, $"chart is only {png.Length} bytes");
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png.Take(4));
+    }
+
+    [Fact]
+    public async Task Recommend_with_evidence_and_apply_writes_the_pins_file()
+    {
+        using var folder = new TempFolder();
+        var db = await AuditLedger.WriteAsync(Path.Combine(folder.Path, "ledger.db"), AuditLedger.Seed());
+        var lines = string.Concat(Enumerable.Range(0, 100).Select(i => """{"task":"summarize","candidates":{"claude-instant-v1":{"quality":1},"claude-sonnet-4-6":{"quality":1}}}""" + "\n"));
+        var evidence = folder.Write("evidence.jsonl", lines);
+        var pins = Path.Combine(folder.Path, "pins.json");
+
+        var result = await Cli.Cli.RunAsync("audit", "--db", db, "--from", "2026-03-01", "--to", "2026-03-03", "--recommend", "--evidence", evidence,
+            "--map", "claude-instant-v1=haiku", "--apply", pins, "--format", "json");
+
+        var recommendation = result.Json().GetProperty("recommendations")[0];
+        Assert.Equal("cheaper-model", recommendation.GetProperty("kind").GetString());
+        Assert.Equal((0.0135m - 0.004575m) * 15.21875m, recommendation.GetProperty("monthly_saving_usd").GetDecimal());
+        Assert.Contains("\"summarize\": \"claude-haiku-4-5-20251001\"", await File.ReadAllTextAsync(pins), StringComparison.Ordinal);
+        Assert.Contains("wrote 1 pin(s)", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Forecast_uses_the_last_weeks_before_to()
+    {
+        using var folder = new TempFolder();
+        var db = await AuditLedger.WriteAsync(Path.Combine(folder.Path, "ledger.db"), AuditLedger.Seed());
+
+        var json = (await Cli.Cli.RunAsync("audit", "--db", db, "--forecast", "--weeks", "1", "--to", "2026-03-08", "--format", "json")).Json();
+
+        var forecast = json.GetProperty("forecast");
+        Assert.Equal(0.04875m * 30.4375m / 7m, forecast.GetProperty("monthly_before_usd").GetDecimal());
+        Assert.Equal(forecast.GetProperty("monthly_before_usd").GetDecimal(), forecast.GetProperty("monthly_after_usd").GetDecimal());
+    }
+
+    [Fact]
+    public async Task A_missing_ledger_or_bad_bound_is_a_one_line_error()
+    {
+        var missing = await Cli.Cli.RunAsync("audit", "--db", "/nonexistent/ledger.db");
+        Assert.Equal(1, missing.ExitCode);
+        Assert.StartsWith("modelmix audit: the ledger", missing.Error, StringComparison.Ordinal);
+
+        using var folder = new TempFolder();
+        var db = await AuditLedger.WriteAsync(Path.Combine(folder.Path, "ledger.db"), AuditLedger.Seed());
+        var bad = await Cli.Cli.RunAsync("audit", "--db", db, "--tier-bound", "opus=lots");
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("--tier-bound 'opus=lots'", bad.Error, StringComparison.Ordinal);
+    }
+}
