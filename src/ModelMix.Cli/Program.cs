@@ -16,6 +16,7 @@ internal static class Program
             PricesCommand.Create(),
             SavingsCommand.Create(),
             KeysCommand.Create(),
+            MigrateCommand.Create(),
         };
         return root;
     }
