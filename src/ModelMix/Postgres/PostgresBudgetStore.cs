@@ -201,7 +201,6 @@ public sealed class PostgresBudgetStore : IBudgetStore
                 "SELECT spent_nanos, reserved_nanos FROM budget_counters WHERE scope = @s AND period = @p AND period_start = @ps FOR UPDATE;");
             Bind(ensure, ("s", limit.Scope), ("p", period), ("ps", start));
             await using var reader = await ensure.ExecuteReaderAsync(cancellationToken);
-            await reader.NextResultAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
             counters[(limit.Scope, period, start)] = (reader.GetInt64(0), reader.GetInt64(1));
         }

@@ -191,7 +191,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
                    COALESCE(SUM(cost_input), 0), COALESCE(SUM(cost_output), 0),
                    COALESCE(SUM(cost_cache_write_5m), 0), COALESCE(SUM(cost_cache_write_1h), 0),
                    COALESCE(SUM(cost_cache_read), 0)
-            FROM {source} AS selected;
+            FROM {source};
             """;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
@@ -219,7 +219,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
         EnsureReadable();
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT COUNT(*) FROM {FromClause(command, query, "seq")} AS selected;";
+        command.CommandText = $"SELECT COUNT(*) FROM {FromClause(command, query, "seq")};";
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
@@ -347,7 +347,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
         var where = BuildWhere(command, query);
         return query.Limit is null
             ? "ledger_records" + where
-            : $"(SELECT {columns} FROM ledger_records{where} ORDER BY timestamp, seq{BuildLimit(command, query)})";
+            : $"(SELECT {columns} FROM ledger_records{where} ORDER BY timestamp, seq{BuildLimit(command, query)}) AS selected";
     }
 
     private static string BuildLimit(NpgsqlCommand command, LedgerQuery query)
