@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ModelMix.Cooldowns;
+using ModelMix.Pricing;
 
 namespace ModelMix.Server;
 
@@ -11,8 +12,11 @@ namespace ModelMix.Server;
 /// fallback skips it. Without a fallback chain there is nowhere else to go, so the store is not even read. The
 /// store is advisory: when it cannot be reached, requests go where they would have gone without it.
 /// </summary>
-internal sealed partial class ProxyCooldowns(ICooldownStore store, ProxyFallback fallback, IOptions<ProxyOptions> options, TimeProvider time, ILogger<ProxyCooldowns> logger)
+internal sealed partial class ProxyCooldowns(ICooldownStore store, ProxyFallback fallback, PriceBook prices, IOptions<ProxyOptions> options, TimeProvider time, ILogger<ProxyCooldowns> logger)
 {
+    /// <summary>Cooldowns are kept under the model's canonical id, so an alias and its dated snapshot share one.</summary>
+    private string Canonical(string model) => prices.TryResolveId(model, out var id) ? id : model;
+
     /// <summary>Records a 429 or 529 answer of <paramref name="model"/>; any other status is ignored.</summary>
     public async Task NoteAsync(string model, int status, TimeSpan? retryAfter)
     {
@@ -24,7 +28,7 @@ internal sealed partial class ProxyCooldowns(ICooldownStore store, ProxyFallback
         var wait = retryAfter is { } after && after > TimeSpan.Zero ? after : options.Value.CooldownWithoutRetryAfter;
         try
         {
-            await store.CoolDownAsync(model, time.GetUtcNow() + wait, CancellationToken.None);
+            await store.CoolDownAsync(Canonical(model), time.GetUtcNow() + wait, CancellationToken.None);
         }
         catch (Exception exception) when (exception is not OutOfMemoryException)
         {
@@ -44,7 +48,7 @@ internal sealed partial class ProxyCooldowns(ICooldownStore store, ProxyFallback
         }
 
         var active = await ActiveAsync();
-        if (active.Count == 0 || !active.ContainsKey(model))
+        if (active.Count == 0 || !active.ContainsKey(Canonical(model)))
         {
             return null;
         }
@@ -73,7 +77,7 @@ internal sealed partial class ProxyCooldowns(ICooldownStore store, ProxyFallback
         string? firstCooling = null;
         while (fallback.Next(from, overflow, tried, budgetHeld, time.GetUtcNow()) is { } candidate)
         {
-            if (!active.ContainsKey(candidate))
+            if (!active.ContainsKey(Canonical(candidate)))
             {
                 return candidate;
             }

@@ -19,6 +19,11 @@ internal sealed class PostgresDatabase : IAsyncDisposable
         Display = StoreLocation.Redact(connectionString);
         var builder = new NpgsqlDataSourceBuilder(connectionString);
         builder.ConnectionStringBuilder.ApplicationName ??= "modelmix";
+        if (!connectionString.Contains("timeout", StringComparison.OrdinalIgnoreCase))
+        {
+            // Under a burst, requests queue for a pooled connection; wait longer than Npgsql's 15 s before failing one.
+            builder.ConnectionStringBuilder.Timeout = 60;
+        }
         DataSource = builder.Build();
     }
 
