@@ -71,7 +71,7 @@ public sealed class PostgresServer
         var data = Path.Combine(folder, "data");
         var port = FreePort();
         await RunAsync(Path.Combine(bin, "initdb"), ["-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"], root);
-        var settings = $"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=64MB" +
+        var settings = $"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=500 -c shared_buffers=64MB" +
             (durable ? string.Empty : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
         await RunAsync(Path.Combine(bin, "pg_ctl"), ["-D", data, "-o", settings, "-l", Path.Combine(folder, "server.log"), "-w", "-t", "120", "start"], root);
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>

@@ -13,18 +13,39 @@ internal sealed class PostgresDatabase : IAsyncDisposable
     /// <summary>The advisory lock key every ModelMix migration takes ("MMXMIGR" in ASCII).</summary>
     private const long MigrationLockKey = 0x4D4D584D494752;
 
+    // One pool per connection string per process: the ledger, key, budget and cooldown stores of a replica share
+    // it, so a replica uses at most Maximum Pool Size (default 100) server connections, not four times that.
+    private static readonly Dictionary<string, (NpgsqlDataSource Source, int Users)> Shared = new(StringComparer.Ordinal);
+    private static readonly Lock SharedLock = new();
+
+    private readonly string _key;
+    private int _disposed;
+
     public PostgresDatabase(string connectionString)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         Display = StoreLocation.Redact(connectionString);
-        var builder = new NpgsqlDataSourceBuilder(connectionString);
-        builder.ConnectionStringBuilder.ApplicationName ??= "modelmix";
-        if (!connectionString.Contains("timeout", StringComparison.OrdinalIgnoreCase))
+        _key = connectionString;
+        lock (SharedLock)
         {
-            // Under a burst, requests queue for a pooled connection; wait longer than Npgsql's 15 s before failing one.
-            builder.ConnectionStringBuilder.Timeout = 60;
+            if (Shared.TryGetValue(connectionString, out var entry))
+            {
+                Shared[connectionString] = (entry.Source, entry.Users + 1);
+                DataSource = entry.Source;
+                return;
+            }
+
+            var builder = new NpgsqlDataSourceBuilder(connectionString);
+            builder.ConnectionStringBuilder.ApplicationName ??= "modelmix";
+            if (!connectionString.Contains("timeout", StringComparison.OrdinalIgnoreCase))
+            {
+                // Under a burst, requests queue for a pooled connection; wait longer than Npgsql's 15 s before failing one.
+                builder.ConnectionStringBuilder.Timeout = 60;
+            }
+
+            DataSource = builder.Build();
+            Shared[connectionString] = (DataSource, 1);
         }
-        DataSource = builder.Build();
     }
 
     /// <summary>The database for messages, without its password.</summary>
@@ -89,5 +110,25 @@ internal sealed class PostgresDatabase : IAsyncDisposable
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    public ValueTask DisposeAsync() => DataSource.DisposeAsync();
+    public ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        lock (SharedLock)
+        {
+            var entry = Shared[_key];
+            if (entry.Users > 1)
+            {
+                Shared[_key] = (entry.Source, entry.Users - 1);
+                return ValueTask.CompletedTask;
+            }
+
+            Shared.Remove(_key);
+        }
+
+        return DataSource.DisposeAsync();
+    }
 }
