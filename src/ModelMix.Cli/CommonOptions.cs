@@ -6,11 +6,12 @@ namespace ModelMix.Cli;
 /// <summary>Options several commands share, so they are spelled and documented once.</summary>
 internal static class CommonOptions
 {
-    /// <summary>The SQLite ledger file.</summary>
-    public static Option<string> Db() => new("--db")
+    /// <summary>The store: a SQLite ledger file, or a PostgreSQL database (<c>--store</c> is the same option).</summary>
+    public static Option<string> Db() => new("--db", "--store")
     {
-        Description = "The SQLite ledger file.",
-        DefaultValueFactory = _ => "modelmix.db",
+        Description = "The store: a SQLite ledger file, or a PostgreSQL database shared by several proxies " +
+            "(postgres://user:password@host:5432/db or Host=...;Database=...). Default: $ModelMix__Store, else modelmix.db.",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("ModelMix__Store") is { Length: > 0 } store ? store : "modelmix.db",
     };
 
     /// <summary>A price book file that overlays the embedded defaults.</summary>

@@ -83,7 +83,7 @@ internal static class KeysCommand
         {
             var now = DateTimeOffset.UtcNow;
             var all = await keys.ListAsync(includeRevoked: true, cancellationToken);
-            var spent = await LedgerSpendAsync(keys.Path, all.Select(key => key.Id), cancellationToken);
+            var spent = await LedgerSpendAsync(result.GetValue(db)!, all.Select(key => key.Id), cancellationToken);
             var rows = new List<KeyRow>();
             foreach (var key in all)
             {
@@ -146,18 +146,19 @@ internal static class KeysCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(ParseResult result, Option<string> db, string verb, Func<SqliteKeyStore, IBudgetStore, TextWriter, Task<int>> action)
+    private static async Task<int> RunAsync(ParseResult result, Option<string> db, string verb, Func<IKeyStore, IBudgetStore, TextWriter, Task<int>> action)
     {
         var path = result.GetValue(db)!;
         try
         {
-            await using var keys = new SqliteKeyStore(path);
-            await using var budgets = new SqliteBudgetStore(path);
+            var location = ModelMix.Stores.StoreLocation.Parse(path);
+            await using var keys = location.CreateKeyStore();
+            await using var budgets = location.CreateBudgetStore();
             await keys.MigrateAsync();
             await budgets.MigrateAsync();
             return await action(keys, budgets, result.InvocationConfiguration.Output);
         }
-        catch (Exception exception) when (exception is ApiKeyException or SqliteException or IOException or InvalidOperationException or UnauthorizedAccessException)
+        catch (Exception exception) when (exception is ApiKeyException or FormatException or System.Data.Common.DbException or IOException or InvalidOperationException or UnauthorizedAccessException)
         {
             await result.InvocationConfiguration.Error.WriteLineAsync($"modelmix keys {verb}: {exception.Message}");
             return 1;
@@ -168,7 +169,7 @@ internal static class KeysCommand
     private static async Task<Dictionary<string, decimal>> LedgerSpendAsync(string path, IEnumerable<string> ids, CancellationToken cancellationToken)
     {
         var spend = new Dictionary<string, decimal>(StringComparer.Ordinal);
-        await using var store = new SqliteLedgerStore(path);
+        await using var store = ModelMix.Stores.StoreLocation.Parse(path).CreateLedgerStore();
         await store.MigrateAsync(cancellationToken);
         foreach (var id in ids)
         {

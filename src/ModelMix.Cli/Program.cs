@@ -18,6 +18,7 @@ internal static class Program
             KeysCommand.Create(),
             ExportCommand.Create(),
             AuditCommand.Create(),
+            MigrateCommand.Create(),
         };
         return root;
     }

@@ -46,7 +46,7 @@ internal static class SavingsCommand
                 else
                 {
                     var dbPath = result.GetValue(db)!;
-                    if (!File.Exists(dbPath))
+                    if (!ModelMix.Stores.StoreLocation.LooksLikePostgres(dbPath) && !File.Exists(dbPath))
                     {
                         await error.WriteLineAsync($"modelmix savings: the ledger '{dbPath}' does not exist (pass --db PATH, or --input FILE for a usage export).");
                         return 1;
@@ -78,7 +78,7 @@ internal static class SavingsCommand
 
     private static async Task<List<UsageRow>> ReadLedgerAsync(string path, PriceBook prices, DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken)
     {
-        await using var store = new SqliteLedgerStore(path);
+        await using var store = ModelMix.Stores.StoreLocation.Parse(path).CreateLedgerStore();
         await store.MigrateAsync(cancellationToken);
         var rows = new List<UsageRow>();
         await foreach (var record in store.ReadAsync(new LedgerQuery { From = from, To = to }, cancellationToken))

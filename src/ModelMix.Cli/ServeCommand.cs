@@ -29,6 +29,7 @@ internal static class ServeCommand
             if (result.GetResult(db) is { Implicit: false })
             {
                 overrides[$"{ProxyOptions.SectionName}:Db"] = result.GetValue(db);
+                overrides[$"{ProxyOptions.SectionName}:Store"] = result.GetValue(db); // the flag wins over a Store in the config
             }
 
             if (result.GetValue(upstream) is { } upstreamUrl)

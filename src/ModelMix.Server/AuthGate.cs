@@ -9,7 +9,7 @@ namespace ModelMix.Server;
 /// 401 <c>authentication_error</c>. The presented key is only hashed and compared: it is never forwarded upstream,
 /// logged or stored (the ledger gets the key's public id).
 /// </summary>
-internal sealed class AuthGate(SqliteKeyStore keys, AuthBinding binding, TimeProvider time)
+internal sealed class AuthGate(IKeyStore keys, AuthBinding binding, TimeProvider time)
 {
     /// <summary>How long "no key exists" is trusted before the store is asked again (the open mode's only query).</summary>
     public static readonly TimeSpan OpenModeRecheck = TimeSpan.FromSeconds(1);

@@ -10,7 +10,7 @@ namespace ModelMix.Server;
 /// refuses to start when the proxy would listen beyond loopback with no virtual keys (anyone who can reach it could
 /// spend the upstream key).
 /// </summary>
-internal sealed class AuthStartup(SqliteKeyStore keys, IBudgetStore budgets, AuthBinding binding, TimeProvider time, ILogger<AuthStartup> logger) : IHostedService
+internal sealed class AuthStartup(IKeyStore keys, IBudgetStore budgets, AuthBinding binding, TimeProvider time, ILogger<AuthStartup> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -33,7 +33,7 @@ internal sealed class AuthStartup(SqliteKeyStore keys, IBudgetStore budgets, Aut
         {
             throw new InvalidOperationException(
                 $"ModelMix refuses to start: it would listen on {string.Join(", ", binding.Urls.Where(url => !AuthBinding.IsLoopback(url)))}, beyond loopback, " +
-                $"with no virtual API keys in '{keys.Path}', so anyone who can reach it could spend the upstream key. " +
+                $"with no virtual API keys in '{keys.Location}', so anyone who can reach it could spend the upstream key. " +
                 "Create a key first (modelmix keys create --name NAME --db PATH), or listen on loopback only (--urls http://127.0.0.1:8080).");
         }
 

@@ -2,17 +2,21 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using ModelMix.Budgets;
 using ModelMix.Keys;
+using ModelMix.Stores;
 
 namespace ModelMix.Server;
 
-/// <summary>Registers virtual keys and budgets: the stores on the ledger's file, the gates the forwarder calls, and the start-up check.</summary>
+/// <summary>Registers virtual keys, budgets and shared cooldowns: the stores on the ledger's store (SQLite file or PostgreSQL), the gates the forwarder calls, and the start-up check.</summary>
 internal static class KeysServices
 {
     public static IServiceCollection AddKeysAndBudgets(this IServiceCollection services)
     {
         services.AddSingleton<IValidateOptions<ProxyOptions>, BudgetOptionsValidator>();
-        services.AddSingleton(provider => new SqliteKeyStore(provider.GetRequiredService<IOptions<ProxyOptions>>().Value.Db, provider.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<IBudgetStore>(provider => new SqliteBudgetStore(provider.GetRequiredService<IOptions<ProxyOptions>>().Value.Db));
+        services.AddSingleton(provider => StoreLocation.Parse(provider.GetRequiredService<IOptions<ProxyOptions>>().Value.StoreSetting));
+        services.AddSingleton(provider => provider.GetRequiredService<StoreLocation>().CreateKeyStore(provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(provider => provider.GetRequiredService<StoreLocation>().CreateBudgetStore());
+        services.AddSingleton(provider => provider.GetRequiredService<StoreLocation>().CreateCooldownStore(provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<ProxyCooldowns>();
         services.AddSingleton<AuthBinding>();
         services.AddSingleton<AuthGate>();
         services.AddSingleton<BudgetGate>();

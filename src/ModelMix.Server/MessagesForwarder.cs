@@ -41,9 +41,11 @@ internal sealed class MessagesForwarder
     private readonly TierDriftMonitor? _drift;
     private readonly AuthGate _auth;
     private readonly BudgetGate _budgets;
+    private readonly ProxyCooldowns _cooldowns; // shared 429/529 cooldowns (ProxyCooldowns.cs)
 
-    public MessagesForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, ProxyFallback fallback, ProxyLoopGuard loopGuard, ProxyGuards guards, AuthGate auth, BudgetGate budgets, TimeProvider time, ILogger<MessagesForwarder> logger)
+    public MessagesForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, ProxyFallback fallback, ProxyLoopGuard loopGuard, ProxyGuards guards, AuthGate auth, BudgetGate budgets, TimeProvider time, ILogger<MessagesForwarder> logger, ProxyCooldowns cooldowns)
     {
+        _cooldowns = cooldowns;
         _fallback = fallback;
         _loopGuard = loopGuard;
         _drift = guards.TierDrift;
@@ -198,6 +200,17 @@ internal sealed class MessagesForwarder
             budget)
         { ShadowPairId = shadowPairId, ShadowCapture = ProxyShadow.CaptureFor(shadowPairId, request.Stream) };
 
+        // A model another request (on any replica sharing the store) just saw overloaded starts on the chain's next model.
+        if (await _cooldowns.InsteadOfAsync(call.Route.Model, call.Budget.Reservation is not null) is { } cooler)
+        {
+            call = call with
+            {
+                Route = new Route(cooler, call.Route.Policy, $"fallback to {cooler}: {call.Route.Model} is cooling down after a 429/529", call.Route.Model),
+                Body = RequestBodyRewriter.ReplaceModel(call.Body, cooler),
+            };
+            context.Response.Headers["x-modelmix-routed-model"] = cooler;
+        }
+
         // Retries on one model (Polly, above), then the fallback chain (ProxyFallback): a model that still fails moves
         // the request to the next model, body re-pointed, attempts numbered on across models.
         UpstreamResult? result = null;
@@ -227,7 +240,7 @@ internal sealed class MessagesForwarder
             var overflow = result is { Status: 400 } && IsContextOverflow(result.Body);
             var failed = failure is not null || result is { OpenStream: null, Retryable: true };
             if ((failed || overflow)
-                && _fallback.Next(call.Route.Model, overflow, tried, call.Budget.Reservation is not null, _time.GetUtcNow()) is { } next)
+                && await _cooldowns.NextAsync(call.Route.Model, overflow, tried, call.Budget.Reservation is not null) is { } next)
             {
                 var what = overflow ? "the prompt is too long for its context window" : failure is not null ? "it could not be reached" : $"HTTP {result!.Status}";
                 result?.Dispose();
@@ -448,6 +461,7 @@ internal sealed class MessagesForwarder
         }
 
         var errorType = ReadErrorType(body) ?? AnthropicError.TypeFor(status);
+        await _cooldowns.NoteAsync(call.Route.Model, status, retryAfter);
         await RecordFailureAsync(call, attempt, startedAt, started, status, errorType, LedgerStatus.Error, HeaderValue(headers, "request-id"));
         Log.AttemptFailed(_logger, attempt, call.RequestId, call.Route.Model, errorType, status);
         return new UpstreamResult

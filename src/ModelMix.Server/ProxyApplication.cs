@@ -94,8 +94,8 @@ public static class ProxyApplication
         {
             var options = provider.GetRequiredService<IOptions<ProxyOptions>>().Value;
             var ledgerOptions = new LedgerOptions { FlushInterval = options.LedgerFlushInterval };
-            return BufferedLedger.OpenSqliteAsync(
-                options.Db,
+            return BufferedLedger.OpenAsync(
+                options.StoreSetting, // a SQLite path or a PostgreSQL database (ModelMix.Stores.StoreLocation)
                 ledgerOptions,
                 provider.GetRequiredService<TimeProvider>(),
                 provider.GetRequiredService<ILoggerFactory>()).GetAwaiter().GetResult();

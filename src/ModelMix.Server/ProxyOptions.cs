@@ -18,8 +18,21 @@ public sealed class ProxyOptions
     /// </summary>
     public string? UpstreamApiKey { get; set; }
 
-    /// <summary>Path of the SQLite ledger file.</summary>
+    /// <summary>Path of the SQLite ledger file (the older name of <see cref="Store"/>, used when Store is not set).</summary>
     public string Db { get; set; } = "modelmix.db";
+
+    /// <summary>
+    /// Where the ledger, keys, budgets and cooldowns live: a SQLite file path, or a PostgreSQL database shared by
+    /// several replicas (<c>postgres://user:password@host:5432/db</c> or an Npgsql connection string). When unset,
+    /// <see cref="Db"/> is used. The password is never logged.
+    /// </summary>
+    public string? Store { get; set; }
+
+    /// <summary>After a 429 or 529 without <c>retry-after</c>, how long the model counts as cooling down (skipped for the fallback chain's next model, on every replica sharing the store).</summary>
+    public TimeSpan CooldownWithoutRetryAfter { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The store setting in force: <see cref="Store"/>, or else <see cref="Db"/>.</summary>
+    internal string StoreSetting => Store is { Length: > 0 } store ? store : Db;
 
     /// <summary>Optional price book file that overlays the embedded defaults.</summary>
     public string? Prices { get; set; }

@@ -18,9 +18,20 @@ internal sealed class ProxyOptionsValidator : IValidateOptions<ProxyOptions>
             failures.Add($"{ProxyOptions.SectionName}:DefaultAnthropicVersion must not be empty.");
         }
 
-        if (string.IsNullOrWhiteSpace(options.Db))
+        if (string.IsNullOrWhiteSpace(options.StoreSetting))
         {
             failures.Add($"{ProxyOptions.SectionName}:Db must name the SQLite ledger file.");
+        }
+        else
+        {
+            try
+            {
+                _ = ModelMix.Stores.StoreLocation.Parse(options.StoreSetting);
+            }
+            catch (FormatException exception)
+            {
+                failures.Add($"{ProxyOptions.SectionName}:{(options.Store is { Length: > 0 } ? "Store" : "Db")}: {exception.Message}");
+            }
         }
 
         if (options.UpstreamTimeout <= TimeSpan.Zero)

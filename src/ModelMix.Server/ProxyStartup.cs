@@ -20,7 +20,7 @@ internal sealed class ProxyStartup(IOptions<ProxyOptions> options, PriceBook pri
         _ = fallback;
         _ = loopGuard;
         _ = guards;
-        Log.Started(logger, settings.Upstream, Path.GetFullPath(settings.Db), prices.SourceName);
+        Log.Started(logger, settings.Upstream, ModelMix.Stores.StoreLocation.Parse(settings.StoreSetting).Display, prices.SourceName);
         if (string.IsNullOrEmpty(settings.UpstreamApiKey))
         {
             Log.NoUpstreamKey(logger);

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Microsoft.Data.Sqlite;
 using ModelMix.Budgets;
 using ModelMix.Ledger;
@@ -11,7 +10,7 @@ namespace ModelMix.Keys;
 /// created and revoked. The key itself is never stored. Lookups go by the id embedded in the presented key, so
 /// authentication is one indexed read and one hash, whatever the number of keys.
 /// </summary>
-public sealed partial class SqliteKeyStore : IAsyncDisposable
+public sealed class SqliteKeyStore : IKeyStore
 {
     /// <summary>The component name in <c>modelmix_schema_versions</c>.</summary>
     public const string Component = "keys";
@@ -63,6 +62,9 @@ public sealed partial class SqliteKeyStore : IAsyncDisposable
     /// <summary>The full path of the database file.</summary>
     public string Path => _file.Path;
 
+    /// <inheritdoc />
+    public string Location => Path;
+
     /// <summary>Creates or upgrades the key tables.</summary>
     public async Task MigrateAsync(CancellationToken cancellationToken = default)
     {
@@ -83,18 +85,7 @@ public sealed partial class SqliteKeyStore : IAsyncDisposable
     /// <exception cref="ApiKeyException">The name is invalid or already used by a key that is not revoked.</exception>
     public async Task<CreatedApiKey> CreateAsync(string name, IReadOnlyList<BudgetCap>? budgets = null, bool isAdmin = false, CancellationToken cancellationToken = default)
     {
-        if (string.IsNullOrEmpty(name) || !NamePattern().IsMatch(name))
-        {
-            throw new ApiKeyException($"Key name '{name}' is invalid: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.");
-        }
-
-        budgets ??= [];
-        var duplicate = budgets.GroupBy(cap => cap.Window).FirstOrDefault(group => group.Count() > 1);
-        if (duplicate is not null)
-        {
-            throw new ApiKeyException($"Key '{name}' has two {BudgetPeriods.ToCode(duplicate.Key)} budgets; give at most one per window.");
-        }
-
+        budgets = ApiKeyRules.Validate(name, budgets);
         await EnsureMigratedAsync(cancellationToken);
         var (id, secret, key) = ApiKeySecret.Generate();
         var salt = ApiKeyHasher.NewSalt();
@@ -122,7 +113,7 @@ public sealed partial class SqliteKeyStore : IAsyncDisposable
                 }
                 catch (SqliteException exception) when (exception.SqliteErrorCode == 19)
                 {
-                    throw new ApiKeyException($"A key named '{name}' already exists; revoke it first (modelmix keys revoke {name}) or choose another name.", exception);
+                    throw ApiKeyRules.DuplicateName(name, exception);
                 }
             }
 
@@ -319,7 +310,4 @@ public sealed partial class SqliteKeyStore : IAsyncDisposable
     }
 
     private SqliteConnection Writer() => _writer ??= _file.OpenWriter();
-
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-    private static partial Regex NamePattern();
 }

@@ -100,6 +100,39 @@ public sealed class BufferedLedger : ILedger
         }
     }
 
+    /// <summary>
+    /// Opens the ledger of a store setting (a SQLite path or a PostgreSQL URL / connection string, see
+    /// <see cref="Stores.StoreLocation"/>), migrates it and starts the writer. Disposing the returned ledger flushes
+    /// it and closes the store.
+    /// </summary>
+    /// <param name="store">The store setting, e.g. <c>modelmix.db</c> or <c>postgres://user:pass@host:5432/modelmix</c>.</param>
+    /// <param name="options">Writer options; the defaults when <c>null</c>.</param>
+    /// <param name="time">The clock; <see cref="TimeProvider.System"/> when <c>null</c>.</param>
+    /// <param name="loggers">Creates the loggers; nothing is logged when <c>null</c>.</param>
+    /// <param name="ct">Cancels opening and migrating.</param>
+    public static async Task<BufferedLedger> OpenAsync(
+        string store,
+        LedgerOptions? options = null,
+        TimeProvider? time = null,
+        ILoggerFactory? loggers = null,
+        CancellationToken ct = default)
+    {
+        options ??= new LedgerOptions();
+        options.Validate();
+        var ledgerStore = Stores.StoreLocation.Parse(store).CreateLedgerStore(loggers);
+        try
+        {
+            await ledgerStore.MigrateAsync(ct);
+            ILogger logger = loggers?.CreateLogger<BufferedLedger>() ?? (ILogger)NullLogger.Instance;
+            return new BufferedLedger(ledgerStore, options, time ?? TimeProvider.System, logger, ownsStore: true);
+        }
+        catch
+        {
+            await ledgerStore.DisposeAsync();
+            throw;
+        }
+    }
+
     /// <inheritdoc />
     public ValueTask RecordAsync(LedgerRecord record, CancellationToken ct = default)
     {

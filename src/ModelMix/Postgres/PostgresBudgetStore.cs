@@ -1,0 +1,392 @@
+using ModelMix.Budgets;
+using ModelMix.Ledger;
+using Npgsql;
+
+namespace ModelMix.Postgres;
+
+/// <summary>
+/// Budget counters and reservations in PostgreSQL, shared by every proxy replica on the database. Atomic across
+/// replicas: a reservation locks the counters it touches (<c>SELECT … FOR UPDATE</c>, always in one global order,
+/// so two replicas never deadlock), checks <c>spent + reserved + amount &lt;= cap</c> for every limit, and only then
+/// adds the amount, all in one transaction; so no interleaving of requests on any number of replicas can push a
+/// period past its cap. Settling after the call charges the recorded cost and releases the hold. A reservation
+/// carries an expiry: one left by a replica that died is reclaimed (<see cref="ReconcileExpiredAsync"/>) and charged
+/// what its request recorded in the ledger of the same database. Amounts are integer nano-dollars, as in
+/// <see cref="SqliteBudgetStore"/>.
+/// </summary>
+public sealed class PostgresBudgetStore : IBudgetStore
+{
+    /// <summary>The component name in <c>modelmix_schema_versions</c>.</summary>
+    public const string Component = "budgets";
+
+    private const int MaxTransientRetries = 5;
+
+    private static readonly string[] Migrations =
+    [
+        // 1: the same tables as SqliteBudgetStore's: counters per scope, window and period; reservations and the
+        // counters each one holds money in. Amounts are bigint nano-dollars; instants 100 ns ticks since the Unix epoch.
+        """
+        CREATE TABLE budget_counters (
+            scope          text   NOT NULL,
+            period         text   NOT NULL,
+            period_start   bigint NOT NULL,
+            spent_nanos    bigint NOT NULL DEFAULT 0,
+            reserved_nanos bigint NOT NULL DEFAULT 0,
+            PRIMARY KEY (scope, period, period_start)
+        );
+        CREATE TABLE budget_reservations (
+            id              text   PRIMARY KEY,
+            request_id      text   NOT NULL,
+            amount_nanos    bigint NOT NULL,
+            created_at      bigint NOT NULL,
+            expires_at      bigint NOT NULL,
+            reclaimed_at    bigint,
+            reclaimed_nanos bigint
+        );
+        CREATE INDEX ix_budget_reservations_expires_at ON budget_reservations (expires_at) WHERE reclaimed_at IS NULL;
+        CREATE TABLE budget_reservation_items (
+            reservation_id text   NOT NULL,
+            scope          text   NOT NULL,
+            period         text   NOT NULL,
+            period_start   bigint NOT NULL,
+            PRIMARY KEY (reservation_id, scope, period)
+        );
+        """,
+    ];
+
+    private readonly PostgresDatabase _database;
+    private readonly SemaphoreSlim _migrateLock = new(1, 1);
+    private bool _migrated;
+    private int _disposed;
+
+    /// <summary>Creates a store over the PostgreSQL database of <paramref name="connectionString"/> (an Npgsql connection string).</summary>
+    public PostgresBudgetStore(string connectionString)
+    {
+        _database = new PostgresDatabase(connectionString);
+    }
+
+    /// <summary>The database for messages, without its password.</summary>
+    public string Location => _database.Display;
+
+    /// <inheritdoc />
+    public async Task MigrateAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        await _migrateLock.WaitAsync(cancellationToken);
+        try
+        {
+            await _database.MigrateAsync(Component, Migrations, cancellationToken);
+            Volatile.Write(ref _migrated, true);
+        }
+        finally
+        {
+            _migrateLock.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<BudgetReserveResult> ReserveAsync(string requestId, IReadOnlyList<BudgetLimit> limits, decimal amountUsd, DateTimeOffset at, TimeSpan ttl, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(requestId);
+        ArgumentNullException.ThrowIfNull(limits);
+        ArgumentOutOfRangeException.ThrowIfNegative(amountUsd);
+        var amount = BudgetMoney.ToNanos(amountUsd);
+        await EnsureMigratedAsync(cancellationToken);
+        var result = await RetryTransientAsync(token => TryReserveAsync(requestId, limits, amount, at, ttl, token), cancellationToken);
+        if (result.Refusal is not null && await ReconcileExpiredAsync(at, cancellationToken) > 0)
+        {
+            // Money held by a dead replica may be what is in the way: reclaim it and try once more.
+            result = await RetryTransientAsync(token => TryReserveAsync(requestId, limits, amount, at, ttl, token), cancellationToken);
+        }
+
+        return result;
+    }
+
+    /// <inheritdoc />
+    public async Task SettleAsync(BudgetReservation reservation, decimal actualUsd, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reservation);
+        var actual = BudgetMoney.ToNanos(actualUsd);
+        await EnsureMigratedAsync(cancellationToken);
+        await RetryTransientAsync(
+            async token =>
+            {
+                await using var connection = await _database.OpenAsync(token);
+                await using var transaction = await connection.BeginTransactionAsync(token);
+                long held;
+                long? reclaimed;
+                await using (var read = Command(connection, transaction, "SELECT amount_nanos, reclaimed_at, reclaimed_nanos FROM budget_reservations WHERE id = @id FOR UPDATE;"))
+                {
+                    read.Parameters.AddWithValue("id", reservation.Id);
+                    await using var reader = await read.ExecuteReaderAsync(token);
+                    if (!await reader.ReadAsync(token))
+                    {
+                        return true; // Already settled: settling is idempotent.
+                    }
+
+                    held = reader.GetInt64(0);
+                    reclaimed = reader.IsDBNull(1) ? null : reader.GetInt64(2);
+                }
+
+                // A reclaimed reservation no longer holds money and was already charged what the ledger showed then.
+                await LockCountersAsync(connection, transaction, [reservation.Id], token);
+                await ApplyToItemsAsync(connection, transaction, reservation.Id, release: reclaimed is null ? held : 0, charge: reclaimed is { } charged ? Math.Max(0, actual - charged) : actual, token);
+                await using (var delete = Command(connection, transaction, "DELETE FROM budget_reservation_items WHERE reservation_id = @id; DELETE FROM budget_reservations WHERE id = @id;"))
+                {
+                    delete.Parameters.AddWithValue("id", reservation.Id);
+                    await delete.ExecuteNonQueryAsync(token);
+                }
+
+                await transaction.CommitAsync(token);
+                return true;
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<int> ReconcileExpiredAsync(DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        await EnsureMigratedAsync(cancellationToken);
+        return await RetryTransientAsync(token => ReconcileCoreAsync(at, token), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<BudgetUsage> GetUsageAsync(string scope, BudgetWindow window, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(scope);
+        await EnsureMigratedAsync(cancellationToken);
+        var start = BudgetPeriods.Start(window, at);
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, "SELECT spent_nanos, reserved_nanos FROM budget_counters WHERE scope = @s AND period = @p AND period_start = @ps;");
+        command.Parameters.AddWithValue("s", scope);
+        command.Parameters.AddWithValue("p", BudgetPeriods.ToCode(window));
+        command.Parameters.AddWithValue("ps", SqliteLedgerSchema.ToStoredTimestamp(start));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? new BudgetUsage(window, start, BudgetMoney.ToUsd(reader.GetInt64(0)), BudgetMoney.ToUsd(reader.GetInt64(1)))
+            : new BudgetUsage(window, start, 0m, 0m);
+    }
+
+    /// <summary>Closes the pooled connections.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            await _database.DisposeAsync();
+        }
+    }
+
+    private async Task<BudgetReserveResult> TryReserveAsync(string requestId, IReadOnlyList<BudgetLimit> limits, long amount, DateTimeOffset at, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        // The counters, each once (the same counter twice would hold the money twice), in the caller's order.
+        var items = new List<(BudgetLimit Limit, string Period, long Start)>(limits.Count);
+        foreach (var limit in limits)
+        {
+            var period = BudgetPeriods.ToCode(limit.Window);
+            if (!items.Exists(item => item.Limit.Scope == limit.Scope && item.Period == period))
+            {
+                items.Add((limit, period, SqliteLedgerSchema.ToStoredTimestamp(BudgetPeriods.Start(limit.Window, at))));
+            }
+        }
+
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+
+        // Create and lock the counters in one global order (scope, period, start) so replicas never deadlock.
+        var counters = new Dictionary<(string, string, long), (long Spent, long Reserved)>();
+        foreach (var (limit, period, start) in items.OrderBy(item => item.Limit.Scope, StringComparer.Ordinal).ThenBy(item => item.Period, StringComparer.Ordinal).ThenBy(item => item.Start))
+        {
+            await using var ensure = Command(connection, transaction,
+                "INSERT INTO budget_counters (scope, period, period_start) VALUES (@s, @p, @ps) ON CONFLICT DO NOTHING; " +
+                "SELECT spent_nanos, reserved_nanos FROM budget_counters WHERE scope = @s AND period = @p AND period_start = @ps FOR UPDATE;");
+            Bind(ensure, ("s", limit.Scope), ("p", period), ("ps", start));
+            await using var reader = await ensure.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            counters[(limit.Scope, period, start)] = (reader.GetInt64(0), reader.GetInt64(1));
+        }
+
+        foreach (var (limit, period, start) in items)
+        {
+            var (spent, reserved) = counters[(limit.Scope, period, start)];
+            if (spent + reserved + amount > BudgetMoney.CapToNanos(limit.CapUsd))
+            {
+                await transaction.RollbackAsync(cancellationToken);
+                return new BudgetReserveResult
+                {
+                    Refusal = new BudgetRefusal(limit, BudgetMoney.ToUsd(spent), BudgetMoney.ToUsd(reserved), BudgetMoney.ToUsd(amount), BudgetPeriods.End(limit.Window, at)),
+                };
+            }
+        }
+
+        var reservation = new BudgetReservation
+        {
+            Id = "res_" + Guid.CreateVersion7(at).ToString("N"),
+            RequestId = requestId,
+            AmountUsd = BudgetMoney.ToUsd(amount),
+            CreatedAt = at,
+            ExpiresAt = at + ttl,
+            Limits = limits,
+        };
+        var batch = new NpgsqlBatch(connection, transaction);
+        await using (batch)
+        {
+            foreach (var (limit, period, start) in items)
+            {
+                batch.BatchCommands.Add(BatchCommand(
+                    "UPDATE budget_counters SET reserved_nanos = reserved_nanos + $1 WHERE scope = $2 AND period = $3 AND period_start = $4;",
+                    amount, limit.Scope, period, start));
+                batch.BatchCommands.Add(BatchCommand(
+                    "INSERT INTO budget_reservation_items (reservation_id, scope, period, period_start) VALUES ($1, $2, $3, $4);",
+                    reservation.Id, limit.Scope, period, start));
+            }
+
+            batch.BatchCommands.Add(BatchCommand(
+                "INSERT INTO budget_reservations (id, request_id, amount_nanos, created_at, expires_at) VALUES ($1, $2, $3, $4, $5);",
+                reservation.Id, requestId, amount, SqliteLedgerSchema.ToStoredTimestamp(at), SqliteLedgerSchema.ToStoredTimestamp(reservation.ExpiresAt)));
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return new BudgetReserveResult { Reservation = reservation };
+    }
+
+    private async Task<int> ReconcileCoreAsync(DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        var now = SqliteLedgerSchema.ToStoredTimestamp(at);
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+
+        // SKIP LOCKED: a reservation another replica is settling or reclaiming right now is left to it.
+        var expired = new List<(string Id, string RequestId, long Amount)>();
+        await using (var select = Command(connection, transaction,
+            "SELECT id, request_id, amount_nanos FROM budget_reservations WHERE reclaimed_at IS NULL AND expires_at <= @now ORDER BY id FOR UPDATE SKIP LOCKED;"))
+        {
+            select.Parameters.AddWithValue("now", now);
+            await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                expired.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+            }
+        }
+
+        if (expired.Count > 0)
+        {
+            await LockCountersAsync(connection, transaction, expired.ConvertAll(item => item.Id), cancellationToken);
+            var ledger = await HasLedgerAsync(connection, transaction, cancellationToken);
+            foreach (var (id, requestId, amount) in expired)
+            {
+                var charged = ledger ? await RecordedCostAsync(connection, transaction, requestId, cancellationToken) ?? amount : 0;
+                await ApplyToItemsAsync(connection, transaction, id, release: amount, charge: charged, cancellationToken);
+                await using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_at = @now, reclaimed_nanos = @c WHERE id = @id;");
+                Bind(mark, ("now", now), ("c", charged), ("id", id));
+                await mark.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }
+
+        await using (var purge = Command(connection, transaction,
+            "DELETE FROM budget_reservation_items WHERE reservation_id IN (SELECT id FROM budget_reservations WHERE reclaimed_at IS NOT NULL AND reclaimed_at < @old); " +
+            "DELETE FROM budget_reservations WHERE reclaimed_at IS NOT NULL AND reclaimed_at < @old;"))
+        {
+            purge.Parameters.AddWithValue("old", SqliteLedgerSchema.ToStoredTimestamp(at - SqliteBudgetStore.ReclaimedRetention));
+            await purge.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return expired.Count;
+    }
+
+    /// <summary>Locks the counters the reservations hold money in, in the global order reservations lock them.</summary>
+    private static async Task LockCountersAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<string> reservationIds, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, transaction,
+            """
+            SELECT 1 FROM budget_counters
+            WHERE (scope, period, period_start) IN (SELECT scope, period, period_start FROM budget_reservation_items WHERE reservation_id = ANY(@ids))
+            ORDER BY scope COLLATE "C", period COLLATE "C", period_start
+            FOR UPDATE;
+            """);
+        command.Parameters.AddWithValue("ids", reservationIds.ToArray());
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The cost the ledger recorded for a request, in nano-dollars; null when one of its attempts with tokens could
+    /// not be priced (then the whole reservation is charged, erring on the side of the budget).
+    /// </summary>
+    private static async Task<long?> RecordedCostAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string requestId, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, transaction,
+            "SELECT COALESCE(bool_or(cost_total IS NULL AND input_tokens + output_tokens > 0), false), COALESCE(SUM(cost_total), 0) FROM ledger_records WHERE request_id = @r;");
+        command.Parameters.AddWithValue("r", requestId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return reader.GetBoolean(0) ? null : BudgetMoney.ToNanos(reader.GetDecimal(1));
+    }
+
+    private static async Task<bool> HasLedgerAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, transaction, "SELECT to_regclass('ledger_records') IS NOT NULL;");
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private static async Task ApplyToItemsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string reservationId, long release, long charge, CancellationToken cancellationToken)
+    {
+        await using var update = Command(connection, transaction,
+            """
+            UPDATE budget_counters
+            SET reserved_nanos = GREATEST(0, reserved_nanos - @release), spent_nanos = spent_nanos + @charge
+            WHERE (scope, period, period_start) IN (SELECT scope, period, period_start FROM budget_reservation_items WHERE reservation_id = @id);
+            """);
+        Bind(update, ("release", release), ("charge", charge), ("id", reservationId));
+        await update.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="action"/> again (a fresh transaction) when PostgreSQL reports a deadlock or a serialization failure.</summary>
+    private static async Task<T> RetryTransientAsync<T>(Func<CancellationToken, Task<T>> action, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await action(cancellationToken);
+            }
+            catch (PostgresException exception) when (attempt < MaxTransientRetries && exception.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(10 * attempt), cancellationToken);
+            }
+        }
+    }
+
+    private static NpgsqlCommand Command(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql) => new(sql, connection, transaction);
+
+    private static NpgsqlBatchCommand BatchCommand(string sql, params ReadOnlySpan<object> values)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var value in values)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = value });
+        }
+
+        return command;
+    }
+
+    private static void Bind(NpgsqlCommand command, params ReadOnlySpan<(string Name, object Value)> values)
+    {
+        command.Parameters.Clear();
+        foreach (var (name, value) in values)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    private async Task EnsureMigratedAsync(CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        if (!Volatile.Read(ref _migrated))
+        {
+            await MigrateAsync(cancellationToken);
+        }
+    }
+}

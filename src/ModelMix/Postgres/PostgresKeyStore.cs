@@ -1,0 +1,265 @@
+using ModelMix.Budgets;
+using ModelMix.Keys;
+using ModelMix.Ledger;
+using Npgsql;
+
+namespace ModelMix.Postgres;
+
+/// <summary>
+/// Virtual API keys in PostgreSQL, shared by every proxy replica on the database: the same tables and rules as
+/// <see cref="SqliteKeyStore"/> (public id, name, a per-key salt and the HMAC-SHA256 of the secret, admin flag,
+/// budget caps, creation and revocation times; never the key itself). A key created or revoked on one replica is
+/// seen by every other on its next request.
+/// </summary>
+public sealed class PostgresKeyStore : IKeyStore
+{
+    /// <summary>The component name in <c>modelmix_schema_versions</c>.</summary>
+    public const string Component = "keys";
+
+    private static readonly string[] Migrations =
+    [
+        // 1: keys and their caps. A name is unique among keys not revoked (a revoked name may be reused).
+        // Instants are 100 ns ticks since the Unix epoch (UTC); caps are bigint nano-dollars.
+        """
+        CREATE TABLE api_keys (
+            id         text    PRIMARY KEY,
+            name       text    NOT NULL,
+            salt       bytea   NOT NULL,
+            hash       bytea   NOT NULL,
+            is_admin   boolean NOT NULL,
+            created_at bigint  NOT NULL,
+            revoked_at bigint
+        );
+        CREATE UNIQUE INDEX ux_api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL;
+        CREATE TABLE api_key_budgets (
+            key_id    text   NOT NULL REFERENCES api_keys (id),
+            period    text   NOT NULL,
+            cap_nanos bigint NOT NULL,
+            PRIMARY KEY (key_id, period)
+        );
+        """,
+    ];
+
+    // Verifying against this when the id is unknown keeps the time of a miss like the time of a wrong secret.
+    private static readonly byte[] DummySalt = ApiKeyHasher.NewSalt();
+    private static readonly byte[] DummyHash = ApiKeyHasher.Hash(DummySalt, "dummy");
+
+    private readonly PostgresDatabase _database;
+    private readonly TimeProvider _time;
+    private readonly SemaphoreSlim _migrateLock = new(1, 1);
+    private bool _migrated;
+    private int _disposed;
+
+    /// <summary>Creates a store over the PostgreSQL database of <paramref name="connectionString"/> (an Npgsql connection string).</summary>
+    /// <param name="connectionString">Host, port, database, user and password.</param>
+    /// <param name="time">The clock for creation and revocation times; the system clock when null.</param>
+    public PostgresKeyStore(string connectionString, TimeProvider? time = null)
+    {
+        _database = new PostgresDatabase(connectionString);
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <inheritdoc />
+    public string Location => _database.Display;
+
+    /// <inheritdoc />
+    public async Task MigrateAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        await _migrateLock.WaitAsync(cancellationToken);
+        try
+        {
+            await _database.MigrateAsync(Component, Migrations, cancellationToken);
+            Volatile.Write(ref _migrated, true);
+        }
+        finally
+        {
+            _migrateLock.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<CreatedApiKey> CreateAsync(string name, IReadOnlyList<BudgetCap>? budgets = null, bool isAdmin = false, CancellationToken cancellationToken = default)
+    {
+        budgets = ApiKeyRules.Validate(name, budgets);
+        await EnsureMigratedAsync(cancellationToken);
+        var (id, secret, key) = ApiKeySecret.Generate();
+        var salt = ApiKeyHasher.NewSalt();
+        var hash = ApiKeyHasher.Hash(salt, secret);
+        var now = _time.GetUtcNow();
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var insert = new NpgsqlCommand(
+            "INSERT INTO api_keys (id, name, salt, hash, is_admin, created_at) VALUES (@id, @name, @salt, @hash, @admin, @created);", connection, transaction))
+        {
+            insert.Parameters.AddWithValue("id", id);
+            insert.Parameters.AddWithValue("name", name);
+            insert.Parameters.AddWithValue("salt", salt);
+            insert.Parameters.AddWithValue("hash", hash);
+            insert.Parameters.AddWithValue("admin", isAdmin);
+            insert.Parameters.AddWithValue("created", SqliteLedgerSchema.ToStoredTimestamp(now));
+            try
+            {
+                await insert.ExecuteNonQueryAsync(cancellationToken);
+            }
+            catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation)
+            {
+                throw ApiKeyRules.DuplicateName(name, exception);
+            }
+        }
+
+        foreach (var cap in budgets)
+        {
+            await using var insertCap = new NpgsqlCommand("INSERT INTO api_key_budgets (key_id, period, cap_nanos) VALUES (@id, @period, @cap);", connection, transaction);
+            insertCap.Parameters.AddWithValue("id", id);
+            insertCap.Parameters.AddWithValue("period", BudgetPeriods.ToCode(cap.Window));
+            insertCap.Parameters.AddWithValue("cap", BudgetMoney.CapToNanos(cap.AmountUsd));
+            await insertCap.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return new CreatedApiKey(new ApiKeyInfo { Id = id, Name = name, CreatedAt = now, IsAdmin = isAdmin, Budgets = budgets }, key);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<ApiKeyInfo>> ListAsync(bool includeRevoked = true, CancellationToken cancellationToken = default)
+    {
+        await EnsureMigratedAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        var keys = new List<ApiKeyInfo>();
+        await using (var command = new NpgsqlCommand(
+            "SELECT id, name, is_admin, created_at, revoked_at FROM api_keys" + (includeRevoked ? string.Empty : " WHERE revoked_at IS NULL") + " ORDER BY created_at, id;",
+            connection))
+        {
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                keys.Add(ReadInfo(reader));
+            }
+        }
+
+        for (var i = 0; i < keys.Count; i++)
+        {
+            keys[i] = keys[i] with { Budgets = await ReadBudgetsAsync(connection, keys[i].Id, cancellationToken) };
+        }
+
+        return keys;
+    }
+
+    /// <inheritdoc />
+    public async Task<ApiKeyInfo?> FindAsync(string nameOrId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(nameOrId);
+        var keys = await ListAsync(includeRevoked: true, cancellationToken);
+        return keys.FirstOrDefault(key => key.Id == nameOrId)
+            ?? keys.FirstOrDefault(key => key.Name == nameOrId && key.RevokedAt is null);
+    }
+
+    /// <inheritdoc />
+    public async Task<ApiKeyInfo> RevokeAsync(string nameOrId, CancellationToken cancellationToken = default)
+    {
+        var key = await FindAsync(nameOrId, cancellationToken)
+            ?? throw new ApiKeyException($"No key has the id or name '{nameOrId}' (see modelmix keys list).");
+        if (key.RevokedAt is not null)
+        {
+            throw new ApiKeyException($"Key '{key.Name}' ({key.Id}) was already revoked at {key.RevokedAt:O}.");
+        }
+
+        var now = _time.GetUtcNow();
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var update = new NpgsqlCommand("UPDATE api_keys SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL;", connection);
+        update.Parameters.AddWithValue("now", SqliteLedgerSchema.ToStoredTimestamp(now));
+        update.Parameters.AddWithValue("id", key.Id);
+        await update.ExecuteNonQueryAsync(cancellationToken);
+        return key with { RevokedAt = now };
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> HasActiveKeysAsync(CancellationToken cancellationToken = default)
+    {
+        await EnsureMigratedAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL);", connection);
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <inheritdoc />
+    public async Task<ApiKeyInfo?> AuthenticateAsync(string? presented, CancellationToken cancellationToken = default)
+    {
+        if (presented is null || !ApiKeySecret.TryParse(presented, out var id, out var secret))
+        {
+            return null;
+        }
+
+        await EnsureMigratedAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        ApiKeyInfo? info = null;
+        byte[] salt = DummySalt, hash = DummyHash;
+        await using (var command = new NpgsqlCommand("SELECT id, name, is_admin, created_at, revoked_at, salt, hash FROM api_keys WHERE id = @id;", connection))
+        {
+            command.Parameters.AddWithValue("id", id);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                info = ReadInfo(reader);
+                salt = (byte[])reader.GetValue(5);
+                hash = (byte[])reader.GetValue(6);
+            }
+        }
+
+        var valid = ApiKeyHasher.Verify(salt, hash, secret);
+        if (!valid || info is null || info.RevokedAt is not null)
+        {
+            return null;
+        }
+
+        return info with { Budgets = await ReadBudgetsAsync(connection, info.Id, cancellationToken) };
+    }
+
+    /// <summary>Closes the pooled connections.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            await _database.DisposeAsync();
+        }
+    }
+
+    private static ApiKeyInfo ReadInfo(NpgsqlDataReader reader) => new()
+    {
+        Id = reader.GetString(0),
+        Name = reader.GetString(1),
+        IsAdmin = reader.GetBoolean(2),
+        CreatedAt = SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(3)),
+        RevokedAt = reader.IsDBNull(4) ? null : SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(4)),
+    };
+
+    private static async Task<IReadOnlyList<BudgetCap>> ReadBudgetsAsync(NpgsqlConnection connection, string id, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT period, cap_nanos FROM api_key_budgets WHERE key_id = @id;", connection);
+        command.Parameters.AddWithValue("id", id);
+        var caps = new List<BudgetCap>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            if (BudgetPeriods.TryParse(reader.GetString(0), out var window))
+            {
+                caps.Add(new BudgetCap(window, BudgetMoney.ToUsd(reader.GetInt64(1))));
+            }
+        }
+
+        caps.Sort((a, b) => a.Window.CompareTo(b.Window));
+        return caps;
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    private async Task EnsureMigratedAsync(CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        if (!Volatile.Read(ref _migrated))
+        {
+            await MigrateAsync(cancellationToken);
+        }
+    }
+}

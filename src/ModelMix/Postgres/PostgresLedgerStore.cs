@@ -1,0 +1,421 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using ModelMix.Ledger;
+using ModelMix.Pricing;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace ModelMix.Postgres;
+
+/// <summary>
+/// The shared ledger store: a PostgreSQL table that several proxy replicas write to at once. Same contract as
+/// <see cref="SqliteLedgerStore"/>: a batch is one transaction, a record whose id is already stored is skipped (so
+/// replicas and replays never count twice), reads see committed records in timestamp order. Costs are
+/// <c>numeric</c> and summed by PostgreSQL exactly; timestamps are 100 ns ticks since the Unix epoch, as in SQLite,
+/// so every instant round-trips exactly. A batch is sent with binary <c>COPY</c> into a temporary table and moved
+/// into the ledger by one <c>INSERT … ON CONFLICT (id) DO NOTHING</c>.
+/// </summary>
+public sealed class PostgresLedgerStore : ILedgerStore
+{
+    /// <summary>The component name in <c>modelmix_schema_versions</c>.</summary>
+    public const string Component = "ledger";
+
+    /// <summary>Every stored column but <c>seq</c>, with its type: shared by the table and the batch's temporary table.</summary>
+    private const string ColumnDefinitions =
+        """
+            id                    text    NOT NULL,
+            timestamp             bigint  NOT NULL,
+            request_id            text    NOT NULL,
+            upstream_request_id   text,
+            session_id            text,
+            key_id                text,
+            task_label            text,
+            requested_model       text    NOT NULL,
+            routed_model          text    NOT NULL,
+            response_model        text,
+            policy                text,
+            reason                text,
+            attempt               integer NOT NULL,
+            escalated_from        text,
+            input_tokens          bigint  NOT NULL,
+            output_tokens         bigint  NOT NULL,
+            cache_write_5m_tokens bigint  NOT NULL,
+            cache_write_1h_tokens bigint  NOT NULL,
+            cache_read_tokens     bigint  NOT NULL,
+            service_tier          text    NOT NULL,
+            speed                 text    NOT NULL,
+            inference_geo         text,
+            cost_input            numeric,
+            cost_output           numeric,
+            cost_cache_write_5m   numeric,
+            cost_cache_write_1h   numeric,
+            cost_cache_read       numeric,
+            cost_total            numeric,
+            latency_ms            bigint  NOT NULL,
+            streaming             boolean NOT NULL,
+            status                text    NOT NULL,
+            http_status           integer NOT NULL,
+            error_type            text,
+            shadow_pair_id        text
+        """;
+
+    /// <summary>Migrations in order (append only: never edit a step that has shipped).</summary>
+    private static readonly string[] Migrations =
+    [
+        // 1: the ledger table, the same columns and indexes as SQLite's (SqliteLedgerSchema), costs as exact numeric.
+        $"""
+        CREATE TABLE ledger_records (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        {ColumnDefinitions},
+            CHECK ((cost_input IS NULL) = (cost_output IS NULL)
+               AND (cost_input IS NULL) = (cost_cache_write_5m IS NULL)
+               AND (cost_input IS NULL) = (cost_cache_write_1h IS NULL)
+               AND (cost_input IS NULL) = (cost_cache_read IS NULL)
+               AND (cost_input IS NULL) = (cost_total IS NULL))
+        );
+        CREATE UNIQUE INDEX ux_ledger_records_id ON ledger_records (id);
+        CREATE INDEX ix_ledger_records_timestamp ON ledger_records (timestamp);
+        CREATE INDEX ix_ledger_records_request_id ON ledger_records (request_id);
+        CREATE INDEX ix_ledger_records_key_id ON ledger_records (key_id, timestamp);
+        CREATE INDEX ix_ledger_records_session_id ON ledger_records (session_id, timestamp);
+        """,
+    ];
+
+    private static readonly string CreateBatchTable = $"CREATE TEMPORARY TABLE ledger_batch (ord integer NOT NULL,\n{ColumnDefinitions}) ON COMMIT DROP;";
+
+    private static readonly string CopyBatch = $"COPY ledger_batch (ord, {SqliteLedgerSchema.SelectColumns}) FROM STDIN (FORMAT BINARY)";
+
+    private static readonly string MoveBatch =
+        $"INSERT INTO ledger_records ({SqliteLedgerSchema.SelectColumns}) SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_batch ORDER BY ord ON CONFLICT (id) DO NOTHING;";
+
+    private readonly PostgresDatabase _database;
+    private readonly ILogger _logger;
+    private bool _migrated;
+    private int _disposed;
+
+    /// <summary>Creates a store over the PostgreSQL database of <paramref name="connectionString"/> (an Npgsql connection string).</summary>
+    /// <param name="connectionString">Host, port, database, user and password; see <see cref="Stores.StoreLocation"/> for the URL form.</param>
+    /// <param name="logger">Receives migration messages; optional.</param>
+    public PostgresLedgerStore(string connectionString, ILogger<PostgresLedgerStore>? logger = null)
+    {
+        _database = new PostgresDatabase(connectionString);
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+    }
+
+    /// <summary>The database for messages: host, port, database and user, never the password.</summary>
+    public string Location => _database.Display;
+
+    /// <summary>The schema version this code creates and understands.</summary>
+    public static int SchemaVersion => Migrations.Length;
+
+    /// <inheritdoc />
+    public async Task MigrateAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        foreach (var version in await _database.MigrateAsync(Component, Migrations, cancellationToken))
+        {
+            LedgerLog.MigrationApplied(_logger, _database.Display, version);
+        }
+
+        _migrated = true;
+    }
+
+    /// <inheritdoc />
+    public async Task WriteBatchAsync(IReadOnlyList<LedgerRecord> records, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        if (records.Count == 0)
+        {
+            return;
+        }
+
+        for (var i = 0; i < records.Count; i++)
+        {
+            LedgerRecordRules.RequireFields(records[i], nameof(records));
+        }
+
+        EnsureReadable();
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await PostgresDatabase.ExecuteAsync(connection, transaction, CreateBatchTable, cancellationToken);
+        await using (var importer = await connection.BeginBinaryImportAsync(CopyBatch, cancellationToken))
+        {
+            for (var i = 0; i < records.Count; i++)
+            {
+                await WriteRowAsync(importer, i, records[i], cancellationToken);
+            }
+
+            await importer.CompleteAsync(cancellationToken);
+        }
+
+        await PostgresDatabase.ExecuteAsync(connection, transaction, MoveBatch, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<LedgerRecord> ReadAsync(
+        LedgerQuery query, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        EnsureReadable();
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        var where = BuildWhere(command, query);
+        command.CommandText = $"SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_records{where} ORDER BY timestamp, seq{BuildLimit(command, query)};";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            yield return ReadRecord(reader);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<LedgerTotals> GetTotalsAsync(LedgerQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        EnsureReadable();
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        var source = FromClause(command, query, "input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, " +
+            "cache_read_tokens, cost_input, cost_output, cost_cache_write_5m, cost_cache_write_1h, cost_cache_read");
+
+        // SUM over numeric is exact in PostgreSQL; SUM over bigint is numeric too, cast back (overflow fails loudly).
+        command.CommandText =
+            $"""
+            SELECT COUNT(*), COUNT(*) - COUNT(cost_input),
+                   COALESCE(SUM(input_tokens), 0)::bigint, COALESCE(SUM(output_tokens), 0)::bigint,
+                   COALESCE(SUM(cache_write_5m_tokens), 0)::bigint, COALESCE(SUM(cache_write_1h_tokens), 0)::bigint,
+                   COALESCE(SUM(cache_read_tokens), 0)::bigint,
+                   COALESCE(SUM(cost_input), 0), COALESCE(SUM(cost_output), 0),
+                   COALESCE(SUM(cost_cache_write_5m), 0), COALESCE(SUM(cost_cache_write_1h), 0),
+                   COALESCE(SUM(cost_cache_read), 0)
+            FROM {source};
+            """;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return LedgerTotals.Empty;
+        }
+
+        return new LedgerTotals
+        {
+            Count = reader.GetInt64(0),
+            UnpricedCount = reader.GetInt64(1),
+            InputTokens = reader.GetInt64(2),
+            OutputTokens = reader.GetInt64(3),
+            CacheWrite5mTokens = reader.GetInt64(4),
+            CacheWrite1hTokens = reader.GetInt64(5),
+            CacheReadTokens = reader.GetInt64(6),
+            Cost = new CostBreakdown(reader.GetDecimal(7), reader.GetDecimal(8), reader.GetDecimal(9), reader.GetDecimal(10), reader.GetDecimal(11)),
+        };
+    }
+
+    /// <inheritdoc />
+    public async Task<long> CountAsync(LedgerQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        EnsureReadable();
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT COUNT(*) FROM {FromClause(command, query, "seq")};";
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>Closes the pooled connections.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            await _database.DisposeAsync();
+        }
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    private void EnsureReadable()
+    {
+        ThrowIfDisposed();
+        if (!_migrated)
+        {
+            throw new InvalidOperationException(
+                $"The ledger store '{_database.Display}' has not been migrated: call {nameof(MigrateAsync)} before using it.");
+        }
+    }
+
+    private static async Task WriteRowAsync(NpgsqlBinaryImporter importer, int ordinal, LedgerRecord r, CancellationToken cancellationToken)
+    {
+        var usage = r.Usage;
+        await importer.StartRowAsync(cancellationToken);
+        await importer.WriteAsync(ordinal, NpgsqlDbType.Integer, cancellationToken);
+        await importer.WriteAsync(r.Id, NpgsqlDbType.Text, cancellationToken);
+        await importer.WriteAsync(SqliteLedgerSchema.ToStoredTimestamp(r.Timestamp), NpgsqlDbType.Bigint, cancellationToken);
+        await importer.WriteAsync(r.RequestId, NpgsqlDbType.Text, cancellationToken);
+        await WriteTextAsync(importer, r.UpstreamRequestId, cancellationToken);
+        await WriteTextAsync(importer, r.SessionId, cancellationToken);
+        await WriteTextAsync(importer, r.KeyId, cancellationToken);
+        await WriteTextAsync(importer, r.TaskLabel, cancellationToken);
+        await importer.WriteAsync(r.RequestedModel, NpgsqlDbType.Text, cancellationToken);
+        await importer.WriteAsync(r.RoutedModel, NpgsqlDbType.Text, cancellationToken);
+        await WriteTextAsync(importer, r.ResponseModel, cancellationToken);
+        await WriteTextAsync(importer, r.Policy, cancellationToken);
+        await WriteTextAsync(importer, r.Reason, cancellationToken);
+        await importer.WriteAsync(r.Attempt, NpgsqlDbType.Integer, cancellationToken);
+        await WriteTextAsync(importer, r.EscalatedFrom, cancellationToken);
+        await importer.WriteAsync(usage.InputTokens, NpgsqlDbType.Bigint, cancellationToken);
+        await importer.WriteAsync(usage.OutputTokens, NpgsqlDbType.Bigint, cancellationToken);
+        await importer.WriteAsync(usage.CacheWrite5mTokens, NpgsqlDbType.Bigint, cancellationToken);
+        await importer.WriteAsync(usage.CacheWrite1hTokens, NpgsqlDbType.Bigint, cancellationToken);
+        await importer.WriteAsync(usage.CacheReadTokens, NpgsqlDbType.Bigint, cancellationToken);
+        await importer.WriteAsync(SqliteLedgerSchema.ToCode(usage.ServiceTier), NpgsqlDbType.Text, cancellationToken);
+        await importer.WriteAsync(SqliteLedgerSchema.ToCode(usage.Speed), NpgsqlDbType.Text, cancellationToken);
+        await WriteTextAsync(importer, usage.InferenceGeo, cancellationToken);
+        if (r.Cost is { } cost)
+        {
+            await importer.WriteAsync(cost.Input, NpgsqlDbType.Numeric, cancellationToken);
+            await importer.WriteAsync(cost.Output, NpgsqlDbType.Numeric, cancellationToken);
+            await importer.WriteAsync(cost.CacheWrite5m, NpgsqlDbType.Numeric, cancellationToken);
+            await importer.WriteAsync(cost.CacheWrite1h, NpgsqlDbType.Numeric, cancellationToken);
+            await importer.WriteAsync(cost.CacheRead, NpgsqlDbType.Numeric, cancellationToken);
+            await importer.WriteAsync(cost.Total, NpgsqlDbType.Numeric, cancellationToken);
+        }
+        else
+        {
+            for (var i = 0; i < 6; i++)
+            {
+                await importer.WriteNullAsync(cancellationToken);
+            }
+        }
+
+        await importer.WriteAsync(r.LatencyMs, NpgsqlDbType.Bigint, cancellationToken);
+        await importer.WriteAsync(r.Streaming, NpgsqlDbType.Boolean, cancellationToken);
+        await importer.WriteAsync(SqliteLedgerSchema.ToCode(r.Status), NpgsqlDbType.Text, cancellationToken);
+        await importer.WriteAsync(r.HttpStatus, NpgsqlDbType.Integer, cancellationToken);
+        await WriteTextAsync(importer, r.ErrorType, cancellationToken);
+        await WriteTextAsync(importer, r.ShadowPairId, cancellationToken);
+    }
+
+    private static Task WriteTextAsync(NpgsqlBinaryImporter importer, string? value, CancellationToken cancellationToken) =>
+        value is null ? importer.WriteNullAsync(cancellationToken) : importer.WriteAsync(value, NpgsqlDbType.Text, cancellationToken);
+
+    private static LedgerRecord ReadRecord(NpgsqlDataReader r)
+    {
+        CostBreakdown? cost = r.IsDBNull(22)
+            ? null
+            : new CostBreakdown(r.GetDecimal(22), r.GetDecimal(23), r.GetDecimal(24), r.GetDecimal(25), r.GetDecimal(26));
+        return new LedgerRecord
+        {
+            Id = r.GetString(0),
+            Timestamp = SqliteLedgerSchema.FromStoredTimestamp(r.GetInt64(1)),
+            RequestId = r.GetString(2),
+            UpstreamRequestId = NullableString(r, 3),
+            SessionId = NullableString(r, 4),
+            KeyId = NullableString(r, 5),
+            TaskLabel = NullableString(r, 6),
+            RequestedModel = r.GetString(7),
+            RoutedModel = r.GetString(8),
+            ResponseModel = NullableString(r, 9),
+            Policy = NullableString(r, 10),
+            Reason = NullableString(r, 11),
+            Attempt = r.GetInt32(12),
+            EscalatedFrom = NullableString(r, 13),
+            Usage = new TokenUsage(
+                r.GetInt64(14),
+                r.GetInt64(15),
+                r.GetInt64(16),
+                r.GetInt64(17),
+                r.GetInt64(18),
+                SqliteLedgerSchema.ParseServiceTier(r.GetString(19)),
+                SqliteLedgerSchema.ParseSpeed(r.GetString(20)),
+                NullableString(r, 21)),
+            Cost = cost,
+            LatencyMs = r.GetInt64(28),
+            Streaming = r.GetBoolean(29),
+            Status = SqliteLedgerSchema.ParseStatus(r.GetString(30)),
+            HttpStatus = r.GetInt32(31),
+            ErrorType = NullableString(r, 32),
+            ShadowPairId = NullableString(r, 33),
+        };
+    }
+
+    private static string? NullableString(NpgsqlDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+
+    private static string FromClause(NpgsqlCommand command, LedgerQuery query, string columns)
+    {
+        var where = BuildWhere(command, query);
+        return query.Limit is null
+            ? "ledger_records" + where
+            : $"(SELECT {columns} FROM ledger_records{where} ORDER BY timestamp, seq{BuildLimit(command, query)}) AS selected";
+    }
+
+    private static string BuildLimit(NpgsqlCommand command, LedgerQuery query)
+    {
+        if (query.Limit is not { } limit)
+        {
+            return string.Empty;
+        }
+
+        if (limit < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(query), limit, $"{nameof(LedgerQuery)}.{nameof(LedgerQuery.Limit)} must be positive when set.");
+        }
+
+        command.Parameters.AddWithValue("limit", (long)limit);
+        return " LIMIT @limit";
+    }
+
+    private static string BuildWhere(NpgsqlCommand command, LedgerQuery query)
+    {
+        var sql = new StringBuilder();
+
+        void Add(string condition, string name, object value)
+        {
+            sql.Append(sql.Length == 0 ? " WHERE " : " AND ").Append(condition);
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        if (query.From is { } from)
+        {
+            Add("timestamp >= @from", "from", SqliteLedgerSchema.ToStoredTimestamp(from));
+        }
+
+        if (query.To is { } to)
+        {
+            Add("timestamp < @to", "to", SqliteLedgerSchema.ToStoredTimestamp(to));
+        }
+
+        if (query.RequestId is { } requestId)
+        {
+            Add("request_id = @request_id", "request_id", requestId);
+        }
+
+        if (query.SessionId is { } sessionId)
+        {
+            Add("session_id = @session_id", "session_id", sessionId);
+        }
+
+        if (query.KeyId is { } keyId)
+        {
+            Add("key_id = @key_id", "key_id", keyId);
+        }
+
+        if (query.TaskLabel is { } taskLabel)
+        {
+            Add("task_label = @task_label", "task_label", taskLabel);
+        }
+
+        if (query.Model is { } model)
+        {
+            Add("routed_model = @model", "model", model);
+        }
+
+        if (query.Status is { } status)
+        {
+            Add("status = @status", "status", SqliteLedgerSchema.ToCode(status));
+        }
+
+        return sql.ToString();
+    }
+}

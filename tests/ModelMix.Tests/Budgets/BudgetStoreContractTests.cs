@@ -1,0 +1,192 @@
+using Microsoft.Extensions.Time.Testing;
+using ModelMix.Budgets;
+using ModelMix.Ledger;
+using ModelMix.Pricing;
+
+namespace ModelMix.Tests.Budgets;
+
+/// <summary>The contract every <see cref="IBudgetStore"/> keeps, run against SQLite and PostgreSQL by subclasses.</summary>
+public abstract class BudgetStoreContractTests : IAsyncLifetime
+{
+    protected static readonly TimeSpan Ttl = TimeSpan.FromMinutes(15);
+    protected FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 3, 14, 23, 0, 0, TimeSpan.Zero));
+    protected IBudgetStore Store { get; set; } = null!;
+
+    /// <summary>Creates this test's empty database.</summary>
+    protected abstract Task CreateDatabaseAsync();
+
+    /// <summary>Deletes this test's database.</summary>
+    protected abstract Task DeleteDatabaseAsync();
+
+    /// <summary>Another budget store over this test's database (what another process or replica would open).</summary>
+    protected abstract IBudgetStore NewBudgetStore();
+
+    /// <summary>A ledger store over this test's database.</summary>
+    protected abstract ILedgerStore NewLedgerStore();
+
+    public async Task InitializeAsync()
+    {
+        await CreateDatabaseAsync();
+        Store = NewBudgetStore();
+        await Store.MigrateAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Store.DisposeAsync();
+        await DeleteDatabaseAsync();
+    }
+
+    private static BudgetLimit Daily(decimal cap) => new("key:k1", "key 'team-a'", BudgetWindow.Day, cap);
+
+    [Fact]
+    public async Task Reservation_holds_money_and_settlement_replaces_it_with_the_real_cost()
+    {
+        var result = await Store.ReserveAsync("req1", [Daily(1m)], 0.4m, Time.GetUtcNow(), Ttl);
+        Assert.True(result.Succeeded);
+        Assert.Equal(new BudgetUsage(BudgetWindow.Day, new DateTimeOffset(2026, 3, 14, 0, 0, 0, TimeSpan.Zero), 0m, 0.4m), await Usage(BudgetWindow.Day));
+
+        await Store.SettleAsync(result.Reservation!, 0.123m);
+
+        var usage = await Usage(BudgetWindow.Day);
+        Assert.Equal(0.123m, usage.SpentUsd);
+        Assert.Equal(0m, usage.ReservedUsd);
+    }
+
+    [Fact]
+    public async Task Settling_zero_releases_the_reservation()
+    {
+        var result = await Store.ReserveAsync("req1", [Daily(1m)], 0.4m, Time.GetUtcNow(), Ttl);
+
+        await Store.SettleAsync(result.Reservation!, 0m);
+        await Store.SettleAsync(result.Reservation!, 0.5m); // settling twice changes nothing
+
+        Assert.Equal(0m, (await Usage(BudgetWindow.Day)).SpentUsd);
+        Assert.Equal(0m, (await Usage(BudgetWindow.Day)).ReservedUsd);
+    }
+
+    [Fact]
+    public async Task Reservation_that_would_exceed_a_cap_is_refused_and_holds_nothing()
+    {
+        var first = await Store.ReserveAsync("req1", [Daily(1m)], 0.6m, Time.GetUtcNow(), Ttl);
+        var monthly = new BudgetLimit("key:k1", "key 'team-a'", BudgetWindow.Month, 100m);
+
+        var second = await Store.ReserveAsync("req2", [monthly, Daily(1m)], 0.6m, Time.GetUtcNow(), Ttl);
+
+        Assert.True(first.Succeeded);
+        Assert.False(second.Succeeded);
+        Assert.Equal(BudgetWindow.Day, second.Refusal!.Limit.Window);
+        Assert.Equal(0.6m, second.Refusal.ReservedUsd);
+        Assert.Equal(new DateTimeOffset(2026, 3, 15, 0, 0, 0, TimeSpan.Zero), second.Refusal.ResetsAt);
+        Assert.Equal(0m, (await Usage(BudgetWindow.Month)).ReservedUsd); // all or nothing: the monthly hold was rolled back
+    }
+
+    [Fact]
+    public async Task A_reservation_that_exactly_fills_the_cap_is_allowed()
+    {
+        Assert.True((await Store.ReserveAsync("req1", [Daily(1m)], 0.5m, Time.GetUtcNow(), Ttl)).Succeeded);
+        Assert.True((await Store.ReserveAsync("req2", [Daily(1m)], 0.5m, Time.GetUtcNow(), Ttl)).Succeeded);
+        Assert.False((await Store.ReserveAsync("req3", [Daily(1m)], 0.000000001m, Time.GetUtcNow(), Ttl)).Succeeded);
+    }
+
+    [Fact]
+    public async Task Daily_budget_resets_at_utc_midnight_but_total_does_not()
+    {
+        var total = new BudgetLimit("key:k1", "key 'team-a'", BudgetWindow.Total, 1.5m);
+        var first = await Store.ReserveAsync("req1", [Daily(1m), total], 1m, Time.GetUtcNow(), Ttl);
+        await Store.SettleAsync(first.Reservation!, 1m);
+        Assert.False((await Store.ReserveAsync("req2", [Daily(1m)], 0.1m, Time.GetUtcNow(), Ttl)).Succeeded);
+
+        Time.Advance(TimeSpan.FromHours(1)); // 2026-03-15T00:00Z
+
+        Assert.True((await Store.ReserveAsync("req3", [Daily(1m)], 0.9m, Time.GetUtcNow(), Ttl)).Succeeded);
+        var refused = await Store.ReserveAsync("req4", [total], 0.6m, Time.GetUtcNow(), Ttl);
+        Assert.False(refused.Succeeded);
+        Assert.Null(refused.Refusal!.ResetsAt);
+        Assert.Equal(1m, refused.Refusal.SpentUsd);
+    }
+
+    [Fact]
+    public async Task A_request_that_straddles_midnight_is_charged_to_the_day_it_started()
+    {
+        var reservation = (await Store.ReserveAsync("req1", [Daily(1m)], 0.5m, Time.GetUtcNow(), Ttl)).Reservation!;
+        Time.Advance(TimeSpan.FromHours(2));
+
+        await Store.SettleAsync(reservation, 0.2m);
+
+        Assert.Equal(0m, (await Usage(BudgetWindow.Day)).SpentUsd);
+        Assert.Equal(0.2m, (await Store.GetUsageAsync("key:k1", BudgetWindow.Day, Time.GetUtcNow().AddDays(-1))).SpentUsd);
+    }
+
+    [Fact]
+    public async Task Concurrent_reservations_never_exceed_the_cap()
+    {
+        // Two stores on one file stand for two processes: SQLite's write lock (BEGIN IMMEDIATE) arbitrates between them.
+        await using var other = NewBudgetStore();
+        var results = await Task.WhenAll(Enumerable.Range(0, 200).Select(i =>
+            Task.Run(() => (i % 2 == 0 ? Store : other).ReserveAsync("req" + i, [Daily(1m)], 0.03m, Time.GetUtcNow(), Ttl))));
+
+        Assert.Equal(33, results.Count(result => result.Succeeded)); // 33 × $0.03 = $0.99 ≤ $1 < 34 × $0.03
+        await Task.WhenAll(results.Where(result => result.Succeeded).Select(result => Task.Run(() => Store.SettleAsync(result.Reservation!, 0.03m))));
+        var usage = await Usage(BudgetWindow.Day);
+        Assert.Equal(0.99m, usage.SpentUsd);
+        Assert.Equal(0m, usage.ReservedUsd);
+    }
+
+    [Fact]
+    public async Task Expired_reservation_of_a_dead_process_is_released_when_nothing_was_recorded()
+    {
+        await using (var crashed = NewBudgetStore())
+        {
+            Assert.True((await crashed.ReserveAsync("req-dead", [Daily(1m)], 0.9m, Time.GetUtcNow(), Ttl)).Succeeded);
+        }
+
+        Assert.Equal(0, await Store.ReconcileExpiredAsync(Time.GetUtcNow()));
+        Assert.False((await Store.ReserveAsync("req2", [Daily(1m)], 0.5m, Time.GetUtcNow(), Ttl)).Succeeded);
+
+        Time.Advance(Ttl);
+
+        // The refused reservation reclaims what is expired and tries again.
+        Assert.True((await Store.ReserveAsync("req3", [Daily(1m)], 0.5m, Time.GetUtcNow(), Ttl)).Succeeded);
+        var usage = await Usage(BudgetWindow.Day);
+        Assert.Equal(0m, usage.SpentUsd);
+        Assert.Equal(0.5m, usage.ReservedUsd);
+    }
+
+    [Fact]
+    public async Task Expired_reservation_is_charged_what_its_request_recorded_in_the_ledger()
+    {
+        var reservation = (await Store.ReserveAsync("req-dead", [Daily(1m)], 0.9m, Time.GetUtcNow(), Ttl)).Reservation!;
+        await using (var ledger = NewLedgerStore())
+        {
+            await ledger.MigrateAsync();
+            await ledger.WriteBatchAsync([Record("req-dead", 0.25m), Record("other", 0.5m)]);
+        }
+
+        Time.Advance(Ttl);
+        Assert.Equal(1, await Store.ReconcileExpiredAsync(Time.GetUtcNow()));
+
+        var usage = await Usage(BudgetWindow.Day);
+        Assert.Equal(0.25m, usage.SpentUsd);
+        Assert.Equal(0m, usage.ReservedUsd);
+
+        // The "dead" request was only slow: its late settlement charges only what the reclaim did not.
+        await Store.SettleAsync(reservation, 0.3m);
+        Assert.Equal(0.3m, (await Usage(BudgetWindow.Day)).SpentUsd);
+        Assert.Equal(0m, (await Usage(BudgetWindow.Day)).ReservedUsd);
+    }
+
+    protected Task<BudgetUsage> Usage(BudgetWindow window) => Store.GetUsageAsync("key:k1", window, Time.GetUtcNow());
+
+    protected LedgerRecord Record(string requestId, decimal cost) => new()
+    {
+        Id = Guid.NewGuid().ToString("N"),
+        Timestamp = Time.GetUtcNow(),
+        RequestId = requestId,
+        RequestedModel = "claude-haiku-4-5",
+        RoutedModel = "claude-haiku-4-5",
+        Usage = new TokenUsage(10, 10),
+        Cost = new CostBreakdown(cost, 0m, 0m, 0m, 0m),
+        HttpStatus = 200,
+    };
+}

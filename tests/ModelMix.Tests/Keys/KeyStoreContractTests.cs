@@ -1,0 +1,101 @@
+using Microsoft.Extensions.Time.Testing;
+using ModelMix.Budgets;
+using ModelMix.Keys;
+
+namespace ModelMix.Tests.Keys;
+
+/// <summary>The contract every <see cref="IKeyStore"/> keeps, run against SQLite and PostgreSQL by subclasses.</summary>
+public abstract class KeyStoreContractTests : IAsyncLifetime
+{
+    protected FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 3, 14, 12, 0, 0, TimeSpan.Zero));
+    protected IKeyStore Store { get; set; } = null!;
+
+    /// <summary>Creates this test's empty database.</summary>
+    protected abstract Task CreateDatabaseAsync();
+
+    /// <summary>Deletes this test's database.</summary>
+    protected abstract Task DeleteDatabaseAsync();
+
+    /// <summary>A key store over this test's database.</summary>
+    protected abstract IKeyStore NewKeyStore();
+
+    public async Task InitializeAsync()
+    {
+        await CreateDatabaseAsync();
+        Store = NewKeyStore();
+        await Store.MigrateAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Store.DisposeAsync();
+        await DeleteDatabaseAsync();
+    }
+
+    [Fact]
+    public async Task Created_key_authenticates_until_revoked()
+    {
+        var created = await Store.CreateAsync("team-a", [BudgetCap.Parse("50/day"), BudgetCap.Parse("500/month")], isAdmin: true);
+
+        var info = await Store.AuthenticateAsync(created.Key);
+
+        Assert.NotNull(info);
+        Assert.Equal("team-a", info.Name);
+        Assert.Equal(created.Info.Id, info.Id);
+        Assert.True(info.IsAdmin);
+        Assert.Equal(Time.GetUtcNow(), info.CreatedAt);
+        Assert.Equal([new BudgetCap(BudgetWindow.Day, 50m), new BudgetCap(BudgetWindow.Month, 500m)], info.Budgets);
+        Assert.True(await Store.HasActiveKeysAsync());
+
+        Time.Advance(TimeSpan.FromHours(1));
+        var revoked = await Store.RevokeAsync("team-a");
+
+        Assert.Equal(Time.GetUtcNow(), revoked.RevokedAt);
+        Assert.Null(await Store.AuthenticateAsync(created.Key));
+        Assert.False(await Store.HasActiveKeysAsync());
+    }
+
+    [Fact]
+    public async Task Wrong_secret_for_a_known_id_does_not_authenticate()
+    {
+        var created = await Store.CreateAsync("team-a");
+        var tampered = created.Key[..^1] + (created.Key[^1] == 'a' ? 'b' : 'a');
+
+        Assert.Null(await Store.AuthenticateAsync(tampered));
+        Assert.Null(await Store.AuthenticateAsync("mmx-" + new string('Z', 44)));
+        Assert.Null(await Store.AuthenticateAsync(null));
+    }
+
+    [Fact]
+    public async Task Names_are_unique_among_active_keys_and_reusable_after_revocation()
+    {
+        var first = await Store.CreateAsync("team-a");
+
+        var duplicate = await Assert.ThrowsAsync<ApiKeyException>(() => Store.CreateAsync("team-a"));
+        Assert.Contains("already exists", duplicate.Message, StringComparison.Ordinal);
+
+        await Store.RevokeAsync(first.Info.Id);
+        Time.Advance(TimeSpan.FromSeconds(1)); // keys list oldest first
+        var second = await Store.CreateAsync("team-a");
+
+        var all = await Store.ListAsync();
+        Assert.Equal([first.Info.Id, second.Info.Id], all.Select(key => key.Id));
+        Assert.Equal(second.Info.Id, (await Store.FindAsync("team-a"))!.Id);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("has space")]
+    [InlineData("-leading-dash")]
+    public async Task Bad_names_are_refused(string name)
+    {
+        await Assert.ThrowsAsync<ApiKeyException>(() => Store.CreateAsync(name));
+    }
+
+    [Fact]
+    public async Task Revoking_an_unknown_key_says_so()
+    {
+        var error = await Assert.ThrowsAsync<ApiKeyException>(() => Store.RevokeAsync("nobody"));
+        Assert.Contains("nobody", error.Message, StringComparison.Ordinal);
+    }
+}
