@@ -41,9 +41,11 @@ internal sealed class MessagesForwarder
     private readonly TierDriftMonitor? _drift;
     private readonly AuthGate _auth;
     private readonly BudgetGate _budgets;
+    private readonly ProxyPromptCaching? _caching;
 
-    public MessagesForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, ProxyFallback fallback, ProxyLoopGuard loopGuard, ProxyGuards guards, AuthGate auth, BudgetGate budgets, TimeProvider time, ILogger<MessagesForwarder> logger)
+    public MessagesForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, ProxyFallback fallback, ProxyLoopGuard loopGuard, ProxyGuards guards, AuthGate auth, BudgetGate budgets, TimeProvider time, ILogger<MessagesForwarder> logger, ProxyPromptCaching? caching = null)
     {
+        _caching = caching;
         _fallback = fallback;
         _loopGuard = loopGuard;
         _drift = guards.TierDrift;
@@ -133,7 +135,9 @@ internal sealed class MessagesForwarder
         var route = new Route(request.Model, "passthrough", "the caller named a model");
         if (_router.IsAlias(request.Model, out var policy))
         {
-            var decision = await ProxyRouter.DecideAsync(policy!, request.Features with { TaskLabel = taskLabel, SessionId = sessionId, RequestId = requestId }, aborted);
+            var features = request.Features with { TaskLabel = taskLabel, SessionId = sessionId, RequestId = requestId };
+            var decision = await ProxyRouter.DecideAsync(policy!, features, aborted);
+            decision = _caching is null ? decision : await _caching.RouteAsync(decision, features, aborted); // cache-warm stickiness (ProxyPromptCaching.cs)
             route = new Route(decision.Model, decision.Policy, decision.Reason);
             body = RequestBodyRewriter.ReplaceModel(body, decision.Model);
         }
@@ -183,6 +187,7 @@ internal sealed class MessagesForwarder
             return;
         }
 
+        body = _caching?.Apply(body, route.Model) ?? body; // cache_control breakpoints for the routed model (ProxyPromptCaching.cs)
         var call = new CallContext(
             requestId,
             request,
@@ -405,6 +410,7 @@ internal sealed class MessagesForwarder
                 Usage = usage,
             }, CancellationToken.None);
             call.Budget.Charge(record);
+            await (_caching?.ObserveAsync(call.Body, record) ?? ValueTask.CompletedTask);
             if (record.Status == LedgerStatus.Unpriced)
             {
                 Log.Unpriced(_logger, call.RequestId, model ?? call.Route.Model);
@@ -586,6 +592,7 @@ internal sealed class MessagesForwarder
             ErrorType = errorType,
         }, CancellationToken.None);
         call.Budget.Charge(record);
+        await (_caching?.ObserveAsync(call.Body, record) ?? ValueTask.CompletedTask);
         if (record.Status == LedgerStatus.Unpriced)
         {
             Log.Unpriced(_logger, call.RequestId, tap.Model ?? call.Route.Model);
