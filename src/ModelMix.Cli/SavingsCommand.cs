@@ -123,6 +123,7 @@ internal static class SavingsCommand
         from = report.From,
         to = report.To,
         recorded_usd = report.RecordedUsd,
+        caching_saved_usd = report.CachingSavedUsd,
         calls_by_model = report.CallsByModel,
         recorded_by_model = report.RecordedByModel,
         scenarios = report.Scenarios.Select(scenario => new
@@ -142,6 +143,9 @@ internal static class SavingsCommand
             : "no timestamps";
         console.MarkupLine($"[bold]{report.Calls}[/] calls ({Markup.Escape(span)}); recorded cost [bold]{Output.Usd(report.RecordedUsd)}[/]" +
             (report.CallsWithoutRecordedCost > 0 ? $" ([yellow]{report.CallsWithoutRecordedCost} calls had no recorded cost[/])" : string.Empty));
+        console.MarkupLine(report.CachingSavedUsd >= 0
+            ? $"prompt caching saved [bold]{Output.Usd(report.CachingSavedUsd)}[/] (cache writes and reads vs the same tokens as plain input)"
+            : $"prompt caching cost [yellow]{Output.Usd(-report.CachingSavedUsd)}[/] more than plain input (cache writes not read back enough)");
 
         var used = new Table().Title("Traffic as used").AddColumn("model").AddColumn(new TableColumn("calls").RightAligned()).AddColumn(new TableColumn("recorded").RightAligned());
         foreach (var (model, calls) in report.CallsByModel)

@@ -42,10 +42,12 @@ internal sealed class MessagesForwarder
     private readonly AuthGate _auth;
     private readonly BudgetGate _budgets;
     private readonly ProxyCooldowns _cooldowns; // shared 429/529 cooldowns (ProxyCooldowns.cs)
+    private readonly ProxyPromptCaching? _caching;
 
-    public MessagesForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, ProxyFallback fallback, ProxyLoopGuard loopGuard, ProxyGuards guards, AuthGate auth, BudgetGate budgets, TimeProvider time, ILogger<MessagesForwarder> logger, ProxyCooldowns cooldowns)
+    public MessagesForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, ProxyFallback fallback, ProxyLoopGuard loopGuard, ProxyGuards guards, AuthGate auth, BudgetGate budgets, TimeProvider time, ILogger<MessagesForwarder> logger, ProxyCooldowns cooldowns, ProxyPromptCaching? caching = null)
     {
         _cooldowns = cooldowns;
+        _caching = caching;
         _fallback = fallback;
         _loopGuard = loopGuard;
         _drift = guards.TierDrift;
@@ -135,7 +137,9 @@ internal sealed class MessagesForwarder
         var route = new Route(request.Model, "passthrough", "the caller named a model");
         if (_router.IsAlias(request.Model, out var policy))
         {
-            var decision = await ProxyRouter.DecideAsync(policy!, request.Features with { TaskLabel = taskLabel, SessionId = sessionId, RequestId = requestId }, aborted);
+            var features = request.Features with { TaskLabel = taskLabel, SessionId = sessionId, RequestId = requestId };
+            var decision = await ProxyRouter.DecideAsync(policy!, features, aborted);
+            decision = _caching is null ? decision : await _caching.RouteAsync(decision, features, aborted); // cache-warm stickiness (ProxyPromptCaching.cs)
             route = new Route(decision.Model, decision.Policy, decision.Reason);
             body = RequestBodyRewriter.ReplaceModel(body, decision.Model);
         }
@@ -185,6 +189,7 @@ internal sealed class MessagesForwarder
             return;
         }
 
+        body = _caching?.Apply(body, route.Model) ?? body; // cache_control breakpoints for the routed model (ProxyPromptCaching.cs)
         // Shadow mode hook (ProxyShadow.cs): a sampled request carries a pair id on its records and, when streamed, a copy of its events.
         var shadow = context.RequestServices.GetService(typeof(ProxyShadow)) as ProxyShadow;
         var shadowPairId = shadow?.Sample(requestId, taskLabel);
@@ -452,6 +457,7 @@ internal sealed class MessagesForwarder
                 Usage = usage,
             }, CancellationToken.None);
             call.Budget.Charge(record);
+            await (_caching?.ObserveAsync(call.Body, record) ?? ValueTask.CompletedTask);
             if (record.Status == LedgerStatus.Unpriced)
             {
                 Log.Unpriced(_logger, call.RequestId, model ?? call.Route.Model);
@@ -635,6 +641,7 @@ internal sealed class MessagesForwarder
             ErrorType = errorType,
         }, CancellationToken.None);
         call.Budget.Charge(record);
+        await (_caching?.ObserveAsync(call.Body, record) ?? ValueTask.CompletedTask);
         if (record.Status == LedgerStatus.Unpriced)
         {
             Log.Unpriced(_logger, call.RequestId, tap.Model ?? call.Route.Model);

@@ -120,6 +120,7 @@ public static class ProxyApplication
         services.AddSingleton(provider => new ProxyFallback(configuration, provider.GetRequiredService<PriceBook>()));
         services.AddSingleton(provider => new ProxyLoopGuard(configuration, provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton(provider => new ProxyGuards(configuration, provider.GetRequiredService<PriceBook>(), provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<TierDriftMonitor>>()));
+        ProxyPromptCaching.AddServices(services, configuration); // ModelMix:Caching: breakpoints, cache-aware routing, miss metric
         services.AddSingleton<MessagesForwarder>();
         services.AddSingleton<CountTokensForwarder>();
         services.AddSingleton<ModelsEndpoint>();

@@ -55,6 +55,12 @@ public sealed class FakeAnthropicServer : IAsyncDisposable
     /// <summary>How many <c>GET /v1/messages/batches/{id}</c> calls per batch answer <c>in_progress</c> before <c>ended</c> (default 1).</summary>
     public int BatchInProgressPolls { get; set; } = 1;
 
+    /// <summary>
+    /// When set, replies without scripted usage report cache writes and reads from the request's <c>cache_control</c>
+    /// breakpoints and the model's minimum (see <see cref="PromptCacheSimulator"/>); null (default) keeps the fixtures' usage.
+    /// </summary>
+    public PromptCacheSimulator? PromptCache { get; set; }
+
     /// <summary>Whether requests are kept in <see cref="Requests"/> (default true; turn off for long load runs).</summary>
     public bool RecordRequests { get; set; } = true;
 
@@ -378,6 +384,10 @@ public sealed class FakeAnthropicServer : IAsyncDisposable
 
         var streaming = json!["stream"] is JsonValue flag && flag.GetValueKind() == JsonValueKind.True;
         var model = reply.Model ?? ModelSnapshots.Resolve(json["model"]!.GetValue<string>());
+        if (reply.Usage is null && reply.Kind != FakeReplyKind.Error && PromptCache is { } cache)
+        {
+            reply = reply.WithUsage(cache.Observe((JsonObject)json, model));
+        }
 
         if (reply.Delay > TimeSpan.Zero)
         {

@@ -41,6 +41,7 @@ public static class SavingsCalculator
         var mixTotals = mixes.Select(mix => mix.Shares.ToDictionary(share => share.Key, _ => 0m)).ToArray();
         long calls = 0, withoutCost = 0;
         var recorded = 0m;
+        var cachingSaved = 0m;
         DateTimeOffset? from = null, to = null;
 
         foreach (var row in rows)
@@ -63,7 +64,10 @@ public static class SavingsCalculator
                 withoutCost++;
             }
 
-            asUsed[model] = asUsed.GetValueOrDefault(model) + prices.Cost(row.Model, row.Usage, priceDate).Total;
+            var asUsedCost = prices.Cost(row.Model, row.Usage, priceDate).Total;
+            asUsed[model] = asUsed.GetValueOrDefault(model) + asUsedCost;
+            var uncached = row.Usage with { InputTokens = row.Usage.TotalInputTokens, CacheWrite5mTokens = 0, CacheWrite1hTokens = 0, CacheReadTokens = 0 };
+            cachingSaved += prices.Cost(row.Model, uncached, priceDate).Total - asUsedCost;
             for (var i = 0; i < allOnIds.Count; i++)
             {
                 allOnTotals[i] += Reprice(prices, allOnIds[i], row.Usage, priceDate);
@@ -101,6 +105,7 @@ public static class SavingsCalculator
             CallsByModel = callsByModel,
             RecordedByModel = recordedByModel,
             Scenarios = scenarios,
+            CachingSavedUsd = cachingSaved,
         };
     }
 

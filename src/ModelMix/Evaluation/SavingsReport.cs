@@ -29,4 +29,10 @@ public sealed record SavingsReport
 
     /// <summary>The scenarios; the first is <c>as-used</c> (the same traffic at the price date), the baseline of the others.</summary>
     public required IReadOnlyList<SavingsScenario> Scenarios { get; init; }
+
+    /// <summary>
+    /// What prompt caching saved on the traffic as used, at the price date: the same calls with every cache write and
+    /// read priced as plain input, minus their cost as used. Negative when writes (1.25× / 2×) were not read back enough.
+    /// </summary>
+    public decimal CachingSavedUsd { get; init; }
 }

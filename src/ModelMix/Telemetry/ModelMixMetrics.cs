@@ -6,7 +6,8 @@ namespace ModelMix.Telemetry;
 /// <summary>
 /// ModelMix's metrics, on the <c>ModelMix</c> meter: the GenAI semantic-convention instruments
 /// (<c>gen_ai.client.token.usage</c>, <c>gen_ai.client.operation.duration</c>) and ModelMix's own
-/// (<c>modelmix.cost_usd</c>, <c>modelmix.route</c>, <c>modelmix.escalations</c>, <c>modelmix.attempts</c>).
+/// (<c>modelmix.cost_usd</c>, <c>modelmix.route</c>, <c>modelmix.escalations</c>, <c>modelmix.attempts</c>,
+/// <c>modelmix.cache_miss_unexpected</c>).
 /// Exported to Prometheus these read <c>modelmix_cost_usd_total</c>, <c>modelmix_route_total{model,reason}</c>, ….
 /// Metrics are for dashboards; the ledger is the exact record (costs here are doubles).
 /// </summary>
@@ -24,6 +25,7 @@ public sealed class ModelMixMetrics : IDisposable
     private readonly Counter<long> _attempts;
     private readonly Counter<long> _shadow;
     private readonly Histogram<double> _shadowAgreement;
+    private readonly Counter<long> _cacheMissUnexpected;
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>, or on a private meter when none is given.</summary>
     public ModelMixMetrics(IMeterFactory? meterFactory = null)
@@ -37,6 +39,7 @@ public sealed class ModelMixMetrics : IDisposable
         _attempts = _meter.CreateCounter<long>("modelmix.attempts", null, "Upstream attempts, by model and status.");
         _shadow = _meter.CreateCounter<long>("modelmix.shadow", null, "Shadow mode outcomes, by result (sampled, compared, dropped, budget_exhausted, shadow_failed, judge_failed, skipped, error).");
         _shadowAgreement = _meter.CreateHistogram<double>("modelmix.shadow.agreement", null, "Agreement 0..1 of each compared shadow pair, by task and method.");
+        _cacheMissUnexpected = _meter.CreateCounter<long>("modelmix.cache_miss_unexpected", null, "Calls that carried cache_control breakpoints but whose usage shows neither a cache write nor a cache read.");
     }
 
     /// <summary>Counts one recorded attempt: tokens, duration, cost, status and, for first attempts, the route.</summary>
@@ -81,6 +84,14 @@ public sealed class ModelMixMetrics : IDisposable
     /// <summary>Records the agreement of one compared shadow pair.</summary>
     public void RecordShadowAgreement(double agreement, string? task, string method) =>
         _shadowAgreement.Record(agreement, new KeyValuePair<string, object?>("task", task ?? "none"), new("method", method));
+
+    /// <summary>
+    /// Counts a call that carried <c>cache_control</c> breakpoints but whose usage shows neither a cache write nor a read
+    /// (<c>modelmix_cache_miss_unexpected_total{model}</c>): the API silently cached nothing.
+    /// </summary>
+    /// <param name="model">The model that answered.</param>
+    public void CountUnexpectedCacheMiss(string model) =>
+        _cacheMissUnexpected.Add(1, new KeyValuePair<string, object?>("model", model));
 
     /// <inheritdoc />
     public void Dispose() => _meter.Dispose();

@@ -69,7 +69,7 @@ public sealed class SavingsCommandTests : IDisposable
         var json = (await SavingsAsync("--all-on", "haiku", "--mix", "haiku=70,sonnet=20,opus=10", "--format", "json")).Json();
 
         Assert.Equal(
-            ["calls", "calls_without_recorded_cost", "price_date", "from", "to", "recorded_usd", "calls_by_model", "recorded_by_model", "scenarios"],
+            ["calls", "calls_without_recorded_cost", "price_date", "from", "to", "recorded_usd", "caching_saved_usd", "calls_by_model", "recorded_by_model", "scenarios"],
             json.EnumerateObject().Select(p => p.Name));
         Assert.Equal(4, json.GetProperty("calls").GetInt64());
         Assert.Equal(1, json.GetProperty("calls_without_recorded_cost").GetInt64());

@@ -1,0 +1,84 @@
+using Microsoft.Extensions.Options;
+using ModelMix.Caching;
+
+namespace ModelMix.Server;
+
+/// <summary>
+/// <c>ModelMix:Caching</c>: the proxy's automatic prompt caching (breakpoints on <c>/v1/messages</c> and
+/// <c>/v1/chat/completions</c> bodies) and cache-aware routing. On by default.
+/// </summary>
+internal sealed class ProxyCachingOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string SectionName = "ModelMix:Caching";
+
+    /// <summary>Whether the proxy adds <c>cache_control</c> breakpoints to the bodies it forwards (default true).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>The TTL of added breakpoints: <c>5m</c> (default) or <c>1h</c>.</summary>
+    public string Ttl { get; set; } = "5m";
+
+    /// <summary>The most breakpoints per request, the caller's included (0 to 4, default 4).</summary>
+    public int MaxBreakpoints { get; set; } = PromptCachingOptions.ApiMaxBreakpoints;
+
+    /// <summary>Whether the last tool definition gets a breakpoint.</summary>
+    public bool CacheTools { get; set; } = true;
+
+    /// <summary>Whether the last system block gets a breakpoint.</summary>
+    public bool CacheSystem { get; set; } = true;
+
+    /// <summary>Whether the second-to-last user turn gets a breakpoint.</summary>
+    public bool CacheConversation { get; set; } = true;
+
+    /// <summary>Whether a session (<c>x-modelmix-session</c>) stays on the model its prefix is warm on unless switching pays (default true).</summary>
+    public bool CacheAwareRouting { get; set; } = true;
+
+    /// <summary>The output tokens assumed when cache-aware routing compares two models (default 1,024).</summary>
+    public long AssumedOutputTokens { get; set; } = 1_024;
+
+    /// <summary>Whether cache-aware routing also holds a session back from an escalation to a pricier model (default false).</summary>
+    public bool HoldAgainstEscalation { get; set; }
+
+    /// <summary>The parsed <see cref="Ttl"/>; null when it is not a known value.</summary>
+    public PromptCacheTtl? ParsedTtl => Ttl?.Trim().ToLowerInvariant() switch
+    {
+        "5m" or "fiveminutes" => PromptCacheTtl.FiveMinutes,
+        "1h" or "onehour" => PromptCacheTtl.OneHour,
+        _ => null,
+    };
+
+    /// <summary>The planner's options.</summary>
+    public PromptCachingOptions ToPlannerOptions(PromptCacheTtl ttl) => new()
+    {
+        Ttl = ttl,
+        MaxBreakpoints = MaxBreakpoints,
+        CacheTools = CacheTools,
+        CacheSystem = CacheSystem,
+        CacheConversation = CacheConversation,
+    };
+
+    /// <summary>Checks the section at start-up so a bad value fails fast, naming its key.</summary>
+    internal sealed class Validator : IValidateOptions<ProxyCachingOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, ProxyCachingOptions options)
+        {
+            var failures = new List<string>();
+            if (options.ParsedTtl is null)
+            {
+                failures.Add($"{SectionName}:Ttl must be \"5m\" or \"1h\", got '{options.Ttl}'.");
+            }
+
+            if (options.MaxBreakpoints is < 0 or > PromptCachingOptions.ApiMaxBreakpoints)
+            {
+                failures.Add($"{SectionName}:MaxBreakpoints must be between 0 and {PromptCachingOptions.ApiMaxBreakpoints}, got {options.MaxBreakpoints}.");
+            }
+
+            if (options.AssumedOutputTokens < 0)
+            {
+                failures.Add($"{SectionName}:AssumedOutputTokens must not be negative, got {options.AssumedOutputTokens}.");
+            }
+
+            return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+        }
+    }
+}
