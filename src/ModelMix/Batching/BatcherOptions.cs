@@ -15,9 +15,6 @@ public sealed class BatcherOptions
     /// <summary>Most bytes of one create body (at most the API's 256 MB; a margin is kept for the envelope).</summary>
     public long MaxBatchBytes { get; set; } = ApiMaxBytes;
 
-    /// <summary>How long queued requests wait for company before a batch is created (more requests per batch, fewer batches).</summary>
-    public TimeSpan CollectWindow { get; set; } = TimeSpan.FromSeconds(2);
-
     /// <summary>The first wait before polling a new batch; each poll that finds it still running doubles the wait.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -33,7 +33,7 @@ internal sealed class ServeProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    public static async Task<ServeProcess> StartAsync(Uri upstream, string db, string? apiKey)
+    public static async Task<ServeProcess> StartAsync(Uri upstream, string db, string? apiKey, IReadOnlyDictionary<string, string>? environment = null)
     {
         var port = FreePort();
         var dll = CliAssemblyPath();
@@ -54,6 +54,11 @@ internal sealed class ServeProcess : IAsyncDisposable
         if (apiKey is not null)
         {
             start.Environment["ANTHROPIC_API_KEY"] = apiKey;
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
