@@ -16,6 +16,7 @@ internal static class Program
             PricesCommand.Create(),
             SavingsCommand.Create(),
             KeysCommand.Create(),
+            BatchCommand.Create(),
         };
         return root;
     }
