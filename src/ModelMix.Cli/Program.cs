@@ -19,6 +19,7 @@ internal static class Program
             ExportCommand.Create(),
             AuditCommand.Create(),
             MigrateCommand.Create(),
+            BatchCommand.Create(),
         };
         return root;
     }

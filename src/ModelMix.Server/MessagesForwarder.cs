@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ModelMix.Ledger;
@@ -106,6 +107,13 @@ internal sealed class MessagesForwarder
         if (!MessagesRequest.TryParse(body, out var request, out var error))
         {
             await AnthropicError.WriteAsync(context, 400, error!, requestId: requestId);
+            return;
+        }
+
+        if (BatchEndpoints.Wants(context))
+        {
+            // x-modelmix-batch: true — queued for the Message Batches API, answered 202 with the job (BatchEndpoints.cs).
+            await context.RequestServices.GetRequiredService<BatchEndpoints>().EnqueueSingleAsync(context, requestId, body, request!, caller);
             return;
         }
 

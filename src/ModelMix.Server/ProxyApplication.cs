@@ -129,6 +129,7 @@ public static class ProxyApplication
         services.AddKeysAndBudgets(); // virtual keys, budgets and the loopback-or-keys start-up check (KeysServices.cs)
         services.AddHostedService<ProxyStartup>();
         ProxyShadow.AddServices(services, configuration); // shadow mode, when ModelMix:Shadow is configured (ProxyShadow.cs)
+        services.AddBatching(configuration); // the batch queue and batcher (BatchServices.cs, docs/batch.md)
     }
 
     /// <summary>
@@ -205,6 +206,9 @@ public static class ProxyApplication
         app.MapGet("/v1/models", (HttpContext context, ModelsEndpoint models) => models.ListAsync(context));
         app.MapGet("/v1/models/{id}", (HttpContext context, string id, ModelsEndpoint models) => models.GetAsync(context, id));
         app.MapPost("/v1/chat/completions", (HttpContext context, OpenAi.ChatCompletionsHandler handler) => handler.HandleAsync(context));
+        app.MapPost("/v1/modelmix/batch", (HttpContext context, BatchEndpoints batches) => batches.SubmitAsync(context));
+        app.MapGet("/v1/modelmix/batch/{id}", (HttpContext context, string id, BatchEndpoints batches) => batches.StatusAsync(context, id));
+        app.MapGet("/v1/modelmix/batch/{id}/results", (HttpContext context, string id, BatchEndpoints batches) => batches.ResultsAsync(context, id));
         app.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
         ProxyTelemetry.MapEndpoints(app);
         Dashboard.DashboardEndpoint.Map(app); // GET /dashboard (Dashboard/)

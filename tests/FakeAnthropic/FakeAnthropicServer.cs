@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -17,7 +16,7 @@ namespace FakeAnthropic;
 /// <c>shared/fixtures/anthropic</c>: validates requests like the API, answers <c>/v1/messages</c> from a
 /// per-test FIFO script of <see cref="FakeReply"/> values (or a default), and records every request.
 /// </summary>
-public sealed class FakeAnthropicServer : IAsyncDisposable
+public sealed partial class FakeAnthropicServer : IAsyncDisposable
 {
     private static readonly string[] AcceptedVersions = ["2023-01-01", "2023-06-01", "2026-10-21"];
     private static readonly string[] SamplingParametersRemovedIn20261021 = ["temperature", "top_p", "top_k"];
@@ -27,7 +26,6 @@ public sealed class FakeAnthropicServer : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly Queue<FakeReply> _script = new();
     private readonly List<RecordedRequest> _requests = [];
-    private readonly ConcurrentDictionary<string, int> _batchPolls = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private WebApplication? _app;
     private FakeReply _default = FakeReply.Default;
@@ -35,6 +33,7 @@ public sealed class FakeAnthropicServer : IAsyncDisposable
 
     private FakeAnthropicServer()
     {
+        Batches = new FakeBatches(() => TimeProvider);
     }
 
     /// <summary>Base address of the server, e.g. <c>http://127.0.0.1:51234/</c>; give it to the SDK as <c>BaseUrl</c>.</summary>
@@ -53,7 +52,11 @@ public sealed class FakeAnthropicServer : IAsyncDisposable
     public bool RejectRemovedSamplingParameters { get; set; } = true;
 
     /// <summary>How many <c>GET /v1/messages/batches/{id}</c> calls per batch answer <c>in_progress</c> before <c>ended</c> (default 1).</summary>
-    public int BatchInProgressPolls { get; set; } = 1;
+    public int BatchInProgressPolls
+    {
+        get => Batches.InProgressPolls;
+        set => Batches.InProgressPolls = value;
+    }
 
     /// <summary>
     /// When set, replies without scripted usage report cache writes and reads from the request's <c>cache_control</c>
@@ -145,7 +148,7 @@ public sealed class FakeAnthropicServer : IAsyncDisposable
             Volatile.Write(ref _messageCount, 0);
         }
 
-        _batchPolls.Clear();
+        Batches.Reset();
     }
 
     /// <summary>Stops the server; in-flight delays and streams are cancelled.</summary>
@@ -273,15 +276,8 @@ public sealed class FakeAnthropicServer : IAsyncDisposable
             case ["v1", "models", var modelId] when method == HttpMethods.Get:
                 await ModelAsync(ctx, modelId, requestId, ct);
                 break;
-            case ["v1", "messages", "batches"] when method == HttpMethods.Post:
-                await CreateBatchAsync(ctx, json, requestId, ct);
-                break;
-            case ["v1", "messages", "batches", var batchId] when method == HttpMethods.Get:
-                await RetrieveBatchAsync(ctx, batchId, ct);
-                break;
-            case ["v1", "messages", "batches", _, "results"] when method == HttpMethods.Get:
-                ctx.Response.ContentType = "application/binary";
-                await ctx.Response.WriteAsync(SharedFixtures.Read("batches/results.jsonl"), ct);
+            case ["v1", "messages", "batches", ..]:
+                await BatchesAsync(ctx, segments, json, body, requestId, ct); // FakeAnthropicServer.Batches.cs
                 break;
             default:
                 await WriteErrorAsync(ctx, 404, "not_found_error", "Not Found", requestId, ct);
@@ -532,39 +528,6 @@ public sealed class FakeAnthropicServer : IAsyncDisposable
         }
 
         await WriteJsonAsync(ctx, match.ToJsonString(ReplyBodies.Wire), ct);
-    }
-
-    private async Task CreateBatchAsync(HttpContext ctx, JsonNode? json, string requestId, CancellationToken ct)
-    {
-        if (json is not JsonObject body || body["requests"] is not JsonArray { Count: > 0 })
-        {
-            var message = json is JsonObject ? "requests: Field required" : "There was an error parsing the body of your request. Please send a valid JSON object.";
-            await WriteErrorAsync(ctx, 400, "invalid_request_error", message, requestId, ct);
-            return;
-        }
-
-        var id = WireIds.NewBatchId();
-        _batchPolls[id] = 0;
-        await WriteJsonAsync(ctx, BatchBody("batches/batch-in_progress.json", id), ct);
-    }
-
-    private async Task RetrieveBatchAsync(HttpContext ctx, string batchId, CancellationToken ct)
-    {
-        var polls = _batchPolls.AddOrUpdate(batchId, 1, (_, n) => n + 1);
-        var fixture = polls <= BatchInProgressPolls ? "batches/batch-in_progress.json" : "batches/batch-ended.json";
-        await WriteJsonAsync(ctx, BatchBody(fixture, batchId), ct);
-    }
-
-    private static string BatchBody(string fixture, string id)
-    {
-        var batch = JsonNode.Parse(SharedFixtures.Read(fixture))!.AsObject();
-        batch["id"] = id;
-        if (batch["results_url"] is JsonValue)
-        {
-            batch["results_url"] = $"https://api.anthropic.com/v1/messages/batches/{id}/results";
-        }
-
-        return batch.ToJsonString(ReplyBodies.Wire);
     }
 
     private static JsonNode? TryParse(string body)

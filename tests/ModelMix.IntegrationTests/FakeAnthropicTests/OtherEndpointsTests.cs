@@ -59,8 +59,9 @@ public sealed class OtherEndpointsTests : FakeServerTest
         Assert.Equal(ProcessingStatus.InProgress, polled.ProcessingStatus.Value());
         Assert.Equal(ProcessingStatus.Ended, ended.ProcessingStatus.Value());
         Assert.Equal(created.ID, ended.ID);
-        Assert.Equal(
-            ["ticket-1001-summary", "ticket-1002-summary", "ticket-1003-summary", "ticket-1004-summary"],
-            results.Select(r => r.CustomID));
+        var result = Assert.Single(results);
+        Assert.Equal("ticket-1", result.CustomID);
+        Assert.True(result.Result.TryPickSucceeded(out var succeeded));
+        Assert.Equal("claude-haiku-4-5-20251001", succeeded!.Message.Model.Raw());
     }
 }

@@ -1,0 +1,42 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ModelMix.Batching;
+using ModelMix.Ledger;
+
+namespace ModelMix.Server;
+
+/// <summary>Registers the batch queue (same SQLite file as the ledger), the batcher and its endpoints.</summary>
+internal static class BatchServices
+{
+    /// <summary>The configuration section of <see cref="BatcherOptions"/>.</summary>
+    public const string SectionName = "ModelMix:Batch";
+
+    public static IServiceCollection AddBatching(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddSingleton(_ => configuration.GetSection(SectionName).Get<BatcherOptions>() ?? new BatcherOptions());
+        services.AddSingleton<IBatchStore>(provider =>
+        {
+            var store = new SqliteBatchStore(provider.GetRequiredService<IOptions<ProxyOptions>>().Value.Db);
+            store.MigrateAsync().GetAwaiter().GetResult();
+            return store;
+        });
+        services.AddSingleton(provider =>
+        {
+            var options = provider.GetRequiredService<IOptions<ProxyOptions>>().Value;
+            var http = provider.GetRequiredService<IHttpClientFactory>().CreateClient(MessagesForwarder.HttpClientName);
+            var api = new MessageBatchesClient(http, options.Upstream, options.UpstreamApiKey, options.DefaultAnthropicVersion);
+            return new Batcher(
+                provider.GetRequiredService<IBatchStore>(),
+                api,
+                provider.GetRequiredService<AttemptRecorder>(),
+                provider.GetRequiredService<BatcherOptions>(),
+                provider.GetRequiredService<TimeProvider>(),
+                provider.GetRequiredService<ILogger<Batcher>>());
+        });
+        services.AddSingleton<BatchEndpoints>();
+        services.AddHostedService<BatcherService>();
+        return services;
+    }
+}

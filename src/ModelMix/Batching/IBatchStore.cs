@@ -1,0 +1,51 @@
+namespace ModelMix.Batching;
+
+/// <summary>
+/// The durable batch queue: jobs, their requests and the Message Batches submitted for them. Every state change is
+/// one transaction, so a restart finds exactly what was queued, what was sent and what was collected. SQLite
+/// (<see cref="SqliteBatchStore"/>) today; a PostgreSQL store implements the same contract.
+/// </summary>
+public interface IBatchStore : IAsyncDisposable
+{
+    /// <summary>Creates or upgrades the store's tables.</summary>
+    Task MigrateAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Queues a job; with an idempotency key already used by the same key id, returns that job instead (Created false).</summary>
+    Task<(BatchJob Job, bool Created)> CreateJobAsync(BatchJobInput input, DateTimeOffset at, CancellationToken cancellationToken = default);
+
+    /// <summary>The job and its counts, or null when unknown.</summary>
+    Task<BatchJob?> GetJobAsync(string jobId, CancellationToken cancellationToken = default);
+
+    /// <summary>The job's items in order (with results where ended).</summary>
+    Task<IReadOnlyList<BatchItem>> GetItemsAsync(string jobId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Takes queued items, oldest first, up to <paramref name="maxCount"/> and <paramref name="maxParamsBytes"/> of params,
+    /// and stores them as one <c>submitting</c> submission (in one transaction). Null when nothing is queued.
+    /// </summary>
+    Task<(BatchSubmission Submission, IReadOnlyList<BatchItem> Items)?> BeginSubmissionAsync(string submissionId, int maxCount, long maxParamsBytes, DateTimeOffset at, CancellationToken cancellationToken = default);
+
+    /// <summary>Stores the upstream id of a submission (state <c>in_progress</c>) and when to poll it first.</summary>
+    Task SetUpstreamIdAsync(string submissionId, string upstreamId, DateTimeOffset nextPollAt, TimeSpan pollDelay, CancellationToken cancellationToken = default);
+
+    /// <summary>Gives a submission's items back to the queue and deletes it (the create call surely failed).</summary>
+    Task AbandonSubmissionAsync(string submissionId, CancellationToken cancellationToken = default);
+
+    /// <summary>Submissions not yet collected (<c>submitting</c> or <c>in_progress</c>).</summary>
+    Task<IReadOnlyList<BatchSubmission>> GetOpenSubmissionsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Every upstream batch id ModelMix knows (for reconciling a submission whose create call may have succeeded).</summary>
+    Task<IReadOnlySet<string>> GetKnownUpstreamIdsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Schedules the next poll of a submission.</summary>
+    Task SetNextPollAsync(string submissionId, DateTimeOffset nextPollAt, TimeSpan pollDelay, CancellationToken cancellationToken = default);
+
+    /// <summary>The items of a submission still waiting for a result.</summary>
+    Task<IReadOnlyList<BatchItem>> GetSubmittedItemsAsync(string submissionId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Stores the results of an ended submission, re-queues its items that had no result line, and marks it
+    /// <c>collected</c> — one transaction.
+    /// </summary>
+    Task CompleteSubmissionAsync(string submissionId, IReadOnlyList<BatchResultLine> results, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,452 @@
+using Microsoft.Data.Sqlite;
+using ModelMix.Budgets;
+using ModelMix.Ledger;
+
+namespace ModelMix.Batching;
+
+/// <summary>
+/// The batch queue in a SQLite file (normally the ledger's own file). Versioned in <c>modelmix_schema_versions</c>
+/// under <see cref="Component"/>; writes are serialized on one connection in <c>BEGIN IMMEDIATE</c> transactions.
+/// </summary>
+public sealed class SqliteBatchStore : IBatchStore
+{
+    /// <summary>The component name in <c>modelmix_schema_versions</c>.</summary>
+    public const string Component = "batches";
+
+    private static readonly string[] Migrations =
+    [
+        // 1: jobs, their items (params kept as the exact bytes to send), and the upstream submissions.
+        """
+        CREATE TABLE batch_jobs (
+            id              TEXT    PRIMARY KEY,
+            key_id          TEXT,
+            idempotency_key TEXT,
+            created_at      INTEGER NOT NULL
+        ) STRICT;
+        CREATE UNIQUE INDEX ux_batch_jobs_idempotency ON batch_jobs (ifnull(key_id, ''), idempotency_key) WHERE idempotency_key IS NOT NULL;
+        CREATE TABLE batch_items (
+            id              TEXT    PRIMARY KEY,
+            job_id          TEXT    NOT NULL,
+            position        INTEGER NOT NULL,
+            custom_id       TEXT    NOT NULL,
+            params          BLOB    NOT NULL,
+            requested_model TEXT    NOT NULL,
+            routed_model    TEXT    NOT NULL,
+            policy          TEXT,
+            reason          TEXT,
+            key_id          TEXT,
+            session_id      TEXT,
+            task_label      TEXT,
+            status          TEXT    NOT NULL,
+            submission_id   TEXT,
+            result          TEXT,
+            queued_at       INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX ix_batch_items_job ON batch_items (job_id, position);
+        CREATE INDEX ix_batch_items_queued ON batch_items (queued_at) WHERE status = 'queued';
+        CREATE INDEX ix_batch_items_submission ON batch_items (submission_id) WHERE status = 'submitted';
+        CREATE TABLE batch_submissions (
+            id            TEXT    PRIMARY KEY,
+            upstream_id   TEXT    UNIQUE,
+            state         TEXT    NOT NULL,
+            created_at    INTEGER NOT NULL,
+            item_count    INTEGER NOT NULL,
+            next_poll_at  INTEGER NOT NULL,
+            poll_delay_ms INTEGER NOT NULL
+        ) STRICT;
+        """,
+    ];
+
+    private static readonly string[] ItemParameters = ["$id", "$job", "$pos", "$cid", "$params", "$req", "$routed", "$policy", "$reason", "$key", "$session", "$task", "$t"];
+
+    private readonly SqliteStoreFile _file;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private SqliteConnection? _writer;
+    private bool _migrated;
+    private bool _disposed;
+
+    /// <summary>Creates a store over the SQLite file at <paramref name="path"/> (created when missing).</summary>
+    public SqliteBatchStore(string path)
+    {
+        _file = new SqliteStoreFile(path);
+    }
+
+    /// <summary>The full path of the database file.</summary>
+    public string Path => _file.Path;
+
+    /// <inheritdoc />
+    public Task MigrateAsync(CancellationToken cancellationToken = default) =>
+        WriteAsync(connection => { SqliteStoreFile.Migrate(connection, Component, Migrations, Path); _migrated = true; return true; }, cancellationToken, migrate: false);
+
+    /// <inheritdoc />
+    public async Task<(BatchJob Job, bool Created)> CreateJobAsync(BatchJobInput input, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var (jobId, created) = await WriteAsync(connection =>
+        {
+            using var transaction = connection.BeginTransaction(deferred: false);
+            if (input.IdempotencyKey is { } idempotency)
+            {
+                using var find = Command(connection, transaction, "SELECT id FROM batch_jobs WHERE ifnull(key_id, '') = ifnull($k, '') AND idempotency_key = $i;");
+                find.Parameters.AddWithValue("$k", (object?)input.KeyId ?? DBNull.Value);
+                find.Parameters.AddWithValue("$i", idempotency);
+                if (find.ExecuteScalar() is string existing)
+                {
+                    return (existing, false);
+                }
+            }
+
+            var id = "mmxjob_" + LedgerIds.New(at);
+            var stamp = SqliteLedgerSchema.ToStoredTimestamp(at);
+            using (var job = Command(connection, transaction, "INSERT INTO batch_jobs (id, key_id, idempotency_key, created_at) VALUES ($id, $k, $i, $t);"))
+            {
+                job.Parameters.AddWithValue("$id", id);
+                job.Parameters.AddWithValue("$k", (object?)input.KeyId ?? DBNull.Value);
+                job.Parameters.AddWithValue("$i", (object?)input.IdempotencyKey ?? DBNull.Value);
+                job.Parameters.AddWithValue("$t", stamp);
+                job.ExecuteNonQuery();
+            }
+
+            using var item = Command(connection, transaction, """
+                INSERT INTO batch_items (id, job_id, position, custom_id, params, requested_model, routed_model, policy, reason, key_id, session_id, task_label, status, queued_at)
+                VALUES ($id, $job, $pos, $cid, $params, $req, $routed, $policy, $reason, $key, $session, $task, 'queued', $t);
+                """);
+            var p = new Dictionary<string, SqliteParameter>();
+            foreach (var name in ItemParameters)
+            {
+                p[name] = item.Parameters.Add(name, SqliteType.Text);
+            }
+
+            p["$params"].SqliteType = SqliteType.Blob;
+            for (var i = 0; i < input.Items.Count; i++)
+            {
+                var entry = input.Items[i];
+                p["$id"].Value = LedgerIds.New(at);
+                p["$job"].Value = id;
+                p["$pos"].Value = i;
+                p["$cid"].Value = entry.CustomId;
+                p["$params"].Value = entry.Params;
+                p["$req"].Value = entry.RequestedModel;
+                p["$routed"].Value = entry.RoutedModel;
+                p["$policy"].Value = (object?)entry.Policy ?? DBNull.Value;
+                p["$reason"].Value = (object?)entry.Reason ?? DBNull.Value;
+                p["$key"].Value = (object?)input.KeyId ?? DBNull.Value;
+                p["$session"].Value = (object?)input.SessionId ?? DBNull.Value;
+                p["$task"].Value = (object?)input.TaskLabel ?? DBNull.Value;
+                p["$t"].Value = stamp;
+                item.ExecuteNonQuery();
+            }
+
+            transaction.Commit();
+            return (id, true);
+        }, cancellationToken);
+        return ((await GetJobAsync(jobId, cancellationToken))!, created);
+    }
+
+    /// <inheritdoc />
+    public async Task<BatchJob?> GetJobAsync(string jobId, CancellationToken cancellationToken = default)
+    {
+        await EnsureMigratedAsync(cancellationToken);
+        await using var connection = await _file.OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT j.key_id, j.created_at,
+                   count(CASE WHEN i.status = 'queued' THEN 1 END), count(CASE WHEN i.status = 'submitted' THEN 1 END),
+                   count(CASE WHEN i.status = 'succeeded' THEN 1 END), count(CASE WHEN i.status = 'errored' THEN 1 END),
+                   count(CASE WHEN i.status = 'canceled' THEN 1 END), count(CASE WHEN i.status = 'expired' THEN 1 END)
+            FROM batch_jobs j LEFT JOIN batch_items i ON i.job_id = j.id WHERE j.id = $id GROUP BY j.id;
+            """;
+        command.Parameters.AddWithValue("$id", jobId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        return new BatchJob
+        {
+            Id = jobId,
+            KeyId = reader.IsDBNull(0) ? null : reader.GetString(0),
+            CreatedAt = SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(1)),
+            Queued = reader.GetInt64(2),
+            Processing = reader.GetInt64(3),
+            Succeeded = reader.GetInt64(4),
+            Errored = reader.GetInt64(5),
+            Canceled = reader.GetInt64(6),
+            Expired = reader.GetInt64(7),
+        };
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<BatchItem>> GetItemsAsync(string jobId, CancellationToken cancellationToken = default) =>
+        ReadItemsAsync("job_id = $v ORDER BY position", jobId, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<BatchItem>> GetSubmittedItemsAsync(string submissionId, CancellationToken cancellationToken = default) =>
+        ReadItemsAsync("submission_id = $v AND status = 'submitted'", submissionId, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<(BatchSubmission Submission, IReadOnlyList<BatchItem> Items)?> BeginSubmissionAsync(string submissionId, int maxCount, long maxParamsBytes, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        var ids = await WriteAsync(connection =>
+        {
+            using var transaction = connection.BeginTransaction(deferred: false);
+            var taken = new List<string>();
+            using (var read = Command(connection, transaction, "SELECT id, length(params) FROM batch_items WHERE status = 'queued' ORDER BY queued_at, job_id, position LIMIT $n;"))
+            {
+                read.Parameters.AddWithValue("$n", maxCount);
+                using var reader = read.ExecuteReader();
+                long bytes = 0;
+                while (reader.Read())
+                {
+                    var size = reader.GetInt64(1);
+                    if (taken.Count > 0 && bytes + size > maxParamsBytes)
+                    {
+                        break;
+                    }
+
+                    bytes += size;
+                    taken.Add(reader.GetString(0));
+                }
+            }
+
+            if (taken.Count == 0)
+            {
+                return taken;
+            }
+
+            using (var insert = Command(connection, transaction, "INSERT INTO batch_submissions (id, state, created_at, item_count, next_poll_at, poll_delay_ms) VALUES ($id, 'submitting', $t, $n, $t, 0);"))
+            {
+                insert.Parameters.AddWithValue("$id", submissionId);
+                insert.Parameters.AddWithValue("$t", SqliteLedgerSchema.ToStoredTimestamp(at));
+                insert.Parameters.AddWithValue("$n", taken.Count);
+                insert.ExecuteNonQuery();
+            }
+
+            using var update = Command(connection, transaction, "UPDATE batch_items SET status = 'submitted', submission_id = $s WHERE id = $id;");
+            update.Parameters.AddWithValue("$s", submissionId);
+            var idParameter = update.Parameters.Add("$id", SqliteType.Text);
+            foreach (var id in taken)
+            {
+                idParameter.Value = id;
+                update.ExecuteNonQuery();
+            }
+
+            transaction.Commit();
+            return taken;
+        }, cancellationToken);
+        if (ids.Count == 0)
+        {
+            return null;
+        }
+
+        var items = await GetSubmittedItemsAsync(submissionId, cancellationToken);
+        var submission = new BatchSubmission { Id = submissionId, State = "submitting", CreatedAt = at, Count = ids.Count, NextPollAt = at, PollDelay = TimeSpan.Zero };
+        return (submission, items);
+    }
+
+    /// <inheritdoc />
+    public Task SetUpstreamIdAsync(string submissionId, string upstreamId, DateTimeOffset nextPollAt, TimeSpan pollDelay, CancellationToken cancellationToken = default) =>
+        ExecuteAsync(
+            "UPDATE batch_submissions SET upstream_id = $u, state = 'in_progress', next_poll_at = $n, poll_delay_ms = $d WHERE id = $id;",
+            cancellationToken,
+            ("$id", submissionId), ("$u", upstreamId), ("$n", SqliteLedgerSchema.ToStoredTimestamp(nextPollAt)), ("$d", (long)pollDelay.TotalMilliseconds));
+
+    /// <inheritdoc />
+    public Task SetNextPollAsync(string submissionId, DateTimeOffset nextPollAt, TimeSpan pollDelay, CancellationToken cancellationToken = default) =>
+        ExecuteAsync(
+            "UPDATE batch_submissions SET next_poll_at = $n, poll_delay_ms = $d WHERE id = $id;",
+            cancellationToken,
+            ("$id", submissionId), ("$n", SqliteLedgerSchema.ToStoredTimestamp(nextPollAt)), ("$d", (long)pollDelay.TotalMilliseconds));
+
+    /// <inheritdoc />
+    public Task AbandonSubmissionAsync(string submissionId, CancellationToken cancellationToken = default) =>
+        ExecuteAsync(
+            "UPDATE batch_items SET status = 'queued', submission_id = NULL WHERE submission_id = $id AND status = 'submitted'; DELETE FROM batch_submissions WHERE id = $id;",
+            cancellationToken,
+            ("$id", submissionId));
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<BatchSubmission>> GetOpenSubmissionsAsync(CancellationToken cancellationToken = default)
+    {
+        await EnsureMigratedAsync(cancellationToken);
+        await using var connection = await _file.OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, upstream_id, state, created_at, item_count, next_poll_at, poll_delay_ms FROM batch_submissions WHERE state <> 'collected' ORDER BY created_at;";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var list = new List<BatchSubmission>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            list.Add(new BatchSubmission
+            {
+                Id = reader.GetString(0),
+                UpstreamId = reader.IsDBNull(1) ? null : reader.GetString(1),
+                State = reader.GetString(2),
+                CreatedAt = SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(3)),
+                Count = reader.GetInt32(4),
+                NextPollAt = SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(5)),
+                PollDelay = TimeSpan.FromMilliseconds(reader.GetInt64(6)),
+            });
+        }
+
+        return list;
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlySet<string>> GetKnownUpstreamIdsAsync(CancellationToken cancellationToken = default)
+    {
+        await EnsureMigratedAsync(cancellationToken);
+        await using var connection = await _file.OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT upstream_id FROM batch_submissions WHERE upstream_id IS NOT NULL;";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var set = new HashSet<string>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            set.Add(reader.GetString(0));
+        }
+
+        return set;
+    }
+
+    /// <inheritdoc />
+    public async Task CompleteSubmissionAsync(string submissionId, IReadOnlyList<BatchResultLine> results, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        await WriteAsync(connection =>
+        {
+            using var transaction = connection.BeginTransaction(deferred: false);
+            using (var update = Command(connection, transaction, "UPDATE batch_items SET status = $st, result = $r WHERE id = $id AND submission_id = $s AND status = 'submitted';"))
+            {
+                update.Parameters.AddWithValue("$s", submissionId);
+                var id = update.Parameters.Add("$id", SqliteType.Text);
+                var status = update.Parameters.Add("$st", SqliteType.Text);
+                var result = update.Parameters.Add("$r", SqliteType.Text);
+                foreach (var line in results)
+                {
+                    id.Value = line.ItemId;
+                    status.Value = line.Status;
+                    result.Value = line.Result;
+                    update.ExecuteNonQuery();
+                }
+            }
+
+            // An item with no result line was never processed upstream: back to the queue, to be sent once more.
+            SqliteStoreFile.Execute(connection, transaction, "UPDATE batch_items SET status = 'queued', submission_id = NULL WHERE submission_id = '" + submissionId.Replace("'", "''", StringComparison.Ordinal) + "' AND status = 'submitted';");
+            using (var done = Command(connection, transaction, "UPDATE batch_submissions SET state = 'collected' WHERE id = $s;"))
+            {
+                done.Parameters.AddWithValue("$s", submissionId);
+                done.ExecuteNonQuery();
+            }
+
+            transaction.Commit();
+            return true;
+        }, cancellationToken);
+    }
+
+    /// <summary>Closes the write connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _writeLock.WaitAsync();
+        try
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            if (_writer is not null)
+            {
+                await _writer.DisposeAsync();
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private async Task<IReadOnlyList<BatchItem>> ReadItemsAsync(string where, string value, CancellationToken cancellationToken)
+    {
+        await EnsureMigratedAsync(cancellationToken);
+        await using var connection = await _file.OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, job_id, custom_id, params, requested_model, routed_model, policy, reason, key_id, session_id, task_label, status, result FROM batch_items WHERE " + where + ";";
+        command.Parameters.AddWithValue("$v", value);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var list = new List<BatchItem>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            list.Add(new BatchItem
+            {
+                Id = reader.GetString(0),
+                JobId = reader.GetString(1),
+                CustomId = reader.GetString(2),
+                Params = (byte[])reader.GetValue(3),
+                RequestedModel = reader.GetString(4),
+                RoutedModel = reader.GetString(5),
+                Policy = reader.IsDBNull(6) ? null : reader.GetString(6),
+                Reason = reader.IsDBNull(7) ? null : reader.GetString(7),
+                KeyId = reader.IsDBNull(8) ? null : reader.GetString(8),
+                SessionId = reader.IsDBNull(9) ? null : reader.GetString(9),
+                TaskLabel = reader.IsDBNull(10) ? null : reader.GetString(10),
+                Status = reader.GetString(11),
+                Result = reader.IsDBNull(12) ? null : reader.GetString(12),
+            });
+        }
+
+        return list;
+    }
+
+    private Task<bool> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object Value)[] parameters) =>
+        WriteAsync(connection =>
+        {
+            using var transaction = connection.BeginTransaction(deferred: false);
+            using var command = Command(connection, transaction, sql);
+            foreach (var (name, value) in parameters)
+            {
+                command.Parameters.AddWithValue(name, value);
+            }
+
+            command.ExecuteNonQuery();
+            transaction.Commit();
+            return true;
+        }, cancellationToken);
+
+    private async Task EnsureMigratedAsync(CancellationToken cancellationToken)
+    {
+        if (!_migrated)
+        {
+            await MigrateAsync(cancellationToken);
+        }
+    }
+
+    private async Task<T> WriteAsync<T>(Func<SqliteConnection, T> action, CancellationToken cancellationToken, bool migrate = true)
+    {
+        if (migrate)
+        {
+            await EnsureMigratedAsync(cancellationToken);
+        }
+
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _writer ??= _file.OpenWriter();
+            return action(_writer);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction transaction, string sql)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        return command;
+    }
+}
