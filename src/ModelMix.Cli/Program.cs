@@ -16,6 +16,9 @@ internal static class Program
             PricesCommand.Create(),
             SavingsCommand.Create(),
             KeysCommand.Create(),
+            EvalCommand.Create(),
+            TrainCommand.Create(),
+            CalibrateCommand.Create(),
         };
         return root;
     }
