@@ -46,6 +46,11 @@ internal static class DatasetOptions
     /// <summary>Reads a dataset with a progress bar on the given console.</summary>
     public static List<DatasetRecord> Read(string path, IAnsiConsole console)
     {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"The dataset '{path}' does not exist.", path);
+        }
+
         var records = new List<DatasetRecord>();
         var size = Math.Max(1, new FileInfo(path).Length);
         console.Progress().AutoClear(true).Start(context =>

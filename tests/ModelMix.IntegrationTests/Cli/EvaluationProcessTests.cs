@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using ModelMix.IntegrationTests.Proxy;
@@ -52,7 +51,9 @@ public sealed class EvaluationProcessTests
             var hard = i % 2 == 0;
             var prompt = hard ? $"Prove the theorem number {i} step by step." : $"What colour is item {i}?";
             var small = hard ? 0 : 1;
-            text.AppendLine(CultureInfo.InvariantCulture, $$"""{"id":"s/{{i}}","task":"{{(hard ? "hard" : "easy")}}","prompt":"{{prompt}}","candidates":{"small":{"quality":{{small}},"cost_usd":0.001},"large":{"quality":1,"cost_usd":0.01}}}""");
+            var task = hard ? "hard" : "easy";
+            text.Append("{\"id\":\"s/").Append(i).Append("\",\"task\":\"").Append(task).Append("\",\"prompt\":\"").Append(prompt)
+                .Append("\",\"candidates\":{\"small\":{\"quality\":").Append(small).Append(",\"cost_usd\":0.001},\"large\":{\"quality\":1,\"cost_usd\":0.01}}}\n");
         }
 
         return text.ToString();
