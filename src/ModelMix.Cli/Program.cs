@@ -20,6 +20,9 @@ internal static class Program
             AuditCommand.Create(),
             MigrateCommand.Create(),
             BatchCommand.Create(),
+            EvalCommand.Create(),
+            TrainCommand.Create(),
+            CalibrateCommand.Create(),
         };
         return root;
     }

@@ -66,6 +66,7 @@ internal sealed class ProxyRouter
             _aliases[cascade.Alias] = new DefaultPolicy(cascade.Tiers[0].Model, prices, name: cascade.Options.PolicyName);
         }
 
+        ProxyLearnedRouter.AddTo(_aliases, configuration, prices); // auto-learned: ModelMix:LearnedRouter:Path (ProxyLearnedRouter.cs)
         foreach (var alias in configuration.GetSection(AliasesSection).GetChildren())
         {
             if (prices.TryResolveId(alias.Key, out _))
