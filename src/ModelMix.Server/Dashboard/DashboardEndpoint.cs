@@ -27,7 +27,7 @@ internal static class DashboardEndpoint
     private static async Task HandleAsync(HttpContext context)
     {
         var services = context.RequestServices;
-        if (!await AuthorizeAsync(context, services.GetRequiredService<SqliteKeyStore>(), services.GetRequiredService<AuthBinding>()))
+        if (!await AuthorizeAsync(context, services.GetRequiredService<IKeyStore>(), services.GetRequiredService<AuthBinding>()))
         {
             return;
         }
@@ -40,7 +40,7 @@ internal static class DashboardEndpoint
         var report = await AuditRunner.RunAsync(
             ledger.Store, services.GetRequiredService<PriceBook>(),
             new AuditOptions { From = from, To = now.AddTicks(1), RecentCount = 25 }, null, context.RequestAborted);
-        var budgets = await BudgetsAsync(services.GetRequiredService<SqliteKeyStore>(), services.GetRequiredService<IBudgetStore>(), now, context.RequestAborted);
+        var budgets = await BudgetsAsync(services.GetRequiredService<IKeyStore>(), services.GetRequiredService<IBudgetStore>(), now, context.RequestAborted);
         var html = DashboardPage.Render(report, budgets, from, now, days);
         context.Response.ContentType = "text/html; charset=utf-8";
         context.Response.Headers.CacheControl = "no-store";
@@ -49,7 +49,7 @@ internal static class DashboardEndpoint
         await context.Response.WriteAsync(html, context.RequestAborted);
     }
 
-    private static async Task<IReadOnlyList<DashboardBudget>> BudgetsAsync(SqliteKeyStore keys, IBudgetStore budgets, DateTimeOffset now, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<DashboardBudget>> BudgetsAsync(IKeyStore keys, IBudgetStore budgets, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var rows = new List<DashboardBudget>();
         foreach (var key in await keys.ListAsync(includeRevoked: false, cancellationToken))
@@ -65,7 +65,7 @@ internal static class DashboardEndpoint
     }
 
     /// <summary>True when the page may be served; otherwise a 401 (no or bad key) or 403 (not an admin key) is written.</summary>
-    private static async Task<bool> AuthorizeAsync(HttpContext context, SqliteKeyStore keys, AuthBinding binding)
+    private static async Task<bool> AuthorizeAsync(HttpContext context, IKeyStore keys, AuthBinding binding)
     {
         var presented = Presented(context.Request.Headers);
         if (presented is not null && await keys.AuthenticateAsync(presented, context.RequestAborted) is { } key)
