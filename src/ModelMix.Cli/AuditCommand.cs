@@ -31,8 +31,8 @@ internal static class AuditCommand
         var lowVolume = new Option<decimal>("--low-volume-usd") { Description = "Flag tasks projected under this many USD a month.", DefaultValueFactory = _ => 10m };
         var runaway = new Option<decimal>("--runaway-usd-per-minute") { Description = "Flag sessions spending this fast (with at least --runaway-min-usd in total).", DefaultValueFactory = _ => 0.5m };
         var runawayMin = new Option<decimal>("--runaway-min-usd") { Description = "Smallest session total a runaway flag considers.", DefaultValueFactory = _ => 1m };
-        var recommend = new Option<bool>("--recommend") { Description = "Suggest pins per task label (needs --evidence for cheaper-model suggestions)." };
-        var evidence = new Option<string?>("--evidence") { Description = "A routing-dataset JSONL file (shadow export or evaluation) with quality per model." };
+        var recommend = new Option<bool>("--recommend") { Description = "Suggest pins per task label, from --evidence or else the ledger's shadow pairs." };
+        var evidence = new Option<string?>("--evidence") { Description = "A routing-dataset JSONL file (shadow export or evaluation) with quality per model; default: the ledger's shadow pairs." };
         var map = new Option<string[]>("--map") { Description = "Rename an evidence model to a price book model or tier, e.g. claude-instant-v1=haiku; repeatable." };
         var bar = new Option<double>("--bar") { Description = "Agreement rate a cheaper model must reach (0-1).", DefaultValueFactory = _ => 0.95 };
         var confidence = new Option<double>("--confidence") { Description = "Confidence level of the Wilson interval.", DefaultValueFactory = _ => 0.95 };
@@ -71,6 +71,14 @@ internal static class AuditCommand
                 if (wantsRecommendations && result.GetValue(evidence) is { } evidencePath)
                 {
                     var source = new RoutingDatasetEvidence(evidencePath, ParseMap(result.GetValue(map) ?? []));
+                    summary = await RecommendationEngine.SummarizeAsync(source, book, recommendationOptions, cancellationToken);
+                }
+                else if (wantsRecommendations)
+                {
+                    // No evidence file: the ledger's own shadow pairs (shadow mode) are the evidence.
+                    await using var pairs = new SqliteLedgerStore(dbPath);
+                    await pairs.MigrateAsync(cancellationToken);
+                    var source = new ShadowPairEvidence(pairs, result.GetValue(from), result.GetValue(to));
                     summary = await RecommendationEngine.SummarizeAsync(source, book, recommendationOptions, cancellationToken);
                 }
 

@@ -63,6 +63,49 @@ public sealed class RecommendationTests
     }
 
     [Fact]
+    public async Task Shadow_pairs_in_the_ledger_are_evidence_like_a_dataset_file()
+    {
+        using var folder = new TempFolder();
+        var path = await AuditLedger.WriteAsync(Path.Combine(folder.Path, "ledger.db"), AuditLedger.Seed());
+        await using (var pairs = new SqliteLedgerStore(path))
+        {
+            await pairs.MigrateAsync();
+            for (var i = 0; i < 100; i++)
+            {
+                await pairs.WriteShadowPairAsync(new ModelMix.Shadow.ShadowPair
+                {
+                    PairId = $"pair{i}", LiveRequestId = $"req{i}", TaskLabel = "summarize",
+                    LiveModel = "claude-sonnet-4-6", ShadowModel = "claude-haiku-4-5",
+                    Method = ModelMix.Shadow.ShadowComparison.Exact, Agreement = 1.0, Status = "compared",
+                    CreatedAt = AuditLedger.Day1, CompletedAt = AuditLedger.Day1,
+                });
+            }
+
+            // A pair that was not compared is no evidence either way.
+            await pairs.WriteShadowPairAsync(new ModelMix.Shadow.ShadowPair
+            {
+                PairId = "failed", LiveRequestId = "reqf", TaskLabel = "summarize",
+                LiveModel = "claude-sonnet-4-6", ShadowModel = "claude-haiku-4-5",
+                Method = ModelMix.Shadow.ShadowComparison.Exact, Agreement = null, Status = "shadow_failed",
+                CreatedAt = AuditLedger.Day1, CompletedAt = AuditLedger.Day1,
+            });
+        }
+
+        var options = new RecommendationOptions();
+        await using var store = new SqliteLedgerStore(path);
+        await store.MigrateAsync();
+        var summary = await RecommendationEngine.SummarizeAsync(new ShadowPairEvidence(store), PriceBook.Default, options);
+        var report = await AuditRunner.RunAsync(store, PriceBook.Default, new AuditOptions { From = AuditLedger.Day1, To = AuditLedger.Day1.AddDays(2) });
+        var recommendations = RecommendationEngine.Compute(report, summary, options);
+
+        // The same pins and saving as the dataset-file evidence of 100 agreeing samples (the test below).
+        var summarize = Assert.Single(recommendations);
+        Assert.Equal(("summarize", RecommendationKind.CheaperModel, "claude-haiku-4-5-20251001"), (summarize.Task, summarize.Kind, summarize.Model));
+        Assert.Equal((0.0135m - 0.004575m) * 15.21875m, summarize.MonthlySavingUsd);
+        Assert.Equal(100, summarize.Agreement!.Trials);
+    }
+
+    [Fact]
     public async Task The_cheapest_model_that_clears_the_bar_is_recommended_with_its_monthly_saving()
     {
         using var folder = new TempFolder();
