@@ -281,7 +281,7 @@ to_us() { # wrk latency ("28.00us", "1.23ms", "2.00s") -> microseconds
 declare -A RPS P50 P99 ERRS CPU_US ALLOC_KB
 # ModelMix's CPU time (user + system, in clock ticks) and the runtime's count of bytes allocated so far.
 mmx_cpu_ticks() { awk '{print $14 + $15}' "/proc/$MMX_PID/stat"; }
-mmx_alloc_bytes() { curl -s --max-time 5 "http://127.0.0.1:$MMX_PORT/metrics" | awk '/^dotnet_gc_heap_total_allocated_bytes_total[ {]/{print $NF; exit}'; }
+mmx_alloc_bytes() { curl -s --max-time 5 "http://127.0.0.1:$MMX_PORT/metrics" | awk '/^dotnet_gc_heap_total_allocated_bytes_total[ {]/{v = $NF} END {print v}' || true; }
 MMX_ANSWERED=0
 MMX_INFLIGHT_MAX=0
 run_wrk() { # name url lua connections

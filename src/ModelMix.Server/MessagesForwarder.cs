@@ -30,7 +30,7 @@ internal sealed class MessagesForwarder
         "request-id", "retry-after", "x-should-retry",
     };
 
-    private readonly IHttpClientFactory _clients;
+    private readonly HttpClient _upstream;
     private readonly ProxyOptions _options;
     private readonly AttemptRecorder _recorder;
     private readonly TimeProvider _time;
@@ -55,7 +55,9 @@ internal sealed class MessagesForwarder
         _auth = auth;
         _budgets = budgets;
         _router = router;
-        _clients = clients;
+        // One client for the proxy's lifetime: its SocketsHttpHandler pools connections and renews them every
+        // PooledConnectionLifetime (DNS changes are seen), so a client per request would only add allocations.
+        _upstream = clients.CreateClient(HttpClientName);
         _options = options.Value;
         _recorder = recorder;
         _time = time;
@@ -310,6 +312,27 @@ internal sealed class MessagesForwarder
             maxFeature.MaxRequestBodySize = limit + 1;
         }
 
+        if (context.Request.ContentLength is { } length)
+        {
+            // The usual case: the size is declared (and within the limit), so read straight into the final array.
+            // Kestrel ends the body at Content-Length and fails a body cut short, so the array is filled exactly.
+            var exact = new byte[length];
+            try
+            {
+                await context.Request.Body.ReadExactlyAsync(exact, context.RequestAborted);
+                return exact;
+            }
+            catch (Exception exception) when (exception is Microsoft.AspNetCore.Http.BadHttpRequestException or IOException or OperationCanceledException)
+            {
+                if (!context.RequestAborted.IsCancellationRequested)
+                {
+                    await dialect.WriteErrorAsync(context, 400, "The request body ended before it was complete.", "invalid_request_error", null);
+                }
+
+                return null;
+            }
+        }
+
         using var buffer = new MemoryStream();
         var chunk = ArrayPool<byte>.Shared.Rent(81920);
         try
@@ -360,7 +383,7 @@ internal sealed class MessagesForwarder
         HttpResponseMessage response;
         try
         {
-            response = await _clients.CreateClient(HttpClientName).SendAsync(BuildRequest(call), HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            response = await _upstream.SendAsync(BuildRequest(call), HttpCompletionOption.ResponseHeadersRead, timeout.Token);
         }
         catch (HttpRequestException exception)
         {
@@ -688,16 +711,17 @@ internal sealed class MessagesForwarder
 
     private static List<KeyValuePair<string, string>> RelayableHeaders(HttpResponseMessage response)
     {
-        var headers = new List<KeyValuePair<string, string>>();
-        foreach (var (name, values) in response.Headers)
+        // NonValidated: the raw values as received, without parsing every header of every answer into typed values.
+        var headers = new List<KeyValuePair<string, string>>(4);
+        foreach (var (name, values) in response.Headers.NonValidated)
         {
             if (RelayedHeaders.Contains(name) || name.StartsWith("anthropic-ratelimit-", StringComparison.OrdinalIgnoreCase))
             {
-                headers.Add(new(name.ToLowerInvariant(), string.Join(", ", values)));
+                headers.Add(new(name.ToLowerInvariant(), values.ToString()));
             }
         }
 
-        if (response.Content.Headers.ContentType is { } contentType)
+        if (response.Content.Headers.NonValidated.TryGetValues("Content-Type", out var contentType))
         {
             headers.Add(new("content-type", contentType.ToString()));
         }

@@ -3,6 +3,12 @@ namespace ModelMix.Server;
 /// <summary>ModelMix's own id for a client request (<c>mmx_</c> + a time-ordered UUID), returned in <c>x-modelmix-request-id</c>.</summary>
 internal static class ProxyRequestId
 {
+    private const string Prefix = "mmx_";
+
     /// <summary>A new request id.</summary>
-    public static string New() => "mmx_" + Guid.CreateVersion7().ToString("N");
+    public static string New() => string.Create(Prefix.Length + 32, Guid.CreateVersion7(), static (span, id) =>
+    {
+        Prefix.CopyTo(span);
+        id.TryFormat(span[Prefix.Length..], out _, "N");
+    });
 }
