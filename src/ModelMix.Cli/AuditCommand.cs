@@ -52,7 +52,7 @@ internal static class AuditCommand
             try
             {
                 var dbPath = result.GetValue(db)!;
-                if (!File.Exists(dbPath))
+                if (!ModelMix.Stores.StoreLocation.LooksLikePostgres(dbPath) && !File.Exists(dbPath))
                 {
                     await error.WriteLineAsync($"modelmix audit: the ledger '{dbPath}' does not exist (pass --db PATH).");
                     return 1;
@@ -76,8 +76,14 @@ internal static class AuditCommand
                 else if (wantsRecommendations)
                 {
                     // No evidence file: the ledger's own shadow pairs (shadow mode) are the evidence.
-                    await using var pairs = new SqliteLedgerStore(dbPath);
-                    await pairs.MigrateAsync(cancellationToken);
+                    await using var pairStore = ModelMix.Stores.StoreLocation.Parse(dbPath).CreateLedgerStore();
+                    await pairStore.MigrateAsync(cancellationToken);
+                    if (pairStore is not ModelMix.Shadow.IShadowPairStore pairs)
+                    {
+                        await error.WriteLineAsync("modelmix audit: this store keeps no shadow pairs; pass --evidence FILE (e.g. from `modelmix export --shadow` on the SQLite ledger).");
+                        return 1;
+                    }
+
                     var source = new ShadowPairEvidence(pairs, result.GetValue(from), result.GetValue(to));
                     summary = await RecommendationEngine.SummarizeAsync(source, book, recommendationOptions, cancellationToken);
                 }
@@ -98,7 +104,7 @@ internal static class AuditCommand
                     RepriceModels = summary.Values.SelectMany(models => models.Keys).Distinct(StringComparer.Ordinal).ToList(),
                 };
 
-                await using var store = new SqliteLedgerStore(dbPath);
+                await using var store = ModelMix.Stores.StoreLocation.Parse(dbPath).CreateLedgerStore(); // SQLite file or postgres://
                 await store.MigrateAsync(cancellationToken);
                 var report = await RunWithProgressAsync(store, book, options, output, cancellationToken);
                 var recommendations = wantsRecommendations ? RecommendationEngine.Compute(report, summary, recommendationOptions) : null;
