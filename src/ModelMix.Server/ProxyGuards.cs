@@ -33,6 +33,12 @@ internal sealed class ProxyGuards
                 throw new InvalidOperationException($"{bound.Path} must be a share in (0, 1], got '{bound.Value}'.");
             }
 
+            if (!prices.Tiers.Keys.Any(tier => string.Equals(tier, bound.Key, StringComparison.OrdinalIgnoreCase)))
+            {
+                throw new InvalidOperationException(
+                    $"{bound.Path}: '{bound.Key}' is not a tier of the price book (tiers: {string.Join(", ", prices.Tiers.Keys)}).");
+            }
+
             options.MaxShare[bound.Key] = share;
         }
 

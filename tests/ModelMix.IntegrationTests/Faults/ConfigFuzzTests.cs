@@ -36,7 +36,7 @@ public sealed class ConfigFuzzTests
         ("LoopGuard:MaxStepsPerSession", [-1, 0, "x"]),
         ("LoopGuard:MaxSpendPerMinuteUsd", [-1, "x"]),
         ("LoopGuard:SessionIdleTimeout", ["x", "-00:00:01"]),
-        ("TierDrift:MaxShare", [new JsonObject { ["opus"] = 2 }, new JsonObject { ["opus"] = "x" }, new JsonObject { ["opus"] = -0.1 }]),
+        ("TierDrift:MaxShare", [new JsonObject { ["opus"] = 2 }, new JsonObject { ["opus"] = "x" }, new JsonObject { ["opus"] = -0.1 }, new JsonObject { ["gpt4"] = 0.2 }]),
         ("Cascade:Threshold", [1.5, -1, "x"]),
         ("Cascade:MaxEscalations", [-1, "x"]),
         ("Cascade:Tiers", [new JsonArray("gpt-9")]), // an empty array binds as no value at all: the defaults apply
