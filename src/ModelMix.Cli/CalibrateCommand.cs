@@ -47,7 +47,7 @@ internal static class CalibrateCommand
                 var calibration = RouterTraining.Calibrate(router, records, Path.GetFileName(path), DatasetSplitter.Parse(result.GetValue(split)!), result.GetValue(seed), qualityFloor, strongShare, result.GetValue(confidence));
                 router.Save(file);
                 console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"thresholds cheap {router.CheapThreshold:0.####}, mid {router.MidThreshold:0.####} on {calibration.Prompts} prompts of {calibration.Dataset} (split {calibration.Split}): quality {calibration.QualityPctOfTop:P1} of top at {calibration.CostPctOfTop:P1} of its cost{(calibration.Met ? string.Empty : " (target not reachable: routes everything to top)")} → {file}"));
+                    $"thresholds cheap {router.CheapThreshold:0.####}, mid {router.MidThreshold:0.####} on {calibration.Prompts} prompts of {calibration.Dataset} (split {calibration.Split}): quality {calibration.QualityPctOfTop:P1} of top{(calibration.Confidence is { } c ? $" (floor held at {c:P0} confidence)" : string.Empty)} at {calibration.CostPctOfTop:P1} of its cost{(calibration.Met ? string.Empty : " (target not reachable: routes everything to top)")} → {file}"));
                 return Task.FromResult(0);
             }
             catch (Exception exception) when (exception is ArgumentOutOfRangeException or FormatException or IOException or InvalidOperationException or RoutingConfigurationException or UnauthorizedAccessException)
