@@ -3,22 +3,27 @@ using System.Runtime.CompilerServices;
 namespace ModelMix.Routing;
 
 /// <summary>
-/// Turns a request into the learned router's features without allocating: hashed word uni- and bigrams and character
-/// n-grams of the text's tail (the question usually comes last, after any few-shot examples), the task label, length
-/// buckets, and code / math / multiple-choice markers. Each feature goes to an <see cref="IFeatureSink"/>: text n-grams
-/// are L2-normalised by the sink (their count is only known at the end), the others have weight one.
+/// Turns a request into the learned router's features without allocating (feature version 2): the text's tail (the
+/// question usually comes last, after any few-shot examples; at most <see cref="LearnedFeatureSettings.MaxChars"/>
+/// characters, ≤ <see cref="LearnedFeatureSettings.MaxScanChars"/>) is lower-cased once into a stack buffer, then one
+/// pass hashes word uni- and bigrams (FNV-1a over the word's characters) and character n-grams (a rolling 64-bit
+/// window of the last n characters, multiplicatively hashed) straight into weight indexes; the task label, a length
+/// bucket and code / math / multiple-choice markers (plain ordinal searches of the lower-cased tail, no regex) are
+/// added too. Each feature goes to an <see cref="IFeatureSink"/>: text n-grams are L2-normalised by the sink (their
+/// count is only known at the end), the others have weight one. Training and scoring both use this one function.
 /// </summary>
 internal static class LearnedFeatures
 {
     private const uint WordSeed = 0x9E3779B1u;
     private const uint BigramSeed = 0x85EBCA77u;
-    private const uint CharSeed = 0xC2B2AE3Du;
+    private const ulong CharSeed = 0xC2B2AE3D27D4EB2FUL;
     private const uint TaskSeed = 0x27D4EB2Fu;
     private const uint MarkerSeed = 0x165667B1u;
 
+    // Lower-case markers, searched ordinally in the lower-cased tail.
     private static readonly string[] s_codeMarkers = ["```", "def ", "function", "return", "python", "class ", "print(", "import ", "list", "string", "array"];
     private static readonly string[] s_mathMarkers = ["calculate", "solve", "sum", "number", "integer", "equation", "+", "*", "%", "="];
-    private static readonly string[] s_choiceMarkers = ["A)", "B)", "C)", "D)", "(A)", "Answer:", "choice", "_"];
+    private static readonly string[] s_choiceMarkers = ["a)", "b)", "c)", "d)", "(a)", "answer:", "choice", "_"];
 
     /// <summary>Feeds the features of a request to <paramref name="sink"/>.</summary>
     /// <param name="text">The request text (system + last user message, or a dataset prompt).</param>
@@ -28,88 +33,105 @@ internal static class LearnedFeatures
     public static void Extract<TSink>(ReadOnlySpan<char> text, string? task, LearnedFeatureSettings settings, ref TSink sink)
         where TSink : struct, IFeatureSink
     {
-        var mask = (1 << settings.HashBits) - 1;
-        var tail = text.Length > settings.MaxChars ? text[^settings.MaxChars..] : text;
+        var mask = (uint)((1 << settings.HashBits) - 1);
+        var shift = 64 - settings.HashBits;
+        var max = Math.Min(settings.MaxChars, LearnedFeatureSettings.MaxScanChars);
+        var source = text.Length > max ? text[^max..] : text;
+        Span<char> lower = stackalloc char[source.Length];
+        source.ToLowerInvariant(lower);
 
-        // Task label (or its absence) and length bucket.
-        sink.Add((int)(Hash(TaskSeed, task ?? "\0none") & (uint)mask), 1f);
+        // Task label (or its absence) and length bucket (of the whole text).
+        var taskHash = TaskHash(task);
+        sink.Add((int)(taskHash & mask), 1f);
         var bucket = text.Length == 0 ? 0 : 1 + (int)Math.Log2(text.Length);
-        sink.Add((int)(Mix(MarkerSeed, (uint)(1000 + Math.Min(bucket, 24))) & (uint)mask), 1f);
+        sink.Add((int)(Mix(MarkerSeed, (uint)(1000 + Math.Min(bucket, 24))) & mask), 1f);
 
-        // Markers of structure: code, math, multiple choice (each crossed with the task, so a marker can mean
+        // Markers of structure: code, math, multiple choice (each count crossed with the task, so a marker can mean
         // different things in different tasks).
-        var taskHash = Hash(TaskSeed, task ?? "\0none");
-        Markers(tail, s_codeMarkers, 1, taskHash, mask, ref sink);
-        Markers(tail, s_mathMarkers, 2, taskHash, mask, ref sink);
-        Markers(tail, s_choiceMarkers, 3, taskHash, mask, ref sink);
+        Markers(lower, s_codeMarkers, 1, taskHash, mask, ref sink);
+        Markers(lower, s_mathMarkers, 2, taskHash, mask, ref sink);
+        Markers(lower, s_choiceMarkers, 3, taskHash, mask, ref sink);
 
-        // Word uni- and bigrams.
+        // One pass: word uni- and bigrams and character n-grams.
+        var n = settings.CharNgrams;
+        var windowMask = n == 0 ? 0UL : n >= 4 ? ulong.MaxValue : (1UL << (16 * n)) - 1;
+        var bigrams = settings.WordNgrams >= 2;
+        ulong window = 0;
+        uint word = WordSeed;
         uint previous = 0;
+        var inWord = false;
         var hasPrevious = false;
-        var i = 0;
-        while (i < tail.Length)
+        for (var i = 0; i < lower.Length; i++)
         {
-            if (!char.IsLetterOrDigit(tail[i]))
+            var c = lower[i];
+            if (n > 0)
             {
-                i++;
-                continue;
+                window = (window << 16) | c;
+                if (i + 1 >= n)
+                {
+                    sink.AddText((int)((((window & windowMask) ^ CharSeed) * 0x9E3779B97F4A7C15UL) >> shift));
+                }
             }
 
-            var word = WordSeed;
-            while (i < tail.Length && char.IsLetterOrDigit(tail[i]))
+            if (char.IsAsciiLetterOrDigit(c) || (c > 127 && char.IsLetterOrDigit(c)))
             {
-                word = (word ^ char.ToLowerInvariant(tail[i])) * 16777619u;
-                i++;
+                word = (word ^ c) * 16777619u;
+                inWord = true;
             }
-
-            sink.AddText((int)(Finish(word) & (uint)mask));
-            if (hasPrevious && settings.WordNgrams >= 2)
+            else if (inWord)
             {
-                sink.AddText((int)(Finish(Mix(BigramSeed ^ previous, word)) & (uint)mask));
+                EndWord(word, ref previous, ref hasPrevious, bigrams, mask, ref sink);
+                word = WordSeed;
+                inWord = false;
             }
-
-            previous = word;
-            hasPrevious = true;
         }
 
-        // Character n-grams.
-        var n = settings.CharNgrams;
-        if (n > 0)
+        if (inWord)
         {
-            for (var start = 0; start + n <= tail.Length; start++)
-            {
-                var h = CharSeed;
-                for (var k = 0; k < n; k++)
-                {
-                    h = (h ^ char.ToLowerInvariant(tail[start + k])) * 16777619u;
-                }
-
-                sink.AddText((int)(Finish(h) & (uint)mask));
-            }
+            EndWord(word, ref previous, ref hasPrevious, bigrams, mask, ref sink);
         }
     }
 
-    private static void Markers<TSink>(ReadOnlySpan<char> text, string[] markers, uint kind, uint taskHash, int mask, ref TSink sink)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void EndWord<TSink>(uint word, ref uint previous, ref bool hasPrevious, bool bigrams, uint mask, ref TSink sink)
+        where TSink : struct, IFeatureSink
+    {
+        sink.AddText((int)(Finish(word) & mask));
+        if (hasPrevious && bigrams)
+        {
+            sink.AddText((int)(Mix(BigramSeed ^ previous, word) & mask));
+        }
+
+        previous = word;
+        hasPrevious = true;
+    }
+
+    private static void Markers<TSink>(ReadOnlySpan<char> lower, string[] markers, uint kind, uint taskHash, uint mask, ref TSink sink)
         where TSink : struct, IFeatureSink
     {
         var hits = 0u;
         for (var m = 0; m < markers.Length; m++)
         {
-            if (text.Contains(markers[m], StringComparison.OrdinalIgnoreCase))
+            if (lower.IndexOf(markers[m].AsSpan(), StringComparison.Ordinal) >= 0)
             {
                 hits++;
-                sink.Add((int)(Finish(Mix(MarkerSeed + kind, (uint)m)) & (uint)mask), 1f);
+                sink.Add((int)(Mix(MarkerSeed + kind, (uint)m) & mask), 1f);
             }
         }
 
         // How many markers of the kind, crossed with the task.
-        sink.Add((int)(Finish(Mix(taskHash ^ (MarkerSeed * kind), Math.Min(hits, 4u))) & (uint)mask), 1f);
+        sink.Add((int)(Mix(taskHash ^ (MarkerSeed * kind), Math.Min(hits, 4u)) & mask), 1f);
     }
 
-    private static uint Hash(uint seed, string text)
+    private static uint TaskHash(string? task)
     {
-        var h = seed;
-        foreach (var c in text)
+        if (task is null)
+        {
+            return Finish(TaskSeed ^ 0xFFFFu);
+        }
+
+        var h = TaskSeed;
+        foreach (var c in task)
         {
             h = (h ^ char.ToLowerInvariant(c)) * 16777619u;
         }

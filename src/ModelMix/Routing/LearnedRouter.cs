@@ -16,8 +16,12 @@ public sealed class LearnedRouter
     /// <summary>The <c>format</c> value of a router file.</summary>
     public const string Format = "modelmix-router";
 
-    /// <summary>The file version this code reads and writes.</summary>
-    public const int CurrentVersion = 1;
+    /// <summary>
+    /// The file version this code reads and writes. Version 2 changed the feature hashing (allocation-free, one pass
+    /// over the lower-cased tail), so a version-1 file's weights mean nothing to it: such a file is refused, naming
+    /// its version.
+    /// </summary>
+    public const int CurrentVersion = 2;
 
     /// <summary>The threshold both heads use until calibrated.</summary>
     public const double DefaultThreshold = 0.5;
@@ -48,7 +52,17 @@ public sealed class LearnedRouter
         Tiers = tiers;
         Cheap = cheap;
         Mid = mid;
+
+        // Both heads' weights side by side, so one feature costs one cache line, not two.
+        _pairs = new float[2 * size];
+        for (var i = 0; i < size; i++)
+        {
+            _pairs[2 * i] = cheap.Weights[i];
+            _pairs[(2 * i) + 1] = mid?.Weights[i] ?? 0f;
+        }
     }
+
+    private readonly float[] _pairs;
 
     /// <summary>The feature settings.</summary>
     public LearnedFeatureSettings Features { get; }
@@ -79,7 +93,7 @@ public sealed class LearnedRouter
     /// <param name="task">The task label, or null.</param>
     public LearnedScore Score(ReadOnlySpan<char> text, string? task)
     {
-        var sink = new ScoreSink(Cheap.Weights, Mid?.Weights);
+        var sink = new ScoreSink(_pairs);
         LearnedFeatures.Extract(text, task, Features, ref sink);
         var scale = sink.TextCount > 0 ? 1f / MathF.Sqrt(sink.TextCount) : 0f;
         var cheap = Sigmoid(Cheap.Bias + sink.Cheap + (sink.CheapText * scale));
@@ -148,7 +162,7 @@ public sealed class LearnedRouter
             var version = (int?)o["version"] ?? 0;
             if (version != CurrentVersion)
             {
-                throw new RoutingConfigurationException($"The router file '{source}' has version {version}; this ModelMix reads version {CurrentVersion} (retrain with modelmix train).");
+                throw new RoutingConfigurationException($"The router file '{source}' has version {version}; this ModelMix reads version {CurrentVersion} only{(version == 1 ? " (version 2 changed the feature hashing, so version-1 weights cannot be reused)" : "")}; retrain it with modelmix train.");
             }
 
             var f = o["features"] as JsonObject ?? throw Missing(source, "features");
@@ -262,7 +276,7 @@ public sealed class LearnedRouter
     private static RoutingConfigurationException Missing(string source, string key) =>
         new($"The router file '{source}' lacks '{key}'.");
 
-    private struct ScoreSink(float[] cheap, float[]? mid) : IFeatureSink
+    private struct ScoreSink(float[] pairs) : IFeatureSink
     {
         public float Cheap;
         public float Mid;
@@ -272,21 +286,15 @@ public sealed class LearnedRouter
 
         public void Add(int index, float value)
         {
-            Cheap += cheap[index] * value;
-            if (mid is not null)
-            {
-                Mid += mid[index] * value;
-            }
+            Cheap += pairs[2 * index] * value;
+            Mid += pairs[(2 * index) + 1] * value;
         }
 
         public void AddText(int index)
         {
             TextCount++;
-            CheapText += cheap[index];
-            if (mid is not null)
-            {
-                MidText += mid[index];
-            }
+            CheapText += pairs[2 * index];
+            MidText += pairs[(2 * index) + 1];
         }
     }
 }

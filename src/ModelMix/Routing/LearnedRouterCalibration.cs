@@ -15,6 +15,9 @@ public sealed record LearnedRouterCalibration
     /// <summary>The quality floor asked for (a fraction of the top tier's quality), when calibrated to one.</summary>
     public double? QualityFloor { get; init; }
 
+    /// <summary>The one-sided confidence with which the floor had to hold on that data (lower confidence bound), when calibrated to a floor.</summary>
+    public double? Confidence { get; init; }
+
     /// <summary>The strong (top-tier) share asked for, when calibrated to one.</summary>
     public double? StrongShare { get; init; }
 
