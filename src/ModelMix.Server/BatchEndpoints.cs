@@ -13,7 +13,7 @@ namespace ModelMix.Server;
 /// streams its results as JSONL, and <c>POST /v1/messages</c> with <c>x-modelmix-batch: true</c> queues one request
 /// (202 Accepted). Same virtual-key auth as <c>/v1/messages</c>; a job is visible only to the key that created it.
 /// </summary>
-internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, MessagesForwarder forwarder, ProxyRouter router, AttemptRecorder recorder, TimeProvider time)
+internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, MessagesForwarder forwarder, ProxyRouter router, AttemptRecorder recorder, TimeProvider time, BatchBudgets budgets)
 {
     /// <summary>The request header that defers a <c>/v1/messages</c> call to the batch queue.</summary>
     public const string BatchHeader = "x-modelmix-batch";
@@ -37,7 +37,12 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
             return;
         }
 
-        var (job, _) = await store.CreateJobAsync(Input(context, caller, [item]), time.GetUtcNow(), context.RequestAborted);
+        var job = await CreateAsync(context, requestId, caller, [item], [request.MaxTokens]);
+        if (job is null)
+        {
+            return;
+        }
+
         batcher.Wake();
         context.Response.StatusCode = 202;
         context.Response.Headers.Location = $"/v1/modelmix/batch/{job.Id}";
@@ -88,6 +93,7 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
             }
 
             var items = new List<BatchItemInput>(count);
+            var maxTokens = new List<long>(count);
             var seen = new HashSet<string>(StringComparer.Ordinal);
             var index = 0;
             foreach (var entry in requests.EnumerateArray())
@@ -137,19 +143,14 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
                 }
 
                 items.Add(item);
+                maxTokens.Add(request.MaxTokens);
                 index++;
             }
 
-            var (job, created) = await store.CreateJobAsync(Input(context, caller, items), time.GetUtcNow(), context.RequestAborted);
-            if (job.KeyId != caller.KeyId)
+            var job = await CreateAsync(context, requestId, caller, items, maxTokens);
+            if (job is null)
             {
-                await AnthropicError.WriteAsync(context, 409, "Idempotency-Key: this key was already used for another caller's job.", requestId: requestId);
                 return;
-            }
-
-            if (!created)
-            {
-                context.Response.Headers["x-modelmix-idempotent-replay"] = "true";
             }
 
             batcher.Wake();
@@ -192,6 +193,40 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
         }
 
         await context.Response.WriteAsync(output.ToString(), context.RequestAborted);
+    }
+
+    /// <summary>
+    /// Holds the job's worst case against the caller's budgets (<see cref="BatchBudgets"/>), then queues it. Null after
+    /// an error answer was written (429 over budget, 409 idempotency key of another caller).
+    /// </summary>
+    private async Task<BatchJob?> CreateAsync(HttpContext context, string requestId, AuthCaller caller, IReadOnlyList<BatchItemInput> items, IReadOnlyList<long> maxTokens)
+    {
+        var now = time.GetUtcNow();
+        var input = Input(context, caller, items) with { Id = SqliteBatchStore.NewJobId(now) };
+        var (allowed, reservation) = await budgets.ReserveAsync(context, caller, input.Id!, items, maxTokens, input.SessionId);
+        if (!allowed)
+        {
+            return null;
+        }
+
+        var (job, created) = await store.CreateJobAsync(input with { BudgetReservation = reservation }, now, context.RequestAborted);
+        if (!created)
+        {
+            await budgets.ReleaseAsync(reservation); // the first job holds its own reservation
+        }
+
+        if (job.KeyId != caller.KeyId)
+        {
+            await AnthropicError.WriteAsync(context, 409, "Idempotency-Key: this key was already used for another caller's job.", requestId: requestId);
+            return null;
+        }
+
+        if (!created)
+        {
+            context.Response.Headers["x-modelmix-idempotent-replay"] = "true";
+        }
+
+        return job;
     }
 
     private async Task<BatchJob?> FindAsync(HttpContext context, string id)

@@ -38,6 +38,13 @@ public sealed partial class Batcher : IDisposable
         _logger = logger;
     }
 
+    /// <summary>
+    /// Called once a job has a result for every request (after its results are in the ledger and the store), e.g. to
+    /// settle the job's budget reservation. May be called more than once for a job (a crash and a second collection),
+    /// so it must be idempotent. A failure is logged, never stops the batcher.
+    /// </summary>
+    public Func<BatchJob, CancellationToken, Task>? JobEnded { get; set; }
+
     /// <summary>Releases the wake-up signal.</summary>
     public void Dispose() => _wake.Dispose();
 
@@ -227,6 +234,7 @@ public sealed partial class Batcher : IDisposable
     private async Task CollectAsync(BatchSubmission submission, string upstreamId, CancellationToken cancellationToken)
     {
         var items = (await _store.GetSubmittedItemsAsync(submission.Id, cancellationToken)).ToDictionary(i => i.Id, StringComparer.Ordinal);
+        var jobIds = items.Values.Select(i => i.JobId).Distinct(StringComparer.Ordinal).ToList();
         var lines = new List<BatchResultLine>(items.Count);
         await foreach (var (customId, type, result) in _api.ResultsAsync(upstreamId, cancellationToken))
         {
@@ -243,6 +251,31 @@ public sealed partial class Batcher : IDisposable
         await _recorder.Ledger.FlushAsync(cancellationToken);
         await _store.CompleteSubmissionAsync(submission.Id, lines, CancellationToken.None);
         LogCollected(_logger, upstreamId, lines.Count, items.Count);
+        await NotifyEndedAsync(jobIds, cancellationToken);
+    }
+
+    /// <summary>Calls <see cref="JobEnded"/> for each of <paramref name="jobIds"/> that has ended.</summary>
+    internal async Task NotifyEndedAsync(IEnumerable<string> jobIds, CancellationToken cancellationToken)
+    {
+        if (JobEnded is not { } ended)
+        {
+            return;
+        }
+
+        foreach (var jobId in jobIds)
+        {
+            if (await _store.GetJobAsync(jobId, cancellationToken) is { ProcessingStatus: "ended" } job)
+            {
+                try
+                {
+                    await ended(job, cancellationToken);
+                }
+                catch (Exception exception) when (exception is not OutOfMemoryException and not OperationCanceledException)
+                {
+                    LogJobEndedFailed(_logger, exception, jobId);
+                }
+            }
+        }
     }
 
     /// <summary>The ledger record of one result: usage at the batch tier, or the error / cancel / expiry as an error record.</summary>
@@ -252,7 +285,7 @@ public sealed partial class Batcher : IDisposable
         {
             Id = item.Id,
             Timestamp = submittedAt,
-            RequestId = item.Id,
+            RequestId = item.JobId, // the job is the request a budget reservation is held for
             SessionId = item.SessionId,
             KeyId = item.KeyId,
             TaskLabel = item.TaskLabel,
@@ -291,6 +324,9 @@ public sealed partial class Batcher : IDisposable
                 return record with { Status = LedgerStatus.Error, ErrorType = "batch_" + type };
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Settling batch job {JobId} after it ended failed; its budget reservation is reclaimed when it expires")]
+    private static partial void LogJobEndedFailed(ILogger logger, Exception exception, string jobId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Batcher pass failed; it will try again")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception);

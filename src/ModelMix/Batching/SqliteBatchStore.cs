@@ -55,6 +55,10 @@ public sealed class SqliteBatchStore : IBatchStore
             poll_delay_ms INTEGER NOT NULL
         ) STRICT;
         """,
+        // 2: the budget reservation held for a job (JSON of a BudgetReservation), settled when the job ends.
+        """
+        ALTER TABLE batch_jobs ADD COLUMN budget_reservation TEXT;
+        """,
     ];
 
     private static readonly string[] ItemParameters = ["$id", "$job", "$pos", "$cid", "$params", "$req", "$routed", "$policy", "$reason", "$key", "$session", "$task", "$t"];
@@ -96,11 +100,12 @@ public sealed class SqliteBatchStore : IBatchStore
                 }
             }
 
-            var id = "mmxjob_" + LedgerIds.New(at);
+            var id = input.Id ?? NewJobId(at);
             var stamp = SqliteLedgerSchema.ToStoredTimestamp(at);
-            using (var job = Command(connection, transaction, "INSERT INTO batch_jobs (id, key_id, idempotency_key, created_at) VALUES ($id, $k, $i, $t);"))
+            using (var job = Command(connection, transaction, "INSERT INTO batch_jobs (id, key_id, idempotency_key, created_at, budget_reservation) VALUES ($id, $k, $i, $t, $b);"))
             {
                 job.Parameters.AddWithValue("$id", id);
+                job.Parameters.AddWithValue("$b", (object?)input.BudgetReservation ?? DBNull.Value);
                 job.Parameters.AddWithValue("$k", (object?)input.KeyId ?? DBNull.Value);
                 job.Parameters.AddWithValue("$i", (object?)input.IdempotencyKey ?? DBNull.Value);
                 job.Parameters.AddWithValue("$t", stamp);
@@ -143,6 +148,9 @@ public sealed class SqliteBatchStore : IBatchStore
         return ((await GetJobAsync(jobId, cancellationToken))!, created);
     }
 
+    /// <summary>A new job id (<c>mmxjob_…</c>), for callers that need it before the job is created.</summary>
+    public static string NewJobId(DateTimeOffset at) => "mmxjob_" + LedgerIds.New(at);
+
     /// <inheritdoc />
     public async Task<BatchJob?> GetJobAsync(string jobId, CancellationToken cancellationToken = default)
     {
@@ -150,7 +158,7 @@ public sealed class SqliteBatchStore : IBatchStore
         await using var connection = await _file.OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT j.key_id, j.created_at,
+            SELECT j.key_id, j.created_at, j.budget_reservation,
                    count(CASE WHEN i.status = 'queued' THEN 1 END), count(CASE WHEN i.status = 'submitted' THEN 1 END),
                    count(CASE WHEN i.status = 'succeeded' THEN 1 END), count(CASE WHEN i.status = 'errored' THEN 1 END),
                    count(CASE WHEN i.status = 'canceled' THEN 1 END), count(CASE WHEN i.status = 'expired' THEN 1 END)
@@ -168,12 +176,13 @@ public sealed class SqliteBatchStore : IBatchStore
             Id = jobId,
             KeyId = reader.IsDBNull(0) ? null : reader.GetString(0),
             CreatedAt = SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(1)),
-            Queued = reader.GetInt64(2),
-            Processing = reader.GetInt64(3),
-            Succeeded = reader.GetInt64(4),
-            Errored = reader.GetInt64(5),
-            Canceled = reader.GetInt64(6),
-            Expired = reader.GetInt64(7),
+            BudgetReservation = reader.IsDBNull(2) ? null : reader.GetString(2),
+            Queued = reader.GetInt64(3),
+            Processing = reader.GetInt64(4),
+            Succeeded = reader.GetInt64(5),
+            Errored = reader.GetInt64(6),
+            Canceled = reader.GetInt64(7),
+            Expired = reader.GetInt64(8),
         };
     }
 
