@@ -3,7 +3,9 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using ModelMix.Batching;
+using ModelMix.Caching;
 using ModelMix.Ledger;
+using ModelMix.Routing;
 
 namespace ModelMix.Server;
 
@@ -13,7 +15,7 @@ namespace ModelMix.Server;
 /// streams its results as JSONL, and <c>POST /v1/messages</c> with <c>x-modelmix-batch: true</c> queues one request
 /// (202 Accepted). Same virtual-key auth as <c>/v1/messages</c>; a job is visible only to the key that created it.
 /// </summary>
-internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, MessagesForwarder forwarder, ProxyRouter router, AttemptRecorder recorder, TimeProvider time, BatchBudgets budgets)
+internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, MessagesForwarder forwarder, ProxyRouter router, AttemptRecorder recorder, TimeProvider time, BatchBudgets budgets, ProxyPromptCaching? caching = null)
 {
     /// <summary>The request header that defers a <c>/v1/messages</c> call to the batch queue.</summary>
     public const string BatchHeader = "x-modelmix-batch";
@@ -21,6 +23,23 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
     /// <summary>Whether a <c>/v1/messages</c> request asked to be batched.</summary>
     public static bool Wants(HttpContext context) =>
         string.Equals(context.Request.Headers[BatchHeader].ToString(), "true", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Whether the caller refused batching (<c>x-modelmix-batch: false</c>): a rule's batch action then does not apply.</summary>
+    public static bool RefusesBatch(HttpContext context) =>
+        string.Equals(context.Request.Headers[BatchHeader].ToString(), "false", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Queues one request a routing rule with <c>"batch": true</c> matched (<paramref name="decision"/> is that rule's),
+    /// answering 202 with the job like the header does; the answer carries <c>x-modelmix-batched-by</c> (the policy) and <c>x-modelmix-routed-model</c>.
+    /// </summary>
+    public async Task EnqueueDecidedAsync(HttpContext context, string requestId, byte[] body, MessagesRequest request, AuthCaller caller, RoutingDecision decision)
+    {
+        // Header values must be ASCII, so the policy's name here; the full reason is in the job's ledger record.
+        context.Response.Headers["x-modelmix-batched-by"] = decision.Policy;
+        context.Response.Headers["x-modelmix-routed-model"] = decision.Model;
+        var item = new BatchItemInput("0", Cache(RequestBodyRewriter.ReplaceModel(body, decision.Model), decision.Model), request.Model, decision.Model, decision.Policy, decision.Reason);
+        await QueueOneAsync(context, requestId, item, request, caller);
+    }
 
     /// <summary>Queues one checked Messages body as a job of one and answers 202 with the job.</summary>
     public async Task EnqueueSingleAsync(HttpContext context, string requestId, byte[] body, MessagesRequest request, AuthCaller caller)
@@ -37,6 +56,11 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
             return;
         }
 
+        await QueueOneAsync(context, requestId, item, request, caller);
+    }
+
+    private async Task QueueOneAsync(HttpContext context, string requestId, BatchItemInput item, MessagesRequest request, AuthCaller caller)
+    {
         var job = await CreateAsync(context, requestId, caller, [item], [request.MaxTokens]);
         if (job is null)
         {
@@ -254,7 +278,7 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
         if (router.IsAlias(request.Model, out var policy))
         {
             var decision = await ProxyRouter.DecideAsync(policy!, request.Features with { RequestId = requestId }, context.RequestAborted);
-            return new BatchItemInput(customId, RequestBodyRewriter.ReplaceModel(body, decision.Model), request.Model, decision.Model, decision.Policy, decision.Reason);
+            return new BatchItemInput(customId, Cache(RequestBodyRewriter.ReplaceModel(body, decision.Model), decision.Model), request.Model, decision.Model, decision.Policy, decision.Reason);
         }
 
         if (!recorder.Prices.TryResolveId(request.Model, out _))
@@ -263,8 +287,11 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
             return null;
         }
 
-        return new BatchItemInput(customId, body, request.Model, request.Model, "passthrough", "the caller named a model");
+        return new BatchItemInput(customId, Cache(body, request.Model), request.Model, request.Model, "passthrough", "the caller named a model");
     }
+
+    /// <summary>Batch work gets 1-hour cache breakpoints (its requests may run far apart within the 24 h window).</summary>
+    private byte[] Cache(byte[] body, string model) => caching?.Apply(body, model, PromptCacheTtl.OneHour) ?? body;
 
     private static BatchJobInput Input(HttpContext context, AuthCaller caller, IReadOnlyList<BatchItemInput> items) => new()
     {
