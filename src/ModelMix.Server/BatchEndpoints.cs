@@ -192,6 +192,19 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
         }
     }
 
+    /// <summary><c>POST /v1/modelmix/batch/{id}/cancel</c>: cancels the job (see <see cref="Batcher.CancelAsync"/>) and answers the job.</summary>
+    public async Task CancelAsync(HttpContext context, string id)
+    {
+        var job = await FindAsync(context, id);
+        if (job is null)
+        {
+            return;
+        }
+
+        var canceled = await batcher.CancelAsync(job.Id, context.RequestAborted) ?? job;
+        await WriteJobAsync(context, canceled, 200);
+    }
+
     /// <summary><c>GET /v1/modelmix/batch/{id}/results</c>: one JSONL line per request that has a result, in job order.</summary>
     public async Task ResultsAsync(HttpContext context, string id)
     {
@@ -325,6 +338,7 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
         },
         ["total"] = job.Total,
         ["created_at"] = job.CreatedAt,
+        ["cancel_initiated_at"] = job.CanceledAt,
         ["results_url"] = $"/v1/modelmix/batch/{job.Id}/results",
     };
 }

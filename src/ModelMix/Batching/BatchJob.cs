@@ -12,6 +12,9 @@ public sealed record BatchJob
     /// <summary>The budget reservation held for it (opaque JSON), or null when no budget applies.</summary>
     public string? BudgetReservation { get; init; }
 
+    /// <summary>When it was canceled (<c>POST …/cancel</c>), or null.</summary>
+    public DateTimeOffset? CanceledAt { get; init; }
+
     /// <summary>When it was queued.</summary>
     public required DateTimeOffset CreatedAt { get; init; }
 

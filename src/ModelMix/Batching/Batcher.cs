@@ -96,6 +96,12 @@ public sealed partial class Batcher : IDisposable
     /// <summary>One pass: submit what is queued, poll what is due, collect what ended.</summary>
     public async Task RunOnceAsync(CancellationToken cancellationToken)
     {
+        // Requests of a canceled job that came back to the queue (a batch ended without their result) are canceled too.
+        foreach (var jobId in await _store.GetCanceledJobsWithQueuedItemsAsync(cancellationToken))
+        {
+            await CancelAsync(jobId, cancellationToken);
+        }
+
         await SubmitQueuedAsync(cancellationToken);
         await PollAsync(cancellationToken);
     }
@@ -254,6 +260,46 @@ public sealed partial class Batcher : IDisposable
         await NotifyEndedAsync(jobIds, cancellationToken);
     }
 
+    /// <summary>
+    /// Cancels a job: its queued requests are canceled at once (recorded in the ledger as <c>batch_canceled</c>, cost 0);
+    /// the Message Batches holding its sent requests are canceled upstream when they hold nothing else, and their
+    /// results — <c>canceled</c> for what was not processed yet — are collected as usual. Null when the job is unknown.
+    /// Canceling again is harmless.
+    /// </summary>
+    public async Task<BatchJob?> CancelAsync(string jobId, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        if (await _store.CancelJobAsync(jobId, now, cancellationToken) is not { } cancellation)
+        {
+            return null;
+        }
+
+        foreach (var item in cancellation.Canceled)
+        {
+            await _recorder.RecordAsync(ToRecord(item, now, "canceled", SqliteBatchStore.CanceledResult), CancellationToken.None);
+        }
+
+        await _recorder.Ledger.FlushAsync(CancellationToken.None);
+        foreach (var (submissionId, upstreamId) in cancellation.Upstream)
+        {
+            try
+            {
+                await _api.CancelAsync(upstreamId, cancellationToken);
+                await _store.SetNextPollAsync(submissionId, now, _options.PollInterval, CancellationToken.None); // collect soon
+            }
+            catch (Exception exception) when (exception is MessageBatchesException or HttpRequestException or TaskCanceledException or IOException)
+            {
+                // The batch still ends within 24 h and is collected as usual; its requests are simply not canceled.
+                LogCancelFailed(_logger, exception, upstreamId);
+            }
+        }
+
+        LogCanceled(_logger, jobId, cancellation.Canceled.Count, cancellation.Upstream.Count);
+        Wake();
+        await NotifyEndedAsync([jobId], cancellationToken);
+        return await _store.GetJobAsync(jobId, cancellationToken);
+    }
+
     /// <summary>Calls <see cref="JobEnded"/> for each of <paramref name="jobIds"/> that has ended.</summary>
     internal async Task NotifyEndedAsync(IEnumerable<string> jobIds, CancellationToken cancellationToken)
     {
@@ -327,6 +373,12 @@ public sealed partial class Batcher : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Settling batch job {JobId} after it ended failed; its budget reservation is reclaimed when it expires")]
     private static partial void LogJobEndedFailed(ILogger logger, Exception exception, string jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Canceling Message Batch {BatchId} upstream failed; it is collected when it ends")]
+    private static partial void LogCancelFailed(ILogger logger, Exception exception, string batchId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Canceled batch job {JobId}: {Queued} queued requests canceled, {Batches} Message Batches canceled upstream")]
+    private static partial void LogCanceled(ILogger logger, string jobId, int queued, int batches);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Batcher pass failed; it will try again")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception);

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using ModelMix.IntegrationTests.Proxy;
 using ModelMix.Ledger;
 using ModelMix.Pricing;
+using ModelMix.Routing;
 
 namespace ModelMix.IntegrationTests.Batching;
 
@@ -33,6 +34,24 @@ public sealed class BatchRoutingRuleTests
         }
 
         return await http.SendAsync(request);
+    }
+
+    [Fact]
+    public void A_rules_file_accepts_batch_and_only_the_batch_rules_decisions_say_so()
+    {
+        var options = RoutingConfiguration.ParseJson("""
+            {"rules": [
+              {"name": "nightly", "taskLabels": ["nightly"], "target": "haiku", "batch": true},
+              {"name": "rest", "target": "sonnet"}
+            ]}
+            """, "rules.json");
+        var policy = RulesPolicy.Create(options.Rules!, PriceBook.Default);
+
+        Assert.True(policy.TryDecide(new RoutingRequest { TaskLabel = "nightly" }, out var nightly));
+        Assert.True(nightly.Batch);
+        Assert.EndsWith(", batched", nightly.Reason, StringComparison.Ordinal);
+        Assert.True(policy.TryDecide(new RoutingRequest { TaskLabel = "chat" }, out var chat));
+        Assert.False(chat.Batch);
     }
 
     [Fact]
