@@ -8,7 +8,7 @@ using Spectre.Console;
 namespace ModelMix.Cli;
 
 /// <summary>
-/// <c>modelmix batch submit|status|results</c>: talks to a running proxy (<c>--url</c>, <c>--key</c> or
+/// <c>modelmix batch submit|status|results|cancel</c>: talks to a running proxy (<c>--url</c>, <c>--key</c> or
 /// <c>MODELMIX_API_KEY</c>) over HTTP, so the batch queue, routing, auth and the ledger stay in one place — the proxy
 /// that runs the batcher.
 /// </summary>

@@ -12,7 +12,7 @@ namespace ModelMix.Server;
 /// <summary>
 /// The proxy's batch door: <c>POST /v1/modelmix/batch</c> queues a list of Messages requests as one job,
 /// <c>GET /v1/modelmix/batch/{id}</c> reports its status and counts, <c>GET /v1/modelmix/batch/{id}/results</c>
-/// streams its results as JSONL, and <c>POST /v1/messages</c> with <c>x-modelmix-batch: true</c> queues one request
+/// streams its results as JSONL, <c>POST /v1/modelmix/batch/{id}/cancel</c> cancels it, and <c>POST /v1/messages</c> with <c>x-modelmix-batch: true</c> queues one request
 /// (202 Accepted). Same virtual-key auth as <c>/v1/messages</c>; a job is visible only to the key that created it.
 /// </summary>
 internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, MessagesForwarder forwarder, ProxyRouter router, AttemptRecorder recorder, TimeProvider time, BatchBudgets budgets, ProxyPromptCaching? caching = null)
