@@ -8,7 +8,7 @@ using Spectre.Console;
 namespace ModelMix.Cli;
 
 /// <summary>
-/// <c>modelmix batch submit|status|results</c>: talks to a running proxy (<c>--url</c>, <c>--key</c> or
+/// <c>modelmix batch submit|status|results|cancel</c>: talks to a running proxy (<c>--url</c>, <c>--key</c> or
 /// <c>MODELMIX_API_KEY</c>) over HTTP, so the batch queue, routing, auth and the ledger stay in one place — the proxy
 /// that runs the batcher.
 /// </summary>
@@ -20,6 +20,7 @@ internal static class BatchCommand
         command.Subcommands.Add(Submit());
         command.Subcommands.Add(Status());
         command.Subcommands.Add(Results());
+        command.Subcommands.Add(Cancel());
         return command;
     }
 
@@ -115,6 +116,28 @@ internal static class BatchCommand
             }
 
             using var request = new HttpRequestMessage(HttpMethod.Get, $"v1/modelmix/batch/{Uri.EscapeDataString(result.GetValue(id)!)}");
+            var job = await SendAsync(http, request, cancellationToken);
+            if (job is null)
+            {
+                return 1;
+            }
+
+            Console.Out.WriteLine(job.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Cancel()
+    {
+        var id = new Argument<string>("ID") { Description = "The job id (mmxjob_…)." };
+        var url = Url();
+        var key = Key();
+        var command = new Command("cancel", "Cancel a job: queued requests are canceled at once, sent ones are canceled upstream; prints the job.") { id, url, key };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            using var http = Client(result.GetValue(url)!, result.GetValue(key));
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"v1/modelmix/batch/{Uri.EscapeDataString(result.GetValue(id)!)}/cancel");
             var job = await SendAsync(http, request, cancellationToken);
             if (job is null)
             {

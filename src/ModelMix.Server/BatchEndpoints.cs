@@ -3,17 +3,19 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using ModelMix.Batching;
+using ModelMix.Caching;
 using ModelMix.Ledger;
+using ModelMix.Routing;
 
 namespace ModelMix.Server;
 
 /// <summary>
 /// The proxy's batch door: <c>POST /v1/modelmix/batch</c> queues a list of Messages requests as one job,
 /// <c>GET /v1/modelmix/batch/{id}</c> reports its status and counts, <c>GET /v1/modelmix/batch/{id}/results</c>
-/// streams its results as JSONL, and <c>POST /v1/messages</c> with <c>x-modelmix-batch: true</c> queues one request
+/// streams its results as JSONL, <c>POST /v1/modelmix/batch/{id}/cancel</c> cancels it, and <c>POST /v1/messages</c> with <c>x-modelmix-batch: true</c> queues one request
 /// (202 Accepted). Same virtual-key auth as <c>/v1/messages</c>; a job is visible only to the key that created it.
 /// </summary>
-internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, MessagesForwarder forwarder, ProxyRouter router, AttemptRecorder recorder, TimeProvider time)
+internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, MessagesForwarder forwarder, ProxyRouter router, AttemptRecorder recorder, TimeProvider time, BatchBudgets budgets, ProxyPromptCaching? caching = null)
 {
     /// <summary>The request header that defers a <c>/v1/messages</c> call to the batch queue.</summary>
     public const string BatchHeader = "x-modelmix-batch";
@@ -21,6 +23,23 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
     /// <summary>Whether a <c>/v1/messages</c> request asked to be batched.</summary>
     public static bool Wants(HttpContext context) =>
         string.Equals(context.Request.Headers[BatchHeader].ToString(), "true", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Whether the caller refused batching (<c>x-modelmix-batch: false</c>): a rule's batch action then does not apply.</summary>
+    public static bool RefusesBatch(HttpContext context) =>
+        string.Equals(context.Request.Headers[BatchHeader].ToString(), "false", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Queues one request a routing rule with <c>"batch": true</c> matched (<paramref name="decision"/> is that rule's),
+    /// answering 202 with the job like the header does; the answer carries <c>x-modelmix-batched-by</c> (the policy) and <c>x-modelmix-routed-model</c>.
+    /// </summary>
+    public async Task EnqueueDecidedAsync(HttpContext context, string requestId, byte[] body, MessagesRequest request, AuthCaller caller, RoutingDecision decision)
+    {
+        // Header values must be ASCII, so the policy's name here; the full reason is in the job's ledger record.
+        context.Response.Headers["x-modelmix-batched-by"] = decision.Policy;
+        context.Response.Headers["x-modelmix-routed-model"] = decision.Model;
+        var item = new BatchItemInput("0", Cache(RequestBodyRewriter.ReplaceModel(body, decision.Model), decision.Model), request.Model, decision.Model, decision.Policy, decision.Reason);
+        await QueueOneAsync(context, requestId, item, request, caller);
+    }
 
     /// <summary>Queues one checked Messages body as a job of one and answers 202 with the job.</summary>
     public async Task EnqueueSingleAsync(HttpContext context, string requestId, byte[] body, MessagesRequest request, AuthCaller caller)
@@ -37,7 +56,17 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
             return;
         }
 
-        var (job, _) = await store.CreateJobAsync(Input(context, caller, [item]), time.GetUtcNow(), context.RequestAborted);
+        await QueueOneAsync(context, requestId, item, request, caller);
+    }
+
+    private async Task QueueOneAsync(HttpContext context, string requestId, BatchItemInput item, MessagesRequest request, AuthCaller caller)
+    {
+        var job = await CreateAsync(context, requestId, caller, [item], [request.MaxTokens]);
+        if (job is null)
+        {
+            return;
+        }
+
         batcher.Wake();
         context.Response.StatusCode = 202;
         context.Response.Headers.Location = $"/v1/modelmix/batch/{job.Id}";
@@ -88,6 +117,7 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
             }
 
             var items = new List<BatchItemInput>(count);
+            var maxTokens = new List<long>(count);
             var seen = new HashSet<string>(StringComparer.Ordinal);
             var index = 0;
             foreach (var entry in requests.EnumerateArray())
@@ -137,19 +167,14 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
                 }
 
                 items.Add(item);
+                maxTokens.Add(request.MaxTokens);
                 index++;
             }
 
-            var (job, created) = await store.CreateJobAsync(Input(context, caller, items), time.GetUtcNow(), context.RequestAborted);
-            if (job.KeyId != caller.KeyId)
+            var job = await CreateAsync(context, requestId, caller, items, maxTokens);
+            if (job is null)
             {
-                await AnthropicError.WriteAsync(context, 409, "Idempotency-Key: this key was already used for another caller's job.", requestId: requestId);
                 return;
-            }
-
-            if (!created)
-            {
-                context.Response.Headers["x-modelmix-idempotent-replay"] = "true";
             }
 
             batcher.Wake();
@@ -165,6 +190,19 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
         {
             await WriteJobAsync(context, job, 200);
         }
+    }
+
+    /// <summary><c>POST /v1/modelmix/batch/{id}/cancel</c>: cancels the job (see <see cref="Batcher.CancelAsync"/>) and answers the job.</summary>
+    public async Task CancelAsync(HttpContext context, string id)
+    {
+        var job = await FindAsync(context, id);
+        if (job is null)
+        {
+            return;
+        }
+
+        var canceled = await batcher.CancelAsync(job.Id, context.RequestAborted) ?? job;
+        await WriteJobAsync(context, canceled, 200);
     }
 
     /// <summary><c>GET /v1/modelmix/batch/{id}/results</c>: one JSONL line per request that has a result, in job order.</summary>
@@ -194,6 +232,40 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
         await context.Response.WriteAsync(output.ToString(), context.RequestAborted);
     }
 
+    /// <summary>
+    /// Holds the job's worst case against the caller's budgets (<see cref="BatchBudgets"/>), then queues it. Null after
+    /// an error answer was written (429 over budget, 409 idempotency key of another caller).
+    /// </summary>
+    private async Task<BatchJob?> CreateAsync(HttpContext context, string requestId, AuthCaller caller, IReadOnlyList<BatchItemInput> items, IReadOnlyList<long> maxTokens)
+    {
+        var now = time.GetUtcNow();
+        var input = Input(context, caller, items) with { Id = SqliteBatchStore.NewJobId(now) };
+        var (allowed, reservation) = await budgets.ReserveAsync(context, caller, input.Id!, items, maxTokens, input.SessionId);
+        if (!allowed)
+        {
+            return null;
+        }
+
+        var (job, created) = await store.CreateJobAsync(input with { BudgetReservation = reservation }, now, context.RequestAborted);
+        if (!created)
+        {
+            await budgets.ReleaseAsync(reservation); // the first job holds its own reservation
+        }
+
+        if (job.KeyId != caller.KeyId)
+        {
+            await AnthropicError.WriteAsync(context, 409, "Idempotency-Key: this key was already used for another caller's job.", requestId: requestId);
+            return null;
+        }
+
+        if (!created)
+        {
+            context.Response.Headers["x-modelmix-idempotent-replay"] = "true";
+        }
+
+        return job;
+    }
+
     private async Task<BatchJob?> FindAsync(HttpContext context, string id)
     {
         var requestId = ProxyRequestId.New();
@@ -219,7 +291,7 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
         if (router.IsAlias(request.Model, out var policy))
         {
             var decision = await ProxyRouter.DecideAsync(policy!, request.Features with { RequestId = requestId }, context.RequestAborted);
-            return new BatchItemInput(customId, RequestBodyRewriter.ReplaceModel(body, decision.Model), request.Model, decision.Model, decision.Policy, decision.Reason);
+            return new BatchItemInput(customId, Cache(RequestBodyRewriter.ReplaceModel(body, decision.Model), decision.Model), request.Model, decision.Model, decision.Policy, decision.Reason);
         }
 
         if (!recorder.Prices.TryResolveId(request.Model, out _))
@@ -228,8 +300,11 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
             return null;
         }
 
-        return new BatchItemInput(customId, body, request.Model, request.Model, "passthrough", "the caller named a model");
+        return new BatchItemInput(customId, Cache(body, request.Model), request.Model, request.Model, "passthrough", "the caller named a model");
     }
+
+    /// <summary>Batch work gets 1-hour cache breakpoints (its requests may run far apart within the 24 h window).</summary>
+    private byte[] Cache(byte[] body, string model) => caching?.Apply(body, model, PromptCacheTtl.OneHour) ?? body;
 
     private static BatchJobInput Input(HttpContext context, AuthCaller caller, IReadOnlyList<BatchItemInput> items) => new()
     {
@@ -263,6 +338,7 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
         },
         ["total"] = job.Total,
         ["created_at"] = job.CreatedAt,
+        ["cancel_initiated_at"] = job.CanceledAt,
         ["results_url"] = $"/v1/modelmix/batch/{job.Id}/results",
     };
 }

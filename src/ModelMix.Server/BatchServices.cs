@@ -27,14 +27,17 @@ internal static class BatchServices
             var options = provider.GetRequiredService<IOptions<ProxyOptions>>().Value;
             var http = provider.GetRequiredService<IHttpClientFactory>().CreateClient(MessagesForwarder.HttpClientName);
             var api = new MessageBatchesClient(http, options.Upstream, options.UpstreamApiKey, options.DefaultAnthropicVersion);
-            return new Batcher(
+            var batcher = new Batcher(
                 provider.GetRequiredService<IBatchStore>(),
                 api,
                 provider.GetRequiredService<AttemptRecorder>(),
                 provider.GetRequiredService<BatcherOptions>(),
                 provider.GetRequiredService<TimeProvider>(),
                 provider.GetRequiredService<ILogger<Batcher>>());
+            batcher.JobEnded = provider.GetRequiredService<BatchBudgets>().SettleAsync;
+            return batcher;
         });
+        services.AddSingleton<BatchBudgets>();
         services.AddSingleton<BatchEndpoints>();
         services.AddHostedService<BatcherService>();
         return services;

@@ -24,9 +24,10 @@ internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<
     /// <summary>
     /// Like the other overload, for a request whose worst case is not one call to one model (a confidence cascade:
     /// every tier it may reach plus its verifier calls). <paramref name="worstCase"/> runs only when a budget applies;
-    /// <paramref name="model"/> names what it prices in the 400 written when it has no price in force.
+    /// <paramref name="model"/> names what it prices in the 400 written when it has no price in force;
+    /// <paramref name="ttl"/> overrides <see cref="ProxyOptions.ReservationTtl"/> (a batch job holds for its 24 h window).
     /// </summary>
-    public async ValueTask<BudgetHold?> ReserveAsync(HttpContext context, AuthCaller caller, string model, Func<PriceBook, DateTimeOffset, decimal> worstCase, string? sessionId, string requestId, MessagesForwarder.IClientDialect dialect)
+    public async ValueTask<BudgetHold?> ReserveAsync(HttpContext context, AuthCaller caller, string model, Func<PriceBook, DateTimeOffset, decimal> worstCase, string? sessionId, string requestId, MessagesForwarder.IClientDialect dialect, TimeSpan? ttl = null)
     {
         var limits = Limits(caller, sessionId);
         if (limits.Count == 0)
@@ -46,7 +47,7 @@ internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<
             return null;
         }
 
-        var result = await store.ReserveAsync(requestId, limits, amount, now, _options.ReservationTtl, context.RequestAborted);
+        var result = await store.ReserveAsync(requestId, limits, amount, now, ttl ?? _options.ReservationTtl, context.RequestAborted);
         if (result.Reservation is { } reservation)
         {
             return new BudgetHold(caller.KeyId, store, reservation, logger);

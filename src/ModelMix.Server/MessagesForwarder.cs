@@ -149,6 +149,13 @@ internal sealed class MessagesForwarder
         {
             var features = request.Features with { TaskLabel = taskLabel, SessionId = sessionId, RequestId = requestId };
             var decision = await ProxyRouter.DecideAsync(policy!, features, aborted);
+            if (decision.Batch && dialect is AnthropicDialect && !request.Stream && !BatchEndpoints.RefusesBatch(context))
+            {
+                // A routing rule with "batch": true — queued for the Message Batches API, answered 202 (BatchEndpoints.cs).
+                await context.RequestServices.GetRequiredService<BatchEndpoints>().EnqueueDecidedAsync(context, requestId, body, request, caller, decision);
+                return;
+            }
+
             decision = _caching is null ? decision : await _caching.RouteAsync(decision, features, aborted); // cache-warm stickiness (ProxyPromptCaching.cs)
             route = new Route(decision.Model, decision.Policy, decision.Reason);
             body = RequestBodyRewriter.ReplaceModel(body, decision.Model);

@@ -209,6 +209,7 @@ public static class ProxyApplication
         app.MapPost("/v1/modelmix/batch", (HttpContext context, BatchEndpoints batches) => batches.SubmitAsync(context));
         app.MapGet("/v1/modelmix/batch/{id}", (HttpContext context, string id, BatchEndpoints batches) => batches.StatusAsync(context, id));
         app.MapGet("/v1/modelmix/batch/{id}/results", (HttpContext context, string id, BatchEndpoints batches) => batches.ResultsAsync(context, id));
+        app.MapPost("/v1/modelmix/batch/{id}/cancel", (HttpContext context, string id, BatchEndpoints batches) => batches.CancelAsync(context, id));
         app.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
         ProxyTelemetry.MapEndpoints(app);
         Dashboard.DashboardEndpoint.Map(app); // GET /dashboard (Dashboard/)

@@ -9,6 +9,12 @@ public sealed record BatchJob
     /// <summary>The virtual key id that created it, or null.</summary>
     public string? KeyId { get; init; }
 
+    /// <summary>The budget reservation held for it (opaque JSON), or null when no budget applies.</summary>
+    public string? BudgetReservation { get; init; }
+
+    /// <summary>When it was canceled (<c>POST …/cancel</c>), or null.</summary>
+    public DateTimeOffset? CanceledAt { get; init; }
+
     /// <summary>When it was queued.</summary>
     public required DateTimeOffset CreatedAt { get; init; }
 

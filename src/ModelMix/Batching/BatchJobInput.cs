@@ -3,6 +3,12 @@ namespace ModelMix.Batching;
 /// <summary>A job to queue: its requests and who asked for it.</summary>
 public sealed record BatchJobInput
 {
+    /// <summary>The job id to use (<see cref="SqliteBatchStore.NewJobId"/>), or null for a new one.</summary>
+    public string? Id { get; init; }
+
+    /// <summary>The budget reservation held for the job (opaque JSON, settled when it ends), or null.</summary>
+    public string? BudgetReservation { get; init; }
+
     /// <summary>The virtual key id of the caller (never the key), or null.</summary>
     public string? KeyId { get; init; }
 

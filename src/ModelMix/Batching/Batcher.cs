@@ -38,6 +38,13 @@ public sealed partial class Batcher : IDisposable
         _logger = logger;
     }
 
+    /// <summary>
+    /// Called once a job has a result for every request (after its results are in the ledger and the store), e.g. to
+    /// settle the job's budget reservation. May be called more than once for a job (a crash and a second collection),
+    /// so it must be idempotent. A failure is logged, never stops the batcher.
+    /// </summary>
+    public Func<BatchJob, CancellationToken, Task>? JobEnded { get; set; }
+
     /// <summary>Releases the wake-up signal.</summary>
     public void Dispose() => _wake.Dispose();
 
@@ -89,6 +96,12 @@ public sealed partial class Batcher : IDisposable
     /// <summary>One pass: submit what is queued, poll what is due, collect what ended.</summary>
     public async Task RunOnceAsync(CancellationToken cancellationToken)
     {
+        // Requests of a canceled job that came back to the queue (a batch ended without their result) are canceled too.
+        foreach (var jobId in await _store.GetCanceledJobsWithQueuedItemsAsync(cancellationToken))
+        {
+            await CancelAsync(jobId, cancellationToken);
+        }
+
         await SubmitQueuedAsync(cancellationToken);
         await PollAsync(cancellationToken);
     }
@@ -227,6 +240,7 @@ public sealed partial class Batcher : IDisposable
     private async Task CollectAsync(BatchSubmission submission, string upstreamId, CancellationToken cancellationToken)
     {
         var items = (await _store.GetSubmittedItemsAsync(submission.Id, cancellationToken)).ToDictionary(i => i.Id, StringComparer.Ordinal);
+        var jobIds = items.Values.Select(i => i.JobId).Distinct(StringComparer.Ordinal).ToList();
         var lines = new List<BatchResultLine>(items.Count);
         await foreach (var (customId, type, result) in _api.ResultsAsync(upstreamId, cancellationToken))
         {
@@ -243,6 +257,71 @@ public sealed partial class Batcher : IDisposable
         await _recorder.Ledger.FlushAsync(cancellationToken);
         await _store.CompleteSubmissionAsync(submission.Id, lines, CancellationToken.None);
         LogCollected(_logger, upstreamId, lines.Count, items.Count);
+        await NotifyEndedAsync(jobIds, cancellationToken);
+    }
+
+    /// <summary>
+    /// Cancels a job: its queued requests are canceled at once (recorded in the ledger as <c>batch_canceled</c>, cost 0);
+    /// the Message Batches holding its sent requests are canceled upstream when they hold nothing else, and their
+    /// results — <c>canceled</c> for what was not processed yet — are collected as usual. Null when the job is unknown.
+    /// Canceling again is harmless.
+    /// </summary>
+    public async Task<BatchJob?> CancelAsync(string jobId, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        if (await _store.CancelJobAsync(jobId, now, cancellationToken) is not { } cancellation)
+        {
+            return null;
+        }
+
+        foreach (var item in cancellation.Canceled)
+        {
+            await _recorder.RecordAsync(ToRecord(item, now, "canceled", SqliteBatchStore.CanceledResult), CancellationToken.None);
+        }
+
+        await _recorder.Ledger.FlushAsync(CancellationToken.None);
+        foreach (var (submissionId, upstreamId) in cancellation.Upstream)
+        {
+            try
+            {
+                await _api.CancelAsync(upstreamId, cancellationToken);
+                await _store.SetNextPollAsync(submissionId, now, _options.PollInterval, CancellationToken.None); // collect soon
+            }
+            catch (Exception exception) when (exception is MessageBatchesException or HttpRequestException or TaskCanceledException or IOException)
+            {
+                // The batch still ends within 24 h and is collected as usual; its requests are simply not canceled.
+                LogCancelFailed(_logger, exception, upstreamId);
+            }
+        }
+
+        LogCanceled(_logger, jobId, cancellation.Canceled.Count, cancellation.Upstream.Count);
+        Wake();
+        await NotifyEndedAsync([jobId], cancellationToken);
+        return await _store.GetJobAsync(jobId, cancellationToken);
+    }
+
+    /// <summary>Calls <see cref="JobEnded"/> for each of <paramref name="jobIds"/> that has ended.</summary>
+    internal async Task NotifyEndedAsync(IEnumerable<string> jobIds, CancellationToken cancellationToken)
+    {
+        if (JobEnded is not { } ended)
+        {
+            return;
+        }
+
+        foreach (var jobId in jobIds)
+        {
+            if (await _store.GetJobAsync(jobId, cancellationToken) is { ProcessingStatus: "ended" } job)
+            {
+                try
+                {
+                    await ended(job, cancellationToken);
+                }
+                catch (Exception exception) when (exception is not OutOfMemoryException and not OperationCanceledException)
+                {
+                    LogJobEndedFailed(_logger, exception, jobId);
+                }
+            }
+        }
     }
 
     /// <summary>The ledger record of one result: usage at the batch tier, or the error / cancel / expiry as an error record.</summary>
@@ -252,7 +331,7 @@ public sealed partial class Batcher : IDisposable
         {
             Id = item.Id,
             Timestamp = submittedAt,
-            RequestId = item.Id,
+            RequestId = item.JobId, // the job is the request a budget reservation is held for
             SessionId = item.SessionId,
             KeyId = item.KeyId,
             TaskLabel = item.TaskLabel,
@@ -291,6 +370,15 @@ public sealed partial class Batcher : IDisposable
                 return record with { Status = LedgerStatus.Error, ErrorType = "batch_" + type };
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Settling batch job {JobId} after it ended failed; its budget reservation is reclaimed when it expires")]
+    private static partial void LogJobEndedFailed(ILogger logger, Exception exception, string jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Canceling Message Batch {BatchId} upstream failed; it is collected when it ends")]
+    private static partial void LogCancelFailed(ILogger logger, Exception exception, string batchId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Canceled batch job {JobId}: {Queued} queued requests canceled, {Batches} Message Batches canceled upstream")]
+    private static partial void LogCanceled(ILogger logger, string jobId, int queued, int batches);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Batcher pass failed; it will try again")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception);

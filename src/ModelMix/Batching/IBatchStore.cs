@@ -44,6 +44,16 @@ public interface IBatchStore : IAsyncDisposable
     Task<IReadOnlyList<BatchItem>> GetSubmittedItemsAsync(string submissionId, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Marks the job canceled and, in one transaction, cancels its queued requests (status <c>canceled</c>); returns
+    /// those requests and the open upstream batches that hold only requests of canceled jobs (safe to cancel
+    /// upstream). Null when the job is unknown. Requests of a canceled job are never submitted again.
+    /// </summary>
+    Task<BatchCancellation?> CancelJobAsync(string jobId, DateTimeOffset at, CancellationToken cancellationToken = default);
+
+    /// <summary>Canceled jobs with queued requests (requests that came back to the queue after the cancel).</summary>
+    Task<IReadOnlyList<string>> GetCanceledJobsWithQueuedItemsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Stores the results of an ended submission, re-queues its items that had no result line, and marks it
     /// <c>collected</c> — one transaction.
     /// </summary>

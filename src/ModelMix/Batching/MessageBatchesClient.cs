@@ -59,6 +59,13 @@ public sealed class MessageBatchesClient
         return await SendJsonAsync(request, cancellationToken);
     }
 
+    /// <summary>Starts canceling a batch (<c>POST /v1/messages/batches/{id}/cancel</c>); the batch object.</summary>
+    public async Task<JsonElement> CancelAsync(string batchId, CancellationToken cancellationToken)
+    {
+        using var request = Request(HttpMethod.Post, "v1/messages/batches/" + Uri.EscapeDataString(batchId) + "/cancel");
+        return await SendJsonAsync(request, cancellationToken);
+    }
+
     /// <summary>One page of the batch list, newest first.</summary>
     public async Task<JsonElement> ListAsync(string? afterId, int limit, CancellationToken cancellationToken)
     {

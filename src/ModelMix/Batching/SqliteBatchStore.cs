@@ -55,7 +55,15 @@ public sealed class SqliteBatchStore : IBatchStore
             poll_delay_ms INTEGER NOT NULL
         ) STRICT;
         """,
+        // 2: the budget reservation held for a job (JSON of a BudgetReservation), settled when the job ends; when it was canceled.
+        """
+        ALTER TABLE batch_jobs ADD COLUMN budget_reservation TEXT;
+        ALTER TABLE batch_jobs ADD COLUMN canceled_at INTEGER;
+        """,
     ];
+
+    /// <summary>The result stored for a request canceled before it was sent (the API's shape for a canceled result).</summary>
+    public const string CanceledResult = "{\"type\":\"canceled\"}";
 
     private static readonly string[] ItemParameters = ["$id", "$job", "$pos", "$cid", "$params", "$req", "$routed", "$policy", "$reason", "$key", "$session", "$task", "$t"];
 
@@ -96,11 +104,12 @@ public sealed class SqliteBatchStore : IBatchStore
                 }
             }
 
-            var id = "mmxjob_" + LedgerIds.New(at);
+            var id = input.Id ?? NewJobId(at);
             var stamp = SqliteLedgerSchema.ToStoredTimestamp(at);
-            using (var job = Command(connection, transaction, "INSERT INTO batch_jobs (id, key_id, idempotency_key, created_at) VALUES ($id, $k, $i, $t);"))
+            using (var job = Command(connection, transaction, "INSERT INTO batch_jobs (id, key_id, idempotency_key, created_at, budget_reservation) VALUES ($id, $k, $i, $t, $b);"))
             {
                 job.Parameters.AddWithValue("$id", id);
+                job.Parameters.AddWithValue("$b", (object?)input.BudgetReservation ?? DBNull.Value);
                 job.Parameters.AddWithValue("$k", (object?)input.KeyId ?? DBNull.Value);
                 job.Parameters.AddWithValue("$i", (object?)input.IdempotencyKey ?? DBNull.Value);
                 job.Parameters.AddWithValue("$t", stamp);
@@ -143,6 +152,9 @@ public sealed class SqliteBatchStore : IBatchStore
         return ((await GetJobAsync(jobId, cancellationToken))!, created);
     }
 
+    /// <summary>A new job id (<c>mmxjob_…</c>), for callers that need it before the job is created.</summary>
+    public static string NewJobId(DateTimeOffset at) => "mmxjob_" + LedgerIds.New(at);
+
     /// <inheritdoc />
     public async Task<BatchJob?> GetJobAsync(string jobId, CancellationToken cancellationToken = default)
     {
@@ -150,7 +162,7 @@ public sealed class SqliteBatchStore : IBatchStore
         await using var connection = await _file.OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT j.key_id, j.created_at,
+            SELECT j.key_id, j.created_at, j.budget_reservation, j.canceled_at,
                    count(CASE WHEN i.status = 'queued' THEN 1 END), count(CASE WHEN i.status = 'submitted' THEN 1 END),
                    count(CASE WHEN i.status = 'succeeded' THEN 1 END), count(CASE WHEN i.status = 'errored' THEN 1 END),
                    count(CASE WHEN i.status = 'canceled' THEN 1 END), count(CASE WHEN i.status = 'expired' THEN 1 END)
@@ -168,12 +180,14 @@ public sealed class SqliteBatchStore : IBatchStore
             Id = jobId,
             KeyId = reader.IsDBNull(0) ? null : reader.GetString(0),
             CreatedAt = SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(1)),
-            Queued = reader.GetInt64(2),
-            Processing = reader.GetInt64(3),
-            Succeeded = reader.GetInt64(4),
-            Errored = reader.GetInt64(5),
-            Canceled = reader.GetInt64(6),
-            Expired = reader.GetInt64(7),
+            BudgetReservation = reader.IsDBNull(2) ? null : reader.GetString(2),
+            CanceledAt = reader.IsDBNull(3) ? null : SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(3)),
+            Queued = reader.GetInt64(4),
+            Processing = reader.GetInt64(5),
+            Succeeded = reader.GetInt64(6),
+            Errored = reader.GetInt64(7),
+            Canceled = reader.GetInt64(8),
+            Expired = reader.GetInt64(9),
         };
     }
 
@@ -192,7 +206,7 @@ public sealed class SqliteBatchStore : IBatchStore
         {
             using var transaction = connection.BeginTransaction(deferred: false);
             var taken = new List<string>();
-            using (var read = Command(connection, transaction, "SELECT id, length(params) FROM batch_items WHERE status = 'queued' ORDER BY queued_at, job_id, position LIMIT $n;"))
+            using (var read = Command(connection, transaction, "SELECT id, length(params) FROM batch_items WHERE status = 'queued' AND job_id NOT IN (SELECT id FROM batch_jobs WHERE canceled_at IS NOT NULL) ORDER BY queued_at, job_id, position LIMIT $n;"))
             {
                 read.Parameters.AddWithValue("$n", maxCount);
                 using var reader = read.ExecuteReader();
@@ -307,6 +321,89 @@ public sealed class SqliteBatchStore : IBatchStore
         }
 
         return set;
+    }
+
+    /// <inheritdoc />
+    public async Task<BatchCancellation?> CancelJobAsync(string jobId, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(jobId);
+        var outcome = await WriteAsync(connection =>
+        {
+            using var transaction = connection.BeginTransaction(deferred: false);
+            using (var mark = Command(connection, transaction, "UPDATE batch_jobs SET canceled_at = coalesce(canceled_at, $t) WHERE id = $job;"))
+            {
+                mark.Parameters.AddWithValue("$t", SqliteLedgerSchema.ToStoredTimestamp(at));
+                mark.Parameters.AddWithValue("$job", jobId);
+                if (mark.ExecuteNonQuery() == 0)
+                {
+                    return ((List<string> Ids, List<(string, string)> Upstream)?)null;
+                }
+            }
+
+            var ids = new List<string>();
+            using (var read = Command(connection, transaction, "SELECT id FROM batch_items WHERE job_id = $job AND status = 'queued';"))
+            {
+                read.Parameters.AddWithValue("$job", jobId);
+                using var reader = read.ExecuteReader();
+                while (reader.Read())
+                {
+                    ids.Add(reader.GetString(0));
+                }
+            }
+
+            using (var cancel = Command(connection, transaction, "UPDATE batch_items SET status = 'canceled', result = $r WHERE job_id = $job AND status = 'queued';"))
+            {
+                cancel.Parameters.AddWithValue("$job", jobId);
+                cancel.Parameters.AddWithValue("$r", CanceledResult);
+                cancel.ExecuteNonQuery();
+            }
+
+            // Upstream batches holding this job's requests, and only requests of canceled jobs: canceling them cancels nothing else.
+            var upstream = new List<(string, string)>();
+            using (var open = Command(connection, transaction, """
+                SELECT s.id, s.upstream_id FROM batch_submissions s
+                WHERE s.state = 'in_progress' AND s.upstream_id IS NOT NULL
+                  AND EXISTS (SELECT 1 FROM batch_items i WHERE i.submission_id = s.id AND i.status = 'submitted' AND i.job_id = $job)
+                  AND NOT EXISTS (SELECT 1 FROM batch_items i JOIN batch_jobs j ON j.id = i.job_id
+                                  WHERE i.submission_id = s.id AND i.status = 'submitted' AND j.canceled_at IS NULL);
+                """))
+            {
+                open.Parameters.AddWithValue("$job", jobId);
+                using var reader = open.ExecuteReader();
+                while (reader.Read())
+                {
+                    upstream.Add((reader.GetString(0), reader.GetString(1)));
+                }
+            }
+
+            transaction.Commit();
+            return (ids, upstream);
+        }, cancellationToken);
+        if (outcome is not { } done)
+        {
+            return null;
+        }
+
+        var canceled = done.Ids.ToHashSet(StringComparer.Ordinal);
+        var items = (await GetItemsAsync(jobId, cancellationToken)).Where(i => canceled.Contains(i.Id)).ToList();
+        return new BatchCancellation(items, done.Upstream);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<string>> GetCanceledJobsWithQueuedItemsAsync(CancellationToken cancellationToken = default)
+    {
+        await EnsureMigratedAsync(cancellationToken);
+        await using var connection = await _file.OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT DISTINCT i.job_id FROM batch_items i JOIN batch_jobs j ON j.id = i.job_id WHERE i.status = 'queued' AND j.canceled_at IS NOT NULL;";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var list = new List<string>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            list.Add(reader.GetString(0));
+        }
+
+        return list;
     }
 
     /// <inheritdoc />

@@ -25,7 +25,7 @@ public static class RoutingConfiguration
         nameof(RoutingRuleOptions.MinTools), nameof(RoutingRuleOptions.MaxTools), nameof(RoutingRuleOptions.HasImages),
         nameof(RoutingRuleOptions.StructuredOutput), nameof(RoutingRuleOptions.MinMaxTokens), nameof(RoutingRuleOptions.MaxMaxTokens),
         nameof(RoutingRuleOptions.MinDepth), nameof(RoutingRuleOptions.MaxDepth), nameof(RoutingRuleOptions.Target),
-        nameof(RoutingRuleOptions.Confidence),
+        nameof(RoutingRuleOptions.Confidence), nameof(RoutingRuleOptions.Batch),
     };
 
     private static readonly JsonSerializerOptions s_json = new()

@@ -11,4 +11,11 @@ namespace ModelMix.Routing;
 /// </param>
 /// <param name="Confidence">How sure the policy is that the model clears the caller's bar, from 0 to 1.</param>
 /// <param name="Policy">The <see cref="IRoutingPolicy.Name"/> of the policy that decided.</param>
-public readonly record struct RoutingDecision(string Model, string Reason, double Confidence, string Policy);
+public readonly record struct RoutingDecision(string Model, string Reason, double Confidence, string Policy)
+{
+    /// <summary>
+    /// Whether the request should be deferred to the Message Batches API (a rule with <c>"batch": true</c>); the
+    /// proxy queues such requests (docs/batch.md). False for every other policy.
+    /// </summary>
+    public bool Batch { get; init; }
+}

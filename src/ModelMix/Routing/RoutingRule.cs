@@ -44,6 +44,7 @@ public sealed class RoutingRule
         Model = model;
         Confidence = options.Confidence ?? RoutingRuleOptions.DefaultConfidence;
         IsCatchAll = options.HasNoConditions;
+        Batch = options.Batch ?? false;
         _minInput = options.MinInputTokens;
         _maxInput = options.MaxInputTokens;
         _minTools = options.MinTools;
@@ -63,6 +64,7 @@ public sealed class RoutingRule
         var rest = DescribeConditions(options, includeLabels: false);
         var labels = options.TaskLabels is { Count: > 0 } list ? list.Select(l => l.Trim()).Distinct(StringComparer.OrdinalIgnoreCase).ToArray() : [];
         var all = labels.Length == 0 ? rest : Join($"task label in [{string.Join(", ", labels)}]", rest);
+        target = Batch ? target + ", batched" : target;
         Reason = $"rule '{Name}': {(all.Length == 0 ? "no earlier rule matched" : all)} → {target}";
         if (labels.Length > 0)
         {
@@ -84,6 +86,9 @@ public sealed class RoutingRule
 
     /// <summary>The confidence reported with this rule's decisions.</summary>
     public double Confidence { get; }
+
+    /// <summary>Whether matching requests go to the batch queue (<see cref="RoutingRuleOptions.Batch"/>).</summary>
+    public bool Batch { get; }
 
     /// <summary>Whether the rule has no conditions and so matches every request.</summary>
     public bool IsCatchAll { get; }

@@ -58,6 +58,13 @@ public sealed class RoutingRuleOptions
     /// <summary>The confidence reported with this rule's decisions, 0 to 1; <see cref="DefaultConfidence"/> when unset.</summary>
     public double? Confidence { get; set; }
 
+    /// <summary>
+    /// Whether matching requests are deferred to the Message Batches API (half price, answered within 24 h) instead
+    /// of sent at once. At the proxy, a matching non-streaming <c>/v1/messages</c> request is queued and answered
+    /// <c>202</c> with the batch job, as with the <c>x-modelmix-batch: true</c> header (see docs/batch.md).
+    /// </summary>
+    public bool? Batch { get; set; }
+
     /// <summary>The confidence of a rule that does not set one.</summary>
     public const double DefaultConfidence = 0.8;
 

@@ -96,7 +96,7 @@ public sealed class RulesPolicy : ISynchronousRoutingPolicy
         {
             if (rule.Matches(request))
             {
-                decision = new RoutingDecision(rule.Model, rule.ReasonFor(request), rule.Confidence, Name);
+                decision = new RoutingDecision(rule.Model, rule.ReasonFor(request), rule.Confidence, Name) { Batch = rule.Batch };
                 return true;
             }
         }

@@ -36,6 +36,39 @@ public sealed class BatchCliTests
         Assert.Contains("404", missingErr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Cancel_cancels_a_running_job_upstream_and_its_budget_settles_to_nothing()
+    {
+        await using var proxy = await ProxyHarness.StartAsync(BatchProxyTests.FastBatches);
+        proxy.Fake.Batches.InProgressPolls = int.MaxValue; // ends only when canceled
+        var key = await BatchBudgetTests.CreateKeyAsync(proxy, "1/day");
+        using var http = BatchBudgetTests.Http(proxy, key.Key);
+        using var submit = await http.PostAsync("v1/modelmix/batch", BatchProxyTests.Job(Enumerable.Range(0, 5).Select(i => $$"""{"custom_id":"r{{i}}","params":{{BatchProxyTests.Params(i)}}}""")));
+        var jobId = JsonNode.Parse(await submit.Content.ReadAsStringAsync())!["id"]!.GetValue<string>();
+        var clock = Stopwatch.StartNew();
+        while (proxy.Fake.Batches.CreateCount == 0)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "the job was never submitted");
+            await Task.Delay(50);
+        }
+
+        var (code, output, error) = await RunAsync("batch", "cancel", jobId, "--url", proxy.ProxyUrl.ToString(), "--key", key.Key);
+        Assert.True(code == 0, error);
+        Assert.NotNull(JsonNode.Parse(output)!["cancel_initiated_at"]);
+        Assert.Equal(1, proxy.Fake.Batches.CancelCount);
+
+        var ended = await BatchProxyTests.WaitForEndAsync(http, jobId);
+        Assert.Equal(5, ended["request_counts"]!["canceled"]!.GetValue<int>());
+        var lines = (await http.GetStringAsync($"v1/modelmix/batch/{jobId}/results")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.All(lines, line => Assert.Equal("canceled", JsonNode.Parse(line)!["result"]!["type"]!.GetValue<string>()));
+        var usage = await BatchBudgetTests.WaitSettledAsync(proxy.DbPath, key.Info.BudgetScope);
+        Assert.Equal((0m, 0m), (usage.SpentUsd, usage.ReservedUsd));
+
+        var (missingCode, _, missingErr) = await RunAsync("batch", "cancel", "mmxjob_nope", "--url", proxy.ProxyUrl.ToString(), "--key", key.Key);
+        Assert.Equal(1, missingCode);
+        Assert.Contains("404", missingErr, StringComparison.Ordinal);
+    }
+
     private static async Task<(int Code, string Out, string Err)> RunAsync(params string[] arguments)
     {
         var dll = Path.Combine(RepositoryPaths.Root, "src", "ModelMix.Cli", "bin", RepositoryPaths.Configuration, RepositoryPaths.Framework, "ModelMix.Cli.dll");
