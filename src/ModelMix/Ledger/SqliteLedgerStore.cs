@@ -420,56 +420,6 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
         return " LIMIT $limit";
     }
 
-    private static string BuildWhere(SqliteCommand command, LedgerQuery query)
-    {
-        var sql = new StringBuilder();
-
-        void Add(string condition, string name, object value)
-        {
-            sql.Append(sql.Length == 0 ? " WHERE " : " AND ").Append(condition);
-            command.Parameters.AddWithValue(name, value);
-        }
-
-        if (query.From is { } from)
-        {
-            Add("timestamp >= $from", "$from", SqliteLedgerSchema.ToStoredTimestamp(from));
-        }
-
-        if (query.To is { } to)
-        {
-            Add("timestamp < $to", "$to", SqliteLedgerSchema.ToStoredTimestamp(to));
-        }
-
-        if (query.RequestId is { } requestId)
-        {
-            Add("request_id = $request_id", "$request_id", requestId);
-        }
-
-        if (query.SessionId is { } sessionId)
-        {
-            Add("session_id = $session_id", "$session_id", sessionId);
-        }
-
-        if (query.KeyId is { } keyId)
-        {
-            Add("key_id = $key_id", "$key_id", keyId);
-        }
-
-        if (query.TaskLabel is { } taskLabel)
-        {
-            Add("task_label = $task_label", "$task_label", taskLabel);
-        }
-
-        if (query.Model is { } model)
-        {
-            Add("routed_model = $model", "$model", model);
-        }
-
-        if (query.Status is { } status)
-        {
-            Add("status = $status", "$status", SqliteLedgerSchema.ToCode(status));
-        }
-
-        return sql.ToString();
-    }
+    private static string BuildWhere(SqliteCommand command, LedgerQuery query) =>
+        LedgerQueryFilter.Where(query, '$', (name, value) => command.Parameters.AddWithValue("$" + name, value));
 }
