@@ -115,17 +115,28 @@ internal static class BatchCommand
                 return await WaitAsync(http, result.GetValue(id)!, cancellationToken);
             }
 
-            using var request = new HttpRequestMessage(HttpMethod.Get, $"v1/modelmix/batch/{Uri.EscapeDataString(result.GetValue(id)!)}");
-            var job = await SendAsync(http, request, cancellationToken);
-            if (job is null)
-            {
-                return 1;
-            }
-
-            Console.Out.WriteLine(job.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            return 0;
+            using var request = new HttpRequestMessage(HttpMethod.Get, JobPath(result.GetValue(id)!));
+            return await PrintJobAsync(http, request, cancellationToken);
         });
         return command;
+    }
+
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    /// <summary>The proxy path of job <paramref name="id"/>.</summary>
+    private static string JobPath(string id) => $"v1/modelmix/batch/{Uri.EscapeDataString(id)}";
+
+    /// <summary>Sends <paramref name="request"/> and prints the job it answers; 1 when it failed (the error is printed).</summary>
+    private static async Task<int> PrintJobAsync(HttpClient http, HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var job = await SendAsync(http, request, cancellationToken);
+        if (job is null)
+        {
+            return 1;
+        }
+
+        Console.Out.WriteLine(job.ToJsonString(Indented));
+        return 0;
     }
 
     private static Command Cancel()
@@ -137,15 +148,8 @@ internal static class BatchCommand
         command.SetAction(async (result, cancellationToken) =>
         {
             using var http = Client(result.GetValue(url)!, result.GetValue(key));
-            using var request = new HttpRequestMessage(HttpMethod.Post, $"v1/modelmix/batch/{Uri.EscapeDataString(result.GetValue(id)!)}/cancel");
-            var job = await SendAsync(http, request, cancellationToken);
-            if (job is null)
-            {
-                return 1;
-            }
-
-            Console.Out.WriteLine(job.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            return 0;
+            using var request = new HttpRequestMessage(HttpMethod.Post, JobPath(result.GetValue(id)!) + "/cancel");
+            return await PrintJobAsync(http, request, cancellationToken);
         });
         return command;
     }
@@ -159,7 +163,7 @@ internal static class BatchCommand
         command.SetAction(async (result, cancellationToken) =>
         {
             using var http = Client(result.GetValue(url)!, result.GetValue(key));
-            using var response = await http.GetAsync($"v1/modelmix/batch/{Uri.EscapeDataString(result.GetValue(id)!)}/results", cancellationToken);
+            using var response = await http.GetAsync(JobPath(result.GetValue(id)!) + "/results", cancellationToken);
             var text = await response.Content.ReadAsStringAsync(cancellationToken);
             if (!response.IsSuccessStatusCode)
             {
@@ -182,7 +186,7 @@ internal static class BatchCommand
             var task = progress.AddTask($"batch {id}");
             while (!cancellationToken.IsCancellationRequested)
             {
-                using var request = new HttpRequestMessage(HttpMethod.Get, $"v1/modelmix/batch/{Uri.EscapeDataString(id)}");
+                using var request = new HttpRequestMessage(HttpMethod.Get, JobPath(id));
                 job = await SendAsync(http, request, cancellationToken);
                 if (job is null)
                 {
@@ -208,7 +212,7 @@ internal static class BatchCommand
             return 1;
         }
 
-        Console.Out.WriteLine(job.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        Console.Out.WriteLine(job.ToJsonString(Indented));
         return 0;
     }
 
