@@ -526,6 +526,7 @@ public sealed class SqliteBatchStore : IBatchStore
             await EnsureMigratedAsync(cancellationToken);
         }
 
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // the SQLite work below is synchronous (IoThreads.cs)
         await _writeLock.WaitAsync(cancellationToken);
         try
         {

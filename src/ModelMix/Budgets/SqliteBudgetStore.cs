@@ -54,15 +54,14 @@ public sealed class SqliteBudgetStore : IBudgetStore
     ];
 
     private readonly SqliteStoreFile _file;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private SqliteConnection? _writer;
+    private readonly SqliteWriterGate _gate; // the write connection and its lock (SqliteWriterGate.cs)
     private bool _migrated;
-    private bool _disposed;
 
     /// <summary>Creates a store over the SQLite file at <paramref name="path"/> (created when missing).</summary>
     public SqliteBudgetStore(string path)
     {
         _file = new SqliteStoreFile(path);
+        _gate = new SqliteWriterGate(_file, GetType().FullName!);
     }
 
     /// <summary>The full path of the database file.</summary>
@@ -71,17 +70,9 @@ public sealed class SqliteBudgetStore : IBudgetStore
     /// <inheritdoc />
     public async Task MigrateAsync(CancellationToken cancellationToken = default)
     {
-        await _writeLock.WaitAsync(cancellationToken);
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            SqliteStoreFile.Migrate(Writer(), Component, Migrations, Path);
-            _migrated = true;
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
+        using var lease = await _gate.EnterAsync(cancellationToken);
+        SqliteStoreFile.Migrate(lease.Connection, Component, Migrations, Path);
+        _migrated = true;
     }
 
     /// <inheritdoc />
@@ -92,23 +83,15 @@ public sealed class SqliteBudgetStore : IBudgetStore
         ArgumentOutOfRangeException.ThrowIfNegative(amountUsd);
         var amount = BudgetMoney.ToNanos(amountUsd);
         await EnsureMigratedAsync(cancellationToken);
-        await _writeLock.WaitAsync(cancellationToken);
-        try
+        using var lease = await _gate.EnterAsync(cancellationToken);
+        var result = TryReserve(lease.Connection, requestId, limits, amount, at, ttl);
+        if (result.Refusal is not null && ReconcileCore(lease.Connection, at) > 0)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            var result = TryReserve(requestId, limits, amount, at, ttl);
-            if (result.Refusal is not null && ReconcileCore(at) > 0)
-            {
-                // Money held by a dead process may be what is in the way: reclaim it and try once more.
-                result = TryReserve(requestId, limits, amount, at, ttl);
-            }
+            // Money held by a dead process may be what is in the way: reclaim it and try once more.
+            result = TryReserve(lease.Connection, requestId, limits, amount, at, ttl);
+        }
 
-            return result;
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
+        return result;
     }
 
     /// <inheritdoc />
@@ -117,52 +100,36 @@ public sealed class SqliteBudgetStore : IBudgetStore
         ArgumentNullException.ThrowIfNull(reservation);
         var actual = BudgetMoney.ToNanos(actualUsd);
         await EnsureMigratedAsync(cancellationToken);
-        await _writeLock.WaitAsync(cancellationToken);
-        try
+        using var lease = await _gate.EnterAsync(cancellationToken);
+        var connection = lease.Connection;
+        using var transaction = connection.BeginTransaction(deferred: false);
+        using var read = Command(connection, transaction, "SELECT amount_nanos, reclaimed_at, reclaimed_nanos FROM budget_reservations WHERE id = $id;");
+        read.Parameters.AddWithValue("$id", reservation.Id);
+        long held;
+        long? reclaimed;
+        using (var reader = read.ExecuteReader())
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            var connection = Writer();
-            using var transaction = connection.BeginTransaction(deferred: false);
-            using var read = Command(connection, transaction, "SELECT amount_nanos, reclaimed_at, reclaimed_nanos FROM budget_reservations WHERE id = $id;");
-            read.Parameters.AddWithValue("$id", reservation.Id);
-            long held;
-            long? reclaimed;
-            using (var reader = read.ExecuteReader())
+            if (!reader.Read())
             {
-                if (!reader.Read())
-                {
-                    return; // Already settled: settling is idempotent.
-                }
-
-                held = reader.GetInt64(0);
-                reclaimed = reader.IsDBNull(1) ? null : reader.GetInt64(2);
+                return; // Already settled: settling is idempotent.
             }
 
-            // A reclaimed reservation no longer holds money and was already charged what the ledger showed then.
-            ApplyToItems(connection, transaction, reservation.Id, release: reclaimed is null ? held : 0, charge: reclaimed is { } charged ? Math.Max(0, actual - charged) : actual);
-            DeleteReservation(connection, transaction, reservation.Id);
-            transaction.Commit();
+            held = reader.GetInt64(0);
+            reclaimed = reader.IsDBNull(1) ? null : reader.GetInt64(2);
         }
-        finally
-        {
-            _writeLock.Release();
-        }
+
+        // A reclaimed reservation no longer holds money and was already charged what the ledger showed then.
+        ApplyToItems(connection, transaction, reservation.Id, release: reclaimed is null ? held : 0, charge: reclaimed is { } charged ? Math.Max(0, actual - charged) : actual);
+        DeleteReservation(connection, transaction, reservation.Id);
+        transaction.Commit();
     }
 
     /// <inheritdoc />
     public async Task<int> ReconcileExpiredAsync(DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         await EnsureMigratedAsync(cancellationToken);
-        await _writeLock.WaitAsync(cancellationToken);
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            return ReconcileCore(at);
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
+        using var lease = await _gate.EnterAsync(cancellationToken);
+        return ReconcileCore(lease.Connection, at);
     }
 
     /// <inheritdoc />
@@ -184,32 +151,10 @@ public sealed class SqliteBudgetStore : IBudgetStore
     }
 
     /// <summary>Closes the write connection.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        await _writeLock.WaitAsync();
-        try
-        {
-            if (_disposed)
-            {
-                return;
-            }
+    public ValueTask DisposeAsync() => _gate.DisposeAsync();
 
-            _disposed = true;
-            if (_writer is not null)
-            {
-                await _writer.DisposeAsync();
-                _writer = null;
-            }
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
-
-    private BudgetReserveResult TryReserve(string requestId, IReadOnlyList<BudgetLimit> limits, long amount, DateTimeOffset at, TimeSpan ttl)
+    private static BudgetReserveResult TryReserve(SqliteConnection connection, string requestId, IReadOnlyList<BudgetLimit> limits, long amount, DateTimeOffset at, TimeSpan ttl)
     {
-        var connection = Writer();
         using var transaction = connection.BeginTransaction(deferred: false);
         using var ensure = Command(connection, transaction, "INSERT INTO budget_counters (scope, period, period_start) VALUES ($s, $p, $ps) ON CONFLICT DO NOTHING;");
         using var hold = Command(connection, transaction,
@@ -270,9 +215,8 @@ public sealed class SqliteBudgetStore : IBudgetStore
         return new BudgetReserveResult { Reservation = reservation };
     }
 
-    private int ReconcileCore(DateTimeOffset at)
+    private static int ReconcileCore(SqliteConnection connection, DateTimeOffset at)
     {
-        var connection = Writer();
         var now = SqliteLedgerSchema.ToStoredTimestamp(at);
         using var transaction = connection.BeginTransaction(deferred: false);
         var expired = new List<(string Id, string RequestId, long Amount)>();
@@ -386,5 +330,4 @@ public sealed class SqliteBudgetStore : IBudgetStore
         }
     }
 
-    private SqliteConnection Writer() => _writer ??= _file.OpenWriter();
 }

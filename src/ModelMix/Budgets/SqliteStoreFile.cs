@@ -59,8 +59,10 @@ internal sealed class SqliteStoreFile
     }
 
     /// <summary>Opens a pooled read-only connection.</summary>
+    /// <remarks>Continues on a thread-pool thread (see <see cref="ModelMix.Threading.IoThreads"/>): the reads that follow are synchronous.</remarks>
     public async Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync();
         var connection = new SqliteConnection(_readConnectionString);
         try
         {

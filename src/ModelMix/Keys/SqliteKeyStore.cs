@@ -44,11 +44,9 @@ public sealed class SqliteKeyStore : IKeyStore
     private static readonly byte[] DummyHash = ApiKeyHasher.Hash(DummySalt, "dummy");
 
     private readonly SqliteStoreFile _file;
+    private readonly SqliteWriterGate _gate; // the write connection and its lock (SqliteWriterGate.cs)
     private readonly TimeProvider _time;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private SqliteConnection? _writer;
     private bool _migrated;
-    private bool _disposed;
 
     /// <summary>Creates a store over the SQLite file at <paramref name="path"/> (created when missing).</summary>
     /// <param name="path">The database file, normally the ledger's.</param>
@@ -56,6 +54,7 @@ public sealed class SqliteKeyStore : IKeyStore
     public SqliteKeyStore(string path, TimeProvider? time = null)
     {
         _file = new SqliteStoreFile(path);
+        _gate = new SqliteWriterGate(_file, GetType().FullName!);
         _time = time ?? TimeProvider.System;
     }
 
@@ -68,17 +67,9 @@ public sealed class SqliteKeyStore : IKeyStore
     /// <summary>Creates or upgrades the key tables.</summary>
     public async Task MigrateAsync(CancellationToken cancellationToken = default)
     {
-        await _writeLock.WaitAsync(cancellationToken);
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            SqliteStoreFile.Migrate(Writer(), Component, Migrations, Path);
-            _migrated = true;
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
+        using var lease = await _gate.EnterAsync(cancellationToken);
+        SqliteStoreFile.Migrate(lease.Connection, Component, Migrations, Path);
+        _migrated = true;
     }
 
     /// <summary>Creates a key; the returned <see cref="CreatedApiKey.Key"/> is the only copy of it.</summary>
@@ -91,49 +82,41 @@ public sealed class SqliteKeyStore : IKeyStore
         var salt = ApiKeyHasher.NewSalt();
         var hash = ApiKeyHasher.Hash(salt, secret);
         var now = _time.GetUtcNow();
-        await _writeLock.WaitAsync(cancellationToken);
-        try
+        using var lease = await _gate.EnterAsync(cancellationToken);
+        var connection = lease.Connection;
+        using var transaction = connection.BeginTransaction(deferred: false);
+        using (var insert = connection.CreateCommand())
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            var connection = Writer();
-            using var transaction = connection.BeginTransaction(deferred: false);
-            using (var insert = connection.CreateCommand())
+            insert.Transaction = transaction;
+            insert.CommandText = "INSERT INTO api_keys (id, name, salt, hash, is_admin, created_at) VALUES ($id, $name, $salt, $hash, $admin, $created);";
+            insert.Parameters.AddWithValue("$id", id);
+            insert.Parameters.AddWithValue("$name", name);
+            insert.Parameters.AddWithValue("$salt", salt);
+            insert.Parameters.AddWithValue("$hash", hash);
+            insert.Parameters.AddWithValue("$admin", isAdmin ? 1 : 0);
+            insert.Parameters.AddWithValue("$created", SqliteLedgerSchema.ToStoredTimestamp(now));
+            try
             {
-                insert.Transaction = transaction;
-                insert.CommandText = "INSERT INTO api_keys (id, name, salt, hash, is_admin, created_at) VALUES ($id, $name, $salt, $hash, $admin, $created);";
-                insert.Parameters.AddWithValue("$id", id);
-                insert.Parameters.AddWithValue("$name", name);
-                insert.Parameters.AddWithValue("$salt", salt);
-                insert.Parameters.AddWithValue("$hash", hash);
-                insert.Parameters.AddWithValue("$admin", isAdmin ? 1 : 0);
-                insert.Parameters.AddWithValue("$created", SqliteLedgerSchema.ToStoredTimestamp(now));
-                try
-                {
-                    insert.ExecuteNonQuery();
-                }
-                catch (SqliteException exception) when (exception.SqliteErrorCode == 19)
-                {
-                    throw ApiKeyRules.DuplicateName(name, exception);
-                }
+                insert.ExecuteNonQuery();
             }
-
-            foreach (var cap in budgets)
+            catch (SqliteException exception) when (exception.SqliteErrorCode == 19)
             {
-                using var insertCap = connection.CreateCommand();
-                insertCap.Transaction = transaction;
-                insertCap.CommandText = "INSERT INTO api_key_budgets (key_id, period, cap_nanos) VALUES ($id, $period, $cap);";
-                insertCap.Parameters.AddWithValue("$id", id);
-                insertCap.Parameters.AddWithValue("$period", BudgetPeriods.ToCode(cap.Window));
-                insertCap.Parameters.AddWithValue("$cap", BudgetMoney.CapToNanos(cap.AmountUsd));
-                insertCap.ExecuteNonQuery();
+                throw ApiKeyRules.DuplicateName(name, exception);
             }
-
-            transaction.Commit();
         }
-        finally
+
+        foreach (var cap in budgets)
         {
-            _writeLock.Release();
+            using var insertCap = connection.CreateCommand();
+            insertCap.Transaction = transaction;
+            insertCap.CommandText = "INSERT INTO api_key_budgets (key_id, period, cap_nanos) VALUES ($id, $period, $cap);";
+            insertCap.Parameters.AddWithValue("$id", id);
+            insertCap.Parameters.AddWithValue("$period", BudgetPeriods.ToCode(cap.Window));
+            insertCap.Parameters.AddWithValue("$cap", BudgetMoney.CapToNanos(cap.AmountUsd));
+            insertCap.ExecuteNonQuery();
         }
+
+        transaction.Commit();
 
         return new CreatedApiKey(new ApiKeyInfo { Id = id, Name = name, CreatedAt = now, IsAdmin = isAdmin, Budgets = budgets }, key);
     }
@@ -184,20 +167,12 @@ public sealed class SqliteKeyStore : IKeyStore
         }
 
         var now = _time.GetUtcNow();
-        await _writeLock.WaitAsync(cancellationToken);
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            using var update = Writer().CreateCommand();
-            update.CommandText = "UPDATE api_keys SET revoked_at = $now WHERE id = $id AND revoked_at IS NULL;";
-            update.Parameters.AddWithValue("$now", SqliteLedgerSchema.ToStoredTimestamp(now));
-            update.Parameters.AddWithValue("$id", key.Id);
-            update.ExecuteNonQuery();
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
+        using var lease = await _gate.EnterAsync(cancellationToken);
+        using var update = lease.Connection.CreateCommand();
+        update.CommandText = "UPDATE api_keys SET revoked_at = $now WHERE id = $id AND revoked_at IS NULL;";
+        update.Parameters.AddWithValue("$now", SqliteLedgerSchema.ToStoredTimestamp(now));
+        update.Parameters.AddWithValue("$id", key.Id);
+        update.ExecuteNonQuery();
 
         return key with { RevokedAt = now };
     }
@@ -250,28 +225,7 @@ public sealed class SqliteKeyStore : IKeyStore
     }
 
     /// <summary>Closes the write connection.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        await _writeLock.WaitAsync();
-        try
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-            if (_writer is not null)
-            {
-                await _writer.DisposeAsync();
-                _writer = null;
-            }
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
+    public ValueTask DisposeAsync() => _gate.DisposeAsync();
 
     private static ApiKeyInfo ReadInfo(SqliteDataReader reader, int first) => new()
     {
@@ -309,5 +263,4 @@ public sealed class SqliteKeyStore : IKeyStore
         }
     }
 
-    private SqliteConnection Writer() => _writer ??= _file.OpenWriter();
 }

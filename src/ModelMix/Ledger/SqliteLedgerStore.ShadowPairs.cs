@@ -15,6 +15,7 @@ public sealed partial class SqliteLedgerStore : IShadowPairStore
     public async Task WriteShadowPairAsync(ShadowPair pair, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(pair);
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // the SQLite work below is synchronous (IoThreads.cs)
         await _writeLock.WaitAsync(cancellationToken);
         try
         {

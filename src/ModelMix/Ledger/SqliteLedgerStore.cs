@@ -116,6 +116,7 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
             LedgerRecordRules.RequireFields(records[i], nameof(records));
         }
 
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // the SQLite work below is synchronous (IoThreads.cs)
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
@@ -323,6 +324,7 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
 
     private async Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // the reads that follow are synchronous (IoThreads.cs)
         var connection = new SqliteConnection(_readConnectionString);
         try
         {

@@ -1,0 +1,124 @@
+using Microsoft.Data.Sqlite;
+using ModelMix.Budgets;
+using ModelMix.Threading;
+
+namespace ModelMix.Tests.Threading;
+
+/// <summary>
+/// Blocking SQLite work must never run on a thread that is not the thread pool's (with inline socket completions, the
+/// socket event thread that serves every connection): <see cref="IoThreads"/> and the stores that use it.
+/// </summary>
+public sealed class IoThreadsTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("modelmix-iothreads-").FullName;
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    [Fact]
+    public async Task Leaving_a_dedicated_thread_continues_on_the_thread_pool()
+    {
+        var (before, after) = await OnDedicatedThread(async () =>
+        {
+            var onPoolBefore = Thread.CurrentThread.IsThreadPoolThread;
+            await IoThreads.LeaveAsync();
+            return (onPoolBefore, Thread.CurrentThread.IsThreadPoolThread);
+        });
+
+        Assert.False(before);
+        Assert.True(after);
+    }
+
+    [Fact]
+    public async Task On_a_pool_thread_leaving_does_not_hop()
+    {
+        await Task.Run(async () =>
+        {
+            var thread = Environment.CurrentManagedThreadId;
+            var awaiter = IoThreads.LeaveAsync().GetAwaiter();
+            Assert.True(awaiter.IsCompleted);
+            await IoThreads.LeaveAsync();
+            Assert.Equal(thread, Environment.CurrentManagedThreadId);
+        });
+    }
+
+    [Fact]
+    public async Task A_budget_reservation_waiting_on_the_file_lock_does_not_block_the_calling_thread()
+    {
+        var path = Path.Combine(_folder, "modelmix.db");
+        await using var store = new SqliteBudgetStore(path);
+        await store.MigrateAsync();
+
+        // Another connection holds the file's write lock, as the ledger writer does while it commits a batch.
+        await using var other = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        await other.OpenAsync();
+        await using (var begin = other.CreateCommand())
+        {
+            begin.CommandText = "BEGIN IMMEDIATE;";
+            await begin.ExecuteNonQueryAsync();
+        }
+
+        // Called from a thread that is not the pool's, the reservation must hand the thread back at once and wait
+        // for the lock elsewhere; done in place, the call would block that thread until the lock is free.
+        var limit = new BudgetLimit("key:k1", "key 'team-a'", BudgetWindow.Day, 10m);
+        Task<BudgetReserveResult>? reservation = null;
+        using var returned = new ManualResetEventSlim();
+        var caller = new Thread(() =>
+        {
+            reservation = store.ReserveAsync("req-1", [limit], 1m, DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5));
+            returned.Set();
+        }) { IsBackground = true };
+        caller.Start();
+
+        Assert.True(returned.Wait(TimeSpan.FromSeconds(5)), "ReserveAsync blocked its calling thread while the file was locked.");
+        Assert.False(reservation!.IsCompleted);
+
+        await using (var commit = other.CreateCommand())
+        {
+            commit.CommandText = "COMMIT;";
+            await commit.ExecuteNonQueryAsync();
+        }
+
+        var result = await reservation.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(result.Succeeded);
+        Assert.Equal(1m, (await store.GetUsageAsync("key:k1", BudgetWindow.Day, DateTimeOffset.UtcNow)).ReservedUsd);
+    }
+
+    [Fact]
+    public async Task A_disposed_gate_refuses_writers()
+    {
+        var gate = new SqliteWriterGate(new SqliteStoreFile(Path.Combine(_folder, "gate.db")), "TestStore");
+        using (var lease = await gate.EnterAsync(CancellationToken.None))
+        {
+            Assert.Equal(System.Data.ConnectionState.Open, lease.Connection.State);
+        }
+
+        await gate.DisposeAsync();
+        var refused = await Assert.ThrowsAsync<ObjectDisposedException>(async () => await gate.EnterAsync(CancellationToken.None));
+        Assert.Contains("TestStore", refused.Message);
+    }
+
+    private static Task<T> OnDedicatedThread<T>(Func<Task<T>> body)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            body().ContinueWith(task =>
+            {
+                if (task.IsFaulted)
+                {
+                    done.SetException(task.Exception!.InnerExceptions);
+                }
+                else
+                {
+                    done.SetResult(task.Result);
+                }
+            }, TaskScheduler.Default);
+        }) { IsBackground = true };
+        thread.Start();
+        return done.Task;
+    }
+}
