@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -20,17 +21,21 @@ namespace ModelMix.Server;
 /// retryable before any byte reached the client, relays the answer (streams event by event), and records every
 /// attempt, priced, in the ledger.
 /// </summary>
-internal sealed class MessagesForwarder
+internal sealed class MessagesForwarder : IDisposable
 {
     /// <summary>The named HttpClient used for upstream calls.</summary>
     public const string HttpClientName = "modelmix-upstream";
+
+    /// <summary>The User-Agent of every upstream call.</summary>
+    public const string UserAgent = "ModelMix/0.1";
 
     private static readonly HashSet<string> RelayedHeaders = new(StringComparer.OrdinalIgnoreCase)
     {
         "request-id", "retry-after", "x-should-retry",
     };
 
-    private readonly HttpClient _upstream;
+    private readonly HttpMessageInvoker _upstream;
+    private readonly Uri _messagesUri;
     private readonly ProxyOptions _options;
     private readonly AttemptRecorder _recorder;
     private readonly TimeProvider _time;
@@ -45,7 +50,7 @@ internal sealed class MessagesForwarder
     private readonly ProxyCooldowns _cooldowns; // shared 429/529 cooldowns (ProxyCooldowns.cs)
     private readonly ProxyPromptCaching? _caching;
 
-    public MessagesForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, ProxyFallback fallback, ProxyLoopGuard loopGuard, ProxyGuards guards, AuthGate auth, BudgetGate budgets, TimeProvider time, ILogger<MessagesForwarder> logger, ProxyCooldowns cooldowns, ProxyPromptCaching? caching = null)
+    public MessagesForwarder(IHttpMessageHandlerFactory handlers, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, ProxyFallback fallback, ProxyLoopGuard loopGuard, ProxyGuards guards, AuthGate auth, BudgetGate budgets, TimeProvider time, ILogger<MessagesForwarder> logger, ProxyCooldowns cooldowns, ProxyPromptCaching? caching = null)
     {
         _cooldowns = cooldowns;
         _caching = caching;
@@ -55,10 +60,13 @@ internal sealed class MessagesForwarder
         _auth = auth;
         _budgets = budgets;
         _router = router;
-        // One client for the proxy's lifetime: its SocketsHttpHandler pools connections and renews them every
-        // PooledConnectionLifetime (DNS changes are seen), so a client per request would only add allocations.
-        _upstream = clients.CreateClient(HttpClientName);
+        // One invoker over the named client's handler for the proxy's lifetime: its SocketsHttpHandler pools
+        // connections and renews them every PooledConnectionLifetime (DNS changes are seen). An invoker, not an
+        // HttpClient: the per-attempt timeout below is the only cancellation source, where HttpClient would link
+        // another one (and track the request) on every call.
+        _upstream = new HttpMessageInvoker(handlers.CreateHandler(HttpClientName), disposeHandler: false);
         _options = options.Value;
+        _messagesUri = new Uri(_options.Upstream, "v1/messages");
         _recorder = recorder;
         _time = time;
         _logger = logger;
@@ -71,12 +79,7 @@ internal sealed class MessagesForwarder
                 UseJitter = true,
                 Delay = _options.RetryBaseDelay,
                 MaxDelay = _options.MaxRetryDelay,
-                ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
-                {
-                    { Exception: HttpRequestException or UpstreamTimeoutException } => true,
-                    { Result: { Retryable: true } result } => result.RetryAfter is not { } wait || wait <= _options.MaxRetryDelay,
-                    _ => false,
-                }),
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } exception ? IsRetryable(exception) : args.Outcome.Result is { } result && IsRetryable(result)),
                 DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result?.RetryAfter),
                 OnRetry = args =>
                 {
@@ -86,6 +89,9 @@ internal sealed class MessagesForwarder
             })
             .Build();
     }
+
+    /// <summary>Releases the invoker (the handler belongs to the handler factory).</summary>
+    public void Dispose() => _upstream.Dispose();
 
     /// <summary>Handles one <c>POST /v1/messages</c> request.</summary>
     public async Task HandleAsync(HttpContext context)
@@ -236,7 +242,7 @@ internal sealed class MessagesForwarder
         // Retries on one model (Polly, above), then the fallback chain (ProxyFallback): a model that still fails moves
         // the request to the next model, body re-pointed, attempts numbered on across models.
         UpstreamResult? result = null;
-        var attempt = 0;
+        var attempts = new StrongBox<int>(0); // attempts are numbered on across the fallback chain's models
         var tried = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         while (true)
         {
@@ -244,10 +250,7 @@ internal sealed class MessagesForwarder
             tried.Add(call.Route.Model);
             try
             {
-                result = await _retry.ExecuteAsync(
-                    async (state, token) => await SendOnceAsync(state, Interlocked.Increment(ref attempt), token),
-                    call,
-                    aborted);
+                result = await SendWithRetriesAsync(call, attempts, aborted);
             }
             catch (Exception exception) when (exception is HttpRequestException or UpstreamTimeoutException)
             {
@@ -380,6 +383,57 @@ internal sealed class MessagesForwarder
         return buffer.ToArray();
     }
 
+    /// <summary>Whether the retry pipeline retries an attempt that threw <paramref name="exception"/>.</summary>
+    private static bool IsRetryable(Exception exception) => exception is HttpRequestException or UpstreamTimeoutException;
+
+    /// <summary>Whether the retry pipeline retries <paramref name="result"/>: a retryable status whose retry-after (if any) is within the longest wait.</summary>
+    private bool IsRetryable(UpstreamResult result) => result.Retryable && (result.RetryAfter is not { } wait || wait <= _options.MaxRetryDelay);
+
+    /// <summary>
+    /// Sends <paramref name="call"/> with retries, numbering its attempts on from <paramref name="attempts"/> (which
+    /// counts them, also when the last one throws). The first attempt goes out directly, and only an outcome the retry
+    /// pipeline would retry enters it (the pipeline is handed that first outcome, so its back-off and attempt count
+    /// are exactly as if it had sent it).
+    /// </summary>
+    private async Task<UpstreamResult> SendWithRetriesAsync(CallContext call, StrongBox<int> attempts, CancellationToken aborted)
+    {
+        Outcome<UpstreamResult> first;
+        try
+        {
+            var result = await SendOnceAsync(call, ++attempts.Value, aborted);
+            if (_options.MaxRetries == 0 || !IsRetryable(result))
+            {
+                return result;
+            }
+
+            first = Outcome.FromResult(result);
+        }
+        catch (Exception exception) when (_options.MaxRetries > 0 && IsRetryable(exception))
+        {
+            first = Outcome.FromException<UpstreamResult>(exception);
+        }
+
+        return await _retry.ExecuteAsync(static (retry, token) => retry.NextAsync(token), new RetryState(this, call, first, attempts), aborted);
+    }
+
+    /// <summary>The retry pipeline's callback state: its first call replays the attempt already made, later calls send anew.</summary>
+    private sealed class RetryState(MessagesForwarder forwarder, CallContext call, Outcome<UpstreamResult> first, StrongBox<int> attempts)
+    {
+        private bool _replayed;
+
+        public ValueTask<UpstreamResult> NextAsync(CancellationToken token)
+        {
+            if (!_replayed)
+            {
+                _replayed = true;
+                first.ThrowIfException();
+                return ValueTask.FromResult(first.Result!);
+            }
+
+            return forwarder.SendOnceAsync(call, ++attempts.Value, token);
+        }
+    }
+
     private async ValueTask<UpstreamResult> SendOnceAsync(CallContext call, int attempt, CancellationToken aborted)
     {
         var startedAt = _time.GetUtcNow();
@@ -390,7 +444,8 @@ internal sealed class MessagesForwarder
         HttpResponseMessage response;
         try
         {
-            response = await _upstream.SendAsync(BuildRequest(call), HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            // An invoker returns once the headers are in (the body is read below, or relayed as a stream).
+            response = await _upstream.SendAsync(BuildRequest(call), timeout.Token);
         }
         catch (HttpRequestException exception)
         {
@@ -523,12 +578,13 @@ internal sealed class MessagesForwarder
 
     private HttpRequestMessage BuildRequest(CallContext call)
     {
-        var message = new HttpRequestMessage(HttpMethod.Post, new Uri(_options.Upstream, "v1/messages"))
+        var message = new HttpRequestMessage(HttpMethod.Post, _messagesUri)
         {
             Content = new ByteArrayContent(call.Body),
             Version = HttpVersion.Version11,
         };
-        message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        message.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
+        message.Headers.TryAddWithoutValidation("User-Agent", UserAgent);
         message.Headers.TryAddWithoutValidation("anthropic-version", call.AnthropicVersion);
         if (call.AnthropicBeta is not null)
         {
@@ -876,8 +932,7 @@ internal sealed class MessagesForwarder
     /// <summary>Sends <paramref name="call"/> with the retry pipeline; its attempts are numbered after <paramref name="attemptsBefore"/>.</summary>
     internal async Task<UpstreamResult> CascadeSendAsync(CallContext call, int attemptsBefore, CancellationToken aborted)
     {
-        var attempt = attemptsBefore;
-        return await _retry.ExecuteAsync(async (state, token) => await SendOnceAsync(state, Interlocked.Increment(ref attempt), token), call, aborted);
+        return await SendWithRetriesAsync(call, new StrongBox<int>(attemptsBefore), aborted);
     }
 
     /// <summary>Writes a tier's answer as ForwardAsync does: a stream relayed live (and recorded when it ends), else buffered.</summary>

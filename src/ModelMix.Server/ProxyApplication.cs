@@ -64,6 +64,13 @@ public static class ProxyApplication
             console.SingleLine = true;
             console.TimestampFormat = "HH:mm:ss ";
         });
+        // A burst of log lines (an upstream outage logs every failed attempt) must not stall serving: past 10,000
+        // queued lines the console logger drops new ones and says how many, instead of blocking the request thread.
+        builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(console =>
+        {
+            console.QueueFullMode = Microsoft.Extensions.Logging.Console.ConsoleLoggerQueueFullMode.DropWrite;
+            console.MaxQueueLength = 10_000;
+        });
         // A start-up failure (bad configuration) is rethrown to the caller, which reports it in one line naming the
         // key (ServeCommand); the host's own "Hosting failed to start" entry would print its stack trace first.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
@@ -107,7 +114,7 @@ public static class ProxyApplication
         services.AddHttpClient(MessagesForwarder.HttpClientName, (provider, client) =>
             {
                 client.Timeout = Timeout.InfiniteTimeSpan;
-                client.DefaultRequestHeaders.UserAgent.ParseAdd("ModelMix/0.1");
+                client.DefaultRequestHeaders.UserAgent.ParseAdd(MessagesForwarder.UserAgent);
             })
             .RemoveAllLoggers() // the ledger records every attempt; per-request handler logging only costs CPU on the hot path
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
