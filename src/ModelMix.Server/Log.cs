@@ -11,6 +11,9 @@ internal static partial class Log
     [LoggerMessage(2, LogLevel.Information, "ModelMix proxy forwarding to {Upstream}; ledger {Db}; price book {Prices}.")]
     public static partial void Started(ILogger logger, Uri upstream, string db, string prices);
 
+    [LoggerMessage(40, LogLevel.Information, "Socket completions run {Where} (DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS={Value}).")]
+    public static partial void SocketCompletions(ILogger logger, string where, string value);
+
     [LoggerMessage(3, LogLevel.Warning, "Attempt {Attempt} of request {RequestId} to {Model} failed: {ErrorType} (HTTP {Status}).")]
     public static partial void AttemptFailed(ILogger logger, int attempt, string requestId, string model, string errorType, int status);
 

@@ -21,6 +21,8 @@ internal sealed class ProxyStartup(IOptions<ProxyOptions> options, PriceBook pri
         _ = loopGuard;
         _ = guards;
         Log.Started(logger, settings.Upstream, ModelMix.Stores.StoreLocation.Parse(settings.StoreSetting).Display, prices.SourceName);
+        var inline = Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS");
+        Log.SocketCompletions(logger, inline == "1" ? "inline on the socket event threads" : "on the thread pool", inline ?? "unset");
         if (string.IsNullOrEmpty(settings.UpstreamApiKey))
         {
             Log.NoUpstreamKey(logger);
