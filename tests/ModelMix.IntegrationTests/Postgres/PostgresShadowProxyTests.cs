@@ -148,10 +148,17 @@ public sealed class PostgresShadowProxyTests : IAsyncLifetime, IDisposable
         Assert.True(records.Single(r => r.ShadowPairId == pairs[1].PairId && r.Policy != ShadowRunner.Policy).Streaming);
         Assert.DoesNotContain("\"stream\"", _harness.Fake.MessageRequests[3].Body, StringComparison.Ordinal);
 
-        // The shadow budget is PostgreSQL's too: both shadow calls settled to their recorded cost, nothing left held.
+        // The shadow budget is PostgreSQL's too: both shadow calls settle (just after their pair is stored) to their
+        // recorded cost, and nothing is left held.
         await using var budgets = new PostgresBudgetStore(_store);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var usage = await budgets.GetUsageAsync(ShadowRunner.BudgetScope, BudgetWindow.Total, pairs[1].CompletedAt);
+        while (usage.ReservedUsd != 0m)
+        {
+            await Task.Delay(50, timeout.Token);
+            usage = await budgets.GetUsageAsync(ShadowRunner.BudgetScope, BudgetWindow.Total, pairs[1].CompletedAt);
+        }
+
         Assert.Equal(pairs.Sum(p => p.ShadowCostUsd!.Value), usage.SpentUsd);
-        Assert.Equal(0m, usage.ReservedUsd);
     }
 }
