@@ -19,7 +19,7 @@ internal static class ExportCommand
     public static Command Create()
     {
         var shadow = new Option<bool>("--shadow") { Description = "Export the shadow pairs (the only export so far)." };
-        var store = new Option<string>("--store", "--db") { Description = "The ledger: a SQLite file, or a PostgreSQL database (postgres://user:password@host/db).", DefaultValueFactory = _ => "modelmix.db" };
+        var store = CommonOptions.Db(); // --db / --store: a SQLite file or a PostgreSQL database; default $ModelMix__Store, else modelmix.db
         var output = new Option<string>("--out") { Description = "The JSON Lines file to write.", Required = true };
         var from = CommonOptions.Instant("--from", "Only pairs whose live call started at or after this time.");
         var to = CommonOptions.Instant("--to", "Only pairs whose live call started before this time (exclusive).");
