@@ -80,7 +80,7 @@ internal static class AuditCommand
                     await pairStore.MigrateAsync(cancellationToken);
                     if (pairStore is not ModelMix.Shadow.IShadowPairStore pairs)
                     {
-                        await error.WriteLineAsync("modelmix audit: this store keeps no shadow pairs; pass --evidence FILE (e.g. from `modelmix export --shadow` on the SQLite ledger).");
+                        await error.WriteLineAsync("modelmix audit: this store keeps no shadow pairs; pass --evidence FILE (a routing dataset, e.g. from `modelmix export --shadow`).");
                         return 1;
                     }
 

@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using ModelMix.Ledger;
 using ModelMix.Shadow;
 
 namespace ModelMix.Cli;
@@ -20,7 +19,7 @@ internal static class ExportCommand
     public static Command Create()
     {
         var shadow = new Option<bool>("--shadow") { Description = "Export the shadow pairs (the only export so far)." };
-        var store = new Option<string>("--store", "--db") { Description = "The SQLite ledger file.", DefaultValueFactory = _ => "modelmix.db" };
+        var store = CommonOptions.Db(); // --db / --store: a SQLite file or a PostgreSQL database; default $ModelMix__Store, else modelmix.db
         var output = new Option<string>("--out") { Description = "The JSON Lines file to write.", Required = true };
         var from = CommonOptions.Instant("--from", "Only pairs whose live call started at or after this time.");
         var to = CommonOptions.Instant("--to", "Only pairs whose live call started before this time (exclusive).");
@@ -38,7 +37,7 @@ internal static class ExportCommand
             }
 
             var path = result.GetValue(store)!;
-            if (!File.Exists(path))
+            if (!ModelMix.Stores.StoreLocation.LooksLikePostgres(path) && !File.Exists(path))
             {
                 await error.WriteLineAsync($"modelmix export: the ledger '{path}' does not exist (pass --store PATH).");
                 return 1;
@@ -51,7 +50,7 @@ internal static class ExportCommand
                     $"Exported {written} shadow pair(s) to {result.GetValue(output)}; skipped {skipped} without an agreement score (failed shadow or judge calls).");
                 return 0;
             }
-            catch (Exception exception) when (exception is IOException or InvalidOperationException or InvalidDataException or UnauthorizedAccessException or System.Data.Common.DbException)
+            catch (Exception exception) when (exception is IOException or InvalidOperationException or InvalidDataException or UnauthorizedAccessException or FormatException or System.Data.Common.DbException)
             {
                 await error.WriteLineAsync("modelmix export: " + exception.Message);
                 return 1;
@@ -63,8 +62,10 @@ internal static class ExportCommand
     /// <summary>Writes one dataset line per compared pair; returns how many were written and how many skipped.</summary>
     internal static async Task<(int Written, int Skipped)> ExportShadowAsync(string db, string outPath, DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken)
     {
-        await using var store = new SqliteLedgerStore(db);
-        await store.MigrateAsync(cancellationToken);
+        await using var ledger = ModelMix.Stores.StoreLocation.Parse(db).CreateLedgerStore(); // SQLite file or postgres://
+        await ledger.MigrateAsync(cancellationToken);
+        var store = ledger as IShadowPairStore ?? throw new InvalidOperationException(
+            $"the ledger store ({ledger.GetType().Name}) keeps no shadow pairs.");
         var folder = Path.GetDirectoryName(Path.GetFullPath(outPath));
         if (!string.IsNullOrEmpty(folder))
         {

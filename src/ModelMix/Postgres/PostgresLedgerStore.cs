@@ -17,7 +17,7 @@ namespace ModelMix.Postgres;
 /// so every instant round-trips exactly. A batch is sent with binary <c>COPY</c> into a temporary table and moved
 /// into the ledger by one <c>INSERT … ON CONFLICT (id) DO NOTHING</c>.
 /// </summary>
-public sealed class PostgresLedgerStore : ILedgerStore
+public sealed partial class PostgresLedgerStore : ILedgerStore
 {
     /// <summary>The component name in <c>modelmix_schema_versions</c>.</summary>
     public const string Component = "ledger";
@@ -119,6 +119,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
             LedgerLog.MigrationApplied(_logger, _database.Display, version);
         }
 
+        await MigrateShadowPairsAsync(cancellationToken);
         _migrated = true;
     }
 
