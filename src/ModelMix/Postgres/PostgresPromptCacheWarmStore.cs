@@ -51,6 +51,7 @@ public sealed partial class PostgresPromptCacheWarmStore : IPromptCacheWarmStore
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _migrateLock = new(1, 1);
     private readonly Task _writer;
+    private readonly PeriodicTimer _pruneTimer;
     private readonly Task _pruner;
     private bool _migrated;
     private int _failing;
@@ -69,6 +70,7 @@ public sealed partial class PostgresPromptCacheWarmStore : IPromptCacheWarmStore
         _database = new PostgresDatabase(connectionString);
         _time = time ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
+        _pruneTimer = new PeriodicTimer(_options.PruneInterval, _time); // created here so its first tick counts from now
         _writer = Task.Run(WriteLoopAsync);
         _pruner = Task.Run(PruneLoopAsync);
     }
@@ -91,7 +93,8 @@ public sealed partial class PostgresPromptCacheWarmStore : IPromptCacheWarmStore
     {
         ArgumentNullException.ThrowIfNull(sessionId);
         var known = _local.TryGetValue(sessionId, out var entry);
-        if ((known && now - entry.FetchedAt < _options.LocalCacheTtl) || !DatabaseWorthTrying() || Volatile.Read(ref _disposed) != 0)
+        // This replica's own write not yet in the database is newer than anything there.
+        if ((known && (entry.Pending || now - entry.FetchedAt < _options.LocalCacheTtl)) || !DatabaseWorthTrying() || Volatile.Read(ref _disposed) != 0)
         {
             return known ? Live(entry.Warmth, now) : null;
         }
@@ -115,8 +118,9 @@ public sealed partial class PostgresPromptCacheWarmStore : IPromptCacheWarmStore
             }
 
             Recovered();
-            _local[sessionId] = new LocalEntry(warmth, now);
-            return warmth;
+            var read = new LocalEntry(warmth, now, Pending: false);
+            var kept = _local.AddOrUpdate(sessionId, read, (_, current) => current.Pending ? current : read);
+            return kept.Pending ? Live(kept.Warmth, now) : warmth;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -135,7 +139,7 @@ public sealed partial class PostgresPromptCacheWarmStore : IPromptCacheWarmStore
     {
         ArgumentNullException.ThrowIfNull(sessionId);
         ArgumentNullException.ThrowIfNull(warmth);
-        _local[sessionId] = new LocalEntry(warmth, _time.GetUtcNow());
+        _local[sessionId] = new LocalEntry(warmth, _time.GetUtcNow(), Pending: true);
         _writes.Writer.TryWrite(new Write(sessionId, warmth, null));
         return ValueTask.CompletedTask;
     }
@@ -171,6 +175,7 @@ public sealed partial class PostgresPromptCacheWarmStore : IPromptCacheWarmStore
         _writes.Writer.TryComplete();
         await _stop.CancelAsync();
         await Task.WhenAll(_writer, _pruner);
+        _pruneTimer.Dispose();
         _stop.Dispose();
         await _database.DisposeAsync();
     }
@@ -291,6 +296,14 @@ public sealed partial class PostgresPromptCacheWarmStore : IPromptCacheWarmStore
             command.Parameters.Add(new NpgsqlParameter { Value = expiries });
             await command.ExecuteNonQueryAsync(timeout.Token);
             Recovered();
+            foreach (var (session, warmth) in batch)
+            {
+                // In the database now: later reads may go there (unless the session was written again meanwhile).
+                if (_local.TryGetValue(session, out var entry) && entry.Pending && ReferenceEquals(entry.Warmth, warmth))
+                {
+                    _local.TryUpdate(session, entry with { Pending = false }, entry);
+                }
+            }
         }
         catch (Exception exception) when (IsOutage(exception))
         {
@@ -300,10 +313,9 @@ public sealed partial class PostgresPromptCacheWarmStore : IPromptCacheWarmStore
 
     private async Task PruneLoopAsync()
     {
-        using var timer = new PeriodicTimer(_options.PruneInterval, _time);
         try
         {
-            while (await timer.WaitForNextTickAsync(_stop.Token))
+            while (await _pruneTimer.WaitForNextTickAsync(_stop.Token))
             {
                 if (!DatabaseWorthTrying())
                 {
@@ -356,7 +368,8 @@ public sealed partial class PostgresPromptCacheWarmStore : IPromptCacheWarmStore
     [LoggerMessage(9521, LogLevel.Information, "The shared cache-warm store in {Database} is reachable again.")]
     private static partial void Reachable(ILogger logger, string database);
 
-    private readonly record struct LocalEntry(PromptCacheWarmth? Warmth, DateTimeOffset FetchedAt);
+    /// <summary>What this replica knows of a session: read from the database at <paramref name="FetchedAt"/>, or written here (<paramref name="Pending"/> until the writer has stored it).</summary>
+    private readonly record struct LocalEntry(PromptCacheWarmth? Warmth, DateTimeOffset FetchedAt, bool Pending);
 
     private sealed record Write(string? SessionId, PromptCacheWarmth? Warmth, TaskCompletionSource? Flushed);
 }
