@@ -63,6 +63,7 @@ internal sealed class ProxyPromptCaching
             provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<ILoggerFactory>(),
             new PostgresPromptCacheWarmStoreOptions { LocalCacheTtl = provider.GetRequiredService<IOptions<ProxyCachingOptions>>().Value.WarmStoreLocalTtl }));
+        services.AddHostedService<ProxyWarmStoreStartup>(); // migrates the shared warm table at start (PostgreSQL only)
         services.AddSingleton<ProxyPromptCaching>();
     }
 

@@ -136,4 +136,25 @@ public sealed class PostgresPromptCacheWarmStoreTests : PromptCacheWarmStoreCont
         Assert.Contains("could not be reached", warning.Message, StringComparison.Ordinal);
         Assert.Contains($"127.0.0.1:{port}/nowhere", warning.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task The_store_location_picks_the_shared_store_for_postgres_and_migrate_creates_its_table()
+    {
+        var location = ModelMix.Stores.StoreLocation.Parse(_db.ConnectionString);
+        await using (var made = (PostgresPromptCacheWarmStore)location.CreatePromptCacheWarmStore(Time))
+        {
+            Assert.Equal(location.Display, made.Location);
+        }
+
+        Assert.IsType<InMemoryPromptCacheWarmStore>(ModelMix.Stores.StoreLocation.Parse(Path.Combine(Path.GetTempPath(), "unused.db")).CreatePromptCacheWarmStore());
+        var fresh = await (await ModelMix.Tests.Shared.PostgresServer.GetAsync()).CreateDatabaseAsync();
+
+        var done = await ModelMix.Stores.StoreLocation.Parse(fresh).MigrateAllAsync();
+
+        Assert.Contains(PostgresPromptCacheWarmStore.Component, done);
+        await using var connection = new NpgsqlConnection(fresh);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT version FROM modelmix_schema_versions WHERE component = 'cache';", connection);
+        Assert.Equal(1, await command.ExecuteScalarAsync());
+    }
 }
