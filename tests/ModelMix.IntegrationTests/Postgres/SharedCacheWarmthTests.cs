@@ -73,6 +73,7 @@ public sealed class SharedCacheWarmthTests : IAsyncLifetime
         using (var second = await PostAsync(b, maxTokens: 16, task: "extraction"))
         {
             Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+            Assert.False(((PostgresPromptCacheWarmStore)b.Services.GetRequiredService<IPromptCacheWarmStore>()).Degraded, "replica B could not read the shared store");
             Assert.Equal(Sonnet46, second.Headers.GetValues("x-modelmix-routed-model").Single());
         }
 
