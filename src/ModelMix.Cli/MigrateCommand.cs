@@ -13,7 +13,7 @@ internal static class MigrateCommand
     public static Command Create()
     {
         var db = CommonOptions.Db();
-        var command = new Command("migrate", "Create or upgrade the store's tables (ledger, keys, budgets, cooldowns) in a SQLite file or a PostgreSQL database.") { db };
+        var command = new Command("migrate", "Create or upgrade the store's tables (ledger, keys, budgets, cooldowns; on PostgreSQL also the shared cache-warm sessions) in a SQLite file or a PostgreSQL database.") { db };
         command.SetAction(async (result, cancellationToken) =>
         {
             var output = result.InvocationConfiguration.Output;

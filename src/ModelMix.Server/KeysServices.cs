@@ -21,6 +21,10 @@ internal static class KeysServices
         services.AddSingleton<AuthGate>();
         services.AddSingleton<BudgetGate>();
         services.AddHostedService<AuthStartup>();
+        services.AddOptions<BudgetSweepOptions>().BindConfiguration(BudgetSweepOptions.SectionName).ValidateOnStart(); // the periodic hold sweep (BudgetSweepService.cs)
+        services.AddSingleton<IValidateOptions<BudgetSweepOptions>, BudgetSweepOptions.Validator>();
+        services.AddSingleton<BudgetSweepService>();
+        services.AddHostedService(provider => provider.GetRequiredService<BudgetSweepService>());
         return services;
     }
 }

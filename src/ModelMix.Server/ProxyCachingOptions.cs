@@ -39,6 +39,12 @@ internal sealed class ProxyCachingOptions
     /// <summary>Whether cache-aware routing also holds a session back from an escalation to a pricier model (default false).</summary>
     public bool HoldAgainstEscalation { get; set; }
 
+    /// <summary>
+    /// With a PostgreSQL store, how long a replica reuses a session's cache warmth read from the database before
+    /// reading it again (default 1 second, at most 1 minute; zero reads it on every routed request of a session).
+    /// </summary>
+    public TimeSpan WarmStoreLocalTtl { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>The parsed <see cref="Ttl"/>; null when it is not a known value.</summary>
     public PromptCacheTtl? ParsedTtl => Ttl?.Trim().ToLowerInvariant() switch
     {
@@ -76,6 +82,11 @@ internal sealed class ProxyCachingOptions
             if (options.AssumedOutputTokens < 0)
             {
                 failures.Add($"{SectionName}:AssumedOutputTokens must not be negative, got {options.AssumedOutputTokens}.");
+            }
+
+            if (options.WarmStoreLocalTtl < TimeSpan.Zero || options.WarmStoreLocalTtl > TimeSpan.FromMinutes(1))
+            {
+                failures.Add($"{SectionName}:WarmStoreLocalTtl must be between 00:00:00 and 00:01:00, got {options.WarmStoreLocalTtl}.");
             }
 
             return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -5,8 +5,10 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ModelMix.Caching;
 using ModelMix.Ledger;
+using ModelMix.Postgres;
 using ModelMix.Pricing;
 using ModelMix.Routing;
+using ModelMix.Stores;
 using ModelMix.Telemetry;
 
 namespace ModelMix.Server;
@@ -49,12 +51,19 @@ internal sealed class ProxyPromptCaching
         _logger = loggers.CreateLogger<ProxyPromptCaching>();
     }
 
-    /// <summary>Registers the options (validated at start), the in-memory warm store and this service.</summary>
+    /// <summary>
+    /// Registers the options (validated at start), the warm store (shared through PostgreSQL when the proxy's store is
+    /// PostgreSQL, else in memory: <see cref="StoreLocation.CreatePromptCacheWarmStore"/>) and this service.
+    /// </summary>
     public static void AddServices(IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<ProxyCachingOptions>().Bind(configuration.GetSection(ProxyCachingOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ProxyCachingOptions>, ProxyCachingOptions.Validator>();
-        services.AddSingleton<IPromptCacheWarmStore, InMemoryPromptCacheWarmStore>();
+        services.AddSingleton(provider => provider.GetRequiredService<StoreLocation>().CreatePromptCacheWarmStore(
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<ILoggerFactory>(),
+            new PostgresPromptCacheWarmStoreOptions { LocalCacheTtl = provider.GetRequiredService<IOptions<ProxyCachingOptions>>().Value.WarmStoreLocalTtl }));
+        services.AddHostedService<ProxyWarmStoreStartup>(); // migrates the shared warm table at start (PostgreSQL only)
         services.AddSingleton<ProxyPromptCaching>();
     }
 

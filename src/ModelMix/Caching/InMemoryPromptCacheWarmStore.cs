@@ -48,14 +48,21 @@ public sealed class InMemoryPromptCacheWarmStore : IPromptCacheWarmStore
         return ValueTask.CompletedTask;
     }
 
-    private void Sweep(DateTimeOffset before)
+    /// <summary>Removes the entries expired at <paramref name="now"/> (also done on its own when the store grows).</summary>
+    /// <returns>How many entries were removed.</returns>
+    public int Prune(DateTimeOffset now) => Sweep(now);
+
+    private int Sweep(DateTimeOffset before)
     {
+        var removed = 0;
         foreach (var (session, entry) in _sessions)
         {
-            if (entry.ExpiresAt <= before)
+            if (entry.ExpiresAt <= before && _sessions.TryRemove(new KeyValuePair<string, PromptCacheWarmth>(session, entry)))
             {
-                _sessions.TryRemove(new KeyValuePair<string, PromptCacheWarmth>(session, entry));
+                removed++;
             }
         }
+
+        return removed;
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using ModelMix.Budgets;
+using ModelMix.Caching;
 using ModelMix.Cooldowns;
 using ModelMix.Keys;
 using ModelMix.Ledger;
@@ -99,7 +100,15 @@ public sealed class StoreLocation
         ? new PostgresCooldownStore(Value, time)
         : new InMemoryCooldownStore(time);
 
-    /// <summary>Applies every migration of every component (ledger, keys, budgets, cooldowns) and returns what was done, one line each.</summary>
+    /// <summary>
+    /// The cache-warm session store of cache-aware routing: shared through the database for PostgreSQL (a session
+    /// warmed through one replica stays on its warm model on another), in memory for SQLite (one process).
+    /// </summary>
+    public IPromptCacheWarmStore CreatePromptCacheWarmStore(TimeProvider? time = null, ILoggerFactory? loggers = null, PostgresPromptCacheWarmStoreOptions? options = null) => IsPostgres
+        ? new PostgresPromptCacheWarmStore(Value, options, time, loggers?.CreateLogger<PostgresPromptCacheWarmStore>())
+        : new InMemoryPromptCacheWarmStore();
+
+    /// <summary>Applies every migration of every component (ledger, keys, budgets, cooldowns; on PostgreSQL also the shared cache-warm sessions) and returns what was done, one line each.</summary>
     public async Task<IReadOnlyList<string>> MigrateAllAsync(ILoggerFactory? loggers = null, CancellationToken cancellationToken = default)
     {
         var done = new List<string>();
@@ -125,6 +134,13 @@ public sealed class StoreLocation
         {
             await cooldowns.MigrateAsync(cancellationToken);
             done.Add("cooldowns");
+        }
+
+        if (IsPostgres)
+        {
+            await using var warm = new PostgresPromptCacheWarmStore(Value);
+            await warm.MigrateAsync(cancellationToken);
+            done.Add(PostgresPromptCacheWarmStore.Component);
         }
 
         return done;

@@ -1,0 +1,49 @@
+namespace ModelMix.Postgres;
+
+/// <summary>
+/// Tuning of <see cref="PostgresPromptCacheWarmStore"/>: how long a replica reuses what it read, how often expired
+/// rows are pruned, and how it behaves while the database cannot be reached. The defaults suit a proxy replica.
+/// </summary>
+public sealed class PostgresPromptCacheWarmStoreOptions
+{
+    /// <summary>
+    /// How long a session's warmth read from the database (or written by this replica) is reused without reading it
+    /// again (default 1 second; zero reads the database on every lookup). It bounds how stale a replica's view of a
+    /// session another replica just moved can be.
+    /// </summary>
+    public TimeSpan LocalCacheTtl { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often the store deletes rows whose warmth has expired (default 1 minute).</summary>
+    public TimeSpan PruneInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>The longest a lookup waits for the database before it answers from local state (default 2 seconds).</summary>
+    public TimeSpan ReadTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>After a failed call, how long the store answers from local state only before trying the database again (default 15 seconds).</summary>
+    public TimeSpan RetryAfterFailure { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Throws when a value is out of range, naming it.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A negative cache TTL, or a non-positive interval or timeout.</exception>
+    public void Validate()
+    {
+        if (LocalCacheTtl < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(LocalCacheTtl), LocalCacheTtl, "The local cache TTL must not be negative.");
+        }
+
+        if (PruneInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(PruneInterval), PruneInterval, "The prune interval must be positive.");
+        }
+
+        if (ReadTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ReadTimeout), ReadTimeout, "The read timeout must be positive.");
+        }
+
+        if (RetryAfterFailure < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RetryAfterFailure), RetryAfterFailure, "The retry delay must not be negative.");
+        }
+    }
+}
