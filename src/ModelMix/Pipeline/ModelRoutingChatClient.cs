@@ -128,6 +128,12 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
         {
             options.ModelId = chosen.Model;
             options.WithRouting(chosen.Policy, chosen.Reason);
+            if (chosen.Batch && options.GetBatchPreference() is null)
+            {
+                // A rule with "Batch": true marks the call; the batching stage below queues it (the caller's WithBatch(false) opts out).
+                options.WithBatch(true);
+            }
+
             RoutingChatClientLog.Routed(_logger, options.GetRequestId(), chosen.Model, chosen.Policy, chosen.Reason);
         }
         else
