@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.AI;
 
 namespace ModelMix.Pipeline;
@@ -9,7 +10,12 @@ namespace ModelMix.Pipeline;
 /// in the durable queue, nothing else, so it can be persisted (<see cref="ResponseContinuationToken.ToBytes"/>, or JSON
 /// with the base class's converter) and resumed in another process over the same store.
 /// </summary>
-/// <remarks>The bytes are UTF-8 JSON: <c>{"modelmix_batch_job":"mmxjob_…"}</c>.</remarks>
+/// <remarks>
+/// The bytes are UTF-8 JSON: <c>{"modelmix_batch_job":"mmxjob_…"}</c>. In JSON the token is written as the base class
+/// writes any token (a base64 string of its bytes), whether it is serialized as this type or as
+/// <see cref="ResponseContinuationToken"/>, so either form reads back as the other.
+/// </remarks>
+[JsonConverter(typeof(Converter))]
 public sealed class BatchContinuationToken : ResponseContinuationToken
 {
     private const string JobProperty = "modelmix_batch_job";
@@ -74,6 +80,24 @@ public sealed class BatchContinuationToken : ResponseContinuationToken
 
     /// <inheritdoc />
     public override string ToString() => JobId;
+
+    /// <summary>Writes the token as a base64 string of its bytes, like <see cref="ResponseContinuationToken.Converter"/>.</summary>
+    public new sealed class Converter : JsonConverter<BatchContinuationToken>
+    {
+        /// <inheritdoc />
+        public override BatchContinuationToken? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            TryParse(FromBytes(reader.GetBytesFromBase64()), out var token)
+                ? token
+                : throw new JsonException("The continuation token is not a ModelMix batch token.");
+
+        /// <inheritdoc />
+        public override void Write(Utf8JsonWriter writer, BatchContinuationToken value, JsonSerializerOptions options)
+        {
+            ArgumentNullException.ThrowIfNull(writer);
+            ArgumentNullException.ThrowIfNull(value);
+            writer.WriteBase64StringValue(value.ToBytes().Span);
+        }
+    }
 
     private static ReadOnlyMemory<byte> Encode(string jobId)
     {
