@@ -176,7 +176,11 @@ public sealed class BatchingChatClientTests : IAsyncLifetime
             ]}
             """, "rules.json");
         var policy = RoutingConfiguration.CreatePolicy(rules, PriceBook.Default);
-        await using var process = await Process.OpenAsync(this, builder => builder.UseModelRouting(policy));
+        // The recommended order: routing, fallback, prompt caching, batching, ledger.
+        await using var process = await Process.OpenAsync(this, builder => builder
+            .UseModelRouting(policy)
+            .UseModelMixFallback(o => o.Chain = ["sonnet", "haiku"])
+            .UsePromptCaching());
         process.Runner.Start();
 
         var nightly = await process.Chat.GetResponseAsync(Ask(), new ChatOptions { MaxOutputTokens = 64, AllowBackgroundResponses = true }.WithTaskLabel("nightly"));
