@@ -206,6 +206,26 @@ public sealed class BatchingChatClientTests : IAsyncLifetime
         Assert.Equal("nightly", batched.TaskLabel);
     }
 
+    [Fact]
+    public async Task A_batched_call_is_queued_with_the_breakpoints_prompt_caching_placed_at_the_one_hour_ttl()
+    {
+        var longSystem = string.Concat(Enumerable.Range(0, 90).Select(i => $"Rule {i}: answer support tickets politely and cite the policy. "));
+        await using var process = await Process.OpenAsync(this, builder => builder.UsePromptCaching());
+        process.Runner.Start();
+        var options = Batched(background: false);
+        options.ModelId = "claude-sonnet-4-5";
+        options.Tools = [AIFunctionFactory.Create((string id) => "shipped", "lookup_order", "Looks an order up by its id.")];
+
+        var answer = await process.Chat.GetResponseAsync([new(ChatRole.System, longSystem), new(ChatRole.User, "Where is order 42?")], options).WaitAsync(Patience);
+
+        Assert.Equal(FixtureAnswer, answer.Text);
+        var sent = Assert.Single(_sentParams.Values);
+        Assert.Equal("claude-sonnet-4-5", sent["model"]!.GetValue<string>());
+        Assert.Equal(longSystem, sent["system"]![0]!["text"]!.GetValue<string>());
+        Assert.Equal("1h", sent["system"]![0]!["cache_control"]!["ttl"]!.GetValue<string>());
+        Assert.Equal("lookup_order", sent["tools"]![0]!["name"]!.GetValue<string>());
+    }
+
     [Theory]
     [InlineData("errored", "invalid_request_error")]
     [InlineData("expired", "batch_expired")]

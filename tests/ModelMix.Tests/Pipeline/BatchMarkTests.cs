@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
+using ModelMix.Batching;
 using ModelMix.Pipeline;
 using ModelMix.Pricing;
 using ModelMix.Routing;
@@ -17,33 +18,58 @@ public sealed class BatchMarkTests
         ]}
         """, "rules.json");
 
-    private static async Task<ChatOptions> RouteAsync(ChatOptions callerOptions)
+    private static ModelRoutingChatClient Route(IChatClient inner) =>
+        new(inner, RoutingConfiguration.CreatePolicy(NightlyRules, PriceBook.Default));
+
+    [Fact]
+    public async Task Without_a_batching_stage_below_a_batch_rule_leaves_the_call_unmarked()
     {
         var inner = new ScriptedChatClient("claude-sonnet-4-5");
-        using var client = new ModelRoutingChatClient(inner, RoutingConfiguration.CreatePolicy(NightlyRules, PriceBook.Default));
-        await client.GetResponseAsync("Summarise the day's tickets.", callerOptions);
-        return inner.LastOptions!;
+        using var client = Route(inner);
+
+        await client.GetResponseAsync("Summarise the day's tickets.", new ChatOptions().WithTaskLabel("nightly"));
+
+        Assert.Equal("claude-haiku-4-5-20251001", inner.LastOptions!.ModelId);
+        Assert.Null(inner.LastOptions.GetBatchPreference()); // served at once: prompt caching keeps its synchronous TTL
     }
 
     [Fact]
-    public async Task A_rule_with_batch_true_marks_the_calls_it_matches_on_the_per_call_copy_only()
+    public async Task With_a_batching_stage_below_a_batch_rule_queues_the_calls_it_matches_unless_the_caller_opts_out()
     {
-        var caller = new ChatOptions().WithTaskLabel("nightly");
+        var path = Path.Combine(Path.GetTempPath(), "modelmix-ut-" + Guid.NewGuid().ToString("N") + ".db");
+        try
+        {
+            await using var store = new SqliteBatchStore(path);
+            var served = 0;
+            var inner = new ScriptedChatClient("claude-sonnet-4-5")
+            {
+                Respond = (_, _) =>
+                {
+                    served++;
+                    return Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok")));
+                },
+            };
+            using var client = Route(new BatchingChatClient(inner, new BatchingChatClientOptions { Store = store }));
+            var caller = new ChatOptions { AllowBackgroundResponses = true }.WithTaskLabel("nightly");
 
-        var sent = await RouteAsync(caller);
+            var nightly = await client.GetResponseAsync("Summarise the day's tickets.", caller);
+            var chat = await client.GetResponseAsync("Hi", new ChatOptions { AllowBackgroundResponses = true }.WithTaskLabel("chat"));
+            var optedOut = await client.GetResponseAsync("Now, please.", new ChatOptions { AllowBackgroundResponses = true }.WithTaskLabel("nightly").WithBatch(false));
 
-        Assert.True(sent.GetBatch());
-        Assert.Null(caller.GetBatchPreference());
-        Assert.False((await RouteAsync(new ChatOptions().WithTaskLabel("chat"))).GetBatch());
-    }
-
-    [Fact]
-    public async Task The_callers_opt_out_wins_over_the_rule()
-    {
-        var sent = await RouteAsync(new ChatOptions().WithTaskLabel("nightly").WithBatch(false));
-
-        Assert.False(sent.GetBatch());
-        Assert.False(sent.GetBatchPreference());
+            var token = Assert.IsType<BatchContinuationToken>(nightly.ContinuationToken);
+            Assert.Null(caller.GetBatchPreference()); // the mark went on the per-call copy
+            var item = Assert.Single(await store.GetItemsAsync(token.JobId));
+            Assert.Equal("claude-haiku-4-5-20251001", item.RoutedModel);
+            Assert.Equal("rules", item.Policy);
+            Assert.Null(chat.ContinuationToken);
+            Assert.Null(optedOut.ContinuationToken);
+            Assert.Equal(2, served); // chat and the opted-out call went through at once
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            File.Delete(path);
+        }
     }
 
     [Fact]
