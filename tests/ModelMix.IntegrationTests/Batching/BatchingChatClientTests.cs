@@ -296,6 +296,35 @@ public sealed class BatchingChatClientTests : IAsyncLifetime
         Assert.Equal(0, _fake.Batches.CreateCount);
     }
 
+    [Fact]
+    public async Task The_runner_starts_the_batcher_again_after_an_unexpected_failure_and_resumes_a_crashed_submission()
+    {
+        await using var process = await Process.OpenAsync(this);
+        var queued = await process.Chat.GetResponseAsync(Ask(), Batched(background: true));
+        // A process died right after storing the submission, before its create call.
+        Assert.NotNull(await process.Store.BeginSubmissionAsync("mmxsub_dead", 100, 1_000_000, DateTimeOffset.UtcNow));
+
+        // The first upstream call of the new runner fails; reconciling at start does not expect that, so the loop ends.
+        using var failing = new FailingOnceHandler { InnerHandler = new SocketsHttpHandler() };
+        using var http = new HttpClient(failing);
+        await using var runner = BatchRunner.Create(process.Store, new MessageBatchesClient(http, _fake.BaseUrl, "sk-test"), process.Recorder, new BatcherOptions
+        {
+            PollInterval = TimeSpan.FromMilliseconds(20),
+            MaxPollInterval = TimeSpan.FromMilliseconds(100),
+            IdleInterval = TimeSpan.FromMilliseconds(50),
+        });
+        runner.RestartDelay = TimeSpan.FromMilliseconds(50);
+        runner.Start();
+
+        var answer = await PollUntilAnsweredAsync(process.Chat, queued.ContinuationToken!);
+
+        Assert.Equal(FixtureAnswer, answer.Text);
+        Assert.True(failing.Failed);
+        Assert.True(runner.IsRunning);
+        Assert.Equal(1, _fake.Batches.CreateCount);
+        Assert.Single(await process.RecordsAsync());
+    }
+
     private static async Task<ChatResponse> PollUntilAnsweredAsync(IChatClient chat, ResponseContinuationToken token)
     {
         var deadline = DateTimeOffset.UtcNow + Patience;
@@ -314,6 +343,19 @@ public sealed class BatchingChatClientTests : IAsyncLifetime
         }
     }
 
+    /// <summary>Fails the first request with an exception the batcher does not expect, then passes requests on.</summary>
+    private sealed class FailingOnceHandler : DelegatingHandler
+    {
+        private int _failed;
+
+        public bool Failed => Volatile.Read(ref _failed) == 1;
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            Interlocked.Exchange(ref _failed, 1) == 0
+                ? throw new InvalidOperationException("simulated failure of the first upstream call")
+                : base.SendAsync(request, cancellationToken);
+    }
+
     /// <summary>The system clock, telling when the stage first waits (the call is queued by then).</summary>
     private sealed class WaitSignalingTimeProvider : TimeProvider
     {
@@ -329,10 +371,11 @@ public sealed class BatchingChatClientTests : IAsyncLifetime
     /// <summary>What one app process holds: the queue and the ledger on the SQLite file, the runner and the pipeline.</summary>
     private sealed class Process : IAsyncDisposable
     {
-        private Process(SqliteBatchStore store, BufferedLedger ledger, BatchRunner runner, IChatClient chat)
+        private Process(SqliteBatchStore store, BufferedLedger ledger, AttemptRecorder recorder, BatchRunner runner, IChatClient chat)
         {
             Store = store;
             Ledger = ledger;
+            Recorder = recorder;
             Runner = runner;
             Chat = chat;
         }
@@ -340,6 +383,8 @@ public sealed class BatchingChatClientTests : IAsyncLifetime
         public SqliteBatchStore Store { get; }
 
         public BufferedLedger Ledger { get; }
+
+        public AttemptRecorder Recorder { get; }
 
         public BatchRunner Runner { get; }
 
@@ -370,7 +415,7 @@ public sealed class BatchingChatClientTests : IAsyncLifetime
                 })
                 .UseModelMixLedger(recorder)
                 .Build();
-            return new Process(store, ledger, runner, chat);
+            return new Process(store, ledger, recorder, runner, chat);
         }
 
         public async Task<List<LedgerRecord>> RecordsAsync()
