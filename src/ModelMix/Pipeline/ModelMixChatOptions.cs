@@ -155,6 +155,14 @@ public static class ModelMixChatOptions
     public static bool GetBatch(this ChatOptions? options) =>
         options?.AdditionalProperties is { } properties && properties.TryGetValue(BatchKey, out bool batch) && batch;
 
+    /// <summary>
+    /// The caller's batch mark: <c>true</c> (may be batched), <c>false</c> (opted out: a routing rule with
+    /// <c>"Batch": true</c> does not batch it), or <c>null</c> when unset.
+    /// </summary>
+    /// <param name="options">The options to read.</param>
+    public static bool? GetBatchPreference(this ChatOptions? options) =>
+        options?.AdditionalProperties is { } properties && properties.TryGetValue(BatchKey, out bool batch) ? batch : null;
+
     private static ChatOptions Set<T>(ChatOptions options, string key, T? value)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -26,6 +26,11 @@ namespace ModelMix.Pipeline;
 /// <see cref="ModelRoutingOptions.HonourRequestedModel"/> is set and the id is not one of the
 /// <see cref="ModelRoutingOptions.Aliases"/> (such as <c>auto</c>).
 /// </para>
+/// <para>
+/// A decision with <see cref="RoutingDecision.Batch"/> (a rule with <c>"Batch": true</c>) marks the call
+/// <see cref="ModelMixChatOptions.WithBatch"/> when a <see cref="BatchingChatClient"/> is below this stage and the
+/// caller did not opt out with <c>WithBatch(false)</c>.
+/// </para>
 /// </remarks>
 public sealed class ModelRoutingChatClient : RoutingChatClient
 {
@@ -36,6 +41,7 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
     private readonly HashSet<string> _aliases;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly bool _batchingBelow;
 
     /// <summary>Creates the stage over <paramref name="innerClient"/>.</summary>
     /// <param name="innerClient">The client that serves every model (e.g. the Anthropic SDK's <c>AsIChatClient</c>, under fallback and ledger stages).</param>
@@ -54,6 +60,7 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
         _aliases = new HashSet<string>(options.Aliases, StringComparer.OrdinalIgnoreCase);
         _time = options.TimeProvider ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
+        _batchingBelow = innerClient.GetService<BatchingChatClient>() is not null;
     }
 
     /// <summary>The client every call is sent to.</summary>
@@ -128,6 +135,14 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
         {
             options.ModelId = chosen.Model;
             options.WithRouting(chosen.Policy, chosen.Reason);
+            if (chosen.Batch && _batchingBelow && options.GetBatchPreference() is null)
+            {
+                // A rule with "Batch": true marks the call for the batching stage below, which queues it; the caller's
+                // WithBatch(false) opts out. Without that stage the call is served at once and stays unmarked (so
+                // prompt caching keeps its synchronous TTL).
+                options.WithBatch(true);
+            }
+
             RoutingChatClientLog.Routed(_logger, options.GetRequestId(), chosen.Model, chosen.Policy, chosen.Reason);
         }
         else
