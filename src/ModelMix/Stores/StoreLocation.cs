@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using ModelMix.Batching;
 using ModelMix.Budgets;
 using ModelMix.Cooldowns;
 using ModelMix.Keys;
@@ -99,7 +100,13 @@ public sealed class StoreLocation
         ? new PostgresCooldownStore(Value, time)
         : new InMemoryCooldownStore(time);
 
-    /// <summary>Applies every migration of every component (ledger, keys, budgets, cooldowns) and returns what was done, one line each.</summary>
+    /// <summary>
+    /// Opens the batch queue (migrated on first use): shared by the replicas on PostgreSQL, where one replica's batcher
+    /// works at a time (<see cref="IBatchLeadership"/>); in the ledger's file on SQLite.
+    /// </summary>
+    public IBatchStore CreateBatchStore() => IsPostgres ? new PostgresBatchStore(Value) : new SqliteBatchStore(Value);
+
+    /// <summary>Applies every migration of every component (ledger, keys, budgets, cooldowns, batches) and returns what was done, one line each.</summary>
     public async Task<IReadOnlyList<string>> MigrateAllAsync(ILoggerFactory? loggers = null, CancellationToken cancellationToken = default)
     {
         var done = new List<string>();
@@ -125,6 +132,12 @@ public sealed class StoreLocation
         {
             await cooldowns.MigrateAsync(cancellationToken);
             done.Add("cooldowns");
+        }
+
+        await using (var batches = CreateBatchStore())
+        {
+            await batches.MigrateAsync(cancellationToken);
+            done.Add("batches");
         }
 
         return done;
