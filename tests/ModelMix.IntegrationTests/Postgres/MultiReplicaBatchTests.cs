@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using ModelMix.IntegrationTests.Batching;
+using ModelMix.IntegrationTests.Cli;
 using ModelMix.Ledger;
 using ModelMix.Postgres;
 using ModelMix.Pricing;
@@ -141,6 +142,41 @@ public sealed class MultiReplicaBatchTests : IAsyncLifetime
         Assert.Equal(5L, ended["request_counts"]!["canceled"]!.GetValue<long>());
         Assert.Equal(1, _fake.Batches.CreateCount);
         Assert.Equal(1, _fake.Batches.ResultDownloadCount);
+    }
+
+    [Fact]
+    public async Task When_the_working_replica_is_killed_another_takes_over_and_collects_every_result_once()
+    {
+        _fake.Batches.InProgressPolls = int.MaxValue; // runs until the test ends it
+        var environment = new Dictionary<string, string>
+        {
+            ["ModelMix__Batch__PollInterval"] = "00:00:00.100",
+            ["ModelMix__Batch__MaxPollInterval"] = "00:00:00.200",
+            ["ModelMix__Batch__IdleInterval"] = "00:00:00.050",
+            ["ModelMix__Batch__LeaderCheckInterval"] = "00:00:00.200",
+            ["ModelMix__Batch__MaxRequestsPerBatch"] = "30",
+        };
+        await using var serve = await ServeProcess.StartAsync(_fake.BaseUrl, _store, apiKey: "sk-upstream-secret-test-key-0123456789", environment);
+        await WaitUntilAsync(async () => await LeaseHoldersAsync() == 1); // the real `modelmix serve` works
+        var (b, _) = await StartReplicaAsync();
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
+        var job = await SubmitAsync(http, b, 0);
+        await WaitUntilAsync(() => Task.FromResult(_fake.Batches.CreateCount == 2 && _fake.Batches.RetrieveCount > 0)); // 30 + 20, polled by serve
+
+        await serve.KillAsync(); // kill -9: no clean release; PostgreSQL drops the lock with the session
+        _fake.Batches.InProgressPolls = 0;
+        var ended = await WaitForEndAsync(http, b, job);
+
+        Assert.Equal(50L, ended["request_counts"]!["succeeded"]!.GetValue<long>());
+        Assert.Equal(50, _fake.Batches.SubmittedCustomIds.Distinct().Count());
+        Assert.Equal(50, _fake.Batches.SubmittedCustomIds.Count);
+        Assert.Equal((2, 2), (_fake.Batches.CreateCount, _fake.Batches.ResultDownloadCount));
+        await _replicas[0].Services.GetRequiredService<ILedger>().FlushAsync();
+        await using var ledger = new PostgresLedgerStore(_store);
+        await ledger.MigrateAsync();
+        var totals = await ledger.GetTotalsAsync(new LedgerQuery { RequestId = job });
+        Assert.Equal(50, totals.Count);
+        Assert.Equal(50 * 0.0001m, totals.Cost.Total);
     }
 
     private static async Task<string> SubmitAsync(HttpClient http, Uri replica, int job, int count = 50)
