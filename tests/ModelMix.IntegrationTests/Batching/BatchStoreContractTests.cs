@@ -76,6 +76,18 @@ public abstract class BatchStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Migrating_every_component_creates_the_batch_tables_and_is_safe_to_repeat()
+    {
+        var location = StoreLocation.Parse(Setting);
+        Assert.Contains("batches", await location.MigrateAllAsync()); // what `modelmix migrate` runs
+        await location.MigrateAllAsync();
+        await using var store = location.CreateBatchStore();
+        var (job, created) = await store.CreateJobAsync(new BatchJobInput { Items = Items("m", 1) }, T0);
+        Assert.True(created);
+        Assert.Equal(1L, (await Store.GetJobAsync(job.Id))!.Queued);
+    }
+
+    [Fact]
     public async Task An_idempotency_key_returns_the_first_job_for_the_same_key_id_only()
     {
         var (first, created) = await Store.CreateJobAsync(new BatchJobInput { KeyId = "k1", IdempotencyKey = "K", Items = Items("a", 2) }, T0);
