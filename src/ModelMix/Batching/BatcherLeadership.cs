@@ -66,7 +66,7 @@ public static partial class BatcherLeadership
                         break;
                     }
 
-                    if (!await lease.IsHeldAsync(cancellationToken))
+                    if (!await lease.IsHeldAsync(CancellationToken.None)) // bounded by its own command timeout
                     {
                         LogLeaseLost(logger);
                         break;
