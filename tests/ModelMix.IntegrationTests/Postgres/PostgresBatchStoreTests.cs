@@ -107,7 +107,7 @@ public sealed class PostgresBatchStoreTests : BatchStoreContractTests
         {
             await admin.OpenAsync();
             await using var kill = new NpgsqlCommand(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = @c AND objid::bigint = @o AND granted;",
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = @c AND objid::bigint = @o AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database());",
                 admin);
             kill.Parameters.AddWithValue("c", (long)(PostgresBatchStore.LeaderLockKey >> 32));
             kill.Parameters.AddWithValue("o", PostgresBatchStore.LeaderLockKey & 0xFFFFFFFF);
