@@ -4,7 +4,7 @@ using ModelMix.Stores;
 namespace ModelMix.Cli;
 
 /// <summary>
-/// <c>modelmix migrate</c>: creates or upgrades the store's tables (ledger, keys, budgets, cooldowns) explicitly,
+/// <c>modelmix migrate</c>: creates or upgrades the store's tables (ledger, keys, budgets, cooldowns, batches) explicitly,
 /// e.g. once before rolling out new replicas, instead of on the first start. Safe to run again; several replicas
 /// migrating at once are serialized by the database.
 /// </summary>
@@ -13,7 +13,7 @@ internal static class MigrateCommand
     public static Command Create()
     {
         var db = CommonOptions.Db();
-        var command = new Command("migrate", "Create or upgrade the store's tables (ledger, keys, budgets, cooldowns; on PostgreSQL also the shared cache-warm sessions) in a SQLite file or a PostgreSQL database.") { db };
+        var command = new Command("migrate", "Create or upgrade the store's tables (ledger, keys, budgets, cooldowns, batches; on PostgreSQL also the shared cache-warm sessions) in a SQLite file or a PostgreSQL database.") { db };
         command.SetAction(async (result, cancellationToken) =>
         {
             var output = result.InvocationConfiguration.Output;

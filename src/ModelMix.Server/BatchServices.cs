@@ -4,10 +4,11 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ModelMix.Batching;
 using ModelMix.Ledger;
+using ModelMix.Stores;
 
 namespace ModelMix.Server;
 
-/// <summary>Registers the batch queue (same SQLite file as the ledger), the batcher and its endpoints.</summary>
+/// <summary>Registers the batch queue (in the ledger's store: its SQLite file or the shared PostgreSQL database), the batcher and its endpoints.</summary>
 internal static class BatchServices
 {
     /// <summary>The configuration section of <see cref="BatcherOptions"/>.</summary>
@@ -18,7 +19,8 @@ internal static class BatchServices
         services.AddSingleton(_ => configuration.GetSection(SectionName).Get<BatcherOptions>() ?? new BatcherOptions());
         services.AddSingleton<IBatchStore>(provider =>
         {
-            var store = new SqliteBatchStore(provider.GetRequiredService<IOptions<ProxyOptions>>().Value.Db);
+            // The ledger's store: its SQLite file, or the PostgreSQL database the replicas share (ModelMix:Store).
+            var store = provider.GetRequiredService<StoreLocation>().CreateBatchStore();
             store.MigrateAsync().GetAwaiter().GetResult();
             return store;
         });

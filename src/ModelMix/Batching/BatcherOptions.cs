@@ -23,4 +23,10 @@ public sealed class BatcherOptions
 
     /// <summary>How long the loop sleeps when there is nothing to do (it wakes early when a job is queued).</summary>
     public TimeSpan IdleInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// With a shared store (PostgreSQL), how often a standby replica tries to become the working batcher, and how
+    /// often the working one checks it still is (<see cref="BatcherLeadership"/>).
+    /// </summary>
+    public TimeSpan LeaderCheckInterval { get; set; } = TimeSpan.FromSeconds(5);
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using ModelMix.Batching;
 using ModelMix.Budgets;
 using ModelMix.Caching;
 using ModelMix.Cooldowns;
@@ -108,7 +109,13 @@ public sealed class StoreLocation
         ? new PostgresPromptCacheWarmStore(Value, options, time, loggers?.CreateLogger<PostgresPromptCacheWarmStore>())
         : new InMemoryPromptCacheWarmStore();
 
-    /// <summary>Applies every migration of every component (ledger, keys, budgets, cooldowns; on PostgreSQL also the shared cache-warm sessions) and returns what was done, one line each.</summary>
+    /// <summary>
+    /// Opens the batch queue (migrated on first use): shared by the replicas on PostgreSQL, where one replica's batcher
+    /// works at a time (<see cref="IBatchLeadership"/>); in the ledger's file on SQLite.
+    /// </summary>
+    public IBatchStore CreateBatchStore() => IsPostgres ? new PostgresBatchStore(Value) : new SqliteBatchStore(Value);
+
+    /// <summary>Applies every migration of every component (ledger, keys, budgets, cooldowns, batches; on PostgreSQL also the shared cache-warm sessions) and returns what was done, one line each.</summary>
     public async Task<IReadOnlyList<string>> MigrateAllAsync(ILoggerFactory? loggers = null, CancellationToken cancellationToken = default)
     {
         var done = new List<string>();
@@ -134,6 +141,12 @@ public sealed class StoreLocation
         {
             await cooldowns.MigrateAsync(cancellationToken);
             done.Add("cooldowns");
+        }
+
+        await using (var batches = CreateBatchStore())
+        {
+            await batches.MigrateAsync(cancellationToken);
+            done.Add("batches");
         }
 
         if (IsPostgres)
