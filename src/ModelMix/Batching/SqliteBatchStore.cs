@@ -68,15 +68,14 @@ public sealed class SqliteBatchStore : IBatchStore
     private static readonly string[] ItemParameters = ["$id", "$job", "$pos", "$cid", "$params", "$req", "$routed", "$policy", "$reason", "$key", "$session", "$task", "$t"];
 
     private readonly SqliteStoreFile _file;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private SqliteConnection? _writer;
+    private readonly SqliteWriterGate _gate; // the write connection and its lock (Budgets/SqliteWriterGate.cs)
     private bool _migrated;
-    private bool _disposed;
 
     /// <summary>Creates a store over the SQLite file at <paramref name="path"/> (created when missing).</summary>
     public SqliteBatchStore(string path)
     {
         _file = new SqliteStoreFile(path);
+        _gate = new SqliteWriterGate(_file, GetType().FullName!);
     }
 
     /// <summary>The full path of the database file.</summary>
@@ -442,27 +441,7 @@ public sealed class SqliteBatchStore : IBatchStore
     }
 
     /// <summary>Closes the write connection.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        await _writeLock.WaitAsync();
-        try
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-            if (_writer is not null)
-            {
-                await _writer.DisposeAsync();
-            }
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
+    public ValueTask DisposeAsync() => _gate.DisposeAsync();
 
     private async Task<IReadOnlyList<BatchItem>> ReadItemsAsync(string where, string value, CancellationToken cancellationToken)
     {
@@ -526,18 +505,8 @@ public sealed class SqliteBatchStore : IBatchStore
             await EnsureMigratedAsync(cancellationToken);
         }
 
-        await ModelMix.Threading.IoThreads.LeaveAsync(); // the SQLite work below is synchronous (IoThreads.cs)
-        await _writeLock.WaitAsync(cancellationToken);
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _writer ??= _file.OpenWriter();
-            return action(_writer);
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
+        using var lease = await _gate.EnterAsync(cancellationToken); // off I/O threads: the SQLite work below is synchronous
+        return action(lease.Connection);
     }
 
     private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction transaction, string sql)
