@@ -174,20 +174,7 @@ public sealed class SqliteBatchStore : IBatchStore
             return null;
         }
 
-        return new BatchJob
-        {
-            Id = jobId,
-            KeyId = reader.IsDBNull(0) ? null : reader.GetString(0),
-            CreatedAt = SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(1)),
-            BudgetReservation = reader.IsDBNull(2) ? null : reader.GetString(2),
-            CanceledAt = reader.IsDBNull(3) ? null : SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(3)),
-            Queued = reader.GetInt64(4),
-            Processing = reader.GetInt64(5),
-            Succeeded = reader.GetInt64(6),
-            Errored = reader.GetInt64(7),
-            Canceled = reader.GetInt64(8),
-            Expired = reader.GetInt64(9),
-        };
+        return BatchRows.Job(reader, jobId);
     }
 
     /// <inheritdoc />
@@ -285,21 +272,12 @@ public sealed class SqliteBatchStore : IBatchStore
         await EnsureMigratedAsync(cancellationToken);
         await using var connection = await _file.OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT id, upstream_id, state, created_at, item_count, next_poll_at, poll_delay_ms FROM batch_submissions WHERE state <> 'collected' ORDER BY created_at;";
+        command.CommandText = $"SELECT {BatchRows.SubmissionColumns} FROM batch_submissions WHERE state <> 'collected' ORDER BY created_at;";
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var list = new List<BatchSubmission>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            list.Add(new BatchSubmission
-            {
-                Id = reader.GetString(0),
-                UpstreamId = reader.IsDBNull(1) ? null : reader.GetString(1),
-                State = reader.GetString(2),
-                CreatedAt = SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(3)),
-                Count = reader.GetInt32(4),
-                NextPollAt = SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(5)),
-                PollDelay = TimeSpan.FromMilliseconds(reader.GetInt64(6)),
-            });
+            list.Add(BatchRows.Submission(reader));
         }
 
         return list;
@@ -448,28 +426,13 @@ public sealed class SqliteBatchStore : IBatchStore
         await EnsureMigratedAsync(cancellationToken);
         await using var connection = await _file.OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT id, job_id, custom_id, params, requested_model, routed_model, policy, reason, key_id, session_id, task_label, status, result FROM batch_items WHERE " + where + ";";
+        command.CommandText = $"SELECT {BatchRows.ItemColumns} FROM batch_items WHERE {where};";
         command.Parameters.AddWithValue("$v", value);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var list = new List<BatchItem>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            list.Add(new BatchItem
-            {
-                Id = reader.GetString(0),
-                JobId = reader.GetString(1),
-                CustomId = reader.GetString(2),
-                Params = (byte[])reader.GetValue(3),
-                RequestedModel = reader.GetString(4),
-                RoutedModel = reader.GetString(5),
-                Policy = reader.IsDBNull(6) ? null : reader.GetString(6),
-                Reason = reader.IsDBNull(7) ? null : reader.GetString(7),
-                KeyId = reader.IsDBNull(8) ? null : reader.GetString(8),
-                SessionId = reader.IsDBNull(9) ? null : reader.GetString(9),
-                TaskLabel = reader.IsDBNull(10) ? null : reader.GetString(10),
-                Status = reader.GetString(11),
-                Result = reader.IsDBNull(12) ? null : reader.GetString(12),
-            });
+            list.Add(BatchRows.Item(reader));
         }
 
         return list;

@@ -7,10 +7,6 @@ namespace ModelMix.Ledger;
 /// <summary>The <c>shadow_pairs</c> table of the SQLite ledger (schema version 2, see <see cref="SqliteLedgerSchema"/>).</summary>
 public sealed partial class SqliteLedgerStore : IShadowPairStore
 {
-    private const string PairColumns =
-        "pair_id, live_request_id, task_label, live_model, shadow_model, method, agreement, status, live_cost, shadow_cost, judge_cost, " +
-        "live_input_tokens, live_output_tokens, shadow_input_tokens, shadow_output_tokens, created_at, completed_at, prompt, live_answer, shadow_answer";
-
     /// <inheritdoc />
     public async Task WriteShadowPairAsync(ShadowPair pair, CancellationToken cancellationToken = default)
     {
@@ -24,7 +20,7 @@ public sealed partial class SqliteLedgerStore : IShadowPairStore
             var connection = OpenWriter();
             using var command = connection.CreateCommand();
             command.CommandText =
-                $"INSERT INTO shadow_pairs ({PairColumns}) VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9, $p10, $p11, $p12, $p13, $p14, $p15, $p16, $p17, $p18, $p19) ON CONFLICT (pair_id) DO NOTHING;";
+                $"INSERT INTO shadow_pairs ({ShadowPairRows.Columns}) VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9, $p10, $p11, $p12, $p13, $p14, $p15, $p16, $p17, $p18, $p19) ON CONFLICT (pair_id) DO NOTHING;";
             object?[] values =
             [
                 pair.PairId, pair.LiveRequestId, pair.TaskLabel, pair.LiveModel, pair.ShadowModel, ShadowRunner.MethodCode(pair.Method),
@@ -52,40 +48,18 @@ public sealed partial class SqliteLedgerStore : IShadowPairStore
         EnsureReadable();
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {PairColumns} FROM shadow_pairs WHERE created_at >= $from AND created_at < $to ORDER BY created_at, pair_id;";
+        command.CommandText = $"SELECT {ShadowPairRows.Columns} FROM shadow_pairs WHERE created_at >= $from AND created_at < $to ORDER BY created_at, pair_id;";
         command.Parameters.AddWithValue("$from", from is { } f ? SqliteLedgerSchema.ToStoredTimestamp(f) : long.MinValue);
         command.Parameters.AddWithValue("$to", to is { } t ? SqliteLedgerSchema.ToStoredTimestamp(t) : long.MaxValue);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            yield return new ShadowPair
-            {
-                PairId = reader.GetString(0),
-                LiveRequestId = reader.GetString(1),
-                TaskLabel = NullableString(reader, 2),
-                LiveModel = reader.GetString(3),
-                ShadowModel = reader.GetString(4),
-                Method = ShadowRunner.ParseMethod(reader.GetString(5)),
-                Agreement = reader.IsDBNull(6) ? null : reader.GetDouble(6),
-                Status = reader.GetString(7),
-                LiveCostUsd = ReadMoney(reader, 8),
-                ShadowCostUsd = ReadMoney(reader, 9),
-                JudgeCostUsd = ReadMoney(reader, 10),
-                LiveInputTokens = reader.GetInt64(11),
-                LiveOutputTokens = reader.GetInt64(12),
-                ShadowInputTokens = reader.GetInt64(13),
-                ShadowOutputTokens = reader.GetInt64(14),
-                CreatedAt = SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(15)),
-                CompletedAt = SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(16)),
-                Prompt = NullableString(reader, 17),
-                LiveAnswer = NullableString(reader, 18),
-                ShadowAnswer = NullableString(reader, 19),
-            };
+            yield return ShadowPairRows.Read(reader, ReadMoney);
         }
     }
 
     private static string? Money(decimal? value) => value is { } amount ? SqliteLedgerSchema.ToStoredDecimal(amount) : null;
 
-    private static decimal? ReadMoney(SqliteDataReader reader, int ordinal) =>
+    private static decimal? ReadMoney(System.Data.Common.DbDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? null : SqliteLedgerSchema.FromStoredDecimal(reader.GetString(ordinal));
 }

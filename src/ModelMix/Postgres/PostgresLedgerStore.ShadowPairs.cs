@@ -18,10 +18,6 @@ public sealed partial class PostgresLedgerStore : IShadowPairStore
     /// <summary>The component name of the shadow pair table in <c>modelmix_schema_versions</c>.</summary>
     public const string ShadowComponent = "shadow";
 
-    private const string PairColumns =
-        "pair_id, live_request_id, task_label, live_model, shadow_model, method, agreement, status, live_cost, shadow_cost, judge_cost, " +
-        "live_input_tokens, live_output_tokens, shadow_input_tokens, shadow_output_tokens, created_at, completed_at, prompt, live_answer, shadow_answer";
-
     /// <summary>Migrations of the shadow component in order (append only: never edit a step that has shipped).</summary>
     private static readonly string[] ShadowMigrations =
     [
@@ -68,7 +64,7 @@ public sealed partial class PostgresLedgerStore : IShadowPairStore
         EnsureReadable();
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = new NpgsqlCommand(
-            $"INSERT INTO shadow_pairs ({PairColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) " +
+            $"INSERT INTO shadow_pairs ({ShadowPairRows.Columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) " +
             "ON CONFLICT (pair_id) DO NOTHING;",
             connection);
         var parameters = command.Parameters;
@@ -102,35 +98,13 @@ public sealed partial class PostgresLedgerStore : IShadowPairStore
         EnsureReadable();
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = new NpgsqlCommand(
-            $"SELECT {PairColumns} FROM shadow_pairs WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at, pair_id;", connection);
+            $"SELECT {ShadowPairRows.Columns} FROM shadow_pairs WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at, pair_id;", connection);
         command.Parameters.Add(Parameter(from is { } f ? SqliteLedgerSchema.ToStoredTimestamp(f) : long.MinValue, NpgsqlDbType.Bigint));
         command.Parameters.Add(Parameter(to is { } t ? SqliteLedgerSchema.ToStoredTimestamp(t) : long.MaxValue, NpgsqlDbType.Bigint));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            yield return new ShadowPair
-            {
-                PairId = reader.GetString(0),
-                LiveRequestId = reader.GetString(1),
-                TaskLabel = NullableString(reader, 2),
-                LiveModel = reader.GetString(3),
-                ShadowModel = reader.GetString(4),
-                Method = ShadowRunner.ParseMethod(reader.GetString(5)),
-                Agreement = reader.IsDBNull(6) ? null : reader.GetDouble(6),
-                Status = reader.GetString(7),
-                LiveCostUsd = NullableDecimal(reader, 8),
-                ShadowCostUsd = NullableDecimal(reader, 9),
-                JudgeCostUsd = NullableDecimal(reader, 10),
-                LiveInputTokens = reader.GetInt64(11),
-                LiveOutputTokens = reader.GetInt64(12),
-                ShadowInputTokens = reader.GetInt64(13),
-                ShadowOutputTokens = reader.GetInt64(14),
-                CreatedAt = SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(15)),
-                CompletedAt = SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(16)),
-                Prompt = NullableString(reader, 17),
-                LiveAnswer = NullableString(reader, 18),
-                ShadowAnswer = NullableString(reader, 19),
-            };
+            yield return ShadowPairRows.Read(reader, NullableDecimal);
         }
     }
 
@@ -147,6 +121,6 @@ public sealed partial class PostgresLedgerStore : IShadowPairStore
 
     private static NpgsqlParameter Parameter(object? value, NpgsqlDbType type) => new() { Value = value ?? DBNull.Value, NpgsqlDbType = type };
 
-    private static decimal? NullableDecimal(NpgsqlDataReader reader, int ordinal) =>
+    private static decimal? NullableDecimal(System.Data.Common.DbDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? null : reader.GetDecimal(ordinal);
 }
