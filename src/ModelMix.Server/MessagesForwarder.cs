@@ -40,7 +40,7 @@ internal sealed class MessagesForwarder : IDisposable
     private readonly AttemptRecorder _recorder;
     private readonly TimeProvider _time;
     private readonly ILogger<MessagesForwarder> _logger;
-    private readonly ResiliencePipeline<UpstreamResult> _retry;
+    private readonly ResiliencePipeline<UpstreamResult>? _retry; // null when MaxRetries = 0
     private readonly ProxyRouter _router;
     private readonly ProxyFallback _fallback;
     private readonly ProxyLoopGuard _loopGuard;
@@ -71,7 +71,7 @@ internal sealed class MessagesForwarder : IDisposable
         _time = time;
         _logger = logger;
         // Polly refuses a retry strategy with zero attempts, so MaxRetries = 0 means no strategy at all.
-        _retry = _options.MaxRetries == 0 ? ResiliencePipeline<UpstreamResult>.Empty : new ResiliencePipelineBuilder<UpstreamResult> { TimeProvider = time }
+        _retry = _options.MaxRetries == 0 ? null : new ResiliencePipelineBuilder<UpstreamResult> { TimeProvider = time }
             .AddRetry(new RetryStrategyOptions<UpstreamResult>
             {
                 MaxRetryAttempts = _options.MaxRetries,
@@ -397,18 +397,23 @@ internal sealed class MessagesForwarder : IDisposable
     /// </summary>
     private async Task<UpstreamResult> SendWithRetriesAsync(CallContext call, StrongBox<int> attempts, CancellationToken aborted)
     {
+        if (_retry is null)
+        {
+            return await SendOnceAsync(call, ++attempts.Value, aborted);
+        }
+
         Outcome<UpstreamResult> first;
         try
         {
             var result = await SendOnceAsync(call, ++attempts.Value, aborted);
-            if (_options.MaxRetries == 0 || !IsRetryable(result))
+            if (!IsRetryable(result))
             {
                 return result;
             }
 
             first = Outcome.FromResult(result);
         }
-        catch (Exception exception) when (_options.MaxRetries > 0 && IsRetryable(exception))
+        catch (Exception exception) when (IsRetryable(exception))
         {
             first = Outcome.FromException<UpstreamResult>(exception);
         }

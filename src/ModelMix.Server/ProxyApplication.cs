@@ -26,6 +26,12 @@ public static class ProxyApplication
     public const string DefaultUrls = "http://127.0.0.1:8080";
 
     /// <summary>
+    /// The runtime's switch that runs socket continuations on its event threads instead of the thread pool;
+    /// <c>modelmix serve</c> sets it to 1 unless the environment does (docs/performance.md), and the start-up log says which.
+    /// </summary>
+    public const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
+    /// <summary>
     /// Creates the proxy. Configuration comes, lowest precedence first, from appsettings.json in the working
     /// directory, environment variables (<c>ModelMix__Upstream</c>, …), the <paramref name="configFile"/>, then
     /// <paramref name="overrides"/> (the command-line flags).

@@ -21,7 +21,7 @@ internal sealed class ProxyStartup(IOptions<ProxyOptions> options, PriceBook pri
         _ = loopGuard;
         _ = guards;
         Log.Started(logger, settings.Upstream, ModelMix.Stores.StoreLocation.Parse(settings.StoreSetting).Display, prices.SourceName);
-        var inline = Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS");
+        var inline = Environment.GetEnvironmentVariable(ProxyApplication.InlineCompletionsVariable);
         Log.SocketCompletions(logger, inline == "1" ? "inline on the socket event threads" : "on the thread pool", inline ?? "unset");
         if (string.IsNullOrEmpty(settings.UpstreamApiKey))
         {
