@@ -64,7 +64,7 @@ internal static class ServeCommand
     /// <summary>
     /// Turns inline socket completions on for this process unless the environment already says either way: the code
     /// after each upstream read then runs on the socket event thread, saving a thread-pool hand-off per read (in paired
-    /// runs 10–18 % less CPU per request and 13–25 % more throughput, docs/performance.md). It is safe because nothing on the
+    /// runs 8–18 % less CPU per request and 4–25 % more throughput, docs/performance.md). It is safe because nothing on the
     /// proxy's path blocks: the SQLite stores leave such threads before their synchronous work (ModelMix.Threading.IoThreads).
     /// The runtime reads the variable once, when the first socket operation starts, so it is set before the host is built.
     /// <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=0</c> keeps the runtime's default.
