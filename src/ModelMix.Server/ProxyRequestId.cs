@@ -6,7 +6,7 @@ internal static class ProxyRequestId
     private const string Prefix = "mmx_";
 
     /// <summary>A new request id.</summary>
-    public static string New() => string.Create(Prefix.Length + 32, Guid.CreateVersion7(), static (span, id) =>
+    public static string New() => string.Create(Prefix.Length + 32, ModelMix.Ledger.LedgerIds.NewGuid(DateTimeOffset.UtcNow), static (span, id) =>
     {
         Prefix.CopyTo(span);
         id.TryFormat(span[Prefix.Length..], out _, "N");

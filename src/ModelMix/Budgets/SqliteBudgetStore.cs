@@ -189,7 +189,7 @@ public sealed class SqliteBudgetStore : IBudgetStore
 
         var reservation = new BudgetReservation
         {
-            Id = "res_" + Guid.CreateVersion7(at).ToString("N"),
+            Id = "res_" + ModelMix.Ledger.LedgerIds.New(at),
             RequestId = requestId,
             AmountUsd = BudgetMoney.ToUsd(amount),
             CreatedAt = at,

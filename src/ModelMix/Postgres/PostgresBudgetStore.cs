@@ -220,7 +220,7 @@ public sealed class PostgresBudgetStore : IBudgetStore
 
         var reservation = new BudgetReservation
         {
-            Id = "res_" + Guid.CreateVersion7(at).ToString("N"),
+            Id = "res_" + ModelMix.Ledger.LedgerIds.New(at),
             RequestId = requestId,
             AmountUsd = BudgetMoney.ToUsd(amount),
             CreatedAt = at,
