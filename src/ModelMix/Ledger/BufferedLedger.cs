@@ -30,6 +30,13 @@ public sealed class BufferedLedger : ILedger
     private readonly Lock _disposeLock = new();
     private Task? _disposal;
 
+    // The writer waits out the flush interval without waking per record; these wake it early. Counters go up after an
+    // entry is in the channel and down when the writer takes it, so a positive count means entries are there to take.
+    private int _pending;        // records in the channel
+    private int _flushes;        // flush requests in the channel
+    private volatile bool _disposing;
+    private TaskCompletionSource? _wake;
+
     /// <summary>Starts a ledger that commits to <paramref name="store"/>, which must already be migrated.</summary>
     /// <param name="store">Where records are committed; not disposed by the ledger.</param>
     /// <param name="options">Buffer size, flush interval, batch size and retry delays; validated here.</param>
@@ -139,8 +146,25 @@ public sealed class BufferedLedger : ILedger
         // A record the store would refuse is refused here: once buffered, a record is retried until committed.
         LedgerRecordRules.Validate(record, nameof(record));
         var entry = new Entry(record, _time.GetTimestamp(), null);
-        return _channel.Writer.TryWrite(entry) ? default : WriteSlowAsync(entry, ct);
+        if (!_channel.Writer.TryWrite(entry))
+        {
+            return WriteSlowAsync(entry, ct);
+        }
+
+        Written();
+        return default;
     }
+
+    /// <summary>Counts a record written to the channel; a full batch's worth wakes the writer.</summary>
+    private void Written()
+    {
+        if (Interlocked.Increment(ref _pending) >= _maxBatchSize)
+        {
+            Wake();
+        }
+    }
+
+    private void Wake() => Volatile.Read(ref _wake)?.TrySetResult();
 
     /// <inheritdoc />
     public async Task FlushAsync(CancellationToken ct = default)
@@ -149,6 +173,8 @@ public sealed class BufferedLedger : ILedger
         try
         {
             await _channel.Writer.WriteAsync(new Entry(null, 0, flushed), ct);
+            Interlocked.Increment(ref _flushes);
+            Wake();
         }
         catch (ChannelClosedException)
         {
@@ -183,7 +209,9 @@ public sealed class BufferedLedger : ILedger
 
     private async Task DisposeCoreAsync()
     {
+        _disposing = true;
         _channel.Writer.TryComplete();
+        Wake();
         try
         {
             await _writer;
@@ -202,6 +230,7 @@ public sealed class BufferedLedger : ILedger
         try
         {
             await _channel.Writer.WriteAsync(entry, ct);
+            Written();
         }
         catch (ChannelClosedException ex)
         {
@@ -263,8 +292,11 @@ public sealed class BufferedLedger : ILedger
     }
 
     /// <summary>
-    /// Reads entries into <paramref name="batch"/> until it is full, a flush is requested, or the flush interval has
-    /// passed since its first record was recorded. Returns <c>true</c> when the channel is completed and drained.
+    /// Reads entries into <paramref name="batch"/> until it is full, a flush is requested, the ledger is disposed, or
+    /// the flush interval has passed since its first record was recorded. Returns <c>true</c> when the channel is
+    /// completed and drained. In between it sleeps until the interval is up: records arriving meanwhile do not wake
+    /// it (at thousands of records a second a wake per record cost a thread-pool hand-off, a timer and a token source
+    /// each); only a full batch's worth, a flush request or disposal does.
     /// </summary>
     private async ValueTask<bool> FillBatchAsync(ChannelReader<Entry> reader, List<LedgerRecord> batch, List<TaskCompletionSource> flushes)
     {
@@ -275,10 +307,12 @@ public sealed class BufferedLedger : ILedger
             {
                 if (entry.Flush is not null)
                 {
+                    Interlocked.Decrement(ref _flushes);
                     flushes.Add(entry.Flush);
                     return false;
                 }
 
+                Interlocked.Decrement(ref _pending);
                 if (batch.Count == 0)
                 {
                     firstRecordedAt = entry.RecordedAt;
@@ -287,7 +321,7 @@ public sealed class BufferedLedger : ILedger
                 batch.Add(entry.Record!);
             }
 
-            if (batch.Count == 0 || batch.Count >= _maxBatchSize)
+            if (batch.Count == 0 || batch.Count >= _maxBatchSize || _disposing)
             {
                 return false;
             }
@@ -298,8 +332,16 @@ public sealed class BufferedLedger : ILedger
                 return false;
             }
 
+            var wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Interlocked.Exchange(ref _wake, wake);
+
+            // What arrived before the signal was armed did not see it: look again now that it is.
+            if (Volatile.Read(ref _flushes) > 0 || Volatile.Read(ref _pending) >= _maxBatchSize - batch.Count || _disposing)
+            {
+                continue;
+            }
+
             using var stop = new CancellationTokenSource();
-            var more = reader.WaitToReadAsync(stop.Token).AsTask();
             var due = Task.Delay(remaining, _time, stop.Token);
 
             // The clock may have moved between reading it and arming the timer (a timer armed late would wait a
@@ -307,20 +349,11 @@ public sealed class BufferedLedger : ILedger
             if (_time.GetElapsedTime(firstRecordedAt) >= _flushInterval)
             {
                 await stop.CancelAsync();
-                return false;
+                continue;
             }
 
-            var first = await Task.WhenAny(more, due);
+            await Task.WhenAny(wake.Task, due);
             await stop.CancelAsync();
-            if (first == due)
-            {
-                return false;
-            }
-
-            if (!await more)
-            {
-                return true;
-            }
         }
     }
 
