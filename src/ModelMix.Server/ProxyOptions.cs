@@ -58,6 +58,13 @@ public sealed class ProxyOptions
     /// <summary>Most a <c>kill -9</c> can lose: the ledger commits buffered records at least this often.</summary>
     public TimeSpan LedgerFlushInterval { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// Runs request processing and socket writes on the runtime's socket event threads instead of the thread pool
+    /// (Kestrel's <c>UnsafePreferInlineScheduling</c>): fewer thread hand-offs per request, so less added latency when
+    /// the proxy is not saturated, but less peak throughput when it is (docs/performance.md). Off by default.
+    /// </summary>
+    public bool InlineScheduling { get; set; }
+
     /// <summary>Cap in USD on the total spend of one <c>x-modelmix-session</c> (per key); null: no session budget.</summary>
     public decimal? SessionBudgetUsd { get; set; }
 

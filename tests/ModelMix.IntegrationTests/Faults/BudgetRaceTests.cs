@@ -11,11 +11,13 @@ namespace ModelMix.IntegrationTests.Faults;
 /// <summary>500 concurrent requests (streaming and not) racing one small key budget over real HTTP.</summary>
 public sealed class BudgetRaceTests
 {
-    [Fact]
-    public async Task Five_hundred_concurrent_requests_racing_one_small_budget_never_overspend()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // ModelMix:InlineScheduling: the budget and key stores' SQLite work must leave Kestrel's event threads
+    public async Task Five_hundred_concurrent_requests_racing_one_small_budget_never_overspend(bool inlineScheduling)
     {
         const decimal Cap = 0.004m;
-        await using var harness = await ProxyHarness.StartAsync();
+        await using var harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:InlineScheduling"] = inlineScheduling ? "true" : "false");
         CreatedApiKey key;
         await using (var keys = new SqliteKeyStore(harness.DbPath))
         {

@@ -1,4 +1,6 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using ModelMix.Server;
 
@@ -58,5 +60,46 @@ public sealed class ProxyConfigurationTests
 
         Assert.True(File.Exists(fileDb));
         Assert.True(File.Exists(flagDb));
+    }
+
+    [Fact]
+    public async Task No_configuration_file_is_watched_for_changes()
+    {
+        // The host's default reloads appsettings.json through a recursive watcher on the working directory, where the
+        // default ledger file lives: every commit would wake it. Configuration is validated once, at start, instead.
+        await using var app = ProxyApplication.Create("http://127.0.0.1:0");
+        var sources = ((IConfigurationRoot)app.Configuration).Providers.OfType<FileConfigurationProvider>().Select(provider => provider.Source).ToList();
+
+        Assert.Contains(sources, source => source.Path == "appsettings.json");
+        Assert.All(sources, source => Assert.False(source.ReloadOnChange, source.Path));
+    }
+
+    [Theory]
+    [InlineData(null, false)]
+    [InlineData("true", true)]
+    [InlineData("false", false)]
+    public async Task InlineScheduling_reaches_the_socket_transport(string? value, bool expected)
+    {
+        using var dir = new TempDirectory();
+        var settings = new Dictionary<string, string?> { ["ModelMix:Db"] = Path.Combine(dir.Path, "l.db"), ["ModelMix:InlineScheduling"] = value };
+        await using var app = ProxyApplication.Create("http://127.0.0.1:0", null, settings);
+
+        var sockets = app.Services.GetRequiredService<IOptions<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>>().Value;
+
+        Assert.Equal(expected, sockets.UnsafePreferInlineScheduling);
+    }
+
+    [Fact]
+    public async Task InlineScheduling_that_is_not_a_boolean_fails_the_start_naming_the_key()
+    {
+        using var dir = new TempDirectory();
+        var settings = new Dictionary<string, string?> { ["ModelMix:Db"] = Path.Combine(dir.Path, "l.db"), ["ModelMix:InlineScheduling"] = "sometimes" };
+        var exception = await Assert.ThrowsAsync<InvalidOperationException>(async () =>
+        {
+            await using var app = ProxyApplication.Create("http://127.0.0.1:0", null, settings);
+            await app.StartAsync();
+        });
+
+        Assert.Contains("'ModelMix:InlineScheduling'", exception.Message, StringComparison.Ordinal);
     }
 }
