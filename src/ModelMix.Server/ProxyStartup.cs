@@ -23,6 +23,7 @@ internal sealed class ProxyStartup(IOptions<ProxyOptions> options, PriceBook pri
         Log.Started(logger, settings.Upstream, ModelMix.Stores.StoreLocation.Parse(settings.StoreSetting).Display, prices.SourceName);
         var inline = Environment.GetEnvironmentVariable(ProxyApplication.InlineCompletionsVariable);
         Log.SocketCompletions(logger, inline == "1" ? "inline on the socket event threads" : "on the thread pool", inline ?? "unset");
+        Log.RequestScheduling(logger, settings.InlineScheduling ? "inline on the socket event threads" : "on the thread pool", settings.InlineScheduling);
         if (string.IsNullOrEmpty(settings.UpstreamApiKey))
         {
             Log.NoUpstreamKey(logger);

@@ -24,6 +24,7 @@ public sealed class BudgetRaceTests
             key = await keys.CreateAsync("race", [BudgetCap.Parse("0.004/day")]);
         }
 
+        Assert.Contains(harness.Logs.Lines, line => line.Contains($"(ModelMix:InlineScheduling={inlineScheduling})", StringComparison.Ordinal));
         harness.Fake.SetDefault(FakeReply.Default.WithDelay(TimeSpan.FromMilliseconds(20)));
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 512 }) { BaseAddress = harness.ProxyUrl, Timeout = TimeSpan.FromMinutes(2) };
 
