@@ -49,23 +49,9 @@ for root in "$ROOT" "$B_ROOT"; do
   (cd "$root" && dotnet build -c Release src/ModelMix.Cli -nologo -v q >/dev/null) || die "dotnet build failed in $root"
 done
 
-TMP="$(mktemp -d /tmp/modelmix-proxy-ab.XXXXXX)"
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 # shellcheck source=bench/lib/upstream.sh
 source "$ROOT/bench/lib/upstream.sh"
+start_workspace proxy-ab
 start_nginx_upstream
 
 declare -A PORT PID
@@ -84,13 +70,7 @@ start_proxy() { # side root "K=V …"
 start_proxy A "$ROOT" "$A_ENV"
 start_proxy B "$B_ROOT" "$B_ENV"
 
-cat > "$TMP/modelmix.lua" <<'EOF'
-wrk.method = "POST"
-wrk.body = '{"model":"auto","max_tokens":1024,"messages":[{"role":"user","content":"In one sentence, what does a model router do?"}]}'
-wrk.headers["content-type"] = "application/json"
-wrk.headers["anthropic-version"] = "2023-06-01"
-wrk.headers["x-api-key"] = "bench-key"
-EOF
+write_lua "$TMP/modelmix.lua" "auto" ""
 
 HZ="$(getconf CLK_TCK)"
 measure() { # side connections -> "req/s p50-µs cpu-µs-per-request" appended to $TMP/<side>-<connections>.txt

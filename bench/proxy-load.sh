@@ -101,25 +101,9 @@ LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 # ---------------------------------------------------------------------------------------------------------------
 # Processes and cleanup
 # ---------------------------------------------------------------------------------------------------------------
-TMP="$(mktemp -d /tmp/modelmix-proxy-load.XXXXXX)"
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 # shellcheck source=bench/lib/upstream.sh
 source "$ROOT/bench/lib/upstream.sh"
+start_workspace proxy-load
 
 # ---------------------------------------------------------------------------------------------------------------
 # (1) nginx: the fast upstream
@@ -168,16 +152,6 @@ fi
 # ---------------------------------------------------------------------------------------------------------------
 # Request bodies (wrk Lua) and a sanity check of each target
 # ---------------------------------------------------------------------------------------------------------------
-write_lua() { # file model extra-header-lines
-  cat > "$1" <<EOF
-wrk.method = "POST"
-wrk.body = '{"model":"$2","max_tokens":1024,"messages":[{"role":"user","content":"In one sentence, what does a model router do?"}]}'
-wrk.headers["content-type"] = "application/json"
-wrk.headers["anthropic-version"] = "2023-06-01"
-wrk.headers["x-api-key"] = "bench-key"
-$3
-EOF
-}
 write_lua "$TMP/direct.lua" "claude-haiku-4-5" ""
 write_lua "$TMP/modelmix.lua" "auto" ""
 write_lua "$TMP/portkey.lua" "claude-haiku-4-5" "wrk.headers[\"x-portkey-provider\"] = \"anthropic\"

@@ -1,7 +1,28 @@
-# Shared by bench/proxy-load.sh and bench/proxy-ab.sh (sourced, not run): free loopback ports, waiting for an HTTP
-# server, and the fast upstream — nginx answering POST /v1/messages with the fixed Anthropic message of
-# $RESPONSE_JSON, or, asked for a stream (Accept: text/event-stream), the SSE fixture $STREAM_SSE with a pause of
-# $STREAM_DELAY seconds after its first event. Uses the caller's TMP, PIDS, log and die; sets NGINX_PORT and DIRECT_URL.
+# Shared by bench/proxy-load.sh and bench/proxy-ab.sh (sourced, not run): a temp workspace whose processes stop and
+# whose files go when the script exits, free loopback ports, waiting for an HTTP server, the wrk request, and the fast
+# upstream: nginx answering POST /v1/messages with the fixed Anthropic message of $RESPONSE_JSON, or, asked for a
+# stream (Accept: text/event-stream), the SSE fixture $STREAM_SSE with a pause of $STREAM_DELAY seconds after its first
+# event. Uses the caller's log and die; sets TMP, PIDS, NGINX_PORT and DIRECT_URL.
+
+start_workspace() { # name: makes TMP (/tmp/modelmix-<name>.XXXXXX) and PIDS; on exit stops every process in PIDS and removes TMP
+  TMP="$(mktemp -d "/tmp/modelmix-$1.XXXXXX")"
+  PIDS=()
+  trap stop_workspace EXIT
+  trap 'exit 130' INT TERM
+}
+
+stop_workspace() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
 
 free_port() {
   node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
@@ -14,6 +35,18 @@ wait_http() { # url what [extra curl args...]
     sleep 0.1
   done
   die "$what did not answer at $url within 30 s"
+}
+
+# The request every load run sends (the same through each target, so their figures compare), as a wrk script.
+write_lua() { # file model extra-header-lines
+  cat > "$1" <<EOF
+wrk.method = "POST"
+wrk.body = '{"model":"$2","max_tokens":1024,"messages":[{"role":"user","content":"In one sentence, what does a model router do?"}]}'
+wrk.headers["content-type"] = "application/json"
+wrk.headers["anthropic-version"] = "2023-06-01"
+wrk.headers["x-api-key"] = "bench-key"
+$3
+EOF
 }
 
 start_nginx_upstream() {
