@@ -111,6 +111,8 @@ public static class ProxyApplication
         // event threads instead of handing them to the thread pool — lower added latency at low concurrency, lower
         // peak throughput when the cores are saturated (docs/performance.md). Safe only because nothing on the proxy's
         // request path blocks a thread: the SQLite stores leave such threads first (ModelMix.Threading.IoThreads).
+        // Read from configuration rather than IOptions<ProxyOptions>: Kestrel builds its transport before the options
+        // are validated, so resolving ProxyOptions here would raise another key's error from inside Kestrel.
         services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>()
             .Configure(sockets => sockets.UnsafePreferInlineScheduling = configuration.GetValue<bool>($"{ProxyOptions.SectionName}:{nameof(ProxyOptions.InlineScheduling)}"));
         services.AddSingleton(TimeProvider.System);

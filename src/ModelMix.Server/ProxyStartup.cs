@@ -22,8 +22,8 @@ internal sealed class ProxyStartup(IOptions<ProxyOptions> options, PriceBook pri
         _ = guards;
         Log.Started(logger, settings.Upstream, ModelMix.Stores.StoreLocation.Parse(settings.StoreSetting).Display, prices.SourceName);
         var inline = Environment.GetEnvironmentVariable(ProxyApplication.InlineCompletionsVariable);
-        Log.SocketCompletions(logger, inline == "1" ? "inline on the socket event threads" : "on the thread pool", inline ?? "unset");
-        Log.RequestScheduling(logger, settings.InlineScheduling ? "inline on the socket event threads" : "on the thread pool", settings.InlineScheduling);
+        Log.SocketCompletions(logger, Where(inline == "1"), inline ?? "unset");
+        Log.RequestScheduling(logger, Where(settings.InlineScheduling), settings.InlineScheduling);
         if (string.IsNullOrEmpty(settings.UpstreamApiKey))
         {
             Log.NoUpstreamKey(logger);
@@ -33,4 +33,6 @@ internal sealed class ProxyStartup(IOptions<ProxyOptions> options, PriceBook pri
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => ledger.FlushAsync(cancellationToken);
+
+    private static string Where(bool inline) => inline ? "inline on the socket event threads" : "on the thread pool";
 }
