@@ -55,14 +55,14 @@ public sealed class PostgresBudgetStore : IBudgetStore
     ];
 
     private readonly PostgresDatabase _database;
-    private readonly SemaphoreSlim _migrateLock = new(1, 1);
-    private bool _migrated;
+    private readonly PostgresMigrator _migrations;
     private int _disposed;
 
     /// <summary>Creates a store over the PostgreSQL database of <paramref name="connectionString"/> (an Npgsql connection string).</summary>
     public PostgresBudgetStore(string connectionString)
     {
         _database = new PostgresDatabase(connectionString);
+        _migrations = new PostgresMigrator(_database, Component, Migrations);
     }
 
     /// <summary>The database for messages, without its password.</summary>
@@ -72,16 +72,7 @@ public sealed class PostgresBudgetStore : IBudgetStore
     public async Task MigrateAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        await _migrateLock.WaitAsync(cancellationToken);
-        try
-        {
-            await _database.MigrateAsync(Component, Migrations, cancellationToken);
-            Volatile.Write(ref _migrated, true);
-        }
-        finally
-        {
-            _migrateLock.Release();
-        }
+        await _migrations.MigrateAsync(cancellationToken);
     }
 
     /// <inheritdoc />
@@ -384,9 +375,6 @@ public sealed class PostgresBudgetStore : IBudgetStore
     private async Task EnsureMigratedAsync(CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
-        if (!Volatile.Read(ref _migrated))
-        {
-            await MigrateAsync(cancellationToken);
-        }
+        await _migrations.EnsureMigratedAsync(cancellationToken);
     }
 }

@@ -19,8 +19,7 @@ public sealed class PostgresCooldownStore : ICooldownStore
     ];
 
     private readonly PostgresDatabase _database;
-    private readonly SemaphoreSlim _migrateLock = new(1, 1);
-    private bool _migrated;
+    private readonly PostgresMigrator _migrations;
     private int _disposed;
 
     /// <summary>Creates a store over the PostgreSQL database of <paramref name="connectionString"/> (an Npgsql connection string).</summary>
@@ -30,22 +29,14 @@ public sealed class PostgresCooldownStore : ICooldownStore
     {
         _ = time;
         _database = new PostgresDatabase(connectionString);
+        _migrations = new PostgresMigrator(_database, Component, Migrations);
     }
 
     /// <inheritdoc />
     public async Task MigrateAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        await _migrateLock.WaitAsync(cancellationToken);
-        try
-        {
-            await _database.MigrateAsync(Component, Migrations, cancellationToken);
-            Volatile.Write(ref _migrated, true);
-        }
-        finally
-        {
-            _migrateLock.Release();
-        }
+        await _migrations.MigrateAsync(cancellationToken);
     }
 
     /// <inheritdoc />
@@ -91,9 +82,6 @@ public sealed class PostgresCooldownStore : ICooldownStore
     private async Task EnsureMigratedAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (!Volatile.Read(ref _migrated))
-        {
-            await MigrateAsync(cancellationToken);
-        }
+        await _migrations.EnsureMigratedAsync(cancellationToken);
     }
 }

@@ -46,8 +46,7 @@ public sealed class PostgresKeyStore : IKeyStore
 
     private readonly PostgresDatabase _database;
     private readonly TimeProvider _time;
-    private readonly SemaphoreSlim _migrateLock = new(1, 1);
-    private bool _migrated;
+    private readonly PostgresMigrator _migrations;
     private int _disposed;
 
     /// <summary>Creates a store over the PostgreSQL database of <paramref name="connectionString"/> (an Npgsql connection string).</summary>
@@ -56,6 +55,7 @@ public sealed class PostgresKeyStore : IKeyStore
     public PostgresKeyStore(string connectionString, TimeProvider? time = null)
     {
         _database = new PostgresDatabase(connectionString);
+        _migrations = new PostgresMigrator(_database, Component, Migrations);
         _time = time ?? TimeProvider.System;
     }
 
@@ -66,16 +66,7 @@ public sealed class PostgresKeyStore : IKeyStore
     public async Task MigrateAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        await _migrateLock.WaitAsync(cancellationToken);
-        try
-        {
-            await _database.MigrateAsync(Component, Migrations, cancellationToken);
-            Volatile.Write(ref _migrated, true);
-        }
-        finally
-        {
-            _migrateLock.Release();
-        }
+        await _migrations.MigrateAsync(cancellationToken);
     }
 
     /// <inheritdoc />
@@ -257,9 +248,6 @@ public sealed class PostgresKeyStore : IKeyStore
     private async Task EnsureMigratedAsync(CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
-        if (!Volatile.Read(ref _migrated))
-        {
-            await MigrateAsync(cancellationToken);
-        }
+        await _migrations.EnsureMigratedAsync(cancellationToken);
     }
 }

@@ -49,11 +49,10 @@ public sealed partial class PostgresPromptCacheWarmStore : IPromptCacheWarmStore
     private readonly ConcurrentDictionary<string, LocalEntry> _local = new(StringComparer.Ordinal);
     private readonly Channel<Write> _writes = Channel.CreateBounded<Write>(new BoundedChannelOptions(100_000) { SingleReader = true, FullMode = BoundedChannelFullMode.DropOldest });
     private readonly CancellationTokenSource _stop = new();
-    private readonly SemaphoreSlim _migrateLock = new(1, 1);
     private readonly Task _writer;
     private readonly PeriodicTimer _pruneTimer;
     private readonly Task _pruner;
-    private bool _migrated;
+    private readonly PostgresMigrator _migrations;
     private int _failing;
     private long _retryAt;
     private int _disposed;
@@ -68,6 +67,7 @@ public sealed partial class PostgresPromptCacheWarmStore : IPromptCacheWarmStore
         _options = options ?? new PostgresPromptCacheWarmStoreOptions();
         _options.Validate();
         _database = new PostgresDatabase(connectionString);
+        _migrations = new PostgresMigrator(_database, Component, Migrations);
         _time = time ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _pruneTimer = new PeriodicTimer(_options.PruneInterval, _time); // created here so its first tick counts from now
@@ -85,7 +85,7 @@ public sealed partial class PostgresPromptCacheWarmStore : IPromptCacheWarmStore
     public async Task MigrateAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        await MigrateCoreAsync(cancellationToken);
+        await _migrations.MigrateAsync(cancellationToken);
     }
 
     /// <inheritdoc />
@@ -190,24 +190,7 @@ public sealed partial class PostgresPromptCacheWarmStore : IPromptCacheWarmStore
 
     private async Task EnsureMigratedAsync(CancellationToken cancellationToken)
     {
-        if (!Volatile.Read(ref _migrated))
-        {
-            await MigrateCoreAsync(cancellationToken);
-        }
-    }
-
-    private async Task MigrateCoreAsync(CancellationToken cancellationToken)
-    {
-        await _migrateLock.WaitAsync(cancellationToken);
-        try
-        {
-            await _database.MigrateAsync(Component, Migrations, cancellationToken);
-            Volatile.Write(ref _migrated, true);
-        }
-        finally
-        {
-            _migrateLock.Release();
-        }
+        await _migrations.EnsureMigratedAsync(cancellationToken);
     }
 
     private void Failed(Exception exception)
