@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -35,6 +36,25 @@ public static class ProxyApplication
     internal const string ReloadConfigOnChangeKey = "hostBuilder:reloadConfigOnChange";
 
     /// <summary>
+    /// Log levels in force unless configuration says otherwise: they are the lowest layer, so appsettings.json,
+    /// environment variables and <c>--config</c> override them (docs/configuration.md).
+    /// <list type="bullet">
+    /// <item>ASP.NET Core logs warnings and errors only. At the Information default it wrote four lines per request
+    /// ("Request starting", "Executing endpoint", …), which cost more CPU than the proxying; the ledger records every
+    /// request.</item>
+    /// <item>Hosting's request diagnostics are off. While that logger is enabled at any level, ASP.NET Core starts an
+    /// <see cref="System.Diagnostics.Activity"/> and a log scope for every request, about 0.5 KB allocated each
+    /// (docs/performance.md). Its errors are still logged: Kestrel logs an exception that escapes a request, and
+    /// <c>modelmix serve</c> reports a failed start.</item>
+    /// </list>
+    /// </summary>
+    internal static readonly IReadOnlyDictionary<string, string?> LoggingDefaults = new Dictionary<string, string?>
+    {
+        ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+        ["Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics"] = "None",
+    };
+
+    /// <summary>
     /// Creates the proxy. Configuration comes, lowest precedence first, from appsettings.json in the working
     /// directory, environment variables (<c>ModelMix__Upstream</c>, …), the <paramref name="configFile"/>, then
     /// <paramref name="overrides"/> (the command-line flags).
@@ -57,6 +77,7 @@ public static class ProxyApplication
             Args = [$"--{ReloadConfigOnChangeKey}=false"],
             ContentRootPath = Directory.GetCurrentDirectory(),
         });
+        ((IConfigurationBuilder)builder.Configuration).Sources.Insert(0, new MemoryConfigurationSource { InitialData = LoggingDefaults });
         if (configFile is not null)
         {
             if (!File.Exists(configFile))

@@ -80,6 +80,9 @@ internal sealed class ProxyHarness : IAsyncDisposable
 
     public ILedger Ledger => _app!.Services.GetRequiredService<ILedger>();
 
+    /// <summary>The running proxy's services.</summary>
+    public IServiceProvider Services => _app!.Services;
+
     public AnthropicClient Client(int maxRetries = 0) => new(new ClientOptions
     {
         ApiKey = ClientKey,
