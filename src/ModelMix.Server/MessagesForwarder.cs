@@ -49,9 +49,17 @@ internal sealed class MessagesForwarder : IDisposable
     private readonly BudgetGate _budgets;
     private readonly ProxyCooldowns _cooldowns; // shared 429/529 cooldowns (ProxyCooldowns.cs)
     private readonly ProxyPromptCaching? _caching;
+    // Singletons taken from the root provider when first needed (the cascade builds its SDK client then; shadow mode
+    // exists only when configured). Not through HttpContext.RequestServices, which opens a DI scope per request.
+    private readonly Lazy<ProxyCascade?> _cascade;
+    private readonly Lazy<ProxyShadow?> _shadow;
+    private readonly Lazy<BatchEndpoints> _batches;
 
-    public MessagesForwarder(IHttpMessageHandlerFactory handlers, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, ProxyFallback fallback, ProxyLoopGuard loopGuard, ProxyGuards guards, AuthGate auth, BudgetGate budgets, TimeProvider time, ILogger<MessagesForwarder> logger, ProxyCooldowns cooldowns, ProxyPromptCaching? caching = null)
+    public MessagesForwarder(IHttpMessageHandlerFactory handlers, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, ProxyFallback fallback, ProxyLoopGuard loopGuard, ProxyGuards guards, AuthGate auth, BudgetGate budgets, TimeProvider time, ILogger<MessagesForwarder> logger, ProxyCooldowns cooldowns, IServiceProvider services, ProxyPromptCaching? caching = null)
     {
+        _cascade = new(() => services.GetService<ProxyCascade>());
+        _shadow = new(() => services.GetService<ProxyShadow>());
+        _batches = new(services.GetRequiredService<BatchEndpoints>);
         _cooldowns = cooldowns;
         _caching = caching;
         _fallback = fallback;
@@ -121,7 +129,7 @@ internal sealed class MessagesForwarder : IDisposable
         if (BatchEndpoints.Wants(context))
         {
             // x-modelmix-batch: true — queued for the Message Batches API, answered 202 with the job (BatchEndpoints.cs).
-            await context.RequestServices.GetRequiredService<BatchEndpoints>().EnqueueSingleAsync(context, requestId, body, request!, caller);
+            await _batches.Value.EnqueueSingleAsync(context, requestId, body, request!, caller);
             return;
         }
 
@@ -144,7 +152,7 @@ internal sealed class MessagesForwarder : IDisposable
 
         // Confidence cascade hook (ProxyCascade.cs): the cascade alias runs its own tiers, budget hold, verifier calls
         // and relay, sending each tier through the Cascade* members below (same retries, records and relay as here).
-        if (context.RequestServices.GetService(typeof(ProxyCascade)) is ProxyCascade cascade && cascade.Handles(request.Model))
+        if (_cascade.Value is { } cascade && cascade.Handles(request.Model))
         {
             await cascade.RunAsync(this, context, requestId, body, request, dialect, caller, sessionId, taskLabel);
             return;
@@ -158,7 +166,7 @@ internal sealed class MessagesForwarder : IDisposable
             if (decision.Batch && dialect is AnthropicDialect && !request.Stream && !BatchEndpoints.RefusesBatch(context))
             {
                 // A routing rule with "batch": true — queued for the Message Batches API, answered 202 (BatchEndpoints.cs).
-                await context.RequestServices.GetRequiredService<BatchEndpoints>().EnqueueDecidedAsync(context, requestId, body, request, caller, decision);
+                await _batches.Value.EnqueueDecidedAsync(context, requestId, body, request, caller, decision);
                 return;
             }
 
@@ -214,7 +222,7 @@ internal sealed class MessagesForwarder : IDisposable
 
         body = _caching?.Apply(body, route.Model) ?? body; // cache_control breakpoints for the routed model (ProxyPromptCaching.cs)
         // Shadow mode hook (ProxyShadow.cs): a sampled request carries a pair id on its records and, when streamed, a copy of its events.
-        var shadow = context.RequestServices.GetService(typeof(ProxyShadow)) as ProxyShadow;
+        var shadow = _shadow.Value;
         var shadowPairId = shadow?.Sample(requestId, taskLabel);
         var call = new CallContext(
             requestId,

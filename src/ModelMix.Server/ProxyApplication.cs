@@ -231,33 +231,32 @@ public static class ProxyApplication
                 await AnthropicError.WriteAsync(context, 500, Message, "api_error");
             }
         }));
-        app.UseStatusCodePages(async status =>
+        app.UseRouting();
+        // Routing's own answers get a body in the caller's API shape: no endpoint (404), or a known path asked with
+        // another method (405, whose endpoint completes at once). Any other request's task is handed straight back, so
+        // this costs nothing per request; UseStatusCodePages wrapped every request in a state machine and a feature
+        // (≈ 0.5 KB allocated per request, docs/performance.md).
+        app.Use(static (context, next) =>
         {
-            var context = status.HttpContext;
-            var code = context.Response.StatusCode;
-            if (context.Response.HasStarted || context.Response.ContentLength is > 0)
+            if (context.GetEndpoint() is null)
             {
-                return;
+                return WriteRoutingErrorAsync(context, 404);
             }
 
-            var message = code switch
-            {
-                404 => $"Not found: {context.Request.Method} {context.Request.Path} is not an endpoint of ModelMix.",
-                405 => $"Method {context.Request.Method} is not allowed on {context.Request.Path}.",
-                _ => $"HTTP {code}.",
-            };
-            context.Response.ContentType = "application/json";
-            var body = IsOpenAiPath(context)
-                ? OpenAi.OpenAiError.Body(message, OpenAi.OpenAiError.TypeFor(code), null, null)
-                : AnthropicError.Body(AnthropicError.TypeFor(code), message, null);
-            await context.Response.Body.WriteAsync(body, context.RequestAborted);
+            var handled = next(context);
+            return handled.IsCompletedSuccessfully && context.Response.StatusCode == 405 && !context.Response.HasStarted
+                ? WriteRoutingErrorAsync(context, 405)
+                : handled;
         });
 
-        app.MapPost("/v1/messages", (HttpContext context, MessagesForwarder forwarder) => forwarder.HandleAsync(context));
-        app.MapPost("/v1/messages/count_tokens", (HttpContext context, CountTokensForwarder forwarder) => forwarder.HandleAsync(context));
+        // The proxying endpoints take their singleton handlers from the root provider: a handler parameter would be
+        // resolved through HttpContext.RequestServices, which opens a DI scope for every request.
+        var services = app.Services;
+        app.MapPost("/v1/messages", context => services.GetRequiredService<MessagesForwarder>().HandleAsync(context));
+        app.MapPost("/v1/messages/count_tokens", context => services.GetRequiredService<CountTokensForwarder>().HandleAsync(context));
         app.MapGet("/v1/models", (HttpContext context, ModelsEndpoint models) => models.ListAsync(context));
         app.MapGet("/v1/models/{id}", (HttpContext context, string id, ModelsEndpoint models) => models.GetAsync(context, id));
-        app.MapPost("/v1/chat/completions", (HttpContext context, OpenAi.ChatCompletionsHandler handler) => handler.HandleAsync(context));
+        app.MapPost("/v1/chat/completions", context => services.GetRequiredService<OpenAi.ChatCompletionsHandler>().HandleAsync(context));
         app.MapPost("/v1/modelmix/batch", (HttpContext context, BatchEndpoints batches) => batches.SubmitAsync(context));
         app.MapGet("/v1/modelmix/batch/{id}", (HttpContext context, string id, BatchEndpoints batches) => batches.StatusAsync(context, id));
         app.MapGet("/v1/modelmix/batch/{id}/results", (HttpContext context, string id, BatchEndpoints batches) => batches.ResultsAsync(context, id));
@@ -265,6 +264,17 @@ public static class ProxyApplication
         app.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
         ProxyTelemetry.MapEndpoints(app);
         Dashboard.DashboardEndpoint.Map(app); // GET /dashboard (Dashboard/)
+    }
+
+    /// <summary>Writes routing's 404 or 405 with an error body in the caller's API shape.</summary>
+    private static Task WriteRoutingErrorAsync(HttpContext context, int status)
+    {
+        var message = status == 404
+            ? $"Not found: {context.Request.Method} {context.Request.Path} is not an endpoint of ModelMix."
+            : $"Method {context.Request.Method} is not allowed on {context.Request.Path}.";
+        return IsOpenAiPath(context)
+            ? OpenAi.OpenAiError.WriteAsync(context, status, message)
+            : AnthropicError.WriteAsync(context, status, message);
     }
 
     /// <summary>Errors on the OpenAI-compatible endpoint come in OpenAI's shape, everywhere else in Anthropic's.</summary>

@@ -102,6 +102,18 @@ public sealed class ProxyValidationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Wrong_method_on_the_messages_endpoint_gets_an_anthropic_shaped_error_and_the_allowed_method()
+    {
+        using var http = _harness.Http();
+        using var response = await http.GetAsync("v1/messages");
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Equal("POST", Assert.Single(response.Content.Headers.Allow));
+        var (_, message, _) = await ReadErrorAsync(response);
+        Assert.Equal("Method GET is not allowed on /v1/messages.", message);
+    }
+
+    [Fact]
     public async Task Healthz_answers_ok()
     {
         using var http = _harness.Http();
