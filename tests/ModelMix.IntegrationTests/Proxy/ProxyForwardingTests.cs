@@ -222,6 +222,25 @@ public sealed class ProxyForwardingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Answer_cut_short_of_its_content_length_is_recorded_as_lost_and_retried()
+    {
+        // 200 with the whole body announced, 40 bytes sent, then the connection aborted: the exact-size read must fail,
+        // not relay a truncated array, and the retry must answer.
+        _harness.Fake.Enqueue(FakeReply.Message().WithCutBodyAfterBytes(40));
+        using var client = _harness.Client();
+
+        var message = await client.Messages.Create(Ask());
+
+        Assert.Equal(33, message.Usage.OutputTokens);
+        var records = await _harness.ReadLedgerAsync();
+        Assert.Equal(2, records.Count);
+        var lost = records.Single(record => record.Attempt == 1);
+        Assert.Equal("upstream_body_lost", lost.ErrorType);
+        Assert.Equal(LedgerStatus.Failed, lost.Status);
+        Assert.Equal(LedgerStatus.Ok, records.Single(record => record.Attempt == 2).Status);
+    }
+
+    [Fact]
     public async Task Ledger_holds_the_priced_record_after_a_restart()
     {
         using (var client = _harness.Client())
