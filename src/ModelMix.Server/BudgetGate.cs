@@ -19,7 +19,12 @@ internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<
 
     /// <summary>The hold to settle when the request is over, or null after a 429 (or 400) was written.</summary>
     public ValueTask<BudgetHold?> ReserveAsync(HttpContext context, AuthCaller caller, string model, byte[] body, long maxTokens, string? sessionId, string requestId, MessagesForwarder.IClientDialect dialect) =>
-        ReserveAsync(context, caller, model, (book, at) => BudgetEstimator.WorstCaseUsd(book, model, body, maxTokens, at), sessionId, requestId, dialect);
+        Limits(caller, sessionId) is { } limits
+            ? ReserveWithinAsync(context, caller.KeyId, model, limits, WorstCase(model, body, maxTokens), requestId, dialect, ttl: null)
+            : ValueTask.FromResult<BudgetHold?>(new BudgetHold(caller.KeyId)); // no budget applies: nothing to price or hold
+
+    private static Func<PriceBook, DateTimeOffset, decimal> WorstCase(string model, byte[] body, long maxTokens) =>
+        (book, at) => BudgetEstimator.WorstCaseUsd(book, model, body, maxTokens, at);
 
     /// <summary>
     /// Like the other overload, for a request whose worst case is not one call to one model (a confidence cascade:
@@ -27,14 +32,14 @@ internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<
     /// <paramref name="model"/> names what it prices in the 400 written when it has no price in force;
     /// <paramref name="ttl"/> overrides <see cref="ProxyOptions.ReservationTtl"/> (a batch job holds for its 24 h window).
     /// </summary>
-    public async ValueTask<BudgetHold?> ReserveAsync(HttpContext context, AuthCaller caller, string model, Func<PriceBook, DateTimeOffset, decimal> worstCase, string? sessionId, string requestId, MessagesForwarder.IClientDialect dialect, TimeSpan? ttl = null)
-    {
-        var limits = Limits(caller, sessionId);
-        if (limits.Count == 0)
-        {
-            return new BudgetHold(caller.KeyId);
-        }
+    public ValueTask<BudgetHold?> ReserveAsync(HttpContext context, AuthCaller caller, string model, Func<PriceBook, DateTimeOffset, decimal> worstCase, string? sessionId, string requestId, MessagesForwarder.IClientDialect dialect, TimeSpan? ttl = null) =>
+        Limits(caller, sessionId) is { } limits
+            ? ReserveWithinAsync(context, caller.KeyId, model, limits, worstCase, requestId, dialect, ttl)
+            : ValueTask.FromResult<BudgetHold?>(new BudgetHold(caller.KeyId));
 
+    /// <summary>Prices the worst case and reserves it within <paramref name="limits"/>; null after a 429 (or 400) was written.</summary>
+    private async ValueTask<BudgetHold?> ReserveWithinAsync(HttpContext context, string? keyId, string model, List<BudgetLimit> limits, Func<PriceBook, DateTimeOffset, decimal> worstCase, string requestId, MessagesForwarder.IClientDialect dialect, TimeSpan? ttl)
+    {
         var now = time.GetUtcNow();
         decimal amount;
         try
@@ -50,7 +55,7 @@ internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<
         var result = await store.ReserveAsync(requestId, limits, amount, now, ttl ?? _options.ReservationTtl, context.RequestAborted);
         if (result.Reservation is { } reservation)
         {
-            return new BudgetHold(caller.KeyId, store, reservation, logger);
+            return new BudgetHold(keyId, store, reservation, logger);
         }
 
         var refusal = result.Refusal!;
@@ -65,21 +70,22 @@ internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<
         return null;
     }
 
-    private List<BudgetLimit> Limits(AuthCaller caller, string? sessionId)
+    /// <summary>The budgets that apply to this caller and session; null when none does (the common unbudgeted request allocates nothing here).</summary>
+    private List<BudgetLimit>? Limits(AuthCaller caller, string? sessionId)
     {
-        var limits = new List<BudgetLimit>();
+        List<BudgetLimit>? limits = null;
         if (caller.Key is { } key)
         {
             foreach (var cap in key.Budgets)
             {
-                limits.Add(new BudgetLimit(key.BudgetScope, $"key '{key.Name}'", cap.Window, cap.AmountUsd));
+                (limits ??= []).Add(new BudgetLimit(key.BudgetScope, $"key '{key.Name}'", cap.Window, cap.AmountUsd));
             }
         }
 
         if (sessionId is not null && _options.SessionBudgetUsd is { } sessionCap)
         {
             // Sessions are named by clients, so each key has its own session namespace.
-            limits.Add(new BudgetLimit($"session:{caller.KeyId ?? "-"}:{sessionId}", $"session '{sessionId}'", BudgetWindow.Total, sessionCap));
+            (limits ??= []).Add(new BudgetLimit($"session:{caller.KeyId ?? "-"}:{sessionId}", $"session '{sessionId}'", BudgetWindow.Total, sessionCap));
         }
 
         return limits;

@@ -251,11 +251,10 @@ internal sealed class MessagesForwarder : IDisposable
         // the request to the next model, body re-pointed, attempts numbered on across models.
         UpstreamResult? result = null;
         var attempts = new StrongBox<int>(0); // attempts are numbered on across the fallback chain's models
-        var tried = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        HashSet<string>? tried = null; // the models tried so far, once one has failed
         while (true)
         {
             Exception? failure = null;
-            tried.Add(call.Route.Model);
             try
             {
                 result = await SendWithRetriesAsync(call, attempts, aborted);
@@ -272,8 +271,13 @@ internal sealed class MessagesForwarder : IDisposable
 
             var overflow = result is { Status: 400 } && IsContextOverflow(result.Body);
             var failed = failure is not null || result is { OpenStream: null, Retryable: true };
+            if (failed || overflow)
+            {
+                (tried ??= new HashSet<string>(StringComparer.OrdinalIgnoreCase)).Add(call.Route.Model);
+            }
+
             if ((failed || overflow)
-                && await _cooldowns.NextAsync(call.Route.Model, overflow, tried, call.Budget.Reservation is not null) is { } next)
+                && await _cooldowns.NextAsync(call.Route.Model, overflow, tried!, call.Budget.Reservation is not null) is { } next)
             {
                 var what = overflow ? "the prompt is too long for its context window" : failure is not null ? "it could not be reached" : $"HTTP {result!.Status}";
                 result?.Dispose();
@@ -556,12 +560,7 @@ internal sealed class MessagesForwarder : IDisposable
                 };
             }
 
-            var record = await _recorder.RecordAsync(NewRecord(call, attempt, startedAt, started, status) with
-            {
-                UpstreamRequestId = HeaderValue(headers, "request-id"),
-                ResponseModel = model,
-                Usage = usage,
-            }, CancellationToken.None);
+            var record = await _recorder.RecordAsync(NewRecord(call, attempt, startedAt, started, status, HeaderValue(headers, "request-id"), model, usage), CancellationToken.None);
             call.Budget.Charge(record);
             await (_caching?.ObserveAsync(call.Body, record) ?? ValueTask.CompletedTask);
             if (record.Status == LedgerStatus.Unpriced)
@@ -777,8 +776,12 @@ internal sealed class MessagesForwarder : IDisposable
         }
     }
 
-    private LedgerRecord NewRecord(CallContext call, int attempt, DateTimeOffset startedAt, long started, int status) => new()
+    /// <summary>The ledger record of one attempt; an answered one passes what the answer said (one record built, not copied with <c>with</c>).</summary>
+    private LedgerRecord NewRecord(CallContext call, int attempt, DateTimeOffset startedAt, long started, int status, string? upstreamRequestId = null, string? responseModel = null, TokenUsage usage = default) => new()
     {
+        UpstreamRequestId = upstreamRequestId,
+        ResponseModel = responseModel,
+        Usage = usage,
         Id = LedgerIds.New(startedAt),
         Timestamp = startedAt,
         RequestId = call.RequestId,
