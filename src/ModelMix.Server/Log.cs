@@ -14,8 +14,8 @@ internal static partial class Log
     [LoggerMessage(40, LogLevel.Information, "Socket completions run {Where} (DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS={Value}).")]
     public static partial void SocketCompletions(ILogger logger, string where, string value);
 
-    [LoggerMessage(41, LogLevel.Information, "Requests are processed {Where} (ModelMix:InlineScheduling={Value}).")]
-    public static partial void RequestScheduling(ILogger logger, string where, bool value);
+    [LoggerMessage(41, LogLevel.Information, "Requests are processed {Where} (ModelMix:InlineScheduling={Value}, ModelMix:InlineConnections={Connections}).")]
+    public static partial void RequestScheduling(ILogger logger, string where, bool value, int connections);
 
     [LoggerMessage(3, LogLevel.Warning, "Attempt {Attempt} of request {RequestId} to {Model} failed: {ErrorType} (HTTP {Status}).")]
     public static partial void AttemptFailed(ILogger logger, int attempt, string requestId, string model, string errorType, int status);

@@ -128,14 +128,19 @@ public static class ProxyApplication
             .PostConfigure(options => options.UpstreamApiKey ??= Environment.GetEnvironmentVariable("ANTHROPIC_API_KEY") is { Length: > 0 } key ? key : null)
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<ProxyOptions>, ProxyOptionsValidator>();
-        // ModelMix:InlineScheduling (off by default): Kestrel runs request processing and socket writes on the socket
-        // event threads instead of handing them to the thread pool — lower added latency at low concurrency, lower
-        // peak throughput when the cores are saturated (docs/performance.md). Safe only because nothing on the proxy's
-        // request path blocks a thread: the SQLite stores leave such threads first (ModelMix.Threading.IoThreads).
+        // Where requests run (AdaptiveSocketTransport): connections accepted while at most ModelMix:InlineConnections
+        // (4) are open run on the socket event threads, later ones on the thread pool; ModelMix:InlineScheduling runs
+        // all of them inline. Inline: less added latency and CPU per request; the pool: more peak throughput when many
+        // connections saturate the cores (docs/performance.md). Safe only because nothing on the proxy's request path
+        // blocks a thread: the SQLite stores leave such threads first (ModelMix.Threading.IoThreads).
         // Read from configuration rather than IOptions<ProxyOptions>: Kestrel builds its transport before the options
         // are validated, so resolving ProxyOptions here would raise another key's error from inside Kestrel.
         services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>()
-            .Configure(sockets => sockets.UnsafePreferInlineScheduling = configuration.GetValue<bool>($"{ProxyOptions.SectionName}:{nameof(ProxyOptions.InlineScheduling)}"));
+            .Configure(sockets => sockets.UnsafePreferInlineScheduling = configuration.GetValue<bool>(InlineSchedulingKey));
+        services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>(provider => new AdaptiveSocketTransport(
+            provider.GetRequiredService<IOptions<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>>().Value,
+            provider.GetRequiredService<ILoggerFactory>(),
+            InlineConnectionLimit(configuration)));
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(provider =>
         {
@@ -183,6 +188,20 @@ public static class ProxyApplication
         ProxyShadow.AddServices(services, configuration); // shadow mode, when ModelMix:Shadow is configured (ProxyShadow.cs)
         services.AddBatching(configuration); // the batch queue and batcher (BatchServices.cs, docs/batch.md)
     }
+
+    private const string InlineSchedulingKey = $"{ProxyOptions.SectionName}:{nameof(ProxyOptions.InlineScheduling)}";
+
+    private const string InlineConnectionsKey = $"{ProxyOptions.SectionName}:{nameof(ProxyOptions.InlineConnections)}";
+
+    /// <summary>
+    /// How many open connections run inline: all with <c>ModelMix:InlineScheduling</c>, else
+    /// <c>ModelMix:InlineConnections</c>. A value that is not a number fails here naming its key; a negative one runs
+    /// none inline here and fails the options validation at start.
+    /// </summary>
+    internal static int InlineConnectionLimit(IConfiguration configuration) =>
+        configuration.GetValue<bool>(InlineSchedulingKey)
+            ? int.MaxValue
+            : Math.Max(0, configuration.GetValue(InlineConnectionsKey, ProxyOptions.DefaultInlineConnections));
 
     /// <summary>
     /// The meta-router's classifier: the official SDK pointed at the upstream with the upstream key (SDK retries off:

@@ -59,11 +59,23 @@ public sealed class ProxyOptions
     public TimeSpan LedgerFlushInterval { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
-    /// Runs request processing and socket writes on the runtime's socket event threads instead of the thread pool
-    /// (Kestrel's <c>UnsafePreferInlineScheduling</c>): fewer thread hand-offs per request, so less added latency when
-    /// the proxy is not saturated, but less peak throughput when it is (docs/performance.md). Off by default.
+    /// Runs every connection's request processing and socket writes on the runtime's socket event threads instead of
+    /// the thread pool (Kestrel's <c>UnsafePreferInlineScheduling</c>), however many connections are open: fewer thread
+    /// hand-offs per request, so less added latency, but less peak throughput when many connections saturate the
+    /// cores (docs/performance.md). Off by default; <see cref="InlineConnections"/> applies it to the first few.
     /// </summary>
     public bool InlineScheduling { get; set; }
+
+    /// <summary>
+    /// A connection accepted while at most this many are open (itself counted) runs inline on the socket event threads,
+    /// like <see cref="InlineScheduling"/>; connections accepted past that run on the thread pool. A few busy
+    /// connections get the least added latency, many get the pool's throughput (<see cref="AdaptiveSocketTransport"/>).
+    /// 0 runs every connection on the thread pool.
+    /// </summary>
+    public int InlineConnections { get; set; } = DefaultInlineConnections;
+
+    /// <summary>The default of <see cref="InlineConnections"/>.</summary>
+    public const int DefaultInlineConnections = 4;
 
     /// <summary>Cap in USD on the total spend of one <c>x-modelmix-session</c> (per key); null: no session budget.</summary>
     public decimal? SessionBudgetUsd { get; set; }

@@ -49,6 +49,11 @@ internal sealed class ProxyOptionsValidator : IValidateOptions<ProxyOptions>
             failures.Add($"{ProxyOptions.SectionName}:LedgerFlushInterval must be between 0 and 10 seconds, got {options.LedgerFlushInterval}.");
         }
 
+        if (options.InlineConnections < 0)
+        {
+            failures.Add($"{ProxyOptions.SectionName}:InlineConnections must not be negative (0 runs every connection on the thread pool), got {options.InlineConnections}.");
+        }
+
         if (options.MaxRetries is < 0 or > 10)
         {
             failures.Add($"{ProxyOptions.SectionName}:MaxRetries must be between 0 and 10, got {options.MaxRetries}.");

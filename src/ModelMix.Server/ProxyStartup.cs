@@ -23,7 +23,10 @@ internal sealed class ProxyStartup(IOptions<ProxyOptions> options, PriceBook pri
         Log.Started(logger, settings.Upstream, ModelMix.Stores.StoreLocation.Parse(settings.StoreSetting).Display, prices.SourceName);
         var inline = Environment.GetEnvironmentVariable(ProxyApplication.InlineCompletionsVariable);
         Log.SocketCompletions(logger, Where(inline == "1"), inline ?? "unset");
-        Log.RequestScheduling(logger, Where(settings.InlineScheduling), settings.InlineScheduling);
+        var requestsWhere = settings.InlineScheduling ? Where(true) + " on every connection"
+            : settings.InlineConnections == 0 ? Where(false)
+            : $"{Where(true)} on connections accepted while at most {settings.InlineConnections} are open, {Where(false)} past that";
+        Log.RequestScheduling(logger, requestsWhere, settings.InlineScheduling, settings.InlineConnections);
         if (string.IsNullOrEmpty(settings.UpstreamApiKey))
         {
             Log.NoUpstreamKey(logger);

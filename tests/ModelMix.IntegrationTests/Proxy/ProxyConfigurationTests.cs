@@ -89,6 +89,44 @@ public sealed class ProxyConfigurationTests
         Assert.Equal(expected, sockets.UnsafePreferInlineScheduling);
     }
 
+    [Theory]
+    [InlineData(null, null, 4)]
+    [InlineData(null, "0", 0)]
+    [InlineData(null, "16", 16)]
+    [InlineData("true", "2", int.MaxValue)]
+    public async Task InlineConnections_sets_how_many_connections_the_transport_runs_inline(string? inlineScheduling, string? inlineConnections, int expected)
+    {
+        using var dir = new TempDirectory();
+        var settings = new Dictionary<string, string?>
+        {
+            ["ModelMix:Db"] = Path.Combine(dir.Path, "l.db"),
+            ["ModelMix:InlineScheduling"] = inlineScheduling,
+            ["ModelMix:InlineConnections"] = inlineConnections,
+        };
+        await using var app = ProxyApplication.Create("http://127.0.0.1:0", null, settings);
+
+        var transport = Assert.IsType<AdaptiveSocketTransport>(app.Services.GetRequiredService<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>());
+
+        Assert.Equal(expected, transport.InlineLimit);
+    }
+
+    [Theory]
+    [InlineData("several", typeof(InvalidOperationException))]
+    [InlineData("-1", typeof(OptionsValidationException))]
+    public async Task InlineConnections_that_is_not_a_count_fails_the_start_naming_the_key(string value, Type expected)
+    {
+        using var dir = new TempDirectory();
+        var settings = new Dictionary<string, string?> { ["ModelMix:Db"] = Path.Combine(dir.Path, "l.db"), ["ModelMix:InlineConnections"] = value };
+        var exception = await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            await using var app = ProxyApplication.Create("http://127.0.0.1:0", null, settings);
+            await app.StartAsync();
+        });
+
+        Assert.IsType(expected, exception);
+        Assert.Contains("ModelMix:InlineConnections", exception.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task InlineScheduling_that_is_not_a_boolean_fails_the_start_naming_the_key()
     {
