@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Paired A/B of two ModelMix proxies: the same nginx upstream and wrk as bench/proxy-load.sh, but both proxies run at
 # once and their measurements are interleaved (A, B, A, B, …), so a slow phase of the shared machine hits both sides
-# alike. Reports, per side, the median (and every value) of wrk's p50 at 4 connections, req/s, and the proxy's CPU
+# alike. Reports, per side, the median (and every value) of wrk's p50 at 4 connections, the median p99, req/s, and the proxy's CPU
 # time per request; then req/s and CPU per request at 64 connections. Use it to judge a change worth a few tens of
 # microseconds, which single runs of proxy-load.sh cannot separate from the machine's drift.
 #
@@ -73,21 +73,23 @@ start_proxy B "$B_ROOT" "$B_ENV"
 write_lua "$TMP/modelmix.lua" "auto" ""
 
 HZ="$(getconf CLK_TCK)"
-measure() { # side connections -> "req/s p50-µs cpu-µs-per-request" appended to $TMP/<side>-<connections>.txt
+measure() { # side connections -> "req/s p50-µs cpu-µs-per-request p99-µs" appended to $TMP/<side>-<connections>.txt
   local side="$1" conns="$2" t0 t1 out n
   t0="$(awk '{print $14 + $15}' "/proc/${PID[$side]}/stat")"
   out="$(wrk -t2 -c"$conns" -d"${DURATION}s" --latency -s "$TMP/modelmix.lua" "http://127.0.0.1:${PORT[$side]}/v1/messages")"
   t1="$(awk '{print $14 + $15}' "/proc/${PID[$side]}/stat")"
   n="$(awk '/requests in/{print $1}' <<<"$out")"
   awk -v out="$out" -v t="$((t1 - t0))" -v hz="$HZ" -v n="${n:-0}" 'BEGIN {
-    split(out, lines, "\n"); rps = "n/a"; p50 = "n/a"
+    split(out, lines, "\n"); rps = "n/a"; p50 = "n/a"; p99 = "n/a"
     for (i in lines) {
       split(lines[i], f, " ")
       if (lines[i] ~ /^Requests\/sec:/) rps = sprintf("%.0f", f[2])
-      if (lines[i] ~ /^ +50%/) { v = f[2]; p50 = (v ~ /ms$/) ? v * 1000 : (v ~ /us$/) ? v + 0 : v * 1000000 }
+      if (lines[i] ~ /^ +50%/) p50 = micros(f[2])
+      if (lines[i] ~ /^ +99%/) p99 = micros(f[2])
     }
-    printf "%s %s %s\n", rps, p50, (n > 0) ? sprintf("%.0f", t * 1e6 / hz / n) : "n/a"
-  }' >>"$TMP/$side-$conns.txt"
+    printf "%s %s %s %s\n", rps, p50, (n > 0) ? sprintf("%.0f", t * 1e6 / hz / n) : "n/a", p99
+  }
+  function micros(v) { return (v ~ /ms$/) ? v * 1000 : (v ~ /us$/) ? v + 0 : v * 1000000 }' >>"$TMP/$side-$conns.txt"
 }
 
 log "JIT warm-up: 15 s at 64 connections on each"
@@ -102,10 +104,10 @@ echo "### Paired A/B, $(date -u '+%Y-%m-%d %H:%M UTC') (load average before the 
 echo
 echo "A: $ROOT${A_ENV:+ with $A_ENV}; B: $B_ROOT${B_ENV:+ with $B_ENV}. $ROUNDS rounds at 4 connections and 3 at 64, ${DURATION} s each, interleaved."
 echo
-echo "| side | 4 conns p50, median (all runs) | 4 conns req/s | 4 conns CPU / request | 64 conns req/s | 64 conns CPU / request |"
-echo "| --- | --- | ---: | ---: | ---: | ---: |"
+echo "| side | 4 conns p50, median (all runs) | 4 conns p99, median | 4 conns req/s | 4 conns CPU / request | 64 conns req/s | 64 conns CPU / request |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
 for side in A B; do
-  printf '| %s | %s µs (%s) | %s | %s µs | %s | %s µs |\n' "$side" \
-    "$(column "$side-4" 2 | median)" "$(column "$side-4" 2 | paste -sd' ' -)" "$(column "$side-4" 1 | median)" \
+  printf '| %s | %s µs (%s) | %s µs | %s | %s µs | %s | %s µs |\n' "$side" \
+    "$(column "$side-4" 2 | median)" "$(column "$side-4" 2 | paste -sd' ' -)" "$(column "$side-4" 4 | median)" "$(column "$side-4" 1 | median)" \
     "$(column "$side-4" 3 | median)" "$(column "$side-64" 1 | median)" "$(column "$side-64" 3 | median)"
 done
