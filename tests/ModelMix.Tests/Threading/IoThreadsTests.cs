@@ -73,8 +73,11 @@ public sealed class IoThreadsTests : IDisposable
         }) { IsBackground = true };
         caller.Start();
 
-        Assert.True(returned.Wait(TimeSpan.FromSeconds(5)), "ReserveAsync blocked its calling thread while the file was locked.");
-        Assert.False(reservation!.IsCompleted);
+        // What tells the two apart is the task the call returns, not how soon: done in place, the call returns only once
+        // the lock wait is over (SQLite's busy timeout, 10 s), with a finished task; handed off, it returns at once with
+        // a task still waiting. The generous wait only allows for a loaded machine starting the caller late.
+        Assert.True(returned.Wait(TimeSpan.FromSeconds(60)), "ReserveAsync did not return within 60 s.");
+        Assert.False(reservation!.IsCompleted, "ReserveAsync blocked its calling thread while the file was locked: its task had finished when it returned.");
 
         await using (var commit = other.CreateCommand())
         {
