@@ -54,7 +54,17 @@ internal sealed class ProxyHarness : IAsyncDisposable
         };
         configure?.Invoke(settings);
         var harness = new ProxyHarness(fake, dir, settings);
-        await harness.StartProxyAsync();
+        try
+        {
+            await harness.StartProxyAsync();
+        }
+        catch
+        {
+            // A start that fails (tests of bad settings expect it) must not leave the fake running or the folder behind.
+            await harness.DisposeAsync();
+            throw;
+        }
+
         return harness;
     }
 
@@ -62,7 +72,17 @@ internal sealed class ProxyHarness : IAsyncDisposable
     public async Task StartProxyAsync()
     {
         _app = ProxyApplication.Create("http://127.0.0.1:0", null, Settings, logging => logging.AddProvider(Logs));
-        await _app.StartAsync();
+        try
+        {
+            await _app.StartAsync();
+        }
+        catch
+        {
+            await _app.DisposeAsync(); // closes the ledger it opened
+            _app = null;
+            throw;
+        }
+
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         ProxyUrl = new Uri(address.TrimEnd('/') + "/");
     }
