@@ -128,19 +128,21 @@ public static class ProxyApplication
             .PostConfigure(options => options.UpstreamApiKey ??= Environment.GetEnvironmentVariable("ANTHROPIC_API_KEY") is { Length: > 0 } key ? key : null)
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<ProxyOptions>, ProxyOptionsValidator>();
-        // Where requests run (AdaptiveSocketTransport): connections accepted while at most ModelMix:InlineConnections
-        // (4) are open run on the socket event threads, later ones on the thread pool; ModelMix:InlineScheduling runs
-        // all of them inline. Inline: less added latency and CPU per request; the pool: more peak throughput when many
-        // connections saturate the cores (docs/performance.md). Safe only because nothing on the proxy's request path
-        // blocks a thread: the SQLite stores leave such threads first (ModelMix.Threading.IoThreads).
+        // Where requests run (AdaptiveSocketTransport, which replaces Kestrel's socket listener and decides inline
+        // scheduling per connection): connections accepted while at most ModelMix:InlineConnections (4) are open run on
+        // the socket event threads, later ones on the thread pool; ModelMix:InlineScheduling runs all of them inline.
+        // Inline: less added latency and CPU per request; the pool: more peak throughput when many connections saturate
+        // the cores (docs/performance.md). Safe only because nothing on the proxy's request path blocks a thread: the
+        // SQLite stores leave such threads first (ModelMix.Threading.IoThreads).
         // Read from configuration rather than IOptions<ProxyOptions>: Kestrel builds its transport before the options
-        // are validated, so resolving ProxyOptions here would raise another key's error from inside Kestrel.
-        services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>()
-            .Configure(sockets => sockets.UnsafePreferInlineScheduling = configuration.GetValue<bool>(InlineSchedulingKey));
+        // are validated, so resolving ProxyOptions here would raise another key's error from inside Kestrel. A value
+        // that is not a boolean or a number fails here naming its key; a negative count fails the validation at start.
         services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>(provider => new AdaptiveSocketTransport(
             provider.GetRequiredService<IOptions<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>>().Value,
             provider.GetRequiredService<ILoggerFactory>(),
-            InlineConnectionLimit(configuration)));
+            InlineConnectionLimit(
+                configuration.GetValue<bool>($"{ProxyOptions.SectionName}:{nameof(ProxyOptions.InlineScheduling)}"),
+                configuration.GetValue($"{ProxyOptions.SectionName}:{nameof(ProxyOptions.InlineConnections)}", ProxyOptions.DefaultInlineConnections))));
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(provider =>
         {
@@ -189,19 +191,13 @@ public static class ProxyApplication
         services.AddBatching(configuration); // the batch queue and batcher (BatchServices.cs, docs/batch.md)
     }
 
-    private const string InlineSchedulingKey = $"{ProxyOptions.SectionName}:{nameof(ProxyOptions.InlineScheduling)}";
-
-    private const string InlineConnectionsKey = $"{ProxyOptions.SectionName}:{nameof(ProxyOptions.InlineConnections)}";
-
     /// <summary>
-    /// How many open connections run inline: all with <c>ModelMix:InlineScheduling</c>, else
-    /// <c>ModelMix:InlineConnections</c>. A value that is not a number fails here naming its key; a negative one runs
-    /// none inline here and fails the options validation at start.
+    /// How many open connections run inline: all with <see cref="ProxyOptions.InlineScheduling"/>, else
+    /// <see cref="ProxyOptions.InlineConnections"/> (a negative count, refused at start, counts as none). The transport
+    /// and the start-up log both take it from here.
     /// </summary>
-    internal static int InlineConnectionLimit(IConfiguration configuration) =>
-        configuration.GetValue<bool>(InlineSchedulingKey)
-            ? int.MaxValue
-            : Math.Max(0, configuration.GetValue(InlineConnectionsKey, ProxyOptions.DefaultInlineConnections));
+    internal static int InlineConnectionLimit(bool inlineScheduling, int inlineConnections) =>
+        inlineScheduling ? int.MaxValue : Math.Max(0, inlineConnections);
 
     /// <summary>
     /// The meta-router's classifier: the official SDK pointed at the upstream with the upstream key (SDK retries off:

@@ -23,9 +23,12 @@ internal sealed class ProxyStartup(IOptions<ProxyOptions> options, PriceBook pri
         Log.Started(logger, settings.Upstream, ModelMix.Stores.StoreLocation.Parse(settings.StoreSetting).Display, prices.SourceName);
         var inline = Environment.GetEnvironmentVariable(ProxyApplication.InlineCompletionsVariable);
         Log.SocketCompletions(logger, Where(inline == "1"), inline ?? "unset");
-        var requestsWhere = settings.InlineScheduling ? Where(true) + " on every connection"
-            : settings.InlineConnections == 0 ? Where(false)
-            : $"{Where(true)} on connections accepted while at most {settings.InlineConnections} are open, {Where(false)} past that";
+        var requestsWhere = ProxyApplication.InlineConnectionLimit(settings.InlineScheduling, settings.InlineConnections) switch
+        {
+            int.MaxValue => Where(true) + " on every connection",
+            0 => Where(false),
+            var limit => $"{Where(true)} on connections accepted while at most {limit} are open, {Where(false)} past that",
+        };
         Log.RequestScheduling(logger, requestsWhere, settings.InlineScheduling, settings.InlineConnections);
         if (string.IsNullOrEmpty(settings.UpstreamApiKey))
         {

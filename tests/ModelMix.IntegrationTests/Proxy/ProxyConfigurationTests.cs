@@ -84,9 +84,11 @@ public sealed class ProxyConfigurationTests
         var settings = new Dictionary<string, string?> { ["ModelMix:Db"] = Path.Combine(dir.Path, "l.db"), ["ModelMix:InlineScheduling"] = value };
         await using var app = ProxyApplication.Create("http://127.0.0.1:0", null, settings);
 
-        var sockets = app.Services.GetRequiredService<IOptions<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>>().Value;
+        // The proxy's own listener decides inline scheduling per connection: every connection runs inline exactly when
+        // InlineScheduling is on (Kestrel's UnsafePreferInlineScheduling option is not what decides it any more).
+        var transport = Assert.IsType<AdaptiveSocketTransport>(app.Services.GetRequiredService<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>());
 
-        Assert.Equal(expected, sockets.UnsafePreferInlineScheduling);
+        Assert.Equal(expected, transport.InlineLimit == int.MaxValue);
     }
 
     [Theory]
