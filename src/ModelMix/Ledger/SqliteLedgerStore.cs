@@ -5,6 +5,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using ModelMix.Pricing;
+using ModelMix.Threading;
 
 namespace ModelMix.Ledger;
 
@@ -125,10 +126,12 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
             var connection = OpenWriter();
             var insert = _insert ??= new SqliteLedgerInsert(connection); // prepared after the migrations ran
             using var transaction = connection.BeginTransaction(deferred: false);
+            var pacer = CpuPacer.StartDefault(); // a full batch is ~10 ms of CPU: hand the core back now and then
             for (var i = 0; i < records.Count; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 insert.Execute(records[i]);
+                pacer.Tick();
             }
 
             transaction.Commit();
