@@ -8,9 +8,14 @@
 #
 #   bench/proxy-load.sh                 # 12 s per measurement (after a 2 s warm-up; each proxy first gets 20 s of load)
 #   bench/proxy-load.sh --duration 20   # longer runs
+#   bench/proxy-load.sh --rounds 6      # 6 alternating rounds of direct and ModelMix at 4 connections (default 4)
 #   bench/proxy-load.sh --quick         # 3 s runs, for a smoke check
 #   bench/proxy-load.sh --out FILE      # also write the summary (markdown) to FILE
 #   bench/proxy-load.sh --modelmix-only # skip direct and Portkey (and the goal table): ModelMix's own figures only
+#
+# At 4 connections, where the goals are about added latency, direct and ModelMix alternate in --rounds rounds of
+# --duration/2 s each and the table gives the median of the rounds (every round is listed under it): the shared
+# host's latency drifts by more than the goals' margins within a minute, and alternating puts both in the same phases.
 #
 # Besides req/s and latency it reports ModelMix's CPU time and bytes allocated per request in each run (from /proc and
 # the runtime's own metrics at /metrics): unlike req/s, these barely move when other work shares the cores.
@@ -21,6 +26,7 @@ set -euo pipefail
 
 DURATION=12
 WARMUP=2
+ROUNDS=4            # alternating rounds of direct and ModelMix at 4 connections
 JIT_WARMUP=20       # seconds of load on each proxy before any measurement (the .NET tiered JIT and node's JIT settle)
 OUT=""
 STREAM_RUNS=20
@@ -29,7 +35,9 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
     --duration=*) DURATION="${1#*=}"; shift ;;
-    --quick) DURATION=3; WARMUP=1; JIT_WARMUP=3; STREAM_RUNS=5; shift ;;
+    --quick) DURATION=3; WARMUP=1; JIT_WARMUP=3; STREAM_RUNS=5; ROUNDS=2; shift ;;
+    --rounds) ROUNDS="$2"; shift 2 ;;
+    --rounds=*) ROUNDS="${1#*=}"; shift ;;
     --modelmix-only) ONLY_MMX=1; shift ;;
     --out) OUT="$2"; shift 2 ;;
     --out=*) OUT="${1#*=}"; shift ;;
@@ -38,6 +46,8 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -ge 1 && "$DURATION" -le 300 ]] || { echo "--duration must be 1..300 seconds" >&2; exit 2; }
+[[ "$ROUNDS" =~ ^[0-9]+$ && "$ROUNDS" -ge 1 && "$ROUNDS" -le 20 ]] || { echo "--rounds must be 1..20" >&2; exit 2; }
+ROUND_DURATION=$(( DURATION / 2 > 0 ? DURATION / 2 : 1 ))
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FIXTURES="${MODELMIX_FIXTURES:-$ROOT/../shared/fixtures/anthropic}"
@@ -183,41 +193,54 @@ to_us() { # wrk latency ("28.00us", "1.23ms", "2.00s") -> microseconds
   awk -v v="$1" 'BEGIN{n=v+0; if (v ~ /us$/) f=1; else if (v ~ /ms$/) f=1000; else if (v ~ /m$/) f=60000000; else if (v ~ /s$/) f=1000000; else f=1; printf "%.0f", n*f}'
 }
 
-declare -A RPS P50 P99 ERRS CPU_US ALLOC_KB
+declare -A RPS P50 P99 ERRS CPU_US ALLOC_KB RUNS TICKS ALLOC_B REQS
 # ModelMix's CPU time (user + system, in clock ticks) and the runtime's count of bytes allocated so far.
 mmx_cpu_ticks() { awk '{print $14 + $15}' "/proc/$MMX_PID/stat"; }
 mmx_alloc_bytes() { curl -s --max-time 5 "http://127.0.0.1:$MMX_PORT/metrics" | awk '/^dotnet_gc_heap_total_allocated_bytes_total[ {]/{v = $NF} END {print v}' || true; }
+median() { # numbers as arguments -> their median (the mean of the middle two for an even count)
+  printf '%s\n' "$@" | sort -n | awk '{a[NR] = $1} END { if (NR == 0) print ""; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.0f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
 MMX_ANSWERED=0
 MMX_INFLIGHT_MAX=0
-run_wrk() { # name url lua connections
-  local name="$1" url="$2" lua="$3" conns="$4" out="$TMP/wrk-$1-$4.txt"
-  wrk -t"$THREADS" -c"$conns" -d"${WARMUP}s" -s "$lua" "$url" >"$TMP/warmup-$name-$conns.txt" 2>&1 || true
-  log "wrk $name, $conns connections, ${DURATION}s"
+RUN_COUNT=0
+run_wrk() { # name url lua connections seconds: one measured run (after a warm-up); appends its figures to RUNS
+  local name="$1" url="$2" lua="$3" conns="$4" seconds="$5" out
+  RUN_COUNT=$((RUN_COUNT + 1)); out="$TMP/wrk-$name-$conns-$RUN_COUNT.txt"
+  wrk -t"$THREADS" -c"$conns" -d"${WARMUP}s" -s "$lua" "$url" >"$TMP/warmup-$name-$conns-$RUN_COUNT.txt" 2>&1 || true
+  log "wrk $name, $conns connections, ${seconds}s"
   local ticks0=0 alloc0=0
   if [[ "$name" == modelmix ]]; then ticks0="$(mmx_cpu_ticks)"; alloc0="$(mmx_alloc_bytes)"; fi
-  wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" --timeout 10s --latency -s "$lua" "$url" >"$out" 2>&1 || true
+  wrk -t"$THREADS" -c"$conns" -d"${seconds}s" --timeout 10s --latency -s "$lua" "$url" >"$out" 2>&1 || true
+  local reqs rps p50 p99 non2xx sockerr
+  reqs="$(awk '/requests in/{print $1}' "$out")"
   if [[ "$name" == modelmix ]]; then
-    local ticks1 alloc1 reqs hz
-    ticks1="$(mmx_cpu_ticks)"; alloc1="$(mmx_alloc_bytes)"; hz="$(getconf CLK_TCK)"
-    reqs="$(awk '/requests in/{print $1}' "$out")"
-    CPU_US[$name,$conns]="$(awk -v t="$((ticks1 - ticks0))" -v hz="$hz" -v n="${reqs:-0}" 'BEGIN{ if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "n/a" }')"
-    ALLOC_KB[$name,$conns]="$(awk -v a="${alloc1:-0}" -v b="${alloc0:-0}" -v n="${reqs:-0}" 'BEGIN{ if (n > 0 && a > 0) printf "%.1f", (a - b) / 1024 / n; else print "n/a" }')"
+    local ticks1 alloc1
+    ticks1="$(mmx_cpu_ticks)"; alloc1="$(mmx_alloc_bytes)"
+    TICKS[$conns]=$(( ${TICKS[$conns]:-0} + ticks1 - ticks0 ))
+    ALLOC_B[$conns]="$(awk -v s="${ALLOC_B[$conns]:-0}" -v a="${alloc1:-0}" -v b="${alloc0:-0}" 'BEGIN{ printf "%.0f", (a > 0 && b > 0) ? s + a - b : -1e18 }')"
+    REQS[$conns]=$(( ${REQS[$conns]:-0} + ${reqs:-0} ))
   fi
-  RPS[$name,$conns]="$(awk '/^Requests\/sec:/{printf "%.0f", $2}' "$out")"
-  P50[$name,$conns]="$(to_us "$(awk '/^ +50%/{print $2}' "$out")")"
-  P99[$name,$conns]="$(to_us "$(awk '/^ +99%/{print $2}' "$out")")"
-  local non2xx sockerr
+  rps="$(awk '/^Requests\/sec:/{printf "%.0f", $2}' "$out")"
+  p50="$(to_us "$(awk '/^ +50%/{print $2}' "$out")")"
+  p99="$(to_us "$(awk '/^ +99%/{print $2}' "$out")")"
   non2xx="$(awk '/Non-2xx or 3xx responses:/{print $NF}' "$out")"
   sockerr="$(awk '/Socket errors:/{gsub(",","");print $4+$6+$8+$10}' "$out")"
-  ERRS[$name,$conns]="$(( ${non2xx:-0} + ${sockerr:-0} ))"
+  RUNS[$name,$conns]+="${RUNS[$name,$conns]:+;}${rps:-0} ${p50:-0} ${p99:-0}"
+  ERRS[$name,$conns]=$(( ${ERRS[$name,$conns]:-0} + ${non2xx:-0} + ${sockerr:-0} ))
   if [[ "$name" == modelmix ]]; then
     local f n
-    for f in "$TMP/warmup-$name-$conns.txt" "$out"; do
+    for f in "$TMP/warmup-$name-$conns-$RUN_COUNT.txt" "$out"; do
       n="$(awk '/requests in/{print $1}' "$f")"
       MMX_ANSWERED=$(( MMX_ANSWERED + ${n:-0} ))
       MMX_INFLIGHT_MAX=$(( MMX_INFLIGHT_MAX + conns ))
     done
   fi
+}
+summarize_runs() { # name connections: RPS, P50, P99 = the medians of its runs
+  local name="$1" conns="$2" run rps=() p50=() p99=() a b c
+  IFS=';' read -ra runs <<<"${RUNS[$name,$conns]}"
+  for run in "${runs[@]}"; do read -r a b c <<<"$run"; rps+=("$a"); p50+=("$b"); p99+=("$c"); done
+  RPS[$name,$conns]="$(median "${rps[@]}")"; P50[$name,$conns]="$(median "${p50[@]}")"; P99[$name,$conns]="$(median "${p99[@]}")"
 }
 
 TARGETS=(direct modelmix)
@@ -236,14 +259,23 @@ if [[ $PORTKEY_OK -eq 1 ]]; then
   wrk -t"$THREADS" -c"$HIGH" -d"${JIT_WARMUP}s" -s "$TMP/portkey.lua" "$PK_URL" >"$TMP/jit-portkey.txt" 2>&1 || true
   PK_COLD_RPS="$(awk '/^Requests\/sec:/{printf "%.0f", $2}' "$TMP/jit-portkey.txt")"
 fi
+measure() { # target connections seconds
+  case "$1" in
+    direct) run_wrk direct "$DIRECT_URL" "$TMP/direct.lua" "$2" "$3" ;;
+    modelmix) run_wrk modelmix "$MMX_URL" "$TMP/modelmix.lua" "$2" "$3" ;;
+    portkey) run_wrk portkey "$PK_URL" "$TMP/portkey.lua" "$2" "$3" ;;
+  esac
+}
+for t in "${TARGETS[@]}"; do measure "$t" "$HIGH" "$DURATION"; done
+# At $LOW connections direct and ModelMix alternate (see the top of this file); Portkey, far slower, runs once.
+for ((round = 1; round <= ROUNDS; round++)); do
+  for t in "${TARGETS[@]}"; do [[ "$t" == portkey ]] || measure "$t" "$LOW" "$ROUND_DURATION"; done
+done
+[[ $PORTKEY_OK -eq 1 ]] && measure portkey "$LOW" "$DURATION"
 for conns in "$HIGH" "$LOW"; do
-  for t in "${TARGETS[@]}"; do
-    case "$t" in
-      direct) run_wrk direct "$DIRECT_URL" "$TMP/direct.lua" "$conns" ;;
-      modelmix) run_wrk modelmix "$MMX_URL" "$TMP/modelmix.lua" "$conns" ;;
-      portkey) run_wrk portkey "$PK_URL" "$TMP/portkey.lua" "$conns" ;;
-    esac
-  done
+  for t in "${TARGETS[@]}"; do summarize_runs "$t" "$conns"; done
+  CPU_US[modelmix,$conns]="$(awk -v t="${TICKS[$conns]:-0}" -v hz="$(getconf CLK_TCK)" -v n="${REQS[$conns]:-0}" 'BEGIN{ if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "n/a" }')"
+  ALLOC_KB[modelmix,$conns]="$(awk -v a="${ALLOC_B[$conns]:-0}" -v n="${REQS[$conns]:-0}" 'BEGIN{ if (n > 0 && a > 0) printf "%.1f", a / 1024 / n; else print "n/a" }')"
 done
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -316,7 +348,7 @@ cpu="$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)"
   echo
   echo "Machine: $(nproc) cores ($cpu), $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); .NET $(dotnet --version), node $(node --version), $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -1 | awk '{print $1" "$2}'), Portkey gateway $PORTKEY_VERSION."
   echo "Load average (1, 5, 15 min) before the runs: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (above ~2.5 other work shared the cores, and the figures are noisy)."
-  echo "wrk: $THREADS threads, ${DURATION} s per run after a ${WARMUP} s warm-up; nginx 1 worker; everything on the same $(nproc) cores. Each proxy first had ${JIT_WARMUP} s of load at $HIGH connections (not in the table): ModelMix averaged ${MMX_COLD_RPS} req/s over it${PK_COLD_RPS:+, Portkey ${PK_COLD_RPS} req/s}."
+  echo "wrk: $THREADS threads; at $HIGH connections one ${DURATION} s run per target, at $LOW connections $ROUNDS alternating rounds of ${ROUND_DURATION} s for direct and ModelMix (the table gives their medians) and one ${DURATION} s run for Portkey; a ${WARMUP} s warm-up before every run; nginx 1 worker; everything on the same $(nproc) cores. Each proxy first had ${JIT_WARMUP} s of load at $HIGH connections (not in the table): ModelMix averaged ${MMX_COLD_RPS} req/s over it${PK_COLD_RPS:+, Portkey ${PK_COLD_RPS} req/s}."
   echo
   echo "| target | connections | req/s | p50 | p99 | errors |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: |"
@@ -326,6 +358,12 @@ cpu="$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)"
     done
   done
   [[ $PORTKEY_OK -eq 1 ]] || echo "| portkey | — | not measured: $PORTKEY_WHY | | | |"
+  echo
+  echo "$LOW connections, round by round (req/s, p50, p99):"
+  for t in "${TARGETS[@]}"; do
+    [[ "$t" == portkey ]] && continue
+    printf -- '- %s: %s\n' "$t" "$(tr ';' '\n' <<<"${RUNS[$t,$LOW]}" | while read -r a b c; do printf '%s, %s, %s; ' "$a" "$(fmt_us "$b")" "$(fmt_us "$c")"; done | sed 's/; $//')"
+  done
   echo
   echo "ModelMix's own cost per request (process CPU time over the run, and the runtime's bytes allocated): $HIGH connections ${CPU_US[modelmix,$HIGH]} µs CPU and ${ALLOC_KB[modelmix,$HIGH]} KB; $LOW connections ${CPU_US[modelmix,$LOW]} µs CPU and ${ALLOC_KB[modelmix,$LOW]} KB."
   echo
