@@ -20,6 +20,8 @@ public sealed class PostgresServer
 
     private static readonly Lazy<Task<PostgresServer>> Shared = new(() => Task.Run(() => StartAsync(durable: false)));
 
+    private const string FolderPrefix = "modelmix-pg-";
+
     private readonly string _adminConnectionString;
 
     private PostgresServer(string adminConnectionString)
@@ -60,7 +62,8 @@ public sealed class PostgresServer
             $"or set {EnvironmentVariable} to the connection string of a superuser on a server you own " +
             "(e.g. Host=127.0.0.1;Port=5432;Username=postgres;Password=…).");
         var root = Environment.UserName == "root";
-        var folder = Path.Combine(Path.GetTempPath(), "modelmix-pg-" + Guid.NewGuid().ToString("N")[..12]);
+        RemoveAbandonedClusters();
+        var folder = Path.Combine(Path.GetTempPath(), FolderPrefix + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(folder);
         if (root)
         {
@@ -88,6 +91,58 @@ public sealed class PostgresServer
         };
 
         return new PostgresServer($"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Timeout=60;Command Timeout=120");
+    }
+
+    /// <summary>
+    /// Deletes the folders of earlier runs' clusters whose server is no longer running. The exit handler above is
+    /// meant to do it, but the test host can be ended before the handler gets that far, and every full run used to
+    /// leave its clusters in the temp folder. A folder is left alone while its server runs (another test process
+    /// may be using it) and for its first ten minutes (another test process may be running <c>initdb</c> in it).
+    /// </summary>
+    private static void RemoveAbandonedClusters()
+    {
+        foreach (var folder in Directory.EnumerateDirectories(Path.GetTempPath(), FolderPrefix + "*"))
+        {
+            try
+            {
+                if (DateTime.UtcNow - Directory.GetLastWriteTimeUtc(folder) < TimeSpan.FromMinutes(10) || ServerRuns(folder))
+                {
+                    continue;
+                }
+
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+            {
+                // Not ours to delete after all (another user's, or in use): leave it.
+            }
+        }
+    }
+
+    /// <summary>Whether the cluster in <paramref name="folder"/> has a running server (its postmaster.pid names a live process).</summary>
+    private static bool ServerRuns(string folder)
+    {
+        var pidFile = Path.Combine(folder, "data", "postmaster.pid");
+        if (!File.Exists(pidFile))
+        {
+            return false;
+        }
+
+        var firstLine = File.ReadLines(pidFile).FirstOrDefault();
+        if (!int.TryParse(firstLine, out var pid))
+        {
+            return true; // being written: assume it runs
+        }
+
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false; // no such process
+        }
     }
 
     private static string? FindBinaries()
