@@ -6,8 +6,8 @@ namespace ModelMix.Threading;
 /// <see cref="Slice"/> of work, <see cref="Tick"/> yields the processor (<see cref="Thread.Yield"/>).
 /// </summary>
 /// <remarks>
-/// Why: on Linux the scheduler lets a running thread finish its time slice (about 1.5–3 ms) before a thread that
-/// just woke gets the core, and neither a lower nice value nor <c>SCHED_IDLE</c> changed that in measurements. On a
+/// Why: a thread that wakes while a busy thread holds the core may wait for that thread's time slice, and in
+/// measurements neither a lower nice value nor <c>SCHED_IDLE</c> for the busy thread changed that. On a
 /// two-core machine where the proxy's request threads, its upstream and its clients share the cores, requests that
 /// arrived during a commit waited a slice behind it: that alone added about 1 ms to the proxy's p99 at 4 connections.
 /// A yield with nobody waiting is a cheap system call; with somebody waiting it lets them run first.
