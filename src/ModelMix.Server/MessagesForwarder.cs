@@ -967,11 +967,9 @@ internal sealed class MessagesForwarder : IDisposable
     internal CallContext CascadeCall(HttpContext context, string requestId, MessagesRequest request, byte[] body, Route route, string? sessionId, string? taskLabel, BudgetHold budget) =>
         new(requestId, request, route, body, AnthropicVersionOf(context), context.Request.Headers["anthropic-beta"].ToString() is { Length: > 0 } beta ? beta : null, sessionId, taskLabel, budget);
 
-    /// <summary>Sends <paramref name="call"/> with the retry pipeline; its attempts are numbered after <paramref name="attemptsBefore"/>.</summary>
-    internal async Task<UpstreamResult> CascadeSendAsync(CallContext call, int attemptsBefore, CancellationToken aborted)
-    {
-        return await SendWithRetriesAsync(call, new StrongBox<int>(attemptsBefore), aborted);
-    }
+    /// <summary>Sends <paramref name="call"/> with the retry pipeline; <paramref name="attempts"/> numbers its attempts on from the request's earlier ones.</summary>
+    internal Task<UpstreamResult> CascadeSendAsync(CallContext call, StrongBox<int> attempts, CancellationToken aborted) =>
+        SendWithRetriesAsync(call, attempts, aborted);
 
     /// <summary>Writes a tier's answer as ForwardAsync does: a stream relayed live (and recorded when it ends), else buffered.</summary>
     /// <remarks>ForwardAsync relays its final answer through this method too, so both paths write answers alike.</remarks>

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using Anthropic.Exceptions;
@@ -28,7 +29,8 @@ namespace ModelMix.Server;
 /// before anything reaches the client (its confidence is needed first); if it is kept, its events are replayed byte for
 /// byte. The last tier the request can reach streams live, unrated. A failed verifier call counts as
 /// <see cref="CascadeOptions.MissingConfidence"/> (0 by default: the request escalates). A tier that fails after the
-/// forwarder's retries ends the request with that failure, as a plain forward would.
+/// forwarder's retries (429, 529, 5xx, a timeout, unreachable) escalates to the next tier with a reason that says so; the
+/// last reachable tier's failure ends the request as a plain forward's would.
 /// </remarks>
 internal sealed partial class ProxyCascade
 {
@@ -90,7 +92,7 @@ internal sealed partial class ProxyCascade
 
         var reason = string.Create(CultureInfo.InvariantCulture, $"cascade: first answer on {Describe(_settings.Tiers[0])}; escalates below {threshold:0.00}");
         string? escalatedFrom = null;
-        var attempts = 0;
+        var attempts = new StrongBox<int>(0); // numbered on across tiers, retries and ratings
         var path = new List<string>();
         for (var tier = 0; ; tier++)
         {
@@ -99,27 +101,50 @@ internal sealed partial class ProxyCascade
             path.Add(name);
             var route = new MessagesForwarder.Route(model, options.PolicyName, reason, escalatedFrom);
             var call = forwarder.CascadeCall(context, requestId, request, RequestBodyRewriter.ReplaceModel(body, model), route, sessionId, taskLabel, budget);
-            UpstreamResult result;
+            UpstreamResult? result = null;
+            string? tierFailure = null;
             try
             {
                 result = await forwarder.CascadeSendAsync(call, attempts, aborted);
             }
             catch (HttpRequestException exception)
             {
-                await dialect.WriteErrorAsync(context, 502, $"ModelMix could not reach the upstream API: {exception.Message}", "api_error", requestId);
-                return;
+                if (final)
+                {
+                    await dialect.WriteErrorAsync(context, 502, $"ModelMix could not reach the upstream API: {exception.Message}", "api_error", requestId);
+                    return;
+                }
+
+                tierFailure = "could not be reached";
             }
             catch (UpstreamTimeoutException)
             {
-                await dialect.WriteErrorAsync(context, 504, $"The upstream API did not answer within {_options.UpstreamTimeout}.", "api_error", requestId);
-                return;
+                if (final)
+                {
+                    await dialect.WriteErrorAsync(context, 504, $"The upstream API did not answer within {_options.UpstreamTimeout}.", "api_error", requestId);
+                    return;
+                }
+
+                tierFailure = $"did not answer within {_options.UpstreamTimeout}";
             }
             catch (OperationCanceledException) when (aborted.IsCancellationRequested)
             {
                 return;
             }
 
-            attempts = result.Attempt;
+            // A tier that still fails after its retries (429, 529, 5xx, timeout, unreachable) does not end the request
+            // while a stronger tier is left: the request escalates to it, as the fallback chain would move it on.
+            if (result is null || (!final && result is { OpenStream: null, Retryable: true }))
+            {
+                var failure = tierFailure ?? $"HTTP {result!.Status}";
+                result?.Dispose();
+                var nextTier = _settings.Tiers[tier + 1].Name;
+                reason = $"{name} failed ({failure}) → {nextTier}";
+                escalatedFrom = model;
+                Log.Escalated(_logger, requestId, reason);
+                continue;
+            }
+
             SetHeaders(context, model, path, confidence: null);
 
             // An error that outlived the retries, or the last reachable tier's stream: relayed as a plain forward relays it.
@@ -162,7 +187,7 @@ internal sealed partial class ProxyCascade
                 {
                     try
                     {
-                        (confidence, verifierFailure) = await VerifyAsync(request, answer.Text, name, requestId, ++attempts, taskLabel, sessionId, budget, aborted);
+                        (confidence, verifierFailure) = await VerifyAsync(request, answer.Text, name, requestId, ++attempts.Value, taskLabel, sessionId, budget, aborted);
                     }
                     catch (OperationCanceledException) when (aborted.IsCancellationRequested)
                     {

@@ -204,6 +204,57 @@ public sealed class ProxyCascadeTests : IDisposable
     }
 
     [Fact]
+    public async Task Cascade_escalates_a_tier_that_still_fails_after_its_retries()
+    {
+        await using var harness = await ProxyHarness.StartAsync();
+        harness.Fake.Enqueue(FakeReply.Overloaded()); // haiku: the first try and both retries
+        harness.Fake.Enqueue(FakeReply.Overloaded());
+        harness.Fake.Enqueue(FakeReply.Overloaded());
+        harness.Fake.Enqueue(_replies.Message("Paris."));
+        harness.Fake.Enqueue(Rating(0.9));
+        var body = Ask("What is the capital of France?");
+
+        using var response = await PostAsync(harness, body);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var answer = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal("Paris.", answer["content"]![0]!["text"]!.GetValue<string>());
+        Assert.Equal("haiku->sonnet", Header(response, "x-modelmix-cascade-path"));
+        Assert.Equal(Sonnet, Header(response, "x-modelmix-routed-model"));
+        Assert.Equal(WithModel(body, Sonnet), harness.Fake.MessageRequests[3].Body);
+
+        var records = await LedgerAsync(harness);
+        Assert.Equal([1, 2, 3, 4, 5], records.Select(record => record.Attempt));
+        Assert.Equal([Haiku, Haiku, Haiku, Sonnet, Haiku], records.Select(record => record.RoutedModel));
+        Assert.Equal([529, 529, 529, 200, 200], records.Select(record => record.HttpStatus));
+        Assert.Equal("haiku failed (HTTP 529) → sonnet", records[3].Reason);
+        Assert.Equal(Haiku, records[3].EscalatedFrom);
+        Assert.Equal(LedgerStatus.Ok, records[3].Status);
+    }
+
+    [Fact]
+    public async Task Cascade_relays_the_failure_of_the_last_tier_it_can_reach()
+    {
+        await using var harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:Cascade:MaxEscalations"] = "1");
+        for (var i = 0; i < 6; i++)
+        {
+            harness.Fake.Enqueue(FakeReply.Overloaded()); // haiku, then sonnet: the first try and both retries each
+        }
+
+        using var response = await PostAsync(harness, Ask("What is the capital of France?"));
+
+        Assert.Equal(529, (int)response.StatusCode);
+        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal("overloaded_error", error["error"]!["type"]!.GetValue<string>());
+        Assert.Equal(6, harness.Fake.MessageRequests.Count);
+        var records = await LedgerAsync(harness);
+        Assert.Equal([1, 2, 3, 4, 5, 6], records.Select(record => record.Attempt));
+        Assert.Equal([Haiku, Haiku, Haiku, Sonnet, Sonnet, Sonnet], records.Select(record => record.RoutedModel));
+        Assert.All(records, record => Assert.Equal(LedgerStatus.Error, record.Status));
+        Assert.Equal("haiku failed (HTTP 529) → sonnet", records[3].Reason);
+    }
+
+    [Fact]
     public async Task Streaming_cascade_replays_a_kept_cheap_stream_and_streams_the_last_tier_live()
     {
         await using var harness = await ProxyHarness.StartAsync();
