@@ -270,7 +270,7 @@ internal sealed class MessagesForwarder : IDisposable
             }
 
             var overflow = result is { Status: 400 } && IsContextOverflow(result.Body);
-            var failed = failure is not null || result is { OpenStream: null, Retryable: true };
+            var failed = failure is not null || result is { FailedRetryably: true };
             if (failed || overflow)
             {
                 (tried ??= new HashSet<string>(StringComparer.OrdinalIgnoreCase)).Add(call.Route.Model);
@@ -290,15 +290,9 @@ internal sealed class MessagesForwarder : IDisposable
                 continue;
             }
 
-            if (failure is HttpRequestException unreachable)
+            if (failure is not null)
             {
-                await dialect.WriteErrorAsync(context, 502, $"ModelMix could not reach the upstream API: {unreachable.Message}", "api_error", requestId);
-                return;
-            }
-
-            if (failure is UpstreamTimeoutException)
-            {
-                await dialect.WriteErrorAsync(context, 504, $"The upstream API did not answer within {_options.UpstreamTimeout}.", "api_error", requestId);
+                await WriteUpstreamFailureAsync(context, failure, dialect, requestId);
                 return;
             }
 
@@ -309,6 +303,15 @@ internal sealed class MessagesForwarder : IDisposable
         shadow?.Submit(call, result!); // after the answer was written: only a queue write (ProxyShadow.cs)
         _loopGuard.AddSpend(sessionId, call.Budget.Charged);
     }
+
+    /// <summary>
+    /// Answers a request whose upstream could not be reached (an <see cref="HttpRequestException"/>: 502) or did not
+    /// answer in time (an <see cref="UpstreamTimeoutException"/>: 504), in <paramref name="dialect"/>'s error shape.
+    /// </summary>
+    internal Task WriteUpstreamFailureAsync(HttpContext context, Exception failure, IClientDialect dialect, string requestId) =>
+        failure is UpstreamTimeoutException
+            ? dialect.WriteErrorAsync(context, 504, $"The upstream API did not answer within {_options.UpstreamTimeout}.", "api_error", requestId)
+            : dialect.WriteErrorAsync(context, 502, $"ModelMix could not reach the upstream API: {failure.Message}", "api_error", requestId);
 
     /// <summary>Whether a 400 says the prompt does not fit the model's context window (Anthropic: "prompt is too long").</summary>
     private static bool IsContextOverflow(byte[] body) =>

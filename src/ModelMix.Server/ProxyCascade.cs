@@ -107,25 +107,15 @@ internal sealed partial class ProxyCascade
             {
                 result = await forwarder.CascadeSendAsync(call, attempts, aborted);
             }
-            catch (HttpRequestException exception)
+            catch (Exception exception) when (exception is HttpRequestException or UpstreamTimeoutException)
             {
                 if (final)
                 {
-                    await dialect.WriteErrorAsync(context, 502, $"ModelMix could not reach the upstream API: {exception.Message}", "api_error", requestId);
+                    await forwarder.WriteUpstreamFailureAsync(context, exception, dialect, requestId);
                     return;
                 }
 
-                tierFailure = "could not be reached";
-            }
-            catch (UpstreamTimeoutException)
-            {
-                if (final)
-                {
-                    await dialect.WriteErrorAsync(context, 504, $"The upstream API did not answer within {_options.UpstreamTimeout}.", "api_error", requestId);
-                    return;
-                }
-
-                tierFailure = $"did not answer within {_options.UpstreamTimeout}";
+                tierFailure = exception is UpstreamTimeoutException ? $"did not answer within {_options.UpstreamTimeout}" : "could not be reached";
             }
             catch (OperationCanceledException) when (aborted.IsCancellationRequested)
             {
@@ -134,7 +124,7 @@ internal sealed partial class ProxyCascade
 
             // A tier that still fails after its retries (429, 529, 5xx, timeout, unreachable) does not end the request
             // while a stronger tier is left: the request escalates to it, as the fallback chain would move it on.
-            if (result is null || (!final && result is { OpenStream: null, Retryable: true }))
+            if (result is null || (!final && result.FailedRetryably))
             {
                 var failure = tierFailure ?? $"HTTP {result!.Status}";
                 result?.Dispose();

@@ -24,6 +24,12 @@ internal sealed class UpstreamResult : IDisposable
     /// <summary>Whether another attempt may succeed (429, 529, 5xx, malformed answer).</summary>
     public bool Retryable { get; init; }
 
+    /// <summary>
+    /// A buffered failure another attempt may not have had (<see cref="Retryable"/>): once the retries are spent, what
+    /// moves a request on to the fallback chain's next model or the cascade's next tier.
+    /// </summary>
+    public bool FailedRetryably => OpenStream is null && Retryable;
+
     /// <summary>How long the upstream asked us to wait (<c>retry-after</c>).</summary>
     public TimeSpan? RetryAfter { get; init; }
 
