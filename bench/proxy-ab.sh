@@ -98,7 +98,6 @@ log "$ROUNDS interleaved rounds at 4 connections, 3 at 64 (${DURATION} s each)"
 for _ in $(seq "$ROUNDS"); do measure A 4; measure B 4; done
 for _ in 1 2 3; do measure A 64; measure B 64; done
 
-median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 column() { cut -d' ' -f"$2" "$TMP/$1.txt"; }
 echo "### Paired A/B, $(date -u '+%Y-%m-%d %H:%M UTC') (load average before the end: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo

@@ -197,8 +197,8 @@ declare -A RPS P50 P99 ERRS CPU_US ALLOC_KB RUNS TICKS ALLOC_B REQS
 # ModelMix's CPU time (user + system, in clock ticks) and the runtime's count of bytes allocated so far.
 mmx_cpu_ticks() { awk '{print $14 + $15}' "/proc/$MMX_PID/stat"; }
 mmx_alloc_bytes() { curl -s --max-time 5 "http://127.0.0.1:$MMX_PORT/metrics" | awk '/^dotnet_gc_heap_total_allocated_bytes_total[ {]/{v = $NF} END {print v}' || true; }
-median() { # numbers as arguments -> their median (the mean of the middle two for an even count)
-  printf '%s\n' "$@" | sort -n | awk '{a[NR] = $1} END { if (NR == 0) print ""; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.0f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+median_of() { # numbers as arguments -> their median (median, bench/lib/upstream.sh), rounded to a whole number
+  printf '%s\n' "$@" | median | awk 'NF {printf "%.0f\n", $1}'
 }
 MMX_ANSWERED=0
 MMX_INFLIGHT_MAX=0
@@ -240,7 +240,7 @@ summarize_runs() { # name connections: RPS, P50, P99 = the medians of its runs
   local name="$1" conns="$2" run rps=() p50=() p99=() a b c
   IFS=';' read -ra runs <<<"${RUNS[$name,$conns]}"
   for run in "${runs[@]}"; do read -r a b c <<<"$run"; rps+=("$a"); p50+=("$b"); p99+=("$c"); done
-  RPS[$name,$conns]="$(median "${rps[@]}")"; P50[$name,$conns]="$(median "${p50[@]}")"; P99[$name,$conns]="$(median "${p99[@]}")"
+  RPS[$name,$conns]="$(median_of "${rps[@]}")"; P50[$name,$conns]="$(median_of "${p50[@]}")"; P99[$name,$conns]="$(median_of "${p99[@]}")"
 }
 
 TARGETS=(direct modelmix)

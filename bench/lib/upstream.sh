@@ -2,7 +2,11 @@
 # whose files go when the script exits, free loopback ports, waiting for an HTTP server, the wrk request, and the fast
 # upstream: nginx answering POST /v1/messages with the fixed Anthropic message of $RESPONSE_JSON, or, asked for a
 # stream (Accept: text/event-stream), the SSE fixture $STREAM_SSE with a pause of $STREAM_DELAY seconds after its first
-# event. Uses the caller's log and die; sets TMP, PIDS, NGINX_PORT and DIRECT_URL.
+# event. Also the median both scripts report. Uses the caller's log and die; sets TMP, PIDS, NGINX_PORT and DIRECT_URL.
+
+median() { # numbers, one per line on stdin -> their median (the mean of the middle two for an even count)
+  sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
 
 start_workspace() { # name: makes TMP (/tmp/modelmix-<name>.XXXXXX) and PIDS; on exit stops every process in PIDS and removes TMP
   TMP="$(mktemp -d "/tmp/modelmix-$1.XXXXXX")"
