@@ -231,6 +231,7 @@ internal static class AuditCommand
             requests = r.Escalations.Requests, escalated_requests = r.Escalations.EscalatedRequests, rate = r.Escalations.Rate,
             escalations = r.Escalations.Escalations, escalation_cost_usd = r.Escalations.EscalationCostUsd,
             retries = r.Escalations.Retries, retry_cost_usd = r.Escalations.RetryCostUsd,
+            routing_calls = r.Escalations.RoutingCalls, routing_call_cost_usd = r.Escalations.RoutingCallCostUsd,
         },
         counterfactuals = r.Counterfactuals.Select(c => new { name = c.Name, model = c.Model, cost_usd = c.CostUsd, actual_usd = c.ActualUsd, saved_usd = c.SavedUsd }),
         flags = r.Flags.Select(f => new { kind = FlagCode(f.Kind), subject = f.Subject, message = f.Message }),
@@ -307,6 +308,7 @@ internal static class AuditCommand
             ["batch share / batch saved", $"{Pct(r.Batch.CallShare)} / {Output.Usd(r.Batch.SavingsUsd)}"],
             ["escalation rate / escalation cost", $"{Pct(r.Escalations.Rate)} ({r.Escalations.EscalatedRequests} of {r.Escalations.Requests} requests) / {Output.Usd(r.Escalations.EscalationCostUsd)}"],
             ["retries / retry cost", $"{r.Escalations.Retries} / {Output.Usd(r.Escalations.RetryCostUsd)}"],
+            ["routing calls (meta-router) / their cost", $"{r.Escalations.RoutingCalls} / {Output.Usd(r.Escalations.RoutingCallCostUsd)}"],
             .. r.Counterfactuals.Select(c => new[] { $"{c.Name} ({c.Model})", $"{Output.Usd(c.CostUsd)} (the actual mix saved {Output.Usd(c.SavedUsd)})" }),
         ]));
         sections.Add(("Flags", ["flag", "subject", "message"], r.Flags.Select(f => new[] { FlagCode(f.Kind), f.Subject, f.Message }).ToList()));

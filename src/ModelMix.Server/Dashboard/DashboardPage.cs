@@ -71,7 +71,8 @@ internal static class DashboardPage
             ("batching", r.Batch.SavingsUsd, $"{r.Batch.Calls} batch calls"),
         ]);
         html.Append("<p class=muted>Escalations: ").Append(r.Escalations.Escalations).Append(" attempts costing ").Append(E(Usd(r.Escalations.EscalationCostUsd)))
-            .Append("; retries: ").Append(r.Escalations.Retries).Append(" costing ").Append(E(Usd(r.Escalations.RetryCostUsd))).Append(".</p>");
+            .Append("; retries: ").Append(r.Escalations.Retries).Append(" costing ").Append(E(Usd(r.Escalations.RetryCostUsd)))
+            .Append("; routing calls: ").Append(r.Escalations.RoutingCalls).Append(" costing ").Append(E(Usd(r.Escalations.RoutingCallCostUsd))).Append(".</p>");
         if (r.Flags.Count > 0)
         {
             html.Append("<h2>Flags</h2><ul id=\"flags\">");

@@ -40,8 +40,8 @@ public sealed class AuditAccumulator
     private decimal _readSavings, _writePremium;
     private long _batchCalls;
     private decimal _batchCost, _batchSavings;
-    private long _escalations, _retries;
-    private decimal _escalationCost, _retryCost;
+    private long _escalations, _retries, _routingCalls;
+    private decimal _escalationCost, _retryCost, _routingCallCost;
 
     /// <summary>Starts an empty audit.</summary>
     /// <param name="prices">Reprices tokens and names each model's tier.</param>
@@ -133,7 +133,10 @@ public sealed class AuditAccumulator
         _calls++;
         _unpriced += unpriced;
         _total += paid;
-        var firstAttempt = record.Attempt <= 1;
+        // A routing call (the meta-router's classification) is part of its request's spend, but is neither the request's
+        // first attempt nor a retry, and a single-model counterfactual would not have made it.
+        var routingCall = record.Attempt == LedgerRecord.RoutingCallAttempt;
+        var firstAttempt = record.Attempt == 1;
         if (firstAttempt)
         {
             _requests++;
@@ -219,7 +222,12 @@ public sealed class AuditAccumulator
         task.Calls++;
         task.Cost += paid;
         task.Unpriced += unpriced;
-        if (record.EscalatedFrom is { } from)
+        if (routingCall)
+        {
+            _routingCalls++;
+            _routingCallCost += paid;
+        }
+        else if (record.EscalatedFrom is { } from)
         {
             _escalations++;
             _escalationCost += paid;
@@ -254,7 +262,7 @@ public sealed class AuditAccumulator
         }
 
         // Counterfactuals, overall and per task.
-        if (hasTokens)
+        if (hasTokens && !routingCall)
         {
             for (var i = 0; i < _targets.Length; i++)
             {
@@ -339,7 +347,7 @@ public sealed class AuditAccumulator
                 _promptTokens, _cacheRead, _cacheWrite, Share(_cacheRead, _promptTokens), _callsWithCacheRead,
                 Share(_callsWithCacheRead, _callsWithTokens), _readSavings, _writePremium, _readSavings - _writePremium),
             Batch = new AuditBatchStats(_batchCalls, Share(_batchCalls, _calls), _batchCost, _batchSavings),
-            Escalations = new AuditEscalationStats(_requests, _escalatedRequests.Count, Share(_escalatedRequests.Count, _requests), _escalations, _escalationCost, _retries, _retryCost),
+            Escalations = new AuditEscalationStats(_requests, _escalatedRequests.Count, Share(_escalatedRequests.Count, _requests), _escalations, _escalationCost, _retries, _retryCost, _routingCalls, _routingCallCost),
             Counterfactuals = counterfactuals,
             Flags = Flags(tiers, factor),
             TaskCosts = _tasks.OrderBy(pair => pair.Key, StringComparer.Ordinal).Select(pair => TaskCost(pair.Key, pair.Value)).ToList(),

@@ -44,8 +44,18 @@ public sealed record LedgerRecord
     /// <summary>The human-readable reason the policy gave.</summary>
     public string? Reason { get; init; }
 
-    /// <summary>1 for the first attempt of a request, 2 for the first retry or escalation, and so on.</summary>
+    /// <summary>
+    /// 1 for the first attempt of a request, 2 for the first retry or escalation, and so on;
+    /// <see cref="RoutingCallAttempt"/> (0) for a call made to route the request rather than to answer it.
+    /// </summary>
     public int Attempt { get; init; } = 1;
+
+    /// <summary>
+    /// The <see cref="Attempt"/> of a routing call: a call ModelMix makes to decide where a request goes (the
+    /// meta-router's classification). It is priced and recorded under the request's id, so the request's cost includes
+    /// it. It is neither the request's first attempt nor a retry, so routes and requests are not counted twice.
+    /// </summary>
+    public const int RoutingCallAttempt = 0;
 
     /// <summary>The model this attempt escalated from (cascade), if it is an escalation.</summary>
     public string? EscalatedFrom { get; init; }

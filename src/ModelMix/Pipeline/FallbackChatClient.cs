@@ -143,7 +143,11 @@ public sealed class FallbackChatClient : FailoverChatClient
     private RequestState Begin(ChatOptions? options)
     {
         var model = options?.ModelId is { Length: > 0 } modelId ? modelId : DefaultModel();
-        var state = new RequestState(options.GetRequestId() ?? LedgerIds.New(_time), model, options.GetAttempt() is { } attempt ? attempt - 1 : 0);
+        var attempt = options.GetAttempt();
+        var state = new RequestState(options.GetRequestId() ?? LedgerIds.New(_time), model, attempt is { } first ? first - 1 : 0)
+        {
+            RoutingCall = attempt == LedgerRecord.RoutingCallAttempt,
+        };
         if (model is not null)
         {
             state.Tried.Add(KeyOf(model));
@@ -184,7 +188,7 @@ public sealed class FallbackChatClient : FailoverChatClient
         var options = callerOptions?.Clone() ?? new ChatOptions();
         options.ModelId = state.Model;
         options.WithRequestId(state.RequestId)
-            .WithAttempt(Interlocked.Increment(ref state.Attempt))
+            .WithAttempt(state.RoutingCall ? LedgerRecord.RoutingCallAttempt : Interlocked.Increment(ref state.Attempt))
             .WithEscalatedFrom(state.EscalatedFrom);
         state.RetryAfter.RetryAfter = null;
         FallbackRetryAfterHandler.Current = state.RetryAfter;
@@ -285,6 +289,9 @@ public sealed class FallbackChatClient : FailoverChatClient
         public int Attempt = attempts;
 
         public string RequestId { get; } = requestId;
+
+        /// <summary>A routing call (attempt 0): its retries and fallbacks are routing calls too, not attempts 1, 2, ….</summary>
+        public bool RoutingCall { get; init; }
 
         public string? Model { get; set; } = model;
 

@@ -91,24 +91,27 @@ public static class ModelMixChatOptions
     /// <param name="options">The options to read.</param>
     public static string? GetRequestId(this ChatOptions? options) => GetString(options, RequestIdKey);
 
-    /// <summary>Sets the attempt number (1 for the first attempt of the request).</summary>
+    /// <summary>
+    /// Sets the attempt number: 1 for the first attempt of the request, or <see cref="Ledger.LedgerRecord.RoutingCallAttempt"/>
+    /// (0) for a call made to decide where the request goes, such as the meta-router's classification.
+    /// </summary>
     /// <param name="options">The options to change.</param>
-    /// <param name="attempt">The attempt number (at least 1), or <c>null</c> to remove it.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="attempt"/> is less than 1.</exception>
+    /// <param name="attempt">The attempt number (0 or more), or <c>null</c> to remove it.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="attempt"/> is negative.</exception>
     public static ChatOptions WithAttempt(this ChatOptions options, int? attempt)
     {
         if (attempt is { } value)
         {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1, nameof(attempt));
+            ArgumentOutOfRangeException.ThrowIfNegative(value, nameof(attempt));
         }
 
         return Set(options, AttemptKey, attempt);
     }
 
-    /// <summary>The attempt number, or <c>null</c> when absent or not a positive whole number.</summary>
+    /// <summary>The attempt number (0 for a routing call), or <c>null</c> when absent or not a whole number of 0 or more.</summary>
     /// <param name="options">The options to read.</param>
     public static int? GetAttempt(this ChatOptions? options) =>
-        options?.AdditionalProperties is { } properties && properties.TryGetValue(AttemptKey, out int attempt) && attempt >= 1
+        options?.AdditionalProperties is { } properties && properties.TryGetValue(AttemptKey, out int attempt) && attempt >= 0
             ? attempt
             : null;
 

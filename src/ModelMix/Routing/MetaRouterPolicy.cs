@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.AI;
+using ModelMix.Ledger;
 using ModelMix.Pipeline;
 using ModelMix.Pricing;
 
@@ -158,6 +159,7 @@ public sealed class MetaRouterPolicy : IRoutingPolicy
             ResponseFormat = _format,
         }
             .WithRequestId(requestId)
+            .WithAttempt(LedgerRecord.RoutingCallAttempt)
             .WithRouting(Name, $"meta-router classification on {_classifierTarget}")
             .WithTaskLabel(request.TaskLabel)
             .WithSessionId(request.SessionId)

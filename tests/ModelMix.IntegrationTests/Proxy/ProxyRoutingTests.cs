@@ -142,6 +142,38 @@ public sealed class ProxyRoutingTests
         var classification = records.Single(record => record != routed);
         Assert.StartsWith("claude-haiku-4-5", classification.RoutedModel, StringComparison.Ordinal);
         Assert.True(classification.Cost!.Value.Total > 0m);
+        Assert.Equal((LedgerRecord.RoutingCallAttempt, 1), (classification.Attempt, routed.Attempt));
+
+        // One request, one route: on the model the classifier chose, not also on the classifier's model.
+        var routes = await RouteCountsAsync(harness, "meta", expectedTotal: 1);
+        Assert.Equal([(Opus, 1L)], routes);
+    }
+
+    /// <summary>
+    /// The <c>modelmix_route_total</c> series of one reason, by model, once their total reaches
+    /// <paramref name="expectedTotal"/> (a counter is updated just after its record is buffered; waits at most 10 s).
+    /// </summary>
+    private static async Task<List<(string Model, long Count)>> RouteCountsAsync(ProxyHarness harness, string reason, long expectedTotal)
+    {
+        using var http = harness.Http();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            var text = await http.GetStringAsync("metrics");
+            var routes = text.Split('\n')
+                .Where(line => line.StartsWith("modelmix_route_total{", StringComparison.Ordinal) && line.Contains($"reason=\"{reason}\"", StringComparison.Ordinal))
+                .Select(line => (
+                    Model: line[(line.IndexOf("model=\"", StringComparison.Ordinal) + 7)..].Split('"')[0],
+                    Count: (long)double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture)))
+                .OrderBy(route => route.Model, StringComparer.Ordinal)
+                .ToList();
+            if (routes.Sum(route => route.Count) >= expectedTotal || DateTime.UtcNow > deadline)
+            {
+                return routes;
+            }
+
+            await Task.Delay(20);
+        }
     }
 
     [Fact]

@@ -64,12 +64,34 @@ public sealed class AuditReportTests
 
         Assert.Equal(new AuditCacheStats(19050, 10000, 0, 10000m / 19050m, 1, 0.125m, 0.009m, 0m, 0.009m), report.Cache);
         Assert.Equal(new AuditBatchStats(1, 0.125m, 0.00075m, 0.00075m), report.Batch);
-        Assert.Equal(new AuditEscalationStats(7, 1, 1m / 7m, 1, 0.0045m, 0, 0m), report.Escalations);
+        Assert.Equal(new AuditEscalationStats(7, 1, 1m / 7m, 1, 0.0045m, 0, 0m, 0, 0m), report.Escalations);
 
         Assert.Equal(
             [new AuditCounterfactual("all-on-top", "claude-opus-4-6", 0.074125m, 0.04875m, 0.025375m),
              new AuditCounterfactual("all-on-baseline", "claude-sonnet-4-6", 0.044475m, 0.04875m, -0.004275m)],
             report.Counterfactuals);
+    }
+
+    [Fact]
+    public async Task A_meta_routed_request_counts_once_and_its_classifier_call_is_a_routing_call()
+    {
+        // The meta-router's classification (attempt 0) and the routed answer (attempt 1) share one request id.
+        IReadOnlyList<LedgerRecord> records =
+        [
+            AuditLedger.Record("c1", AuditLedger.Day1.AddHours(9), "claude-haiku-4-5", "plan", 1000, 10, 0.00105m, policy: "meta", attempt: LedgerRecord.RoutingCallAttempt, request: "q1"),
+            AuditLedger.Record("a1", AuditLedger.Day1.AddHours(9).AddSeconds(1), "claude-opus-4-6", "plan", 1000, 100, 0.0075m, policy: "meta", request: "q1"),
+        ];
+
+        var report = await AuditAsync(records, Options);
+
+        Assert.Equal(2, report.Calls);
+        Assert.Equal(0.00855m, report.TotalUsd);
+        Assert.Equal(new AuditEscalationStats(1, 0, 0m, 0, 0m, 0, 0m, 1, 0.00105m), report.Escalations);
+        var task = Assert.Single(report.ByTask);
+        Assert.Equal(("plan", 2L, 0.00855m), (task.Name, task.Calls, task.CostUsd));
+        // All on Opus, nobody classifies: only the answer is repriced, so routing here cost the classifier's $0.00105.
+        var top = report.Counterfactuals.Single(c => c.Name == "all-on-top");
+        Assert.Equal((0.0075m, 0.00855m, -0.00105m), (top.CostUsd, top.ActualUsd, top.SavedUsd));
     }
 
     [Fact]

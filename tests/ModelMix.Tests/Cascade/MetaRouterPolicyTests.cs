@@ -32,6 +32,7 @@ public sealed class MetaRouterPolicyTests
         Assert.IsType<ChatResponseFormatJson>(options.ResponseFormat);
         Assert.Contains("\"enum\":[\"haiku\",\"sonnet\",\"opus\"]", ((ChatResponseFormatJson)options.ResponseFormat).Schema!.Value.GetRawText().Replace(" ", "", StringComparison.Ordinal), StringComparison.Ordinal);
         Assert.Equal("req-9", options.GetRequestId());
+        Assert.Equal(0, options.GetAttempt());
         Assert.Equal("meta", options.GetPolicy());
         Assert.Equal("meta-router classification on haiku (claude-haiku-4-5-20251001)", options.GetRoutingReason());
         Assert.Equal("review", options.GetTaskLabel());

@@ -56,6 +56,27 @@ public sealed class FallbackChatClientTests
     }
 
     [Fact]
+    public async Task A_routing_call_keeps_attempt_zero_through_its_retries_and_fallbacks()
+    {
+        for (var i = 0; i < 2; i++)
+        {
+            _inner.Outcomes.Enqueue(Overloaded());
+        }
+
+        using var client = Client(o =>
+        {
+            o.Chain = ["claude-haiku-4-5", "claude-sonnet-4-5"];
+            o.MaxRetriesPerModel = 1;
+        });
+
+        await client.GetResponseAsync("classify", new ChatOptions { ModelId = "claude-haiku-4-5" }.WithRequestId("r-9").WithAttempt(0));
+
+        Assert.Equal(["claude-haiku-4-5", "claude-haiku-4-5", "claude-sonnet-4-5"], _inner.Calls.Select(o => o.ModelId));
+        Assert.Equal([0, 0, 0], _inner.Calls.Select(o => o.GetAttempt()));
+        Assert.All(_inner.Calls, o => Assert.Equal("r-9", o.GetRequestId()));
+    }
+
+    [Fact]
     public async Task When_retries_are_spent_the_call_falls_back_along_the_chain_and_says_where_it_came_from()
     {
         for (var i = 0; i < 2; i++)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.AI;
+using ModelMix.Ledger;
 using ModelMix.Pipeline;
 
 namespace ModelMix.Tests.Pipeline;
@@ -65,11 +66,19 @@ public sealed class ModelMixChatOptionsTests
     }
 
     [Fact]
-    public void An_attempt_below_one_is_rejected_when_set_and_ignored_when_read()
+    public void A_negative_attempt_is_rejected_when_set_and_ignored_when_read()
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => new ChatOptions().WithAttempt(0));
-        var options = new ChatOptions { AdditionalProperties = new() { [ModelMixChatOptions.AttemptKey] = 0 } };
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ChatOptions().WithAttempt(-1));
+        var options = new ChatOptions { AdditionalProperties = new() { [ModelMixChatOptions.AttemptKey] = -1 } };
         Assert.Null(options.GetAttempt());
+    }
+
+    [Fact]
+    public void Attempt_zero_marks_a_routing_call()
+    {
+        var options = new ChatOptions().WithAttempt(LedgerRecord.RoutingCallAttempt);
+
+        Assert.Equal(0, options.GetAttempt());
     }
 
     [Fact]
