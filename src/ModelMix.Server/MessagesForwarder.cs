@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using ModelMix.Budgets;
 using ModelMix.Ledger;
 using ModelMix.Pricing;
 using ModelMix.Routing;
@@ -144,7 +145,11 @@ internal sealed class MessagesForwarder : IDisposable
     /// Routes a checked Anthropic Messages body, sends it upstream with retries, records every attempt, and writes
     /// the answer to the client in <paramref name="dialect"/>'s API (the Anthropic bytes as they came, or translated).
     /// </summary>
-    internal async Task ForwardAsync(HttpContext context, string requestId, byte[] body, MessagesRequest request, IClientDialect dialect, AuthCaller caller)
+    /// <remarks>
+    /// <c>held</c> is the budget hold taken before routing when the alias's policy pays for a routing call
+    /// (<see cref="ProxyRoutingCall"/>); it is null otherwise, and the hold is taken after routing, for the routed model.
+    /// </remarks>
+    internal async Task ForwardAsync(HttpContext context, string requestId, byte[] body, MessagesRequest request, IClientDialect dialect, AuthCaller caller, BudgetHold? held = null)
     {
         var aborted = context.RequestAborted;
         var sessionId = context.Request.Headers["x-modelmix-session"].ToString() is { Length: > 0 } session ? session : null;
@@ -162,7 +167,23 @@ internal sealed class MessagesForwarder : IDisposable
         if (_router.IsAlias(request.Model, out var policy))
         {
             var features = request.Features with { TaskLabel = taskLabel, SessionId = sessionId, RequestId = requestId };
-            var decision = await ProxyRouter.DecideAsync(policy!, features, aborted);
+            if (held is null && _router.RoutingCallOf(policy!) is { } routingCall)
+            {
+                // auto-meta pays its classifier before it decides: hold that and the costliest answer first, so a key
+                // over its budget is refused before anything is paid, and the classification is charged to the hold.
+                await using var hold = await _budgets.ReserveAsync(
+                    context, caller, routingCall.Models, (prices, at) => routingCall.WorstCaseUsd(prices, at, body, request.MaxTokens, features), sessionId, requestId, dialect);
+                if (hold is not null)
+                {
+                    await ForwardAsync(context, requestId, body, request, dialect, caller, hold);
+                }
+
+                return;
+            }
+
+            var decision = held is null
+                ? await ProxyRouter.DecideAsync(policy!, features, aborted)
+                : await RoutingCallCharger.DecideAsync(held, policy!, features, aborted);
             if (decision.Batch && dialect is AnthropicDialect && !request.Stream && !BatchEndpoints.RefusesBatch(context))
             {
                 // A routing rule with "batch": true — queued for the Message Batches API, answered 202 (BatchEndpoints.cs).
@@ -170,7 +191,14 @@ internal sealed class MessagesForwarder : IDisposable
                 return;
             }
 
+            var chosen = decision;
             decision = _caching is null ? decision : await _caching.RouteAsync(decision, features, aborted); // cache-warm stickiness (ProxyPromptCaching.cs)
+            if (held?.Reservation is { } reservation && decision.Model != chosen.Model
+                && held.Charged + BudgetEstimator.WorstCaseUsd(_recorder.Prices, decision.Model, body, request.MaxTokens, _time.GetUtcNow()) > reservation.AmountUsd)
+            {
+                decision = chosen; // the warm model could cost more than the hold taken before routing covers
+            }
+
             route = new Route(decision.Model, decision.Policy, decision.Reason);
             body = RequestBodyRewriter.ReplaceModel(body, decision.Model);
         }
@@ -214,7 +242,7 @@ internal sealed class MessagesForwarder : IDisposable
 
         // Budgets (BudgetGate): hold the routed model's worst-case cost before dispatch; null means a 429 was written.
         // Disposing the hold when the request is over settles it to the recorded cost of its attempts (or releases it).
-        await using var budget = await _budgets.ReserveAsync(context, caller, route.Model, body, request.MaxTokens, sessionId, requestId, dialect);
+        await using var budget = held ?? await _budgets.ReserveAsync(context, caller, route.Model, body, request.MaxTokens, sessionId, requestId, dialect);
         if (budget is null)
         {
             return;

@@ -201,9 +201,11 @@ public static class ProxyApplication
 
     /// <summary>
     /// The meta-router's classifier: the official SDK pointed at the upstream with the upstream key (SDK retries off:
-    /// each attempt is recorded by the ledger stage, linked to the routed request by its id).
+    /// each attempt is recorded by the ledger stage, linked to the routed request by its id), each call charged to the
+    /// routed request's budget hold.
     /// </summary>
-    private static IChatClient MetaRouterClassifier(IServiceProvider provider) => UpstreamChatClient(provider, "meta-router");
+    private static RoutingCallCharger MetaRouterClassifier(IServiceProvider provider) =>
+        new RoutingCallCharger(UpstreamChatClient(provider, "meta-router"), provider.GetRequiredService<AttemptRecorder>(), provider.GetRequiredService<TimeProvider>());
 
     /// <summary>The confidence cascade's verifier: the same SDK client over the upstream, its calls recorded under policy <c>cascade</c>.</summary>
     private static IChatClient CascadeVerifier(IServiceProvider provider) =>

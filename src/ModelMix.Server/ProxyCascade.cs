@@ -375,7 +375,8 @@ internal sealed partial class ProxyCascade
         }
     }
 
-    private static TokenUsage UsageOf(ChatResponse response) =>
+    /// <summary>The usage of an SDK answer (its message's, else the abstraction's counts); also used by <see cref="RoutingCallCharger"/>.</summary>
+    internal static TokenUsage UsageOf(ChatResponse response) =>
         response.RawRepresentation is SdkMessage { Usage: { } usage } ? AnthropicUsage.FromSdk(usage)
         : response.Usage is { } details ? new TokenUsage(details.InputTokenCount ?? 0, details.OutputTokenCount ?? 0)
         : default;

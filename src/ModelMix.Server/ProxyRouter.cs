@@ -27,6 +27,7 @@ internal sealed class ProxyRouter
     public const string AliasesSection = "ModelMix:Aliases";
 
     private readonly Dictionary<string, IRoutingPolicy> _aliases;
+    private readonly Dictionary<IRoutingPolicy, ProxyRoutingCall> _routingCalls = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>
     /// Builds the aliases; <paramref name="classifier"/> (the meta-router's model client) enables <c>auto-meta</c>, and
@@ -50,13 +51,12 @@ internal sealed class ProxyRouter
             var settings = RoutingConfiguration.Bind(routing);
             var meta = new MetaRouterOptions();
             configuration.GetSection(MetaRouterSection).Bind(meta);
-            _aliases[AutoMeta] = new CompositePolicy(
-                [
-                    new PinnedPolicy(settings.Pins, prices),
-                    new MetaRouterPolicy(classifier, prices, meta),
-                    new DefaultPolicy(settings.Default, prices),
-                ],
-                AutoMeta);
+            var pins = new PinnedPolicy(settings.Pins, prices);
+            var metaRouter = new MetaRouterPolicy(classifier, prices, meta);
+            var fallback = new DefaultPolicy(settings.Default, prices);
+            var policy = new CompositePolicy([pins, metaRouter, fallback], AutoMeta);
+            _aliases[AutoMeta] = policy;
+            _routingCalls[policy] = new ProxyRoutingCall(metaRouter, [.. pins.Pins.Values.Concat(metaRouter.Models).Append(fallback.Model).Distinct(StringComparer.Ordinal)]);
         }
 
         if (cascade is not null)
@@ -80,6 +80,9 @@ internal sealed class ProxyRouter
 
     /// <summary>The alias names, for <c>GET /v1/models</c> and error messages.</summary>
     public IReadOnlyCollection<string> Aliases => _aliases.Keys;
+
+    /// <summary>The routing call an alias's policy pays for before it decides (auto-meta's classification), if any.</summary>
+    public ProxyRoutingCall? RoutingCallOf(IRoutingPolicy policy) => _routingCalls.GetValueOrDefault(policy);
 
     /// <summary>Whether <paramref name="model"/> names an alias rather than a model.</summary>
     public bool IsAlias(string model, out IRoutingPolicy? policy) => _aliases.TryGetValue(model, out policy);

@@ -35,6 +35,7 @@ public sealed class MetaRouterPolicy : IRoutingPolicy
     private readonly string? _fallbackTier;
     private readonly string? _fallbackModel;
     private readonly ChatResponseFormat _format;
+    private readonly int _schemaBytes;
 
     /// <summary>Creates a meta-router.</summary>
     /// <param name="classifier">The client the classification call is made with (wrap it with the ledger stage to record its cost).</param>
@@ -121,7 +122,9 @@ public sealed class MetaRouterPolicy : IRoutingPolicy
 
         Name = _options.Name;
         _classifierTarget = RoutingValidation.DescribeTarget(_options.ClassifierModel, _classifierModel);
-        _format = ChatResponseFormat.ForJsonSchema(Schema(_tiers), "tier_classification", "The tier a request should be routed to, and why.");
+        var schema = Schema(_tiers);
+        _format = ChatResponseFormat.ForJsonSchema(schema, "tier_classification", "The tier a request should be routed to, and why.");
+        _schemaBytes = Encoding.UTF8.GetByteCount(schema.GetRawText());
     }
 
     /// <inheritdoc />
@@ -132,6 +135,31 @@ public sealed class MetaRouterPolicy : IRoutingPolicy
 
     /// <summary>The tiers the classifier may choose, as configured.</summary>
     public IReadOnlyList<string> Tiers => _tiers;
+
+    /// <summary>The price-book id of the classifier's model.</summary>
+    public string ClassifierModel => _classifierModel;
+
+    /// <summary>Every model a decision of this policy can name: the tiers' models and the fallback's.</summary>
+    public IReadOnlyList<string> Models =>
+        [.. _tierModels.Values.Append(_fallbackModel).OfType<string>().Distinct(StringComparer.Ordinal)];
+
+    /// <summary>
+    /// The most the classification of <paramref name="request"/> can cost at <paramref name="at"/>. A budget holds this
+    /// before the call, since the classifier is paid whether or not the request then goes ahead. Its prompt is
+    /// estimated like <see cref="Budgets.BudgetEstimator"/> (one token per 4 UTF-8 bytes), with the system prompt, the
+    /// schema and a margin for the API's framing. Its answer is at most <see cref="MetaRouterOptions.MaxOutputTokens"/>.
+    /// </summary>
+    /// <exception cref="UnknownModelException">The classifier's model has no price in force at <paramref name="at"/>.</exception>
+    public decimal ClassificationWorstCaseUsd(PriceBook prices, in RoutingRequest request, DateTimeOffset at)
+    {
+        ArgumentNullException.ThrowIfNull(prices);
+        const int Framing = 1024; // roles, the JSON-output instructions the API adds, the schema's wrapper
+        var bytes = (long)Encoding.UTF8.GetByteCount(_options.SystemPrompt) + Encoding.UTF8.GetByteCount(Describe(request))
+            + _schemaBytes + Framing;
+        var price = prices.GetPrice(_classifierModel, at);
+        var inputTokens = (bytes + TokenEstimator.Utf8BytesPerToken - 1) / TokenEstimator.Utf8BytesPerToken;
+        return ((inputTokens * price.Input) + (_options.MaxOutputTokens * price.Output)) / 1_000_000m;
+    }
 
     /// <summary>
     /// Classifies <paramref name="request"/>; the classifier call carries <see cref="RoutingRequest.RequestId"/> (when

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
+using ModelMix.Budgets;
 using ModelMix.Ledger;
 using ModelMix.Pricing;
 using ModelMix.Routing;
@@ -21,7 +22,7 @@ public sealed class ProxyRoutingTests
     private static string Ask(string model, string prompt, string extra = "") =>
         $$"""{"model":"{{model}}","max_tokens":512,"messages":[{"role":"user","content":{{JsonValue.Create(prompt).ToJsonString()}}}]{{extra}}}""";
 
-    private static async Task<HttpResponseMessage> PostAsync(ProxyHarness harness, string body, string? task = null)
+    private static async Task<HttpResponseMessage> PostAsync(ProxyHarness harness, string body, string? task = null, string? session = null)
     {
         using var http = harness.Http();
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/messages") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
@@ -29,6 +30,11 @@ public sealed class ProxyRoutingTests
         if (task is not null)
         {
             request.Headers.Add("x-modelmix-task", task);
+        }
+
+        if (session is not null)
+        {
+            request.Headers.Add("x-modelmix-session", session);
         }
 
         return await http.SendAsync(request);
@@ -174,6 +180,43 @@ public sealed class ProxyRoutingTests
 
             await Task.Delay(20);
         }
+    }
+
+    [Fact]
+    public async Task Auto_meta_charges_its_classification_to_the_budget_with_the_answer()
+    {
+        await using var harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:SessionBudgetUsd"] = "1");
+        using var replies = new Cascade.TextReplies();
+        harness.Fake.Enqueue(replies.Message("{\"tier\":\"sonnet\",\"reason\":\"a summary\"}"));
+
+        using (var response = await PostAsync(harness, Ask("auto-meta", "Summarise our incident review."), session: "s-1"))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var records = await harness.ReadLedgerAsync();
+        await harness.StopProxyAsync(); // waits for the request to finish, settlement included
+
+        Assert.Equal(2, records.Count);
+        var recorded = records.Sum(record => record.Cost!.Value.Total);
+        Assert.True(records.Single(record => record.Attempt == LedgerRecord.RoutingCallAttempt).Cost!.Value.Total > 0m);
+        await using var budgets = new SqliteBudgetStore(harness.DbPath);
+        var usage = await budgets.GetUsageAsync("session:-:s-1", BudgetWindow.Total, DateTimeOffset.UtcNow);
+        Assert.Equal((recorded, 0m), (usage.SpentUsd, usage.ReservedUsd));
+    }
+
+    [Fact]
+    public async Task Auto_meta_over_budget_is_refused_before_the_classifier_is_paid()
+    {
+        // The hold covers the classification and the costliest answer (Opus, 512 tokens ≈ $0.013): more than $0.005.
+        await using var harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:SessionBudgetUsd"] = "0.005");
+
+        using var response = await PostAsync(harness, Ask("auto-meta", "Plan the migration of our three services to the new queue."), session: "s-1");
+
+        Assert.Equal((HttpStatusCode)429, response.StatusCode);
+        Assert.Contains("s-1", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, harness.Fake.MessageCount);
+        Assert.Empty(await harness.ReadLedgerAsync());
     }
 
     [Fact]

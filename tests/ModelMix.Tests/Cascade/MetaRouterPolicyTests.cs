@@ -157,6 +157,23 @@ public sealed class MetaRouterPolicyTests
     }
 
     [Fact]
+    public void The_classification_worst_case_covers_the_full_answer_and_stops_growing_past_the_clipped_prompt()
+    {
+        var policy = Policy(o => o.MaxPromptChars = 1000);
+        var at = new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.Zero);
+        var haiku = PriceBook.Default.GetPrice(policy.ClassifierModel, at);
+
+        var small = policy.ClassificationWorstCaseUsd(PriceBook.Default, RoutingRequest.ForPrompt("hi"), at);
+        var clipped = policy.ClassificationWorstCaseUsd(PriceBook.Default, RoutingRequest.ForPrompt(new string('a', 1000)), at);
+        var huge = policy.ClassificationWorstCaseUsd(PriceBook.Default, RoutingRequest.ForPrompt(new string('a', 100_000)), at);
+
+        Assert.True(small > 200 * haiku.Output / 1_000_000m, "the 200-token answer alone");
+        Assert.Equal(998m * haiku.Input / 1_000_000m / 4m, clipped - small, 6); // 998 more prompt characters, one token per 4 bytes
+        Assert.True(huge - clipped <= 8 * haiku.Input / 1_000_000m, "past MaxPromptChars only the truncation mark is added");
+        Assert.Equal(["claude-haiku-4-5-20251001", "claude-sonnet-4-6", "claude-opus-4-6"], policy.Models);
+    }
+
+    [Fact]
     public void Bad_configuration_names_every_key()
     {
         var exception = Assert.Throws<RoutingConfigurationException>(() => Policy(o =>
