@@ -8,17 +8,20 @@
 #
 #   bench/proxy-load.sh                 # 12 s per measurement (after a 2 s warm-up; each proxy first gets 20 s of load)
 #   bench/proxy-load.sh --duration 20   # longer runs
-#   bench/proxy-load.sh --rounds 6      # 6 alternating rounds of direct and ModelMix at 4 connections (default 4)
+#   bench/proxy-load.sh --rounds 6      # 6 alternating rounds of direct and ModelMix at each connection count (default 4)
 #   bench/proxy-load.sh --quick         # 3 s runs, for a smoke check
 #   bench/proxy-load.sh --out FILE      # also write the summary (markdown) to FILE
 #   bench/proxy-load.sh --modelmix-only # skip direct and Portkey (and the goal table): ModelMix's own figures only
 #
-# At 4 connections, where the goals are about added latency, direct and ModelMix alternate in --rounds rounds of
-# --duration/2 s each and the table gives the median of the rounds (every round is listed under it): the shared
-# host's latency drifts by more than the goals' margins within a minute, and alternating puts both in the same phases.
+# At 64 and at 4 connections, direct and ModelMix alternate in --rounds rounds of --duration/2 s each and the table
+# gives the median of the rounds (every round is listed under it): the shared host's speed drifts by more than the
+# goals' margins within a minute (its latency at 4 connections, and its throughput at 64: a 12 s window of ModelMix
+# measured 14,600–19,100 req/s in six fresh processes of one build, its user and kernel time per request rising
+# together), and alternating puts both in the same phases. Portkey, far from its goal, runs once at each.
 #
 # Besides req/s and latency it reports ModelMix's CPU time and bytes allocated per request in each run (from /proc and
-# the runtime's own metrics at /metrics): unlike req/s, these barely move when other work shares the cores.
+# the runtime's own metrics at /metrics): they move less than req/s when other work shares the cores, though a slow
+# phase of the host raises them too.
 #
 # Installs what it needs when missing: wrk, nginx (+ its echo module), sqlite3, curl from Debian; the Portkey
 # gateway from npm into bench/portkey/ (pinned by bench/portkey/package-lock.json).
@@ -26,7 +29,7 @@ set -euo pipefail
 
 DURATION=12
 WARMUP=2
-ROUNDS=4            # alternating rounds of direct and ModelMix at 4 connections
+ROUNDS=4            # alternating rounds of direct and ModelMix at each connection count
 JIT_WARMUP=20       # seconds of load on each proxy before any measurement (the .NET tiered JIT and node's JIT settle)
 OUT=""
 STREAM_RUNS=20
@@ -266,12 +269,14 @@ measure() { # target connections seconds
     portkey) run_wrk portkey "$PK_URL" "$TMP/portkey.lua" "$2" "$3" ;;
   esac
 }
-for t in "${TARGETS[@]}"; do measure "$t" "$HIGH" "$DURATION"; done
-# At $LOW connections direct and ModelMix alternate (see the top of this file); Portkey, far slower, runs once.
-for ((round = 1; round <= ROUNDS; round++)); do
-  for t in "${TARGETS[@]}"; do [[ "$t" == portkey ]] || measure "$t" "$LOW" "$ROUND_DURATION"; done
+# Direct and ModelMix alternate in rounds at each connection count (see the top of this file); Portkey, far slower,
+# runs once at each.
+for conns in "$HIGH" "$LOW"; do
+  for ((round = 1; round <= ROUNDS; round++)); do
+    for t in "${TARGETS[@]}"; do [[ "$t" == portkey ]] || measure "$t" "$conns" "$ROUND_DURATION"; done
+  done
+  if [[ $PORTKEY_OK -eq 1 ]]; then measure portkey "$conns" "$DURATION"; fi
 done
-[[ $PORTKEY_OK -eq 1 ]] && measure portkey "$LOW" "$DURATION"
 for conns in "$HIGH" "$LOW"; do
   for t in "${TARGETS[@]}"; do summarize_runs "$t" "$conns"; done
   CPU_US[modelmix,$conns]="$(awk -v t="${TICKS[$conns]:-0}" -v hz="$(getconf CLK_TCK)" -v n="${REQS[$conns]:-0}" 'BEGIN{ if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "n/a" }')"
@@ -348,7 +353,7 @@ cpu="$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)"
   echo
   echo "Machine: $(nproc) cores ($cpu), $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); .NET $(dotnet --version), node $(node --version), $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -1 | awk '{print $1" "$2}'), Portkey gateway $PORTKEY_VERSION."
   echo "Load average (1, 5, 15 min) before the runs: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (above ~2.5 other work shared the cores, and the figures are noisy)."
-  echo "wrk: $THREADS threads; at $HIGH connections one ${DURATION} s run per target, at $LOW connections $ROUNDS alternating rounds of ${ROUND_DURATION} s for direct and ModelMix (the table gives their medians) and one ${DURATION} s run for Portkey; a ${WARMUP} s warm-up before every run; nginx 1 worker; everything on the same $(nproc) cores. Each proxy first had ${JIT_WARMUP} s of load at $HIGH connections (not in the table): ModelMix averaged ${MMX_COLD_RPS} req/s over it${PK_COLD_RPS:+, Portkey ${PK_COLD_RPS} req/s}."
+  echo "wrk: $THREADS threads; at $HIGH and at $LOW connections $ROUNDS alternating rounds of ${ROUND_DURATION} s for direct and ModelMix (the table gives their medians) and one ${DURATION} s run for Portkey; a ${WARMUP} s warm-up before every run; nginx 1 worker; everything on the same $(nproc) cores. Each proxy first had ${JIT_WARMUP} s of load at $HIGH connections (not in the table): ModelMix averaged ${MMX_COLD_RPS} req/s over it${PK_COLD_RPS:+, Portkey ${PK_COLD_RPS} req/s}."
   echo
   echo "| target | connections | req/s | p50 | p99 | errors |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: |"
@@ -359,12 +364,14 @@ cpu="$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)"
   done
   [[ $PORTKEY_OK -eq 1 ]] || echo "| portkey | — | not measured: $PORTKEY_WHY | | | |"
   echo
-  echo "$LOW connections, round by round (req/s, p50, p99):"
-  for t in "${TARGETS[@]}"; do
-    [[ "$t" == portkey ]] && continue
-    printf -- '- %s: %s\n' "$t" "$(tr ';' '\n' <<<"${RUNS[$t,$LOW]}" | while read -r a b c; do printf '%s, %s, %s; ' "$a" "$(fmt_us "$b")" "$(fmt_us "$c")"; done | sed 's/; $//')"
+  for conns in "$HIGH" "$LOW"; do
+    echo "$conns connections, round by round (req/s, p50, p99):"
+    for t in "${TARGETS[@]}"; do
+      [[ "$t" == portkey ]] && continue
+      printf -- '- %s: %s\n' "$t" "$(tr ';' '\n' <<<"${RUNS[$t,$conns]}" | while read -r a b c; do printf '%s, %s, %s; ' "$a" "$(fmt_us "$b")" "$(fmt_us "$c")"; done | sed 's/; $//')"
+    done
+    echo
   done
-  echo
   echo "ModelMix's own cost per request (process CPU time over the run, and the runtime's bytes allocated): $HIGH connections ${CPU_US[modelmix,$HIGH]} µs CPU and ${ALLOC_KB[modelmix,$HIGH]} KB; $LOW connections ${CPU_US[modelmix,$LOW]} µs CPU and ${ALLOC_KB[modelmix,$LOW]} KB."
   echo
   echo "Streaming (${STREAM_RUNS} sequential requests, upstream pauses ${STREAM_DELAY} s after the first event): time to first event, median (max) — direct ${SD_FIRST} ms (${SD_FIRSTMAX}), ModelMix ${SM_FIRST} ms (${SM_FIRSTMAX}); whole stream median: direct ${SD_TOTAL} ms, ModelMix ${SM_TOTAL} ms; events received: direct ${SD_EVENTS}, ModelMix ${SM_EVENTS}."
