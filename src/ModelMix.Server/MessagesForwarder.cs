@@ -169,8 +169,14 @@ internal sealed class MessagesForwarder : IDisposable
             var features = request.Features with { TaskLabel = taskLabel, SessionId = sessionId, RequestId = requestId };
             if (held is null && _router.RoutingCallOf(policy!) is { } routingCall)
             {
-                // auto-meta pays its classifier before it decides: hold that and the costliest answer first, so a key
-                // over its budget is refused before anything is paid, and the classification is charged to the hold.
+                // auto-meta pays its classifier before it decides: the loop guard and the budget come first, so a
+                // stopped session or a key over its budget is refused before anything is paid. The hold covers the
+                // classification and the costliest answer, and the classification is charged to it.
+                if (await TripsLoopGuardAsync(context, requestId, request, new Route(request.Model, policy!.Name, "stopped before routing"), dialect, caller, sessionId, taskLabel, body))
+                {
+                    return;
+                }
+
                 await using var hold = await _budgets.ReserveAsync(
                     context, caller, routingCall.Models, (prices, at) => routingCall.WorstCaseUsd(prices, at, body, request.MaxTokens, features), sessionId, requestId, dialect);
                 if (hold is not null)
@@ -216,25 +222,9 @@ internal sealed class MessagesForwarder : IDisposable
         context.Response.Headers["x-modelmix-routed-model"] = route.Model;
 
         // Loop guard (ProxyLoopGuard): a session past its step, velocity or repeated-tool-call limit is stopped here,
-        // with a ledger entry, before anything is reserved or sent.
-        if (_loopGuard.Check(sessionId, body) is { } tripped)
+        // with a ledger entry, before anything is reserved or sent (a request held before routing was checked then).
+        if (held is null && await TripsLoopGuardAsync(context, requestId, request, route, dialect, caller, sessionId, taskLabel, body))
         {
-            await _recorder.RecordAsync(new LedgerRecord
-            {
-                Id = LedgerIds.New(_time),
-                Timestamp = _time.GetUtcNow(),
-                RequestId = requestId,
-                SessionId = sessionId,
-                TaskLabel = taskLabel,
-                KeyId = caller.KeyId,
-                RequestedModel = request.Model,
-                RoutedModel = route.Model,
-                Policy = route.Policy,
-                Reason = tripped,
-                Status = LedgerStatus.Error,
-                ErrorType = ProxyLoopGuard.ErrorType,
-            }, CancellationToken.None);
-            await dialect.WriteErrorAsync(context, 400, tripped, "invalid_request_error", requestId);
             return;
         }
 
@@ -993,6 +983,36 @@ internal sealed class MessagesForwarder : IDisposable
     // ---- Confidence cascade support (used only by ProxyCascade.cs) ---------------------------------------------------
     // The cascade sends every tier through the same retry pipeline, attempt records and relays as ForwardAsync. These
     // members expose exactly that and nothing else; the cascade's logic lives in ProxyCascade.
+
+    /// <summary>
+    /// Counts one step of the request's session in the loop guard; when a limit trips, records the stop in the ledger
+    /// (no cost) and writes a 400. True when the request was stopped.
+    /// </summary>
+    private async ValueTask<bool> TripsLoopGuardAsync(HttpContext context, string requestId, MessagesRequest request, Route route, IClientDialect dialect, AuthCaller caller, string? sessionId, string? taskLabel, byte[] body)
+    {
+        if (_loopGuard.Check(sessionId, body) is not { } tripped)
+        {
+            return false;
+        }
+
+        await _recorder.RecordAsync(new LedgerRecord
+        {
+            Id = LedgerIds.New(_time),
+            Timestamp = _time.GetUtcNow(),
+            RequestId = requestId,
+            SessionId = sessionId,
+            TaskLabel = taskLabel,
+            KeyId = caller.KeyId,
+            RequestedModel = request.Model,
+            RoutedModel = route.Model,
+            Policy = route.Policy,
+            Reason = tripped,
+            Status = LedgerStatus.Error,
+            ErrorType = ProxyLoopGuard.ErrorType,
+        }, CancellationToken.None);
+        await dialect.WriteErrorAsync(context, 400, tripped, "invalid_request_error", requestId);
+        return true;
+    }
 
     /// <summary>One cascade tier's call: its body (only <c>model</c> rewritten) and its route (policy, reason, escalated from).</summary>
     internal CallContext CascadeCall(HttpContext context, string requestId, MessagesRequest request, byte[] body, Route route, string? sessionId, string? taskLabel, BudgetHold budget) =>

@@ -220,6 +220,27 @@ public sealed class ProxyRoutingTests
     }
 
     [Fact]
+    public async Task Auto_meta_in_a_session_stopped_by_the_loop_guard_pays_no_classification()
+    {
+        await using var harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:LoopGuard:MaxStepsPerSession"] = "1");
+        using var replies = new Cascade.TextReplies();
+        harness.Fake.Enqueue(replies.Message("{\"tier\":\"haiku\",\"reason\":\"a greeting\"}"));
+
+        using (var first = await PostAsync(harness, Ask("auto-meta", "Say hello."), session: "agent-1"))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        }
+
+        using var stopped = await PostAsync(harness, Ask("auto-meta", "Say hello again."), session: "agent-1");
+
+        Assert.Equal(HttpStatusCode.BadRequest, stopped.StatusCode);
+        Assert.Contains("step limit", (await ProxyValidationTests.ReadErrorAsync(stopped)).Message, StringComparison.Ordinal);
+        Assert.Equal(2, harness.Fake.MessageCount); // the first request's classification and answer only
+        var guard = Assert.Single(await harness.ReadLedgerAsync(), record => record.ErrorType == "loop_guard");
+        Assert.Equal(("auto-meta", "auto-meta", 0m), (guard.RequestedModel, guard.RoutedModel, guard.Cost!.Value.Total));
+    }
+
+    [Fact]
     public async Task Auto_meta_falls_back_to_the_default_when_the_classification_is_malformed()
     {
         await using var harness = await ProxyHarness.StartAsync();
