@@ -1,6 +1,9 @@
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
 using ModelMix.Budgets;
 using ModelMix.Ledger;
-using Microsoft.Extensions.Logging;
+using ModelMix.Pricing;
+using SdkMessage = Anthropic.Models.Messages.Message;
 
 namespace ModelMix.Server;
 
@@ -49,6 +52,33 @@ internal sealed class BudgetHold : IAsyncDisposable
             _unpriced = true;
         }
     }
+
+    /// <summary>
+    /// Charges the price of a call ModelMix made through the SDK for this request (the meta-router's classification, the
+    /// cascade's ratings). The ledger stage below the SDK client recorded and priced the same call; this prices it the
+    /// same way: the answer's model first, else <paramref name="model"/>, at <paramref name="startedAt"/>.
+    /// </summary>
+    public void ChargeSdkCall(AttemptRecorder recorder, string model, ChatResponse response, DateTimeOffset startedAt)
+    {
+        ArgumentNullException.ThrowIfNull(recorder);
+        ArgumentNullException.ThrowIfNull(response);
+        Charge(recorder.Price(new LedgerRecord
+        {
+            Id = string.Empty,
+            Timestamp = startedAt,
+            RequestId = string.Empty,
+            RequestedModel = model,
+            RoutedModel = model,
+            ResponseModel = response.ModelId,
+            Usage = UsageOf(response),
+        }));
+    }
+
+    /// <summary>The usage of an SDK answer: its message's, else the abstraction's counts.</summary>
+    private static TokenUsage UsageOf(ChatResponse response) =>
+        response.RawRepresentation is SdkMessage { Usage: { } usage } ? AnthropicUsage.FromSdk(usage)
+        : response.Usage is { } details ? new TokenUsage(details.InputTokenCount ?? 0, details.OutputTokenCount ?? 0)
+        : default;
 
     /// <summary>Settles the reservation to the recorded cost (zero releases it). Never throws: a failure is logged and the reservation left to expire and be reconciled.</summary>
     public async ValueTask DisposeAsync()

@@ -13,7 +13,6 @@ using ModelMix.Budgets;
 using ModelMix.Ledger;
 using ModelMix.Pipeline;
 using ModelMix.Pricing;
-using SdkMessage = Anthropic.Models.Messages.Message;
 
 namespace ModelMix.Server;
 
@@ -243,16 +242,7 @@ internal sealed partial class ProxyCascade
         }
 
         // The ledger stage recorded (and priced) this call; the budget hold is charged the same price.
-        budget.Charge(_recorder.Price(new LedgerRecord
-        {
-            Id = string.Empty,
-            Timestamp = startedAt,
-            RequestId = requestId,
-            RequestedModel = request.Model,
-            RoutedModel = _settings.VerifierModel,
-            ResponseModel = response.ModelId,
-            Usage = UsageOf(response),
-        }));
+        budget.ChargeSdkCall(_recorder, _settings.VerifierModel, response, startedAt);
         return (Routing.CascadeConfidenceParser.TryParseRating(response.Text, out var rating) ? rating : null, null);
     }
 
@@ -374,12 +364,6 @@ internal sealed partial class ProxyCascade
             headers.Remove(ConfidenceHeader);
         }
     }
-
-    /// <summary>The usage of an SDK answer (its message's, else the abstraction's counts); also used by <see cref="RoutingCallCharger"/>.</summary>
-    internal static TokenUsage UsageOf(ChatResponse response) =>
-        response.RawRepresentation is SdkMessage { Usage: { } usage } ? AnthropicUsage.FromSdk(usage)
-        : response.Usage is { } details ? new TokenUsage(details.InputTokenCount ?? 0, details.OutputTokenCount ?? 0)
-        : default;
 
     private string Clip(string text) =>
         text.Length <= _settings.Options.VerifierMaxChars ? text : string.Concat(text.AsSpan(0, _settings.Options.VerifierMaxChars), " […truncated]");

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.AI;
 using ModelMix.Ledger;
-using ModelMix.Pipeline;
 using ModelMix.Routing;
 
 namespace ModelMix.Server;
@@ -36,22 +35,7 @@ internal sealed class RoutingCallCharger(IChatClient inner, AttemptRecorder reco
         var hold = CurrentHold.Value;
         var startedAt = time.GetUtcNow();
         var response = await base.GetResponseAsync(messages, options, cancellationToken);
-        if (hold is not null)
-        {
-            var model = options?.ModelId ?? response.ModelId ?? "unknown";
-            hold.Charge(recorder.Price(new LedgerRecord
-            {
-                Id = string.Empty,
-                Timestamp = startedAt,
-                RequestId = options.GetRequestId() ?? string.Empty,
-                RequestedModel = model,
-                RoutedModel = model,
-                ResponseModel = response.ModelId,
-                Attempt = LedgerRecord.RoutingCallAttempt,
-                Usage = ProxyCascade.UsageOf(response),
-            }));
-        }
-
+        hold?.ChargeSdkCall(recorder, options?.ModelId ?? response.ModelId ?? "unknown", response, startedAt);
         return response;
     }
 }
