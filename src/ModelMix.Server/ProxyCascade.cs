@@ -341,8 +341,7 @@ internal sealed partial class ProxyCascade
             var inputBytes = Encoding.UTF8.GetByteCount(options.VerifierPrompt) + 64
                 + Math.Min(Encoding.UTF8.GetByteCount(requestText), (long)options.VerifierMaxChars * 3) + 64
                 + ((long)options.VerifierMaxChars * 3);
-            var price = prices.GetPrice(_settings.VerifierModel, at);
-            total += ratings * (((inputBytes + 3) / 4 * price.Input) + (options.VerifierMaxOutputTokens * price.Output)) / 1_000_000m;
+            total += ratings * BudgetEstimator.PromptWorstCaseUsd(prices, _settings.VerifierModel, inputBytes, options.VerifierMaxOutputTokens, at);
         }
 
         return total;

@@ -52,4 +52,18 @@ public static class BudgetEstimator
         const decimal PerMillion = 1_000_000m;
         return ((inputTokens * inputRate) + (Math.Max(0, maxTokens) * output)) / PerMillion * multiplier;
     }
+
+    /// <summary>
+    /// The worst-case cost in USD of a call ModelMix makes itself (the meta-router's classification, the cascade's
+    /// rating): a prompt of <paramref name="promptBytes"/> UTF-8 bytes, estimated like a body at one token per 4 bytes,
+    /// at the plain input rate, plus at most <paramref name="maxOutputTokens"/> of output.
+    /// </summary>
+    /// <exception cref="UnknownModelException">The model has no price in force at <paramref name="at"/>.</exception>
+    public static decimal PromptWorstCaseUsd(PriceBook prices, string model, long promptBytes, long maxOutputTokens, DateTimeOffset at)
+    {
+        ArgumentNullException.ThrowIfNull(prices);
+        var price = prices.GetPrice(model, at);
+        var inputTokens = (promptBytes + TokenEstimator.Utf8BytesPerToken - 1) / TokenEstimator.Utf8BytesPerToken;
+        return ((inputTokens * price.Input) + (maxOutputTokens * price.Output)) / 1_000_000m;
+    }
 }

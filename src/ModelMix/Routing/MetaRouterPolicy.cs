@@ -145,9 +145,9 @@ public sealed class MetaRouterPolicy : IRoutingPolicy
 
     /// <summary>
     /// The most the classification of <paramref name="request"/> can cost at <paramref name="at"/>. A budget holds this
-    /// before the call, since the classifier is paid whether or not the request then goes ahead. Its prompt is
-    /// estimated like <see cref="Budgets.BudgetEstimator"/> (one token per 4 UTF-8 bytes), with the system prompt, the
-    /// schema and a margin for the API's framing. Its answer is at most <see cref="MetaRouterOptions.MaxOutputTokens"/>.
+    /// before the call, since the classifier is paid whether or not the request then goes ahead: its prompt (the system
+    /// prompt, the request's description, the schema and a margin for the API's framing) and at most
+    /// <see cref="MetaRouterOptions.MaxOutputTokens"/> of answer, priced by <see cref="Budgets.BudgetEstimator.PromptWorstCaseUsd"/>.
     /// </summary>
     /// <exception cref="UnknownModelException">The classifier's model has no price in force at <paramref name="at"/>.</exception>
     public decimal ClassificationWorstCaseUsd(PriceBook prices, in RoutingRequest request, DateTimeOffset at)
@@ -156,9 +156,7 @@ public sealed class MetaRouterPolicy : IRoutingPolicy
         const int Framing = 1024; // roles, the JSON-output instructions the API adds, the schema's wrapper
         var bytes = (long)Encoding.UTF8.GetByteCount(_options.SystemPrompt) + Encoding.UTF8.GetByteCount(Describe(request))
             + _schemaBytes + Framing;
-        var price = prices.GetPrice(_classifierModel, at);
-        var inputTokens = (bytes + TokenEstimator.Utf8BytesPerToken - 1) / TokenEstimator.Utf8BytesPerToken;
-        return ((inputTokens * price.Input) + (_options.MaxOutputTokens * price.Output)) / 1_000_000m;
+        return Budgets.BudgetEstimator.PromptWorstCaseUsd(prices, _classifierModel, bytes, _options.MaxOutputTokens, at);
     }
 
     /// <summary>

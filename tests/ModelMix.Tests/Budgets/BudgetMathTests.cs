@@ -81,6 +81,15 @@ public sealed class BudgetMathTests
     }
 
     [Fact]
+    public void Worst_case_of_a_prompt_rounds_its_bytes_up_to_whole_tokens()
+    {
+        // Haiku 4.5 at $1 / $5 per MTok: 401 bytes ≈ 101 input tokens (rounded up), plus 200 output tokens.
+        var cost = BudgetEstimator.PromptWorstCaseUsd(PriceBook.Default, "claude-haiku-4-5", 401, 200, At);
+
+        Assert.Equal((101m * 1m + 200m * 5m) / 1_000_000m, cost);
+    }
+
+    [Fact]
     public void Worst_case_with_cache_control_prices_input_as_a_one_hour_cache_write()
     {
         var body = Body(400, cacheControl: true);
