@@ -901,8 +901,7 @@ internal sealed class MessagesForwarder : IDisposable
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.StartObject)
                     {
-                        using var document = JsonDocument.ParseValue(ref reader);
-                        usage = AnthropicUsage.FromJson(document.RootElement);
+                        usage = AnthropicUsage.Read(ref reader); // on the way, no document built
                     }
                     else
                     {

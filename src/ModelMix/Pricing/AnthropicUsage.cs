@@ -20,25 +20,17 @@ public static class AnthropicUsage
     public static TokenUsage FromJson(JsonElement usage)
     {
         RequireObject(usage);
-        var creationTotal = Long(usage, "cache_creation_input_tokens") ?? 0;
-        long write5m = 0, write1h = 0;
-        if (usage.TryGetProperty("cache_creation", out var breakdown) && breakdown.ValueKind == JsonValueKind.Object)
-        {
-            write5m = Long(breakdown, "ephemeral_5m_input_tokens") ?? 0;
-            write1h = Long(breakdown, "ephemeral_1h_input_tokens") ?? 0;
-        }
-
-        (write5m, write1h) = Reconcile(creationTotal, write5m, write1h);
-        return new TokenUsage(
-            Long(usage, "input_tokens") ?? 0,
-            Long(usage, "output_tokens") ?? 0,
-            write5m,
-            write1h,
-            Long(usage, "cache_read_input_tokens") ?? 0,
-            ParseServiceTier(String(usage, "service_tier")),
-            ParseSpeed(String(usage, "speed")),
-            String(usage, "inference_geo"));
+        return ReadFields(usage).ToUsage();
     }
+
+    /// <summary>
+    /// Reads a wire <c>usage</c> object from <paramref name="reader"/>, positioned on its start, exactly as
+    /// <see cref="FromJson(JsonElement)"/> reads it, and leaves the reader on its end: no document is built, so a
+    /// parser already walking a Message (the proxy reading each answer) takes the usage on its way.
+    /// </summary>
+    /// <exception cref="ArgumentException">The reader is not on the start of an object.</exception>
+    /// <exception cref="JsonException">The JSON is malformed.</exception>
+    public static TokenUsage Read(ref Utf8JsonReader reader) => UsageFields.Read(ref reader).ToUsage();
 
     /// <summary>Converts the official SDK's <c>Usage</c> (from a Message or a <c>message_start</c> event).</summary>
     /// <param name="usage">The SDK usage object.</param>
@@ -71,31 +63,28 @@ public static class AnthropicUsage
     public static TokenUsage MergeDelta(in TokenUsage start, JsonElement deltaUsage)
     {
         RequireObject(deltaUsage);
+        var delta = ReadFields(deltaUsage);
         long write5m = start.CacheWrite5mTokens, write1h = start.CacheWrite1hTokens;
-        var creationTotal = Long(deltaUsage, "cache_creation_input_tokens");
-        if (deltaUsage.TryGetProperty("cache_creation", out var breakdown) && breakdown.ValueKind == JsonValueKind.Object)
+        if (delta.HasBreakdown)
         {
-            write5m = Long(breakdown, "ephemeral_5m_input_tokens") ?? 0;
-            write1h = Long(breakdown, "ephemeral_1h_input_tokens") ?? 0;
-            (write5m, write1h) = Reconcile(creationTotal ?? write5m + write1h, write5m, write1h);
+            write5m = delta.Ephemeral5m ?? 0;
+            write1h = delta.Ephemeral1h ?? 0;
+            (write5m, write1h) = Reconcile(delta.CacheCreation ?? write5m + write1h, write5m, write1h);
         }
-        else if (creationTotal is { } total)
+        else if (delta.CacheCreation is { } total)
         {
             (write5m, write1h) = SplitTotal(total, write5m, write1h);
         }
 
-        var tier = String(deltaUsage, "service_tier");
-        var speed = String(deltaUsage, "speed");
-        var geo = String(deltaUsage, "inference_geo");
         return new TokenUsage(
-            Long(deltaUsage, "input_tokens") ?? start.InputTokens,
-            Long(deltaUsage, "output_tokens") ?? start.OutputTokens,
+            delta.Input ?? start.InputTokens,
+            delta.Output ?? start.OutputTokens,
             write5m,
             write1h,
-            Long(deltaUsage, "cache_read_input_tokens") ?? start.CacheReadTokens,
-            tier is null ? start.ServiceTier : ParseServiceTier(tier),
-            speed is null ? start.Speed : ParseSpeed(speed),
-            geo ?? start.InferenceGeo);
+            delta.CacheRead ?? start.CacheReadTokens,
+            delta.ServiceTier is null ? start.ServiceTier : ParseServiceTier(delta.ServiceTier),
+            delta.Speed is null ? start.Speed : ParseSpeed(delta.Speed),
+            delta.InferenceGeo ?? start.InferenceGeo);
     }
 
     /// <summary>Applies the SDK's <c>MessageDeltaUsage</c> (cumulative counts) to the usage so far.</summary>
@@ -186,11 +175,143 @@ public static class AnthropicUsage
         }
     }
 
-    private static long? Long(JsonElement element, string name) =>
-        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var number)
-            ? number
-            : null;
+    /// <summary>The fields of a usage object over its raw bytes (one parse for every JSON entry point).</summary>
+    private static UsageFields ReadFields(JsonElement usage)
+    {
+        var reader = new Utf8JsonReader(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(usage));
+        reader.Read();
+        return UsageFields.Read(ref reader);
+    }
 
-    private static string? String(JsonElement element, string name) =>
-        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+    /// <summary>
+    /// The fields of one wire <c>usage</c> object, each null when absent, null or not of its type. As with
+    /// <see cref="JsonElement.TryGetProperty(string, out JsonElement)"/>, a name given twice takes its last value.
+    /// </summary>
+    private struct UsageFields
+    {
+        public long? Input;
+        public long? Output;
+        public long? CacheCreation;
+        public long? CacheRead;
+        public bool HasBreakdown; // cache_creation is an object
+        public long? Ephemeral5m;
+        public long? Ephemeral1h;
+        public string? ServiceTier;
+        public string? Speed;
+        public string? InferenceGeo;
+
+        public readonly TokenUsage ToUsage()
+        {
+            var (write5m, write1h) = Reconcile(CacheCreation ?? 0, HasBreakdown ? Ephemeral5m ?? 0 : 0, HasBreakdown ? Ephemeral1h ?? 0 : 0);
+            return new TokenUsage(
+                Input ?? 0,
+                Output ?? 0,
+                write5m,
+                write1h,
+                CacheRead ?? 0,
+                ParseServiceTier(ServiceTier),
+                ParseSpeed(Speed),
+                InferenceGeo);
+        }
+
+        public static UsageFields Read(ref Utf8JsonReader reader)
+        {
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                throw new ArgumentException($"A usage object must be a JSON object, not {reader.TokenType}.", nameof(reader));
+            }
+
+            var fields = default(UsageFields);
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("input_tokens"u8))
+                {
+                    fields.Input = Long(ref reader);
+                }
+                else if (reader.ValueTextEquals("output_tokens"u8))
+                {
+                    fields.Output = Long(ref reader);
+                }
+                else if (reader.ValueTextEquals("cache_creation_input_tokens"u8))
+                {
+                    fields.CacheCreation = Long(ref reader);
+                }
+                else if (reader.ValueTextEquals("cache_read_input_tokens"u8))
+                {
+                    fields.CacheRead = Long(ref reader);
+                }
+                else if (reader.ValueTextEquals("cache_creation"u8))
+                {
+                    reader.Read();
+                    fields.HasBreakdown = reader.TokenType == JsonTokenType.StartObject;
+                    fields.Ephemeral5m = fields.Ephemeral1h = null;
+                    if (!fields.HasBreakdown)
+                    {
+                        reader.Skip();
+                        continue;
+                    }
+
+                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                    {
+                        if (reader.ValueTextEquals("ephemeral_5m_input_tokens"u8))
+                        {
+                            fields.Ephemeral5m = Long(ref reader);
+                        }
+                        else if (reader.ValueTextEquals("ephemeral_1h_input_tokens"u8))
+                        {
+                            fields.Ephemeral1h = Long(ref reader);
+                        }
+                        else
+                        {
+                            reader.Read();
+                            reader.Skip();
+                        }
+                    }
+                }
+                else if (reader.ValueTextEquals("service_tier"u8))
+                {
+                    fields.ServiceTier = String(ref reader);
+                }
+                else if (reader.ValueTextEquals("speed"u8))
+                {
+                    fields.Speed = String(ref reader);
+                }
+                else if (reader.ValueTextEquals("inference_geo"u8))
+                {
+                    fields.InferenceGeo = String(ref reader);
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+
+            return fields;
+        }
+
+        private static long? Long(ref Utf8JsonReader reader)
+        {
+            reader.Read();
+            if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var number))
+            {
+                return number;
+            }
+
+            reader.Skip();
+            return null;
+        }
+
+        private static string? String(ref Utf8JsonReader reader)
+        {
+            reader.Read();
+            if (reader.TokenType == JsonTokenType.String)
+            {
+                return reader.GetString();
+            }
+
+            reader.Skip();
+            return null;
+        }
+    }
 }

@@ -148,6 +148,51 @@ public sealed class AnthropicUsageTests
         Assert.Equal(0, usage.CacheWrite1hTokens);
     }
 
+    [Theory]
+    [InlineData("""{"input_tokens": 1, "input_tokens": 7, "output_tokens": 2}""", 7, 2, 0, 0)]
+    [InlineData("""{"input_tokens": 3, "output_tokens": 2.5, "cache_read_input_tokens": "9"}""", 3, 0, 0, 0)]
+    [InlineData("""{"input_tokens": 3, "output_tokens": 4, "cache_creation_input_tokens": 50, "cache_creation": {"ephemeral_5m_input_tokens": 10, "ephemeral_1h_input_tokens": 40}, "cache_creation": {"ephemeral_1h_input_tokens": 20}}""", 3, 4, 30, 20)]
+    [InlineData("""{"input_tokens": 3, "output_tokens": 4, "cache_creation_input_tokens": 50, "cache_creation": {"ephemeral_1h_input_tokens": 40}, "cache_creation": null}""", 3, 4, 50, 0)]
+    [InlineData("""{"inp\u0075t_tokens": 5, "extra": {"input_tokens": 99, "list": [1, {"a": 2}]}, "output_tokens": 6}""", 5, 6, 0, 0)]
+    public void A_name_given_twice_takes_its_last_value_and_a_value_of_the_wrong_type_counts_as_absent(string json, long input, long output, long write5m, long write1h)
+    {
+        using var doc = JsonDocument.Parse(json);
+
+        var usage = AnthropicUsage.FromJson(doc.RootElement);
+
+        Assert.Equal((input, output, write5m, write1h), (usage.InputTokens, usage.OutputTokens, usage.CacheWrite5mTokens, usage.CacheWrite1hTokens));
+    }
+
+    [Fact]
+    public void Read_takes_the_usage_from_a_reader_inside_a_message_and_leaves_it_on_the_object_end()
+    {
+        var message = File.ReadAllBytes(SharedFixtures.Anthropic("messages/response-text.json"));
+        using var doc = JsonDocument.Parse(message);
+        var reader = new Utf8JsonReader(message);
+        while (reader.Read() && !(reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1 && reader.ValueTextEquals("usage"u8)))
+        {
+        }
+
+        reader.Read();
+        var usage = AnthropicUsage.Read(ref reader);
+
+        Assert.Equal(AnthropicUsage.FromJson(doc.RootElement.GetProperty("usage")), usage);
+        Assert.Equal(new TokenUsage(19, 33, 0, 0, 0, ServiceTier.Standard, Speed.Standard, "not_available"), usage);
+        Assert.Equal(JsonTokenType.EndObject, reader.TokenType);
+        Assert.Equal(1, reader.CurrentDepth);
+    }
+
+    [Fact]
+    public void Read_refuses_a_reader_that_is_not_on_an_object()
+    {
+        Assert.Throws<ArgumentException>(() =>
+        {
+            var reader = new Utf8JsonReader("[1]"u8);
+            reader.Read();
+            AnthropicUsage.Read(ref reader);
+        });
+    }
+
     [Fact]
     public void Tier_speed_and_geo_are_read()
     {
