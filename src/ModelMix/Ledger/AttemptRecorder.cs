@@ -50,34 +50,69 @@ public sealed class AttemptRecorder
         return priced;
     }
 
+    /// <summary>
+    /// Records an attempt whose <see cref="LedgerRecord.Cost"/> the caller already set with <see cref="TryCost"/>, as it
+    /// is: <see cref="RecordAsync"/> would price it again and copy it. The proxy builds each answered attempt's record
+    /// this way, once.
+    /// </summary>
+    /// <exception cref="ArgumentException">The attempt has no cost: record it with <see cref="RecordAsync"/>, which marks it unpriced.</exception>
+    public async ValueTask<LedgerRecord> RecordPricedAsync(LedgerRecord priced, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(priced);
+        if (priced.Cost is null)
+        {
+            throw new ArgumentException($"The attempt '{priced.Id}' has no cost; record it with RecordAsync, which prices it or marks it unpriced.", nameof(priced));
+        }
+
+        await _ledger.RecordAsync(priced, cancellationToken).ConfigureAwait(false);
+        _metrics?.Record(priced);
+        return priced;
+    }
+
     /// <summary>Returns <paramref name="attempt"/> with its cost (or its unpriced status) filled in.</summary>
     public LedgerRecord Price(LedgerRecord attempt)
     {
         ArgumentNullException.ThrowIfNull(attempt);
-        var usage = attempt.Usage;
-        if (usage.InputTokens == 0 && usage.OutputTokens == 0 && usage.TotalInputTokens == 0)
-        {
-            // Nothing was consumed (an error answer, a refused connection): nothing is owed, on any model.
-            return attempt with { Cost = CostBreakdown.Zero };
-        }
-
-        if (attempt.ResponseModel is { } responseModel && _prices.TryResolveId(responseModel, out _))
-        {
-            return attempt with { Cost = _prices.Cost(responseModel, usage, attempt.Timestamp) };
-        }
-
-        try
-        {
-            return attempt with { Cost = _prices.Cost(attempt.RoutedModel, usage, attempt.Timestamp) };
-        }
-        catch (PricingException)
-        {
-            return attempt with
+        return TryCost(attempt.RoutedModel, attempt.ResponseModel, attempt.Usage, attempt.Timestamp, out var cost)
+            ? attempt with { Cost = cost }
+            : attempt with
             {
                 Cost = null,
                 Status = attempt.Status == LedgerStatus.Ok ? LedgerStatus.Unpriced : attempt.Status,
                 ErrorType = attempt.ErrorType ?? "unpriced_model",
             };
+    }
+
+    /// <summary>
+    /// The cost <see cref="Price"/> gives an attempt: zero when nothing was consumed, else the usage at the prices of the
+    /// model that answered (when the price book knows it), else of the model it was routed to. False when neither has a
+    /// price in force at <paramref name="at"/>: the attempt is unpriced.
+    /// </summary>
+    public bool TryCost(string routedModel, string? responseModel, in TokenUsage usage, DateTimeOffset at, out CostBreakdown cost)
+    {
+        ArgumentNullException.ThrowIfNull(routedModel);
+        if (usage.InputTokens == 0 && usage.OutputTokens == 0 && usage.TotalInputTokens == 0)
+        {
+            // Nothing was consumed (an error answer, a refused connection): nothing is owed, on any model.
+            cost = CostBreakdown.Zero;
+            return true;
+        }
+
+        if (responseModel is { } answered && _prices.TryResolveId(answered, out _))
+        {
+            cost = _prices.Cost(answered, usage, at);
+            return true;
+        }
+
+        try
+        {
+            cost = _prices.Cost(routedModel, usage, at);
+            return true;
+        }
+        catch (PricingException)
+        {
+            cost = default;
+            return false;
         }
     }
 }
