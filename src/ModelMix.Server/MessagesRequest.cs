@@ -66,7 +66,8 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
             return false;
         }
 
-        if (model.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(model.GetString()))
+        var modelName = model.ValueKind == JsonValueKind.String ? model.GetString() : null; // read once: each read is a new string
+        if (string.IsNullOrWhiteSpace(modelName))
         {
             error = "model: Input should be a non-empty string";
             return false;
@@ -131,9 +132,9 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
             }
         }
 
-        request = new MessagesRequest(model.GetString()!, maxTokensValue, stream, messages.GetArrayLength())
+        request = new MessagesRequest(modelName, maxTokensValue, stream, messages.GetArrayLength())
         {
-            Features = ReadFeatures(root, messages, model.GetString()!, maxTokensValue, TokenEstimator.EstimateUtf8(body.Span)),
+            Features = ReadFeatures(root, messages, modelName, maxTokensValue, TokenEstimator.EstimateUtf8(body.Span)),
         };
         error = null;
         return true;
@@ -146,10 +147,10 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
     /// </summary>
     private static RoutingRequest ReadFeatures(JsonElement root, JsonElement messages, string model, long maxTokens, long estimatedTokens)
     {
-        var text = new StringBuilder();
+        var text = new RoutingText();
         if (root.TryGetProperty("system", out var system))
         {
-            AppendText(text, system);
+            AppendText(ref text, system);
         }
 
         var hasImages = false;
@@ -186,7 +187,7 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
                 text.Append('\n');
             }
 
-            AppendText(text, userContent);
+            AppendText(ref text, userContent);
         }
 
         var toolCount = root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array ? tools.GetArrayLength() : 0;
@@ -208,7 +209,7 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
         };
     }
 
-    private static void AppendText(StringBuilder text, JsonElement content)
+    private static void AppendText(ref RoutingText text, JsonElement content)
     {
         switch (content.ValueKind)
         {
@@ -231,5 +232,52 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
 
                 break;
         }
+    }
+
+    /// <summary>
+    /// The routing text as a <see cref="StringBuilder"/> would build it, without one while it is a single string: the
+    /// usual request (one user message, no system prompt) then costs only the string read from the JSON.
+    /// </summary>
+    internal struct RoutingText
+    {
+        private string? _single;
+        private StringBuilder? _builder;
+
+        public readonly int Length => _builder?.Length ?? _single?.Length ?? 0;
+
+        public void Append(string? value)
+        {
+            if (string.IsNullOrEmpty(value))
+            {
+                return;
+            }
+
+            if (_builder is not null)
+            {
+                _builder.Append(value);
+            }
+            else if (_single is null)
+            {
+                _single = value;
+            }
+            else
+            {
+                _builder = new StringBuilder(_single, _single.Length + value.Length + 16).Append(value);
+                _single = null;
+            }
+        }
+
+        public void Append(char value)
+        {
+            if (_builder is null)
+            {
+                _builder = new StringBuilder(_single, (_single?.Length ?? 0) + 16);
+                _single = null;
+            }
+
+            _builder.Append(value);
+        }
+
+        public override readonly string ToString() => _builder?.ToString() ?? _single ?? string.Empty;
     }
 }
