@@ -50,6 +50,7 @@ internal sealed class MessagesForwarder : IDisposable
     private readonly BudgetGate _budgets;
     private readonly ProxyCooldowns _cooldowns; // shared 429/529 cooldowns (ProxyCooldowns.cs)
     private readonly ProxyPromptCaching? _caching;
+    private readonly AttemptTimeouts _timeouts = new(); // each attempt's timeout, linked to the client's abort (pooled sources)
     // Singletons taken from the root provider when first needed (the cascade builds its SDK client then; shadow mode
     // exists only when configured). Not through HttpContext.RequestServices, which opens a DI scope per request.
     private readonly Lazy<ProxyCascade?> _cascade;
@@ -163,7 +164,7 @@ internal sealed class MessagesForwarder : IDisposable
             return;
         }
 
-        var route = new Route(request.Model, "passthrough", "the caller named a model");
+        Route route;
         if (_router.IsAlias(request.Model, out var policy))
         {
             var features = request.Features with { TaskLabel = taskLabel, SessionId = sessionId, RequestId = requestId };
@@ -172,18 +173,7 @@ internal sealed class MessagesForwarder : IDisposable
                 // auto-meta pays its classifier before it decides: the loop guard and the budget come first, so a
                 // stopped session or a key over its budget is refused before anything is paid. The hold covers the
                 // classification and the costliest answer, and the classification is charged to it.
-                if (await TripsLoopGuardAsync(context, requestId, request, new Route(request.Model, policy!.Name, "stopped before routing"), dialect, caller, sessionId, taskLabel, body))
-                {
-                    return;
-                }
-
-                await using var hold = await _budgets.ReserveAsync(
-                    context, caller, routingCall.Models, (prices, at) => routingCall.WorstCaseUsd(prices, at, body, request.MaxTokens, features), sessionId, requestId, dialect);
-                if (hold is not null)
-                {
-                    await ForwardAsync(context, requestId, body, request, dialect, caller, hold);
-                }
-
+                await ForwardPayingRoutingCallAsync(context, requestId, body, request, dialect, caller, policy!, routingCall, features, sessionId, taskLabel);
                 return;
             }
 
@@ -217,6 +207,10 @@ internal sealed class MessagesForwarder : IDisposable
                 null,
                 requestId);
             return;
+        }
+        else
+        {
+            route = new Route(request.Model, "passthrough", "the caller named a model");
         }
 
         context.Response.Headers["x-modelmix-routed-model"] = route.Model;
@@ -323,6 +317,27 @@ internal sealed class MessagesForwarder : IDisposable
     }
 
     /// <summary>
+    /// The start of an alias whose policy pays for a routing call (<c>auto-meta</c>): the loop guard, then a budget
+    /// hold for the call and the costliest answer, then <see cref="ForwardAsync"/> with that hold. A method of its own
+    /// because its worst-case closure captures the request: in <see cref="ForwardAsync"/> the compiler would allocate
+    /// the captured variables' class on every request, routed this way or not.
+    /// </summary>
+    private async Task ForwardPayingRoutingCallAsync(HttpContext context, string requestId, byte[] body, MessagesRequest request, IClientDialect dialect, AuthCaller caller, IRoutingPolicy policy, ProxyRoutingCall routingCall, RoutingRequest features, string? sessionId, string? taskLabel)
+    {
+        if (await TripsLoopGuardAsync(context, requestId, request, new Route(request.Model, policy.Name, "stopped before routing"), dialect, caller, sessionId, taskLabel, body))
+        {
+            return;
+        }
+
+        await using var hold = await _budgets.ReserveAsync(
+            context, caller, routingCall.Models, (prices, at) => routingCall.WorstCaseUsd(prices, at, body, request.MaxTokens, features), sessionId, requestId, dialect);
+        if (hold is not null)
+        {
+            await ForwardAsync(context, requestId, body, request, dialect, caller, hold);
+        }
+    }
+
+    /// <summary>
     /// Answers a request whose upstream could not be reached (an <see cref="HttpRequestException"/>: 502) or did not
     /// answer in time (an <see cref="UpstreamTimeoutException"/>: 504), in <paramref name="dialect"/>'s error shape.
     /// </summary>
@@ -340,7 +355,7 @@ internal sealed class MessagesForwarder : IDisposable
         context.Request.Headers["anthropic-version"].ToString() is { Length: > 0 } version ? version : _options.DefaultAnthropicVersion;
 
     /// <summary>Reads the request body within the size limit; null when an error (413) was written in <paramref name="dialect"/>'s shape.</summary>
-    internal async Task<byte[]?> ReadBodyAsync(HttpContext context, IClientDialect dialect)
+    internal async ValueTask<byte[]?> ReadBodyAsync(HttpContext context, IClientDialect dialect)
     {
         var limit = _options.MaxRequestBodyBytes;
         if (context.Request.ContentLength is { } declared && declared > limit)
@@ -476,8 +491,7 @@ internal sealed class MessagesForwarder : IDisposable
     {
         var startedAt = _time.GetUtcNow();
         var started = _time.GetTimestamp();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-        timeout.CancelAfter(_options.UpstreamTimeout);
+        using var timeout = _timeouts.Start(_options.UpstreamTimeout, aborted);
 
         HttpResponseMessage response;
         try
@@ -581,7 +595,10 @@ internal sealed class MessagesForwarder : IDisposable
                 };
             }
 
-            var record = await _recorder.RecordAsync(NewRecord(call, attempt, startedAt, started, status, HeaderValue(headers, "request-id"), model, usage), CancellationToken.None);
+            // Priced before the record is built, so it is built once (RecordAsync would price and copy it).
+            var record = _recorder.TryCost(call.Route.Model, model, usage, startedAt, out var cost)
+                ? await _recorder.RecordPricedAsync(NewRecord(call, attempt, startedAt, started, status, HeaderValue(headers, "request-id"), model, usage, cost), CancellationToken.None)
+                : await _recorder.RecordAsync(NewRecord(call, attempt, startedAt, started, status, HeaderValue(headers, "request-id"), model, usage), CancellationToken.None);
             call.Budget.Charge(record);
             await (_caching?.ObserveAsync(call.Body, record) ?? ValueTask.CompletedTask);
             if (record.Status == LedgerStatus.Unpriced)
@@ -664,10 +681,7 @@ internal sealed class MessagesForwarder : IDisposable
     {
         var response = context.Response;
         response.StatusCode = result.Status;
-        foreach (var (name, value) in result.Headers)
-        {
-            response.Headers[name] = value;
-        }
+        RelayHeaders(response, result);
 
         response.ContentLength = result.Body.Length;
         try
@@ -680,15 +694,22 @@ internal sealed class MessagesForwarder : IDisposable
         }
     }
 
+    /// <summary>Copies the upstream headers ModelMix relays onto the client's response (by index: no boxed enumerator per request).</summary>
+    internal static void RelayHeaders(HttpResponse response, UpstreamResult result)
+    {
+        var headers = result.Headers;
+        for (var i = 0; i < headers.Count; i++)
+        {
+            response.Headers[headers[i].Key] = headers[i].Value;
+        }
+    }
+
     /// <summary>Sets a stream's status and relayed headers, and turns response buffering off so events go out as they come.</summary>
     internal static HttpResponse StartStreamResponse(HttpContext context, UpstreamResult result)
     {
         var response = context.Response;
         response.StatusCode = result.Status;
-        foreach (var (name, value) in result.Headers)
-        {
-            response.Headers[name] = value;
-        }
+        RelayHeaders(response, result);
 
         response.Headers.CacheControl = "no-cache";
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
@@ -798,8 +819,9 @@ internal sealed class MessagesForwarder : IDisposable
     }
 
     /// <summary>The ledger record of one attempt; an answered one passes what the answer said (one record built, not copied with <c>with</c>).</summary>
-    private LedgerRecord NewRecord(CallContext call, int attempt, DateTimeOffset startedAt, long started, int status, string? upstreamRequestId = null, string? responseModel = null, TokenUsage usage = default) => new()
+    private LedgerRecord NewRecord(CallContext call, int attempt, DateTimeOffset startedAt, long started, int status, string? upstreamRequestId = null, string? responseModel = null, TokenUsage usage = default, CostBreakdown? cost = null) => new()
     {
+        Cost = cost,
         UpstreamRequestId = upstreamRequestId,
         ResponseModel = responseModel,
         Usage = usage,
