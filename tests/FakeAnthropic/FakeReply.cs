@@ -104,6 +104,21 @@ public sealed partial record FakeReply
         };
     }
 
+    /// <summary>
+    /// A redirect (the Messages API sends none): <paramref name="status"/> (301, 302, 303, 307 or 308) with an error
+    /// body and a <c>location</c> header, to check that a client does not follow it.
+    /// </summary>
+    public static FakeReply Redirect(string location, int status = 307)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(location);
+        if (status is not (301 or 302 or 303 or 307 or 308))
+        {
+            throw new ArgumentOutOfRangeException(nameof(status), status, "A redirect status is 301, 302, 303, 307 or 308.");
+        }
+
+        return new FakeReply(FakeReplyKind.Error) { StatusCode = status, ErrorType = "api_error", ErrorMessage = "moved" }.WithHeader("location", location);
+    }
+
     /// <summary>A 529 <c>overloaded_error</c> as in <c>errors/529-overloaded_error.json</c>.</summary>
     public static FakeReply Overloaded() =>
         FromErrorFixture(529, "errors/529-overloaded_error.json", retryAfter: null);

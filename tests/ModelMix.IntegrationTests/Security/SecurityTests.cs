@@ -190,6 +190,22 @@ public sealed class SecurityTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_upstream_redirect_is_relayed_not_followed_so_the_upstream_key_never_leaves_for_another_host()
+    {
+        using var trap = new ConnectionTrap();
+        _harness.Fake.Enqueue(FakeReply.Redirect($"http://127.0.0.1:{trap.Port}/v1/messages"));
+        using var http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = _harness.ProxyUrl };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/messages") { Content = new StringContent(Body, Encoding.UTF8, "application/json") };
+        request.Headers.Add("anthropic-version", "2023-06-01");
+
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.TemporaryRedirect, response.StatusCode);
+        Assert.Equal(0, trap.Connections); // followed, the redirect would have carried x-api-key to it
+        Assert.Single(_harness.Fake.Requests);
+    }
+
+    [Fact]
     public async Task Prompt_and_answer_text_are_never_stored()
     {
         var promptMarker = "PROMPT-" + Guid.NewGuid().ToString("N");
