@@ -595,10 +595,13 @@ internal sealed class MessagesForwarder : IDisposable
                 };
             }
 
-            // Priced before the record is built, so it is built once (RecordAsync would price and copy it).
-            var record = _recorder.TryCost(call.Route.Model, model, usage, startedAt, out var cost)
-                ? await _recorder.RecordPricedAsync(NewRecord(call, attempt, startedAt, started, status, HeaderValue(headers, "request-id"), model, usage, cost), CancellationToken.None)
-                : await _recorder.RecordAsync(NewRecord(call, attempt, startedAt, started, status, HeaderValue(headers, "request-id"), model, usage), CancellationToken.None);
+            // Priced before the record is built, so it is built once (RecordAsync would price and copy it); an
+            // unpriced attempt goes through RecordAsync, which marks it so.
+            var priced = _recorder.TryCost(call.Route.Model, model, usage, startedAt, out var cost);
+            var answered = NewRecord(call, attempt, startedAt, started, status, HeaderValue(headers, "request-id"), model, usage, priced ? cost : null);
+            var record = priced
+                ? await _recorder.RecordPricedAsync(answered, CancellationToken.None)
+                : await _recorder.RecordAsync(answered, CancellationToken.None);
             call.Budget.Charge(record);
             await (_caching?.ObserveAsync(call.Body, record) ?? ValueTask.CompletedTask);
             if (record.Status == LedgerStatus.Unpriced)
