@@ -20,7 +20,7 @@ internal static partial class Log
     [LoggerMessage(3, LogLevel.Warning, "Attempt {Attempt} of request {RequestId} to {Model} failed: {ErrorType} (HTTP {Status}).")]
     public static partial void AttemptFailed(ILogger logger, int attempt, string requestId, string model, string errorType, int status);
 
-    [LoggerMessage(4, LogLevel.Error, "Request {RequestId}: the answer of {Model} could not be priced; it is recorded as unpriced. Add the model to the price book.")]
+    [LoggerMessage(4, LogLevel.Warning, "Request {RequestId}: {Model} has no price in the model catalog; its attempts are recorded with their tokens and no cost (status unpriced) until a price is added with ModelMix:Prices (said once per model).")]
     public static partial void Unpriced(ILogger logger, string requestId, string model);
 
     [LoggerMessage(5, LogLevel.Warning, "Request {RequestId}: the upstream stream from {Model} ended before message_stop ({Reason}); the client got an error event.")]

@@ -198,19 +198,25 @@ internal sealed class MessagesForwarder : IDisposable
             route = new Route(decision.Model, decision.Policy, decision.Reason);
             body = RequestBodyRewriter.ReplaceModel(body, decision.Model);
         }
-        else if (!_recorder.Prices.TryResolveId(request.Model, out _))
+        else if (_recorder.Prices.TryResolveId(request.Model, out _))
+        {
+            route = new Route(request.Model, "passthrough", "the caller named a model");
+        }
+        else if (_options.UnpricedModels == UnpricedModelHandling.Refuse)
         {
             await dialect.WriteErrorAsync(
                 context,
                 400,
-                $"model: '{request.Model}' is neither a routing alias ({string.Join(", ", _router.Aliases)}) nor in ModelMix's price book ({_recorder.Prices.SourceName}), so its cost could not be recorded. Use a priced model (see `modelmix prices`) or add it to a price file passed with --prices.",
+                $"model: '{request.Model}' is neither a routing alias ({string.Join(", ", _router.Aliases)}) nor in ModelMix's model catalog ({_recorder.Prices.SourceName}), and ModelMix:UnpricedModels is 'Refuse'. Use a priced model (see `modelmix prices`) or add its price to a price file (ModelMix:Prices, or --prices FILE).",
                 null,
                 requestId);
             return;
         }
         else
         {
-            route = new Route(request.Model, "passthrough", "the caller named a model");
+            // An unpriced model is forwarded: its attempts are recorded with their tokens and no cost (status
+            // unpriced), to be repriced once a price exists. A budget still refuses it (BudgetGate).
+            route = new Route(request.Model, "passthrough", "the caller named a model (not in the catalog: recorded unpriced)");
         }
 
         context.Response.Headers["x-modelmix-routed-model"] = route.Model;
@@ -604,7 +610,7 @@ internal sealed class MessagesForwarder : IDisposable
                 : await _recorder.RecordAsync(answered, CancellationToken.None);
             call.Budget.Charge(record);
             await (_caching?.ObserveAsync(call.Body, record) ?? ValueTask.CompletedTask);
-            if (record.Status == LedgerStatus.Unpriced)
+            if (record.Status == LedgerStatus.Unpriced && _recorder.IsFirstUnpricedSighting(model ?? call.Route.Model))
             {
                 Log.Unpriced(_logger, call.RequestId, model ?? call.Route.Model);
             }
@@ -815,7 +821,7 @@ internal sealed class MessagesForwarder : IDisposable
         }, CancellationToken.None);
         call.Budget.Charge(record);
         await (_caching?.ObserveAsync(call.Body, record) ?? ValueTask.CompletedTask);
-        if (record.Status == LedgerStatus.Unpriced)
+        if (record.Status == LedgerStatus.Unpriced && _recorder.IsFirstUnpricedSighting(tap.Model ?? call.Route.Model))
         {
             Log.Unpriced(_logger, call.RequestId, tap.Model ?? call.Route.Model);
         }

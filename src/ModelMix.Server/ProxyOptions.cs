@@ -37,6 +37,12 @@ public sealed class ProxyOptions
     /// <summary>Optional price book file that overlays the embedded defaults.</summary>
     public string? Prices { get; set; }
 
+    /// <summary>
+    /// What happens to a request for a model id the catalog has no price for: <c>Forward</c> (default; sent and recorded
+    /// unpriced, refused only where a budget applies) or <c>Refuse</c> (a 400 before anything is sent).
+    /// </summary>
+    public ModelMix.Pricing.UnpricedModelHandling UnpricedModels { get; set; }
+
     /// <summary>Largest request body accepted, in bytes (Anthropic's own limit for the Messages API is 32 MB).</summary>
     public long MaxRequestBodyBytes { get; set; } = 32L * 1024 * 1024;
 

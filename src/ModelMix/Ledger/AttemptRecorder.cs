@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using ModelMix.Pricing;
 using ModelMix.Telemetry;
 
@@ -12,6 +13,10 @@ public sealed class AttemptRecorder
     private readonly PriceBook _prices;
     private readonly ILedger _ledger;
     private readonly ModelMixMetrics? _metrics;
+    private readonly ConcurrentDictionary<string, byte> _unpricedSeen = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>How many distinct unpriced models are remembered for <see cref="IsFirstUnpricedSighting"/>; past it, no more warnings.</summary>
+    internal const int MaxUnpricedModelsRemembered = 256;
 
     /// <summary>Creates a recorder over a price book and a ledger.</summary>
     public AttemptRecorder(PriceBook prices, ILedger ledger)
@@ -67,6 +72,23 @@ public sealed class AttemptRecorder
         await _ledger.RecordAsync(priced, cancellationToken).ConfigureAwait(false);
         _metrics?.Record(priced);
         return priced;
+    }
+
+    /// <summary>
+    /// True the first time an unpriced attempt of <paramref name="model"/> is seen by this recorder, so each door warns
+    /// once per model rather than once per call. The set is bounded (<see cref="MaxUnpricedModelsRemembered"/>): model
+    /// names come from callers, and a caller sending many made-up names must not grow memory or flood the log.
+    /// </summary>
+    /// <param name="model">The model that answered (or was routed to) with no price.</param>
+    public bool IsFirstUnpricedSighting(string model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (_unpricedSeen.ContainsKey(model) || _unpricedSeen.Count >= MaxUnpricedModelsRemembered)
+        {
+            return false;
+        }
+
+        return _unpricedSeen.TryAdd(model, 0);
     }
 
     /// <summary>Returns <paramref name="attempt"/> with its cost (or its unpriced status) filled in.</summary>

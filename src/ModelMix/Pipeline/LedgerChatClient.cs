@@ -225,7 +225,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
         {
             // Not the caller's token: a cancelled call was still made (and may have been billed), so it is recorded.
             var stored = await _recorder.RecordAsync(record, CancellationToken.None).ConfigureAwait(false);
-            if (stored.Status == LedgerStatus.Unpriced)
+            if (stored.Status == LedgerStatus.Unpriced && _recorder.IsFirstUnpricedSighting(stored.ResponseModel ?? stored.RoutedModel))
             {
                 LedgerChatClientLog.Unpriced(_logger, stored.RequestId, stored.ResponseModel ?? stored.RoutedModel);
             }
