@@ -290,7 +290,8 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
     {
         if (router.IsAlias(request.Model, out var policy))
         {
-            var decision = await ProxyRouter.DecideAsync(policy!, request.Features with { RequestId = requestId }, context.RequestAborted);
+            var features = request.Features with { RequestId = requestId };
+            var decision = router.Fit.Fit(await ProxyRouter.DecideAsync(policy!, features, context.RequestAborted), features);
             return new BatchItemInput(customId, Cache(RequestBodyRewriter.ReplaceModel(body, decision.Model), decision.Model), request.Model, decision.Model, decision.Policy, decision.Reason);
         }
 

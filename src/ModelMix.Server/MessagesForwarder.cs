@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ModelMix.Budgets;
+using ModelMix.Catalog;
 using ModelMix.Ledger;
 using ModelMix.Pricing;
 using ModelMix.Routing;
@@ -180,6 +181,7 @@ internal sealed class MessagesForwarder : IDisposable
             var decision = held is null
                 ? await ProxyRouter.DecideAsync(policy!, features, aborted)
                 : await RoutingCallCharger.DecideAsync(held, policy!, features, aborted);
+            decision = _router.Fit.Fit(decision, features); // never a model that would reject the request as it is (ModelFit)
             if (decision.Batch && dialect is AnthropicDialect && !request.Stream && !BatchEndpoints.RefusesBatch(context))
             {
                 // A routing rule with "batch": true — queued for the Message Batches API, answered 202 (BatchEndpoints.cs).
@@ -189,6 +191,10 @@ internal sealed class MessagesForwarder : IDisposable
 
             var chosen = decision;
             decision = _caching is null ? decision : await _caching.RouteAsync(decision, features, aborted); // cache-warm stickiness (ProxyPromptCaching.cs)
+            if (decision.Model != chosen.Model && _router.Fit.Check(decision.Model, features) != RuleViolation.None)
+            {
+                decision = chosen; // the warm model would reject the request as it is
+            }
             if (held?.Reservation is { } reservation && decision.Model != chosen.Model
                 && held.Charged + BudgetEstimator.WorstCaseUsd(_recorder.Prices, decision.Model, body, request.MaxTokens, _time.GetUtcNow()) > reservation.AmountUsd)
             {
@@ -255,7 +261,7 @@ internal sealed class MessagesForwarder : IDisposable
         { ShadowPairId = shadowPairId, ShadowCapture = ProxyShadow.CaptureFor(shadowPairId, request.Stream) };
 
         // A model another request (on any replica sharing the store) just saw overloaded starts on the chain's next model.
-        if (await _cooldowns.InsteadOfAsync(call.Route.Model, call.Budget.Reservation is not null) is { } cooler)
+        if (await _cooldowns.InsteadOfAsync(call.Route.Model, call.Budget.Reservation is not null, request.Features) is { } cooler)
         {
             call = call with
             {
@@ -295,7 +301,7 @@ internal sealed class MessagesForwarder : IDisposable
             }
 
             if ((failed || overflow)
-                && await _cooldowns.NextAsync(call.Route.Model, overflow, tried!, call.Budget.Reservation is not null) is { } next)
+                && await _cooldowns.NextAsync(call.Route.Model, overflow, tried!, call.Budget.Reservation is not null, request.Features) is { } next)
             {
                 var what = overflow ? "the prompt is too long for its context window" : failure is not null ? "it could not be reached" : $"HTTP {result!.Status}";
                 result?.Dispose();

@@ -206,6 +206,7 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
             MaxTokens = maxTokens,
             ConversationDepth = messages.GetArrayLength(),
             RequestedModel = model,
+            Traits = ModelMix.Catalog.RequestTraitsReader.Read(root),
         };
     }
 

@@ -1,3 +1,4 @@
+using ModelMix.Routing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ModelMix.Cooldowns;
@@ -40,7 +41,7 @@ internal sealed partial class ProxyCooldowns(ICooldownStore store, ProxyFallback
     /// Where a request routed to <paramref name="model"/> should start instead, because <paramref name="model"/> is
     /// cooling down and the fallback chain has a model that is not; null to keep <paramref name="model"/>.
     /// </summary>
-    public async Task<string?> InsteadOfAsync(string model, bool budgetHeld)
+    public async Task<string?> InsteadOfAsync(string model, bool budgetHeld, RoutingRequest request)
     {
         if (fallback.Chain.Count == 0)
         {
@@ -54,28 +55,28 @@ internal sealed partial class ProxyCooldowns(ICooldownStore store, ProxyFallback
         }
 
         var tried = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { model };
-        return FirstNotCooling(model, overflow: false, tried, budgetHeld, active, keepCoolingFirst: false);
+        return FirstNotCooling(model, overflow: false, tried, budgetHeld, active, keepCoolingFirst: false, request);
     }
 
     /// <summary>
     /// The fallback chain's next model after <paramref name="failed"/> (<see cref="ProxyFallback.Next"/>), passing
     /// over models that are cooling down; when every remaining one is cooling, the first of them (it may have recovered).
     /// </summary>
-    public async Task<string?> NextAsync(string failed, bool overflow, IReadOnlySet<string> tried, bool budgetHeld)
+    public async Task<string?> NextAsync(string failed, bool overflow, IReadOnlySet<string> tried, bool budgetHeld, RoutingRequest request)
     {
         if (overflow || fallback.Chain.Count == 0)
         {
-            return fallback.Next(failed, overflow, tried, budgetHeld, time.GetUtcNow());
+            return fallback.Next(failed, overflow, tried, budgetHeld, time.GetUtcNow(), request);
         }
 
         var active = await ActiveAsync();
-        return FirstNotCooling(failed, overflow, new HashSet<string>(tried, StringComparer.OrdinalIgnoreCase), budgetHeld, active, keepCoolingFirst: true);
+        return FirstNotCooling(failed, overflow, new HashSet<string>(tried, StringComparer.OrdinalIgnoreCase), budgetHeld, active, keepCoolingFirst: true, request);
     }
 
-    private string? FirstNotCooling(string from, bool overflow, HashSet<string> tried, bool budgetHeld, IReadOnlyDictionary<string, DateTimeOffset> active, bool keepCoolingFirst)
+    private string? FirstNotCooling(string from, bool overflow, HashSet<string> tried, bool budgetHeld, IReadOnlyDictionary<string, DateTimeOffset> active, bool keepCoolingFirst, in RoutingRequest request)
     {
         string? firstCooling = null;
-        while (fallback.Next(from, overflow, tried, budgetHeld, time.GetUtcNow()) is { } candidate)
+        while (fallback.Next(from, overflow, tried, budgetHeld, time.GetUtcNow(), request) is { } candidate)
         {
             if (!active.ContainsKey(Canonical(candidate)))
             {

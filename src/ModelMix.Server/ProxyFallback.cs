@@ -1,3 +1,4 @@
+using ModelMix.Catalog;
 using Microsoft.Extensions.Configuration;
 using ModelMix.Pricing;
 using ModelMix.Routing;
@@ -12,14 +13,16 @@ namespace ModelMix.Server;
 /// </summary>
 internal sealed class ProxyFallback
 {
+    private readonly ModelFit _fit;
     /// <summary>The configuration section.</summary>
     public const string SectionName = "ModelMix:Fallback";
 
     private readonly List<string> _chain = [];
     private readonly PriceBook _prices;
 
-    public ProxyFallback(IConfiguration configuration, PriceBook prices)
+    public ProxyFallback(IConfiguration configuration, PriceBook prices, ModelFit? fit = null)
     {
+        _fit = fit ?? new ModelFit(prices);
         _prices = prices;
         var section = configuration.GetSection(SectionName);
         var errors = new List<string>();
@@ -71,18 +74,19 @@ internal sealed class ProxyFallback
     /// The model to try after <paramref name="failed"/> failed, or null. With a budget held for the original model,
     /// only a model no dearer per token is taken, so the hold still covers the worst case.
     /// </summary>
-    public string? Next(string failed, bool contextOverflow, IReadOnlySet<string> tried, bool budgetHeld, DateTimeOffset at)
+    /// <remarks>A model that would reject <paramref name="request"/> as it is (its catalog rules, <see cref="ModelFit"/>) is passed over.</remarks>
+    public string? Next(string failed, bool contextOverflow, IReadOnlySet<string> tried, bool budgetHeld, DateTimeOffset at, in RoutingRequest request)
     {
         if (contextOverflow)
         {
-            return LongContextModel is { } wide && !tried.Contains(wide) ? wide : null;
+            return LongContextModel is { } wide && !tried.Contains(wide) && _fit.Check(wide, request) == RuleViolation.None ? wide : null;
         }
 
         var position = _chain.IndexOf(CanonicalOf(failed));
         for (var i = position + 1; i < _chain.Count; i++)
         {
             var candidate = _chain[i];
-            if (!tried.Contains(candidate) && (!budgetHeld || NoDearer(candidate, failed, at)))
+            if (!tried.Contains(candidate) && (!budgetHeld || NoDearer(candidate, failed, at)) && _fit.Check(candidate, request) == RuleViolation.None)
             {
                 return candidate;
             }

@@ -1,3 +1,4 @@
+using ModelMix.Catalog;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Configuration;
 using ModelMix.Pricing;
@@ -35,6 +36,7 @@ internal sealed class ProxyRouter
     /// </summary>
     public ProxyRouter(IConfiguration configuration, PriceBook prices, IChatClient? classifier = null, ProxyCascadeSettings? cascade = null)
     {
+        Fit = new ModelFit(prices);
         var routing = configuration.GetSection(RoutingOptions.SectionName);
         _aliases = new Dictionary<string, IRoutingPolicy>(StringComparer.OrdinalIgnoreCase)
         {
@@ -77,6 +79,12 @@ internal sealed class ProxyRouter
             _aliases[alias.Key] = RoutingConfiguration.CreatePolicy(alias, prices);
         }
     }
+
+    /// <summary>
+    /// The per-model rule check every alias's decision passes through (<see cref="ModelFit"/>): a routed request only
+    /// goes to a model that accepts it as it is.
+    /// </summary>
+    public ModelFit Fit { get; }
 
     /// <summary>The alias names, for <c>GET /v1/models</c> and error messages.</summary>
     public IReadOnlyCollection<string> Aliases => _aliases.Keys;

@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.AI;
+using ModelMix.Catalog;
 using ModelMix.Routing;
 
 namespace ModelMix.Pipeline;
@@ -33,8 +34,10 @@ public static class ChatRoutingRequest
 
         long totalChars = options?.Instructions?.Length ?? 0;
         ChatMessage? lastUser = null;
+        ChatMessage? last = null;
         var depth = 0;
         var hasImages = false;
+        var carriesThinking = false;
         foreach (var message in messages)
         {
             if (message.Role != ChatRole.System)
@@ -47,6 +50,11 @@ public static class ChatRoutingRequest
             if (message.Role == ChatRole.User)
             {
                 lastUser = message;
+            }
+
+            if (message.Role != ChatRole.System)
+            {
+                last = message;
             }
 
             foreach (var content in message.Contents)
@@ -63,6 +71,7 @@ public static class ChatRoutingRequest
                         break;
                     case TextReasoningContent reasoning:
                         totalChars += reasoning.Text?.Length ?? 0;
+                        carriesThinking |= message.Role == ChatRole.Assistant;
                         break;
                     case FunctionCallContent call:
                         totalChars += call.Name.Length;
@@ -107,6 +116,44 @@ public static class ChatRoutingRequest
             RequestId = options.GetRequestId(),
             KeyId = options.GetKeyId(),
             RequestedModel = string.IsNullOrEmpty(options?.ModelId) ? null : options.ModelId,
+            Traits = TraitsOf(options, last?.Role == ChatRole.Assistant, carriesThinking),
+        };
+    }
+
+    /// <summary>
+    /// What the call asks of a model that some models refuse, from its options: a required tool (forced tool use),
+    /// sampling parameters other than the API's defaults, and <see cref="ChatOptions.Reasoning"/> (an effort level,
+    /// or <see cref="ReasoningEffort.None"/> for thinking disabled); plus an assistant prefill and carried thinking.
+    /// </summary>
+    /// <param name="options">The call's options, if any.</param>
+    /// <param name="assistantPrefill">Whether the last message is the assistant's.</param>
+    /// <param name="carriesThinking">Whether earlier assistant turns carry reasoning.</param>
+    public static RequestTraits TraitsOf(ChatOptions? options, bool assistantPrefill = false, bool carriesThinking = false)
+    {
+        var toolChoice = options?.ToolMode switch
+        {
+            RequiredChatToolMode { RequiredFunctionName: not null } => ToolChoiceMode.Tool,
+            RequiredChatToolMode => ToolChoiceMode.Any,
+            NoneChatToolMode => ToolChoiceMode.None,
+            AutoChatToolMode => ToolChoiceMode.Auto,
+            _ => ToolChoiceMode.Unspecified,
+        };
+        var effort = options?.Reasoning?.Effort switch
+        {
+            ReasoningEffort.Low => EffortLevel.Low,
+            ReasoningEffort.Medium => EffortLevel.Medium,
+            ReasoningEffort.High => EffortLevel.High,
+            ReasoningEffort.ExtraHigh => EffortLevel.XHigh,
+            _ => EffortLevel.Unspecified,
+        };
+        return new RequestTraits
+        {
+            ToolChoice = toolChoice,
+            Thinking = options?.Reasoning?.Effort == ReasoningEffort.None ? ThinkingMode.Disabled : ThinkingMode.Unspecified,
+            Effort = effort,
+            NonDefaultSampling = options is not null && ((options.Temperature is { } t && t != 1f) || options.TopP is not null || options.TopK is not null),
+            AssistantPrefill = assistantPrefill,
+            CarriesThinking = carriesThinking,
         };
     }
 

@@ -5,6 +5,7 @@ using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using ModelMix.Ledger;
+using ModelMix.Routing;
 using ModelMix.Pricing;
 using Polly;
 using Polly.Retry;
@@ -40,6 +41,7 @@ public sealed class FallbackChatClient : FailoverChatClient
 
     private readonly IChatClient _inner;
     private readonly PriceBook _priceBook;
+    private readonly Catalog.ModelFit _fit;
     private readonly IReadOnlyList<ChainEntry> _chain;
     private readonly ChainEntry? _longContext;
     private readonly TimeSpan _maxRetryAfter;
@@ -65,6 +67,7 @@ public sealed class FallbackChatClient : FailoverChatClient
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxRetryAfter, TimeSpan.Zero, $"{nameof(options)}.{nameof(FallbackOptions.MaxRetryAfter)}");
         _inner = innerClient;
         _priceBook = options.PriceBook ?? PriceBook.Default;
+        _fit = new Catalog.ModelFit(_priceBook, options.TimeProvider);
         _chain = [.. (options.Chain ?? []).Select((model, i) => Resolve(model, $"{nameof(FallbackOptions)}.{nameof(FallbackOptions.Chain)}[{i}]"))];
         _longContext = options.LongContextModel is { } longContext
             ? Resolve(longContext, $"{nameof(FallbackOptions)}.{nameof(FallbackOptions.LongContextModel)}")
@@ -85,7 +88,7 @@ public sealed class FallbackChatClient : FailoverChatClient
     protected override ValueTask<IChatClient> SelectClientAsync(RoutingContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var state = _requests.GetOrAdd(context, static (c, self) => self.Begin(c.ChatOptions), this);
+        var state = _requests.GetOrAdd(context, static (c, self) => self.Begin(c.Messages, c.ChatOptions), this);
         return ValueTask.FromResult<IChatClient>(new AttemptClient(this, state));
     }
 
@@ -104,7 +107,7 @@ public sealed class FallbackChatClient : FailoverChatClient
         var failure = FallbackFailures.Classify(attempt.Exception, cancellationToken.IsCancellationRequested);
         var next = failure switch
         {
-            FallbackFailure.ContextOverflow => _longContext is { } longer && !state.Tried.Contains(longer.Key) ? longer : null,
+            FallbackFailure.ContextOverflow => _longContext is { } longer && !state.Tried.Contains(longer.Key) && _fit.Check(longer.Model, state.Request) == Catalog.RuleViolation.None ? longer : null,
             _ when FallbackFailures.IsRetryable(failure) => NextInChain(state),
             _ => null,
         };
@@ -140,13 +143,15 @@ public sealed class FallbackChatClient : FailoverChatClient
         base.Dispose(disposing);
     }
 
-    private RequestState Begin(ChatOptions? options)
+    private RequestState Begin(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         var model = options?.ModelId is { Length: > 0 } modelId ? modelId : DefaultModel();
         var attempt = options.GetAttempt();
         var state = new RequestState(options.GetRequestId() ?? LedgerIds.New(_time), model, attempt is { } first ? first - 1 : 0)
         {
             RoutingCall = attempt == LedgerRecord.RoutingCallAttempt,
+            // What the call asks of a model: the chain passes over models that would reject it as it is (ModelFit).
+            Request = ChatRoutingRequest.From(messages, options),
         };
         if (model is not null)
         {
@@ -174,7 +179,7 @@ public sealed class FallbackChatClient : FailoverChatClient
 
         for (var i = start; i < _chain.Count; i++)
         {
-            if (!state.Tried.Contains(_chain[i].Key))
+            if (!state.Tried.Contains(_chain[i].Key) && _fit.Check(_chain[i].Model, state.Request) == Catalog.RuleViolation.None)
             {
                 return _chain[i];
             }
@@ -296,6 +301,8 @@ public sealed class FallbackChatClient : FailoverChatClient
         public string? Model { get; set; } = model;
 
         public string? EscalatedFrom { get; set; }
+
+        public RoutingRequest Request { get; init; }
 
         public HashSet<string> Tried { get; } = new(StringComparer.Ordinal);
 

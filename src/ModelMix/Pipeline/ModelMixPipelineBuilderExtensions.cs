@@ -76,6 +76,7 @@ public static class ModelMixPipelineBuilderExtensions
         var options = new ModelRoutingOptions();
         configure?.Invoke(options);
         options.TimeProvider ??= services.GetService<TimeProvider>();
+        options.PriceBook ??= services.GetService<PriceBook>();
         var logger = services.GetService<ILoggerFactory>()?.CreateLogger<ModelRoutingChatClient>();
         return new ModelRoutingChatClient(inner, policy, options, logger);
     }

@@ -42,6 +42,7 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly bool _batchingBelow;
+    private readonly Catalog.ModelFit _fit;
 
     /// <summary>Creates the stage over <paramref name="innerClient"/>.</summary>
     /// <param name="innerClient">The client that serves every model (e.g. the Anthropic SDK's <c>AsIChatClient</c>, under fallback and ledger stages).</param>
@@ -61,6 +62,7 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
         _time = options.TimeProvider ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _batchingBelow = innerClient.GetService<BatchingChatClient>() is not null;
+        _fit = new Catalog.ModelFit(options.PriceBook ?? Pricing.PriceBook.Default, _time);
     }
 
     /// <summary>The client every call is sent to.</summary>
@@ -128,6 +130,11 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
             else
             {
                 decision = await _policy.DecideAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (decision is { } routed)
+            {
+                decision = _fit.Fit(routed, request); // never a model that would reject the call as it is (ModelFit)
             }
         }
 

@@ -29,4 +29,12 @@ public sealed class ModelRoutingOptions
     /// registered in the builder's services is used, else <see cref="System.TimeProvider.System"/>.
     /// </summary>
     public TimeProvider? TimeProvider { get; set; }
+
+    /// <summary>
+    /// The model catalog whose per-model request rules every decision is checked against (<see cref="Catalog.ModelFit"/>):
+    /// a model that would reject the call as it is (forced tool use, thinking mode, effort, sampling, prefill) is
+    /// replaced by one that accepts it, and the reason says so. The registered <see cref="Pricing.PriceBook"/>, else
+    /// <see cref="Pricing.PriceBook.Default"/>, when null. A model id the caller names is never changed.
+    /// </summary>
+    public Pricing.PriceBook? PriceBook { get; set; }
 }

@@ -496,6 +496,13 @@ public sealed class PriceBook
             Family = raw.Family,
             Source = raw.Source,
             MinCacheableTokens = raw.MinCacheableTokens,
+            Status = raw.Status,
+            Released = raw.Released,
+            Retirement = raw.Retirement,
+            ContextWindow = raw.ContextWindow,
+            MaxOutput = raw.MaxOutput,
+            Substitutes = raw.Substitutes.AsReadOnly(),
+            Rules = raw.Rules ?? Catalog.ModelRules.Permissive,
             Periods = periods.AsReadOnly(),
         };
     }

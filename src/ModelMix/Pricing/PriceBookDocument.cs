@@ -22,7 +22,10 @@ internal sealed class PriceBookDocument
         ["cacheWrite5mMultiplier", "cacheWrite1hMultiplier", "cacheReadMultiplier", "batchMultiplier", "inferenceGeo", "source", "notes"];
 
     private static readonly string[] s_modelKeys =
-        ["id", "aliases", "displayName", "family", "minCacheableTokens", "source", "notes", "periods"];
+        ["id", "aliases", "displayName", "family", "minCacheableTokens", "source", "notes", "periods",
+         "status", "released", "retirement", "contextWindow", "maxOutput", "substitutes", "rules"];
+
+    private static readonly string[] s_statuses = ["active", "legacy", "deprecated", "retired", "preview"];
 
     private static readonly string[] s_periodKeys =
         ["effectiveFrom", "effectiveTo", "input", "output", "cacheWrite5m", "cacheWrite1h", "cacheRead", "longContext", "fastMultiplier", "notes"];
@@ -240,6 +243,12 @@ internal sealed class PriceBookDocument
             }
         }
 
+        var status = OptionalString(element, "status", path);
+        if (status is not null && Array.IndexOf(s_statuses, status) < 0)
+        {
+            throw Error(path + ".status", $"must be one of {string.Join(", ", s_statuses)}.");
+        }
+
         return new RawModel(
             id,
             aliases,
@@ -248,7 +257,170 @@ internal sealed class PriceBookDocument
             OptionalString(element, "source", path),
             minCacheable,
             list,
-            path);
+            path)
+        {
+            Status = status,
+            Released = element.TryGetProperty("released", out var released) && released.ValueKind != JsonValueKind.Null ? ParseDate(released, path + ".released") : null,
+            Retirement = element.TryGetProperty("retirement", out var retirement) && retirement.ValueKind != JsonValueKind.Null ? ParseDate(retirement, path + ".retirement") : null,
+            ContextWindow = OptionalPositiveLong(element, "contextWindow", path),
+            MaxOutput = OptionalPositiveLong(element, "maxOutput", path),
+            Substitutes = OptionalStrings(element, "substitutes", path),
+            Rules = element.TryGetProperty("rules", out var rules) && rules.ValueKind != JsonValueKind.Null ? ReadRules(rules, path + ".rules") : null,
+        };
+    }
+
+    private static readonly string[] s_ruleKeys =
+        ["forcedToolUse", "thinking", "effort", "defaultSamplingOnly", "assistantPrefill", "rejectedToolTypes", "preservedThinking", "sources", "notes"];
+
+    private static readonly string[] s_thinkingKeys = ["adaptive", "manual", "disable", "disableMaxEffort", "onByDefault", "notes"];
+
+    private static readonly string[] s_effortKeys = ["levels", "default", "notes"];
+
+    private static readonly string[] s_preservedKeys = ["tiedToModel", "readsFrom", "notes"];
+
+    private ModelMix.Catalog.ModelRules ReadRules(JsonElement element, string path)
+    {
+        RequireObject(element, path, s_ruleKeys);
+        var rules = new ModelMix.Catalog.ModelRules
+        {
+            ForcedToolUse = OptionalBool(element, "forcedToolUse", path) ?? true,
+            DefaultSamplingOnly = OptionalBool(element, "defaultSamplingOnly", path) ?? false,
+            AssistantPrefill = OptionalBool(element, "assistantPrefill", path) ?? true,
+            RejectedToolTypes = OptionalStrings(element, "rejectedToolTypes", path),
+            Sources = OptionalStrings(element, "sources", path),
+        };
+
+        if (element.TryGetProperty("thinking", out var thinking) && thinking.ValueKind != JsonValueKind.Null)
+        {
+            var thinkingPath = path + ".thinking";
+            RequireObject(thinking, thinkingPath, s_thinkingKeys);
+            rules = rules with
+            {
+                AdaptiveThinking = OptionalBool(thinking, "adaptive", thinkingPath) ?? true,
+                ManualThinking = OptionalBool(thinking, "manual", thinkingPath) ?? true,
+                DisableThinking = OptionalBool(thinking, "disable", thinkingPath) ?? true,
+                ThinkingOnByDefault = OptionalBool(thinking, "onByDefault", thinkingPath) ?? false,
+                DisableThinkingMaxEffort = OptionalString(thinking, "disableMaxEffort", thinkingPath) is { } max
+                    ? ParseEffort(max, thinkingPath + ".disableMaxEffort")
+                    : ModelMix.Catalog.EffortLevel.Unspecified,
+            };
+        }
+
+        if (element.TryGetProperty("effort", out var effort))
+        {
+            var effortPath = path + ".effort";
+            if (effort.ValueKind == JsonValueKind.Null)
+            {
+                rules = rules with { EffortsKnown = true, Efforts = ModelMix.Catalog.EffortLevels.None };
+            }
+            else
+            {
+                RequireObject(effort, effortPath, s_effortKeys);
+                var levels = ModelMix.Catalog.EffortLevels.None;
+                var names = OptionalStrings(effort, "levels", effortPath);
+                for (var i = 0; i < names.Count; i++)
+                {
+                    levels |= ParseEffort(names[i], $"{effortPath}.levels[{i}]") switch
+                    {
+                        ModelMix.Catalog.EffortLevel.Low => ModelMix.Catalog.EffortLevels.Low,
+                        ModelMix.Catalog.EffortLevel.Medium => ModelMix.Catalog.EffortLevels.Medium,
+                        ModelMix.Catalog.EffortLevel.High => ModelMix.Catalog.EffortLevels.High,
+                        ModelMix.Catalog.EffortLevel.XHigh => ModelMix.Catalog.EffortLevels.XHigh,
+                        _ => ModelMix.Catalog.EffortLevels.Max,
+                    };
+                }
+
+                var defaultEffort = OptionalString(effort, "default", effortPath) is { } name
+                    ? ParseEffort(name, effortPath + ".default")
+                    : ModelMix.Catalog.EffortLevel.Unspecified;
+                rules = rules with { EffortsKnown = true, Efforts = levels, DefaultEffort = defaultEffort };
+                if (defaultEffort != ModelMix.Catalog.EffortLevel.Unspecified && !rules.AcceptsEffort(defaultEffort))
+                {
+                    throw Error(effortPath + ".default", "must be one of the levels.");
+                }
+            }
+        }
+
+        if (element.TryGetProperty("preservedThinking", out var preserved) && preserved.ValueKind != JsonValueKind.Null)
+        {
+            var preservedPath = path + ".preservedThinking";
+            RequireObject(preserved, preservedPath, s_preservedKeys);
+            rules = rules with
+            {
+                ThinkingTiedToModel = OptionalBool(preserved, "tiedToModel", preservedPath) ?? false,
+                ReadsThinkingFrom = OptionalStrings(preserved, "readsFrom", preservedPath),
+            };
+        }
+
+        return rules;
+    }
+
+    private ModelMix.Catalog.EffortLevel ParseEffort(string name, string path) => name switch
+    {
+        "low" => ModelMix.Catalog.EffortLevel.Low,
+        "medium" => ModelMix.Catalog.EffortLevel.Medium,
+        "high" => ModelMix.Catalog.EffortLevel.High,
+        "xhigh" => ModelMix.Catalog.EffortLevel.XHigh,
+        "max" => ModelMix.Catalog.EffortLevel.Max,
+        _ => throw Error(path, "must be one of low, medium, high, xhigh, max."),
+    };
+
+    private bool? OptionalBool(JsonElement element, string key, string path)
+    {
+        if (!element.TryGetProperty(key, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        return value.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw Error(path + "." + key, "must be true or false."),
+        };
+    }
+
+    private long? OptionalPositiveLong(JsonElement element, string key, string path)
+    {
+        if (!element.TryGetProperty(key, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out var number) || number < 1)
+        {
+            throw Error(path + "." + key, "must be a positive integer (tokens).");
+        }
+
+        return number;
+    }
+
+    private List<string> OptionalStrings(JsonElement element, string key, string path)
+    {
+        var list = new List<string>();
+        if (!element.TryGetProperty(key, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return list;
+        }
+
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            throw Error(path + "." + key, "must be an array of strings.");
+        }
+
+        var i = 0;
+        foreach (var item in value.EnumerateArray())
+        {
+            var name = RequireString(item, $"{path}.{key}[{i++}]");
+            if (name.Length == 0)
+            {
+                throw Error($"{path}.{key}[{i - 1}]", "must not be empty.");
+            }
+
+            list.Add(name);
+        }
+
+        return list;
     }
 
     private RawPeriod ReadPeriod(JsonElement element, string path)
@@ -418,7 +590,22 @@ internal sealed class PriceBookDocument
         string? Source,
         int? MinCacheableTokens,
         List<RawPeriod> Periods,
-        string Path);
+        string Path)
+    {
+        public string? Status { get; init; }
+
+        public DateTimeOffset? Released { get; init; }
+
+        public DateTimeOffset? Retirement { get; init; }
+
+        public long? ContextWindow { get; init; }
+
+        public long? MaxOutput { get; init; }
+
+        public List<string> Substitutes { get; init; } = [];
+
+        public ModelMix.Catalog.ModelRules? Rules { get; init; }
+    }
 
     internal sealed record RawPeriod(
         DateTimeOffset From,

@@ -58,6 +58,12 @@ public readonly record struct RoutingRequest
     public string? RequestedModel { get; init; }
 
     /// <summary>
+    /// What the request asks of a model that some models refuse (forced tool use, thinking mode, effort, sampling,
+    /// prefill, tool versions): routing only moves a request to a model whose <see cref="Catalog.ModelRules"/> accept it.
+    /// </summary>
+    public Catalog.RequestTraits Traits { get; init; }
+
+    /// <summary>
     /// A request for one prompt: <paramref name="text"/> as the keyword text and its estimated tokens
     /// (<see cref="TokenEstimator.Estimate(ReadOnlySpan{char})"/>), depth 1.
     /// </summary>

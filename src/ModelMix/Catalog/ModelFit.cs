@@ -1,0 +1,129 @@
+using ModelMix.Pricing;
+using ModelMix.Routing;
+
+namespace ModelMix.Catalog;
+
+/// <summary>
+/// Keeps routing from turning a valid request into a 400: checks the model a decision names against the catalog's
+/// per-model rules (<see cref="ModelRuleCheck"/>) and, when that model would reject the request as it is, moves the
+/// decision to the first model that accepts it — the model's own <see cref="ModelPriceEntry.Substitutes"/>, then the
+/// rest of its family, then the catalog's tiers — saying so in the reason. The one core both doors use after routing,
+/// for fallback chains and for cooldown substitutes.
+/// </summary>
+public sealed class ModelFit
+{
+    private readonly PriceBook _book;
+    private readonly TimeProvider _time;
+
+    /// <summary>Creates the check over a catalog.</summary>
+    /// <param name="book">The catalog (price book) whose rules apply.</param>
+    /// <param name="time">The clock that says which models are retired; the system clock when null.</param>
+    public ModelFit(PriceBook book, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(book);
+        _book = book;
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>The catalog the rules come from.</summary>
+    public PriceBook Catalog => _book;
+
+    /// <summary>
+    /// Why <paramref name="model"/> would reject <paramref name="request"/> as it is; <see cref="RuleViolation.None"/>
+    /// when it accepts it or when the catalog does not know the model (nothing to check). Allocation-free.
+    /// </summary>
+    /// <param name="model">A model id or alias.</param>
+    /// <param name="request">The request's routing features.</param>
+    public RuleViolation Check(string model, in RoutingRequest request) =>
+        _book.TryGetEntry(model, out var entry)
+            ? ModelRuleCheck.Check(entry, request.Traits, request.EstimatedInputTokens, request.MaxTokens, _time.GetUtcNow())
+            : RuleViolation.None;
+
+    /// <summary>
+    /// <paramref name="decision"/> itself when its model accepts the request (no allocation), else the same decision
+    /// on the first model that does, its reason extended with what was skipped and why. When no catalog model accepts
+    /// the request either, the decision stays and its reason says so (the request would fail on any model).
+    /// </summary>
+    /// <param name="decision">What the routing policy decided.</param>
+    /// <param name="request">The request's routing features.</param>
+    public RoutingDecision Fit(in RoutingDecision decision, in RoutingRequest request)
+    {
+        var violation = Check(decision.Model, request);
+        if (violation == RuleViolation.None)
+        {
+            return decision;
+        }
+
+        var substitute = Substitute(decision.Model, request, exclude: null);
+        return substitute is null
+            ? decision with { Reason = $"{decision.Reason}; {decision.Model} {ModelRuleCheck.Describe(violation)}, and no model in the catalog accepts the request as it is" }
+            : decision with
+            {
+                Model = substitute,
+                Reason = $"{decision.Reason}; {decision.Model} skipped ({ModelRuleCheck.Describe(violation)}) → {substitute}",
+            };
+    }
+
+    /// <summary>
+    /// The first model other than <paramref name="model"/> (and not in <paramref name="exclude"/>) that accepts the
+    /// request as it is: the model's substitutes, then its family in catalog order, then the tiers; null when none does.
+    /// </summary>
+    /// <param name="model">The model that rejects the request.</param>
+    /// <param name="request">The request's routing features.</param>
+    /// <param name="exclude">Models not to pick (e.g. those a fallback chain already tried).</param>
+    public string? Substitute(string model, in RoutingRequest request, IReadOnlySet<string>? exclude)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var now = _time.GetUtcNow();
+        _book.TryGetEntry(model, out var origin);
+        var originId = origin?.Id ?? model;
+        if (origin is not null)
+        {
+            foreach (var name in origin.Substitutes)
+            {
+                if (Accepts(name, originId, request, exclude, now) is { } id)
+                {
+                    return id;
+                }
+            }
+
+            if (origin.Family is { } family)
+            {
+                foreach (var entry in _book.Entries)
+                {
+                    if (string.Equals(entry.Family, family, StringComparison.OrdinalIgnoreCase) && Accepts(entry.Id, originId, request, exclude, now) is { } id)
+                    {
+                        return id;
+                    }
+                }
+            }
+        }
+
+        foreach (var tierModel in _book.Tiers.Values)
+        {
+            if (Accepts(tierModel, originId, request, exclude, now) is { } id)
+            {
+                return id;
+            }
+        }
+
+        return null;
+    }
+
+    private string? Accepts(string name, string originId, in RoutingRequest request, IReadOnlySet<string>? exclude, DateTimeOffset now)
+    {
+        if (!_book.TryGetEntry(name, out var entry) || string.Equals(entry.Id, originId, StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        if (exclude is not null && (exclude.Contains(entry.Id) || exclude.Contains(name)))
+        {
+            return null;
+        }
+
+        return ModelRuleCheck.Check(entry, request.Traits, request.EstimatedInputTokens, request.MaxTokens, now) == RuleViolation.None
+            ? entry.Id
+            : null;
+    }
+}
