@@ -86,7 +86,18 @@ internal sealed class ProxyFallback
         for (var i = position + 1; i < _chain.Count; i++)
         {
             var candidate = _chain[i];
-            if (!tried.Contains(candidate) && (!budgetHeld || NoDearer(candidate, failed, at)) && _fit.Check(candidate, request) == RuleViolation.None)
+            if (tried.Contains(candidate))
+            {
+                continue;
+            }
+
+            if (_fit.Check(candidate, request) != RuleViolation.None)
+            {
+                // A chain entry that would reject the request as it is stands for its fit, as a routing decision does.
+                candidate = _fit.Substitute(candidate, request, tried) is { } substitute && !tried.Contains(substitute) ? substitute : null;
+            }
+
+            if (candidate is not null && (!budgetHeld || NoDearer(candidate, failed, at)))
             {
                 return candidate;
             }

@@ -7,7 +7,7 @@ namespace ModelMix.Catalog;
 /// Keeps routing from turning a valid request into a 400: checks the model a decision names against the catalog's
 /// per-model rules (<see cref="ModelRuleCheck"/>) and, when that model would reject the request as it is, moves the
 /// decision to the first model that accepts it — the model's own <see cref="ModelPriceEntry.Substitutes"/>, then the
-/// rest of its family, then the catalog's tiers — saying so in the reason. The one core both doors use after routing,
+/// rest of its family, then the catalog's tiers, then any model whose rules the catalog states — saying so in the reason. The one core both doors use after routing,
 /// for fallback chains and for cooldown substitutes.
 /// </summary>
 public sealed class ModelFit
@@ -66,7 +66,8 @@ public sealed class ModelFit
 
     /// <summary>
     /// The first model other than <paramref name="model"/> (and not in <paramref name="exclude"/>) that accepts the
-    /// request as it is: the model's substitutes, then its family in catalog order, then the tiers; null when none does.
+    /// request as it is: the model's substitutes, then its family in catalog order, then the tiers, then the rest of the
+    /// catalog in order (beyond the substitutes, only models whose rules the catalog states); null when none does.
     /// </summary>
     /// <param name="model">The model that rejects the request.</param>
     /// <param name="request">The request's routing features.</param>
@@ -91,7 +92,7 @@ public sealed class ModelFit
             {
                 foreach (var entry in _book.Entries)
                 {
-                    if (string.Equals(entry.Family, family, StringComparison.OrdinalIgnoreCase) && Accepts(entry.Id, originId, request, exclude, now) is { } id)
+                    if (string.Equals(entry.Family, family, StringComparison.OrdinalIgnoreCase) && Accepts(entry.Id, originId, request, exclude, now, rulesKnown: true) is { } id)
                     {
                         return id;
                     }
@@ -101,7 +102,16 @@ public sealed class ModelFit
 
         foreach (var tierModel in _book.Tiers.Values)
         {
-            if (Accepts(tierModel, originId, request, exclude, now) is { } id)
+            if (Accepts(tierModel, originId, request, exclude, now, rulesKnown: true) is { } id)
+            {
+                return id;
+            }
+        }
+
+        // Last, any model in catalog order (newest generation first in the embedded catalog).
+        foreach (var entry in _book.Entries)
+        {
+            if (Accepts(entry.Id, originId, request, exclude, now, rulesKnown: true) is { } id)
             {
                 return id;
             }
@@ -110,9 +120,18 @@ public sealed class ModelFit
         return null;
     }
 
-    private string? Accepts(string name, string originId, in RoutingRequest request, IReadOnlySet<string>? exclude, DateTimeOffset now)
+    /// <remarks>
+    /// Beyond a model's own curated <see cref="ModelPriceEntry.Substitutes"/>, only models whose rules the catalog states
+    /// are taken (<paramref name="rulesKnown"/>): a model with unknown limits is not judged, so it must not be chosen blindly.
+    /// </remarks>
+    private string? Accepts(string name, string originId, in RoutingRequest request, IReadOnlySet<string>? exclude, DateTimeOffset now, bool rulesKnown = false)
     {
         if (!_book.TryGetEntry(name, out var entry) || string.Equals(entry.Id, originId, StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        if (rulesKnown && ReferenceEquals(entry.Rules, ModelRules.Permissive))
         {
             return null;
         }

@@ -17,7 +17,7 @@ public static class ModelRuleCheck
     public static RuleViolation Check(ModelPriceEntry entry, in RequestTraits traits, long estimatedInputTokens, long? maxTokens, DateTimeOffset at)
     {
         ArgumentNullException.ThrowIfNull(entry);
-        if (entry.Retirement is { } retired && retired <= at)
+        if ((entry.Retirement is { } retired && retired <= at) || string.Equals(entry.Status, "retired", StringComparison.Ordinal))
         {
             return RuleViolation.Retired;
         }

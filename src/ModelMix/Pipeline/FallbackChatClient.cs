@@ -179,9 +179,20 @@ public sealed class FallbackChatClient : FailoverChatClient
 
         for (var i = start; i < _chain.Count; i++)
         {
-            if (!state.Tried.Contains(_chain[i].Key) && _fit.Check(_chain[i].Model, state.Request) == Catalog.RuleViolation.None)
+            if (state.Tried.Contains(_chain[i].Key))
+            {
+                continue;
+            }
+
+            if (_fit.Check(_chain[i].Model, state.Request) == Catalog.RuleViolation.None)
             {
                 return _chain[i];
+            }
+
+            // A chain entry that would reject the call as it is stands for its fit, as a routing decision does.
+            if (_fit.Substitute(_chain[i].Model, state.Request, state.Tried) is { } substitute && !state.Tried.Contains(KeyOf(substitute)))
+            {
+                return new ChainEntry(substitute, KeyOf(substitute));
             }
         }
 
