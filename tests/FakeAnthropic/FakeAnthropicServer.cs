@@ -51,6 +51,13 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
     /// </summary>
     public bool RejectRemovedSamplingParameters { get; set; } = true;
 
+    /// <summary>
+    /// Whether requests that break a documented per-model rule of the model they name (forced tool use, thinking modes,
+    /// sampling parameters, effort levels, prefill, computer tool versions, <c>max_tokens</c>, fast mode; see
+    /// <see cref="ModelRequestRules"/>) get the API's 400 <c>invalid_request_error</c> before any script is consumed (default true).
+    /// </summary>
+    public bool EnforceModelRules { get; set; } = true;
+
     /// <summary>How many <c>GET /v1/messages/batches/{id}</c> calls per batch answer <c>in_progress</c> before <c>ended</c> (default 1).</summary>
     public int BatchInProgressPolls
     {
@@ -372,6 +379,12 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
             return;
         }
 
+        if (EnforceModelRules && ModelRequestRules.MessagesProblem((JsonObject)json!, version) is { } ruleProblem)
+        {
+            await WriteErrorAsync(ctx, 400, "invalid_request_error", ruleProblem, requestId, ct);
+            return;
+        }
+
         FakeReply reply;
         lock (_gate)
         {
@@ -510,6 +523,12 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
         if (MessagesProblem(json, version, requireMaxTokens: false) is { } problem)
         {
             await WriteErrorAsync(ctx, 400, "invalid_request_error", problem, requestId, ct);
+            return;
+        }
+
+        if (EnforceModelRules && ModelRequestRules.CountTokensProblem((JsonObject)json!) is { } ruleProblem)
+        {
+            await WriteErrorAsync(ctx, 400, "invalid_request_error", ruleProblem, requestId, ct);
             return;
         }
 
