@@ -65,6 +65,11 @@ public static class ModelRuleCheck
             return RuleViolation.SamplingParameters;
         }
 
+        if (traits.TemperatureAndTopP && rules.TemperatureOrTopP)
+        {
+            return RuleViolation.TemperatureAndTopP;
+        }
+
         if (traits.Effort is not EffortLevel.Unspecified and not EffortLevel.Other && rules.EffortsKnown)
         {
             if (rules.Efforts == EffortLevels.None)
@@ -110,6 +115,7 @@ public static class ModelRuleCheck
         RuleViolation.ThinkingManual => "rejects manual extended thinking (budget_tokens)",
         RuleViolation.ThinkingAdaptive => "does not support adaptive thinking",
         RuleViolation.SamplingParameters => "rejects non-default temperature/top_p/top_k",
+        RuleViolation.TemperatureAndTopP => "rejects temperature and top_p together",
         RuleViolation.EffortUnsupported => "takes no effort parameter",
         RuleViolation.EffortLevel => "does not accept the requested effort level",
         RuleViolation.AssistantPrefill => "rejects an assistant prefill",

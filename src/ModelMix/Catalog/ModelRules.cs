@@ -44,6 +44,9 @@ public sealed record ModelRules
     /// <summary>Whether only the API's default <c>temperature</c> / <c>top_p</c> / <c>top_k</c> are accepted.</summary>
     public bool DefaultSamplingOnly { get; init; }
 
+    /// <summary>Whether <c>temperature</c> and <c>top_p</c> may not be sent together (Claude Haiku 4.5, Sonnet 4.5).</summary>
+    public bool TemperatureOrTopP { get; init; }
+
     /// <summary>Whether a last message from the assistant (prefill) is accepted.</summary>
     public bool AssistantPrefill { get; init; } = true;
 

@@ -20,6 +20,9 @@ public readonly record struct RequestTraits
     /// <summary>The request's <c>output_config.effort</c>.</summary>
     public EffortLevel Effort { get; init; }
 
+    /// <summary>Whether both <c>temperature</c> and <c>top_p</c> are sent (some models refuse the pair, even at defaults).</summary>
+    public bool TemperatureAndTopP { get; init; }
+
     /// <summary>Whether the last message is the assistant's (a prefill the model is asked to continue).</summary>
     public bool AssistantPrefill { get; init; }
 

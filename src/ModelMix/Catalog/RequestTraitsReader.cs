@@ -95,6 +95,7 @@ public static class RequestTraitsReader
             Thinking = thinking,
             Effort = effort,
             NonDefaultSampling = sampling,
+            TemperatureAndTopP = Present(root, "temperature"u8) && Present(root, "top_p"u8),
             AssistantPrefill = prefill,
             CarriesThinking = carriesThinking,
             ToolTypes = toolTypes,

@@ -21,6 +21,9 @@ public enum RuleViolation : byte
     /// <summary>The model rejects non-default <c>temperature</c> / <c>top_p</c> / <c>top_k</c>.</summary>
     SamplingParameters,
 
+    /// <summary>The model refuses <c>temperature</c> and <c>top_p</c> in the same request.</summary>
+    TemperatureAndTopP,
+
     /// <summary>The model takes no <c>effort</c> parameter.</summary>
     EffortUnsupported,
 

@@ -152,6 +152,7 @@ public static class ChatRoutingRequest
             Thinking = options?.Reasoning?.Effort == ReasoningEffort.None ? ThinkingMode.Disabled : ThinkingMode.Unspecified,
             Effort = effort,
             NonDefaultSampling = options is not null && ((options.Temperature is { } t && t != 1f) || options.TopP is not null || options.TopK is not null),
+            TemperatureAndTopP = options is { Temperature: not null, TopP: not null },
             AssistantPrefill = assistantPrefill,
             CarriesThinking = carriesThinking,
         };

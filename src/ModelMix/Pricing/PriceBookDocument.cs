@@ -270,7 +270,7 @@ internal sealed class PriceBookDocument
     }
 
     private static readonly string[] s_ruleKeys =
-        ["forcedToolUse", "thinking", "effort", "defaultSamplingOnly", "assistantPrefill", "rejectedToolTypes", "preservedThinking", "sources", "notes"];
+        ["forcedToolUse", "thinking", "effort", "defaultSamplingOnly", "temperatureOrTopP", "assistantPrefill", "rejectedToolTypes", "preservedThinking", "sources", "notes"];
 
     private static readonly string[] s_thinkingKeys = ["adaptive", "manual", "disable", "disableMaxEffort", "onByDefault", "notes"];
 
@@ -285,6 +285,7 @@ internal sealed class PriceBookDocument
         {
             ForcedToolUse = OptionalBool(element, "forcedToolUse", path) ?? true,
             DefaultSamplingOnly = OptionalBool(element, "defaultSamplingOnly", path) ?? false,
+            TemperatureOrTopP = OptionalBool(element, "temperatureOrTopP", path) ?? false,
             AssistantPrefill = OptionalBool(element, "assistantPrefill", path) ?? true,
             RejectedToolTypes = OptionalStrings(element, "rejectedToolTypes", path),
             Sources = OptionalStrings(element, "sources", path),

@@ -25,6 +25,7 @@ public sealed class LibraryRoutingRuleMatrixTests : LedgerPipelineTest
         ["forced-tool"] = () => (Ask(), new ChatOptions { Tools = [Lookup], ToolMode = ChatToolMode.RequireSpecific("lookup") }),
         ["temperature"] = () => (Ask(), new ChatOptions { Temperature = 0.2f }),
         ["top-k"] = () => (Ask(), new ChatOptions { TopK = 5 }),
+        ["temperature-and-top-p"] = () => (Ask(), new ChatOptions { Temperature = 0.5f, TopP = 0.9f }),
         ["forced-and-temperature"] = () => (Ask(), new ChatOptions { Tools = [Lookup], ToolMode = ChatToolMode.RequireAny, Temperature = 0.3f }),
         ["prefill"] = () => ([.. Ask(), new ChatMessage(ChatRole.Assistant, "The main risk is")], new ChatOptions()),
         ["max-tokens-100k"] = () => (Ask(), new ChatOptions { MaxOutputTokens = 100_000 }),

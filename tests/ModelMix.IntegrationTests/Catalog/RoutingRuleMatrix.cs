@@ -21,6 +21,7 @@ internal static class RoutingRuleMatrix
         ["thinking-adaptive"] = $"\"thinking\":{{\"type\":\"adaptive\"}},\"messages\":[{User}]",
         ["temperature"] = $"\"temperature\":0.2,\"messages\":[{User}]",
         ["top-k"] = $"\"top_k\":5,\"messages\":[{User}]",
+        ["temperature-and-top-p"] = $"\"temperature\":0.5,\"top_p\":0.9,\"messages\":[{User}]",
         ["effort-low"] = $"\"output_config\":{{\"effort\":\"low\"}},\"messages\":[{User}]",
         ["effort-xhigh"] = $"\"output_config\":{{\"effort\":\"xhigh\"}},\"messages\":[{User}]",
         ["effort-max"] = $"\"output_config\":{{\"effort\":\"max\"}},\"messages\":[{User}]",
