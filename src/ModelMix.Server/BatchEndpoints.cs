@@ -311,7 +311,7 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
     {
         KeyId = caller.KeyId,
         IdempotencyKey = context.Request.Headers["idempotency-key"].ToString() is { Length: > 0 } key ? key : null,
-        SessionId = context.Request.Headers["x-modelmix-session"].ToString() is { Length: > 0 } session ? session : null,
+        SessionId = ProxySession.Of(context.Request),
         TaskLabel = context.Request.Headers["x-modelmix-task"].ToString() is { Length: > 0 } task ? task : null,
         Items = items,
     };

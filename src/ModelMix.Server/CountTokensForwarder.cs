@@ -62,12 +62,13 @@ internal sealed class CountTokensForwarder(IHttpClientFactory clients, IOptions<
                 return;
             }
 
-            var decision = await ProxyRouter.DecideAsync(policy!, request!.Features with { TaskLabel = context.Request.Headers["x-modelmix-task"].ToString() is { Length: > 0 } task ? task : null }, context.RequestAborted);
+            var features = request!.Features with { TaskLabel = context.Request.Headers["x-modelmix-task"].ToString() is { Length: > 0 } task ? task : null };
+            var decision = router.Fit.Fit(await ProxyRouter.DecideAsync(policy!, features, context.RequestAborted), features); // the model the messages call would use
             body = RequestBodyRewriter.ReplaceModel(body, decision.Model);
             context.Response.Headers["x-modelmix-routed-model"] = decision.Model;
         }
 
-        using var upstream = new HttpRequestMessage(HttpMethod.Post, new Uri(settings.Upstream, "v1/messages/count_tokens")) { Content = new ByteArrayContent(body) };
+        using var upstream = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(settings.Upstream, "v1/messages/count_tokens").OriginalString + MessagesForwarder.QueryOf(context))) { Content = new ByteArrayContent(body) };
         upstream.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         upstream.Headers.TryAddWithoutValidation("anthropic-version", context.Request.Headers["anthropic-version"].ToString() is { Length: > 0 } version ? version : settings.DefaultAnthropicVersion);
         if (context.Request.Headers["anthropic-beta"].ToString() is { Length: > 0 } beta)

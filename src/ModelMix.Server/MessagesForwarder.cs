@@ -101,6 +101,10 @@ internal sealed class MessagesForwarder : IDisposable
             .Build();
     }
 
+    /// <summary>The client's query string to forward upstream unchanged (e.g. Claude Code's <c>?beta=true</c>), or null.</summary>
+    internal static string? QueryOf(HttpContext context) =>
+        context.Request.QueryString is { HasValue: true } query && query.Value!.Length > 1 ? query.Value : null;
+
     /// <summary>Releases the invoker (the handler belongs to the handler factory).</summary>
     public void Dispose() => _upstream.Dispose();
 
@@ -154,7 +158,7 @@ internal sealed class MessagesForwarder : IDisposable
     internal async Task ForwardAsync(HttpContext context, string requestId, byte[] body, MessagesRequest request, IClientDialect dialect, AuthCaller caller, BudgetHold? held = null)
     {
         var aborted = context.RequestAborted;
-        var sessionId = context.Request.Headers["x-modelmix-session"].ToString() is { Length: > 0 } session ? session : null;
+        var sessionId = ProxySession.Of(context.Request);
         var taskLabel = context.Request.Headers["x-modelmix-task"].ToString() is { Length: > 0 } task ? task : null;
 
         // Confidence cascade hook (ProxyCascade.cs): the cascade alias runs its own tiers, budget hold, verifier calls
@@ -258,7 +262,7 @@ internal sealed class MessagesForwarder : IDisposable
             sessionId,
             taskLabel,
             budget)
-        { ShadowPairId = shadowPairId, ShadowCapture = ProxyShadow.CaptureFor(shadowPairId, request.Stream) };
+        { ShadowPairId = shadowPairId, ShadowCapture = ProxyShadow.CaptureFor(shadowPairId, request.Stream), Query = QueryOf(context) };
 
         // A model another request (on any replica sharing the store) just saw overloaded starts on the chain's next model.
         if (await _cooldowns.InsteadOfAsync(call.Route.Model, call.Budget.Reservation is not null, request.Features) is { } cooler)
@@ -665,7 +669,8 @@ internal sealed class MessagesForwarder : IDisposable
 
     private HttpRequestMessage BuildRequest(CallContext call)
     {
-        var message = new HttpRequestMessage(HttpMethod.Post, _messagesUri)
+        // A query string (Claude Code sends ?beta=true) goes upstream unchanged; the common request has none.
+        var message = new HttpRequestMessage(HttpMethod.Post, call.Query is null ? _messagesUri : new Uri(_messagesUri.OriginalString + call.Query))
         {
             Content = new ByteArrayContent(call.Body),
             Version = HttpVersion.Version11,
@@ -1100,5 +1105,8 @@ internal sealed class MessagesForwarder : IDisposable
 
         /// <summary>A copy of the relayed stream for the shadow comparison, when sampled and streamed.</summary>
         public ProxyShadow.StreamCapture? ShadowCapture { get; init; }
+
+        /// <summary>The client's query string (with its <c>?</c>), forwarded unchanged; null when it sent none.</summary>
+        public string? Query { get; init; }
     }
 }

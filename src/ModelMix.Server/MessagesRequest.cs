@@ -147,12 +147,9 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
     /// </summary>
     private static RoutingRequest ReadFeatures(JsonElement root, JsonElement messages, string model, long maxTokens, long estimatedTokens)
     {
+        // Keyword rules judge the newest user turn a person wrote (its text blocks), not the system prompt: an agent's
+        // long, fixed system prompt (Claude Code's) would otherwise match the same rule on every request.
         var text = new RoutingText();
-        if (root.TryGetProperty("system", out var system))
-        {
-            AppendText(ref text, system);
-        }
-
         var hasImages = false;
         JsonElement? lastUser = null;
         foreach (var message in messages.EnumerateArray())
@@ -162,7 +159,8 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
                 continue;
             }
 
-            if (message.TryGetProperty("role", out var role) && role.ValueKind == JsonValueKind.String && role.ValueEquals("user"u8))
+            if (message.TryGetProperty("role", out var role) && role.ValueKind == JsonValueKind.String && role.ValueEquals("user"u8)
+                && message.TryGetProperty("content", out var turn) && HasWrittenText(turn))
             {
                 lastUser = message;
             }
@@ -182,11 +180,6 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
 
         if (lastUser is { } user && user.TryGetProperty("content", out var userContent))
         {
-            if (text.Length > 0)
-            {
-                text.Append('\n');
-            }
-
             AppendText(ref text, userContent);
         }
 
@@ -210,6 +203,62 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
         };
     }
 
+    /// <summary>
+    /// Whether a user turn carries text a person wrote: a string, or a text block that is not a client's injected
+    /// <c>&lt;system-reminder&gt;</c> (a turn of tool results only is the agent loop, not the person).
+    /// </summary>
+    private static bool HasWrittenText(JsonElement content)
+    {
+        switch (content.ValueKind)
+        {
+            case JsonValueKind.String:
+                return !content.ValueEquals(""u8);
+            case JsonValueKind.Array:
+                foreach (var block in content.EnumerateArray())
+                {
+                    if (IsWrittenTextBlock(block))
+                    {
+                        return true;
+                    }
+                }
+
+                return false;
+            default:
+                return false;
+        }
+    }
+
+    private static bool IsWrittenTextBlock(JsonElement block) =>
+        block.ValueKind == JsonValueKind.Object && block.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String
+        && !(block.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && !type.ValueEquals("text"u8))
+        && !IsSystemReminder(text);
+
+    /// <summary>Claude Code wraps context it injects into user turns in <c>&lt;system-reminder&gt;</c> tags.</summary>
+    private static bool IsSystemReminder(JsonElement text)
+    {
+        // The raw JSON string (quotes and escapes as sent): nothing is decoded or allocated. Leading spaces and
+        // escaped newlines, tabs and carriage returns are skipped.
+        var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(text);
+        var i = raw.Length > 0 && raw[0] == (byte)'"' ? 1 : 0;
+        while (i < raw.Length)
+        {
+            if (raw[i] == (byte)' ')
+            {
+                i++;
+            }
+            else if (raw[i] == (byte)'\\' && i + 1 < raw.Length && raw[i + 1] is (byte)'n' or (byte)'t' or (byte)'r')
+            {
+                i += 2;
+            }
+            else
+            {
+                break;
+            }
+        }
+
+        return raw[i..].StartsWith("<system-reminder>"u8);
+    }
+
     private static void AppendText(ref RoutingText text, JsonElement content)
     {
         switch (content.ValueKind)
@@ -220,7 +269,7 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
             case JsonValueKind.Array:
                 foreach (var block in content.EnumerateArray())
                 {
-                    if (block.ValueKind == JsonValueKind.Object && block.TryGetProperty("text", out var blockText) && blockText.ValueKind == JsonValueKind.String)
+                    if (IsWrittenTextBlock(block) && block.TryGetProperty("text", out var blockText))
                     {
                         if (text.Length > 0)
                         {

@@ -13,7 +13,7 @@ public static class ChatRoutingRequest
 {
     /// <summary>
     /// The features of one call: task label, session and key from <see cref="ModelMixChatOptions"/>; keyword text =
-    /// instructions and system messages + the last user message; a token estimate over all text; tool count;
+    /// the newest user turn's own text (not instructions, system messages, tool results or injected system reminders); a token estimate over all text; tool count;
     /// images; structured output (JSON response format or a required tool); max tokens; depth (messages, system prompts aside); and the
     /// requested model (<see cref="ChatOptions.ModelId"/>).
     /// </summary>
@@ -26,12 +26,9 @@ public static class ChatRoutingRequest
     public static RoutingRequest From(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        // Keyword rules judge the newest user turn a person wrote, not the instructions or system prompt (an agent's long,
+        // fixed system prompt would otherwise match the same rule on every call), as the proxy does.
         var system = new StringBuilder();
-        if (!string.IsNullOrWhiteSpace(options?.Instructions))
-        {
-            system.Append(options.Instructions);
-        }
-
         long totalChars = options?.Instructions?.Length ?? 0;
         ChatMessage? lastUser = null;
         ChatMessage? last = null;
@@ -47,7 +44,7 @@ public static class ChatRoutingRequest
                 depth++;
             }
 
-            if (message.Role == ChatRole.User)
+            if (message.Role == ChatRole.User && HasWrittenText(message))
             {
                 lastUser = message;
             }
@@ -63,11 +60,6 @@ public static class ChatRoutingRequest
                 {
                     case TextContent text:
                         totalChars += text.Text?.Length ?? 0;
-                        if (message.Role == ChatRole.System && !string.IsNullOrEmpty(text.Text))
-                        {
-                            AppendLine(system, text.Text);
-                        }
-
                         break;
                     case TextReasoningContent reasoning:
                         totalChars += reasoning.Text?.Length ?? 0;
@@ -99,7 +91,13 @@ public static class ChatRoutingRequest
 
         if (lastUser is not null)
         {
-            AppendLine(system, lastUser.Text);
+            foreach (var content in lastUser.Contents)
+            {
+                if (content is TextContent { Text: { Length: > 0 } text } && !IsSystemReminder(text))
+                {
+                    AppendLine(system, text);
+                }
+            }
         }
 
         return new RoutingRequest
@@ -162,6 +160,22 @@ public static class ChatRoutingRequest
     /// <param name="options">The call's options, if any.</param>
     public static bool IsStructured(ChatOptions? options) =>
         options is not null && (options.ResponseFormat is ChatResponseFormatJson || options.ToolMode is RequiredChatToolMode);
+
+    private static bool HasWrittenText(ChatMessage message)
+    {
+        foreach (var content in message.Contents)
+        {
+            if (content is TextContent { Text: { Length: > 0 } text } && !IsSystemReminder(text))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Claude Code wraps context it injects into user turns in <c>&lt;system-reminder&gt;</c> tags: not the person's words.</summary>
+    private static bool IsSystemReminder(string text) => text.AsSpan().TrimStart().StartsWith("<system-reminder>", StringComparison.Ordinal);
 
     private static void AppendLine(StringBuilder builder, string text)
     {

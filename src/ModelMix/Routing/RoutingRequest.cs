@@ -13,7 +13,8 @@ public readonly record struct RoutingRequest
     public string? TaskLabel { get; init; }
 
     /// <summary>
-    /// The text keyword rules search: the task description or system prompt and the last user message. A memory
+    /// The text keyword rules search: the newest user turn a person wrote (its text, not the system prompt, tool results
+    /// or a client's injected system reminders); for <see cref="ForPrompt"/>, the prompt given. A memory
     /// rather than a string so a door can hand over a slice of a buffer it already holds; empty when unknown.
     /// </summary>
     public ReadOnlyMemory<char> Text { get; init; }
