@@ -81,6 +81,22 @@ public sealed record LedgerRecord
     /// <summary>Anthropic error type (e.g. <c>overloaded_error</c>) or ModelMix's own (<c>upstream_unreachable</c>, <c>unpriced_model</c>).</summary>
     public string? ErrorType { get; init; }
 
+    /// <summary>
+    /// The <c>output_config.effort</c> the attempt ran at (<c>low</c> … <c>max</c>): the level sent, or — when none was
+    /// sent (<see cref="EffortIsDefault"/>) — the model's default from the catalog; null when the model takes no effort
+    /// parameter or its default is unknown.
+    /// </summary>
+    public string? Effort { get; init; }
+
+    /// <summary>Whether <see cref="Effort"/> is the model's default because the request sent none.</summary>
+    public bool EffortIsDefault { get; init; }
+
+    /// <summary>
+    /// How many thinking blocks the API reported it dropped from this attempt's prompt (<c>input_transformations</c>
+    /// entries of type <c>thinking_dropped</c>): reasoning paid for once and not reused.
+    /// </summary>
+    public int ThinkingBlocksDropped { get; init; }
+
     /// <summary>Links a live answer and its shadow answer.</summary>
     public string? ShadowPairId { get; init; }
 }
