@@ -147,7 +147,13 @@ public static class ChatRoutingRequest
         return new RequestTraits
         {
             ToolChoice = toolChoice,
-            Thinking = options?.Reasoning?.Effort == ReasoningEffort.None ? ThinkingMode.Disabled : ThinkingMode.Unspecified,
+            // The Anthropic SDK sends an effort level with adaptive thinking, and ReasoningEffort.None as thinking disabled.
+            Thinking = options?.Reasoning?.Effort switch
+            {
+                ReasoningEffort.None => ThinkingMode.Disabled,
+                ReasoningEffort.Low or ReasoningEffort.Medium or ReasoningEffort.High or ReasoningEffort.ExtraHigh => ThinkingMode.Adaptive,
+                _ => ThinkingMode.Unspecified,
+            },
             Effort = effort,
             NonDefaultSampling = options is not null && ((options.Temperature is { } t && t != 1f) || options.TopP is not null || options.TopK is not null),
             TemperatureAndTopP = options is { Temperature: not null, TopP: not null },
