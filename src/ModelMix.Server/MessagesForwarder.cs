@@ -170,6 +170,7 @@ internal sealed class MessagesForwarder : IDisposable
         }
 
         Route route;
+        var routedFeatures = request.Features; // what the request asks of a model once routed (a decision's effort included)
         if (_router.IsAlias(request.Model, out var policy))
         {
             var features = request.Features with { TaskLabel = taskLabel, SessionId = sessionId, RequestId = requestId };
@@ -207,6 +208,12 @@ internal sealed class MessagesForwarder : IDisposable
 
             route = new Route(decision.Model, decision.Policy, decision.Reason);
             body = RequestBodyRewriter.ReplaceModel(body, decision.Model);
+            if (RequestTraitsReader.WireName(decision.Effort) is { } effort)
+            {
+                // A pin, rule or default with an effort (opus@low) overrides the caller's: only output_config changes.
+                body = RequestBodyRewriter.SetEffort(body, effort);
+                routedFeatures = features with { Traits = features.Traits with { Effort = decision.Effort } };
+            }
         }
         else if (_recorder.Prices.TryResolveId(request.Model, out _))
         {
@@ -262,10 +269,10 @@ internal sealed class MessagesForwarder : IDisposable
             sessionId,
             taskLabel,
             budget)
-        { ShadowPairId = shadowPairId, ShadowCapture = ProxyShadow.CaptureFor(shadowPairId, request.Stream), Query = QueryOf(context) };
+        { ShadowPairId = shadowPairId, ShadowCapture = ProxyShadow.CaptureFor(shadowPairId, request.Stream), Query = QueryOf(context), Effort = routedFeatures.Traits.Effort };
 
         // A model another request (on any replica sharing the store) just saw overloaded starts on the chain's next model.
-        if (await _cooldowns.InsteadOfAsync(call.Route.Model, call.Budget.Reservation is not null, request.Features) is { } cooler)
+        if (await _cooldowns.InsteadOfAsync(call.Route.Model, call.Budget.Reservation is not null, routedFeatures) is { } cooler)
         {
             call = call with
             {
@@ -305,7 +312,7 @@ internal sealed class MessagesForwarder : IDisposable
             }
 
             if ((failed || overflow)
-                && await _cooldowns.NextAsync(call.Route.Model, overflow, tried!, call.Budget.Reservation is not null, request.Features) is { } next)
+                && await _cooldowns.NextAsync(call.Route.Model, overflow, tried!, call.Budget.Reservation is not null, routedFeatures) is { } next)
             {
                 var what = overflow ? "the prompt is too long for its context window" : failure is not null ? "it could not be reached" : $"HTTP {result!.Status}";
                 result?.Dispose();
@@ -861,6 +868,8 @@ internal sealed class MessagesForwarder : IDisposable
         HttpStatus = status,
         LatencyMs = (long)_time.GetElapsedTime(started).TotalMilliseconds,
         ShadowPairId = call.ShadowPairId,
+        Effort = _recorder.EffortOf(call.Route.Model, call.Effort, out var effortIsDefault),
+        EffortIsDefault = effortIsDefault,
     };
 
     private async Task RecordFailureAsync(CallContext call, int attempt, DateTimeOffset startedAt, long started, int status, string errorType, LedgerStatus outcome, string? upstreamRequestId = null)
@@ -1108,5 +1117,8 @@ internal sealed class MessagesForwarder : IDisposable
 
         /// <summary>The client's query string (with its <c>?</c>), forwarded unchanged; null when it sent none.</summary>
         public string? Query { get; init; }
+
+        /// <summary>The <c>output_config.effort</c> the body carries (the caller's, or a routing decision's).</summary>
+        public EffortLevel Effort { get; init; }
     }
 }

@@ -41,27 +41,42 @@ public sealed class ModelFit
 
     /// <summary>
     /// <paramref name="decision"/> itself when its model accepts the request (no allocation), else the same decision
-    /// on the first model that does, its reason extended with what was skipped and why. When no catalog model accepts
+    /// on the first model that does, its reason extended with what was skipped and why. A decision's own
+    /// <see cref="RoutingDecision.Effort"/> replaces the caller's and is clamped down to the routed model's highest
+    /// accepted level (<see cref="EffortLevel.Unspecified"/> for a model that takes none). When no catalog model accepts
     /// the request either, the decision stays and its reason says so (the request would fail on any model).
     /// </summary>
     /// <param name="decision">What the routing policy decided.</param>
     /// <param name="request">The request's routing features.</param>
     public RoutingDecision Fit(in RoutingDecision decision, in RoutingRequest request)
     {
-        var violation = Check(decision.Model, request);
-        if (violation == RuleViolation.None)
+        var now = _time.GetUtcNow();
+        if (!_book.TryGetEntry(decision.Model, out var entry))
         {
             return decision;
         }
 
-        var substitute = Substitute(decision.Model, request, exclude: null);
-        return substitute is null
-            ? decision with { Reason = $"{decision.Reason}; {decision.Model} {ModelRuleCheck.Describe(violation)}, and no model in the catalog accepts the request as it is" }
-            : decision with
-            {
-                Model = substitute,
-                Reason = $"{decision.Reason}; {decision.Model} skipped ({ModelRuleCheck.Describe(violation)}) → {substitute}",
-            };
+        var effort = Clamp(entry.Rules, decision.Effort);
+        var violation = ModelRuleCheck.Check(entry, TraitsFor(request.Traits, effort), request.EstimatedInputTokens, request.MaxTokens, now);
+        if (violation == RuleViolation.None)
+        {
+            return effort == decision.Effort
+                ? decision
+                : decision with { Effort = effort, Reason = $"{decision.Reason}; effort {Name(decision.Effort)} → {Name(effort)} ({decision.Model} accepts no higher)" };
+        }
+
+        var substitute = Substitute(decision.Model, request, exclude: null, decision.Effort);
+        if (substitute is null)
+        {
+            return decision with { Reason = $"{decision.Reason}; {decision.Model} {ModelRuleCheck.Describe(violation)}, and no model in the catalog accepts the request as it is" };
+        }
+
+        return decision with
+        {
+            Model = substitute,
+            Effort = _book.TryGetEntry(substitute, out var chosen) ? Clamp(chosen.Rules, decision.Effort) : decision.Effort,
+            Reason = $"{decision.Reason}; {decision.Model} skipped ({ModelRuleCheck.Describe(violation)}) → {substitute}",
+        };
     }
 
     /// <summary>
@@ -72,7 +87,8 @@ public sealed class ModelFit
     /// <param name="model">The model that rejects the request.</param>
     /// <param name="request">The request's routing features.</param>
     /// <param name="exclude">Models not to pick (e.g. those a fallback chain already tried).</param>
-    public string? Substitute(string model, in RoutingRequest request, IReadOnlySet<string>? exclude)
+    /// <param name="routedEffort">The effort the decision sends (clamped per candidate), or unspecified to keep the caller's.</param>
+    public string? Substitute(string model, in RoutingRequest request, IReadOnlySet<string>? exclude, EffortLevel routedEffort = EffortLevel.Unspecified)
     {
         ArgumentNullException.ThrowIfNull(model);
         var now = _time.GetUtcNow();
@@ -82,7 +98,7 @@ public sealed class ModelFit
         {
             foreach (var name in origin.Substitutes)
             {
-                if (Accepts(name, originId, request, exclude, now) is { } id)
+                if (Accepts(name, originId, request, exclude, now, routedEffort) is { } id)
                 {
                     return id;
                 }
@@ -92,7 +108,7 @@ public sealed class ModelFit
             {
                 foreach (var entry in _book.Entries)
                 {
-                    if (string.Equals(entry.Family, family, StringComparison.OrdinalIgnoreCase) && Accepts(entry.Id, originId, request, exclude, now, rulesKnown: true) is { } id)
+                    if (string.Equals(entry.Family, family, StringComparison.OrdinalIgnoreCase) && Accepts(entry.Id, originId, request, exclude, now, routedEffort, rulesKnown: true) is { } id)
                     {
                         return id;
                     }
@@ -102,7 +118,7 @@ public sealed class ModelFit
 
         foreach (var tierModel in _book.Tiers.Values)
         {
-            if (Accepts(tierModel, originId, request, exclude, now, rulesKnown: true) is { } id)
+            if (Accepts(tierModel, originId, request, exclude, now, routedEffort, rulesKnown: true) is { } id)
             {
                 return id;
             }
@@ -111,7 +127,7 @@ public sealed class ModelFit
         // Last, any model in catalog order (newest generation first in the embedded catalog).
         foreach (var entry in _book.Entries)
         {
-            if (Accepts(entry.Id, originId, request, exclude, now, rulesKnown: true) is { } id)
+            if (Accepts(entry.Id, originId, request, exclude, now, routedEffort, rulesKnown: true) is { } id)
             {
                 return id;
             }
@@ -120,11 +136,41 @@ public sealed class ModelFit
         return null;
     }
 
+    /// <summary>
+    /// The highest level at or below <paramref name="effort"/> that <paramref name="rules"/> accept;
+    /// <see cref="EffortLevel.Unspecified"/> when the model takes no effort parameter or none is low enough.
+    /// </summary>
+    /// <param name="rules">The model's rules.</param>
+    /// <param name="effort">The level wanted.</param>
+    public static EffortLevel Clamp(ModelRules rules, EffortLevel effort)
+    {
+        ArgumentNullException.ThrowIfNull(rules);
+        if (effort is EffortLevel.Unspecified or EffortLevel.Other || !rules.EffortsKnown)
+        {
+            return effort;
+        }
+
+        for (var level = effort; level >= EffortLevel.Low; level--)
+        {
+            if (rules.Efforts != EffortLevels.None && rules.AcceptsEffort(level))
+            {
+                return level;
+            }
+        }
+
+        return EffortLevel.Unspecified;
+    }
+
+    private static RequestTraits TraitsFor(in RequestTraits traits, EffortLevel routedEffort) =>
+        routedEffort == EffortLevel.Unspecified ? traits : traits with { Effort = routedEffort };
+
+    private static string Name(EffortLevel effort) => RequestTraitsReader.WireName(effort) ?? "none";
+
     /// <remarks>
     /// Beyond a model's own curated <see cref="ModelPriceEntry.Substitutes"/>, only models whose rules the catalog states
     /// are taken (<paramref name="rulesKnown"/>): a model with unknown limits is not judged, so it must not be chosen blindly.
     /// </remarks>
-    private string? Accepts(string name, string originId, in RoutingRequest request, IReadOnlySet<string>? exclude, DateTimeOffset now, bool rulesKnown = false)
+    private string? Accepts(string name, string originId, in RoutingRequest request, IReadOnlySet<string>? exclude, DateTimeOffset now, EffortLevel routedEffort, bool rulesKnown = false)
     {
         if (!_book.TryGetEntry(name, out var entry) || string.Equals(entry.Id, originId, StringComparison.OrdinalIgnoreCase))
         {
@@ -141,7 +187,8 @@ public sealed class ModelFit
             return null;
         }
 
-        return ModelRuleCheck.Check(entry, request.Traits, request.EstimatedInputTokens, request.MaxTokens, now) == RuleViolation.None
+        var traits = TraitsFor(request.Traits, Clamp(entry.Rules, routedEffort));
+        return ModelRuleCheck.Check(entry, traits, request.EstimatedInputTokens, request.MaxTokens, now) == RuleViolation.None
             ? entry.Id
             : null;
     }

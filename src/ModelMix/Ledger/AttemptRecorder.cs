@@ -91,6 +91,31 @@ public sealed class AttemptRecorder
         return _unpricedSeen.TryAdd(model, 0);
     }
 
+    /// <summary>
+    /// The effort an attempt ran at, for <see cref="LedgerRecord.Effort"/>: the level sent, else the model's default
+    /// from the catalog (<paramref name="isDefault"/> true); null when neither is known or the model takes no effort.
+    /// </summary>
+    /// <param name="model">The model the attempt was sent to.</param>
+    /// <param name="sent">The <c>output_config.effort</c> sent; unspecified when none.</param>
+    /// <param name="isDefault">Whether the result is the model's default.</param>
+    public string? EffortOf(string model, Catalog.EffortLevel sent, out bool isDefault)
+    {
+        isDefault = false;
+        if (Catalog.RequestTraitsReader.WireName(sent) is { } name)
+        {
+            return name;
+        }
+
+        if (sent == Catalog.EffortLevel.Unspecified && _prices.TryGetEntry(model, out var entry)
+            && Catalog.RequestTraitsReader.WireName(entry.Rules.DefaultEffort) is { } fallback)
+        {
+            isDefault = true;
+            return fallback;
+        }
+
+        return null;
+    }
+
     /// <summary>Returns <paramref name="attempt"/> with its cost (or its unpriced status) filled in.</summary>
     public LedgerRecord Price(LedgerRecord attempt)
     {

@@ -204,6 +204,8 @@ public sealed class LedgerChatClient : DelegatingChatClient
             EscalatedFrom = options.GetEscalatedFrom(),
             Streaming = streaming,
             ShadowPairId = options.GetShadowPairId(),
+            Effort = _recorder.EffortOf(routedModel, ChatRoutingRequest.TraitsOf(options).Effort, out var effortIsDefault),
+            EffortIsDefault = effortIsDefault,
         };
         return new PendingAttempt(record, _time.GetTimestamp());
     }

@@ -134,6 +134,12 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
 
             if (decision is { } routed)
             {
+                if (routed.Effort != Catalog.EffortLevel.Unspecified && request.Traits.Thinking == Catalog.ThinkingMode.Unspecified)
+                {
+                    // The SDK sends a Reasoning effort with adaptive thinking: fit the model to that.
+                    request = request with { Traits = request.Traits with { Thinking = Catalog.ThinkingMode.Adaptive } };
+                }
+
                 decision = _fit.Fit(routed, request); // never a model that would reject the call as it is (ModelFit)
             }
         }
@@ -141,6 +147,13 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
         if (decision is { } chosen)
         {
             options.ModelId = chosen.Model;
+            if (ToReasoningEffort(chosen.Effort) is { } effort)
+            {
+                // A pin, rule or default with an effort (opus@low) overrides the caller's; the Anthropic SDK sends it as
+                // output_config.effort with adaptive thinking. Microsoft.Extensions.AI has no "max": it goes as xhigh.
+                options.Reasoning = new ReasoningOptions { Effort = effort, Output = options.Reasoning?.Output };
+            }
+
             options.WithRouting(chosen.Policy, chosen.Reason);
             if (chosen.Batch && _batchingBelow && options.GetBatchPreference() is null)
             {
@@ -162,6 +175,15 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
 
         return decision;
     }
+
+    private static ReasoningEffort? ToReasoningEffort(Catalog.EffortLevel effort) => effort switch
+    {
+        Catalog.EffortLevel.Low => ReasoningEffort.Low,
+        Catalog.EffortLevel.Medium => ReasoningEffort.Medium,
+        Catalog.EffortLevel.High => ReasoningEffort.High,
+        Catalog.EffortLevel.XHigh or Catalog.EffortLevel.Max => ReasoningEffort.ExtraHigh,
+        _ => null,
+    };
 
     /// <inheritdoc />
     /// <remarks>Asks this stage, then the inner client: <see cref="RoutingChatClient"/> alone does not look below itself.</remarks>

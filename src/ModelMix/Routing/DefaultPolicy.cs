@@ -26,15 +26,15 @@ public sealed class DefaultPolicy : ISynchronousRoutingPolicy
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentOutOfRangeException.ThrowIfLessThan(confidence, 0);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(confidence, 1);
-        if (!RoutingValidation.TryResolve(priceBook, tierOrModel, out var model))
+        if (!RoutingValidation.TryResolveTarget(priceBook, tierOrModel, out var model, out var effort))
         {
             throw new RoutingConfigurationException(
-                $"Default: '{tierOrModel}' is neither a tier ({string.Join(", ", priceBook.Tiers.Keys)}) nor a model in the price book {priceBook.SourceName}.");
+                $"Default: '{tierOrModel}' is neither a tier ({string.Join(", ", priceBook.Tiers.Keys)}) nor a model in the price book {priceBook.SourceName} (optionally with an effort, e.g. opus@low).");
         }
 
         Name = name;
         Model = model;
-        _decision = new RoutingDecision(model, $"default: no earlier policy was decisive → {RoutingValidation.DescribeTarget(tierOrModel, model)}", confidence, name);
+        _decision = new RoutingDecision(model, $"default: no earlier policy was decisive → {RoutingValidation.DescribeTarget(tierOrModel, model)}", confidence, name) { Effort = effort };
     }
 
     /// <summary>The policy name recorded in decisions.</summary>

@@ -41,8 +41,8 @@ public sealed class PinnedPolicy : ISynchronousRoutingPolicy
             p => p.Key,
             p =>
             {
-                RoutingValidation.TryResolve(priceBook, p.Value, out var model);
-                return new RoutingDecision(model, $"pin '{p.Key}': task label '{p.Key}' is pinned → {RoutingValidation.DescribeTarget(p.Value, model)}", PinConfidence, name);
+                RoutingValidation.TryResolveTarget(priceBook, p.Value, out var model, out var effort);
+                return new RoutingDecision(model, $"pin '{p.Key}': task label '{p.Key}' is pinned → {RoutingValidation.DescribeTarget(p.Value, model)}", PinConfidence, name) { Effort = effort };
             },
             StringComparer.OrdinalIgnoreCase);
         Pins = _decisions.ToFrozenDictionary(p => p.Key, p => p.Value.Model, StringComparer.OrdinalIgnoreCase);

@@ -18,4 +18,11 @@ public readonly record struct RoutingDecision(string Model, string Reason, doubl
     /// proxy queues such requests (docs/batch.md). False for every other policy.
     /// </summary>
     public bool Batch { get; init; }
+
+    /// <summary>
+    /// The <c>output_config.effort</c> the decision sends (a pin, rule or default target such as <c>opus@low</c>);
+    /// <see cref="Catalog.EffortLevel.Unspecified"/> keeps the caller's own effort (or the model's default). Never a level
+    /// the routed model refuses: <see cref="Catalog.ModelFit"/> clamps it.
+    /// </summary>
+    public Catalog.EffortLevel Effort { get; init; }
 }

@@ -42,6 +42,8 @@ public sealed class RoutingRule
         Name = options.Name!;
         Target = options.Target!;
         Model = model;
+        RoutingValidation.TryResolveTarget(priceBook, Target, out _, out var targetEffort);
+        Effort = options.Effort is { } effortName && RoutingValidation.TryParseEffort(effortName, out var effort) ? effort : targetEffort;
         Confidence = options.Confidence ?? RoutingRuleOptions.DefaultConfidence;
         IsCatchAll = options.HasNoConditions;
         Batch = options.Batch ?? false;
@@ -61,6 +63,11 @@ public sealed class RoutingRule
         }
 
         var target = RoutingValidation.DescribeTarget(Target, Model);
+        if (Effort != Catalog.EffortLevel.Unspecified && Target.IndexOf('@') < 0)
+        {
+            target += $" at effort {Catalog.RequestTraitsReader.WireName(Effort)}";
+        }
+
         var rest = DescribeConditions(options, includeLabels: false);
         var labels = options.TaskLabels is { Count: > 0 } list ? list.Select(l => l.Trim()).Distinct(StringComparer.OrdinalIgnoreCase).ToArray() : [];
         var all = labels.Length == 0 ? rest : Join($"task label in [{string.Join(", ", labels)}]", rest);
@@ -74,6 +81,9 @@ public sealed class RoutingRule
                 StringComparer.OrdinalIgnoreCase);
         }
     }
+
+    /// <summary>The effort the rule sends with the routed request; <see cref="Catalog.EffortLevel.Unspecified"/> to keep the caller's.</summary>
+    public Catalog.EffortLevel Effort { get; }
 
     /// <summary>The rule's unique name.</summary>
     public string Name { get; }

@@ -59,6 +59,13 @@ public sealed class RoutingRuleOptions
     public double? Confidence { get; set; }
 
     /// <summary>
+    /// The <c>output_config.effort</c> to send with the routed request (<c>low</c>, <c>medium</c>, <c>high</c>,
+    /// <c>xhigh</c>, <c>max</c>), overriding the caller's own; the same as a <c>Target</c> such as <c>opus@low</c>.
+    /// Clamped down to the routed model's highest accepted level, and not sent to a model that takes none.
+    /// </summary>
+    public string? Effort { get; set; }
+
+    /// <summary>
     /// Whether matching requests are deferred to the Message Batches API (half price, answered within 24 h) instead
     /// of sent at once. At the proxy, a matching non-streaming <c>/v1/messages</c> request is queued and answered
     /// <c>202</c> with the batch job, as with the <c>x-modelmix-batch: true</c> header (see docs/batch.md).

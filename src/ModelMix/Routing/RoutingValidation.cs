@@ -24,9 +24,20 @@ internal static class RoutingValidation
         {
             errors.Add($"{label}: 'Target' is required (a tier such as haiku, sonnet, opus, or a model id).");
         }
-        else if (!TryResolve(priceBook, rule.Target, out model))
+        else if (!TryResolveTarget(priceBook, rule.Target, out model, out var targetEffort))
         {
-            errors.Add($"{label}: 'Target' '{rule.Target}' is neither a tier ({string.Join(", ", priceBook.Tiers.Keys)}) nor a model in the price book {priceBook.SourceName}.");
+            errors.Add($"{label}: 'Target' '{rule.Target}' {TargetProblem(priceBook, rule.Target)}");
+        }
+        else if (rule.Effort is { } effortName)
+        {
+            if (!TryParseEffort(effortName, out var effort))
+            {
+                errors.Add($"{label}: 'Effort' '{effortName}' must be one of low, medium, high, xhigh, max.");
+            }
+            else if (targetEffort != Catalog.EffortLevel.Unspecified && targetEffort != effort)
+            {
+                errors.Add($"{label}: 'Effort' '{effortName}' contradicts the effort in 'Target' '{rule.Target}'.");
+            }
         }
 
         CheckRange(label, "InputTokens", rule.MinInputTokens, rule.MaxInputTokens, errors);
@@ -109,9 +120,9 @@ internal static class RoutingValidation
             {
                 errors.Add($"pin '{label}' (Pins:{label}): the target is empty.");
             }
-            else if (!TryResolve(priceBook, target, out _))
+            else if (!TryResolveTarget(priceBook, target, out _, out _))
             {
-                errors.Add($"pin '{label}' (Pins:{label}): '{target}' is neither a tier ({string.Join(", ", priceBook.Tiers.Keys)}) nor a model in the price book {priceBook.SourceName}.");
+                errors.Add($"pin '{label}' (Pins:{label}): '{target}' {TargetProblem(priceBook, target)}");
             }
         }
     }
@@ -134,9 +145,9 @@ internal static class RoutingValidation
         {
             errors.Add("'Default' is required (a tier or model).");
         }
-        else if (!TryResolve(priceBook, options.Default, out _))
+        else if (!TryResolveTarget(priceBook, options.Default, out _, out _))
         {
-            errors.Add($"'Default' '{options.Default}' is neither a tier ({string.Join(", ", priceBook.Tiers.Keys)}) nor a model in the price book {priceBook.SourceName}.");
+            errors.Add($"'Default' '{options.Default}' {TargetProblem(priceBook, options.Default)}");
         }
 
         return errors;
@@ -160,6 +171,48 @@ internal static class RoutingValidation
         model = string.Empty;
         return false;
     }
+
+    /// <summary>
+    /// Resolves a routing target — a tier or model, optionally with an effort: <c>opus@low</c> — through the price
+    /// book without throwing. <paramref name="effort"/> is <see cref="Catalog.EffortLevel.Unspecified"/> without one.
+    /// </summary>
+    public static bool TryResolveTarget(PriceBook priceBook, string target, out string model, out Catalog.EffortLevel effort)
+    {
+        var at = target.LastIndexOf('@');
+        effort = Catalog.EffortLevel.Unspecified;
+        if (at < 0)
+        {
+            return TryResolve(priceBook, target, out model);
+        }
+
+        if (!TryParseEffort(target[(at + 1)..], out effort) || effort == Catalog.EffortLevel.Unspecified)
+        {
+            model = string.Empty;
+            return false;
+        }
+
+        return TryResolve(priceBook, target[..at], out model);
+    }
+
+    /// <summary>Parses an effort name (<c>low</c>, <c>medium</c>, <c>high</c>, <c>xhigh</c>, <c>max</c>; case-insensitive).</summary>
+    public static bool TryParseEffort(string name, out Catalog.EffortLevel effort)
+    {
+        effort = name.Trim().ToLowerInvariant() switch
+        {
+            "low" => Catalog.EffortLevel.Low,
+            "medium" => Catalog.EffortLevel.Medium,
+            "high" => Catalog.EffortLevel.High,
+            "xhigh" => Catalog.EffortLevel.XHigh,
+            "max" => Catalog.EffortLevel.Max,
+            _ => Catalog.EffortLevel.Unspecified,
+        };
+        return effort != Catalog.EffortLevel.Unspecified;
+    }
+
+    private static string TargetProblem(PriceBook priceBook, string target) =>
+        target.LastIndexOf('@') is var at and >= 0 && !TryParseEffort(target[(at + 1)..], out _)
+            ? $"names an unknown effort '{target[(at + 1)..]}' (after '@': low, medium, high, xhigh or max)."
+            : $"is neither a tier ({string.Join(", ", priceBook.Tiers.Keys)}) nor a model in the price book {priceBook.SourceName} (optionally with an effort, e.g. opus@low).";
 
     /// <summary>How a target reads in a reason: <c>haiku (claude-haiku-4-5)</c> for a tier, the id for a model.</summary>
     public static string DescribeTarget(string target, string model) =>

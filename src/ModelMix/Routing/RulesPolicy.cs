@@ -96,7 +96,7 @@ public sealed class RulesPolicy : ISynchronousRoutingPolicy
         {
             if (rule.Matches(request))
             {
-                decision = new RoutingDecision(rule.Model, rule.ReasonFor(request), rule.Confidence, Name) { Batch = rule.Batch };
+                decision = new RoutingDecision(rule.Model, rule.ReasonFor(request), rule.Confidence, Name) { Batch = rule.Batch, Effort = rule.Effort };
                 return true;
             }
         }
