@@ -602,7 +602,7 @@ internal sealed class MessagesForwarder : IDisposable
 
         if (status is >= 200 and < 300)
         {
-            if (!TryReadMessage(body, out var model, out var usage))
+            if (!TryReadMessage(body, out var model, out var usage, out var thinkingDropped))
             {
                 await RecordFailureAsync(call, attempt, startedAt, started, status, "malformed_upstream_response", LedgerStatus.Error);
                 Log.AttemptFailed(_logger, attempt, call.RequestId, call.Route.Model, "malformed_upstream_response", status);
@@ -621,7 +621,7 @@ internal sealed class MessagesForwarder : IDisposable
             // Priced before the record is built, so it is built once (RecordAsync would price and copy it); an
             // unpriced attempt goes through RecordAsync, which marks it so.
             var priced = _recorder.TryCost(call.Route.Model, model, usage, startedAt, out var cost);
-            var answered = NewRecord(call, attempt, startedAt, started, status, HeaderValue(headers, "request-id"), model, usage, priced ? cost : null);
+            var answered = NewRecord(call, attempt, startedAt, started, status, HeaderValue(headers, "request-id"), model, usage, priced ? cost : null, thinkingDropped);
             var record = priced
                 ? await _recorder.RecordPricedAsync(answered, CancellationToken.None)
                 : await _recorder.RecordAsync(answered, CancellationToken.None);
@@ -833,6 +833,7 @@ internal sealed class MessagesForwarder : IDisposable
             UpstreamRequestId = HeaderValue(result.Headers, "request-id"),
             ResponseModel = tap.Model,
             Usage = tap.Usage,
+            ThinkingBlocksDropped = tap.ThinkingBlocksDropped,
             Streaming = true,
             Status = status,
             ErrorType = errorType,
@@ -846,8 +847,9 @@ internal sealed class MessagesForwarder : IDisposable
     }
 
     /// <summary>The ledger record of one attempt; an answered one passes what the answer said (one record built, not copied with <c>with</c>).</summary>
-    private LedgerRecord NewRecord(CallContext call, int attempt, DateTimeOffset startedAt, long started, int status, string? upstreamRequestId = null, string? responseModel = null, TokenUsage usage = default, CostBreakdown? cost = null) => new()
+    private LedgerRecord NewRecord(CallContext call, int attempt, DateTimeOffset startedAt, long started, int status, string? upstreamRequestId = null, string? responseModel = null, TokenUsage usage = default, CostBreakdown? cost = null, int thinkingDropped = 0) => new()
     {
+        ThinkingBlocksDropped = thinkingDropped,
         Cost = cost,
         UpstreamRequestId = upstreamRequestId,
         ResponseModel = responseModel,
@@ -926,10 +928,11 @@ internal sealed class MessagesForwarder : IDisposable
     /// Reads the answer's <c>model</c> and <c>usage</c> with a forward-only reader (only the small usage object becomes
     /// a document); false when the body is not a well-formed JSON object.
     /// </summary>
-    private static bool TryReadMessage(byte[] body, out string? model, out TokenUsage usage)
+    private static bool TryReadMessage(byte[] body, out string? model, out TokenUsage usage, out int thinkingDropped)
     {
         model = null;
         usage = default;
+        thinkingDropped = 0;
         try
         {
             var reader = new Utf8JsonReader(body);
@@ -958,6 +961,11 @@ internal sealed class MessagesForwarder : IDisposable
                     {
                         reader.Skip();
                     }
+                }
+                else if (reader.ValueTextEquals("input_transformations"u8))
+                {
+                    reader.Read();
+                    thinkingDropped = InputTransformations.CountDroppedThinking(ref reader); // what the API dropped from the prompt
                 }
                 else
                 {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ModelMix.Catalog;
 using ModelMix.Pricing;
 
 namespace ModelMix.Server;
@@ -23,6 +24,9 @@ internal sealed class SseUsageTap
 
     /// <summary>How many events have been seen.</summary>
     public int Events { get; private set; }
+
+    /// <summary>Thinking blocks the API dropped from the prompt (<c>input_transformations</c>, see <see cref="InputTransformations"/>).</summary>
+    public int ThinkingBlocksDropped { get; private set; }
 
     /// <summary>Usage so far: <c>message_start</c>'s counts overridden by the cumulative <c>message_delta</c> counts.</summary>
     public TokenUsage Usage { get; private set; }
@@ -60,9 +64,24 @@ internal sealed class SseUsageTap
                         Usage = AnthropicUsage.FromJson(startUsage);
                     }
 
+                    if (message.TryGetProperty("input_transformations", out var transformations))
+                    {
+                        ThinkingBlocksDropped = InputTransformations.CountDroppedThinking(transformations);
+                    }
+
                     break;
-                case "message_delta" when root.TryGetProperty("usage", out var deltaUsage) && deltaUsage.ValueKind == JsonValueKind.Object:
-                    Usage = AnthropicUsage.MergeDelta(Usage, deltaUsage);
+                case "message_delta":
+                    if (root.TryGetProperty("usage", out var deltaUsage) && deltaUsage.ValueKind == JsonValueKind.Object)
+                    {
+                        Usage = AnthropicUsage.MergeDelta(Usage, deltaUsage);
+                    }
+
+                    if (root.TryGetProperty("input_transformations", out var replaced))
+                    {
+                        // Only after a server-side model fallback mid-stream: the serving model's entries replace message_start's.
+                        ThinkingBlocksDropped = InputTransformations.CountDroppedThinking(replaced);
+                    }
+
                     break;
                 case "message_stop":
                     Completed = true;

@@ -83,27 +83,79 @@ public sealed class CacheAwareRouting
 
         var extra = estimate.ExtraCostOfSwitching;
         var prefix = string.Create(CultureInfo.InvariantCulture, $"~{warm.PrefixTokens:N0} tokens");
+
+        // Preserved thinking: a model that cannot read the warm model's thinking blocks drops them and thinks again, so
+        // switching also loses that reasoning — estimated as the assumed output again, at the chosen model's output rate.
+        var thinkingLost = request.Traits.CarriesThinking && !CanReadThinking(chosen, warmModel);
+        var lostReasoning = 0m;
+        if (thinkingLost)
+        {
+            lostReasoning = _prices.Cost(chosen, new TokenUsage(0, output), now).Total;
+            extra += lostReasoning;
+        }
+
+        var thinkingNote = thinkingLost
+            ? string.Create(CultureInfo.InvariantCulture, $", and {chosen} cannot read its thinking blocks (est. {Money(lostReasoning)} to think again)")
+            : string.Empty;
         if (chosenInputRate > warmInputRate && !_options.HoldAgainstEscalation)
         {
             return decision with
             {
-                Reason = decision.Reason + string.Create(CultureInfo.InvariantCulture, $"; leaves the cache warm on {warmModel} ({prefix}) for a stronger model, est. {Money(extra)} more than staying"),
+                Reason = decision.Reason + string.Create(CultureInfo.InvariantCulture, $"; leaves the cache warm on {warmModel} ({prefix}){thinkingNote} for a stronger model, est. {Money(extra)} more than staying"),
             };
         }
 
         if (extra > 0m)
         {
+            // The policy chose a cheaper model, so it judged this turn easy: keep the cache and the thinking on the
+            // stronger warm model, but at low effort, unless the caller or the policy set an effort.
+            var effort = chosenInputRate < warmInputRate && decision.Effort == Catalog.EffortLevel.Unspecified
+                && request.Traits.Effort == Catalog.EffortLevel.Unspecified && _prices.TryGetEntry(warmModel, out var warmEntry)
+                ? Catalog.ModelFit.Clamp(warmEntry.Rules, Catalog.EffortLevel.Low)
+                : decision.Effort;
+            var effortNote = effort == Catalog.EffortLevel.Low && decision.Effort != Catalog.EffortLevel.Low
+                ? $"; at low effort, since the policy judged the turn easy enough for {chosen}"
+                : string.Empty;
             return new RoutingDecision(
                 warmModel,
-                string.Create(CultureInfo.InvariantCulture, $"cache-warm on {warmModel} ({prefix} cached): switching to {chosen} would cost {Money(extra)} more (est. {Money(estimate.StayCost)} vs {Money(estimate.SwitchCost)}); the policy said: {decision.Reason}"),
+                string.Create(CultureInfo.InvariantCulture, $"cache-warm on {warmModel} ({prefix} cached{thinkingNote}): switching to {chosen} would cost {Money(extra)} more (est. {Money(estimate.StayCost)} vs {Money(estimate.SwitchCost + lostReasoning)}){effortNote}; the policy said: {decision.Reason}"),
                 decision.Confidence,
-                PolicyName);
+                PolicyName)
+            {
+                Effort = effort,
+            };
         }
 
         return decision with
         {
             Reason = decision.Reason + string.Create(CultureInfo.InvariantCulture, $"; switching from cache-warm {warmModel} ({prefix}) still saves est. {Money(-extra)}"),
         };
+    }
+
+    /// <summary>
+    /// Whether <paramref name="reader"/> can read thinking blocks that <paramref name="producer"/> made: always, unless the
+    /// catalog says its thinking is tied to the model (preserved thinking) and <paramref name="producer"/> is not among
+    /// the models it reads.
+    /// </summary>
+    /// <param name="reader">The model the next request would go to.</param>
+    /// <param name="producer">The model that produced the conversation's thinking blocks.</param>
+    public bool CanReadThinking(string reader, string producer)
+    {
+        if (!_prices.TryGetEntry(reader, out var entry) || !entry.Rules.ThinkingTiedToModel)
+        {
+            return true;
+        }
+
+        var producerId = _prices.TryResolveId(producer, out var id) ? id : producer;
+        foreach (var name in entry.Rules.ReadsThinkingFrom)
+        {
+            if (string.Equals(_prices.TryResolveId(name, out var readable) ? readable : name, producerId, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>

@@ -66,4 +66,23 @@ internal static class ChatUsage
 
         return false;
     }
+
+    /// <summary>
+    /// Thinking blocks the API dropped from the prompt (<see cref="Catalog.InputTransformations"/>): read from the raw
+    /// JSON of the SDK message, or of a stream's <c>message_start</c> / <c>message_delta</c>; null when the object
+    /// carries no <c>input_transformations</c> (keep what is known).
+    /// </summary>
+    public static int? DroppedThinking(object? rawRepresentation)
+    {
+        Anthropic.Core.JsonModel? model = rawRepresentation switch
+        {
+            SdkMessage message => message,
+            SdkStreamEvent streamEvent when streamEvent.TryPickStart(out var start) => start?.Message,
+            SdkStreamEvent streamEvent when streamEvent.TryPickDelta(out var delta) => delta,
+            _ => null,
+        };
+        return model is not null && model.RawData.TryGetValue("input_transformations", out var array)
+            ? Catalog.InputTransformations.CountDroppedThinking(array)
+            : null;
+    }
 }

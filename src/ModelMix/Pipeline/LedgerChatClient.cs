@@ -76,6 +76,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
         {
             ResponseModel = response.ModelId,
             Usage = ChatUsage.FromResponse(response),
+            ThinkingBlocksDropped = ChatUsage.DroppedThinking(response.RawRepresentation) ?? 0,
             HttpStatus = 200,
         }).ConfigureAwait(false);
         return response;
@@ -92,6 +93,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
         var approximateUsage = default(TokenUsage);
         var sawExactUsage = false;
         string? responseModel = null;
+        var thinkingDropped = 0;
         var updates = 0;
         var completed = false;
         Exception? fault = null;
@@ -125,6 +127,8 @@ public sealed class LedgerChatClient : DelegatingChatClient
                     sawExactUsage = true;
                 }
 
+                thinkingDropped = ChatUsage.DroppedThinking(update.RawRepresentation) ?? thinkingDropped;
+
                 foreach (var content in update.Contents)
                 {
                     if (content is UsageContent { Details: { } details })
@@ -154,6 +158,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
             {
                 ResponseModel = responseModel,
                 Usage = sawExactUsage ? exactUsage : approximateUsage,
+                ThinkingBlocksDropped = thinkingDropped,
                 HttpStatus = updates > 0 ? 200 : 0,
             };
             if (fault is not null)

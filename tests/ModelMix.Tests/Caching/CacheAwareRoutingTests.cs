@@ -43,8 +43,10 @@ public sealed class CacheAwareRoutingTests
         Assert.Equal(Sonnet, decision.Model);
         Assert.Equal(CacheAwareRouting.PolicyName, decision.Policy);
         Assert.Equal(
-            "cache-warm on claude-sonnet-4-6 (~3,000 tokens cached): switching to claude-haiku-4-5-20251001 would cost $0.00188 more (est. $0.00123 vs $0.00311); the policy said: rule 'extraction-cheap' → haiku",
+            "cache-warm on claude-sonnet-4-6 (~3,000 tokens cached): switching to claude-haiku-4-5-20251001 would cost $0.00188 more (est. $0.00123 vs $0.00311); at low effort, since the policy judged the turn easy enough for claude-haiku-4-5-20251001; the policy said: rule 'extraction-cheap' → haiku",
             decision.Reason);
+        // The policy wanted the cheaper model: the session keeps its cache on Sonnet, at low effort.
+        Assert.Equal(ModelMix.Catalog.EffortLevel.Low, decision.Effort);
     }
 
     [Fact]
