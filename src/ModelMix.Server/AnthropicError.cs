@@ -51,6 +51,7 @@ internal static class AnthropicError
 
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
+        ProxyRefusals.Observe(context, status, type ?? TypeFor(status), message); // logged (rate-limited) and counted
         if (requestId is not null)
         {
             context.Response.Headers["request-id"] = requestId;

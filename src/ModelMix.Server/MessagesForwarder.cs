@@ -57,10 +57,12 @@ internal sealed class MessagesForwarder : IDisposable
     private readonly Lazy<ProxyCascade?> _cascade;
     private readonly Lazy<ProxyShadow?> _shadow;
     private readonly Lazy<BatchEndpoints> _batches;
+    private readonly Lazy<ProxyRefusals?> _refusals;
 
     public MessagesForwarder(IHttpMessageHandlerFactory handlers, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, ProxyFallback fallback, ProxyLoopGuard loopGuard, ProxyGuards guards, AuthGate auth, BudgetGate budgets, TimeProvider time, ILogger<MessagesForwarder> logger, ProxyCooldowns cooldowns, IServiceProvider services, ProxyPromptCaching? caching = null)
     {
         _cascade = new(() => services.GetService<ProxyCascade>());
+        _refusals = new(() => services.GetService<ProxyRefusals>());
         _shadow = new(() => services.GetService<ProxyShadow>());
         _batches = new(services.GetRequiredService<BatchEndpoints>);
         _cooldowns = cooldowns;
@@ -105,6 +107,15 @@ internal sealed class MessagesForwarder : IDisposable
     internal static string? QueryOf(HttpContext context) =>
         context.Request.QueryString is { HasValue: true } query && query.Value!.Length > 1 ? query.Value : null;
 
+    /// <summary>
+    /// Records the refusal just written for this request (<see cref="ProxyRefusals"/>) in the ledger, with the caller's
+    /// key and session: a refused request is visible where its spend would be.
+    /// </summary>
+    private ValueTask RecordRefusalAsync(HttpContext context, string requestId, AuthCaller caller, string? model, string? taskLabel = null) =>
+        ProxyRefusals.Of(context) is { } refusal && _refusals.Value is { } refusals
+            ? refusals.RecordAsync(requestId, caller.KeyId, ProxySession.Of(context.Request), taskLabel, model, refusal.Status, refusal.Type, refusal.Message)
+            : ValueTask.CompletedTask;
+
     /// <summary>Releases the invoker (the handler belongs to the handler factory).</summary>
     public void Dispose() => _upstream.Dispose();
 
@@ -124,12 +135,14 @@ internal sealed class MessagesForwarder : IDisposable
         var body = await ReadBodyAsync(context, AnthropicDialect.Instance);
         if (body is null)
         {
+            await RecordRefusalAsync(context, requestId, caller, model: null);
             return;
         }
 
         if (!MessagesRequest.TryParse(body, out var request, out var error))
         {
             await AnthropicError.WriteAsync(context, 400, error!, requestId: requestId);
+            await RecordRefusalAsync(context, requestId, caller, model: null);
             return;
         }
 
@@ -227,6 +240,20 @@ internal sealed class MessagesForwarder : IDisposable
                 $"model: '{request.Model}' is neither a routing alias ({string.Join(", ", _router.Aliases)}) nor in ModelMix's model catalog ({_recorder.Prices.SourceName}), and ModelMix:UnpricedModels is 'Refuse'. Use a priced model (see `modelmix prices`) or add its price to a price file (ModelMix:Prices, or --prices FILE).",
                 null,
                 requestId);
+            await RecordRefusalAsync(context, requestId, caller, request.Model, taskLabel);
+            return;
+        }
+        else if (!MessagesRequest.IsForwardableModelId(request.Model))
+        {
+            // Only a name shaped like a model id goes upstream unpriced: it also lands in a response header, the
+            // ledger and the logs, so no URL, host, control or non-ASCII characters, and no unbounded length.
+            await dialect.WriteErrorAsync(
+                context,
+                400,
+                $"model: '{MessagesRequest.Clip(request.Model)}' is neither a routing alias, nor a model in ModelMix's catalog, nor shaped like a model id (1 to {MessagesRequest.MaxModelIdLength} letters, digits, '.', '_', '-' or ':').",
+                null,
+                requestId);
+            await RecordRefusalAsync(context, requestId, caller, model: null, taskLabel);
             return;
         }
         else
@@ -252,6 +279,7 @@ internal sealed class MessagesForwarder : IDisposable
         await using var budget = held ?? await _budgets.ReserveAsync(context, caller, route.Model, body, request.MaxTokens, sessionId, requestId, dialect);
         if (budget is null)
         {
+            await RecordRefusalAsync(context, requestId, caller, request.Model, taskLabel); // over budget, or no price to hold
             return;
         }
 

@@ -13,6 +13,34 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
     /// <summary>What routing needs to know about the request (task label, session and key are added by the caller).</summary>
     public RoutingRequest Features { get; init; }
 
+    /// <summary>The longest model id forwarded without a catalog entry.</summary>
+    public const int MaxModelIdLength = 128;
+
+    /// <summary>
+    /// Whether a model name the catalog does not know may still be forwarded: 1 to <see cref="MaxModelIdLength"/> ASCII
+    /// letters, digits, <c>.</c>, <c>_</c>, <c>-</c> or <c>:</c> (so no URL, host, path or header-breaking character).
+    /// </summary>
+    public static bool IsForwardableModelId(string model)
+    {
+        if (model.Length is 0 or > MaxModelIdLength)
+        {
+            return false;
+        }
+
+        foreach (var c in model)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or ':'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>A caller's value shortened for an error message.</summary>
+    public static string Clip(string value) => value.Length <= 64 ? value : string.Concat(value.AsSpan(0, 64), "…");
+
     /// <summary>Reads and checks the body; on failure <paramref name="error"/> says what is wrong in the API's words.</summary>
     public static bool TryParse(ReadOnlyMemory<byte> body, out MessagesRequest? request, out string? error)
     {
@@ -38,6 +66,15 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
         {
             try
             {
+                // The reader accepts an escaped unpaired surrogate ("\ud800") that no string decoder will; only the
+                // strings routing reads are decoded, so a body with such an escape anywhere is decoded whole, once.
+                if ((body.Span.IndexOf("\\ud"u8) >= 0 || body.Span.IndexOf("\\uD"u8) >= 0) && !AllStringsDecode(document.RootElement))
+                {
+                    request = null;
+                    error = "The request body is not valid JSON: a string contains an unpaired UTF-16 surrogate escape.";
+                    return false;
+                }
+
                 return Check(document.RootElement, body, out request, out error);
             }
             catch (InvalidOperationException)
@@ -48,6 +85,39 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
                 error = "The request body is not valid JSON: a string contains an unpaired UTF-16 surrogate escape.";
                 return false;
             }
+        }
+    }
+
+    private static bool AllStringsDecode(JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                element.GetString(); // throws InvalidOperationException on an unpaired surrogate
+                return true;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    _ = property.Name;
+                    if (!AllStringsDecode(property.Value))
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray())
+                {
+                    if (!AllStringsDecode(item))
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            default:
+                return true;
         }
     }
 

@@ -59,6 +59,7 @@ internal static class OpenAiError
 
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
+        ProxyRefusals.Observe(context, status, code ?? type ?? TypeFor(status), message); // logged (rate-limited) and counted
         await context.Response.Body.WriteAsync(Body(message, type ?? TypeFor(status), param, code), context.RequestAborted);
     }
 

@@ -221,7 +221,10 @@ public sealed class KeysProxyTests : IAsyncLifetime
         Assert.InRange(ok, 1, (int)(Cap / FixtureCost));
         Assert.All(refused, response => Assert.Contains("\"rate_limit_error\"", response.body, StringComparison.Ordinal));
 
-        var records = await _harness.ReadLedgerAsync();
+        // Every refusal is in the ledger too (no upstream call, no cost); the upstream attempts are the answered requests.
+        var all = await _harness.ReadLedgerAsync();
+        var records = all.Where(record => record.ErrorType?.StartsWith("refused:", StringComparison.Ordinal) != true).ToList();
+        Assert.Equal(refused.Count, all.Count(record => record.ErrorType == "refused:rate_limit_error" && record.HttpStatus == 429 && record.Cost!.Value.Total == 0m));
         Assert.Equal(ok, records.Count);
         Assert.Equal(ok, _harness.Fake.MessageCount);
         var recorded = records.Sum(record => record.Cost!.Value.Total);
