@@ -212,6 +212,11 @@ internal static class AuditCommand
         total_usd = r.TotalUsd,
         monthly_factor = r.MonthlyFactor,
         by_model = r.ByModel.Select(Bucket),
+        by_model_and_effort = r.ByModelAndEffort.Select(b => new
+        {
+            model = b.Model, effort = b.Effort, calls = b.Calls, prompt_tokens = b.PromptTokens, output_tokens = b.OutputTokens,
+            cost_usd = b.CostUsd, unpriced_calls = b.UnpricedCalls, default_effort_calls = b.DefaultEffortCalls, default_effort_share = b.DefaultEffortShare,
+        }),
         by_task = r.ByTask.Select(Bucket),
         by_key = r.ByKey.Select(Bucket),
         by_day = r.ByDay.Select(Bucket),
@@ -233,6 +238,7 @@ internal static class AuditCommand
             retries = r.Escalations.Retries, retry_cost_usd = r.Escalations.RetryCostUsd,
             routing_calls = r.Escalations.RoutingCalls, routing_call_cost_usd = r.Escalations.RoutingCallCostUsd,
         },
+        dropped_thinking = new { blocks_dropped = r.DroppedThinking.BlocksDropped, calls = r.DroppedThinking.Calls, cost_usd = r.DroppedThinking.CostUsd },
         counterfactuals = r.Counterfactuals.Select(c => new { name = c.Name, model = c.Model, cost_usd = c.CostUsd, actual_usd = c.ActualUsd, saved_usd = c.SavedUsd }),
         flags = r.Flags.Select(f => new { kind = FlagCode(f.Kind), subject = f.Subject, message = f.Message }),
         recommendations = recommendations?.Select(x => new
@@ -264,6 +270,7 @@ internal static class AuditCommand
         AuditFlagKind.TierShare => "tier-share",
         AuditFlagKind.LowVolumeTask => "low-volume-task",
         AuditFlagKind.RunawaySession => "runaway-session",
+        AuditFlagKind.DroppedThinking => "dropped-thinking",
         _ => kind.ToString(),
     };
 
@@ -282,6 +289,12 @@ internal static class AuditCommand
         var sections = new List<(string, string[], List<string[]>)>
         {
             ("Spend by model", ["model", "calls", "cost"], r.ByModel.Select(Row).ToList()),
+            ("Spend by model and effort", ["model", "effort", "calls", "prompt tokens", "output tokens", "cost", "default effort"],
+                r.ByModelAndEffort.Select(b => new[]
+                {
+                    b.Model, b.Effort, b.Calls.ToString("N0", CultureInfo.InvariantCulture), b.PromptTokens.ToString("N0", CultureInfo.InvariantCulture),
+                    b.OutputTokens.ToString("N0", CultureInfo.InvariantCulture), Output.Usd(b.CostUsd), Pct(b.DefaultEffortShare),
+                }).ToList()),
             ("Spend by task", ["task", "calls", "cost"], r.ByTask.Select(Row).ToList()),
             ("Spend by key", ["key id", "calls", "cost"], r.ByKey.Select(Row).ToList()),
             ("Spend by day (UTC)", ["day", "calls", "cost"], r.ByDay.Select(Row).ToList()),
@@ -309,6 +322,9 @@ internal static class AuditCommand
             ["escalation rate / escalation cost", $"{Pct(r.Escalations.Rate)} ({r.Escalations.EscalatedRequests} of {r.Escalations.Requests} requests) / {Output.Usd(r.Escalations.EscalationCostUsd)}"],
             ["retries / retry cost", $"{r.Escalations.Retries} / {Output.Usd(r.Escalations.RetryCostUsd)}"],
             ["routing calls (meta-router) / their cost", $"{r.Escalations.RoutingCalls} / {Output.Usd(r.Escalations.RoutingCallCostUsd)}"],
+            .. r.DroppedThinking.BlocksDropped > 0
+                ? [new[] { "dropped thinking: blocks / calls / their cost", $"{r.DroppedThinking.BlocksDropped} / {r.DroppedThinking.Calls} / {Output.Usd(r.DroppedThinking.CostUsd)}" }]
+                : Array.Empty<string[]>(),
             .. r.Counterfactuals.Select(c => new[] { $"{c.Name} ({c.Model})", $"{Output.Usd(c.CostUsd)} (the actual mix saved {Output.Usd(c.SavedUsd)})" }),
         ]));
         sections.Add(("Flags", ["flag", "subject", "message"], r.Flags.Select(f => new[] { FlagCode(f.Kind), f.Subject, f.Message }).ToList()));
@@ -345,7 +361,7 @@ internal static class AuditCommand
             var table = new Table().Title(title);
             for (var i = 0; i < header.Length; i++)
             {
-                table.AddColumn(i > 0 && header[i] is not ("why" or "message" or "value" or "subject" or "kind" or "now" or "pin to") ? new TableColumn(header[i]).RightAligned() : new TableColumn(header[i]));
+                table.AddColumn(i > 0 && header[i] is not ("why" or "message" or "value" or "subject" or "kind" or "now" or "pin to" or "effort") ? new TableColumn(header[i]).RightAligned() : new TableColumn(header[i]));
             }
 
             foreach (var row in rows)

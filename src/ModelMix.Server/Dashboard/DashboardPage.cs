@@ -117,6 +117,19 @@ internal static class DashboardPage
 
         html.Append("</table></section>");
 
+        if (r.ByModelAndEffort.Count > 0)
+        {
+            html.Append("<section class=\"card full\"><h2>Spend by model and effort</h2><table id=\"effort\"><tr><th>model</th><th>effort</th><th class=n>calls</th><th class=n>prompt tokens</th><th class=n>output tokens</th><th class=n>cost</th><th class=n>default effort</th></tr>");
+            foreach (var b in r.ByModelAndEffort)
+            {
+                html.Append("<tr><td>").Append(E(b.Model)).Append("</td><td>").Append(E(b.Effort)).Append("</td><td class=n>").Append(b.Calls.ToString("N0", CultureInfo.InvariantCulture))
+                    .Append("</td><td class=n>").Append(b.PromptTokens.ToString("N0", CultureInfo.InvariantCulture)).Append("</td><td class=n>").Append(b.OutputTokens.ToString("N0", CultureInfo.InvariantCulture))
+                    .Append("</td><td class=n>").Append(E(Usd(b.CostUsd))).Append("</td><td class=n>").Append(Pct(b.DefaultEffortShare)).Append("</td></tr>");
+            }
+
+            html.Append("</table></section>");
+        }
+
         html.Append("<section class=\"card full\"><h2>Recent requests</h2><table id=\"recent\"><tr><th>time (UTC)</th><th>task</th><th>asked</th><th>model</th><th>policy</th><th>reason</th><th class=n>attempt</th><th>status</th><th class=n>cost</th></tr>");
         foreach (var x in r.Recent)
         {

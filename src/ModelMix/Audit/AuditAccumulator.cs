@@ -23,6 +23,7 @@ public sealed class AuditAccumulator
     private readonly string _top;
     private readonly string? _baseline;
     private readonly Dictionary<string, Bucket> _byModel = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Model, string Effort), EffortAcc> _byModelEffort = new();
     private readonly Dictionary<string, Bucket> _byKey = new(StringComparer.Ordinal);
     private readonly SortedDictionary<string, Bucket> _byDay = new(StringComparer.Ordinal);
     private readonly SortedDictionary<string, Dictionary<string, decimal>> _byDayModel = new(StringComparer.Ordinal);
@@ -42,6 +43,8 @@ public sealed class AuditAccumulator
     private decimal _batchCost, _batchSavings;
     private long _escalations, _retries, _routingCalls;
     private decimal _escalationCost, _retryCost, _routingCallCost;
+    private long _thinkingBlocksDropped, _thinkingDroppedCalls;
+    private decimal _thinkingDroppedCost;
 
     /// <summary>Starts an empty audit.</summary>
     /// <param name="prices">Reprices tokens and names each model's tier.</param>
@@ -143,6 +146,31 @@ public sealed class AuditAccumulator
         }
 
         Get(_byModel, model).Add(paid, unpriced);
+        var usage = record.Usage;
+        var effortKey = (model, record.Effort ?? None);
+        if (!_byModelEffort.TryGetValue(effortKey, out var effort))
+        {
+            _byModelEffort[effortKey] = effort = new EffortAcc();
+        }
+
+        effort.Calls++;
+        effort.Cost += paid;
+        effort.Unpriced += unpriced;
+        effort.PromptTokens += usage.TotalInputTokens;
+        effort.OutputTokens += usage.OutputTokens;
+        if (record.EffortIsDefault)
+        {
+            effort.DefaultCalls++;
+        }
+
+        // Dropped thinking: reasoning paid for once (as output) and not reused.
+        if (record.ThinkingBlocksDropped > 0)
+        {
+            _thinkingBlocksDropped += record.ThinkingBlocksDropped;
+            _thinkingDroppedCalls++;
+            _thinkingDroppedCost += paid;
+        }
+
         Get(_byKey, record.KeyId ?? None).Add(paid, unpriced);
         var day = record.Timestamp.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
         Get(_byDay, day).Add(paid, unpriced);
@@ -167,7 +195,6 @@ public sealed class AuditAccumulator
             s.Calls++;
         }
 
-        var usage = record.Usage;
         var hasTokens = usage.OutputTokens != 0 || usage.TotalInputTokens != 0;
         var at = record.Timestamp;
         var priceable = hasTokens && _prices.TryGetPrice(model, at, out _);
@@ -335,6 +362,13 @@ public sealed class AuditAccumulator
             TotalUsd = _total,
             MonthlyFactor = factor,
             ByModel = Buckets(_byModel),
+            ByModelAndEffort = _byModelEffort
+                .Select(pair => new AuditEffortBucket(
+                    pair.Key.Model, pair.Key.Effort, pair.Value.Calls, pair.Value.PromptTokens, pair.Value.OutputTokens, pair.Value.Cost,
+                    pair.Value.Unpriced, pair.Value.DefaultCalls, Share(pair.Value.DefaultCalls, pair.Value.Calls)))
+                .OrderByDescending(b => b.CostUsd).ThenByDescending(b => b.Calls)
+                .ThenBy(b => b.Model, StringComparer.Ordinal).ThenBy(b => b.Effort, StringComparer.Ordinal)
+                .ToList(),
             ByTask = Buckets(_tasks.ToDictionary(pair => pair.Key, pair => new Bucket { Calls = pair.Value.Calls, Cost = pair.Value.Cost, Unpriced = pair.Value.Unpriced })),
             ByKey = Buckets(_byKey),
             ByDay = _byDay.Select(pair => pair.Value.ToBucket(pair.Key)).ToList(),
@@ -348,6 +382,7 @@ public sealed class AuditAccumulator
                 Share(_callsWithCacheRead, _callsWithTokens), _readSavings, _writePremium, _readSavings - _writePremium),
             Batch = new AuditBatchStats(_batchCalls, Share(_batchCalls, _calls), _batchCost, _batchSavings),
             Escalations = new AuditEscalationStats(_requests, _escalatedRequests.Count, Share(_escalatedRequests.Count, _requests), _escalations, _escalationCost, _retries, _retryCost, _routingCalls, _routingCallCost),
+            DroppedThinking = new AuditDroppedThinking(_thinkingBlocksDropped, _thinkingDroppedCalls, _thinkingDroppedCost),
             Counterfactuals = counterfactuals,
             Flags = Flags(tiers, factor),
             TaskCosts = _tasks.OrderBy(pair => pair.Key, StringComparer.Ordinal).Select(pair => TaskCost(pair.Key, pair.Value)).ToList(),
@@ -387,6 +422,12 @@ public sealed class AuditAccumulator
                 flags.Add(new AuditFlag(AuditFlagKind.RunawaySession, id,
                     $"session '{id}' spent ${Round(session.Cost)} in {session.Calls} calls at ${Round(velocity)} a minute, at or past ${Round(_options.RunawayUsdPerMinute)} a minute: a runaway loop?"));
             }
+        }
+
+        if (_thinkingBlocksDropped > 0)
+        {
+            flags.Add(new AuditFlag(AuditFlagKind.DroppedThinking, "thinking",
+                $"the API dropped {_thinkingBlocksDropped} thinking block(s) from the prompts of {_thinkingDroppedCalls} call(s) costing ${Exact(_thinkingDroppedCost)}: dropped thinking is money spent twice (reasoning paid for once and not reused)."));
         }
 
         return flags;
@@ -474,6 +515,9 @@ public sealed class AuditAccumulator
 
     private static string Round(decimal usd) => usd.ToString("0.00", CultureInfo.InvariantCulture);
 
+    /// <summary>An exact amount without trailing zeros (0.02550 → 0.0255).</summary>
+    private static string Exact(decimal usd) => (usd / 1.000000000000000000000000000000000m).ToString(CultureInfo.InvariantCulture);
+
     private static string StatusCode(LedgerStatus status) => status switch
     {
         LedgerStatus.Ok => "ok",
@@ -497,6 +541,16 @@ public sealed class AuditAccumulator
         }
 
         public AuditBucket ToBucket(string name) => new(name, Calls, Cost, Unpriced);
+    }
+
+    private sealed class EffortAcc
+    {
+        public long Calls;
+        public long Unpriced;
+        public long DefaultCalls;
+        public long PromptTokens;
+        public long OutputTokens;
+        public decimal Cost;
     }
 
     private sealed class SessionAcc

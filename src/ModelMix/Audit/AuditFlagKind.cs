@@ -11,4 +11,7 @@ public enum AuditFlagKind
 
     /// <summary>A session spends fast enough to look like a runaway loop.</summary>
     RunawaySession = 2,
+
+    /// <summary>The API dropped thinking blocks from prompts: reasoning paid for and not reused.</summary>
+    DroppedThinking = 3,
 }

@@ -39,6 +39,12 @@ public sealed record AuditReport
     /// <summary>Spend by the model that served each call (canonical id), dearest first.</summary>
     public IReadOnlyList<AuditBucket> ByModel { get; init; } = [];
 
+    /// <summary>
+    /// Spend by the model that served each call and the effort it ran at, dearest first: calls, tokens, cost and the
+    /// share of calls that ran at the model's default effort.
+    /// </summary>
+    public IReadOnlyList<AuditEffortBucket> ByModelAndEffort { get; init; } = [];
+
     /// <summary>Spend by task label, dearest first.</summary>
     public IReadOnlyList<AuditBucket> ByTask { get; init; } = [];
 
@@ -72,10 +78,13 @@ public sealed record AuditReport
     /// <summary>Escalations and retries.</summary>
     public required AuditEscalationStats Escalations { get; init; }
 
+    /// <summary>Thinking blocks the API dropped from prompts, the calls affected and their cost (all zero when none).</summary>
+    public AuditDroppedThinking DroppedThinking { get; init; } = AuditDroppedThinking.None;
+
     /// <summary>The "all on the top model" and "all on the model used before routing" bills (when there is one).</summary>
     public IReadOnlyList<AuditCounterfactual> Counterfactuals { get; init; } = [];
 
-    /// <summary>Flags, in the order tier shares, low-volume tasks, runaway sessions.</summary>
+    /// <summary>Flags, in the order tier shares, low-volume tasks, runaway sessions, dropped thinking.</summary>
     public IReadOnlyList<AuditFlag> Flags { get; init; } = [];
 
     /// <summary>Per task label, what recommendations need (repriced costs, cheap-first paths).</summary>

@@ -10,7 +10,7 @@ namespace ModelMix.Ledger;
 /// </summary>
 /// <remarks>
 /// Microsoft.Data.Sqlite allocates a binder object per parameter and a UTF-8 copy per string on every execution
-/// (≈ 4 KB per record for the 34 columns); at proxy rates that was a fifth of the ledger writer's cost. Here strings
+/// (≈ 4 KB per record for the 34 columns it had then); at proxy rates that was a fifth of the ledger writer's cost. Here strings
 /// and decimals are encoded into one reused buffer and bound as spans (SQLite copies them, SQLITE_TRANSIENT), so a
 /// record is written without managed allocations. The stored values are exactly those of the parameterised command
 /// it replaces: the same text codes, the same invariant-culture decimal text, the same integers.
@@ -88,6 +88,9 @@ internal sealed class SqliteLedgerInsert : IDisposable
             Check(raw.sqlite3_bind_int64(s, 32, r.HttpStatus));
             Text(33, r.ErrorType);
             Text(34, r.ShadowPairId);
+            Text(35, r.Effort);
+            Check(raw.sqlite3_bind_int64(s, 36, r.EffortIsDefault ? 1 : 0));
+            Check(raw.sqlite3_bind_int64(s, 37, r.ThinkingBlocksDropped));
 
             var rc = raw.sqlite3_step(s);
             if (rc != raw.SQLITE_DONE)

@@ -99,6 +99,16 @@ internal static class SqliteLedgerSchema
         CREATE INDEX ix_shadow_pairs_created_at ON shadow_pairs (created_at);
         CREATE INDEX ix_shadow_pairs_task_label ON shadow_pairs (task_label, created_at);
         """,
+
+        // 3: effort and dropped thinking (docs/ledger.md). effort: the output_config.effort the attempt ran at (low …
+        // max; NULL = no effort parameter or unknown default); effort_is_default: 1 when it is the model's default
+        // because none was sent; thinking_blocks_dropped: input_transformations entries of type thinking_dropped.
+        // Rows written before this step read as NULL / 0 / 0.
+        """
+        ALTER TABLE ledger_records ADD COLUMN effort TEXT;
+        ALTER TABLE ledger_records ADD COLUMN effort_is_default INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE ledger_records ADD COLUMN thinking_blocks_dropped INTEGER NOT NULL DEFAULT 0;
+        """,
     ];
 
     /// <summary>The schema version this code writes and understands.</summary>
@@ -113,6 +123,7 @@ internal static class SqliteLedgerSchema
         "service_tier", "speed", "inference_geo",
         "cost_input", "cost_output", "cost_cache_write_5m", "cost_cache_write_1h", "cost_cache_read", "cost_total",
         "latency_ms", "streaming", "status", "http_status", "error_type", "shadow_pair_id",
+        "effort", "effort_is_default", "thinking_blocks_dropped",
     ];
 
     /// <summary>The idempotent insert: a record whose id is already stored is skipped, any other violation fails.</summary>

@@ -394,6 +394,9 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
             HttpStatus = r.GetInt32(31),
             ErrorType = NullableString(r, 32),
             ShadowPairId = NullableString(r, 33),
+            Effort = NullableString(r, 34),
+            EffortIsDefault = r.GetInt64(35) != 0,
+            ThinkingBlocksDropped = r.GetInt32(36),
         };
     }
 

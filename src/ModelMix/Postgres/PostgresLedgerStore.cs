@@ -22,8 +22,11 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
     /// <summary>The component name in <c>modelmix_schema_versions</c>.</summary>
     public const string Component = "ledger";
 
-    /// <summary>Every stored column but <c>seq</c>, with its type: shared by the table and the batch's temporary table.</summary>
-    private const string ColumnDefinitions =
+    /// <summary>
+    /// The columns of ledger step 1 (every stored column but <c>seq</c>, with its type), as that step shipped: part of
+    /// migration 1 and of the batch's temporary table. Never edit it; later steps add columns (<see cref="AddedColumnDefinitions"/>).
+    /// </summary>
+    private const string ColumnDefinitionsV1 =
         """
             id                    text    NOT NULL,
             timestamp             bigint  NOT NULL,
@@ -61,6 +64,14 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
             shadow_pair_id        text
         """;
 
+    /// <summary>The columns later steps added (step 2: effort and dropped thinking), as the batch's temporary table declares them.</summary>
+    private const string AddedColumnDefinitions =
+        """
+            effort                  text,
+            effort_is_default       boolean NOT NULL,
+            thinking_blocks_dropped integer NOT NULL
+        """;
+
     /// <summary>Migrations in order (append only: never edit a step that has shipped).</summary>
     private static readonly string[] Migrations =
     [
@@ -68,7 +79,7 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
         $"""
         CREATE TABLE ledger_records (
             seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        {ColumnDefinitions},
+        {ColumnDefinitionsV1},
             CHECK ((cost_input IS NULL) = (cost_output IS NULL)
                AND (cost_input IS NULL) = (cost_cache_write_5m IS NULL)
                AND (cost_input IS NULL) = (cost_cache_write_1h IS NULL)
@@ -81,9 +92,19 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
         CREATE INDEX ix_ledger_records_key_id ON ledger_records (key_id, timestamp);
         CREATE INDEX ix_ledger_records_session_id ON ledger_records (session_id, timestamp);
         """,
+
+        // 2: effort and dropped thinking, as SQLite's step 3 (docs/ledger.md). Rows written before it read as
+        // NULL / false / 0. ADD COLUMN with a constant default rewrites nothing (PostgreSQL 11+).
+        """
+        ALTER TABLE ledger_records
+            ADD COLUMN effort text,
+            ADD COLUMN effort_is_default boolean NOT NULL DEFAULT false,
+            ADD COLUMN thinking_blocks_dropped integer NOT NULL DEFAULT 0;
+        """,
     ];
 
-    private static readonly string CreateBatchTable = $"CREATE TEMPORARY TABLE ledger_batch (ord integer NOT NULL,\n{ColumnDefinitions}) ON COMMIT DROP;";
+    private static readonly string CreateBatchTable =
+        $"CREATE TEMPORARY TABLE ledger_batch (ord integer NOT NULL,\n{ColumnDefinitionsV1},\n{AddedColumnDefinitions}) ON COMMIT DROP;";
 
     private static readonly string CopyBatch = $"COPY ledger_batch (ord, {SqliteLedgerSchema.SelectColumns}) FROM STDIN (FORMAT BINARY)";
 
@@ -295,6 +316,9 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
         await importer.WriteAsync(r.HttpStatus, NpgsqlDbType.Integer, cancellationToken);
         await WriteTextAsync(importer, r.ErrorType, cancellationToken);
         await WriteTextAsync(importer, r.ShadowPairId, cancellationToken);
+        await WriteTextAsync(importer, r.Effort, cancellationToken);
+        await importer.WriteAsync(r.EffortIsDefault, NpgsqlDbType.Boolean, cancellationToken);
+        await importer.WriteAsync(r.ThinkingBlocksDropped, NpgsqlDbType.Integer, cancellationToken);
     }
 
     private static Task WriteTextAsync(NpgsqlBinaryImporter importer, string? value, CancellationToken cancellationToken) =>
@@ -337,6 +361,9 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
             HttpStatus = r.GetInt32(31),
             ErrorType = NullableString(r, 32),
             ShadowPairId = NullableString(r, 33),
+            Effort = NullableString(r, 34),
+            EffortIsDefault = r.GetBoolean(35),
+            ThinkingBlocksDropped = r.GetInt32(36),
         };
     }
 

@@ -7,8 +7,9 @@ namespace ModelMix.Telemetry;
 /// ModelMix's metrics, on the <c>ModelMix</c> meter: the GenAI semantic-convention instruments
 /// (<c>gen_ai.client.token.usage</c>, <c>gen_ai.client.operation.duration</c>) and ModelMix's own
 /// (<c>modelmix.cost_usd</c>, <c>modelmix.route</c>, <c>modelmix.escalations</c>, <c>modelmix.attempts</c>,
-/// <c>modelmix.cache_miss_unexpected</c>).
-/// Exported to Prometheus these read <c>modelmix_cost_usd_total</c>, <c>modelmix_route_total{model,reason}</c>, ….
+/// <c>modelmix.cache_miss_unexpected</c>, <c>modelmix.thinking_dropped</c>).
+/// Exported to Prometheus these read <c>modelmix_cost_usd_total{model,effort}</c>, <c>modelmix_route_total{model,reason}</c>,
+/// <c>modelmix_thinking_dropped_total{model}</c>, ….
 /// Metrics are for dashboards; the ledger is the exact record (costs here are doubles).
 /// </summary>
 public sealed class ModelMixMetrics : IDisposable
@@ -26,6 +27,7 @@ public sealed class ModelMixMetrics : IDisposable
     private readonly Counter<long> _shadow;
     private readonly Histogram<double> _shadowAgreement;
     private readonly Counter<long> _cacheMissUnexpected;
+    private readonly Counter<long> _thinkingDropped;
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>, or on a private meter when none is given.</summary>
     public ModelMixMetrics(IMeterFactory? meterFactory = null)
@@ -33,16 +35,20 @@ public sealed class ModelMixMetrics : IDisposable
         _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
         _tokens = _meter.CreateHistogram<long>("gen_ai.client.token.usage", "{token}", "Tokens used per call, by gen_ai.token.type (input, output).");
         _duration = _meter.CreateHistogram<double>("gen_ai.client.operation.duration", "s", "Duration of each upstream attempt.");
-        _cost = _meter.CreateCounter<double>("modelmix.cost_usd", null, "Cost of the recorded attempts in US dollars (exact values are in the ledger).");
+        _cost = _meter.CreateCounter<double>("modelmix.cost_usd", null, "Cost of the recorded attempts in US dollars, by model and effort (exact values are in the ledger).");
         _route = _meter.CreateCounter<long>("modelmix.route", null, "Requests routed, by model and routing policy.");
         _escalations = _meter.CreateCounter<long>("modelmix.escalations", null, "Attempts that escalated from a cheaper model.");
         _attempts = _meter.CreateCounter<long>("modelmix.attempts", null, "Upstream attempts, by model and status.");
         _shadow = _meter.CreateCounter<long>("modelmix.shadow", null, "Shadow mode outcomes, by result (sampled, compared, dropped, budget_exhausted, shadow_failed, judge_failed, skipped, error).");
         _shadowAgreement = _meter.CreateHistogram<double>("modelmix.shadow.agreement", null, "Agreement 0..1 of each compared shadow pair, by task and method.");
         _cacheMissUnexpected = _meter.CreateCounter<long>("modelmix.cache_miss_unexpected", null, "Calls that carried cache_control breakpoints but whose usage shows neither a cache write nor a cache read.");
+        _thinkingDropped = _meter.CreateCounter<long>("modelmix.thinking_dropped", null, "Thinking blocks the API dropped from prompts (input_transformations of type thinking_dropped): reasoning paid for and not reused.");
     }
 
-    /// <summary>Counts one recorded attempt: tokens, duration, cost, status and, for first attempts, the route.</summary>
+    /// <summary>
+    /// Counts one recorded attempt: tokens, duration, cost (by model and effort, <c>none</c> when the record has no
+    /// effort), status, dropped thinking blocks and, for first attempts, the route.
+    /// </summary>
     public void Record(LedgerRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
@@ -64,7 +70,12 @@ public sealed class ModelMixMetrics : IDisposable
 
         if (record.Cost is { } cost && cost.Total != 0m)
         {
-            _cost.Add((double)cost.Total, new KeyValuePair<string, object?>("model", record.RoutedModel));
+            _cost.Add((double)cost.Total, new KeyValuePair<string, object?>("model", record.RoutedModel), new("effort", record.Effort ?? "none"));
+        }
+
+        if (record.ThinkingBlocksDropped > 0)
+        {
+            _thinkingDropped.Add(record.ThinkingBlocksDropped, new KeyValuePair<string, object?>("model", record.RoutedModel));
         }
 
         if (record.Attempt == 1)

@@ -50,6 +50,9 @@ public abstract class LedgerStoreContractTests
             HttpStatus = 529,
             ErrorType = "overloaded_error",
             ShadowPairId = "shadow-3",
+            Effort = "xhigh",
+            EffortIsDefault = true,
+            ThinkingBlocksDropped = 3,
         };
         var bare = new LedgerRecord
         {
@@ -79,6 +82,8 @@ public abstract class LedgerStoreContractTests
         Assert.Equal("1.10", cost.CacheWrite5m.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(79228162514264.337593543950335m, cost.CacheRead);
         Assert.Null(read[1].Cost);
+        Assert.Equal(("xhigh", true, 3), (read[0].Effort, read[0].EffortIsDefault, read[0].ThinkingBlocksDropped));
+        Assert.Equal((null, false, 0), (read[1].Effort, read[1].EffortIsDefault, read[1].ThinkingBlocksDropped));
     }
 
     [Fact]
