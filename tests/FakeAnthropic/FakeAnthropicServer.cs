@@ -71,6 +71,13 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
     /// </summary>
     public PromptCacheSimulator? PromptCache { get; set; }
 
+    /// <summary>
+    /// When set, answers start with a signed thinking block, and requests to models with preserved thinking have the
+    /// thinking blocks they send back checked (model and prefix binding: 400, or dropped and listed in
+    /// <c>input_transformations</c>; see <see cref="PreservedThinkingSimulator"/>); null (default) keeps the fixtures as they are.
+    /// </summary>
+    public PreservedThinkingSimulator? PreservedThinking { get; set; }
+
     /// <summary>Whether requests are kept in <see cref="Requests"/> (default true; turn off for long load runs).</summary>
     public bool RecordRequests { get; set; } = true;
 
@@ -385,6 +392,13 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
             return;
         }
 
+        var thinking = PreservedThinking?.Evaluate((JsonObject)json!); // PreservedThinkingSimulator.cs
+        if (thinking?.Error is { } thinkingProblem)
+        {
+            await WriteErrorAsync(ctx, 400, "invalid_request_error", thinkingProblem, requestId, ct);
+            return;
+        }
+
         FakeReply reply;
         lock (_gate)
         {
@@ -425,7 +439,7 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
             case FakeReplyKind.Message:
             {
                 var text = ReplyBodies.Message(
-                    SharedFixtures.Read(reply.Fixture ?? FakeReply.DefaultMessageFixture), model, reply.Usage);
+                    SharedFixtures.Read(reply.Fixture ?? FakeReply.DefaultMessageFixture), model, reply.Usage, thinking);
                 if (reply.CutBodyAfterBytes is { } cutAt)
                 {
                     await CutReplies.WriteCutJsonAsync(ctx, text, cutAt, ct); // FakeReply.Faults.cs
@@ -437,7 +451,7 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
             }
 
             default:
-                await WriteStreamAsync(ctx, reply, model, ct);
+                await WriteStreamAsync(ctx, reply, model, thinking, ct);
                 break;
         }
     }
@@ -468,10 +482,11 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
         await WriteErrorAsync(ctx, reply.StatusCode, reply.ErrorType!, reply.ErrorMessage!, requestId, ct);
     }
 
-    private static async Task WriteStreamAsync(HttpContext ctx, FakeReply reply, string model, CancellationToken ct)
+    private static async Task WriteStreamAsync(
+        HttpContext ctx, FakeReply reply, string model, PreservedThinkingReply? thinking, CancellationToken ct)
     {
         var events = ReplyBodies.Stream(
-            SharedFixtures.Read(reply.Fixture ?? FakeReply.DefaultStreamFixture), model, reply.Usage);
+            SharedFixtures.Read(reply.Fixture ?? FakeReply.DefaultStreamFixture), model, reply.Usage, thinking);
         var response = ctx.Response;
         response.StatusCode = 200;
         response.ContentType = "text/event-stream; charset=utf-8";
@@ -529,6 +544,12 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
         if (EnforceModelRules && ModelRequestRules.CountTokensProblem((JsonObject)json!) is { } ruleProblem)
         {
             await WriteErrorAsync(ctx, 400, "invalid_request_error", ruleProblem, requestId, ct);
+            return;
+        }
+
+        if (PreservedThinking?.CountTokensProblem((JsonObject)json!) is { } thinkingProblem)
+        {
+            await WriteErrorAsync(ctx, 400, "invalid_request_error", thinkingProblem, requestId, ct);
             return;
         }
 

@@ -14,14 +14,21 @@ internal static class ReplyBodies
         WriteIndented = false,
     };
 
-    public static string Message(string fixtureText, string model, FakeUsage? usage)
+    public static string Message(string fixtureText, string model, FakeUsage? usage, PreservedThinkingReply? thinking = null)
     {
         var message = JsonNode.Parse(fixtureText)!.AsObject();
         Rewrite(message, model, usage, isStreamStart: false);
+        thinking?.ApplyTo(message); // leading thinking block, input_transformations (PreservedThinkingSimulator.cs)
         return message.ToJsonString(Wire);
     }
 
-    public static IReadOnlyList<SseEvent> Stream(string fixtureText, string model, FakeUsage? usage)
+    public static IReadOnlyList<SseEvent> Stream(string fixtureText, string model, FakeUsage? usage, PreservedThinkingReply? thinking = null)
+    {
+        var events = FixtureStream(fixtureText, model, usage);
+        return thinking is null ? events : thinking.ApplyTo(events);
+    }
+
+    private static List<SseEvent> FixtureStream(string fixtureText, string model, FakeUsage? usage)
     {
         var events = SseEvent.Parse(fixtureText);
         var result = new List<SseEvent>(events.Count);
