@@ -65,14 +65,14 @@ public sealed class BatchRoutingRuleTests
         var jobId = JsonNode.Parse(await batched.Content.ReadAsStringAsync())!["id"]!.GetValue<string>();
         Assert.Equal($"/v1/modelmix/batch/{jobId}", batched.Headers.Location!.ToString());
         Assert.Equal("rules", batched.Headers.GetValues("x-modelmix-batched-by").Single());
-        Assert.Equal("claude-haiku-4-5-20251001", batched.Headers.GetValues("x-modelmix-routed-model").Single());
+        Assert.Equal("claude-haiku-5-5", batched.Headers.GetValues("x-modelmix-routed-model").Single()); // "target": "haiku" → the default catalog's haiku tier
         await BatchProxyTests.WaitForEndAsync(http, jobId);
         Assert.Equal(0, proxy.Fake.MessageCount); // never sent to the synchronous API
 
         var record = Assert.Single(await BatchProxyTests.ReadLedgerAsync(proxy.DbPath, 1));
         Assert.Equal(ServiceTier.Batch, record.Usage.ServiceTier);
         Assert.Equal("auto", record.RequestedModel);
-        Assert.Equal("claude-haiku-4-5-20251001", record.RoutedModel);
+        Assert.Equal("claude-haiku-5-5", record.RoutedModel);
         Assert.StartsWith("rule 'nightly-to-batch'", record.Reason, StringComparison.Ordinal);
         Assert.Contains("batched", record.Reason, StringComparison.Ordinal);
         Assert.Equal(1, proxy.Fake.Batches.CreateCount);

@@ -9,8 +9,9 @@ namespace ModelMix.IntegrationTests.Cascade;
 /// <summary>The confidence cascade over real HTTP: SDK AsIChatClient → FakeAnthropic, every attempt in a SQLite ledger.</summary>
 public sealed class CascadeIntegrationTests : LedgerPipelineTest, IDisposable
 {
-    private const string Haiku = "claude-haiku-4-5-20251001";
-    private const string Sonnet = "claude-sonnet-4-6";
+    // The default cascade tiers (haiku, sonnet) resolve to the catalog's tier models.
+    private const string Haiku = "claude-haiku-5-5";
+    private const string Sonnet = "claude-sonnet-5-5";
     private const string Prompt = "Which of our three warehouses should ship order 4411 to Lyon?";
 
     private readonly TextReplies _replies = new();

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.AI;
 using ModelMix.IntegrationTests.Pipeline;
+using ModelMix.IntegrationTests.Support;
 using ModelMix.Ledger;
 using ModelMix.Pipeline;
 using ModelMix.Pricing;
@@ -7,7 +8,11 @@ using ModelMix.Routing;
 
 namespace ModelMix.IntegrationTests.Cascade;
 
-/// <summary>The meta-router over real HTTP: its classifier call goes through the ledger stage, linked to the request.</summary>
+/// <summary>
+/// The meta-router over real HTTP: its classifier call goes through the ledger stage, linked to the request. The
+/// classification cost is worked out at the 4.x haiku tier (Haiku 4.5 $1/$5), so the policy runs on
+/// <see cref="TestPrices.Tiers4x"/>.
+/// </summary>
 public sealed class MetaRouterIntegrationTests : LedgerPipelineTest, IDisposable
 {
     private const string Haiku = "claude-haiku-4-5-20251001";
@@ -39,7 +44,7 @@ public sealed class MetaRouterIntegrationTests : LedgerPipelineTest, IDisposable
         Server.Enqueue(_replies.Message("{\"tier\":\"opus\",\"reason\":\"security review of an auth flow\"}").WithUsage(input: 310, output: 18));
         Server.Enqueue(_replies.Message("Three risks: …").WithUsage(input: 40, output: 400));
         using var chat = Pipeline();
-        var policy = new MetaRouterPolicy(chat, PriceBook.Default);
+        var policy = new MetaRouterPolicy(chat, TestPrices.Tiers4x);
 
         var (decision, _) = await RouteAsync(policy, chat, "req-meta-1");
 
@@ -74,7 +79,7 @@ public sealed class MetaRouterIntegrationTests : LedgerPipelineTest, IDisposable
         Server.Enqueue(_replies.Message("Sure! This one needs a strong model, maybe Opus or Sonnet."));
         Server.Enqueue(_replies.Message("Three risks: …"));
         using var chat = Pipeline();
-        var policy = new MetaRouterPolicy(chat, PriceBook.Default);
+        var policy = new MetaRouterPolicy(chat, TestPrices.Tiers4x);
 
         var (decision, _) = await RouteAsync(policy, chat, "req-meta-2");
 
@@ -95,7 +100,7 @@ public sealed class MetaRouterIntegrationTests : LedgerPipelineTest, IDisposable
     {
         Server.Enqueue(FakeAnthropic.FakeReply.Overloaded());
         using var chat = Pipeline();
-        var policy = new MetaRouterPolicy(chat, PriceBook.Default, new MetaRouterOptions { DefaultTier = "haiku" });
+        var policy = new MetaRouterPolicy(chat, TestPrices.Tiers4x, new MetaRouterOptions { DefaultTier = "haiku" });
 
         var decision = await policy.DecideAsync(RoutingRequest.ForPrompt(Prompt), "req-meta-3");
 

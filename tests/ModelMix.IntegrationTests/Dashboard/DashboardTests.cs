@@ -18,6 +18,9 @@ public sealed class DashboardTests
         var db = Path.Combine(dir, "dashboard.db");
         DashboardSeed.WriteAsync(db).GetAwaiter().GetResult();
         settings["ModelMix:Db"] = db;
+        // The seeded ledger's figures (e.g. "All on Opus: 0.01 + 0.0075 + 0.02 = 0.0375" below) are worked out on the
+        // 4.x tiers (Opus 4.6 $5/$25); on the default catalog the top tier is Claude Opus 5.5 ($4/$20).
+        TestPrices.Use4xTiers(settings);
     });
 
     [Fact]

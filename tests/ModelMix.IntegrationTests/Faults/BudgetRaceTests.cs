@@ -51,7 +51,10 @@ public sealed class BudgetRaceTests
         Assert.True(ok >= 1 && refused.Count >= 1, $"{ok} answered, {refused.Count} refused");
         Assert.All(refused, response => Assert.Contains("\"rate_limit_error\"", response.Body, StringComparison.Ordinal));
 
-        var records = await harness.ReadLedgerAsync();
+        // Refusals are in the ledger too (no upstream call, no cost); the upstream attempts are the answered requests.
+        var all = await harness.ReadLedgerAsync();
+        var records = all.Where(record => record.ErrorType?.StartsWith("refused:", StringComparison.Ordinal) != true).ToList();
+        Assert.Equal(refused.Count, all.Count(record => record.ErrorType == "refused:rate_limit_error" && record.Cost!.Value.Total == 0m));
         Assert.Equal(ok, records.Count);
         Assert.Equal(ok, harness.Fake.MessageCount);
         var recorded = records.Sum(record => record.Cost!.Value.Total);

@@ -291,8 +291,10 @@ public sealed class ChatCompletionsTests : IAsyncLifetime
     [Fact]
     public async Task Parameters_are_mapped_to_the_messages_api()
     {
+        // Claude Opus 4.5: the model with no documented restriction on temperature and top_p together (Claude Haiku 4.5
+        // answers both in one request with a 400, which FakeAnthropic enforces), so every mapped field reaches the upstream.
         const string body = """
-            {"model":"claude-haiku-4-5","max_tokens":99,"temperature":1.6,"top_p":0.9,"user":"u-42","parallel_tool_calls":false,
+            {"model":"claude-opus-4-5","max_tokens":99,"temperature":1.6,"top_p":0.9,"user":"u-42","parallel_tool_calls":false,
              "tools":[{"type":"function","function":{"name":"lookup"}}],"tool_choice":{"type":"function","function":{"name":"lookup"}},
              "response_format":{"type":"json_schema","json_schema":{"name":"answer","strict":true,"schema":{"type":"object","properties":{"a":{"type":"string"}},"required":["a"],"additionalProperties":false}}},
              "frequency_penalty":0.5,"seed":7,"logprobs":false,"messages":[{"role":"user","content":"hi"}]}
@@ -438,6 +440,11 @@ public sealed class ChatCompletionsTests : IAsyncLifetime
     [Fact]
     public async Task Unknown_model_gets_a_400_naming_it()
     {
+        // The refusal is ModelMix:UnpricedModels = Refuse; by default a model the catalog cannot price is forwarded and
+        // recorded unpriced (Proxy/UnpricedModelTests).
+        await _harness.DisposeAsync();
+        _harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:UnpricedModels"] = "Refuse");
+
         using var response = await ChatWire.PostAsync(_harness, """{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}""");
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
@@ -452,7 +459,9 @@ public sealed class ChatCompletionsTests : IAsyncLifetime
     {
         _harness.Fake.Enqueue(FakeReply.Error(400, "invalid_request_error", "max_tokens: 200000 > 64000"));
 
-        using var response = await ChatWire.PostAsync(_harness, """{"model":"claude-haiku-4-5","max_tokens":200000,"messages":[{"role":"user","content":"hi"}]}""");
+        // The scripted 400 stands for any upstream invalid_request_error; the request itself stays within Claude Haiku
+        // 4.5's 64K max_tokens, else FakeAnthropic's own per-model rule would answer (with its own wording) first.
+        using var response = await ChatWire.PostAsync(_harness, """{"model":"claude-haiku-4-5","max_tokens":1000,"messages":[{"role":"user","content":"hi"}]}""");
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var error = await ChatWire.ReadErrorAsync(response);

@@ -55,13 +55,13 @@ public sealed class RoutingFallbackPipelineTests : LedgerPipelineTest
         await chat.GetResponseAsync(ClassificationPrompt);
         await chat.GetResponseAsync(ArchitecturePrompt);
 
-        Assert.Equal("claude-haiku-4-5-20251001", SentModel(0));
+        Assert.Equal("claude-haiku-5-5", SentModel(0)); // the default catalog's haiku tier
         Assert.Equal(PriceBook.Default.ResolveTier("opus"), SentModel(1));
         var records = await CommittedRecordsAsync();
         Assert.Equal(2, records.Count);
         Assert.All(records, r => Assert.Equal("rules", r.Policy));
         Assert.All(records, r => Assert.Equal("auto", r.RequestedModel));
-        Assert.Equal("claude-haiku-4-5-20251001", records[0].RoutedModel);
+        Assert.Equal("claude-haiku-5-5", records[0].RoutedModel);
         Assert.Contains(DefaultRules.HaikuKeywords, records[0].Reason, StringComparison.Ordinal);
         Assert.Contains(DefaultRules.OpusKeywords, records[1].Reason, StringComparison.Ordinal);
         Assert.NotEqual(records[0].RequestId, records[1].RequestId);
@@ -84,7 +84,7 @@ public sealed class RoutingFallbackPipelineTests : LedgerPipelineTest
         Assert.Single(records.Select(r => r.RequestId).Distinct());
         Assert.Equal((LedgerStatus.Error, 429, "rate_limit_error"), (records[0].Status, records[0].HttpStatus, records[0].ErrorType));
         Assert.Equal(LedgerStatus.Ok, records[1].Status);
-        Assert.All(records, r => Assert.Equal("claude-haiku-4-5-20251001", r.RoutedModel));
+        Assert.All(records, r => Assert.Equal("claude-haiku-5-5", r.RoutedModel)); // the default catalog's haiku tier
     }
 
     [Fact]
@@ -106,22 +106,23 @@ public sealed class RoutingFallbackPipelineTests : LedgerPipelineTest
     {
         Server.Enqueue(FakeReply.Overloaded());
         Server.Enqueue(FakeReply.Overloaded());
-        Server.Enqueue(FakeReply.Message().WithModel("claude-sonnet-4-5-20250929"));
+        Server.Enqueue(FakeReply.Message().WithModel("claude-sonnet-4-6"));
         using var chat = Pipeline(Sdk, o =>
         {
-            o.Chain = ["claude-opus-4-5", "claude-sonnet-4-5", "claude-haiku-4-5"];
+            // Sonnet 4.6, not 4.5: claude-sonnet-4-5 is retired since 2026-11-30 and a chain passes over a retired model (ModelFit).
+            o.Chain = ["claude-opus-4-5", "claude-sonnet-4-6", "claude-haiku-4-5"];
             o.MaxRetriesPerModel = 1;
         });
 
         await chat.GetResponseAsync(ArchitecturePrompt, new ChatOptions { ModelId = "claude-opus-4-5" });
 
-        Assert.Equal(["claude-opus-4-5", "claude-opus-4-5", "claude-sonnet-4-5"], Enumerable.Range(0, 3).Select(SentModel));
+        Assert.Equal(["claude-opus-4-5", "claude-opus-4-5", "claude-sonnet-4-6"], Enumerable.Range(0, 3).Select(SentModel));
         var records = await CommittedRecordsAsync();
         Assert.Equal(
             [
                 (1, "claude-opus-4-5", (string?)null, LedgerStatus.Error, 529),
                 (2, "claude-opus-4-5", null, LedgerStatus.Error, 529),
-                (3, "claude-sonnet-4-5", "claude-opus-4-5", LedgerStatus.Ok, 200),
+                (3, "claude-sonnet-4-6", "claude-opus-4-5", LedgerStatus.Ok, 200),
             ],
             records.Select(r => (r.Attempt, r.RoutedModel, r.EscalatedFrom, r.Status, r.HttpStatus)));
         Assert.Single(records.Select(r => r.RequestId).Distinct());
@@ -152,9 +153,10 @@ public sealed class RoutingFallbackPipelineTests : LedgerPipelineTest
 
         await chat.GetResponseAsync(ClassificationPrompt);
 
-        Assert.Equal(["claude-haiku-4-5-20251001", "claude-sonnet-4-6"], Enumerable.Range(0, 2).Select(SentModel));
+        // The classification goes to the default catalog's haiku tier first.
+        Assert.Equal(["claude-haiku-5-5", "claude-sonnet-4-6"], Enumerable.Range(0, 2).Select(SentModel));
         var records = await CommittedRecordsAsync();
-        Assert.Equal("claude-haiku-4-5-20251001", records[1].EscalatedFrom);
+        Assert.Equal("claude-haiku-5-5", records[1].EscalatedFrom);
     }
 
     [Fact]

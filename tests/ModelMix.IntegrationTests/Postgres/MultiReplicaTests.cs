@@ -84,7 +84,8 @@ public sealed class MultiReplicaTests : IAsyncLifetime
         await using var ledger = new PostgresLedgerStore(_store);
         await ledger.MigrateAsync();
         var totals = await ledger.GetTotalsAsync(new LedgerQuery { KeyId = key.Id });
-        Assert.Equal(answered, totals.Count);
+        // Every refusal is recorded too, with no cost: the key's records are the answered requests plus the refused ones.
+        Assert.Equal(answered + refused, totals.Count);
         Assert.Equal(answered, _fake.MessageCount);
         Assert.True(totals.TotalCost <= Budget, $"spent {totals.TotalCost} over a budget of {Budget}");
 
@@ -108,7 +109,8 @@ public sealed class MultiReplicaTests : IAsyncLifetime
         void Chain(Dictionary<string, string?> settings)
         {
             settings["ModelMix:Fallback:Chain:0"] = "claude-haiku-4-5";
-            settings["ModelMix:Fallback:Chain:1"] = "claude-sonnet-4-5";
+            // Sonnet 4.6, not 4.5: claude-sonnet-4-5 is retired since 2026-11-30 and a chain passes over a retired model (ModelFit).
+            settings["ModelMix:Fallback:Chain:1"] = "claude-sonnet-4-6";
             settings["ModelMix:MaxRetries"] = "0";
         }
 
@@ -127,10 +129,10 @@ public sealed class MultiReplicaTests : IAsyncLifetime
 
         // The first replica tried Haiku (429) and fell back; the second went straight to Sonnet.
         Assert.Equal("claude-haiku-4-5", sent[0]);
-        Assert.StartsWith("claude-sonnet-4-5", sent[1], StringComparison.Ordinal);
+        Assert.StartsWith("claude-sonnet-4-6", sent[1], StringComparison.Ordinal);
         Assert.Equal(sentBefore + 1, sent.Count);
-        Assert.StartsWith("claude-sonnet-4-5", sent[^1], StringComparison.Ordinal);
-        Assert.StartsWith("claude-sonnet-4-5", b.Headers.GetValues("x-modelmix-routed-model").Single(), StringComparison.Ordinal);
+        Assert.StartsWith("claude-sonnet-4-6", sent[^1], StringComparison.Ordinal);
+        Assert.StartsWith("claude-sonnet-4-6", b.Headers.GetValues("x-modelmix-routed-model").Single(), StringComparison.Ordinal);
     }
 
     private static async Task<HttpResponseMessage> PostAsync(HttpClient http, Uri proxy)

@@ -11,6 +11,7 @@ using ModelMix.Caching;
 using ModelMix.Ledger;
 using ModelMix.Postgres;
 using ModelMix.IntegrationTests.Proxy;
+using ModelMix.IntegrationTests.Support;
 using ModelMix.Server;
 using ModelMix.Tests.Shared;
 
@@ -127,6 +128,8 @@ public sealed class SharedCacheWarmthTests : IAsyncLifetime
             ["ModelMix:Aliases:support:Rules:0:TaskLabels:0"] = "extraction",
             ["ModelMix:Aliases:support:Rules:0:Target"] = "haiku",
         };
+        // The stay-or-switch arithmetic is on the 4.x tier models (their prices and minimum cacheable prefixes).
+        TestPrices.Use4xTiers(settings);
         configure?.Invoke(settings);
         return settings;
     }

@@ -41,6 +41,6 @@ public sealed class NodeAnthropicClientTests
         Assert.All(records, record => Assert.Equal(LedgerStatus.Ok, record.Status));
         var routed = records.Single(record => record.RequestedModel == "auto");
         Assert.True(routed.Streaming);
-        Assert.StartsWith("claude-haiku-4-5", routed.RoutedModel, StringComparison.Ordinal);
+        Assert.StartsWith("claude-haiku-5-5", routed.RoutedModel, StringComparison.Ordinal); // "auto" → the default catalog's haiku tier
     }
 }

@@ -77,7 +77,7 @@ public sealed class ProxyEndpointsTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var forwarded = Assert.Single(_harness.Fake.Requests, recorded => recorded.Path == "/v1/messages/count_tokens");
-        Assert.StartsWith("claude-haiku-4-5", forwarded.Json!["model"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.StartsWith("claude-haiku-5-5", forwarded.Json!["model"]!.GetValue<string>(), StringComparison.Ordinal); // the default catalog's haiku tier
     }
 
     [Theory]

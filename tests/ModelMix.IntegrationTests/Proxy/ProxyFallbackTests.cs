@@ -14,7 +14,8 @@ public sealed class ProxyFallbackTests
     private static void Chain(Dictionary<string, string?> settings)
     {
         settings["ModelMix:Fallback:Chain:0"] = "claude-opus-4-5";
-        settings["ModelMix:Fallback:Chain:1"] = "claude-sonnet-4-5";
+        // Sonnet 4.6, not 4.5: claude-sonnet-4-5 is retired since 2026-11-30 and a chain passes over a retired model (ModelFit).
+        settings["ModelMix:Fallback:Chain:1"] = "claude-sonnet-4-6";
         settings["ModelMix:Fallback:Chain:2"] = "claude-haiku-4-5";
     }
 
@@ -31,7 +32,7 @@ public sealed class ProxyFallbackTests
         using var response = await http.PostAsync("v1/messages", ProxyValidationTests.Json(Body));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        const string Sonnet = "claude-sonnet-4-5-20250929";
+        const string Sonnet = "claude-sonnet-4-6";
         Assert.Equal(Sonnet, response.Headers.GetValues("x-modelmix-routed-model").Single());
         var sent = harness.Fake.MessageRequests.Select(request => request.Json!["model"]!.GetValue<string>()).ToList();
         Assert.Equal(["claude-opus-4-5", "claude-opus-4-5", "claude-opus-4-5", Sonnet], sent);
@@ -49,7 +50,8 @@ public sealed class ProxyFallbackTests
     [Fact]
     public async Task A_prompt_too_long_moves_to_the_long_context_model_without_retrying()
     {
-        await using var harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:Fallback:LongContextModel"] = "claude-sonnet-4-5");
+        // Sonnet 4.6, not 4.5: claude-sonnet-4-5 is retired since 2026-11-30 and is never taken as the long-context model (ModelFit).
+        await using var harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:Fallback:LongContextModel"] = "claude-sonnet-4-6");
         harness.Fake.Enqueue(FakeReply.Error(400, "invalid_request_error", "prompt is too long: 250000 tokens > 200000 maximum"));
 
         using var http = harness.Http();
@@ -59,7 +61,7 @@ public sealed class ProxyFallbackTests
         var records = (await harness.ReadLedgerAsync()).OrderBy(record => record.Attempt).ToList();
         Assert.Equal(2, records.Count);
         Assert.Equal(400, records[0].HttpStatus);
-        Assert.Equal("claude-sonnet-4-5-20250929", records[1].RoutedModel);
+        Assert.Equal("claude-sonnet-4-6", records[1].RoutedModel);
         Assert.Contains("context window", records[1].Reason, StringComparison.Ordinal);
     }
 

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using FakeAnthropic;
 using ModelMix.Caching;
+using ModelMix.IntegrationTests.Support;
 using ModelMix.Ledger;
 
 namespace ModelMix.IntegrationTests.Proxy;
@@ -183,6 +184,8 @@ public sealed class ProxyPromptCachingTests
     {
         await using var harness = await StartAsync(s =>
         {
+            // The stay-or-switch arithmetic below is on the 4.x tier models (their prices and minimum cacheable prefixes).
+            TestPrices.Use4xTiers(s);
             s["ModelMix:Aliases:support:Default"] = "sonnet";
             s["ModelMix:Aliases:support:Rules:0:Name"] = "extraction-cheap";
             s["ModelMix:Aliases:support:Rules:0:TaskLabels:0"] = "extraction";

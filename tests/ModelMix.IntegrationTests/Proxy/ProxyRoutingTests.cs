@@ -137,7 +137,7 @@ public sealed class ProxyRoutingTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var upstream = harness.Fake.MessageRequests;
         Assert.Equal(2, upstream.Count);
-        Assert.StartsWith("claude-haiku-4-5", upstream[0].Json!["model"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.StartsWith("claude-haiku-5-5", upstream[0].Json!["model"]!.GetValue<string>(), StringComparison.Ordinal); // the classifier: the default haiku tier
         Assert.Equal(Opus, upstream[1].Json!["model"]!.GetValue<string>());
         var records = await harness.ReadLedgerAsync();
         Assert.Equal(2, records.Count);
@@ -146,7 +146,7 @@ public sealed class ProxyRoutingTests
         Assert.Equal(Opus, routed.RoutedModel);
         Assert.Contains("multi-service migration plan", routed.Reason, StringComparison.Ordinal);
         var classification = records.Single(record => record != routed);
-        Assert.StartsWith("claude-haiku-4-5", classification.RoutedModel, StringComparison.Ordinal);
+        Assert.StartsWith("claude-haiku-5-5", classification.RoutedModel, StringComparison.Ordinal);
         Assert.True(classification.Cost!.Value.Total > 0m);
         Assert.Equal((LedgerRecord.RoutingCallAttempt, 1), (classification.Attempt, routed.Attempt));
 
@@ -270,7 +270,9 @@ public sealed class ProxyRoutingTests
     [Fact]
     public async Task Unknown_model_error_names_the_aliases()
     {
-        await using var harness = await ProxyHarness.StartAsync();
+        // The refusal is ModelMix:UnpricedModels = Refuse; by default a model the catalog cannot price (here a mistyped
+        // alias) is forwarded and recorded unpriced (UnpricedModelTests).
+        await using var harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:UnpricedModels"] = "Refuse");
 
         using var response = await PostAsync(harness, Ask("autoo", "hi"));
 

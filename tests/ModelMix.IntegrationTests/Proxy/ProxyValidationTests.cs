@@ -42,6 +42,14 @@ public sealed class ProxyValidationTests : IAsyncLifetime
     [Fact]
     public async Task Unknown_model_is_refused_before_dispatch_naming_the_model_and_the_price_book()
     {
+        // The refusal is ModelMix:UnpricedModels = Refuse; by default a model the catalog cannot price is forwarded and
+        // recorded unpriced (UnpricedModelTests).
+        await _harness.DisposeAsync();
+        _harness = await ProxyHarness.StartAsync(settings =>
+        {
+            settings["ModelMix:MaxRequestBodyBytes"] = "65536";
+            settings["ModelMix:UnpricedModels"] = "Refuse";
+        });
         using var http = _harness.Http();
         using var response = await http.PostAsync("v1/messages", Json("""{"model":"claude-imaginary-9","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}"""));
 

@@ -10,7 +10,8 @@ public sealed class AuditCommandTests
         using var folder = new TempFolder();
         var db = await AuditLedger.WriteAsync(Path.Combine(folder.Path, "ledger.db"), AuditLedger.Seed());
 
-        var json = (await Cli.Cli.RunAsync("audit", "--store", db, "--from", "2026-03-01", "--to", "2026-03-03", "--format", "json")).Json();
+        // The all-on-top figure is worked out on the 4.x opus tier (Opus 4.6 $5/$25), stated with --prices.
+        var json = (await Cli.Cli.RunAsync("audit", "--store", db, "--from", "2026-03-01", "--to", "2026-03-03", "--format", "json", "--prices", TestPrices.Tiers4xFile)).Json();
 
         Assert.Equal(0.04875m, json.GetProperty("total_usd").GetDecimal());
         Assert.Equal("claude-opus-4-6", json.GetProperty("by_model")[0].GetProperty("name").GetString());
@@ -49,8 +50,9 @@ public sealed class AuditCommandTests
         var evidence = folder.Write("evidence.jsonl", lines);
         var pins = Path.Combine(folder.Path, "pins.json");
 
+        // The saving is worked out on the 4.x haiku tier (Haiku 4.5 $1/$5), stated with --prices.
         var result = await Cli.Cli.RunAsync("audit", "--db", db, "--from", "2026-03-01", "--to", "2026-03-03", "--recommend", "--evidence", evidence,
-            "--map", "claude-instant-v1=haiku", "--apply", pins, "--format", "json");
+            "--map", "claude-instant-v1=haiku", "--apply", pins, "--format", "json", "--prices", TestPrices.Tiers4xFile);
 
         var recommendation = result.Json().GetProperty("recommendations")[0];
         Assert.Equal("cheaper-model", recommendation.GetProperty("kind").GetString());

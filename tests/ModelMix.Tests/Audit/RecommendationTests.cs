@@ -7,8 +7,14 @@ using ModelMix.Tests.Cli;
 
 namespace ModelMix.Tests.Audit;
 
+/// <summary>
+/// Savings are worked out by hand at the 4.x tier prices of <see cref="AuditLedger"/> (Haiku 4.5 $1/$5, Sonnet 4.6
+/// $3/$15, Opus 4.6 $5/$25), so the audits and evidence run on <see cref="TestPrices.Tiers4x"/>.
+/// </summary>
 public sealed class RecommendationTests
 {
+    private static PriceBook Book => TestPrices.Tiers4x;
+
     [Fact]
     public void Wilson_interval_matches_the_textbook_values()
     {
@@ -53,12 +59,12 @@ public sealed class RecommendationTests
         if (evidencePath is not null)
         {
             summary = await RecommendationEngine.SummarizeAsync(
-                new RoutingDatasetEvidence(evidencePath, new Dictionary<string, string> { ["small-model"] = "haiku" }), PriceBook.Default, options);
+                new RoutingDatasetEvidence(evidencePath, new Dictionary<string, string> { ["small-model"] = "haiku" }), Book, options);
         }
 
         await using var store = new SqliteLedgerStore(path);
         await store.MigrateAsync();
-        var report = await AuditRunner.RunAsync(store, PriceBook.Default, new AuditOptions { From = AuditLedger.Day1, To = AuditLedger.Day1.AddDays(2) });
+        var report = await AuditRunner.RunAsync(store, Book, new AuditOptions { From = AuditLedger.Day1, To = AuditLedger.Day1.AddDays(2) });
         return (report, RecommendationEngine.Compute(report, summary, options));
     }
 
@@ -94,8 +100,8 @@ public sealed class RecommendationTests
         var options = new RecommendationOptions();
         await using var store = new SqliteLedgerStore(path);
         await store.MigrateAsync();
-        var summary = await RecommendationEngine.SummarizeAsync(new ShadowPairEvidence(store), PriceBook.Default, options);
-        var report = await AuditRunner.RunAsync(store, PriceBook.Default, new AuditOptions { From = AuditLedger.Day1, To = AuditLedger.Day1.AddDays(2) });
+        var summary = await RecommendationEngine.SummarizeAsync(new ShadowPairEvidence(store), Book, options);
+        var report = await AuditRunner.RunAsync(store, Book, new AuditOptions { From = AuditLedger.Day1, To = AuditLedger.Day1.AddDays(2) });
         var recommendations = RecommendationEngine.Compute(report, summary, options);
 
         // The same pins and saving as the dataset-file evidence of 100 agreeing samples (the test below).

@@ -9,9 +9,10 @@ namespace ModelMix.Tests.Cascade;
 
 public sealed class CascadeChatClientTests
 {
-    private const string Haiku = "claude-haiku-4-5-20251001";
-    private const string Sonnet = "claude-sonnet-4-6";
-    private const string Opus = "claude-opus-4-6";
+    // The default cascade tiers (haiku, sonnet, opus) resolve to the catalog's tier models.
+    private const string Haiku = "claude-haiku-5-5";
+    private const string Sonnet = "claude-sonnet-5-5";
+    private const string Opus = "claude-opus-5-5";
 
     private readonly TierScriptedClient _inner = new();
 
@@ -64,7 +65,7 @@ public sealed class CascadeChatClientTests
         Assert.Equal(Haiku, second.GetEscalatedFrom());
         Assert.Equal("cascade", second.GetPolicy());
         Assert.Equal("confidence 0.42 < 0.70 on haiku → sonnet", second.GetRoutingReason());
-        Assert.Equal("cascade: first answer on haiku (claude-haiku-4-5-20251001); escalates below 0.70", first.GetRoutingReason());
+        Assert.Equal("cascade: first answer on haiku (claude-haiku-5-5); escalates below 0.70", first.GetRoutingReason());
         var result = response.GetCascadeResult()!;
         Assert.Equal("haiku → sonnet", result.Path);
         Assert.Equal(1, result.Escalations);

@@ -25,16 +25,17 @@ public sealed class MetaRouterPolicyTests
 
         var decision = await policy.DecideAsync(RoutingRequest.ForPrompt("Review this OAuth flow for vulnerabilities", "review") with { SessionId = "s1" }, "req-9");
 
-        Assert.Equal(new RoutingDecision("claude-opus-4-6", "meta-router → opus (claude-opus-4-6): security review of auth code", 0.7, "meta"), decision);
+        // The default catalog's tiers: haiku → claude-haiku-5-5, sonnet → claude-sonnet-5-5, opus → claude-opus-5-5, fable → claude-fable-5-2.
+        Assert.Equal(new RoutingDecision("claude-opus-5-5", "meta-router → opus (claude-opus-5-5): security review of auth code", 0.7, "meta"), decision);
         Assert.Equal(1, policy.Statistics.Classified);
         var (messages, options) = Assert.Single(_classifier.Calls);
-        Assert.Equal("claude-haiku-4-5-20251001", options!.ModelId);
+        Assert.Equal("claude-haiku-5-5", options!.ModelId);
         Assert.IsType<ChatResponseFormatJson>(options.ResponseFormat);
-        Assert.Contains("\"enum\":[\"haiku\",\"sonnet\",\"opus\"]", ((ChatResponseFormatJson)options.ResponseFormat).Schema!.Value.GetRawText().Replace(" ", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Contains("\"enum\":[\"haiku\",\"sonnet\",\"opus\",\"fable\"]", ((ChatResponseFormatJson)options.ResponseFormat).Schema!.Value.GetRawText().Replace(" ", "", StringComparison.Ordinal), StringComparison.Ordinal);
         Assert.Equal("req-9", options.GetRequestId());
         Assert.Equal(0, options.GetAttempt());
         Assert.Equal("meta", options.GetPolicy());
-        Assert.Equal("meta-router classification on haiku (claude-haiku-4-5-20251001)", options.GetRoutingReason());
+        Assert.Equal("meta-router classification on haiku (claude-haiku-5-5)", options.GetRoutingReason());
         Assert.Equal("review", options.GetTaskLabel());
         Assert.Equal("s1", options.GetSessionId());
         Assert.Equal(ChatRole.System, messages[0].Role);
@@ -54,11 +55,11 @@ public sealed class MetaRouterPolicyTests
         var decision = await policy.DecideAsync(RoutingRequest.ForPrompt("Summarise this"));
 
         Assert.NotNull(decision);
-        Assert.Equal("claude-sonnet-4-6", decision.Value.Model);
+        Assert.Equal("claude-sonnet-5-5", decision.Value.Model);
         Assert.Equal(0.5, decision.Value.Confidence);
         Assert.StartsWith("meta-router: malformed classification (", decision.Value.Reason, StringComparison.Ordinal);
         Assert.Contains(why, decision.Value.Reason, StringComparison.Ordinal);
-        Assert.EndsWith("→ fallback sonnet (claude-sonnet-4-6)", decision.Value.Reason, StringComparison.Ordinal);
+        Assert.EndsWith("→ fallback sonnet (claude-sonnet-5-5)", decision.Value.Reason, StringComparison.Ordinal);
         Assert.Equal(1, policy.Statistics.Malformed);
         Assert.Equal(0, policy.Statistics.Classified);
     }
@@ -115,8 +116,8 @@ public sealed class MetaRouterPolicyTests
 
         var decision = await policy.DecideAsync(RoutingRequest.ForPrompt("x"));
 
-        Assert.Equal("claude-opus-4-6", decision!.Value.Model);
-        Assert.Equal("meta-router: classifier call failed (HttpRequestException) → fallback opus (claude-opus-4-6)", decision.Value.Reason);
+        Assert.Equal("claude-opus-5-5", decision!.Value.Model);
+        Assert.Equal("meta-router: classifier call failed (HttpRequestException) → fallback opus (claude-opus-5-5)", decision.Value.Reason);
         Assert.Equal(1, policy.Statistics.Failed);
     }
 
@@ -151,7 +152,7 @@ public sealed class MetaRouterPolicyTests
 
         var decision = await policy.DecideAsync(RoutingRequest.ForPrompt(new string('a', 100)));
 
-        Assert.Equal("claude-sonnet-4-6", decision!.Value.Model);
+        Assert.Equal("claude-sonnet-5-5", decision!.Value.Model);
         Assert.Contains("unknown tier 'opus'", decision.Value.Reason, StringComparison.Ordinal);
         Assert.Contains("aaaaaaaaaa […truncated]", _classifier.Calls[0].Messages[1].Text, StringComparison.Ordinal);
     }
@@ -160,7 +161,7 @@ public sealed class MetaRouterPolicyTests
     public void The_classification_worst_case_covers_the_full_answer_and_stops_growing_past_the_clipped_prompt()
     {
         var policy = Policy(o => o.MaxPromptChars = 1000);
-        var at = new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.Zero);
+        var at = new DateTimeOffset(2026, 11, 10, 0, 0, 0, TimeSpan.Zero); // every default tier model is priced by then (claude-haiku-5-5 from 2026-10-07)
         var haiku = PriceBook.Default.GetPrice(policy.ClassifierModel, at);
 
         var small = policy.ClassificationWorstCaseUsd(PriceBook.Default, RoutingRequest.ForPrompt("hi"), at);
@@ -170,7 +171,7 @@ public sealed class MetaRouterPolicyTests
         Assert.True(small > 200 * haiku.Output / 1_000_000m, "the 200-token answer alone");
         Assert.Equal(998m * haiku.Input / 1_000_000m / 4m, clipped - small, 6); // 998 more prompt characters, one token per 4 bytes
         Assert.True(huge - clipped <= 8 * haiku.Input / 1_000_000m, "past MaxPromptChars only the truncation mark is added");
-        Assert.Equal(["claude-haiku-4-5-20251001", "claude-sonnet-4-6", "claude-opus-4-6"], policy.Models);
+        Assert.Equal(["claude-haiku-5-5", "claude-sonnet-5-5", "claude-opus-5-5", "claude-fable-5-2"], policy.Models);
     }
 
     [Fact]

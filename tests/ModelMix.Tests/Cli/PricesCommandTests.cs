@@ -44,7 +44,7 @@ public sealed class PricesCommandTests : IDisposable
         Assert.Equal(3.75m, sonnet.GetProperty("cache_write_5m_per_mtok").GetDecimal());
         Assert.Equal(6m, sonnet.GetProperty("cache_write_1h_per_mtok").GetDecimal());
         Assert.Equal(0.3m, sonnet.GetProperty("cache_read_per_mtok").GetDecimal());
-        Assert.Equal("claude-haiku-4-5", json.GetProperty("tiers").GetProperty("haiku").GetString());
+        Assert.Equal("claude-haiku-5-5", json.GetProperty("tiers").GetProperty("haiku").GetString()); // the default haiku tier since the 5.x catalog
         Assert.Equal(0.5m, json.GetProperty("batch_multiplier").GetDecimal());
         Assert.Equal(
             PriceBook.Default.UnpricedSdkModels,

@@ -7,7 +7,8 @@ namespace ModelMix.Tests.Cli;
 
 /// <summary>
 /// <c>modelmix savings</c> end to end on a real SQLite ledger. Prices at 2026-03-20 (USD per MTok): Sonnet 4.5 and 4.6
-/// $3/$15, Haiku 4.5 $1/$5, Opus 4.6 $5/$25; cache read ×0.1; batch ×0.5.
+/// $3/$15, Haiku 4.5 $1/$5, Opus 4.6 $5/$25; cache read ×0.1; batch ×0.5. The tiers (haiku, sonnet, opus) are the
+/// 4.x models these figures were worked out on, stated with <c>--prices</c> <see cref="TestPrices.Tiers4xFile"/>.
 /// </summary>
 public sealed class SavingsCommandTests : IDisposable
 {
@@ -57,7 +58,7 @@ public sealed class SavingsCommandTests : IDisposable
     }
 
     private Task<CliResult> SavingsAsync(params string[] more) =>
-        Cli.RunAsync(["savings", "--db", _db.FilePath, "--price-date", "2026-03-20", .. more]);
+        Cli.RunAsync(["savings", "--db", _db.FilePath, "--price-date", "2026-03-20", "--prices", TestPrices.Tiers4xFile, .. more]);
 
     private static decimal Dec(JsonElement element, string name) => element.GetProperty(name).GetDecimal();
 

@@ -7,10 +7,11 @@ namespace ModelMix.Tests.Evaluation;
 /// Expected values are computed by hand from the embedded price book (USD per million tokens; cache write 5m ×1.25,
 /// 1h ×2, read ×0.1, batch ×0.5). Prices at 2026-03-20: Sonnet 4.5 $3/$15 (long context over 200K input: $6/$22.5),
 /// Sonnet 4.6 (tier "sonnet") $3/$15, Haiku 4.5 (tier "haiku") $1/$5, Opus 4.6 (tier "opus") $5/$25, fast ×6.
+/// The tiers are stated with <see cref="TestPrices.Tiers4x"/> (the default catalog's tiers are 5.x models).
 /// </summary>
 public sealed class SavingsCalculatorTests
 {
-    private static readonly PriceBook Book = PriceBook.Default;
+    private static readonly PriceBook Book = TestPrices.Tiers4x;
     private static readonly DateTimeOffset PriceDate = new(2026, 3, 20, 0, 0, 0, TimeSpan.Zero);
     private const string Haiku = "claude-haiku-4-5-20251001";
     private const string Sonnet45 = "claude-sonnet-4-5-20250929";

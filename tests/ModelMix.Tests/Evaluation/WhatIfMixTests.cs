@@ -13,8 +13,9 @@ public sealed class WhatIfMixTests
         var mix = WhatIfMix.Parse("haiku=70,sonnet=20,opus=10", Book);
 
         Assert.Equal("haiku=70,sonnet=20,opus=10", mix.Text);
+        // The default catalog's tier models.
         Assert.Equal(
-            new KeyValuePair<string, decimal>[] { new("claude-haiku-4-5-20251001", 0.7m), new("claude-sonnet-4-6", 0.2m), new("claude-opus-4-6", 0.1m) },
+            new KeyValuePair<string, decimal>[] { new("claude-haiku-5-5", 0.7m), new("claude-sonnet-5-5", 0.2m), new("claude-opus-5-5", 0.1m) },
             mix.Shares);
     }
 
@@ -24,7 +25,7 @@ public sealed class WhatIfMixTests
         var mix = WhatIfMix.Parse(" claude-haiku-4-5 = 25% , claude-sonnet-4-5-20250929=25.5, Opus=49.5 ", Book);
 
         Assert.Equal(
-            new KeyValuePair<string, decimal>[] { new("claude-haiku-4-5-20251001", 0.25m), new("claude-sonnet-4-5-20250929", 0.255m), new("claude-opus-4-6", 0.495m) },
+            new KeyValuePair<string, decimal>[] { new("claude-haiku-4-5-20251001", 0.25m), new("claude-sonnet-4-5-20250929", 0.255m), new("claude-opus-5-5", 0.495m) }, // "Opus" → the default opus tier
             mix.Shares);
     }
 
@@ -61,9 +62,10 @@ public sealed class WhatIfMixTests
     [Fact]
     public void The_same_model_twice_under_different_names_is_refused()
     {
-        var error = Assert.Throws<FormatException>(() => WhatIfMix.Parse("haiku=50,claude-haiku-4-5=50", Book));
+        // The tier name and the id of the model it names (the default haiku tier is claude-haiku-5-5).
+        var error = Assert.Throws<FormatException>(() => WhatIfMix.Parse("haiku=50,claude-haiku-5-5=50", Book));
 
-        Assert.Contains("claude-haiku-4-5-20251001", error.Message);
+        Assert.Contains("claude-haiku-5-5", error.Message);
         Assert.Contains("appears twice", error.Message);
     }
 

@@ -29,7 +29,7 @@ public sealed class BatchMarkTests
 
         await client.GetResponseAsync("Summarise the day's tickets.", new ChatOptions().WithTaskLabel("nightly"));
 
-        Assert.Equal("claude-haiku-4-5-20251001", inner.LastOptions!.ModelId);
+        Assert.Equal("claude-haiku-5-5", inner.LastOptions!.ModelId); // "target": "haiku" → the default catalog's haiku tier
         Assert.Null(inner.LastOptions.GetBatchPreference()); // served at once: prompt caching keeps its synchronous TTL
     }
 
@@ -59,7 +59,7 @@ public sealed class BatchMarkTests
             var token = Assert.IsType<BatchContinuationToken>(nightly.ContinuationToken);
             Assert.Null(caller.GetBatchPreference()); // the mark went on the per-call copy
             var item = Assert.Single(await store.GetItemsAsync(token.JobId));
-            Assert.Equal("claude-haiku-4-5-20251001", item.RoutedModel);
+            Assert.Equal("claude-haiku-5-5", item.RoutedModel); // "target": "haiku" → the default catalog's haiku tier
             Assert.Equal("rules", item.Policy);
             Assert.Null(chat.ContinuationToken);
             Assert.Null(optedOut.ContinuationToken);

@@ -65,13 +65,14 @@ public sealed class FallbackChatClientTests
 
         using var client = Client(o =>
         {
-            o.Chain = ["claude-haiku-4-5", "claude-sonnet-4-5"];
+            // Sonnet 4.6, not 4.5: claude-sonnet-4-5 is retired since 2026-11-30 and a chain passes over a retired model (ModelFit).
+            o.Chain = ["claude-haiku-4-5", "claude-sonnet-4-6"];
             o.MaxRetriesPerModel = 1;
         });
 
         await client.GetResponseAsync("classify", new ChatOptions { ModelId = "claude-haiku-4-5" }.WithRequestId("r-9").WithAttempt(0));
 
-        Assert.Equal(["claude-haiku-4-5", "claude-haiku-4-5", "claude-sonnet-4-5"], _inner.Calls.Select(o => o.ModelId));
+        Assert.Equal(["claude-haiku-4-5", "claude-haiku-4-5", "claude-sonnet-4-6"], _inner.Calls.Select(o => o.ModelId));
         Assert.Equal([0, 0, 0], _inner.Calls.Select(o => o.GetAttempt()));
         Assert.All(_inner.Calls, o => Assert.Equal("r-9", o.GetRequestId()));
     }
@@ -86,13 +87,14 @@ public sealed class FallbackChatClientTests
 
         using var client = Client(o =>
         {
-            o.Chain = ["claude-opus-4-5", "claude-sonnet-4-5", "haiku"];
+            // Sonnet 4.6, not 4.5: claude-sonnet-4-5 is retired since 2026-11-30 and a chain passes over a retired model (ModelFit).
+            o.Chain = ["claude-opus-4-5", "claude-sonnet-4-6", "haiku"];
             o.MaxRetriesPerModel = 1;
         });
 
         await client.GetResponseAsync("hi", new ChatOptions { ModelId = "claude-opus-4-5" });
 
-        Assert.Equal(["claude-opus-4-5", "claude-opus-4-5", "claude-sonnet-4-5"], _inner.Calls.Select(o => o.ModelId));
+        Assert.Equal(["claude-opus-4-5", "claude-opus-4-5", "claude-sonnet-4-6"], _inner.Calls.Select(o => o.ModelId));
         Assert.Equal([null, null, "claude-opus-4-5"], _inner.Calls.Select(o => o.GetEscalatedFrom()));
         Assert.Equal([1, 2, 3], _inner.Calls.Select(o => o.GetAttempt()));
         Assert.Single(_inner.Calls.Select(o => o.GetRequestId()).Distinct());
@@ -110,7 +112,7 @@ public sealed class FallbackChatClientTests
 
         await client.GetResponseAsync("hi", new ChatOptions { ModelId = "claude-opus-4-1" });
 
-        Assert.Equal(["claude-opus-4-1", "claude-sonnet-4-6"], _inner.Calls.Select(o => o.ModelId));
+        Assert.Equal(["claude-opus-4-1", "claude-sonnet-5-5"], _inner.Calls.Select(o => o.ModelId)); // "sonnet" → the default catalog's sonnet tier
     }
 
     [Fact]

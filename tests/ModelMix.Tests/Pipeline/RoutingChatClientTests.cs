@@ -11,6 +11,9 @@ public sealed class RoutingChatClientTests
 {
     private const string Classify = "Classify the sentiment of this review as positive, negative or neutral: 'Great fit.'";
 
+    /// <summary>The default rules send <see cref="Classify"/> to the haiku tier: the default catalog's claude-haiku-5-5.</summary>
+    private const string CheapTier = "claude-haiku-5-5";
+
     private readonly ScriptedChatClient _inner = new("claude-sonnet-4-5");
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
 
@@ -31,7 +34,7 @@ public sealed class RoutingChatClientTests
 
         var sent = _inner.LastOptions!;
         Assert.NotSame(callerOptions, sent);
-        Assert.Equal("claude-haiku-4-5-20251001", sent.ModelId);
+        Assert.Equal(CheapTier, sent.ModelId);
         Assert.Equal("rules", sent.GetPolicy());
         Assert.Contains("haiku", sent.GetRoutingReason(), StringComparison.Ordinal);
         Assert.Equal("auto", sent.GetRequestedModel());
@@ -49,7 +52,7 @@ public sealed class RoutingChatClientTests
 
         await client.GetResponseAsync(Classify);
 
-        Assert.Equal("claude-haiku-4-5-20251001", _inner.LastOptions!.ModelId);
+        Assert.Equal(CheapTier, _inner.LastOptions!.ModelId);
         Assert.Equal("rules", _inner.LastOptions.GetPolicy());
     }
 
@@ -62,7 +65,7 @@ public sealed class RoutingChatClientTests
         var text = (await client.GetStreamingResponseAsync(Classify).ToChatResponseAsync()).Text;
 
         Assert.Equal("positive", text);
-        Assert.Equal("claude-haiku-4-5-20251001", _inner.LastOptions!.ModelId);
+        Assert.Equal(CheapTier, _inner.LastOptions!.ModelId);
     }
 
     [Fact]
@@ -87,7 +90,7 @@ public sealed class RoutingChatClientTests
 
         await client.GetResponseAsync(Classify, new ChatOptions { ModelId = alias });
 
-        Assert.Equal("claude-haiku-4-5-20251001", _inner.LastOptions!.ModelId);
+        Assert.Equal(CheapTier, _inner.LastOptions!.ModelId);
         Assert.Equal(alias, _inner.LastOptions.GetRequestedModel());
         Assert.Equal("rules", _inner.LastOptions.GetPolicy());
     }
@@ -99,7 +102,7 @@ public sealed class RoutingChatClientTests
 
         await client.GetResponseAsync(Classify, new ChatOptions { ModelId = "claude-opus-4-5" });
 
-        Assert.Equal("claude-haiku-4-5-20251001", _inner.LastOptions!.ModelId);
+        Assert.Equal(CheapTier, _inner.LastOptions!.ModelId);
         Assert.Equal("claude-opus-4-5", _inner.LastOptions.GetRequestedModel());
     }
 

@@ -10,8 +10,10 @@ public sealed class RoutingFeatureTests
     private static AIFunction Tool(string name) => AIFunctionFactory.Create(() => "ok", name);
 
     [Fact]
-    public void Keyword_text_is_the_system_prompt_and_the_last_user_message_only()
+    public void Keyword_text_is_the_newest_user_turn_only_not_the_instructions_or_the_system_prompt()
     {
+        // Since 0db8d30 keyword rules judge the newest user turn a person wrote (docs/routing.md): an agent's long, fixed
+        // system prompt or instructions would otherwise match the same rule on every call.
         List<ChatMessage> messages =
         [
             new(ChatRole.System, "You are a support triage bot."),
@@ -22,7 +24,7 @@ public sealed class RoutingFeatureTests
 
         var request = ChatRoutingRequest.From(messages, new ChatOptions { Instructions = "Answer in JSON." });
 
-        Assert.Equal("Answer in JSON.\nYou are a support triage bot.\nClassify this ticket: invoice 42 double-charged.", request.Text.ToString());
+        Assert.Equal("Classify this ticket: invoice 42 double-charged.", request.Text.ToString());
         Assert.Equal(3, request.ConversationDepth);
     }
 
@@ -109,7 +111,7 @@ public sealed class RoutingFeatureTests
 
         Assert.True(rules.TryDecide(classify, out var cheap));
         Assert.True(rules.TryDecide(review, out var strong));
-        Assert.Equal("claude-haiku-4-5-20251001", cheap.Model);
+        Assert.Equal("claude-haiku-5-5", cheap.Model); // the haiku tier of the default catalog
         Assert.StartsWith("claude-opus", strong.Model, StringComparison.Ordinal);
     }
 }

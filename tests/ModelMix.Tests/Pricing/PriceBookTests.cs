@@ -248,9 +248,10 @@ public sealed class PriceBookTests
     }
 
     [Theory]
-    [InlineData("haiku", "claude-haiku-4-5-20251001")]
-    [InlineData("sonnet", "claude-sonnet-4-6")]
-    [InlineData("opus", "claude-opus-4-6")]
+    [InlineData("haiku", "claude-haiku-5-5")]
+    [InlineData("sonnet", "claude-sonnet-5-5")]
+    [InlineData("opus", "claude-opus-5-5")]
+    [InlineData("fable", "claude-fable-5-2")]
     [InlineData("claude-opus-4-5", "claude-opus-4-5-20251101")]
     public void Tiers_name_the_current_model_of_each_family(string tier, string id)
     {
@@ -290,7 +291,14 @@ public sealed class PriceBookTests
     {
         var unpriced = PriceBook.Default.UnpricedSdkModels;
 
-        Assert.Contains("claude-opus-4-7", unpriced);
+        // Since the 5.x catalog every model id the pinned SDK knows is priced except the Mythos preview (claude-opus-4-7,
+        // -4-8, the 5.x, Fable and Mythos releases all have entries now).
+        Assert.Equal(["claude-mythos-preview"], unpriced);
+        Assert.DoesNotContain("claude-opus-4-7", unpriced);
+        Assert.DoesNotContain("claude-haiku-5-5", unpriced);
+        Assert.DoesNotContain("claude-sonnet-5-5", unpriced);
+        Assert.DoesNotContain("claude-opus-5-5", unpriced);
+        Assert.DoesNotContain("claude-fable-5-2", unpriced);
         Assert.DoesNotContain("claude-sonnet-4-5", unpriced);
         Assert.DoesNotContain("claude-sonnet-4-5-20250929", unpriced);
         Assert.DoesNotContain("claude-haiku-4-5-20251001", unpriced);
