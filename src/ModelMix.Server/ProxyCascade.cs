@@ -10,6 +10,7 @@ using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ModelMix.Budgets;
+using ModelMix.Catalog;
 using ModelMix.Ledger;
 using ModelMix.Pipeline;
 using ModelMix.Pricing;
@@ -41,6 +42,7 @@ internal sealed partial class ProxyCascade
     private readonly TimeProvider _time;
     private readonly ILogger<ProxyCascade> _logger;
     private readonly ChatResponseFormat _ratingFormat;
+    private readonly ModelFit _fit;
 
     /// <summary>Creates the cascade; <paramref name="verifier"/> is the SDK over the upstream, wrapped with the ledger stage.</summary>
     public ProxyCascade(ProxyCascadeSettings settings, IChatClient verifier, AttemptRecorder recorder, BudgetGate budgets, IOptions<ProxyOptions> options, TimeProvider time, ILogger<ProxyCascade> logger)
@@ -52,6 +54,7 @@ internal sealed partial class ProxyCascade
         _options = options.Value;
         _time = time;
         _logger = logger;
+        _fit = new ModelFit(recorder.Prices, time);
         using var schema = JsonDocument.Parse("""
             {"type":"object","properties":{"confidence":{"type":"number"},"reason":{"type":"string"}},"required":["confidence","reason"],"additionalProperties":false}
             """);
@@ -74,13 +77,14 @@ internal sealed partial class ProxyCascade
         var options = _settings.Options;
         var threshold = _settings.ThresholdFor(taskLabel);
         var reachable = _settings.ReachableTiers;
+        var (tiers, fitNote) = FitTiers(request);
 
         // The hold covers the worst case: every tier the request can reach answering in full, plus every rating.
         await using var budget = await _budgets.ReserveAsync(
             context,
             caller,
-            string.Join(", ", _settings.Tiers.Take(reachable).Select(tier => tier.Model).Append(_settings.VerifierModel).Distinct()),
-            (prices, at) => WorstCaseUsd(prices, at, body, request),
+            string.Join(", ", tiers.Take(reachable).Select(tier => tier.Model).Append(_settings.VerifierModel).Distinct()),
+            (prices, at) => WorstCaseUsd(prices, at, body, request, tiers),
             sessionId,
             requestId,
             dialect);
@@ -89,13 +93,13 @@ internal sealed partial class ProxyCascade
             return;
         }
 
-        var reason = string.Create(CultureInfo.InvariantCulture, $"cascade: first answer on {Describe(_settings.Tiers[0])}; escalates below {threshold:0.00}");
+        var reason = string.Create(CultureInfo.InvariantCulture, $"cascade: first answer on {Describe(tiers[0])}; escalates below {threshold:0.00}{fitNote}");
         string? escalatedFrom = null;
         var attempts = new StrongBox<int>(0); // numbered on across tiers, retries and ratings
         var path = new List<string>();
         for (var tier = 0; ; tier++)
         {
-            var (name, model) = _settings.Tiers[tier];
+            var (name, model) = tiers[tier];
             var final = tier == reachable - 1;
             path.Add(name);
             var route = new MessagesForwarder.Route(model, options.PolicyName, reason, escalatedFrom);
@@ -127,7 +131,7 @@ internal sealed partial class ProxyCascade
             {
                 var failure = tierFailure ?? $"HTTP {result!.Status}";
                 result?.Dispose();
-                var nextTier = _settings.Tiers[tier + 1].Name;
+                var nextTier = tiers[tier + 1].Name;
                 reason = $"{name} failed ({failure}) → {nextTier}";
                 escalatedFrom = model;
                 Log.Escalated(_logger, requestId, reason);
@@ -200,7 +204,7 @@ internal sealed partial class ProxyCascade
                     return;
                 }
 
-                var next = _settings.Tiers[tier + 1].Name;
+                var next = tiers[tier + 1].Name;
                 reason = confidence is { } rated
                     ? string.Create(CultureInfo.InvariantCulture, $"confidence {rated:0.00} < {threshold:0.00} on {name} → {next}")
                     : verifierFailure is not null
@@ -321,14 +325,14 @@ internal sealed partial class ProxyCascade
     }
 
     /// <summary>The worst case of one cascade request: each reachable tier's <see cref="BudgetEstimator"/> worst case, plus each rating's.</summary>
-    private decimal WorstCaseUsd(PriceBook prices, DateTimeOffset at, byte[] body, MessagesRequest request)
+    private decimal WorstCaseUsd(PriceBook prices, DateTimeOffset at, byte[] body, MessagesRequest request, IReadOnlyList<(string Name, string Model)> tiers)
     {
         var options = _settings.Options;
         var reachable = _settings.ReachableTiers;
         var total = 0m;
         for (var tier = 0; tier < reachable; tier++)
         {
-            var model = _settings.Tiers[tier].Model;
+            var model = tiers[tier].Model;
             total += BudgetEstimator.WorstCaseUsd(prices, model, RequestBodyRewriter.ReplaceModel(body, model), request.MaxTokens, at);
         }
 
@@ -366,6 +370,35 @@ internal sealed partial class ProxyCascade
 
     private string Clip(string text) =>
         text.Length <= _settings.Options.VerifierMaxChars ? text : string.Concat(text.AsSpan(0, _settings.Options.VerifierMaxChars), " […truncated]");
+
+    /// <summary>
+    /// The cascade's tiers for this request: a tier whose model would reject the request as it is (forced tool use on
+    /// Opus 5.5, …) stands for its fit (<see cref="ModelFit"/>), and the reason says so. The configured list itself when
+    /// every tier accepts the request (nothing allocated).
+    /// </summary>
+    private (IReadOnlyList<(string Name, string Model)> Tiers, string Note) FitTiers(MessagesRequest request)
+    {
+        List<(string Name, string Model)>? fitted = null;
+        string note = string.Empty;
+        for (var i = 0; i < _settings.Tiers.Count; i++)
+        {
+            var (name, model) = _settings.Tiers[i];
+            var violation = _fit.Check(model, request.Features);
+            if (violation == RuleViolation.None)
+            {
+                continue;
+            }
+
+            fitted ??= [.. _settings.Tiers];
+            if (_fit.Substitute(model, request.Features, exclude: null) is { } substitute)
+            {
+                fitted[i] = (name, substitute);
+                note += $"; {name}: {model} skipped ({ModelRuleCheck.Describe(violation)}) → {substitute}";
+            }
+        }
+
+        return fitted is null ? (_settings.Tiers, string.Empty) : (fitted, note);
+    }
 
     private static string Describe((string Name, string Model) target) =>
         string.Equals(target.Name, target.Model, StringComparison.Ordinal) ? target.Model : $"{target.Name} ({target.Model})";

@@ -11,7 +11,8 @@ namespace ModelMix.IntegrationTests.Catalog;
 /// </summary>
 public sealed class ProxyRoutingRuleMatrixTests : IAsyncLifetime
 {
-    private static readonly string[] Aliases = ["to-haiku", "to-sonnet", "to-opus", "to-fable", "auto", "auto-cheap"];
+    // auto-cascade: the verifier's ratings of FakeAnthropic's default answers fail, so every request climbs all three tiers.
+    private static readonly string[] Aliases = ["to-haiku", "to-sonnet", "to-opus", "to-fable", "auto", "auto-cheap", "auto-cascade"];
 
     private ProxyHarness _harness = null!;
 
