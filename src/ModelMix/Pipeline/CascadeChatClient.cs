@@ -37,6 +37,7 @@ public sealed class CascadeChatClient : DelegatingChatClient
 
     private readonly CascadeOptions _options;
     private readonly (string Name, string Model)[] _tiers;
+    private readonly Catalog.ModelFit _fit;
     private readonly Dictionary<string, double> _taskThresholds;
     private readonly string _verifierModel;
     private readonly string _verifierName;
@@ -62,6 +63,7 @@ public sealed class CascadeChatClient : DelegatingChatClient
         }
 
         _tiers = [.. _options.Tiers.Select(t => (t, Resolve(prices, t)))];
+        _fit = new Catalog.ModelFit(prices, _options.TimeProvider);
         _taskThresholds = new Dictionary<string, double>(_options.TaskThresholds ?? new Dictionary<string, double>(), StringComparer.OrdinalIgnoreCase);
         _verifierName = _options.VerifierModel ?? _tiers[0].Name;
         _verifierModel = Resolve(prices, _verifierName);
@@ -85,7 +87,7 @@ public sealed class CascadeChatClient : DelegatingChatClient
     {
         ArgumentNullException.ThrowIfNull(messages);
         var list = messages as IReadOnlyList<ChatMessage> ?? [.. messages];
-        var run = Begin(options);
+        var run = Begin(list, options);
         for (var i = 0; ; i++)
         {
             var final = IsFinal(i, run);
@@ -95,7 +97,7 @@ public sealed class CascadeChatClient : DelegatingChatClient
                 return Finish(answer.Response, run, i, answer.Confidence);
             }
 
-            run.Escalate(i, answer.Confidence, this);
+            run.Escalate(i, answer.Confidence, _options.MissingConfidence);
         }
     }
 
@@ -107,7 +109,7 @@ public sealed class CascadeChatClient : DelegatingChatClient
     {
         ArgumentNullException.ThrowIfNull(messages);
         var list = messages as IReadOnlyList<ChatMessage> ?? [.. messages];
-        var run = Begin(options);
+        var run = Begin(list, options);
         var tier = 0;
         for (; !IsFinal(tier, run); tier++)
         {
@@ -123,11 +125,11 @@ public sealed class CascadeChatClient : DelegatingChatClient
                 yield break;
             }
 
-            run.Escalate(tier, answer.Confidence, this);
+            run.Escalate(tier, answer.Confidence, _options.MissingConfidence);
         }
 
         // The last reachable tier: nothing can follow it, so its answer streams through as the caller asked for it.
-        var (name, model) = _tiers[tier];
+        var (name, model) = run.Tiers[tier];
         var attempt = run.NextAttempt();
         var callOptions = Tag(options, model, run, attempt);
         var exact = default(TokenUsage);
@@ -169,21 +171,51 @@ public sealed class CascadeChatClient : DelegatingChatClient
 
     private bool IsFinal(int tier, Run run) => tier == _tiers.Length - 1 || run.Escalations >= _options.MaxEscalations;
 
-    private Run Begin(ChatOptions? options)
+    private Run Begin(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         var taskLabel = options.GetTaskLabel();
         var threshold = ThresholdFor(taskLabel);
         var requestId = options.GetRequestId() ?? LedgerIds.New(_time);
-        var first = _tiers[0];
+        var (tiers, note) = FitTiers(messages, options);
+        var first = tiers[0];
         var reason = string.Create(
             CultureInfo.InvariantCulture,
-            $"cascade: first answer on {RoutingValidation.DescribeTarget(first.Name, first.Model)}; escalates below {threshold:0.00}");
-        return new Run(requestId, taskLabel, threshold, (options.GetAttempt() ?? 1) - 1, reason);
+            $"cascade: first answer on {RoutingValidation.DescribeTarget(first.Name, first.Model)}; escalates below {threshold:0.00}{note}");
+        return new Run(requestId, taskLabel, threshold, (options.GetAttempt() ?? 1) - 1, reason, tiers);
+    }
+
+    /// <summary>
+    /// The tiers for this call: a tier whose model would reject the call as it is (forced tool use on Opus 5.5, …) stands
+    /// for its fit (<see cref="Catalog.ModelFit"/>), and the reason says so; the configured tiers when all accept it.
+    /// </summary>
+    private ((string Name, string Model)[] Tiers, string Note) FitTiers(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    {
+        var request = ChatRoutingRequest.From(messages, options);
+        (string Name, string Model)[]? fitted = null;
+        var note = string.Empty;
+        for (var i = 0; i < _tiers.Length; i++)
+        {
+            var (name, model) = _tiers[i];
+            var violation = _fit.Check(model, request);
+            if (violation == Catalog.RuleViolation.None)
+            {
+                continue;
+            }
+
+            fitted ??= [.. _tiers];
+            if (_fit.Substitute(model, request, exclude: null) is { } substitute)
+            {
+                fitted[i] = (name, substitute);
+                note += $"; {name}: {model} skipped ({Catalog.ModelRuleCheck.Describe(violation)}) → {substitute}";
+            }
+        }
+
+        return (fitted ?? _tiers, note);
     }
 
     private async Task<Answer> AnswerAsync(IReadOnlyList<ChatMessage> messages, ChatOptions? options, int tier, Run run, bool final, CancellationToken cancellationToken)
     {
-        var (name, model) = _tiers[tier];
+        var (name, model) = run.Tiers[tier];
         var structured = _options.ConfidenceSource == CascadeConfidenceSource.StructuredOutput && options?.ResponseFormat is not ChatResponseFormatJson;
         var attempt = run.NextAttempt();
         var callOptions = Tag(options, model, run, attempt);
@@ -232,7 +264,7 @@ public sealed class CascadeChatClient : DelegatingChatClient
 
     private async Task<double?> VerifyAsync(IReadOnlyList<ChatMessage> messages, string answer, ChatOptions? callerOptions, int tier, Run run, CancellationToken cancellationToken)
     {
-        var (name, model) = _tiers[tier];
+        var (name, model) = run.Tiers[tier];
         var attempt = run.NextAttempt();
         var reason = $"verifier on {RoutingValidation.DescribeTarget(_verifierName, _verifierModel)}: rating the answer of {name}";
         var options = new ChatOptions { ModelId = _verifierModel, MaxOutputTokens = _options.VerifierMaxOutputTokens, ResponseFormat = _ratingFormat }
@@ -279,9 +311,9 @@ public sealed class CascadeChatClient : DelegatingChatClient
             .WithEscalatedFrom(run.EscalatedFrom);
     }
 
-    private ChatResponse Finish(ChatResponse response, Run run, int tier, double? confidence)
+    private static ChatResponse Finish(ChatResponse response, Run run, int tier, double? confidence)
     {
-        var result = run.Result(_tiers[tier].Model, confidence);
+        var result = run.Result(run.Tiers[tier].Model, confidence);
         var properties = response.AdditionalProperties ??= [];
         foreach (var (key, value) in Properties(result))
         {
@@ -367,8 +399,11 @@ public sealed class CascadeChatClient : DelegatingChatClient
 
     private readonly record struct Answer(ChatResponse Response, double? Confidence, bool Accepted);
 
-    private sealed class Run(string requestId, string? taskLabel, double threshold, int attemptBase, string firstReason)
+    private sealed class Run(string requestId, string? taskLabel, double threshold, int attemptBase, string firstReason, (string Name, string Model)[] tiers)
     {
+        /// <summary>This call's tiers (the configured ones, or their fits for a call some tier would reject).</summary>
+        public (string Name, string Model)[] Tiers { get; } = tiers;
+
         private int _attempt = attemptBase;
 
         public string RequestId { get; } = requestId;
@@ -387,13 +422,13 @@ public sealed class CascadeChatClient : DelegatingChatClient
 
         public int NextAttempt() => ++_attempt;
 
-        public void Escalate(int tier, double? confidence, CascadeChatClient cascade)
+        public void Escalate(int tier, double? confidence, double missingConfidence)
         {
-            var (name, model) = cascade._tiers[tier];
-            var next = cascade._tiers[tier + 1].Name;
+            var (name, model) = Tiers[tier];
+            var next = Tiers[tier + 1].Name;
             Reason = confidence is { } c
                 ? string.Create(CultureInfo.InvariantCulture, $"confidence {c:0.00} < {Threshold:0.00} on {name} → {next}")
-                : string.Create(CultureInfo.InvariantCulture, $"no confidence (counted as {cascade._options.MissingConfidence:0.00}) < {Threshold:0.00} on {name} → {next}");
+                : string.Create(CultureInfo.InvariantCulture, $"no confidence (counted as {missingConfidence:0.00}) < {Threshold:0.00} on {name} → {next}");
             EscalatedFrom = model;
             Escalations++;
         }

@@ -85,6 +85,30 @@ public sealed class LibraryRoutingRuleMatrixTests : LedgerPipelineTest
     }
 
     [Fact]
+    public async Task The_confidence_cascade_climbs_tiers_that_accept_the_call()
+    {
+        using var client = new ChatClientBuilder(Sdk.AsIChatClient("claude-haiku-5-5")).UseConfidenceCascade().Build();
+        var rejected = new List<string>();
+        foreach (var (name, feature) in Features)
+        {
+            var (messages, options) = feature();
+            options.MaxOutputTokens ??= 1024;
+            try
+            {
+                // FakeAnthropic's answers carry no confidence, so every call climbs to the top tier.
+                await client.GetResponseAsync(messages, options);
+            }
+            catch (AnthropicBadRequestException exception)
+            {
+                rejected.Add($"{name} × cascade: {exception.Message}");
+            }
+        }
+
+        Assert.Empty(rejected);
+        Assert.Contains(Server.MessageRequests, request => request.Json!["model"]!.GetValue<string>() == "claude-opus-5"); // Opus 5.5's fit for forced tool use
+    }
+
+    [Fact]
     public async Task Without_routing_the_upstream_refuses_so_the_matrix_can_fail()
     {
         using var client = Sdk.AsIChatClient("claude-opus-5-5");
