@@ -1,3 +1,4 @@
+using ModelMix.Catalog;
 using System.Text.Json;
 using Anthropic;
 using Anthropic.Core;
@@ -35,6 +36,7 @@ internal sealed class ProxyShadow : IAsyncDisposable
     private readonly AttemptRecorder _recorder;
     private readonly TimeProvider _time;
     private readonly string _candidate;
+    private readonly ModelFit _fit;
 
     private ProxyShadow(ShadowRunner runner, AnthropicClient sdk, IChatClient judge, AttemptRecorder recorder, TimeProvider time)
     {
@@ -44,6 +46,7 @@ internal sealed class ProxyShadow : IAsyncDisposable
         _recorder = recorder;
         _time = time;
         _candidate = runner.Options.CandidateModel!;
+        _fit = new ModelFit(recorder.Prices);
     }
 
     /// <summary>The runner (statistics, idle wait).</summary>
@@ -98,6 +101,9 @@ internal sealed class ProxyShadow : IAsyncDisposable
 
     /// <summary>A new pair id when the request is sampled, else null.</summary>
     public string? Sample(string requestId, string? taskLabel) => _runner.TrySample(requestId, taskLabel);
+
+    /// <summary>The runner's counts so far (sampled, compared, skipped, …).</summary>
+    public ModelMix.Shadow.ShadowStatistics Statistics => _runner.Statistics;
 
     /// <summary>A buffer for a sampled streaming request's events (null when the request is not sampled or not streamed).</summary>
     public static StreamCapture? CaptureFor(string? pairId, bool streaming) => pairId is not null && streaming ? new StreamCapture() : null;
@@ -161,6 +167,8 @@ internal sealed class ProxyShadow : IAsyncDisposable
         }
 
         skip ??= answer.IsToolCall ? "tool_call" : null;
+        // The candidate is only asked what it would accept as it is (forced tool use, thinking mode, …: ModelFit).
+        skip ??= _fit.Check(_candidate, call.Request.Features) != RuleViolation.None ? "candidate_rejects_request" : null;
         var cost = ShadowRunner.PriceOrNull(_recorder.Prices, startedAt, call.Route.Model, model, usage);
         return new ShadowLiveAnswer(call.Route.Model, answer.Text, usage, cost, prompt, skip);
     }

@@ -27,7 +27,7 @@ public sealed class PostgresShadowProxyTests : IAsyncLifetime, IDisposable
         _harness = await ProxyHarness.StartAsync(settings =>
         {
             settings["ModelMix:Store"] = _store;
-            settings["ModelMix:Shadow:CandidateModel"] = "claude-sonnet-4-5";
+            settings["ModelMix:Shadow:CandidateModel"] = "claude-sonnet-4-6"; // Sonnet 4.5 retired on 2026-11-30: a retired candidate is skipped
             settings["ModelMix:Shadow:DefaultRate"] = "0";
             settings["ModelMix:Shadow:Rates:sentiment"] = "1";
             settings["ModelMix:Shadow:DailyBudgetUsd"] = "5";
@@ -128,12 +128,12 @@ public sealed class PostgresShadowProxyTests : IAsyncLifetime, IDisposable
         {
             Assert.Equal("ok", pair.Status);
             Assert.Equal("sentiment", pair.TaskLabel);
-            Assert.Equal(("claude-haiku-4-5", "claude-sonnet-4-5"), (pair.LiveModel, pair.ShadowModel));
+            Assert.Equal(("claude-haiku-4-5", "claude-sonnet-4-6"), (pair.LiveModel, pair.ShadowModel));
             var live = Assert.Single(records, r => r.ShadowPairId == pair.PairId && r.Policy != ShadowRunner.Policy);
             var shadow = Assert.Single(records, r => r.ShadowPairId == pair.PairId && r.Policy == ShadowRunner.Policy);
             Assert.Equal(pair.LiveRequestId, live.RequestId);
             Assert.Equal(pair.PairId, shadow.RequestId);
-            Assert.Equal("claude-sonnet-4-5", shadow.RoutedModel);
+            Assert.Equal("claude-sonnet-4-6", shadow.RoutedModel);
             Assert.Null(shadow.KeyId);
             Assert.Equal(live.Cost!.Value.Total, pair.LiveCostUsd);
             Assert.Equal(shadow.Cost!.Value.Total, pair.ShadowCostUsd);

@@ -14,7 +14,7 @@ public sealed class ProxyShadowTests : IAsyncLifetime, IDisposable
 
     public async Task InitializeAsync() => _harness = await ProxyHarness.StartAsync(settings =>
     {
-        settings["ModelMix:Shadow:CandidateModel"] = "claude-sonnet-4-5";
+        settings["ModelMix:Shadow:CandidateModel"] = "claude-sonnet-4-6"; // Sonnet 4.5 retired on 2026-11-30: a retired candidate is skipped
         settings["ModelMix:Shadow:DefaultRate"] = "0";
         settings["ModelMix:Shadow:Rates:sentiment"] = "1";
     });
@@ -76,7 +76,7 @@ public sealed class ProxyShadowTests : IAsyncLifetime, IDisposable
         Assert.Equal(1.0, pair.Agreement);
         Assert.Equal("sentiment", pair.TaskLabel);
         Assert.Equal("claude-haiku-4-5", pair.LiveModel);
-        Assert.Equal("claude-sonnet-4-5", pair.ShadowModel);
+        Assert.Equal("claude-sonnet-4-6", pair.ShadowModel);
         var records = await _harness.ReadLedgerAsync();
         var live = Assert.Single(records, r => r.Policy != ShadowRunner.Policy);
         var shadow = Assert.Single(records, r => r.Policy == ShadowRunner.Policy);
@@ -86,7 +86,7 @@ public sealed class ProxyShadowTests : IAsyncLifetime, IDisposable
         Assert.Equal(live.Cost!.Value.Total, pair.LiveCostUsd);
         Assert.Equal(shadow.Cost!.Value.Total, pair.ShadowCostUsd);
         var forwarded = _harness.Fake.MessageRequests[1];
-        Assert.Contains("\"model\":\"claude-sonnet-4-5\"", forwarded.Body, StringComparison.Ordinal);
+        Assert.Contains("\"model\":\"claude-sonnet-4-6\"", forwarded.Body, StringComparison.Ordinal);
         Assert.Null(pair.Prompt);
         Assert.Null(pair.LiveAnswer);
     }
