@@ -60,6 +60,32 @@ public static class ModelMixChatOptions
     /// <param name="taskLabel">The label, or <c>null</c> to remove it.</param>
     public static ChatOptions WithTaskLabel(this ChatOptions options, string? taskLabel) => Set(options, TaskLabelKey, taskLabel);
 
+    /// <summary>
+    /// Asks for an <c>output_config.effort</c> (<c>low</c> … <c>xhigh</c>) through <see cref="ChatOptions.Reasoning"/>,
+    /// which the Anthropic SDK sends with adaptive thinking; <see cref="Catalog.EffortLevel.Unspecified"/> clears it (the
+    /// model's default applies). Microsoft.Extensions.AI has no <c>max</c>: it is sent as <c>xhigh</c>. A pin or rule
+    /// with an effort overrides this (docs/routing.md).
+    /// </summary>
+    /// <param name="options">The call's options.</param>
+    /// <param name="effort">The level.</param>
+    public static ChatOptions WithEffort(this ChatOptions options, Catalog.EffortLevel effort)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Reasoning = effort switch
+        {
+            Catalog.EffortLevel.Low => new ReasoningOptions { Effort = ReasoningEffort.Low, Output = options.Reasoning?.Output },
+            Catalog.EffortLevel.Medium => new ReasoningOptions { Effort = ReasoningEffort.Medium, Output = options.Reasoning?.Output },
+            Catalog.EffortLevel.High => new ReasoningOptions { Effort = ReasoningEffort.High, Output = options.Reasoning?.Output },
+            Catalog.EffortLevel.XHigh or Catalog.EffortLevel.Max => new ReasoningOptions { Effort = ReasoningEffort.ExtraHigh, Output = options.Reasoning?.Output },
+            _ => null,
+        };
+        return options;
+    }
+
+    /// <summary>The effort <see cref="WithEffort"/> (or <see cref="ChatOptions.Reasoning"/>) asks for; unspecified when none.</summary>
+    /// <param name="options">The call's options.</param>
+    public static Catalog.EffortLevel GetEffort(this ChatOptions? options) => ChatRoutingRequest.TraitsOf(options).Effort;
+
     /// <summary>The task label, or <c>null</c>.</summary>
     /// <param name="options">The options to read.</param>
     public static string? GetTaskLabel(this ChatOptions? options) => GetString(options, TaskLabelKey);

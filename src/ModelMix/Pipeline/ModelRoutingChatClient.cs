@@ -147,11 +147,10 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
         if (decision is { } chosen)
         {
             options.ModelId = chosen.Model;
-            if (ToReasoningEffort(chosen.Effort) is { } effort)
+            if (chosen.Effort != Catalog.EffortLevel.Unspecified)
             {
-                // A pin, rule or default with an effort (opus@low) overrides the caller's; the Anthropic SDK sends it as
-                // output_config.effort with adaptive thinking. Microsoft.Extensions.AI has no "max": it goes as xhigh.
-                options.Reasoning = new ReasoningOptions { Effort = effort, Output = options.Reasoning?.Output };
+                // A pin, rule or default with an effort (opus@low) overrides the caller's (ModelMixChatOptions.WithEffort).
+                options.WithEffort(chosen.Effort);
             }
 
             options.WithRouting(chosen.Policy, chosen.Reason);
@@ -175,15 +174,6 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
 
         return decision;
     }
-
-    private static ReasoningEffort? ToReasoningEffort(Catalog.EffortLevel effort) => effort switch
-    {
-        Catalog.EffortLevel.Low => ReasoningEffort.Low,
-        Catalog.EffortLevel.Medium => ReasoningEffort.Medium,
-        Catalog.EffortLevel.High => ReasoningEffort.High,
-        Catalog.EffortLevel.XHigh or Catalog.EffortLevel.Max => ReasoningEffort.ExtraHigh,
-        _ => null,
-    };
 
     /// <inheritdoc />
     /// <remarks>Asks this stage, then the inner client: <see cref="RoutingChatClient"/> alone does not look below itself.</remarks>
