@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.AI;
 using ModelMix.Ledger;
 using ModelMix.Pricing;
+using ModelMix.Routing;
 
 namespace ModelMix.Pipeline;
 
@@ -29,6 +30,7 @@ public sealed class TwoPassAgent
     private readonly TwoPassAgentOptions _options;
     private readonly string _cheapTier;
     private readonly string _strongTier;
+    private readonly Catalog.ModelFit _fit;
 
     /// <summary>Creates the agent over <paramref name="client"/>.</summary>
     /// <param name="client">The model client both passes call, with the model set per call (no function invocation in it).</param>
@@ -44,6 +46,7 @@ public sealed class TwoPassAgent
         var prices = options.Prices ?? PriceBook.Default;
         _cheapTier = TierOf(prices, options.CheapModel);
         _strongTier = TierOf(prices, options.StrongModel);
+        _fit = new Catalog.ModelFit(prices);
     }
 
     /// <summary>Runs the agent on one user prompt.</summary>
@@ -79,6 +82,7 @@ public sealed class TwoPassAgent
         loop.MaximumIterationsPerRequest = _options.MaxSteps;
         var pass1Options = (options?.Clone() ?? new ChatOptions()).WithRouting(PolicyName, $"pass 1 (tool loop) on {_cheapTier}");
         pass1Options.ModelId = _options.CheapModel;
+        FitModel(conversation, pass1Options); // a cheap model that would reject the call as it is stands for its fit
         var toolLoop = await loop.GetResponseAsync(conversation, pass1Options, cancellationToken).ConfigureAwait(false);
         var pass1Steps = steps.Calls;
 
@@ -112,6 +116,7 @@ public sealed class TwoPassAgent
             pass2Options.ToolMode = ChatToolMode.None;
         }
 
+        FitModel(synthesisMessages, pass2Options);
         var synthesis = await steps.GetResponseAsync(synthesisMessages, pass2Options, cancellationToken).ConfigureAwait(false);
         return new TwoPassResult
         {
@@ -192,6 +197,19 @@ public sealed class TwoPassAgent
         }
 
         return messages.Take(last + 1);
+    }
+
+    /// <summary>Moves a pass off a model that would reject its call as it is (ModelFit), saying so in the routing reason.</summary>
+    private void FitModel(IEnumerable<ChatMessage> messages, ChatOptions options)
+    {
+        var model = options.ModelId!;
+        var request = ChatRoutingRequest.From(messages, options);
+        var fitted = _fit.Fit(new RoutingDecision(model, options.GetRoutingReason() ?? PolicyName, 1, PolicyName), request);
+        if (!string.Equals(fitted.Model, model, StringComparison.Ordinal))
+        {
+            options.ModelId = fitted.Model;
+            options.WithRouting(PolicyName, fitted.Reason);
+        }
     }
 
     private static string TierOf(PriceBook prices, string model) =>

@@ -130,6 +130,20 @@ public sealed class TwoPassAgentTests
     }
 
     [Fact]
+    public async Task A_strong_model_that_would_reject_the_call_stands_for_its_fit()
+    {
+        var model = new ScriptedAgentClient(() => ScriptedAgentClient.Text("cheap"), () => ScriptedAgentClient.Text("strong"));
+        var agent = new TwoPassAgent(model, new TwoPassAgentOptions { StrongModel = "claude-opus-5-5" });
+
+        // Opus 5.5 (and Opus 5) accept only the default sampling parameters: a temperature moves pass 2 to a model that takes it.
+        await agent.RunAsync([new ChatMessage(ChatRole.User, "Summarise.")], new ChatOptions { Temperature = 0.3f }, synthesize: true);
+
+        Assert.Equal("claude-haiku-4-5", model.Calls[0].Options!.ModelId); // Haiku 4.5 takes a temperature: pass 1 unchanged
+        Assert.Equal("claude-opus-4-6", model.Calls[1].Options!.ModelId);
+        Assert.Contains("claude-opus-5-5 skipped (rejects non-default temperature/top_p/top_k)", model.Calls[1].Options.GetRoutingReason(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_tool_loop_stops_at_the_step_cap_and_synthesis_writes_the_answer()
     {
         var counter = 0;
