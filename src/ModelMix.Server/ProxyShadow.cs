@@ -36,6 +36,7 @@ internal sealed class ProxyShadow : IAsyncDisposable
     private readonly AttemptRecorder _recorder;
     private readonly TimeProvider _time;
     private readonly string _candidate;
+    private readonly EffortLevel _candidateEffort;
     private readonly ModelFit _fit;
 
     private ProxyShadow(ShadowRunner runner, AnthropicClient sdk, IChatClient judge, AttemptRecorder recorder, TimeProvider time)
@@ -45,7 +46,12 @@ internal sealed class ProxyShadow : IAsyncDisposable
         _judge = judge;
         _recorder = recorder;
         _time = time;
-        _candidate = runner.Options.CandidateModel!;
+        // A candidate may carry an effort (claude-opus-5-5@low): the same model at another effort is then compared.
+        var candidate = runner.Options.CandidateModel!;
+        _candidate = CandidateModelOf(candidate);
+        _candidateEffort = _candidate.Length < candidate.Length && RequestTraitsReader.TryParseEffort(candidate[(_candidate.Length + 1)..], out var effort)
+            ? effort
+            : EffortLevel.Unspecified;
         _fit = new ModelFit(recorder.Prices);
     }
 
@@ -92,7 +98,7 @@ internal sealed class ProxyShadow : IAsyncDisposable
             MaxRetries = 0,
             Timeout = proxy.UpstreamTimeout,
         });
-        var judge = new ChatClientBuilder(sdk.AsIChatClient(options.JudgeModel ?? options.CandidateModel!))
+        var judge = new ChatClientBuilder(sdk.AsIChatClient(options.JudgeModel ?? CandidateModelOf(options.CandidateModel!)))
             .UseModelMixLedger(recorder, ledger => ledger.DefaultPolicy = ShadowRunner.JudgePolicy)
             .Build(provider);
         var runner = new ShadowRunner(options, recorder.Prices, pairs, judge, provider.GetService<ModelMixMetrics>(), provider.GetService<ILogger<ShadowRunner>>());
@@ -101,6 +107,10 @@ internal sealed class ProxyShadow : IAsyncDisposable
 
     /// <summary>A new pair id when the request is sampled, else null.</summary>
     public string? Sample(string requestId, string? taskLabel) => _runner.TrySample(requestId, taskLabel);
+
+    /// <summary>The model part of a candidate such as <c>claude-opus-5-5@low</c>.</summary>
+    private static string CandidateModelOf(string candidate) =>
+        candidate.LastIndexOf('@') is var at and > 0 && RequestTraitsReader.TryParseEffort(candidate[(at + 1)..], out _) ? candidate[..at] : candidate;
 
     /// <summary>The runner's counts so far (sampled, compared, skipped, …).</summary>
     public ModelMix.Shadow.ShadowStatistics Statistics => _runner.Statistics;
@@ -168,7 +178,10 @@ internal sealed class ProxyShadow : IAsyncDisposable
 
         skip ??= answer.IsToolCall ? "tool_call" : null;
         // The candidate is only asked what it would accept as it is (forced tool use, thinking mode, …: ModelFit).
-        skip ??= _fit.Check(_candidate, call.Request.Features) != RuleViolation.None ? "candidate_rejects_request" : null;
+        var features = _candidateEffort == EffortLevel.Unspecified
+            ? call.Request.Features
+            : call.Request.Features with { Traits = call.Request.Features.Traits with { Effort = _candidateEffort } };
+        skip ??= _fit.Check(_candidate, features) != RuleViolation.None ? "candidate_rejects_request" : null;
         var cost = ShadowRunner.PriceOrNull(_recorder.Prices, startedAt, call.Route.Model, model, usage);
         return new ShadowLiveAnswer(call.Route.Model, answer.Text, usage, cost, prompt, skip);
     }
@@ -188,6 +201,20 @@ internal sealed class ProxyShadow : IAsyncDisposable
         }
 
         body["model"] = JsonSerializer.SerializeToElement(_candidate);
+        if (RequestTraitsReader.WireName(_candidateEffort) is { } effort)
+        {
+            var config = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+            if (body.TryGetValue("output_config", out var existing) && existing.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var member in existing.EnumerateObject())
+                {
+                    config[member.Name] = member.Value.Clone();
+                }
+            }
+
+            config["effort"] = JsonSerializer.SerializeToElement(effort);
+            body["output_config"] = JsonSerializer.SerializeToElement(config);
+        }
         var headers = new Dictionary<string, JsonElement>(StringComparer.OrdinalIgnoreCase);
         if (call.AnthropicBeta is { } beta)
         {
@@ -204,6 +231,8 @@ internal sealed class ProxyShadow : IAsyncDisposable
             TaskLabel = call.TaskLabel,
             RequestedModel = call.Request.Model,
             RoutedModel = _candidate,
+            Effort = _recorder.EffortOf(_candidate, _candidateEffort != EffortLevel.Unspecified ? _candidateEffort : call.Effort, out var effortIsDefault),
+            EffortIsDefault = effortIsDefault,
             Policy = ShadowRunner.Policy,
             Reason = $"shadow of request {call.RequestId} (live on {call.Route.Model})",
             ShadowPairId = pairId,

@@ -112,6 +112,24 @@ public static class RequestTraitsReader
         : value.ValueEquals("max"u8) ? EffortLevel.Max
         : EffortLevel.Other;
 
+    /// <summary>Parses an effort name (<c>low</c>, <c>medium</c>, <c>high</c>, <c>xhigh</c>, <c>max</c>; case-insensitive).</summary>
+    /// <param name="name">The name.</param>
+    /// <param name="effort">The level; <see cref="EffortLevel.Unspecified"/> when the name is not one.</param>
+    public static bool TryParseEffort(string name, out EffortLevel effort)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        effort = name.Trim().ToLowerInvariant() switch
+        {
+            "low" => EffortLevel.Low,
+            "medium" => EffortLevel.Medium,
+            "high" => EffortLevel.High,
+            "xhigh" => EffortLevel.XHigh,
+            "max" => EffortLevel.Max,
+            _ => EffortLevel.Unspecified,
+        };
+        return effort != EffortLevel.Unspecified;
+    }
+
     /// <summary>The wire name of an effort level (<c>low</c> … <c>max</c>); null for unspecified or unknown.</summary>
     /// <param name="effort">The level.</param>
     public static string? WireName(EffortLevel effort) => effort switch

@@ -195,19 +195,7 @@ internal static class RoutingValidation
     }
 
     /// <summary>Parses an effort name (<c>low</c>, <c>medium</c>, <c>high</c>, <c>xhigh</c>, <c>max</c>; case-insensitive).</summary>
-    public static bool TryParseEffort(string name, out Catalog.EffortLevel effort)
-    {
-        effort = name.Trim().ToLowerInvariant() switch
-        {
-            "low" => Catalog.EffortLevel.Low,
-            "medium" => Catalog.EffortLevel.Medium,
-            "high" => Catalog.EffortLevel.High,
-            "xhigh" => Catalog.EffortLevel.XHigh,
-            "max" => Catalog.EffortLevel.Max,
-            _ => Catalog.EffortLevel.Unspecified,
-        };
-        return effort != Catalog.EffortLevel.Unspecified;
-    }
+    public static bool TryParseEffort(string name, out Catalog.EffortLevel effort) => Catalog.RequestTraitsReader.TryParseEffort(name, out effort);
 
     private static string TargetProblem(PriceBook priceBook, string target) =>
         target.LastIndexOf('@') is var at and >= 0 && !TryParseEffort(target[(at + 1)..], out _)
