@@ -30,7 +30,11 @@ public sealed class MetaRouterPolicy : IRoutingPolicy
     private readonly MetaRouterOptions _options;
     private readonly string _classifierModel;
     private readonly string _classifierTarget;
+    /// <summary>The catalog tier the meta-router leaves out unless its tiers are configured: the dearest, never a default.</summary>
+    public const string DefaultExcludedTier = "fable";
+
     private readonly Dictionary<string, string> _tierModels;
+    private readonly Dictionary<string, Catalog.EffortLevel> _tierEfforts = new(StringComparer.OrdinalIgnoreCase);
     private readonly string[] _tiers;
     private readonly string? _fallbackTier;
     private readonly string? _fallbackModel;
@@ -57,7 +61,11 @@ public sealed class MetaRouterPolicy : IRoutingPolicy
             errors.Add("MetaRouter:Name is required.");
         }
 
-        var tiers = _options.Tiers is { Count: > 0 } configured ? configured : [.. priceBook.Tiers.Keys];
+        // By default the classifier chooses among the catalog's tiers except fable, which only pins, rules, cascades and
+        // configured tier lists reach (docs/models.md).
+        var tiers = _options.Tiers is { Count: > 0 } configured
+            ? configured
+            : [.. priceBook.Tiers.Keys.Where(tier => !string.Equals(tier, DefaultExcludedTier, StringComparison.OrdinalIgnoreCase))];
         _tierModels = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var tier in tiers)
         {
@@ -65,13 +73,17 @@ public sealed class MetaRouterPolicy : IRoutingPolicy
             {
                 errors.Add("MetaRouter:Tiers has an empty entry.");
             }
-            else if (!RoutingValidation.TryResolve(priceBook, tier, out var model))
+            else if (!RoutingValidation.TryResolveTarget(priceBook, tier, out var model, out var effort))
             {
-                errors.Add($"MetaRouter:Tiers '{tier}' is neither a tier ({string.Join(", ", priceBook.Tiers.Keys)}) nor a model in the price book {priceBook.SourceName}.");
+                errors.Add($"MetaRouter:Tiers '{tier}' is neither a tier ({string.Join(", ", priceBook.Tiers.Keys)}) nor a model in the price book {priceBook.SourceName} (optionally with an effort, e.g. opus@low).");
             }
             else if (!_tierModels.TryAdd(tier, model))
             {
                 errors.Add($"MetaRouter:Tiers lists '{tier}' twice.");
+            }
+            else
+            {
+                _tierEfforts[tier] = effort; // a tier such as opus@low lets the classifier choose an effort too
             }
         }
 
@@ -218,7 +230,10 @@ public sealed class MetaRouterPolicy : IRoutingPolicy
         var model = _tierModels[tier];
         Statistics.OnClassified(Name, tier);
         var why = string.IsNullOrEmpty(classification.Reason) ? string.Empty : $": {classification.Reason}";
-        return new RoutingDecision(model, $"meta-router → {RoutingValidation.DescribeTarget(tier, model)}{why}", _options.ClassifiedConfidence, Name);
+        return new RoutingDecision(model, $"meta-router → {RoutingValidation.DescribeTarget(tier, model)}{why}", _options.ClassifiedConfidence, Name)
+        {
+            Effort = _tierEfforts.GetValueOrDefault(tier),
+        };
     }
 
     private RoutingDecision? Fallback(string what) =>

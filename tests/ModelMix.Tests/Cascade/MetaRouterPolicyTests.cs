@@ -25,13 +25,13 @@ public sealed class MetaRouterPolicyTests
 
         var decision = await policy.DecideAsync(RoutingRequest.ForPrompt("Review this OAuth flow for vulnerabilities", "review") with { SessionId = "s1" }, "req-9");
 
-        // The default catalog's tiers: haiku → claude-haiku-5-5, sonnet → claude-sonnet-5-5, opus → claude-opus-5-5, fable → claude-fable-5-2.
+        // The default catalog's tiers but fable (never a default choice): haiku → claude-haiku-5-5, sonnet → claude-sonnet-5-5, opus → claude-opus-5-5.
         Assert.Equal(new RoutingDecision("claude-opus-5-5", "meta-router → opus (claude-opus-5-5): security review of auth code", 0.7, "meta"), decision);
         Assert.Equal(1, policy.Statistics.Classified);
         var (messages, options) = Assert.Single(_classifier.Calls);
         Assert.Equal("claude-haiku-5-5", options!.ModelId);
         Assert.IsType<ChatResponseFormatJson>(options.ResponseFormat);
-        Assert.Contains("\"enum\":[\"haiku\",\"sonnet\",\"opus\",\"fable\"]", ((ChatResponseFormatJson)options.ResponseFormat).Schema!.Value.GetRawText().Replace(" ", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Contains("\"enum\":[\"haiku\",\"sonnet\",\"opus\"]", ((ChatResponseFormatJson)options.ResponseFormat).Schema!.Value.GetRawText().Replace(" ", "", StringComparison.Ordinal), StringComparison.Ordinal);
         Assert.Equal("req-9", options.GetRequestId());
         Assert.Equal(0, options.GetAttempt());
         Assert.Equal("meta", options.GetPolicy());
@@ -171,7 +171,21 @@ public sealed class MetaRouterPolicyTests
         Assert.True(small > 200 * haiku.Output / 1_000_000m, "the 200-token answer alone");
         Assert.Equal(998m * haiku.Input / 1_000_000m / 4m, clipped - small, 6); // 998 more prompt characters, one token per 4 bytes
         Assert.True(huge - clipped <= 8 * haiku.Input / 1_000_000m, "past MaxPromptChars only the truncation mark is added");
-        Assert.Equal(["claude-haiku-5-5", "claude-sonnet-5-5", "claude-opus-5-5", "claude-fable-5-2"], policy.Models);
+        Assert.Equal(["claude-haiku-5-5", "claude-sonnet-5-5", "claude-opus-5-5"], policy.Models); // fable only when configured
+    }
+
+    [Fact]
+    public async Task A_configured_tier_with_an_effort_lets_the_classifier_choose_the_effort()
+    {
+        _classifier.Answer("{\"tier\":\"opus@low\",\"reason\":\"simple question about architecture\"}");
+        var policy = Policy(options => options.Tiers = ["haiku", "opus@low", "opus"]);
+
+        var decision = await policy.DecideAsync(RoutingRequest.ForPrompt("What is a load balancer?"), "req-1");
+
+        Assert.Equal("claude-opus-5-5", decision!.Value.Model);
+        Assert.Equal(ModelMix.Catalog.EffortLevel.Low, decision.Value.Effort);
+        Assert.Equal("meta-router → opus@low (claude-opus-5-5): simple question about architecture", decision.Value.Reason);
+        Assert.Contains("\"enum\":[\"haiku\",\"opus@low\",\"opus\"]", ((ChatResponseFormatJson)_classifier.Calls[0].Options!.ResponseFormat!).Schema!.Value.GetRawText().Replace(" ", "", StringComparison.Ordinal), StringComparison.Ordinal);
     }
 
     [Fact]
