@@ -15,6 +15,7 @@ public sealed class LearnedPolicy : ISynchronousRoutingPolicy
 
     private readonly LearnedRouter _router;
     private readonly string[] _models;
+    private readonly Catalog.EffortLevel[] _efforts;
     private readonly string[] _reasons;
 
     /// <summary>Creates the policy.</summary>
@@ -31,12 +32,16 @@ public sealed class LearnedPolicy : ISynchronousRoutingPolicy
         ArgumentNullException.ThrowIfNull(priceBook);
         _router = router;
         Name = name;
-        _models = [Resolve(priceBook, cheap), Resolve(priceBook, mid), Resolve(priceBook, top)];
+        // A target may carry an effort (opus@low): the tier is then that model at that effort.
+        var targets = new[] { Resolve(priceBook, cheap), Resolve(priceBook, mid), Resolve(priceBook, top) };
+        _models = [.. targets.Select(t => t.Model)];
+        _efforts = [.. targets.Select(t => t.Effort)];
+        var shown = targets.Select(t => t.Effort == Catalog.EffortLevel.Unspecified ? t.Model : $"{t.Model} at effort {Catalog.RequestTraitsReader.WireName(t.Effort)}").ToArray();
         _reasons =
         [
-            string.Create(CultureInfo.InvariantCulture, $"learned router: P(cheap matches top) ≥ {router.CheapThreshold:0.###} → {_models[0]}"),
-            string.Create(CultureInfo.InvariantCulture, $"learned router: P(mid matches top) ≥ {router.MidThreshold:0.###} → {_models[1]}"),
-            $"learned router: neither cheaper tier is likely to match → {_models[2]}",
+            string.Create(CultureInfo.InvariantCulture, $"learned router: P(cheap matches top) ≥ {router.CheapThreshold:0.###} → {shown[0]}"),
+            string.Create(CultureInfo.InvariantCulture, $"learned router: P(mid matches top) ≥ {router.MidThreshold:0.###} → {shown[1]}"),
+            $"learned router: neither cheaper tier is likely to match → {shown[2]}",
         ];
     }
 
@@ -49,7 +54,7 @@ public sealed class LearnedPolicy : ISynchronousRoutingPolicy
         var score = _router.Score(request.Text.Span, request.TaskLabel);
         var tier = (int)_router.Choose(score);
         var confidence = tier switch { 0 => score.CheapOk, 1 => score.MidOk, _ => 1 - score.CheapOk };
-        decision = new RoutingDecision(_models[tier], _reasons[tier], confidence, Name);
+        decision = new RoutingDecision(_models[tier], _reasons[tier], confidence, Name) { Effort = _efforts[tier] };
         return true;
     }
 
@@ -61,15 +66,11 @@ public sealed class LearnedPolicy : ISynchronousRoutingPolicy
         return new(decision);
     }
 
-    private static string Resolve(PriceBook book, string target)
+    private static (string Model, Catalog.EffortLevel Effort) Resolve(PriceBook book, string target)
     {
-        try
-        {
-            return book.ResolveTier(target);
-        }
-        catch (Exception ex) when (ex is PricingException or ArgumentException or KeyNotFoundException)
-        {
-            throw new RoutingConfigurationException($"learned policy: '{target}' is not a tier or model in the price book: {ex.Message}", ex);
-        }
+        ArgumentNullException.ThrowIfNull(target);
+        return RoutingValidation.TryResolveTarget(book, target, out var model, out var effort)
+            ? (model, effort)
+            : throw new RoutingConfigurationException($"learned policy: '{target}' is not a tier or model in the price book {book.SourceName} (optionally with an effort, e.g. opus@low).");
     }
 }

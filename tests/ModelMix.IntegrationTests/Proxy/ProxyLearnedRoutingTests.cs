@@ -56,6 +56,30 @@ public sealed class ProxyLearnedRoutingTests
     }
 
     [Fact]
+    public async Task A_tier_target_with_an_effort_routes_to_that_model_at_that_effort()
+    {
+        using var dir = new TempDirectory();
+        var routerFile = WriteRouter(dir.Path);
+        await using var harness = await ProxyHarness.StartAsync(settings =>
+        {
+            settings["ModelMix:LearnedRouter:Path"] = routerFile;
+            settings["ModelMix:LearnedRouter:Top"] = "opus@low";
+        });
+
+        using (var response = await PostAsync(harness, "Prove that the sum of the first 9 odd numbers is a square, step by step.", "proof"))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var sent = Assert.Single(harness.Fake.MessageRequests).Json!;
+        Assert.Equal(Opus, sent["model"]!.GetValue<string>());
+        Assert.Equal("low", sent["output_config"]!["effort"]!.GetValue<string>());
+        var record = Assert.Single(await harness.ReadLedgerAsync());
+        Assert.EndsWith($"→ {Opus} at effort low", record.Reason, StringComparison.Ordinal);
+        Assert.Equal("low", record.Effort);
+    }
+
+    [Fact]
     public async Task A_bad_router_file_fails_the_start_naming_the_key()
     {
         using var dir = new TempDirectory();
