@@ -271,6 +271,7 @@ internal static class AuditCommand
         AuditFlagKind.LowVolumeTask => "low-volume-task",
         AuditFlagKind.RunawaySession => "runaway-session",
         AuditFlagKind.DroppedThinking => "dropped-thinking",
+        AuditFlagKind.UnpricedModel => "unpriced-model",
         _ => kind.ToString(),
     };
 

@@ -424,6 +424,15 @@ public sealed class AuditAccumulator
             }
         }
 
+        foreach (var (model, bucket) in _byModel.OrderBy(pair => pair.Key, StringComparer.Ordinal))
+        {
+            if (bucket.Unpriced > 0)
+            {
+                flags.Add(new AuditFlag(AuditFlagKind.UnpricedModel, model,
+                    $"{bucket.Unpriced} call(s) to {model} have no price in the model catalog and count $0 in these totals: add its price (ModelMix:Prices or --prices FILE) and reprice them with `modelmix savings`."));
+            }
+        }
+
         if (_thinkingBlocksDropped > 0)
         {
             flags.Add(new AuditFlag(AuditFlagKind.DroppedThinking, "thinking",

@@ -14,4 +14,7 @@ public enum AuditFlagKind
 
     /// <summary>The API dropped thinking blocks from prompts: reasoning paid for and not reused.</summary>
     DroppedThinking = 3,
+
+    /// <summary>Calls to a model the catalog cannot price: recorded with tokens and no cost until a price is added.</summary>
+    UnpricedModel = 4,
 }

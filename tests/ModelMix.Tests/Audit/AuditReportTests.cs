@@ -101,7 +101,7 @@ public sealed class AuditReportTests
         var report = await AuditAsync(AuditLedger.Seed(), Options);
 
         Assert.Equal(
-            [(AuditFlagKind.TierShare, "opus"), (AuditFlagKind.LowVolumeTask, "classify"), (AuditFlagKind.LowVolumeTask, "summarize"), (AuditFlagKind.RunawaySession, "s4")],
+            [(AuditFlagKind.TierShare, "opus"), (AuditFlagKind.LowVolumeTask, "classify"), (AuditFlagKind.LowVolumeTask, "summarize"), (AuditFlagKind.RunawaySession, "s4"), (AuditFlagKind.UnpricedModel, "mystery-model")],
             report.Flags.Select(f => (f.Kind, f.Subject)));
         Assert.Contains("25% of calls (2 of 8), past its bound of 20%", report.Flags[0].Message, StringComparison.Ordinal);
 
@@ -111,7 +111,9 @@ public sealed class AuditReportTests
             LowVolumeMonthlyUsd = 0.2m,
             RunawayUsdPerMinute = 0.021m,
         });
-        Assert.Empty(relaxed.Flags);
+        // Relaxed bounds silence the judgement calls; the unpriced model stays flagged (a fact, not a bound).
+        Assert.Equal([(AuditFlagKind.UnpricedModel, "mystery-model")], relaxed.Flags.Select(f => (f.Kind, f.Subject)));
+        Assert.Contains("add its price (ModelMix:Prices or --prices FILE)", relaxed.Flags[0].Message, StringComparison.Ordinal);
     }
 
     [Fact]
