@@ -120,13 +120,15 @@ public sealed class ShadowChatClient : DelegatingChatClient
                 var usage = ChatUsage.FromResponse(response);
                 var prompt = string.Join("\n\n", messages.Select(message => message.Text).Where(text => text.Length > 0));
                 var toolCall = response.Messages.SelectMany(message => message.Contents).Any(content => content is FunctionCallContent);
+                // The candidate is only asked what it would accept as it is (forced tool use, sampling, …: ModelFit).
+                var rejects = new Catalog.ModelFit(_prices).Check(candidate, ChatRoutingRequest.From(messages, options)) != Catalog.RuleViolation.None;
                 return new ShadowLiveAnswer(
                     liveModel,
                     response.Text,
                     usage,
                     ShadowRunner.PriceOrNull(_prices, startedAt, liveModel, response.ModelId, usage),
                     prompt,
-                    toolCall ? "tool_call" : null);
+                    toolCall ? "tool_call" : rejects ? "candidate_rejects_request" : null);
             },
             WorstCaseUsd = at =>
             {

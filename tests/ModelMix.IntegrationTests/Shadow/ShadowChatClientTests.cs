@@ -13,7 +13,7 @@ namespace ModelMix.IntegrationTests.Shadow;
 public sealed class ShadowChatClientTests : LedgerPipelineTest, IAsyncLifetime, IDisposable
 {
     private const string Live = "claude-haiku-4-5";
-    private const string Candidate = "claude-sonnet-4-5";
+    private const string Candidate = "claude-sonnet-4-6"; // Sonnet 4.5 retired on 2026-11-30: a retired candidate is skipped
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
     private readonly ShadowReplies _replies = new();
     private readonly List<ShadowRunner> _runners = [];
@@ -253,6 +253,19 @@ public sealed class ShadowChatClientTests : LedgerPipelineTest, IAsyncLifetime, 
         Assert.Equal(6, stats.Sampled);
         Assert.True(stats.Dropped >= 1, $"dropped {stats.Dropped}");
         Assert.Equal(6 - stats.Dropped, (await PairsAsync()).Count);
+    }
+
+    [Fact]
+    public async Task A_call_the_candidate_would_refuse_is_skipped_not_sent()
+    {
+        var (chat, runner) = Pipeline(options => options.CandidateModel = "claude-opus-5-5");
+
+        // Opus 5.5 accepts only the default sampling parameters: a call with a temperature is not shadowed there.
+        await chat.GetResponseAsync("Classify.", new ChatOptions { ModelId = Live, Temperature = 0.2f });
+
+        await runner.WhenIdleAsync().WaitAsync(Wait);
+        Assert.Equal(1, runner.Statistics.Skipped);
+        Assert.Equal(1, Server.MessageCount); // the live call only
     }
 
     public new async Task DisposeAsync()
