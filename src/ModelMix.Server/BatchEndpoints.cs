@@ -340,6 +340,9 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
         ["total"] = job.Total,
         ["created_at"] = job.CreatedAt,
         ["cancel_initiated_at"] = job.CanceledAt,
+        ["failure_count"] = job.Failures, // faults since its last progress (docs/batch.md#fault-isolation-and-quarantine)
+        ["last_error"] = job.LastError,
+        ["quarantined_at"] = job.QuarantinedAt,
         ["results_url"] = $"/v1/modelmix/batch/{job.Id}/results",
     };
 }

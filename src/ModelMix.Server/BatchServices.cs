@@ -16,7 +16,10 @@ internal static class BatchServices
 
     public static IServiceCollection AddBatching(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddSingleton(_ => configuration.GetSection(SectionName).Get<BatcherOptions>() ?? new BatcherOptions());
+        // Validated when the proxy starts: a bad value (MaxJobFailures 0, a negative delay) fails the start naming its key.
+        services.AddOptions<BatcherOptions>().Bind(configuration.GetSection(SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<BatcherOptions>, BatcherOptionsValidator>();
+        services.AddSingleton(provider => provider.GetRequiredService<IOptions<BatcherOptions>>().Value);
         services.AddSingleton<IBatchStore>(provider =>
         {
             // The ledger's store: its SQLite file, or the PostgreSQL database the replicas share (ModelMix:Store).
@@ -44,4 +47,11 @@ internal static class BatchServices
         services.AddHostedService<BatcherService>();
         return services;
     }
+}
+
+/// <summary>Refuses <c>ModelMix:Batch</c> settings the batcher cannot work with (<see cref="BatcherOptions.Problems"/>).</summary>
+internal sealed class BatcherOptionsValidator : IValidateOptions<BatcherOptions>
+{
+    public ValidateOptionsResult Validate(string? name, BatcherOptions options) =>
+        options.Problems() is { Count: > 0 } problems ? ValidateOptionsResult.Fail(problems) : ValidateOptionsResult.Success;
 }

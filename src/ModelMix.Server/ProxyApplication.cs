@@ -193,6 +193,7 @@ public static class ProxyApplication
         services.AddHostedService<ProxyStartup>();
         ProxyShadow.AddServices(services, configuration); // shadow mode, when ModelMix:Shadow is configured (ProxyShadow.cs)
         services.AddBatching(configuration); // the batch queue and batcher (BatchServices.cs, docs/batch.md)
+        services.AddHostedServiceSupervision(); // last: every hosted service registered so far runs supervised (SupervisedHostedService.cs)
     }
 
     /// <summary>

@@ -49,6 +49,25 @@ public sealed partial class FakeBatches
     /// <summary>When set, a create fails with this HTTP status (an <c>api_error</c>/<c>overloaded_error</c> body) — once per value set.</summary>
     public int? FailNextCreateWith { get; set; }
 
+    /// <summary>
+    /// Makes the API lie: called with every answer about to be written (<see cref="FakeBatchAnswer"/>: the call, the
+    /// batch, the honest status and body); returns the answer to write instead, or null to answer honestly. The state
+    /// behind it is real (a create answered with a lie still created its batch). Called outside the fake's lock, so it
+    /// may use <see cref="RequestsOf"/>.
+    /// </summary>
+    public Func<FakeBatchAnswer, FakeBatchAnswer?>? Lie { get; set; }
+
+    /// <summary>The requests of an accepted batch (<c>custom_id</c> and a copy of the params), in order; empty when unknown.</summary>
+    public IReadOnlyList<(string CustomId, JsonObject Params)> RequestsOf(string batchId)
+    {
+        lock (_gate)
+        {
+            return _batches.TryGetValue(batchId, out var batch)
+                ? [.. batch.Requests.Select(r => (r.CustomId, (JsonObject)r.Params.DeepClone()))]
+                : [];
+        }
+    }
+
     /// <summary>Successful creates so far (a batch accepted upstream).</summary>
     public int CreateCount => Volatile.Read(ref _creates);
 
@@ -403,4 +422,47 @@ public sealed partial class FakeBatches
 
         public DateTimeOffset? CancelInitiatedAt { get; set; }
     }
+}
+
+/// <summary>
+/// One answer of the fake's Message Batches API as it is about to be written — which call, for which batch, the
+/// status and the body — so a test can make the upstream lie (<see cref="FakeBatches.Lie"/>): drop or change a field,
+/// repeat another batch's id, answer garbage or a 500, mangle the results JSONL. The batch state behind it is real:
+/// a create that is answered with a lie still created the batch.
+/// </summary>
+/// <param name="Call"><c>create</c>, <c>retrieve</c>, <c>list</c>, <c>cancel</c> or <c>results</c>.</param>
+/// <param name="BatchId">The batch the call is about (for a create: the id the honest answer carries); null for a list or a refused create.</param>
+/// <param name="Status">The HTTP status.</param>
+/// <param name="Body">The body: the JSON object, the error JSON, or (results) the JSONL.</param>
+public sealed record FakeBatchAnswer(string Call, string? BatchId, int Status, string Body)
+{
+    /// <summary>The same answer with the JSON body changed by <paramref name="edit"/> (e.g. a field removed).</summary>
+    public FakeBatchAnswer EditJson(Action<JsonObject> edit)
+    {
+        ArgumentNullException.ThrowIfNull(edit);
+        var node = JsonNode.Parse(Body)!.AsObject();
+        edit(node);
+        return this with { Body = node.ToJsonString() };
+    }
+
+    /// <summary>The same answer without the top-level field <paramref name="name"/>.</summary>
+    public FakeBatchAnswer Without(string name) => EditJson(o => o.Remove(name));
+
+    /// <summary>The same answer with the top-level field <paramref name="name"/> set to <paramref name="value"/>.</summary>
+    public FakeBatchAnswer With(string name, JsonNode? value) => EditJson(o => o[name] = value);
+
+    /// <summary>The results JSONL with each line passed through <paramref name="edit"/> (null drops the line; more lines may be added by returning them joined with <c>\n</c>).</summary>
+    public FakeBatchAnswer EditLines(Func<string, string?> edit)
+    {
+        ArgumentNullException.ThrowIfNull(edit);
+        var lines = Body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(edit).Where(l => l is not null);
+        return this with { Body = string.Join('\n', lines) + "\n" };
+    }
+
+    /// <summary>A 200 with a body that is not JSON.</summary>
+    public FakeBatchAnswer Garbage() => this with { Status = 200, Body = "<html><body>upstream proxy error</body></html>" };
+
+    /// <summary>An <c>api_error</c> with <paramref name="status"/> (500 unless said).</summary>
+    public FakeBatchAnswer Failing(int status = 500) =>
+        this with { Status = status, Body = "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"Internal server error\"},\"request_id\":null}" };
 }

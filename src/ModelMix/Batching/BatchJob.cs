@@ -18,6 +18,22 @@ public sealed record BatchJob
     /// <summary>When it was queued.</summary>
     public required DateTimeOffset CreatedAt { get; init; }
 
+    /// <summary>Faults met since the job last made progress (a collected Message Batch clears them); at <see cref="BatcherOptions.MaxJobFailures"/> it is quarantined.</summary>
+    public int Failures { get; init; }
+
+    /// <summary>The reason of the latest fault met while handling the job (kept after it recovered), or null.</summary>
+    public string? LastError { get; init; }
+
+    /// <summary>When its queued requests may be tried again after a fault, or null.</summary>
+    public DateTimeOffset? RetryAt { get; init; }
+
+    /// <summary>
+    /// When it was quarantined after <see cref="BatcherOptions.MaxJobFailures"/> faults, or null: its requests not yet
+    /// answered ended <c>errored</c> (<c>batch_quarantined</c>, the reason in <see cref="LastError"/>), and it is never
+    /// retried automatically.
+    /// </summary>
+    public DateTimeOffset? QuarantinedAt { get; init; }
+
     /// <summary>Requests not yet sent upstream.</summary>
     public long Queued { get; init; }
 

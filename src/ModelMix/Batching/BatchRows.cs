@@ -15,9 +15,12 @@ internal static class BatchRows
     /// <summary>The columns <see cref="Submission"/> reads, in order.</summary>
     public const string SubmissionColumns = "id, upstream_id, state, created_at, item_count, next_poll_at, poll_delay_ms";
 
+    /// <summary>The job columns <see cref="Job"/> reads after the counts, in order (prefixed with the jobs table's alias <c>j.</c>).</summary>
+    public const string JobFaultColumns = "j.failures, j.last_error, j.retry_at, j.quarantined_at";
+
     /// <summary>
     /// A job from a row of <c>key_id, created_at, budget_reservation, canceled_at</c> followed by its items' counts by
-    /// status: queued, submitted, succeeded, errored, canceled, expired.
+    /// status (queued, submitted, succeeded, errored, canceled, expired), then <see cref="JobFaultColumns"/>.
     /// </summary>
     public static BatchJob Job(DbDataReader reader, string jobId) => new()
     {
@@ -32,6 +35,10 @@ internal static class BatchRows
         Errored = reader.GetInt64(7),
         Canceled = reader.GetInt64(8),
         Expired = reader.GetInt64(9),
+        Failures = reader.GetInt32(10),
+        LastError = reader.IsDBNull(11) ? null : reader.GetString(11),
+        RetryAt = reader.IsDBNull(12) ? null : SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(12)),
+        QuarantinedAt = reader.IsDBNull(13) ? null : SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(13)),
     };
 
     /// <summary>An item from a row of <see cref="ItemColumns"/>.</summary>

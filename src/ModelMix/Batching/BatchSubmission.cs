@@ -12,7 +12,7 @@ public sealed record BatchSubmission
     /// <summary>The upstream <c>msgbatch_…</c> id, once known.</summary>
     public string? UpstreamId { get; init; }
 
-    /// <summary><c>submitting</c>, <c>in_progress</c> or <c>collected</c>.</summary>
+    /// <summary><c>submitting</c>, <c>in_progress</c>, <c>collected</c>, or <c>failed</c> (closed by a quarantine with nothing left to wait for).</summary>
     public required string State { get; init; }
 
     /// <summary>When the submission was stored (just before the create call).</summary>

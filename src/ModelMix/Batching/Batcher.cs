@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using ModelMix.Ledger;
 using ModelMix.Pricing;
@@ -12,9 +13,26 @@ namespace ModelMix.Batching;
 /// resumes where the last one stopped. No request is sent twice: a submission is stored before its create call, and
 /// one whose outcome is unknown (crash, lost answer) is reconciled against the upstream's batch list on start.
 /// Ledger records use the request's own id, so collecting the same results twice records them once.
+/// <para>
+/// Faults are isolated: whatever goes wrong while handling one submission or job — an error answer, an answer it
+/// cannot use (a missing or unknown field, a repeated batch id, garbage), a results file with bad lines or missing
+/// results, any unexpected exception — is recorded against the jobs concerned (<see cref="BatchJob.LastError"/>) and
+/// the pass moves on to the others. Transient trouble (HTTP 5xx, 429, no answer) is retried with back-off; other
+/// faults also count, and a job that reaches <see cref="BatcherOptions.MaxJobFailures"/> is quarantined: its
+/// unanswered requests end <c>errored</c> (<see cref="QuarantinedErrorType"/>, with the reason) and it is never
+/// retried automatically. One bad result line errors that request alone (<see cref="InvalidResultErrorType"/>).
+/// </para>
 /// </summary>
 public sealed partial class Batcher : IDisposable
 {
+    /// <summary>The error type of a request ended by its job's quarantine (its result, and its ledger record's <c>error_type</c>).</summary>
+    public const string QuarantinedErrorType = "batch_quarantined";
+
+    /// <summary>The error type of a request whose result line the batcher could not read (its result and ledger record).</summary>
+    public const string InvalidResultErrorType = "batch_invalid_result";
+
+    private const int MaxReasonLength = 1000;
+
     private readonly IBatchStore _store;
     private readonly MessageBatchesClient _api;
     private readonly AttemptRecorder _recorder;
@@ -22,6 +40,9 @@ public sealed partial class Batcher : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _wake = new(0, 1);
+    private int _createTrouble; // creates refused or unanswered in a row (transient): the next ones wait
+    private DateTimeOffset _createsPausedUntil;
+    private int _loopTrouble;
 
     /// <summary>Creates a batcher.</summary>
     public Batcher(IBatchStore store, MessageBatchesClient api, AttemptRecorder recorder, BatcherOptions options, TimeProvider time, ILogger<Batcher> logger)
@@ -63,28 +84,49 @@ public sealed partial class Batcher : IDisposable
         }
     }
 
-    /// <summary>Reconciles unfinished submissions, then loops until <paramref name="cancellationToken"/> fires.</summary>
+    /// <summary>
+    /// Reconciles unfinished submissions, then loops until <paramref name="cancellationToken"/> fires. It returns only
+    /// then: a failed pass (the store unreachable, …) is logged and the next one waits longer, doubling up to
+    /// <see cref="BatcherOptions.MaxRetryDelay"/>.
+    /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        await ReconcileAsync(cancellationToken);
+        try
+        {
+            await ReconcileAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return;
+        }
+        catch (Exception exception) when (!IsFatal(exception))
+        {
+            LogLoopFailed(_logger, exception, _options.IdleInterval);
+        }
+
         while (!cancellationToken.IsCancellationRequested)
         {
+            var wait = _options.IdleInterval;
             try
             {
                 await RunOnceAsync(cancellationToken);
+                _loopTrouble = 0;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 return;
             }
-            catch (Exception exception) when (exception is HttpRequestException or MessageBatchesException or JsonException or IOException or TaskCanceledException)
+            catch (Exception exception) when (!IsFatal(exception))
             {
-                LogLoopFailed(_logger, exception);
+                _loopTrouble++;
+                var ticks = Math.Min(_options.IdleInterval.Ticks * (1L << Math.Min(_loopTrouble, 20)), Math.Max(_options.MaxRetryDelay.Ticks, _options.IdleInterval.Ticks));
+                wait = TimeSpan.FromTicks(Math.Max(ticks, _options.IdleInterval.Ticks));
+                LogLoopFailed(_logger, exception, wait);
             }
 
             try
             {
-                await _wake.WaitAsync(_options.IdleInterval, cancellationToken);
+                await _wake.WaitAsync(wait, cancellationToken);
             }
             catch (OperationCanceledException)
             {
@@ -93,13 +135,23 @@ public sealed partial class Batcher : IDisposable
         }
     }
 
-    /// <summary>One pass: submit what is queued, poll what is due, collect what ended.</summary>
+    /// <summary>One pass: submit what is queued, poll what is due, collect what ended. A fault of one job or submission is recorded against it; the pass goes on.</summary>
     public async Task RunOnceAsync(CancellationToken cancellationToken)
     {
         // Requests of a canceled job that came back to the queue (a batch ended without their result) are canceled too.
         foreach (var jobId in await _store.GetCanceledJobsWithQueuedItemsAsync(cancellationToken))
         {
-            await CancelAsync(jobId, cancellationToken);
+            await IsolatedAsync(jobId, () => CancelAsync(jobId, cancellationToken), cancellationToken);
+        }
+
+        // Likewise, requests of a quarantined job that came back to the queue end errored as the rest of it did.
+        foreach (var jobId in await _store.GetQuarantinedJobsWithQueuedItemsAsync(cancellationToken))
+        {
+            await IsolatedAsync(jobId, async () =>
+            {
+                var job = await _store.GetJobAsync(jobId, cancellationToken);
+                await QuarantineAsync(jobId, job?.LastError ?? "quarantined", job?.Failures ?? 0, null, cancellationToken);
+            }, cancellationToken);
         }
 
         await SubmitQueuedAsync(cancellationToken);
@@ -109,7 +161,8 @@ public sealed partial class Batcher : IDisposable
     /// <summary>
     /// Settles submissions left in <c>submitting</c> by a process that died around its create call: a batch the
     /// upstream lists, created since, of the same size, that no submission claims, is adopted; when there is none
-    /// the create never happened and the requests go back to the queue.
+    /// the create never happened and the requests go back to the queue. A submission that cannot be settled now (the
+    /// list fails or lies) is a fault of its jobs, tried again later.
     /// </summary>
     public async Task ReconcileAsync(CancellationToken cancellationToken)
     {
@@ -120,17 +173,42 @@ public sealed partial class Batcher : IDisposable
                 continue;
             }
 
-            var known = await _store.GetKnownUpstreamIdsAsync(cancellationToken);
-            var adopted = await FindUpstreamAsync(submission, known, cancellationToken);
-            if (adopted is not null)
+            try
             {
-                LogAdopted(_logger, submission.Id, adopted);
-                await _store.SetUpstreamIdAsync(submission.Id, adopted, _time.GetUtcNow(), _options.PollInterval, cancellationToken);
+                await SettleUnknownCreateAsync(submission, cancellationToken);
             }
-            else
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                LogRequeued(_logger, submission.Id);
-                await _store.AbandonSubmissionAsync(submission.Id, cancellationToken);
+                throw;
+            }
+            catch (Exception exception) when (!IsFatal(exception))
+            {
+                await SubmissionFaultAsync(submission, exception, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Adopts the upstream batch of a submission whose create outcome is unknown, or gives its requests back to the queue (quarantining jobs out of tries).</summary>
+    private async Task SettleUnknownCreateAsync(BatchSubmission submission, CancellationToken cancellationToken)
+    {
+        var known = await _store.GetKnownUpstreamIdsAsync(cancellationToken);
+        var adopted = await FindUpstreamAsync(submission, known, cancellationToken);
+        if (adopted is not null)
+        {
+            LogAdopted(_logger, submission.Id, adopted);
+            await _store.SetUpstreamIdAsync(submission.Id, adopted, _time.GetUtcNow(), _options.PollInterval, CancellationToken.None);
+            return;
+        }
+
+        LogRequeued(_logger, submission.Id);
+        var jobIds = (await _store.GetSubmittedItemsAsync(submission.Id, CancellationToken.None)).Select(i => i.JobId).Distinct(StringComparer.Ordinal).ToList();
+        await _store.AbandonSubmissionAsync(submission.Id, CancellationToken.None);
+        foreach (var jobId in jobIds)
+        {
+            // Back in the queue: a job out of tries is not sent again.
+            if (await _store.GetJobAsync(jobId, CancellationToken.None) is { QuarantinedAt: null } job && job.Failures >= _options.MaxJobFailures)
+            {
+                await QuarantineAsync(jobId, job.LastError ?? "quarantined", job.Failures, null, cancellationToken);
             }
         }
     }
@@ -142,21 +220,32 @@ public sealed partial class Batcher : IDisposable
         for (var page = 0; page < 50; page++)
         {
             var list = await _api.ListAsync(after, 100, cancellationToken);
-            var older = false;
-            foreach (var batch in list.GetProperty("data").EnumerateArray())
+            if (!list.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
             {
-                var id = batch.GetProperty("id").GetString()!;
-                if (batch.GetProperty("created_at").GetDateTimeOffset() < since)
+                throw new MessageBatchesAnswerException("the Message Batches list answer has no \"data\" array");
+            }
+
+            var older = false;
+            foreach (var batch in data.EnumerateArray())
+            {
+                if (batch.ValueKind != JsonValueKind.Object
+                    || !batch.TryGetProperty("id", out var idElement) || idElement.ValueKind != JsonValueKind.String || idElement.GetString() is not { Length: > 0 } id
+                    || !batch.TryGetProperty("created_at", out var createdElement) || createdElement.ValueKind != JsonValueKind.String || !createdElement.TryGetDateTimeOffset(out var created)
+                    || !batch.TryGetProperty("request_counts", out var counts) || counts.ValueKind != JsonValueKind.Object)
+                {
+                    continue; // an entry it cannot read is never adopted
+                }
+
+                if (created < since)
                 {
                     older = true;
                     break;
                 }
 
-                var counts = batch.GetProperty("request_counts");
                 long total = 0;
                 foreach (var count in counts.EnumerateObject())
                 {
-                    total += count.Value.GetInt64();
+                    total += count.Value.ValueKind == JsonValueKind.Number && count.Value.TryGetInt64(out var n) ? n : 0;
                 }
 
                 if (!known.Contains(id) && total == submission.Count)
@@ -165,7 +254,9 @@ public sealed partial class Batcher : IDisposable
                 }
             }
 
-            if (older || !list.GetProperty("has_more").GetBoolean() || list.GetProperty("last_id").GetString() is not { } last)
+            if (older
+                || !list.TryGetProperty("has_more", out var more) || more.ValueKind != JsonValueKind.True
+                || !list.TryGetProperty("last_id", out var lastElement) || lastElement.ValueKind != JsonValueKind.String || lastElement.GetString() is not { Length: > 0 } last)
             {
                 return null;
             }
@@ -178,11 +269,17 @@ public sealed partial class Batcher : IDisposable
 
     private async Task SubmitQueuedAsync(CancellationToken cancellationToken)
     {
+        if (_time.GetUtcNow() < _createsPausedUntil)
+        {
+            return; // the upstream refused or did not answer the last creates: wait before the next
+        }
+
         var maxCount = Math.Clamp(_options.MaxRequestsPerBatch, 1, BatcherOptions.ApiMaxRequests);
         // Keep room for the envelope: {"requests":[…]} plus ~60 bytes of custom_id and keys per request.
         var maxBytes = Math.Min(_options.MaxBatchBytes, BatcherOptions.ApiMaxBytes) - 1024 - (64L * maxCount);
         while (true)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var now = _time.GetUtcNow();
             var taken = await _store.BeginSubmissionAsync("mmxsub_" + LedgerIds.New(now), maxCount, Math.Max(1, maxBytes), now, cancellationToken);
             if (taken is not { } submission)
@@ -190,51 +287,259 @@ public sealed partial class Batcher : IDisposable
                 return;
             }
 
-            JsonElement created;
-            try
+            if (!await CreateAsync(submission.Submission, submission.Items, cancellationToken))
             {
-                created = await _api.CreateAsync(submission.Items, cancellationToken);
-            }
-            catch (MessageBatchesException exception)
-            {
-                // An error answer: nothing was created upstream. The requests go back to the queue for the next pass.
-                LogCreateRefused(_logger, exception, submission.Submission.Id);
-                await _store.AbandonSubmissionAsync(submission.Submission.Id, CancellationToken.None);
-                throw;
-            }
-            catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or IOException)
-            {
-                // No answer: the batch may or may not exist upstream. Reconcile against the list before anything else.
-                LogCreateUnknown(_logger, exception, submission.Submission.Id);
-                await ReconcileAsync(cancellationToken);
                 return;
             }
-
-            var upstreamId = created.GetProperty("id").GetString()!;
-            await _store.SetUpstreamIdAsync(submission.Submission.Id, upstreamId, _time.GetUtcNow() + _options.PollInterval, _options.PollInterval, CancellationToken.None);
-            LogSubmitted(_logger, upstreamId, submission.Items.Count);
         }
+    }
+
+    /// <summary>Creates one submission's batch upstream; false when the upstream is in trouble and this pass should stop creating.</summary>
+    private async Task<bool> CreateAsync(BatchSubmission submission, IReadOnlyList<BatchItem> items, CancellationToken cancellationToken)
+    {
+        var jobIds = items.Select(i => i.JobId).Distinct(StringComparer.Ordinal).ToList();
+        JsonElement created;
+        try
+        {
+            created = await _api.CreateAsync(items, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw; // stopping: the submission stays 'submitting' and is reconciled on the next start
+        }
+        catch (MessageBatchesException exception)
+        {
+            // An error answer: nothing was created upstream. The requests go back to the queue.
+            var transient = IsTransient(exception);
+            LogCreateRefused(_logger, exception, submission.Id);
+            var counts = await _store.RecordFaultAsync(jobIds, Fault($"the Message Batches API refused the create: {exception.Message}", !transient), CancellationToken.None);
+            await _store.AbandonSubmissionAsync(submission.Id, CancellationToken.None);
+            await QuarantineDueAsync(counts, null, cancellationToken);
+            return KeepCreating(transient);
+        }
+        catch (Exception exception) when (!IsFatal(exception))
+        {
+            // No usable answer: the batch may or may not exist upstream. Reconcile against the list before anything else.
+            var transient = IsTransient(exception);
+            LogCreateUnknown(_logger, exception, submission.Id);
+            await _store.RecordFaultAsync(jobIds, Fault($"the create call for submission {submission.Id} got no usable answer: {exception.Message}", !transient), CancellationToken.None);
+            await SettleOrDeferAsync(submission, cancellationToken);
+            return KeepCreating(transient);
+        }
+
+        _createTrouble = 0;
+        var problem = !created.TryGetProperty("id", out var idElement) || idElement.ValueKind != JsonValueKind.String || idElement.GetString() is not { Length: > 0 }
+            ? "the create answer has no \"id\""
+            : null;
+        var upstreamId = problem is null ? idElement.GetString()! : null;
+        if (upstreamId is not null && (await _store.GetKnownUpstreamIdsAsync(cancellationToken)).Contains(upstreamId))
+        {
+            problem = $"the create answer repeats batch id {upstreamId}, which another submission already holds";
+        }
+
+        if (problem is not null)
+        {
+            // Something was probably created upstream, under an id we do not have: find it in the list, as after a crash.
+            LogCreateAnswerUnusable(_logger, submission.Id, problem);
+            await _store.RecordFaultAsync(jobIds, Fault($"submission {submission.Id}: {problem}", counted: true), CancellationToken.None);
+            await SettleOrDeferAsync(submission, cancellationToken);
+            return true;
+        }
+
+        await _store.SetUpstreamIdAsync(submission.Id, upstreamId!, _time.GetUtcNow() + _options.PollInterval, _options.PollInterval, CancellationToken.None);
+        LogSubmitted(_logger, upstreamId!, items.Count);
+        return true;
+    }
+
+    /// <summary>Settles a create of unknown outcome now, or — when the list cannot tell — records that fault and leaves it for a later pass.</summary>
+    private async Task SettleOrDeferAsync(BatchSubmission submission, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await SettleUnknownCreateAsync(submission, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception exception) when (!IsFatal(exception))
+        {
+            await SubmissionFaultAsync(submission, exception, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// After a failed create: a fault of the jobs in it (they wait their own retry time) lets the pass create the next
+    /// submission; transient trouble upstream pauses every create (back-off doubling up to
+    /// <see cref="BatcherOptions.MaxRetryDelay"/>) and ends this pass's creates.
+    /// </summary>
+    private bool KeepCreating(bool transient)
+    {
+        if (!transient)
+        {
+            return true;
+        }
+
+        _createTrouble++;
+        _createsPausedUntil = _time.GetUtcNow() + _options.RetryDelayAfter(_createTrouble);
+        return false;
     }
 
     private async Task PollAsync(CancellationToken cancellationToken)
     {
         foreach (var submission in await _store.GetOpenSubmissionsAsync(cancellationToken))
         {
-            if (submission.UpstreamId is not { } upstreamId || submission.NextPollAt > _time.GetUtcNow())
+            if (submission.NextPollAt > _time.GetUtcNow())
             {
                 continue;
             }
 
-            var batch = await _api.RetrieveAsync(upstreamId, cancellationToken);
-            if (batch.GetProperty("processing_status").GetString() != "ended")
+            try
             {
-                var delay = TimeSpan.FromTicks(Math.Min(Math.Max(submission.PollDelay.Ticks, _options.PollInterval.Ticks) * 2, _options.MaxPollInterval.Ticks));
-                await _store.SetNextPollAsync(submission.Id, _time.GetUtcNow() + delay, delay, cancellationToken);
-                continue;
-            }
+                if (submission.UpstreamId is not { } upstreamId)
+                {
+                    // Left 'submitting' (its create's outcome could not be settled yet): try the list again.
+                    await SettleUnknownCreateAsync(submission, cancellationToken);
+                    continue;
+                }
 
-            await CollectAsync(submission, upstreamId, cancellationToken);
+                var batch = await _api.RetrieveAsync(upstreamId, cancellationToken);
+                var status = batch.TryGetProperty("processing_status", out var statusElement) && statusElement.ValueKind == JsonValueKind.String ? statusElement.GetString() : null;
+                switch (status)
+                {
+                    case "ended":
+                        await CollectAsync(submission, upstreamId, cancellationToken);
+                        break;
+                    case "in_progress" or "canceling":
+                        var delay = TimeSpan.FromTicks(Math.Min(Math.Max(submission.PollDelay.Ticks, _options.PollInterval.Ticks) * 2, _options.MaxPollInterval.Ticks));
+                        await _store.SetNextPollAsync(submission.Id, _time.GetUtcNow() + delay, delay, cancellationToken);
+                        break;
+                    case null:
+                        throw new MessageBatchesAnswerException($"the batch object of {upstreamId} has no \"processing_status\"");
+                    default:
+                        throw new MessageBatchesAnswerException($"the batch object of {upstreamId} has an unknown processing_status '{Shorten(status, 60)}'");
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (Exception exception) when (!IsFatal(exception))
+            {
+                await SubmissionFaultAsync(submission, exception, cancellationToken);
+            }
         }
+    }
+
+    /// <summary>
+    /// A fault while handling a submission: recorded against each job with requests waiting in it (counted unless
+    /// transient); jobs out of tries are quarantined (their requests in it end errored); when anything is left to wait
+    /// for, the submission is tried again after a back-off. Never throws, except when stopping.
+    /// </summary>
+    private async Task SubmissionFaultAsync(BatchSubmission submission, Exception exception, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var transient = IsTransient(exception);
+            var where = submission.UpstreamId is { } upstreamId ? $"Message Batch {upstreamId}" : $"submission {submission.Id}";
+            var reason = exception is MessageBatchesAnswerException or MessageBatchesException ? $"{where}: {exception.Message}" : $"{where}: {exception.GetType().Name}: {exception.Message}";
+            LogSubmissionFault(_logger, exception, where, transient ? "transient, retried" : "counts towards quarantine");
+            var jobIds = (await _store.GetSubmittedItemsAsync(submission.Id, CancellationToken.None)).Select(i => i.JobId).Distinct(StringComparer.Ordinal).ToList();
+            var counts = await _store.RecordFaultAsync(jobIds, Fault(reason, !transient), CancellationToken.None);
+            if (await QuarantineDueAsync(counts, submission.Id, cancellationToken))
+            {
+                return; // nothing left in it to wait for
+            }
+
+            var ceiling = Math.Max(_options.MaxRetryDelay.Ticks, _options.RetryDelay.Ticks);
+            var delay = TimeSpan.FromTicks(Math.Clamp(submission.PollDelay.Ticks * 2, Math.Min(_options.RetryDelay.Ticks, ceiling), ceiling));
+            await _store.SetNextPollAsync(submission.Id, _time.GetUtcNow() + delay, delay, CancellationToken.None);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception failure) when (!IsFatal(failure))
+        {
+            // Even recording the fault failed (the store is unreachable?): the submission is tried again next pass.
+            LogFaultNotRecorded(_logger, failure, submission.Id);
+        }
+    }
+
+    /// <summary>Quarantines the jobs of <paramref name="counts"/> that reached <see cref="BatcherOptions.MaxJobFailures"/>; true when that closed <paramref name="submissionId"/>.</summary>
+    private async Task<bool> QuarantineDueAsync(IReadOnlyList<(string JobId, int Failures)> counts, string? submissionId, CancellationToken cancellationToken)
+    {
+        var closed = false;
+        foreach (var (jobId, failures) in counts)
+        {
+            if (failures >= _options.MaxJobFailures)
+            {
+                var job = await _store.GetJobAsync(jobId, CancellationToken.None);
+                closed |= await QuarantineAsync(jobId, job?.LastError ?? "quarantined", failures, submissionId, cancellationToken);
+            }
+        }
+
+        return closed;
+    }
+
+    /// <summary>
+    /// Quarantines a job: its queued requests (and those waiting in <paramref name="submissionId"/>) end errored with the
+    /// reason — recorded in the ledger first — and it is never retried automatically. A batch left holding nothing to
+    /// wait for is canceled upstream, best effort. True when <paramref name="submissionId"/> was closed.
+    /// </summary>
+    private async Task<bool> QuarantineAsync(string jobId, string reason, int failures, string? submissionId, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        var result = ErrorResult(QuarantinedErrorType, $"ModelMix quarantined this batch job after {failures} faults and will not retry it; the last: {reason}");
+        var pending = (await _store.GetItemsAsync(jobId, CancellationToken.None)).Where(i => i.Status == "queued").ToList();
+        if (submissionId is not null)
+        {
+            pending.AddRange((await _store.GetSubmittedItemsAsync(submissionId, CancellationToken.None)).Where(i => i.JobId == jobId));
+        }
+
+        // The ledger first (idempotent by record id), then the store: a crash in between quarantines again, records once.
+        foreach (var item in pending)
+        {
+            await _recorder.RecordAsync(ToRecord(item, now, "errored", result), CancellationToken.None);
+        }
+
+        await _recorder.Ledger.FlushAsync(CancellationToken.None);
+        if (await _store.QuarantineJobAsync(jobId, reason, result, submissionId, now, CancellationToken.None) is not { } quarantine)
+        {
+            return false;
+        }
+
+        var recorded = pending.Select(i => i.Id).ToHashSet(StringComparer.Ordinal);
+        foreach (var item in quarantine.Errored.Where(i => !recorded.Contains(i.Id)))
+        {
+            await _recorder.RecordAsync(ToRecord(item, now, "errored", result), CancellationToken.None);
+            await _recorder.Ledger.FlushAsync(CancellationToken.None);
+        }
+
+        LogQuarantined(_logger, jobId, failures, quarantine.Errored.Count, reason);
+        foreach (var (_, upstreamId) in quarantine.Closed)
+        {
+            if (upstreamId is null)
+            {
+                continue;
+            }
+
+            try
+            {
+                await _api.CancelAsync(upstreamId, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (Exception exception) when (!IsFatal(exception))
+            {
+                LogCancelFailed(_logger, exception, upstreamId);
+            }
+        }
+
+        await NotifyEndedAsync([jobId], cancellationToken);
+        return submissionId is not null && quarantine.Closed.Any(c => c.SubmissionId == submissionId);
     }
 
     private async Task CollectAsync(BatchSubmission submission, string upstreamId, CancellationToken cancellationToken)
@@ -242,22 +547,141 @@ public sealed partial class Batcher : IDisposable
         var items = (await _store.GetSubmittedItemsAsync(submission.Id, cancellationToken)).ToDictionary(i => i.Id, StringComparer.Ordinal);
         var jobIds = items.Values.Select(i => i.JobId).Distinct(StringComparer.Ordinal).ToList();
         var lines = new List<BatchResultLine>(items.Count);
-        await foreach (var (customId, type, result) in _api.ResultsAsync(upstreamId, cancellationToken))
+        var unreadable = 0;
+        var strangers = 0;
+        await foreach (var entry in _api.ReadResultsAsync(upstreamId, cancellationToken))
         {
-            if (!items.Remove(customId, out var item))
+            if (entry.CustomId is not { } customId)
             {
-                continue; // not ours, or already collected
+                unreadable++; // a line that names no request: nothing to match it to
+                continue;
             }
 
-            await _recorder.RecordAsync(ToRecord(item, submission.CreatedAt, type, result), cancellationToken);
-            lines.Add(new BatchResultLine(item.Id, type, result));
+            if (!items.Remove(customId, out var item))
+            {
+                strangers++; // not ours, or already collected
+                continue;
+            }
+
+            var (type, result) = (entry.Type, entry.Result);
+            LedgerRecord? record = null;
+            var problem = entry.Problem ?? ResultProblem(type!, result!);
+            if (problem is null)
+            {
+                try
+                {
+                    record = ToRecord(item, submission.CreatedAt, type!, result!);
+                }
+                catch (Exception exception) when (!IsFatal(exception))
+                {
+                    problem = $"{exception.GetType().Name}: {exception.Message}";
+                }
+            }
+
+            if (record is null)
+            {
+                // This one answer cannot be read: this request ends errored, with the reason; the others are collected.
+                LogInvalidResult(_logger, upstreamId, item.Id, problem!);
+                (type, result) = ("errored", ErrorResult(InvalidResultErrorType, $"ModelMix could not read the upstream's result for this request: {problem}"));
+                record = ToRecord(item, submission.CreatedAt, type, result);
+            }
+
+            await _recorder.RecordAsync(record, cancellationToken);
+            lines.Add(new BatchResultLine(item.Id, type!, result!));
         }
 
         // The ledger first (idempotent by record id), then the item states: a crash in between collects again, records once.
         await _recorder.Ledger.FlushAsync(cancellationToken);
         await _store.CompleteSubmissionAsync(submission.Id, lines, CancellationToken.None);
         LogCollected(_logger, upstreamId, lines.Count, items.Count);
+        if (unreadable + strangers > 0)
+        {
+            LogSkippedLines(_logger, upstreamId, unreadable, strangers);
+        }
+
+        // Requests without a result went back to the queue; the API returns one line per request, so it is a fault of their jobs.
+        var missing = items.Values.GroupBy(i => i.JobId, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        if (missing.Count > 0)
+        {
+            var reason = $"Message Batch {upstreamId} returned no result for {items.Count} request(s); they were queued again";
+            var counts = await _store.RecordFaultAsync(missing.Keys, Fault(reason, counted: true), CancellationToken.None);
+            await QuarantineDueAsync(counts, null, cancellationToken);
+        }
+
+        await _store.ResetFailuresAsync(jobIds.Where(j => !missing.ContainsKey(j)).ToList(), CancellationToken.None);
         await NotifyEndedAsync(jobIds, cancellationToken);
+    }
+
+    /// <summary>What makes a well-formed line's result unusable, or null: an unknown type, a succeeded result without a message and its usage.</summary>
+    internal static string? ResultProblem(string type, string result)
+    {
+        switch (type)
+        {
+            case "errored" or "canceled" or "expired":
+                return null;
+            case "succeeded":
+                using (var document = JsonDocument.Parse(result))
+                {
+                    if (!document.RootElement.TryGetProperty("message", out var message) || message.ValueKind != JsonValueKind.Object)
+                    {
+                        return "a succeeded result without a message";
+                    }
+
+                    return message.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object
+                        ? null
+                        : "a succeeded result whose message has no usage (message.usage)";
+                }
+
+            default:
+                return $"an unknown result type '{Shorten(type, 60)}'";
+        }
+    }
+
+    /// <summary>A result object in the API's errored shape: <c>{"type":"errored","error":{"type":"error","error":{"type":…,"message":…}}}</c>.</summary>
+    public static string ErrorResult(string errorType, string message) => new JsonObject
+    {
+        ["type"] = "errored",
+        ["error"] = new JsonObject
+        {
+            ["type"] = "error",
+            ["error"] = new JsonObject { ["type"] = errorType, ["message"] = message },
+        },
+    }.ToJsonString();
+
+    /// <summary>
+    /// Whether a failure says nothing about the job: the upstream overloaded, rate limiting, refusing our key, or not
+    /// answering at all. Such failures are retried with back-off and never quarantine anything.
+    /// </summary>
+    internal static bool IsTransient(Exception exception) => exception switch
+    {
+        MessageBatchesException { Status: 401 or 403 or 408 or 409 or 429 or >= 500 } => true,
+        MessageBatchesException => false,
+        MessageBatchesAnswerException => false,
+        HttpRequestException or IOException or TimeoutException or OperationCanceledException => true,
+        _ => false,
+    };
+
+    private static bool IsFatal(Exception exception) => exception is OutOfMemoryException or StackOverflowException or AccessViolationException;
+
+    private BatchFault Fault(string reason, bool counted) => new(Shorten(reason, MaxReasonLength), counted, _time.GetUtcNow(), _options.RetryDelayAfter);
+
+    private static string Shorten(string text, int length) => text.Length <= length ? text : text[..(length - 1)] + "…";
+
+    /// <summary>Runs a job's own step; a failure is logged and left for the next pass, never stops the pass.</summary>
+    private async Task IsolatedAsync(string jobId, Func<Task> step, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await step();
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception exception) when (!IsFatal(exception))
+        {
+            LogJobStepFailed(_logger, exception, jobId);
+        }
     }
 
     /// <summary>
@@ -287,7 +711,11 @@ public sealed partial class Batcher : IDisposable
                 await _api.CancelAsync(upstreamId, cancellationToken);
                 await _store.SetNextPollAsync(submissionId, now, _options.PollInterval, CancellationToken.None); // collect soon
             }
-            catch (Exception exception) when (exception is MessageBatchesException or HttpRequestException or TaskCanceledException or IOException)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (Exception exception) when (!IsFatal(exception))
             {
                 // The batch still ends within 24 h and is collected as usual; its requests are simply not canceled.
                 LogCancelFailed(_logger, exception, upstreamId);
@@ -380,8 +808,29 @@ public sealed partial class Batcher : IDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "Canceled batch job {JobId}: {Queued} queued requests canceled, {Batches} Message Batches canceled upstream")]
     private static partial void LogCanceled(ILogger logger, string jobId, int queued, int batches);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Batcher pass failed; it will try again")]
-    private static partial void LogLoopFailed(ILogger logger, Exception exception);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Batcher pass failed; it tries again in {Delay}")]
+    private static partial void LogLoopFailed(ILogger logger, Exception exception, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Batch fault on {Where} ({Handling})")]
+    private static partial void LogSubmissionFault(ILogger logger, Exception exception, string where, string handling);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Recording a fault of submission {SubmissionId} failed; it is tried again on the next pass")]
+    private static partial void LogFaultNotRecorded(ILogger logger, Exception exception, string submissionId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Batch job {JobId} quarantined after {Failures} faults: {Count} unanswered requests ended errored (batch_quarantined) and it will not be retried. Last fault: {Reason}")]
+    private static partial void LogQuarantined(ILogger logger, string jobId, int failures, int count, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Message Batch {BatchId}: the result for request {ItemId} could not be read ({Problem}); that request ends errored (batch_invalid_result)")]
+    private static partial void LogInvalidResult(ILogger logger, string batchId, string itemId, string problem);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Message Batch {BatchId}: skipped {Unreadable} results lines that name no request and {Strangers} that name a request not waiting in it")]
+    private static partial void LogSkippedLines(ILogger logger, string batchId, int unreadable, int strangers);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Message Batch create for submission {SubmissionId} answered something unusable ({Problem}); reconciling with the upstream's batch list")]
+    private static partial void LogCreateAnswerUnusable(ILogger logger, string submissionId, string problem);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A step of batch job {JobId} failed; it is tried again on the next pass")]
+    private static partial void LogJobStepFailed(ILogger logger, Exception exception, string jobId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Submission {SubmissionId} was found upstream as {BatchId} (its create call had no recorded answer); adopted")]
     private static partial void LogAdopted(ILogger logger, string submissionId, string batchId);

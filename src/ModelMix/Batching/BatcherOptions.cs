@@ -29,4 +29,71 @@ public sealed class BatcherOptions
     /// often the working one checks it still is (<see cref="BatcherLeadership"/>).
     /// </summary>
     public TimeSpan LeaderCheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How many faults a job may meet — an answer about its Message Batch the batcher cannot use, a refused create, a
+    /// result the upstream never returned, any unexpected failure while handling it — before it is quarantined: its
+    /// requests not yet answered end <c>errored</c> (<c>batch_quarantined</c>) and it is never retried automatically.
+    /// A collected batch clears the count. Transient answers (HTTP 5xx, 429, 401/403, no answer) do not count.
+    /// </summary>
+    public int MaxJobFailures { get; set; } = 5;
+
+    /// <summary>The wait after a fault before the job (or its Message Batch) is tried again; it doubles with each fault, up to <see cref="MaxRetryDelay"/>.</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The longest wait between two tries after faults.</summary>
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>What is wrong with these options, one line per setting, named as in configuration (<c>ModelMix:Batch:…</c>); empty when nothing is.</summary>
+    public IReadOnlyList<string> Problems()
+    {
+        const string Section = "ModelMix:Batch:";
+        var problems = new List<string>();
+        if (MaxJobFailures is < 1 or > 1000)
+        {
+            problems.Add($"{Section}{nameof(MaxJobFailures)} must be between 1 and 1000 (it is {MaxJobFailures}).");
+        }
+
+        if (RetryDelay <= TimeSpan.Zero)
+        {
+            problems.Add($"{Section}{nameof(RetryDelay)} must be positive (it is {RetryDelay}).");
+        }
+
+        if (MaxRetryDelay < RetryDelay)
+        {
+            problems.Add($"{Section}{nameof(MaxRetryDelay)} must be at least {Section}{nameof(RetryDelay)} ({MaxRetryDelay} < {RetryDelay}).");
+        }
+
+        if (MaxRequestsPerBatch < 1)
+        {
+            problems.Add($"{Section}{nameof(MaxRequestsPerBatch)} must be at least 1 (it is {MaxRequestsPerBatch}).");
+        }
+
+        if (MaxBatchBytes < 1)
+        {
+            problems.Add($"{Section}{nameof(MaxBatchBytes)} must be positive (it is {MaxBatchBytes}).");
+        }
+
+        if (PollInterval < TimeSpan.Zero || MaxPollInterval < TimeSpan.Zero)
+        {
+            problems.Add($"{Section}{nameof(PollInterval)} and {Section}{nameof(MaxPollInterval)} must not be negative ({PollInterval}, {MaxPollInterval}).");
+        }
+
+        if (IdleInterval <= TimeSpan.Zero)
+        {
+            problems.Add($"{Section}{nameof(IdleInterval)} must be positive (it is {IdleInterval}).");
+        }
+
+        return problems;
+    }
+
+    /// <summary>The wait before the next try after the <paramref name="failures"/>-th fault in a row: <see cref="RetryDelay"/> doubling, at most <see cref="MaxRetryDelay"/>.</summary>
+    public TimeSpan RetryDelayAfter(int failures)
+    {
+        var first = RetryDelay > TimeSpan.Zero ? RetryDelay : TimeSpan.FromSeconds(1);
+        var max = MaxRetryDelay >= first ? MaxRetryDelay : first;
+        var doublings = Math.Clamp(failures - 1, 0, 40);
+        var ticks = first.Ticks * Math.Pow(2, doublings);
+        return ticks >= max.Ticks ? max : TimeSpan.FromTicks((long)ticks);
+    }
 }

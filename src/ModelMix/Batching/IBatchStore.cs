@@ -22,7 +22,10 @@ public interface IBatchStore : IAsyncDisposable
 
     /// <summary>
     /// Takes queued items, oldest first, up to <paramref name="maxCount"/> and <paramref name="maxParamsBytes"/> of params,
-    /// and stores them as one <c>submitting</c> submission (in one transaction). Null when nothing is queued.
+    /// and stores them as one <c>submitting</c> submission (in one transaction). Null when nothing is queued. Items of
+    /// canceled or quarantined jobs, and of jobs whose <see cref="BatchJob.RetryAt"/> is after <paramref name="at"/>, are
+    /// skipped; a job with faults (<see cref="BatchJob.Failures"/> &gt; 0) goes in a submission of its own, so a poisoned
+    /// job cannot take other jobs' requests down with it again.
     /// </summary>
     Task<(BatchSubmission Submission, IReadOnlyList<BatchItem> Items)?> BeginSubmissionAsync(string submissionId, int maxCount, long maxParamsBytes, DateTimeOffset at, CancellationToken cancellationToken = default);
 
@@ -32,7 +35,7 @@ public interface IBatchStore : IAsyncDisposable
     /// <summary>Gives a submission's items back to the queue and deletes it (the create call surely failed).</summary>
     Task AbandonSubmissionAsync(string submissionId, CancellationToken cancellationToken = default);
 
-    /// <summary>Submissions not yet collected (<c>submitting</c> or <c>in_progress</c>).</summary>
+    /// <summary>Submissions not yet collected nor closed (<c>submitting</c> or <c>in_progress</c>).</summary>
     Task<IReadOnlyList<BatchSubmission>> GetOpenSubmissionsAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Every upstream batch id ModelMix knows (for reconciling a submission whose create call may have succeeded).</summary>
@@ -59,4 +62,26 @@ public interface IBatchStore : IAsyncDisposable
     /// <c>collected</c> — one transaction.
     /// </summary>
     Task CompleteSubmissionAsync(string submissionId, IReadOnlyList<BatchResultLine> results, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Records <paramref name="fault"/> against each of <paramref name="jobIds"/> (one transaction; unknown ids are
+    /// ignored): <c>last_error</c> = the reason; when counted, <c>failures</c> + 1 and <c>retry_at</c> = the fault's time
+    /// plus its retry delay for the new count. Returns each job's failure count after.
+    /// </summary>
+    Task<IReadOnlyList<(string JobId, int Failures)>> RecordFaultAsync(IReadOnlyCollection<string> jobIds, BatchFault fault, CancellationToken cancellationToken = default);
+
+    /// <summary>Clears the failure count (and retry time) of jobs that made progress; a quarantined job stays quarantined.</summary>
+    Task ResetFailuresAsync(IReadOnlyCollection<string> jobIds, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Quarantines a job, in one transaction: <c>quarantined_at</c> (kept from the first time) and <c>last_error</c> =
+    /// <paramref name="reason"/>; its queued requests — and, with <paramref name="submissionId"/>, its requests waiting
+    /// in that submission — become <c>errored</c> with <paramref name="result"/>; that submission, when it is left
+    /// holding nothing to wait for, is closed (state <c>failed</c>). Its requests in other submissions are collected as
+    /// usual. A quarantined job's requests are never submitted again. Null when the job is unknown; repeating it is harmless.
+    /// </summary>
+    Task<BatchQuarantine?> QuarantineJobAsync(string jobId, string reason, string result, string? submissionId, DateTimeOffset at, CancellationToken cancellationToken = default);
+
+    /// <summary>Quarantined jobs with queued requests (requests that came back to the queue after the quarantine).</summary>
+    Task<IReadOnlyList<string>> GetQuarantinedJobsWithQueuedItemsAsync(CancellationToken cancellationToken = default);
 }

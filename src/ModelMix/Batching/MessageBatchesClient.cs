@@ -75,25 +75,73 @@ public sealed class MessageBatchesClient
         return await SendJsonAsync(request, cancellationToken);
     }
 
-    /// <summary>Streams the results JSONL of an ended batch: (custom_id, result type, raw result object).</summary>
+    /// <summary>Streams the well-formed results of an ended batch: (custom_id, result type, raw result object); lines that are not are skipped.</summary>
     public async IAsyncEnumerable<(string CustomId, string Type, string Result)> ResultsAsync(string batchId, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var entry in ReadResultsAsync(batchId, cancellationToken))
+        {
+            if (entry is { Problem: null, CustomId: { } customId, Type: { } type, Result: { } result })
+            {
+                yield return (customId, type, result);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Streams the results JSONL of an ended batch line by line, each read on its own (<see cref="BatchResultEntry"/>):
+    /// a line that is not JSON, or has no <c>custom_id</c> or no result, is reported, never thrown, so one bad line
+    /// cannot stop the others from being collected. An error answer throws <see cref="MessageBatchesException"/>.
+    /// </summary>
+    public async IAsyncEnumerable<BatchResultEntry> ReadResultsAsync(string batchId, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var request = Request(HttpMethod.Get, "v1/messages/batches/" + Uri.EscapeDataString(batchId) + "/results");
         request.Headers.Accept.ParseAdd("application/x-jsonl");
         using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         await EnsureSuccessAsync(response, cancellationToken);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken));
+        var number = 0;
         while (await reader.ReadLineAsync(cancellationToken) is { } line)
         {
-            if (string.IsNullOrWhiteSpace(line))
+            number++;
+            if (!string.IsNullOrWhiteSpace(line))
             {
-                continue;
+                yield return ParseResultLine(line, number);
+            }
+        }
+    }
+
+    /// <summary>One line of a results file, read without throwing.</summary>
+    internal static BatchResultEntry ParseResultLine(string line, int number)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(line);
+        }
+        catch (JsonException)
+        {
+            return new BatchResultEntry(null, null, null, $"line {number} of the results is not JSON");
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("custom_id", out var id) || id.ValueKind != JsonValueKind.String || id.GetString() is not { Length: > 0 } customId)
+            {
+                return new BatchResultEntry(null, null, null, $"line {number} of the results has no custom_id");
             }
 
-            using var document = JsonDocument.Parse(line);
-            var root = document.RootElement;
-            var result = root.GetProperty("result");
-            yield return (root.GetProperty("custom_id").GetString()!, result.GetProperty("type").GetString()!, result.GetRawText());
+            if (!root.TryGetProperty("result", out var result) || result.ValueKind != JsonValueKind.Object)
+            {
+                return new BatchResultEntry(customId, null, null, $"the results line for this request (line {number}) has no result object");
+            }
+
+            if (!result.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+            {
+                return new BatchResultEntry(customId, null, result.GetRawText(), $"the result for this request (line {number}) has no type");
+            }
+
+            return new BatchResultEntry(customId, type.GetString(), result.GetRawText(), null);
         }
     }
 
@@ -114,8 +162,27 @@ public sealed class MessageBatchesClient
         using var response = await _http.SendAsync(request, cancellationToken);
         await EnsureSuccessAsync(response, cancellationToken);
         var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
-        using var document = JsonDocument.Parse(bytes);
-        return document.RootElement.Clone();
+        var call = $"{request.Method} {request.RequestUri?.AbsolutePath}";
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(bytes);
+        }
+        catch (JsonException exception)
+        {
+            var start = System.Text.Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, 60)).ReplaceLineEndings(" ");
+            throw new MessageBatchesAnswerException($"{call} answered HTTP {(int)response.StatusCode} with a body that is not JSON (\"{start}\")", exception);
+        }
+
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new MessageBatchesAnswerException($"{call} answered HTTP {(int)response.StatusCode} with JSON that is not an object ({document.RootElement.ValueKind})");
+            }
+
+            return document.RootElement.Clone();
+        }
     }
 
     private static async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken cancellationToken)

@@ -60,6 +60,15 @@ public sealed class SqliteBatchStore : IBatchStore
         ALTER TABLE batch_jobs ADD COLUMN budget_reservation TEXT;
         ALTER TABLE batch_jobs ADD COLUMN canceled_at INTEGER;
         """,
+        // 3: fault isolation: faults met since the job last made progress, the latest reason, when its queued requests
+        // may be tried again, and when it was quarantined (its unanswered requests errored, never retried automatically).
+        // A submission can now also end 'failed' (closed by a quarantine, nothing left to wait for).
+        """
+        ALTER TABLE batch_jobs ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE batch_jobs ADD COLUMN last_error TEXT;
+        ALTER TABLE batch_jobs ADD COLUMN retry_at INTEGER;
+        ALTER TABLE batch_jobs ADD COLUMN quarantined_at INTEGER;
+        """,
     ];
 
     /// <summary>The result stored for a request canceled before it was sent (the API's shape for a canceled result).</summary>
@@ -160,11 +169,12 @@ public sealed class SqliteBatchStore : IBatchStore
         await EnsureMigratedAsync(cancellationToken);
         await using var connection = await _file.OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = """
+        command.CommandText = $"""
             SELECT j.key_id, j.created_at, j.budget_reservation, j.canceled_at,
                    count(CASE WHEN i.status = 'queued' THEN 1 END), count(CASE WHEN i.status = 'submitted' THEN 1 END),
                    count(CASE WHEN i.status = 'succeeded' THEN 1 END), count(CASE WHEN i.status = 'errored' THEN 1 END),
-                   count(CASE WHEN i.status = 'canceled' THEN 1 END), count(CASE WHEN i.status = 'expired' THEN 1 END)
+                   count(CASE WHEN i.status = 'canceled' THEN 1 END), count(CASE WHEN i.status = 'expired' THEN 1 END),
+                   {BatchRows.JobFaultColumns}
             FROM batch_jobs j LEFT JOIN batch_items i ON i.job_id = j.id WHERE j.id = $id GROUP BY j.id;
             """;
         command.Parameters.AddWithValue("$id", jobId);
@@ -192,22 +202,21 @@ public sealed class SqliteBatchStore : IBatchStore
         {
             using var transaction = connection.BeginTransaction(deferred: false);
             var taken = new List<string>();
-            using (var read = Command(connection, transaction, "SELECT id, length(params) FROM batch_items WHERE status = 'queued' AND job_id NOT IN (SELECT id FROM batch_jobs WHERE canceled_at IS NOT NULL) ORDER BY queued_at, job_id, position LIMIT $n;"))
+            using (var read = Command(connection, transaction, """
+                SELECT i.id, length(i.params), i.job_id, j.failures FROM batch_items i JOIN batch_jobs j ON j.id = i.job_id
+                WHERE i.status = 'queued' AND j.canceled_at IS NULL AND j.quarantined_at IS NULL AND (j.retry_at IS NULL OR j.retry_at <= $at)
+                ORDER BY i.queued_at, i.job_id, i.position LIMIT $n;
+                """))
             {
                 read.Parameters.AddWithValue("$n", maxCount);
+                read.Parameters.AddWithValue("$at", SqliteLedgerSchema.ToStoredTimestamp(at));
                 using var reader = read.ExecuteReader();
-                long bytes = 0;
-                while (reader.Read())
+                var picker = new SubmissionPicker(maxParamsBytes);
+                while (reader.Read() && picker.Offer(reader.GetString(0), reader.GetInt64(1), reader.GetString(2), reader.GetInt32(3)))
                 {
-                    var size = reader.GetInt64(1);
-                    if (taken.Count > 0 && bytes + size > maxParamsBytes)
-                    {
-                        break;
-                    }
-
-                    bytes += size;
-                    taken.Add(reader.GetString(0));
                 }
+
+                taken.AddRange(picker.Taken);
             }
 
             if (taken.Count == 0)
@@ -248,7 +257,7 @@ public sealed class SqliteBatchStore : IBatchStore
     /// <inheritdoc />
     public Task SetUpstreamIdAsync(string submissionId, string upstreamId, DateTimeOffset nextPollAt, TimeSpan pollDelay, CancellationToken cancellationToken = default) =>
         ExecuteAsync(
-            "UPDATE batch_submissions SET upstream_id = $u, state = 'in_progress', next_poll_at = $n, poll_delay_ms = $d WHERE id = $id;",
+            "UPDATE batch_submissions SET upstream_id = $u, state = 'in_progress', next_poll_at = $n, poll_delay_ms = $d WHERE id = $id AND state NOT IN ('collected', 'failed');",
             cancellationToken,
             ("$id", submissionId), ("$u", upstreamId), ("$n", SqliteLedgerSchema.ToStoredTimestamp(nextPollAt)), ("$d", (long)pollDelay.TotalMilliseconds));
 
@@ -272,7 +281,7 @@ public sealed class SqliteBatchStore : IBatchStore
         await EnsureMigratedAsync(cancellationToken);
         await using var connection = await _file.OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {BatchRows.SubmissionColumns} FROM batch_submissions WHERE state <> 'collected' ORDER BY created_at;";
+        command.CommandText = $"SELECT {BatchRows.SubmissionColumns} FROM batch_submissions WHERE state IN ('submitting', 'in_progress') ORDER BY created_at;";
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var list = new List<BatchSubmission>();
         while (await reader.ReadAsync(cancellationToken))
@@ -407,7 +416,7 @@ public sealed class SqliteBatchStore : IBatchStore
 
             // An item with no result line was never processed upstream: back to the queue, to be sent once more.
             SqliteStoreFile.Execute(connection, transaction, "UPDATE batch_items SET status = 'queued', submission_id = NULL WHERE submission_id = '" + submissionId.Replace("'", "''", StringComparison.Ordinal) + "' AND status = 'submitted';");
-            using (var done = Command(connection, transaction, "UPDATE batch_submissions SET state = 'collected' WHERE id = $s;"))
+            using (var done = Command(connection, transaction, "UPDATE batch_submissions SET state = 'collected' WHERE id = $s AND state <> 'failed';"))
             {
                 done.Parameters.AddWithValue("$s", submissionId);
                 done.ExecuteNonQuery();
@@ -416,6 +425,163 @@ public sealed class SqliteBatchStore : IBatchStore
             transaction.Commit();
             return true;
         }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<(string JobId, int Failures)>> RecordFaultAsync(IReadOnlyCollection<string> jobIds, BatchFault fault, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(jobIds);
+        ArgumentNullException.ThrowIfNull(fault);
+        if (jobIds.Count == 0)
+        {
+            return [];
+        }
+
+        return await WriteAsync(connection =>
+        {
+            using var transaction = connection.BeginTransaction(deferred: false);
+            using var read = Command(connection, transaction, "SELECT failures FROM batch_jobs WHERE id = $id;");
+            var readId = read.Parameters.Add("$id", SqliteType.Text);
+            using var update = Command(connection, transaction, fault.Counted
+                ? "UPDATE batch_jobs SET failures = $f, last_error = $e, retry_at = $r WHERE id = $id;"
+                : "UPDATE batch_jobs SET last_error = $e WHERE id = $id;");
+            var id = update.Parameters.Add("$id", SqliteType.Text);
+            var failuresParameter = update.Parameters.Add("$f", SqliteType.Integer);
+            var retry = update.Parameters.Add("$r", SqliteType.Integer);
+            update.Parameters.AddWithValue("$e", fault.Reason);
+            var counts = new List<(string, int)>(jobIds.Count);
+            foreach (var jobId in jobIds.Distinct(StringComparer.Ordinal))
+            {
+                readId.Value = jobId;
+                if (read.ExecuteScalar() is not long current)
+                {
+                    continue;
+                }
+
+                var failures = (int)current + (fault.Counted ? 1 : 0);
+                id.Value = jobId;
+                failuresParameter.Value = failures;
+                retry.Value = SqliteLedgerSchema.ToStoredTimestamp(fault.At + fault.RetryDelay(failures));
+                update.ExecuteNonQuery();
+                counts.Add((jobId, failures));
+            }
+
+            transaction.Commit();
+            return counts;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task ResetFailuresAsync(IReadOnlyCollection<string> jobIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(jobIds);
+        if (jobIds.Count == 0)
+        {
+            return;
+        }
+
+        await WriteAsync(connection =>
+        {
+            using var transaction = connection.BeginTransaction(deferred: false);
+            using var update = Command(connection, transaction, "UPDATE batch_jobs SET failures = 0, retry_at = NULL WHERE id = $id AND quarantined_at IS NULL AND (failures <> 0 OR retry_at IS NOT NULL);");
+            var id = update.Parameters.Add("$id", SqliteType.Text);
+            foreach (var jobId in jobIds)
+            {
+                id.Value = jobId;
+                update.ExecuteNonQuery();
+            }
+
+            transaction.Commit();
+            return true;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<BatchQuarantine?> QuarantineJobAsync(string jobId, string reason, string result, string? submissionId, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(jobId);
+        ArgumentNullException.ThrowIfNull(reason);
+        ArgumentNullException.ThrowIfNull(result);
+        var outcome = await WriteAsync(connection =>
+        {
+            using var transaction = connection.BeginTransaction(deferred: false);
+            using (var mark = Command(connection, transaction, "UPDATE batch_jobs SET quarantined_at = coalesce(quarantined_at, $t), last_error = $e, retry_at = NULL WHERE id = $job;"))
+            {
+                mark.Parameters.AddWithValue("$t", SqliteLedgerSchema.ToStoredTimestamp(at));
+                mark.Parameters.AddWithValue("$e", reason);
+                mark.Parameters.AddWithValue("$job", jobId);
+                if (mark.ExecuteNonQuery() == 0)
+                {
+                    return ((List<string> Ids, List<(string, string?)> Closed)?)null;
+                }
+            }
+
+            const string Mine = "job_id = $job AND (status = 'queued' OR (status = 'submitted' AND submission_id = $s))";
+            var ids = new List<string>();
+            using (var read = Command(connection, transaction, $"SELECT id FROM batch_items WHERE {Mine};"))
+            {
+                read.Parameters.AddWithValue("$job", jobId);
+                read.Parameters.AddWithValue("$s", (object?)submissionId ?? DBNull.Value);
+                using var reader = read.ExecuteReader();
+                while (reader.Read())
+                {
+                    ids.Add(reader.GetString(0));
+                }
+            }
+
+            using (var error = Command(connection, transaction, $"UPDATE batch_items SET status = 'errored', result = $r WHERE {Mine};"))
+            {
+                error.Parameters.AddWithValue("$job", jobId);
+                error.Parameters.AddWithValue("$s", (object?)submissionId ?? DBNull.Value);
+                error.Parameters.AddWithValue("$r", result);
+                error.ExecuteNonQuery();
+            }
+
+            var closed = new List<(string, string?)>();
+            if (submissionId is not null)
+            {
+                using var close = Command(connection, transaction, """
+                    UPDATE batch_submissions SET state = 'failed'
+                    WHERE id = $s AND state IN ('submitting', 'in_progress')
+                      AND NOT EXISTS (SELECT 1 FROM batch_items WHERE submission_id = $s AND status = 'submitted')
+                    RETURNING upstream_id;
+                    """);
+                close.Parameters.AddWithValue("$s", submissionId);
+                using var reader = close.ExecuteReader();
+                while (reader.Read())
+                {
+                    closed.Add((submissionId, reader.IsDBNull(0) ? null : reader.GetString(0)));
+                }
+            }
+
+            transaction.Commit();
+            return (ids, closed);
+        }, cancellationToken);
+        if (outcome is not { } done)
+        {
+            return null;
+        }
+
+        var errored = done.Ids.ToHashSet(StringComparer.Ordinal);
+        var items = (await GetItemsAsync(jobId, cancellationToken)).Where(i => errored.Contains(i.Id)).ToList();
+        return new BatchQuarantine(items, done.Closed);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<string>> GetQuarantinedJobsWithQueuedItemsAsync(CancellationToken cancellationToken = default)
+    {
+        await EnsureMigratedAsync(cancellationToken);
+        await using var connection = await _file.OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT DISTINCT i.job_id FROM batch_items i JOIN batch_jobs j ON j.id = i.job_id WHERE i.status = 'queued' AND j.quarantined_at IS NOT NULL;";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var list = new List<string>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            list.Add(reader.GetString(0));
+        }
+
+        return list;
     }
 
     /// <summary>Closes the write connection.</summary>

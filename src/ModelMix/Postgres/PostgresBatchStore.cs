@@ -74,6 +74,15 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
             poll_delay_ms bigint  NOT NULL
         );
         """,
+        // 2: fault isolation (SQLite's migration 3): faults met since the job last made progress, the latest reason, when
+        // its queued requests may be tried again, when it was quarantined. A submission can now also end 'failed'.
+        """
+        ALTER TABLE batch_jobs
+            ADD COLUMN failures       integer NOT NULL DEFAULT 0,
+            ADD COLUMN last_error     text,
+            ADD COLUMN retry_at       bigint,
+            ADD COLUMN quarantined_at bigint;
+        """,
     ];
 
     private readonly PostgresDatabase _database;
@@ -164,11 +173,12 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
         await EnsureMigratedAsync(cancellationToken);
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = new NpgsqlCommand(
-            """
+            $"""
             SELECT j.key_id, j.created_at, j.budget_reservation, j.canceled_at,
                    count(*) FILTER (WHERE i.status = 'queued'), count(*) FILTER (WHERE i.status = 'submitted'),
                    count(*) FILTER (WHERE i.status = 'succeeded'), count(*) FILTER (WHERE i.status = 'errored'),
-                   count(*) FILTER (WHERE i.status = 'canceled'), count(*) FILTER (WHERE i.status = 'expired')
+                   count(*) FILTER (WHERE i.status = 'canceled'), count(*) FILTER (WHERE i.status = 'expired'),
+                   {BatchRows.JobFaultColumns}
             FROM batch_jobs j LEFT JOIN batch_items i ON i.job_id = j.id WHERE j.id = @id GROUP BY j.id;
             """,
             connection);
@@ -201,27 +211,22 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
             var taken = new List<string>();
             await using (var read = new NpgsqlCommand(
                 """
-                SELECT i.id, octet_length(i.params) FROM batch_items i
-                WHERE i.status = 'queued' AND NOT EXISTS (SELECT 1 FROM batch_jobs j WHERE j.id = i.job_id AND j.canceled_at IS NOT NULL)
+                SELECT i.id, octet_length(i.params), i.job_id, j.failures FROM batch_items i JOIN batch_jobs j ON j.id = i.job_id
+                WHERE i.status = 'queued' AND j.canceled_at IS NULL AND j.quarantined_at IS NULL AND (j.retry_at IS NULL OR j.retry_at <= @at)
                 ORDER BY i.queued_at, i.job_id, i.position LIMIT @n FOR UPDATE OF i SKIP LOCKED;
                 """,
                 connection,
                 transaction))
             {
                 read.Parameters.AddWithValue("n", maxCount);
+                read.Parameters.AddWithValue("at", SqliteLedgerSchema.ToStoredTimestamp(at));
                 await using var reader = await read.ExecuteReaderAsync(cancellationToken);
-                long bytes = 0;
-                while (await reader.ReadAsync(cancellationToken))
+                var picker = new SubmissionPicker(maxParamsBytes);
+                while (await reader.ReadAsync(cancellationToken) && picker.Offer(reader.GetString(0), reader.GetInt32(1), reader.GetString(2), reader.GetInt32(3)))
                 {
-                    var size = reader.GetInt32(1);
-                    if (taken.Count > 0 && bytes + size > maxParamsBytes)
-                    {
-                        break;
-                    }
-
-                    bytes += size;
-                    taken.Add(reader.GetString(0));
                 }
+
+                taken.AddRange(picker.Taken);
             }
 
             if (taken.Count == 0)
@@ -256,7 +261,7 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
     /// <inheritdoc />
     public Task SetUpstreamIdAsync(string submissionId, string upstreamId, DateTimeOffset nextPollAt, TimeSpan pollDelay, CancellationToken cancellationToken = default) =>
         ExecuteAsync(
-            "UPDATE batch_submissions SET upstream_id = @u, state = 'in_progress', next_poll_at = @n, poll_delay_ms = @d WHERE id = @id AND state <> 'collected';",
+            "UPDATE batch_submissions SET upstream_id = @u, state = 'in_progress', next_poll_at = @n, poll_delay_ms = @d WHERE id = @id AND state NOT IN ('collected', 'failed');",
             cancellationToken,
             ("id", submissionId), ("u", upstreamId), ("n", SqliteLedgerSchema.ToStoredTimestamp(nextPollAt)), ("d", (long)pollDelay.TotalMilliseconds));
 
@@ -283,7 +288,7 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
         await EnsureMigratedAsync(cancellationToken);
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = new NpgsqlCommand(
-            $"SELECT {BatchRows.SubmissionColumns} FROM batch_submissions WHERE state <> 'collected' ORDER BY created_at, id;",
+            $"SELECT {BatchRows.SubmissionColumns} FROM batch_submissions WHERE state IN ('submitting', 'in_progress') ORDER BY created_at, id;",
             connection);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var list = new List<BatchSubmission>();
@@ -372,22 +377,8 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
     }
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<string>> GetCanceledJobsWithQueuedItemsAsync(CancellationToken cancellationToken = default)
-    {
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(
-            "SELECT DISTINCT i.job_id FROM batch_items i JOIN batch_jobs j ON j.id = i.job_id WHERE i.status = 'queued' AND j.canceled_at IS NOT NULL;",
-            connection);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var list = new List<string>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            list.Add(reader.GetString(0));
-        }
-
-        return list;
-    }
+    public Task<IReadOnlyList<string>> GetCanceledJobsWithQueuedItemsAsync(CancellationToken cancellationToken = default) =>
+        JobsWithQueuedItemsAsync("j.canceled_at IS NOT NULL", cancellationToken);
 
     /// <inheritdoc />
     public async Task CompleteSubmissionAsync(string submissionId, IReadOnlyList<BatchResultLine> results, CancellationToken cancellationToken = default)
@@ -397,11 +388,12 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
-        // The submission's row lock serializes two completions of it; the second finds it collected and changes nothing.
+        // The submission's row lock serializes two completions of it; the second finds it collected and changes nothing
+        // (nor does a completion of one a quarantine closed).
         await using (var state = new NpgsqlCommand("SELECT state FROM batch_submissions WHERE id = @s FOR UPDATE;", connection, transaction))
         {
             state.Parameters.AddWithValue("s", submissionId);
-            if (await state.ExecuteScalarAsync(cancellationToken) is not string current || current == "collected")
+            if (await state.ExecuteScalarAsync(cancellationToken) is not string current || current is "collected" or "failed")
             {
                 await transaction.RollbackAsync(cancellationToken);
                 return;
@@ -438,6 +430,161 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
         }
 
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<(string JobId, int Failures)>> RecordFaultAsync(IReadOnlyCollection<string> jobIds, BatchFault fault, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(jobIds);
+        ArgumentNullException.ThrowIfNull(fault);
+        if (jobIds.Count == 0)
+        {
+            return [];
+        }
+
+        await EnsureMigratedAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var ids = jobIds.Distinct(StringComparer.Ordinal).ToArray();
+        var counts = new List<(string, int)>(ids.Length);
+        if (!fault.Counted)
+        {
+            await using var note = new NpgsqlCommand("UPDATE batch_jobs SET last_error = @e WHERE id = ANY(@ids) RETURNING id, failures;", connection, transaction);
+            note.Parameters.AddWithValue("e", fault.Reason);
+            note.Parameters.AddWithValue("ids", NpgsqlDbType.Array | NpgsqlDbType.Text, ids);
+            await using var reader = await note.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                counts.Add((reader.GetString(0), reader.GetInt32(1)));
+            }
+        }
+        else
+        {
+            await using (var read = new NpgsqlCommand("SELECT id, failures FROM batch_jobs WHERE id = ANY(@ids) FOR UPDATE;", connection, transaction))
+            {
+                read.Parameters.AddWithValue("ids", NpgsqlDbType.Array | NpgsqlDbType.Text, ids);
+                await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    counts.Add((reader.GetString(0), reader.GetInt32(1) + 1));
+                }
+            }
+
+            await using var update = new NpgsqlCommand(
+                """
+                UPDATE batch_jobs j SET failures = u.failures, last_error = @e, retry_at = u.retry_at
+                FROM unnest(@ids, @failures, @retry) AS u(id, failures, retry_at) WHERE j.id = u.id;
+                """,
+                connection,
+                transaction);
+            update.Parameters.AddWithValue("e", fault.Reason);
+            update.Parameters.AddWithValue("ids", NpgsqlDbType.Array | NpgsqlDbType.Text, counts.Select(c => c.Item1).ToArray());
+            update.Parameters.AddWithValue("failures", NpgsqlDbType.Array | NpgsqlDbType.Integer, counts.Select(c => c.Item2).ToArray());
+            update.Parameters.AddWithValue("retry", NpgsqlDbType.Array | NpgsqlDbType.Bigint, counts.Select(c => SqliteLedgerSchema.ToStoredTimestamp(fault.At + fault.RetryDelay(c.Item2))).ToArray());
+            await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return counts;
+    }
+
+    /// <inheritdoc />
+    public Task ResetFailuresAsync(IReadOnlyCollection<string> jobIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(jobIds);
+        return jobIds.Count == 0
+            ? Task.CompletedTask
+            : ExecuteAsync(
+                "UPDATE batch_jobs SET failures = 0, retry_at = NULL WHERE id = ANY(@ids) AND quarantined_at IS NULL AND (failures <> 0 OR retry_at IS NOT NULL);",
+                cancellationToken,
+                ("ids", jobIds.ToArray()));
+    }
+
+    /// <inheritdoc />
+    public async Task<BatchQuarantine?> QuarantineJobAsync(string jobId, string reason, string result, string? submissionId, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(jobId);
+        ArgumentNullException.ThrowIfNull(reason);
+        ArgumentNullException.ThrowIfNull(result);
+        await EnsureMigratedAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        var closed = new List<(string, string?)>();
+        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+        {
+            await using (var mark = new NpgsqlCommand("UPDATE batch_jobs SET quarantined_at = coalesce(quarantined_at, @t), last_error = @e, retry_at = NULL WHERE id = @job;", connection, transaction))
+            {
+                mark.Parameters.AddWithValue("t", SqliteLedgerSchema.ToStoredTimestamp(at));
+                mark.Parameters.AddWithValue("e", reason);
+                mark.Parameters.AddWithValue("job", jobId);
+                if (await mark.ExecuteNonQueryAsync(cancellationToken) == 0)
+                {
+                    await transaction.RollbackAsync(cancellationToken);
+                    return null;
+                }
+            }
+
+            await using (var error = new NpgsqlCommand(
+                "UPDATE batch_items SET status = 'errored', result = @r WHERE job_id = @job AND (status = 'queued' OR (status = 'submitted' AND submission_id = @s)) RETURNING id;",
+                connection,
+                transaction))
+            {
+                error.Parameters.AddWithValue("job", jobId);
+                error.Parameters.AddWithValue("r", result);
+                error.Parameters.AddWithValue("s", NpgsqlDbType.Text, (object?)submissionId ?? DBNull.Value);
+                await using var reader = await error.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    ids.Add(reader.GetString(0));
+                }
+            }
+
+            if (submissionId is not null)
+            {
+                await using var close = new NpgsqlCommand(
+                    """
+                    UPDATE batch_submissions SET state = 'failed'
+                    WHERE id = @s AND state IN ('submitting', 'in_progress')
+                      AND NOT EXISTS (SELECT 1 FROM batch_items WHERE submission_id = @s AND status = 'submitted')
+                    RETURNING upstream_id;
+                    """,
+                    connection,
+                    transaction);
+                close.Parameters.AddWithValue("s", submissionId);
+                await using var reader = await close.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    closed.Add((submissionId, reader.IsDBNull(0) ? null : reader.GetString(0)));
+                }
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        var items = (await GetItemsAsync(jobId, cancellationToken)).Where(i => ids.Contains(i.Id)).ToList();
+        return new BatchQuarantine(items, closed);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<string>> GetQuarantinedJobsWithQueuedItemsAsync(CancellationToken cancellationToken = default) =>
+        JobsWithQueuedItemsAsync("j.quarantined_at IS NOT NULL", cancellationToken);
+
+    /// <summary>The jobs that still have queued items and match <paramref name="jobCondition"/> (a fixed SQL fragment, never input).</summary>
+    private async Task<IReadOnlyList<string>> JobsWithQueuedItemsAsync(string jobCondition, CancellationToken cancellationToken)
+    {
+        await EnsureMigratedAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            $"SELECT DISTINCT i.job_id FROM batch_items i JOIN batch_jobs j ON j.id = i.job_id WHERE i.status = 'queued' AND {jobCondition};",
+            connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var list = new List<string>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            list.Add(reader.GetString(0));
+        }
+
+        return list;
     }
 
     /// <summary>
