@@ -45,6 +45,14 @@ public sealed class WhatIfMix
                 throw new FormatException($"--mix: the share of '{pieces[0]}' must be a percentage in (0, 100], got '{pieces[1]}'.");
             }
 
+            if (pieces[0].LastIndexOf('@') is var at and > 0 && Catalog.RequestTraitsReader.TryParseEffort(pieces[0][(at + 1)..], out _))
+            {
+                // Effort changes how many tokens a call uses, not their price; savings reprices the recorded tokens, so
+                // it cannot say what another effort would cost. Shadow pairs at that effort measure it (docs/shadow.md).
+                throw new FormatException(
+                    $"--mix: '{pieces[0]}' names an effort. Effort changes how many tokens a call uses, not their price, and savings reprices the tokens your traffic recorded, so it cannot price another effort; measure it with shadow mode (CandidateModel \"{pieces[0][..at]}@{pieces[0][(at + 1)..]}\", docs/shadow.md).");
+            }
+
             string model;
             try
             {

@@ -8,6 +8,15 @@ public sealed class WhatIfMixTests
     private static readonly PriceBook Book = PriceBook.Default;
 
     [Fact]
+    public void An_effort_in_a_mix_entry_is_refused_with_the_reason_and_where_to_measure_it()
+    {
+        var error = Assert.Throws<FormatException>(() => WhatIfMix.Parse("haiku=70,opus@low=30", PriceBook.Default));
+
+        Assert.Contains("'opus@low' names an effort", error.Message, StringComparison.Ordinal);
+        Assert.Contains("shadow mode", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Tiers_resolve_to_the_tier_models_with_fractional_shares_in_order()
     {
         var mix = WhatIfMix.Parse("haiku=70,sonnet=20,opus=10", Book);
