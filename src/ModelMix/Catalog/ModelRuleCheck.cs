@@ -58,6 +58,12 @@ public static class ModelRuleCheck
                 return RuleViolation.ThinkingManual;
             case ThinkingMode.Adaptive or ThinkingMode.BetweenTools when !rules.AdaptiveThinking:
                 return RuleViolation.ThinkingAdaptive;
+            case ThinkingMode.BetweenTools when !rules.BetweenToolsThinking:
+                return RuleViolation.ThinkingBetweenTools;
+            case ThinkingMode.BetweenTools when rules.BetweenToolsMaxEffort != EffortLevel.Unspecified
+                && EffectiveEffort(rules, traits.Effort) is var betweenEffort and not EffortLevel.Unspecified and not EffortLevel.Other
+                && betweenEffort > rules.BetweenToolsMaxEffort:
+                return RuleViolation.ThinkingBetweenTools;
         }
 
         if (traits.NonDefaultSampling && rules.DefaultSamplingOnly)
@@ -114,6 +120,7 @@ public static class ModelRuleCheck
         RuleViolation.ThinkingDisabled => "cannot have thinking disabled at this effort",
         RuleViolation.ThinkingManual => "rejects manual extended thinking (budget_tokens)",
         RuleViolation.ThinkingAdaptive => "does not support adaptive thinking",
+        RuleViolation.ThinkingBetweenTools => "rejects thinking between_tools at this effort",
         RuleViolation.SamplingParameters => "rejects non-default temperature/top_p/top_k",
         RuleViolation.TemperatureAndTopP => "rejects temperature and top_p together",
         RuleViolation.EffortUnsupported => "takes no effort parameter",

@@ -29,6 +29,15 @@ public sealed record ModelRules
     /// </summary>
     public EffortLevel DisableThinkingMaxEffort { get; init; }
 
+    /// <summary>
+    /// Whether <c>thinking: {"type": "between_tools"}</c> is accepted (only Claude Sonnet 5.5, where it replaces
+    /// <c>disabled</c>); a model whose thinking rules the catalog states accepts it only when it says so.
+    /// </summary>
+    public bool BetweenToolsThinking { get; init; } = true;
+
+    /// <summary>When set, <c>between_tools</c> is accepted only at this effort or lower (the default effort counts when none is sent).</summary>
+    public EffortLevel BetweenToolsMaxEffort { get; init; }
+
     /// <summary>Whether thinking is on when the request says nothing about it.</summary>
     public bool ThinkingOnByDefault { get; init; }
 

@@ -18,6 +18,9 @@ public enum RuleViolation : byte
     /// <summary>The model does not support adaptive thinking.</summary>
     ThinkingAdaptive,
 
+    /// <summary>The model rejects <c>thinking: between_tools</c> (at this effort).</summary>
+    ThinkingBetweenTools,
+
     /// <summary>The model rejects non-default <c>temperature</c> / <c>top_p</c> / <c>top_k</c>.</summary>
     SamplingParameters,
 

@@ -272,7 +272,7 @@ internal sealed class PriceBookDocument
     private static readonly string[] s_ruleKeys =
         ["forcedToolUse", "thinking", "effort", "defaultSamplingOnly", "temperatureOrTopP", "assistantPrefill", "rejectedToolTypes", "preservedThinking", "sources", "notes"];
 
-    private static readonly string[] s_thinkingKeys = ["adaptive", "manual", "disable", "disableMaxEffort", "onByDefault", "notes"];
+    private static readonly string[] s_thinkingKeys = ["adaptive", "manual", "disable", "disableMaxEffort", "betweenTools", "betweenToolsMaxEffort", "onByDefault", "notes"];
 
     private static readonly string[] s_effortKeys = ["levels", "default", "notes"];
 
@@ -303,6 +303,10 @@ internal sealed class PriceBookDocument
                 ThinkingOnByDefault = OptionalBool(thinking, "onByDefault", thinkingPath) ?? false,
                 DisableThinkingMaxEffort = OptionalString(thinking, "disableMaxEffort", thinkingPath) is { } max
                     ? ParseEffort(max, thinkingPath + ".disableMaxEffort")
+                    : ModelMix.Catalog.EffortLevel.Unspecified,
+                BetweenToolsThinking = OptionalBool(thinking, "betweenTools", thinkingPath) ?? false, // only where stated
+                BetweenToolsMaxEffort = OptionalString(thinking, "betweenToolsMaxEffort", thinkingPath) is { } betweenMax
+                    ? ParseEffort(betweenMax, thinkingPath + ".betweenToolsMaxEffort")
                     : ModelMix.Catalog.EffortLevel.Unspecified,
             };
         }

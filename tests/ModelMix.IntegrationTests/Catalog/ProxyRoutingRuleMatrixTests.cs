@@ -57,9 +57,9 @@ public sealed class ProxyRoutingRuleMatrixTests : IAsyncLifetime
             cases++;
             _harness.Fake.Enqueue(FakeReply.Overloaded());
             var (fallbackStatus, fallbackText) = await PostAsync(http, RoutingRuleMatrix.Body("to-opus", feature));
-            // Only Claude Opus 4.5 takes temperature and top_p together: after its 529 no other model can, so the
-            // upstream's 529 is relayed (the chain ran out); it must never be a 400.
-            var onlyOneModelAccepts = feature == "temperature-and-top-p" && fallbackStatus == (HttpStatusCode)529;
+            // Only Claude Opus 4.5 takes temperature and top_p together, and only Sonnet 5.5 takes between_tools: after
+            // that model's 529 no other can, so the upstream's 529 is relayed (the chain ran out); never a 400.
+            var onlyOneModelAccepts = feature is "temperature-and-top-p" or "thinking-between-tools" && fallbackStatus == (HttpStatusCode)529;
             if (fallbackStatus != HttpStatusCode.OK && !onlyOneModelAccepts)
             {
                 rejected.Add($"{feature} × fallback: {(int)fallbackStatus} {fallbackText}");

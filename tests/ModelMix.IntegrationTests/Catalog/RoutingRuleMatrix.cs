@@ -19,6 +19,7 @@ internal static class RoutingRuleMatrix
         ["thinking-disabled-max"] = $"\"thinking\":{{\"type\":\"disabled\"}},\"output_config\":{{\"effort\":\"max\"}},\"messages\":[{User}]",
         ["thinking-manual"] = $"\"thinking\":{{\"type\":\"enabled\",\"budget_tokens\":1024}},\"messages\":[{User}]",
         ["thinking-adaptive"] = $"\"thinking\":{{\"type\":\"adaptive\"}},\"messages\":[{User}]",
+        ["thinking-between-tools"] = $"\"thinking\":{{\"type\":\"between_tools\"}},\"messages\":[{User}]",
         ["temperature"] = $"\"temperature\":0.2,\"messages\":[{User}]",
         ["top-k"] = $"\"top_k\":5,\"messages\":[{User}]",
         ["temperature-and-top-p"] = $"\"temperature\":0.5,\"top_p\":0.9,\"messages\":[{User}]",
