@@ -77,7 +77,7 @@ internal sealed partial class ProxyCascade
         var options = _settings.Options;
         var threshold = _settings.ThresholdFor(taskLabel);
         var reachable = _settings.ReachableTiers;
-        var (tiers, fitNote) = FitTiers(request);
+        var tiers = _fit.FitTargets(_settings.Tiers, request.Features, out var fitNote); // a tier that would reject the request stands for its fit
 
         // The hold covers the worst case: every tier the request can reach answering in full, plus every rating.
         await using var budget = await _budgets.ReserveAsync(
@@ -370,35 +370,6 @@ internal sealed partial class ProxyCascade
 
     private string Clip(string text) =>
         text.Length <= _settings.Options.VerifierMaxChars ? text : string.Concat(text.AsSpan(0, _settings.Options.VerifierMaxChars), " […truncated]");
-
-    /// <summary>
-    /// The cascade's tiers for this request: a tier whose model would reject the request as it is (forced tool use on
-    /// Opus 5.5, …) stands for its fit (<see cref="ModelFit"/>), and the reason says so. The configured list itself when
-    /// every tier accepts the request (nothing allocated).
-    /// </summary>
-    private (IReadOnlyList<(string Name, string Model)> Tiers, string Note) FitTiers(MessagesRequest request)
-    {
-        List<(string Name, string Model)>? fitted = null;
-        string note = string.Empty;
-        for (var i = 0; i < _settings.Tiers.Count; i++)
-        {
-            var (name, model) = _settings.Tiers[i];
-            var violation = _fit.Check(model, request.Features);
-            if (violation == RuleViolation.None)
-            {
-                continue;
-            }
-
-            fitted ??= [.. _settings.Tiers];
-            if (_fit.Substitute(model, request.Features, exclude: null) is { } substitute)
-            {
-                fitted[i] = (name, substitute);
-                note += $"; {name}: {model} skipped ({ModelRuleCheck.Describe(violation)}) → {substitute}";
-            }
-        }
-
-        return fitted is null ? (_settings.Tiers, string.Empty) : (fitted, note);
-    }
 
     private static string Describe((string Name, string Model) target) =>
         string.Equals(target.Name, target.Model, StringComparison.Ordinal) ? target.Model : $"{target.Name} ({target.Model})";

@@ -137,6 +137,40 @@ public sealed class ModelFit
     }
 
     /// <summary>
+    /// A list of (tier name, model) targets — a cascade's tiers — for one request: a target whose model would reject the
+    /// request as it is stands for its <see cref="Substitute"/>, and <paramref name="note"/> says so
+    /// (<c>; sonnet: claude-sonnet-5-5 skipped (…) → claude-sonnet-5</c>). The list itself when every target accepts the
+    /// request (nothing allocated).
+    /// </summary>
+    /// <param name="targets">The configured targets, in order.</param>
+    /// <param name="request">The request's routing features.</param>
+    /// <param name="note">What was replaced and why; empty when nothing was.</param>
+    public IReadOnlyList<(string Name, string Model)> FitTargets(IReadOnlyList<(string Name, string Model)> targets, in RoutingRequest request, out string note)
+    {
+        ArgumentNullException.ThrowIfNull(targets);
+        (string Name, string Model)[]? fitted = null;
+        note = string.Empty;
+        for (var i = 0; i < targets.Count; i++)
+        {
+            var (name, model) = targets[i];
+            var violation = Check(model, request);
+            if (violation == RuleViolation.None)
+            {
+                continue;
+            }
+
+            fitted ??= [.. targets];
+            if (Substitute(model, request, exclude: null) is { } substitute)
+            {
+                fitted[i] = (name, substitute);
+                note += $"; {name}: {model} skipped ({ModelRuleCheck.Describe(violation)}) → {substitute}";
+            }
+        }
+
+        return fitted ?? targets;
+    }
+
+    /// <summary>
     /// The highest level at or below <paramref name="effort"/> that <paramref name="rules"/> accept;
     /// <see cref="EffortLevel.Unspecified"/> when the model takes no effort parameter or none is low enough.
     /// </summary>

@@ -176,41 +176,12 @@ public sealed class CascadeChatClient : DelegatingChatClient
         var taskLabel = options.GetTaskLabel();
         var threshold = ThresholdFor(taskLabel);
         var requestId = options.GetRequestId() ?? LedgerIds.New(_time);
-        var (tiers, note) = FitTiers(messages, options);
+        var tiers = _fit.FitTargets(_tiers, ChatRoutingRequest.From(messages, options), out var note); // a tier that would reject the call stands for its fit
         var first = tiers[0];
         var reason = string.Create(
             CultureInfo.InvariantCulture,
             $"cascade: first answer on {RoutingValidation.DescribeTarget(first.Name, first.Model)}; escalates below {threshold:0.00}{note}");
         return new Run(requestId, taskLabel, threshold, (options.GetAttempt() ?? 1) - 1, reason, tiers);
-    }
-
-    /// <summary>
-    /// The tiers for this call: a tier whose model would reject the call as it is (forced tool use on Opus 5.5, …) stands
-    /// for its fit (<see cref="Catalog.ModelFit"/>), and the reason says so; the configured tiers when all accept it.
-    /// </summary>
-    private ((string Name, string Model)[] Tiers, string Note) FitTiers(IEnumerable<ChatMessage> messages, ChatOptions? options)
-    {
-        var request = ChatRoutingRequest.From(messages, options);
-        (string Name, string Model)[]? fitted = null;
-        var note = string.Empty;
-        for (var i = 0; i < _tiers.Length; i++)
-        {
-            var (name, model) = _tiers[i];
-            var violation = _fit.Check(model, request);
-            if (violation == Catalog.RuleViolation.None)
-            {
-                continue;
-            }
-
-            fitted ??= [.. _tiers];
-            if (_fit.Substitute(model, request, exclude: null) is { } substitute)
-            {
-                fitted[i] = (name, substitute);
-                note += $"; {name}: {model} skipped ({Catalog.ModelRuleCheck.Describe(violation)}) → {substitute}";
-            }
-        }
-
-        return (fitted ?? _tiers, note);
     }
 
     private async Task<Answer> AnswerAsync(IReadOnlyList<ChatMessage> messages, ChatOptions? options, int tier, Run run, bool final, CancellationToken cancellationToken)
@@ -399,10 +370,10 @@ public sealed class CascadeChatClient : DelegatingChatClient
 
     private readonly record struct Answer(ChatResponse Response, double? Confidence, bool Accepted);
 
-    private sealed class Run(string requestId, string? taskLabel, double threshold, int attemptBase, string firstReason, (string Name, string Model)[] tiers)
+    private sealed class Run(string requestId, string? taskLabel, double threshold, int attemptBase, string firstReason, IReadOnlyList<(string Name, string Model)> tiers)
     {
         /// <summary>This call's tiers (the configured ones, or their fits for a call some tier would reject).</summary>
-        public (string Name, string Model)[] Tiers { get; } = tiers;
+        public IReadOnlyList<(string Name, string Model)> Tiers { get; } = tiers;
 
         private int _attempt = attemptBase;
 

@@ -21,6 +21,7 @@ public sealed class ShadowChatClient : DelegatingChatClient
 {
     private readonly ShadowRunner _runner;
     private readonly PriceBook _prices;
+    private readonly Catalog.ModelFit _fit;
     private readonly TimeProvider _time;
     private readonly bool _ownsRunner;
 
@@ -36,6 +37,7 @@ public sealed class ShadowChatClient : DelegatingChatClient
         ArgumentNullException.ThrowIfNull(prices);
         _runner = runner;
         _prices = prices;
+        _fit = new Catalog.ModelFit(prices);
         _time = runner.Options.TimeProvider ?? TimeProvider.System;
         _ownsRunner = ownsRunner;
     }
@@ -121,7 +123,7 @@ public sealed class ShadowChatClient : DelegatingChatClient
                 var prompt = string.Join("\n\n", messages.Select(message => message.Text).Where(text => text.Length > 0));
                 var toolCall = response.Messages.SelectMany(message => message.Contents).Any(content => content is FunctionCallContent);
                 // The candidate is only asked what it would accept as it is (forced tool use, sampling, …: ModelFit).
-                var rejects = new Catalog.ModelFit(_prices).Check(candidate, ChatRoutingRequest.From(messages, options)) != Catalog.RuleViolation.None;
+                var rejects = _fit.Check(candidate, ChatRoutingRequest.From(messages, options)) != Catalog.RuleViolation.None;
                 return new ShadowLiveAnswer(
                     liveModel,
                     response.Text,
