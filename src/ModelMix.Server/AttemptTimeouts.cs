@@ -86,6 +86,12 @@ internal sealed class AttemptTimeouts
         /// <summary>The token to pass to the attempt's calls.</summary>
         public CancellationToken Token => _source.Token;
 
+        /// <summary>Cancels the token now.</summary>
+        public void Cancel() => _source.Cancel();
+
+        /// <summary>Restarts the clock: the token is cancelled <paramref name="after"/> from now (an idle timeout re-armed on every read).</summary>
+        public void Restart(TimeSpan after) => _source.CancelAfter(after);
+
         /// <summary>Unlinks the source and returns it to the pool if it was never cancelled; otherwise disposes of it.</summary>
         public void Dispose()
         {

@@ -31,4 +31,13 @@ internal static partial class Log
 
     [LoggerMessage(7, LogLevel.Information, "Request {RequestId}: client disconnected during the answer of {Model}.")]
     public static partial void ClientGone(ILogger logger, string requestId, string model);
+
+    [LoggerMessage(70, LogLevel.Warning, "A client hung up while ModelMix:MaxOrphanedCalls ({Limit}) upstream calls were already running for clients that left: this call is stopped and recorded with an estimated usage (docs/ledger.md).")]
+    public static partial void OrphanLimit(ILogger logger, int limit);
+
+    [LoggerMessage(71, LogLevel.Warning, "Request {RequestId}: the upstream stream from {Model} sent nothing for {Idle} (ModelMix:StreamIdleTimeout); the stream is ended with an error event and the attempt recorded.")]
+    public static partial void StreamIdle(ILogger logger, string requestId, string model, TimeSpan idle);
+
+    [LoggerMessage(72, LogLevel.Warning, "Request {RequestId}: the client left and the orphaned stream from {Model} went past its bounds ({Reason}); it is stopped and recorded with an estimated usage.")]
+    public static partial void OrphanStopped(ILogger logger, string requestId, string model, string reason);
 }

@@ -58,9 +58,11 @@ internal sealed class MessagesForwarder : IDisposable
     private readonly Lazy<ProxyShadow?> _shadow;
     private readonly Lazy<BatchEndpoints> _batches;
     private readonly Lazy<ProxyRefusals?> _refusals;
+    private readonly ClientHangups _hangups;
 
-    public MessagesForwarder(IHttpMessageHandlerFactory handlers, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, ProxyFallback fallback, ProxyLoopGuard loopGuard, ProxyGuards guards, AuthGate auth, BudgetGate budgets, TimeProvider time, ILogger<MessagesForwarder> logger, ProxyCooldowns cooldowns, IServiceProvider services, ProxyPromptCaching? caching = null)
+    public MessagesForwarder(IHttpMessageHandlerFactory handlers, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, ProxyFallback fallback, ProxyLoopGuard loopGuard, ProxyGuards guards, AuthGate auth, BudgetGate budgets, TimeProvider time, ILogger<MessagesForwarder> logger, ProxyCooldowns cooldowns, IServiceProvider services, ClientHangups hangups, ProxyPromptCaching? caching = null)
     {
+        _hangups = hangups;
         _cascade = new(() => services.GetService<ProxyCascade>());
         _refusals = new(() => services.GetService<ProxyRefusals>());
         _shadow = new(() => services.GetService<ProxyShadow>());
@@ -168,8 +170,12 @@ internal sealed class MessagesForwarder : IDisposable
     /// <c>held</c> is the budget hold taken before routing when the alias's policy pays for a routing call
     /// (<see cref="ProxyRoutingCall"/>); it is null otherwise, and the hold is taken after routing, for the routed model.
     /// </remarks>
-    internal async Task ForwardAsync(HttpContext context, string requestId, byte[] body, MessagesRequest request, IClientDialect dialect, AuthCaller caller, BudgetHold? held = null)
+    internal async Task ForwardAsync(HttpContext context, string requestId, byte[] body, MessagesRequest request, IClientDialect dialect, AuthCaller caller, BudgetHold? held = null, ClientHangups.CallWatch? watched = null)
     {
+        // Upstream calls run under the watch's token, not the client's: a client that hangs up does not cancel a call
+        // it has started, which is billed all the same (ClientHangups.cs); the client's token only stops writes to it.
+        using var ownWatch = watched is null ? _hangups.Watch(context.RequestAborted) : null;
+        var watch = watched ?? ownWatch!;
         var aborted = context.RequestAborted;
         var sessionId = ProxySession.Of(context.Request);
         var taskLabel = context.Request.Headers["x-modelmix-task"].ToString() is { Length: > 0 } task ? task : null;
@@ -178,7 +184,7 @@ internal sealed class MessagesForwarder : IDisposable
         // and relay, sending each tier through the Cascade* members below (same retries, records and relay as here).
         if (_cascade.Value is { } cascade && cascade.Handles(request.Model))
         {
-            await cascade.RunAsync(this, context, requestId, body, request, dialect, caller, sessionId, taskLabel);
+            await cascade.RunAsync(this, context, requestId, body, request, dialect, caller, sessionId, taskLabel, watch);
             return;
         }
 
@@ -192,13 +198,13 @@ internal sealed class MessagesForwarder : IDisposable
                 // auto-meta pays its classifier before it decides: the loop guard and the budget come first, so a
                 // stopped session or a key over its budget is refused before anything is paid. The hold covers the
                 // classification and the costliest answer, and the classification is charged to it.
-                await ForwardPayingRoutingCallAsync(context, requestId, body, request, dialect, caller, policy!, routingCall, features, sessionId, taskLabel);
+                await ForwardPayingRoutingCallAsync(context, requestId, body, request, dialect, caller, policy!, routingCall, features, sessionId, taskLabel, watch);
                 return;
             }
 
             var decision = held is null
-                ? await ProxyRouter.DecideAsync(policy!, features, aborted)
-                : await RoutingCallCharger.DecideAsync(held, policy!, features, aborted);
+                ? await ProxyRouter.DecideAsync(policy!, features, watch.Token)
+                : await RoutingCallCharger.DecideAsync(held, policy!, features, watch.Token); // a paid routing call runs on if the client leaves
             decision = _router.Fit.Fit(decision, features); // never a model that would reject the request as it is (ModelFit)
             if (decision.Batch && dialect is AnthropicDialect && !request.Stream && !BatchEndpoints.RefusesBatch(context))
             {
@@ -297,7 +303,7 @@ internal sealed class MessagesForwarder : IDisposable
             sessionId,
             taskLabel,
             budget)
-        { ShadowPairId = shadowPairId, ShadowCapture = ProxyShadow.CaptureFor(shadowPairId, request.Stream), Query = QueryOf(context), Effort = routedFeatures.Traits.Effort };
+        { ShadowPairId = shadowPairId, ShadowCapture = ProxyShadow.CaptureFor(shadowPairId, request.Stream), Query = QueryOf(context), Effort = routedFeatures.Traits.Effort, Watch = watch };
 
         // A model another request (on any replica sharing the store) just saw overloaded starts on the chain's next model.
         if (await _cooldowns.InsteadOfAsync(call.Route.Model, call.Budget.Reservation is not null, routedFeatures) is { } cooler)
@@ -320,7 +326,7 @@ internal sealed class MessagesForwarder : IDisposable
             Exception? failure = null;
             try
             {
-                result = await SendWithRetriesAsync(call, attempts, aborted);
+                result = await SendWithRetriesAsync(call, attempts, watch);
             }
             catch (Exception exception) when (exception is HttpRequestException or UpstreamTimeoutException)
             {
@@ -329,11 +335,16 @@ internal sealed class MessagesForwarder : IDisposable
             }
             catch (OperationCanceledException) when (aborted.IsCancellationRequested)
             {
-                return;
+                return; // the client left and every attempt made is recorded (a stopped one with its estimate)
             }
 
             var overflow = result is { Status: 400 } && IsContextOverflow(result.Body);
             var failed = failure is not null || result is { FailedRetryably: true };
+            if ((failed || overflow) && watch.ClientGone)
+            {
+                result?.Dispose(); // recorded; nobody is left to answer, so no fallback is paid for
+                return;
+            }
             if (failed || overflow)
             {
                 (tried ??= new HashSet<string>(StringComparer.OrdinalIgnoreCase)).Add(call.Route.Model);
@@ -373,7 +384,7 @@ internal sealed class MessagesForwarder : IDisposable
     /// because its worst-case closure captures the request: in <see cref="ForwardAsync"/> the compiler would allocate
     /// the captured variables' class on every request, routed this way or not.
     /// </summary>
-    private async Task ForwardPayingRoutingCallAsync(HttpContext context, string requestId, byte[] body, MessagesRequest request, IClientDialect dialect, AuthCaller caller, IRoutingPolicy policy, ProxyRoutingCall routingCall, RoutingRequest features, string? sessionId, string? taskLabel)
+    private async Task ForwardPayingRoutingCallAsync(HttpContext context, string requestId, byte[] body, MessagesRequest request, IClientDialect dialect, AuthCaller caller, IRoutingPolicy policy, ProxyRoutingCall routingCall, RoutingRequest features, string? sessionId, string? taskLabel, ClientHangups.CallWatch watch)
     {
         if (await TripsLoopGuardAsync(context, requestId, request, new Route(request.Model, policy.Name, "stopped before routing"), dialect, caller, sessionId, taskLabel, body))
         {
@@ -384,7 +395,7 @@ internal sealed class MessagesForwarder : IDisposable
             context, caller, routingCall.Models, (prices, at) => routingCall.WorstCaseUsd(prices, at, body, request.MaxTokens, features), sessionId, requestId, dialect);
         if (hold is not null)
         {
-            await ForwardAsync(context, requestId, body, request, dialect, caller, hold);
+            await ForwardAsync(context, requestId, body, request, dialect, caller, hold, watch);
         }
     }
 
@@ -494,38 +505,52 @@ internal sealed class MessagesForwarder : IDisposable
     /// pipeline would retry enters it (the pipeline is handed that first outcome, so its back-off and attempt count
     /// are exactly as if it had sent it).
     /// </summary>
-    private async Task<UpstreamResult> SendWithRetriesAsync(CallContext call, StrongBox<int> attempts, CancellationToken aborted)
+    /// <remarks>
+    /// Attempts run under <paramref name="watch"/>'s upstream token, so one in flight when the client leaves finishes and
+    /// is recorded; no attempt starts after the client left, and the back-off between attempts ends when it leaves
+    /// (the pipeline runs under the client's token).
+    /// </remarks>
+    private async Task<UpstreamResult> SendWithRetriesAsync(CallContext call, StrongBox<int> attempts, ClientHangups.CallWatch watch)
     {
         if (_retry is null)
         {
-            return await SendOnceAsync(call, ++attempts.Value, aborted);
+            return await SendOnceAsync(call, ++attempts.Value, watch.Token);
         }
 
         Outcome<UpstreamResult> first;
         try
         {
-            var result = await SendOnceAsync(call, ++attempts.Value, aborted);
-            if (!IsRetryable(result))
+            var result = await SendOnceAsync(call, ++attempts.Value, watch.Token);
+            if (!IsRetryable(result) || watch.ClientGone)
             {
                 return result;
             }
 
             first = Outcome.FromResult(result);
         }
-        catch (Exception exception) when (IsRetryable(exception))
+        catch (Exception exception) when (IsRetryable(exception) && !watch.ClientGone)
         {
             first = Outcome.FromException<UpstreamResult>(exception);
         }
 
-        return await _retry.ExecuteAsync(static (retry, token) => retry.NextAsync(token), new RetryState(this, call, first, attempts), aborted);
+        var state = new RetryState(this, call, first, attempts, watch);
+        try
+        {
+            return await _retry.ExecuteAsync(static (retry, _) => retry.NextAsync(), state, watch.Client);
+        }
+        catch (OperationCanceledException)
+        {
+            state.DisposeUnreplayed(); // the client left before the pipeline replayed the first outcome
+            throw;
+        }
     }
 
     /// <summary>The retry pipeline's callback state: its first call replays the attempt already made, later calls send anew.</summary>
-    private sealed class RetryState(MessagesForwarder forwarder, CallContext call, Outcome<UpstreamResult> first, StrongBox<int> attempts)
+    private sealed class RetryState(MessagesForwarder forwarder, CallContext call, Outcome<UpstreamResult> first, StrongBox<int> attempts, ClientHangups.CallWatch watch)
     {
         private bool _replayed;
 
-        public ValueTask<UpstreamResult> NextAsync(CancellationToken token)
+        public ValueTask<UpstreamResult> NextAsync()
         {
             if (!_replayed)
             {
@@ -534,15 +559,29 @@ internal sealed class MessagesForwarder : IDisposable
                 return ValueTask.FromResult(first.Result!);
             }
 
-            return forwarder.SendOnceAsync(call, ++attempts.Value, token);
+            // Not the pipeline's token (the client's): an attempt the client leaves during runs on and is recorded.
+            watch.Client.ThrowIfCancellationRequested();
+            return forwarder.SendOnceAsync(call, ++attempts.Value, watch.Token);
+        }
+
+        public void DisposeUnreplayed()
+        {
+            if (!_replayed)
+            {
+                _replayed = true;
+                first.Result?.Dispose();
+            }
         }
     }
 
-    private async ValueTask<UpstreamResult> SendOnceAsync(CallContext call, int attempt, CancellationToken aborted)
+    /// <param name="call">The call.</param>
+    /// <param name="attempt">The attempt's number.</param>
+    /// <param name="upstream">The upstream token (<see cref="ClientHangups.CallWatch.Token"/>): cancelled only when the proxy stops the call of a client that left.</param>
+    private async ValueTask<UpstreamResult> SendOnceAsync(CallContext call, int attempt, CancellationToken upstream)
     {
         var startedAt = _time.GetUtcNow();
         var started = _time.GetTimestamp();
-        using var timeout = _timeouts.Start(_options.UpstreamTimeout, aborted);
+        using var timeout = _timeouts.Start(_options.UpstreamTimeout, upstream);
 
         HttpResponseMessage response;
         try
@@ -556,11 +595,16 @@ internal sealed class MessagesForwarder : IDisposable
             Log.AttemptFailed(_logger, attempt, call.RequestId, call.Route.Model, "upstream_unreachable: " + exception.Message, 0);
             throw;
         }
-        catch (OperationCanceledException exception) when (!aborted.IsCancellationRequested)
+        catch (OperationCanceledException exception) when (!upstream.IsCancellationRequested)
         {
             await RecordFailureAsync(call, attempt, startedAt, started, 0, "upstream_timeout", LedgerStatus.Failed);
             Log.AttemptFailed(_logger, attempt, call.RequestId, call.Route.Model, "upstream_timeout", 0);
             throw new UpstreamTimeoutException($"The upstream did not answer within {_options.UpstreamTimeout}.", exception);
+        }
+        catch (OperationCanceledException)
+        {
+            await RecordStoppedAsync(call, attempt, startedAt, started, 0, null); // stopped for a client that left: billed as an estimate
+            throw;
         }
 
         var status = (int)response.StatusCode;
@@ -576,9 +620,15 @@ internal sealed class MessagesForwarder : IDisposable
             {
                 wellFormed = await StreamStart.PeekFirstEventAsync(response, timeout.Token);
             }
-            catch (Exception exception) when (exception is HttpRequestException or IOException || (exception is OperationCanceledException && !aborted.IsCancellationRequested))
+            catch (Exception exception) when (exception is HttpRequestException or IOException || (exception is OperationCanceledException && !upstream.IsCancellationRequested))
             {
                 wellFormed = false;
+            }
+            catch (OperationCanceledException)
+            {
+                response.Dispose();
+                await RecordStoppedAsync(call, attempt, startedAt, started, status, HeaderValue(headers, "request-id"));
+                throw;
             }
 
             if (!wellFormed)
@@ -614,11 +664,17 @@ internal sealed class MessagesForwarder : IDisposable
         {
             body = await ReadAnswerAsync(response.Content, timeout.Token);
         }
-        catch (Exception exception) when (exception is HttpRequestException or IOException || (exception is OperationCanceledException && !aborted.IsCancellationRequested))
+        catch (Exception exception) when (exception is HttpRequestException or IOException || (exception is OperationCanceledException && !upstream.IsCancellationRequested))
         {
             response.Dispose();
             await RecordFailureAsync(call, attempt, startedAt, started, status, "upstream_body_lost", LedgerStatus.Failed);
             throw new HttpRequestException("The upstream connection broke while its answer was read.", exception);
+        }
+        catch (OperationCanceledException)
+        {
+            response.Dispose();
+            await RecordStoppedAsync(call, attempt, startedAt, started, status, HeaderValue(headers, "request-id"));
+            throw;
         }
         finally
         {
@@ -771,96 +827,165 @@ internal sealed class MessagesForwarder : IDisposable
         return response;
     }
 
+    /// <summary>
+    /// Relays a stream event by event and records its attempt when it ends. A client that leaves does not end the
+    /// upstream stream: it is read on, unrelayed, to its final usage (bounded by <see cref="ProxyOptions.MaxOrphanedStreamBytes"/>
+    /// and <see cref="ProxyOptions.UpstreamTimeout"/> from the moment the client left; stopped at once when the proxy's
+    /// orphan limit is reached, ClientHangups.cs). An upstream that sends nothing for <see cref="ProxyOptions.StreamIdleTimeout"/>
+    /// is stalled: the client's stream ends with an error event. A stream that ends without its final usage is recorded
+    /// with an estimate from what was relayed (<see cref="SseUsageTap.UsageOrEstimate"/>).
+    /// </summary>
     private async Task RelayStreamAsync(HttpContext context, CallContext call, UpstreamResult result, HttpResponseMessage upstream, IStreamTranslator? translator)
     {
         var response = StartStreamResponse(context, result);
-
+        var watch = call.Watch!;
+        var client = context.RequestAborted;
         var tap = new SseUsageTap();
-        var aborted = context.RequestAborted;
-        string? cutReason = null;
+        string? cutReason = null; // the upstream's fault: the client gets an error event
+        string? stopReason = null; // the proxy stopped an orphaned stream
+        var stalled = false;
         var clientGone = false;
+        long goneAt = 0, drained = 0;
         var buffer = ArrayPool<byte>.Shared.Rent(16384);
         var translated = translator is null ? null : new ArrayBufferWriter<byte>(16384);
+        using var idle = _timeouts.Start(_options.StreamIdleTimeout, watch.Token); // re-armed on every read
         try
         {
-            await using var source = await upstream.Content.ReadAsStreamAsync(aborted);
-            await response.StartAsync(aborted);
-            int read;
-            while ((read = await source.ReadAsync(buffer, aborted)) > 0)
+            await using var source = await upstream.Content.ReadAsStreamAsync(idle.Token);
+            try
             {
-                tap.Observe(buffer.AsSpan(0, read));
-                call.ShadowCapture?.Append(buffer.AsSpan(0, read));
-                if (translator is null)
-                {
-                    await response.Body.WriteAsync(buffer.AsMemory(0, read), aborted);
-                }
-                else
-                {
-                    translated!.ResetWrittenCount();
-                    translator.Translate(buffer.AsSpan(0, read), translated);
-                    if (translated.WrittenCount == 0)
-                    {
-                        continue;
-                    }
-
-                    await response.Body.WriteAsync(translated.WrittenMemory, aborted);
-                }
-
-                await response.Body.FlushAsync(aborted);
+                await response.StartAsync(client);
+            }
+            catch (Exception exception) when (exception is IOException or OperationCanceledException)
+            {
+                clientGone = true;
+                goneAt = _time.GetTimestamp();
             }
 
-            if (!tap.Completed && tap.ErrorType is null)
+            int read;
+            while ((read = await source.ReadAsync(buffer, idle.Token)) > 0)
+            {
+                idle.Restart(_options.StreamIdleTimeout);
+                tap.Observe(buffer.AsSpan(0, read));
+                call.ShadowCapture?.Append(buffer.AsSpan(0, read));
+                if (!clientGone && client.IsCancellationRequested)
+                {
+                    clientGone = true;
+                    goneAt = _time.GetTimestamp();
+                }
+
+                if (clientGone)
+                {
+                    // Read on, unrelayed, for the final usage: the API bills this stream whether or not anyone reads it.
+                    drained += read;
+                    if (drained > _options.MaxOrphanedStreamBytes || _time.GetElapsedTime(goneAt) > _options.UpstreamTimeout)
+                    {
+                        stopReason = drained > _options.MaxOrphanedStreamBytes
+                            ? $"more than {_options.MaxOrphanedStreamBytes} bytes after the client left (ModelMix:MaxOrphanedStreamBytes)"
+                            : $"longer than {_options.UpstreamTimeout} after the client left (ModelMix:UpstreamTimeout)";
+                        watch.Stop();
+                        break;
+                    }
+
+                    continue;
+                }
+
+                try
+                {
+                    if (translator is null)
+                    {
+                        await response.Body.WriteAsync(buffer.AsMemory(0, read), client);
+                    }
+                    else
+                    {
+                        translated!.ResetWrittenCount();
+                        translator.Translate(buffer.AsSpan(0, read), translated);
+                        if (translated.WrittenCount == 0)
+                        {
+                            continue;
+                        }
+
+                        await response.Body.WriteAsync(translated.WrittenMemory, client);
+                    }
+
+                    await response.Body.FlushAsync(client);
+                }
+                catch (Exception exception) when (exception is IOException or OperationCanceledException)
+                {
+                    clientGone = true; // a write to a client that left: the stream is read on
+                    goneAt = _time.GetTimestamp();
+                }
+            }
+
+            if (stopReason is null && !tap.Completed && tap.ErrorType is null)
             {
                 cutReason = "the upstream closed the stream early";
             }
         }
-        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (watch.Stopped)
         {
-            clientGone = true;
+            stopReason ??= "ModelMix:MaxOrphanedCalls upstream calls were already running for clients that left";
+        }
+        catch (OperationCanceledException) when (!watch.Token.IsCancellationRequested)
+        {
+            stalled = true; // nothing from the upstream for StreamIdleTimeout
+            cutReason = $"the upstream sent nothing for {_options.StreamIdleTimeout}";
         }
         catch (Exception exception) when (exception is IOException or HttpRequestException)
         {
-            if (aborted.IsCancellationRequested)
-            {
-                clientGone = true;
-            }
-            else
-            {
-                cutReason = "the upstream connection broke: " + exception.Message;
-            }
+            cutReason = "the upstream connection broke: " + exception.Message;
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
 
+        var model = tap.Model ?? call.Route.Model;
         if (cutReason is not null)
         {
-            Log.StreamCut(_logger, call.RequestId, tap.Model ?? call.Route.Model, cutReason);
-            try
+            if (stalled)
             {
-                var message = "The upstream stream ended unexpectedly (" + cutReason + "); the answer is incomplete.";
-                await response.Body.WriteAsync(translator?.ErrorEvent("api_error", message) ?? AnthropicError.StreamEvent("api_error", message), aborted);
-                await response.Body.FlushAsync(aborted);
+                Log.StreamIdle(_logger, call.RequestId, model, _options.StreamIdleTimeout);
             }
-            catch (Exception exception) when (exception is IOException or OperationCanceledException)
+            else
             {
-                clientGone = true;
+                Log.StreamCut(_logger, call.RequestId, model, cutReason);
+            }
+
+            if (!clientGone)
+            {
+                try
+                {
+                    var message = "The upstream stream ended unexpectedly (" + cutReason + "); the answer is incomplete.";
+                    await response.Body.WriteAsync(translator?.ErrorEvent("api_error", message) ?? AnthropicError.StreamEvent("api_error", message), client);
+                    await response.Body.FlushAsync(client);
+                }
+                catch (Exception exception) when (exception is IOException or OperationCanceledException)
+                {
+                    clientGone = true;
+                }
             }
         }
 
-        if (clientGone)
+        if (stopReason is not null)
         {
-            Log.ClientGone(_logger, call.RequestId, tap.Model ?? call.Route.Model);
+            Log.OrphanStopped(_logger, call.RequestId, model, stopReason);
+        }
+        else if (clientGone)
+        {
+            Log.ClientGone(_logger, call.RequestId, model);
         }
 
-        var status = tap.ErrorType is not null || cutReason is not null ? LedgerStatus.Error : clientGone ? LedgerStatus.Failed : LedgerStatus.Ok;
-        var errorType = tap.ErrorType ?? (cutReason is not null ? "stream_cut" : clientGone ? "client_disconnected" : null);
+        var usage = tap.UsageOrEstimate(out var estimated);
+        var status = tap.ErrorType is not null || cutReason is not null ? LedgerStatus.Error : stopReason is not null ? LedgerStatus.Failed : LedgerStatus.Ok;
+        var errorType = tap.ErrorType ?? (stalled ? "stream_idle_timeout" : cutReason is not null ? "stream_cut" : stopReason is not null ? "client_disconnected" : null);
         var record = await _recorder.RecordAsync(NewRecord(call, result.Attempt, result.StartedAt, result.StartedTimestamp, result.Status) with
         {
             UpstreamRequestId = HeaderValue(result.Headers, "request-id"),
             ResponseModel = tap.Model,
-            Usage = tap.Usage,
+            Usage = usage,
+            UsageEstimated = estimated,
+            ClientDisconnected = clientGone || watch.ClientGone,
             ThinkingBlocksDropped = tap.ThinkingBlocksDropped,
             Streaming = true,
             Status = status,
@@ -868,9 +993,9 @@ internal sealed class MessagesForwarder : IDisposable
         }, CancellationToken.None);
         call.Budget.Charge(record);
         await (_caching?.ObserveAsync(call.Body, record) ?? ValueTask.CompletedTask);
-        if (record.Status == LedgerStatus.Unpriced && _recorder.IsFirstUnpricedSighting(tap.Model ?? call.Route.Model))
+        if (record.Status == LedgerStatus.Unpriced && _recorder.IsFirstUnpricedSighting(model))
         {
-            Log.Unpriced(_logger, call.RequestId, tap.Model ?? call.Route.Model);
+            Log.Unpriced(_logger, call.RequestId, model);
         }
     }
 
@@ -900,7 +1025,24 @@ internal sealed class MessagesForwarder : IDisposable
         ShadowPairId = call.ShadowPairId,
         Effort = _recorder.EffortOf(call.Route.Model, call.Effort, out var effortIsDefault),
         EffortIsDefault = effortIsDefault,
+        ClientDisconnected = call.Watch?.ClientGone ?? false,
     };
+
+    /// <summary>
+    /// Records an attempt the proxy stopped because its client left (past the orphan limit, ClientHangups.cs) before
+    /// any usage arrived: billed at <see cref="UsageEstimate.Unanswered(ReadOnlySpan{byte}, long)"/>, flagged estimated.
+    /// </summary>
+    private async Task RecordStoppedAsync(CallContext call, int attempt, DateTimeOffset startedAt, long started, int status, string? upstreamRequestId)
+    {
+        Log.OrphanStopped(_logger, call.RequestId, call.Route.Model, "stopped before the upstream answered");
+        call.Budget.Charge(await _recorder.RecordAsync(NewRecord(call, attempt, startedAt, started, status, upstreamRequestId, usage: UsageEstimate.Unanswered(call.Body, call.Request.MaxTokens)) with
+        {
+            Status = LedgerStatus.Failed,
+            ErrorType = "client_disconnected",
+            ClientDisconnected = true,
+            UsageEstimated = true,
+        }, CancellationToken.None));
+    }
 
     private async Task RecordFailureAsync(CallContext call, int attempt, DateTimeOffset startedAt, long started, int status, string errorType, LedgerStatus outcome, string? upstreamRequestId = null)
     {
@@ -1101,12 +1243,12 @@ internal sealed class MessagesForwarder : IDisposable
     }
 
     /// <summary>One cascade tier's call: its body (only <c>model</c> rewritten) and its route (policy, reason, escalated from).</summary>
-    internal CallContext CascadeCall(HttpContext context, string requestId, MessagesRequest request, byte[] body, Route route, string? sessionId, string? taskLabel, BudgetHold budget) =>
-        new(requestId, request, route, body, AnthropicVersionOf(context), context.Request.Headers["anthropic-beta"].ToString() is { Length: > 0 } beta ? beta : null, sessionId, taskLabel, budget);
+    internal CallContext CascadeCall(HttpContext context, string requestId, MessagesRequest request, byte[] body, Route route, string? sessionId, string? taskLabel, BudgetHold budget, ClientHangups.CallWatch watch) =>
+        new(requestId, request, route, body, AnthropicVersionOf(context), context.Request.Headers["anthropic-beta"].ToString() is { Length: > 0 } beta ? beta : null, sessionId, taskLabel, budget) { Watch = watch };
 
     /// <summary>Sends <paramref name="call"/> with the retry pipeline; <paramref name="attempts"/> numbers its attempts on from the request's earlier ones.</summary>
-    internal Task<UpstreamResult> CascadeSendAsync(CallContext call, StrongBox<int> attempts, CancellationToken aborted) =>
-        SendWithRetriesAsync(call, attempts, aborted);
+    internal Task<UpstreamResult> CascadeSendAsync(CallContext call, StrongBox<int> attempts) =>
+        SendWithRetriesAsync(call, attempts, call.Watch!);
 
     /// <summary>Writes a tier's answer as ForwardAsync does: a stream relayed live (and recorded when it ends), else buffered.</summary>
     /// <remarks>ForwardAsync relays its final answer through this method too, so both paths write answers alike.</remarks>
@@ -1156,5 +1298,8 @@ internal sealed class MessagesForwarder : IDisposable
 
         /// <summary>The <c>output_config.effort</c> the body carries (the caller's, or a routing decision's).</summary>
         public EffortLevel Effort { get; init; }
+
+        /// <summary>The request's client and the token its upstream calls run under (ClientHangups.cs).</summary>
+        public ClientHangups.CallWatch? Watch { get; init; }
     }
 }

@@ -161,6 +161,7 @@ public static class ProxyApplication
         });
         services.AddSingleton<AttemptRecorder>();
         services.AddSingleton<ProxyRefusals>();
+        services.AddSingleton<ClientHangups>();
         services.AddSingleton(provider => ProxyCascadeSettings.Load(configuration, provider.GetRequiredService<PriceBook>()));
         services.AddSingleton(provider => new ProxyRouter(configuration, provider.GetRequiredService<PriceBook>(), MetaRouterClassifier(provider), provider.GetRequiredService<ProxyCascadeSettings>()));
         services.AddSingleton(provider => ActivatorUtilities.CreateInstance<ProxyCascade>(provider, CascadeVerifier(provider))); // the auto-cascade alias (ProxyCascade.cs)

@@ -43,6 +43,7 @@ internal sealed partial class ProxyCascade
     private readonly ILogger<ProxyCascade> _logger;
     private readonly ChatResponseFormat _ratingFormat;
     private readonly ModelFit _fit;
+    private readonly AttemptTimeouts _idleTimeouts = new(); // each buffered tier stream's idle clock
 
     /// <summary>Creates the cascade; <paramref name="verifier"/> is the SDK over the upstream, wrapped with the ledger stage.</summary>
     public ProxyCascade(ProxyCascadeSettings settings, IChatClient verifier, AttemptRecorder recorder, BudgetGate budgets, IOptions<ProxyOptions> options, TimeProvider time, ILogger<ProxyCascade> logger)
@@ -71,7 +72,7 @@ internal sealed partial class ProxyCascade
     public bool Handles(string model) => string.Equals(model, _settings.Alias, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Runs the cascade for one checked request and writes the kept answer (or the failure) in <paramref name="dialect"/>.</summary>
-    public async Task RunAsync(MessagesForwarder forwarder, HttpContext context, string requestId, byte[] body, MessagesRequest request, MessagesForwarder.IClientDialect dialect, AuthCaller caller, string? sessionId, string? taskLabel)
+    public async Task RunAsync(MessagesForwarder forwarder, HttpContext context, string requestId, byte[] body, MessagesRequest request, MessagesForwarder.IClientDialect dialect, AuthCaller caller, string? sessionId, string? taskLabel, ClientHangups.CallWatch watch)
     {
         var aborted = context.RequestAborted;
         var options = _settings.Options;
@@ -103,12 +104,12 @@ internal sealed partial class ProxyCascade
             var final = tier == reachable - 1;
             path.Add(name);
             var route = new MessagesForwarder.Route(model, options.PolicyName, reason, escalatedFrom);
-            var call = forwarder.CascadeCall(context, requestId, request, RequestBodyRewriter.ReplaceModel(body, model), route, sessionId, taskLabel, budget);
+            var call = forwarder.CascadeCall(context, requestId, request, RequestBodyRewriter.ReplaceModel(body, model), route, sessionId, taskLabel, budget, watch);
             UpstreamResult? result = null;
             string? tierFailure = null;
             try
             {
-                result = await forwarder.CascadeSendAsync(call, attempts, aborted);
+                result = await forwarder.CascadeSendAsync(call, attempts);
             }
             catch (Exception exception) when (exception is HttpRequestException or UpstreamTimeoutException)
             {
@@ -122,6 +123,12 @@ internal sealed partial class ProxyCascade
             }
             catch (OperationCanceledException) when (aborted.IsCancellationRequested)
             {
+                return;
+            }
+
+            if (watch.ClientGone && (result is null || result.FailedRetryably))
+            {
+                result?.Dispose(); // recorded; no further tier is paid for a client that left
                 return;
             }
 
@@ -153,10 +160,10 @@ internal sealed partial class ProxyCascade
                 byte[]? events = null;
                 if (result.OpenStream is { } stream)
                 {
-                    var (read, failed, cut, clientGone) = await BufferStreamAsync(forwarder, call, result, stream, aborted);
-                    if (clientGone)
+                    var (read, failed, cut) = await BufferStreamAsync(forwarder, call, result, stream, watch);
+                    if (watch.ClientGone)
                     {
-                        return;
+                        return; // the tier's stream was read to its end and recorded; nothing more is paid for
                     }
 
                     events = read;
@@ -176,16 +183,21 @@ internal sealed partial class ProxyCascade
 
                 double? confidence = null;
                 string? verifierFailure = null;
-                if (!answer.IsToolCall && (!final || options.VerifyFinalAnswer))
+                if (!answer.IsToolCall && (!final || options.VerifyFinalAnswer) && !watch.ClientGone)
                 {
                     try
                     {
-                        (confidence, verifierFailure) = await VerifyAsync(request, answer.Text, name, requestId, ++attempts.Value, taskLabel, sessionId, budget, aborted);
+                        (confidence, verifierFailure) = await VerifyAsync(request, answer.Text, name, requestId, ++attempts.Value, taskLabel, sessionId, budget, watch.Token);
                     }
-                    catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+                    catch (OperationCanceledException) when (watch.Token.IsCancellationRequested)
                     {
                         return;
                     }
+                }
+
+                if (watch.ClientGone)
+                {
+                    return; // every call made is recorded; no further tier is paid for a client that left
                 }
 
                 // A tool call is a step of the client's agent loop, not an answer to rate: it stays on its tier.
@@ -250,46 +262,65 @@ internal sealed partial class ProxyCascade
         return (Routing.CascadeConfidenceParser.TryParseRating(response.Text, out var rating) ? rating : null, null);
     }
 
-    /// <summary>Reads a tier's stream to its end (its confidence is needed before the client sees it) and records the attempt.</summary>
-    private async Task<(byte[] Events, bool Failed, string? Cut, bool ClientGone)> BufferStreamAsync(MessagesForwarder forwarder, MessagesForwarder.CallContext call, UpstreamResult result, HttpResponseMessage upstream, CancellationToken aborted)
+    /// <summary>
+    /// Reads a tier's stream to its end (its confidence is needed before the client sees it) and records the attempt.
+    /// It runs under the watch's upstream token: a client that leaves meanwhile does not stop the read (the API bills
+    /// the stream), and an idle upstream is cut after <see cref="ProxyOptions.StreamIdleTimeout"/> as a relayed one is.
+    /// </summary>
+    private async Task<(byte[] Events, bool Failed, string? Cut)> BufferStreamAsync(MessagesForwarder forwarder, MessagesForwarder.CallContext call, UpstreamResult result, HttpResponseMessage upstream, ClientHangups.CallWatch watch)
     {
         using var buffer = new MemoryStream();
         string? cut = null;
-        var clientGone = false;
+        var stopped = false;
+        var stalled = false;
+        var chunk = new byte[16384];
+        using var idle = _idleTimeouts.Start(_options.StreamIdleTimeout, watch.Token);
         try
         {
-            await using var source = await upstream.Content.ReadAsStreamAsync(aborted);
-            await source.CopyToAsync(buffer, aborted);
+            await using var source = await upstream.Content.ReadAsStreamAsync(idle.Token);
+            int read;
+            while ((read = await source.ReadAsync(chunk, idle.Token)) > 0)
+            {
+                idle.Restart(_options.StreamIdleTimeout);
+                buffer.Write(chunk, 0, read);
+            }
         }
-        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (watch.Token.IsCancellationRequested)
         {
-            clientGone = true;
+            stopped = true; // the proxy's orphan limit stopped the call of a client that left
+        }
+        catch (OperationCanceledException)
+        {
+            stalled = true;
+            cut = $"the upstream sent nothing for {_options.StreamIdleTimeout}";
         }
         catch (Exception exception) when (exception is IOException or HttpRequestException)
         {
-            clientGone = aborted.IsCancellationRequested;
-            cut = clientGone ? null : "the upstream connection broke: " + exception.Message;
+            cut = "the upstream connection broke: " + exception.Message;
         }
 
         var events = buffer.ToArray();
         var tap = new SseUsageTap();
         tap.Observe(events);
-        if (!clientGone && cut is null && !tap.Completed && tap.ErrorType is null)
+        if (!stopped && cut is null && !tap.Completed && tap.ErrorType is null)
         {
             cut = "the upstream closed the stream early";
         }
 
+        var usage = tap.UsageOrEstimate(out var estimated);
         var record = await _recorder.RecordAsync(forwarder.CascadeRecord(call, result) with
         {
             UpstreamRequestId = HeaderValue(result.Headers, "request-id"),
             ResponseModel = tap.Model,
-            Usage = tap.Usage,
+            Usage = usage,
+            UsageEstimated = estimated,
+            ClientDisconnected = watch.ClientGone,
             Streaming = true,
-            Status = tap.ErrorType is not null || cut is not null ? LedgerStatus.Error : clientGone ? LedgerStatus.Failed : LedgerStatus.Ok,
-            ErrorType = tap.ErrorType ?? (cut is not null ? "stream_cut" : clientGone ? "client_disconnected" : null),
+            Status = tap.ErrorType is not null || cut is not null ? LedgerStatus.Error : stopped ? LedgerStatus.Failed : LedgerStatus.Ok,
+            ErrorType = tap.ErrorType ?? (stalled ? "stream_idle_timeout" : cut is not null ? "stream_cut" : stopped ? "client_disconnected" : null),
         }, CancellationToken.None);
         call.Budget.Charge(record);
-        return (events, tap.ErrorType is not null || cut is not null, cut, clientGone);
+        return (events, tap.ErrorType is not null || cut is not null || stopped, cut);
     }
 
     /// <summary>Replays a stream read to its end, byte for byte (or through the dialect's translator), ending a cut one with an error event.</summary>

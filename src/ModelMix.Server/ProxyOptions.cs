@@ -49,6 +49,26 @@ public sealed class ProxyOptions
     /// <summary>How long to wait for the upstream's response headers before the attempt counts as timed out.</summary>
     public TimeSpan UpstreamTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// The longest an upstream stream may send nothing (no event, not even a <c>ping</c>) before the proxy counts it as
+    /// stalled: the client's stream is ended with an <c>error</c> event and the attempt recorded (docs/configuration.md).
+    /// </summary>
+    public TimeSpan StreamIdleTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// How many upstream calls may run at once for clients that hung up (the proxy lets such a call finish and records
+    /// its real usage, docs/ledger.md). Past it, the call of a client that leaves is stopped and recorded with an
+    /// estimated usage. 0 stops every such call.
+    /// </summary>
+    public int MaxOrphanedCalls { get; set; } = 256;
+
+    /// <summary>
+    /// How many more bytes of a stream the proxy reads after its client left, to learn the final usage; past it the
+    /// stream is stopped and recorded with an estimated usage. An orphaned stream is also bounded by
+    /// <see cref="UpstreamTimeout"/> from the moment the client left, and by <see cref="StreamIdleTimeout"/>.
+    /// </summary>
+    public long MaxOrphanedStreamBytes { get; set; } = 64L * 1024 * 1024;
+
     /// <summary>Retries after a retryable upstream failure (429, 529, 5xx, connection failure) before any byte reached the client.</summary>
     public int MaxRetries { get; set; } = 2;
 

@@ -54,6 +54,21 @@ internal sealed class ProxyOptionsValidator : IValidateOptions<ProxyOptions>
             failures.Add($"{ProxyOptions.SectionName}:InlineConnections must not be negative (0 runs every connection on the thread pool), got {options.InlineConnections}.");
         }
 
+        if (options.StreamIdleTimeout <= TimeSpan.Zero)
+        {
+            failures.Add($"{ProxyOptions.SectionName}:StreamIdleTimeout must be positive, got {options.StreamIdleTimeout}.");
+        }
+
+        if (options.MaxOrphanedCalls < 0)
+        {
+            failures.Add($"{ProxyOptions.SectionName}:MaxOrphanedCalls must be 0 or more, got {options.MaxOrphanedCalls}.");
+        }
+
+        if (options.MaxOrphanedStreamBytes < 0)
+        {
+            failures.Add($"{ProxyOptions.SectionName}:MaxOrphanedStreamBytes must be 0 or more, got {options.MaxOrphanedStreamBytes}.");
+        }
+
         if (options.MaxRetries is < 0 or > 10)
         {
             failures.Add($"{ProxyOptions.SectionName}:MaxRetries must be between 0 and 10, got {options.MaxRetries}.");

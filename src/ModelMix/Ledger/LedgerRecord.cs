@@ -97,6 +97,19 @@ public sealed record LedgerRecord
     /// </summary>
     public int ThinkingBlocksDropped { get; init; }
 
+    /// <summary>
+    /// Whether the client went away before this attempt's answer was complete. The upstream call was made (and is
+    /// billed) all the same: the proxy lets it finish and records its usage, or records an estimate
+    /// (<see cref="UsageEstimated"/>) when it had to stop it (docs/ledger.md, "Clients that hang up").
+    /// </summary>
+    public bool ClientDisconnected { get; init; }
+
+    /// <summary>
+    /// Whether <see cref="Usage"/> is ModelMix's documented estimate rather than the usage the upstream reported: a
+    /// stream that ended without its final usage, or a call stopped before it answered (docs/ledger.md).
+    /// </summary>
+    public bool UsageEstimated { get; init; }
+
     /// <summary>Links a live answer and its shadow answer.</summary>
     public string? ShadowPairId { get; init; }
 }

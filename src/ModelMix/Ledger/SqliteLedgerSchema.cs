@@ -109,6 +109,14 @@ internal static class SqliteLedgerSchema
         ALTER TABLE ledger_records ADD COLUMN effort_is_default INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE ledger_records ADD COLUMN thinking_blocks_dropped INTEGER NOT NULL DEFAULT 0;
         """,
+
+        // 4: clients that hang up (docs/ledger.md). client_disconnected: 1 when the client left before the answer was
+        // complete (the call is billed all the same); usage_estimated: 1 when the usage is ModelMix's estimate, not
+        // the upstream's report. Rows written before this step read as 0 / 0.
+        """
+        ALTER TABLE ledger_records ADD COLUMN client_disconnected INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE ledger_records ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0;
+        """,
     ];
 
     /// <summary>The schema version this code writes and understands.</summary>
@@ -123,7 +131,7 @@ internal static class SqliteLedgerSchema
         "service_tier", "speed", "inference_geo",
         "cost_input", "cost_output", "cost_cache_write_5m", "cost_cache_write_1h", "cost_cache_read", "cost_total",
         "latency_ms", "streaming", "status", "http_status", "error_type", "shadow_pair_id",
-        "effort", "effort_is_default", "thinking_blocks_dropped",
+        "effort", "effort_is_default", "thinking_blocks_dropped", "client_disconnected", "usage_estimated",
     ];
 
     /// <summary>The idempotent insert: a record whose id is already stored is skipped, any other violation fails.</summary>

@@ -397,6 +397,8 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
             Effort = NullableString(r, 34),
             EffortIsDefault = r.GetInt64(35) != 0,
             ThinkingBlocksDropped = r.GetInt32(36),
+            ClientDisconnected = r.GetInt64(37) != 0,
+            UsageEstimated = r.GetInt64(38) != 0,
         };
     }
 

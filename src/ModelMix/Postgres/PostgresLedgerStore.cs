@@ -64,12 +64,14 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
             shadow_pair_id        text
         """;
 
-    /// <summary>The columns later steps added (step 2: effort and dropped thinking), as the batch's temporary table declares them.</summary>
+    /// <summary>The columns later steps added (step 2: effort and dropped thinking; step 3: hang-ups and estimates), as the batch's temporary table declares them.</summary>
     private const string AddedColumnDefinitions =
         """
             effort                  text,
             effort_is_default       boolean NOT NULL,
-            thinking_blocks_dropped integer NOT NULL
+            thinking_blocks_dropped integer NOT NULL,
+            client_disconnected     boolean NOT NULL,
+            usage_estimated         boolean NOT NULL
         """;
 
     /// <summary>Migrations in order (append only: never edit a step that has shipped).</summary>
@@ -100,6 +102,13 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
             ADD COLUMN effort text,
             ADD COLUMN effort_is_default boolean NOT NULL DEFAULT false,
             ADD COLUMN thinking_blocks_dropped integer NOT NULL DEFAULT 0;
+        """,
+
+        // 3: clients that hang up and estimated usage, as SQLite's step 4 (docs/ledger.md). Earlier rows read false / false.
+        """
+        ALTER TABLE ledger_records
+            ADD COLUMN client_disconnected boolean NOT NULL DEFAULT false,
+            ADD COLUMN usage_estimated boolean NOT NULL DEFAULT false;
         """,
     ];
 
@@ -319,6 +328,8 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
         await WriteTextAsync(importer, r.Effort, cancellationToken);
         await importer.WriteAsync(r.EffortIsDefault, NpgsqlDbType.Boolean, cancellationToken);
         await importer.WriteAsync(r.ThinkingBlocksDropped, NpgsqlDbType.Integer, cancellationToken);
+        await importer.WriteAsync(r.ClientDisconnected, NpgsqlDbType.Boolean, cancellationToken);
+        await importer.WriteAsync(r.UsageEstimated, NpgsqlDbType.Boolean, cancellationToken);
     }
 
     private static Task WriteTextAsync(NpgsqlBinaryImporter importer, string? value, CancellationToken cancellationToken) =>
@@ -364,6 +375,8 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
             Effort = NullableString(r, 34),
             EffortIsDefault = r.GetBoolean(35),
             ThinkingBlocksDropped = r.GetInt32(36),
+            ClientDisconnected = r.GetBoolean(37),
+            UsageEstimated = r.GetBoolean(38),
         };
     }
 

@@ -54,8 +54,7 @@ public sealed class SqliteLedgerEffortTests : IDisposable
     public async Task A_database_at_the_previous_version_is_upgraded_and_its_old_rows_read_as_no_effort()
     {
         // The database an older ModelMix wrote: every migration but the last, then one row in the old column list.
-        var previous = SqliteLedgerSchema.LatestVersion - 1;
-        Assert.Equal(2, previous);
+        const int previous = 2; // the version before step 3 (effort)
         using (var connection = _db.OpenIndependentConnection())
         {
             using var command = connection.CreateCommand();
@@ -93,7 +92,7 @@ public sealed class SqliteLedgerEffortTests : IDisposable
         using var version = check.CreateCommand();
         version.CommandText = "PRAGMA user_version;";
         Assert.Equal((long)SqliteLedgerStore.SchemaVersion, (long)version.ExecuteScalar()!);
-        Assert.Equal(3, SqliteLedgerStore.SchemaVersion);
+        Assert.Equal(SqliteLedgerSchema.LatestVersion, SqliteLedgerStore.SchemaVersion);
     }
 
     private static async Task<List<LedgerRecord>> ReadAllAsync(SqliteLedgerStore store)
