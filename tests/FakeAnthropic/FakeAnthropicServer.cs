@@ -26,6 +26,7 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly Queue<FakeReply> _script = new();
     private readonly List<RecordedRequest> _requests = [];
+    private readonly List<ServedMessage> _served = [];
     private readonly CancellationTokenSource _stopping = new();
     private WebApplication? _app;
     private FakeReply _default = FakeReply.Default;
@@ -111,6 +112,18 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
     /// <summary>Number of <c>POST /v1/messages</c> requests received, valid or not.</summary>
     public int MessageCount => Volatile.Read(ref _messageCount);
 
+    /// <summary>Every <c>POST /v1/messages</c> call served so far, in arrival order, with whether its answer was written to the end.</summary>
+    public IReadOnlyList<ServedMessage> ServedMessages
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _served];
+            }
+        }
+    }
+
     /// <summary>Number of scripted replies not yet consumed.</summary>
     public int PendingReplies
     {
@@ -158,6 +171,7 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
         {
             _script.Clear();
             _requests.Clear();
+            _served.Clear();
             _default = FakeReply.Default;
             Volatile.Write(ref _messageCount, 0);
         }
@@ -279,8 +293,19 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
         switch (segments)
         {
             case ["v1", "messages"] when method == HttpMethods.Post:
+            {
+                // Every messages call served, and whether its answer was written to the end or the caller went away
+                // first: the upstream's own log, to match against a ledger (each call here is one the API would bill).
+                var served = new ServedMessage(requestId);
+                lock (_gate)
+                {
+                    _served.Add(served);
+                }
+
                 await MessagesAsync(ctx, json, requestId, ct);
+                served.Completed = !ctx.RequestAborted.IsCancellationRequested;
                 break;
+            }
             case ["v1", "messages", "count_tokens"] when method == HttpMethods.Post:
                 await CountTokensAsync(ctx, json, requestId, ct);
                 break;

@@ -1,0 +1,262 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using FakeAnthropic;
+using Microsoft.Data.Sqlite;
+using ModelMix.Budgets;
+using ModelMix.Keys;
+using ModelMix.Ledger;
+
+namespace ModelMix.IntegrationTests.Proxy;
+
+/// <summary>
+/// Clients that hang up (issue: "a client that hangs up before the answer still pays"): every upstream call the fake
+/// served has one charged ledger row, whatever the client did — gone before the answer, while a stream was relayed,
+/// on /v1/messages and /v1/chat/completions, streamed or not — and a budget cannot be bypassed by disconnecting.
+/// </summary>
+public sealed class ClientHangupTests
+{
+    // FakeUsage(1000, 200) on claude-haiku-4-5 ($1 / $5 per million, docs/pricing.md):
+    // 1000 × $1/1e6 = $0.001 input + 200 × $5/1e6 = $0.001 output = $0.002 per call.
+    private const decimal CallCost = 0.002m;
+    private static readonly FakeUsage Usage = new(1000, 200);
+
+    [Theory]
+    [InlineData("v1/messages")]
+    [InlineData("v1/chat/completions")]
+    public async Task A_client_gone_before_the_answer_leaves_the_call_running_and_it_is_recorded_with_its_real_usage(string path)
+    {
+        await using var harness = await ProxyHarness.StartAsync();
+        harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithDelay(TimeSpan.FromMilliseconds(800)));
+        using var http = Client(harness);
+
+        // Ten clients hang up 200 ms into an upstream answer that takes 800 ms.
+        await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => HangUpAsync(http, Post(path, stream: false), TimeSpan.FromMilliseconds(200))));
+
+        var records = await WaitForRecordsAsync(harness, 10);
+        Assert.Equal(10, harness.Fake.MessageCount);
+        Assert.All(harness.Fake.ServedMessages, served => Assert.True(served.Completed, "the proxy cancelled an upstream call its client left"));
+        Assert.All(records, record =>
+        {
+            Assert.Equal((LedgerStatus.Ok, true, false), (record.Status, record.ClientDisconnected, record.UsageEstimated));
+            Assert.Equal((1000L, 200L), (record.Usage.InputTokens, record.Usage.OutputTokens));
+            Assert.Equal(CallCost, record.Cost!.Value.Total);
+        });
+        Assert.Equal(
+            harness.Fake.ServedMessages.Select(served => served.RequestId).Order(),
+            records.Select(record => record.UpstreamRequestId).Order());
+    }
+
+    [Theory]
+    [InlineData("v1/messages")]
+    [InlineData("v1/chat/completions")]
+    public async Task A_client_gone_mid_stream_leaves_the_stream_read_to_its_final_usage(string path)
+    {
+        await using var harness = await ProxyHarness.StartAsync();
+        harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithEventDelay(TimeSpan.FromMilliseconds(60)));
+        using var http = Client(harness);
+
+        // Each client reads the first bytes of the stream, then closes the connection (about 15 events still to come).
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
+        {
+            using var response = await http.SendAsync(Post(path, stream: true), HttpCompletionOption.ResponseHeadersRead);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            await using var body = await response.Content.ReadAsStreamAsync();
+            var first = new byte[64];
+            Assert.True(await body.ReadAsync(first) > 0);
+        }));
+
+        var records = await WaitForRecordsAsync(harness, 4);
+        Assert.All(harness.Fake.ServedMessages, served => Assert.True(served.Completed, "the proxy stopped reading a stream its client left"));
+        Assert.All(records, record =>
+        {
+            // The final message_delta's usage, as the API bills it — not message_start's 1 output token.
+            Assert.Equal((LedgerStatus.Ok, true, false), (record.Status, record.ClientDisconnected, record.UsageEstimated));
+            Assert.Equal((1000L, 200L), (record.Usage.InputTokens, record.Usage.OutputTokens));
+            Assert.Equal(CallCost, record.Cost!.Value.Total);
+        });
+    }
+
+    [Fact]
+    public async Task Past_the_orphan_limit_a_call_is_stopped_and_billed_its_worst_case()
+    {
+        await using var harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:MaxOrphanedCalls"] = "0");
+        harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithDelay(TimeSpan.FromSeconds(30)));
+        using var http = Client(harness);
+        var body = RequestBody(stream: false);
+
+        await HangUpAsync(http, Post("v1/messages", stream: false), TimeSpan.FromMilliseconds(200));
+
+        var record = Assert.Single(await WaitForRecordsAsync(harness, 1));
+        Assert.False(Assert.Single(harness.Fake.ServedMessages).Completed); // stopped: the fake saw its caller go
+        Assert.Equal((LedgerStatus.Failed, "client_disconnected", true, true), (record.Status, record.ErrorType, record.ClientDisconnected, record.UsageEstimated));
+
+        // The estimate (docs/ledger.md): input = body bytes / 4 rounded up, output = max_tokens (100).
+        var input = (Encoding.UTF8.GetByteCount(body) + 3) / 4;
+        Assert.Equal((input, 100L), (record.Usage.InputTokens, record.Usage.OutputTokens));
+        // input × $1/1e6 + 100 × $5/1e6
+        Assert.Equal((input * 1m / 1_000_000m) + (100 * 5m / 1_000_000m), record.Cost!.Value.Total);
+    }
+
+    [Fact]
+    public async Task A_stream_stopped_after_its_client_left_is_billed_at_least_what_was_relayed()
+    {
+        // 0 bytes may be read after the client left: the proxy stops the stream on the first chunk that arrives then.
+        await using var harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:MaxOrphanedStreamBytes"] = "0");
+        harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithEventDelay(TimeSpan.FromMilliseconds(150)));
+        using var http = Client(harness);
+
+        using (var response = await http.SendAsync(Post("v1/messages", stream: true), HttpCompletionOption.ResponseHeadersRead))
+        {
+            await using var stream = await response.Content.ReadAsStreamAsync();
+            using var reader = new StreamReader(stream);
+            // Read up to the first text delta ("Pennies"), then hang up.
+            while (await reader.ReadLineAsync() is { } line && !line.Contains("Pennies", StringComparison.Ordinal))
+            {
+            }
+        }
+
+        var record = Assert.Single(await WaitForRecordsAsync(harness, 1));
+        Assert.Equal((LedgerStatus.Failed, "client_disconnected", true, true), (record.Status, record.ErrorType, record.ClientDisconnected, record.UsageEstimated));
+        Assert.Equal(1000L, record.Usage.InputTokens); // message_start's exact input
+        // At least one token per delta seen, and one per 3 bytes of their text: "Pennies" alone is 7 bytes → 3 tokens.
+        Assert.InRange(record.Usage.OutputTokens, 3L, 200L);
+        Assert.True(record.Cost!.Value.Total > 1000 * 1m / 1_000_000m);
+    }
+
+    [Theory]
+    [InlineData("v1/messages")]
+    [InlineData("v1/chat/completions")]
+    public async Task A_stalled_stream_ends_with_an_error_event_and_is_recorded(string path)
+    {
+        await using var harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:StreamIdleTimeout"] = "00:00:01");
+        // A stream that sends its first event, then nothing for ten minutes.
+        harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithEventDelay(TimeSpan.FromMinutes(10)));
+        using var http = Client(harness);
+
+        using var response = await http.SendAsync(Post(path, stream: true), HttpCompletionOption.ResponseHeadersRead);
+        var text = await response.Content.ReadAsStringAsync(); // ends when the proxy ends the stream (the client times out at 60 s)
+
+        Assert.Contains("sent nothing for 00:00:01", text, StringComparison.Ordinal);
+        Assert.Contains(path == "v1/messages" ? "event: error" : "\"error\"", text, StringComparison.Ordinal);
+        var record = Assert.Single(await WaitForRecordsAsync(harness, 1));
+        Assert.Equal((LedgerStatus.Error, "stream_idle_timeout", false, true), (record.Status, record.ErrorType, record.ClientDisconnected, record.UsageEstimated));
+        Assert.Equal(1000L, record.Usage.InputTokens);
+    }
+
+    [Fact]
+    public async Task Disconnecting_early_does_not_get_a_key_past_its_budget()
+    {
+        // Cap $0.01: five calls of $0.002. Each request holds its worst case (input estimate + 100 × $5/1e6 ≥ $0.0005)
+        // until its upstream call is recorded, so clients that hang up cannot start more than the cap covers.
+        const decimal Cap = 0.01m;
+        await using var harness = await ProxyHarness.StartAsync();
+        CreatedApiKey key;
+        await using (var keys = new SqliteKeyStore(harness.DbPath))
+        {
+            key = await keys.CreateAsync("leaver", [BudgetCap.Parse("0.01/day")]);
+        }
+
+        harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithDelay(TimeSpan.FromMilliseconds(400)));
+        using var http = Client(harness);
+
+        // 40 requests, every client gone after 100 ms, in waves so that earlier calls settle and later ones see the spend.
+        for (var wave = 0; wave < 8; wave++)
+        {
+            await Task.WhenAll(Enumerable.Range(0, 5).Select(_ =>
+            {
+                var request = Post("v1/messages", stream: wave % 2 == 0);
+                request.Headers.Add("x-api-key", key.Key);
+                return HangUpAsync(http, request, TimeSpan.FromMilliseconds(100));
+            }));
+            await WaitUntilSettledAsync(harness, key); // the wave's orphaned calls finished, recorded and settled
+        }
+
+        await harness.StopProxyAsync(); // every hold settled, the ledger flushed
+
+        var records = (await harness.ReadLedgerAsync()).Where(record => record.ErrorType?.StartsWith("refused:", StringComparison.Ordinal) != true).ToList();
+        var served = harness.Fake.ServedMessages;
+        Assert.Equal(served.Count, records.Count); // one row per upstream call: none free
+        Assert.All(records, record => Assert.True(record.ClientDisconnected));
+        var recorded = records.Sum(record => record.Cost!.Value.Total);
+        Assert.Equal(served.Count * CallCost, recorded);
+        Assert.True(recorded <= Cap, $"recorded spend {recorded} exceeds the cap {Cap}");
+        Assert.True(served.Count < 40, "no request was refused: the budget was not reached");
+
+        await using var budgets = new SqliteBudgetStore(harness.DbPath);
+        var usage = await budgets.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Day, DateTimeOffset.UtcNow);
+        Assert.Equal(recorded, usage.SpentUsd); // the budget was charged exactly what the ledger holds
+        Assert.Equal(0m, usage.ReservedUsd);
+        SqliteConnection.ClearAllPools();
+    }
+
+    private static async Task WaitUntilSettledAsync(ProxyHarness harness, CreatedApiKey key)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await using var budgets = new SqliteBudgetStore(harness.DbPath);
+        while (true)
+        {
+            var usage = await budgets.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Day, DateTimeOffset.UtcNow);
+            var records = (await harness.ReadLedgerAsync()).Count(record => record.ErrorType?.StartsWith("refused:", StringComparison.Ordinal) != true);
+            if (usage.ReservedUsd == 0m && records == harness.Fake.ServedMessages.Count)
+            {
+                return;
+            }
+
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "the wave's calls never settled");
+            await Task.Delay(50);
+        }
+    }
+
+    // MaxResponseDrainSize = 0: a response disposed unread closes its connection (the default drains it to reuse it).
+    private static HttpClient Client(ProxyHarness harness) =>
+        new(new SocketsHttpHandler { MaxConnectionsPerServer = 64, MaxResponseDrainSize = 0 }) { BaseAddress = harness.ProxyUrl, Timeout = TimeSpan.FromSeconds(60) };
+
+    private static string RequestBody(bool stream) =>
+        $$"""{"model":"claude-haiku-4-5","max_tokens":100,"stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"Write a haiku about money."}]}""";
+
+    private static HttpRequestMessage Post(string path, bool stream)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(RequestBody(stream), Encoding.UTF8) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.Add("anthropic-version", "2023-06-01");
+        return request;
+    }
+
+    /// <summary>Sends <paramref name="request"/> and closes the connection after <paramref name="after"/>, answered or not.</summary>
+    private static async Task HangUpAsync(HttpClient http, HttpRequestMessage request, TimeSpan after)
+    {
+        using var leave = new CancellationTokenSource(after);
+        try
+        {
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, leave.Token);
+            await using var body = await response.Content.ReadAsStreamAsync(leave.Token);
+            await body.CopyToAsync(Stream.Null, leave.Token);
+        }
+        catch (OperationCanceledException) when (leave.IsCancellationRequested)
+        {
+            // hung up
+        }
+        finally
+        {
+            request.Dispose();
+        }
+    }
+
+    /// <summary>The ledger's upstream attempts once <paramref name="count"/> are there (orphaned calls finish after their clients left).</summary>
+    private static async Task<List<LedgerRecord>> WaitForRecordsAsync(ProxyHarness harness, int count)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            var records = (await harness.ReadLedgerAsync()).Where(record => record.ErrorType?.StartsWith("refused:", StringComparison.Ordinal) != true).ToList();
+            if (records.Count >= count || clock.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                Assert.Equal(count, records.Count);
+                return records;
+            }
+
+            await Task.Delay(50);
+        }
+    }
+}
