@@ -239,6 +239,8 @@ internal static class AuditCommand
             routing_calls = r.Escalations.RoutingCalls, routing_call_cost_usd = r.Escalations.RoutingCallCostUsd,
         },
         dropped_thinking = new { blocks_dropped = r.DroppedThinking.BlocksDropped, calls = r.DroppedThinking.Calls, cost_usd = r.DroppedThinking.CostUsd },
+        client_disconnects_by_key = r.ClientDisconnectsByKey.Select(b => new { key = b.Name, calls = b.Calls, cost_usd = b.CostUsd, unpriced_calls = b.UnpricedCalls }),
+        estimated_usage_calls = r.EstimatedUsageCalls,
         counterfactuals = r.Counterfactuals.Select(c => new { name = c.Name, model = c.Model, cost_usd = c.CostUsd, actual_usd = c.ActualUsd, saved_usd = c.SavedUsd }),
         flags = r.Flags.Select(f => new { kind = FlagCode(f.Kind), subject = f.Subject, message = f.Message }),
         recommendations = recommendations?.Select(x => new
@@ -271,6 +273,7 @@ internal static class AuditCommand
         AuditFlagKind.LowVolumeTask => "low-volume-task",
         AuditFlagKind.RunawaySession => "runaway-session",
         AuditFlagKind.DroppedThinking => "dropped-thinking",
+        AuditFlagKind.ClientDisconnected => "client-disconnected",
         AuditFlagKind.UnpricedModel => "unpriced-model",
         _ => kind.ToString(),
     };
@@ -326,6 +329,7 @@ internal static class AuditCommand
             .. r.DroppedThinking.BlocksDropped > 0
                 ? [new[] { "dropped thinking: blocks / calls / their cost", $"{r.DroppedThinking.BlocksDropped} / {r.DroppedThinking.Calls} / {Output.Usd(r.DroppedThinking.CostUsd)}" }]
                 : Array.Empty<string[]>(),
+            .. r.ClientDisconnectsByKey.Select(b => new[] { $"client hung up (key {b.Name}): calls / their cost", $"{b.Calls} / {Output.Usd(b.CostUsd)}" }),
             .. r.Counterfactuals.Select(c => new[] { $"{c.Name} ({c.Model})", $"{Output.Usd(c.CostUsd)} (the actual mix saved {Output.Usd(c.SavedUsd)})" }),
         ]));
         sections.Add(("Flags", ["flag", "subject", "message"], r.Flags.Select(f => new[] { FlagCode(f.Kind), f.Subject, f.Message }).ToList()));

@@ -44,6 +44,8 @@ public sealed class AuditAccumulator
     private long _escalations, _retries, _routingCalls;
     private decimal _escalationCost, _retryCost, _routingCallCost;
     private long _thinkingBlocksDropped, _thinkingDroppedCalls;
+    private readonly Dictionary<string, Bucket> _disconnectsByKey = new(StringComparer.Ordinal);
+    private long _estimatedCalls;
     private decimal _thinkingDroppedCost;
 
     /// <summary>Starts an empty audit.</summary>
@@ -172,6 +174,16 @@ public sealed class AuditAccumulator
         }
 
         Get(_byKey, record.KeyId ?? None).Add(paid, unpriced);
+        if (record.ClientDisconnected)
+        {
+            Get(_disconnectsByKey, record.KeyId ?? None).Add(paid, unpriced); // paid for a client who left: by whom
+        }
+
+        if (record.UsageEstimated)
+        {
+            _estimatedCalls++;
+        }
+
         var day = record.Timestamp.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
         Get(_byDay, day).Add(paid, unpriced);
         if (!_byDayModel.TryGetValue(day, out var dayModels))
@@ -383,6 +395,8 @@ public sealed class AuditAccumulator
             Batch = new AuditBatchStats(_batchCalls, Share(_batchCalls, _calls), _batchCost, _batchSavings),
             Escalations = new AuditEscalationStats(_requests, _escalatedRequests.Count, Share(_escalatedRequests.Count, _requests), _escalations, _escalationCost, _retries, _retryCost, _routingCalls, _routingCallCost),
             DroppedThinking = new AuditDroppedThinking(_thinkingBlocksDropped, _thinkingDroppedCalls, _thinkingDroppedCost),
+            ClientDisconnectsByKey = Buckets(_disconnectsByKey),
+            EstimatedUsageCalls = _estimatedCalls,
             Counterfactuals = counterfactuals,
             Flags = Flags(tiers, factor),
             TaskCosts = _tasks.OrderBy(pair => pair.Key, StringComparer.Ordinal).Select(pair => TaskCost(pair.Key, pair.Value)).ToList(),
@@ -437,6 +451,15 @@ public sealed class AuditAccumulator
         {
             flags.Add(new AuditFlag(AuditFlagKind.DroppedThinking, "thinking",
                 $"the API dropped {_thinkingBlocksDropped} thinking block(s) from the prompts of {_thinkingDroppedCalls} call(s) costing ${Exact(_thinkingDroppedCost)}: dropped thinking is money spent twice (reasoning paid for once and not reused)."));
+        }
+
+        if (_disconnectsByKey.Count > 0)
+        {
+            var calls = _disconnectsByKey.Values.Sum(bucket => bucket.Calls);
+            var cost = _disconnectsByKey.Values.Sum(bucket => bucket.Cost);
+            var top = _disconnectsByKey.OrderByDescending(pair => pair.Value.Cost).ThenBy(pair => pair.Key, StringComparer.Ordinal).First();
+            flags.Add(new AuditFlag(AuditFlagKind.ClientDisconnected, "client-disconnected",
+                $"{calls} call(s) costing ${Exact(cost)} were paid for clients that hung up before the answer was complete (most: key {top.Key}, {top.Value.Calls} call(s), ${Exact(top.Value.Cost)}); {_estimatedCalls} record(s) carry an estimated usage (docs/ledger.md)."));
         }
 
         return flags;

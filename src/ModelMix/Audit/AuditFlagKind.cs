@@ -17,4 +17,7 @@ public enum AuditFlagKind
 
     /// <summary>Calls to a model the catalog cannot price: recorded with tokens and no cost until a price is added.</summary>
     UnpricedModel = 4,
+
+    /// <summary>Calls whose client hung up before the answer was complete: paid for, and by whom (docs/ledger.md).</summary>
+    ClientDisconnected = 5,
 }

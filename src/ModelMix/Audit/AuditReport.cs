@@ -81,6 +81,15 @@ public sealed record AuditReport
     /// <summary>Thinking blocks the API dropped from prompts, the calls affected and their cost (all zero when none).</summary>
     public AuditDroppedThinking DroppedThinking { get; init; } = AuditDroppedThinking.None;
 
+    /// <summary>
+    /// Calls whose client hung up before the answer was complete, by key (<c>(none)</c> without a key): they are billed
+    /// all the same, and their cost is in every total above (docs/ledger.md, "Clients that hang up").
+    /// </summary>
+    public IReadOnlyList<AuditBucket> ClientDisconnectsByKey { get; init; } = [];
+
+    /// <summary>Records whose usage is ModelMix's estimate (a stopped call, a stream without its final usage), not the upstream's report.</summary>
+    public long EstimatedUsageCalls { get; init; }
+
     /// <summary>The "all on the top model" and "all on the model used before routing" bills (when there is one).</summary>
     public IReadOnlyList<AuditCounterfactual> Counterfactuals { get; init; } = [];
 
