@@ -10,6 +10,9 @@ namespace ModelMix.Pipeline;
 /// <param name="UpstreamRequestId">The upstream's <c>request-id</c>, when the error carried one.</param>
 internal readonly record struct AttemptFailure(LedgerStatus Status, string ErrorType, int HttpStatus, string? UpstreamRequestId = null)
 {
+    /// <summary>The error type of a call the caller cancelled.</summary>
+    public const string Cancelled = "cancelled";
+
     /// <summary>Classifies <paramref name="exception"/>.</summary>
     /// <param name="exception">What the inner client threw.</param>
     /// <param name="callerCancelled">Whether the caller's token was cancelled.</param>
@@ -19,7 +22,7 @@ internal readonly record struct AttemptFailure(LedgerStatus Status, string Error
         switch (exception)
         {
             case OperationCanceledException when callerCancelled:
-                return new(LedgerStatus.Failed, "cancelled", 0);
+                return new(LedgerStatus.Failed, Cancelled, 0);
             case AnthropicApiException api:
                 var status = (int)api.StatusCode;
                 return new(LedgerStatus.Error, api.Type?.Raw() ?? TypeFor(api, status), status, api.RequestID);

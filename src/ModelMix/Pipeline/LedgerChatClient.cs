@@ -54,6 +54,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
     public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var attempt = Begin(options, streaming: false);
+        var sentCancelled = cancellationToken.IsCancellationRequested; // cancelled before anything was sent: nothing to bill
         ChatResponse response;
         try
         {
@@ -62,13 +63,26 @@ public sealed class LedgerChatClient : DelegatingChatClient
         catch (Exception exception)
         {
             var failure = AttemptFailure.From(exception, cancellationToken.IsCancellationRequested, midStream: false);
-            await RecordAsync(attempt.Finish(_time) with
+            var record = attempt.Finish(_time) with
             {
                 Status = failure.Status,
                 ErrorType = failure.ErrorType,
                 HttpStatus = failure.HttpStatus,
                 UpstreamRequestId = failure.UpstreamRequestId,
-            }).ConfigureAwait(false);
+            };
+            if (failure.ErrorType == AttemptFailure.Cancelled && !sentCancelled)
+            {
+                // The caller cancelled a call that was sent: the API may bill it, and no usage came back, so it is
+                // billed the documented worst case (UsageEstimate, docs/ledger.md "Clients that hang up").
+                record = record with
+                {
+                    Usage = UsageEstimate.Unanswered(ChatRoutingRequest.From(messages, options).EstimatedInputTokens, MaxOutputTokensOf(options)),
+                    UsageEstimated = true,
+                    ClientDisconnected = true,
+                };
+            }
+
+            await RecordAsync(record).ConfigureAwait(false);
             throw;
         }
 
@@ -95,6 +109,8 @@ public sealed class LedgerChatClient : DelegatingChatClient
         string? responseModel = null;
         var thinkingDropped = 0;
         var updates = 0;
+        long contentDeltas = 0, contentBytes = 0;
+        var sawFinalUsage = false;
         var completed = false;
         Exception? fault = null;
         IAsyncEnumerator<ChatResponseUpdate>? enumerator = null;
@@ -125,16 +141,33 @@ public sealed class LedgerChatClient : DelegatingChatClient
                 if (update.RawRepresentation is SdkStreamEvent streamEvent && ChatUsage.TryApply(ref exactUsage, streamEvent))
                 {
                     sawExactUsage = true;
+                    sawFinalUsage |= streamEvent.TryPickDelta(out _);
                 }
 
                 thinkingDropped = ChatUsage.DroppedThinking(update.RawRepresentation) ?? thinkingDropped;
 
+                var generated = false;
                 foreach (var content in update.Contents)
                 {
                     if (content is UsageContent { Details: { } details })
                     {
                         approximateUsage = ChatUsage.Add(approximateUsage, ChatUsage.FromUsageDetails(details));
                     }
+                    else if (content is TextContent { Text: { } text })
+                    {
+                        contentBytes += System.Text.Encoding.UTF8.GetByteCount(text);
+                        generated = true;
+                    }
+                    else if (content is TextReasoningContent { Text: { } reasoning })
+                    {
+                        contentBytes += System.Text.Encoding.UTF8.GetByteCount(reasoning);
+                        generated = true;
+                    }
+                }
+
+                if (generated)
+                {
+                    contentDeltas++;
                 }
 
                 yield return update;
@@ -178,6 +211,19 @@ public sealed class LedgerChatClient : DelegatingChatClient
                 record = record with { Status = LedgerStatus.Failed, ErrorType = "stream_abandoned" };
             }
 
+            if (!completed && updates > 0 && !sawFinalUsage)
+            {
+                // The stream ended before its final usage (abandoned, cancelled or cut): the input as message_start
+                // reported it, and an output of at least what was received (UsageEstimate, docs/ledger.md).
+                var relayed = UsageEstimate.StreamOutputTokens(contentDeltas, contentBytes);
+                record = record with
+                {
+                    Usage = relayed > record.Usage.OutputTokens ? record.Usage with { OutputTokens = relayed } : record.Usage,
+                    UsageEstimated = true,
+                    ClientDisconnected = fault is null || cancellationToken.IsCancellationRequested,
+                };
+            }
+
             await RecordAsync(record).ConfigureAwait(false);
         }
     }
@@ -188,6 +234,12 @@ public sealed class LedgerChatClient : DelegatingChatClient
         ArgumentNullException.ThrowIfNull(serviceType);
         return serviceKey is null && serviceType == typeof(AttemptRecorder) ? _recorder : base.GetService(serviceType, serviceKey);
     }
+
+    /// <summary>
+    /// The output bound of a call: <see cref="ChatOptions.MaxOutputTokens"/>, else 4,096 — the default the official SDK's
+    /// <c>AsIChatClient</c> sends when neither the options nor the client set one.
+    /// </summary>
+    private static long MaxOutputTokensOf(ChatOptions? options) => options?.MaxOutputTokens ?? 4096;
 
     private PendingAttempt Begin(ChatOptions? options, bool streaming)
     {

@@ -116,9 +116,42 @@ public sealed class LedgerChatClientTests : LedgerPipelineTest
         Assert.True(record.Streaming);
         Assert.Equal(LedgerStatus.Failed, record.Status);
         Assert.Equal("stream_abandoned", record.ErrorType);
-        // message_start's usage: the cache read is known, output is still its small placeholder.
-        Assert.Equal(new TokenUsage(29, 2, CacheReadTokens: 5562, InferenceGeo: "not_available"), record.Usage);
+        // message_start's usage (input and cache read exact); the output is estimated from what was received before
+        // the break (UsageEstimate): one delta, "I'll check" = 10 bytes → ⌈10 / 3⌉ = 4 tokens, above the placeholder 2.
+        Assert.Equal(new TokenUsage(29, 4, CacheReadTokens: 5562, InferenceGeo: "not_available"), record.Usage);
+        Assert.Equal((true, true), (record.UsageEstimated, record.ClientDisconnected));
         Assert.NotNull(record.Cost);
+    }
+
+    [Fact]
+    public async Task A_call_the_caller_cancels_after_sending_is_billed_its_documented_worst_case()
+    {
+        Server.Enqueue(FakeReply.Message().WithDelay(TimeSpan.FromSeconds(30)));
+        using var chat = Pipeline();
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => chat.GetResponseAsync(Prompt, new ChatOptions { MaxOutputTokens = 200 }, cancel.Token));
+
+        var record = Assert.Single(await CommittedRecordsAsync());
+        Assert.Equal((LedgerStatus.Failed, "cancelled", true, true), (record.Status, record.ErrorType, record.UsageEstimated, record.ClientDisconnected));
+        // UsageEstimate.Unanswered: the prompt's 60 characters at 3.5 per token → ⌈17.1⌉ = 18 input tokens, and the
+        // output at its bound, MaxOutputTokens = 200. Haiku 4.5: 18 × $1/M + 200 × $5/M = 0.000018 + 0.001 = 0.001018.
+        Assert.Equal(new TokenUsage(18, 200), record.Usage);
+        Assert.Equal(0.001018m, record.Cost!.Value.Total);
+    }
+
+    [Fact]
+    public async Task A_call_cancelled_before_it_was_sent_is_recorded_without_a_charge()
+    {
+        using var chat = Pipeline();
+        using var cancel = new CancellationTokenSource();
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => chat.GetResponseAsync(Prompt, cancellationToken: cancel.Token));
+
+        var record = Assert.Single(await CommittedRecordsAsync());
+        Assert.Equal(("cancelled", false, 0m), (record.ErrorType, record.UsageEstimated, record.Cost!.Value.Total));
+        Assert.Equal(0, Server.MessageCount);
     }
 
     [Fact]
@@ -181,7 +214,10 @@ public sealed class LedgerChatClientTests : LedgerPipelineTest
         var record = Assert.Single(await CommittedRecordsAsync());
         Assert.Equal((LedgerStatus.Error, "overloaded_error", 200), (record.Status, record.ErrorType, record.HttpStatus));
         Assert.Equal(16, record.Usage.InputTokens);
-        Assert.Equal(16 * 1m / 1_000_000 + 1 * 5m / 1_000_000, record.Cost!.Value.Total);
+        // No final usage arrived: the output is estimated from the two deltas received, "Pennies" (7 bytes) and
+        // " per thousand" (13): 20 bytes → ⌈20 / 3⌉ = 7 tokens (UsageEstimate), not message_start's placeholder 1.
+        Assert.Equal((7L, true, false), (record.Usage.OutputTokens, record.UsageEstimated, record.ClientDisconnected));
+        Assert.Equal(16 * 1m / 1_000_000 + 7 * 5m / 1_000_000, record.Cost!.Value.Total);
     }
 
     [Fact]

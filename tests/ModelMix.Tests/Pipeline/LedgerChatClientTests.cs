@@ -229,7 +229,9 @@ public sealed class LedgerChatClientTests
         Assert.True(_inner.StreamDisposed);
         var record = Assert.Single(_ledger.Records);
         Assert.Equal((LedgerStatus.Failed, "stream_abandoned"), (record.Status, record.ErrorType));
-        Assert.Equal(default, record.Usage); // the usage content had not arrived yet
+        // The usage content had not arrived: estimated from what was received, one delta "a" (1 byte) → 1 output token.
+        Assert.Equal(new TokenUsage(0, 1), record.Usage);
+        Assert.Equal((true, true), (record.UsageEstimated, record.ClientDisconnected));
     }
 
     [Fact]
