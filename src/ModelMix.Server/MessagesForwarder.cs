@@ -662,7 +662,29 @@ internal sealed class MessagesForwarder : IDisposable
         byte[] body;
         try
         {
-            body = await ReadAnswerAsync(response.Content, timeout.Token);
+            body = await ReadAnswerAsync(response.Content, timeout.Token, _options.MaxAnswerBytes);
+        }
+        catch (AnswerTooLargeException)
+        {
+            // A misbehaving upstream: the answer is dropped unread (the connection with it), the attempt is billed its
+            // worst case (no usage could be read) and fails without a retry: another attempt would only do the same.
+            response.Dispose();
+            Log.AttemptFailed(_logger, attempt, call.RequestId, call.Route.Model, "answer_too_large", status);
+            call.Budget.Charge(await _recorder.RecordAsync(NewRecord(call, attempt, startedAt, started, status, HeaderValue(headers, "request-id"), usage: UsageEstimate.Unanswered(call.Body, call.Request.MaxTokens)) with
+            {
+                Status = LedgerStatus.Error,
+                ErrorType = "answer_too_large",
+                UsageEstimated = true,
+            }, CancellationToken.None));
+            return new UpstreamResult
+            {
+                Attempt = attempt,
+                Status = 502,
+                Body = AnthropicError.Body("api_error", $"The upstream answer was larger than ModelMix:MaxAnswerBytes ({_options.MaxAnswerBytes} bytes).", call.RequestId),
+                Headers = [new("content-type", "application/json")],
+                StartedAt = startedAt,
+                StartedTimestamp = started,
+            };
         }
         catch (Exception exception) when (exception is HttpRequestException or IOException || (exception is OperationCanceledException && !upstream.IsCancellationRequested))
         {
@@ -742,17 +764,59 @@ internal sealed class MessagesForwarder : IDisposable
     /// first buffers into a growing stream, then copies (≈ 2.5 KB allocated per request for a 735-byte answer,
     /// docs/performance.md). Otherwise HttpClient's own buffering. An answer cut short throws an <see cref="IOException"/>.
     /// </summary>
-    internal static async ValueTask<byte[]> ReadAnswerAsync(HttpContent content, CancellationToken cancellationToken)
+    /// <exception cref="AnswerTooLargeException">The answer is (or announces itself as) longer than <paramref name="maxBytes"/>.</exception>
+    internal static async ValueTask<byte[]> ReadAnswerAsync(HttpContent content, CancellationToken cancellationToken, long maxBytes = long.MaxValue)
     {
+        if (content.Headers.ContentLength is { } announced && announced > maxBytes)
+        {
+            throw new AnswerTooLargeException();
+        }
+
         if (content.Headers.ContentLength is not { } length || length > ExactAnswerLimit)
         {
-            return await content.ReadAsByteArrayAsync(cancellationToken);
+            return await ReadBoundedAsync(content, maxBytes, cancellationToken);
         }
 
         var body = length == 0 ? [] : GC.AllocateUninitializedArray<byte>((int)length);
         await using var stream = content.ReadAsStream(cancellationToken); // the connection's stream, at hand: no task to wait for
         await stream.ReadExactlyAsync(body, cancellationToken);
         return body;
+    }
+
+    /// <summary>Reads an answer of unknown length, growing as it arrives, and gives up past <paramref name="maxBytes"/>.</summary>
+    private static async ValueTask<byte[]> ReadBoundedAsync(HttpContent content, long maxBytes, CancellationToken cancellationToken)
+    {
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
+        using var buffer = new MemoryStream();
+        var chunk = ArrayPool<byte>.Shared.Rent(81920);
+        try
+        {
+            int read;
+            while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
+            {
+                if (buffer.Length + read > maxBytes)
+                {
+                    throw new AnswerTooLargeException();
+                }
+
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+
+        return buffer.ToArray();
+    }
+
+    /// <summary>An upstream answer longer than <see cref="ProxyOptions.MaxAnswerBytes"/>.</summary>
+    internal sealed class AnswerTooLargeException : Exception
+    {
+        public AnswerTooLargeException()
+            : base("The upstream answer is larger than ModelMix:MaxAnswerBytes.")
+        {
+        }
     }
 
     /// <summary>The largest announced Content-Length read into an array allocated up front; a larger answer grows as it arrives.</summary>
@@ -840,8 +904,9 @@ internal sealed class MessagesForwarder : IDisposable
         var response = StartStreamResponse(context, result);
         var watch = call.Watch!;
         var client = context.RequestAborted;
-        var tap = new SseUsageTap();
+        var tap = new SseUsageTap(_options.MaxAnswerBytes);
         string? cutReason = null; // the upstream's fault: the client gets an error event
+        var tooLarge = false;
         string? stopReason = null; // the proxy stopped an orphaned stream
         var stalled = false;
         var clientGone = false;
@@ -867,6 +932,13 @@ internal sealed class MessagesForwarder : IDisposable
             {
                 idle.Restart(_options.StreamIdleTimeout);
                 tap.Observe(buffer.AsSpan(0, read));
+                if (tap.Overflowed)
+                {
+                    tooLarge = true; // one event past MaxAnswerBytes: a misbehaving upstream, cut before it takes the memory
+                    cutReason = $"an upstream event was larger than ModelMix:MaxAnswerBytes ({_options.MaxAnswerBytes} bytes)";
+                    break;
+                }
+
                 call.ShadowCapture?.Append(buffer.AsSpan(0, read));
                 if (!clientGone && client.IsCancellationRequested)
                 {
@@ -917,7 +989,7 @@ internal sealed class MessagesForwarder : IDisposable
                 }
             }
 
-            if (stopReason is null && !tap.Completed && tap.ErrorType is null)
+            if (stopReason is null && cutReason is null && !tap.Completed && tap.ErrorType is null)
             {
                 cutReason = "the upstream closed the stream early";
             }
@@ -978,7 +1050,7 @@ internal sealed class MessagesForwarder : IDisposable
 
         var usage = tap.UsageOrEstimate(out var estimated);
         var status = tap.ErrorType is not null || cutReason is not null ? LedgerStatus.Error : stopReason is not null ? LedgerStatus.Failed : LedgerStatus.Ok;
-        var errorType = tap.ErrorType ?? (stalled ? "stream_idle_timeout" : cutReason is not null ? "stream_cut" : stopReason is not null ? "client_disconnected" : null);
+        var errorType = tap.ErrorType ?? (stalled ? "stream_idle_timeout" : tooLarge ? "answer_too_large" : cutReason is not null ? "stream_cut" : stopReason is not null ? "client_disconnected" : null);
         var record = await _recorder.RecordAsync(NewRecord(call, result.Attempt, result.StartedAt, result.StartedTimestamp, result.Status) with
         {
             UpstreamRequestId = HeaderValue(result.Headers, "request-id"),

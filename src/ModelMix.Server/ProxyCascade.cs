@@ -282,6 +282,12 @@ internal sealed partial class ProxyCascade
             while ((read = await source.ReadAsync(chunk, idle.Token)) > 0)
             {
                 idle.Restart(_options.StreamIdleTimeout);
+                if (buffer.Length + read > _options.MaxAnswerBytes)
+                {
+                    cut = $"the upstream stream was larger than ModelMix:MaxAnswerBytes ({_options.MaxAnswerBytes} bytes)";
+                    break; // a misbehaving upstream is not held in memory
+                }
+
                 buffer.Write(chunk, 0, read);
             }
         }
@@ -317,7 +323,7 @@ internal sealed partial class ProxyCascade
             ClientDisconnected = watch.ClientGone,
             Streaming = true,
             Status = tap.ErrorType is not null || cut is not null ? LedgerStatus.Error : stopped ? LedgerStatus.Failed : LedgerStatus.Ok,
-            ErrorType = tap.ErrorType ?? (stalled ? "stream_idle_timeout" : cut is not null ? "stream_cut" : stopped ? "client_disconnected" : null),
+            ErrorType = tap.ErrorType ?? (stalled ? "stream_idle_timeout" : cut?.StartsWith("the upstream stream was larger", StringComparison.Ordinal) == true ? "answer_too_large" : cut is not null ? "stream_cut" : stopped ? "client_disconnected" : null),
         }, CancellationToken.None);
         call.Budget.Charge(record);
         return (events, tap.ErrorType is not null || cut is not null || stopped, cut);

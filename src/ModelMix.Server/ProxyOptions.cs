@@ -69,6 +69,13 @@ public sealed class ProxyOptions
     /// </summary>
     public long MaxOrphanedStreamBytes { get; set; } = 64L * 1024 * 1024;
 
+    /// <summary>
+    /// The largest upstream answer the proxy reads: a buffered answer, or one event of a stream. A larger one fails its
+    /// attempt cleanly (502 <c>api_error</c>, or an <c>error</c> event ending the stream) and is recorded as
+    /// <c>answer_too_large</c> with an estimated usage, so a misbehaving upstream cannot take the proxy's memory.
+    /// </summary>
+    public long MaxAnswerBytes { get; set; } = 32L * 1024 * 1024;
+
     /// <summary>Retries after a retryable upstream failure (429, 529, 5xx, connection failure) before any byte reached the client.</summary>
     public int MaxRetries { get; set; } = 2;
 

@@ -59,6 +59,11 @@ internal sealed class ProxyOptionsValidator : IValidateOptions<ProxyOptions>
             failures.Add($"{ProxyOptions.SectionName}:StreamIdleTimeout must be positive, got {options.StreamIdleTimeout}.");
         }
 
+        if (options.MaxAnswerBytes < 1024)
+        {
+            failures.Add($"{ProxyOptions.SectionName}:MaxAnswerBytes must be at least 1024, got {options.MaxAnswerBytes}.");
+        }
+
         if (options.MaxOrphanedCalls < 0)
         {
             failures.Add($"{ProxyOptions.SectionName}:MaxOrphanedCalls must be 0 or more, got {options.MaxOrphanedCalls}.");

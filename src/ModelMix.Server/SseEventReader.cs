@@ -10,6 +10,16 @@ namespace ModelMix.Server;
 internal sealed class SseEventReader
 {
     private readonly ArrayBufferWriter<byte> _pending = new(4096);
+    private readonly long _maxEventBytes;
+
+    /// <summary>A reader that gives up on an event larger than <paramref name="maxEventBytes"/> (<see cref="Overflowed"/>).</summary>
+    public SseEventReader(long maxEventBytes = long.MaxValue) => _maxEventBytes = maxEventBytes;
+
+    /// <summary>
+    /// Whether an event grew past the reader's limit: it holds nothing more and reads nothing more from then on
+    /// (its memory is bounded by the limit, whatever the upstream sends).
+    /// </summary>
+    public bool Overflowed { get; private set; }
 
     /// <summary>Receives one event's data payload.</summary>
     public delegate void DataHandler(ReadOnlySpan<byte> data);
@@ -17,6 +27,11 @@ internal sealed class SseEventReader
     /// <summary>Feeds the next chunk; calls <paramref name="onEvent"/> for every event it completes.</summary>
     public void Feed(ReadOnlySpan<byte> chunk, DataHandler onEvent)
     {
+        if (Overflowed)
+        {
+            return;
+        }
+
         _pending.Write(chunk);
         var data = _pending.WrittenSpan;
         var consumed = 0;
@@ -37,6 +52,13 @@ internal sealed class SseEventReader
             var rest = data[consumed..].ToArray();
             _pending.ResetWrittenCount();
             _pending.Write(rest);
+        }
+
+        if (_pending.WrittenCount > _maxEventBytes)
+        {
+            Overflowed = true; // an event this large is not an answer ModelMix will hold: drop it and stop
+            _pending.Clear();
+            _pending.ResetWrittenCount();
         }
     }
 

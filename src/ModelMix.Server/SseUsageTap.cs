@@ -12,8 +12,14 @@ namespace ModelMix.Server;
 /// </summary>
 internal sealed class SseUsageTap
 {
-    private readonly SseEventReader _events = new();
+    private readonly SseEventReader _events;
     private bool _started;
+
+    /// <summary>A tap whose events may be at most <paramref name="maxEventBytes"/> long (<see cref="Overflowed"/>).</summary>
+    public SseUsageTap(long maxEventBytes = long.MaxValue) => _events = new SseEventReader(maxEventBytes);
+
+    /// <summary>Whether an event was larger than the tap's limit: the stream is to be cut (<see cref="ProxyOptions.MaxAnswerBytes"/>).</summary>
+    public bool Overflowed => _events.Overflowed;
 
     /// <summary>The model named in <c>message_start</c>.</summary>
     public string? Model { get; private set; }

@@ -465,6 +465,12 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
             {
                 var text = ReplyBodies.Message(
                     SharedFixtures.Read(reply.Fixture ?? FakeReply.DefaultMessageFixture), model, reply.Usage, thinking);
+                if (reply.PaddingBytes > 0)
+                {
+                    var at = text.IndexOf("\"text\":\"", StringComparison.Ordinal) + 8;
+                    text = text[..at] + new string('x', reply.PaddingBytes) + text[at..];
+                }
+
                 if (reply.CutBodyAfterBytes is { } cutAt)
                 {
                     await CutReplies.WriteCutJsonAsync(ctx, text, cutAt, ct); // FakeReply.Faults.cs
@@ -512,6 +518,16 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
     {
         var events = ReplyBodies.Stream(
             SharedFixtures.Read(reply.Fixture ?? FakeReply.DefaultStreamFixture), model, reply.Usage, thinking);
+        if (reply.PaddingBytes > 0)
+        {
+            var padded = events.ToList();
+            var start = padded.FindIndex(e => e.Name == "content_block_start");
+            padded.Insert(start + 1, new SseEvent(
+                "content_block_delta",
+                "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"" + new string('x', reply.PaddingBytes) + "\"}}"));
+            events = padded;
+        }
+
         var response = ctx.Response;
         response.StatusCode = 200;
         response.ContentType = "text/event-stream; charset=utf-8";

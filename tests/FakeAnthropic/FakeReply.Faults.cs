@@ -20,4 +20,17 @@ public sealed partial record FakeReply
 
         return this with { CutBodyAfterBytes = bytes };
     }
+
+    /// <summary>Bytes of filler text added to the answer (a misbehaving, oversized upstream), or 0.</summary>
+    public int PaddingBytes { get; private init; }
+
+    /// <summary>
+    /// Makes the answer <paramref name="bytes"/> bytes of filler text longer: a JSON answer's first text block grows,
+    /// and a stream gets one extra <c>text_delta</c> event carrying it (right after the first <c>content_block_start</c>).
+    /// </summary>
+    public FakeReply WithPadding(int bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        return this with { PaddingBytes = bytes };
+    }
 }
