@@ -192,7 +192,7 @@ internal sealed class MessagesForwarder : IDisposable
         var routedFeatures = request.Features; // what the request asks of a model once routed (a decision's effort included)
         if (_router.IsAlias(request.Model, out var policy))
         {
-            var features = request.Features with { TaskLabel = taskLabel, SessionId = sessionId, RequestId = requestId };
+            var features = request.Features with { TaskLabel = taskLabel, SessionId = sessionId, RequestId = requestId, KeyId = caller.KeyId };
             if (held is null && _router.RoutingCallOf(policy!) is { } routingCall)
             {
                 // auto-meta pays its classifier before it decides: the loop guard and the budget come first, so a
@@ -375,7 +375,7 @@ internal sealed class MessagesForwarder : IDisposable
 
         await RelayAsync(context, call, result!, dialect);
         shadow?.Submit(call, result!); // after the answer was written: only a queue write (ProxyShadow.cs)
-        _loopGuard.AddSpend(sessionId, call.Budget.Charged);
+        _loopGuard.AddSpend(caller.KeyId, sessionId, call.Budget.Charged);
     }
 
     /// <summary>
@@ -1290,7 +1290,7 @@ internal sealed class MessagesForwarder : IDisposable
     /// </summary>
     private async ValueTask<bool> TripsLoopGuardAsync(HttpContext context, string requestId, MessagesRequest request, Route route, IClientDialect dialect, AuthCaller caller, string? sessionId, string? taskLabel, byte[] body)
     {
-        if (_loopGuard.Check(sessionId, body) is not { } tripped)
+        if (_loopGuard.Check(caller.KeyId, sessionId, body) is not { } tripped)
         {
             return false;
         }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
+using ModelMix.Routing;
 
 namespace ModelMix.Server;
 
@@ -48,7 +49,8 @@ internal sealed class ProxyLoopGuard
     /// Counts one step of <paramref name="sessionId"/> and checks every limit; returns why the guard trips, or null.
     /// Requests without a session are not guarded (there is nothing to tie their steps together).
     /// </summary>
-    public string? Check(string? sessionId, byte[] body)
+    /// <remarks>Sessions are per key (<see cref="SessionScope"/>): another key's session of the same name is another session.</remarks>
+    public string? Check(string? keyId, string? sessionId, byte[] body)
     {
         if (sessionId is null || !Enabled)
         {
@@ -61,7 +63,7 @@ internal sealed class ProxyLoopGuard
             Sweep(now);
         }
 
-        var session = _sessions.GetOrAdd(sessionId, _ => new Session());
+        var session = _sessions.GetOrAdd(SessionScope.Of(keyId, sessionId)!, _ => new Session());
         lock (session)
         {
             session.LastSeen = now;
@@ -86,9 +88,9 @@ internal sealed class ProxyLoopGuard
     }
 
     /// <summary>Adds what a request of the session cost, for the per-minute limit.</summary>
-    public void AddSpend(string? sessionId, decimal cost)
+    public void AddSpend(string? keyId, string? sessionId, decimal cost)
     {
-        if (sessionId is null || _maxSpendPerMinute is null || cost <= 0m || !_sessions.TryGetValue(sessionId, out var session))
+        if (sessionId is null || _maxSpendPerMinute is null || cost <= 0m || !_sessions.TryGetValue(SessionScope.Of(keyId, sessionId)!, out var session))
         {
             return;
         }

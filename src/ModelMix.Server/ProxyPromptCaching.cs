@@ -128,7 +128,7 @@ internal sealed class ProxyPromptCaching
         var model = record.ResponseModel ?? record.RoutedModel;
         if (usage.CacheWrite5mTokens + usage.CacheWrite1hTokens + usage.CacheReadTokens > 0)
         {
-            return _routing?.ObserveAsync(record.SessionId, model, usage) ?? ValueTask.CompletedTask;
+            return _routing?.ObserveAsync(SessionScope.Of(record.KeyId, record.SessionId), model, usage) ?? ValueTask.CompletedTask; // per key
         }
 
         var last = sentBody.LastIndexOf(CacheControlToken);

@@ -195,11 +195,11 @@ public sealed class AuditAccumulator
         var tier = _prices.TryGetEntry(model, out var entry) && entry.Family is { Length: > 0 } family ? family : "other";
         Get(_byTier, tier).Add(paid, unpriced);
 
-        if (record.SessionId is { } session)
+        if (Routing.SessionScope.Of(record.KeyId, record.SessionId) is { } session) // a session is its key's
         {
             if (!_sessions.TryGetValue(session, out var s))
             {
-                _sessions[session] = s = new SessionAcc { First = record.Timestamp };
+                _sessions[session] = s = new SessionAcc { First = record.Timestamp, Id = record.SessionId!, KeyId = record.KeyId };
             }
 
             s.Last = record.Timestamp;
@@ -427,14 +427,14 @@ public sealed class AuditAccumulator
             }
         }
 
-        foreach (var (id, session) in _sessions.OrderBy(pair => pair.Key, StringComparer.Ordinal))
+        foreach (var session in _sessions.OrderBy(pair => pair.Key, StringComparer.Ordinal).Select(pair => pair.Value))
         {
             var minutes = Math.Max((decimal)(session.Last - session.First).Ticks / TimeSpan.TicksPerMinute, 1m);
             var velocity = session.Cost / minutes;
             if (session.Cost >= _options.RunawayMinSessionUsd && velocity >= _options.RunawayUsdPerMinute)
             {
-                flags.Add(new AuditFlag(AuditFlagKind.RunawaySession, id,
-                    $"session '{id}' spent ${Round(session.Cost)} in {session.Calls} calls at ${Round(velocity)} a minute, at or past ${Round(_options.RunawayUsdPerMinute)} a minute: a runaway loop?"));
+                flags.Add(new AuditFlag(AuditFlagKind.RunawaySession, session.Id,
+                    $"session '{session.Id}'{(session.KeyId is null ? string.Empty : $" of key {session.KeyId}")} spent ${Round(session.Cost)} in {session.Calls} calls at ${Round(velocity)} a minute, at or past ${Round(_options.RunawayUsdPerMinute)} a minute: a runaway loop?"));
             }
         }
 
@@ -587,6 +587,8 @@ public sealed class AuditAccumulator
 
     private sealed class SessionAcc
     {
+        public string Id = string.Empty; // the session as the caller named it
+        public string? KeyId; // whose session it is
         public DateTimeOffset First;
         public DateTimeOffset Last;
         public decimal Cost;

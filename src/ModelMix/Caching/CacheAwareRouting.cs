@@ -58,7 +58,7 @@ public sealed class CacheAwareRouting
         }
 
         var now = _time.GetUtcNow();
-        var warm = await _store.GetAsync(session, now, cancellationToken).ConfigureAwait(false);
+        var warm = await _store.GetAsync(SessionScope.Of(request.KeyId, session)!, now, cancellationToken).ConfigureAwait(false); // per key
         if (warm is null
             || !_prices.TryResolveId(decision.Model, out var chosen)
             || !_prices.TryResolveId(warm.Model, out var warmModel)

@@ -149,10 +149,11 @@ public sealed class LoopGuardChatClient : DelegatingChatClient
     /// <summary>Forgets a session (e.g. when the app knows the conversation ended).</summary>
     /// <param name="sessionId">The session id.</param>
     /// <returns>Whether the session was remembered.</returns>
-    public bool Forget(string sessionId)
+    /// <param name="keyId">The key the session belongs to (<see cref="ModelMixChatOptions.GetKeyId"/>), if any: sessions are per key.</param>
+    public bool Forget(string sessionId, string? keyId = null)
     {
         ArgumentNullException.ThrowIfNull(sessionId);
-        return _sessions.TryRemove(sessionId, out _);
+        return _sessions.TryRemove(Routing.SessionScope.Of(keyId, sessionId)!, out _);
     }
 
     private async ValueTask<LoopGuardSession?> BeginAsync(ChatOptions? options)
@@ -165,7 +166,7 @@ public sealed class LoopGuardChatClient : DelegatingChatClient
 
         var now = _time.GetUtcNow();
         SweepIfDue(now);
-        var session = _sessions.GetOrAdd(sessionId, static (id, at) => new LoopGuardSession(id, at), now);
+        var session = _sessions.GetOrAdd(Routing.SessionScope.Of(options.GetKeyId(), sessionId)!, static (_, state) => new LoopGuardSession(state.Session, state.At), (Session: sessionId, At: now)); // per key
         LoopGuardException? trip = null;
         lock (session.Gate)
         {

@@ -9,13 +9,18 @@ public sealed class ProxyGuardTests
 {
     private const string Plain = """{"model":"claude-haiku-4-5","max_tokens":64,"messages":[{"role":"user","content":"next step?"}]}""";
 
-    private static async Task<HttpResponseMessage> PostAsync(ProxyHarness harness, string body, string? session)
+    private static async Task<HttpResponseMessage> PostAsync(ProxyHarness harness, string body, string? session, string? apiKey = null)
     {
         using var http = harness.Http();
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/messages") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         if (session is not null)
         {
             request.Headers.Add("x-modelmix-session", session);
+        }
+
+        if (apiKey is not null)
+        {
+            request.Headers.Add("x-api-key", apiKey);
         }
 
         return await http.SendAsync(request);
@@ -43,6 +48,40 @@ public sealed class ProxyGuardTests
         Assert.Equal("agent-run-1", guard.SessionId);
         Assert.Equal(LedgerStatus.Error, guard.Status);
         Assert.Equal(0m, guard.Cost!.Value.Total);
+    }
+
+    [Fact]
+    public async Task Sessions_are_per_key_one_team_cannot_use_up_another_teams_session()
+    {
+        await using var harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:LoopGuard:MaxStepsPerSession"] = "2");
+        string teamA, teamB;
+        await using (var keys = new ModelMix.Keys.SqliteKeyStore(harness.DbPath))
+        {
+            teamA = (await keys.CreateAsync("team-a", [])).Key;
+            teamB = (await keys.CreateAsync("team-b", [])).Key;
+        }
+
+        // Team A uses up its session "agent-1" (2 steps, the third is stopped) …
+        for (var i = 0; i < 2; i++)
+        {
+            using var ok = await PostAsync(harness, Plain, "agent-1", teamA);
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        }
+
+        using var stoppedA = await PostAsync(harness, Plain, "agent-1", teamA);
+        Assert.Equal(HttpStatusCode.BadRequest, stoppedA.StatusCode);
+
+        // … and team B's session of the same name is its own: two steps pass, the third is stopped.
+        for (var i = 0; i < 2; i++)
+        {
+            using var ok = await PostAsync(harness, Plain, "agent-1", teamB);
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        }
+
+        using var stoppedB = await PostAsync(harness, Plain, "agent-1", teamB);
+        Assert.Equal(HttpStatusCode.BadRequest, stoppedB.StatusCode);
+        Assert.Equal(4, harness.Fake.MessageCount);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
     }
 
     [Fact]
