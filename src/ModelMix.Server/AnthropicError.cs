@@ -41,7 +41,10 @@ internal static class AnthropicError
         return buffer.ToArray();
     }
 
-    /// <summary>Writes an error response; the type follows the status unless given.</summary>
+    /// <summary>
+    /// Writes an error response; the type follows the status unless given. Without <paramref name="requestId"/> the
+    /// request's <c>x-modelmix-request-id</c> is used (or a new id is given), so the body's <c>request_id</c> is never null.
+    /// </summary>
     public static async Task WriteAsync(HttpContext context, int status, string message, string? type = null, string? requestId = null)
     {
         if (context.Response.HasStarted)
@@ -49,13 +52,11 @@ internal static class AnthropicError
             return;
         }
 
+        requestId ??= ProxyRequestId.For(context);
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
         ProxyRefusals.Observe(context, status, type ?? TypeFor(status), message); // logged (rate-limited) and counted
-        if (requestId is not null)
-        {
-            context.Response.Headers["request-id"] = requestId;
-        }
+        context.Response.Headers["request-id"] = requestId;
 
         await context.Response.Body.WriteAsync(Body(type ?? TypeFor(status), message, requestId), context.RequestAborted);
     }

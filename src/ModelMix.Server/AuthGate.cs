@@ -39,6 +39,23 @@ internal sealed class AuthGate(IKeyStore keys, AuthBinding binding, TimeProvider
     }
 
     /// <summary>
+    /// Whether the proxy serves without keys right now (open mode): it listens on loopback only and no active key
+    /// exists. Cheap: the answer is cached as <see cref="KeysExistAsync"/> says.
+    /// </summary>
+    public ValueTask<bool> IsOpenAsync(CancellationToken cancellationToken)
+    {
+        if (!binding.LoopbackOnly || _keysExist)
+        {
+            return ValueTask.FromResult(false);
+        }
+
+        var exist = KeysExistAsync(cancellationToken);
+        return exist.IsCompletedSuccessfully ? ValueTask.FromResult(!exist.Result) : AwaitAsync(exist);
+
+        static async ValueTask<bool> AwaitAsync(ValueTask<bool> exist) => !await exist;
+    }
+
+    /// <summary>
     /// Whether any active key exists, without a database query per request: once keys exist the proxy stays secured
     /// until restarted (revoking every key does not reopen it, the safe direction); "none yet" is rechecked at most
     /// every <see cref="OpenModeRecheck"/>, so a key created by <c>modelmix keys create</c> takes effect within a second.

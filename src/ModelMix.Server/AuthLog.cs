@@ -14,9 +14,6 @@ internal static partial class AuthLog
     [LoggerMessage(103, LogLevel.Warning, "Reclaimed {Count} budget reservation(s) left by a process that stopped without settling them.")]
     public static partial void Reconciled(ILogger logger, int count);
 
-    [LoggerMessage(104, LogLevel.Information, "Request {RequestId}: refused by the {Window} budget of {Budget} (HTTP 429).")]
-    public static partial void BudgetRefused(ILogger logger, string requestId, string window, string budget);
-
     [LoggerMessage(105, LogLevel.Error, "Request {RequestId}: its budget reservation could not be settled; it will be reconciled against the ledger when it expires.")]
     public static partial void SettleFailed(ILogger logger, Exception exception, string requestId);
 }

@@ -160,6 +160,8 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
                     return;
                 }
 
+                (raw, request) = router.WithCatalogName(raw, request); // one spelling per model (CLAUDE-HAIKU-4-5 → claude-haiku-4-5)
+
                 var item = await RouteAsync(context, customId, raw, request, requestId, $"{at}.params.model");
                 if (item is null)
                 {

@@ -58,8 +58,9 @@ internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<
             return new BudgetHold(keyId, store, reservation, logger);
         }
 
+        // Not logged here: the 429 is a refusal like any other (ProxyRefusals), logged at most once per 10 s with a count
+        // of those folded into the line. A line per refused request let one client over its budget flood the log.
         var refusal = result.Refusal!;
-        AuthLog.BudgetRefused(logger, requestId, BudgetPeriods.Describe(refusal.Limit.Window), refusal.Limit.Label);
         if (refusal.ResetsAt is { } reset)
         {
             var seconds = Math.Max(1, (long)Math.Ceiling((reset - now).TotalSeconds));

@@ -9,26 +9,22 @@ namespace ModelMix.Server;
 /// <c>POST /v1/messages/count_tokens</c>: passed through to the upstream (a routing alias is first resolved to the
 /// model it would route to, so the count is the routed model's). Counting is free, so nothing is recorded.
 /// </summary>
-internal sealed class CountTokensForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, ProxyRouter router, AuthGate auth)
+internal sealed class CountTokensForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, ProxyRouter router, AuthGate auth, MessagesForwarder forwarder)
 {
     public async Task HandleAsync(HttpContext context)
     {
         var settings = options.Value;
-        if (await auth.AuthenticateAsync(context, ProxyRequestId.New(), MessagesForwarder.AnthropicDialect.Instance) is null)
+        var requestId = ProxyRequestId.New();
+        context.Response.Headers[ProxyRequestId.HeaderName] = requestId;
+        if (await auth.AuthenticateAsync(context, requestId, MessagesForwarder.AnthropicDialect.Instance) is null)
         {
             return;
         }
 
-        byte[] body;
-        using (var buffer = new MemoryStream())
+        // The same reader as /v1/messages: ModelMix:MaxRequestBodyBytes is enforced while reading (413), not after
+        // buffering whatever the client sent.
+        if (await forwarder.ReadBodyAsync(context, MessagesForwarder.AnthropicDialect.Instance) is not { } body)
         {
-            await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
-            body = buffer.ToArray();
-        }
-
-        if (body.LongLength > settings.MaxRequestBodyBytes)
-        {
-            await AnthropicError.WriteAsync(context, 413, $"Request exceeds the maximum allowed number of bytes ({settings.MaxRequestBodyBytes}).");
             return;
         }
 
@@ -51,6 +47,12 @@ internal sealed class CountTokensForwarder(IHttpClientFactory clients, IOptions<
         {
             await AnthropicError.WriteAsync(context, 400, "model: Field required");
             return;
+        }
+
+        if (router.CatalogName(model) is var catalogName && !string.Equals(catalogName, model, StringComparison.Ordinal))
+        {
+            body = RequestBodyRewriter.ReplaceModel(body, catalogName); // the catalog's spelling upstream, as on /v1/messages
+            model = catalogName;
         }
 
         if (router.IsAlias(model, out var policy))

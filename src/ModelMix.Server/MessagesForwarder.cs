@@ -148,6 +148,8 @@ internal sealed class MessagesForwarder : IDisposable
             return;
         }
 
+        (body, request) = _router.WithCatalogName(body, request!); // one spelling per model (CLAUDE-HAIKU-4-5 → claude-haiku-4-5)
+
         if (BatchEndpoints.Wants(context))
         {
             // x-modelmix-batch: true — queued for the Message Batches API, answered 202 with the job (BatchEndpoints.cs).

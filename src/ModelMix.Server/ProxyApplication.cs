@@ -191,6 +191,9 @@ public static class ProxyApplication
         ProxyTelemetry.AddServices(services);
         services.AddSingleton<OpenAi.ChatCompletionsHandler>();
         services.AddKeysAndBudgets(); // virtual keys, budgets and the loopback-or-keys start-up check (KeysServices.cs)
+        services.AddSingleton<AdminGate>(); // admin keys for /dashboard and /metrics (AdminGate.cs)
+        services.AddSingleton<BrowserGuard>(); // Host, Origin and content-type checks against web pages (BrowserGuard.cs)
+        services.AddCors(); // answers for ModelMix:AllowedOrigins (MapEndpoints)
         services.AddHostedService<ProxyStartup>();
         ProxyShadow.AddServices(services, configuration); // shadow mode, when ModelMix:Shadow is configured (ProxyShadow.cs)
         services.AddBatching(configuration); // the batch queue and batcher (BatchServices.cs, docs/batch.md)
@@ -254,6 +257,18 @@ public static class ProxyApplication
                 await AnthropicError.WriteAsync(context, 500, Message, "api_error");
             }
         }));
+        // Pages on ModelMix:AllowedOrigins may call the proxy from a browser: CORS answers, preflights included (the
+        // middleware answers those itself). Only when origins are listed; BrowserGuard refuses any other Origin.
+        if (AllowedOrigins(app.Configuration) is { Length: > 0 } origins)
+        {
+            app.UseCors(policy => policy
+                .WithOrigins(origins)
+                .WithMethods("GET", "POST")
+                .AllowAnyHeader()
+                .WithExposedHeaders("request-id", "retry-after", "x-should-retry", ProxyRequestId.HeaderName, "x-modelmix-routed-model", "x-modelmix-cascade-path", "x-modelmix-confidence")
+                .SetPreflightMaxAge(TimeSpan.FromMinutes(10)));
+        }
+
         app.UseRouting();
         // Routing's own answers get a body in the caller's API shape: no endpoint (404), or a known path asked with
         // another method (405, whose endpoint completes at once). Any other request's task is handed straight back, so
@@ -272,18 +287,24 @@ public static class ProxyApplication
                 : handled;
         });
 
+        // What a web page can make a browser send is refused before any endpoint runs: a Host that is not loopback in
+        // open mode (DNS rebinding), an Origin not allowed, a JSON endpoint's body that is not JSON (BrowserGuard.cs).
+        var services = app.Services;
+        BrowserGuard? guard = null;
+        app.Use((context, next) => (guard ??= services.GetRequiredService<BrowserGuard>()).InvokeAsync(context, next));
+
         // The proxying endpoints take their singleton handlers from the root provider: a handler parameter would be
         // resolved through HttpContext.RequestServices, which opens a DI scope for every request.
-        var services = app.Services;
-        app.MapPost("/v1/messages", context => services.GetRequiredService<MessagesForwarder>().HandleAsync(context));
-        app.MapPost("/v1/messages/count_tokens", context => services.GetRequiredService<CountTokensForwarder>().HandleAsync(context));
+        var json = BrowserGuard.JsonBody.Required;
+        app.MapPost("/v1/messages", context => services.GetRequiredService<MessagesForwarder>().HandleAsync(context)).WithMetadata(json);
+        app.MapPost("/v1/messages/count_tokens", context => services.GetRequiredService<CountTokensForwarder>().HandleAsync(context)).WithMetadata(json);
         app.MapGet("/v1/models", (HttpContext context, ModelsEndpoint models) => models.ListAsync(context));
         app.MapGet("/v1/models/{id}", (HttpContext context, string id, ModelsEndpoint models) => models.GetAsync(context, id));
-        app.MapPost("/v1/chat/completions", context => services.GetRequiredService<OpenAi.ChatCompletionsHandler>().HandleAsync(context));
-        app.MapPost("/v1/modelmix/batch", (HttpContext context, BatchEndpoints batches) => batches.SubmitAsync(context));
+        app.MapPost("/v1/chat/completions", context => services.GetRequiredService<OpenAi.ChatCompletionsHandler>().HandleAsync(context)).WithMetadata(json);
+        app.MapPost("/v1/modelmix/batch", (HttpContext context, BatchEndpoints batches) => batches.SubmitAsync(context)).WithMetadata(json);
         app.MapGet("/v1/modelmix/batch/{id}", (HttpContext context, string id, BatchEndpoints batches) => batches.StatusAsync(context, id));
         app.MapGet("/v1/modelmix/batch/{id}/results", (HttpContext context, string id, BatchEndpoints batches) => batches.ResultsAsync(context, id));
-        app.MapPost("/v1/modelmix/batch/{id}/cancel", (HttpContext context, string id, BatchEndpoints batches) => batches.CancelAsync(context, id));
+        app.MapPost("/v1/modelmix/batch/{id}/cancel", (HttpContext context, string id, BatchEndpoints batches) => batches.CancelAsync(context, id)).WithMetadata(BrowserGuard.JsonBody.IfAny);
         app.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
         ProxyTelemetry.MapEndpoints(app);
         Dashboard.DashboardEndpoint.Map(app); // GET /dashboard (Dashboard/)
@@ -300,6 +321,14 @@ public static class ProxyApplication
             : AnthropicError.WriteAsync(context, status, message);
     }
 
+    /// <summary>
+    /// <see cref="ProxyOptions.AllowedOrigins"/> as browsers write origins, read from configuration when the pipeline is
+    /// built (before the options are validated at start; an entry that is not an origin fails that validation).
+    /// </summary>
+    private static string[] AllowedOrigins(IConfiguration configuration) =>
+        (configuration.GetSection($"{ProxyOptions.SectionName}:{nameof(ProxyOptions.AllowedOrigins)}").Get<string[]>() ?? [])
+            .Select(BrowserGuard.NormalizeOrigin).OfType<string>().ToArray();
+
     /// <summary>Errors on the OpenAI-compatible endpoint come in OpenAI's shape, everywhere else in Anthropic's.</summary>
-    private static bool IsOpenAiPath(HttpContext context) => context.Request.Path.StartsWithSegments("/v1/chat", StringComparison.OrdinalIgnoreCase);
+    internal static bool IsOpenAiPath(HttpContext context) => context.Request.Path.StartsWithSegments("/v1/chat", StringComparison.OrdinalIgnoreCase);
 }

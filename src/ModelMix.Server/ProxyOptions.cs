@@ -115,4 +115,25 @@ public sealed class ProxyOptions
 
     /// <summary>How long a budget reservation that was never settled (its process died) holds money before it is reclaimed.</summary>
     public TimeSpan ReservationTtl { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>
+    /// Host names, besides loopback ones (<c>localhost</c>, <c>*.localhost</c>, 127.0.0.0/8, <c>::1</c>), that requests
+    /// may be addressed to (the <c>Host</c> header, port ignored). In open mode (no keys, loopback only) a request for
+    /// any other name is refused: that is how a web page reaches a local server through DNS rebinding. Once keys exist
+    /// the Host is checked only when this list is set.
+    /// </summary>
+    public string[] AllowedHosts { get; set; } = [];
+
+    /// <summary>
+    /// Web origins (<c>scheme://host[:port]</c>) whose pages may call the proxy from a browser; they get CORS answers
+    /// (preflights included). A request whose <c>Origin</c> is neither listed nor the proxy's own is refused (403): a
+    /// page in a developer's browser could otherwise spend through the proxy.
+    /// </summary>
+    public string[] AllowedOrigins { get; set; } = [];
+
+    /// <summary>
+    /// Whether <c>GET /metrics</c> needs an admin key once virtual keys exist (the default). <c>false</c> keeps it open
+    /// for a scraper that cannot send a key; the metrics carry no secret, but they show spend by model and error type.
+    /// </summary>
+    public bool MetricsRequireAdminKey { get; set; } = true;
 }

@@ -89,6 +89,22 @@ internal sealed class ProxyOptionsValidator : IValidateOptions<ProxyOptions>
             failures.Add($"{ProxyOptions.SectionName}:Prices names '{prices}', which does not exist.");
         }
 
+        for (var i = 0; i < (options.AllowedHosts?.Length ?? 0); i++)
+        {
+            if (!BrowserGuard.IsHostName(options.AllowedHosts![i]))
+            {
+                failures.Add($"{ProxyOptions.SectionName}:AllowedHosts:{i} must be a host name or an IP address without scheme, port or path (e.g. modelmix.internal), got '{options.AllowedHosts[i]}'.");
+            }
+        }
+
+        for (var i = 0; i < (options.AllowedOrigins?.Length ?? 0); i++)
+        {
+            if (BrowserGuard.NormalizeOrigin(options.AllowedOrigins![i]) is null)
+            {
+                failures.Add($"{ProxyOptions.SectionName}:AllowedOrigins:{i} must be an origin, scheme://host[:port] with no path (e.g. http://localhost:3000), got '{options.AllowedOrigins[i]}'.");
+            }
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -104,7 +104,7 @@ internal sealed partial class ProxyRefusals
             window.LastLogged = now;
         }
 
-        var requestId = context.Response.Headers["x-modelmix-request-id"].ToString();
+        var requestId = context.Response.Headers[ProxyRequestId.HeaderName].ToString();
         Refused(_logger, context.Request.Method, context.Request.Path.Value ?? "/", status, type, message, requestId.Length > 0 ? requestId : "-", folded);
     }
 

@@ -28,6 +28,8 @@ internal sealed class ProxyRouter
     public const string AliasesSection = "ModelMix:Aliases";
 
     private readonly Dictionary<string, IRoutingPolicy> _aliases;
+    private readonly HashSet<string> _aliasNames; // the same names, to give back the spelling they were defined with
+    private readonly PriceBook _prices;
     private readonly Dictionary<IRoutingPolicy, ProxyRoutingCall> _routingCalls = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>
@@ -37,6 +39,7 @@ internal sealed class ProxyRouter
     public ProxyRouter(IConfiguration configuration, PriceBook prices, IChatClient? classifier = null, ProxyCascadeSettings? cascade = null)
     {
         Fit = new ModelFit(prices);
+        _prices = prices;
         var routing = configuration.GetSection(RoutingOptions.SectionName);
         _aliases = new Dictionary<string, IRoutingPolicy>(StringComparer.OrdinalIgnoreCase)
         {
@@ -78,6 +81,32 @@ internal sealed class ProxyRouter
 
             _aliases[alias.Key] = RoutingConfiguration.CreatePolicy(alias, prices);
         }
+
+        _aliasNames = new HashSet<string>(_aliases.Keys, StringComparer.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
+    /// The caller's model name as ModelMix spells it: names are matched in any casing, and an alias comes back as it was
+    /// defined (<c>AUTO</c> → <c>auto</c>), a catalog model as the catalog writes it (<c>Claude-Haiku-4-5</c> →
+    /// <c>claude-haiku-4-5</c>, <see cref="PriceBook.TryGetCatalogName"/>); any other name as it came. The very same
+    /// string when the spelling is already ModelMix's, the usual case.
+    /// </summary>
+    public string CatalogName(string model) =>
+        _aliasNames.TryGetValue(model, out var alias) ? alias
+        : _prices.TryGetCatalogName(model, out var name) ? name
+        : model;
+
+    /// <summary>
+    /// A parsed request with its model in ModelMix's spelling (<see cref="CatalogName"/>), the body's <c>model</c>
+    /// rewritten to match, so the upstream, the ledger, the headers and the metrics all see one name per model whatever
+    /// casing the caller sent. Called where each endpoint parses its body. Unchanged (no copy) in the usual case.
+    /// </summary>
+    public (byte[] Body, MessagesRequest Request) WithCatalogName(byte[] body, MessagesRequest request)
+    {
+        var name = CatalogName(request.Model);
+        return ReferenceEquals(name, request.Model) || string.Equals(name, request.Model, StringComparison.Ordinal)
+            ? (body, request)
+            : (RequestBodyRewriter.ReplaceModel(body, name), request with { Model = name, Features = request.Features with { RequestedModel = name } });
     }
 
     /// <summary>

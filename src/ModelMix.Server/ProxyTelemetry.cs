@@ -1,6 +1,9 @@
 using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using ModelMix.Pricing;
 using ModelMix.Telemetry;
 using OpenTelemetry.Metrics;
 
@@ -11,7 +14,8 @@ internal static class ProxyTelemetry
 {
     public static void AddServices(IServiceCollection services)
     {
-        services.AddSingleton(provider => new ModelMixMetrics(provider.GetRequiredService<IMeterFactory>()));
+        // Model labels take the price book's spelling, so a model sent in any casing is one series (ModelMixMetrics).
+        services.AddSingleton(provider => new ModelMixMetrics(provider.GetRequiredService<IMeterFactory>(), provider.GetRequiredService<PriceBook>()));
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(ModelMixMetrics.MeterName)
             // The runtime's own metrics (.NET 9+): CPU time, GC collections and pauses, bytes allocated, thread pool.
@@ -19,5 +23,22 @@ internal static class ProxyTelemetry
             .AddPrometheusExporter());
     }
 
-    public static void MapEndpoints(WebApplication app) => app.MapPrometheusScrapingEndpoint("/metrics");
+    /// <summary>
+    /// Maps <c>GET /metrics</c>. Once virtual keys exist it needs an admin key (<see cref="AdminGate"/>) unless
+    /// <see cref="ProxyOptions.MetricsRequireAdminKey"/> is off; in open mode it is open like every endpoint.
+    /// </summary>
+    public static void MapEndpoints(WebApplication app)
+    {
+        var services = app.Services;
+        app.MapPrometheusScrapingEndpoint("/metrics", meterProvider: null, configureBranchedPipeline: branch => branch.Use(async (context, next) =>
+        {
+            if (services.GetRequiredService<IOptions<ProxyOptions>>().Value.MetricsRequireAdminKey
+                && !await services.GetRequiredService<AdminGate>().AuthorizeAsync(context, "/metrics"))
+            {
+                return;
+            }
+
+            await next(context);
+        }), optionsName: null);
+    }
 }

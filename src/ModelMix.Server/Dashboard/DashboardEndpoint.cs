@@ -14,8 +14,7 @@ namespace ModelMix.Server.Dashboard;
 /// <summary>
 /// <c>GET /dashboard</c>: one server-rendered page (HTML and SVG drawn here, no script, nothing fetched from
 /// elsewhere) over the last days of the ledger. Open like the rest of the proxy in loopback open mode (no keys);
-/// once keys exist it needs an admin key, sent as <c>x-api-key</c>, a bearer token, or the password of HTTP Basic
-/// authentication (what a browser prompts for).
+/// once keys exist it needs an admin key (<see cref="AdminGate"/>).
 /// </summary>
 internal static class DashboardEndpoint
 {
@@ -27,7 +26,7 @@ internal static class DashboardEndpoint
     private static async Task HandleAsync(HttpContext context)
     {
         var services = context.RequestServices;
-        if (!await AuthorizeAsync(context, services.GetRequiredService<IKeyStore>(), services.GetRequiredService<AuthBinding>()))
+        if (!await services.GetRequiredService<AdminGate>().AuthorizeAsync(context, "The dashboard"))
         {
             return;
         }
@@ -44,8 +43,12 @@ internal static class DashboardEndpoint
         var html = DashboardPage.Render(report, budgets, from, now, days);
         context.Response.ContentType = "text/html; charset=utf-8";
         context.Response.Headers.CacheControl = "no-store";
-        context.Response.Headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+        // No script, no fetch, no form, and never inside another page's frame (clickjacking): frame-ancestors for
+        // browsers that read CSP, X-Frame-Options for those that do not.
+        context.Response.Headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+        context.Response.Headers["X-Frame-Options"] = "DENY";
         context.Response.Headers["X-Content-Type-Options"] = "nosniff";
+        context.Response.Headers["Referrer-Policy"] = "no-referrer";
         await context.Response.WriteAsync(html, context.RequestAborted);
     }
 
@@ -62,67 +65,5 @@ internal static class DashboardEndpoint
         }
 
         return rows;
-    }
-
-    /// <summary>True when the page may be served; otherwise a 401 (no or bad key) or 403 (not an admin key) is written.</summary>
-    private static async Task<bool> AuthorizeAsync(HttpContext context, IKeyStore keys, AuthBinding binding)
-    {
-        var presented = Presented(context.Request.Headers);
-        if (presented is not null && await keys.AuthenticateAsync(presented, context.RequestAborted) is { } key)
-        {
-            if (key.IsAdmin)
-            {
-                return true;
-            }
-
-            await WriteAsync(context, 403, "This key is not an admin key. Create one with `modelmix keys create --name NAME --admin`.");
-            return false;
-        }
-
-        if (presented is null && binding.LoopbackOnly && !await keys.HasActiveKeysAsync(context.RequestAborted))
-        {
-            return true;
-        }
-
-        context.Response.Headers.WWWAuthenticate = "Basic realm=\"ModelMix dashboard\", charset=\"UTF-8\"";
-        await WriteAsync(context, 401, "The dashboard needs an admin key: send it as x-api-key, as a bearer token, or as the password when the browser asks.");
-        return false;
-    }
-
-    private static async Task WriteAsync(HttpContext context, int status, string message)
-    {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "text/plain; charset=utf-8";
-        await context.Response.WriteAsync(message, context.RequestAborted);
-    }
-
-    private static string? Presented(IHeaderDictionary headers)
-    {
-        if (headers["x-api-key"].ToString() is { Length: > 0 } apiKey)
-        {
-            return apiKey;
-        }
-
-        var authorization = headers.Authorization.ToString();
-        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && authorization[7..].Trim() is { Length: > 0 } token)
-        {
-            return token;
-        }
-
-        if (authorization.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
-        {
-            try
-            {
-                var decoded = Encoding.UTF8.GetString(Convert.FromBase64String(authorization[6..].Trim()));
-                var colon = decoded.IndexOf(':', StringComparison.Ordinal);
-                return colon >= 0 && decoded.Length > colon + 1 ? decoded[(colon + 1)..] : null;
-            }
-            catch (FormatException)
-            {
-                return string.Empty; // a malformed header is a bad key, never open mode
-            }
-        }
-
-        return null;
     }
 }

@@ -12,11 +12,13 @@ internal sealed class ChatCompletionsHandler
     private const string SamplingRemovedVersion = "2026-10-21";
 
     private readonly MessagesForwarder _forwarder;
+    private readonly ProxyRouter _router;
     private readonly TimeProvider _time;
 
-    public ChatCompletionsHandler(MessagesForwarder forwarder, TimeProvider time)
+    public ChatCompletionsHandler(MessagesForwarder forwarder, ProxyRouter router, TimeProvider time)
     {
         _forwarder = forwarder;
+        _router = router;
         _time = time;
     }
 
@@ -60,6 +62,7 @@ internal sealed class ChatCompletionsHandler
             return;
         }
 
-        await _forwarder.ForwardAsync(context, requestId, translated.AnthropicBody, request!, new OpenAiDialect(translated.IncludeUsage, created), caller);
+        var (anthropicBody, canonical) = _router.WithCatalogName(translated.AnthropicBody, request!); // one spelling per model
+        await _forwarder.ForwardAsync(context, requestId, anthropicBody, canonical, new OpenAiDialect(translated.IncludeUsage, created), caller);
     }
 }

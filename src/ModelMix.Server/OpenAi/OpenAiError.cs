@@ -49,7 +49,10 @@ internal static class OpenAiError
         return buffer.ToArray();
     }
 
-    /// <summary>Writes an error response; the type follows the status unless given.</summary>
+    /// <summary>
+    /// Writes an error response; the type follows the status unless given. OpenAI's error body has no request id: the
+    /// request's id is in the <c>x-modelmix-request-id</c> header (given here if the request had none yet).
+    /// </summary>
     public static async Task WriteAsync(HttpContext context, int status, string message, string? param = null, string? code = null, string? type = null)
     {
         if (context.Response.HasStarted)
@@ -57,6 +60,7 @@ internal static class OpenAiError
             return;
         }
 
+        _ = ProxyRequestId.For(context);
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
         ProxyRefusals.Observe(context, status, code ?? type ?? TypeFor(status), message); // logged (rate-limited) and counted

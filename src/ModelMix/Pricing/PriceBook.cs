@@ -145,6 +145,42 @@ public sealed class PriceBook
         return false;
     }
 
+    /// <summary>
+    /// The catalog's own spelling of a model name: names are matched in any casing (<c>CLAUDE-Haiku-4-5</c>), and this
+    /// gives the id or alias as the catalog writes it (<c>claude-haiku-4-5</c>), unlike <see cref="TryResolveId"/>,
+    /// which maps an alias to its dated id. Recording and forwarding this spelling keeps one name per model in the
+    /// ledger and one series per model in the metrics, whatever casing callers send.
+    /// </summary>
+    /// <param name="name">A model id, dated id or alias, in any casing.</param>
+    /// <param name="catalogName">The same name as the catalog spells it; the very same instance when it already matches.</param>
+    public bool TryGetCatalogName(string name, [NotNullWhen(true)] out string? catalogName)
+    {
+        if (name is null || !_byName.TryGetValue(name, out var model))
+        {
+            catalogName = null;
+            return false;
+        }
+
+        var entry = model.Entry;
+        if (string.Equals(entry.Id, name, StringComparison.OrdinalIgnoreCase))
+        {
+            catalogName = string.Equals(entry.Id, name, StringComparison.Ordinal) ? name : entry.Id;
+            return true;
+        }
+
+        foreach (var alias in entry.Aliases)
+        {
+            if (string.Equals(alias, name, StringComparison.OrdinalIgnoreCase))
+            {
+                catalogName = string.Equals(alias, name, StringComparison.Ordinal) ? name : alias;
+                return true;
+            }
+        }
+
+        catalogName = entry.Id; // not reached: every name in the book is the entry's id or one of its aliases
+        return true;
+    }
+
     /// <summary>Resolves a tier name (<c>haiku</c>, <c>sonnet</c>, <c>opus</c>) or a model name to a canonical model id.</summary>
     /// <param name="tierOrModel">A tier from <see cref="Tiers"/>, or any id or alias.</param>
     /// <exception cref="UnknownModelException">Neither a tier nor a known model.</exception>

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using ModelMix.Ledger;
+using ModelMix.Pricing;
 
 namespace ModelMix.Telemetry;
 
@@ -11,6 +12,13 @@ namespace ModelMix.Telemetry;
 /// Exported to Prometheus these read <c>modelmix_cost_usd_total{model,effort}</c>, <c>modelmix_route_total{model,reason}</c>,
 /// <c>modelmix_thinking_dropped_total{model}</c>, ….
 /// Metrics are for dashboards; the ledger is the exact record (costs here are doubles).
+/// <para>
+/// Label values are bounded, since callers and the upstream choose some of them: a model the catalog knows is labelled
+/// with the catalog's spelling whatever casing was sent (<c>CLAUDE-HAIKU-4-5</c> counts as <c>claude-haiku-4-5</c>);
+/// models it does not know, task labels and error types keep their first <see cref="MaxUnlistedModels"/>,
+/// <see cref="MaxTaskLabels"/> and <see cref="MaxErrorTypes"/> distinct values (in any casing), and later ones are
+/// counted as <c>other</c>. Efforts and policies come from fixed sets and the configuration.
+/// </para>
 /// </summary>
 public sealed class ModelMixMetrics : IDisposable
 {
@@ -28,10 +36,27 @@ public sealed class ModelMixMetrics : IDisposable
     private readonly Histogram<double> _shadowAgreement;
     private readonly Counter<long> _cacheMissUnexpected;
     private readonly Counter<long> _thinkingDropped;
+    private readonly PriceBook _prices;
+    private readonly BoundedLabel _unlistedModels = new(MaxUnlistedModels);
+    private readonly BoundedLabel _tasks = new(MaxTaskLabels);
+    private readonly BoundedLabel _errorTypes = new(MaxErrorTypes);
 
-    /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>, or on a private meter when none is given.</summary>
-    public ModelMixMetrics(IMeterFactory? meterFactory = null)
+    /// <summary>Distinct model names the catalog does not know that get a label of their own; later ones are <c>other</c>.</summary>
+    public const int MaxUnlistedModels = 32;
+
+    /// <summary>Distinct task labels (<c>x-modelmix-task</c>) that get a label of their own; later ones are <c>other</c>.</summary>
+    public const int MaxTaskLabels = 64;
+
+    /// <summary>Distinct error types (some are the upstream's) that get a label of their own; later ones are <c>other</c>.</summary>
+    public const int MaxErrorTypes = 64;
+
+    /// <summary>
+    /// Creates the instruments on a meter from <paramref name="meterFactory"/>, or on a private meter when none is given.
+    /// Model labels use <paramref name="prices"/>' spelling of the models it knows (the embedded catalog when none is given).
+    /// </summary>
+    public ModelMixMetrics(IMeterFactory? meterFactory = null, PriceBook? prices = null)
     {
+        _prices = prices ?? PriceBook.Default;
         _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
         _tokens = _meter.CreateHistogram<long>("gen_ai.client.token.usage", "{token}", "Tokens used per call, by gen_ai.token.type (input, output).");
         _duration = _meter.CreateHistogram<double>("gen_ai.client.operation.duration", "s", "Duration of each upstream attempt.");
@@ -52,10 +77,11 @@ public sealed class ModelMixMetrics : IDisposable
     public void Record(LedgerRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        var model = record.ResponseModel ?? record.RoutedModel;
-        var modelTag = new KeyValuePair<string, object?>("gen_ai.request.model", record.RoutedModel);
+        var routed = ModelLabel(record.RoutedModel);
+        var model = record.ResponseModel is { } response ? ModelLabel(response) : routed;
+        var modelTag = new KeyValuePair<string, object?>("gen_ai.request.model", routed);
         var system = new KeyValuePair<string, object?>("gen_ai.system", "anthropic");
-        _attempts.Add(1, modelTag, new("status", StatusName(record.Status)), new("error.type", record.ErrorType));
+        _attempts.Add(1, modelTag, new("status", StatusName(record.Status)), new("error.type", record.ErrorType is { } errorType ? _errorTypes.Of(errorType) : null));
         _duration.Record(record.LatencyMs / 1000.0, modelTag, system, new("gen_ai.response.model", model));
         var usage = record.Usage;
         if (usage.TotalInputTokens > 0)
@@ -70,22 +96,22 @@ public sealed class ModelMixMetrics : IDisposable
 
         if (record.Cost is { } cost && cost.Total != 0m)
         {
-            _cost.Add((double)cost.Total, new KeyValuePair<string, object?>("model", record.RoutedModel), new("effort", record.Effort ?? "none"));
+            _cost.Add((double)cost.Total, new KeyValuePair<string, object?>("model", routed), new("effort", record.Effort ?? "none"));
         }
 
         if (record.ThinkingBlocksDropped > 0)
         {
-            _thinkingDropped.Add(record.ThinkingBlocksDropped, new KeyValuePair<string, object?>("model", record.RoutedModel));
+            _thinkingDropped.Add(record.ThinkingBlocksDropped, new KeyValuePair<string, object?>("model", routed));
         }
 
         if (record.Attempt == 1)
         {
-            _route.Add(1, new KeyValuePair<string, object?>("model", record.RoutedModel), new("reason", record.Policy ?? "unknown"));
+            _route.Add(1, new KeyValuePair<string, object?>("model", routed), new("reason", record.Policy ?? "unknown"));
         }
 
         if (record.EscalatedFrom is not null)
         {
-            _escalations.Add(1, new KeyValuePair<string, object?>("from", record.EscalatedFrom), new("to", record.RoutedModel));
+            _escalations.Add(1, new KeyValuePair<string, object?>("from", ModelLabel(record.EscalatedFrom)), new("to", routed));
         }
     }
 
@@ -94,7 +120,7 @@ public sealed class ModelMixMetrics : IDisposable
 
     /// <summary>Records the agreement of one compared shadow pair.</summary>
     public void RecordShadowAgreement(double agreement, string? task, string method) =>
-        _shadowAgreement.Record(agreement, new KeyValuePair<string, object?>("task", task ?? "none"), new("method", method));
+        _shadowAgreement.Record(agreement, new KeyValuePair<string, object?>("task", task is null ? "none" : _tasks.Of(task)), new("method", method));
 
     /// <summary>
     /// Counts a call that carried <c>cache_control</c> breakpoints but whose usage shows neither a cache write nor a read
@@ -102,10 +128,14 @@ public sealed class ModelMixMetrics : IDisposable
     /// </summary>
     /// <param name="model">The model that answered.</param>
     public void CountUnexpectedCacheMiss(string model) =>
-        _cacheMissUnexpected.Add(1, new KeyValuePair<string, object?>("model", model));
+        _cacheMissUnexpected.Add(1, new KeyValuePair<string, object?>("model", ModelLabel(model)));
 
     /// <inheritdoc />
     public void Dispose() => _meter.Dispose();
+
+    /// <summary>A model's label: the catalog's spelling when the catalog knows it, else bounded (<see cref="MaxUnlistedModels"/>).</summary>
+    private string ModelLabel(string model) =>
+        _prices.TryGetCatalogName(model, out var name) ? name : _unlistedModels.Of(model);
 
     private static string StatusName(LedgerStatus status) => status switch
     {

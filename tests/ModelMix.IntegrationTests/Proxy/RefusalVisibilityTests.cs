@@ -27,10 +27,11 @@ public sealed class RefusalVisibilityTests : IAsyncLifetime
     [Fact]
     public async Task A_refused_request_is_logged_counted_and_recorded_with_its_key()
     {
-        string key;
+        string key, admin;
         await using (var keys = new SqliteKeyStore(_harness.DbPath))
         {
             key = (await keys.CreateAsync("team-a", [BudgetCap.Parse("5/day")])).Key;
+            admin = (await keys.CreateAsync("ops", isAdmin: true)).Key; // /metrics needs an admin key once keys exist
         }
 
         using var http = _harness.Http();
@@ -62,7 +63,9 @@ public sealed class RefusalVisibilityTests : IAsyncLifetime
         Assert.Single(_harness.Logs.Lines, line => line.Contains("with 401 authentication_error", StringComparison.Ordinal));
         Assert.DoesNotContain(_harness.Logs.Lines, line => line.Contains(key, StringComparison.Ordinal));
 
-        var metrics = await http.GetStringAsync("metrics");
+        using var scrape = new HttpRequestMessage(HttpMethod.Get, "metrics");
+        scrape.Headers.Authorization = new AuthenticationHeaderValue("Bearer", admin);
+        var metrics = await (await http.SendAsync(scrape)).Content.ReadAsStringAsync();
         Assert.Contains("status=\"400\",type=\"invalid_request_error\"} 3", metrics, StringComparison.Ordinal);
         Assert.Contains("status=\"401\",type=\"authentication_error\"} 1", metrics, StringComparison.Ordinal);
         Assert.DoesNotContain("reason=\"refused\"", metrics, StringComparison.Ordinal); // a refusal is not a route

@@ -31,9 +31,10 @@ public sealed class SecurityTests : IAsyncLifetime
     [Fact]
     public async Task No_key_appears_in_logs_ledger_metrics_html_or_responses_after_mixed_traffic()
     {
-        CreatedApiKey open, capped, revoked;
+        CreatedApiKey open, capped, revoked, admin;
         await using (var keys = new SqliteKeyStore(_harness.DbPath))
         {
+            admin = await keys.CreateAsync("ops", [], isAdmin: true); // /metrics and /dashboard need an admin key
             open = await keys.CreateAsync("open", []);
             capped = await keys.CreateAsync("capped", [BudgetCap.Parse("0.0003/day")]);
             revoked = await keys.CreateAsync("revoked", []);
@@ -47,9 +48,9 @@ public sealed class SecurityTests : IAsyncLifetime
             ProxyHarness.UpstreamKey,                                    // the upstream key offered as a client key
             "sk-ant-api03-" + new string('x', 40),                       // an Anthropic-looking key
         };
-        var secrets = new[] { ProxyHarness.UpstreamKey, open.Key, capped.Key, revoked.Key }.Concat(wrongKeys).ToList();
+        var secrets = new[] { ProxyHarness.UpstreamKey, admin.Key, open.Key, capped.Key, revoked.Key }.Concat(wrongKeys).ToList();
         // The secret part alone must not leak either (the public id may: it names the key in the ledger).
-        secrets.AddRange(new[] { open, capped, revoked }.Select(key => key.Key[(4 + ApiKeySecret.IdLength)..]));
+        secrets.AddRange(new[] { admin, open, capped, revoked }.Select(key => key.Key[(4 + ApiKeySecret.IdLength)..]));
 
         var seen = new StringBuilder();
         using var http = _harness.Http();
@@ -117,9 +118,12 @@ public sealed class SecurityTests : IAsyncLifetime
         // Metrics and every HTML page the proxy has (a dashboard, if one is mapped, and the root).
         foreach (var page in new[] { "metrics", "", "dashboard", "dashboard/" })
         {
+            await SendAsync(page, null, ("x-api-key", admin.Key));
             await SendAsync(page, null, ("x-api-key", open.Key));
             await SendAsync(page, null);
         }
+
+        Assert.Contains("modelmix_attempts_total", seen.ToString(), StringComparison.Ordinal); // the metrics were scraped, not refused
 
         await _harness.StopProxyAsync(); // flushes the ledger and the logs
         var logs = string.Join('\n', _harness.Logs.Lines);
