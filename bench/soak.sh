@@ -4,11 +4,12 @@
 # dropped connections, cut streams and bodies, malformed JSON, error events mid-stream). Reports throughput,
 # p50/p99 latency (the fake answers at once, so this is the proxy's added latency plus loopback), errors by type,
 # the proxy's RSS over time, and checks the ledger against the generator's own count: every answered request has
-# its records (nothing lost) and no request has two successful plain attempts (nothing doubled).
+# its records (nothing lost) and no request has two successful plain attempts (nothing doubled). A share of clients
+# hang up part-way (--hangup-share, default 5%): every call FakeAnthropic served must still have its ledger record.
 #
 #   bench/soak.sh                      # 10 minutes at 40 requests/s, 10% faults
 #   bench/soak.sh --duration 120       # seconds
-#   bench/soak.sh --rate 20 --fault-share 0.2 --out FILE
+#   bench/soak.sh --rate 20 --fault-share 0.2 --hangup-share 0.1 --out FILE
 #
 # Needs: dotnet (builds the CLI and FakeAnthropic in Release), node (>= 18, for fetch), python3 (reads the ledger).
 # Everything listens on 127.0.0.1 and stops by itself; temp files are removed at the end.
@@ -19,12 +20,14 @@ RATE=40
 FAULTS=0.1
 STREAM_SHARE=0.4
 CASCADE_SHARE=0.1
+HANGUPS=0.05
 OUT=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
     --rate) RATE="$2"; shift 2 ;;
     --fault-share) FAULTS="$2"; shift 2 ;;
+    --hangup-share) HANGUPS="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
@@ -64,7 +67,9 @@ log "load: ${DURATION}s at ${RATE}/s, ${FAULTS} faults, ${STREAM_SHARE} streamin
     echo "$(date +%s) $(awk '/VmRSS/ {print $2}' /proc/$PROXY_PID/status)"; sleep 10
   done ) >"$WORK/rss.txt" &
 PIDS+=($!)
-node "$ROOT/bench/soak/loadgen.mjs" "http://127.0.0.1:$PROXY_PORT/" "$RATE" "$DURATION" "$STREAM_SHARE" "$CASCADE_SHARE" >"$WORK/load.json"
+node "$ROOT/bench/soak/loadgen.mjs" "http://127.0.0.1:$PROXY_PORT/" "$RATE" "$DURATION" "$STREAM_SHARE" "$CASCADE_SHARE" "$HANGUPS" >"$WORK/load.json"
+sleep 2 # calls of clients that hung up finish in the background (ClientHangups)
+python3 -c "import urllib.request as u; print(u.urlopen(u.Request('http://127.0.0.1:$FAKE_PORT/_fake/served', headers={'x-api-key': 'sk-soak-upstream', 'anthropic-version': '2023-06-01'}), timeout=5).read().decode())" >"$WORK/served.json"
 
 # A graceful stop commits everything buffered; then the ledger is read.
 kill -TERM "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true
@@ -73,8 +78,13 @@ python3 - "$WORK" "$OUT" <<'PY'
 import json, sqlite3, sys
 work, out = sys.argv[1], sys.argv[2]
 load = json.load(open(f"{work}/load.json"))
+served = json.load(open(f"{work}/served.json"))
 db = sqlite3.connect(f"{work}/soak.db")
 requests = db.execute("SELECT COUNT(DISTINCT request_id) FROM ledger_records").fetchone()[0]
+# Upstream calls the ledger knows: every record but refusals and loop-guard stops, which never reach the upstream.
+upstream = db.execute("SELECT COUNT(*) FROM ledger_records WHERE COALESCE(error_type, '') NOT LIKE 'refused:%' AND COALESCE(error_type, '') <> 'loop_guard'").fetchone()[0]
+gone = db.execute("SELECT COUNT(*) FROM ledger_records WHERE client_disconnected = 1").fetchone()[0]
+estimated = db.execute("SELECT COUNT(*) FROM ledger_records WHERE usage_estimated = 1").fetchone()[0]
 records = db.execute("SELECT COUNT(*) FROM ledger_records").fetchone()[0]
 doubled = db.execute("SELECT COUNT(*) FROM (SELECT request_id FROM ledger_records WHERE status='ok' AND requested_model <> 'auto-cascade' AND (policy IS NULL OR policy <> 'cascade') GROUP BY request_id HAVING COUNT(*) > 1)").fetchone()[0]
 by_status = dict(db.execute("SELECT status || COALESCE('/' || error_type, ''), COUNT(*) FROM ledger_records GROUP BY 1").fetchall())
@@ -87,17 +97,20 @@ lines = [
   f"- throughput: {load['throughput']:.1f} answered/s; latency p50 {load['p50']:.1f} ms, p99 {load['p99']:.1f} ms, max {load['max']:.0f} ms",
   f"- outcomes at the client: {json.dumps(load['outcomes'], sort_keys=True)}",
   f"- ledger: {records} attempt records for {requests} requests; by status: {json.dumps(by_status, sort_keys=True)}",
+  f"- hang-ups: {load['hungUp']} clients hung up; {gone} records say the client left, {estimated} carry an estimated usage; FakeAnthropic served {served['served']} calls, the ledger holds {upstream} upstream attempts",
   f"- proxy RSS: {rss[0][1]/1024 if rss else 0:.0f} MB at start, mean {early:.0f} MB over the first third, {late:.0f} MB over the last third, max {max(r for _, r in rss)/1024 if rss else 0:.0f} MB ({len(rss)} samples)",
 ]
 ok = True
-if requests != load["answered"]:
+if requests < load["answered"]:
   lines.append(f"- FAIL: the ledger has {requests} requests, the generator got {load['answered']} answers"); ok = False
+if upstream != served["served"]:
+  lines.append(f"- FAIL: FakeAnthropic served {served['served']} calls, the ledger holds {upstream} upstream attempts"); ok = False
 if doubled:
   lines.append(f"- FAIL: {doubled} plain requests have more than one successful attempt"); ok = False
-if load["answered"] != load["sent"]:
-  lines.append(f"- FAIL: {load['sent'] - load['answered']} requests got no answer"); ok = False
+if load["answered"] + load["hungUp"] != load["sent"]:
+  lines.append(f"- FAIL: {load['sent'] - load['answered'] - load['hungUp']} requests got no answer"); ok = False
 if ok:
-  lines.append("- ledger check: every answered request recorded, none doubled")
+  lines.append("- ledger check: every answered request recorded, every upstream call in the ledger (hang-ups included), none doubled")
 text = "\n".join(lines)
 print(text)
 if out:

@@ -1,8 +1,9 @@
 // Fixed-rate (open-loop) load generator for bench/soak.sh: starts one request every 1/RATE s whatever the answers
 // take (so a slow proxy shows up as latency, not as a lower rate), for DURATION seconds, then waits for the last
-// answers. Mix: streaming, non-streaming, and the auto-cascade alias. Prints one JSON summary line on stdout.
-//   node loadgen.mjs URL RATE DURATION STREAM_SHARE CASCADE_SHARE
-const [url, rate, duration, streamShare, cascadeShare] = process.argv.slice(2);
+// answers. Mix: streaming, non-streaming, and the auto-cascade alias; a share of clients hang up part-way (before
+// the answer, or mid-stream) — their calls must still be in the ledger. Prints one JSON summary line on stdout.
+//   node loadgen.mjs URL RATE DURATION STREAM_SHARE CASCADE_SHARE [HANGUP_SHARE]
+const [url, rate, duration, streamShare, cascadeShare, hangupShare = '0'] = process.argv.slice(2);
 const perSecond = Number(rate);
 const seconds = Number(duration);
 const latencies = [];
@@ -10,6 +11,7 @@ const outcomes = {};
 const kinds = { stream: 0, json: 0, cascade: 0 };
 let sent = 0;
 let answered = 0;
+let hungUp = 0;
 let late = 0;
 const count = (key) => { outcomes[key] = (outcomes[key] ?? 0) + 1; };
 
@@ -19,6 +21,20 @@ async function one(i) {
   kinds[cascade ? 'cascade' : stream ? 'stream' : 'json']++;
   const body = JSON.stringify({ model: cascade ? 'auto-cascade' : 'claude-haiku-4-5', max_tokens: 64, stream, messages: [{ role: 'user', content: `soak request ${i}` }] });
   const started = performance.now();
+  if (Math.random() < Number(hangupShare)) {
+    // A client that hangs up after 0–30 ms: before the answer, or part-way through a stream.
+    const leave = new AbortController();
+    setTimeout(() => leave.abort(), Math.random() * 30);
+    hungUp++;
+    try {
+      const response = await fetch(url + 'v1/messages', { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body, signal: leave.signal });
+      await response.text();
+      count('hangup_too_late'); // the answer was complete before the client left
+    } catch {
+      count('hangup');
+    }
+    return;
+  }
   try {
     const response = await fetch(url + 'v1/messages', { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body, signal: AbortSignal.timeout(120000) });
     const text = await response.text();
@@ -57,4 +73,4 @@ await Promise.all(inflight);
 const elapsed = (performance.now() - start) / 1000;
 latencies.sort((a, b) => a - b);
 const pct = (p) => latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] : null;
-console.log(JSON.stringify({ sent, answered, late, elapsed, throughput: answered / elapsed, p50: pct(0.5), p99: pct(0.99), max: latencies.at(-1) ?? null, kinds, outcomes }));
+console.log(JSON.stringify({ sent, answered, hungUp, late, elapsed, throughput: answered / elapsed, p50: pct(0.5), p99: pct(0.99), max: latencies.at(-1) ?? null, kinds, outcomes }));

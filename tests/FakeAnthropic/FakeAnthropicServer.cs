@@ -315,6 +315,14 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
             case ["v1", "models", var modelId] when method == HttpMethods.Get:
                 await ModelAsync(ctx, modelId, requestId, ct);
                 break;
+            case ["_fake", "served"] when method == HttpMethods.Get:
+            {
+                // For scripts (bench/soak.sh): how many messages calls were served, and how many written to their end.
+                var served = ServedMessages;
+                await WriteJsonAsync(ctx, $"{{\"served\":{served.Count},\"completed\":{served.Count(m => m.Completed)}}}", ct);
+                break;
+            }
+
             case ["v1", "messages", "batches", ..]:
                 await BatchesAsync(ctx, segments, json, body, requestId, ct); // FakeAnthropicServer.Batches.cs
                 break;
