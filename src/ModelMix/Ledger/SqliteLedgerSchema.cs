@@ -109,6 +109,16 @@ internal static class SqliteLedgerSchema
         ALTER TABLE ledger_records ADD COLUMN effort_is_default INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE ledger_records ADD COLUMN thinking_blocks_dropped INTEGER NOT NULL DEFAULT 0;
         """,
+
+        // 4: server-tool uses and their fees (docs/ledger.md, docs/pricing.md). web_search_requests / web_fetch_requests:
+        // usage.server_tool_use's counters, so a call can be repriced; cost_server_tools: their fees, exact decimal text,
+        // included in cost_total (NULL when the record is unpriced, and on rows written before this step, which read
+        // as no use and no fee).
+        """
+        ALTER TABLE ledger_records ADD COLUMN web_search_requests INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE ledger_records ADD COLUMN web_fetch_requests INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE ledger_records ADD COLUMN cost_server_tools TEXT;
+        """,
     ];
 
     /// <summary>The schema version this code writes and understands.</summary>
@@ -124,6 +134,7 @@ internal static class SqliteLedgerSchema
         "cost_input", "cost_output", "cost_cache_write_5m", "cost_cache_write_1h", "cost_cache_read", "cost_total",
         "latency_ms", "streaming", "status", "http_status", "error_type", "shadow_pair_id",
         "effort", "effort_is_default", "thinking_blocks_dropped",
+        "web_search_requests", "web_fetch_requests", "cost_server_tools",
     ];
 
     /// <summary>The idempotent insert: a record whose id is already stored is skipped, any other violation fails.</summary>
