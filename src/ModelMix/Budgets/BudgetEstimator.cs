@@ -29,7 +29,16 @@ public static class BudgetEstimator
 
     /// <summary>The worst-case cost in USD of sending <paramref name="body"/> to <paramref name="model"/> at <paramref name="at"/>.</summary>
     /// <exception cref="UnknownModelException">The model has no price in force at <paramref name="at"/>.</exception>
-    public static decimal WorstCaseUsd(PriceBook prices, string model, ReadOnlySpan<byte> body, long maxTokens, DateTimeOffset at)
+    public static decimal WorstCaseUsd(PriceBook prices, string model, ReadOnlySpan<byte> body, long maxTokens, DateTimeOffset at) =>
+        WorstCaseUsd(prices, model, body, maxTokens, at, batch: false);
+
+    /// <summary>
+    /// The worst case of <paramref name="body"/> sent through the Message Batches API when <paramref name="batch"/> is
+    /// true: every token at the book's <see cref="PriceBook.BatchMultiplier"/>, server-tool fees at their full per-use
+    /// price (the batch discount applies to tokens, not to them).
+    /// </summary>
+    /// <exception cref="UnknownModelException">The model has no price in force at <paramref name="at"/>.</exception>
+    public static decimal WorstCaseUsd(PriceBook prices, string model, ReadOnlySpan<byte> body, long maxTokens, DateTimeOffset at, bool batch)
     {
         ArgumentNullException.ThrowIfNull(prices);
         var inputTokens = TokenEstimator.EstimateUtf8(body);
@@ -56,6 +65,11 @@ public static class BudgetEstimator
         if (body.IndexOf("\"inference_geo\""u8) >= 0)
         {
             multiplier *= prices.InferenceGeoMultipliers.Values.DefaultIfEmpty(1m).Max();
+        }
+
+        if (batch)
+        {
+            multiplier *= prices.BatchMultiplier;
         }
 
         const decimal PerMillion = 1_000_000m;

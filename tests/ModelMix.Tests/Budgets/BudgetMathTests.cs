@@ -147,6 +147,15 @@ public sealed class BudgetMathTests
     }
 
     [Fact]
+    public void A_batch_worst_case_discounts_tokens_but_not_search_fees()
+    {
+        // 800 bytes = 200 tokens: (200*1 + 1000*5) * 0.5 = 2600 /1e6 = 0.0026; 5 searches * 0.01 = 0.05 (no discount); 0.0526.
+        var body = BodyWithTools("""[{"type":"web_search_20260209","name":"web_search","max_uses":5}]""", 800);
+
+        Assert.Equal(0.0526m, BudgetEstimator.WorstCaseUsd(PriceBook.Default, "claude-haiku-4-5", body, 1000, At, batch: true));
+    }
+
+    [Fact]
     public void A_server_tool_named_only_in_the_prompt_is_not_held()
     {
         // "web_search_20260209" inside a message is text, not a declared tool: 800 bytes = 200 tokens, 200*1 + 1000*5 = 0.0052.
