@@ -79,8 +79,7 @@ public sealed class ShadowRunner : IAsyncDisposable
         ShadowOptions.TryResolveModel(prices, options.CandidateModel!, out var candidate, out var effort);
         CandidateModelId = candidate;
         CandidateEffort = effort;
-        var suffix = options.CandidateModel!.Trim().LastIndexOf('@') is var at and > 0 && effort != Catalog.EffortLevel.Unspecified ? options.CandidateModel.Trim()[at..] : string.Empty;
-        CandidateLabel = candidate + suffix;
+        CandidateLabel = Catalog.RequestTraitsReader.WireName(effort) is { } effortName ? candidate + "@" + effortName : candidate;
         JudgeModelId = options.JudgeModel is { } judgeModel && ShadowOptions.TryResolveModel(prices, judgeModel, out var judgeId, out _) ? judgeId : null;
         _pairs = pairs;
         _budgets = options.BudgetStore;
