@@ -84,7 +84,7 @@ internal static class SavingsCommand
         await foreach (var record in store.ReadAsync(new LedgerQuery { From = from, To = to }, cancellationToken))
         {
             var usage = record.Usage;
-            if (usage.InputTokens == 0 && usage.OutputTokens == 0 && usage.TotalInputTokens == 0)
+            if (usage.InputTokens == 0 && usage.OutputTokens == 0 && usage.TotalInputTokens == 0 && !usage.HasServerToolUse)
             {
                 continue;
             }

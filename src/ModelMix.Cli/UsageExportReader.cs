@@ -11,8 +11,9 @@ namespace ModelMix.Cli;
 /// Reads a usage export (JSON Lines or CSV) into <see cref="UsageRow"/>s. Columns, case-insensitive: <c>model</c>
 /// (required), <c>input_tokens</c>, <c>output_tokens</c>, <c>cache_creation_input_tokens</c> (all 5-minute writes
 /// unless split by <c>cache_write_5m_tokens</c> / <c>cache_write_1h_tokens</c>), <c>cache_read_input_tokens</c>,
-/// <c>service_tier</c>, <c>speed</c>, <c>inference_geo</c>, <c>timestamp</c>, <c>cost_usd</c>. A JSON line may
-/// instead carry the API's own <c>usage</c> object.
+/// <c>service_tier</c>, <c>speed</c>, <c>inference_geo</c>, <c>web_search_requests</c>, <c>web_fetch_requests</c>,
+/// <c>timestamp</c>, <c>cost_usd</c>. A JSON line may instead carry the API's own <c>usage</c> object (its
+/// <c>server_tool_use</c> included).
 /// </summary>
 internal static class UsageExportReader
 {
@@ -76,6 +77,11 @@ internal static class UsageExportReader
                     if (usageElement.TryGetProperty("cache_creation", out var breakdown) && breakdown.ValueKind == JsonValueKind.Object)
                     {
                         RequireTokenCounts(breakdown, "usage.cache_creation.");
+                    }
+
+                    if (usageElement.TryGetProperty("server_tool_use", out var serverTools) && serverTools.ValueKind == JsonValueKind.Object)
+                    {
+                        RequireTokenCounts(serverTools, "usage.server_tool_use.");
                     }
 
                     usage = AnthropicUsage.FromJson(usageElement);
@@ -175,7 +181,9 @@ internal static class UsageExportReader
                     "fast" => Speed.Fast,
                     var other => throw new FormatException($"speed '{other}' is not standard or fast"),
                 },
-                fields.GetValueOrDefault("inference_geo") is { Length: > 0 } geo ? geo : null);
+                fields.GetValueOrDefault("inference_geo") is { Length: > 0 } geo ? geo : null,
+                Tokens(fields, "web_search_requests"),
+                Tokens(fields, "web_fetch_requests"));
         }
 
         DateTimeOffset? timestamp = null;
@@ -220,7 +228,8 @@ internal static class UsageExportReader
     {
         foreach (var property in usage.EnumerateObject())
         {
-            if (!property.Name.EndsWith("_tokens", StringComparison.Ordinal) || property.Value.ValueKind == JsonValueKind.Null)
+            if (!(property.Name.EndsWith("_tokens", StringComparison.Ordinal) || property.Name.EndsWith("_requests", StringComparison.Ordinal))
+                || property.Value.ValueKind == JsonValueKind.Null)
             {
                 continue;
             }

@@ -19,9 +19,9 @@ internal sealed class BatchBudgets(BudgetGate gate, IBudgetStore store, AttemptR
     /// <summary>How long a job's reservation holds: the API's 24 h processing window, plus time queued and collecting.</summary>
     public static readonly TimeSpan HoldTtl = TimeSpan.FromHours(48);
 
-    /// <summary>One request's worst case at the batch rate.</summary>
+    /// <summary>One request's worst case at the batch rate (tokens discounted, server-tool fees not).</summary>
     public static decimal WorstCaseUsd(PriceBook prices, BatchItemInput item, long maxTokens, DateTimeOffset at) =>
-        BudgetEstimator.WorstCaseUsd(prices, item.RoutedModel, item.Params, maxTokens, at) * prices.BatchMultiplier;
+        BudgetEstimator.WorstCaseUsd(prices, item.RoutedModel, item.Params, maxTokens, at, batch: true);
 
     /// <summary>
     /// Reserves the job's worst case under <paramref name="jobId"/>. Returns false after writing a 429 (or 400);

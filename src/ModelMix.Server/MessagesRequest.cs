@@ -130,6 +130,15 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
             return false;
         }
 
+        // A top-level field given twice is read here as its last value but edited by the body rewriter as its first,
+        // and the upstream may take either: what is routed, held and recorded could differ from what runs (a second
+        // "model" bypassing routing, a second "max_tokens" or "stream" escaping the budget hold). Refuse them all.
+        if (DuplicateFields.FirstDuplicate(root) is { } duplicate)
+        {
+            error = $"{Clip(duplicate)}: the field appears more than once";
+            return false;
+        }
+
         if (!root.TryGetProperty("model", out var model))
         {
             error = "model: Field required";
@@ -141,18 +150,6 @@ internal sealed record MessagesRequest(string Model, long MaxTokens, bool Stream
         {
             error = "model: Input should be a non-empty string";
             return false;
-        }
-
-        // A second top-level "model" would be read here (the last one wins) but not be the one the body
-        // rewriter replaces (the first), so routing could be bypassed: refuse it.
-        var models = 0;
-        foreach (var property in root.EnumerateObject())
-        {
-            if (property.NameEquals("model"u8) && ++models > 1)
-            {
-                error = "model: the field appears more than once";
-                return false;
-            }
         }
 
         if (!root.TryGetProperty("max_tokens", out var maxTokens))

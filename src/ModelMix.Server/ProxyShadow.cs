@@ -46,19 +46,20 @@ internal sealed class ProxyShadow : IAsyncDisposable
         _judge = judge;
         _recorder = recorder;
         _time = time;
-        // A candidate may carry an effort (claude-opus-5-5@low): the same model at another effort is then compared.
-        var candidate = runner.Options.CandidateModel!;
-        _candidate = CandidateModelOf(candidate);
-        _candidateEffort = _candidate.Length < candidate.Length && RequestTraitsReader.TryParseEffort(candidate[(_candidate.Length + 1)..], out var effort)
-            ? effort
-            : EffortLevel.Unspecified;
+        // Resolved by the runner at start: a tier is its model; a candidate may carry an effort (claude-opus-5-5@low),
+        // and the same model at another effort is then compared.
+        _candidate = runner.CandidateModelId;
+        _candidateEffort = runner.CandidateEffort;
         _fit = new ModelFit(recorder.Prices);
     }
 
     /// <summary>The runner (statistics, idle wait).</summary>
     public ShadowRunner Runner => _runner;
 
-    /// <summary>Registers shadow mode when <c>ModelMix:Shadow</c> is configured; a bad setting fails the start, naming the key.</summary>
+    /// <summary>
+    /// Registers shadow mode when <c>ModelMix:Shadow</c> is configured; a bad setting fails the start, naming the key
+    /// (the candidate and judge models are checked against the price book when the proxy starts: <see cref="ProxyStartup"/>).
+    /// </summary>
     public static void AddServices(IServiceCollection services, IConfiguration configuration)
     {
         var section = configuration.GetSection(SectionName);
@@ -82,6 +83,12 @@ internal sealed class ProxyShadow : IAsyncDisposable
     {
         var proxy = provider.GetRequiredService<IOptions<ProxyOptions>>().Value;
         var recorder = provider.GetRequiredService<AttemptRecorder>();
+        var errors = options.Validate(recorder.Prices, SectionName + ":"); // a tier resolves; an unknown name fails the start
+        if (errors.Count > 0)
+        {
+            throw new OptionsValidationException(SectionName, typeof(ShadowOptions), errors);
+        }
+
         var time = provider.GetRequiredService<TimeProvider>();
         options.TimeProvider = time;
         if (options.DailyBudgetUsd is not null || options.TotalBudgetUsd is not null)
@@ -98,7 +105,8 @@ internal sealed class ProxyShadow : IAsyncDisposable
             MaxRetries = 0,
             Timeout = proxy.UpstreamTimeout,
         });
-        var judge = new ChatClientBuilder(sdk.AsIChatClient(options.JudgeModel ?? CandidateModelOf(options.CandidateModel!)))
+        ShadowOptions.TryResolveModel(recorder.Prices, options.JudgeModel ?? options.CandidateModel!, out var judgeModel, out _);
+        var judge = new ChatClientBuilder(sdk.AsIChatClient(judgeModel))
             .UseModelMixLedger(recorder, ledger => ledger.DefaultPolicy = ShadowRunner.JudgePolicy)
             .Build(provider);
         var runner = new ShadowRunner(options, recorder.Prices, pairs, judge, provider.GetService<ModelMixMetrics>(), provider.GetService<ILogger<ShadowRunner>>());
@@ -107,10 +115,6 @@ internal sealed class ProxyShadow : IAsyncDisposable
 
     /// <summary>A new pair id when the request is sampled, else null.</summary>
     public string? Sample(string requestId, string? taskLabel) => _runner.TrySample(requestId, taskLabel);
-
-    /// <summary>The model part of a candidate such as <c>claude-opus-5-5@low</c>.</summary>
-    private static string CandidateModelOf(string candidate) =>
-        candidate.LastIndexOf('@') is var at and > 0 && RequestTraitsReader.TryParseEffort(candidate[(at + 1)..], out _) ? candidate[..at] : candidate;
 
     /// <summary>The runner's counts so far (sampled, compared, skipped, …).</summary>
     public ModelMix.Shadow.ShadowStatistics Statistics => _runner.Statistics;

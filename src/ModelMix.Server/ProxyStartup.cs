@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -10,11 +11,12 @@ namespace ModelMix.Server;
 /// Opens the price book and the ledger when the proxy starts (so a broken file fails the start, not the first
 /// request) and says, once, what the proxy is doing and whether an upstream key is missing.
 /// </summary>
-internal sealed class ProxyStartup(IOptions<ProxyOptions> options, PriceBook prices, ILedger ledger, ProxyRouter router, ProxyFallback fallback, ProxyLoopGuard loopGuard, ProxyGuards guards, ILogger<ProxyStartup> logger) : IHostedService
+internal sealed class ProxyStartup(IOptions<ProxyOptions> options, PriceBook prices, ILedger ledger, ProxyRouter router, ProxyFallback fallback, ProxyLoopGuard loopGuard, ProxyGuards guards, IServiceProvider services, ILogger<ProxyStartup> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var settings = options.Value;
+        _ = services.GetService<ProxyShadow>(); // shadow mode, when configured: its candidate and judge resolve against the price book now, or the start fails
         _ = ledger;
         _ = router;
         _ = fallback;

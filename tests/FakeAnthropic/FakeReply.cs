@@ -144,8 +144,10 @@ public sealed partial record FakeReply
         long cacheRead = 0,
         string serviceTier = "standard",
         string? speed = null,
-        string? inferenceGeo = null) =>
-        WithUsage(new FakeUsage(input, output, cacheWrite5m, cacheWrite1h, cacheRead, serviceTier, speed, inferenceGeo));
+        string? inferenceGeo = null,
+        long webSearchRequests = 0,
+        long webFetchRequests = 0) =>
+        WithUsage(new FakeUsage(input, output, cacheWrite5m, cacheWrite1h, cacheRead, serviceTier, speed, inferenceGeo, webSearchRequests, webFetchRequests));
 
     /// <summary>Replaces the usage (see the other overload).</summary>
     public FakeReply WithUsage(FakeUsage usage)
@@ -156,6 +158,8 @@ public sealed partial record FakeReply
         ArgumentOutOfRangeException.ThrowIfNegative(usage.CacheWrite5mTokens, nameof(usage));
         ArgumentOutOfRangeException.ThrowIfNegative(usage.CacheWrite1hTokens, nameof(usage));
         ArgumentOutOfRangeException.ThrowIfNegative(usage.CacheReadTokens, nameof(usage));
+        ArgumentOutOfRangeException.ThrowIfNegative(usage.WebSearchRequests, nameof(usage));
+        ArgumentOutOfRangeException.ThrowIfNegative(usage.WebFetchRequests, nameof(usage));
         return this with { Usage = usage };
     }
 

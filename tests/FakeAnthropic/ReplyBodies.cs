@@ -61,6 +61,11 @@ internal static class ReplyBodies
                     deltaUsage["cache_creation_input_tokens"] = usage.CacheCreationInputTokens;
                     deltaUsage["cache_read_input_tokens"] = usage.CacheReadTokens;
                     deltaUsage["output_tokens"] = usage.OutputTokens;
+                    if (usage.HasServerToolUse)
+                    {
+                        deltaUsage["server_tool_use"] = ServerToolUse(usage); // cumulative, like the other counts
+                    }
+
                     result.Add(ev with { Data = data.ToJsonString(Wire) });
                     break;
                 }
@@ -124,5 +129,16 @@ internal static class ReplyBodies
         {
             target["inference_geo"] = usage.InferenceGeo;
         }
+
+        if (usage.HasServerToolUse && !isStreamStart)
+        {
+            target["server_tool_use"] = ServerToolUse(usage);
+        }
     }
+
+    private static JsonObject ServerToolUse(FakeUsage usage) => new()
+    {
+        ["web_search_requests"] = usage.WebSearchRequests,
+        ["web_fetch_requests"] = usage.WebFetchRequests,
+    };
 }

@@ -61,6 +61,13 @@ internal static class OpenAiRequestTranslator
             throw new OpenAiRequestException("The request body must be a JSON object.", param: null);
         }
 
+        // As on /v1/messages (MessagesRequest): a top-level field given twice is refused, never read last-wins.
+        if (DuplicateFields.FirstDuplicate(root) is { } duplicate)
+        {
+            var name = MessagesRequest.Clip(duplicate);
+            throw new OpenAiRequestException($"{name}: the field appears more than once.", name);
+        }
+
         var output = new JsonObject
         {
             ["model"] = RequiredString(root, "model"),

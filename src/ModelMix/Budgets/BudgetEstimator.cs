@@ -1,3 +1,4 @@
+using System.Text.Json;
 using ModelMix.Pricing;
 using ModelMix.Routing;
 
@@ -8,7 +9,9 @@ namespace ModelMix.Budgets;
 /// estimated from the body (<see cref="TokenEstimator.EstimateUtf8"/>: one token per 4 bytes of the JSON body,
 /// markup included) at the dearest input rate the body can incur, plus <c>max_tokens</c> at the output rate; the
 /// model's long-context rates when that estimate crosses its threshold, and the fast-mode and data-residency
-/// multipliers when the body mentions <c>speed</c> or <c>inference_geo</c>.
+/// multipliers when the body mentions <c>speed</c> or <c>inference_geo</c>; plus, for every server tool the body
+/// declares in <c>tools</c> (<see cref="ServerToolsWorstCaseUsd"/>), its fee for <c>max_uses</c> uses (or
+/// <see cref="AssumedUsesWithoutMaxUses"/>) and, for web fetch with <c>max_content_tokens</c>, that content as input.
 /// </summary>
 /// <remarks>
 /// The output part is a true bound (the API never returns more than <c>max_tokens</c>). The input part is an
@@ -18,9 +21,24 @@ namespace ModelMix.Budgets;
 /// </remarks>
 public static class BudgetEstimator
 {
+    /// <summary>
+    /// The uses a server tool declared without <c>max_uses</c> is held for. The API sets no limit of its own then, so
+    /// this is an assumption, not a bound: a request that needs its hold to be a bound declares <c>max_uses</c>.
+    /// </summary>
+    public const int AssumedUsesWithoutMaxUses = 10;
+
     /// <summary>The worst-case cost in USD of sending <paramref name="body"/> to <paramref name="model"/> at <paramref name="at"/>.</summary>
     /// <exception cref="UnknownModelException">The model has no price in force at <paramref name="at"/>.</exception>
-    public static decimal WorstCaseUsd(PriceBook prices, string model, ReadOnlySpan<byte> body, long maxTokens, DateTimeOffset at)
+    public static decimal WorstCaseUsd(PriceBook prices, string model, ReadOnlySpan<byte> body, long maxTokens, DateTimeOffset at) =>
+        WorstCaseUsd(prices, model, body, maxTokens, at, batch: false);
+
+    /// <summary>
+    /// The worst case of <paramref name="body"/> sent through the Message Batches API when <paramref name="batch"/> is
+    /// true: every token at the book's <see cref="PriceBook.BatchMultiplier"/>, server-tool fees at their full per-use
+    /// price (the batch discount applies to tokens, not to them).
+    /// </summary>
+    /// <exception cref="UnknownModelException">The model has no price in force at <paramref name="at"/>.</exception>
+    public static decimal WorstCaseUsd(PriceBook prices, string model, ReadOnlySpan<byte> body, long maxTokens, DateTimeOffset at, bool batch)
     {
         ArgumentNullException.ThrowIfNull(prices);
         var inputTokens = TokenEstimator.EstimateUtf8(body);
@@ -49,8 +67,134 @@ public static class BudgetEstimator
             multiplier *= prices.InferenceGeoMultipliers.Values.DefaultIfEmpty(1m).Max();
         }
 
+        if (batch)
+        {
+            multiplier *= prices.BatchMultiplier;
+        }
+
         const decimal PerMillion = 1_000_000m;
-        return ((inputTokens * inputRate) + (Math.Max(0, maxTokens) * output)) / PerMillion * multiplier;
+        var tokens = ((inputTokens * inputRate) + (Math.Max(0, maxTokens) * output)) / PerMillion * multiplier;
+        return tokens + ServerToolsWorstCaseUsd(prices, body, inputRate * multiplier, at);
+    }
+
+    /// <summary>
+    /// The worst case of the server tools <paramref name="body"/> declares in its top-level <c>tools</c>: each priced
+    /// tool (<see cref="ServerTool"/>, by its type prefix: <c>web_search_…</c>, <c>web_fetch_…</c>) costs its per-use
+    /// price in force at <paramref name="at"/> times its <c>max_uses</c> (<see cref="AssumedUsesWithoutMaxUses"/>
+    /// when absent), and a web fetch tool with <c>max_content_tokens</c> adds that many input tokens per use at
+    /// <paramref name="inputRatePerMTok"/> (USD per million tokens, modifiers included). Search results and fetches
+    /// without <c>max_content_tokens</c> add input that no request field bounds; they are not held (the budget settles
+    /// to the recorded cost). 0 when the body declares no such tool.
+    /// </summary>
+    /// <exception cref="PricingException">The body declares a server tool the price book has no price for at <paramref name="at"/>.</exception>
+    public static decimal ServerToolsWorstCaseUsd(PriceBook prices, ReadOnlySpan<byte> body, decimal inputRatePerMTok, DateTimeOffset at)
+    {
+        ArgumentNullException.ThrowIfNull(prices);
+
+        // A tools array (or an escaped name that could spell one) must be present; most bodies are skipped here.
+        if (body.IndexOf("tools"u8) < 0 && body.IndexOf("\\u"u8) < 0)
+        {
+            return 0m;
+        }
+
+        var total = 0m;
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 256 });
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return 0m;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isTools = reader.ValueTextEquals("tools"u8);
+                reader.Read();
+                if (!isTools || reader.TokenType != JsonTokenType.StartArray)
+                {
+                    reader.Skip();
+                    continue;
+                }
+
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    if (reader.TokenType != JsonTokenType.StartObject)
+                    {
+                        reader.Skip();
+                        continue;
+                    }
+
+                    total += ToolWorstCase(prices, ref reader, inputRatePerMTok, at);
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Malformed JSON is refused before it is sent (the proxy parses the body first); nothing more to hold.
+        }
+
+        return total;
+    }
+
+    /// <summary>One tool object's worst case; the reader is on its start and is left on its end.</summary>
+    private static decimal ToolWorstCase(PriceBook prices, ref Utf8JsonReader reader, decimal inputRatePerMTok, DateTimeOffset at)
+    {
+        string? type = null;
+        long? maxUses = null, maxContentTokens = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("type"u8))
+            {
+                reader.Read();
+                type = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            }
+            else if (reader.ValueTextEquals("max_uses"u8))
+            {
+                reader.Read();
+                maxUses = reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var uses) && uses >= 0 ? uses : null;
+            }
+            else if (reader.ValueTextEquals("max_content_tokens"u8))
+            {
+                reader.Read();
+                maxContentTokens = reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var tokens) && tokens >= 0 ? tokens : null;
+            }
+            else
+            {
+                reader.Read();
+            }
+
+            reader.Skip(); // a nested value (allowed_domains, user_location, …); a no-op on a scalar
+        }
+
+        if (type is null)
+        {
+            return 0m;
+        }
+
+        foreach (var tool in ServerToolUse.All)
+        {
+            if (!type.StartsWith(ServerToolUse.ToolTypePrefix(tool), StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            if (!prices.TryGetServerToolPrice(tool, at, out var price))
+            {
+                throw new PricingException(
+                    $"The request declares the server tool '{type}', whose uses (usage.server_tool_use.{ServerToolUse.UsageField(tool)}) " +
+                    $"have no price in force at {at.ToString("O", System.Globalization.CultureInfo.InvariantCulture)} in the price book " +
+                    $"{prices.SourceName}, so its worst case cannot be held. Add a serverTools.{ServerToolUse.UsageField(tool)} price period.");
+            }
+
+            var uses = maxUses ?? AssumedUsesWithoutMaxUses;
+            var fee = uses * price.PerUse;
+            var content = tool == ServerTool.WebFetch && maxContentTokens is { } perFetch
+                ? uses * perFetch * inputRatePerMTok / 1_000_000m
+                : 0m;
+            return fee + content;
+        }
+
+        return 0m;
     }
 
     /// <summary>

@@ -138,22 +138,20 @@ public sealed class AttemptRecorder
     public bool TryCost(string routedModel, string? responseModel, in TokenUsage usage, DateTimeOffset at, out CostBreakdown cost)
     {
         ArgumentNullException.ThrowIfNull(routedModel);
-        if (usage.InputTokens == 0 && usage.OutputTokens == 0 && usage.TotalInputTokens == 0)
+        if (usage.InputTokens == 0 && usage.OutputTokens == 0 && usage.TotalInputTokens == 0 && !usage.HasServerToolUse)
         {
             // Nothing was consumed (an error answer, a refused connection): nothing is owed, on any model.
             cost = CostBreakdown.Zero;
             return true;
         }
 
-        if (responseModel is { } answered && _prices.TryResolveId(answered, out _))
-        {
-            cost = _prices.Cost(answered, usage, at);
-            return true;
-        }
-
         try
         {
-            cost = _prices.Cost(routedModel, usage, at);
+            // A model the book knows but cannot price this usage on (fast mode without a rate, a server tool without a
+            // price in force) is unpriced too: never a guess, never an exception out of the recorder.
+            cost = responseModel is { } answered && _prices.TryResolveId(answered, out _)
+                ? _prices.Cost(answered, usage, at)
+                : _prices.Cost(routedModel, usage, at);
             return true;
         }
         catch (PricingException)

@@ -32,6 +32,12 @@ public sealed record LedgerTotals
     /// <summary>Sum of tokens read from the cache.</summary>
     public long CacheReadTokens { get; init; }
 
+    /// <summary>Sum of web searches the API ran (<c>usage.server_tool_use.web_search_requests</c>).</summary>
+    public long WebSearchRequests { get; init; }
+
+    /// <summary>Sum of web fetches the API ran (<c>usage.server_tool_use.web_fetch_requests</c>).</summary>
+    public long WebFetchRequests { get; init; }
+
     /// <summary>Exact sum of the cost of the priced records, component by component, in USD.</summary>
     public CostBreakdown Cost { get; init; }
 

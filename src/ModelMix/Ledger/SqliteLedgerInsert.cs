@@ -91,8 +91,18 @@ internal sealed class SqliteLedgerInsert : IDisposable
             Text(35, r.Effort);
             Check(raw.sqlite3_bind_int64(s, 36, r.EffortIsDefault ? 1 : 0));
             Check(raw.sqlite3_bind_int64(s, 37, r.ThinkingBlocksDropped));
-            Check(raw.sqlite3_bind_int64(s, 38, r.ClientDisconnected ? 1 : 0));
-            Check(raw.sqlite3_bind_int64(s, 39, r.UsageEstimated ? 1 : 0));
+            Check(raw.sqlite3_bind_int64(s, 38, usage.WebSearchRequests));
+            Check(raw.sqlite3_bind_int64(s, 39, usage.WebFetchRequests));
+            if (r.Cost is { } fees)
+            {
+                Decimal(40, fees.ServerTools);
+            }
+            else
+            {
+                Check(raw.sqlite3_bind_null(s, 40));
+            }
+            Check(raw.sqlite3_bind_int64(s, 41, r.ClientDisconnected ? 1 : 0));
+            Check(raw.sqlite3_bind_int64(s, 42, r.UsageEstimated ? 1 : 0));
 
             var rc = raw.sqlite3_step(s);
             if (rc != raw.SQLITE_DONE)

@@ -110,7 +110,17 @@ internal static class SqliteLedgerSchema
         ALTER TABLE ledger_records ADD COLUMN thinking_blocks_dropped INTEGER NOT NULL DEFAULT 0;
         """,
 
-        // 4: clients that hang up (docs/ledger.md). client_disconnected: 1 when the client left before the answer was
+        // 4: server-tool uses and their fees (docs/ledger.md, docs/pricing.md). web_search_requests / web_fetch_requests:
+        // usage.server_tool_use's counters, so a call can be repriced; cost_server_tools: their fees, exact decimal text,
+        // included in cost_total (NULL when the record is unpriced, and on rows written before this step, which read
+        // as no use and no fee).
+        """
+        ALTER TABLE ledger_records ADD COLUMN web_search_requests INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE ledger_records ADD COLUMN web_fetch_requests INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE ledger_records ADD COLUMN cost_server_tools TEXT;
+        """,
+
+        // 5: clients that hang up (docs/ledger.md). client_disconnected: 1 when the client left before the answer was
         // complete (the call is billed all the same); usage_estimated: 1 when the usage is ModelMix's estimate, not
         // the upstream's report. Rows written before this step read as 0 / 0.
         """
@@ -131,7 +141,9 @@ internal static class SqliteLedgerSchema
         "service_tier", "speed", "inference_geo",
         "cost_input", "cost_output", "cost_cache_write_5m", "cost_cache_write_1h", "cost_cache_read", "cost_total",
         "latency_ms", "streaming", "status", "http_status", "error_type", "shadow_pair_id",
-        "effort", "effort_is_default", "thinking_blocks_dropped", "client_disconnected", "usage_estimated",
+        "effort", "effort_is_default", "thinking_blocks_dropped",
+        "web_search_requests", "web_fetch_requests", "cost_server_tools",
+        "client_disconnected", "usage_estimated",
     ];
 
     /// <summary>The idempotent insert: a record whose id is already stored is skipped, any other violation fails.</summary>

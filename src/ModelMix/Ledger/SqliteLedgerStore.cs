@@ -184,7 +184,8 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
 
         await using var command = connection.CreateCommand();
         var source = FromClause(command, query, "input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, " +
-            "cache_read_tokens, cost_input, cost_output, cost_cache_write_5m, cost_cache_write_1h, cost_cache_read");
+            "cache_read_tokens, cost_input, cost_output, cost_cache_write_5m, cost_cache_write_1h, cost_cache_read, " +
+            "web_search_requests, web_fetch_requests, cost_server_tools");
         command.CommandText =
             $"""
             SELECT COUNT(*), COUNT(*) - COUNT(cost_input),
@@ -193,7 +194,9 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
                    COALESCE(SUM(cache_read_tokens), 0),
                    {DecimalSumFunction}(cost_input), {DecimalSumFunction}(cost_output),
                    {DecimalSumFunction}(cost_cache_write_5m), {DecimalSumFunction}(cost_cache_write_1h),
-                   {DecimalSumFunction}(cost_cache_read)
+                   {DecimalSumFunction}(cost_cache_read),
+                   COALESCE(SUM(web_search_requests), 0), COALESCE(SUM(web_fetch_requests), 0),
+                   {DecimalSumFunction}(cost_server_tools)
             FROM {source};
             """;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -211,12 +214,15 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
             CacheWrite5mTokens = reader.GetInt64(4),
             CacheWrite1hTokens = reader.GetInt64(5),
             CacheReadTokens = reader.GetInt64(6),
+            WebSearchRequests = reader.GetInt64(12),
+            WebFetchRequests = reader.GetInt64(13),
             Cost = new CostBreakdown(
                 SqliteLedgerSchema.FromStoredDecimal(reader.GetString(7)),
                 SqliteLedgerSchema.FromStoredDecimal(reader.GetString(8)),
                 SqliteLedgerSchema.FromStoredDecimal(reader.GetString(9)),
                 SqliteLedgerSchema.FromStoredDecimal(reader.GetString(10)),
-                SqliteLedgerSchema.FromStoredDecimal(reader.GetString(11))),
+                SqliteLedgerSchema.FromStoredDecimal(reader.GetString(11)),
+                SqliteLedgerSchema.FromStoredDecimal(reader.GetString(14))),
         };
     }
 
@@ -361,7 +367,8 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
                 SqliteLedgerSchema.FromStoredDecimal(r.GetString(23)),
                 SqliteLedgerSchema.FromStoredDecimal(r.GetString(24)),
                 SqliteLedgerSchema.FromStoredDecimal(r.GetString(25)),
-                SqliteLedgerSchema.FromStoredDecimal(r.GetString(26)));
+                SqliteLedgerSchema.FromStoredDecimal(r.GetString(26)),
+                r.IsDBNull(39) ? 0m : SqliteLedgerSchema.FromStoredDecimal(r.GetString(39))); // NULL: a row from before the fee existed
         return new LedgerRecord
         {
             Id = r.GetString(0),
@@ -386,7 +393,9 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
                 r.GetInt64(18),
                 SqliteLedgerSchema.ParseServiceTier(r.GetString(19)),
                 SqliteLedgerSchema.ParseSpeed(r.GetString(20)),
-                NullableString(r, 21)),
+                NullableString(r, 21),
+                r.GetInt64(37),
+                r.GetInt64(38)),
             Cost = cost,
             LatencyMs = r.GetInt64(28),
             Streaming = r.GetInt64(29) != 0,
@@ -397,8 +406,8 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
             Effort = NullableString(r, 34),
             EffortIsDefault = r.GetInt64(35) != 0,
             ThinkingBlocksDropped = r.GetInt32(36),
-            ClientDisconnected = r.GetInt64(37) != 0,
-            UsageEstimated = r.GetInt64(38) != 0,
+            ClientDisconnected = r.GetInt64(40) != 0,
+            UsageEstimated = r.GetInt64(41) != 0,
         };
     }
 

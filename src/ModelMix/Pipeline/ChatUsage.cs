@@ -14,6 +14,12 @@ internal static class ChatUsage
     /// <summary>The <see cref="UsageDetails.AdditionalCounts"/> key the Anthropic SDK uses for cache-write tokens.</summary>
     public const string CacheCreationInputTokensKey = "CacheCreationInputTokens";
 
+    /// <summary>The <see cref="UsageDetails.AdditionalCounts"/> key the Anthropic SDK uses for <c>server_tool_use.web_search_requests</c>.</summary>
+    public const string WebSearchRequestsKey = "WebSearchRequests";
+
+    /// <summary>The <see cref="UsageDetails.AdditionalCounts"/> key the Anthropic SDK uses for <c>server_tool_use.web_fetch_requests</c>.</summary>
+    public const string WebFetchRequestsKey = "WebFetchRequests";
+
     /// <summary>The usage of a non-streaming response: the SDK message's when present, else <see cref="ChatResponse.Usage"/>.</summary>
     public static TokenUsage FromResponse(ChatResponse response) =>
         response.RawRepresentation is SdkMessage { Usage: { } usage } ? AnthropicUsage.FromSdk(usage)
@@ -24,17 +30,27 @@ internal static class ChatUsage
     /// Approximates Anthropic usage from <see cref="UsageDetails"/>, where <see cref="UsageDetails.InputTokenCount"/>
     /// includes cached tokens: uncached input = input − cache reads − cache writes. Every cache write counts as a
     /// 5-minute write (the TTL split is not carried), and service tier, speed and inference geo are unknown (standard).
+    /// Server-tool uses are read from the SDK's <see cref="UsageDetails.AdditionalCounts"/> keys
+    /// (<see cref="WebSearchRequestsKey"/>, <see cref="WebFetchRequestsKey"/>), so they are priced on this path too.
     /// </summary>
     public static TokenUsage FromUsageDetails(UsageDetails details)
     {
         ArgumentNullException.ThrowIfNull(details);
         var cacheRead = Math.Max(0, details.CachedInputTokenCount ?? 0);
-        var cacheWrite = details.AdditionalCounts is { } counts && counts.TryGetValue(CacheCreationInputTokensKey, out var written)
-            ? Math.Max(0, written)
-            : 0;
+        var counts = details.AdditionalCounts;
+        var cacheWrite = Count(counts, CacheCreationInputTokensKey);
         var input = Math.Max(0, (details.InputTokenCount ?? 0) - cacheRead - cacheWrite);
-        return new TokenUsage(input, Math.Max(0, details.OutputTokenCount ?? 0), CacheWrite5mTokens: cacheWrite, CacheReadTokens: cacheRead);
+        return new TokenUsage(
+            input,
+            Math.Max(0, details.OutputTokenCount ?? 0),
+            CacheWrite5mTokens: cacheWrite,
+            CacheReadTokens: cacheRead,
+            WebSearchRequests: Count(counts, WebSearchRequestsKey),
+            WebFetchRequests: Count(counts, WebFetchRequestsKey));
     }
+
+    private static long Count(AdditionalPropertiesDictionary<long>? counts, string key) =>
+        counts is not null && counts.TryGetValue(key, out var value) ? Math.Max(0, value) : 0;
 
     /// <summary>Adds two approximate usages (a stream may report several <see cref="UsageContent"/> items).</summary>
     public static TokenUsage Add(in TokenUsage left, in TokenUsage right) => left with
@@ -44,6 +60,8 @@ internal static class ChatUsage
         CacheWrite5mTokens = left.CacheWrite5mTokens + right.CacheWrite5mTokens,
         CacheWrite1hTokens = left.CacheWrite1hTokens + right.CacheWrite1hTokens,
         CacheReadTokens = left.CacheReadTokens + right.CacheReadTokens,
+        WebSearchRequests = left.WebSearchRequests + right.WebSearchRequests,
+        WebFetchRequests = left.WebFetchRequests + right.WebFetchRequests,
     };
 
     /// <summary>

@@ -246,7 +246,7 @@ public sealed class LoopGuardChatClient : DelegatingChatClient
 
     private decimal Price(ChatOptions? options, string? responseModel, TokenUsage usage, DateTimeOffset at)
     {
-        if (usage.InputTokens == 0 && usage.OutputTokens == 0 && usage.TotalInputTokens == 0)
+        if (usage.InputTokens == 0 && usage.OutputTokens == 0 && usage.TotalInputTokens == 0 && !usage.HasServerToolUse)
         {
             return 0m;
         }

@@ -108,7 +108,9 @@ public sealed class ShadowChatClient : DelegatingChatClient
 
     private void Submit(IReadOnlyList<ChatMessage> messages, ChatOptions? options, string requestId, string pairId, DateTimeOffset startedAt, ChatResponse response)
     {
-        var candidate = _runner.Options.CandidateModel!;
+        // The candidate as resolved at start (a tier is its model; opus@low sends opus at effort low).
+        var candidate = _runner.CandidateModelId;
+        var effort = _runner.CandidateEffort;
         var liveModel = options?.ModelId ?? response.ModelId ?? "unknown";
         var taskLabel = options.GetTaskLabel();
         _runner.TryEnqueue(new ShadowJob
@@ -123,7 +125,13 @@ public sealed class ShadowChatClient : DelegatingChatClient
                 var prompt = string.Join("\n\n", messages.Select(message => message.Text).Where(text => text.Length > 0));
                 var toolCall = response.Messages.SelectMany(message => message.Contents).Any(content => content is FunctionCallContent);
                 // The candidate is only asked what it would accept as it is (forced tool use, sampling, …: ModelFit).
-                var rejects = _fit.Check(candidate, ChatRoutingRequest.From(messages, options)) != Catalog.RuleViolation.None;
+                var request = ChatRoutingRequest.From(messages, options);
+                if (effort != Catalog.EffortLevel.Unspecified)
+                {
+                    request = request with { Traits = request.Traits with { Effort = effort } };
+                }
+
+                var rejects = _fit.Check(candidate, request) != Catalog.RuleViolation.None;
                 return new ShadowLiveAnswer(
                     liveModel,
                     response.Text,
@@ -146,8 +154,13 @@ public sealed class ShadowChatClient : DelegatingChatClient
                     .WithShadowPairId(pairId)
                     .WithAttempt(1)
                     .WithRequestedModel(options?.ModelId ?? live.Model)
-                    .WithRouting(ShadowRunner.Policy, $"shadow of request {requestId} on {candidate}");
+                    .WithRouting(ShadowRunner.Policy, $"shadow of request {requestId} on {_runner.CandidateLabel}");
                 shadowOptions.ModelId = candidate;
+                if (effort != Catalog.EffortLevel.Unspecified)
+                {
+                    shadowOptions.WithEffort(effort);
+                }
+
                 var startedShadow = _time.GetUtcNow();
                 var answer = await InnerClient.GetResponseAsync(messages, shadowOptions, ct).ConfigureAwait(false);
                 var usage = ChatUsage.FromResponse(answer);

@@ -64,12 +64,18 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
             shadow_pair_id        text
         """;
 
-    /// <summary>The columns later steps added (step 2: effort and dropped thinking; step 3: hang-ups and estimates), as the batch's temporary table declares them.</summary>
+    /// <summary>
+    /// The columns later steps added (step 2: effort and dropped thinking; step 3: server-tool uses and fees; step 4:
+    /// hang-ups and estimates), as the batch's temporary table declares them.
+    /// </summary>
     private const string AddedColumnDefinitions =
         """
             effort                  text,
             effort_is_default       boolean NOT NULL,
             thinking_blocks_dropped integer NOT NULL,
+            web_search_requests     bigint  NOT NULL,
+            web_fetch_requests      bigint  NOT NULL,
+            cost_server_tools       numeric,
             client_disconnected     boolean NOT NULL,
             usage_estimated         boolean NOT NULL
         """;
@@ -104,7 +110,16 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
             ADD COLUMN thinking_blocks_dropped integer NOT NULL DEFAULT 0;
         """,
 
-        // 3: clients that hang up and estimated usage, as SQLite's step 4 (docs/ledger.md). Earlier rows read false / false.
+        // 3: server-tool uses and their fees, as SQLite's step 4 (docs/ledger.md). cost_server_tools is in cost_total;
+        // NULL when unpriced and on rows written before this step (read as no use and no fee).
+        """
+        ALTER TABLE ledger_records
+            ADD COLUMN web_search_requests bigint NOT NULL DEFAULT 0,
+            ADD COLUMN web_fetch_requests bigint NOT NULL DEFAULT 0,
+            ADD COLUMN cost_server_tools numeric;
+        """,
+
+        // 4: clients that hang up and estimated usage, as SQLite's step 5 (docs/ledger.md). Earlier rows read false / false.
         """
         ALTER TABLE ledger_records
             ADD COLUMN client_disconnected boolean NOT NULL DEFAULT false,
@@ -210,7 +225,8 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         var source = FromClause(command, query, "input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, " +
-            "cache_read_tokens, cost_input, cost_output, cost_cache_write_5m, cost_cache_write_1h, cost_cache_read");
+            "cache_read_tokens, cost_input, cost_output, cost_cache_write_5m, cost_cache_write_1h, cost_cache_read, " +
+            "web_search_requests, web_fetch_requests, cost_server_tools");
 
         // SUM over numeric is exact in PostgreSQL; SUM over bigint is numeric too, cast back (overflow fails loudly).
         command.CommandText =
@@ -221,7 +237,9 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
                    COALESCE(SUM(cache_read_tokens), 0)::bigint,
                    COALESCE(SUM(cost_input), 0), COALESCE(SUM(cost_output), 0),
                    COALESCE(SUM(cost_cache_write_5m), 0), COALESCE(SUM(cost_cache_write_1h), 0),
-                   COALESCE(SUM(cost_cache_read), 0)
+                   COALESCE(SUM(cost_cache_read), 0),
+                   COALESCE(SUM(web_search_requests), 0)::bigint, COALESCE(SUM(web_fetch_requests), 0)::bigint,
+                   COALESCE(SUM(cost_server_tools), 0)
             FROM {source};
             """;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -239,7 +257,9 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
             CacheWrite5mTokens = reader.GetInt64(4),
             CacheWrite1hTokens = reader.GetInt64(5),
             CacheReadTokens = reader.GetInt64(6),
-            Cost = new CostBreakdown(reader.GetDecimal(7), reader.GetDecimal(8), reader.GetDecimal(9), reader.GetDecimal(10), reader.GetDecimal(11)),
+            WebSearchRequests = reader.GetInt64(12),
+            WebFetchRequests = reader.GetInt64(13),
+            Cost = new CostBreakdown(reader.GetDecimal(7), reader.GetDecimal(8), reader.GetDecimal(9), reader.GetDecimal(10), reader.GetDecimal(11), reader.GetDecimal(14)),
         };
     }
 
@@ -328,6 +348,16 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
         await WriteTextAsync(importer, r.Effort, cancellationToken);
         await importer.WriteAsync(r.EffortIsDefault, NpgsqlDbType.Boolean, cancellationToken);
         await importer.WriteAsync(r.ThinkingBlocksDropped, NpgsqlDbType.Integer, cancellationToken);
+        await importer.WriteAsync(usage.WebSearchRequests, NpgsqlDbType.Bigint, cancellationToken);
+        await importer.WriteAsync(usage.WebFetchRequests, NpgsqlDbType.Bigint, cancellationToken);
+        if (r.Cost is { } fees)
+        {
+            await importer.WriteAsync(fees.ServerTools, NpgsqlDbType.Numeric, cancellationToken);
+        }
+        else
+        {
+            await importer.WriteNullAsync(cancellationToken);
+        }
         await importer.WriteAsync(r.ClientDisconnected, NpgsqlDbType.Boolean, cancellationToken);
         await importer.WriteAsync(r.UsageEstimated, NpgsqlDbType.Boolean, cancellationToken);
     }
@@ -339,7 +369,7 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
     {
         CostBreakdown? cost = r.IsDBNull(22)
             ? null
-            : new CostBreakdown(r.GetDecimal(22), r.GetDecimal(23), r.GetDecimal(24), r.GetDecimal(25), r.GetDecimal(26));
+            : new CostBreakdown(r.GetDecimal(22), r.GetDecimal(23), r.GetDecimal(24), r.GetDecimal(25), r.GetDecimal(26), r.IsDBNull(39) ? 0m : r.GetDecimal(39));
         return new LedgerRecord
         {
             Id = r.GetString(0),
@@ -364,7 +394,9 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
                 r.GetInt64(18),
                 SqliteLedgerSchema.ParseServiceTier(r.GetString(19)),
                 SqliteLedgerSchema.ParseSpeed(r.GetString(20)),
-                NullableString(r, 21)),
+                NullableString(r, 21),
+                r.GetInt64(37),
+                r.GetInt64(38)),
             Cost = cost,
             LatencyMs = r.GetInt64(28),
             Streaming = r.GetBoolean(29),
@@ -375,8 +407,8 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
             Effort = NullableString(r, 34),
             EffortIsDefault = r.GetBoolean(35),
             ThinkingBlocksDropped = r.GetInt32(36),
-            ClientDisconnected = r.GetBoolean(37),
-            UsageEstimated = r.GetBoolean(38),
+            ClientDisconnected = r.GetBoolean(40),
+            UsageEstimated = r.GetBoolean(41),
         };
     }
 

@@ -13,7 +13,9 @@ public static class AnthropicUsage
     /// <summary>
     /// Parses a wire <c>usage</c> object. Missing or null fields count as zero / default. When
     /// <c>cache_creation_input_tokens</c> exceeds the <c>cache_creation</c> TTL breakdown (or there is no breakdown),
-    /// the remainder counts as 5-minute writes.
+    /// the remainder counts as 5-minute writes. <c>server_tool_use.web_search_requests</c> and
+    /// <c>web_fetch_requests</c> are read into <see cref="TokenUsage.WebSearchRequests"/> and
+    /// <see cref="TokenUsage.WebFetchRequests"/>.
     /// </summary>
     /// <param name="usage">The <c>usage</c> JSON object of a Message, a batch result or a <c>message_start</c> event.</param>
     /// <exception cref="ArgumentException"><paramref name="usage"/> is not a JSON object.</exception>
@@ -50,7 +52,9 @@ public static class AnthropicUsage
             usage.CacheReadInputTokens ?? 0,
             ParseServiceTier(usage.ServiceTier?.Raw()),
             ParseSpeed(usage.Speed?.Raw()),
-            usage.InferenceGeo);
+            usage.InferenceGeo,
+            usage.ServerToolUse?.WebSearchRequests ?? 0,
+            usage.ServerToolUse?.WebFetchRequests ?? 0);
     }
 
     /// <summary>
@@ -84,7 +88,9 @@ public static class AnthropicUsage
             delta.CacheRead ?? start.CacheReadTokens,
             delta.ServiceTier is null ? start.ServiceTier : ParseServiceTier(delta.ServiceTier),
             delta.Speed is null ? start.Speed : ParseSpeed(delta.Speed),
-            delta.InferenceGeo ?? start.InferenceGeo);
+            delta.InferenceGeo ?? start.InferenceGeo,
+            delta.WebSearch ?? start.WebSearchRequests,
+            delta.WebFetch ?? start.WebFetchRequests);
     }
 
     /// <summary>Applies the SDK's <c>MessageDeltaUsage</c> (cumulative counts) to the usage so far.</summary>
@@ -103,6 +109,8 @@ public static class AnthropicUsage
             CacheWrite5mTokens = write5m,
             CacheWrite1hTokens = write1h,
             CacheReadTokens = delta.CacheReadInputTokens ?? start.CacheReadTokens,
+            WebSearchRequests = delta.ServerToolUse?.WebSearchRequests ?? start.WebSearchRequests,
+            WebFetchRequests = delta.ServerToolUse?.WebFetchRequests ?? start.WebFetchRequests,
         };
     }
 
@@ -199,6 +207,8 @@ public static class AnthropicUsage
         public string? ServiceTier;
         public string? Speed;
         public string? InferenceGeo;
+        public long? WebSearch; // server_tool_use.web_search_requests
+        public long? WebFetch; // server_tool_use.web_fetch_requests
 
         public readonly TokenUsage ToUsage()
         {
@@ -211,7 +221,9 @@ public static class AnthropicUsage
                 CacheRead ?? 0,
                 ParseServiceTier(ServiceTier),
                 ParseSpeed(Speed),
-                InferenceGeo);
+                InferenceGeo,
+                WebSearch ?? 0,
+                WebFetch ?? 0);
         }
 
         public static UsageFields Read(ref Utf8JsonReader reader)
@@ -260,6 +272,32 @@ public static class AnthropicUsage
                         else if (reader.ValueTextEquals("ephemeral_1h_input_tokens"u8))
                         {
                             fields.Ephemeral1h = Long(ref reader);
+                        }
+                        else
+                        {
+                            reader.Read();
+                            reader.Skip();
+                        }
+                    }
+                }
+                else if (reader.ValueTextEquals("server_tool_use"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.StartObject)
+                    {
+                        reader.Skip(); // null (no server tool ran) or not an object: nothing counted
+                        continue;
+                    }
+
+                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                    {
+                        if (reader.ValueTextEquals("web_search_requests"u8))
+                        {
+                            fields.WebSearch = Long(ref reader);
+                        }
+                        else if (reader.ValueTextEquals("web_fetch_requests"u8))
+                        {
+                            fields.WebFetch = Long(ref reader);
                         }
                         else
                         {

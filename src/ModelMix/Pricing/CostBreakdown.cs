@@ -9,15 +9,20 @@ namespace ModelMix.Pricing;
 /// <param name="CacheWrite5m">5-minute cache writes.</param>
 /// <param name="CacheWrite1h">1-hour cache writes.</param>
 /// <param name="CacheRead">Cache reads.</param>
+/// <param name="ServerTools">
+/// Server-tool fees: the uses counted in <c>usage.server_tool_use</c> (web searches, web fetches) at the price book's
+/// per-use prices (its <c>serverTools</c>), which no token modifier changes.
+/// </param>
 public readonly record struct CostBreakdown(
     decimal Input,
     decimal Output,
     decimal CacheWrite5m,
     decimal CacheWrite1h,
-    decimal CacheRead)
+    decimal CacheRead,
+    decimal ServerTools = 0m)
 {
     /// <summary>The sum of every component.</summary>
-    public decimal Total => Input + Output + CacheWrite5m + CacheWrite1h + CacheRead;
+    public decimal Total => Input + Output + CacheWrite5m + CacheWrite1h + CacheRead + ServerTools;
 
     /// <summary>A breakdown with every component zero (a call that consumed no tokens, e.g. a refused request).</summary>
     public static CostBreakdown Zero => default;
@@ -28,7 +33,8 @@ public readonly record struct CostBreakdown(
         left.Output + right.Output,
         left.CacheWrite5m + right.CacheWrite5m,
         left.CacheWrite1h + right.CacheWrite1h,
-        left.CacheRead + right.CacheRead);
+        left.CacheRead + right.CacheRead,
+        left.ServerTools + right.ServerTools);
 
     /// <summary>Adds two breakdowns component by component.</summary>
     public static CostBreakdown Add(CostBreakdown left, CostBreakdown right) => left + right;

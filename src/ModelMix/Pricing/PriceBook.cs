@@ -28,6 +28,7 @@ public sealed class PriceBook
     private readonly Dictionary<string, decimal> _inferenceGeo;
     private readonly Dictionary<string, string> _tiers;
     private readonly decimal _batchMultiplier;
+    private readonly ServerToolPrice[][] _serverTools; // by ServerToolUse.Index; empty when the book does not price the tool
     private IReadOnlyList<string>? _unpricedSdkModels;
 
     private PriceBook(
@@ -39,9 +40,17 @@ public sealed class PriceBook
         decimal batchMultiplier,
         decimal cacheWrite5mMultiplier,
         decimal cacheWrite1hMultiplier,
-        decimal cacheReadMultiplier)
+        decimal cacheReadMultiplier,
+        List<ServerToolPriceEntry> serverTools)
     {
         SourceName = sourceName;
+        ServerTools = serverTools.AsReadOnly();
+        _serverTools = new ServerToolPrice[ServerToolUse.All.Count][];
+        foreach (var tool in ServerToolUse.All)
+        {
+            _serverTools[ServerToolUse.Index(tool)] = serverTools.Find(entry => entry.Tool == tool) is { } entry ? [.. entry.Periods] : [];
+        }
+
         Entries = entries.AsReadOnly();
         _byName = byName;
         _inferenceGeo = inferenceGeo;
@@ -63,6 +72,12 @@ public sealed class PriceBook
 
     /// <summary>The family tiers (<c>haiku</c>, <c>sonnet</c>, <c>opus</c>) and the model each names, as written in the file.</summary>
     public IReadOnlyDictionary<string, string> Tiers => _tiers;
+
+    /// <summary>
+    /// The server tools the book prices per use (<c>serverTools</c>: web search, web fetch), with their periods. A call
+    /// that used a tool the book does not price at the call's time cannot be priced (never assumed free).
+    /// </summary>
+    public IReadOnlyList<ServerToolPriceEntry> ServerTools { get; }
 
     /// <summary>The multiplier applied to every rate on the Message Batches API (<c>service_tier</c> "batch").</summary>
     public decimal BatchMultiplier => _batchMultiplier;
@@ -235,23 +250,40 @@ public sealed class PriceBook
         return false;
     }
 
+    /// <summary>The per-use price of a server tool in force at an instant, without throwing.</summary>
+    /// <param name="tool">The server tool.</param>
+    /// <param name="at">The instant of the call.</param>
+    /// <param name="price">The period in force when found.</param>
+    public bool TryGetServerToolPrice(ServerTool tool, DateTimeOffset at, [NotNullWhen(true)] out ServerToolPrice? price)
+    {
+        price = FindServerToolPeriod(tool, at.UtcTicks);
+        return price is not null;
+    }
+
     /// <summary>
     /// The exact cost of one call: every token class at the rate in force at <paramref name="at"/>, long-context
-    /// rates when the prompt exceeds the threshold, times the batch, fast-mode and data-residency multipliers.
-    /// Exact decimal, never rounded; allocation-free.
+    /// rates when the prompt exceeds the threshold, times the batch, fast-mode and data-residency multipliers, plus
+    /// the server-tool fees (uses counted in <c>usage.server_tool_use</c> at the per-use price in force, which no token
+    /// modifier changes). Exact decimal, never rounded; allocation-free.
     /// </summary>
     /// <param name="modelOrAlias">The model that served the call (id, dated id or alias).</param>
     /// <param name="usage">The call's token counts and billing modifiers.</param>
     /// <param name="at">When the call was made (selects the price period).</param>
     /// <exception cref="UnknownModelException">Unknown model, or no period in force at <paramref name="at"/>.</exception>
-    /// <exception cref="PricingException">Fast mode on a model without a fast price, an unknown inference geo, or a negative token count.</exception>
+    /// <exception cref="PricingException">
+    /// Fast mode on a model without a fast price, an unknown inference geo, a server tool used with no price in force,
+    /// or a negative count.
+    /// </exception>
     public CostBreakdown Cost(string modelOrAlias, in TokenUsage usage, DateTimeOffset at)
     {
         var period = FindPeriod(modelOrAlias, at);
-        if ((usage.InputTokens | usage.OutputTokens | usage.CacheWrite5mTokens | usage.CacheWrite1hTokens | usage.CacheReadTokens) < 0)
+        if ((usage.InputTokens | usage.OutputTokens | usage.CacheWrite5mTokens | usage.CacheWrite1hTokens | usage.CacheReadTokens
+             | usage.WebSearchRequests | usage.WebFetchRequests) < 0)
         {
             ThrowNegativeTokens(modelOrAlias);
         }
+
+        var serverTools = usage.HasServerToolUse ? ServerToolFees(usage, at) : 0m;
 
         // Batch is folded into precomputed rate sets; fast mode and data residency multiply at call time.
         var batch = usage.ServiceTier == ServiceTier.Batch;
@@ -294,13 +326,47 @@ public sealed class PriceBook
                 Scaled(usage.OutputTokens, rates.Output, multiplier),
                 Scaled(usage.CacheWrite5mTokens, rates.CacheWrite5m, multiplier),
                 Scaled(usage.CacheWrite1hTokens, rates.CacheWrite1h, multiplier),
-                Scaled(usage.CacheReadTokens, rates.CacheRead, multiplier))
+                Scaled(usage.CacheReadTokens, rates.CacheRead, multiplier),
+                serverTools)
             : new CostBreakdown(
                 Plain(usage.InputTokens, rates.Input),
                 Plain(usage.OutputTokens, rates.Output),
                 Plain(usage.CacheWrite5mTokens, rates.CacheWrite5m),
                 Plain(usage.CacheWrite1hTokens, rates.CacheWrite1h),
-                Plain(usage.CacheReadTokens, rates.CacheRead));
+                Plain(usage.CacheReadTokens, rates.CacheRead),
+                serverTools);
+    }
+
+    /// <summary>The server-tool fees of <paramref name="usage"/>: each counted use at the per-use price in force.</summary>
+    private decimal ServerToolFees(in TokenUsage usage, DateTimeOffset at)
+    {
+        var fees = 0m;
+        if (usage.WebSearchRequests != 0)
+        {
+            fees += usage.WebSearchRequests * (FindServerToolPeriod(ServerTool.WebSearch, at.UtcTicks) ?? ThrowNoServerToolPrice(ServerTool.WebSearch, usage.WebSearchRequests, at)).PerUse;
+        }
+
+        if (usage.WebFetchRequests != 0)
+        {
+            fees += usage.WebFetchRequests * (FindServerToolPeriod(ServerTool.WebFetch, at.UtcTicks) ?? ThrowNoServerToolPrice(ServerTool.WebFetch, usage.WebFetchRequests, at)).PerUse;
+        }
+
+        return fees;
+    }
+
+    private ServerToolPrice? FindServerToolPeriod(ServerTool tool, long utcTicks)
+    {
+        var periods = _serverTools[ServerToolUse.Index(tool)];
+        for (var i = 0; i < periods.Length; i++)
+        {
+            var period = periods[i];
+            if (utcTicks >= period.EffectiveFrom.UtcTicks && (period.EffectiveTo is not { } to || utcTicks < to.UtcTicks))
+            {
+                return period;
+            }
+        }
+
+        return null;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -371,7 +437,15 @@ public sealed class PriceBook
     [MethodImpl(MethodImplOptions.NoInlining)]
     [DoesNotReturn]
     private static void ThrowNegativeTokens(string model) => throw new PricingException(
-        $"Token counts for model '{model}' must not be negative.");
+        $"Token and server-tool counts for model '{model}' must not be negative.");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    [DoesNotReturn]
+    private ServerToolPrice ThrowNoServerToolPrice(ServerTool tool, long uses, DateTimeOffset at) => throw new PricingException(
+        $"The call used a server tool the price book cannot price: usage.server_tool_use.{ServerToolUse.UsageField(tool)} is " +
+        $"{uses.ToString(CultureInfo.InvariantCulture)} and no serverTools.{ServerToolUse.UsageField(tool)} price is in force at " +
+        $"{at.ToString("O", CultureInfo.InvariantCulture)} (server-tool fees are never assumed to be $0). Add a price period for it " +
+        $"to the price book file: {SourceName}.");
 
     private static PriceBookDocument LoadEmbeddedDocument()
     {
@@ -387,6 +461,7 @@ public sealed class PriceBook
         var geo = new Dictionary<string, decimal>(StringComparer.OrdinalIgnoreCase);
         var tiers = new Dictionary<string, (string Model, PriceBookDocument Document, string Path)>(StringComparer.OrdinalIgnoreCase);
         var models = new List<(PriceBookDocument.RawModel Model, PriceBookDocument Document)>();
+        var serverTools = new Dictionary<ServerTool, PriceBookDocument.RawServerTool>();
 
         foreach (var document in documents)
         {
@@ -402,6 +477,11 @@ public sealed class PriceBook
             foreach (var (tier, model, path) in document.Tiers)
             {
                 tiers[tier] = (model, document, path);
+            }
+
+            foreach (var serverTool in document.ServerTools)
+            {
+                serverTools[serverTool.Tool] = serverTool; // a later file's entry replaces the tool's periods whole
             }
 
             foreach (var added in document.Models)
@@ -491,8 +571,17 @@ public sealed class PriceBook
             batch ?? BuiltInBatchMultiplier,
             multipliers.Write5m,
             multipliers.Write1h,
-            multipliers.Read);
+            multipliers.Read,
+            [.. ServerToolUse.All.Where(serverTools.ContainsKey).Select(tool => ToServerToolEntry(serverTools[tool]))]);
     }
+
+    private static ServerToolPriceEntry ToServerToolEntry(PriceBookDocument.RawServerTool raw) => new()
+    {
+        Tool = raw.Tool,
+        DisplayName = raw.DisplayName,
+        Source = raw.Source,
+        Periods = raw.Periods.ConvertAll(p => new ServerToolPrice(raw.Tool, p.From, p.To, p.PerThousand)).AsReadOnly(),
+    };
 
     private static ModelPriceEntry ToEntry(PriceBookDocument.RawModel raw, (decimal Write5m, decimal Write1h, decimal Read) m)
     {

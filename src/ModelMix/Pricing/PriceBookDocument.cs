@@ -16,7 +16,11 @@ internal sealed class PriceBookDocument
     };
 
     private static readonly string[] s_rootKeys =
-        ["$schema", "schemaVersion", "currency", "replaceDefaults", "modifiers", "tiers", "models", "notes"];
+        ["$schema", "schemaVersion", "currency", "replaceDefaults", "modifiers", "tiers", "serverTools", "models", "notes"];
+
+    private static readonly string[] s_serverToolKeys = ["displayName", "source", "notes", "periods"];
+
+    private static readonly string[] s_serverToolPeriodKeys = ["effectiveFrom", "effectiveTo", "perThousand", "notes"];
 
     private static readonly string[] s_modifierKeys =
         ["cacheWrite5mMultiplier", "cacheWrite1hMultiplier", "cacheReadMultiplier", "batchMultiplier", "inferenceGeo", "source", "notes"];
@@ -52,6 +56,9 @@ internal sealed class PriceBookDocument
     public List<(string Tier, string Model, string Path)> Tiers { get; } = [];
 
     public List<RawModel> Models { get; } = [];
+
+    /// <summary>The server-tool price entries, by the <c>usage.server_tool_use</c> field they price.</summary>
+    public List<RawServerTool> ServerTools { get; } = [];
 
     public static PriceBookDocument Parse(string json, string sourceName)
     {
@@ -116,6 +123,11 @@ internal sealed class PriceBookDocument
             }
         }
 
+        if (root.TryGetProperty("serverTools", out var serverTools))
+        {
+            ReadServerTools(serverTools, "$.serverTools");
+        }
+
         if (!root.TryGetProperty("models", out var models))
         {
             throw Error("$.models", "required key is missing (an array of model entries).");
@@ -147,6 +159,78 @@ internal sealed class PriceBookDocument
         if (!seen.TryAdd(name, path))
         {
             throw Error(path, $"duplicate model id or alias '{name}' (already used at {seen[name]}).");
+        }
+    }
+
+    private void ReadServerTools(JsonElement element, string path)
+    {
+        RequireObject(element, path, null);
+        foreach (var entry in element.EnumerateObject())
+        {
+            var entryPath = path + "." + entry.Name;
+            if (!ServerToolUse.TryParseUsageField(entry.Name, out var tool))
+            {
+                throw Error(entryPath, $"unknown server tool (allowed here: {string.Join(", ", ServerToolUse.UsageFields)}, the counters of usage.server_tool_use).");
+            }
+
+            RequireObject(entry.Value, entryPath, s_serverToolKeys);
+            if (!entry.Value.TryGetProperty("periods", out var periods))
+            {
+                throw Error(entryPath + ".periods", "required key is missing (an array of price periods).");
+            }
+
+            if (periods.ValueKind != JsonValueKind.Array || periods.GetArrayLength() == 0)
+            {
+                throw Error(entryPath + ".periods", "must be a non-empty array.");
+            }
+
+            var list = new List<RawServerToolPeriod>();
+            var index = 0;
+            foreach (var period in periods.EnumerateArray())
+            {
+                var periodPath = $"{entryPath}.periods[{index++}]";
+                RequireObject(period, periodPath, s_serverToolPeriodKeys);
+                var from = RequiredDate(period, "effectiveFrom", periodPath);
+                DateTimeOffset? to = null;
+                if (period.TryGetProperty("effectiveTo", out var toElement) && toElement.ValueKind != JsonValueKind.Null)
+                {
+                    to = ParseDate(toElement, periodPath + ".effectiveTo");
+                    if (to.Value <= from)
+                    {
+                        throw Error(periodPath + ".effectiveTo", "must be later than effectiveFrom.");
+                    }
+                }
+
+                if (!period.TryGetProperty("perThousand", out var perThousand) || perThousand.ValueKind == JsonValueKind.Null)
+                {
+                    throw Error(periodPath + ".perThousand", "required key is missing (a price in USD per 1,000 uses; 0 when the tool bills only tokens).");
+                }
+
+                list.Add(new RawServerToolPeriod(from, to, RequireDecimal(perThousand, periodPath + ".perThousand"), periodPath));
+            }
+
+            list.Sort(static (a, b) => a.From.CompareTo(b.From));
+            for (var i = 1; i < list.Count; i++)
+            {
+                if (list[i - 1].To is not { } previousTo || previousTo > list[i].From)
+                {
+                    throw Error(
+                        list[i].Path + ".effectiveFrom",
+                        $"price period overlaps {list[i - 1].Path} (a server tool may have only one price in force at any instant).");
+                }
+            }
+
+            if (ServerTools.Exists(existing => existing.Tool == tool))
+            {
+                throw Error(entryPath, "duplicate server tool.");
+            }
+
+            ServerTools.Add(new RawServerTool(
+                tool,
+                OptionalString(entry.Value, "displayName", entryPath),
+                OptionalString(entry.Value, "source", entryPath),
+                list,
+                entryPath));
         }
     }
 
@@ -623,6 +707,15 @@ internal sealed class PriceBookDocument
         RawLongContext? LongContext,
         decimal? FastMultiplier,
         string Path);
+
+    internal sealed record RawServerTool(
+        ServerTool Tool,
+        string? DisplayName,
+        string? Source,
+        List<RawServerToolPeriod> Periods,
+        string Path);
+
+    internal sealed record RawServerToolPeriod(DateTimeOffset From, DateTimeOffset? To, decimal PerThousand, string Path);
 
     internal sealed record RawLongContext(
         long ThresholdTokens,

@@ -1,5 +1,8 @@
 using Microsoft.Extensions.AI;
 using ModelMix.Budgets;
+using ModelMix.Catalog;
+using ModelMix.Pricing;
+using ModelMix.Routing;
 
 namespace ModelMix.Shadow;
 
@@ -9,7 +12,12 @@ namespace ModelMix.Shadow;
 /// </summary>
 public sealed class ShadowOptions
 {
-    /// <summary>The candidate model the sampled requests are also sent to (required).</summary>
+    /// <summary>
+    /// The candidate the sampled requests are also sent to (required): a model of the price book (id or alias, sent as
+    /// written) or a tier (<c>haiku</c>, resolved to the tier's model at start, as routing targets and the fallback
+    /// chain are), optionally with an effort (<c>opus@low</c>: the same request at that <c>output_config.effort</c>).
+    /// Anything else is refused at start (<see cref="Validate(PriceBook, string)"/>).
+    /// </summary>
     public string? CandidateModel { get; set; }
 
     /// <summary>The sampled share (0..1) for a task label without an entry in <see cref="Rates"/> (and for unlabelled requests). Default 0.</summary>
@@ -27,7 +35,7 @@ public sealed class ShadowOptions
     /// <summary>The JSON fields compared by <see cref="ShadowComparison.Json"/> (dotted paths such as <c>address.city</c>); empty: every top-level field of either answer.</summary>
     public List<string> JsonFields { get; set; } = [];
 
-    /// <summary>The judge model for <see cref="ShadowComparison.Judge"/>.</summary>
+    /// <summary>The judge model for <see cref="ShadowComparison.Judge"/>: a model of the price book or a tier (resolved at start).</summary>
     public string? JudgeModel { get; set; }
 
     /// <summary>The judge's instructions; it must answer with one number from 0 to 1.</summary>
@@ -77,7 +85,65 @@ public sealed class ShadowOptions
     public ShadowComparison ComparisonFor(string? taskLabel) =>
         taskLabel is not null && ComparisonByTask.TryGetValue(taskLabel, out var method) ? method : Comparison;
 
-    /// <summary>What is wrong with these options, each message naming the key under <paramref name="prefix"/>; empty when valid.</summary>
+    /// <summary>
+    /// What is wrong with these options, including a <see cref="CandidateModel"/> or <see cref="JudgeModel"/> that
+    /// <paramref name="prices"/> cannot resolve (<see cref="TryResolveModel"/>), each message naming the key under
+    /// <paramref name="prefix"/>; empty when valid.
+    /// </summary>
+    public IReadOnlyList<string> Validate(PriceBook prices, string prefix = "")
+    {
+        ArgumentNullException.ThrowIfNull(prices);
+        var errors = new List<string>(Validate(prefix));
+        if (!string.IsNullOrWhiteSpace(CandidateModel) && !TryResolveModel(prices, CandidateModel, out _, out _))
+        {
+            errors.Add($"{prefix}CandidateModel '{CandidateModel}' {ModelProblem(prices, CandidateModel, effortAllowed: true)}");
+        }
+
+        if (!string.IsNullOrWhiteSpace(JudgeModel) && (!TryResolveModel(prices, JudgeModel, out _, out var judgeEffort) || judgeEffort != EffortLevel.Unspecified))
+        {
+            errors.Add($"{prefix}JudgeModel '{JudgeModel}' {ModelProblem(prices, JudgeModel, effortAllowed: false)}");
+        }
+
+        return errors;
+    }
+
+    /// <summary>
+    /// Resolves a <see cref="CandidateModel"/> or <see cref="JudgeModel"/> setting: a tier becomes its model's canonical
+    /// id (what routing sends for a tier), a model the price book knows (id or alias) stays as written, and a trailing
+    /// <c>@low</c> … <c>@max</c> is the <paramref name="effort"/>. False for a name that is neither (including a model
+    /// the price book cannot price: its shadow spend could be neither held nor recorded).
+    /// </summary>
+    /// <param name="prices">The price book.</param>
+    /// <param name="setting">The configured value, e.g. <c>haiku</c>, <c>claude-opus-5-5@low</c>.</param>
+    /// <param name="model">The model to send to.</param>
+    /// <param name="effort">The effort after <c>@</c>; <see cref="EffortLevel.Unspecified"/> without one.</param>
+    public static bool TryResolveModel(PriceBook prices, string setting, out string model, out EffortLevel effort)
+    {
+        ArgumentNullException.ThrowIfNull(prices);
+        ArgumentNullException.ThrowIfNull(setting);
+        var name = setting.Trim();
+        effort = EffortLevel.Unspecified;
+        if (name.LastIndexOf('@') is var at and > 0 && RequestTraitsReader.TryParseEffort(name[(at + 1)..], out var parsed) && parsed != EffortLevel.Unspecified)
+        {
+            effort = parsed;
+            name = name[..at];
+        }
+
+        if (prices.Tiers.ContainsKey(name))
+        {
+            return RoutingValidation.TryResolve(prices, name, out model);
+        }
+
+        model = name;
+        return prices.TryResolveId(name, out _);
+    }
+
+    private static string ModelProblem(PriceBook prices, string setting, bool effortAllowed) =>
+        $"is neither a tier ({string.Join(", ", prices.Tiers.Keys)}) nor a model in the price book {prices.SourceName}" +
+        (effortAllowed ? " (optionally with an effort, e.g. opus@low)." : " (without an effort).") +
+        (setting.Contains('@', StringComparison.Ordinal) && effortAllowed ? " The part after '@' must be low, medium, high, xhigh or max." : string.Empty);
+
+    /// <summary>What is wrong with these options that needs no price book, each message naming the key under <paramref name="prefix"/>; empty when valid.</summary>
     public IReadOnlyList<string> Validate(string prefix = "")
     {
         var errors = new List<string>();

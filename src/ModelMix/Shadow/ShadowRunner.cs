@@ -49,7 +49,10 @@ public sealed class ShadowRunner : IAsyncDisposable
     private long _sampled, _dropped, _budgetExhausted, _compared, _shadowFailed, _judgeFailed, _skipped, _errors;
 
     /// <summary>Creates the runner and starts its workers.</summary>
-    /// <param name="options">Shadow options (validated here).</param>
+    /// <param name="options">
+    /// Shadow options, validated here against <paramref name="prices"/>: a candidate or judge that is neither a tier nor
+    /// a priced model is refused now, not on every job (<see cref="ShadowOptions.Validate(PriceBook, string)"/>).
+    /// </param>
     /// <param name="prices">Prices the live side and the judge call.</param>
     /// <param name="pairs">Where pairs are stored (the ledger store).</param>
     /// <param name="judge">The judge client (ledger stage included, so its calls are recorded); required for judge comparisons.</param>
@@ -60,7 +63,7 @@ public sealed class ShadowRunner : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(prices);
         ArgumentNullException.ThrowIfNull(pairs);
-        var errors = options.Validate();
+        var errors = options.Validate(prices);
         if (errors.Count > 0)
         {
             throw new ArgumentException("Invalid shadow options: " + string.Join(" ", errors), nameof(options));
@@ -73,6 +76,11 @@ public sealed class ShadowRunner : IAsyncDisposable
 
         _options = options;
         _prices = prices;
+        ShadowOptions.TryResolveModel(prices, options.CandidateModel!, out var candidate, out var effort);
+        CandidateModelId = candidate;
+        CandidateEffort = effort;
+        CandidateLabel = Catalog.RequestTraitsReader.WireName(effort) is { } effortName ? candidate + "@" + effortName : candidate;
+        JudgeModelId = options.JudgeModel is { } judgeModel && ShadowOptions.TryResolveModel(prices, judgeModel, out var judgeId, out _) ? judgeId : null;
         _pairs = pairs;
         _budgets = options.BudgetStore;
         var limits = new List<BudgetLimit>();
@@ -105,6 +113,18 @@ public sealed class ShadowRunner : IAsyncDisposable
 
     /// <summary>The options in force.</summary>
     public ShadowOptions Options => _options;
+
+    /// <summary>The model shadow calls are sent to: <see cref="ShadowOptions.CandidateModel"/> resolved (a tier becomes its model).</summary>
+    public string CandidateModelId { get; }
+
+    /// <summary>The effort shadow calls run at (<c>opus@low</c>); <see cref="Catalog.EffortLevel.Unspecified"/>: the request's own.</summary>
+    public Catalog.EffortLevel CandidateEffort { get; }
+
+    /// <summary>How the candidate is named in pair rows (<c>shadow_model</c>): <see cref="CandidateModelId"/>, with <c>@effort</c> when one is set.</summary>
+    public string CandidateLabel { get; }
+
+    /// <summary>The judge model resolved (a tier becomes its model); null without a judge.</summary>
+    public string? JudgeModelId { get; }
 
     /// <summary>The counters so far.</summary>
     public ShadowStatistics Statistics => new(
@@ -208,8 +228,8 @@ public sealed class ShadowRunner : IAsyncDisposable
     private async Task RunAsync(ShadowJob job, CancellationToken cancellationToken)
     {
         var live = job.ReadLive();
-        var shadowModel = _options.CandidateModel!;
-        if (live.SkipReason is not null || string.Equals(live.Model, shadowModel, StringComparison.OrdinalIgnoreCase))
+        var shadowModel = CandidateLabel;
+        if (live.SkipReason is not null || IsSameAsCandidate(live.Model))
         {
             Count(ref _skipped, "skipped");
             return;
@@ -297,12 +317,12 @@ public sealed class ShadowRunner : IAsyncDisposable
             throw new InvalidOperationException("A judge comparison needs a judge client.");
         }
 
-        var options = new ChatOptions { ModelId = _options.JudgeModel, MaxOutputTokens = _options.JudgeMaxOutputTokens }
+        var options = new ChatOptions { ModelId = JudgeModelId, MaxOutputTokens = _options.JudgeMaxOutputTokens }
             .WithRequestId(job.PairId)
             .WithShadowPairId(job.PairId)
             .WithAttempt(2)
-            .WithRequestedModel(_options.JudgeModel)
-            .WithRouting(JudgePolicy, $"judge of shadow pair {job.PairId}: {_options.CandidateModel} against {live.Model}")
+            .WithRequestedModel(JudgeModelId)
+            .WithRouting(JudgePolicy, $"judge of shadow pair {job.PairId}: {CandidateLabel} against {live.Model}")
             .WithTaskLabel(job.TaskLabel);
         var startedAt = _time.GetUtcNow();
         ChatResponse response;
@@ -316,7 +336,7 @@ public sealed class ShadowRunner : IAsyncDisposable
             return (null, null);
         }
 
-        var cost = PriceOrNull(_prices, startedAt, _options.JudgeModel!, response.ModelId, ChatUsage.FromResponse(response));
+        var cost = PriceOrNull(_prices, startedAt, JudgeModelId!, response.ModelId, ChatUsage.FromResponse(response));
         if (!ShadowComparer.TryParseScore(response.Text, out var score))
         {
             ShadowLog.JudgeFailed(_logger, job.PairId, "no score in the judge's answer");
@@ -335,7 +355,7 @@ public sealed class ShadowRunner : IAsyncDisposable
     private decimal JudgeWorstCaseUsd(ShadowLiveAnswer live, DateTimeOffset at)
     {
         // At most one token per character of the judge's prompt, the clipped request, and the two clipped answers.
-        var price = _prices.GetPrice(_options.JudgeModel!, at);
+        var price = _prices.GetPrice(JudgeModelId!, at);
         var max = _options.JudgeMaxChars + 16;
         long tokens = _options.JudgePrompt.Length + 64 + Math.Min(live.PromptText.Length, max) + Math.Min(live.Text.Length, max) + max;
         return ((tokens * price.Input) + (_options.JudgeMaxOutputTokens * price.Output)) / 1_000_000m;
@@ -370,10 +390,20 @@ public sealed class ShadowRunner : IAsyncDisposable
         }, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Whether the live call already ran what the shadow call would (the same model, by canonical id, and no other
+    /// effort asked for): then there is nothing to compare.
+    /// </summary>
+    private bool IsSameAsCandidate(string liveModel) =>
+        CandidateEffort == Catalog.EffortLevel.Unspecified
+        && (string.Equals(liveModel, CandidateModelId, StringComparison.OrdinalIgnoreCase)
+            || (_prices.TryResolveId(liveModel, out var liveId) && _prices.TryResolveId(CandidateModelId, out var candidateId)
+                && string.Equals(liveId, candidateId, StringComparison.Ordinal)));
+
     /// <summary>The cost of <paramref name="usage"/> on the response model (else the routed model); null when neither is priced.</summary>
     public static decimal? PriceOrNull(PriceBook prices, DateTimeOffset at, string routedModel, string? responseModel, TokenUsage usage)
     {
-        if (usage.InputTokens == 0 && usage.OutputTokens == 0 && usage.TotalInputTokens == 0)
+        if (usage.InputTokens == 0 && usage.OutputTokens == 0 && usage.TotalInputTokens == 0 && !usage.HasServerToolUse)
         {
             return 0m;
         }

@@ -28,6 +28,33 @@ public sealed class ParserRegressionTests
         Assert.Equal("model: the field appears more than once", error);
     }
 
+    [Theory]
+    [InlineData("{\"model\":\"auto\",\"max_tokens\":10,\"messages\":[],\"max_tokens\":100000}", "max_tokens")]
+    [InlineData("{\"stream\":false,\"model\":\"auto\",\"max_tokens\":10,\"messages\":[],\"stream\":true}", "stream")]
+    [InlineData("{\"model\":\"auto\",\"max_tokens\":10,\"messages\":[],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "messages")]
+    [InlineData("{\"model\":\"auto\",\"max_tokens\":10,\"system\":\"a\",\"messages\":[],\"system\":\"b\"}", "system")]
+    [InlineData("{\"model\":\"auto\",\"max_tokens\":10,\"messages\":[],\"str\\u0065am\":true,\"stream\":false}", "stream")] // escaped second spelling
+    [InlineData("{\"model\":\"auto\",\"max_tokens\":10,\"messages\":[],\"stream\":false,\"str\\u0065am\":true}", "stream")] // escaped first spelling
+    public void Messages_parser_refuses_any_duplicate_top_level_field(string body, string field)
+    {
+        Assert.False(MessagesRequest.TryParse(Encoding.UTF8.GetBytes(body), out var request, out var error));
+        Assert.Null(request);
+        Assert.Equal($"{field}: the field appears more than once", error);
+    }
+
+    [Fact]
+    public void A_duplicate_among_many_top_level_fields_is_found_without_quadratic_work()
+    {
+        // 20 distinct fields (past the pairwise limit, so the set path runs), then the 3rd repeated at the end.
+        var fields = string.Concat(Enumerable.Range(0, 20).Select(i => $"\"f{i}\":{i},"));
+        var unique = "{" + fields + "\"model\":\"auto\",\"max_tokens\":10,\"messages\":[]}";
+        var repeated = "{" + fields + "\"model\":\"auto\",\"max_tokens\":10,\"messages\":[],\"f2\":0}";
+
+        Assert.True(MessagesRequest.TryParse(Encoding.UTF8.GetBytes(unique), out _, out _));
+        Assert.False(MessagesRequest.TryParse(Encoding.UTF8.GetBytes(repeated), out _, out var error));
+        Assert.Equal("f2: the field appears more than once", error);
+    }
+
     [Fact]
     public void A_model_key_nested_deeper_is_not_a_duplicate()
     {

@@ -424,6 +424,12 @@ public sealed class ChatCompletionsTests : IAsyncLifetime
     [InlineData("""{"model":"claude-haiku-4-5","tools":[{"type":"code_interpreter"}],"messages":[{"role":"user","content":"hi"}]}""", "tools[0].type", "function")]
     [InlineData("""{"model":"claude-haiku-4-5","functions":[],"messages":[{"role":"user","content":"hi"}]}""", "functions", "deprecated")]
     [InlineData("""{"model":"claude-haiku-4-5","response_format":{"type":"json_schema"},"messages":[{"role":"user","content":"hi"}]}""", "response_format.json_schema.schema", "Field required")]
+    // A top-level field given twice is refused, never read last-wins (issue 20 §10).
+    [InlineData("""{"model":"claude-haiku-4-5","stream":false,"messages":[{"role":"user","content":"hi"}],"stream":true}""", "stream", "stream: the field appears more than once")]
+    [InlineData("""{"model":"claude-haiku-4-5","max_tokens":10,"max_tokens":100000,"messages":[{"role":"user","content":"hi"}]}""", "max_tokens", "appears more than once")]
+    [InlineData("""{"model":"claude-haiku-4-5","max_completion_tokens":10,"messages":[{"role":"user","content":"hi"}],"max_completion_tokens":9000}""", "max_completion_tokens", "appears more than once")]
+    [InlineData("""{"model":"claude-haiku-4-5","messages":[{"role":"user","content":"hi"}],"model":"claude-opus-4-6"}""", "model", "appears more than once")]
+    [InlineData("""{"model":"claude-haiku-4-5","messages":[{"role":"user","content":"hi"}],"m\u0065ssages":[]}""", "messages", "appears more than once")]
     public async Task Malformed_request_gets_a_400_in_openai_shape_and_is_not_forwarded(string body, string? param, string expected)
     {
         using var response = await ChatWire.PostAsync(_harness, body);

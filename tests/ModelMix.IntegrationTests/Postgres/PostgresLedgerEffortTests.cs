@@ -61,7 +61,8 @@ public sealed class PostgresLedgerEffortTests : IAsyncLifetime
     [Fact]
     public async Task A_database_at_the_previous_version_is_upgraded_and_its_old_rows_read_as_no_effort()
     {
-        // The database an older ModelMix wrote: every ledger step but the last, its version, then one row in the old columns.
+        // The database an older ModelMix wrote: every ledger step before the effort step (2), its version, then one row
+        // in the old columns; it is upgraded through every later step.
         var migrations = (string[])typeof(PostgresLedgerStore).GetField("Migrations", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!;
         const int previous = 1; // the version before step 2 (effort)
         await using (var connection = new NpgsqlConnection(_connectionString))

@@ -26,6 +26,12 @@ public sealed class ProxyValidationTests : IAsyncLifetime
     [InlineData("{\"model\":\"claude-haiku-4-5\",\"max_tokens\":10,\"messages\":[],\"stream\":\"yes\"}", "stream: Input should be a valid boolean")]
     [InlineData("{\"model\":42,\"max_tokens\":10,\"messages\":[]}", "model: Input should be a non-empty string")]
     [InlineData("", "body is empty")]
+    // A top-level field given twice is refused, never read last-wins (issue 20 §10): the hold, the stream handling and
+    // the record would follow one value while the upstream may run the other.
+    [InlineData("{\"model\":\"claude-haiku-4-5\",\"max_tokens\":10,\"messages\":[],\"max_tokens\":100000}", "max_tokens: the field appears more than once")]
+    [InlineData("{\"model\":\"claude-haiku-4-5\",\"stream\":false,\"max_tokens\":10,\"messages\":[],\"stream\":true}", "stream: the field appears more than once")]
+    [InlineData("{\"model\":\"claude-haiku-4-5\",\"max_tokens\":10,\"messages\":[],\"tools\":[],\"tools\":[{\"type\":\"web_search_20260209\",\"name\":\"web_search\"}]}", "tools: the field appears more than once")]
+    [InlineData("{\"model\":\"claude-haiku-4-5\",\"max_tokens\":10,\"messages\":[],\"max\\u005ftokens\":100000}", "max_tokens: the field appears more than once")]
     public async Task Malformed_request_gets_an_invalid_request_error_and_is_not_forwarded(string body, string expected)
     {
         using var http = _harness.Http();

@@ -118,6 +118,68 @@ public sealed class BudgetMathTests
         Assert.Throws<UnknownModelException>(() => BudgetEstimator.WorstCaseUsd(PriceBook.Default, "no-such-model", Body(100, false), 10, At));
     }
 
+    [Theory]
+    // Haiku 4.5 at $1 / $5 per MTok; every body is padded to 800 bytes = 200 input tokens, plus 1000 output tokens:
+    // 200*1 + 1000*5 = 5200 /1e6 = 0.0052 before any server tool. Web search is $0.01 a search, web fetch $0.
+    // web search with max_uses 5: 0.0052 + 5*0.01 = 0.0552
+    [InlineData("""[{"type":"web_search_20260209","name":"web_search","max_uses":5}]""", "0.0552")]
+    // without max_uses the hold assumes AssumedUsesWithoutMaxUses (10): 0.0052 + 10*0.01 = 0.1052
+    [InlineData("""[{"type":"web_search_20250305","name":"web_search"}]""", "0.1052")]
+    // max_uses 0 holds nothing for the tool: 0.0052
+    [InlineData("""[{"type":"web_search_20260209","name":"web_search","max_uses":0}]""", "0.0052")]
+    // web fetch: no fee, but 3 fetches of at most 2000 tokens each are input: 3*2000*1 = 6000 /1e6 = 0.006; 0.0112
+    [InlineData("""[{"name":"web_fetch","max_content_tokens":2000,"max_uses":3,"type":"web_fetch_20250910","allowed_domains":["a.test"]}]""", "0.0112")]
+    // web fetch without max_content_tokens: no fee, no bound on its content (not held): 0.0052
+    [InlineData("""[{"type":"web_fetch_20260209","name":"web_fetch","max_uses":3}]""", "0.0052")]
+    // both, next to a client tool: 0.0052 + 2*0.01 + (1*100*1 = 100 /1e6 = 0.0001) = 0.0253
+    [InlineData("""[{"name":"get_weather","input_schema":{"type":"object","properties":{"type":{"type":"string"}}}},{"type":"web_search_20260209","name":"web_search","max_uses":2},{"type":"web_fetch_20260209","name":"web_fetch","max_uses":1,"max_content_tokens":100}]""", "0.0253")]
+    // the type spelled with a JSON escape is the same tool to the API, so it is held the same: 0.0052 + 5*0.01 = 0.0552
+    [InlineData("""[{"type":"\u0077eb_search_20260209","name":"web_search","max_uses":5}]""", "0.0552")]
+    // a code execution tool has no per-use price (container time is billed to the organization): 0.0052
+    [InlineData("""[{"type":"code_execution_20250825","name":"code_execution"}]""", "0.0052")]
+    public void Worst_case_holds_declared_server_tools(string tools, string expected)
+    {
+        var body = BodyWithTools(tools, 800);
+
+        var cost = BudgetEstimator.WorstCaseUsd(PriceBook.Default, "claude-haiku-4-5", body, 1000, At);
+
+        Assert.Equal(decimal.Parse(expected, System.Globalization.CultureInfo.InvariantCulture), cost);
+    }
+
+    [Fact]
+    public void A_batch_worst_case_discounts_tokens_but_not_search_fees()
+    {
+        // 800 bytes = 200 tokens: (200*1 + 1000*5) * 0.5 = 2600 /1e6 = 0.0026; 5 searches * 0.01 = 0.05 (no discount); 0.0526.
+        var body = BodyWithTools("""[{"type":"web_search_20260209","name":"web_search","max_uses":5}]""", 800);
+
+        Assert.Equal(0.0526m, BudgetEstimator.WorstCaseUsd(PriceBook.Default, "claude-haiku-4-5", body, 1000, At, batch: true));
+    }
+
+    [Fact]
+    public void A_server_tool_named_only_in_the_prompt_is_not_held()
+    {
+        // "web_search_20260209" inside a message is text, not a declared tool: 800 bytes = 200 tokens, 200*1 + 1000*5 = 0.0052.
+        var json = """{"messages":[{"role":"user","content":"what is web_search_20260209 with tools and max_uses 5?"}],"x":""";
+        var body = Encoding.UTF8.GetBytes(json + "\"" + new string('a', 800 - json.Length - 3) + "\"}");
+        Assert.Equal(800, body.Length);
+
+        Assert.Equal(0.0052m, BudgetEstimator.WorstCaseUsd(PriceBook.Default, "claude-haiku-4-5", body, 1000, At));
+    }
+
+    [Fact]
+    public void A_declared_server_tool_the_book_cannot_price_is_an_error_not_zero()
+    {
+        var book = PriceBook.Parse(
+            """{"replaceDefaults":true,"models":[{"id":"m","periods":[{"effectiveFrom":"2025-01-01","input":1,"output":5}]}]}""",
+            "no-server-tools.json");
+        var body = BodyWithTools("""[{"type":"web_search_20260209","name":"web_search","max_uses":1}]""", 800);
+
+        var ex = Assert.Throws<PricingException>(() => BudgetEstimator.WorstCaseUsd(book, "m", body, 10, At));
+
+        Assert.Contains("web_search_requests", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("no-server-tools.json", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Refusal_names_the_budget_the_amounts_and_the_reset()
     {
@@ -128,6 +190,14 @@ public sealed class BudgetMathTests
             "Budget exceeded: the daily budget of key 'team-a' is $50.00; $49.50 is spent and $0.25 is held by requests in flight, " +
             "and this request may cost up to $0.50 (its input plus max_tokens of output). It resets at 2026-03-15T00:00:00Z.",
             refusal.Message);
+    }
+
+    private static byte[] BodyWithTools(string tools, int length)
+    {
+        var head = "{\"tools\":" + tools + ",\"x\":\"";
+        var bytes = Encoding.UTF8.GetBytes(head + new string('a', length - Encoding.UTF8.GetByteCount(head) - 2) + "\"}");
+        Assert.Equal(length, bytes.Length);
+        return bytes;
     }
 
     private static byte[] Body(int length, bool cacheControl)

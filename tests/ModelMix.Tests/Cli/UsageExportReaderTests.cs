@@ -45,7 +45,24 @@ public sealed class UsageExportReaderTests : IDisposable
         Assert.Equal(new TokenUsage(1, 2, CacheWrite5mTokens: 40), rows[1].Usage); // no breakdown: 5-minute writes
     }
 
+    [Fact]
+    public void Server_tool_uses_are_read_from_the_usage_object_and_from_flat_columns()
+    {
+        var jsonl = _folder.Write("search.jsonl", """
+            {"model":"claude-haiku-4-5","usage":{"input_tokens":1000,"output_tokens":500,"server_tool_use":{"web_search_requests":1000,"web_fetch_requests":2}}}
+            {"model":"claude-haiku-4-5","input_tokens":10,"output_tokens":5,"web_search_requests":3}
+            """);
+        var csv = _folder.Write("search.csv", "model,input_tokens,output_tokens,web_search_requests,web_fetch_requests\nclaude-haiku-4-5,10,5,4,1\n");
+
+        var rows = UsageExportReader.Read(jsonl).Concat(UsageExportReader.Read(csv)).ToList();
+
+        Assert.Equal(new TokenUsage(1000, 500, WebSearchRequests: 1000, WebFetchRequests: 2), rows[0].Usage);
+        Assert.Equal(new TokenUsage(10, 5, WebSearchRequests: 3), rows[1].Usage);
+        Assert.Equal(new TokenUsage(10, 5, WebSearchRequests: 4, WebFetchRequests: 1), rows[2].Usage);
+    }
+
     [Theory]
+    [InlineData("\"server_tool_use\":{\"web_search_requests\":\"9\"}", "usage.server_tool_use.web_search_requests")]
     [InlineData("\"input_tokens\":\"12\"", "usage.input_tokens")]
     [InlineData("\"output_tokens\":1.5", "usage.output_tokens")]
     [InlineData("\"cache_read_input_tokens\":-3", "usage.cache_read_input_tokens")]

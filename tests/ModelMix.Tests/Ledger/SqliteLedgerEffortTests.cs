@@ -53,8 +53,9 @@ public sealed class SqliteLedgerEffortTests : IDisposable
     [Fact]
     public async Task A_database_at_the_previous_version_is_upgraded_and_its_old_rows_read_as_no_effort()
     {
-        // The database an older ModelMix wrote: every migration but the last, then one row in the old column list.
-        const int previous = 2; // the version before step 3 (effort)
+        // The database an older ModelMix wrote: every migration before the effort step (3), then one row in the old
+        // column list; it is upgraded through every later step.
+        const int previous = 2;
         using (var connection = _db.OpenIndependentConnection())
         {
             using var command = connection.CreateCommand();

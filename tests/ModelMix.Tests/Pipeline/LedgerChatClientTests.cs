@@ -52,6 +52,27 @@ public sealed class LedgerChatClientTests
     }
 
     [Fact]
+    public async Task Server_tool_uses_in_UsageDetails_are_recorded_and_priced()
+    {
+        // The Anthropic SDK's AsIChatClient puts usage.server_tool_use in AdditionalCounts under these names.
+        _inner.Respond = (_, _) => Task.FromResult(Answer("claude-haiku-4-5-20251001", new UsageDetails
+        {
+            InputTokenCount = 1000,
+            OutputTokenCount = 500,
+            AdditionalCounts = new() { ["WebSearchRequests"] = 1000, ["WebFetchRequests"] = 3 },
+        }));
+        using var client = Client();
+
+        await client.GetResponseAsync("hi", new ChatOptions { ModelId = "claude-haiku-4-5" });
+
+        var record = Assert.Single(_ledger.Records);
+        Assert.Equal(new TokenUsage(1000, 500, WebSearchRequests: 1000, WebFetchRequests: 3), record.Usage);
+        // Haiku 4.5: 1000*1 + 500*5 = 3500 /1e6 = 0.0035; 1000 searches * $0.01 = 10; 3 fetches * $0 = 0.
+        Assert.Equal(10.0035m, record.Cost!.Value.Total);
+        Assert.Equal(10m, record.Cost!.Value.ServerTools);
+    }
+
+    [Fact]
     public void UsageDetails_without_cache_counts_are_all_uncached_input_and_never_negative()
     {
         Assert.Equal(new TokenUsage(100, 7), ChatUsage.FromUsageDetails(new UsageDetails { InputTokenCount = 100, OutputTokenCount = 7 }));

@@ -238,6 +238,69 @@ public sealed class AnthropicUsageTests
         Assert.Equal(87, AnthropicUsage.MergeDelta(start, sdkDelta).OutputTokens);
     }
 
+    [Fact]
+    public void Server_tool_use_counts_are_read_from_the_wire_usage()
+    {
+        using var doc = JsonDocument.Parse(
+            """{"input_tokens":1200,"output_tokens":300,"server_tool_use":{"web_search_requests":3,"web_fetch_requests":2,"future_requests":9},"service_tier":"standard"}""");
+
+        var usage = AnthropicUsage.FromJson(doc.RootElement);
+
+        Assert.Equal(new TokenUsage(1200, 300, WebSearchRequests: 3, WebFetchRequests: 2), usage);
+        var reader = new Utf8JsonReader(System.Text.Encoding.UTF8.GetBytes(doc.RootElement.GetRawText()));
+        reader.Read();
+        Assert.Equal(usage, AnthropicUsage.Read(ref reader)); // the proxy's no-document path reads the same
+    }
+
+    [Theory]
+    [InlineData("""{"input_tokens":5,"output_tokens":1,"server_tool_use":null}""")]
+    [InlineData("""{"input_tokens":5,"output_tokens":1,"server_tool_use":{}}""")]
+    [InlineData("""{"input_tokens":5,"output_tokens":1,"server_tool_use":{"web_search_requests":null}}""")]
+    [InlineData("""{"input_tokens":5,"output_tokens":1}""")]
+    public void Absent_or_null_server_tool_use_counts_no_use(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+
+        Assert.Equal(new TokenUsage(5, 1), AnthropicUsage.FromJson(doc.RootElement));
+    }
+
+    [Fact]
+    public void A_stream_learns_its_searches_from_message_delta_and_keeps_them_when_a_later_delta_omits_them()
+    {
+        // message_start reports no server tool use yet; message_delta carries the cumulative count.
+        using var start = JsonDocument.Parse("""{"type":"message_start","message":{"usage":{"input_tokens":40,"output_tokens":1}}}""");
+        using var delta = JsonDocument.Parse("""{"type":"message_delta","usage":{"output_tokens":300,"server_tool_use":{"web_search_requests":1000}}}""");
+        using var later = JsonDocument.Parse("""{"type":"message_delta","usage":{"output_tokens":301}}""");
+
+        var usage = AnthropicUsage.ApplyStreamEvent(default, start.RootElement);
+        usage = AnthropicUsage.ApplyStreamEvent(usage, delta.RootElement);
+
+        Assert.Equal(new TokenUsage(40, 300, WebSearchRequests: 1000), usage);
+        Assert.Equal(new TokenUsage(40, 301, WebSearchRequests: 1000), AnthropicUsage.ApplyStreamEvent(usage, later.RootElement));
+    }
+
+    [Fact]
+    public void Sdk_usage_and_delta_carry_server_tool_use_like_the_wire()
+    {
+        const string message = """
+            {"id":"msg_1","type":"message","role":"assistant","model":"claude-haiku-4-5-20251001","content":[],"stop_reason":"end_turn","stop_sequence":null,
+             "usage":{"input_tokens":10,"output_tokens":2,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"server_tool_use":{"web_search_requests":7,"web_fetch_requests":1},"service_tier":"standard"}}
+            """;
+        using var doc = JsonDocument.Parse(message);
+        var sdk = JsonSerializer.Deserialize<SdkMessage>(message)!;
+
+        Assert.Equal(AnthropicUsage.FromJson(doc.RootElement.GetProperty("usage")), AnthropicUsage.FromSdk(sdk.Usage));
+        Assert.Equal((7L, 1L), (AnthropicUsage.FromSdk(sdk.Usage).WebSearchRequests, AnthropicUsage.FromSdk(sdk.Usage).WebFetchRequests));
+
+        const string delta = """{"input_tokens":10,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":50,"server_tool_use":{"web_search_requests":9,"web_fetch_requests":0}}""";
+        using var deltaDoc = JsonDocument.Parse(delta);
+        var sdkDelta = JsonSerializer.Deserialize<SdkMessageDeltaUsage>(delta)!;
+        var start = new TokenUsage(10, 1, WebFetchRequests: 4);
+
+        Assert.Equal(AnthropicUsage.MergeDelta(start, deltaDoc.RootElement), AnthropicUsage.MergeDelta(start, sdkDelta));
+        Assert.Equal(new TokenUsage(10, 50, WebSearchRequests: 9, WebFetchRequests: 0), AnthropicUsage.MergeDelta(start, sdkDelta));
+    }
+
     private static JsonElement UsageOf(string file)
     {
         using var doc = JsonDocument.Parse(SharedFixtures.ReadAnthropic(file));

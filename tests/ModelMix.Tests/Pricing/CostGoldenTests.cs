@@ -153,6 +153,90 @@ public sealed class CostGoldenTests
         Assert.Equal(decimal.Parse(expected, CultureInfo.InvariantCulture), cost.Total);
     }
 
+    [Theory]
+    // Server-tool fees (prices.json serverTools): web search $10 per 1,000 searches = $0.01 a search, from 2025-05-07;
+    // web fetch $0 a fetch (tokens only), from 2025-09-10. No token multiplier (batch, fast, residency) touches the fee.
+    // ---- the case: 1,000 searches recorded as if they were free ----
+    // tokens 1000*1 + 500*5 = 3500 /1e6 = 0.0035; searches 1000 * 10/1000 = 10; 0.0035 + 10 = 10.0035
+    [InlineData("claude-haiku-4-5", 1000, 500, 1000, 0, "standard", "standard", null, At, "10.0035")]
+    // one search and nothing else: 1 * 0.01 = 0.01
+    [InlineData("claude-haiku-4-5", 0, 0, 1, 0, "standard", "standard", null, At, "0.01")]
+    // fetches cost only their tokens: 2000*3 + 100*15 = 6000+1500 = 7500 /1e6 = 0.0075; 3 fetches * 0 = 0
+    [InlineData("claude-sonnet-4-5", 2000, 100, 0, 3, "standard", "standard", null, At, "0.0075")]
+    // both: 100*1 + 50*5 = 100+250 = 350 /1e6 = 0.00035; 4 searches 0.04; 9 fetches 0; 0.00035 + 0.04 = 0.04035
+    [InlineData("claude-haiku-4-5", 100, 50, 4, 9, "standard", "standard", null, At, "0.04035")]
+    // batch halves tokens only: (1000*3 + 1000*15) * 0.5 = 9000 /1e6 = 0.009; 5 searches 0.05 (not halved); 0.059
+    [InlineData("claude-sonnet-4-5", 1000, 1000, 5, 0, "batch", "standard", null, At, "0.059")]
+    // data residency multiplies tokens only: (1000*5 + 1000*25) * 1.1 = 33000 /1e6 = 0.033; 2 searches 0.02; 0.053
+    [InlineData("claude-opus-4-6", 1000, 1000, 2, 0, "standard", "standard", "us", At, "0.053")]
+    // fast mode multiplies tokens only: (1000*5 + 1000*25) * 6 = 180000 /1e6 = 0.18; 7 searches 0.07; 0.25
+    [InlineData("claude-opus-4-6", 1000, 1000, 7, 0, "standard", "fast", null, At, "0.25")]
+    // long context (search results made the prompt long): 200001*6 + 0*22.5 = 1200006 /1e6 = 1.200006; 10 searches 0.1; 1.300006
+    [InlineData("claude-sonnet-4-5", 200001, 0, 10, 0, "standard", "standard", null, At, "1.300006")]
+    // first instant of the web search price: 1 * 0.01 = 0.01
+    [InlineData("claude-3-7-sonnet-20250219", 0, 0, 1, 0, "standard", "standard", null, "2025-05-07T00:00:00Z", "0.01")]
+    // first instant of the web fetch price: 10*3 = 30 /1e6 = 0.00003; 1 fetch * 0 = 0
+    [InlineData("claude-sonnet-4-0", 10, 0, 0, 1, "standard", "standard", null, "2025-09-10T00:00:00Z", "0.00003")]
+    // Claude 5.x: Sonnet 5.5 $2 / $10 after 2026-10-07: 10000*2 + 2000*10 = 20000+20000 = 40000 /1e6 = 0.04; 25 searches 0.25; 0.29
+    [InlineData("claude-sonnet-5-5", 10000, 2000, 25, 2, "standard", "standard", null, "2026-11-01T00:00:00Z", "0.29")]
+    public void Server_tool_fees_match_hand_computation(
+        string model,
+        long input,
+        long output,
+        long webSearches,
+        long webFetches,
+        string tier,
+        string speed,
+        string? geo,
+        string at,
+        string expected)
+    {
+        var usage = new TokenUsage(
+            input,
+            output,
+            ServiceTier: AnthropicUsage.ParseServiceTier(tier),
+            Speed: AnthropicUsage.ParseSpeed(speed),
+            InferenceGeo: geo,
+            WebSearchRequests: webSearches,
+            WebFetchRequests: webFetches);
+
+        var cost = PriceBook.Default.Cost(model, usage, DateTimeOffset.Parse(at, CultureInfo.InvariantCulture));
+
+        Assert.Equal(decimal.Parse(expected, CultureInfo.InvariantCulture), cost.Total);
+    }
+
+    [Fact]
+    public void Server_tool_fees_are_their_own_component_of_the_breakdown()
+    {
+        // Haiku 4.5: 1000*1 = 0.001 input, 500*5 = 0.0025 output; 1000 searches * 0.01 = 10 in ServerTools.
+        var cost = PriceBook.Default.Cost("claude-haiku-4-5", new TokenUsage(1000, 500, WebSearchRequests: 1000), Time(At));
+
+        Assert.Equal(new CostBreakdown(0.001m, 0.0025m, 0m, 0m, 0m, 10m), cost);
+        Assert.Equal(10.0035m, cost.Total);
+        Assert.Equal(20.007m, (cost + cost).Total);
+    }
+
+    [Theory]
+    // before web search existed (its price starts 2025-05-07) and before web fetch (2025-09-10)
+    [InlineData(1, 0, "2025-05-06T23:59:59Z", "web_search_requests")]
+    [InlineData(0, 1, "2025-09-09T23:59:59Z", "web_fetch_requests")]
+    public void A_server_tool_without_a_price_in_force_is_an_error_not_free(long searches, long fetches, string at, string field)
+    {
+        var usage = new TokenUsage(10, 10, WebSearchRequests: searches, WebFetchRequests: fetches);
+
+        var ex = Assert.Throws<PricingException>(() => PriceBook.Default.Cost("claude-3-7-sonnet-20250219", usage, Time(at)));
+
+        Assert.Contains("server_tool_use." + field, ex.Message, StringComparison.Ordinal);
+        Assert.Contains("prices.json", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Negative_server_tool_counts_are_rejected()
+    {
+        Assert.Throws<PricingException>(
+            () => PriceBook.Default.Cost("claude-opus-4-6", new TokenUsage(10, 10, WebSearchRequests: -1), Time(At)));
+    }
+
     [Fact]
     public void Breakdown_prices_each_token_class_separately()
     {
@@ -256,7 +340,7 @@ public sealed class CostGoldenTests
     {
         var book = PriceBook.Default;
         var plain = new TokenUsage(1000, 500);
-        var everything = new TokenUsage(50000, 10000, 50000, 50000, 60000, ServiceTier.Batch, Speed.Fast, "us");
+        var everything = new TokenUsage(50000, 10000, 50000, 50000, 60000, ServiceTier.Batch, Speed.Fast, "us", WebSearchRequests: 12, WebFetchRequests: 3);
         var at = Time("2026-02-20T00:00:00Z");
         var sink = 0m;
         for (var i = 0; i < 100; i++)

@@ -44,6 +44,61 @@ public sealed class PriceBookTests
         Assert.Equal(decimal.Parse(expected, CultureInfo.InvariantCulture), cost.Total);
     }
 
+    [Theory]
+    // $10 per 1,000 until 2026-01-01, then $5 per 1,000: 200 searches = 200 * 0.01 = 2, or 200 * 0.005 = 1.
+    // The model costs nothing here, so the total is the fee alone.
+    [InlineData("2025-12-31T23:59:59Z", "2")]
+    [InlineData("2026-01-01T00:00:00Z", "1")]
+    public void Server_tool_prices_are_effective_dated_and_a_user_file_replaces_them(string at, string expected)
+    {
+        const string json = """
+            {
+              "serverTools": {
+                "web_search_requests": {
+                  "source": "https://example.test/contract",
+                  "periods": [
+                    { "effectiveFrom": "2026-01-01", "perThousand": 5 },
+                    { "effectiveFrom": "2025-01-01", "effectiveTo": "2026-01-01", "perThousand": 10 }
+                  ]
+                }
+              },
+              "models": [{ "id": "free-model", "periods": [{ "effectiveFrom": "2025-01-01", "input": 0, "output": 0 }] }]
+            }
+            """;
+        var book = PriceBook.Parse(json, "contract.json");
+
+        var cost = book.Cost("free-model", new TokenUsage(1000, 1000, WebSearchRequests: 200), DateTimeOffset.Parse(at, CultureInfo.InvariantCulture));
+
+        Assert.Equal(decimal.Parse(expected, CultureInfo.InvariantCulture), cost.ServerTools);
+        Assert.Equal(decimal.Parse(expected, CultureInfo.InvariantCulture), cost.Total);
+        // The overlay replaced web search's periods whole and kept the default web fetch entry.
+        Assert.Equal([ServerTool.WebSearch, ServerTool.WebFetch], book.ServerTools.Select(entry => entry.Tool).Order());
+        Assert.Equal("https://example.test/contract", book.ServerTools.Single(entry => entry.Tool == ServerTool.WebSearch).Source);
+    }
+
+    [Fact]
+    public void A_book_that_stands_alone_without_server_tools_cannot_price_a_search()
+    {
+        var book = PriceBook.Parse(TwoPeriods, "custom.json");
+
+        // No search: priced as before, at the second period's $2 / $4: 1000*2 + 1000*4 = 6000 /1e6 = 0.006.
+        Assert.Equal(0.006m, book.Cost("test-model", new TokenUsage(1000, 1000), s_at).Total);
+        var ex = Assert.Throws<PricingException>(() => book.Cost("test-model", new TokenUsage(1000, 1000, WebSearchRequests: 1), s_at));
+        Assert.Contains("custom.json", ex.Message, StringComparison.Ordinal);
+        Assert.False(book.TryGetServerToolPrice(ServerTool.WebSearch, s_at, out _));
+    }
+
+    [Fact]
+    public void The_default_book_prices_web_search_at_ten_dollars_per_thousand_and_web_fetch_at_zero()
+    {
+        Assert.True(PriceBook.Default.TryGetServerToolPrice(ServerTool.WebSearch, s_at, out var search));
+        Assert.True(PriceBook.Default.TryGetServerToolPrice(ServerTool.WebFetch, s_at, out var fetch));
+
+        Assert.Equal((10m, 0.01m), (search.PerThousand, search.PerUse));
+        Assert.Equal((0m, 0m), (fetch.PerThousand, fetch.PerUse));
+        Assert.All(PriceBook.Default.ServerTools, entry => Assert.StartsWith("https://platform.claude.com/docs/", entry.Source, StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Before_the_first_period_is_an_unknown_model_error_naming_model_and_file()
     {
@@ -191,6 +246,24 @@ public sealed class PriceBookTests
     [InlineData(
         """{"tiers":{"opus":"claude-opus-99"},"models":[]}""",
         "$.tiers.opus")]
+    [InlineData(
+        """{"serverTools":{"code_execution_requests":{"periods":[{"effectiveFrom":"2025-01-01","perThousand":1}]}},"models":[]}""",
+        "$.serverTools.code_execution_requests")]
+    [InlineData(
+        """{"serverTools":{"web_search_requests":{"periods":[{"effectiveFrom":"2025-01-01"}]}},"models":[]}""",
+        "$.serverTools.web_search_requests.periods[0].perThousand")]
+    [InlineData(
+        """{"serverTools":{"web_search_requests":{"periods":[{"effectiveFrom":"2025-01-01","perThousand":-10}]}},"models":[]}""",
+        "$.serverTools.web_search_requests.periods[0].perThousand")]
+    [InlineData(
+        """{"serverTools":{"web_search_requests":{"periods":[]}},"models":[]}""",
+        "$.serverTools.web_search_requests.periods")]
+    [InlineData(
+        """{"serverTools":{"web_search_requests":{"periods":[{"effectiveFrom":"2025-01-01","perThousand":10},{"effectiveFrom":"2025-06-01","perThousand":5}]}},"models":[]}""",
+        "$.serverTools.web_search_requests.periods[1].effectiveFrom")]
+    [InlineData(
+        """{"serverTools":{"web_search_requests":{"price":10,"periods":[{"effectiveFrom":"2025-01-01","perThousand":10}]}},"models":[]}""",
+        "$.serverTools.web_search_requests.price")]
     [InlineData(
         """{"models":[{"id":"m","periods":[{"effectiveFrom":"2025-01-01","input":1,"output":2}]}""",
         "$ (line")]
