@@ -66,8 +66,7 @@ public sealed class SqliteLedgerServerToolTests : IDisposable
     public async Task A_database_at_the_previous_version_is_upgraded_and_its_old_rows_read_as_no_server_tool_use()
     {
         // The database an older ModelMix wrote: every migration but the last, then one row in the old column list.
-        var previous = SqliteLedgerSchema.LatestVersion - 1;
-        Assert.Equal(3, previous);
+        const int previous = 3; // the version before step 4 (server tools)
         using (var connection = _db.OpenIndependentConnection())
         {
             using var command = connection.CreateCommand();
@@ -115,6 +114,6 @@ public sealed class SqliteLedgerServerToolTests : IDisposable
         using var version = check.CreateCommand();
         version.CommandText = "PRAGMA user_version;";
         Assert.Equal((long)SqliteLedgerStore.SchemaVersion, (long)version.ExecuteScalar()!);
-        Assert.Equal(4, SqliteLedgerStore.SchemaVersion);
+        Assert.Equal(SqliteLedgerSchema.LatestVersion, SqliteLedgerStore.SchemaVersion);
     }
 }
