@@ -1,6 +1,5 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -161,6 +160,7 @@ public static class ProxyApplication
         });
         services.AddSingleton<AttemptRecorder>();
         services.AddSingleton<ProxyRefusals>();
+        services.AddSingleton<ProxyErrors>();
         services.AddSingleton(provider => ProxyCascadeSettings.Load(configuration, provider.GetRequiredService<PriceBook>()));
         services.AddSingleton(provider => new ProxyRouter(configuration, provider.GetRequiredService<PriceBook>(), MetaRouterClassifier(provider), provider.GetRequiredService<ProxyCascadeSettings>()));
         services.AddSingleton(provider => ActivatorUtilities.CreateInstance<ProxyCascade>(provider, CascadeVerifier(provider))); // the auto-cascade alias (ProxyCascade.cs)
@@ -232,27 +232,13 @@ public static class ProxyApplication
             .Build(provider);
     }
 
-    /// <summary>Maps the proxy's endpoints and its Anthropic-format error handling.</summary>
+    /// <summary>Maps the proxy's endpoints and its error handling (<see cref="ProxyErrors"/>).</summary>
     public static void MapEndpoints(WebApplication app)
     {
-        app.UseExceptionHandler(errors => errors.Run(async context =>
-        {
-            var failure = context.Features.Get<IExceptionHandlerFeature>();
-            if (failure is not null)
-            {
-                Log.Unhandled(context.RequestServices.GetRequiredService<ILogger<MessagesForwarder>>(), failure.Error, failure.Path);
-            }
-
-            const string Message = "ModelMix hit an internal error while serving this request; it has been logged.";
-            if (IsOpenAiPath(context))
-            {
-                await OpenAi.OpenAiError.WriteAsync(context, 500, Message);
-            }
-            else
-            {
-                await AnthropicError.WriteAsync(context, 500, Message, "api_error");
-            }
-        }));
+        // Whatever escapes a request is answered here, in the caller's API shape and with its request id: a transient
+        // store error with 503 overloaded_error and retry-after, anything else with 500 (ProxyErrors.cs).
+        var errors = app.Services.GetRequiredService<ProxyErrors>();
+        app.Use((context, next) => errors.InvokeAsync(context, next));
         app.UseRouting();
         // Routing's own answers get a body in the caller's API shape: no endpoint (404), or a known path asked with
         // another method (405, whose endpoint completes at once). Any other request's task is handed straight back, so
@@ -300,5 +286,5 @@ public static class ProxyApplication
     }
 
     /// <summary>Errors on the OpenAI-compatible endpoint come in OpenAI's shape, everywhere else in Anthropic's.</summary>
-    private static bool IsOpenAiPath(HttpContext context) => context.Request.Path.StartsWithSegments("/v1/chat", StringComparison.OrdinalIgnoreCase);
+    internal static bool IsOpenAiPath(HttpContext context) => context.Request.Path.StartsWithSegments("/v1/chat", StringComparison.OrdinalIgnoreCase);
 }
