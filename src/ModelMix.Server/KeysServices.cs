@@ -21,6 +21,7 @@ internal static class KeysServices
         services.AddSingleton<AuthGate>();
         services.AddSingleton<BudgetGate>();
         services.AddHostedService<AuthStartup>();
+        services.AddHostedService<StoreCapacityStartup>(); // warns when Replicas × Maximum Pool Size exceeds what PostgreSQL allows
         services.AddOptions<BudgetSweepOptions>().BindConfiguration(BudgetSweepOptions.SectionName).ValidateOnStart(); // the periodic hold sweep (BudgetSweepService.cs)
         services.AddSingleton<IValidateOptions<BudgetSweepOptions>, BudgetSweepOptions.Validator>();
         services.AddSingleton<BudgetSweepService>();

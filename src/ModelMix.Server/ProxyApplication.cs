@@ -1,6 +1,5 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -162,6 +161,7 @@ public static class ProxyApplication
         services.AddSingleton<AttemptRecorder>();
         services.AddSingleton<ProxyRefusals>();
         services.AddSingleton<ClientHangups>();
+        services.AddSingleton<ProxyErrors>();
         services.AddSingleton(provider => ProxyCascadeSettings.Load(configuration, provider.GetRequiredService<PriceBook>()));
         services.AddSingleton(provider => new ProxyRouter(configuration, provider.GetRequiredService<PriceBook>(), MetaRouterClassifier(provider), provider.GetRequiredService<ProxyCascadeSettings>()));
         services.AddSingleton(provider => ActivatorUtilities.CreateInstance<ProxyCascade>(provider, CascadeVerifier(provider))); // the auto-cascade alias (ProxyCascade.cs)
@@ -236,27 +236,13 @@ public static class ProxyApplication
             .Build(provider);
     }
 
-    /// <summary>Maps the proxy's endpoints and its Anthropic-format error handling.</summary>
+    /// <summary>Maps the proxy's endpoints and its error handling (<see cref="ProxyErrors"/>).</summary>
     public static void MapEndpoints(WebApplication app)
     {
-        app.UseExceptionHandler(errors => errors.Run(async context =>
-        {
-            var failure = context.Features.Get<IExceptionHandlerFeature>();
-            if (failure is not null)
-            {
-                Log.Unhandled(context.RequestServices.GetRequiredService<ILogger<MessagesForwarder>>(), failure.Error, failure.Path);
-            }
-
-            const string Message = "ModelMix hit an internal error while serving this request; it has been logged.";
-            if (IsOpenAiPath(context))
-            {
-                await OpenAi.OpenAiError.WriteAsync(context, 500, Message);
-            }
-            else
-            {
-                await AnthropicError.WriteAsync(context, 500, Message, "api_error");
-            }
-        }));
+        // Whatever escapes a request is answered here, in the caller's API shape and with its request id: a transient
+        // store error with 503 overloaded_error and retry-after, anything else with 500 (ProxyErrors.cs).
+        var errors = app.Services.GetRequiredService<ProxyErrors>();
+        app.Use((context, next) => errors.InvokeAsync(context, next));
         // Pages on ModelMix:AllowedOrigins may call the proxy from a browser: CORS answers, preflights included (the
         // middleware answers those itself). Only when origins are listed; BrowserGuard refuses any other Origin.
         if (AllowedOrigins(app.Configuration) is { Length: > 0 } origins)

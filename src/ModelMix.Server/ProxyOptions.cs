@@ -31,6 +31,13 @@ public sealed class ProxyOptions
     /// <summary>After a 429 or 529 without <c>retry-after</c>, how long the model counts as cooling down (skipped for the fallback chain's next model, on every replica sharing the store).</summary>
     public TimeSpan CooldownWithoutRetryAfter { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How many <c>modelmix serve</c> replicas share <see cref="Store"/> (default 1). Only the connection check at start
+    /// uses it: with a PostgreSQL store, each replica warns when this × its pool's <c>Maximum Pool Size</c> exceeds the
+    /// connections the server allows the role (docs/deploy.md, sizing the connections).
+    /// </summary>
+    public int Replicas { get; set; } = 1;
+
     /// <summary>The store setting in force: <see cref="Store"/>, or else <see cref="Db"/>.</summary>
     internal string StoreSetting => Store is { Length: > 0 } store ? store : Db;
 

@@ -74,6 +74,11 @@ internal sealed class ProxyOptionsValidator : IValidateOptions<ProxyOptions>
             failures.Add($"{ProxyOptions.SectionName}:MaxOrphanedStreamBytes must be 0 or more, got {options.MaxOrphanedStreamBytes}.");
         }
 
+        if (options.Replicas is < 1 or > 10_000)
+        {
+            failures.Add($"{ProxyOptions.SectionName}:Replicas must be between 1 and 10000 (how many replicas share the store), got {options.Replicas}.");
+        }
+
         if (options.MaxRetries is < 0 or > 10)
         {
             failures.Add($"{ProxyOptions.SectionName}:MaxRetries must be between 0 and 10, got {options.MaxRetries}.");

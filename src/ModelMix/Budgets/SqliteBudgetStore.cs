@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using ModelMix.Ledger;
+using ModelMix.Stores;
 
 namespace ModelMix.Budgets;
 
@@ -82,16 +83,23 @@ public sealed class SqliteBudgetStore : IBudgetStore
         ArgumentNullException.ThrowIfNull(limits);
         ArgumentOutOfRangeException.ThrowIfNegative(amountUsd);
         var amount = BudgetMoney.ToNanos(amountUsd);
-        await EnsureMigratedAsync(cancellationToken);
-        using var lease = await _gate.EnterAsync(cancellationToken);
-        var result = TryReserve(lease.Connection, requestId, limits, amount, at, ttl);
-        if (result.Refusal is not null && ReconcileCore(lease.Connection, at) > 0)
+        try
         {
-            // Money held by a dead process may be what is in the way: reclaim it and try once more.
-            result = TryReserve(lease.Connection, requestId, limits, amount, at, ttl);
-        }
+            await EnsureMigratedAsync(cancellationToken);
+            using var lease = await _gate.EnterAsync(cancellationToken);
+            var result = TryReserve(lease.Connection, requestId, limits, amount, at, ttl);
+            if (result.Refusal is not null && ReconcileCore(lease.Connection, at) > 0)
+            {
+                // Money held by a dead process may be what is in the way: reclaim it and try once more.
+                result = TryReserve(lease.Connection, requestId, limits, amount, at, ttl);
+            }
 
-        return result;
+            return result;
+        }
+        catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
+        {
+            throw StoreFaults.Unavailable("budgets.reserve", exception);
+        }
     }
 
     /// <inheritdoc />
@@ -99,37 +107,51 @@ public sealed class SqliteBudgetStore : IBudgetStore
     {
         ArgumentNullException.ThrowIfNull(reservation);
         var actual = BudgetMoney.ToNanos(actualUsd);
-        await EnsureMigratedAsync(cancellationToken);
-        using var lease = await _gate.EnterAsync(cancellationToken);
-        var connection = lease.Connection;
-        using var transaction = connection.BeginTransaction(deferred: false);
-        using var read = Command(connection, transaction, "SELECT amount_nanos, reclaimed_at, reclaimed_nanos FROM budget_reservations WHERE id = $id;");
-        read.Parameters.AddWithValue("$id", reservation.Id);
-        long held;
-        long? reclaimed;
-        using (var reader = read.ExecuteReader())
+        try
         {
-            if (!reader.Read())
+            await EnsureMigratedAsync(cancellationToken);
+            using var lease = await _gate.EnterAsync(cancellationToken);
+            var connection = lease.Connection;
+            using var transaction = connection.BeginTransaction(deferred: false);
+            using var read = Command(connection, transaction, "SELECT amount_nanos, reclaimed_at, reclaimed_nanos FROM budget_reservations WHERE id = $id;");
+            read.Parameters.AddWithValue("$id", reservation.Id);
+            long held;
+            long? reclaimed;
+            using (var reader = read.ExecuteReader())
             {
-                return; // Already settled: settling is idempotent.
+                if (!reader.Read())
+                {
+                    return; // Already settled: settling is idempotent.
+                }
+
+                held = reader.GetInt64(0);
+                reclaimed = reader.IsDBNull(1) ? null : reader.GetInt64(2);
             }
 
-            held = reader.GetInt64(0);
-            reclaimed = reader.IsDBNull(1) ? null : reader.GetInt64(2);
+            // A reclaimed reservation no longer holds money and was already charged what the ledger showed then.
+            ApplyToItems(connection, transaction, reservation.Id, release: reclaimed is null ? held : 0, charge: reclaimed is { } charged ? Math.Max(0, actual - charged) : actual);
+            DeleteReservation(connection, transaction, reservation.Id);
+            transaction.Commit();
         }
-
-        // A reclaimed reservation no longer holds money and was already charged what the ledger showed then.
-        ApplyToItems(connection, transaction, reservation.Id, release: reclaimed is null ? held : 0, charge: reclaimed is { } charged ? Math.Max(0, actual - charged) : actual);
-        DeleteReservation(connection, transaction, reservation.Id);
-        transaction.Commit();
+        catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
+        {
+            throw StoreFaults.Unavailable("budgets.settle", exception);
+        }
     }
 
     /// <inheritdoc />
     public async Task<int> ReconcileExpiredAsync(DateTimeOffset at, CancellationToken cancellationToken = default)
     {
-        await EnsureMigratedAsync(cancellationToken);
-        using var lease = await _gate.EnterAsync(cancellationToken);
-        return ReconcileCore(lease.Connection, at);
+        try
+        {
+            await EnsureMigratedAsync(cancellationToken);
+            using var lease = await _gate.EnterAsync(cancellationToken);
+            return ReconcileCore(lease.Connection, at);
+        }
+        catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
+        {
+            throw StoreFaults.Unavailable("budgets.reconcile", exception);
+        }
     }
 
     /// <inheritdoc />

@@ -1,6 +1,7 @@
 using Microsoft.Data.Sqlite;
 using ModelMix.Budgets;
 using ModelMix.Ledger;
+using ModelMix.Stores;
 
 namespace ModelMix.Keys;
 
@@ -180,11 +181,18 @@ public sealed class SqliteKeyStore : IKeyStore
     /// <summary>Whether any key that is not revoked exists (then every proxy request must present one).</summary>
     public async Task<bool> HasActiveKeysAsync(CancellationToken cancellationToken = default)
     {
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _file.OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL);";
-        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture) != 0;
+        try
+        {
+            await EnsureMigratedAsync(cancellationToken);
+            await using var connection = await _file.OpenReaderAsync(cancellationToken);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL);";
+            return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture) != 0;
+        }
+        catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
+        {
+            throw StoreFaults.Unavailable("keys.has_active", exception);
+        }
     }
 
     /// <summary>
@@ -198,30 +206,37 @@ public sealed class SqliteKeyStore : IKeyStore
             return null;
         }
 
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _file.OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT id, name, is_admin, created_at, revoked_at, salt, hash FROM api_keys WHERE id = $id;";
-        command.Parameters.AddWithValue("$id", id);
-        ApiKeyInfo? info = null;
-        byte[] salt = DummySalt, hash = DummyHash;
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        try
         {
-            if (await reader.ReadAsync(cancellationToken))
+            await EnsureMigratedAsync(cancellationToken);
+            await using var connection = await _file.OpenReaderAsync(cancellationToken);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT id, name, is_admin, created_at, revoked_at, salt, hash FROM api_keys WHERE id = $id;";
+            command.Parameters.AddWithValue("$id", id);
+            ApiKeyInfo? info = null;
+            byte[] salt = DummySalt, hash = DummyHash;
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
             {
-                info = ReadInfo(reader, 0);
-                salt = (byte[])reader.GetValue(5);
-                hash = (byte[])reader.GetValue(6);
+                if (await reader.ReadAsync(cancellationToken))
+                {
+                    info = ReadInfo(reader, 0);
+                    salt = (byte[])reader.GetValue(5);
+                    hash = (byte[])reader.GetValue(6);
+                }
             }
-        }
 
-        var valid = ApiKeyHasher.Verify(salt, hash, secret);
-        if (!valid || info is null || info.RevokedAt is not null)
+            var valid = ApiKeyHasher.Verify(salt, hash, secret);
+            if (!valid || info is null || info.RevokedAt is not null)
+            {
+                return null;
+            }
+
+            return info with { Budgets = await ReadBudgetsAsync(connection, info.Id, cancellationToken) };
+        }
+        catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
         {
-            return null;
+            throw StoreFaults.Unavailable("keys.authenticate", exception);
         }
-
-        return info with { Budgets = await ReadBudgetsAsync(connection, info.Id, cancellationToken) };
     }
 
     /// <summary>Closes the write connection.</summary>

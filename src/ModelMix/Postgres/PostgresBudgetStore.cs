@@ -1,5 +1,6 @@
 using ModelMix.Budgets;
 using ModelMix.Ledger;
+using ModelMix.Stores;
 using Npgsql;
 
 namespace ModelMix.Postgres;
@@ -83,11 +84,11 @@ public sealed class PostgresBudgetStore : IBudgetStore
         ArgumentOutOfRangeException.ThrowIfNegative(amountUsd);
         var amount = BudgetMoney.ToNanos(amountUsd);
         await EnsureMigratedAsync(cancellationToken);
-        var result = await RetryTransientAsync(token => TryReserveAsync(requestId, limits, amount, at, ttl, token), cancellationToken);
+        var result = await RetryTransientAsync("budgets.reserve", token => TryReserveAsync(requestId, limits, amount, at, ttl, token), cancellationToken);
         if (result.Refusal is not null && await ReconcileExpiredAsync(at, cancellationToken) > 0)
         {
             // Money held by a dead replica may be what is in the way: reclaim it and try once more.
-            result = await RetryTransientAsync(token => TryReserveAsync(requestId, limits, amount, at, ttl, token), cancellationToken);
+            result = await RetryTransientAsync("budgets.reserve", token => TryReserveAsync(requestId, limits, amount, at, ttl, token), cancellationToken);
         }
 
         return result;
@@ -100,6 +101,7 @@ public sealed class PostgresBudgetStore : IBudgetStore
         var actual = BudgetMoney.ToNanos(actualUsd);
         await EnsureMigratedAsync(cancellationToken);
         await RetryTransientAsync(
+            "budgets.settle",
             async token =>
             {
                 await using var connection = await _database.OpenAsync(token);
@@ -138,7 +140,7 @@ public sealed class PostgresBudgetStore : IBudgetStore
     public async Task<int> ReconcileExpiredAsync(DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         await EnsureMigratedAsync(cancellationToken);
-        return await RetryTransientAsync(token => ReconcileCoreAsync(at, token), cancellationToken);
+        return await RetryTransientAsync("budgets.reconcile", token => ReconcileCoreAsync(at, token), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -332,8 +334,11 @@ public sealed class PostgresBudgetStore : IBudgetStore
         await update.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>Runs <paramref name="action"/> again (a fresh transaction) when PostgreSQL reports a deadlock or a serialization failure.</summary>
-    private static async Task<T> RetryTransientAsync<T>(Func<CancellationToken, Task<T>> action, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs <paramref name="action"/> again (a fresh transaction) when PostgreSQL reports a deadlock or a serialization
+    /// failure; a transient error that remains (<see cref="StoreFaults"/>) is thrown as a <see cref="StoreUnavailableException"/> of <paramref name="operation"/>.
+    /// </summary>
+    private static async Task<T> RetryTransientAsync<T>(string operation, Func<CancellationToken, Task<T>> action, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -344,6 +349,10 @@ public sealed class PostgresBudgetStore : IBudgetStore
             catch (PostgresException exception) when (attempt < MaxTransientRetries && exception.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(10 * attempt), cancellationToken);
+            }
+            catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
+            {
+                throw StoreFaults.Unavailable(operation, exception);
             }
         }
     }
@@ -375,6 +384,13 @@ public sealed class PostgresBudgetStore : IBudgetStore
     private async Task EnsureMigratedAsync(CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
-        await _migrations.EnsureMigratedAsync(cancellationToken);
+        try
+        {
+            await _migrations.EnsureMigratedAsync(cancellationToken);
+        }
+        catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
+        {
+            throw StoreFaults.Unavailable("budgets.migrate", exception);
+        }
     }
 }

@@ -1,6 +1,7 @@
 using ModelMix.Budgets;
 using ModelMix.Keys;
 using ModelMix.Ledger;
+using ModelMix.Stores;
 using Npgsql;
 
 namespace ModelMix.Postgres;
@@ -168,10 +169,17 @@ public sealed class PostgresKeyStore : IKeyStore
     /// <inheritdoc />
     public async Task<bool> HasActiveKeysAsync(CancellationToken cancellationToken = default)
     {
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL);", connection);
-        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+        try
+        {
+            await EnsureMigratedAsync(cancellationToken);
+            await using var connection = await _database.OpenAsync(cancellationToken);
+            await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL);", connection);
+            return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+        }
+        catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
+        {
+            throw StoreFaults.Unavailable("keys.has_active", exception);
+        }
     }
 
     /// <inheritdoc />
@@ -182,29 +190,36 @@ public sealed class PostgresKeyStore : IKeyStore
             return null;
         }
 
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        ApiKeyInfo? info = null;
-        byte[] salt = DummySalt, hash = DummyHash;
-        await using (var command = new NpgsqlCommand("SELECT id, name, is_admin, created_at, revoked_at, salt, hash FROM api_keys WHERE id = @id;", connection))
+        try
         {
-            command.Parameters.AddWithValue("id", id);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            if (await reader.ReadAsync(cancellationToken))
+            await EnsureMigratedAsync(cancellationToken);
+            await using var connection = await _database.OpenAsync(cancellationToken);
+            ApiKeyInfo? info = null;
+            byte[] salt = DummySalt, hash = DummyHash;
+            await using (var command = new NpgsqlCommand("SELECT id, name, is_admin, created_at, revoked_at, salt, hash FROM api_keys WHERE id = @id;", connection))
             {
-                info = ReadInfo(reader);
-                salt = (byte[])reader.GetValue(5);
-                hash = (byte[])reader.GetValue(6);
+                command.Parameters.AddWithValue("id", id);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                if (await reader.ReadAsync(cancellationToken))
+                {
+                    info = ReadInfo(reader);
+                    salt = (byte[])reader.GetValue(5);
+                    hash = (byte[])reader.GetValue(6);
+                }
             }
-        }
 
-        var valid = ApiKeyHasher.Verify(salt, hash, secret);
-        if (!valid || info is null || info.RevokedAt is not null)
+            var valid = ApiKeyHasher.Verify(salt, hash, secret);
+            if (!valid || info is null || info.RevokedAt is not null)
+            {
+                return null;
+            }
+
+            return info with { Budgets = await ReadBudgetsAsync(connection, info.Id, cancellationToken) };
+        }
+        catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
         {
-            return null;
+            throw StoreFaults.Unavailable("keys.authenticate", exception);
         }
-
-        return info with { Budgets = await ReadBudgetsAsync(connection, info.Id, cancellationToken) };
     }
 
     /// <summary>Closes the pooled connections.</summary>

@@ -159,6 +159,22 @@ public sealed class StoreLocation
         return done;
     }
 
+    /// <summary>
+    /// For a PostgreSQL store, how many connections the server lets this role open against how many one replica's pool
+    /// may (<see cref="StoreConnectionCapacity"/>; <c>modelmix serve</c> warns at start when
+    /// <c>ModelMix:Replicas</c> × <c>Maximum Pool Size</c> exceeds it). Null for a SQLite file.
+    /// </summary>
+    public async Task<StoreConnectionCapacity?> ReadConnectionCapacityAsync(CancellationToken cancellationToken = default)
+    {
+        if (!IsPostgres)
+        {
+            return null;
+        }
+
+        await using var database = new PostgresDatabase(Value);
+        return await database.ReadConnectionCapacityAsync(cancellationToken);
+    }
+
     /// <summary>The location for messages: the file path, or the PostgreSQL connection without its password.</summary>
     public override string ToString() => Display;
 
