@@ -241,7 +241,7 @@ internal static class AuditCommand
         dropped_thinking = new { blocks_dropped = r.DroppedThinking.BlocksDropped, calls = r.DroppedThinking.Calls, cost_usd = r.DroppedThinking.CostUsd },
         client_disconnects_by_key = r.ClientDisconnectsByKey.Select(b => new { key = b.Name, calls = b.Calls, cost_usd = b.CostUsd, unpriced_calls = b.UnpricedCalls }),
         estimated_usage_calls = r.EstimatedUsageCalls,
-        counterfactuals = r.Counterfactuals.Select(c => new { name = c.Name, model = c.Model, cost_usd = c.CostUsd, actual_usd = c.ActualUsd, saved_usd = c.SavedUsd }),
+        counterfactuals = r.Counterfactuals.Select(c => new { name = c.Name, model = c.Model, cost_usd = c.CostUsd, actual_usd = c.ActualUsd, saved_usd = c.SavedUsd, infeasible_calls = c.InfeasibleCalls, infeasible_usd = c.InfeasibleUsd }),
         flags = r.Flags.Select(f => new { kind = FlagCode(f.Kind), subject = f.Subject, message = f.Message }),
         recommendations = recommendations?.Select(x => new
         {
@@ -254,12 +254,14 @@ internal static class AuditCommand
             current_monthly_usd = x.CurrentMonthlyUsd,
             recommended_monthly_usd = x.RecommendedMonthlyUsd,
             monthly_saving_usd = x.MonthlySavingUsd,
+            infeasible_calls = x.InfeasibleCalls,
             reason = x.Reason,
         }),
         forecast = forecast is null ? null : new
         {
             from = forecast.From, to = forecast.To, weekly_usd = forecast.WeeklyUsd,
             monthly_before_usd = forecast.MonthlyBeforeUsd, monthly_saving_usd = forecast.MonthlySavingUsd, monthly_after_usd = forecast.MonthlyAfterUsd,
+            infeasible_calls = forecast.InfeasibleCalls,
         },
     };
 
@@ -330,7 +332,8 @@ internal static class AuditCommand
                 ? [new[] { "dropped thinking: blocks / calls / their cost", $"{r.DroppedThinking.BlocksDropped} / {r.DroppedThinking.Calls} / {Output.Usd(r.DroppedThinking.CostUsd)}" }]
                 : Array.Empty<string[]>(),
             .. r.ClientDisconnectsByKey.Select(b => new[] { $"client hung up (key {b.Name}): calls / their cost", $"{b.Calls} / {Output.Usd(b.CostUsd)}" }),
-            .. r.Counterfactuals.Select(c => new[] { $"{c.Name} ({c.Model})", $"{Output.Usd(c.CostUsd)} (the actual mix saved {Output.Usd(c.SavedUsd)})" }),
+            .. r.Counterfactuals.Select(c => new[] { $"{c.Name} ({c.Model})", $"{Output.Usd(c.CostUsd)} (the actual mix saved {Output.Usd(c.SavedUsd)})" +
+                (c.InfeasibleCalls > 0 ? $"; {c.InfeasibleCalls} call(s) could not have run on it, counted as recorded ({Output.Usd(c.InfeasibleUsd)})" : "") }),
         ]));
         sections.Add(("Flags", ["flag", "subject", "message"], r.Flags.Select(f => new[] { FlagCode(f.Kind), f.Subject, f.Message }).ToList()));
         if (recommendations is not null)
@@ -347,6 +350,9 @@ internal static class AuditCommand
                 ["weekly spend", string.Join(", ", forecast.WeeklyUsd.Select(Output.Usd))],
                 ["monthly before", Output.Usd(forecast.MonthlyBeforeUsd)],
                 ["monthly after recommendations", Output.Usd(forecast.MonthlyAfterUsd)],
+                .. forecast.InfeasibleCalls > 0
+                    ? [new[] { "calls the pinned models could not serve", $"{forecast.InfeasibleCalls} (counted at their recorded cost, not as savings)" }]
+                    : Array.Empty<string[]>(),
             ]));
         }
 

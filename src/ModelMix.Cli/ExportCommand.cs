@@ -20,10 +20,10 @@ internal static class ExportCommand
     {
         var shadow = new Option<bool>("--shadow") { Description = "Export the shadow pairs (the only export so far)." };
         var store = CommonOptions.Db(); // --db / --store: a SQLite file or a PostgreSQL database; default $ModelMix__Store, else modelmix.db
-        var output = new Option<string>("--out") { Description = "The JSON Lines file to write.", Required = true };
+        var output = new Option<string?>("--out") { Description = "The JSON Lines file to write (created or replaced). Without it the lines go to standard output and the summary to standard error." };
         var from = CommonOptions.Instant("--from", "Only pairs whose live call started at or after this time.");
         var to = CommonOptions.Instant("--to", "Only pairs whose live call started before this time (exclusive).");
-        var command = new Command("export", "Export ledger data; --shadow writes the shadow pairs as a routing dataset (JSON Lines).")
+        var command = new Command("export", "Export ledger data; --shadow writes the shadow pairs as a routing dataset (JSON Lines), to --out FILE or to standard output.")
         {
             shadow, store, output, from, to,
         };
@@ -45,9 +45,11 @@ internal static class ExportCommand
 
             try
             {
-                var (written, skipped) = await ExportShadowAsync(path, result.GetValue(output)!, result.GetValue(from), result.GetValue(to), cancellationToken);
-                await result.InvocationConfiguration.Output.WriteLineAsync(
-                    $"Exported {written} shadow pair(s) to {result.GetValue(output)}; skipped {skipped} without an agreement score (failed shadow or judge calls).");
+                var outPath = result.GetValue(output);
+                var (written, skipped) = await ExportShadowAsync(path, outPath, result.InvocationConfiguration.Output, result.GetValue(from), result.GetValue(to), cancellationToken);
+                // Without --out the lines went to standard output (pipe them on), so the summary goes to standard error.
+                await (outPath is null ? error : result.InvocationConfiguration.Output).WriteLineAsync(
+                    $"Exported {written} shadow pair(s) to {outPath ?? "standard output"}; skipped {skipped} without an agreement score (failed shadow or judge calls).");
                 return 0;
             }
             catch (Exception exception) when (exception is IOException or InvalidOperationException or InvalidDataException or UnauthorizedAccessException or FormatException or System.Data.Common.DbException)
@@ -59,20 +61,35 @@ internal static class ExportCommand
         return command;
     }
 
-    /// <summary>Writes one dataset line per compared pair; returns how many were written and how many skipped.</summary>
-    internal static async Task<(int Written, int Skipped)> ExportShadowAsync(string db, string outPath, DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes one dataset line per compared pair to <paramref name="outPath"/> (created or replaced, once the store is
+    /// open), or to <paramref name="standardOutput"/> when it is null; returns how many were written and how many skipped.
+    /// </summary>
+    internal static async Task<(int Written, int Skipped)> ExportShadowAsync(string db, string? outPath, TextWriter standardOutput, DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken)
     {
         await using var ledger = ModelMix.Stores.StoreLocation.Parse(db).CreateLedgerStore(); // SQLite file or postgres://
         await ledger.MigrateAsync(cancellationToken);
         var store = ledger as IShadowPairStore ?? throw new InvalidOperationException(
             $"the ledger store ({ledger.GetType().Name}) keeps no shadow pairs.");
+        if (outPath is null)
+        {
+            var counts = await WriteAsync(store, standardOutput, from, to, cancellationToken);
+            await standardOutput.FlushAsync(cancellationToken);
+            return counts;
+        }
+
         var folder = Path.GetDirectoryName(Path.GetFullPath(outPath));
         if (!string.IsNullOrEmpty(folder))
         {
             Directory.CreateDirectory(folder);
         }
 
-        await using var writer = new StreamWriter(outPath, append: false, new UTF8Encoding(false));
+        await using var file = new StreamWriter(outPath, append: false, new UTF8Encoding(false));
+        return await WriteAsync(store, file, from, to, cancellationToken);
+    }
+
+    private static async Task<(int Written, int Skipped)> WriteAsync(IShadowPairStore store, TextWriter writer, DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken)
+    {
         var (written, skipped) = (0, 0);
         await foreach (var pair in store.ReadShadowPairsAsync(from, to, cancellationToken))
         {

@@ -7,10 +7,15 @@ internal static class Program
 {
     private static Task<int> Main(string[] args) => BuildRoot().Parse(args).InvokeAsync();
 
+    /// <summary>What <c>modelmix --help</c> says first (every command's help ends with the environment it reads: <see cref="HelpText"/>).</summary>
+    internal const string Description =
+        "ModelMix: route each Claude request to the cheapest model that clears its bar, and keep an exact ledger of every cent. " +
+        "`modelmix COMMAND --help` describes a command and the environment variables it reads.";
+
     /// <summary>Builds the command tree (also used by tests).</summary>
     internal static RootCommand BuildRoot()
     {
-        var root = new RootCommand("ModelMix: route each Claude request to the cheapest model that clears its bar, and keep an exact ledger of every cent.")
+        var root = new RootCommand(Description)
         {
             ServeCommand.Create(),
             PricesCommand.Create(),
@@ -24,6 +29,7 @@ internal static class Program
             TrainCommand.Create(),
             CalibrateCommand.Create(),
         };
+        HelpText.Install(root);
         return root;
     }
 }

@@ -18,8 +18,13 @@ internal static class SavingsCommand
     {
         var db = CommonOptions.Db();
         var input = new Option<string?>("--input") { Description = "Read a usage export (.jsonl or .csv with model and token columns) instead of the ledger." };
-        var allOn = new Option<string[]>("--all-on") { Description = "Price all traffic on this model or tier (haiku, sonnet, opus); repeatable.", AllowMultipleArgumentsPerToken = false };
-        var mix = new Option<string[]>("--mix") { Description = "A what-if mix such as haiku=70,sonnet=20,opus=10; repeatable." };
+        var allOn = new Option<string[]>("--all-on")
+        {
+            Description = "Price all traffic on this model or tier (haiku, sonnet, opus); repeatable. A call the model could not have served " +
+                "(prompt over its context window, output over its maximum, an inference_geo it refuses, retired) stays on the model that served it, at its as-used cost, and is counted.",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var mix = new Option<string[]>("--mix") { Description = "A what-if mix such as haiku=70,sonnet=20,opus=10; repeatable. Calls a model of the mix could not have served are kept and counted as for --all-on." };
         var from = CommonOptions.Instant("--from", "Only calls at or after this time.");
         var to = CommonOptions.Instant("--to", "Only calls before this time (exclusive).");
         var priceDate = CommonOptions.Instant("--price-date", "Price the scenarios at this date's prices (default: now).");
@@ -133,6 +138,15 @@ internal static class SavingsCommand
             by_model = scenario.ByModel,
             difference_usd = scenario.DifferenceUsd,
             difference_fraction = scenario.DifferenceFraction,
+            infeasible_calls = scenario.InfeasibleCalls,
+            infeasible = scenario.Infeasible.Select(calls => new
+            {
+                model = calls.Model,
+                reason = calls.ReasonCode,
+                reason_text = calls.ReasonText,
+                calls = calls.Calls,
+                kept_usd = calls.KeptUsd,
+            }),
         }),
     };
 
@@ -169,5 +183,14 @@ internal static class SavingsCommand
         }
 
         console.Write(scenarios);
+        foreach (var scenario in report.Scenarios.Where(scenario => scenario.InfeasibleCalls > 0))
+        {
+            // Never silent: which calls the scenario's models could not have served, and how they were priced instead.
+            foreach (var calls in scenario.Infeasible)
+            {
+                console.MarkupLine(Markup.Escape($"{scenario.Name}: {calls.Calls} call(s) {calls.Model} could not have served ({calls.ReasonCode}: {calls.ReasonText}); ") +
+                    $"[yellow]{Markup.Escape($"priced as served, on the model that served them: {Output.Usd(calls.KeptUsd)}")}[/]");
+            }
+        }
     }
 }

@@ -8,18 +8,25 @@ namespace ModelMix.Cli;
 /// <summary><c>modelmix serve</c>: runs the Anthropic-compatible proxy on the SQLite ledger.</summary>
 internal static class ServeCommand
 {
+    /// <summary>What <c>modelmix serve --help</c> says the proxy does (its environment is listed by <see cref="HelpText"/>).</summary>
+    internal const string Description =
+        "Run the proxy: Anthropic-compatible POST /v1/messages (streaming relayed) and /v1/messages/count_tokens, " +
+        "OpenAI-compatible POST /v1/chat/completions, GET /v1/models, the batch queue (/v1/modelmix/batch), " +
+        "GET /metrics (Prometheus), /healthz and /dashboard. Every upstream call is priced and recorded in the ledger. " +
+        "Settings, lowest precedence first: appsettings.json in the working directory, the environment, --config, the flags.";
+
     public static Command Create()
     {
-        var urls = new Option<string>("--urls")
+        var urls = new Option<string?>("--urls")
         {
-            Description = "Addresses to listen on.",
-            DefaultValueFactory = _ => ProxyApplication.DefaultUrls,
+            Description = $"Addresses to listen on, ';'-separated. Default: the urls setting ($ASPNETCORE_URLS, $urls or --config), else {ProxyApplication.DefaultUrls}. " +
+                "Beyond loopback only once a virtual key exists.",
         };
-        var upstream = new Option<string?>("--upstream") { Description = "Base URL of the Anthropic API or a compatible upstream (default https://api.anthropic.com)." };
+        var upstream = new Option<string?>("--upstream") { Description = "Base URL of the Anthropic API or a compatible upstream (default: $ModelMix__Upstream, else https://api.anthropic.com)." };
         var db = CommonOptions.Db();
-        var config = new Option<string?>("--config") { Description = "A JSON configuration file (same keys as appsettings.json)." };
+        var config = new Option<string?>("--config") { Description = "A JSON configuration file (same keys as appsettings.json; it overrides them and the environment)." };
         var prices = CommonOptions.Prices();
-        var command = new Command("serve", "Run the proxy: POST /v1/messages is priced, recorded in the ledger and forwarded upstream.")
+        var command = new Command("serve", Description)
         {
             urls, upstream, db, config, prices,
         };
@@ -45,7 +52,7 @@ internal static class ServeCommand
 
             try
             {
-                await using var app = ProxyApplication.Create(result.GetValue(urls), result.GetValue(config), overrides);
+                await using var app = ProxyApplication.Create(result.GetValue(urls), result.GetValue(config), overrides); // no --urls: the urls setting, else the loopback default
                 await app.StartAsync(cancellationToken);
                 await app.WaitForShutdownAsync(cancellationToken);
                 return 0;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using ModelMix.Ledger;
+using ModelMix.Evaluation;
 using ModelMix.Pricing;
 
 namespace ModelMix.Audit;
@@ -33,6 +34,8 @@ public sealed class AuditAccumulator
     private readonly HashSet<string> _escalatedRequests = new(StringComparer.Ordinal);
     private readonly Queue<AuditRecentRecord> _recent = new();
     private readonly decimal[] _repriced;
+    private readonly long[] _infeasible; // per target: calls it could not have served (WhatIfRepricing), priced as recorded
+    private readonly decimal[] _infeasibleUsd;
     private DateTimeOffset? _routingStart;
     private DateTimeOffset? _first, _last;
     private long _calls, _unpriced, _requests, _callsWithTokens;
@@ -88,6 +91,8 @@ public sealed class AuditAccumulator
 
         _targets = [.. targets];
         _repriced = new decimal[_targets.Length];
+        _infeasible = new long[_targets.Length];
+        _infeasibleUsd = new decimal[_targets.Length];
     }
 
     /// <summary>The canonical ids every call is repriced on (tier models, top, baseline, extra models).</summary>
@@ -256,6 +261,7 @@ public sealed class AuditAccumulator
         if (task.Repriced.Length == 0)
         {
             task.Repriced = new decimal[_targets.Length];
+            task.Infeasible = new long[_targets.Length];
         }
 
         task.Calls++;
@@ -295,7 +301,9 @@ public sealed class AuditAccumulator
             {
                 for (var i = 0; i < _targets.Length; i++)
                 {
-                    path.FirstRepriced[i] += Reprice(_targets[i], usage, at);
+                    var (firstRepriced, firstInfeasible) = Reprice(_targets[i], usage, at, paid);
+                    path.FirstRepriced[i] += firstRepriced;
+                    path.FirstInfeasible[i] += firstInfeasible ? 1 : 0;
                 }
             }
         }
@@ -305,9 +313,15 @@ public sealed class AuditAccumulator
         {
             for (var i = 0; i < _targets.Length; i++)
             {
-                var repriced = Reprice(_targets[i], usage, at);
+                var (repriced, infeasible) = Reprice(_targets[i], usage, at, paid);
                 _repriced[i] += repriced;
                 task.Repriced[i] += repriced;
+                if (infeasible)
+                {
+                    _infeasible[i]++;
+                    _infeasibleUsd[i] += paid;
+                    task.Infeasible[i]++;
+                }
             }
         }
 
@@ -473,6 +487,7 @@ public sealed class AuditAccumulator
         CostUsd = task.Cost,
         MainModel = task.FirstModels.OrderByDescending(pair => pair.Value).ThenBy(pair => pair.Key, StringComparer.Ordinal).Select(pair => pair.Key).FirstOrDefault(),
         RepricedUsd = Targets(task.Repriced),
+        InfeasibleCalls = Infeasible(task.Infeasible),
         Paths = task.Paths.OrderBy(pair => pair.Key, StringComparer.Ordinal).Select(pair => new AuditFirstModelPath
         {
             Model = pair.Key,
@@ -484,6 +499,7 @@ public sealed class AuditAccumulator
             Escalations = pair.Value.Escalations,
             EscalationTarget = pair.Value.Targets.OrderByDescending(t => t.Value).ThenBy(t => t.Key, StringComparer.Ordinal).Select(t => t.Key).FirstOrDefault(),
             FirstAttemptRepricedUsd = Targets(pair.Value.FirstRepriced),
+            FirstAttemptInfeasibleCalls = Infeasible(pair.Value.FirstInfeasible),
         }).ToList(),
     };
 
@@ -498,31 +514,48 @@ public sealed class AuditAccumulator
         return map;
     }
 
+    /// <summary>Target → calls it could not have served, for the targets with any.</summary>
+    private SortedDictionary<string, long> Infeasible(long[] counts)
+    {
+        var map = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        for (var i = 0; i < _targets.Length; i++)
+        {
+            if (counts[i] > 0)
+            {
+                map[_targets[i]] = counts[i];
+            }
+        }
+
+        return map;
+    }
+
     private AuditCounterfactual Counterfactual(string name, string model)
     {
-        var cost = _repriced[Array.IndexOf(_targets, model)];
-        return new AuditCounterfactual(name, model, cost, _total, cost - _total);
+        var index = Array.IndexOf(_targets, model);
+        var cost = _repriced[index];
+        return new AuditCounterfactual(name, model, cost, _total, cost - _total) { InfeasibleCalls = _infeasible[index], InfeasibleUsd = _infeasibleUsd[index] };
     }
 
     /// <summary>
     /// A call's tokens on another model, at the rates in force when it was made (or, for a model not yet priced then,
-    /// at its first price). A fast-mode call moved to a model without fast mode is priced at standard speed.
+    /// at its first price), by <see cref="WhatIfRepricing"/> (a fast-mode call moved to a model without fast mode is priced
+    /// at standard speed). A call the target could not have served (context window, maximum output, an inference_geo it
+    /// refuses) is infeasible: it stays at what it cost as recorded (<paramref name="paid"/>) and is counted.
     /// </summary>
-    private decimal Reprice(string target, TokenUsage usage, DateTimeOffset at)
+    private (decimal Cost, bool Infeasible) Reprice(string target, TokenUsage usage, DateTimeOffset at, decimal paid)
     {
-        if (!_prices.TryGetPrice(target, at, out var price))
+        if (WhatIfRepricing.Check(_prices, target, usage, at) != ModelMix.Catalog.RuleViolation.None)
+        {
+            return (paid, true);
+        }
+
+        if (!_prices.TryGetPrice(target, at, out _))
         {
             var periods = _prices.GetEntry(target).Periods;
             at = at < periods[0].EffectiveFrom ? periods[0].EffectiveFrom : periods[^1].EffectiveFrom;
-            price = _prices.GetPrice(target, at);
         }
 
-        if (usage.Speed == Speed.Fast && price.FastMultiplier is null)
-        {
-            usage = usage with { Speed = Speed.Standard };
-        }
-
-        return _prices.Cost(target, usage, at).Total;
+        return (WhatIfRepricing.Cost(_prices, target, usage, at), false);
     }
 
     private static List<AuditBucket> Buckets(Dictionary<string, Bucket> buckets) =>
@@ -602,6 +635,7 @@ public sealed class AuditAccumulator
         public long Requests;
         public decimal Cost;
         public decimal[] Repriced = [];
+        public long[] Infeasible = [];
         public readonly Dictionary<string, long> FirstModels = new(StringComparer.Ordinal);
         public readonly Dictionary<string, PathAcc> Paths = new(StringComparer.Ordinal);
 
@@ -609,7 +643,7 @@ public sealed class AuditAccumulator
         {
             if (!Paths.TryGetValue(model, out var path))
             {
-                Paths[model] = path = new PathAcc { FirstRepriced = new decimal[targets] };
+                Paths[model] = path = new PathAcc { FirstRepriced = new decimal[targets], FirstInfeasible = new long[targets] };
             }
 
             return path;
@@ -625,6 +659,7 @@ public sealed class AuditAccumulator
         public long Escalations;
         public decimal EscalationCost;
         public decimal[] FirstRepriced = [];
+        public long[] FirstInfeasible = [];
         public readonly Dictionary<string, long> Targets = new(StringComparer.Ordinal);
     }
 }

@@ -6,4 +6,15 @@ namespace ModelMix.Audit;
 /// <param name="CostUsd">The counterfactual bill.</param>
 /// <param name="ActualUsd">What the calls cost as recorded.</param>
 /// <param name="SavedUsd">Counterfactual minus actual: what the actual mix saved (negative: it cost more).</param>
-public sealed record AuditCounterfactual(string Name, string Model, decimal CostUsd, decimal ActualUsd, decimal SavedUsd);
+public sealed record AuditCounterfactual(string Name, string Model, decimal CostUsd, decimal ActualUsd, decimal SavedUsd)
+{
+    /// <summary>
+    /// Calls <see cref="Model"/> could not have served (prompt over its context window, output over its maximum, an
+    /// <c>inference_geo</c> it refuses: <see cref="Evaluation.WhatIfRepricing"/>); <see cref="CostUsd"/> counts them at
+    /// what they cost as recorded.
+    /// </summary>
+    public long InfeasibleCalls { get; init; }
+
+    /// <summary>What the <see cref="InfeasibleCalls"/> cost as recorded (part of <see cref="CostUsd"/>).</summary>
+    public decimal InfeasibleUsd { get; init; }
+}

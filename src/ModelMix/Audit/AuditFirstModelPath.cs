@@ -33,6 +33,9 @@ public sealed record AuditFirstModelPath
     /// <summary>Model id → what the first attempts would cost on it.</summary>
     public IReadOnlyDictionary<string, decimal> FirstAttemptRepricedUsd { get; init; } = new Dictionary<string, decimal>();
 
+    /// <summary>Model id → first attempts it could not have served (counted at their recorded cost in <see cref="FirstAttemptRepricedUsd"/>); only models with any.</summary>
+    public IReadOnlyDictionary<string, long> FirstAttemptInfeasibleCalls { get; init; } = new Dictionary<string, long>();
+
     /// <summary>First attempts + retries + escalations.</summary>
     public decimal TotalUsd => FirstAttemptUsd + RetryUsd + EscalationUsd;
 }

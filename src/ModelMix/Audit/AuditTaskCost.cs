@@ -24,6 +24,13 @@ public sealed record AuditTaskCost
     /// <summary>Model id → what every record of the task would cost on it.</summary>
     public IReadOnlyDictionary<string, decimal> RepricedUsd { get; init; } = new Dictionary<string, decimal>();
 
+    /// <summary>
+    /// Model id → records of the task it could not have served (prompt over its context window, output over its maximum,
+    /// an <c>inference_geo</c> it refuses: <see cref="Evaluation.WhatIfRepricing"/>); only models with any. In
+    /// <see cref="RepricedUsd"/> they count at what they cost as recorded.
+    /// </summary>
+    public IReadOnlyDictionary<string, long> InfeasibleCalls { get; init; } = new Dictionary<string, long>();
+
     /// <summary>Per model the task's requests started on: the cost of that path, and what its first attempts would cost elsewhere.</summary>
     public IReadOnlyList<AuditFirstModelPath> Paths { get; init; } = [];
 }

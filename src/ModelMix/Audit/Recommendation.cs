@@ -27,6 +27,13 @@ public sealed record Recommendation
     /// <summary>The task's monthly spend on <see cref="Model"/>.</summary>
     public decimal RecommendedMonthlyUsd { get; init; }
 
+    /// <summary>
+    /// Calls of the audited range that <see cref="Model"/> could not have served (prompt over its context window, output
+    /// over its maximum, an <c>inference_geo</c> it refuses); <see cref="RecommendedMonthlyUsd"/> counts them at what they
+    /// cost as recorded, and <see cref="Reason"/> says so.
+    /// </summary>
+    public long InfeasibleCalls { get; init; }
+
     /// <summary>Current minus recommended monthly spend.</summary>
     public decimal MonthlySavingUsd => CurrentMonthlyUsd - RecommendedMonthlyUsd;
 

@@ -85,8 +85,10 @@ public static class RecommendationEngine
                 var saving = (path.TotalUsd - direct) * factor;
                 if (taskReverse is null || saving > taskReverse.MonthlySavingUsd)
                 {
+                    var infeasible = path.FirstAttemptInfeasibleCalls.GetValueOrDefault(target);
                     taskReverse = new Recommendation
                     {
+                        InfeasibleCalls = infeasible,
                         Task = task.Task,
                         Kind = RecommendationKind.BiggerModelCheaperInTotal,
                         CurrentModel = path.Model,
@@ -94,7 +96,7 @@ public static class RecommendationEngine
                         CurrentMonthlyUsd = current,
                         RecommendedMonthlyUsd = current - saving,
                         Reason = $"{path.Requests} requests started on {path.Model} and cost ${Usd(path.TotalUsd)} with {path.Retries} retries and {path.Escalations} escalations " +
-                            $"(${Usd(path.RetryUsd + path.EscalationUsd)} of it); sent straight to {target} they would cost ${Usd(direct)}.",
+                            $"(${Usd(path.RetryUsd + path.EscalationUsd)} of it); sent straight to {target} they would cost ${Usd(direct)}." + Infeasible(infeasible, target),
                     };
                 }
             }
@@ -120,6 +122,7 @@ public static class RecommendationEngine
                 }
 
                 var interval = WilsonInterval.Compute(stats.Agreements, stats.Trials, options.Confidence);
+                var infeasibleCalls = task.InfeasibleCalls.GetValueOrDefault(model);
                 var more = interval.MoreTrialsToClear(options.Bar, options.Confidence);
                 var range = $"{Pct(interval.Rate)} agreement on {interval.Trials} samples ({Pct(options.Confidence)} interval {Pct(interval.Lower)}–{Pct(interval.Upper)}, bar {Pct(options.Bar)})";
                 if (interval.Lower >= options.Bar)
@@ -127,8 +130,8 @@ public static class RecommendationEngine
                     best = new Recommendation
                     {
                         Task = task.Task, Kind = RecommendationKind.CheaperModel, CurrentModel = task.MainModel, Model = model, Agreement = interval,
-                        MoreSamplesNeeded = 0, CurrentMonthlyUsd = current, RecommendedMonthlyUsd = monthly,
-                        Reason = $"{model}: {range}.",
+                        MoreSamplesNeeded = 0, CurrentMonthlyUsd = current, RecommendedMonthlyUsd = monthly, InfeasibleCalls = infeasibleCalls,
+                        Reason = $"{model}: {range}." + Infeasible(infeasibleCalls, model),
                     };
                     break;
                 }
@@ -136,8 +139,8 @@ public static class RecommendationEngine
                 maybe ??= more is { } n ? new Recommendation
                 {
                     Task = task.Task, Kind = RecommendationKind.NeedsMoreEvidence, CurrentModel = task.MainModel, Model = model, Agreement = interval,
-                    MoreSamplesNeeded = n, CurrentMonthlyUsd = current, RecommendedMonthlyUsd = monthly,
-                    Reason = $"{model}: {range}; about {n} more samples at this rate would make the lower bound clear the bar.",
+                    MoreSamplesNeeded = n, CurrentMonthlyUsd = current, RecommendedMonthlyUsd = monthly, InfeasibleCalls = infeasibleCalls,
+                    Reason = $"{model}: {range}; about {n} more samples at this rate would make the lower bound clear the bar." + Infeasible(infeasibleCalls, model),
                 } : null;
             }
 
@@ -153,6 +156,11 @@ public static class RecommendationEngine
 
         return [.. reverse, .. forward, .. unsure];
     }
+
+    /// <summary>The sentence a recommendation adds when its model could not have served some of the calls it is priced on.</summary>
+    private static string Infeasible(long calls, string model) => calls == 0 ? string.Empty :
+        $" {calls} of these calls could not have run on {model} (prompt over its context window, output over its maximum, or an inference_geo it refuses): " +
+        "they are priced at what they cost as recorded, and routing would keep them on a model that accepts them.";
 
     private static decimal LatestOutputRate(PriceBook prices, string model) => prices.GetEntry(model).Periods[^1].Output;
 

@@ -11,6 +11,12 @@ namespace ModelMix.Audit;
 /// <param name="MonthlySavingUsd">The monthly saving of the actionable recommendations.</param>
 public sealed record SpendForecast(DateTimeOffset From, DateTimeOffset To, IReadOnlyList<decimal> WeeklyUsd, decimal MonthlyBeforeUsd, decimal MonthlySavingUsd)
 {
+    /// <summary>
+    /// Calls of the window that the models the actionable recommendations pin could not have served; the saving counts
+    /// them at what they cost as recorded (see <see cref="Recommendation.InfeasibleCalls"/>).
+    /// </summary>
+    public long InfeasibleCalls { get; init; }
+
     /// <summary>Projected monthly spend once the recommendations are applied.</summary>
     public decimal MonthlyAfterUsd => MonthlyBeforeUsd - MonthlySavingUsd;
 
@@ -33,9 +39,10 @@ public sealed record SpendForecast(DateTimeOffset From, DateTimeOffset To, IRead
         }
 
         var factor = (decimal)AuditAccumulator.AverageMonth.Ticks / (to - from).Ticks;
-        var saving = recommendations
+        var actionable = recommendations
             .Where(r => r.Kind is RecommendationKind.CheaperModel or RecommendationKind.BiggerModelCheaperInTotal)
-            .Sum(r => r.MonthlySavingUsd);
-        return new SpendForecast(from, to, weekly, report.TotalUsd * factor, saving);
+            .ToList();
+        var saving = actionable.Sum(r => r.MonthlySavingUsd);
+        return new SpendForecast(from, to, weekly, report.TotalUsd * factor, saving) { InfeasibleCalls = actionable.Sum(r => r.InfeasibleCalls) };
     }
 }

@@ -94,6 +94,11 @@ public static class ModelRuleCheck
             return RuleViolation.AssistantPrefill;
         }
 
+        if (traits.InferenceGeo && !rules.InferenceGeo)
+        {
+            return RuleViolation.InferenceGeo;
+        }
+
         if (traits.ToolTypes is { Count: > 0 } types && rules.RejectedToolTypes.Count > 0)
         {
             for (var i = 0; i < types.Count; i++)
@@ -130,6 +135,7 @@ public static class ModelRuleCheck
         RuleViolation.ContextWindow => "the prompt is longer than its context window",
         RuleViolation.MaxOutput => "max_tokens is over its maximum output",
         RuleViolation.Retired => "is retired",
+        RuleViolation.InferenceGeo => "rejects inference_geo (data residency)",
         _ => "rejects the request",
     };
 

@@ -59,6 +59,12 @@ public sealed record ModelRules
     /// <summary>Whether a last message from the assistant (prefill) is accepted.</summary>
     public bool AssistantPrefill { get; init; } = true;
 
+    /// <summary>
+    /// Whether the <c>inference_geo</c> request parameter (data residency) is accepted: Claude Opus 4.6 and later models
+    /// take it, older ones answer 400 (https://platform.claude.com/docs/en/build-with-claude/data-residency).
+    /// </summary>
+    public bool InferenceGeo { get; init; } = true;
+
     /// <summary>Versioned tool <c>type</c>s the model rejects (e.g. <c>computer_20251124</c>).</summary>
     public IReadOnlyList<string> RejectedToolTypes { get; init; } = [];
 

@@ -98,6 +98,7 @@ public static class RequestTraitsReader
             TemperatureAndTopP = Present(root, "temperature"u8) && Present(root, "top_p"u8),
             AssistantPrefill = prefill,
             CarriesThinking = carriesThinking,
+            InferenceGeo = Present(root, "inference_geo"u8),
             ToolTypes = toolTypes,
         };
     }

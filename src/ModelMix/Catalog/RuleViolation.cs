@@ -47,4 +47,7 @@ public enum RuleViolation : byte
 
     /// <summary>The model is retired.</summary>
     Retired,
+
+    /// <summary>The model rejects the <c>inference_geo</c> parameter (data residency).</summary>
+    InferenceGeo,
 }

@@ -1,3 +1,4 @@
+using ModelMix.Catalog;
 using ModelMix.Pricing;
 
 namespace ModelMix.Evaluation;
@@ -5,7 +6,11 @@ namespace ModelMix.Evaluation;
 /// <summary>
 /// Reprices real traffic: the same tokens (each class kept: cache reads stay reads, batch stays batch) on the models
 /// that served them, all on one model, or split by a what-if mix, at one price date. A fast-mode call moved to a
-/// model without fast mode is priced at that model's standard speed.
+/// model without fast mode is priced at that model's standard speed. A call a scenario's model could not have served
+/// (its prompt over that model's context window, its output over its maximum output, a data-residency
+/// <c>inference_geo</c> the model refuses, the model retired at the price date: <see cref="WhatIfRepricing"/>) stays, in
+/// that scenario, on the model that served it at its as-used cost, and is counted in
+/// <see cref="SavingsScenario.Infeasible"/>.
 /// </summary>
 public static class SavingsCalculator
 {
@@ -37,8 +42,8 @@ public static class SavingsCalculator
         var callsByModel = new SortedDictionary<string, long>(StringComparer.Ordinal);
         var recordedByModel = new SortedDictionary<string, decimal>(StringComparer.Ordinal);
         var asUsed = new SortedDictionary<string, decimal>(StringComparer.Ordinal);
-        var allOnTotals = allOnIds.Select(_ => 0m).ToArray();
-        var mixTotals = mixes.Select(mix => mix.Shares.ToDictionary(share => share.Key, _ => 0m)).ToArray();
+        var allOnTotals = allOnIds.Select(id => new ScenarioAcc([new(id, 1m)])).ToArray();
+        var mixTotals = mixes.Select(mix => new ScenarioAcc(mix.Shares)).ToArray();
         long calls = 0, withoutCost = 0;
         var recorded = 0m;
         var cachingSaved = 0m;
@@ -68,17 +73,14 @@ public static class SavingsCalculator
             asUsed[model] = asUsed.GetValueOrDefault(model) + asUsedCost;
             var uncached = row.Usage with { InputTokens = row.Usage.TotalInputTokens, CacheWrite5mTokens = 0, CacheWrite1hTokens = 0, CacheReadTokens = 0 };
             cachingSaved += prices.Cost(row.Model, uncached, priceDate).Total - asUsedCost;
-            for (var i = 0; i < allOnIds.Count; i++)
+            foreach (var scenario in allOnTotals)
             {
-                allOnTotals[i] += Reprice(prices, allOnIds[i], row.Usage, priceDate);
+                scenario.Add(prices, row.Usage, model, asUsedCost, priceDate);
             }
 
-            for (var i = 0; i < mixes.Count; i++)
+            foreach (var scenario in mixTotals)
             {
-                foreach (var (target, share) in mixes[i].Shares)
-                {
-                    mixTotals[i][target] += share * Reprice(prices, target, row.Usage, priceDate);
-                }
+                scenario.Add(prices, row.Usage, model, asUsedCost, priceDate);
             }
         }
 
@@ -86,12 +88,12 @@ public static class SavingsCalculator
         var scenarios = new List<SavingsScenario> { Scenario("as-used", asUsed, baseline) };
         for (var i = 0; i < allOnIds.Count; i++)
         {
-            scenarios.Add(Scenario("all-on " + allOnIds[i], new Dictionary<string, decimal> { [allOnIds[i]] = allOnTotals[i] }, baseline));
+            scenarios.Add(allOnTotals[i].ToScenario("all-on " + allOnIds[i], baseline));
         }
 
         for (var i = 0; i < mixes.Count; i++)
         {
-            scenarios.Add(Scenario("mix " + mixes[i].Text, mixTotals[i], baseline));
+            scenarios.Add(mixTotals[i].ToScenario("mix " + mixes[i].Text, baseline));
         }
 
         return new SavingsReport
@@ -109,20 +111,6 @@ public static class SavingsCalculator
         };
     }
 
-    /// <summary>
-    /// A call moved to another model keeps its tokens, batch tier and inference geo; a fast-mode call moved to a model
-    /// that has no fast mode would have run at standard speed there, so it is priced at standard speed.
-    /// </summary>
-    private static decimal Reprice(PriceBook prices, string target, TokenUsage usage, DateTimeOffset priceDate)
-    {
-        if (usage.Speed == Speed.Fast && prices.TryGetPrice(target, priceDate, out var price) && price.FastMultiplier is null)
-        {
-            usage = usage with { Speed = Speed.Standard };
-        }
-
-        return prices.Cost(target, usage, priceDate).Total;
-    }
-
     private static SavingsScenario Scenario(string name, IDictionary<string, decimal> byModel, decimal baseline)
     {
         var total = byModel.Values.Sum();
@@ -133,5 +121,50 @@ public static class SavingsCalculator
             new SortedDictionary<string, decimal>(byModel, StringComparer.Ordinal),
             difference,
             baseline == 0m ? 0m : difference / baseline);
+    }
+
+    /// <summary>
+    /// One what-if scenario being summed: each call's share on each target, priced there by <see cref="WhatIfRepricing"/>
+    /// when the target could have served the call, else kept on the model that served it at its as-used cost and counted.
+    /// </summary>
+    private sealed class ScenarioAcc(IReadOnlyList<KeyValuePair<string, decimal>> shares)
+    {
+        private readonly SortedDictionary<string, decimal> _byModel = new(shares.ToDictionary(share => share.Key, _ => 0m), StringComparer.Ordinal);
+        private readonly Dictionary<(string Model, RuleViolation Reason), (long Calls, decimal Usd)> _infeasible = [];
+        private long _infeasibleCalls;
+
+        public void Add(PriceBook prices, TokenUsage usage, string servedModel, decimal asUsedCost, DateTimeOffset priceDate)
+        {
+            var infeasible = false;
+            foreach (var (target, share) in shares)
+            {
+                var violation = WhatIfRepricing.Check(prices, target, usage, priceDate);
+                if (violation == RuleViolation.None)
+                {
+                    _byModel[target] += share * WhatIfRepricing.Cost(prices, target, usage, priceDate);
+                    continue;
+                }
+
+                var kept = share * asUsedCost;
+                _byModel[servedModel] = _byModel.GetValueOrDefault(servedModel) + kept;
+                var (calls, usd) = _infeasible.GetValueOrDefault((target, violation));
+                _infeasible[(target, violation)] = (calls + 1, usd + kept);
+                infeasible = true;
+            }
+
+            if (infeasible)
+            {
+                _infeasibleCalls++;
+            }
+        }
+
+        public SavingsScenario ToScenario(string name, decimal baseline) => Scenario(name, _byModel, baseline) with
+        {
+            InfeasibleCalls = _infeasibleCalls,
+            Infeasible = _infeasible
+                .OrderBy(pair => pair.Key.Model, StringComparer.Ordinal).ThenBy(pair => pair.Key.Reason)
+                .Select(pair => new WhatIfInfeasible(pair.Key.Model, pair.Key.Reason, pair.Value.Calls, pair.Value.Usd))
+                .ToList(),
+        };
     }
 }

@@ -11,4 +11,14 @@ public sealed record SavingsScenario(
     decimal TotalUsd,
     IReadOnlyDictionary<string, decimal> ByModel,
     decimal DifferenceUsd,
-    decimal DifferenceFraction);
+    decimal DifferenceFraction)
+{
+    /// <summary>
+    /// Calls some share of which the scenario's models could not have served; those shares stay on the model that served
+    /// the call, at its as-used cost (so <see cref="ByModel"/> can name a model the scenario does not move traffic to).
+    /// </summary>
+    public long InfeasibleCalls { get; init; }
+
+    /// <summary>Per scenario model and reason: the calls it could not have served, and what they were priced at as served.</summary>
+    public IReadOnlyList<WhatIfInfeasible> Infeasible { get; init; } = [];
+}

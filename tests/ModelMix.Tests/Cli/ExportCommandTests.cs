@@ -68,6 +68,28 @@ public sealed class ExportCommandTests
     }
 
     [Fact]
+    public async Task Without_out_the_lines_go_to_standard_output_and_the_summary_to_standard_error()
+    {
+        using var folder = new TempFolder();
+        var db = Path.Combine(folder.Path, "ledger.db");
+        await using (var store = new SqliteLedgerStore(db))
+        {
+            await store.MigrateAsync();
+            await store.WriteShadowPairAsync(Pair("p1", 0.0));
+            await store.WriteShadowPairAsync(Pair("p2", null));
+            await store.WriteShadowPairAsync(Pair("p3", 1.0, prompt: "Classify: great!"));
+        }
+
+        var result = await Cli.RunAsync("export", "--shadow", "--store", db);
+
+        Assert.True(result.ExitCode == 0, result.Error);
+        // Standard output is pure JSON Lines (one per compared pair), ready to pipe into a file or `modelmix eval`.
+        var lines = result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Equal(["shadow/p1", "shadow/p3"], lines.Select(line => JsonDocument.Parse(line).RootElement.GetProperty("id").GetString()));
+        Assert.Contains("Exported 2 shadow pair(s) to standard output; skipped 1", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Export_without_a_kind_or_with_a_missing_ledger_is_a_clear_error()
     {
         using var folder = new TempFolder();

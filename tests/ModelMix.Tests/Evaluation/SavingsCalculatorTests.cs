@@ -57,14 +57,16 @@ public sealed class SavingsCalculatorTests
     public void A_prompt_over_200K_tokens_pays_the_long_context_rate_on_the_model_that_has_one()
     {
         // 1,000,000 input + 100,000 output on Sonnet 4.5 is past its 200K threshold: $6 + $2.25 = $8.25 (not $4.5);
-        // Haiku 4.5 has no long-context rate: $1 + $0.5 = $1.5 → -$6.75
+        // Opus 4.6 (tier "opus", 1M context at standard rates since 2026-03-13) has no long-context rate there:
+        // $5 + $2.5 = $7.5 → -$0.75. (Haiku 4.5's 200K context could not hold the prompt: WhatIfRepricingTests.)
         var rows = new[] { Row("claude-sonnet-4-5", new TokenUsage(1_000_000, 100_000)) };
 
-        var report = SavingsCalculator.Compute(rows, Book, PriceDate, ["haiku"]);
+        var report = SavingsCalculator.Compute(rows, Book, PriceDate, ["opus"]);
 
         Assert.Equal(8.25m, report.Scenarios[0].TotalUsd);
-        Assert.Equal(1.5m, report.Scenarios[1].TotalUsd);
-        Assert.Equal(-6.75m, report.Scenarios[1].DifferenceUsd);
+        Assert.Equal(7.5m, report.Scenarios[1].TotalUsd);
+        Assert.Equal(-0.75m, report.Scenarios[1].DifferenceUsd);
+        Assert.Equal(0, report.Scenarios[1].InfeasibleCalls);
     }
 
     [Fact]

@@ -1,0 +1,84 @@
+using ModelMix.Catalog;
+using ModelMix.Pricing;
+
+namespace ModelMix.Evaluation;
+
+/// <summary>
+/// Moves one recorded call to another model for a what-if price (<c>modelmix savings --all-on</c> / <c>--mix</c>, the
+/// audit's counterfactuals, its recommendations and <c>--forecast</c>): whether the target could have served the call
+/// as it was made, judged by the catalog's facts through the same <see cref="ModelRuleCheck"/> routing uses, and what
+/// the call's tokens cost there. The one core behind every what-if number.
+/// </summary>
+/// <remarks>
+/// What a recorded call tells about its request: its prompt size (every input token, cache reads and writes included),
+/// its output size, and a data-residency restriction when it ran under an <c>inference_geo</c> whose multiplier is not
+/// 1 (e.g. <c>us</c>). The target could not have served it when the prompt is over the target's context window, the
+/// output over its maximum output, the restriction one the target refuses (<c>inferenceGeo: false</c>: models before
+/// Claude Opus 4.6), or the target was retired at the pricing instant. Such a call is <b>infeasible</b>: the callers
+/// count it and price it by the documented rule, as it was served (on the model that served it, at its as-used cost),
+/// so a what-if never claims a saving the target could not have delivered.
+/// </remarks>
+public static class WhatIfRepricing
+{
+    /// <summary>
+    /// Why <paramref name="target"/> could not have served a call with <paramref name="usage"/> at <paramref name="at"/>;
+    /// <see cref="RuleViolation.None"/> when it could, or when the catalog states nothing to judge it by.
+    /// </summary>
+    /// <param name="prices">The catalog.</param>
+    /// <param name="target">The model the call is moved to (id or alias).</param>
+    /// <param name="usage">The call's recorded usage.</param>
+    /// <param name="at">The instant the target is judged at (its retirement counts).</param>
+    public static RuleViolation Check(PriceBook prices, string target, in TokenUsage usage, DateTimeOffset at)
+    {
+        ArgumentNullException.ThrowIfNull(prices);
+        ArgumentNullException.ThrowIfNull(target);
+        if (!prices.TryGetEntry(target, out var entry))
+        {
+            return RuleViolation.None;
+        }
+
+        var traits = new RequestTraits { InferenceGeo = RestrictsGeo(prices, usage) };
+        return ModelRuleCheck.Check(entry, traits, usage.TotalInputTokens, usage.OutputTokens > 0 ? usage.OutputTokens : null, at);
+    }
+
+    /// <summary>
+    /// Whether the call ran under a data-residency restriction: an <c>inference_geo</c> whose multiplier is not 1 (or that
+    /// the price book does not know). <c>global</c> and <c>not_available</c> are what an unrestricted call reports.
+    /// </summary>
+    /// <param name="prices">The price book (its <c>inferenceGeo</c> multipliers).</param>
+    /// <param name="usage">The call's usage.</param>
+    public static bool RestrictsGeo(PriceBook prices, in TokenUsage usage)
+    {
+        ArgumentNullException.ThrowIfNull(prices);
+        return usage.InferenceGeo is { Length: > 0 } geo
+            && (!prices.InferenceGeoMultipliers.TryGetValue(geo, out var multiplier) || multiplier != 1m);
+    }
+
+    /// <summary>
+    /// What the call's tokens cost on <paramref name="target"/> at <paramref name="at"/>, for a call the target can serve
+    /// (<see cref="Check"/>): every token class kept (cache reads stay reads, batch stays batch); a fast-mode call is priced
+    /// at standard speed on a model without fast mode; the <c>inference_geo</c> multiplier applies only on a model that
+    /// accepts <c>inference_geo</c> (an unrestricted call reports <c>global</c>, which a model before Opus 4.6 never does).
+    /// </summary>
+    /// <param name="prices">The price book.</param>
+    /// <param name="target">The model (id or alias).</param>
+    /// <param name="usage">The call's recorded usage.</param>
+    /// <param name="at">The instant whose prices apply.</param>
+    /// <exception cref="PricingException">The target has no price at <paramref name="at"/>, or the geo is unknown.</exception>
+    public static decimal Cost(PriceBook prices, string target, TokenUsage usage, DateTimeOffset at)
+    {
+        ArgumentNullException.ThrowIfNull(prices);
+        ArgumentNullException.ThrowIfNull(target);
+        if (usage.Speed == Speed.Fast && prices.TryGetPrice(target, at, out var price) && price.FastMultiplier is null)
+        {
+            usage = usage with { Speed = Speed.Standard };
+        }
+
+        if (usage.InferenceGeo is not null && prices.TryGetEntry(target, out var entry) && !entry.Rules.InferenceGeo)
+        {
+            usage = usage with { InferenceGeo = null };
+        }
+
+        return prices.Cost(target, usage, at).Total;
+    }
+}
