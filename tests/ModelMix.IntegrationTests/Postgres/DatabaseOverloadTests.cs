@@ -75,7 +75,11 @@ public sealed class DatabaseOverloadTests : IAsyncLifetime
     public async Task Three_times_the_pool_in_concurrent_requests_gets_no_500_and_a_lost_database_gets_503_overloaded_with_retry_after_and_a_request_id()
     {
         var key = await CreateKeyAsync(new BudgetCap(BudgetWindow.Day, 10m));
-        _harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:Store"] = _store);
+        _harness = await ProxyHarness.StartAsync(settings =>
+        {
+            settings["ModelMix:Store"] = _store;
+            settings["ModelMix:MetricsRequireAdminKey"] = "false"; // /metrics is read below while the database is gone: no key can be checked
+        });
         using var http = _harness.Http();
 
         // 1. Overload: three times the pool size in concurrent requests, twice. The server refuses connections past the
