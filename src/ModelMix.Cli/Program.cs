@@ -23,6 +23,7 @@ internal static class Program
             EvalCommand.Create(),
             TrainCommand.Create(),
             CalibrateCommand.Create(),
+            DatasetCommand.Create(),
         };
         return root;
     }

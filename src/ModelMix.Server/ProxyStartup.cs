@@ -16,7 +16,6 @@ internal sealed class ProxyStartup(IOptions<ProxyOptions> options, PriceBook pri
     {
         var settings = options.Value;
         _ = ledger;
-        _ = router;
         _ = fallback;
         _ = loopGuard;
         _ = guards;
@@ -30,6 +29,18 @@ internal sealed class ProxyStartup(IOptions<ProxyOptions> options, PriceBook pri
             var limit => $"{Where(true)} on connections accepted while at most {limit} are open, {Where(false)} past that",
         };
         Log.RequestScheduling(logger, requestsWhere, settings.InlineScheduling, settings.InlineConnections);
+        if (router.LearnedRouter is { } learned)
+        {
+            if (learned.Forced)
+            {
+                ProxyLearnedRouter.Forced(logger, learned.Alias, learned.Path, learned.Reason);
+            }
+            else
+            {
+                ProxyLearnedRouter.Served(logger, learned.Alias, learned.Path, learned.Reason);
+            }
+        }
+
         if (string.IsNullOrEmpty(settings.UpstreamApiKey))
         {
             Log.NoUpstreamKey(logger);

@@ -24,6 +24,9 @@ public sealed record AuditTaskCost
     /// <summary>Model id → what every record of the task would cost on it.</summary>
     public IReadOnlyDictionary<string, decimal> RepricedUsd { get; init; } = new Dictionary<string, decimal>();
 
+    /// <summary>The 95th percentile latency of the task's first attempts, in milliseconds (nearest rank); null when none recorded one.</summary>
+    public long? P95LatencyMs { get; init; }
+
     /// <summary>Per model the task's requests started on: the cost of that path, and what its first attempts would cost elsewhere.</summary>
     public IReadOnlyList<AuditFirstModelPath> Paths { get; init; } = [];
 }
