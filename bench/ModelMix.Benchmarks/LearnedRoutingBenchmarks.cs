@@ -25,6 +25,7 @@ public class LearnedRoutingBenchmarks
         """;
 
     private LearnedPolicy _policy = null!;
+    private LearnedPolicy _linearPrior = null!;
     private RoutingRequest _ticket;
     private RoutingRequest _long;
 
@@ -39,6 +40,12 @@ public class LearnedRoutingBenchmarks
             Scorers = LearnedScorers.Linear | LearnedScorers.Words | LearnedScorers.TaskPrior,
         });
         _policy = new LearnedPolicy(router, PriceBook.Default);
+        var linearPrior = LearnedRouterTrainer.Train(examples, new LearnedRouterTiers("cheap", "mid", "top"), new LearnedRouterTrainingOptions
+        {
+            Epochs = 2,
+            Scorers = LearnedScorers.Linear | LearnedScorers.TaskPrior,
+        });
+        _linearPrior = new LearnedPolicy(linearPrior, PriceBook.Default);
         _ticket = RoutingRequest.ForPrompt(Ticket, "classification");
         _long = RoutingRequest.ForPrompt(string.Concat(Enumerable.Repeat(Ticket, 20)), "classification"); // ~13K chars: the 2,000-char tail is read
     }
@@ -56,6 +63,14 @@ public class LearnedRoutingBenchmarks
     public RoutingDecision LongPrompt()
     {
         _policy.TryDecide(_long, out var decision);
+        return decision;
+    }
+
+    /// <summary>The long prompt through a router with the scorers v2 keeps on RouterBench (linear + task prior: two weights per feature).</summary>
+    [Benchmark]
+    public RoutingDecision LongPromptLinearPrior()
+    {
+        _linearPrior.TryDecide(_long, out var decision);
         return decision;
     }
 }

@@ -21,6 +21,41 @@ var records = RoutingDataset.Read(path).ToList();
 Console.WriteLine($"{name}: {records.Count} records; tiers {tiers.Cheap} / {tiers.Mid ?? "-"} / {tiers.Top}; seed {Seed}; floor {floor}");
 
 var v1 = new LearnedRouterTrainingOptions { GainTarget = false, TaskPriorFeature = false, Scorers = LearnedScorers.Linear };
+if (args.Contains("--speed"))
+{
+    // CPU time per Score call (process CPU time ÷ calls, which contention on a shared machine does not inflate the way
+    // it inflates wall-clock means), for a router with every scorer (the most work a router file can ask for).
+    var ticket = "You are a support triage assistant. Classify the customer ticket below into exactly one category: billing, bug, feature_request, account_access, other. Answer with the category only. Ticket #48213 Subject: Charged twice for March Body: Hi, I upgraded to the Team plan on March 3rd and my card statement shows two charges of $49.00 on the same day.";
+    var longPrompt = string.Concat(Enumerable.Repeat(ticket, 20));
+    foreach (var scorers in new[] { LearnedScorers.Linear | LearnedScorers.TaskPrior, LearnedScorers.Linear | LearnedScorers.Words | LearnedScorers.TaskPrior })
+    {
+    var router = RouterTraining.Train(records, name, tiers, DatasetSplit.Train, Seed, new LearnedRouterTrainingOptions { Scorers = scorers });
+    foreach (var (label, text) in new[] { ("short ticket", ticket), ("long prompt", longPrompt) })
+    {
+        for (var i = 0; i < 20_000; i++)
+        {
+            router.Score(text, "classification");
+        }
+
+        const int Calls = 200_000;
+        var process = Process.GetCurrentProcess();
+        var cpu = process.TotalProcessorTime;
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < Calls; i++)
+        {
+            router.Score(text, "classification");
+        }
+
+        var bytes = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        process.Refresh();
+        var perCall = (process.TotalProcessorTime - cpu).TotalMicroseconds / Calls;
+        Console.WriteLine($"{LearnedRouter.ScorerNames(scorers)}, {label} ({text.Length} chars): {perCall:0.00} µs CPU per call, {bytes} B allocated in {Calls} calls");
+    }
+    }
+
+    return;
+}
+
 if (args.Contains("--explore"))
 {
     foreach (var (label, o) in new (string, LearnedRouterTrainingOptions)[]

@@ -28,8 +28,7 @@ public sealed class LearnedRouter
     /// <summary>The price of quality until calibrated.</summary>
     public const double DefaultPriceOfQuality = 0.5;
 
-    private const int Stride = 4; // per hashed feature: linear cheap, linear mid, words cheap, words mid
-    private readonly float[] _weights;
+    private readonly float[] _weights; // per hashed feature: linear cheap, linear mid (and words cheap, words mid when there are words heads)
     private readonly float[] _bias;
     private readonly float[] _priorWeight;
 
@@ -90,14 +89,19 @@ public sealed class LearnedRouter
         Prior = prior ?? LearnedTaskPrior.Empty;
         Scorers = scorers;
 
-        // Every head's weight of a feature side by side, so one feature costs one cache line, not four.
-        _weights = new float[Stride * size];
+        // Every head's weight of a feature side by side, so one feature costs one cache line, not four; without words
+        // heads, only the two linear ones (half the memory, and a scorer that reads two weights per feature).
+        var stride = cheapWords is null ? 2 : 4;
+        _weights = new float[stride * size];
         for (var i = 0; i < size; i++)
         {
-            _weights[Stride * i] = cheap.Weights[i];
-            _weights[(Stride * i) + 1] = mid?.Weights[i] ?? 0f;
-            _weights[(Stride * i) + 2] = cheapWords?.Weights[i] ?? 0f;
-            _weights[(Stride * i) + 3] = midWords?.Weights[i] ?? 0f;
+            _weights[stride * i] = cheap.Weights[i];
+            _weights[(stride * i) + 1] = mid?.Weights[i] ?? 0f;
+            if (stride == 4)
+            {
+                _weights[(stride * i) + 2] = cheapWords!.Weights[i];
+                _weights[(stride * i) + 3] = midWords?.Weights[i] ?? 0f;
+            }
         }
 
         _bias = [cheap.Bias, mid?.Bias ?? 0f, cheapWords?.Bias ?? 0f, midWords?.Bias ?? 0f];
@@ -160,8 +164,19 @@ public sealed class LearnedRouter
     /// <summary>Each scorer's prediction of the target, (gap + 1) / 2, for both heads (training compares them out of fold).</summary>
     internal LearnedScoreParts ScoreParts(ReadOnlySpan<char> text, string? task)
     {
-        var sink = new ScoreSink(_weights);
-        LearnedFeatures.Extract(text, task, Features, ref sink);
+        ScoreSink sink;
+        if (CheapWords is null)
+        {
+            var pairs = new PairSink(_weights);
+            LearnedFeatures.Extract(text, task, Features, ref pairs);
+            sink = pairs.Sums;
+        }
+        else
+        {
+            sink = new ScoreSink(_weights);
+            LearnedFeatures.Extract(text, task, Features, ref sink);
+        }
+
         var (priorCheap, priorMid) = Prior.Lookup(task);
         var yCheap = (priorCheap + 1) / 2;
         var yMid = (priorMid + 1) / 2;
@@ -515,7 +530,7 @@ public sealed class LearnedRouter
 
         public void Add(int index, float value)
         {
-            var at = Stride * index;
+            var at = 4 * index;
             MetaCheap += weights[at] * value;
             MetaMid += weights[at + 1] * value;
             MetaCheapWords += weights[at + 2] * value;
@@ -524,7 +539,7 @@ public sealed class LearnedRouter
 
         public void AddWord(int index)
         {
-            var at = Stride * index;
+            var at = 4 * index;
             Words++;
             WordCheap += weights[at];
             WordMid += weights[at + 1];
@@ -534,10 +549,39 @@ public sealed class LearnedRouter
 
         public void AddChar(int index)
         {
-            var at = Stride * index;
+            var at = 4 * index;
             Chars++;
             CharCheap += weights[at];
             CharMid += weights[at + 1];
+        }
+    }
+
+    // The linear heads only (a router without words heads): two weights per feature.
+    private struct PairSink(float[] weights) : IFeatureSink
+    {
+        public ScoreSink Sums;
+
+        public void Add(int index, float value)
+        {
+            var at = 2 * index;
+            Sums.MetaCheap += weights[at] * value;
+            Sums.MetaMid += weights[at + 1] * value;
+        }
+
+        public void AddWord(int index)
+        {
+            var at = 2 * index;
+            Sums.Words++;
+            Sums.WordCheap += weights[at];
+            Sums.WordMid += weights[at + 1];
+        }
+
+        public void AddChar(int index)
+        {
+            var at = 2 * index;
+            Sums.Chars++;
+            Sums.CharCheap += weights[at];
+            Sums.CharMid += weights[at + 1];
         }
     }
 }

@@ -124,17 +124,29 @@ public sealed class LearnedRouterTests
         Assert.NotEqual(router.Score(tail + "  a different question?", "arc_challenge"), router.Score(tail, "arc_challenge"));
         Assert.NotEqual(router.Score(tail, "arc_challenge"), router.Score(tail, "winograde"));
 
-        router.Score(text, "arc_challenge");
-        router.Score(text, "a task it never saw");
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 100; i++)
+        // Both scoring paths: with words heads (four weights per feature) and without (two).
+        var linear = RouterTraining.Train(Slice.Value, "slice.jsonl", Tiers, DatasetSplit.All, 42, Fast with { Scorers = LearnedScorers.Linear | LearnedScorers.TaskPrior });
+        foreach (var scorer in new[] { router, linear })
         {
-            router.Score(text, "arc_challenge");
-            router.Score(text, "a task it never saw");
-            router.Score(text, null);
+            scorer.Score(text, "arc_challenge");
+            scorer.Score(text, "a task it never saw");
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 100; i++)
+            {
+                scorer.Score(text, "arc_challenge");
+                scorer.Score(text, "a task it never saw");
+                scorer.Score(text, null);
+            }
+
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        // The two paths compute the linear heads alike: the same router without its words heads scores the same.
+        var withoutWords = router.WithScorers(LearnedScorers.Linear, null);
+        Assert.Null(withoutWords.CheapWords);
+        Assert.Equal(router.ScoreParts(text, "mbpp").LinearCheap, withoutWords.ScoreParts(text, "mbpp").LinearCheap, 12);
+        Assert.Equal(router.ScoreParts(text, "mbpp").LinearMid, withoutWords.ScoreParts(text, "mbpp").LinearMid, 12);
+        Assert.NotEqual(router.ScoreParts(text, "mbpp").LinearCheap, router.ScoreParts(text, "mbpp").WordsCheap);
     }
 
     [Fact]
