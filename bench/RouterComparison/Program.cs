@@ -21,7 +21,8 @@ Console.WriteLine($"train {train.Count} prompts, test {test.Count} prompts");
 
 // The hand-written model, trained and calibrated exactly as the docs' figures (floor 0.93, confidence 0.95).
 var sw = Stopwatch.StartNew();
-var router = RouterTraining.Train(records, name, tiers, DatasetSplit.Train, Seed);
+// v1's model (the pass/fail label, one linear scorer), as this comparison was run; v2 is bench/RouterCrossFit's.
+var router = RouterTraining.Train(records, name, tiers, DatasetSplit.Train, Seed, new LearnedRouterTrainingOptions { GainTarget = false, TaskPriorFeature = false, Scorers = LearnedScorers.Linear });
 var handTrain = sw.Elapsed;
 RouterTraining.Calibrate(router, records, name, DatasetSplit.Calibration, Seed, 0.93, null);
 var settings = router.Features;
@@ -41,8 +42,8 @@ Row ToRow(EvaluationPrompt p, bool label)
 
 var heads = new (string Name, Func<EvaluationPrompt, bool> Label, Func<LearnedScore, double> Hand)[]
 {
-    ("cheap (instant ≥ top)", p => p.Quality[0] >= p.Quality[2], s => s.CheapOk),
-    ("mid (claude-v1 ≥ top)", p => p.Quality[1] >= p.Quality[2], s => s.MidOk),
+    ("cheap (instant ≥ top)", p => p.Quality[0] >= p.Quality[2], s => -s.CheapGain),
+    ("mid (claude-v1 ≥ top)", p => p.Quality[1] >= p.Quality[2], s => -s.MidGain),
 };
 var trainers = new (string Name, Func<IEstimator<ITransformer>> Make)[]
 {
@@ -53,7 +54,7 @@ var trainers = new (string Name, Func<IEstimator<ITransformer>> Make)[]
 
 var handScores = test.Select(p => router.Score(p.Record.Prompt, p.Record.Task)).ToArray();
 var results = new List<(string Model, string Head, double Auc)>();
-var cheapScores = new Dictionary<string, double[]> { ["hand-written logistic regression"] = handScores.Select(s => s.CheapOk).ToArray() };
+var cheapScores = new Dictionary<string, double[]> { ["hand-written logistic regression"] = handScores.Select(s => -s.CheapGain).ToArray() };
 var trainTimes = new Dictionary<string, TimeSpan> { ["hand-written logistic regression"] = handTrain };
 var scoreTimes = new Dictionary<string, double>();
 foreach (var head in heads)
@@ -219,7 +220,9 @@ internal readonly struct Collect(List<int> index, List<float> value, List<int> t
         value.Add(v);
     }
 
-    public void AddText(int i) => text.Add(i);
+    public void AddWord(int i) => text.Add(i);
+
+    public void AddChar(int i) => text.Add(i);
 
     public (int[] Index, float[] Value) ToVector()
     {

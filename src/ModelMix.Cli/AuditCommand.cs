@@ -40,10 +40,16 @@ internal static class AuditCommand
         var apply = new Option<string?>("--apply") { Description = "Write the suggested pins into this config file for review (never the running config)." };
         var forecast = new Option<bool>("--forecast") { Description = "Project monthly spend before and after the recommendations from the last --weeks of the ledger." };
         var weeks = new Option<int>("--weeks") { Description = "Weeks of history for --forecast.", DefaultValueFactory = _ => 4 };
-        var command = new Command("audit", "Where the money goes: spend by model, task, key and day; savings; flags; recommendations and forecast.")
+        var commit = new Option<bool>("--commit") { Description = "With --forecast: propose a committed monthly spend from the optimized forecast floor, with its headroom and assumptions." };
+        var headroom = new Option<decimal>("--commit-headroom") { Description = "The share to leave below the optimized floor when sizing a commitment (0 to 0.9).", DefaultValueFactory = _ => SpendForecast.DefaultHeadroom };
+        var minRequests = new Option<long>("--min-monthly-requests") { Description = "When not to route: a task under this many requests a month is not worth routing (0: off).", DefaultValueFactory = _ => 10_000 };
+        var latency = new Option<string[]>("--latency-target") { Description = "When not to route: a task's p95 latency target, e.g. autocomplete=800 (milliseconds); repeatable." };
+        var perfect = new Option<string[]>("--must-be-perfect") { Description = "When not to route: a task label whose answers must be perfect (no cheaper model is suggested); repeatable." };
+        var learnedRouter = new Option<string?>("--router") { Description = "The learned router file the proxy serves (ModelMix:LearnedRouter:Path): --recommend says whether its evidence earns it traffic." };
+        var command = new Command("audit", "Where the money goes: spend by model, task, key and day; savings; flags; recommendations (and when not to route); forecast and commit sizing.")
         {
             db, from, to, format, chart, prices, routingStart, top, baseline, bounds, lowVolume, runaway, runawayMin,
-            recommend, evidence, map, bar, confidence, reference, apply, forecast, weeks,
+            recommend, evidence, map, bar, confidence, reference, apply, forecast, weeks, commit, headroom, minRequests, latency, perfect, learnedRouter,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -59,12 +65,17 @@ internal static class AuditCommand
                 }
 
                 var book = result.GetValue(prices) is { } path ? PriceBook.Load(path) : PriceBook.Default;
-                var wantsRecommendations = result.GetValue(recommend) || result.GetValue(forecast) || result.GetValue(apply) is not null;
+                var wantsForecast = result.GetValue(forecast) || result.GetValue(commit);
+                var wantsRecommendations = result.GetValue(recommend) || wantsForecast || result.GetValue(apply) is not null;
                 var recommendationOptions = new RecommendationOptions
                 {
                     Bar = result.GetValue(bar),
                     Confidence = result.GetValue(confidence),
                     ReferenceModel = result.GetValue(reference),
+                    MinMonthlyRequests = result.GetValue(minRequests),
+                    MinMonthlyUsd = result.GetValue(lowVolume),
+                    LatencyTargetsMs = ParseLatencyTargets(result.GetValue(latency) ?? []),
+                    MustBePerfect = result.GetValue(perfect) ?? [],
                 };
                 IReadOnlyDictionary<string, IReadOnlyDictionary<string, (long Trials, long Agreements)>> summary =
                     new Dictionary<string, IReadOnlyDictionary<string, (long, long)>>();
@@ -92,8 +103,8 @@ internal static class AuditCommand
                 var forecastFrom = forecastTo.AddDays(-7 * Math.Max(1, result.GetValue(weeks)));
                 var options = new AuditOptions
                 {
-                    From = result.GetValue(forecast) ? forecastFrom : result.GetValue(from),
-                    To = result.GetValue(forecast) ? forecastTo : result.GetValue(to),
+                    From = wantsForecast ? forecastFrom : result.GetValue(from),
+                    To = wantsForecast ? forecastTo : result.GetValue(to),
                     RoutingStart = result.GetValue(routingStart),
                     TopModel = result.GetValue(top)!,
                     BaselineModel = result.GetValue(baseline),
@@ -107,8 +118,15 @@ internal static class AuditCommand
                 await using var store = ModelMix.Stores.StoreLocation.Parse(dbPath).CreateLedgerStore(); // SQLite file or postgres://
                 await store.MigrateAsync(cancellationToken);
                 var report = await RunWithProgressAsync(store, book, options, output, cancellationToken);
-                var recommendations = wantsRecommendations ? RecommendationEngine.Compute(report, summary, recommendationOptions) : null;
-                var spendForecast = result.GetValue(forecast) ? SpendForecast.Compute(report, recommendations ?? [], forecastFrom, forecastTo) : null;
+                var recommendations = wantsRecommendations ? RecommendationEngine.Compute(report, summary, recommendationOptions, book) : null;
+                if (recommendations is not null && result.GetValue(learnedRouter) is { } routerPath
+                    && RecommendationEngine.LearnedRouter(ModelMix.Routing.LearnedRouter.Load(routerPath), routerPath) is { } unproven)
+                {
+                    recommendations = [unproven, .. recommendations];
+                }
+
+                var spendForecast = wantsForecast ? SpendForecast.Compute(report, recommendations ?? [], forecastFrom, forecastTo) : null;
+                var commitSizing = result.GetValue(commit) ? spendForecast!.Commit(result.GetValue(headroom)) : null;
                 IReadOnlyDictionary<string, string>? pins = null;
                 if (result.GetValue(apply) is { } applyPath && recommendations is not null)
                 {
@@ -123,13 +141,13 @@ internal static class AuditCommand
                 switch (result.GetValue(format))
                 {
                     case "json":
-                        await output.WriteLineAsync(JsonSerializer.Serialize(ToJson(report, recommendations, spendForecast), Output.Json));
+                        await output.WriteLineAsync(JsonSerializer.Serialize(ToJson(report, recommendations, spendForecast, commitSizing), Output.Json));
                         break;
                     case "markdown":
-                        await output.WriteAsync(Markdown(report, recommendations, spendForecast));
+                        await output.WriteAsync(Markdown(report, recommendations, spendForecast, commitSizing));
                         break;
                     default:
-                        Render(Output.Console(output), report, recommendations, spendForecast);
+                        Render(Output.Console(output), report, recommendations, spendForecast, commitSizing);
                         break;
                 }
 
@@ -140,7 +158,7 @@ internal static class AuditCommand
 
                 return 0;
             }
-            catch (Exception exception) when (exception is FormatException or PricingException or FileNotFoundException or IOException or InvalidOperationException or ArgumentException or System.Data.Common.DbException)
+            catch (Exception exception) when (exception is FormatException or PricingException or FileNotFoundException or IOException or InvalidOperationException or ArgumentException or System.Data.Common.DbException or ModelMix.Routing.RoutingConfigurationException)
             {
                 await error.WriteLineAsync("modelmix audit: " + exception.Message);
                 return 1;
@@ -182,6 +200,23 @@ internal static class AuditCommand
         return map;
     }
 
+    private static Dictionary<string, long> ParseLatencyTargets(string[] values)
+    {
+        var targets = new Dictionary<string, long>(StringComparer.OrdinalIgnoreCase);
+        foreach (var value in values)
+        {
+            var parts = value.Split('=', 2, StringSplitOptions.TrimEntries);
+            if (parts.Length != 2 || parts[0].Length == 0 || !long.TryParse(parts[1].TrimEnd('s').TrimEnd('m'), NumberStyles.None, CultureInfo.InvariantCulture, out var ms) || ms <= 0)
+            {
+                throw new FormatException($"--latency-target '{value}': expected TASK=MILLISECONDS, e.g. autocomplete=800.");
+            }
+
+            targets[parts[0]] = ms;
+        }
+
+        return targets;
+    }
+
     private static Dictionary<string, decimal> ParseBounds(string[] values)
     {
         var bounds = new Dictionary<string, decimal>(StringComparer.OrdinalIgnoreCase);
@@ -200,7 +235,7 @@ internal static class AuditCommand
     }
 
     /// <summary>The documented <c>--format json</c> shape (docs/audit.md), spelled out so that renaming a property never changes it.</summary>
-    internal static object ToJson(AuditReport r, IReadOnlyList<Recommendation>? recommendations, SpendForecast? forecast) => new
+    internal static object ToJson(AuditReport r, IReadOnlyList<Recommendation>? recommendations, SpendForecast? forecast, CommitSizing? commitSizing = null) => new
     {
         from = r.From,
         to = r.To,
@@ -262,6 +297,14 @@ internal static class AuditCommand
             from = forecast.From, to = forecast.To, weekly_usd = forecast.WeeklyUsd,
             monthly_before_usd = forecast.MonthlyBeforeUsd, monthly_saving_usd = forecast.MonthlySavingUsd, monthly_after_usd = forecast.MonthlyAfterUsd,
             infeasible_calls = forecast.InfeasibleCalls,
+            commit = commitSizing is null ? null : new
+            {
+                floor_monthly_usd = commitSizing.FloorMonthlyUsd,
+                quietest_week_monthly_usd = commitSizing.QuietestWeekMonthlyUsd,
+                headroom = commitSizing.Headroom,
+                committed_monthly_usd = commitSizing.CommittedMonthlyUsd,
+                assumptions = commitSizing.Assumptions,
+            },
         },
     };
 
@@ -285,11 +328,13 @@ internal static class AuditCommand
         RecommendationKind.CheaperModel => "cheaper-model",
         RecommendationKind.NeedsMoreEvidence => "needs-more-evidence",
         RecommendationKind.BiggerModelCheaperInTotal => "bigger-model-cheaper-in-total",
+        RecommendationKind.DoNotRoute => "do-not-route",
+        RecommendationKind.LearnedRouterNotServed => "learned-router-not-served",
         _ => kind.ToString(),
     };
 
     /// <summary>The sections every text format shows: a title and rows of cells.</summary>
-    private static List<(string Title, string[] Header, List<string[]> Rows)> Sections(AuditReport r, IReadOnlyList<Recommendation>? recommendations, SpendForecast? forecast)
+    private static List<(string Title, string[] Header, List<string[]> Rows)> Sections(AuditReport r, IReadOnlyList<Recommendation>? recommendations, SpendForecast? forecast, CommitSizing? commitSizing)
     {
         static string[] Row(AuditBucket b) => [b.Name, b.Calls.ToString("N0", CultureInfo.InvariantCulture), Output.Usd(b.CostUsd)];
         var sections = new List<(string, string[], List<string[]>)>
@@ -356,6 +401,18 @@ internal static class AuditCommand
             ]));
         }
 
+        if (commitSizing is not null)
+        {
+            sections.Add(("Commit sizing", ["what", "value"],
+            [
+                ["optimized floor (monthly)", Output.Usd(commitSizing.FloorMonthlyUsd)],
+                ["quietest full week, optimized (monthly)", commitSizing.QuietestWeekMonthlyUsd is { } q ? Output.Usd(q) : "-"],
+                ["headroom below the floor", Pct(commitSizing.Headroom)],
+                ["proposed committed monthly spend", Output.Usd(commitSizing.CommittedMonthlyUsd)],
+                .. commitSizing.Assumptions.Select(a => new[] { "assumes", a }),
+            ]));
+        }
+
         return sections;
     }
 
@@ -364,10 +421,10 @@ internal static class AuditCommand
         (r.FirstRecord is { } f && r.LastRecord is { } l ? $", {f:yyyy-MM-dd HH:mm} → {l:yyyy-MM-dd HH:mm} UTC" : "") +
         (r.RoutingStart is { } s ? $"; routing since {s:yyyy-MM-dd HH:mm}" : "; nothing routed");
 
-    private static void Render(IAnsiConsole console, AuditReport r, IReadOnlyList<Recommendation>? recommendations, SpendForecast? forecast)
+    private static void Render(IAnsiConsole console, AuditReport r, IReadOnlyList<Recommendation>? recommendations, SpendForecast? forecast, CommitSizing? commitSizing)
     {
         console.MarkupLine(Markup.Escape(Headline(r)));
-        foreach (var (title, header, rows) in Sections(r, recommendations, forecast))
+        foreach (var (title, header, rows) in Sections(r, recommendations, forecast, commitSizing))
         {
             var table = new Table().Title(title);
             for (var i = 0; i < header.Length; i++)
@@ -384,12 +441,12 @@ internal static class AuditCommand
         }
     }
 
-    private static string Markdown(AuditReport r, IReadOnlyList<Recommendation>? recommendations, SpendForecast? forecast)
+    private static string Markdown(AuditReport r, IReadOnlyList<Recommendation>? recommendations, SpendForecast? forecast, CommitSizing? commitSizing)
     {
         static string Cell(string value) => value.Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
         var text = new StringBuilder();
         text.Append("# ModelMix audit\n\n").Append(Cell(Headline(r))).Append("\n\n");
-        foreach (var (title, header, rows) in Sections(r, recommendations, forecast))
+        foreach (var (title, header, rows) in Sections(r, recommendations, forecast, commitSizing))
         {
             text.Append("## ").Append(title).Append("\n\n");
             text.Append("| ").AppendJoin(" | ", header.Select(Cell)).Append(" |\n");

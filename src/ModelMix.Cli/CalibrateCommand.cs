@@ -6,25 +6,29 @@ using Spectre.Console;
 
 namespace ModelMix.Cli;
 
-/// <summary><c>modelmix calibrate</c>: picks a learned router's thresholds on a dataset split and stores them in the file.</summary>
+/// <summary>
+/// <c>modelmix calibrate</c>: picks a learned router's price of quality on a dataset (out of fold on the data it was
+/// cross-fitted on, or any data it did not see), stores it in the file with the evidence, and says whether the proxy
+/// will serve it.
+/// </summary>
 internal static class CalibrateCommand
 {
     public static Command Create()
     {
-        var routerFile = new Option<string>("--router") { Description = "The router file (from modelmix train); its thresholds are rewritten.", Required = true };
+        var routerFile = new Option<string>("--router") { Description = "The router file (from modelmix train); its price of quality and evidence are rewritten.", Required = true };
         var dataset = DatasetOptions.Dataset();
         var floor = DatasetOptions.Fraction("--quality-floor", "Keep at least this fraction of the top tier's quality, at the lowest cost (e.g. 0.95).");
         var share = DatasetOptions.Fraction("--strong-share", "Send at most this fraction of calls to the top tier, at the best quality (e.g. 0.3).");
-        var confidence = new Option<double>("--confidence")
+        var confidence = DatasetOptions.Confidence();
+        var split = new Option<string?>("--split")
         {
-            Description = "With --quality-floor: the one-sided confidence the floor must hold with on this data (its lower confidence bound; 0.5 = the plain estimate).",
-            DefaultValueFactory = _ => RouterTraining.DefaultConfidence,
-        };
-        var split = DatasetOptions.Split("calibration");
+            Description = "The part of the dataset to calibrate on (all, train, calibration, test, development). Default: the split the router was cross-fitted on when this is its dataset (its out-of-fold scores), else all.",
+        }.AcceptOnlyFromAmong("all", "train", "calibration", "test", "development");
         var seed = DatasetOptions.Seed();
-        var command = new Command("calibrate", "Pick a learned router's thresholds on a dataset split (never the one it was trained on) and store them in the router file.")
+        var inDomain = DatasetOptions.InDomain();
+        var command = new Command("calibrate", "Pick a learned router's price of quality on a dataset (out of fold on its own training data, or data it never saw), record APGR against random with a bootstrap interval, and store both in the router file.")
         {
-            routerFile, dataset, floor, share, confidence, split, seed,
+            routerFile, dataset, floor, share, confidence, split, seed, inDomain,
         };
         command.SetAction((result, cancellationToken) =>
         {
@@ -43,11 +47,16 @@ internal static class CalibrateCommand
                 var file = result.GetValue(routerFile)!;
                 var router = LearnedRouter.Load(file);
                 var path = result.GetValue(dataset)!;
+                var name = Path.GetFileName(path);
                 var records = DatasetOptions.Read(path, console);
-                var calibration = RouterTraining.Calibrate(router, records, Path.GetFileName(path), DatasetSplitter.Parse(result.GetValue(split)!), result.GetValue(seed), qualityFloor, strongShare, result.GetValue(confidence));
+                var splitName = result.GetValue(split)
+                    ?? (router.Training is { Folds: >= 2 } t && string.Equals(t.Dataset, name, StringComparison.OrdinalIgnoreCase) ? t.Split : "all");
+                LearnedRouterCalibration? calibration = null;
+                console.Status().Start("calibrating", _ => calibration = RouterTraining.Calibrate(
+                    router, records, name, DatasetSplitter.Parse(splitName), result.GetValue(seed), qualityFloor, strongShare, result.GetValue(confidence), result.GetValue(inDomain) ? true : null));
                 router.Save(file);
-                console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"thresholds cheap {router.CheapThreshold:0.####}, mid {router.MidThreshold:0.####} on {calibration.Prompts} prompts of {calibration.Dataset} (split {calibration.Split}): quality {calibration.QualityPctOfTop:P1} of top{(calibration.Confidence is { } c ? $" (floor held at {c:P0} confidence)" : string.Empty)} at {calibration.CostPctOfTop:P1} of its cost{(calibration.Met ? string.Empty : " (target not reachable: routes everything to top)")} → {file}"));
+                Describe(console, router, calibration!);
+                console.WriteLine("→ " + file);
                 return Task.FromResult(0);
             }
             catch (Exception exception) when (exception is ArgumentOutOfRangeException or FormatException or IOException or InvalidOperationException or RoutingConfigurationException or UnauthorizedAccessException)
@@ -57,5 +66,27 @@ internal static class CalibrateCommand
             }
         });
         return command;
+    }
+
+    /// <summary>Prints a calibration: the price of quality, the figures, the middle tier, the evidence and the proxy's verdict.</summary>
+    internal static void Describe(IAnsiConsole console, LearnedRouter router, LearnedRouterCalibration calibration)
+    {
+        var shares = calibration.TierShares.Length == 3 ? string.Create(CultureInfo.InvariantCulture, $" (calls: cheap {calibration.TierShares[0]:P0}, mid {calibration.TierShares[1]:P0}, top {calibration.TierShares[2]:P0})") : string.Empty;
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"price of quality λ {router.PriceOfQuality:0.####} on {calibration.Prompts} prompts of {calibration.Dataset} (split {calibration.Split}, {calibration.Scores} scores): quality {calibration.QualityPctOfTop:P1} of top{(calibration.Confidence is { } c ? $" (floor held at {c:P0} confidence)" : string.Empty)} at {calibration.CostPctOfTop:P1} of its cost{shares}{(calibration.Met ? string.Empty : " (target not reachable on this data)")}"));
+        if (calibration.MidDropped is { } dropped)
+        {
+            console.WriteLine("middle tier dropped: " + dropped);
+        }
+
+        if (router.Evidence is { } evidence)
+        {
+            console.WriteLine("against random: " + evidence.Describe());
+        }
+
+        var (allowed, reason) = LearnedRouterGuard.Check(router);
+        console.WriteLine(allowed
+            ? "the proxy will serve auto-learned from this router (" + reason + ")"
+            : "the proxy will refuse auto-learned from this router unless ModelMix:LearnedRouter:Force is true: " + reason);
     }
 }

@@ -17,9 +17,20 @@ internal static class DatasetOptions
 
     public static Option<string> Split(string defaultSplit) => new Option<string>("--split")
     {
-        Description = $"The part of the dataset to use: all, train (60%), calibration (20%) or test (20%), by a seeded hash of each id. Default {defaultSplit}.",
+        Description = $"The part of the dataset to use: all, train (60%), calibration (20%), test (20%) or development (train + calibration), by a seeded hash of each id. Default {defaultSplit}.",
         DefaultValueFactory = _ => defaultSplit,
-    }.AcceptOnlyFromAmong("all", "train", "calibration", "test");
+    }.AcceptOnlyFromAmong("all", "train", "calibration", "test", "development");
+
+    public static Option<double> Confidence() => new("--confidence")
+    {
+        Description = "With --quality-floor: the one-sided confidence the floor must hold with on this data (its lower confidence bound; 0.5 = the plain estimate).",
+        DefaultValueFactory = _ => RouterTraining.DefaultConfidence,
+    };
+
+    public static Option<bool> InDomain() => new("--in-domain")
+    {
+        Description = "Declare the dataset the deployment's own traffic (shadow pairs from modelmix export --shadow count without it): the proxy serves auto-learned only from in-domain evidence that beats random.",
+    };
 
     public static Option<int> Seed() => new("--seed")
     {

@@ -25,9 +25,10 @@ internal static class EvalCommand
         var output = new Option<string?>("--out") { Description = "A folder for the chart (cost-quality.png) and the report (report.md)." };
         var split = DatasetOptions.Split("test");
         var seed = DatasetOptions.Seed();
-        var command = new Command("eval", "Replay routing policies over a dataset of real model outcomes: cost, quality, APGR, CPT.")
+        var verifierThreshold = DatasetOptions.Fraction("--verifier-threshold", "The verified cascade keeps the cheap answer when its recorded verifier outcome is at least this (default 0.5).");
+        var command = new Command("eval", "Replay routing policies over a dataset of real model outcomes: cost, quality, APGR with a bootstrap interval against random, CPT; a verified cascade when the data records verifier outcomes.")
         {
-            dataset, cheap, mid, top, routerFile, floor, format, output, split, seed,
+            dataset, cheap, mid, top, routerFile, floor, format, output, split, seed, verifierThreshold,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -45,6 +46,7 @@ internal static class EvalCommand
                     Seed = result.GetValue(seed),
                     Router = router,
                     QualityFloor = result.GetValue(floor) ?? 0.95,
+                    VerifierThreshold = result.GetValue(verifierThreshold) ?? 0.5,
                 };
                 var tiers = new EvaluationTiers(result.GetValue(cheap)!, result.GetValue(mid), result.GetValue(top)!);
                 EvaluationReport? report = null;
@@ -98,6 +100,9 @@ internal static class EvalCommand
             p.CostPctOfTop,
             p.ShareByModel,
             p.Apgr,
+            ApgrLower = p.ApgrInterval?.Lower,
+            ApgrUpper = p.ApgrInterval?.Upper,
+            BeatsRandom = p.ApgrInterval?.BeatsRandom,
             p.Cpt50,
             p.Cpt80,
             p.AccuracyPerDollar,
@@ -109,7 +114,7 @@ internal static class EvalCommand
     private static void Render(IAnsiConsole console, EvaluationReport report)
     {
         console.WriteLine($"{report.Dataset}: {report.N} prompts (split {report.Split.ToString().ToLowerInvariant()}, seed {report.Seed}; {report.Skipped} skipped); tiers {report.Tiers.Cheap} / {report.Tiers.Mid ?? "-"} / {report.Tiers.Top}");
-        var table = new Table().AddColumns("policy", "cost", "quality", "% of top quality", "% of top cost", "calls per model", "quality/$", "APGR", "CPT(50%)", "CPT(80%)");
+        var table = new Table().AddColumns("policy", "cost", "quality", "% of top quality", "% of top cost", "calls per model", "quality/$", "APGR", "APGR 95% interval", "CPT(50%)", "CPT(80%)");
         foreach (var p in report.Policies)
         {
             table.AddRow(
@@ -121,6 +126,7 @@ internal static class EvalCommand
                 Markup.Escape(string.Join(", ", p.ShareByModel.Select(s => $"{s.Key} {s.Value.ToString("P0", CultureInfo.InvariantCulture)}"))),
                 F(p.AccuracyPerDollar, "0"),
                 p.Apgr is { } a ? F(a, "0.000") : "-",
+                p.ApgrInterval is { } i ? $"{F(i.Lower, "0.000")}–{F(i.Upper, "0.000")}" : "-",
                 p.Cpt50 is { } c5 ? F(c5, "P1") : "-",
                 p.Cpt80 is { } c8 ? F(c8, "P1") : "-");
         }

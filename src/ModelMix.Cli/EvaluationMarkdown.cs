@@ -17,11 +17,11 @@ internal static class EvaluationMarkdown
         text.AppendLine();
         text.AppendLine(c, $"![cost and quality]({chartFile})");
         text.AppendLine();
-        text.AppendLine("| policy | cost (USD) | quality | % of top quality | % of top cost | calls per model | quality/$ | APGR | CPT(50%) | CPT(80%) |");
-        text.AppendLine("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|");
+        text.AppendLine("| policy | cost (USD) | quality | % of top quality | % of top cost | calls per model | quality/$ | APGR | APGR 95% interval | CPT(50%) | CPT(80%) |");
+        text.AppendLine("|---|---:|---:|---:|---:|---|---:|---:|---|---:|---:|");
         foreach (var p in report.Policies)
         {
-            text.AppendLine(c, $"| {p.Name} | {Output.Normalize(p.CostUsd)} | {p.Quality:0.000} | {p.QualityPctOfTop:P1} | {p.CostPctOfTop:P1} | {string.Join(", ", p.ShareByModel.Select(s => $"{s.Key} {s.Value.ToString("P0", c)}"))} | {p.AccuracyPerDollar:0} | {(p.Apgr is { } a ? a.ToString("0.000", c) : "-")} | {(p.Cpt50 is { } x ? x.ToString("P1", c) : "-")} | {(p.Cpt80 is { } y ? y.ToString("P1", c) : "-")} |");
+            text.AppendLine(c, $"| {p.Name} | {Output.Normalize(p.CostUsd)} | {p.Quality:0.000} | {p.QualityPctOfTop:P1} | {p.CostPctOfTop:P1} | {string.Join(", ", p.ShareByModel.Select(s => $"{s.Key} {s.Value.ToString("P0", c)}"))} | {p.AccuracyPerDollar:0} | {(p.Apgr is { } a ? a.ToString("0.000", c) : "-")} | {(p.ApgrInterval is { } i ? $"{i.Lower.ToString("0.000", c)}–{i.Upper.ToString("0.000", c)}" : "-")} | {(p.Cpt50 is { } x ? x.ToString("P1", c) : "-")} | {(p.Cpt80 is { } y ? y.ToString("P1", c) : "-")} |");
         }
 
         text.AppendLine();

@@ -28,6 +28,7 @@ internal static class Program
             EvalCommand.Create(),
             TrainCommand.Create(),
             CalibrateCommand.Create(),
+            DatasetCommand.Create(),
         };
         HelpText.Install(root);
         return root;

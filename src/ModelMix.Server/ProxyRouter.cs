@@ -71,7 +71,7 @@ internal sealed class ProxyRouter
             _aliases[cascade.Alias] = new DefaultPolicy(cascade.Tiers[0].Model, prices, name: cascade.Options.PolicyName);
         }
 
-        ProxyLearnedRouter.AddTo(_aliases, configuration, prices); // auto-learned: ModelMix:LearnedRouter:Path (ProxyLearnedRouter.cs)
+        LearnedRouter = ProxyLearnedRouter.AddTo(_aliases, configuration, prices); // auto-learned: ModelMix:LearnedRouter:Path (ProxyLearnedRouter.cs)
         foreach (var alias in configuration.GetSection(AliasesSection).GetChildren())
         {
             if (prices.TryResolveId(alias.Key, out _))
@@ -114,6 +114,9 @@ internal sealed class ProxyRouter
     /// goes to a model that accepts it as it is.
     /// </summary>
     public ModelFit Fit { get; }
+
+    /// <summary>The learned alias's router and evidence, for the start log; null without one.</summary>
+    public ProxyLearnedRouterStatus? LearnedRouter { get; }
 
     /// <summary>The alias names, for <c>GET /v1/models</c> and error messages.</summary>
     public IReadOnlyCollection<string> Aliases => _aliases.Keys;

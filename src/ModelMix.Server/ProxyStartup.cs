@@ -18,7 +18,6 @@ internal sealed class ProxyStartup(IOptions<ProxyOptions> options, PriceBook pri
         var settings = options.Value;
         _ = services.GetService<ProxyShadow>(); // shadow mode, when configured: its candidate and judge resolve against the price book now, or the start fails
         _ = ledger;
-        _ = router;
         _ = fallback;
         _ = loopGuard;
         _ = guards;
@@ -32,6 +31,18 @@ internal sealed class ProxyStartup(IOptions<ProxyOptions> options, PriceBook pri
             var limit => $"{Where(true)} on connections accepted while at most {limit} are open, {Where(false)} past that",
         };
         Log.RequestScheduling(logger, requestsWhere, settings.InlineScheduling, settings.InlineConnections);
+        if (router.LearnedRouter is { } learned)
+        {
+            if (learned.Forced)
+            {
+                ProxyLearnedRouter.Forced(logger, learned.Alias, learned.Path, learned.Reason);
+            }
+            else
+            {
+                ProxyLearnedRouter.Served(logger, learned.Alias, learned.Path, learned.Reason);
+            }
+        }
+
         if (string.IsNullOrEmpty(settings.UpstreamApiKey))
         {
             Log.NoUpstreamKey(logger);

@@ -31,10 +31,22 @@ public static class AuditRunner
         }
 
         var audit = new AuditAccumulator(prices, options);
+        var latencies = new Dictionary<string, List<long>>(StringComparer.Ordinal);
         long read = 0;
         await foreach (var record in store.ReadAsync(query, cancellationToken))
         {
             audit.Add(record);
+            if (record.Attempt == 1 && record.EscalatedFrom is null && record.LatencyMs > 0)
+            {
+                var task = record.TaskLabel ?? "(none)";
+                if (!latencies.TryGetValue(task, out var list))
+                {
+                    latencies[task] = list = [];
+                }
+
+                list.Add(record.LatencyMs);
+            }
+
             if (++read % 10_000 == 0)
             {
                 progress?.Report(read);
@@ -42,7 +54,19 @@ public static class AuditRunner
         }
 
         progress?.Report(read);
-        return audit.Build();
+        var report = audit.Build();
+
+        // Each task's p95 latency of first attempts, for "when not to route" (a latency target per task).
+        return report with
+        {
+            TaskCosts = [.. report.TaskCosts.Select(t => latencies.TryGetValue(t.Task, out var list) ? t with { P95LatencyMs = P95(list) } : t)],
+        };
+    }
+
+    private static long P95(List<long> values)
+    {
+        values.Sort();
+        return values[Math.Min(values.Count - 1, (int)Math.Ceiling(0.95 * values.Count) - 1)];
     }
 
     /// <summary>

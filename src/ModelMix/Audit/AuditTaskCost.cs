@@ -31,6 +31,9 @@ public sealed record AuditTaskCost
     /// </summary>
     public IReadOnlyDictionary<string, long> InfeasibleCalls { get; init; } = new Dictionary<string, long>();
 
+    /// <summary>The 95th percentile latency of the task's first attempts, in milliseconds (nearest rank); null when none recorded one.</summary>
+    public long? P95LatencyMs { get; init; }
+
     /// <summary>Per model the task's requests started on: the cost of that path, and what its first attempts would cost elsewhere.</summary>
     public IReadOnlyList<AuditFirstModelPath> Paths { get; init; } = [];
 }

@@ -14,4 +14,22 @@ public sealed record RecommendationOptions
 
     /// <summary>The reference model (tier or model); null: on each sample, the dearest candidate the price book knows.</summary>
     public string? ReferenceModel { get; init; }
+
+    /// <summary>
+    /// When not to route, by volume: a task projected under this many requests a month is not worth routing (the seeds'
+    /// rule of thumb: under about 10k a month the savings rarely pay for the work); 0 turns it off. Default 10,000.
+    /// </summary>
+    public long MinMonthlyRequests { get; init; } = 10_000;
+
+    /// <summary>When not to route, by money: a task projected under this many USD a month (the audit's low-volume flag); 0 turns it off.</summary>
+    public decimal MinMonthlyUsd { get; init; }
+
+    /// <summary>
+    /// When not to route, by latency: per task label (case-insensitive), its p95 latency target in milliseconds. Such a
+    /// task is routed by pins and rules only: a cascade, a meta-router or an escalation adds a whole call's latency.
+    /// </summary>
+    public IReadOnlyDictionary<string, long> LatencyTargetsMs { get; init; } = new Dictionary<string, long>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>When not to route, by stakes: task labels whose answers must be perfect never get a cheaper model suggested.</summary>
+    public IReadOnlyCollection<string> MustBePerfect { get; init; } = [];
 }

@@ -17,4 +17,7 @@ public enum DatasetSplit
 
     /// <summary>The held-out part evaluation reports on: 20%.</summary>
     Test,
+
+    /// <summary>Everything but the test part (train and calibration, 80%): what a cross-fitted router trains on when the test part is kept for a held-out report.</summary>
+    Development,
 }

@@ -25,7 +25,29 @@ public static class DatasetSplitter
     public static DatasetSplit Assign(string id, int seed)
     {
         ArgumentNullException.ThrowIfNull(id);
-        var bytes = Encoding.UTF8.GetBytes(seed.ToString(CultureInfo.InvariantCulture) + ":" + id);
+        var unit = Unit(seed.ToString(CultureInfo.InvariantCulture) + ":" + id);
+        return unit < TrainShare ? DatasetSplit.Train
+            : unit < TrainShare + CalibrationShare ? DatasetSplit.Calibration
+            : DatasetSplit.Test;
+    }
+
+    /// <summary>
+    /// The cross-fitting fold (0 to <paramref name="folds"/> − 1) of a prompt id under <paramref name="seed"/>: the same
+    /// hash as the split, of <c>"fold:{seed}:{id}"</c>, so folds are independent of the split and of file order.
+    /// </summary>
+    /// <param name="id">The prompt's id.</param>
+    /// <param name="seed">The seed.</param>
+    /// <param name="folds">How many folds (at least 2).</param>
+    public static int Fold(string id, int seed, int folds)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        ArgumentOutOfRangeException.ThrowIfLessThan(folds, 2);
+        return Math.Min(folds - 1, (int)(Unit("fold:" + seed.ToString(CultureInfo.InvariantCulture) + ":" + id) * folds));
+    }
+
+    private static double Unit(string key)
+    {
+        var bytes = Encoding.UTF8.GetBytes(key);
         var hash = 14695981039346656037UL;
         foreach (var b in bytes)
         {
@@ -38,17 +60,26 @@ public static class DatasetSplitter
         hash ^= hash >> 27;
         hash *= 0x94D049BB133111EBUL;
         hash ^= hash >> 31;
-        var unit = (hash >> 11) * (1.0 / (1UL << 53));
-        return unit < TrainShare ? DatasetSplit.Train
-            : unit < TrainShare + CalibrationShare ? DatasetSplit.Calibration
-            : DatasetSplit.Test;
+        return (hash >> 11) * (1.0 / (1UL << 53));
     }
 
     /// <summary>Whether a prompt id belongs to <paramref name="split"/> (always true for <see cref="DatasetSplit.All"/>).</summary>
     /// <param name="id">The prompt's id.</param>
     /// <param name="split">The wanted part.</param>
     /// <param name="seed">The split seed.</param>
-    public static bool InSplit(string id, DatasetSplit split, int seed) => split == DatasetSplit.All || Assign(id, seed) == split;
+    public static bool InSplit(string id, DatasetSplit split, int seed) => split switch
+    {
+        DatasetSplit.All => true,
+        DatasetSplit.Development => Assign(id, seed) != DatasetSplit.Test,
+        _ => Assign(id, seed) == split,
+    };
+
+    /// <summary>Whether two splits share prompts (<c>all</c> and <c>development</c> contain others).</summary>
+    /// <param name="a">One split.</param>
+    /// <param name="b">Another.</param>
+    public static bool Overlap(DatasetSplit a, DatasetSplit b) =>
+        a == b || a == DatasetSplit.All || b == DatasetSplit.All
+        || (a == DatasetSplit.Development && b != DatasetSplit.Test) || (b == DatasetSplit.Development && a != DatasetSplit.Test);
 
     /// <summary>Parses a split name (<c>all</c>, <c>train</c>, <c>calibration</c>, <c>test</c>), case-insensitively.</summary>
     /// <param name="text">The name.</param>
@@ -56,5 +87,5 @@ public static class DatasetSplitter
     public static DatasetSplit Parse(string text) =>
         Enum.TryParse<DatasetSplit>(text, ignoreCase: true, out var split) && Enum.IsDefined(split) && !int.TryParse(text, out _)
             ? split
-            : throw new FormatException($"'{text}' is not a split (use all, train, calibration or test).");
+            : throw new FormatException($"'{text}' is not a split (use all, train, calibration, test or development).");
 }

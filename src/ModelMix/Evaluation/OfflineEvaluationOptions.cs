@@ -26,4 +26,10 @@ public sealed record OfflineEvaluationOptions
 
     /// <summary>The cascade's confidence threshold, when the data records confidences.</summary>
     public double CascadeThreshold { get; init; } = 0.5;
+
+    /// <summary>The verified cascade keeps the cheap answer when its recorded verifier outcome is at least this (1 passed, 0 failed, a judge's score between).</summary>
+    public double VerifierThreshold { get; init; } = 0.5;
+
+    /// <summary>Bootstrap resamples for the APGR intervals of the ranking policies (pins, learned).</summary>
+    public int Resamples { get; init; } = RouterMetrics.DefaultResamples;
 }

@@ -7,8 +7,9 @@ namespace ModelMix.Evaluation;
 /// <summary>
 /// Replays routing policies over a routing dataset (real prompts with each model's recorded quality and cost) and
 /// reports what each would have cost and kept: always-cheap / mid / top, random at matched cost, the rules, per-task
-/// pins learned from the train split, the learned router, a meta-router and a cascade when the data records
-/// classifications or confidences, and the oracle. Pure and deterministic.
+/// pins learned from the train split, the learned router (with a bootstrap interval of its APGR against random), a
+/// meta-router and a cascade when the data records classifications or confidences, a verified cascade when it records
+/// the cheap answers' verifier outcomes, and the oracle. Pure and deterministic.
 /// </summary>
 public static class OfflineEvaluator
 {
@@ -26,13 +27,20 @@ public static class OfflineEvaluator
         ArgumentNullException.ThrowIfNull(options);
         var notes = new List<string>();
         var router = options.Router;
-        if (router?.Training is { } training && string.Equals(training.Dataset, datasetName, StringComparison.OrdinalIgnoreCase))
+        if (router?.Training is { } training && RouterTraining.Saw(training, datasetName, options.Split, options.Seed))
         {
-            if (options.Split != DatasetSplit.Test || training.Seed != options.Seed)
-            {
-                throw new InvalidOperationException(
-                    $"The router was trained on {training.Dataset} (split {training.Split}, seed {training.Seed}); evaluate it on the same file only with --split test --seed {training.Seed}, so no number comes from data it saw.");
-            }
+            throw new InvalidOperationException(training.Split is "all"
+                ? $"The router was trained on all of {training.Dataset} (seed {training.Seed}); it saw every prompt of it, so evaluate it on other data (its out-of-fold figures are in its evidence: modelmix train prints them)."
+                : $"The router was trained on {training.Dataset} (split {training.Split}, seed {training.Seed}); evaluate it on the same file only with --split test --seed {training.Seed}, so no number comes from data it saw.");
+        }
+
+        if (router?.Calibration is { } calibrated && !string.Equals(calibrated.Scores, RouterTraining.OutOfFold, StringComparison.Ordinal)
+            && Enum.TryParse<DatasetSplit>(calibrated.Split, ignoreCase: true, out var calibratedSplit)
+            && string.Equals(calibrated.Dataset, datasetName, StringComparison.OrdinalIgnoreCase)
+            && (calibrated.Seed != options.Seed || DatasetSplitter.Overlap(calibratedSplit, options.Split)))
+        {
+            throw new InvalidOperationException(
+                $"The router was calibrated on {calibrated.Dataset} (split {calibrated.Split}, seed {calibrated.Seed}); evaluate it on a split it did not see (e.g. --split test --seed {calibrated.Seed}).");
         }
 
         if (router is not null && (router.Tiers.Cheap != tiers.Cheap || router.Tiers.Top != tiers.Top || router.Tiers.Mid != tiers.Mid))
@@ -81,7 +89,7 @@ public static class OfflineEvaluator
 
         // Per-task pins learned from the train split: the cheapest tier whose mean quality on the task reaches the floor.
         PolicyResult? pins = null;
-        if (options.Split is DatasetSplit.All or DatasetSplit.Train)
+        if (options.Split is DatasetSplit.All or DatasetSplit.Train or DatasetSplit.Development)
         {
             notes.Add("Per-task pins are learned from the train split, so they are reported only on the calibration or test split.");
         }
@@ -93,7 +101,7 @@ public static class OfflineEvaluator
             {
                 Note = string.Create(CultureInfo.InvariantCulture, $"per-task pins learned on the train split at a {options.QualityFloor:P0} floor; unknown tasks → top"),
             };
-            pins = context.WithSweep(pins, [.. prompts.Select(p => gainOf(p.Record.Task))]);
+            pins = context.WithSweep(pins, [.. prompts.Select(p => gainOf(p.Record.Task))], options.Resamples, options.Seed);
             results.Add(pins);
         }
 
@@ -105,11 +113,28 @@ public static class OfflineEvaluator
             var index = 0;
             learned = context.Fixed("learned", _ => (int)router.Choose(scores[index++])) with
             {
-                Note = string.Create(CultureInfo.InvariantCulture, $"thresholds cheap {router.CheapThreshold:0.####}, mid {router.MidThreshold:0.####}, ")
-                    + (router.Calibration is { } c ? $"calibrated on {c.Dataset} ({c.Split})" : "not calibrated"),
+                Note = string.Create(CultureInfo.InvariantCulture, $"scorers {LearnedRouter.ScorerNames(router.Scorers)}, price of quality λ {router.PriceOfQuality:0.####}, ")
+                    + (router.Calibration is { } c ? $"calibrated on {c.Dataset} ({c.Split}, {c.Scores} scores)" : "not calibrated")
+                    + (router.MidDropped ? $"; middle tier {router.Tiers.Mid} dropped" : string.Empty),
             };
-            learned = context.WithSweep(learned, [.. scores.Select(s => 1 - s.CheapOk)]);
+            learned = context.WithSweep(learned, [.. scores.Select(s => s.CheapGain)], options.Resamples, options.Seed);
             results.Add(learned);
+            if (router.MidDropped)
+            {
+                notes.Add($"The learned router does not use its middle tier {router.Tiers.Mid}: it never pays for its price. {router.Calibration?.MidDropped ?? "Calibration dropped it."}");
+            }
+
+            if (learned.ApgrInterval is { } interval)
+            {
+                notes.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"learned vs random: APGR {interval.Apgr:0.000} ({interval.Confidence * 100:0}% bootstrap interval {interval.Lower:0.000}–{interval.Upper:0.000}, {interval.Resamples} resamples) ")
+                    + (interval.BeatsRandom ? "beats random routing (0.5) on this data." : "does not beat random routing (0.5) on this data: the interval reaches 0.5."));
+            }
+
+            if (!prompts.All(x => string.Equals(x.Record.Source, RouterTraining.ShadowSource, StringComparison.OrdinalIgnoreCase)))
+            {
+                notes.Add("This data is not shadow pairs of your traffic: it measures the router on these prompts, not on your requests (the proxy serves auto-learned only with in-domain evidence; docs/evaluation.md).");
+            }
         }
         else
         {
@@ -143,8 +168,22 @@ public static class OfflineEvaluator
             notes.Add("The dataset records no cheap-model confidences: the cascade is not replayed.");
         }
 
+        var verified = prompts.Count(x => x.CheapVerified is not null);
+        if (verified == prompts.Count)
+        {
+            results.Add(context.VerifiedCascade(options.VerifierThreshold));
+        }
+        else if (verified > 0)
+        {
+            notes.Add($"Only {verified} of {prompts.Count} prompts record a verifier outcome for {tiers.Cheap}: the verified cascade is not replayed (build a dataset of the verifiable tasks only: modelmix dataset verified).");
+        }
+        else
+        {
+            notes.Add($"The dataset records no verifier outcomes for {tiers.Cheap}'s answers: the verified cascade is not replayed.");
+        }
+
         var oracle = context.Fixed("oracle", x => x.OracleTier(hasMid)) with { Note = "the cheapest tier whose answer matches the top tier's on each prompt (an upper bound, not a policy)" };
-        results.Add(context.WithSweep(oracle, [.. prompts.Select(x => x.Quality[2] - x.Quality[0])]));
+        results.Add(context.WithSweep(oracle, [.. prompts.Select(x => x.Quality[2] - x.Quality[0])], 0, options.Seed));
         progress?.Invoke(1);
         return new EvaluationReport
         {
@@ -247,10 +286,43 @@ public static class OfflineEvaluator
             };
         }
 
-        /// <summary>Adds RouteLLM's sweep metrics (cheap vs top, ranked by <paramref name="strongScores"/>) and the chart curve.</summary>
-        public PolicyResult WithSweep(PolicyResult result, double[] strongScores)
+        public PolicyResult VerifiedCascade(double threshold)
         {
-            var curve = RouterMetrics.Compute(strongScores, [.. prompts.Select(p => p.Quality[0])], [.. prompts.Select(p => p.Quality[2])]);
+            var cost = 0m;
+            var quality = 0.0;
+            var counts = new double[3];
+            var escalated = 0;
+            foreach (var p in prompts)
+            {
+                counts[0]++;
+                cost += p.Cost[0] + p.CheapVerifierCost;
+                if (p.CheapVerified < threshold)
+                {
+                    escalated++;
+                    counts[2]++;
+                    cost += p.Cost[2];
+                    quality += p.Quality[2];
+                }
+                else
+                {
+                    quality += p.Quality[0];
+                }
+            }
+
+            return Result("cascade-verified", cost, quality / prompts.Count, Shares(counts)) with
+            {
+                Note = string.Create(CultureInfo.InvariantCulture,
+                    $"{tiers.Cheap} first; its answer kept when the recorded verifier outcome ≥ {threshold}, else {tiers.Top} called ({escalated} of {prompts.Count} escalated, {100.0 * escalated / prompts.Count:0.0}%); both calls and any recorded verifier cost paid"),
+            };
+        }
+
+        /// <summary>Adds RouteLLM's sweep metrics (cheap vs top, ranked by <paramref name="strongScores"/>), a bootstrap interval of the APGR when <paramref name="resamples"/> &gt; 0, and the chart curve.</summary>
+        public PolicyResult WithSweep(PolicyResult result, double[] strongScores, int resamples, int seed)
+        {
+            var weak = prompts.Select(p => p.Quality[0]).ToArray();
+            var strong = prompts.Select(p => p.Quality[2]).ToArray();
+            var curve = RouterMetrics.Compute(strongScores, weak, strong);
+            var interval = resamples >= 10 ? RouterMetrics.Bootstrap(strongScores, weak, strong, resamples, seed: seed) : null;
 
             // The same sweep in cost terms for the chart.
             var order = Enumerable.Range(0, prompts.Count).OrderByDescending(i => strongScores[i]).ThenBy(i => i).ToArray();
@@ -268,7 +340,7 @@ public static class OfflineEvaluator
                 }
             }
 
-            return result with { Apgr = curve.Apgr, Cpt50 = curve.Cpt50, Cpt80 = curve.Cpt80, Curve = points };
+            return result with { Apgr = curve.Apgr, ApgrInterval = interval, Cpt50 = curve.Cpt50, Cpt80 = curve.Cpt80, Curve = points };
         }
 
         private double FractionOf(decimal cost) => topCost == 0 ? 0 : (double)(cost / topCost);

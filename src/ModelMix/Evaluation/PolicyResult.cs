@@ -27,6 +27,9 @@ public sealed record PolicyResult
     /// <summary>RouteLLM's APGR of the policy's cheap-vs-top threshold sweep; null for a policy without a score.</summary>
     public double? Apgr { get; init; }
 
+    /// <summary>The APGR's bootstrap interval (<see cref="RouterMetrics.Bootstrap"/>), for a policy that ranks prompts by its own scores; null otherwise.</summary>
+    public ApgrInterval? ApgrInterval { get; init; }
+
     /// <summary>RouteLLM's CPT(50%): the share of top-model calls needed to recover half the gap; null without a score.</summary>
     public double? Cpt50 { get; init; }
 

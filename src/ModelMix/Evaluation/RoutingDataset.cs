@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace ModelMix.Evaluation;
 
@@ -125,12 +126,93 @@ public static class RoutingDataset
             throw new DatasetFormatException($"{at}.cost_usd: '{cost.GetRawText()}' is not a non-negative number of USD.");
         }
 
+        double? verified = null;
+        if (value.TryGetProperty("verified", out var outcome) && outcome.ValueKind != JsonValueKind.Null)
+        {
+            verified = outcome.ValueKind switch
+            {
+                JsonValueKind.True => 1,
+                JsonValueKind.False => 0,
+                _ => Number(outcome, at + ".verified", 0, 1),
+            };
+        }
+
+        decimal? verifierCost = null;
+        if (value.TryGetProperty("verifier_cost_usd", out var judge) && judge.ValueKind != JsonValueKind.Null)
+        {
+            verifierCost = judge.ValueKind == JsonValueKind.Number && judge.TryGetDecimal(out var usd) && usd >= 0
+                ? usd
+                : throw new DatasetFormatException($"{at}.verifier_cost_usd: '{judge.GetRawText()}' is not a non-negative number of USD.");
+        }
+
         return new DatasetCandidate(
             Number(quality, at + ".quality", 0, 1),
             costUsd,
             Tokens(value, "input_tokens", at),
-            Tokens(value, "output_tokens", at));
+            Tokens(value, "output_tokens", at),
+            verified,
+            verifierCost);
     }
+
+    /// <summary>One record as a line of the dataset format (what <see cref="Parse"/> reads back).</summary>
+    /// <param name="record">The record.</param>
+    public static string Format(DatasetRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var candidates = new JsonObject();
+        foreach (var (model, c) in record.Candidates)
+        {
+            var candidate = new JsonObject { ["quality"] = c.Quality, ["cost_usd"] = c.CostUsd };
+            if (c.InputTokens is { } input)
+            {
+                candidate["input_tokens"] = input;
+            }
+
+            if (c.OutputTokens is { } output)
+            {
+                candidate["output_tokens"] = output;
+            }
+
+            if (c.Verified is { } verified)
+            {
+                candidate["verified"] = verified;
+            }
+
+            if (c.VerifierCostUsd is { } verifierCost)
+            {
+                candidate["verifier_cost_usd"] = verifierCost;
+            }
+
+            candidates[model] = candidate;
+        }
+
+        var line = new JsonObject { ["id"] = record.Id };
+        if (record.Source is not null)
+        {
+            line["source"] = record.Source;
+        }
+
+        if (record.Task is not null)
+        {
+            line["task"] = record.Task;
+        }
+
+        line["prompt"] = record.Prompt;
+        if (record.Classification is not null)
+        {
+            line["classification"] = record.Classification;
+        }
+
+        if (record.Confidence is { } confidence)
+        {
+            line["confidence"] = confidence;
+        }
+
+        line["candidates"] = candidates;
+        return line.ToJsonString(s_line);
+    }
+
+    private static readonly JsonSerializerOptions s_line = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, WriteIndented = false };
 
     private static double Number(JsonElement value, string at, double min, double max)
     {

@@ -3,10 +3,12 @@ using ModelMix.Pricing;
 namespace ModelMix.Routing;
 
 /// <summary>
-/// The rule set ModelMix ships, encoding the common guidance: classification, extraction, tagging and short
-/// structured output under ~8K tokens go to Haiku; output read by a person, multi-step reasoning and long context
-/// over ~20K tokens go to Sonnet; orchestration, architecture, security review and long-horizon planning go to Opus;
-/// anything else goes to Sonnet. Task labels are tried before keywords, because a label is the caller's own word.
+/// The rule set ModelMix ships, encoding the common guidance: classification, extraction, summarizing, tagging,
+/// routing, labelling, detection, filtering, scoring and short structured output under ~8K tokens go to Haiku; writing
+/// read by a person, multi-step reasoning and long context over ~20K tokens go to Sonnet; architecture, system design,
+/// orchestration, whole-codebase refactors, novel problems, multi-agent work, long-horizon planning and security
+/// review go to Opus; anything else goes to Sonnet. Task labels are tried before keywords, because a label is the
+/// caller's own word; keywords are searched in the newest user turn and in the task label.
 /// </summary>
 public static class DefaultRules
 {
@@ -19,19 +21,19 @@ public static class DefaultRules
     /// <summary>Task labels naming work that needs the strongest model go to Opus.</summary>
     public const string OpusTaskLabel = "opus-task-label";
 
-    /// <summary>Classification, extraction and tagging labels on short context go to Haiku.</summary>
+    /// <summary>Classification, extraction, summarization and tagging labels on short context go to Haiku.</summary>
     public const string HaikuTaskLabel = "haiku-task-label";
 
-    /// <summary>Labels for output a person reads (summaries, writing, chat) go to Sonnet.</summary>
+    /// <summary>Labels for output a person reads (writing, explanations, chat; summaries of more than short context) go to Sonnet.</summary>
     public const string SonnetTaskLabel = "sonnet-task-label";
 
-    /// <summary>Text that asks for architecture, security review, orchestration or long-horizon planning goes to Opus.</summary>
+    /// <summary>Text or a task label with one of the seeds' Opus signals (<see cref="OpusSignals"/>) goes to Opus.</summary>
     public const string OpusKeywords = "opus-keywords";
 
     /// <summary>Structured output (parsed, not read) on short context goes to Haiku.</summary>
     public const string HaikuStructuredShort = "haiku-structured-short";
 
-    /// <summary>Text that asks to classify, extract or tag, on short context and without tools, goes to Haiku.</summary>
+    /// <summary>Text or a task label with one of the seeds' Haiku signals (<see cref="HaikuSignals"/>), on short context and without tools, goes to Haiku.</summary>
     public const string HaikuKeywords = "haiku-keywords";
 
     /// <summary>Long context goes to Sonnet.</summary>
@@ -43,6 +45,49 @@ public static class DefaultRules
     /// <summary>The catch-all: everything else goes to Sonnet.</summary>
     public const string Otherwise = "otherwise-sonnet";
 
+    /// <summary>
+    /// The seeds' ten Haiku signals (classify, extract, summarize, tag, route, categorize, label, detect, filter,
+    /// score) with their inflections, and sentiment; matched at word boundaries in the newest user turn and the task
+    /// label, so "tag" does not match "tagline" nor "label" "labyrinth".
+    /// </summary>
+    public static IReadOnlyList<string> HaikuSignals { get; } =
+    [
+        "classif*",
+        "extract", "extracts", "extracting", "extraction", "extractions",
+        "summariz*", "summaris*",
+        "tag", "tags", "tagged", "tagging",
+        "route", "routes", "routed",
+        "categoriz*", "categoris*",
+        "label", "labels", "labeled", "labelled", "labeling", "labelling",
+        "detect", "detects", "detecting", "detection",
+        "filter", "filters", "filtered", "filtering",
+        "score", "scores", "scored", "scoring",
+        "sentiment",
+    ];
+
+    /// <summary>
+    /// The seeds' eight Opus signals (architect, design system, orchestrate, refactor entire, novel, multi-agent,
+    /// long-horizon, security review) with their common phrasings, and the earlier architecture and security phrases;
+    /// matched at word boundaries in the newest user turn and the task label (a phrase also matches with hyphens, as
+    /// labels are written). "Architect" and "novel" are signals as a verb and as an adjective of the work ("architect
+    /// the pipeline", "a novel approach"), not as a job title or a book, which a pasted document mentions by chance.
+    /// </summary>
+    public static IReadOnlyList<string> OpusSignals { get; } =
+    [
+        "architect the", "architect a", "architect an", "architect our", "architect my", "architect this", "architect its",
+        "architecting", "architected",
+        "architecture review", "review the architecture", "review our architecture",
+        "design system", "design a system", "design the system", "system design",
+        "orchestrate", "orchestrates", "orchestrating", "orchestration", "orchestrator",
+        "refactor entire", "refactor the entire", "refactor our entire", "refactor my entire", "refactor this entire",
+        "refactoring the entire",
+        "novel approach", "novel approaches", "novel algorithm", "novel solution", "novel method", "novel technique",
+        "novel architecture", "novel design", "novel problem", "novel research",
+        "multi-agent", "multi agent", "multiagent", "sub-agents", "subagents",
+        "long-horizon", "long horizon", "long-term plan",
+        "security review", "security audit", "threat model", "threat modeling",
+    ];
+
     /// <summary>A fresh, editable copy of the default rules, in order (callers may insert their own before them).</summary>
     public static List<RoutingRuleOptions> CreateOptions() =>
     [
@@ -50,15 +95,15 @@ public static class DefaultRules
         {
             Name = OpusTaskLabel,
             Description = "The caller labelled the work as orchestration, architecture, security review or long-horizon planning.",
-            TaskLabels = ["orchestration", "architecture", "architecture-review", "security-review", "planning", "long-horizon-planning"],
+            TaskLabels = ["orchestration", "architect", "architecture", "architecture-review", "security-review", "planning", "long-horizon-planning"],
             Target = "opus",
             Confidence = 0.9,
         },
         new()
         {
             Name = HaikuTaskLabel,
-            Description = "Classification, extraction and tagging on short context: the output is parsed, and Haiku does it well.",
-            TaskLabels = ["classification", "extraction", "tagging", "labeling", "moderation", "sentiment"],
+            Description = "Classification, extraction, summarization and tagging on short context: Haiku does it well.",
+            TaskLabels = ["classification", "extraction", "summarization", "tagging", "labeling", "moderation", "sentiment"],
             MaxInputTokens = ShortContextTokens,
             Target = "haiku",
             Confidence = 0.85,
@@ -66,7 +111,7 @@ public static class DefaultRules
         new()
         {
             Name = SonnetTaskLabel,
-            Description = "Output a person reads: summaries, writing, explanations, chat.",
+            Description = "Output a person reads: writing, explanations, chat, and summaries past the short context Haiku takes.",
             TaskLabels = ["summarization", "writing", "explanation", "chat", "email", "report", "translation"],
             Target = "sonnet",
             Confidence = 0.8,
@@ -74,13 +119,8 @@ public static class DefaultRules
         new()
         {
             Name = OpusKeywords,
-            Description = "The text asks for architecture or security review, orchestration of agents or long-horizon planning.",
-            Keywords =
-            [
-                "architecture review", "review the architecture", "review our architecture", "system design",
-                "security review", "security audit", "threat model", "threat modeling", "orchestrate", "orchestrator",
-                "multi-agent", "sub-agents", "subagents", "long-horizon", "long-term plan",
-            ],
+            Description = "The newest user turn or the task label asks for architecture, system design, orchestration, a whole-codebase refactor, novel work, multi-agent or long-horizon work, or a security review.",
+            Keywords = [.. OpusSignals],
             Target = "opus",
             Confidence = 0.7,
         },
@@ -96,8 +136,8 @@ public static class DefaultRules
         new()
         {
             Name = HaikuKeywords,
-            Description = "The text asks to classify, categorize, extract or tag, on short context and with no tools.",
-            Keywords = ["classif*", "categori*", "extract*", "tag", "tags", "tagging", "sentiment"],
+            Description = "The newest user turn or the task label asks to classify, extract, summarize, tag, route, categorize, label, detect, filter or score, on short context and with no tools.",
+            Keywords = [.. HaikuSignals],
             MaxInputTokens = ShortContextTokens,
             MaxTools = 0,
             Target = "haiku",

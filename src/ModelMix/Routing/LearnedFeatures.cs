@@ -9,8 +9,9 @@ namespace ModelMix.Routing;
 /// pass hashes word uni- and bigrams (FNV-1a over the word's characters) and character n-grams (a rolling 64-bit
 /// window of the last n characters, multiplicatively hashed) straight into weight indexes; the task label, a length
 /// bucket and code / math / multiple-choice markers (plain ordinal searches of the lower-cased tail, no regex) are
-/// added too. Each feature goes to an <see cref="IFeatureSink"/>: text n-grams are L2-normalised by the sink (their
-/// count is only known at the end), the others have weight one. Training and scoring both use this one function.
+/// added too. Each feature goes to an <see cref="IFeatureSink"/>: text n-grams (word and character ones apart, so a
+/// scorer can read only the words) are L2-normalised by the sink (their count is only known at the end), the others
+/// have weight one. Training and scoring both use this one function.
 /// </summary>
 internal static class LearnedFeatures
 {
@@ -69,7 +70,7 @@ internal static class LearnedFeatures
                 window = (window << 16) | c;
                 if (i + 1 >= n)
                 {
-                    sink.AddText((int)((((window & windowMask) ^ CharSeed) * 0x9E3779B97F4A7C15UL) >> shift));
+                    sink.AddChar((int)((((window & windowMask) ^ CharSeed) * 0x9E3779B97F4A7C15UL) >> shift));
                 }
             }
 
@@ -96,10 +97,10 @@ internal static class LearnedFeatures
     private static void EndWord<TSink>(uint word, ref uint previous, ref bool hasPrevious, bool bigrams, uint mask, ref TSink sink)
         where TSink : struct, IFeatureSink
     {
-        sink.AddText((int)(Finish(word) & mask));
+        sink.AddWord((int)(Finish(word) & mask));
         if (hasPrevious && bigrams)
         {
-            sink.AddText((int)(Mix(BigramSeed ^ previous, word) & mask));
+            sink.AddWord((int)(Mix(BigramSeed ^ previous, word) & mask));
         }
 
         previous = word;
@@ -160,6 +161,9 @@ internal interface IFeatureSink
     /// <summary>A feature with its own value.</summary>
     void Add(int index, float value);
 
-    /// <summary>A text n-gram: its value is 1 / sqrt(number of text n-grams), applied at the end.</summary>
-    void AddText(int index);
+    /// <summary>A word uni- or bigram: its value is 1 / sqrt(number of text n-grams the scorer reads), applied at the end.</summary>
+    void AddWord(int index);
+
+    /// <summary>A character n-gram: normalised as <see cref="AddWord"/>.</summary>
+    void AddChar(int index);
 }

@@ -4,9 +4,10 @@ using ModelMix.Pricing;
 namespace ModelMix.Routing;
 
 /// <summary>
-/// Routes with a <see cref="LearnedRouter"/>: scores the request text and task label, then sends it to the cheap,
-/// middle or top tier by the router's calibrated thresholds. The router's tiers (dataset models) are mapped to the
-/// deployment's own models or tiers. Synchronous and allocation-free per decision; always decisive.
+/// Routes with a <see cref="LearnedRouter"/>: scores the request text and task label (the expected quality gap between
+/// the top tier and each cheaper one), then sends it to the tier whose expected quality pays for its price at the
+/// router's calibrated price of quality. The router's tiers (dataset models) are mapped to the deployment's own models
+/// or tiers. Synchronous and allocation-free per decision; always decisive.
 /// </summary>
 public sealed class LearnedPolicy : ISynchronousRoutingPolicy
 {
@@ -37,11 +38,12 @@ public sealed class LearnedPolicy : ISynchronousRoutingPolicy
         _models = [.. targets.Select(t => t.Model)];
         _efforts = [.. targets.Select(t => t.Effort)];
         var shown = targets.Select(t => t.Effort == Catalog.EffortLevel.Unspecified ? t.Model : $"{t.Model} at effort {Catalog.RequestTraitsReader.WireName(t.Effort)}").ToArray();
+        var price = router.PriceOfQuality.ToString("0.###", CultureInfo.InvariantCulture);
         _reasons =
         [
-            string.Create(CultureInfo.InvariantCulture, $"learned router: P(cheap matches top) ≥ {router.CheapThreshold:0.###} → {shown[0]}"),
-            string.Create(CultureInfo.InvariantCulture, $"learned router: P(mid matches top) ≥ {router.MidThreshold:0.###} → {shown[1]}"),
-            $"learned router: neither cheaper tier is likely to match → {shown[2]}",
+            $"learned router: the top tier's expected quality gain does not pay for its price (λ {price}) → {shown[0]}",
+            $"learned router: the middle tier's expected quality pays for its price, the top's does not (λ {price}) → {shown[1]}",
+            $"learned router: the top tier's expected quality gain pays for its price (λ {price}) → {shown[2]}",
         ];
     }
 
@@ -53,7 +55,8 @@ public sealed class LearnedPolicy : ISynchronousRoutingPolicy
     {
         var score = _router.Score(request.Text.Span, request.TaskLabel);
         var tier = (int)_router.Choose(score);
-        var confidence = tier switch { 0 => score.CheapOk, 1 => score.MidOk, _ => 1 - score.CheapOk };
+        // How sure the router is that the chosen tier is right: 1 − the expected gap it accepts, or the gap it pays for.
+        var confidence = Math.Clamp(tier switch { 0 => 1 - score.CheapGain, 1 => 1 - score.MidGain, _ => score.CheapGain }, 0, 1);
         decision = new RoutingDecision(_models[tier], _reasons[tier], confidence, Name) { Effort = _efforts[tier] };
         return true;
     }

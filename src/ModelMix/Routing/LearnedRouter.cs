@@ -6,10 +6,12 @@ using System.Text.Json.Nodes;
 namespace ModelMix.Routing;
 
 /// <summary>
-/// A trained router (<c>modelmix train</c>): logistic-regression heads over hashed request features that predict,
-/// per request, whether the cheap (and middle) tier's answer matches the top tier's; thresholds picked by
-/// <c>modelmix calibrate</c> turn the predictions into a tier. Loaded from a versioned JSON file; scoring allocates
-/// nothing.
+/// A trained router (<c>modelmix train</c>): per cheaper tier, the expected quality gap between the top tier and that
+/// tier, predicted from hashed request features by a small ensemble (logistic regression over every feature, over
+/// words only, and the task label's prior; training keeps only what beats one scorer out of fold). A tier is chosen
+/// where its expected quality pays for its price: the tier with the smallest gap + λ · relative cost, λ (the price
+/// of quality) picked by calibration; a middle tier that never pays is dropped. Loaded from a versioned JSON file;
+/// scoring allocates nothing.
 /// </summary>
 public sealed class LearnedRouter
 {
@@ -17,52 +19,94 @@ public sealed class LearnedRouter
     public const string Format = "modelmix-router";
 
     /// <summary>
-    /// The file version this code reads and writes. Version 2 changed the feature hashing (allocation-free, one pass
-    /// over the lower-cased tail), so a version-1 file's weights mean nothing to it: such a file is refused, naming
-    /// its version.
+    /// The file version this code reads and writes. Version 3 predicts quality gaps (not pass/fail), chooses tiers by
+    /// gap against price, and adds the task prior, the scorers and the evidence; a version-1 or -2 file is refused,
+    /// naming its version.
     /// </summary>
-    public const int CurrentVersion = 2;
+    public const int CurrentVersion = 3;
 
-    /// <summary>The threshold both heads use until calibrated.</summary>
-    public const double DefaultThreshold = 0.5;
+    /// <summary>The price of quality until calibrated.</summary>
+    public const double DefaultPriceOfQuality = 0.5;
+
+    private readonly float[] _weights; // per hashed feature: linear cheap, linear mid (and words cheap, words mid when there are words heads)
+    private readonly float[] _bias;
+    private readonly float[] _priorWeight;
 
     /// <summary>Creates a router.</summary>
     /// <param name="features">The feature settings.</param>
     /// <param name="tiers">The dataset model of each tier (cheap, optional mid, top).</param>
-    /// <param name="cheap">The cheap-matches-top head.</param>
-    /// <param name="mid">The mid-matches-top head, or null for a two-tier router.</param>
-    public LearnedRouter(LearnedFeatureSettings features, LearnedRouterTiers tiers, LearnedRouterHead cheap, LearnedRouterHead? mid)
+    /// <param name="cheap">The linear scorer's top-minus-cheap head.</param>
+    /// <param name="mid">The linear scorer's top-minus-mid head, or null for a two-tier router.</param>
+    /// <param name="cheapWords">The words scorer's top-minus-cheap head, when it has one.</param>
+    /// <param name="midWords">The words scorer's top-minus-mid head (with a middle tier and a words scorer).</param>
+    /// <param name="prior">The per-task prior; none when null.</param>
+    /// <param name="scorers">The scorers averaged.</param>
+    /// <exception cref="RoutingConfigurationException">The parts do not fit together.</exception>
+    public LearnedRouter(
+        LearnedFeatureSettings features,
+        LearnedRouterTiers tiers,
+        LearnedRouterHead cheap,
+        LearnedRouterHead? mid,
+        LearnedRouterHead? cheapWords = null,
+        LearnedRouterHead? midWords = null,
+        LearnedTaskPrior? prior = null,
+        LearnedScorers scorers = LearnedScorers.Linear)
     {
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(tiers);
         ArgumentNullException.ThrowIfNull(cheap);
         features.Validate("router");
         var size = 1 << features.HashBits;
-        if (cheap.Weights.Length != size || (mid is not null && mid.Weights.Length != size))
+        foreach (var head in new[] { cheap, mid, cheapWords, midWords })
         {
-            throw new RoutingConfigurationException($"router: a head has the wrong number of weights (expected 2^{features.HashBits} = {size}).");
+            if (head is not null && head.Weights.Length != size)
+            {
+                throw new RoutingConfigurationException($"router: a head has the wrong number of weights (expected 2^{features.HashBits} = {size}).");
+            }
         }
 
-        if ((mid is null) != (tiers.Mid is null))
+        if ((mid is null) != (tiers.Mid is null) || (midWords is not null && mid is null))
         {
             throw new RoutingConfigurationException("router: a mid head needs a mid tier and the other way round.");
+        }
+
+        if (scorers == 0 || ((int)scorers & ~7) != 0)
+        {
+            throw new RoutingConfigurationException("router: it needs at least one known scorer (linear, words, task-prior).");
+        }
+
+        if (scorers.HasFlag(LearnedScorers.Words) && (cheapWords is null || (mid is not null && midWords is null)))
+        {
+            throw new RoutingConfigurationException("router: the words scorer needs its heads.");
         }
 
         Features = features;
         Tiers = tiers;
         Cheap = cheap;
         Mid = mid;
+        CheapWords = cheapWords;
+        MidWords = midWords;
+        Prior = prior ?? LearnedTaskPrior.Empty;
+        Scorers = scorers;
 
-        // Both heads' weights side by side, so one feature costs one cache line, not two.
-        _pairs = new float[2 * size];
+        // Every head's weight of a feature side by side, so one feature costs one cache line, not four; without words
+        // heads, only the two linear ones (half the memory, and a scorer that reads two weights per feature).
+        var stride = cheapWords is null ? 2 : 4;
+        _weights = new float[stride * size];
         for (var i = 0; i < size; i++)
         {
-            _pairs[2 * i] = cheap.Weights[i];
-            _pairs[(2 * i) + 1] = mid?.Weights[i] ?? 0f;
+            _weights[stride * i] = cheap.Weights[i];
+            _weights[(stride * i) + 1] = mid?.Weights[i] ?? 0f;
+            if (stride == 4)
+            {
+                _weights[(stride * i) + 2] = cheapWords!.Weights[i];
+                _weights[(stride * i) + 3] = midWords?.Weights[i] ?? 0f;
+            }
         }
-    }
 
-    private readonly float[] _pairs;
+        _bias = [cheap.Bias, mid?.Bias ?? 0f, cheapWords?.Bias ?? 0f, midWords?.Bias ?? 0f];
+        _priorWeight = [cheap.PriorWeight, mid?.PriorWeight ?? 0f, cheapWords?.PriorWeight ?? 0f, midWords?.PriorWeight ?? 0f];
+    }
 
     /// <summary>The feature settings.</summary>
     public LearnedFeatureSettings Features { get; }
@@ -70,51 +114,159 @@ public sealed class LearnedRouter
     /// <summary>The dataset model of each tier.</summary>
     public LearnedRouterTiers Tiers { get; }
 
-    /// <summary>The cheap-matches-top head.</summary>
+    /// <summary>The linear scorer's top-minus-cheap head.</summary>
     public LearnedRouterHead Cheap { get; }
 
-    /// <summary>The mid-matches-top head; null for a two-tier router.</summary>
+    /// <summary>The linear scorer's top-minus-mid head; null for a two-tier router.</summary>
     public LearnedRouterHead? Mid { get; }
 
-    /// <summary>Route to the cheap tier when its probability of matching the top is at least this.</summary>
-    public double CheapThreshold { get; set; } = DefaultThreshold;
+    /// <summary>The words scorer's top-minus-cheap head, when it has one.</summary>
+    public LearnedRouterHead? CheapWords { get; }
 
-    /// <summary>Otherwise route to the middle tier when its probability of matching the top is at least this.</summary>
-    public double MidThreshold { get; set; } = DefaultThreshold;
+    /// <summary>The words scorer's top-minus-mid head, when it has one.</summary>
+    public LearnedRouterHead? MidWords { get; }
+
+    /// <summary>The per-task prior.</summary>
+    public LearnedTaskPrior Prior { get; }
+
+    /// <summary>The scorers whose predictions are averaged.</summary>
+    public LearnedScorers Scorers { get; }
+
+    /// <summary>Each tier's cost relative to the top's, from the training data.</summary>
+    public LearnedTierCosts TierCosts { get; set; } = LearnedTierCosts.Default;
+
+    /// <summary>
+    /// λ, the price of quality: a cheaper tier is chosen when its expected quality gap is smaller than λ times what it
+    /// saves (as a fraction of the top's cost). Picked by calibration to hold a quality floor at the lowest cost.
+    /// </summary>
+    public double PriceOfQuality { get; set; } = DefaultPriceOfQuality;
+
+    /// <summary>Whether calibration dropped the middle tier because it never paid for its price.</summary>
+    public bool MidDropped { get; set; }
 
     /// <summary>What the router was trained on.</summary>
     public LearnedRouterProvenance? Training { get; init; }
 
-    /// <summary>Where the thresholds were picked; null until calibrated.</summary>
+    /// <summary>Where the price of quality was picked; null until calibrated.</summary>
     public LearnedRouterCalibration? Calibration { get; set; }
 
-    /// <summary>Scores a request: the probabilities that the cheap and middle tiers match the top tier.</summary>
+    /// <summary>What the router is known to be worth against random routing; null until measured.</summary>
+    public LearnedRouterEvidence? Evidence { get; set; }
+
+    /// <summary>Whether requests can go to the middle tier (it exists and was not dropped).</summary>
+    public bool UsesMid => Mid is not null && !MidDropped;
+
+    /// <summary>Scores a request: the expected quality gaps between the top tier and the cheaper ones. Allocation-free.</summary>
     /// <param name="text">The request text.</param>
     /// <param name="task">The task label, or null.</param>
-    public LearnedScore Score(ReadOnlySpan<char> text, string? task)
+    public LearnedScore Score(ReadOnlySpan<char> text, string? task) => ScoreParts(text, task).Combine(Scorers, Mid is not null);
+
+    /// <summary>Each scorer's prediction of the target, (gap + 1) / 2, for both heads (training compares them out of fold).</summary>
+    internal LearnedScoreParts ScoreParts(ReadOnlySpan<char> text, string? task)
     {
-        var sink = new ScoreSink(_pairs);
-        LearnedFeatures.Extract(text, task, Features, ref sink);
-        var scale = sink.TextCount > 0 ? 1f / MathF.Sqrt(sink.TextCount) : 0f;
-        var cheap = Sigmoid(Cheap.Bias + sink.Cheap + (sink.CheapText * scale));
-        var mid = Mid is null ? 0 : Sigmoid(Mid.Bias + sink.Mid + (sink.MidText * scale));
-        return new LearnedScore(cheap, mid);
+        ScoreSink sink;
+        if (CheapWords is null)
+        {
+            var pairs = new PairSink(_weights);
+            LearnedFeatures.Extract(text, task, Features, ref pairs);
+            sink = pairs.Sums;
+        }
+        else
+        {
+            sink = new ScoreSink(_weights);
+            LearnedFeatures.Extract(text, task, Features, ref sink);
+        }
+
+        var (priorCheap, priorMid) = Prior.Lookup(task);
+        var yCheap = (priorCheap + 1) / 2;
+        var yMid = (priorMid + 1) / 2;
+        var logitCheap = PriorLogit(yCheap);
+        var logitMid = PriorLogit(yMid);
+        var all = sink.Words + sink.Chars;
+        var scaleAll = all > 0 ? 1f / MathF.Sqrt(all) : 0f;
+        var scaleWords = sink.Words > 0 ? 1f / MathF.Sqrt(sink.Words) : 0f;
+        return new LearnedScoreParts(
+            Sigmoid(_bias[0] + sink.MetaCheap + ((sink.WordCheap + sink.CharCheap) * scaleAll) + (_priorWeight[0] * logitCheap)),
+            Mid is null ? 0 : Sigmoid(_bias[1] + sink.MetaMid + ((sink.WordMid + sink.CharMid) * scaleAll) + (_priorWeight[1] * logitMid)),
+            CheapWords is null ? 0 : Sigmoid(_bias[2] + sink.MetaCheapWords + (sink.WordCheapWords * scaleWords) + (_priorWeight[2] * logitCheap)),
+            MidWords is null ? 0 : Sigmoid(_bias[3] + sink.MetaMidWords + (sink.WordMidWords * scaleWords) + (_priorWeight[3] * logitMid)),
+            yCheap,
+            Mid is null ? 0 : yMid);
     }
 
-    /// <summary>The tier for a score under the current thresholds.</summary>
+    /// <summary>The tier for a score at the router's price of quality.</summary>
     /// <param name="score">The request's score.</param>
-    public LearnedTier Choose(LearnedScore score) => Choose(score, CheapThreshold, MidThreshold);
+    public LearnedTier Choose(LearnedScore score) => Choose(score, PriceOfQuality, UsesMid);
 
-    /// <summary>The tier for a score under given thresholds (calibration sweeps them).</summary>
+    /// <summary>
+    /// The tier for a score at a given price of quality (calibration sweeps it): the tier with the smallest expected
+    /// gap + λ · relative cost, the cheaper one on a tie.
+    /// </summary>
     /// <param name="score">The request's score.</param>
-    /// <param name="cheapThreshold">The cheap head's threshold.</param>
-    /// <param name="midThreshold">The mid head's threshold.</param>
-    public LearnedTier Choose(LearnedScore score, double cheapThreshold, double midThreshold) =>
-        score.CheapOk >= cheapThreshold ? LearnedTier.Cheap
-        : Mid is not null && score.MidOk >= midThreshold ? LearnedTier.Mid
-        : LearnedTier.Top;
+    /// <param name="priceOfQuality">λ.</param>
+    /// <param name="useMid">Whether the middle tier may be chosen.</param>
+    public LearnedTier Choose(LearnedScore score, double priceOfQuality, bool useMid)
+    {
+        var tier = LearnedTier.Cheap;
+        var best = score.CheapGain + (priceOfQuality * TierCosts.Cheap);
+        if (useMid && Mid is not null)
+        {
+            var mid = score.MidGain + (priceOfQuality * TierCosts.Mid);
+            if (mid < best)
+            {
+                best = mid;
+                tier = LearnedTier.Mid;
+            }
+        }
+
+        return priceOfQuality < best ? LearnedTier.Top : tier;
+    }
+
+    /// <summary>The same heads, prior and settings with other scorers averaged (cross-fitting's choice).</summary>
+    internal LearnedRouter WithScorers(LearnedScorers scorers, LearnedRouterProvenance? training) =>
+        new(Features, Tiers, Cheap, Mid, (scorers & LearnedScorers.Words) != 0 ? CheapWords : null, (scorers & LearnedScorers.Words) != 0 ? MidWords : null, Prior, scorers)
+        {
+            Training = training ?? Training,
+            TierCosts = TierCosts,
+            PriceOfQuality = PriceOfQuality,
+        };
+
+    /// <summary>Sets the tiers' relative costs and returns the router (training's last step).</summary>
+    internal LearnedRouter WithCosts(LearnedTierCosts costs)
+    {
+        TierCosts = costs;
+        return this;
+    }
 
     internal static double Sigmoid(double z) => 1.0 / (1.0 + Math.Exp(-z));
+
+    /// <summary>The log-odds of a prior target, clipped to [0.01, 0.99] (the feature the linear scorers see).</summary>
+    internal static float PriorLogit(double y)
+    {
+        var p = Math.Clamp(y, 0.01, 0.99);
+        return (float)Math.Log(p / (1 - p));
+    }
+
+    /// <summary>The names of a scorer combination as written in the file (<c>linear</c>, <c>words</c>, <c>task-prior</c>).</summary>
+    public static string ScorerNames(LearnedScorers scorers) => string.Join("+", ScorerList(scorers));
+
+    private static IEnumerable<string> ScorerList(LearnedScorers scorers)
+    {
+        if ((scorers & LearnedScorers.Linear) != 0)
+        {
+            yield return "linear";
+        }
+
+        if ((scorers & LearnedScorers.Words) != 0)
+        {
+            yield return "words";
+        }
+
+        if ((scorers & LearnedScorers.TaskPrior) != 0)
+        {
+            yield return "task-prior";
+        }
+    }
 
     /// <summary>Reads a router file.</summary>
     /// <param name="path">The router JSON file; named in errors.</param>
@@ -162,7 +314,13 @@ public sealed class LearnedRouter
             var version = (int?)o["version"] ?? 0;
             if (version != CurrentVersion)
             {
-                throw new RoutingConfigurationException($"The router file '{source}' has version {version}; this ModelMix reads version {CurrentVersion} only{(version == 1 ? " (version 2 changed the feature hashing, so version-1 weights cannot be reused)" : "")}; retrain it with modelmix train.");
+                var why = version switch
+                {
+                    1 => " (version 2 changed the feature hashing, so version-1 weights cannot be reused)",
+                    2 => " (version 3 predicts quality gaps and chooses tiers by gap against price, so version-2 pass/fail heads cannot be reused)",
+                    _ => string.Empty,
+                };
+                throw new RoutingConfigurationException($"The router file '{source}' has version {version}; this ModelMix reads version {CurrentVersion} only{why}; retrain it with modelmix train.");
             }
 
             var f = o["features"] as JsonObject ?? throw Missing(source, "features");
@@ -173,13 +331,19 @@ public sealed class LearnedRouter
             var heads = o["heads"] as JsonObject ?? throw Missing(source, "heads");
             var cheap = ReadHead(heads["cheap"], source, "heads.cheap", features.HashBits);
             var mid = heads["mid"] is null ? null : ReadHead(heads["mid"], source, "heads.mid", features.HashBits);
-            var thresholds = o["thresholds"] as JsonObject;
-            var router = new LearnedRouter(features, tiers, cheap, mid)
+            var cheapWords = heads["cheap_words"] is null ? null : ReadHead(heads["cheap_words"], source, "heads.cheap_words", features.HashBits);
+            var midWords = heads["mid_words"] is null ? null : ReadHead(heads["mid_words"], source, "heads.mid_words", features.HashBits);
+            var scorers = ReadScorers(o["scorers"], source);
+            var costs = o["tier_costs"] as JsonObject;
+            var choice = o["choice"] as JsonObject;
+            var router = new LearnedRouter(features, tiers, cheap, mid, cheapWords, midWords, ReadPrior(o["prior"], source), scorers)
             {
                 Training = o["training"]?.Deserialize<LearnedRouterProvenance>(s_json),
                 Calibration = o["calibration"]?.Deserialize<LearnedRouterCalibration>(s_json),
-                CheapThreshold = Threshold(thresholds?["cheap"], source, "thresholds.cheap"),
-                MidThreshold = Threshold(thresholds?["mid"], source, "thresholds.mid"),
+                Evidence = o["evidence"]?.Deserialize<LearnedRouterEvidence>(s_json),
+                TierCosts = costs is null ? LearnedTierCosts.Default : new LearnedTierCosts(Fraction(costs["cheap"], source, "tier_costs.cheap"), Fraction(costs["mid"], source, "tier_costs.mid")),
+                PriceOfQuality = choice?["price_of_quality"] is { } price ? NonNegative(price, source, "choice.price_of_quality") : DefaultPriceOfQuality,
+                MidDropped = (bool?)choice?["mid_dropped"] ?? false,
             };
             return router;
         }
@@ -206,12 +370,29 @@ public sealed class LearnedRouter
             heads["mid"] = WriteHead(Mid);
         }
 
+        if (CheapWords is not null)
+        {
+            heads["cheap_words"] = WriteHead(CheapWords);
+        }
+
+        if (MidWords is not null)
+        {
+            heads["mid_words"] = WriteHead(MidWords);
+        }
+
+        var tasks = new JsonObject();
+        foreach (var (name, entry) in Prior.Tasks.OrderBy(pair => pair.Key, StringComparer.Ordinal))
+        {
+            tasks[name] = new JsonObject { ["n"] = entry.Count, ["cheap"] = entry.CheapGain, ["mid"] = entry.MidGain };
+        }
+
         var root = new JsonObject
         {
             ["format"] = Format,
             ["version"] = CurrentVersion,
-            ["model"] = "logistic-regression",
+            ["model"] = "logistic-regression ensemble, quality gap against price",
             ["tiers"] = new JsonObject { ["cheap"] = Tiers.Cheap, ["mid"] = Tiers.Mid, ["top"] = Tiers.Top },
+            ["tier_costs"] = new JsonObject { ["cheap"] = TierCosts.Cheap, ["mid"] = TierCosts.Mid },
             ["features"] = new JsonObject
             {
                 ["hash_bits"] = Features.HashBits,
@@ -219,9 +400,12 @@ public sealed class LearnedRouter
                 ["char_ngrams"] = Features.CharNgrams,
                 ["max_chars"] = Features.MaxChars,
             },
-            ["thresholds"] = new JsonObject { ["cheap"] = CheapThreshold, ["mid"] = MidThreshold },
+            ["scorers"] = new JsonArray([.. ScorerList(Scorers).Select(s => (JsonNode)JsonValue.Create(s))]),
+            ["choice"] = new JsonObject { ["price_of_quality"] = PriceOfQuality, ["mid_dropped"] = MidDropped },
+            ["prior"] = new JsonObject { ["strength"] = Prior.Strength, ["cheap"] = Prior.CheapGain, ["mid"] = Prior.MidGain, ["tasks"] = tasks },
             ["training"] = Training is null ? null : JsonSerializer.SerializeToNode(Training, s_json),
             ["calibration"] = Calibration is null ? null : JsonSerializer.SerializeToNode(Calibration, s_json),
+            ["evidence"] = Evidence is null ? null : JsonSerializer.SerializeToNode(Evidence, s_json),
             ["heads"] = heads,
         };
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
@@ -232,6 +416,7 @@ public sealed class LearnedRouter
     private static JsonObject WriteHead(LearnedRouterHead head) => new()
     {
         ["bias"] = head.Bias,
+        ["prior_weight"] = head.PriorWeight,
         ["weights"] = Convert.ToBase64String(MemoryMarshal.AsBytes(head.Weights.AsSpan())),
     };
 
@@ -249,52 +434,154 @@ public sealed class LearnedRouter
         }
 
         var weights = MemoryMarshal.Cast<byte, float>(bytes).ToArray();
-        foreach (var w in weights)
+        var bias = (float?)head["bias"] ?? throw Missing(source, key + ".bias");
+        var prior = (float?)head["prior_weight"] ?? 0f;
+        if (!float.IsFinite(bias) || !float.IsFinite(prior) || weights.Any(w => !float.IsFinite(w)))
         {
-            if (!float.IsFinite(w))
-            {
-                throw new RoutingConfigurationException($"The router file '{source}': {key}.weights holds a non-finite weight.");
-            }
+            throw new RoutingConfigurationException($"The router file '{source}': {key} holds a non-finite weight.");
         }
 
-        return new LearnedRouterHead((float?)head["bias"] ?? throw Missing(source, key + ".bias"), weights);
+        return new LearnedRouterHead(bias, weights, prior);
     }
 
-    private static double Threshold(JsonNode? node, string source, string key)
+    private static LearnedScorers ReadScorers(JsonNode? node, string source)
     {
         if (node is null)
         {
-            return DefaultThreshold;
+            return LearnedScorers.Linear;
         }
 
-        var value = (double)node;
+        var scorers = (LearnedScorers)0;
+        foreach (var item in node.AsArray())
+        {
+            scorers |= (string?)item switch
+            {
+                "linear" => LearnedScorers.Linear,
+                "words" => LearnedScorers.Words,
+                "task-prior" => LearnedScorers.TaskPrior,
+                var other => throw new RoutingConfigurationException($"The router file '{source}': scorers holds '{other}'; known scorers are linear, words and task-prior."),
+            };
+        }
+
+        return scorers;
+    }
+
+    private static LearnedTaskPrior ReadPrior(JsonNode? node, string source)
+    {
+        if (node is not JsonObject prior)
+        {
+            return LearnedTaskPrior.Empty;
+        }
+
+        var tasks = new Dictionary<string, LearnedTaskPriorEntry>(StringComparer.OrdinalIgnoreCase);
+        if (prior["tasks"] is JsonObject list)
+        {
+            foreach (var (name, value) in list)
+            {
+                var entry = value as JsonObject ?? throw Missing(source, "prior.tasks." + name);
+                tasks[name] = new LearnedTaskPriorEntry((int?)entry["n"] ?? 0, Gap(entry["cheap"], source, $"prior.tasks.{name}.cheap"), Gap(entry["mid"], source, $"prior.tasks.{name}.mid"));
+            }
+        }
+
+        return new LearnedTaskPrior(Gap(prior["cheap"], source, "prior.cheap"), Gap(prior["mid"], source, "prior.mid"), (double?)prior["strength"] ?? 0, tasks);
+    }
+
+    private static double Gap(JsonNode? node, string source, string key)
+    {
+        var value = node is null ? 0 : (double)node;
+        return value is >= -1.0000001 and <= 1.0000001
+            ? value
+            : throw new RoutingConfigurationException(string.Create(CultureInfo.InvariantCulture, $"The router file '{source}': {key} is {value}; a quality gap lies between -1 and 1."));
+    }
+
+    private static double Fraction(JsonNode? node, string source, string key)
+    {
+        var value = node is null ? throw Missing(source, key) : (double)node;
         return value is >= 0 and <= 1.0000001
             ? value
-            : throw new RoutingConfigurationException(string.Create(CultureInfo.InvariantCulture, $"The router file '{source}': {key} is {value}; a threshold is a probability between 0 and 1."));
+            : throw new RoutingConfigurationException(string.Create(CultureInfo.InvariantCulture, $"The router file '{source}': {key} is {value}; a tier's cost relative to the top's lies between 0 and 1."));
+    }
+
+    private static double NonNegative(JsonNode node, string source, string key)
+    {
+        var value = (double)node;
+        return value >= 0 && double.IsFinite(value)
+            ? value
+            : throw new RoutingConfigurationException(string.Create(CultureInfo.InvariantCulture, $"The router file '{source}': {key} is {value}; it must be a finite number ≥ 0."));
     }
 
     private static RoutingConfigurationException Missing(string source, string key) =>
         new($"The router file '{source}' lacks '{key}'.");
 
-    private struct ScoreSink(float[] pairs) : IFeatureSink
+    private struct ScoreSink(float[] weights) : IFeatureSink
     {
-        public float Cheap;
-        public float Mid;
-        public float CheapText;
-        public float MidText;
-        public int TextCount;
+        public float MetaCheap;
+        public float MetaMid;
+        public float MetaCheapWords;
+        public float MetaMidWords;
+        public float WordCheap;
+        public float WordMid;
+        public float WordCheapWords;
+        public float WordMidWords;
+        public float CharCheap;
+        public float CharMid;
+        public int Words;
+        public int Chars;
 
         public void Add(int index, float value)
         {
-            Cheap += pairs[2 * index] * value;
-            Mid += pairs[(2 * index) + 1] * value;
+            var at = 4 * index;
+            MetaCheap += weights[at] * value;
+            MetaMid += weights[at + 1] * value;
+            MetaCheapWords += weights[at + 2] * value;
+            MetaMidWords += weights[at + 3] * value;
         }
 
-        public void AddText(int index)
+        public void AddWord(int index)
         {
-            TextCount++;
-            CheapText += pairs[2 * index];
-            MidText += pairs[(2 * index) + 1];
+            var at = 4 * index;
+            Words++;
+            WordCheap += weights[at];
+            WordMid += weights[at + 1];
+            WordCheapWords += weights[at + 2];
+            WordMidWords += weights[at + 3];
+        }
+
+        public void AddChar(int index)
+        {
+            var at = 4 * index;
+            Chars++;
+            CharCheap += weights[at];
+            CharMid += weights[at + 1];
+        }
+    }
+
+    // The linear heads only (a router without words heads): two weights per feature.
+    private struct PairSink(float[] weights) : IFeatureSink
+    {
+        public ScoreSink Sums;
+
+        public void Add(int index, float value)
+        {
+            var at = 2 * index;
+            Sums.MetaCheap += weights[at] * value;
+            Sums.MetaMid += weights[at + 1] * value;
+        }
+
+        public void AddWord(int index)
+        {
+            var at = 2 * index;
+            Sums.Words++;
+            Sums.WordCheap += weights[at];
+            Sums.WordMid += weights[at + 1];
+        }
+
+        public void AddChar(int index)
+        {
+            var at = 2 * index;
+            Sums.Chars++;
+            Sums.CharCheap += weights[at];
+            Sums.CharMid += weights[at + 1];
         }
     }
 }

@@ -150,7 +150,7 @@ public sealed class RoutingRule
             return false;
         }
 
-        return _keywords is null || _keywords.IsMatch(request.Text.Span);
+        return _keywords is null || _keywords.IsMatch(request.Text.Span) || (request.TaskLabel is { } task && _keywords.IsMatch(task));
     }
 
     /// <summary>
@@ -181,7 +181,10 @@ public sealed class RoutingRule
         if (_keywords is not null)
         {
             var index = _keywords.IndexOfMatch(request.Text.Span);
-            parts.Add(index >= 0 ? $"keyword '{_keywords.Describe(index)}' found ✓" : "no keyword found ✗");
+            var inLabel = index < 0 && request.TaskLabel is { } task ? _keywords.IndexOfMatch(task) : -1;
+            parts.Add(index >= 0 ? $"keyword '{_keywords.Describe(index)}' found ✓"
+                : inLabel >= 0 ? $"keyword '{_keywords.Describe(inLabel)}' found in the task label ✓"
+                : "no keyword found ✗");
         }
 
         if (_minInput is { } minIn)

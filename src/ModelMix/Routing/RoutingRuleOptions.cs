@@ -17,8 +17,9 @@ public sealed class RoutingRuleOptions
     public IList<string>? TaskLabels { get; set; }
 
     /// <summary>
-    /// The request's text contains one of these words or phrases (case-insensitive, at word boundaries; a trailing
-    /// <c>*</c> makes a prefix, e.g. <c>classif*</c>).
+    /// The request's newest user turn or its task label contains one of these words or phrases (case-insensitive, at
+    /// word boundaries; a trailing <c>*</c> makes a prefix, e.g. <c>classif*</c>; a label such as
+    /// <c>ticket-classify</c> has "classify" at a word boundary).
     /// </summary>
     public IList<string>? Keywords { get; set; }
 

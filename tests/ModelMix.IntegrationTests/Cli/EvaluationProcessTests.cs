@@ -18,12 +18,15 @@ public sealed class EvaluationProcessTests
         var router = Path.Combine(dir.Path, "router.json");
         string[] tiers = ["--cheap", "small", "--top", "large"];
 
-        var train = await RunAsync(["train", "--dataset", dataset, .. tiers, "--out", router]);
+        // Cross-fit on everything but the test split, so eval can report on the test split.
+        var train = await RunAsync(["train", "--dataset", dataset, .. tiers, "--out", router, "--split", "development", "--folds", "3"]);
         Assert.True(train.Code == 0, train.Error);
-        Assert.Contains("trained on", train.Output, StringComparison.Ordinal);
+        Assert.Contains("cross-fitted on", train.Output, StringComparison.Ordinal);
 
+        // On the data it was cross-fitted on (its default split), calibration uses the out-of-fold scores.
         var calibrate = await RunAsync(["calibrate", "--router", router, "--dataset", dataset, "--strong-share", "0.6"]);
         Assert.True(calibrate.Code == 0, calibrate.Error);
+        Assert.Contains("split development, out-of-fold scores", calibrate.Output, StringComparison.Ordinal);
         using (var file = JsonDocument.Parse(await File.ReadAllTextAsync(router)))
         {
             Assert.Equal(0.6, file.RootElement.GetProperty("calibration").GetProperty("strong_share").GetDouble());

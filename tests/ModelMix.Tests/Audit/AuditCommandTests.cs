@@ -52,7 +52,8 @@ public sealed class AuditCommandTests
 
         // The saving is worked out on the 4.x haiku tier (Haiku 4.5 $1/$5), stated with --prices.
         var result = await Cli.Cli.RunAsync("audit", "--db", db, "--from", "2026-03-01", "--to", "2026-03-03", "--recommend", "--evidence", evidence,
-            "--map", "claude-instant-v1=haiku", "--apply", pins, "--format", "json", "--prices", TestPrices.Tiers4xFile);
+            "--map", "claude-instant-v1=haiku", "--apply", pins, "--format", "json", "--prices", TestPrices.Tiers4xFile,
+            "--min-monthly-requests", "0", "--low-volume-usd", "0");
 
         var recommendation = result.Json().GetProperty("recommendations")[0];
         Assert.Equal("cheaper-model", recommendation.GetProperty("kind").GetString());
@@ -72,6 +73,42 @@ public sealed class AuditCommandTests
         var forecast = json.GetProperty("forecast");
         Assert.Equal(0.04875m * 30.4375m / 7m, forecast.GetProperty("monthly_before_usd").GetDecimal());
         Assert.Equal(forecast.GetProperty("monthly_before_usd").GetDecimal(), forecast.GetProperty("monthly_after_usd").GetDecimal());
+    }
+
+    [Fact]
+    public async Task Forecast_commit_proposes_a_commitment_from_the_optimized_floor()
+    {
+        using var folder = new TempFolder();
+        var db = await AuditLedger.WriteAsync(Path.Combine(folder.Path, "ledger.db"), AuditLedger.Seed());
+
+        var result = await Cli.Cli.RunAsync("audit", "--db", db, "--forecast", "--commit", "--commit-headroom", "0.5", "--weeks", "1", "--to", "2026-03-08", "--format", "json");
+
+        var commit = result.Json().GetProperty("forecast").GetProperty("commit");
+        // One full week of $0.04875 → $0.04875 × 30.4375 / 7 a month, nothing to save: ⌊0.21 × 0.5⌋ = $0.
+        Assert.Equal(0.04875m * 30.4375m / 7m, commit.GetProperty("floor_monthly_usd").GetDecimal());
+        Assert.Equal(0.5m, commit.GetProperty("headroom").GetDecimal());
+        Assert.Equal(0m, commit.GetProperty("committed_monthly_usd").GetDecimal());
+        Assert.Contains(commit.GetProperty("assumptions").EnumerateArray(), a => a.GetString()!.StartsWith("the floor is the optimized forecast", StringComparison.Ordinal));
+        var table = await Cli.Cli.RunAsync("audit", "--db", db, "--forecast", "--commit", "--weeks", "1", "--to", "2026-03-08", "--format", "markdown");
+        Assert.Contains("## Commit sizing", table.Output, StringComparison.Ordinal);
+        Assert.Contains("| proposed committed monthly spend |", table.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Recommend_with_a_router_says_the_proxy_will_not_serve_it_without_in_domain_evidence()
+    {
+        using var folder = new TempFolder();
+        var db = await AuditLedger.WriteAsync(Path.Combine(folder.Path, "ledger.db"), AuditLedger.Seed());
+        var router = Path.Combine(folder.Path, "router.json");
+        ModelMix.Routing.LearnedRouterTrainer.Train(
+            [ModelMix.Routing.LearnedRouterExample.FromOutcomes("x", null, true, true)], new ModelMix.Routing.LearnedRouterTiers("c", null, "t"),
+            new ModelMix.Routing.LearnedRouterTrainingOptions { Features = new ModelMix.Routing.LearnedFeatureSettings(HashBits: 10), Epochs = 1 }).Save(router);
+
+        var result = await Cli.Cli.RunAsync("audit", "--db", db, "--from", "2026-03-01", "--to", "2026-03-03", "--recommend", "--router", router, "--format", "json");
+
+        var first = result.Json().GetProperty("recommendations")[0];
+        Assert.Equal("learned-router-not-served", first.GetProperty("kind").GetString());
+        Assert.Contains("records no evidence", first.GetProperty("reason").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]

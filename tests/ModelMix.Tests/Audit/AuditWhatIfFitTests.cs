@@ -77,7 +77,7 @@ public sealed class AuditWhatIfFitTests
 
         var options = new RecommendationOptions();
         var evidence = await RecommendationEngine.SummarizeAsync(new RoutingDatasetEvidence(Evidence(folder), new Dictionary<string, string>()), Book, options);
-        var recommendation = Assert.Single(RecommendationEngine.Compute(report, evidence, options));
+        var recommendation = Assert.Single(RecommendationEngine.Compute(report, evidence, options with { MinMonthlyRequests = 0 }, Book)); // a tiny ledger: no volume hold-back
         Assert.Equal((RecommendationKind.CheaperModel, "claude-haiku-4-5-20251001", 2L), (recommendation.Kind, recommendation.Model, recommendation.InfeasibleCalls));
         // Task now: 0.0135 + 1.5225 + 0.0495 = 1.5855; on Haiku 1.576575; two days → ×15.21875 a month.
         Assert.Equal((1.5855m - 1.576575m) * 15.21875m, recommendation.MonthlySavingUsd);

@@ -51,10 +51,13 @@ public sealed class RecommendationTests
         return folder.Write("evidence.jsonl", text.ToString());
     }
 
-    private static async Task<(AuditReport Report, IReadOnlyList<Recommendation> Recommendations)> RecommendAsync(TempFolder folder, IReadOnlyList<LedgerRecord> records, string? evidencePath)
+    // The seeded ledger is tiny: the volume rule of "when not to route" is off unless a test turns it on.
+    private static readonly RecommendationOptions AnyVolume = new() { MinMonthlyRequests = 0 };
+
+    private static async Task<(AuditReport Report, IReadOnlyList<Recommendation> Recommendations)> RecommendAsync(TempFolder folder, IReadOnlyList<LedgerRecord> records, string? evidencePath, RecommendationOptions? options = null)
     {
         var path = await AuditLedger.WriteAsync(Path.Combine(folder.Path, "ledger.db"), records);
-        var options = new RecommendationOptions();
+        options ??= AnyVolume;
         IReadOnlyDictionary<string, IReadOnlyDictionary<string, (long, long)>> summary = new Dictionary<string, IReadOnlyDictionary<string, (long, long)>>();
         if (evidencePath is not null)
         {
@@ -65,7 +68,7 @@ public sealed class RecommendationTests
         await using var store = new SqliteLedgerStore(path);
         await store.MigrateAsync();
         var report = await AuditRunner.RunAsync(store, Book, new AuditOptions { From = AuditLedger.Day1, To = AuditLedger.Day1.AddDays(2) });
-        return (report, RecommendationEngine.Compute(report, summary, options));
+        return (report, RecommendationEngine.Compute(report, summary, options, Book));
     }
 
     [Fact]
@@ -97,12 +100,12 @@ public sealed class RecommendationTests
             });
         }
 
-        var options = new RecommendationOptions();
+        var options = AnyVolume;
         await using var store = new SqliteLedgerStore(path);
         await store.MigrateAsync();
         var summary = await RecommendationEngine.SummarizeAsync(new ShadowPairEvidence(store), Book, options);
         var report = await AuditRunner.RunAsync(store, Book, new AuditOptions { From = AuditLedger.Day1, To = AuditLedger.Day1.AddDays(2) });
-        var recommendations = RecommendationEngine.Compute(report, summary, options);
+        var recommendations = RecommendationEngine.Compute(report, summary, options, Book);
 
         // The same pins and saving as the dataset-file evidence of 100 agreeing samples (the test below).
         var summarize = Assert.Single(recommendations);
@@ -158,6 +161,139 @@ public sealed class RecommendationTests
         Assert.Equal((RecommendationKind.BiggerModelCheaperInTotal, "claude-haiku-4-5-20251001", "claude-sonnet-4-6"), (extract.Kind, extract.CurrentModel, extract.Model));
         // Cheap path 0.00105 × 2 + 0.0045 = 0.0066; the first attempt on Sonnet: 0.003 + 0.00015 = 0.00315.
         Assert.Equal((0.0066m - 0.00315m) * 15.21875m, extract.MonthlySavingUsd);
+        // The evidence: Sonnet 4.6 is dearer per token ($3/$15 against Haiku 4.5's $1/$5) and cheaper in total.
+        Assert.StartsWith("claude-sonnet-4-6 is dearer per token ($3.00/$15.00 per million input/output tokens against claude-haiku-4-5-20251001's $1.00/$5.00) but cheaper in total", extract.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_fallback_to_a_model_cheaper_per_token_is_never_a_bigger_model_suggestion()
+    {
+        // Requests started on Opus, failed over (an outage fallback) to Sonnet: the path through Opus costs more than
+        // Sonnet's first attempts would, but Sonnet is cheaper per token, so pinning to it would be a cheaper model
+        // with no quality evidence, not "a bigger model cheaper in total".
+        using var folder = new TempFolder();
+        var at = AuditLedger.Day2.AddHours(12);
+        IReadOnlyList<LedgerRecord> records =
+        [
+            AuditLedger.Record("f1", at, "claude-opus-4-6", "review", 1000, 10, 0.00525m, request: "y1"),
+            AuditLedger.Record("f2", at.AddMinutes(1), "claude-sonnet-4-6", "review", 1000, 100, 0.0045m, request: "y1", attempt: 2, escalatedFrom: "claude-opus-4-6"),
+        ];
+
+        var (report, recommendations) = await RecommendAsync(folder, records, null);
+
+        var path = Assert.Single(report.TaskCosts.Single(t => t.Task == "review").Paths);
+        Assert.Equal(("claude-opus-4-6", "claude-sonnet-4-6"), (path.Model, path.EscalationTarget));
+        Assert.True(path.FirstAttemptRepricedUsd["claude-sonnet-4-6"] < path.TotalUsd); // what made the old rule fire
+        Assert.Empty(recommendations);
+    }
+
+    [Fact]
+    public async Task A_task_under_10k_requests_a_month_is_not_routed_and_the_suggestion_it_would_have_had_is_named()
+    {
+        using var folder = new TempFolder();
+        var (_, recommendations) = await RecommendAsync(folder, AuditLedger.Seed(), Evidence(folder, "summarize", 100, 100), new RecommendationOptions());
+
+        var summarize = Assert.Single(recommendations);
+        Assert.Equal(RecommendationKind.DoNotRoute, summarize.Kind);
+        Assert.Equal(("claude-sonnet-4-6", "claude-sonnet-4-6"), (summarize.CurrentModel, summarize.Model));
+        Assert.Equal(0m, summarize.MonthlySavingUsd);
+        // 3 first attempts in two days × 15.21875 ≈ 46 requests a month.
+        Assert.Contains("it runs about 46 requests a month, under 10,000: the savings rarely pay for the work of routing it", summarize.Reason, StringComparison.Ordinal);
+        Assert.Contains("Not suggested for that reason: claude-haiku-4-5-20251001 would save about $0.135827", summarize.Reason, StringComparison.Ordinal);
+        Assert.Empty(PinsConfigWriter.Write(Path.Combine(folder.Path, "pins.json"), recommendations));
+    }
+
+    [Fact]
+    public async Task A_task_under_the_dollar_threshold_is_not_routed()
+    {
+        using var folder = new TempFolder();
+        var (_, recommendations) = await RecommendAsync(folder, AuditLedger.Seed(), Evidence(folder, "summarize", 100, 100), AnyVolume with { MinMonthlyUsd = 10m });
+
+        var summarize = Assert.Single(recommendations);
+        Assert.Equal(RecommendationKind.DoNotRoute, summarize.Kind);
+        Assert.Contains("it costs about $0.205453 a month, under $10.00", summarize.Reason, StringComparison.Ordinal); // 0.0135 × 15.21875
+    }
+
+    [Fact]
+    public async Task A_must_be_perfect_task_gets_no_cheaper_model_whatever_the_evidence()
+    {
+        using var folder = new TempFolder();
+        var (_, recommendations) = await RecommendAsync(folder, AuditLedger.Seed(), Evidence(folder, "summarize", 100, 100), AnyVolume with { MustBePerfect = ["Summarize"] });
+
+        var summarize = Assert.Single(recommendations);
+        Assert.Equal(RecommendationKind.DoNotRoute, summarize.Kind);
+        Assert.StartsWith("when not to route: it is labelled must-be-perfect", summarize.Reason, StringComparison.Ordinal);
+        Assert.Contains("Not suggested for that reason: claude-haiku-4-5-20251001", summarize.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_task_with_a_latency_target_is_flagged_with_its_measured_p95_and_keeps_its_pin()
+    {
+        using var folder = new TempFolder();
+        var seed = AuditLedger.Seed().Select(r => r.Id switch
+        {
+            "r1" => r with { LatencyMs = 900 },
+            "r2" => r with { LatencyMs = 1500 },
+            "r8" => r with { LatencyMs = 300 },
+            _ => r,
+        }).ToList();
+
+        var (_, recommendations) = await RecommendAsync(folder, seed, Evidence(folder, "summarize", 100, 100), AnyVolume with { LatencyTargetsMs = new Dictionary<string, long> { ["summarize"] = 800 } });
+
+        Assert.Equal([RecommendationKind.CheaperModel, RecommendationKind.DoNotRoute], recommendations.Select(r => r.Kind));
+        // p95 of 300, 900, 1,500 ms by nearest rank: the ⌈0.95 × 3⌉ = 3rd, 1,500 ms.
+        Assert.Contains("it has a p95 latency target of 800 ms (its first attempts' p95 is 1,500 ms): route it by pins and rules only", recommendations[1].Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_audit_says_when_the_proxy_will_not_serve_the_learned_router()
+    {
+        var router = ModelMix.Routing.LearnedRouterTrainer.Train(
+            [ModelMix.Routing.LearnedRouterExample.FromOutcomes("x", null, true, true)], new ModelMix.Routing.LearnedRouterTiers("c", null, "t"),
+            new ModelMix.Routing.LearnedRouterTrainingOptions { Features = new ModelMix.Routing.LearnedFeatureSettings(HashBits: 10), Epochs = 1 });
+
+        var unproven = RecommendationEngine.LearnedRouter(router, "router.json")!;
+
+        Assert.Equal(RecommendationKind.LearnedRouterNotServed, unproven.Kind);
+        Assert.StartsWith("the proxy will not serve 'auto-learned' from router.json (unless ModelMix:LearnedRouter:Force is true): the router file records no evidence", unproven.Reason, StringComparison.Ordinal);
+        router.Evidence = new ModelMix.Routing.LearnedRouterEvidence
+        {
+            Dataset = "pairs.jsonl", Split = "all", Scores = "out-of-fold", Prompts = 800, InDomain = true, Apgr = 0.6, ApgrLower = 0.56, ApgrUpper = 0.64, Confidence = 0.95, Resamples = 1000,
+        };
+        Assert.Null(RecommendationEngine.LearnedRouter(router, "router.json"));
+    }
+
+    [Fact]
+    public void Commit_sizing_starts_from_the_optimized_floor_with_headroom_and_stays_under_the_quietest_week()
+    {
+        // Four weeks: $700, $500, $600, $650 = $2,450 in 28 days → ×30.4375/28 = $2,663.28125 a month; the
+        // recommendations save $663.28125, so the optimized floor is $2,000.
+        var forecast = new SpendForecast(AuditLedger.Day1, AuditLedger.Day1.AddDays(28), [700m, 500m, 600m, 650m], 2663.28125m, 663.28125m) { Recommendations = 2 };
+
+        var commit = forecast.Commit();
+
+        Assert.Equal(2000m, commit.FloorMonthlyUsd);
+        // The quietest week optimized as a month: 500 × (30.4375 / 7) × (2000 / 2663.28125) = 28,000,000 / 17,150 = 1,632.65…
+        Assert.Equal(1632.653m, Math.Round(commit.QuietestWeekMonthlyUsd!.Value, 3));
+        Assert.Equal(1600m, commit.CommittedMonthlyUsd); // 2,000 × (1 − 0.2), under 1,632.65
+        Assert.Equal(1632m, forecast.Commit(0.1m).CommittedMonthlyUsd); // 1,800 would pass the quietest week: its 1,632.65, rounded down
+        Assert.Contains(commit.Assumptions, a => a.StartsWith("the floor is the optimized forecast, not today's bill: $2,663.28 a month", StringComparison.Ordinal) && a.EndsWith("less $663.28 of 2 recommendation(s), = $2,000.00", StringComparison.Ordinal));
+        Assert.Contains(commit.Assumptions, a => a.StartsWith("20% headroom below the floor", StringComparison.Ordinal));
+        Assert.Contains(commit.Assumptions, a => a.StartsWith("volume stays at the window's level", StringComparison.Ordinal));
+        Assert.Throws<ArgumentOutOfRangeException>(() => forecast.Commit(0.95m));
+    }
+
+    [Fact]
+    public void Commit_sizing_without_a_full_week_says_so()
+    {
+        var forecast = new SpendForecast(AuditLedger.Day1, AuditLedger.Day1.AddDays(2), [100m], 1521.875m, 0m);
+
+        var commit = forecast.Commit();
+
+        Assert.Null(commit.QuietestWeekMonthlyUsd);
+        Assert.Equal(1217m, commit.CommittedMonthlyUsd); // ⌊1,521.875 × 0.8⌋ = ⌊1,217.5⌋
+        Assert.Contains(commit.Assumptions, a => a.StartsWith("the window has no full week", StringComparison.Ordinal));
+        Assert.Contains(commit.Assumptions, a => a.StartsWith("only 0 full week(s) of history", StringComparison.Ordinal));
     }
 
     [Fact]

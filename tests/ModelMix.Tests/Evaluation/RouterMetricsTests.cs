@@ -52,4 +52,39 @@ public sealed class RouterMetricsTests
         Assert.Null(curve.Apgr);
         Assert.Null(curve.Cpt50);
     }
+
+    [Fact]
+    public void Bootstrap_interval_holds_the_apgr_and_is_reproducible_by_seed()
+    {
+        // 200 prompts: the weak model fails the first 80; a router that ranks them first, with some noise.
+        var weak = Enumerable.Range(0, 200).Select(i => i < 80 ? 0.0 : 1.0).ToArray();
+        var strong = Enumerable.Repeat(1.0, 200).ToArray();
+        var scores = Enumerable.Range(0, 200).Select(i => (i < 80 ? 1.0 : 0.0) + ((i * 37 % 101) / 60.0)).ToArray();
+
+        var a = RouterMetrics.Bootstrap(scores, weak, strong, seed: 7)!;
+        var b = RouterMetrics.Bootstrap(scores, weak, strong, seed: 7)!;
+        var other = RouterMetrics.Bootstrap(scores, weak, strong, seed: 8)!;
+
+        Assert.Equal(RouterMetrics.Compute(scores, weak, strong).Apgr!.Value, a.Apgr, 12);
+        Assert.InRange(a.Apgr, a.Lower, a.Upper);
+        Assert.True(a.Upper - a.Lower is > 0.01 and < 0.2, $"{a.Lower}–{a.Upper}");
+        Assert.Equal(a, b);
+        Assert.NotEqual(a.Lower, other.Lower);
+        Assert.True(a.BeatsRandom);
+        Assert.Equal(1000, a.Resamples);
+    }
+
+    [Fact]
+    public void A_router_that_cannot_tell_prompts_apart_does_not_beat_random()
+    {
+        // Equal scores move together: one step from (0, 0) to (1, 1), APGR 1/2 on every draw.
+        var weak = Enumerable.Range(0, 50).Select(i => i % 3 == 0 ? 0.0 : 1.0).ToArray();
+        var interval = RouterMetrics.Bootstrap(Enumerable.Repeat(0.3, 50).ToArray(), weak, Enumerable.Repeat(1.0, 50).ToArray())!;
+
+        Assert.Equal(0.5, interval.Apgr, 12);
+        Assert.Equal(0.5, interval.Lower, 12);
+        Assert.Equal(0.5, interval.Upper, 12);
+        Assert.False(interval.BeatsRandom);
+        Assert.Null(RouterMetrics.Bootstrap([0.3, 0.7], [1, 0], [0, 1]));
+    }
 }

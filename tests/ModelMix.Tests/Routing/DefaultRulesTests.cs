@@ -115,12 +115,155 @@ public sealed class DefaultRulesTests
     }
 
     [Fact]
-    public void Summaries_for_people_go_to_sonnet_by_label_even_when_short_and_structured()
+    public void Long_summaries_go_to_sonnet_by_label()
     {
-        var decision = Decide(Prompts.Request(Prompts.ChitChat, taskLabel: "summarization", structured: true));
+        var decision = Decide(Prompts.Request(Prompts.ChitChat, taskLabel: "summarization") with { EstimatedInputTokens = 12_000 });
 
         Assert.Equal(s_sonnet, decision.Model);
         Assert.StartsWith($"rule '{DefaultRules.SonnetTaskLabel}'", decision.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Short_summaries_go_to_haiku_by_label_as_the_seeds_say()
+    {
+        var decision = Decide(Prompts.Request(Prompts.ChitChat, taskLabel: "summarization", structured: true));
+
+        Assert.Equal(s_haiku, decision.Model);
+        Assert.StartsWith($"rule '{DefaultRules.HaikuTaskLabel}'", decision.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Writing_for_people_goes_to_sonnet_by_label_even_when_short_and_structured()
+    {
+        var decision = Decide(Prompts.Request(Prompts.ChitChat, taskLabel: "email", structured: true));
+
+        Assert.Equal(s_sonnet, decision.Model);
+        Assert.StartsWith($"rule '{DefaultRules.SonnetTaskLabel}'", decision.Reason, StringComparison.Ordinal);
+    }
+
+    // The seeds' signals, one by one: each in a realistic newest user turn, and each as (part of) a task label.
+
+    [Theory]
+    [InlineData("classify", "Classify this review as positive, negative or mixed: 'Arrived late, works fine.'")]
+    [InlineData("extract", "Extract the order number from: 'Hi, order 55-1290 never arrived.'")]
+    [InlineData("summarize", "Summarize this message in one line: 'The meeting moved to 3pm, bring the Q3 numbers.'")]
+    [InlineData("tag", "Tag this photo caption with places and people: 'Ana and Joe at the Lisbon riverfront.'")]
+    [InlineData("route", "Route this ticket to billing, support or sales: 'My invoice shows the wrong VAT number.'")]
+    [InlineData("categorize", "Categorize these expenses: coffee 4.50, train 23.00, hotel 180.00.")]
+    [InlineData("label", "Label each sentence as question or statement: 'Is it open? It is closed.'")]
+    [InlineData("detect", "Detect the language of: 'Onde fica a estação de comboios?'")]
+    [InlineData("filter", "Filter out the lines that mention refunds from the list below.\n- refund please\n- hello")]
+    [InlineData("score", "Score this answer from 1 to 5 for politeness: 'Do it yourself.'")]
+    public void Each_seed_haiku_signal_in_the_newest_user_turn_goes_to_haiku(string signal, string text)
+    {
+        var rule = Rule(DefaultRules.HaikuKeywords);
+        var request = Prompts.Request(text);
+
+        Assert.True(rule.Matches(request), signal);
+        var decision = Decide(request);
+        Assert.Equal(s_haiku, decision.Model);
+        Assert.StartsWith($"rule '{DefaultRules.HaikuKeywords}'", decision.Reason, StringComparison.Ordinal);
+        Assert.Contains($"keyword '{signal[..Math.Min(5, signal.Length)]}", rule.Explain(request), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Theory]
+    [InlineData("classify", "ticket-classify")]
+    [InlineData("extract", "extract-invoice-fields")]
+    [InlineData("summarize", "summarize")]
+    [InlineData("tag", "photo-tag")]
+    [InlineData("route", "route")]
+    [InlineData("categorize", "categorize-expenses")]
+    [InlineData("label", "label")]
+    [InlineData("detect", "detect-language")]
+    [InlineData("filter", "spam-filter")]
+    [InlineData("score", "lead-score")]
+    public void Each_seed_haiku_signal_in_the_task_label_goes_to_haiku(string signal, string label)
+    {
+        var request = Prompts.Request(Prompts.ChitChat, taskLabel: label);
+
+        Assert.True(Rule(DefaultRules.HaikuKeywords).Matches(request), signal);
+        Assert.False(Rule(DefaultRules.HaikuKeywords).Matches(request with { TaskLabel = null }));
+        var decision = Decide(request);
+        Assert.Equal(s_haiku, decision.Model);
+        Assert.Contains("found in the task label", Rule(DefaultRules.HaikuKeywords).Explain(request), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("architect", "Help me architect the event pipeline for our payments platform.")]
+    [InlineData("design system", "We need to design a system that ingests 2M events a second with exactly-once delivery.")]
+    [InlineData("orchestrate", "Orchestrate the migration across the four services and plan the rollback.")]
+    [InlineData("refactor entire", "Refactor the entire codebase to use dependency injection.")]
+    [InlineData("novel", "Propose a novel approach to deduplicating near-identical invoices.")]
+    [InlineData("multi-agent", "Set up a multi-agent workflow where a planner hands tasks to coders.")]
+    [InlineData("long-horizon", "Plan this long-horizon task: port the billing system over the next quarter.")]
+    [InlineData("security review", "Do a security review of the login handler below.")]
+    public void Each_seed_opus_signal_in_the_newest_user_turn_goes_to_opus(string signal, string text)
+    {
+        var request = Prompts.Request(text);
+
+        Assert.True(Rule(DefaultRules.OpusKeywords).Matches(request), signal);
+        var decision = Decide(request);
+        Assert.Equal(s_opus, decision.Model);
+        Assert.StartsWith($"rule '{DefaultRules.OpusKeywords}'", decision.Reason, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("architect", "architect")]
+    [InlineData("design system", "design-system")]
+    [InlineData("orchestrate", "orchestrate")]
+    [InlineData("refactor entire", "refactor-entire")]
+    [InlineData("novel", "novel-research")]
+    [InlineData("multi-agent", "multi-agent")]
+    [InlineData("long-horizon", "long-horizon")]
+    [InlineData("security review", "security-review")]
+    public void Each_seed_opus_signal_in_the_task_label_goes_to_opus(string signal, string label)
+    {
+        var request = Prompts.Request(Prompts.ChitChat, taskLabel: label);
+
+        // A compound label carries the signal to the keyword rule; a bare one is an Opus label.
+        Assert.True(Rule(DefaultRules.OpusKeywords).Matches(request) || Rule(DefaultRules.OpusTaskLabel).Matches(request), signal);
+        Assert.False(Rule(DefaultRules.OpusKeywords).Matches(request with { TaskLabel = null }));
+        Assert.Equal(s_opus, Decide(request).Model);
+    }
+
+    [Theory]
+    [InlineData("Write a catchy tagline for a bakery.")]
+    [InlineData("Draw me a labyrinth for a children's puzzle book.")]
+    [InlineData("Who was the detective in The Hound of the Baskervilles?")]
+    [InlineData("Explain how a home wifi router picks a channel.")]
+    [InlineData("What is a good filtration system for a small pond?")]
+    [InlineData("Describe the scoreboard at Wimbledon.")]
+    [InlineData("Give me a summary of your favourite film.")]
+    public void Haiku_signals_match_whole_words_only(string text)
+    {
+        Assert.False(Rule(DefaultRules.HaikuKeywords).Matches(Prompts.Request(text)));
+        Assert.False(Rule(DefaultRules.OpusKeywords).Matches(Prompts.Request(text)));
+    }
+
+    [Theory]
+    [InlineData("What architecture style is the Sagrada Família?")]
+    [InlineData("Is there any novelty in this idea?")]
+    [InlineData("Recommend a novel for a long flight.")]
+    [InlineData("Write a short bio. Name: Jana. Job: architect. Hobbies: sailing.")]
+    [InlineData("Which design systems do big banks use for their web apps?")]
+    [InlineData("Refactor this function to remove the duplicate loop.")]
+    public void Opus_signals_match_whole_words_and_phrases_only(string text)
+    {
+        Assert.False(Rule(DefaultRules.OpusKeywords).Matches(Prompts.Request(text)));
+    }
+
+    [Fact]
+    public void The_default_rules_list_all_the_seed_signals()
+    {
+        string[] haiku = ["classify", "extract", "summarize", "tag", "route", "categorize", "label", "detect", "filter", "score"];
+        string[] opus = ["architect", "design system", "orchestrate", "refactor entire", "novel", "multi-agent", "long-horizon", "security review"];
+        var haikuRule = Rule(DefaultRules.HaikuKeywords);
+        var opusRule = Rule(DefaultRules.OpusKeywords);
+
+        Assert.All(haiku, signal => Assert.True(haikuRule.Matches(Prompts.Request("please " + signal + " it")), signal));
+        string[] opusInContext = ["architect the", "design system", "orchestrate", "refactor entire", "novel approach", "multi-agent", "long-horizon", "security review"];
+        Assert.All(opusInContext, signal => Assert.True(opusRule.Matches(Prompts.Request("please " + signal + " it")), signal));
+        Assert.All(opus, signal => Assert.Contains(DefaultRules.OpusSignals, k => k.StartsWith(signal, StringComparison.Ordinal)));
     }
 
     // Each rule alone.
