@@ -190,6 +190,7 @@ public static class ProxyApplication
         services.AddSingleton<ModelsEndpoint>();
         ProxyTelemetry.AddServices(services);
         services.AddSingleton<OpenAi.ChatCompletionsHandler>();
+        services.AddSingleton<OpenAi.ResponsesHandler>();
         services.AddKeysAndBudgets(); // virtual keys, budgets and the loopback-or-keys start-up check (KeysServices.cs)
         services.AddHostedService<ProxyStartup>();
         ProxyShadow.AddServices(services, configuration); // shadow mode, when ModelMix:Shadow is configured (ProxyShadow.cs)
@@ -280,6 +281,8 @@ public static class ProxyApplication
         app.MapGet("/v1/models", (HttpContext context, ModelsEndpoint models) => models.ListAsync(context));
         app.MapGet("/v1/models/{id}", (HttpContext context, string id, ModelsEndpoint models) => models.GetAsync(context, id));
         app.MapPost("/v1/chat/completions", context => services.GetRequiredService<OpenAi.ChatCompletionsHandler>().HandleAsync(context));
+        app.MapPost("/v1/responses", context => services.GetRequiredService<OpenAi.ResponsesHandler>().HandleAsync(context));
+        app.Map("/v1/responses/{**rest}", context => services.GetRequiredService<OpenAi.ResponsesHandler>().RefuseStatefulAsync(context)); // stateless: no stored responses
         app.MapPost("/v1/modelmix/batch", (HttpContext context, BatchEndpoints batches) => batches.SubmitAsync(context));
         app.MapGet("/v1/modelmix/batch/{id}", (HttpContext context, string id, BatchEndpoints batches) => batches.StatusAsync(context, id));
         app.MapGet("/v1/modelmix/batch/{id}/results", (HttpContext context, string id, BatchEndpoints batches) => batches.ResultsAsync(context, id));
@@ -300,6 +303,8 @@ public static class ProxyApplication
             : AnthropicError.WriteAsync(context, status, message);
     }
 
-    /// <summary>Errors on the OpenAI-compatible endpoint come in OpenAI's shape, everywhere else in Anthropic's.</summary>
-    private static bool IsOpenAiPath(HttpContext context) => context.Request.Path.StartsWithSegments("/v1/chat", StringComparison.OrdinalIgnoreCase);
+    /// <summary>Errors on the OpenAI-compatible endpoints come in OpenAI's shape, everywhere else in Anthropic's.</summary>
+    private static bool IsOpenAiPath(HttpContext context) =>
+        context.Request.Path.StartsWithSegments("/v1/chat", StringComparison.OrdinalIgnoreCase)
+        || context.Request.Path.StartsWithSegments("/v1/responses", StringComparison.OrdinalIgnoreCase);
 }
