@@ -7,7 +7,8 @@ namespace ModelMix.IntegrationTests.Clients;
 /// <summary>
 /// FakeAnthropic's answers for real clients, chosen from each request (<see cref="FakeAnthropicServer.Responder"/>), so
 /// clients can run their calls in any order and concurrently: a forced tool (<c>tool_choice</c> <c>tool</c>, how some
-/// clients ask for structured output) gets a call of that tool with <see cref="StructuredJson"/> as input; structured
+/// clients ask for structured output), or Claude Code's <c>StructuredOutput</c> tool before its result is in, gets a call
+/// of that tool with <see cref="StructuredJson"/> as input; structured
 /// output (<c>output_config.format</c>, or ModelMix's JSON-mode instruction) gets <see cref="StructuredJson"/> as text;
 /// a request with tools whose last turn holds no tool result gets a <c>get_weather</c> call (the shared tool-use
 /// fixtures); anything else the default text fixtures. Each as a stream when the request streams.
@@ -16,6 +17,9 @@ internal static class ClientReplies
 {
     /// <summary>The structured answer every structured-output cell expects (schema: city string, temperature_c number).</summary>
     public const string StructuredJson = """{"city":"Paris","temperature_c":18}""";
+
+    /// <summary>The tool Claude Code's <c>--json-schema</c> adds and tells the model to call with the structured answer.</summary>
+    public const string ClaudeCodeStructuredTool = "StructuredOutput";
 
     private static readonly ConcurrentDictionary<string, (string Message, string Stream)> ForcedToolFixtures = new();
 
@@ -26,7 +30,13 @@ internal static class ClientReplies
     public static FakeReply Choose(JsonObject request)
     {
         var stream = request["stream"] is JsonValue flag && flag.GetValueKind() == System.Text.Json.JsonValueKind.True;
-        if (request["tool_choice"] is JsonObject choice && (string?)choice["type"] == "tool" && (string?)choice["name"] is { Length: > 0 } tool)
+        var forced = request["tool_choice"] is JsonObject choice && (string?)choice["type"] == "tool" ? (string?)choice["name"] : null;
+        if (forced is null && request["tools"] is JsonArray offered && offered.Any(t => (string?)t?["name"] == ClaudeCodeStructuredTool) && !LastTurnHasToolResult(request))
+        {
+            forced = ClaudeCodeStructuredTool; // Claude Code's --json-schema: the model is told to call this tool
+        }
+
+        if (forced is { Length: > 0 } tool)
         {
             var (message, events) = ForcedToolFixtures.GetOrAdd(tool, WriteForcedToolFixtures);
             return stream ? FakeReply.Stream(events) : FakeReply.Message(message);
