@@ -8,6 +8,7 @@ using Anthropic;
 using Anthropic.Core;
 using Microsoft.Extensions.AI;
 using ModelMix.IntegrationTests.Proxy;
+using ModelMix.IntegrationTests.Support;
 using ModelMix.Ledger;
 using Xunit.Abstractions;
 
@@ -57,8 +58,7 @@ public sealed class ClientConformanceTests(ITestOutputHelper output)
     [Fact]
     public async Task Every_client_passes_every_capability_it_has_and_each_call_is_in_the_ledger()
     {
-        var folder = NodeFolder();
-        await EnsureInstalledAsync(folder);
+        var folder = NodeScript.Folder("conformance");
         await using var harness = await ProxyHarness.StartAsync();
         ClientReplies.Install(harness.Fake);
 
@@ -171,7 +171,7 @@ public sealed class ClientConformanceTests(ITestOutputHelper output)
     private static void AssertDocTable(List<CellResult> results)
     {
         var table = Table(results);
-        var path = Path.Combine(RepositoryRoot(), "docs", "clients.md");
+        var path = Path.Combine(RepositoryPaths.Root, "docs", "clients.md");
         var doc = File.ReadAllText(path).ReplaceLineEndings("\n");
         var start = doc.IndexOf(TableStart, StringComparison.Ordinal);
         var end = doc.IndexOf(TableEnd, StringComparison.Ordinal);
@@ -226,14 +226,15 @@ public sealed class ClientConformanceTests(ITestOutputHelper output)
 
     private static async Task<List<CellResult>> RunScriptAsync(string folder, string script, string baseUrl)
     {
-        var (exitCode, stdout, stderr) = await RunAsync("node", [script, baseUrl], folder, TimeSpan.FromMinutes(3));
-        var last = stdout.Trim().Split('\n')[^1];
-        if (exitCode != 0 || !last.StartsWith('['))
+        try
         {
-            return [new CellResult(script, "script", script, false, $"node {script} exited {exitCode}\nstdout: {stdout}\nstderr: {stderr}", 0, false, string.Empty, 0)];
+            var cells = await NodeScript.RunAsync(folder, script, baseUrl);
+            return cells.Deserialize<List<CellResult>>(JsonOptions)!;
         }
-
-        return JsonSerializer.Deserialize<List<CellResult>>(last, JsonOptions)!;
+        catch (Exception exception) when (exception is InvalidOperationException or TimeoutException or JsonException)
+        {
+            return [new CellResult(script, "script", script, false, exception.Message, 0, false, string.Empty, 0)];
+        }
     }
 
     private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNameCaseInsensitive = true };
@@ -243,64 +244,4 @@ public sealed class ClientConformanceTests(ITestOutputHelper output)
 
     /// <summary>The structured-output type of the C# cell.</summary>
     private sealed record Weather([property: JsonPropertyName("city")] string City, [property: JsonPropertyName("temperature_c")] double TemperatureC);
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "ModelMix.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException($"ModelMix.slnx not found above {AppContext.BaseDirectory}.");
-    }
-
-    private static string NodeFolder() => Path.Combine(RepositoryRoot(), "tests", "ModelMix.IntegrationTests", "NodeClients", "conformance");
-
-    /// <summary>Installs the pinned npm packages when node_modules lacks them (.ci/run installs them first).</summary>
-    private static async Task EnsureInstalledAsync(string folder)
-    {
-        if (File.Exists(Path.Combine(folder, "node_modules", "ai", "package.json")))
-        {
-            return;
-        }
-
-        var (exitCode, stdout, stderr) = await RunAsync("npm", ["ci", "--no-audit", "--no-fund"], folder, TimeSpan.FromMinutes(5));
-        Assert.True(exitCode == 0, $"`npm ci` in {folder} failed with exit code {exitCode}.\n{stdout}\n{stderr}");
-    }
-
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string fileName, IEnumerable<string> arguments, string workingDirectory, TimeSpan timeout)
-    {
-        var start = new ProcessStartInfo(fileName)
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cancel = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cancel.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"`{fileName} {string.Join(' ', arguments)}` did not finish within {timeout}.");
-        }
-
-        return (process.ExitCode, await stdout, await stderr);
-    }
 }
