@@ -190,6 +190,7 @@ public static class ProxyApplication
         services.AddSingleton<ModelsEndpoint>();
         ProxyTelemetry.AddServices(services);
         services.AddSingleton<OpenAi.ChatCompletionsHandler>();
+        services.AddSingleton<OpenAi.ResponsesHandler>();
         services.AddKeysAndBudgets(); // virtual keys, budgets and the loopback-or-keys start-up check (KeysServices.cs)
         services.AddSingleton<AdminGate>(); // admin keys for /dashboard and /metrics (AdminGate.cs)
         services.AddSingleton<BrowserGuard>(); // Host, Origin and content-type checks against web pages (BrowserGuard.cs)
@@ -287,6 +288,8 @@ public static class ProxyApplication
         app.MapGet("/v1/models", (HttpContext context, ModelsEndpoint models) => models.ListAsync(context));
         app.MapGet("/v1/models/{id}", (HttpContext context, string id, ModelsEndpoint models) => models.GetAsync(context, id));
         app.MapPost("/v1/chat/completions", context => services.GetRequiredService<OpenAi.ChatCompletionsHandler>().HandleAsync(context)).WithMetadata(json);
+        app.MapPost("/v1/responses", context => services.GetRequiredService<OpenAi.ResponsesHandler>().HandleAsync(context)).WithMetadata(json);
+        app.Map("/v1/responses/{**rest}", context => services.GetRequiredService<OpenAi.ResponsesHandler>().RefuseStatefulAsync(context)); // stateless: no stored responses
         app.MapPost("/v1/modelmix/batch", (HttpContext context, BatchEndpoints batches) => batches.SubmitAsync(context)).WithMetadata(json);
         app.MapGet("/v1/modelmix/batch/{id}", (HttpContext context, string id, BatchEndpoints batches) => batches.StatusAsync(context, id));
         app.MapGet("/v1/modelmix/batch/{id}/results", (HttpContext context, string id, BatchEndpoints batches) => batches.ResultsAsync(context, id));
@@ -315,6 +318,8 @@ public static class ProxyApplication
         (configuration.GetSection($"{ProxyOptions.SectionName}:{nameof(ProxyOptions.AllowedOrigins)}").Get<string[]>() ?? [])
             .Select(BrowserGuard.NormalizeOrigin).OfType<string>().ToArray();
 
-    /// <summary>Errors on the OpenAI-compatible endpoint come in OpenAI's shape, everywhere else in Anthropic's.</summary>
-    internal static bool IsOpenAiPath(HttpContext context) => context.Request.Path.StartsWithSegments("/v1/chat", StringComparison.OrdinalIgnoreCase);
+    /// <summary>Errors on the OpenAI-compatible endpoints come in OpenAI's shape, everywhere else in Anthropic's.</summary>
+    internal static bool IsOpenAiPath(HttpContext context) =>
+        context.Request.Path.StartsWithSegments("/v1/chat", StringComparison.OrdinalIgnoreCase)
+        || context.Request.Path.StartsWithSegments("/v1/responses", StringComparison.OrdinalIgnoreCase);
 }

@@ -154,6 +154,13 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Chooses the reply from the request itself when the queue is empty (before the default): return null to fall back
+    /// to the default. For tests whose clients run calls concurrently or in an order the test does not script (e.g. a
+    /// tool loop answered with a tool use, then with text once the tool result is in).
+    /// </summary>
+    public Func<JsonObject, FakeReply?>? Responder { get; set; }
+
     /// <summary>Sets the reply used when the queue is empty (initially <see cref="FakeReply.Default"/>).</summary>
     public void SetDefault(FakeReply reply)
     {
@@ -173,6 +180,7 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
             _requests.Clear();
             _served.Clear();
             _default = FakeReply.Default;
+            Responder = null;
             Volatile.Write(ref _messageCount, 0);
         }
 
@@ -435,7 +443,7 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
         FakeReply reply;
         lock (_gate)
         {
-            reply = _script.TryDequeue(out var scripted) ? scripted : _default;
+            reply = _script.TryDequeue(out var scripted) ? scripted : Responder?.Invoke((JsonObject)json!) ?? _default;
         }
 
         var streaming = json!["stream"] is JsonValue flag && flag.GetValueKind() == JsonValueKind.True;

@@ -24,7 +24,15 @@ internal sealed class OpenAiDialect : MessagesForwarder.IClientDialect
         OpenAiError.WriteAsync(context, OpenAiError.StatusFor(status), message, code: type ?? AnthropicError.TypeFor(status));
 
     /// <inheritdoc />
-    public async Task WriteBufferedAsync(HttpContext context, UpstreamResult result, string requestId)
+    public Task WriteBufferedAsync(HttpContext context, UpstreamResult result, string requestId) =>
+        WriteBufferedAsync(context, result, message => OpenAiResponseTranslator.Translate(message, _created));
+
+    /// <summary>
+    /// Writes a complete upstream answer to an OpenAI client: a 2xx message through <paramref name="translate"/>, an
+    /// upstream error in OpenAI's error shape (<see cref="OpenAiError.FromAnthropic"/>); the relayable headers are kept.
+    /// Shared by <c>/v1/chat/completions</c> and <c>/v1/responses</c>.
+    /// </summary>
+    internal static async Task WriteBufferedAsync(HttpContext context, UpstreamResult result, Func<byte[], byte[]> translate)
     {
         var response = context.Response;
         byte[] body;
@@ -32,7 +40,7 @@ internal sealed class OpenAiDialect : MessagesForwarder.IClientDialect
         if (result.Status is >= 200 and < 300)
         {
             status = result.Status;
-            body = OpenAiResponseTranslator.Translate(result.Body, _created);
+            body = translate(result.Body);
         }
         else
         {

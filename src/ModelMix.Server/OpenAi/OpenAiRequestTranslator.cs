@@ -22,11 +22,22 @@ internal static class OpenAiRequestTranslator
     /// <c>anthropic-version</c> that removed <c>temperature</c> and <c>top_p</c> (2026-10-21 and later).
     /// </summary>
     /// <exception cref="OpenAiRequestException">The body is malformed or asks for something that cannot be translated.</exception>
-    public static OpenAiTranslatedRequest Translate(ReadOnlyMemory<byte> body, bool dropSamplingParameters)
+    public static OpenAiTranslatedRequest Translate(ReadOnlyMemory<byte> body, bool dropSamplingParameters) =>
+        Parse(body, "model and messages", root => Translate(root, dropSamplingParameters));
+
+    /// <summary>
+    /// Parses <paramref name="body"/> as JSON and hands its root to <paramref name="translate"/>; malformed JSON (and an
+    /// escaped unpaired surrogate met while reading) becomes an <see cref="OpenAiRequestException"/>. Shared by both
+    /// OpenAI doors.
+    /// </summary>
+    /// <param name="body">The request body.</param>
+    /// <param name="expected">What the body should hold, for the empty-body message (e.g. "model and input").</param>
+    /// <param name="translate">The translation of the parsed root.</param>
+    internal static T Parse<T>(ReadOnlyMemory<byte> body, string expected, Func<JsonElement, T> translate)
     {
         if (body.IsEmpty)
         {
-            throw new OpenAiRequestException("The request body is empty: expected a JSON object with model and messages.", param: null);
+            throw new OpenAiRequestException($"The request body is empty: expected a JSON object with {expected}.", param: null);
         }
 
         JsonDocument document;
@@ -43,7 +54,7 @@ internal static class OpenAiRequestTranslator
         {
             try
             {
-                return Translate(document.RootElement, dropSamplingParameters);
+                return translate(document.RootElement);
             }
             catch (InvalidOperationException)
             {
@@ -71,7 +82,7 @@ internal static class OpenAiRequestTranslator
         var output = new JsonObject
         {
             ["model"] = RequiredString(root, "model"),
-            ["max_tokens"] = MaxTokens(root),
+            ["max_tokens"] = MaxTokens(root, "max_completion_tokens", "max_tokens"),
         };
 
         var system = new JsonArray();
@@ -142,8 +153,6 @@ internal static class OpenAiRequestTranslator
         }
 
         var turns = new JsonArray();
-        string? lastRole = null;
-        JsonArray? lastContent = null;
         var index = 0;
         foreach (var message in messages.EnumerateArray())
         {
@@ -188,21 +197,7 @@ internal static class OpenAiRequestTranslator
                 throw new OpenAiRequestException($"{path}.content: a {role} message needs non-empty content{(role == "assistant" ? " or tool_calls" : string.Empty)}.", path + ".content");
             }
 
-            if (anthropicRole == lastRole && lastContent is not null)
-            {
-                // The Messages API wants alternating turns: tool results and a following user message share one turn.
-                foreach (var block in blocks.ToArray())
-                {
-                    blocks.Remove(block);
-                    lastContent.Add(block);
-                }
-
-                continue;
-            }
-
-            turns.Add(new JsonObject { ["role"] = anthropicRole, ["content"] = blocks });
-            lastRole = anthropicRole;
-            lastContent = blocks;
+            AppendTurn(turns, anthropicRole, blocks);
         }
 
         if (turns.Count == 0)
@@ -213,9 +208,51 @@ internal static class OpenAiRequestTranslator
         return turns;
     }
 
-    private static JsonArray UserContent(JsonElement message, string path)
+    /// <summary>
+    /// Adds a turn to <paramref name="turns"/>, or its blocks to the last turn when that has the same role: the Messages API
+    /// wants alternating turns, so tool results and a following user message share one turn.
+    /// </summary>
+    internal static void AppendTurn(JsonArray turns, string role, JsonArray blocks)
     {
-        var content = Optional(message, "content");
+        if (turns.Count > 0 && turns[^1] is JsonObject last && last["role"]!.GetValue<string>() == role && last["content"] is JsonArray lastContent)
+        {
+            foreach (var block in blocks.ToArray())
+            {
+                blocks.Remove(block);
+                lastContent.Add(block);
+            }
+
+            return;
+        }
+
+        turns.Add(new JsonObject { ["role"] = role, ["content"] = blocks });
+    }
+
+    private static JsonArray UserContent(JsonElement message, string path) =>
+        ContentBlocks(Optional(message, "content"), path, (blocks, type, part, partPath) =>
+        {
+            switch (type)
+            {
+                case "text":
+                    AddText(blocks, PartText(part, partPath));
+                    break;
+                case "image_url":
+                    blocks.Add(Image(part, partPath));
+                    break;
+                default:
+                    throw new OpenAiRequestException($"{partPath}.type: content parts of type '{type}' are not supported (text and image_url are).", partPath + ".type");
+            }
+        });
+
+    /// <summary>Adds the Anthropic blocks of one typed content part (at its path) to a turn's blocks.</summary>
+    internal delegate void PartHandler(JsonArray blocks, string type, JsonElement part, string partPath);
+
+    /// <summary>
+    /// A message's <c>content</c> (at <paramref name="path"/><c>.content</c>) as Anthropic blocks: a string becomes a text
+    /// block (none when empty), each part of an array goes to <paramref name="addPart"/> with its type.
+    /// </summary>
+    internal static JsonArray ContentBlocks(JsonElement? content, string path, PartHandler addPart)
+    {
         var blocks = new JsonArray();
         switch (content)
         {
@@ -227,17 +264,7 @@ internal static class OpenAiRequestTranslator
                 foreach (var part in parts.EnumerateArray())
                 {
                     var partPath = $"{path}.content[{index++}]";
-                    switch (PartType(part, partPath))
-                    {
-                        case "text":
-                            AddText(blocks, PartText(part, partPath));
-                            break;
-                        case "image_url":
-                            blocks.Add(Image(part, partPath));
-                            break;
-                        case var other:
-                            throw new OpenAiRequestException($"{partPath}.type: content parts of type '{other}' are not supported (text and image_url are).", partPath + ".type");
-                    }
+                    addPart(blocks, PartType(part, partPath), part, partPath);
                 }
 
                 break;
@@ -287,37 +314,46 @@ internal static class OpenAiRequestTranslator
             }
 
             var name = RequiredString(function, "name", callPath + ".function.name");
-            JsonNode input = new JsonObject();
-            if (Optional(function, "arguments") is { } arguments)
-            {
-                if (arguments.ValueKind != JsonValueKind.String)
-                {
-                    throw new OpenAiRequestException($"{callPath}.function.arguments: expected a JSON string.", callPath + ".function.arguments");
-                }
-
-                var raw = arguments.GetString()!;
-                if (!string.IsNullOrWhiteSpace(raw))
-                {
-                    try
-                    {
-                        input = JsonNode.Parse(raw) ?? new JsonObject();
-                    }
-                    catch (JsonException)
-                    {
-                        throw new OpenAiRequestException($"{callPath}.function.arguments: not valid JSON, so it cannot become a tool_use input.", callPath + ".function.arguments");
-                    }
-                }
-            }
-
-            if (input is not JsonObject)
-            {
-                throw new OpenAiRequestException($"{callPath}.function.arguments: must encode a JSON object.", callPath + ".function.arguments");
-            }
-
-            blocks.Add(new JsonObject { ["type"] = "tool_use", ["id"] = id, ["name"] = name, ["input"] = input });
+            blocks.Add(ToolUse(id, name, Optional(function, "arguments"), callPath + ".function.arguments"));
         }
 
         return blocks;
+    }
+
+    /// <summary>
+    /// A <c>tool_use</c> block for a function call the client sends back: <paramref name="arguments"/> (a JSON string, or
+    /// absent / blank for none) must encode a JSON object, which becomes <c>input</c>.
+    /// </summary>
+    internal static JsonObject ToolUse(string id, string name, JsonElement? arguments, string param)
+    {
+        JsonNode input = new JsonObject();
+        if (arguments is { } value)
+        {
+            if (value.ValueKind != JsonValueKind.String)
+            {
+                throw new OpenAiRequestException($"{param}: expected a JSON string.", param);
+            }
+
+            var raw = value.GetString()!;
+            if (!string.IsNullOrWhiteSpace(raw))
+            {
+                try
+                {
+                    input = JsonNode.Parse(raw) ?? new JsonObject();
+                }
+                catch (JsonException)
+                {
+                    throw new OpenAiRequestException($"{param}: not valid JSON, so it cannot become a tool_use input.", param);
+                }
+            }
+        }
+
+        if (input is not JsonObject)
+        {
+            throw new OpenAiRequestException($"{param}: must encode a JSON object.", param);
+        }
+
+        return new JsonObject { ["type"] = "tool_use", ["id"] = id, ["name"] = name, ["input"] = input };
     }
 
     private static JsonObject ToolResult(JsonElement message, string path)
@@ -398,7 +434,14 @@ internal static class OpenAiRequestTranslator
             throw new OpenAiRequestException($"{path}.image_url: Field required.", path + ".image_url");
         }
 
-        var url = RequiredString(imageUrl, "url", path + ".image_url.url");
+        return ImageFromUrl(RequiredString(imageUrl, "url", path + ".image_url.url"), path + ".image_url.url");
+    }
+
+    /// <summary>An Anthropic <c>image</c> block for an image URL: a <c>data:…;base64,</c> URL becomes a base64 source, an http(s) URL a url source.</summary>
+    /// <param name="url">The URL as the client sent it.</param>
+    /// <param name="param">The parameter it came in, for the error.</param>
+    internal static JsonObject ImageFromUrl(string url, string param)
+    {
         if (url.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
         {
             // data:[<media type>][;base64],<data>
@@ -408,7 +451,7 @@ internal static class OpenAiRequestTranslator
             var mediaType = separator >= 0 ? header[..separator] : header;
             if (comma < 0 || !header.EndsWith(";base64", StringComparison.OrdinalIgnoreCase) || mediaType.Length == 0)
             {
-                throw new OpenAiRequestException($"{path}.image_url.url: a data URL must look like data:image/png;base64,<data>.", path + ".image_url.url");
+                throw new OpenAiRequestException($"{param}: a data URL must look like data:image/png;base64,<data>.", param);
             }
 
             return new JsonObject
@@ -423,12 +466,13 @@ internal static class OpenAiRequestTranslator
             return new JsonObject { ["type"] = "image", ["source"] = new JsonObject { ["type"] = "url", ["url"] = url } };
         }
 
-        throw new OpenAiRequestException($"{path}.image_url.url: expected a data: URL or an http(s) URL.", path + ".image_url.url");
+        throw new OpenAiRequestException($"{param}: expected a data: URL or an http(s) URL.", param);
     }
 
-    private static long MaxTokens(JsonElement root)
+    /// <summary>The first of <paramref name="names"/> that is set, as <c>max_tokens</c>; <see cref="DefaultMaxTokens"/> when none is.</summary>
+    internal static long MaxTokens(JsonElement root, params string[] names)
     {
-        foreach (var name in (string[])["max_completion_tokens", "max_tokens"])
+        foreach (var name in names)
         {
             if (Optional(root, name) is not { } value || value.ValueKind == JsonValueKind.Null)
             {
@@ -446,7 +490,30 @@ internal static class OpenAiRequestTranslator
         return DefaultMaxTokens;
     }
 
-    private static void Tools(JsonElement root, JsonObject output)
+    private static void Tools(JsonElement root, JsonObject output) => Tools(
+        root,
+        output,
+        (tool, path) =>
+        {
+            if (tool.ValueKind != JsonValueKind.Object || Optional(tool, "type") is not { ValueKind: JsonValueKind.String } type || !type.ValueEquals("function"u8))
+            {
+                throw new OpenAiRequestException($"{path}.type: only tools of type 'function' are supported.", path + ".type");
+            }
+
+            return Optional(tool, "function") is { ValueKind: JsonValueKind.Object } function
+                ? ToolDefinition(function, path + ".function")
+                : throw new OpenAiRequestException($"{path}.function: Field required.", path + ".function");
+        },
+        named => Optional(named, "function") is { ValueKind: JsonValueKind.Object } function
+            ? RequiredString(function, "name", "tool_choice.function.name")
+            : throw new OpenAiRequestException("tool_choice: expected {\"type\": \"function\", \"function\": {\"name\": …}}.", "tool_choice"));
+
+    /// <summary>
+    /// Maps <c>tools</c> and <c>tool_choice</c>, shared by both OpenAI doors: <paramref name="tool"/> turns one element of
+    /// <c>tools</c> (at its path) into an Anthropic tool or refuses it; <paramref name="namedTool"/> reads the tool name of
+    /// an object <c>tool_choice</c> or refuses it. String choices are <see cref="ToolChoiceMode"/>'s.
+    /// </summary>
+    internal static void Tools(JsonElement root, JsonObject output, Func<JsonElement, string, JsonObject> tool, Func<JsonElement, string> namedTool)
     {
         var hasTools = false;
         if (Optional(root, "tools") is { } tools && tools.ValueKind != JsonValueKind.Null)
@@ -458,32 +525,9 @@ internal static class OpenAiRequestTranslator
 
             var translated = new JsonArray();
             var index = 0;
-            foreach (var tool in tools.EnumerateArray())
+            foreach (var element in tools.EnumerateArray())
             {
-                var path = $"tools[{index++}]";
-                if (tool.ValueKind != JsonValueKind.Object || Optional(tool, "type") is not { ValueKind: JsonValueKind.String } type || !type.ValueEquals("function"u8))
-                {
-                    throw new OpenAiRequestException($"{path}.type: only tools of type 'function' are supported.", path + ".type");
-                }
-
-                if (Optional(tool, "function") is not { ValueKind: JsonValueKind.Object } function)
-                {
-                    throw new OpenAiRequestException($"{path}.function: Field required.", path + ".function");
-                }
-
-                var entry = new JsonObject { ["name"] = RequiredString(function, "name", path + ".function.name") };
-                if (Optional(function, "description") is { ValueKind: JsonValueKind.String } description)
-                {
-                    entry["description"] = description.GetString();
-                }
-
-                entry["input_schema"] = Optional(function, "parameters") switch
-                {
-                    { ValueKind: JsonValueKind.Object } parameters => Schema(parameters, path + ".function.parameters"),
-                    null or { ValueKind: JsonValueKind.Null } => new JsonObject { ["type"] = "object", ["properties"] = new JsonObject() },
-                    _ => throw new OpenAiRequestException($"{path}.function.parameters: expected a JSON Schema object.", path + ".function.parameters"),
-                };
-                translated.Add(entry);
+                translated.Add(tool(element, $"tools[{index++}]"));
             }
 
             hasTools = translated.Count > 0;
@@ -493,32 +537,49 @@ internal static class OpenAiRequestTranslator
             }
         }
 
-        JsonObject? choice = null;
-        switch (Optional(root, "tool_choice"))
+        var choice = Optional(root, "tool_choice") switch
         {
-            case null or { ValueKind: JsonValueKind.Null }:
-                break;
-            case { ValueKind: JsonValueKind.String } mode:
-                choice = mode.GetString() switch
-                {
-                    "auto" => new JsonObject { ["type"] = "auto" },
-                    "none" => new JsonObject { ["type"] = "none" },
-                    "required" => new JsonObject { ["type"] = "any" },
-                    var other => throw new OpenAiRequestException($"tool_choice: '{other}' is not one of auto, none, required.", "tool_choice"),
-                };
-                break;
-            case { ValueKind: JsonValueKind.Object } named:
-                if (Optional(named, "function") is not { ValueKind: JsonValueKind.Object } function)
-                {
-                    throw new OpenAiRequestException("tool_choice: expected {\"type\": \"function\", \"function\": {\"name\": …}}.", "tool_choice");
-                }
+            null or { ValueKind: JsonValueKind.Null } => null,
+            { ValueKind: JsonValueKind.String } mode => ToolChoiceMode(mode.GetString()!, "tool_choice"),
+            { ValueKind: JsonValueKind.Object } named => new JsonObject { ["type"] = "tool", ["name"] = namedTool(named) },
+            _ => throw new OpenAiRequestException("tool_choice: expected a string or an object.", "tool_choice"),
+        };
+        SetToolChoice(root, output, hasTools, choice);
+    }
 
-                choice = new JsonObject { ["type"] = "tool", ["name"] = RequiredString(function, "name", "tool_choice.function.name") };
-                break;
-            default:
-                throw new OpenAiRequestException("tool_choice: expected a string or an object.", "tool_choice");
+    /// <summary>An Anthropic tool for an OpenAI function definition (<c>name</c>, <c>description</c>, <c>parameters</c>), found at <paramref name="path"/>.</summary>
+    internal static JsonObject ToolDefinition(JsonElement function, string path)
+    {
+        var entry = new JsonObject { ["name"] = RequiredString(function, "name", path + ".name") };
+        if (Optional(function, "description") is { ValueKind: JsonValueKind.String } description)
+        {
+            entry["description"] = description.GetString();
         }
 
+        entry["input_schema"] = Optional(function, "parameters") switch
+        {
+            { ValueKind: JsonValueKind.Object } parameters => Schema(parameters, path + ".parameters"),
+            null or { ValueKind: JsonValueKind.Null } => new JsonObject { ["type"] = "object", ["properties"] = new JsonObject() },
+            _ => throw new OpenAiRequestException($"{path}.parameters: expected a JSON Schema object.", path + ".parameters"),
+        };
+        return entry;
+    }
+
+    /// <summary>The Anthropic <c>tool_choice</c> for an OpenAI mode: <c>auto</c>, <c>none</c>, <c>required</c> (→ <c>any</c>).</summary>
+    internal static JsonObject ToolChoiceMode(string mode, string param) => mode switch
+    {
+        "auto" => new JsonObject { ["type"] = "auto" },
+        "none" => new JsonObject { ["type"] = "none" },
+        "required" => new JsonObject { ["type"] = "any" },
+        var other => throw new OpenAiRequestException($"{param}: '{other}' is not one of auto, none, required.", param),
+    };
+
+    /// <summary>
+    /// Sets <c>tool_choice</c>: without tools only <c>auto</c> / <c>none</c> are accepted (and dropped);
+    /// <c>parallel_tool_calls: false</c> becomes <c>disable_parallel_tool_use</c>.
+    /// </summary>
+    private static void SetToolChoice(JsonElement root, JsonObject output, bool hasTools, JsonObject? choice)
+    {
         if (!hasTools)
         {
             if (choice is not null && choice["type"]!.GetValue<string>() is not ("auto" or "none"))
@@ -545,14 +606,24 @@ internal static class OpenAiRequestTranslator
     }
 
     /// <summary>Maps <c>response_format</c>; returns true for JSON mode, which becomes a system instruction.</summary>
-    private static bool ResponseFormat(JsonElement root, JsonObject output)
+    private static bool ResponseFormat(JsonElement root, JsonObject output) =>
+        ResponseFormat(Optional(root, "response_format"), "response_format", "json_schema.schema", format =>
+            Optional(format, "json_schema") is { ValueKind: JsonValueKind.Object } jsonSchema ? Optional(jsonSchema, "schema") : null, output);
+
+    /// <summary>
+    /// Maps a response format (<c>response_format</c>, or the Responses API's <c>text.format</c>, at <paramref name="param"/>):
+    /// <c>json_schema</c> becomes structured output with the schema <paramref name="schemaOf"/> finds (at
+    /// <paramref name="schemaParam"/> below it); returns true for <c>json_object</c> (JSON mode), which becomes a system
+    /// instruction (<see cref="JsonObjectInstruction"/>).
+    /// </summary>
+    internal static bool ResponseFormat(JsonElement? format, string param, string schemaParam, Func<JsonElement, JsonElement?> schemaOf, JsonObject output)
     {
-        if (Optional(root, "response_format") is not { } format || format.ValueKind == JsonValueKind.Null)
+        if (format is not { } value || value.ValueKind == JsonValueKind.Null)
         {
             return false;
         }
 
-        var type = format.ValueKind == JsonValueKind.Object && Optional(format, "type") is { ValueKind: JsonValueKind.String } t ? t.GetString() : null;
+        var type = value.ValueKind == JsonValueKind.Object && Optional(value, "type") is { ValueKind: JsonValueKind.String } t ? t.GetString() : null;
         switch (type)
         {
             case "text":
@@ -560,21 +631,24 @@ internal static class OpenAiRequestTranslator
             case "json_object":
                 return true;
             case "json_schema":
-                if (Optional(format, "json_schema") is not { ValueKind: JsonValueKind.Object } jsonSchema
-                    || Optional(jsonSchema, "schema") is not { ValueKind: JsonValueKind.Object } schema)
+                if (schemaOf(value) is not { ValueKind: JsonValueKind.Object } schema)
                 {
-                    throw new OpenAiRequestException("response_format.json_schema.schema: Field required (a JSON Schema object).", "response_format.json_schema.schema");
+                    throw new OpenAiRequestException($"{param}.{schemaParam}: Field required (a JSON Schema object).", $"{param}.{schemaParam}");
                 }
 
-                // Anthropic structured outputs: the answer's text is constrained to the schema.
-                output["output_config"] = new JsonObject
-                {
-                    ["format"] = new JsonObject { ["type"] = "json_schema", ["schema"] = Schema(schema, "response_format.json_schema.schema") },
-                };
+                SetStructuredOutput(output, schema, $"{param}.{schemaParam}");
                 return false;
             default:
-                throw new OpenAiRequestException("response_format.type: expected text, json_object or json_schema.", "response_format.type");
+                throw new OpenAiRequestException($"{param}.type: expected text, json_object or json_schema.", param + ".type");
         }
+    }
+
+    /// <summary>Anthropic structured outputs: <c>output_config.format</c> constrains the answer's text to <paramref name="schema"/>.</summary>
+    private static void SetStructuredOutput(JsonObject output, JsonElement schema, string param)
+    {
+        var config = output["output_config"] as JsonObject ?? [];
+        config["format"] = new JsonObject { ["type"] = "json_schema", ["schema"] = Schema(schema, param) };
+        output["output_config"] = config;
     }
 
     /// <summary>A copy of a JSON Schema object; refused past <see cref="MaxSchemaDepth"/> levels (the Messages body has a depth limit).</summary>
@@ -633,7 +707,7 @@ internal static class OpenAiRequestTranslator
         }
     }
 
-    private static void Sampling(JsonElement root, JsonObject output, bool drop)
+    internal static void Sampling(JsonElement root, JsonObject output, bool drop)
     {
         foreach (var name in (string[])["temperature", "top_p"])
         {
@@ -655,7 +729,7 @@ internal static class OpenAiRequestTranslator
         }
     }
 
-    private static void AddText(JsonArray blocks, string? text)
+    internal static void AddText(JsonArray blocks, string? text)
     {
         // The Messages API refuses empty text blocks.
         if (!string.IsNullOrEmpty(text))
@@ -664,19 +738,19 @@ internal static class OpenAiRequestTranslator
         }
     }
 
-    private static JsonObject TextBlock(string text) => new() { ["type"] = "text", ["text"] = text };
+    internal static JsonObject TextBlock(string text) => new() { ["type"] = "text", ["text"] = text };
 
-    private static JsonElement? Optional(JsonElement element, string name) =>
+    internal static JsonElement? Optional(JsonElement element, string name) =>
         element.TryGetProperty(name, out var value) ? value : null;
 
-    private static bool Boolean(JsonElement element, string name, string? param = null) => Optional(element, name) switch
+    internal static bool Boolean(JsonElement element, string name, string? param = null) => Optional(element, name) switch
     {
         null or { ValueKind: JsonValueKind.Null or JsonValueKind.False } => false,
         { ValueKind: JsonValueKind.True } => true,
         _ => throw new OpenAiRequestException($"{param ?? name}: expected a boolean.", param ?? name),
     };
 
-    private static string RequiredString(JsonElement element, string name, string? param = null, bool allowEmpty = false)
+    internal static string RequiredString(JsonElement element, string name, string? param = null, bool allowEmpty = false)
     {
         param ??= name;
         if (Optional(element, name) is not { } value)

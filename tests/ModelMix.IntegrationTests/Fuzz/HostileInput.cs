@@ -5,8 +5,8 @@ using CsCheck;
 namespace ModelMix.IntegrationTests.Fuzz;
 
 /// <summary>
-/// Generators of hostile request bodies for the two request parsers: valid Anthropic Messages and OpenAI Chat
-/// Completions bodies with fields dropped, duplicated or given wrong-typed, huge, negative, deeply nested or
+/// Generators of hostile request bodies for the request parsers: valid Anthropic Messages, OpenAI Chat Completions and
+/// OpenAI Responses bodies with fields dropped, duplicated or given wrong-typed, huge, negative, deeply nested or
 /// Unicode-edge values, then (sometimes) damaged at the byte level: truncated, bytes flipped, invalid UTF-8 inserted,
 /// a BOM prefixed, or replaced by random bytes. A quarter of the cases are kept valid so they reach the upstream.
 /// CI runs 3,000 cases per in-process property and 300 per endpoint over HTTP (under 15 s on 2 cores); a release runs
@@ -205,6 +205,77 @@ internal static class HostileInput
             Field(h, "user", Str(h), absentWeight: 8),
             Field(h, "functions", Gen.Const("[]"), absentWeight: 20),
             Freq((6, Gen.Const((string?)null)), (h, Gen.Select(Gen.OneOf<string>("model", "messages", "max_tokens", "stream", "tools"), Any(h), (k, v) => (string?)$"\"{k}\":{v}")))),
+        Gen.Int[0, int.MaxValue],
+        (a, b, c, shuffleSeed) => JoinObject(
+            [a.Item1, a.Item2, a.Item3, a.Item4, a.Item5, a.Item6, b.Item1, b.Item2, b.Item3, b.Item4, b.Item5, b.Item6, c.Item1, c.Item2, c.Item3, c.Item4, c.Item5],
+            shuffleSeed));
+
+    // ---------- OpenAI Responses ----------
+
+    private static Gen<string> ResponsesPart(int h) => Freq(
+        (5, Str(h).Select(text => $"{{\"type\":\"input_text\",\"text\":{text}}}")),
+        (1, Gen.OneOf<string>(
+            "{\"type\":\"output_text\",\"text\":\"earlier\",\"annotations\":[]}",
+            "{\"type\":\"input_image\",\"image_url\":\"https://example.com/a.png\",\"detail\":\"auto\"}",
+            "{\"type\":\"input_image\",\"image_url\":\"data:image/png;base64,iVBORw0KGgo=\"}",
+            "{\"type\":\"input_image\",\"image_url\":\"data:,\"}",
+            "{\"type\":\"input_image\",\"file_id\":\"file_1\"}",
+            "{\"type\":\"input_image\"}",
+            "{\"type\":\"input_file\",\"file_data\":\"data:application/pdf;base64,JVBE\"}",
+            "{\"type\":\"refusal\",\"refusal\":\"no\"}")),
+        (h, Any(h)));
+
+    private static Gen<string> ResponsesContent(int h) => Freq(
+        (5, Str(h)),
+        (3, ResponsesPart(h).Array[0, 4].Select(parts => "[" + string.Join(",", parts) + "]")),
+        (h, Any(h)));
+
+    private static Gen<string> ResponsesItem(int h) => Freq(
+        (5, Gen.Select(Gen.OneOf<string>("\"user\"", "\"system\"", "\"developer\"", "\"assistant\""), Gen.OneOf<string>("", "\"type\":\"message\","), ResponsesContent(h),
+            (role, type, content) => $"{{{type}\"role\":{role},\"content\":{content}}}")),
+        (2, Gen.Select(Str(h), Str(h), ArgumentsValue(h), (id, name, args) => $"{{\"type\":\"function_call\",\"call_id\":{id},\"name\":{name},\"arguments\":{args}}}")),
+        (2, Gen.Select(Str(h), Freq((3, Str(h)), (1, ResponsesPart(h).Array[0, 3].Select(parts => "[" + string.Join(",", parts) + "]")), (h, Any(h))),
+            (id, output) => $"{{\"type\":\"function_call_output\",\"call_id\":{id},\"output\":{output}}}")),
+        (1, Gen.OneOf<string>("{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":[]}", "{\"type\":\"item_reference\",\"id\":\"msg_1\"}", "{\"type\":\"web_search_call\"}")),
+        (h, Gen.Select(Any(h), Any(h), (type, content) => $"{{\"type\":{type},\"role\":\"user\",\"content\":{content}}}")),
+        (h, Any(h)));
+
+    private static Gen<string> ResponsesInput(int h) => Freq(
+        (3, Str(h)),
+        (6, Gen.Select(Gen.Const("{\"role\":\"user\",\"content\":" + Text() + "}"), ResponsesItem(h).Array[0, 5],
+            (first, rest) => "[" + string.Join(",", rest.Prepend(first)) + "]")),
+        (2, ResponsesItem(h).Array[0, 4].Select(items => "[" + string.Join(",", items) + "]")),
+        (h, Any(h)));
+
+    private static Gen<string> ResponsesTools(int h) => Gen.Select(Str(h), Schema(h), Any(h).Array[0, h], (name, schema, extra) =>
+        $"[{{\"type\":\"function\",\"name\":{name},\"description\":\"d\",\"parameters\":{schema},\"strict\":true}}{string.Concat(extra.Select(e => "," + e))}]");
+
+    /// <summary>An OpenAI Responses API body as JSON text (before any byte-level damage).</summary>
+    public static readonly Gen<string> ResponsesJson = Freq((1, ResponsesBody(0)), (3, ResponsesBody(1)));
+
+    private static Gen<string> ResponsesBody(int h) => Gen.Select(
+        Gen.Select(
+            Field(h, "model", Gen.OneOf<string>(Models).Select(m => $"\"{m}\"")),
+            Field(h, "input", ResponsesInput(h)),
+            Field(h, "instructions", Str(h), absentWeight: 4),
+            Field(h, "max_output_tokens", Freq((4, Gen.Int[1, 4096].Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture))), (2, Num(h))), absentWeight: 4),
+            Field(h, "stream", Gen.OneOf<string>("true", "false", "null"), absentWeight: 6),
+            Field(h, "store", Gen.OneOf<string>("false", "true", "null"), absentWeight: 6)),
+        Gen.Select(
+            Field(h, "tools", ResponsesTools(h), absentWeight: 4),
+            Field(h, "tool_choice", Gen.OneOf<string>("\"auto\"", "\"none\"", "\"required\"", "\"sometimes\"", "{\"type\":\"function\",\"name\":\"lookup\"}", "{\"type\":\"function\"}", "{\"type\":\"allowed_tools\"}"), absentWeight: 6),
+            Field(h, "parallel_tool_calls", Gen.OneOf<string>("true", "false"), absentWeight: 8),
+            Field(h, "text", Gen.OneOf(
+                Gen.OneOf<string>("{}", "{\"format\":{\"type\":\"text\"}}", "{\"format\":{\"type\":\"json_object\"}}", "{\"format\":{\"type\":\"json_schema\"}}", "{\"format\":{\"type\":\"xml\"}}", "{\"verbosity\":\"low\"}"),
+                Schema(h).Select(s => $"{{\"format\":{{\"type\":\"json_schema\",\"name\":\"r\",\"schema\":{s}}}}}")), absentWeight: 6),
+            Field(h, "reasoning", Gen.OneOf<string>("{\"effort\":\"low\"}", "{\"effort\":\"minimal\"}", "{\"effort\":\"xhigh\"}", "{\"effort\":\"huge\"}", "{\"effort\":null,\"summary\":\"auto\"}", "{}"), absentWeight: 6),
+            Field(h, "temperature", Num(h), absentWeight: 6)),
+        Gen.Select(
+            Field(h, "top_p", Num(h), absentWeight: 8),
+            Field(h, "previous_response_id", Gen.OneOf<string>("null", "\"resp_1\""), absentWeight: 12),
+            Field(h, "background", Gen.OneOf<string>("false", "true"), absentWeight: 12),
+            Field(h, "safety_identifier", Str(h), absentWeight: 8),
+            Freq((6, Gen.Const((string?)null)), (h, Gen.Select(Gen.OneOf<string>("model", "input", "instructions", "stream", "tools", "text", "reasoning"), Any(h), (k, v) => (string?)$"\"{k}\":{v}")))),
         Gen.Int[0, int.MaxValue],
         (a, b, c, shuffleSeed) => JoinObject(
             [a.Item1, a.Item2, a.Item3, a.Item4, a.Item5, a.Item6, b.Item1, b.Item2, b.Item3, b.Item4, b.Item5, b.Item6, c.Item1, c.Item2, c.Item3, c.Item4, c.Item5],

@@ -15,6 +15,7 @@ public sealed class ParserFuzzTests
 
     private static readonly Gen<byte[]> AnthropicBodies = HostileInput.Damaged(HostileInput.AnthropicJson);
     private static readonly Gen<byte[]> OpenAiBodies = HostileInput.Damaged(HostileInput.OpenAiJson);
+    private static readonly Gen<byte[]> ResponsesBodies = HostileInput.Damaged(HostileInput.ResponsesJson);
 
     [Fact]
     public void Messages_parser_never_throws_and_an_accepted_request_is_consistent() =>
@@ -27,6 +28,10 @@ public sealed class ParserFuzzTests
     [Fact]
     public void OpenAi_translator_returns_an_accepted_messages_body_or_throws_its_own_exception() =>
         OpenAiBodies.Sample(CheckTranslation, seed: HostileInput.Seed, iter: HostileInput.Iterations, print: HostileInput.Print);
+
+    [Fact]
+    public void Responses_translator_returns_an_accepted_messages_body_or_throws_its_own_exception() =>
+        ResponsesBodies.Sample(CheckResponsesTranslation, seed: HostileInput.Seed, iter: HostileInput.Iterations, print: HostileInput.Print);
 
     internal static void CheckMessagesRequest(byte[] body)
     {
@@ -87,12 +92,33 @@ public sealed class ParserFuzzTests
             return;
         }
 
-        Assert.True(MessagesRequest.TryParse(translated.AnthropicBody, out var request, out var error), error);
-        Assert.Equal(translated.Stream, request!.Stream);
-        Assert.True(request.MessageCount >= 1);
+        CheckTranslated(translated.AnthropicBody, translated.Stream);
+    }
 
-        // The translation of an accepted body is itself stable under the model rewrite.
-        CheckRewrite(translated.AnthropicBody);
+    /// <summary>A translation of an accepted body is a Messages body the parser accepts, and stable under the model rewrite.</summary>
+    private static void CheckTranslated(byte[] anthropicBody, bool stream)
+    {
+        Assert.True(MessagesRequest.TryParse(anthropicBody, out var request, out var error), error);
+        Assert.Equal(stream, request!.Stream);
+        Assert.True(request.MessageCount >= 1);
+        CheckRewrite(anthropicBody);
+    }
+
+    internal static void CheckResponsesTranslation(byte[] body)
+    {
+        ResponsesTranslatedRequest translated;
+        try
+        {
+            translated = ResponsesRequestTranslator.Translate(body, dropSamplingParameters: false, ModelMix.Pricing.PriceBook.Default);
+        }
+        catch (OpenAiRequestException exception)
+        {
+            Assert.False(string.IsNullOrWhiteSpace(exception.Message));
+            return;
+        }
+
+        CheckTranslated(translated.AnthropicBody, translated.Stream);
+        Assert.NotEmpty(OpenAiJson.ToUtf8(translated.Echo)); // the request's parameters the response repeats are writable JSON
     }
 
     /// <summary>The body's tokens (type and raw value), with the top-level model's value replaced when asked.</summary>

@@ -32,9 +32,14 @@ public sealed class ProxyFuzzTests(ITestOutputHelper output) : IAsyncLifetime
     public Task Chat_completions_endpoint_answers_hostile_bodies_below_500_with_openai_errors() =>
         FuzzAsync("v1/chat/completions", HostileInput.Damaged(HostileInput.OpenAiJson), AssertOpenAiError);
 
+    [Fact]
+    public Task Responses_endpoint_answers_hostile_bodies_below_500_with_openai_errors() =>
+        FuzzAsync("v1/responses", HostileInput.Damaged(HostileInput.ResponsesJson), AssertOpenAiError);
+
     [Theory]
     [InlineData("v1/messages")]
     [InlineData("v1/chat/completions")]
+    [InlineData("v1/responses")]
     public async Task Oversize_deeply_nested_and_unicode_edge_bodies_are_refused_cleanly(string path)
     {
         var assertError = path == "v1/messages" ? (Action<JsonElement>)AssertAnthropicError : AssertOpenAiError;
@@ -57,6 +62,10 @@ public sealed class ProxyFuzzTests(ITestOutputHelper output) : IAsyncLifetime
         if (path == "v1/messages")
         {
             bodies = [.. bodies, .. duplicateModels];
+        }
+        else if (path == "v1/responses")
+        {
+            bodies = [.. bodies.Select(body => body.Replace("\"messages\":", "\"input\":", StringComparison.Ordinal))];
         }
 
         using var http = _harness.Http();

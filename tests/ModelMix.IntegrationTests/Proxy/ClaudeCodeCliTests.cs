@@ -137,6 +137,30 @@ public sealed class ClaudeCodeCliTests
         Assert.Equal(2, records.Select(record => record.RequestId).Distinct().Count());
     }
 
+    [Fact]
+    public async Task Claude_code_structured_output_with_json_schema_comes_back_through_the_proxy()
+    {
+        await using var harness = await ProxyHarness.StartAsync();
+        Clients.ClientReplies.Install(harness.Fake); // Claude Code's StructuredOutput tool is called with the structured answer
+        using var work = new TempDirectory();
+        const string Schema = """{"type":"object","properties":{"city":{"type":"string"},"temperature_c":{"type":"number"}},"required":["city","temperature_c"],"additionalProperties":false}""";
+
+        var run = await RunClaudeAsync(harness, work.Path, "-p", "The weather in Paris, as JSON.", "--output-format", "json", "--json-schema", Schema);
+
+        var requests = harness.Fake.MessageRequests;
+        var shapes = string.Join("\n", requests.Select(r => $"tool_choice={r.Json!["tool_choice"]?.ToJsonString()} output_config={r.Json!["output_config"]?.ToJsonString()} tools={string.Join(",", (r.Json!["tools"] as JsonArray ?? []).Select(t => t?["name"]?.GetValue<string>()))}"));
+        Assert.False(run.Output.GetProperty("is_error").GetBoolean(), run.Describe() + "\n" + shapes);
+        Assert.True(run.Output.TryGetProperty("structured_output", out var structured), run.Describe() + "\n" + shapes);
+        // Claude Code asks for it with a StructuredOutput tool of its own, which the fake calls (ClientReplies).
+        Assert.Contains(requests[0].Json!["tools"]!.AsArray(), tool => tool?["name"]?.GetValue<string>() == "StructuredOutput");
+        Assert.Equal("Paris", structured.GetProperty("city").GetString());
+        Assert.Equal(18, structured.GetProperty("temperature_c").GetInt32());
+
+        var records = await harness.ReadLedgerAsync();
+        Assert.Equal(requests.Count, records.Count);
+        Assert.All(records, record => Assert.Equal(LedgerStatus.Ok, record.Status));
+    }
+
     /// <summary>What every Claude Code call looks like once the proxy has forwarded it upstream.</summary>
     private static void AssertClaudeCodeRequest(RecordedRequest request, string session)
     {
