@@ -24,6 +24,7 @@ public sealed class ClientHangupTests
     [Theory]
     [InlineData("v1/messages")]
     [InlineData("v1/chat/completions")]
+    [InlineData("v1/responses")]
     public async Task A_client_gone_before_the_answer_leaves_the_call_running_and_it_is_recorded_with_its_real_usage(string path)
     {
         await using var harness = await ProxyHarness.StartAsync();
@@ -75,6 +76,24 @@ public sealed class ClientHangupTests
             Assert.Equal((1000L, 200L), (record.Usage.InputTokens, record.Usage.OutputTokens));
             Assert.Equal(CallCost, record.Cost!.Value.Total);
         });
+    }
+
+    [Fact]
+    public async Task A_cascade_whose_client_left_records_its_tier_and_pays_for_no_rating_or_escalation()
+    {
+        await using var harness = await ProxyHarness.StartAsync();
+        harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithDelay(TimeSpan.FromMilliseconds(800)));
+        using var http = Client(harness);
+
+        // The client leaves while the cascade's first tier is answering.
+        await HangUpAsync(http, Post("v1/messages", stream: false, RequestBody(stream: false).Replace("claude-haiku-4-5", "auto-cascade", StringComparison.Ordinal)), TimeSpan.FromMilliseconds(200));
+
+        var record = Assert.Single(await WaitForRecordsAsync(harness, 1));
+        await Task.Delay(1000); // a rating or an escalation, if one were (wrongly) started, would reach the fake by now
+        Assert.Equal(1, harness.Fake.MessageCount); // the tier only: no verifier call, no stronger tier for nobody
+        Assert.True(Assert.Single(harness.Fake.ServedMessages).Completed);
+        Assert.Equal(("cascade", LedgerStatus.Ok, true), (record.Policy, record.Status, record.ClientDisconnected));
+        Assert.Single(await harness.ReadLedgerAsync());
     }
 
     [Fact]
@@ -212,12 +231,13 @@ public sealed class ClientHangupTests
     private static HttpClient Client(ProxyHarness harness) =>
         new(new SocketsHttpHandler { MaxConnectionsPerServer = 64, MaxResponseDrainSize = 0 }) { BaseAddress = harness.ProxyUrl, Timeout = TimeSpan.FromSeconds(60) };
 
-    private static string RequestBody(bool stream) =>
-        $$"""{"model":"claude-haiku-4-5","max_tokens":100,"stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"Write a haiku about money."}]}""";
+    private static string RequestBody(bool stream, string path = "v1/messages") => path == "v1/responses"
+        ? $$"""{"model":"claude-haiku-4-5","max_output_tokens":100,"stream":{{(stream ? "true" : "false")}},"input":"Write a haiku about money."}"""
+        : $$"""{"model":"claude-haiku-4-5","max_tokens":100,"stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"Write a haiku about money."}]}""";
 
-    private static HttpRequestMessage Post(string path, bool stream)
+    private static HttpRequestMessage Post(string path, bool stream, string? body = null)
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(RequestBody(stream), Encoding.UTF8) };
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body ?? RequestBody(stream, path), Encoding.UTF8) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         request.Headers.Add("anthropic-version", "2023-06-01");
         return request;
