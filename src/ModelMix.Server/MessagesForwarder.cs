@@ -514,6 +514,10 @@ internal sealed class MessagesForwarder : IDisposable
     /// </remarks>
     private async Task<UpstreamResult> SendWithRetriesAsync(CallContext call, StrongBox<int> attempts, ClientHangups.CallWatch watch)
     {
+        // A client that left before the first attempt (during routing, a paid classification, a hold) is owed nothing: no
+        // call is started for it (the ForwardAsync and cascade callers end the request on this cancellation).
+        watch.Client.ThrowIfCancellationRequested();
+
         if (_retry is null)
         {
             return await SendOnceAsync(call, ++attempts.Value, watch.Token);

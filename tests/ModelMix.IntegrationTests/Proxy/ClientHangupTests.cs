@@ -97,6 +97,24 @@ public sealed class ClientHangupTests
     }
 
     [Fact]
+    public async Task A_client_gone_during_the_meta_routers_classification_pays_for_it_and_no_answer_is_started()
+    {
+        await using var harness = await ProxyHarness.StartAsync();
+        using var replies = new Cascade.TextReplies();
+        harness.Fake.Enqueue(replies.Message("{\"tier\":\"opus\",\"reason\":\"a plan\"}").WithDelay(TimeSpan.FromMilliseconds(800)));
+        using var http = Client(harness);
+
+        await HangUpAsync(http, Post("v1/messages", stream: false, RequestBody(stream: false).Replace("claude-haiku-4-5", "auto-meta", StringComparison.Ordinal)), TimeSpan.FromMilliseconds(200));
+
+        // The classification ran on (it is billed) and is recorded as the request's routing call (attempt 0) …
+        var record = Assert.Single(await WaitForRecordsAsync(harness, 1));
+        Assert.Equal((LedgerRecord.RoutingCallAttempt, LedgerStatus.Ok), (record.Attempt, record.Status));
+        Assert.True(record.Cost!.Value.Total > 0m);
+        await Task.Delay(1000); // an answering call, if one were (wrongly) started, would reach the fake by now
+        Assert.Equal(1, harness.Fake.MessageCount); // … and no answer is paid for a client who left
+    }
+
+    [Fact]
     public async Task Past_the_orphan_limit_a_call_is_stopped_and_billed_its_worst_case()
     {
         await using var harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:MaxOrphanedCalls"] = "0");
