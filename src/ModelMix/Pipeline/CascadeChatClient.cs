@@ -239,13 +239,13 @@ public sealed class CascadeChatClient : DelegatingChatClient
         var attempt = run.NextAttempt();
         var reason = $"verifier on {RoutingValidation.DescribeTarget(_verifierName, _verifierModel)}: rating the answer of {name}";
         var options = new ChatOptions { ModelId = _verifierModel, MaxOutputTokens = _options.VerifierMaxOutputTokens, ResponseFormat = _ratingFormat }
-            .WithRequestId(run.RequestId)
-            .WithAttempt(attempt)
-            .WithRequestedModel(callerOptions.GetRequestedModel() ?? callerOptions?.ModelId ?? _options.PolicyName)
-            .WithRouting(_options.PolicyName, reason)
-            .WithTaskLabel(run.TaskLabel)
-            .WithSessionId(callerOptions.GetSessionId())
-            .WithKeyId(callerOptions.GetKeyId());
+            .SetRequestId(run.RequestId)
+            .SetAttempt(attempt)
+            .SetRequestedModel(callerOptions.GetRequestedModel() ?? callerOptions?.ModelId ?? _options.PolicyName)
+            .SetRouting(_options.PolicyName, reason)
+            .SetTaskLabel(run.TaskLabel)
+            .SetSessionId(callerOptions.GetSessionId())
+            .SetKeyId(callerOptions.GetKeyId());
         var request = new StringBuilder();
         foreach (var message in messages)
         {
@@ -275,11 +275,11 @@ public sealed class CascadeChatClient : DelegatingChatClient
         options.AdditionalProperties = callerOptions?.AdditionalProperties is { } properties ? new AdditionalPropertiesDictionary(properties) : null;
         options.ModelId = model;
         return options
-            .WithRequestId(run.RequestId)
-            .WithAttempt(attempt)
-            .WithRequestedModel(callerOptions.GetRequestedModel() ?? callerOptions?.ModelId ?? _options.PolicyName)
-            .WithRouting(_options.PolicyName, run.Reason)
-            .WithEscalatedFrom(run.EscalatedFrom);
+            .SetRequestId(run.RequestId)
+            .SetAttempt(attempt)
+            .SetRequestedModel(callerOptions.GetRequestedModel() ?? callerOptions?.ModelId ?? _options.PolicyName)
+            .SetRouting(_options.PolicyName, run.Reason)
+            .SetEscalatedFrom(run.EscalatedFrom);
     }
 
     private static ChatResponse Finish(ChatResponse response, Run run, int tier, double? confidence)

@@ -298,12 +298,12 @@ public sealed class ShadowRunner : IAsyncDisposable
         }
 
         var options = new ChatOptions { ModelId = _options.JudgeModel, MaxOutputTokens = _options.JudgeMaxOutputTokens }
-            .WithRequestId(job.PairId)
-            .WithShadowPairId(job.PairId)
-            .WithAttempt(2)
-            .WithRequestedModel(_options.JudgeModel)
-            .WithRouting(JudgePolicy, $"judge of shadow pair {job.PairId}: {_options.CandidateModel} against {live.Model}")
-            .WithTaskLabel(job.TaskLabel);
+            .SetRequestId(job.PairId)
+            .SetShadowPairId(job.PairId)
+            .SetAttempt(2)
+            .SetRequestedModel(_options.JudgeModel)
+            .SetRouting(JudgePolicy, $"judge of shadow pair {job.PairId}: {_options.CandidateModel} against {live.Model}")
+            .SetTaskLabel(job.TaskLabel);
         var startedAt = _time.GetUtcNow();
         ChatResponse response;
         try
