@@ -11,7 +11,7 @@ namespace ModelMix.Hosting;
 /// <c>kill -9</c> at most what was recorded in the last <see cref="LedgerOptions.FlushInterval"/>. It is the
 /// <see cref="ILedger"/> of the container: stages built before the host starts hold it and record once it is open.
 /// </summary>
-internal sealed class HostedLedger(IOptions<ModelMixOptions> settings, IOptions<LedgerOptions> ledgerOptions, TimeProvider time, ILoggerFactory? loggers) : ILedger, IHostedService
+internal sealed class HostedLedger(IOptions<ModelMixOptions> settings, IOptions<LedgerOptions> ledgerOptions, TimeProvider time, ILoggerFactory? loggers) : ILedger, IHostedService, IDisposable
 {
     private readonly TaskCompletionSource<BufferedLedger> _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _starting;
@@ -76,6 +76,18 @@ internal sealed class HostedLedger(IOptions<ModelMixOptions> settings, IOptions<
         if (_opened.Task.IsCompletedSuccessfully)
         {
             await _opened.Task.Result.DisposeAsync().ConfigureAwait(false); // idempotent: a stopped ledger is already closed
+        }
+    }
+
+    /// <summary>
+    /// For a container disposed synchronously (<c>ServiceProvider.Dispose</c>), which refuses services that can only be
+    /// disposed asynchronously: commits what is buffered and closes the store, waiting for it.
+    /// </summary>
+    public void Dispose()
+    {
+        if (_opened.Task.IsCompletedSuccessfully)
+        {
+            _opened.Task.Result.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
     }
 }
