@@ -29,7 +29,8 @@ public static class ModelMixServiceCollectionExtensions
     /// <see cref="ShadowOptions"/>, <see cref="TierDriftOptions"/> — so a bad value stops the host's start with a message
     /// naming its key, and <c>services.Configure&lt;T&gt;</c> changes what the stages get;</item>
     /// <item>the <see cref="PriceBook"/> (<c>ModelMix:Prices</c> over the embedded book), a <see cref="TimeProvider"/>,
-    /// <see cref="ModelMixMetrics"/>, the <see cref="AttemptRecorder"/>;</item>
+    /// <see cref="ModelMixMetrics"/>, the <see cref="AttemptRecorder"/>, a <see cref="TierDriftMonitor"/>
+    /// (<c>ModelMix:TierDrift</c>);</item>
     /// <item>the <see cref="ILedger"/> (and its <see cref="ILedgerStore"/>) as a hosted service that opens and migrates
     /// the store when the host starts and, at a normal stop, commits every buffered record and closes it.</item>
     /// </list>
@@ -110,6 +111,14 @@ public static class ModelMixServiceCollectionExtensions
         // The stages' options name the registered price book unless they name another.
         services.AddOptions<CascadeOptions>().PostConfigure<PriceBook>((options, prices) => options.PriceBook ??= prices);
         services.AddOptions<FallbackOptions>().PostConfigure<PriceBook>((options, prices) => options.PriceBook ??= prices);
+        services.AddOptions<TierDriftOptions>().PostConfigure<PriceBook, TimeProvider>((options, prices, time) =>
+        {
+            options.Prices ??= prices;
+            options.TimeProvider ??= time;
+        });
+        services.TryAddSingleton(provider => new TierDriftMonitor(
+            provider.GetRequiredService<IOptions<TierDriftOptions>>().Value,
+            provider.GetService<ILogger<TierDriftMonitor>>()));
 
         services.TryAddSingleton(provider => new ModelMixMetrics(provider.GetService<IMeterFactory>(), provider.GetRequiredService<PriceBook>()));
         services.TryAddSingleton(provider => new HostedLedger(

@@ -20,7 +20,8 @@ public static class ModelMixPipelineBuilderExtensions
 {
     /// <summary>
     /// Adds the standard stages in the standard order, each configured from the services (<c>AddModelMix</c>):
-    /// loop guard (when <c>ModelMix:LoopGuard</c> is configured), routing, fallback, prompt caching (when
+    /// loop guard (when <c>ModelMix:LoopGuard</c> is configured), routing, tier drift (when <c>ModelMix:TierDrift</c>
+    /// is configured), fallback, prompt caching (when
     /// <c>ModelMix:Caching</c> is configured and not disabled), batching (when an <see cref="IBatchStore"/> is
     /// registered), shadow (when <c>ModelMix:Shadow:CandidateModel</c> is set), then the ledger.
     /// </summary>
@@ -36,6 +37,7 @@ public static class ModelMixPipelineBuilderExtensions
             var stages = new ModelMixPipelineOptions
             {
                 LoopGuard = configuration?.GetSection(ModelMixSections.LoopGuard).Exists() == true,
+                TierDrift = configuration?.GetSection(ModelMixSections.TierDrift).Exists() == true,
                 PromptCaching = configuration?.GetSection(PromptCachingChatClientOptions.SectionName) is { } caching && caching.Exists() && caching.GetValue("Enabled", true),
                 Batching = services.GetService<IBatchStore>() is not null,
                 Shadow = configuration?[ModelMixSections.Shadow + ":CandidateModel"] is { Length: > 0 },
@@ -47,7 +49,13 @@ public static class ModelMixPipelineBuilderExtensions
                 pipeline.UseModelMixLoopGuard();
             }
 
-            pipeline.UseModelMixRouting().UseModelMixFallback();
+            pipeline.UseModelMixRouting();
+            if (stages.TierDrift)
+            {
+                pipeline.UseModelMixTierDrift();
+            }
+
+            pipeline.UseModelMixFallback();
             if (stages.PromptCaching)
             {
                 pipeline.UseModelMixPromptCaching();
@@ -168,6 +176,9 @@ public sealed class ModelMixPipelineOptions
 {
     /// <summary>The loop guard, outermost; on when <c>ModelMix:LoopGuard</c> is configured.</summary>
     public bool LoopGuard { get; set; }
+
+    /// <summary>The tier-drift monitor below routing (the registered <c>TierDriftMonitor</c>); on when <c>ModelMix:TierDrift</c> is configured.</summary>
+    public bool TierDrift { get; set; }
 
     /// <summary>Prompt caching below fallback; on when <c>ModelMix:Caching</c> is configured and its <c>Enabled</c> is not false.</summary>
     public bool PromptCaching { get; set; }

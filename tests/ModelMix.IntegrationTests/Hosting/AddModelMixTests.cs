@@ -200,6 +200,31 @@ public sealed class AddModelMixTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task UseModelMix_adds_the_stages_the_configuration_asks_for()
+    {
+        using var host = Host(new()
+        {
+            ["ModelMix:LoopGuard:MaxStepsPerSession"] = "10",
+            ["ModelMix:TierDrift:MaxShare:opus"] = "0.5",
+            ["ModelMix:Caching:Ttl"] = "1h",
+        });
+        await host.StartAsync();
+        var chat = host.Services.GetRequiredService<IChatClient>();
+
+        await chat.GetResponseAsync("Summarize the meeting notes.", new ChatOptions().WithSessionId("s-1"));
+        await host.StopAsync();
+
+        Assert.NotNull(chat.GetService<LoopGuardChatClient>());
+        Assert.NotNull(chat.GetService<ModelRoutingChatClient>());
+        Assert.NotNull(chat.GetService<TierDriftChatClient>());
+        Assert.NotNull(chat.GetService<FallbackChatClient>());
+        Assert.NotNull(chat.GetService<PromptCachingChatClient>());
+        Assert.NotNull(chat.GetService<LedgerChatClient>());
+        Assert.Null(chat.GetService<ShadowChatClient>());
+        Assert.Equal(1, RowsInLedgerRecords());
+    }
+
+    [Fact]
     public void Options_reach_the_stages_through_IOptions()
     {
         using var host = Host(services: services => services.Configure<CascadeOptions>(o => o.Threshold = 0.8), pipeline: chat => chat.UseModelMixCascade().UseModelMixLedger());
