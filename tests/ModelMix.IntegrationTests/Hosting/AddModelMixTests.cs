@@ -107,6 +107,26 @@ public sealed class AddModelMixTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_cascade_answer_carries_what_every_tier_cost()
+    {
+        _server.Enqueue(FakeReply.Message().WithUsage(input: 1000, output: 200)); // haiku: no confidence, escalates
+        _server.Enqueue(FakeReply.Message().WithUsage(input: 1000, output: 200)); // sonnet: the last reachable tier
+        using var host = Host(new() { ["ModelMix:Cascade:MaxEscalations"] = "1" }, pipeline: chat => chat.UseModelMixCascade().UseModelMixLedger());
+        await host.StartAsync();
+        var chat = host.Services.GetRequiredService<IChatClient>();
+
+        var answer = await chat.GetResponseAsync("Is 17 prime?");
+        await host.StopAsync();
+
+        // Haiku 5.5 at $0.1 / $0.5 per MTok: 1,000 × 0.1 / 1e6 + 200 × 0.5 / 1e6 = 0.0001 + 0.0001 = 0.0002;
+        // Sonnet 5.5 at $2 / $10: 1,000 × 2 / 1e6 + 200 × 10 / 1e6 = 0.004. Together $0.0042.
+        Assert.Equal([PriceBook.Default.ResolveTier("haiku"), PriceBook.Default.ResolveTier("sonnet")], Enumerable.Range(0, 2).Select(SentModel));
+        Assert.Equal(0.0042m, answer.GetCostUsd());
+        Assert.Equal(0.0042m, answer.GetCascadeResult()!.TotalCost);
+        Assert.Equal(2, answer.GetAttempts());
+    }
+
+    [Fact]
     public async Task Services_Configure_FallbackOptions_reaches_the_fallback_stage()
     {
         _server.Enqueue(FakeReply.Overloaded());
