@@ -160,7 +160,7 @@ internal static class AuditCommand
             }
             catch (Exception exception) when (exception is FormatException or PricingException or FileNotFoundException or IOException or InvalidOperationException or ArgumentException or System.Data.Common.DbException or ModelMix.Routing.RoutingConfigurationException)
             {
-                await error.WriteLineAsync("modelmix audit: " + exception.Message);
+                await error.WriteLineAsync("modelmix audit: " + CliErrors.Message(exception));
                 return 1;
             }
         });

@@ -120,7 +120,7 @@ internal static class PricesCommand
             }
             catch (Exception exception) when (exception is PricingException or FileNotFoundException or IOException or FormatException or System.Data.Common.DbException)
             {
-                await result.InvocationConfiguration.Error.WriteLineAsync("modelmix prices: " + exception.Message);
+                await result.InvocationConfiguration.Error.WriteLineAsync("modelmix prices: " + CliErrors.Message(exception));
                 return 1;
             }
         });

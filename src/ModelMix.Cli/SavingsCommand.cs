@@ -74,7 +74,7 @@ internal static class SavingsCommand
             }
             catch (Exception exception) when (exception is FormatException or PricingException or FileNotFoundException or IOException or InvalidOperationException or System.Data.Common.DbException)
             {
-                await error.WriteLineAsync("modelmix savings: " + exception.Message);
+                await error.WriteLineAsync("modelmix savings: " + CliErrors.Message(exception));
                 return 1;
             }
         });

@@ -744,7 +744,7 @@ internal sealed class MessagesForwarder : IDisposable
                 Log.Unpriced(_logger, call.RequestId, model ?? call.Route.Model);
             }
 
-            return new UpstreamResult { Attempt = attempt, Status = status, Body = body, Headers = headers, StartedAt = startedAt, StartedTimestamp = started };
+            return new UpstreamResult { Attempt = attempt, Status = status, Body = body, Headers = headers, StartedAt = startedAt, StartedTimestamp = started, Cost = record.Cost?.Total };
         }
 
         var errorType = ReadErrorType(body) ?? AnthropicError.TypeFor(status);
@@ -1075,6 +1075,11 @@ internal sealed class MessagesForwarder : IDisposable
         {
             Log.Unpriced(_logger, call.RequestId, model);
         }
+
+        if (!clientGone && !watch.ClientGone)
+        {
+            await AnswerHeaders.WriteStreamTrailerAsync(response, call.RequestId, record, client); // ": modelmix cost_usd=…" after the last event
+        }
     }
 
     /// <summary>The ledger record of one attempt; an answered one passes what the answer said (one record built, not copied with <c>with</c>).</summary>
@@ -1334,6 +1339,7 @@ internal sealed class MessagesForwarder : IDisposable
     {
         using (result)
         {
+            AnswerHeaders.Apply(context.Response, call.Route, result); // the decision and (buffered) the cost (AnswerHeaders.cs)
             if (result.OpenStream is { } stream)
             {
                 await RelayStreamAsync(context, call, result, stream, dialect.CreateStreamTranslator());

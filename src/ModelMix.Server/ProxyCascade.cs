@@ -234,13 +234,13 @@ internal sealed partial class ProxyCascade
         var options = _settings.Options;
         var reason = $"verifier on {Describe((_settings.VerifierName, _settings.VerifierModel))}: rating the answer of {tierName}";
         var chatOptions = new ChatOptions { ModelId = _settings.VerifierModel, MaxOutputTokens = options.VerifierMaxOutputTokens, ResponseFormat = _ratingFormat }
-            .WithRequestId(requestId)
-            .WithAttempt(attempt)
-            .WithRequestedModel(request.Model)
-            .WithRouting(options.PolicyName, reason)
-            .WithTaskLabel(taskLabel)
-            .WithSessionId(sessionId)
-            .WithKeyId(budget.KeyId);
+            .SetRequestId(requestId)
+            .SetAttempt(attempt)
+            .SetRequestedModel(request.Model)
+            .SetRouting(options.PolicyName, reason)
+            .SetTaskLabel(taskLabel)
+            .SetSessionId(sessionId)
+            .SetKeyId(budget.KeyId);
         var prompt = $"Request:\n{Clip(request.Features.Text.ToString())}\n\nAnswer:\n{Clip(answer)}";
         List<ChatMessage> messages = [new(ChatRole.System, options.VerifierPrompt), new(ChatRole.User, prompt)];
         var startedAt = _time.GetUtcNow();

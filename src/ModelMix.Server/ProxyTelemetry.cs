@@ -15,7 +15,8 @@ internal static class ProxyTelemetry
     public static void AddServices(IServiceCollection services)
     {
         // Model labels take the price book's spelling, so a model sent in any casing is one series (ModelMixMetrics).
-        services.AddSingleton(provider => new ModelMixMetrics(provider.GetRequiredService<IMeterFactory>(), provider.GetRequiredService<PriceBook>()));
+        // The proxy makes the upstream calls itself, so it records the GenAI client metrics too (nothing else does).
+        services.AddSingleton(provider => new ModelMixMetrics(provider.GetRequiredService<IMeterFactory>(), provider.GetRequiredService<PriceBook>(), genAiClientMetrics: true));
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(ModelMixMetrics.MeterName)
             // The runtime's own metrics (.NET 9+): CPU time, GC collections and pauses, bytes allocated, thread pool.

@@ -36,6 +36,9 @@ internal sealed class UpstreamResult : IDisposable
     /// <summary>When the attempt started, as a <see cref="TimeProvider"/> timestamp.</summary>
     public long StartedTimestamp { get; init; }
 
+    /// <summary>The exact cost of a successful buffered attempt, as recorded (<c>x-modelmix-cost-usd</c>); null when unpriced or not answered.</summary>
+    public decimal? Cost { get; init; }
+
     /// <summary>When the attempt started, in UTC.</summary>
     public DateTimeOffset StartedAt { get; init; }
 

@@ -18,7 +18,7 @@ public static class BatchingChatClientBuilderExtensions
     /// <param name="store">The durable queue (e.g. a <see cref="SqliteBatchStore"/> on the ledger's file).</param>
     /// <param name="configure">Changes the stage's options, e.g. <c>o => o.Batcher = runner.Batcher</c>.</param>
     /// <returns>The builder, for chaining.</returns>
-    public static ChatClientBuilder UseBatching(this ChatClientBuilder builder, IBatchStore store, Action<BatchingChatClientOptions>? configure = null)
+    public static ChatClientBuilder UseModelMixBatching(this ChatClientBuilder builder, IBatchStore store, Action<BatchingChatClientOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(store);
@@ -34,18 +34,36 @@ public static class BatchingChatClientBuilderExtensions
     /// <param name="configure">Changes the stage's options.</param>
     /// <returns>The builder, for chaining.</returns>
     /// <exception cref="InvalidOperationException">When the client is built: no <see cref="IBatchStore"/> is registered or set.</exception>
-    public static ChatClientBuilder UseBatching(this ChatClientBuilder builder, Action<BatchingChatClientOptions>? configure = null)
+    public static ChatClientBuilder UseModelMixBatching(this ChatClientBuilder builder, Action<BatchingChatClientOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         return builder.Use((inner, services) => Create(inner, services, store: null, configure));
     }
 
+    /// <summary>Renamed <see cref="UseModelMixBatching(ChatClientBuilder, IBatchStore, Action{BatchingChatClientOptions}?)"/>.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="store">The durable queue.</param>
+    /// <param name="configure">Changes the stage's options.</param>
+    /// <returns>The builder, for chaining.</returns>
+    [Obsolete("Renamed UseModelMixBatching (every ModelMix stage is UseModelMix…); this alias goes in the next release.")]
+    public static ChatClientBuilder UseBatching(this ChatClientBuilder builder, IBatchStore store, Action<BatchingChatClientOptions>? configure = null) =>
+        builder.UseModelMixBatching(store, configure);
+
+    /// <summary>Renamed <see cref="UseModelMixBatching(ChatClientBuilder, Action{BatchingChatClientOptions}?)"/>.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="configure">Changes the stage's options.</param>
+    /// <returns>The builder, for chaining.</returns>
+    [Obsolete("Renamed UseModelMixBatching (every ModelMix stage is UseModelMix…); this alias goes in the next release.")]
+    public static ChatClientBuilder UseBatching(this ChatClientBuilder builder, Action<BatchingChatClientOptions>? configure = null) =>
+        builder.UseModelMixBatching(configure);
+
     private static BatchingChatClient Create(IChatClient inner, IServiceProvider services, IBatchStore? store, Action<BatchingChatClientOptions>? configure)
     {
-        var options = new BatchingChatClientOptions { Store = store };
+        var options = StageOptions.Create<BatchingChatClientOptions>(services, null);
+        options.Store = store ?? options.Store;
         configure?.Invoke(options);
         options.Store ??= services.GetService<IBatchStore>() ?? throw new InvalidOperationException(
-            $"UseBatching() needs an {nameof(IBatchStore)} in the services (e.g. services.AddSingleton<IBatchStore>(new SqliteBatchStore(\"modelmix.db\"))), or pass one to UseBatching(store).");
+            $"UseModelMixBatching() needs an {nameof(IBatchStore)} in the services (e.g. services.AddSingleton<IBatchStore>(new SqliteBatchStore(\"modelmix.db\"))), or pass one to UseModelMixBatching(store).");
         options.Batcher ??= services.GetService<Batcher>() ?? services.GetService<BatchRunner>()?.Batcher;
         options.PriceBook ??= services.GetService<PriceBook>();
         options.TimeProvider ??= services.GetService<TimeProvider>();

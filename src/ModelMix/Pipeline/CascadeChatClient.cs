@@ -181,7 +181,10 @@ public sealed class CascadeChatClient : DelegatingChatClient
         var reason = string.Create(
             CultureInfo.InvariantCulture,
             $"cascade: first answer on {RoutingValidation.DescribeTarget(first.Name, first.Model)}; escalates below {threshold:0.00}{note}");
-        return new Run(requestId, taskLabel, threshold, (options.GetAttempt() ?? 1) - 1, reason, tiers);
+        // Every tier's call and verification shares the request's scope, so the ledger below adds up what the whole
+        // cascade cost (ModelMixResponse.CostUsdKey on the answer).
+        var scope = ModelMixChatOptions.ScopeOf(options) ?? new RequestScope(requestId);
+        return new Run(requestId, taskLabel, threshold, (options.GetAttempt() ?? 1) - 1, reason, tiers) { Scope = scope };
     }
 
     private async Task<Answer> AnswerAsync(IReadOnlyList<ChatMessage> messages, ChatOptions? options, int tier, Run run, bool final, CancellationToken cancellationToken)
@@ -239,13 +242,14 @@ public sealed class CascadeChatClient : DelegatingChatClient
         var attempt = run.NextAttempt();
         var reason = $"verifier on {RoutingValidation.DescribeTarget(_verifierName, _verifierModel)}: rating the answer of {name}";
         var options = new ChatOptions { ModelId = _verifierModel, MaxOutputTokens = _options.VerifierMaxOutputTokens, ResponseFormat = _ratingFormat }
-            .WithRequestId(run.RequestId)
-            .WithAttempt(attempt)
-            .WithRequestedModel(callerOptions.GetRequestedModel() ?? callerOptions?.ModelId ?? _options.PolicyName)
-            .WithRouting(_options.PolicyName, reason)
-            .WithTaskLabel(run.TaskLabel)
-            .WithSessionId(callerOptions.GetSessionId())
-            .WithKeyId(callerOptions.GetKeyId());
+            .SetRequestId(run.RequestId)
+            .SetAttempt(attempt)
+            .SetRequestedModel(callerOptions.GetRequestedModel() ?? callerOptions?.ModelId ?? _options.PolicyName)
+            .SetRouting(_options.PolicyName, reason)
+            .SetTaskLabel(run.TaskLabel)
+            .SetSessionId(callerOptions.GetSessionId())
+            .SetKeyId(callerOptions.GetKeyId());
+        ModelMixChatOptions.SetScope(options, run.Scope);
         var request = new StringBuilder();
         foreach (var message in messages)
         {
@@ -274,12 +278,12 @@ public sealed class CascadeChatClient : DelegatingChatClient
         var options = callerOptions?.Clone() ?? new ChatOptions();
         options.AdditionalProperties = callerOptions?.AdditionalProperties is { } properties ? new AdditionalPropertiesDictionary(properties) : null;
         options.ModelId = model;
+        ModelMixChatOptions.SetScope(options, run.Scope); // the request id travels in the scope: a cache below still hits
         return options
-            .WithRequestId(run.RequestId)
-            .WithAttempt(attempt)
-            .WithRequestedModel(callerOptions.GetRequestedModel() ?? callerOptions?.ModelId ?? _options.PolicyName)
-            .WithRouting(_options.PolicyName, run.Reason)
-            .WithEscalatedFrom(run.EscalatedFrom);
+            .SetAttempt(attempt)
+            .SetRequestedModel(callerOptions.GetRequestedModel() ?? callerOptions?.ModelId ?? _options.PolicyName)
+            .SetRouting(_options.PolicyName, run.Reason)
+            .SetEscalatedFrom(run.EscalatedFrom);
     }
 
     private static ChatResponse Finish(ChatResponse response, Run run, int tier, double? confidence)
@@ -378,6 +382,9 @@ public sealed class CascadeChatClient : DelegatingChatClient
         private int _attempt = attemptBase;
 
         public string RequestId { get; } = requestId;
+
+        /// <summary>The request's shared state, which the ledger stage below adds every tier's cost to.</summary>
+        public required RequestScope Scope { get; init; }
 
         public string? TaskLabel { get; } = taskLabel;
 

@@ -6,7 +6,7 @@ namespace ModelMix.Pipeline;
 public static class CascadeChatResponseExtensions
 {
     /// <summary>The cascade's record of the request, or null when the response did not come through a cascade.</summary>
-    /// <param name="response">A response from a client built with <c>UseConfidenceCascade</c>.</param>
+    /// <param name="response">A response from a client built with <c>UseModelMixCascade</c>.</param>
     public static CascadeResult? GetCascadeResult(this ChatResponse response)
     {
         ArgumentNullException.ThrowIfNull(response);

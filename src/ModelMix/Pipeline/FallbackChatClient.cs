@@ -147,9 +147,14 @@ public sealed class FallbackChatClient : FailoverChatClient
     {
         var model = options?.ModelId is { Length: > 0 } modelId ? modelId : DefaultModel();
         var attempt = options.GetAttempt();
-        var state = new RequestState(options.GetRequestId() ?? LedgerIds.New(_time), model, attempt is { } first ? first - 1 : 0)
+        // The request's scope (from a routing stage above) numbers attempts across everything below it: a tool loop's
+        // iterations included. Without one, this stage starts the request's scope itself.
+        var scope = ModelMixChatOptions.ScopeOf(options) ?? new RequestScope(options.GetRequestId() ?? LedgerIds.New(_time));
+        var state = new RequestState(scope, model, attempt is { } first ? first - 1 : 0)
         {
             RoutingCall = attempt == LedgerRecord.RoutingCallAttempt,
+            // An explicit attempt number (a cascade tier, a routing call) is counted on locally, as the caller gave it.
+            CountsLocally = attempt is not null,
             // What the call asks of a model: the chain passes over models that would reject it as it is (ModelFit).
             Request = ChatRoutingRequest.From(messages, options),
         };
@@ -203,9 +208,11 @@ public sealed class FallbackChatClient : FailoverChatClient
     {
         var options = callerOptions?.Clone() ?? new ChatOptions();
         options.ModelId = state.Model;
-        options.WithRequestId(state.RequestId)
-            .WithAttempt(state.RoutingCall ? LedgerRecord.RoutingCallAttempt : Interlocked.Increment(ref state.Attempt))
-            .WithEscalatedFrom(state.EscalatedFrom);
+        ModelMixChatOptions.SetScope(options, state.Scope); // the request id travels in the scope, not as a key: a cache below still hits
+        options.SetAttempt(state.RoutingCall ? LedgerRecord.RoutingCallAttempt
+                : state.CountsLocally ? Interlocked.Increment(ref state.Attempt)
+                : state.Scope.NextAttempt())
+            .SetEscalatedFrom(state.EscalatedFrom);
         state.RetryAfter.RetryAfter = null;
         FallbackRetryAfterHandler.Current = state.RetryAfter;
         return options;
@@ -300,11 +307,16 @@ public sealed class FallbackChatClient : FailoverChatClient
     private readonly record struct ChainEntry(string Model, string Key);
 
     /// <summary>What one request has done so far: the model of its next attempt, the attempts made, the models tried.</summary>
-    private sealed class RequestState(string requestId, string? model, int attempts)
+    private sealed class RequestState(RequestScope scope, string? model, int attempts)
     {
         public int Attempt = attempts;
 
-        public string RequestId { get; } = requestId;
+        public RequestScope Scope { get; } = scope;
+
+        public string RequestId => Scope.RequestId;
+
+        /// <summary>Attempts are numbered from the caller's explicit attempt number, not from the request's scope.</summary>
+        public bool CountsLocally { get; init; }
 
         /// <summary>A routing call (attempt 0): its retries and fallbacks are routing calls too, not attempts 1, 2, ….</summary>
         public bool RoutingCall { get; init; }

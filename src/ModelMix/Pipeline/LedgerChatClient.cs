@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using ModelMix.Ledger;
 using ModelMix.Pricing;
+using ModelMix.Telemetry;
 using SdkStreamEvent = Anthropic.Models.Messages.RawMessageStreamEvent;
 
 namespace ModelMix.Pipeline;
@@ -54,6 +56,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
     public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var attempt = Begin(options, streaming: false);
+        using var activity = attempt.Activity;
         var sentCancelled = cancellationToken.IsCancellationRequested; // cancelled before anything was sent: nothing to bill
         ChatResponse response;
         try
@@ -82,17 +85,19 @@ public sealed class LedgerChatClient : DelegatingChatClient
                 };
             }
 
-            await RecordAsync(record).ConfigureAwait(false);
+            Observe(attempt, await RecordAsync(record).ConfigureAwait(false));
             throw;
         }
 
-        await RecordAsync(attempt.Finish(_time) with
+        var stored = await RecordAsync(attempt.Finish(_time) with
         {
             ResponseModel = response.ModelId,
             Usage = ChatUsage.FromResponse(response),
             ThinkingBlocksDropped = ChatUsage.DroppedThinking(response.RawRepresentation) ?? 0,
             HttpStatus = 200,
         }).ConfigureAwait(false);
+        Observe(attempt, stored);
+        Annotate(response.AdditionalProperties ??= [], attempt, stored);
         return response;
     }
 
@@ -103,6 +108,9 @@ public sealed class LedgerChatClient : DelegatingChatClient
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var attempt = Begin(options, streaming: true);
+        using var activity = attempt.Activity;
+        var recorded = false;
+        string? responseId = null;
         var exactUsage = default(TokenUsage);
         var approximateUsage = default(TokenUsage);
         var sawExactUsage = false;
@@ -138,6 +146,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
 
                 updates++;
                 responseModel = update.ModelId ?? responseModel;
+                responseId = update.ResponseId ?? responseId;
                 if (update.RawRepresentation is SdkStreamEvent streamEvent && ChatUsage.TryApply(ref exactUsage, streamEvent))
                 {
                     sawExactUsage = true;
@@ -172,6 +181,18 @@ public sealed class LedgerChatClient : DelegatingChatClient
 
                 yield return update;
             }
+
+            // The stream ended: record it now (disposing the inner stream first, as the finally below would), so its
+            // exact cost can go in one last update that carries no content.
+            var inner = enumerator;
+            enumerator = null;
+            await inner.DisposeAsync().ConfigureAwait(false);
+            var stored = await RecordAsync(StreamRecord()).ConfigureAwait(false);
+            recorded = true;
+            Observe(attempt, stored);
+            var properties = new AdditionalPropertiesDictionary();
+            Annotate(properties, attempt, stored);
+            yield return new ChatResponseUpdate { ResponseId = responseId, ModelId = responseModel, AdditionalProperties = properties };
         }
         finally
         {
@@ -187,6 +208,14 @@ public sealed class LedgerChatClient : DelegatingChatClient
                 }
             }
 
+            if (!recorded)
+            {
+                Observe(attempt, await RecordAsync(StreamRecord()).ConfigureAwait(false));
+            }
+        }
+
+        LedgerRecord StreamRecord()
+        {
             var record = attempt.Finish(_time) with
             {
                 ResponseModel = responseModel,
@@ -224,7 +253,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
                 };
             }
 
-            await RecordAsync(record).ConfigureAwait(false);
+            return record;
         }
     }
 
@@ -244,6 +273,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
     private PendingAttempt Begin(ChatOptions? options, bool streaming)
     {
         var startedAt = _time.GetUtcNow();
+        var scope = ModelMixChatOptions.ScopeOf(options);
         var routedModel = options?.ModelId is { Length: > 0 } modelId ? modelId : DefaultModel() ?? _unknownModel;
         var record = new LedgerRecord
         {
@@ -257,14 +287,33 @@ public sealed class LedgerChatClient : DelegatingChatClient
             RoutedModel = routedModel,
             Policy = options.GetPolicy() ?? _defaultPolicy,
             Reason = options.GetRoutingReason(),
-            Attempt = options.GetAttempt() ?? 1,
+            Attempt = options.GetAttempt() ?? scope?.NextAttempt() ?? 1,
             EscalatedFrom = options.GetEscalatedFrom(),
             Streaming = streaming,
             ShadowPairId = options.GetShadowPairId(),
             Effort = _recorder.EffortOf(routedModel, ChatRoutingRequest.TraitsOf(options).Effort, out var effortIsDefault),
             EffortIsDefault = effortIsDefault,
         };
-        return new PendingAttempt(record, _time.GetTimestamp());
+        var activity = ModelMixActivity.Source.StartActivity(ModelMixActivity.AttemptSpanName, ActivityKind.Internal);
+        return new PendingAttempt(record, _time.GetTimestamp(), scope ?? new RequestScope(record.RequestId), activity);
+    }
+
+    /// <summary>Adds a recorded attempt to its request's scope and tags its span.</summary>
+    private static void Observe(PendingAttempt attempt, LedgerRecord stored)
+    {
+        attempt.Scope.AddCost(stored.Cost?.Total);
+        attempt.Scope.LastRoutedModel = stored.RoutedModel;
+        if (attempt.Activity is { } activity)
+        {
+            ModelMixActivity.TagAttempt(activity, stored);
+        }
+    }
+
+    /// <summary>Writes the decision and the request's cost so far into an answer's properties.</summary>
+    private static void Annotate(AdditionalPropertiesDictionary properties, PendingAttempt attempt, LedgerRecord stored)
+    {
+        ModelMixResponse.Annotate(properties, attempt.Scope, stored.RoutedModel, stored.Policy, stored.Reason);
+        properties[ModelMixResponse.AttemptsKey] = Math.Max(attempt.Scope.Attempts, stored.Attempt);
     }
 
     private string? DefaultModel()
@@ -278,7 +327,8 @@ public sealed class LedgerChatClient : DelegatingChatClient
         return _defaultModel;
     }
 
-    private async ValueTask RecordAsync(LedgerRecord record)
+    /// <summary>Records <paramref name="record"/>; returns it as stored (priced), or as priced when recording failed.</summary>
+    private async ValueTask<LedgerRecord> RecordAsync(LedgerRecord record)
     {
         try
         {
@@ -288,15 +338,18 @@ public sealed class LedgerChatClient : DelegatingChatClient
             {
                 LedgerChatClientLog.Unpriced(_logger, stored.RequestId, stored.ResponseModel ?? stored.RoutedModel);
             }
+
+            return stored;
         }
         catch (Exception exception)
         {
             // The answer has been received (and paid for); failing the call now would only invite a paid retry.
             LedgerChatClientLog.RecordFailed(_logger, exception, record.RequestId, record.Attempt, record.RoutedModel);
+            return _recorder.Price(record);
         }
     }
 
-    private readonly record struct PendingAttempt(LedgerRecord Record, long StartedTimestamp)
+    private readonly record struct PendingAttempt(LedgerRecord Record, long StartedTimestamp, RequestScope Scope, Activity? Activity)
     {
         public LedgerRecord Finish(TimeProvider time) =>
             Record with { LatencyMs = (long)time.GetElapsedTime(StartedTimestamp).TotalMilliseconds };

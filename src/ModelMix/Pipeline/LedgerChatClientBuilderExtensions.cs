@@ -39,9 +39,8 @@ public static class LedgerChatClientBuilderExtensions
     private static LedgerChatClient Create(IChatClient inner, IServiceProvider services, AttemptRecorder? recorder, Action<LedgerChatClientOptions>? configure)
     {
         recorder ??= services.GetService<AttemptRecorder>() ?? throw new InvalidOperationException(
-            $"UseModelMixLedger() needs an {nameof(AttemptRecorder)} in the services (e.g. services.AddSingleton(new AttemptRecorder(PriceBook.Default, ledger))), or pass one to UseModelMixLedger(recorder).");
-        var options = new LedgerChatClientOptions();
-        configure?.Invoke(options);
+            $"UseModelMixLedger() needs an {nameof(AttemptRecorder)} in the services (services.AddModelMix(configuration) registers one, or services.AddSingleton(new AttemptRecorder(PriceBook.Default, ledger))), or pass one to UseModelMixLedger(recorder).");
+        var options = StageOptions.Create(services, configure);
         options.TimeProvider ??= services.GetService<TimeProvider>();
         var logger = services.GetService<ILoggerFactory>()?.CreateLogger<LedgerChatClient>();
         return new LedgerChatClient(inner, recorder, options, logger);

@@ -1,8 +1,12 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using ModelMix.Ledger;
 using ModelMix.Routing;
+using ModelMix.Telemetry;
 
 #pragma warning disable MEAI001 // RoutingChatClient is marked for evaluation in Microsoft.Extensions.AI 10.11; ModelMix builds on it deliberately.
 
@@ -31,6 +35,17 @@ namespace ModelMix.Pipeline;
 /// <see cref="ModelMixChatOptions.WithBatch"/> when a <see cref="BatchingChatClient"/> is below this stage and the
 /// caller did not opt out with <c>WithBatch(false)</c>.
 /// </para>
+/// <para>
+/// One request, one id: every attempt below (retries, fallbacks, and the iterations of a tool loop run by a
+/// <c>FunctionInvokingChatClient</c> below this stage) is numbered under the request id this stage gives. A tool loop
+/// run <em>above</em> this stage (a <c>FunctionInvokingChatClient</c> above it, or the app's own loop) is recognised by
+/// its tool results: a call whose last messages answer tool calls an answer of this stage asked for continues that
+/// request — same id, attempts numbered on, same model, policy and reason — instead of being routed again.
+/// </para>
+/// <para>
+/// The answer carries the decision and the exact cost of the request's recorded attempts (<see cref="ModelMixResponse"/>);
+/// each call is a <c>modelmix.request</c> span of the <c>ModelMix</c> activity source (<see cref="ModelMixActivity"/>).
+/// </para>
 /// </remarks>
 public sealed class ModelRoutingChatClient : RoutingChatClient
 {
@@ -43,6 +58,8 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
     private readonly ILogger _logger;
     private readonly bool _batchingBelow;
     private readonly Catalog.ModelFit _fit;
+    private readonly Pricing.PriceBook _prices;
+    private readonly ToolLoops _loops = new();
 
     /// <summary>Creates the stage over <paramref name="innerClient"/>.</summary>
     /// <param name="innerClient">The client that serves every model (e.g. the Anthropic SDK's <c>AsIChatClient</c>, under fallback and ledger stages).</param>
@@ -62,7 +79,8 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
         _time = options.TimeProvider ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _batchingBelow = innerClient.GetService<BatchingChatClient>() is not null;
-        _fit = new Catalog.ModelFit(options.PriceBook ?? Pricing.PriceBook.Default, _time);
+        _prices = options.PriceBook ?? Pricing.PriceBook.Default;
+        _fit = new Catalog.ModelFit(_prices, _time);
     }
 
     /// <summary>The client every call is sent to.</summary>
@@ -72,12 +90,51 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
     public IRoutingPolicy Policy => _policy;
 
     /// <inheritdoc />
-    public override Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-        base.GetResponseAsync(messages, options ?? new ChatOptions(), cancellationToken);
+    public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var (callOptions, scope) = Prepare(messages, options);
+        using var activity = ModelMixActivity.Source.StartActivity(ModelMixActivity.RequestSpanName, ActivityKind.Internal);
+        try
+        {
+            var response = await base.GetResponseAsync(messages, callOptions, cancellationToken).ConfigureAwait(false);
+            _loops.Register(response.Messages.SelectMany(m => m.Contents), scope);
+            ModelMixResponse.Annotate(response.AdditionalProperties ??= [], scope, null, null, null);
+            return response;
+        }
+        catch (Exception exception) when (activity is not null)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, exception.GetType().Name);
+            throw;
+        }
+        finally
+        {
+            Tag(activity, scope);
+        }
+    }
 
     /// <inheritdoc />
-    public override IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-        base.GetStreamingResponseAsync(messages, options ?? new ChatOptions(), cancellationToken);
+    public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages,
+        ChatOptions? options = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var (callOptions, scope) = Prepare(messages, options);
+        using var activity = ModelMixActivity.Source.StartActivity(ModelMixActivity.RequestSpanName, ActivityKind.Internal);
+        try
+        {
+            await foreach (var update in base.GetStreamingResponseAsync(messages, callOptions, cancellationToken).ConfigureAwait(false))
+            {
+                _loops.Register(update.Contents, scope);
+                yield return update;
+            }
+        }
+        finally
+        {
+            Tag(activity, scope);
+        }
+    }
 
     /// <summary>
     /// Decides the model for one call and writes it, with the decision, into <paramref name="context"/>'s options;
@@ -108,13 +165,18 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
     {
         ArgumentNullException.ThrowIfNull(messages);
         ArgumentNullException.ThrowIfNull(options);
-        var requested = string.IsNullOrEmpty(options.ModelId) ? null : options.ModelId;
-        if (options.GetRequestId() is null)
+        var scope = ModelMixChatOptions.EnsureScope(options, _time);
+        if (scope.Decision is { Model: { } sameModel } earlier)
         {
-            options.WithRequestId(LedgerIds.New(_time));
+            // A later step of the same request (a tool loop above this stage): it stays where the request was routed.
+            options.ModelId = sameModel;
+            options.SetRequestedModel(earlier.RequestedModel).SetRouting(earlier.Policy, earlier.Reason);
+            RoutingChatClientLog.Routed(_logger, scope.RequestId, sameModel, earlier.Policy, earlier.Reason);
+            return new RoutingDecision(sameModel, earlier.Reason, 1.0, earlier.Policy);
         }
 
-        options.WithRequestedModel(requested ?? ModelRoutingOptions.AutoAlias);
+        var requested = string.IsNullOrEmpty(options.ModelId) ? null : options.ModelId;
+        options.SetRequestedModel(requested ?? ModelRoutingOptions.AutoAlias);
         RoutingDecision? decision;
         if (requested is not null && _honourRequestedModel && !_aliases.Contains(requested))
         {
@@ -150,29 +212,81 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
             if (chosen.Effort != Catalog.EffortLevel.Unspecified)
             {
                 // A pin, rule or default with an effort (opus@low) overrides the caller's (ModelMixChatOptions.WithEffort).
-                options.WithEffort(chosen.Effort);
+                options.SetEffort(chosen.Effort);
             }
 
-            options.WithRouting(chosen.Policy, chosen.Reason);
+            options.SetRouting(chosen.Policy, chosen.Reason);
             if (chosen.Batch && _batchingBelow && options.GetBatchPreference() is null)
             {
                 // A rule with "Batch": true marks the call for the batching stage below, which queues it; the caller's
                 // WithBatch(false) opts out. Without that stage the call is served at once and stays unmarked (so
                 // prompt caching keeps its synchronous TTL).
-                options.WithBatch(true);
+                options.SetBatch(true);
             }
 
-            RoutingChatClientLog.Routed(_logger, options.GetRequestId(), chosen.Model, chosen.Policy, chosen.Reason);
+            RoutingChatClientLog.Routed(_logger, scope.RequestId, chosen.Model, chosen.Policy, chosen.Reason);
+            scope.Decision = new ScopeDecision(chosen.Model, chosen.Policy, chosen.Reason, requested ?? ModelRoutingOptions.AutoAlias, Catalog.RequestTraitsReader.WireName(options.GetEffort()));
+            RenameEnclosingChatSpan(chosen.Model);
         }
         else
         {
             // No policy was decisive: the inner client's default model serves the call, and the ledger says so.
             options.ModelId = requested is not null && !_aliases.Contains(requested) ? requested : null;
-            options.WithRouting(ModelRoutingOptions.UndecidedPolicyName, $"no policy in '{_policy.Name}' decided; the inner client's default model");
-            RoutingChatClientLog.Undecided(_logger, options.GetRequestId(), _policy.Name);
+            var reason = $"no policy in '{_policy.Name}' decided; the inner client's default model";
+            options.SetRouting(ModelRoutingOptions.UndecidedPolicyName, reason);
+            scope.Decision = new ScopeDecision(options.ModelId, ModelRoutingOptions.UndecidedPolicyName, reason, requested ?? ModelRoutingOptions.AutoAlias, null);
+            RoutingChatClientLog.Undecided(_logger, scope.RequestId, _policy.Name);
         }
 
         return decision;
+    }
+
+    /// <summary>
+    /// The options this call is routed with: a copy of the caller's (never changed), with the request scope of the tool
+    /// loop the call continues, if it continues one.
+    /// </summary>
+    private (ChatOptions Options, RequestScope Scope) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    {
+        var copy = options?.Clone() ?? new ChatOptions(); // Clone gives the copy a dictionary of its own
+        if (ModelMixChatOptions.ScopeOf(copy) is null && _loops.Continues(messages) is { } continued)
+        {
+            ModelMixChatOptions.SetScope(copy, continued);
+        }
+
+        return (copy, ModelMixChatOptions.EnsureScope(copy, _time));
+    }
+
+    /// <summary>Tags a request span with the decision once it is known.</summary>
+    private void Tag(Activity? activity, RequestScope scope)
+    {
+        if (activity is null || scope.Decision is not { } decision)
+        {
+            return;
+        }
+
+        var tier = decision.Model is { } model && _prices.TryGetEntry(model, out var entry) ? entry.Family : null;
+        ModelMixActivity.TagDecision(activity, scope.RequestId, decision.RequestedModel, decision.Model, decision.Policy, decision.Reason, decision.Effort, tier);
+        activity.SetTag("modelmix.attempts", scope.Attempts);
+        if (scope.Cost is { } cost)
+        {
+            activity.SetTag("modelmix.cost_usd", ModelMixActivity.Usd(cost));
+        }
+    }
+
+    /// <summary>
+    /// A Microsoft.Extensions.AI <c>UseOpenTelemetry</c> stage above routing named its <c>chat</c> span after the model it
+    /// saw (none, or the client's default): it is renamed after the model the call was routed to.
+    /// </summary>
+    private static void RenameEnclosingChatSpan(string model)
+    {
+        var current = Activity.Current;
+        var enclosing = current is not null && current.Source.Name == ModelMixActivity.SourceName ? current.Parent : current;
+        if (enclosing?.GetTagItem("gen_ai.operation.name") is string operation
+            && !string.Equals(enclosing.GetTagItem("gen_ai.request.model") as string, model, StringComparison.Ordinal))
+        {
+            enclosing.DisplayName = $"{operation} {model}";
+            enclosing.SetTag("gen_ai.request.model", model);
+        }
     }
 
     /// <inheritdoc />
@@ -194,5 +308,55 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
         }
 
         base.Dispose(disposing);
+    }
+
+    /// <summary>
+    /// The tool calls this stage's answers asked for, by call id, and the request each belongs to: a later call that
+    /// answers one of them continues that request. Bounded: the oldest are forgotten past <see cref="Capacity"/>.
+    /// </summary>
+    private sealed class ToolLoops
+    {
+        private const int Capacity = 4096;
+        private readonly ConcurrentDictionary<string, RequestScope> _byCallId = new(StringComparer.Ordinal);
+        private readonly ConcurrentQueue<string> _order = new();
+
+        public void Register(IEnumerable<AIContent> contents, RequestScope scope)
+        {
+            foreach (var content in contents)
+            {
+                if (content is FunctionCallContent { CallId: { Length: > 0 } callId } && _byCallId.TryAdd(callId, scope))
+                {
+                    _order.Enqueue(callId);
+                    while (_byCallId.Count > Capacity && _order.TryDequeue(out var oldest))
+                    {
+                        _byCallId.TryRemove(oldest, out _);
+                    }
+                }
+            }
+        }
+
+        /// <summary>The request whose tool calls the trailing messages answer, or <c>null</c>.</summary>
+        public RequestScope? Continues(IEnumerable<ChatMessage> messages)
+        {
+            if (_byCallId.IsEmpty)
+            {
+                return null;
+            }
+
+            var list = messages as IReadOnlyList<ChatMessage> ?? [.. messages];
+            RequestScope? found = null;
+            for (var i = list.Count - 1; i >= 0 && list[i].Role != ChatRole.Assistant; i--)
+            {
+                foreach (var content in list[i].Contents)
+                {
+                    if (content is FunctionResultContent { CallId: { Length: > 0 } callId } && _byCallId.TryRemove(callId, out var scope))
+                    {
+                        found ??= scope;
+                    }
+                }
+            }
+
+            return found;
+        }
     }
 }

@@ -18,13 +18,12 @@ public static class PromptCachingChatClientBuilderExtensions
     /// <param name="builder">The builder.</param>
     /// <param name="configure">Changes the stage's options, e.g. <c>o => o.Caching.Ttl = PromptCacheTtl.OneHour</c>.</param>
     /// <returns>The builder, for chaining.</returns>
-    public static ChatClientBuilder UsePromptCaching(this ChatClientBuilder builder, Action<PromptCachingChatClientOptions>? configure = null)
+    public static ChatClientBuilder UseModelMixPromptCaching(this ChatClientBuilder builder, Action<PromptCachingChatClientOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         return builder.Use((inner, services) =>
         {
-            var options = new PromptCachingChatClientOptions();
-            configure?.Invoke(options);
+            var options = StageOptions.Create(services, configure);
             options.PriceBook ??= services.GetService<PriceBook>();
             var misses = new PromptCacheMissMonitor(
                 services.GetService<ModelMixMetrics>(),
@@ -32,4 +31,12 @@ public static class PromptCachingChatClientBuilderExtensions
             return new PromptCachingChatClient(inner, options, misses);
         });
     }
+
+    /// <summary>Renamed <see cref="UseModelMixPromptCaching"/>.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="configure">Changes the stage's options.</param>
+    /// <returns>The builder, for chaining.</returns>
+    [Obsolete("Renamed UseModelMixPromptCaching (every ModelMix stage is UseModelMix…); this alias goes in the next release.")]
+    public static ChatClientBuilder UsePromptCaching(this ChatClientBuilder builder, Action<PromptCachingChatClientOptions>? configure = null) =>
+        builder.UseModelMixPromptCaching(configure);
 }

@@ -13,7 +13,7 @@ namespace ModelMix.Pipeline;
 /// workers, and the pair is compared and stored. The caller's answer is never delayed, changed or failed by it.
 /// </summary>
 /// <remarks>
-/// Place it above the ledger stage (<c>UseShadow</c> before <c>UseModelMixLedger</c>): it stamps the pair id on the
+/// Place it above the ledger stage (<c>UseModelMixShadow</c> before <c>UseModelMixLedger</c>): it stamps the pair id on the
 /// live call's options so the live record carries it, and sends the shadow call through the same inner client, so the
 /// ledger stage records it (policy <c>shadow</c>, request id = pair id).
 /// </remarks>
@@ -53,7 +53,7 @@ public sealed class ShadowChatClient : DelegatingChatClient
         }
 
         var list = messages as IReadOnlyList<ChatMessage> ?? [.. messages];
-        var liveOptions = (options?.Clone() ?? new ChatOptions()).WithRequestId(requestId).WithShadowPairId(pairId);
+        var liveOptions = (options?.Clone() ?? new ChatOptions()).SetRequestId(requestId).SetShadowPairId(pairId);
         var response = await base.GetResponseAsync(list, liveOptions, cancellationToken).ConfigureAwait(false);
         Submit(list, options, requestId, pairId, startedAt, response);
         return response;
@@ -76,7 +76,7 @@ public sealed class ShadowChatClient : DelegatingChatClient
         }
 
         var list = messages as IReadOnlyList<ChatMessage> ?? [.. messages];
-        var liveOptions = (options?.Clone() ?? new ChatOptions()).WithRequestId(requestId).WithShadowPairId(pairId);
+        var liveOptions = (options?.Clone() ?? new ChatOptions()).SetRequestId(requestId).SetShadowPairId(pairId);
         var updates = new List<ChatResponseUpdate>();
         await foreach (var update in base.GetStreamingResponseAsync(list, liveOptions, cancellationToken).ConfigureAwait(false))
         {
@@ -150,15 +150,15 @@ public sealed class ShadowChatClient : DelegatingChatClient
             RunShadowAsync = async (live, ct) =>
             {
                 var shadowOptions = (options?.Clone() ?? new ChatOptions())
-                    .WithRequestId(pairId)
-                    .WithShadowPairId(pairId)
-                    .WithAttempt(1)
-                    .WithRequestedModel(options?.ModelId ?? live.Model)
-                    .WithRouting(ShadowRunner.Policy, $"shadow of request {requestId} on {_runner.CandidateLabel}");
+                    .SetRequestId(pairId)
+                    .SetShadowPairId(pairId)
+                    .SetAttempt(1)
+                    .SetRequestedModel(options?.ModelId ?? live.Model)
+                    .SetRouting(ShadowRunner.Policy, $"shadow of request {requestId} on {_runner.CandidateLabel}");
                 shadowOptions.ModelId = candidate;
                 if (effort != Catalog.EffortLevel.Unspecified)
                 {
-                    shadowOptions.WithEffort(effort);
+                    shadowOptions.SetEffort(effort);
                 }
 
                 var startedShadow = _time.GetUtcNow();

@@ -11,7 +11,7 @@ public static class TierDriftChatClientBuilderExtensions
     /// <param name="builder">The builder.</param>
     /// <param name="monitor">The monitor; subscribe to its events to be alerted.</param>
     /// <returns>The builder, for chaining.</returns>
-    public static ChatClientBuilder UseTierDriftMonitor(this ChatClientBuilder builder, TierDriftMonitor monitor)
+    public static ChatClientBuilder UseModelMixTierDrift(this ChatClientBuilder builder, TierDriftMonitor monitor)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(monitor);
@@ -22,12 +22,27 @@ public static class TierDriftChatClientBuilderExtensions
     /// <param name="builder">The builder.</param>
     /// <returns>The builder, for chaining.</returns>
     /// <exception cref="InvalidOperationException">When the client is built: no <see cref="TierDriftMonitor"/> is registered.</exception>
-    public static ChatClientBuilder UseTierDriftMonitor(this ChatClientBuilder builder)
+    public static ChatClientBuilder UseModelMixTierDrift(this ChatClientBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
         return builder.Use((inner, services) => new TierDriftChatClient(
             inner,
             services.GetService<TierDriftMonitor>() ?? throw new InvalidOperationException(
-                $"UseTierDriftMonitor() needs a {nameof(TierDriftMonitor)} in the services (e.g. services.AddSingleton(new TierDriftMonitor(options))), or pass one.")));
+                $"UseModelMixTierDrift() needs a {nameof(TierDriftMonitor)} in the services (e.g. services.AddSingleton(new TierDriftMonitor(options))), or pass one.")));
     }
+
+    /// <summary>Renamed <see cref="UseModelMixTierDrift(ChatClientBuilder, TierDriftMonitor)"/>.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="monitor">The monitor.</param>
+    /// <returns>The builder, for chaining.</returns>
+    [Obsolete("Renamed UseModelMixTierDrift (every ModelMix stage is UseModelMix…); this alias goes in the next release.")]
+    public static ChatClientBuilder UseTierDriftMonitor(this ChatClientBuilder builder, TierDriftMonitor monitor) =>
+        builder.UseModelMixTierDrift(monitor);
+
+    /// <summary>Renamed <see cref="UseModelMixTierDrift(ChatClientBuilder)"/>.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <returns>The builder, for chaining.</returns>
+    [Obsolete("Renamed UseModelMixTierDrift (every ModelMix stage is UseModelMix…); this alias goes in the next release.")]
+    public static ChatClientBuilder UseTierDriftMonitor(this ChatClientBuilder builder) =>
+        builder.UseModelMixTierDrift();
 }

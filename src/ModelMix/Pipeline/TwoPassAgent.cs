@@ -80,7 +80,7 @@ public sealed class TwoPassAgent
         var loop = new FunctionInvokingChatClient(steps, _options.LoggerFactory, _options.FunctionInvocationServices);
         _options.ConfigureFunctionInvocation?.Invoke(loop);
         loop.MaximumIterationsPerRequest = _options.MaxSteps;
-        var pass1Options = (options?.Clone() ?? new ChatOptions()).WithRouting(PolicyName, $"pass 1 (tool loop) on {_cheapTier}");
+        var pass1Options = (options?.Clone() ?? new ChatOptions()).SetRouting(PolicyName, $"pass 1 (tool loop) on {_cheapTier}");
         pass1Options.ModelId = _options.CheapModel;
         FitModel(conversation, pass1Options); // a cheap model that would reject the call as it is stands for its fit
         var toolLoop = await loop.GetResponseAsync(conversation, pass1Options, cancellationToken).ConfigureAwait(false);
@@ -108,7 +108,7 @@ public sealed class TwoPassAgent
         var synthesisMessages = new List<ChatMessage>(conversation);
         synthesisMessages.AddRange(UpToLastToolResult(toolLoop.Messages));
         synthesisMessages.Add(new ChatMessage(ChatRole.User, _options.SynthesisInstruction));
-        var pass2Options = (options?.Clone() ?? new ChatOptions()).WithRouting(PolicyName, $"pass 2 (synthesis) on {_strongTier}: {why}");
+        var pass2Options = (options?.Clone() ?? new ChatOptions()).SetRouting(PolicyName, $"pass 2 (synthesis) on {_strongTier}: {why}");
         pass2Options.ModelId = _options.StrongModel;
         if (pass2Options.Tools is { Count: > 0 })
         {
@@ -208,7 +208,7 @@ public sealed class TwoPassAgent
         if (!string.Equals(fitted.Model, model, StringComparison.Ordinal))
         {
             options.ModelId = fitted.Model;
-            options.WithRouting(PolicyName, fitted.Reason);
+            options.SetRouting(PolicyName, fitted.Reason);
         }
     }
 
@@ -231,7 +231,7 @@ public sealed class TwoPassAgent
         private ChatOptions Tag(ChatOptions? options)
         {
             var attempt = firstAttempt + Interlocked.Increment(ref _calls) - 1;
-            return (options?.Clone() ?? new ChatOptions()).WithRequestId(requestId).WithAttempt(attempt);
+            return (options?.Clone() ?? new ChatOptions()).SetRequestId(requestId).SetAttempt(attempt);
         }
     }
 }

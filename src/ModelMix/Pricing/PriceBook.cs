@@ -12,8 +12,12 @@ namespace ModelMix.Pricing;
 /// </summary>
 public sealed class PriceBook
 {
-    /// <summary>The <see cref="SourceName"/> of the embedded default book, phrased to tell users how to replace it.</summary>
-    public const string DefaultSourceName = "prices.json (embedded default) — pass your own with --prices FILE";
+    /// <summary>
+    /// The <see cref="SourceName"/> of the embedded default book, phrased to tell users how to replace it: the
+    /// <c>ModelMix:Prices</c> setting, which the library (<c>AddModelMix</c>) and the proxy read (the command line's
+    /// <c>--prices FILE</c> sets it too).
+    /// </summary>
+    public const string DefaultSourceName = "prices.json (embedded default) — set ModelMix:Prices to a price book file of your own";
 
     private const string ResourceName = "ModelMix.Pricing.prices.json";
     private const decimal BuiltInCacheWrite5mMultiplier = 1.25m;

@@ -196,12 +196,12 @@ public sealed class MetaRouterPolicy : IRoutingPolicy
             MaxOutputTokens = _options.MaxOutputTokens,
             ResponseFormat = _format,
         }
-            .WithRequestId(requestId)
-            .WithAttempt(LedgerRecord.RoutingCallAttempt)
-            .WithRouting(Name, $"meta-router classification on {_classifierTarget}")
-            .WithTaskLabel(request.TaskLabel)
-            .WithSessionId(request.SessionId)
-            .WithKeyId(request.KeyId);
+            .SetRequestId(requestId)
+            .SetAttempt(LedgerRecord.RoutingCallAttempt)
+            .SetRouting(Name, $"meta-router classification on {_classifierTarget}")
+            .SetTaskLabel(request.TaskLabel)
+            .SetSessionId(request.SessionId)
+            .SetKeyId(request.KeyId);
         List<ChatMessage> messages =
         [
             new(ChatRole.System, _options.SystemPrompt),

@@ -10,7 +10,7 @@ namespace ModelMix.Routing;
 /// must fall back below the bound minus <see cref="TierDriftOptions.Hysteresis"/> before a new crossing alerts again.
 /// </summary>
 /// <remarks>
-/// Call <see cref="Observe"/> with each routed model (the <c>UseTierDriftMonitor</c> stage does it for a pipeline).
+/// Call <see cref="Observe"/> with each routed model (the <c>UseModelMixTierDrift</c> stage does it for a pipeline).
 /// Thread-safe; events are raised after the monitor's lock is released, on the observing thread, and a throwing
 /// handler does not fail the call that observed.
 /// </remarks>

@@ -318,12 +318,12 @@ public sealed class ShadowRunner : IAsyncDisposable
         }
 
         var options = new ChatOptions { ModelId = JudgeModelId, MaxOutputTokens = _options.JudgeMaxOutputTokens }
-            .WithRequestId(job.PairId)
-            .WithShadowPairId(job.PairId)
-            .WithAttempt(2)
-            .WithRequestedModel(JudgeModelId)
-            .WithRouting(JudgePolicy, $"judge of shadow pair {job.PairId}: {CandidateLabel} against {live.Model}")
-            .WithTaskLabel(job.TaskLabel);
+            .SetRequestId(job.PairId)
+            .SetShadowPairId(job.PairId)
+            .SetAttempt(2)
+            .SetRequestedModel(JudgeModelId)
+            .SetRouting(JudgePolicy, $"judge of shadow pair {job.PairId}: {CandidateLabel} against {live.Model}")
+            .SetTaskLabel(job.TaskLabel);
         var startedAt = _time.GetUtcNow();
         ChatResponse response;
         try

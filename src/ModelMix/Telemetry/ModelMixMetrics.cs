@@ -5,13 +5,18 @@ using ModelMix.Pricing;
 namespace ModelMix.Telemetry;
 
 /// <summary>
-/// ModelMix's metrics, on the <c>ModelMix</c> meter: the GenAI semantic-convention instruments
-/// (<c>gen_ai.client.token.usage</c>, <c>gen_ai.client.operation.duration</c>) and ModelMix's own
+/// ModelMix's metrics, on the <c>ModelMix</c> meter: ModelMix's own instruments
 /// (<c>modelmix.cost_usd</c>, <c>modelmix.route</c>, <c>modelmix.escalations</c>, <c>modelmix.attempts</c>,
 /// <c>modelmix.cache_miss_unexpected</c>, <c>modelmix.thinking_dropped</c>).
 /// Exported to Prometheus these read <c>modelmix_cost_usd_total{model,effort}</c>, <c>modelmix_route_total{model,reason}</c>,
 /// <c>modelmix_thinking_dropped_total{model}</c>, ….
 /// Metrics are for dashboards; the ledger is the exact record (costs here are doubles).
+/// <para>
+/// The GenAI semantic-convention client instruments (<c>gen_ai.client.token.usage</c>,
+/// <c>gen_ai.client.operation.duration</c>) are created only when asked for (<c>genAiClientMetrics</c>): the proxy asks,
+/// since it is the GenAI client of its upstream calls; in the library door Microsoft.Extensions.AI's
+/// <c>UseOpenTelemetry</c> records them, and recording them here too would double every sum.
+/// </para>
 /// <para>
 /// Label values are bounded, since callers and the upstream choose some of them: a model the catalog knows is labelled
 /// with the catalog's spelling whatever casing was sent (<c>CLAUDE-HAIKU-4-5</c> counts as <c>claude-haiku-4-5</c>);
@@ -26,8 +31,8 @@ public sealed class ModelMixMetrics : IDisposable
     public const string MeterName = "ModelMix";
 
     private readonly Meter _meter;
-    private readonly Histogram<long> _tokens;
-    private readonly Histogram<double> _duration;
+    private readonly Histogram<long>? _tokens;
+    private readonly Histogram<double>? _duration;
     private readonly Counter<double> _cost;
     private readonly Counter<long> _route;
     private readonly Counter<long> _escalations;
@@ -55,11 +60,25 @@ public sealed class ModelMixMetrics : IDisposable
     /// Model labels use <paramref name="prices"/>' spelling of the models it knows (the embedded catalog when none is given).
     /// </summary>
     public ModelMixMetrics(IMeterFactory? meterFactory = null, PriceBook? prices = null)
+        : this(meterFactory, prices, genAiClientMetrics: false)
+    {
+    }
+
+    /// <summary>
+    /// Creates the instruments; with <paramref name="genAiClientMetrics"/> also the GenAI client instruments
+    /// (<c>gen_ai.client.token.usage</c>, <c>gen_ai.client.operation.duration</c>), for a door that makes the upstream
+    /// calls itself (the proxy). Leave it off where Microsoft.Extensions.AI's <c>UseOpenTelemetry</c> records them.
+    /// </summary>
+    public ModelMixMetrics(IMeterFactory? meterFactory, PriceBook? prices, bool genAiClientMetrics)
     {
         _prices = prices ?? PriceBook.Default;
         _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
-        _tokens = _meter.CreateHistogram<long>("gen_ai.client.token.usage", "{token}", "Tokens used per call, by gen_ai.token.type (input, output).");
-        _duration = _meter.CreateHistogram<double>("gen_ai.client.operation.duration", "s", "Duration of each upstream attempt.");
+        if (genAiClientMetrics)
+        {
+            _tokens = _meter.CreateHistogram<long>("gen_ai.client.token.usage", "{token}", "Tokens used per call, by gen_ai.token.type (input, output).");
+            _duration = _meter.CreateHistogram<double>("gen_ai.client.operation.duration", "s", "Duration of each upstream attempt.");
+        }
+
         _cost = _meter.CreateCounter<double>("modelmix.cost_usd", null, "Cost of the recorded attempts in US dollars, by model and effort (exact values are in the ledger).");
         _route = _meter.CreateCounter<long>("modelmix.route", null, "Requests routed, by model and routing policy.");
         _escalations = _meter.CreateCounter<long>("modelmix.escalations", null, "Attempts that escalated from a cheaper model.");
@@ -80,18 +99,19 @@ public sealed class ModelMixMetrics : IDisposable
         var routed = ModelLabel(record.RoutedModel);
         var model = record.ResponseModel is { } response ? ModelLabel(response) : routed;
         var modelTag = new KeyValuePair<string, object?>("gen_ai.request.model", routed);
-        var system = new KeyValuePair<string, object?>("gen_ai.system", "anthropic");
+        var provider = new KeyValuePair<string, object?>("gen_ai.provider.name", ModelMixActivity.ProviderName);
+        var operation = new KeyValuePair<string, object?>("gen_ai.operation.name", "chat");
         _attempts.Add(1, modelTag, new("status", StatusName(record.Status)), new("error.type", record.ErrorType is { } errorType ? _errorTypes.Of(errorType) : null));
-        _duration.Record(record.LatencyMs / 1000.0, modelTag, system, new("gen_ai.response.model", model));
+        _duration?.Record(record.LatencyMs / 1000.0, modelTag, provider, operation, new("gen_ai.response.model", model));
         var usage = record.Usage;
-        if (usage.TotalInputTokens > 0)
+        if (_tokens is not null && usage.TotalInputTokens > 0)
         {
-            _tokens.Record(usage.TotalInputTokens, modelTag, system, new("gen_ai.token.type", "input"));
+            _tokens.Record(usage.TotalInputTokens, modelTag, provider, operation, new("gen_ai.token.type", "input"));
         }
 
-        if (usage.OutputTokens > 0)
+        if (_tokens is not null && usage.OutputTokens > 0)
         {
-            _tokens.Record(usage.OutputTokens, modelTag, system, new("gen_ai.token.type", "output"));
+            _tokens.Record(usage.OutputTokens, modelTag, provider, operation, new("gen_ai.token.type", "output"));
         }
 
         if (record.Cost is { } cost && cost.Total != 0m)

@@ -31,7 +31,7 @@ public sealed class LoopGuardTests : LedgerPipelineTest
         Server.SetDefault(FakeReply.Message("messages/response-tool-use.json")); // get_weather(Paris, celsius), forever
         using var chat = new ChatClientBuilder(Sdk.AsIChatClient("claude-haiku-4-5"))
             .UseFunctionInvocation()
-            .UseLoopGuard(o => o.MaxRepeatedToolCalls = 3)
+            .UseModelMixLoopGuard(o => o.MaxRepeatedToolCalls = 3)
             .UseModelMixLedger(Recorder)
             .Build();
 
@@ -61,7 +61,7 @@ public sealed class LoopGuardTests : LedgerPipelineTest
         Server.SetDefault(FakeReply.Message("messages/response-tool-use.json"));
         using var chat = new ChatClientBuilder(Sdk.AsIChatClient("claude-haiku-4-5"))
             .UseFunctionInvocation()
-            .UseLoopGuard(o =>
+            .UseModelMixLoopGuard(o =>
             {
                 o.MaxStepsPerSession = 2;
                 o.MaxRepeatedToolCalls = null;
@@ -89,7 +89,7 @@ public sealed class LoopGuardTests : LedgerPipelineTest
     {
         Server.SetDefault(FakeReply.Message("messages/response-tool-use.json"));
         var model = new ChatClientBuilder(Sdk.AsIChatClient("claude-haiku-4-5"))
-            .UseLoopGuard(o => o.MaxRepeatedToolCalls = 2)
+            .UseModelMixLoopGuard(o => o.MaxRepeatedToolCalls = 2)
             .UseModelMixLedger(Recorder)
             .Build();
         var agent = new TwoPassAgent(model);

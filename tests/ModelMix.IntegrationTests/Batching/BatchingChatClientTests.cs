@@ -178,9 +178,9 @@ public sealed class BatchingChatClientTests : IAsyncLifetime
         var policy = RoutingConfiguration.CreatePolicy(rules, PriceBook.Default);
         // The recommended order: routing, fallback, prompt caching, batching, ledger.
         await using var process = await Process.OpenAsync(this, builder => builder
-            .UseModelRouting(policy)
+            .UseModelMixRouting(policy)
             .UseModelMixFallback(o => o.Chain = ["sonnet", "haiku"])
-            .UsePromptCaching());
+            .UseModelMixPromptCaching());
         process.Runner.Start();
 
         var nightly = await process.Chat.GetResponseAsync(Ask(), new ChatOptions { MaxOutputTokens = 64, AllowBackgroundResponses = true }.WithTaskLabel("nightly"));
@@ -210,7 +210,7 @@ public sealed class BatchingChatClientTests : IAsyncLifetime
     public async Task A_batched_call_is_queued_with_the_breakpoints_prompt_caching_placed_at_the_one_hour_ttl()
     {
         var longSystem = string.Concat(Enumerable.Range(0, 90).Select(i => $"Rule {i}: answer support tickets politely and cite the policy. "));
-        await using var process = await Process.OpenAsync(this, builder => builder.UsePromptCaching());
+        await using var process = await Process.OpenAsync(this, builder => builder.UseModelMixPromptCaching());
         process.Runner.Start();
         var options = Batched(background: false);
         options.ModelId = "claude-sonnet-4-5";
@@ -406,7 +406,7 @@ public sealed class BatchingChatClientTests : IAsyncLifetime
             var builder = new ChatClientBuilder(test._sdk.AsIChatClient(Haiku));
             above?.Invoke(builder);
             var chat = builder
-                .UseBatching(store, o =>
+                .UseModelMixBatching(store, o =>
                 {
                     o.Batcher = runner.Batcher;
                     o.TimeProvider = stageClock;

@@ -20,7 +20,7 @@ public sealed class CascadeIntegrationTests : LedgerPipelineTest, IDisposable
 
     private IChatClient Pipeline(Action<CascadeOptions>? configure = null) =>
         new ChatClientBuilder(Sdk.AsIChatClient("claude-haiku-4-5"))
-            .UseConfidenceCascade(configure)
+            .UseModelMixCascade(configure)
             .UseModelMixLedger(Recorder)
             .Build();
 

@@ -11,7 +11,7 @@ namespace ModelMix.IntegrationTests.Catalog;
 public sealed class LibraryEffortRoutingTests : LedgerPipelineTest
 {
     private IChatClient Client(string target) => new ChatClientBuilder(Sdk.AsIChatClient("claude-haiku-5-5"))
-        .UseModelRouting(RulesPolicy.Create([new RoutingRuleOptions { Name = "everything", Target = target }], PriceBook.Default))
+        .UseModelMixRouting(RulesPolicy.Create([new RoutingRuleOptions { Name = "everything", Target = target }], PriceBook.Default))
         .UseModelMixLedger(Recorder)
         .Build();
 

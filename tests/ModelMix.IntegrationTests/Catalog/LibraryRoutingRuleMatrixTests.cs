@@ -8,7 +8,7 @@ using ModelMix.Routing;
 namespace ModelMix.IntegrationTests.Catalog;
 
 /// <summary>
-/// The library door: <c>UseModelRouting</c> (and <c>UseModelMixFallback</c>) over the official SDK's
+/// The library door: <c>UseModelMixRouting</c> (and <c>UseModelMixFallback</c>) over the official SDK's
 /// <c>AsIChatClient</c>, against FakeAnthropic enforcing the per-model rules. Every call feature ChatOptions can express
 /// × every tier a policy can pick: routing never turns a valid call into a 400.
 /// </summary>
@@ -42,7 +42,7 @@ public sealed class LibraryRoutingRuleMatrixTests : LedgerPipelineTest
         foreach (var tier in Tiers)
         {
             using var client = new ChatClientBuilder(Sdk.AsIChatClient("claude-haiku-5-5"))
-                .UseModelRouting(new DefaultPolicy(tier, PriceBook.Default))
+                .UseModelMixRouting(new DefaultPolicy(tier, PriceBook.Default))
                 .Build();
             foreach (var (name, feature) in Features)
             {
@@ -68,7 +68,7 @@ public sealed class LibraryRoutingRuleMatrixTests : LedgerPipelineTest
     public async Task The_fallback_chain_passes_over_models_that_would_reject_the_call()
     {
         using var client = new ChatClientBuilder(Sdk.AsIChatClient("claude-haiku-5-5"))
-            .UseModelRouting(new DefaultPolicy("haiku", PriceBook.Default))
+            .UseModelMixRouting(new DefaultPolicy("haiku", PriceBook.Default))
             .UseModelMixFallback(options =>
             {
                 options.Chain = ["haiku", "opus", "sonnet"];
@@ -87,7 +87,7 @@ public sealed class LibraryRoutingRuleMatrixTests : LedgerPipelineTest
     [Fact]
     public async Task The_confidence_cascade_climbs_tiers_that_accept_the_call()
     {
-        using var client = new ChatClientBuilder(Sdk.AsIChatClient("claude-haiku-5-5")).UseConfidenceCascade().Build();
+        using var client = new ChatClientBuilder(Sdk.AsIChatClient("claude-haiku-5-5")).UseModelMixCascade().Build();
         var rejected = new List<string>();
         foreach (var (name, feature) in Features)
         {

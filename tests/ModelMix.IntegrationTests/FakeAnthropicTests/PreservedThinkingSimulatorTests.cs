@@ -447,10 +447,11 @@ public sealed class PreservedThinkingSimulatorTests : FakeServerTest
         return (response.StatusCode, ParseEvents(text));
     }
 
-    /// <summary>The events of an SSE body (name, parsed data).</summary>
+    /// <summary>The events of an SSE body (name, parsed data); comment lines (<c>: …</c>) are not events and are skipped.</summary>
     internal static List<(string Name, JsonNode Data)> ParseEvents(string text) =>
         [.. text.Replace("\r\n", "\n", StringComparison.Ordinal).Split("\n\n", StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(block => block.Split('\n'))
+            .Select(block => block.Split('\n').Where(line => !line.StartsWith(':')).ToArray())
+            .Where(lines => lines.Length > 0)
             .Select(lines => (
                 Name: lines.First(l => l.StartsWith("event:", StringComparison.Ordinal))["event:".Length..].Trim(),
                 Data: JsonNode.Parse(lines.First(l => l.StartsWith("data:", StringComparison.Ordinal))["data:".Length..])!))];

@@ -208,7 +208,12 @@ public sealed class FaultMatrixTests
         var events = new List<(string Name, string Data)>();
         foreach (var block in body.Replace("\r\n", "\n", StringComparison.Ordinal).Split("\n\n", StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            var lines = block.Split('\n');
+            var lines = block.Split('\n').Where(line => !line.StartsWith(':')).ToArray(); // comment lines are not events
+            if (lines.Length == 0)
+            {
+                continue;
+            }
+
             var name = lines.FirstOrDefault(line => line.StartsWith("event:", StringComparison.Ordinal))?["event:".Length..].Trim();
             var data = string.Join('\n', lines.Where(line => line.StartsWith("data:", StringComparison.Ordinal)).Select(line => line["data:".Length..].TrimStart()));
             Assert.NotNull(name);

@@ -39,11 +39,12 @@ internal static class ChatWire
         return JsonNode.Parse(text)!.AsObject();
     }
 
-    /// <summary>The <c>data:</c> payloads of an SSE response, in order (<c>[DONE]</c> included as is).</summary>
+    /// <summary>The <c>data:</c> payloads of an SSE response, in order (<c>[DONE]</c> included as is); comment-only blocks (<c>: …</c>) are not events.</summary>
     public static async Task<List<string>> ReadEventsAsync(HttpResponseMessage response)
     {
         var text = await response.Content.ReadAsStringAsync();
         return text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries)
+            .Where(block => block.Split('\n').Any(line => line.StartsWith("data: ", StringComparison.Ordinal)))
             .Select(block => block.Split('\n').Single(line => line.StartsWith("data: ", StringComparison.Ordinal))["data: ".Length..])
             .ToList();
     }

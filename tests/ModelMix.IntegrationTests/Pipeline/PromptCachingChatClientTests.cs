@@ -24,7 +24,7 @@ public sealed class PromptCachingChatClientTests : LedgerPipelineTest
     ];
 
     private IChatClient Client(Action<PromptCachingChatClientOptions>? configure = null) =>
-        new ChatClientBuilder(Sdk.AsIChatClient("claude-sonnet-4-5")).UsePromptCaching(configure).Build();
+        new ChatClientBuilder(Sdk.AsIChatClient("claude-sonnet-4-5")).UseModelMixPromptCaching(configure).Build();
 
     [Fact]
     public async Task The_sdk_sends_the_breakpoints_and_the_second_call_reads_the_cache()

@@ -34,7 +34,7 @@ public sealed class RoutingFallbackPipelineTests : LedgerPipelineTest
 
     private IChatClient Pipeline(AnthropicClient sdk, Action<FallbackOptions>? fallback = null) =>
         new ChatClientBuilder(sdk.AsIChatClient("claude-sonnet-4-5"))
-            .UseModelRouting(RoutingConfiguration.CreatePolicy(new RoutingOptions(), PriceBook.Default))
+            .UseModelMixRouting(RoutingConfiguration.CreatePolicy(new RoutingOptions(), PriceBook.Default))
             .UseModelMixFallback(o =>
             {
                 o.TimeProvider = _time;
@@ -213,7 +213,7 @@ public sealed class RoutingFallbackPipelineTests : LedgerPipelineTest
         services.AddSingleton(Recorder);
         services.AddSingleton<TimeProvider>(_time);
         services.AddChatClient(Sdk.AsIChatClient("claude-sonnet-4-5"))
-            .UseModelRouting()
+            .UseModelMixRouting()
             .UseModelMixFallback()
             .UseModelMixLedger();
         await using var provider = services.BuildServiceProvider();

@@ -72,7 +72,7 @@ public sealed class UnpricedModelTests : IAsyncLifetime
             using var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
             var message = error.RootElement.GetProperty("error").GetProperty("message").GetString()!;
             Assert.Contains("cannot be held against a budget", message, StringComparison.Ordinal);
-            Assert.Contains("--prices", message, StringComparison.Ordinal);
+            Assert.Contains("ModelMix:Prices", message, StringComparison.Ordinal);
         }
 
         Assert.Equal(0, _harness.Fake.MessageCount);

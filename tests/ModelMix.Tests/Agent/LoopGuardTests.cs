@@ -23,7 +23,7 @@ public sealed class LoopGuardTests
     {
         var inner = new ScriptedAgentClient(script.Length > 0 ? script : [() => ScriptedAgentClient.Text("ok")]);
         var chat = new ChatClientBuilder(inner)
-            .UseLoopGuard(options =>
+            .UseModelMixLoopGuard(options =>
             {
                 options.TimeProvider = _time;
                 configure(options);

@@ -161,7 +161,7 @@ public sealed class TierDriftMonitorTests
     public async Task The_pipeline_stage_observes_the_model_of_each_call()
     {
         var monitor = Monitor(o => o.MinCalls = 2);
-        using var chat = new ChatClientBuilder(new ScriptedAgentClient()).UseTierDriftMonitor(monitor).Build();
+        using var chat = new ChatClientBuilder(new ScriptedAgentClient()).UseModelMixTierDrift(monitor).Build();
 
         await chat.GetResponseAsync("a", new ChatOptions { ModelId = "claude-opus-4-6" });
         await chat.GetResponseAsync("b"); // the inner client's default model: haiku

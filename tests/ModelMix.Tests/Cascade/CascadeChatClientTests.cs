@@ -20,7 +20,7 @@ public sealed class CascadeChatClientTests
         $"{{\"answer\":\"{text}\",\"confidence\":{confidence.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}";
 
     private IChatClient Cascade(Action<CascadeOptions>? configure = null) =>
-        new ChatClientBuilder(_inner).UseConfidenceCascade(configure).Build();
+        new ChatClientBuilder(_inner).UseModelMixCascade(configure).Build();
 
     [Fact]
     public async Task Cascade_keeps_the_cheap_answer_when_confident()
@@ -259,7 +259,7 @@ public sealed class CascadeChatClientTests
         _inner.Answer(Answer("a", 0.1), Answer("b", 0.9));
         var ledger = new RecordingLedger();
         var recorder = new AttemptRecorder(PriceBook.Default, ledger);
-        using var chat = new ChatClientBuilder(_inner).UseConfidenceCascade().UseModelMixLedger(recorder).Build();
+        using var chat = new ChatClientBuilder(_inner).UseModelMixCascade().UseModelMixLedger(recorder).Build();
 
         var response = await chat.GetResponseAsync("q");
 
@@ -279,7 +279,7 @@ public sealed class CascadeChatClientTests
         {
             Respond = (_, _) => Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, [new FunctionCallContent("c1", "lookup")]))),
         };
-        using var chat = new ChatClientBuilder(inner).UseConfidenceCascade().Build();
+        using var chat = new ChatClientBuilder(inner).UseModelMixCascade().Build();
 
         var response = await chat.GetResponseAsync("q");
 

@@ -160,6 +160,21 @@ public sealed class SavingsCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task On_the_command_line_the_embedded_book_says_to_pass_prices_not_to_set_a_configuration_key()
+    {
+        await using (var ledger = await BufferedLedger.OpenSqliteAsync(_db.FilePath))
+        {
+            await ledger.RecordAsync(Record(0, "claude-imaginary-9", new TokenUsage(10, 10), null, status: LedgerStatus.Unpriced));
+        }
+
+        var result = await Cli.RunAsync("savings", "--db", _db.FilePath); // the embedded book: no --prices
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("pass your own with --prices FILE", result.Error);
+        Assert.DoesNotContain("ModelMix:Prices", result.Error);
+    }
+
+    [Fact]
     public async Task A_missing_ledger_file_exits_1_with_a_message_on_the_error_writer()
     {
         var missing = Path.Combine(_folder.Path, "nope.db");

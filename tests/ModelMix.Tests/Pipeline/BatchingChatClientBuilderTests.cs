@@ -12,7 +12,7 @@ public sealed class BatchingChatClientBuilderTests
     {
         using var services = new ServiceCollection().BuildServiceProvider();
 
-        var failure = Assert.Throws<InvalidOperationException>(() => new ChatClientBuilder(new ScriptedChatClient("claude-haiku-4-5")).UseBatching().Build(services));
+        var failure = Assert.Throws<InvalidOperationException>(() => new ChatClientBuilder(new ScriptedChatClient("claude-haiku-4-5")).UseModelMixBatching().Build(services));
 
         Assert.Contains(nameof(IBatchStore), failure.Message, StringComparison.Ordinal);
     }
@@ -24,7 +24,7 @@ public sealed class BatchingChatClientBuilderTests
         await using var store = new SqliteBatchStore(path);
         await using var services = new ServiceCollection().AddSingleton<IBatchStore>(store).BuildServiceProvider();
 
-        using var client = new ChatClientBuilder(new ScriptedChatClient("claude-haiku-4-5")).UseBatching().Build(services);
+        using var client = new ChatClientBuilder(new ScriptedChatClient("claude-haiku-4-5")).UseModelMixBatching().Build(services);
 
         Assert.Same(store, client.GetService<IBatchStore>());
         Assert.NotNull(client.GetService<BatchingChatClient>());

@@ -39,7 +39,7 @@ public sealed class ModelMixChatOptionsTests
     {
         var options = new ChatOptions().WithTaskLabel("extraction").WithAttempt(3);
 
-        options.WithTaskLabel(null).WithAttempt(null);
+        options.SetTaskLabel(null).SetAttempt(null);
 
         Assert.Empty(options.AdditionalProperties!);
         Assert.Null(((ChatOptions?)null).GetTaskLabel());
@@ -89,5 +89,40 @@ public sealed class ModelMixChatOptionsTests
         Assert.Equal("extraction", clone.GetTaskLabel());
         Assert.Equal("r-1", clone.GetRequestId());
         _ = JsonSerializer.Serialize(clone.AdditionalProperties); // plain values: loggable and serializable
+    }
+
+    [Fact]
+    public void With_returns_a_copy_and_leaves_shared_options_alone()
+    {
+        // An app keeps one ChatOptions for many calls and tags each call: the shared instance must not change.
+        var shared = new ChatOptions { ModelId = "claude-haiku-4-5", MaxOutputTokens = 100 }.WithTaskLabel("extraction");
+
+        var tagged = shared.WithSessionId("conversation-7").WithAttempt(2).WithRouting("rules", "short").WithEffort(global::ModelMix.Catalog.EffortLevel.Low);
+
+        Assert.NotSame(shared, tagged);
+        Assert.Null(shared.GetSessionId());
+        Assert.Null(shared.GetAttempt());
+        Assert.Null(shared.GetPolicy());
+        Assert.Null(shared.Reasoning);
+        Assert.Single(shared.AdditionalProperties!);
+        Assert.Equal("conversation-7", tagged.GetSessionId());
+        Assert.Equal(2, tagged.GetAttempt());
+        Assert.Equal("extraction", tagged.GetTaskLabel());
+        Assert.Equal("claude-haiku-4-5", tagged.ModelId);
+        Assert.Equal(100, tagged.MaxOutputTokens);
+        Assert.Equal(global::ModelMix.Catalog.EffortLevel.Low, tagged.GetEffort());
+    }
+
+    [Fact]
+    public void Set_changes_the_options_it_is_given_and_returns_them()
+    {
+        var options = new ChatOptions();
+
+        var same = options.SetTaskLabel("extraction").SetRequestId("req-1").SetBatch(true);
+
+        Assert.Same(options, same);
+        Assert.Equal("extraction", options.GetTaskLabel());
+        Assert.Equal("req-1", options.GetRequestId());
+        Assert.True(options.GetBatch());
     }
 }

@@ -297,7 +297,7 @@ public sealed class CostGoldenTests
             () => PriceBook.Default.Cost("claude-imaginary-9", new TokenUsage(1, 1), Time(At)));
 
         Assert.Contains("claude-imaginary-9", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("prices.json (embedded default) — pass your own with --prices FILE", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("prices.json (embedded default) — set ModelMix:Prices to a price book file of your own", ex.Message, StringComparison.Ordinal);
         Assert.Equal("claude-imaginary-9", ex.Model);
     }
 

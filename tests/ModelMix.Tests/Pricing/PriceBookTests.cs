@@ -298,7 +298,7 @@ public sealed class PriceBookTests
         var book = PriceBook.Default;
 
         Assert.Same(book, PriceBook.Default);
-        Assert.Equal("prices.json (embedded default) — pass your own with --prices FILE", book.SourceName);
+        Assert.Equal("prices.json (embedded default) — set ModelMix:Prices to a price book file of your own", book.SourceName);
         Assert.All(book.Entries, static entry => Assert.StartsWith("https://", entry.Source, StringComparison.Ordinal));
         Assert.True(book.Entries.Count >= 13);
     }

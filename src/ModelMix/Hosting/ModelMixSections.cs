@@ -1,0 +1,139 @@
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using ModelMix.Caching;
+using ModelMix.Ledger;
+using ModelMix.Pipeline;
+using ModelMix.Routing;
+using ModelMix.Shadow;
+
+namespace ModelMix.Hosting;
+
+/// <summary>
+/// Which <c>ModelMix:*</c> section each stage's options come from, and how it binds: one place, so the library and the
+/// proxy read a key alike (docs/configuration.md).
+/// </summary>
+internal static class ModelMixSections
+{
+    public const string LoopGuard = "ModelMix:LoopGuard";
+    public const string Cascade = "ModelMix:Cascade";
+    public const string Shadow = "ModelMix:Shadow";
+    public const string TierDrift = "ModelMix:TierDrift";
+
+    private static readonly Dictionary<Type, Action<IConfiguration, object>> s_binders = new()
+    {
+        [typeof(FallbackOptions)] = (c, o) => BindFallback(c.GetSection(FallbackOptions.SectionName), (FallbackOptions)o),
+        [typeof(CascadeOptions)] = (c, o) => BindCascade(c.GetSection(Cascade), (CascadeOptions)o),
+        [typeof(LoopGuardOptions)] = (c, o) => BindLoopGuard(c.GetSection(LoopGuard), (LoopGuardOptions)o),
+        [typeof(PromptCachingChatClientOptions)] = (c, o) => BindCaching(c.GetSection(PromptCachingChatClientOptions.SectionName), (PromptCachingChatClientOptions)o),
+        [typeof(ShadowOptions)] = (c, o) => BindIfPresent(c.GetSection(Shadow), o),
+        [typeof(TierDriftOptions)] = (c, o) => BindIfPresent(c.GetSection(TierDrift), o),
+        [typeof(LedgerOptions)] = (c, o) => BindIfPresent(c.GetSection(LedgerOptions.SectionName), o),
+    };
+
+    /// <summary>Binds <paramref name="options"/> from its section of <paramref name="configuration"/>, if it has one.</summary>
+    public static void Bind<T>(IConfiguration configuration, T options)
+        where T : class
+    {
+        if (s_binders.TryGetValue(typeof(T), out var bind))
+        {
+            bind(configuration, options);
+        }
+    }
+
+    /// <summary>Registers <typeparamref name="T"/> bound from its section, validated at start by <paramref name="problems"/>.</summary>
+    public static void Add<T>(IServiceCollection services, IConfiguration configuration, Func<T, IServiceProvider, IEnumerable<string>>? problems = null)
+        where T : class
+    {
+        services.AddOptions<T>().Configure(options => Bind(configuration, options)).ValidateOnStart();
+        if (problems is not null)
+        {
+            services.AddSingleton<IValidateOptions<T>>(provider => new OptionsCheck<T>(options => problems(options, provider)));
+        }
+    }
+
+    private static void BindIfPresent(IConfigurationSection section, object options)
+    {
+        if (section.Exists())
+        {
+            section.Bind(options);
+        }
+    }
+
+    private static void BindFallback(IConfigurationSection section, FallbackOptions options)
+    {
+        if (!section.Exists())
+        {
+            return;
+        }
+
+        if (section.GetSection(nameof(FallbackOptions.Chain)).Exists())
+        {
+            options.Chain = []; // the binder appends to a list that has items; the configured chain replaces it
+        }
+
+        section.Bind(options);
+    }
+
+    private static void BindCascade(IConfigurationSection section, CascadeOptions options)
+    {
+        if (!section.Exists())
+        {
+            return;
+        }
+
+        if (section.GetSection(nameof(CascadeOptions.Tiers)).Exists())
+        {
+            options.Tiers = []; // the binder appends to haiku, sonnet, opus otherwise
+        }
+
+        section.Bind(options);
+        options.TaskThresholds = new Dictionary<string, double>(options.TaskThresholds, StringComparer.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
+    /// The library's <see cref="LoopGuardOptions"/> from the keys the proxy reads: <c>MaxStepsPerSession</c>,
+    /// <c>MaxRepeatedToolCalls</c>, <c>SessionIdleTimeout</c>, and <c>MaxSpendPerMinuteUsd</c> (a spend window of one
+    /// minute); the library's own names bind too.
+    /// </summary>
+    private static void BindLoopGuard(IConfigurationSection section, LoopGuardOptions options)
+    {
+        if (!section.Exists())
+        {
+            return;
+        }
+
+        section.Bind(options);
+        if (section["MaxSpendPerMinuteUsd"] is { Length: > 0 } perMinute)
+        {
+            options.MaxSpendPerWindow = decimal.Parse(perMinute, NumberStyles.Number, CultureInfo.InvariantCulture);
+            options.SpendWindow = TimeSpan.FromMinutes(1);
+        }
+    }
+
+    /// <summary>The planner's keys of <c>ModelMix:Caching</c> (the proxy's shape: <c>Ttl</c> is <c>5m</c> or <c>1h</c>).</summary>
+    private static void BindCaching(IConfigurationSection section, PromptCachingChatClientOptions options)
+    {
+        if (!section.Exists())
+        {
+            return;
+        }
+
+        var caching = options.Caching;
+        if (section["Ttl"] is { Length: > 0 } ttl)
+        {
+            caching.Ttl = ttl.Trim().ToLowerInvariant() switch
+            {
+                "5m" or "fiveminutes" => PromptCacheTtl.FiveMinutes,
+                "1h" or "onehour" => PromptCacheTtl.OneHour,
+                _ => throw new OptionsValidationException(nameof(PromptCachingChatClientOptions), typeof(PromptCachingChatClientOptions), [$"{PromptCachingChatClientOptions.SectionName}:Ttl must be 5m or 1h (was '{ttl}')."]),
+            };
+        }
+
+        caching.MaxBreakpoints = section.GetValue(nameof(caching.MaxBreakpoints), caching.MaxBreakpoints);
+        caching.CacheTools = section.GetValue(nameof(caching.CacheTools), caching.CacheTools);
+        caching.CacheSystem = section.GetValue(nameof(caching.CacheSystem), caching.CacheSystem);
+        caching.CacheConversation = section.GetValue(nameof(caching.CacheConversation), caching.CacheConversation);
+    }
+}
