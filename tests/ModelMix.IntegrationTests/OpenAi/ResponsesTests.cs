@@ -316,6 +316,7 @@ public sealed class ResponsesTests : IAsyncLifetime
     {
         var text = await response.Content.ReadAsStringAsync();
         return text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries)
+            .Where(block => !block.Split('\n').All(line => line.StartsWith(':'))) // comment blocks (ModelMix's cost trailer), as SSE clients skip them
             .Select(block =>
             {
                 var lines = block.Split('\n');
