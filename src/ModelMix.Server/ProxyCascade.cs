@@ -273,6 +273,7 @@ internal sealed partial class ProxyCascade
         string? cut = null;
         var stopped = false;
         var stalled = false;
+        var tooLarge = false;
         var chunk = new byte[16384];
         using var idle = _idleTimeouts.Start(_options.StreamIdleTimeout, watch.Token);
         try
@@ -284,6 +285,7 @@ internal sealed partial class ProxyCascade
                 idle.Restart(_options.StreamIdleTimeout);
                 if (buffer.Length + read > _options.MaxAnswerBytes)
                 {
+                    tooLarge = true;
                     cut = $"the upstream stream was larger than ModelMix:MaxAnswerBytes ({_options.MaxAnswerBytes} bytes)";
                     break; // a misbehaving upstream is not held in memory
                 }
@@ -323,7 +325,7 @@ internal sealed partial class ProxyCascade
             ClientDisconnected = watch.ClientGone,
             Streaming = true,
             Status = tap.ErrorType is not null || cut is not null ? LedgerStatus.Error : stopped ? LedgerStatus.Failed : LedgerStatus.Ok,
-            ErrorType = tap.ErrorType ?? (stalled ? "stream_idle_timeout" : cut?.StartsWith("the upstream stream was larger", StringComparison.Ordinal) == true ? "answer_too_large" : cut is not null ? "stream_cut" : stopped ? "client_disconnected" : null),
+            ErrorType = tap.ErrorType ?? (stalled ? "stream_idle_timeout" : tooLarge ? "answer_too_large" : cut is not null ? "stream_cut" : stopped ? "client_disconnected" : null),
         }, CancellationToken.None);
         call.Budget.Charge(record);
         return (events, tap.ErrorType is not null || cut is not null || stopped, cut);
