@@ -458,6 +458,11 @@ public sealed partial class FakeAnthropicServer : IAsyncDisposable
             await Task.Delay(reply.Delay, ct);
         }
 
+        if (reply.Hold is { } hold)
+        {
+            await hold.WaitAsync(ct);
+        }
+
         if (reply.DropConnection)
         {
             ctx.Abort();

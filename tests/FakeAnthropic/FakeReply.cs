@@ -53,6 +53,9 @@ public sealed partial record FakeReply
     /// <summary>Server-side wait between two stream events.</summary>
     public TimeSpan EventDelay { get; private init; }
 
+    /// <summary>A task the server waits for (after <see cref="Delay"/>) before the first byte, or null for none.</summary>
+    public Task? Hold { get; private init; }
+
     /// <summary>For streams: the number of events sent before the connection is aborted, or null for the whole stream.</summary>
     public int? CutAfterEvents { get; private init; }
 
@@ -175,6 +178,16 @@ public sealed partial record FakeReply
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
         return this with { Delay = delay };
+    }
+
+    /// <summary>
+    /// Holds the answer until <paramref name="release"/> completes (after <see cref="Delay"/>): lets a test decide when
+    /// the upstream answers (e.g. only once the proxy has seen its client leave) instead of racing a timer.
+    /// </summary>
+    public FakeReply WithHold(Task release)
+    {
+        ArgumentNullException.ThrowIfNull(release);
+        return this with { Hold = release };
     }
 
     /// <summary>Waits this long between stream events.</summary>

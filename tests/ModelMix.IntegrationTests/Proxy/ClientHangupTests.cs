@@ -6,6 +6,8 @@ using Microsoft.Data.Sqlite;
 using ModelMix.Budgets;
 using ModelMix.Keys;
 using ModelMix.Ledger;
+using ModelMix.Server;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ModelMix.IntegrationTests.Proxy;
 
@@ -28,11 +30,12 @@ public sealed class ClientHangupTests
     public async Task A_client_gone_before_the_answer_leaves_the_call_running_and_it_is_recorded_with_its_real_usage(string path)
     {
         await using var harness = await ProxyHarness.StartAsync();
-        harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithDelay(TimeSpan.FromMilliseconds(800)));
+        var release = new TaskCompletionSource();
+        harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithHold(release.Task));
         using var http = Client(harness);
 
-        // Ten clients hang up 200 ms into an upstream answer that takes 800 ms.
-        await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => HangUpAsync(http, Post(path, stream: false), TimeSpan.FromMilliseconds(200))));
+        // Ten clients hang up while the upstream holds their answers; the answers come only after the proxy saw them go.
+        await HangUpWhileHeldAsync(harness, http, [.. Enumerable.Range(0, 10).Select(_ => Post(path, stream: false))], release);
 
         var records = await WaitForRecordsAsync(harness, 10);
         Assert.Equal(10, harness.Fake.MessageCount);
@@ -54,10 +57,10 @@ public sealed class ClientHangupTests
     public async Task A_client_gone_mid_stream_leaves_the_stream_read_to_its_final_usage(string path)
     {
         await using var harness = await ProxyHarness.StartAsync();
-        harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithEventDelay(TimeSpan.FromMilliseconds(60)));
+        harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithEventDelay(TimeSpan.FromMilliseconds(200)));
         using var http = Client(harness);
 
-        // Each client reads the first bytes of the stream, then closes the connection (about 15 events still to come).
+        // Each client reads the first bytes of the stream, then closes the connection (about 15 events, 3 s, still to come).
         await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
         {
             using var response = await http.SendAsync(Post(path, stream: true), HttpCompletionOption.ResponseHeadersRead);
@@ -82,11 +85,12 @@ public sealed class ClientHangupTests
     public async Task A_cascade_whose_client_left_records_its_tier_and_pays_for_no_rating_or_escalation()
     {
         await using var harness = await ProxyHarness.StartAsync();
-        harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithDelay(TimeSpan.FromMilliseconds(800)));
+        var release = new TaskCompletionSource();
+        harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithHold(release.Task));
         using var http = Client(harness);
 
         // The client leaves while the cascade's first tier is answering.
-        await HangUpAsync(http, Post("v1/messages", stream: false, RequestBody(stream: false).Replace("claude-haiku-4-5", "auto-cascade", StringComparison.Ordinal)), TimeSpan.FromMilliseconds(200));
+        await HangUpWhileHeldAsync(harness, http, [Post("v1/messages", stream: false, RequestBody(stream: false).Replace("claude-haiku-4-5", "auto-cascade", StringComparison.Ordinal))], release);
 
         var record = Assert.Single(await WaitForRecordsAsync(harness, 1));
         await Task.Delay(1000); // a rating or an escalation, if one were (wrongly) started, would reach the fake by now
@@ -101,10 +105,11 @@ public sealed class ClientHangupTests
     {
         await using var harness = await ProxyHarness.StartAsync();
         using var replies = new Cascade.TextReplies();
-        harness.Fake.Enqueue(replies.Message("{\"tier\":\"opus\",\"reason\":\"a plan\"}").WithDelay(TimeSpan.FromMilliseconds(800)));
+        var release = new TaskCompletionSource();
+        harness.Fake.Enqueue(replies.Message("{\"tier\":\"opus\",\"reason\":\"a plan\"}").WithHold(release.Task));
         using var http = Client(harness);
 
-        await HangUpAsync(http, Post("v1/messages", stream: false, RequestBody(stream: false).Replace("claude-haiku-4-5", "auto-meta", StringComparison.Ordinal)), TimeSpan.FromMilliseconds(200));
+        await HangUpWhileHeldAsync(harness, http, [Post("v1/messages", stream: false, RequestBody(stream: false).Replace("claude-haiku-4-5", "auto-meta", StringComparison.Ordinal))], release);
 
         // The classification ran on (it is billed) and is recorded as the request's routing call (attempt 0) …
         var record = Assert.Single(await WaitForRecordsAsync(harness, 1));
@@ -194,18 +199,20 @@ public sealed class ClientHangupTests
             key = await keys.CreateAsync("leaver", [BudgetCap.Parse("0.01/day")]);
         }
 
-        harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithDelay(TimeSpan.FromMilliseconds(400)));
         using var http = Client(harness);
 
-        // 40 requests, every client gone after 100 ms, in waves so that earlier calls settle and later ones see the spend.
+        // 40 requests in waves of 5, every client gone before its answer, so that earlier calls settle and later ones
+        // see the spend.
         for (var wave = 0; wave < 8; wave++)
         {
-            await Task.WhenAll(Enumerable.Range(0, 5).Select(_ =>
+            var release = new TaskCompletionSource();
+            harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithHold(release.Task));
+            await HangUpWhileHeldAsync(harness, http, [.. Enumerable.Range(0, 5).Select(_ =>
             {
                 var request = Post("v1/messages", stream: wave % 2 == 0);
                 request.Headers.Add("x-api-key", key.Key);
-                return HangUpAsync(http, request, TimeSpan.FromMilliseconds(100));
-            }));
+                return request;
+            })], release);
             await WaitUntilSettledAsync(harness, key); // the wave's orphaned calls finished, recorded and settled
         }
 
@@ -278,6 +285,55 @@ public sealed class ClientHangupTests
         finally
         {
             request.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="requests"/> and has every client hang up once each request has either reached the fake
+    /// (whose answer is held by <paramref name="release"/>) or been answered by the proxy itself (a refusal). The held
+    /// answers are released only after the proxy has adopted every call whose client left: no timer races the proxy,
+    /// however loaded the machine.
+    /// </summary>
+    private static async Task HangUpWhileHeldAsync(ProxyHarness harness, HttpClient http, IReadOnlyList<HttpRequestMessage> requests, TaskCompletionSource release)
+    {
+        var before = harness.Fake.MessageCount;
+        var answered = 0;
+        using var leave = new CancellationTokenSource();
+        var calls = requests.Select(async request =>
+        {
+            try
+            {
+                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, leave.Token);
+                Interlocked.Increment(ref answered);
+                await using var body = await response.Content.ReadAsStreamAsync(leave.Token);
+                await body.CopyToAsync(Stream.Null, leave.Token);
+            }
+            catch (OperationCanceledException) when (leave.IsCancellationRequested)
+            {
+                // hung up
+            }
+            finally
+            {
+                request.Dispose();
+            }
+        }).ToList();
+
+        await WaitUntilAsync(() => harness.Fake.MessageCount - before + Volatile.Read(ref answered) >= requests.Count, "the requests never reached the upstream");
+        await leave.CancelAsync();
+        await Task.WhenAll(calls);
+        var held = harness.Fake.MessageCount - before;
+        var hangups = harness.Services.GetRequiredService<ClientHangups>();
+        await WaitUntilAsync(() => hangups.Orphans >= held, "the proxy never saw its clients leave");
+        release.SetResult();
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string failure)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), failure);
+            await Task.Delay(10);
         }
     }
 
