@@ -59,7 +59,7 @@ public sealed class BatchProxyTests
             // Haiku 4.5 at half price: (100 × $1 + 20 × $5) / 1e6 × 0.5 = $0.0001.
             Assert.Equal(0.0001m, r.Cost!.Value.Total);
         });
-        Assert.Equal(0.1m, records.Sum(r => r.Cost!.Value.Total));
+        Assert.Equal(0.1m, records.Sum(r => r.Cost!.Value.Total)); // 1000 × 0.0001
 
         var lines = (await http.GetStringAsync($"v1/modelmix/batch/{jobId}/results")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(1000, lines.Length);
@@ -207,6 +207,7 @@ public sealed class BatchProxyTests
         Assert.Equal(50, fake.Batches.SubmittedCustomIds.Count);
         var records = await ReadLedgerAsync(db, 50);
         Assert.Equal(50, records.Select(r => r.Id).Distinct().Count());
+        // Each: the fixture's 52 input / 31 output on Haiku 4.5 at half price = (52 × $1 + 31 × $5) / 1e6 / 2 = 0.0001035.
         Assert.Equal(50 * 0.0001035m, records.Sum(r => r.Cost!.Value.Total));
     }
 
