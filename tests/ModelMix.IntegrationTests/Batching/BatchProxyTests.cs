@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FakeAnthropic;
+using Microsoft.Extensions.DependencyInjection;
 using ModelMix.IntegrationTests.Cli;
 using ModelMix.IntegrationTests.Proxy;
 using ModelMix.Ledger;
@@ -125,7 +126,11 @@ public sealed class BatchProxyTests
         Assert.Equal("error", error["type"]!.GetValue<string>());
         Assert.Equal("invalid_request_error", error["error"]!["type"]!.GetValue<string>());
         Assert.Contains(named, error["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
-        await Task.Delay(300);
+        // Nothing queued, asked of the queue itself rather than waited for: the 400 is written after the request was
+        // refused, so the queue is final now. Taking a submission finds nothing, none is open, none went upstream.
+        var queue = proxy.Services.GetRequiredService<ModelMix.Batching.IBatchStore>();
+        Assert.Null(await queue.BeginSubmissionAsync("mmxsub_probe", 100_000, long.MaxValue, new DateTimeOffset(2100, 1, 1, 0, 0, 0, TimeSpan.Zero)));
+        Assert.Empty(await queue.GetOpenSubmissionsAsync());
         Assert.Equal(0, proxy.Fake.Batches.CreateCount);
     }
 
