@@ -133,6 +133,29 @@ public sealed class PriceBookTests
         Assert.Equal(1.1m, book.InferenceGeoMultipliers["us"]);
     }
 
+    // Mutation testing (docs/testing.md): a book that ignored a user file's cache multipliers, or a period's explicit
+    // cache rates, survived (the default file's multipliers equal the built-in ones).
+    [Fact]
+    public void A_user_file_can_set_the_cache_multipliers_and_a_period_its_own_cache_rates()
+    {
+        var book = PriceBook.Parse("""
+            {
+              "modifiers": { "cacheWrite5mMultiplier": 1.5, "cacheWrite1hMultiplier": 3, "cacheReadMultiplier": 0.2 },
+              "models": [
+                { "id": "m-derived", "periods": [ { "effectiveFrom": "2025-01-01", "input": 2, "output": 8 } ] },
+                { "id": "m-explicit", "periods": [ { "effectiveFrom": "2025-01-01", "input": 2, "output": 8, "cacheWrite5m": 1, "cacheWrite1h": 1.25, "cacheRead": 0.5 } ] }
+              ]
+            }
+            """, "user.json");
+        var usage = new TokenUsage(1000, 0, CacheWrite5mTokens: 1000, CacheWrite1hTokens: 1000, CacheReadTokens: 1000);
+
+        // Derived from $2 input: 5m 2 × 1.5 = 3, 1h 2 × 3 = 6, read 2 × 0.2 = 0.4 per MTok.
+        // 1000 × (2 + 3 + 6 + 0.4) = 11400 / 1e6 = 0.0114.
+        Assert.Equal(new CostBreakdown(0.002m, 0m, 0.003m, 0.006m, 0.0004m), book.Cost("m-derived", usage, s_at));
+        // Explicit rates win over the multipliers: 1000 × (2 + 1 + 1.25 + 0.5) = 4750 / 1e6 = 0.00475.
+        Assert.Equal(new CostBreakdown(0.002m, 0m, 0.001m, 0.00125m, 0.0005m), book.Cost("m-explicit", usage, s_at));
+    }
+
     [Theory]
     [InlineData(
         """{"models":[{"id":"m","periods":[{"effectiveFrom":"2025-01-01","input":-1,"output":2}]}]}""",
