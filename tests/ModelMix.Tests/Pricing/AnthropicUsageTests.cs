@@ -270,6 +270,8 @@ public sealed class AnthropicUsageTests
     [InlineData(300, 200, 150, 150, 0)]
     // the same total: the split stands
     [InlineData(300, 200, 500, 300, 200)]
+    // a total equal to the known 1h writes: all of it 1h
+    [InlineData(300, 200, 200, 0, 200)]
     public void Delta_cache_total_without_breakdown_is_split_keeping_the_1h_writes(long start5m, long start1h, long total, long write5m, long write1h)
     {
         var start = new TokenUsage(10, 1, start5m, start1h, 0);
@@ -295,6 +297,16 @@ public sealed class AnthropicUsageTests
         var merged = AnthropicUsage.MergeDelta(start, doc.RootElement);
 
         Assert.Equal((write5m, write1h), (merged.CacheWrite5mTokens, merged.CacheWrite1hTokens));
+    }
+
+    [Fact]
+    public void A_breakdown_without_a_total_is_taken_as_is()
+    {
+        using var doc = JsonDocument.Parse("""{"input_tokens": 1, "cache_creation": {"ephemeral_5m_input_tokens": 300, "ephemeral_1h_input_tokens": 200}}""");
+
+        var usage = AnthropicUsage.FromJson(doc.RootElement);
+
+        Assert.Equal((300, 200), (usage.CacheWrite5mTokens, usage.CacheWrite1hTokens));
     }
 
     [Fact]

@@ -156,6 +156,45 @@ public sealed class PriceBookTests
         Assert.Equal(new CostBreakdown(0.002m, 0m, 0.001m, 0.00125m, 0.0005m), book.Cost("m-explicit", usage, s_at));
     }
 
+    [Fact]
+    public void An_alias_two_models_claim_is_refused_naming_where()
+    {
+        var ex = Assert.Throws<PriceBookException>(() => PriceBook.Parse("""
+            {
+              "replaceDefaults": true,
+              "models": [
+                { "id": "a", "aliases": ["shared"], "periods": [ { "effectiveFrom": "2025-01-01", "input": 1, "output": 2 } ] },
+                { "id": "b", "aliases": ["shared"], "periods": [ { "effectiveFrom": "2025-01-01", "input": 1, "output": 2 } ] }
+              ]
+            }
+            """, "user.json"));
+
+        // Refused when the file is read, naming the second claim and the first.
+        Assert.StartsWith("Invalid price book user.json: $.models[1]", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("duplicate model id or alias 'shared' (already used at $.models[0]", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TryGetPrice_finds_the_period_in_force_and_says_no_otherwise()
+    {
+        Assert.True(PriceBook.Default.TryGetPrice("claude-sonnet-5-5", new DateTimeOffset(2026, 10, 1, 0, 0, 0, TimeSpan.Zero), out var first));
+        Assert.Equal(0.2m, first.CacheRead); // the first period's reads
+        Assert.True(PriceBook.Default.TryGetPrice("claude-sonnet-5-5", new DateTimeOffset(2026, 10, 7, 0, 0, 0, TimeSpan.Zero), out var second));
+        Assert.Equal(0.1m, second.CacheRead);
+        Assert.False(PriceBook.Default.TryGetPrice("claude-sonnet-5-5", new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero), out _));
+        Assert.False(PriceBook.Default.TryGetPrice("no-such-model", s_at, out _));
+        Assert.False(PriceBook.Default.TryGetPrice(null!, s_at, out _));
+    }
+
+    [Fact]
+    public void Cost_breakdowns_add_component_by_component()
+    {
+        var sum = new CostBreakdown(1m, 2m, 3m, 4m, 5m) + new CostBreakdown(0.1m, 0.2m, 0.3m, 0.4m, 0.5m);
+
+        Assert.Equal(new CostBreakdown(1.1m, 2.2m, 3.3m, 4.4m, 5.5m), sum);
+        Assert.Equal(16.5m, sum.Total);
+    }
+
     [Theory]
     [InlineData(
         """{"models":[{"id":"m","periods":[{"effectiveFrom":"2025-01-01","input":-1,"output":2}]}]}""",
