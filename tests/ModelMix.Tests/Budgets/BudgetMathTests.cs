@@ -159,6 +159,13 @@ public sealed class BudgetMathTests
             "Budget exceeded: the daily budget of key 'team-a' is $50.00; $49.50 is spent and $0.25 is held by requests in flight, " +
             "and this request may cost up to $0.50 (its input plus max_tokens of output). It resets at 2026-03-15T00:00:00Z.",
             refusal.Message);
+
+        // Nothing held and a total budget: no "held" clause (mutation testing: `> 0` → `>= 0` survived), no reset.
+        var total = new BudgetRefusal(limit with { Window = BudgetWindow.Total }, 49.5m, 0m, 0.5m, null);
+        Assert.Equal(
+            "Budget exceeded: the total budget of key 'team-a' is $50.00; $49.50 is spent, " +
+            "and this request may cost up to $0.50 (its input plus max_tokens of output). It does not reset; lower max_tokens, or ask an admin to raise the budget.",
+            total.Message);
     }
 
     private static byte[] Body(int length, bool cacheControl)
