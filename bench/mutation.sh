@@ -7,6 +7,8 @@
 #   bench/mutation.sh pricing keys    # some areas
 #   bench/mutation.sh --list          # the areas and what each mutates
 #
+# Concurrency: MODELMIX_MUTATION_CONCURRENCY test runners at once (default 2, the machine's cores).
+#
 # Each area mutates a few files (globs, or a line span of a file the area shares with other code) and runs only the
 # tests that exercise them (a test-case filter), Debug build (so a Release build being tested beside it is untouched).
 # Reports: bench/mutation/out/<area>/reports/mutation-report.{json,html}; a summary line per area at the end.
@@ -17,7 +19,7 @@ CONFIG="$ROOT/bench/mutation/stryker-config.json"
 
 # area | project to mutate | test project (under tests/) | mutate globs (comma-separated) | test-case filter
 AREAS=(
-  "pricing|ModelMix.csproj|ModelMix.Tests|**/Pricing/**/*.cs|FullyQualifiedName~ModelMix.Tests.Pricing|FullyQualifiedName~ModelMix.Tests.Catalog"
+  "pricing|ModelMix.csproj|ModelMix.Tests|**/Pricing/PriceBook.cs,**/Pricing/CompiledPeriod.cs,**/Pricing/CompiledModel.cs,**/Pricing/RateSet.cs,**/Pricing/CostBreakdown.cs,**/Pricing/AnthropicUsage.cs|FullyQualifiedName~ModelMix.Tests.Pricing|FullyQualifiedName~ModelMix.Tests.Catalog"
   "budgets|ModelMix.csproj|ModelMix.Tests|**/Budgets/**/*.cs|FullyQualifiedName~ModelMix.Tests.Budgets&FullyQualifiedName!~Postgres"
   "keys|ModelMix.csproj|ModelMix.Tests|**/Keys/**/*.cs|FullyQualifiedName~ModelMix.Tests.Keys&FullyQualifiedName!~Postgres"
   "ledger|ModelMix.csproj|ModelMix.Tests|**/Ledger/BufferedLedger.cs,**/Ledger/SqliteLedgerStore.cs,**/Ledger/AttemptRecorder.cs|FullyQualifiedName~ModelMix.Tests.Ledger|FullyQualifiedName~ModelMix.Tests.Pipeline.LedgerChatClientTests"
@@ -55,7 +57,7 @@ for entry in "${AREAS[@]}"; do
   rm -rf "$OUT/$area"
   started=$SECONDS
   (cd "tests/$tests" && dotnet dotnet-stryker --config-file "$CONFIG" --project "$project" "${args[@]}" \
-    --test-case-filter "$filter" --output "$OUT/$area" --skip-version-check) | tee "$OUT.$area.log" || true
+    --test-case-filter "$filter" --output "$OUT/$area" --concurrency "${MODELMIX_MUTATION_CONCURRENCY:-2}" --skip-version-check) | tee "$OUT.$area.log" || true
   report="$OUT/$area/reports/mutation-report.json"
   if [[ -f "$report" ]]; then
     score=$(python3 - "$report" <<'PY'
