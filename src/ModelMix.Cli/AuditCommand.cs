@@ -244,6 +244,8 @@ internal static class AuditCommand
         routing_start = r.RoutingStart,
         calls = r.Calls,
         unpriced_calls = r.UnpricedCalls,
+        unpriced_prompt_tokens = r.UnpricedPromptTokens,
+        unpriced_output_tokens = r.UnpricedOutputTokens,
         total_usd = r.TotalUsd,
         monthly_factor = r.MonthlyFactor,
         by_model = r.ByModel.Select(Bucket),
@@ -377,8 +379,11 @@ internal static class AuditCommand
                 ? [new[] { "dropped thinking: blocks / calls / their cost", $"{r.DroppedThinking.BlocksDropped} / {r.DroppedThinking.Calls} / {Output.Usd(r.DroppedThinking.CostUsd)}" }]
                 : Array.Empty<string[]>(),
             .. r.ClientDisconnectsByKey.Select(b => new[] { $"client hung up (key {b.Name}): calls / their cost", $"{b.Calls} / {Output.Usd(b.CostUsd)}" }),
-            .. r.Counterfactuals.Select(c => new[] { $"{c.Name} ({c.Model})", $"{Output.Usd(c.CostUsd)} (the actual mix saved {Output.Usd(c.SavedUsd)})" +
+            .. r.Counterfactuals.Select(c => new[] { $"{c.Name} ({c.Model})", $"{Output.Usd(c.CostUsd)} against {Output.Usd(c.ActualUsd)} actual (the actual mix saved {Output.Usd(c.SavedUsd)})" +
                 (c.InfeasibleCalls > 0 ? $"; {c.InfeasibleCalls} call(s) could not have run on it, counted as recorded ({Output.Usd(c.InfeasibleUsd)})" : "") }),
+            .. r.UnpricedCalls > 0
+                ? [new[] { "unpriced calls, left out of every figure above", $"{r.UnpricedCalls:N0} calls, {r.UnpricedPromptTokens:N0} prompt / {r.UnpricedOutputTokens:N0} output tokens" }]
+                : Array.Empty<string[]>(),
         ]));
         sections.Add(("Flags", ["flag", "subject", "message"], r.Flags.Select(f => new[] { FlagCode(f.Kind), f.Subject, f.Message }).ToList()));
         if (recommendations is not null)
@@ -423,7 +428,9 @@ internal static class AuditCommand
 
     private static void Render(IAnsiConsole console, AuditReport r, IReadOnlyList<Recommendation>? recommendations, SpendForecast? forecast, CommitSizing? commitSizing)
     {
-        console.MarkupLine(Markup.Escape(Headline(r)));
+        // Cells carry what callers sent (task labels, session ids, model names): printed as text, never as Spectre
+        // markup or as terminal escape sequences.
+        console.MarkupLine(Markup.Escape(Output.Printable(Headline(r))));
         foreach (var (title, header, rows) in Sections(r, recommendations, forecast, commitSizing))
         {
             var table = new Table().Title(title);
@@ -434,7 +441,7 @@ internal static class AuditCommand
 
             foreach (var row in rows)
             {
-                table.AddRow(row.Select(Markup.Escape).ToArray());
+                table.AddRow(row.Select(cell => Markup.Escape(Output.Printable(cell))).ToArray());
             }
 
             console.Write(table);
@@ -443,23 +450,46 @@ internal static class AuditCommand
 
     private static string Markdown(AuditReport r, IReadOnlyList<Recommendation>? recommendations, SpendForecast? forecast, CommitSizing? commitSizing)
     {
-        static string Cell(string value) => value.Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
         var text = new StringBuilder();
-        text.Append("# ModelMix audit\n\n").Append(Cell(Headline(r))).Append("\n\n");
+        text.Append("# ModelMix audit\n\n").Append(MarkdownCell(Headline(r))).Append("\n\n");
         foreach (var (title, header, rows) in Sections(r, recommendations, forecast, commitSizing))
         {
             text.Append("## ").Append(title).Append("\n\n");
-            text.Append("| ").AppendJoin(" | ", header.Select(Cell)).Append(" |\n");
+            text.Append("| ").AppendJoin(" | ", header.Select(MarkdownCell)).Append(" |\n");
             text.Append('|').AppendJoin('|', header.Select(_ => " --- ")).Append("|\n");
             foreach (var row in rows)
             {
-                text.Append("| ").AppendJoin(" | ", row.Select(Cell)).Append(" |\n");
+                text.Append("| ").AppendJoin(" | ", row.Select(MarkdownCell)).Append(" |\n");
             }
 
             text.Append('\n');
         }
 
         return text.ToString();
+    }
+
+    /// <summary>
+    /// A Markdown table cell from text that may carry what callers sent: control characters become visible escapes
+    /// (<see cref="Output.Printable"/>), HTML is shown as text (<c>&amp;</c>, <c>&lt;</c>, <c>&gt;</c> as entities), and
+    /// the characters that would make a link, an image, a code span or a new cell are backslash-escaped.
+    /// </summary>
+    internal static string MarkdownCell(string value)
+    {
+        var printable = Output.Printable(value.Replace("\n", " ", StringComparison.Ordinal));
+        var cell = new StringBuilder(printable.Length + 8);
+        foreach (var c in printable)
+        {
+            _ = c switch
+            {
+                '&' => cell.Append("&amp;"),
+                '<' => cell.Append("&lt;"),
+                '>' => cell.Append("&gt;"),
+                '\\' or '|' or '[' or ']' or '`' => cell.Append('\\').Append(c),
+                _ => cell.Append(c),
+            };
+        }
+
+        return cell.ToString();
     }
 
     private static string Pct(decimal fraction) => (fraction * 100m).ToString("0.0", CultureInfo.InvariantCulture) + "%";

@@ -48,6 +48,45 @@ internal static class Output
         return console;
     }
 
+    /// <summary>
+    /// Text from the ledger (task labels, session ids, model names: what callers sent) made safe to print on a terminal:
+    /// control characters (C0, DEL, C1 — the escape sequences a terminal obeys) and bidirectional-override characters
+    /// (which reorder what the operator sees) become visible escapes, <c>\x1B</c> or <c>\u202E</c>. Everything else
+    /// is left as it is.
+    /// </summary>
+    public static string Printable(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (!text.AsSpan().ContainsAny(Unprintable))
+        {
+            return text;
+        }
+
+        var printable = new System.Text.StringBuilder(text.Length + 16);
+        foreach (var c in text)
+        {
+            if (!Unprintable.Contains(c))
+            {
+                printable.Append(c);
+            }
+            else if (c <= '\u00FF')
+            {
+                printable.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:X2}");
+            }
+            else
+            {
+                printable.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");
+            }
+        }
+
+        return printable.ToString();
+    }
+
+    /// <summary>C0 controls, DEL, C1 controls, and the bidirectional marks, embeddings, overrides and isolates.</summary>
+    private static readonly System.Buffers.SearchValues<char> Unprintable = System.Buffers.SearchValues.Create(
+        [.. Enumerable.Range(0, 0x20).Select(i => (char)i), .. Enumerable.Range(0x7F, 0x21).Select(i => (char)i),
+         '\u061C', '\u200E', '\u200F', '\u202A', '\u202B', '\u202C', '\u202D', '\u202E', '\u2066', '\u2067', '\u2068', '\u2069']);
+
     /// <summary>Dollars for people: cents for large sums, more digits for small ones, never rounded to zero.</summary>
     public static string Usd(decimal value)
     {

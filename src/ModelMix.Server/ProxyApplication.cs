@@ -31,7 +31,7 @@ public static class ProxyApplication
     /// </summary>
     public const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
-    /// <summary>The host's switch for reloading appsettings.json when it changes; the proxy turns it off (see <see cref="Create"/>).</summary>
+    /// <summary>The host's switch for reloading appsettings.json when it changes; the proxy turns it off (see <see cref="Create(string?, string?, IReadOnlyDictionary{string, string?}?, Action{ILoggingBuilder}?)"/>).</summary>
     internal const string ReloadConfigOnChangeKey = "hostBuilder:reloadConfigOnChange";
 
     /// <summary>
@@ -66,7 +66,20 @@ public static class ProxyApplication
         string? urls = null,
         string? configFile = null,
         IReadOnlyDictionary<string, string?>? overrides = null,
-        Action<ILoggingBuilder>? configureLogging = null)
+        Action<ILoggingBuilder>? configureLogging = null) =>
+        Create(urls, configFile, overrides, configureLogging, configureServices: null);
+
+    /// <summary>
+    /// <see cref="Create(string?, string?, IReadOnlyDictionary{string, string?}?, Action{ILoggingBuilder}?)"/> with a
+    /// last word on the services: tests replace the <see cref="TimeProvider"/> with a fake clock through it, so waits
+    /// (retry-after, budget windows) are asserted on the clock instead of slept.
+    /// </summary>
+    internal static WebApplication Create(
+        string? urls,
+        string? configFile,
+        IReadOnlyDictionary<string, string?>? overrides,
+        Action<ILoggingBuilder>? configureLogging,
+        Action<IServiceCollection>? configureServices)
     {
         // Configuration is read and validated once, at start. The host's default would also reload appsettings.json on
         // change, through a recursive file watcher on the content root (the working directory): with the ledger's
@@ -113,6 +126,7 @@ public static class ProxyApplication
         configureLogging?.Invoke(builder.Logging);
 
         AddServices(builder.Services, builder.Configuration);
+        configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
         MapEndpoints(app);

@@ -11,6 +11,13 @@ namespace ModelMix.Audit;
 /// <see cref="decimal"/>; counterfactuals and savings reprice each call's tokens with the price book at the rates in
 /// force when the call was made.
 /// </summary>
+/// <remarks>
+/// Every money figure covers the same calls: the priced ones. A call recorded without a cost (a model the catalog
+/// could not price) counts $0 in the recorded totals, so it is left out of every repriced figure too — the
+/// counterfactual bills, caching and batch savings, the per-task repricing — and reported on its own
+/// (<see cref="AuditReport.UnpricedCalls"/> and its tokens): a saving never compares a bill that includes a call with
+/// an actual total that does not.
+/// </remarks>
 public sealed class AuditAccumulator
 {
     /// <summary>The length of an average month (365.25 ÷ 12 days), the unit of every monthly figure.</summary>
@@ -39,6 +46,7 @@ public sealed class AuditAccumulator
     private DateTimeOffset? _routingStart;
     private DateTimeOffset? _first, _last;
     private long _calls, _unpriced, _requests, _callsWithTokens;
+    private long _unpricedPromptTokens, _unpricedOutputTokens;
     private decimal _total;
     private long _promptTokens, _cacheRead, _cacheWrite, _callsWithCacheRead;
     private decimal _readSavings, _writePremium;
@@ -214,7 +222,16 @@ public sealed class AuditAccumulator
 
         var hasTokens = usage.OutputTokens != 0 || usage.TotalInputTokens != 0;
         var at = record.Timestamp;
-        var priceable = hasTokens && _prices.TryGetPrice(model, at, out _);
+        // Repriced figures cover the priced calls only, as the recorded totals do (see the remarks above).
+        var priced = cost is not null;
+        if (!priced)
+        {
+            _unpricedPromptTokens += usage.TotalInputTokens;
+            _unpricedOutputTokens += usage.OutputTokens;
+        }
+
+        var repriceable = hasTokens && priced;
+        var priceable = repriceable && _prices.TryGetPrice(model, at, out _);
 
         // Caching and batching, priced on the model's own rates.
         if (hasTokens)
@@ -297,7 +314,7 @@ public sealed class AuditAccumulator
             var path = task.Path(model, _targets.Length);
             path.Requests++;
             path.FirstCost += paid;
-            if (hasTokens)
+            if (repriceable)
             {
                 for (var i = 0; i < _targets.Length; i++)
                 {
@@ -309,7 +326,7 @@ public sealed class AuditAccumulator
         }
 
         // Counterfactuals, overall and per task.
-        if (hasTokens && !routingCall)
+        if (repriceable && !routingCall)
         {
             for (var i = 0; i < _targets.Length; i++)
             {
@@ -385,6 +402,8 @@ public sealed class AuditAccumulator
             RoutingStart = _routingStart,
             Calls = _calls,
             UnpricedCalls = _unpriced,
+            UnpricedPromptTokens = _unpricedPromptTokens,
+            UnpricedOutputTokens = _unpricedOutputTokens,
             TotalUsd = _total,
             MonthlyFactor = factor,
             ByModel = Buckets(_byModel),
@@ -457,7 +476,7 @@ public sealed class AuditAccumulator
             if (bucket.Unpriced > 0)
             {
                 flags.Add(new AuditFlag(AuditFlagKind.UnpricedModel, model,
-                    $"{bucket.Unpriced} call(s) to {model} have no price in the model catalog and count $0 in these totals: add its price (ModelMix:Prices or --prices FILE) and reprice them with `modelmix savings`."));
+                    $"{bucket.Unpriced} call(s) to {model} have no price in the model catalog and are left out of these totals and bills: add its price (ModelMix:Prices or --prices FILE) and reprice them with `modelmix savings`."));
             }
         }
 

@@ -24,10 +24,19 @@ public sealed record AuditReport
     /// <summary>Records read.</summary>
     public long Calls { get; init; }
 
-    /// <summary>Records without a recorded cost.</summary>
+    /// <summary>
+    /// Records without a recorded cost (a model the catalog could not price). They are left out of every money figure —
+    /// the recorded totals and the repriced ones (counterfactuals, savings) alike — and counted here with their tokens.
+    /// </summary>
     public long UnpricedCalls { get; init; }
 
-    /// <summary>Exact total recorded cost.</summary>
+    /// <summary>Prompt tokens (input, cache writes and reads) of the <see cref="UnpricedCalls"/>.</summary>
+    public long UnpricedPromptTokens { get; init; }
+
+    /// <summary>Output tokens of the <see cref="UnpricedCalls"/>.</summary>
+    public long UnpricedOutputTokens { get; init; }
+
+    /// <summary>Exact total recorded cost (of the priced calls).</summary>
     public decimal TotalUsd { get; init; }
 
     /// <summary>
@@ -90,7 +99,10 @@ public sealed record AuditReport
     /// <summary>Records whose usage is ModelMix's estimate (a stopped call, a stream without its final usage), not the upstream's report.</summary>
     public long EstimatedUsageCalls { get; init; }
 
-    /// <summary>The "all on the top model" and "all on the model used before routing" bills (when there is one).</summary>
+    /// <summary>
+    /// The "all on the top model" and "all on the model used before routing" bills (when there is one), over the priced
+    /// calls, the same calls as <see cref="TotalUsd"/>.
+    /// </summary>
     public IReadOnlyList<AuditCounterfactual> Counterfactuals { get; init; } = [];
 
     /// <summary>Flags, in the order tier shares, low-volume tasks, runaway sessions, dropped thinking.</summary>

@@ -5,6 +5,7 @@ using FakeAnthropic;
 using Microsoft.Data.Sqlite;
 using ModelMix.Budgets;
 using ModelMix.IntegrationTests.Proxy;
+using ModelMix.IntegrationTests.Support;
 using ModelMix.Keys;
 using ModelMix.Ledger;
 
@@ -21,7 +22,7 @@ public sealed class BatchBudgetTests
     [Fact]
     public async Task A_job_over_the_budget_is_refused_with_a_429_naming_it_and_nothing_is_queued_or_held()
     {
-        await using var proxy = await ProxyHarness.StartAsync(BatchProxyTests.FastBatches);
+        await using var proxy = await ProxyHarness.StartAsync(BatchProxyTests.FastBatches, new AnchoredClock());
         var key = await CreateKeyAsync(proxy, "0.01/day");
         using var http = Http(proxy, key.Key);
 
@@ -40,7 +41,7 @@ public sealed class BatchBudgetTests
         var jobId = JsonNode.Parse(await fits.Content.ReadAsStringAsync())!["id"]!.GetValue<string>();
         await BatchProxyTests.WaitForEndAsync(http, jobId);
         Assert.Equal(10, proxy.Fake.Batches.SubmittedCustomIds.Count); // the refused job never reached the queue
-        var usage = await WaitSettledAsync(proxy.DbPath, key.Info.BudgetScope);
+        var usage = await WaitSettledAsync(proxy, key.Info.BudgetScope);
         Assert.Equal(0m, usage.ReservedUsd);
         Assert.Equal(await JobCostAsync(proxy.DbPath, jobId), usage.SpentUsd);
     }
@@ -48,7 +49,7 @@ public sealed class BatchBudgetTests
     [Fact]
     public async Task A_job_holds_its_worst_case_while_it_runs_and_settles_to_the_ledgers_batch_cost_when_it_ends()
     {
-        await using var proxy = await ProxyHarness.StartAsync(BatchProxyTests.FastBatches);
+        await using var proxy = await ProxyHarness.StartAsync(BatchProxyTests.FastBatches, new AnchoredClock());
         proxy.Fake.Batches.InProgressPolls = int.MaxValue; // runs until the test ends it
         proxy.Fake.Batches.Outcome = (_, _) => FakeBatchOutcome.Succeeded(new FakeUsage(100, 20, ServiceTier: "batch"));
         var key = await CreateKeyAsync(proxy, "0.04/day", "1/month");
@@ -61,7 +62,7 @@ public sealed class BatchBudgetTests
 
         await using (var budgets = new SqliteBudgetStore(proxy.DbPath))
         {
-            var held = await budgets.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Day, DateTimeOffset.UtcNow);
+            var held = await budgets.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Day, proxy.Time!.GetUtcNow());
             Assert.InRange(held.ReservedUsd, 0.025m, 0.0255m);
             Assert.Equal(0m, held.SpentUsd);
         }
@@ -79,7 +80,7 @@ public sealed class BatchBudgetTests
         Assert.Equal(10 * 0.0001m, cost); // (100 × $1 + 20 × $5) / 1e6 at half price, ten times
         foreach (var window in new[] { BudgetWindow.Day, BudgetWindow.Month })
         {
-            var usage = await WaitSettledAsync(proxy.DbPath, key.Info.BudgetScope, window);
+            var usage = await WaitSettledAsync(proxy, key.Info.BudgetScope, window);
             Assert.Equal(0m, usage.ReservedUsd);
             Assert.Equal(cost, usage.SpentUsd);
         }
@@ -112,16 +113,21 @@ public sealed class BatchBudgetTests
         return totals.Cost.Total;
     }
 
-    /// <summary>The budget's usage once nothing is reserved (settling runs right after the job's last results are stored).</summary>
-    internal static async Task<BudgetUsage> WaitSettledAsync(string db, string scope, BudgetWindow window = BudgetWindow.Day)
+    /// <summary>
+    /// The budget's usage once nothing is reserved (settling runs right after the job's last results are stored), read
+    /// at the proxy's clock (an <see cref="AnchoredClock"/> keeps a day window from straddling midnight).
+    /// </summary>
+    internal static async Task<BudgetUsage> WaitSettledAsync(ProxyHarness proxy, string scope, BudgetWindow window = BudgetWindow.Day)
     {
+        var db = proxy.DbPath;
+        var time = proxy.Time ?? TimeProvider.System;
         var clock = Stopwatch.StartNew();
         while (true)
         {
             BudgetUsage usage;
             await using (var budgets = new SqliteBudgetStore(db))
             {
-                usage = await budgets.GetUsageAsync(scope, window, DateTimeOffset.UtcNow);
+                usage = await budgets.GetUsageAsync(scope, window, time.GetUtcNow());
             }
 
             if (usage.ReservedUsd == 0m || clock.Elapsed > Patience)

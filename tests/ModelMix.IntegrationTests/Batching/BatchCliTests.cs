@@ -39,7 +39,7 @@ public sealed class BatchCliTests
     [Fact]
     public async Task Cancel_cancels_a_running_job_upstream_and_its_budget_settles_to_nothing()
     {
-        await using var proxy = await ProxyHarness.StartAsync(BatchProxyTests.FastBatches);
+        await using var proxy = await ProxyHarness.StartAsync(BatchProxyTests.FastBatches, new AnchoredClock()); // the day window read at the end is the one charged
         proxy.Fake.Batches.InProgressPolls = int.MaxValue; // ends only when canceled
         var key = await BatchBudgetTests.CreateKeyAsync(proxy, "1/day");
         using var http = BatchBudgetTests.Http(proxy, key.Key);
@@ -61,7 +61,7 @@ public sealed class BatchCliTests
         Assert.Equal(5, ended["request_counts"]!["canceled"]!.GetValue<int>());
         var lines = (await http.GetStringAsync($"v1/modelmix/batch/{jobId}/results")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.All(lines, line => Assert.Equal("canceled", JsonNode.Parse(line)!["result"]!["type"]!.GetValue<string>()));
-        var usage = await BatchBudgetTests.WaitSettledAsync(proxy.DbPath, key.Info.BudgetScope);
+        var usage = await BatchBudgetTests.WaitSettledAsync(proxy, key.Info.BudgetScope);
         Assert.Equal((0m, 0m), (usage.SpentUsd, usage.ReservedUsd));
 
         var (missingCode, _, missingErr) = await RunAsync("batch", "cancel", "mmxjob_nope", "--url", proxy.ProxyUrl.ToString(), "--key", key.Key);

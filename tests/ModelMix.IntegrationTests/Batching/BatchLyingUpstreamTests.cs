@@ -6,6 +6,7 @@ using FakeAnthropic;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using ModelMix.IntegrationTests.Proxy;
+using ModelMix.IntegrationTests.Support;
 using ModelMix.Ledger;
 
 namespace ModelMix.IntegrationTests.Batching;
@@ -233,7 +234,7 @@ public sealed class BatchLyingUpstreamTests
     [Fact]
     public async Task A_result_the_upstream_never_returns_quarantines_that_request_after_MaxJobFailures_batches_and_the_answered_ones_keep_their_records()
     {
-        await using var proxy = await ProxyHarness.StartAsync(FastFaults);
+        await using var proxy = await ProxyHarness.StartAsync(FastFaults, new AnchoredClock()); // the day window read at the end is the one charged
         proxy.Fake.Batches.Lie = a => a is { Call: "results", Status: 200 }
             ? a.EditLines(line => LineIs(proxy.Fake.Batches, a, line, "vanishing") ? null : line)
             : null;
@@ -251,7 +252,7 @@ public sealed class BatchLyingUpstreamTests
         Assert.Equal("batch_quarantined", Assert.Single(records, r => r.Status == LedgerStatus.Error).ErrorType);
 
         // The job's hold settles to what the ledger has for it: the two answers, nothing for the quarantined one.
-        var usage = await BatchBudgetTests.WaitSettledAsync(proxy.DbPath, key.Info.BudgetScope);
+        var usage = await BatchBudgetTests.WaitSettledAsync(proxy, key.Info.BudgetScope);
         Assert.Equal(0m, usage.ReservedUsd);
         Assert.Equal(await BatchBudgetTests.JobCostAsync(proxy.DbPath, jobId), usage.SpentUsd);
         Assert.Equal(2 * 0.0001035m, usage.SpentUsd);

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FakeAnthropic;
+using Microsoft.Extensions.DependencyInjection;
 using ModelMix.IntegrationTests.Cli;
 using ModelMix.IntegrationTests.Proxy;
 using ModelMix.Ledger;
@@ -59,7 +60,7 @@ public sealed class BatchProxyTests
             // Haiku 4.5 at half price: (100 × $1 + 20 × $5) / 1e6 × 0.5 = $0.0001.
             Assert.Equal(0.0001m, r.Cost!.Value.Total);
         });
-        Assert.Equal(0.1m, records.Sum(r => r.Cost!.Value.Total));
+        Assert.Equal(0.1m, records.Sum(r => r.Cost!.Value.Total)); // 1000 × 0.0001
 
         var lines = (await http.GetStringAsync($"v1/modelmix/batch/{jobId}/results")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(1000, lines.Length);
@@ -125,7 +126,11 @@ public sealed class BatchProxyTests
         Assert.Equal("error", error["type"]!.GetValue<string>());
         Assert.Equal("invalid_request_error", error["error"]!["type"]!.GetValue<string>());
         Assert.Contains(named, error["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
-        await Task.Delay(300);
+        // Nothing queued, asked of the queue itself rather than waited for: the 400 is written after the request was
+        // refused, so the queue is final now. Taking a submission finds nothing, none is open, none went upstream.
+        var queue = proxy.Services.GetRequiredService<ModelMix.Batching.IBatchStore>();
+        Assert.Null(await queue.BeginSubmissionAsync("mmxsub_probe", 100_000, long.MaxValue, new DateTimeOffset(2100, 1, 1, 0, 0, 0, TimeSpan.Zero)));
+        Assert.Empty(await queue.GetOpenSubmissionsAsync());
         Assert.Equal(0, proxy.Fake.Batches.CreateCount);
     }
 
@@ -207,6 +212,7 @@ public sealed class BatchProxyTests
         Assert.Equal(50, fake.Batches.SubmittedCustomIds.Count);
         var records = await ReadLedgerAsync(db, 50);
         Assert.Equal(50, records.Select(r => r.Id).Distinct().Count());
+        // Each: the fixture's 52 input / 31 output on Haiku 4.5 at half price = (52 × $1 + 31 × $5) / 1e6 / 2 = 0.0001035.
         Assert.Equal(50 * 0.0001035m, records.Sum(r => r.Cost!.Value.Total));
     }
 

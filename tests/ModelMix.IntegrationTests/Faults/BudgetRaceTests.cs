@@ -4,6 +4,7 @@ using FakeAnthropic;
 using Microsoft.Data.Sqlite;
 using ModelMix.Budgets;
 using ModelMix.IntegrationTests.Proxy;
+using ModelMix.IntegrationTests.Support;
 using ModelMix.Keys;
 
 namespace ModelMix.IntegrationTests.Faults;
@@ -17,7 +18,8 @@ public sealed class BudgetRaceTests
     public async Task Five_hundred_concurrent_requests_racing_one_small_budget_never_overspend(bool inlineScheduling)
     {
         const decimal Cap = 0.004m;
-        await using var harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:InlineScheduling"] = inlineScheduling ? "true" : "false");
+        var clock = new AnchoredClock(); // the day window read below is the one the requests were charged to
+        await using var harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:InlineScheduling"] = inlineScheduling ? "true" : "false", clock);
         CreatedApiKey key;
         await using (var keys = new SqliteKeyStore(harness.DbPath))
         {
@@ -61,7 +63,7 @@ public sealed class BudgetRaceTests
         Assert.True(recorded <= Cap, $"recorded spend {recorded} exceeds the cap {Cap}");
 
         await using var budgets = new SqliteBudgetStore(harness.DbPath);
-        var usage = await budgets.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Day, DateTimeOffset.UtcNow);
+        var usage = await budgets.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Day, clock.GetUtcNow());
         Assert.Equal(recorded, usage.SpentUsd);
         Assert.Equal(0m, usage.ReservedUsd);
         SqliteConnection.ClearAllPools();

@@ -42,7 +42,9 @@ public sealed class CrashRecoveryTests
         CreatedApiKey key;
         await using (var keys = new SqliteKeyStore(db))
         {
-            key = await keys.CreateAsync("load", [BudgetCap.Parse("10/day")]);
+            // A total budget: its usage is read after the restart without a day or month boundary in between (the proxy
+            // runs as its own process, on the system clock).
+            key = await keys.CreateAsync("load", [BudgetCap.Parse("10/total")]);
         }
 
         var acknowledged = new ConcurrentDictionary<string, long>(); // request id → when the client had the whole answer
@@ -89,8 +91,9 @@ public sealed class CrashRecoveryTests
 
         Assert.True(acknowledged.Count >= 60, $"only {acknowledged.Count} answers before the kill");
 
-        // Let the dead process's reservations pass their TTL, then restart on the same store.
-        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        // Let the dead process's reservations pass their TTL, then restart on the same store: wait until the store's
+        // latest open hold has expired (read from the store, not guessed), so the restarted proxy reclaims them all at start.
+        await WaitUntilHoldsExpiredAsync(db);
         await using (var restarted = await ServeProcess.StartAsync(fake.BaseUrl, db, "sk-test-upstream", Environment))
         {
             using var http = new HttpClient { BaseAddress = restarted.Url };
@@ -118,13 +121,37 @@ public sealed class CrashRecoveryTests
         // the upstream gave whose record was still in the lost window. Those include answers settled but cut off from
         // the client by the kill (never acknowledged), so they are counted from the upstream's calls, not the acks.
         await using var budgets = new SqliteBudgetStore(db);
-        var usage = await budgets.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Day, DateTimeOffset.UtcNow);
+        var usage = await budgets.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Total, DateTimeOffset.UtcNow);
         Assert.Equal(0m, usage.ReservedUsd);
         var ledgerSpend = records.Sum(record => record.Cost?.Total ?? 0m);
         var maxAnswerCost = records.Where(record => record.Cost is not null).Select(record => record.Cost!.Value.Total).DefaultIfEmpty(0m).Max();
         var unrecordedAnswers = fake.MessageCount - records.Count;
         Assert.InRange(usage.SpentUsd, ledgerSpend, ledgerSpend + (unrecordedAnswers * maxAnswerCost));
         SqliteConnection.ClearAllPools();
+    }
+
+    /// <summary>Waits until every open budget hold in the store has expired on the system clock (the proxy's).</summary>
+    private static async Task WaitUntilHoldsExpiredAsync(string db)
+    {
+        long? latest;
+        await using (var connection = new SqliteConnection($"Data Source={db}"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT MAX(expires_at) FROM budget_reservations WHERE reclaimed_at IS NULL;";
+            latest = await command.ExecuteScalarAsync() is long ticks ? ticks : null;
+        }
+
+        SqliteConnection.ClearAllPools();
+        if (latest is { } stored)
+        {
+            // Stored as ticks since the Unix epoch, UTC (SqliteLedgerSchema.ToStoredTimestamp).
+            var expiry = DateTimeOffset.UnixEpoch.AddTicks(stored);
+            while (DateTimeOffset.UtcNow <= expiry)
+            {
+                await Task.Delay(expiry - DateTimeOffset.UtcNow + TimeSpan.FromMilliseconds(1));
+            }
+        }
     }
 
     private static async Task<(string Id, bool Complete)> SendAsync(HttpClient http, string key, bool streaming, CancellationToken token)

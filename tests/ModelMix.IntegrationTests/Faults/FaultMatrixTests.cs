@@ -7,6 +7,7 @@ using FakeAnthropic;
 using Microsoft.Data.Sqlite;
 using ModelMix.Budgets;
 using ModelMix.IntegrationTests.Proxy;
+using ModelMix.IntegrationTests.Support;
 using ModelMix.Keys;
 using ModelMix.Ledger;
 
@@ -59,6 +60,7 @@ public sealed class FaultMatrixTests
     [MemberData(nameof(Cells))]
     public async Task Every_fault_ends_in_success_or_a_clean_error_with_one_record_per_attempt_and_one_settlement(bool streaming, UpstreamFault fault, Outcome expected)
     {
+        var time = new AnchoredClock(); // the day window read below is the one the request was charged to
         await using var harness = await ProxyHarness.StartAsync(settings =>
         {
             settings["ModelMix:UpstreamTimeout"] = "00:00:03";
@@ -67,7 +69,7 @@ public sealed class FaultMatrixTests
             {
                 settings["ModelMix:Upstream"] = $"http://127.0.0.1:{ClosedPort()}/";
             }
-        });
+        }, time);
         CreatedApiKey key;
         await using (var keys = new SqliteKeyStore(harness.DbPath))
         {
@@ -133,7 +135,7 @@ public sealed class FaultMatrixTests
 
         // The budget: settled once, to exactly the ledger's cost (for a success, the successful attempt's), nothing held.
         await using var budgets = new SqliteBudgetStore(harness.DbPath);
-        var usage = await budgets.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Day, DateTimeOffset.UtcNow);
+        var usage = await budgets.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Day, time.GetUtcNow());
         var recorded = records.Sum(record => record.Cost?.Total ?? 0m);
         Assert.Equal(recorded, usage.SpentUsd);
         Assert.Equal(0m, usage.ReservedUsd);

@@ -9,12 +9,17 @@ using FakeAnthropic;
 using Microsoft.Data.Sqlite;
 using ModelMix.Budgets;
 using ModelMix.IntegrationTests.Proxy;
+using ModelMix.IntegrationTests.Support;
 using ModelMix.Keys;
 using ModelMix.Server;
 
 namespace ModelMix.IntegrationTests.Keys;
 
-/// <summary>Virtual keys and budgets at the proxy, over real HTTP, with the key and budget stores on the ledger's file.</summary>
+/// <summary>
+/// Virtual keys and budgets at the proxy, over real HTTP, with the key and budget stores on the ledger's file. The proxy
+/// runs on a fake clock stopped 30 seconds before a day and a month end (2026-11-30 23:59:30 UTC): budget windows and
+/// reset times are exact, and the same whenever the tests run.
+/// </summary>
 public sealed class KeysProxyTests : IAsyncLifetime
 {
     private const string SmallBody = """{"model":"claude-haiku-4-5","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}""";
@@ -22,12 +27,16 @@ public sealed class KeysProxyTests : IAsyncLifetime
     // The default fixture answers 19 input and 33 output tokens; Haiku 4.5 at $1 / $5 per MTok.
     private const decimal FixtureCost = 0.000184m;
 
+    private static readonly DateTimeOffset Now = new(2026, 11, 30, 23, 59, 30, TimeSpan.Zero);
+
+    private readonly ProxyClock _clock = new(Now);
     private ProxyHarness _harness = null!;
 
-    public async Task InitializeAsync() => _harness = await ProxyHarness.StartAsync();
+    public async Task InitializeAsync() => _harness = await ProxyHarness.StartAsync(time: _clock);
 
     public async Task DisposeAsync()
     {
+        _clock.Release();
         await _harness.DisposeAsync();
         SqliteConnection.ClearAllPools();
     }
@@ -126,12 +135,10 @@ public sealed class KeysProxyTests : IAsyncLifetime
         var error = (await ReadJsonAsync(response)).GetProperty("error");
         Assert.Equal("rate_limit_error", error.GetProperty("type").GetString());
         var message = error.GetProperty("message").GetString()!;
-        var tomorrow = DateTime.UtcNow.Date.AddDays(1).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
         Assert.Contains("daily budget of key 'team-a' is $0.001", message, StringComparison.Ordinal);
         Assert.Contains("$0.00 is spent", message, StringComparison.Ordinal);
-        Assert.Contains($"It resets at {tomorrow}T00:00:00Z.", message, StringComparison.Ordinal);
-        var retryAfter = long.Parse(response.Headers.GetValues("retry-after").Single(), System.Globalization.CultureInfo.InvariantCulture);
-        Assert.InRange(retryAfter, 1, 86_400);
+        Assert.Contains("It resets at 2026-12-01T00:00:00Z.", message, StringComparison.Ordinal); // the next day, and month
+        Assert.Equal("30", response.Headers.GetValues("retry-after").Single()); // 23:59:30 → 00:00:00
         Assert.Empty(_harness.Fake.MessageRequests);
     }
 
@@ -148,7 +155,7 @@ public sealed class KeysProxyTests : IAsyncLifetime
         await using var budgets = new SqliteBudgetStore(_harness.DbPath);
         foreach (var window in new[] { BudgetWindow.Day, BudgetWindow.Month })
         {
-            var usage = await budgets.GetUsageAsync(created.Info.BudgetScope, window, DateTimeOffset.UtcNow);
+            var usage = await budgets.GetUsageAsync(created.Info.BudgetScope, window, Now);
             Assert.Equal(FixtureCost, usage.SpentUsd);
             Assert.Equal(0m, usage.ReservedUsd);
         }
@@ -166,8 +173,8 @@ public sealed class KeysProxyTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         await using var budgets = new SqliteBudgetStore(_harness.DbPath);
-        Assert.Equal(new BudgetUsage(BudgetWindow.Day, BudgetPeriods.Start(BudgetWindow.Day, DateTimeOffset.UtcNow), 0m, 0m),
-            await budgets.GetUsageAsync(created.Info.BudgetScope, BudgetWindow.Day, DateTimeOffset.UtcNow));
+        Assert.Equal(new BudgetUsage(BudgetWindow.Day, new DateTimeOffset(2026, 11, 30, 0, 0, 0, TimeSpan.Zero), 0m, 0m),
+            await budgets.GetUsageAsync(created.Info.BudgetScope, BudgetWindow.Day, Now));
     }
 
     [Fact]
@@ -231,7 +238,7 @@ public sealed class KeysProxyTests : IAsyncLifetime
         Assert.True(recorded <= Cap, $"recorded spend {recorded} exceeds the cap {Cap}");
 
         await using var budgets = new SqliteBudgetStore(_harness.DbPath);
-        var usage = await budgets.GetUsageAsync(created.Info.BudgetScope, BudgetWindow.Day, DateTimeOffset.UtcNow);
+        var usage = await budgets.GetUsageAsync(created.Info.BudgetScope, BudgetWindow.Day, _clock.GetUtcNow());
         Assert.Equal(recorded, usage.SpentUsd);
         Assert.True(usage.SpentUsd <= Cap);
         Assert.Equal(0m, usage.ReservedUsd);
@@ -256,7 +263,7 @@ public sealed class KeysProxyTests : IAsyncLifetime
 
         Assert.Contains(_harness.Logs.Lines, line => line.Contains("Reclaimed 1 budget reservation", StringComparison.Ordinal));
         await using var budgets = new SqliteBudgetStore(_harness.DbPath);
-        var usage = await budgets.GetUsageAsync(created.Info.BudgetScope, BudgetWindow.Day, DateTimeOffset.UtcNow);
+        var usage = await budgets.GetUsageAsync(created.Info.BudgetScope, BudgetWindow.Day, _clock.GetUtcNow());
         Assert.Equal(FixtureCost, usage.SpentUsd);
         Assert.Equal(0m, usage.ReservedUsd);
     }
@@ -300,10 +307,12 @@ public sealed class KeysProxyTests : IAsyncLifetime
 
     private async Task CrashWithReservationAsync(BudgetLimit limit)
     {
-        // A "process" reserves almost the whole budget, with a reservation that expires at once, and dies unsettled.
+        // A "process" reserves almost the whole budget, with a reservation that expires a millisecond later, and dies
+        // unsettled; then a second passes on the proxy's clock.
         await using var crashed = new SqliteBudgetStore(_harness.DbPath);
-        var result = await crashed.ReserveAsync("mmx_crashed_" + Guid.NewGuid().ToString("N"), [limit], 0.0098m, DateTimeOffset.UtcNow, TimeSpan.FromMilliseconds(1));
+        var result = await crashed.ReserveAsync("mmx_crashed_" + Guid.NewGuid().ToString("N"), [limit], 0.0098m, _clock.GetUtcNow(), TimeSpan.FromMilliseconds(1));
         Assert.True(result.Succeeded);
+        _clock.Advance(TimeSpan.FromSeconds(1));
     }
 
     private async Task<CreatedApiKey> CreateKeyAsync(string name, params string[] budgets)

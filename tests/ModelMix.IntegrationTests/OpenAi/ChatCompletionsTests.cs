@@ -504,7 +504,7 @@ public sealed class ChatCompletionsTests : IAsyncLifetime
         var records = await _harness.ReadLedgerAsync();
         Assert.Equal(2, records.Count);
         Assert.Equal("rate_limit_error", records.Single(record => record.Attempt == 1).ErrorType);
-        Assert.Equal(0.000184m, records.Single(record => record.Attempt == 2).Cost!.Value.Total);
+        Assert.Equal(0.000184m, records.Single(record => record.Attempt == 2).Cost!.Value.Total); // Haiku 4.5: 19 × $1 / 1e6 + 33 × $5 / 1e6
     }
 
     [Fact]

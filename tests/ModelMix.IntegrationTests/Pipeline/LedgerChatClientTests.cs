@@ -26,6 +26,8 @@ public sealed class LedgerChatClientTests : LedgerPipelineTest
         Assert.Equal("claude-sonnet-4-5-20250929", response.ModelId);
         var record = Assert.Single(await CommittedRecordsAsync());
         Assert.Equal(new TokenUsage(29, 87, CacheWrite5mTokens: 3150, CacheWrite1hTokens: 2412, InferenceGeo: "not_available"), record.Usage);
+        // Sonnet 4.5 per MTok: $3 in, $15 out, $3.75 5-minute write (×1.25), $6 1-hour write (×2). 29 × 3 / 1e6 = 0.000087;
+        // 87 × 15 / 1e6 = 0.001305; 3150 × 3.75 / 1e6 = 0.0118125; 2412 × 6 / 1e6 = 0.014472. Total 0.0276765.
         Assert.Equal(new CostBreakdown(Input: 0.000087m, Output: 0.001305m, CacheWrite5m: 0.0118125m, CacheWrite1h: 0.014472m, CacheRead: 0m), record.Cost);
         Assert.Equal(0.0276765m, record.Cost!.Value.Total);
         Assert.Equal(LedgerStatus.Ok, record.Status);
@@ -55,7 +57,7 @@ public sealed class LedgerChatClientTests : LedgerPipelineTest
         Assert.Equal("claude-haiku-4-5", record.RoutedModel);
         Assert.Equal("claude-haiku-4-5-20251001", record.ResponseModel);
         Assert.Equal(new TokenUsage(19, 33, InferenceGeo: "not_available"), record.Usage);
-        Assert.Equal(19 * 1m / 1_000_000 + 33 * 5m / 1_000_000, record.Cost!.Value.Total);
+        Assert.Equal(19 * 1m / 1_000_000 + 33 * 5m / 1_000_000, record.Cost!.Value.Total); // Haiku 4.5: $1 in, $5 out per MTok
     }
 
     [Fact]
@@ -75,6 +77,7 @@ public sealed class LedgerChatClientTests : LedgerPipelineTest
         Assert.True(record.Streaming);
         Assert.Equal(LedgerStatus.Ok, record.Status);
         Assert.Equal(new TokenUsage(29, 87, CacheReadTokens: 5562, InferenceGeo: "not_available"), record.Usage);
+        // Sonnet 4.5: 29 × $3 / 1e6 = 0.000087; 87 × $15 / 1e6 = 0.001305; reads at $0.30 (×0.1).
         Assert.Equal(0.000087m + 0.001305m + 5562 * 0.30m / 1_000_000, record.Cost!.Value.Total);
         Assert.Equal("claude-sonnet-4-5-20250929", record.ResponseModel);
     }
@@ -95,7 +98,7 @@ public sealed class LedgerChatClientTests : LedgerPipelineTest
         var record = Assert.Single(await CommittedRecordsAsync());
         Assert.Equal(3150, record.Usage.CacheWrite5mTokens);
         Assert.Equal(2412, record.Usage.CacheWrite1hTokens);
-        Assert.Equal(0.0276765m, record.Cost!.Value.Total);
+        Assert.Equal(0.0276765m, record.Cost!.Value.Total); // as in the first test: 0.000087 + 0.001305 + 0.0118125 + 0.014472
     }
 
     [Fact]
@@ -283,7 +286,7 @@ public sealed class LedgerChatClientTests : LedgerPipelineTest
         Assert.Equal("overloaded_error", failed.ErrorType);
         Assert.Equal(0m, failed.Cost!.Value.Total);
         Assert.Equal(LedgerStatus.Ok, paid.Status);
-        Assert.Equal(0.000087m + 0.001305m + 5562 * 0.30m / 1_000_000, paid.Cost!.Value.Total);
+        Assert.Equal(0.000087m + 0.001305m + 5562 * 0.30m / 1_000_000, paid.Cost!.Value.Total); // Sonnet 4.5, as in the stream test above
         Assert.Equal(2, totals.Count);
         Assert.Equal(paid.Cost.Value.Total, totals.TotalCost);
     }

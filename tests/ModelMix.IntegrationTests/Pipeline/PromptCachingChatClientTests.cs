@@ -52,12 +52,35 @@ public sealed class PromptCachingChatClientTests : LedgerPipelineTest
     {
         Server.PromptCache = new PromptCacheSimulator();
         using var client = Client();
+        var messages = Conversation();
+        var options = new ChatOptions { ModelId = "claude-sonnet-4-5", MaxOutputTokens = 64 };
 
-        await foreach (var _ in client.GetStreamingResponseAsync(Conversation(), new ChatOptions { ModelId = "claude-sonnet-4-5", MaxOutputTokens = 64 }))
+        var first = await StreamUsageAsync(client, messages, options);
+        var second = await StreamUsageAsync(client, messages, options);
+
+        // The same breakpoints as the non-streaming call, on a streaming request.
+        var sent = Server.MessageRequests[0].Json!;
+        Assert.True(sent["stream"]!.GetValue<bool>());
+        Assert.Equal("ephemeral", sent["system"]![0]!["cache_control"]!["type"]!.GetValue<string>());
+        Assert.Equal("5m", sent["system"]![0]!["cache_control"]!["ttl"]!.GetValue<string>());
+        Assert.Equal("ephemeral", sent["messages"]![0]!["content"]![0]!["cache_control"]!["type"]!.GetValue<string>());
+        Assert.Null(sent["messages"]![2]!["content"]![0]!["cache_control"]);
+        // The accounting the stream reports: the first call writes the prefix, the second reads exactly that much.
+        Assert.True(first.AdditionalCounts!["CacheCreationInputTokens"] > 1024);
+        Assert.Equal(first.AdditionalCounts["CacheCreationInputTokens"], second.CachedInputTokenCount);
+        Assert.All(messages.SelectMany(m => m.Contents), c => Assert.True(c.AdditionalProperties is null || c.AdditionalProperties.Count == 0));
+    }
+
+    /// <summary>Streams one call to the end and returns the usage its updates reported.</summary>
+    private static async Task<UsageDetails> StreamUsageAsync(IChatClient client, List<ChatMessage> messages, ChatOptions options)
+    {
+        var updates = new List<ChatResponseUpdate>();
+        await foreach (var update in client.GetStreamingResponseAsync(messages, options))
         {
+            updates.Add(update);
         }
 
-        Assert.NotNull(Server.MessageRequests[0].Json!["system"]![0]!["cache_control"]);
+        return updates.ToChatResponse().Usage!;
     }
 
     [Fact]

@@ -149,7 +149,7 @@ public sealed class ProxyForwardingTests : IAsyncLifetime
         Assert.Equal(0m, failed.Cost!.Value.Total);
         var succeeded = records.Single(record => record.Attempt == 2);
         Assert.Equal(LedgerStatus.Ok, succeeded.Status);
-        Assert.Equal(0.000184m, succeeded.Cost!.Value.Total);
+        Assert.Equal(0.000184m, succeeded.Cost!.Value.Total); // Haiku 4.5: 19 × $1 / 1e6 + 33 × $5 / 1e6
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using ModelMix.Ledger;
 using ModelMix.Server;
@@ -23,16 +24,20 @@ internal sealed class ProxyHarness : IAsyncDisposable
     private readonly TempDirectory _dir;
     private WebApplication? _app;
 
-    private ProxyHarness(FakeAnthropicServer fake, TempDirectory dir, Dictionary<string, string?> settings)
+    private ProxyHarness(FakeAnthropicServer fake, TempDirectory dir, Dictionary<string, string?> settings, TimeProvider? time)
     {
         Fake = fake;
         _dir = dir;
         Settings = settings;
+        Time = time;
     }
 
     public FakeAnthropicServer Fake { get; }
 
     public Dictionary<string, string?> Settings { get; }
+
+    /// <summary>The proxy's clock when the test gave one (a fake clock), else null (the system clock).</summary>
+    public TimeProvider? Time { get; }
 
     public string DbPath => Settings["ModelMix:Db"]!;
 
@@ -40,7 +45,9 @@ internal sealed class ProxyHarness : IAsyncDisposable
 
     public CapturingLoggerProvider Logs { get; } = new();
 
-    public static async Task<ProxyHarness> StartAsync(Action<Dictionary<string, string?>>? configure = null)
+    /// <param name="configure">Changes to the proxy's settings.</param>
+    /// <param name="time">The proxy's clock (a fake clock: waits are asserted on it, never slept); the system clock when null.</param>
+    public static async Task<ProxyHarness> StartAsync(Action<Dictionary<string, string?>>? configure = null, TimeProvider? time = null)
     {
         var fake = await FakeAnthropicServer.StartAsync();
         var dir = new TempDirectory();
@@ -53,7 +60,7 @@ internal sealed class ProxyHarness : IAsyncDisposable
             ["ModelMix:MaxRetryDelay"] = "00:00:02",
         };
         configure?.Invoke(settings);
-        var harness = new ProxyHarness(fake, dir, settings);
+        var harness = new ProxyHarness(fake, dir, settings, time);
         try
         {
             await harness.StartProxyAsync();
@@ -71,7 +78,9 @@ internal sealed class ProxyHarness : IAsyncDisposable
     /// <summary>Starts (or restarts) the proxy on the same settings and ledger file.</summary>
     public async Task StartProxyAsync()
     {
-        _app = ProxyApplication.Create("http://127.0.0.1:0", null, Settings, logging => logging.AddProvider(Logs));
+        _app = ProxyApplication.Create("http://127.0.0.1:0", null, Settings, logging => logging.AddProvider(Logs), Time is { } time
+            ? services => services.Replace(ServiceDescriptor.Singleton(time))
+            : null);
         try
         {
             await _app.StartAsync();

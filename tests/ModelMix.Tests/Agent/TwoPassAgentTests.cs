@@ -5,16 +5,17 @@ namespace ModelMix.Tests.Agent;
 
 public sealed class TwoPassAgentTests
 {
-    private static int s_weatherCalls;
+    /// <summary>How many times the get_weather tool actually ran in this test (each test class instance is one test).</summary>
+    private int _weatherCalls;
 
     private static ChatResponse Weather(string city, string callId) =>
         ScriptedAgentClient.ToolCall("get_weather", new Dictionary<string, object?> { ["city"] = city }, callId);
 
-    private static ChatOptions WithWeatherTool(Func<string, object?>? result = null) => new ChatOptions
+    private ChatOptions WithWeatherTool(Func<string, object?>? result = null) => new ChatOptions
     {
         Tools = [AIFunctionFactory.Create((string city) =>
         {
-            Interlocked.Increment(ref s_weatherCalls);
+            Interlocked.Increment(ref _weatherCalls);
             return result is null ? $"{city}: 18°C, light rain" : result(city);
         }, "get_weather", "Current weather in a city.")],
     }.WithSessionId("agent-1");
@@ -31,6 +32,7 @@ public sealed class TwoPassAgentTests
         Assert.Equal(1, result.Passes);
         Assert.Equal(2, result.Steps);
         Assert.Equal(1, result.ToolCalls);
+        Assert.Equal(1, _weatherCalls); // the call the cheap model asked for was run, once
         Assert.Equal("Take the jacket.", result.Response.Text);
         Assert.Same(result.ToolLoopResponse, result.Response);
         Assert.Null(result.SynthesisResponse);
@@ -66,6 +68,7 @@ public sealed class TwoPassAgentTests
         Assert.Equal(2, result.Passes);
         Assert.Equal(5, result.Steps);
         Assert.Equal(4, result.ToolCalls);
+        Assert.Equal(4, _weatherCalls); // Paris, Lyon, Nice and Lille, each run once
         Assert.Equal("4 tool calls ≥ 3", result.SynthesisReason);
         Assert.Equal("Opus answer", result.Response.Text);
         Assert.Same(result.SynthesisResponse, result.Response);
@@ -98,6 +101,7 @@ public sealed class TwoPassAgentTests
 
         Assert.True(result.Synthesized);
         Assert.Equal(150, result.LargestToolResultRows);
+        Assert.Equal(1, _weatherCalls);
         Assert.Equal("get_weather result 150 rows ≥ 100", result.SynthesisReason);
     }
 
@@ -111,6 +115,7 @@ public sealed class TwoPassAgentTests
 
         Assert.True(result.Synthesized);
         Assert.Equal(2_000, result.LargestToolResultTokens);
+        Assert.Equal(1, _weatherCalls);
         Assert.Equal("get_weather result ~2,000 tokens ≥ 1,000", result.SynthesisReason);
     }
 
@@ -155,6 +160,7 @@ public sealed class TwoPassAgentTests
         // Two rounds of tool calls, then one call with the tools withdrawn, then synthesis.
         Assert.Equal(3, result.Steps);
         Assert.Equal(2, result.ToolCalls);
+        Assert.Equal(2, _weatherCalls); // the third step's call came with the tools withdrawn: never run
         Assert.Null(model.Calls[2].Options!.Tools);
         Assert.Equal(4, model.Calls.Count);
         Assert.True(result.Synthesized);

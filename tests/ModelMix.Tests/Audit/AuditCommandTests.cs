@@ -16,7 +16,12 @@ public sealed class AuditCommandTests
         Assert.Equal(0.04875m, json.GetProperty("total_usd").GetDecimal());
         Assert.Equal("claude-opus-4-6", json.GetProperty("by_model")[0].GetProperty("name").GetString());
         Assert.Equal(0.0275m, json.GetProperty("by_model")[0].GetProperty("cost_usd").GetDecimal());
-        Assert.Equal(0.074125m, json.GetProperty("counterfactuals")[0].GetProperty("cost_usd").GetDecimal());
+        // All on Opus 4.6 ($5 / $25 per MTok; reads $0.50, batch half), the seven priced calls r1–r7 (AuditReportTests
+        // works each one): 0.01 + 0.0125 + 0.0075 + 0.0125 + 0.00375 + 0.0075 + 0.02 = 0.07375, against their recorded
+        // 0.04875: saved 0.025. The unpriced r8 (50 prompt, 5 output tokens) is in neither, and reported on its own.
+        var top = json.GetProperty("counterfactuals")[0];
+        Assert.Equal((0.07375m, 0.04875m, 0.025m), (top.GetProperty("cost_usd").GetDecimal(), top.GetProperty("actual_usd").GetDecimal(), top.GetProperty("saved_usd").GetDecimal()));
+        Assert.Equal((1, 50, 5), (json.GetProperty("unpriced_calls").GetInt64(), json.GetProperty("unpriced_prompt_tokens").GetInt64(), json.GetProperty("unpriced_output_tokens").GetInt64()));
         Assert.Equal("tier-share", json.GetProperty("flags")[0].GetProperty("kind").GetString());
         Assert.Equal(System.Text.Json.JsonValueKind.Null, json.GetProperty("recommendations").ValueKind);
     }
@@ -57,7 +62,9 @@ public sealed class AuditCommandTests
 
         var recommendation = result.Json().GetProperty("recommendations")[0];
         Assert.Equal("cheaper-model", recommendation.GetProperty("kind").GetString());
-        Assert.Equal((0.0135m - 0.004575m) * 15.21875m, recommendation.GetProperty("monthly_saving_usd").GetDecimal());
+        // summarize's priced calls r1, r2: recorded 0.006 + 0.0075 = 0.0135; on Haiku 0.001 + 0.001 + 0.002 + 0.0005 = 0.0045
+        // (r8 is unpriced: in neither); two days → × 30.4375 / 2 = 15.21875.
+        Assert.Equal((0.0135m - 0.0045m) * 15.21875m, recommendation.GetProperty("monthly_saving_usd").GetDecimal());
         Assert.Contains("\"summarize\": \"claude-haiku-4-5-20251001\"", await File.ReadAllTextAsync(pins), StringComparison.Ordinal);
         Assert.Contains("wrote 1 pin(s)", result.Error, StringComparison.Ordinal);
     }
@@ -73,6 +80,42 @@ public sealed class AuditCommandTests
         var forecast = json.GetProperty("forecast");
         Assert.Equal(0.04875m * 30.4375m / 7m, forecast.GetProperty("monthly_before_usd").GetDecimal());
         Assert.Equal(forecast.GetProperty("monthly_before_usd").GetDecimal(), forecast.GetProperty("monthly_after_usd").GetDecimal());
+    }
+
+    /// <summary>What a caller can put in a task label, a session id or a model name, all of which the audit prints.</summary>
+    private const string Hostile = "x\u001b]0;pwned\u0007\u001b[31mred\u009b2J\u202Eevil<img src=x onerror=alert(1)>[click](javascript:alert(1))`c`|";
+
+    [Fact]
+    public async Task Caller_text_reaches_the_terminal_without_escape_sequences_and_markdown_without_html()
+    {
+        using var folder = new TempFolder();
+        // A hostile task label, session id and model name (an unpriced model: its name is printed as sent).
+        var db = await AuditLedger.WriteAsync(Path.Combine(folder.Path, "ledger.db"),
+        [
+            AuditLedger.Record("h1", AuditLedger.Day1.AddHours(9), "claude-opus-4-6", Hostile, 1000, 100, 5m, session: Hostile),
+            AuditLedger.Record("h2", AuditLedger.Day1.AddHours(9).AddMinutes(1), Hostile, Hostile, 10, 1, null, session: Hostile),
+        ]);
+
+        foreach (var format in new[] { "table", "markdown", "json" })
+        {
+            var result = await Cli.Cli.RunAsync("audit", "--db", db, "--format", format, "--runaway-min-usd", "0", "--runaway-usd-per-minute", "0");
+
+            Assert.Equal(0, result.ExitCode);
+            // No control character but line ends in any format (JSON escapes them, as \u001B: the data stays exact); no
+            // bidirectional override in the formats meant for reading (JSON keeps it, as data).
+            var unsafeChars = result.Output.Where(c => (char.IsControl(c) && c is not ('\n' or '\r')) || (format != "json" && c is '\u202E')).ToList();
+            Assert.True(unsafeChars.Count == 0, $"{format}: {string.Join(", ", unsafeChars.Select(c => $"U+{(int)c:X4}"))}");
+        }
+
+        // The table shows the escapes, visibly, where the label was (the task, the model and the flags name them).
+        var table = (await Cli.Cli.RunAsync("audit", "--db", db)).Output;
+        Assert.Contains(@"x\x1B]0;pwned\x07\x1B[31mred\x9B2J\u202Eevil", table, StringComparison.Ordinal);
+
+        // Markdown: HTML as text, no link, no code span, no extra cell; escapes visible as in the table.
+        var markdown = (await Cli.Cli.RunAsync("audit", "--db", db, "--format", "markdown")).Output;
+        Assert.DoesNotContain("<img", markdown, StringComparison.Ordinal);
+        Assert.DoesNotMatch(@"(?<!\\)\]\(", markdown); // a ] not backslash-escaped before ( would close a link
+        Assert.Contains(@"x\\x1B\]0;pwned\\x07\\x1B\[31mred\\x9B2J\\u202Eevil&lt;img src=x onerror=alert(1)&gt;\[click\](javascript:alert(1))\`c\`\|", markdown, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -67,10 +67,54 @@ public sealed class AuditReportTests
         Assert.Equal(new AuditBatchStats(1, 0.125m, 0.00075m, 0.00075m), report.Batch);
         Assert.Equal(new AuditEscalationStats(7, 1, 1m / 7m, 1, 0.0045m, 0, 0m, 0, 0m), report.Escalations);
 
+        // Each bill reprices the same calls the actual 0.04875 covers: the priced r1–r7 (no routing calls here). Per MTok:
+        // Opus 4.6 $5 in / $25 out / $0.50 cache read; Sonnet 4.6 $3 / $15 / $0.30; the batch tier halves both.
+        //                               all on Opus                          all on Sonnet (the baseline)
+        //   r1 1000 in, 200 out         0.005 + 0.005           = 0.01       0.003 + 0.003            = 0.006
+        //   r2 2000 in, 100 out         0.01 + 0.0025           = 0.0125     0.006 + 0.0015           = 0.0075
+        //   r3 1000 in, 100 out         0.005 + 0.0025          = 0.0075     0.003 + 0.0015           = 0.0045
+        //   r4 as r3 + 10000 read       0.0075 + 0.005          = 0.0125     0.0045 + 0.003           = 0.0075
+        //   r5 batch 1000 / 100         0.0075 / 2              = 0.00375    0.0045 / 2               = 0.00225
+        //   r6 1000 / 100               0.005 + 0.0025          = 0.0075     0.003 + 0.0015           = 0.0045
+        //   r7 2000 / 400               0.01 + 0.01             = 0.02       0.006 + 0.006            = 0.012
+        //   total                                                 0.07375                               0.04425
+        // Saved: 0.07375 − 0.04875 = 0.025; 0.04425 − 0.04875 = −0.0045 (the routed mix cost more than all on Sonnet).
+        // r8 (mystery-model, 50 in, 5 out, no price) is in neither the bills nor the actual: it would have added
+        // 0.000375 on Opus to the bill alone, and is reported apart instead.
         Assert.Equal(
-            [new AuditCounterfactual("all-on-top", "claude-opus-4-6", 0.074125m, 0.04875m, 0.025375m),
-             new AuditCounterfactual("all-on-baseline", "claude-sonnet-4-6", 0.044475m, 0.04875m, -0.004275m)],
+            [new AuditCounterfactual("all-on-top", "claude-opus-4-6", 0.07375m, 0.04875m, 0.025m),
+             new AuditCounterfactual("all-on-baseline", "claude-sonnet-4-6", 0.04425m, 0.04875m, -0.0045m)],
             report.Counterfactuals);
+        Assert.Equal((1L, 50L, 5L), (report.UnpricedCalls, report.UnpricedPromptTokens, report.UnpricedOutputTokens));
+    }
+
+    [Fact]
+    public async Task Unpriced_calls_are_left_out_of_bills_savings_and_task_repricing_alike()
+    {
+        // One priced Sonnet call and one call of the same task recorded without a cost (say, before its price was in the
+        // catalog; the catalog prices it now), with cache reads and on the batch tier: every repriced figure would move
+        // if the unpriced call were counted.
+        IReadOnlyList<LedgerRecord> records =
+        [
+            AuditLedger.Record("p1", AuditLedger.Day1.AddHours(9), "claude-sonnet-4-6", "t", 1000, 100, 0.0045m),
+            AuditLedger.Record("u1", AuditLedger.Day1.AddHours(10), "claude-haiku-4-5", "t", 2000, 300, null, cacheRead: 4000, tier: ServiceTier.Batch),
+        ];
+
+        var report = await AuditAsync(records, Options);
+
+        Assert.Equal((2L, 1L, 0.0045m), (report.Calls, report.UnpricedCalls, report.TotalUsd));
+        // u1's prompt: 2000 input + 4000 cache read = 6000 tokens; output 300.
+        Assert.Equal((6000L, 300L), (report.UnpricedPromptTokens, report.UnpricedOutputTokens));
+        // p1 on Opus 4.6: 1000 × 5 / 1e6 + 100 × 25 / 1e6 = 0.005 + 0.0025 = 0.0075; saved 0.0075 − 0.0045 = 0.003.
+        var top = report.Counterfactuals.Single(c => c.Name == "all-on-top");
+        Assert.Equal((0.0075m, 0.0045m, 0.003m), (top.CostUsd, top.ActualUsd, top.SavedUsd));
+        // The task's repricing covers p1 only, as its cost does: on Haiku 4.5 1000 × 1 / 1e6 + 100 × 5 / 1e6 = 0.0015.
+        var task = report.TaskCosts.Single(t => t.Task == "t");
+        Assert.Equal(0.0045m, task.CostUsd);
+        Assert.Equal(0.0015m, task.RepricedUsd["claude-haiku-4-5-20251001"]);
+        Assert.Equal(0.0015m, Assert.Single(task.Paths, path => path.Model == "claude-sonnet-4-6").FirstAttemptRepricedUsd["claude-haiku-4-5-20251001"]);
+        // Nothing of u1 shows as a caching or batch saving either: there is no recorded cost to compare them with.
+        Assert.Equal((0m, 0m), (report.Cache.ReadSavingsUsd, report.Batch.SavingsUsd));
     }
 
     [Fact]

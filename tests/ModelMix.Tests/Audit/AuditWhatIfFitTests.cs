@@ -62,30 +62,31 @@ public sealed class AuditWhatIfFitTests
 
         // Recorded: the seed's 0.04875 + 1.5225 + 0.0495 = $1.62075.
         Assert.Equal(1.62075m, report.TotalUsd);
-        // All on Haiku 4.5: the seed's calls repriced there (r1 0.002, r2 0.0025, r3 0.0015, r4 0.0025, r5 0.00075,
-        // r6 0.0015, r7 0.004, r8 0.000075 = 0.014825) plus r9 and r10 as recorded (1.5225 + 0.0495 = 1.572) = $1.586825.
+        // All on Haiku 4.5: the seed's priced calls repriced there (r1 0.002, r2 0.0025, r3 0.0015, r4 0.0025, r5 0.00075,
+        // r6 0.0015, r7 0.004 = 0.01475; r8 is unpriced, left out of both sides) plus r9 and r10 as recorded
+        // (1.5225 + 0.0495 = 1.572) = $1.58675.
         var baseline = report.Counterfactuals.Single(c => c.Name == "all-on-baseline");
-        Assert.Equal(("claude-haiku-4-5-20251001", 1.586825m, 2L, 1.572m), (baseline.Model, baseline.CostUsd, baseline.InfeasibleCalls, baseline.InfeasibleUsd));
-        Assert.Equal(1.586825m - 1.62075m, baseline.SavedUsd);
+        Assert.Equal(("claude-haiku-4-5-20251001", 1.58675m, 2L, 1.572m), (baseline.Model, baseline.CostUsd, baseline.InfeasibleCalls, baseline.InfeasibleUsd));
+        Assert.Equal(1.58675m - 1.62075m, baseline.SavedUsd);
         var top = report.Counterfactuals.Single(c => c.Name == "all-on-top");
         Assert.Equal(0, top.InfeasibleCalls); // Opus 4.6 takes both
 
         var summarize = report.TaskCosts.Single(t => t.Task == "summarize");
         Assert.Equal(new Dictionary<string, long> { ["claude-haiku-4-5-20251001"] = 2 }, summarize.InfeasibleCalls);
-        // summarize on Haiku: r1 0.002 + r2 0.0025 + r8 0.000075 + r9 1.5225 + r10 0.0495 = $1.576575
-        Assert.Equal(1.576575m, summarize.RepricedUsd["claude-haiku-4-5-20251001"]);
+        // summarize on Haiku: r1 0.002 + r2 0.0025 + r9 1.5225 + r10 0.0495 = $1.5765 (r8 is unpriced: left out)
+        Assert.Equal(1.5765m, summarize.RepricedUsd["claude-haiku-4-5-20251001"]);
 
         var options = new RecommendationOptions();
         var evidence = await RecommendationEngine.SummarizeAsync(new RoutingDatasetEvidence(Evidence(folder), new Dictionary<string, string>()), Book, options);
         var recommendation = Assert.Single(RecommendationEngine.Compute(report, evidence, options with { MinMonthlyRequests = 0 }, Book)); // a tiny ledger: no volume hold-back
         Assert.Equal((RecommendationKind.CheaperModel, "claude-haiku-4-5-20251001", 2L), (recommendation.Kind, recommendation.Model, recommendation.InfeasibleCalls));
-        // Task now: 0.0135 + 1.5225 + 0.0495 = 1.5855; on Haiku 1.576575; two days → ×15.21875 a month.
-        Assert.Equal((1.5855m - 1.576575m) * 15.21875m, recommendation.MonthlySavingUsd);
+        // Task now: 0.0135 + 1.5225 + 0.0495 = 1.5855; on Haiku 1.5765; two days → ×15.21875 a month.
+        Assert.Equal((1.5855m - 1.5765m) * 15.21875m, recommendation.MonthlySavingUsd);
         Assert.Contains("2 of these calls could not have run on claude-haiku-4-5-20251001", recommendation.Reason, StringComparison.Ordinal);
 
         var forecast = SpendForecast.Compute(report, [recommendation], AuditLedger.Day1, AuditLedger.Day1.AddDays(2));
         Assert.Equal(2, forecast.InfeasibleCalls);
-        Assert.Equal((1.62075m - (1.5855m - 1.576575m)) * 15.21875m, forecast.MonthlyAfterUsd);
+        Assert.Equal((1.62075m - (1.5855m - 1.5765m)) * 15.21875m, forecast.MonthlyAfterUsd);
     }
 
     [Fact]

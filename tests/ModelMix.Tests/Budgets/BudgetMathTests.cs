@@ -89,6 +89,37 @@ public sealed class BudgetMathTests
         Assert.Equal((101m * 1m + 200m * 5m) / 1_000_000m, cost);
     }
 
+    // Mutation testing (docs/testing.md): on Haiku's $1 input and a 401-byte prompt, rounding the tokens the wrong way
+    // or dividing by the input rate gave the same figure.
+    [Fact]
+    public void Worst_case_of_a_prompt_of_whole_tokens_adds_none_and_multiplies_by_the_rate()
+    {
+        // Sonnet 4.5 at $3 / $15 per MTok: 400 bytes = 100 tokens exactly; 100 × 3 + 200 × 15 = 3300 / 1e6 = 0.0033.
+        Assert.Equal(0.0033m, BudgetEstimator.PromptWorstCaseUsd(PriceBook.Default, "claude-sonnet-4-5", 400, 200, At));
+    }
+
+    [Fact]
+    public void Worst_case_of_a_body_naming_an_inference_geo_takes_the_dearest_geo()
+    {
+        // 81 bytes → ⌈81 / 4⌉ = 21 tokens. Sonnet 4.5: 21 × 3 + 100 × 15 = 1563 / 1e6 = 0.001563, × 1.1 (us, the dearest
+        // default geo) = 0.0017193.
+        var body = """{"model":"claude-sonnet-4-5","max_tokens":100,"inference_geo":"us","messages":[]}"""u8.ToArray();
+
+        Assert.Equal(81, body.Length);
+        Assert.Equal(0.0017193m, BudgetEstimator.WorstCaseUsd(PriceBook.Default, "claude-sonnet-4-5", body, 100, At));
+    }
+
+    [Fact]
+    public void Negative_amounts_count_as_zero_and_amounts_print_in_cents_from_a_dollar()
+    {
+        Assert.Equal(0, BudgetMoney.ToNanos(-0.5m));
+        Assert.Equal(0, BudgetMoney.CapToNanos(-1m));
+        Assert.Equal("$1.00", BudgetMoney.Format(1m));
+        Assert.Equal("$12.50", BudgetMoney.Format(12.5m));
+        Assert.Equal("$0.50", BudgetMoney.Format(0.5m));
+        Assert.Equal("$0.000184", BudgetMoney.Format(0.000184m));
+    }
+
     [Fact]
     public void Worst_case_with_cache_control_prices_input_as_a_one_hour_cache_write()
     {
@@ -190,6 +221,13 @@ public sealed class BudgetMathTests
             "Budget exceeded: the daily budget of key 'team-a' is $50.00; $49.50 is spent and $0.25 is held by requests in flight, " +
             "and this request may cost up to $0.50 (its input plus max_tokens of output). It resets at 2026-03-15T00:00:00Z.",
             refusal.Message);
+
+        // Nothing held and a total budget: no "held" clause (mutation testing: `> 0` → `>= 0` survived), no reset.
+        var total = new BudgetRefusal(limit with { Window = BudgetWindow.Total }, 49.5m, 0m, 0.5m, null);
+        Assert.Equal(
+            "Budget exceeded: the total budget of key 'team-a' is $50.00; $49.50 is spent, " +
+            "and this request may cost up to $0.50 (its input plus max_tokens of output). It does not reset; lower max_tokens, or ask an admin to raise the budget.",
+            total.Message);
     }
 
     private static byte[] BodyWithTools(string tools, int length)

@@ -264,9 +264,9 @@ public sealed class CascadeChatClientTests
         var response = await chat.GetResponseAsync("q");
 
         var result = response.GetCascadeResult()!;
-        var haiku = PriceBook.Default.Cost(Haiku, new TokenUsage(100, 10), DateTimeOffset.UtcNow).Total;
-        var sonnet = PriceBook.Default.Cost(Sonnet, new TokenUsage(100, 10), DateTimeOffset.UtcNow).Total;
-        Assert.Equal(haiku + sonnet, result.TotalCost);
+        // Each tier answered 100 in / 10 out. Haiku 5.5 ($0.10 / $0.50 per MTok): 100 × 0.1 / 1e6 + 10 × 0.5 / 1e6 =
+        // 0.00001 + 0.000005 = 0.000015. Sonnet 5.5 ($2 / $10): 0.0002 + 0.0001 = 0.0003. Sum 0.000315.
+        Assert.Equal(0.000315m, result.TotalCost);
         Assert.Equal(2, ledger.Records.Count);
         Assert.Equal(ledger.Records.Sum(r => r.Cost!.Value.Total), result.TotalCost);
         Assert.Equal(result.RequestId, Assert.Single(ledger.Records.Select(r => r.RequestId).Distinct()));

@@ -77,7 +77,7 @@ public sealed class SavingsCommandTests : IDisposable
         Assert.Equal("2026-03-20T00:00:00+00:00", json.GetProperty("price_date").GetString());
         Assert.Equal("2026-03-01T09:00:00+00:00", json.GetProperty("from").GetString());
         Assert.Equal("2026-03-01T09:03:00+00:00", json.GetProperty("to").GetString());
-        Assert.Equal(0.588m, Dec(json, "recorded_usd"));
+        Assert.Equal(0.588m, Dec(json, "recorded_usd")); // 0.45 + 0.075 + 0.063 (r4 has no recorded cost)
         Assert.Equal("0.588", json.GetProperty("recorded_usd").GetRawText()); // normalized: no trailing zeros
         var calls = json.GetProperty("calls_by_model");
         Assert.Equal([Haiku, "claude-opus-4-6", Sonnet45, "claude-sonnet-4-6"], calls.EnumerateObject().Select(p => p.Name));
@@ -90,15 +90,15 @@ public sealed class SavingsCommandTests : IDisposable
         Assert.All(scenarios, s => Assert.Equal(0, s.GetProperty("infeasible_calls").GetInt64())); // every call fits every target
 
         var asUsed = scenarios[0];
-        Assert.Equal(0.663m, Dec(asUsed, "total_usd"));
-        Assert.Equal(0.45m, Dec(asUsed.GetProperty("by_model"), Sonnet45));
-        Assert.Equal(0.075m, Dec(asUsed.GetProperty("by_model"), "claude-opus-4-6"));
+        Assert.Equal(0.663m, Dec(asUsed, "total_usd")); // r1–r4 as worked above WriteLedgerAsync
+        Assert.Equal(0.45m, Dec(asUsed.GetProperty("by_model"), Sonnet45)); // r1
+        Assert.Equal(0.075m, Dec(asUsed.GetProperty("by_model"), "claude-opus-4-6")); // r4 repriced
         Assert.Equal(0m, Dec(asUsed, "difference_usd"));
 
         // all on Haiku: r1 0.10 + 0.05 = 0.15; r2 0.075; r3 0.001 + 0.01 + 0.01 = 0.021; r4 0.01 + 0.005 = 0.015 → $0.261
         var allOn = scenarios[1];
         Assert.Equal(0.261m, Dec(allOn, "total_usd"));
-        Assert.Equal(-0.402m, Dec(allOn, "difference_usd"));
+        Assert.Equal(-0.402m, Dec(allOn, "difference_usd")); // 0.261 − 0.663
         Assert.Equal(-0.402m / 0.663m, Dec(allOn, "difference_fraction"));
 
         // per model totals: Haiku 0.261; Sonnet 4.6 0.45 + 0.225 + 0.063 + 0.045 = 0.783; Opus 4.6 0.75 + 0.375 + 0.105 + 0.075 = 1.305
@@ -140,7 +140,7 @@ public sealed class SavingsCommandTests : IDisposable
         var json = (await SavingsAsync("--from", "2026-03-01T09:01:00Z", "--to", "2026-03-01T09:03:00Z", "--format", "json")).Json();
 
         Assert.Equal(2, json.GetProperty("calls").GetInt64()); // r2 and r3; --to is exclusive
-        Assert.Equal(0.075m + 0.063m, Dec(json.GetProperty("scenarios")[0], "total_usd"));
+        Assert.Equal(0.075m + 0.063m, Dec(json.GetProperty("scenarios")[0], "total_usd")); // r2 + r3, as worked above WriteLedgerAsync
     }
 
     [Fact]
@@ -214,13 +214,13 @@ public sealed class SavingsCommandTests : IDisposable
         Assert.Equal(1, json.GetProperty("calls_without_recorded_cost").GetInt64());
         Assert.Equal(0.45m, Dec(json, "recorded_usd"));
         var scenarios = json.GetProperty("scenarios");
-        Assert.Equal(0.6m, Dec(scenarios[0], "total_usd"));
-        Assert.Equal(0.3m, Dec(scenarios[1], "total_usd"));
-        Assert.Equal(-0.5m, Dec(scenarios[1], "difference_fraction"));
+        Assert.Equal(0.6m, Dec(scenarios[0], "total_usd")); // as used: 0.45 + 0.15
+        Assert.Equal(0.3m, Dec(scenarios[1], "total_usd")); // all on Haiku: 0.15 + 0.15
+        Assert.Equal(-0.5m, Dec(scenarios[1], "difference_fraction")); // (0.3 − 0.6) / 0.6
 
         var window = (await Cli.RunAsync("savings", "--input", csv, "--from", "2026-03-02", "--price-date", "2026-03-20", "--format", "json")).Json();
         Assert.Equal(1, window.GetProperty("calls").GetInt64());
-        Assert.Equal(0.15m, Dec(window.GetProperty("scenarios")[0], "total_usd"));
+        Assert.Equal(0.15m, Dec(window.GetProperty("scenarios")[0], "total_usd")); // the Haiku row alone
     }
 
     [Fact]

@@ -92,6 +92,45 @@ public abstract class KeyStoreContractTests : IAsyncLifetime
         await Assert.ThrowsAsync<ApiKeyException>(() => Store.CreateAsync(name));
     }
 
+    // Mutation testing (docs/testing.md): every key stored as an admin, the active-only list listing revoked keys,
+    // a revoked key found by id not being found, and two budgets of one window were not caught.
+    [Fact]
+    public async Task A_key_is_an_admin_only_when_created_as_one()
+    {
+        var plain = await Store.CreateAsync("team-a");
+        var admin = await Store.CreateAsync("ops", isAdmin: true);
+
+        Assert.False(plain.Info.IsAdmin);
+        Assert.False((await Store.AuthenticateAsync(plain.Key))!.IsAdmin);
+        Assert.False((await Store.FindAsync("team-a"))!.IsAdmin);
+        Assert.True((await Store.AuthenticateAsync(admin.Key))!.IsAdmin);
+    }
+
+    [Fact]
+    public async Task The_active_list_leaves_revoked_keys_out_and_a_revoked_key_is_still_found_by_id()
+    {
+        var gone = await Store.CreateAsync("team-a");
+        Time.Advance(TimeSpan.FromSeconds(1));
+        var kept = await Store.CreateAsync("team-b");
+        await Store.RevokeAsync("team-a");
+
+        Assert.Equal([kept.Info.Id], (await Store.ListAsync(includeRevoked: false)).Select(key => key.Id));
+        Assert.Equal([gone.Info.Id, kept.Info.Id], (await Store.ListAsync()).Select(key => key.Id));
+        Assert.NotNull((await Store.FindAsync(gone.Info.Id))!.RevokedAt);
+        Assert.Null(await Store.FindAsync("team-a")); // by name: only a key not revoked
+        var again = await Assert.ThrowsAsync<ApiKeyException>(() => Store.RevokeAsync(gone.Info.Id));
+        Assert.Contains("was already revoked", again.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Two_budgets_of_one_window_are_refused()
+    {
+        var error = await Assert.ThrowsAsync<ApiKeyException>(() => Store.CreateAsync("team-a", [BudgetCap.Parse("5/day"), BudgetCap.Parse("9/day")]));
+
+        Assert.Contains("two day budgets", error.Message, StringComparison.Ordinal);
+        Assert.False(await Store.HasActiveKeysAsync());
+    }
+
     [Fact]
     public async Task Revoking_an_unknown_key_says_so()
     {

@@ -46,7 +46,8 @@ public sealed class LedgerChatClientTests
         await client.GetResponseAsync("hi", new ChatOptions { ModelId = "claude-sonnet-4-5" });
 
         var record = Assert.Single(_ledger.Records);
-        // No TTL split in UsageDetails: every cache write is priced as a 5-minute write.
+        // No TTL split in UsageDetails: every cache write is priced as a 5-minute write. Sonnet 4.5 per MTok: 29 × $3 =
+        // 0.000087; 87 × $15 = 0.001305; 3150 × $3.75 = 0.0118125; reads 2412 × $0.30.
         Assert.Equal(new TokenUsage(29, 87, CacheWrite5mTokens: 3150, CacheReadTokens: 2412), record.Usage);
         Assert.Equal(0.000087m + 0.001305m + 0.0118125m + 2412 * 0.30m / 1_000_000, record.Cost!.Value.Total);
     }

@@ -301,6 +301,106 @@ public sealed class AnthropicUsageTests
         Assert.Equal(new TokenUsage(10, 50, WebSearchRequests: 9, WebFetchRequests: 0), AnthropicUsage.MergeDelta(start, sdkDelta));
     }
 
+    // Mutation testing (docs/testing.md) found the merge's "a field the delta carries replaces the earlier one" checked
+    // only for output tokens: a merge that kept message_start's input, reads, tier, speed or geo survived.
+    [Fact]
+    public void Delta_replaces_every_field_it_carries()
+    {
+        var start = new TokenUsage(100, 1, 300, 200, 50, ServiceTier.Standard, Speed.Standard, "global");
+        using var doc = JsonDocument.Parse(
+            """{"input_tokens": 120, "output_tokens": 900, "cache_read_input_tokens": 70, "service_tier": "priority", "speed": "fast", "inference_geo": "us"}""");
+
+        var merged = AnthropicUsage.MergeDelta(start, doc.RootElement);
+
+        Assert.Equal(new TokenUsage(120, 900, 300, 200, 70, ServiceTier.Priority, Speed.Fast, "us"), merged);
+    }
+
+    [Fact]
+    public void Delta_without_tier_speed_or_geo_keeps_the_starts()
+    {
+        var start = new TokenUsage(100, 1, 0, 0, 0, ServiceTier.Batch, Speed.Fast, "us");
+        using var doc = JsonDocument.Parse("""{"output_tokens": 5, "service_tier": null}""");
+
+        var merged = AnthropicUsage.MergeDelta(start, doc.RootElement);
+
+        Assert.Equal((ServiceTier.Batch, Speed.Fast, "us"), (merged.ServiceTier, merged.Speed, merged.InferenceGeo));
+    }
+
+    [Theory]
+    // a new total without a breakdown keeps the known 1h writes and counts the rest as 5m writes
+    [InlineData(300, 200, 900, 700, 200)]
+    // a total below the known 1h writes: all of it 5m (never a negative count)
+    [InlineData(300, 200, 150, 150, 0)]
+    // the same total: the split stands
+    [InlineData(300, 200, 500, 300, 200)]
+    // a total equal to the known 1h writes: all of it 1h
+    [InlineData(300, 200, 200, 0, 200)]
+    public void Delta_cache_total_without_breakdown_is_split_keeping_the_1h_writes(long start5m, long start1h, long total, long write5m, long write1h)
+    {
+        var start = new TokenUsage(10, 1, start5m, start1h, 0);
+        using var doc = JsonDocument.Parse($$"""{"cache_creation_input_tokens": {{total}}}""");
+
+        var merged = AnthropicUsage.MergeDelta(start, doc.RootElement);
+
+        Assert.Equal((write5m, write1h), (merged.CacheWrite5mTokens, merged.CacheWrite1hTokens));
+    }
+
+    [Theory]
+    // the breakdown adds up to the total: taken as is
+    [InlineData("""{"cache_creation_input_tokens": 500, "cache_creation": {"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 400}}""", 100, 400)]
+    // more in the total than the breakdown says: the rest are 5m writes
+    [InlineData("""{"cache_creation_input_tokens": 700, "cache_creation": {"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 400}}""", 300, 400)]
+    // a breakdown and no total: the breakdown
+    [InlineData("""{"cache_creation": {"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 400}}""", 100, 400)]
+    public void Delta_with_a_breakdown_takes_it_and_counts_any_remainder_as_5m(string delta, long write5m, long write1h)
+    {
+        var start = new TokenUsage(10, 1, 9, 9, 0);
+        using var doc = JsonDocument.Parse(delta);
+
+        var merged = AnthropicUsage.MergeDelta(start, doc.RootElement);
+
+        Assert.Equal((write5m, write1h), (merged.CacheWrite5mTokens, merged.CacheWrite1hTokens));
+    }
+
+    [Fact]
+    public void A_breakdown_without_a_total_is_taken_as_is()
+    {
+        using var doc = JsonDocument.Parse("""{"input_tokens": 1, "cache_creation": {"ephemeral_5m_input_tokens": 300, "ephemeral_1h_input_tokens": 200}}""");
+
+        var usage = AnthropicUsage.FromJson(doc.RootElement);
+
+        Assert.Equal((300, 200), (usage.CacheWrite5mTokens, usage.CacheWrite1hTokens));
+    }
+
+    [Fact]
+    public void Sdk_delta_replaces_input_and_reads_and_splits_a_new_cache_total()
+    {
+        var start = new TokenUsage(10, 1, 300, 200, 40);
+        var delta = JsonSerializer.Deserialize<SdkMessageDeltaUsage>("""{"input_tokens":12,"cache_creation_input_tokens":900,"cache_read_input_tokens":44,"output_tokens":87}""")!;
+
+        Assert.Equal(new TokenUsage(12, 87, 700, 200, 44), AnthropicUsage.MergeDelta(start, delta));
+    }
+
+    [Fact]
+    public void A_usage_that_is_not_an_object_is_refused_by_every_reader()
+    {
+        using var doc = JsonDocument.Parse("[1]");
+
+        Assert.Throws<ArgumentException>(() => AnthropicUsage.FromJson(doc.RootElement));
+        Assert.Throws<ArgumentException>(() => AnthropicUsage.MergeDelta(default, doc.RootElement));
+    }
+
+    [Theory]
+    [InlineData("batch", ServiceTier.Batch)]
+    [InlineData("PRIORITY", ServiceTier.Priority)]
+    [InlineData("standard", ServiceTier.Standard)]
+    [InlineData("flex", ServiceTier.Standard)]
+    [InlineData(null, ServiceTier.Standard)]
+    public void Service_tiers_are_read_by_name(string? wire, ServiceTier tier)
+    {
+        Assert.Equal(tier, AnthropicUsage.ParseServiceTier(wire));
+    }
+
     private static JsonElement UsageOf(string file)
     {
         using var doc = JsonDocument.Parse(SharedFixtures.ReadAnthropic(file));

@@ -313,20 +313,43 @@ public sealed class CostGoldenTests
     }
 
     [Fact]
+    public void A_known_model_outside_its_periods_names_each_period_and_the_instant()
+    {
+        // Sonnet 5.5 has two periods: 2026-09-28 to 2026-10-07 (reads $0.20), then open (reads $0.10).
+        var ex = Assert.Throws<UnknownModelException>(
+            () => PriceBook.Default.Cost("claude-sonnet-5-5", new TokenUsage(1, 1), Time("2026-01-01T00:00:00Z")));
+
+        Assert.Contains(
+            "Model 'claude-sonnet-5-5' (price book id 'claude-sonnet-5-5') has no price in force at 2026-01-01T00:00:00.0000000+00:00; " +
+            "its periods are [2026-09-28T00:00:00.0000000+00:00, 2026-10-07T00:00:00.0000000+00:00), [2026-10-07T00:00:00.0000000+00:00, open). " +
+            "Add a price period covering that instant to the price book file: prices.json (embedded default)",
+            ex.Message,
+            StringComparison.Ordinal);
+        Assert.Equal(("claude-sonnet-5-5", PriceBook.Default.SourceName), (ex.Model, ex.SourceName));
+    }
+
+    [Fact]
     public void Unknown_inference_geo_throws_instead_of_guessing()
     {
         var usage = new TokenUsage(1000, 1000, InferenceGeo: "mars");
 
         var ex = Assert.Throws<PricingException>(() => PriceBook.Default.Cost("claude-opus-4-6", usage, Time(At)));
 
-        Assert.Contains("mars", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("Model 'claude-opus-4-6' reports inference_geo 'mars', which has no data-residency multiplier. Add it under modifiers.inferenceGeo", ex.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void Negative_token_counts_are_rejected()
+    [Theory]
+    [InlineData(-1, 0, 0, 0, 0)]
+    [InlineData(0, -1, 0, 0, 0)]
+    [InlineData(0, 0, -1, 0, 0)]
+    [InlineData(0, 0, 0, -1, 0)]
+    [InlineData(0, 0, 0, 0, -1)]
+    public void Negative_token_counts_are_rejected(long input, long output, long write5m, long write1h, long read)
     {
-        Assert.Throws<PricingException>(
-            () => PriceBook.Default.Cost("claude-opus-4-6", new TokenUsage(-1, 10), Time(At)));
+        var ex = Assert.Throws<PricingException>(
+            () => PriceBook.Default.Cost("claude-opus-4-6", new TokenUsage(input, output, write5m, write1h, read), Time(At)));
+
+        Assert.Equal("Token and server-tool counts for model 'claude-opus-4-6' must not be negative.", ex.Message);
     }
 
     [Fact]

@@ -188,6 +188,68 @@ public sealed class PriceBookTests
         Assert.Equal(1.1m, book.InferenceGeoMultipliers["us"]);
     }
 
+    // Mutation testing (docs/testing.md): a book that ignored a user file's cache multipliers, or a period's explicit
+    // cache rates, survived (the default file's multipliers equal the built-in ones).
+    [Fact]
+    public void A_user_file_can_set_the_cache_multipliers_and_a_period_its_own_cache_rates()
+    {
+        var book = PriceBook.Parse("""
+            {
+              "modifiers": { "cacheWrite5mMultiplier": 1.5, "cacheWrite1hMultiplier": 3, "cacheReadMultiplier": 0.2 },
+              "models": [
+                { "id": "m-derived", "periods": [ { "effectiveFrom": "2025-01-01", "input": 2, "output": 8 } ] },
+                { "id": "m-explicit", "periods": [ { "effectiveFrom": "2025-01-01", "input": 2, "output": 8, "cacheWrite5m": 1, "cacheWrite1h": 1.25, "cacheRead": 0.5 } ] }
+              ]
+            }
+            """, "user.json");
+        var usage = new TokenUsage(1000, 0, CacheWrite5mTokens: 1000, CacheWrite1hTokens: 1000, CacheReadTokens: 1000);
+
+        // Derived from $2 input: 5m 2 × 1.5 = 3, 1h 2 × 3 = 6, read 2 × 0.2 = 0.4 per MTok.
+        // 1000 × (2 + 3 + 6 + 0.4) = 11400 / 1e6 = 0.0114.
+        Assert.Equal(new CostBreakdown(0.002m, 0m, 0.003m, 0.006m, 0.0004m), book.Cost("m-derived", usage, s_at));
+        // Explicit rates win over the multipliers: 1000 × (2 + 1 + 1.25 + 0.5) = 4750 / 1e6 = 0.00475.
+        Assert.Equal(new CostBreakdown(0.002m, 0m, 0.001m, 0.00125m, 0.0005m), book.Cost("m-explicit", usage, s_at));
+    }
+
+    [Fact]
+    public void An_alias_two_models_claim_is_refused_naming_where()
+    {
+        var ex = Assert.Throws<PriceBookException>(() => PriceBook.Parse("""
+            {
+              "replaceDefaults": true,
+              "models": [
+                { "id": "a", "aliases": ["shared"], "periods": [ { "effectiveFrom": "2025-01-01", "input": 1, "output": 2 } ] },
+                { "id": "b", "aliases": ["shared"], "periods": [ { "effectiveFrom": "2025-01-01", "input": 1, "output": 2 } ] }
+              ]
+            }
+            """, "user.json"));
+
+        // Refused when the file is read, naming the second claim and the first.
+        Assert.StartsWith("Invalid price book user.json: $.models[1]", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("duplicate model id or alias 'shared' (already used at $.models[0]", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TryGetPrice_finds_the_period_in_force_and_says_no_otherwise()
+    {
+        Assert.True(PriceBook.Default.TryGetPrice("claude-sonnet-5-5", new DateTimeOffset(2026, 10, 1, 0, 0, 0, TimeSpan.Zero), out var first));
+        Assert.Equal(0.2m, first.CacheRead); // the first period's reads
+        Assert.True(PriceBook.Default.TryGetPrice("claude-sonnet-5-5", new DateTimeOffset(2026, 10, 7, 0, 0, 0, TimeSpan.Zero), out var second));
+        Assert.Equal(0.1m, second.CacheRead);
+        Assert.False(PriceBook.Default.TryGetPrice("claude-sonnet-5-5", new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero), out _));
+        Assert.False(PriceBook.Default.TryGetPrice("no-such-model", s_at, out _));
+        Assert.False(PriceBook.Default.TryGetPrice(null!, s_at, out _));
+    }
+
+    [Fact]
+    public void Cost_breakdowns_add_component_by_component()
+    {
+        var sum = new CostBreakdown(1m, 2m, 3m, 4m, 5m) + new CostBreakdown(0.1m, 0.2m, 0.3m, 0.4m, 0.5m);
+
+        Assert.Equal(new CostBreakdown(1.1m, 2.2m, 3.3m, 4.4m, 5.5m), sum);
+        Assert.Equal(16.5m, sum.Total);
+    }
+
     [Theory]
     [InlineData(
         """{"models":[{"id":"m","periods":[{"effectiveFrom":"2025-01-01","input":-1,"output":2}]}]}""",

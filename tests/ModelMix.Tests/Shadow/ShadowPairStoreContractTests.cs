@@ -168,6 +168,8 @@ public abstract class ShadowPairStoreContractTests
         var read = (await ReadAllAsync(store)).ToDictionary(p => p.LiveRequestId);
         var quiet = read["quiet"];
         Assert.Equal(1.0, quiet.Agreement); // compared: only the text is left out
+        // The costs RunOneAsync hands over, stored as given: 1000 in + 700 out on Sonnet 4.5 ($3 / $15 per MTok) is
+        // 0.003 + 0.0105 = 0.0135; on Haiku 4.5 ($1 / $5) 0.001 + 0.0035 = 0.0045.
         Assert.Equal(0.0135m, quiet.LiveCostUsd);
         Assert.Equal(0.0045m, quiet.ShadowCostUsd);
         Assert.Null(quiet.Prompt);
