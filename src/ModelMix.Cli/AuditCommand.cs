@@ -22,7 +22,7 @@ internal static class AuditCommand
         var from = CommonOptions.Instant("--from", "Only records at or after this time.");
         var to = CommonOptions.Instant("--to", "Only records before this time (exclusive).");
         var format = new Option<string>("--format") { Description = "Output format: table, json or markdown.", DefaultValueFactory = _ => "table" }.AcceptOnlyFromAmong("table", "json", "markdown");
-        var chart = new Option<string?>("--chart") { Description = "Also write a PNG chart of spend per day by model to this file." };
+        var chart = new Option<string?>("--chart") { Description = "Also write an SVG chart of spend per day by model to this file (name it .svg)." };
         var prices = CommonOptions.Prices();
         var routingStart = CommonOptions.Instant("--routing-start", "When routing started (default: the first routed record).");
         var top = new Option<string>("--top-model") { Description = "The model of the 'all on the top model' bill.", DefaultValueFactory = _ => "opus" };

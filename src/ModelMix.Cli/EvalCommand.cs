@@ -9,7 +9,7 @@ namespace ModelMix.Cli;
 
 /// <summary>
 /// <c>modelmix eval</c>: replays every policy over a routing dataset split and reports cost, quality and RouteLLM's
-/// metrics; with <c>--out</c>, also a cost-quality chart (PNG) and a Markdown report.
+/// metrics; with <c>--out</c>, also a cost-quality chart (SVG) and a Markdown report.
 /// </summary>
 internal static class EvalCommand
 {
@@ -22,7 +22,7 @@ internal static class EvalCommand
         var routerFile = new Option<string?>("--router") { Description = "A learned router file (modelmix train, calibrate) to replay as 'learned'." };
         var floor = DatasetOptions.Fraction("--quality-floor", "The floor per-task pins must keep, as a fraction of the top tier's quality (default 0.95).");
         var format = CommonOptions.Format();
-        var output = new Option<string?>("--out") { Description = "A folder for the chart (cost-quality.png) and the report (report.md)." };
+        var output = new Option<string?>("--out") { Description = "A folder for the chart (cost-quality.svg) and the report (report.md)." };
         var split = DatasetOptions.Split("test");
         var seed = DatasetOptions.Seed();
         var verifierThreshold = DatasetOptions.Fraction("--verifier-threshold", "The verified cascade keeps the cheap answer when its recorded verifier outcome is at least this (default 0.5).");
@@ -58,7 +58,7 @@ internal static class EvalCommand
                 if (result.GetValue(output) is { } folder)
                 {
                     Directory.CreateDirectory(folder);
-                    var chart = EvaluationChart.Write(report!, Path.Combine(folder, "cost-quality.png"));
+                    var chart = EvaluationChart.Write(report!, Path.Combine(folder, "cost-quality.svg"));
                     await File.WriteAllTextAsync(Path.Combine(folder, "report.md"), EvaluationMarkdown.Render(report!, Path.GetFileName(chart)), cancellationToken);
                 }
 

@@ -29,7 +29,7 @@ internal sealed class MessagesForwarder : IDisposable
     public const string HttpClientName = "modelmix-upstream";
 
     /// <summary>The User-Agent of every upstream call.</summary>
-    public const string UserAgent = "ModelMix/0.1";
+    public static readonly string UserAgent = ModelMix.Hosting.ModelMixVersion.UserAgent;
 
     private static readonly HashSet<string> RelayedHeaders = new(StringComparer.OrdinalIgnoreCase)
     {

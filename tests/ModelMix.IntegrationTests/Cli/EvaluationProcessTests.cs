@@ -39,7 +39,7 @@ public sealed class EvaluationProcessTests
         // 'hard' prompts need the large model, 'easy' ones do not: the router learns the label, so it recovers
         // nearly all of the gap at the share of hard prompts.
         Assert.True(learned.GetProperty("quality_pct_of_top").GetDouble() > 0.95);
-        Assert.True(File.Exists(Path.Combine(dir.Path, "out", "cost-quality.png")));
+        Assert.True(File.Exists(Path.Combine(dir.Path, "out", "cost-quality.svg")));
 
         var missing = await RunAsync(["eval", "--dataset", Path.Combine(dir.Path, "none.jsonl"), .. tiers]);
         Assert.Equal(1, missing.Code);

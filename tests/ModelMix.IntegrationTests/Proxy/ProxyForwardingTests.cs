@@ -2,6 +2,7 @@ using System.Net;
 using Anthropic.Exceptions;
 using Anthropic.Models.Messages;
 using FakeAnthropic;
+using ModelMix.IntegrationTests.Support;
 using ModelMix.Ledger;
 
 namespace ModelMix.IntegrationTests.Proxy;
@@ -63,6 +64,28 @@ public sealed class ProxyForwardingTests : IAsyncLifetime
         Assert.Equal(ProxyHarness.UpstreamKey, forwarded.Headers["x-api-key"]);
         Assert.DoesNotContain(forwarded.Headers, header => header.Value.Contains(ProxyHarness.ClientKey, StringComparison.Ordinal));
         Assert.Equal("2026-10-21", forwarded.Headers["anthropic-version"]);
+    }
+
+    [Fact]
+    public async Task Upstream_calls_and_the_command_carry_the_one_version_set_in_the_build_props()
+    {
+        // The version lives in one place (Directory.Build.props' VersionPrefix): the User-Agent, --version and the
+        // packages all read it from there.
+        var props = System.Xml.Linq.XDocument.Load(Path.Combine(RepositoryPaths.Root, "Directory.Build.props"));
+        var version = props.Descendants("VersionPrefix").Single().Value;
+        using var client = _harness.Client();
+
+        await client.Messages.Create(Ask());
+
+        Assert.Equal("ModelMix/" + version, Assert.Single(_harness.Fake.MessageRequests).Headers["user-agent"]);
+        var cli = Path.Combine(RepositoryPaths.Root, "src", "ModelMix.Cli", "bin", RepositoryPaths.Configuration, RepositoryPaths.Framework, "ModelMix.Cli.dll");
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, UseShellExecute = false };
+        start.ArgumentList.Add(cli);
+        start.ArgumentList.Add("--version");
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var printed = (await process.StandardOutput.ReadToEndAsync()).Trim();
+        await process.WaitForExitAsync();
+        Assert.StartsWith(version + "+", printed, StringComparison.Ordinal); // the version, then the commit it was built from
     }
 
     [Fact]

@@ -27,11 +27,11 @@ public sealed class AuditCommandTests
     }
 
     [Fact]
-    public async Task Table_and_markdown_show_the_sections_and_the_chart_is_a_png()
+    public async Task Table_and_markdown_show_the_sections_and_the_chart_is_an_svg_of_each_days_spend_by_model()
     {
         using var folder = new TempFolder();
         var db = await AuditLedger.WriteAsync(Path.Combine(folder.Path, "ledger.db"), AuditLedger.Seed());
-        var chart = Path.Combine(folder.Path, "spend.png");
+        var chart = Path.Combine(folder.Path, "spend.svg");
 
         var table = await Cli.Cli.RunAsync("audit", "--db", db, "--chart", chart);
         var markdown = await Cli.Cli.RunAsync("audit", "--db", db, "--format", "markdown");
@@ -41,9 +41,29 @@ public sealed class AuditCommandTests
         Assert.Contains("$0.0275", table.Output, StringComparison.Ordinal);
         Assert.Contains("## Model mix", markdown.Output, StringComparison.Ordinal);
         Assert.Contains("| claude-opus-4-6 | 2 | $0.0275 |", markdown.Output, StringComparison.Ordinal);
-        var png = await File.ReadAllBytesAsync(chart);
-        Assert.True(png.Length > 5000, $"chart is only {png.Length} bytes");
-        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png.Take(4));
+
+        // One bar segment per day and model with spend, carrying its exact amount; they add up to the report's total.
+        var svg = System.Xml.Linq.XDocument.Load(chart);
+        System.Xml.Linq.XNamespace ns = "http://www.w3.org/2000/svg";
+        Assert.Equal(ns + "svg", svg.Root!.Name);
+        var bars = svg.Descendants(ns + "rect").Where(rect => rect.Attribute("data-usd") is not null).ToList();
+        Assert.NotEmpty(bars);
+        var json = (await Cli.Cli.RunAsync("audit", "--db", db, "--format", "json")).Json();
+        Assert.Equal(json.GetProperty("total_usd").GetDecimal(), bars.Sum(bar => decimal.Parse(bar.Attribute("data-usd")!.Value, System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Equal(bars.Count, bars.Select(bar => (bar.Attribute("data-day")!.Value, bar.Attribute("data-model")!.Value)).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task The_chart_refuses_a_file_that_is_not_svg()
+    {
+        using var folder = new TempFolder();
+        var db = await AuditLedger.WriteAsync(Path.Combine(folder.Path, "ledger.db"), AuditLedger.Seed());
+
+        var result = await Cli.Cli.RunAsync("audit", "--db", db, "--chart", Path.Combine(folder.Path, "spend.png"));
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("--chart writes an SVG image", result.Output + result.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(folder.Path, "spend.png")));
     }
 
     [Fact]

@@ -29,7 +29,12 @@ public sealed class EvalCommandTests
 
         var oracle = json.GetProperty("policies").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "oracle");
         Assert.Equal(13m, oracle.GetProperty("cost_usd").GetDecimal());
-        Assert.True(new FileInfo(Path.Combine(outDir, "cost-quality.png")).Length > 1000);
+        // One point and one legend entry per policy, in order.
+        var svg = System.Xml.Linq.XDocument.Load(Path.Combine(outDir, "cost-quality.svg"));
+        System.Xml.Linq.XNamespace ns = "http://www.w3.org/2000/svg";
+        var policies = json.GetProperty("policies").EnumerateArray().Select(p => p.GetProperty("name").GetString()!).ToList();
+        Assert.Equal(policies.Count, svg.Descendants(ns + "circle").Count());
+        Assert.Equal(policies, svg.Descendants(ns + "text").Where(t => (string?)t.Attribute("class") == "policy").Select(t => t.Value.Replace(" (sweep)", "", StringComparison.Ordinal)).ToList());
         Assert.Contains("| oracle |", await File.ReadAllTextAsync(Path.Combine(outDir, "report.md")), StringComparison.Ordinal);
     }
 
