@@ -86,7 +86,7 @@ public sealed class SavingsCommandTests : IDisposable
 
         var scenarios = json.GetProperty("scenarios").EnumerateArray().ToList();
         Assert.Equal(["as-used", "all-on " + Haiku, "mix haiku=70,sonnet=20,opus=10"], scenarios.Select(s => s.GetProperty("name").GetString()));
-        Assert.All(scenarios, s => Assert.Equal(["name", "total_usd", "by_model", "difference_usd", "difference_fraction", "infeasible_calls", "infeasible"], s.EnumerateObject().Select(p => p.Name)));
+        Assert.All(scenarios, s => Assert.Equal(["name", "total_usd", "by_model", "difference_usd", "difference_fraction", "infeasible_calls", "infeasible", "estimated", "effort_estimates"], s.EnumerateObject().Select(p => p.Name)));
         Assert.All(scenarios, s => Assert.Equal(0, s.GetProperty("infeasible_calls").GetInt64())); // every call fits every target
 
         var asUsed = scenarios[0];
