@@ -24,7 +24,11 @@ internal static class SavingsCommand
                 "(prompt over its context window, output over its maximum, an inference_geo it refuses, retired) stays on the model that served it, at its as-used cost, and is counted.",
             AllowMultipleArgumentsPerToken = false,
         };
-        var mix = new Option<string[]>("--mix") { Description = "A what-if mix such as haiku=70,sonnet=20,opus=10; repeatable. Calls a model of the mix could not have served are kept and counted as for --all-on." };
+        var mix = new Option<string[]>("--mix")
+        {
+            Description = "A what-if mix such as haiku=70,sonnet=20,opus=10; repeatable. Calls a model of the mix could not have served are kept and counted as for --all-on. " +
+                $"An entry may name an effort (opus@low=30): its output tokens are then estimated from your own calls on that model at that effort (at least {SavingsCalculator.MinCallsPerEffort}), and the scenario is marked as an estimate.",
+        };
         var from = CommonOptions.Instant("--from", "Only calls at or after this time.");
         var to = CommonOptions.Instant("--to", "Only calls before this time (exclusive).");
         var priceDate = CommonOptions.Instant("--price-date", "Price the scenarios at this date's prices (default: now).");
@@ -97,7 +101,7 @@ internal static class SavingsCommand
             // The model that served the call, by the rule the proxy priced it with (AttemptRecorder): the response's
             // model when the book knows it, else the routed model.
             var model = record.ResponseModel is { } responseModel && prices.TryResolveId(responseModel, out _) ? responseModel : record.RoutedModel;
-            rows.Add(new UsageRow(record.Timestamp, model, usage, record.Cost?.Total));
+            rows.Add(new UsageRow(record.Timestamp, model, usage, record.Cost?.Total) { Effort = record.Effort });
         }
 
         return rows;
@@ -147,6 +151,15 @@ internal static class SavingsCommand
                 calls = calls.Calls,
                 kept_usd = calls.KeptUsd,
             }),
+            estimated = scenario.EffortEstimates.Count > 0,
+            effort_estimates = scenario.EffortEstimates.Select(estimate => new
+            {
+                entry = estimate.Entry,
+                calls_at_effort = estimate.CallsAtEffort,
+                mean_output_tokens = estimate.MeanOutputTokens,
+                output_tokens_recorded = estimate.RecordedOutputTokens,
+                output_tokens_estimated = estimate.EstimatedOutputTokens,
+            }),
         }),
     };
 
@@ -183,6 +196,18 @@ internal static class SavingsCommand
         }
 
         console.Write(scenarios);
+        foreach (var scenario in report.Scenarios)
+        {
+            // An effort entry is an estimate: say so, and from what.
+            foreach (var estimate in scenario.EffortEstimates)
+            {
+                var factor = estimate.RecordedOutputTokens == 0 ? 1m : estimate.EstimatedOutputTokens / estimate.RecordedOutputTokens;
+                console.MarkupLine($"[yellow]{Markup.Escape($"{scenario.Name}: {estimate.Entry} is an estimate")}[/]" + Markup.Escape(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $": output tokens x{factor:0.00} ({estimate.RecordedOutputTokens:N0} recorded -> {estimate.EstimatedOutputTokens:N0}), from your {estimate.CallsAtEffort:N0} calls at that effort ({estimate.MeanOutputTokens:N0} output tokens per call); measure it with shadow mode before relying on it")));
+            }
+        }
+
         foreach (var scenario in report.Scenarios.Where(scenario => scenario.InfeasibleCalls > 0))
         {
             // Never silent: which calls the scenario's models could not have served, and how they were priced instead.

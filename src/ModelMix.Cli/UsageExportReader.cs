@@ -11,7 +11,7 @@ namespace ModelMix.Cli;
 /// Reads a usage export (JSON Lines or CSV) into <see cref="UsageRow"/>s. Columns, case-insensitive: <c>model</c>
 /// (required), <c>input_tokens</c>, <c>output_tokens</c>, <c>cache_creation_input_tokens</c> (all 5-minute writes
 /// unless split by <c>cache_write_5m_tokens</c> / <c>cache_write_1h_tokens</c>), <c>cache_read_input_tokens</c>,
-/// <c>service_tier</c>, <c>speed</c>, <c>inference_geo</c>, <c>web_search_requests</c>, <c>web_fetch_requests</c>,
+/// <c>service_tier</c>, <c>speed</c>, <c>inference_geo</c>, <c>effort</c>, <c>web_search_requests</c>, <c>web_fetch_requests</c>,
 /// <c>timestamp</c>, <c>cost_usd</c>. A JSON line may instead carry the API's own <c>usage</c> object (its
 /// <c>server_tool_use</c> included).
 /// </summary>
@@ -202,7 +202,15 @@ internal static class UsageExportReader
                 : throw new FormatException($"cost_usd must be a decimal number of dollars, got '{costText}'");
         }
 
-        return new UsageRow(timestamp, model, usage.Value, cost);
+        string? effort = null;
+        if (fields.GetValueOrDefault("effort") is { Length: > 0 } effortText)
+        {
+            effort = Catalog.RequestTraitsReader.TryParseEffort(effortText, out var level)
+                ? Catalog.RequestTraitsReader.WireName(level)
+                : throw new FormatException($"effort must be low, medium, high, xhigh or max, got '{effortText}'");
+        }
+
+        return new UsageRow(timestamp, model, usage.Value, cost) { Effort = effort };
     }
 
     private static long Tokens(Dictionary<string, string?> fields, string name)

@@ -77,6 +77,12 @@ public sealed record ModelRule
     /// <summary>Whether <c>speed: "fast"</c> is accepted.</summary>
     public bool FastMode { get; init; }
 
+    /// <summary>
+    /// Whether a request that sends <c>inference_geo</c> (any value) gets a 400: every model released before Claude Opus
+    /// 4.6 (https://platform.claude.com/docs/en/build-with-claude/data-residency).
+    /// </summary>
+    public bool RejectsInferenceGeo { get; init; }
+
     /// <summary>The model name error messages use: the dated snapshot when the docs give one, else the id.</summary>
     public string SnapshotName => DatedIds.Count > 0 ? DatedIds[0] : Id;
 }
@@ -105,6 +111,21 @@ public static class ModelRequestRules
     private static readonly string[] LegacyComputerTools = ["computer_20251124", "computer_20250124"];
 
     /// <summary>
+    /// Models older than the rows of <see cref="Table"/> (all released before Claude Opus 4.6), with their aliases: the
+    /// fake judges only their <c>inference_geo</c> rule ("Older models released before Opus 4.6 do not support the
+    /// parameter. Requests with inference_geo on legacy models return a 400 error",
+    /// https://platform.claude.com/docs/en/build-with-claude/data-residency). Ids from
+    /// https://platform.claude.com/docs/en/about-claude/pricing.
+    /// </summary>
+    private static readonly HashSet<string> OlderThanOpus46 = new(StringComparer.Ordinal)
+    {
+        "claude-opus-4-1", "claude-opus-4-1-20250805", "claude-opus-4-0", "claude-opus-4-20250514",
+        "claude-sonnet-4-0", "claude-sonnet-4-20250514", "claude-3-7-sonnet-latest", "claude-3-7-sonnet-20250219",
+        "claude-3-5-haiku-latest", "claude-3-5-haiku-20241022", "claude-3-opus-latest", "claude-3-opus-20240229",
+        "claude-3-sonnet-20240229", "claude-3-haiku-20240307",
+    };
+
+    /// <summary>
     /// The rows. Shared sources: thinking modes per model — https://platform.claude.com/docs/ja/build-with-claude/thinking-troubleshooting
     /// and https://platform.claude.com/docs/en/build-with-claude/extended-thinking ("Claude 4.7 and later models do not support it and
     /// reject requests that use it, returning a 400 error"); effort levels — https://platform.claude.com/docs/en/build-with-claude/effort
@@ -122,7 +143,7 @@ public static class ModelRequestRules
         {
             Id = "claude-haiku-4-5", DatedIds = ["claude-haiku-4-5-20251001"], MaxOutputTokens = 64_000,
             ManualThinking = true, Disabled = DisabledThinking.Accepted,
-            EffortLevels = null, Sampling = SamplingRule.NotTogether,
+            EffortLevels = null, Sampling = SamplingRule.NotTogether, RejectsInferenceGeo = true,
         },
 
         // https://platform.claude.com/docs/zh-CN/models/sonnet-4-5/overview.md (200K / 64K, claude-sonnet-4-5-20250929);
@@ -132,7 +153,7 @@ public static class ModelRequestRules
         {
             Id = "claude-sonnet-4-5", DatedIds = ["claude-sonnet-4-5-20250929"], MaxOutputTokens = 64_000,
             ManualThinking = true, Disabled = DisabledThinking.Accepted,
-            EffortLevels = null, Sampling = SamplingRule.NotTogether,
+            EffortLevels = null, Sampling = SamplingRule.NotTogether, RejectsInferenceGeo = true,
         },
 
         // https://platform.claude.com/docs/zh-TW/models/opus-4-5/overview (200K / 64K, claude-opus-4-5-20251101, extended thinking only,
@@ -141,7 +162,7 @@ public static class ModelRequestRules
         {
             Id = "claude-opus-4-5", DatedIds = ["claude-opus-4-5-20251101"], MaxOutputTokens = 64_000,
             ManualThinking = true, Disabled = DisabledThinking.Accepted,
-            EffortLevels = UpToHigh, DefaultEffort = High, Sampling = SamplingRule.Free,
+            EffortLevels = UpToHigh, DefaultEffort = High, Sampling = SamplingRule.Free, RejectsInferenceGeo = true,
         },
 
         // https://platform.claude.com/docs/en/models/opus-4-6/overview.md (1M / 128K);
@@ -313,7 +334,7 @@ public static class ModelRequestRules
     {
         if (RuleFor(body) is not { } rule)
         {
-            return null;
+            return String(body["model"]) is { } model && OlderThanOpus46.Contains(model) ? InferenceGeoProblem(true, body) : null;
         }
 
         return MaxTokensProblem(rule, body)
@@ -323,7 +344,8 @@ public static class ModelRequestRules
             ?? ToolChoiceProblem(rule, body)
             ?? ToolsProblem(rule, body)
             ?? PrefillProblem(rule, body)
-            ?? SpeedProblem(rule, body);
+            ?? SpeedProblem(rule, body)
+            ?? InferenceGeoProblem(rule.RejectsInferenceGeo, body);
     }
 
     /// <summary>
@@ -488,6 +510,9 @@ public static class ModelRequestRules
     private static string? SpeedProblem(ModelRule rule, JsonObject body) =>
         !rule.FastMode && String(body["speed"]) == "fast" ? Messages.FastModeNotSupported : null;
 
+    private static string? InferenceGeoProblem(bool rejects, JsonObject body) =>
+        rejects && body["inference_geo"] is { } geo && geo.GetValueKind() != JsonValueKind.Null ? Messages.InferenceGeoNotSupported : null;
+
     private static string? String(JsonNode? node) =>
         node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
 
@@ -537,6 +562,12 @@ public static class ModelRequestRules
 
         /// <summary>[unverified] No text found for speed "fast" on a model without fast mode.</summary>
         public const string FastModeNotSupported = "speed: Fast mode is not supported for this model.";
+
+        /// <summary>
+        /// [unverified] <c>inference_geo</c> on a model released before Claude Opus 4.6: the docs say only "Requests with
+        /// inference_geo on legacy models return a 400 error" (https://platform.claude.com/docs/en/build-with-claude/data-residency).
+        /// </summary>
+        public const string InferenceGeoNotSupported = "inference_geo: This model does not support the inference_geo parameter.";
 
         /// <summary>[3P] Format of the real answer (e.g. "max_tokens: 16000 > 8192, which is the maximum allowed number of output tokens for claude-3-5-sonnet-20241022").</summary>
         public static string MaxTokens(long requested, int limit, string model) =>

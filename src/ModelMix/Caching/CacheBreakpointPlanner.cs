@@ -161,7 +161,9 @@ public sealed class CacheBreakpointPlanner
 
             if (!candidate.CanCarryBreakpoint)
             {
-                skipped.Add($"{what} ({candidate.Path}) is an empty or thinking block, which cannot carry a breakpoint");
+                skipped.Add(candidate.StringOwner is null
+                    ? $"{what} ({candidate.Path}) is an empty or thinking block, which cannot carry a breakpoint"
+                    : $"{what} ({candidate.Path}) is an empty or whitespace-only string, which the API refuses as a text block (so it cannot carry a breakpoint)");
                 continue;
             }
 
@@ -272,6 +274,7 @@ public sealed class CacheBreakpointPlanner
                     StringOwner = root,
                     StringProperty = "system",
                     StringText = text,
+                    CanCarryBreakpoint = !string.IsNullOrWhiteSpace(text),
                 });
                 break;
             case JsonArray blocks:
@@ -303,6 +306,7 @@ public sealed class CacheBreakpointPlanner
                         StringOwner = message,
                         StringProperty = "content",
                         StringText = text,
+                        CanCarryBreakpoint = !string.IsNullOrWhiteSpace(text),
                     });
                     break;
                 case JsonArray blocks:

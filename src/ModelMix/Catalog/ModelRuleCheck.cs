@@ -32,6 +32,11 @@ public static class ModelRuleCheck
             return RuleViolation.MaxOutput;
         }
 
+        if (traits.FastMode && !OffersFastMode(entry, at))
+        {
+            return RuleViolation.FastMode;
+        }
+
         return Check(entry.Rules, traits);
     }
 
@@ -136,8 +141,33 @@ public static class ModelRuleCheck
         RuleViolation.MaxOutput => "max_tokens is over its maximum output",
         RuleViolation.Retired => "is retired",
         RuleViolation.InferenceGeo => "rejects inference_geo (data residency)",
+        RuleViolation.FastMode => "has no fast mode (speed fast)",
         _ => "rejects the request",
     };
+
+    /// <summary>
+    /// Whether the model offers fast mode at <paramref name="at"/>: as its rules state (<c>fastMode</c>), else when the
+    /// price period in force has a fast-mode multiplier (the catalog dates fast mode that way, e.g. its removal from
+    /// Opus 4.8). A model with no period in force is not judged.
+    /// </summary>
+    private static bool OffersFastMode(ModelPriceEntry entry, DateTimeOffset at)
+    {
+        if (entry.Rules.FastMode is { } stated)
+        {
+            return stated;
+        }
+
+        var periods = entry.Periods;
+        for (var i = 0; i < periods.Count; i++)
+        {
+            if (periods[i].IsInForce(at))
+            {
+                return periods[i].FastMultiplier.HasValue;
+            }
+        }
+
+        return true;
+    }
 
     private static EffortLevel EffectiveEffort(ModelRules rules, EffortLevel requested) =>
         requested == EffortLevel.Unspecified ? rules.DefaultEffort : requested;

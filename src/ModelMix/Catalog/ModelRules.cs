@@ -65,6 +65,13 @@ public sealed record ModelRules
     /// </summary>
     public bool InferenceGeo { get; init; } = true;
 
+    /// <summary>
+    /// Whether the model offers fast mode (<c>speed: "fast"</c>): <c>true</c> or <c>false</c> as the catalog states it
+    /// (<c>fastMode</c>, for a model whose fast-mode rate is not published); null to follow the price periods, where a
+    /// <c>fastMultiplier</c> in force means fast mode is offered then.
+    /// </summary>
+    public bool? FastMode { get; init; }
+
     /// <summary>Versioned tool <c>type</c>s the model rejects (e.g. <c>computer_20251124</c>).</summary>
     public IReadOnlyList<string> RejectedToolTypes { get; init; } = [];
 

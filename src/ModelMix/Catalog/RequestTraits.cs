@@ -29,6 +29,9 @@ public readonly record struct RequestTraits
     /// <summary>Whether the request sends <c>inference_geo</c> (data residency), which models before Claude Opus 4.6 refuse.</summary>
     public bool InferenceGeo { get; init; }
 
+    /// <summary>Whether the request asks for fast mode (<c>speed: "fast"</c>), which a model without fast mode refuses.</summary>
+    public bool FastMode { get; init; }
+
     /// <summary>Whether earlier turns carry <c>thinking</c> or <c>redacted_thinking</c> blocks (preserved thinking).</summary>
     public bool CarriesThinking { get; init; }
 

@@ -99,6 +99,7 @@ public static class RequestTraitsReader
             AssistantPrefill = prefill,
             CarriesThinking = carriesThinking,
             InferenceGeo = Present(root, "inference_geo"u8),
+            FastMode = root.TryGetProperty("speed"u8, out var speed) && speed.ValueKind == JsonValueKind.String && speed.ValueEquals("fast"u8),
             ToolTypes = toolTypes,
         };
     }

@@ -50,4 +50,7 @@ public enum RuleViolation : byte
 
     /// <summary>The model rejects the <c>inference_geo</c> parameter (data residency).</summary>
     InferenceGeo,
+
+    /// <summary>The request asks for fast mode (<c>speed: "fast"</c>) and the model has none at that time (no fast-mode price in force).</summary>
+    FastMode,
 }

@@ -21,4 +21,10 @@ public sealed record SavingsScenario(
 
     /// <summary>Per scenario model and reason: the calls it could not have served, and what they were priced at as served.</summary>
     public IReadOnlyList<WhatIfInfeasible> Infeasible { get; init; } = [];
+
+    /// <summary>
+    /// For a mix whose entries name an effort: how each such entry's output tokens were estimated. Non-empty means
+    /// <see cref="TotalUsd"/> is an estimate, not a repricing of recorded tokens.
+    /// </summary>
+    public IReadOnlyList<WhatIfEffortEstimate> EffortEstimates { get; init; } = [];
 }

@@ -28,6 +28,8 @@ public sealed class TwoPassAgent
 
     private readonly IChatClient _client;
     private readonly TwoPassAgentOptions _options;
+    private readonly string _cheapModel;
+    private readonly string _strongModel;
     private readonly string _cheapTier;
     private readonly string _strongTier;
     private readonly Catalog.ModelFit _fit;
@@ -44,8 +46,10 @@ public sealed class TwoPassAgent
         _client = client;
         _options = options;
         var prices = options.Prices ?? PriceBook.Default;
-        _cheapTier = TierOf(prices, options.CheapModel);
-        _strongTier = TierOf(prices, options.StrongModel);
+        _cheapModel = ModelOf(prices, options.CheapModel);
+        _strongModel = ModelOf(prices, options.StrongModel);
+        _cheapTier = TierOf(prices, _cheapModel);
+        _strongTier = TierOf(prices, _strongModel);
         _fit = new Catalog.ModelFit(prices);
     }
 
@@ -81,7 +85,7 @@ public sealed class TwoPassAgent
         _options.ConfigureFunctionInvocation?.Invoke(loop);
         loop.MaximumIterationsPerRequest = _options.MaxSteps;
         var pass1Options = (options?.Clone() ?? new ChatOptions()).SetRouting(PolicyName, $"pass 1 (tool loop) on {_cheapTier}");
-        pass1Options.ModelId = _options.CheapModel;
+        pass1Options.ModelId = _cheapModel;
         FitModel(conversation, pass1Options); // a cheap model that would reject the call as it is stands for its fit
         var toolLoop = await loop.GetResponseAsync(conversation, pass1Options, cancellationToken).ConfigureAwait(false);
         var pass1Steps = steps.Calls;
@@ -109,7 +113,7 @@ public sealed class TwoPassAgent
         synthesisMessages.AddRange(UpToLastToolResult(toolLoop.Messages));
         synthesisMessages.Add(new ChatMessage(ChatRole.User, _options.SynthesisInstruction));
         var pass2Options = (options?.Clone() ?? new ChatOptions()).SetRouting(PolicyName, $"pass 2 (synthesis) on {_strongTier}: {why}");
-        pass2Options.ModelId = _options.StrongModel;
+        pass2Options.ModelId = _strongModel;
         if (pass2Options.Tools is { Count: > 0 })
         {
             // The tool definitions stay (the conversation holds tool_use blocks); the model may not call them.
@@ -211,6 +215,10 @@ public sealed class TwoPassAgent
             options.SetRouting(PolicyName, fitted.Reason);
         }
     }
+
+    /// <summary>A tier name becomes the catalog's model for it; any other name is sent as given (an unpriced model too).</summary>
+    private static string ModelOf(PriceBook prices, string tierOrModel) =>
+        prices.Tiers.TryGetValue(tierOrModel, out var model) ? model : tierOrModel;
 
     private static string TierOf(PriceBook prices, string model) =>
         prices.TryGetEntry(model, out var entry) && entry.Family is { Length: > 0 } family ? family : model;

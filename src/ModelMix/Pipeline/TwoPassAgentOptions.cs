@@ -6,15 +6,23 @@ namespace ModelMix.Pipeline;
 
 /// <summary>
 /// Options of <see cref="TwoPassAgent"/>: which models run each pass, the step cap of the tool loop, and when the strong
-/// model writes the final answer. A <c>null</c> trigger is off; the defaults suit a Haiku tool loop with Opus synthesis.
+/// model writes the final answer. A <c>null</c> trigger is off; the defaults suit a Haiku tool loop with Opus synthesis, each the catalog's current
+/// model of its tier.
 /// </summary>
 public sealed class TwoPassAgentOptions
 {
-    /// <summary>The model that runs the tool loop (pass 1) and whose answer stands when synthesis is not triggered.</summary>
-    public string CheapModel { get; set; } = "claude-haiku-4-5";
+    /// <summary>
+    /// The model that runs the tool loop (pass 1) and whose answer stands when synthesis is not triggered: a tier of the
+    /// catalog (<c>haiku</c>, <c>sonnet</c>, <c>opus</c>, <c>fable</c>; resolved through <see cref="Prices"/>' tiers when
+    /// the agent is created) or a model id sent as given. Default <c>haiku</c> (Claude Haiku 5.5 in the embedded catalog).
+    /// </summary>
+    public string CheapModel { get; set; } = "haiku";
 
-    /// <summary>The model that writes the final answer from the conversation and the tool results (pass 2).</summary>
-    public string StrongModel { get; set; } = "claude-opus-4-6";
+    /// <summary>
+    /// The model that writes the final answer from the conversation and the tool results (pass 2): a tier or a model id,
+    /// as <see cref="CheapModel"/>. Default <c>opus</c> (Claude Opus 5.5 in the embedded catalog).
+    /// </summary>
+    public string StrongModel { get; set; } = "opus";
 
     /// <summary>
     /// The step cap: the most rounds of tool calls in the tool loop (FunctionInvokingChatClient's
@@ -45,7 +53,10 @@ public sealed class TwoPassAgentOptions
     public string SynthesisInstruction { get; set; } =
         "Using the conversation and the tool results above, write the final answer to the user's request. Do not call any tools.";
 
-    /// <summary>Names the tier of a model in routing reasons (<c>on haiku</c>); <see cref="PriceBook.Default"/> when <c>null</c>.</summary>
+    /// <summary>
+    /// The catalog that resolves the tiers of <see cref="CheapModel"/> and <see cref="StrongModel"/> and names the tier
+    /// of a model in routing reasons (<c>on haiku</c>); <see cref="PriceBook.Default"/> when <c>null</c>.
+    /// </summary>
     public PriceBook? Prices { get; set; }
 
     /// <summary>Logger factory of the FunctionInvokingChatClient that runs the tool loop.</summary>

@@ -354,7 +354,7 @@ internal sealed class PriceBookDocument
     }
 
     private static readonly string[] s_ruleKeys =
-        ["forcedToolUse", "thinking", "effort", "defaultSamplingOnly", "temperatureOrTopP", "assistantPrefill", "inferenceGeo", "rejectedToolTypes", "preservedThinking", "sources", "notes"];
+        ["forcedToolUse", "thinking", "effort", "defaultSamplingOnly", "temperatureOrTopP", "assistantPrefill", "inferenceGeo", "fastMode", "rejectedToolTypes", "preservedThinking", "sources", "notes"];
 
     private static readonly string[] s_thinkingKeys = ["adaptive", "manual", "disable", "disableMaxEffort", "betweenTools", "betweenToolsMaxEffort", "onByDefault", "notes"];
 
@@ -372,6 +372,7 @@ internal sealed class PriceBookDocument
             TemperatureOrTopP = OptionalBool(element, "temperatureOrTopP", path) ?? false,
             AssistantPrefill = OptionalBool(element, "assistantPrefill", path) ?? true,
             InferenceGeo = OptionalBool(element, "inferenceGeo", path) ?? true,
+            FastMode = OptionalBool(element, "fastMode", path),
             RejectedToolTypes = OptionalStrings(element, "rejectedToolTypes", path),
             Sources = OptionalStrings(element, "sources", path),
         };

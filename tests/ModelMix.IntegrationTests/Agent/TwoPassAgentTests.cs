@@ -51,7 +51,7 @@ public sealed class TwoPassAgentTests : LedgerPipelineTest
         {
             Assert.Equal("two-pass", r.Policy);
             Assert.Equal("pass 1 (tool loop) on haiku", r.Reason);
-            Assert.Equal("claude-haiku-4-5", r.RoutedModel);
+            Assert.Equal("claude-haiku-5-5", r.RoutedModel); // the default cheap model: tier haiku in the catalog
             Assert.Equal(result.RequestId, r.RequestId);
             Assert.Equal("agent-7", r.SessionId);
             Assert.Equal(LedgerStatus.Ok, r.Status);
@@ -78,24 +78,24 @@ public sealed class TwoPassAgentTests : LedgerPipelineTest
         Assert.Equal(4, result.Steps);
         Assert.Equal(3, result.ToolCalls);
         Assert.Equal("3 tool calls ≥ 3", result.SynthesisReason);
-        Assert.StartsWith("claude-opus-4-6", result.Response.ModelId);
+        Assert.StartsWith("claude-opus-5-5", result.Response.ModelId);
         Assert.Single(result.Response.Messages);
 
         var records = await CommittedRecordsAsync();
         Assert.Equal(5, records.Count);
-        Assert.All(records.Take(4), r => Assert.Equal(("two-pass", "pass 1 (tool loop) on haiku", "claude-haiku-4-5"), (r.Policy, r.Reason, r.RoutedModel)));
+        Assert.All(records.Take(4), r => Assert.Equal(("two-pass", "pass 1 (tool loop) on haiku", "claude-haiku-5-5"), (r.Policy, r.Reason, r.RoutedModel)));
         var synthesis = records[4];
         Assert.Equal("two-pass", synthesis.Policy);
         Assert.Equal("pass 2 (synthesis) on opus: 3 tool calls ≥ 3", synthesis.Reason);
-        Assert.Equal("claude-opus-4-6", synthesis.RoutedModel);
+        Assert.Equal("claude-opus-5-5", synthesis.RoutedModel); // the default strong model: tier opus in the catalog
         Assert.Equal(5, synthesis.Attempt);
         Assert.All(records, r => Assert.Equal(result.RequestId, r.RequestId));
-        // Opus rates ($5 / $25 per MTok) on the synthesis call.
-        Assert.Equal(6_000 * 5m / 1_000_000 + 400 * 25m / 1_000_000, synthesis.Cost!.Value.Total);
+        // Opus 5.5 rates ($4 / $20 per MTok) on the synthesis call: 6,000 × 4 / 1e6 + 400 × 20 / 1e6 = 0.024 + 0.008 = 0.032.
+        Assert.Equal(0.032m, synthesis.Cost!.Value.Total);
 
         // What the strong model was sent: the tool results, no tool choice, the instruction last; not the draft.
         var sent = Server.MessageRequests[^1].Json!;
-        Assert.Equal("claude-opus-4-6", sent["model"]!.GetValue<string>());
+        Assert.Equal("claude-opus-5-5", sent["model"]!.GetValue<string>());
         Assert.Equal("none", sent["tool_choice"]?["type"]?.GetValue<string>());
         var messages = sent["messages"]!.AsArray();
         Assert.Equal(3, messages.SelectMany(m => m!["content"] is System.Text.Json.Nodes.JsonArray blocks ? blocks : []).Count(b => b?["type"]?.GetValue<string>() == "tool_result"));

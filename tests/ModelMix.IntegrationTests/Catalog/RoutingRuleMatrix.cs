@@ -31,6 +31,8 @@ internal static class RoutingRuleMatrix
         ["computer-20250124"] = $"\"tools\":[{{\"type\":\"computer_20250124\",\"name\":\"computer\",\"display_width_px\":1024,\"display_height_px\":768}}],\"messages\":[{User}]",
         ["images"] = $"\"messages\":[{{\"role\":\"user\",\"content\":[{{\"type\":\"image\",\"source\":{{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"iVBORw0KGgo=\"}}}},{{\"type\":\"text\",\"text\":\"What is this?\"}}]}}]",
         ["max-tokens-100k"] = $"\"messages\":[{User}]",
+        ["fast-mode"] = $"\"speed\":\"fast\",\"messages\":[{User}]",
+        ["inference-geo"] = $"\"inference_geo\":\"us\",\"messages\":[{User}]",
         ["forced-and-temperature"] = $"\"tools\":{Tools},\"tool_choice\":{{\"type\":\"any\"}},\"temperature\":0.3,\"messages\":[{User}]",
     };
 

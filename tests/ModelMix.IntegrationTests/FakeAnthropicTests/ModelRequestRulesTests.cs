@@ -17,6 +17,7 @@ public sealed class ModelRequestRulesTests : FakeServerTest
     private const string ThinkingEnabled =
         "\"thinking.type.enabled\" is not supported for this model. Use \"thinking.type.adaptive\" and \"output_config.effort\" to control thinking behavior.";
     private const string Prefill = "This model does not support assistant message prefill. The conversation must end with a user message.";
+    private const string InferenceGeo = "inference_geo: This model does not support the inference_geo parameter.";
     private const string BothSampling = "`temperature` and `top_p` cannot both be specified for this model";
 
     private const string Tool = """{"name":"lookup","input_schema":{"type":"object"}}""";
@@ -183,6 +184,19 @@ public sealed class ModelRequestRulesTests : FakeServerTest
         { "claude-fable-5-2", """{"speed":"fast"}""", 200, null },
         { "claude-mythos-5-2", """{"speed":"fast"}""", 200, null },
         { "claude-sonnet-5-5", """{"speed":"standard"}""", 200, null },
+
+        // 9. inference_geo on models released before Claude Opus 4.6 (data-residency page; the message is unverified).
+        { "claude-haiku-4-5", """{"inference_geo":"us"}""", 400, InferenceGeo },
+        { "claude-sonnet-4-5-20250929", """{"inference_geo":"global"}""", 400, InferenceGeo },
+        { "claude-opus-4-5", """{"inference_geo":"us"}""", 400, InferenceGeo },
+        { "claude-opus-4-1", """{"inference_geo":"us"}""", 400, InferenceGeo },
+        { "claude-3-haiku-20240307", """{"inference_geo":"global"}""", 400, InferenceGeo },
+        { "claude-opus-4-1", """{"inference_geo":null}""", 200, null },
+        { "claude-opus-4-1", """{"temperature":0.5,"top_p":0.9}""", 200, null }, // only its inference_geo rule is judged
+        { "claude-opus-4-6", """{"inference_geo":"us"}""", 200, null },
+        { "claude-sonnet-4-6", """{"inference_geo":"us"}""", 200, null },
+        { "claude-haiku-5-5", """{"inference_geo":"us"}""", 200, null },
+        { "claude-opus-5-5", """{"inference_geo":"global"}""", 200, null },
 
         // Unknown model ids: no rules at all.
         { "claude-imaginary-9", """{"max_tokens":900000,"temperature":0.1,"top_p":0.5,"thinking":{"type":"disabled"},"output_config":{"effort":"max"},"tool_choice":{"type":"any"},"tools":[""" + Tool + """],"speed":"fast"}""", 200, null },

@@ -112,6 +112,27 @@ public sealed class ProxyPromptCachingTests
     }
 
     [Fact]
+    public async Task A_blank_string_system_or_turn_is_not_wrapped_into_a_marked_text_block()
+    {
+        // The API refuses an empty or lone whitespace-only text block, so the planner leaves such strings as they are;
+        // the long tool definition before them still gets its breakpoint (one core: the same rule as the library door).
+        await using var harness = await StartAsync();
+        var body = AgentRequest(Sonnet45);
+        body["system"] = " \n";
+        body["tools"]![1]!["description"] = LongSystem;
+        body["messages"]![0]!["content"] = " ";
+
+        using var response = await PostAsync(harness, body);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var sent = harness.Fake.MessageRequests[0].Json!.AsObject();
+        Assert.Equal(" \n", sent["system"]!.GetValue<string>());
+        Assert.Equal(" ", sent["messages"]![0]!["content"]!.GetValue<string>());
+        Assert.Equal("ephemeral", sent["tools"]![1]!["cache_control"]!["type"]!.GetValue<string>());
+        Assert.Equal(1, CountOf(harness.Fake.MessageRequests[0].Body, "\"cache_control\""));
+    }
+
+    [Fact]
     public async Task A_prefix_below_the_routed_models_minimum_gets_no_breakpoints()
     {
         await using var harness = await StartAsync();

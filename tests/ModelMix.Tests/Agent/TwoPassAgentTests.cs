@@ -1,5 +1,6 @@
 using Microsoft.Extensions.AI;
 using ModelMix.Pipeline;
+using ModelMix.Pricing;
 
 namespace ModelMix.Tests.Agent;
 
@@ -41,7 +42,7 @@ public sealed class TwoPassAgentTests
         for (var i = 0; i < model.Calls.Count; i++)
         {
             var options = model.Calls[i].Options;
-            Assert.Equal("claude-haiku-4-5", options!.ModelId);
+            Assert.Equal("claude-haiku-5-5", options!.ModelId); // the default, tier haiku, is the catalog's Haiku 5.5
             Assert.Equal("two-pass", options.GetPolicy());
             Assert.Equal("pass 1 (tool loop) on haiku", options.GetRoutingReason());
             Assert.Equal(result.RequestId, options.GetRequestId());
@@ -59,7 +60,7 @@ public sealed class TwoPassAgentTests
             () => Weather("Nice", "c3"),
             () => Weather("Lille", "c4"),
             () => ScriptedAgentClient.Text("cheap draft"),
-            () => ScriptedAgentClient.Text("Opus answer", model: "claude-opus-4-6"));
+            () => ScriptedAgentClient.Text("Opus answer", model: "claude-opus-5-5"));
         var agent = new TwoPassAgent(model, new TwoPassAgentOptions { SynthesisMinToolCalls = 3 });
 
         var result = await agent.RunAsync("Where in France is it jacket weather?", WithWeatherTool());
@@ -74,7 +75,7 @@ public sealed class TwoPassAgentTests
         Assert.Same(result.SynthesisResponse, result.Response);
 
         var (messages, options) = model.Calls[^1];
-        Assert.Equal("claude-opus-4-6", options!.ModelId);
+        Assert.Equal("claude-opus-5-5", options!.ModelId); // the default, tier opus, is the catalog's Opus 5.5
         Assert.Equal("pass 2 (synthesis) on opus: 4 tool calls ≥ 3", options.GetRoutingReason());
         Assert.Equal("two-pass", options.GetPolicy());
         Assert.Equal(6, options.GetAttempt());
@@ -135,10 +136,29 @@ public sealed class TwoPassAgentTests
     }
 
     [Fact]
+    public async Task Tier_names_are_resolved_through_the_catalog_and_model_ids_are_sent_as_given()
+    {
+        var prices = PriceBook.Parse("""{"tiers":{"haiku":"claude-haiku-4-5","opus":"claude-opus-4-6"},"models":[]}""", "tiers.json");
+        var model = new ScriptedAgentClient(() => ScriptedAgentClient.Text("cheap"), () => ScriptedAgentClient.Text("strong"));
+        var byTier = new TwoPassAgent(model, new TwoPassAgentOptions { Prices = prices });
+
+        await byTier.RunAsync([new ChatMessage(ChatRole.User, "Summarise.")], options: null, synthesize: true);
+
+        Assert.Equal("claude-haiku-4-5", model.Calls[0].Options!.ModelId);
+        Assert.Equal("claude-opus-4-6", model.Calls[1].Options!.ModelId);
+        Assert.Equal("pass 2 (synthesis) on opus: requested by the caller", model.Calls[1].Options.GetRoutingReason());
+
+        var unpriced = new ScriptedAgentClient(() => ScriptedAgentClient.Text("cheap"));
+        await new TwoPassAgent(unpriced, new TwoPassAgentOptions { CheapModel = "claude-newest-9", Prices = prices })
+            .RunAsync("Summarise.");
+        Assert.Equal("claude-newest-9", unpriced.Calls[0].Options!.ModelId); // not a tier, not priced: sent as given
+    }
+
+    [Fact]
     public async Task A_strong_model_that_would_reject_the_call_stands_for_its_fit()
     {
         var model = new ScriptedAgentClient(() => ScriptedAgentClient.Text("cheap"), () => ScriptedAgentClient.Text("strong"));
-        var agent = new TwoPassAgent(model, new TwoPassAgentOptions { StrongModel = "claude-opus-5-5" });
+        var agent = new TwoPassAgent(model, new TwoPassAgentOptions { CheapModel = "claude-haiku-4-5", StrongModel = "claude-opus-5-5" });
 
         // Opus 5.5 (and Opus 5) accept only the default sampling parameters: a temperature moves pass 2 to a model that takes it.
         await agent.RunAsync([new ChatMessage(ChatRole.User, "Summarise.")], new ChatOptions { Temperature = 0.3f }, synthesize: true);

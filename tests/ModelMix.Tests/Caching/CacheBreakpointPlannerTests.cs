@@ -169,6 +169,34 @@ public sealed class CacheBreakpointPlannerTests
         Assert.NotNull(block["cache_control"]);
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData(" \n\t")]
+    public void An_empty_or_blank_string_is_never_turned_into_a_marked_text_block_in_either_variant(string blank)
+    {
+        // The API refuses an empty text block ("text content blocks must be non-empty") and a lone whitespace-only one
+        // ("text content blocks must contain non-whitespace text"), so wrapping such a string to mark it would turn a
+        // valid request into a 400. The long tools before it still get their breakpoint.
+        JsonObject Request()
+        {
+            var body = Body(Sonnet45, JsonValue.Create(blank), User(blank), Assistant("Ok."), User("Next?"));
+            body["tools"] = new JsonArray(Tool("get_weather", 1_300));
+            return body;
+        }
+
+        var body = Request();
+        var plan = Planner().Apply(body, Sonnet45);
+        var utf8 = Planner().ApplyUtf8(Encoding.UTF8.GetBytes(Request().ToJsonString()), Sonnet45);
+
+        Assert.Equal(["tools[0]"], plan.Added.Select(b => b.Path));
+        Assert.Equal(["tools[0]"], utf8.Plan.Added.Select(b => b.Path));
+        Assert.Equal(blank, (string?)body["system"]);
+        Assert.Equal(blank, (string?)body["messages"]![0]!["content"]);
+        Assert.Equal(body.ToJsonString(), JsonNode.Parse(utf8.Body.Span)!.ToJsonString());
+        Assert.Contains(plan.Skipped, s => s == "last system block (system[0]) is an empty or whitespace-only string, which the API refuses as a text block (so it cannot carry a breakpoint)");
+        Assert.Contains(plan.Skipped, s => s.StartsWith("second-to-last user turn (messages[0].content[0]) is an empty or whitespace-only string", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Tools_get_a_breakpoint_on_the_last_tool_when_long_enough()
     {

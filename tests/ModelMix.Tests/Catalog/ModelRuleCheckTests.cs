@@ -44,6 +44,23 @@ public sealed class ModelRuleCheckTests
         { "claude-haiku-5-5", "max-tokens-100k", RuleViolation.None },
         { "claude-haiku-4-5", "prompt-300k", RuleViolation.ContextWindow },
         { "claude-opus-5-5", "plain", RuleViolation.None },
+
+        // Fast mode (https://platform.claude.com/docs/en/build-with-claude/fast-mode): stated (Opus 5.5, Fable 5.2, Mythos
+        // 5.2, whose rate is not in the catalog), else a fastMultiplier in force (Opus 5); Opus 4.8's was removed.
+        { "claude-opus-5-5", "fast", RuleViolation.None },
+        { "claude-fable-5-2", "fast", RuleViolation.None },
+        { "claude-mythos-5-2", "fast", RuleViolation.None },
+        { "claude-opus-5", "fast", RuleViolation.None },
+        { "claude-opus-4-8", "fast", RuleViolation.FastMode },
+        { "claude-sonnet-5-5", "fast", RuleViolation.FastMode },
+        { "claude-haiku-5-5", "fast", RuleViolation.FastMode },
+
+        // inference_geo: refused by every model released before Claude Opus 4.6 (https://platform.claude.com/docs/en/build-with-claude/data-residency).
+        { "claude-haiku-4-5", "inference-geo", RuleViolation.InferenceGeo },
+        { "claude-opus-4-1", "inference-geo", RuleViolation.InferenceGeo },
+        { "claude-3-haiku-20240307", "inference-geo", RuleViolation.InferenceGeo },
+        { "claude-opus-4-6", "inference-geo", RuleViolation.None },
+        { "claude-haiku-5-5", "inference-geo", RuleViolation.None },
     };
 
     [Theory]
@@ -77,6 +94,8 @@ public sealed class ModelRuleCheckTests
         "effort-xhigh" => (new RequestTraits { Effort = EffortLevel.XHigh }, 100, 1024),
         "prefill" => (new RequestTraits { AssistantPrefill = true }, 100, 1024),
         "computer-old" => (new RequestTraits { ToolTypes = ["computer_20251124"] }, 100, 1024),
+        "fast" => (new RequestTraits { FastMode = true }, 100, 1024),
+        "inference-geo" => (new RequestTraits { InferenceGeo = true }, 100, 1024),
         "max-tokens-100k" => (default, 100, 100_000),
         "prompt-300k" => (default, 300_000, 1024),
         _ => (default, 100, 1024),

@@ -13,7 +13,7 @@ public sealed class RequestTraitsReaderTests
     {
         using var body = JsonDocument.Parse("""
             {"model": "auto", "max_tokens": 10, "tool_choice": {"type": "tool", "name": "f"},
-             "thinking": {"type": "disabled"}, "output_config": {"effort": "xhigh"}, "top_p": 0.9,
+             "thinking": {"type": "disabled"}, "output_config": {"effort": "xhigh"}, "top_p": 0.9, "speed": "fast", "inference_geo": "us",
              "tools": [{"name": "f", "input_schema": {}}, {"type": "computer_20251124", "name": "computer"}],
              "messages": [{"role": "user", "content": "hi"},
                           {"role": "assistant", "content": [{"type": "thinking", "thinking": "", "signature": "s"}, {"type": "text", "text": "Sure:"}]}]}
@@ -28,12 +28,14 @@ public sealed class RequestTraitsReaderTests
         Assert.True(traits.AssistantPrefill);
         Assert.True(traits.CarriesThinking);
         Assert.Equal(["computer_20251124"], traits.ToolTypes);
+        Assert.True(traits.FastMode);
+        Assert.True(traits.InferenceGeo);
     }
 
     [Fact]
     public void Default_sampling_and_a_plain_request_have_no_traits()
     {
-        using var body = JsonDocument.Parse("""{"model": "auto", "max_tokens": 10, "temperature": 1, "tools": [{"name": "f", "input_schema": {}}], "messages": [{"role": "user", "content": "hi"}]}""");
+        using var body = JsonDocument.Parse("""{"model": "auto", "max_tokens": 10, "temperature": 1, "speed": "standard", "tools": [{"name": "f", "input_schema": {}}], "messages": [{"role": "user", "content": "hi"}]}""");
 
         Assert.Equal(default, RequestTraitsReader.Read(body.RootElement));
     }

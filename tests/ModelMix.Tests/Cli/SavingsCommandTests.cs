@@ -86,7 +86,7 @@ public sealed class SavingsCommandTests : IDisposable
 
         var scenarios = json.GetProperty("scenarios").EnumerateArray().ToList();
         Assert.Equal(["as-used", "all-on " + Haiku, "mix haiku=70,sonnet=20,opus=10"], scenarios.Select(s => s.GetProperty("name").GetString()));
-        Assert.All(scenarios, s => Assert.Equal(["name", "total_usd", "by_model", "difference_usd", "difference_fraction", "infeasible_calls", "infeasible"], s.EnumerateObject().Select(p => p.Name)));
+        Assert.All(scenarios, s => Assert.Equal(["name", "total_usd", "by_model", "difference_usd", "difference_fraction", "infeasible_calls", "infeasible", "estimated", "effort_estimates"], s.EnumerateObject().Select(p => p.Name)));
         Assert.All(scenarios, s => Assert.Equal(0, s.GetProperty("infeasible_calls").GetInt64())); // every call fits every target
 
         var asUsed = scenarios[0];
@@ -221,6 +221,48 @@ public sealed class SavingsCommandTests : IDisposable
         var window = (await Cli.RunAsync("savings", "--input", csv, "--from", "2026-03-02", "--price-date", "2026-03-20", "--format", "json")).Json();
         Assert.Equal(1, window.GetProperty("calls").GetInt64());
         Assert.Equal(0.15m, Dec(window.GetProperty("scenarios")[0], "total_usd")); // the Haiku row alone
+    }
+
+    [Fact]
+    public async Task An_effort_entry_is_estimated_from_the_ledgers_own_calls_at_that_effort_and_says_so()
+    {
+        // Claude Opus 5.5 at 2026-12-01: $4 / $20 per MTok. 20 calls at medium (1,000 in + 1,000 out = $0.024 each) and
+        // 20 at low (1,000 in + 400 out = $0.012 each): as used $0.48 + $0.24 = $0.72. opus@low: the medium calls' output
+        // × (400 / 1,000) = 400, so 40 × $0.012 = $0.48, i.e. -$0.24.
+        await using (var ledger = await BufferedLedger.OpenSqliteAsync(_db.FilePath))
+        {
+            for (var i = 0; i < 40; i++)
+            {
+                var low = i % 2 == 1;
+                await ledger.RecordAsync(Record(i, "claude-opus-5-5", new TokenUsage(1_000, low ? 400 : 1_000), low ? 0.012m : 0.024m) with { Effort = low ? "low" : "medium", EffortIsDefault = !low });
+            }
+        }
+
+        var run = await Cli.RunAsync("savings", "--db", _db.FilePath, "--price-date", "2026-12-01", "--mix", "opus@low=100", "--format", "json");
+        var json = run.Json();
+
+        var mix = json.GetProperty("scenarios")[1];
+        Assert.Equal("mix opus@low=100", mix.GetProperty("name").GetString());
+        Assert.Equal(0.48m, Dec(mix, "total_usd"));
+        Assert.Equal(0.48m, mix.GetProperty("by_model").GetProperty("claude-opus-5-5@low").GetDecimal());
+        Assert.True(mix.GetProperty("estimated").GetBoolean());
+        var estimate = Assert.Single(mix.GetProperty("effort_estimates").EnumerateArray().ToList());
+        Assert.Equal("claude-opus-5-5@low", estimate.GetProperty("entry").GetString());
+        Assert.Equal(20, estimate.GetProperty("calls_at_effort").GetInt64());
+        Assert.Equal(400m, Dec(estimate, "mean_output_tokens"));
+        Assert.Equal(28_000m, Dec(estimate, "output_tokens_recorded"));
+        Assert.Equal(16_000m, Dec(estimate, "output_tokens_estimated"));
+        Assert.False(json.GetProperty("scenarios")[0].GetProperty("estimated").GetBoolean());
+
+        var table = await Cli.RunAsync("savings", "--db", _db.FilePath, "--price-date", "2026-12-01", "--mix", "opus@low=100");
+        Assert.Equal(0, table.ExitCode);
+        var text = System.Text.RegularExpressions.Regex.Replace(table.Output, @"\s+", " ");
+        Assert.Contains("claude-opus-5-5@low is an estimate", text, StringComparison.Ordinal);
+        Assert.Contains("output tokens x0.57", text, StringComparison.Ordinal); // 16,000 / 28,000
+
+        var tooFew = await Cli.RunAsync("savings", "--db", _db.FilePath, "--price-date", "2026-12-01", "--mix", "opus@high=100");
+        Assert.Equal(1, tooFew.ExitCode);
+        Assert.Contains("claude-opus-5-5@high cannot be estimated: the traffic has 0 call(s) on claude-opus-5-5 at high effort", tooFew.Error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -8,12 +8,28 @@ public sealed class WhatIfMixTests
     private static readonly PriceBook Book = PriceBook.Default;
 
     [Fact]
-    public void An_effort_in_a_mix_entry_is_refused_with_the_reason_and_where_to_measure_it()
+    public void An_entry_may_name_an_effort_the_model_accepts_and_one_model_may_appear_at_two_efforts()
     {
-        var error = Assert.Throws<FormatException>(() => WhatIfMix.Parse("haiku=70,opus@low=30", PriceBook.Default));
+        var mix = WhatIfMix.Parse("opus=50, opus@LOW=30 ,haiku@max=20", Book);
 
-        Assert.Contains("'opus@low' names an effort", error.Message, StringComparison.Ordinal);
-        Assert.Contains("shadow mode", error.Message, StringComparison.Ordinal);
+        Assert.Equal(
+            new KeyValuePair<string, decimal>[] { new("claude-opus-5-5", 0.5m), new("claude-opus-5-5@low", 0.3m), new("claude-haiku-5-5@max", 0.2m) },
+            mix.Shares);
+        Assert.True(mix.HasEffort);
+        Assert.Equal(ModelMix.Catalog.EffortLevel.Low, mix.Entries[1].Effort);
+        Assert.False(WhatIfMix.Parse("opus=100", Book).HasEffort);
+    }
+
+    [Theory]
+    [InlineData("claude-haiku-4-5@low=100", "claude-haiku-4-5-20251001 takes no effort parameter")]
+    [InlineData("claude-opus-4-5@xhigh=100", "claude-opus-4-5-20251101 does not accept the requested effort level")]
+    [InlineData("opus@turbo=100", "the effort after '@' must be low, medium, high, xhigh or max")]
+    [InlineData("opus@low=50,opus@low=50", "appears twice")]
+    public void An_effort_the_model_does_not_accept_is_refused(string text, string expected)
+    {
+        var error = Assert.Throws<FormatException>(() => WhatIfMix.Parse(text, Book));
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
