@@ -63,7 +63,7 @@ start_proxy() { # side root "K=V …"
   local side="$1" root="$2" extra="$3" key="bench-key" budget=()
   if [[ -n "$KEY" ]]; then
     [[ "$KEY" == none ]] || budget=(--budget "$KEY")
-    key="$(dotnet "$root/src/ModelMix.Cli/bin/Release/net10.0/ModelMix.Cli.dll" keys create "bench-$side" "${budget[@]}" --db "$TMP/ledger-$side.db" | tail -n 1)"
+    key="$(dotnet "$root/src/ModelMix.Cli/bin/Release/net10.0/ModelMix.Cli.dll" keys create --name "bench-$side" "${budget[@]}" --db "$TMP/ledger-$side.db" | tail -n 1)"
   fi
   write_lua "$TMP/modelmix-$side.lua" "auto" "wrk.headers[\"x-api-key\"] = \"$key\""
   PORT[$side]="$(free_port)"

@@ -592,7 +592,11 @@ internal sealed class MessagesForwarder : IDisposable
 
         // Before anything is sent: the attempt's intent is durable (group-committed with other requests' intents), so
         // a crash from here on leaves an outcome_unknown record rather than an upstream call the ledger never saw.
-        await _intents.RegisterAsync(OutcomeUnknownRecord(call, attemptId, attempt, startedAt), call.Budget.Reservation?.Id, CancellationToken.None);
+        if (_intents.Enabled)
+        {
+            await _intents.RegisterAsync(OutcomeUnknownRecord(call, attemptId, attempt, startedAt), call.Budget.Reservation?.Id, CancellationToken.None);
+        }
+
         var started = _time.GetTimestamp();
         using var timeout = _timeouts.Start(_options.UpstreamTimeout, upstream);
 

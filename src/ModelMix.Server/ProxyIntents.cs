@@ -14,6 +14,13 @@ internal sealed class IntentJournalOptions
     /// <summary>The configuration section.</summary>
     public const string SectionName = "ModelMix:Intents";
 
+    /// <summary>
+    /// Whether attempts are journaled before they are sent (default true). False restores the ledger's
+    /// <c>FlushInterval</c> loss window on a kill (calls in flight and unflushed records are then unknown to the
+    /// ledger) for the intent's per-request cost (docs/performance.md); reconciliation of other processes' intents still runs.
+    /// </summary>
+    public bool Enabled { get; set; } = true;
+
     /// <summary>How often this process records that it is alive (default 5 s).</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -53,14 +60,17 @@ internal sealed class IntentJournalOptions
 /// makes its outcome-unknown record durable (group-committed with the other requests' intents); the attempt's own
 /// record deletes it in the ledger batch that stores the record. Null journal (a ledger store without one): no-op.
 /// </summary>
-internal sealed class ProxyIntents(AttemptJournal? journal) : IAsyncDisposable
+internal sealed class ProxyIntents(AttemptJournal? journal, bool enabled = true) : IAsyncDisposable
 {
     /// <summary>The journal, when the ledger store keeps one.</summary>
     public AttemptJournal? Journal => journal;
 
     /// <summary>Journals <paramref name="fallback"/> (an attempt's outcome-unknown record) and waits until it is durable.</summary>
     public Task RegisterAsync(LedgerRecord fallback, string? reservationId, CancellationToken ct) =>
-        journal is null ? Task.CompletedTask : journal.RegisterAsync(new LedgerIntent(fallback, reservationId), ct);
+        journal is null || !enabled ? Task.CompletedTask : journal.RegisterAsync(new LedgerIntent(fallback, reservationId), ct);
+
+    /// <summary>Whether attempts are journaled (<see cref="IntentJournalOptions.Enabled"/>, and a ledger store that keeps a journal).</summary>
+    public bool Enabled => enabled && journal is not null;
 
     /// <summary>Stops the journal's writer.</summary>
     public ValueTask DisposeAsync() => journal?.DisposeAsync() ?? ValueTask.CompletedTask;
@@ -72,7 +82,7 @@ internal sealed class ProxyIntents(AttemptJournal? journal) : IAsyncDisposable
         services.AddSingleton<IValidateOptions<IntentJournalOptions>, IntentJournalOptions.Validator>();
         services.AddSingleton(provider => new ProxyIntents(provider.GetRequiredService<ILedger>().Store is IAttemptJournalStore store
             ? new AttemptJournal(store, AttemptJournal.NewInstanceId(), provider.GetRequiredService<TimeProvider>())
-            : null));
+            : null, provider.GetRequiredService<IOptions<IntentJournalOptions>>().Value.Enabled));
         services.AddSingleton<IntentSweepService>();
         services.AddHostedService(provider => provider.GetRequiredService<IntentSweepService>());
     }

@@ -1,12 +1,14 @@
-using System.Threading.Channels;
 using ModelMix.Stores;
 
 namespace ModelMix.Ledger;
 
 /// <summary>
 /// The attempt intent journal's writer (docs/ledger.md, "Crash consistency"): <see cref="RegisterAsync"/> queues an
-/// intent and completes once it is committed; one background writer commits every intent queued meanwhile in one
-/// transaction (group commit), so under load many requests share one durable write before their dispatch.
+/// intent and completes once it is committed. Group commit without a writer thread: a request that finds no commit
+/// running commits the queue itself (its own intent and whatever arrived meanwhile) on its own thread; requests that
+/// arrive while a commit runs queue up and go together in the next transaction, which a pool thread starts as soon as
+/// the running one ends. At low load a request pays one transaction and no thread hop; under load many requests share
+/// one durable write before their dispatch.
 /// </summary>
 public sealed class AttemptJournal : IAsyncDisposable
 {
@@ -15,12 +17,13 @@ public sealed class AttemptJournal : IAsyncDisposable
 
     private readonly IAttemptJournalStore _store;
     private readonly TimeProvider _time;
-    private readonly Channel<(LedgerIntent Intent, TaskCompletionSource Committed)> _channel =
-        Channel.CreateUnbounded<(LedgerIntent, TaskCompletionSource)>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
+    private readonly Lock _gate = new();
+    private List<(LedgerIntent Intent, TaskCompletionSource Committed)> _queue = [];
+    private bool _committing;
+    private bool _stopped;
+    private TaskCompletionSource? _idle;
 
-    private readonly Task _writer;
-
-    /// <summary>Starts the writer for <paramref name="instanceId"/> (this process) over a migrated store.</summary>
+    /// <summary>Creates the journal of <paramref name="instanceId"/> (this process) over a migrated store.</summary>
     public AttemptJournal(IAttemptJournalStore store, string instanceId, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(store);
@@ -29,7 +32,6 @@ public sealed class AttemptJournal : IAsyncDisposable
         _store = store;
         InstanceId = instanceId;
         _time = time;
-        _writer = Task.Run(RunWriterAsync);
     }
 
     /// <summary>This process's instance id: its intents and heartbeat carry it.</summary>
@@ -50,54 +52,115 @@ public sealed class AttemptJournal : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(intent);
         var committed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_channel.Writer.TryWrite((intent, committed)))
+        bool lead;
+        lock (_gate)
         {
-            throw new ObjectDisposedException(nameof(AttemptJournal), "The attempt journal is stopped; no attempt may be sent.");
+            ObjectDisposedException.ThrowIf(_stopped, this);
+            _queue.Add((intent, committed));
+            lead = !_committing;
+            _committing = true;
         }
 
-        return ct.CanBeCanceled ? committed.Task.WaitAsync(ct) : committed.Task;
+        var done = lead ? LeadAsync(committed) : committed.Task;
+        return ct.CanBeCanceled ? done.WaitAsync(ct) : done;
     }
 
-    /// <summary>Stops the writer after committing what is queued.</summary>
+    /// <summary>Waits for the commits under way, then refuses new intents.</summary>
     public async ValueTask DisposeAsync()
     {
-        _channel.Writer.TryComplete();
-        await _writer;
+        Task idle;
+        lock (_gate)
+        {
+            _stopped = true;
+            idle = _committing ? (_idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task : Task.CompletedTask;
+        }
+
+        await idle;
     }
 
-    private async Task RunWriterAsync()
+    /// <summary>Commits the queue (this request's intent first in it) on this thread, hands the next batch to a pool thread.</summary>
+    private async Task LeadAsync(TaskCompletionSource own)
     {
-        var reader = _channel.Reader;
-        var intents = new List<LedgerIntent>(MaxBatchSize);
-        var waiting = new List<TaskCompletionSource>(MaxBatchSize);
-        while (await reader.WaitToReadAsync())
+        await CommitNextAsync();
+        if (!own.Task.IsCompleted)
         {
-            while (intents.Count < MaxBatchSize && reader.TryRead(out var item))
+            // Cannot happen (a request that leads finds its own intent in the first batch), but never leave it waiting.
+            await DrainAsync();
+        }
+        else if (!ReleaseIfIdle())
+        {
+            _ = Task.Run(DrainAsync);
+        }
+
+        await own.Task;
+    }
+
+    private async Task DrainAsync()
+    {
+        do
+        {
+            await CommitNextAsync();
+        }
+        while (!ReleaseIfIdle());
+    }
+
+    /// <summary>Ends this round of commits when nothing is queued (true); false when more intents are waiting.</summary>
+    private bool ReleaseIfIdle()
+    {
+        TaskCompletionSource? idle = null;
+        lock (_gate)
+        {
+            if (_queue.Count > 0)
             {
-                intents.Add(item.Intent);
-                waiting.Add(item.Committed);
+                return false;
             }
 
-            try
-            {
-                await _store.WriteIntentsAsync(InstanceId, intents, _time.GetUtcNow(), CancellationToken.None);
-                foreach (var committed in waiting)
-                {
-                    committed.TrySetResult();
-                }
-            }
-            catch (Exception exception) when (exception is not OutOfMemoryException)
-            {
-                // Nothing of the batch is durable: its requests fail (before anything was sent upstream).
-                var failure = StoreFaults.IsTransient(exception) ? StoreFaults.Unavailable("ledger.intent", exception) : exception;
-                foreach (var committed in waiting)
-                {
-                    committed.TrySetException(failure);
-                }
-            }
+            _committing = false;
+            (idle, _idle) = (_idle, null);
+        }
 
-            intents.Clear();
-            waiting.Clear();
+        idle?.TrySetResult();
+        return true;
+    }
+
+    private async Task CommitNextAsync()
+    {
+        List<(LedgerIntent Intent, TaskCompletionSource Committed)> batch;
+        lock (_gate)
+        {
+            if (_queue.Count <= MaxBatchSize)
+            {
+                batch = _queue;
+                _queue = [];
+            }
+            else
+            {
+                batch = _queue[..MaxBatchSize];
+                _queue.RemoveRange(0, MaxBatchSize);
+            }
+        }
+
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await _store.WriteIntentsAsync(InstanceId, batch.ConvertAll(item => item.Intent), _time.GetUtcNow(), CancellationToken.None);
+            foreach (var (_, committed) in batch)
+            {
+                committed.TrySetResult();
+            }
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            // Nothing of the batch is durable: its requests fail (before anything was sent upstream).
+            var failure = StoreFaults.IsTransient(exception) ? StoreFaults.Unavailable("ledger.intent", exception) : exception;
+            foreach (var (_, committed) in batch)
+            {
+                committed.TrySetException(failure);
+            }
         }
     }
 }
