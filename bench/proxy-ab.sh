@@ -8,6 +8,8 @@
 #   bench/proxy-ab.sh --b-env "ModelMix__InlineScheduling=true"     # the same build, B with an extra setting
 #   bench/proxy-ab.sh --b-root ../other-checkout                     # this checkout (A) against another build (B)
 #   bench/proxy-ab.sh --a-env "K=V" --b-env "K=W" --rounds 8 --duration 5
+#   bench/proxy-ab.sh --b-root ../base --key none                     # both sides through a virtual key without a budget
+#   bench/proxy-ab.sh --b-root ../base --key 1000000/day              # … through a key with a daily budget (never reached)
 #
 # Everything runs on 127.0.0.1, stops by itself and is removed at the end. Needs wrk, nginx (+ echo module), curl and
 # node, like proxy-load.sh (run that once to install them).
@@ -18,6 +20,7 @@ DURATION=5
 A_ENV=""
 B_ENV=""
 B_ROOT=""
+KEY=""              # empty: open mode; "none": a virtual key without a budget; else the key's budget (e.g. 1000000/day)
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
@@ -25,6 +28,7 @@ while [[ $# -gt 0 ]]; do
     --a-env) A_ENV="$2"; shift 2 ;;
     --b-env) B_ENV="$2"; shift 2 ;;
     --b-root) B_ROOT="$2"; shift 2 ;;
+    --key) KEY="$2"; shift 2 ;;
     -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -56,7 +60,12 @@ start_nginx_upstream
 
 declare -A PORT PID
 start_proxy() { # side root "K=V …"
-  local side="$1" root="$2" extra="$3"
+  local side="$1" root="$2" extra="$3" key="bench-key" budget=()
+  if [[ -n "$KEY" ]]; then
+    [[ "$KEY" == none ]] || budget=(--budget "$KEY")
+    key="$(dotnet "$root/src/ModelMix.Cli/bin/Release/net10.0/ModelMix.Cli.dll" keys create --name "bench-$side" "${budget[@]}" --db "$TMP/ledger-$side.db" | tail -n 1)"
+  fi
+  write_lua "$TMP/modelmix-$side.lua" "auto" "wrk.headers[\"x-api-key\"] = \"$key\""
   PORT[$side]="$(free_port)"
   # shellcheck disable=SC2086 # the extra settings are words on purpose
   env $extra ANTHROPIC_API_KEY=bench-key Logging__LogLevel__Default=Warning \
@@ -70,13 +79,12 @@ start_proxy() { # side root "K=V …"
 start_proxy A "$ROOT" "$A_ENV"
 start_proxy B "$B_ROOT" "$B_ENV"
 
-write_lua "$TMP/modelmix.lua" "auto" ""
 
 HZ="$(getconf CLK_TCK)"
 measure() { # side connections -> "req/s p50-µs cpu-µs-per-request p99-µs" appended to $TMP/<side>-<connections>.txt
   local side="$1" conns="$2" t0 t1 out n
   t0="$(awk '{print $14 + $15}' "/proc/${PID[$side]}/stat")"
-  out="$(wrk -t2 -c"$conns" -d"${DURATION}s" --latency -s "$TMP/modelmix.lua" "http://127.0.0.1:${PORT[$side]}/v1/messages")"
+  out="$(wrk -t2 -c"$conns" -d"${DURATION}s" --latency -s "$TMP/modelmix-$side.lua" "http://127.0.0.1:${PORT[$side]}/v1/messages")"
   t1="$(awk '{print $14 + $15}' "/proc/${PID[$side]}/stat")"
   n="$(awk '/requests in/{print $1}' <<<"$out")"
   awk -v out="$out" -v t="$((t1 - t0))" -v hz="$HZ" -v n="${n:-0}" 'BEGIN {
@@ -93,7 +101,7 @@ measure() { # side connections -> "req/s p50-µs cpu-µs-per-request p99-µs" ap
 }
 
 log "JIT warm-up: 15 s at 64 connections on each"
-for side in A B; do wrk -t2 -c64 -d15s -s "$TMP/modelmix.lua" "http://127.0.0.1:${PORT[$side]}/v1/messages" >/dev/null; done
+for side in A B; do wrk -t2 -c64 -d15s -s "$TMP/modelmix-$side.lua" "http://127.0.0.1:${PORT[$side]}/v1/messages" >/dev/null; done
 log "$ROUNDS interleaved rounds at 4 connections, 3 at 64 (${DURATION} s each)"
 for _ in $(seq "$ROUNDS"); do measure A 4; measure B 4; done
 for _ in 1 2 3; do measure A 64; measure B 64; done
@@ -101,7 +109,7 @@ for _ in 1 2 3; do measure A 64; measure B 64; done
 column() { cut -d' ' -f"$2" "$TMP/$1.txt"; }
 echo "### Paired A/B, $(date -u '+%Y-%m-%d %H:%M UTC') (load average before the end: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
-echo "A: $ROOT${A_ENV:+ with $A_ENV}; B: $B_ROOT${B_ENV:+ with $B_ENV}. $ROUNDS rounds at 4 connections and 3 at 64, ${DURATION} s each, interleaved."
+echo "A: $ROOT${A_ENV:+ with $A_ENV}; B: $B_ROOT${B_ENV:+ with $B_ENV}; ${KEY:+virtual key (budget: $KEY), }$ROUNDS rounds at 4 connections and 3 at 64, ${DURATION} s each, interleaved."
 echo
 echo "| side | 4 conns p50, median (all runs) | 4 conns p99, median | 4 conns req/s | 4 conns CPU / request | 64 conns req/s | 64 conns CPU / request |"
 echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ModelMix.Budgets;
+using ModelMix.Ledger;
 using ModelMix.Pricing;
 
 namespace ModelMix.Server;
@@ -13,9 +14,13 @@ namespace ModelMix.Server;
 /// once routing has chosen the model and before anything is sent; over budget, answers 429
 /// <c>rate_limit_error</c> naming the budget and when it resets (with <c>retry-after</c> for day and month budgets).
 /// </summary>
-internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<ProxyOptions> options, TimeProvider time, ILogger<BudgetGate> logger)
+internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<ProxyOptions> options, TimeProvider time, ILogger<BudgetGate> logger, ILedger ledger)
 {
     private readonly ProxyOptions _options = options.Value;
+
+    // Holds are settled in the ledger's batches when the ledger and the budgets share the built-in store (ProxyApplication:
+    // one ModelMix:Db), so budget and ledger agree by construction (docs/ledger.md, "Crash consistency").
+    private readonly ISettlingLedger? _settling = store is SqliteBudgetStore or Postgres.PostgresBudgetStore && ledger is ISettlingLedger { CanSettle: true } settling ? settling : null;
 
     /// <summary>The hold to settle when the request is over, or null after a 429 (or 400) was written.</summary>
     public ValueTask<BudgetHold?> ReserveAsync(HttpContext context, AuthCaller caller, string model, byte[] body, long maxTokens, string? sessionId, string requestId, MessagesForwarder.IClientDialect dialect) =>
@@ -55,7 +60,7 @@ internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<
         var result = await store.ReserveAsync(requestId, limits, amount, now, ttl ?? _options.ReservationTtl, context.RequestAborted);
         if (result.Reservation is { } reservation)
         {
-            return new BudgetHold(keyId, store, reservation, logger);
+            return new BudgetHold(keyId, store, reservation, logger, _settling);
         }
 
         // Not logged here: the 429 is a refusal like any other (ProxyRefusals), logged at most once per 10 s with a count

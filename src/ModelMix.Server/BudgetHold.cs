@@ -18,16 +18,26 @@ internal sealed class BudgetHold : IAsyncDisposable
     private readonly IBudgetStore? _store;
     private readonly BudgetReservation? _reservation;
     private readonly ILogger? _logger;
+    private readonly ISettlingLedger? _ledger;
     private decimal _charged;
     private bool _unpriced;
     private bool _settled;
 
-    public BudgetHold(string? keyId, IBudgetStore? store = null, BudgetReservation? reservation = null, ILogger? logger = null)
+    /// <param name="keyId">The caller's key id.</param>
+    /// <param name="store">The budget store holding <paramref name="reservation"/>.</param>
+    /// <param name="reservation">The money held, when a budget applies.</param>
+    /// <param name="logger">Receives settlement failures.</param>
+    /// <param name="ledger">
+    /// A ledger over the same database that settles in its batches (docs/ledger.md, "Crash consistency"): the hold is
+    /// then settled in the ledger transaction after the request's records, to the cost the ledger holds for it.
+    /// </param>
+    public BudgetHold(string? keyId, IBudgetStore? store = null, BudgetReservation? reservation = null, ILogger? logger = null, ISettlingLedger? ledger = null)
     {
         KeyId = keyId;
         _store = store;
         _reservation = reservation;
         _logger = logger;
+        _ledger = ledger is { CanSettle: true } ? ledger : null;
     }
 
     /// <summary>The caller's key id, for the ledger records of this request.</summary>
@@ -92,7 +102,15 @@ internal sealed class BudgetHold : IAsyncDisposable
         var actual = _charged + (_unpriced ? _reservation.AmountUsd : 0m);
         try
         {
-            await _store.SettleAsync(_reservation, actual, CancellationToken.None);
+            if (_ledger is not null)
+            {
+                // One transaction with the request's records: the budget is charged exactly what the ledger holds.
+                await _ledger.SettleAsync(new ReservationSettlement(_reservation.Id, _reservation.RequestId), CancellationToken.None);
+            }
+            else
+            {
+                await _store.SettleAsync(_reservation, actual, CancellationToken.None);
+            }
         }
         catch (Exception exception) when (exception is not OutOfMemoryException)
         {

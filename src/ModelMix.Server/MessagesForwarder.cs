@@ -59,10 +59,12 @@ internal sealed class MessagesForwarder : IDisposable
     private readonly Lazy<BatchEndpoints> _batches;
     private readonly Lazy<ProxyRefusals?> _refusals;
     private readonly ClientHangups _hangups;
+    private readonly ProxyIntents _intents; // the attempt intent journal (ProxyIntents.cs, docs/ledger.md "Crash consistency")
 
-    public MessagesForwarder(IHttpMessageHandlerFactory handlers, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, ProxyFallback fallback, ProxyLoopGuard loopGuard, ProxyGuards guards, AuthGate auth, BudgetGate budgets, TimeProvider time, ILogger<MessagesForwarder> logger, ProxyCooldowns cooldowns, IServiceProvider services, ClientHangups hangups, ProxyPromptCaching? caching = null)
+    public MessagesForwarder(IHttpMessageHandlerFactory handlers, IOptions<ProxyOptions> options, AttemptRecorder recorder, ProxyRouter router, ProxyFallback fallback, ProxyLoopGuard loopGuard, ProxyGuards guards, AuthGate auth, BudgetGate budgets, TimeProvider time, ILogger<MessagesForwarder> logger, ProxyCooldowns cooldowns, IServiceProvider services, ClientHangups hangups, ProxyIntents intents, ProxyPromptCaching? caching = null)
     {
         _hangups = hangups;
+        _intents = intents;
         _cascade = new(() => services.GetService<ProxyCascade>());
         _refusals = new(() => services.GetService<ProxyRefusals>());
         _shadow = new(() => services.GetService<ProxyShadow>());
@@ -586,6 +588,15 @@ internal sealed class MessagesForwarder : IDisposable
     private async ValueTask<UpstreamResult> SendOnceAsync(CallContext call, int attempt, CancellationToken upstream)
     {
         var startedAt = _time.GetUtcNow();
+        var attemptId = LedgerIds.New(startedAt);
+
+        // Before anything is sent: the attempt's intent is durable (group-committed with other requests' intents), so
+        // a crash from here on leaves an outcome_unknown record rather than an upstream call the ledger never saw.
+        if (_intents.Enabled)
+        {
+            await _intents.RegisterAsync(OutcomeUnknownRecord(call, attemptId, attempt, startedAt), call.Budget.Reservation?.Id, CancellationToken.None);
+        }
+
         var started = _time.GetTimestamp();
         using var timeout = _timeouts.Start(_options.UpstreamTimeout, upstream);
 
@@ -597,19 +608,19 @@ internal sealed class MessagesForwarder : IDisposable
         }
         catch (HttpRequestException exception)
         {
-            await RecordFailureAsync(call, attempt, startedAt, started, 0, "upstream_unreachable", LedgerStatus.Failed);
+            await RecordFailureAsync(call, attemptId, attempt, startedAt, started, 0, "upstream_unreachable", LedgerStatus.Failed);
             Log.AttemptFailed(_logger, attempt, call.RequestId, call.Route.Model, "upstream_unreachable: " + exception.Message, 0);
             throw;
         }
         catch (OperationCanceledException exception) when (!upstream.IsCancellationRequested)
         {
-            await RecordFailureAsync(call, attempt, startedAt, started, 0, "upstream_timeout", LedgerStatus.Failed);
+            await RecordFailureAsync(call, attemptId, attempt, startedAt, started, 0, "upstream_timeout", LedgerStatus.Failed);
             Log.AttemptFailed(_logger, attempt, call.RequestId, call.Route.Model, "upstream_timeout", 0);
             throw new UpstreamTimeoutException($"The upstream did not answer within {_options.UpstreamTimeout}.", exception);
         }
         catch (OperationCanceledException)
         {
-            await RecordStoppedAsync(call, attempt, startedAt, started, 0, null); // stopped for a client that left: billed as an estimate
+            await RecordStoppedAsync(call, attemptId, attempt, startedAt, started, 0, null); // stopped for a client that left: billed as an estimate
             throw;
         }
 
@@ -633,18 +644,19 @@ internal sealed class MessagesForwarder : IDisposable
             catch (OperationCanceledException)
             {
                 response.Dispose();
-                await RecordStoppedAsync(call, attempt, startedAt, started, status, HeaderValue(headers, "request-id"));
+                await RecordStoppedAsync(call, attemptId, attempt, startedAt, started, status, HeaderValue(headers, "request-id"));
                 throw;
             }
 
             if (!wellFormed)
             {
                 response.Dispose();
-                await RecordFailureAsync(call, attempt, startedAt, started, status, "malformed_upstream_response", LedgerStatus.Error, HeaderValue(headers, "request-id"));
+                await RecordFailureAsync(call, attemptId, attempt, startedAt, started, status, "malformed_upstream_response", LedgerStatus.Error, HeaderValue(headers, "request-id"));
                 Log.AttemptFailed(_logger, attempt, call.RequestId, call.Route.Model, "malformed_upstream_response", status);
                 return new UpstreamResult
                 {
                     Attempt = attempt,
+                AttemptId = attemptId,
                     Status = 502,
                     Body = AnthropicError.Body("api_error", "The upstream API returned a malformed event stream.", call.RequestId),
                     Headers = [new("content-type", "application/json")],
@@ -657,6 +669,7 @@ internal sealed class MessagesForwarder : IDisposable
             return new UpstreamResult
             {
                 Attempt = attempt,
+                AttemptId = attemptId,
                 Status = status,
                 OpenStream = response,
                 Headers = headers,
@@ -676,7 +689,7 @@ internal sealed class MessagesForwarder : IDisposable
             // worst case (no usage could be read) and fails without a retry: another attempt would only do the same.
             response.Dispose();
             Log.AttemptFailed(_logger, attempt, call.RequestId, call.Route.Model, "answer_too_large", status);
-            call.Budget.Charge(await _recorder.RecordAsync(NewRecord(call, attempt, startedAt, started, status, HeaderValue(headers, "request-id"), usage: UsageEstimate.Unanswered(call.Body, call.Request.MaxTokens)) with
+            call.Budget.Charge(await _recorder.RecordAsync(NewRecord(call, attemptId, attempt, startedAt, started, status, HeaderValue(headers, "request-id"), usage: UsageEstimate.Unanswered(call.Body, call.Request.MaxTokens)) with
             {
                 Status = LedgerStatus.Error,
                 ErrorType = "answer_too_large",
@@ -685,6 +698,7 @@ internal sealed class MessagesForwarder : IDisposable
             return new UpstreamResult
             {
                 Attempt = attempt,
+                AttemptId = attemptId,
                 Status = 502,
                 Body = AnthropicError.Body("api_error", $"The upstream answer was larger than ModelMix:MaxAnswerBytes ({_options.MaxAnswerBytes} bytes).", call.RequestId),
                 Headers = [new("content-type", "application/json")],
@@ -695,13 +709,13 @@ internal sealed class MessagesForwarder : IDisposable
         catch (Exception exception) when (exception is HttpRequestException or IOException || (exception is OperationCanceledException && !upstream.IsCancellationRequested))
         {
             response.Dispose();
-            await RecordFailureAsync(call, attempt, startedAt, started, status, "upstream_body_lost", LedgerStatus.Failed);
+            await RecordFailureAsync(call, attemptId, attempt, startedAt, started, status, "upstream_body_lost", LedgerStatus.Failed);
             throw new HttpRequestException("The upstream connection broke while its answer was read.", exception);
         }
         catch (OperationCanceledException)
         {
             response.Dispose();
-            await RecordStoppedAsync(call, attempt, startedAt, started, status, HeaderValue(headers, "request-id"));
+            await RecordStoppedAsync(call, attemptId, attempt, startedAt, started, status, HeaderValue(headers, "request-id"));
             throw;
         }
         finally
@@ -716,11 +730,12 @@ internal sealed class MessagesForwarder : IDisposable
         {
             if (!TryReadMessage(body, out var model, out var usage, out var thinkingDropped))
             {
-                await RecordFailureAsync(call, attempt, startedAt, started, status, "malformed_upstream_response", LedgerStatus.Error);
+                await RecordFailureAsync(call, attemptId, attempt, startedAt, started, status, "malformed_upstream_response", LedgerStatus.Error);
                 Log.AttemptFailed(_logger, attempt, call.RequestId, call.Route.Model, "malformed_upstream_response", status);
                 return new UpstreamResult
                 {
                     Attempt = attempt,
+                AttemptId = attemptId,
                     Status = 502,
                     Body = AnthropicError.Body("api_error", "The upstream API returned a malformed response.", call.RequestId),
                     Headers = [new("content-type", "application/json")],
@@ -733,7 +748,7 @@ internal sealed class MessagesForwarder : IDisposable
             // Priced before the record is built, so it is built once (RecordAsync would price and copy it); an
             // unpriced attempt goes through RecordAsync, which marks it so.
             var priced = _recorder.TryCost(call.Route.Model, model, usage, startedAt, out var cost);
-            var answered = NewRecord(call, attempt, startedAt, started, status, HeaderValue(headers, "request-id"), model, usage, priced ? cost : null, thinkingDropped);
+            var answered = NewRecord(call, attemptId, attempt, startedAt, started, status, HeaderValue(headers, "request-id"), model, usage, priced ? cost : null, thinkingDropped);
             var record = priced
                 ? await _recorder.RecordPricedAsync(answered, CancellationToken.None)
                 : await _recorder.RecordAsync(answered, CancellationToken.None);
@@ -744,16 +759,17 @@ internal sealed class MessagesForwarder : IDisposable
                 Log.Unpriced(_logger, call.RequestId, model ?? call.Route.Model);
             }
 
-            return new UpstreamResult { Attempt = attempt, Status = status, Body = body, Headers = headers, StartedAt = startedAt, StartedTimestamp = started, Cost = record.Cost?.Total };
+            return new UpstreamResult { Attempt = attempt, AttemptId = attemptId, Status = status, Body = body, Headers = headers, StartedAt = startedAt, StartedTimestamp = started, Cost = record.Cost?.Total };
         }
 
         var errorType = ReadErrorType(body) ?? AnthropicError.TypeFor(status);
         await _cooldowns.NoteAsync(call.Route.Model, status, retryAfter);
-        await RecordFailureAsync(call, attempt, startedAt, started, status, errorType, LedgerStatus.Error, HeaderValue(headers, "request-id"));
+        await RecordFailureAsync(call, attemptId, attempt, startedAt, started, status, errorType, LedgerStatus.Error, HeaderValue(headers, "request-id"));
         Log.AttemptFailed(_logger, attempt, call.RequestId, call.Route.Model, errorType, status);
         return new UpstreamResult
         {
             Attempt = attempt,
+            AttemptId = attemptId,
             Status = status,
             Body = body,
             Headers = headers,
@@ -1057,7 +1073,7 @@ internal sealed class MessagesForwarder : IDisposable
         var usage = tap.UsageOrEstimate(out var estimated);
         var status = tap.ErrorType is not null || cutReason is not null ? LedgerStatus.Error : stopReason is not null ? LedgerStatus.Failed : LedgerStatus.Ok;
         var errorType = tap.ErrorType ?? (stalled ? "stream_idle_timeout" : tooLarge ? "answer_too_large" : cutReason is not null ? "stream_cut" : stopReason is not null ? "client_disconnected" : null);
-        var record = await _recorder.RecordAsync(NewRecord(call, result.Attempt, result.StartedAt, result.StartedTimestamp, result.Status) with
+        var record = await _recorder.RecordAsync(NewRecord(call, result.AttemptId, result.Attempt, result.StartedAt, result.StartedTimestamp, result.Status) with
         {
             UpstreamRequestId = HeaderValue(result.Headers, "request-id"),
             ResponseModel = tap.Model,
@@ -1083,14 +1099,14 @@ internal sealed class MessagesForwarder : IDisposable
     }
 
     /// <summary>The ledger record of one attempt; an answered one passes what the answer said (one record built, not copied with <c>with</c>).</summary>
-    private LedgerRecord NewRecord(CallContext call, int attempt, DateTimeOffset startedAt, long started, int status, string? upstreamRequestId = null, string? responseModel = null, TokenUsage usage = default, CostBreakdown? cost = null, int thinkingDropped = 0) => new()
+    private LedgerRecord NewRecord(CallContext call, string? attemptId, int attempt, DateTimeOffset startedAt, long started, int status, string? upstreamRequestId = null, string? responseModel = null, TokenUsage usage = default, CostBreakdown? cost = null, int thinkingDropped = 0) => new()
     {
         ThinkingBlocksDropped = thinkingDropped,
         Cost = cost,
         UpstreamRequestId = upstreamRequestId,
         ResponseModel = responseModel,
         Usage = usage,
-        Id = LedgerIds.New(startedAt),
+        Id = attemptId ?? LedgerIds.New(startedAt),
         Timestamp = startedAt,
         RequestId = call.RequestId,
         SessionId = call.SessionId,
@@ -1115,10 +1131,10 @@ internal sealed class MessagesForwarder : IDisposable
     /// Records an attempt the proxy stopped because its client left (past the orphan limit, ClientHangups.cs) before
     /// any usage arrived: billed at <see cref="UsageEstimate.Unanswered(ReadOnlySpan{byte}, long)"/>, flagged estimated.
     /// </summary>
-    private async Task RecordStoppedAsync(CallContext call, int attempt, DateTimeOffset startedAt, long started, int status, string? upstreamRequestId)
+    private async Task RecordStoppedAsync(CallContext call, string attemptId, int attempt, DateTimeOffset startedAt, long started, int status, string? upstreamRequestId)
     {
         Log.OrphanStopped(_logger, call.RequestId, call.Route.Model, "stopped before the upstream answered");
-        call.Budget.Charge(await _recorder.RecordAsync(NewRecord(call, attempt, startedAt, started, status, upstreamRequestId, usage: UsageEstimate.Unanswered(call.Body, call.Request.MaxTokens)) with
+        call.Budget.Charge(await _recorder.RecordAsync(NewRecord(call, attemptId, attempt, startedAt, started, status, upstreamRequestId, usage: UsageEstimate.Unanswered(call.Body, call.Request.MaxTokens)) with
         {
             Status = LedgerStatus.Failed,
             ErrorType = "client_disconnected",
@@ -1127,9 +1143,22 @@ internal sealed class MessagesForwarder : IDisposable
         }, CancellationToken.None));
     }
 
-    private async Task RecordFailureAsync(CallContext call, int attempt, DateTimeOffset startedAt, long started, int status, string errorType, LedgerStatus outcome, string? upstreamRequestId = null)
+    /// <summary>
+    /// The record an attempt becomes if this process dies before recording it (its intent, ProxyIntents.cs): status
+    /// outcome_unknown, the attempt's worst-case usage (<see cref="UsageEstimate.Unanswered(ReadOnlySpan{byte}, long)"/>,
+    /// as for a call stopped before it answered) priced at the routed model, flagged estimated.
+    /// </summary>
+    private LedgerRecord OutcomeUnknownRecord(CallContext call, string attemptId, int attempt, DateTimeOffset startedAt) =>
+        _recorder.Price(NewRecord(call, attemptId, attempt, startedAt, _time.GetTimestamp(), 0, usage: UsageEstimate.Unanswered(call.Body, call.Request.MaxTokens)) with
+        {
+            Status = LedgerStatus.OutcomeUnknown,
+            ErrorType = "outcome_unknown",
+            UsageEstimated = true,
+        });
+
+    private async Task RecordFailureAsync(CallContext call, string attemptId, int attempt, DateTimeOffset startedAt, long started, int status, string errorType, LedgerStatus outcome, string? upstreamRequestId = null)
     {
-        call.Budget.Charge(await _recorder.RecordAsync(NewRecord(call, attempt, startedAt, started, status) with
+        call.Budget.Charge(await _recorder.RecordAsync(NewRecord(call, attemptId, attempt, startedAt, started, status) with
         {
             Status = outcome,
             ErrorType = errorType,
@@ -1353,7 +1382,7 @@ internal sealed class MessagesForwarder : IDisposable
 
     /// <summary>The ledger record of one attempt of <paramref name="call"/> (a stream the cascade read to the end), to be completed by the caller.</summary>
     internal LedgerRecord CascadeRecord(CallContext call, UpstreamResult result) =>
-        NewRecord(call, result.Attempt, result.StartedAt, result.StartedTimestamp, result.Status);
+        NewRecord(call, result.AttemptId, result.Attempt, result.StartedAt, result.StartedTimestamp, result.Status);
 
     // ---- end of confidence cascade support ----------------------------------------------------------------------------
 

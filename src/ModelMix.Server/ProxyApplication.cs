@@ -173,6 +173,7 @@ public static class ProxyApplication
                 provider.GetRequiredService<ILoggerFactory>()).GetAwaiter().GetResult();
         });
         services.AddSingleton<AttemptRecorder>();
+        ProxyIntents.AddServices(services); // the attempt intent journal and its sweep (ProxyIntents.cs, docs/ledger.md)
         services.AddSingleton<ProxyRefusals>();
         services.AddSingleton<ClientHangups>();
         services.AddSingleton<ProxyErrors>();

@@ -9,6 +9,9 @@ internal sealed class UpstreamResult : IDisposable
     /// <summary>The attempt number (1 = first try).</summary>
     public required int Attempt { get; init; }
 
+    /// <summary>The attempt's ledger record id, journaled as its intent before it was sent (null: a result no attempt made).</summary>
+    public string? AttemptId { get; init; }
+
     /// <summary>The HTTP status the upstream answered with.</summary>
     public required int Status { get; init; }
 

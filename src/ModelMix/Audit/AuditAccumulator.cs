@@ -608,6 +608,7 @@ public sealed class AuditAccumulator
         LedgerStatus.Error => "error",
         LedgerStatus.Failed => "failed",
         LedgerStatus.Unpriced => "unpriced",
+        LedgerStatus.OutcomeUnknown => "outcome_unknown",
         _ => status.ToString(),
     };
 

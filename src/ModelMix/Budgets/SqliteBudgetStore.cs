@@ -275,6 +275,60 @@ public sealed class SqliteBudgetStore : IBudgetStore
     }
 
     /// <summary>
+    /// Settles a reservation inside the ledger's batch transaction (on the ledger's connection to the same file), after
+    /// the request's records: releases the hold and charges what the ledger now holds for the request (the whole hold
+    /// when an attempt with tokens is unpriced), so budget and ledger agree by construction. A reservation already
+    /// reclaimed is charged only what its reclaim did not; one already settled is left alone.
+    /// </summary>
+    internal static void SettleFromLedger(SqliteConnection connection, SqliteTransaction transaction, string reservationId, string requestId)
+    {
+        if (!TryReadReservation(connection, transaction, reservationId, out var held, out var reclaimed))
+        {
+            return;
+        }
+
+        var actual = RecordedCost(connection, transaction, requestId) ?? held;
+        ApplyToItems(connection, transaction, reservationId, release: reclaimed is null ? held : 0, charge: reclaimed is { } charged ? Math.Max(0, actual - charged) : actual);
+        DeleteReservation(connection, transaction, reservationId);
+    }
+
+    /// <summary>
+    /// Charges <paramref name="nanos"/> (null: what is left of the hold) to a reservation's counters when the
+    /// reservation was already reclaimed (a reconciled attempt of a dead process arriving after its hold was); a
+    /// reservation not yet reclaimed is left to its reclaim or settlement, which sums the ledger.
+    /// </summary>
+    internal static void ChargeReclaimed(SqliteConnection connection, SqliteTransaction transaction, string reservationId, long? nanos)
+    {
+        if (!TryReadReservation(connection, transaction, reservationId, out var held, out var reclaimed) || reclaimed is not { } charged)
+        {
+            return;
+        }
+
+        var charge = nanos ?? Math.Max(0, held - charged);
+        ApplyToItems(connection, transaction, reservationId, release: 0, charge: charge);
+        using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_nanos = reclaimed_nanos + $c WHERE id = $id;");
+        Bind(mark, ("$c", charge), ("$id", reservationId));
+        mark.ExecuteNonQuery();
+    }
+
+    private static bool TryReadReservation(SqliteConnection connection, SqliteTransaction transaction, string reservationId, out long held, out long? reclaimed)
+    {
+        using var read = Command(connection, transaction, "SELECT amount_nanos, reclaimed_at, reclaimed_nanos FROM budget_reservations WHERE id = $id;");
+        read.Parameters.AddWithValue("$id", reservationId);
+        using var reader = read.ExecuteReader();
+        if (!reader.Read())
+        {
+            held = 0;
+            reclaimed = null;
+            return false;
+        }
+
+        held = reader.GetInt64(0);
+        reclaimed = reader.IsDBNull(1) ? null : reader.GetInt64(2);
+        return true;
+    }
+
+    /// <summary>
     /// The cost the ledger recorded for a request, in nano-dollars; null when one of its attempts could not be priced
     /// (then the whole reservation is charged, erring on the side of the budget).
     /// </summary>

@@ -16,7 +16,7 @@ namespace ModelMix.Ledger;
 /// it was recorded; a process kill can lose only what was recorded in that window. A store passed to the constructor
 /// is not disposed by the ledger; the store created by <see cref="OpenSqliteAsync"/> is.
 /// </remarks>
-public sealed class BufferedLedger : ILedger
+public sealed class BufferedLedger : ILedger, ISettlingLedger
 {
     private readonly Channel<Entry> _channel;
     private readonly TimeProvider _time;
@@ -145,7 +145,7 @@ public sealed class BufferedLedger : ILedger
     {
         // A record the store would refuse is refused here: once buffered, a record is retried until committed.
         LedgerRecordRules.Validate(record, nameof(record));
-        var entry = new Entry(record, _time.GetTimestamp(), null);
+        var entry = new Entry(record, _time.GetTimestamp(), null, null);
         if (!_channel.Writer.TryWrite(entry))
         {
             return WriteSlowAsync(entry, ct);
@@ -172,7 +172,7 @@ public sealed class BufferedLedger : ILedger
         var flushed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         try
         {
-            await _channel.Writer.WriteAsync(new Entry(null, 0, flushed), ct);
+            await _channel.Writer.WriteAsync(new Entry(null, 0, flushed, null), ct);
             Interlocked.Increment(ref _flushes);
             Wake();
         }
@@ -184,6 +184,34 @@ public sealed class BufferedLedger : ILedger
         }
 
         await flushed.Task.WaitAsync(ct);
+    }
+
+    /// <inheritdoc />
+    public bool CanSettle => Store is IAttemptJournalStore;
+
+    /// <inheritdoc />
+    public async Task SettleAsync(ReservationSettlement settlement, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(settlement);
+        if (!CanSettle)
+        {
+            throw new InvalidOperationException($"The ledger store {Store.GetType().Name} cannot settle budget reservations.");
+        }
+
+        var settled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            await _channel.Writer.WriteAsync(new Entry(null, 0, settled, settlement), ct);
+        }
+        catch (ChannelClosedException ex)
+        {
+            throw new ObjectDisposedException($"The ledger is disposed; the reservation '{settlement.ReservationId}' was not settled through it.", ex);
+        }
+
+        // Like a flush request: the writer commits what it holds now instead of waiting out the flush interval.
+        Interlocked.Increment(ref _flushes);
+        Wake();
+        await settled.Task.WaitAsync(ct);
     }
 
     /// <inheritdoc />
@@ -243,15 +271,17 @@ public sealed class BufferedLedger : ILedger
         var reader = _channel.Reader;
         var batch = new List<LedgerRecord>(_maxBatchSize);
         var flushes = new List<TaskCompletionSource>();
+        var settlements = new List<ReservationSettlement>();
         try
         {
             while (await reader.WaitToReadAsync())
             {
-                var completed = await FillBatchAsync(reader, batch, flushes);
-                if (batch.Count > 0)
+                var completed = await FillBatchAsync(reader, batch, flushes, settlements);
+                if (batch.Count > 0 || settlements.Count > 0)
                 {
-                    await CommitAsync(batch);
+                    await CommitAsync(batch, settlements);
                     batch.Clear();
+                    settlements.Clear();
                 }
 
                 foreach (var flush in flushes)
@@ -298,13 +328,23 @@ public sealed class BufferedLedger : ILedger
     /// it (at thousands of records a second a wake per record cost a thread-pool hand-off, a timer and a token source
     /// each); only a full batch's worth, a flush request or disposal does.
     /// </summary>
-    private async ValueTask<bool> FillBatchAsync(ChannelReader<Entry> reader, List<LedgerRecord> batch, List<TaskCompletionSource> flushes)
+    private async ValueTask<bool> FillBatchAsync(ChannelReader<Entry> reader, List<LedgerRecord> batch, List<TaskCompletionSource> flushes, List<ReservationSettlement> settlements)
     {
         long firstRecordedAt = 0;
         while (true)
         {
             while (batch.Count < _maxBatchSize && reader.TryRead(out var entry))
             {
+                if (entry.Settlement is not null)
+                {
+                    // Settlements commit at once (their requests wait), with whatever else is already queued behind
+                    // them: under load, many requests' records and settlements share one transaction.
+                    Interlocked.Decrement(ref _flushes);
+                    flushes.Add(entry.Flush!);
+                    settlements.Add(entry.Settlement);
+                    continue;
+                }
+
                 if (entry.Flush is not null)
                 {
                     Interlocked.Decrement(ref _flushes);
@@ -321,7 +361,7 @@ public sealed class BufferedLedger : ILedger
                 batch.Add(entry.Record!);
             }
 
-            if (batch.Count == 0 || batch.Count >= _maxBatchSize || _disposing)
+            if (batch.Count == 0 || batch.Count >= _maxBatchSize || _disposing || settlements.Count > 0)
             {
                 return false;
             }
@@ -357,13 +397,21 @@ public sealed class BufferedLedger : ILedger
         }
     }
 
-    private async Task CommitAsync(List<LedgerRecord> batch)
+    private async Task CommitAsync(List<LedgerRecord> batch, List<ReservationSettlement> settlements)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                await Store.WriteBatchAsync(batch, CancellationToken.None);
+                if (settlements.Count > 0)
+                {
+                    await ((IAttemptJournalStore)Store).CommitAsync(batch, settlements, CancellationToken.None);
+                }
+                else
+                {
+                    await Store.WriteBatchAsync(batch, CancellationToken.None);
+                }
+
                 if (attempt > 1)
                 {
                     LedgerLog.WriteRecovered(_logger, batch.Count, attempt);
@@ -387,6 +435,6 @@ public sealed class BufferedLedger : ILedger
         return delay;
     }
 
-    /// <summary>A buffered record (with the clock reading when it was recorded), or a flush request.</summary>
-    private readonly record struct Entry(LedgerRecord? Record, long RecordedAt, TaskCompletionSource? Flush);
+    /// <summary>A buffered record (with the clock reading when it was recorded), a flush request, or a settlement (with its completion in <see cref="Flush"/>).</summary>
+    private readonly record struct Entry(LedgerRecord? Record, long RecordedAt, TaskCompletionSource? Flush, ReservationSettlement? Settlement);
 }

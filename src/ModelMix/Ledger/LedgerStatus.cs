@@ -14,4 +14,11 @@ public enum LedgerStatus
 
     /// <summary>The upstream answered successfully but the model had no price: the cost is unknown, not zero.</summary>
     Unpriced = 3,
+
+    /// <summary>
+    /// The attempt was sent (its intent was journaled before dispatch) but the process that sent it died before its
+    /// outcome was recorded: reconciliation charged it at its worst case with estimated usage (docs/ledger.md,
+    /// "Crash consistency").
+    /// </summary>
+    OutcomeUnknown = 4,
 }

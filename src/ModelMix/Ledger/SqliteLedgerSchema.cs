@@ -127,6 +127,66 @@ internal static class SqliteLedgerSchema
         ALTER TABLE ledger_records ADD COLUMN client_disconnected INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE ledger_records ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0;
         """,
+
+        // 6: the attempt intent journal (docs/ledger.md, "Crash consistency"). Before the proxy sends an attempt
+        // upstream, one ledger_intents row holds the record the attempt becomes if its process dies before recording
+        // it (status outcome_unknown, worst-case usage and cost, usage_estimated = 1), with the same columns as
+        // ledger_records plus the writing instance and the budget reservation it counts against. The attempt's own
+        // record deletes it in the ledger batch that inserts the record; reconciliation moves the intents of dead
+        // instances (ledger_instances.heartbeat_at stale) into ledger_records.
+        """
+        CREATE TABLE ledger_intents (
+            id                    TEXT    PRIMARY KEY,
+            timestamp             INTEGER NOT NULL,
+            request_id            TEXT    NOT NULL,
+            upstream_request_id   TEXT,
+            session_id            TEXT,
+            key_id                TEXT,
+            task_label            TEXT,
+            requested_model       TEXT    NOT NULL,
+            routed_model          TEXT    NOT NULL,
+            response_model        TEXT,
+            policy                TEXT,
+            reason                TEXT,
+            attempt               INTEGER NOT NULL,
+            escalated_from        TEXT,
+            input_tokens          INTEGER NOT NULL,
+            output_tokens         INTEGER NOT NULL,
+            cache_write_5m_tokens INTEGER NOT NULL,
+            cache_write_1h_tokens INTEGER NOT NULL,
+            cache_read_tokens     INTEGER NOT NULL,
+            service_tier          TEXT    NOT NULL,
+            speed                 TEXT    NOT NULL,
+            inference_geo         TEXT,
+            cost_input            TEXT,
+            cost_output           TEXT,
+            cost_cache_write_5m   TEXT,
+            cost_cache_write_1h   TEXT,
+            cost_cache_read       TEXT,
+            cost_total            TEXT,
+            latency_ms            INTEGER NOT NULL,
+            streaming             INTEGER NOT NULL,
+            status                TEXT    NOT NULL,
+            http_status           INTEGER NOT NULL,
+            error_type            TEXT,
+            shadow_pair_id        TEXT,
+            effort                  TEXT,
+            effort_is_default       INTEGER NOT NULL,
+            thinking_blocks_dropped INTEGER NOT NULL,
+            web_search_requests     INTEGER NOT NULL,
+            web_fetch_requests      INTEGER NOT NULL,
+            cost_server_tools       TEXT,
+            client_disconnected     INTEGER NOT NULL,
+            usage_estimated         INTEGER NOT NULL,
+            instance_id           TEXT    NOT NULL,
+            reservation_id        TEXT
+        ) STRICT;
+        CREATE INDEX ix_ledger_intents_instance_id ON ledger_intents (instance_id);
+        CREATE TABLE ledger_instances (
+            instance_id  TEXT    PRIMARY KEY,
+            heartbeat_at INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        """,
     ];
 
     /// <summary>The schema version this code writes and understands.</summary>
@@ -149,6 +209,10 @@ internal static class SqliteLedgerSchema
     /// <summary>The idempotent insert: a record whose id is already stored is skipped, any other violation fails.</summary>
     public static readonly string InsertSql =
         $"INSERT INTO ledger_records ({string.Join(", ", Columns)}) VALUES ({string.Join(", ", Columns.Select((_, i) => "$p" + i.ToString(CultureInfo.InvariantCulture)))}) ON CONFLICT (id) DO NOTHING;";
+
+    /// <summary>The intent insert: the record's columns, then the instance id and the reservation id.</summary>
+    public static readonly string InsertIntentSql =
+        $"INSERT INTO ledger_intents ({string.Join(", ", Columns)}, instance_id, reservation_id) VALUES ({string.Join(", ", Columns.Select((_, i) => "$p" + i.ToString(CultureInfo.InvariantCulture)))}, $i0, $i1);";
 
     /// <summary>The column list for reads, in <see cref="Columns"/> order.</summary>
     public static readonly string SelectColumns = string.Join(", ", Columns);
@@ -174,6 +238,7 @@ internal static class SqliteLedgerSchema
         LedgerStatus.Error => "error",
         LedgerStatus.Failed => "failed",
         LedgerStatus.Unpriced => "unpriced",
+        LedgerStatus.OutcomeUnknown => "outcome_unknown",
         _ => throw new ArgumentOutOfRangeException(nameof(value), value, "Unknown ledger status."),
     };
 
@@ -183,6 +248,7 @@ internal static class SqliteLedgerSchema
         "error" => LedgerStatus.Error,
         "failed" => LedgerStatus.Failed,
         "unpriced" => LedgerStatus.Unpriced,
+        "outcome_unknown" => LedgerStatus.OutcomeUnknown,
         _ => throw new InvalidDataException($"Unknown ledger status '{code}' in the ledger database."),
     };
 

@@ -20,7 +20,7 @@ namespace ModelMix.Ledger;
 /// One connection writes (a prepared insert reused for every record, serialized by a lock); each read opens a pooled
 /// read-only connection, so reads run concurrently with writes. Other processes may read the file while it is open.
 /// </remarks>
-public sealed partial class SqliteLedgerStore : ILedgerStore
+public sealed partial class SqliteLedgerStore : IAttemptJournalStore
 {
     /// <summary>The file used when no path is configured: <c>./modelmix.db</c>, relative to the working directory.</summary>
     public const string DefaultPath = "./modelmix.db";
@@ -36,6 +36,8 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private SqliteConnection? _writer;
     private SqliteLedgerInsert? _insert;
+    private SqliteLedgerInsert? _insertIntent;
+    private SqliteCommand? _completeIntent;
     private bool _migrated;
     private bool _disposed;
 
@@ -104,10 +106,15 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
     }
 
     /// <inheritdoc />
-    public async Task WriteBatchAsync(IReadOnlyList<LedgerRecord> records, CancellationToken cancellationToken = default)
+    public Task WriteBatchAsync(IReadOnlyList<LedgerRecord> records, CancellationToken cancellationToken = default) =>
+        CommitAsync(records, [], cancellationToken);
+
+    /// <inheritdoc />
+    public async Task CommitAsync(IReadOnlyList<LedgerRecord> records, IReadOnlyList<ReservationSettlement> settlements, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(records);
-        if (records.Count == 0)
+        ArgumentNullException.ThrowIfNull(settlements);
+        if (records.Count == 0 && settlements.Count == 0)
         {
             return;
         }
@@ -125,13 +132,26 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
             EnsureMigrated();
             var connection = OpenWriter();
             var insert = _insert ??= new SqliteLedgerInsert(connection); // prepared after the migrations ran
+            var complete = _completeIntent ??= PrepareCompleteIntent(connection);
             using var transaction = connection.BeginTransaction(deferred: false);
             var pacer = CpuPacer.StartDefault(); // a full batch is ~10 ms of CPU: hand the core back now and then
             for (var i = 0; i < records.Count; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 insert.Execute(records[i]);
+
+                // The attempt's intent (when it journaled one) is done: its record is in this transaction.
+                complete.Transaction = transaction;
+                complete.Parameters[0].Value = records[i].Id;
+                complete.ExecuteNonQuery();
                 pacer.Tick();
+            }
+
+            // The rows this transaction inserted are known here (insert.Execute above returns false for an id already stored): a
+            // hook that aggregates newly inserted rows belongs at this point, before the settlements and the commit.
+            for (var i = 0; i < settlements.Count; i++)
+            {
+                Budgets.SqliteBudgetStore.SettleFromLedger(connection, transaction, settlements[i].ReservationId, settlements[i].RequestId);
             }
 
             transaction.Commit();
@@ -251,6 +271,8 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
 
             _disposed = true;
             _insert?.Dispose();
+            _insertIntent?.Dispose();
+            _completeIntent?.Dispose();
             if (_writer is not null)
             {
                 await _writer.DisposeAsync();
@@ -275,8 +297,12 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
     private void ResetWriter()
     {
         _insert?.Dispose();
+        _insertIntent?.Dispose();
+        _completeIntent?.Dispose();
         _writer?.Dispose();
         _insert = null;
+        _insertIntent = null;
+        _completeIntent = null;
         _writer = null;
     }
 

@@ -288,6 +288,96 @@ public sealed class PostgresBudgetStore : IBudgetStore
         return expired.Count;
     }
 
+    /// <summary>
+    /// Settles reservations inside the ledger's batch transaction, after the requests' records: each is released and
+    /// charged what the ledger now holds for its request (the whole hold when an attempt with tokens is unpriced), so
+    /// budget and ledger agree by construction. Reservation rows are locked in id order, then their counters in the
+    /// global order reservations lock them; one already reclaimed is charged only what its reclaim did not, one
+    /// already settled is left alone.
+    /// </summary>
+    internal static async Task SettleFromLedgerAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<ReservationSettlement> settlements, CancellationToken cancellationToken)
+    {
+        if (settlements.Count == 0)
+        {
+            return;
+        }
+
+        var held = await LockReservationsAsync(connection, transaction, settlements.Select(item => item.ReservationId), cancellationToken);
+        if (held.Count == 0)
+        {
+            return;
+        }
+
+        await LockCountersAsync(connection, transaction, [.. held.Keys], cancellationToken);
+        foreach (var settlement in settlements)
+        {
+            if (!held.Remove(settlement.ReservationId, out var reservation))
+            {
+                continue;
+            }
+
+            var actual = await RecordedCostAsync(connection, transaction, settlement.RequestId, cancellationToken) ?? reservation.Amount;
+            await ApplyToItemsAsync(connection, transaction, settlement.ReservationId,
+                release: reservation.Reclaimed is null ? reservation.Amount : 0,
+                charge: reservation.Reclaimed is { } charged ? Math.Max(0, actual - charged) : actual,
+                cancellationToken);
+            await using var delete = Command(connection, transaction, "DELETE FROM budget_reservation_items WHERE reservation_id = @id; DELETE FROM budget_reservations WHERE id = @id;");
+            delete.Parameters.AddWithValue("id", settlement.ReservationId);
+            await delete.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Charges reconciled attempts (null: what is left of the hold) to their reservations' counters when those were
+    /// reclaimed already; a reservation not yet reclaimed is left to its reclaim or settlement, which sums the ledger.
+    /// </summary>
+    internal static async Task ChargeReclaimedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<(string ReservationId, long? Nanos)> charges, CancellationToken cancellationToken)
+    {
+        if (charges.Count == 0)
+        {
+            return;
+        }
+
+        var held = await LockReservationsAsync(connection, transaction, charges.Select(item => item.ReservationId), cancellationToken);
+        var reclaimed = held.Where(item => item.Value.Reclaimed is not null).Select(item => item.Key).ToList();
+        if (reclaimed.Count == 0)
+        {
+            return;
+        }
+
+        await LockCountersAsync(connection, transaction, reclaimed, cancellationToken);
+        foreach (var (reservationId, nanos) in charges)
+        {
+            if (!held.TryGetValue(reservationId, out var reservation) || reservation.Reclaimed is not { } charged)
+            {
+                continue;
+            }
+
+            var charge = nanos ?? Math.Max(0, reservation.Amount - charged);
+            await ApplyToItemsAsync(connection, transaction, reservationId, release: 0, charge: charge, cancellationToken);
+            await using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_nanos = reclaimed_nanos + @c WHERE id = @id;");
+            Bind(mark, ("c", charge), ("id", reservationId));
+            await mark.ExecuteNonQueryAsync(cancellationToken);
+            held[reservationId] = reservation with { Reclaimed = charged + charge };
+        }
+    }
+
+    private readonly record struct HeldReservation(long Amount, long? Reclaimed);
+
+    private static async Task<Dictionary<string, HeldReservation>> LockReservationsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IEnumerable<string> ids, CancellationToken cancellationToken)
+    {
+        var held = new Dictionary<string, HeldReservation>(StringComparer.Ordinal);
+        await using var read = Command(connection, transaction, "SELECT id, amount_nanos, reclaimed_at, reclaimed_nanos FROM budget_reservations WHERE id = ANY(@ids) ORDER BY id FOR UPDATE;");
+        read.Parameters.AddWithValue("ids", ids.Distinct(StringComparer.Ordinal).ToArray());
+        await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            held[reader.GetString(0)] = new HeldReservation(reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetInt64(3));
+        }
+
+        return held;
+    }
+
     /// <summary>Locks the counters the reservations hold money in, in the global order reservations lock them.</summary>
     private static async Task LockCountersAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<string> reservationIds, CancellationToken cancellationToken)
     {

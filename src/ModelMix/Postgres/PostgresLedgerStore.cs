@@ -17,7 +17,7 @@ namespace ModelMix.Postgres;
 /// so every instant round-trips exactly. A batch is sent with binary <c>COPY</c> into a temporary table and moved
 /// into the ledger by one <c>INSERT … ON CONFLICT (id) DO NOTHING</c>.
 /// </summary>
-public sealed partial class PostgresLedgerStore : ILedgerStore
+public sealed partial class PostgresLedgerStore : IAttemptJournalStore
 {
     /// <summary>The component name in <c>modelmix_schema_versions</c>.</summary>
     public const string Component = "ledger";
@@ -125,6 +125,24 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
             ADD COLUMN client_disconnected boolean NOT NULL DEFAULT false,
             ADD COLUMN usage_estimated boolean NOT NULL DEFAULT false;
         """,
+
+        // 5: the attempt intent journal, as SQLite's step 6 (docs/ledger.md, "Crash consistency"): the record an
+        // attempt becomes if its replica dies before recording it, plus the writing instance and its reservation;
+        // the instances' heartbeats say which replicas are dead.
+        $"""
+        CREATE TABLE ledger_intents (
+        {ColumnDefinitionsV1},
+        {AddedColumnDefinitions},
+            instance_id    text NOT NULL,
+            reservation_id text,
+            PRIMARY KEY (id)
+        );
+        CREATE INDEX ix_ledger_intents_instance_id ON ledger_intents (instance_id);
+        CREATE TABLE ledger_instances (
+            instance_id  text   PRIMARY KEY,
+            heartbeat_at bigint NOT NULL
+        );
+        """,
     ];
 
     private static readonly string CreateBatchTable =
@@ -169,10 +187,15 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
     }
 
     /// <inheritdoc />
-    public async Task WriteBatchAsync(IReadOnlyList<LedgerRecord> records, CancellationToken cancellationToken = default)
+    public Task WriteBatchAsync(IReadOnlyList<LedgerRecord> records, CancellationToken cancellationToken = default) =>
+        CommitAsync(records, [], cancellationToken);
+
+    /// <inheritdoc />
+    public async Task CommitAsync(IReadOnlyList<LedgerRecord> records, IReadOnlyList<ReservationSettlement> settlements, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(records);
-        if (records.Count == 0)
+        ArgumentNullException.ThrowIfNull(settlements);
+        if (records.Count == 0 && settlements.Count == 0)
         {
             return;
         }
@@ -197,6 +220,11 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
         }
 
         await PostgresDatabase.ExecuteAsync(connection, transaction, MoveBatch, cancellationToken);
+
+        // The rows this transaction inserted are those of ledger_batch that MoveBatch did not skip (their ids were not
+        // stored before): a hook that aggregates newly inserted rows belongs here, before the intents and settlements.
+        await PostgresDatabase.ExecuteAsync(connection, transaction, CompleteIntents, cancellationToken);
+        await PostgresBudgetStore.SettleFromLedgerAsync(connection, transaction, settlements, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 
@@ -295,11 +323,15 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
         }
     }
 
-    private static async Task WriteRowAsync(NpgsqlBinaryImporter importer, int ordinal, LedgerRecord r, CancellationToken cancellationToken)
+    private static async Task WriteRowAsync(NpgsqlBinaryImporter importer, int? ordinal, LedgerRecord r, CancellationToken cancellationToken)
     {
         var usage = r.Usage;
         await importer.StartRowAsync(cancellationToken);
-        await importer.WriteAsync(ordinal, NpgsqlDbType.Integer, cancellationToken);
+        if (ordinal is { } ord)
+        {
+            await importer.WriteAsync(ord, NpgsqlDbType.Integer, cancellationToken);
+        }
+
         await importer.WriteAsync(r.Id, NpgsqlDbType.Text, cancellationToken);
         await importer.WriteAsync(SqliteLedgerSchema.ToStoredTimestamp(r.Timestamp), NpgsqlDbType.Bigint, cancellationToken);
         await importer.WriteAsync(r.RequestId, NpgsqlDbType.Text, cancellationToken);

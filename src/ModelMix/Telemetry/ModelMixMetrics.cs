@@ -163,6 +163,7 @@ public sealed class ModelMixMetrics : IDisposable
         LedgerStatus.Error => "error",
         LedgerStatus.Failed => "failed",
         LedgerStatus.Unpriced => "unpriced",
+        LedgerStatus.OutcomeUnknown => "outcome_unknown",
         _ => "unknown",
     };
 }

@@ -176,6 +176,92 @@ public abstract class BudgetStoreContractTests : IAsyncLifetime
         Assert.Equal(0m, (await Usage(BudgetWindow.Day)).ReservedUsd);
     }
 
+    [Fact]
+    public async Task A_settlement_in_the_ledger_batch_charges_what_the_ledger_holds_and_releases_the_hold()
+    {
+        var reservation = (await Store.ReserveAsync("req1", [Daily(1m)], 0.9m, Time.GetUtcNow(), Ttl)).Reservation!;
+        await using var ledger = (IAttemptJournalStore)NewLedgerStore();
+        await ledger.MigrateAsync();
+
+        // Two attempts of the request ($0.25 + $0.125) and another request's record, then the settlement: one transaction.
+        await ledger.CommitAsync([Record("req1", 0.25m), Record("req1", 0.125m), Record("other", 0.5m)], [new ReservationSettlement(reservation.Id, "req1")]);
+
+        var usage = await Usage(BudgetWindow.Day);
+        Assert.Equal(0.375m, usage.SpentUsd); // 0.25 + 0.125, the request's rows only
+        Assert.Equal(0m, usage.ReservedUsd);
+
+        // Settling again (a replayed batch) changes nothing.
+        await ledger.CommitAsync([], [new ReservationSettlement(reservation.Id, "req1")]);
+        Assert.Equal(0.375m, (await Usage(BudgetWindow.Day)).SpentUsd);
+    }
+
+    [Fact]
+    public async Task Intents_of_a_dead_instance_become_outcome_unknown_rows_once_and_those_of_live_ones_stay()
+    {
+        var reservation = (await Store.ReserveAsync("req-dead", [Daily(1m)], 0.9m, Time.GetUtcNow(), Ttl)).Reservation!;
+        await using var ledger = (IAttemptJournalStore)NewLedgerStore();
+        await ledger.MigrateAsync();
+        var answered = Unknown("req-dead", 0.5m);
+        var lost = Unknown("req-dead", 0.25m);
+        await ledger.WriteIntentsAsync("dead", [new LedgerIntent(answered, reservation.Id), new LedgerIntent(lost, reservation.Id)], Time.GetUtcNow());
+        await ledger.WriteIntentsAsync("alive", [new LedgerIntent(Unknown("req-alive", 0.5m), null)], Time.GetUtcNow());
+
+        // The first attempt's own record completes its intent; then "dead" stops beating and "alive" beats on.
+        await ledger.WriteBatchAsync([Record("req-dead", 0.125m) with { Id = answered.Id }]);
+        Time.Advance(TimeSpan.FromSeconds(31));
+        await ledger.HeartbeatAsync("alive", Time.GetUtcNow());
+        Assert.Equal(0, await ledger.ReconcileIntentsAsync("alive", Time.GetUtcNow() - TimeSpan.FromSeconds(31), TimeSpan.FromSeconds(30))); // not stale yet then
+
+        // Two replicas sweeping at once move the dead instance's one pending intent once.
+        await using var other = (IAttemptJournalStore)NewLedgerStore();
+        await other.MigrateAsync();
+        var moved = await Task.WhenAll(
+            ledger.ReconcileIntentsAsync("alive", Time.GetUtcNow(), TimeSpan.FromSeconds(30)),
+            other.ReconcileIntentsAsync("third", Time.GetUtcNow(), TimeSpan.FromSeconds(30)));
+        Assert.Equal(1, moved.Sum());
+        Assert.Equal(1, await ledger.CountIntentsAsync()); // the live instance's
+
+        var rows = new List<LedgerRecord>();
+        await foreach (var row in ledger.ReadAsync(new LedgerQuery { RequestId = "req-dead" }))
+        {
+            rows.Add(row);
+        }
+
+        Assert.Equal([(answered.Id, LedgerStatus.Ok, 0.125m), (lost.Id, LedgerStatus.OutcomeUnknown, 0.25m)], rows.OrderBy(row => row.Status).Select(row => (row.Id, row.Status, row.Cost!.Value.Total)));
+
+        // The hold is reclaimed after the reconciliation: charged the ledger's rows, 0.125 + 0.25.
+        Time.Advance(Ttl);
+        Assert.Equal(1, await Store.ReconcileExpiredAsync(Time.GetUtcNow()));
+        Assert.Equal(0.375m, (await Usage(BudgetWindow.Day)).SpentUsd);
+        Assert.Equal(0m, (await Usage(BudgetWindow.Day)).ReservedUsd);
+    }
+
+    [Fact]
+    public async Task An_intent_reconciled_after_its_hold_was_reclaimed_is_charged_to_the_budget_then()
+    {
+        var reservation = (await Store.ReserveAsync("req-dead", [Daily(1m)], 0.9m, Time.GetUtcNow(), Ttl)).Reservation!;
+        await using var ledger = (IAttemptJournalStore)NewLedgerStore();
+        await ledger.MigrateAsync();
+        await ledger.WriteIntentsAsync("dead", [new LedgerIntent(Unknown("req-dead", 0.25m), reservation.Id)], Time.GetUtcNow());
+
+        Time.Advance(Ttl);
+        Assert.Equal(1, await Store.ReconcileExpiredAsync(Time.GetUtcNow())); // nothing in the ledger yet: released
+        Assert.Equal(0m, (await Usage(BudgetWindow.Day)).SpentUsd);
+
+        Assert.Equal(1, await ledger.ReconcileIntentsAsync("alive", Time.GetUtcNow(), TimeSpan.FromSeconds(30)));
+        Assert.Equal(0.25m, (await Usage(BudgetWindow.Day)).SpentUsd); // the outcome_unknown row's cost
+        Assert.Equal(0m, (await Usage(BudgetWindow.Day)).ReservedUsd);
+    }
+
+    /// <summary>An attempt's outcome-unknown record (what its intent holds) costing <paramref name="cost"/>.</summary>
+    private LedgerRecord Unknown(string requestId, decimal cost) => Record(requestId, cost) with
+    {
+        Status = LedgerStatus.OutcomeUnknown,
+        ErrorType = "outcome_unknown",
+        UsageEstimated = true,
+        HttpStatus = 0,
+    };
+
     protected Task<BudgetUsage> Usage(BudgetWindow window) => Store.GetUsageAsync("key:k1", window, Time.GetUtcNow());
 
     protected LedgerRecord Record(string requestId, decimal cost) => new()

@@ -1,0 +1,37 @@
+namespace ModelMix.Ledger;
+
+/// <summary>
+/// A ledger store that also keeps the attempt intent journal and settles budget reservations in its batches (both
+/// built-in stores do): the durable half of "every upstream call is known to the ledger, even across kill -9"
+/// (docs/ledger.md, "Crash consistency").
+/// </summary>
+public interface IAttemptJournalStore : ILedgerStore
+{
+    /// <summary>
+    /// Commits <paramref name="intents"/> of <paramref name="instanceId"/> in one transaction, which also refreshes
+    /// the instance's heartbeat to <paramref name="at"/>.
+    /// </summary>
+    Task WriteIntentsAsync(string instanceId, IReadOnlyList<LedgerIntent> intents, DateTimeOffset at, CancellationToken cancellationToken = default);
+
+    /// <summary>Records that <paramref name="instanceId"/> is alive at <paramref name="at"/>.</summary>
+    Task HeartbeatAsync(string instanceId, DateTimeOffset at, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// One transaction: inserts <paramref name="records"/> (a record whose id is stored is skipped), deletes the
+    /// intents they complete, then settles <paramref name="settlements"/> (release the hold, charge the request's
+    /// recorded cost). <see cref="ILedgerStore.WriteBatchAsync"/> is this with no settlements.
+    /// </summary>
+    Task CommitAsync(IReadOnlyList<LedgerRecord> records, IReadOnlyList<ReservationSettlement> settlements, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Turns the intents of dead instances (heartbeat older than <paramref name="staleAfter"/> at <paramref name="at"/>,
+    /// never <paramref name="selfInstanceId"/>'s) into their outcome-unknown records, in one transaction per call;
+    /// a record charged to a reservation already reclaimed is charged to its budget counters in that transaction too.
+    /// Safe when several replicas reconcile at once.
+    /// </summary>
+    /// <returns>How many intents became records.</returns>
+    Task<int> ReconcileIntentsAsync(string selfInstanceId, DateTimeOffset at, TimeSpan staleAfter, CancellationToken cancellationToken = default);
+
+    /// <summary>How many intents are pending (all instances).</summary>
+    Task<long> CountIntentsAsync(CancellationToken cancellationToken = default);
+}
