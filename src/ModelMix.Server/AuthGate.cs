@@ -23,6 +23,13 @@ internal sealed class AuthGate(IKeyStore keys, AuthBinding binding, TimeProvider
         var presented = Presented(context.Request.Headers);
         if (presented is not null && await keys.AuthenticateAsync(presented, context.RequestAborted) is { } key)
         {
+            // A valid key proves keys exist: from now on the proxy stays secured (see KeysExistAsync), so revoking the
+            // last key cannot turn its holder's next request into an anonymous one in open mode.
+            if (!_keysExist)
+            {
+                _keysExist = true;
+            }
+
             return new AuthCaller(key);
         }
 
