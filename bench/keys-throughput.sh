@@ -14,6 +14,7 @@
 #   bench/keys-throughput.sh --rounds 6 --duration 8 --connections 64
 #   bench/keys-throughput.sh --postgres-replicas 3     # also pgkey and pgbudget: one hot key through 3 replicas sharing a
 #                                                      # throwaway PostgreSQL (fsync off), the connections split among them
+#   bench/keys-throughput.sh --postgres-replicas 3 --modes "open key pgkey"   # only these modes
 #
 # KEYS_THROUGHPUT_LOGS=DIR keeps the proxies' (and PostgreSQL's) logs there.
 # Everything runs on 127.0.0.1, stops by itself and is removed at the end. Needs wrk, nginx (+ echo module), curl and
@@ -26,6 +27,7 @@ CONNS=64
 B_DLL=""
 A_DLL=""
 PG_REPLICAS=0
+ONLY_MODES=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
@@ -34,7 +36,8 @@ while [[ $# -gt 0 ]]; do
     --b-dll) B_DLL="$2"; shift 2 ;;
     --a-dll) A_DLL="$2"; shift 2 ;;
     --postgres-replicas) PG_REPLICAS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --modes) ONLY_MODES="$2"; shift 2 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -73,6 +76,13 @@ declare -A DLL=([A]="$A_DLL")
 if [[ -n "$B_DLL" ]]; then BUILDS+=(B); DLL[B]="$B_DLL"; fi
 MODES=(open key budget)
 if [[ $PG_REPLICAS -gt 0 ]]; then MODES+=(pgkey pgbudget); fi
+if [[ -n "$ONLY_MODES" ]]; then
+  read -r -a MODES <<<"$ONLY_MODES"
+  for mode in "${MODES[@]}"; do
+    case "$mode" in open|key|budget) ;; pgkey|pgbudget) [[ $PG_REPLICAS -gt 0 ]] || die "--modes $mode needs --postgres-replicas N" ;; *) die "unknown mode $mode" ;; esac
+  done
+  [[ " ${MODES[*]} " == *" open "* ]] || die "--modes must include open (the other modes are reported as a share of it)"
+fi
 
 # A throwaway PostgreSQL cluster for the pg modes (initdb refuses root: then it runs as the postgres user).
 if [[ $PG_REPLICAS -gt 0 ]]; then
