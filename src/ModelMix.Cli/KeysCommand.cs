@@ -136,7 +136,7 @@ internal static class KeysCommand
     {
         var target = new Argument<string>("key") { Description = "The key's name or id." };
         var db = CommonOptions.Db();
-        var command = new Command("revoke", "Revoke a key: requests with it get 401 from the next request on.") { target, db };
+        var command = new Command("revoke", "Revoke a key: every running proxy refuses it (401) within ModelMix:Keys:RecheckInterval, 1 s by default.") { target, db };
         command.SetAction(async (result, cancellationToken) => await RunAsync(result, db, "revoke", async (keys, _, output) =>
         {
             var revoked = await keys.RevokeAsync(result.GetValue(target)!, cancellationToken);

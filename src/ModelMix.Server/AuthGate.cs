@@ -23,6 +23,13 @@ internal sealed class AuthGate(IKeyStore keys, AuthBinding binding, TimeProvider
         var presented = Presented(context.Request.Headers);
         if (presented is not null && await keys.AuthenticateAsync(presented, context.RequestAborted) is { } key)
         {
+            // A valid key proves keys exist: from now on the proxy stays secured (see KeysExistAsync), so revoking the
+            // last key cannot turn its holder's next request into an anonymous one in open mode.
+            if (!_keysExist)
+            {
+                _keysExist = true;
+            }
+
             return new AuthCaller(key);
         }
 
@@ -56,8 +63,8 @@ internal sealed class AuthGate(IKeyStore keys, AuthBinding binding, TimeProvider
     }
 
     /// <summary>
-    /// Whether any active key exists, without a database query per request: once keys exist the proxy stays secured
-    /// until restarted (revoking every key does not reopen it, the safe direction); "none yet" is rechecked at most
+    /// Whether any active key exists, without a database query per request: once keys exist (or a key has
+    /// authenticated) the proxy stays secured until restarted (revoking every key does not reopen it, the safe direction); "none yet" is rechecked at most
     /// every <see cref="OpenModeRecheck"/>, so a key created by <c>modelmix keys create</c> takes effect within a second.
     /// </summary>
     private async ValueTask<bool> KeysExistAsync(CancellationToken cancellationToken)

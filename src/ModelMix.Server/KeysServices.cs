@@ -13,7 +13,12 @@ internal static class KeysServices
     {
         services.AddSingleton<IValidateOptions<ProxyOptions>, BudgetOptionsValidator>();
         services.AddSingleton(provider => StoreLocation.Parse(provider.GetRequiredService<IOptions<ProxyOptions>>().Value.StoreSetting));
-        services.AddSingleton(provider => provider.GetRequiredService<StoreLocation>().CreateKeyStore(provider.GetRequiredService<TimeProvider>()));
+        services.AddOptions<AuthCacheOptions>().BindConfiguration(AuthCacheOptions.SectionName).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AuthCacheOptions>, AuthCacheOptions.Validator>();
+        services.AddSingleton<IKeyStore>(provider => new CachedKeyStore( // keys verified in memory; changes honoured within RecheckInterval (AuthCacheOptions.cs)
+            provider.GetRequiredService<StoreLocation>().CreateKeyStore(provider.GetRequiredService<TimeProvider>()),
+            provider.GetRequiredService<IOptions<AuthCacheOptions>>().Value.RecheckInterval,
+            provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton(provider => provider.GetRequiredService<StoreLocation>().CreateBudgetStore());
         services.AddSingleton(provider => provider.GetRequiredService<StoreLocation>().CreateCooldownStore(provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<ProxyCooldowns>();

@@ -11,7 +11,7 @@ namespace ModelMix.Keys;
 /// created and revoked. The key itself is never stored. Lookups go by the id embedded in the presented key, so
 /// authentication is one indexed read and one hash, whatever the number of keys.
 /// </summary>
-public sealed class SqliteKeyStore : IKeyStore
+public sealed class SqliteKeyStore : IKeyStore, IKeyCredentialStore
 {
     /// <summary>The component name in <c>modelmix_schema_versions</c>.</summary>
     public const string Component = "keys";
@@ -38,11 +38,22 @@ public sealed class SqliteKeyStore : IKeyStore
             PRIMARY KEY (key_id, period)
         ) STRICT, WITHOUT ROWID;
         """,
+        // 2: the change version CachedKeyStore polls. Every row inserted, updated or deleted in either key table bumps
+        // it, whoever writes (this store, the CLI, another process, SQL by hand), in the writer's own transaction.
+        """
+        CREATE TABLE api_key_version (
+            id      INTEGER PRIMARY KEY CHECK (id = 1),
+            version INTEGER NOT NULL
+        ) STRICT;
+        INSERT INTO api_key_version (id, version) VALUES (1, 1);
+        CREATE TRIGGER api_keys_changed_insert AFTER INSERT ON api_keys BEGIN UPDATE api_key_version SET version = version + 1 WHERE id = 1; END;
+        CREATE TRIGGER api_keys_changed_update AFTER UPDATE ON api_keys BEGIN UPDATE api_key_version SET version = version + 1 WHERE id = 1; END;
+        CREATE TRIGGER api_keys_changed_delete AFTER DELETE ON api_keys BEGIN UPDATE api_key_version SET version = version + 1 WHERE id = 1; END;
+        CREATE TRIGGER api_key_budgets_changed_insert AFTER INSERT ON api_key_budgets BEGIN UPDATE api_key_version SET version = version + 1 WHERE id = 1; END;
+        CREATE TRIGGER api_key_budgets_changed_update AFTER UPDATE ON api_key_budgets BEGIN UPDATE api_key_version SET version = version + 1 WHERE id = 1; END;
+        CREATE TRIGGER api_key_budgets_changed_delete AFTER DELETE ON api_key_budgets BEGIN UPDATE api_key_version SET version = version + 1 WHERE id = 1; END;
+        """,
     ];
-
-    // Verifying against this when the id is unknown keeps the time of a miss like the time of a wrong secret.
-    private static readonly byte[] DummySalt = ApiKeyHasher.NewSalt();
-    private static readonly byte[] DummyHash = ApiKeyHasher.Hash(DummySalt, "dummy");
 
     private readonly SqliteStoreFile _file;
     private readonly SqliteWriterGate _gate; // the write connection and its lock (SqliteWriterGate.cs)
@@ -197,7 +208,8 @@ public sealed class SqliteKeyStore : IKeyStore
 
     /// <summary>
     /// The key a client presented, when it is a valid key that is not revoked; null otherwise. The row is found by
-    /// the public id, the secret checked in constant time.
+    /// the public id, the secret checked in constant time. One store read per call: the proxy puts a
+    /// <see cref="CachedKeyStore"/> in front.
     /// </summary>
     public async Task<ApiKeyInfo?> AuthenticateAsync(string? presented, CancellationToken cancellationToken = default)
     {
@@ -206,6 +218,31 @@ public sealed class SqliteKeyStore : IKeyStore
             return null;
         }
 
+        return ApiKeyVerification.Check(await FindStoredAsync(id, cancellationToken), secret);
+    }
+
+    /// <inheritdoc />
+    async Task<long> IKeyCredentialStore.GetChangeVersionAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await EnsureMigratedAsync(cancellationToken);
+            await using var connection = await _file.OpenReaderAsync(cancellationToken);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT version FROM api_key_version WHERE id = 1;";
+            return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
+        {
+            throw StoreFaults.Unavailable("keys.authenticate", exception);
+        }
+    }
+
+    /// <inheritdoc />
+    Task<StoredApiKey?> IKeyCredentialStore.FindStoredAsync(string id, CancellationToken cancellationToken) => FindStoredAsync(id, cancellationToken);
+
+    private async Task<StoredApiKey?> FindStoredAsync(string id, CancellationToken cancellationToken)
+    {
         try
         {
             await EnsureMigratedAsync(cancellationToken);
@@ -213,25 +250,21 @@ public sealed class SqliteKeyStore : IKeyStore
             await using var command = connection.CreateCommand();
             command.CommandText = "SELECT id, name, is_admin, created_at, revoked_at, salt, hash FROM api_keys WHERE id = $id;";
             command.Parameters.AddWithValue("$id", id);
-            ApiKeyInfo? info = null;
-            byte[] salt = DummySalt, hash = DummyHash;
+            ApiKeyInfo info;
+            byte[] salt, hash;
             await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
             {
-                if (await reader.ReadAsync(cancellationToken))
+                if (!await reader.ReadAsync(cancellationToken))
                 {
-                    info = ReadInfo(reader, 0);
-                    salt = (byte[])reader.GetValue(5);
-                    hash = (byte[])reader.GetValue(6);
+                    return null;
                 }
+
+                info = ReadInfo(reader, 0);
+                salt = (byte[])reader.GetValue(5);
+                hash = (byte[])reader.GetValue(6);
             }
 
-            var valid = ApiKeyHasher.Verify(salt, hash, secret);
-            if (!valid || info is null || info.RevokedAt is not null)
-            {
-                return null;
-            }
-
-            return info with { Budgets = await ReadBudgetsAsync(connection, info.Id, cancellationToken) };
+            return new StoredApiKey(info with { Budgets = await ReadBudgetsAsync(connection, info.Id, cancellationToken) }, salt, hash);
         }
         catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
         {

@@ -9,10 +9,11 @@ namespace ModelMix.Postgres;
 /// <summary>
 /// Virtual API keys in PostgreSQL, shared by every proxy replica on the database: the same tables and rules as
 /// <see cref="SqliteKeyStore"/> (public id, name, a per-key salt and the HMAC-SHA256 of the secret, admin flag,
-/// budget caps, creation and revocation times; never the key itself). A key created or revoked on one replica is
-/// seen by every other on its next request.
+/// budget caps, creation and revocation times; never the key itself). Read directly, a key created or revoked on one
+/// replica is seen by every other on its next request; through the proxy's <see cref="CachedKeyStore"/>, within its
+/// recheck interval (the change version below).
 /// </summary>
-public sealed class PostgresKeyStore : IKeyStore
+public sealed class PostgresKeyStore : IKeyStore, IKeyCredentialStore
 {
     /// <summary>The component name in <c>modelmix_schema_versions</c>.</summary>
     public const string Component = "keys";
@@ -39,11 +40,27 @@ public sealed class PostgresKeyStore : IKeyStore
             PRIMARY KEY (key_id, period)
         );
         """,
+        // 2: the change version CachedKeyStore polls. Every statement that inserts, updates, deletes or truncates in
+        // either key table bumps it, whoever runs it (any replica, the CLI, SQL by hand), in the writer's transaction;
+        // the row lock it takes serializes key changes, which are rare.
+        """
+        CREATE TABLE api_key_version (
+            id      integer PRIMARY KEY CHECK (id = 1),
+            version bigint  NOT NULL
+        );
+        INSERT INTO api_key_version (id, version) VALUES (1, 1);
+        CREATE FUNCTION modelmix_api_keys_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE api_key_version SET version = version + 1 WHERE id = 1;
+            RETURN NULL;
+        END
+        $$;
+        CREATE TRIGGER api_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api_keys
+            FOR EACH STATEMENT EXECUTE FUNCTION modelmix_api_keys_changed();
+        CREATE TRIGGER api_key_budgets_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api_key_budgets
+            FOR EACH STATEMENT EXECUTE FUNCTION modelmix_api_keys_changed();
+        """,
     ];
-
-    // Verifying against this when the id is unknown keeps the time of a miss like the time of a wrong secret.
-    private static readonly byte[] DummySalt = ApiKeyHasher.NewSalt();
-    private static readonly byte[] DummyHash = ApiKeyHasher.Hash(DummySalt, "dummy");
 
     private readonly PostgresDatabase _database;
     private readonly TimeProvider _time;
@@ -190,31 +207,51 @@ public sealed class PostgresKeyStore : IKeyStore
             return null;
         }
 
+        return ApiKeyVerification.Check(await FindStoredAsync(id, cancellationToken), secret);
+    }
+
+    /// <inheritdoc />
+    async Task<long> IKeyCredentialStore.GetChangeVersionAsync(CancellationToken cancellationToken)
+    {
         try
         {
             await EnsureMigratedAsync(cancellationToken);
             await using var connection = await _database.OpenAsync(cancellationToken);
-            ApiKeyInfo? info = null;
-            byte[] salt = DummySalt, hash = DummyHash;
+            await using var command = new NpgsqlCommand("SELECT version FROM api_key_version WHERE id = 1;", connection);
+            return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+        }
+        catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
+        {
+            throw StoreFaults.Unavailable("keys.authenticate", exception);
+        }
+    }
+
+    /// <inheritdoc />
+    Task<StoredApiKey?> IKeyCredentialStore.FindStoredAsync(string id, CancellationToken cancellationToken) => FindStoredAsync(id, cancellationToken);
+
+    private async Task<StoredApiKey?> FindStoredAsync(string id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await EnsureMigratedAsync(cancellationToken);
+            await using var connection = await _database.OpenAsync(cancellationToken);
+            ApiKeyInfo info;
+            byte[] salt, hash;
             await using (var command = new NpgsqlCommand("SELECT id, name, is_admin, created_at, revoked_at, salt, hash FROM api_keys WHERE id = @id;", connection))
             {
                 command.Parameters.AddWithValue("id", id);
                 await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                if (await reader.ReadAsync(cancellationToken))
+                if (!await reader.ReadAsync(cancellationToken))
                 {
-                    info = ReadInfo(reader);
-                    salt = (byte[])reader.GetValue(5);
-                    hash = (byte[])reader.GetValue(6);
+                    return null;
                 }
+
+                info = ReadInfo(reader);
+                salt = (byte[])reader.GetValue(5);
+                hash = (byte[])reader.GetValue(6);
             }
 
-            var valid = ApiKeyHasher.Verify(salt, hash, secret);
-            if (!valid || info is null || info.RevokedAt is not null)
-            {
-                return null;
-            }
-
-            return info with { Budgets = await ReadBudgetsAsync(connection, info.Id, cancellationToken) };
+            return new StoredApiKey(info with { Budgets = await ReadBudgetsAsync(connection, info.Id, cancellationToken) }, salt, hash);
         }
         catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
         {

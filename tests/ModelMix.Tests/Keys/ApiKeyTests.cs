@@ -103,6 +103,21 @@ public sealed class ApiKeyTests : KeyStoreContractTests
         Assert.False(il.BranchesBackward, "Verify has a loop of its own: a byte loop over the hash would exit at the first difference.");
     }
 
+    /// <summary>
+    /// Every path that accepts a key — each store's <c>AuthenticateAsync</c> and <see cref="CachedKeyStore"/>'s
+    /// in-memory check — goes through <see cref="ApiKeyVerification.Check"/>, which compares through
+    /// <see cref="ApiKeyHasher.Verify"/> (pinned above) on the matched record, and on a dummy record for an unknown id.
+    /// </summary>
+    [Fact]
+    public void The_one_check_of_a_secret_compares_through_the_constant_time_Verify()
+    {
+        var il = MethodIl.Of(typeof(ApiKeyVerification).GetMethod(nameof(ApiKeyVerification.Check))!);
+
+        Assert.Equal(2, il.Calls.Count(call => call.DeclaringType == typeof(ApiKeyHasher) && call.Name == nameof(ApiKeyHasher.Verify)));
+        Assert.DoesNotContain(il.Calls, call => call.DeclaringType == typeof(CryptographicOperations) || call.Name is "SequenceEqual" or "Equals" or "op_Equality");
+        Assert.False(il.BranchesBackward);
+    }
+
     [Fact]
     public async Task The_key_is_stored_only_as_a_salted_hash()
     {
