@@ -187,9 +187,7 @@ public sealed partial class Batcher : IDisposable
             {
                 // Transient trouble never counts towards quarantine, so without this a batch whose polls answer 5xx
                 // forever would be polled forever.
-                var where = submission.UpstreamId is { } id ? $"Message Batch {id}" : $"submission {submission.Id}";
-                LogSubmissionFault(_logger, exception, where, "past ModelMix:Batch:GiveUpAfter, given up");
-                await GiveUpAsync(submission, $"{where} got no usable answer {Age(submission)} after its create call; the last: {Describe(exception)}", cancellationToken);
+                await GiveUpAfterFaultAsync(submission, exception, cancellationToken);
             }
             catch (Exception exception) when (!IsFatal(exception))
             {
@@ -200,6 +198,13 @@ public sealed partial class Batcher : IDisposable
 
     /// <summary>Whether <paramref name="submission"/> is older than <see cref="BatcherOptions.GiveUpAfter"/> (from its create call).</summary>
     private bool PastGiveUp(BatchSubmission submission) => _time.GetUtcNow() - submission.CreatedAt >= _options.GiveUpAfter;
+
+    private async Task GiveUpAfterFaultAsync(BatchSubmission submission, Exception exception, CancellationToken cancellationToken)
+    {
+        var where = submission.UpstreamId is { } id ? $"Message Batch {id}" : $"submission {submission.Id}";
+        LogSubmissionFault(_logger, exception, where, "past ModelMix:Batch:GiveUpAfter, given up");
+        await GiveUpAsync(submission, $"{where} got no usable answer {Age(submission)} after its create call; the last: {Describe(exception)}", cancellationToken);
+    }
 
     private string Age(BatchSubmission submission) =>
         (_time.GetUtcNow() - submission.CreatedAt).ToString(@"d\.hh\:mm\:ss", System.Globalization.CultureInfo.InvariantCulture)
@@ -483,9 +488,7 @@ public sealed partial class Batcher : IDisposable
             {
                 // Transient trouble never counts towards quarantine, so without this a batch whose polls answer 5xx
                 // forever would be polled forever.
-                var where = submission.UpstreamId is { } id ? $"Message Batch {id}" : $"submission {submission.Id}";
-                LogSubmissionFault(_logger, exception, where, "past ModelMix:Batch:GiveUpAfter, given up");
-                await GiveUpAsync(submission, $"{where} got no usable answer {Age(submission)} after its create call; the last: {Describe(exception)}", cancellationToken);
+                await GiveUpAfterFaultAsync(submission, exception, cancellationToken);
             }
             catch (Exception exception) when (!IsFatal(exception))
             {
