@@ -6,11 +6,14 @@ using FakeAnthropic;
 //   dotnet run --project tests/FakeAnthropic -- --urls http://127.0.0.1:9100 [--no-auth] [--delay-ms N] [--event-delay-ms N]
 //     [--fault-share P] [--seed N]   (P in 0..1: that share of answers is a fault: 429, 529, 500, a cut stream or body,
 //                                     malformed JSON, an error event mid-stream; bench/soak.sh uses it)
+//     [--batch-lie-share P]           (that share of Message Batches answers lies: 500, garbage, missing fields, repeated ids,
+//                                     results with garbage, strangers' and repeated lines)
 var url = new Uri("http://127.0.0.1:9100");
 var requireKey = true;
 var delay = TimeSpan.Zero;
 var eventDelay = TimeSpan.Zero;
 var faultShare = 0.0;
+var batchLieShare = 0.0;
 var seed = 1;
 for (var i = 0; i < args.Length; i++)
 {
@@ -21,6 +24,9 @@ for (var i = 0; i < args.Length; i++)
             break;
         case "--fault-share" when i + 1 < args.Length:
             faultShare = double.Parse(args[++i], CultureInfo.InvariantCulture);
+            break;
+        case "--batch-lie-share" when i + 1 < args.Length:
+            batchLieShare = double.Parse(args[++i], CultureInfo.InvariantCulture);
             break;
         case "--seed" when i + 1 < args.Length:
             seed = int.Parse(args[++i], CultureInfo.InvariantCulture);
@@ -44,6 +50,11 @@ await using var server = await FakeAnthropicServer.StartAsync(url, consoleLoggin
 server.RequireApiKey = requireKey;
 server.RecordRequests = false;
 server.SetDefault(FakeReply.Default.WithDelay(delay).WithEventDelay(eventDelay));
+if (batchLieShare > 0)
+{
+    BatchLiar.Install(server.Batches, batchLieShare, seed);
+}
+
 Console.WriteLine($"FakeAnthropic listening on {server.BaseUrl} (Ctrl+C to stop)");
 using var feeding = new CancellationTokenSource();
 var feeder = faultShare > 0 ? FaultFeeder.RunAsync(server, faultShare, seed, delay, eventDelay, feeding.Token) : Task.CompletedTask;

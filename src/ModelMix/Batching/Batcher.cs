@@ -20,7 +20,9 @@ namespace ModelMix.Batching;
 /// the pass moves on to the others. Transient trouble (HTTP 5xx, 429, no answer) is retried with back-off; other
 /// faults also count, and a job that reaches <see cref="BatcherOptions.MaxJobFailures"/> is quarantined: its
 /// unanswered requests end <c>errored</c> (<see cref="QuarantinedErrorType"/>, with the reason) and it is never
-/// retried automatically. One bad result line errors that request alone (<see cref="InvalidResultErrorType"/>).
+/// retried automatically. One bad result line errors that request alone (<see cref="InvalidResultErrorType"/>). A
+/// Message Batch not collected <see cref="BatcherOptions.GiveUpAfter"/> after its create call — transient answers
+/// included — is given up on: its jobs are quarantined, so nothing is polled forever.
 /// </para>
 /// </summary>
 public sealed partial class Batcher : IDisposable
@@ -181,10 +183,65 @@ public sealed partial class Batcher : IDisposable
             {
                 throw;
             }
+            catch (Exception exception) when (!IsFatal(exception) && PastGiveUp(submission))
+            {
+                // Transient trouble never counts towards quarantine, so without this a batch whose polls answer 5xx
+                // forever would be polled forever.
+                await GiveUpAfterFaultAsync(submission, exception, cancellationToken);
+            }
             catch (Exception exception) when (!IsFatal(exception))
             {
                 await SubmissionFaultAsync(submission, exception, cancellationToken);
             }
+        }
+    }
+
+    /// <summary>Whether <paramref name="submission"/> is older than <see cref="BatcherOptions.GiveUpAfter"/> (from its create call).</summary>
+    private bool PastGiveUp(BatchSubmission submission) => _time.GetUtcNow() - submission.CreatedAt >= _options.GiveUpAfter;
+
+    private async Task GiveUpAfterFaultAsync(BatchSubmission submission, Exception exception, CancellationToken cancellationToken)
+    {
+        var where = submission.UpstreamId is { } id ? $"Message Batch {id}" : $"submission {submission.Id}";
+        LogSubmissionFault(_logger, exception, where, "past ModelMix:Batch:GiveUpAfter, given up");
+        await GiveUpAsync(submission, $"{where} got no usable answer {Age(submission)} after its create call; the last: {Describe(exception)}", cancellationToken);
+    }
+
+    private string Age(BatchSubmission submission) =>
+        (_time.GetUtcNow() - submission.CreatedAt).ToString(@"d\.hh\:mm\:ss", System.Globalization.CultureInfo.InvariantCulture)
+        + $" (ModelMix:Batch:GiveUpAfter is {_options.GiveUpAfter.ToString("c", System.Globalization.CultureInfo.InvariantCulture)})";
+
+    private static string Describe(Exception exception) =>
+        exception is MessageBatchesAnswerException or MessageBatchesException ? exception.Message : $"{exception.GetType().Name}: {exception.Message}";
+
+    /// <summary>
+    /// Gives up on a submission past <see cref="BatcherOptions.GiveUpAfter"/>: each job with requests waiting in it is
+    /// quarantined with <paramref name="reason"/> (its requests there end errored, billed as
+    /// <see cref="QuarantineAsync"/> says), which closes the submission and cancels its batch upstream, best effort.
+    /// Never throws, except when stopping.
+    /// </summary>
+    private async Task GiveUpAsync(BatchSubmission submission, string reason, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (await TryCollectBeforeQuarantineAsync(submission.Id, cancellationToken))
+            {
+                return; // its results were there after all: collected
+            }
+
+            var jobIds = (await _store.GetSubmittedItemsAsync(submission.Id, CancellationToken.None)).Select(i => i.JobId).Distinct(StringComparer.Ordinal).ToList();
+            foreach (var jobId in jobIds)
+            {
+                var job = await _store.GetJobAsync(jobId, CancellationToken.None);
+                await QuarantineAsync(jobId, Shorten(reason, MaxReasonLength), job?.Failures ?? 0, submission.Id, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception failure) when (!IsFatal(failure))
+        {
+            LogFaultNotRecorded(_logger, failure, submission.Id);
         }
     }
 
@@ -410,6 +467,9 @@ public sealed partial class Batcher : IDisposable
                     case "ended":
                         await CollectAsync(submission, upstreamId, cancellationToken);
                         break;
+                    case "in_progress" or "canceling" when PastGiveUp(submission):
+                        await GiveUpAsync(submission, $"Message Batch {upstreamId} is still {status} {Age(submission)} after its create call", cancellationToken);
+                        break;
                     case "in_progress" or "canceling":
                         var delay = TimeSpan.FromTicks(Math.Min(Math.Max(submission.PollDelay.Ticks, _options.PollInterval.Ticks) * 2, _options.MaxPollInterval.Ticks));
                         await _store.SetNextPollAsync(submission.Id, _time.GetUtcNow() + delay, delay, cancellationToken);
@@ -423,6 +483,12 @@ public sealed partial class Batcher : IDisposable
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 throw;
+            }
+            catch (Exception exception) when (!IsFatal(exception) && PastGiveUp(submission))
+            {
+                // Transient trouble never counts towards quarantine, so without this a batch whose polls answer 5xx
+                // forever would be polled forever.
+                await GiveUpAfterFaultAsync(submission, exception, cancellationToken);
             }
             catch (Exception exception) when (!IsFatal(exception))
             {
@@ -470,6 +536,11 @@ public sealed partial class Batcher : IDisposable
     private async Task<bool> QuarantineDueAsync(IReadOnlyList<(string JobId, int Failures)> counts, string? submissionId, CancellationToken cancellationToken)
     {
         var closed = false;
+        if (submissionId is not null && counts.Any(c => c.Failures >= _options.MaxJobFailures) && await TryCollectBeforeQuarantineAsync(submissionId, cancellationToken))
+        {
+            return true; // its results were there after all: collected, every job in it made progress
+        }
+
         foreach (var (jobId, failures) in counts)
         {
             if (failures >= _options.MaxJobFailures)
@@ -484,23 +555,31 @@ public sealed partial class Batcher : IDisposable
 
     /// <summary>
     /// Quarantines a job: its queued requests (and those waiting in <paramref name="submissionId"/>) end errored with the
-    /// reason — recorded in the ledger first — and it is never retried automatically. A batch left holding nothing to
+    /// reason — recorded in the ledger first, those that were waiting upstream at their worst case
+    /// (<see cref="QuarantineRecord"/>), the queued ones at 0 — and it is never retried automatically. A batch left holding nothing to
     /// wait for is canceled upstream, best effort. True when <paramref name="submissionId"/> was closed.
     /// </summary>
     private async Task<bool> QuarantineAsync(string jobId, string reason, int failures, string? submissionId, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        var result = ErrorResult(QuarantinedErrorType, $"ModelMix quarantined this batch job after {failures} faults and will not retry it; the last: {reason}");
+        var result = ErrorResult(QuarantinedErrorType, failures > 0
+            ? $"ModelMix quarantined this batch job after {failures} faults and will not retry it; the last: {reason}"
+            : $"ModelMix quarantined this batch job and will not retry it: {reason}");
         var pending = (await _store.GetItemsAsync(jobId, CancellationToken.None)).Where(i => i.Status == "queued").ToList();
+        var sent = new HashSet<string>(StringComparer.Ordinal);
         if (submissionId is not null)
         {
-            pending.AddRange((await _store.GetSubmittedItemsAsync(submissionId, CancellationToken.None)).Where(i => i.JobId == jobId));
+            var waiting = (await _store.GetSubmittedItemsAsync(submissionId, CancellationToken.None)).Where(i => i.JobId == jobId).ToList();
+            pending.AddRange(waiting);
+            sent.UnionWith(waiting.Select(i => i.Id));
         }
 
         // The ledger first (idempotent by record id), then the store: a crash in between quarantines again, records once.
+        // A request waiting upstream may have been processed (and billed by Anthropic) though its result could not be
+        // read: it is charged its documented worst case, flagged estimated. A queued one was never sent: 0.
         foreach (var item in pending)
         {
-            await _recorder.RecordAsync(ToRecord(item, now, "errored", result), CancellationToken.None);
+            await _recorder.RecordAsync(QuarantineRecord(item, now, result, sent.Contains(item.Id)), CancellationToken.None);
         }
 
         await _recorder.Ledger.FlushAsync(CancellationToken.None);
@@ -512,7 +591,7 @@ public sealed partial class Batcher : IDisposable
         var recorded = pending.Select(i => i.Id).ToHashSet(StringComparer.Ordinal);
         foreach (var item in quarantine.Errored.Where(i => !recorded.Contains(i.Id)))
         {
-            await _recorder.RecordAsync(ToRecord(item, now, "errored", result), CancellationToken.None);
+            await _recorder.RecordAsync(QuarantineRecord(item, now, result, sent: false), CancellationToken.None);
             await _recorder.Ledger.FlushAsync(CancellationToken.None);
         }
 
@@ -540,6 +619,71 @@ public sealed partial class Batcher : IDisposable
 
         await NotifyEndedAsync([jobId], cancellationToken);
         return submissionId is not null && quarantine.Closed.Any(c => c.SubmissionId == submissionId);
+    }
+
+    /// <summary>
+    /// Before quarantining requests that wait in a Message Batch: tries once to collect that batch's results, in case
+    /// the upstream processed them and only its status answers were unusable. True when it was collected (every
+    /// request in it has its result and ledger record, billed as usual); false — logged — when the results cannot be
+    /// had (the batch has not ended, or the upstream fails), and the requests are quarantined.
+    /// </summary>
+    private async Task<bool> TryCollectBeforeQuarantineAsync(string submissionId, CancellationToken cancellationToken)
+    {
+        if ((await _store.GetOpenSubmissionsAsync(CancellationToken.None)).FirstOrDefault(s => s.Id == submissionId) is not { UpstreamId: { } upstreamId } submission)
+        {
+            return false;
+        }
+
+        try
+        {
+            await CollectAsync(submission, upstreamId, cancellationToken);
+            return true;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception exception) when (!IsFatal(exception))
+        {
+            LogNoResultsBeforeQuarantine(_logger, exception, upstreamId);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The ledger record of a request ended by its job's quarantine. One that was <paramref name="sent"/> upstream in a
+    /// batch whose results could not be read is charged <see cref="WorstCaseUsage"/>, flagged
+    /// <see cref="LedgerRecord.UsageEstimated"/>; one never sent costs nothing.
+    /// </summary>
+    internal static LedgerRecord QuarantineRecord(BatchItem item, DateTimeOffset at, string result, bool sent)
+    {
+        var record = ToRecord(item, at, "errored", result);
+        return sent ? record with { Usage = WorstCaseUsage(item.Params), UsageEstimated = true } : record;
+    }
+
+    /// <summary>
+    /// The documented worst case of one batch request whose outcome upstream is unknown: its input estimated from its
+    /// params as a budget hold estimates it (<see cref="UsageEstimate.Unanswered(ReadOnlySpan{byte}, long)"/>: one
+    /// token per 4 bytes of JSON) and its whole <c>max_tokens</c> of output, at the batch tier.
+    /// </summary>
+    internal static TokenUsage WorstCaseUsage(byte[] parameters)
+    {
+        long maxTokens = 0;
+        try
+        {
+            using var document = JsonDocument.Parse(parameters);
+            if (document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("max_tokens", out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var parsed))
+            {
+                maxTokens = parsed;
+            }
+        }
+        catch (JsonException)
+        {
+            // Params are validated when the job is queued; an unreadable one is held for its input alone.
+        }
+
+        return UsageEstimate.Unanswered(parameters, maxTokens) with { ServiceTier = ServiceTier.Batch };
     }
 
     private async Task CollectAsync(BatchSubmission submission, string upstreamId, CancellationToken cancellationToken)
@@ -801,6 +945,9 @@ public sealed partial class Batcher : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Settling batch job {JobId} after it ended failed; its budget reservation is reclaimed when it expires")]
     private static partial void LogJobEndedFailed(ILogger logger, Exception exception, string jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The results of Message Batch {BatchId} could not be read before quarantining its requests; those requests are charged their worst case (usage_estimated)")]
+    private static partial void LogNoResultsBeforeQuarantine(ILogger logger, Exception exception, string batchId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Canceling Message Batch {BatchId} upstream failed; it is collected when it ends")]
     private static partial void LogCancelFailed(ILogger logger, Exception exception, string batchId);

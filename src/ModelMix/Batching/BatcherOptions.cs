@@ -44,6 +44,17 @@ public sealed class BatcherOptions
     /// <summary>The longest wait between two tries after faults.</summary>
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// How long after its create call a Message Batch may go without being collected before the batcher gives up on
+    /// it (default 36 h: the API's 24 h processing window plus 12 h for the upstream to recover). A batch still not
+    /// <c>ended</c>, or whose poll or results keep failing — even with transient answers (5xx, 429, no answer), which
+    /// never count towards <see cref="MaxJobFailures"/> — is given up on at its first poll past this age: its jobs are
+    /// quarantined with the reason, so the upstream is not polled forever and their budget holds settle. Their
+    /// requests waiting in it are billed: their results when the upstream hands them over, else the documented worst
+    /// case (docs/batch.md, "Quarantine").
+    /// </summary>
+    public TimeSpan GiveUpAfter { get; set; } = TimeSpan.FromHours(36);
+
     /// <summary>What is wrong with these options, one line per setting, named as in configuration (<c>ModelMix:Batch:…</c>); empty when nothing is.</summary>
     public IReadOnlyList<string> Problems()
     {
@@ -77,6 +88,11 @@ public sealed class BatcherOptions
         if (PollInterval < TimeSpan.Zero || MaxPollInterval < TimeSpan.Zero)
         {
             problems.Add($"{Section}{nameof(PollInterval)} and {Section}{nameof(MaxPollInterval)} must not be negative ({PollInterval}, {MaxPollInterval}).");
+        }
+
+        if (GiveUpAfter <= TimeSpan.Zero)
+        {
+            problems.Add($"{Section}{nameof(GiveUpAfter)} must be positive (it is {GiveUpAfter}).");
         }
 
         if (IdleInterval <= TimeSpan.Zero)

@@ -11,7 +11,10 @@ namespace ModelMix.Budgets;
 /// model's long-context rates when that estimate crosses its threshold, and the fast-mode and data-residency
 /// multipliers when the body mentions <c>speed</c> or <c>inference_geo</c>; plus, for every server tool the body
 /// declares in <c>tools</c> (<see cref="ServerToolsWorstCaseUsd"/>), its fee for <c>max_uses</c> uses (or
-/// <see cref="AssumedUsesWithoutMaxUses"/>) and, for web fetch with <c>max_content_tokens</c>, that content as input.
+/// <see cref="AssumedUsesWithoutMaxUses"/>) and, for web fetch with <c>max_content_tokens</c>, that content as input;
+/// and, for every image or document the upstream loads itself from a URL or a Files API file
+/// (<see cref="ReferencedInputTokens"/>), its documented worst case as input, the whole capped at the model's
+/// context window.
 /// </summary>
 /// <remarks>
 /// The output part is a true bound (the API never returns more than <c>max_tokens</c>). The input part is an
@@ -41,8 +44,16 @@ public static class BudgetEstimator
     public static decimal WorstCaseUsd(PriceBook prices, string model, ReadOnlySpan<byte> body, long maxTokens, DateTimeOffset at, bool batch)
     {
         ArgumentNullException.ThrowIfNull(prices);
-        var inputTokens = TokenEstimator.EstimateUtf8(body);
         var price = prices.GetPrice(model, at);
+        var inputTokens = TokenEstimator.EstimateUtf8(body);
+        var referenced = ReferencedInputTokens(body);
+        if (referenced > 0)
+        {
+            // Content the upstream fetches or loads itself (a URL, a Files API file) is input the body does not show.
+            // No prompt can exceed the model's context window, so that bounds it when the catalog knows the window.
+            var window = prices.TryGetEntry(model, out var entry) && entry.ContextWindow is { } known ? known : long.MaxValue;
+            inputTokens = Math.Max(inputTokens, Math.Min(inputTokens + referenced, window));
+        }
 
         decimal input, output, cacheWrite5m, cacheWrite1h;
         if (price.LongContext is { } longContext && inputTokens > longContext.ThresholdTokens)
@@ -76,6 +87,90 @@ public static class BudgetEstimator
         var tokens = ((inputTokens * inputRate) + (Math.Max(0, maxTokens) * output)) / PerMillion * multiplier;
         return tokens + ServerToolsWorstCaseUsd(prices, body, inputRate * multiplier, at);
     }
+
+    /// <summary>
+    /// The input tokens held for an image the upstream loads from a URL or a Files API file (a content block
+    /// <c>{"type":"image","source":{"type":"url"|"file",…}}</c>): an image costs about width × height / 750 tokens,
+    /// and the API scales down any image past its model's limit (1,568 px on the long edge, ~1,600 tokens; the
+    /// high-resolution tier of newer models, 3.75 MP) before it is read, so 3,750,000 / 750 = 5,000 tokens bounds any
+    /// one image (docs/keys-and-budgets.md, "Referenced documents and images").
+    /// </summary>
+    public const long ReferencedImageTokens = 5_000;
+
+    /// <summary>
+    /// The pages held for a document the upstream loads from a URL or a Files API file (a content block
+    /// <c>{"type":"document","source":{"type":"url"|"file",…}}</c>): the API's limit on PDF pages per request — 600
+    /// (100 when the request's context window is under 1M tokens).
+    /// </summary>
+    public const long ReferencedDocumentPages = 600;
+
+    /// <summary>
+    /// The input tokens held per page of a referenced document: each PDF page is read as an image
+    /// (<see cref="ReferencedImageTokens"/>) plus its extracted text, held for another 5,000.
+    /// </summary>
+    public const long ReferencedDocumentTokensPerPage = 10_000;
+
+    /// <summary>
+    /// The input the upstream adds to <paramref name="body"/> by loading referenced content: every content block —
+    /// in any message, tool result or nested block — whose <c>source</c> is a <c>url</c> or a Files API <c>file</c>:
+    /// <see cref="ReferencedImageTokens"/> for an image, <see cref="ReferencedDocumentPages"/> ×
+    /// <see cref="ReferencedDocumentTokensPerPage"/> for a document or any other block. Inline sources (base64, text,
+    /// content) are in the body already and add nothing. <see cref="WorstCaseUsd(PriceBook, string, ReadOnlySpan{byte}, long, DateTimeOffset, bool)"/>
+    /// caps the request's input at the model's context window, which no prompt exceeds. 0 when there is none.
+    /// </summary>
+    public static long ReferencedInputTokens(ReadOnlySpan<byte> body)
+    {
+        // A source object (or an escaped name that could spell one) must be present; most bodies are skipped here.
+        if (body.IndexOf("source"u8) < 0 && body.IndexOf("\\u"u8) < 0)
+        {
+            return 0;
+        }
+
+        try
+        {
+            var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 256 });
+            using var document = JsonDocument.ParseValue(ref reader);
+            return Referenced(document.RootElement);
+        }
+        catch (JsonException)
+        {
+            return 0; // malformed JSON is refused before it is sent (the proxy parses the body first)
+        }
+    }
+
+    private static long Referenced(JsonElement element)
+    {
+        long total = 0;
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray())
+                {
+                    total = Add(total, Referenced(item));
+                }
+
+                break;
+            case JsonValueKind.Object:
+                if (element.TryGetProperty("source", out var source) && source.ValueKind == JsonValueKind.Object
+                    && source.TryGetProperty("type", out var sourceType) && sourceType.ValueKind == JsonValueKind.String
+                    && (sourceType.ValueEquals("url"u8) || sourceType.ValueEquals("file"u8)))
+                {
+                    var image = element.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.ValueEquals("image"u8);
+                    total = Add(total, image ? ReferencedImageTokens : ReferencedDocumentPages * ReferencedDocumentTokensPerPage);
+                }
+
+                foreach (var property in element.EnumerateObject())
+                {
+                    total = Add(total, Referenced(property.Value));
+                }
+
+                break;
+        }
+
+        return total;
+    }
+
+    private static long Add(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
 
     /// <summary>
     /// The worst case of the server tools <paramref name="body"/> declares in its top-level <c>tools</c>: each priced

@@ -115,7 +115,12 @@ public sealed class BatchFaultIsolationEndToEndTests
     public async Task The_real_serve_process_keeps_running_when_the_upstream_lies_and_after_a_restart_on_the_same_database()
     {
         await using var fake = await FakeAnthropicServer.StartAsync();
-        fake.Batches.Lie = a => a.Call == "retrieve" ? a.Without("processing_status") : null;
+        fake.Batches.Lie = a => a.Call switch
+        {
+            "retrieve" => a.Without("processing_status"),
+            "results" => a.Failing(500), // else the batcher collects the results it finds before quarantining
+            _ => null,
+        };
         using var dir = new TempDirectory();
         var db = Path.Combine(dir.Path, "ledger.db");
         var environment = new Dictionary<string, string>
@@ -200,6 +205,9 @@ public sealed class BatchFaultIsolationEndToEndTests
                 return a.Garbage();
             case "retrieve" when Is("flaky") && Interlocked.Increment(ref flakyPolls) <= 5:
                 return a.Failing(503);
+            case "results" when Is("poll-missing") || Is("poll-unknown") || Is("poll-garbage"):
+                return a.Failing(500); // else the batcher collects the results it finds before quarantining
+
             case "results" when a.Status == 200:
             {
                 var edited = a.EditLines(line =>

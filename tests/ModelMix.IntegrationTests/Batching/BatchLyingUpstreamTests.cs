@@ -105,34 +105,42 @@ public sealed class BatchLyingUpstreamTests
         await AssertServingAsync(proxy);
     }
 
+    /// <summary>A poll answer that lies about the batch: no status, an unknown one, garbage, or a 404.</summary>
+    private static FakeBatchAnswer PollLie(FakeBatchAnswer answer, string lie) => lie switch
+    {
+        "missing" => answer.Without("processing_status"),
+        "unknown" => answer.With("processing_status", "exploded"),
+        "garbage" => answer.Garbage(),
+        _ => answer with { Status = 404, Body = """{"type":"error","error":{"type":"not_found_error","message":"No batch found"}}""" },
+    };
+
     [Theory]
     [InlineData("missing")]
     [InlineData("unknown")]
     [InlineData("garbage")]
     [InlineData("not-found")]
-    public async Task A_poll_answer_that_lies_about_the_batch_quarantines_its_job_after_MaxJobFailures_polls_and_the_proxy_keeps_serving(string lie)
+    public async Task A_poll_answer_that_lies_about_the_batch_quarantines_its_job_after_MaxJobFailures_polls_charging_its_sent_requests_their_worst_case(string lie)
     {
-        await using var proxy = await ProxyHarness.StartAsync(FastFaults);
+        await using var proxy = await ProxyHarness.StartAsync(FastFaults, new AnchoredClock()); // the day window read at the end is the one charged
         var retrieves = 0;
         proxy.Fake.Batches.Lie = a =>
         {
-            if (a.Call != "retrieve")
+            switch (a.Call)
             {
-                return null;
+                case "retrieve":
+                    Interlocked.Increment(ref retrieves);
+                    return PollLie(a, lie);
+                case "results":
+                    return a.Failing(500); // the answers the upstream processed cannot be had either
+                default:
+                    return null;
             }
-
-            Interlocked.Increment(ref retrieves);
-            return lie switch
-            {
-                "missing" => a.Without("processing_status"),
-                "unknown" => a.With("processing_status", "exploded"),
-                "garbage" => a.Garbage(),
-                _ => a with { Status = 404, Body = """{"type":"error","error":{"type":"not_found_error","message":"No batch found"}}""" },
-            };
         };
-        using var http = proxy.Http();
+        var key = await BatchBudgetTests.CreateKeyAsync(proxy, "1/day");
+        using var http = BatchBudgetTests.Http(proxy, key.Key);
 
-        var job = await WaitForEndAsync(proxy, http, await SubmitAsync(http, "a", "b"));
+        var jobId = await SubmitAsync(http, "a", "b");
+        var job = await WaitForEndAsync(proxy, http, jobId);
 
         AssertQuarantined(job, lie switch
         {
@@ -147,6 +155,129 @@ public sealed class BatchLyingUpstreamTests
         await BatchProxyTests.WaitUntilAsync(() => proxy.Fake.Batches.CancelCount == 1); // and its batch is canceled upstream, best effort (right after)
         var lines = (await http.GetStringAsync($"v1/modelmix/batch/{job["id"]}/results")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.All(lines, l => Assert.Equal("batch_quarantined", JsonNode.Parse(l)!["result"]!["error"]!["error"]!["type"]!.GetValue<string>()));
+
+        // The upstream may have processed (and billed) both: each is charged its documented worst case, flagged
+        // estimated. Params {"model":"claude-haiku-4-5","max_tokens":64,…"Summarize ticket a."}]} are 105 bytes =
+        // ⌈105/4⌉ = 27 input tokens, plus max_tokens 64 of output, at Haiku 4.5's batch rates ($0.50 / $2.50 per MTok):
+        // 27 × 0.50/1e6 + 64 × 2.50/1e6 = 0.0000135 + 0.00016 = 0.0001735 each.
+        var records = await BatchProxyTests.ReadLedgerAsync(proxy.DbPath, 2);
+        Assert.All(records, r =>
+        {
+            Assert.Equal(("batch_quarantined", true, 27L, 64L), (r.ErrorType, r.UsageEstimated, r.Usage.InputTokens, r.Usage.OutputTokens));
+            Assert.Equal(0.0001735m, r.Cost!.Value.Total);
+        });
+        var usage = await BatchBudgetTests.WaitSettledAsync(proxy, key.Info.BudgetScope);
+        Assert.Equal((0m, 2 * 0.0001735m), (usage.ReservedUsd, usage.SpentUsd)); // the hold settled to the estimates
+        await AssertServingAsync(proxy, key.Key);
+    }
+
+    [Theory]
+    [InlineData("missing")]
+    [InlineData("garbage")]
+    [InlineData("not-found")]
+    public async Task A_poll_answer_that_lies_about_a_batch_whose_results_are_there_collects_them_before_quarantining_anything(string lie)
+    {
+        await using var proxy = await ProxyHarness.StartAsync(FastFaults);
+        proxy.Fake.Batches.Lie = a => a.Call == "retrieve" ? PollLie(a, lie) : null;
+        using var http = proxy.Http();
+
+        var job = await WaitForEndAsync(proxy, http, await SubmitAsync(http, "a", "b"));
+
+        // After MaxJobFailures lies the batcher looks for the results once more: the upstream processed the batch, so
+        // they are collected and billed as usual instead of being thrown away at $0.
+        Assert.Equal(2, Count(job, "succeeded"));
+        Assert.Null(job["quarantined_at"]?.GetValue<string>());
+        Assert.Equal(0, job["failure_count"]!.GetValue<int>()); // collected: progress
+        Assert.Equal(1, proxy.Fake.Batches.CreateCount);
+        var records = await BatchProxyTests.ReadLedgerAsync(proxy.DbPath, 2);
+        Assert.Equal(2, records.Count(r => r is { Status: LedgerStatus.Ok, UsageEstimated: false } && r.Cost!.Value.Total > 0));
+        await AssertServingAsync(proxy);
+    }
+
+    /// <summary>Fast faults, and a give-up on a batch not collected one second after its create.</summary>
+    private static void FastGiveUp(Dictionary<string, string?> settings)
+    {
+        FastFaults(settings);
+        settings["ModelMix:Batch:GiveUpAfter"] = "00:00:01";
+    }
+
+    [Fact]
+    public async Task A_batch_whose_polls_answer_500_forever_is_given_up_after_GiveUpAfter_its_requests_charged_their_worst_case_and_its_hold_settled()
+    {
+        await using var proxy = await ProxyHarness.StartAsync(FastGiveUp, new AnchoredClock());
+        var retrieves = 0;
+        proxy.Fake.Batches.Lie = a =>
+        {
+            if (a.Call == "retrieve")
+            {
+                Interlocked.Increment(ref retrieves);
+            }
+
+            return a.Call is "retrieve" or "results" or "cancel" ? a.Failing(500) : null;
+        };
+        var key = await BatchBudgetTests.CreateKeyAsync(proxy, "1/day");
+        using var http = BatchBudgetTests.Http(proxy, key.Key);
+
+        var jobId = await SubmitAsync(http, "a", "b");
+        var job = await WaitForEndAsync(proxy, http, jobId);
+
+        Assert.NotNull(job["quarantined_at"]?.GetValue<string>());
+        Assert.Equal(0, job["failure_count"]!.GetValue<int>()); // 500s never count: it was the give-up that ended it
+        var reason = job["last_error"]!.GetValue<string>();
+        Assert.Contains("GiveUpAfter", reason, StringComparison.Ordinal);
+        Assert.Contains("500", reason, StringComparison.Ordinal);
+        Assert.Equal(2, Count(job, "errored"));
+        Assert.True(Volatile.Read(ref retrieves) >= 2, $"{retrieves} polls"); // polled with back-off until the give-up
+
+        // Worst case of each, as in the lying-poll test: 27 input + 64 output tokens at Haiku 4.5's batch rates = $0.0001735.
+        var records = await BatchProxyTests.ReadLedgerAsync(proxy.DbPath, 2);
+        Assert.All(records, r => Assert.Equal(("batch_quarantined", true, 0.0001735m), (r.ErrorType, r.UsageEstimated, r.Cost!.Value.Total)));
+        var usage = await BatchBudgetTests.WaitSettledAsync(proxy, key.Info.BudgetScope);
+        Assert.Equal((0m, 2 * 0.0001735m), (usage.ReservedUsd, usage.SpentUsd));
+
+        // Given up means no longer polled.
+        var after = Volatile.Read(ref retrieves);
+        await Task.Delay(1000);
+        Assert.Equal(after, Volatile.Read(ref retrieves));
+        await AssertServingAsync(proxy, key.Key);
+    }
+
+    [Fact]
+    public async Task A_batch_the_upstream_says_is_in_progress_forever_is_given_up_after_GiveUpAfter_and_canceled_upstream()
+    {
+        await using var proxy = await ProxyHarness.StartAsync(FastGiveUp);
+        proxy.Fake.Batches.Lie = a => a is { Call: "retrieve", Status: 200 } ? a.With("processing_status", "in_progress") : null;
+        proxy.Fake.Batches.ProcessingTime = TimeSpan.FromDays(1); // and it is not done: no results to be had
+        using var http = proxy.Http();
+
+        var job = await WaitForEndAsync(proxy, http, await SubmitAsync(http, "slow"));
+
+        Assert.NotNull(job["quarantined_at"]?.GetValue<string>());
+        Assert.Contains("still in_progress", job["last_error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(1, Count(job, "errored"));
+        await BatchProxyTests.WaitUntilAsync(() => proxy.Fake.Batches.CancelCount == 1);
+        var record = Assert.Single(await BatchProxyTests.ReadLedgerAsync(proxy.DbPath, 1));
+        Assert.True(record.UsageEstimated);
+        await AssertServingAsync(proxy);
+    }
+
+    [Fact]
+    public async Task A_results_file_that_repeats_a_custom_id_records_and_stores_that_request_once()
+    {
+        await using var proxy = await ProxyHarness.StartAsync(FastFaults);
+        proxy.Fake.Batches.Lie = a => a is { Call: "results", Status: 200 }
+            ? a.EditLines(line => LineIs(proxy.Fake.Batches, a, line, "twice") ? line + "\n" + line.Replace("\"succeeded\"", "\"errored\"", StringComparison.Ordinal) : line)
+            : null;
+        using var http = proxy.Http();
+
+        var job = await WaitForEndAsync(proxy, http, await SubmitAsync(http, "once", "twice"));
+
+        Assert.Equal(2, Count(job, "succeeded")); // the first line for it counts; the repeat is a stranger, skipped
+        var records = await BatchProxyTests.ReadLedgerAsync(proxy.DbPath, 2);
+        await Task.Delay(300);
+        records = await BatchProxyTests.ReadLedgerAsync(proxy.DbPath, 2);
+        Assert.Equal(2, records.Count);
+        Assert.All(records, r => Assert.Equal(LedgerStatus.Ok, r.Status));
         await AssertServingAsync(proxy);
     }
 
@@ -288,7 +419,12 @@ public sealed class BatchLyingUpstreamTests
     public async Task Modelmix_batch_status_shows_a_quarantined_job_as_ended_with_its_reason_and_wait_returns()
     {
         await using var proxy = await ProxyHarness.StartAsync(FastFaults);
-        proxy.Fake.Batches.Lie = a => a.Call == "retrieve" ? a.With("processing_status", "on_fire") : null;
+        proxy.Fake.Batches.Lie = a => a.Call switch
+        {
+            "retrieve" => a.With("processing_status", "on_fire"),
+            "results" => a.Failing(503), // no results to collect instead
+            _ => null,
+        };
         using var http = proxy.Http();
         var jobId = await SubmitAsync(http, "cli");
 

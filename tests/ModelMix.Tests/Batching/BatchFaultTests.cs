@@ -27,6 +27,7 @@ public sealed class BatchFaultTests
     [InlineData(nameof(BatcherOptions.RetryDelay), "ModelMix:Batch:RetryDelay must be positive")]
     [InlineData(nameof(BatcherOptions.MaxRetryDelay), "ModelMix:Batch:MaxRetryDelay must be at least ModelMix:Batch:RetryDelay")]
     [InlineData(nameof(BatcherOptions.IdleInterval), "ModelMix:Batch:IdleInterval must be positive")]
+    [InlineData(nameof(BatcherOptions.GiveUpAfter), "ModelMix:Batch:GiveUpAfter must be positive")]
     public void Settings_the_batcher_cannot_work_with_are_named(string setting, string problem)
     {
         var options = new BatcherOptions();
@@ -41,12 +42,27 @@ public sealed class BatchFaultTests
             case nameof(BatcherOptions.MaxRetryDelay):
                 options.MaxRetryDelay = TimeSpan.FromSeconds(1);
                 break;
+            case nameof(BatcherOptions.GiveUpAfter):
+                options.GiveUpAfter = TimeSpan.Zero;
+                break;
             default:
                 options.IdleInterval = TimeSpan.Zero;
                 break;
         }
 
         Assert.StartsWith(problem, Assert.Single(options.Problems()), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{"model":"claude-haiku-4-5","max_tokens":64,"messages":[{"role":"user","content":"Summarize ticket a."}]}""", 27, 64)] // 105 bytes: ⌈105/4⌉ = 27
+    [InlineData("""{"max_tokens":1000}""", 5, 1000)] // 19 bytes: ⌈19/4⌉ = 5
+    [InlineData("""{"max_tokens":"lots"}""", 6, 0)] // 21 bytes; no readable max_tokens: input alone
+    [InlineData("not json", 2, 0)] // 8 bytes
+    public void A_quarantined_request_that_was_sent_is_estimated_at_its_input_and_whole_max_tokens_at_the_batch_tier(string parameters, long input, long output)
+    {
+        var usage = Batcher.WorstCaseUsage(System.Text.Encoding.UTF8.GetBytes(parameters));
+
+        Assert.Equal((input, output, ServiceTier.Batch), (usage.InputTokens, usage.OutputTokens, usage.ServiceTier));
     }
 
     [Theory]

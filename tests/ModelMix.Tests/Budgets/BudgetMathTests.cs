@@ -230,6 +230,62 @@ public sealed class BudgetMathTests
             total.Message);
     }
 
+    [Theory]
+    // Haiku 4.5 at $1 / $5 per MTok, context window 200,000 tokens; every body is padded to 800 bytes = 200 input
+    // tokens, plus 1000 output tokens: 200*1 + 1000*5 = 5200 /1e6 = 0.0052 before anything referenced.
+    // an image from a URL: 5,000 tokens more: (200 + 5000)*1 + 1000*5 = 10200 /1e6 = 0.0102
+    [InlineData("""[{"type":"image","source":{"type":"url","url":"https://a.test/cat.png"}},{"type":"text","text":"what is it?"}]""", "0.0102")]
+    // an image from the Files API, source first: the same 0.0102
+    [InlineData("""[{"source":{"file_id":"file_011","type":"file"},"type":"image"}]""", "0.0102")]
+    // two referenced images: (200 + 2*5000)*1 + 5000 = 15200 /1e6 = 0.0152
+    [InlineData("""[{"type":"image","source":{"type":"url","url":"https://a.test/1.png"}},{"type":"image","source":{"type":"file","file_id":"file_2"}}]""", "0.0152")]
+    // an inline (base64) image is in the body already: 0.0052
+    [InlineData("""[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}}]""", "0.0052")]
+    // a PDF from a URL: 600 pages * 10,000 tokens = 6,000,000 more, capped at the 200,000-token context window:
+    // 200000*1 + 1000*5 = 205000 /1e6 = 0.205
+    [InlineData("""[{"type":"document","source":{"type":"url","url":"https://a.test/report.pdf"}}]""", "0.205")]
+    // a Files API document inside a tool result: the same 0.205
+    [InlineData("""[{"type":"tool_result","tool_use_id":"t1","content":[{"type":"document","source":{"type":"file","file_id":"file_3"}}]}]""", "0.205")]
+    // a plain-text document is in the body already: 0.0052
+    [InlineData("""[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"hello"}}]""", "0.0052")]
+    // "source" and "url" in the prompt's text are not a block: 0.0052
+    [InlineData("""[{"type":"text","text":"a source of type url: https://a.test/x.pdf"}]""", "0.0052")]
+    public void Worst_case_holds_images_and_documents_the_upstream_loads_itself(string content, string expected)
+    {
+        var body = BodyWithContent(content, 800);
+
+        var cost = BudgetEstimator.WorstCaseUsd(PriceBook.Default, "claude-haiku-4-5", body, 1000, At);
+
+        Assert.Equal(decimal.Parse(expected, System.Globalization.CultureInfo.InvariantCulture), cost);
+    }
+
+    [Fact]
+    public void A_batch_worst_case_discounts_referenced_input_like_any_token()
+    {
+        // 800 bytes = 200 tokens + one URL image (5,000): ((200 + 5000)*1 + 1000*5) * 0.5 = 5100 /1e6 = 0.0051.
+        var body = BodyWithContent("""[{"type":"image","source":{"type":"url","url":"https://a.test/cat.png"}}]""", 800);
+
+        Assert.Equal(0.0051m, BudgetEstimator.WorstCaseUsd(PriceBook.Default, "claude-haiku-4-5", body, 1000, At, batch: true));
+    }
+
+    [Fact]
+    public void Referenced_input_is_counted_per_block_wherever_it_is()
+    {
+        var json = """{"system":[{"type":"text","text":"s"}],"messages":[{"role":"user","content":[{"type":"image","source":{"type":"url","url":"u"}}]},{"role":"user","content":[{"type":"tool_result","content":[{"type":"image","source":{"type":"file","file_id":"f"}},{"type":"document","source":{"type":"url","url":"d"}}]}]}]}""";
+
+        // 2 images * 5,000 + 1 document * 600 pages * 10,000 = 6,010,000
+        Assert.Equal(6_010_000L, BudgetEstimator.ReferencedInputTokens(Encoding.UTF8.GetBytes(json)));
+        Assert.Equal(0L, BudgetEstimator.ReferencedInputTokens("""{"messages":[{"role":"user","content":"hi"}]}"""u8));
+    }
+
+    private static byte[] BodyWithContent(string content, int length)
+    {
+        var head = "{\"messages\":[{\"role\":\"user\",\"content\":" + content + "}],\"x\":\"";
+        var bytes = Encoding.UTF8.GetBytes(head + new string('a', length - Encoding.UTF8.GetByteCount(head) - 2) + "\"}");
+        Assert.Equal(length, bytes.Length);
+        return bytes;
+    }
+
     private static byte[] BodyWithTools(string tools, int length)
     {
         var head = "{\"tools\":" + tools + ",\"x\":\"";
