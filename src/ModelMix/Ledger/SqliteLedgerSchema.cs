@@ -127,6 +127,10 @@ internal static class SqliteLedgerSchema
         ALTER TABLE ledger_records ADD COLUMN client_disconnected INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE ledger_records ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0;
         """,
+
+        // 6: hourly rollups (docs/ledger.md, "Rollups"), kept by the writer in each batch's transaction; built here
+        // from the rows already stored. The SQL is LedgerRollupSql's, shared with PostgreSQL.
+        SqliteLedgerRollups.MigrationStep,
     ];
 
     /// <summary>The schema version this code writes and understands.</summary>

@@ -126,6 +126,7 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
             var connection = OpenWriter();
             var insert = _insert ??= new SqliteLedgerInsert(connection); // prepared after the migrations ran
             using var transaction = connection.BeginTransaction(deferred: false);
+            insert.StartBatch();
             var pacer = CpuPacer.StartDefault(); // a full batch is ~10 ms of CPU: hand the core back now and then
             for (var i = 0; i < records.Count; i++)
             {
@@ -134,6 +135,7 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
                 pacer.Tick();
             }
 
+            SqliteLedgerRollups.AddInserted(connection, transaction, insert.FirstInsertedSeq); // hourly rollups (docs/ledger.md)
             transaction.Commit();
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not ObjectDisposedException)
@@ -321,6 +323,7 @@ public sealed partial class SqliteLedgerStore : ILedgerStore
                 pragmas.ExecuteNonQuery();
             }
 
+            SqliteLedgerRollups.RegisterFunctions(connection); // exact decimal sums for the rollups and their backfill
             _writer = connection;
             return connection;
         }

@@ -125,6 +125,10 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
             ADD COLUMN client_disconnected boolean NOT NULL DEFAULT false,
             ADD COLUMN usage_estimated boolean NOT NULL DEFAULT false;
         """,
+
+        // 5: hourly rollups (docs/ledger.md, "Rollups"), kept by each batch's move; built here from the rows already
+        // stored. The SQL is LedgerRollupSql's, shared with SQLite.
+        PostgresLedgerRollups.MigrationStep,
     ];
 
     private static readonly string CreateBatchTable =
@@ -134,6 +138,8 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
 
     private static readonly string MoveBatch =
         $"INSERT INTO ledger_records ({SqliteLedgerSchema.SelectColumns}) SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_batch ORDER BY ord ON CONFLICT (id) DO NOTHING;";
+
+    private static readonly string MoveBatchWithRollups = PostgresLedgerRollups.WithRollups(MoveBatch);
 
     private readonly PostgresDatabase _database;
     private readonly ILogger _logger;
@@ -196,7 +202,7 @@ public sealed partial class PostgresLedgerStore : ILedgerStore
             await importer.CompleteAsync(cancellationToken);
         }
 
-        await PostgresDatabase.ExecuteAsync(connection, transaction, MoveBatch, cancellationToken);
+        await PostgresDatabase.ExecuteAsync(connection, transaction, MoveBatchWithRollups, cancellationToken); // + hourly rollups
         await transaction.CommitAsync(cancellationToken);
     }
 
