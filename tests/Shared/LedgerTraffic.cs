@@ -7,7 +7,7 @@ namespace ModelMix.Tests.Shared;
 /// <summary>
 /// Realistic mixed ledger traffic for the rollup tests and the scale benchmark (bench/ledger-scale.sh): keys, task
 /// labels, models, efforts, sessions, retries, escalations, routing calls, errors, unpriced calls, cache reads and
-/// writes, batch, fast mode, a data-residency geo, web searches, dropped thinking, hang-ups, latencies across every
+/// writes, batch, a data-residency geo, web searches, dropped thinking, hang-ups, latencies across every
 /// histogram bucket. Deterministic for a seed. Costs are arbitrary exact decimals (the rollups sum what was recorded).
 /// </summary>
 internal static class LedgerTraffic
@@ -43,7 +43,7 @@ internal static class LedgerTraffic
         var output = (long)random.Next(0, 2_000);
         var empty = random.Next(50) == 0; // an error that consumed nothing
         var tier = random.Next(10) == 0 ? ServiceTier.Batch : ServiceTier.Standard;
-        var speed = random.Next(20) == 0 ? Speed.Fast : Speed.Standard;
+        var speed = Speed.Standard; // fast mode is priced on few models only
         var geo = random.Next(10) switch { 0 => "us", 1 => "global", _ => null };
         var usage = empty
             ? new TokenUsage(0, 0)

@@ -137,4 +137,38 @@ public interface ILedgerRollupStore
     /// <returns>The number of records repriced.</returns>
     /// <exception cref="InvalidOperationException">Raw rows of those hours were pruned: their rollups cannot be recomputed.</exception>
     Task<long> RepriceAsync(DateTimeOffset from, DateTimeOffset to, Func<LedgerRecord, CostBreakdown?> price, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// What the audit's per-session statistics and per-task latency need of each call of [<paramref name="from"/>,
+    /// <paramref name="to"/>), earliest first: a few columns of the raw rows, not the records.
+    /// </summary>
+    /// <param name="from">Inclusive; null: from the first.</param>
+    /// <param name="to">Exclusive; null: through the last.</param>
+    /// <param name="cancellationToken">Stops the enumeration.</param>
+    IAsyncEnumerable<LedgerCallSummary> ReadCallSummariesAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default);
+
+    /// <summary>How many requests of [<paramref name="from"/>, <paramref name="to"/>) had an escalation (raw rows, a partial index).</summary>
+    /// <param name="from">Inclusive; null: from the first.</param>
+    /// <param name="to">Exclusive; null: through the last.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    Task<long> CountEscalatedRequestsAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default);
+
+    /// <summary>The latest <paramref name="count"/> records of [<paramref name="from"/>, <paramref name="to"/>), newest first.</summary>
+    /// <param name="from">Inclusive; null: from the first.</param>
+    /// <param name="to">Exclusive; null: through the last.</param>
+    /// <param name="count">How many.</param>
+    /// <param name="cancellationToken">Stops the enumeration.</param>
+    IAsyncEnumerable<LedgerRecord> ReadLatestAsync(DateTimeOffset? from, DateTimeOffset? to, int count, CancellationToken cancellationToken = default);
 }
+
+/// <summary>One call, as the audit's per-session statistics and per-task latency need it.</summary>
+/// <param name="KeyId">The key that made it; null without a key.</param>
+/// <param name="SessionId">Its session id; null without one.</param>
+/// <param name="Timestamp">When the call started.</param>
+/// <param name="Cost">Its recorded cost; 0 when unpriced.</param>
+/// <param name="TaskLabel">Its task label; null without one.</param>
+/// <param name="Attempt">Its attempt number.</param>
+/// <param name="Escalation">Whether it is an escalation.</param>
+/// <param name="LatencyMs">Its latency.</param>
+public readonly record struct LedgerCallSummary(
+    string? KeyId, string? SessionId, DateTimeOffset Timestamp, decimal Cost, string? TaskLabel, int Attempt, bool Escalation, long LatencyMs);

@@ -24,6 +24,22 @@ internal static class LedgerRollupReader
             (where.Count == 0 ? string.Empty : " WHERE " + string.Join(" AND ", where)) + " ORDER BY hour;";
     }
 
+    /// <summary>A time-range condition on raw rows (" AND …", or empty), with parameters <paramref name="prefix"/>from / to.</summary>
+    public static string RawRange(char prefix, bool from, bool to) =>
+        (from ? $" AND timestamp >= {prefix}from" : string.Empty) + (to ? $" AND timestamp < {prefix}to" : string.Empty);
+
+    /// <summary>The call summaries of a range, earliest first.</summary>
+    public static string CallSummariesSql(char prefix, bool from, bool to) =>
+        $"SELECT key_id, session_id, timestamp, cost_total, task_label, attempt, escalated_from IS NOT NULL, latency_ms FROM ledger_records WHERE true{RawRange(prefix, from, to)} ORDER BY timestamp, seq;";
+
+    /// <summary>The number of requests with an escalation in a range (the partial index on escalations serves it).</summary>
+    public static string EscalatedRequestsSql(char prefix, bool from, bool to) =>
+        $"SELECT COUNT(DISTINCT request_id) FROM ledger_records WHERE escalated_from IS NOT NULL AND attempt <> 0{RawRange(prefix, from, to)};";
+
+    /// <summary>The latest records of a range, newest first.</summary>
+    public static string LatestSql(char prefix, bool from, bool to) =>
+        $"SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_records WHERE true{RawRange(prefix, from, to)} ORDER BY timestamp DESC, seq DESC LIMIT {prefix}count;";
+
     /// <summary>The stored hour at or before <paramref name="instant"/>.</summary>
     public static long FloorHour(DateTimeOffset instant)
     {

@@ -189,6 +189,10 @@ internal static class LedgerRollupSql
             $"ON CONFLICT ({string.Join(", ", Dimensions)}) DO UPDATE SET {string.Join(", ", sets)};";
     }
 
+    /// <summary>A partial index on the raw rows of escalations: the audit counts escalated requests from it.</summary>
+    public const string EscalationIndex =
+        "CREATE INDEX ix_ledger_records_escalated ON ledger_records (timestamp) WHERE escalated_from IS NOT NULL;\n";
+
     /// <summary>Builds the rollups of every stored raw row (the rollup table empty): the migration's backfill.</summary>
     public static string Backfill(LedgerSqlDialect d) =>
         $"INSERT INTO {Table} ({string.Join(", ", Columns)})\n{Select(d, "ledger_records", "true")};\n";

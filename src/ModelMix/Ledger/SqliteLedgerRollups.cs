@@ -20,7 +20,8 @@ internal static class SqliteLedgerRollups
     /// writer connection, which has the functions of <see cref="RegisterFunctions"/>).
     /// </summary>
     public static string MigrationStep =>
-        LedgerRollupSql.CreateTable(LedgerSqlDialect.Sqlite) + LedgerRollupSql.Backfill(LedgerSqlDialect.Sqlite);
+        LedgerRollupSql.CreateTable(LedgerSqlDialect.Sqlite) + LedgerRollupSql.Backfill(LedgerSqlDialect.Sqlite) +
+        LedgerRollupSql.EscalationIndex;
 
     /// <summary>Registers the exact decimal functions on a connection (the writer's; readers that sum money too).</summary>
     public static void RegisterFunctions(SqliteConnection connection)

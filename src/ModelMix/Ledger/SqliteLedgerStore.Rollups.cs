@@ -126,4 +126,65 @@ public sealed partial class SqliteLedgerStore : ILedgerRollupStore
                 "Reprice only hours still within the raw rows' retention (docs/ledger.md, \"Retention\").");
         }
     }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<LedgerCallSummary> ReadCallSummariesAsync(
+        DateTimeOffset? from, DateTimeOffset? to, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        EnsureReadable();
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = LedgerRollupReader.CallSummariesSql('$', from is not null, to is not null);
+        AddRange(command, from, to);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            yield return new LedgerCallSummary(
+                reader.IsDBNull(0) ? null : reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1),
+                SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(2)),
+                reader.IsDBNull(3) ? 0m : SqliteLedgerSchema.FromStoredDecimal(reader.GetString(3)),
+                reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetInt32(5), reader.GetInt64(6) != 0, reader.GetInt64(7));
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<long> CountEscalatedRequestsAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default)
+    {
+        EnsureReadable();
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = LedgerRollupReader.EscalatedRequestsSql('$', from is not null, to is not null);
+        AddRange(command, from, to);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<LedgerRecord> ReadLatestAsync(
+        DateTimeOffset? from, DateTimeOffset? to, int count, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        EnsureReadable();
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = LedgerRollupReader.LatestSql('$', from is not null, to is not null);
+        AddRange(command, from, to);
+        command.Parameters.AddWithValue("$count", count);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            yield return ReadRecord(reader);
+        }
+    }
+
+    private static void AddRange(SqliteCommand command, DateTimeOffset? from, DateTimeOffset? to)
+    {
+        if (from is { } f)
+        {
+            command.Parameters.AddWithValue("$from", SqliteLedgerSchema.ToStoredTimestamp(f));
+        }
+
+        if (to is { } t)
+        {
+            command.Parameters.AddWithValue("$to", SqliteLedgerSchema.ToStoredTimestamp(t));
+        }
+    }
 }

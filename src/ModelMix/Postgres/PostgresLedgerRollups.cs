@@ -11,7 +11,8 @@ internal static class PostgresLedgerRollups
 {
     /// <summary>The migration step: the rollup table and the backfill of every row already stored.</summary>
     public static string MigrationStep =>
-        LedgerRollupSql.CreateTable(LedgerSqlDialect.Postgres) + LedgerRollupSql.Backfill(LedgerSqlDialect.Postgres);
+        LedgerRollupSql.CreateTable(LedgerSqlDialect.Postgres) + LedgerRollupSql.Backfill(LedgerSqlDialect.Postgres) +
+        LedgerRollupSql.EscalationIndex;
 
     /// <summary>
     /// <paramref name="moveBatch"/> (an <c>INSERT … ON CONFLICT (id) DO NOTHING;</c> into <c>ledger_records</c>) made to
