@@ -45,6 +45,12 @@ public sealed class AuditFromRollupsTests : IDisposable
         Assert.True(fromRaw.Calls > 1_000);
         Assert.True(fromRaw.Escalations.EscalatedRequests > 0 && fromRaw.Cache.ReadSavingsUsd != 0m && fromRaw.Batch.SavingsUsd != 0m);
         Assert.Equal(Json(fromRaw), Json(fromRollups));
+
+        // And the rollups did stand for most hours (an hour they cannot stand for is audited from its raw rows).
+        var accumulator = new AuditAccumulator(PriceBook.Default, options, fromRollups: true);
+        var hours = (await LedgerRollupOracle.ReadAllAsync(store)).GroupBy(row => row.Hour).ToList();
+        var accepted = hours.Count(hour => accumulator.CanAddRollups(hour.Key, hour.ToList()));
+        Assert.True(accepted * 10 >= hours.Count * 9, $"{accepted} of {hours.Count} hours from rollups");
     }
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
