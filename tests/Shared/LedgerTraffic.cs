@@ -35,16 +35,19 @@ internal static class LedgerTraffic
     /// <summary>One record; <paramref name="i"/> names it.</summary>
     public static LedgerRecord One(Random random, long i, DateTimeOffset at, string idPrefix)
     {
-        var model = Models[random.Next(Models.Length)];
+        // Correlated as real traffic is: a key keeps its policy and data-residency geo, a task its effort and model pair.
+        var keyIndex = random.Next(Keys.Length);
+        var taskIndex = random.Next(Tasks.Length);
+        var model = Models[(taskIndex + random.Next(2)) % Models.Length];
         var roll = random.Next(100);
         var attempt = roll < 5 ? 0 : roll < 85 ? 1 : random.Next(2, 4);
-        var escalated = attempt >= 2 && random.Next(2) == 0 ? Models[random.Next(Models.Length)] : null;
+        var escalated = attempt >= 2 && random.Next(2) == 0 ? Models[taskIndex % Models.Length] : null;
         var input = (long)random.Next(0, 5_000);
         var output = (long)random.Next(0, 2_000);
         var empty = random.Next(50) == 0; // an error that consumed nothing
-        var tier = random.Next(10) == 0 ? ServiceTier.Batch : ServiceTier.Standard;
+        var tier = taskIndex == 1 && random.Next(3) == 0 ? ServiceTier.Batch : ServiceTier.Standard;
         var speed = Speed.Standard; // fast mode is priced on few models only
-        var geo = random.Next(10) switch { 0 => "us", 1 => "global", _ => null };
+        var geo = keyIndex switch { 0 => "us", 1 => "global", _ => null };
         var usage = empty
             ? new TokenUsage(0, 0)
             : new TokenUsage(
@@ -68,12 +71,12 @@ internal static class LedgerTraffic
             Timestamp = at,
             RequestId = "req-" + (i / 2).ToString(CultureInfo.InvariantCulture),
             SessionId = session,
-            KeyId = Keys[random.Next(Keys.Length)],
-            TaskLabel = Tasks[random.Next(Tasks.Length)],
+            KeyId = Keys[keyIndex],
+            TaskLabel = Tasks[taskIndex],
             RequestedModel = "claude-sonnet-4-5",
             RoutedModel = model,
             ResponseModel = empty ? null : model + "-20250929",
-            Policy = Policies[random.Next(Policies.Length)],
+            Policy = Policies[keyIndex % Policies.Length],
             Reason = "because",
             Attempt = attempt,
             EscalatedFrom = escalated,
@@ -84,7 +87,7 @@ internal static class LedgerTraffic
             Status = status,
             HttpStatus = empty ? 529 : 200,
             ErrorType = empty ? "overloaded_error" : null,
-            Effort = Efforts[random.Next(Efforts.Length)],
+            Effort = Efforts[taskIndex % Efforts.Length],
             EffortIsDefault = random.Next(4) == 0,
             ThinkingBlocksDropped = random.Next(40) == 0 ? random.Next(1, 3) : 0,
             ClientDisconnected = random.Next(30) == 0,

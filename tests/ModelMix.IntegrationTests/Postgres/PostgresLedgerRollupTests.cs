@@ -75,12 +75,12 @@ public sealed class PostgresLedgerRollupTests : IAsyncLifetime
             await store.WriteBatchAsync(records);
         }
 
-        // Back to the version before the rollups: the table gone, the version one lower; the migration builds it again.
+        // Back to the version before the rollups: the table and index gone, the version one lower; the migration builds them again.
         await using (var connection = new NpgsqlConnection(_connectionString))
         {
             await connection.OpenAsync();
             await using var rewind = new NpgsqlCommand(
-                $"DROP TABLE ledger_rollups; UPDATE modelmix_schema_versions SET version = {PostgresLedgerStore.SchemaVersion - 1} WHERE component = 'ledger';", connection);
+                $"DROP TABLE ledger_rollups; DROP INDEX ix_ledger_records_escalated; UPDATE modelmix_schema_versions SET version = {PostgresLedgerStore.SchemaVersion - 1} WHERE component = 'ledger';", connection);
             await rewind.ExecuteNonQueryAsync();
         }
 
