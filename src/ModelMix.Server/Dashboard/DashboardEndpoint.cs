@@ -21,6 +21,12 @@ internal static class DashboardEndpoint
     /// <summary>Days shown when the query gives no <c>days</c>.</summary>
     public const int DefaultDays = 14;
 
+    /// <summary>
+    /// The raw rows a page view reads for per-session figures (runaway-session flags): the last day. Every other figure
+    /// comes from the hourly rollups (docs/ledger.md, "Rollups"), so a view costs the same at any ledger size.
+    /// </summary>
+    public static readonly TimeSpan SessionWindow = TimeSpan.FromDays(1);
+
     public static void Map(WebApplication app) => app.MapGet("/dashboard", HandleAsync);
 
     private static async Task HandleAsync(HttpContext context)
@@ -38,7 +44,7 @@ internal static class DashboardEndpoint
         await ledger.FlushAsync(context.RequestAborted);
         var report = await AuditRunner.RunAsync(
             ledger.Store, services.GetRequiredService<PriceBook>(),
-            new AuditOptions { From = from, To = now.AddTicks(1), RecentCount = 25 }, null, context.RequestAborted);
+            new AuditOptions { From = from, To = now.AddTicks(1), RecentCount = 25, SessionWindow = SessionWindow }, null, context.RequestAborted);
         var budgets = await BudgetsAsync(services.GetRequiredService<IKeyStore>(), services.GetRequiredService<IBudgetStore>(), now, context.RequestAborted);
         var html = DashboardPage.Render(report, budgets, from, now, days);
         context.Response.ContentType = "text/html; charset=utf-8";

@@ -43,6 +43,8 @@ public sealed class AuditAccumulator
     private readonly decimal[] _repriced;
     private readonly long[] _infeasible; // per target: calls it could not have served (WhatIfRepricing), priced as recorded
     private readonly decimal[] _infeasibleUsd;
+    private readonly bool _fromRollups;
+    private List<DateTimeOffset>? _changeInstants;
     private DateTimeOffset? _routingStart;
     private DateTimeOffset? _first, _last;
     private long _calls, _unpriced, _requests, _callsWithTokens;
@@ -64,7 +66,14 @@ public sealed class AuditAccumulator
     /// <param name="options">Range, bounds and extra models to reprice on.</param>
     /// <exception cref="UnknownModelException">The top or baseline model, or a reprice model, is not in the price book.</exception>
     public AuditAccumulator(PriceBook prices, AuditOptions options)
+        : this(prices, options, fromRollups: false)
     {
+    }
+
+    /// <summary>Starts an empty audit; <paramref name="fromRollups"/>: sessions, escalated requests and recent records come apart.</summary>
+    internal AuditAccumulator(PriceBook prices, AuditOptions options, bool fromRollups)
+    {
+        _fromRollups = fromRollups;
         ArgumentNullException.ThrowIfNull(prices);
         ArgumentNullException.ThrowIfNull(options);
         _prices = prices;
@@ -137,68 +146,276 @@ public sealed class AuditAccumulator
     public void Add(LedgerRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        _first ??= record.Timestamp;
-        _last = record.Timestamp;
-        if (_routingStart is null && IsRouted(record))
+        var usage = record.Usage;
+        var cost = record.Cost?.Total;
+        AddCalls(new Calls
         {
-            _routingStart = record.Timestamp;
+            First = record.Timestamp,
+            Last = record.Timestamp,
+            Count = 1,
+            KeyId = record.KeyId,
+            TaskLabel = record.TaskLabel,
+            Routed = IsRouted(record),
+            Model = ServedModel(_prices, record),
+            Effort = record.Effort,
+            AttemptKind = record.Attempt == LedgerRecord.RoutingCallAttempt ? 0 : record.Attempt == 1 ? 1 : 2,
+            EscalatedFrom = record.EscalatedFrom,
+            Usage = usage,
+            Cost = cost,
+            EffortDefaultCalls = record.EffortIsDefault ? 1 : 0,
+            ThinkingBlocks = record.ThinkingBlocksDropped,
+            ThinkingCalls = record.ThinkingBlocksDropped > 0 ? 1 : 0,
+            ThinkingCost = record.ThinkingBlocksDropped > 0 ? cost ?? 0m : 0m,
+            DisconnectedCalls = record.ClientDisconnected ? 1 : 0,
+            DisconnectedCost = record.ClientDisconnected ? cost ?? 0m : 0m,
+            EstimatedCalls = record.UsageEstimated ? 1 : 0,
+            CacheReadCalls = usage.CacheReadTokens > 0 ? 1 : 0,
+            HasTokens = usage.OutputTokens != 0 || usage.TotalInputTokens != 0,
+            PromptTokensPerCall = usage.TotalInputTokens,
+        });
+
+        if (_fromRollups)
+        {
+            return; // sessions, escalated requests and recent records are read apart (AuditRunner)
         }
 
-        var model = ServedModel(_prices, record);
-        var cost = record.Cost?.Total;
+        AddSessionCall(record.KeyId, record.SessionId, record.Timestamp, cost ?? 0m);
+        if (record.EscalatedFrom is not null && record.Attempt != LedgerRecord.RoutingCallAttempt)
+        {
+            _escalatedRequests.Add(record.RequestId);
+        }
+
+        if (_options.RecentCount > 0)
+        {
+            if (_recent.Count == _options.RecentCount)
+            {
+                _recent.Dequeue();
+            }
+
+            _recent.Enqueue(Recent(record));
+        }
+    }
+
+    /// <summary>
+    /// Adds the calls of one rollup row (an audit built from rollups, <see cref="AuditRunner"/>): only for a row
+    /// <see cref="CanAddRollups"/> accepted, whose every call is priced and repriced exactly as its own record would be.
+    /// </summary>
+    internal void AddRollup(LedgerRollup rollup)
+    {
+        var model = _prices.TryResolveId(rollup.ResponseModel ?? string.Empty, out var response) ? response
+            : _prices.TryResolveId(rollup.RoutedModel, out var routed) ? routed : rollup.RoutedModel;
+        AddCalls(new Calls
+        {
+            First = rollup.FirstTimestamp,
+            Last = rollup.LastTimestamp,
+            Count = rollup.Calls,
+            KeyId = rollup.KeyId,
+            TaskLabel = rollup.TaskLabel,
+            Routed = rollup.Policy is { Length: > 0 } policy && !string.Equals(policy, "passthrough", StringComparison.Ordinal),
+            Model = model,
+            Effort = rollup.Effort,
+            AttemptKind = rollup.AttemptKind,
+            EscalatedFrom = rollup.EscalatedFrom,
+            Usage = rollup.Usage,
+            Cost = rollup.Priced ? rollup.Cost.Total : null,
+            EffortDefaultCalls = rollup.EffortDefaultCalls,
+            ThinkingBlocks = rollup.ThinkingBlocksDropped,
+            ThinkingCalls = rollup.ThinkingDroppedCalls,
+            ThinkingCost = rollup.ThinkingDroppedCost,
+            DisconnectedCalls = rollup.DisconnectedCalls,
+            DisconnectedCost = rollup.DisconnectedCost,
+            EstimatedCalls = rollup.EstimatedCalls,
+            CacheReadCalls = rollup.CacheReadCalls,
+            HasTokens = rollup.HasTokens,
+            PromptTokensPerCall = rollup.MaxPromptTokens,
+        });
+    }
+
+    /// <summary>
+    /// Whether the rollup rows of one hour can stand for their calls: no price, fee or retirement changes inside the
+    /// hour, no row straddles a long-context threshold, and every target could have served every call of a priced row.
+    /// Otherwise the hour is audited from its raw rows.
+    /// </summary>
+    internal bool CanAddRollups(DateTimeOffset hour, IReadOnlyList<LedgerRollup> rows)
+    {
+        var end = hour.AddHours(1);
+        foreach (var instant in _changeInstants ??= ChangeInstants(_prices))
+        {
+            if (instant > hour && instant < end)
+            {
+                return false;
+            }
+        }
+
+        foreach (var row in rows)
+        {
+            var model = _prices.TryResolveId(row.ResponseModel ?? string.Empty, out var response) ? response
+                : _prices.TryResolveId(row.RoutedModel, out var routed) ? routed : row.RoutedModel;
+            if (Straddles(model, row, hour))
+            {
+                return false;
+            }
+
+            if (!row.Priced || !row.HasTokens)
+            {
+                continue;
+            }
+
+            var largest = new TokenUsage(row.MaxPromptTokens, row.MaxOutputTokens, InferenceGeo: row.InferenceGeo);
+            foreach (var target in _targets)
+            {
+                if (Straddles(target, row, hour) || WhatIfRepricing.Check(_prices, target, largest, hour) != ModelMix.Catalog.RuleViolation.None)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>One session call (sessions are read from raw rows); calls of a session must come earliest first.</summary>
+    internal void AddSessionCall(string? keyId, string? sessionId, DateTimeOffset at, decimal paid)
+    {
+        if (Routing.SessionScope.Of(keyId, sessionId) is not { } session) // a session is its key's
+        {
+            return;
+        }
+
+        if (!_sessions.TryGetValue(session, out var s))
+        {
+            _sessions[session] = s = new SessionAcc { First = at, Id = sessionId!, KeyId = keyId };
+        }
+
+        s.Last = at;
+        s.Cost += paid;
+        s.Calls++;
+    }
+
+    /// <summary>The number of requests with an escalation (counted apart when built from rollups).</summary>
+    internal long? EscalatedRequests { get; set; }
+
+    /// <summary>The latest records, newest first (read apart when built from rollups).</summary>
+    internal void SetRecent(IEnumerable<LedgerRecord> newestFirst)
+    {
+        _recent.Clear();
+        foreach (var record in newestFirst.Take(_options.RecentCount).Reverse())
+        {
+            _recent.Enqueue(Recent(record));
+        }
+    }
+
+    private AuditRecentRecord Recent(LedgerRecord record) => new(
+        record.Timestamp, record.RequestId, record.TaskLabel, record.KeyId, record.RequestedModel, ServedModel(_prices, record),
+        record.Policy, record.Reason, record.Attempt, record.EscalatedFrom, StatusCode(record.Status), record.Cost?.Total);
+
+    private bool Straddles(string model, LedgerRollup row, DateTimeOffset hour) =>
+        _prices.TryGetPrice(model, hour, out var price) && price.LongContext is { } lc
+        && row.MinPromptTokens <= lc.ThresholdTokens && row.MaxPromptTokens > lc.ThresholdTokens;
+
+    private static List<DateTimeOffset> ChangeInstants(PriceBook prices)
+    {
+        var instants = new List<DateTimeOffset>();
+        foreach (var entry in prices.Entries)
+        {
+            if (entry.Retirement is { } retirement)
+            {
+                instants.Add(retirement);
+            }
+
+            foreach (var period in entry.Periods)
+            {
+                instants.Add(period.EffectiveFrom);
+                if (period.EffectiveTo is { } to)
+                {
+                    instants.Add(to);
+                }
+            }
+        }
+
+        foreach (var tool in prices.ServerTools)
+        {
+            foreach (var period in tool.Periods)
+            {
+                instants.Add(period.EffectiveFrom);
+                if (period.EffectiveTo is { } to)
+                {
+                    instants.Add(to);
+                }
+            }
+        }
+
+        return instants;
+    }
+
+    private void AddCalls(in Calls c)
+    {
+        var n = c.Count;
+        if (_first is null || c.First < _first)
+        {
+            _first = c.First;
+        }
+
+        if (_last is null || c.Last > _last)
+        {
+            _last = c.Last;
+        }
+
+        if (c.Routed && _options.RoutingStart is null && (_routingStart is null || c.First < _routingStart))
+        {
+            _routingStart = c.First;
+        }
+
+        var model = c.Model;
+        var cost = c.Cost;
         var paid = cost ?? 0m;
-        var unpriced = cost is null ? 1L : 0L;
-        _calls++;
+        var unpriced = cost is null ? n : 0L;
+        _calls += n;
         _unpriced += unpriced;
         _total += paid;
         // A routing call (the meta-router's classification) is part of its request's spend, but is neither the request's
         // first attempt nor a retry, and a single-model counterfactual would not have made it.
-        var routingCall = record.Attempt == LedgerRecord.RoutingCallAttempt;
-        var firstAttempt = record.Attempt == 1;
+        var routingCall = c.AttemptKind == 0;
+        var firstAttempt = c.AttemptKind == 1;
         if (firstAttempt)
         {
-            _requests++;
+            _requests += n;
         }
 
-        Get(_byModel, model).Add(paid, unpriced);
-        var usage = record.Usage;
-        var effortKey = (model, record.Effort ?? None);
+        Get(_byModel, model).Add(n, paid, unpriced);
+        var usage = c.Usage;
+        var effortKey = (model, c.Effort ?? None);
         if (!_byModelEffort.TryGetValue(effortKey, out var effort))
         {
             _byModelEffort[effortKey] = effort = new EffortAcc();
         }
 
-        effort.Calls++;
+        effort.Calls += n;
         effort.Cost += paid;
         effort.Unpriced += unpriced;
         effort.PromptTokens += usage.TotalInputTokens;
         effort.OutputTokens += usage.OutputTokens;
-        if (record.EffortIsDefault)
-        {
-            effort.DefaultCalls++;
-        }
+        effort.DefaultCalls += c.EffortDefaultCalls;
 
         // Dropped thinking: reasoning paid for once (as output) and not reused.
-        if (record.ThinkingBlocksDropped > 0)
+        if (c.ThinkingCalls > 0)
         {
-            _thinkingBlocksDropped += record.ThinkingBlocksDropped;
-            _thinkingDroppedCalls++;
-            _thinkingDroppedCost += paid;
+            _thinkingBlocksDropped += c.ThinkingBlocks;
+            _thinkingDroppedCalls += c.ThinkingCalls;
+            _thinkingDroppedCost += c.ThinkingCost;
         }
 
-        Get(_byKey, record.KeyId ?? None).Add(paid, unpriced);
-        if (record.ClientDisconnected)
+        Get(_byKey, c.KeyId ?? None).Add(n, paid, unpriced);
+        if (c.DisconnectedCalls > 0)
         {
-            Get(_disconnectsByKey, record.KeyId ?? None).Add(paid, unpriced); // paid for a client who left: by whom
+            // paid for a client who left: by whom
+            Get(_disconnectsByKey, c.KeyId ?? None).Add(c.DisconnectedCalls, c.DisconnectedCost, cost is null ? c.DisconnectedCalls : 0L);
         }
 
-        if (record.UsageEstimated)
-        {
-            _estimatedCalls++;
-        }
+        _estimatedCalls += c.EstimatedCalls;
 
-        var day = record.Timestamp.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-        Get(_byDay, day).Add(paid, unpriced);
+        var day = c.First.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        Get(_byDay, day).Add(n, paid, unpriced);
         if (!_byDayModel.TryGetValue(day, out var dayModels))
         {
             _byDayModel[day] = dayModels = new Dictionary<string, decimal>(StringComparer.Ordinal);
@@ -206,22 +423,10 @@ public sealed class AuditAccumulator
 
         dayModels[model] = dayModels.GetValueOrDefault(model) + paid;
         var tier = _prices.TryGetEntry(model, out var entry) && entry.Family is { Length: > 0 } family ? family : "other";
-        Get(_byTier, tier).Add(paid, unpriced);
+        Get(_byTier, tier).Add(n, paid, unpriced);
 
-        if (Routing.SessionScope.Of(record.KeyId, record.SessionId) is { } session) // a session is its key's
-        {
-            if (!_sessions.TryGetValue(session, out var s))
-            {
-                _sessions[session] = s = new SessionAcc { First = record.Timestamp, Id = record.SessionId!, KeyId = record.KeyId };
-            }
-
-            s.Last = record.Timestamp;
-            s.Cost += paid;
-            s.Calls++;
-        }
-
-        var hasTokens = usage.OutputTokens != 0 || usage.TotalInputTokens != 0;
-        var at = record.Timestamp;
+        var hasTokens = c.HasTokens;
+        var at = c.First;
         // Repriced figures cover the priced calls only, as the recorded totals do (see the remarks above).
         var priced = cost is not null;
         if (!priced)
@@ -232,95 +437,92 @@ public sealed class AuditAccumulator
 
         var repriceable = hasTokens && priced;
         var priceable = repriceable && _prices.TryGetPrice(model, at, out _);
+        var perCall = c.PromptTokensPerCall; // the long-context threshold is judged per call, not on a sum
 
         // Caching and batching, priced on the model's own rates.
         if (hasTokens)
         {
-            _callsWithTokens++;
+            _callsWithTokens += n;
             _promptTokens += usage.TotalInputTokens;
             _cacheRead += usage.CacheReadTokens;
             _cacheWrite += usage.CacheWrite5mTokens + usage.CacheWrite1hTokens;
-            if (usage.CacheReadTokens > 0)
-            {
-                _callsWithCacheRead++;
-            }
+            _callsWithCacheRead += c.CacheReadCalls;
         }
 
         if (priceable)
         {
-            var actual = _prices.Cost(model, usage, at).Total;
+            var actual = _prices.Cost(model, usage, at, perCall).Total;
             if (usage.CacheReadTokens > 0)
             {
                 var uncached = usage with { InputTokens = usage.InputTokens + usage.CacheReadTokens, CacheReadTokens = 0 };
-                _readSavings += _prices.Cost(model, uncached, at).Total - actual;
+                _readSavings += _prices.Cost(model, uncached, at, perCall).Total - actual;
             }
 
             if (usage.CacheWrite5mTokens + usage.CacheWrite1hTokens > 0)
             {
                 var unwritten = usage with { InputTokens = usage.InputTokens + usage.CacheWrite5mTokens + usage.CacheWrite1hTokens, CacheWrite5mTokens = 0, CacheWrite1hTokens = 0 };
-                _writePremium += actual - _prices.Cost(model, unwritten, at).Total;
+                _writePremium += actual - _prices.Cost(model, unwritten, at, perCall).Total;
             }
 
             if (usage.ServiceTier == ServiceTier.Batch)
             {
-                _batchSavings += _prices.Cost(model, usage with { ServiceTier = ServiceTier.Standard }, at).Total - actual;
+                _batchSavings += _prices.Cost(model, usage with { ServiceTier = ServiceTier.Standard }, at, perCall).Total - actual;
             }
         }
 
         if (usage.ServiceTier == ServiceTier.Batch)
         {
-            _batchCalls++;
+            _batchCalls += n;
             _batchCost += paid;
         }
 
         // Escalations and retries.
-        var task = Get(_tasks, record.TaskLabel ?? None);
+        var task = Get(_tasks, c.TaskLabel ?? None);
         if (task.Repriced.Length == 0)
         {
             task.Repriced = new decimal[_targets.Length];
             task.Infeasible = new long[_targets.Length];
         }
 
-        task.Calls++;
+        task.Calls += n;
         task.Cost += paid;
         task.Unpriced += unpriced;
         if (routingCall)
         {
-            _routingCalls++;
+            _routingCalls += n;
             _routingCallCost += paid;
         }
-        else if (record.EscalatedFrom is { } from)
+        else if (c.EscalatedFrom is { } from)
         {
-            _escalations++;
+            _escalations += n;
             _escalationCost += paid;
-            _escalatedRequests.Add(record.RequestId);
             var path = task.Path(_prices.TryResolveId(from, out var fromId) ? fromId : from, _targets.Length);
-            path.Escalations++;
+            path.Escalations += n;
             path.EscalationCost += paid;
-            path.Targets[model] = path.Targets.GetValueOrDefault(model) + 1;
+            path.Targets[model] = path.Targets.GetValueOrDefault(model) + n;
         }
         else if (!firstAttempt)
         {
-            _retries++;
+            _retries += n;
             _retryCost += paid;
             var path = task.Path(model, _targets.Length);
-            path.Retries++;
+            path.Retries += n;
             path.RetryCost += paid;
         }
         else
         {
-            task.Requests++;
-            task.FirstModels[model] = task.FirstModels.GetValueOrDefault(model) + 1;
+            task.Requests += n;
+            task.FirstModels[model] = task.FirstModels.GetValueOrDefault(model) + n;
             var path = task.Path(model, _targets.Length);
-            path.Requests++;
+            path.Requests += n;
             path.FirstCost += paid;
             if (repriceable)
             {
                 for (var i = 0; i < _targets.Length; i++)
                 {
-                    var (firstRepriced, firstInfeasible) = Reprice(_targets[i], usage, at, paid);
+                    var (firstRepriced, firstInfeasible) = Reprice(_targets[i], usage, at, paid, perCall);
                     path.FirstRepriced[i] += firstRepriced;
-                    path.FirstInfeasible[i] += firstInfeasible ? 1 : 0;
+                    path.FirstInfeasible[i] += firstInfeasible ? n : 0;
                 }
             }
         }
@@ -330,31 +532,18 @@ public sealed class AuditAccumulator
         {
             for (var i = 0; i < _targets.Length; i++)
             {
-                var (repriced, infeasible) = Reprice(_targets[i], usage, at, paid);
+                var (repriced, infeasible) = Reprice(_targets[i], usage, at, paid, perCall);
                 _repriced[i] += repriced;
                 task.Repriced[i] += repriced;
                 if (infeasible)
                 {
-                    _infeasible[i]++;
+                    _infeasible[i] += n;
                     _infeasibleUsd[i] += paid;
-                    task.Infeasible[i]++;
+                    task.Infeasible[i] += n;
                 }
             }
         }
-
-        if (_options.RecentCount > 0)
-        {
-            if (_recent.Count == _options.RecentCount)
-            {
-                _recent.Dequeue();
-            }
-
-            _recent.Enqueue(new AuditRecentRecord(
-                record.Timestamp, record.RequestId, record.TaskLabel, record.KeyId, record.RequestedModel, model,
-                record.Policy, record.Reason, record.Attempt, record.EscalatedFrom, StatusCode(record.Status), cost));
-        }
     }
-
     /// <summary>The report over everything added so far.</summary>
     public AuditReport Build()
     {
@@ -426,7 +615,7 @@ public sealed class AuditAccumulator
                 _promptTokens, _cacheRead, _cacheWrite, Share(_cacheRead, _promptTokens), _callsWithCacheRead,
                 Share(_callsWithCacheRead, _callsWithTokens), _readSavings, _writePremium, _readSavings - _writePremium),
             Batch = new AuditBatchStats(_batchCalls, Share(_batchCalls, _calls), _batchCost, _batchSavings),
-            Escalations = new AuditEscalationStats(_requests, _escalatedRequests.Count, Share(_escalatedRequests.Count, _requests), _escalations, _escalationCost, _retries, _retryCost, _routingCalls, _routingCallCost),
+            Escalations = new AuditEscalationStats(_requests, EscalatedRequests ?? _escalatedRequests.Count, Share(EscalatedRequests ?? _escalatedRequests.Count, _requests), _escalations, _escalationCost, _retries, _retryCost, _routingCalls, _routingCallCost),
             DroppedThinking = new AuditDroppedThinking(_thinkingBlocksDropped, _thinkingDroppedCalls, _thinkingDroppedCost),
             ClientDisconnectsByKey = Buckets(_disconnectsByKey),
             EstimatedUsageCalls = _estimatedCalls,
@@ -561,7 +750,7 @@ public sealed class AuditAccumulator
     /// at standard speed). A call the target could not have served (context window, maximum output, an inference_geo it
     /// refuses) is infeasible: it stays at what it cost as recorded (<paramref name="paid"/>) and is counted.
     /// </summary>
-    private (decimal Cost, bool Infeasible) Reprice(string target, TokenUsage usage, DateTimeOffset at, decimal paid)
+    private (decimal Cost, bool Infeasible) Reprice(string target, TokenUsage usage, DateTimeOffset at, decimal paid, long promptTokensPerCall)
     {
         if (WhatIfRepricing.Check(_prices, target, usage, at) != ModelMix.Catalog.RuleViolation.None)
         {
@@ -574,7 +763,7 @@ public sealed class AuditAccumulator
             at = at < periods[0].EffectiveFrom ? periods[0].EffectiveFrom : periods[^1].EffectiveFrom;
         }
 
-        return (WhatIfRepricing.Cost(_prices, target, usage, at), false);
+        return (WhatIfRepricing.Cost(_prices, target, usage, at, promptTokensPerCall), false);
     }
 
     private static List<AuditBucket> Buckets(Dictionary<string, Bucket> buckets) =>
@@ -618,9 +807,9 @@ public sealed class AuditAccumulator
         public long Unpriced;
         public decimal Cost;
 
-        public void Add(decimal cost, long unpriced)
+        public void Add(long calls, decimal cost, long unpriced)
         {
-            Calls++;
+            Calls += calls;
             Cost += cost;
             Unpriced += unpriced;
         }
@@ -636,6 +825,33 @@ public sealed class AuditAccumulator
         public long PromptTokens;
         public long OutputTokens;
         public decimal Cost;
+    }
+
+    /// <summary>Calls that share everything the audit groups by: one record, or one rollup row.</summary>
+    private readonly record struct Calls
+    {
+        public DateTimeOffset First { get; init; }
+        public DateTimeOffset Last { get; init; }
+        public long Count { get; init; }
+        public string? KeyId { get; init; }
+        public string? TaskLabel { get; init; }
+        public bool Routed { get; init; }
+        public string Model { get; init; }
+        public string? Effort { get; init; }
+        public int AttemptKind { get; init; }
+        public string? EscalatedFrom { get; init; }
+        public TokenUsage Usage { get; init; }
+        public decimal? Cost { get; init; }
+        public long EffortDefaultCalls { get; init; }
+        public long ThinkingBlocks { get; init; }
+        public long ThinkingCalls { get; init; }
+        public decimal ThinkingCost { get; init; }
+        public long DisconnectedCalls { get; init; }
+        public decimal DisconnectedCost { get; init; }
+        public long EstimatedCalls { get; init; }
+        public long CacheReadCalls { get; init; }
+        public bool HasTokens { get; init; }
+        public long PromptTokensPerCall { get; init; }
     }
 
     private sealed class SessionAcc

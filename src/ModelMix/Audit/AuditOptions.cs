@@ -44,4 +44,17 @@ public sealed record AuditOptions
 
     /// <summary>How many of the latest records the report keeps (for the dashboard's recent requests).</summary>
     public int RecentCount { get; init; }
+
+    /// <summary>
+    /// Whether the audit reads the ledger's hourly rollups when the store keeps them (both shipped stores do): whole hours
+    /// come from rollups, partial hours and the rest from raw rows (docs/ledger.md, "Rollups"). Default true; false reads
+    /// every raw row record by record (the same figures, slower).
+    /// </summary>
+    public bool UseRollups { get; init; } = true;
+
+    /// <summary>
+    /// How far back from <see cref="To"/> the per-session statistics, runaway-session flags and each task's p95 latency
+    /// read raw rows; null: the whole range. The dashboard uses a day, so a page view never scans the whole range's raw rows.
+    /// </summary>
+    public TimeSpan? SessionWindow { get; init; }
 }

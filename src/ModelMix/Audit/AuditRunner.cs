@@ -30,6 +30,11 @@ public static class AuditRunner
             options = options with { BaselineModel = baseline, RoutingStart = options.RoutingStart ?? start };
         }
 
+        if (store is ILedgerRollupStore rollups && options.UseRollups)
+        {
+            return await RunFromRollupsAsync(rollups, store, prices, options, progress, cancellationToken);
+        }
+
         var audit = new AuditAccumulator(prices, options);
         var latencies = new Dictionary<string, List<long>>(StringComparer.Ordinal);
         long read = 0;
@@ -60,6 +65,124 @@ public static class AuditRunner
         return report with
         {
             TaskCosts = [.. report.TaskCosts.Select(t => latencies.TryGetValue(t.Task, out var list) ? t with { P95LatencyMs = P95(list) } : t)],
+        };
+    }
+
+    /// <summary>
+    /// The audit over the hourly rollups (docs/ledger.md, "Rollups"): the whole hours of the range from rollup rows, the
+    /// partial hours at its ends and any hour whose rollups cannot stand for their calls (a price change inside it, a row
+    /// straddling a long-context threshold, a call a target could not have served) from raw rows; sessions, escalated
+    /// requests and the recent records from raw rows apart; the per-session statistics and each task's p95 latency from a
+    /// few columns of the raw rows of <see cref="AuditOptions.SessionWindow"/> (the whole range by default). Every figure
+    /// equals the raw audit's (the tests run both ways).
+    /// </summary>
+    private static async Task<AuditReport> RunFromRollupsAsync(
+        ILedgerRollupStore rollups, ILedgerStore store, PriceBook prices, AuditOptions options, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
+        var audit = new AuditAccumulator(prices, options, fromRollups: true);
+        long read = 0;
+
+        async Task RawAsync(DateTimeOffset? from, DateTimeOffset? to)
+        {
+            await foreach (var record in store.ReadAsync(new LedgerQuery { From = from, To = to }, cancellationToken))
+            {
+                audit.Add(record);
+                read++;
+            }
+        }
+
+        var from = options.From;
+        var to = options.To;
+        DateTimeOffset? fullFrom = from is { } f ? SqliteLedgerSchema.FromStoredTimestamp(LedgerRollupReader.CeilingHour(f)) : null;
+        DateTimeOffset? fullTo = to is { } t ? SqliteLedgerSchema.FromStoredTimestamp(LedgerRollupReader.FloorHour(t)) : null;
+        if (fullFrom is { } ff && fullTo is { } ft && ff >= ft)
+        {
+            await RawAsync(from, to); // less than one whole hour
+        }
+        else
+        {
+            if (from is { } start && fullFrom is { } first && start < first)
+            {
+                await RawAsync(start, first);
+            }
+
+            var hour = new List<LedgerRollup>();
+            async Task HourAsync()
+            {
+                if (hour.Count == 0)
+                {
+                    return;
+                }
+
+                var at = hour[0].Hour;
+                if (audit.CanAddRollups(at, hour))
+                {
+                    foreach (var row in hour)
+                    {
+                        audit.AddRollup(row);
+                        read += row.Calls;
+                    }
+                }
+                else
+                {
+                    await RawAsync(at, at.AddHours(1));
+                }
+
+                hour.Clear();
+                progress?.Report(read);
+            }
+
+            await foreach (var row in rollups.ReadRollupsAsync(fullFrom, fullTo, cancellationToken))
+            {
+                if (hour.Count > 0 && row.Hour != hour[0].Hour)
+                {
+                    await HourAsync();
+                }
+
+                hour.Add(row);
+            }
+
+            await HourAsync();
+            if (to is { } end && fullTo is { } last && last < end)
+            {
+                await RawAsync(last, end);
+            }
+        }
+
+        var sessionsFrom = options.SessionWindow is { } window && to is { } until && (from is null || until - window > from) ? until - window : from;
+        var latencies = new Dictionary<string, List<long>>(StringComparer.Ordinal);
+        await foreach (var call in rollups.ReadCallSummariesAsync(sessionsFrom, to, cancellationToken))
+        {
+            audit.AddSessionCall(call.KeyId, call.SessionId, call.Timestamp, call.Cost);
+            if (call.Attempt == 1 && !call.Escalation && call.LatencyMs > 0)
+            {
+                var task = call.TaskLabel ?? "(none)";
+                if (!latencies.TryGetValue(task, out var list))
+                {
+                    latencies[task] = list = [];
+                }
+
+                list.Add(call.LatencyMs);
+            }
+        }
+
+        audit.EscalatedRequests = await rollups.CountEscalatedRequestsAsync(from, to, cancellationToken);
+        if (options.RecentCount > 0)
+        {
+            var recent = new List<LedgerRecord>(options.RecentCount);
+            await foreach (var record in rollups.ReadLatestAsync(from, to, options.RecentCount, cancellationToken))
+            {
+                recent.Add(record);
+            }
+
+            audit.SetRecent(recent);
+        }
+
+        progress?.Report(read);
+        var report = audit.Build();
+        return report with
+        {
+            TaskCosts = [.. report.TaskCosts.Select(task => latencies.TryGetValue(task.Task, out var list) ? task with { P95LatencyMs = P95(list) } : task)],
         };
     }
 

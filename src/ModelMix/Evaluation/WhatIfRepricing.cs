@@ -65,7 +65,14 @@ public static class WhatIfRepricing
     /// <param name="usage">The call's recorded usage.</param>
     /// <param name="at">The instant whose prices apply.</param>
     /// <exception cref="PricingException">The target has no price at <paramref name="at"/>, or the geo is unknown.</exception>
-    public static decimal Cost(PriceBook prices, string target, TokenUsage usage, DateTimeOffset at)
+    public static decimal Cost(PriceBook prices, string target, TokenUsage usage, DateTimeOffset at) =>
+        Cost(prices, target, usage, at, usage.TotalInputTokens);
+
+    /// <summary>
+    /// <see cref="Cost(PriceBook, string, TokenUsage, DateTimeOffset)"/> of the summed usage of calls that all had
+    /// <paramref name="promptTokensPerCall"/>'s side of the long-context threshold (an audit over rollups).
+    /// </summary>
+    internal static decimal Cost(PriceBook prices, string target, TokenUsage usage, DateTimeOffset at, long promptTokensPerCall)
     {
         ArgumentNullException.ThrowIfNull(prices);
         ArgumentNullException.ThrowIfNull(target);
@@ -79,6 +86,6 @@ public static class WhatIfRepricing
             usage = usage with { InferenceGeo = null };
         }
 
-        return prices.Cost(target, usage, at).Total;
+        return prices.Cost(target, usage, at, promptTokensPerCall).Total;
     }
 }

@@ -20,6 +20,7 @@ internal sealed class SqliteLedgerInsert : IDisposable
     private readonly SqliteConnection _connection;
     private readonly sqlite3_stmt _statement;
     private byte[] _buffer = new byte[512];
+    private long _firstInserted = -1;
 
     public SqliteLedgerInsert(SqliteConnection connection)
         : this(connection, SqliteLedgerSchema.InsertSql, 0)
@@ -122,7 +123,13 @@ internal sealed class SqliteLedgerInsert : IDisposable
                 SqliteException.ThrowExceptionForRC(rc, _connection.Handle);
             }
 
-            return raw.sqlite3_changes(_connection.Handle) == 1;
+            var inserted = raw.sqlite3_changes(_connection.Handle) == 1;
+            if (_firstInserted < 0 && inserted)
+            {
+                _firstInserted = raw.sqlite3_last_insert_rowid(_connection.Handle); // the row's seq (seq is the rowid)
+            }
+
+            return inserted;
         }
         finally
         {
@@ -130,6 +137,15 @@ internal sealed class SqliteLedgerInsert : IDisposable
             raw.sqlite3_clear_bindings(s);
         }
     }
+
+    /// <summary>Starts a batch: forgets the rows of any earlier (committed or rolled back) batch.</summary>
+    public void StartBatch() => _firstInserted = -1;
+
+    /// <summary>
+    /// The seq of the first row this batch inserted (every later row of the batch has a greater seq, and no other
+    /// connection writes meanwhile), or -1 when it inserted none (all its records were already stored).
+    /// </summary>
+    public long FirstInsertedSeq => _firstInserted;
 
     public void Dispose() => _statement.Dispose();
 

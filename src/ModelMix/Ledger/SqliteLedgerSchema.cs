@@ -187,6 +187,9 @@ internal static class SqliteLedgerSchema
             heartbeat_at INTEGER NOT NULL
         ) STRICT, WITHOUT ROWID;
         """,
+        // 7: hourly rollups (docs/ledger.md, "Rollups"), kept by the writer in each batch's transaction; built here
+        // from the rows already stored. The SQL is LedgerRollupSql's, shared with PostgreSQL.
+        SqliteLedgerRollups.MigrationStep,
     ];
 
     /// <summary>The schema version this code writes and understands.</summary>

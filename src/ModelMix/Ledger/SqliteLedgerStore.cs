@@ -134,6 +134,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
             var insert = _insert ??= new SqliteLedgerInsert(connection); // prepared after the migrations ran
             var complete = _completeIntent ??= PrepareCompleteIntent(connection);
             using var transaction = connection.BeginTransaction(deferred: false);
+            insert.StartBatch();
             var pacer = CpuPacer.StartDefault(); // a full batch is ~10 ms of CPU: hand the core back now and then
             for (var i = 0; i < records.Count; i++)
             {
@@ -147,8 +148,8 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
                 pacer.Tick();
             }
 
-            // The rows this transaction inserted are known here (insert.Execute above returns false for an id already stored): a
-            // hook that aggregates newly inserted rows belongs at this point, before the settlements and the commit.
+            // Hourly rollups of the rows this transaction inserted (docs/ledger.md), before the settlements and the commit.
+            SqliteLedgerRollups.AddInserted(connection, transaction, insert.FirstInsertedSeq);
             for (var i = 0; i < settlements.Count; i++)
             {
                 Budgets.SqliteBudgetStore.SettleFromLedger(connection, transaction, settlements[i].ReservationId, settlements[i].RequestId);
@@ -347,6 +348,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
                 pragmas.ExecuteNonQuery();
             }
 
+            SqliteLedgerRollups.RegisterFunctions(connection); // exact decimal sums for the rollups and their backfill
             _writer = connection;
             return connection;
         }

@@ -143,6 +143,9 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
             heartbeat_at bigint NOT NULL
         );
         """,
+        // 6: hourly rollups (docs/ledger.md, "Rollups"), kept by each batch's move; built here from the rows already
+        // stored. The SQL is LedgerRollupSql's, shared with SQLite.
+        PostgresLedgerRollups.MigrationStep,
     ];
 
     private static readonly string CreateBatchTable =
@@ -152,6 +155,8 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
 
     private static readonly string MoveBatch =
         $"INSERT INTO ledger_records ({SqliteLedgerSchema.SelectColumns}) SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_batch ORDER BY ord ON CONFLICT (id) DO NOTHING;";
+
+    private static readonly string MoveBatchWithRollups = PostgresLedgerRollups.WithRollups(MoveBatch);
 
     private readonly PostgresDatabase _database;
     private readonly ILogger _logger;
@@ -219,10 +224,8 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
             await importer.CompleteAsync(cancellationToken);
         }
 
-        await PostgresDatabase.ExecuteAsync(connection, transaction, MoveBatch, cancellationToken);
+        await PostgresDatabase.ExecuteAsync(connection, transaction, MoveBatchWithRollups, cancellationToken); // + hourly rollups of the rows inserted
 
-        // The rows this transaction inserted are those of ledger_batch that MoveBatch did not skip (their ids were not
-        // stored before): a hook that aggregates newly inserted rows belongs here, before the intents and settlements.
         await PostgresDatabase.ExecuteAsync(connection, transaction, CompleteIntents, cancellationToken);
         await PostgresBudgetStore.SettleFromLedgerAsync(connection, transaction, settlements, cancellationToken);
         await transaction.CommitAsync(cancellationToken);

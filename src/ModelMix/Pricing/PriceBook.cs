@@ -8,7 +8,7 @@ namespace ModelMix.Pricing;
 /// <summary>
 /// The effective-dated price book: which model costs what, when, and how batch, long context, fast mode and data
 /// residency change that. Loaded from <c>prices.json</c> (the embedded default, optionally overlaid by a user file)
-/// and compiled once so that <see cref="Cost"/> is exact, fast and allocation-free.
+/// and compiled once so that <see cref="Cost(string, in TokenUsage, DateTimeOffset)"/> is exact, fast and allocation-free.
 /// </summary>
 public sealed class PriceBook
 {
@@ -278,7 +278,15 @@ public sealed class PriceBook
     /// Fast mode on a model without a fast price, an unknown inference geo, a server tool used with no price in force,
     /// or a negative count.
     /// </exception>
-    public CostBreakdown Cost(string modelOrAlias, in TokenUsage usage, DateTimeOffset at)
+    public CostBreakdown Cost(string modelOrAlias, in TokenUsage usage, DateTimeOffset at) =>
+        Cost(modelOrAlias, usage, at, usage.TotalInputTokens);
+
+    /// <summary>
+    /// <see cref="Cost(string, in TokenUsage, DateTimeOffset)"/> of the summed usage of calls that all had
+    /// <paramref name="promptTokensPerCall"/>'s side of the long-context threshold (an audit over rollups): pricing is
+    /// linear in every token class, so the sum of the calls' costs is the cost of their summed usage at their rates.
+    /// </summary>
+    internal CostBreakdown Cost(string modelOrAlias, in TokenUsage usage, DateTimeOffset at, long promptTokensPerCall)
     {
         var period = FindPeriod(modelOrAlias, at);
         if ((usage.InputTokens | usage.OutputTokens | usage.CacheWrite5mTokens | usage.CacheWrite1hTokens | usage.CacheReadTokens
@@ -291,7 +299,7 @@ public sealed class PriceBook
 
         // Batch is folded into precomputed rate sets; fast mode and data residency multiply at call time.
         var batch = usage.ServiceTier == ServiceTier.Batch;
-        var rates = period.HasLongContext && usage.TotalInputTokens > period.LongContextThreshold
+        var rates = period.HasLongContext && promptTokensPerCall > period.LongContextThreshold
             ? (batch ? period.LongContextBatch : period.LongContext)
             : (batch ? period.StandardBatch : period.Standard);
 

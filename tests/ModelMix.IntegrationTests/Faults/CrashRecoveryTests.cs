@@ -9,6 +9,7 @@ using ModelMix.IntegrationTests.Cli;
 using ModelMix.IntegrationTests.Proxy;
 using ModelMix.Keys;
 using ModelMix.Ledger;
+using ModelMix.Tests.Shared;
 
 namespace ModelMix.IntegrationTests.Faults;
 
@@ -104,6 +105,15 @@ public sealed class CrashRecoveryTests
         }
 
         var records = await ReadAllAsync(db);
+
+        // The hourly rollups the killed writer kept are those of the raw rows it committed, to the last digit: they are
+        // written in the same transactions (docs/ledger.md, "Rollups").
+        await using (var store = new SqliteLedgerStore(db))
+        {
+            await store.MigrateAsync(CancellationToken.None);
+            Assert.Equal(LedgerRollupOracle.Expected(records), LedgerRollupOracle.Describe(await LedgerRollupOracle.ReadAllAsync(store)));
+        }
+
         var recordedIds = records.Select(record => record.RequestId).ToHashSet(StringComparer.Ordinal);
 
         // Nothing doubled, nothing invented: one record per request (no retries happen here), never more than were sent.

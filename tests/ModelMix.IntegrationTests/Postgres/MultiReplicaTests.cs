@@ -79,7 +79,9 @@ public sealed class MultiReplicaTests : IAsyncLifetime
         var refused = statuses.Count(s => s.StatusCode == HttpStatusCode.TooManyRequests);
         Assert.True(500 == answered + refused, "statuses: " + string.Join(", ", statuses.GroupBy(s => s.StatusCode).Select(g => $"{(int)g.Key} x{g.Count()}")));
         Assert.InRange(answered, 1, 499); // the budget let some through and stopped the rest
-        Assert.All(Enumerable.Range(0, 3), replica => Assert.Contains(statuses, s => s.Replica == replica && s.StatusCode == HttpStatusCode.OK));
+        // Which replicas get the budget's calls is a race (under load one replica can start after the others spent it
+        // all): what holds is that every replica took part, answering or refusing against the one shared budget.
+        Assert.Equal([0, 1, 2], statuses.Select(s => s.Replica).Distinct().Order());
 
         await using var ledger = new PostgresLedgerStore(_store);
         await ledger.MigrateAsync();

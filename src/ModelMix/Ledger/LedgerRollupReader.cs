@@ -1,0 +1,131 @@
+using System.Data.Common;
+using ModelMix.Pricing;
+
+namespace ModelMix.Ledger;
+
+/// <summary>Reads rollup rows (<see cref="LedgerRollupSql.Columns"/> order) from either store's data reader.</summary>
+internal static class LedgerRollupReader
+{
+    /// <summary>The <c>SELECT</c> of rollup rows of an hour range; parameters <paramref name="prefix"/>from / to.</summary>
+    public static string SelectSql(char prefix, bool from, bool to)
+    {
+        var where = new List<string>();
+        if (from)
+        {
+            where.Add($"hour >= {prefix}from");
+        }
+
+        if (to)
+        {
+            where.Add($"hour < {prefix}to");
+        }
+
+        return $"SELECT {string.Join(", ", LedgerRollupSql.Columns)} FROM {LedgerRollupSql.Table}" +
+            (where.Count == 0 ? string.Empty : " WHERE " + string.Join(" AND ", where)) + " ORDER BY hour;";
+    }
+
+    /// <summary>A time-range condition on raw rows (" AND …", or empty), with parameters <paramref name="prefix"/>from / to.</summary>
+    public static string RawRange(char prefix, bool from, bool to) =>
+        (from ? $" AND timestamp >= {prefix}from" : string.Empty) + (to ? $" AND timestamp < {prefix}to" : string.Empty);
+
+    /// <summary>The call summaries of a range, earliest first.</summary>
+    public static string CallSummariesSql(char prefix, bool from, bool to) =>
+        $"SELECT key_id, session_id, timestamp, cost_total, task_label, attempt, escalated_from IS NOT NULL, latency_ms FROM ledger_records WHERE true{RawRange(prefix, from, to)} ORDER BY timestamp, seq;";
+
+    /// <summary>The number of requests with an escalation in a range (the partial index on escalations serves it).</summary>
+    public static string EscalatedRequestsSql(char prefix, bool from, bool to) =>
+        $"SELECT COUNT(DISTINCT request_id) FROM ledger_records WHERE escalated_from IS NOT NULL AND attempt <> 0{RawRange(prefix, from, to)};";
+
+    /// <summary>The latest records of a range, newest first.</summary>
+    public static string LatestSql(char prefix, bool from, bool to) =>
+        $"SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_records WHERE true{RawRange(prefix, from, to)} ORDER BY timestamp DESC, seq DESC LIMIT {prefix}count;";
+
+    /// <summary>The stored hour at or before <paramref name="instant"/>.</summary>
+    public static long FloorHour(DateTimeOffset instant)
+    {
+        var ticks = SqliteLedgerSchema.ToStoredTimestamp(instant);
+        var rest = ticks % LedgerRollupSql.HourTicks;
+        return rest < 0 ? ticks - rest - LedgerRollupSql.HourTicks : ticks - rest;
+    }
+
+    /// <summary>The stored hour at or after <paramref name="instant"/>.</summary>
+    public static long CeilingHour(DateTimeOffset instant)
+    {
+        var floor = FloorHour(instant);
+        return floor == SqliteLedgerSchema.ToStoredTimestamp(instant) ? floor : floor + LedgerRollupSql.HourTicks;
+    }
+
+    /// <summary>Reads one row; <paramref name="money"/> reads a money column (decimal text in SQLite, numeric in PostgreSQL).</summary>
+    public static LedgerRollup Read(DbDataReader r, Func<DbDataReader, int, decimal> money)
+    {
+        static string? Text(DbDataReader r, int i) => r.GetString(i) is { Length: > 0 } s ? s : null;
+        var i = LedgerRollupSql.Dimensions.Length; // first measure
+        long Next() => r.GetInt64(i++);
+        var rollup = new LedgerRollup
+        {
+            Hour = SqliteLedgerSchema.FromStoredTimestamp(r.GetInt64(0)),
+            KeyId = Text(r, 1),
+            TaskLabel = Text(r, 2),
+            Policy = Text(r, 3),
+            RoutedModel = r.GetString(4),
+            ResponseModel = Text(r, 5),
+            Effort = Text(r, 6),
+            Status = SqliteLedgerSchema.ParseStatus(r.GetString(7)),
+            AttemptKind = (int)r.GetInt64(8),
+            EscalatedFrom = Text(r, 9),
+            ServiceTier = SqliteLedgerSchema.ParseServiceTier(r.GetString(10)),
+            Speed = SqliteLedgerSchema.ParseSpeed(r.GetString(11)),
+            InferenceGeo = Text(r, 12),
+            Priced = r.GetInt64(13) != 0,
+            HasTokens = r.GetInt64(14) != 0,
+        };
+        var calls = Next();
+        var effortDefault = Next();
+        long input = Next(), output = Next(), write5m = Next(), write1h = Next(), read = Next(), searches = Next(), fetches = Next();
+        var cacheReadCalls = Next();
+        var thinkingBlocks = Next();
+        var thinkingCalls = Next();
+        var disconnected = Next();
+        var estimated = Next();
+        var streaming = Next();
+        var latencySum = Next();
+        var buckets = new long[LedgerRollupSql.LatencyBoundsMs.Length + 1];
+        for (var b = 0; b < buckets.Length; b++)
+        {
+            buckets[b] = Next();
+        }
+
+        decimal Money() => money(r, i++);
+        var cost = new CostBreakdown(Money(), Money(), Money(), Money(), Money(), Money());
+        _ = Money(); // cost_total: the sum of the components above
+        var thinkingCost = Money();
+        var disconnectedCost = Money();
+        var first = Next();
+        var minPrompt = Next();
+        var last = Next();
+        var maxPrompt = Next();
+        var maxOutput = Next();
+        return rollup with
+        {
+            Calls = calls,
+            EffortDefaultCalls = effortDefault,
+            Usage = new TokenUsage(input, output, write5m, write1h, read, rollup.ServiceTier, rollup.Speed, rollup.InferenceGeo, searches, fetches),
+            CacheReadCalls = cacheReadCalls,
+            ThinkingBlocksDropped = thinkingBlocks,
+            ThinkingDroppedCalls = thinkingCalls,
+            ThinkingDroppedCost = thinkingCost,
+            DisconnectedCalls = disconnected,
+            DisconnectedCost = disconnectedCost,
+            EstimatedCalls = estimated,
+            StreamingCalls = streaming,
+            LatencyMsSum = latencySum,
+            LatencyBuckets = buckets,
+            Cost = cost,
+            FirstTimestamp = SqliteLedgerSchema.FromStoredTimestamp(first),
+            LastTimestamp = SqliteLedgerSchema.FromStoredTimestamp(last),
+            MinPromptTokens = minPrompt,
+            MaxPromptTokens = maxPrompt,
+            MaxOutputTokens = maxOutput,
+        };
+    }
+}

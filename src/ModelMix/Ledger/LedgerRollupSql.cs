@@ -1,0 +1,244 @@
+using System.Globalization;
+using System.Text;
+
+namespace ModelMix.Ledger;
+
+/// <summary>
+/// The one definition of the ledger's hourly rollups (docs/ledger.md, "Rollups"), as SQL over raw ledger rows, for
+/// SQLite and PostgreSQL alike: the grouping, every measure, the table, the writer's upsert and the backfill. The
+/// writer runs <see cref="Upsert"/> over the rows a batch actually inserted, in the batch's transaction; a migration runs
+/// <see cref="Backfill"/> over the rows already stored. Both aggregate with the same expressions, so an hour rolled up
+/// incrementally equals the same hour rolled up at once.
+/// </summary>
+/// <remarks>
+/// A rollup row is one UTC hour × key × task label × policy × routed model × response model × effort × status ×
+/// attempt kind (0 routing call, 1 first attempt, 2 retry or escalation) × escalated-from model × service tier × speed
+/// × inference geo × priced × has tokens. A missing text value is stored as the empty string (a key id, task label,
+/// policy or model is never empty). Money is summed exactly: numeric in PostgreSQL, decimal text summed as
+/// <see cref="decimal"/> in SQLite (an application-defined function the writer registers).
+/// </remarks>
+internal static class LedgerRollupSql
+{
+    /// <summary>One hour in the ledger's timestamp unit (100 ns ticks).</summary>
+    public const long HourTicks = TimeSpan.TicksPerHour;
+
+    /// <summary>The table.</summary>
+    public const string Table = "ledger_rollups";
+
+    /// <summary>
+    /// Upper bounds (inclusive, ms) of the latency histogram's buckets; one more bucket holds everything slower.
+    /// Bucket i counts calls with bound[i-1] &lt; latency ≤ bound[i].
+    /// </summary>
+    public static readonly long[] LatencyBoundsMs = [100, 250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 120_000];
+
+    /// <summary>The grouping columns, in primary-key order.</summary>
+    public static readonly string[] Dimensions =
+    [
+        "hour", "key_id", "task_label", "policy", "routed_model", "response_model", "effort", "status",
+        "attempt_kind", "escalated_from", "service_tier", "speed", "inference_geo", "priced", "has_tokens",
+    ];
+
+    /// <summary>Integer measures summed on upsert.</summary>
+    public static readonly string[] IntegerSums =
+    [
+        "calls", "effort_default_calls", "input_tokens", "output_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+        "cache_read_tokens", "web_search_requests", "web_fetch_requests", "cache_read_calls", "thinking_blocks_dropped",
+        "thinking_dropped_calls", "disconnected_calls", "estimated_calls", "streaming_calls", "latency_ms_sum",
+        .. LatencyBucketColumns(),
+    ];
+
+    /// <summary>Exact money measures summed on upsert.</summary>
+    public static readonly string[] MoneySums =
+    [
+        "cost_input", "cost_output", "cost_cache_write_5m", "cost_cache_write_1h", "cost_cache_read", "cost_server_tools",
+        "cost_total", "thinking_dropped_cost", "disconnected_cost",
+    ];
+
+    /// <summary>Measures kept as a minimum on upsert.</summary>
+    public static readonly string[] Minimums = ["first_timestamp", "min_prompt_tokens"];
+
+    /// <summary>Measures kept as a maximum on upsert.</summary>
+    public static readonly string[] Maximums = ["last_timestamp", "max_prompt_tokens", "max_output_tokens"];
+
+    /// <summary>Every column in table order.</summary>
+    public static readonly string[] Columns = [.. Dimensions, .. IntegerSums, .. MoneySums, .. Minimums, .. Maximums];
+
+    private const string Prompt = "(input_tokens + cache_write_5m_tokens + cache_write_1h_tokens + cache_read_tokens)";
+
+    /// <summary>The latency bucket columns: <c>latency_le_100</c> … <c>latency_le_120000</c>, <c>latency_over</c>.</summary>
+    public static IEnumerable<string> LatencyBucketColumns() =>
+        LatencyBoundsMs.Select(b => "latency_le_" + b.ToString(CultureInfo.InvariantCulture)).Append("latency_over");
+
+    /// <summary>The bucket of a latency: the index of the first bound it does not exceed, or the last bucket.</summary>
+    public static int LatencyBucket(long latencyMs)
+    {
+        for (var i = 0; i < LatencyBoundsMs.Length; i++)
+        {
+            if (latencyMs <= LatencyBoundsMs[i])
+            {
+                return i;
+            }
+        }
+
+        return LatencyBoundsMs.Length;
+    }
+
+    /// <summary><c>CREATE TABLE</c> for the dialect.</summary>
+    public static string CreateTable(LedgerSqlDialect d)
+    {
+        var text = d.Text;
+        var integer = d.Integer;
+        var money = d.Money;
+        var sb = new StringBuilder();
+        sb.Append("CREATE TABLE ").Append(Table).Append(" (\n");
+        sb.Append("    hour ").Append(integer).Append(" NOT NULL,\n");
+        foreach (var dim in Dimensions.Skip(1))
+        {
+            var type = dim is "attempt_kind" or "priced" or "has_tokens" ? integer : text;
+            sb.Append("    ").Append(dim).Append(' ').Append(type).Append(" NOT NULL,\n");
+        }
+
+        foreach (var column in IntegerSums)
+        {
+            sb.Append("    ").Append(column).Append(' ').Append(integer).Append(" NOT NULL,\n");
+        }
+
+        foreach (var column in MoneySums)
+        {
+            sb.Append("    ").Append(column).Append(' ').Append(money).Append(" NOT NULL,\n");
+        }
+
+        foreach (var column in Minimums.Concat(Maximums))
+        {
+            sb.Append("    ").Append(column).Append(' ').Append(integer).Append(" NOT NULL,\n");
+        }
+
+        sb.Append("    PRIMARY KEY (").Append(string.Join(", ", Dimensions)).Append(")\n)");
+        sb.Append(d.TableSuffix).Append(";\n");
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// <c>SELECT</c> of rollup rows, in <see cref="Columns"/> order, aggregated from <paramref name="source"/> (raw
+    /// ledger rows: the table, or a set of just-inserted rows) restricted by <paramref name="where"/>.
+    /// </summary>
+    public static string Select(LedgerSqlDialect d, string source, string where)
+    {
+        string Int(string expression) => d.IntegerSum(expression);
+        string Flag(string condition) => $"CASE WHEN {condition} THEN 1 ELSE 0 END";
+        var dims = new[]
+        {
+            $"(timestamp - (timestamp % {HourTicks.ToString(CultureInfo.InvariantCulture)}))",
+            "COALESCE(key_id, '')", "COALESCE(task_label, '')", "COALESCE(policy, '')", "routed_model",
+            "COALESCE(response_model, '')", "COALESCE(effort, '')", "status",
+            "CASE WHEN attempt = 0 THEN 0 WHEN attempt = 1 THEN 1 ELSE 2 END",
+            "COALESCE(escalated_from, '')", "service_tier", "speed", "COALESCE(inference_geo, '')",
+            Flag("cost_total IS NOT NULL"),
+            Flag($"output_tokens <> 0 OR {Prompt} <> 0"),
+        };
+        var measures = new List<string>
+        {
+            "COUNT(*)",
+            Int(Flag(d.IsTrue("effort_is_default"))),
+            Int("input_tokens"), Int("output_tokens"), Int("cache_write_5m_tokens"), Int("cache_write_1h_tokens"),
+            Int("cache_read_tokens"), Int("web_search_requests"), Int("web_fetch_requests"),
+            Int(Flag("cache_read_tokens > 0")),
+            Int("thinking_blocks_dropped"),
+            Int(Flag("thinking_blocks_dropped > 0")),
+            Int(Flag(d.IsTrue("client_disconnected"))),
+            Int(Flag(d.IsTrue("usage_estimated"))),
+            Int(Flag(d.IsTrue("streaming"))),
+            Int("latency_ms"),
+        };
+        long low = long.MinValue;
+        foreach (var bound in LatencyBoundsMs)
+        {
+            var b = bound.ToString(CultureInfo.InvariantCulture);
+            measures.Add(Int(Flag(low == long.MinValue ? $"latency_ms <= {b}" : $"latency_ms > {low.ToString(CultureInfo.InvariantCulture)} AND latency_ms <= {b}")));
+            low = bound;
+        }
+
+        measures.Add(Int(Flag($"latency_ms > {low.ToString(CultureInfo.InvariantCulture)}")));
+        measures.Add(d.MoneySum("cost_input"));
+        measures.Add(d.MoneySum("cost_output"));
+        measures.Add(d.MoneySum("cost_cache_write_5m"));
+        measures.Add(d.MoneySum("cost_cache_write_1h"));
+        measures.Add(d.MoneySum("cost_cache_read"));
+        measures.Add(d.MoneySum("cost_server_tools"));
+        measures.Add(d.MoneySum("cost_total"));
+        measures.Add(d.MoneySum("CASE WHEN thinking_blocks_dropped > 0 THEN cost_total END"));
+        measures.Add(d.MoneySum($"CASE WHEN {d.IsTrue("client_disconnected")} THEN cost_total END"));
+        measures.Add("MIN(timestamp)");
+        measures.Add($"MIN({Prompt})");
+        measures.Add("MAX(timestamp)");
+        measures.Add($"MAX({Prompt})");
+        measures.Add("MAX(output_tokens)");
+        var groupBy = string.Join(", ", Enumerable.Range(1, dims.Length).Select(i => i.ToString(CultureInfo.InvariantCulture)));
+        return $"SELECT {string.Join(", ", dims.Concat(measures))} FROM {source} WHERE {where} GROUP BY {groupBy}";
+    }
+
+    /// <summary>Adds the aggregate of <paramref name="source"/> rows matching <paramref name="where"/> to the rollups.</summary>
+    public static string Upsert(LedgerSqlDialect d, string source, string where)
+    {
+        var sets = new List<string>();
+        sets.AddRange(IntegerSums.Select(c => $"{c} = {Table}.{c} + excluded.{c}"));
+        sets.AddRange(MoneySums.Select(c => $"{c} = {d.MoneyAdd($"{Table}.{c}", $"excluded.{c}")}"));
+        sets.AddRange(Minimums.Select(c => $"{c} = {d.Least($"{Table}.{c}", $"excluded.{c}")}"));
+        sets.AddRange(Maximums.Select(c => $"{c} = {d.Greatest($"{Table}.{c}", $"excluded.{c}")}"));
+        return $"INSERT INTO {Table} ({string.Join(", ", Columns)})\n{Select(d, source, where)}\n" +
+            $"ON CONFLICT ({string.Join(", ", Dimensions)}) DO UPDATE SET {string.Join(", ", sets)};";
+    }
+
+    /// <summary>A partial index on the raw rows of escalations: the audit counts escalated requests from it.</summary>
+    public const string EscalationIndex =
+        "CREATE INDEX ix_ledger_records_escalated ON ledger_records (timestamp) WHERE escalated_from IS NOT NULL;\n";
+
+    /// <summary>Builds the rollups of every stored raw row (the rollup table empty): the migration's backfill.</summary>
+    public static string Backfill(LedgerSqlDialect d) =>
+        $"INSERT INTO {Table} ({string.Join(", ", Columns)})\n{Select(d, "ledger_records", "true")};\n";
+}
+
+/// <summary>The few places SQLite and PostgreSQL differ in the rollup SQL.</summary>
+internal sealed class LedgerSqlDialect
+{
+    /// <summary>SQLite: money is decimal text, summed by <c>modelmix_decimal_sum</c> / <c>modelmix_decimal_add</c>.</summary>
+    public static readonly LedgerSqlDialect Sqlite = new()
+    {
+        Text = "TEXT",
+        Integer = "INTEGER",
+        Money = "TEXT",
+        TableSuffix = " STRICT, WITHOUT ROWID",
+        IntegerSum = e => $"COALESCE(SUM({e}), 0)",
+        MoneySum = e => $"{SqliteLedgerRollups.DecimalSumFunction}({e})",
+        MoneyAdd = (a, b) => $"{SqliteLedgerRollups.DecimalAddFunction}({a}, {b})",
+        Least = (a, b) => $"MIN({a}, {b})",
+        Greatest = (a, b) => $"MAX({a}, {b})",
+        IsTrue = c => $"{c} <> 0",
+    };
+
+    /// <summary>PostgreSQL: money is numeric, summed natively.</summary>
+    public static readonly LedgerSqlDialect Postgres = new()
+    {
+        Text = "text",
+        Integer = "bigint",
+        Money = "numeric",
+        TableSuffix = string.Empty,
+        IntegerSum = e => $"COALESCE(SUM({e}), 0)::bigint",
+        MoneySum = e => $"COALESCE(SUM({e}), 0)",
+        MoneyAdd = (a, b) => $"{a} + {b}",
+        Least = (a, b) => $"LEAST({a}, {b})",
+        Greatest = (a, b) => $"GREATEST({a}, {b})",
+        IsTrue = c => c,
+    };
+
+    public required string Text { get; init; }
+    public required string Integer { get; init; }
+    public required string Money { get; init; }
+    public required string TableSuffix { get; init; }
+    public required Func<string, string> IntegerSum { get; init; }
+    public required Func<string, string> MoneySum { get; init; }
+    public required Func<string, string, string> MoneyAdd { get; init; }
+    public required Func<string, string, string> Least { get; init; }
+    public required Func<string, string, string> Greatest { get; init; }
+    public required Func<string, string> IsTrue { get; init; }
+}

@@ -1,0 +1,82 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+
+namespace ModelMix.Ledger;
+
+/// <summary>
+/// The SQLite side of the hourly rollups (<see cref="LedgerRollupSql"/>): the exact decimal functions the writer
+/// connection needs, the migration step that creates and backfills the table, and the writer's hook.
+/// </summary>
+internal static class SqliteLedgerRollups
+{
+    /// <summary>Aggregate: the exact <see cref="decimal"/> sum of decimal text (NULLs skipped; "0" over none).</summary>
+    public const string DecimalSumFunction = "modelmix_decimal_sum";
+
+    /// <summary>Scalar: the exact <see cref="decimal"/> sum of two decimal texts.</summary>
+    public const string DecimalAddFunction = "modelmix_decimal_add";
+
+    /// <summary>
+    /// The migration step: the rollup table, its time index and the backfill of every row already stored (run on the
+    /// writer connection, which has the functions of <see cref="RegisterFunctions"/>).
+    /// </summary>
+    public static string MigrationStep =>
+        LedgerRollupSql.CreateTable(LedgerSqlDialect.Sqlite) + LedgerRollupSql.Backfill(LedgerSqlDialect.Sqlite) +
+        LedgerRollupSql.EscalationIndex;
+
+    /// <summary>Registers the exact decimal functions on a connection (the writer's; readers that sum money too).</summary>
+    public static void RegisterFunctions(SqliteConnection connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        connection.CreateAggregate<string?, decimal, string>(
+            DecimalSumFunction,
+            0m,
+            static (sum, text) => text is null ? sum : sum + SqliteLedgerSchema.FromStoredDecimal(text),
+            static sum => SqliteLedgerSchema.ToStoredDecimal(sum),
+            isDeterministic: true);
+        connection.CreateFunction<string, string, string>(
+            DecimalAddFunction,
+            static (a, b) => SqliteLedgerSchema.ToStoredDecimal(SqliteLedgerSchema.FromStoredDecimal(a) + SqliteLedgerSchema.FromStoredDecimal(b)),
+            isDeterministic: true);
+    }
+
+    /// <summary>
+    /// The writer's hook, inside the batch's transaction after its inserts: adds the rows this batch inserted (every
+    /// row from <paramref name="firstInsertedSeq"/> on; none when it is negative, e.g. a replayed batch) to the rollups.
+    /// Rows skipped as already stored are never counted again.
+    /// </summary>
+    public static void AddInserted(SqliteConnection connection, SqliteTransaction transaction, long firstInsertedSeq)
+    {
+        if (firstInsertedSeq < 0)
+        {
+            return;
+        }
+
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = UpsertSql;
+        command.Parameters.AddWithValue("$first", firstInsertedSeq);
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// Recomputes the rollups of the hours of [<paramref name="fromHour"/>, <paramref name="toHour"/>) from the raw rows still
+    /// stored: for a repricing that changed stored costs. Hours whose raw rows were pruned must not be recomputed.
+    /// </summary>
+    public static void Recompute(SqliteConnection connection, SqliteTransaction transaction, long fromHour, long toHour)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText =
+            $"DELETE FROM {LedgerRollupSql.Table} WHERE hour >= $from AND hour < $to;\n" +
+            LedgerRollupSql.Upsert(LedgerSqlDialect.Sqlite, "ledger_records", "timestamp >= $from AND timestamp < $to");
+        command.Parameters.AddWithValue("$from", fromHour);
+        command.Parameters.AddWithValue("$to", toHour);
+        command.ExecuteNonQuery();
+    }
+
+    private static readonly string UpsertSql = LedgerRollupSql.Upsert(LedgerSqlDialect.Sqlite, "ledger_records", "seq >= $first");
+
+    /// <summary>The hour (in stored ticks) an instant falls in.</summary>
+    public static long HourOf(long storedTimestamp) => storedTimestamp - (storedTimestamp % LedgerRollupSql.HourTicks);
+
+}

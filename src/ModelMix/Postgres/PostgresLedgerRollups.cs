@@ -1,0 +1,33 @@
+using ModelMix.Ledger;
+
+namespace ModelMix.Postgres;
+
+/// <summary>
+/// The PostgreSQL side of the hourly rollups (<see cref="LedgerRollupSql"/>): the migration step, and the batch move
+/// that adds exactly the rows it inserted to the rollups in the same statement (<c>INSERT … ON CONFLICT DO NOTHING
+/// RETURNING</c> feeds the upsert, so a replayed record, skipped, is never counted twice).
+/// </summary>
+internal static class PostgresLedgerRollups
+{
+    /// <summary>The migration step: the rollup table and the backfill of every row already stored.</summary>
+    public static string MigrationStep =>
+        LedgerRollupSql.CreateTable(LedgerSqlDialect.Postgres) + LedgerRollupSql.Backfill(LedgerSqlDialect.Postgres) +
+        LedgerRollupSql.EscalationIndex;
+
+    /// <summary>
+    /// <paramref name="moveBatch"/> (an <c>INSERT … ON CONFLICT (id) DO NOTHING;</c> into <c>ledger_records</c>) made to
+    /// return the rows it inserted and roll them up.
+    /// </summary>
+    public static string WithRollups(string moveBatch)
+    {
+        ArgumentNullException.ThrowIfNull(moveBatch);
+        var insert = moveBatch.TrimEnd().TrimEnd(';');
+        return $"WITH inserted AS ({insert} RETURNING {SqliteLedgerSchema.SelectColumns})\n" +
+            LedgerRollupSql.Upsert(LedgerSqlDialect.Postgres, "inserted", "true");
+    }
+
+    /// <summary>Recomputes the rollups of the hours [@from, @to) from the raw rows still stored (for a repricing).</summary>
+    public static string RecomputeSql { get; } =
+        $"DELETE FROM {LedgerRollupSql.Table} WHERE hour >= @from AND hour < @to;\n" +
+        LedgerRollupSql.Upsert(LedgerSqlDialect.Postgres, "ledger_records", "timestamp >= @from AND timestamp < @to");
+}

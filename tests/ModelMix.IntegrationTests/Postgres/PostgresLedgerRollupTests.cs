@@ -1,0 +1,124 @@
+using ModelMix.Ledger;
+using ModelMix.Postgres;
+using ModelMix.Pricing;
+using ModelMix.Tests.Shared;
+using Npgsql;
+
+namespace ModelMix.IntegrationTests.Postgres;
+
+/// <summary>
+/// The PostgreSQL ledger's hourly rollups (docs/ledger.md, "Rollups") on a real server against the raw rows they
+/// summarise: after mixed traffic from two replicas at once with replays, a batch that fails, a backfill and a
+/// repricing, every rollup row equals the C# regrouping of the raw rows (<see cref="LedgerRollupOracle"/>) to the last
+/// digit, and the totals equal the raw totals.
+/// </summary>
+public sealed class PostgresLedgerRollupTests : IAsyncLifetime
+{
+    private static readonly DateTimeOffset T0 = new(2026, 3, 1, 22, 17, 0, TimeSpan.Zero);
+
+    private string _connectionString = string.Empty;
+
+    public async Task InitializeAsync() => _connectionString = await (await PostgresServer.GetAsync()).CreateDatabaseAsync("rollups");
+
+    public Task DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task Rollups_equal_the_raw_rows_after_two_replicas_write_overlapping_batches_and_a_batch_fails()
+    {
+        var records = LedgerTraffic.Generate(2_000, seed: 7, T0, TimeSpan.FromMinutes(1));
+        await using var a = new PostgresLedgerStore(_connectionString);
+        await using var b = new PostgresLedgerStore(_connectionString);
+        await a.MigrateAsync();
+        await b.MigrateAsync();
+
+        // Replica a writes batches of 200; replica b, at the same time, writes the same records in batches of 150 (each
+        // record is stored once, by whichever commits first) and replays some.
+        var writeA = Task.Run(async () =>
+        {
+            for (var i = 0; i < records.Length; i += 200)
+            {
+                await a.WriteBatchAsync(records[i..(i + 200)]);
+            }
+        });
+        var writeB = Task.Run(async () =>
+        {
+            for (var i = 0; i < records.Length; i += 150)
+            {
+                await b.WriteBatchAsync(records[i..Math.Min(i + 150, records.Length)]);
+                await b.WriteBatchAsync(records[(i / 2)..(i / 2 + 50)]);
+            }
+        });
+        await Task.WhenAll(writeA, writeB);
+        await AssertRollupsMatchRawAsync(a, records.Length);
+
+        // A batch that cannot be stored (an undefined status) is rolled back whole, rollups and all.
+        var more = LedgerTraffic.Generate(100, seed: 8, T0.AddDays(2), TimeSpan.FromMinutes(1), "m");
+        var failing = more.ToArray();
+        failing[60] = failing[60] with { Status = (LedgerStatus)99 };
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => a.WriteBatchAsync(failing));
+        await AssertRollupsMatchRawAsync(a, records.Length);
+        await a.WriteBatchAsync(more);
+        await AssertRollupsMatchRawAsync(a, records.Length + 100);
+    }
+
+    [Fact]
+    public async Task The_migration_backfills_rollups_from_the_stored_rows_and_a_repricing_recomputes_its_hours()
+    {
+        var records = LedgerTraffic.Generate(800, seed: 5, T0, TimeSpan.FromMinutes(1));
+        await using (var store = new PostgresLedgerStore(_connectionString))
+        {
+            await store.MigrateAsync();
+            await store.WriteBatchAsync(records);
+        }
+
+        // Back to the version before the rollups: the table and index gone, the version one lower; the migration builds them again.
+        await using (var connection = new NpgsqlConnection(_connectionString))
+        {
+            await connection.OpenAsync();
+            await using var rewind = new NpgsqlCommand(
+                $"DROP TABLE ledger_rollups; DROP INDEX ix_ledger_records_escalated; UPDATE modelmix_schema_versions SET version = {PostgresLedgerStore.SchemaVersion - 1} WHERE component = 'ledger';", connection);
+            await rewind.ExecuteNonQueryAsync();
+        }
+
+        await using var reopened = new PostgresLedgerStore(_connectionString);
+        await reopened.MigrateAsync();
+        await AssertRollupsMatchRawAsync(reopened, records.Length);
+
+        // Every unpriced call of the first three hours gets a price (0.25 input + 0.5 output).
+        var unpricedBefore = records.Count(r => r.Cost is null);
+        var repriced = await reopened.RepriceAsync(T0, T0.AddHours(2), static r => r.Cost is null ? new CostBreakdown(0.25m, 0.5m, 0m, 0m, 0m) : null);
+        var end = new DateTimeOffset(2026, 3, 2, 1, 0, 0, TimeSpan.Zero); // T0 (22:17) + 2 h = 00:17, rounded up to 01:00
+        Assert.Equal(records.Count(r => r.Cost is null && r.Timestamp < end), repriced);
+        Assert.True(repriced > 0);
+        var raw = await ReadRawAsync(reopened);
+        Assert.Equal(unpricedBefore - repriced, raw.Count(r => r.Cost is null));
+        await AssertRollupsMatchRawAsync(reopened, records.Length);
+    }
+
+    private static async Task<List<LedgerRecord>> ReadRawAsync(PostgresLedgerStore store)
+    {
+        var raw = new List<LedgerRecord>();
+        await foreach (var record in store.ReadAsync(LedgerQuery.All))
+        {
+            raw.Add(record);
+        }
+
+        return raw;
+    }
+
+    private static async Task AssertRollupsMatchRawAsync(PostgresLedgerStore store, int expectedCalls)
+    {
+        var raw = await ReadRawAsync(store);
+        Assert.Equal(expectedCalls, raw.Count);
+        var rollups = await LedgerRollupOracle.ReadAllAsync(store);
+        Assert.Equal(LedgerRollupOracle.Expected(raw), LedgerRollupOracle.Describe(rollups));
+        var totals = await store.GetTotalsAsync(LedgerQuery.All);
+        Assert.Equal(totals.Count, rollups.Sum(u => u.Calls));
+        Assert.Equal(totals.UnpricedCount, rollups.Where(u => !u.Priced).Sum(u => u.Calls));
+        Assert.Equal(totals.Cost, rollups.Aggregate(CostBreakdown.Zero, (sum, u) => sum + u.Cost));
+    }
+}

@@ -1,0 +1,152 @@
+using Microsoft.Data.Sqlite;
+using ModelMix.Ledger;
+using ModelMix.Pricing;
+using ModelMix.Tests.Shared;
+
+namespace ModelMix.Tests.Ledger;
+
+/// <summary>
+/// The SQLite ledger's hourly rollups (docs/ledger.md, "Rollups") against the raw rows they summarise: after mixed
+/// traffic with replays, a batch that fails half-way, a backfill of an older database and a repricing, every rollup row
+/// equals the C# regrouping of the raw rows (<see cref="LedgerRollupOracle"/>) to the last digit, and their totals equal
+/// the raw totals to the cent.
+/// </summary>
+public sealed class SqliteLedgerRollupTests : IDisposable
+{
+    private static readonly DateTimeOffset T0 = new(2026, 3, 1, 22, 17, 0, TimeSpan.Zero);
+
+    private readonly TempDatabase _db = new();
+
+    public void Dispose() => _db.Dispose();
+
+    [Fact]
+    public async Task Rollups_equal_the_raw_rows_after_mixed_traffic_and_replays()
+    {
+        // 2,400 calls over 40 hours (one a minute), across a day boundary, written in batches of 200; every batch is
+        // followed by a replay of the batch before it and of a batch straddling both (records already stored are skipped).
+        var records = LedgerTraffic.Generate(2_400, seed: 7, T0, TimeSpan.FromMinutes(1));
+        await using var store = new SqliteLedgerStore(_db.FilePath);
+        await store.MigrateAsync();
+        for (var i = 0; i < records.Length; i += 200)
+        {
+            await store.WriteBatchAsync(records[i..(i + 200)]);
+            if (i > 0)
+            {
+                await store.WriteBatchAsync(records[(i - 200)..i]);
+                await store.WriteBatchAsync(records[(i - 100)..(i + 100)]);
+            }
+        }
+
+        await AssertRollupsMatchRawAsync(store, records.Length);
+    }
+
+    [Fact]
+    public async Task A_batch_that_fails_half_way_adds_nothing_to_the_rollups()
+    {
+        var records = LedgerTraffic.Generate(300, seed: 11, T0, TimeSpan.FromSeconds(40));
+        await using var store = new SqliteLedgerStore(_db.FilePath);
+        await store.MigrateAsync();
+        await store.WriteBatchAsync(records[..100]);
+
+        // The 50th record of the next batch cannot be stored (an undefined status): the transaction is rolled back
+        // after 49 inserts, rollup upserts and all.
+        var failing = records[100..200].ToArray();
+        failing[49] = failing[49] with { Status = (LedgerStatus)99 };
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => store.WriteBatchAsync(failing));
+        await AssertRollupsMatchRawAsync(store, 100);
+
+        await store.WriteBatchAsync(records[100..]);
+        await AssertRollupsMatchRawAsync(store, 300);
+    }
+
+    [Fact]
+    public async Task A_database_from_before_the_rollups_is_backfilled_by_the_migration()
+    {
+        var records = LedgerTraffic.Generate(1_000, seed: 3, T0, TimeSpan.FromMinutes(2));
+        const int previous = 5; // the schema version before the rollups
+        using (var connection = _db.OpenIndependentConnection())
+        {
+            foreach (var step in SqliteLedgerSchema.Migrations.Take(previous))
+            {
+                using var migrate = connection.CreateCommand();
+                migrate.CommandText = step;
+                migrate.ExecuteNonQuery();
+            }
+
+            using var version = connection.CreateCommand();
+            version.CommandText = $"PRAGMA user_version = {previous};";
+            version.ExecuteNonQuery();
+            using var transaction = connection.BeginTransaction();
+            using var insert = new SqliteLedgerInsert(connection);
+            foreach (var record in records)
+            {
+                insert.Execute(record);
+            }
+
+            transaction.Commit();
+        }
+
+        SqliteConnection.ClearAllPools();
+        await using var store = new SqliteLedgerStore(_db.FilePath);
+        await store.MigrateAsync();
+        await AssertRollupsMatchRawAsync(store, records.Length);
+
+        // And the writer carries on from the backfilled rows.
+        await store.WriteBatchAsync(LedgerTraffic.Generate(200, seed: 4, T0.AddDays(1), TimeSpan.FromMinutes(3), "u"));
+        await AssertRollupsMatchRawAsync(store, records.Length + 200);
+    }
+
+    [Fact]
+    public async Task Recomputing_the_hours_of_a_repricing_brings_the_rollups_back_to_the_raw_rows()
+    {
+        var records = LedgerTraffic.Generate(600, seed: 5, T0, TimeSpan.FromMinutes(1));
+        await using var store = new SqliteLedgerStore(_db.FilePath);
+        await store.MigrateAsync();
+        await store.WriteBatchAsync(records);
+        var unpriced = records.Count(r => r.Cost is null);
+        Assert.True(unpriced > 5, "the traffic has unpriced calls to reprice");
+
+        // A repricing: every unpriced call of the first three hours gets a price (0.25 input + 0.5 output each).
+        var from = LedgerRollupReader.FloorHour(T0);
+        var to = from + (3 * TimeSpan.TicksPerHour);
+        await store.RepriceAsync(
+            SqliteLedgerSchema.FromStoredTimestamp(from), SqliteLedgerSchema.FromStoredTimestamp(to),
+            static r => r.Cost is null ? new CostBreakdown(0.25m, 0.5m, 0m, 0m, 0m) : null);
+
+        var repriced = records
+            .Select(r => r.Cost is null && SqliteLedgerSchema.ToStoredTimestamp(r.Timestamp) < to
+                ? r with { Cost = new CostBreakdown(0.25m, 0.5m, 0m, 0m, 0m), Status = LedgerStatus.Ok }
+                : r)
+            .ToList();
+        var raw = await ReadRawAsync(store);
+        Assert.Equal(repriced.Count(r => r.Cost is null), raw.Count(r => r.Cost is null));
+        Assert.True(raw.Count(r => r.Cost is null) < unpriced);
+        await AssertRollupsMatchRawAsync(store, records.Length);
+    }
+
+    private static async Task<List<LedgerRecord>> ReadRawAsync(SqliteLedgerStore store)
+    {
+        var raw = new List<LedgerRecord>();
+        await foreach (var record in store.ReadAsync(LedgerQuery.All))
+        {
+            raw.Add(record);
+        }
+
+        return raw;
+    }
+
+    private static async Task AssertRollupsMatchRawAsync(SqliteLedgerStore store, int expectedCalls)
+    {
+        var raw = await ReadRawAsync(store);
+        Assert.Equal(expectedCalls, raw.Count);
+        var rollups = await LedgerRollupOracle.ReadAllAsync(store);
+        Assert.Equal(LedgerRollupOracle.Expected(raw), LedgerRollupOracle.Describe(rollups));
+
+        // And the totals, to the cent and beyond, against the store's own raw totals.
+        var totals = await store.GetTotalsAsync(LedgerQuery.All);
+        Assert.Equal(totals.Count, rollups.Sum(u => u.Calls));
+        Assert.Equal(totals.UnpricedCount, rollups.Where(u => !u.Priced).Sum(u => u.Calls));
+        Assert.Equal(totals.Cost, rollups.Aggregate(CostBreakdown.Zero, (sum, u) => sum + u.Cost));
+        Assert.Equal(totals.InputTokens + totals.CacheReadTokens, rollups.Sum(u => u.Usage.InputTokens + u.Usage.CacheReadTokens));
+    }
+}
