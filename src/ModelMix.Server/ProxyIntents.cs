@@ -21,7 +21,11 @@ internal sealed class IntentJournalOptions
     /// </summary>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>How often this process records that it is alive (default 5 s).</summary>
+    /// <summary>
+    /// How often this process records that it is alive (default 5 s). An intent transaction also refreshes the
+    /// heartbeat when the last one is older than this (the timer is late), so an intent never commits with a heartbeat
+    /// older than one interval plus that transaction.
+    /// </summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
@@ -81,7 +85,7 @@ internal sealed class ProxyIntents(AttemptJournal? journal, bool enabled = true)
         services.AddOptions<IntentJournalOptions>().BindConfiguration(IntentJournalOptions.SectionName).ValidateOnStart();
         services.AddSingleton<IValidateOptions<IntentJournalOptions>, IntentJournalOptions.Validator>();
         services.AddSingleton(provider => new ProxyIntents(provider.GetRequiredService<ILedger>().Store is IAttemptJournalStore store
-            ? new AttemptJournal(store, AttemptJournal.NewInstanceId(), provider.GetRequiredService<TimeProvider>())
+            ? new AttemptJournal(store, AttemptJournal.NewInstanceId(), provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<IOptions<IntentJournalOptions>>().Value.HeartbeatInterval)
             : null, provider.GetRequiredService<IOptions<IntentJournalOptions>>().Value.Enabled));
         services.AddSingleton<IntentSweepService>();
         services.AddHostedService(provider => provider.GetRequiredService<IntentSweepService>());
@@ -159,7 +163,7 @@ internal sealed partial class IntentSweepService(ProxyIntents intents, IOptions<
     {
         try
         {
-            await journal.Store.HeartbeatAsync(journal.InstanceId, time.GetUtcNow(), cancellationToken);
+            await journal.HeartbeatAsync(cancellationToken);
         }
         catch (Exception exception) when (exception is not OutOfMemoryException and not OperationCanceledException)
         {

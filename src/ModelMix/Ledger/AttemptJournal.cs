@@ -9,6 +9,13 @@ namespace ModelMix.Ledger;
 /// arrive while a commit runs queue up and go together in the next transaction, which a pool thread starts as soon as
 /// the running one ends. At low load a request pays one transaction and no thread hop; under load many requests share
 /// one durable write before their dispatch.
+/// <para>
+/// Heartbeat: the caller keeps this process's heartbeat fresh with <see cref="HeartbeatAsync"/> on a timer; an intent
+/// transaction refreshes it as well only when the last durable heartbeat this journal knows of is older than
+/// <see cref="HeartbeatRefresh"/> (always for the first intent, so an intent is never stored without its instance's
+/// row). Hence, when an intent commits, its instance's heartbeat is at most <see cref="HeartbeatRefresh"/> plus one
+/// transaction old; the proxy sets the refresh to its heartbeat interval, at most a third of <c>StaleAfter</c>.
+/// </para>
 /// </summary>
 public sealed class AttemptJournal : IAsyncDisposable
 {
@@ -22,16 +29,38 @@ public sealed class AttemptJournal : IAsyncDisposable
     private bool _committing;
     private bool _stopped;
     private TaskCompletionSource? _idle;
+    private DateTimeOffset? _lastBeat; // the newest heartbeat known durable (guarded by _gate)
 
     /// <summary>Creates the journal of <paramref name="instanceId"/> (this process) over a migrated store.</summary>
-    public AttemptJournal(IAttemptJournalStore store, string instanceId, TimeProvider time)
+    /// <param name="store">The store of the intents and the heartbeat.</param>
+    /// <param name="instanceId">This process's instance id.</param>
+    /// <param name="time">The clock of the heartbeats.</param>
+    /// <param name="heartbeatRefresh">
+    /// How old the last durable heartbeat may be before an intent transaction refreshes it (default 1 s; zero: every
+    /// intent transaction does). Keep it well inside the stale-after bound other replicas judge this one by.
+    /// </param>
+    public AttemptJournal(IAttemptJournalStore store, string instanceId, TimeProvider time, TimeSpan? heartbeatRefresh = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentException.ThrowIfNullOrEmpty(instanceId);
         ArgumentNullException.ThrowIfNull(time);
+        var refresh = heartbeatRefresh ?? TimeSpan.FromSeconds(1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(refresh, TimeSpan.Zero, nameof(heartbeatRefresh));
         _store = store;
         InstanceId = instanceId;
         _time = time;
+        HeartbeatRefresh = refresh;
+    }
+
+    /// <summary>How old the last durable heartbeat may be before an intent transaction refreshes it.</summary>
+    public TimeSpan HeartbeatRefresh { get; }
+
+    /// <summary>Records that this process is alive now (the timer's beat); intent transactions then skip it for <see cref="HeartbeatRefresh"/>.</summary>
+    public async Task HeartbeatAsync(CancellationToken cancellationToken = default)
+    {
+        var at = _time.GetUtcNow();
+        await _store.HeartbeatAsync(InstanceId, at, cancellationToken);
+        NoteBeat(at);
     }
 
     /// <summary>This process's instance id: its intents and heartbeat carry it.</summary>
@@ -123,6 +152,17 @@ public sealed class AttemptJournal : IAsyncDisposable
         return true;
     }
 
+    private void NoteBeat(DateTimeOffset at)
+    {
+        lock (_gate)
+        {
+            if (_lastBeat is not { } last || at > last)
+            {
+                _lastBeat = at;
+            }
+        }
+    }
+
     private async Task CommitNextAsync()
     {
         List<(LedgerIntent Intent, TaskCompletionSource Committed)> batch;
@@ -147,7 +187,19 @@ public sealed class AttemptJournal : IAsyncDisposable
 
         try
         {
-            await _store.WriteIntentsAsync(InstanceId, batch.ConvertAll(item => item.Intent), _time.GetUtcNow(), CancellationToken.None);
+            var now = _time.GetUtcNow();
+            DateTimeOffset? beat;
+            lock (_gate)
+            {
+                beat = _lastBeat is { } last && now - last < HeartbeatRefresh ? null : now;
+            }
+
+            await _store.WriteIntentsAsync(InstanceId, batch.ConvertAll(item => item.Intent), beat, CancellationToken.None);
+            if (beat is { } at)
+            {
+                NoteBeat(at);
+            }
+
             foreach (var (_, committed) in batch)
             {
                 committed.TrySetResult();

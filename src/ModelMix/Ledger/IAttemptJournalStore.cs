@@ -9,9 +9,10 @@ public interface IAttemptJournalStore : ILedgerStore
 {
     /// <summary>
     /// Commits <paramref name="intents"/> of <paramref name="instanceId"/> in one transaction, which also refreshes
-    /// the instance's heartbeat to <paramref name="at"/>.
+    /// the instance's heartbeat to <paramref name="heartbeatAt"/> unless it is null (<see cref="AttemptJournal"/>
+    /// passes one only when its last durable heartbeat is older than its refresh interval).
     /// </summary>
-    Task WriteIntentsAsync(string instanceId, IReadOnlyList<LedgerIntent> intents, DateTimeOffset at, CancellationToken cancellationToken = default);
+    Task WriteIntentsAsync(string instanceId, IReadOnlyList<LedgerIntent> intents, DateTimeOffset? heartbeatAt, CancellationToken cancellationToken = default);
 
     /// <summary>Records that <paramref name="instanceId"/> is alive at <paramref name="at"/>.</summary>
     Task HeartbeatAsync(string instanceId, DateTimeOffset at, CancellationToken cancellationToken = default);

@@ -11,7 +11,7 @@ public sealed partial class SqliteLedgerStore
         $"INSERT INTO ledger_records ({SqliteLedgerSchema.SelectColumns}) SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_intents WHERE id = $id ON CONFLICT (id) DO NOTHING;";
 
     /// <inheritdoc />
-    public async Task WriteIntentsAsync(string instanceId, IReadOnlyList<LedgerIntent> intents, DateTimeOffset at, CancellationToken cancellationToken = default)
+    public async Task WriteIntentsAsync(string instanceId, IReadOnlyList<LedgerIntent> intents, DateTimeOffset? heartbeatAt, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(instanceId);
         ArgumentNullException.ThrowIfNull(intents);
@@ -29,7 +29,11 @@ public sealed partial class SqliteLedgerStore
             var connection = OpenWriter();
             var insert = _insertIntent ??= new SqliteLedgerInsert(connection, SqliteLedgerSchema.InsertIntentSql, extras: 2);
             using var transaction = connection.BeginTransaction(deferred: false);
-            Heartbeat(connection, transaction, instanceId, at);
+            if (heartbeatAt is { } at)
+            {
+                Heartbeat(connection, transaction, instanceId, at);
+            }
+
             for (var i = 0; i < intents.Count; i++)
             {
                 insert.Execute(intents[i].Fallback, instanceId, intents[i].ReservationId);

@@ -15,7 +15,7 @@ public sealed partial class PostgresLedgerStore
     private static readonly string CopyIntents = $"COPY ledger_intents ({SqliteLedgerSchema.SelectColumns}, instance_id, reservation_id) FROM STDIN (FORMAT BINARY)";
 
     /// <inheritdoc />
-    public async Task WriteIntentsAsync(string instanceId, IReadOnlyList<LedgerIntent> intents, DateTimeOffset at, CancellationToken cancellationToken = default)
+    public async Task WriteIntentsAsync(string instanceId, IReadOnlyList<LedgerIntent> intents, DateTimeOffset? heartbeatAt, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(instanceId);
         ArgumentNullException.ThrowIfNull(intents);
@@ -26,8 +26,13 @@ public sealed partial class PostgresLedgerStore
 
         EnsureReadable();
         await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await HeartbeatCoreAsync(connection, transaction, instanceId, at, cancellationToken);
+        // Without a heartbeat the COPY is the only statement, atomic on its own: no BEGIN/COMMIT round trip.
+        await using var transaction = heartbeatAt is null ? null : await connection.BeginTransactionAsync(cancellationToken);
+        if (heartbeatAt is { } at)
+        {
+            await HeartbeatCoreAsync(connection, transaction, instanceId, at, cancellationToken);
+        }
+
         await using (var importer = await connection.BeginBinaryImportAsync(CopyIntents, cancellationToken))
         {
             for (var i = 0; i < intents.Count; i++)
@@ -40,7 +45,10 @@ public sealed partial class PostgresLedgerStore
             await importer.CompleteAsync(cancellationToken);
         }
 
-        await transaction.CommitAsync(cancellationToken);
+        if (transaction is not null)
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
     }
 
     /// <inheritdoc />
