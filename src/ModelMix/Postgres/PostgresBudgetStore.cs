@@ -291,9 +291,13 @@ public sealed class PostgresBudgetStore : IBudgetStore
     /// <summary>
     /// Settles reservations inside the ledger's batch transaction, after the requests' records: each is released and
     /// charged what the ledger now holds for its request (the whole hold when an attempt with tokens is unpriced), so
-    /// budget and ledger agree by construction. Reservation rows are locked in id order, then their counters in the
-    /// global order reservations lock them; one already reclaimed is charged only what its reclaim did not, one
-    /// already settled is left alone.
+    /// budget and ledger agree by construction. Reservation rows are locked in id order; one already reclaimed is
+    /// charged only what its reclaim did not, one already settled is left alone. Everything that can be worked out
+    /// before the counters are locked is (the requests' recorded costs, in one query); then the counters are locked in
+    /// the global order reservations lock them and each is updated once with the batch's summed amounts, and the
+    /// reservations deleted, in one round trip. A batch settling hundreds of holds of one hot key therefore holds that
+    /// key's counter row for one round trip and its commit, not for three round trips per hold (issue 29: with the
+    /// row held that long, reservations on every replica queued behind it until their requests gave up).
     /// </summary>
     internal static async Task SettleFromLedgerAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<ReservationSettlement> settlements, CancellationToken cancellationToken)
     {
@@ -308,22 +312,49 @@ public sealed class PostgresBudgetStore : IBudgetStore
             return;
         }
 
-        await LockCountersAsync(connection, transaction, [.. held.Keys], cancellationToken);
+        var settled = new List<(string ReservationId, string RequestId, HeldReservation Reservation)>(held.Count);
         foreach (var settlement in settlements)
         {
-            if (!held.Remove(settlement.ReservationId, out var reservation))
+            if (held.Remove(settlement.ReservationId, out var reservation))
             {
-                continue;
+                settled.Add((settlement.ReservationId, settlement.RequestId, reservation));
             }
+        }
 
-            var actual = await RecordedCostAsync(connection, transaction, settlement.RequestId, cancellationToken) ?? reservation.Amount;
-            await ApplyToItemsAsync(connection, transaction, settlement.ReservationId,
-                release: reservation.Reclaimed is null ? reservation.Amount : 0,
-                charge: reservation.Reclaimed is { } charged ? Math.Max(0, actual - charged) : actual,
-                cancellationToken);
-            await using var delete = Command(connection, transaction, "DELETE FROM budget_reservation_items WHERE reservation_id = @id; DELETE FROM budget_reservations WHERE id = @id;");
-            delete.Parameters.AddWithValue("id", settlement.ReservationId);
-            await delete.ExecuteNonQueryAsync(cancellationToken);
+        var costs = await RecordedCostsAsync(connection, transaction, settled.Select(item => item.RequestId), cancellationToken);
+        var ids = new string[settled.Count];
+        var releases = new long[settled.Count];
+        var charges = new long[settled.Count];
+        for (var i = 0; i < settled.Count; i++)
+        {
+            var (reservationId, requestId, reservation) = settled[i];
+
+            // A request with no records costs nothing; one with an unpriced attempt is charged its whole hold.
+            var actual = costs.TryGetValue(requestId, out var cost) ? cost ?? reservation.Amount : 0;
+            ids[i] = reservationId;
+            releases[i] = reservation.Reclaimed is null ? reservation.Amount : 0;
+            charges[i] = reservation.Reclaimed is { } charged ? Math.Max(0, actual - charged) : actual;
+        }
+
+        var batch = new NpgsqlBatch(connection, transaction);
+        await using (batch)
+        {
+            batch.BatchCommands.Add(BatchCommand(LockCountersSql, (object)ids));
+            batch.BatchCommands.Add(BatchCommand(
+                """
+                UPDATE budget_counters c
+                SET reserved_nanos = GREATEST(0, c.reserved_nanos - d.release), spent_nanos = c.spent_nanos + d.charge
+                FROM (
+                    SELECT i.scope, i.period, i.period_start, SUM(s.release)::bigint AS release, SUM(s.charge)::bigint AS charge
+                    FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS s(id, release, charge)
+                    JOIN budget_reservation_items i ON i.reservation_id = s.id
+                    GROUP BY i.scope, i.period, i.period_start) d
+                WHERE c.scope = d.scope AND c.period = d.period AND c.period_start = d.period_start;
+                """,
+                (object)ids, releases, charges));
+            batch.BatchCommands.Add(BatchCommand("DELETE FROM budget_reservation_items WHERE reservation_id = ANY($1);", (object)ids));
+            batch.BatchCommands.Add(BatchCommand("DELETE FROM budget_reservations WHERE id = ANY($1);", (object)ids));
+            await batch.ExecuteNonQueryAsync(cancellationToken);
         }
     }
 
@@ -381,15 +412,37 @@ public sealed class PostgresBudgetStore : IBudgetStore
     /// <summary>Locks the counters the reservations hold money in, in the global order reservations lock them.</summary>
     private static async Task LockCountersAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<string> reservationIds, CancellationToken cancellationToken)
     {
-        await using var command = Command(connection, transaction,
-            """
-            SELECT 1 FROM budget_counters
-            WHERE (scope, period, period_start) IN (SELECT scope, period, period_start FROM budget_reservation_items WHERE reservation_id = ANY(@ids))
-            ORDER BY scope COLLATE "C", period COLLATE "C", period_start
-            FOR UPDATE;
-            """);
-        command.Parameters.AddWithValue("ids", reservationIds.ToArray());
+        await using var command = Command(connection, transaction, LockCountersSql);
+        command.Parameters.Add(new NpgsqlParameter { Value = reservationIds.ToArray() });
         await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Locks the counters the reservations <c>$1</c> hold money in, in the global order reservations lock them.</summary>
+    private const string LockCountersSql =
+        """
+        SELECT 1 FROM budget_counters
+        WHERE (scope, period, period_start) IN (SELECT scope, period, period_start FROM budget_reservation_items WHERE reservation_id = ANY($1))
+        ORDER BY scope COLLATE "C", period COLLATE "C", period_start
+        FOR UPDATE;
+        """;
+
+    /// <summary>
+    /// The cost the ledger recorded for each of the requests that has records, in nano-dollars; null when one of its
+    /// attempts with tokens could not be priced (then the whole reservation is charged, erring on the side of the budget).
+    /// </summary>
+    private static async Task<Dictionary<string, long?>> RecordedCostsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IEnumerable<string> requestIds, CancellationToken cancellationToken)
+    {
+        var costs = new Dictionary<string, long?>(StringComparer.Ordinal);
+        await using var command = Command(connection, transaction,
+            "SELECT request_id, bool_or(cost_total IS NULL AND input_tokens + output_tokens > 0), COALESCE(SUM(cost_total), 0) FROM ledger_records WHERE request_id = ANY($1) GROUP BY request_id;");
+        command.Parameters.Add(new NpgsqlParameter { Value = requestIds.Distinct(StringComparer.Ordinal).ToArray() });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            costs[reader.GetString(0)] = reader.GetBoolean(1) ? null : BudgetMoney.ToNanos(reader.GetDecimal(2));
+        }
+
+        return costs;
     }
 
     /// <summary>
