@@ -52,6 +52,8 @@ public sealed class ModelRuleCheckTests
         { "claude-mythos-5-2", "fast", RuleViolation.None },
         { "claude-opus-5", "fast", RuleViolation.None },
         { "claude-opus-4-8", "fast", RuleViolation.FastMode },
+        // Opus 4.6 keeps its 6x fast price (old fast calls still price) but states fastMode false: removed, as FakeAnthropic says.
+        { "claude-opus-4-6", "fast", RuleViolation.FastMode },
         { "claude-sonnet-5-5", "fast", RuleViolation.FastMode },
         { "claude-haiku-5-5", "fast", RuleViolation.FastMode },
 
