@@ -5,6 +5,8 @@ using Anthropic;
 using Anthropic.Core;
 using Microsoft.Extensions.AI;
 
+using ModelMix.Serialization;
+
 namespace ModelMix.Batching;
 
 /// <summary>
@@ -97,7 +99,7 @@ internal sealed class AnthropicWireTranslator
                 }
             }
 
-            return "{\"id\":\"msg_modelmix_capture\",\"type\":\"message\",\"role\":\"assistant\",\"model\":" + JsonSerializer.Serialize(model)
+            return "{\"id\":\"msg_modelmix_capture\",\"type\":\"message\",\"role\":\"assistant\",\"model\":" + JsonSerializer.Serialize(model, PlainJsonContext.Default.String)
                 + ",\"content\":[],\"stop_reason\":\"end_turn\",\"stop_sequence\":null,\"usage\":{\"input_tokens\":0,\"output_tokens\":0}}";
         }
     }

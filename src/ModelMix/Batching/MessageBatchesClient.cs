@@ -1,6 +1,8 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
 
+using ModelMix.Serialization;
+
 namespace ModelMix.Batching;
 
 /// <summary>
@@ -39,7 +41,7 @@ public sealed class MessageBatchesClient
             }
 
             body.Write("{\"custom_id\":"u8);
-            body.Write(JsonSerializer.SerializeToUtf8Bytes(items[i].Id));
+            body.Write(JsonSerializer.SerializeToUtf8Bytes(items[i].Id, PlainJsonContext.Default.String));
             body.Write(",\"params\":"u8);
             body.Write(items[i].Params);
             body.WriteByte((byte)'}');

@@ -112,7 +112,7 @@ public sealed class PromptCachingChatClient : DelegatingChatClient
                     tool["cache_control"] = ControlJson(control);
                 }
 
-                array.Add(tool);
+                array.Add((JsonNode)tool);
             }
 
             mirror["tools"] = array;
@@ -130,7 +130,7 @@ public sealed class PromptCachingChatClient : DelegatingChatClient
                     if (message.Contents[c] is TextContent text)
                     {
                         targets[$"system[{system.Count}]"] = (m, c);
-                        system.Add(Block(text, new JsonObject { ["type"] = "text", ["text"] = text.Text }));
+                        system.Add((JsonNode)Block(text, new JsonObject { ["type"] = "text", ["text"] = text.Text }));
                     }
                 }
 
@@ -144,11 +144,11 @@ public sealed class PromptCachingChatClient : DelegatingChatClient
                 if (ToBlock(message.Contents[c]) is { } block)
                 {
                     targets[$"messages[{index}].content[{blocks.Count}]"] = (m, c);
-                    blocks.Add(Block(message.Contents[c], block));
+                    blocks.Add((JsonNode)Block(message.Contents[c], block));
                 }
             }
 
-            conversation.Add(new JsonObject { ["role"] = message.Role == ChatRole.Assistant ? "assistant" : "user", ["content"] = blocks });
+            conversation.Add((JsonNode)new JsonObject { ["role"] = message.Role == ChatRole.Assistant ? "assistant" : "user", ["content"] = blocks });
         }
 
         if (system.Count > 0)
@@ -247,13 +247,13 @@ public sealed class PromptCachingChatClient : DelegatingChatClient
             ["type"] = "tool_use",
             ["id"] = call.CallId,
             ["name"] = call.Name,
-            ["input"] = JsonSerializer.SerializeToNode(call.Arguments, AIJsonUtilities.DefaultOptions),
+            ["input"] = JsonSerializer.SerializeToNode(call.Arguments, AIJsonUtilities.DefaultOptions.GetTypeInfo(typeof(IDictionary<string, object?>))),
         },
         FunctionResultContent result => new JsonObject
         {
             ["type"] = "tool_result",
             ["tool_use_id"] = result.CallId,
-            ["content"] = result.Result as string ?? JsonSerializer.Serialize(result.Result, AIJsonUtilities.DefaultOptions),
+            ["content"] = result.Result as string ?? JsonSerializer.Serialize(result.Result, AIJsonUtilities.DefaultOptions.GetTypeInfo(typeof(object))),
         },
         DataContent data when data.HasTopLevelMediaType("image") => new JsonObject { ["type"] = "image" },
         DataContent or UriContent or HostedFileContent => new JsonObject { ["type"] = "document" },
@@ -270,7 +270,7 @@ public sealed class PromptCachingChatClient : DelegatingChatClient
             FunctionCallContent call => new FunctionCallContent(call.CallId, call.Name, call.Arguments),
             DataContent data => new DataContent(data.Data, data.MediaType) { Name = data.Name },
             UriContent uri => new UriContent(uri.Uri, uri.MediaType),
-            _ => JsonSerializer.Deserialize<AIContent>(JsonSerializer.SerializeToUtf8Bytes(content, AIJsonUtilities.DefaultOptions), AIJsonUtilities.DefaultOptions)!,
+            _ => (AIContent)JsonSerializer.Deserialize(JsonSerializer.SerializeToUtf8Bytes(content, AIJsonUtilities.DefaultOptions.GetTypeInfo(typeof(AIContent))), AIJsonUtilities.DefaultOptions.GetTypeInfo(typeof(AIContent)))!,
         };
         clone.RawRepresentation = content.RawRepresentation;
         clone.AdditionalProperties = content.AdditionalProperties is null ? null : new AdditionalPropertiesDictionary(content.AdditionalProperties);

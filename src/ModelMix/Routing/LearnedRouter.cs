@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ModelMix.Serialization;
 
 namespace ModelMix.Routing;
 
@@ -338,9 +339,9 @@ public sealed class LearnedRouter
             var choice = o["choice"] as JsonObject;
             var router = new LearnedRouter(features, tiers, cheap, mid, cheapWords, midWords, ReadPrior(o["prior"], source), scorers)
             {
-                Training = o["training"]?.Deserialize<LearnedRouterProvenance>(s_json),
-                Calibration = o["calibration"]?.Deserialize<LearnedRouterCalibration>(s_json),
-                Evidence = o["evidence"]?.Deserialize<LearnedRouterEvidence>(s_json),
+                Training = o["training"]?.Deserialize(LearnedRouterJsonContext.Default.LearnedRouterProvenance),
+                Calibration = o["calibration"]?.Deserialize(LearnedRouterJsonContext.Default.LearnedRouterCalibration),
+                Evidence = o["evidence"]?.Deserialize(LearnedRouterJsonContext.Default.LearnedRouterEvidence),
                 TierCosts = costs is null ? LearnedTierCosts.Default : new LearnedTierCosts(Fraction(costs["cheap"], source, "tier_costs.cheap"), Fraction(costs["mid"], source, "tier_costs.mid")),
                 PriceOfQuality = choice?["price_of_quality"] is { } price ? NonNegative(price, source, "choice.price_of_quality") : DefaultPriceOfQuality,
                 MidDropped = (bool?)choice?["mid_dropped"] ?? false,
@@ -403,15 +404,14 @@ public sealed class LearnedRouter
             ["scorers"] = new JsonArray([.. ScorerList(Scorers).Select(s => (JsonNode)JsonValue.Create(s))]),
             ["choice"] = new JsonObject { ["price_of_quality"] = PriceOfQuality, ["mid_dropped"] = MidDropped },
             ["prior"] = new JsonObject { ["strength"] = Prior.Strength, ["cheap"] = Prior.CheapGain, ["mid"] = Prior.MidGain, ["tasks"] = tasks },
-            ["training"] = Training is null ? null : JsonSerializer.SerializeToNode(Training, s_json),
-            ["calibration"] = Calibration is null ? null : JsonSerializer.SerializeToNode(Calibration, s_json),
-            ["evidence"] = Evidence is null ? null : JsonSerializer.SerializeToNode(Evidence, s_json),
+            ["training"] = Training is null ? null : JsonSerializer.SerializeToNode(Training, LearnedRouterJsonContext.Default.LearnedRouterProvenance),
+            ["calibration"] = Calibration is null ? null : JsonSerializer.SerializeToNode(Calibration, LearnedRouterJsonContext.Default.LearnedRouterCalibration),
+            ["evidence"] = Evidence is null ? null : JsonSerializer.SerializeToNode(Evidence, LearnedRouterJsonContext.Default.LearnedRouterEvidence),
             ["heads"] = heads,
         };
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
-    private static readonly JsonSerializerOptions s_json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     private static JsonObject WriteHead(LearnedRouterHead head) => new()
     {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Configuration;
 using ModelMix.Pricing;
+using ModelMix.Serialization;
 
 namespace ModelMix.Routing;
 
@@ -26,14 +27,6 @@ public static class RoutingConfiguration
         nameof(RoutingRuleOptions.StructuredOutput), nameof(RoutingRuleOptions.MinMaxTokens), nameof(RoutingRuleOptions.MaxMaxTokens),
         nameof(RoutingRuleOptions.MinDepth), nameof(RoutingRuleOptions.MaxDepth), nameof(RoutingRuleOptions.Target),
         nameof(RoutingRuleOptions.Confidence), nameof(RoutingRuleOptions.Batch),
-    };
-
-    private static readonly JsonSerializerOptions s_json = new()
-    {
-        PropertyNameCaseInsensitive = true,
-        ReadCommentHandling = JsonCommentHandling.Skip,
-        AllowTrailingCommas = true,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
 
     /// <summary>
@@ -130,7 +123,7 @@ public static class RoutingConfiguration
         ArgumentException.ThrowIfNullOrEmpty(sourceName);
         try
         {
-            return JsonSerializer.Deserialize<RoutingOptions>(json, s_json)
+            return JsonSerializer.Deserialize(json, RoutingJsonContext.Default.RoutingOptions)
                 ?? throw new RoutingConfigurationException($"Invalid routing configuration ({sourceName}): the document is null.");
         }
         catch (JsonException ex)
