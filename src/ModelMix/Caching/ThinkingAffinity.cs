@@ -118,17 +118,24 @@ public sealed class ThinkingAffinity
     /// </summary>
     /// <param name="reader">The model the next request would go to.</param>
     /// <param name="producer">The model that produced the conversation's thinking blocks.</param>
-    public bool CanRead(string reader, string producer)
+    public bool CanRead(string reader, string producer) => CanRead(_prices, reader, producer);
+
+    /// <summary>The same judgement on any catalog (cache-aware routing uses it too).</summary>
+    /// <param name="prices">The catalog.</param>
+    /// <param name="reader">The model the next request would go to.</param>
+    /// <param name="producer">The model that produced the conversation's thinking blocks.</param>
+    public static bool CanRead(PriceBook prices, string reader, string producer)
     {
-        if (!_prices.TryGetEntry(reader, out var entry) || !entry.Rules.ThinkingTiedToModel)
+        ArgumentNullException.ThrowIfNull(prices);
+        if (!prices.TryGetEntry(reader, out var entry) || !entry.Rules.ThinkingTiedToModel)
         {
             return true;
         }
 
-        var producerId = _prices.TryResolveId(producer, out var id) ? id : producer;
+        var producerId = prices.TryResolveId(producer, out var id) ? id : producer;
         foreach (var name in entry.Rules.ReadsThinkingFrom)
         {
-            if (string.Equals(_prices.TryResolveId(name, out var readable) ? readable : name, producerId, StringComparison.OrdinalIgnoreCase))
+            if (string.Equals(prices.TryResolveId(name, out var readable) ? readable : name, producerId, StringComparison.OrdinalIgnoreCase))
             {
                 return true;
             }
