@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using ModelMix.Catalog;
 using ModelMix.Pricing;
 using Spectre.Console;
 
@@ -60,6 +61,8 @@ internal static class PricesCommand
                             cache_read_per_mtok = row.period.CacheRead,
                             long_context = row.period.LongContext,
                             fast_multiplier = row.period.FastMultiplier,
+                            fast_mode = FastModeIn(row.entry, row.period),
+                            rules = RulesJson(row.entry.Rules),
                             min_cacheable_tokens = row.entry.MinCacheableTokens,
                             context_window = row.entry.ContextWindow,
                             max_output = row.entry.MaxOutput,
@@ -94,10 +97,14 @@ internal static class PricesCommand
                         modifiers.Add($">{longContext.ThresholdTokens / 1000}K input: ${longContext.Input.ToString(CultureInfo.InvariantCulture)} / ${longContext.Output.ToString(CultureInfo.InvariantCulture)}");
                     }
 
-                    if (period.FastMultiplier is { } fast)
+                    modifiers.Add(FastModeIn(entry, period) switch
                     {
-                        modifiers.Add($"fast ×{fast.ToString(CultureInfo.InvariantCulture)}");
-                    }
+                        false when period.FastMultiplier is { } kept => $"no fast mode (×{kept.ToString(CultureInfo.InvariantCulture)} kept to price past fast calls)",
+                        false => "no fast mode",
+                        true when period.FastMultiplier is { } fast => $"fast mode ×{fast.ToString(CultureInfo.InvariantCulture)}",
+                        _ => "fast mode (rate unpublished: recorded unpriced)",
+                    });
+                    modifiers.AddRange(RuleFacts(entry.Rules));
 
                     table.AddRow(
                         Markup.Escape(names),
@@ -126,6 +133,75 @@ internal static class PricesCommand
         });
         return command;
     }
+
+    /// <summary>
+    /// Whether the model offers fast mode (<c>speed: "fast"</c>) in <paramref name="period"/>: as its rules state
+    /// (<c>fastMode</c>), else when the period has a fast-mode multiplier (the same judgement as routing's rule check).
+    /// </summary>
+    internal static bool FastModeIn(ModelPriceEntry entry, ModelPrice period) =>
+        entry.Rules.FastMode ?? period.FastMultiplier.HasValue;
+
+    /// <summary>The request rules users route by, one short line each (nothing for a model the catalog states no rules for).</summary>
+    internal static IEnumerable<string> RuleFacts(ModelRules rules)
+    {
+        if (!rules.ForcedToolUse)
+        {
+            yield return "no forced tool use";
+        }
+
+        var thinking = new List<string>();
+        if (rules.AdaptiveThinking)
+        {
+            thinking.Add("adaptive");
+        }
+
+        if (rules.ManualThinking)
+        {
+            thinking.Add("manual");
+        }
+
+        if (rules.DisableThinking)
+        {
+            thinking.Add("disabled");
+        }
+
+        if (thinking.Count < 3 || rules.ThinkingOnByDefault)
+        {
+            yield return "thinking: " + string.Join("/", thinking) + (rules.ThinkingOnByDefault ? " (on by default)" : string.Empty);
+        }
+
+        if (rules.EffortsKnown)
+        {
+            yield return "effort: " + (Efforts(rules.Efforts) is { Count: > 0 } levels ? string.Join("/", levels) : "none")
+                + (RequestTraitsReader.WireName(rules.DefaultEffort) is { } byDefault ? $" (default {byDefault})" : string.Empty);
+        }
+
+        if (rules.DefaultSamplingOnly)
+        {
+            yield return "default sampling only";
+        }
+
+        if (rules.ThinkingTiedToModel)
+        {
+            yield return "reads thinking of: " + string.Join(", ", rules.ReadsThinkingFrom);
+        }
+    }
+
+    private static object? RulesJson(ModelRules rules) => ReferenceEquals(rules, ModelRules.Permissive) ? null : new
+    {
+        forced_tool_use = rules.ForcedToolUse,
+        thinking = new { adaptive = rules.AdaptiveThinking, manual = rules.ManualThinking, disable = rules.DisableThinking, on_by_default = rules.ThinkingOnByDefault },
+        efforts = rules.EffortsKnown ? Efforts(rules.Efforts) : null,
+        default_effort = RequestTraitsReader.WireName(rules.DefaultEffort),
+        default_sampling_only = rules.DefaultSamplingOnly,
+        assistant_prefill = rules.AssistantPrefill,
+        rejected_tool_types = rules.RejectedToolTypes,
+        preserved_thinking = rules.ThinkingTiedToModel ? new { reads_from = rules.ReadsThinkingFrom } : null,
+    };
+
+    private static List<string> Efforts(EffortLevels levels) =>
+        [.. new[] { (EffortLevels.Low, "low"), (EffortLevels.Medium, "medium"), (EffortLevels.High, "high"), (EffortLevels.XHigh, "xhigh"), (EffortLevels.Max, "max") }
+            .Where(pair => levels.HasFlag(pair.Item1)).Select(pair => pair.Item2)];
 
     /// <summary><c>prices --check</c>: what the SDK knows that the catalog lacks, and retired or unpriced models the ledger still sees.</summary>
     private static async Task<int> CheckAsync(PriceBook book, string? db, bool json, TextWriter output, CancellationToken cancellationToken)

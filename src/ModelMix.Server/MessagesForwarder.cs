@@ -218,6 +218,7 @@ internal sealed class MessagesForwarder : IDisposable
             }
 
             var chosen = decision;
+            decision = _router.Thinking.Adjust(decision, features); // thinking-aware: stay where the carried thinking is readable (ThinkingAffinity)
             decision = _caching is null ? decision : await _caching.RouteAsync(decision, features, aborted); // cache-warm stickiness (ProxyPromptCaching.cs)
             if (decision.Model != chosen.Model && _router.Fit.Check(decision.Model, features) != RuleViolation.None)
             {
@@ -754,6 +755,7 @@ internal sealed class MessagesForwarder : IDisposable
                 : await _recorder.RecordAsync(answered, CancellationToken.None);
             call.Budget.Charge(record);
             await (_caching?.ObserveAsync(call.Body, record) ?? ValueTask.CompletedTask);
+            _router.ObserveThinking(record, call.Request.Features.Traits);
             if (record.Status == LedgerStatus.Unpriced && _recorder.IsFirstUnpricedSighting(model ?? call.Route.Model))
             {
                 Log.Unpriced(_logger, call.RequestId, model ?? call.Route.Model);
@@ -1087,6 +1089,7 @@ internal sealed class MessagesForwarder : IDisposable
         }, CancellationToken.None);
         call.Budget.Charge(record);
         await (_caching?.ObserveAsync(call.Body, record) ?? ValueTask.CompletedTask);
+        _router.ObserveThinking(record, call.Request.Features.Traits);
         if (record.Status == LedgerStatus.Unpriced && _recorder.IsFirstUnpricedSighting(model))
         {
             Log.Unpriced(_logger, call.RequestId, model);

@@ -39,6 +39,7 @@ internal sealed class ProxyRouter
     public ProxyRouter(IConfiguration configuration, PriceBook prices, IChatClient? classifier = null, ProxyCascadeSettings? cascade = null)
     {
         Fit = new ModelFit(prices);
+        Thinking = new Caching.ThinkingAffinity(prices);
         _prices = prices;
         var routing = configuration.GetSection(RoutingOptions.SectionName);
         _aliases = new Dictionary<string, IRoutingPolicy>(StringComparer.OrdinalIgnoreCase)
@@ -117,6 +118,24 @@ internal sealed class ProxyRouter
 
     /// <summary>The learned alias's router and evidence, for the start log; null without one.</summary>
     public ProxyLearnedRouterStatus? LearnedRouter { get; }
+
+    /// <summary>
+    /// Thinking-aware routing (<see cref="Caching.ThinkingAffinity"/>): keeps an alias-routed conversation that carries
+    /// thinking blocks on the model that can read them, and learns from every answered attempt which model thought last.
+    /// </summary>
+    public Caching.ThinkingAffinity Thinking { get; }
+
+    /// <summary>Feeds <see cref="Thinking"/> an answered attempt: a request that thinks on its model made the session's newest blocks.</summary>
+    public void ObserveThinking(Ledger.LedgerRecord record, in RequestTraits traits)
+    {
+        if (record.Status is not (Ledger.LedgerStatus.Ok or Ledger.LedgerStatus.Unpriced) || record.SessionId is null)
+        {
+            return;
+        }
+
+        var model = record.ResponseModel ?? record.RoutedModel;
+        Thinking.Observe(record.KeyId, record.SessionId, model, Thinking.Thinks(model, traits));
+    }
 
     /// <summary>The alias names, for <c>GET /v1/models</c> and error messages.</summary>
     public IReadOnlyCollection<string> Aliases => _aliases.Keys;

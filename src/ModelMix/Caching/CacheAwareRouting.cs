@@ -139,24 +139,7 @@ public sealed class CacheAwareRouting
     /// </summary>
     /// <param name="reader">The model the next request would go to.</param>
     /// <param name="producer">The model that produced the conversation's thinking blocks.</param>
-    public bool CanReadThinking(string reader, string producer)
-    {
-        if (!_prices.TryGetEntry(reader, out var entry) || !entry.Rules.ThinkingTiedToModel)
-        {
-            return true;
-        }
-
-        var producerId = _prices.TryResolveId(producer, out var id) ? id : producer;
-        foreach (var name in entry.Rules.ReadsThinkingFrom)
-        {
-            if (string.Equals(_prices.TryResolveId(name, out var readable) ? readable : name, producerId, StringComparison.OrdinalIgnoreCase))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    public bool CanReadThinking(string reader, string producer) => ThinkingAffinity.CanRead(_prices, reader, producer);
 
     /// <summary>
     /// Estimates the next call on the warm model (prefix read from cache) and on the chosen one (prefix written again,

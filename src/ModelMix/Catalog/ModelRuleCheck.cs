@@ -150,7 +150,9 @@ public static class ModelRuleCheck
     /// price period in force has a fast-mode multiplier (the catalog dates fast mode that way, e.g. its removal from
     /// Opus 4.8). A model with no period in force is not judged.
     /// </summary>
-    private static bool OffersFastMode(ModelPriceEntry entry, DateTimeOffset at)
+    /// <param name="entry">The model's catalog entry.</param>
+    /// <param name="at">The time to judge at.</param>
+    public static bool OffersFastMode(ModelPriceEntry entry, DateTimeOffset at)
     {
         if (entry.Rules.FastMode is { } stated)
         {

@@ -59,6 +59,7 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
     private readonly bool _batchingBelow;
     private readonly Catalog.ModelFit _fit;
     private readonly Pricing.PriceBook _prices;
+    private readonly Caching.ThinkingAffinity? _thinking;
     private readonly ToolLoops _loops = new();
 
     /// <summary>Creates the stage over <paramref name="innerClient"/>.</summary>
@@ -81,6 +82,7 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
         _batchingBelow = innerClient.GetService<BatchingChatClient>() is not null;
         _prices = options.PriceBook ?? Pricing.PriceBook.Default;
         _fit = new Catalog.ModelFit(_prices, _time);
+        _thinking = options.KeepThinkingModel ? new Caching.ThinkingAffinity(_prices, _time) : null;
     }
 
     /// <summary>The client every call is sent to.</summary>
@@ -99,6 +101,7 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
         {
             var response = await base.GetResponseAsync(messages, callOptions, cancellationToken).ConfigureAwait(false);
             _loops.Register(response.Messages.SelectMany(m => m.Contents), scope);
+            ObserveThinking(callOptions, response.ModelId, response.Messages.Any(m => m.Contents.Any(c => c is TextReasoningContent)));
             ModelMixResponse.Annotate(response.AdditionalProperties ??= [], scope, null, null, null);
             return response;
         }
@@ -122,13 +125,19 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
         ArgumentNullException.ThrowIfNull(messages);
         var (callOptions, scope) = Prepare(messages, options);
         using var activity = ModelMixActivity.Source.StartActivity(ModelMixActivity.RequestSpanName, ActivityKind.Internal);
+        string? answeringModel = null;
+        var thought = false;
         try
         {
             await foreach (var update in base.GetStreamingResponseAsync(messages, callOptions, cancellationToken).ConfigureAwait(false))
             {
                 _loops.Register(update.Contents, scope);
+                answeringModel ??= update.ModelId;
+                thought = thought || update.Contents.Any(c => c is TextReasoningContent);
                 yield return update;
             }
+
+            ObserveThinking(callOptions, answeringModel, thought);
         }
         finally
         {
@@ -203,6 +212,10 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
                 }
 
                 decision = _fit.Fit(routed, request); // never a model that would reject the call as it is (ModelFit)
+                if (_thinking is not null)
+                {
+                    decision = _thinking.Adjust(decision.Value, request); // stay where the carried thinking is readable (ThinkingAffinity)
+                }
             }
         }
 
@@ -255,6 +268,10 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
 
         return (copy, ModelMixChatOptions.EnsureScope(copy, _time));
     }
+
+    /// <summary>An answer that carries reasoning made the session's newest thinking blocks on the model that answered.</summary>
+    private void ObserveThinking(ChatOptions options, string? responseModel, bool thought) =>
+        _thinking?.Observe(options.GetKeyId(), options.GetSessionId(), responseModel ?? options.ModelId, thought);
 
     /// <summary>Tags a request span with the decision once it is known.</summary>
     private void Tag(Activity? activity, RequestScope scope)

@@ -37,4 +37,11 @@ public sealed class ModelRoutingOptions
     /// <see cref="Pricing.PriceBook.Default"/>, when null. A model id the caller names is never changed.
     /// </summary>
     public Pricing.PriceBook? PriceBook { get; set; }
+
+    /// <summary>
+    /// Whether a conversation that carries thinking blocks stays on the model that can read them when the policy moves it
+    /// to a cheaper model that cannot (<see cref="Caching.ThinkingAffinity"/>; needs a session, <c>WithSession</c>).
+    /// <c>true</c> by default; a pin, a dearer model and a model id the caller names are never held.
+    /// </summary>
+    public bool KeepThinkingModel { get; set; } = true;
 }

@@ -128,7 +128,7 @@ public sealed class PreservedThinkingProxyTests
     [InlineData(true, false)]
     [InlineData(false, true)]
     [InlineData(true, true)]
-    public async Task A_model_switch_mid_conversation_drops_the_unreadable_block_and_the_ledger_counts_it(bool streaming, bool caching)
+    public async Task A_pin_that_moves_the_conversation_drops_the_unreadable_block_and_the_ledger_counts_it(bool streaming, bool caching)
     {
         await using var harness = await StartAsync(caching);
         harness.Fake.PreservedThinking = new PreservedThinkingSimulator();
@@ -139,7 +139,9 @@ public sealed class PreservedThinkingProxyTests
         Assert.Empty(first.Message["input_transformations"]!.AsArray());
         talk.Answered(first.Message);
 
-        talk.Model = "to-haiku";
+        // A pin is the operator's explicit choice: it moves the conversation even though Haiku 5.5 cannot read Opus 5.5's block.
+        talk.Model = "to-opus";
+        talk.Task = "quick";
         var second = await SendAsync(http, talk.Next("Turn 2: and on invoice INV-002?"), streaming);
 
         Assert.Equal(HttpStatusCode.OK, second.Status);
@@ -154,8 +156,76 @@ public sealed class PreservedThinkingProxyTests
         var haiku = Assert.Single(ledger, r => r.RequestId == second.RequestId);
         Assert.Equal(0, opus.ThinkingBlocksDropped);
         Assert.Equal("claude-haiku-5-5", haiku.RoutedModel);
+        Assert.Equal("pinned", haiku.Policy);
+        Assert.Contains("cannot read the thinking blocks claude-opus-5-5 made in this conversation", haiku.Reason, StringComparison.Ordinal);
+        Assert.Contains("(a pin moves it anyway)", haiku.Reason, StringComparison.Ordinal);
         Assert.Equal(streaming, haiku.Streaming);
         Assert.Equal(1, haiku.ThinkingBlocksDropped);
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task A_rule_that_would_move_the_conversation_to_a_cheaper_model_that_cannot_read_its_thinking_keeps_it_at_low_effort(bool streaming, bool caching)
+    {
+        await using var harness = await StartAsync(caching);
+        var simulator = new PreservedThinkingSimulator();
+        harness.Fake.PreservedThinking = simulator;
+        using var http = harness.Http();
+        var talk = new Conversation("to-opus");
+        var answers = new List<Answer>();
+        for (var turn = 1; turn <= 4; turn++)
+        {
+            talk.Model = turn == 1 ? "to-opus" : turn % 2 == 0 ? "to-haiku" : "auto-cheap"; // every later turn is routed to a cheaper tier
+            var answer = await SendAsync(http, talk.Next($"Turn {turn}: what is due on invoice INV-{turn:000}?"), streaming);
+            Assert.Equal(HttpStatusCode.OK, answer.Status);
+            Assert.Empty(answer.Message["input_transformations"]!.AsArray()); // nothing dropped
+            answers.Add(answer);
+            talk.Answered(answer.Message);
+        }
+
+        Assert.Equal(0, simulator.DroppedBlocks);
+        Assert.Equal(0, simulator.RejectedRequests);
+        var sent = harness.Fake.MessageRequests.Select(r => r.Json!).ToList();
+        Assert.All(sent, body => Assert.Equal("claude-opus-5-5", body["model"]!.GetValue<string>()));
+        Assert.Null(sent[0]["output_config"]?["effort"]); // the first turn is the policy's own choice
+        Assert.All(sent.Skip(1), body => Assert.Equal("low", body["output_config"]!["effort"]!.GetValue<string>()));
+
+        var ledger = await harness.ReadLedgerAsync();
+        foreach (var answer in answers.Skip(1))
+        {
+            var record = Assert.Single(ledger, r => r.RequestId == answer.RequestId);
+            Assert.Equal(0, record.ThinkingBlocksDropped);
+            Assert.Equal("claude-opus-5-5", record.RoutedModel);
+            Assert.Equal("thinking-kept", record.Policy);
+            Assert.StartsWith("thinking-kept on claude-opus-5-5: claude-", record.Reason, StringComparison.Ordinal);
+            Assert.Contains("cannot read the thinking blocks claude-opus-5-5 made in this conversation", record.Reason, StringComparison.Ordinal);
+            Assert.Equal("low", record.Effort);
+        }
+    }
+
+    [Fact]
+    public async Task A_rule_that_escalates_to_a_dearer_model_moves_the_conversation_and_says_the_blocks_are_dropped()
+    {
+        await using var harness = await StartAsync(caching: false);
+        harness.Fake.PreservedThinking = new PreservedThinkingSimulator();
+        using var http = harness.Http();
+        var talk = new Conversation("to-haiku");
+        var first = await SendAsync(http, talk.Next("Turn 1: what is due on invoice INV-001?"), streaming: false);
+        Assert.Equal(HttpStatusCode.OK, first.Status);
+        talk.Answered(first.Message);
+
+        talk.Model = "to-opus";
+        var second = await SendAsync(http, talk.Next("Turn 2: now reconcile all invoices of plan 3."), streaming: false);
+
+        Assert.Equal(HttpStatusCode.OK, second.Status);
+        Assert.Single(second.Message["input_transformations"]!.AsArray());
+        var record = Assert.Single(await harness.ReadLedgerAsync(), r => r.RequestId == second.RequestId);
+        Assert.Equal("claude-opus-5-5", record.RoutedModel);
+        Assert.Contains("the policy escalated to a dearer model", record.Reason, StringComparison.Ordinal);
+        Assert.Equal(1, record.ThinkingBlocksDropped);
     }
 
     [Fact]
@@ -189,11 +259,13 @@ public sealed class PreservedThinkingProxyTests
             settings[$"ModelMix:Aliases:to-{tier}:Rules:0:Target"] = tier;
         }
 
+        settings["ModelMix:Aliases:to-opus:Pins:quick"] = "haiku";
+
         settings["ModelMix:Caching:Enabled"] = caching ? "true" : "false";
         settings["ModelMix:MaxRetries"] = "0";
     });
 
-    private static async Task<Answer> SendAsync(HttpClient http, (JsonObject Body, string Session) request, bool streaming)
+    private static async Task<Answer> SendAsync(HttpClient http, (JsonObject Body, string Session, string? Task) request, bool streaming)
     {
         if (streaming)
         {
@@ -206,6 +278,11 @@ public sealed class PreservedThinkingProxyTests
         };
         message.Headers.Add("anthropic-version", "2023-06-01");
         message.Headers.Add("x-modelmix-session", request.Session);
+        if (request.Task is not null)
+        {
+            message.Headers.Add("x-modelmix-task", request.Task);
+        }
+
         using var response = await http.SendAsync(message);
         var text = await response.Content.ReadAsStringAsync();
         var requestId = response.Headers.TryGetValues("x-modelmix-request-id", out var ids) ? ids.First() : string.Empty;
@@ -267,10 +344,12 @@ public sealed class PreservedThinkingProxyTests
 
         public string Model { get; set; } = model;
 
+        public string? Task { get; set; }
+
         public JsonArray Messages { get; } = [];
 
         /// <summary>Appends a user turn (odd turns as a string, even turns as one text block: both shapes clients send).</summary>
-        public (JsonObject Body, string Session) Next(string user)
+        public (JsonObject Body, string Session, string? Task) Next(string user)
         {
             JsonNode content = Messages.Count % 4 == 0 ? user : new JsonArray(new JsonObject { ["type"] = "text", ["text"] = user });
             Messages.Add(new JsonObject { ["role"] = "user", ["content"] = content });
@@ -283,7 +362,7 @@ public sealed class PreservedThinkingProxyTests
                 ["tools"] = new JsonArray(JsonNode.Parse(Tool)),
                 ["messages"] = Messages.DeepClone(),
             };
-            return (body, _session);
+            return (body, _session, Task);
         }
 
         public void Answered(JsonObject message) =>

@@ -25,7 +25,11 @@ public sealed class PricesCommandTests : IDisposable
         Assert.Contains("claude-haiku-4-5", result.Output);
         Assert.Contains("claude-sonnet-4-5-20250929", result.Output); // never wrapped mid-id when captured
         Assert.Contains("USD per million tokens; batch ×0.5", result.Output);
-        Assert.Contains("fast ×6", result.Output);
+        Assert.Contains("fast mode ×2", result.Output); // Opus 5
+        Assert.Contains("no fast mode (×6 kept to price past fast calls)", result.Output); // Opus 4.6: fastMode false, its 6x rate kept
+        Assert.Contains("fast mode (rate unpublished: recorded unpriced)", result.Output); // Opus 5.5: fastMode true, no multiplier
+        Assert.Contains("no forced tool use", result.Output);
+        Assert.Contains("reads thinking of: claude-opus-5-5", result.Output);
         Assert.NotEmpty(PriceBook.Default.UnpricedSdkModels);
         Assert.Contains("Unpriced (known to the Anthropic SDK", result.Output);
         Assert.Contains(PriceBook.Default.UnpricedSdkModels[0], result.Output);
@@ -49,6 +53,23 @@ public sealed class PricesCommandTests : IDisposable
         Assert.Equal(
             PriceBook.Default.UnpricedSdkModels,
             json.GetProperty("unpriced_sdk_models").EnumerateArray().Select(m => m.GetString()!).ToList());
+    }
+
+    [Fact]
+    public async Task Json_shows_fast_mode_and_the_request_rules_routing_uses()
+    {
+        var json = (await Cli.RunAsync("prices", "--format", "json")).Json();
+
+        var opus55 = Assert.Single(PeriodsOf(json, "claude-opus-5-5"));
+        Assert.True(opus55.GetProperty("fast_mode").GetBoolean()); // stated fastMode: true, no published multiplier
+        Assert.Equal(JsonValueKind.Null, opus55.GetProperty("fast_multiplier").ValueKind);
+        var rules = opus55.GetProperty("rules");
+        Assert.False(rules.GetProperty("forced_tool_use").GetBoolean());
+        Assert.False(rules.GetProperty("thinking").GetProperty("disable").GetBoolean());
+        Assert.True(rules.GetProperty("thinking").GetProperty("on_by_default").GetBoolean());
+        Assert.Equal(["claude-opus-5-5"], rules.GetProperty("preserved_thinking").GetProperty("reads_from").EnumerateArray().Select(m => m.GetString()));
+        Assert.All(PeriodsOf(json, "claude-opus-4-6"), period => Assert.False(period.GetProperty("fast_mode").GetBoolean())); // fastMode: false despite its kept 6x rate
+        Assert.All(PeriodsOf(json, "claude-opus-5"), period => Assert.True(period.GetProperty("fast_mode").GetBoolean())); // a fastMultiplier in force
     }
 
     [Fact]
