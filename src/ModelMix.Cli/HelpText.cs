@@ -6,7 +6,8 @@ namespace ModelMix.Cli;
 
 /// <summary>
 /// Ends every command's <c>--help</c> with the environment variables it reads: the root lists all of them, <c>serve</c>
-/// its own, a command with <c>--db</c> <c>ModelMix__Store</c>, a command with <c>--key</c> <c>MODELMIX_API_KEY</c>.
+/// its own, a command with <c>--db</c> <c>ModelMix__Store</c>, a command with <c>--key</c> <c>MODELMIX_API_KEY</c>, a
+/// group (<c>keys</c>, <c>batch</c>) what its commands read.
 /// </summary>
 internal static class HelpText
 {
@@ -32,6 +33,12 @@ internal static class HelpText
         }
 
         var names = new List<string>();
+        if (command.Subcommands.Count > 0)
+        {
+            // A group (keys, batch, dataset): what its commands read.
+            names.AddRange(command.Subcommands.SelectMany(For).Select(variable => variable.Name));
+        }
+
         if (command.Name == "serve")
         {
             names.AddRange(["ANTHROPIC_API_KEY", "ModelMix__<Setting>", "ASPNETCORE_URLS", "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"]);

@@ -21,7 +21,7 @@ internal static class SavingsCommand
         var allOn = new Option<string[]>("--all-on")
         {
             Description = "Price all traffic on this model or tier (haiku, sonnet, opus); repeatable. A call the model could not have served " +
-                "(prompt over its context window, output over its maximum, an inference_geo it refuses, retired) stays on the model that served it, at its as-used cost, and is counted.",
+                "(prompt over its context window, output over its maximum, an inference_geo or an effort the call sent that it refuses, retired) stays on the model that served it, at its as-used cost, and is counted.",
             AllowMultipleArgumentsPerToken = false,
         };
         var mix = new Option<string[]>("--mix")
@@ -101,7 +101,7 @@ internal static class SavingsCommand
             // The model that served the call, by the rule the proxy priced it with (AttemptRecorder): the response's
             // model when the book knows it, else the routed model.
             var model = record.ResponseModel is { } responseModel && prices.TryResolveId(responseModel, out _) ? responseModel : record.RoutedModel;
-            rows.Add(new UsageRow(record.Timestamp, model, usage, record.Cost?.Total) { Effort = record.Effort });
+            rows.Add(new UsageRow(record.Timestamp, model, usage, record.Cost?.Total) { Effort = record.Effort, EffortSent = record.Effort is not null && !record.EffortIsDefault });
         }
 
         return rows;

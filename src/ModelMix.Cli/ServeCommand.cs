@@ -11,7 +11,7 @@ internal static class ServeCommand
     /// <summary>What <c>modelmix serve --help</c> says the proxy does (its environment is listed by <see cref="HelpText"/>).</summary>
     internal const string Description =
         "Run the proxy: Anthropic-compatible POST /v1/messages (streaming relayed) and /v1/messages/count_tokens, " +
-        "OpenAI-compatible POST /v1/chat/completions, GET /v1/models, the batch queue (/v1/modelmix/batch), " +
+        "OpenAI-compatible POST /v1/chat/completions and POST /v1/responses (stateless), GET /v1/models, the batch queue (/v1/modelmix/batch), " +
         "GET /metrics (Prometheus), /healthz and /dashboard. Every upstream call is priced and recorded in the ledger. " +
         "Settings, lowest precedence first: appsettings.json in the working directory, the environment, --config, the flags.";
 

@@ -262,9 +262,10 @@ public sealed class AuditAccumulator
             }
 
             var largest = new TokenUsage(row.MaxPromptTokens, row.MaxOutputTokens, InferenceGeo: row.InferenceGeo);
+            var sent = WhatIfRepricing.SentEffort(row.Effort, row.EffortDefaultCalls >= row.Calls); // some call of the row sent it
             foreach (var target in _targets)
             {
-                if (Straddles(target, row, hour) || WhatIfRepricing.Check(_prices, target, largest, hour) != ModelMix.Catalog.RuleViolation.None)
+                if (Straddles(target, row, hour) || WhatIfRepricing.Check(_prices, target, largest, hour, sent) != ModelMix.Catalog.RuleViolation.None)
                 {
                     return false;
                 }
@@ -438,6 +439,7 @@ public sealed class AuditAccumulator
         var repriceable = hasTokens && priced;
         var priceable = repriceable && _prices.TryGetPrice(model, at, out _);
         var perCall = c.PromptTokensPerCall; // the long-context threshold is judged per call, not on a sum
+        var sentEffort = WhatIfRepricing.SentEffort(c.Effort, c.EffortDefaultCalls >= c.Count); // a rollup row here passed CanAddRollups
 
         // Caching and batching, priced on the model's own rates.
         if (hasTokens)
@@ -520,7 +522,7 @@ public sealed class AuditAccumulator
             {
                 for (var i = 0; i < _targets.Length; i++)
                 {
-                    var (firstRepriced, firstInfeasible) = Reprice(_targets[i], usage, at, paid, perCall);
+                    var (firstRepriced, firstInfeasible) = Reprice(_targets[i], usage, at, paid, perCall, sentEffort);
                     path.FirstRepriced[i] += firstRepriced;
                     path.FirstInfeasible[i] += firstInfeasible ? n : 0;
                 }
@@ -532,7 +534,7 @@ public sealed class AuditAccumulator
         {
             for (var i = 0; i < _targets.Length; i++)
             {
-                var (repriced, infeasible) = Reprice(_targets[i], usage, at, paid, perCall);
+                var (repriced, infeasible) = Reprice(_targets[i], usage, at, paid, perCall, sentEffort);
                 _repriced[i] += repriced;
                 task.Repriced[i] += repriced;
                 if (infeasible)
@@ -747,12 +749,12 @@ public sealed class AuditAccumulator
     /// <summary>
     /// A call's tokens on another model, at the rates in force when it was made (or, for a model not yet priced then,
     /// at its first price), by <see cref="WhatIfRepricing"/> (a fast-mode call moved to a model without fast mode is priced
-    /// at standard speed). A call the target could not have served (context window, maximum output, an inference_geo it
-    /// refuses) is infeasible: it stays at what it cost as recorded (<paramref name="paid"/>) and is counted.
+    /// at standard speed). A call the target could not have served (context window, maximum output, an inference_geo or
+    /// an effort it refuses) is infeasible: it stays at what it cost as recorded (<paramref name="paid"/>) and is counted.
     /// </summary>
-    private (decimal Cost, bool Infeasible) Reprice(string target, TokenUsage usage, DateTimeOffset at, decimal paid, long promptTokensPerCall)
+    private (decimal Cost, bool Infeasible) Reprice(string target, TokenUsage usage, DateTimeOffset at, decimal paid, long promptTokensPerCall, ModelMix.Catalog.EffortLevel sentEffort)
     {
-        if (WhatIfRepricing.Check(_prices, target, usage, at) != ModelMix.Catalog.RuleViolation.None)
+        if (WhatIfRepricing.Check(_prices, target, usage, at, sentEffort) != ModelMix.Catalog.RuleViolation.None)
         {
             return (paid, true);
         }

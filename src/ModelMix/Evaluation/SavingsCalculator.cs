@@ -97,12 +97,12 @@ public static class SavingsCalculator
             cachingSaved += prices.Cost(row.Model, uncached, priceDate).Total - asUsedCost;
             foreach (var scenario in allOnTotals)
             {
-                scenario.Add(prices, row.Usage, row.Effort, model, asUsedCost, priceDate);
+                scenario.Add(prices, row.Usage, row.Effort, row.EffortSent, model, asUsedCost, priceDate);
             }
 
             foreach (var scenario in mixTotals)
             {
-                scenario.Add(prices, row.Usage, row.Effort, model, asUsedCost, priceDate);
+                scenario.Add(prices, row.Usage, row.Effort, row.EffortSent, model, asUsedCost, priceDate);
             }
         }
 
@@ -158,7 +158,7 @@ public static class SavingsCalculator
         private readonly decimal[] _estimatedOutput = new decimal[entries.Count];
         private long _infeasibleCalls;
 
-        public void Add(PriceBook prices, TokenUsage usage, string? effort, string servedModel, decimal asUsedCost, DateTimeOffset priceDate)
+        public void Add(PriceBook prices, TokenUsage usage, string? effort, bool effortSent, string servedModel, decimal asUsedCost, DateTimeOffset priceDate)
         {
             var infeasible = false;
             for (var i = 0; i < entries.Count; i++)
@@ -173,7 +173,9 @@ public static class SavingsCalculator
                     onTarget = usage with { OutputTokens = (long)Math.Round(usage.OutputTokens * ratio, 0, MidpointRounding.AwayFromZero) };
                 }
 
-                var violation = WhatIfRepricing.Check(prices, target, onTarget, priceDate);
+                // The call moves at the entry's effort when it names one, else at the effort it sent (if any).
+                var sent = entry.Effort != EffortLevel.Unspecified ? entry.Effort : WhatIfRepricing.SentEffort(effort, !effortSent);
+                var violation = WhatIfRepricing.Check(prices, target, onTarget, priceDate, sent);
                 if (violation == RuleViolation.None)
                 {
                     _byModel[entry.Label] += share * WhatIfRepricing.Cost(prices, target, onTarget, priceDate);

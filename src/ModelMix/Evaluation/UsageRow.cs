@@ -16,4 +16,10 @@ public sealed record UsageRow(DateTimeOffset? Timestamp, string Model, TokenUsag
     /// the ledger records it); null when unknown or when the model takes no effort. What-if mixes with an effort use it.
     /// </summary>
     public string? Effort { get; init; }
+
+    /// <summary>
+    /// Whether the request sent <see cref="Effort"/> (the ledger's records say so; an export's <c>effort</c> column does
+    /// not, so its rows are false): a what-if moves such a call only to a model that accepts that effort.
+    /// </summary>
+    public bool EffortSent { get; init; }
 }

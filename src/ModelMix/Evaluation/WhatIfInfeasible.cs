@@ -3,7 +3,7 @@ using ModelMix.Catalog;
 namespace ModelMix.Evaluation;
 
 /// <summary>
-/// Calls a what-if could not move to <paramref name="Model"/> (<see cref="WhatIfRepricing.Check"/>), for one reason: they
+/// Calls a what-if could not move to <paramref name="Model"/> (<see cref="WhatIfRepricing.Check(Pricing.PriceBook, string, in Pricing.TokenUsage, DateTimeOffset, EffortLevel)"/>), for one reason: they
 /// are priced as they were served, on the model that served them.
 /// </summary>
 /// <param name="Model">The model the what-if moves traffic to (canonical id).</param>

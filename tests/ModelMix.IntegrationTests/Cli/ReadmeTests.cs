@@ -148,22 +148,7 @@ public sealed partial class ReadmeTests
 
         foreach (var (path, command) in All(root))
         {
-            var expected = new List<string>();
-            if (path == "serve")
-            {
-                expected.AddRange(["ANTHROPIC_API_KEY", "ModelMix__<Setting>", "ASPNETCORE_URLS", "/v1/chat/completions", "/v1/messages", "/healthz"]);
-            }
-
-            if (command.Options.Any(option => option.Name == "--db"))
-            {
-                expected.Add("ModelMix__Store");
-            }
-
-            if (command.Options.Any(option => option.Name == "--key"))
-            {
-                expected.Add("MODELMIX_API_KEY");
-            }
-
+            var expected = Expected(path, command);
             var help = await HelpAsync(path.Split(' '));
             Assert.False(string.IsNullOrWhiteSpace(command.Description), $"`modelmix {path}` has no description");
             foreach (var name in expected)
@@ -176,6 +161,28 @@ public sealed partial class ReadmeTests
                 Assert.Contains("Environment:", help, StringComparison.Ordinal);
             }
         }
+    }
+
+    /// <summary>What a command's help must name: serve its endpoints and variables, a command with --db or --key their variable, a group (keys, batch) what its commands read.</summary>
+    private static List<string> Expected(string path, Command command)
+    {
+        var expected = command.Subcommands.SelectMany(sub => Expected(path + " " + sub.Name, sub)).Where(name => name.Contains('_', StringComparison.Ordinal)).Distinct().ToList();
+        if (path == "serve")
+        {
+            expected.AddRange(["ANTHROPIC_API_KEY", "ModelMix__<Setting>", "ASPNETCORE_URLS", "/v1/chat/completions", "/v1/responses", "/v1/messages", "/healthz"]);
+        }
+
+        if (command.Options.Any(option => option.Name == "--db"))
+        {
+            expected.Add("ModelMix__Store");
+        }
+
+        if (command.Options.Any(option => option.Name == "--key"))
+        {
+            expected.Add("MODELMIX_API_KEY");
+        }
+
+        return expected;
     }
 
     private static async Task<string> HelpAsync(string[] path)

@@ -89,6 +89,32 @@ public sealed class AuditWhatIfFitTests
         Assert.Equal((1.62075m - (1.5855m - 1.5765m)) * 15.21875m, forecast.MonthlyAfterUsd);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_call_that_sent_an_effort_is_infeasible_on_a_model_without_that_effort_from_raw_rows_and_rollups(bool rollups)
+    {
+        // Three Opus 4.6 calls ($5/$25) of 10,000 in + 1,000 out, 0.05 + 0.025 = $0.075 each, in the same hour: e1 sent
+        // effort max, e2 sent none (its recorded high is Opus 4.6's default), e3 sent high (so e2 and e3 share a rollup
+        // row that holds one call with a sent effort and one without: it cannot stand for them).
+        using var folder = new TempFolder();
+        var at = AuditLedger.Day2.AddHours(12);
+        var sent = AuditLedger.Record("e1", at, "claude-opus-4-6", "plan", 10_000, 1_000, 0.075m) with { Effort = "max", EffortIsDefault = false };
+        var unsent = AuditLedger.Record("e2", at.AddMinutes(1), "claude-opus-4-6", "plan", 10_000, 1_000, 0.075m) with { Effort = "high", EffortIsDefault = true };
+        var sentHigh = AuditLedger.Record("e3", at.AddMinutes(2), "claude-opus-4-6", "plan", 10_000, 1_000, 0.075m) with { Effort = "high", EffortIsDefault = false };
+        var path = await AuditLedger.WriteAsync(Path.Combine(folder.Path, "ledger.db"), [sent, unsent, sentHigh]);
+        await using var store = new SqliteLedgerStore(path);
+        await store.MigrateAsync();
+
+        var report = await AuditRunner.RunAsync(store, Book, new AuditOptions { From = AuditLedger.Day1, To = AuditLedger.Day1.AddDays(2), BaselineModel = "haiku", UseRollups = rollups });
+
+        // All on Haiku 4.5 ($1/$5): e2 moves, 0.01 + 0.005 = $0.015; e1 and e3 stay as recorded, 2 × $0.075 = $0.15
+        // (Haiku 4.5 takes no effort parameter). Total 0.015 + 0.15 = $0.165.
+        var baseline = report.Counterfactuals.Single(c => c.Name == "all-on-baseline");
+        Assert.Equal((0.165m, 2L, 0.15m), (baseline.CostUsd, baseline.InfeasibleCalls, baseline.InfeasibleUsd));
+        Assert.Equal(0, report.Counterfactuals.Single(c => c.Name == "all-on-top").InfeasibleCalls); // Opus 4.6 takes max
+    }
+
     [Fact]
     public async Task The_audit_command_shows_the_calls_the_baseline_could_not_serve()
     {

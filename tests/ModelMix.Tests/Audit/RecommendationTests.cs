@@ -168,6 +168,30 @@ public sealed class RecommendationTests
     }
 
     [Fact]
+    public async Task A_model_dearer_per_token_that_is_not_cheaper_in_total_is_not_suggested()
+    {
+        // Requests start on Haiku with long answers and escalate to Sonnet with short ones: the escalations cost money,
+        // but sending the requests straight to Sonnet would cost more, so nothing is suggested.
+        using var folder = new TempFolder();
+        var at = AuditLedger.Day2.AddHours(12);
+        IReadOnlyList<LedgerRecord> records =
+        [
+            // Haiku 4.5 at $1/$5 per MTok: 1,000 × 1 / 1e6 + 1,000 × 5 / 1e6 = 0.001 + 0.005 = 0.006.
+            AuditLedger.Record("g1", at, "claude-haiku-4-5", "draft", 1000, 1000, 0.006m, request: "z1"),
+            // Sonnet 4.6 at $3/$15: 1,000 × 3 / 1e6 + 10 × 15 / 1e6 = 0.003 + 0.00015 = 0.00315.
+            AuditLedger.Record("g2", at.AddMinutes(1), "claude-sonnet-4-6", "draft", 1000, 10, 0.00315m, request: "z1", attempt: 2, escalatedFrom: "claude-haiku-4-5"),
+        ];
+
+        var (report, recommendations) = await RecommendAsync(folder, records, null);
+
+        var path = Assert.Single(report.TaskCosts.Single(t => t.Task == "draft").Paths);
+        Assert.Equal(0.00915m, path.TotalUsd); // 0.006 + 0.00315
+        // The first attempt on Sonnet: 1,000 × 3 / 1e6 + 1,000 × 15 / 1e6 = 0.003 + 0.015 = 0.018, dearer than the path.
+        Assert.Equal(0.018m, path.FirstAttemptRepricedUsd["claude-sonnet-4-6"]);
+        Assert.Empty(recommendations);
+    }
+
+    [Fact]
     public async Task A_fallback_to_a_model_cheaper_per_token_is_never_a_bigger_model_suggestion()
     {
         // Requests started on Opus, failed over (an outage fallback) to Sonnet: the path through Opus costs more than

@@ -224,6 +224,25 @@ public sealed class SavingsCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task A_ledger_call_that_sent_an_effort_is_kept_off_a_model_without_effort_and_one_at_the_default_is_not()
+    {
+        // Two Opus 4.6 calls ($5/$25 at 2026-03-20), 10,000 in + 1,000 out: 0.05 + 0.025 = $0.075 each. The first sent
+        // effort max; the second sent none (its recorded high is Opus 4.6's default).
+        await using (var ledger = await BufferedLedger.OpenSqliteAsync(_db.FilePath))
+        {
+            await ledger.RecordAsync(Record(0, "claude-opus-4-6", new TokenUsage(10_000, 1_000), 0.075m) with { Effort = "max", EffortIsDefault = false });
+            await ledger.RecordAsync(Record(1, "claude-opus-4-6", new TokenUsage(10_000, 1_000), 0.075m) with { Effort = "high", EffortIsDefault = true });
+        }
+
+        var allOn = (await SavingsAsync("--all-on", "haiku", "--format", "json")).Json().GetProperty("scenarios")[1];
+
+        // The second moves to Haiku 4.5 ($1/$5): 0.01 + 0.005 = $0.015; the first stays at $0.075. Total $0.09.
+        Assert.Equal(0.09m, Dec(allOn, "total_usd"));
+        Assert.Equal(1, allOn.GetProperty("infeasible_calls").GetInt64());
+        Assert.Equal("effort-unsupported", allOn.GetProperty("infeasible")[0].GetProperty("reason").GetString());
+    }
+
+    [Fact]
     public async Task An_effort_entry_is_estimated_from_the_ledgers_own_calls_at_that_effort_and_says_so()
     {
         // Claude Opus 5.5 at 2026-12-01: $4 / $20 per MTok. 20 calls at medium (1,000 in + 1,000 out = $0.024 each) and

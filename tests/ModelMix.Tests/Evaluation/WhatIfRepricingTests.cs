@@ -18,6 +18,7 @@ public sealed class WhatIfRepricingTests
     private const string Haiku45 = "claude-haiku-4-5-20251001";
     private const string Haiku55 = "claude-haiku-5-5";
     private const string Sonnet46 = "claude-sonnet-4-6";
+    private const string Opus46 = "claude-opus-4-6";
 
     /// <summary>
     /// Four Sonnet 4.6 calls, as used at 2026-12-01:
@@ -58,6 +59,47 @@ public sealed class WhatIfRepricingTests
             ],
             allOn.Infeasible);
         Assert.Equal(["context-window", "max-output", "inference-geo"], allOn.Infeasible.Select(calls => calls.ReasonCode));
+    }
+
+    [Fact]
+    public void A_call_that_sent_an_effort_moves_only_to_a_model_that_accepts_that_effort()
+    {
+        // Two Opus 4.6 calls ($5/$25 per MTok), 10,000 in + 1,000 out: 0.05 + 0.025 = $0.075 each. e1 sent effort max;
+        // e2 ran at Opus 4.6's default (high) because it sent none, so its recorded effort is no constraint.
+        UsageRow[] calls =
+        [
+            new(null, Opus46, new TokenUsage(10_000, 1_000), 0.075m) { Effort = "max", EffortSent = true },
+            new(null, Opus46, new TokenUsage(10_000, 1_000), 0.075m) { Effort = "high" },
+        ];
+
+        var allOn = SavingsCalculator.Compute(calls, Book, PriceDate, ["claude-haiku-4-5"]).Scenarios[1];
+
+        // e2 moves to Haiku 4.5: 10,000 × $1 + 1,000 × $5 per MTok = 0.01 + 0.005 = $0.015. e1 stays on Opus 4.6 at its
+        // as-used $0.075: Haiku 4.5 takes no effort parameter (it would answer 400).
+        Assert.Equal(0.015m, allOn.ByModel[Haiku45]);
+        Assert.Equal(0.075m, allOn.ByModel[Opus46]);
+        Assert.Equal(0.09m, allOn.TotalUsd);
+        Assert.Equal(1, allOn.InfeasibleCalls);
+        Assert.Equal([new WhatIfInfeasible(Haiku45, RuleViolation.EffortUnsupported, 1, 0.075m)], allOn.Infeasible);
+        Assert.Equal("effort-unsupported", allOn.Infeasible[0].ReasonCode);
+
+        // A mix entry at an effort judges the entry's effort, not the call's: Sonnet 4.6 at low takes every call (its estimate needs 20 calls there at low).
+        var mix = WhatIfMix.Parse("claude-sonnet-4-6@low=100", Book);
+        Assert.Equal(0, SavingsCalculator.Compute([.. calls, .. Enumerable.Repeat(new UsageRow(null, Sonnet46, new TokenUsage(100, 10), null) { Effort = "low" }, 20)], Book, PriceDate, mixes: [mix]).Scenarios[1].InfeasibleCalls);
+    }
+
+    [Fact]
+    public void Check_judges_the_effort_a_call_sent_and_not_a_default()
+    {
+        var usage = new TokenUsage(10_000, 1_000);
+
+        Assert.Equal(RuleViolation.EffortUnsupported, WhatIfRepricing.Check(Book, Haiku45, usage, PriceDate, EffortLevel.Max));
+        Assert.Equal(RuleViolation.EffortLevel, WhatIfRepricing.Check(Book, "claude-opus-4-5-20251101", usage, PriceDate, EffortLevel.Max)); // low, medium, high only
+        Assert.Equal(RuleViolation.None, WhatIfRepricing.Check(Book, "claude-opus-4-5-20251101", usage, PriceDate, EffortLevel.High));
+        Assert.Equal(RuleViolation.None, WhatIfRepricing.Check(Book, Haiku45, usage, PriceDate, EffortLevel.Unspecified));
+        Assert.Equal(EffortLevel.Max, WhatIfRepricing.SentEffort("max", isDefault: false));
+        Assert.Equal(EffortLevel.Unspecified, WhatIfRepricing.SentEffort("high", isDefault: true));
+        Assert.Equal(EffortLevel.Unspecified, WhatIfRepricing.SentEffort(null, isDefault: false));
     }
 
     [Fact]
