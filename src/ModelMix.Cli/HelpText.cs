@@ -70,11 +70,28 @@ internal static class HelpText
     {
         public override int Invoke(ParseResult parseResult)
         {
-            var code = help.Invoke(parseResult);
+            // The library names the root after the running executable (ModelMix.Cli, or a test host); the usage lines
+            // name the command people type, `modelmix`.
+            var output = parseResult.InvocationConfiguration.Output;
+            int code;
+            using (var text = new StringWriter())
+            {
+                parseResult.InvocationConfiguration.Output = text;
+                try
+                {
+                    code = help.Invoke(parseResult);
+                }
+                finally
+                {
+                    parseResult.InvocationConfiguration.Output = output;
+                }
+
+                output.Write(NameUsage(text.ToString(), parseResult.RootCommandResult.Command.Name));
+            }
+
             var variables = For(parseResult.CommandResult.Command);
             if (variables.Count > 0)
             {
-                var output = parseResult.InvocationConfiguration.Output;
                 output.WriteLine("Environment:");
                 var width = variables.Max(variable => variable.Name.Length);
                 foreach (var (name, meaning) in variables)
@@ -87,5 +104,34 @@ internal static class HelpText
 
             return code;
         }
+    }
+
+    /// <summary>The command's name as people type it, in the help's usage lines.</summary>
+    internal const string CommandName = "modelmix";
+
+    /// <summary>Rewrites the "Usage:" section's lines that start with the root's name (<paramref name="rootName"/>) to start with <see cref="CommandName"/>.</summary>
+    /// <param name="help">The help text as the library wrote it.</param>
+    /// <param name="rootName">The root command's name (the executable's).</param>
+    internal static string NameUsage(string help, string rootName)
+    {
+        var lines = help.Split('\n');
+        var inUsage = false;
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i].TrimEnd('\r');
+            if (line.Length == 0 || !char.IsWhiteSpace(line[0]))
+            {
+                inUsage = line == "Usage:";
+                continue;
+            }
+
+            var trimmed = line.TrimStart();
+            if (inUsage && (trimmed == rootName || trimmed.StartsWith(rootName + " ", StringComparison.Ordinal)))
+            {
+                lines[i] = line[..(line.Length - trimmed.Length)] + CommandName + trimmed[rootName.Length..] + (lines[i].EndsWith('\r') ? "\r" : string.Empty);
+            }
+        }
+
+        return string.Join('\n', lines);
     }
 }

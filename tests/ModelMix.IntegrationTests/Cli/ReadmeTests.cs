@@ -146,6 +146,8 @@ public sealed partial class ReadmeTests
             Assert.Contains(name, rootHelp, StringComparison.Ordinal);
         }
 
+        Assert.Contains("Usage:\n  modelmix [command] [options]", rootHelp, StringComparison.Ordinal);
+
         foreach (var (path, command) in All(root))
         {
             var expected = Expected(path, command);
@@ -155,6 +157,9 @@ public sealed partial class ReadmeTests
             {
                 Assert.True(help.Contains(name, StringComparison.Ordinal), $"`modelmix {path} --help` does not name {name}:\n{help}");
             }
+
+            // The usage line names the command people type, not the executable that runs it (ModelMix.Cli, a test host).
+            Assert.True(help.Contains($"Usage:\n  modelmix {path}", StringComparison.Ordinal), $"`modelmix {path} --help` does not say `modelmix {path}` in its usage:\n{help}");
 
             if (expected.Exists(name => name.Contains("__", StringComparison.Ordinal) || name.Contains("_KEY", StringComparison.Ordinal)))
             {
