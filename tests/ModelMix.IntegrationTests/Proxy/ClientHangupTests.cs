@@ -269,8 +269,11 @@ public sealed class ClientHangupTests
         Assert.Equal(1000L, record.Usage.InputTokens);
     }
 
-    [Fact]
-    public async Task Disconnecting_early_does_not_get_a_key_past_its_budget()
+    [Theory]
+    [InlineData("v1/messages")]
+    [InlineData("v1/chat/completions")]
+    [InlineData("v1/responses")]
+    public async Task Disconnecting_early_does_not_get_a_key_past_its_budget(string path)
     {
         // Cap $0.01: five calls of $0.002. Each request holds its worst case (input estimate + 100 × $5/1e6 ≥ $0.0005)
         // until its upstream call is recorded, so clients that hang up cannot start more than the cap covers.
@@ -292,8 +295,8 @@ public sealed class ClientHangupTests
             harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithHold(release.Task));
             await HangUpWhileHeldAsync(harness, http, [.. Enumerable.Range(0, 5).Select(_ =>
             {
-                var request = Post("v1/messages", stream: wave % 2 == 0);
-                request.Headers.Add("x-api-key", key.Key);
+                var request = Post(path, stream: wave % 2 == 0);
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key.Key);
                 return request;
             })], release);
             await WaitUntilSettledAsync(harness, key); // the wave's orphaned calls finished, recorded and settled
