@@ -149,6 +149,50 @@ public sealed class ResponsesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Stream_request_matches_its_golden_file()
+    {
+        using var response = await PostAsync("""{"model":"claude-sonnet-4-6","stream":true,"instructions":"Be brief.","max_output_tokens":200,"reasoning":{"effort":"low"},"input":[{"role":"user","content":[{"type":"input_text","text":"Write a haiku about cost."}]}],"tools":[{"type":"function","name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}],"tool_choice":"auto"}""");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await response.Content.ReadAsStringAsync();
+
+        Golden.AssertJson("responses-stream.request.json", Forwarded());
+    }
+
+    [Fact]
+    public async Task A_key_over_its_budget_gets_an_openai_429_and_nothing_is_sent()
+    {
+        ModelMix.Keys.CreatedApiKey key;
+        await using (var keys = new ModelMix.Keys.SqliteKeyStore(_harness.DbPath))
+        {
+            key = await keys.CreateAsync("responses", [ModelMix.Budgets.BudgetCap.Parse("0.001/day")]);
+        }
+
+        // Haiku 4.5 holds its worst case before sending: 1,000 output tokens × $5/MTok = $0.005 alone, over the $0.001 cap.
+        using var refused = await PostAsync("""{"model":"claude-haiku-4-5","max_output_tokens":1000,"input":"hi"}""", key.Key);
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        var error = await ChatWire.ReadErrorAsync(refused);
+        Assert.Contains("Budget exceeded", Str(error["message"]), StringComparison.Ordinal);
+        Assert.Empty(_harness.Fake.MessageRequests);
+
+        // 16 output tokens × $5/MTok = $0.00008, plus a few input tokens at $1/MTok: under the cap, served and charged.
+        using var served = await PostAsync("""{"model":"claude-haiku-4-5","max_output_tokens":16,"input":"hi"}""", key.Key);
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        var record = Assert.Single(await _harness.ReadLedgerAsync(), r => r.Status == LedgerStatus.Ok);
+        Assert.Equal(key.Info.Id, record.KeyId);
+    }
+
+    [Fact]
+    public async Task Prompt_caching_puts_its_breakpoints_on_a_long_instructions_prompt_as_on_the_other_endpoints()
+    {
+        // 90 rules ≈ 1,500 tokens: past Sonnet 4.5's 1,024-token minimum, so the system prompt gets a breakpoint (docs/caching.md).
+        var rules = string.Concat(Enumerable.Range(0, 90).Select(i => $"Rule {i}: answer support tickets politely and cite the policy. "));
+        await PostJsonAsync($$"""{"model":"claude-sonnet-4-5","instructions":"{{rules}}","input":"What is the refund policy?"}""");
+
+        var system = Forwarded()["system"]!;
+        Assert.Equal("ephemeral", Str(system[0]!["cache_control"]!["type"]));
+    }
+
+    [Fact]
     public async Task Tool_use_stream_matches_its_golden_events()
     {
         _harness.Fake.Enqueue(FakeReply.Stream("streaming/tool-use.sse"));
@@ -294,11 +338,11 @@ public sealed class ResponsesTests : IAsyncLifetime
 
     private JsonNode Forwarded() => _harness.Fake.MessageRequests[^1].Json!;
 
-    private async Task<HttpResponseMessage> PostAsync(string body)
+    private async Task<HttpResponseMessage> PostAsync(string body, string apiKey = ProxyHarness.ClientKey)
     {
         using var http = _harness.Http();
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/responses") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ProxyHarness.ClientKey);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
         return await http.SendAsync(request);
     }
 

@@ -129,18 +129,67 @@ public sealed class LedgerChatClientTests : LedgerPipelineTest
     [Fact]
     public async Task A_call_the_caller_cancels_after_sending_is_billed_its_documented_worst_case()
     {
-        Server.Enqueue(FakeReply.Message().WithDelay(TimeSpan.FromSeconds(30)));
+        var release = new TaskCompletionSource();
+        Server.Enqueue(FakeReply.Message().WithHold(release.Task));
         using var chat = Pipeline();
-        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        using var cancel = new CancellationTokenSource();
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => chat.GetResponseAsync(Prompt, new ChatOptions { MaxOutputTokens = 200 }, cancel.Token));
+        // The caller cancels once the call has reached the upstream (no timer racing the send).
+        var call = chat.GetResponseAsync(Prompt, new ChatOptions { MaxOutputTokens = 200 }, cancel.Token);
+        await WaitUntilAsync(() => Server.MessageCount == 1);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+        release.SetResult();
 
+        Assert.Single(Server.ServedMessages);
         var record = Assert.Single(await CommittedRecordsAsync());
         Assert.Equal((LedgerStatus.Failed, "cancelled", true, true), (record.Status, record.ErrorType, record.UsageEstimated, record.ClientDisconnected));
         // UsageEstimate.Unanswered: the prompt's 60 characters at 3.5 per token → ⌈17.1⌉ = 18 input tokens, and the
         // output at its bound, MaxOutputTokens = 200. Haiku 4.5: 18 × $1/M + 200 × $5/M = 0.000018 + 0.001 = 0.001018.
         Assert.Equal(new TokenUsage(18, 200), record.Usage);
         Assert.Equal(0.001018m, record.Cost!.Value.Total);
+    }
+
+    [Fact]
+    public async Task A_stream_the_caller_cancels_mid_way_is_billed_its_input_and_at_least_what_it_received()
+    {
+        Server.Enqueue(FakeReply.Stream().WithUsage(new FakeUsage(1000, 200)).WithEventDelay(TimeSpan.FromMilliseconds(100)));
+        using var chat = Pipeline();
+        using var cancel = new CancellationTokenSource();
+
+        var received = new System.Text.StringBuilder();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var update in chat.GetStreamingResponseAsync(Prompt, new ChatOptions { MaxOutputTokens = 300 }, cancel.Token))
+            {
+                received.Append(update.Text);
+                if (update.Text.Length > 0)
+                {
+                    await cancel.CancelAsync(); // the caller gives up after the first text
+                }
+            }
+        });
+
+        Assert.Single(Server.ServedMessages); // one upstream call …
+        var record = Assert.Single(await CommittedRecordsAsync()); // … one row
+        Assert.True(record.Streaming);
+        Assert.Equal((LedgerStatus.Failed, "cancelled", true, true), (record.Status, record.ErrorType, record.UsageEstimated, record.ClientDisconnected));
+        Assert.Equal(1000, record.Usage.InputTokens); // message_start's input, exact
+        // At least one token per 3 bytes of the text received (UsageEstimate.StreamOutputTokens), never the final 200.
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(received.ToString());
+        Assert.InRange(record.Usage.OutputTokens, (bytes + 2) / 3, 199);
+        // Haiku 4.5: 1000 × $1/M = $0.001 for the input, plus $5/M per output token.
+        Assert.Equal(0.001m + (record.Usage.OutputTokens * 5m / 1_000_000m), record.Cost!.Value.Total);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "the condition was never met");
+            await Task.Delay(10);
+        }
     }
 
     [Fact]

@@ -24,18 +24,22 @@ public sealed class ClientHangupTests
     private static readonly FakeUsage Usage = new(1000, 200);
 
     [Theory]
-    [InlineData("v1/messages")]
-    [InlineData("v1/chat/completions")]
-    [InlineData("v1/responses")]
-    public async Task A_client_gone_before_the_answer_leaves_the_call_running_and_it_is_recorded_with_its_real_usage(string path)
+    [InlineData("v1/messages", false)]
+    [InlineData("v1/chat/completions", false)]
+    [InlineData("v1/responses", false)]
+    [InlineData("v1/messages", true)]
+    [InlineData("v1/chat/completions", true)]
+    [InlineData("v1/responses", true)]
+    public async Task A_client_gone_before_the_answer_leaves_the_call_running_and_it_is_recorded_with_its_real_usage(string path, bool stream)
     {
         await using var harness = await ProxyHarness.StartAsync();
         var release = new TaskCompletionSource();
         harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithHold(release.Task));
         using var http = Client(harness);
 
-        // Ten clients hang up while the upstream holds their answers; the answers come only after the proxy saw them go.
-        await HangUpWhileHeldAsync(harness, http, [.. Enumerable.Range(0, 10).Select(_ => Post(path, stream: false))], release);
+        // Ten clients hang up while the upstream holds their answers (a stream: before its first byte); the answers
+        // come only after the proxy saw them go.
+        await HangUpWhileHeldAsync(harness, http, [.. Enumerable.Range(0, 10).Select(_ => Post(path, stream))], release);
 
         var records = await WaitForRecordsAsync(harness, 10);
         Assert.Equal(10, harness.Fake.MessageCount);
@@ -54,6 +58,7 @@ public sealed class ClientHangupTests
     [Theory]
     [InlineData("v1/messages")]
     [InlineData("v1/chat/completions")]
+    [InlineData("v1/responses")]
     public async Task A_client_gone_mid_stream_leaves_the_stream_read_to_its_final_usage(string path)
     {
         await using var harness = await ProxyHarness.StartAsync();
@@ -119,6 +124,83 @@ public sealed class ClientHangupTests
         Assert.Equal(1, harness.Fake.MessageCount); // … and no answer is paid for a client who left
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Shadow_calls_made_for_a_client_that_left_are_each_recorded_and_charged(bool stream)
+    {
+        // Every request sampled, compared by a judge: a live call, a candidate call and a judge call per request.
+        await using var harness = await ProxyHarness.StartAsync(settings =>
+        {
+            settings["ModelMix:Shadow:CandidateModel"] = "claude-sonnet-4-6";
+            settings["ModelMix:Shadow:DefaultRate"] = "1";
+            settings["ModelMix:Shadow:Comparison"] = "Judge";
+            settings["ModelMix:Shadow:JudgeModel"] = "claude-haiku-4-5";
+        });
+        using var http = Client(harness);
+        if (stream)
+        {
+            // The client reads the first bytes of the live stream, then closes the connection.
+            harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithEventDelay(TimeSpan.FromMilliseconds(100)));
+            using var response = await http.SendAsync(Post("v1/messages", stream: true), HttpCompletionOption.ResponseHeadersRead);
+            await using var body = await response.Content.ReadAsStreamAsync();
+            Assert.True(await body.ReadAsync(new byte[64]) > 0);
+        }
+        else
+        {
+            var release = new TaskCompletionSource();
+            harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithHold(release.Task));
+            await HangUpWhileHeldAsync(harness, http, [Post("v1/messages", stream: false)], release);
+        }
+
+        var shadow = harness.Services.GetRequiredService<ProxyShadow>();
+        await WaitUntilAsync(() => shadow.Statistics is var s && s.Compared + s.JudgeFailed + s.ShadowFailed + s.Skipped + s.Dropped + s.BudgetExhausted + s.Errors >= 1, "the shadow job never ran");
+        await shadow.Runner.WhenIdleAsync();
+        Assert.Equal(1, shadow.Statistics.Compared + shadow.Statistics.JudgeFailed); // the candidate and the judge were both called
+
+        // Three upstream calls, each one charged ledger row: the live call (its client gone), the candidate, the judge.
+        var records = await WaitForRecordsAsync(harness, 3);
+        Assert.Equal(3, harness.Fake.ServedMessages.Count);
+        Assert.All(records, record => Assert.True(record.Cost!.Value.Total > 0m, $"{record.Policy} row on {record.RoutedModel} is not charged"));
+        var live = Assert.Single(records, record => record.Policy == "passthrough");
+        Assert.NotNull(live.ShadowPairId);
+        Assert.Equal((LedgerStatus.Ok, true, false), (live.Status, live.ClientDisconnected, live.UsageEstimated));
+        Assert.Equal(CallCost, live.Cost!.Value.Total);
+        Assert.Single(records, record => record.Policy == "shadow" && record.RoutedModel == "claude-sonnet-4-6");
+        Assert.Single(records, record => record.Policy == "shadow-judge");
+    }
+
+    [Theory]
+    [InlineData("v1/messages")]
+    [InlineData("v1/chat/completions")]
+    [InlineData("v1/responses")]
+    public async Task A_client_gone_while_a_large_answer_is_relayed_leaves_its_call_recorded_and_charged(string path)
+    {
+        await using var harness = await ProxyHarness.StartAsync();
+        // 4 MB of answer text: far more than the socket buffers hold, so the proxy is still writing when the client leaves.
+        harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithPadding(4 * 1024 * 1024));
+        using var http = Client(harness);
+
+        using (var response = await http.SendAsync(Post(path, stream: false), HttpCompletionOption.ResponseHeadersRead))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            await using var body = await response.Content.ReadAsStreamAsync();
+            Assert.True(await body.ReadAsync(new byte[64]) > 0); // the body is being relayed: the client reads a little, then leaves
+        }
+
+        var record = Assert.Single(await WaitForRecordsAsync(harness, 1));
+        Assert.Equal(Assert.Single(harness.Fake.ServedMessages).RequestId, record.UpstreamRequestId);
+        Assert.Equal((LedgerStatus.Ok, false), (record.Status, record.UsageEstimated));
+        Assert.Equal((1000L, 200L), (record.Usage.InputTokens, record.Usage.OutputTokens));
+        Assert.Equal(CallCost, record.Cost!.Value.Total);
+
+        // The proxy is unharmed: the next call is answered and recorded.
+        harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage));
+        using var next = await http.SendAsync(Post(path, stream: false));
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+        Assert.Equal(2, (await WaitForRecordsAsync(harness, 2)).Count);
+    }
+
     [Fact]
     public async Task Past_the_orphan_limit_a_call_is_stopped_and_billed_its_worst_case()
     {
@@ -169,6 +251,7 @@ public sealed class ClientHangupTests
     [Theory]
     [InlineData("v1/messages")]
     [InlineData("v1/chat/completions")]
+    [InlineData("v1/responses")]
     public async Task A_stalled_stream_ends_with_an_error_event_and_is_recorded(string path)
     {
         await using var harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:StreamIdleTimeout"] = "00:00:01");
@@ -180,14 +263,17 @@ public sealed class ClientHangupTests
         var text = await response.Content.ReadAsStringAsync(); // ends when the proxy ends the stream (the client times out at 60 s)
 
         Assert.Contains("sent nothing for 00:00:01", text, StringComparison.Ordinal);
-        Assert.Contains(path == "v1/messages" ? "event: error" : "\"error\"", text, StringComparison.Ordinal);
+        Assert.Contains(path switch { "v1/messages" => "event: error", "v1/responses" => "event: response.failed", _ => "\"error\"" }, text, StringComparison.Ordinal);
         var record = Assert.Single(await WaitForRecordsAsync(harness, 1));
         Assert.Equal((LedgerStatus.Error, "stream_idle_timeout", false, true), (record.Status, record.ErrorType, record.ClientDisconnected, record.UsageEstimated));
         Assert.Equal(1000L, record.Usage.InputTokens);
     }
 
-    [Fact]
-    public async Task Disconnecting_early_does_not_get_a_key_past_its_budget()
+    [Theory]
+    [InlineData("v1/messages")]
+    [InlineData("v1/chat/completions")]
+    [InlineData("v1/responses")]
+    public async Task Disconnecting_early_does_not_get_a_key_past_its_budget(string path)
     {
         // Cap $0.01: five calls of $0.002. Each request holds its worst case (input estimate + 100 × $5/1e6 ≥ $0.0005)
         // until its upstream call is recorded, so clients that hang up cannot start more than the cap covers.
@@ -209,8 +295,8 @@ public sealed class ClientHangupTests
             harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithHold(release.Task));
             await HangUpWhileHeldAsync(harness, http, [.. Enumerable.Range(0, 5).Select(_ =>
             {
-                var request = Post("v1/messages", stream: wave % 2 == 0);
-                request.Headers.Add("x-api-key", key.Key);
+                var request = Post(path, stream: wave % 2 == 0);
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key.Key);
                 return request;
             })], release);
             await WaitUntilSettledAsync(harness, key); // the wave's orphaned calls finished, recorded and settled
