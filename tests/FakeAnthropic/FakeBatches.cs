@@ -46,6 +46,13 @@ public sealed partial class FakeBatches
     /// </summary>
     public Func<string, JsonObject, FakeBatchOutcome>? Outcome { get; set; }
 
+    /// <summary>
+    /// Requests (custom id, params) that still run to their outcome when their batch is canceled — the in-progress,
+    /// non-interruptible requests the API "may complete … before finalizing cancellation"; null: a cancel cancels every
+    /// request that would have succeeded.
+    /// </summary>
+    public Func<string, JsonObject, bool>? FinishesWhenCanceled { get; set; }
+
     /// <summary>When set, a create fails with this HTTP status (an <c>api_error</c>/<c>overloaded_error</c> body) — once per value set.</summary>
     public int? FailNextCreateWith { get; set; }
 
@@ -360,7 +367,7 @@ public sealed partial class FakeBatches
             var outcome = request.Problem is { } problem
                 ? FakeBatchOutcome.Errored("invalid_request_error", problem)
                 : Outcome?.Invoke(request.CustomId, request.Params) ?? FakeBatchOutcome.Succeeded();
-            if (canceled && outcome.Type == "succeeded")
+            if (canceled && outcome.Type == "succeeded" && FinishesWhenCanceled?.Invoke(request.CustomId, request.Params) != true)
             {
                 outcome = FakeBatchOutcome.Canceled;
             }

@@ -13,7 +13,7 @@ internal static class BatchRows
     public const string ItemColumns = "id, job_id, custom_id, params, requested_model, routed_model, policy, reason, key_id, session_id, task_label, status, result";
 
     /// <summary>The columns <see cref="Submission"/> reads, in order.</summary>
-    public const string SubmissionColumns = "id, upstream_id, state, created_at, item_count, next_poll_at, poll_delay_ms";
+    public const string SubmissionColumns = "id, upstream_id, state, created_at, item_count, next_poll_at, poll_delay_ms, correct_until";
 
     /// <summary>The job columns <see cref="Job"/> reads after the counts, in order (prefixed with the jobs table's alias <c>j.</c>).</summary>
     public const string JobFaultColumns = "j.failures, j.last_error, j.retry_at, j.quarantined_at";
@@ -69,5 +69,6 @@ internal static class BatchRows
         Count = reader.GetInt32(4),
         NextPollAt = SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(5)),
         PollDelay = TimeSpan.FromMilliseconds(reader.GetInt64(6)),
+        CorrectUntil = reader.IsDBNull(7) ? null : SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(7)),
     };
 }

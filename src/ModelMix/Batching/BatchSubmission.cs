@@ -26,4 +26,11 @@ public sealed record BatchSubmission
 
     /// <summary>The current poll interval (grows with back-off).</summary>
     public required TimeSpan PollDelay { get; init; }
+
+    /// <summary>
+    /// Set while requests of it that a quarantine charged their worst case (<c>usage_estimated</c>) wait for the batch's
+    /// results to correct their ledger records and budgets: the batcher looks for them until this time
+    /// (docs/batch.md, "Correcting the estimates"); null otherwise.
+    /// </summary>
+    public DateTimeOffset? CorrectUntil { get; init; }
 }

@@ -45,6 +45,7 @@ public sealed partial class Batcher : IDisposable
     private int _createTrouble; // creates refused or unanswered in a row (transient): the next ones wait
     private DateTimeOffset _createsPausedUntil;
     private int _loopTrouble;
+    private readonly Dictionary<string, int> _correctionFaults = new(StringComparer.Ordinal); // counted faults per submission being corrected (one loop: no lock)
 
     /// <summary>Creates a batcher.</summary>
     public Batcher(IBatchStore store, MessageBatchesClient api, AttemptRecorder recorder, BatcherOptions options, TimeProvider time, ILogger<Batcher> logger)
@@ -158,6 +159,7 @@ public sealed partial class Batcher : IDisposable
 
         await SubmitQueuedAsync(cancellationToken);
         await PollAsync(cancellationToken);
+        await CorrectAsync(cancellationToken);
     }
 
     /// <summary>
@@ -583,6 +585,13 @@ public sealed partial class Batcher : IDisposable
         }
 
         await _recorder.Ledger.FlushAsync(CancellationToken.None);
+        if (submissionId is not null && sent.Count > 0 && _recorder.Ledger.Store is ILedgerCorrections)
+        {
+            // Those worst cases are corrected if the batch's results can be had later (a canceled batch still ends with
+            // the results of what it processed): looked for until GiveUpAfter from now; the job's budget settles after.
+            await _store.MarkForCorrectionAsync(submissionId, now + _options.GiveUpAfter, CancellationToken.None);
+        }
+
         if (await _store.QuarantineJobAsync(jobId, reason, result, submissionId, now, CancellationToken.None) is not { } quarantine)
         {
             return false;
@@ -689,6 +698,8 @@ public sealed partial class Batcher : IDisposable
     private async Task CollectAsync(BatchSubmission submission, string upstreamId, CancellationToken cancellationToken)
     {
         var items = (await _store.GetSubmittedItemsAsync(submission.Id, cancellationToken)).ToDictionary(i => i.Id, StringComparer.Ordinal);
+        var estimated = (await _store.GetCorrectableItemsAsync(submission.Id, cancellationToken)).ToDictionary(i => i.Id, StringComparer.Ordinal);
+        var corrections = new List<(string Id, TokenUsage Usage)>();
         var jobIds = items.Values.Select(i => i.JobId).Distinct(StringComparer.Ordinal).ToList();
         var lines = new List<BatchResultLine>(items.Count);
         var unreadable = 0;
@@ -703,7 +714,15 @@ public sealed partial class Batcher : IDisposable
 
             if (!items.Remove(customId, out var item))
             {
-                strangers++; // not ours, or already collected
+                if (estimated.Remove(customId, out var quarantined) && ReportedUsage(quarantined, entry) is { } reported)
+                {
+                    corrections.Add((quarantined.Id, reported)); // quarantined while waiting in it, charged its worst case
+                }
+                else
+                {
+                    strangers++; // not ours, or already collected
+                }
+
                 continue;
             }
 
@@ -753,7 +772,141 @@ public sealed partial class Batcher : IDisposable
         }
 
         await _store.ResetFailuresAsync(jobIds.Where(j => !missing.ContainsKey(j)).ToList(), CancellationToken.None);
+        if (submission.CorrectUntil is not null || corrections.Count > 0 || estimated.Count > 0)
+        {
+            await EndCorrectionAsync(submission, upstreamId, corrections, cancellationToken);
+        }
+
         await NotifyEndedAsync(jobIds, cancellationToken);
+    }
+
+    /// <summary>
+    /// Looks for the results of Message Batches closed by a quarantine while requests of theirs were charged their worst
+    /// case (<see cref="BatchSubmission.CorrectUntil"/>): once such a batch has ended, its results correct those
+    /// requests' ledger records to the usage the upstream reported (0 for <c>canceled</c>, <c>expired</c> and
+    /// <c>errored</c>), and their jobs' budgets settle to it. Past <see cref="BatchSubmission.CorrectUntil"/>, or after
+    /// <see cref="BatcherOptions.MaxJobFailures"/> answers it cannot use, it stops looking and the worst cases stand.
+    /// </summary>
+    private async Task CorrectAsync(CancellationToken cancellationToken)
+    {
+        foreach (var submission in await _store.GetCorrectionsAsync(cancellationToken))
+        {
+            if (submission.NextPollAt > _time.GetUtcNow() || submission.UpstreamId is not { } upstreamId)
+            {
+                continue;
+            }
+
+            try
+            {
+                if (_time.GetUtcNow() >= submission.CorrectUntil || _recorder.Ledger.Store is not ILedgerCorrections)
+                {
+                    LogCorrectionAbandoned(_logger, upstreamId, "no usable results before ModelMix:Batch:GiveUpAfter ran out");
+                    await EndCorrectionAsync(submission, upstreamId, [], cancellationToken);
+                    continue;
+                }
+
+                var batch = await _api.RetrieveAsync(upstreamId, cancellationToken);
+                var status = batch.TryGetProperty("processing_status", out var statusElement) && statusElement.ValueKind == JsonValueKind.String ? statusElement.GetString() : null;
+                switch (status)
+                {
+                    case "ended":
+                        var estimated = (await _store.GetCorrectableItemsAsync(submission.Id, cancellationToken)).ToDictionary(i => i.Id, StringComparer.Ordinal);
+                        var corrections = new List<(string Id, TokenUsage Usage)>();
+                        await foreach (var entry in _api.ReadResultsAsync(upstreamId, cancellationToken))
+                        {
+                            if (entry.CustomId is { } customId && estimated.Remove(customId, out var item) && ReportedUsage(item, entry) is { } reported)
+                            {
+                                corrections.Add((item.Id, reported));
+                            }
+                        }
+
+                        await EndCorrectionAsync(submission, upstreamId, corrections, cancellationToken);
+                        break;
+                    case "in_progress" or "canceling":
+                        var delay = TimeSpan.FromTicks(Math.Min(Math.Max(submission.PollDelay.Ticks, _options.PollInterval.Ticks) * 2, _options.MaxPollInterval.Ticks));
+                        await _store.SetNextPollAsync(submission.Id, _time.GetUtcNow() + delay, delay, cancellationToken);
+                        break;
+                    default:
+                        throw new MessageBatchesAnswerException($"the batch object of {upstreamId} has {(status is null ? "no \"processing_status\"" : $"an unknown processing_status '{Shorten(status, 60)}'")}");
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (Exception exception) when (!IsFatal(exception))
+            {
+                await CorrectionFaultAsync(submission, upstreamId, exception, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>A fault while looking for a closed batch's results: tried again after a back-off; after MaxJobFailures counted ones, given up.</summary>
+    private async Task CorrectionFaultAsync(BatchSubmission submission, string upstreamId, Exception exception, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var faults = IsTransient(exception) ? _correctionFaults.GetValueOrDefault(submission.Id) : _correctionFaults[submission.Id] = _correctionFaults.GetValueOrDefault(submission.Id) + 1;
+            LogCorrectionFault(_logger, exception, upstreamId);
+            if (faults >= _options.MaxJobFailures)
+            {
+                LogCorrectionAbandoned(_logger, upstreamId, $"{faults} unusable answers; the last: {Describe(exception)}");
+                await EndCorrectionAsync(submission, upstreamId, [], cancellationToken);
+                return;
+            }
+
+            var ceiling = Math.Max(_options.MaxRetryDelay.Ticks, _options.RetryDelay.Ticks);
+            var delay = TimeSpan.FromTicks(Math.Clamp(submission.PollDelay.Ticks * 2, Math.Min(_options.RetryDelay.Ticks, ceiling), ceiling));
+            await _store.SetNextPollAsync(submission.Id, _time.GetUtcNow() + delay, delay, CancellationToken.None);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception failure) when (!IsFatal(failure))
+        {
+            LogFaultNotRecorded(_logger, failure, submission.Id);
+        }
+    }
+
+    /// <summary>
+    /// Corrects the estimated ledger records of <paramref name="corrections"/> to the reported usage (one transaction,
+    /// rollups included; records no longer estimated are skipped), clears the submission's mark, and settles the jobs
+    /// concerned. A request without a usable result line keeps its worst case.
+    /// </summary>
+    private async Task EndCorrectionAsync(BatchSubmission submission, string upstreamId, List<(string Id, TokenUsage Usage)> corrections, CancellationToken cancellationToken)
+    {
+        var jobIds = (await _store.GetCorrectableItemsAsync(submission.Id, CancellationToken.None)).Select(i => i.JobId).Distinct(StringComparer.Ordinal).ToList();
+        if (corrections.Count > 0 && _recorder.Ledger.Store is ILedgerCorrections ledger)
+        {
+            var corrected = await ledger.CorrectEstimatesAsync(
+                corrections,
+                r => _recorder.TryCost(r.RoutedModel, r.ResponseModel, r.Usage, r.Timestamp, out var cost) ? cost : null,
+                CancellationToken.None);
+            LogCorrected(_logger, upstreamId, corrected);
+        }
+
+        await _store.EndCorrectionAsync(submission.Id, CancellationToken.None);
+        _correctionFaults.Remove(submission.Id);
+        await NotifyEndedAsync(jobIds, cancellationToken);
+    }
+
+    /// <summary>The usage a results line reports for a request: its answer's usage at the batch tier, or nothing for a request that did not run; null when the line cannot be read.</summary>
+    private static TokenUsage? ReportedUsage(BatchItem item, BatchResultEntry entry)
+    {
+        if (entry.Problem is not null || entry.Type is not { } type || entry.Result is not { } result || ResultProblem(type, result) is not null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return ToRecord(item, DateTimeOffset.UnixEpoch, type, result).Usage;
+        }
+        catch (Exception exception) when (!IsFatal(exception))
+        {
+            return null;
+        }
     }
 
     /// <summary>What makes a well-formed line's result unusable, or null: an unknown type, a succeeded result without a message and its usage.</summary>
@@ -882,7 +1035,8 @@ public sealed partial class Batcher : IDisposable
 
         foreach (var jobId in jobIds)
         {
-            if (await _store.GetJobAsync(jobId, cancellationToken) is { ProcessingStatus: "ended" } job)
+            if (await _store.GetJobAsync(jobId, cancellationToken) is { ProcessingStatus: "ended" } job
+                && !await _store.IsCorrectionPendingAsync(jobId, cancellationToken))
             {
                 try
                 {
@@ -942,6 +1096,15 @@ public sealed partial class Batcher : IDisposable
                 return record with { Status = LedgerStatus.Error, ErrorType = "batch_" + type };
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Message Batch {BatchId}: {Count} quarantined requests charged their worst case were corrected to the usage its results report")]
+    private static partial void LogCorrected(ILogger logger, string batchId, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Looking for the results of Message Batch {BatchId} to correct worst-case charges failed; tried again later")]
+    private static partial void LogCorrectionFault(ILogger logger, Exception exception, string batchId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Message Batch {BatchId}: stopped looking for its results ({Why}); its quarantined requests keep their worst-case charges (usage_estimated)")]
+    private static partial void LogCorrectionAbandoned(ILogger logger, string batchId, string why);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Settling batch job {JobId} after it ended failed; its budget reservation is reclaimed when it expires")]
     private static partial void LogJobEndedFailed(ILogger logger, Exception exception, string jobId);

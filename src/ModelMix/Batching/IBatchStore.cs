@@ -84,4 +84,23 @@ public interface IBatchStore : IAsyncDisposable
 
     /// <summary>Quarantined jobs with queued requests (requests that came back to the queue after the quarantine).</summary>
     Task<IReadOnlyList<string>> GetQuarantinedJobsWithQueuedItemsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Marks a submission with an upstream batch whose quarantined requests were charged their worst case: its results
+    /// are looked for until <paramref name="until"/> to correct them (<see cref="BatchSubmission.CorrectUntil"/>; an
+    /// earlier mark is kept).
+    /// </summary>
+    Task MarkForCorrectionAsync(string submissionId, DateTimeOffset until, CancellationToken cancellationToken = default);
+
+    /// <summary>Closed (<c>failed</c>) submissions still marked for correction.</summary>
+    Task<IReadOnlyList<BatchSubmission>> GetCorrectionsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The requests of a submission marked for correction that a quarantine ended <c>errored</c> (none when it is not marked).</summary>
+    Task<IReadOnlyList<BatchItem>> GetCorrectableItemsAsync(string submissionId, CancellationToken cancellationToken = default);
+
+    /// <summary>Clears a submission's correction mark (its results were read, or the batcher stopped looking).</summary>
+    Task EndCorrectionAsync(string submissionId, CancellationToken cancellationToken = default);
+
+    /// <summary>Whether a request of the job sits in a submission marked for correction (its budget settles after the correction).</summary>
+    Task<bool> IsCorrectionPendingAsync(string jobId, CancellationToken cancellationToken = default);
 }

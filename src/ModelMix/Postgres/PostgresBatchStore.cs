@@ -83,6 +83,11 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
             ADD COLUMN retry_at       bigint,
             ADD COLUMN quarantined_at bigint;
         """,
+        // 3: (SQLite's migration 4) a submission whose quarantined requests were charged their worst case is looked at
+        // until correct_until for its results, to correct those charges (docs/batch.md, "Correcting the estimates").
+        """
+        ALTER TABLE batch_submissions ADD COLUMN correct_until bigint;
+        """,
     ];
 
     private readonly PostgresDatabase _database;
@@ -639,6 +644,54 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
         find.Parameters.AddWithValue("i", input.IdempotencyKey!);
         return await find.ExecuteScalarAsync(cancellationToken) as string
             ?? throw new InvalidOperationException("A batch job with this idempotency key conflicted but could not be read back.");
+    }
+
+    /// <inheritdoc />
+    public Task MarkForCorrectionAsync(string submissionId, DateTimeOffset until, CancellationToken cancellationToken = default) =>
+        ExecuteAsync(
+            "UPDATE batch_submissions SET correct_until = coalesce(correct_until, @u) WHERE id = @id AND upstream_id IS NOT NULL;",
+            cancellationToken,
+            ("id", submissionId), ("u", SqliteLedgerSchema.ToStoredTimestamp(until)));
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<BatchSubmission>> GetCorrectionsAsync(CancellationToken cancellationToken = default)
+    {
+        await EnsureMigratedAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            $"SELECT {BatchRows.SubmissionColumns} FROM batch_submissions WHERE state = 'failed' AND correct_until IS NOT NULL ORDER BY created_at, id;",
+            connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var list = new List<BatchSubmission>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            list.Add(BatchRows.Submission(reader));
+        }
+
+        return list;
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<BatchItem>> GetCorrectableItemsAsync(string submissionId, CancellationToken cancellationToken = default) =>
+        ReadItemsAsync(
+            "submission_id = @v AND status = 'errored' AND EXISTS (SELECT 1 FROM batch_submissions s WHERE s.id = @v AND s.correct_until IS NOT NULL) ORDER BY job_id, position",
+            submissionId,
+            cancellationToken);
+
+    /// <inheritdoc />
+    public Task EndCorrectionAsync(string submissionId, CancellationToken cancellationToken = default) =>
+        ExecuteAsync("UPDATE batch_submissions SET correct_until = NULL WHERE id = @id;", cancellationToken, ("id", submissionId));
+
+    /// <inheritdoc />
+    public async Task<bool> IsCorrectionPendingAsync(string jobId, CancellationToken cancellationToken = default)
+    {
+        await EnsureMigratedAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            "SELECT EXISTS (SELECT 1 FROM batch_items i JOIN batch_submissions s ON s.id = i.submission_id WHERE i.job_id = @job AND s.correct_until IS NOT NULL);",
+            connection);
+        command.Parameters.AddWithValue("job", jobId);
+        return await command.ExecuteScalarAsync(cancellationToken) is true;
     }
 
     private static Task WriteNullableAsync(NpgsqlBinaryImporter importer, string? value, CancellationToken cancellationToken) =>

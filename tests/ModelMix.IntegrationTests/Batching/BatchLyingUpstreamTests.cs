@@ -128,7 +128,11 @@ public sealed class BatchLyingUpstreamTests
             switch (a.Call)
             {
                 case "retrieve":
-                    Interlocked.Increment(ref retrieves);
+                    if (proxy.Fake.Batches.CancelCount == 0)
+                    {
+                        Interlocked.Increment(ref retrieves); // the polls before the quarantine (after it, the batcher looks for results to correct its charges)
+                    }
+
                     return PollLie(a, lie);
                 case "results":
                     return a.Failing(500); // the answers the upstream processed cannot be had either
@@ -192,6 +196,83 @@ public sealed class BatchLyingUpstreamTests
         var records = await BatchProxyTests.ReadLedgerAsync(proxy.DbPath, 2);
         Assert.Equal(2, records.Count(r => r is { Status: LedgerStatus.Ok, UsageEstimated: false } && r.Cost!.Value.Total > 0));
         await AssertServingAsync(proxy);
+    }
+
+    [Fact]
+    public async Task A_quarantined_jobs_batch_that_ends_after_its_cancel_corrects_the_worst_case_charges_to_the_reported_usage_in_ledger_rollups_and_budget()
+    {
+        await using var proxy = await ProxyHarness.StartAsync(FastFaults, new AnchoredClock());
+        var batches = proxy.Fake.Batches;
+        batches.InProgressPolls = int.MaxValue; // it ends only when canceled
+        // Request "a" is in progress and non-interruptible when the batch is canceled: it completes (the fixture's usage,
+        // 52 input / 31 output tokens); "b" is canceled.
+        batches.FinishesWhenCanceled = (_, p) => Prompt(p).Contains("ticket a.", StringComparison.Ordinal);
+        var lying = 1;
+        batches.Lie = a =>
+        {
+            if (a.Call == "cancel")
+            {
+                Volatile.Write(ref lying, 0); // after the quarantine's cancel the upstream answers honestly again
+                return null;
+            }
+
+            return Volatile.Read(ref lying) == 0 ? null : a.Call switch
+            {
+                "retrieve" => a.Without("processing_status"),
+                "results" => a.Failing(500),
+                _ => null,
+            };
+        };
+        var key = await BatchBudgetTests.CreateKeyAsync(proxy, "1/day");
+        using var http = BatchBudgetTests.Http(proxy, key.Key);
+
+        var job = await WaitForEndAsync(proxy, http, await SubmitAsync(http, "a", "b"));
+        AssertQuarantined(job, "processing_status");
+        await BatchProxyTests.WaitUntilAsync(() => batches.CancelCount == 1);
+
+        // The canceled batch ends; its results are collected and correct the two worst-case records (0.0001735 each, see
+        // the lying-poll test above) to what the upstream reports: "a" 52 input + 31 output tokens at Haiku 4.5's batch
+        // rates = 52 × 0.50/1e6 + 31 × 2.50/1e6 = 0.000026 + 0.0000775 = 0.0001035; "b" canceled = 0.
+        var records = await ReadCorrectedAsync(proxy.DbPath);
+        var byMarker = records.ToDictionary(r => r.Usage.OutputTokens == 0 ? "b" : "a");
+        Assert.Equal((52L, 31L, 0.0001035m, false), (byMarker["a"].Usage.InputTokens, byMarker["a"].Usage.OutputTokens, byMarker["a"].Cost!.Value.Total, byMarker["a"].UsageEstimated));
+        Assert.Equal((0L, 0L, 0m, false), (byMarker["b"].Usage.InputTokens, byMarker["b"].Usage.OutputTokens, byMarker["b"].Cost!.Value.Total, byMarker["b"].UsageEstimated));
+        Assert.All(records, r => Assert.Equal((LedgerStatus.Error, "batch_quarantined"), (r.Status, r.ErrorType))); // the job's outcome stands
+
+        // The rollups the writer keeps say the same as the raw rows.
+        await using (var store = new SqliteLedgerStore(proxy.DbPath))
+        {
+            await store.MigrateAsync();
+            var rollups = new List<LedgerRollup>();
+            await foreach (var rollup in store.ReadRollupsAsync(null, null))
+            {
+                rollups.Add(rollup);
+            }
+
+            var errors = rollups.Where(r => r.Status == LedgerStatus.Error).ToList(); // the two quarantined records (the sync call at the end is not written yet)
+            Assert.Equal((2L, 0L, 31L, 31L, 0.0001035m), (errors.Sum(r => r.Calls), errors.Sum(r => r.EstimatedCalls), errors.Sum(r => r.Usage.OutputTokens), errors.Max(r => r.MaxOutputTokens), errors.Sum(r => r.Cost.Total)));
+        }
+
+        // The job's hold settled once, to the corrected cost.
+        var usage = await BatchBudgetTests.WaitSettledAsync(proxy, key.Info.BudgetScope);
+        Assert.Equal((0m, 0.0001035m), (usage.ReservedUsd, usage.SpentUsd));
+        await AssertServingAsync(proxy, key.Key);
+    }
+
+    /// <summary>The two records of the quarantined job once neither is estimated any more (or as they are after the patience).</summary>
+    private static async Task<List<LedgerRecord>> ReadCorrectedAsync(string db)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var records = (await BatchProxyTests.ReadLedgerAsync(db, 2)).Where(r => r.ErrorType == "batch_quarantined").ToList();
+            if ((records.Count == 2 && records.All(r => !r.UsageEstimated)) || clock.Elapsed > Patience)
+            {
+                return records;
+            }
+
+            await Task.Delay(100);
+        }
     }
 
     /// <summary>Fast faults, and a give-up on a batch not collected one second after its create.</summary>

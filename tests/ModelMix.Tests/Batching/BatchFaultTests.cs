@@ -271,6 +271,16 @@ public sealed class BatchFaultTests
 
         public Task<IReadOnlyList<string>> GetQuarantinedJobsWithQueuedItemsAsync(CancellationToken cancellationToken = default) => inner.GetQuarantinedJobsWithQueuedItemsAsync(cancellationToken);
 
+        public Task MarkForCorrectionAsync(string submissionId, DateTimeOffset until, CancellationToken cancellationToken = default) => inner.MarkForCorrectionAsync(submissionId, until, cancellationToken);
+
+        public Task<IReadOnlyList<BatchSubmission>> GetCorrectionsAsync(CancellationToken cancellationToken = default) => inner.GetCorrectionsAsync(cancellationToken);
+
+        public Task<IReadOnlyList<BatchItem>> GetCorrectableItemsAsync(string submissionId, CancellationToken cancellationToken = default) => inner.GetCorrectableItemsAsync(submissionId, cancellationToken);
+
+        public Task EndCorrectionAsync(string submissionId, CancellationToken cancellationToken = default) => inner.EndCorrectionAsync(submissionId, cancellationToken);
+
+        public Task<bool> IsCorrectionPendingAsync(string jobId, CancellationToken cancellationToken = default) => inner.IsCorrectionPendingAsync(jobId, cancellationToken);
+
         public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 }
