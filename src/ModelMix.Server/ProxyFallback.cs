@@ -1,5 +1,6 @@
 using ModelMix.Catalog;
 using Microsoft.Extensions.Configuration;
+using ModelMix.Pipeline;
 using ModelMix.Pricing;
 using ModelMix.Routing;
 
@@ -10,62 +11,33 @@ namespace ModelMix.Server;
 /// reads): when a model still fails after its retries (429, 529, 5xx, timeout, unreachable) the request moves to the
 /// next model of <c>Chain</c> (a model not in the chain moves to its first entry; no model is tried twice); a prompt
 /// too long for the model's context window moves to <c>LongContextModel</c>. Tiers and models are resolved at start.
+/// The decisions are the library's <see cref="FallbackChain"/>; this class adapts the proxy's names to it.
 /// </summary>
 internal sealed class ProxyFallback
 {
-    private readonly ModelFit _fit;
     /// <summary>The configuration section.</summary>
     public const string SectionName = "ModelMix:Fallback";
 
-    private readonly List<string> _chain = [];
-    private readonly PriceBook _prices;
+    private readonly FallbackChain _chain;
+    private readonly List<string> _models;
 
     public ProxyFallback(IConfiguration configuration, PriceBook prices, ModelFit? fit = null)
     {
-        _fit = fit ?? new ModelFit(prices);
-        _prices = prices;
         var section = configuration.GetSection(SectionName);
-        var errors = new List<string>();
-        var index = 0;
-        foreach (var entry in section.GetSection("Chain").GetChildren())
+        var chain = section.GetSection("Chain").GetChildren().Select(entry => entry.Value ?? string.Empty).ToList();
+        _chain = FallbackChain.Create(chain, section["LongContextModel"], prices, fit, SectionName, out var problems);
+        if (problems.Count > 0)
         {
-            var name = entry.Value;
-            if (string.IsNullOrWhiteSpace(name) || !TryResolve(name, out var model))
-            {
-                errors.Add($"'{SectionName}:Chain:{index}' is '{name}', neither a tier ({string.Join(", ", prices.Tiers.Keys)}) nor a priced model.");
-            }
-            else if (_chain.Contains(model))
-            {
-                errors.Add($"'{SectionName}:Chain:{index}' lists {model} twice.");
-            }
-            else
-            {
-                _chain.Add(model);
-            }
-
-            index++;
+            throw new RoutingConfigurationException(SectionName, problems);
         }
 
-        if (section["LongContextModel"] is { Length: > 0 } longContext)
-        {
-            if (TryResolve(longContext, out var model))
-            {
-                LongContextModel = model;
-            }
-            else
-            {
-                errors.Add($"'{SectionName}:LongContextModel' is '{longContext}', neither a tier nor a priced model.");
-            }
-        }
-
-        if (errors.Count > 0)
-        {
-            throw new RoutingConfigurationException(SectionName, errors);
-        }
+        // The proxy sends a chain entry by its canonical id.
+        _models = [.. _chain.Entries.Select(e => e.Key)];
+        LongContextModel = _chain.LongContext?.Key;
     }
 
     /// <summary>The resolved chain, in order.</summary>
-    public IReadOnlyList<string> Chain => _chain;
+    public IReadOnlyList<string> Chain => _models;
 
     /// <summary>Where a prompt too long for its model goes, if anywhere.</summary>
     public string? LongContextModel { get; }
@@ -77,52 +49,15 @@ internal sealed class ProxyFallback
     /// <remarks>A model that would reject <paramref name="request"/> as it is (its catalog rules, <see cref="ModelFit"/>) is passed over.</remarks>
     public string? Next(string failed, bool contextOverflow, IReadOnlySet<string> tried, bool budgetHeld, DateTimeOffset at, in RoutingRequest request)
     {
-        if (contextOverflow)
+        var triedKeys = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var model in tried)
         {
-            return LongContextModel is { } wide && !tried.Contains(wide) && _fit.Check(wide, request) == RuleViolation.None ? wide : null;
+            triedKeys.Add(_chain.KeyOf(model));
         }
 
-        var position = _chain.IndexOf(CanonicalOf(failed));
-        for (var i = position + 1; i < _chain.Count; i++)
-        {
-            var candidate = _chain[i];
-            if (tried.Contains(candidate))
-            {
-                continue;
-            }
-
-            if (_fit.Check(candidate, request) != RuleViolation.None)
-            {
-                // A chain entry that would reject the request as it is stands for its fit, as a routing decision does.
-                candidate = _fit.Substitute(candidate, request, tried) is { } substitute && !tried.Contains(substitute) ? substitute : null;
-            }
-
-            if (candidate is not null && (!budgetHeld || NoDearer(candidate, failed, at)))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
-    }
-
-    private string CanonicalOf(string model) => _prices.TryResolveId(model, out var id) ? id : model;
-
-    private bool NoDearer(string candidate, string failed, DateTimeOffset at) =>
-        _prices.TryGetPrice(candidate, at, out var next) && _prices.TryGetPrice(failed, at, out var current)
-        && next.Input <= current.Input && next.Output <= current.Output;
-
-    private bool TryResolve(string name, out string model)
-    {
-        try
-        {
-            model = _prices.ResolveTier(name);
-            return true;
-        }
-        catch (PricingException)
-        {
-            model = string.Empty;
-            return false;
-        }
+        var next = contextOverflow
+            ? _chain.NextForLongPrompt(triedKeys, request)
+            : _chain.Next(failed, triedKeys, request, budgetHeld ? failed : null, at);
+        return next?.Key;
     }
 }

@@ -1,7 +1,7 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
+using ModelMix.Pipeline;
 using ModelMix.Routing;
 
 namespace ModelMix.Server;
@@ -20,30 +20,35 @@ internal sealed class ProxyLoopGuard
     /// <summary>The ledger error type of a tripped guard.</summary>
     public const string ErrorType = "loop_guard";
 
-    private readonly ConcurrentDictionary<string, Session> _sessions = new(StringComparer.Ordinal);
-    private readonly TimeProvider _time;
-    private readonly int? _maxSteps;
-    private readonly decimal? _maxSpendPerMinute;
-    private readonly int? _maxRepeatedToolCalls;
-    private readonly TimeSpan _idle;
-    private long _checks;
+    private readonly LoopGuard _guard;
 
     public ProxyLoopGuard(IConfiguration configuration, TimeProvider time)
     {
-        _time = time;
         var section = configuration.GetSection(SectionName);
-        _maxSteps = Read(section, "MaxStepsPerSession", int.Parse);
-        _maxSpendPerMinute = Read(section, "MaxSpendPerMinuteUsd", text => decimal.Parse(text, NumberStyles.Number, CultureInfo.InvariantCulture));
-        _maxRepeatedToolCalls = Read(section, "MaxRepeatedToolCalls", int.Parse);
-        _idle = Read(section, "SessionIdleTimeout", text => TimeSpan.Parse(text, CultureInfo.InvariantCulture)) ?? TimeSpan.FromMinutes(30);
-        if (_maxSteps is < 1 || _maxRepeatedToolCalls is < 2 || _maxSpendPerMinute is <= 0m || _idle <= TimeSpan.Zero)
+        var maxSteps = Read(section, "MaxStepsPerSession", int.Parse);
+        var maxSpendPerMinute = Read(section, "MaxSpendPerMinuteUsd", text => decimal.Parse(text, NumberStyles.Number, CultureInfo.InvariantCulture));
+        var maxRepeatedToolCalls = Read(section, "MaxRepeatedToolCalls", int.Parse);
+        var idle = Read(section, "SessionIdleTimeout", text => TimeSpan.Parse(text, CultureInfo.InvariantCulture)) ?? TimeSpan.FromMinutes(30);
+        if (maxSteps is < 1 || maxRepeatedToolCalls is < 2 || maxSpendPerMinute is <= 0m || idle <= TimeSpan.Zero)
         {
             throw new InvalidOperationException($"{SectionName}: MaxStepsPerSession must be ≥ 1, MaxRepeatedToolCalls ≥ 2, MaxSpendPerMinuteUsd > 0 and SessionIdleTimeout positive.");
         }
+
+        // The decisions are the library's (LoopGuard); this class reads the request and words the refusal.
+        _guard = new LoopGuard(
+            new LoopGuardOptions
+            {
+                MaxStepsPerSession = maxSteps,
+                MaxSpendPerWindow = maxSpendPerMinute,
+                SpendWindow = TimeSpan.FromMinutes(1),
+                MaxRepeatedToolCalls = maxRepeatedToolCalls,
+                SessionIdleTimeout = idle,
+            },
+            time);
     }
 
     /// <summary>Whether any limit is configured.</summary>
-    public bool Enabled => _maxSteps is not null || _maxSpendPerMinute is not null || _maxRepeatedToolCalls is not null;
+    public bool Enabled => _guard.Enabled;
 
     /// <summary>
     /// Counts one step of <paramref name="sessionId"/> and checks every limit; returns why the guard trips, or null.
@@ -52,54 +57,41 @@ internal sealed class ProxyLoopGuard
     /// <remarks>Sessions are per key (<see cref="SessionScope"/>): another key's session of the same name is another session.</remarks>
     public string? Check(string? keyId, string? sessionId, byte[] body)
     {
-        if (sessionId is null || !Enabled)
+        if (!_guard.Enabled || _guard.SessionOf(sessionId) is not { } session)
         {
             return null;
         }
 
-        var now = _time.GetUtcNow();
-        if (Interlocked.Increment(ref _checks) % 1024 == 0)
-        {
-            Sweep(now);
-        }
-
-        var session = _sessions.GetOrAdd(SessionScope.Of(keyId, sessionId)!, _ => new Session());
-        lock (session)
-        {
-            session.LastSeen = now;
-            if (_maxSteps is { } maxSteps && session.Steps + 1 > maxSteps)
-            {
-                return $"loop guard: session '{sessionId}' reached its step limit ({maxSteps} requests, ModelMix:LoopGuard:MaxStepsPerSession).";
-            }
-
-            if (_maxSpendPerMinute is { } maxVelocity && session.SpendSince(now - TimeSpan.FromMinutes(1)) is var spent && spent >= maxVelocity)
-            {
-                return $"loop guard: session '{sessionId}' spent ${spent.ToString(CultureInfo.InvariantCulture)} in the last minute, at or over its limit of ${maxVelocity.ToString(CultureInfo.InvariantCulture)} (ModelMix:LoopGuard:MaxSpendPerMinuteUsd).";
-            }
-
-            if (_maxRepeatedToolCalls is { } maxRepeats && MostRepeatedToolCall(body) is { Count: var count, Name: var name } && count >= maxRepeats)
-            {
-                return $"loop guard: session '{sessionId}' called the tool '{name}' with the same input {count} times (limit {maxRepeats}, ModelMix:LoopGuard:MaxRepeatedToolCalls).";
-            }
-
-            session.Steps++;
-            return null;
-        }
+        var repeated = _guard.Options.MaxRepeatedToolCalls is null ? ((int, string)?)null : MostRepeatedToolCall(body);
+        return _guard.Begin(keyId, session, out _, repeated) is { } trip ? Describe(trip) : null;
     }
 
-    /// <summary>Adds what a request of the session cost, for the per-minute limit.</summary>
+    /// <summary>Adds what a request of the session cost, for the spend limits.</summary>
     public void AddSpend(string? keyId, string? sessionId, decimal cost)
     {
-        if (sessionId is null || _maxSpendPerMinute is null || cost <= 0m || !_sessions.TryGetValue(SessionScope.Of(keyId, sessionId)!, out var session))
+        if (_guard.Options.MaxSpendPerWindow is not null || _guard.Options.MaxSpendPerSession is not null)
         {
-            return;
-        }
-
-        lock (session)
-        {
-            session.Spend.Enqueue((_time.GetUtcNow(), cost));
+            _guard.AddSpend(keyId, _guard.SessionOf(sessionId), cost);
         }
     }
+
+    /// <summary>The proxy's wording of a trip: what was hit and the key that sets it.</summary>
+    private string Describe(LoopGuardTrip trip)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        return trip.Limit switch
+        {
+            LoopGuardLimit.Steps => string.Format(inv, "loop guard: session '{0}' reached its step limit ({1:0} requests, {2}:MaxStepsPerSession).", trip.SessionId, trip.LimitValue, SectionName),
+            LoopGuardLimit.Spend => string.Format(inv, "loop guard: session '{0}' spent ${1}, at or over its limit of ${2} per session ({3}:MaxSpendPerSession).", trip.SessionId, trip.Observed, trip.LimitValue, SectionName),
+            LoopGuardLimit.SpendVelocity => string.Format(inv, "loop guard: session '{0}' spent ${1} in the last {2}, at or over its limit of ${3} ({4}).", trip.SessionId, trip.Observed, WindowText(_guard.Options.SpendWindow), trip.LimitValue, WindowKey),
+            _ => string.Format(inv, "loop guard: session '{0}' called the tool '{1}' with the same input {2:0} times (limit {3:0}, {4}:MaxRepeatedToolCalls).", trip.SessionId, trip.FunctionName, trip.Observed, trip.LimitValue, SectionName),
+        };
+    }
+
+    private static string WindowKey => $"{SectionName}:MaxSpendPerMinuteUsd";
+
+    private static string WindowText(TimeSpan window) =>
+        window == TimeSpan.FromMinutes(1) ? "minute" : window.ToString("c", CultureInfo.InvariantCulture);
 
     private static (int Count, string Name) MostRepeatedToolCall(byte[] body)
     {
@@ -137,17 +129,6 @@ internal sealed class ProxyLoopGuard
         return best;
     }
 
-    private void Sweep(DateTimeOffset now)
-    {
-        foreach (var (id, session) in _sessions)
-        {
-            if (now - session.LastSeen > _idle)
-            {
-                _sessions.TryRemove(id, out _);
-            }
-        }
-    }
-
     private static T? Read<T>(IConfigurationSection section, string key, Func<string, T> parse)
         where T : struct
     {
@@ -163,31 +144,6 @@ internal sealed class ProxyLoopGuard
         catch (Exception exception) when (exception is FormatException or OverflowException)
         {
             throw new InvalidOperationException($"{section.Path}:{key} is '{text}', which is not a valid value.", exception);
-        }
-    }
-
-    private sealed class Session
-    {
-        public int Steps { get; set; }
-
-        public DateTimeOffset LastSeen { get; set; }
-
-        public Queue<(DateTimeOffset At, decimal Cost)> Spend { get; } = new();
-
-        public decimal SpendSince(DateTimeOffset from)
-        {
-            while (Spend.TryPeek(out var oldest) && oldest.At < from)
-            {
-                Spend.Dequeue();
-            }
-
-            var total = 0m;
-            foreach (var (_, cost) in Spend)
-            {
-                total += cost;
-            }
-
-            return total;
         }
     }
 }
