@@ -196,8 +196,8 @@ public static class ProxyApplication
                 ConnectTimeout = TimeSpan.FromSeconds(10),
                 MaxConnectionsPerServer = 1024,
             });
-        services.AddSingleton(provider => new ProxyFallback(configuration, provider.GetRequiredService<PriceBook>()));
-        services.AddSingleton(provider => new ProxyLoopGuard(configuration, provider.GetRequiredService<TimeProvider>()));
+        ProxyFallback.AddServices(services, configuration); // ModelMix:Fallback, bound and validated as in the library
+        ProxyLoopGuard.AddServices(services, configuration); // ModelMix:LoopGuard, likewise
         services.AddSingleton(provider => new ProxyGuards(configuration, provider.GetRequiredService<PriceBook>(), provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<TierDriftMonitor>>()));
         ProxyPromptCaching.AddServices(services, configuration); // ModelMix:Caching: breakpoints, cache-aware routing, miss metric
         services.AddSingleton<MessagesForwarder>();

@@ -1,5 +1,9 @@
-using ModelMix.Catalog;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ModelMix.Catalog;
+using ModelMix.Hosting;
 using ModelMix.Pipeline;
 using ModelMix.Pricing;
 using ModelMix.Routing;
@@ -7,25 +11,28 @@ using ModelMix.Routing;
 namespace ModelMix.Server;
 
 /// <summary>
-/// The proxy's fallback chain (<c>ModelMix:Fallback</c>, the same section the library's <c>UseModelMixFallback</c>
-/// reads): when a model still fails after its retries (429, 529, 5xx, timeout, unreachable) the request moves to the
-/// next model of <c>Chain</c> (a model not in the chain moves to its first entry; no model is tried twice); a prompt
-/// too long for the model's context window moves to <c>LongContextModel</c>. Tiers and models are resolved at start.
-/// The decisions are the library's <see cref="FallbackChain"/>; this class adapts the proxy's names to it.
+/// The proxy's fallback chain (<c>ModelMix:Fallback</c>, the same section and keys as the library's
+/// <c>UseModelMixFallback</c>): a model is retried <c>MaxRetriesPerModel</c> times; when it still fails (429, 529, 5xx,
+/// timeout, unreachable) the request moves to the next model of <c>Chain</c> (a model not in the chain moves to its
+/// first entry; no model is tried twice); a prompt too long for the model's context window moves to
+/// <c>LongContextModel</c>. Tiers and models are resolved at start. The decisions are the library's
+/// <see cref="FallbackChain"/>; this class adapts the proxy's names to it.
 /// </summary>
 internal sealed class ProxyFallback
 {
     /// <summary>The configuration section.</summary>
-    public const string SectionName = "ModelMix:Fallback";
+    public const string SectionName = FallbackOptions.SectionName;
+
+    /// <summary>The proxy's old name of <c>ModelMix:Fallback:MaxRetriesPerModel</c>, accepted for one release.</summary>
+    internal const string ObsoleteMaxRetriesKey = "ModelMix:MaxRetries";
 
     private readonly FallbackChain _chain;
     private readonly List<string> _models;
 
-    public ProxyFallback(IConfiguration configuration, PriceBook prices, ModelFit? fit = null)
+    public ProxyFallback(IOptions<FallbackOptions> options, PriceBook prices, ILogger<ProxyFallback> logger, ModelFit? fit = null)
     {
-        var section = configuration.GetSection(SectionName);
-        var chain = section.GetSection("Chain").GetChildren().Select(entry => entry.Value ?? string.Empty).ToList();
-        _chain = FallbackChain.Create(chain, section["LongContextModel"], prices, fit, SectionName, out var problems);
+        var value = options.Value;
+        _chain = FallbackChain.Create(value.Chain, value.LongContextModel, value.PriceBook ?? prices, fit, SectionName, out var problems);
         if (problems.Count > 0)
         {
             throw new RoutingConfigurationException(SectionName, problems);
@@ -34,6 +41,33 @@ internal sealed class ProxyFallback
         // The proxy sends a chain entry by its canonical id.
         _models = [.. _chain.Entries.Select(e => e.Key)];
         LongContextModel = _chain.LongContext?.Key;
+        MaxRetriesPerModel = value.MaxRetriesPerModel;
+        foreach (var key in value.ObsoleteKeys)
+        {
+            ProxyLoopGuard.ObsoleteKey(logger, SectionName, key, $"use {SectionName}:MaxRetriesPerModel");
+        }
+    }
+
+    /// <summary>
+    /// Registers <see cref="FallbackOptions"/> from <c>ModelMix:Fallback</c> (the library's binder and validator,
+    /// checked at start) and the chain. The proxy's old <c>ModelMix:MaxRetries</c> sets <c>MaxRetriesPerModel</c> for
+    /// one release when the new key is not set (warned at start either way).
+    /// </summary>
+    public static void AddServices(IServiceCollection services, IConfiguration configuration)
+    {
+        ModelMixSections.Add<FallbackOptions>(services, configuration, (options, provider) => ModelMixOptionsChecks.Fallback(options, provider.GetRequiredService<PriceBook>()));
+        services.AddOptions<FallbackOptions>().PostConfigure<IOptions<ProxyOptions>>((options, proxy) =>
+        {
+            if (configuration[ObsoleteMaxRetriesKey] is { Length: > 0 })
+            {
+                options.ObsoleteKeys.Add(ObsoleteMaxRetriesKey);
+                if (configuration[$"{SectionName}:{nameof(FallbackOptions.MaxRetriesPerModel)}"] is not { Length: > 0 })
+                {
+                    options.MaxRetriesPerModel = proxy.Value.MaxRetries;
+                }
+            }
+        });
+        services.AddSingleton<ProxyFallback>();
     }
 
     /// <summary>The resolved chain, in order.</summary>
@@ -41,6 +75,9 @@ internal sealed class ProxyFallback
 
     /// <summary>Where a prompt too long for its model goes, if anywhere.</summary>
     public string? LongContextModel { get; }
+
+    /// <summary>Retries on the same model before the chain moves on (<c>ModelMix:Fallback:MaxRetriesPerModel</c>, 2 unless set).</summary>
+    public int MaxRetriesPerModel { get; }
 
     /// <summary>
     /// The model to try after <paramref name="failed"/> failed, or null. With a budget held for the original model,

@@ -1,18 +1,23 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ModelMix.Hosting;
 using ModelMix.Pipeline;
 using ModelMix.Routing;
 
 namespace ModelMix.Server;
 
 /// <summary>
-/// The proxy's loop guard (<c>ModelMix:LoopGuard</c>), per session (<c>x-modelmix-session</c>): a step cap, a spend
-/// cap per sliding minute, and a repeated-tool-call check read from the conversation the client sends (an agent that
-/// keeps making the same call with the same input is looping). The session's total spend is capped by the budget
-/// (<c>ModelMix:SessionBudgetUsd</c>). Sessions idle for <c>SessionIdleTimeout</c> are forgotten, so memory stays bounded.
+/// The proxy's loop guard (<c>ModelMix:LoopGuard</c>, the same keys as the library's <c>UseModelMixLoopGuard</c>), per
+/// session (<c>x-modelmix-session</c>): a step cap, a spend cap per session and per sliding window, and a
+/// repeated-tool-call check read from the conversation the client sends (an agent that keeps making the same call with
+/// the same input is looping). Sessions idle for <c>SessionIdleTimeout</c> are forgotten, so memory stays bounded. The
+/// decisions are the library's <see cref="LoopGuard"/>; this adapter reads the request and words the 400.
 /// </summary>
-internal sealed class ProxyLoopGuard
+internal sealed partial class ProxyLoopGuard
 {
     /// <summary>The configuration section.</summary>
     public const string SectionName = "ModelMix:LoopGuard";
@@ -20,32 +25,41 @@ internal sealed class ProxyLoopGuard
     /// <summary>The ledger error type of a tripped guard.</summary>
     public const string ErrorType = "loop_guard";
 
+    private static readonly LoopGuardOptions Off = new() { MaxStepsPerSession = null, MaxRepeatedToolCalls = null };
+
     private readonly LoopGuard _guard;
 
-    public ProxyLoopGuard(IConfiguration configuration, TimeProvider time)
+    /// <summary>Creates the guard.</summary>
+    /// <param name="options">The limits (<c>ModelMix:LoopGuard</c>, bound and validated as in the library), or null when the section is absent: the guard is off.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="logger">Warns about old key names at start.</param>
+    public ProxyLoopGuard(LoopGuardOptions? options, TimeProvider time, ILogger<ProxyLoopGuard> logger)
     {
-        var section = configuration.GetSection(SectionName);
-        var maxSteps = Read(section, "MaxStepsPerSession", int.Parse);
-        var maxSpendPerMinute = Read(section, "MaxSpendPerMinuteUsd", text => decimal.Parse(text, NumberStyles.Number, CultureInfo.InvariantCulture));
-        var maxRepeatedToolCalls = Read(section, "MaxRepeatedToolCalls", int.Parse);
-        var idle = Read(section, "SessionIdleTimeout", text => TimeSpan.Parse(text, CultureInfo.InvariantCulture)) ?? TimeSpan.FromMinutes(30);
-        if (maxSteps is < 1 || maxRepeatedToolCalls is < 2 || maxSpendPerMinute is <= 0m || idle <= TimeSpan.Zero)
-        {
-            throw new InvalidOperationException($"{SectionName}: MaxStepsPerSession must be ≥ 1, MaxRepeatedToolCalls ≥ 2, MaxSpendPerMinuteUsd > 0 and SessionIdleTimeout positive.");
-        }
-
         // The decisions are the library's (LoopGuard); this class reads the request and words the refusal.
-        _guard = new LoopGuard(
-            new LoopGuardOptions
-            {
-                MaxStepsPerSession = maxSteps,
-                MaxSpendPerWindow = maxSpendPerMinute,
-                SpendWindow = TimeSpan.FromMinutes(1),
-                MaxRepeatedToolCalls = maxRepeatedToolCalls,
-                SessionIdleTimeout = idle,
-            },
-            time);
+        _guard = new LoopGuard(options ?? Off, time);
+        foreach (var key in options?.ObsoleteKeys ?? [])
+        {
+            ObsoleteKey(logger, SectionName, key, "use MaxSpendPerWindow (and SpendWindow, one minute by default)");
+        }
     }
+
+    /// <summary>
+    /// Registers <see cref="LoopGuardOptions"/> from <c>ModelMix:LoopGuard</c> (the library's binder and validator,
+    /// checked at start) and the guard: on when the section is present (as <c>UseModelMix</c> adds the library's
+    /// stage), with the library's defaults for the limits it does not set.
+    /// </summary>
+    public static void AddServices(IServiceCollection services, IConfiguration configuration)
+    {
+        var configured = configuration.GetSection(SectionName).Exists();
+        ModelMixSections.Add<LoopGuardOptions>(services, configuration, (options, _) => ModelMixOptionsChecks.LoopGuard(options));
+        services.AddSingleton(provider => new ProxyLoopGuard(
+            configured ? provider.GetRequiredService<IOptions<LoopGuardOptions>>().Value : null,
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<ILogger<ProxyLoopGuard>>()));
+    }
+
+    [LoggerMessage(9601, LogLevel.Warning, "{Section}: the key {Key} is an old name, accepted for this release only: {Instead}.")]
+    internal static partial void ObsoleteKey(ILogger logger, string section, string key, string instead);
 
     /// <summary>Whether any limit is configured.</summary>
     public bool Enabled => _guard.Enabled;
@@ -88,7 +102,7 @@ internal sealed class ProxyLoopGuard
         };
     }
 
-    private static string WindowKey => $"{SectionName}:MaxSpendPerMinuteUsd";
+    private string WindowKey => _guard.Options.ObsoleteKeys.Count > 0 ? $"{SectionName}:MaxSpendPerMinuteUsd" : $"{SectionName}:MaxSpendPerWindow";
 
     private static string WindowText(TimeSpan window) =>
         window == TimeSpan.FromMinutes(1) ? "minute" : window.ToString("c", CultureInfo.InvariantCulture);
@@ -129,21 +143,4 @@ internal sealed class ProxyLoopGuard
         return best;
     }
 
-    private static T? Read<T>(IConfigurationSection section, string key, Func<string, T> parse)
-        where T : struct
-    {
-        if (section[key] is not { Length: > 0 } text)
-        {
-            return null;
-        }
-
-        try
-        {
-            return parse(text);
-        }
-        catch (Exception exception) when (exception is FormatException or OverflowException)
-        {
-            throw new InvalidOperationException($"{section.Path}:{key} is '{text}', which is not a valid value.", exception);
-        }
-    }
 }

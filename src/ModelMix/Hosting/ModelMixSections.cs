@@ -93,9 +93,9 @@ internal static class ModelMixSections
     }
 
     /// <summary>
-    /// The library's <see cref="LoopGuardOptions"/> from the keys the proxy reads: <c>MaxStepsPerSession</c>,
-    /// <c>MaxRepeatedToolCalls</c>, <c>SessionIdleTimeout</c>, and <c>MaxSpendPerMinuteUsd</c> (a spend window of one
-    /// minute); the library's own names bind too.
+    /// <see cref="LoopGuardOptions"/> from <c>ModelMix:LoopGuard</c>, the same keys on both doors. The proxy's old key
+    /// <c>MaxSpendPerMinuteUsd</c> is accepted for one release (<see cref="LoopGuardOptions.ObsoleteKeys"/>, warned at
+    /// start): it sets <c>MaxSpendPerWindow</c> with a one-minute <c>SpendWindow</c> unless <c>MaxSpendPerWindow</c> is set too.
     /// </summary>
     private static void BindLoopGuard(IConfigurationSection section, LoopGuardOptions options)
     {
@@ -105,10 +105,19 @@ internal static class ModelMixSections
         }
 
         section.Bind(options);
-        if (section["MaxSpendPerMinuteUsd"] is { Length: > 0 } perMinute)
+        if (section[LoopGuardOptions.ObsoleteSpendPerMinuteKey] is { Length: > 0 } perMinute)
         {
-            options.MaxSpendPerWindow = decimal.Parse(perMinute, NumberStyles.Number, CultureInfo.InvariantCulture);
-            options.SpendWindow = TimeSpan.FromMinutes(1);
+            options.ObsoleteKeys.Add(LoopGuardOptions.ObsoleteSpendPerMinuteKey);
+            if (section[nameof(LoopGuardOptions.MaxSpendPerWindow)] is not { Length: > 0 })
+            {
+                if (!decimal.TryParse(perMinute, NumberStyles.Number, CultureInfo.InvariantCulture, out var value))
+                {
+                    throw new InvalidOperationException($"{section.Path}:{LoopGuardOptions.ObsoleteSpendPerMinuteKey} is '{perMinute}', which is not a valid amount.");
+                }
+
+                options.MaxSpendPerWindow = value;
+                options.SpendWindow = TimeSpan.FromMinutes(1);
+            }
         }
     }
 

@@ -94,7 +94,7 @@ public static class ModelMixServiceCollectionExtensions
 
         ModelMixSections.Add<FallbackOptions>(services, configuration, (options, provider) => ModelMixOptionsChecks.Fallback(options, provider.GetRequiredService<PriceBook>()));
         ModelMixSections.Add<CascadeOptions>(services, configuration, (options, provider) => ModelMixOptionsChecks.Cascade(options, provider.GetRequiredService<PriceBook>()));
-        ModelMixSections.Add<LoopGuardOptions>(services, configuration, (options, _) => OptionsCheck<LoopGuardOptions>.Throwing(ModelMixSections.LoopGuard, options.Validate));
+        ModelMixSections.Add<LoopGuardOptions>(services, configuration, (options, _) => ModelMixOptionsChecks.LoopGuard(options));
         ModelMixSections.Add<PromptCachingChatClientOptions>(services, configuration);
         ModelMixSections.Add<TierDriftOptions>(services, configuration, (options, _) => OptionsCheck<TierDriftOptions>.Throwing(ModelMixSections.TierDrift, options.Validate));
         var shadowConfigured = configuration.GetSection(ModelMixSections.Shadow).Exists();

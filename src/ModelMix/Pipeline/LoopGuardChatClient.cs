@@ -47,6 +47,10 @@ public sealed class LoopGuardChatClient : DelegatingChatClient
         _configuredRecorder = options.Recorder;
         _prices = options.Prices ?? options.Recorder?.Prices ?? PriceBook.Default;
         _logger = logger ?? (ILogger)NullLogger.Instance;
+        foreach (var key in options.ObsoleteKeys)
+        {
+            LoopGuardLog.ObsoleteKey(_logger, "ModelMix:LoopGuard", key, "use MaxSpendPerWindow (and SpendWindow, one minute by default)");
+        }
     }
 
     /// <summary>The recorder registered in the services, used when neither the options nor the inner pipeline give one.</summary>
