@@ -198,7 +198,7 @@ public static class ProxyApplication
             });
         ProxyFallback.AddServices(services, configuration); // ModelMix:Fallback, bound and validated as in the library
         ProxyLoopGuard.AddServices(services, configuration); // ModelMix:LoopGuard, likewise
-        services.AddSingleton(provider => new ProxyGuards(configuration, provider.GetRequiredService<PriceBook>(), provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<TierDriftMonitor>>()));
+        ProxyGuards.AddServices(services, configuration); // ModelMix:TierDrift, likewise
         ProxyPromptCaching.AddServices(services, configuration); // ModelMix:Caching: breakpoints, cache-aware routing, miss metric
         services.AddSingleton<MessagesForwarder>();
         services.AddSingleton<CountTokensForwarder>();

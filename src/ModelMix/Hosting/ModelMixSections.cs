@@ -28,7 +28,7 @@ internal static class ModelMixSections
         [typeof(LoopGuardOptions)] = (c, o) => BindLoopGuard(c.GetSection(LoopGuard), (LoopGuardOptions)o),
         [typeof(PromptCachingChatClientOptions)] = (c, o) => BindCaching(c.GetSection(PromptCachingChatClientOptions.SectionName), (PromptCachingChatClientOptions)o),
         [typeof(ShadowOptions)] = (c, o) => BindIfPresent(c.GetSection(Shadow), o),
-        [typeof(TierDriftOptions)] = (c, o) => BindIfPresent(c.GetSection(TierDrift), o),
+        [typeof(TierDriftOptions)] = (c, o) => BindTierDrift(c.GetSection(TierDrift), (TierDriftOptions)o),
         [typeof(LedgerOptions)] = (c, o) => BindIfPresent(c.GetSection(LedgerOptions.SectionName), o),
     };
 
@@ -59,6 +59,25 @@ internal static class ModelMixSections
         {
             section.Bind(options);
         }
+    }
+
+    /// <summary><see cref="TierDriftOptions"/>; a bound that is not a number stops the start naming its key (the binder skips a dictionary value it cannot convert).</summary>
+    private static void BindTierDrift(IConfigurationSection section, TierDriftOptions options)
+    {
+        if (!section.Exists())
+        {
+            return;
+        }
+
+        foreach (var bound in section.GetSection(nameof(TierDriftOptions.MaxShare)).GetChildren())
+        {
+            if (!double.TryParse(bound.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+            {
+                throw new InvalidOperationException($"{bound.Path} must be a share in (0, 1], got '{bound.Value}'.");
+            }
+        }
+
+        section.Bind(options);
     }
 
     private static void BindFallback(IConfigurationSection section, FallbackOptions options)

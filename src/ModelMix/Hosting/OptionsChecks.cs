@@ -117,6 +117,24 @@ internal static class ModelMixOptionsChecks
         }
     }
 
+    /// <summary>The tier-drift bounds are in range (<see cref="TierDriftOptions.Validate"/>) and name tiers of the price book, under <c>ModelMix:TierDrift</c>.</summary>
+    public static IEnumerable<string> TierDrift(TierDriftOptions options, PriceBook prices)
+    {
+        var book = options.Prices ?? prices;
+        foreach (var tier in options.MaxShare.Keys)
+        {
+            if (!book.Tiers.Keys.Any(known => string.Equals(known, tier, StringComparison.OrdinalIgnoreCase)))
+            {
+                yield return $"{ModelMixSections.TierDrift}:MaxShare:{tier}: '{tier}' is not a tier of the price book (tiers: {string.Join(", ", book.Tiers.Keys)}).";
+            }
+        }
+
+        foreach (var problem in OptionsCheck<TierDriftOptions>.Throwing(ModelMixSections.TierDrift, options.Validate))
+        {
+            yield return problem;
+        }
+    }
+
     /// <summary>The cascade's problems, named under <c>ModelMix:Cascade</c>.</summary>
     public static IEnumerable<string> Cascade(CascadeOptions options, PriceBook prices) =>
         CascadeOptionsValidator.Check(options, options.PriceBook ?? prices)

@@ -7,6 +7,7 @@ using ModelMix.Hosting;
 using ModelMix.IntegrationTests.Proxy;
 using ModelMix.Pipeline;
 using ModelMix.Pricing;
+using ModelMix.Routing;
 using ModelMix.Server;
 
 namespace ModelMix.IntegrationTests.Hosting;
@@ -34,6 +35,7 @@ public sealed class SameKeysBothDoorsTests
         services.AddOptions<ProxyOptions>().Bind(configuration.GetSection(ProxyOptions.SectionName));
         ProxyLoopGuard.AddServices(services, configuration);
         ProxyFallback.AddServices(services, configuration);
+        ProxyGuards.AddServices(services, configuration);
         return services.BuildServiceProvider();
     }
 
@@ -106,6 +108,30 @@ public sealed class SameKeysBothDoorsTests
         {
             var error = Assert.Throws<OptionsValidationException>(() => door.GetRequiredService<IOptions<FallbackOptions>>().Value);
             Assert.Contains("'ModelMix:Fallback:Chain:1' lists", error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void The_tier_drift_section_binds_and_is_checked_alike_on_both_doors()
+    {
+        var good = Config(new() { ["ModelMix:TierDrift:MaxShare:opus"] = "0.2", ["ModelMix:TierDrift:WindowDuration"] = "00:10:00" });
+        var bad = Config(new() { ["ModelMix:TierDrift:MaxShare:gpt4"] = "0.2" });
+        using var library = LibraryDoor(good);
+        using var proxy = ProxyDoor(good);
+        using var badLibrary = LibraryDoor(bad);
+        using var badProxy = ProxyDoor(bad);
+
+        foreach (var options in new[] { library, proxy }.Select(door => door.GetRequiredService<IOptions<TierDriftOptions>>().Value))
+        {
+            Assert.Equal(0.2, options.MaxShare["opus"]);
+            Assert.Equal(TimeSpan.FromMinutes(10), options.WindowDuration); // the proxy used to read only MaxShare, WindowCalls and MinCalls
+        }
+
+        Assert.NotNull(proxy.GetRequiredService<ProxyGuards>().TierDrift);
+        foreach (var door in new[] { badLibrary, badProxy })
+        {
+            var error = Assert.Throws<OptionsValidationException>(() => door.GetRequiredService<IOptions<TierDriftOptions>>().Value);
+            Assert.Contains("'gpt4' is not a tier of the price book", error.Message, StringComparison.Ordinal);
         }
     }
 
