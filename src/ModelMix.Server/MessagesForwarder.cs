@@ -87,11 +87,11 @@ internal sealed class MessagesForwarder : IDisposable
         _recorder = recorder;
         _time = time;
         _logger = logger;
-        // Polly refuses a retry strategy with zero attempts, so MaxRetries = 0 means no strategy at all.
-        _retry = _options.MaxRetries == 0 ? null : new ResiliencePipelineBuilder<UpstreamResult> { TimeProvider = time }
+        // Polly refuses a retry strategy with zero attempts, so MaxRetriesPerModel = 0 means no strategy at all.
+        _retry = fallback.MaxRetriesPerModel == 0 ? null : new ResiliencePipelineBuilder<UpstreamResult> { TimeProvider = time }
             .AddRetry(new RetryStrategyOptions<UpstreamResult>
             {
-                MaxRetryAttempts = _options.MaxRetries,
+                MaxRetryAttempts = fallback.MaxRetriesPerModel, // ModelMix:Fallback:MaxRetriesPerModel, as in the library
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 Delay = _options.RetryBaseDelay,
@@ -502,7 +502,7 @@ internal sealed class MessagesForwarder : IDisposable
     private static bool IsRetryable(Exception exception) => exception is HttpRequestException or UpstreamTimeoutException;
 
     /// <summary>Whether the retry pipeline retries <paramref name="result"/>: a retryable status whose retry-after (if any) is within the longest wait.</summary>
-    private bool IsRetryable(UpstreamResult result) => result.Retryable && (result.RetryAfter is not { } wait || wait <= _options.MaxRetryDelay);
+    private bool IsRetryable(UpstreamResult result) => Pipeline.FallbackChain.ShouldRetry(result.Retryable, result.RetryAfter, _options.MaxRetryDelay);
 
     /// <summary>
     /// Sends <paramref name="call"/> with retries, numbering its attempts on from <paramref name="attempts"/> (which

@@ -196,9 +196,9 @@ public static class ProxyApplication
                 ConnectTimeout = TimeSpan.FromSeconds(10),
                 MaxConnectionsPerServer = 1024,
             });
-        services.AddSingleton(provider => new ProxyFallback(configuration, provider.GetRequiredService<PriceBook>()));
-        services.AddSingleton(provider => new ProxyLoopGuard(configuration, provider.GetRequiredService<TimeProvider>()));
-        services.AddSingleton(provider => new ProxyGuards(configuration, provider.GetRequiredService<PriceBook>(), provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<TierDriftMonitor>>()));
+        ProxyFallback.AddServices(services, configuration); // ModelMix:Fallback, bound and validated as in the library
+        ProxyLoopGuard.AddServices(services, configuration); // ModelMix:LoopGuard, likewise
+        ProxyGuards.AddServices(services, configuration); // ModelMix:TierDrift, likewise
         ProxyPromptCaching.AddServices(services, configuration); // ModelMix:Caching: breakpoints, cache-aware routing, miss metric
         services.AddSingleton<MessagesForwarder>();
         services.AddSingleton<CountTokensForwarder>();

@@ -1,74 +1,83 @@
-using ModelMix.Catalog;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ModelMix.Catalog;
+using ModelMix.Hosting;
+using ModelMix.Pipeline;
 using ModelMix.Pricing;
 using ModelMix.Routing;
 
 namespace ModelMix.Server;
 
 /// <summary>
-/// The proxy's fallback chain (<c>ModelMix:Fallback</c>, the same section the library's <c>UseModelMixFallback</c>
-/// reads): when a model still fails after its retries (429, 529, 5xx, timeout, unreachable) the request moves to the
-/// next model of <c>Chain</c> (a model not in the chain moves to its first entry; no model is tried twice); a prompt
-/// too long for the model's context window moves to <c>LongContextModel</c>. Tiers and models are resolved at start.
+/// The proxy's fallback chain (<c>ModelMix:Fallback</c>, the same section and keys as the library's
+/// <c>UseModelMixFallback</c>): a model is retried <c>MaxRetriesPerModel</c> times; when it still fails (429, 529, 5xx,
+/// timeout, unreachable) the request moves to the next model of <c>Chain</c> (a model not in the chain moves to its
+/// first entry; no model is tried twice); a prompt too long for the model's context window moves to
+/// <c>LongContextModel</c>. Tiers and models are resolved at start. The decisions are the library's
+/// <see cref="FallbackChain"/>; this class adapts the proxy's names to it.
 /// </summary>
 internal sealed class ProxyFallback
 {
-    private readonly ModelFit _fit;
     /// <summary>The configuration section.</summary>
-    public const string SectionName = "ModelMix:Fallback";
+    public const string SectionName = FallbackOptions.SectionName;
 
-    private readonly List<string> _chain = [];
-    private readonly PriceBook _prices;
+    /// <summary>The proxy's old name of <c>ModelMix:Fallback:MaxRetriesPerModel</c>, accepted for one release.</summary>
+    internal const string ObsoleteMaxRetriesKey = "ModelMix:MaxRetries";
 
-    public ProxyFallback(IConfiguration configuration, PriceBook prices, ModelFit? fit = null)
+    private readonly FallbackChain _chain;
+    private readonly List<string> _models;
+
+    public ProxyFallback(IOptions<FallbackOptions> options, PriceBook prices, ILogger<ProxyFallback> logger, ModelFit? fit = null)
     {
-        _fit = fit ?? new ModelFit(prices);
-        _prices = prices;
-        var section = configuration.GetSection(SectionName);
-        var errors = new List<string>();
-        var index = 0;
-        foreach (var entry in section.GetSection("Chain").GetChildren())
+        var value = options.Value;
+        _chain = FallbackChain.Create(value.Chain, value.LongContextModel, value.PriceBook ?? prices, fit, SectionName, out var problems);
+        if (problems.Count > 0)
         {
-            var name = entry.Value;
-            if (string.IsNullOrWhiteSpace(name) || !TryResolve(name, out var model))
-            {
-                errors.Add($"'{SectionName}:Chain:{index}' is '{name}', neither a tier ({string.Join(", ", prices.Tiers.Keys)}) nor a priced model.");
-            }
-            else if (_chain.Contains(model))
-            {
-                errors.Add($"'{SectionName}:Chain:{index}' lists {model} twice.");
-            }
-            else
-            {
-                _chain.Add(model);
-            }
-
-            index++;
+            throw new RoutingConfigurationException(SectionName, problems);
         }
 
-        if (section["LongContextModel"] is { Length: > 0 } longContext)
+        // The proxy sends a chain entry by its canonical id.
+        _models = [.. _chain.Entries.Select(e => e.Key)];
+        LongContextModel = _chain.LongContext?.Key;
+        MaxRetriesPerModel = value.MaxRetriesPerModel;
+        foreach (var key in value.ObsoleteKeys)
         {
-            if (TryResolve(longContext, out var model))
-            {
-                LongContextModel = model;
-            }
-            else
-            {
-                errors.Add($"'{SectionName}:LongContextModel' is '{longContext}', neither a tier nor a priced model.");
-            }
-        }
-
-        if (errors.Count > 0)
-        {
-            throw new RoutingConfigurationException(SectionName, errors);
+            ProxyLoopGuard.ObsoleteKey(logger, SectionName, key, $"use {SectionName}:MaxRetriesPerModel");
         }
     }
 
+    /// <summary>
+    /// Registers <see cref="FallbackOptions"/> from <c>ModelMix:Fallback</c> (the library's binder and validator,
+    /// checked at start) and the chain. The proxy's old <c>ModelMix:MaxRetries</c> sets <c>MaxRetriesPerModel</c> for
+    /// one release when the new key is not set (warned at start either way).
+    /// </summary>
+    public static void AddServices(IServiceCollection services, IConfiguration configuration)
+    {
+        ModelMixSections.Add<FallbackOptions>(services, configuration, (options, provider) => ModelMixOptionsChecks.Fallback(options, provider.GetRequiredService<PriceBook>()));
+        services.AddOptions<FallbackOptions>().PostConfigure<IOptions<ProxyOptions>>((options, proxy) =>
+        {
+            if (configuration[ObsoleteMaxRetriesKey] is { Length: > 0 })
+            {
+                options.ObsoleteKeys.Add(ObsoleteMaxRetriesKey);
+                if (configuration[$"{SectionName}:{nameof(FallbackOptions.MaxRetriesPerModel)}"] is not { Length: > 0 })
+                {
+                    options.MaxRetriesPerModel = proxy.Value.MaxRetries;
+                }
+            }
+        });
+        services.AddSingleton<ProxyFallback>();
+    }
+
     /// <summary>The resolved chain, in order.</summary>
-    public IReadOnlyList<string> Chain => _chain;
+    public IReadOnlyList<string> Chain => _models;
 
     /// <summary>Where a prompt too long for its model goes, if anywhere.</summary>
     public string? LongContextModel { get; }
+
+    /// <summary>Retries on the same model before the chain moves on (<c>ModelMix:Fallback:MaxRetriesPerModel</c>, 2 unless set).</summary>
+    public int MaxRetriesPerModel { get; }
 
     /// <summary>
     /// The model to try after <paramref name="failed"/> failed, or null. With a budget held for the original model,
@@ -77,52 +86,15 @@ internal sealed class ProxyFallback
     /// <remarks>A model that would reject <paramref name="request"/> as it is (its catalog rules, <see cref="ModelFit"/>) is passed over.</remarks>
     public string? Next(string failed, bool contextOverflow, IReadOnlySet<string> tried, bool budgetHeld, DateTimeOffset at, in RoutingRequest request)
     {
-        if (contextOverflow)
+        var triedKeys = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var model in tried)
         {
-            return LongContextModel is { } wide && !tried.Contains(wide) && _fit.Check(wide, request) == RuleViolation.None ? wide : null;
+            triedKeys.Add(_chain.KeyOf(model));
         }
 
-        var position = _chain.IndexOf(CanonicalOf(failed));
-        for (var i = position + 1; i < _chain.Count; i++)
-        {
-            var candidate = _chain[i];
-            if (tried.Contains(candidate))
-            {
-                continue;
-            }
-
-            if (_fit.Check(candidate, request) != RuleViolation.None)
-            {
-                // A chain entry that would reject the request as it is stands for its fit, as a routing decision does.
-                candidate = _fit.Substitute(candidate, request, tried) is { } substitute && !tried.Contains(substitute) ? substitute : null;
-            }
-
-            if (candidate is not null && (!budgetHeld || NoDearer(candidate, failed, at)))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
-    }
-
-    private string CanonicalOf(string model) => _prices.TryResolveId(model, out var id) ? id : model;
-
-    private bool NoDearer(string candidate, string failed, DateTimeOffset at) =>
-        _prices.TryGetPrice(candidate, at, out var next) && _prices.TryGetPrice(failed, at, out var current)
-        && next.Input <= current.Input && next.Output <= current.Output;
-
-    private bool TryResolve(string name, out string model)
-    {
-        try
-        {
-            model = _prices.ResolveTier(name);
-            return true;
-        }
-        catch (PricingException)
-        {
-            model = string.Empty;
-            return false;
-        }
+        var next = contextOverflow
+            ? _chain.NextForLongPrompt(triedKeys, request)
+            : _chain.Next(failed, triedKeys, request, budgetHeld ? failed : null, at);
+        return next?.Key;
     }
 }

@@ -1,60 +1,43 @@
-using System.Globalization;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ModelMix.Hosting;
 using ModelMix.Pricing;
 using ModelMix.Routing;
 
 namespace ModelMix.Server;
 
 /// <summary>
-/// The tier-drift alert of the proxy (<c>ModelMix:TierDrift</c>): when a tier's share of routed requests passes its
-/// bound (e.g. <c>MaxShare:opus = 0.2</c>) over the window, a warning is logged, once per crossing. Off unless a bound
-/// is configured.
+/// The tier-drift alert of the proxy (<c>ModelMix:TierDrift</c>, the same keys as the library's): when a tier's share
+/// of routed requests passes its bound (e.g. <c>MaxShare:opus = 0.2</c>) over the window, a warning is logged, once per
+/// crossing. Off unless a bound is configured.
 /// </summary>
 internal sealed class ProxyGuards
 {
     /// <summary>The configuration section.</summary>
-    public const string TierDriftSection = "ModelMix:TierDrift";
+    public const string TierDriftSection = ModelMixSections.TierDrift;
 
-    public ProxyGuards(IConfiguration configuration, PriceBook prices, TimeProvider time, ILogger<TierDriftMonitor> logger)
+    public ProxyGuards(IOptions<TierDriftOptions> options, ILogger<TierDriftMonitor> logger)
     {
-        var section = configuration.GetSection(TierDriftSection);
-        var bounds = section.GetSection("MaxShare").GetChildren().ToList();
-        if (bounds.Count == 0)
+        if (options.Value.MaxShare.Count > 0)
         {
-            return;
+            TierDrift = new TierDriftMonitor(options.Value, logger);
         }
-
-        var options = new TierDriftOptions { Prices = prices, TimeProvider = time };
-        foreach (var bound in bounds)
-        {
-            if (!double.TryParse(bound.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var share) || share is <= 0 or > 1)
-            {
-                throw new InvalidOperationException($"{bound.Path} must be a share in (0, 1], got '{bound.Value}'.");
-            }
-
-            if (!prices.Tiers.Keys.Any(tier => string.Equals(tier, bound.Key, StringComparison.OrdinalIgnoreCase)))
-            {
-                throw new InvalidOperationException(
-                    $"{bound.Path}: '{bound.Key}' is not a tier of the price book (tiers: {string.Join(", ", prices.Tiers.Keys)}).");
-            }
-
-            options.MaxShare[bound.Key] = share;
-        }
-
-        if (section["WindowCalls"] is { Length: > 0 } window)
-        {
-            options.WindowCalls = int.Parse(window, CultureInfo.InvariantCulture);
-        }
-
-        if (section["MinCalls"] is { Length: > 0 } minimum)
-        {
-            options.MinCalls = int.Parse(minimum, CultureInfo.InvariantCulture);
-        }
-
-        TierDrift = new TierDriftMonitor(options, logger);
     }
 
     /// <summary>The monitor, or null when no bound is configured.</summary>
     public TierDriftMonitor? TierDrift { get; }
+
+    /// <summary>Registers <see cref="TierDriftOptions"/> from <c>ModelMix:TierDrift</c> (the library's binder and validator, checked at start) and the guards.</summary>
+    public static void AddServices(IServiceCollection services, IConfiguration configuration)
+    {
+        ModelMixSections.Add<TierDriftOptions>(services, configuration, (options, provider) => ModelMixOptionsChecks.TierDrift(options, provider.GetRequiredService<PriceBook>()));
+        services.AddOptions<TierDriftOptions>().PostConfigure<PriceBook, TimeProvider>((options, prices, time) =>
+        {
+            options.Prices ??= prices;
+            options.TimeProvider ??= time;
+        });
+        services.AddSingleton<ProxyGuards>();
+    }
 }

@@ -1,18 +1,23 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ModelMix.Hosting;
+using ModelMix.Pipeline;
 using ModelMix.Routing;
 
 namespace ModelMix.Server;
 
 /// <summary>
-/// The proxy's loop guard (<c>ModelMix:LoopGuard</c>), per session (<c>x-modelmix-session</c>): a step cap, a spend
-/// cap per sliding minute, and a repeated-tool-call check read from the conversation the client sends (an agent that
-/// keeps making the same call with the same input is looping). The session's total spend is capped by the budget
-/// (<c>ModelMix:SessionBudgetUsd</c>). Sessions idle for <c>SessionIdleTimeout</c> are forgotten, so memory stays bounded.
+/// The proxy's loop guard (<c>ModelMix:LoopGuard</c>, the same keys as the library's <c>UseModelMixLoopGuard</c>), per
+/// session (<c>x-modelmix-session</c>): a step cap, a spend cap per session and per sliding window, and a
+/// repeated-tool-call check read from the conversation the client sends (an agent that keeps making the same call with
+/// the same input is looping). Sessions idle for <c>SessionIdleTimeout</c> are forgotten, so memory stays bounded. The
+/// decisions are the library's <see cref="LoopGuard"/>; this adapter reads the request and words the 400.
 /// </summary>
-internal sealed class ProxyLoopGuard
+internal sealed partial class ProxyLoopGuard
 {
     /// <summary>The configuration section.</summary>
     public const string SectionName = "ModelMix:LoopGuard";
@@ -20,30 +25,44 @@ internal sealed class ProxyLoopGuard
     /// <summary>The ledger error type of a tripped guard.</summary>
     public const string ErrorType = "loop_guard";
 
-    private readonly ConcurrentDictionary<string, Session> _sessions = new(StringComparer.Ordinal);
-    private readonly TimeProvider _time;
-    private readonly int? _maxSteps;
-    private readonly decimal? _maxSpendPerMinute;
-    private readonly int? _maxRepeatedToolCalls;
-    private readonly TimeSpan _idle;
-    private long _checks;
+    private static readonly LoopGuardOptions Off = new() { MaxStepsPerSession = null, MaxRepeatedToolCalls = null };
 
-    public ProxyLoopGuard(IConfiguration configuration, TimeProvider time)
+    private readonly LoopGuard _guard;
+
+    /// <summary>Creates the guard.</summary>
+    /// <param name="options">The limits (<c>ModelMix:LoopGuard</c>, bound and validated as in the library), or null when the section is absent: the guard is off.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="logger">Warns about old key names at start.</param>
+    public ProxyLoopGuard(LoopGuardOptions? options, TimeProvider time, ILogger<ProxyLoopGuard> logger)
     {
-        _time = time;
-        var section = configuration.GetSection(SectionName);
-        _maxSteps = Read(section, "MaxStepsPerSession", int.Parse);
-        _maxSpendPerMinute = Read(section, "MaxSpendPerMinuteUsd", text => decimal.Parse(text, NumberStyles.Number, CultureInfo.InvariantCulture));
-        _maxRepeatedToolCalls = Read(section, "MaxRepeatedToolCalls", int.Parse);
-        _idle = Read(section, "SessionIdleTimeout", text => TimeSpan.Parse(text, CultureInfo.InvariantCulture)) ?? TimeSpan.FromMinutes(30);
-        if (_maxSteps is < 1 || _maxRepeatedToolCalls is < 2 || _maxSpendPerMinute is <= 0m || _idle <= TimeSpan.Zero)
+        // The decisions are the library's (LoopGuard); this class reads the request and words the refusal.
+        _guard = new LoopGuard(options ?? Off, time);
+        foreach (var key in options?.ObsoleteKeys ?? [])
         {
-            throw new InvalidOperationException($"{SectionName}: MaxStepsPerSession must be ≥ 1, MaxRepeatedToolCalls ≥ 2, MaxSpendPerMinuteUsd > 0 and SessionIdleTimeout positive.");
+            ObsoleteKey(logger, SectionName, key, "use MaxSpendPerWindow (and SpendWindow, one minute by default)");
         }
     }
 
+    /// <summary>
+    /// Registers <see cref="LoopGuardOptions"/> from <c>ModelMix:LoopGuard</c> (the library's binder and validator,
+    /// checked at start) and the guard: on when the section is present (as <c>UseModelMix</c> adds the library's
+    /// stage), with the library's defaults for the limits it does not set.
+    /// </summary>
+    public static void AddServices(IServiceCollection services, IConfiguration configuration)
+    {
+        var configured = configuration.GetSection(SectionName).Exists();
+        ModelMixSections.Add<LoopGuardOptions>(services, configuration, (options, _) => ModelMixOptionsChecks.LoopGuard(options));
+        services.AddSingleton(provider => new ProxyLoopGuard(
+            configured ? provider.GetRequiredService<IOptions<LoopGuardOptions>>().Value : null,
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<ILogger<ProxyLoopGuard>>()));
+    }
+
+    [LoggerMessage(9601, LogLevel.Warning, "{Section}: the key {Key} is an old name, accepted for this release only: {Instead}.")]
+    internal static partial void ObsoleteKey(ILogger logger, string section, string key, string instead);
+
     /// <summary>Whether any limit is configured.</summary>
-    public bool Enabled => _maxSteps is not null || _maxSpendPerMinute is not null || _maxRepeatedToolCalls is not null;
+    public bool Enabled => _guard.Enabled;
 
     /// <summary>
     /// Counts one step of <paramref name="sessionId"/> and checks every limit; returns why the guard trips, or null.
@@ -52,54 +71,41 @@ internal sealed class ProxyLoopGuard
     /// <remarks>Sessions are per key (<see cref="SessionScope"/>): another key's session of the same name is another session.</remarks>
     public string? Check(string? keyId, string? sessionId, byte[] body)
     {
-        if (sessionId is null || !Enabled)
+        if (!_guard.Enabled || _guard.SessionOf(sessionId) is not { } session)
         {
             return null;
         }
 
-        var now = _time.GetUtcNow();
-        if (Interlocked.Increment(ref _checks) % 1024 == 0)
-        {
-            Sweep(now);
-        }
-
-        var session = _sessions.GetOrAdd(SessionScope.Of(keyId, sessionId)!, _ => new Session());
-        lock (session)
-        {
-            session.LastSeen = now;
-            if (_maxSteps is { } maxSteps && session.Steps + 1 > maxSteps)
-            {
-                return $"loop guard: session '{sessionId}' reached its step limit ({maxSteps} requests, ModelMix:LoopGuard:MaxStepsPerSession).";
-            }
-
-            if (_maxSpendPerMinute is { } maxVelocity && session.SpendSince(now - TimeSpan.FromMinutes(1)) is var spent && spent >= maxVelocity)
-            {
-                return $"loop guard: session '{sessionId}' spent ${spent.ToString(CultureInfo.InvariantCulture)} in the last minute, at or over its limit of ${maxVelocity.ToString(CultureInfo.InvariantCulture)} (ModelMix:LoopGuard:MaxSpendPerMinuteUsd).";
-            }
-
-            if (_maxRepeatedToolCalls is { } maxRepeats && MostRepeatedToolCall(body) is { Count: var count, Name: var name } && count >= maxRepeats)
-            {
-                return $"loop guard: session '{sessionId}' called the tool '{name}' with the same input {count} times (limit {maxRepeats}, ModelMix:LoopGuard:MaxRepeatedToolCalls).";
-            }
-
-            session.Steps++;
-            return null;
-        }
+        var repeated = _guard.Options.MaxRepeatedToolCalls is null ? ((int, string)?)null : MostRepeatedToolCall(body);
+        return _guard.Begin(keyId, session, out _, repeated) is { } trip ? Describe(trip) : null;
     }
 
-    /// <summary>Adds what a request of the session cost, for the per-minute limit.</summary>
+    /// <summary>Adds what a request of the session cost, for the spend limits.</summary>
     public void AddSpend(string? keyId, string? sessionId, decimal cost)
     {
-        if (sessionId is null || _maxSpendPerMinute is null || cost <= 0m || !_sessions.TryGetValue(SessionScope.Of(keyId, sessionId)!, out var session))
+        if (_guard.Options.MaxSpendPerWindow is not null || _guard.Options.MaxSpendPerSession is not null)
         {
-            return;
-        }
-
-        lock (session)
-        {
-            session.Spend.Enqueue((_time.GetUtcNow(), cost));
+            _guard.AddSpend(keyId, _guard.SessionOf(sessionId), cost);
         }
     }
+
+    /// <summary>The proxy's wording of a trip: what was hit and the key that sets it.</summary>
+    private string Describe(LoopGuardTrip trip)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        return trip.Limit switch
+        {
+            LoopGuardLimit.Steps => string.Format(inv, "loop guard: session '{0}' reached its step limit ({1:0} requests, {2}:MaxStepsPerSession).", trip.SessionId, trip.LimitValue, SectionName),
+            LoopGuardLimit.Spend => string.Format(inv, "loop guard: session '{0}' spent ${1}, at or over its limit of ${2} per session ({3}:MaxSpendPerSession).", trip.SessionId, trip.Observed, trip.LimitValue, SectionName),
+            LoopGuardLimit.SpendVelocity => string.Format(inv, "loop guard: session '{0}' spent ${1} in the last {2}, at or over its limit of ${3} ({4}).", trip.SessionId, trip.Observed, WindowText(_guard.Options.SpendWindow), trip.LimitValue, WindowKey),
+            _ => string.Format(inv, "loop guard: session '{0}' called the tool '{1}' with the same input {2:0} times (limit {3:0}, {4}:MaxRepeatedToolCalls).", trip.SessionId, trip.FunctionName, trip.Observed, trip.LimitValue, SectionName),
+        };
+    }
+
+    private string WindowKey => _guard.Options.ObsoleteKeys.Count > 0 ? $"{SectionName}:MaxSpendPerMinuteUsd" : $"{SectionName}:MaxSpendPerWindow";
+
+    private static string WindowText(TimeSpan window) =>
+        window == TimeSpan.FromMinutes(1) ? "minute" : window.ToString("c", CultureInfo.InvariantCulture);
 
     private static (int Count, string Name) MostRepeatedToolCall(byte[] body)
     {
@@ -137,57 +143,4 @@ internal sealed class ProxyLoopGuard
         return best;
     }
 
-    private void Sweep(DateTimeOffset now)
-    {
-        foreach (var (id, session) in _sessions)
-        {
-            if (now - session.LastSeen > _idle)
-            {
-                _sessions.TryRemove(id, out _);
-            }
-        }
-    }
-
-    private static T? Read<T>(IConfigurationSection section, string key, Func<string, T> parse)
-        where T : struct
-    {
-        if (section[key] is not { Length: > 0 } text)
-        {
-            return null;
-        }
-
-        try
-        {
-            return parse(text);
-        }
-        catch (Exception exception) when (exception is FormatException or OverflowException)
-        {
-            throw new InvalidOperationException($"{section.Path}:{key} is '{text}', which is not a valid value.", exception);
-        }
-    }
-
-    private sealed class Session
-    {
-        public int Steps { get; set; }
-
-        public DateTimeOffset LastSeen { get; set; }
-
-        public Queue<(DateTimeOffset At, decimal Cost)> Spend { get; } = new();
-
-        public decimal SpendSince(DateTimeOffset from)
-        {
-            while (Spend.TryPeek(out var oldest) && oldest.At < from)
-            {
-                Spend.Dequeue();
-            }
-
-            var total = 0m;
-            foreach (var (_, cost) in Spend)
-            {
-                total += cost;
-            }
-
-            return total;
-        }
-    }
 }

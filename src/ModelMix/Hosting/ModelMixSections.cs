@@ -28,7 +28,7 @@ internal static class ModelMixSections
         [typeof(LoopGuardOptions)] = (c, o) => BindLoopGuard(c.GetSection(LoopGuard), (LoopGuardOptions)o),
         [typeof(PromptCachingChatClientOptions)] = (c, o) => BindCaching(c.GetSection(PromptCachingChatClientOptions.SectionName), (PromptCachingChatClientOptions)o),
         [typeof(ShadowOptions)] = (c, o) => BindIfPresent(c.GetSection(Shadow), o),
-        [typeof(TierDriftOptions)] = (c, o) => BindIfPresent(c.GetSection(TierDrift), o),
+        [typeof(TierDriftOptions)] = (c, o) => BindTierDrift(c.GetSection(TierDrift), (TierDriftOptions)o),
         [typeof(LedgerOptions)] = (c, o) => BindIfPresent(c.GetSection(LedgerOptions.SectionName), o),
     };
 
@@ -59,6 +59,25 @@ internal static class ModelMixSections
         {
             section.Bind(options);
         }
+    }
+
+    /// <summary><see cref="TierDriftOptions"/>; a bound that is not a number stops the start naming its key (the binder skips a dictionary value it cannot convert).</summary>
+    private static void BindTierDrift(IConfigurationSection section, TierDriftOptions options)
+    {
+        if (!section.Exists())
+        {
+            return;
+        }
+
+        foreach (var bound in section.GetSection(nameof(TierDriftOptions.MaxShare)).GetChildren())
+        {
+            if (!double.TryParse(bound.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+            {
+                throw new InvalidOperationException($"{bound.Path} must be a share in (0, 1], got '{bound.Value}'.");
+            }
+        }
+
+        section.Bind(options);
     }
 
     private static void BindFallback(IConfigurationSection section, FallbackOptions options)
@@ -93,9 +112,9 @@ internal static class ModelMixSections
     }
 
     /// <summary>
-    /// The library's <see cref="LoopGuardOptions"/> from the keys the proxy reads: <c>MaxStepsPerSession</c>,
-    /// <c>MaxRepeatedToolCalls</c>, <c>SessionIdleTimeout</c>, and <c>MaxSpendPerMinuteUsd</c> (a spend window of one
-    /// minute); the library's own names bind too.
+    /// <see cref="LoopGuardOptions"/> from <c>ModelMix:LoopGuard</c>, the same keys on both doors. The proxy's old key
+    /// <c>MaxSpendPerMinuteUsd</c> is accepted for one release (<see cref="LoopGuardOptions.ObsoleteKeys"/>, warned at
+    /// start): it sets <c>MaxSpendPerWindow</c> with a one-minute <c>SpendWindow</c> unless <c>MaxSpendPerWindow</c> is set too.
     /// </summary>
     private static void BindLoopGuard(IConfigurationSection section, LoopGuardOptions options)
     {
@@ -105,10 +124,19 @@ internal static class ModelMixSections
         }
 
         section.Bind(options);
-        if (section["MaxSpendPerMinuteUsd"] is { Length: > 0 } perMinute)
+        if (section[LoopGuardOptions.ObsoleteSpendPerMinuteKey] is { Length: > 0 } perMinute)
         {
-            options.MaxSpendPerWindow = decimal.Parse(perMinute, NumberStyles.Number, CultureInfo.InvariantCulture);
-            options.SpendWindow = TimeSpan.FromMinutes(1);
+            options.ObsoleteKeys.Add(LoopGuardOptions.ObsoleteSpendPerMinuteKey);
+            if (section[nameof(LoopGuardOptions.MaxSpendPerWindow)] is not { Length: > 0 })
+            {
+                if (!decimal.TryParse(perMinute, NumberStyles.Number, CultureInfo.InvariantCulture, out var value))
+                {
+                    throw new InvalidOperationException($"{section.Path}:{LoopGuardOptions.ObsoleteSpendPerMinuteKey} is '{perMinute}', which is not a valid amount.");
+                }
+
+                options.MaxSpendPerWindow = value;
+                options.SpendWindow = TimeSpan.FromMinutes(1);
+            }
         }
     }
 

@@ -94,9 +94,9 @@ public static class ModelMixServiceCollectionExtensions
 
         ModelMixSections.Add<FallbackOptions>(services, configuration, (options, provider) => ModelMixOptionsChecks.Fallback(options, provider.GetRequiredService<PriceBook>()));
         ModelMixSections.Add<CascadeOptions>(services, configuration, (options, provider) => ModelMixOptionsChecks.Cascade(options, provider.GetRequiredService<PriceBook>()));
-        ModelMixSections.Add<LoopGuardOptions>(services, configuration, (options, _) => OptionsCheck<LoopGuardOptions>.Throwing(ModelMixSections.LoopGuard, options.Validate));
+        ModelMixSections.Add<LoopGuardOptions>(services, configuration, (options, _) => ModelMixOptionsChecks.LoopGuard(options));
         ModelMixSections.Add<PromptCachingChatClientOptions>(services, configuration);
-        ModelMixSections.Add<TierDriftOptions>(services, configuration, (options, _) => OptionsCheck<TierDriftOptions>.Throwing(ModelMixSections.TierDrift, options.Validate));
+        ModelMixSections.Add<TierDriftOptions>(services, configuration, (options, provider) => ModelMixOptionsChecks.TierDrift(options, provider.GetRequiredService<PriceBook>()));
         var shadowConfigured = configuration.GetSection(ModelMixSections.Shadow).Exists();
         ModelMixSections.Add<ShadowOptions>(services, configuration, (options, _) => shadowConfigured ? options.Validate(ModelMixSections.Shadow + ":") : []);
         services.AddOptions<ModelRoutingOptions>();

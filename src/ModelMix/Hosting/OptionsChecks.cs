@@ -86,17 +86,10 @@ internal static class ModelMixOptionsChecks
     public static IEnumerable<string> Fallback(FallbackOptions options, PriceBook prices)
     {
         var book = options.PriceBook ?? prices;
-        for (var i = 0; i < options.Chain.Count; i++)
+        FallbackChain.Create(options.Chain, options.LongContextModel, book, null, FallbackOptions.SectionName, out var chainProblems);
+        foreach (var problem in chainProblems)
         {
-            if (string.IsNullOrWhiteSpace(options.Chain[i]) || !RoutingValidation.TryResolve(book, options.Chain[i], out _))
-            {
-                yield return $"{FallbackOptions.SectionName}:Chain:{i} '{options.Chain[i]}' is neither a tier ({string.Join(", ", book.Tiers.Keys)}) nor a model in the price book {book.SourceName}.";
-            }
-        }
-
-        if (options.LongContextModel is { } wide && !RoutingValidation.TryResolve(book, wide, out _))
-        {
-            yield return $"{FallbackOptions.SectionName}:LongContextModel '{wide}' is neither a tier nor a model in the price book {book.SourceName}.";
+            yield return problem;
         }
 
         if (options.MaxRetriesPerModel < 0)
@@ -112,6 +105,33 @@ internal static class ModelMixOptionsChecks
         if (options.MaxRetryAfter < TimeSpan.Zero)
         {
             yield return $"{FallbackOptions.SectionName}:MaxRetryAfter must not be negative (was {options.MaxRetryAfter}).";
+        }
+    }
+
+    /// <summary>The loop guard's limits are in range (<see cref="LoopGuardOptions.Validate"/>), named under <c>ModelMix:LoopGuard</c>, and by the old key a value came from.</summary>
+    public static IEnumerable<string> LoopGuard(LoopGuardOptions options)
+    {
+        foreach (var problem in OptionsCheck<LoopGuardOptions>.Throwing(ModelMixSections.LoopGuard, options.Validate))
+        {
+            yield return options.ObsoleteKeys.Count == 0 ? problem : $"{problem} (set by the old key {string.Join(", ", options.ObsoleteKeys)})";
+        }
+    }
+
+    /// <summary>The tier-drift bounds are in range (<see cref="TierDriftOptions.Validate"/>) and name tiers of the price book, under <c>ModelMix:TierDrift</c>.</summary>
+    public static IEnumerable<string> TierDrift(TierDriftOptions options, PriceBook prices)
+    {
+        var book = options.Prices ?? prices;
+        foreach (var tier in options.MaxShare.Keys)
+        {
+            if (!book.Tiers.Keys.Any(known => string.Equals(known, tier, StringComparison.OrdinalIgnoreCase)))
+            {
+                yield return $"{ModelMixSections.TierDrift}:MaxShare:{tier}: '{tier}' is not a tier of the price book (tiers: {string.Join(", ", book.Tiers.Keys)}).";
+            }
+        }
+
+        foreach (var problem in OptionsCheck<TierDriftOptions>.Throwing(ModelMixSections.TierDrift, options.Validate))
+        {
+            yield return problem;
         }
     }
 

@@ -40,10 +40,7 @@ public sealed class FallbackChatClient : FailoverChatClient
     private static readonly ResiliencePropertyKey<RequestState> s_stateKey = new("modelmix.fallback.state");
 
     private readonly IChatClient _inner;
-    private readonly PriceBook _priceBook;
-    private readonly Catalog.ModelFit _fit;
-    private readonly IReadOnlyList<ChainEntry> _chain;
-    private readonly ChainEntry? _longContext;
+    private readonly FallbackChain _chain;
     private readonly TimeSpan _maxRetryAfter;
     private readonly TimeProvider _time;
     private readonly ResiliencePipeline _retry;
@@ -66,12 +63,14 @@ public sealed class FallbackChatClient : FailoverChatClient
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxDelay, options.BaseDelay, $"{nameof(options)}.{nameof(FallbackOptions.MaxDelay)}");
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxRetryAfter, TimeSpan.Zero, $"{nameof(options)}.{nameof(FallbackOptions.MaxRetryAfter)}");
         _inner = innerClient;
-        _priceBook = options.PriceBook ?? PriceBook.Default;
-        _fit = new Catalog.ModelFit(_priceBook, options.TimeProvider);
-        _chain = [.. (options.Chain ?? []).Select((model, i) => Resolve(model, $"{nameof(FallbackOptions)}.{nameof(FallbackOptions.Chain)}[{i}]"))];
-        _longContext = options.LongContextModel is { } longContext
-            ? Resolve(longContext, $"{nameof(FallbackOptions)}.{nameof(FallbackOptions.LongContextModel)}")
-            : null;
+        var prices = options.PriceBook ?? PriceBook.Default;
+        // The decisions (which model next, whether to retry) are the library's FallbackChain, shared with the proxy.
+        _chain = FallbackChain.Create(options.Chain, options.LongContextModel, prices, new Catalog.ModelFit(prices, options.TimeProvider), FallbackOptions.SectionName, out var problems);
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException(string.Join(" ", problems), nameof(options));
+        }
+
         _maxRetryAfter = options.MaxRetryAfter;
         _time = options.TimeProvider ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
@@ -82,7 +81,7 @@ public sealed class FallbackChatClient : FailoverChatClient
     public IChatClient InnerClient => _inner;
 
     /// <summary>The fallback chain as model ids, tiers resolved.</summary>
-    public IReadOnlyList<string> Chain => [.. _chain.Select(e => e.Model)];
+    public IReadOnlyList<string> Chain => [.. _chain.Entries.Select(e => e.Model)];
 
     /// <inheritdoc />
     protected override ValueTask<IChatClient> SelectClientAsync(RoutingContext context, CancellationToken cancellationToken)
@@ -107,8 +106,8 @@ public sealed class FallbackChatClient : FailoverChatClient
         var failure = FallbackFailures.Classify(attempt.Exception, cancellationToken.IsCancellationRequested);
         var next = failure switch
         {
-            FallbackFailure.ContextOverflow => _longContext is { } longer && !state.Tried.Contains(longer.Key) && _fit.Check(longer.Model, state.Request) == Catalog.RuleViolation.None ? longer : null,
-            _ when FallbackFailures.IsRetryable(failure) => NextInChain(state),
+            FallbackFailure.ContextOverflow => _chain.NextForLongPrompt(state.Tried, state.Request),
+            _ when FallbackFailures.IsRetryable(failure) => _chain.Next(state.Model, state.Tried, state.Request),
             _ => null,
         };
         if (next is null)
@@ -160,48 +159,10 @@ public sealed class FallbackChatClient : FailoverChatClient
         };
         if (model is not null)
         {
-            state.Tried.Add(KeyOf(model));
+            state.Tried.Add(_chain.KeyOf(model));
         }
 
         return state;
-    }
-
-    private ChainEntry? NextInChain(RequestState state)
-    {
-        var start = 0;
-        if (state.Model is { } current)
-        {
-            var key = KeyOf(current);
-            for (var i = 0; i < _chain.Count; i++)
-            {
-                if (_chain[i].Key == key)
-                {
-                    start = i + 1;
-                    break;
-                }
-            }
-        }
-
-        for (var i = start; i < _chain.Count; i++)
-        {
-            if (state.Tried.Contains(_chain[i].Key))
-            {
-                continue;
-            }
-
-            if (_fit.Check(_chain[i].Model, state.Request) == Catalog.RuleViolation.None)
-            {
-                return _chain[i];
-            }
-
-            // A chain entry that would reject the call as it is stands for its fit, as a routing decision does.
-            if (_fit.Substitute(_chain[i].Model, state.Request, state.Tried) is { } substitute && !state.Tried.Contains(KeyOf(substitute)))
-            {
-                return new ChainEntry(substitute, KeyOf(substitute));
-            }
-        }
-
-        return null;
     }
 
     private static ChatOptions PrepareAttempt(RequestState state, ChatOptions? callerOptions)
@@ -261,36 +222,9 @@ public sealed class FallbackChatClient : FailoverChatClient
         }
 
         // A retry-after longer than we are willing to wait: fall back to the next model at once instead.
-        return failure != FallbackFailure.RateLimited
-            || !context.Properties.TryGetValue(s_stateKey, out var state)
-            || state.RetryAfter.RetryAfter is not { } retryAfter
-            || retryAfter <= _maxRetryAfter;
+        var retryAfter = failure == FallbackFailure.RateLimited && context.Properties.TryGetValue(s_stateKey, out var state) ? state.RetryAfter.RetryAfter : null;
+        return FallbackChain.ShouldRetry(retryable: true, retryAfter, _maxRetryAfter);
     }
-
-    private ChainEntry Resolve(string tierOrModel, string name)
-    {
-        if (string.IsNullOrWhiteSpace(tierOrModel))
-        {
-            throw new ArgumentException($"{name} is empty; give a tier ({string.Join(", ", _priceBook.Tiers.Keys)}) or a model id.", nameof(tierOrModel));
-        }
-
-        if (_priceBook.Tiers.ContainsKey(tierOrModel))
-        {
-            var model = _priceBook.ResolveTier(tierOrModel);
-            return new ChainEntry(model, model);
-        }
-
-        if (_priceBook.TryResolveId(tierOrModel, out var id))
-        {
-            return new ChainEntry(tierOrModel, id);
-        }
-
-        throw new ArgumentException(
-            $"{name}: '{tierOrModel}' is neither a tier ({string.Join(", ", _priceBook.Tiers.Keys)}) nor a model in the price book {_priceBook.SourceName}.",
-            nameof(tierOrModel));
-    }
-
-    private string KeyOf(string model) => _priceBook.TryResolveId(model, out var id) ? id : model;
 
     private string? DefaultModel()
     {
@@ -302,9 +236,6 @@ public sealed class FallbackChatClient : FailoverChatClient
 
         return _defaultModel;
     }
-
-    /// <summary>A model of the chain: the id sent (tiers resolved) and its canonical id, for comparisons.</summary>
-    private readonly record struct ChainEntry(string Model, string Key);
 
     /// <summary>What one request has done so far: the model of its next attempt, the attempts made, the models tried.</summary>
     private sealed class RequestState(RequestScope scope, string? model, int attempts)

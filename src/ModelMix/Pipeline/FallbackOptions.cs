@@ -55,6 +55,9 @@ public sealed class FallbackOptions
     /// </summary>
     public PriceBook? PriceBook { get; set; }
 
+    /// <summary>Old key names the configuration used (accepted for one release; each door warns at start).</summary>
+    internal List<string> ObsoleteKeys { get; } = [];
+
     /// <summary>The jitter source (a value in [0, 1)); tests fix it. <c>null</c> uses Polly's.</summary>
     internal Func<double>? Randomizer { get; set; }
 }

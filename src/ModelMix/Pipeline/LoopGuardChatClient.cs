@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
@@ -31,9 +30,7 @@ public sealed class LoopGuardChatClient : DelegatingChatClient
     private readonly PriceBook _prices;
     private readonly AttemptRecorder? _configuredRecorder;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<string, LoopGuardSession> _sessions = new(StringComparer.Ordinal);
-    private readonly TimeSpan _sweepInterval;
-    private long _nextSweepTicks;
+    private readonly LoopGuard _guard;
 
     /// <summary>Creates the guard over <paramref name="innerClient"/>.</summary>
     /// <param name="innerClient">The client whose calls are guarded.</param>
@@ -44,21 +41,23 @@ public sealed class LoopGuardChatClient : DelegatingChatClient
         : base(innerClient)
     {
         options ??= new LoopGuardOptions();
-        options.Validate();
         _options = options;
         _time = options.TimeProvider ?? TimeProvider.System;
+        _guard = new LoopGuard(options, _time); // the decisions (LoopGuard/LoopGuard.cs); this stage only adapts calls to it
         _configuredRecorder = options.Recorder;
         _prices = options.Prices ?? options.Recorder?.Prices ?? PriceBook.Default;
         _logger = logger ?? (ILogger)NullLogger.Instance;
-        _sweepInterval = options.SessionIdleTimeout / 4;
-        _nextSweepTicks = (_time.GetUtcNow() + _sweepInterval).UtcTicks;
+        foreach (var key in options.ObsoleteKeys)
+        {
+            LoopGuardLog.ObsoleteKey(_logger, "ModelMix:LoopGuard", key, "use MaxSpendPerWindow (and SpendWindow, one minute by default)");
+        }
     }
 
     /// <summary>The recorder registered in the services, used when neither the options nor the inner pipeline give one.</summary>
     internal AttemptRecorder? ServicesRecorder { get; set; }
 
     /// <summary>The number of sessions currently remembered (idle ones are forgotten after the idle timeout).</summary>
-    public int SessionCount => _sessions.Count;
+    public int SessionCount => _guard.SessionCount;
 
     /// <inheritdoc />
     public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
@@ -153,45 +152,19 @@ public sealed class LoopGuardChatClient : DelegatingChatClient
     public bool Forget(string sessionId, string? keyId = null)
     {
         ArgumentNullException.ThrowIfNull(sessionId);
-        return _sessions.TryRemove(Routing.SessionScope.Of(keyId, sessionId)!, out _);
+        return _guard.Forget(keyId, sessionId);
     }
 
     private async ValueTask<LoopGuardSession?> BeginAsync(ChatOptions? options)
     {
-        var sessionId = options.GetSessionId() ?? (_options.GuardCallsWithoutSession ? _options.AnonymousSessionId : null);
-        if (sessionId is null)
+        if (_guard.SessionOf(options.GetSessionId()) is not { } sessionId)
         {
             return null;
         }
 
-        var now = _time.GetUtcNow();
-        SweepIfDue(now);
-        var session = _sessions.GetOrAdd(Routing.SessionScope.Of(options.GetKeyId(), sessionId)!, static (_, state) => new LoopGuardSession(state.Session, state.At), (Session: sessionId, At: now)); // per key
-        LoopGuardException? trip = null;
-        lock (session.Gate)
+        if (_guard.Begin(options.GetKeyId(), sessionId, out var session) is { } trip)
         {
-            session.LastSeen = now;
-            if (_options.MaxStepsPerSession is { } maxSteps && session.Steps + 1 > maxSteps)
-            {
-                trip = new LoopGuardException(LoopGuardLimit.Steps, sessionId, session.Steps + 1, maxSteps);
-            }
-            else if (_options.MaxSpendPerSession is { } maxSpend && session.Spend >= maxSpend)
-            {
-                trip = new LoopGuardException(LoopGuardLimit.Spend, sessionId, session.Spend, maxSpend);
-            }
-            else if (_options.MaxSpendPerWindow is { } maxVelocity && session.SpendWithin(_options.SpendWindow, now) is var recent && recent >= maxVelocity)
-            {
-                trip = new LoopGuardException(LoopGuardLimit.SpendVelocity, sessionId, recent, maxVelocity);
-            }
-            else
-            {
-                session.Steps++;
-            }
-        }
-
-        if (trip is not null)
-        {
-            await TripAsync(trip, options, now).ConfigureAwait(false);
+            await TripAsync(trip, options).ConfigureAwait(false);
         }
 
         return session;
@@ -199,50 +172,21 @@ public sealed class LoopGuardChatClient : DelegatingChatClient
 
     private async ValueTask EndAsync(LoopGuardSession session, ChatOptions? options, string? responseModel, TokenUsage usage, IEnumerable<FunctionCallContent> calls)
     {
-        var now = AddSpend(session, options, responseModel, usage);
-        if (_options.MaxRepeatedToolCalls is not { } maxRepeats)
+        AddSpend(session, options, responseModel, usage);
+        if (_options.MaxRepeatedToolCalls is null)
         {
             return;
         }
 
-        LoopGuardException? trip = null;
-        lock (session.Gate)
+        var fingerprints = calls.Where(static call => !call.InformationalOnly).Select(static call => (LoopGuardFingerprint.Of(call), call.Name));
+        if (_guard.CountToolCalls(session, fingerprints) is { } trip)
         {
-            foreach (var call in calls)
-            {
-                if (call.InformationalOnly)
-                {
-                    continue;
-                }
-
-                var fingerprint = LoopGuardFingerprint.Of(call);
-                var count = session.ToolCalls.TryGetValue(fingerprint, out var seen) ? seen + 1 : 1;
-                session.ToolCalls[fingerprint] = count;
-                if (count >= maxRepeats && trip is null)
-                {
-                    trip = new LoopGuardException(LoopGuardLimit.RepeatedToolCall, session.Id, count, maxRepeats, call.Name);
-                }
-            }
-        }
-
-        if (trip is not null)
-        {
-            await TripAsync(trip, options, now).ConfigureAwait(false);
+            await TripAsync(trip, options).ConfigureAwait(false);
         }
     }
 
-    private DateTimeOffset AddSpend(LoopGuardSession session, ChatOptions? options, string? responseModel, TokenUsage usage)
-    {
-        var now = _time.GetUtcNow();
-        var cost = Price(options, responseModel, usage, now);
-        lock (session.Gate)
-        {
-            session.LastSeen = now;
-            session.AddSpend(now, cost);
-        }
-
-        return now;
-    }
+    private void AddSpend(LoopGuardSession session, ChatOptions? options, string? responseModel, TokenUsage usage) =>
+        _guard.AddSpend(session, Price(options, responseModel, usage, _time.GetUtcNow()));
 
     private decimal Price(ChatOptions? options, string? responseModel, TokenUsage usage, DateTimeOffset at)
     {
@@ -268,8 +212,10 @@ public sealed class LoopGuardChatClient : DelegatingChatClient
         options?.ModelId is { Length: > 0 } modelId ? modelId
         : InnerClient.GetService<ChatClientMetadata>()?.DefaultModelId ?? "unknown";
 
-    private async ValueTask TripAsync(LoopGuardException trip, ChatOptions? options, DateTimeOffset now)
+    private async ValueTask TripAsync(LoopGuardTrip tripped, ChatOptions? options)
     {
+        var now = _time.GetUtcNow();
+        var trip = new LoopGuardException(tripped.Limit, tripped.SessionId, tripped.Observed, tripped.LimitValue, tripped.FunctionName);
         LoopGuardLog.Tripped(_logger, trip.SessionId, trip.Limit, trip.Observed, trip.LimitValue);
         var recorder = _configuredRecorder ?? InnerClient.GetService<AttemptRecorder>() ?? ServicesRecorder;
         if (recorder is not null)
@@ -304,29 +250,5 @@ public sealed class LoopGuardChatClient : DelegatingChatClient
         }
 
         throw trip;
-    }
-
-    private void SweepIfDue(DateTimeOffset now)
-    {
-        var due = Interlocked.Read(ref _nextSweepTicks);
-        if (now.UtcTicks < due || Interlocked.CompareExchange(ref _nextSweepTicks, (now + _sweepInterval).UtcTicks, due) != due)
-        {
-            return;
-        }
-
-        var cutoff = now - _options.SessionIdleTimeout;
-        foreach (var (id, session) in _sessions)
-        {
-            bool idle;
-            lock (session.Gate)
-            {
-                idle = session.LastSeen <= cutoff;
-            }
-
-            if (idle)
-            {
-                _sessions.TryRemove(new KeyValuePair<string, LoopGuardSession>(id, session));
-            }
-        }
     }
 }

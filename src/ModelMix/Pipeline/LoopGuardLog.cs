@@ -13,4 +13,7 @@ internal static partial class LoopGuardLog
 
     [LoggerMessage(EventId = 5103, Level = LogLevel.Error, Message = "Recording the loop guard trip of session {SessionId} in the ledger failed.")]
     public static partial void RecordFailed(ILogger logger, Exception exception, string sessionId);
+
+    [LoggerMessage(EventId = 5104, Level = LogLevel.Warning, Message = "{Section}: the key {Key} is an old name, accepted for this release only: {Instead}.")]
+    public static partial void ObsoleteKey(ILogger logger, string section, string key, string instead);
 }

@@ -53,6 +53,12 @@ public sealed class LoopGuardOptions
     /// <summary>The clock of the spend window and of session expiry. When <c>null</c>: the services' one, else the system clock.</summary>
     public TimeProvider? TimeProvider { get; set; }
 
+    /// <summary>The proxy's old name of <see cref="MaxSpendPerWindow"/> (with a one-minute window), accepted for one release.</summary>
+    internal const string ObsoleteSpendPerMinuteKey = "MaxSpendPerMinuteUsd";
+
+    /// <summary>Old key names the configuration used (accepted for one release; each door warns at start).</summary>
+    internal List<string> ObsoleteKeys { get; } = [];
+
     /// <summary>Throws when an option is out of range, naming it.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A limit is not positive, or a time span is not positive.</exception>
     /// <exception cref="ArgumentException">The anonymous session id is blank.</exception>

@@ -9,7 +9,7 @@ public sealed class ProxyGuardTests
 {
     private const string Plain = """{"model":"claude-haiku-4-5","max_tokens":64,"messages":[{"role":"user","content":"next step?"}]}""";
 
-    private static async Task<HttpResponseMessage> PostAsync(ProxyHarness harness, string body, string? session, string? apiKey = null)
+    internal static async Task<HttpResponseMessage> PostAsync(ProxyHarness harness, string body, string? session, string? apiKey = null)
     {
         using var http = harness.Http();
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/messages") { Content = new StringContent(body, Encoding.UTF8, "application/json") };

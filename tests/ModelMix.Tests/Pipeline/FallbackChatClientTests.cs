@@ -272,7 +272,7 @@ public sealed class FallbackChatClientTests
     public void An_unknown_chain_entry_fails_at_build_with_its_position()
     {
         var error = Assert.Throws<ArgumentException>(() => Client(o => o.Chain = ["opus", "claude-nonsense-9"]));
-        Assert.Contains("Chain[1]", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Chain:1", error.Message, StringComparison.Ordinal);
         Assert.Contains("claude-nonsense-9", error.Message, StringComparison.Ordinal);
     }
 
