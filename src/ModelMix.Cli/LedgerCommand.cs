@@ -79,7 +79,7 @@ internal static class LedgerCommand
         before.Required = true;
         var export = new Option<string?>("--export")
         {
-            Description = "The export to write first (or resume). Default: ledger-export/ledger-before-<cut>.jsonl beside the current directory.",
+            Description = "The export to write first (or resume). Default: ledger-export/ledger-before-<cut>.jsonl under the current directory.",
         };
         var format = FormatOption();
         var batch = new Option<int>("--batch-size")
