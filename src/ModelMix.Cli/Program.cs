@@ -29,6 +29,7 @@ internal static class Program
             TrainCommand.Create(),
             CalibrateCommand.Create(),
             DatasetCommand.Create(),
+            LedgerCommand.Create(),
         };
         HelpText.Install(root);
         return root;

@@ -91,6 +91,11 @@ public static class AuditRunner
             }
         }
 
+        // An hour whose raw rows were pruned (retention, docs/ledger.md) is taken from its rollups even when they cannot
+        // stand for every what-if repricing: its spend, calls and tokens stay exact, which its missing raw rows could not give.
+        async Task<bool> PrunedAsync(DateTimeOffset at, List<LedgerRollup> rows) =>
+            await store.CountAsync(new LedgerQuery { From = at, To = at.AddHours(1) }, cancellationToken) != rows.Sum(row => row.Calls);
+
         var from = options.From;
         var to = options.To;
         DateTimeOffset? fullFrom = from is { } f ? SqliteLedgerSchema.FromStoredTimestamp(LedgerRollupReader.CeilingHour(f)) : null;
@@ -115,7 +120,7 @@ public static class AuditRunner
                 }
 
                 var at = hour[0].Hour;
-                if (audit.CanAddRollups(at, hour))
+                if (audit.CanAddRollups(at, hour) || await PrunedAsync(at, hour))
                 {
                     foreach (var row in hour)
                     {
