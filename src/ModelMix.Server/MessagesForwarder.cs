@@ -595,7 +595,7 @@ internal sealed class MessagesForwarder : IDisposable
         // a crash from here on leaves an outcome_unknown record rather than an upstream call the ledger never saw.
         if (_intents.Enabled)
         {
-            await _intents.RegisterAsync(OutcomeUnknownRecord(call, attemptId, attempt, startedAt), call.Budget.Reservation?.Id, CancellationToken.None);
+            await _intents.RegisterAsync(Intent(call, attemptId, attempt, startedAt), CancellationToken.None);
         }
 
         var started = _time.GetTimestamp();
@@ -1147,17 +1147,35 @@ internal sealed class MessagesForwarder : IDisposable
     }
 
     /// <summary>
-    /// The record an attempt becomes if this process dies before recording it (its intent, ProxyIntents.cs): status
-    /// outcome_unknown, the attempt's worst-case usage (<see cref="UsageEstimate.Unanswered(ReadOnlySpan{byte}, long)"/>,
-    /// as for a call stopped before it answered) priced at the routed model, flagged estimated.
+    /// An attempt's intent (ProxyIntents.cs): what reconciliation needs to write its outcome_unknown record if this
+    /// process dies before recording it, with its worst-case usage (<see cref="UsageEstimate.Unanswered(ReadOnlySpan{byte}, long)"/>,
+    /// as for a call stopped before it answered); priced only then.
     /// </summary>
-    private LedgerRecord OutcomeUnknownRecord(CallContext call, string attemptId, int attempt, DateTimeOffset startedAt) =>
-        _recorder.Price(NewRecord(call, attemptId, attempt, startedAt, _time.GetTimestamp(), 0, usage: UsageEstimate.Unanswered(call.Body, call.Request.MaxTokens)) with
+    private LedgerIntent Intent(CallContext call, string attemptId, int attempt, DateTimeOffset startedAt)
+    {
+        var worstCase = UsageEstimate.Unanswered(call.Body, call.Request.MaxTokens);
+        return new LedgerIntent
         {
-            Status = LedgerStatus.OutcomeUnknown,
-            ErrorType = "outcome_unknown",
-            UsageEstimated = true,
-        });
+            Id = attemptId,
+            CreatedAt = startedAt,
+            RequestId = call.RequestId,
+            ReservationId = call.Budget.Reservation?.Id,
+            KeyId = call.Budget.KeyId,
+            SessionId = call.SessionId,
+            TaskLabel = call.TaskLabel,
+            RequestedModel = call.Request.Model,
+            RoutedModel = call.Route.Model,
+            Policy = call.Route.Policy,
+            Attempt = attempt,
+            EscalatedFrom = call.Route.EscalatedFrom,
+            Effort = _recorder.EffortOf(call.Route.Model, call.Effort, out var effortIsDefault),
+            EffortIsDefault = effortIsDefault,
+            Streaming = call.Request.Stream,
+            ShadowPairId = call.ShadowPairId,
+            InputTokens = worstCase.InputTokens,
+            OutputTokens = worstCase.OutputTokens,
+        };
+    }
 
     private async Task RecordFailureAsync(CallContext call, string attemptId, int attempt, DateTimeOffset startedAt, long started, int status, string errorType, LedgerStatus outcome, string? upstreamRequestId = null)
     {

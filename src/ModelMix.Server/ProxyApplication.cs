@@ -248,7 +248,11 @@ public static class ProxyApplication
             Timeout = options.UpstreamTimeout,
         });
         return new ChatClientBuilder(client.AsIChatClient("claude-haiku-4-5"))
-            .UseModelMixLedger(provider.GetRequiredService<AttemptRecorder>(), ledger => ledger.DefaultPolicy = policy)
+            .UseModelMixLedger(provider.GetRequiredService<AttemptRecorder>(), ledger =>
+            {
+                ledger.DefaultPolicy = policy;
+                ledger.RegisterIntent = provider.GetRequiredService<ProxyIntents>().SdkCallHook; // each call journaled before it is sent
+            })
             .Build(provider);
     }
 

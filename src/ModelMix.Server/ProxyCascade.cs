@@ -231,6 +231,7 @@ internal sealed partial class ProxyCascade
     /// <summary>Asks the verifier to rate an answer; the rating (null when missing or the call failed) and why it failed.</summary>
     private async Task<(double? Confidence, string? Failure)> VerifyAsync(MessagesRequest request, string answer, string tierName, string requestId, int attempt, string? taskLabel, string? sessionId, BudgetHold budget, CancellationToken aborted)
     {
+        ProxyIntents.UseReservationForSdkCalls(budget.Reservation?.Id); // the verifier call's intent counts against the hold
         var options = _settings.Options;
         var reason = $"verifier on {Describe((_settings.VerifierName, _settings.VerifierModel))}: rating the answer of {tierName}";
         var chatOptions = new ChatOptions { ModelId = _settings.VerifierModel, MaxOutputTokens = options.VerifierMaxOutputTokens, ResponseFormat = _ratingFormat }

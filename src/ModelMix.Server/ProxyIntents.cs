@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ModelMix.Ledger;
+using ModelMix.Pipeline;
 
 namespace ModelMix.Server;
 
@@ -61,17 +62,37 @@ internal sealed class IntentJournalOptions
 
 /// <summary>
 /// The proxy's side of the attempt intent journal: before an attempt is sent upstream, <see cref="RegisterAsync"/>
-/// makes its outcome-unknown record durable (group-committed with the other requests' intents); the attempt's own
-/// record deletes it in the ledger batch that stores the record. Null journal (a ledger store without one): no-op.
+/// makes its intent durable (group-committed with the other requests' intents); the attempt's own record deletes it
+/// in the ledger batch that stores the record. The SDK calls the proxy makes itself (the meta-router's classification,
+/// the cascade's verifier, shadow calls and their judge) are journaled the same way through the ledger stage's
+/// <see cref="LedgerChatClientOptions.RegisterIntent"/> (<see cref="SdkCallHook"/>). Null journal (a ledger store
+/// without one): no-op.
 /// </summary>
 internal sealed class ProxyIntents(AttemptJournal? journal, bool enabled = true) : IAsyncDisposable
 {
+    /// <summary>The budget reservation of the request on whose behalf SDK calls are being made in this async flow.</summary>
+    private static readonly AsyncLocal<string?> SdkCallReservation = new();
+
     /// <summary>The journal, when the ledger store keeps one.</summary>
     public AttemptJournal? Journal => journal;
 
-    /// <summary>Journals <paramref name="fallback"/> (an attempt's outcome-unknown record) and waits until it is durable.</summary>
-    public Task RegisterAsync(LedgerRecord fallback, string? reservationId, CancellationToken ct) =>
-        journal is null || !enabled ? Task.CompletedTask : journal.RegisterAsync(new LedgerIntent(fallback, reservationId), ct);
+    /// <summary>Journals <paramref name="intent"/> and waits until it is durable.</summary>
+    public Task RegisterAsync(LedgerIntent intent, CancellationToken ct) =>
+        journal is null || !enabled ? Task.CompletedTask : journal.RegisterAsync(intent, ct);
+
+    /// <summary>
+    /// The ledger stage's hook for the proxy's own SDK calls (null when attempts are not journaled): each call's
+    /// intent, counted against the reservation set by <see cref="UseReservationForSdkCalls"/> in the calling flow.
+    /// </summary>
+    public Func<LedgerIntent, CancellationToken, Task>? SdkCallHook => Enabled
+        ? (intent, ct) => RegisterAsync(SdkCallReservation.Value is { } reservation ? intent with { ReservationId = reservation } : intent, ct)
+        : null;
+
+    /// <summary>
+    /// Makes the SDK calls of the current async flow (and of what it awaits) count against <paramref name="reservationId"/>;
+    /// call it at the top of an async method, whose end restores the caller's value.
+    /// </summary>
+    public static void UseReservationForSdkCalls(string? reservationId) => SdkCallReservation.Value = reservationId;
 
     /// <summary>Whether attempts are journaled (<see cref="IntentJournalOptions.Enabled"/>, and a ledger store that keeps a journal).</summary>
     public bool Enabled => enabled && journal is not null;
@@ -97,7 +118,7 @@ internal sealed class ProxyIntents(AttemptJournal? journal, bool enabled = true)
 /// turns the intents of dead processes into outcome-unknown ledger records (every replica sweeps; it is idempotent).
 /// A failed tick is logged and tried again at the next one.
 /// </summary>
-internal sealed partial class IntentSweepService(ProxyIntents intents, IOptions<IntentJournalOptions> options, TimeProvider time, ILogger<IntentSweepService> logger) : BackgroundService
+internal sealed partial class IntentSweepService(ProxyIntents intents, IOptions<IntentJournalOptions> options, TimeProvider time, AttemptRecorder recorder, ILogger<IntentSweepService> logger) : BackgroundService
 {
     /// <summary>Reconciles once (what each sweep does); exposed for tests. Null when the sweep failed (logged) or there is no journal.</summary>
     public async Task<int?> SweepOnceAsync(CancellationToken cancellationToken)
@@ -109,7 +130,7 @@ internal sealed partial class IntentSweepService(ProxyIntents intents, IOptions<
 
         try
         {
-            var moved = await journal.Store.ReconcileIntentsAsync(journal.InstanceId, time.GetUtcNow(), options.Value.StaleAfter, cancellationToken);
+            var moved = await journal.Store.ReconcileIntentsAsync(journal.InstanceId, time.GetUtcNow(), options.Value.StaleAfter, recorder.Price, cancellationToken);
             if (moved > 0)
             {
                 Reconciled(logger, moved);

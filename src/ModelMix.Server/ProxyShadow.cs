@@ -38,9 +38,11 @@ internal sealed class ProxyShadow : IAsyncDisposable
     private readonly string _candidate;
     private readonly EffortLevel _candidateEffort;
     private readonly ModelFit _fit;
+    private readonly ProxyIntents _intents;
 
-    private ProxyShadow(ShadowRunner runner, AnthropicClient sdk, IChatClient judge, AttemptRecorder recorder, TimeProvider time)
+    private ProxyShadow(ShadowRunner runner, AnthropicClient sdk, IChatClient judge, AttemptRecorder recorder, TimeProvider time, ProxyIntents intents)
     {
+        _intents = intents;
         _runner = runner;
         _sdk = sdk;
         _judge = judge;
@@ -96,6 +98,7 @@ internal sealed class ProxyShadow : IAsyncDisposable
             options.BudgetStore = provider.GetRequiredService<IBudgetStore>();
         }
 
+        var intents = provider.GetRequiredService<ProxyIntents>();
         var pairs = recorder.Ledger.Store as IShadowPairStore ?? throw new InvalidOperationException(
             $"{SectionName}: the ledger store ({recorder.Ledger.Store.GetType().Name}) cannot store shadow pairs.");
         var sdk = new AnthropicClient(new ClientOptions
@@ -107,10 +110,14 @@ internal sealed class ProxyShadow : IAsyncDisposable
         });
         ShadowOptions.TryResolveModel(recorder.Prices, options.JudgeModel ?? options.CandidateModel!, out var judgeModel, out _);
         var judge = new ChatClientBuilder(sdk.AsIChatClient(judgeModel))
-            .UseModelMixLedger(recorder, ledger => ledger.DefaultPolicy = ShadowRunner.JudgePolicy)
+            .UseModelMixLedger(recorder, ledger =>
+            {
+                ledger.DefaultPolicy = ShadowRunner.JudgePolicy;
+                ledger.RegisterIntent = intents.SdkCallHook; // each judge call journaled before it is sent
+            })
             .Build(provider);
         var runner = new ShadowRunner(options, recorder.Prices, pairs, judge, provider.GetService<ModelMixMetrics>(), provider.GetService<ILogger<ShadowRunner>>());
-        return new ProxyShadow(runner, sdk, judge, recorder, time);
+        return new ProxyShadow(runner, sdk, judge, recorder, time, intents);
     }
 
     /// <summary>A new pair id when the request is sampled, else null.</summary>
@@ -241,6 +248,20 @@ internal sealed class ProxyShadow : IAsyncDisposable
             Reason = $"shadow of request {call.RequestId} (live on {call.Route.Model})",
             ShadowPairId = pairId,
         };
+
+        // Journaled before it is sent (ProxyIntents.cs), at the worst case of the body sent; not on the runner's token:
+        // an intent made durable is followed by the call and its record.
+        if (_intents.Enabled)
+        {
+            await _intents.RegisterAsync(LedgerIntent.For(record, UsageEstimate.Unanswered(call.Body, call.Request.MaxTokens), null), CancellationToken.None);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // Stopping before the call was sent: its record (nothing consumed, nothing owed) completes the intent.
+                await _recorder.RecordAsync(record with { Status = LedgerStatus.Failed, ErrorType = "cancelled" }, CancellationToken.None);
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
+
         Message message;
         try
         {

@@ -19,6 +19,7 @@ internal sealed class RoutingCallCharger(IChatClient inner, AttemptRecorder reco
     public static async ValueTask<RoutingDecision> DecideAsync(BudgetHold hold, IRoutingPolicy policy, RoutingRequest features, CancellationToken cancellationToken)
     {
         CurrentHold.Value = hold;
+        ProxyIntents.UseReservationForSdkCalls(hold.Reservation?.Id); // the classification's intent counts against the hold
         try
         {
             return await ProxyRouter.DecideAsync(policy, features, cancellationToken);

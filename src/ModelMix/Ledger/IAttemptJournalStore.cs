@@ -26,12 +26,18 @@ public interface IAttemptJournalStore : ILedgerStore
 
     /// <summary>
     /// Turns the intents of dead instances (heartbeat older than <paramref name="staleAfter"/> at <paramref name="at"/>,
-    /// never <paramref name="selfInstanceId"/>'s) into their outcome-unknown records, in one transaction per call;
-    /// a record charged to a reservation already reclaimed is charged to its budget counters in that transaction too.
-    /// Safe when several replicas reconcile at once.
+    /// never <paramref name="selfInstanceId"/>'s) into their outcome-unknown records
+    /// (<see cref="LedgerIntent.ToOutcomeUnknownRecord"/> priced by <paramref name="price"/>), in one transaction per
+    /// call, rolled up like any batch's rows; a record charged to a reservation already reclaimed is charged to its
+    /// budget counters in that transaction too. Safe when several replicas reconcile at once.
     /// </summary>
+    /// <param name="selfInstanceId">The calling process's instance (never reconciled).</param>
+    /// <param name="at">Now.</param>
+    /// <param name="staleAfter">How old a heartbeat may be before its instance counts as dead.</param>
+    /// <param name="price">Prices a record at its timestamp (<see cref="AttemptRecorder.Price"/>).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>How many intents became records.</returns>
-    Task<int> ReconcileIntentsAsync(string selfInstanceId, DateTimeOffset at, TimeSpan staleAfter, CancellationToken cancellationToken = default);
+    Task<int> ReconcileIntentsAsync(string selfInstanceId, DateTimeOffset at, TimeSpan staleAfter, Func<LedgerRecord, LedgerRecord> price, CancellationToken cancellationToken = default);
 
     /// <summary>How many intents are pending (all instances).</summary>
     Task<long> CountIntentsAsync(CancellationToken cancellationToken = default);

@@ -23,18 +23,12 @@ internal sealed class SqliteLedgerInsert : IDisposable
     private long _firstInserted = -1;
 
     public SqliteLedgerInsert(SqliteConnection connection)
-        : this(connection, SqliteLedgerSchema.InsertSql, 0)
-    {
-    }
-
-    /// <summary>Prepares <paramref name="sql"/>: the record's columns, then <paramref name="extras"/> text parameters (an intent's instance and reservation).</summary>
-    public SqliteLedgerInsert(SqliteConnection connection, string sql, int extras)
     {
         _connection = connection;
         var db = connection.Handle ?? throw new InvalidOperationException("The ledger's write connection is not open.");
-        var rc = raw.sqlite3_prepare_v2(db, sql, out _statement);
+        var rc = raw.sqlite3_prepare_v2(db, SqliteLedgerSchema.InsertSql, out _statement);
         SqliteException.ThrowExceptionForRC(rc, db);
-        var expected = SqliteLedgerSchema.Columns.Length + extras;
+        var expected = SqliteLedgerSchema.Columns.Length;
         var count = raw.sqlite3_bind_parameter_count(_statement);
         if (count != expected)
         {
@@ -45,7 +39,7 @@ internal sealed class SqliteLedgerInsert : IDisposable
 
     /// <summary>Inserts <paramref name="r"/> (a record whose id is already stored is skipped).</summary>
     /// <returns>Whether a row was inserted (false: its id was already stored).</returns>
-    public bool Execute(LedgerRecord r, string? extra1 = null, string? extra2 = null)
+    public bool Execute(LedgerRecord r)
     {
         var s = _statement;
         try
@@ -111,11 +105,6 @@ internal sealed class SqliteLedgerInsert : IDisposable
             }
             Check(raw.sqlite3_bind_int64(s, 41, r.ClientDisconnected ? 1 : 0));
             Check(raw.sqlite3_bind_int64(s, 42, r.UsageEstimated ? 1 : 0));
-            if (raw.sqlite3_bind_parameter_count(s) > SqliteLedgerSchema.Columns.Length)
-            {
-                Text(43, extra1);
-                Text(44, extra2);
-            }
 
             var rc = raw.sqlite3_step(s);
             if (rc != raw.SQLITE_DONE)

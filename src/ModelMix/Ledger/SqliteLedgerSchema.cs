@@ -190,6 +190,45 @@ internal static class SqliteLedgerSchema
         // 7: hourly rollups (docs/ledger.md, "Rollups"), kept by the writer in each batch's transaction; built here
         // from the rows already stored. The SQL is LedgerRollupSql's, shared with PostgreSQL.
         SqliteLedgerRollups.MigrationStep,
+
+        // 8: narrow intents (docs/ledger.md, "Crash consistency"). An intent holds only what reconciliation needs to
+        // write the attempt's outcome_unknown record (LedgerIntent): id, start, instance, reservation, request, key,
+        // session, task, models, policy, attempt, effort, streaming, shadow pair and the worst-case input and output
+        // tokens; the record is built and priced at reconciliation, with the price book in force at created_at.
+        // WITHOUT ROWID and no secondary index: one b-tree keyed by id, written once and deleted once per attempt
+        // (reconciliation scans the few pending rows). Wide intents pending from step 6 are carried over: their
+        // worst-case tokens are what their stored cost priced.
+        """
+        CREATE TABLE ledger_intents_narrow (
+            id                TEXT    PRIMARY KEY,
+            created_at        INTEGER NOT NULL,
+            instance_id       TEXT    NOT NULL,
+            reservation_id    TEXT,
+            request_id        TEXT    NOT NULL,
+            key_id            TEXT,
+            session_id        TEXT,
+            task_label        TEXT,
+            requested_model   TEXT    NOT NULL,
+            routed_model      TEXT    NOT NULL,
+            policy            TEXT,
+            attempt           INTEGER NOT NULL,
+            escalated_from    TEXT,
+            effort            TEXT,
+            effort_is_default INTEGER NOT NULL,
+            streaming         INTEGER NOT NULL,
+            shadow_pair_id    TEXT,
+            input_tokens      INTEGER NOT NULL,
+            output_tokens     INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        INSERT INTO ledger_intents_narrow (id, created_at, instance_id, reservation_id, request_id, key_id, session_id,
+            task_label, requested_model, routed_model, policy, attempt, escalated_from, effort, effort_is_default,
+            streaming, shadow_pair_id, input_tokens, output_tokens)
+        SELECT id, timestamp, instance_id, reservation_id, request_id, key_id, session_id,
+            task_label, requested_model, routed_model, policy, attempt, escalated_from, effort, effort_is_default,
+            streaming, shadow_pair_id, input_tokens, output_tokens FROM ledger_intents;
+        DROP TABLE ledger_intents;
+        ALTER TABLE ledger_intents_narrow RENAME TO ledger_intents;
+        """,
     ];
 
     /// <summary>The schema version this code writes and understands.</summary>
@@ -213,9 +252,10 @@ internal static class SqliteLedgerSchema
     public static readonly string InsertSql =
         $"INSERT INTO ledger_records ({string.Join(", ", Columns)}) VALUES ({string.Join(", ", Columns.Select((_, i) => "$p" + i.ToString(CultureInfo.InvariantCulture)))}) ON CONFLICT (id) DO NOTHING;";
 
-    /// <summary>The intent insert: the record's columns, then the instance id and the reservation id.</summary>
-    public static readonly string InsertIntentSql =
-        $"INSERT INTO ledger_intents ({string.Join(", ", Columns)}, instance_id, reservation_id) VALUES ({string.Join(", ", Columns.Select((_, i) => "$p" + i.ToString(CultureInfo.InvariantCulture)))}, $i0, $i1);";
+    /// <summary>The columns of an intent (<see cref="LedgerIntent"/>), in the order of its inserts and reads.</summary>
+    public const string IntentColumns =
+        "id, created_at, instance_id, reservation_id, request_id, key_id, session_id, task_label, requested_model, " +
+        "routed_model, policy, attempt, escalated_from, effort, effort_is_default, streaming, shadow_pair_id, input_tokens, output_tokens";
 
     /// <summary>The column list for reads, in <see cref="Columns"/> order.</summary>
     public static readonly string SelectColumns = string.Join(", ", Columns);

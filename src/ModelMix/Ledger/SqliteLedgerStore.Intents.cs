@@ -4,12 +4,9 @@ using ModelMix.Threading;
 
 namespace ModelMix.Ledger;
 
-/// <summary>The attempt intent journal of the SQLite ledger (schema version 6, see <see cref="SqliteLedgerSchema"/>; docs/ledger.md, "Crash consistency").</summary>
+/// <summary>The attempt intent journal of the SQLite ledger (schema step 8, see <see cref="SqliteLedgerSchema"/>; docs/ledger.md, "Crash consistency").</summary>
 public sealed partial class SqliteLedgerStore
 {
-    private static readonly string MoveIntentSql =
-        $"INSERT INTO ledger_records ({SqliteLedgerSchema.SelectColumns}) SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_intents WHERE id = $id ON CONFLICT (id) DO NOTHING;";
-
     /// <inheritdoc />
     public async Task WriteIntentsAsync(string instanceId, IReadOnlyList<LedgerIntent> intents, DateTimeOffset? heartbeatAt, CancellationToken cancellationToken = default)
     {
@@ -17,7 +14,7 @@ public sealed partial class SqliteLedgerStore
         ArgumentNullException.ThrowIfNull(intents);
         for (var i = 0; i < intents.Count; i++)
         {
-            LedgerRecordRules.RequireFields(intents[i].Fallback, nameof(intents));
+            SqliteIntentInsert.RequireFields(intents[i], nameof(intents));
         }
 
         await IoThreads.LeaveAsync(); // the SQLite work below is synchronous (IoThreads.cs)
@@ -27,7 +24,7 @@ public sealed partial class SqliteLedgerStore
             ObjectDisposedException.ThrowIf(_disposed, this);
             EnsureMigrated();
             var connection = OpenWriter();
-            var insert = _insertIntent ??= new SqliteLedgerInsert(connection, SqliteLedgerSchema.InsertIntentSql, extras: 2);
+            var insert = _insertIntent ??= new SqliteIntentInsert(connection);
             using var transaction = connection.BeginTransaction(deferred: false);
             if (heartbeatAt is { } at)
             {
@@ -36,7 +33,7 @@ public sealed partial class SqliteLedgerStore
 
             for (var i = 0; i < intents.Count; i++)
             {
-                insert.Execute(intents[i].Fallback, instanceId, intents[i].ReservationId);
+                insert.Execute(intents[i], instanceId);
             }
 
             transaction.Commit();
@@ -74,9 +71,10 @@ public sealed partial class SqliteLedgerStore
     }
 
     /// <inheritdoc />
-    public async Task<int> ReconcileIntentsAsync(string selfInstanceId, DateTimeOffset at, TimeSpan staleAfter, CancellationToken cancellationToken = default)
+    public async Task<int> ReconcileIntentsAsync(string selfInstanceId, DateTimeOffset at, TimeSpan staleAfter, Func<LedgerRecord, LedgerRecord> price, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(selfInstanceId);
+        ArgumentNullException.ThrowIfNull(price);
         await IoThreads.LeaveAsync();
         await _writeLock.WaitAsync(cancellationToken);
         try
@@ -84,15 +82,16 @@ public sealed partial class SqliteLedgerStore
             ObjectDisposedException.ThrowIf(_disposed, this);
             EnsureMigrated();
             var connection = OpenWriter();
+            var insert = _insert ??= new SqliteLedgerInsert(connection);
             using var transaction = connection.BeginTransaction(deferred: false);
             var stale = SqliteLedgerSchema.ToStoredTimestamp(at - staleAfter);
-            var orphans = new List<(string Id, string? ReservationId, string? Cost, long Tokens)>();
+            var orphans = new List<LedgerIntent>();
             using (var select = connection.CreateCommand())
             {
                 select.Transaction = transaction;
                 select.CommandText =
-                    """
-                    SELECT i.id, i.reservation_id, i.cost_total, i.input_tokens + i.output_tokens
+                    $"""
+                    SELECT {SqliteIntentInsert.QualifiedColumns}
                     FROM ledger_intents i LEFT JOIN ledger_instances n ON n.instance_id = i.instance_id
                     WHERE i.instance_id <> $self AND (n.heartbeat_at IS NULL OR n.heartbeat_at < $stale)
                     ORDER BY i.id;
@@ -102,31 +101,32 @@ public sealed partial class SqliteLedgerStore
                 using var reader = select.ExecuteReader();
                 while (reader.Read())
                 {
-                    orphans.Add((reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetInt64(3)));
+                    orphans.Add(SqliteIntentInsert.Read(reader));
                 }
             }
 
-            using var move = connection.CreateCommand();
-            move.Transaction = transaction;
-            move.CommandText = MoveIntentSql;
-            var moved = move.Parameters.Add("$id", SqliteType.Text);
             using var delete = connection.CreateCommand();
             delete.Transaction = transaction;
             delete.CommandText = "DELETE FROM ledger_intents WHERE id = $id;";
             var deleted = delete.Parameters.Add("$id", SqliteType.Text);
-            foreach (var (id, reservationId, cost, tokens) in orphans)
+            insert.StartBatch();
+            foreach (var intent in orphans)
             {
-                moved.Value = id;
-                var inserted = move.ExecuteNonQuery() == 1; // 0: a record with this id is already stored (nothing to charge)
-                deleted.Value = id;
+                // Built and priced now, at the price in force when the attempt started.
+                var record = price(intent.ToOutcomeUnknownRecord());
+                var inserted = insert.Execute(record); // false: a record with this id is already stored (nothing to charge)
+                deleted.Value = intent.Id;
                 delete.ExecuteNonQuery();
-                if (inserted && reservationId is not null)
+                if (inserted && intent.ReservationId is not null)
                 {
                     // An unpriced estimate with tokens charges the whole hold, as settling does.
-                    long? nanos = cost is null ? (tokens > 0 ? null : 0) : BudgetMoney.ToNanos(SqliteLedgerSchema.FromStoredDecimal(cost));
-                    SqliteBudgetStore.ChargeReclaimed(connection, transaction, reservationId, nanos);
+                    long? nanos = record.Cost is { } cost ? BudgetMoney.ToNanos(cost.Total) : record.Usage.InputTokens + record.Usage.OutputTokens > 0 ? null : 0;
+                    SqliteBudgetStore.ChargeReclaimed(connection, transaction, intent.ReservationId, nanos);
                 }
             }
+
+            // The rows reconciled are rolled up like any batch's (docs/ledger.md, "Rollups").
+            SqliteLedgerRollups.AddInserted(connection, transaction, insert.FirstInsertedSeq);
 
             using (var forget = connection.CreateCommand())
             {

@@ -36,7 +36,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private SqliteConnection? _writer;
     private SqliteLedgerInsert? _insert;
-    private SqliteLedgerInsert? _insertIntent;
+    private SqliteIntentInsert? _insertIntent;
     private SqliteCommand? _completeIntent;
     private bool _migrated;
     private bool _disposed;

@@ -29,6 +29,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
     private readonly string? _defaultKeyId;
     private readonly string _unknownModel;
     private readonly ILogger _logger;
+    private readonly Func<LedgerIntent, CancellationToken, Task>? _registerIntent;
     private string? _defaultModel;
     private bool _defaultModelRead;
 
@@ -49,6 +50,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
         _defaultPolicy = options.DefaultPolicy;
         _defaultKeyId = options.DefaultKeyId;
         _unknownModel = options.UnknownModel;
+        _registerIntent = options.RegisterIntent;
         _logger = logger ?? (ILogger)NullLogger.Instance;
     }
 
@@ -57,6 +59,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
     {
         var attempt = Begin(options, streaming: false);
         using var activity = attempt.Activity;
+        await RegisterIntentAsync(attempt, messages, options).ConfigureAwait(false);
         var sentCancelled = cancellationToken.IsCancellationRequested; // cancelled before anything was sent: nothing to bill
         ChatResponse response;
         try
@@ -109,6 +112,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
     {
         var attempt = Begin(options, streaming: true);
         using var activity = attempt.Activity;
+        await RegisterIntentAsync(attempt, messages, options).ConfigureAwait(false);
         var recorded = false;
         string? responseId = null;
         var exactUsage = default(TokenUsage);
@@ -297,6 +301,16 @@ public sealed class LedgerChatClient : DelegatingChatClient
         var activity = ModelMixActivity.Source.StartActivity(ModelMixActivity.AttemptSpanName, ActivityKind.Internal);
         return new PendingAttempt(record, _time.GetTimestamp(), scope ?? new RequestScope(record.RequestId), activity);
     }
+
+    /// <summary>
+    /// Hands the attempt's intent to <see cref="LedgerChatClientOptions.RegisterIntent"/> and waits for it (not on the
+    /// caller's token: an intent made durable is followed by the attempt and its record, cancelled or not, so it never
+    /// outlives them). Worst case: the prompt estimated as for a cancelled call, and the output bound.
+    /// </summary>
+    private Task RegisterIntentAsync(PendingAttempt attempt, IEnumerable<ChatMessage> messages, ChatOptions? options) =>
+        _registerIntent is not { } register
+            ? Task.CompletedTask
+            : register(LedgerIntent.For(attempt.Record, UsageEstimate.Unanswered(ChatRoutingRequest.From(messages, options).EstimatedInputTokens, MaxOutputTokensOf(options)), null), CancellationToken.None);
 
     /// <summary>Adds a recorded attempt to its request's scope and tags its span.</summary>
     private static void Observe(PendingAttempt attempt, LedgerRecord stored)

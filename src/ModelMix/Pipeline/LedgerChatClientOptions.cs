@@ -17,4 +17,11 @@ public sealed class LedgerChatClientOptions
 
     /// <summary>The model recorded when neither the options nor the inner client's metadata name one.</summary>
     public string UnknownModel { get; set; } = "unknown";
+
+    /// <summary>
+    /// Called with each attempt's intent (its record id, request, routing and worst-case usage) before the attempt is
+    /// sent; the attempt is sent once the returned task completes, and not at all when it fails. A server that journals
+    /// attempts (docs/ledger.md, "Crash consistency") makes the intent durable here; its record deletes it. Null: none.
+    /// </summary>
+    public Func<Ledger.LedgerIntent, CancellationToken, Task>? RegisterIntent { get; set; }
 }

@@ -4,7 +4,7 @@ using NpgsqlTypes;
 
 namespace ModelMix.Postgres;
 
-/// <summary>The attempt intent journal of the PostgreSQL ledger (schema step 5; docs/ledger.md, "Crash consistency").</summary>
+/// <summary>The attempt intent journal of the PostgreSQL ledger (schema steps 5 and 7; docs/ledger.md, "Crash consistency").</summary>
 public sealed partial class PostgresLedgerStore
 {
     private const string CompleteIntents = "DELETE FROM ledger_intents USING ledger_batch WHERE ledger_intents.id = ledger_batch.id;";
@@ -12,7 +12,7 @@ public sealed partial class PostgresLedgerStore
     private const string HeartbeatSql =
         "INSERT INTO ledger_instances (instance_id, heartbeat_at) VALUES ($1, $2) ON CONFLICT (instance_id) DO UPDATE SET heartbeat_at = GREATEST(ledger_instances.heartbeat_at, excluded.heartbeat_at);";
 
-    private static readonly string CopyIntents = $"COPY ledger_intents ({SqliteLedgerSchema.SelectColumns}, instance_id, reservation_id) FROM STDIN (FORMAT BINARY)";
+    private const string CopyIntents = $"COPY ledger_intents ({SqliteLedgerSchema.IntentColumns}) FROM STDIN (FORMAT BINARY)";
 
     /// <inheritdoc />
     public async Task WriteIntentsAsync(string instanceId, IReadOnlyList<LedgerIntent> intents, DateTimeOffset? heartbeatAt, CancellationToken cancellationToken = default)
@@ -21,7 +21,7 @@ public sealed partial class PostgresLedgerStore
         ArgumentNullException.ThrowIfNull(intents);
         for (var i = 0; i < intents.Count; i++)
         {
-            LedgerRecordRules.RequireFields(intents[i].Fallback, nameof(intents));
+            SqliteIntentInsert.RequireFields(intents[i], nameof(intents));
         }
 
         EnsureReadable();
@@ -37,9 +37,7 @@ public sealed partial class PostgresLedgerStore
         {
             for (var i = 0; i < intents.Count; i++)
             {
-                await WriteRowAsync(importer, null, intents[i].Fallback, cancellationToken);
-                await importer.WriteAsync(instanceId, NpgsqlDbType.Text, cancellationToken);
-                await WriteTextAsync(importer, intents[i].ReservationId, cancellationToken);
+                await WriteIntentAsync(importer, intents[i], instanceId, cancellationToken);
             }
 
             await importer.CompleteAsync(cancellationToken);
@@ -61,18 +59,19 @@ public sealed partial class PostgresLedgerStore
     }
 
     /// <inheritdoc />
-    public async Task<int> ReconcileIntentsAsync(string selfInstanceId, DateTimeOffset at, TimeSpan staleAfter, CancellationToken cancellationToken = default)
+    public async Task<int> ReconcileIntentsAsync(string selfInstanceId, DateTimeOffset at, TimeSpan staleAfter, Func<LedgerRecord, LedgerRecord> price, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(selfInstanceId);
+        ArgumentNullException.ThrowIfNull(price);
         EnsureReadable();
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
         // SKIP LOCKED: intents another replica is reconciling right now are left to it, so two sweeps never move one twice.
-        var ids = new List<string>();
+        var intents = new List<LedgerIntent>();
         await using (var select = new NpgsqlCommand(
-            """
-            SELECT i.id FROM ledger_intents i LEFT JOIN ledger_instances n ON n.instance_id = i.instance_id
+            $"""
+            SELECT {SqliteIntentInsert.QualifiedColumns} FROM ledger_intents i LEFT JOIN ledger_instances n ON n.instance_id = i.instance_id
             WHERE i.instance_id <> $1 AND (n.heartbeat_at IS NULL OR n.heartbeat_at < $2)
             ORDER BY i.id FOR UPDATE OF i SKIP LOCKED;
             """, connection, transaction))
@@ -82,39 +81,58 @@ public sealed partial class PostgresLedgerStore
             await using var reader = await select.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                ids.Add(reader.GetString(0));
+                intents.Add(ReadIntent(reader));
             }
         }
 
-        if (ids.Count > 0)
+        if (intents.Count > 0)
         {
-            // Moved records (not those whose id was already stored) with a reservation: charged when it was reclaimed already.
-            var charges = new List<(string ReservationId, long? Nanos)>();
-            await using (var move = new NpgsqlCommand(
-                $"""
-                WITH moved AS (
-                    INSERT INTO ledger_records ({SqliteLedgerSchema.SelectColumns})
-                    SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_intents WHERE id = ANY($1) ORDER BY id
-                    ON CONFLICT (id) DO NOTHING
-                    RETURNING id, cost_total, input_tokens + output_tokens AS tokens)
-                SELECT i.reservation_id, m.cost_total, m.tokens FROM moved m JOIN ledger_intents i ON i.id = m.id WHERE i.reservation_id IS NOT NULL ORDER BY i.reservation_id;
-                """, connection, transaction))
+            // Built and priced now, at the price in force when each attempt started.
+            var records = intents.ConvertAll(intent => price(intent.ToOutcomeUnknownRecord()));
+            var ids = intents.ConvertAll(intent => intent.Id).ToArray();
+
+            // A record already stored under an intent's id is skipped by the move and charged nothing (it cannot be
+            // written meanwhile: its process is dead, and the intents are locked by this transaction).
+            var stored = new HashSet<string>(StringComparer.Ordinal);
+            await using (var existing = new NpgsqlCommand("SELECT id FROM ledger_records WHERE id = ANY($1);", connection, transaction))
             {
-                move.Parameters.Add(new NpgsqlParameter { Value = ids.ToArray() });
-                await using var reader = await move.ExecuteReaderAsync(cancellationToken);
+                existing.Parameters.Add(new NpgsqlParameter { Value = ids });
+                await using var reader = await existing.ExecuteReaderAsync(cancellationToken);
                 while (await reader.ReadAsync(cancellationToken))
                 {
-                    long? nanos = reader.IsDBNull(1) ? (reader.GetInt64(2) > 0 ? null : 0) : Budgets.BudgetMoney.ToNanos(reader.GetDecimal(1));
-                    charges.Add((reader.GetString(0), nanos));
+                    stored.Add(reader.GetString(0));
                 }
             }
 
-            await using (var delete = new NpgsqlCommand("DELETE FROM ledger_intents WHERE id = ANY($1);", connection, transaction))
+            // The batch path: COPY into the temporary table, one move that also rolls the inserted rows up.
+            await PostgresDatabase.ExecuteAsync(connection, transaction, CreateBatchTable, cancellationToken);
+            await using (var importer = await connection.BeginBinaryImportAsync(CopyBatch, cancellationToken))
             {
-                delete.Parameters.Add(new NpgsqlParameter { Value = ids.ToArray() });
-                await delete.ExecuteNonQueryAsync(cancellationToken);
+                for (var i = 0; i < records.Count; i++)
+                {
+                    await WriteRowAsync(importer, i, records[i], cancellationToken);
+                }
+
+                await importer.CompleteAsync(cancellationToken);
             }
 
+            await PostgresDatabase.ExecuteAsync(connection, transaction, MoveBatchWithRollups, cancellationToken);
+            await PostgresDatabase.ExecuteAsync(connection, transaction, CompleteIntents, cancellationToken);
+
+            // Moved records with a reservation: charged when it was reclaimed already.
+            var charges = new List<(string ReservationId, long? Nanos)>();
+            for (var i = 0; i < records.Count; i++)
+            {
+                if (intents[i].ReservationId is { } reservationId && !stored.Contains(records[i].Id))
+                {
+                    // An unpriced estimate with tokens charges the whole hold, as settling does.
+                    var record = records[i];
+                    long? nanos = record.Cost is { } cost ? Budgets.BudgetMoney.ToNanos(cost.Total) : record.Usage.InputTokens + record.Usage.OutputTokens > 0 ? null : 0;
+                    charges.Add((reservationId, nanos));
+                }
+            }
+
+            charges.Sort((a, b) => string.CompareOrdinal(a.ReservationId, b.ReservationId));
             await PostgresBudgetStore.ChargeReclaimedAsync(connection, transaction, charges, cancellationToken);
         }
 
@@ -126,7 +144,7 @@ public sealed partial class PostgresLedgerStore
         }
 
         await transaction.CommitAsync(cancellationToken);
-        return ids.Count;
+        return intents.Count;
     }
 
     /// <inheritdoc />
@@ -145,4 +163,50 @@ public sealed partial class PostgresLedgerStore
         command.Parameters.Add(new NpgsqlParameter { Value = SqliteLedgerSchema.ToStoredTimestamp(at) });
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
+
+    private static async Task WriteIntentAsync(NpgsqlBinaryImporter importer, LedgerIntent intent, string instanceId, CancellationToken cancellationToken)
+    {
+        await importer.StartRowAsync(cancellationToken);
+        await importer.WriteAsync(intent.Id, NpgsqlDbType.Text, cancellationToken);
+        await importer.WriteAsync(SqliteLedgerSchema.ToStoredTimestamp(intent.CreatedAt), NpgsqlDbType.Bigint, cancellationToken);
+        await importer.WriteAsync(instanceId, NpgsqlDbType.Text, cancellationToken);
+        await WriteTextAsync(importer, intent.ReservationId, cancellationToken);
+        await importer.WriteAsync(intent.RequestId, NpgsqlDbType.Text, cancellationToken);
+        await WriteTextAsync(importer, intent.KeyId, cancellationToken);
+        await WriteTextAsync(importer, intent.SessionId, cancellationToken);
+        await WriteTextAsync(importer, intent.TaskLabel, cancellationToken);
+        await importer.WriteAsync(intent.RequestedModel, NpgsqlDbType.Text, cancellationToken);
+        await importer.WriteAsync(intent.RoutedModel, NpgsqlDbType.Text, cancellationToken);
+        await WriteTextAsync(importer, intent.Policy, cancellationToken);
+        await importer.WriteAsync(intent.Attempt, NpgsqlDbType.Integer, cancellationToken);
+        await WriteTextAsync(importer, intent.EscalatedFrom, cancellationToken);
+        await WriteTextAsync(importer, intent.Effort, cancellationToken);
+        await importer.WriteAsync(intent.EffortIsDefault, NpgsqlDbType.Boolean, cancellationToken);
+        await importer.WriteAsync(intent.Streaming, NpgsqlDbType.Boolean, cancellationToken);
+        await WriteTextAsync(importer, intent.ShadowPairId, cancellationToken);
+        await importer.WriteAsync(intent.InputTokens, NpgsqlDbType.Bigint, cancellationToken);
+        await importer.WriteAsync(intent.OutputTokens, NpgsqlDbType.Bigint, cancellationToken);
+    }
+
+    private static LedgerIntent ReadIntent(NpgsqlDataReader r) => new()
+    {
+        Id = r.GetString(0),
+        CreatedAt = SqliteLedgerSchema.FromStoredTimestamp(r.GetInt64(1)),
+        ReservationId = r.IsDBNull(3) ? null : r.GetString(3),
+        RequestId = r.GetString(4),
+        KeyId = r.IsDBNull(5) ? null : r.GetString(5),
+        SessionId = r.IsDBNull(6) ? null : r.GetString(6),
+        TaskLabel = r.IsDBNull(7) ? null : r.GetString(7),
+        RequestedModel = r.GetString(8),
+        RoutedModel = r.GetString(9),
+        Policy = r.IsDBNull(10) ? null : r.GetString(10),
+        Attempt = r.GetInt32(11),
+        EscalatedFrom = r.IsDBNull(12) ? null : r.GetString(12),
+        Effort = r.IsDBNull(13) ? null : r.GetString(13),
+        EffortIsDefault = r.GetBoolean(14),
+        Streaming = r.GetBoolean(15),
+        ShadowPairId = r.IsDBNull(16) ? null : r.GetString(16),
+        InputTokens = r.GetInt64(17),
+        OutputTokens = r.GetInt64(18),
+    };
 }

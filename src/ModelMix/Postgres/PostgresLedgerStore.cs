@@ -146,6 +146,42 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
         // 6: hourly rollups (docs/ledger.md, "Rollups"), kept by each batch's move; built here from the rows already
         // stored. The SQL is LedgerRollupSql's, shared with SQLite.
         PostgresLedgerRollups.MigrationStep,
+
+        // 7: narrow intents, as SQLite's step 8 (docs/ledger.md, "Crash consistency"): only what reconciliation needs
+        // to build and price the attempt's outcome_unknown record; no secondary index (one b-tree written and deleted
+        // per attempt). Wide intents pending from step 5 are carried over with their worst-case tokens.
+        """
+        CREATE TABLE ledger_intents_narrow (
+            id                text    NOT NULL,
+            created_at        bigint  NOT NULL,
+            instance_id       text    NOT NULL,
+            reservation_id    text,
+            request_id        text    NOT NULL,
+            key_id            text,
+            session_id        text,
+            task_label        text,
+            requested_model   text    NOT NULL,
+            routed_model      text    NOT NULL,
+            policy            text,
+            attempt           integer NOT NULL,
+            escalated_from    text,
+            effort            text,
+            effort_is_default boolean NOT NULL,
+            streaming         boolean NOT NULL,
+            shadow_pair_id    text,
+            input_tokens      bigint  NOT NULL,
+            output_tokens     bigint  NOT NULL,
+            CONSTRAINT pk_ledger_intents PRIMARY KEY (id)
+        );
+        INSERT INTO ledger_intents_narrow (id, created_at, instance_id, reservation_id, request_id, key_id, session_id,
+            task_label, requested_model, routed_model, policy, attempt, escalated_from, effort, effort_is_default,
+            streaming, shadow_pair_id, input_tokens, output_tokens)
+        SELECT id, timestamp, instance_id, reservation_id, request_id, key_id, session_id,
+            task_label, requested_model, routed_model, policy, attempt, escalated_from, effort, effort_is_default,
+            streaming, shadow_pair_id, input_tokens, output_tokens FROM ledger_intents;
+        DROP TABLE ledger_intents;
+        ALTER TABLE ledger_intents_narrow RENAME TO ledger_intents;
+        """,
     ];
 
     private static readonly string CreateBatchTable =
@@ -177,6 +213,9 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
 
     /// <summary>The schema version this code creates and understands.</summary>
     public static int SchemaVersion => Migrations.Length;
+
+    /// <summary>The migration steps (tests build older schemas from them).</summary>
+    internal static IReadOnlyList<string> MigrationSteps => Migrations;
 
     /// <inheritdoc />
     public async Task MigrateAsync(CancellationToken cancellationToken = default)

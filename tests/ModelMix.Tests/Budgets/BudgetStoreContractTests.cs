@@ -201,23 +201,23 @@ public abstract class BudgetStoreContractTests : IAsyncLifetime
         var reservation = (await Store.ReserveAsync("req-dead", [Daily(1m)], 0.9m, Time.GetUtcNow(), Ttl)).Reservation!;
         await using var ledger = (IAttemptJournalStore)NewLedgerStore();
         await ledger.MigrateAsync();
-        var answered = Unknown("req-dead", 0.5m);
-        var lost = Unknown("req-dead", 0.25m);
-        await ledger.WriteIntentsAsync("dead", [new LedgerIntent(answered, reservation.Id), new LedgerIntent(lost, reservation.Id)], Time.GetUtcNow());
-        await ledger.WriteIntentsAsync("alive", [new LedgerIntent(Unknown("req-alive", 0.5m), null)], Time.GetUtcNow());
+        var answered = Intent("req-dead", 100_000, reservation.Id); // $0.5 at its worst case: 100,000 output tokens × $5/MTok
+        var lost = Intent("req-dead", 50_000, reservation.Id); // $0.25: 50,000 × $5/MTok
+        await ledger.WriteIntentsAsync("dead", [answered, lost], Time.GetUtcNow());
+        await ledger.WriteIntentsAsync("alive", [Intent("req-alive", 100_000, null)], Time.GetUtcNow());
 
         // The first attempt's own record completes its intent; then "dead" stops beating and "alive" beats on.
         await ledger.WriteBatchAsync([Record("req-dead", 0.125m) with { Id = answered.Id }]);
         Time.Advance(TimeSpan.FromSeconds(31));
         await ledger.HeartbeatAsync("alive", Time.GetUtcNow());
-        Assert.Equal(0, await ledger.ReconcileIntentsAsync("alive", Time.GetUtcNow() - TimeSpan.FromSeconds(31), TimeSpan.FromSeconds(30))); // not stale yet then
+        Assert.Equal(0, await ledger.ReconcileIntentsAsync("alive", Time.GetUtcNow() - TimeSpan.FromSeconds(31), TimeSpan.FromSeconds(30), Price)); // not stale yet then
 
         // Two replicas sweeping at once move the dead instance's one pending intent once.
         await using var other = (IAttemptJournalStore)NewLedgerStore();
         await other.MigrateAsync();
         var moved = await Task.WhenAll(
-            ledger.ReconcileIntentsAsync("alive", Time.GetUtcNow(), TimeSpan.FromSeconds(30)),
-            other.ReconcileIntentsAsync("third", Time.GetUtcNow(), TimeSpan.FromSeconds(30)));
+            ledger.ReconcileIntentsAsync("alive", Time.GetUtcNow(), TimeSpan.FromSeconds(30), Price),
+            other.ReconcileIntentsAsync("third", Time.GetUtcNow(), TimeSpan.FromSeconds(30), Price));
         Assert.Equal(1, moved.Sum());
         Assert.Equal(1, await ledger.CountIntentsAsync()); // the live instance's
 
@@ -242,24 +242,31 @@ public abstract class BudgetStoreContractTests : IAsyncLifetime
         var reservation = (await Store.ReserveAsync("req-dead", [Daily(1m)], 0.9m, Time.GetUtcNow(), Ttl)).Reservation!;
         await using var ledger = (IAttemptJournalStore)NewLedgerStore();
         await ledger.MigrateAsync();
-        await ledger.WriteIntentsAsync("dead", [new LedgerIntent(Unknown("req-dead", 0.25m), reservation.Id)], Time.GetUtcNow());
+        await ledger.WriteIntentsAsync("dead", [Intent("req-dead", 50_000, reservation.Id)], Time.GetUtcNow()); // $0.25 at its worst case
 
         Time.Advance(Ttl);
         Assert.Equal(1, await Store.ReconcileExpiredAsync(Time.GetUtcNow())); // nothing in the ledger yet: released
         Assert.Equal(0m, (await Usage(BudgetWindow.Day)).SpentUsd);
 
-        Assert.Equal(1, await ledger.ReconcileIntentsAsync("alive", Time.GetUtcNow(), TimeSpan.FromSeconds(30)));
+        Assert.Equal(1, await ledger.ReconcileIntentsAsync("alive", Time.GetUtcNow(), TimeSpan.FromSeconds(30), Price));
         Assert.Equal(0.25m, (await Usage(BudgetWindow.Day)).SpentUsd); // the outcome_unknown row's cost
         Assert.Equal(0m, (await Usage(BudgetWindow.Day)).ReservedUsd);
     }
 
-    /// <summary>An attempt's outcome-unknown record (what its intent holds) costing <paramref name="cost"/>.</summary>
-    private LedgerRecord Unknown(string requestId, decimal cost) => Record(requestId, cost) with
+    /// <summary>Prices a record with the 4.x test price book at its timestamp (Claude Haiku 4.5: $1 / $5 per MTok).</summary>
+    private static LedgerRecord Price(LedgerRecord record) =>
+        record with { Cost = TestPrices.Tiers4x.Cost(record.RoutedModel, record.Usage, record.Timestamp) };
+
+    /// <summary>An attempt's intent on Claude Haiku 4.5 whose worst case is <paramref name="outputTokens"/> of output and no input.</summary>
+    private LedgerIntent Intent(string requestId, long outputTokens, string? reservationId) => new()
     {
-        Status = LedgerStatus.OutcomeUnknown,
-        ErrorType = "outcome_unknown",
-        UsageEstimated = true,
-        HttpStatus = 0,
+        Id = Guid.NewGuid().ToString("N"),
+        CreatedAt = Time.GetUtcNow(),
+        RequestId = requestId,
+        ReservationId = reservationId,
+        RequestedModel = "claude-haiku-4-5",
+        RoutedModel = "claude-haiku-4-5",
+        OutputTokens = outputTokens,
     };
 
     protected Task<BudgetUsage> Usage(BudgetWindow window) => Store.GetUsageAsync("key:k1", window, Time.GetUtcNow());

@@ -22,21 +22,21 @@ public sealed class AttemptJournalHeartbeatTests : IDisposable
         await store.MigrateAsync();
         await using var journal = new AttemptJournal(store, "me", _time, TimeSpan.FromSeconds(5));
 
-        await journal.RegisterAsync(new LedgerIntent(LedgerRecords.Simple(1), null));
+        await journal.RegisterAsync(LedgerIntent.For(LedgerRecords.Simple(1), default, null));
         Assert.Equal(T0, StoredHeartbeat()); // never an intent without its instance's row
 
         _time.Advance(TimeSpan.FromSeconds(4));
-        await journal.RegisterAsync(new LedgerIntent(LedgerRecords.Simple(2), null));
+        await journal.RegisterAsync(LedgerIntent.For(LedgerRecords.Simple(2), default, null));
         Assert.Equal(T0, StoredHeartbeat()); // 4 s old < 5 s: not rewritten
 
         _time.Advance(TimeSpan.FromSeconds(1));
-        await journal.RegisterAsync(new LedgerIntent(LedgerRecords.Simple(3), null));
+        await journal.RegisterAsync(LedgerIntent.For(LedgerRecords.Simple(3), default, null));
         Assert.Equal(T0.AddSeconds(5), StoredHeartbeat()); // 5 s old: refreshed with the intent
 
         _time.Advance(TimeSpan.FromSeconds(2));
         await journal.HeartbeatAsync(); // the timer's beat at T0 + 7 s
         _time.Advance(TimeSpan.FromSeconds(4));
-        await journal.RegisterAsync(new LedgerIntent(LedgerRecords.Simple(4), null));
+        await journal.RegisterAsync(LedgerIntent.For(LedgerRecords.Simple(4), default, null));
         Assert.Equal(T0.AddSeconds(7), StoredHeartbeat()); // the timer's beat counts: 4 s old, not rewritten
 
         Assert.Equal(4, await store.CountIntentsAsync());
@@ -49,9 +49,9 @@ public sealed class AttemptJournalHeartbeatTests : IDisposable
         await store.MigrateAsync();
         await using var journal = new AttemptJournal(store, "me", _time, TimeSpan.Zero);
 
-        await journal.RegisterAsync(new LedgerIntent(LedgerRecords.Simple(1), null));
+        await journal.RegisterAsync(LedgerIntent.For(LedgerRecords.Simple(1), default, null));
         _time.Advance(TimeSpan.FromMilliseconds(1));
-        await journal.RegisterAsync(new LedgerIntent(LedgerRecords.Simple(2), null));
+        await journal.RegisterAsync(LedgerIntent.For(LedgerRecords.Simple(2), default, null));
         Assert.Equal(T0.AddMilliseconds(1), StoredHeartbeat());
     }
 

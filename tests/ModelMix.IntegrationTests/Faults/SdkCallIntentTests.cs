@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using FakeAnthropic;
+using Microsoft.Data.Sqlite;
+using ModelMix.IntegrationTests.Proxy;
+using ModelMix.IntegrationTests.Shadow;
+
+namespace ModelMix.IntegrationTests.Faults;
+
+/// <summary>
+/// The SDK calls the proxy makes itself are journaled before they are sent (docs/ledger.md, "Crash consistency"): while
+/// the fake upstream holds such a call, its intent is durable in <c>ledger_intents</c> (so a kill then leaves an
+/// outcome_unknown row for it); once the call is recorded, its record has deleted the intent.
+/// </summary>
+public sealed class SdkCallIntentTests
+{
+    [Fact]
+    public async Task The_meta_routers_classification_has_a_durable_intent_while_it_is_in_flight()
+    {
+        await using var harness = await ProxyHarness.StartAsync();
+        using var replies = new Cascade.TextReplies();
+        var release = new TaskCompletionSource();
+        harness.Fake.Enqueue(replies.Message("{\"tier\":\"haiku\",\"reason\":\"simple\"}").WithHold(release.Task));
+        using var http = Client(harness);
+        var answered = http.SendAsync(Post("""{"model":"auto-meta","max_tokens":100,"messages":[{"role":"user","content":"Write a haiku about money."}]}"""));
+
+        await WaitUntilAsync(() => harness.Fake.MessageCount >= 1, "the classification to reach the fake");
+        var intent = Assert.Single(ReadIntents(harness.DbPath));
+        Assert.Equal((0L, 0L), (intent.Attempt, intent.Streaming)); // the routing call (attempt 0), not streamed
+        Assert.True(intent.OutputTokens > 0 && intent.InputTokens > 0, "the worst case is journaled");
+
+        release.SetResult();
+        using (var response = await answered)
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await WaitUntilAsync(() => ReadIntents(harness.DbPath).Count == 0, "the records to complete the intents");
+    }
+
+    [Fact]
+    public async Task A_shadow_call_has_a_durable_intent_while_it_is_in_flight()
+    {
+        await using var harness = await ProxyHarness.StartAsync(settings =>
+        {
+            settings["ModelMix:Shadow:CandidateModel"] = "claude-sonnet-4-6";
+            settings["ModelMix:Shadow:DefaultRate"] = "1";
+            settings["ModelMix:Shadow:Comparison"] = "Exact";
+        });
+        using var replies = new ShadowReplies();
+        var release = new TaskCompletionSource();
+        harness.Fake.Enqueue(replies.Text("positive"));
+        harness.Fake.Enqueue(replies.Text("positive").WithHold(release.Task));
+        using var http = Client(harness);
+        using (var response = await http.SendAsync(Post("""{"model":"claude-haiku-4-5","max_tokens":64,"messages":[{"role":"user","content":"Classify the sentiment: I love it."}]}""")))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await WaitUntilAsync(() => harness.Fake.MessageCount >= 2, "the shadow call to reach the fake");
+        await WaitUntilAsync(() => ReadIntents(harness.DbPath).Count == 1, "the live answer's record to complete its intent");
+        var intent = Assert.Single(ReadIntents(harness.DbPath));
+        Assert.Equal(("claude-sonnet-4-6", true), (intent.RoutedModel, intent.ShadowPairId is not null));
+
+        release.SetResult();
+        await WaitUntilAsync(() => ReadIntents(harness.DbPath).Count == 0, "the shadow call's record to complete its intent");
+    }
+
+    private static List<(string RoutedModel, long Attempt, long Streaming, long InputTokens, long OutputTokens, string? ShadowPairId)> ReadIntents(string db)
+    {
+        using var connection = new SqliteConnection($"Data Source={db};Pooling=False;Mode=ReadOnly");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT routed_model, attempt, streaming, input_tokens, output_tokens, shadow_pair_id FROM ledger_intents;";
+        using var reader = command.ExecuteReader();
+        var rows = new List<(string, long, long, long, long, string?)>();
+        while (reader.Read())
+        {
+            rows.Add((reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.IsDBNull(5) ? null : reader.GetString(5)));
+        }
+
+        return rows;
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(60), "timed out waiting for " + what);
+            await Task.Delay(50);
+        }
+    }
+
+    private static HttpClient Client(ProxyHarness harness) =>
+        new() { BaseAddress = harness.ProxyUrl, Timeout = TimeSpan.FromSeconds(60) };
+
+    private static HttpRequestMessage Post(string body)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "v1/messages") { Content = new StringContent(body, Encoding.UTF8) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.Add("anthropic-version", "2023-06-01");
+        return request;
+    }
+}
