@@ -191,7 +191,7 @@ public sealed class LedgerExportPruneTests : IDisposable
         var (store, records) = await SeedAsync(3_000, TimeSpan.FromSeconds(67));
         await using var _ = store;
         var cut = new DateTimeOffset(2026, 3, 3, 4, 0, 0, TimeSpan.Zero);
-        await store.WriteIntentsAsync("instance-a", [new LedgerIntent(records[10] with { Id = "open-intent", Status = LedgerStatus.OutcomeUnknown }, null)], T0);
+        await store.WriteIntentsAsync("instance-a", [LedgerIntent.For(records[10] with { Id = "open-intent" }, new TokenUsage(100, 100), reservationId: null)], T0);
         var audit = new AuditOptions
         {
             To = cut, // the pruned period, whole hours
