@@ -7,13 +7,14 @@ namespace ModelMix.Postgres;
 
 /// <summary>
 /// Budget counters and reservations in PostgreSQL, shared by every proxy replica on the database. Atomic across
-/// replicas: a reservation locks the counters it touches (<c>SELECT … FOR UPDATE</c>, always in one global order,
-/// so two replicas never deadlock), checks <c>spent + reserved + amount &lt;= cap</c> for every limit, and only then
-/// adds the amount, all in one transaction; so no interleaving of requests on any number of replicas can push a
-/// period past its cap. Settling after the call charges the recorded cost and releases the hold. A reservation
-/// carries an expiry: one left by a replica that died is reclaimed (<see cref="ReconcileExpiredAsync"/>) and charged
-/// what its request recorded in the ledger of the same database. Amounts are integer nano-dollars, as in
-/// <see cref="SqliteBudgetStore"/>.
+/// replicas: a reservation is one statement (<see cref="ReserveSql"/>) that locks the counters it touches (always in
+/// one global order, so two replicas never deadlock), checks <c>spent + reserved + amount &lt;= cap</c> for every
+/// limit, and only then adds the amount; so no interleaving of requests on any number of replicas can push a period
+/// past its cap, and no counter row stays locked across a round trip to a replica (issue 29). Settling after the call
+/// charges the recorded cost and releases the hold. A reservation carries an expiry: one left by a replica that died is
+/// reclaimed (<see cref="ReconcileExpiredAsync"/>) and charged what its request recorded in the ledger of the same
+/// database. Amounts are integer nano-dollars, as in <see cref="SqliteBudgetStore"/>. No caller's cancellation token
+/// reaches Npgsql (<see cref="Uncancellable"/>).
 /// </summary>
 public sealed class PostgresBudgetStore : IBudgetStore
 {
@@ -84,11 +85,11 @@ public sealed class PostgresBudgetStore : IBudgetStore
         ArgumentOutOfRangeException.ThrowIfNegative(amountUsd);
         var amount = BudgetMoney.ToNanos(amountUsd);
         await EnsureMigratedAsync(cancellationToken);
-        var result = await RetryTransientAsync("budgets.reserve", token => TryReserveAsync(requestId, limits, amount, at, ttl, token), cancellationToken);
+        var result = await RetryTransientAsync("budgets.reserve", _ => TryReserveAsync(requestId, limits, amount, at, ttl, cancellationToken), Uncancellable);
         if (result.Refusal is not null && await ReconcileExpiredAsync(at, cancellationToken) > 0)
         {
             // Money held by a dead replica may be what is in the way: reclaim it and try once more.
-            result = await RetryTransientAsync("budgets.reserve", token => TryReserveAsync(requestId, limits, amount, at, ttl, token), cancellationToken);
+            result = await RetryTransientAsync("budgets.reserve", _ => TryReserveAsync(requestId, limits, amount, at, ttl, cancellationToken), Uncancellable);
         }
 
         return result;
@@ -100,6 +101,7 @@ public sealed class PostgresBudgetStore : IBudgetStore
         ArgumentNullException.ThrowIfNull(reservation);
         var actual = BudgetMoney.ToNanos(actualUsd);
         await EnsureMigratedAsync(cancellationToken);
+        cancellationToken.ThrowIfCancellationRequested(); // and never during the statements (Uncancellable)
         await RetryTransientAsync(
             "budgets.settle",
             async token =>
@@ -133,14 +135,15 @@ public sealed class PostgresBudgetStore : IBudgetStore
                 await transaction.CommitAsync(token);
                 return true;
             },
-            cancellationToken);
+            Uncancellable);
     }
 
     /// <inheritdoc />
     public async Task<int> ReconcileExpiredAsync(DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         await EnsureMigratedAsync(cancellationToken);
-        return await RetryTransientAsync("budgets.reconcile", token => ReconcileCoreAsync(at, token), cancellationToken);
+        cancellationToken.ThrowIfCancellationRequested(); // and never during the statements (Uncancellable)
+        return await RetryTransientAsync("budgets.reconcile", token => ReconcileCoreAsync(at, token), Uncancellable);
     }
 
     /// <inheritdoc />
@@ -149,13 +152,14 @@ public sealed class PostgresBudgetStore : IBudgetStore
         ArgumentException.ThrowIfNullOrEmpty(scope);
         await EnsureMigratedAsync(cancellationToken);
         var start = BudgetPeriods.Start(window, at);
-        await using var connection = await _database.OpenAsync(cancellationToken);
+        cancellationToken.ThrowIfCancellationRequested(); // and never during the statement (Uncancellable)
+        await using var connection = await _database.OpenAsync(Uncancellable);
         await using var command = Command(connection, null, "SELECT spent_nanos, reserved_nanos FROM budget_counters WHERE scope = @s AND period = @p AND period_start = @ps;");
         command.Parameters.AddWithValue("s", scope);
         command.Parameters.AddWithValue("p", BudgetPeriods.ToCode(window));
         command.Parameters.AddWithValue("ps", SqliteLedgerSchema.ToStoredTimestamp(start));
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken)
+        await using var reader = await command.ExecuteReaderAsync(Uncancellable);
+        return await reader.ReadAsync(Uncancellable)
             ? new BudgetUsage(window, start, BudgetMoney.ToUsd(reader.GetInt64(0)), BudgetMoney.ToUsd(reader.GetInt64(1)))
             : new BudgetUsage(window, start, 0m, 0m);
     }
@@ -169,6 +173,14 @@ public sealed class PostgresBudgetStore : IBudgetStore
         }
     }
 
+    /// <summary>
+    /// One reservation in one statement, outside any explicit transaction (issue 29, docs/performance.md "The pgbudget
+    /// stall"): the statement locks the counters in the global order, checks every cap against the locked values, and
+    /// only when all fit adds the amount and inserts the reservation; PostgreSQL commits it as it ends. So a counter row
+    /// is locked for one statement's execution on the server, never across a round trip to this process: a replica that
+    /// stops reading its sockets (or dies) between two statements cannot leave a hot key's row locked. A counter not yet
+    /// created is created (in a statement of its own) and the reservation tried again.
+    /// </summary>
     private async Task<BudgetReserveResult> TryReserveAsync(string requestId, IReadOnlyList<BudgetLimit> limits, long amount, DateTimeOffset at, TimeSpan ttl, CancellationToken cancellationToken)
     {
         // The counters, each once (the same counter twice would hold the money twice), in the caller's order.
@@ -182,35 +194,10 @@ public sealed class PostgresBudgetStore : IBudgetStore
             }
         }
 
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-
-        // Create and lock the counters in one global order (scope, period, start) so replicas never deadlock.
-        var counters = new Dictionary<(string, string, long), (long Spent, long Reserved)>();
-        foreach (var (limit, period, start) in items.OrderBy(item => item.Limit.Scope, StringComparer.Ordinal).ThenBy(item => item.Period, StringComparer.Ordinal).ThenBy(item => item.Start))
-        {
-            await using var ensure = Command(connection, transaction,
-                "INSERT INTO budget_counters (scope, period, period_start) VALUES (@s, @p, @ps) ON CONFLICT DO NOTHING; " +
-                "SELECT spent_nanos, reserved_nanos FROM budget_counters WHERE scope = @s AND period = @p AND period_start = @ps FOR UPDATE;");
-            Bind(ensure, ("s", limit.Scope), ("p", period), ("ps", start));
-            await using var reader = await ensure.ExecuteReaderAsync(cancellationToken);
-            await reader.ReadAsync(cancellationToken);
-            counters[(limit.Scope, period, start)] = (reader.GetInt64(0), reader.GetInt64(1));
-        }
-
-        foreach (var (limit, period, start) in items)
-        {
-            var (spent, reserved) = counters[(limit.Scope, period, start)];
-            if (spent + reserved + amount > BudgetMoney.CapToNanos(limit.CapUsd))
-            {
-                await transaction.RollbackAsync(cancellationToken);
-                return new BudgetReserveResult
-                {
-                    Refusal = new BudgetRefusal(limit, BudgetMoney.ToUsd(spent), BudgetMoney.ToUsd(reserved), BudgetMoney.ToUsd(amount), BudgetPeriods.End(limit.Window, at)),
-                };
-            }
-        }
-
+        var scopes = items.ConvertAll(item => item.Limit.Scope).ToArray();
+        var periods = items.ConvertAll(item => item.Period).ToArray();
+        var starts = items.ConvertAll(item => item.Start).ToArray();
+        var caps = items.ConvertAll(item => BudgetMoney.CapToNanos(item.Limit.CapUsd)).ToArray();
         var reservation = new BudgetReservation
         {
             Id = "res_" + ModelMix.Ledger.LedgerIds.New(at),
@@ -220,28 +207,127 @@ public sealed class PostgresBudgetStore : IBudgetStore
             ExpiresAt = at + ttl,
             Limits = limits,
         };
-        var batch = new NpgsqlBatch(connection, transaction);
-        await using (batch)
+
+        // Checked before the statement is sent, never handed to Npgsql (see Uncancellable).
+        cancellationToken.ThrowIfCancellationRequested();
+        await using var connection = await _database.OpenAsync(Uncancellable);
+        for (var round = 0; ; round++)
         {
-            foreach (var (limit, period, start) in items)
+            var found = new (long Spent, long Reserved)?[items.Count];
+            var reserved = false;
+            await using (var command = new NpgsqlCommand(ReserveSql, connection))
             {
-                batch.BatchCommands.Add(BatchCommand(
-                    "UPDATE budget_counters SET reserved_nanos = reserved_nanos + $1 WHERE scope = $2 AND period = $3 AND period_start = $4;",
-                    amount, limit.Scope, period, start));
-                batch.BatchCommands.Add(BatchCommand(
-                    "INSERT INTO budget_reservation_items (reservation_id, scope, period, period_start) VALUES ($1, $2, $3, $4);",
-                    reservation.Id, limit.Scope, period, start));
+                foreach (var value in new object[] { scopes, periods, starts, caps, amount, reservation.Id, requestId, SqliteLedgerSchema.ToStoredTimestamp(at), SqliteLedgerSchema.ToStoredTimestamp(reservation.ExpiresAt), (long)items.Count })
+                {
+                    command.Parameters.Add(new NpgsqlParameter { Value = value });
+                }
+
+                await using var reader = await command.ExecuteReaderAsync(Uncancellable);
+                while (await reader.ReadAsync(Uncancellable))
+                {
+                    var ordinal = (int)reader.GetInt64(0) - 1;
+                    found[ordinal] = reader.IsDBNull(1) ? null : (reader.GetInt64(1), reader.GetInt64(2));
+                    reserved = reader.GetBoolean(3);
+                }
             }
 
-            batch.BatchCommands.Add(BatchCommand(
-                "INSERT INTO budget_reservations (id, request_id, amount_nanos, created_at, expires_at) VALUES ($1, $2, $3, $4, $5);",
-                reservation.Id, requestId, amount, SqliteLedgerSchema.ToStoredTimestamp(at), SqliteLedgerSchema.ToStoredTimestamp(reservation.ExpiresAt)));
-            await batch.ExecuteNonQueryAsync(cancellationToken);
-        }
+            if (reserved)
+            {
+                return new BudgetReserveResult { Reservation = reservation };
+            }
 
-        await transaction.CommitAsync(cancellationToken);
-        return new BudgetReserveResult { Reservation = reservation };
+            if (Array.Exists(found, counter => counter is null))
+            {
+                if (round > 0)
+                {
+                    throw new InvalidOperationException("A budget counter created for a reservation was not found by it.");
+                }
+
+                // The period's first reservation for one of the counters: create them, then try again.
+                await using var ensure = new NpgsqlCommand(
+                    "INSERT INTO budget_counters (scope, period, period_start) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING;",
+                    connection);
+                ensure.Parameters.Add(new NpgsqlParameter { Value = scopes });
+                ensure.Parameters.Add(new NpgsqlParameter { Value = periods });
+                ensure.Parameters.Add(new NpgsqlParameter { Value = starts });
+                await ensure.ExecuteNonQueryAsync(Uncancellable);
+                continue;
+            }
+
+            for (var i = 0; i < items.Count; i++)
+            {
+                var (spent, held) = found[i]!.Value;
+                if (spent + held + amount > caps[i])
+                {
+                    var limit = items[i].Limit;
+                    return new BudgetReserveResult
+                    {
+                        Refusal = new BudgetRefusal(limit, BudgetMoney.ToUsd(spent), BudgetMoney.ToUsd(held), BudgetMoney.ToUsd(amount), BudgetPeriods.End(limit.Window, at)),
+                    };
+                }
+            }
+
+            // Not reserved though every cap had room in the values read: cannot happen (one statement, one snapshot of
+            // locked rows); refuse nothing silently.
+            throw new InvalidOperationException("A budget reservation was neither made nor refused.");
+        }
     }
+
+    /// <summary>
+    /// The reservation statement: <c>$1..$4</c> the counters (scope, period, start) and their caps, <c>$5</c> the amount,
+    /// <c>$6..$9</c> the reservation (id, request, created, expires), <c>$10</c> how many counters. Locks the existing
+    /// counters in the global order (scope, period, start: the order every other writer locks them in, so nothing
+    /// deadlocks), and reserves only when all exist and each has room for the amount. Returns one row per counter, in
+    /// the caller's order: its ordinal, its spent and reserved amounts (null when it does not exist yet) before this
+    /// reservation, and whether the reservation was made.
+    /// </summary>
+    private const string ReserveSql =
+        """
+        WITH wanted AS (
+            SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS w(scope, period, period_start, cap, ord)
+        ),
+        locked AS (
+            SELECT c.scope, c.period, c.period_start, c.spent_nanos, c.reserved_nanos
+            FROM budget_counters c
+            WHERE (c.scope, c.period, c.period_start) IN (SELECT scope, period, period_start FROM wanted)
+            ORDER BY c.scope COLLATE "C", c.period COLLATE "C", c.period_start
+            FOR UPDATE
+        ),
+        verdict AS (
+            SELECT count(*) = $10::bigint AND COALESCE(bool_and(l.spent_nanos + l.reserved_nanos + $5::bigint <= w.cap), true) AS ok
+            FROM locked l JOIN wanted w USING (scope, period, period_start)
+        ),
+        held AS (
+            UPDATE budget_counters c SET reserved_nanos = c.reserved_nanos + $5::bigint
+            FROM verdict v
+            WHERE v.ok AND (c.scope, c.period, c.period_start) IN (SELECT scope, period, period_start FROM wanted)
+            RETURNING 1
+        ),
+        reservation AS (
+            INSERT INTO budget_reservations (id, request_id, amount_nanos, created_at, expires_at)
+            SELECT $6::text, $7::text, $5::bigint, $8::bigint, $9::bigint FROM verdict WHERE ok
+            RETURNING 1
+        ),
+        items AS (
+            INSERT INTO budget_reservation_items (reservation_id, scope, period, period_start)
+            SELECT $6::text, w.scope, w.period, w.period_start FROM wanted w CROSS JOIN verdict v WHERE v.ok
+            RETURNING 1
+        )
+        SELECT w.ord, l.spent_nanos, l.reserved_nanos, v.ok
+        FROM wanted w LEFT JOIN locked l USING (scope, period, period_start) CROSS JOIN verdict v
+        ORDER BY w.ord;
+        """;
+
+    /// <summary>
+    /// The token every Npgsql call of this store gets: none. Npgsql cancels a command whose token fires by sending
+    /// PostgreSQL's cancel request synchronously inside the token's callback; with inline socket completions (the
+    /// <c>modelmix serve</c> default) the socket event thread that must complete that request can at the same moment be
+    /// blocked disposing the same callback registration, and every socket of the process stops (issue 29: a client
+    /// hanging up while its reservation waited did that, with a hot key's counter row locked mid-transaction). Callers'
+    /// tokens are honoured before a statement is sent, never during one; statements are short and Npgsql's command
+    /// timeout bounds them.
+    /// </summary>
+    private static CancellationToken Uncancellable => CancellationToken.None;
 
     private async Task<int> ReconcileCoreAsync(DateTimeOffset at, CancellationToken cancellationToken)
     {
@@ -529,7 +615,8 @@ public sealed class PostgresBudgetStore : IBudgetStore
         ThrowIfDisposed();
         try
         {
-            await _migrations.EnsureMigratedAsync(cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            await _migrations.EnsureMigratedAsync(Uncancellable);
         }
         catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
         {

@@ -31,6 +31,9 @@ internal sealed class ServeProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The process id (to freeze it with <c>SIGSTOP</c> and thaw it with <c>SIGCONT</c>).</summary>
+    public int ProcessId => _process.Id;
+
     public int ExitCode => _process.ExitCode;
 
     public static async Task<ServeProcess> StartAsync(Uri upstream, string db, string? apiKey, IReadOnlyDictionary<string, string>? environment = null)
