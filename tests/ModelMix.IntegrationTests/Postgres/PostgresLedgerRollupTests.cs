@@ -77,7 +77,8 @@ public sealed class PostgresLedgerRollupTests : IAsyncLifetime
 
         // Back to the version before the rollups: the table and index gone, the version at the rollup step's position;
         // the migration builds them again. The steps after it run again too: the narrow-intent step (the only one so far)
-        // copies ledger_intents into a new table named by its primary key, so the existing key is renamed out of its way.
+        // copies the wide ledger_intents (its start time in "timestamp") into a new table named by its primary key, so the
+        // table is given back the wide table's column name and its key is renamed out of the way.
         var rollupStep = PostgresLedgerStore.MigrationSteps.ToList().FindIndex(step => step.Contains("CREATE TABLE ledger_rollups", StringComparison.Ordinal));
         Assert.True(rollupStep > 0);
         Assert.Equal(rollupStep + 2, PostgresLedgerStore.SchemaVersion); // a step appended later must be undone here too
@@ -85,7 +86,7 @@ public sealed class PostgresLedgerRollupTests : IAsyncLifetime
         {
             await connection.OpenAsync();
             await using var rewind = new NpgsqlCommand(
-                "DROP TABLE ledger_rollups; DROP INDEX ix_ledger_records_escalated; ALTER TABLE ledger_intents RENAME CONSTRAINT pk_ledger_intents TO pk_ledger_intents_before; "
+                "DROP TABLE ledger_rollups; DROP INDEX ix_ledger_records_escalated; ALTER TABLE ledger_intents RENAME CONSTRAINT pk_ledger_intents TO pk_ledger_intents_before; ALTER TABLE ledger_intents RENAME COLUMN created_at TO \"timestamp\"; "
                 + $"UPDATE modelmix_schema_versions SET version = {rollupStep} WHERE component = 'ledger';", connection);
             await rewind.ExecuteNonQueryAsync();
         }
