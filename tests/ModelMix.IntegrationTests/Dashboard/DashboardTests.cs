@@ -43,6 +43,60 @@ public sealed class DashboardTests
     }
 
     [Fact]
+    public async Task Unpriced_calls_are_counted_and_spend_is_split_by_model_and_effort()
+    {
+        using var dir = new TempDirectory();
+        var db = Path.Combine(dir.Path, "effort.db");
+        await using (var store = new global::ModelMix.Ledger.SqliteLedgerStore(db))
+        {
+            await store.MigrateAsync();
+            var yesterday = DashboardSeed.Today.AddDays(-1);
+            await store.WriteBatchAsync(
+            [
+                // Opus 4.6 ($5/$25 per MTok) at low effort, sent: 1,000 × 5/1M + 100 × 25/1M = 0.005 + 0.0025 = $0.0075.
+                EffortRecord("e1", yesterday.AddHours(9), "claude-opus-4-6", "low", effortIsDefault: false, 1000, 100, new global::ModelMix.Pricing.CostBreakdown(0.005m, 0.0025m, 0m, 0m, 0m)),
+                // Opus 4.6 at its default effort (high, not sent): 2,000 × 5/1M + 400 × 25/1M = 0.01 + 0.01 = $0.02.
+                EffortRecord("e2", yesterday.AddHours(10), "claude-opus-4-6", "high", effortIsDefault: true, 2000, 400, new global::ModelMix.Pricing.CostBreakdown(0.01m, 0.01m, 0m, 0m, 0m)),
+                // A model the price book does not know: tokens kept, no cost.
+                EffortRecord("e3", yesterday.AddHours(11), "claude-unknown-9", null, effortIsDefault: false, 500, 50, null),
+            ]);
+        }
+
+        await using var proxy = await ProxyHarness.StartAsync(settings =>
+        {
+            settings["ModelMix:Db"] = db;
+            TestPrices.Use4xTiers(settings);
+        });
+        using var http = proxy.Http();
+        var html = await http.GetStringAsync("dashboard");
+
+        Assert.Contains("1 unpriced calls", html, StringComparison.Ordinal);
+        Assert.Contains("<h2>Spend by model and effort</h2>", html, StringComparison.Ordinal);
+        Assert.Contains("<tr><td>claude-opus-4-6</td><td>low</td><td class=n>1</td><td class=n>1,000</td><td class=n>100</td><td class=n>$0.0075</td><td class=n>0%</td></tr>", html, StringComparison.Ordinal);
+        Assert.Contains("<tr><td>claude-opus-4-6</td><td>high</td><td class=n>1</td><td class=n>2,000</td><td class=n>400</td><td class=n>$0.02</td><td class=n>100%</td></tr>", html, StringComparison.Ordinal);
+    }
+
+    private static global::ModelMix.Ledger.LedgerRecord EffortRecord(string id, DateTimeOffset at, string model, string? effort, bool effortIsDefault, long input, long output, global::ModelMix.Pricing.CostBreakdown? cost) => new()
+    {
+        Id = "effort-" + id,
+        Timestamp = at,
+        RequestId = "req-" + id,
+        TaskLabel = "effort",
+        KeyId = "key-effort",
+        SessionId = "s-" + id,
+        RequestedModel = model,
+        RoutedModel = model,
+        Policy = "passthrough",
+        Reason = "the caller named a model",
+        Usage = new global::ModelMix.Pricing.TokenUsage(input, output),
+        Cost = cost,
+        Effort = effort,
+        EffortIsDefault = effortIsDefault,
+        HttpStatus = 200,
+        Status = cost is null ? global::ModelMix.Ledger.LedgerStatus.Unpriced : global::ModelMix.Ledger.LedgerStatus.Ok,
+    };
+
+    [Fact]
     public async Task Once_keys_exist_it_needs_an_admin_key()
     {
         using var dir = new TempDirectory();
