@@ -755,6 +755,11 @@ public sealed partial class Batcher : IDisposable
 
         // The ledger first (idempotent by record id), then the item states: a crash in between collects again, records once.
         await _recorder.Ledger.FlushAsync(cancellationToken);
+
+        // Jobs whose every request came back made progress: their failure count is reset before the item states are
+        // stored, so no reader sees a job ended with the failures of its earlier polls still counted.
+        var missing = items.Values.GroupBy(i => i.JobId, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        await _store.ResetFailuresAsync(jobIds.Where(j => !missing.ContainsKey(j)).ToList(), CancellationToken.None);
         await _store.CompleteSubmissionAsync(submission.Id, lines, CancellationToken.None);
         LogCollected(_logger, upstreamId, lines.Count, items.Count);
         if (unreadable + strangers > 0)
@@ -763,15 +768,12 @@ public sealed partial class Batcher : IDisposable
         }
 
         // Requests without a result went back to the queue; the API returns one line per request, so it is a fault of their jobs.
-        var missing = items.Values.GroupBy(i => i.JobId, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         if (missing.Count > 0)
         {
             var reason = $"Message Batch {upstreamId} returned no result for {items.Count} request(s); they were queued again";
             var counts = await _store.RecordFaultAsync(missing.Keys, Fault(reason, counted: true), CancellationToken.None);
             await QuarantineDueAsync(counts, null, cancellationToken);
         }
-
-        await _store.ResetFailuresAsync(jobIds.Where(j => !missing.ContainsKey(j)).ToList(), CancellationToken.None);
         if (submission.CorrectUntil is not null || corrections.Count > 0 || estimated.Count > 0)
         {
             await EndCorrectionAsync(submission, upstreamId, corrections, cancellationToken);
