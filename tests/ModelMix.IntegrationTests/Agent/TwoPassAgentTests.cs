@@ -101,4 +101,33 @@ public sealed class TwoPassAgentTests : LedgerPipelineTest
         Assert.Equal(3, messages.SelectMany(m => m!["content"] is System.Text.Json.Nodes.JsonArray blocks ? blocks : []).Count(b => b?["type"]?.GetValue<string>() == "tool_result"));
         Assert.Contains("final answer", messages[^1]!.ToJsonString());
     }
+
+    [Fact]
+    public async Task A_strong_model_that_would_refuse_the_synthesis_call_is_passed_over_for_one_that_accepts_it()
+    {
+        // Issue 19: thinking disabled (ReasoningEffort.None, sent by the SDK as thinking {"type":"disabled"}) is refused
+        // by Claude Opus 5.5, the default strong model, and accepted by Haiku 5.5 and by Opus 5.5's catalog substitute,
+        // Claude Opus 5 (docs/models.md). FakeAnthropic answers such a call to Opus 5.5 with a 400.
+        for (var i = 0; i < 3; i++)
+        {
+            Server.Enqueue(FakeReply.Message("messages/response-tool-use.json"));
+        }
+
+        Server.Enqueue(FakeReply.Message("messages/response-text.json")); // the cheap model's draft
+        Server.Enqueue(FakeReply.Message("messages/response-text.json").WithUsage(input: 6_000, output: 400)); // the synthesis
+        var options = AgentOptions();
+        options.Reasoning = new ReasoningOptions { Effort = ReasoningEffort.None };
+
+        var result = await Agent(new TwoPassAgentOptions { SynthesisMinToolCalls = 3 }).RunAsync(Prompt, options);
+
+        Assert.True(result.Synthesized);
+        var records = await CommittedRecordsAsync();
+        Assert.Equal(5, records.Count);
+        Assert.All(records, r => Assert.Equal(LedgerStatus.Ok, r.Status)); // no 400 anywhere
+        var synthesis = records[4];
+        Assert.Equal("claude-opus-5", synthesis.RoutedModel);
+        Assert.Contains("claude-opus-5-5 skipped", synthesis.Reason, StringComparison.Ordinal);
+        Assert.Equal("claude-opus-5", Server.MessageRequests[^1].Json!["model"]!.GetValue<string>());
+        Assert.Equal("disabled", Server.MessageRequests[^1].Json!["thinking"]!["type"]!.GetValue<string>());
+    }
 }

@@ -56,6 +56,21 @@ public sealed class FallbackChainTests
     }
 
     [Fact]
+    public void A_chain_entry_that_would_refuse_the_request_stands_for_its_fit()
+    {
+        // Issue 19: every fallback and cooldown substitute is taken through Next. On the 5.x catalog Claude Opus 5.5
+        // rejects forced tool use and its catalog substitute, Claude Opus 5, accepts it (docs/models.md); the same
+        // chain without forced tool use keeps Opus 5.5.
+        var prices = ModelMix.Pricing.PriceBook.Default;
+        var chain = FallbackChain.Create(["claude-opus-5-5", "claude-haiku-5-5"], null, prices, new ModelMix.Catalog.ModelFit(prices), "ModelMix:Fallback", out var problems);
+        Assert.Empty(problems);
+        var forced = new RoutingRequest { Traits = new ModelMix.Catalog.RequestTraits { ToolChoice = ModelMix.Catalog.ToolChoiceMode.Any } };
+
+        Assert.Equal("claude-opus-5", chain.Next("claude-sonnet-5-5", Tried("claude-sonnet-5-5"), forced)?.Model);
+        Assert.Equal("claude-opus-5-5", chain.Next("claude-sonnet-5-5", Tried("claude-sonnet-5-5"), AnyRequest)?.Model);
+    }
+
+    [Fact]
     public void With_a_budget_held_no_dearer_model_is_taken()
     {
         var chain = Chain("opus", "haiku");

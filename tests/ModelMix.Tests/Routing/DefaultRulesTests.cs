@@ -21,6 +21,22 @@ public sealed class DefaultRulesTests
     }
 
     [Fact]
+    public void The_fable_tier_is_never_chosen_by_the_default_rules_the_default_model_or_the_cascade()
+    {
+        // Issue 19: `fable` is a tier for pins, rules and aliases that name it; nothing routes there by default.
+        var fable = s_book.ResolveTier("fable");
+        Assert.StartsWith("claude-fable-", fable, StringComparison.Ordinal);
+        foreach (var rule in DefaultRules.CreateOptions())
+        {
+            Assert.NotNull(rule.Target);
+            Assert.NotEqual(fable, s_book.ResolveTier(rule.Target!));
+        }
+
+        Assert.NotEqual(fable, s_book.ResolveTier(new RoutingOptions().Default));
+        Assert.DoesNotContain(fable, new ModelMix.Pipeline.CascadeOptions().Tiers.Select(s_book.ResolveTier));
+    }
+
+    [Fact]
     public void Ticket_classification_goes_to_haiku_by_keyword()
     {
         var decision = Decide(Prompts.Request(Prompts.TicketClassification));
