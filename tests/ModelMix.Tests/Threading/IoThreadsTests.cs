@@ -65,10 +65,12 @@ public sealed class IoThreadsTests : IDisposable
         // for the lock elsewhere; done in place, the call would block that thread until the lock is free.
         var limit = new BudgetLimit("key:k1", "key 'team-a'", BudgetWindow.Day, 10m);
         Task<BudgetReserveResult>? reservation = null;
+        var finishedOnReturn = false;
         using var returned = new ManualResetEventSlim();
         var caller = new Thread(() =>
         {
             reservation = store.ReserveAsync("req-1", [limit], 1m, DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5));
+            finishedOnReturn = reservation.IsCompleted; // read on the caller's thread the instant the call returns
             returned.Set();
         }) { IsBackground = true };
         caller.Start();
@@ -77,7 +79,9 @@ public sealed class IoThreadsTests : IDisposable
         // the lock wait is over (SQLite's busy timeout, 10 s), with a finished task; handed off, it returns at once with
         // a task still waiting. The generous wait only allows for a loaded machine starting the caller late.
         Assert.True(returned.Wait(TimeSpan.FromSeconds(60)), "ReserveAsync did not return within 60 s.");
-        Assert.False(reservation!.IsCompleted, "ReserveAsync blocked its calling thread while the file was locked: its task had finished when it returned.");
+        // Read on the caller's thread, so a test thread scheduled late (a loaded machine) cannot see the handed-off
+        // reservation end by its own busy timeout and mistake that for a blocked call.
+        Assert.False(finishedOnReturn, "ReserveAsync blocked its calling thread while the file was locked: its task had finished when it returned.");
 
         await using (var commit = other.CreateCommand())
         {
@@ -85,7 +89,7 @@ public sealed class IoThreadsTests : IDisposable
             await commit.ExecuteNonQueryAsync();
         }
 
-        var result = await reservation.WaitAsync(TimeSpan.FromSeconds(30));
+        var result = await reservation!.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.True(result.Succeeded);
         Assert.Equal(1m, (await store.GetUsageAsync("key:k1", BudgetWindow.Day, DateTimeOffset.UtcNow)).ReservedUsd);
     }
