@@ -281,12 +281,16 @@ public sealed class SqliteBatchStore : IBatchStore
             ("$id", submissionId));
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<BatchSubmission>> GetOpenSubmissionsAsync(CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<BatchSubmission>> GetOpenSubmissionsAsync(CancellationToken cancellationToken = default) =>
+        ReadSubmissionsAsync("state IN ('submitting', 'in_progress') ORDER BY created_at", cancellationToken);
+
+    /// <summary>The submissions matching <paramref name="whereAndOrder"/> (a condition and its <c>ORDER BY</c>).</summary>
+    private async Task<IReadOnlyList<BatchSubmission>> ReadSubmissionsAsync(string whereAndOrder, CancellationToken cancellationToken)
     {
         await EnsureMigratedAsync(cancellationToken);
         await using var connection = await _file.OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {BatchRows.SubmissionColumns} FROM batch_submissions WHERE state IN ('submitting', 'in_progress') ORDER BY created_at;";
+        command.CommandText = $"SELECT {BatchRows.SubmissionColumns} FROM batch_submissions WHERE {whereAndOrder};";
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var list = new List<BatchSubmission>();
         while (await reader.ReadAsync(cancellationToken))
@@ -597,21 +601,8 @@ public sealed class SqliteBatchStore : IBatchStore
             ("$id", submissionId), ("$u", SqliteLedgerSchema.ToStoredTimestamp(until)));
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<BatchSubmission>> GetCorrectionsAsync(CancellationToken cancellationToken = default)
-    {
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _file.OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {BatchRows.SubmissionColumns} FROM batch_submissions WHERE state = 'failed' AND correct_until IS NOT NULL ORDER BY created_at;";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var list = new List<BatchSubmission>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            list.Add(BatchRows.Submission(reader));
-        }
-
-        return list;
-    }
+    public Task<IReadOnlyList<BatchSubmission>> GetCorrectionsAsync(CancellationToken cancellationToken = default) =>
+        ReadSubmissionsAsync("state = 'failed' AND correct_until IS NOT NULL ORDER BY created_at", cancellationToken);
 
     /// <inheritdoc />
     public Task<IReadOnlyList<BatchItem>> GetCorrectableItemsAsync(string submissionId, CancellationToken cancellationToken = default) =>

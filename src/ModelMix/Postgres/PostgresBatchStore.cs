@@ -288,13 +288,15 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
             ("id", submissionId));
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<BatchSubmission>> GetOpenSubmissionsAsync(CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<BatchSubmission>> GetOpenSubmissionsAsync(CancellationToken cancellationToken = default) =>
+        ReadSubmissionsAsync("state IN ('submitting', 'in_progress') ORDER BY created_at, id", cancellationToken);
+
+    /// <summary>The submissions matching <paramref name="whereAndOrder"/> (a condition and its <c>ORDER BY</c>).</summary>
+    private async Task<IReadOnlyList<BatchSubmission>> ReadSubmissionsAsync(string whereAndOrder, CancellationToken cancellationToken)
     {
         await EnsureMigratedAsync(cancellationToken);
         await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(
-            $"SELECT {BatchRows.SubmissionColumns} FROM batch_submissions WHERE state IN ('submitting', 'in_progress') ORDER BY created_at, id;",
-            connection);
+        await using var command = new NpgsqlCommand($"SELECT {BatchRows.SubmissionColumns} FROM batch_submissions WHERE {whereAndOrder};", connection);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var list = new List<BatchSubmission>();
         while (await reader.ReadAsync(cancellationToken))
@@ -654,22 +656,8 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
             ("id", submissionId), ("u", SqliteLedgerSchema.ToStoredTimestamp(until)));
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<BatchSubmission>> GetCorrectionsAsync(CancellationToken cancellationToken = default)
-    {
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(
-            $"SELECT {BatchRows.SubmissionColumns} FROM batch_submissions WHERE state = 'failed' AND correct_until IS NOT NULL ORDER BY created_at, id;",
-            connection);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var list = new List<BatchSubmission>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            list.Add(BatchRows.Submission(reader));
-        }
-
-        return list;
-    }
+    public Task<IReadOnlyList<BatchSubmission>> GetCorrectionsAsync(CancellationToken cancellationToken = default) =>
+        ReadSubmissionsAsync("state = 'failed' AND correct_until IS NOT NULL ORDER BY created_at, id", cancellationToken);
 
     /// <inheritdoc />
     public Task<IReadOnlyList<BatchItem>> GetCorrectableItemsAsync(string submissionId, CancellationToken cancellationToken = default) =>
