@@ -8,6 +8,7 @@
 #   bench/crash.sh                                   # SQLite, 1 replica, 20 s of load at 64 concurrent clients
 #   bench/crash.sh --store postgres://u:p@127.0.0.1:5432/db --replicas 3 --clients 128 --duration 30
 #   bench/crash.sh --out FILE                        # also write the summary (markdown) to FILE
+#   bench/crash.sh --intents off                     # the same run with the intent journal off (ModelMix__Intents__Enabled=false)
 #
 # Needs: dotnet (builds the CLI and FakeAnthropic in Release), node (>= 18), python3; psql for a PostgreSQL store
 # (the database must exist and be empty). Everything listens on 127.0.0.1, stops by itself, and removes its files.
@@ -19,6 +20,7 @@ REPLICAS=1
 STORE=""
 DELAY_MS=200
 OUT=""
+INTENTS_ON=true
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
@@ -27,7 +29,8 @@ while [[ $# -gt 0 ]]; do
     --store) STORE="$2"; shift 2 ;;
     --delay-ms) DELAY_MS="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --intents) case "$2" in on) INTENTS_ON=true ;; off) INTENTS_ON=false ;; *) echo "--intents must be on or off" >&2; exit 2 ;; esac; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -66,7 +69,7 @@ declare -a PORT PID
 start_replica() { # index
   PORT[$1]=$(free_port)
   ANTHROPIC_API_KEY=sk-crash-upstream ModelMix__MaxRetries=0 ModelMix__ReservationTtl=00:00:05 ModelMix__Budgets__SweepInterval=00:00:01 \
-    ModelMix__Intents__HeartbeatInterval=00:00:00.500 ModelMix__Intents__StaleAfter=00:00:03 ModelMix__Intents__SweepInterval=00:00:00.500 \
+    ModelMix__Intents__Enabled=$INTENTS_ON ModelMix__Intents__HeartbeatInterval=00:00:00.500 ModelMix__Intents__StaleAfter=00:00:03 ModelMix__Intents__SweepInterval=00:00:00.500 \
     Logging__LogLevel__Default=Warning \
     dotnet "$CLI_DLL" serve --urls "http://127.0.0.1:${PORT[$1]}" --upstream "http://127.0.0.1:$FAKE_PORT/" --db "$STORE" >>"$WORK/proxy-$1.log" 2>&1 &
   PID[$1]=$!
@@ -101,6 +104,14 @@ node "$WORK/load.mjs" "$KEY" "$DURATION" "$CLIENTS" $URLS >"$WORK/load.json" &
 LOAD=$!
 sleep $((DURATION / 2))
 kill -9 "${PID[0]}"
+served() { python3 -c "import urllib.request as u, json; print(json.loads(u.urlopen(u.Request('http://127.0.0.1:$FAKE_PORT/_fake/served', headers={'x-api-key': 'sk-crash-upstream', 'anthropic-version': '2023-06-01'}), timeout=5).read())['served'])"; }
+# What the store holds the instant after the kill (the other replicas keep writing meanwhile): calls served so far,
+# rows, budget spent, open intents.
+KILL_SERVED="$(served)"
+KILL_ROWS="$(sql "SELECT COUNT(*) FROM ledger_records")"
+KILL_SPENT_NANOS="$(sql "SELECT COALESCE(SUM(spent_nanos), 0) FROM budget_counters WHERE period = 'total'")"
+KILL_INTENTS="$(sql "SELECT COUNT(*) FROM ledger_intents")"
+LOADAVG="$(cut -d ' ' -f 1-3 /proc/loadavg)"
 log "killed replica 0 (pid ${PID[0]}); restarting it in 1 s"
 sleep 1
 start_replica 0
@@ -111,7 +122,7 @@ for _ in $(seq 1 600); do
   [[ "$(sql "SELECT COUNT(*) FROM ledger_intents")" == 0 && "$(sql "SELECT COUNT(*) FROM budget_reservations WHERE reclaimed_at IS NULL")" == 0 ]] && break
   sleep 0.5
 done
-SERVED="$(python3 -c "import urllib.request as u, json; print(json.loads(u.urlopen(u.Request('http://127.0.0.1:$FAKE_PORT/_fake/served', headers={'x-api-key': 'sk-crash-upstream', 'anthropic-version': '2023-06-01'}), timeout=5).read())['served'])")"
+SERVED="$(served)"
 for i in $(seq 0 $((REPLICAS - 1))); do kill -TERM "${PID[$i]}"; done
 for i in $(seq 0 $((REPLICAS - 1))); do wait "${PID[$i]}" 2>/dev/null || true; done
 
@@ -131,7 +142,7 @@ fi
 SPENT_NANOS="$(sql "SELECT COALESCE(SUM(spent_nanos), 0) FROM budget_counters WHERE period = 'total'")"
 RESERVED_NANOS="$(sql "SELECT COALESCE(SUM(reserved_nanos), 0) FROM budget_counters WHERE period = 'total'")"
 
-python3 - "$WORK/load.json" "$SERVED" "$ROWS" "$UNKNOWN" "$WITH_ID" "$DISTINCT" "$INTENTS" "$LEDGER_SUM" "$SPENT_NANOS" "$RESERVED_NANOS" "$REPLICAS" "$CLIENTS" "$DURATION" "$OUT" <<'PY'
+python3 - "$WORK/load.json" "$SERVED" "$ROWS" "$UNKNOWN" "$WITH_ID" "$DISTINCT" "$INTENTS" "$LEDGER_SUM" "$SPENT_NANOS" "$RESERVED_NANOS" "$REPLICAS" "$CLIENTS" "$DURATION" "$OUT" "$INTENTS_ON" "$KILL_SERVED" "$KILL_ROWS" "$KILL_SPENT_NANOS" "$KILL_INTENTS" "$LOADAVG" <<'PY'
 import json, sys, decimal
 load = json.load(open(sys.argv[1]))
 served, rows, unknown, with_id, distinct, intents = map(int, sys.argv[2:8])
@@ -139,8 +150,12 @@ ledger = decimal.Decimal(sys.argv[8])
 spent = decimal.Decimal(int(sys.argv[9])) / decimal.Decimal(10**9)
 reserved = int(sys.argv[10])
 replicas, clients, duration, out = sys.argv[11], sys.argv[12], sys.argv[13], sys.argv[14]
+intents_on = sys.argv[15] == "true"
+kill_served, kill_rows, kill_spent_nanos, kill_intents = map(int, sys.argv[16:20])
+loadavg = sys.argv[20]
 lines = [
-  f"- load: {replicas} replica(s), {clients} clients, {duration} s, kill -9 of one replica half-way: {load['sent']} requests sent, {load['answered']} answered, {load['failed']} cut or refused",
+  f"- load: {replicas} replica(s), {clients} clients, {duration} s, intent journal {'on' if intents_on else 'off'}, kill -9 of one replica half-way (load average {loadavg} at the kill): {load['sent']} requests sent, {load['answered']} answered, {load['failed']} cut or refused",
+  f"- at the kill: {kill_served} calls served, {kill_rows} ledger rows, budget spent ${decimal.Decimal(kill_spent_nanos) / decimal.Decimal(10**9)}, {kill_intents} intents pending",
   f"- upstream: FakeAnthropic served {served} calls",
   f"- ledger: {rows} rows for {distinct} request ids ({with_id} with the upstream's request id, {unknown} outcome_unknown from intents); {intents} intents left",
   f"- budget: spent ${spent} (reserved {reserved} nano-dollars) against the ledger's ${ledger}",

@@ -70,9 +70,6 @@ internal sealed class IntentJournalOptions
 /// </summary>
 internal sealed class ProxyIntents(AttemptJournal? journal, bool enabled = true) : IAsyncDisposable
 {
-    /// <summary>The budget reservation of the request on whose behalf SDK calls are being made in this async flow.</summary>
-    private static readonly AsyncLocal<string?> SdkCallReservation = new();
-
     /// <summary>The journal, when the ledger store keeps one.</summary>
     public AttemptJournal? Journal => journal;
 
@@ -82,17 +79,16 @@ internal sealed class ProxyIntents(AttemptJournal? journal, bool enabled = true)
 
     /// <summary>
     /// The ledger stage's hook for the proxy's own SDK calls (null when attempts are not journaled): each call's
-    /// intent, counted against the reservation set by <see cref="UseReservationForSdkCalls"/> in the calling flow.
+    /// intent, counted (by the ledger stage) against the reservation set by <see cref="UseReservationForSdkCalls"/> in
+    /// the calling flow (<see cref="IntentReservation"/>).
     /// </summary>
-    public Func<LedgerIntent, CancellationToken, Task>? SdkCallHook => Enabled
-        ? (intent, ct) => RegisterAsync(SdkCallReservation.Value is { } reservation ? intent with { ReservationId = reservation } : intent, ct)
-        : null;
+    public Func<LedgerIntent, CancellationToken, Task>? SdkCallHook => Enabled ? RegisterAsync : null;
 
     /// <summary>
     /// Makes the SDK calls of the current async flow (and of what it awaits) count against <paramref name="reservationId"/>;
     /// call it at the top of an async method, whose end restores the caller's value.
     /// </summary>
-    public static void UseReservationForSdkCalls(string? reservationId) => SdkCallReservation.Value = reservationId;
+    public static void UseReservationForSdkCalls(string? reservationId) => IntentReservation.Use(reservationId);
 
     /// <summary>Whether attempts are journaled (<see cref="IntentJournalOptions.Enabled"/>, and a ledger store that keeps a journal).</summary>
     public bool Enabled => enabled && journal is not null;

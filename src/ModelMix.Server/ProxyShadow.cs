@@ -98,6 +98,8 @@ internal sealed class ProxyShadow : IAsyncDisposable
             options.BudgetStore = provider.GetRequiredService<IBudgetStore>();
         }
 
+        // A pair's shadow-budget hold settles in the ledger's transaction, to what the ledger holds for the pair.
+        options.SettlingLedger = recorder.Ledger as ISettlingLedger;
         var intents = provider.GetRequiredService<ProxyIntents>();
         var pairs = recorder.Ledger.Store as IShadowPairStore ?? throw new InvalidOperationException(
             $"{SectionName}: the ledger store ({recorder.Ledger.Store.GetType().Name}) cannot store shadow pairs.");
@@ -249,11 +251,16 @@ internal sealed class ProxyShadow : IAsyncDisposable
             ShadowPairId = pairId,
         };
 
-        // Journaled before it is sent (ProxyIntents.cs), at the worst case of the body sent; not on the runner's token:
-        // an intent made durable is followed by the call and its record.
+        // Stopping before anything was journaled or sent: nothing to record.
+        cancellationToken.ThrowIfCancellationRequested();
+        var worstCase = UsageEstimate.Unanswered(call.Body, call.Request.MaxTokens);
+
+        // Journaled before it is sent (ProxyIntents.cs), at the worst case of the body sent, against the pair's
+        // shadow-budget hold (IntentReservation, set by the runner); not on the runner's token: an intent made durable
+        // is followed by the call and its record.
         if (_intents.Enabled)
         {
-            await _intents.RegisterAsync(LedgerIntent.For(record, UsageEstimate.Unanswered(call.Body, call.Request.MaxTokens), null), CancellationToken.None);
+            await _intents.RegisterAsync(LedgerIntent.For(record, worstCase, IntentReservation.Current), CancellationToken.None);
             if (cancellationToken.IsCancellationRequested)
             {
                 // Stopping before the call was sent: its record (nothing consumed, nothing owed) completes the intent.
@@ -263,11 +270,29 @@ internal sealed class ProxyShadow : IAsyncDisposable
         }
 
         Message message;
+        string? upstreamRequestId;
         try
         {
-            message = await _sdk.Messages.Create(MessageCreateParams.FromRawUnchecked(headers, new Dictionary<string, JsonElement>(), body), cancellationToken);
+            // Through the raw response: the same call, and the upstream's request-id for the record.
+            using var response = await _sdk.WithRawResponse.Messages.Create(MessageCreateParams.FromRawUnchecked(headers, new Dictionary<string, JsonElement>(), body), cancellationToken);
+            upstreamRequestId = response.RequestID;
+            message = await response.Deserialize(cancellationToken);
         }
-        catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // A stop cancelled the call after it was sent: the API may bill it and no usage came back, so it is recorded
+            // at its worst case, as a call its client left (docs/ledger.md "Clients that hang up"), before the stop ends.
+            await _recorder.RecordAsync(record with
+            {
+                LatencyMs = (long)_time.GetElapsedTime(started).TotalMilliseconds,
+                Status = LedgerStatus.Failed,
+                ErrorType = "cancelled",
+                Usage = worstCase,
+                UsageEstimated = true,
+            }, CancellationToken.None);
+            throw;
+        }
+        catch (Exception exception)
         {
             var api = exception as AnthropicApiException;
             await _recorder.RecordAsync(record with
@@ -276,6 +301,7 @@ internal sealed class ProxyShadow : IAsyncDisposable
                 Status = api is null ? LedgerStatus.Failed : LedgerStatus.Error,
                 HttpStatus = api is null ? 0 : (int)api.StatusCode,
                 ErrorType = api is null ? "upstream_unreachable" : AnthropicError.TypeFor((int)api.StatusCode),
+                UpstreamRequestId = api?.RequestID,
             }, CancellationToken.None);
             throw;
         }
@@ -286,6 +312,7 @@ internal sealed class ProxyShadow : IAsyncDisposable
             LatencyMs = (long)_time.GetElapsedTime(started).TotalMilliseconds,
             Usage = usage,
             HttpStatus = 200,
+            UpstreamRequestId = upstreamRequestId,
         }, CancellationToken.None);
         var text = string.Concat(message.Content.Select(block => block.TryPickText(out var textBlock) ? textBlock!.Text : string.Empty));
         return new ShadowAnswer(text, usage, stored.Cost?.Total);

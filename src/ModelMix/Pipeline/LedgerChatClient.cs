@@ -305,12 +305,13 @@ public sealed class LedgerChatClient : DelegatingChatClient
     /// <summary>
     /// Hands the attempt's intent to <see cref="LedgerChatClientOptions.RegisterIntent"/> and waits for it (not on the
     /// caller's token: an intent made durable is followed by the attempt and its record, cancelled or not, so it never
-    /// outlives them). Worst case: the prompt estimated as for a cancelled call, and the output bound.
+    /// outlives them). Worst case: the prompt estimated as for a cancelled call, and the output bound. It counts against
+    /// the budget reservation in force for the flow (<see cref="IntentReservation"/>), if any.
     /// </summary>
     private Task RegisterIntentAsync(PendingAttempt attempt, IEnumerable<ChatMessage> messages, ChatOptions? options) =>
         _registerIntent is not { } register
             ? Task.CompletedTask
-            : register(LedgerIntent.For(attempt.Record, UsageEstimate.Unanswered(ChatRoutingRequest.From(messages, options).EstimatedInputTokens, MaxOutputTokensOf(options)), null), CancellationToken.None);
+            : register(LedgerIntent.For(attempt.Record, UsageEstimate.Unanswered(ChatRoutingRequest.From(messages, options).EstimatedInputTokens, MaxOutputTokensOf(options)), IntentReservation.Current), CancellationToken.None);
 
     /// <summary>Adds a recorded attempt to its request's scope and tags its span.</summary>
     private static void Observe(PendingAttempt attempt, LedgerRecord stored)

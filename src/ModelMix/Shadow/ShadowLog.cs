@@ -18,4 +18,10 @@ internal static partial class ShadowLog
 
     [LoggerMessage(EventId = 64, Level = LogLevel.Debug, Message = "Shadow queue full: pair {PairId} dropped")]
     public static partial void Dropped(ILogger logger, string pairId);
+
+    [LoggerMessage(EventId = 65, Level = LogLevel.Warning, Message = "Shadow jobs cancelled at stop did not end in time; their calls' intents, if journaled, are reconciled as outcome_unknown")]
+    public static partial void StopTimedOut(ILogger logger);
+
+    [LoggerMessage(EventId = 66, Level = LogLevel.Information, Message = "Shadow pair {PairId}: cancelled by the stop (its calls are recorded)")]
+    public static partial void Cancelled(ILogger logger, string pairId);
 }

@@ -62,6 +62,19 @@ public sealed class ShadowOptions
     /// <summary>Most shadow jobs running at once.</summary>
     public int MaxConcurrency { get; set; } = 2;
 
+    /// <summary>
+    /// How long a pair's hold on the shadow budget lasts before the budget sweep reclaims it (default 15 minutes; at
+    /// least one second). A hold is released when its pair ends; one left by a process that died is reclaimed after
+    /// this, charged what the ledger holds for the pair. Keep it above the candidate and judge calls' duration.
+    /// </summary>
+    public TimeSpan ReservationTtl { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>
+    /// How long stopping lets running shadow jobs finish (default 30 s; 0 to 10 minutes). Then their calls are cancelled,
+    /// and each cancelled call is still recorded (at its worst case: it was sent and may be billed) before the stop ends.
+    /// </summary>
+    public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Whether the prompt and both answers are stored with the pair (off by default: bodies are not stored).</summary>
     public bool StoreAnswers { get; set; }
 
@@ -70,6 +83,14 @@ public sealed class ShadowOptions
 
     /// <summary>The budget store for <see cref="DailyBudgetUsd"/> / <see cref="TotalBudgetUsd"/> (scope <c>shadow</c>); required when a cap is set.</summary>
     public IBudgetStore? BudgetStore { get; set; }
+
+    /// <summary>
+    /// The ledger the shadow calls are recorded in, when it settles budget holds in its own transaction
+    /// (<see cref="Ledger.ISettlingLedger.CanSettle"/>): a pair's shadow-budget hold is then settled to what the ledger
+    /// holds for the pair, so the shadow budget equals the ledger by construction (docs/ledger.md "Crash consistency").
+    /// Null: the hold is settled to the costs the runner read from the calls.
+    /// </summary>
+    public Ledger.ISettlingLedger? SettlingLedger { get; set; }
 
     /// <summary>The judge client (library door); when null the shadow stage's inner client is used.</summary>
     public IChatClient? JudgeClient { get; set; }
@@ -174,6 +195,16 @@ public sealed class ShadowOptions
         if (DailyBudgetUsd is <= 0 || TotalBudgetUsd is <= 0)
         {
             errors.Add($"{prefix}DailyBudgetUsd and {prefix}TotalBudgetUsd must be positive when set.");
+        }
+
+        if (ReservationTtl < TimeSpan.FromSeconds(1) || ReservationTtl > TimeSpan.FromDays(1))
+        {
+            errors.Add($"{prefix}ReservationTtl must be between 00:00:01 and 1.00:00:00 (got {ReservationTtl}).");
+        }
+
+        if (StopTimeout < TimeSpan.Zero || StopTimeout > TimeSpan.FromMinutes(10))
+        {
+            errors.Add($"{prefix}StopTimeout must be between 00:00:00 and 00:10:00 (got {StopTimeout}).");
         }
 
         if (QueueCapacity < 1 || MaxConcurrency < 1 || JudgeMaxOutputTokens < 1 || JudgeMaxChars < 100)

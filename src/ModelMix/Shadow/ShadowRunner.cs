@@ -28,8 +28,6 @@ public sealed class ShadowRunner : IAsyncDisposable
     /// <summary>The ledger policy of judge calls.</summary>
     public const string JudgePolicy = "shadow-judge";
 
-    private static readonly TimeSpan ReservationTtl = TimeSpan.FromMinutes(15);
-
     private readonly ShadowOptions _options;
     private readonly PriceBook _prices;
     private readonly IShadowPairStore _pairs;
@@ -189,17 +187,30 @@ public sealed class ShadowRunner : IAsyncDisposable
         return idle.WaitAsync(cancellationToken);
     }
 
-    /// <summary>Stops taking jobs, lets queued ones finish (up to 30 s), then cancels what is left.</summary>
+    /// <summary>
+    /// Stops taking jobs, lets queued ones finish (up to <see cref="ShadowOptions.StopTimeout"/>), then cancels what is
+    /// left and waits (as long again) for the cancelled jobs to record their calls and settle their holds.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
+        var workers = Task.WhenAll(_workers);
         try
         {
-            await Task.WhenAll(_workers).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            await workers.WaitAsync(_options.StopTimeout).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
             await _stopping.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                // A cancelled call is recorded before its job ends: waiting here keeps the ledger open for it.
+                await workers.WaitAsync(_options.StopTimeout + TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                ShadowLog.StopTimedOut(_logger);
+            }
         }
 
         _stopping.Dispose();
@@ -212,6 +223,10 @@ public sealed class ShadowRunner : IAsyncDisposable
             try
             {
                 await RunAsync(job, _stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                ShadowLog.Cancelled(_logger, job.PairId);
             }
             catch (Exception exception)
             {
@@ -241,7 +256,7 @@ public sealed class ShadowRunner : IAsyncDisposable
         if (_budgets is not null && _limits.Count > 0)
         {
             var worstCase = job.WorstCaseUsd(now) + (method == ShadowComparison.Judge ? JudgeWorstCaseUsd(live, now) : 0m);
-            var reserved = await _budgets.ReserveAsync(job.PairId, _limits, worstCase, now, ReservationTtl, cancellationToken).ConfigureAwait(false);
+            var reserved = await _budgets.ReserveAsync(job.PairId, _limits, worstCase, now, _options.ReservationTtl, cancellationToken).ConfigureAwait(false);
             if (reserved.Refusal is { } refusal)
             {
                 var until = BudgetPeriods.End(refusal.Limit.Window, now) ?? DateTimeOffset.MaxValue;
@@ -253,6 +268,10 @@ public sealed class ShadowRunner : IAsyncDisposable
 
             reservation = reserved.Reservation;
         }
+
+        // The candidate's and the judge's intents count against the pair's hold: one reconciled after its hold was
+        // reclaimed is still charged to the shadow budget (docs/ledger.md "Crash consistency").
+        IntentReservation.Use(reservation?.Id);
 
         decimal spent = 0m;
         try
@@ -305,7 +324,16 @@ public sealed class ShadowRunner : IAsyncDisposable
         {
             if (reservation is not null)
             {
-                await _budgets!.SettleAsync(reservation, spent, CancellationToken.None).ConfigureAwait(false);
+                if (_options.SettlingLedger is { CanSettle: true } ledger)
+                {
+                    // In the ledger's transaction, after the pair's records (a call cancelled by a stop included): the
+                    // shadow budget is charged exactly what the ledger holds for the pair.
+                    await ledger.SettleAsync(new ReservationSettlement(reservation.Id, reservation.RequestId), CancellationToken.None).ConfigureAwait(false);
+                }
+                else
+                {
+                    await _budgets!.SettleAsync(reservation, spent, CancellationToken.None).ConfigureAwait(false);
+                }
             }
         }
     }

@@ -41,6 +41,55 @@ public sealed class SdkCallIntentTests
     }
 
     [Fact]
+    public async Task The_cascade_verifiers_call_has_a_durable_intent_before_it_is_sent_and_until_it_is_recorded()
+    {
+        await using var harness = await ProxyHarness.StartAsync();
+        using var replies = new Cascade.TextReplies();
+        var release = new TaskCompletionSource();
+        var rating = replies.Message("{\"confidence\":0.95,\"reason\":\"complete\"}");
+        // The verifier's call is the one with a system prompt: when it reaches the fake, its intent must already be
+        // durable (it is read here, before the fake answers).
+        var intentsWhenTheVerifierArrived = new TaskCompletionSource<List<(string RoutedModel, long Attempt, long Streaming, long InputTokens, long OutputTokens, string? ShadowPairId)>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        harness.Fake.Responder = body =>
+        {
+            if (body["system"] is null)
+            {
+                return null; // the tier's answer
+            }
+
+            intentsWhenTheVerifierArrived.TrySetResult(ReadIntents(harness.DbPath));
+            return rating.WithHold(release.Task);
+        };
+        using var http = Client(harness);
+        var answered = http.SendAsync(Post("""{"model":"auto-cascade","max_tokens":100,"messages":[{"role":"user","content":"Which port ships fastest?"}]}"""));
+
+        try
+        {
+            var atArrival = await intentsWhenTheVerifierArrived.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.True(
+                atArrival.Exists(intent => intent.Attempt == 2 && intent.Streaming == 0 && intent.OutputTokens > 0), // the verifier is the request's attempt 2
+                "intents when the verifier's call arrived: " + string.Join("; ", atArrival));
+            await WaitUntilAsync(() => ReadIntents(harness.DbPath).Count == 1, "the tier's record to complete its intent");
+            var verifier = Assert.Single(ReadIntents(harness.DbPath));
+            Assert.Equal((2L, 0L), (verifier.Attempt, verifier.Streaming)); // the rating of the first tier's answer (attempt 1)
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+
+        using (var response = await answered)
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await WaitUntilAsync(() => ReadIntents(harness.DbPath).Count == 0, "the verifier's record to complete its intent");
+        var records = await harness.ReadLedgerAsync();
+        Assert.Equal(2, records.Count); // the tier's answer and the verifier's rating, each once
+        Assert.All(records, record => Assert.Equal("cascade", record.Policy));
+    }
+
+    [Fact]
     public async Task A_shadow_call_has_a_durable_intent_while_it_is_in_flight()
     {
         await using var harness = await ProxyHarness.StartAsync(settings =>
