@@ -15,7 +15,7 @@ namespace ModelMix.Server;
 /// streams its results as JSONL, <c>POST /v1/modelmix/batch/{id}/cancel</c> cancels it, and <c>POST /v1/messages</c> with <c>x-modelmix-batch: true</c> queues one request
 /// (202 Accepted). Same virtual-key auth as <c>/v1/messages</c>; a job is visible only to the key that created it.
 /// </summary>
-internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, MessagesForwarder forwarder, ProxyRouter router, AttemptRecorder recorder, TimeProvider time, BatchBudgets budgets, ProxyPromptCaching? caching = null)
+internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, AuthGate auth, ProxyRequestReader reader, ProxyRouter router, AttemptRecorder recorder, TimeProvider time, BatchBudgets budgets, ProxyPromptCaching? caching = null)
 {
     /// <summary>The request header that defers a <c>/v1/messages</c> call to the batch queue.</summary>
     public const string BatchHeader = "x-modelmix-batch";
@@ -78,13 +78,13 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
     {
         var requestId = ProxyRequestId.New();
         context.Response.Headers["x-modelmix-request-id"] = requestId;
-        var caller = await forwarder.AuthenticateAsync(context, requestId, MessagesForwarder.AnthropicDialect.Instance);
+        var caller = await auth.AuthenticateAsync(context, requestId, AnthropicDialect.Instance);
         if (caller is null)
         {
             return;
         }
 
-        var body = await forwarder.ReadBodyAsync(context, MessagesForwarder.AnthropicDialect.Instance);
+        var body = await reader.ReadBodyAsync(context, AnthropicDialect.Instance);
         if (body is null)
         {
             return;
@@ -272,7 +272,7 @@ internal sealed class BatchEndpoints(IBatchStore store, Batcher batcher, Message
     {
         var requestId = ProxyRequestId.New();
         context.Response.Headers["x-modelmix-request-id"] = requestId;
-        var caller = await forwarder.AuthenticateAsync(context, requestId, MessagesForwarder.AnthropicDialect.Instance);
+        var caller = await auth.AuthenticateAsync(context, requestId, AnthropicDialect.Instance);
         if (caller is null)
         {
             return null;

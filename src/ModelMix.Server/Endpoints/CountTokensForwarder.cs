@@ -9,21 +9,21 @@ namespace ModelMix.Server;
 /// <c>POST /v1/messages/count_tokens</c>: passed through to the upstream (a routing alias is first resolved to the
 /// model it would route to, so the count is the routed model's). Counting is free, so nothing is recorded.
 /// </summary>
-internal sealed class CountTokensForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, ProxyRouter router, AuthGate auth, MessagesForwarder forwarder)
+internal sealed class CountTokensForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, ProxyRouter router, AuthGate auth, ProxyRequestReader reader)
 {
     public async Task HandleAsync(HttpContext context)
     {
         var settings = options.Value;
         var requestId = ProxyRequestId.New();
         context.Response.Headers[ProxyRequestId.HeaderName] = requestId;
-        if (await auth.AuthenticateAsync(context, requestId, MessagesForwarder.AnthropicDialect.Instance) is null)
+        if (await auth.AuthenticateAsync(context, requestId, AnthropicDialect.Instance) is null)
         {
             return;
         }
 
         // The same reader as /v1/messages: ModelMix:MaxRequestBodyBytes is enforced while reading (413), not after
         // buffering whatever the client sent.
-        if (await forwarder.ReadBodyAsync(context, MessagesForwarder.AnthropicDialect.Instance) is not { } body)
+        if (await reader.ReadBodyAsync(context, AnthropicDialect.Instance) is not { } body)
         {
             return;
         }
@@ -70,7 +70,7 @@ internal sealed class CountTokensForwarder(IHttpClientFactory clients, IOptions<
             context.Response.Headers["x-modelmix-routed-model"] = decision.Model;
         }
 
-        using var upstream = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(settings.Upstream, "v1/messages/count_tokens").OriginalString + MessagesForwarder.QueryOf(context))) { Content = new ByteArrayContent(body) };
+        using var upstream = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(settings.Upstream, "v1/messages/count_tokens").OriginalString + ProxyRequestReader.QueryOf(context))) { Content = new ByteArrayContent(body) };
         upstream.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         upstream.Headers.TryAddWithoutValidation("anthropic-version", context.Request.Headers["anthropic-version"].ToString() is { Length: > 0 } version ? version : settings.DefaultAnthropicVersion);
         if (context.Request.Headers["anthropic-beta"].ToString() is { Length: > 0 } beta)
@@ -87,7 +87,7 @@ internal sealed class CountTokensForwarder(IHttpClientFactory clients, IOptions<
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
             timeout.CancelAfter(settings.UpstreamTimeout);
-            using var response = await clients.CreateClient(MessagesForwarder.HttpClientName).SendAsync(upstream, timeout.Token);
+            using var response = await clients.CreateClient(UpstreamSender.HttpClientName).SendAsync(upstream, timeout.Token);
             context.Response.StatusCode = (int)response.StatusCode;
             context.Response.ContentType = response.Content.Headers.ContentType?.ToString() ?? "application/json";
             if (response.Headers.TryGetValues("request-id", out var ids))

@@ -53,7 +53,7 @@ internal sealed class ModelsEndpoint(PriceBook prices, ProxyRouter router, AuthG
 
     /// <summary>Once virtual keys exist, listing models needs one too (the same gate as the messages endpoint).</summary>
     private async Task<bool> AuthenticatedAsync(HttpContext context) =>
-        await auth.AuthenticateAsync(context, ProxyRequestId.New(), MessagesForwarder.AnthropicDialect.Instance) is not null;
+        await auth.AuthenticateAsync(context, ProxyRequestId.New(), AnthropicDialect.Instance) is not null;
 
     private List<ModelListing> AllModels()
     {

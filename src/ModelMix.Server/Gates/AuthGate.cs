@@ -18,7 +18,7 @@ internal sealed class AuthGate(IKeyStore keys, AuthBinding binding, TimeProvider
     private long _openUntil;
 
     /// <summary>The caller, or null after a 401 was written.</summary>
-    public async ValueTask<AuthCaller?> AuthenticateAsync(HttpContext context, string requestId, MessagesForwarder.IClientDialect dialect)
+    public async ValueTask<AuthCaller?> AuthenticateAsync(HttpContext context, string requestId, IClientDialect dialect)
     {
         var presented = Presented(context.Request.Headers);
         if (presented is not null && await keys.AuthenticateAsync(presented, context.RequestAborted) is { } key)

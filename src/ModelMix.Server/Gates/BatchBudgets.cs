@@ -45,7 +45,7 @@ internal sealed class BatchBudgets(BudgetGate gate, IBudgetStore store, AttemptR
             },
             sessionId,
             jobId,
-            MessagesForwarder.AnthropicDialect.Instance,
+            AnthropicDialect.Instance,
             HoldTtl);
         if (hold is null)
         {

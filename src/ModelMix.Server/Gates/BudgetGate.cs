@@ -23,7 +23,7 @@ internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<
     private readonly ISettlingLedger? _settling = store is SqliteBudgetStore or Postgres.PostgresBudgetStore && ledger is ISettlingLedger { CanSettle: true } settling ? settling : null;
 
     /// <summary>The hold to settle when the request is over, or null after a 429 (or 400) was written.</summary>
-    public ValueTask<BudgetHold?> ReserveAsync(HttpContext context, AuthCaller caller, string model, byte[] body, long maxTokens, string? sessionId, string requestId, MessagesForwarder.IClientDialect dialect) =>
+    public ValueTask<BudgetHold?> ReserveAsync(HttpContext context, AuthCaller caller, string model, byte[] body, long maxTokens, string? sessionId, string requestId, IClientDialect dialect) =>
         Limits(caller, sessionId) is { } limits
             ? ReserveWithinAsync(context, caller.KeyId, model, limits, WorstCase(model, body, maxTokens), requestId, dialect, ttl: null)
             : ValueTask.FromResult<BudgetHold?>(new BudgetHold(caller.KeyId)); // no budget applies: nothing to price or hold
@@ -37,13 +37,13 @@ internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<
     /// <paramref name="model"/> names what it prices in the 400 written when it has no price in force;
     /// <paramref name="ttl"/> overrides <see cref="ProxyOptions.ReservationTtl"/> (a batch job holds for its 24 h window).
     /// </summary>
-    public ValueTask<BudgetHold?> ReserveAsync(HttpContext context, AuthCaller caller, string model, Func<PriceBook, DateTimeOffset, decimal> worstCase, string? sessionId, string requestId, MessagesForwarder.IClientDialect dialect, TimeSpan? ttl = null) =>
+    public ValueTask<BudgetHold?> ReserveAsync(HttpContext context, AuthCaller caller, string model, Func<PriceBook, DateTimeOffset, decimal> worstCase, string? sessionId, string requestId, IClientDialect dialect, TimeSpan? ttl = null) =>
         Limits(caller, sessionId) is { } limits
             ? ReserveWithinAsync(context, caller.KeyId, model, limits, worstCase, requestId, dialect, ttl)
             : ValueTask.FromResult<BudgetHold?>(new BudgetHold(caller.KeyId));
 
     /// <summary>Prices the worst case and reserves it within <paramref name="limits"/>; null after a 429 (or 400) was written.</summary>
-    private async ValueTask<BudgetHold?> ReserveWithinAsync(HttpContext context, string? keyId, string model, List<BudgetLimit> limits, Func<PriceBook, DateTimeOffset, decimal> worstCase, string requestId, MessagesForwarder.IClientDialect dialect, TimeSpan? ttl)
+    private async ValueTask<BudgetHold?> ReserveWithinAsync(HttpContext context, string? keyId, string model, List<BudgetLimit> limits, Func<PriceBook, DateTimeOffset, decimal> worstCase, string requestId, IClientDialect dialect, TimeSpan? ttl)
     {
         var now = time.GetUtcNow();
         decimal amount;

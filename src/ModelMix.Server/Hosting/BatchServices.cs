@@ -30,7 +30,7 @@ internal static class BatchServices
         services.AddSingleton(provider =>
         {
             var options = provider.GetRequiredService<IOptions<ProxyOptions>>().Value;
-            var http = provider.GetRequiredService<IHttpClientFactory>().CreateClient(MessagesForwarder.HttpClientName);
+            var http = provider.GetRequiredService<IHttpClientFactory>().CreateClient(UpstreamSender.HttpClientName);
             var api = new MessageBatchesClient(http, options.Upstream, options.UpstreamApiKey, options.DefaultAnthropicVersion);
             var batcher = new Batcher(
                 provider.GetRequiredService<IBatchStore>(),

@@ -133,7 +133,7 @@ public static class ProxyApplication
         return app;
     }
 
-    /// <summary>Registers the proxy's services: options, price book, ledger, upstream client, forwarder.</summary>
+    /// <summary>Registers the proxy's services: options, price book, ledger, upstream client, the pipeline's steps and the doors.</summary>
     public static void AddServices(IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<ProxyOptions>()
@@ -180,10 +180,10 @@ public static class ProxyApplication
         services.AddSingleton(provider => ProxyCascadeSettings.Load(configuration, provider.GetRequiredService<PriceBook>()));
         services.AddSingleton(provider => new ProxyRouter(configuration, provider.GetRequiredService<PriceBook>(), MetaRouterClassifier(provider), provider.GetRequiredService<ProxyCascadeSettings>()));
         services.AddSingleton(provider => ActivatorUtilities.CreateInstance<ProxyCascade>(provider, CascadeVerifier(provider))); // the auto-cascade alias (ProxyCascade.cs)
-        services.AddHttpClient(MessagesForwarder.HttpClientName, (provider, client) =>
+        services.AddHttpClient(UpstreamSender.HttpClientName, (provider, client) =>
             {
                 client.Timeout = Timeout.InfiniteTimeSpan;
-                client.DefaultRequestHeaders.UserAgent.ParseAdd(MessagesForwarder.UserAgent);
+                client.DefaultRequestHeaders.UserAgent.ParseAdd(UpstreamSender.UserAgent);
             })
             .RemoveAllLoggers() // the ledger records every attempt; per-request handler logging only costs CPU on the hot path
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
@@ -200,6 +200,15 @@ public static class ProxyApplication
         ProxyLoopGuard.AddServices(services, configuration); // ModelMix:LoopGuard, likewise
         ProxyGuards.AddServices(services, configuration); // ModelMix:TierDrift, likewise
         ProxyPromptCaching.AddServices(services, configuration); // ModelMix:Caching: breakpoints, cache-aware routing, miss metric
+        // The pipeline's steps (docs/architecture.md): body, guard, record, send, cooldown/fallback, relay, then the
+        // pipeline that orders them, and the doors that enter it.
+        services.AddSingleton<ProxyRequestReader>();
+        services.AddSingleton<LoopGuardGate>();
+        services.AddSingleton<AttemptLedger>();
+        services.AddSingleton<UpstreamSender>();
+        services.AddSingleton<FallbackSender>();
+        services.AddSingleton<AnswerRelay>();
+        services.AddSingleton<ProxyPipeline>();
         services.AddSingleton<MessagesForwarder>();
         services.AddSingleton<CountTokensForwarder>();
         services.AddSingleton<ModelsEndpoint>();

@@ -16,7 +16,7 @@ internal static class AnswerHeaders
     /// <summary>The longest route reason sent in a header; longer ones are cut with an ellipsis.</summary>
     internal const int MaxReasonLength = 512;
 
-    public static void Apply(HttpResponse response, MessagesForwarder.Route route, UpstreamResult result)
+    public static void Apply(HttpResponse response, Route route, UpstreamResult result)
     {
         if (response.HasStarted)
         {

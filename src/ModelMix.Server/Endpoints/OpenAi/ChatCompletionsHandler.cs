@@ -8,14 +8,12 @@ namespace ModelMix.Server.OpenAi;
 /// </summary>
 internal sealed class ChatCompletionsHandler
 {
-    private readonly MessagesForwarder _forwarder;
+    private readonly OpenAiDoorSteps _steps;
     private readonly TimeProvider _time;
-    private readonly ProxyRouter _router;
 
-    public ChatCompletionsHandler(MessagesForwarder forwarder, ProxyRouter router, TimeProvider time)
+    public ChatCompletionsHandler(AuthGate auth, ProxyRequestReader reader, ProxyRouter router, ProxyPipeline pipeline, TimeProvider time)
     {
-        _forwarder = forwarder;
-        _router = router;
+        _steps = new(auth, reader, router, pipeline);
         _time = time;
     }
 
@@ -23,7 +21,7 @@ internal sealed class ChatCompletionsHandler
     public Task HandleAsync(HttpContext context)
     {
         var created = _time.GetUtcNow().ToUnixTimeSeconds();
-        return OpenAiDoor.ServeAsync(context, _forwarder, _router, new OpenAiDialect(includeUsage: false, created), (body, dropSampling) =>
+        return OpenAiDoor.ServeAsync(context, _steps, new OpenAiDialect(includeUsage: false, created), (body, dropSampling) =>
         {
             var translated = OpenAiRequestTranslator.Translate(body, dropSampling);
             return (translated.AnthropicBody, new OpenAiDialect(translated.IncludeUsage, created));

@@ -6,7 +6,7 @@ namespace ModelMix.Server.OpenAi;
 /// Writes the answers of one Chat Completions request in the OpenAI API's format: messages as <c>chat.completion</c>,
 /// streams as <c>chat.completion.chunk</c> events, errors as <c>{"error":{…}}</c> with OpenAI statuses.
 /// </summary>
-internal sealed class OpenAiDialect : MessagesForwarder.IClientDialect
+internal sealed class OpenAiDialect : IClientDialect
 {
     private readonly bool _includeUsage;
     private readonly long _created;
@@ -70,5 +70,5 @@ internal sealed class OpenAiDialect : MessagesForwarder.IClientDialect
     }
 
     /// <inheritdoc />
-    public MessagesForwarder.IStreamTranslator CreateStreamTranslator() => new OpenAiStreamTranslator(_includeUsage, _created);
+    public IStreamTranslator CreateStreamTranslator() => new OpenAiStreamTranslator(_includeUsage, _created);
 }

@@ -5,7 +5,7 @@ namespace ModelMix.Server.OpenAi;
 /// <summary>
 /// What both OpenAI endpoints do around their translation: stamp the request id, authenticate the virtual key, read the
 /// body, translate it (a 400 in OpenAI's shape when it cannot be), check the Messages body, and hand it to
-/// <see cref="MessagesForwarder.ForwardAsync"/> with the endpoint's dialect.
+/// <see cref="ProxyPipeline.ForwardAsync"/> with the endpoint's dialect.
 /// </summary>
 internal static class OpenAiDoor
 {
@@ -13,7 +13,7 @@ internal static class OpenAiDoor
     private const string SamplingRemovedVersion = "2026-10-21";
 
     /// <summary>Translates a body; <c>dropSampling</c> is true under an <c>anthropic-version</c> that removed the sampling parameters.</summary>
-    public delegate (byte[] AnthropicBody, MessagesForwarder.IClientDialect Dialect) Translation(byte[] body, bool dropSampling);
+    public delegate (byte[] AnthropicBody, IClientDialect Dialect) Translation(byte[] body, bool dropSampling);
 
     /// <summary>
     /// Stamps a new request id on the response: <c>x-modelmix-request-id</c>, and <c>x-request-id</c> where OpenAI's SDKs
@@ -28,26 +28,26 @@ internal static class OpenAiDoor
     }
 
     /// <summary>Serves one request; <paramref name="errors"/> writes the errors met before the translation.</summary>
-    public static async Task ServeAsync(HttpContext context, MessagesForwarder forwarder, ProxyRouter router, MessagesForwarder.IClientDialect errors, Translation translate)
+    public static async Task ServeAsync(HttpContext context, OpenAiDoorSteps steps, IClientDialect errors, Translation translate)
     {
         var requestId = Start(context);
 
         // Virtual keys: the same gate as /v1/messages, answering 401 in OpenAI's shape.
-        var caller = await forwarder.AuthenticateAsync(context, requestId, errors);
+        var caller = await steps.Auth.AuthenticateAsync(context, requestId, errors);
         if (caller is null)
         {
             return;
         }
 
-        var body = await forwarder.ReadBodyAsync(context, errors);
+        var body = await steps.Reader.ReadBodyAsync(context, errors);
         if (body is null)
         {
             return;
         }
 
         // Versions are dates, so they compare as strings.
-        var dropSampling = string.CompareOrdinal(forwarder.AnthropicVersionOf(context), SamplingRemovedVersion) >= 0;
-        (byte[] AnthropicBody, MessagesForwarder.IClientDialect Dialect) translated;
+        var dropSampling = string.CompareOrdinal(steps.Reader.AnthropicVersionOf(context), SamplingRemovedVersion) >= 0;
+        (byte[] AnthropicBody, IClientDialect Dialect) translated;
         try
         {
             translated = translate(body, dropSampling);
@@ -64,7 +64,10 @@ internal static class OpenAiDoor
             return;
         }
 
-        var (anthropicBody, canonical) = router.WithCatalogName(translated.AnthropicBody, request!); // one spelling per model
-        await forwarder.ForwardAsync(context, requestId, anthropicBody, canonical, translated.Dialect, caller);
+        var (anthropicBody, canonical) = steps.Router.WithCatalogName(translated.AnthropicBody, request!); // one spelling per model
+        await steps.Pipeline.ForwardAsync(context, requestId, anthropicBody, canonical, translated.Dialect, caller);
     }
 }
+
+/// <summary>The shared steps both OpenAI endpoints run: the key check, the body read, the model's catalog spelling, the pipeline.</summary>
+internal sealed record OpenAiDoorSteps(AuthGate Auth, ProxyRequestReader Reader, ProxyRouter Router, ProxyPipeline Pipeline);

@@ -9,7 +9,7 @@ namespace ModelMix.Server.OpenAi;
 /// <c>message_delta</c>, then (with <c>stream_options.include_usage</c>) a usage chunk and <c>data: [DONE]</c> at
 /// <c>message_stop</c>. An <c>error</c> event becomes <c>data: {"error":{…}}</c>, which ends the stream.
 /// </summary>
-internal sealed class OpenAiStreamTranslator : MessagesForwarder.IStreamTranslator
+internal sealed class OpenAiStreamTranslator : IStreamTranslator
 {
     private readonly SseEventReader _events = new();
     private readonly Dictionary<long, int> _toolIndexByBlock = [];

@@ -7,7 +7,7 @@ namespace ModelMix.Server.OpenAi;
 /// Writes the answers of one Responses API request in OpenAI's format: messages as a <c>response</c> object, streams as
 /// the Responses streaming events, errors as <c>{"error":{…}}</c> with OpenAI statuses (as on <c>/v1/chat/completions</c>).
 /// </summary>
-internal sealed class ResponsesDialect : MessagesForwarder.IClientDialect
+internal sealed class ResponsesDialect : IClientDialect
 {
     private readonly long _createdAt;
     private readonly JsonObject _echo;
@@ -29,5 +29,5 @@ internal sealed class ResponsesDialect : MessagesForwarder.IClientDialect
         OpenAiDialect.WriteBufferedAsync(context, result, message => ResponsesResponseTranslator.Translate(message, _createdAt, _echo));
 
     /// <inheritdoc />
-    public MessagesForwarder.IStreamTranslator CreateStreamTranslator() => new ResponsesStreamTranslator(_createdAt, _echo);
+    public IStreamTranslator CreateStreamTranslator() => new ResponsesStreamTranslator(_createdAt, _echo);
 }

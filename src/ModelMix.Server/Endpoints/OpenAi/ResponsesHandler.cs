@@ -11,15 +11,13 @@ namespace ModelMix.Server.OpenAi;
 /// </summary>
 internal sealed class ResponsesHandler
 {
-    private readonly MessagesForwarder _forwarder;
+    private readonly OpenAiDoorSteps _steps;
     private readonly PriceBook _catalog;
     private readonly TimeProvider _time;
-    private readonly ProxyRouter _router;
 
-    public ResponsesHandler(MessagesForwarder forwarder, ProxyRouter router, PriceBook catalog, TimeProvider time)
+    public ResponsesHandler(AuthGate auth, ProxyRequestReader reader, ProxyRouter router, ProxyPipeline pipeline, PriceBook catalog, TimeProvider time)
     {
-        _forwarder = forwarder;
-        _router = router;
+        _steps = new(auth, reader, router, pipeline);
         _catalog = catalog;
         _time = time;
     }
@@ -28,7 +26,7 @@ internal sealed class ResponsesHandler
     public Task HandleAsync(HttpContext context)
     {
         var createdAt = _time.GetUtcNow().ToUnixTimeSeconds();
-        return OpenAiDoor.ServeAsync(context, _forwarder, _router, new ResponsesDialect(createdAt, []), (body, dropSampling) =>
+        return OpenAiDoor.ServeAsync(context, _steps, new ResponsesDialect(createdAt, []), (body, dropSampling) =>
         {
             var translated = ResponsesRequestTranslator.Translate(body, dropSampling, _catalog);
             return (translated.AnthropicBody, new ResponsesDialect(createdAt, translated.Echo));
@@ -43,7 +41,7 @@ internal sealed class ResponsesHandler
     public async Task RefuseStatefulAsync(HttpContext context)
     {
         var requestId = OpenAiDoor.Start(context);
-        if (await _forwarder.AuthenticateAsync(context, requestId, new ResponsesDialect(0, [])) is null)
+        if (await _steps.Auth.AuthenticateAsync(context, requestId, new ResponsesDialect(0, [])) is null)
         {
             return;
         }

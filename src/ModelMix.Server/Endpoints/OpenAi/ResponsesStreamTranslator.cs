@@ -16,7 +16,7 @@ namespace ModelMix.Server.OpenAi;
 /// the whole response and its usage. An upstream <c>error</c> event, or a stream the proxy cannot finish, becomes an
 /// <c>error</c> event and <c>response.failed</c>. There is no <c>[DONE]</c> in this API.
 /// </summary>
-internal sealed class ResponsesStreamTranslator : MessagesForwarder.IStreamTranslator
+internal sealed class ResponsesStreamTranslator : IStreamTranslator
 {
     private readonly SseEventReader _events = new();
     private readonly Dictionary<long, ResponseBuilder.OutputItem> _itemByBlock = [];

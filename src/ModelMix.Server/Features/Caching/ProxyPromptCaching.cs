@@ -15,7 +15,7 @@ namespace ModelMix.Server;
 
 /// <summary>
 /// Prompt caching at the proxy door (<c>/v1/messages</c>, <c>/v1/chat/completions</c> and <c>/v1/responses</c>, which share
-/// <see cref="MessagesForwarder.ForwardAsync"/>): after routing, keeps a cache-warm session on its model unless
+/// <see cref="ProxyPipeline.ForwardAsync"/>): after routing, keeps a cache-warm session on its model unless
 /// switching pays (<see cref="CacheAwareRouting"/>), adds <c>cache_control</c> breakpoints for the routed model
 /// (<see cref="CacheBreakpointPlanner.ApplyUtf8"/>, byte-faithful), and after each answered attempt records the
 /// session's warm prefix and reports silent non-caching (<see cref="PromptCacheMissMonitor"/>).

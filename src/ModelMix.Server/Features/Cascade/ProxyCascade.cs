@@ -29,7 +29,7 @@ namespace ModelMix.Server;
 /// before anything reaches the client (its confidence is needed first); if it is kept, its events are replayed byte for
 /// byte. The last tier the request can reach streams live, unrated. A failed verifier call counts as
 /// <see cref="CascadeOptions.MissingConfidence"/> (0 by default: the request escalates). A tier that fails after the
-/// forwarder's retries (429, 529, 5xx, a timeout, unreachable) escalates to the next tier with a reason that says so; the
+/// sender's retries (429, 529, 5xx, a timeout, unreachable) escalates to the next tier with a reason that says so; the
 /// last reachable tier's failure ends the request as a plain forward's would.
 /// </remarks>
 internal sealed partial class ProxyCascade
@@ -44,10 +44,18 @@ internal sealed partial class ProxyCascade
     private readonly ChatResponseFormat _ratingFormat;
     private readonly ModelFit _fit;
     private readonly AttemptTimeouts _idleTimeouts = new(); // each buffered tier stream's idle clock
+    private readonly ProxyRequestReader _reader;
+    private readonly UpstreamSender _sender;
+    private readonly AttemptLedger _ledger;
+    private readonly AnswerRelay _relay;
 
     /// <summary>Creates the cascade; <paramref name="verifier"/> is the SDK over the upstream, wrapped with the ledger stage.</summary>
-    public ProxyCascade(ProxyCascadeSettings settings, IChatClient verifier, AttemptRecorder recorder, BudgetGate budgets, IOptions<ProxyOptions> options, TimeProvider time, ILogger<ProxyCascade> logger)
+    public ProxyCascade(ProxyCascadeSettings settings, IChatClient verifier, AttemptRecorder recorder, BudgetGate budgets, IOptions<ProxyOptions> options, TimeProvider time, ILogger<ProxyCascade> logger, ProxyRequestReader reader, UpstreamSender sender, AttemptLedger ledger, AnswerRelay relay)
     {
+        _reader = reader;
+        _sender = sender;
+        _ledger = ledger;
+        _relay = relay;
         _settings = settings;
         _verifier = verifier;
         _recorder = recorder;
@@ -72,7 +80,7 @@ internal sealed partial class ProxyCascade
     public bool Handles(string model) => string.Equals(model, _settings.Alias, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Runs the cascade for one checked request and writes the kept answer (or the failure) in <paramref name="dialect"/>.</summary>
-    public async Task RunAsync(MessagesForwarder forwarder, HttpContext context, string requestId, byte[] body, MessagesRequest request, MessagesForwarder.IClientDialect dialect, AuthCaller caller, string? sessionId, string? taskLabel, ClientHangups.CallWatch watch)
+    public async Task RunAsync(HttpContext context, string requestId, byte[] body, MessagesRequest request, IClientDialect dialect, AuthCaller caller, string? sessionId, string? taskLabel, ClientHangups.CallWatch watch)
     {
         var aborted = context.RequestAborted;
         var options = _settings.Options;
@@ -103,19 +111,19 @@ internal sealed partial class ProxyCascade
             var (name, model) = tiers[tier];
             var final = tier == reachable - 1;
             path.Add(name);
-            var route = new MessagesForwarder.Route(model, options.PolicyName, reason, escalatedFrom);
-            var call = forwarder.CascadeCall(context, requestId, request, RequestBodyRewriter.ReplaceModel(body, model), route, sessionId, taskLabel, budget, watch);
+            var route = new Route(model, options.PolicyName, reason, escalatedFrom);
+            var call = _reader.NewCall(context, requestId, request, RequestBodyRewriter.ReplaceModel(body, model), route, sessionId, taskLabel, budget, watch);
             UpstreamResult? result = null;
             string? tierFailure = null;
             try
             {
-                result = await forwarder.CascadeSendAsync(call, attempts);
+                result = await _sender.SendAsync(call, attempts);
             }
             catch (Exception exception) when (exception is HttpRequestException or UpstreamTimeoutException)
             {
                 if (final)
                 {
-                    await forwarder.WriteUpstreamFailureAsync(context, exception, dialect, requestId);
+                    await _sender.WriteFailureAsync(context, exception, dialect, requestId);
                     return;
                 }
 
@@ -150,7 +158,7 @@ internal sealed partial class ProxyCascade
             // An error that outlived the retries, or the last reachable tier's stream: relayed as a plain forward relays it.
             if (result.Status is < 200 or >= 300 || (final && result.OpenStream is not null))
             {
-                await forwarder.RelayAsync(context, call, result, dialect);
+                await _relay.RelayAsync(context, call, result, dialect);
                 return;
             }
 
@@ -160,7 +168,7 @@ internal sealed partial class ProxyCascade
                 byte[]? events = null;
                 if (result.OpenStream is { } stream)
                 {
-                    var (read, failed, cut) = await BufferStreamAsync(forwarder, call, result, stream, watch);
+                    var (read, failed, cut) = await BufferStreamAsync(call, result, stream, watch);
                     if (watch.ClientGone)
                     {
                         return; // the tier's stream was read to its end and recorded; nothing more is paid for
@@ -268,7 +276,7 @@ internal sealed partial class ProxyCascade
     /// It runs under the watch's upstream token: a client that leaves meanwhile does not stop the read (the API bills
     /// the stream), and an idle upstream is cut after <see cref="ProxyOptions.StreamIdleTimeout"/> as a relayed one is.
     /// </summary>
-    private async Task<(byte[] Events, bool Failed, string? Cut)> BufferStreamAsync(MessagesForwarder forwarder, MessagesForwarder.CallContext call, UpstreamResult result, HttpResponseMessage upstream, ClientHangups.CallWatch watch)
+    private async Task<(byte[] Events, bool Failed, string? Cut)> BufferStreamAsync(CallContext call, UpstreamResult result, HttpResponseMessage upstream, ClientHangups.CallWatch watch)
     {
         using var buffer = new MemoryStream();
         string? cut = null;
@@ -317,7 +325,7 @@ internal sealed partial class ProxyCascade
         }
 
         var usage = tap.UsageOrEstimate(out var estimated);
-        var record = await _recorder.RecordAsync(forwarder.CascadeRecord(call, result) with
+        var record = await _recorder.RecordAsync(_ledger.NewRecord(call, result) with
         {
             UpstreamRequestId = HeaderValue(result.Headers, "request-id"),
             ResponseModel = tap.Model,
@@ -333,9 +341,9 @@ internal sealed partial class ProxyCascade
     }
 
     /// <summary>Replays a stream read to its end, byte for byte (or through the dialect's translator), ending a cut one with an error event.</summary>
-    private static async Task ReplayStreamAsync(HttpContext context, UpstreamResult result, byte[] events, MessagesForwarder.IClientDialect dialect, string? cut)
+    private static async Task ReplayStreamAsync(HttpContext context, UpstreamResult result, byte[] events, IClientDialect dialect, string? cut)
     {
-        var response = MessagesForwarder.StartStreamResponse(context, result);
+        var response = AnswerRelay.StartStreamResponse(context, result);
         var translator = dialect.CreateStreamTranslator();
         try
         {

@@ -67,7 +67,7 @@ internal sealed class ProxyRouter
 
         if (cascade is not null)
         {
-            // Listed like any alias (GET /v1/models, error messages). MessagesForwarder hands its requests to
+            // Listed like any alias (GET /v1/models, error messages). ProxyPipeline hands its requests to
             // ProxyCascade before routing, so this policy (the first tier) only describes where the cascade starts.
             _aliases[cascade.Alias] = new DefaultPolicy(cascade.Tiers[0].Model, prices, name: cascade.Options.PolicyName);
         }

@@ -130,7 +130,7 @@ internal sealed class ProxyShadow : IAsyncDisposable
     public static StreamCapture? CaptureFor(string? pairId, bool streaming) => pairId is not null && streaming ? new StreamCapture() : null;
 
     /// <summary>Hands a relayed answer of a sampled request to the runner (a queue write; everything else runs in the background).</summary>
-    public void Submit(MessagesForwarder.CallContext call, UpstreamResult result)
+    public void Submit(CallContext call, UpstreamResult result)
     {
         if (call.ShadowPairId is not { } pairId)
         {
@@ -161,7 +161,7 @@ internal sealed class ProxyShadow : IAsyncDisposable
         _sdk.Dispose();
     }
 
-    private ShadowLiveAnswer ReadLive(MessagesForwarder.CallContext call, byte[] bytes, bool streamed, int status, DateTimeOffset startedAt)
+    private ShadowLiveAnswer ReadLive(CallContext call, byte[] bytes, bool streamed, int status, DateTimeOffset startedAt)
     {
         var prompt = call.Request.Features.Text.ToString();
         if (status != 200)
@@ -197,7 +197,7 @@ internal sealed class ProxyShadow : IAsyncDisposable
         return new ShadowLiveAnswer(call.Route.Model, answer.Text, usage, cost, prompt, skip);
     }
 
-    private async Task<ShadowAnswer> CallCandidateAsync(MessagesForwarder.CallContext call, string pairId, CancellationToken cancellationToken)
+    private async Task<ShadowAnswer> CallCandidateAsync(CallContext call, string pairId, CancellationToken cancellationToken)
     {
         var body = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
         using (var document = JsonDocument.Parse(call.Body))
