@@ -12,7 +12,7 @@ namespace ModelMix.Server;
 internal sealed class MessagesForwarder(AuthGate auth, ProxyRequestReader reader, ProxyRouter router, ProxyPipeline pipeline, IServiceProvider services)
 {
     // Taken from the root provider when first needed (not through HttpContext.RequestServices, which opens a DI scope per request).
-    private readonly Lazy<BatchEndpoints> _batches = new(services.GetRequiredService<BatchEndpoints>);
+    private readonly Lazy<BatchQueue> _batches = new(services.GetRequiredService<BatchQueue>);
 
     /// <summary>Handles one <c>POST /v1/messages</c> request.</summary>
     public async Task HandleAsync(HttpContext context)
@@ -43,9 +43,9 @@ internal sealed class MessagesForwarder(AuthGate auth, ProxyRequestReader reader
 
         (body, request) = router.WithCatalogName(body, request!); // one spelling per model (CLAUDE-HAIKU-4-5 → claude-haiku-4-5)
 
-        if (BatchEndpoints.Wants(context))
+        if (BatchQueue.Wants(context))
         {
-            // x-modelmix-batch: true — queued for the Message Batches API, answered 202 with the job (BatchEndpoints.cs).
+            // x-modelmix-batch: true — queued for the Message Batches API, answered 202 with the job (BatchQueue.cs).
             await _batches.Value.EnqueueSingleAsync(context, requestId, body, request!, caller);
             return;
         }

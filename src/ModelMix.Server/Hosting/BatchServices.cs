@@ -43,6 +43,7 @@ internal static class BatchServices
             return batcher;
         });
         services.AddSingleton<BatchBudgets>();
+        services.AddSingleton<BatchQueue>();
         services.AddSingleton<BatchEndpoints>();
         services.AddHostedService<BatcherService>();
         return services;

@@ -38,7 +38,7 @@ internal sealed class ProxyPipeline
     // exists only when configured). Not through HttpContext.RequestServices, which opens a DI scope per request.
     private readonly Lazy<ProxyCascade?> _cascade;
     private readonly Lazy<ProxyShadow?> _shadow;
-    private readonly Lazy<BatchEndpoints> _batches;
+    private readonly Lazy<BatchQueue> _batches;
     private readonly Lazy<ProxyRefusals?> _refusals;
     private readonly ClientHangups _hangups;
 
@@ -48,7 +48,7 @@ internal sealed class ProxyPipeline
         _cascade = new(() => services.GetService<ProxyCascade>());
         _refusals = new(() => services.GetService<ProxyRefusals>());
         _shadow = new(() => services.GetService<ProxyShadow>());
-        _batches = new(services.GetRequiredService<BatchEndpoints>);
+        _batches = new(services.GetRequiredService<BatchQueue>);
         _caching = caching;
         _loopGuard = loopGuard;
         _drift = guards.TierDrift;
@@ -115,9 +115,9 @@ internal sealed class ProxyPipeline
                 ? await ProxyRouter.DecideAsync(policy!, features, watch.Token)
                 : await RoutingCallCharger.DecideAsync(held, policy!, features, watch.Token); // a paid routing call runs on if the client leaves
             decision = _router.Fit.Fit(decision, features); // never a model that would reject the request as it is (ModelFit)
-            if (decision.Batch && dialect is AnthropicDialect && !request.Stream && !BatchEndpoints.RefusesBatch(context))
+            if (decision.Batch && dialect is AnthropicDialect && !request.Stream && !BatchQueue.RefusesBatch(context))
             {
-                // A routing rule with "batch": true — queued for the Message Batches API, answered 202 (BatchEndpoints.cs).
+                // A routing rule with "batch": true — queued for the Message Batches API, answered 202 (BatchQueue.cs).
                 await _batches.Value.EnqueueDecidedAsync(context, requestId, body, request, caller, decision);
                 return;
             }
