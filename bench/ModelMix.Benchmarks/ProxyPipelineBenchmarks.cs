@@ -49,7 +49,7 @@ public class ProxyPipelineBenchmarks
         builder.Logging.ClearProviders();
         ProxyApplication.AddServices(builder.Services, builder.Configuration);
         var answer = _answer;
-        builder.Services.AddHttpClient(MessagesForwarder.HttpClientName).ConfigurePrimaryHttpMessageHandler(() => new InstantUpstream(answer));
+        builder.Services.AddHttpClient(UpstreamSender.HttpClientName).ConfigurePrimaryHttpMessageHandler(() => new InstantUpstream(answer));
         _app = builder.Build();
         await _app.StartAsync();
         _forwarder = _app.Services.GetRequiredService<MessagesForwarder>();

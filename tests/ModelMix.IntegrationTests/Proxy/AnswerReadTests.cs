@@ -3,7 +3,7 @@ using ModelMix.Server;
 
 namespace ModelMix.IntegrationTests.Proxy;
 
-/// <summary>How the proxy reads a buffered upstream answer (MessagesForwarder.ReadAnswerAsync).</summary>
+/// <summary>How the proxy reads a buffered upstream answer (UpstreamSender.ReadAnswerAsync).</summary>
 public sealed class AnswerReadTests
 {
     private static readonly byte[] Answer = Encoding.UTF8.GetBytes("""{"type":"message","content":[{"type":"text","text":"héllo"}]}""");
@@ -14,7 +14,7 @@ public sealed class AnswerReadTests
         using var content = new StreamContent(new MemoryStream(Answer));
         content.Headers.ContentLength = Answer.Length;
 
-        Assert.Equal(Answer, await MessagesForwarder.ReadAnswerAsync(content, CancellationToken.None));
+        Assert.Equal(Answer, await UpstreamSender.ReadAnswerAsync(content, CancellationToken.None));
     }
 
     [Fact]
@@ -23,7 +23,7 @@ public sealed class AnswerReadTests
         using var content = new StreamContent(new ChunkedStream(Answer));
         Assert.Null(content.Headers.ContentLength);
 
-        Assert.Equal(Answer, await MessagesForwarder.ReadAnswerAsync(content, CancellationToken.None));
+        Assert.Equal(Answer, await UpstreamSender.ReadAnswerAsync(content, CancellationToken.None));
     }
 
     [Fact]
@@ -32,7 +32,7 @@ public sealed class AnswerReadTests
         using var content = new StreamContent(new MemoryStream(Answer, 0, 20));
         content.Headers.ContentLength = Answer.Length;
 
-        await Assert.ThrowsAnyAsync<IOException>(async () => await MessagesForwarder.ReadAnswerAsync(content, CancellationToken.None));
+        await Assert.ThrowsAnyAsync<IOException>(async () => await UpstreamSender.ReadAnswerAsync(content, CancellationToken.None));
     }
 
     [Fact]
@@ -41,7 +41,7 @@ public sealed class AnswerReadTests
         using var content = new StreamContent(new MemoryStream());
         content.Headers.ContentLength = 0;
 
-        Assert.Empty(await MessagesForwarder.ReadAnswerAsync(content, CancellationToken.None));
+        Assert.Empty(await UpstreamSender.ReadAnswerAsync(content, CancellationToken.None));
     }
 
     /// <summary>A stream that hands out at most 7 bytes per read and cannot tell its length, like a chunked body.</summary>
