@@ -110,11 +110,12 @@ public sealed partial class PostgresLedgerStore : ILedgerPartitionStore
     /// Makes sure a partition covers the month of every timestamp of <paramref name="timestamps"/>, and the month after
     /// it (created ahead, so the writer's first batch of a month never waits for its creation). A month this process
     /// has seen covered costs a dictionary lookup; a missing one is created in its own short transaction, before the
-    /// batch's, under an advisory lock (two replicas never race on it) and a lock timeout (the batch is retried).
+    /// batch's, under an advisory lock (two replicas never race on it) and a lock timeout. A missing month of the batch
+    /// that cannot be created fails the batch (the writer retries it); a month ahead that cannot is tried again later.
     /// </summary>
     private async Task EnsurePartitionsAsync(IEnumerable<long> timestamps, CancellationToken cancellationToken)
     {
-        List<long>? missing = null;
+        List<(long Month, bool Ahead)>? missing = null;
         var last = long.MinValue;
         foreach (var ticks in timestamps)
         {
@@ -125,11 +126,11 @@ public sealed partial class PostgresLedgerStore : ILedgerPartitionStore
             }
 
             last = month;
-            foreach (var needed in (ReadOnlySpan<long>)[month, NextMonth(month)])
+            foreach (var (needed, ahead) in (ReadOnlySpan<(long, bool)>)[(month, false), (NextMonth(month), true)])
             {
-                if (!_partitionMonths.ContainsKey(needed) && !(missing?.Contains(needed) ?? false))
+                if (!_partitionMonths.ContainsKey(needed) && !(missing?.Exists(m => m.Month == needed) ?? false))
                 {
-                    (missing ??= []).Add(needed);
+                    (missing ??= []).Add((needed, ahead));
                 }
             }
         }
@@ -140,26 +141,51 @@ public sealed partial class PostgresLedgerStore : ILedgerPartitionStore
         }
 
         await using var connection = await _database.OpenAsync(cancellationToken);
-        foreach (var month in missing)
+        foreach (var (month, ahead) in missing)
         {
-            await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+            try
             {
-                try
-                {
-                    await PostgresDatabase.ExecuteAsync(connection, transaction,
-                        $"SELECT pg_advisory_xact_lock({PartitionLockKey}); SET LOCAL lock_timeout = '{PartitionLockTimeout}'; " +
-                        $"CREATE TABLE IF NOT EXISTS {PartitionName(month)} PARTITION OF ledger_records FOR VALUES FROM ({month}) TO ({NextMonth(month)});",
-                        cancellationToken);
-                    await transaction.CommitAsync(cancellationToken);
-                }
-                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InvalidObjectDefinition)
-                {
-                    // "would overlap partition …": the month is inside another partition (the migrated table's range).
-                }
+                await CreatePartitionAsync(connection, month, cancellationToken);
+            }
+            catch (PostgresException) when (ahead)
+            {
+                continue; // e.g. a lock timeout behind a long query: the next batch tries again
             }
 
             _partitionMonths[month] = true;
         }
+    }
+
+    /// <summary>
+    /// Creates the month's partition unless a partition covers it already. The table is created on its own and then
+    /// attached: <c>ATTACH PARTITION</c> takes only a <c>SHARE UPDATE EXCLUSIVE</c> lock on the ledger, which neither
+    /// waits for nor blocks its readers and writers (a <c>CREATE TABLE … PARTITION OF</c> would take an exclusive lock,
+    /// queueing every ledger query behind the longest one running); an empty table is checked against its bound at once.
+    /// </summary>
+    private static async Task CreatePartitionAsync(NpgsqlConnection connection, long month, CancellationToken cancellationToken)
+    {
+        var name = PartitionName(month);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await PostgresDatabase.ExecuteAsync(connection, transaction,
+            $"SELECT pg_advisory_xact_lock({PartitionLockKey}); SET LOCAL lock_timeout = '{PartitionLockTimeout}';", cancellationToken);
+        if (await PartitionOfLedgerAsync(connection, transaction, name, cancellationToken) is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            await PostgresDatabase.ExecuteAsync(connection, transaction,
+                $"CREATE TABLE IF NOT EXISTS {name} (LIKE ledger_records INCLUDING DEFAULTS INCLUDING CONSTRAINTS); " +
+                $"ALTER TABLE ledger_records ATTACH PARTITION {name} FOR VALUES FROM ({month}) TO ({NextMonth(month)});",
+                cancellationToken);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InvalidObjectDefinition)
+        {
+            return; // "would overlap partition …": the month is inside another partition (the migrated table's range)
+        }
+
+        await transaction.CommitAsync(cancellationToken);
     }
 
     /// <summary>Forgets which months have partitions (a prune may have dropped one this process saw), after a failed write.</summary>
