@@ -3,21 +3,107 @@ using System.Globalization;
 using Microsoft.Data.Sqlite;
 using ModelMix.Audit;
 using ModelMix.Ledger;
+using ModelMix.Postgres;
 using ModelMix.Pricing;
 using ModelMix.Tests.Shared;
+using Npgsql;
 
-// Usage: dotnet run -c Release -- ROWS [DB]. ROWS calls spread evenly over the 30 days before 2026-12-01, written in
-// batches of 1,000 through SqliteLedgerStore (rollups and all); then the dashboard's audit (14 days, 25 recent calls,
-// sessions of the last day) and a 30-day audit, from rollups and from raw rows.
-var rows = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1_000_000;
-var path = args.Length > 1 ? args[1] : Path.Combine(Path.GetTempPath(), $"modelmix-scale-{rows}.db");
+// Usage: dotnet run -c Release -- ROWS [DB] [EXPORT_DAYS] [--reuse]. ROWS calls spread evenly over the 30 days before
+// 2026-12-01, written in batches of 1,000 through the store's writer (rollups and all); then the dashboard's audit (14
+// days, 25 recent calls, sessions of the last day) 20 times and a 30-day audit, from rollups (and from raw rows up to 2M
+// rows); then export and prune EXPORT_DAYS days. DB is a SQLite file, or an Npgsql connection string ("Host=…") for the
+// PostgreSQL store (partitioned by month). --reuse: keep the rows already written (measure only).
+var positional = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).ToArray();
+var reuse = args.Contains("--reuse");
+var rows = positional.Length > 0 ? int.Parse(positional[0], CultureInfo.InvariantCulture) : 1_000_000;
+var path = positional.Length > 1 ? positional[1] : Path.Combine(Path.GetTempPath(), $"modelmix-scale-{rows}.db");
+var postgres = path.StartsWith("Host=", StringComparison.OrdinalIgnoreCase);
 var end = new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
 var start = end.AddDays(-30);
 var spacing = TimeSpan.FromTicks((end - start).Ticks / rows);
-File.Delete(path);
-await using (var store = new SqliteLedgerStore(path))
+Console.WriteLine($"{DateTimeOffset.UtcNow:u} load average {File.ReadAllText("/proc/loadavg").Trim()}");
+
+async Task<ILedgerStore> OpenAsync()
 {
+    ILedgerStore store = postgres ? new PostgresLedgerStore(path) : new SqliteLedgerStore(path);
     await store.MigrateAsync();
+    return store;
+}
+
+if (!reuse)
+{
+    if (postgres)
+    {
+        await using var connection = new NpgsqlConnection(path);
+        await connection.OpenAsync();
+        await using var drop = new NpgsqlCommand("DROP TABLE IF EXISTS ledger_records, ledger_rollups, ledger_intents, ledger_instances, shadow_pairs, modelmix_schema_versions CASCADE; DROP SEQUENCE IF EXISTS ledger_records_seq;", connection);
+        await drop.ExecuteNonQueryAsync();
+    }
+    else
+    {
+        File.Delete(path);
+    }
+
+    await using var store = await OpenAsync();
+    var random = new Random(42);
+    var write = Stopwatch.StartNew();
+    var batch = new LedgerRecord[1_000];
+    for (var i = 0; i < rows; i += batch.Length)
+    {
+        var n = Math.Min(batch.Length, rows - i);
+        for (var j = 0; j < n; j++)
+        {
+            batch[j] = LedgerTraffic.One(random, i + j, start + (spacing * (i + j)), "b");
+        }
+
+        await store.WriteBatchAsync(n == batch.Length ? batch : batch[..n]);
+        if ((i / batch.Length) % 500 == 499)
+        {
+            Console.WriteLine($"  {i + n:N0} rows, {(i + n) / write.Elapsed.TotalSeconds:N0} rows/s, load {File.ReadAllText("/proc/loadavg").Trim()}");
+        }
+    }
+
+    Console.WriteLine($"write: {rows:N0} rows in {write.Elapsed.TotalSeconds:F1} s = {rows / write.Elapsed.TotalSeconds:N0} rows/s (rollups included)");
+}
+
+if (postgres)
+{
+    await using var connection = new NpgsqlConnection(path);
+    await connection.OpenAsync();
+    foreach (var table in (string[])["ledger_records", "ledger_rollups"])
+    {
+        await using var analyze = new NpgsqlCommand($"VACUUM ANALYZE {table};", connection);
+        await analyze.ExecuteNonQueryAsync();
+    }
+
+    async Task<long> Scalar(string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
+    }
+
+    var stored = await Scalar("SELECT COUNT(*) FROM ledger_records;");
+    var partitions = await Scalar("SELECT COUNT(*) FROM pg_inherits WHERE inhparent = 'ledger_records'::regclass;");
+    var heap = await Scalar("SELECT COALESCE(SUM(pg_table_size(inhrelid)), 0) FROM pg_inherits WHERE inhparent = 'ledger_records'::regclass;");
+    var indexes = await Scalar("SELECT COALESCE(SUM(pg_indexes_size(inhrelid)), 0) FROM pg_inherits WHERE inhparent = 'ledger_records'::regclass;");
+    var rollup = await Scalar("SELECT pg_total_relation_size('ledger_rollups');");
+    var rollupRows = await Scalar("SELECT COUNT(*) FROM ledger_rollups;");
+    var database = await Scalar("SELECT pg_database_size(current_database());");
+    Console.WriteLine($"disk: {stored:N0} raw rows in {partitions} partition(s): table {heap / (double)stored:F0} B/row + indexes {indexes / (double)stored:F0} B/row = {(heap + indexes) / (double)stored:F0} B/row; " +
+        $"ledger_rollups {rollupRows:N0} rows, {rollup / 1_048_576.0:F1} MiB ({rollup / (double)stored:F1} B per raw row); database {database / 1_048_576.0:F0} MiB");
+    await using var indexList = new NpgsqlCommand(
+        "SELECT p.relname, SUM(pg_relation_size(t.relid))::bigint FROM pg_index x JOIN pg_class p ON p.oid = x.indexrelid, pg_partition_tree(x.indexrelid) t " +
+        "WHERE x.indrelid = 'ledger_records'::regclass GROUP BY p.relname ORDER BY 1;", connection);
+    await using var reader = await indexList.ExecuteReaderAsync();
+    while (await reader.ReadAsync())
+    {
+        Console.WriteLine($"  index {reader.GetString(0)}: {reader.GetInt64(1) / (double)stored:F1} B/row");
+    }
+}
+else
+{
+await using (var store = await OpenAsync())
+{
     var random = new Random(42);
     var write = Stopwatch.StartNew();
     var batch = new LedgerRecord[1_000];
@@ -35,41 +121,41 @@ await using (var store = new SqliteLedgerStore(path))
     Console.WriteLine($"write: {rows:N0} rows in {write.Elapsed.TotalSeconds:F1} s = {rows / write.Elapsed.TotalSeconds:N0} rows/s (rollups included)");
 }
 
-SqliteConnection.ClearAllPools();
-using (var connection = new SqliteConnection($"Data Source={path}"))
-{
-    connection.Open();
-    using var checkpoint = connection.CreateCommand();
-    checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE);";
-    checkpoint.ExecuteNonQuery();
-    long Scalar(string sql)
+    SqliteConnection.ClearAllPools();
+    using (var connection = new SqliteConnection($"Data Source={path}"))
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
-    }
+        connection.Open();
+        using var checkpoint = connection.CreateCommand();
+        checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE);";
+        checkpoint.ExecuteNonQuery();
+        long Scalar(string sql)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+        }
 
-    var rollupRows = Scalar("SELECT COUNT(*) FROM ledger_rollups;");
-    var bytes = new FileInfo(path).Length;
-    long Table(string name) => Scalar($"SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name = '{name}' OR name IN (SELECT name FROM sqlite_master WHERE tbl_name = '{name}' AND type = 'index');");
-    long raw = 0, rollup = 0;
-    try
-    {
-        raw = Table("ledger_records");
-        rollup = Table("ledger_rollups");
-    }
-    catch (SqliteException)
-    {
-        // dbstat is not compiled into every SQLite build.
-    }
+        var rollupRows = Scalar("SELECT COUNT(*) FROM ledger_rollups;");
+        var bytes = new FileInfo(path).Length;
+        long Table(string name) => Scalar($"SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name = '{name}' OR name IN (SELECT name FROM sqlite_master WHERE tbl_name = '{name}' AND type = 'index');");
+        long raw = 0, rollup = 0;
+        try
+        {
+            raw = Table("ledger_records");
+            rollup = Table("ledger_rollups");
+        }
+        catch (SqliteException)
+        {
+            // dbstat is not compiled into every SQLite build.
+        }
 
-    Console.WriteLine($"disk: {bytes / (double)rows:F0} bytes per raw row overall (file {bytes / 1_048_576.0:F1} MiB); ledger_rollups {rollupRows:N0} rows" +
-        (raw > 0 ? $"; ledger_records+indexes {raw / (double)rows:F0} B/row; ledger_rollups {rollup / 1_048_576.0:F1} MiB ({rollup / (double)rows:F1} B per raw row)" : " (dbstat unavailable: no per-table split)"));
+        Console.WriteLine($"disk: {bytes / (double)rows:F0} bytes per raw row overall (file {bytes / 1_048_576.0:F1} MiB); ledger_rollups {rollupRows:N0} rows" +
+            (raw > 0 ? $"; ledger_records+indexes {raw / (double)rows:F0} B/row; ledger_rollups {rollup / 1_048_576.0:F1} MiB ({rollup / (double)rows:F1} B per raw row)" : " (dbstat unavailable: no per-table split)"));
+    }
 }
 
-await using (var store = new SqliteLedgerStore(path))
+await using (var store = await OpenAsync())
 {
-    await store.MigrateAsync();
     var prices = PriceBook.Default;
     var now = end.AddMinutes(-7);
     var dashboard = new AuditOptions { From = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero).AddDays(-13), To = now.AddTicks(1), RecentCount = 25, SessionWindow = TimeSpan.FromDays(1) };
@@ -83,7 +169,7 @@ await using (var store = new SqliteLedgerStore(path))
     foreach (var (name, options) in runs)
     {
         var times = new List<double>();
-        for (var run = 0; run < (options.UseRollups ? (rows > 2_000_000 ? 3 : 5) : 1); run++)
+        for (var run = 0; run < (!options.UseRollups ? 1 : name.StartsWith("dashboard", StringComparison.Ordinal) ? 20 : 5); run++)
         {
             var watch = Stopwatch.StartNew();
             var report = await AuditRunner.RunAsync(store, prices, options);
@@ -95,29 +181,28 @@ await using (var store = new SqliteLedgerStore(path))
         }
 
         times.Sort();
-        Console.WriteLine($"median {times[times.Count / 2]:N0} ms, max {times[^1]:N0} ms over {times.Count} run(s)");
+        Console.WriteLine($"median {times[times.Count / 2]:N0} ms, p95 {times[Math.Min(times.Count - 1, (int)Math.Ceiling(times.Count * 0.95) - 1)]:N0} ms, max {times[^1]:N0} ms over {times.Count} run(s); load {File.ReadAllText("/proc/loadavg").Trim()}");
     }
 }
 
 // Export then prune the first EXPORT_DAYS days (default 2: a fifteenth of the rows), as `modelmix ledger prune` does.
-var days = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2;
-var exportPath = path + ".export.jsonl";
+var days = positional.Length > 2 ? int.Parse(positional[2], CultureInfo.InvariantCulture) : 2;
+var exportPath = postgres ? Path.Combine(Path.GetTempPath(), $"modelmix-scale-pg-{rows}.export.jsonl") : path + ".export.jsonl";
 File.Delete(exportPath);
 File.Delete(LedgerExporter.StatePath(exportPath));
-await using (var store = new SqliteLedgerStore(path))
+await using (var store = await OpenAsync())
 {
-    await store.MigrateAsync();
     var cut = start.AddDays(days);
     var watch = Stopwatch.StartNew();
-    var export = await LedgerExporter.ExportAsync(store, new LedgerExportOptions { Path = exportPath, To = cut });
+    var export = await LedgerExporter.ExportAsync((ILedgerExportStore)store, new LedgerExportOptions { Path = exportPath, To = cut });
     var exportSeconds = watch.Elapsed.TotalSeconds;
     Console.WriteLine($"export: {export.Rows:N0} rows ({days} days) in {exportSeconds:F1} s = {export.Rows / exportSeconds:N0} rows/s, {export.Bytes / (double)export.Rows:F0} B per JSONL row");
-    var sizeBefore = new FileInfo(path).Length;
+    var sizeBefore = postgres ? 0 : new FileInfo(path).Length;
     watch.Restart();
     var pruned = await LedgerPruner.PruneAsync(store, new LedgerPruneOptions { Before = cut, ExportPath = exportPath });
     var pruneSeconds = watch.Elapsed.TotalSeconds;
-    Console.WriteLine($"prune (verify the export + delete in batches of 5,000): {pruned.Deleted:N0} rows in {pruneSeconds:F1} s = {pruned.Deleted / pruneSeconds:N0} rows/s; " +
-        $"file {sizeBefore / 1_048_576.0:F1} MiB before, {new FileInfo(path).Length / 1_048_576.0:F1} MiB after (freed pages are reused, not returned: VACUUM shrinks)");
+    Console.WriteLine($"prune (verify the export, drop whole partitions, delete the rest in batches of 5,000): {pruned.Deleted:N0} rows in {pruneSeconds:F1} s = {pruned.Deleted / pruneSeconds:N0} rows/s" +
+        (postgres ? string.Empty : $"; file {sizeBefore / 1_048_576.0:F1} MiB before, {new FileInfo(path).Length / 1_048_576.0:F1} MiB after (freed pages are reused, not returned: VACUUM shrinks)"));
     var audit = new AuditOptions { From = start, To = cut, RecentCount = 0 };
     watch.Restart();
     var report = await AuditRunner.RunAsync(store, PriceBook.Default, audit);

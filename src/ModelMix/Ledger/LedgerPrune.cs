@@ -103,6 +103,17 @@ public static class LedgerPruner
 
         long deleted = 0;
         decimal deletedCost = 0;
+
+        // A partitioned store (PostgreSQL) drops every partition entirely before the cut that holds exactly the exported
+        // rows of its range; only the rows of the others (the partition straddling the cut) are deleted one by one.
+        var dropped = await LedgerPartitionPruner.DropWholePartitionsAsync(exporter as ILedgerPartitionStore, options, before, cancellationToken);
+        deleted += dropped.Deleted;
+        deletedCost += dropped.CostTotal;
+        if (dropped.Deleted > 0)
+        {
+            pruneProgress?.Report(new LedgerPruneProgress(deleted, fileRows));
+        }
+
         var batch = new List<LedgerExportedRow>(options.BatchSize);
         async Task DeleteAsync()
         {
@@ -113,8 +124,13 @@ public static class LedgerPruner
             pruneProgress?.Report(new LedgerPruneProgress(deleted, fileRows));
         }
 
-        await foreach (var (row, _) in LedgerExportFile.ReadAsync(options.ExportPath, options.Format, cancellationToken))
+        await foreach (var (row, timestamp) in LedgerExportFile.ReadAsync(options.ExportPath, options.Format, cancellationToken))
         {
+            if (dropped.Covers(timestamp))
+            {
+                continue;
+            }
+
             batch.Add(row);
             if (batch.Count == options.BatchSize)
             {

@@ -15,7 +15,7 @@ internal static class PostgresLedgerRollups
         LedgerRollupSql.EscalationIndex;
 
     /// <summary>
-    /// <paramref name="moveBatch"/> (an <c>INSERT … ON CONFLICT (id) DO NOTHING;</c> into <c>ledger_records</c>) made to
+    /// <paramref name="moveBatch"/> (an <c>INSERT … ON CONFLICT (id, timestamp) DO NOTHING;</c> into <c>ledger_records</c>) made to
     /// return the rows it inserted and roll them up.
     /// </summary>
     public static string WithRollups(string moveBatch)

@@ -28,9 +28,9 @@ public sealed partial class PostgresLedgerStore : ILedgerCorrections
         foreach (var (recordId, usage) in corrections)
         {
             LedgerRecord stored;
-            long seq;
+            long timestamp;
             await using (var select = new NpgsqlCommand(
-                $"SELECT {SqliteLedgerSchema.SelectColumns}, seq FROM ledger_records WHERE id = @id AND usage_estimated FOR UPDATE;", connection, transaction))
+                $"SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_records WHERE id = @id AND usage_estimated FOR UPDATE;", connection, transaction))
             {
                 select.Parameters.AddWithValue("id", recordId);
                 await using var reader = await select.ExecuteReaderAsync(cancellationToken);
@@ -40,13 +40,13 @@ public sealed partial class PostgresLedgerStore : ILedgerCorrections
                 }
 
                 stored = ReadRecord(reader);
-                seq = reader.GetInt64(SqliteLedgerSchema.Columns.Length);
+                timestamp = reader.GetInt64(1);
             }
 
             var cost = price(stored with { Usage = usage, UsageEstimated = false, Cost = null });
             await using var update = new NpgsqlCommand(
                 "UPDATE ledger_records SET " + SqliteLedgerStore.CorrectionSet('@', "false") +
-                " WHERE seq = @seq AND usage_estimated;", connection, transaction);
+                " WHERE id = @id AND timestamp = @ts AND usage_estimated;" /* the key (id, timestamp): one partition */, connection, transaction);
             update.Parameters.AddWithValue("i", usage.InputTokens);
             update.Parameters.AddWithValue("o", usage.OutputTokens);
             update.Parameters.AddWithValue("w5", usage.CacheWrite5mTokens);
@@ -64,7 +64,8 @@ public sealed partial class PostgresLedgerStore : ILedgerCorrections
             update.Parameters.Add(Money("cr", cost?.CacheRead));
             update.Parameters.Add(Money("cst", cost?.ServerTools));
             update.Parameters.Add(Money("ct", cost?.Total));
-            update.Parameters.AddWithValue("seq", seq);
+            update.Parameters.AddWithValue("id", recordId);
+            update.Parameters.AddWithValue("ts", timestamp);
             corrected += await update.ExecuteNonQueryAsync(cancellationToken);
             hours.Add(LedgerRollupReader.FloorHour(stored.Timestamp));
         }

@@ -90,6 +90,7 @@ public sealed partial class PostgresLedgerStore
             // Built and priced now, at the price in force when each attempt started.
             var records = intents.ConvertAll(intent => price(intent.ToOutcomeUnknownRecord()));
             var ids = intents.ConvertAll(intent => intent.Id).ToArray();
+            await EnsurePartitionsAsync(records.Select(record => SqliteLedgerSchema.ToStoredTimestamp(record.Timestamp)), cancellationToken); // months of the moved rows (Partitions.cs)
 
             // A record already stored under an intent's id is skipped by the move and charged nothing (it cannot be
             // written meanwhile: its process is dead, and the intents are locked by this transaction).

@@ -61,9 +61,9 @@ public sealed partial class PostgresLedgerStore : ILedgerRollupStore
             }
         }
 
-        var changes = new List<(long Seq, CostBreakdown Cost, LedgerStatus Status)>();
+        var changes = new List<(string Id, long Timestamp, CostBreakdown Cost, LedgerStatus Status)>();
         await using (var select = new NpgsqlCommand(
-            $"SELECT {SqliteLedgerSchema.SelectColumns}, seq FROM ledger_records WHERE timestamp >= @from AND timestamp < @to ORDER BY seq;", connection, transaction))
+            $"SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_records WHERE timestamp >= @from AND timestamp < @to ORDER BY timestamp, seq;", connection, transaction))
         {
             select.Parameters.AddWithValue("from", fromHour);
             select.Parameters.AddWithValue("to", toHour);
@@ -73,16 +73,16 @@ public sealed partial class PostgresLedgerStore : ILedgerRollupStore
                 var record = ReadRecord(reader);
                 if (price(record) is { } cost)
                 {
-                    changes.Add((reader.GetInt64(SqliteLedgerSchema.Columns.Length), cost, record.Status == LedgerStatus.Unpriced ? LedgerStatus.Ok : record.Status));
+                    changes.Add((record.Id, reader.GetInt64(1), cost, record.Status == LedgerStatus.Unpriced ? LedgerStatus.Ok : record.Status));
                 }
             }
         }
 
-        foreach (var (seq, cost, status) in changes)
+        foreach (var (id, timestamp, cost, status) in changes)
         {
             await using var update = new NpgsqlCommand(
                 "UPDATE ledger_records SET cost_input = @i, cost_output = @o, cost_cache_write_5m = @w5, cost_cache_write_1h = @w1, " +
-                "cost_cache_read = @r, cost_server_tools = @st, cost_total = @t, status = @status WHERE seq = @seq;", connection, transaction);
+                "cost_cache_read = @r, cost_server_tools = @st, cost_total = @t, status = @status WHERE id = @id AND timestamp = @ts;" /* the key: one partition, one row */, connection, transaction);
             update.Parameters.AddWithValue("i", cost.Input);
             update.Parameters.AddWithValue("o", cost.Output);
             update.Parameters.AddWithValue("w5", cost.CacheWrite5m);
@@ -91,7 +91,8 @@ public sealed partial class PostgresLedgerStore : ILedgerRollupStore
             update.Parameters.AddWithValue("st", cost.ServerTools);
             update.Parameters.AddWithValue("t", cost.Total);
             update.Parameters.AddWithValue("status", SqliteLedgerSchema.ToCode(status));
-            update.Parameters.AddWithValue("seq", seq);
+            update.Parameters.AddWithValue("id", id);
+            update.Parameters.AddWithValue("ts", timestamp);
             await update.ExecuteNonQueryAsync(cancellationToken);
         }
 

@@ -15,7 +15,8 @@ namespace ModelMix.Postgres;
 /// replicas and replays never count twice), reads see committed records in timestamp order. Costs are
 /// <c>numeric</c> and summed by PostgreSQL exactly; timestamps are 100 ns ticks since the Unix epoch, as in SQLite,
 /// so every instant round-trips exactly. A batch is sent with binary <c>COPY</c> into a temporary table and moved
-/// into the ledger by one <c>INSERT … ON CONFLICT (id) DO NOTHING</c>.
+/// into the ledger by one <c>INSERT … ON CONFLICT (id, timestamp) DO NOTHING</c> (the table is partitioned by month:
+/// PostgresLedgerStore.Partitions.cs).
 /// </summary>
 public sealed partial class PostgresLedgerStore : IAttemptJournalStore
 {
@@ -182,6 +183,10 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
         DROP TABLE ledger_intents;
         ALTER TABLE ledger_intents_narrow RENAME TO ledger_intents;
         """,
+
+        // 8: the raw ledger partitioned by month on timestamp, key (id, timestamp); the existing table attached as one
+        // partition (docs/ledger.md, "PostgreSQL partitions"; PostgresLedgerStore.Partitions.cs).
+        PartitionMigrationStep,
     ];
 
     private static readonly string CreateBatchTable =
@@ -190,7 +195,7 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
     private static readonly string CopyBatch = $"COPY ledger_batch (ord, {SqliteLedgerSchema.SelectColumns}) FROM STDIN (FORMAT BINARY)";
 
     private static readonly string MoveBatch =
-        $"INSERT INTO ledger_records ({SqliteLedgerSchema.SelectColumns}) SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_batch ORDER BY ord ON CONFLICT (id) DO NOTHING;";
+        $"INSERT INTO ledger_records ({SqliteLedgerSchema.SelectColumns}) SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_batch ORDER BY ord ON CONFLICT (id, timestamp) DO NOTHING;";
 
     private static readonly string MoveBatchWithRollups = PostgresLedgerRollups.WithRollups(MoveBatch);
 
@@ -228,6 +233,8 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
 
         await MigrateShadowPairsAsync(cancellationToken);
         _migrated = true;
+        var now = SqliteLedgerSchema.ToStoredTimestamp(TimeProvider.System.GetUtcNow());
+        await EnsurePartitionsAsync([now], cancellationToken); // this month and the next, ahead of the first write
     }
 
     /// <inheritdoc />
@@ -250,6 +257,7 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
         }
 
         EnsureReadable();
+        await EnsurePartitionsAsync(records.Select(record => SqliteLedgerSchema.ToStoredTimestamp(record.Timestamp)), cancellationToken);
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await PostgresDatabase.ExecuteAsync(connection, transaction, CreateBatchTable, cancellationToken);
@@ -263,7 +271,15 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
             await importer.CompleteAsync(cancellationToken);
         }
 
-        await PostgresDatabase.ExecuteAsync(connection, transaction, MoveBatchWithRollups, cancellationToken); // + hourly rollups of the rows inserted
+        try
+        {
+            await PostgresDatabase.ExecuteAsync(connection, transaction, MoveBatchWithRollups, cancellationToken); // + hourly rollups of the rows inserted
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.CheckViolation)
+        {
+            ForgetPartitions(); // "no partition of relation found for row": a partition was dropped since; the retry creates it
+            throw;
+        }
 
         await PostgresDatabase.ExecuteAsync(connection, transaction, CompleteIntents, cancellationToken);
         await PostgresBudgetStore.SettleFromLedgerAsync(connection, transaction, settlements, cancellationToken);

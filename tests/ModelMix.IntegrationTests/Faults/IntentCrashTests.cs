@@ -103,6 +103,17 @@ public sealed class IntentCrashTests
 
         await survivor.TerminateAsync();
         await AssertConsistentAsync(fake, ledger, budgets, budgeted.Info.Id, budgeted.Info.BudgetScope);
+
+        // The hourly rollups equal the raw rows to the last digit after the kill and the reconciliation (issue 26), the
+        // reconciled rows included (moved through the partitioned table's batch insert and rolled up with it).
+        var raw = new List<LedgerRecord>();
+        await foreach (var record in ledger.ReadAsync(LedgerQuery.All))
+        {
+            raw.Add(record);
+        }
+
+        Assert.Contains(raw, r => r.Status == LedgerStatus.OutcomeUnknown);
+        Assert.Equal(LedgerRollupOracle.Expected(raw), LedgerRollupOracle.Describe(await LedgerRollupOracle.ReadAllAsync(ledger)));
     }
 
     /// <summary>
