@@ -172,6 +172,7 @@ public sealed class AuditAccumulator
             CacheReadCalls = usage.CacheReadTokens > 0 ? 1 : 0,
             HasTokens = usage.OutputTokens != 0 || usage.TotalInputTokens != 0,
             PromptTokensPerCall = usage.TotalInputTokens,
+            LargestCall = usage,
         });
 
         if (_fromRollups)
@@ -228,12 +229,14 @@ public sealed class AuditAccumulator
             CacheReadCalls = rollup.CacheReadCalls,
             HasTokens = rollup.HasTokens,
             PromptTokensPerCall = rollup.MaxPromptTokens,
+            LargestCall = LargestCall(rollup),
         });
     }
 
     /// <summary>
     /// Whether the rollup rows of one hour can stand for their calls: no price, fee or retirement changes inside the
-    /// hour, no row straddles a long-context threshold, and every target could have served every call of a priced row.
+    /// hour, no row straddles a long-context threshold, and for every priced row each target could have served all of
+    /// its calls or none of them (judged on the row's largest and smallest call, never on its sums).
     /// Otherwise the hour is audited from its raw rows.
     /// </summary>
     internal bool CanAddRollups(DateTimeOffset hour, IReadOnlyList<LedgerRollup> rows)
@@ -261,11 +264,22 @@ public sealed class AuditAccumulator
                 continue;
             }
 
-            var largest = new TokenUsage(row.MaxPromptTokens, row.MaxOutputTokens, InferenceGeo: row.InferenceGeo);
+            // A row stands for its calls on a target when every call fits it (its largest call, with the effort some call
+            // sent, fits) or none does (its smallest prompt, output unchecked and no effort sent, is already refused:
+            // the limits only grow stricter with more tokens and a sent effort); a row between the two is read raw.
+            var largest = LargestCall(row);
+            var smallest = new TokenUsage(row.MinPromptTokens, 0, InferenceGeo: row.InferenceGeo);
             var sent = WhatIfRepricing.SentEffort(row.Effort, row.EffortDefaultCalls >= row.Calls); // some call of the row sent it
+            var leastSent = row.EffortDefaultCalls > 0 ? ModelMix.Catalog.EffortLevel.Unspecified : sent;
             foreach (var target in _targets)
             {
-                if (Straddles(target, row, hour) || WhatIfRepricing.Check(_prices, target, largest, hour, sent) != ModelMix.Catalog.RuleViolation.None)
+                if (Straddles(target, row, hour))
+                {
+                    return false;
+                }
+
+                if (WhatIfRepricing.Check(_prices, target, largest, hour, sent) != ModelMix.Catalog.RuleViolation.None
+                    && WhatIfRepricing.Check(_prices, target, smallest, hour, leastSent) == ModelMix.Catalog.RuleViolation.None)
                 {
                     return false;
                 }
@@ -309,6 +323,8 @@ public sealed class AuditAccumulator
     private AuditRecentRecord Recent(LedgerRecord record) => new(
         record.Timestamp, record.RequestId, record.TaskLabel, record.KeyId, record.RequestedModel, ServedModel(_prices, record),
         record.Policy, record.Reason, record.Attempt, record.EscalatedFrom, StatusCode(record.Status), record.Cost?.Total);
+
+    private static TokenUsage LargestCall(LedgerRollup row) => new(row.MaxPromptTokens, row.MaxOutputTokens, InferenceGeo: row.InferenceGeo);
 
     private bool Straddles(string model, LedgerRollup row, DateTimeOffset hour) =>
         _prices.TryGetPrice(model, hour, out var price) && price.LongContext is { } lc
@@ -522,7 +538,7 @@ public sealed class AuditAccumulator
             {
                 for (var i = 0; i < _targets.Length; i++)
                 {
-                    var (firstRepriced, firstInfeasible) = Reprice(_targets[i], usage, at, paid, perCall, sentEffort);
+                    var (firstRepriced, firstInfeasible) = Reprice(_targets[i], usage, c.LargestCall, at, paid, perCall, sentEffort);
                     path.FirstRepriced[i] += firstRepriced;
                     path.FirstInfeasible[i] += firstInfeasible ? n : 0;
                 }
@@ -534,7 +550,7 @@ public sealed class AuditAccumulator
         {
             for (var i = 0; i < _targets.Length; i++)
             {
-                var (repriced, infeasible) = Reprice(_targets[i], usage, at, paid, perCall, sentEffort);
+                var (repriced, infeasible) = Reprice(_targets[i], usage, c.LargestCall, at, paid, perCall, sentEffort);
                 _repriced[i] += repriced;
                 task.Repriced[i] += repriced;
                 if (infeasible)
@@ -752,9 +768,9 @@ public sealed class AuditAccumulator
     /// at standard speed). A call the target could not have served (context window, maximum output, an inference_geo or
     /// an effort it refuses) is infeasible: it stays at what it cost as recorded (<paramref name="paid"/>) and is counted.
     /// </summary>
-    private (decimal Cost, bool Infeasible) Reprice(string target, TokenUsage usage, DateTimeOffset at, decimal paid, long promptTokensPerCall, ModelMix.Catalog.EffortLevel sentEffort)
+    private (decimal Cost, bool Infeasible) Reprice(string target, TokenUsage usage, in TokenUsage largestCall, DateTimeOffset at, decimal paid, long promptTokensPerCall, ModelMix.Catalog.EffortLevel sentEffort)
     {
-        if (WhatIfRepricing.Check(_prices, target, usage, at, sentEffort) != ModelMix.Catalog.RuleViolation.None)
+        if (WhatIfRepricing.Check(_prices, target, largestCall, at, sentEffort) != ModelMix.Catalog.RuleViolation.None)
         {
             return (paid, true);
         }
@@ -854,6 +870,14 @@ public sealed class AuditAccumulator
         public long CacheReadCalls { get; init; }
         public bool HasTokens { get; init; }
         public long PromptTokensPerCall { get; init; }
+
+        /// <summary>
+        /// What a target's limits are judged on (context window, maximum output): the call's own usage, or for a rollup
+        /// row its largest prompt and largest output (<see cref="CanAddRollups"/> admits a row only when its largest
+        /// call fits a target or its smallest does not, so that judgement holds for every call of the row). Never the
+        /// row's summed usage, which no single call sent.
+        /// </summary>
+        public TokenUsage LargestCall { get; init; }
     }
 
     private sealed class SessionAcc

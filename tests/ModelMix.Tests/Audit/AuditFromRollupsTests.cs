@@ -53,6 +53,39 @@ public sealed class AuditFromRollupsTests : IDisposable
         Assert.True(accepted * 10 >= hours.Count * 9, $"{accepted} of {hours.Count} hours from rollups");
     }
 
+    /// <summary>
+    /// Dense traffic (7,200 calls an hour, so a rollup row sums far more tokens than any context window or output
+    /// limit): a row is judged on its largest and smallest call, never on its sum, and a row that no call of could have
+    /// moved to a target (here an inference_geo Opus 4.5 refuses) stands for its calls as infeasible ones, so the rollups
+    /// still stand for nearly every hour and the report is the raw one to the last digit. Before, a target was judged on
+    /// a row's summed tokens, so rows of more than a context window's worth of tokens were counted infeasible on every
+    /// target ($87,002 against $736 for all-on-top), and a row with a geo the baseline refuses sent its whole hour
+    /// back to the raw rows.
+    /// </summary>
+    [Fact]
+    public async Task Dense_traffic_is_audited_from_rollups_and_equals_the_raw_audit()
+    {
+        var records = LedgerTraffic.Generate(24_000, seed: 5, T0, TimeSpan.FromMilliseconds(500)); // 7,200 an hour, 3.3 hours
+        await using var store = new SqliteLedgerStore(_db.FilePath);
+        await store.MigrateAsync();
+        for (var i = 0; i < records.Length; i += 2_000)
+        {
+            await store.WriteBatchAsync(records[i..(i + 2_000)]);
+        }
+
+        var options = new AuditOptions { RecentCount = 25, BaselineModel = "claude-opus-4-5" };
+        var fromRaw = await AuditRunner.RunAsync(store, PriceBook.Default, options with { UseRollups = false });
+        var fromRollups = await AuditRunner.RunAsync(store, PriceBook.Default, options);
+        Assert.Equal(24_000, fromRaw.Calls);
+        Assert.Contains(fromRaw.Counterfactuals, c => c.InfeasibleCalls > 0); // Opus 4.5 takes no inference_geo
+        Assert.Equal(Json(fromRaw), Json(fromRollups));
+
+        var accumulator = new AuditAccumulator(PriceBook.Default, options, fromRollups: true);
+        var hours = (await LedgerRollupOracle.ReadAllAsync(store)).GroupBy(row => row.Hour).ToList();
+        var accepted = hours.Count(hour => accumulator.CanAddRollups(hour.Key, hour.ToList()));
+        Assert.True(accepted * 10 >= hours.Count * 9, $"{accepted} of {hours.Count} hours from rollups");
+    }
+
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     private static string Json(AuditReport report) => JsonSerializer.Serialize(report, Indented);
