@@ -19,8 +19,10 @@ public sealed class SampleAppTests
     {
         using var dir = new TempDirectory();
         var feed = Path.Combine(dir.Path, "feed");
-        var version = $"0.0.0-sample{DateTime.UtcNow:yyyyMMddHHmmssfff}";
         var root = RepositoryPaths.Root;
+        // The repository's VersionPrefix with a fresh suffix: every assembly of the packages (ModelMix and ModelMix.Sqlite,
+        // which references it) keeps the one assembly version, whichever build of the core the second pack compiled against.
+        var version = $"{VersionPrefix(root)}-sample{DateTime.UtcNow:yyyyMMddHHmmssfff}";
 
         await RunAsync(root, "dotnet", "pack", Path.Combine(root, "src", "ModelMix", "ModelMix.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}");
         await RunAsync(root, "dotnet", "pack", Path.Combine(root, "src", "ModelMix.Sqlite", "ModelMix.Sqlite.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}");
@@ -85,6 +87,9 @@ public sealed class SampleAppTests
         Assert.True(drivers.Count == 0, "database drivers in a routing-only output: " + string.Join(", ", drivers));
         Assert.Contains("priced:", await RunAsync(output, "dotnet", Path.Combine(output, "RoutingOnly.dll")), StringComparison.Ordinal);
     }
+
+    private static string VersionPrefix(string root) =>
+        System.Text.RegularExpressions.Regex.Match(File.ReadAllText(Path.Combine(root, "Directory.Build.props")), "<VersionPrefix>([^<]+)</VersionPrefix>").Groups[1].Value;
 
     private static Task<string> RunAsync(string workingDirectory, string file, params string[] arguments) =>
         RunAsync(workingDirectory, file, arguments, new Dictionary<string, string>());
