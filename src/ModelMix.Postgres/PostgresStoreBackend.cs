@@ -192,12 +192,7 @@ public sealed class PostgresStoreBackend : IStoreBackend
         _ => null,
     };
 
-    private string Of(StoreLocation location)
-    {
-        ArgumentNullException.ThrowIfNull(location);
-        return location.Backend == this ? location.Value
-            : throw new ArgumentException($"The store {location} is not a PostgreSQL database.", nameof(location));
-    }
+    private string Of(StoreLocation location) => StoreLocation.ValueFor(location, this);
 }
 
 /// <summary>Registers the PostgreSQL backend with <see cref="StoreBackends"/> when this assembly loads, so the faults of a store created directly are classified.</summary>

@@ -77,12 +77,7 @@ public sealed class SqliteStoreBackend : IStoreBackend
     public string? ClassifyFault(Exception exception) =>
         exception is SqliteException { SqliteErrorCode: SqliteBusy or SqliteLocked } ? "busy" : null;
 
-    private string Of(StoreLocation location)
-    {
-        ArgumentNullException.ThrowIfNull(location);
-        return location.Backend == this ? location.Value
-            : throw new ArgumentException($"The store {location} is not a SQLite file.", nameof(location));
-    }
+    private string Of(StoreLocation location) => StoreLocation.ValueFor(location, this);
 }
 
 /// <summary>Registers the SQLite backend with <see cref="StoreBackends"/> when this assembly loads, so the faults of a store created directly are classified.</summary>

@@ -178,6 +178,14 @@ public sealed class StoreLocation
     /// <summary>The location for messages: the file path, or the PostgreSQL connection without its password.</summary>
     public override string ToString() => Display;
 
+    /// <summary>The <see cref="Value"/> of a location of <paramref name="backend"/> (a backend's check that it opens only its own).</summary>
+    internal static string ValueFor(StoreLocation location, IStoreBackend backend)
+    {
+        ArgumentNullException.ThrowIfNull(location);
+        return location.Backend == backend ? location.Value
+            : throw new ArgumentException($"The store {location} is not a {backend.Name} store.", nameof(location));
+    }
+
     private static string NoBackendMessage(string text)
     {
         // Name the kind of store and the package, never the setting itself (a connection string may hold a password).
