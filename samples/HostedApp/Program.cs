@@ -11,7 +11,7 @@ using ModelMix.Pipeline;
 using OpenTelemetry.Trace;
 
 var builder = Host.CreateApplicationBuilder(args);
-builder.Services.AddModelMix(builder.Configuration);
+builder.Services.AddModelMix(builder.Configuration).AddSqliteStores(); // ModelMix:Store is a SQLite file (package ModelMix.Sqlite)
 builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing.AddSource("ModelMix").AddConsoleExporter());
 builder.Services.AddSingleton(new AnthropicClient(new ClientOptions
 {

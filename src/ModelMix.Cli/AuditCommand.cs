@@ -58,7 +58,7 @@ internal static class AuditCommand
             try
             {
                 var dbPath = result.GetValue(db)!;
-                if (!ModelMix.Stores.StoreLocation.LooksLikePostgres(dbPath) && !File.Exists(dbPath))
+                if (ModelMix.Stores.StoreLocation.NamesMissingFile(dbPath))
                 {
                     await error.WriteLineAsync($"modelmix audit: the ledger '{dbPath}' does not exist (pass --db PATH).");
                     return 1;

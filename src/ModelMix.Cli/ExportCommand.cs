@@ -37,7 +37,7 @@ internal static class ExportCommand
             }
 
             var path = result.GetValue(store)!;
-            if (!ModelMix.Stores.StoreLocation.LooksLikePostgres(path) && !File.Exists(path))
+            if (ModelMix.Stores.StoreLocation.NamesMissingFile(path))
             {
                 await error.WriteLineAsync($"modelmix export: the ledger '{path}' does not exist (pass --store PATH).");
                 return 1;

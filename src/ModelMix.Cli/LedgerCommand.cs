@@ -207,7 +207,7 @@ internal static class LedgerCommand
     {
         var error = result.InvocationConfiguration.Error;
         var dbPath = result.GetValue(db)!;
-        if (!StoreLocation.LooksLikePostgres(dbPath) && !File.Exists(dbPath))
+        if (StoreLocation.NamesMissingFile(dbPath))
         {
             await error.WriteLineAsync($"modelmix ledger {name}: the ledger '{dbPath}' does not exist (pass --db PATH).");
             return 1;

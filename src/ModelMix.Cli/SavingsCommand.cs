@@ -55,7 +55,7 @@ internal static class SavingsCommand
                 else
                 {
                     var dbPath = result.GetValue(db)!;
-                    if (!ModelMix.Stores.StoreLocation.LooksLikePostgres(dbPath) && !File.Exists(dbPath))
+                    if (ModelMix.Stores.StoreLocation.NamesMissingFile(dbPath))
                     {
                         await error.WriteLineAsync($"modelmix savings: the ledger '{dbPath}' does not exist (pass --db PATH, or --input FILE for a usage export).");
                         return 1;

@@ -53,7 +53,7 @@ public sealed class PostgresServer
         if (Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } given)
         {
             var location = ModelMix.Stores.StoreLocation.Parse(given);
-            return new PostgresServer(location.IsPostgres ? location.Value : given);
+            return new PostgresServer(location.IsLocalFile ? given : location.Value);
         }
 
         var bin = FindBinaries() ?? throw new InvalidOperationException(

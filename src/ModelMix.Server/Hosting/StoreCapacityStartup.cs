@@ -17,7 +17,7 @@ internal sealed partial class StoreCapacityStartup(StoreLocation store, IOptions
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (!store.IsPostgres)
+        if (store.IsLocalFile)
         {
             return;
         }

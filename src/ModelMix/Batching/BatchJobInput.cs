@@ -3,7 +3,7 @@ namespace ModelMix.Batching;
 /// <summary>A job to queue: its requests and who asked for it.</summary>
 public sealed record BatchJobInput
 {
-    /// <summary>The job id to use (<see cref="SqliteBatchStore.NewJobId"/>), or null for a new one.</summary>
+    /// <summary>The job id to use (<c>SqliteBatchStore.NewJobId</c>), or null for a new one.</summary>
     public string? Id { get; init; }
 
     /// <summary>The budget reservation held for the job (opaque JSON, settled when it ends), or null.</summary>

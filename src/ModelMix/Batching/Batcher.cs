@@ -999,7 +999,7 @@ public sealed partial class Batcher : IDisposable
 
         foreach (var item in cancellation.Canceled)
         {
-            await _recorder.RecordAsync(ToRecord(item, now, "canceled", SqliteBatchStore.CanceledResult), CancellationToken.None);
+            await _recorder.RecordAsync(ToRecord(item, now, "canceled", BatchIds.CanceledResult), CancellationToken.None);
         }
 
         await _recorder.Ledger.FlushAsync(CancellationToken.None);

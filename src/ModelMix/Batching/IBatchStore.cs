@@ -3,7 +3,7 @@ namespace ModelMix.Batching;
 /// <summary>
 /// The durable batch queue: jobs, their requests and the Message Batches submitted for them. Every state change is
 /// one transaction, so a restart finds exactly what was queued, what was sent and what was collected. SQLite
-/// (<see cref="SqliteBatchStore"/>) or PostgreSQL (<c>ModelMix.Postgres.PostgresBatchStore</c>, shared by several
+/// (<c>SqliteBatchStore</c>) or PostgreSQL (<c>ModelMix.Postgres.PostgresBatchStore</c>, shared by several
 /// processes, which also implements <see cref="IBatchLeadership"/>).
 /// </summary>
 public interface IBatchStore : IAsyncDisposable

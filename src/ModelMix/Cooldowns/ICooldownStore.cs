@@ -3,7 +3,7 @@ namespace ModelMix.Cooldowns;
 /// <summary>
 /// Which models are cooling down after the upstream said they were overloaded or rate-limited (429, 529), and until
 /// when. A proxy with a fallback chain skips a cooling model instead of sending it more traffic; with a shared store
-/// (<see cref="Postgres.PostgresCooldownStore"/>) one replica's 429 spares every other replica the same wait.
+/// (<c>PostgresCooldownStore</c>) one replica's 429 spares every other replica the same wait.
 /// </summary>
 public interface ICooldownStore : IAsyncDisposable
 {

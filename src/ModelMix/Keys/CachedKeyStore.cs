@@ -42,7 +42,7 @@ public sealed class CachedKeyStore : IKeyStore
     private TaskCompletionSource<Generation>? _refreshing;
 
     /// <summary>Puts a cache in front of <paramref name="inner"/>, which it owns (disposing the cache disposes it).</summary>
-    /// <param name="inner">A <see cref="SqliteKeyStore"/> or <see cref="Postgres.PostgresKeyStore"/>.</param>
+    /// <param name="inner">A <c>SqliteKeyStore</c> or <c>PostgresKeyStore</c>.</param>
     /// <param name="recheckInterval">The longest a key change takes to be honoured here (zero: no cache).</param>
     /// <param name="time">The clock; the system clock when null.</param>
     /// <param name="maxUnknownIds">How many ids that match no key are remembered per change version.</param>

@@ -4,8 +4,8 @@ namespace ModelMix.Keys;
 
 /// <summary>
 /// Virtual API keys: created once (the key shown only then), stored as a per-key salt and a hash of the secret,
-/// listed, revoked, and checked on every proxy request. <see cref="SqliteKeyStore"/> is the embedded store,
-/// <see cref="Postgres.PostgresKeyStore"/> the one several proxy replicas share.
+/// listed, revoked, and checked on every proxy request. <c>SqliteKeyStore</c> is the embedded store,
+/// <c>PostgresKeyStore</c> the one several proxy replicas share.
 /// </summary>
 public interface IKeyStore : IAsyncDisposable
 {

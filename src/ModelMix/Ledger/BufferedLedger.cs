@@ -14,7 +14,7 @@ namespace ModelMix.Ledger;
 /// <remarks>
 /// Durability: a record is on disk once <see cref="FlushAsync"/> returns, or at most about one flush interval after
 /// it was recorded; a process kill can lose only what was recorded in that window. A store passed to the constructor
-/// is not disposed by the ledger; the store created by <see cref="OpenSqliteAsync"/> is.
+/// is not disposed by the ledger; the store created by <c>OpenSqliteAsync</c> (package <c>ModelMix.Sqlite</c>) or <see cref="OpenAsync"/> is.
 /// </remarks>
 public sealed class BufferedLedger : ILedger, ISettlingLedger
 {
@@ -76,38 +76,6 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
     public ILedgerStore Store { get; }
 
     /// <summary>
-    /// Opens (creating if needed) the SQLite ledger at <paramref name="path"/>, migrates it and starts the writer.
-    /// Disposing the returned ledger flushes it and closes the database.
-    /// </summary>
-    /// <param name="path">The database file, e.g. <see cref="SqliteLedgerStore.DefaultPath"/>.</param>
-    /// <param name="options">Writer options; the defaults when <c>null</c>.</param>
-    /// <param name="time">The clock; <see cref="TimeProvider.System"/> when <c>null</c>.</param>
-    /// <param name="loggers">Creates the loggers; nothing is logged when <c>null</c>.</param>
-    /// <param name="ct">Cancels opening and migrating.</param>
-    public static async Task<BufferedLedger> OpenSqliteAsync(
-        string path,
-        LedgerOptions? options = null,
-        TimeProvider? time = null,
-        ILoggerFactory? loggers = null,
-        CancellationToken ct = default)
-    {
-        options ??= new LedgerOptions();
-        options.Validate();
-        var store = new SqliteLedgerStore(path, loggers?.CreateLogger<SqliteLedgerStore>());
-        try
-        {
-            await store.MigrateAsync(ct);
-            ILogger logger = loggers?.CreateLogger<BufferedLedger>() ?? (ILogger)NullLogger.Instance;
-            return new BufferedLedger(store, options, time ?? TimeProvider.System, logger, ownsStore: true);
-        }
-        catch
-        {
-            await store.DisposeAsync();
-            throw;
-        }
-    }
-
-    /// <summary>
     /// Opens the ledger of a store setting (a SQLite path or a PostgreSQL URL / connection string, see
     /// <see cref="Stores.StoreLocation"/>), migrates it and starts the writer. Disposing the returned ledger flushes
     /// it and closes the store.
@@ -126,9 +94,16 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
     {
         options ??= new LedgerOptions();
         options.Validate();
-        var ledgerStore = Stores.StoreLocation.Parse(store).CreateLedgerStore(loggers);
+        return await OpenOwnedAsync(Stores.StoreLocation.Parse(store).CreateLedgerStore(loggers), options, time, loggers, ct);
+    }
+
+    /// <summary>Migrates <paramref name="ledgerStore"/> and starts a ledger that owns it (disposes it on failure, and when disposed).</summary>
+    internal static async Task<BufferedLedger> OpenOwnedAsync(ILedgerStore ledgerStore, LedgerOptions? options, TimeProvider? time, ILoggerFactory? loggers, CancellationToken ct)
+    {
+        options ??= new LedgerOptions();
         try
         {
+            options.Validate();
             await ledgerStore.MigrateAsync(ct);
             ILogger logger = loggers?.CreateLogger<BufferedLedger>() ?? (ILogger)NullLogger.Instance;
             return new BufferedLedger(ledgerStore, options, time ?? TimeProvider.System, logger, ownsStore: true);

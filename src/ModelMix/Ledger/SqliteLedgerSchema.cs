@@ -189,7 +189,7 @@ internal static class SqliteLedgerSchema
         """,
         // 7: hourly rollups (docs/ledger.md, "Rollups"), kept by the writer in each batch's transaction; built here
         // from the rows already stored. The SQL is LedgerRollupSql's, shared with PostgreSQL.
-        SqliteLedgerRollups.MigrationStep,
+        LedgerRollupSql.CreateTable(LedgerSqlDialect.Sqlite) + LedgerRollupSql.Backfill(LedgerSqlDialect.Sqlite) + LedgerRollupSql.EscalationIndex,
 
         // 8: narrow intents (docs/ledger.md, "Crash consistency"). An intent holds only what reconciliation needs to
         // write the attempt's outcome_unknown record (LedgerIntent): id, start, instance, reservation, request, key,

@@ -133,7 +133,7 @@ public sealed partial class BatchingChatClient : DelegatingChatClient
 
         var input = new BatchJobInput
         {
-            Id = SqliteBatchStore.NewJobId(now),
+            Id = BatchIds.NewJobId(now),
             KeyId = options.GetKeyId() ?? _defaultKeyId,
             SessionId = options.GetSessionId(),
             TaskLabel = options.GetTaskLabel(),

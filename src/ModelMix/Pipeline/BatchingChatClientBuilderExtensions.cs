@@ -15,7 +15,7 @@ public static class BatchingChatClientBuilderExtensions
     /// below routing, fallback and prompt caching, above the ledger; run the batcher with a <see cref="BatchRunner"/>.
     /// </summary>
     /// <param name="builder">The builder.</param>
-    /// <param name="store">The durable queue (e.g. a <see cref="SqliteBatchStore"/> on the ledger's file).</param>
+    /// <param name="store">The durable queue (e.g. a <c>SqliteBatchStore</c> on the ledger's file).</param>
     /// <param name="configure">Changes the stage's options, e.g. <c>o => o.Batcher = runner.Batcher</c>.</param>
     /// <returns>The builder, for chaining.</returns>
     public static ChatClientBuilder UseModelMixBatching(this ChatClientBuilder builder, IBatchStore store, Action<BatchingChatClientOptions>? configure = null)

@@ -1,7 +1,3 @@
-using System.Net.Sockets;
-using Microsoft.Data.Sqlite;
-using Npgsql;
-
 namespace ModelMix.Stores;
 
 /// <summary>
@@ -16,13 +12,11 @@ namespace ModelMix.Stores;
 /// 40P01 (serialization failure, deadlock), 55P03 (lock not available), 25006 (read-only transaction: a failover left
 /// the store on a standby), 58000/58030 (system and I/O errors); Npgsql's own errors caused by a timeout (a full pool, a
 /// connect or command timeout) or a broken socket; SQLite's <c>SQLITE_BUSY</c> and <c>SQLITE_LOCKED</c> (another
-/// connection held the file past the busy timeout). Not transient: everything else, and cancellation.
+/// connection held the file past the busy timeout). Not transient: everything else, and cancellation. The driver errors
+/// are read by the registered <see cref="IStoreBackend"/>s (<see cref="IStoreBackend.ClassifyFault"/>).
 /// </remarks>
 public static class StoreFaults
 {
-    private const int SqliteBusy = 5;
-    private const int SqliteLocked = 6;
-
     /// <summary>Whether <paramref name="exception"/> is a transient store error (see the remarks of <see cref="StoreFaults"/>).</summary>
     public static bool IsTransient(Exception? exception) => Classify(exception) is not null;
 
@@ -61,32 +55,26 @@ public static class StoreFaults
     /// </summary>
     internal static bool ShouldWrap(Exception exception) => exception is not StoreUnavailableException && IsTransient(exception);
 
-    private static string? Classify(Exception? exception) => exception switch
+    private static string? Classify(Exception? exception)
     {
-        null => null,
-        StoreUnavailableException unavailable => unavailable.Reason,
-        PostgresException postgres => OfSqlState(postgres.SqlState),
-        NpgsqlException npgsql => npgsql.InnerException switch
+        switch (exception)
         {
-            // Npgsql reports a full pool as "The connection pool has been exhausted, …" caused by a TimeoutException.
-            TimeoutException => npgsql.Message.Contains("pool", StringComparison.OrdinalIgnoreCase) ? "pool_exhausted" : "timeout",
-            IOException or SocketException => "connection",
-            _ => npgsql.IsTransient ? "connection" : null,
-        },
-        SqliteException { SqliteErrorCode: SqliteBusy or SqliteLocked } => "busy",
-        _ => null,
-    };
+            case null:
+                return null;
+            case StoreUnavailableException unavailable:
+                return unavailable.Reason;
+        }
 
-    private static string? OfSqlState(string sqlState) => sqlState switch
-    {
-        "53300" => "too_many_connections",
-        "53000" or "53100" or "53200" or "53400" => "server_resources",
-        "57P01" or "57P02" or "57P03" => "shutdown",
-        "57014" => "timeout",
-        "40001" or "40P01" or "55P03" => "conflict",
-        "25006" => "read_only",
-        "58000" or "58030" => "io",
-        _ when sqlState.StartsWith("08", StringComparison.Ordinal) => "connection",
-        _ => null,
-    };
+        // Each driver's errors are classified by its backend (IStoreBackend.ClassifyFault), registered when its
+        // assembly loads: the core references no driver.
+        foreach (var backend in StoreBackends.Registered)
+        {
+            if (backend.ClassifyFault(exception) is { } reason)
+            {
+                return reason;
+            }
+        }
+
+        return null;
+    }
 }

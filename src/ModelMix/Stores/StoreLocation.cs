@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.Logging;
 using ModelMix.Batching;
 using ModelMix.Budgets;
@@ -7,27 +6,38 @@ using ModelMix.Cooldowns;
 using ModelMix.Keys;
 using ModelMix.Ledger;
 using ModelMix.Postgres;
-using Npgsql;
 
 namespace ModelMix.Stores;
 
 /// <summary>
 /// Where ModelMix keeps its ledger, keys, budgets and shared cooldowns, read from one setting (<c>ModelMix:Store</c>,
-/// <c>--db</c>): a SQLite file path (the embedded default, one process), or a PostgreSQL database shared by several
-/// proxy replicas, given as a URL (<c>postgres://user:password@host:5432/modelmix</c>) or an Npgsql connection string
-/// (<c>Host=…;Database=…;Username=…;Password=…</c>). <see cref="ToString"/> never shows the password.
+/// <c>--db</c>): a SQLite file path (the embedded default, one process; package <c>ModelMix.Sqlite</c>), or a PostgreSQL
+/// database shared by several proxy replicas (package <c>ModelMix.Postgres</c>), given as a URL
+/// (<c>postgres://user:password@host:5432/modelmix</c>) or an Npgsql connection string
+/// (<c>Host=…;Database=…;Username=…;Password=…</c>). The setting's form picks the registered <see cref="IStoreBackend"/>
+/// (<see cref="StoreBackends"/>), which opens the stores. <see cref="ToString"/> never shows the password.
 /// </summary>
 public sealed class StoreLocation
 {
-    private StoreLocation(bool isPostgres, string value, string display)
+    /// <summary>A location of <paramref name="backend"/> (backends call it from their <see cref="IStoreBackend.Parse"/>).</summary>
+    /// <param name="backend">The backend that opens the stores.</param>
+    /// <param name="value">The file path or connection string (may hold a password).</param>
+    /// <param name="display">The location for messages and logs, without any password.</param>
+    public StoreLocation(IStoreBackend backend, string value, string display)
     {
-        IsPostgres = isPostgres;
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentException.ThrowIfNullOrEmpty(value);
+        ArgumentException.ThrowIfNullOrEmpty(display);
+        Backend = backend;
         Value = value;
         Display = display;
     }
 
-    /// <summary>Whether the store is a PostgreSQL database (otherwise a SQLite file).</summary>
-    public bool IsPostgres { get; }
+    /// <summary>The backend that opens the stores of this location.</summary>
+    public IStoreBackend Backend { get; }
+
+    /// <summary>Whether the store is one file on this machine (one process) rather than a server replicas share.</summary>
+    public bool IsLocalFile => Backend.IsLocalFile;
 
     /// <summary>The SQLite file path, or the Npgsql connection string (with its password: never log it).</summary>
     public string Value { get; }
@@ -35,7 +45,7 @@ public sealed class StoreLocation
     /// <summary>The location for messages and logs: the file path, or the connection without its password.</summary>
     public string Display { get; }
 
-    /// <summary>Whether <paramref name="text"/> names a PostgreSQL database rather than a SQLite file.</summary>
+    /// <summary>Whether <paramref name="text"/> names a PostgreSQL database rather than a SQLite file (by its form alone).</summary>
     public static bool LooksLikePostgres(string? text)
     {
         if (string.IsNullOrWhiteSpace(text))
@@ -55,65 +65,69 @@ public sealed class StoreLocation
                 .Any(part => part.StartsWith("host=", StringComparison.OrdinalIgnoreCase) || part.StartsWith("server=", StringComparison.OrdinalIgnoreCase));
     }
 
-    /// <summary>Parses a store setting; a message that names the setting (never the password) when it is malformed.</summary>
-    /// <exception cref="FormatException">A PostgreSQL URL or connection string that cannot be read.</exception>
-    public static StoreLocation Parse(string text)
+    /// <summary>
+    /// Whether <paramref name="text"/> names a database server rather than a file: a URL (<c>scheme://…</c>) or a
+    /// key=value connection string that names its host. Every other setting is a file path.
+    /// </summary>
+    public static bool LooksLikeServer(string? text) =>
+        LooksLikePostgres(text) || (!string.IsNullOrWhiteSpace(text) && text.Trim().Contains("://", StringComparison.Ordinal));
+
+    /// <summary>
+    /// Whether <paramref name="text"/> names a local store file that does not exist (a command that reads the store
+    /// then says so instead of creating an empty one); false for a server, whose existence only a connection tells.
+    /// </summary>
+    public static bool NamesMissingFile(string text) =>
+        (StoreBackends.Find(text)?.IsLocalFile ?? !LooksLikeServer(text)) && !File.Exists(text);
+
+    /// <summary>
+    /// Parses a store setting with the registered backend that recognizes it; a message that names the setting (never
+    /// the password) when it is malformed, and one that names the package to add when no backend is registered for it.
+    /// </summary>
+    /// <exception cref="FormatException">A setting that cannot be read, or one no registered backend recognizes.</exception>
+    public static StoreLocation Parse(string text) => Parse(text, StoreBackends.Registered);
+
+    /// <summary>Parses a store setting with the first of <paramref name="backends"/> that recognizes it.</summary>
+    internal static StoreLocation Parse(string text, IReadOnlyList<IStoreBackend> backends)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(text);
-        if (!LooksLikePostgres(text))
+        foreach (var backend in backends)
         {
-            var path = Path.GetFullPath(text);
-            return new StoreLocation(false, path, path);
+            if (backend.Recognizes(text))
+            {
+                return backend.Parse(text);
+            }
         }
 
-        var builder = text.Trim().Contains("://", StringComparison.Ordinal) ? FromUrl(text.Trim()) : FromKeyValues(text);
-        if (string.IsNullOrEmpty(builder.Host))
-        {
-            throw new FormatException($"The PostgreSQL store '{Redact(builder)}' names no host.");
-        }
-
-        if (string.IsNullOrEmpty(builder.Database))
-        {
-            throw new FormatException($"The PostgreSQL store '{Redact(builder)}' names no database: add /DBNAME to the URL or Database=… to the connection string.");
-        }
-
-        return new StoreLocation(true, builder.ConnectionString, Redact(builder));
+        throw new FormatException(NoBackendMessage(text));
     }
 
     /// <summary>Opens the ledger store (not yet migrated).</summary>
-    public ILedgerStore CreateLedgerStore(ILoggerFactory? loggers = null) => IsPostgres
-        ? new PostgresLedgerStore(Value, loggers?.CreateLogger<PostgresLedgerStore>())
-        : new SqliteLedgerStore(Value, loggers?.CreateLogger<SqliteLedgerStore>());
+    public ILedgerStore CreateLedgerStore(ILoggerFactory? loggers = null) => Backend.CreateLedgerStore(this, loggers);
 
     /// <summary>Opens the virtual key store (migrated on first use).</summary>
-    public IKeyStore CreateKeyStore(TimeProvider? time = null) => IsPostgres
-        ? new PostgresKeyStore(Value, time)
-        : new SqliteKeyStore(Value, time);
+    public IKeyStore CreateKeyStore(TimeProvider? time = null) => Backend.CreateKeyStore(this, time);
 
     /// <summary>Opens the budget store (migrated on first use).</summary>
-    public IBudgetStore CreateBudgetStore() => IsPostgres ? new PostgresBudgetStore(Value) : new SqliteBudgetStore(Value);
+    public IBudgetStore CreateBudgetStore() => Backend.CreateBudgetStore(this);
 
     /// <summary>
     /// The cooldown store: shared through the database for PostgreSQL (so replicas see each other's 429/529s), in
     /// memory for SQLite (one process).
     /// </summary>
-    public ICooldownStore CreateCooldownStore(TimeProvider? time = null) => IsPostgres
-        ? new PostgresCooldownStore(Value, time)
-        : new InMemoryCooldownStore(time);
+    public ICooldownStore CreateCooldownStore(TimeProvider? time = null) => Backend.CreateCooldownStore(this, time);
 
     /// <summary>
     /// The cache-warm session store of cache-aware routing: shared through the database for PostgreSQL (a session
     /// warmed through one replica stays on its warm model on another), in memory for SQLite (one process).
     /// </summary>
-    public IPromptCacheWarmStore CreatePromptCacheWarmStore(TimeProvider? time = null, ILoggerFactory? loggers = null, PostgresPromptCacheWarmStoreOptions? options = null) => IsPostgres
-        ? new PostgresPromptCacheWarmStore(Value, options, time, loggers?.CreateLogger<PostgresPromptCacheWarmStore>())
-        : new InMemoryPromptCacheWarmStore();
+    public IPromptCacheWarmStore CreatePromptCacheWarmStore(TimeProvider? time = null, ILoggerFactory? loggers = null, PostgresPromptCacheWarmStoreOptions? options = null) =>
+        Backend.CreatePromptCacheWarmStore(this, time, loggers, options);
 
     /// <summary>
     /// Opens the batch queue (migrated on first use): shared by the replicas on PostgreSQL, where one replica's batcher
     /// works at a time (<see cref="IBatchLeadership"/>); in the ledger's file on SQLite.
     /// </summary>
-    public IBatchStore CreateBatchStore() => IsPostgres ? new PostgresBatchStore(Value) : new SqliteBatchStore(Value);
+    public IBatchStore CreateBatchStore() => Backend.CreateBatchStore(this);
 
     /// <summary>Applies every migration of every component (ledger, keys, budgets, cooldowns, batches; on PostgreSQL also the shared cache-warm sessions) and returns what was done, one line each.</summary>
     public async Task<IReadOnlyList<string>> MigrateAllAsync(ILoggerFactory? loggers = null, CancellationToken cancellationToken = default)
@@ -149,13 +163,7 @@ public sealed class StoreLocation
             done.Add("batches");
         }
 
-        if (IsPostgres)
-        {
-            await using var warm = new PostgresPromptCacheWarmStore(Value);
-            await warm.MigrateAsync(cancellationToken);
-            done.Add(PostgresPromptCacheWarmStore.Component);
-        }
-
+        done.AddRange(await Backend.MigrateMoreAsync(this, cancellationToken));
         return done;
     }
 
@@ -164,92 +172,27 @@ public sealed class StoreLocation
     /// may (<see cref="StoreConnectionCapacity"/>; <c>modelmix serve</c> warns at start when
     /// <c>ModelMix:Replicas</c> × <c>Maximum Pool Size</c> exceeds it). Null for a SQLite file.
     /// </summary>
-    public async Task<StoreConnectionCapacity?> ReadConnectionCapacityAsync(CancellationToken cancellationToken = default)
-    {
-        if (!IsPostgres)
-        {
-            return null;
-        }
-
-        await using var database = new PostgresDatabase(Value);
-        return await database.ReadConnectionCapacityAsync(cancellationToken);
-    }
+    public Task<StoreConnectionCapacity?> ReadConnectionCapacityAsync(CancellationToken cancellationToken = default) =>
+        Backend.ReadConnectionCapacityAsync(this, cancellationToken);
 
     /// <summary>The location for messages: the file path, or the PostgreSQL connection without its password.</summary>
     public override string ToString() => Display;
 
-    /// <summary>A connection string without its password, for messages.</summary>
-    internal static string Redact(string connectionString)
+    /// <summary>The <see cref="Value"/> of a location of <paramref name="backend"/> (a backend's check that it opens only its own).</summary>
+    internal static string ValueFor(StoreLocation location, IStoreBackend backend)
     {
-        try
-        {
-            return Redact(new NpgsqlConnectionStringBuilder(connectionString));
-        }
-        catch (ArgumentException)
-        {
-            return "(an unreadable PostgreSQL connection string)";
-        }
+        ArgumentNullException.ThrowIfNull(location);
+        return location.Backend == backend ? location.Value
+            : throw new ArgumentException($"The store {location} is not a {backend.Name} store.", nameof(location));
     }
 
-    private static string Redact(NpgsqlConnectionStringBuilder builder)
+    private static string NoBackendMessage(string text)
     {
-        var port = builder.Port.ToString(CultureInfo.InvariantCulture);
-        var user = string.IsNullOrEmpty(builder.Username) ? string.Empty : builder.Username + "@";
-        return $"postgres://{user}{builder.Host}:{port}/{builder.Database}";
-    }
-
-    private static NpgsqlConnectionStringBuilder FromKeyValues(string text)
-    {
-        try
-        {
-            return new NpgsqlConnectionStringBuilder(text);
-        }
-        catch (ArgumentException exception)
-        {
-            // The message of the parser may quote the string (and so the password): say only what kind of problem it is.
-            throw new FormatException("The PostgreSQL connection string could not be read: use Host=…;Port=…;Database=…;Username=…;Password=… " +
-                $"or postgres://user:password@host:5432/database ({exception.GetType().Name}).");
-        }
-    }
-
-    private static NpgsqlConnectionStringBuilder FromUrl(string text)
-    {
-        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host))
-        {
-            throw new FormatException("The PostgreSQL store URL could not be read: use postgres://user:password@host:5432/database.");
-        }
-
-        var builder = new NpgsqlConnectionStringBuilder
-        {
-            Host = uri.Host,
-            Port = uri.IsDefaultPort || uri.Port <= 0 ? 5432 : uri.Port,
-            Database = Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/')),
-        };
-        if (uri.UserInfo is { Length: > 0 } info)
-        {
-            var colon = info.IndexOf(':', StringComparison.Ordinal);
-            builder.Username = Uri.UnescapeDataString(colon < 0 ? info : info[..colon]);
-            if (colon >= 0)
-            {
-                builder.Password = Uri.UnescapeDataString(info[(colon + 1)..]);
-            }
-        }
-
-        foreach (var pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var equals = pair.IndexOf('=', StringComparison.Ordinal);
-            var key = Uri.UnescapeDataString(equals < 0 ? pair : pair[..equals]);
-            var value = equals < 0 ? string.Empty : Uri.UnescapeDataString(pair[(equals + 1)..]);
-            try
-            {
-                builder[key.Replace('_', ' ')] = value;
-            }
-            catch (ArgumentException)
-            {
-                throw new FormatException($"The PostgreSQL store URL has the option '{key}', which Npgsql does not know.");
-            }
-        }
-
-        return builder;
+        // Name the kind of store and the package, never the setting itself (a connection string may hold a password).
+        var (name, package, call) = LooksLikePostgres(text) ? ("a PostgreSQL database", "ModelMix.Postgres", "AddPostgresStores()")
+            : LooksLikeServer(text) ? ($"a '{text.Trim()[..text.Trim().IndexOf("://", StringComparison.Ordinal)]}://' database", "a ModelMix store package for it", "its registration")
+            : ("a SQLite file", "ModelMix.Sqlite", "AddSqliteStores()");
+        return $"The store setting names {name}, but no store backend for it is registered: add the package {package} " +
+            $"and call services.{call} (or StoreBackends.Register(...)).";
     }
 }

@@ -19,10 +19,13 @@ public sealed class SampleAppTests
     {
         using var dir = new TempDirectory();
         var feed = Path.Combine(dir.Path, "feed");
-        var version = $"0.0.0-sample{DateTime.UtcNow:yyyyMMddHHmmssfff}";
         var root = RepositoryPaths.Root;
+        // The repository's VersionPrefix with a fresh suffix: every assembly of the packages (ModelMix and ModelMix.Sqlite,
+        // which references it) keeps the one assembly version, whichever build of the core the second pack compiled against.
+        var version = $"{VersionPrefix(root)}-sample{DateTime.UtcNow:yyyyMMddHHmmssfff}";
 
         await RunAsync(root, "dotnet", "pack", Path.Combine(root, "src", "ModelMix", "ModelMix.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}");
+        await RunAsync(root, "dotnet", "pack", Path.Combine(root, "src", "ModelMix.Sqlite", "ModelMix.Sqlite.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}");
         // The sample's own obj/bin under the temp folder: parallel runs and the checkout stay clean.
         var output = Path.Combine(dir.Path, "app");
         await RunAsync(root, "dotnet", "build", Path.Combine(root, "samples", "HostedApp", "HostedApp.csproj"), "-c", "Release", "-o", output,
@@ -61,6 +64,32 @@ public sealed class SampleAppTests
         Assert.Equal(0.0002m, decimal.Parse(printedCost, System.Globalization.CultureInfo.InvariantCulture));
         SqliteConnection.ClearAllPools();
     }
+
+    [Fact]
+    public async Task A_routing_only_app_built_from_the_core_package_gets_no_database_driver()
+    {
+        using var dir = new TempDirectory();
+        var feed = Path.Combine(dir.Path, "feed");
+        var version = $"0.0.0-routing{DateTime.UtcNow:yyyyMMddHHmmssfff}";
+        var root = RepositoryPaths.Root;
+
+        await RunAsync(root, "dotnet", "pack", Path.Combine(root, "src", "ModelMix", "ModelMix.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}");
+        var output = Path.Combine(dir.Path, "app");
+        await RunAsync(root, "dotnet", "build", Path.Combine(root, "samples", "RoutingOnly", "RoutingOnly.csproj"), "-c", "Release", "-o", output,
+            $"-p:ModelMixVersion={version}", $"-p:RestoreAdditionalProjectSources={feed}", $"-p:BaseIntermediateOutputPath={Path.Combine(dir.Path, "obj")}{Path.DirectorySeparatorChar}");
+
+        Assert.True(File.Exists(Path.Combine(output, "ModelMix.dll")), "the core assembly is in the output");
+        var drivers = Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories)
+            .Select(file => Path.GetRelativePath(output, file))
+            .Where(file => file.Contains("Npgsql", StringComparison.OrdinalIgnoreCase) || file.Contains("sqlite", StringComparison.OrdinalIgnoreCase)
+                || file.StartsWith("runtimes", StringComparison.Ordinal))
+            .ToList();
+        Assert.True(drivers.Count == 0, "database drivers in a routing-only output: " + string.Join(", ", drivers));
+        Assert.Contains("priced:", await RunAsync(output, "dotnet", Path.Combine(output, "RoutingOnly.dll")), StringComparison.Ordinal);
+    }
+
+    private static string VersionPrefix(string root) =>
+        System.Text.RegularExpressions.Regex.Match(File.ReadAllText(Path.Combine(root, "Directory.Build.props")), "<VersionPrefix>([^<]+)</VersionPrefix>").Groups[1].Value;
 
     private static Task<string> RunAsync(string workingDirectory, string file, params string[] arguments) =>
         RunAsync(workingDirectory, file, arguments, new Dictionary<string, string>());

@@ -9,7 +9,7 @@ public sealed class StoreLocationTests
     {
         var location = StoreLocation.Parse("postgres://mmx:p%40ss-w0rd@db.internal:6543/modelmix?sslmode=require");
 
-        Assert.True(location.IsPostgres);
+        Assert.IsType<PostgresStoreBackend>(location.Backend);
         var builder = new Npgsql.NpgsqlConnectionStringBuilder(location.Value);
         Assert.Equal("db.internal", builder.Host);
         Assert.Equal(6543, builder.Port);
@@ -21,15 +21,39 @@ public sealed class StoreLocationTests
         Assert.DoesNotContain("p@ss", location.ToString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("postgres://mmx:hunter2@db:5432/modelmix", "ModelMix.Postgres", "AddPostgresStores()")]
+    [InlineData("Host=db;Database=mmx;Username=u;Password=hunter2", "ModelMix.Postgres", "AddPostgresStores()")]
+    [InlineData("data/modelmix.db", "ModelMix.Sqlite", "AddSqliteStores()")]
+    public void A_setting_no_registered_backend_recognizes_names_the_package_to_add_and_never_the_password(string setting, string package, string call)
+    {
+        var error = Assert.Throws<FormatException>(() => StoreLocation.Parse(setting, []));
+
+        Assert.Contains($"add the package {package}", error.Message, StringComparison.Ordinal);
+        Assert.Contains(call, error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Only_the_backend_for_the_settings_form_is_used()
+    {
+        // SQLite alone registered: a PostgreSQL URL is refused (not taken for a file path), a path is SQLite's.
+        Assert.Throws<FormatException>(() => StoreLocation.Parse("postgres://u@db/mmx", [SqliteStoreBackend.Instance]));
+        Assert.IsType<SqliteStoreBackend>(StoreLocation.Parse("modelmix.db", [SqliteStoreBackend.Instance]).Backend);
+        Assert.Throws<FormatException>(() => StoreLocation.Parse("modelmix.db", [PostgresStoreBackend.Instance]));
+        Assert.Throws<FormatException>(() => StoreLocation.Parse("mysql://u@db/mmx", [SqliteStoreBackend.Instance, PostgresStoreBackend.Instance]));
+    }
+
     [Fact]
     public void An_npgsql_connection_string_is_postgres_and_a_path_is_sqlite()
     {
         var npgsql = StoreLocation.Parse("Host=127.0.0.1;Port=5433;Database=mmx;Username=u;Password=hunter2");
-        Assert.True(npgsql.IsPostgres);
+        Assert.IsType<PostgresStoreBackend>(npgsql.Backend);
         Assert.Equal("postgres://u@127.0.0.1:5433/mmx", npgsql.Display);
 
         var sqlite = StoreLocation.Parse("data/modelmix.db");
-        Assert.False(sqlite.IsPostgres);
+        Assert.IsType<SqliteStoreBackend>(sqlite.Backend);
+        Assert.True(sqlite.IsLocalFile);
         Assert.Equal(Path.GetFullPath("data/modelmix.db"), sqlite.Value);
     }
 

@@ -77,7 +77,7 @@ internal sealed class BatchQueue(IBatchStore store, Batcher batcher, ProxyRouter
     internal async Task<BatchJob?> CreateAsync(HttpContext context, string requestId, AuthCaller caller, IReadOnlyList<BatchItemInput> items, IReadOnlyList<long> maxTokens)
     {
         var now = time.GetUtcNow();
-        var input = Input(context, caller, items) with { Id = SqliteBatchStore.NewJobId(now) };
+        var input = Input(context, caller, items) with { Id = BatchIds.NewJobId(now) };
         var (allowed, reservation) = await budgets.ReserveAsync(context, caller, input.Id!, items, maxTokens, input.SessionId);
         if (!allowed)
         {

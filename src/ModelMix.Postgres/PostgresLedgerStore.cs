@@ -11,7 +11,7 @@ namespace ModelMix.Postgres;
 
 /// <summary>
 /// The shared ledger store: a PostgreSQL table that several proxy replicas write to at once. Same contract as
-/// <see cref="SqliteLedgerStore"/>: a batch is one transaction, a record whose id is already stored is skipped (so
+/// <c>SqliteLedgerStore</c>: a batch is one transaction, a record whose id is already stored is skipped (so
 /// replicas and replays never count twice), reads see committed records in timestamp order. Costs are
 /// <c>numeric</c> and summed by PostgreSQL exactly; timestamps are 100 ns ticks since the Unix epoch, as in SQLite,
 /// so every instant round-trips exactly. A batch is sent with binary <c>COPY</c> into a temporary table and moved

@@ -13,7 +13,7 @@ namespace ModelMix.Postgres;
 /// past its cap, and no counter row stays locked across a round trip to a replica (issue 29). Settling after the call
 /// charges the recorded cost and releases the hold. A reservation carries an expiry: one left by a replica that died is
 /// reclaimed (<see cref="ReconcileExpiredAsync"/>) and charged what its request recorded in the ledger of the same
-/// database. Amounts are integer nano-dollars, as in <see cref="SqliteBudgetStore"/>. No caller's cancellation token
+/// database. Amounts are integer nano-dollars, as in <c>SqliteBudgetStore</c>. No caller's cancellation token
 /// reaches Npgsql (<see cref="Uncancellable"/>).
 /// </summary>
 public sealed class PostgresBudgetStore : IBudgetStore
@@ -366,7 +366,7 @@ public sealed class PostgresBudgetStore : IBudgetStore
             "DELETE FROM budget_reservation_items WHERE reservation_id IN (SELECT id FROM budget_reservations WHERE reclaimed_at IS NOT NULL AND reclaimed_at < @old); " +
             "DELETE FROM budget_reservations WHERE reclaimed_at IS NOT NULL AND reclaimed_at < @old;"))
         {
-            purge.Parameters.AddWithValue("old", SqliteLedgerSchema.ToStoredTimestamp(at - SqliteBudgetStore.ReclaimedRetention));
+            purge.Parameters.AddWithValue("old", SqliteLedgerSchema.ToStoredTimestamp(at - BudgetRetention.Reclaimed));
             await purge.ExecuteNonQueryAsync(cancellationToken);
         }
 

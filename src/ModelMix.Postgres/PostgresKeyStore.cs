@@ -8,7 +8,7 @@ namespace ModelMix.Postgres;
 
 /// <summary>
 /// Virtual API keys in PostgreSQL, shared by every proxy replica on the database: the same tables and rules as
-/// <see cref="SqliteKeyStore"/> (public id, name, a per-key salt and the HMAC-SHA256 of the secret, admin flag,
+/// <c>SqliteKeyStore</c> (public id, name, a per-key salt and the HMAC-SHA256 of the secret, admin flag,
 /// budget caps, creation and revocation times; never the key itself). Read directly, a key created or revoked on one
 /// replica is seen by every other on its next request; through the proxy's <see cref="CachedKeyStore"/>, within its
 /// recheck interval (the change version below).

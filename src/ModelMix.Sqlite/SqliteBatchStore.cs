@@ -77,7 +77,7 @@ public sealed class SqliteBatchStore : IBatchStore
     ];
 
     /// <summary>The result stored for a request canceled before it was sent (the API's shape for a canceled result).</summary>
-    public const string CanceledResult = "{\"type\":\"canceled\"}";
+    public const string CanceledResult = BatchIds.CanceledResult;
 
     private static readonly string[] ItemParameters = ["$id", "$job", "$pos", "$cid", "$params", "$req", "$routed", "$policy", "$reason", "$key", "$session", "$task", "$t"];
 
@@ -166,7 +166,7 @@ public sealed class SqliteBatchStore : IBatchStore
     }
 
     /// <summary>A new job id (<c>mmxjob_…</c>), for callers that need it before the job is created.</summary>
-    public static string NewJobId(DateTimeOffset at) => "mmxjob_" + LedgerIds.New(at);
+    public static string NewJobId(DateTimeOffset at) => BatchIds.NewJobId(at);
 
     /// <inheritdoc />
     public async Task<BatchJob?> GetJobAsync(string jobId, CancellationToken cancellationToken = default)

@@ -11,7 +11,7 @@ namespace ModelMix.Ledger;
 internal sealed class SqliteIntentInsert : IDisposable
 {
     /// <summary><see cref="SqliteLedgerSchema.IntentColumns"/> qualified with the alias <c>i</c>, for reads.</summary>
-    public static readonly string QualifiedColumns = string.Join(", ", SqliteLedgerSchema.IntentColumns.Split(", ").Select(column => "i." + column));
+    public static readonly string QualifiedColumns = LedgerRowSql.QualifiedIntentColumns;
 
     private static readonly string Sql =
         $"INSERT INTO ledger_intents ({SqliteLedgerSchema.IntentColumns}) VALUES ({string.Join(", ", Enumerable.Range(1, 19).Select(i => "?" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)))});";
@@ -29,17 +29,7 @@ internal sealed class SqliteIntentInsert : IDisposable
     }
 
     /// <summary>Throws <see cref="ArgumentException"/> for an intent that could never become a stored record.</summary>
-    public static void RequireFields(LedgerIntent intent, string paramName)
-    {
-        ArgumentNullException.ThrowIfNull(intent, paramName);
-        if (string.IsNullOrEmpty(intent.Id) || string.IsNullOrEmpty(intent.RequestId) ||
-            string.IsNullOrEmpty(intent.RequestedModel) || string.IsNullOrEmpty(intent.RoutedModel))
-        {
-            throw new ArgumentException(
-                $"Ledger intent '{intent.Id}' lacks a required field: Id, RequestId, RequestedModel and RoutedModel must be non-empty.",
-                paramName);
-        }
-    }
+    public static void RequireFields(LedgerIntent intent, string paramName) => LedgerRowSql.RequireIntentFields(intent, paramName);
 
     /// <summary>Reads an intent selected with <see cref="QualifiedColumns"/> (or the columns in that order).</summary>
     public static LedgerIntent Read(SqliteDataReader r) => new()

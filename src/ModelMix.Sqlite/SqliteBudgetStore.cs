@@ -19,7 +19,7 @@ public sealed class SqliteBudgetStore : IBudgetStore
     public const string Component = "budgets";
 
     /// <summary>How long a reclaimed reservation is kept (so a late settlement charges only what the reclaim did not).</summary>
-    public static readonly TimeSpan ReclaimedRetention = TimeSpan.FromDays(7);
+    public static readonly TimeSpan ReclaimedRetention = BudgetRetention.Reclaimed;
 
     private static readonly string[] Migrations =
     [

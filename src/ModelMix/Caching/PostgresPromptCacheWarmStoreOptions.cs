@@ -1,7 +1,7 @@
 namespace ModelMix.Postgres;
 
 /// <summary>
-/// Tuning of <see cref="PostgresPromptCacheWarmStore"/>: how long a replica reuses what it read, how often expired
+/// Tuning of <c>PostgresPromptCacheWarmStore</c> (package <c>ModelMix.Postgres</c>): how long a replica reuses what it read, how often expired
 /// rows are pruned, and how it behaves while the database cannot be reached. The defaults suit a proxy replica.
 /// </summary>
 public sealed class PostgresPromptCacheWarmStoreOptions

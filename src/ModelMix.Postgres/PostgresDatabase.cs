@@ -33,7 +33,7 @@ internal sealed class PostgresDatabase : IAsyncDisposable
     public PostgresDatabase(string connectionString)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
-        Display = StoreLocation.Redact(connectionString);
+        Display = PostgresStoreBackend.Redact(connectionString);
         _key = connectionString;
         lock (SharedLock)
         {

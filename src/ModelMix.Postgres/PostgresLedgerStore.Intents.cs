@@ -21,7 +21,7 @@ public sealed partial class PostgresLedgerStore
         ArgumentNullException.ThrowIfNull(intents);
         for (var i = 0; i < intents.Count; i++)
         {
-            SqliteIntentInsert.RequireFields(intents[i], nameof(intents));
+            LedgerRowSql.RequireIntentFields(intents[i], nameof(intents));
         }
 
         EnsureReadable();
@@ -71,7 +71,7 @@ public sealed partial class PostgresLedgerStore
         var intents = new List<LedgerIntent>();
         await using (var select = new NpgsqlCommand(
             $"""
-            SELECT {SqliteIntentInsert.QualifiedColumns} FROM ledger_intents i LEFT JOIN ledger_instances n ON n.instance_id = i.instance_id
+            SELECT {LedgerRowSql.QualifiedIntentColumns} FROM ledger_intents i LEFT JOIN ledger_instances n ON n.instance_id = i.instance_id
             WHERE i.instance_id <> $1 AND (n.heartbeat_at IS NULL OR n.heartbeat_at < $2)
             ORDER BY i.id FOR UPDATE OF i SKIP LOCKED;
             """, connection, transaction))

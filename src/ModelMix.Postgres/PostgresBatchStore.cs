@@ -7,7 +7,7 @@ namespace ModelMix.Postgres;
 
 /// <summary>
 /// The batch queue in a PostgreSQL database shared by several proxy replicas. Same tables, states and contract as
-/// <see cref="SqliteBatchStore"/> (component <see cref="Component"/> in <c>modelmix_schema_versions</c>); every state
+/// <c>SqliteBatchStore</c> (component <see cref="Component"/> in <c>modelmix_schema_versions</c>); every state
 /// change is one transaction. Replicas coordinate through the database itself:
 /// <list type="bullet">
 /// <item>one batcher works at a time: <see cref="TryAcquireAsync"/> takes a session-level advisory lock on a
@@ -114,7 +114,7 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
         ArgumentNullException.ThrowIfNull(input);
         await EnsureMigratedAsync(cancellationToken);
         await using var connection = await _database.OpenAsync(cancellationToken);
-        var id = input.Id ?? SqliteBatchStore.NewJobId(at);
+        var id = input.Id ?? BatchIds.NewJobId(at);
         var stamp = SqliteLedgerSchema.ToStoredTimestamp(at);
         await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
         {
@@ -348,7 +348,7 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
             await using (var cancel = new NpgsqlCommand("UPDATE batch_items SET status = 'canceled', result = @r WHERE job_id = @job AND status = 'queued' RETURNING id;", connection, transaction))
             {
                 cancel.Parameters.AddWithValue("job", jobId);
-                cancel.Parameters.AddWithValue("r", SqliteBatchStore.CanceledResult);
+                cancel.Parameters.AddWithValue("r", BatchIds.CanceledResult);
                 await using var reader = await cancel.ExecuteReaderAsync(cancellationToken);
                 while (await reader.ReadAsync(cancellationToken))
                 {

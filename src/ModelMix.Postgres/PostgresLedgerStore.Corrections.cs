@@ -45,7 +45,7 @@ public sealed partial class PostgresLedgerStore : ILedgerCorrections
 
             var cost = price(stored with { Usage = usage, UsageEstimated = false, Cost = null });
             await using var update = new NpgsqlCommand(
-                "UPDATE ledger_records SET " + SqliteLedgerStore.CorrectionSet('@', "false") +
+                "UPDATE ledger_records SET " + LedgerRowSql.CorrectionSet('@', "false") +
                 " WHERE id = @id AND timestamp = @ts AND usage_estimated;" /* the key (id, timestamp): one partition */, connection, transaction);
             update.Parameters.AddWithValue("i", usage.InputTokens);
             update.Parameters.AddWithValue("o", usage.OutputTokens);

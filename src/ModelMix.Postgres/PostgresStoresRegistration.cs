@@ -1,0 +1,22 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using ModelMix.Stores;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the PostgreSQL store backend (package <c>ModelMix.Postgres</c>).</summary>
+public static class PostgresStoresServiceCollectionExtensions
+{
+    /// <summary>
+    /// Lets <c>ModelMix:Store</c> name a PostgreSQL database (<c>services.AddModelMix(configuration).AddPostgresStores()</c>):
+    /// registers <see cref="PostgresStoreBackend"/> as an <see cref="IStoreBackend"/> and with <see cref="StoreBackends"/>.
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <returns>The services, for chaining.</returns>
+    public static IServiceCollection AddPostgresStores(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        StoreBackends.Register(PostgresStoreBackend.Instance);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IStoreBackend>(PostgresStoreBackend.Instance));
+        return services;
+    }
+}

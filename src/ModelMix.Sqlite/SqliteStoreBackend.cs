@@ -1,0 +1,90 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using ModelMix.Batching;
+using ModelMix.Budgets;
+using ModelMix.Caching;
+using ModelMix.Cooldowns;
+using ModelMix.Keys;
+using ModelMix.Ledger;
+using ModelMix.Postgres;
+
+namespace ModelMix.Stores;
+
+/// <summary>
+/// The SQLite store backend: a file path (any store setting that is not a URL or a connection string naming a host)
+/// keeps the ledger, keys, budgets and batch queue in one file; cooldowns and cache-warm sessions stay in memory (one
+/// process). Register it with <c>services.AddSqliteStores()</c> or <see cref="StoreBackends.Register"/>.
+/// </summary>
+public sealed class SqliteStoreBackend : IStoreBackend
+{
+    private const int SqliteBusy = 5;
+    private const int SqliteLocked = 6;
+
+    private SqliteStoreBackend()
+    {
+    }
+
+    /// <summary>The backend.</summary>
+    public static SqliteStoreBackend Instance { get; } = new();
+
+    /// <inheritdoc />
+    public string Name => "SQLite";
+
+    /// <inheritdoc />
+    public bool IsLocalFile => true;
+
+    /// <inheritdoc />
+    public bool Recognizes(string setting) => !string.IsNullOrWhiteSpace(setting) && !StoreLocation.LooksLikeServer(setting);
+
+    /// <inheritdoc />
+    public StoreLocation Parse(string setting)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(setting);
+        var path = Path.GetFullPath(setting);
+        return new StoreLocation(this, path, path);
+    }
+
+    /// <inheritdoc />
+    public ILedgerStore CreateLedgerStore(StoreLocation location, ILoggerFactory? loggers) =>
+        new SqliteLedgerStore(Of(location), loggers?.CreateLogger<SqliteLedgerStore>());
+
+    /// <inheritdoc />
+    public IKeyStore CreateKeyStore(StoreLocation location, TimeProvider? time) => new SqliteKeyStore(Of(location), time);
+
+    /// <inheritdoc />
+    public IBudgetStore CreateBudgetStore(StoreLocation location) => new SqliteBudgetStore(Of(location));
+
+    /// <inheritdoc />
+    public ICooldownStore CreateCooldownStore(StoreLocation location, TimeProvider? time) => new InMemoryCooldownStore(time);
+
+    /// <inheritdoc />
+    public IPromptCacheWarmStore CreatePromptCacheWarmStore(StoreLocation location, TimeProvider? time, ILoggerFactory? loggers, PostgresPromptCacheWarmStoreOptions? options) =>
+        new InMemoryPromptCacheWarmStore();
+
+    /// <inheritdoc />
+    public IBatchStore CreateBatchStore(StoreLocation location) => new SqliteBatchStore(Of(location));
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<string>> MigrateMoreAsync(StoreLocation location, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<string>>([]);
+
+    /// <inheritdoc />
+    public Task<StoreConnectionCapacity?> ReadConnectionCapacityAsync(StoreLocation location, CancellationToken cancellationToken) =>
+        Task.FromResult<StoreConnectionCapacity?>(null);
+
+    /// <inheritdoc />
+    public string? ClassifyFault(Exception exception) =>
+        exception is SqliteException { SqliteErrorCode: SqliteBusy or SqliteLocked } ? "busy" : null;
+
+    private string Of(StoreLocation location) => StoreLocation.ValueFor(location, this);
+}
+
+/// <summary>Registers the SQLite backend with <see cref="StoreBackends"/> when this assembly loads, so the faults of a store created directly are classified.</summary>
+internal static class SqliteBackendModule
+{
+#pragma warning disable CA2255 // A library's module initializer: registering the backend its own types need is its purpose.
+    [ModuleInitializer]
+#pragma warning restore CA2255
+    internal static void Register() => StoreBackends.Register(SqliteStoreBackend.Instance);
+}
