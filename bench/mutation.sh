@@ -30,7 +30,7 @@ AREAS=(
   "ledger|ModelMix.csproj|ModelMix.Tests|**/Ledger/BufferedLedger.cs,**/Ledger/SqliteLedgerStore.cs,**/Ledger/AttemptRecorder.cs|(FullyQualifiedName~ModelMix.Tests.Ledger|FullyQualifiedName~ModelMix.Tests.Pipeline.LedgerChatClientTests)&FullyQualifiedName!~Postgres"
   "fallback|ModelMix.csproj|ModelMix.Tests,ModelMix.IntegrationTests|**/Pipeline/FallbackChatClient.cs,**/Pipeline/FallbackRetryAfterHandler.cs,**/Fallback/FallbackChain.cs|FullyQualifiedName~ModelMix.Tests.Pipeline.Fallback|FullyQualifiedName~ModelMix.Tests.Fallback|FullyQualifiedName~RoutingFallbackPipelineTests"
   "proxy-retry|ModelMix.Server.csproj|ModelMix.IntegrationTests|**/ProxyFallback.cs,**/MessagesForwarder.cs{86..101}{485..540}|FullyQualifiedName~ProxyRetryAfterTests|FullyQualifiedName~ProxyFallbackTests|FullyQualifiedName~ProxyForwardingTests.Rate_limit|FullyQualifiedName~ProxyForwardingTests.Persistent_overload|FullyQualifiedName~ProxyForwardingTests.Invalid_request|FullyQualifiedName~ProxyForwardingTests.Malformed_upstream|FullyQualifiedName~ProxyForwardingTests.Answer_cut_short"
-  "sse-usage|ModelMix.Server.csproj|ModelMix.IntegrationTests|**/SseUsageTap.cs|FullyQualifiedName~SseUsageTapTests|FullyQualifiedName~ProxyForwardingTests.Stream_"
+  "sse-usage|ModelMix.Server.csproj|ModelMix.IntegrationTests|**/SseUsageTap.cs,**/SseEventReader.cs|FullyQualifiedName~SseUsageTap|FullyQualifiedName~ProxyForwardingTests.Stream_"
 )
 
 if [[ "${1:-}" == "--list" ]]; then
