@@ -8,6 +8,11 @@
 #   bench/mutation.sh --list          # the areas and what each mutates
 #
 # Concurrency: MODELMIX_MUTATION_CONCURRENCY test runners at once (default 2, the machine's cores).
+# Narrowing one area (a rerun after new tests, or an area split to fit a slot): MODELMIX_MUTATION_MUTATE replaces its
+# mutate globs (comma-separated) and MODELMIX_MUTATION_FILTER its test-case filter; the report goes to out/<area>
+# as usual, so say in docs/testing.md what a recorded score was narrowed to. MODELMIX_MUTATION_COVERAGE overrides the
+# config's coverage analysis (`all`; `perTest` is faster where no code under test runs only in a static initializer).
+# The summary also gives the score per mutated file, so one run over two areas' files scores both.
 #
 # Each area mutates a few files (globs, or a line span of a file the area shares with other code) and runs only the
 # tests that exercise them (a test-case filter), Debug build (so a Release build being tested beside it is untouched).
@@ -17,21 +22,22 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="$ROOT/bench/mutation/out"
 CONFIG="$ROOT/bench/mutation/stryker-config.json"
 
-# area | project to mutate | test project (under tests/) | mutate globs (comma-separated) | test-case filter
+# area | project to mutate (under src/) | test projects (under tests/, comma-separated) | mutate globs (comma-separated) | test-case filter
 AREAS=(
   "pricing|ModelMix.csproj|ModelMix.Tests|**/Pricing/PriceBook.cs,**/Pricing/CompiledPeriod.cs,**/Pricing/CompiledModel.cs,**/Pricing/RateSet.cs,**/Pricing/CostBreakdown.cs,**/Pricing/AnthropicUsage.cs|FullyQualifiedName~ModelMix.Tests.Pricing|FullyQualifiedName~ModelMix.Tests.Catalog"
   "budgets|ModelMix.csproj|ModelMix.Tests|**/Budgets/**/*.cs|FullyQualifiedName~ModelMix.Tests.Budgets&FullyQualifiedName!~Postgres"
   "keys|ModelMix.csproj|ModelMix.Tests|**/Keys/**/*.cs|FullyQualifiedName~ModelMix.Tests.Keys&FullyQualifiedName!~Postgres"
-  "ledger|ModelMix.csproj|ModelMix.Tests|**/Ledger/BufferedLedger.cs,**/Ledger/SqliteLedgerStore.cs,**/Ledger/AttemptRecorder.cs|FullyQualifiedName~ModelMix.Tests.Ledger|FullyQualifiedName~ModelMix.Tests.Pipeline.LedgerChatClientTests"
-  "fallback|ModelMix.csproj|ModelMix.Tests|**/Pipeline/FallbackChatClient.cs,**/Pipeline/FallbackRetryAfterHandler.cs|FullyQualifiedName~ModelMix.Tests.Pipeline.FallbackChatClientTests"
-  "proxy-retry|ModelMix.Server.csproj|ModelMix.IntegrationTests|**/ProxyFallback.cs,**/MessagesForwarder.cs{86..101}{485..540}|FullyQualifiedName~ProxyRetryAfterTests|FullyQualifiedName~ProxyFallbackTests|FullyQualifiedName~ProxyForwardingTests"
-  "sse-usage|ModelMix.Server.csproj|ModelMix.IntegrationTests|**/SseUsageTap.cs|FullyQualifiedName~SseUsageTapTests|FullyQualifiedName~ProxyForwardingTests"
+  "ledger|ModelMix.csproj|ModelMix.Tests|**/Ledger/BufferedLedger.cs,**/Ledger/SqliteLedgerStore.cs,**/Ledger/AttemptRecorder.cs|(FullyQualifiedName~ModelMix.Tests.Ledger|FullyQualifiedName~ModelMix.Tests.Pipeline.LedgerChatClientTests)&FullyQualifiedName!~Postgres"
+  "fallback|ModelMix.csproj|ModelMix.Tests,ModelMix.IntegrationTests|**/Pipeline/FallbackChatClient.cs,**/Pipeline/FallbackRetryAfterHandler.cs,**/Fallback/FallbackChain.cs|FullyQualifiedName~ModelMix.Tests.Pipeline.Fallback|FullyQualifiedName~ModelMix.Tests.Fallback|FullyQualifiedName~RoutingFallbackPipelineTests"
+  "proxy-retry|ModelMix.Server.csproj|ModelMix.IntegrationTests|**/ProxyFallback.cs,**/MessagesForwarder.cs{86..101}{485..540}|FullyQualifiedName~ProxyRetryAfterTests|FullyQualifiedName~ProxyFallbackTests|FullyQualifiedName~ProxyForwardingTests.Rate_limit|FullyQualifiedName~ProxyForwardingTests.Persistent_overload|FullyQualifiedName~ProxyForwardingTests.Invalid_request|FullyQualifiedName~ProxyForwardingTests.Malformed_upstream|FullyQualifiedName~ProxyForwardingTests.Answer_cut_short"
+  "sse-usage|ModelMix.Server.csproj|ModelMix.IntegrationTests|**/SseUsageTap.cs,**/SseEventReader.cs|FullyQualifiedName~SseUsageTap|FullyQualifiedName~ProxyForwardingTests.Stream_"
 )
 
 if [[ "${1:-}" == "--list" ]]; then
   for entry in "${AREAS[@]}"; do
     IFS='|' read -r area project tests mutate _ <<<"$entry"
-    echo "$area: $project ($mutate), tests in tests/$tests"
+    filter="${entry#*|*|*|*|}"
+    echo "$area: $project ($mutate), tests in tests/{$tests} matching $filter"
   done
   exit 0
 fi
@@ -46,6 +52,8 @@ for entry in "${AREAS[@]}"; do
   if [[ ${#wanted[@]} -gt 0 && ! " ${wanted[*]} " =~ " $area " ]]; then
     continue
   fi
+  mutate="${MODELMIX_MUTATION_MUTATE:-$mutate}"
+  filter="${MODELMIX_MUTATION_FILTER:-$filter}"
 
   args=()
   IFS=',' read -ra globs <<<"$mutate"
@@ -53,25 +61,41 @@ for entry in "${AREAS[@]}"; do
     args+=(--mutate "$glob")
   done
 
-  echo "== mutation testing: $area ($mutate)"
+  IFS=',' read -ra testProjects <<<"$tests"
+  for test in "${testProjects[@]}"; do
+    args+=(--test-project "$ROOT/tests/$test/$test.csproj")
+  done
+  projectDir="$(dirname "$(find "$ROOT/src" -name "$project" -print -quit)")"
+
+  echo "== mutation testing: $area ($mutate; tests: $filter)"
   rm -rf "$OUT/$area"
   started=$SECONDS
-  (cd "tests/$tests" && dotnet dotnet-stryker --config-file "$CONFIG" --project "$project" "${args[@]}" \
-    --test-case-filter "$filter" --output "$OUT/$area" --concurrency "${MODELMIX_MUTATION_CONCURRENCY:-2}" --skip-version-check) | tee "$OUT.$area.log" || true
+  (cd "$projectDir" && dotnet dotnet-stryker --config-file "$CONFIG" "${args[@]}" \
+    --test-case-filter "$filter" --output "$OUT/$area" --concurrency "${MODELMIX_MUTATION_CONCURRENCY:-2}" \
+    ${MODELMIX_MUTATION_COVERAGE:+--coverage-analysis "$MODELMIX_MUTATION_COVERAGE"} --skip-version-check) | tee "$OUT.$area.log" || true
   report="$OUT/$area/reports/mutation-report.json"
   if [[ -f "$report" ]]; then
     score=$(python3 - "$report" <<'PY'
-import json, sys
+import json, os, sys
 files = json.load(open(sys.argv[1]))["files"]
-counts = {}
-for f in files.values():
+
+def line(counts):
+    killed = counts.get("Killed", 0) + counts.get("Timeout", 0)
+    survived = counts.get("Survived", 0) + counts.get("NoCoverage", 0)
+    score = 100.0 * killed / (killed + survived) if killed + survived else 0.0
+    return (f"{score:.1f}% ({killed} killed or timed out, {counts.get('Survived', 0)} survived, {counts.get('NoCoverage', 0)} not covered, "
+            f"{counts.get('CompileError', 0)} compile errors, {counts.get('Ignored', 0)} ignored)")
+
+total, per_file = {}, []
+for name, f in sorted(files.items()):
+    counts = {}
     for m in f["mutants"]:
         counts[m["status"]] = counts.get(m["status"], 0) + 1
-killed = counts.get("Killed", 0) + counts.get("Timeout", 0)
-survived = counts.get("Survived", 0) + counts.get("NoCoverage", 0)
-score = 100.0 * killed / (killed + survived) if killed + survived else 0.0
-print(f"{score:.1f}% ({killed} killed or timed out, {counts.get('Survived', 0)} survived, {counts.get('NoCoverage', 0)} not covered, "
-      f"{counts.get('CompileError', 0)} compile errors, {counts.get('Ignored', 0)} ignored)")
+        total[m["status"]] = total.get(m["status"], 0) + 1
+    if counts.get("Killed", 0) + counts.get("Timeout", 0) + counts.get("Survived", 0) + counts.get("NoCoverage", 0):
+        per_file.append(f"    {os.path.basename(name)}: {line(counts)}")
+print(line(total))
+print("\n".join(per_file))
 PY
 )
     summary+=("$area: $score, $((SECONDS - started)) s")

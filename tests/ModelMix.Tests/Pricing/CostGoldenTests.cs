@@ -14,6 +14,14 @@ public sealed class CostGoldenTests
 {
     private const string At = "2026-06-01T00:00:00Z";
 
+    /// <summary>
+    /// The embedded default prices, built afresh for each use (an empty overlay through <see cref="PriceBook.Parse"/>)
+    /// rather than the process-wide <see cref="PriceBook.Default"/>: the same file and build code, but a book built
+    /// once per process runs that code before any test, so a mutation tool that switches mutants in place in one test
+    /// process (Stryker.NET) could not see a wrong build (rates, multipliers, long-context and residency tables).
+    /// </summary>
+    private static PriceBook Book => PriceBook.Parse("""{"models":[]}""", PriceBook.DefaultSourceName);
+
     [Theory]
     // ---- plain input / output per model ----
     // 1000*1 + 500*5 = 1000+2500 = 3500 /1e6 = 0.0035
@@ -148,7 +156,7 @@ public sealed class CostGoldenTests
             AnthropicUsage.ParseSpeed(speed),
             geo);
 
-        var cost = PriceBook.Default.Cost(model, usage, DateTimeOffset.Parse(at, CultureInfo.InvariantCulture));
+        var cost = Book.Cost(model, usage, DateTimeOffset.Parse(at, CultureInfo.InvariantCulture));
 
         Assert.Equal(decimal.Parse(expected, CultureInfo.InvariantCulture), cost.Total);
     }
@@ -200,7 +208,7 @@ public sealed class CostGoldenTests
             WebSearchRequests: webSearches,
             WebFetchRequests: webFetches);
 
-        var cost = PriceBook.Default.Cost(model, usage, DateTimeOffset.Parse(at, CultureInfo.InvariantCulture));
+        var cost = Book.Cost(model, usage, DateTimeOffset.Parse(at, CultureInfo.InvariantCulture));
 
         Assert.Equal(decimal.Parse(expected, CultureInfo.InvariantCulture), cost.Total);
     }
@@ -209,7 +217,7 @@ public sealed class CostGoldenTests
     public void Server_tool_fees_are_their_own_component_of_the_breakdown()
     {
         // Haiku 4.5: 1000*1 = 0.001 input, 500*5 = 0.0025 output; 1000 searches * 0.01 = 10 in ServerTools.
-        var cost = PriceBook.Default.Cost("claude-haiku-4-5", new TokenUsage(1000, 500, WebSearchRequests: 1000), Time(At));
+        var cost = Book.Cost("claude-haiku-4-5", new TokenUsage(1000, 500, WebSearchRequests: 1000), Time(At));
 
         Assert.Equal(new CostBreakdown(0.001m, 0.0025m, 0m, 0m, 0m, 10m), cost);
         Assert.Equal(10.0035m, cost.Total);
@@ -224,7 +232,7 @@ public sealed class CostGoldenTests
     {
         var usage = new TokenUsage(10, 10, WebSearchRequests: searches, WebFetchRequests: fetches);
 
-        var ex = Assert.Throws<PricingException>(() => PriceBook.Default.Cost("claude-3-7-sonnet-20250219", usage, Time(at)));
+        var ex = Assert.Throws<PricingException>(() => Book.Cost("claude-3-7-sonnet-20250219", usage, Time(at)));
 
         Assert.Contains("server_tool_use." + field, ex.Message, StringComparison.Ordinal);
         Assert.Contains("prices.json", ex.Message, StringComparison.Ordinal);
@@ -234,7 +242,7 @@ public sealed class CostGoldenTests
     public void Negative_server_tool_counts_are_rejected()
     {
         Assert.Throws<PricingException>(
-            () => PriceBook.Default.Cost("claude-opus-4-6", new TokenUsage(10, 10, WebSearchRequests: -1), Time(At)));
+            () => Book.Cost("claude-opus-4-6", new TokenUsage(10, 10, WebSearchRequests: -1), Time(At)));
     }
 
     [Fact]
@@ -243,7 +251,7 @@ public sealed class CostGoldenTests
         // Sonnet 4.5, 100 in / 200 out / 1000 5m / 2000 1h / 3000 read:
         // input 100*3 = 300 -> 0.0003; output 200*15 = 3000 -> 0.003; 5m 1000*3.75 = 3750 -> 0.00375;
         // 1h 2000*6 = 12000 -> 0.012; read 3000*0.3 = 900 -> 0.0009
-        var cost = PriceBook.Default.Cost("claude-sonnet-4-5", new TokenUsage(100, 200, 1000, 2000, 3000), Time(At));
+        var cost = Book.Cost("claude-sonnet-4-5", new TokenUsage(100, 200, 1000, 2000, 3000), Time(At));
 
         Assert.Equal(new CostBreakdown(0.0003m, 0.003m, 0.00375m, 0.012m, 0.0009m), cost);
     }
@@ -254,7 +262,7 @@ public sealed class CostGoldenTests
         // total 1000+100000+50000+60000 = 211000 > 200000. input 1000*6 = 6000 -> 0.006; output 1000*22.5 = 22500
         // -> 0.0225; 5m 100000*7.5 (1.25*6) = 750000 -> 0.75; 1h 50000*12 (2*6) = 600000 -> 0.6;
         // read 60000*0.6 (0.1*6) = 36000 -> 0.036
-        var cost = PriceBook.Default.Cost("claude-sonnet-4-5-20250929", new TokenUsage(1000, 1000, 100000, 50000, 60000), Time(At));
+        var cost = Book.Cost("claude-sonnet-4-5-20250929", new TokenUsage(1000, 1000, 100000, 50000, 60000), Time(At));
 
         Assert.Equal(new CostBreakdown(0.006m, 0.0225m, 0.75m, 0.6m, 0.036m), cost);
     }
@@ -270,8 +278,8 @@ public sealed class CostGoldenTests
                      ("claude-opus-4-5", "claude-opus-4-5-20251101"),
                  })
         {
-            Assert.Equal(PriceBook.Default.Cost(dated, usage, Time(At)), PriceBook.Default.Cost(alias, usage, Time(At)));
-            Assert.Equal(dated, PriceBook.Default.ResolveId(alias));
+            Assert.Equal(Book.Cost(dated, usage, Time(At)), Book.Cost(alias, usage, Time(At)));
+            Assert.Equal(dated, Book.ResolveId(alias));
         }
     }
 
@@ -283,7 +291,7 @@ public sealed class CostGoldenTests
     {
         var usage = new TokenUsage(1000, 1000, Speed: Speed.Fast);
 
-        var ex = Assert.Throws<PricingException>(() => PriceBook.Default.Cost(model, usage, Time(At)));
+        var ex = Assert.Throws<PricingException>(() => Book.Cost(model, usage, Time(At)));
 
         Assert.Contains(model, ex.Message, StringComparison.Ordinal);
         Assert.Contains("fastMultiplier", ex.Message, StringComparison.Ordinal);
@@ -294,7 +302,7 @@ public sealed class CostGoldenTests
     public void Unknown_model_throws_naming_the_model_and_the_file()
     {
         var ex = Assert.Throws<UnknownModelException>(
-            () => PriceBook.Default.Cost("claude-imaginary-9", new TokenUsage(1, 1), Time(At)));
+            () => Book.Cost("claude-imaginary-9", new TokenUsage(1, 1), Time(At)));
 
         Assert.Contains("claude-imaginary-9", ex.Message, StringComparison.Ordinal);
         Assert.Contains("prices.json (embedded default) — set ModelMix:Prices to a price book file of your own", ex.Message, StringComparison.Ordinal);
@@ -306,7 +314,7 @@ public sealed class CostGoldenTests
     {
         // Opus 4.6 was released 2026-02-05; nothing is priced before that.
         var ex = Assert.Throws<UnknownModelException>(
-            () => PriceBook.Default.Cost("claude-opus-4-6", new TokenUsage(1, 1), Time("2026-01-01T00:00:00Z")));
+            () => Book.Cost("claude-opus-4-6", new TokenUsage(1, 1), Time("2026-01-01T00:00:00Z")));
 
         Assert.Contains("claude-opus-4-6", ex.Message, StringComparison.Ordinal);
         Assert.Contains("prices.json", ex.Message, StringComparison.Ordinal);
@@ -317,7 +325,7 @@ public sealed class CostGoldenTests
     {
         // Sonnet 5.5 has two periods: 2026-09-28 to 2026-10-07 (reads $0.20), then open (reads $0.10).
         var ex = Assert.Throws<UnknownModelException>(
-            () => PriceBook.Default.Cost("claude-sonnet-5-5", new TokenUsage(1, 1), Time("2026-01-01T00:00:00Z")));
+            () => Book.Cost("claude-sonnet-5-5", new TokenUsage(1, 1), Time("2026-01-01T00:00:00Z")));
 
         Assert.Contains(
             "Model 'claude-sonnet-5-5' (price book id 'claude-sonnet-5-5') has no price in force at 2026-01-01T00:00:00.0000000+00:00; " +
@@ -325,7 +333,7 @@ public sealed class CostGoldenTests
             "Add a price period covering that instant to the price book file: prices.json (embedded default)",
             ex.Message,
             StringComparison.Ordinal);
-        Assert.Equal(("claude-sonnet-5-5", PriceBook.Default.SourceName), (ex.Model, ex.SourceName));
+        Assert.Equal(("claude-sonnet-5-5", Book.SourceName), (ex.Model, ex.SourceName));
     }
 
     [Fact]
@@ -333,7 +341,7 @@ public sealed class CostGoldenTests
     {
         var usage = new TokenUsage(1000, 1000, InferenceGeo: "mars");
 
-        var ex = Assert.Throws<PricingException>(() => PriceBook.Default.Cost("claude-opus-4-6", usage, Time(At)));
+        var ex = Assert.Throws<PricingException>(() => Book.Cost("claude-opus-4-6", usage, Time(At)));
 
         Assert.Contains("Model 'claude-opus-4-6' reports inference_geo 'mars', which has no data-residency multiplier. Add it under modifiers.inferenceGeo", ex.Message, StringComparison.Ordinal);
     }
@@ -347,7 +355,7 @@ public sealed class CostGoldenTests
     public void Negative_token_counts_are_rejected(long input, long output, long write5m, long write1h, long read)
     {
         var ex = Assert.Throws<PricingException>(
-            () => PriceBook.Default.Cost("claude-opus-4-6", new TokenUsage(input, output, write5m, write1h, read), Time(At)));
+            () => Book.Cost("claude-opus-4-6", new TokenUsage(input, output, write5m, write1h, read), Time(At)));
 
         Assert.Equal("Token and server-tool counts for model 'claude-opus-4-6' must not be negative.", ex.Message);
     }
@@ -355,7 +363,7 @@ public sealed class CostGoldenTests
     [Fact]
     public void Zero_usage_costs_zero()
     {
-        Assert.Equal(CostBreakdown.Zero, PriceBook.Default.Cost("claude-opus-4-6", default, Time(At)));
+        Assert.Equal(CostBreakdown.Zero, Book.Cost("claude-opus-4-6", default, Time(At)));
     }
 
     [Fact]
