@@ -265,7 +265,7 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
 
         await PostgresDatabase.ExecuteAsync(connection, transaction, MoveBatchWithRollups, cancellationToken); // + hourly rollups of the rows inserted
 
-        await PostgresDatabase.ExecuteAsync(connection, transaction, CompleteIntents, cancellationToken);
+        await PostgresDatabase.ExecuteAsync(connection, transaction, PostgresBudgetStore.ChargingLeases(CompleteIntents), cancellationToken); // + budget leases
         await PostgresBudgetStore.SettleFromLedgerAsync(connection, transaction, settlements, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
