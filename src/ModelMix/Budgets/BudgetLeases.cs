@@ -23,6 +23,9 @@ public sealed class BudgetLeases
     private readonly TimeSpan _ttl;
     private readonly ConcurrentDictionary<string, Lease> _leases = new(StringComparer.Ordinal);
 
+    // Leases no longer taking requests whose requests are still running: renewed until the last ends, then closed.
+    private readonly ConcurrentDictionary<string, Lease> _retired = new(StringComparer.Ordinal);
+
     /// <param name="store">The store that grants slices.</param>
     /// <param name="instanceId">This process (stored on its leases).</param>
     /// <param name="sizeUsd">The slice a lease asks for (positive).</param>
@@ -132,6 +135,20 @@ public sealed class BudgetLeases
     public async Task MaintainAsync(CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
+        foreach (var (id, retired) in _retired)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (retired.InFlight == 0)
+            {
+                _retired.TryRemove(id, out _);
+                await _store.CloseLeasesAsync([id], now, CancellationToken.None);
+            }
+            else if (!await _store.ShrinkLeaseAsync(id, retired.Free, now + _ttl, CancellationToken.None))
+            {
+                _retired.TryRemove(id, out _); // reclaimed meanwhile (renewal failed for a whole TTL)
+            }
+        }
+
         foreach (var (key, lease) in _leases)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -167,7 +184,8 @@ public sealed class BudgetLeases
     /// <summary>Closes every lease (on a normal stop, after requests finished and the ledger was flushed).</summary>
     public async Task CloseAllAsync(CancellationToken cancellationToken)
     {
-        var ids = new List<string>();
+        var ids = new List<string>(_retired.Keys);
+        _retired.Clear();
         foreach (var (key, lease) in _leases)
         {
             lease.Close();
@@ -194,9 +212,10 @@ public sealed class BudgetLeases
         }
         else
         {
-            // Requests still hold money in it: give back only what they do not; the lease closes when it expires (it is no
-            // longer renewed), by then they have ended (a request outliving it is charged to the counters directly).
-            await _store.ShrinkLeaseAsync(lease.Id, lease.Free, lease.ExpiresAt, CancellationToken.None);
+            // Requests still hold money in it: give back only what they do not, and keep it renewed until the last of them
+            // ends (MaintainAsync), so their holds stay counted; then it is closed.
+            _retired[lease.Id] = lease;
+            await _store.ShrinkLeaseAsync(lease.Id, lease.Free, now + _ttl, CancellationToken.None);
         }
     }
 
@@ -233,17 +252,6 @@ public sealed class BudgetLeases
         public bool Created { get; private set; }
 
         public bool Closed { get; private set; }
-
-        public DateTimeOffset ExpiresAt
-        {
-            get
-            {
-                lock (_lock)
-                {
-                    return _expiresAt;
-                }
-            }
-        }
 
         public long Free
         {

@@ -26,7 +26,7 @@ public sealed class BudgetLeaseTests
     private static Dictionary<string, string> Settings(string leaseSize = "0.002") => new()
     {
         ["ModelMix__Budgets__LeaseSizeUsd"] = leaseSize,
-        ["ModelMix__Budgets__LeaseTtl"] = "00:00:03",
+        ["ModelMix__Budgets__LeaseTtl"] = "00:00:06",
         ["ModelMix__Budgets__SweepInterval"] = "00:00:01",
         ["ModelMix__Intents__HeartbeatInterval"] = "00:00:00.200",
         ["ModelMix__Intents__StaleAfter"] = "00:00:02",
