@@ -183,8 +183,8 @@ column() { cut -d' ' -f"$2" "$TMP/$1.txt"; }
 echo "### Keys and budgets, paired, $(date -u '+%Y-%m-%d %H:%M UTC') (load average $LOAD_BEFORE before the rounds, $(cut -d' ' -f1-3 /proc/loadavg) at the end)"
 echo
 PG_NOTE=""
-if [[ $PG_REPLICAS -gt 0 ]]; then PG_NOTE="; pgkey and pgbudget: one key through $PG_REPLICAS replicas on one PostgreSQL (fsync off), the connections split among them"; fi
-echo "$ROUNDS interleaved rounds of ${DURATION} s at $CONNS connections, \`model: \"auto\"\`; open, key and budget each on its own SQLite file$PG_NOTE. A: $A_DLL${B_DLL:+; B: $B_DLL}."
+if [[ $PG_REPLICAS -gt 0 ]]; then PG_NOTE="; pgkey, pgbudget and pglease: one key through $PG_REPLICAS replicas on one PostgreSQL (fsync off), the connections split among them"; fi
+echo "$ROUNDS interleaved rounds of ${DURATION} s at $CONNS connections, \`model: \"auto\"\`; open, key, budget and lease (budget leases of \$$LEASE_SIZE) each on its own SQLite file$PG_NOTE. A: $A_DLL${B_DLL:+; B: $B_DLL}."
 echo
 echo "| build | mode | req/s, median (all rounds) | share of open | CPU / request | non-2xx |"
 echo "| --- | --- | --- | ---: | ---: | ---: |"
