@@ -129,14 +129,16 @@ public sealed partial class PostgresBudgetStore : IBudgetLeaseStore
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private static readonly string ChargeLeasedRecordsSql = ChargeSql(
+    // In a DO block, so a ledger database without budget tables (a process that took a lease in another database) is
+    // left alone: PL/pgSQL plans the statement only when the branch runs.
+    private static readonly string ChargeLeasedRecordsSql = "DO $lease$ BEGIN IF to_regclass('budget_reservations') IS NOT NULL THEN\n" + ChargeSql(
         """
         SELECT i.reservation_id AS id, SUM(ceil(COALESCE(b.cost_total, 0) * 1000000000))::bigint AS nanos
         FROM ledger_batch b JOIN ledger_intents i ON i.id = b.id
         WHERE i.reservation_id LIKE 'lse!_%' ESCAPE '!'
         GROUP BY i.reservation_id
         HAVING SUM(COALESCE(b.cost_total, 0)) > 0
-        """);
+        """).TrimEnd() + "\nEND IF; END $lease$;\n";
 
     /// <summary>
     /// Charges leases what <paramref name="source"/> (rows of lease id and nano-dollars) says: an open lease's spent
