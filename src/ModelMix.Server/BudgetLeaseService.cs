@@ -56,6 +56,15 @@ internal sealed partial class BudgetLeaseService : BackgroundService
     {
         if (Leases is not { } leases)
         {
+            // Leases off: nothing to do, but a hosted service that ends on its own is a fault to the supervisor.
+            try
+            {
+                await Task.Delay(Timeout.InfiniteTimeSpan, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+            }
+
             return;
         }
 
@@ -85,8 +94,12 @@ internal sealed partial class BudgetLeaseService : BackgroundService
     {
         try
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            Leases!.CloseAllAsync(timeout.Token).GetAwaiter().GetResult();
+            // Bounded: a stop never waits more than 10 s for the store (leases not closed expire and are swept).
+            var closing = Leases!.CloseAllAsync(CancellationToken.None);
+            if (Task.WhenAny(closing, Task.Delay(TimeSpan.FromSeconds(10))).GetAwaiter().GetResult() == closing)
+            {
+                closing.GetAwaiter().GetResult();
+            }
         }
         catch (Exception exception) when (exception is not OutOfMemoryException)
         {

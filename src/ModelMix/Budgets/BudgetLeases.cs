@@ -138,14 +138,16 @@ public sealed class BudgetLeases
         foreach (var (id, retired) in _retired)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (retired.InFlight == 0)
-            {
-                _retired.TryRemove(id, out _);
-                await _store.CloseLeasesAsync([id], now, CancellationToken.None);
-            }
-            else if (!await _store.ShrinkLeaseAsync(id, retired.Free, now + _ttl, CancellationToken.None))
+            var spent = await _store.ShrinkLeaseAsync(id, retired.Free, now + _ttl, CancellationToken.None);
+            if (spent is null)
             {
                 _retired.TryRemove(id, out _); // reclaimed meanwhile (renewal failed for a whole TTL)
+            }
+            else if (retired.InFlight == 0 && spent >= retired.Charged)
+            {
+                // Every request ended and every record is charged to it: closing releases no hold still needed.
+                _retired.TryRemove(id, out _);
+                await _store.CloseLeasesAsync([id], now, CancellationToken.None);
             }
         }
 
@@ -164,7 +166,7 @@ public sealed class BudgetLeases
                 {
                     await CloseAsync(key, lease, now);
                 }
-                else if (!await _store.ShrinkLeaseAsync(lease.Id, 0, now + _ttl, CancellationToken.None))
+                else if (await _store.ShrinkLeaseAsync(lease.Id, 0, now + _ttl, CancellationToken.None) is null)
                 {
                     lease.Close();
                     _leases.TryRemove(new KeyValuePair<string, Lease>(key, lease));
@@ -184,7 +186,7 @@ public sealed class BudgetLeases
     /// <summary>Closes every lease (on a normal stop, after requests finished and the ledger was flushed).</summary>
     public async Task CloseAllAsync(CancellationToken cancellationToken)
     {
-        var ids = new List<string>(_retired.Keys);
+        var all = new List<Lease>(_retired.Values);
         _retired.Clear();
         foreach (var (key, lease) in _leases)
         {
@@ -192,30 +194,42 @@ public sealed class BudgetLeases
             _leases.TryRemove(new KeyValuePair<string, Lease>(key, lease));
             if (lease.Created)
             {
+                all.Add(lease);
+            }
+        }
+
+        // A lease whose records are not all charged yet (the ledger's last batch may commit after this) is only shrunk:
+        // it expires and the sweep closes it, charging what its records cost by then.
+        var now = _time.GetUtcNow();
+        var ids = new List<string>();
+        foreach (var lease in all)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (await _store.ShrinkLeaseAsync(lease.Id, lease.Free, now + _ttl, CancellationToken.None) is { } spent && lease.InFlight == 0 && spent >= lease.Charged)
+            {
                 ids.Add(lease.Id);
             }
         }
 
-        await _store.CloseLeasesAsync(ids, _time.GetUtcNow(), cancellationToken);
+        await _store.CloseLeasesAsync(ids, now, cancellationToken);
     }
 
     /// <summary>When a lease renewed at <paramref name="now"/> stops taking requests until renewed again: a third of its life before it expires in the store.</summary>
     private DateTimeOffset RenewBy(DateTimeOffset now) => now + _ttl - _ttl / 3;
 
+    /// <summary>
+    /// Stops using a lease: its unused part goes back now; it stays renewed (MaintainAsync) until its requests ended and
+    /// their records are charged to it, then it is closed — closing earlier would release the holds of records the
+    /// ledger has not committed yet, money another process could then take.
+    /// </summary>
     private async Task CloseAsync(string key, Lease lease, DateTimeOffset now)
     {
         lease.Close();
         _leases.TryRemove(new KeyValuePair<string, Lease>(key, lease));
-        if (lease.InFlight == 0)
+        _retired[lease.Id] = lease;
+        if (await _store.ShrinkLeaseAsync(lease.Id, lease.Free, now + _ttl, CancellationToken.None) is null)
         {
-            await _store.CloseLeasesAsync([lease.Id], now, CancellationToken.None);
-        }
-        else
-        {
-            // Requests still hold money in it: give back only what they do not, and keep it renewed until the last of them
-            // ends (MaintainAsync), so their holds stay counted; then it is closed.
-            _retired[lease.Id] = lease;
-            await _store.ShrinkLeaseAsync(lease.Id, lease.Free, now + _ttl, CancellationToken.None);
+            _retired.TryRemove(lease.Id, out _);
         }
     }
 
@@ -260,6 +274,18 @@ public sealed class BudgetLeases
                 lock (_lock)
                 {
                     return Math.Max(0, _granted - _charged - _inFlight);
+                }
+            }
+        }
+
+        /// <summary>What the requests that ended cost (as their records will be charged to the lease).</summary>
+        public long Charged
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return _charged;
                 }
             }
         }

@@ -25,8 +25,12 @@ public interface IBudgetLeaseStore
     /// Gives back up to <paramref name="nanos"/> of the lease's slice (never what its records were charged) and moves its
     /// expiry to <paramref name="expiresAt"/>.
     /// </summary>
-    /// <returns>False when the lease was closed already (reclaimed by a sweep): it must not be used any more.</returns>
-    Task<bool> ShrinkLeaseAsync(string leaseId, long nanos, DateTimeOffset expiresAt, CancellationToken cancellationToken = default);
+    /// <returns>
+    /// What the records charged to the lease so far cost (nano-dollars): the owner closes a lease only once that covers
+    /// what its requests cost, so no hold of a record not yet committed is released; null when the lease was closed
+    /// already (reclaimed by a sweep): it must not be used any more.
+    /// </returns>
+    Task<long?> ShrinkLeaseAsync(string leaseId, long nanos, DateTimeOffset expiresAt, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Closes leases: each releases its slice and charges its counters what its records cost. Records committed later

@@ -81,7 +81,7 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
     }
 
     /// <inheritdoc />
-    public async Task<bool> ShrinkLeaseAsync(string leaseId, long nanos, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)
+    public async Task<long?> ShrinkLeaseAsync(string leaseId, long nanos, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(leaseId);
         try
@@ -92,7 +92,7 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
             using var transaction = connection.BeginTransaction(deferred: false);
             if (!TryReadLease(connection, transaction, leaseId, out var amount, out var spent, out var closed) || closed)
             {
-                return false;
+                return null;
             }
 
             var back = Math.Max(0, Math.Min(nanos, amount - spent));
@@ -101,7 +101,7 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
             Bind(update, ("$a", back), ("$e", SqliteLedgerSchema.ToStoredTimestamp(expiresAt)), ("$id", leaseId));
             update.ExecuteNonQuery();
             transaction.Commit();
-            return true;
+            return spent;
         }
         catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
         {

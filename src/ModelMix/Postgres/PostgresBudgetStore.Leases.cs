@@ -69,7 +69,7 @@ public sealed partial class PostgresBudgetStore : IBudgetLeaseStore
     }
 
     /// <inheritdoc />
-    public async Task<bool> ShrinkLeaseAsync(string leaseId, long nanos, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)
+    public async Task<long?> ShrinkLeaseAsync(string leaseId, long nanos, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(leaseId);
         await EnsureMigratedAsync(cancellationToken);
@@ -83,7 +83,7 @@ public sealed partial class PostgresBudgetStore : IBudgetLeaseStore
                 command.Parameters.Add(new NpgsqlParameter { Value = leaseId });
                 command.Parameters.Add(new NpgsqlParameter { Value = Math.Max(0, nanos) });
                 command.Parameters.Add(new NpgsqlParameter { Value = SqliteLedgerSchema.ToStoredTimestamp(expiresAt) });
-                return (long)(await command.ExecuteScalarAsync(token))! > 0;
+                return await command.ExecuteScalarAsync(token) is long spent ? spent : (long?)null;
             },
             Uncancellable);
     }
@@ -227,11 +227,11 @@ public sealed partial class PostgresBudgetStore : IBudgetLeaseStore
         SELECT v.ok, v.g FROM verdict v;
         """;
 
-    /// <summary>Gives back up to <c>$2</c> of lease <c>$1</c>'s unspent slice and sets its expiry to <c>$3</c>; returns 1 when the lease is open.</summary>
+    /// <summary>Gives back up to <c>$2</c> of lease <c>$1</c>'s unspent slice and sets its expiry to <c>$3</c>; returns what its records cost so far (null when it is closed).</summary>
     private const string ShrinkSql =
         """
         WITH l AS (
-            SELECT id, GREATEST(0, LEAST($2::bigint, amount_nanos - lease_spent_nanos)) AS d
+            SELECT id, lease_spent_nanos, GREATEST(0, LEAST($2::bigint, amount_nanos - lease_spent_nanos)) AS d
             FROM budget_reservations WHERE id = $1::text AND reclaimed_at IS NULL FOR UPDATE
         ),
         c AS (
@@ -243,7 +243,7 @@ public sealed partial class PostgresBudgetStore : IBudgetLeaseStore
         u AS (
             UPDATE budget_reservations r SET amount_nanos = r.amount_nanos - l.d, expires_at = $3::bigint FROM l WHERE r.id = l.id RETURNING 1
         )
-        SELECT count(*) FROM l;
+        SELECT (SELECT lease_spent_nanos FROM l);
         """;
 
     /// <summary>Closes the open leases among <c>$1</c> at <c>$2</c>: releases each slice, charges what its records cost.</summary>

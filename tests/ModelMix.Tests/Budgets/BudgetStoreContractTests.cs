@@ -279,12 +279,12 @@ public abstract class BudgetStoreContractTests : IAsyncLifetime
         Assert.Equal(0, await Leases.GrowLeaseAsync("lse_a", create: false, "inst-1", [Daily(1m), Monthly(10m)], 0, Nanos / 2, 0.25m, Time.GetUtcNow(), Time.GetUtcNow() + Ttl));
 
         // Giving $0.10 back and closing: nothing held, nothing spent.
-        Assert.True(await Leases.ShrinkLeaseAsync("lse_a", Nanos / 10, Time.GetUtcNow() + Ttl));
+        Assert.Equal(0, await Leases.ShrinkLeaseAsync("lse_a", Nanos / 10, Time.GetUtcNow() + Ttl)); // nothing charged to it yet
         Assert.Equal(0.9m, (await Usage(BudgetWindow.Day)).ReservedUsd); // 0.15 + 0.75
         await Leases.CloseLeasesAsync(["lse_a"], Time.GetUtcNow());
         Assert.Equal(new BudgetUsage(BudgetWindow.Day, new DateTimeOffset(2026, 3, 14, 0, 0, 0, TimeSpan.Zero), 0m, 0.75m), await Usage(BudgetWindow.Day)); // req-c's
         Assert.Equal(0m, (await Usage(BudgetWindow.Month)).ReservedUsd);
-        Assert.False(await Leases.ShrinkLeaseAsync("lse_a", 0, Time.GetUtcNow() + Ttl)); // closed: not to be used again
+        Assert.Null(await Leases.ShrinkLeaseAsync("lse_a", 0, Time.GetUtcNow() + Ttl)); // closed: not to be used again
         Assert.Null(await Leases.GrowLeaseAsync("lse_a", create: false, "inst-1", [Daily(1m), Monthly(10m)], 0, Nanos / 2, 0.25m, Time.GetUtcNow(), Time.GetUtcNow() + Ttl));
     }
 
