@@ -4,6 +4,7 @@
 #   open    no keys (open on loopback),
 #   key     one virtual key without a budget (every request authenticated),
 #   budget  one virtual key with a daily budget (authenticated, reserved and settled) —
+#   lease   the same budgeted key with budget leases on (ModelMix:Budgets:LeaseSizeUsd=$LEASE_SIZE, default 1; issue 29),
 # measured in interleaved rounds at 64 connections (open, key, budget, open, key, budget, …), so a slow phase of the
 # shared machine hits every mode alike. Reports, per mode, the median req/s (and every round's), the median CPU time
 # per request, and req/s as a share of open mode's in the same run.
@@ -15,6 +16,8 @@
 #   bench/keys-throughput.sh --postgres-replicas 3     # also pgkey and pgbudget: one hot key through 3 replicas sharing a
 #                                                      # throwaway PostgreSQL (fsync off), the connections split among them
 #   bench/keys-throughput.sh --postgres-replicas 3 --modes "open key pgkey"   # only these modes
+#   bench/keys-throughput.sh --postgres-replicas 3 --modes "open budget lease pgbudget pglease"   # leases vs none (pglease:
+#                                                      # the hot budgeted key through the replicas with leases on)
 #
 # KEYS_THROUGHPUT_LOGS=DIR keeps the proxies' (and PostgreSQL's) logs there.
 # Everything runs on 127.0.0.1, stops by itself and is removed at the end. Needs wrk, nginx (+ echo module), curl and
@@ -74,12 +77,13 @@ start_nginx_upstream
 BUILDS=(A)
 declare -A DLL=([A]="$A_DLL")
 if [[ -n "$B_DLL" ]]; then BUILDS+=(B); DLL[B]="$B_DLL"; fi
-MODES=(open key budget)
-if [[ $PG_REPLICAS -gt 0 ]]; then MODES+=(pgkey pgbudget); fi
+MODES=(open key budget lease)
+if [[ $PG_REPLICAS -gt 0 ]]; then MODES+=(pgkey pgbudget pglease); fi
+LEASE_SIZE="${LEASE_SIZE:-1}"
 if [[ -n "$ONLY_MODES" ]]; then
   read -r -a MODES <<<"$ONLY_MODES"
   for mode in "${MODES[@]}"; do
-    case "$mode" in open|key|budget) ;; pgkey|pgbudget) [[ $PG_REPLICAS -gt 0 ]] || die "--modes $mode needs --postgres-replicas N" ;; *) die "unknown mode $mode" ;; esac
+    case "$mode" in open|key|budget|lease) ;; pgkey|pgbudget|pglease) [[ $PG_REPLICAS -gt 0 ]] || die "--modes $mode needs --postgres-replicas N" ;; *) die "unknown mode $mode" ;; esac
   done
   [[ " ${MODES[*]} " == *" open "* ]] || die "--modes must include open (the other modes are reported as a share of it)"
 fi
@@ -107,19 +111,21 @@ create_key() { # build store budget-or-empty -> the key
 start_proxy() { # build mode
   local build="$1" mode="$2" side="$1-$2" store key="" replicas=1 port
   case "$mode" in
-    open|key|budget) store="$TMP/ledger-$side.db" ;;
+    open|key|budget|lease) store="$TMP/ledger-$side.db" ;;
     pg*) store="postgres://postgres@127.0.0.1:$PG_PORT/mmx_${build,,}_$mode"; replicas=$PG_REPLICAS
          as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "mmx_${build,,}_$mode" ;;
   esac
   case "$mode" in
     key|pgkey) key="$(create_key "$build" "$store" "")" ;;
-    budget|pgbudget) key="$(create_key "$build" "$store" 1000000/day)" ;;
+    budget|pgbudget|lease|pglease) key="$(create_key "$build" "$store" 1000000/day)" ;;
   esac
+  local lease_size=""
+  case "$mode" in lease|pglease) lease_size="$LEASE_SIZE" ;; esac
   PORTS[$side]=""; PIDSOF[$side]=""
   for replica in $(seq "$replicas"); do
     port="$(free_port)"
     ANTHROPIC_API_KEY=bench-key Logging__LogLevel__Default=Warning ModelMix__Store="$store" \
-      dotnet "${DLL[$build]}" serve --urls "http://127.0.0.1:$port" \
+      env ${lease_size:+ModelMix__Budgets__LeaseSizeUsd=$lease_size} dotnet "${DLL[$build]}" serve --urls "http://127.0.0.1:$port" \
       --upstream "http://127.0.0.1:$NGINX_PORT/" >"$TMP/modelmix-$side-$replica.log" 2>&1 &
     PIDS+=("$!")
     PORTS[$side]+="$port "; PIDSOF[$side]+="$! "
@@ -177,8 +183,8 @@ column() { cut -d' ' -f"$2" "$TMP/$1.txt"; }
 echo "### Keys and budgets, paired, $(date -u '+%Y-%m-%d %H:%M UTC') (load average $LOAD_BEFORE before the rounds, $(cut -d' ' -f1-3 /proc/loadavg) at the end)"
 echo
 PG_NOTE=""
-if [[ $PG_REPLICAS -gt 0 ]]; then PG_NOTE="; pgkey and pgbudget: one key through $PG_REPLICAS replicas on one PostgreSQL (fsync off), the connections split among them"; fi
-echo "$ROUNDS interleaved rounds of ${DURATION} s at $CONNS connections, \`model: \"auto\"\`; open, key and budget each on its own SQLite file$PG_NOTE. A: $A_DLL${B_DLL:+; B: $B_DLL}."
+if [[ $PG_REPLICAS -gt 0 ]]; then PG_NOTE="; pgkey, pgbudget and pglease: one key through $PG_REPLICAS replicas on one PostgreSQL (fsync off), the connections split among them"; fi
+echo "$ROUNDS interleaved rounds of ${DURATION} s at $CONNS connections, \`model: \"auto\"\`; open, key, budget and lease (budget leases of \$$LEASE_SIZE) each on its own SQLite file$PG_NOTE. A: $A_DLL${B_DLL:+; B: $B_DLL}."
 echo
 echo "| build | mode | req/s, median (all rounds) | share of open | CPU / request | non-2xx |"
 echo "| --- | --- | --- | ---: | ---: | ---: |"

@@ -16,7 +16,7 @@ namespace ModelMix.Postgres;
 /// database. Amounts are integer nano-dollars, as in <c>SqliteBudgetStore</c>. No caller's cancellation token
 /// reaches Npgsql (<see cref="Uncancellable"/>).
 /// </summary>
-public sealed class PostgresBudgetStore : IBudgetStore
+public sealed partial class PostgresBudgetStore : IBudgetStore
 {
     /// <summary>The component name in <c>modelmix_schema_versions</c>.</summary>
     public const string Component = "budgets";
@@ -53,6 +53,11 @@ public sealed class PostgresBudgetStore : IBudgetStore
             period_start   bigint NOT NULL,
             PRIMARY KEY (reservation_id, scope, period)
         );
+        """,
+
+        // 2: budget leases (issue 29, PostgresBudgetStore.Leases.cs), as SqliteBudgetStore's step 2.
+        """
+        ALTER TABLE budget_reservations ADD COLUMN lease_spent_nanos bigint NOT NULL DEFAULT 0, ADD COLUMN instance_id text;
         """,
     ];
 
@@ -154,7 +159,7 @@ public sealed class PostgresBudgetStore : IBudgetStore
         var start = BudgetPeriods.Start(window, at);
         cancellationToken.ThrowIfCancellationRequested(); // and never during the statement (Uncancellable)
         await using var connection = await _database.OpenAsync(Uncancellable);
-        await using var command = Command(connection, null, "SELECT spent_nanos, reserved_nanos FROM budget_counters WHERE scope = @s AND period = @p AND period_start = @ps;");
+        await using var command = Command(connection, null, "SELECT c.spent_nanos + l.spent, c.reserved_nanos - l.spent FROM budget_counters c, (" + LeaseSpentSql + ") l WHERE c.scope = @s AND c.period = @p AND c.period_start = @ps;");
         command.Parameters.AddWithValue("s", scope);
         command.Parameters.AddWithValue("p", BudgetPeriods.ToCode(window));
         command.Parameters.AddWithValue("ps", SqliteLedgerSchema.ToStoredTimestamp(start));
@@ -337,14 +342,19 @@ public sealed class PostgresBudgetStore : IBudgetStore
 
         // SKIP LOCKED: a reservation another replica is settling or reclaiming right now is left to it.
         var expired = new List<(string Id, string RequestId, long Amount)>();
+        var leaseSpent = new Dictionary<string, long>(StringComparer.Ordinal);
         await using (var select = Command(connection, transaction,
-            "SELECT id, request_id, amount_nanos FROM budget_reservations WHERE reclaimed_at IS NULL AND expires_at <= @now ORDER BY id FOR UPDATE SKIP LOCKED;"))
+            "SELECT id, request_id, amount_nanos, lease_spent_nanos FROM budget_reservations WHERE reclaimed_at IS NULL AND expires_at <= @now ORDER BY id FOR UPDATE SKIP LOCKED;"))
         {
             select.Parameters.AddWithValue("now", now);
             await using var reader = await select.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
                 expired.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+                if (BudgetLeaseIds.IsLease(reader.GetString(0)))
+                {
+                    leaseSpent[reader.GetString(0)] = reader.GetInt64(3);
+                }
             }
         }
 
@@ -354,7 +364,8 @@ public sealed class PostgresBudgetStore : IBudgetStore
             var ledger = await HasLedgerAsync(connection, transaction, cancellationToken);
             foreach (var (id, requestId, amount) in expired)
             {
-                var charged = ledger ? await RecordedCostAsync(connection, transaction, requestId, cancellationToken) ?? amount : 0;
+                // A lease (of a replica that died or could not renew it) is charged what its records cost (PostgresBudgetStore.Leases.cs).
+                var charged = leaseSpent.TryGetValue(id, out var spentOnLease) ? spentOnLease : ledger ? await RecordedCostAsync(connection, transaction, requestId, cancellationToken) ?? amount : 0;
                 await ApplyToItemsAsync(connection, transaction, id, release: amount, charge: charged, cancellationToken);
                 await using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_at = @now, reclaimed_nanos = @c WHERE id = @id;");
                 Bind(mark, ("now", now), ("c", charged), ("id", id));
@@ -453,6 +464,13 @@ public sealed class PostgresBudgetStore : IBudgetStore
         if (charges.Count == 0)
         {
             return;
+        }
+
+        if (charges.Any(item => BudgetLeaseIds.IsLease(item.ReservationId)))
+        {
+            // Reconciled attempts of a lease: charged to it (open) or to its counters (closed), PostgresBudgetStore.Leases.cs.
+            await ChargeLeasesAsync(connection, transaction, charges.Where(item => BudgetLeaseIds.IsLease(item.ReservationId)).Select(item => (item.ReservationId, item.Nanos ?? 0)).ToList(), cancellationToken);
+            charges = charges.Where(item => !BudgetLeaseIds.IsLease(item.ReservationId)).ToList();
         }
 
         var held = await LockReservationsAsync(connection, transaction, charges.Select(item => item.ReservationId), cancellationToken);

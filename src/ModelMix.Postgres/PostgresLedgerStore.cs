@@ -281,7 +281,7 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
             throw;
         }
 
-        await PostgresDatabase.ExecuteAsync(connection, transaction, CompleteIntents, cancellationToken);
+        await PostgresDatabase.ExecuteAsync(connection, transaction, PostgresBudgetStore.ChargingLeases(CompleteIntents), cancellationToken); // + budget leases
         await PostgresBudgetStore.SettleFromLedgerAsync(connection, transaction, settlements, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }

@@ -13,7 +13,7 @@ namespace ModelMix.Budgets;
 /// serialized on one connection, so they never wait on SQLite's busy handler. Several replicas of the proxy on
 /// different machines need the shared (PostgreSQL) store instead.
 /// </summary>
-public sealed class SqliteBudgetStore : IBudgetStore
+public sealed partial class SqliteBudgetStore : IBudgetStore
 {
     /// <summary>The component name in <c>modelmix_schema_versions</c>.</summary>
     public const string Component = "budgets";
@@ -51,6 +51,13 @@ public sealed class SqliteBudgetStore : IBudgetStore
             period_start   INTEGER NOT NULL,
             PRIMARY KEY (reservation_id, scope, period)
         ) STRICT, WITHOUT ROWID;
+        """,
+
+        // 2: budget leases (issue 29, SqliteBudgetStore.Leases.cs): a lease is a budget_reservations row whose id starts
+        // with "lse_"; amount_nanos is the slice it holds, lease_spent_nanos what records journaled against it cost.
+        """
+        ALTER TABLE budget_reservations ADD COLUMN lease_spent_nanos INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE budget_reservations ADD COLUMN instance_id TEXT;
         """,
     ];
 
@@ -162,7 +169,7 @@ public sealed class SqliteBudgetStore : IBudgetStore
         var start = BudgetPeriods.Start(window, at);
         await using var connection = await _file.OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT spent_nanos, reserved_nanos FROM budget_counters WHERE scope = $s AND period = $p AND period_start = $ps;";
+        command.CommandText = "SELECT spent_nanos + l.spent, reserved_nanos - l.spent FROM budget_counters c, (" + LeaseSpentSql + ") l WHERE scope = $s AND period = $p AND period_start = $ps;";
         command.Parameters.AddWithValue("$s", scope);
         command.Parameters.AddWithValue("$p", BudgetPeriods.ToCode(window));
         command.Parameters.AddWithValue("$ps", SqliteLedgerSchema.ToStoredTimestamp(start));
@@ -241,21 +248,22 @@ public sealed class SqliteBudgetStore : IBudgetStore
     {
         var now = SqliteLedgerSchema.ToStoredTimestamp(at);
         using var transaction = connection.BeginTransaction(deferred: false);
-        var expired = new List<(string Id, string RequestId, long Amount)>();
-        using (var select = Command(connection, transaction, "SELECT id, request_id, amount_nanos FROM budget_reservations WHERE reclaimed_at IS NULL AND expires_at <= $now;"))
+        var expired = new List<(string Id, string RequestId, long Amount, long LeaseSpent)>();
+        using (var select = Command(connection, transaction, "SELECT id, request_id, amount_nanos, lease_spent_nanos FROM budget_reservations WHERE reclaimed_at IS NULL AND expires_at <= $now;"))
         {
             select.Parameters.AddWithValue("$now", now);
             using var reader = select.ExecuteReader();
             while (reader.Read())
             {
-                expired.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+                expired.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3)));
             }
         }
 
         var ledger = HasLedger(connection, transaction);
-        foreach (var (id, requestId, amount) in expired)
+        foreach (var (id, requestId, amount, leaseSpent) in expired)
         {
-            var charged = ledger ? RecordedCost(connection, transaction, requestId) ?? amount : 0;
+            // A lease (of a process that died or could not renew it) is charged what its records cost (SqliteBudgetStore.Leases.cs).
+            var charged = BudgetLeaseIds.IsLease(id) ? leaseSpent : ledger ? RecordedCost(connection, transaction, requestId) ?? amount : 0;
             ApplyToItems(connection, transaction, id, release: amount, charge: charged);
             using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_at = $now, reclaimed_nanos = $c WHERE id = $id;");
             Bind(mark, ("$now", now), ("$c", charged), ("$id", id));
@@ -299,6 +307,12 @@ public sealed class SqliteBudgetStore : IBudgetStore
     /// </summary>
     internal static void ChargeReclaimed(SqliteConnection connection, SqliteTransaction transaction, string reservationId, long? nanos)
     {
+        if (BudgetLeaseIds.IsLease(reservationId))
+        {
+            ChargeLease(connection, transaction, reservationId, nanos ?? 0); // SqliteBudgetStore.Leases.cs
+            return;
+        }
+
         if (!TryReadReservation(connection, transaction, reservationId, out var held, out var reclaimed) || reclaimed is not { } charged)
         {
             return;

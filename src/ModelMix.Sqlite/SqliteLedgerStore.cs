@@ -135,6 +135,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
             var complete = _completeIntent ??= PrepareCompleteIntent(connection);
             using var transaction = connection.BeginTransaction(deferred: false);
             insert.StartBatch();
+            Budgets.SqliteBudgetStore.ChargeLeasedRecords(connection, transaction, records); // before their intents go (budget leases)
             var pacer = CpuPacer.StartDefault(); // a full batch is ~10 ms of CPU: hand the core back now and then
             for (var i = 0; i < records.Count; i++)
             {

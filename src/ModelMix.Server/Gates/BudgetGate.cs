@@ -14,7 +14,7 @@ namespace ModelMix.Server;
 /// once routing has chosen the model and before anything is sent; over budget, answers 429
 /// <c>rate_limit_error</c> naming the budget and when it resets (with <c>retry-after</c> for day and month budgets).
 /// </summary>
-internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<ProxyOptions> options, TimeProvider time, ILogger<BudgetGate> logger, ILedger ledger)
+internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<ProxyOptions> options, TimeProvider time, ILogger<BudgetGate> logger, ILedger ledger, BudgetLeaseService? leases = null)
 {
     private readonly ProxyOptions _options = options.Value;
 
@@ -55,6 +55,14 @@ internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<
         {
             await dialect.WriteErrorAsync(context, 400, $"model: '{model}' has no price in force, so its cost cannot be held against a budget: {exception.Message}", "invalid_request_error", requestId);
             return null;
+        }
+
+        if (ttl is null && leases?.Leases is { } leased && limits.TrueForAll(limit => limit.Scope.StartsWith("key:", StringComparison.Ordinal))
+            && await leased.HoldAsync(limits, amount, now, context.RequestAborted) is { } lease)
+        {
+            // Held in memory against this process's slice of the key's budget (issue 29): no durable write for the hold.
+            // Session budgets and batch jobs reserve on their own (below), as does a request the slice cannot cover.
+            return new BudgetHold(keyId, lease, requestId, limits, now);
         }
 
         var result = await store.ReserveAsync(requestId, limits, amount, now, ttl ?? _options.ReservationTtl, context.RequestAborted);

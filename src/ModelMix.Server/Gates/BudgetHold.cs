@@ -19,6 +19,7 @@ internal sealed class BudgetHold : IAsyncDisposable
     private readonly BudgetReservation? _reservation;
     private readonly ILogger? _logger;
     private readonly ISettlingLedger? _ledger;
+    private readonly BudgetLeaseHold? _lease;
     private decimal _charged;
     private bool _unpriced;
     private bool _settled;
@@ -39,6 +40,30 @@ internal sealed class BudgetHold : IAsyncDisposable
         _logger = logger;
         _ledger = ledger is { CanSettle: true } ? ledger : null;
     }
+
+    /// <summary>
+    /// A hold against this process's budget lease (issue 29, <see cref="BudgetLeases"/>): <see cref="Reservation"/> carries
+    /// the lease's id, so every attempt's intent — and through it the attempt's record, in the ledger batch that stores
+    /// it — is charged to the lease; ending the hold is in memory only.
+    /// </summary>
+    public BudgetHold(string? keyId, BudgetLeaseHold lease, string requestId, IReadOnlyList<BudgetLimit> limits, DateTimeOffset at)
+    {
+        ArgumentNullException.ThrowIfNull(lease);
+        KeyId = keyId;
+        _lease = lease;
+        _reservation = new BudgetReservation
+        {
+            Id = lease.LeaseId,
+            RequestId = requestId,
+            AmountUsd = lease.AmountUsd,
+            CreatedAt = at,
+            ExpiresAt = at,
+            Limits = limits,
+        };
+    }
+
+    /// <summary>Whether the money is held against a lease rather than reserved for this request alone.</summary>
+    public bool Leased => _lease is not null;
 
     /// <summary>The caller's key id, for the ledger records of this request.</summary>
     public string? KeyId { get; }
@@ -93,6 +118,14 @@ internal sealed class BudgetHold : IAsyncDisposable
     /// <summary>Settles the reservation to the recorded cost (zero releases it). Never throws: a failure is logged and the reservation left to expire and be reconciled.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_lease is not null)
+        {
+            // The records are charged to the lease in the ledger batch that stores them; here the lease only learns what
+            // this request cost, so its slice counts it as spent (an unpriced attempt counts the whole hold).
+            _lease.Release(_charged + (_unpriced ? _lease.AmountUsd : 0m));
+            return;
+        }
+
         if (_settled || _store is null || _reservation is null)
         {
             return;

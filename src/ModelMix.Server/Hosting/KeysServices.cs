@@ -31,6 +31,7 @@ internal static class KeysServices
         services.AddSingleton<IValidateOptions<BudgetSweepOptions>, BudgetSweepOptions.Validator>();
         services.AddSingleton<BudgetSweepService>();
         services.AddHostedService(provider => provider.GetRequiredService<BudgetSweepService>());
+        BudgetLeaseService.AddServices(services); // budget leases (issue 29), when ModelMix:Budgets:LeaseSizeUsd is set
         return services;
     }
 }

@@ -31,10 +31,11 @@ public sealed class PostgresHotKeyStallTests
     private const int Freezes = 5;
     private const int PerFreeze = 40;
 
-    // Fails before the reservation fix at the first freeze; after it, freezes that catch a reservation pass, but one that
-    // catches the frozen replica's ledger batch between its settlement statement and its COMMIT still stops the others
-    // (the settlement holds the key's counter row across that last round trip): open, issue 29, docs/performance.md.
-    [Fact(Skip = "issue 29 open: the ledger batch's settlement still holds the hot key's counter row across its COMMIT round trip")]
+    // Failed before the reservation fix at the first freeze; after it, a freeze that caught the frozen replica's ledger batch
+    // between its settlement statement and its COMMIT still stopped the others (the settlement held the key's counter row
+    // across that round trip). With budget leases (issue 29) the key's requests hold against each replica's own slice, and
+    // the ledger batch charges the replica's own lease row: no replica's transaction holds a row another replica waits for.
+    [Fact]
     public async Task Clients_hanging_up_while_reservations_queue_on_one_hot_key_never_stall_the_replicas()
     {
         await using var fake = await FakeAnthropicServer.StartAsync();
@@ -46,7 +47,7 @@ public sealed class PostgresHotKeyStallTests
             key = await keys.CreateAsync("hot", [BudgetCap.Parse("1000/day")]);
         }
 
-        var environment = new Dictionary<string, string> { ["ModelMix__MaxRetries"] = "0", ["Logging__LogLevel__Default"] = "Warning" };
+        var environment = new Dictionary<string, string> { ["ModelMix__MaxRetries"] = "0", ["Logging__LogLevel__Default"] = "Warning", ["ModelMix__Budgets__LeaseSizeUsd"] = "1" };
         var replicas = new List<ServeProcess>();
         try
         {

@@ -13,13 +13,23 @@ namespace ModelMix.IntegrationTests.Faults;
 public sealed class BudgetRaceTests
 {
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)] // ModelMix:InlineScheduling (every connection inline): the budget and key stores' SQLite work must leave Kestrel's event threads
-    public async Task Five_hundred_concurrent_requests_racing_one_small_budget_never_overspend(bool inlineScheduling)
+    [InlineData(false, false)]
+    [InlineData(true, false)] // ModelMix:InlineScheduling (every connection inline): the budget and key stores' SQLite work must leave Kestrel's event threads
+    [InlineData(false, true)] // budget leases (issue 29): requests held in memory against slices of $0.001
+    public async Task Five_hundred_concurrent_requests_racing_one_small_budget_never_overspend(bool inlineScheduling, bool leases)
     {
         const decimal Cap = 0.004m;
         var clock = new AnchoredClock(); // the day window read below is the one the requests were charged to
-        await using var harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:InlineScheduling"] = inlineScheduling ? "true" : "false", clock);
+        await using var harness = await ProxyHarness.StartAsync(
+            settings =>
+            {
+                settings["ModelMix:InlineScheduling"] = inlineScheduling ? "true" : "false";
+                if (leases)
+                {
+                    settings["ModelMix:Budgets:LeaseSizeUsd"] = "0.001";
+                }
+            },
+            clock);
         CreatedApiKey key;
         await using (var keys = new SqliteKeyStore(harness.DbPath))
         {
@@ -66,6 +76,16 @@ public sealed class BudgetRaceTests
         var usage = await budgets.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Day, clock.GetUtcNow());
         Assert.Equal(recorded, usage.SpentUsd);
         Assert.Equal(0m, usage.ReservedUsd);
+        Assert.Equal(leases, await LeasesTakenAsync(harness.DbPath) > 0); // the leased run really held against slices
         SqliteConnection.ClearAllPools();
+    }
+
+    private static async Task<long> LeasesTakenAsync(string db)
+    {
+        await using var connection = new SqliteConnection($"Data Source={db};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM budget_reservations WHERE id LIKE 'lse!_%' ESCAPE '!';";
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 }

@@ -253,6 +253,123 @@ public abstract class BudgetStoreContractTests : IAsyncLifetime
         Assert.Equal(0m, (await Usage(BudgetWindow.Day)).ReservedUsd);
     }
 
+    // Budget leases (issue 29): nano-dollars in the arguments, USD in the usage read back.
+    private const long Nanos = BudgetMoney.NanosPerUsd;
+
+    private IBudgetLeaseStore Leases => (IBudgetLeaseStore)Store;
+
+    private static BudgetLimit Monthly(decimal cap) => new("key:k1", "key 'team-a'", BudgetWindow.Month, cap);
+
+    [Fact]
+    public async Task A_lease_takes_its_share_of_the_room_under_every_cap_and_other_reservations_see_it_held()
+    {
+        // Room under the day cap: $1 (the month's is $10). Slice: min(want $0.5, max(min $0.1, $1 × 0.25)) = $0.25.
+        var granted = await Leases.GrowLeaseAsync("lse_a", create: true, "inst-1", [Daily(1m), Monthly(10m)], Nanos / 10, Nanos / 2, 0.25m, Time.GetUtcNow(), Time.GetUtcNow() + Ttl);
+        Assert.Equal(Nanos / 4, granted);
+        Assert.Equal(0.25m, (await Usage(BudgetWindow.Day)).ReservedUsd);
+        Assert.Equal(0.25m, (await Usage(BudgetWindow.Month)).ReservedUsd);
+
+        // Another process: $0.80 does not fit beside the slice ($0.25 + $0.80 > $1), $0.75 does.
+        await using var other = NewBudgetStore();
+        Assert.False((await other.ReserveAsync("req-b", [Daily(1m)], 0.8m, Time.GetUtcNow(), Ttl)).Succeeded);
+        Assert.True((await other.ReserveAsync("req-c", [Daily(1m)], 0.75m, Time.GetUtcNow(), Ttl)).Succeeded);
+
+        // Nothing left: growing by at least $0.01 is refused; a renewal (min 0) grants nothing but keeps the lease.
+        Assert.Null(await Leases.GrowLeaseAsync("lse_a", create: false, "inst-1", [Daily(1m), Monthly(10m)], Nanos / 100, Nanos / 2, 0.25m, Time.GetUtcNow(), Time.GetUtcNow() + Ttl));
+        Assert.Equal(0, await Leases.GrowLeaseAsync("lse_a", create: false, "inst-1", [Daily(1m), Monthly(10m)], 0, Nanos / 2, 0.25m, Time.GetUtcNow(), Time.GetUtcNow() + Ttl));
+
+        // Giving $0.10 back and closing: nothing held, nothing spent.
+        Assert.Equal(0, await Leases.ShrinkLeaseAsync("lse_a", Nanos / 10, Time.GetUtcNow() + Ttl)); // nothing charged to it yet
+        Assert.Equal(0.9m, (await Usage(BudgetWindow.Day)).ReservedUsd); // 0.15 + 0.75
+        await Leases.CloseLeasesAsync(["lse_a"], Time.GetUtcNow());
+        Assert.Equal(new BudgetUsage(BudgetWindow.Day, new DateTimeOffset(2026, 3, 14, 0, 0, 0, TimeSpan.Zero), 0m, 0.75m), await Usage(BudgetWindow.Day)); // req-c's
+        Assert.Equal(0m, (await Usage(BudgetWindow.Month)).ReservedUsd);
+        Assert.Null(await Leases.ShrinkLeaseAsync("lse_a", 0, Time.GetUtcNow() + Ttl)); // closed: not to be used again
+        Assert.Null(await Leases.GrowLeaseAsync("lse_a", create: false, "inst-1", [Daily(1m), Monthly(10m)], 0, Nanos / 2, 0.25m, Time.GetUtcNow(), Time.GetUtcNow() + Ttl));
+    }
+
+    [Fact]
+    public async Task Records_journaled_against_a_lease_are_charged_to_it_in_their_ledger_batch_and_after_it_closed_to_the_counters()
+    {
+        await Leases.GrowLeaseAsync("lse_b", create: true, "inst-1", [Daily(1m)], 0, Nanos / 2, 1m, Time.GetUtcNow(), Time.GetUtcNow() + Ttl); // $0.5
+        await using var ledger = (IAttemptJournalStore)NewLedgerStore();
+        await ledger.MigrateAsync();
+        var first = Intent("req-1", 1000, "lse_b");
+        var second = Intent("req-2", 1000, "lse_b");
+        var unleased = Intent("req-3", 1000, null);
+        await ledger.WriteIntentsAsync("inst-1", [first, second, unleased], Time.GetUtcNow());
+
+        await ledger.WriteBatchAsync([Record("req-1", 0.125m) with { Id = first.Id }, Record("req-3", 0.5m) with { Id = unleased.Id }]);
+        var usage = await Usage(BudgetWindow.Day);
+        Assert.Equal(0.125m, usage.SpentUsd); // the leased record only
+        Assert.Equal(0.375m, usage.ReservedUsd); // 0.5 − 0.125: spent + held is still the slice
+
+        await Leases.CloseLeasesAsync(["lse_b"], Time.GetUtcNow());
+        Assert.Equal(0.125m, (await Usage(BudgetWindow.Day)).SpentUsd);
+        Assert.Equal(0m, (await Usage(BudgetWindow.Day)).ReservedUsd);
+
+        // A request still finishing when its lease closed: its record is charged to the counters directly.
+        await ledger.WriteBatchAsync([Record("req-2", 0.0625m) with { Id = second.Id }]);
+        Assert.Equal(0.1875m, (await Usage(BudgetWindow.Day)).SpentUsd); // 0.125 + 0.0625
+        Assert.Equal(0m, (await Usage(BudgetWindow.Day)).ReservedUsd);
+    }
+
+    [Fact]
+    public async Task A_record_dearer_than_the_whole_slice_grows_the_held_money_so_other_processes_see_the_overshoot()
+    {
+        await Leases.GrowLeaseAsync("lse_c", create: true, "inst-1", [Daily(1m)], 0, Nanos / 10, 1m, Time.GetUtcNow(), Time.GetUtcNow() + Ttl); // $0.1
+        await using var ledger = (IAttemptJournalStore)NewLedgerStore();
+        await ledger.MigrateAsync();
+        var intent = Intent("req-1", 1000, "lse_c");
+        await ledger.WriteIntentsAsync("inst-1", [intent], Time.GetUtcNow());
+        await ledger.WriteBatchAsync([Record("req-1", 0.25m) with { Id = intent.Id }]); // a lying upstream: $0.25 against a $0.1 slice
+
+        var usage = await Usage(BudgetWindow.Day);
+        Assert.Equal(0.25m, usage.SpentUsd);
+        Assert.Equal(0m, usage.ReservedUsd);
+        Assert.False((await Store.ReserveAsync("req-2", [Daily(1m)], 0.76m, Time.GetUtcNow(), Ttl)).Succeeded); // 0.25 + 0.76 > 1
+        Assert.True((await Store.ReserveAsync("req-3", [Daily(1m)], 0.75m, Time.GetUtcNow(), Ttl)).Succeeded);
+    }
+
+    [Fact]
+    public async Task A_dead_processs_lease_is_reclaimed_when_it_expires_and_its_lost_attempts_are_charged_as_outcome_unknown()
+    {
+        await Leases.GrowLeaseAsync("lse_d", create: true, "dead", [Daily(1m)], 0, Nanos, 1m, Time.GetUtcNow(), Time.GetUtcNow() + TimeSpan.FromSeconds(30)); // $1
+        await using var ledger = (IAttemptJournalStore)NewLedgerStore();
+        await ledger.MigrateAsync();
+        var answered = Intent("req-1", 1000, "lse_d");
+        var lost = Intent("req-2", 50_000, "lse_d"); // $0.25 at its worst case: 50,000 output tokens × $5/MTok
+        await ledger.WriteIntentsAsync("dead", [answered, lost], Time.GetUtcNow());
+        await ledger.WriteBatchAsync([Record("req-1", 0.125m) with { Id = answered.Id }]);
+
+        // Not expired yet: nothing reclaimed; then the process is gone for 31 s.
+        Assert.Equal(0, await Store.ReconcileExpiredAsync(Time.GetUtcNow()));
+        Time.Advance(TimeSpan.FromSeconds(31));
+        Assert.Equal(1, await Store.ReconcileExpiredAsync(Time.GetUtcNow()));
+        Assert.Equal(0.125m, (await Usage(BudgetWindow.Day)).SpentUsd);
+        Assert.Equal(0m, (await Usage(BudgetWindow.Day)).ReservedUsd);
+
+        Assert.Equal(1, await ledger.ReconcileIntentsAsync("alive", Time.GetUtcNow(), TimeSpan.FromSeconds(30), Price));
+        Assert.Equal(0.375m, (await Usage(BudgetWindow.Day)).SpentUsd); // 0.125 + the outcome_unknown row's 0.25
+        Assert.Equal(0m, (await Usage(BudgetWindow.Day)).ReservedUsd);
+    }
+
+    [Fact]
+    public async Task Attempts_of_a_dead_process_reconciled_before_its_lease_expires_are_charged_to_the_lease()
+    {
+        await Leases.GrowLeaseAsync("lse_e", create: true, "dead", [Daily(1m)], 0, Nanos, 1m, Time.GetUtcNow(), Time.GetUtcNow() + Ttl); // $1
+        await using var ledger = (IAttemptJournalStore)NewLedgerStore();
+        await ledger.MigrateAsync();
+        await ledger.WriteIntentsAsync("dead", [Intent("req-1", 50_000, "lse_e")], Time.GetUtcNow()); // $0.25 at its worst case
+        Time.Advance(TimeSpan.FromSeconds(31));
+        Assert.Equal(1, await ledger.ReconcileIntentsAsync("alive", Time.GetUtcNow(), TimeSpan.FromSeconds(30), Price));
+        Assert.Equal(new BudgetUsage(BudgetWindow.Day, new DateTimeOffset(2026, 3, 14, 0, 0, 0, TimeSpan.Zero), 0.25m, 0.75m), await Usage(BudgetWindow.Day));
+
+        Time.Advance(Ttl);
+        Assert.Equal(1, await Store.ReconcileExpiredAsync(Time.GetUtcNow()));
+        Assert.Equal(new BudgetUsage(BudgetWindow.Day, new DateTimeOffset(2026, 3, 14, 0, 0, 0, TimeSpan.Zero), 0.25m, 0m), await Usage(BudgetWindow.Day));
+    }
+
     /// <summary>Prices a record with the 4.x test price book at its timestamp (Claude Haiku 4.5: $1 / $5 per MTok).</summary>
     private static LedgerRecord Price(LedgerRecord record) =>
         record with { Cost = TestPrices.Tiers4x.Cost(record.RoutedModel, record.Usage, record.Timestamp) };

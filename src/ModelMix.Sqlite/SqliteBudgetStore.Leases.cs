@@ -1,0 +1,257 @@
+using Microsoft.Data.Sqlite;
+using ModelMix.Ledger;
+using ModelMix.Stores;
+
+namespace ModelMix.Budgets;
+
+/// <summary>Budget leases in SQLite (issue 29; <see cref="IBudgetLeaseStore"/>, docs/keys-and-budgets.md "Budget leases").</summary>
+public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
+{
+    /// <inheritdoc />
+    public async Task<long?> GrowLeaseAsync(string leaseId, bool create, string instanceId, IReadOnlyList<BudgetLimit> limits, long minNanos, long wantNanos, decimal share, DateTimeOffset at, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(leaseId);
+        ArgumentNullException.ThrowIfNull(limits);
+        try
+        {
+            await EnsureMigratedAsync(cancellationToken);
+            using var lease = await _gate.EnterAsync(cancellationToken);
+            var connection = lease.Connection;
+            using var transaction = connection.BeginTransaction(deferred: false);
+            var exists = TryReadLease(connection, transaction, leaseId, out _, out _, out var closed);
+            if (closed || (!exists && !create))
+            {
+                return null;
+            }
+
+            var items = DistinctCounters(limits, at);
+            var room = long.MaxValue;
+            foreach (var (scope, period, start, cap) in items)
+            {
+                using var ensure = Command(connection, transaction, "INSERT INTO budget_counters (scope, period, period_start) VALUES ($s, $p, $ps) ON CONFLICT DO NOTHING;");
+                Bind(ensure, ("$s", scope), ("$p", period), ("$ps", start));
+                ensure.ExecuteNonQuery();
+                using var read = Command(connection, transaction, "SELECT spent_nanos + reserved_nanos FROM budget_counters WHERE scope = $s AND period = $p AND period_start = $ps;");
+                Bind(read, ("$s", scope), ("$p", period), ("$ps", start));
+                room = Math.Min(room, cap - (long)read.ExecuteScalar()!);
+            }
+
+            if (room < minNanos)
+            {
+                return null;
+            }
+
+            var grant = BudgetLeases.Slice(room, minNanos, wantNanos, share);
+            using (var hold = Command(connection, transaction, "UPDATE budget_counters SET reserved_nanos = reserved_nanos + $a WHERE scope = $s AND period = $p AND period_start = $ps;"))
+            {
+                foreach (var (scope, period, start, _) in items)
+                {
+                    Bind(hold, ("$a", grant), ("$s", scope), ("$p", period), ("$ps", start));
+                    hold.ExecuteNonQuery();
+                }
+            }
+
+            if (exists)
+            {
+                using var grow = Command(connection, transaction, "UPDATE budget_reservations SET amount_nanos = amount_nanos + $a, expires_at = $e WHERE id = $id;");
+                Bind(grow, ("$a", grant), ("$e", SqliteLedgerSchema.ToStoredTimestamp(expiresAt)), ("$id", leaseId));
+                grow.ExecuteNonQuery();
+            }
+            else
+            {
+                using var insert = Command(connection, transaction, "INSERT INTO budget_reservations (id, request_id, amount_nanos, created_at, expires_at, instance_id) VALUES ($id, $r, $a, $c, $e, $r);");
+                Bind(insert, ("$id", leaseId), ("$r", instanceId), ("$a", grant), ("$c", SqliteLedgerSchema.ToStoredTimestamp(at)), ("$e", SqliteLedgerSchema.ToStoredTimestamp(expiresAt)));
+                insert.ExecuteNonQuery();
+                using var insertItem = Command(connection, transaction, "INSERT INTO budget_reservation_items (reservation_id, scope, period, period_start) VALUES ($id, $s, $p, $ps);");
+                foreach (var (scope, period, start, _) in items)
+                {
+                    Bind(insertItem, ("$id", leaseId), ("$s", scope), ("$p", period), ("$ps", start));
+                    insertItem.ExecuteNonQuery();
+                }
+            }
+
+            transaction.Commit();
+            BudgetLeaseIds.InUse = true;
+            return grant;
+        }
+        catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
+        {
+            throw StoreFaults.Unavailable("budgets.lease", exception);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<long?> ShrinkLeaseAsync(string leaseId, long nanos, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(leaseId);
+        try
+        {
+            await EnsureMigratedAsync(cancellationToken);
+            using var lease = await _gate.EnterAsync(cancellationToken);
+            var connection = lease.Connection;
+            using var transaction = connection.BeginTransaction(deferred: false);
+            if (!TryReadLease(connection, transaction, leaseId, out var amount, out var spent, out var closed) || closed)
+            {
+                return null;
+            }
+
+            var back = Math.Max(0, Math.Min(nanos, amount - spent));
+            ApplyToItems(connection, transaction, leaseId, release: back, charge: 0);
+            using var update = Command(connection, transaction, "UPDATE budget_reservations SET amount_nanos = amount_nanos - $a, expires_at = $e WHERE id = $id;");
+            Bind(update, ("$a", back), ("$e", SqliteLedgerSchema.ToStoredTimestamp(expiresAt)), ("$id", leaseId));
+            update.ExecuteNonQuery();
+            transaction.Commit();
+            return spent;
+        }
+        catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
+        {
+            throw StoreFaults.Unavailable("budgets.lease", exception);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task CloseLeasesAsync(IReadOnlyList<string> leaseIds, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(leaseIds);
+        if (leaseIds.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await EnsureMigratedAsync(cancellationToken);
+            using var lease = await _gate.EnterAsync(cancellationToken);
+            var connection = lease.Connection;
+            using var transaction = connection.BeginTransaction(deferred: false);
+            foreach (var leaseId in leaseIds)
+            {
+                if (TryReadLease(connection, transaction, leaseId, out var amount, out var spent, out var closed) && !closed)
+                {
+                    ApplyToItems(connection, transaction, leaseId, release: amount, charge: spent);
+                    using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_at = $now, reclaimed_nanos = $c WHERE id = $id;");
+                    Bind(mark, ("$now", SqliteLedgerSchema.ToStoredTimestamp(at)), ("$c", spent), ("$id", leaseId));
+                    mark.ExecuteNonQuery();
+                }
+            }
+
+            transaction.Commit();
+        }
+        catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
+        {
+            throw StoreFaults.Unavailable("budgets.lease", exception);
+        }
+    }
+
+    /// <summary>
+    /// In the ledger's batch transaction, before the records' intents are deleted: charges each record journaled against a
+    /// lease (its intent's reservation id) its recorded cost, so budget and ledger agree by construction (issue 29). Does
+    /// nothing in a process that never took a lease.
+    /// </summary>
+    internal static void ChargeLeasedRecords(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<LedgerRecord> records)
+    {
+        if (!BudgetLeaseIds.InUse || records.Count == 0)
+        {
+            return;
+        }
+
+        Dictionary<string, long>? charges = null;
+        using (var read = Command(connection, transaction, "SELECT reservation_id FROM ledger_intents WHERE id = $id AND reservation_id LIKE 'lse!_%' ESCAPE '!';"))
+        {
+            var id = read.Parameters.Add("$id", SqliteType.Text);
+            foreach (var record in records)
+            {
+                id.Value = record.Id;
+                if (read.ExecuteScalar() is string leaseId)
+                {
+                    // An attempt with tokens but no price cannot be charged here; the gate prices the routed model before it leases.
+                    var nanos = record.Cost is { } cost ? BudgetMoney.ToNanos(cost.Total) : 0;
+                    charges ??= new(StringComparer.Ordinal);
+                    charges[leaseId] = charges.GetValueOrDefault(leaseId) + nanos;
+                }
+            }
+        }
+
+        if (charges is not null)
+        {
+            foreach (var (leaseId, nanos) in charges)
+            {
+                ChargeLease(connection, transaction, leaseId, nanos);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Charges <paramref name="nanos"/> to a lease: to its spent amount while it is open (growing its slice, and its
+    /// counters' held money, by what a record cost beyond the slice — the overshoot of an answer dearer than its hold),
+    /// or to its counters directly once it is closed.
+    /// </summary>
+    private static void ChargeLease(SqliteConnection connection, SqliteTransaction transaction, string leaseId, long nanos)
+    {
+        if (nanos <= 0 || !TryReadLease(connection, transaction, leaseId, out var amount, out var spent, out var closed))
+        {
+            return;
+        }
+
+        if (closed)
+        {
+            ApplyToItems(connection, transaction, leaseId, release: 0, charge: nanos);
+            using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_nanos = reclaimed_nanos + $c WHERE id = $id;");
+            Bind(mark, ("$c", nanos), ("$id", leaseId));
+            mark.ExecuteNonQuery();
+            return;
+        }
+
+        var beyond = Math.Max(0, spent + nanos - amount);
+        if (beyond > 0)
+        {
+            ApplyToItems(connection, transaction, leaseId, release: -beyond, charge: 0);
+        }
+
+        using var update = Command(connection, transaction, "UPDATE budget_reservations SET lease_spent_nanos = lease_spent_nanos + $c, amount_nanos = amount_nanos + $b WHERE id = $id;");
+        Bind(update, ("$c", nanos), ("$b", beyond), ("$id", leaseId));
+        update.ExecuteNonQuery();
+    }
+
+    private static bool TryReadLease(SqliteConnection connection, SqliteTransaction transaction, string leaseId, out long amount, out long spent, out bool closed)
+    {
+        using var read = Command(connection, transaction, "SELECT amount_nanos, lease_spent_nanos, reclaimed_at FROM budget_reservations WHERE id = $id;");
+        read.Parameters.AddWithValue("$id", leaseId);
+        using var reader = read.ExecuteReader();
+        if (!reader.Read())
+        {
+            amount = spent = 0;
+            closed = false;
+            return false;
+        }
+
+        amount = reader.GetInt64(0);
+        spent = reader.GetInt64(1);
+        closed = !reader.IsDBNull(2);
+        return true;
+    }
+
+    /// <summary>
+    /// What records cost the open leases of one counter (<c>$s</c>, <c>$p</c>, <c>$ps</c>) so far: counted as spent, not
+    /// held, when the counter is shown (the counter itself holds each open lease's whole slice until it is closed).
+    /// </summary>
+    internal const string LeaseSpentSql =
+        "SELECT COALESCE(SUM(r.lease_spent_nanos), 0) AS spent FROM budget_reservation_items i JOIN budget_reservations r ON r.id = i.reservation_id " +
+        "WHERE i.scope = $s AND i.period = $p AND i.period_start = $ps AND r.reclaimed_at IS NULL AND r.lease_spent_nanos > 0";
+
+    /// <summary>The limits' counters, each once (scope, period code, stored period start, cap in nano-dollars).</summary>
+    private static List<(string Scope, string Period, long Start, long Cap)> DistinctCounters(IReadOnlyList<BudgetLimit> limits, DateTimeOffset at)
+    {
+        var items = new List<(string Scope, string Period, long Start, long Cap)>(limits.Count);
+        foreach (var limit in limits)
+        {
+            var period = BudgetPeriods.ToCode(limit.Window);
+            if (!items.Exists(item => item.Scope == limit.Scope && item.Period == period))
+            {
+                items.Add((limit.Scope, period, SqliteLedgerSchema.ToStoredTimestamp(BudgetPeriods.Start(limit.Window, at)), BudgetMoney.CapToNanos(limit.CapUsd)));
+            }
+        }
+
+        return items;
+    }
+}
