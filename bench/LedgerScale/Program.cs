@@ -102,25 +102,6 @@ if (postgres)
 }
 else
 {
-await using (var store = await OpenAsync())
-{
-    var random = new Random(42);
-    var write = Stopwatch.StartNew();
-    var batch = new LedgerRecord[1_000];
-    for (var i = 0; i < rows; i += batch.Length)
-    {
-        var n = Math.Min(batch.Length, rows - i);
-        for (var j = 0; j < n; j++)
-        {
-            batch[j] = LedgerTraffic.One(random, i + j, start + (spacing * (i + j)), "b");
-        }
-
-        await store.WriteBatchAsync(n == batch.Length ? batch : batch[..n]);
-    }
-
-    Console.WriteLine($"write: {rows:N0} rows in {write.Elapsed.TotalSeconds:F1} s = {rows / write.Elapsed.TotalSeconds:N0} rows/s (rollups included)");
-}
-
     SqliteConnection.ClearAllPools();
     using (var connection = new SqliteConnection($"Data Source={path}"))
     {
