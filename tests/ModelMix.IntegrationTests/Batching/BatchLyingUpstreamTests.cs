@@ -285,7 +285,9 @@ public sealed class BatchLyingUpstreamTests
     [Fact]
     public async Task A_batch_whose_polls_answer_500_forever_is_given_up_after_GiveUpAfter_its_requests_charged_their_worst_case_and_its_hold_settled()
     {
-        await using var proxy = await ProxyHarness.StartAsync(FastGiveUp, new AnchoredClock());
+        // GiveUpAfter 3 s, not FastGiveUp's 1 s: a retry delay of 50–200 ms leaves room for several polls even when a
+        // loaded machine takes over a second to reach the first one (the ≥ 2 polls below failed once at load ≈ 60).
+        await using var proxy = await ProxyHarness.StartAsync(s => { FastGiveUp(s); s["ModelMix:Batch:GiveUpAfter"] = "00:00:03"; }, new AnchoredClock());
         var retrieves = 0;
         proxy.Fake.Batches.Lie = a =>
         {
