@@ -6,7 +6,7 @@ namespace ModelMix.Keys;
 /// <summary>The checks every key store makes before creating a key, so the stores refuse the same things in the same words.</summary>
 internal static partial class ApiKeyRules
 {
-    /// <summary>Refuses an invalid name or two budgets for one window; returns the budgets (empty when none).</summary>
+    /// <summary>Refuses an invalid name or two budgets for one window; returns the budgets in window order (empty when none).</summary>
     /// <exception cref="ApiKeyException">The name is invalid, or a window has two budgets.</exception>
     public static IReadOnlyList<BudgetCap> Validate(string name, IReadOnlyList<BudgetCap>? budgets)
     {
@@ -22,7 +22,8 @@ internal static partial class ApiKeyRules
             throw new ApiKeyException($"Key '{name}' has two {BudgetPeriods.ToCode(duplicate.Key)} budgets; give at most one per window.");
         }
 
-        return budgets;
+        // In window order (day, month, total), as every read returns them, so a key just created reads the same.
+        return [.. budgets.OrderBy(cap => cap.Window)];
     }
 
     /// <summary>The refusal of a second active key with the same name.</summary>

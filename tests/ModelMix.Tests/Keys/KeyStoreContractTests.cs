@@ -141,13 +141,14 @@ public abstract class KeyStoreContractTests : IAsyncLifetime
     [Fact]
     public async Task Budgets_come_back_in_window_order_whatever_order_they_were_created_in()
     {
-        // Created total, month, day: read back day, month, total (by the key, by its id and in the list), whatever
+        // Created total, month, day: read back day, month, total (as created, by the key, by its id and in the list), whatever
         // order the database returns rows in. (On SQLite the primary key's index already returns the period codes
         // "day" < "month" < "total" in this order, so removing the stores' sort is not caught there: an equivalent
         // mutant under today's schema; the contract pins the order for every store.)
         var created = await Store.CreateAsync("team-a", [BudgetCap.Parse("900/total"), BudgetCap.Parse("500/month"), BudgetCap.Parse("50/day")]);
         BudgetCap[] expected = [new(BudgetWindow.Day, 50m), new(BudgetWindow.Month, 500m), new(BudgetWindow.Total, 900m)];
 
+        Assert.Equal(expected, created.Info.Budgets); // the key as created reads as every later read does
         Assert.Equal(expected, (await Store.AuthenticateAsync(created.Key))!.Budgets);
         Assert.Equal(expected, (await Store.FindAsync(created.Info.Id))!.Budgets);
         Assert.Equal(expected, Assert.Single(await Store.ListAsync())!.Budgets);
