@@ -37,6 +37,9 @@ public sealed class ShadowLedgerTests
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
+        // The shadow job is queued after the answer is relayed, so the runner may still be idle here: wait for the
+        // candidate's call to reach the upstream first, then for its job to finish (failed once in CI without this).
+        await WaitUntilAsync(() => harness.Fake.ServedMessages.Count >= 2, "the candidate's call");
         await harness.Services.GetRequiredService<ProxyShadow>().Runner.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(60));
         var records = await harness.ReadLedgerAsync();
         var served = harness.Fake.ServedMessages.Select(message => message.RequestId).ToList();
