@@ -24,8 +24,11 @@ public sealed class SampleAppTests
         // which references it) keeps the one assembly version, whichever build of the core the second pack compiled against.
         var version = $"{VersionPrefix(root)}-sample{DateTime.UtcNow:yyyyMMddHHmmssfff}";
 
-        await RunAsync(root, "dotnet", "pack", Path.Combine(root, "src", "ModelMix", "ModelMix.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}");
-        await RunAsync(root, "dotnet", "pack", Path.Combine(root, "src", "ModelMix.Sqlite", "ModelMix.Sqlite.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}");
+        // Packed with their bin/obj under the temp folder (--artifacts-path): a pack in the checkout's own bin/obj rebuilt
+        // src/ModelMix at the sample's version while other tests ran the CLI, and a later incremental build copied that
+        // ModelMix.dll beside the CLI (CI: "Could not load file or assembly 'ModelMix, Version=0.9.0.0'").
+        await RunAsync(root, "dotnet", "pack", Path.Combine(root, "src", "ModelMix", "ModelMix.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}", "--artifacts-path", Path.Combine(dir.Path, "artifacts"));
+        await RunAsync(root, "dotnet", "pack", Path.Combine(root, "src", "ModelMix.Sqlite", "ModelMix.Sqlite.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}", "--artifacts-path", Path.Combine(dir.Path, "artifacts"));
         // The sample's own obj/bin under the temp folder: parallel runs and the checkout stay clean.
         var output = Path.Combine(dir.Path, "app");
         await RunAsync(root, "dotnet", "build", Path.Combine(root, "samples", "HostedApp", "HostedApp.csproj"), "-c", "Release", "-o", output,
@@ -73,7 +76,7 @@ public sealed class SampleAppTests
         var version = $"0.0.0-routing{DateTime.UtcNow:yyyyMMddHHmmssfff}";
         var root = RepositoryPaths.Root;
 
-        await RunAsync(root, "dotnet", "pack", Path.Combine(root, "src", "ModelMix", "ModelMix.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}");
+        await RunAsync(root, "dotnet", "pack", Path.Combine(root, "src", "ModelMix", "ModelMix.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}", "--artifacts-path", Path.Combine(dir.Path, "artifacts"));
         var output = Path.Combine(dir.Path, "app");
         await RunAsync(root, "dotnet", "build", Path.Combine(root, "samples", "RoutingOnly", "RoutingOnly.csproj"), "-c", "Release", "-o", output,
             $"-p:ModelMixVersion={version}", $"-p:RestoreAdditionalProjectSources={feed}", $"-p:BaseIntermediateOutputPath={Path.Combine(dir.Path, "obj")}{Path.DirectorySeparatorChar}");
