@@ -291,8 +291,7 @@ public sealed class PostgresKeyStore : IKeyStore, IKeyCredentialStore
             }
         }
 
-        caps.Sort((a, b) => a.Window.CompareTo(b.Window));
-        return caps;
+        return ApiKeyRules.InWindowOrder(caps);
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);

@@ -299,8 +299,7 @@ public sealed class SqliteKeyStore : IKeyStore, IKeyCredentialStore
             }
         }
 
-        caps.Sort((a, b) => a.Window.CompareTo(b.Window));
-        return caps;
+        return ApiKeyRules.InWindowOrder(caps);
     }
 
     private async Task EnsureMigratedAsync(CancellationToken cancellationToken)

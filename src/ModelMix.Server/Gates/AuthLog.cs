@@ -16,4 +16,7 @@ internal static partial class AuthLog
 
     [LoggerMessage(105, LogLevel.Error, "Request {RequestId}: its budget reservation could not be settled; it will be reconciled against the ledger when it expires.")]
     public static partial void SettleFailed(ILogger logger, Exception exception, string requestId);
+
+    [LoggerMessage(106, LogLevel.Warning, "Budget {Scope}: a request held {HeldUsd} and its answer cost {ChargedUsd}{Why}; the key's new requests wait until the requests in flight are settled, then are held at {Factor}x their worst case (docs/keys-and-budgets.md, \"Overshoot\").")]
+    public static partial void Overrun(ILogger logger, string scope, decimal heldUsd, decimal chargedUsd, string why, decimal factor);
 }

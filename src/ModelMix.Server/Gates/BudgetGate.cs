@@ -14,7 +14,7 @@ namespace ModelMix.Server;
 /// once routing has chosen the model and before anything is sent; over budget, answers 429
 /// <c>rate_limit_error</c> naming the budget and when it resets (with <c>retry-after</c> for day and month budgets).
 /// </summary>
-internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<ProxyOptions> options, TimeProvider time, ILogger<BudgetGate> logger, ILedger ledger, BudgetLeaseService? leases = null)
+internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<ProxyOptions> options, TimeProvider time, ILogger<BudgetGate> logger, ILedger ledger, BudgetLeaseService? leases = null, BudgetOverruns? overruns = null)
 {
     private readonly ProxyOptions _options = options.Value;
 
@@ -25,7 +25,7 @@ internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<
     /// <summary>The hold to settle when the request is over, or null after a 429 (or 400) was written.</summary>
     public ValueTask<BudgetHold?> ReserveAsync(HttpContext context, AuthCaller caller, string model, byte[] body, long maxTokens, string? sessionId, string requestId, IClientDialect dialect) =>
         Limits(caller, sessionId) is { } limits
-            ? ReserveWithinAsync(context, caller.KeyId, model, limits, WorstCase(model, body, maxTokens), requestId, dialect, ttl: null)
+            ? ReserveWithinAsync(context, caller.KeyId, model, limits, WorstCase(model, body, maxTokens), requestId, dialect, ttl: null, maxTokens)
             : ValueTask.FromResult<BudgetHold?>(new BudgetHold(caller.KeyId)); // no budget applies: nothing to price or hold
 
     private static Func<PriceBook, DateTimeOffset, decimal> WorstCase(string model, byte[] body, long maxTokens) =>
@@ -39,17 +39,17 @@ internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<
     /// </summary>
     public ValueTask<BudgetHold?> ReserveAsync(HttpContext context, AuthCaller caller, string model, Func<PriceBook, DateTimeOffset, decimal> worstCase, string? sessionId, string requestId, IClientDialect dialect, TimeSpan? ttl = null) =>
         Limits(caller, sessionId) is { } limits
-            ? ReserveWithinAsync(context, caller.KeyId, model, limits, worstCase, requestId, dialect, ttl)
+            ? ReserveWithinAsync(context, caller.KeyId, model, limits, worstCase, requestId, dialect, ttl, maxTokens: null)
             : ValueTask.FromResult<BudgetHold?>(new BudgetHold(caller.KeyId));
 
     /// <summary>Prices the worst case and reserves it within <paramref name="limits"/>; null after a 429 (or 400) was written.</summary>
-    private async ValueTask<BudgetHold?> ReserveWithinAsync(HttpContext context, string? keyId, string model, List<BudgetLimit> limits, Func<PriceBook, DateTimeOffset, decimal> worstCase, string requestId, IClientDialect dialect, TimeSpan? ttl)
+    private async ValueTask<BudgetHold?> ReserveWithinAsync(HttpContext context, string? keyId, string model, List<BudgetLimit> limits, Func<PriceBook, DateTimeOffset, decimal> worstCase, string requestId, IClientDialect dialect, TimeSpan? ttl, long? maxTokens)
     {
         var now = time.GetUtcNow();
-        decimal amount;
+        decimal worst;
         try
         {
-            amount = worstCase(prices, now);
+            worst = worstCase(prices, now);
         }
         catch (PricingException exception)
         {
@@ -57,6 +57,30 @@ internal sealed class BudgetGate(IBudgetStore store, PriceBook prices, IOptions<
             return null;
         }
 
+        // After an answer dearer than its hold, the key's requests wait for the requests in flight to settle, and after an
+        // upstream reported more output than max_tokens every hold is scaled up (BudgetOverruns; docs "Overshoot"). Batch
+        // jobs (ttl) hold for a day and are not tracked: a drain must not wait for them.
+        var ticket = ttl is null && overruns is not null ? await overruns.AdmitAsync(limits[0].Scope, context.RequestAborted) : null;
+        try
+        {
+            var amount = ticket is null ? worst : overruns!.Scale(worst);
+            if (await HoldAsync(context, keyId, limits, amount, requestId, dialect, ttl, now) is { } hold)
+            {
+                return ticket is null ? hold : hold.Watch(ticket, worst, maxTokens);
+            }
+
+            ticket?.Complete();
+            return null;
+        }
+        catch
+        {
+            ticket?.Complete();
+            throw;
+        }
+    }
+
+    private async ValueTask<BudgetHold?> HoldAsync(HttpContext context, string? keyId, List<BudgetLimit> limits, decimal amount, string requestId, IClientDialect dialect, TimeSpan? ttl, DateTimeOffset now)
+    {
         if (ttl is null && leases?.Leases is { } leased && limits.TrueForAll(limit => limit.Scope.StartsWith("key:", StringComparison.Ordinal))
             && await leased.HoldAsync(limits, amount, now, context.RequestAborted) is { } lease)
         {

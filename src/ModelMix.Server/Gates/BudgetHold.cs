@@ -23,6 +23,9 @@ internal sealed class BudgetHold : IAsyncDisposable
     private decimal _charged;
     private bool _unpriced;
     private bool _settled;
+    private BudgetOverrunTicket? _ticket;
+    private decimal _worstCase;
+    private long? _maxTokens;
 
     /// <param name="keyId">The caller's key id.</param>
     /// <param name="store">The budget store holding <paramref name="reservation"/>.</param>
@@ -62,6 +65,18 @@ internal sealed class BudgetHold : IAsyncDisposable
         };
     }
 
+    /// <summary>
+    /// Ties the hold to its admission (<see cref="BudgetOverruns"/>): an answer dearer than the hold, or with more output
+    /// than <paramref name="maxTokens"/>, is reported as it is charged; the ticket completes once the hold is settled.
+    /// </summary>
+    public BudgetHold Watch(BudgetOverrunTicket ticket, decimal worstCaseUsd, long? maxTokens)
+    {
+        _ticket = ticket;
+        _worstCase = worstCaseUsd;
+        _maxTokens = maxTokens;
+        return this;
+    }
+
     /// <summary>Whether the money is held against a lease rather than reserved for this request alone.</summary>
     public bool Leased => _lease is not null;
 
@@ -85,6 +100,11 @@ internal sealed class BudgetHold : IAsyncDisposable
         else if (record.Usage.TotalInputTokens + record.Usage.OutputTokens > 0)
         {
             _unpriced = true;
+        }
+
+        if (_ticket is not null && _reservation is not null)
+        {
+            _ticket.Charged(_worstCase, _reservation.AmountUsd, _charged, _maxTokens is { } max && record.Attempt != LedgerRecord.RoutingCallAttempt && record.Usage.OutputTokens > max);
         }
     }
 
@@ -117,6 +137,18 @@ internal sealed class BudgetHold : IAsyncDisposable
 
     /// <summary>Settles the reservation to the recorded cost (zero releases it). Never throws: a failure is logged and the reservation left to expire and be reconciled.</summary>
     public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await SettleAsync();
+        }
+        finally
+        {
+            _ticket?.Complete(); // after the settlement: a scope draining after an overrun waits for it (BudgetOverruns)
+        }
+    }
+
+    private async ValueTask SettleAsync()
     {
         if (_lease is not null)
         {

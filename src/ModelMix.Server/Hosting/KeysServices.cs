@@ -25,6 +25,18 @@ internal static class KeysServices
         services.AddSingleton<AuthBinding>();
         services.AddSingleton<AuthGate>();
         services.AddSingleton<BudgetGate>();
+        services.AddSingleton(provider => // answers dearer than their hold: drain the key, distrust a lying upstream (docs/keys-and-budgets.md, "Overshoot")
+        {
+            var ledger = provider.GetRequiredService<ModelMix.Ledger.ILedger>();
+            var logger = provider.GetRequiredService<Microsoft.Extensions.Logging.ILogger<BudgetGate>>();
+            return new BudgetOverruns(ledger.FlushAsync, overrun => AuthLog.Overrun(
+                logger,
+                overrun.Scope,
+                overrun.HeldUsd,
+                overrun.ChargedUsd,
+                overrun.BeyondMaxTokens ? " with more output than its max_tokens (an upstream fault: the API never returns more)" : string.Empty,
+                overrun.Factor));
+        });
         services.AddHostedService<AuthStartup>();
         services.AddHostedService<StoreCapacityStartup>(); // warns when Replicas × Maximum Pool Size exceeds what PostgreSQL allows
         services.AddOptions<BudgetSweepOptions>().BindConfiguration(BudgetSweepOptions.SectionName).ValidateOnStart(); // the periodic hold sweep (BudgetSweepService.cs)

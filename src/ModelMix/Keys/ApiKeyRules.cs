@@ -22,9 +22,12 @@ internal static partial class ApiKeyRules
             throw new ApiKeyException($"Key '{name}' has two {BudgetPeriods.ToCode(duplicate.Key)} budgets; give at most one per window.");
         }
 
-        // In window order (day, month, total), as every read returns them, so a key just created reads the same.
-        return [.. budgets.OrderBy(cap => cap.Window)];
+        // In window order, as every read returns them (InWindowOrder), so a key just created reads the same.
+        return InWindowOrder(budgets);
     }
+
+    /// <summary>A key's budgets in window order (day, month, total): how a key is created and how every store reads it.</summary>
+    public static IReadOnlyList<BudgetCap> InWindowOrder(IEnumerable<BudgetCap> budgets) => [.. budgets.OrderBy(cap => cap.Window)];
 
     /// <summary>The refusal of a second active key with the same name.</summary>
     public static ApiKeyException DuplicateName(string name, Exception inner) =>
