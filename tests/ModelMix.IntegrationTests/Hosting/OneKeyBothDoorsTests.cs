@@ -13,7 +13,8 @@ namespace ModelMix.IntegrationTests.Hosting;
 /// <summary>
 /// A <c>ModelMix:*</c> key means the same on both doors (issue 21): <c>ModelMix:Caching</c> is bound to one options class,
 /// <see cref="CachingOptions"/>, so a bad value stops the start of an <c>AddModelMix</c> host and of <c>modelmix serve</c>
-/// alike, with the same message naming the key.
+/// alike, with the same message naming the key; <c>ModelMix:Cascade</c> is bound by the library's binder on both doors and
+/// checked at start by an <see cref="IValidateOptions{TOptions}"/> on each (the proxy adds its alias and verifier-only rules).
 /// </summary>
 public sealed class OneKeyBothDoorsTests
 {
@@ -36,6 +37,49 @@ public sealed class OneKeyBothDoorsTests
 
         Assert.Contains(expected, library.Failures);
         Assert.Contains(expected, proxy.Failures);
+    }
+
+    [Theory]
+    [InlineData("Threshold", "1.5")]
+    [InlineData("MaxEscalations", "-1")]
+    [InlineData("Tiers:0", "gpt-9")]
+    public async Task A_bad_cascade_value_stops_both_doors_naming_the_key(string key, string value)
+    {
+        using var dir = new TempDirectory();
+        var settings = new Dictionary<string, string?>
+        {
+            ["ModelMix:Store"] = Path.Combine(dir.Path, "ledger.db"),
+            ["ModelMix:Cascade:" + key] = value,
+        };
+
+        var library = await Assert.ThrowsAsync<OptionsValidationException>(() => StartLibraryAsync(settings));
+        var proxy = await Assert.ThrowsAsync<OptionsValidationException>(() => StartProxyAsync(settings));
+
+        Assert.Contains("ModelMix:Cascade:" + key, library.Message, StringComparison.Ordinal);
+        Assert.Contains("ModelMix:Cascade:" + key, proxy.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("auto", "is already another routing alias")]
+    [InlineData("opus", "is also a model or tier in the price book")]
+    [InlineData("ConfidenceSource", "must be Verifier at the proxy")]
+    public async Task The_proxy_refuses_its_own_cascade_settings_at_start(string aliasOrKey, string expected)
+    {
+        using var dir = new TempDirectory();
+        var settings = new Dictionary<string, string?> { ["ModelMix:Store"] = Path.Combine(dir.Path, "ledger.db") };
+        if (aliasOrKey == "ConfidenceSource")
+        {
+            settings["ModelMix:Cascade:ConfidenceSource"] = "StructuredOutput";
+        }
+        else
+        {
+            settings["ModelMix:Cascade:Alias"] = aliasOrKey;
+        }
+
+        var proxy = await Assert.ThrowsAsync<OptionsValidationException>(() => StartProxyAsync(settings));
+
+        Assert.Contains(expected, proxy.Message, StringComparison.Ordinal);
+        Assert.Contains("ModelMix:Cascade:", proxy.Message, StringComparison.Ordinal);
     }
 
     [Fact]
