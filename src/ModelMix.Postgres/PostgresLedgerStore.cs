@@ -455,55 +455,11 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
     private static Task WriteTextAsync(NpgsqlBinaryImporter importer, string? value, CancellationToken cancellationToken) =>
         value is null ? importer.WriteNullAsync(cancellationToken) : importer.WriteAsync(value, NpgsqlDbType.Text, cancellationToken);
 
-    private static LedgerRecord ReadRecord(NpgsqlDataReader r)
-    {
-        CostBreakdown? cost = r.IsDBNull(22)
-            ? null
-            : new CostBreakdown(r.GetDecimal(22), r.GetDecimal(23), r.GetDecimal(24), r.GetDecimal(25), r.GetDecimal(26), r.IsDBNull(39) ? 0m : r.GetDecimal(39));
-        return new LedgerRecord
-        {
-            Id = r.GetString(0),
-            Timestamp = SqliteLedgerSchema.FromStoredTimestamp(r.GetInt64(1)),
-            RequestId = r.GetString(2),
-            UpstreamRequestId = NullableString(r, 3),
-            SessionId = NullableString(r, 4),
-            KeyId = NullableString(r, 5),
-            TaskLabel = NullableString(r, 6),
-            RequestedModel = r.GetString(7),
-            RoutedModel = r.GetString(8),
-            ResponseModel = NullableString(r, 9),
-            Policy = NullableString(r, 10),
-            Reason = NullableString(r, 11),
-            Attempt = r.GetInt32(12),
-            EscalatedFrom = NullableString(r, 13),
-            Usage = new TokenUsage(
-                r.GetInt64(14),
-                r.GetInt64(15),
-                r.GetInt64(16),
-                r.GetInt64(17),
-                r.GetInt64(18),
-                SqliteLedgerSchema.ParseServiceTier(r.GetString(19)),
-                SqliteLedgerSchema.ParseSpeed(r.GetString(20)),
-                NullableString(r, 21),
-                r.GetInt64(37),
-                r.GetInt64(38)),
-            Cost = cost,
-            LatencyMs = r.GetInt64(28),
-            Streaming = r.GetBoolean(29),
-            Status = SqliteLedgerSchema.ParseStatus(r.GetString(30)),
-            HttpStatus = r.GetInt32(31),
-            ErrorType = NullableString(r, 32),
-            ShadowPairId = NullableString(r, 33),
-            Effort = NullableString(r, 34),
-            EffortIsDefault = r.GetBoolean(35),
-            ThinkingBlocksDropped = r.GetInt32(36),
-            ClientDisconnected = r.GetBoolean(40),
-            UsageEstimated = r.GetBoolean(41),
-        };
-    }
+    /// <summary>A row as a record: the mapping both backends share (<see cref="LedgerRows"/>); money is <c>numeric</c>, flags <c>boolean</c>.</summary>
+    private static LedgerRecord ReadRecord(NpgsqlDataReader r) => LedgerRows.Read(r, s_money, s_flag);
 
-    private static string? NullableString(NpgsqlDataReader reader, int ordinal) =>
-        reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+    private static readonly Func<NpgsqlDataReader, int, decimal> s_money = static (r, i) => r.GetDecimal(i);
+    private static readonly Func<NpgsqlDataReader, int, bool> s_flag = static (r, i) => r.GetBoolean(i);
 
     private static string FromClause(NpgsqlCommand command, LedgerQuery query, string columns)
     {

@@ -387,61 +387,11 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
         return Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
     }
 
-    private static LedgerRecord ReadRecord(SqliteDataReader r)
-    {
-        CostBreakdown? cost = r.IsDBNull(22)
-            ? null
-            : new CostBreakdown(
-                SqliteLedgerSchema.FromStoredDecimal(r.GetString(22)),
-                SqliteLedgerSchema.FromStoredDecimal(r.GetString(23)),
-                SqliteLedgerSchema.FromStoredDecimal(r.GetString(24)),
-                SqliteLedgerSchema.FromStoredDecimal(r.GetString(25)),
-                SqliteLedgerSchema.FromStoredDecimal(r.GetString(26)),
-                r.IsDBNull(39) ? 0m : SqliteLedgerSchema.FromStoredDecimal(r.GetString(39))); // NULL: a row from before the fee existed
-        return new LedgerRecord
-        {
-            Id = r.GetString(0),
-            Timestamp = SqliteLedgerSchema.FromStoredTimestamp(r.GetInt64(1)),
-            RequestId = r.GetString(2),
-            UpstreamRequestId = NullableString(r, 3),
-            SessionId = NullableString(r, 4),
-            KeyId = NullableString(r, 5),
-            TaskLabel = NullableString(r, 6),
-            RequestedModel = r.GetString(7),
-            RoutedModel = r.GetString(8),
-            ResponseModel = NullableString(r, 9),
-            Policy = NullableString(r, 10),
-            Reason = NullableString(r, 11),
-            Attempt = r.GetInt32(12),
-            EscalatedFrom = NullableString(r, 13),
-            Usage = new TokenUsage(
-                r.GetInt64(14),
-                r.GetInt64(15),
-                r.GetInt64(16),
-                r.GetInt64(17),
-                r.GetInt64(18),
-                SqliteLedgerSchema.ParseServiceTier(r.GetString(19)),
-                SqliteLedgerSchema.ParseSpeed(r.GetString(20)),
-                NullableString(r, 21),
-                r.GetInt64(37),
-                r.GetInt64(38)),
-            Cost = cost,
-            LatencyMs = r.GetInt64(28),
-            Streaming = r.GetInt64(29) != 0,
-            Status = SqliteLedgerSchema.ParseStatus(r.GetString(30)),
-            HttpStatus = r.GetInt32(31),
-            ErrorType = NullableString(r, 32),
-            ShadowPairId = NullableString(r, 33),
-            Effort = NullableString(r, 34),
-            EffortIsDefault = r.GetInt64(35) != 0,
-            ThinkingBlocksDropped = r.GetInt32(36),
-            ClientDisconnected = r.GetInt64(40) != 0,
-            UsageEstimated = r.GetInt64(41) != 0,
-        };
-    }
+    /// <summary>A row as a record: the mapping both backends share (<see cref="LedgerRows"/>); money is stored as decimal text, flags as 0/1.</summary>
+    private static LedgerRecord ReadRecord(SqliteDataReader r) => LedgerRows.Read(r, s_money, s_flag);
 
-    private static string? NullableString(SqliteDataReader reader, int ordinal) =>
-        reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+    private static readonly Func<SqliteDataReader, int, decimal> s_money = static (r, i) => SqliteLedgerSchema.FromStoredDecimal(r.GetString(i));
+    private static readonly Func<SqliteDataReader, int, bool> s_flag = static (r, i) => r.GetInt64(i) != 0;
 
     /// <summary>The rows a query selects, as a FROM source: the table itself, or a limited sub-select of it.</summary>
     private static string FromClause(SqliteCommand command, LedgerQuery query, string columns)

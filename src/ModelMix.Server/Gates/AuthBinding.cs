@@ -1,5 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace ModelMix.Server;
 
@@ -9,27 +11,10 @@ namespace ModelMix.Server;
 /// </summary>
 internal sealed class AuthBinding
 {
-    public AuthBinding(IConfiguration configuration)
+    /// <summary>The binding of the listen addresses in <paramref name="addresses"/> (<see cref="ListenAddresses.Add"/>).</summary>
+    public AuthBinding(IOptions<ListenAddresses> addresses)
     {
-        var urls = new List<string>();
-        if (configuration["urls"] is { Length: > 0 } configured)
-        {
-            urls.AddRange(configured.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-        }
-
-        foreach (var endpoint in configuration.GetSection("Kestrel:Endpoints").GetChildren())
-        {
-            if (endpoint["Url"] is { Length: > 0 } url)
-            {
-                urls.Add(url);
-            }
-        }
-
-        if (urls.Count == 0)
-        {
-            urls.Add(ProxyApplication.DefaultUrls);
-        }
-
+        var urls = addresses.Value.Urls.Count > 0 ? addresses.Value.Urls : [ProxyApplication.DefaultUrls];
         Urls = urls;
         LoopbackOnly = urls.TrueForAll(IsLoopback);
     }
@@ -65,4 +50,32 @@ internal sealed class AuthBinding
         return string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)
             || (IPAddress.TryParse(host, out var address) && IPAddress.IsLoopback(address));
     }
+}
+
+/// <summary>
+/// The addresses the host listens on, as options: the host's <c>urls</c> setting (<c>;</c>-separated) and every
+/// <c>Kestrel:Endpoints:*:Url</c>, read from the host's configuration (ASP.NET Core's keys, not a <c>ModelMix</c> section).
+/// </summary>
+internal sealed class ListenAddresses
+{
+    /// <summary>The configured addresses; empty when none is (the proxy's default then applies).</summary>
+    public List<string> Urls { get; } = [];
+
+    /// <summary>Registers the options, read from the host's <see cref="IConfiguration"/>.</summary>
+    public static void Add(IServiceCollection services) =>
+        services.AddOptions<ListenAddresses>().Configure<IConfiguration>((options, configuration) =>
+        {
+            if (configuration["urls"] is { Length: > 0 } configured)
+            {
+                options.Urls.AddRange(configured.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            }
+
+            foreach (var endpoint in configuration.GetSection("Kestrel:Endpoints").GetChildren())
+            {
+                if (endpoint["Url"] is { Length: > 0 } url)
+                {
+                    options.Urls.Add(url);
+                }
+            }
+        });
 }

@@ -177,7 +177,8 @@ public static class ProxyApplication
         services.AddSingleton<ProxyRefusals>();
         services.AddSingleton<ClientHangups>();
         services.AddSingleton<ProxyErrors>();
-        services.AddSingleton(provider => ProxyCascadeSettings.Load(configuration, provider.GetRequiredService<PriceBook>()));
+        ProxyCascadeOptions.Add(services, configuration); // ModelMix:Cascade, bound as the library binds it, checked at start
+        services.AddSingleton<ProxyCascadeSettings>();
         services.AddSingleton(provider => new ProxyRouter(configuration, provider.GetRequiredService<PriceBook>(), MetaRouterClassifier(provider), provider.GetRequiredService<ProxyCascadeSettings>()));
         services.AddSingleton(provider => ActivatorUtilities.CreateInstance<ProxyCascade>(provider, CascadeVerifier(provider))); // the auto-cascade alias (ProxyCascade.cs)
         services.AddHttpClient(UpstreamSender.HttpClientName, (provider, client) =>
@@ -215,6 +216,7 @@ public static class ProxyApplication
         ProxyTelemetry.AddServices(services);
         services.AddSingleton<OpenAi.ChatCompletionsHandler>();
         services.AddSingleton<OpenAi.ResponsesHandler>();
+        ListenAddresses.Add(services); // urls and Kestrel:Endpoints, for the loopback-or-keys check (AuthBinding)
         services.AddKeysAndBudgets(); // virtual keys, budgets and the loopback-or-keys start-up check (KeysServices.cs)
         services.AddSingleton<AdminGate>(); // admin keys for /dashboard and /metrics (AdminGate.cs)
         services.AddSingleton<BrowserGuard>(); // Host, Origin and content-type checks against web pages (BrowserGuard.cs)

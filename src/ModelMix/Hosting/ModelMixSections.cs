@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using ModelMix.Caching;
 using ModelMix.Ledger;
@@ -26,7 +27,7 @@ internal static class ModelMixSections
         [typeof(FallbackOptions)] = (c, o) => BindFallback(c.GetSection(FallbackOptions.SectionName), (FallbackOptions)o),
         [typeof(CascadeOptions)] = (c, o) => BindCascade(c.GetSection(Cascade), (CascadeOptions)o),
         [typeof(LoopGuardOptions)] = (c, o) => BindLoopGuard(c.GetSection(LoopGuard), (LoopGuardOptions)o),
-        [typeof(PromptCachingChatClientOptions)] = (c, o) => BindCaching(c.GetSection(PromptCachingChatClientOptions.SectionName), (PromptCachingChatClientOptions)o),
+        [typeof(PromptCachingChatClientOptions)] = (c, o) => BindCaching(c.GetSection(CachingOptions.SectionName), (PromptCachingChatClientOptions)o),
         [typeof(ShadowOptions)] = (c, o) => BindIfPresent(c.GetSection(Shadow), o),
         [typeof(TierDriftOptions)] = (c, o) => BindTierDrift(c.GetSection(TierDrift), (TierDriftOptions)o),
         [typeof(LedgerOptions)] = (c, o) => BindIfPresent(c.GetSection(LedgerOptions.SectionName), o),
@@ -140,7 +141,32 @@ internal static class ModelMixSections
         }
     }
 
-    /// <summary>The planner's keys of <c>ModelMix:Caching</c> (the proxy's shape: <c>Ttl</c> is <c>5m</c> or <c>1h</c>).</summary>
+    /// <summary>
+    /// Registers <see cref="CachingOptions"/> bound from <c>ModelMix:Caching</c> and checked at start by
+    /// <see cref="CachingOptionsValidator"/>: the section's one registration, made by <c>AddModelMix</c> and by the proxy.
+    /// </summary>
+    public static OptionsBuilder<CachingOptions> AddCaching(IServiceCollection services, IConfiguration configuration)
+    {
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CachingOptions>, CachingOptionsValidator>());
+        return services.AddOptions<CachingOptions>().Bind(configuration.GetSection(CachingOptions.SectionName)).ValidateOnStart();
+    }
+
+    /// <summary>
+    /// The prompt-caching stage's planner options from <see cref="CachingOptions"/> (the section's one options class);
+    /// a bad value throws the validator's messages, the same on both doors.
+    /// </summary>
+    public static void ApplyCaching(CachingOptions caching, PromptCachingChatClientOptions options)
+    {
+        var problems = CachingOptionsValidator.Problems(caching);
+        if (problems.Count > 0)
+        {
+            throw new OptionsValidationException(nameof(CachingOptions), typeof(CachingOptions), problems);
+        }
+
+        options.Caching = caching.ToPlannerOptions(caching.ParsedTtl!.Value);
+    }
+
+    /// <summary>The stage's options from <c>ModelMix:Caching</c> when no <c>AddModelMix</c> bound them: read as <see cref="CachingOptions"/>.</summary>
     private static void BindCaching(IConfigurationSection section, PromptCachingChatClientOptions options)
     {
         if (!section.Exists())
@@ -148,20 +174,8 @@ internal static class ModelMixSections
             return;
         }
 
-        var caching = options.Caching;
-        if (section["Ttl"] is { Length: > 0 } ttl)
-        {
-            caching.Ttl = ttl.Trim().ToLowerInvariant() switch
-            {
-                "5m" or "fiveminutes" => PromptCacheTtl.FiveMinutes,
-                "1h" or "onehour" => PromptCacheTtl.OneHour,
-                _ => throw new OptionsValidationException(nameof(PromptCachingChatClientOptions), typeof(PromptCachingChatClientOptions), [$"{PromptCachingChatClientOptions.SectionName}:Ttl must be 5m or 1h (was '{ttl}')."]),
-            };
-        }
-
-        caching.MaxBreakpoints = section.GetValue(nameof(caching.MaxBreakpoints), caching.MaxBreakpoints);
-        caching.CacheTools = section.GetValue(nameof(caching.CacheTools), caching.CacheTools);
-        caching.CacheSystem = section.GetValue(nameof(caching.CacheSystem), caching.CacheSystem);
-        caching.CacheConversation = section.GetValue(nameof(caching.CacheConversation), caching.CacheConversation);
+        var caching = new CachingOptions();
+        section.Bind(caching);
+        ApplyCaching(caching, options);
     }
 }

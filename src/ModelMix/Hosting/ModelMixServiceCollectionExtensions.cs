@@ -25,7 +25,8 @@ public static class ModelMixServiceCollectionExtensions
     /// <item>every section bound to its options (<c>AddOptions&lt;T&gt;().Bind(…).ValidateOnStart()</c>): the
     /// <see cref="ModelMixOptions"/> (<c>ModelMix:Store</c>, <c>Prices</c>, <c>LedgerFlushInterval</c>),
     /// <see cref="LedgerOptions"/>, <see cref="RoutingOptions"/>, <see cref="FallbackOptions"/>,
-    /// <see cref="CascadeOptions"/>, <see cref="LoopGuardOptions"/>, <see cref="PromptCachingChatClientOptions"/>,
+    /// <see cref="CascadeOptions"/>, <see cref="LoopGuardOptions"/>, <see cref="CachingOptions"/> (and from it the
+    /// <see cref="PromptCachingChatClientOptions"/>),
     /// <see cref="ShadowOptions"/>, <see cref="TierDriftOptions"/> — so a bad value stops the host's start with a message
     /// naming its key, and <c>services.Configure&lt;T&gt;</c> changes what the stages get;</item>
     /// <item>the <see cref="PriceBook"/> (<c>ModelMix:Prices</c> over the embedded book), a <see cref="TimeProvider"/>,
@@ -95,7 +96,9 @@ public static class ModelMixServiceCollectionExtensions
         ModelMixSections.Add<FallbackOptions>(services, configuration, (options, provider) => ModelMixOptionsChecks.Fallback(options, provider.GetRequiredService<PriceBook>()));
         ModelMixSections.Add<CascadeOptions>(services, configuration, (options, provider) => ModelMixOptionsChecks.Cascade(options, provider.GetRequiredService<PriceBook>()));
         ModelMixSections.Add<LoopGuardOptions>(services, configuration, (options, _) => ModelMixOptionsChecks.LoopGuard(options));
-        ModelMixSections.Add<PromptCachingChatClientOptions>(services, configuration);
+        ModelMixSections.AddCaching(services, configuration); // ModelMix:Caching, the same class and check as the proxy's
+        services.AddOptions<PromptCachingChatClientOptions>()
+            .Configure<IOptions<CachingOptions>>((options, caching) => ModelMixSections.ApplyCaching(caching.Value, options)); // checked at start as CachingOptions
         ModelMixSections.Add<TierDriftOptions>(services, configuration, (options, provider) => ModelMixOptionsChecks.TierDrift(options, provider.GetRequiredService<PriceBook>()));
         var shadowConfigured = configuration.GetSection(ModelMixSections.Shadow).Exists();
         ModelMixSections.Add<ShadowOptions>(services, configuration, (options, _) => shadowConfigured ? options.Validate(ModelMixSections.Shadow + ":") : []);

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ModelMix.Batching;
+using ModelMix.Caching;
 using ModelMix.Hosting;
 using ModelMix.Pricing;
 using ModelMix.Routing;
@@ -38,7 +39,7 @@ public static class ModelMixPipelineBuilderExtensions
             {
                 LoopGuard = configuration?.GetSection(ModelMixSections.LoopGuard).Exists() == true,
                 TierDrift = configuration?.GetSection(ModelMixSections.TierDrift).Exists() == true,
-                PromptCaching = configuration?.GetSection(PromptCachingChatClientOptions.SectionName) is { } caching && caching.Exists() && caching.GetValue("Enabled", true),
+                PromptCaching = configuration?.GetSection(CachingOptions.SectionName) is { } caching && caching.Exists() && caching.GetValue("Enabled", true),
                 Batching = services.GetService<IBatchStore>() is not null,
                 Shadow = configuration?[ModelMixSections.Shadow + ":CandidateModel"] is { Length: > 0 },
             };

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ModelMix.Caching;
+using ModelMix.Hosting;
 using ModelMix.Ledger;
 using ModelMix.Postgres;
 using ModelMix.Pricing;
@@ -29,7 +30,7 @@ internal sealed class ProxyPromptCaching
 {
     private static readonly byte[] CacheControlToken = "\"cache_control\""u8.ToArray();
 
-    private readonly ProxyCachingOptions _options;
+    private readonly CachingOptions _options;
     private readonly PriceBook _prices;
     private readonly CacheBreakpointPlanner _planner;
     private readonly CacheBreakpointPlanner _planner1h;
@@ -37,7 +38,7 @@ internal sealed class ProxyPromptCaching
     private readonly PromptCacheMissMonitor _misses;
     private readonly ILogger<ProxyPromptCaching> _logger;
 
-    public ProxyPromptCaching(IOptions<ProxyCachingOptions> options, PriceBook prices, IPromptCacheWarmStore store, ModelMixMetrics metrics, TimeProvider time, ILoggerFactory loggers)
+    public ProxyPromptCaching(IOptions<CachingOptions> options, PriceBook prices, IPromptCacheWarmStore store, ModelMixMetrics metrics, TimeProvider time, ILoggerFactory loggers)
     {
         _options = options.Value;
         _prices = prices;
@@ -57,12 +58,11 @@ internal sealed class ProxyPromptCaching
     /// </summary>
     public static void AddServices(IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<ProxyCachingOptions>().Bind(configuration.GetSection(ProxyCachingOptions.SectionName)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<ProxyCachingOptions>, ProxyCachingOptions.Validator>();
+        ModelMixSections.AddCaching(services, configuration); // ModelMix:Caching: the library's CachingOptions, bound and checked as AddModelMix does
         services.AddSingleton(provider => provider.GetRequiredService<StoreLocation>().CreatePromptCacheWarmStore(
             provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<ILoggerFactory>(),
-            new PostgresPromptCacheWarmStoreOptions { LocalCacheTtl = provider.GetRequiredService<IOptions<ProxyCachingOptions>>().Value.WarmStoreLocalTtl }));
+            new PostgresPromptCacheWarmStoreOptions { LocalCacheTtl = provider.GetRequiredService<IOptions<CachingOptions>>().Value.WarmStoreLocalTtl }));
         services.AddHostedService<ProxyWarmStoreStartup>(); // migrates the shared warm table at start (PostgreSQL only)
         services.AddSingleton<ProxyPromptCaching>();
     }
