@@ -7,14 +7,17 @@
 #   bench/mutation.sh pricing keys    # some areas
 #   bench/mutation.sh --list          # the areas and what each mutates
 #
-# Concurrency: MODELMIX_MUTATION_CONCURRENCY test runners at once (default 2, the machine's cores).
+# Concurrency: MODELMIX_MUTATION_CONCURRENCY test runners at once (default 1: the 2-core machine is shared). The run is
+# niced (MODELMIX_MUTATION_NICE, default 10) so builds and tests beside it keep their share.
 # Narrowing one area (a rerun after new tests, or an area split to fit a slot): MODELMIX_MUTATION_MUTATE replaces its
 # mutate globs (comma-separated) and MODELMIX_MUTATION_FILTER its test-case filter; the report goes to out/<area>
 # as usual, so say in docs/testing.md what a recorded score was narrowed to. MODELMIX_MUTATION_COVERAGE overrides the
 # config's coverage analysis (`all`; `perTest` is faster where no code under test runs only in a static initializer).
 # The summary also gives the score per mutated file, so one run over two areas' files scores both.
 #
-# Each area mutates a few files (globs, or a line span of a file the area shares with other code) and runs only the
+# Each area mutates a few files (globs, or a line span of a file the area shares with other code) of one project
+# (Stryker mutates one project per run, so the SQLite stores in src/ModelMix.Sqlite are areas of their own:
+# budgets-sqlite, keys-sqlite, ledger-sqlite) and runs only the
 # tests that exercise them (a test-case filter), Debug build (so a Release build being tested beside it is untouched).
 # Reports: bench/mutation/out/<area>/reports/mutation-report.{json,html}; a summary line per area at the end.
 set -euo pipefail
@@ -26,10 +29,13 @@ CONFIG="$ROOT/bench/mutation/stryker-config.json"
 AREAS=(
   "pricing|ModelMix.csproj|ModelMix.Tests|**/Pricing/PriceBook.cs,**/Pricing/CompiledPeriod.cs,**/Pricing/CompiledModel.cs,**/Pricing/RateSet.cs,**/Pricing/CostBreakdown.cs,**/Pricing/AnthropicUsage.cs|FullyQualifiedName~ModelMix.Tests.Pricing|FullyQualifiedName~ModelMix.Tests.Catalog"
   "budgets|ModelMix.csproj|ModelMix.Tests|**/Budgets/**/*.cs|FullyQualifiedName~ModelMix.Tests.Budgets&FullyQualifiedName!~Postgres"
+  "budgets-sqlite|ModelMix.Sqlite.csproj|ModelMix.Tests|**/SqliteBudgetStore.cs,**/SqliteBudgetStore.Leases.cs|FullyQualifiedName~ModelMix.Tests.Budgets&FullyQualifiedName!~Postgres"
   "keys|ModelMix.csproj|ModelMix.Tests|**/Keys/**/*.cs|FullyQualifiedName~ModelMix.Tests.Keys&FullyQualifiedName!~Postgres"
-  "ledger|ModelMix.csproj|ModelMix.Tests|**/Ledger/BufferedLedger.cs,**/Ledger/SqliteLedgerStore.cs,**/Ledger/AttemptRecorder.cs|(FullyQualifiedName~ModelMix.Tests.Ledger|FullyQualifiedName~ModelMix.Tests.Pipeline.LedgerChatClientTests)&FullyQualifiedName!~Postgres"
-  "fallback|ModelMix.csproj|ModelMix.Tests,ModelMix.IntegrationTests|**/Fallback/FallbackChatClient.cs,**/Fallback/FallbackRetryAfterHandler.cs,**/Fallback/FallbackChain.cs|FullyQualifiedName~ModelMix.Tests.Pipeline.Fallback|FullyQualifiedName~ModelMix.Tests.Fallback|FullyQualifiedName~RoutingFallbackPipelineTests"
-  "proxy-retry|ModelMix.Server.csproj|ModelMix.IntegrationTests|**/ProxyFallback.cs,**/MessagesForwarder.cs{86..101}{485..540}|FullyQualifiedName~ProxyRetryAfterTests|FullyQualifiedName~ProxyFallbackTests|FullyQualifiedName~ProxyForwardingTests.Rate_limit|FullyQualifiedName~ProxyForwardingTests.Persistent_overload|FullyQualifiedName~ProxyForwardingTests.Invalid_request|FullyQualifiedName~ProxyForwardingTests.Malformed_upstream|FullyQualifiedName~ProxyForwardingTests.Answer_cut_short"
+  "keys-sqlite|ModelMix.Sqlite.csproj|ModelMix.Tests|**/SqliteKeyStore.cs|FullyQualifiedName~ModelMix.Tests.Keys&FullyQualifiedName!~Postgres"
+  "ledger|ModelMix.csproj|ModelMix.Tests|**/Ledger/BufferedLedger.cs,**/Ledger/AttemptRecorder.cs|(FullyQualifiedName~ModelMix.Tests.Ledger|FullyQualifiedName~ModelMix.Tests.Pipeline.LedgerChatClientTests)&FullyQualifiedName!~Postgres"
+  "ledger-sqlite|ModelMix.Sqlite.csproj|ModelMix.Tests|**/SqliteLedgerStore.cs|FullyQualifiedName~ModelMix.Tests.Ledger&FullyQualifiedName!~Postgres"
+  "fallback|ModelMix.csproj|ModelMix.Tests,ModelMix.IntegrationTests|**/FallbackChatClient.cs,**/FallbackRetryAfterHandler.cs,**/Fallback/FallbackChain.cs|FullyQualifiedName~ModelMix.Tests.Pipeline.Fallback|FullyQualifiedName~ModelMix.Tests.Fallback|FullyQualifiedName~RoutingFallbackPipelineTests"
+  "proxy-retry|ModelMix.Server.csproj|ModelMix.IntegrationTests|**/ProxyFallback.cs,**/FallbackSender.cs,**/UpstreamSender.cs{66..157}{500..505}|FullyQualifiedName~ProxyRetryAfterTests|FullyQualifiedName~ProxyFallbackTests|FullyQualifiedName~ProxyForwardingTests.Rate_limit|FullyQualifiedName~ProxyForwardingTests.Persistent_overload|FullyQualifiedName~ProxyForwardingTests.Invalid_request|FullyQualifiedName~ProxyForwardingTests.Malformed_upstream|FullyQualifiedName~ProxyForwardingTests.Answer_cut_short"
   "sse-usage|ModelMix.Server.csproj|ModelMix.IntegrationTests|**/SseUsageTap.cs,**/SseEventReader.cs|FullyQualifiedName~SseUsageTap|FullyQualifiedName~ProxyForwardingTests.Stream_"
 )
 
@@ -70,8 +76,8 @@ for entry in "${AREAS[@]}"; do
   echo "== mutation testing: $area ($mutate; tests: $filter)"
   rm -rf "$OUT/$area"
   started=$SECONDS
-  (cd "$projectDir" && dotnet dotnet-stryker --config-file "$CONFIG" "${args[@]}" \
-    --test-case-filter "$filter" --output "$OUT/$area" --concurrency "${MODELMIX_MUTATION_CONCURRENCY:-2}" \
+  (cd "$projectDir" && nice -n "${MODELMIX_MUTATION_NICE:-10}" dotnet dotnet-stryker --config-file "$CONFIG" "${args[@]}" \
+    --test-case-filter "$filter" --output "$OUT/$area" --concurrency "${MODELMIX_MUTATION_CONCURRENCY:-1}" \
     ${MODELMIX_MUTATION_COVERAGE:+--coverage-analysis "$MODELMIX_MUTATION_COVERAGE"} --skip-version-check) | tee "$OUT.$area.log" || true
   report="$OUT/$area/reports/mutation-report.json"
   if [[ -f "$report" ]]; then
