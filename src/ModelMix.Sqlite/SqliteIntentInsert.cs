@@ -7,6 +7,10 @@ namespace ModelMix.Ledger;
 /// <summary>
 /// The intent insert (schema step 8's narrow <c>ledger_intents</c>), prepared once on the writer connection and bound
 /// through SQLitePCL directly, as <see cref="SqliteLedgerInsert"/> is: one reused buffer, no managed allocation per row.
+/// The intent transaction's <c>BEGIN IMMEDIATE</c>/<c>COMMIT</c>/<c>ROLLBACK</c> and the completion's delete are prepared
+/// here too, so an intent commit on the hot path prepares nothing and allocates nothing (Microsoft.Data.Sqlite's
+/// <c>BeginTransaction</c> and <c>Commit</c> prepare and finalize their statement each time; docs/performance.md,
+/// "Attempt intent journal: where the cost went").
 /// </summary>
 internal sealed class SqliteIntentInsert : IDisposable
 {
@@ -18,14 +22,84 @@ internal sealed class SqliteIntentInsert : IDisposable
 
     private readonly SqliteConnection _connection;
     private readonly sqlite3_stmt _statement;
+    private readonly sqlite3_stmt _begin;
+    private readonly sqlite3_stmt _commit;
+    private readonly sqlite3_stmt _rollback;
+    private readonly sqlite3_stmt _complete;
     private byte[] _buffer = new byte[256];
 
     public SqliteIntentInsert(SqliteConnection connection)
     {
         _connection = connection;
         var db = connection.Handle ?? throw new InvalidOperationException("The ledger's write connection is not open.");
-        var rc = raw.sqlite3_prepare_v2(db, Sql, out _statement);
-        SqliteException.ThrowExceptionForRC(rc, db);
+        _statement = Prepare(db, Sql);
+        _begin = Prepare(db, "BEGIN IMMEDIATE;");
+        _commit = Prepare(db, "COMMIT;");
+        _rollback = Prepare(db, "ROLLBACK;");
+        _complete = Prepare(db, "DELETE FROM ledger_intents WHERE id = ?1;");
+    }
+
+    /// <summary>Begins the intent transaction (<c>BEGIN IMMEDIATE</c>: the write lock now, as <c>BeginTransaction(deferred: false)</c>).</summary>
+    public void Begin() => Step(_begin);
+
+    /// <summary>
+    /// <see cref="Begin"/>, unless SQLite's write lock is held by another connection (<c>SQLITE_BUSY</c> once the busy
+    /// timeout ran out; the caller sets it to zero to never wait): then false and no transaction.
+    /// </summary>
+    public bool TryBegin()
+    {
+        try
+        {
+            var rc = raw.sqlite3_step(_begin);
+            if (rc == raw.SQLITE_BUSY)
+            {
+                return false;
+            }
+
+            if (rc != raw.SQLITE_DONE)
+            {
+                SqliteException.ThrowExceptionForRC(rc, _connection.Handle);
+            }
+
+            return true;
+        }
+        finally
+        {
+            raw.sqlite3_reset(_begin);
+        }
+    }
+
+    /// <summary>Commits the transaction <see cref="Begin"/> started: in the WAL (the OS has it) when this returns.</summary>
+    public void Commit() => Step(_commit);
+
+    /// <summary>Rolls back the transaction <see cref="Begin"/> started, if it is still open (errors ignored: the caller resets the connection).</summary>
+    public void Rollback()
+    {
+        if (raw.sqlite3_get_autocommit(_connection.Handle) == 0)
+        {
+            raw.sqlite3_step(_rollback);
+        }
+
+        raw.sqlite3_reset(_rollback);
+    }
+
+    /// <summary>Deletes the intent <paramref name="id"/> (if any) in the transaction under way: its record is in it.</summary>
+    public void Complete(string id)
+    {
+        try
+        {
+            Text(_complete, 1, id);
+            var rc = raw.sqlite3_step(_complete);
+            if (rc != raw.SQLITE_DONE)
+            {
+                SqliteException.ThrowExceptionForRC(rc, _connection.Handle);
+            }
+        }
+        finally
+        {
+            raw.sqlite3_reset(_complete);
+            raw.sqlite3_clear_bindings(_complete);
+        }
     }
 
     /// <summary>Throws <see cref="ArgumentException"/> for an intent that could never become a stored record.</summary>
@@ -92,13 +166,45 @@ internal sealed class SqliteIntentInsert : IDisposable
         }
     }
 
-    public void Dispose() => _statement.Dispose();
+    public void Dispose()
+    {
+        _statement.Dispose();
+        _begin.Dispose();
+        _commit.Dispose();
+        _rollback.Dispose();
+        _complete.Dispose();
+    }
 
-    private void Text(int index, string? value)
+    private static sqlite3_stmt Prepare(sqlite3 db, string sql)
+    {
+        var rc = raw.sqlite3_prepare_v2(db, sql, out var statement);
+        SqliteException.ThrowExceptionForRC(rc, db);
+        return statement;
+    }
+
+    private void Step(sqlite3_stmt statement)
+    {
+        try
+        {
+            var rc = raw.sqlite3_step(statement);
+            if (rc != raw.SQLITE_DONE)
+            {
+                SqliteException.ThrowExceptionForRC(rc, _connection.Handle);
+            }
+        }
+        finally
+        {
+            raw.sqlite3_reset(statement);
+        }
+    }
+
+    private void Text(int index, string? value) => Text(_statement, index, value);
+
+    private void Text(sqlite3_stmt statement, int index, string? value)
     {
         if (value is null)
         {
-            Check(raw.sqlite3_bind_null(_statement, index));
+            Check(raw.sqlite3_bind_null(statement, index));
             return;
         }
 
@@ -109,7 +215,7 @@ internal sealed class SqliteIntentInsert : IDisposable
         }
 
         var length = Encoding.UTF8.GetBytes(value, _buffer);
-        Check(raw.sqlite3_bind_text(_statement, index, _buffer.AsSpan(0, length)));
+        Check(raw.sqlite3_bind_text(statement, index, _buffer.AsSpan(0, length)));
     }
 
     private void Check(int rc)

@@ -8,15 +8,104 @@ namespace ModelMix.Ledger;
 public sealed partial class SqliteLedgerStore
 {
     /// <inheritdoc />
-    public async Task WriteIntentsAsync(string instanceId, IReadOnlyList<LedgerIntent> intents, DateTimeOffset? heartbeatAt, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// When the writer is free, the transaction runs at once on the calling thread — even a socket event thread — with
+    /// SQLite's busy timeout at zero for it, so it never waits on a lock there (IoThreads.cs): a request's intent then
+    /// costs no thread hop. Otherwise (the writer busy, SQLite's write lock held by another connection, a heartbeat to
+    /// write, the first transaction) it goes the usual way: off I/O threads, waiting its turn.
+    /// </remarks>
+    public Task WriteIntentsAsync(string instanceId, IReadOnlyList<LedgerIntent> intents, DateTimeOffset? heartbeatAt, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(instanceId);
-        ArgumentNullException.ThrowIfNull(intents);
-        for (var i = 0; i < intents.Count; i++)
+        try
         {
-            SqliteIntentInsert.RequireFields(intents[i], nameof(intents));
+            ArgumentException.ThrowIfNullOrEmpty(instanceId);
+            ArgumentNullException.ThrowIfNull(intents);
+            for (var i = 0; i < intents.Count; i++)
+            {
+                SqliteIntentInsert.RequireFields(intents[i], nameof(intents));
+            }
+        }
+        catch (ArgumentException exception)
+        {
+            return Task.FromException(exception);
         }
 
+        if (heartbeatAt is null && !cancellationToken.IsCancellationRequested && TryWriteIntentsNow(instanceId, intents, out var failure))
+        {
+            return failure is null ? Task.CompletedTask : Task.FromException(failure);
+        }
+
+        return WriteIntentsQueuedAsync(instanceId, intents, heartbeatAt, cancellationToken);
+    }
+
+    /// <summary>
+    /// The fast path of <see cref="WriteIntentsAsync"/>: false when it could not start at once (the caller takes the
+    /// queued path; nothing was written); true when it ran, <paramref name="failure"/> saying how it ended.
+    /// </summary>
+    private bool TryWriteIntentsNow(string instanceId, IReadOnlyList<LedgerIntent> intents, out Exception? failure)
+    {
+        failure = null;
+        if (!_writeLock.Wait(0))
+        {
+            return false;
+        }
+
+        try
+        {
+            if (_disposed || !_migrated || _writer?.Handle is not { } db || _insertIntent is not { } insert)
+            {
+                return false; // the first transaction opens the writer on the queued path
+            }
+
+            SQLitePCL.raw.sqlite3_busy_timeout(db, 0);
+            bool begun;
+            try
+            {
+                begun = insert.TryBegin();
+            }
+            finally
+            {
+                SQLitePCL.raw.sqlite3_busy_timeout(db, (int)BusyTimeout.TotalMilliseconds);
+            }
+
+            if (!begun)
+            {
+                return false; // another connection writes: wait for it on the queued path
+            }
+
+            try
+            {
+                for (var i = 0; i < intents.Count; i++)
+                {
+                    insert.Execute(intents[i], instanceId);
+                }
+
+                insert.Commit();
+            }
+            catch
+            {
+                insert.Rollback();
+                throw;
+            }
+
+            NoteCommitted();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            ResetWriter();
+            failure = ex;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+
+        CheckpointSoon();
+        return true;
+    }
+
+    private async Task WriteIntentsQueuedAsync(string instanceId, IReadOnlyList<LedgerIntent> intents, DateTimeOffset? heartbeatAt, CancellationToken cancellationToken)
+    {
         await IoThreads.LeaveAsync(); // the SQLite work below is synchronous (IoThreads.cs)
         await _writeLock.WaitAsync(cancellationToken);
         try
@@ -25,18 +114,28 @@ public sealed partial class SqliteLedgerStore
             EnsureMigrated();
             var connection = OpenWriter();
             var insert = _insertIntent ??= new SqliteIntentInsert(connection);
-            using var transaction = connection.BeginTransaction(deferred: false);
-            if (heartbeatAt is { } at)
+            insert.Begin(); // prepared BEGIN IMMEDIATE/COMMIT: nothing prepared or allocated per transaction
+            try
             {
-                Heartbeat(connection, transaction, instanceId, at);
+                if (heartbeatAt is { } at)
+                {
+                    Heartbeat(connection, transaction: null, instanceId, at);
+                }
+
+                for (var i = 0; i < intents.Count; i++)
+                {
+                    insert.Execute(intents[i], instanceId);
+                }
+
+                insert.Commit();
+            }
+            catch
+            {
+                insert.Rollback();
+                throw;
             }
 
-            for (var i = 0; i < intents.Count; i++)
-            {
-                insert.Execute(intents[i], instanceId);
-            }
-
-            transaction.Commit();
+            NoteCommitted();
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not ObjectDisposedException)
         {
@@ -47,6 +146,8 @@ public sealed partial class SqliteLedgerStore
         {
             _writeLock.Release();
         }
+
+        CheckpointSoon(); // after a crowd of small commits (checkpoints run off the hot path: SqliteLedgerStore.Checkpoints.cs)
     }
 
     /// <inheritdoc />
@@ -161,7 +262,7 @@ public sealed partial class SqliteLedgerStore
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
-    private static void Heartbeat(SqliteConnection connection, SqliteTransaction transaction, string instanceId, DateTimeOffset at)
+    private static void Heartbeat(SqliteConnection connection, SqliteTransaction? transaction, string instanceId, DateTimeOffset at)
     {
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
@@ -169,14 +270,5 @@ public sealed partial class SqliteLedgerStore
         command.Parameters.AddWithValue("$i", instanceId);
         command.Parameters.AddWithValue("$at", SqliteLedgerSchema.ToStoredTimestamp(at));
         command.ExecuteNonQuery();
-    }
-
-    private static SqliteCommand PrepareCompleteIntent(SqliteConnection connection)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = "DELETE FROM ledger_intents WHERE id = $id;";
-        command.Parameters.Add("$id", SqliteType.Text);
-        command.Prepare();
-        return command;
     }
 }

@@ -37,7 +37,6 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
     private SqliteConnection? _writer;
     private SqliteLedgerInsert? _insert;
     private SqliteIntentInsert? _insertIntent;
-    private SqliteCommand? _completeIntent;
     private bool _migrated;
     private bool _disposed;
 
@@ -132,7 +131,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
             EnsureMigrated();
             var connection = OpenWriter();
             var insert = _insert ??= new SqliteLedgerInsert(connection); // prepared after the migrations ran
-            var complete = _completeIntent ??= PrepareCompleteIntent(connection);
+            var complete = _insertIntent ??= new SqliteIntentInsert(connection); // its prepared delete completes intents
             using var transaction = connection.BeginTransaction(deferred: false);
             insert.StartBatch();
             Budgets.SqliteBudgetStore.ChargeLeasedRecords(connection, transaction, records); // before their intents go (budget leases)
@@ -143,9 +142,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
                 insert.Execute(records[i]);
 
                 // The attempt's intent (when it journaled one) is done: its record is in this transaction.
-                complete.Transaction = transaction;
-                complete.Parameters[0].Value = records[i].Id;
-                complete.ExecuteNonQuery();
+                complete.Complete(records[i].Id);
                 pacer.Tick();
             }
 
@@ -157,6 +154,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
             }
 
             transaction.Commit();
+            NoteCommitted(1 + (records.Count / 4));
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not ObjectDisposedException)
         {
@@ -169,6 +167,8 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
         {
             _writeLock.Release();
         }
+
+        CheckpointSoon();
     }
 
     /// <inheritdoc />
@@ -274,7 +274,6 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
             _disposed = true;
             _insert?.Dispose();
             _insertIntent?.Dispose();
-            _completeIntent?.Dispose();
             if (_writer is not null)
             {
                 await _writer.DisposeAsync();
@@ -300,11 +299,9 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
     {
         _insert?.Dispose();
         _insertIntent?.Dispose();
-        _completeIntent?.Dispose();
         _writer?.Dispose();
         _insert = null;
         _insertIntent = null;
-        _completeIntent = null;
         _writer = null;
     }
 
@@ -344,8 +341,9 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
             {
                 // WAL: readers never block the writer. synchronous=NORMAL: a commit is in the WAL before it returns
                 // (survives a process kill) but is fsynced only at checkpoints (an OS crash may lose the last commits).
+                // wal_autocheckpoint=0: checkpoints run off the request path (SqliteLedgerStore.Checkpoints.cs).
                 pragmas.CommandText =
-                    $"PRAGMA busy_timeout = {(int)BusyTimeout.TotalMilliseconds}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+                    $"PRAGMA busy_timeout = {(int)BusyTimeout.TotalMilliseconds}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;";
                 pragmas.ExecuteNonQuery();
             }
 

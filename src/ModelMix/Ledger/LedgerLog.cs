@@ -16,4 +16,7 @@ internal static partial class LedgerLog
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Critical, Message = "The ledger writer stopped: {Count} buffered records could not be committed.")]
     public static partial void WriterFaulted(ILogger logger, Exception exception, int count);
+
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Warning, Message = "Ledger WAL checkpoint of '{Path}' failed; the WAL keeps every commit and the next checkpoint tries again.")]
+    public static partial void CheckpointFailed(ILogger logger, string path, Exception exception);
 }
