@@ -6,7 +6,7 @@ namespace ModelMix.Ledger;
 /// <summary>
 /// Retention's instruments on the <c>ModelMix</c> meter (Prometheus: <c>modelmix_ledger_retention_rows_exported_total</c>,
 /// <c>…_rows_pruned_total</c>, <c>…_partitions_dropped_total</c>, <c>…_runs_total{outcome}</c> with outcome ok, failed
-/// or locked, and <c>modelmix_ledger_retention_last_success_unixtime</c>, 0 until a run succeeded).
+/// or locked, and <c>modelmix_ledger_retention_last_success_seconds</c> (Unix time), 0 until a run succeeded).
 /// </summary>
 public sealed class LedgerRetentionMetrics : IDisposable
 {
