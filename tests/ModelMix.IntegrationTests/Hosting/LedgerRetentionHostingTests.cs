@@ -79,6 +79,12 @@ public sealed class LedgerRetentionHostingTests
         Assert.Contains($"modelmix_ledger_retention_rows_pruned_total{{otel_scope_name=\"ModelMix\"}} {pruned}\n", metrics, StringComparison.Ordinal);
         Assert.Contains("modelmix_ledger_retention_runs_total{otel_scope_name=\"ModelMix\",outcome=\"ok\"} 1\n", metrics, StringComparison.Ordinal);
         Assert.Contains($"modelmix_ledger_retention_last_success_seconds{{otel_scope_name=\"ModelMix\"}} {Now.AddMinutes(5).ToUnixTimeSeconds()}\n", metrics, StringComparison.Ordinal);
+
+        // The dashboard over the last year says from when raw rows are kept (its runaway flags and recent calls need them).
+        var rawFrom = records.Where(r => r.Timestamp >= Cut).Min(r => r.Timestamp);
+        var page = await http.GetStringAsync("dashboard?days=366");
+        Assert.Contains($"Raw ledger rows from {rawFrom.UtcDateTime:yyyy-MM-dd HH:mm} UTC", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("Raw ledger rows from", await http.GetStringAsync("dashboard?days=14"), StringComparison.Ordinal); // the last 14 days are all raw
     }
 
     [Fact]

@@ -128,6 +128,14 @@ public sealed class LedgerRetentionTests : IDisposable
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(ExportFolder, ".staging")));
         Assert.Equal(older.Count, (await ExportedIdsAsync()).Count);
 
+        // The audit says from when raw rows are kept when its range reaches before them, and nothing when it does not.
+        var rawFrom = records.Where(r => r.Timestamp >= Cut).Min(r => r.Timestamp);
+        Assert.Equal(rawFrom, await LedgerRawWindow.OldestRawRowAsync(store));
+        var whole = await AuditRunner.RunAsync(store, PriceBook.Default, new AuditOptions { RecentCount = 0 });
+        Assert.StartsWith($"Raw ledger rows from {rawFrom.UtcDateTime:yyyy-MM-dd HH:mm} UTC", LedgerRawWindow.Note(rawFrom, whole.FirstRecord), StringComparison.Ordinal);
+        var recent = await AuditRunner.RunAsync(store, PriceBook.Default, new AuditOptions { From = Cut, RecentCount = 0 });
+        Assert.Null(LedgerRawWindow.Note(rawFrom, recent.FirstRecord));
+
         // Run again: nothing is due, nothing changes.
         var again = await retention.RunOnceAsync();
         Assert.Equal((0, 0L, 0L), (again.Files, again.RowsExported, again.RowsPruned));
