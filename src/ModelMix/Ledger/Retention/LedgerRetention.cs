@@ -18,8 +18,7 @@ public sealed record LedgerRetentionResult(bool Ran, DateTimeOffset Cut, int Fil
 /// Automatic retention (docs/ledger.md, "Automatic retention"): one run exports every whole period (UTC month or day)
 /// of raw rows older than <see cref="LedgerRetentionOptions.RawAge"/> to its own file in
 /// <see cref="LedgerRetentionOptions.ExportFolder"/>, then prunes exactly the exported rows; the rollups are kept. The
-/// same core serves <c>modelmix serve</c> (<see cref="LedgerRetentionService"/>), library hosts (<c>AddModelMix</c>) and
-/// <c>modelmix ledger retain</c>.
+/// same core serves <c>modelmix serve</c> and library hosts (<c>AddModelMix</c>), both through <see cref="LedgerRetentionService"/>.
 /// <para>
 /// Crash safety. A period's file is written under <c>.staging/</c> (resumable: <see cref="LedgerExporter"/> keeps its
 /// state after each page reached the disk), read back and checked against that state, then a manifest
