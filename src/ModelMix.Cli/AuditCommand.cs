@@ -118,6 +118,7 @@ internal static class AuditCommand
                 await using var store = ModelMix.Stores.StoreLocation.Parse(dbPath).CreateLedgerStore(); // SQLite file or postgres://
                 await store.MigrateAsync(cancellationToken);
                 var report = await RunWithProgressAsync(store, book, options, output, cancellationToken);
+                var rawNote = ModelMix.Ledger.LedgerRawWindow.Note(await ModelMix.Ledger.LedgerRawWindow.OldestRawRowAsync(store, cancellationToken), report.FirstRecord);
                 var recommendations = wantsRecommendations ? RecommendationEngine.Compute(report, summary, recommendationOptions, book) : null;
                 if (recommendations is not null && result.GetValue(learnedRouter) is { } routerPath
                     && RecommendationEngine.LearnedRouter(ModelMix.Routing.LearnedRouter.Load(routerPath), routerPath) is { } unproven)
@@ -149,6 +150,11 @@ internal static class AuditCommand
                     default:
                         Render(Output.Console(output), report, recommendations, spendForecast, commitSizing);
                         break;
+                }
+
+                if (rawNote is not null)
+                {
+                    await error.WriteLineAsync("modelmix audit: " + rawNote); // which raw window the raw-row figures cover (retention)
                 }
 
                 if (pins is not null)

@@ -224,6 +224,7 @@ public static class ProxyApplication
         services.AddHostedService<ProxyStartup>();
         ProxyShadow.AddServices(services, configuration); // shadow mode, when ModelMix:Shadow is configured (ProxyShadow.cs)
         services.AddBatching(configuration); // the batch queue and batcher (BatchServices.cs, docs/batch.md)
+        services.AddModelMixLedgerRetention(configuration); // ModelMix:Ledger:Retention: export then prune old raw rows (docs/ledger.md)
         services.AddHostedServiceSupervision(); // last: every hosted service registered so far runs supervised (SupervisedHostedService.cs)
     }
 

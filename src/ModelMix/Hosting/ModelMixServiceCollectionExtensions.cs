@@ -136,6 +136,7 @@ public static class ModelMixServiceCollectionExtensions
             provider.GetRequiredService<PriceBook>(),
             provider.GetRequiredService<ILedger>(),
             provider.GetRequiredService<ModelMixMetrics>()));
+        services.AddModelMixLedgerRetention(configuration); // ModelMix:Ledger:Retention (off by default), as in modelmix serve
         return services;
     }
 }

@@ -46,7 +46,8 @@ internal static class DashboardEndpoint
             ledger.Store, services.GetRequiredService<PriceBook>(),
             new AuditOptions { From = from, To = now.AddTicks(1), RecentCount = 25, SessionWindow = SessionWindow }, null, context.RequestAborted);
         var budgets = await BudgetsAsync(services.GetRequiredService<IKeyStore>(), services.GetRequiredService<IBudgetStore>(), now, context.RequestAborted);
-        var html = DashboardPage.Render(report, budgets, from, now, days);
+        var rawNote = LedgerRawWindow.Note(await LedgerRawWindow.OldestRawRowAsync(ledger.Store, context.RequestAborted), report.FirstRecord); // retention
+        var html = DashboardPage.Render(report, budgets, from, now, days, rawNote);
         context.Response.ContentType = "text/html; charset=utf-8";
         context.Response.Headers.CacheControl = "no-store";
         // No script, no fetch, no form, and never inside another page's frame (clickjacking): frame-ancestors for

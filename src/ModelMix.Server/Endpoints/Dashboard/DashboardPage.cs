@@ -10,7 +10,7 @@ internal static class DashboardPage
 {
     private static readonly string[] Palette = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f", "#bab0ac", "#ff9da7"];
 
-    public static string Render(AuditReport r, IReadOnlyList<DashboardBudget> budgets, DateTimeOffset from, DateTimeOffset now, int days)
+    public static string Render(AuditReport r, IReadOnlyList<DashboardBudget> budgets, DateTimeOffset from, DateTimeOffset now, int days, string? rawNote = null)
     {
         var html = new StringBuilder(32 * 1024);
         html.Append("""
@@ -45,6 +45,11 @@ internal static class DashboardPage
         Kpi(html, "batch-saved", "Saved by batching", Usd(r.Batch.SavingsUsd), $"{Pct(r.Batch.CallShare)} of calls batched");
         Kpi(html, "escalations", "Escalations", Pct(r.Escalations.Rate), $"{r.Escalations.EscalatedRequests} requests, {Usd(r.Escalations.EscalationCostUsd)}");
         Kpi(html, "calls", "Requests", r.Escalations.Requests.ToString("N0", CultureInfo.InvariantCulture), $"{r.Calls:N0} attempts");
+
+        if (rawNote is not null)
+        {
+            html.Append("<p class=\"muted full raw-window\">").Append(E(rawNote)).Append("</p>"); // which raw rows the raw-row figures cover
+        }
 
         var models = r.ByModel.Select(b => b.Name).ToList();
         html.Append("<section class=\"card wide\"><h2>Spend per day by model</h2>");
