@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -19,8 +20,11 @@ using ModelMix.Routing;
 
 namespace ModelMix.Server;
 
-/// <summary>Builds the <c>modelmix serve</c> web application: configuration, services and endpoints.</summary>
-public static class ProxyApplication
+/// <summary>
+/// Builds the <c>modelmix serve</c> web application: configuration, services and endpoints. An app that hosts the
+/// endpoints itself goes through the same code (<see cref="ModelMix.AspNetCore.ModelMixProxyExtensions"/>).
+/// </summary>
+internal static class ProxyApplication
 {
     /// <summary>The address the proxy listens on when none is given: loopback only.</summary>
     public const string DefaultUrls = "http://127.0.0.1:8080";
@@ -134,8 +138,16 @@ public static class ProxyApplication
     }
 
     /// <summary>Registers the proxy's services: options, price book, ledger, upstream client, the pipeline's steps and the doors.</summary>
-    public static void AddServices(IServiceCollection services, IConfiguration configuration)
+    public static void AddServices(IServiceCollection services, IConfiguration configuration) => AddServices(services, configuration, hosted: false);
+
+    /// <summary>
+    /// <see cref="AddServices(IServiceCollection, IConfiguration)"/>; <paramref name="hosted"/>: for an app that hosts the
+    /// endpoints itself (<c>AddModelMixProxy</c>), which keeps its own Kestrel transport and its own hosted services as
+    /// they are (only the proxy's run supervised).
+    /// </summary>
+    internal static void AddServices(IServiceCollection services, IConfiguration configuration, bool hosted)
     {
+        var firstService = services.Count;
         services.AddOptions<ProxyOptions>()
             .Bind(configuration.GetSection(ProxyOptions.SectionName))
             .PostConfigure(options => options.UpstreamApiKey ??= Environment.GetEnvironmentVariable("ANTHROPIC_API_KEY") is { Length: > 0 } key ? key : null)
@@ -150,13 +162,17 @@ public static class ProxyApplication
         // Read from configuration rather than IOptions<ProxyOptions>: Kestrel builds its transport before the options
         // are validated, so resolving ProxyOptions here would raise another key's error from inside Kestrel. A value
         // that is not a boolean or a number fails here naming its key; a negative count fails the validation at start.
-        services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>(provider => new AdaptiveSocketTransport(
-            provider.GetRequiredService<IOptions<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>>().Value,
-            provider.GetRequiredService<ILoggerFactory>(),
-            InlineConnectionLimit(
-                configuration.GetValue<bool>($"{ProxyOptions.SectionName}:{nameof(ProxyOptions.InlineScheduling)}"),
-                configuration.GetValue($"{ProxyOptions.SectionName}:{nameof(ProxyOptions.InlineConnections)}", ProxyOptions.DefaultInlineConnections))));
-        services.AddSingleton(TimeProvider.System);
+        if (!hosted)
+        {
+            services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>(provider => new AdaptiveSocketTransport(
+                provider.GetRequiredService<IOptions<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>>().Value,
+                provider.GetRequiredService<ILoggerFactory>(),
+                InlineConnectionLimit(
+                    configuration.GetValue<bool>($"{ProxyOptions.SectionName}:{nameof(ProxyOptions.InlineScheduling)}"),
+                    configuration.GetValue($"{ProxyOptions.SectionName}:{nameof(ProxyOptions.InlineConnections)}", ProxyOptions.DefaultInlineConnections))));
+        }
+
+        services.TryAddSingleton(TimeProvider.System); // an app that hosts the endpoints may have its own clock
         services.AddSingleton(provider =>
         {
             var options = provider.GetRequiredService<IOptions<ProxyOptions>>().Value;
@@ -225,7 +241,15 @@ public static class ProxyApplication
         ProxyShadow.AddServices(services, configuration); // shadow mode, when ModelMix:Shadow is configured (ProxyShadow.cs)
         services.AddBatching(configuration); // the batch queue and batcher (BatchServices.cs, docs/batch.md)
         services.AddModelMixLedgerRetention(configuration); // ModelMix:Ledger:Retention: export then prune old raw rows (docs/ledger.md)
-        services.AddHostedServiceSupervision(); // last: every hosted service registered so far runs supervised (SupervisedHostedService.cs)
+        // last: every hosted service registered so far runs supervised (SupervisedHostedService.cs)
+        if (hosted)
+        {
+            services.AddHostedServiceSupervision(fromIndex: firstService); // the app's own hosted services stay as they are
+        }
+        else
+        {
+            services.AddHostedServiceSupervision();
+        }
     }
 
     /// <summary>
@@ -311,23 +335,8 @@ public static class ProxyApplication
         BrowserGuard? guard = null;
         app.Use((context, next) => (guard ??= services.GetRequiredService<BrowserGuard>()).InvokeAsync(context, next));
 
-        // The proxying endpoints take their singleton handlers from the root provider: a handler parameter would be
-        // resolved through HttpContext.RequestServices, which opens a DI scope for every request.
-        var json = BrowserGuard.JsonBody.Required;
-        app.MapPost("/v1/messages", context => services.GetRequiredService<MessagesForwarder>().HandleAsync(context)).WithMetadata(json);
-        app.MapPost("/v1/messages/count_tokens", context => services.GetRequiredService<CountTokensForwarder>().HandleAsync(context)).WithMetadata(json);
-        app.MapGet("/v1/models", (HttpContext context, ModelsEndpoint models) => models.ListAsync(context));
-        app.MapGet("/v1/models/{id}", (HttpContext context, string id, ModelsEndpoint models) => models.GetAsync(context, id));
-        app.MapPost("/v1/chat/completions", context => services.GetRequiredService<OpenAi.ChatCompletionsHandler>().HandleAsync(context)).WithMetadata(json);
-        app.MapPost("/v1/responses", context => services.GetRequiredService<OpenAi.ResponsesHandler>().HandleAsync(context)).WithMetadata(json);
-        app.Map("/v1/responses/{**rest}", context => services.GetRequiredService<OpenAi.ResponsesHandler>().RefuseStatefulAsync(context)); // stateless: no stored responses
-        app.MapPost("/v1/modelmix/batch", (HttpContext context, BatchEndpoints batches) => batches.SubmitAsync(context)).WithMetadata(json);
-        app.MapGet("/v1/modelmix/batch/{id}", (HttpContext context, string id, BatchEndpoints batches) => batches.StatusAsync(context, id));
-        app.MapGet("/v1/modelmix/batch/{id}/results", (HttpContext context, string id, BatchEndpoints batches) => batches.ResultsAsync(context, id));
-        app.MapPost("/v1/modelmix/batch/{id}/cancel", (HttpContext context, string id, BatchEndpoints batches) => batches.CancelAsync(context, id)).WithMetadata(BrowserGuard.JsonBody.IfAny);
+        ProxyEndpoints.Map(app, dashboard: true, metrics: true); // the API, /metrics and /dashboard (ProxyEndpoints.cs)
         app.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
-        ProxyTelemetry.MapEndpoints(app);
-        Dashboard.DashboardEndpoint.Map(app); // GET /dashboard (Dashboard/)
     }
 
     /// <summary>Writes routing's 404 or 405 with an error body in the caller's API shape.</summary>

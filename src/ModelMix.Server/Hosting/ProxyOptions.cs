@@ -4,7 +4,7 @@ namespace ModelMix.Server;
 /// Settings of the proxy door, bound from the <c>ModelMix</c> configuration section (appsettings.json, environment
 /// variables such as <c>ModelMix__Upstream</c>, <c>--config FILE</c>, and the <c>serve</c> flags).
 /// </summary>
-public sealed class ProxyOptions
+internal sealed class ProxyOptions
 {
     /// <summary>The configuration section the options bind from.</summary>
     public const string SectionName = "ModelMix";

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using ModelMix.Pricing;
@@ -28,10 +29,10 @@ internal static class ProxyTelemetry
     /// Maps <c>GET /metrics</c>. Once virtual keys exist it needs an admin key (<see cref="AdminGate"/>) unless
     /// <see cref="ProxyOptions.MetricsRequireAdminKey"/> is off; in open mode it is open like every endpoint.
     /// </summary>
-    public static void MapEndpoints(WebApplication app)
+    public static void MapEndpoints(IEndpointRouteBuilder endpoints)
     {
-        var services = app.Services;
-        app.MapPrometheusScrapingEndpoint("/metrics", meterProvider: null, configureBranchedPipeline: branch => branch.Use(async (context, next) =>
+        var services = endpoints.ServiceProvider;
+        endpoints.MapPrometheusScrapingEndpoint("/metrics", meterProvider: null, configureBranchedPipeline: branch => branch.Use(async (context, next) =>
         {
             if (services.GetRequiredService<IOptions<ProxyOptions>>().Value.MetricsRequireAdminKey
                 && !await services.GetRequiredService<AdminGate>().AuthorizeAsync(context, "/metrics"))

@@ -220,7 +220,10 @@ internal static class SupervisionServices
     /// <see cref="HostOptions.BackgroundServiceExceptionBehavior"/> to <see cref="BackgroundServiceExceptionBehavior.Ignore"/>.
     /// Calling it again does nothing.
     /// </summary>
-    public static IServiceCollection AddHostedServiceSupervision(this IServiceCollection services)
+    /// <param name="services">The services.</param>
+    /// <param name="fromIndex">When given, only the hosted services registered from that index on are wrapped (the
+    /// proxy's, inside an app that hosts its endpoints: the app's own services and its <see cref="HostOptions"/> stay as they are).</param>
+    public static IServiceCollection AddHostedServiceSupervision(this IServiceCollection services, int? fromIndex = null)
     {
         if (services.Any(d => d.ServiceType == typeof(SupervisionMarker)))
         {
@@ -228,8 +231,12 @@ internal static class SupervisionServices
         }
 
         services.AddSingleton<SupervisionMarker>();
-        services.Configure<HostOptions>(options => options.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.Ignore);
-        for (var i = 0; i < services.Count; i++)
+        if (fromIndex is null)
+        {
+            services.Configure<HostOptions>(options => options.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.Ignore);
+        }
+
+        for (var i = fromIndex ?? 0; i < services.Count; i++)
         {
             var descriptor = services[i];
             if (descriptor.ServiceType != typeof(IHostedService) || descriptor.IsKeyedService)

@@ -1,7 +1,7 @@
 namespace ModelMix.Server;
 
 /// <summary>The upstream did not answer within <see cref="ProxyOptions.UpstreamTimeout"/>.</summary>
-public sealed class UpstreamTimeoutException : Exception
+internal sealed class UpstreamTimeoutException : Exception
 {
     /// <summary>Creates the exception.</summary>
     public UpstreamTimeoutException()

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -28,9 +29,9 @@ internal static class ModelMixSections
         [typeof(CascadeOptions)] = (c, o) => BindCascade(c.GetSection(Cascade), (CascadeOptions)o),
         [typeof(LoopGuardOptions)] = (c, o) => BindLoopGuard(c.GetSection(LoopGuard), (LoopGuardOptions)o),
         [typeof(PromptCachingChatClientOptions)] = (c, o) => BindCaching(c.GetSection(CachingOptions.SectionName), (PromptCachingChatClientOptions)o),
-        [typeof(ShadowOptions)] = (c, o) => BindIfPresent(c.GetSection(Shadow), o),
+        [typeof(ShadowOptions)] = (c, o) => BindIfPresent(c.GetSection(Shadow), (ShadowOptions)o),
         [typeof(TierDriftOptions)] = (c, o) => BindTierDrift(c.GetSection(TierDrift), (TierDriftOptions)o),
-        [typeof(LedgerOptions)] = (c, o) => BindIfPresent(c.GetSection(LedgerOptions.SectionName), o),
+        [typeof(LedgerOptions)] = (c, o) => BindIfPresent(c.GetSection(LedgerOptions.SectionName), (LedgerOptions)o),
     };
 
     /// <summary>Binds <paramref name="options"/> from its section of <paramref name="configuration"/>, if it has one.</summary>
@@ -44,7 +45,7 @@ internal static class ModelMixSections
     }
 
     /// <summary>Registers <typeparamref name="T"/> bound from its section, validated at start by <paramref name="problems"/>.</summary>
-    public static void Add<T>(IServiceCollection services, IConfiguration configuration, Func<T, IServiceProvider, IEnumerable<string>>? problems = null)
+    public static void Add<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] T>(IServiceCollection services, IConfiguration configuration, Func<T, IServiceProvider, IEnumerable<string>>? problems = null)
         where T : class
     {
         services.AddOptions<T>().Configure(options => Bind(configuration, options)).ValidateOnStart();
@@ -54,7 +55,16 @@ internal static class ModelMixSections
         }
     }
 
-    private static void BindIfPresent(IConfigurationSection section, object options)
+    // One overload per options type: the configuration binding source generator binds a statically known type only.
+    private static void BindIfPresent(IConfigurationSection section, ShadowOptions options)
+    {
+        if (section.Exists())
+        {
+            ShadowShape.Bind(section, options);
+        }
+    }
+
+    private static void BindIfPresent(IConfigurationSection section, LedgerOptions options)
     {
         if (section.Exists())
         {
@@ -78,7 +88,7 @@ internal static class ModelMixSections
             }
         }
 
-        section.Bind(options);
+        TierDriftShape.Bind(section, options);
     }
 
     private static void BindFallback(IConfigurationSection section, FallbackOptions options)
@@ -88,12 +98,7 @@ internal static class ModelMixSections
             return;
         }
 
-        if (section.GetSection(nameof(FallbackOptions.Chain)).Exists())
-        {
-            options.Chain = []; // the binder appends to a list that has items; the configured chain replaces it
-        }
-
-        section.Bind(options);
+        FallbackShape.Bind(section, options); // a configured chain replaces the one set in code
     }
 
     private static void BindCascade(IConfigurationSection section, CascadeOptions options)
@@ -103,12 +108,7 @@ internal static class ModelMixSections
             return;
         }
 
-        if (section.GetSection(nameof(CascadeOptions.Tiers)).Exists())
-        {
-            options.Tiers = []; // the binder appends to haiku, sonnet, opus otherwise
-        }
-
-        section.Bind(options);
+        CascadeShape.Bind(section, options); // configured tiers replace haiku, sonnet, opus
         options.TaskThresholds = new Dictionary<string, double>(options.TaskThresholds, StringComparer.OrdinalIgnoreCase);
     }
 
@@ -124,7 +124,7 @@ internal static class ModelMixSections
             return;
         }
 
-        section.Bind(options);
+        LoopGuardShape.Bind(section, options);
         if (section[LoopGuardOptions.ObsoleteSpendPerMinuteKey] is { Length: > 0 } perMinute)
         {
             options.ObsoleteKeys.Add(LoopGuardOptions.ObsoleteSpendPerMinuteKey);

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using ModelMix.Audit;
 using ModelMix.Budgets;
@@ -27,7 +28,7 @@ internal static class DashboardEndpoint
     /// </summary>
     public static readonly TimeSpan SessionWindow = TimeSpan.FromDays(1);
 
-    public static void Map(WebApplication app) => app.MapGet("/dashboard", HandleAsync);
+    public static void Map(IEndpointRouteBuilder endpoints) => endpoints.MapGet("/dashboard", HandleAsync);
 
     private static async Task HandleAsync(HttpContext context)
     {
