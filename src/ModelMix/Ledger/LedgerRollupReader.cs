@@ -78,6 +78,7 @@ internal static class LedgerRollupReader
             InferenceGeo = Text(r, 12),
             Priced = r.GetInt64(13) != 0,
             HasTokens = r.GetInt64(14) != 0,
+            EffortSent = r.GetInt64(15) != 0,
         };
         var calls = Next();
         var effortDefault = Next();
