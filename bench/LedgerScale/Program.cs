@@ -26,7 +26,13 @@ Console.WriteLine($"{DateTimeOffset.UtcNow:u} load average {File.ReadAllText("/p
 async Task<ILedgerStore> OpenAsync()
 {
     ILedgerStore store = postgres ? new PostgresLedgerStore(path) : new SqliteLedgerStore(path);
+    var watch = Stopwatch.StartNew();
     await store.MigrateAsync();
+    if (watch.Elapsed > TimeSpan.FromSeconds(1))
+    {
+        Console.WriteLine($"migrate: {watch.Elapsed.TotalSeconds:F1} s (schema steps pending on this database, e.g. a rollup backfill); load {File.ReadAllText("/proc/loadavg").Trim()}");
+    }
+
     return store;
 }
 

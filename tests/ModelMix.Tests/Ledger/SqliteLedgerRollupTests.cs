@@ -180,6 +180,42 @@ public sealed class SqliteLedgerRollupTests : IDisposable
         Assert.Equal(LedgerRollupOracle.Expected(await ReadRawAsync(store)), LedgerRollupOracle.Describe(afterWrite.Where(row => row.Hour >= kept)));
     }
 
+    /// <summary>
+    /// The dashboard's latest calls (found from the count-th latest timestamp, not by sorting the range): newest first,
+    /// ties on the timestamp by write order, the range's bounds kept, and a range with fewer calls than asked gives them all.
+    /// </summary>
+    [Fact]
+    public async Task The_latest_calls_are_the_newest_first_with_ties_in_write_order()
+    {
+        // 40 calls, four to a timestamp (one every 10 minutes), written in order.
+        var records = LedgerTraffic.Generate(40, seed: 9, T0, TimeSpan.Zero)
+            .Select((r, i) => r with { Timestamp = T0.AddMinutes(10 * (i / 4)) }).ToArray();
+        await using var store = new SqliteLedgerStore(_db.FilePath);
+        await store.MigrateAsync();
+        await store.WriteBatchAsync(records);
+
+        async Task<List<string>> LatestAsync(DateTimeOffset? from, DateTimeOffset? to, int count)
+        {
+            var ids = new List<string>();
+            await foreach (var record in store.ReadLatestAsync(from, to, count))
+            {
+                ids.Add(record.Id);
+            }
+
+            return ids;
+        }
+
+        List<string> Expected(DateTimeOffset? from, DateTimeOffset? to, int count) => records
+            .Select((r, i) => (r, i)).Where(x => (from is null || x.r.Timestamp >= from) && (to is null || x.r.Timestamp < to))
+            .OrderByDescending(x => x.r.Timestamp).ThenByDescending(x => x.i).Take(count).Select(x => x.r.Id).ToList();
+
+        Assert.Equal(Expected(null, null, 25), await LatestAsync(null, null, 25));
+        Assert.Equal(Expected(null, null, 6), await LatestAsync(null, null, 6)); // cuts through a timestamp's four calls
+        Assert.Equal(Expected(T0.AddMinutes(15), T0.AddMinutes(55), 25), await LatestAsync(T0.AddMinutes(15), T0.AddMinutes(55), 25)); // 16 calls
+        Assert.Equal(16, (await LatestAsync(T0.AddMinutes(15), T0.AddMinutes(55), 25)).Count);
+        Assert.Empty(await LatestAsync(T0.AddDays(1), null, 25));
+    }
+
     /// <summary>A step-7 rollup row (<see cref="LedgerRollupSql.ColumnsV1"/> then a constant effort_sent 0: the reader's layout).</summary>
     private static LedgerRollup ReadV1(SqliteDataReader reader)
     {
