@@ -226,7 +226,12 @@ internal sealed class PostgresDatabase : IAsyncDisposable
         for (var next = version + 1; next <= migrations.Count; next++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            await ExecuteAsync(connection, transaction, migrations[next - 1], cancellationToken);
+            // No command timeout: a step that rebuilds from the stored rows (a rollup backfill) takes minutes on a large ledger.
+            await using (var step = new NpgsqlCommand(migrations[next - 1], connection, transaction) { CommandTimeout = 0 })
+            {
+                await step.ExecuteNonQueryAsync(cancellationToken);
+            }
+
             applied.Add(next);
         }
 

@@ -9,10 +9,13 @@ namespace ModelMix.Postgres;
 /// </summary>
 internal static class PostgresLedgerRollups
 {
-    /// <summary>The migration step: the rollup table and the backfill of every row already stored.</summary>
+    /// <summary>The migration step (6): the first rollup table and the backfill of every row already stored.</summary>
     public static string MigrationStep =>
-        LedgerRollupSql.CreateTable(LedgerSqlDialect.Postgres) + LedgerRollupSql.Backfill(LedgerSqlDialect.Postgres) +
+        LedgerRollupSql.CreateTableV1(LedgerSqlDialect.Postgres) + LedgerRollupSql.BackfillV1(LedgerSqlDialect.Postgres) +
         LedgerRollupSql.EscalationIndex;
+
+    /// <summary>The migration step (9): the rollups' <c>effort_sent</c> dimension (<see cref="LedgerRollupSql.EffortSentMigration"/>).</summary>
+    public static string EffortSentMigrationStep => LedgerRollupSql.EffortSentMigration(LedgerSqlDialect.Postgres);
 
     /// <summary>
     /// <paramref name="moveBatch"/> (an <c>INSERT … ON CONFLICT (id, timestamp) DO NOTHING;</c> into <c>ledger_records</c>) made to

@@ -187,6 +187,9 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
         // 8: the raw ledger partitioned by month on timestamp, key (id, timestamp); the existing table attached as one
         // partition (docs/ledger.md, "PostgreSQL partitions"; PostgresLedgerStore.Partitions.cs).
         PartitionMigrationStep,
+
+        // 9: the rollups' effort_sent dimension, as SQLite's step 9 (LedgerRollupSql.EffortSentMigration).
+        PostgresLedgerRollups.EffortSentMigrationStep,
     ];
 
     private static readonly string CreateBatchTable =

@@ -15,14 +15,6 @@ internal static class SqliteLedgerRollups
     /// <summary>Scalar: the exact <see cref="decimal"/> sum of two decimal texts.</summary>
     public const string DecimalAddFunction = "modelmix_decimal_add";
 
-    /// <summary>
-    /// The migration step: the rollup table, its time index and the backfill of every row already stored (run on the
-    /// writer connection, which has the functions of <see cref="RegisterFunctions"/>).
-    /// </summary>
-    public static string MigrationStep =>
-        LedgerRollupSql.CreateTable(LedgerSqlDialect.Sqlite) + LedgerRollupSql.Backfill(LedgerSqlDialect.Sqlite) +
-        LedgerRollupSql.EscalationIndex;
-
     /// <summary>Registers the exact decimal functions on a connection (the writer's; readers that sum money too).</summary>
     public static void RegisterFunctions(SqliteConnection connection)
     {

@@ -115,7 +115,8 @@ internal static class LedgerRollupOracle
                 r.KeyId, r.TaskLabel, r.Policy, r.RoutedModel, r.ResponseModel, r.Effort, r.Status,
                 Kind: r.Attempt == 0 ? 0 : r.Attempt == 1 ? 1 : 2, r.EscalatedFrom, r.Usage.ServiceTier, r.Usage.Speed,
                 r.Usage.InferenceGeo, Priced: r.Cost is not null,
-                HasTokens: r.Usage.OutputTokens != 0 || r.Usage.TotalInputTokens != 0))
+                HasTokens: r.Usage.OutputTokens != 0 || r.Usage.TotalInputTokens != 0,
+                EffortSent: !r.EffortIsDefault && r.Effort is { Length: > 0 }))
             .Select(g =>
             {
                 var k = g.Key;
@@ -134,7 +135,7 @@ internal static class LedgerRollupOracle
 
                 return Line(
                     k.Hour, k.KeyId, k.TaskLabel, k.Policy, k.RoutedModel, k.ResponseModel, k.Effort, k.Status, k.Kind, k.EscalatedFrom,
-                    k.ServiceTier, k.Speed, k.InferenceGeo, k.Priced, k.HasTokens,
+                    k.ServiceTier, k.Speed, k.InferenceGeo, k.Priced, k.HasTokens, k.EffortSent,
                     g.LongCount(), g.LongCount(r => r.EffortIsDefault),
                     g.Sum(r => r.Usage.InputTokens), g.Sum(r => r.Usage.OutputTokens), g.Sum(r => r.Usage.CacheWrite5mTokens),
                     g.Sum(r => r.Usage.CacheWrite1hTokens), g.Sum(r => r.Usage.CacheReadTokens), g.Sum(r => r.Usage.WebSearchRequests),
@@ -154,7 +155,7 @@ internal static class LedgerRollupOracle
     public static List<string> Describe(IEnumerable<LedgerRollup> rollups) =>
         rollups.Select(u => Line(
                 u.Hour, u.KeyId, u.TaskLabel, u.Policy, u.RoutedModel, u.ResponseModel, u.Effort, u.Status, u.AttemptKind, u.EscalatedFrom,
-                u.ServiceTier, u.Speed, u.InferenceGeo, u.Priced, u.HasTokens, u.Calls, u.EffortDefaultCalls,
+                u.ServiceTier, u.Speed, u.InferenceGeo, u.Priced, u.HasTokens, u.EffortSent, u.Calls, u.EffortDefaultCalls,
                 u.Usage.InputTokens, u.Usage.OutputTokens, u.Usage.CacheWrite5mTokens, u.Usage.CacheWrite1hTokens, u.Usage.CacheReadTokens,
                 u.Usage.WebSearchRequests, u.Usage.WebFetchRequests, u.CacheReadCalls, u.ThinkingBlocksDropped, u.ThinkingDroppedCalls,
                 u.ThinkingDroppedCost, u.DisconnectedCalls, u.DisconnectedCost, u.EstimatedCalls, u.StreamingCalls, u.LatencyMsSum,

@@ -7,7 +7,7 @@ namespace ModelMix.Audit;
 /// Runs an audit over a ledger store by streaming its records (any <see cref="ILedgerStore"/>: SQLite today,
 /// PostgreSQL later), so memory does not grow with the ledger.
 /// </summary>
-public static class AuditRunner
+public static partial class AuditRunner
 {
     /// <summary>
     /// Audits the records of <see cref="AuditOptions.From"/>..<see cref="AuditOptions.To"/>. When no baseline model is
@@ -26,7 +26,9 @@ public static class AuditRunner
         var query = new LedgerQuery { From = options.From, To = options.To };
         if (options.BaselineModel is null)
         {
-            var (baseline, start) = await FindBaselineAsync(store, prices, query, options.RoutingStart, cancellationToken);
+            var (baseline, start) = store is ILedgerRollupStore withRollups && options.UseRollups
+                ? await FindBaselineFromRollupsAsync(store, withRollups, prices, query, options.RoutingStart, cancellationToken)
+                : await FindBaselineAsync(store, prices, query, options.RoutingStart, cancellationToken);
             options = options with { BaselineModel = baseline, RoutingStart = options.RoutingStart ?? start };
         }
 

@@ -5,7 +5,7 @@ namespace ModelMix.Ledger;
 /// <summary>
 /// One row of the ledger's hourly rollups (docs/ledger.md, "Rollups"): every call of one UTC hour sharing the same
 /// key, task label, policy, routed and response model, effort, status, attempt kind, escalated-from model, service
-/// tier, speed, inference geo, priced-ness and has-tokens-ness, summed. Kept by the ledger writer in the same
+/// tier, speed, inference geo, priced-ness, has-tokens-ness and whether the effort was sent, summed. Kept by the ledger writer in the same
 /// transaction as the raw rows, and kept when raw rows are pruned.
 /// </summary>
 public sealed record LedgerRollup
@@ -54,6 +54,13 @@ public sealed record LedgerRollup
 
     /// <summary>Whether the calls consumed any token (all of them did, or none).</summary>
     public bool HasTokens { get; init; }
+
+    /// <summary>
+    /// Whether the calls sent <see cref="Effort"/> as <c>output_config.effort</c> (all of them did, or none: then they
+    /// ran at the model's default, or have no effort). A row of an hour whose raw rows were pruned before this dimension
+    /// existed may mix both: true when some call sent it, and <see cref="EffortDefaultCalls"/> counts those that did not.
+    /// </summary>
+    public bool EffortSent { get; init; }
 
     /// <summary>Number of calls (ledger records).</summary>
     public long Calls { get; init; }

@@ -36,9 +36,18 @@ internal static class LedgerRollupReader
     public static string EscalatedRequestsSql(char prefix, bool from, bool to) =>
         $"SELECT COUNT(DISTINCT request_id) FROM ledger_records WHERE escalated_from IS NOT NULL AND attempt <> 0{RawRange(prefix, from, to)};";
 
-    /// <summary>The latest records of a range, newest first.</summary>
-    public static string LatestSql(char prefix, bool from, bool to) =>
-        $"SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_records WHERE true{RawRange(prefix, from, to)} ORDER BY timestamp DESC, seq DESC LIMIT {prefix}count;";
+    /// <summary>
+    /// The latest records of a range, newest first. The <paramref name="prefix"/>count-th latest timestamp is found first
+    /// (a backward walk of the timestamp index, <paramref name="prefix"/>count entries), and only the rows from it on are
+    /// sorted by (timestamp, seq): never the whole range, whatever the planner knows of incremental sorts.
+    /// </summary>
+    public static string LatestSql(char prefix, bool from, bool to)
+    {
+        var range = RawRange(prefix, from, to);
+        return $"SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_records WHERE true{range} AND timestamp >= COALESCE(" +
+            $"(SELECT timestamp FROM ledger_records WHERE true{range} ORDER BY timestamp DESC LIMIT 1 OFFSET {prefix}count - 1), {(long.MinValue + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)}) " +
+            $"ORDER BY timestamp DESC, seq DESC LIMIT {prefix}count;";
+    }
 
     /// <summary>The stored hour at or before <paramref name="instant"/>.</summary>
     public static long FloorHour(DateTimeOffset instant)
@@ -78,6 +87,7 @@ internal static class LedgerRollupReader
             InferenceGeo = Text(r, 12),
             Priced = r.GetInt64(13) != 0,
             HasTokens = r.GetInt64(14) != 0,
+            EffortSent = r.GetInt64(15) != 0,
         };
         var calls = Next();
         var effortDefault = Next();

@@ -7,7 +7,7 @@ namespace ModelMix.Ledger;
 /// The one definition of the ledger's hourly rollups (docs/ledger.md, "Rollups"), as SQL over raw ledger rows, for
 /// SQLite and PostgreSQL alike: the grouping, every measure, the table, the writer's upsert and the backfill. The
 /// writer runs <see cref="Upsert"/> over the rows a batch actually inserted, in the batch's transaction; a migration runs
-/// <see cref="Backfill"/> over the rows already stored. Both aggregate with the same expressions, so an hour rolled up
+/// <see cref="BackfillV1"/> (and later <see cref="EffortSentMigration"/>) over the rows already stored. Both aggregate with the same expressions, so an hour rolled up
 /// incrementally equals the same hour rolled up at once.
 /// </summary>
 /// <remarks>
@@ -31,12 +31,22 @@ internal static class LedgerRollupSql
     /// </summary>
     public static readonly long[] LatencyBoundsMs = [100, 250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 120_000];
 
-    /// <summary>The grouping columns, in primary-key order.</summary>
-    public static readonly string[] Dimensions =
+    /// <summary>
+    /// The grouping columns of the first rollup table (SQLite step 7, PostgreSQL step 6), in primary-key order: those
+    /// steps build it, and <see cref="EffortSentMigration"/> rebuilds it with <see cref="Dimensions"/>.
+    /// </summary>
+    public static readonly string[] DimensionsV1 =
     [
         "hour", "key_id", "task_label", "policy", "routed_model", "response_model", "effort", "status",
         "attempt_kind", "escalated_from", "service_tier", "speed", "inference_geo", "priced", "has_tokens",
     ];
+
+    /// <summary>
+    /// The grouping columns, in primary-key order: <see cref="DimensionsV1"/> and <c>effort_sent</c> (1 when the calls
+    /// sent their <c>effort</c> as <c>output_config.effort</c>, 0 when they sent none and ran at the model's default), so
+    /// a row never mixes calls a what-if target must judge with an effort and calls it must judge without one.
+    /// </summary>
+    public static readonly string[] Dimensions = [.. DimensionsV1, "effort_sent"];
 
     /// <summary>Integer measures summed on upsert.</summary>
     public static readonly string[] IntegerSums =
@@ -61,7 +71,12 @@ internal static class LedgerRollupSql
     public static readonly string[] Maximums = ["last_timestamp", "max_prompt_tokens", "max_output_tokens"];
 
     /// <summary>Every column in table order.</summary>
-    public static readonly string[] Columns = [.. Dimensions, .. IntegerSums, .. MoneySums, .. Minimums, .. Maximums];
+    public static readonly string[] Columns = [.. Dimensions, .. Measures()];
+
+    /// <summary>Every column of the first rollup table (<see cref="DimensionsV1"/>), in its order.</summary>
+    public static readonly string[] ColumnsV1 = [.. DimensionsV1, .. Measures()];
+
+    private static IEnumerable<string> Measures() => [.. IntegerSums, .. MoneySums, .. Minimums, .. Maximums];
 
     private const string Prompt = "(input_tokens + cache_write_5m_tokens + cache_write_1h_tokens + cache_read_tokens)";
 
@@ -83,18 +98,23 @@ internal static class LedgerRollupSql
         return LatencyBoundsMs.Length;
     }
 
-    /// <summary><c>CREATE TABLE</c> for the dialect.</summary>
-    public static string CreateTable(LedgerSqlDialect d)
+    /// <summary><c>CREATE TABLE</c> of the current rollup table (<see cref="Dimensions"/>) for the dialect.</summary>
+    public static string CreateTable(LedgerSqlDialect d) => CreateTable(d, Table, Dimensions);
+
+    /// <summary><c>CREATE TABLE</c> of the first rollup table (<see cref="DimensionsV1"/>): SQLite step 7, PostgreSQL step 6.</summary>
+    public static string CreateTableV1(LedgerSqlDialect d) => CreateTable(d, Table, DimensionsV1);
+
+    private static string CreateTable(LedgerSqlDialect d, string table, string[] dimensions)
     {
         var text = d.Text;
         var integer = d.Integer;
         var money = d.Money;
         var sb = new StringBuilder();
-        sb.Append("CREATE TABLE ").Append(Table).Append(" (\n");
+        sb.Append("CREATE TABLE ").Append(table).Append(" (\n");
         sb.Append("    hour ").Append(integer).Append(" NOT NULL,\n");
-        foreach (var dim in Dimensions.Skip(1))
+        foreach (var dim in dimensions.Skip(1))
         {
-            var type = dim is "attempt_kind" or "priced" or "has_tokens" ? integer : text;
+            var type = dim is "attempt_kind" or "priced" or "has_tokens" or "effort_sent" ? integer : text;
             sb.Append("    ").Append(dim).Append(' ').Append(type).Append(" NOT NULL,\n");
         }
 
@@ -113,7 +133,7 @@ internal static class LedgerRollupSql
             sb.Append("    ").Append(column).Append(' ').Append(integer).Append(" NOT NULL,\n");
         }
 
-        sb.Append("    PRIMARY KEY (").Append(string.Join(", ", Dimensions)).Append(")\n)");
+        sb.Append("    PRIMARY KEY (").Append(string.Join(", ", dimensions)).Append(")\n)");
         sb.Append(d.TableSuffix).Append(";\n");
         return sb.ToString();
     }
@@ -122,13 +142,15 @@ internal static class LedgerRollupSql
     /// <c>SELECT</c> of rollup rows, in <see cref="Columns"/> order, aggregated from <paramref name="source"/> (raw
     /// ledger rows: the table, or a set of just-inserted rows) restricted by <paramref name="where"/>.
     /// </summary>
-    public static string Select(LedgerSqlDialect d, string source, string where)
+    public static string Select(LedgerSqlDialect d, string source, string where) => Select(d, source, where, v1: false);
+
+    private static string Select(LedgerSqlDialect d, string source, string where, bool v1)
     {
         string Int(string expression) => d.IntegerSum(expression);
         string Flag(string condition) => $"CASE WHEN {condition} THEN 1 ELSE 0 END";
-        var dims = new[]
+        var dims = new List<string>
         {
-            $"(timestamp - (timestamp % {HourTicks.ToString(CultureInfo.InvariantCulture)}))",
+            HourOfTimestamp,
             "COALESCE(key_id, '')", "COALESCE(task_label, '')", "COALESCE(policy, '')", "routed_model",
             "COALESCE(response_model, '')", "COALESCE(effort, '')", "status",
             "CASE WHEN attempt = 0 THEN 0 WHEN attempt = 1 THEN 1 ELSE 2 END",
@@ -136,6 +158,11 @@ internal static class LedgerRollupSql
             Flag("cost_total IS NOT NULL"),
             Flag($"output_tokens <> 0 OR {Prompt} <> 0"),
         };
+        if (!v1)
+        {
+            dims.Add(Flag(EffortSentCondition(d))); // effort_sent
+        }
+
         var measures = new List<string>
         {
             "COUNT(*)",
@@ -173,7 +200,7 @@ internal static class LedgerRollupSql
         measures.Add("MAX(timestamp)");
         measures.Add($"MAX({Prompt})");
         measures.Add("MAX(output_tokens)");
-        var groupBy = string.Join(", ", Enumerable.Range(1, dims.Length).Select(i => i.ToString(CultureInfo.InvariantCulture)));
+        var groupBy = string.Join(", ", Enumerable.Range(1, dims.Count).Select(i => i.ToString(CultureInfo.InvariantCulture)));
         return $"SELECT {string.Join(", ", dims.Concat(measures))} FROM {source} WHERE {where} GROUP BY {groupBy}";
     }
 
@@ -193,9 +220,41 @@ internal static class LedgerRollupSql
     public const string EscalationIndex =
         "CREATE INDEX ix_ledger_records_escalated ON ledger_records (timestamp) WHERE escalated_from IS NOT NULL;\n";
 
-    /// <summary>Builds the rollups of every stored raw row (the rollup table empty): the migration's backfill.</summary>
-    public static string Backfill(LedgerSqlDialect d) =>
-        $"INSERT INTO {Table} ({string.Join(", ", Columns)})\n{Select(d, "ledger_records", "true")};\n";
+    /// <summary>The first rollup table's backfill (<see cref="DimensionsV1"/>) from every stored raw row: SQLite step 7, PostgreSQL step 6.</summary>
+    public static string BackfillV1(LedgerSqlDialect d) =>
+        $"INSERT INTO {Table} ({string.Join(", ", ColumnsV1)})\n{Select(d, "ledger_records", "true", v1: true)};\n";
+
+    /// <summary>The hour (stored ticks) of a raw row's <c>timestamp</c>.</summary>
+    private static readonly string HourOfTimestamp = $"(timestamp - (timestamp % {HourTicks.ToString(CultureInfo.InvariantCulture)}))";
+
+    /// <summary>Whether a raw row's call sent its effort (<see cref="Evaluation.WhatIfRepricing.SentEffort"/>: named, and not the default).</summary>
+    private static string EffortSentCondition(LedgerSqlDialect d) => $"COALESCE(effort, '') <> '' AND NOT ({d.IsTrue("effort_is_default")})";
+
+    /// <summary>
+    /// The migration step that adds the <c>effort_sent</c> dimension (SQLite step 9, PostgreSQL step 9): a new table with
+    /// <see cref="Dimensions"/>, filled from the raw rows of every hour whose raw rows are all still stored (its rollups'
+    /// calls equal its raw rows), and for an hour whose raw rows were pruned (retention) from its old rollup rows, which
+    /// cannot be split: such a row is marked as sent when some of its calls sent the effort, and keeps its count of calls
+    /// that did not (<see cref="LedgerRollup.EffortDefaultCalls"/>), which the audit reads. The old table is then replaced.
+    /// </summary>
+    public static string EffortSentMigration(LedgerSqlDialect d)
+    {
+        const string next = Table + "_next";
+        const string pruned = "modelmix_pruned_hours";
+        var copied = string.Join(", ", DimensionsV1.Append("CASE WHEN effort <> '' AND effort_default_calls < calls THEN 1 ELSE 0 END").Concat(Measures()));
+        return CreateTable(d, next, Dimensions) +
+            $"CREATE TEMPORARY TABLE {pruned} AS SELECT r.hour AS hour FROM " +
+            $"(SELECT hour, SUM(calls) AS calls FROM {Table} GROUP BY hour) r LEFT JOIN " +
+            $"(SELECT {HourOfTimestamp} AS hour, COUNT(*) AS n FROM ledger_records GROUP BY 1) w ON w.hour = r.hour " +
+            "WHERE w.n IS NULL OR w.n <> r.calls;\n" +
+            $"INSERT INTO {next} ({string.Join(", ", Columns)})\n" +
+            $"{Select(d, "ledger_records", $"{HourOfTimestamp} NOT IN (SELECT hour FROM {pruned})")};\n" +
+            $"INSERT INTO {next} ({string.Join(", ", Columns)}) SELECT {copied} FROM {Table} WHERE hour IN (SELECT hour FROM {pruned});\n" +
+            $"DROP TABLE {pruned};\n" +
+            $"DROP TABLE {Table};\n" +
+            $"ALTER TABLE {next} RENAME TO {Table};\n" +
+            d.RenamePrimaryKey(next, Table);
+    }
 }
 
 /// <summary>The few places SQLite and PostgreSQL differ in the rollup SQL.</summary>
@@ -214,6 +273,7 @@ internal sealed class LedgerSqlDialect
         Least = (a, b) => $"MIN({a}, {b})",
         Greatest = (a, b) => $"MAX({a}, {b})",
         IsTrue = c => $"{c} <> 0",
+        RenamePrimaryKey = (_, _) => string.Empty, // a WITHOUT ROWID table's key has no name
     };
 
     /// <summary>PostgreSQL: money is numeric, summed natively.</summary>
@@ -229,6 +289,7 @@ internal sealed class LedgerSqlDialect
         Least = (a, b) => $"LEAST({a}, {b})",
         Greatest = (a, b) => $"GREATEST({a}, {b})",
         IsTrue = c => c,
+        RenamePrimaryKey = (from, to) => $"ALTER TABLE {to} RENAME CONSTRAINT {from}_pkey TO {to}_pkey;\n",
     };
 
     public required string Text { get; init; }
@@ -241,4 +302,5 @@ internal sealed class LedgerSqlDialect
     public required Func<string, string, string> Least { get; init; }
     public required Func<string, string, string> Greatest { get; init; }
     public required Func<string, string> IsTrue { get; init; }
+    public required Func<string, string, string> RenamePrimaryKey { get; init; }
 }

@@ -189,7 +189,7 @@ internal static class SqliteLedgerSchema
         """,
         // 7: hourly rollups (docs/ledger.md, "Rollups"), kept by the writer in each batch's transaction; built here
         // from the rows already stored. The SQL is LedgerRollupSql's, shared with PostgreSQL.
-        LedgerRollupSql.CreateTable(LedgerSqlDialect.Sqlite) + LedgerRollupSql.Backfill(LedgerSqlDialect.Sqlite) + LedgerRollupSql.EscalationIndex,
+        LedgerRollupSql.CreateTableV1(LedgerSqlDialect.Sqlite) + LedgerRollupSql.BackfillV1(LedgerSqlDialect.Sqlite) + LedgerRollupSql.EscalationIndex,
 
         // 8: narrow intents (docs/ledger.md, "Crash consistency"). An intent holds only what reconciliation needs to
         // write the attempt's outcome_unknown record (LedgerIntent): id, start, instance, reservation, request, key,
@@ -229,6 +229,10 @@ internal static class SqliteLedgerSchema
         DROP TABLE ledger_intents;
         ALTER TABLE ledger_intents_narrow RENAME TO ledger_intents;
         """,
+
+        // 9: the rollups' effort_sent dimension (docs/ledger.md, "Rollups"): the table rebuilt from the raw rows of every
+        // hour still whole, an hour pruned by retention carried over from its old rows (LedgerRollupSql.EffortSentMigration).
+        LedgerRollupSql.EffortSentMigration(LedgerSqlDialect.Sqlite),
     ];
 
     /// <summary>The schema version this code writes and understands.</summary>

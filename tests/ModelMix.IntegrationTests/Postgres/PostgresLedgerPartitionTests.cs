@@ -56,7 +56,8 @@ public sealed class PostgresLedgerPartitionTests : IAsyncLifetime
 
         var target = await _server.CreateDatabaseAsync("partold");
         var steps = PostgresLedgerStore.MigrationSteps;
-        Assert.Equal(8, steps.Count); // the partition step is the last: a step appended later must be reckoned with here
+        const int partitionStep = 8; // the steps after it run with it, on the partitioned table
+        Assert.Contains("PARTITION BY RANGE", steps[partitionStep - 1], StringComparison.Ordinal);
         var rollupStep = steps.ToList().FindIndex(step => step.Contains("CREATE TABLE ledger_rollups", StringComparison.Ordinal));
         await using (var connection = new NpgsqlConnection(target))
         {
@@ -67,12 +68,12 @@ public sealed class PostgresLedgerPartitionTests : IAsyncLifetime
             }
 
             await CopyRowsAsync(source, connection);
-            foreach (var step in steps.Skip(rollupStep).Take(steps.Count - 1 - rollupStep))
+            foreach (var step in steps.Skip(rollupStep).Take(partitionStep - 1 - rollupStep))
             {
                 await ExecuteAsync(connection, step);
             }
 
-            await ExecuteAsync(connection, $"CREATE TABLE modelmix_schema_versions (component text PRIMARY KEY, version integer NOT NULL); INSERT INTO modelmix_schema_versions VALUES ('ledger', {steps.Count - 1});");
+            await ExecuteAsync(connection, $"CREATE TABLE modelmix_schema_versions (component text PRIMARY KEY, version integer NOT NULL); INSERT INTO modelmix_schema_versions VALUES ('ledger', {partitionStep - 1});");
             Assert.Equal("r", await ScalarAsync<string>(connection, "SELECT relkind::text FROM pg_class WHERE relname = 'ledger_records';"));
         }
 

@@ -96,6 +96,146 @@ public sealed class SqliteLedgerRollupTests : IDisposable
         await AssertRollupsMatchRawAsync(store, records.Length + 200);
     }
 
+    /// <summary>
+    /// Step 9 adds the <c>effort_sent</c> dimension to a database whose rollups (step 7) mix calls that sent their effort
+    /// with calls that did not: every hour whose raw rows are all stored is rebuilt from them (each row then all sent or
+    /// none), and an hour whose raw rows were pruned keeps its old rows' totals (they cannot be split), marked sent
+    /// when some call sent the effort. Fails if the step only relabels the old rows (the whole hours would still mix), or
+    /// rebuilds every hour from the raw rows (the pruned hours would lose their calls).
+    /// </summary>
+    [Fact]
+    public async Task The_effort_sent_migration_rebuilds_whole_hours_and_keeps_pruned_ones()
+    {
+        var records = LedgerTraffic.Generate(1_000, seed: 3, T0, TimeSpan.FromMinutes(2)); // 22:17 on, 33 hours
+        const int previous = 8; // the schema version before effort_sent
+        var prunedBefore = LedgerRollupReader.FloorHour(T0) + (2 * TimeSpan.TicksPerHour); // 22:00 and 23:00 pruned
+        List<LedgerRollup> before;
+        using (var connection = _db.OpenIndependentConnection())
+        {
+            SqliteLedgerRollups.RegisterFunctions(connection);
+            using (var transaction = connection.BeginTransaction())
+            {
+                foreach (var step in SqliteLedgerSchema.Migrations.Take(previous))
+                {
+                    using var migrate = connection.CreateCommand();
+                    migrate.CommandText = step;
+                    migrate.ExecuteNonQuery();
+                }
+
+                using var version = connection.CreateCommand();
+                version.CommandText = $"PRAGMA user_version = {previous};";
+                version.ExecuteNonQuery();
+                using var insert = new SqliteLedgerInsert(connection);
+                foreach (var record in records)
+                {
+                    insert.Execute(record);
+                }
+
+                // The step-7 rollups of these rows (the writer's upsert then was step 7's grouping).
+                using var rollup = connection.CreateCommand();
+                rollup.CommandText = LedgerRollupSql.BackfillV1(LedgerSqlDialect.Sqlite);
+                rollup.ExecuteNonQuery();
+
+                // Retention pruned the raw rows of the first two hours; their rollups stay.
+                using var prune = connection.CreateCommand();
+                prune.CommandText = $"DELETE FROM ledger_records WHERE timestamp < {prunedBefore};";
+                prune.ExecuteNonQuery();
+                transaction.Commit();
+            }
+
+            using var read = connection.CreateCommand();
+            read.CommandText = $"SELECT {string.Join(", ", LedgerRollupSql.ColumnsV1)}, 0 FROM {LedgerRollupSql.Table} ORDER BY hour;"; // effort_sent 0
+            before = [];
+            using (var reader = read.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    before.Add(ReadV1(reader));
+                }
+            }
+        }
+
+        Assert.Contains(before, row => row.EffortDefaultCalls > 0 && row.EffortDefaultCalls < row.Calls); // mixed rows to split
+        SqliteConnection.ClearAllPools();
+        await using var store = new SqliteLedgerStore(_db.FilePath);
+        await store.MigrateAsync();
+        var after = await LedgerRollupOracle.ReadAllAsync(store);
+        var kept = SqliteLedgerSchema.FromStoredTimestamp(prunedBefore);
+
+        // Whole hours: exactly the raw rows' rollups, effort_sent included.
+        var raw = await ReadRawAsync(store);
+        Assert.Equal(records.Count(r => r.Timestamp >= kept), raw.Count);
+        Assert.Equal(LedgerRollupOracle.Expected(raw), LedgerRollupOracle.Describe(after.Where(row => row.Hour >= kept)));
+        Assert.DoesNotContain(after, row => row.Hour >= kept && row.EffortDefaultCalls > 0 && row.EffortDefaultCalls < row.Calls && row.Effort is not null);
+
+        // Pruned hours: the old rows as they were, each marked sent when some of its calls sent the effort.
+        var expectedPruned = before.Where(row => row.Hour < kept)
+            .Select(row => row with { EffortSent = row.Effort is not null && row.EffortDefaultCalls < row.Calls });
+        Assert.Equal(LedgerRollupOracle.Describe(expectedPruned), LedgerRollupOracle.Describe(after.Where(row => row.Hour < kept)));
+        Assert.True(after.Count(row => row.Hour < kept) > 10);
+
+        // The writer carries on with the new dimension.
+        await store.WriteBatchAsync(LedgerTraffic.Generate(200, seed: 4, T0.AddDays(2), TimeSpan.FromMinutes(3), "u"));
+        var afterWrite = await LedgerRollupOracle.ReadAllAsync(store);
+        Assert.Equal(LedgerRollupOracle.Expected(await ReadRawAsync(store)), LedgerRollupOracle.Describe(afterWrite.Where(row => row.Hour >= kept)));
+    }
+
+    /// <summary>
+    /// The dashboard's latest calls (found from the count-th latest timestamp, not by sorting the range): newest first,
+    /// ties on the timestamp by write order, the range's bounds kept, and a range with fewer calls than asked gives them all.
+    /// </summary>
+    [Fact]
+    public async Task The_latest_calls_are_the_newest_first_with_ties_in_write_order()
+    {
+        // 40 calls, four to a timestamp (one every 10 minutes), written in order.
+        var records = LedgerTraffic.Generate(40, seed: 9, T0, TimeSpan.Zero)
+            .Select((r, i) => r with { Timestamp = T0.AddMinutes(10 * (i / 4)) }).ToArray();
+        await using var store = new SqliteLedgerStore(_db.FilePath);
+        await store.MigrateAsync();
+        await store.WriteBatchAsync(records);
+
+        async Task<List<string>> LatestAsync(DateTimeOffset? from, DateTimeOffset? to, int count)
+        {
+            var ids = new List<string>();
+            await foreach (var record in store.ReadLatestAsync(from, to, count))
+            {
+                ids.Add(record.Id);
+            }
+
+            return ids;
+        }
+
+        List<string> Expected(DateTimeOffset? from, DateTimeOffset? to, int count) => records
+            .Select((r, i) => (r, i)).Where(x => (from is null || x.r.Timestamp >= from) && (to is null || x.r.Timestamp < to))
+            .OrderByDescending(x => x.r.Timestamp).ThenByDescending(x => x.i).Take(count).Select(x => x.r.Id).ToList();
+
+        Assert.Equal(Expected(null, null, 25), await LatestAsync(null, null, 25));
+        Assert.Equal(Expected(null, null, 6), await LatestAsync(null, null, 6)); // cuts through a timestamp's four calls
+        Assert.Equal(Expected(T0.AddMinutes(15), T0.AddMinutes(55), 25), await LatestAsync(T0.AddMinutes(15), T0.AddMinutes(55), 25)); // 16 calls
+        Assert.Equal(16, (await LatestAsync(T0.AddMinutes(15), T0.AddMinutes(55), 25)).Count);
+        Assert.Empty(await LatestAsync(T0.AddDays(1), null, 25));
+    }
+
+    /// <summary>A step-7 rollup row (<see cref="LedgerRollupSql.ColumnsV1"/> then a constant effort_sent 0: the reader's layout).</summary>
+    private static LedgerRollup ReadV1(SqliteDataReader reader)
+    {
+        // The reader takes the current column order: dimensions (V1 and effort_sent), then measures. Re-order the V1 row.
+        var values = new object[reader.FieldCount];
+        reader.GetValues(values);
+        var v1 = LedgerRollupSql.DimensionsV1.Length;
+        object[] ordered = [.. values[..v1], values[^1], .. values[v1..^1]];
+        using var table = new System.Data.DataTable();
+        for (var i = 0; i < ordered.Length; i++)
+        {
+            table.Columns.Add("c" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), ordered[i].GetType());
+        }
+
+        table.Rows.Add(ordered);
+        using var rows = table.CreateDataReader();
+        rows.Read();
+        return LedgerRollupReader.Read(rows, static (r, i) => SqliteLedgerSchema.FromStoredDecimal(r.GetString(i)));
+    }
+
     [Fact]
     public async Task Recomputing_the_hours_of_a_repricing_brings_the_rollups_back_to_the_raw_rows()
     {

@@ -1,0 +1,121 @@
+using ModelMix.Ledger;
+using ModelMix.Pricing;
+
+namespace ModelMix.Audit;
+
+public static partial class AuditRunner
+{
+    /// <summary>
+    /// <see cref="FindBaselineAsync"/> over the hourly rollups: the whole hours before routing started are counted from
+    /// their rollup rows (calls and recorded cost per served model), and raw rows are read only for the partial hours at
+    /// the range's ends and for the hour routing started in (to find its first routed call). The same answer as the
+    /// record-by-record search, which reads every raw row until the first routed one: with no routing in the range, all
+    /// of them, sorted (the dashboard's first figure at 10M rows waited on that sort).
+    /// </summary>
+    private static async Task<(string? Baseline, DateTimeOffset? RoutingStart)> FindBaselineFromRollupsAsync(
+        ILedgerStore store, ILedgerRollupStore rollups, PriceBook prices, LedgerQuery query, DateTimeOffset? routingStart, CancellationToken cancellationToken)
+    {
+        var counts = new Dictionary<string, (long Calls, decimal Cost)>(StringComparer.Ordinal);
+        DateTimeOffset? start = routingStart;
+        var from = query.From;
+        var to = routingStart is { } given ? (query.To is { } end && end < given ? end : given) : query.To;
+
+        void Count(string model, long calls, decimal cost)
+        {
+            if (prices.TryResolveId(model, out _))
+            {
+                var (c, total) = counts.GetValueOrDefault(model);
+                counts[model] = (c + calls, total + cost);
+            }
+        }
+
+        // Reads raw rows of [f, t) in order; true when it met the first routed call (the search ends there).
+        async Task<bool> RawAsync(DateTimeOffset? f, DateTimeOffset? t)
+        {
+            await foreach (var record in store.ReadAsync(new LedgerQuery { From = f, To = t }, cancellationToken))
+            {
+                if (start is null && AuditAccumulator.IsRouted(record))
+                {
+                    start = record.Timestamp;
+                    return true;
+                }
+
+                Count(AuditAccumulator.ServedModel(prices, record), 1, record.Cost?.Total ?? 0m);
+            }
+
+            return false;
+        }
+
+        DateTimeOffset? fullFrom = from is { } ff ? SqliteLedgerSchema.FromStoredTimestamp(LedgerRollupReader.CeilingHour(ff)) : null;
+        DateTimeOffset? fullTo = to is { } tt ? SqliteLedgerSchema.FromStoredTimestamp(LedgerRollupReader.FloorHour(tt)) : null;
+        var done = false;
+        if (fullFrom is { } a && fullTo is { } b && a >= b)
+        {
+            done = await RawAsync(from, to); // less than one whole hour
+        }
+        else
+        {
+            if (from is { } first && fullFrom is { } whole && first < whole)
+            {
+                done = await RawAsync(first, whole);
+            }
+
+            if (!done)
+            {
+                var hour = new List<LedgerRollup>();
+                async Task<bool> HourAsync()
+                {
+                    if (hour.Count == 0)
+                    {
+                        return false;
+                    }
+
+                    var at = hour[0].Hour;
+                    var routed = start is null && hour.Exists(row => row.Policy is { Length: > 0 } policy && !string.Equals(policy, "passthrough", StringComparison.Ordinal));
+                    if (routed)
+                    {
+                        return await RawAsync(at, at.AddHours(1)); // routing started in this hour: its first routed call
+                    }
+
+                    foreach (var row in hour)
+                    {
+                        var model = prices.TryResolveId(row.ResponseModel ?? string.Empty, out var response) ? response
+                            : prices.TryResolveId(row.RoutedModel, out var routedId) ? routedId : row.RoutedModel;
+                        Count(model, row.Calls, row.Priced ? row.Cost.Total : 0m);
+                    }
+
+                    hour.Clear();
+                    return false;
+                }
+
+                await foreach (var row in rollups.ReadRollupsAsync(fullFrom, fullTo, cancellationToken))
+                {
+                    if (hour.Count > 0 && row.Hour != hour[0].Hour && await HourAsync())
+                    {
+                        done = true;
+                        break;
+                    }
+
+                    hour.Add(row);
+                }
+
+                done = done || await HourAsync();
+            }
+
+            if (!done && to is { } last && fullTo is { } lastWhole && lastWhole < last)
+            {
+                await RawAsync(lastWhole, last);
+            }
+        }
+
+        if (start is null)
+        {
+            return (null, null); // nothing was ever routed: there is no "before routing" to compare with
+        }
+
+        var baseline = counts
+            .OrderByDescending(pair => pair.Value.Calls).ThenByDescending(pair => pair.Value.Cost).ThenBy(pair => pair.Key, StringComparer.Ordinal)
+            .Select(pair => pair.Key).FirstOrDefault();
+        return (baseline, start);
+    }
+}
