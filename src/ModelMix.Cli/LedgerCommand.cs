@@ -8,17 +8,18 @@ using ModelMix.Stores;
 namespace ModelMix.Cli;
 
 /// <summary>
-/// <c>modelmix ledger export | prune | reprice</c>: the raw ledger rows at scale (docs/ledger.md, "Export and
-/// retention"): stream them to a file, prune old ones after exporting them (rollups kept), reprice after a price change.
+/// <c>modelmix ledger export | prune | retain | reprice</c>: the raw ledger rows at scale (docs/ledger.md, "Export and
+/// retention"): stream them to a file, prune old ones after exporting them (rollups kept), run one automatic-retention
+/// pass (for cron), reprice after a price change.
 /// </summary>
 internal static class LedgerCommand
 {
     /// <summary>How often a long run reports progress on standard error.</summary>
     private static readonly TimeSpan ProgressEvery = TimeSpan.FromSeconds(2);
 
-    public static Command Create() => new("ledger", "Export, prune (retention) or reprice the raw ledger rows; the hourly rollups behind audit and the dashboard are kept.")
+    public static Command Create() => new("ledger", "Export, prune or retain (retention) or reprice the raw ledger rows; the hourly rollups behind audit and the dashboard are kept.")
     {
-        Export(), Prune(), Reprice(),
+        Export(), Prune(), Retain(), Reprice(),
     };
 
     private static Option<string> FormatOption() => new Option<string>("--format")
@@ -108,6 +109,15 @@ internal static class LedgerCommand
 
             return await RunAsync("prune", result, db, async store =>
             {
+                // The same lock automatic retention takes (ModelMix:Ledger:Retention, `ledger retain`): a manual prune never
+                // deletes rows under a retention run that is exporting or pruning them.
+                await using var held = store is ILedgerRetentionLock locking ? await locking.TryLockRetentionAsync(cancellationToken) : null;
+                if (store is ILedgerRetentionLock && held is null)
+                {
+                    throw new InvalidOperationException(
+                        "a retention run (ModelMix:Ledger:Retention in a proxy or host, or `modelmix ledger retain`) holds the retention lock on this ledger; nothing was exported or deleted. Run the prune again when it has finished.");
+                }
+
                 var clock = Stopwatch.StartNew();
                 var last = TimeSpan.Zero;
                 var pruneProgress = new SyncProgress<LedgerPruneProgress>(p =>
@@ -132,6 +142,78 @@ internal static class LedgerCommand
                         $"{done.Remaining:N0} raw rows before the cut arrived after the export began and were kept: prune again with a new --export file.");
                 }
             }, cancellationToken);
+        });
+        return command;
+    }
+
+    private static Command Retain()
+    {
+        var db = CommonOptions.Db();
+        var folder = new Option<string>("--export-folder")
+        {
+            Description = "The folder the raw rows are exported to before they are pruned (one file per period, plus manifests to keep). The same folder on every run.",
+            Required = true,
+        };
+        var rawAge = new Option<int>("--raw-age-days")
+        {
+            Description = "Keep raw rows this many days (at least 7); whole periods older than that are exported then pruned. Default 90, as ModelMix:Ledger:Retention:RawAge.",
+            DefaultValueFactory = _ => 90,
+        };
+        var period = new Option<string>("--period") { Description = "One file per month (default) or per day.", DefaultValueFactory = _ => "month" }
+            .AcceptOnlyFromAmong("month", "day");
+        var format = new Option<string>("--format") { Description = "File format: jsonl (default) or csv.", DefaultValueFactory = _ => "jsonl" }
+            .AcceptOnlyFromAmong("jsonl", "csv");
+        var batch = new Option<int>("--batch-size")
+        {
+            Description = "Rows deleted per transaction (the ledger writer waits at most one batch). Default 5000.",
+            DefaultValueFactory = _ => 5_000,
+        };
+        var command = new Command("retain",
+            "One pass of automatic retention (docs/ledger.md, \"Automatic retention\"), e.g. from cron: finishes what an interrupted pass left, " +
+            "then exports every whole period older than --raw-age-days to its own verified file in --export-folder and prunes exactly those rows. " +
+            "Rollups are kept. Takes the same lock as a proxy's retention, so it never runs beside one.")
+        {
+            db, folder, rawAge, period, format, batch,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var error = result.InvocationConfiguration.Error;
+            var options = new LedgerRetentionOptions
+            {
+                Enabled = true,
+                ExportFolder = result.GetValue(folder),
+                RawAge = TimeSpan.FromDays(result.GetValue(rawAge)),
+                Period = result.GetValue(period) == "day" ? LedgerRetentionPeriod.Day : LedgerRetentionPeriod.Month,
+                Format = result.GetValue(format) == "csv" ? LedgerExportFormat.Csv : LedgerExportFormat.Jsonl,
+                BatchSize = result.GetValue(batch),
+            };
+            if (options.GetValidationFailures() is [_, ..] failures)
+            {
+                foreach (var failure in failures)
+                {
+                    await error.WriteLineAsync($"modelmix ledger retain: {failure}");
+                }
+
+                return 1;
+            }
+
+            var exit = 0;
+            var code = await RunAsync("retain", result, db, async store =>
+            {
+                var done = await new LedgerRetention(store, options).RunOnceAsync(cancellationToken);
+                if (!done.Ran)
+                {
+                    await error.WriteLineAsync("modelmix ledger retain: another retention run holds the retention lock on this ledger; nothing was done (run again later).");
+                    exit = 3;
+                    return;
+                }
+
+                await result.InvocationConfiguration.Output.WriteLineAsync(
+                    $"Retention before {LedgerExporter.FormatTimestamp(done.Cut)}: {done.Files:N0} files written to {options.ExportFolder}, {done.RowsExported:N0} rows exported, " +
+                    $"{done.RowsPruned:N0} raw rows pruned ({done.PartitionsDropped:N0} partitions dropped). Rollups kept. Raw rows now from " +
+                    (done.RawFrom is { } from ? LedgerExporter.FormatTimestamp(from) : "(none)") + ".");
+            }, cancellationToken);
+            return code != 0 ? code : exit;
         });
         return command;
     }
