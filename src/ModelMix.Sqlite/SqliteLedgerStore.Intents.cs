@@ -73,22 +73,7 @@ public sealed partial class SqliteLedgerStore
                 return false; // another connection writes: wait for it on the queued path
             }
 
-            try
-            {
-                for (var i = 0; i < intents.Count; i++)
-                {
-                    insert.Execute(intents[i], instanceId);
-                }
-
-                insert.Commit();
-            }
-            catch
-            {
-                insert.Rollback();
-                throw;
-            }
-
-            NoteCommitted();
+            InsertAndCommit(insert, _writer, instanceId, intents, heartbeatAt: null);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -104,6 +89,35 @@ public sealed partial class SqliteLedgerStore
         return true;
     }
 
+    /// <summary>
+    /// The body of both paths' intent transaction, which <paramref name="insert"/>'s <c>Begin</c>/<c>TryBegin</c> started:
+    /// the heartbeat (if any) and the intents, then the commit; rolled back if any of it throws.
+    /// </summary>
+    private void InsertAndCommit(SqliteIntentInsert insert, SqliteConnection connection, string instanceId, IReadOnlyList<LedgerIntent> intents, DateTimeOffset? heartbeatAt)
+    {
+        try
+        {
+            if (heartbeatAt is { } at)
+            {
+                Heartbeat(connection, transaction: null, instanceId, at);
+            }
+
+            for (var i = 0; i < intents.Count; i++)
+            {
+                insert.Execute(intents[i], instanceId);
+            }
+
+            insert.Commit();
+        }
+        catch
+        {
+            insert.Rollback();
+            throw;
+        }
+
+        NoteCommitted();
+    }
+
     private async Task WriteIntentsQueuedAsync(string instanceId, IReadOnlyList<LedgerIntent> intents, DateTimeOffset? heartbeatAt, CancellationToken cancellationToken)
     {
         await IoThreads.LeaveAsync(); // the SQLite work below is synchronous (IoThreads.cs)
@@ -115,27 +129,7 @@ public sealed partial class SqliteLedgerStore
             var connection = OpenWriter();
             var insert = _insertIntent ??= new SqliteIntentInsert(connection);
             insert.Begin(); // prepared BEGIN IMMEDIATE/COMMIT: nothing prepared or allocated per transaction
-            try
-            {
-                if (heartbeatAt is { } at)
-                {
-                    Heartbeat(connection, transaction: null, instanceId, at);
-                }
-
-                for (var i = 0; i < intents.Count; i++)
-                {
-                    insert.Execute(intents[i], instanceId);
-                }
-
-                insert.Commit();
-            }
-            catch
-            {
-                insert.Rollback();
-                throw;
-            }
-
-            NoteCommitted();
+            InsertAndCommit(insert, connection, instanceId, intents, heartbeatAt);
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not ObjectDisposedException)
         {
