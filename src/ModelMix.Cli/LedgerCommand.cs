@@ -111,12 +111,10 @@ internal static class LedgerCommand
             {
                 // The same lock automatic retention takes (ModelMix:Ledger:Retention, `ledger retain`): a manual prune never
                 // deletes rows under a retention run that is exporting or pruning them.
-                await using var held = store is ILedgerRetentionLock locking ? await locking.TryLockRetentionAsync(cancellationToken) : null;
-                if (store is ILedgerRetentionLock && held is null)
-                {
-                    throw new InvalidOperationException(
-                        "a retention run (ModelMix:Ledger:Retention in a proxy or host, or `modelmix ledger retain`) holds the retention lock on this ledger; nothing was exported or deleted. Run the prune again when it has finished.");
-                }
+                await using var held = store is ILedgerRetentionLock locking
+                    ? await locking.TryLockRetentionAsync(cancellationToken) ?? throw new InvalidOperationException(
+                        "a retention run (ModelMix:Ledger:Retention in a proxy or host, or `modelmix ledger retain`) holds the retention lock on this ledger; nothing was exported or deleted. Run the prune again when it has finished.")
+                    : null;
 
                 var clock = Stopwatch.StartNew();
                 var last = TimeSpan.Zero;
