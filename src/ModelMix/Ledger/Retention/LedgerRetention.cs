@@ -164,11 +164,7 @@ public sealed class LedgerRetention
                 // Renamed into the folder (so complete) but its manifest is gone: rebuild it from the content; prune again.
                 LedgerRetentionLog.Resuming(_logger, name);
                 var (contents, unpriced) = await LedgerRetentionFiles.ReadBackAsync(path, format, span, cancellationToken);
-                var rebuilt = new LedgerRetentionManifest
-                {
-                    File = name, Sequence = sequence, Span = span, Format = format, Contents = contents, UnpricedRows = unpriced,
-                    Bytes = new FileInfo(path).Length, Sha256 = await LedgerRetentionFiles.Sha256Async(path, cancellationToken), ExportedAt = _time.GetUtcNow(),
-                };
+                var rebuilt = await ManifestForAsync(path, name, sequence, span, format, contents, unpriced, cancellationToken);
                 rebuilt.Save(LedgerRetentionManifest.PathOf(path));
             }
         }
@@ -183,6 +179,14 @@ public sealed class LedgerRetention
             }
         }
     }
+
+    /// <summary>The manifest of the export file at <paramref name="path"/> (published as <paramref name="name"/>): its read-back contents, size and SHA-256.</summary>
+    private async Task<LedgerRetentionManifest> ManifestForAsync(
+        string path, string name, int sequence, LedgerRetentionSpan span, LedgerExportFormat format, LedgerPartitionContents contents, long unpriced, CancellationToken cancellationToken) => new()
+        {
+            File = name, Sequence = sequence, Span = span, Format = format, Contents = contents, UnpricedRows = unpriced,
+            Bytes = new FileInfo(path).Length, Sha256 = await LedgerRetentionFiles.Sha256Async(path, cancellationToken), ExportedAt = _time.GetUtcNow(),
+        };
 
     private string ManifestOf(LedgerRetentionSpan span, int sequence, LedgerExportFormat format) =>
         LedgerRetentionManifest.PathOf(Path.Combine(Folder, LedgerRetentionFiles.FileName(span, sequence, format)));
@@ -255,11 +259,7 @@ public sealed class LedgerRetention
         }
 
         await FaultAsync("exported");
-        var manifest = new LedgerRetentionManifest
-        {
-            File = name, Sequence = sequence, Span = span, Format = fileFormat, Contents = contents, UnpricedRows = unpriced,
-            Bytes = new FileInfo(staging).Length, Sha256 = await LedgerRetentionFiles.Sha256Async(staging, cancellationToken), ExportedAt = _time.GetUtcNow(),
-        };
+        var manifest = await ManifestForAsync(staging, name, sequence, span, fileFormat, contents, unpriced, cancellationToken);
         manifest.Save(LedgerRetentionManifest.PathOf(final));
         await FaultAsync("manifest");
         Publish(staging, final);
