@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -37,21 +36,23 @@ public static class ModelMixProxyExtensions
     /// <summary>
     /// Maps the proxy's endpoints beside the app's own: <c>POST /v1/messages</c>, <c>/v1/messages/count_tokens</c>,
     /// <c>GET /v1/models</c>, <c>POST /v1/chat/completions</c>, <c>/v1/responses</c> and the <c>/v1/modelmix/batch</c>
-    /// endpoints; <c>/dashboard</c> and <c>/metrics</c> when <paramref name="configure"/> asks for them. Requests to
-    /// these endpoints get the proxy's error answers (in the caller's API shape, with a request id) and its browser
-    /// checks (Host, Origin, content type); the app's other endpoints are untouched. Call it after <c>UseRouting</c> if
-    /// the app calls that itself.
+    /// endpoints; <c>/dashboard</c> and <c>/metrics</c> when <paramref name="configure"/> asks for them. On the app itself
+    /// (<c>app.MapModelMix()</c>) or under a route prefix (<c>app.MapGroup("/llm").MapModelMix()</c> serves
+    /// <c>/llm/v1/messages</c>, ...). Requests to these endpoints get the proxy's error answers (in the caller's API shape,
+    /// whatever the prefix, with a request id) and its browser checks (Host, Origin, content type); the app's other
+    /// endpoints are untouched.
     /// </summary>
-    /// <param name="app">The app, built after <see cref="AddModelMixProxy"/>.</param>
+    /// <param name="endpoints">The app (built after <see cref="AddModelMixProxy"/>) or a route group of it.</param>
     /// <param name="configure">Optional: which extra endpoints to map.</param>
     /// <returns>The group of the mapped endpoints, for the app's own conventions (e.g. <c>RequireRateLimiting</c>).</returns>
-    public static RouteGroupBuilder MapModelMix(this WebApplication app, Action<ModelMixEndpointOptions>? configure = null)
+    public static RouteGroupBuilder MapModelMix(this IEndpointRouteBuilder endpoints, Action<ModelMixEndpointOptions>? configure = null)
     {
-        ArgumentNullException.ThrowIfNull(app);
+        ArgumentNullException.ThrowIfNull(endpoints);
         var options = new ModelMixEndpointOptions();
         configure?.Invoke(options);
-        ProxyEndpoints.UseOnProxyEndpoints(app);
-        return ProxyEndpoints.Map(app, options.Dashboard, options.Metrics);
+        var group = ProxyEndpoints.Map(endpoints, options.Dashboard, options.Metrics);
+        ProxyEndpointConventions.GuardEach(group, endpoints.ServiceProvider);
+        return group;
     }
 }
 

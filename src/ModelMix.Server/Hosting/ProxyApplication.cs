@@ -359,7 +359,5 @@ internal static class ProxyApplication
             .Select(BrowserGuard.NormalizeOrigin).OfType<string>().ToArray();
 
     /// <summary>Errors on the OpenAI-compatible endpoints come in OpenAI's shape, everywhere else in Anthropic's.</summary>
-    internal static bool IsOpenAiPath(HttpContext context) =>
-        context.Request.Path.StartsWithSegments("/v1/chat", StringComparison.OrdinalIgnoreCase)
-        || context.Request.Path.StartsWithSegments("/v1/responses", StringComparison.OrdinalIgnoreCase);
+    internal static bool IsOpenAiPath(HttpContext context) => ProxyEndpointConventions.SpeaksOpenAi(context);
 }

@@ -8,8 +8,8 @@ namespace ModelMix.Server;
 /// <summary>
 /// The proxy's endpoints, mapped once for both hosts: <c>modelmix serve</c> (<see cref="ProxyApplication.MapEndpoints"/>)
 /// and an app's own ASP.NET Core host (<see cref="ModelMix.AspNetCore.ModelMixProxyExtensions.MapModelMix"/>). Each
-/// carries <see cref="ProxyEndpointMarker"/>, by which a hosting app runs the proxy's error handling and browser checks
-/// on these endpoints only.
+/// carries <see cref="ProxyEndpointMarker"/> (and the OpenAI-compatible ones <see cref="OpenAiEndpoint"/>: the API an error
+/// is written in, whatever prefix the endpoints are mapped under; <see cref="ProxyEndpointConventions"/>).
 /// </summary>
 internal static class ProxyEndpoints
 {
@@ -26,9 +26,9 @@ internal static class ProxyEndpoints
         group.MapPost("/v1/messages/count_tokens", context => services.GetRequiredService<CountTokensForwarder>().HandleAsync(context)).WithMetadata(json);
         group.MapGet("/v1/models", (HttpContext context, ModelsEndpoint models) => models.ListAsync(context));
         group.MapGet("/v1/models/{id}", (HttpContext context, string id, ModelsEndpoint models) => models.GetAsync(context, id));
-        group.MapPost("/v1/chat/completions", context => services.GetRequiredService<OpenAi.ChatCompletionsHandler>().HandleAsync(context)).WithMetadata(json);
-        group.MapPost("/v1/responses", context => services.GetRequiredService<OpenAi.ResponsesHandler>().HandleAsync(context)).WithMetadata(json);
-        group.Map("/v1/responses/{**rest}", context => services.GetRequiredService<OpenAi.ResponsesHandler>().RefuseStatefulAsync(context)); // stateless: no stored responses
+        group.MapPost("/v1/chat/completions", context => services.GetRequiredService<OpenAi.ChatCompletionsHandler>().HandleAsync(context)).WithMetadata(json, OpenAiEndpoint.Instance);
+        group.MapPost("/v1/responses", context => services.GetRequiredService<OpenAi.ResponsesHandler>().HandleAsync(context)).WithMetadata(json, OpenAiEndpoint.Instance);
+        group.Map("/v1/responses/{**rest}", context => services.GetRequiredService<OpenAi.ResponsesHandler>().RefuseStatefulAsync(context)).WithMetadata(OpenAiEndpoint.Instance); // stateless: no stored responses
         group.MapPost("/v1/modelmix/batch", (HttpContext context, BatchEndpoints batches) => batches.SubmitAsync(context)).WithMetadata(json);
         group.MapGet("/v1/modelmix/batch/{id}", (HttpContext context, string id, BatchEndpoints batches) => batches.StatusAsync(context, id));
         group.MapGet("/v1/modelmix/batch/{id}/results", (HttpContext context, string id, BatchEndpoints batches) => batches.ResultsAsync(context, id));
@@ -44,29 +44,6 @@ internal static class ProxyEndpoints
         }
 
         return group;
-    }
-
-    /// <summary>
-    /// The proxy's error handling (<see cref="ProxyErrors"/>) and browser checks (<see cref="BrowserGuard"/>) for a request
-    /// routed to one of the proxy's endpoints; any other request goes straight on. For an app that hosts the endpoints:
-    /// <c>modelmix serve</c> runs both on every request instead.
-    /// </summary>
-    public static void UseOnProxyEndpoints(IApplicationBuilder app)
-    {
-        var services = app.ApplicationServices;
-        ProxyErrors? errors = null;
-        BrowserGuard? guard = null;
-        app.Use((context, next) =>
-        {
-            if (context.GetEndpoint()?.Metadata.GetMetadata<ProxyEndpointMarker>() is null)
-            {
-                return next(context);
-            }
-
-            errors ??= services.GetRequiredService<ProxyErrors>();
-            guard ??= services.GetRequiredService<BrowserGuard>();
-            return errors.InvokeAsync(context, inner => guard.InvokeAsync(inner, next));
-        });
     }
 }
 
