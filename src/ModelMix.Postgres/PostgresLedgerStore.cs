@@ -190,6 +190,9 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
 
         // 9: the rollups' effort_sent dimension, as SQLite's step 9 (LedgerRollupSql.EffortSentMigration).
         PostgresLedgerRollups.EffortSentMigrationStep,
+
+        // 10: escalated requests counted from a covering partial index, as SQLite's step 10 (LedgerReadIndexes).
+        LedgerReadIndexes.EscalatedRequestsPostgres,
     ];
 
     private static readonly string CreateBatchTable =

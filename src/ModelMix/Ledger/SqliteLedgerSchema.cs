@@ -233,6 +233,9 @@ internal static class SqliteLedgerSchema
         // 9: the rollups' effort_sent dimension (docs/ledger.md, "Rollups"): the table rebuilt from the raw rows of every
         // hour still whole, an hour pruned by retention carried over from its old rows (LedgerRollupSql.EffortSentMigration).
         LedgerRollupSql.EffortSentMigration(LedgerSqlDialect.Sqlite),
+
+        // 10: escalated requests counted from a covering partial index (LedgerReadIndexes; docs/performance.md).
+        LedgerReadIndexes.EscalatedRequestsSqlite,
     ];
 
     /// <summary>The schema version this code writes and understands.</summary>
