@@ -76,9 +76,21 @@ for entry in "${AREAS[@]}"; do
   echo "== mutation testing: $area ($mutate; tests: $filter)"
   rm -rf "$OUT/$area"
   started=$SECONDS
-  (cd "$projectDir" && nice -n "${MODELMIX_MUTATION_NICE:-10}" dotnet dotnet-stryker --config-file "$CONFIG" "${args[@]}" \
+  config="$CONFIG"
+  if [[ -n "${MODELMIX_MUTATION_COVERAGE:-}" ]]; then
+    # The command line has no coverage-analysis option: a copy of the config with it replaced.
+    config="$OUT/stryker-config.$area.json"
+    mkdir -p "$OUT"
+    python3 - "$CONFIG" "$config" "$MODELMIX_MUTATION_COVERAGE" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+config["stryker-config"]["coverage-analysis"] = sys.argv[3]
+json.dump(config, open(sys.argv[2], "w"), indent=2)
+PY
+  fi
+  (cd "$projectDir" && nice -n "${MODELMIX_MUTATION_NICE:-10}" dotnet dotnet-stryker --config-file "$config" "${args[@]}" \
     --test-case-filter "$filter" --output "$OUT/$area" --concurrency "${MODELMIX_MUTATION_CONCURRENCY:-1}" \
-    ${MODELMIX_MUTATION_COVERAGE:+--coverage-analysis "$MODELMIX_MUTATION_COVERAGE"} --skip-version-check) | tee "$OUT.$area.log" || true
+    --skip-version-check) | tee "$OUT.$area.log" || true
   report="$OUT/$area/reports/mutation-report.json"
   if [[ -f "$report" ]]; then
     score=$(python3 - "$report" <<'PY'
