@@ -10,7 +10,8 @@
 # Concurrency: MODELMIX_MUTATION_CONCURRENCY test runners at once (default 1: the 2-core machine is shared). The run is
 # niced (MODELMIX_MUTATION_NICE, default 10) so builds and tests beside it keep their share.
 # Narrowing one area (a rerun after new tests, or an area split to fit a slot): MODELMIX_MUTATION_MUTATE replaces its
-# mutate globs (comma-separated) and MODELMIX_MUTATION_FILTER its test-case filter; the report goes to out/<area>
+# mutate globs (comma-separated), MODELMIX_MUTATION_FILTER its test-case filter and MODELMIX_MUTATION_TESTS its test
+# projects (e.g. ModelMix.Tests alone: no Debug build of the integration tests); the report goes to out/<area>
 # as usual, so say in docs/testing.md what a recorded score was narrowed to. MODELMIX_MUTATION_COVERAGE overrides the
 # config's coverage analysis (`all`; `perTest` is faster where no code under test runs only in a static initializer).
 # The summary also gives the score per mutated file, so one run over two areas' files scores both.
@@ -60,6 +61,7 @@ for entry in "${AREAS[@]}"; do
   fi
   mutate="${MODELMIX_MUTATION_MUTATE:-$mutate}"
   filter="${MODELMIX_MUTATION_FILTER:-$filter}"
+  tests="${MODELMIX_MUTATION_TESTS:-$tests}"
 
   args=()
   IFS=',' read -ra globs <<<"$mutate"
