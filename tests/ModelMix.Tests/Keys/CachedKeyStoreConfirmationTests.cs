@@ -89,6 +89,14 @@ public sealed class CachedKeyStoreConfirmationTests : IAsyncLifetime
         Assert.Equal("key:abc123", info.BudgetScope);
     }
 
+    [Fact]
+    public void An_invalid_key_name_is_refused_saying_what_a_name_may_hold()
+    {
+        var error = Assert.Throws<ApiKeyException>(() => ApiKeyRules.Validate("-team", null));
+
+        Assert.Equal("Key name '-team' is invalid: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.", error.Message);
+    }
+
     /// <summary>A real store whose change version reads are counted and answered at once (always version 1).</summary>
     private sealed class VersionCountingStore(SqliteKeyStore inner) : PlainStore(inner), IKeyCredentialStore
     {
