@@ -282,6 +282,7 @@ internal static class ProxyApplication
             ApiKey = options.UpstreamApiKey is { Length: > 0 } key ? key : "no-upstream-key-configured",
             MaxRetries = 0,
             Timeout = options.UpstreamTimeout,
+            Handlers = [new UpstreamRequestIdHandler()], // each record carries the upstream's request-id
         });
         return new ChatClientBuilder(client.AsIChatClient("claude-haiku-4-5"))
             .UseModelMixLedger(provider.GetRequiredService<AttemptRecorder>(), ledger =>

@@ -97,6 +97,7 @@ internal sealed class ProxyShadow : IAsyncDisposable
             ApiKey = proxy.UpstreamApiKey is { Length: > 0 } key ? key : "no-upstream-key-configured",
             MaxRetries = 0,
             Timeout = proxy.UpstreamTimeout,
+            Handlers = [new UpstreamRequestIdHandler()], // the judge's records carry the upstream's request-id
         });
         ShadowOptions.TryResolveModel(recorder.Prices, options.JudgeModel ?? options.CandidateModel!, out var judgeModel, out _);
         var judge = new ChatClientBuilder(sdk.AsIChatClient(judgeModel))
