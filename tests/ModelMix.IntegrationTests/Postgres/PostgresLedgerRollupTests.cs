@@ -82,13 +82,14 @@ public sealed class PostgresLedgerRollupTests : IAsyncLifetime
         var rollupStep = PostgresLedgerStore.MigrationSteps.ToList().FindIndex(step => step.Contains("CREATE TABLE ledger_rollups", StringComparison.Ordinal));
         Assert.True(rollupStep > 0);
         // A step appended later must be undone here too; the partition step (8) leaves a ledger partitioned already as it is,
-        // and the effort_sent step (9) rebuilds the step-6 rollups from the raw rows (so this also checks it against them).
-        Assert.Equal(rollupStep + 4, PostgresLedgerStore.SchemaVersion);
+        // and the effort_sent step (9) rebuilds the step-6 rollups from the raw rows (so this also checks it against them);
+        // the overrun_usd step (10) adds its column again once it is dropped.
+        Assert.Equal(rollupStep + 5, PostgresLedgerStore.SchemaVersion);
         await using (var connection = new NpgsqlConnection(_connectionString))
         {
             await connection.OpenAsync();
             await using var rewind = new NpgsqlCommand(
-                "DROP TABLE ledger_rollups; DROP INDEX ix_ledger_records_escalated; ALTER TABLE ledger_intents RENAME CONSTRAINT pk_ledger_intents TO pk_ledger_intents_before; ALTER TABLE ledger_intents RENAME COLUMN created_at TO \"timestamp\"; "
+                "DROP TABLE ledger_rollups; DROP INDEX ix_ledger_records_escalated; ALTER TABLE ledger_intents RENAME CONSTRAINT pk_ledger_intents TO pk_ledger_intents_before; ALTER TABLE ledger_intents RENAME COLUMN created_at TO \"timestamp\"; ALTER TABLE ledger_records DROP COLUMN overrun_usd; "
                 + $"UPDATE modelmix_schema_versions SET version = {rollupStep} WHERE component = 'ledger';", connection);
             await rewind.ExecuteNonQueryAsync();
         }
