@@ -231,22 +231,25 @@ public sealed partial class PostgresBudgetStore : IBudgetLeaseStore
     /// Grows (or creates) a lease: <c>$1..$4</c> the counters and caps, <c>$5</c> the least slice, <c>$6</c> the lease
     /// id, <c>$7</c> the slice wanted, <c>$8</c> the share of the room, <c>$9</c> the new expiry, <c>$10</c> how many
     /// counters, <c>$11</c> whether the lease must exist (grow) or not (create), <c>$12</c> the instance, <c>$13</c> now.
-    /// Locks the counters in the global order, then the lease; returns whether it was granted and how much.
+    /// Locks the lease, then the counters in the global order (the order every path takes: lease or reservation rows,
+    /// then counters; the ledger flush charging leased records holds a lease and then locks its counters, so taking them
+    /// the other way round here deadlocked it); returns whether it was granted and how much.
     /// </summary>
     private const string GrowSql =
         """
         WITH wanted AS (
             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS w(scope, period, period_start, cap)
         ),
+        lease AS (
+            SELECT id FROM budget_reservations WHERE id = $6::text AND reclaimed_at IS NULL FOR UPDATE
+        ),
         locked AS (
             SELECT c.scope, c.period, c.period_start, c.spent_nanos, c.reserved_nanos
             FROM budget_counters c
             WHERE (c.scope, c.period, c.period_start) IN (SELECT scope, period, period_start FROM wanted)
+              AND (SELECT count(*) FROM lease) >= 0
             ORDER BY c.scope COLLATE "C", c.period COLLATE "C", c.period_start
             FOR UPDATE
-        ),
-        lease AS (
-            SELECT id FROM budget_reservations WHERE id = $6::text AND reclaimed_at IS NULL FOR UPDATE
         ),
         room AS (
             SELECT count(*) AS n, MIN(w.cap - l.spent_nanos - l.reserved_nanos) AS h
