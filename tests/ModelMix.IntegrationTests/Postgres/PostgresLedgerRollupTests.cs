@@ -73,13 +73,14 @@ public sealed class PostgresLedgerRollupTests() : PostgresDatabaseTest("rollups"
         Assert.True(rollupStep > 0);
         // A step appended later must be undone here too; the partition step (8) leaves a ledger partitioned already as it is,
         // and the effort_sent step (9) rebuilds the step-6 rollups from the raw rows (so this also checks it against them).
-        // The covering escalation index (10) replaces step 6's, so the rewind drops whichever exists.
-        Assert.Equal(rollupStep + 5, PostgresLedgerStore.SchemaVersion);
+        // The covering escalation index (10) replaces step 6's, so the rewind drops whichever exists; the overrun_usd
+        // step (11) adds its column again once it is dropped.
+        Assert.Equal(rollupStep + 6, PostgresLedgerStore.SchemaVersion);
         await using (var connection = new NpgsqlConnection(ConnectionString))
         {
             await connection.OpenAsync();
             await using var rewind = new NpgsqlCommand(
-                "DROP TABLE ledger_rollups; DROP INDEX IF EXISTS ix_ledger_records_escalated; DROP INDEX IF EXISTS ix_ledger_records_escalated_requests; ALTER TABLE ledger_intents RENAME CONSTRAINT pk_ledger_intents TO pk_ledger_intents_before; ALTER TABLE ledger_intents RENAME COLUMN created_at TO \"timestamp\"; "
+                "DROP TABLE ledger_rollups; DROP INDEX IF EXISTS ix_ledger_records_escalated; DROP INDEX IF EXISTS ix_ledger_records_escalated_requests; ALTER TABLE ledger_intents RENAME CONSTRAINT pk_ledger_intents TO pk_ledger_intents_before; ALTER TABLE ledger_intents RENAME COLUMN created_at TO \"timestamp\"; ALTER TABLE ledger_records DROP COLUMN overrun_usd; "
                 + $"UPDATE modelmix_schema_versions SET version = {rollupStep} WHERE component = 'ledger';", connection);
             await rewind.ExecuteNonQueryAsync();
         }
