@@ -14,7 +14,8 @@ internal sealed class AuthBinding
     /// <summary>The binding of the listen addresses in <paramref name="addresses"/> (<see cref="ListenAddresses.Add"/>).</summary>
     public AuthBinding(IOptions<ListenAddresses> addresses)
     {
-        var urls = addresses.Value.Urls.Count > 0 ? addresses.Value.Urls : [ProxyApplication.DefaultUrls];
+        var configured = addresses.Value.All();
+        var urls = configured.Count > 0 ? configured : [ProxyApplication.DefaultUrls];
         Urls = urls;
         LoopbackOnly = urls.TrueForAll(IsLoopback);
     }
@@ -53,29 +54,52 @@ internal sealed class AuthBinding
 }
 
 /// <summary>
-/// The addresses the host listens on, as options: the host's <c>urls</c> setting (<c>;</c>-separated) and every
-/// <c>Kestrel:Endpoints:*:Url</c>, read from the host's configuration (ASP.NET Core's keys, not a <c>ModelMix</c> section).
+/// The addresses the host listens on, as options bound from the host's configuration (ASP.NET Core's keys, not a
+/// <c>ModelMix</c> section): the <c>urls</c> setting (<c>;</c>-separated) and every <c>Kestrel:Endpoints:*:Url</c>.
 /// </summary>
 internal sealed class ListenAddresses
 {
-    /// <summary>The configured addresses; empty when none is (the proxy's default then applies).</summary>
-    public List<string> Urls { get; } = [];
+    /// <summary>The host's <c>urls</c> setting, as written.</summary>
+    public string? Urls { get; set; }
 
-    /// <summary>Registers the options, read from the host's <see cref="IConfiguration"/>.</summary>
-    public static void Add(IServiceCollection services) =>
-        services.AddOptions<ListenAddresses>().Configure<IConfiguration>((options, configuration) =>
+    /// <summary>The <c>Kestrel</c> section's endpoints.</summary>
+    public KestrelSettings Kestrel { get; set; } = new();
+
+    /// <summary>Registers the options, bound from <paramref name="configuration"/> (the root).</summary>
+    public static void Add(IServiceCollection services, IConfiguration configuration) =>
+        services.AddOptions<ListenAddresses>().Bind(configuration);
+
+    /// <summary>The configured addresses: those of <c>urls</c>, then each endpoint's (in key order); empty when none is (the proxy's default then applies).</summary>
+    public List<string> All()
+    {
+        var all = new List<string>();
+        if (Urls is { Length: > 0 } configured)
         {
-            if (configuration["urls"] is { Length: > 0 } configured)
-            {
-                options.Urls.AddRange(configured.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-            }
+            all.AddRange(configured.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        }
 
-            foreach (var endpoint in configuration.GetSection("Kestrel:Endpoints").GetChildren())
+        foreach (var endpoint in Kestrel.Endpoints.Values)
+        {
+            if (endpoint.Url is { Length: > 0 } url)
             {
-                if (endpoint["Url"] is { Length: > 0 } url)
-                {
-                    options.Urls.Add(url);
-                }
+                all.Add(url);
             }
-        });
+        }
+
+        return all;
+    }
+
+    /// <summary><c>Kestrel</c>: only the endpoints' URLs are read.</summary>
+    internal sealed class KestrelSettings
+    {
+        /// <summary><c>Kestrel:Endpoints</c>, by name.</summary>
+        public Dictionary<string, EndpointSettings> Endpoints { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+    }
+
+    /// <summary><c>Kestrel:Endpoints:{name}</c>: only <c>Url</c> is read.</summary>
+    internal sealed class EndpointSettings
+    {
+        /// <summary>The endpoint's URL.</summary>
+        public string? Url { get; set; }
+    }
 }

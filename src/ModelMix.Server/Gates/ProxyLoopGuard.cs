@@ -50,11 +50,10 @@ internal sealed partial class ProxyLoopGuard
     /// </summary>
     public static void AddServices(IServiceCollection services, IConfiguration configuration)
     {
-        var configured = configuration.GetSection(SectionName).Exists();
         ModelMixSections.Add<LoopGuardOptions>(services, configuration);
         services.AddSingleton<IValidateOptions<LoopGuardOptions>, LoopGuardOptionsValidator>(); // the library's, as AddModelMix registers it
         services.AddSingleton(provider => new ProxyLoopGuard(
-            configured ? provider.GetRequiredService<IOptions<LoopGuardOptions>>().Value : null,
+            provider.GetRequiredService<IOptions<LoopGuardOptions>>().Value is { Configured: true } options ? options : null, // on when the section is present
             provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<ILogger<ProxyLoopGuard>>()));
     }

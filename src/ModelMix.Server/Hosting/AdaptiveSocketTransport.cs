@@ -26,28 +26,46 @@ internal sealed class AdaptiveSocketTransport : IConnectionListenerFactory, IDis
     private readonly SocketTransportOptions _options;
     private readonly SocketConnectionContextFactory _inline;
     private readonly SocketConnectionContextFactory _pooled;
+    private readonly Lazy<int> _inlineLimit;
 
     /// <param name="options">Kestrel's socket options: backlog, buffers, the listen socket; <c>UnsafePreferInlineScheduling</c> is decided here.</param>
     /// <param name="loggers">For the transport's own log lines (connection resets and the like).</param>
     /// <param name="inlineLimit">How many open connections may run inline; 0: none, <see cref="int.MaxValue"/>: all.</param>
     public AdaptiveSocketTransport(SocketTransportOptions options, ILoggerFactory loggers, int inlineLimit)
+        : this(options, loggers, new Lazy<int>(inlineLimit))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(inlineLimit);
+    }
+
+    /// <param name="options">Kestrel's socket options.</param>
+    /// <param name="loggers">For the transport's own log lines.</param>
+    /// <param name="inlineLimit">
+    /// How many open connections may run inline, asked for when the first address is bound: Kestrel builds its transport
+    /// before the host validates the options at start, and binds only after, so the proxy's validated options can say.
+    /// </param>
+    public AdaptiveSocketTransport(SocketTransportOptions options, ILoggerFactory loggers, Func<int> inlineLimit)
+        : this(options, loggers, new Lazy<int>(inlineLimit))
+    {
+    }
+
+    private AdaptiveSocketTransport(SocketTransportOptions options, ILoggerFactory loggers, Lazy<int> inlineLimit)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggers);
-        ArgumentOutOfRangeException.ThrowIfNegative(inlineLimit);
         _options = options;
-        InlineLimit = inlineLimit;
+        _inlineLimit = inlineLimit;
         var logger = loggers.CreateLogger("Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets");
         _inline = new SocketConnectionContextFactory(FactoryOptions(options, inline: true), logger);
         _pooled = new SocketConnectionContextFactory(FactoryOptions(options, inline: false), logger);
     }
 
     /// <summary>How many open connections may run inline.</summary>
-    public int InlineLimit { get; }
+    public int InlineLimit => _inlineLimit.Value;
 
     /// <inheritdoc />
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(InlineLimit); // decided now, from the validated options
         Socket socket;
         try
         {
@@ -121,7 +139,7 @@ internal sealed class AdaptiveSocketTransport : IConnectionListenerFactory, IDis
                     accepted.NoDelay = transport._options.NoDelay;
                 }
 
-                var inline = Interlocked.Increment(ref _open) <= transport.InlineLimit;
+                var inline = Interlocked.Increment(ref _open) <= transport._inlineLimit.Value;
                 ConnectionContext connection;
                 try
                 {

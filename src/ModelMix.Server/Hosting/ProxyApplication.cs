@@ -159,17 +159,15 @@ internal static class ProxyApplication
         // Inline: less added latency and CPU per request; the pool: more peak throughput when many connections saturate
         // the cores (docs/performance.md). Safe only because nothing on the proxy's request path blocks a thread: the
         // SQLite stores leave such threads first (ModelMix.Threading.IoThreads).
-        // Read from configuration rather than IOptions<ProxyOptions>: Kestrel builds its transport before the options
-        // are validated, so resolving ProxyOptions here would raise another key's error from inside Kestrel. A value
-        // that is not a boolean or a number fails here naming its key; a negative count fails the validation at start.
+        // Kestrel builds its transport before the host validates the options at start, so the transport asks the
+        // validated ProxyOptions for the limit only when it binds its first address, after that validation: a bad value
+        // (not a boolean or a number, a negative count) fails the start naming its key, not from inside Kestrel.
         if (!hosted)
         {
             services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>(provider => new AdaptiveSocketTransport(
                 provider.GetRequiredService<IOptions<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>>().Value,
                 provider.GetRequiredService<ILoggerFactory>(),
-                InlineConnectionLimit(
-                    configuration.GetValue<bool>($"{ProxyOptions.SectionName}:{nameof(ProxyOptions.InlineScheduling)}"),
-                    configuration.GetValue($"{ProxyOptions.SectionName}:{nameof(ProxyOptions.InlineConnections)}", ProxyOptions.DefaultInlineConnections))));
+                () => InlineConnectionLimit(provider.GetRequiredService<IOptions<ProxyOptions>>().Value)));
         }
 
         services.TryAddSingleton(TimeProvider.System); // an app that hosts the endpoints may have its own clock
@@ -232,7 +230,7 @@ internal static class ProxyApplication
         ProxyTelemetry.AddServices(services);
         services.AddSingleton<OpenAi.ChatCompletionsHandler>();
         services.AddSingleton<OpenAi.ResponsesHandler>();
-        ListenAddresses.Add(services); // urls and Kestrel:Endpoints, for the loopback-or-keys check (AuthBinding)
+        ListenAddresses.Add(services, configuration); // urls and Kestrel:Endpoints, for the loopback-or-keys check (AuthBinding)
         services.AddKeysAndBudgets(); // virtual keys, budgets and the loopback-or-keys start-up check (KeysServices.cs)
         services.AddSingleton<AdminGate>(); // admin keys for /dashboard and /metrics (AdminGate.cs)
         services.AddSingleton<BrowserGuard>(); // Host, Origin and content-type checks against web pages (BrowserGuard.cs)
@@ -259,6 +257,8 @@ internal static class ProxyApplication
     /// </summary>
     internal static int InlineConnectionLimit(bool inlineScheduling, int inlineConnections) =>
         inlineScheduling ? int.MaxValue : Math.Max(0, inlineConnections);
+
+    private static int InlineConnectionLimit(ProxyOptions options) => InlineConnectionLimit(options.InlineScheduling, options.InlineConnections);
 
     /// <summary>
     /// The meta-router's classifier: the official SDK pointed at the upstream with the upstream key (SDK retries off:
@@ -301,16 +301,26 @@ internal static class ProxyApplication
         var errors = app.Services.GetRequiredService<ProxyErrors>();
         app.Use((context, next) => errors.InvokeAsync(context, next));
         // Pages on ModelMix:AllowedOrigins may call the proxy from a browser: CORS answers, preflights included (the
-        // middleware answers those itself). Only when origins are listed; BrowserGuard refuses any other Origin.
-        if (AllowedOrigins(app.Configuration) is { Length: > 0 } origins)
+        // middleware answers those itself). Only when origins are listed; BrowserGuard refuses any other Origin. Decided
+        // from the validated ProxyOptions when the host builds the pipeline at start: no origins, no step at all.
+        IApplicationBuilder pipeline = app;
+        app.Use(next =>
         {
-            app.UseCors(policy => policy
+            if (AllowedOrigins(app.Services.GetRequiredService<IOptions<ProxyOptions>>().Value) is not { Length: > 0 } origins)
+            {
+                return next;
+            }
+
+            var cors = pipeline.New();
+            cors.UseCors(policy => policy
                 .WithOrigins(origins)
                 .WithMethods("GET", "POST")
                 .AllowAnyHeader()
                 .WithExposedHeaders("request-id", "retry-after", "x-should-retry", ProxyRequestId.HeaderName, "x-modelmix-routed-model", "x-modelmix-cascade-path", "x-modelmix-confidence")
                 .SetPreflightMaxAge(TimeSpan.FromMinutes(10)));
-        }
+            cors.Run(next);
+            return cors.Build();
+        });
 
         app.UseRouting();
         // Routing's own answers get a body in the caller's API shape: no endpoint (404), or a known path asked with
@@ -352,12 +362,11 @@ internal static class ProxyApplication
     }
 
     /// <summary>
-    /// <see cref="ProxyOptions.AllowedOrigins"/> as browsers write origins, read from configuration when the pipeline is
-    /// built (before the options are validated at start; an entry that is not an origin fails that validation).
+    /// <see cref="ProxyOptions.AllowedOrigins"/> as browsers write origins (an entry that is not an origin fails the
+    /// options' validation at start).
     /// </summary>
-    private static string[] AllowedOrigins(IConfiguration configuration) =>
-        (configuration.GetSection($"{ProxyOptions.SectionName}:{nameof(ProxyOptions.AllowedOrigins)}").Get<string[]>() ?? [])
-            .Select(BrowserGuard.NormalizeOrigin).OfType<string>().ToArray();
+    private static string[] AllowedOrigins(ProxyOptions options) =>
+        (options.AllowedOrigins ?? []).Select(BrowserGuard.NormalizeOrigin).OfType<string>().ToArray();
 
     /// <summary>Errors on the OpenAI-compatible endpoints come in OpenAI's shape, everywhere else in Anthropic's.</summary>
     internal static bool IsOpenAiPath(HttpContext context) => ProxyEndpointConventions.SpeaksOpenAi(context);

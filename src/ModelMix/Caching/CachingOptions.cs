@@ -67,6 +67,9 @@ public sealed class CachingOptions
         CacheSystem = CacheSystem,
         CacheConversation = CacheConversation,
     };
+
+    /// <summary>Whether the configuration has this options' <c>ModelMix:*</c> section (set by its binder, ModelMix.Hosting.ModelMixSections): what turns the prompt-caching stage in <c>UseModelMix</c> (unless <see cref="Enabled"/> is false) on.</summary>
+    internal bool Configured { get; set; }
 }
 
 /// <summary>Checks <see cref="CachingOptions"/> at start so a bad value fails fast, naming its key; the same check on both doors.</summary>

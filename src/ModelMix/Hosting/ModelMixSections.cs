@@ -29,12 +29,17 @@ internal static class ModelMixSections
         [typeof(CascadeOptions)] = (c, o) => BindCascade(c.GetSection(Cascade), (CascadeOptions)o),
         [typeof(LoopGuardOptions)] = (c, o) => BindLoopGuard(c.GetSection(LoopGuard), (LoopGuardOptions)o),
         [typeof(PromptCachingChatClientOptions)] = (c, o) => BindCaching(c.GetSection(CachingOptions.SectionName), (PromptCachingChatClientOptions)o),
+        [typeof(CachingOptions)] = (c, o) => BindIfPresent(c.GetSection(CachingOptions.SectionName), (CachingOptions)o),
         [typeof(ShadowOptions)] = (c, o) => BindIfPresent(c.GetSection(Shadow), (ShadowOptions)o),
         [typeof(TierDriftOptions)] = (c, o) => BindTierDrift(c.GetSection(TierDrift), (TierDriftOptions)o),
         [typeof(LedgerOptions)] = (c, o) => BindIfPresent(c.GetSection(LedgerOptions.SectionName), (LedgerOptions)o),
     };
 
-    /// <summary>Binds <paramref name="options"/> from its section of <paramref name="configuration"/>, if it has one.</summary>
+    /// <summary>
+    /// Binds <paramref name="options"/> from its section of <paramref name="configuration"/>, if it has one; an options
+    /// class whose section turns a stage on (loop guard, tier drift, caching, shadow) is marked <c>Configured</c> when the
+    /// section is present, so whether the stage runs is decided from the bound options, not by reading the configuration.
+    /// </summary>
     public static void Bind<T>(IConfiguration configuration, T options)
         where T : class
     {
@@ -61,6 +66,16 @@ internal static class ModelMixSections
         if (section.Exists())
         {
             ShadowShape.Bind(section, options);
+            options.Configured = true;
+        }
+    }
+
+    private static void BindIfPresent(IConfigurationSection section, CachingOptions options)
+    {
+        if (section.Exists())
+        {
+            section.Bind(options);
+            options.Configured = true;
         }
     }
 
@@ -89,6 +104,7 @@ internal static class ModelMixSections
         }
 
         TierDriftShape.Bind(section, options);
+        options.Configured = true;
     }
 
     private static void BindFallback(IConfigurationSection section, FallbackOptions options)
@@ -125,6 +141,7 @@ internal static class ModelMixSections
         }
 
         LoopGuardShape.Bind(section, options);
+        options.Configured = true;
         if (section[LoopGuardOptions.ObsoleteSpendPerMinuteKey] is { Length: > 0 } perMinute)
         {
             options.ObsoleteKeys.Add(LoopGuardOptions.ObsoleteSpendPerMinuteKey);
@@ -148,7 +165,7 @@ internal static class ModelMixSections
     public static OptionsBuilder<CachingOptions> AddCaching(IServiceCollection services, IConfiguration configuration)
     {
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CachingOptions>, CachingOptionsValidator>());
-        return services.AddOptions<CachingOptions>().Bind(configuration.GetSection(CachingOptions.SectionName)).ValidateOnStart();
+        return services.AddOptions<CachingOptions>().Configure(options => Bind(configuration, options)).ValidateOnStart();
     }
 
     /// <summary>
@@ -175,7 +192,7 @@ internal static class ModelMixSections
         }
 
         var caching = new CachingOptions();
-        section.Bind(caching);
+        BindIfPresent(section, caching);
         ApplyCaching(caching, options);
     }
 }

@@ -95,8 +95,7 @@ public static class ModelMixServiceCollectionExtensions
         ModelMixSections.Add<TierDriftOptions>(services, configuration);
         services.AddSingleton<IValidateOptions<TierDriftOptions>>(provider => new TierDriftOptionsValidator(provider.GetRequiredService<PriceBook>()));
         services.AddSingleton<IValidateOptions<TwoPassAgentOptions>, TwoPassAgentOptionsValidator>(); // for TwoPassAgentOptions an app binds itself
-        var shadowConfigured = configuration.GetSection(ModelMixSections.Shadow).Exists();
-        ModelMixSections.Add<ShadowOptions>(services, configuration, (options, provider) => shadowConfigured ? options.Validate(provider.GetRequiredService<PriceBook>(), ModelMixSections.Shadow + ":") : []); // the candidate and judge resolve, as at the proxy
+        ModelMixSections.Add<ShadowOptions>(services, configuration, (options, provider) => options.Configured ? options.Validate(provider.GetRequiredService<PriceBook>(), ModelMixSections.Shadow + ":") : []); // the candidate and judge resolve, as at the proxy
         services.AddOptions<ModelRoutingOptions>();
         services.AddOptions<LedgerChatClientOptions>();
         services.AddOptions<BatchingChatClientOptions>();

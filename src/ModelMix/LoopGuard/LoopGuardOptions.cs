@@ -59,6 +59,9 @@ public sealed class LoopGuardOptions
     /// <summary>Old key names the configuration used (accepted for one release; each door warns at start).</summary>
     internal List<string> ObsoleteKeys { get; } = [];
 
+    /// <summary>Whether the configuration has this options' <c>ModelMix:*</c> section (set by its binder, ModelMix.Hosting.ModelMixSections): what turns the loop guard, on both doors on.</summary>
+    internal bool Configured { get; set; }
+
     /// <summary>Throws when an option is out of range, naming it.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A limit is not positive, or a time span is not positive.</exception>
     /// <exception cref="ArgumentException">The anonymous session id is blank.</exception>

@@ -34,14 +34,15 @@ public static class ModelMixPipelineBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         return builder.Use((inner, services) =>
         {
-            var configuration = services.GetService<IConfiguration>();
+            // Which sections are configured comes from the bound options (AddModelMix's, else the configuration's sections
+            // bound by the same binders: StageOptions), not from reading the configuration here.
             var stages = new ModelMixPipelineOptions
             {
-                LoopGuard = configuration?.GetSection(ModelMixSections.LoopGuard).Exists() == true,
-                TierDrift = configuration?.GetSection(ModelMixSections.TierDrift).Exists() == true,
-                PromptCaching = configuration?.GetSection(CachingOptions.SectionName) is { } caching && caching.Exists() && caching.GetValue("Enabled", true),
+                LoopGuard = StageOptions.Create<LoopGuardOptions>(services, null).Configured,
+                TierDrift = StageOptions.Create<TierDriftOptions>(services, null).Configured,
+                PromptCaching = StageOptions.Create<CachingOptions>(services, null) is { Configured: true, Enabled: true },
                 Batching = services.GetService<IBatchStore>() is not null,
-                Shadow = configuration?[ModelMixSections.Shadow + ":CandidateModel"] is { Length: > 0 },
+                Shadow = StageOptions.Create<Shadow.ShadowOptions>(services, null) is { Configured: true, CandidateModel.Length: > 0 },
             };
             configure?.Invoke(stages);
             var pipeline = new ChatClientBuilder(inner);
@@ -170,7 +171,7 @@ public static class ModelMixPipelineBuilderExtensions
             return RoutingConfiguration.CreatePolicy(services.GetRequiredService<IOptions<RoutingOptions>>().Value, priceBook);
         }
 
-        return services.GetService<IConfiguration>() is { } configuration
+        return StageOptions.Unbound(services) is { } configuration
             ? RoutingConfiguration.CreatePolicy(configuration.GetSection(RoutingOptions.SectionName), priceBook)
             : RoutingConfiguration.CreatePolicy(new RoutingOptions(), priceBook);
     }

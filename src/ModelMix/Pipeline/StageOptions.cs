@@ -18,7 +18,7 @@ internal static class StageOptions
         where T : class, new()
     {
         var options = services.GetService<IOptionsFactory<T>>()?.Create(Options.DefaultName) ?? new T();
-        if (services.GetService<ModelMixServicesMarker>() is null && services.GetService<IConfiguration>() is { } configuration)
+        if (Unbound(services) is { } configuration)
         {
             ModelMixSections.Bind(configuration, options);
         }
@@ -26,4 +26,12 @@ internal static class StageOptions
         configure?.Invoke(options);
         return options;
     }
+
+    /// <summary>
+    /// The registered <see cref="IConfiguration"/> when no <c>AddModelMix</c> bound the sections (a pipeline built over
+    /// services that only have a configuration), else null: the one place a stage reads the configuration itself, through
+    /// the same binders (ModelMixSections, RoutingConfiguration) that <c>AddModelMix</c> registers.
+    /// </summary>
+    public static IConfiguration? Unbound(IServiceProvider services) =>
+        services.GetService<ModelMixServicesMarker>() is null ? services.GetService<IConfiguration>() : null;
 }

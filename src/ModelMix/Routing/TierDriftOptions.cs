@@ -36,4 +36,7 @@ public sealed class TierDriftOptions
     /// <exception cref="ArgumentOutOfRangeException">A bound is outside (0, 1], or a size or duration is not positive.</exception>
     [Obsolete("Checked at start by its IValidateOptions validator (registered by AddModelMix and the proxy); this method goes in the next release.")]
     public void Validate() => TierDriftOptionsValidator.ThrowIfInvalid(this);
+
+    /// <summary>Whether the configuration has this options' <c>ModelMix:*</c> section (set by its binder, ModelMix.Hosting.ModelMixSections): what turns the tier-drift stage in <c>UseModelMix</c> on.</summary>
+    internal bool Configured { get; set; }
 }

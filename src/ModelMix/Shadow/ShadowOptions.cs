@@ -98,6 +98,9 @@ public sealed class ShadowOptions
     /// <summary>The clock; <see cref="System.TimeProvider.System"/> when null.</summary>
     public TimeProvider? TimeProvider { get; set; }
 
+    /// <summary>Whether the configuration has this options' <c>ModelMix:*</c> section (set by its binder, ModelMix.Hosting.ModelMixSections): what turns the shadow checks at start and, with a candidate, shadow mode on.</summary>
+    internal bool Configured { get; set; }
+
     /// <summary>The sampled share for <paramref name="taskLabel"/>.</summary>
     public double RateFor(string? taskLabel) =>
         taskLabel is not null && Rates.TryGetValue(taskLabel, out var rate) ? rate : DefaultRate;

@@ -99,12 +99,17 @@ public sealed class ProxyConfigurationTests
     public async Task InlineConnections_sets_how_many_connections_the_transport_runs_inline(string? inlineScheduling, string? inlineConnections, int expected)
     {
         using var dir = new TempDirectory();
-        var settings = new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?> { ["ModelMix:Db"] = Path.Combine(dir.Path, "l.db") };
+        if (inlineScheduling is not null)
         {
-            ["ModelMix:Db"] = Path.Combine(dir.Path, "l.db"),
-            ["ModelMix:InlineScheduling"] = inlineScheduling,
-            ["ModelMix:InlineConnections"] = inlineConnections,
-        };
+            settings["ModelMix:InlineScheduling"] = inlineScheduling; // null: the key is not set at all (a key set to null binds as 0)
+        }
+
+        if (inlineConnections is not null)
+        {
+            settings["ModelMix:InlineConnections"] = inlineConnections;
+        }
+
         await using var app = ProxyApplication.Create("http://127.0.0.1:0", null, settings);
 
         var transport = Assert.IsType<AdaptiveSocketTransport>(app.Services.GetRequiredService<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>());

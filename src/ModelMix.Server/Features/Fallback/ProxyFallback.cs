@@ -56,12 +56,13 @@ internal sealed class ProxyFallback
     public static void AddServices(IServiceCollection services, IConfiguration configuration)
     {
         ModelMixSections.Add<FallbackOptions>(services, configuration, (options, provider) => ModelMixOptionsChecks.Fallback(options, provider.GetRequiredService<PriceBook>()));
-        services.AddOptions<FallbackOptions>().PostConfigure<IOptions<ProxyOptions>>((options, proxy) =>
+        services.AddOptions<ProxyRetryKeys>().Bind(configuration.GetSection(ProxyOptions.SectionName));
+        services.AddOptions<FallbackOptions>().PostConfigure<IOptions<ProxyRetryKeys>, IOptions<ProxyOptions>>((options, keys, proxy) =>
         {
-            if (configuration[ObsoleteMaxRetriesKey] is { Length: > 0 })
+            if (keys.Value.ObsoleteKeySet)
             {
                 options.ObsoleteKeys.Add(ObsoleteMaxRetriesKey);
-                if (configuration[$"{SectionName}:{nameof(FallbackOptions.MaxRetriesPerModel)}"] is not { Length: > 0 })
+                if (!keys.Value.NewKeySet)
                 {
                     options.MaxRetriesPerModel = proxy.Value.MaxRetries;
                 }

@@ -60,19 +60,15 @@ internal sealed class ProxyShadow : IAsyncDisposable
     public ShadowRunner Runner => _runner;
 
     /// <summary>
-    /// Registers shadow mode when <c>ModelMix:Shadow</c> is configured: <see cref="ShadowOptions"/> bound as the library
-    /// binds them and checked at start, the candidate and judge models against the price book (a bad setting fails the
-    /// start, naming the key).
+    /// Registers shadow mode: <see cref="ShadowOptions"/> bound as the library binds them and, when <c>ModelMix:Shadow</c>
+    /// is configured, checked at start, the candidate and judge models against the price book (a bad setting fails the
+    /// start, naming the key). The service resolves to null when the section is absent (shadow mode off): decided from the
+    /// bound options when it is first resolved, not while registering.
     /// </summary>
     public static void AddServices(IServiceCollection services, IConfiguration configuration)
     {
-        if (!configuration.GetSection(SectionName).Exists())
-        {
-            return;
-        }
-
-        ModelMixSections.Add<ShadowOptions>(services, configuration, (options, provider) => options.Validate(provider.GetRequiredService<PriceBook>(), SectionName + ":"));
-        services.AddSingleton(provider => Create(provider, provider.GetRequiredService<IOptions<ShadowOptions>>().Value));
+        ModelMixSections.Add<ShadowOptions>(services, configuration, (options, provider) => options.Configured ? options.Validate(provider.GetRequiredService<PriceBook>(), SectionName + ":") : []);
+        services.AddSingleton(provider => provider.GetRequiredService<IOptions<ShadowOptions>>().Value is { Configured: true } options ? Create(provider, options) : null!);
     }
 
     private static ProxyShadow Create(IServiceProvider provider, ShadowOptions options)
