@@ -1,16 +1,13 @@
 using System.Diagnostics;
 using System.Net;
-using System.Text;
 using FakeAnthropic;
 using Microsoft.Data.Sqlite;
 using ModelMix.Budgets;
-using ModelMix.IntegrationTests.Cli;
 using ModelMix.IntegrationTests.Proxy;
 using ModelMix.IntegrationTests.Support;
 using ModelMix.Keys;
 using ModelMix.Ledger;
 using ModelMix.Postgres;
-using ModelMix.Tests.Shared;
 
 namespace ModelMix.IntegrationTests.Budgets;
 
@@ -53,11 +50,10 @@ public sealed class LyingUpstreamBudgetTests
 
         harness.Fake.SetDefault(FakeReply.Default.WithUsage(input: 10, output: 500).WithDelay(TimeSpan.FromMilliseconds(20)));
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 512 }) { Timeout = TimeSpan.FromMinutes(3) };
-        Assert.Equal(HttpStatusCode.OK, (await SendAsync(http, harness.ProxyUrl, key.Key, "first", 50)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await LyingUpstream.SendAsync(http, harness.ProxyUrl, key.Key, "first", 50)).Status);
         await WaitForRowsAsync(async () => (await harness.ReadLedgerAsync()).Count(r => r.KeyId == key.Info.Id), 1, harness.Ledger);
 
-        var responses = await Task.WhenAll(Enumerable.Range(0, 500).Select(i => SendAsync(http, harness.ProxyUrl, key.Key, $"lie {i}", 50)));
-        Assert.All(responses, r => Assert.True(r.Status is HttpStatusCode.OK or HttpStatusCode.TooManyRequests, $"{(int)r.Status}: {r.Body}"));
+        LyingUpstream.AssertOkOrTooMany(await Task.WhenAll(Enumerable.Range(0, 500).Select(i => LyingUpstream.SendAsync(http, harness.ProxyUrl, key.Key, $"lie {i}", 50))));
         await harness.StopProxyAsync();
 
         var records = (await harness.ReadLedgerAsync()).Where(r => r.KeyId == key.Info.Id && r.HttpStatus == 200).ToList();
@@ -81,41 +77,15 @@ public sealed class LyingUpstreamBudgetTests
         // $0.009: one lie per replica spends 3 × $0.00251 = $0.00753, leaving $0.00147 — room for 5 honest holds that would
         // cost 5 × $0.00251 = $0.01255 more (total $0.02008); a distrusted hold (≈ $0.00251) no longer fits on any replica.
         const decimal Cap = 0.009m;
-        await using var fake = await FakeAnthropicServer.StartAsync();
-        fake.RecordRequests = false;
-        var store = await (await PostgresServer.GetAsync()).CreateDatabaseAsync(leases ? "liarlease" : "liar");
-        CreatedApiKey key;
-        await using (var keys = new PostgresKeyStore(store))
+        await using var liar = await LyingUpstream.StartAsync(leases ? "liarlease" : "liar", "0.009/total", input: 10, output: 500, leases);
+        var key = liar.Key;
+        await using (var ledger = new PostgresLedgerStore(liar.Store))
         {
-            key = await keys.CreateAsync("liar", [BudgetCap.Parse("0.009/total")]);
-        }
-
-        fake.SetDefault(FakeReply.Default.WithUsage(input: 10, output: 500).WithDelay(TimeSpan.FromMilliseconds(20)));
-        var settings = new Dictionary<string, string>
-        {
-            ["ModelMix__MaxRetries"] = "0",
-            ["Logging__LogLevel__Default"] = "Warning",
-        };
-        if (leases)
-        {
-            settings["ModelMix__Budgets__LeaseSizeUsd"] = "0.002";
-        }
-
-        var replicas = new List<ServeProcess>();
-        try
-        {
-            for (var i = 0; i < 3; i++)
-            {
-                replicas.Add(await ServeProcess.StartAsync(fake.BaseUrl, store, "sk-test-upstream", settings));
-            }
-
-            using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 512 }) { Timeout = TimeSpan.FromMinutes(3) };
-            await using var ledger = new PostgresLedgerStore(store);
             await ledger.MigrateAsync();
-            await using var budgets = new PostgresBudgetStore(store);
+            await using var budgets = new PostgresBudgetStore(liar.Store);
             for (var i = 0; i < 3; i++)
             {
-                Assert.Equal(HttpStatusCode.OK, (await SendAsync(http, replicas[i].Url, key.Key, $"first {i}", 50)).Status);
+                Assert.Equal(HttpStatusCode.OK, (await LyingUpstream.SendAsync(liar.Http, liar.Replicas[i], key.Key, $"first {i}", 50)).Status);
                 await WaitForRowsAsync(async () => await CountAsync(ledger, key), i + 1, null);
                 if (!leases)
                 {
@@ -125,33 +95,14 @@ public sealed class LyingUpstreamBudgetTests
                 }
             }
 
-            var statuses = await Task.WhenAll(Enumerable.Range(0, 500).Select(i => SendAsync(http, replicas[i % 3].Url, key.Key, $"lie {i}", 50)));
-            Assert.All(statuses, r => Assert.True(r.Status is HttpStatusCode.OK or HttpStatusCode.TooManyRequests, $"{(int)r.Status}: {r.Body}"));
-        }
-        finally
-        {
-            foreach (var replica in replicas)
-            {
-                await replica.TerminateAsync();
-                await replica.DisposeAsync();
-            }
+            await liar.BurstAsync(500);
         }
 
-        await using var read = new PostgresLedgerStore(store);
-        await read.MigrateAsync();
-        var recorded = 0m;
-        var answered = 0;
-        await foreach (var record in read.ReadAsync(new LedgerQuery()))
-        {
-            if (record.KeyId == key.Info.Id && record.HttpStatus == 200)
-            {
-                recorded += record.Cost!.Value.Total;
-                answered++;
-            }
-        }
-
-        await using var counters = new PostgresBudgetStore(store);
-        var usage = await counters.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Total, DateTimeOffset.UtcNow);
+        await liar.StopReplicasAsync();
+        var records = await liar.ReadAnsweredAsync();
+        var recorded = records.Sum(r => r.Cost!.Value.Total);
+        var answered = records.Count;
+        var usage = await liar.TotalUsageAsync();
         Console.WriteLine($"lying upstream after one lie per replica (3 PostgreSQL replicas, leases {leases}): {answered} answered, spent {recorded} against a cap of {Cap}");
         Assert.Equal(recorded, usage.SpentUsd);
         Assert.Equal(0m, usage.ReservedUsd);
@@ -189,17 +140,5 @@ public sealed class LyingUpstreamBudgetTests
             Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(60), "the first answers were not recorded and charged");
             await Task.Delay(50);
         }
-    }
-
-    private static async Task<(HttpStatusCode Status, string Body)> SendAsync(HttpClient http, Uri proxy, string key, string tag, int maxTokens)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(proxy, "v1/messages"))
-        {
-            Content = new StringContent($$"""{"model":"claude-haiku-4-5","max_tokens":{{maxTokens}},"messages":[{"role":"user","content":"{{tag}}"}]}""", Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Add("x-api-key", key);
-        request.Headers.Add("anthropic-version", "2023-06-01");
-        using var response = await http.SendAsync(request);
-        return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 }

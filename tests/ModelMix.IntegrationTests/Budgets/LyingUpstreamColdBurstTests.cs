@@ -1,16 +1,12 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Text;
 using FakeAnthropic;
 using Microsoft.Data.Sqlite;
 using ModelMix.Budgets;
-using ModelMix.IntegrationTests.Cli;
 using ModelMix.IntegrationTests.Proxy;
 using ModelMix.IntegrationTests.Support;
 using ModelMix.Keys;
 using ModelMix.Ledger;
-using ModelMix.Postgres;
-using ModelMix.Tests.Shared;
 
 namespace ModelMix.IntegrationTests.Budgets;
 
@@ -59,8 +55,7 @@ public sealed class LyingUpstreamColdBurstTests
 
         harness.Fake.SetDefault(FakeReply.Default.WithUsage(input: 5000, output: 500).WithDelay(TimeSpan.FromMilliseconds(20)));
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 512 }) { Timeout = TimeSpan.FromMinutes(3) };
-        var responses = await Task.WhenAll(Enumerable.Range(0, 500).Select(i => SendAsync(http, harness.ProxyUrl, key.Key, $"lie {i}", 50)));
-        Assert.All(responses, r => Assert.True(r.Status is HttpStatusCode.OK or HttpStatusCode.TooManyRequests, $"{(int)r.Status}: {r.Body}"));
+        LyingUpstream.AssertOkOrTooMany(await Task.WhenAll(Enumerable.Range(0, 500).Select(i => LyingUpstream.SendAsync(http, harness.ProxyUrl, key.Key, $"lie {i}", 50))));
         await harness.Ledger.FlushAsync();
         using var scrape = new HttpRequestMessage(HttpMethod.Get, new Uri(harness.ProxyUrl, "metrics"));
         scrape.Headers.Authorization = new AuthenticationHeaderValue("Bearer", admin);
@@ -83,60 +78,12 @@ public sealed class LyingUpstreamColdBurstTests
     public async Task A_cold_500_way_burst_of_lying_answers_through_three_postgres_replicas_leaves_the_key_within_its_cap_plus_one_hold(bool leases)
     {
         const decimal Cap = 0.009m;
-        await using var fake = await FakeAnthropicServer.StartAsync();
-        fake.RecordRequests = false;
-        var store = await (await PostgresServer.GetAsync()).CreateDatabaseAsync(leases ? "coldliarlease" : "coldliar");
-        CreatedApiKey key;
-        await using (var keys = new PostgresKeyStore(store))
-        {
-            key = await keys.CreateAsync("liar", [BudgetCap.Parse("0.009/total")]);
-        }
+        await using var liar = await LyingUpstream.StartAsync(leases ? "coldliarlease" : "coldliar", "0.009/total", input: 5000, output: 500, leases);
+        await liar.BurstAsync(500);
+        await liar.StopReplicasAsync();
 
-        fake.SetDefault(FakeReply.Default.WithUsage(input: 5000, output: 500).WithDelay(TimeSpan.FromMilliseconds(20)));
-        var settings = new Dictionary<string, string>
-        {
-            ["ModelMix__MaxRetries"] = "0",
-            ["Logging__LogLevel__Default"] = "Warning",
-        };
-        if (leases)
-        {
-            settings["ModelMix__Budgets__LeaseSizeUsd"] = "0.002";
-        }
-
-        var replicas = new List<ServeProcess>();
-        try
-        {
-            for (var i = 0; i < 3; i++)
-            {
-                replicas.Add(await ServeProcess.StartAsync(fake.BaseUrl, store, "sk-test-upstream", settings));
-            }
-
-            using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 512 }) { Timeout = TimeSpan.FromMinutes(3) };
-            var statuses = await Task.WhenAll(Enumerable.Range(0, 500).Select(i => SendAsync(http, replicas[i % 3].Url, key.Key, $"lie {i}", 50)));
-            Assert.All(statuses, r => Assert.True(r.Status is HttpStatusCode.OK or HttpStatusCode.TooManyRequests, $"{(int)r.Status}: {r.Body}"));
-        }
-        finally
-        {
-            foreach (var replica in replicas)
-            {
-                await replica.TerminateAsync();
-                await replica.DisposeAsync();
-            }
-        }
-
-        await using var read = new PostgresLedgerStore(store);
-        await read.MigrateAsync();
-        var records = new List<LedgerRecord>();
-        await foreach (var record in read.ReadAsync(new LedgerQuery()))
-        {
-            if (record.KeyId == key.Info.Id && record.HttpStatus == 200)
-            {
-                records.Add(record);
-            }
-        }
-
-        await using var counters = new PostgresBudgetStore(store);
-        var usage = await counters.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Total, DateTimeOffset.UtcNow);
+        var records = await liar.ReadAnsweredAsync();
+        var usage = await liar.TotalUsageAsync();
         AssertBound("3 PostgreSQL replicas", leases, records, usage, Cap);
     }
 
@@ -151,17 +98,5 @@ public sealed class LyingUpstreamColdBurstTests
         Assert.True(usage.SpentUsd <= cap + WorstHold, $"key spent {usage.SpentUsd} over cap {cap} + W {WorstHold}");
         Assert.True(billed > cap + WorstHold, $"the burst must get past the bound for the test to mean anything: billed {billed}");
         Assert.True(overrun > 0m); // reported on the rows
-    }
-
-    private static async Task<(HttpStatusCode Status, string Body)> SendAsync(HttpClient http, Uri proxy, string key, string tag, int maxTokens)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(proxy, "v1/messages"))
-        {
-            Content = new StringContent($$"""{"model":"claude-haiku-4-5","max_tokens":{{maxTokens}},"messages":[{"role":"user","content":"{{tag}}"}]}""", Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Add("x-api-key", key);
-        request.Headers.Add("anthropic-version", "2023-06-01");
-        using var response = await http.SendAsync(request);
-        return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 }
