@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using FakeAnthropic;
 using Microsoft.Data.Sqlite;
 using ModelMix.Budgets;
 using ModelMix.IntegrationTests.Proxy;
@@ -33,27 +32,13 @@ public sealed class LyingUpstreamBudgetTests
         // cost 5 × $0.00251 = $0.01255 more (total $0.01506); one distrusted hold (≈ $0.00251) no longer fits.
         const decimal Cap = 0.004m;
         var clock = new AnchoredClock();
-        await using var harness = await ProxyHarness.StartAsync(
-            settings =>
-            {
-                if (leases)
-                {
-                    settings["ModelMix:Budgets:LeaseSizeUsd"] = "0.001";
-                }
-            },
-            clock);
-        CreatedApiKey key;
-        await using (var keys = new SqliteKeyStore(harness.DbPath))
-        {
-            key = await keys.CreateAsync("liar", [BudgetCap.Parse("0.004/day")]);
-        }
-
-        harness.Fake.SetDefault(FakeReply.Default.WithUsage(input: 10, output: 500).WithDelay(TimeSpan.FromMilliseconds(20)));
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 512 }) { Timeout = TimeSpan.FromMinutes(3) };
+        var (harness, key) = await LyingUpstream.StartSqliteAsync(clock, leases, input: 10, output: 500);
+        await using var _ = harness;
+        using var http = LyingUpstream.NewClient();
         Assert.Equal(HttpStatusCode.OK, (await LyingUpstream.SendAsync(http, harness.ProxyUrl, key.Key, "first", 50)).Status);
         await WaitForRowsAsync(async () => (await harness.ReadLedgerAsync()).Count(r => r.KeyId == key.Info.Id), 1, harness.Ledger);
 
-        LyingUpstream.AssertOkOrTooMany(await Task.WhenAll(Enumerable.Range(0, 500).Select(i => LyingUpstream.SendAsync(http, harness.ProxyUrl, key.Key, $"lie {i}", 50))));
+        await LyingUpstream.BurstAsync(http, [harness.ProxyUrl], key.Key, 500);
         await harness.StopProxyAsync();
 
         var records = (await harness.ReadLedgerAsync()).Where(r => r.KeyId == key.Info.Id && r.HttpStatus == 200).ToList();

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Headers;
-using FakeAnthropic;
 using Microsoft.Data.Sqlite;
 using ModelMix.Budgets;
 using ModelMix.IntegrationTests.Proxy;
@@ -36,26 +35,16 @@ public sealed class LyingUpstreamColdBurstTests
     {
         const decimal Cap = 0.004m;
         var clock = new AnchoredClock();
-        await using var harness = await ProxyHarness.StartAsync(
-            settings =>
-            {
-                if (leases)
-                {
-                    settings["ModelMix:Budgets:LeaseSizeUsd"] = "0.001";
-                }
-            },
-            clock);
-        CreatedApiKey key;
+        var (harness, key) = await LyingUpstream.StartSqliteAsync(clock, leases, input: 5000, output: 500);
+        await using var _ = harness;
         string admin;
         await using (var keys = new SqliteKeyStore(harness.DbPath))
         {
-            key = await keys.CreateAsync("liar", [BudgetCap.Parse("0.004/day")]);
             admin = (await keys.CreateAsync("ops", isAdmin: true)).Key;
         }
 
-        harness.Fake.SetDefault(FakeReply.Default.WithUsage(input: 5000, output: 500).WithDelay(TimeSpan.FromMilliseconds(20)));
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 512 }) { Timeout = TimeSpan.FromMinutes(3) };
-        LyingUpstream.AssertOkOrTooMany(await Task.WhenAll(Enumerable.Range(0, 500).Select(i => LyingUpstream.SendAsync(http, harness.ProxyUrl, key.Key, $"lie {i}", 50))));
+        using var http = LyingUpstream.NewClient();
+        await LyingUpstream.BurstAsync(http, [harness.ProxyUrl], key.Key, 500);
         await harness.Ledger.FlushAsync();
         using var scrape = new HttpRequestMessage(HttpMethod.Get, new Uri(harness.ProxyUrl, "metrics"));
         scrape.Headers.Authorization = new AuthenticationHeaderValue("Bearer", admin);

@@ -3,6 +3,7 @@ using System.Text;
 using FakeAnthropic;
 using ModelMix.Budgets;
 using ModelMix.IntegrationTests.Cli;
+using ModelMix.IntegrationTests.Proxy;
 using ModelMix.Keys;
 using ModelMix.Ledger;
 using ModelMix.Postgres;
@@ -15,7 +16,8 @@ namespace ModelMix.IntegrationTests.Support;
 /// upstream whose every answer reports the given usage after 20 ms, a fresh PostgreSQL database with one key under a cap,
 /// and three <c>modelmix serve</c> replicas over it (no retries, warnings only; budget leases of $0.002 when asked);
 /// then the requests (<c>max_tokens</c> 50 on Haiku 4.5), the 500-way burst across the replicas, and what the key was
-/// charged and the ledger answered once they are stopped.
+/// charged and the ledger answered once they are stopped. <see cref="StartSqliteAsync"/> is the same set-up on one
+/// in-process proxy over a SQLite ledger.
 /// </summary>
 internal sealed class LyingUpstream : IAsyncDisposable
 {
@@ -35,8 +37,8 @@ internal sealed class LyingUpstream : IAsyncDisposable
     /// <summary>The capped key.</summary>
     public CreatedApiKey Key { get; }
 
-    /// <summary>A client for the burst: 512 connections per replica, a three-minute timeout.</summary>
-    public HttpClient Http { get; } = new(new SocketsHttpHandler { MaxConnectionsPerServer = 512 }) { Timeout = TimeSpan.FromMinutes(3) };
+    /// <summary>A client for the burst (<see cref="NewClient"/>).</summary>
+    public HttpClient Http { get; } = NewClient();
 
     /// <summary>The replicas' addresses.</summary>
     public IReadOnlyList<Uri> Replicas => [.. _replicas.Select(r => r.Url)];
@@ -94,11 +96,50 @@ internal sealed class LyingUpstream : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends <paramref name="count"/> requests at once, round robin over the replicas; each must be answered 200 or 429.</summary>
-    public async Task BurstAsync(int count)
+    /// <summary>
+    /// One in-process proxy over a SQLite ledger on <paramref name="clock"/> (budget leases of $0.001 when asked), a key
+    /// capped at $0.004 a day, the fake upstream answering with <paramref name="input"/> and <paramref name="output"/>
+    /// tokens after 20 ms.
+    /// </summary>
+    public static async Task<(ProxyHarness Harness, CreatedApiKey Key)> StartSqliteAsync(TimeProvider clock, bool leases, int input, int output)
     {
-        var replicas = Replicas;
-        var statuses = await Task.WhenAll(Enumerable.Range(0, count).Select(i => SendAsync(Http, replicas[i % replicas.Count], Key.Key, $"lie {i}", 50)));
+        var harness = await ProxyHarness.StartAsync(
+            settings =>
+            {
+                if (leases)
+                {
+                    settings["ModelMix:Budgets:LeaseSizeUsd"] = "0.001";
+                }
+            },
+            clock);
+        try
+        {
+            CreatedApiKey key;
+            await using (var keys = new SqliteKeyStore(harness.DbPath))
+            {
+                key = await keys.CreateAsync("liar", [BudgetCap.Parse("0.004/day")]);
+            }
+
+            harness.Fake.SetDefault(FakeReply.Default.WithUsage(input: input, output: output).WithDelay(TimeSpan.FromMilliseconds(20)));
+            return (harness, key);
+        }
+        catch
+        {
+            await harness.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>A client for a burst: 512 connections per proxy, a three-minute timeout.</summary>
+    public static HttpClient NewClient() => new(new SocketsHttpHandler { MaxConnectionsPerServer = 512 }) { Timeout = TimeSpan.FromMinutes(3) };
+
+    /// <summary>Sends <paramref name="count"/> requests at once, round robin over the replicas; each must be answered 200 or 429.</summary>
+    public Task BurstAsync(int count) => BurstAsync(Http, Replicas, Key.Key, count);
+
+    /// <summary>Sends <paramref name="count"/> requests (<c>lie 0</c>, <c>lie 1</c>, …) at once, round robin over <paramref name="proxies"/>; each must be answered 200 or 429.</summary>
+    public static async Task BurstAsync(HttpClient http, IReadOnlyList<Uri> proxies, string key, int count)
+    {
+        var statuses = await Task.WhenAll(Enumerable.Range(0, count).Select(i => SendAsync(http, proxies[i % proxies.Count], key, $"lie {i}", 50)));
         AssertOkOrTooMany(statuses);
     }
 
