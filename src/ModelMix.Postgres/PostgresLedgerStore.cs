@@ -320,9 +320,7 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
         EnsureReadable();
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        var source = FromClause(command, query, "input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, " +
-            "cache_read_tokens, cost_input, cost_output, cost_cache_write_5m, cost_cache_write_1h, cost_cache_read, " +
-            "web_search_requests, web_fetch_requests, cost_server_tools");
+        var source = FromClause(command, query, LedgerTotalsRow.Columns);
 
         // SUM over numeric is exact in PostgreSQL; SUM over bigint is numeric too, cast back (overflow fails loudly).
         command.CommandText =
@@ -344,19 +342,7 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
             return LedgerTotals.Empty;
         }
 
-        return new LedgerTotals
-        {
-            Count = reader.GetInt64(0),
-            UnpricedCount = reader.GetInt64(1),
-            InputTokens = reader.GetInt64(2),
-            OutputTokens = reader.GetInt64(3),
-            CacheWrite5mTokens = reader.GetInt64(4),
-            CacheWrite1hTokens = reader.GetInt64(5),
-            CacheReadTokens = reader.GetInt64(6),
-            WebSearchRequests = reader.GetInt64(12),
-            WebFetchRequests = reader.GetInt64(13),
-            Cost = new CostBreakdown(reader.GetDecimal(7), reader.GetDecimal(8), reader.GetDecimal(9), reader.GetDecimal(10), reader.GetDecimal(11), reader.GetDecimal(14)),
-        };
+        return LedgerTotalsRow.Read(reader, s_money); // sums are numeric
     }
 
     /// <inheritdoc />
@@ -479,30 +465,12 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
     private static readonly Func<NpgsqlDataReader, int, decimal> s_money = static (r, i) => r.GetDecimal(i);
     private static readonly Func<NpgsqlDataReader, int, bool> s_flag = static (r, i) => r.GetBoolean(i);
 
-    private static string FromClause(NpgsqlCommand command, LedgerQuery query, string columns)
-    {
-        var where = BuildWhere(command, query);
-        return query.Limit is null
-            ? "ledger_records" + where
-            : $"(SELECT {columns} FROM ledger_records{where} ORDER BY timestamp, seq{BuildLimit(command, query)}) AS selected";
-    }
+    private static string FromClause(NpgsqlCommand command, LedgerQuery query, string columns) =>
+        LedgerQuerySource.From(query, columns, '@', Parameters(command), alias: " AS selected");
 
-    private static string BuildLimit(NpgsqlCommand command, LedgerQuery query)
-    {
-        if (query.Limit is not { } limit)
-        {
-            return string.Empty;
-        }
+    private static string BuildLimit(NpgsqlCommand command, LedgerQuery query) => LedgerQuerySource.Limit(query, '@', Parameters(command));
 
-        if (limit < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(query), limit, $"{nameof(LedgerQuery)}.{nameof(LedgerQuery.Limit)} must be positive when set.");
-        }
+    private static string BuildWhere(NpgsqlCommand command, LedgerQuery query) => LedgerQueryFilter.Where(query, '@', Parameters(command));
 
-        command.Parameters.AddWithValue("limit", (long)limit);
-        return " LIMIT @limit";
-    }
-
-    private static string BuildWhere(NpgsqlCommand command, LedgerQuery query) =>
-        LedgerQueryFilter.Where(query, '@', (name, value) => command.Parameters.AddWithValue(name, value));
+    private static Action<string, object> Parameters(NpgsqlCommand command) => (name, value) => command.Parameters.AddWithValue(name, value);
 }

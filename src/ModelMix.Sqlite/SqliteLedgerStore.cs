@@ -217,9 +217,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
             isDeterministic: true);
 
         await using var command = connection.CreateCommand();
-        var source = FromClause(command, query, "input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, " +
-            "cache_read_tokens, cost_input, cost_output, cost_cache_write_5m, cost_cache_write_1h, cost_cache_read, " +
-            "web_search_requests, web_fetch_requests, cost_server_tools");
+        var source = FromClause(command, query, LedgerTotalsRow.Columns);
         command.CommandText =
             $"""
             SELECT COUNT(*), COUNT(*) - COUNT(cost_input),
@@ -239,25 +237,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
             return LedgerTotals.Empty;
         }
 
-        return new LedgerTotals
-        {
-            Count = reader.GetInt64(0),
-            UnpricedCount = reader.GetInt64(1),
-            InputTokens = reader.GetInt64(2),
-            OutputTokens = reader.GetInt64(3),
-            CacheWrite5mTokens = reader.GetInt64(4),
-            CacheWrite1hTokens = reader.GetInt64(5),
-            CacheReadTokens = reader.GetInt64(6),
-            WebSearchRequests = reader.GetInt64(12),
-            WebFetchRequests = reader.GetInt64(13),
-            Cost = new CostBreakdown(
-                SqliteLedgerSchema.FromStoredDecimal(reader.GetString(7)),
-                SqliteLedgerSchema.FromStoredDecimal(reader.GetString(8)),
-                SqliteLedgerSchema.FromStoredDecimal(reader.GetString(9)),
-                SqliteLedgerSchema.FromStoredDecimal(reader.GetString(10)),
-                SqliteLedgerSchema.FromStoredDecimal(reader.GetString(11)),
-                SqliteLedgerSchema.FromStoredDecimal(reader.GetString(14))),
-        };
+        return LedgerTotalsRow.Read(reader, s_money); // sums are decimal text
     }
 
     /// <inheritdoc />
@@ -404,30 +384,12 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
     private static readonly Func<SqliteDataReader, int, bool> s_flag = static (r, i) => r.GetInt64(i) != 0;
 
     /// <summary>The rows a query selects, as a FROM source: the table itself, or a limited sub-select of it.</summary>
-    private static string FromClause(SqliteCommand command, LedgerQuery query, string columns)
-    {
-        var where = BuildWhere(command, query);
-        return query.Limit is null
-            ? "ledger_records" + where
-            : $"(SELECT {columns} FROM ledger_records{where} ORDER BY timestamp, seq{BuildLimit(command, query)})";
-    }
+    private static string FromClause(SqliteCommand command, LedgerQuery query, string columns) =>
+        LedgerQuerySource.From(query, columns, '$', Parameters(command));
 
-    private static string BuildLimit(SqliteCommand command, LedgerQuery query)
-    {
-        if (query.Limit is not { } limit)
-        {
-            return string.Empty;
-        }
+    private static string BuildLimit(SqliteCommand command, LedgerQuery query) => LedgerQuerySource.Limit(query, '$', Parameters(command));
 
-        if (limit < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(query), limit, $"{nameof(LedgerQuery)}.{nameof(LedgerQuery.Limit)} must be positive when set.");
-        }
+    private static string BuildWhere(SqliteCommand command, LedgerQuery query) => LedgerQueryFilter.Where(query, '$', Parameters(command));
 
-        command.Parameters.AddWithValue("$limit", limit);
-        return " LIMIT $limit";
-    }
-
-    private static string BuildWhere(SqliteCommand command, LedgerQuery query) =>
-        LedgerQueryFilter.Where(query, '$', (name, value) => command.Parameters.AddWithValue("$" + name, value));
+    private static Action<string, object> Parameters(SqliteCommand command) => (name, value) => command.Parameters.AddWithValue("$" + name, value);
 }
