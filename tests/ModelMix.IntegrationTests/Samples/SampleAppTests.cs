@@ -12,7 +12,7 @@ namespace ModelMix.IntegrationTests.Samples;
 /// each run, so no cached package stands in for it), run against FakeAnthropic: one call through the pipeline, a normal
 /// stop, and the ledger row is there.
 /// </summary>
-public sealed class SampleAppTests
+public sealed partial class SampleAppTests
 {
     [Fact]
     public async Task The_hosted_sample_built_from_the_package_records_its_call_and_stops_cleanly()
@@ -231,7 +231,10 @@ public sealed class SampleAppTests
     private static Task<string> RunAsync(string workingDirectory, string file, params string[] arguments) =>
         RunAsync(workingDirectory, file, arguments, new Dictionary<string, string>());
 
-    private static async Task<string> RunAsync(string workingDirectory, string file, string[] arguments, Dictionary<string, string> environment)
+    private static Task<string> RunAsync(string workingDirectory, string file, string[] arguments, Dictionary<string, string> environment) =>
+        RunAsync(workingDirectory, file, arguments, environment, TimeSpan.FromMinutes(8));
+
+    private static async Task<string> RunAsync(string workingDirectory, string file, string[] arguments, Dictionary<string, string> environment, TimeSpan limit)
     {
         var start = new ProcessStartInfo(file) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in arguments)
@@ -247,7 +250,7 @@ public sealed class SampleAppTests
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(8));
+        using var timeout = new CancellationTokenSource(limit);
         await process.WaitForExitAsync(timeout.Token);
         Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', arguments)} exited {process.ExitCode}:\n{await stdout}\n{await stderr}");
         return await stdout;
