@@ -10,7 +10,8 @@
 # Concurrency: MODELMIX_MUTATION_CONCURRENCY test runners at once (default 1: the 2-core machine is shared). The run is
 # niced (MODELMIX_MUTATION_NICE, default 10) so builds and tests beside it keep their share.
 # Narrowing one area (a rerun after new tests, or an area split to fit a slot): MODELMIX_MUTATION_MUTATE replaces its
-# mutate globs (comma-separated) and MODELMIX_MUTATION_FILTER its test-case filter; the report goes to out/<area>
+# mutate globs (comma-separated), MODELMIX_MUTATION_FILTER its test-case filter and MODELMIX_MUTATION_TESTS its test
+# projects (e.g. ModelMix.Tests alone: no Debug build of the integration tests); the report goes to out/<area>
 # as usual, so say in docs/testing.md what a recorded score was narrowed to. MODELMIX_MUTATION_COVERAGE overrides the
 # config's coverage analysis (`all`; `perTest` is faster where no code under test runs only in a static initializer).
 # The summary also gives the score per mutated file, so one run over two areas' files scores both.
@@ -60,6 +61,7 @@ for entry in "${AREAS[@]}"; do
   fi
   mutate="${MODELMIX_MUTATION_MUTATE:-$mutate}"
   filter="${MODELMIX_MUTATION_FILTER:-$filter}"
+  tests="${MODELMIX_MUTATION_TESTS:-$tests}"
 
   args=()
   IFS=',' read -ra globs <<<"$mutate"
@@ -76,9 +78,21 @@ for entry in "${AREAS[@]}"; do
   echo "== mutation testing: $area ($mutate; tests: $filter)"
   rm -rf "$OUT/$area"
   started=$SECONDS
-  (cd "$projectDir" && nice -n "${MODELMIX_MUTATION_NICE:-10}" dotnet dotnet-stryker --config-file "$CONFIG" "${args[@]}" \
+  config="$CONFIG"
+  if [[ -n "${MODELMIX_MUTATION_COVERAGE:-}" ]]; then
+    # The command line has no coverage-analysis option: a copy of the config with it replaced.
+    config="$OUT/stryker-config.$area.json"
+    mkdir -p "$OUT"
+    python3 - "$CONFIG" "$config" "$MODELMIX_MUTATION_COVERAGE" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+config["stryker-config"]["coverage-analysis"] = sys.argv[3]
+json.dump(config, open(sys.argv[2], "w"), indent=2)
+PY
+  fi
+  (cd "$projectDir" && nice -n "${MODELMIX_MUTATION_NICE:-10}" dotnet dotnet-stryker --config-file "$config" "${args[@]}" \
     --test-case-filter "$filter" --output "$OUT/$area" --concurrency "${MODELMIX_MUTATION_CONCURRENCY:-1}" \
-    ${MODELMIX_MUTATION_COVERAGE:+--coverage-analysis "$MODELMIX_MUTATION_COVERAGE"} --skip-version-check) | tee "$OUT.$area.log" || true
+    --skip-version-check) | tee "$OUT.$area.log" || true
   report="$OUT/$area/reports/mutation-report.json"
   if [[ -f "$report" ]]; then
     score=$(python3 - "$report" <<'PY'

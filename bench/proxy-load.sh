@@ -6,10 +6,11 @@
 #
 # Everything runs on 127.0.0.1, is bounded in time, and stops by itself; temp files are removed at the end.
 #
-#   bench/proxy-load.sh                 # 12 s per measurement (after a 2 s warm-up; each proxy first gets 20 s of load)
-#   bench/proxy-load.sh --duration 20   # longer runs
+#   bench/proxy-load.sh                 # --duration 12: rounds of 6 s for direct and ModelMix, one 12 s run for Portkey
+#                                       # (a 2 s warm-up before each; each proxy first gets 20 s of load)
+#   bench/proxy-load.sh --duration 20   # longer runs (rounds of 10 s)
 #   bench/proxy-load.sh --rounds 6      # 6 alternating rounds of direct and ModelMix at each connection count (default 4)
-#   bench/proxy-load.sh --quick         # 3 s runs, for a smoke check
+#   bench/proxy-load.sh --quick         # a smoke check: --duration 3 (rounds of 1 s), 2 rounds, short warm-ups
 #   bench/proxy-load.sh --out FILE      # also write the summary (markdown) to FILE
 #   bench/proxy-load.sh --modelmix-only # skip direct and Portkey (and the goal table): ModelMix's own figures only
 #
@@ -44,7 +45,7 @@ while [[ $# -gt 0 ]]; do
     --modelmix-only) ONLY_MMX=1; shift ;;
     --out) OUT="$2"; shift 2 ;;
     --out=*) OUT="${1#*=}"; shift ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
   esac
 done

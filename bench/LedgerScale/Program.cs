@@ -15,6 +15,41 @@ using Npgsql;
 // PostgreSQL store (partitioned by month). --reuse: keep the rows already written (measure only).
 var positional = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).ToArray();
 var reuse = args.Contains("--reuse");
+// --dashboard-runs=N (default 20), --audit-runs=N (default 5; 0 skips the 30-day audit), --no-prune (skip export/prune).
+int Option(string name, int fallback) => args.FirstOrDefault(a => a.StartsWith(name + "=", StringComparison.Ordinal)) is { } o ? int.Parse(o[(name.Length + 1)..], CultureInfo.InvariantCulture) : fallback;
+var dashboardRuns = Option("--dashboard-runs", 20);
+// --pg-pid=PID: the postmaster's pid, so the CPU time of its backends counts with this process's (Linux /proc).
+var serverPid = Option("--pg-pid", 0);
+
+// CPU time used so far (ms): this process, and the children of the postmaster when --pg-pid is given. On a loaded host
+// the wall time of a view is an upper bound; its CPU time is what an idle host would need (both recorded).
+(double Client, double Server) Cpu()
+{
+    var client = Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
+    double server = 0;
+    if (serverPid > 0)
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (int.Parse(fields[1], CultureInfo.InvariantCulture) == serverPid)
+                {
+                    server += (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * 10.0; // clock ticks (100 Hz)
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+            {
+                // a process that ended meanwhile
+            }
+        }
+    }
+
+    return (client, server);
+}
+var auditRuns = Option("--audit-runs", 5);
 var rows = positional.Length > 0 ? int.Parse(positional[0], CultureInfo.InvariantCulture) : 1_000_000;
 var path = positional.Length > 1 ? positional[1] : Path.Combine(Path.GetTempPath(), $"modelmix-scale-{rows}.db");
 var postgres = path.StartsWith("Host=", StringComparison.OrdinalIgnoreCase);
@@ -146,9 +181,52 @@ await using (var store = await OpenAsync())
 {
     var prices = PriceBook.Default;
     var now = end.AddMinutes(-7);
-    var dashboard = new AuditOptions { From = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero).AddDays(-13), To = now.AddTicks(1), RecentCount = 25, SessionWindow = TimeSpan.FromDays(1) };
+    var dashboard = new AuditOptions { From = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero).AddDays(-13), To = now.AddTicks(1), RecentCount = 25, SessionWindow = TimeSpan.FromDays(1), TaskLatency = false }; // as DashboardEndpoint asks
     var audit30 = new AuditOptions { From = start, To = end };
-    var runs = new List<(string, AuditOptions)> { ("dashboard (14 days)", dashboard), ("audit 30 days", audit30) };
+    if (args.Contains("--probe") && store is ILedgerRollupStore probe)
+    {
+        // Where a dashboard view's time goes: the rollup rows read alone, then each raw-row query alone.
+        for (var run = 0; run < 3; run++)
+        {
+            var watch = Stopwatch.StartNew();
+            long n = 0;
+            await foreach (var row in probe.ReadRollupsAsync(dashboard.From, dashboard.To))
+            {
+                n++;
+            }
+
+            var read = watch.Elapsed.TotalMilliseconds;
+            watch.Restart();
+            var sessions = 0;
+            await foreach (var s in probe.ReadSessionSummariesAsync(dashboard.To!.Value.AddDays(-1), dashboard.To))
+            {
+                sessions++;
+            }
+
+            var sessionMs = watch.Elapsed.TotalMilliseconds;
+            watch.Restart();
+            await foreach (var t in probe.ReadFirstAttemptP95LatencyAsync(dashboard.To!.Value.AddDays(-1), dashboard.To))
+            {
+            }
+
+            var p95Ms = watch.Elapsed.TotalMilliseconds;
+            watch.Restart();
+            await probe.CountEscalatedRequestsAsync(dashboard.From, dashboard.To);
+            var escalationsMs = watch.Elapsed.TotalMilliseconds;
+            watch.Restart();
+            await foreach (var r in probe.ReadLatestAsync(dashboard.From, dashboard.To, 25))
+            {
+            }
+
+            Console.WriteLine($"probe: {n:N0} rollup rows read in {read:N0} ms; {sessions} sessions in {sessionMs:N0} ms; p95 latencies {p95Ms:N0} ms; escalated requests {escalationsMs:N0} ms; latest 25 {watch.Elapsed.TotalMilliseconds:N0} ms; load {File.ReadAllText("/proc/loadavg").Trim()}");
+        }
+    }
+
+    var runs = new List<(string, AuditOptions)>
+    {
+        ("dashboard (14 days)", dashboard), ("audit 30 days", audit30),
+        ("audit 30 days, sessions and latency of the last day", audit30 with { SessionWindow = TimeSpan.FromDays(1) }),
+    };
     if (rows <= 2_000_000)
     {
         runs.Add(("audit 30 days, raw rows", audit30 with { UseRollups = false })); // minutes at 10M: skipped
@@ -157,11 +235,25 @@ await using (var store = await OpenAsync())
     foreach (var (name, options) in runs)
     {
         var times = new List<double>();
-        for (var run = 0; run < (!options.UseRollups ? 1 : name.StartsWith("dashboard", StringComparison.Ordinal) ? 20 : 5); run++)
+        var cpu = new List<double>();
+        var count = !options.UseRollups ? 1 : name.StartsWith("dashboard", StringComparison.Ordinal) ? dashboardRuns : auditRuns;
+        if (count == 0)
         {
+            continue;
+        }
+
+        for (var run = 0; run < count; run++)
+        {
+            var cpuBefore = Cpu();
             var watch = Stopwatch.StartNew();
             var report = await AuditRunner.RunAsync(store, prices, options);
             times.Add(watch.Elapsed.TotalMilliseconds);
+            var cpuAfter = Cpu();
+            cpu.Add(cpuAfter.Client - cpuBefore.Client + cpuAfter.Server - cpuBefore.Server);
+            if (args.Contains("--each"))
+            {
+                Console.WriteLine($"  {name} run {run + 1}: {watch.Elapsed.TotalMilliseconds:N0} ms");
+            }
             if (run == 0)
             {
                 Console.Write($"{name}: {report.Calls:N0} calls, ${report.TotalUsd:N2}; ");
@@ -169,12 +261,18 @@ await using (var store = await OpenAsync())
         }
 
         times.Sort();
-        Console.WriteLine($"median {times[times.Count / 2]:N0} ms, p95 {times[Math.Min(times.Count - 1, (int)Math.Ceiling(times.Count * 0.95) - 1)]:N0} ms, max {times[^1]:N0} ms over {times.Count} run(s); load {File.ReadAllText("/proc/loadavg").Trim()}");
+        cpu.Sort();
+        Console.WriteLine($"median {times[times.Count / 2]:N0} ms, p95 {times[Math.Min(times.Count - 1, (int)Math.Ceiling(times.Count * 0.95) - 1)]:N0} ms, max {times[^1]:N0} ms over {times.Count} run(s); CPU (this process{(serverPid > 0 ? " + the PostgreSQL cluster" : string.Empty)}) median {cpu[cpu.Count / 2]:N0} ms, max {cpu[^1]:N0} ms; load {File.ReadAllText("/proc/loadavg").Trim()}");
     }
 }
 
 // Export then prune the first EXPORT_DAYS days (default 2: a fifteenth of the rows), as `modelmix ledger prune` does.
 var days = positional.Length > 2 ? int.Parse(positional[2], CultureInfo.InvariantCulture) : 2;
+if (args.Contains("--no-prune"))
+{
+    return;
+}
+
 var exportPath = postgres ? Path.Combine(Path.GetTempPath(), $"modelmix-scale-pg-{rows}.export.jsonl") : path + ".export.jsonl";
 File.Delete(exportPath);
 File.Delete(LedgerExporter.StatePath(exportPath));

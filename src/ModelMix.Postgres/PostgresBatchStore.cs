@@ -1,3 +1,4 @@
+using System.Data.Common;
 using ModelMix.Batching;
 using ModelMix.Ledger;
 using Npgsql;
@@ -90,8 +91,12 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
         """,
     ];
 
+    // Submissions list in creation order, ties by id; submitted items in queue order.
+    private static readonly BatchDialect Dialect = new(condition => $"count(*) FILTER (WHERE {condition})", " ORDER BY queued_at, job_id, position", "created_at, id");
+
     private readonly PostgresDatabase _database;
     private readonly PostgresMigrator _migrations;
+    private readonly BatchQueries _queries; // the reads and updates both batch stores share (Batching/BatchQueries.cs)
     private int _disposed;
 
     /// <summary>Creates a store over the PostgreSQL database of <paramref name="connectionString"/> (an Npgsql connection string).</summary>
@@ -99,6 +104,7 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
     {
         _database = new PostgresDatabase(connectionString);
         _migrations = new PostgresMigrator(_database, Component, Migrations);
+        _queries = new BatchQueries(OpenReaderAsync, (sql, parameters, cancellationToken) => ExecuteAsync(sql, cancellationToken, parameters), Dialect);
     }
 
     /// <inheritdoc />
@@ -173,37 +179,56 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
     }
 
     /// <inheritdoc />
-    public async Task<BatchJob?> GetJobAsync(string jobId, CancellationToken cancellationToken = default)
-    {
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(
-            $"""
-            SELECT j.key_id, j.created_at, j.budget_reservation, j.canceled_at,
-                   count(*) FILTER (WHERE i.status = 'queued'), count(*) FILTER (WHERE i.status = 'submitted'),
-                   count(*) FILTER (WHERE i.status = 'succeeded'), count(*) FILTER (WHERE i.status = 'errored'),
-                   count(*) FILTER (WHERE i.status = 'canceled'), count(*) FILTER (WHERE i.status = 'expired'),
-                   {BatchRows.JobFaultColumns}
-            FROM batch_jobs j LEFT JOIN batch_items i ON i.job_id = j.id WHERE j.id = @id GROUP BY j.id;
-            """,
-            connection);
-        command.Parameters.AddWithValue("id", jobId);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
-        {
-            return null;
-        }
-
-        return BatchRows.Job(reader, jobId);
-    }
+    public Task<BatchJob?> GetJobAsync(string jobId, CancellationToken cancellationToken = default) => _queries.GetJobAsync(jobId, cancellationToken);
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<BatchItem>> GetItemsAsync(string jobId, CancellationToken cancellationToken = default) =>
-        ReadItemsAsync("job_id = @v ORDER BY position", jobId, cancellationToken);
+    public Task<IReadOnlyList<BatchItem>> GetItemsAsync(string jobId, CancellationToken cancellationToken = default) => _queries.GetItemsAsync(jobId, cancellationToken);
 
     /// <inheritdoc />
     public Task<IReadOnlyList<BatchItem>> GetSubmittedItemsAsync(string submissionId, CancellationToken cancellationToken = default) =>
-        ReadItemsAsync("submission_id = @v AND status = 'submitted' ORDER BY queued_at, job_id, position", submissionId, cancellationToken);
+        _queries.GetSubmittedItemsAsync(submissionId, cancellationToken);
+
+    /// <inheritdoc />
+    public Task SetUpstreamIdAsync(string submissionId, string upstreamId, DateTimeOffset nextPollAt, TimeSpan pollDelay, CancellationToken cancellationToken = default) =>
+        _queries.SetUpstreamIdAsync(submissionId, upstreamId, nextPollAt, pollDelay, cancellationToken);
+
+    /// <inheritdoc />
+    public Task SetNextPollAsync(string submissionId, DateTimeOffset nextPollAt, TimeSpan pollDelay, CancellationToken cancellationToken = default) =>
+        _queries.SetNextPollAsync(submissionId, nextPollAt, pollDelay, cancellationToken);
+
+    /// <inheritdoc />
+    public Task AbandonSubmissionAsync(string submissionId, CancellationToken cancellationToken = default) => _queries.AbandonSubmissionAsync(submissionId, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<BatchSubmission>> GetOpenSubmissionsAsync(CancellationToken cancellationToken = default) => _queries.GetOpenSubmissionsAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlySet<string>> GetKnownUpstreamIdsAsync(CancellationToken cancellationToken = default) => _queries.GetKnownUpstreamIdsAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<string>> GetCanceledJobsWithQueuedItemsAsync(CancellationToken cancellationToken = default) =>
+        _queries.GetCanceledJobsWithQueuedItemsAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<string>> GetQuarantinedJobsWithQueuedItemsAsync(CancellationToken cancellationToken = default) =>
+        _queries.GetQuarantinedJobsWithQueuedItemsAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public Task MarkForCorrectionAsync(string submissionId, DateTimeOffset until, CancellationToken cancellationToken = default) =>
+        _queries.MarkForCorrectionAsync(submissionId, until, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<BatchSubmission>> GetCorrectionsAsync(CancellationToken cancellationToken = default) => _queries.GetCorrectionsAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<BatchItem>> GetCorrectableItemsAsync(string submissionId, CancellationToken cancellationToken = default) =>
+        _queries.GetCorrectableItemsAsync(submissionId, cancellationToken);
+
+    /// <inheritdoc />
+    public Task EndCorrectionAsync(string submissionId, CancellationToken cancellationToken = default) => _queries.EndCorrectionAsync(submissionId, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<bool> IsCorrectionPendingAsync(string jobId, CancellationToken cancellationToken = default) => _queries.IsCorrectionPendingAsync(jobId, cancellationToken);
 
     /// <inheritdoc />
     public async Task<(BatchSubmission Submission, IReadOnlyList<BatchItem> Items)?> BeginSubmissionAsync(string submissionId, int maxCount, long maxParamsBytes, DateTimeOffset at, CancellationToken cancellationToken = default)
@@ -261,66 +286,6 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
         var items = await GetSubmittedItemsAsync(submissionId, cancellationToken);
         var submission = new BatchSubmission { Id = submissionId, State = "submitting", CreatedAt = at, Count = items.Count, NextPollAt = at, PollDelay = TimeSpan.Zero };
         return (submission, items);
-    }
-
-    /// <inheritdoc />
-    public Task SetUpstreamIdAsync(string submissionId, string upstreamId, DateTimeOffset nextPollAt, TimeSpan pollDelay, CancellationToken cancellationToken = default) =>
-        ExecuteAsync(
-            "UPDATE batch_submissions SET upstream_id = @u, state = 'in_progress', next_poll_at = @n, poll_delay_ms = @d WHERE id = @id AND state NOT IN ('collected', 'failed');",
-            cancellationToken,
-            ("id", submissionId), ("u", upstreamId), ("n", SqliteLedgerSchema.ToStoredTimestamp(nextPollAt)), ("d", (long)pollDelay.TotalMilliseconds));
-
-    /// <inheritdoc />
-    public Task SetNextPollAsync(string submissionId, DateTimeOffset nextPollAt, TimeSpan pollDelay, CancellationToken cancellationToken = default) =>
-        ExecuteAsync(
-            "UPDATE batch_submissions SET next_poll_at = @n, poll_delay_ms = @d WHERE id = @id;",
-            cancellationToken,
-            ("id", submissionId), ("n", SqliteLedgerSchema.ToStoredTimestamp(nextPollAt)), ("d", (long)pollDelay.TotalMilliseconds));
-
-    /// <inheritdoc />
-    public Task AbandonSubmissionAsync(string submissionId, CancellationToken cancellationToken = default) =>
-        ExecuteAsync(
-            """
-            UPDATE batch_items SET status = 'queued', submission_id = NULL WHERE submission_id = @id AND status = 'submitted';
-            DELETE FROM batch_submissions WHERE id = @id;
-            """,
-            cancellationToken,
-            ("id", submissionId));
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<BatchSubmission>> GetOpenSubmissionsAsync(CancellationToken cancellationToken = default) =>
-        ReadSubmissionsAsync("state IN ('submitting', 'in_progress') ORDER BY created_at, id", cancellationToken);
-
-    /// <summary>The submissions matching <paramref name="whereAndOrder"/> (a condition and its <c>ORDER BY</c>).</summary>
-    private async Task<IReadOnlyList<BatchSubmission>> ReadSubmissionsAsync(string whereAndOrder, CancellationToken cancellationToken)
-    {
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand($"SELECT {BatchRows.SubmissionColumns} FROM batch_submissions WHERE {whereAndOrder};", connection);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var list = new List<BatchSubmission>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            list.Add(BatchRows.Submission(reader));
-        }
-
-        return list;
-    }
-
-    /// <inheritdoc />
-    public async Task<IReadOnlySet<string>> GetKnownUpstreamIdsAsync(CancellationToken cancellationToken = default)
-    {
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand("SELECT upstream_id FROM batch_submissions WHERE upstream_id IS NOT NULL;", connection);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var set = new HashSet<string>(StringComparer.Ordinal);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            set.Add(reader.GetString(0));
-        }
-
-        return set;
     }
 
     /// <inheritdoc />
@@ -382,10 +347,6 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
         var items = (await GetItemsAsync(jobId, cancellationToken)).Where(i => ids.Contains(i.Id)).ToList();
         return new BatchCancellation(items, upstream);
     }
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<string>> GetCanceledJobsWithQueuedItemsAsync(CancellationToken cancellationToken = default) =>
-        JobsWithQueuedItemsAsync("j.canceled_at IS NOT NULL", cancellationToken);
 
     /// <inheritdoc />
     public async Task CompleteSubmissionAsync(string submissionId, IReadOnlyList<BatchResultLine> results, CancellationToken cancellationToken = default)
@@ -572,28 +533,6 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
         return new BatchQuarantine(items, closed);
     }
 
-    /// <inheritdoc />
-    public Task<IReadOnlyList<string>> GetQuarantinedJobsWithQueuedItemsAsync(CancellationToken cancellationToken = default) =>
-        JobsWithQueuedItemsAsync("j.quarantined_at IS NOT NULL", cancellationToken);
-
-    /// <summary>The jobs that still have queued items and match <paramref name="jobCondition"/> (a fixed SQL fragment, never input).</summary>
-    private async Task<IReadOnlyList<string>> JobsWithQueuedItemsAsync(string jobCondition, CancellationToken cancellationToken)
-    {
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(
-            $"SELECT DISTINCT i.job_id FROM batch_items i JOIN batch_jobs j ON j.id = i.job_id WHERE i.status = 'queued' AND {jobCondition};",
-            connection);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var list = new List<string>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            list.Add(reader.GetString(0));
-        }
-
-        return list;
-    }
-
     /// <summary>
     /// Tries to become the one working batcher of this database: takes the advisory lock <see cref="LeaderLockKey"/>
     /// on a connection of its own, kept open while the lease is held. Null when another replica holds it. The server
@@ -648,58 +587,8 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
             ?? throw new InvalidOperationException("A batch job with this idempotency key conflicted but could not be read back.");
     }
 
-    /// <inheritdoc />
-    public Task MarkForCorrectionAsync(string submissionId, DateTimeOffset until, CancellationToken cancellationToken = default) =>
-        ExecuteAsync(
-            "UPDATE batch_submissions SET correct_until = coalesce(correct_until, @u) WHERE id = @id AND upstream_id IS NOT NULL;",
-            cancellationToken,
-            ("id", submissionId), ("u", SqliteLedgerSchema.ToStoredTimestamp(until)));
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<BatchSubmission>> GetCorrectionsAsync(CancellationToken cancellationToken = default) =>
-        ReadSubmissionsAsync("state = 'failed' AND correct_until IS NOT NULL ORDER BY created_at, id", cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<BatchItem>> GetCorrectableItemsAsync(string submissionId, CancellationToken cancellationToken = default) =>
-        ReadItemsAsync(
-            "submission_id = @v AND status = 'errored' AND EXISTS (SELECT 1 FROM batch_submissions s WHERE s.id = @v AND s.correct_until IS NOT NULL) ORDER BY job_id, position",
-            submissionId,
-            cancellationToken);
-
-    /// <inheritdoc />
-    public Task EndCorrectionAsync(string submissionId, CancellationToken cancellationToken = default) =>
-        ExecuteAsync("UPDATE batch_submissions SET correct_until = NULL WHERE id = @id;", cancellationToken, ("id", submissionId));
-
-    /// <inheritdoc />
-    public async Task<bool> IsCorrectionPendingAsync(string jobId, CancellationToken cancellationToken = default)
-    {
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(
-            "SELECT EXISTS (SELECT 1 FROM batch_items i JOIN batch_submissions s ON s.id = i.submission_id WHERE i.job_id = @job AND s.correct_until IS NOT NULL);",
-            connection);
-        command.Parameters.AddWithValue("job", jobId);
-        return await command.ExecuteScalarAsync(cancellationToken) is true;
-    }
-
     private static Task WriteNullableAsync(NpgsqlBinaryImporter importer, string? value, CancellationToken cancellationToken) =>
         value is null ? importer.WriteNullAsync(cancellationToken) : importer.WriteAsync(value, NpgsqlDbType.Text, cancellationToken);
-
-    private async Task<IReadOnlyList<BatchItem>> ReadItemsAsync(string where, string value, CancellationToken cancellationToken)
-    {
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand($"SELECT {BatchRows.ItemColumns} FROM batch_items WHERE {where};", connection);
-        command.Parameters.AddWithValue("v", value);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var list = new List<BatchItem>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            list.Add(BatchRows.Item(reader));
-        }
-
-        return list;
-    }
 
     private async Task ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object Value)[] parameters)
     {
@@ -717,6 +606,12 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
         }
 
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    private async Task<DbConnection> OpenReaderAsync(CancellationToken cancellationToken)
+    {
+        await EnsureMigratedAsync(cancellationToken);
+        return await _database.OpenAsync(cancellationToken);
     }
 
     private async Task EnsureMigratedAsync(CancellationToken cancellationToken)

@@ -59,6 +59,9 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
         """
         ALTER TABLE budget_reservations ADD COLUMN lease_spent_nanos bigint NOT NULL DEFAULT 0, ADD COLUMN instance_id text;
         """,
+
+        // 3: the cap each hold was taken under, as SqliteBudgetStore's step 3 (BudgetOverrunRule); NULL: charged in full.
+        "ALTER TABLE budget_reservation_items ADD COLUMN cap_nanos bigint;",
     ];
 
     private readonly PostgresDatabase _database;
@@ -314,8 +317,8 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
             RETURNING 1
         ),
         items AS (
-            INSERT INTO budget_reservation_items (reservation_id, scope, period, period_start)
-            SELECT $6::text, w.scope, w.period, w.period_start FROM wanted w CROSS JOIN verdict v WHERE v.ok
+            INSERT INTO budget_reservation_items (reservation_id, scope, period, period_start, cap_nanos)
+            SELECT $6::text, w.scope, w.period, w.period_start, w.cap FROM wanted w CROSS JOIN verdict v WHERE v.ok
             RETURNING 1
         )
         SELECT w.ord, l.spent_nanos, l.reserved_nanos, v.ok
@@ -396,17 +399,18 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
     /// key's counter row for one round trip and its commit, not for three round trips per hold (issue 29: with the
     /// row held that long, reservations on every replica queued behind it until their requests gave up).
     /// </summary>
-    internal static async Task SettleFromLedgerAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<ReservationSettlement> settlements, CancellationToken cancellationToken)
+    /// <returns>The overruns booked to no key (<see cref="BudgetOverrunRule"/>), to report once committed; null when none.</returns>
+    internal static async Task<List<BudgetOverrunBooked>?> SettleFromLedgerAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<ReservationSettlement> settlements, CancellationToken cancellationToken)
     {
         if (settlements.Count == 0)
         {
-            return;
+            return null;
         }
 
         var held = await LockReservationsAsync(connection, transaction, settlements.Select(item => item.ReservationId), cancellationToken);
         if (held.Count == 0)
         {
-            return;
+            return null;
         }
 
         var settled = new List<(string ReservationId, string RequestId, HeldReservation Reservation)>(held.Count);
@@ -433,10 +437,28 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
             charges[i] = reservation.Reclaimed is { } charged ? Math.Max(0, actual - charged) : actual;
         }
 
+        // Locks the counters (global order) and bounds each charge to cap + its hold (BudgetOverrunRule), in batch order
+        // against the counters as the earlier settlements of the batch leave them; the rest is charged to no key.
+        var overruns = await BoundChargesAsync(connection, transaction, ids, releases, charges, settled.ConvertAll(item => item.Reservation.Amount), cancellationToken); // PostgresBudgetStore.Overruns.cs
+        var overrunRequests = new List<string>();
+        var overrunNanos = new List<long>();
+        for (var i = 0; i < settled.Count; i++)
+        {
+            if (overruns[i] > 0)
+            {
+                overrunRequests.Add(settled[i].RequestId);
+                overrunNanos.Add(overruns[i]);
+            }
+        }
+
         var batch = new NpgsqlBatch(connection, transaction);
         await using (batch)
         {
-            batch.BatchCommands.Add(BatchCommand(LockCountersSql, (object)ids));
+            if (overrunRequests.Count > 0)
+            {
+                batch.BatchCommands.Add(BatchCommand(BookOverrunsSql, overrunRequests.ToArray(), overrunNanos.ToArray()));
+            }
+
             batch.BatchCommands.Add(BatchCommand(
                 """
                 UPDATE budget_counters c
@@ -451,7 +473,24 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
                 (object)ids, releases, charges));
             batch.BatchCommands.Add(BatchCommand("DELETE FROM budget_reservation_items WHERE reservation_id = ANY($1);", (object)ids));
             batch.BatchCommands.Add(BatchCommand("DELETE FROM budget_reservations WHERE id = ANY($1);", (object)ids));
-            await batch.ExecuteNonQueryAsync(cancellationToken);
+            if (overrunRequests.Count == 0)
+            {
+                await batch.ExecuteNonQueryAsync(cancellationToken);
+                return null;
+            }
+
+            var booked = new List<BudgetOverrunBooked>(overrunRequests.Count);
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                booked.Add(new BudgetOverrunBooked(reader.GetString(0), BudgetMoney.ToUsd(reader.GetInt64(1))));
+            }
+
+            while (await reader.NextResultAsync(cancellationToken))
+            {
+            }
+
+            return booked;
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using ModelMix.Budgets;
 using ModelMix.Keys;
 using ModelMix.Ledger;
@@ -64,6 +65,7 @@ public sealed class PostgresKeyStore : IKeyStore, IKeyCredentialStore
 
     private readonly PostgresDatabase _database;
     private readonly TimeProvider _time;
+    private readonly ApiKeyReads _reads; // the reads both key stores share (ApiKeyReads.cs)
     private readonly PostgresMigrator _migrations;
     private int _disposed;
 
@@ -75,6 +77,7 @@ public sealed class PostgresKeyStore : IKeyStore, IKeyCredentialStore
         _database = new PostgresDatabase(connectionString);
         _migrations = new PostgresMigrator(_database, Component, Migrations);
         _time = time ?? TimeProvider.System;
+        _reads = new ApiKeyReads(OpenReaderAsync);
     }
 
     /// <inheritdoc />
@@ -90,22 +93,19 @@ public sealed class PostgresKeyStore : IKeyStore, IKeyCredentialStore
     /// <inheritdoc />
     public async Task<CreatedApiKey> CreateAsync(string name, IReadOnlyList<BudgetCap>? budgets = null, bool isAdmin = false, CancellationToken cancellationToken = default)
     {
-        budgets = ApiKeyRules.Validate(name, budgets);
+        var draft = ApiKeyDraft.Create(name, budgets, isAdmin);
         await EnsureMigratedAsync(cancellationToken);
-        var (id, secret, key) = ApiKeySecret.Generate();
-        var salt = ApiKeyHasher.NewSalt();
-        var hash = ApiKeyHasher.Hash(salt, secret);
         var now = _time.GetUtcNow();
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using (var insert = new NpgsqlCommand(
             "INSERT INTO api_keys (id, name, salt, hash, is_admin, created_at) VALUES (@id, @name, @salt, @hash, @admin, @created);", connection, transaction))
         {
-            insert.Parameters.AddWithValue("id", id);
+            insert.Parameters.AddWithValue("id", draft.Id);
             insert.Parameters.AddWithValue("name", name);
-            insert.Parameters.AddWithValue("salt", salt);
-            insert.Parameters.AddWithValue("hash", hash);
-            insert.Parameters.AddWithValue("admin", isAdmin);
+            insert.Parameters.AddWithValue("salt", draft.Salt);
+            insert.Parameters.AddWithValue("hash", draft.Hash);
+            insert.Parameters.AddWithValue("admin", draft.IsAdmin);
             insert.Parameters.AddWithValue("created", SqliteLedgerSchema.ToStoredTimestamp(now));
             try
             {
@@ -117,63 +117,30 @@ public sealed class PostgresKeyStore : IKeyStore, IKeyCredentialStore
             }
         }
 
-        foreach (var cap in budgets)
+        foreach (var cap in draft.Budgets)
         {
             await using var insertCap = new NpgsqlCommand("INSERT INTO api_key_budgets (key_id, period, cap_nanos) VALUES (@id, @period, @cap);", connection, transaction);
-            insertCap.Parameters.AddWithValue("id", id);
+            insertCap.Parameters.AddWithValue("id", draft.Id);
             insertCap.Parameters.AddWithValue("period", BudgetPeriods.ToCode(cap.Window));
             insertCap.Parameters.AddWithValue("cap", BudgetMoney.CapToNanos(cap.AmountUsd));
             await insertCap.ExecuteNonQueryAsync(cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken);
-        return new CreatedApiKey(new ApiKeyInfo { Id = id, Name = name, CreatedAt = now, IsAdmin = isAdmin, Budgets = budgets }, key);
+        return draft.Created(now);
     }
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<ApiKeyInfo>> ListAsync(bool includeRevoked = true, CancellationToken cancellationToken = default)
-    {
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        var keys = new List<ApiKeyInfo>();
-        await using (var command = new NpgsqlCommand(
-            "SELECT id, name, is_admin, created_at, revoked_at FROM api_keys" + (includeRevoked ? string.Empty : " WHERE revoked_at IS NULL") + " ORDER BY created_at, id;",
-            connection))
-        {
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                keys.Add(ReadInfo(reader));
-            }
-        }
-
-        for (var i = 0; i < keys.Count; i++)
-        {
-            keys[i] = keys[i] with { Budgets = await ReadBudgetsAsync(connection, keys[i].Id, cancellationToken) };
-        }
-
-        return keys;
-    }
+    public Task<IReadOnlyList<ApiKeyInfo>> ListAsync(bool includeRevoked = true, CancellationToken cancellationToken = default) =>
+        _reads.ListAsync(includeRevoked, cancellationToken);
 
     /// <inheritdoc />
-    public async Task<ApiKeyInfo?> FindAsync(string nameOrId, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(nameOrId);
-        var keys = await ListAsync(includeRevoked: true, cancellationToken);
-        return keys.FirstOrDefault(key => key.Id == nameOrId)
-            ?? keys.FirstOrDefault(key => key.Name == nameOrId && key.RevokedAt is null);
-    }
+    public Task<ApiKeyInfo?> FindAsync(string nameOrId, CancellationToken cancellationToken = default) => _reads.FindAsync(nameOrId, cancellationToken);
 
     /// <inheritdoc />
     public async Task<ApiKeyInfo> RevokeAsync(string nameOrId, CancellationToken cancellationToken = default)
     {
-        var key = await FindAsync(nameOrId, cancellationToken)
-            ?? throw new ApiKeyException($"No key has the id or name '{nameOrId}' (see modelmix keys list).");
-        if (key.RevokedAt is not null)
-        {
-            throw new ApiKeyException($"Key '{key.Name}' ({key.Id}) was already revoked at {key.RevokedAt:O}.");
-        }
-
+        var key = await _reads.FindRevocableAsync(nameOrId, cancellationToken);
         var now = _time.GetUtcNow();
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var update = new NpgsqlCommand("UPDATE api_keys SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL;", connection);
@@ -184,80 +151,17 @@ public sealed class PostgresKeyStore : IKeyStore, IKeyCredentialStore
     }
 
     /// <inheritdoc />
-    public async Task<bool> HasActiveKeysAsync(CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            await EnsureMigratedAsync(cancellationToken);
-            await using var connection = await _database.OpenAsync(cancellationToken);
-            await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL);", connection);
-            return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
-        }
-        catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
-        {
-            throw StoreFaults.Unavailable("keys.has_active", exception);
-        }
-    }
+    public Task<bool> HasActiveKeysAsync(CancellationToken cancellationToken = default) => _reads.HasActiveKeysAsync(cancellationToken);
 
     /// <inheritdoc />
-    public async Task<ApiKeyInfo?> AuthenticateAsync(string? presented, CancellationToken cancellationToken = default)
-    {
-        if (presented is null || !ApiKeySecret.TryParse(presented, out var id, out var secret))
-        {
-            return null;
-        }
-
-        return ApiKeyVerification.Check(await FindStoredAsync(id, cancellationToken), secret);
-    }
+    public Task<ApiKeyInfo?> AuthenticateAsync(string? presented, CancellationToken cancellationToken = default) =>
+        _reads.AuthenticateAsync(presented, cancellationToken);
 
     /// <inheritdoc />
-    async Task<long> IKeyCredentialStore.GetChangeVersionAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await EnsureMigratedAsync(cancellationToken);
-            await using var connection = await _database.OpenAsync(cancellationToken);
-            await using var command = new NpgsqlCommand("SELECT version FROM api_key_version WHERE id = 1;", connection);
-            return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
-        }
-        catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
-        {
-            throw StoreFaults.Unavailable("keys.authenticate", exception);
-        }
-    }
+    Task<long> IKeyCredentialStore.GetChangeVersionAsync(CancellationToken cancellationToken) => _reads.ChangeVersionAsync(cancellationToken);
 
     /// <inheritdoc />
-    Task<StoredApiKey?> IKeyCredentialStore.FindStoredAsync(string id, CancellationToken cancellationToken) => FindStoredAsync(id, cancellationToken);
-
-    private async Task<StoredApiKey?> FindStoredAsync(string id, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await EnsureMigratedAsync(cancellationToken);
-            await using var connection = await _database.OpenAsync(cancellationToken);
-            ApiKeyInfo info;
-            byte[] salt, hash;
-            await using (var command = new NpgsqlCommand("SELECT id, name, is_admin, created_at, revoked_at, salt, hash FROM api_keys WHERE id = @id;", connection))
-            {
-                command.Parameters.AddWithValue("id", id);
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                if (!await reader.ReadAsync(cancellationToken))
-                {
-                    return null;
-                }
-
-                info = ReadInfo(reader);
-                salt = (byte[])reader.GetValue(5);
-                hash = (byte[])reader.GetValue(6);
-            }
-
-            return new StoredApiKey(info with { Budgets = await ReadBudgetsAsync(connection, info.Id, cancellationToken) }, salt, hash);
-        }
-        catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
-        {
-            throw StoreFaults.Unavailable("keys.authenticate", exception);
-        }
-    }
+    Task<StoredApiKey?> IKeyCredentialStore.FindStoredAsync(string id, CancellationToken cancellationToken) => _reads.FindStoredAsync(id, cancellationToken);
 
     /// <summary>Closes the pooled connections.</summary>
     public async ValueTask DisposeAsync()
@@ -268,33 +172,14 @@ public sealed class PostgresKeyStore : IKeyStore, IKeyCredentialStore
         }
     }
 
-    private static ApiKeyInfo ReadInfo(NpgsqlDataReader reader) => new()
-    {
-        Id = reader.GetString(0),
-        Name = reader.GetString(1),
-        IsAdmin = reader.GetBoolean(2),
-        CreatedAt = SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(3)),
-        RevokedAt = reader.IsDBNull(4) ? null : SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(4)),
-    };
-
-    private static async Task<IReadOnlyList<BudgetCap>> ReadBudgetsAsync(NpgsqlConnection connection, string id, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("SELECT period, cap_nanos FROM api_key_budgets WHERE key_id = @id;", connection);
-        command.Parameters.AddWithValue("id", id);
-        var caps = new List<BudgetCap>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            if (BudgetPeriods.TryParse(reader.GetString(0), out var window))
-            {
-                caps.Add(new BudgetCap(window, BudgetMoney.ToUsd(reader.GetInt64(1))));
-            }
-        }
-
-        return ApiKeyRules.InWindowOrder(caps);
-    }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    private async Task<DbConnection> OpenReaderAsync(CancellationToken cancellationToken)
+    {
+        await EnsureMigratedAsync(cancellationToken);
+        return await _database.OpenAsync(cancellationToken);
+    }
 
     private async Task EnsureMigratedAsync(CancellationToken cancellationToken)
     {

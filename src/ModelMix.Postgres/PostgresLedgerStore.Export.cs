@@ -1,4 +1,4 @@
-using System.Runtime.CompilerServices;
+using System.Data.Common;
 using ModelMix.Ledger;
 using Npgsql;
 using NpgsqlTypes;
@@ -8,30 +8,14 @@ namespace ModelMix.Postgres;
 public sealed partial class PostgresLedgerStore : ILedgerExportStore
 {
     /// <inheritdoc />
-    public async IAsyncEnumerable<LedgerRecord> ReadPageAsync(
-        LedgerQuery query, LedgerCursor? after, int limit, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(query);
-        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
-        EnsureReadable();
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        var where = BuildWhere(command, query with { Limit = null });
-        if (after is { } cursor)
-        {
-            // Ids compare byte by byte (COLLATE "C"), as in SQLite, whatever the database's collation.
-            where += (where.Length == 0 ? " WHERE " : " AND ") + "(timestamp > @after_ts OR (timestamp = @after_ts AND id COLLATE \"C\" > @after_id))";
-            command.Parameters.AddWithValue("after_ts", SqliteLedgerSchema.ToStoredTimestamp(cursor.Timestamp));
-            command.Parameters.AddWithValue("after_id", cursor.Id);
-        }
+    public IAsyncEnumerable<LedgerRecord> ReadPageAsync(
+        LedgerQuery query, LedgerCursor? after, int limit, CancellationToken cancellationToken = default) =>
+        LedgerPages.ReadAsync(OpenPageReaderAsync, '@', "id COLLATE \"C\"", static reader => ReadRecord((NpgsqlDataReader)reader), query, after, limit, cancellationToken);
 
-        command.Parameters.AddWithValue("page", limit);
-        command.CommandText = $"SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_records{where} ORDER BY timestamp, id COLLATE \"C\" LIMIT @page;";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            yield return ReadRecord(reader);
-        }
+    private async Task<DbConnection> OpenPageReaderAsync(CancellationToken cancellationToken)
+    {
+        EnsureReadable();
+        return await _database.OpenAsync(cancellationToken);
     }
 
     /// <inheritdoc />

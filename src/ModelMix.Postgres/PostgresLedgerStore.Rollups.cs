@@ -133,6 +133,7 @@ public sealed partial class PostgresLedgerStore : ILedgerRollupStore
         EnsureReadable();
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
+        command.CommandTimeout = 0; // a count over the range (an index-only scan); the token still cancels
         command.CommandText = LedgerRollupReader.EscalatedRequestsSql('@', from is not null, to is not null);
         AddRange(command, from, to);
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;

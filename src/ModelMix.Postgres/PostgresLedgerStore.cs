@@ -190,10 +190,16 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
 
         // 9: the rollups' effort_sent dimension, as SQLite's step 9 (LedgerRollupSql.EffortSentMigration).
         PostgresLedgerRollups.EffortSentMigrationStep,
+
+        // 10: escalated requests counted from a covering partial index, as SQLite's step 10 (LedgerReadIndexes).
+        LedgerReadIndexes.EscalatedRequestsPostgres,
+
+        // 11: upstream overrun, as SQLite's step 11 (docs/keys-and-budgets.md, "Overshoot"): charged to no key; NULL when none.
+        "ALTER TABLE ledger_records ADD COLUMN overrun_usd numeric;",
     ];
 
     private static readonly string CreateBatchTable =
-        $"CREATE TEMPORARY TABLE ledger_batch (ord integer NOT NULL,\n{ColumnDefinitionsV1},\n{AddedColumnDefinitions}) ON COMMIT DROP;";
+        $"CREATE TEMPORARY TABLE ledger_batch (ord integer NOT NULL,\n{ColumnDefinitionsV1},\n{AddedColumnDefinitions},\n    overrun_usd numeric) ON COMMIT DROP;";
 
     private static readonly string CopyBatch = $"COPY ledger_batch (ord, {SqliteLedgerSchema.SelectColumns}) FROM STDIN (FORMAT BINARY)";
 
@@ -285,8 +291,9 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
         }
 
         await PostgresDatabase.ExecuteAsync(connection, transaction, PostgresBudgetStore.ChargingLeases(CompleteIntents), cancellationToken); // + budget leases
-        await PostgresBudgetStore.SettleFromLedgerAsync(connection, transaction, settlements, cancellationToken);
+        var overruns = await PostgresBudgetStore.SettleFromLedgerAsync(connection, transaction, settlements, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        Budgets.BudgetOverrunMetrics.Report(overruns);
     }
 
     /// <inheritdoc />
@@ -453,6 +460,14 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
         }
         await importer.WriteAsync(r.ClientDisconnected, NpgsqlDbType.Boolean, cancellationToken);
         await importer.WriteAsync(r.UsageEstimated, NpgsqlDbType.Boolean, cancellationToken);
+        if (r.OverrunUsd is { } overrun)
+        {
+            await importer.WriteAsync(overrun, NpgsqlDbType.Numeric, cancellationToken);
+        }
+        else
+        {
+            await importer.WriteNullAsync(cancellationToken);
+        }
     }
 
     private static Task WriteTextAsync(NpgsqlBinaryImporter importer, string? value, CancellationToken cancellationToken) =>

@@ -65,7 +65,7 @@ public sealed partial class PostgresPromptCacheWarmStore : IPromptCacheWarmStore
     public PostgresPromptCacheWarmStore(string connectionString, PostgresPromptCacheWarmStoreOptions? options = null, TimeProvider? time = null, ILogger<PostgresPromptCacheWarmStore>? logger = null)
     {
         _options = options ?? new PostgresPromptCacheWarmStoreOptions();
-        _options.Validate();
+        PostgresPromptCacheWarmStoreOptionsValidator.ThrowIfInvalid(_options);
         _database = new PostgresDatabase(connectionString);
         _migrations = new PostgresMigrator(_database, Component, Migrations);
         _time = time ?? TimeProvider.System;

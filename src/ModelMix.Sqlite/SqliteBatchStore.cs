@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using ModelMix.Budgets;
 using ModelMix.Ledger;
@@ -79,10 +80,14 @@ public sealed class SqliteBatchStore : IBatchStore
     /// <summary>The result stored for a request canceled before it was sent (the API's shape for a canceled result).</summary>
     public const string CanceledResult = BatchIds.CanceledResult;
 
+    // SQLite has no FILTER on count(*) here; submissions list in creation order, submitted items in storage order.
+    private static readonly BatchDialect Dialect = new(condition => $"count(CASE WHEN {condition} THEN 1 END)", string.Empty, "created_at");
+
     private static readonly string[] ItemParameters = ["$id", "$job", "$pos", "$cid", "$params", "$req", "$routed", "$policy", "$reason", "$key", "$session", "$task", "$t"];
 
     private readonly SqliteStoreFile _file;
     private readonly SqliteWriterGate _gate; // the write connection and its lock (Budgets/SqliteWriterGate.cs)
+    private readonly BatchQueries _queries; // the reads and updates both batch stores share (Batching/BatchQueries.cs)
     private bool _migrated;
 
     /// <summary>Creates a store over the SQLite file at <paramref name="path"/> (created when missing).</summary>
@@ -90,6 +95,7 @@ public sealed class SqliteBatchStore : IBatchStore
     {
         _file = new SqliteStoreFile(path);
         _gate = new SqliteWriterGate(_file, GetType().FullName!);
+        _queries = new BatchQueries(OpenReaderAsync, (sql, parameters, cancellationToken) => ExecuteAsync(sql, cancellationToken, parameters), Dialect);
     }
 
     /// <summary>The full path of the database file.</summary>
@@ -169,36 +175,56 @@ public sealed class SqliteBatchStore : IBatchStore
     public static string NewJobId(DateTimeOffset at) => BatchIds.NewJobId(at);
 
     /// <inheritdoc />
-    public async Task<BatchJob?> GetJobAsync(string jobId, CancellationToken cancellationToken = default)
-    {
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _file.OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = $"""
-            SELECT j.key_id, j.created_at, j.budget_reservation, j.canceled_at,
-                   count(CASE WHEN i.status = 'queued' THEN 1 END), count(CASE WHEN i.status = 'submitted' THEN 1 END),
-                   count(CASE WHEN i.status = 'succeeded' THEN 1 END), count(CASE WHEN i.status = 'errored' THEN 1 END),
-                   count(CASE WHEN i.status = 'canceled' THEN 1 END), count(CASE WHEN i.status = 'expired' THEN 1 END),
-                   {BatchRows.JobFaultColumns}
-            FROM batch_jobs j LEFT JOIN batch_items i ON i.job_id = j.id WHERE j.id = $id GROUP BY j.id;
-            """;
-        command.Parameters.AddWithValue("$id", jobId);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
-        {
-            return null;
-        }
-
-        return BatchRows.Job(reader, jobId);
-    }
+    public Task<BatchJob?> GetJobAsync(string jobId, CancellationToken cancellationToken = default) => _queries.GetJobAsync(jobId, cancellationToken);
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<BatchItem>> GetItemsAsync(string jobId, CancellationToken cancellationToken = default) =>
-        ReadItemsAsync("job_id = $v ORDER BY position", jobId, cancellationToken);
+    public Task<IReadOnlyList<BatchItem>> GetItemsAsync(string jobId, CancellationToken cancellationToken = default) => _queries.GetItemsAsync(jobId, cancellationToken);
 
     /// <inheritdoc />
     public Task<IReadOnlyList<BatchItem>> GetSubmittedItemsAsync(string submissionId, CancellationToken cancellationToken = default) =>
-        ReadItemsAsync("submission_id = $v AND status = 'submitted'", submissionId, cancellationToken);
+        _queries.GetSubmittedItemsAsync(submissionId, cancellationToken);
+
+    /// <inheritdoc />
+    public Task SetUpstreamIdAsync(string submissionId, string upstreamId, DateTimeOffset nextPollAt, TimeSpan pollDelay, CancellationToken cancellationToken = default) =>
+        _queries.SetUpstreamIdAsync(submissionId, upstreamId, nextPollAt, pollDelay, cancellationToken);
+
+    /// <inheritdoc />
+    public Task SetNextPollAsync(string submissionId, DateTimeOffset nextPollAt, TimeSpan pollDelay, CancellationToken cancellationToken = default) =>
+        _queries.SetNextPollAsync(submissionId, nextPollAt, pollDelay, cancellationToken);
+
+    /// <inheritdoc />
+    public Task AbandonSubmissionAsync(string submissionId, CancellationToken cancellationToken = default) => _queries.AbandonSubmissionAsync(submissionId, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<BatchSubmission>> GetOpenSubmissionsAsync(CancellationToken cancellationToken = default) => _queries.GetOpenSubmissionsAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlySet<string>> GetKnownUpstreamIdsAsync(CancellationToken cancellationToken = default) => _queries.GetKnownUpstreamIdsAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<string>> GetCanceledJobsWithQueuedItemsAsync(CancellationToken cancellationToken = default) =>
+        _queries.GetCanceledJobsWithQueuedItemsAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<string>> GetQuarantinedJobsWithQueuedItemsAsync(CancellationToken cancellationToken = default) =>
+        _queries.GetQuarantinedJobsWithQueuedItemsAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public Task MarkForCorrectionAsync(string submissionId, DateTimeOffset until, CancellationToken cancellationToken = default) =>
+        _queries.MarkForCorrectionAsync(submissionId, until, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<BatchSubmission>> GetCorrectionsAsync(CancellationToken cancellationToken = default) => _queries.GetCorrectionsAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<BatchItem>> GetCorrectableItemsAsync(string submissionId, CancellationToken cancellationToken = default) =>
+        _queries.GetCorrectableItemsAsync(submissionId, cancellationToken);
+
+    /// <inheritdoc />
+    public Task EndCorrectionAsync(string submissionId, CancellationToken cancellationToken = default) => _queries.EndCorrectionAsync(submissionId, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<bool> IsCorrectionPendingAsync(string jobId, CancellationToken cancellationToken = default) => _queries.IsCorrectionPendingAsync(jobId, cancellationToken);
 
     /// <inheritdoc />
     public async Task<(BatchSubmission Submission, IReadOnlyList<BatchItem> Items)?> BeginSubmissionAsync(string submissionId, int maxCount, long maxParamsBytes, DateTimeOffset at, CancellationToken cancellationToken = default)
@@ -257,65 +283,6 @@ public sealed class SqliteBatchStore : IBatchStore
         var items = await GetSubmittedItemsAsync(submissionId, cancellationToken);
         var submission = new BatchSubmission { Id = submissionId, State = "submitting", CreatedAt = at, Count = ids.Count, NextPollAt = at, PollDelay = TimeSpan.Zero };
         return (submission, items);
-    }
-
-    /// <inheritdoc />
-    public Task SetUpstreamIdAsync(string submissionId, string upstreamId, DateTimeOffset nextPollAt, TimeSpan pollDelay, CancellationToken cancellationToken = default) =>
-        ExecuteAsync(
-            "UPDATE batch_submissions SET upstream_id = $u, state = 'in_progress', next_poll_at = $n, poll_delay_ms = $d WHERE id = $id AND state NOT IN ('collected', 'failed');",
-            cancellationToken,
-            ("$id", submissionId), ("$u", upstreamId), ("$n", SqliteLedgerSchema.ToStoredTimestamp(nextPollAt)), ("$d", (long)pollDelay.TotalMilliseconds));
-
-    /// <inheritdoc />
-    public Task SetNextPollAsync(string submissionId, DateTimeOffset nextPollAt, TimeSpan pollDelay, CancellationToken cancellationToken = default) =>
-        ExecuteAsync(
-            "UPDATE batch_submissions SET next_poll_at = $n, poll_delay_ms = $d WHERE id = $id;",
-            cancellationToken,
-            ("$id", submissionId), ("$n", SqliteLedgerSchema.ToStoredTimestamp(nextPollAt)), ("$d", (long)pollDelay.TotalMilliseconds));
-
-    /// <inheritdoc />
-    public Task AbandonSubmissionAsync(string submissionId, CancellationToken cancellationToken = default) =>
-        ExecuteAsync(
-            "UPDATE batch_items SET status = 'queued', submission_id = NULL WHERE submission_id = $id AND status = 'submitted'; DELETE FROM batch_submissions WHERE id = $id;",
-            cancellationToken,
-            ("$id", submissionId));
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<BatchSubmission>> GetOpenSubmissionsAsync(CancellationToken cancellationToken = default) =>
-        ReadSubmissionsAsync("state IN ('submitting', 'in_progress') ORDER BY created_at", cancellationToken);
-
-    /// <summary>The submissions matching <paramref name="whereAndOrder"/> (a condition and its <c>ORDER BY</c>).</summary>
-    private async Task<IReadOnlyList<BatchSubmission>> ReadSubmissionsAsync(string whereAndOrder, CancellationToken cancellationToken)
-    {
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _file.OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {BatchRows.SubmissionColumns} FROM batch_submissions WHERE {whereAndOrder};";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var list = new List<BatchSubmission>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            list.Add(BatchRows.Submission(reader));
-        }
-
-        return list;
-    }
-
-    /// <inheritdoc />
-    public async Task<IReadOnlySet<string>> GetKnownUpstreamIdsAsync(CancellationToken cancellationToken = default)
-    {
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _file.OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT upstream_id FROM batch_submissions WHERE upstream_id IS NOT NULL;";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var set = new HashSet<string>(StringComparer.Ordinal);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            set.Add(reader.GetString(0));
-        }
-
-        return set;
     }
 
     /// <inheritdoc />
@@ -382,23 +349,6 @@ public sealed class SqliteBatchStore : IBatchStore
         var canceled = done.Ids.ToHashSet(StringComparer.Ordinal);
         var items = (await GetItemsAsync(jobId, cancellationToken)).Where(i => canceled.Contains(i.Id)).ToList();
         return new BatchCancellation(items, done.Upstream);
-    }
-
-    /// <inheritdoc />
-    public async Task<IReadOnlyList<string>> GetCanceledJobsWithQueuedItemsAsync(CancellationToken cancellationToken = default)
-    {
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _file.OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT DISTINCT i.job_id FROM batch_items i JOIN batch_jobs j ON j.id = i.job_id WHERE i.status = 'queued' AND j.canceled_at IS NOT NULL;";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var list = new List<string>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            list.Add(reader.GetString(0));
-        }
-
-        return list;
     }
 
     /// <inheritdoc />
@@ -576,76 +526,8 @@ public sealed class SqliteBatchStore : IBatchStore
         return new BatchQuarantine(items, done.Closed);
     }
 
-    /// <inheritdoc />
-    public async Task<IReadOnlyList<string>> GetQuarantinedJobsWithQueuedItemsAsync(CancellationToken cancellationToken = default)
-    {
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _file.OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT DISTINCT i.job_id FROM batch_items i JOIN batch_jobs j ON j.id = i.job_id WHERE i.status = 'queued' AND j.quarantined_at IS NOT NULL;";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var list = new List<string>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            list.Add(reader.GetString(0));
-        }
-
-        return list;
-    }
-
-    /// <inheritdoc />
-    public Task MarkForCorrectionAsync(string submissionId, DateTimeOffset until, CancellationToken cancellationToken = default) =>
-        ExecuteAsync(
-            "UPDATE batch_submissions SET correct_until = coalesce(correct_until, $u) WHERE id = $id AND upstream_id IS NOT NULL;",
-            cancellationToken,
-            ("$id", submissionId), ("$u", SqliteLedgerSchema.ToStoredTimestamp(until)));
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<BatchSubmission>> GetCorrectionsAsync(CancellationToken cancellationToken = default) =>
-        ReadSubmissionsAsync("state = 'failed' AND correct_until IS NOT NULL ORDER BY created_at", cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<BatchItem>> GetCorrectableItemsAsync(string submissionId, CancellationToken cancellationToken = default) =>
-        ReadItemsAsync(
-            "submission_id = $v AND status = 'errored' AND EXISTS (SELECT 1 FROM batch_submissions s WHERE s.id = $v AND s.correct_until IS NOT NULL) ORDER BY job_id, position",
-            submissionId,
-            cancellationToken);
-
-    /// <inheritdoc />
-    public Task EndCorrectionAsync(string submissionId, CancellationToken cancellationToken = default) =>
-        ExecuteAsync("UPDATE batch_submissions SET correct_until = NULL WHERE id = $id;", cancellationToken, ("$id", submissionId));
-
-    /// <inheritdoc />
-    public async Task<bool> IsCorrectionPendingAsync(string jobId, CancellationToken cancellationToken = default)
-    {
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _file.OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText =
-            "SELECT EXISTS (SELECT 1 FROM batch_items i JOIN batch_submissions s ON s.id = i.submission_id WHERE i.job_id = $job AND s.correct_until IS NOT NULL);";
-        command.Parameters.AddWithValue("$job", jobId);
-        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture) != 0;
-    }
-
     /// <summary>Closes the write connection.</summary>
     public ValueTask DisposeAsync() => _gate.DisposeAsync();
-
-    private async Task<IReadOnlyList<BatchItem>> ReadItemsAsync(string where, string value, CancellationToken cancellationToken)
-    {
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _file.OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {BatchRows.ItemColumns} FROM batch_items WHERE {where};";
-        command.Parameters.AddWithValue("$v", value);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var list = new List<BatchItem>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            list.Add(BatchRows.Item(reader));
-        }
-
-        return list;
-    }
 
     private Task<bool> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object Value)[] parameters) =>
         WriteAsync(connection =>
@@ -661,6 +543,12 @@ public sealed class SqliteBatchStore : IBatchStore
             transaction.Commit();
             return true;
         }, cancellationToken);
+
+    private async Task<DbConnection> OpenReaderAsync(CancellationToken cancellationToken)
+    {
+        await EnsureMigratedAsync(cancellationToken);
+        return await _file.OpenReaderAsync(cancellationToken);
+    }
 
     private async Task EnsureMigratedAsync(CancellationToken cancellationToken)
     {

@@ -62,10 +62,10 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
                 using var insert = Command(connection, transaction, "INSERT INTO budget_reservations (id, request_id, amount_nanos, created_at, expires_at, instance_id) VALUES ($id, $r, $a, $c, $e, $r);");
                 Bind(insert, ("$id", leaseId), ("$r", instanceId), ("$a", grant), ("$c", SqliteLedgerSchema.ToStoredTimestamp(at)), ("$e", SqliteLedgerSchema.ToStoredTimestamp(expiresAt)));
                 insert.ExecuteNonQuery();
-                using var insertItem = Command(connection, transaction, "INSERT INTO budget_reservation_items (reservation_id, scope, period, period_start) VALUES ($id, $s, $p, $ps);");
-                foreach (var (scope, period, start, _) in items)
+                using var insertItem = Command(connection, transaction, "INSERT INTO budget_reservation_items (reservation_id, scope, period, period_start, cap_nanos) VALUES ($id, $s, $p, $ps, $cap);");
+                foreach (var (scope, period, start, cap) in items)
                 {
-                    Bind(insertItem, ("$id", leaseId), ("$s", scope), ("$p", period), ("$ps", start));
+                    Bind(insertItem, ("$id", leaseId), ("$s", scope), ("$p", period), ("$ps", start), ("$cap", cap));
                     insertItem.ExecuteNonQuery();
                 }
             }
@@ -148,14 +148,18 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
     /// lease (its intent's reservation id) its recorded cost, so budget and ledger agree by construction (issue 29). Does
     /// nothing in a process that never took a lease.
     /// </summary>
-    internal static void ChargeLeasedRecords(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<LedgerRecord> records)
+    /// <returns>
+    /// The overrun of each record charged beyond what its key could be charged (<see cref="BudgetOverrunRule"/>, with no
+    /// slack: a lease does not know its requests' holds), by record id, to be stored on its row; null when none.
+    /// </returns>
+    internal static Dictionary<string, long>? ChargeLeasedRecords(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<LedgerRecord> records)
     {
         if (!BudgetLeaseIds.InUse || records.Count == 0)
         {
-            return;
+            return null;
         }
 
-        Dictionary<string, long>? charges = null;
+        List<(string RecordId, string LeaseId, long Nanos)>? charges = null;
         using (var read = Command(connection, transaction, "SELECT reservation_id FROM ledger_intents WHERE id = $id AND reservation_id LIKE 'lse!_%' ESCAPE '!';"))
         {
             var id = read.Parameters.Add("$id", SqliteType.Text);
@@ -166,19 +170,21 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
                 {
                     // An attempt with tokens but no price cannot be charged here; the gate prices the routed model before it leases.
                     var nanos = record.Cost is { } cost ? BudgetMoney.ToNanos(cost.Total) : 0;
-                    charges ??= new(StringComparer.Ordinal);
-                    charges[leaseId] = charges.GetValueOrDefault(leaseId) + nanos;
+                    (charges ??= []).Add((record.Id, leaseId, nanos));
                 }
             }
         }
 
-        if (charges is not null)
+        Dictionary<string, long>? overruns = null;
+        foreach (var (recordId, leaseId, nanos) in charges ?? [])
         {
-            foreach (var (leaseId, nanos) in charges)
+            if (ChargeLease(connection, transaction, leaseId, nanos, bounded: true) is > 0 and var overrun)
             {
-                ChargeLease(connection, transaction, leaseId, nanos);
+                (overruns ??= new(StringComparer.Ordinal))[recordId] = overrun;
             }
         }
+
+        return overruns;
     }
 
     /// <summary>
@@ -186,11 +192,22 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
     /// counters' held money, by what a record cost beyond the slice — the overshoot of an answer dearer than its hold),
     /// or to its counters directly once it is closed.
     /// </summary>
-    private static void ChargeLease(SqliteConnection connection, SqliteTransaction transaction, string leaseId, long nanos)
+    /// <returns>The overrun: what was not charged because the counters had no room up to their caps (only when <paramref name="bounded"/>).</returns>
+    private static long ChargeLease(SqliteConnection connection, SqliteTransaction transaction, string leaseId, long nanos, bool bounded = false)
     {
         if (nanos <= 0 || !TryReadLease(connection, transaction, leaseId, out var amount, out var spent, out var closed))
         {
-            return;
+            return 0;
+        }
+
+        var overrun = 0L;
+        if (bounded)
+        {
+            (nanos, overrun) = BudgetOverrunRule.Split(nanos, BudgetOverrunRule.Chargeable(closed ? 0 : amount - spent, slack: 0, ReadCounters(connection, transaction, leaseId)));
+            if (nanos <= 0)
+            {
+                return overrun;
+            }
         }
 
         if (closed)
@@ -199,7 +216,7 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
             using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_nanos = reclaimed_nanos + $c WHERE id = $id;");
             Bind(mark, ("$c", nanos), ("$id", leaseId));
             mark.ExecuteNonQuery();
-            return;
+            return overrun;
         }
 
         var beyond = Math.Max(0, spent + nanos - amount);
@@ -211,6 +228,7 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
         using var update = Command(connection, transaction, "UPDATE budget_reservations SET lease_spent_nanos = lease_spent_nanos + $c, amount_nanos = amount_nanos + $b WHERE id = $id;");
         Bind(update, ("$c", nanos), ("$b", beyond), ("$id", leaseId));
         update.ExecuteNonQuery();
+        return overrun;
     }
 
     private static bool TryReadLease(SqliteConnection connection, SqliteTransaction transaction, string leaseId, out long amount, out long spent, out bool closed)

@@ -59,6 +59,10 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
         ALTER TABLE budget_reservations ADD COLUMN lease_spent_nanos INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE budget_reservations ADD COLUMN instance_id TEXT;
         """,
+
+        // 3: the cap each hold was taken under (nano-dollars), so settlement can bound what a key is charged
+        // (BudgetOverrunRule, docs/keys-and-budgets.md "Overshoot"); NULL for holds taken before this step (charged in full).
+        "ALTER TABLE budget_reservation_items ADD COLUMN cap_nanos INTEGER;",
     ];
 
     private readonly SqliteStoreFile _file;
@@ -188,7 +192,7 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
         using var ensure = Command(connection, transaction, "INSERT INTO budget_counters (scope, period, period_start) VALUES ($s, $p, $ps) ON CONFLICT DO NOTHING;");
         using var hold = Command(connection, transaction,
             "UPDATE budget_counters SET reserved_nanos = reserved_nanos + $a WHERE scope = $s AND period = $p AND period_start = $ps AND spent_nanos + reserved_nanos + $a <= $cap;");
-        var items = new List<(string Scope, string Period, long Start)>(limits.Count);
+        var items = new List<(string Scope, string Period, long Start, long Cap)>(limits.Count);
         foreach (var limit in limits)
         {
             var period = BudgetPeriods.ToCode(limit.Window);
@@ -213,7 +217,7 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
                 return new BudgetReserveResult { Refusal = refusal };
             }
 
-            items.Add((limit.Scope, period, start));
+            items.Add((limit.Scope, period, start, BudgetMoney.CapToNanos(limit.CapUsd)));
         }
 
         var reservation = new BudgetReservation
@@ -231,11 +235,11 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
             insert.ExecuteNonQuery();
         }
 
-        using (var insertItem = Command(connection, transaction, "INSERT INTO budget_reservation_items (reservation_id, scope, period, period_start) VALUES ($id, $s, $p, $ps);"))
+        using (var insertItem = Command(connection, transaction, "INSERT INTO budget_reservation_items (reservation_id, scope, period, period_start, cap_nanos) VALUES ($id, $s, $p, $ps, $cap);"))
         {
-            foreach (var (scope, period, start) in items)
+            foreach (var (scope, period, start, cap) in items)
             {
-                Bind(insertItem, ("$id", reservation.Id), ("$s", scope), ("$p", period), ("$ps", start));
+                Bind(insertItem, ("$id", reservation.Id), ("$s", scope), ("$p", period), ("$ps", start), ("$cap", cap));
                 insertItem.ExecuteNonQuery();
             }
         }
@@ -288,7 +292,7 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
     /// when an attempt with tokens is unpriced), so budget and ledger agree by construction. A reservation already
     /// reclaimed is charged only what its reclaim did not; one already settled is left alone.
     /// </summary>
-    internal static void SettleFromLedger(SqliteConnection connection, SqliteTransaction transaction, string reservationId, string requestId)
+    internal static void SettleFromLedger(SqliteConnection connection, SqliteTransaction transaction, string reservationId, string requestId, List<BudgetOverrunBooked>? overruns = null)
     {
         if (!TryReadReservation(connection, transaction, reservationId, out var held, out var reclaimed))
         {
@@ -296,7 +300,17 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
         }
 
         var actual = RecordedCost(connection, transaction, requestId) ?? held;
-        ApplyToItems(connection, transaction, reservationId, release: reclaimed is null ? held : 0, charge: reclaimed is { } charged ? Math.Max(0, actual - charged) : actual);
+        var release = reclaimed is null ? held : 0;
+        var due = reclaimed is { } charged ? Math.Max(0, actual - charged) : actual;
+
+        // At most cap + this request's hold once the hold is released; the rest is charged to no key (BudgetOverrunRule).
+        var (charge, overrun) = BudgetOverrunRule.Split(due, BudgetOverrunRule.Chargeable(release, slack: held, ReadCounters(connection, transaction, reservationId)));
+        ApplyToItems(connection, transaction, reservationId, release: release, charge: charge);
+        if (overrun > 0)
+        {
+            BookOverrun(connection, transaction, requestId, overrun, overruns); // SqliteBudgetStore.Overruns.cs
+        }
+
         DeleteReservation(connection, transaction, reservationId);
     }
 
@@ -309,7 +323,7 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
     {
         if (BudgetLeaseIds.IsLease(reservationId))
         {
-            ChargeLease(connection, transaction, reservationId, nanos ?? 0); // SqliteBudgetStore.Leases.cs
+            _ = ChargeLease(connection, transaction, reservationId, nanos ?? 0); // SqliteBudgetStore.Leases.cs
             return;
         }
 

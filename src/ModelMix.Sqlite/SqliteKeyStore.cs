@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using ModelMix.Budgets;
 using ModelMix.Ledger;
@@ -58,6 +59,7 @@ public sealed class SqliteKeyStore : IKeyStore, IKeyCredentialStore
     private readonly SqliteStoreFile _file;
     private readonly SqliteWriterGate _gate; // the write connection and its lock (SqliteWriterGate.cs)
     private readonly TimeProvider _time;
+    private readonly ApiKeyReads _reads; // the reads both key stores share (ApiKeyReads.cs)
     private bool _migrated;
 
     /// <summary>Creates a store over the SQLite file at <paramref name="path"/> (created when missing).</summary>
@@ -68,6 +70,7 @@ public sealed class SqliteKeyStore : IKeyStore, IKeyCredentialStore
         _file = new SqliteStoreFile(path);
         _gate = new SqliteWriterGate(_file, GetType().FullName!);
         _time = time ?? TimeProvider.System;
+        _reads = new ApiKeyReads(OpenReaderAsync);
     }
 
     /// <summary>The full path of the database file.</summary>
@@ -88,11 +91,8 @@ public sealed class SqliteKeyStore : IKeyStore, IKeyCredentialStore
     /// <exception cref="ApiKeyException">The name is invalid or already used by a key that is not revoked.</exception>
     public async Task<CreatedApiKey> CreateAsync(string name, IReadOnlyList<BudgetCap>? budgets = null, bool isAdmin = false, CancellationToken cancellationToken = default)
     {
-        budgets = ApiKeyRules.Validate(name, budgets);
+        var draft = ApiKeyDraft.Create(name, budgets, isAdmin);
         await EnsureMigratedAsync(cancellationToken);
-        var (id, secret, key) = ApiKeySecret.Generate();
-        var salt = ApiKeyHasher.NewSalt();
-        var hash = ApiKeyHasher.Hash(salt, secret);
         var now = _time.GetUtcNow();
         using var lease = await _gate.EnterAsync(cancellationToken);
         var connection = lease.Connection;
@@ -101,11 +101,11 @@ public sealed class SqliteKeyStore : IKeyStore, IKeyCredentialStore
         {
             insert.Transaction = transaction;
             insert.CommandText = "INSERT INTO api_keys (id, name, salt, hash, is_admin, created_at) VALUES ($id, $name, $salt, $hash, $admin, $created);";
-            insert.Parameters.AddWithValue("$id", id);
+            insert.Parameters.AddWithValue("$id", draft.Id);
             insert.Parameters.AddWithValue("$name", name);
-            insert.Parameters.AddWithValue("$salt", salt);
-            insert.Parameters.AddWithValue("$hash", hash);
-            insert.Parameters.AddWithValue("$admin", isAdmin ? 1 : 0);
+            insert.Parameters.AddWithValue("$salt", draft.Salt);
+            insert.Parameters.AddWithValue("$hash", draft.Hash);
+            insert.Parameters.AddWithValue("$admin", draft.IsAdmin ? 1 : 0);
             insert.Parameters.AddWithValue("$created", SqliteLedgerSchema.ToStoredTimestamp(now));
             try
             {
@@ -117,12 +117,12 @@ public sealed class SqliteKeyStore : IKeyStore, IKeyCredentialStore
             }
         }
 
-        foreach (var cap in budgets)
+        foreach (var cap in draft.Budgets)
         {
             using var insertCap = connection.CreateCommand();
             insertCap.Transaction = transaction;
             insertCap.CommandText = "INSERT INTO api_key_budgets (key_id, period, cap_nanos) VALUES ($id, $period, $cap);";
-            insertCap.Parameters.AddWithValue("$id", id);
+            insertCap.Parameters.AddWithValue("$id", draft.Id);
             insertCap.Parameters.AddWithValue("$period", BudgetPeriods.ToCode(cap.Window));
             insertCap.Parameters.AddWithValue("$cap", BudgetMoney.CapToNanos(cap.AmountUsd));
             insertCap.ExecuteNonQuery();
@@ -130,54 +130,21 @@ public sealed class SqliteKeyStore : IKeyStore, IKeyCredentialStore
 
         transaction.Commit();
 
-        return new CreatedApiKey(new ApiKeyInfo { Id = id, Name = name, CreatedAt = now, IsAdmin = isAdmin, Budgets = budgets }, key);
+        return draft.Created(now);
     }
 
     /// <summary>Every key, oldest first (revoked ones included when asked).</summary>
-    public async Task<IReadOnlyList<ApiKeyInfo>> ListAsync(bool includeRevoked = true, CancellationToken cancellationToken = default)
-    {
-        await EnsureMigratedAsync(cancellationToken);
-        await using var connection = await _file.OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT id, name, is_admin, created_at, revoked_at FROM api_keys" +
-            (includeRevoked ? string.Empty : " WHERE revoked_at IS NULL") + " ORDER BY created_at, id;";
-        var keys = new List<ApiKeyInfo>();
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                keys.Add(ReadInfo(reader, 0));
-            }
-        }
-
-        for (var i = 0; i < keys.Count; i++)
-        {
-            keys[i] = keys[i] with { Budgets = await ReadBudgetsAsync(connection, keys[i].Id, cancellationToken) };
-        }
-
-        return keys;
-    }
+    public Task<IReadOnlyList<ApiKeyInfo>> ListAsync(bool includeRevoked = true, CancellationToken cancellationToken = default) =>
+        _reads.ListAsync(includeRevoked, cancellationToken);
 
     /// <summary>The key with this id, or else the key not revoked with this name; null when none.</summary>
-    public async Task<ApiKeyInfo?> FindAsync(string nameOrId, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(nameOrId);
-        var keys = await ListAsync(includeRevoked: true, cancellationToken);
-        return keys.FirstOrDefault(key => key.Id == nameOrId)
-            ?? keys.FirstOrDefault(key => key.Name == nameOrId && key.RevokedAt is null);
-    }
+    public Task<ApiKeyInfo?> FindAsync(string nameOrId, CancellationToken cancellationToken = default) => _reads.FindAsync(nameOrId, cancellationToken);
 
     /// <summary>Revokes the key with this id, or else the key not revoked with this name; it stops working at once.</summary>
     /// <exception cref="ApiKeyException">No such key, or it is already revoked.</exception>
     public async Task<ApiKeyInfo> RevokeAsync(string nameOrId, CancellationToken cancellationToken = default)
     {
-        var key = await FindAsync(nameOrId, cancellationToken)
-            ?? throw new ApiKeyException($"No key has the id or name '{nameOrId}' (see modelmix keys list).");
-        if (key.RevokedAt is not null)
-        {
-            throw new ApiKeyException($"Key '{key.Name}' ({key.Id}) was already revoked at {key.RevokedAt:O}.");
-        }
-
+        var key = await _reads.FindRevocableAsync(nameOrId, cancellationToken);
         var now = _time.GetUtcNow();
         using var lease = await _gate.EnterAsync(cancellationToken);
         using var update = lease.Connection.CreateCommand();
@@ -190,116 +157,29 @@ public sealed class SqliteKeyStore : IKeyStore, IKeyCredentialStore
     }
 
     /// <summary>Whether any key that is not revoked exists (then every proxy request must present one).</summary>
-    public async Task<bool> HasActiveKeysAsync(CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            await EnsureMigratedAsync(cancellationToken);
-            await using var connection = await _file.OpenReaderAsync(cancellationToken);
-            await using var command = connection.CreateCommand();
-            command.CommandText = "SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL);";
-            return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture) != 0;
-        }
-        catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
-        {
-            throw StoreFaults.Unavailable("keys.has_active", exception);
-        }
-    }
+    public Task<bool> HasActiveKeysAsync(CancellationToken cancellationToken = default) => _reads.HasActiveKeysAsync(cancellationToken);
 
     /// <summary>
     /// The key a client presented, when it is a valid key that is not revoked; null otherwise. The row is found by
     /// the public id, the secret checked in constant time. One store read per call: the proxy puts a
     /// <see cref="CachedKeyStore"/> in front.
     /// </summary>
-    public async Task<ApiKeyInfo?> AuthenticateAsync(string? presented, CancellationToken cancellationToken = default)
-    {
-        if (presented is null || !ApiKeySecret.TryParse(presented, out var id, out var secret))
-        {
-            return null;
-        }
-
-        return ApiKeyVerification.Check(await FindStoredAsync(id, cancellationToken), secret);
-    }
+    public Task<ApiKeyInfo?> AuthenticateAsync(string? presented, CancellationToken cancellationToken = default) =>
+        _reads.AuthenticateAsync(presented, cancellationToken);
 
     /// <inheritdoc />
-    async Task<long> IKeyCredentialStore.GetChangeVersionAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await EnsureMigratedAsync(cancellationToken);
-            await using var connection = await _file.OpenReaderAsync(cancellationToken);
-            await using var command = connection.CreateCommand();
-            command.CommandText = "SELECT version FROM api_key_version WHERE id = 1;";
-            return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
-        }
-        catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
-        {
-            throw StoreFaults.Unavailable("keys.authenticate", exception);
-        }
-    }
+    Task<long> IKeyCredentialStore.GetChangeVersionAsync(CancellationToken cancellationToken) => _reads.ChangeVersionAsync(cancellationToken);
 
     /// <inheritdoc />
-    Task<StoredApiKey?> IKeyCredentialStore.FindStoredAsync(string id, CancellationToken cancellationToken) => FindStoredAsync(id, cancellationToken);
-
-    private async Task<StoredApiKey?> FindStoredAsync(string id, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await EnsureMigratedAsync(cancellationToken);
-            await using var connection = await _file.OpenReaderAsync(cancellationToken);
-            await using var command = connection.CreateCommand();
-            command.CommandText = "SELECT id, name, is_admin, created_at, revoked_at, salt, hash FROM api_keys WHERE id = $id;";
-            command.Parameters.AddWithValue("$id", id);
-            ApiKeyInfo info;
-            byte[] salt, hash;
-            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-            {
-                if (!await reader.ReadAsync(cancellationToken))
-                {
-                    return null;
-                }
-
-                info = ReadInfo(reader, 0);
-                salt = (byte[])reader.GetValue(5);
-                hash = (byte[])reader.GetValue(6);
-            }
-
-            return new StoredApiKey(info with { Budgets = await ReadBudgetsAsync(connection, info.Id, cancellationToken) }, salt, hash);
-        }
-        catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
-        {
-            throw StoreFaults.Unavailable("keys.authenticate", exception);
-        }
-    }
+    Task<StoredApiKey?> IKeyCredentialStore.FindStoredAsync(string id, CancellationToken cancellationToken) => _reads.FindStoredAsync(id, cancellationToken);
 
     /// <summary>Closes the write connection.</summary>
     public ValueTask DisposeAsync() => _gate.DisposeAsync();
 
-    private static ApiKeyInfo ReadInfo(SqliteDataReader reader, int first) => new()
+    private async Task<DbConnection> OpenReaderAsync(CancellationToken cancellationToken)
     {
-        Id = reader.GetString(first),
-        Name = reader.GetString(first + 1),
-        IsAdmin = reader.GetInt64(first + 2) != 0,
-        CreatedAt = SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(first + 3)),
-        RevokedAt = reader.IsDBNull(first + 4) ? null : SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(first + 4)),
-    };
-
-    private static async Task<IReadOnlyList<BudgetCap>> ReadBudgetsAsync(SqliteConnection connection, string id, CancellationToken cancellationToken)
-    {
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT period, cap_nanos FROM api_key_budgets WHERE key_id = $id;";
-        command.Parameters.AddWithValue("$id", id);
-        var caps = new List<BudgetCap>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            if (BudgetPeriods.TryParse(reader.GetString(0), out var window))
-            {
-                caps.Add(new BudgetCap(window, BudgetMoney.ToUsd(reader.GetInt64(1))));
-            }
-        }
-
-        return ApiKeyRules.InWindowOrder(caps);
+        await EnsureMigratedAsync(cancellationToken);
+        return await _file.OpenReaderAsync(cancellationToken);
     }
 
     private async Task EnsureMigratedAsync(CancellationToken cancellationToken)

@@ -105,6 +105,14 @@ internal sealed class SqliteLedgerInsert : IDisposable
             }
             Check(raw.sqlite3_bind_int64(s, 41, r.ClientDisconnected ? 1 : 0));
             Check(raw.sqlite3_bind_int64(s, 42, r.UsageEstimated ? 1 : 0));
+            if (r.OverrunUsd is { } overrun)
+            {
+                Decimal(43, overrun);
+            }
+            else
+            {
+                Check(raw.sqlite3_bind_null(s, 43));
+            }
 
             var rc = raw.sqlite3_step(s);
             if (rc != raw.SQLITE_DONE)

@@ -1,33 +1,19 @@
-using System.Runtime.CompilerServices;
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
 
 namespace ModelMix.Ledger;
 
 public sealed partial class SqliteLedgerStore : ILedgerExportStore
 {
     /// <inheritdoc />
-    public async IAsyncEnumerable<LedgerRecord> ReadPageAsync(
-        LedgerQuery query, LedgerCursor? after, int limit, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(query);
-        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
-        EnsureReadable();
-        await using var connection = await OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        var where = BuildWhere(command, query with { Limit = null });
-        if (after is { } cursor)
-        {
-            where += (where.Length == 0 ? " WHERE " : " AND ") + "(timestamp > $after_ts OR (timestamp = $after_ts AND id > $after_id))";
-            command.Parameters.AddWithValue("$after_ts", SqliteLedgerSchema.ToStoredTimestamp(cursor.Timestamp));
-            command.Parameters.AddWithValue("$after_id", cursor.Id);
-        }
+    public IAsyncEnumerable<LedgerRecord> ReadPageAsync(
+        LedgerQuery query, LedgerCursor? after, int limit, CancellationToken cancellationToken = default) =>
+        LedgerPages.ReadAsync(OpenPageReaderAsync, '$', "id", static reader => ReadRecord((SqliteDataReader)reader), query, after, limit, cancellationToken);
 
-        command.Parameters.AddWithValue("$page", limit);
-        command.CommandText = $"SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_records{where} ORDER BY timestamp, id LIMIT $page;";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            yield return ReadRecord(reader);
-        }
+    private async Task<DbConnection> OpenPageReaderAsync(CancellationToken cancellationToken)
+    {
+        EnsureReadable();
+        return await OpenReaderAsync(cancellationToken);
     }
 
     /// <inheritdoc />

@@ -134,12 +134,23 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
             var complete = _insertIntent ??= new SqliteIntentInsert(connection); // its prepared delete completes intents
             using var transaction = connection.BeginTransaction(deferred: false);
             insert.StartBatch();
-            Budgets.SqliteBudgetStore.ChargeLeasedRecords(connection, transaction, records); // before their intents go (budget leases)
+            var leaseOverruns = Budgets.SqliteBudgetStore.ChargeLeasedRecords(connection, transaction, records); // before their intents go (budget leases)
+            List<Budgets.BudgetOverrunBooked>? booked = null;
             var pacer = CpuPacer.StartDefault(); // a full batch is ~10 ms of CPU: hand the core back now and then
             for (var i = 0; i < records.Count; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                insert.Execute(records[i]);
+                if (leaseOverruns is not null && leaseOverruns.TryGetValue(records[i].Id, out var overrun))
+                {
+                    // Charged to no key (BudgetOverrunRule): stored on the row, whose cost stays what the upstream billed.
+                    var usd = Budgets.BudgetMoney.ToUsd(overrun);
+                    insert.Execute(records[i] with { OverrunUsd = usd });
+                    (booked ??= []).Add(new Budgets.BudgetOverrunBooked(records[i].RoutedModel, usd));
+                }
+                else
+                {
+                    insert.Execute(records[i]);
+                }
 
                 // The attempt's intent (when it journaled one) is done: its record is in this transaction.
                 complete.Complete(records[i].Id);
@@ -150,10 +161,11 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
             SqliteLedgerRollups.AddInserted(connection, transaction, insert.FirstInsertedSeq);
             for (var i = 0; i < settlements.Count; i++)
             {
-                Budgets.SqliteBudgetStore.SettleFromLedger(connection, transaction, settlements[i].ReservationId, settlements[i].RequestId);
+                Budgets.SqliteBudgetStore.SettleFromLedger(connection, transaction, settlements[i].ReservationId, settlements[i].RequestId, booked ??= []);
             }
 
             transaction.Commit();
+            Budgets.BudgetOverrunMetrics.Report(booked);
             NoteCommitted(1 + (records.Count / 4));
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not ObjectDisposedException)

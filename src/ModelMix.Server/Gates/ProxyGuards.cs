@@ -32,7 +32,8 @@ internal sealed class ProxyGuards
     /// <summary>Registers <see cref="TierDriftOptions"/> from <c>ModelMix:TierDrift</c> (the library's binder and validator, checked at start) and the guards.</summary>
     public static void AddServices(IServiceCollection services, IConfiguration configuration)
     {
-        ModelMixSections.Add<TierDriftOptions>(services, configuration, (options, provider) => ModelMixOptionsChecks.TierDrift(options, provider.GetRequiredService<PriceBook>()));
+        ModelMixSections.Add<TierDriftOptions>(services, configuration);
+        services.AddSingleton<IValidateOptions<TierDriftOptions>>(provider => new TierDriftOptionsValidator(provider.GetRequiredService<PriceBook>())); // the library's, as AddModelMix registers it
         services.AddOptions<TierDriftOptions>().PostConfigure<PriceBook, TimeProvider>((options, prices, time) =>
         {
             options.Prices ??= prices;

@@ -51,7 +51,8 @@ internal sealed partial class ProxyLoopGuard
     public static void AddServices(IServiceCollection services, IConfiguration configuration)
     {
         var configured = configuration.GetSection(SectionName).Exists();
-        ModelMixSections.Add<LoopGuardOptions>(services, configuration, (options, _) => ModelMixOptionsChecks.LoopGuard(options));
+        ModelMixSections.Add<LoopGuardOptions>(services, configuration);
+        services.AddSingleton<IValidateOptions<LoopGuardOptions>, LoopGuardOptionsValidator>(); // the library's, as AddModelMix registers it
         services.AddSingleton(provider => new ProxyLoopGuard(
             configured ? provider.GetRequiredService<IOptions<LoopGuardOptions>>().Value : null,
             provider.GetRequiredService<TimeProvider>(),

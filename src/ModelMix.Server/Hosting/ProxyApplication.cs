@@ -195,7 +195,7 @@ internal static class ProxyApplication
         services.AddSingleton<ProxyErrors>();
         ProxyCascadeOptions.Add(services, configuration); // ModelMix:Cascade, bound as the library binds it, checked at start
         services.AddSingleton<ProxyCascadeSettings>();
-        services.AddSingleton(provider => new ProxyRouter(configuration, provider.GetRequiredService<PriceBook>(), MetaRouterClassifier(provider), provider.GetRequiredService<ProxyCascadeSettings>()));
+        ProxyRouter.AddServices(services, configuration, MetaRouterClassifier); // the routing sections and the aliases by name (RoutingAliases), as AddModelMix registers them
         services.AddSingleton(provider => ActivatorUtilities.CreateInstance<ProxyCascade>(provider, CascadeVerifier(provider))); // the auto-cascade alias (ProxyCascade.cs)
         services.AddHttpClient(UpstreamSender.HttpClientName, (provider, client) =>
             {
@@ -282,6 +282,7 @@ internal static class ProxyApplication
             ApiKey = options.UpstreamApiKey is { Length: > 0 } key ? key : "no-upstream-key-configured",
             MaxRetries = 0,
             Timeout = options.UpstreamTimeout,
+            Handlers = [new UpstreamRequestIdHandler()], // each record carries the upstream's request-id
         });
         return new ChatClientBuilder(client.AsIChatClient("claude-haiku-4-5"))
             .UseModelMixLedger(provider.GetRequiredService<AttemptRecorder>(), ledger =>

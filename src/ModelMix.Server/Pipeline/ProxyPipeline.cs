@@ -222,9 +222,21 @@ internal sealed class ProxyPipeline
             return;
         }
 
+        // A buffered answer's attempts are recorded and charged before it is relayed: its spend counts toward the loop
+        // guard's limits before the client can read the answer and send its next request. A stream's cost is known
+        // only once it ends, so it counts after the relay.
+        var streamed = result.OpenStream is not null;
+        if (!streamed)
+        {
+            _loopGuard.AddSpend(caller.KeyId, sessionId, call.Budget.Charged);
+        }
+
         await _relay.RelayAsync(context, call, result, dialect);
         shadow?.Submit(call, result); // after the answer was written: only a queue write (ProxyShadow.cs)
-        _loopGuard.AddSpend(caller.KeyId, sessionId, call.Budget.Charged);
+        if (streamed)
+        {
+            _loopGuard.AddSpend(caller.KeyId, sessionId, call.Budget.Charged);
+        }
     }
     /// <summary>
     /// The start of an alias whose policy pays for a routing call (<c>auto-meta</c>): the loop guard, then a budget

@@ -497,10 +497,10 @@ internal sealed class UpstreamSender : IDisposable
         return null;
     }
 
-    private static TimeSpan? ParseRetryAfter(RetryConditionHeaderValue? header) => header switch
+    private TimeSpan? ParseRetryAfter(RetryConditionHeaderValue? header) => header switch
     {
         { Delta: { } delta } => delta,
-        { Date: { } date } => date - DateTimeOffset.UtcNow is var wait && wait > TimeSpan.Zero ? wait : TimeSpan.Zero,
+        { Date: { } date } => date - _time.GetUtcNow() is var wait && wait > TimeSpan.Zero ? wait : TimeSpan.Zero, // the proxy's clock, as the library's handler
         _ => null,
     };
 

@@ -239,9 +239,14 @@ public sealed class AuditAccumulator
     /// its calls or none of them (judged on the row's largest and smallest call, never on its sums).
     /// Otherwise the hour is audited from its raw rows.
     /// </summary>
-    internal bool CanAddRollups(DateTimeOffset hour, IReadOnlyList<LedgerRollup> rows)
+    internal bool CanAddRollups(DateTimeOffset hour, IReadOnlyList<LedgerRollup> rows) => CanAddRollupSpan(hour, hour.AddHours(1), rows);
+
+    /// <summary>
+    /// <see cref="CanAddRollups"/> over the span [<paramref name="hour"/>,
+    /// <paramref name="end"/>): rows that each sum the calls of several hours of it (<see cref="AuditRollupSpans"/>).
+    /// </summary>
+    internal bool CanAddRollupSpan(DateTimeOffset hour, DateTimeOffset end, IReadOnlyList<LedgerRollup> rows)
     {
-        var end = hour.AddHours(1);
         foreach (var instant in _changeInstants ??= ChangeInstants(_prices))
         {
             if (instant > hour && instant < end)
@@ -305,6 +310,28 @@ public sealed class AuditAccumulator
         s.Last = at;
         s.Cost += paid;
         s.Calls++;
+    }
+
+    /// <summary>
+    /// The calls of one session (as <see cref="AddSessionCall"/> would have added them one by one): <paramref name="calls"/>
+    /// calls from <paramref name="first"/> to <paramref name="last"/> that paid <paramref name="paid"/> in all.
+    /// </summary>
+    internal void AddSession(string? keyId, string? sessionId, DateTimeOffset first, DateTimeOffset last, decimal paid, long calls)
+    {
+        if (Routing.SessionScope.Of(keyId, sessionId) is not { } session)
+        {
+            return;
+        }
+
+        if (!_sessions.TryGetValue(session, out var s))
+        {
+            _sessions[session] = s = new SessionAcc { First = first, Last = last, Id = sessionId!, KeyId = keyId };
+        }
+
+        s.First = first < s.First ? first : s.First;
+        s.Last = last > s.Last ? last : s.Last;
+        s.Cost += paid;
+        s.Calls += calls;
     }
 
     /// <summary>The number of requests with an escalation (counted apart when built from rollups).</summary>

@@ -57,4 +57,11 @@ public sealed record AuditOptions
     /// read raw rows; null: the whole range. The dashboard uses a day, so a page view never scans the whole range's raw rows.
     /// </summary>
     public TimeSpan? SessionWindow { get; init; }
+
+    /// <summary>
+    /// Whether the report carries each task's p95 first-attempt latency (<see cref="AuditTaskCost.P95LatencyMs"/>, which
+    /// the latency recommendations read). Default true; the dashboard, which does not show it, turns it off and saves a
+    /// ranking of the window's raw rows per page view.
+    /// </summary>
+    public bool TaskLatency { get; init; } = true;
 }

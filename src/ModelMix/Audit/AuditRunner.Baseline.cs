@@ -88,7 +88,7 @@ public static partial class AuditRunner
                     return false;
                 }
 
-                await foreach (var row in rollups.ReadRollupsAsync(fullFrom, fullTo, cancellationToken))
+                await foreach (var row in ByDayAsync(rollups, fullFrom, fullTo, cancellationToken))
                 {
                     if (hour.Count > 0 && row.Hour != hour[0].Hour && await HourAsync())
                     {
@@ -117,5 +117,34 @@ public static partial class AuditRunner
             .OrderByDescending(pair => pair.Value.Calls).ThenByDescending(pair => pair.Value.Cost).ThenBy(pair => pair.Key, StringComparer.Ordinal)
             .Select(pair => pair.Key).FirstOrDefault();
         return (baseline, start);
+    }
+
+    /// <summary>
+    /// The rollup rows of [<paramref name="from"/>, <paramref name="to"/>) read one UTC day at a time, so a search that
+    /// stops early (routing started in the first hours) never has the database send the rest of the range.
+    /// </summary>
+    private static async IAsyncEnumerable<LedgerRollup> ByDayAsync(
+        ILedgerRollupStore rollups, DateTimeOffset? from, DateTimeOffset? to, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (from is not { } start || to is not { } end)
+        {
+            await foreach (var row in rollups.ReadRollupsAsync(from, to, cancellationToken))
+            {
+                yield return row;
+            }
+
+            yield break;
+        }
+
+        for (var day = start; day < end;)
+        {
+            var next = new DateTimeOffset(day.UtcDateTime.Date, TimeSpan.Zero).AddDays(1);
+            await foreach (var row in rollups.ReadRollupsAsync(day, next < end ? next : end, cancellationToken))
+            {
+                yield return row;
+            }
+
+            day = next;
+        }
     }
 }

@@ -43,7 +43,7 @@ public static partial class AuditRunner
         await foreach (var record in store.ReadAsync(query, cancellationToken))
         {
             audit.Add(record);
-            if (record.Attempt == 1 && record.EscalatedFrom is null && record.LatencyMs > 0)
+            if (options.TaskLatency && record.Attempt == 1 && record.EscalatedFrom is null && record.LatencyMs > 0)
             {
                 var task = record.TaskLabel ?? "(none)";
                 if (!latencies.TryGetValue(task, out var list))
@@ -74,8 +74,9 @@ public static partial class AuditRunner
     /// The audit over the hourly rollups (docs/ledger.md, "Rollups"): the whole hours of the range from rollup rows, the
     /// partial hours at its ends and any hour whose rollups cannot stand for their calls (a price change inside it, a row
     /// straddling a long-context threshold, a call a target could not have served) from raw rows; sessions, escalated
-    /// requests and the recent records from raw rows apart; the per-session statistics and each task's p95 latency from a
-    /// few columns of the raw rows of <see cref="AuditOptions.SessionWindow"/> (the whole range by default). Every figure
+    /// requests and the recent records from raw rows apart; the per-session statistics and each task's p95 latency summed and
+    /// ranked in the database over the raw rows of <see cref="AuditOptions.SessionWindow"/> (the whole range by default).
+    /// A UTC day's rollup rows are summed per group before they are added when the day allows it (<see cref="AuditRollupSpans"/>). Every figure
     /// equals the raw audit's (the tests run both ways).
     /// </summary>
     private static async Task<AuditReport> RunFromRollupsAsync(
@@ -139,17 +140,56 @@ public static partial class AuditRunner
                 progress?.Report(read);
             }
 
-            await foreach (var row in rollups.ReadRollupsAsync(fullFrom, fullTo, cancellationToken))
+            // A UTC day's rows are summed per group first (AuditRollupSpans): when the day's summed rows can stand for
+            // their calls, so could each hour's, and the audit adds a day's distinct groups instead of every hour's rows.
+            var day = new List<LedgerRollup>();
+            async Task DayAsync()
             {
-                if (hour.Count > 0 && row.Hour != hour[0].Hour)
+                if (day.Count == 0)
                 {
+                    return;
+                }
+
+                var merged = AuditRollupSpans.Merge(day);
+                if (audit.CanAddRollupSpan(day[0].Hour, day[^1].Hour.AddHours(1), merged))
+                {
+                    foreach (var row in merged)
+                    {
+                        audit.AddRollup(row);
+                        read += row.Calls;
+                    }
+
+                    progress?.Report(read);
+                }
+                else
+                {
+                    foreach (var row in day)
+                    {
+                        if (hour.Count > 0 && row.Hour != hour[0].Hour)
+                        {
+                            await HourAsync();
+                        }
+
+                        hour.Add(row);
+                    }
+
                     await HourAsync();
                 }
 
-                hour.Add(row);
+                day.Clear();
             }
 
-            await HourAsync();
+            await foreach (var row in rollups.ReadRollupsAsync(fullFrom, fullTo, cancellationToken))
+            {
+                if (day.Count > 0 && row.Hour.UtcDateTime.Date != day[0].Hour.UtcDateTime.Date)
+                {
+                    await DayAsync();
+                }
+
+                day.Add(row);
+            }
+
+            await DayAsync();
             if (to is { } end && fullTo is { } last && last < end)
             {
                 await RawAsync(last, end);
@@ -157,19 +197,18 @@ public static partial class AuditRunner
         }
 
         var sessionsFrom = options.SessionWindow is { } window && to is { } until && (from is null || until - window > from) ? until - window : from;
-        var latencies = new Dictionary<string, List<long>>(StringComparer.Ordinal);
-        await foreach (var call in rollups.ReadCallSummariesAsync(sessionsFrom, to, cancellationToken))
+        // Summed and ranked in the database: one row per session and per task reaches the client, not every call.
+        await foreach (var session in rollups.ReadSessionSummariesAsync(sessionsFrom, to, cancellationToken))
         {
-            audit.AddSessionCall(call.KeyId, call.SessionId, call.Timestamp, call.Cost);
-            if (call.Attempt == 1 && !call.Escalation && call.LatencyMs > 0)
-            {
-                var task = call.TaskLabel ?? "(none)";
-                if (!latencies.TryGetValue(task, out var list))
-                {
-                    latencies[task] = list = [];
-                }
+            audit.AddSession(session.KeyId, session.SessionId, session.First, session.Last, session.Cost, session.Calls);
+        }
 
-                list.Add(call.LatencyMs);
+        var latencies = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (options.TaskLatency)
+        {
+            await foreach (var task in rollups.ReadFirstAttemptP95LatencyAsync(sessionsFrom, to, cancellationToken))
+            {
+                latencies[task.Task] = task.P95LatencyMs;
             }
         }
 
@@ -189,14 +228,14 @@ public static partial class AuditRunner
         var report = audit.Build();
         return report with
         {
-            TaskCosts = [.. report.TaskCosts.Select(task => latencies.TryGetValue(task.Task, out var list) ? task with { P95LatencyMs = P95(list) } : task)],
+            TaskCosts = [.. report.TaskCosts.Select(task => latencies.TryGetValue(task.Task, out var p95) ? task with { P95LatencyMs = p95 } : task)],
         };
     }
 
     private static long P95(List<long> values)
     {
         values.Sort();
-        return values[Math.Min(values.Count - 1, (int)Math.Ceiling(0.95 * values.Count) - 1)];
+        return values[(int)(((95L * values.Count) + 99) / 100) - 1]; // the ⌈0.95·n⌉-th smallest, as the stores rank it
     }
 
     /// <summary>

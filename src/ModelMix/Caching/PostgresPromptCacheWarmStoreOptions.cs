@@ -24,26 +24,6 @@ public sealed class PostgresPromptCacheWarmStoreOptions
 
     /// <summary>Throws when a value is out of range, naming it.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A negative cache TTL, or a non-positive interval or timeout.</exception>
-    public void Validate()
-    {
-        if (LocalCacheTtl < TimeSpan.Zero)
-        {
-            throw new ArgumentOutOfRangeException(nameof(LocalCacheTtl), LocalCacheTtl, "The local cache TTL must not be negative.");
-        }
-
-        if (PruneInterval <= TimeSpan.Zero)
-        {
-            throw new ArgumentOutOfRangeException(nameof(PruneInterval), PruneInterval, "The prune interval must be positive.");
-        }
-
-        if (ReadTimeout <= TimeSpan.Zero)
-        {
-            throw new ArgumentOutOfRangeException(nameof(ReadTimeout), ReadTimeout, "The read timeout must be positive.");
-        }
-
-        if (RetryAfterFailure < TimeSpan.Zero)
-        {
-            throw new ArgumentOutOfRangeException(nameof(RetryAfterFailure), RetryAfterFailure, "The retry delay must not be negative.");
-        }
-    }
+    [Obsolete("Checked at start by its IValidateOptions validator (registered by AddModelMix and the proxy); this method goes in the next release.")]
+    public void Validate() => PostgresPromptCacheWarmStoreOptionsValidator.ThrowIfInvalid(this);
 }

@@ -82,26 +82,21 @@ public static class ModelMixServiceCollectionExtensions
             }
         });
 
-        services.AddOptions<RoutingOptions>()
-            .Configure(options =>
-            {
-                var bound = RoutingConfiguration.Bind(configuration.GetSection(RoutingOptions.SectionName));
-                options.Pins = bound.Pins;
-                options.Rules = bound.Rules;
-                options.Default = bound.Default;
-            })
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<RoutingOptions>>(provider => new RoutingOptionsValidator(provider.GetRequiredService<PriceBook>()));
+        RoutingSections.Add(services, configuration); // ModelMix:Routing, Aliases, LearnedRouter, MetaRouter and the alias map, as the proxy registers them
+        RoutingSections.AddConfiguredAliases(services);
 
         ModelMixSections.Add<FallbackOptions>(services, configuration, (options, provider) => ModelMixOptionsChecks.Fallback(options, provider.GetRequiredService<PriceBook>()));
         ModelMixSections.Add<CascadeOptions>(services, configuration, (options, provider) => ModelMixOptionsChecks.Cascade(options, provider.GetRequiredService<PriceBook>()));
-        ModelMixSections.Add<LoopGuardOptions>(services, configuration, (options, _) => ModelMixOptionsChecks.LoopGuard(options));
+        ModelMixSections.Add<LoopGuardOptions>(services, configuration);
+        services.AddSingleton<IValidateOptions<LoopGuardOptions>, LoopGuardOptionsValidator>();
         ModelMixSections.AddCaching(services, configuration); // ModelMix:Caching, the same class and check as the proxy's
         services.AddOptions<PromptCachingChatClientOptions>()
             .Configure<IOptions<CachingOptions>>((options, caching) => ModelMixSections.ApplyCaching(caching.Value, options)); // checked at start as CachingOptions
-        ModelMixSections.Add<TierDriftOptions>(services, configuration, (options, provider) => ModelMixOptionsChecks.TierDrift(options, provider.GetRequiredService<PriceBook>()));
+        ModelMixSections.Add<TierDriftOptions>(services, configuration);
+        services.AddSingleton<IValidateOptions<TierDriftOptions>>(provider => new TierDriftOptionsValidator(provider.GetRequiredService<PriceBook>()));
+        services.AddSingleton<IValidateOptions<TwoPassAgentOptions>, TwoPassAgentOptionsValidator>(); // for TwoPassAgentOptions an app binds itself
         var shadowConfigured = configuration.GetSection(ModelMixSections.Shadow).Exists();
-        ModelMixSections.Add<ShadowOptions>(services, configuration, (options, _) => shadowConfigured ? options.Validate(ModelMixSections.Shadow + ":") : []);
+        ModelMixSections.Add<ShadowOptions>(services, configuration, (options, provider) => shadowConfigured ? options.Validate(provider.GetRequiredService<PriceBook>(), ModelMixSections.Shadow + ":") : []); // the candidate and judge resolve, as at the proxy
         services.AddOptions<ModelRoutingOptions>();
         services.AddOptions<LedgerChatClientOptions>();
         services.AddOptions<BatchingChatClientOptions>();

@@ -108,16 +108,16 @@ internal static class ModelMixOptionsChecks
         }
     }
 
-    /// <summary>The loop guard's limits are in range (<see cref="LoopGuardOptions.Validate"/>), named under <c>ModelMix:LoopGuard</c>, and by the old key a value came from.</summary>
+    /// <summary>The loop guard's limits are in range (<see cref="LoopGuardOptionsValidator"/>), named under <c>ModelMix:LoopGuard</c>, and by the old key a value came from.</summary>
     public static IEnumerable<string> LoopGuard(LoopGuardOptions options)
     {
-        foreach (var problem in OptionsCheck<LoopGuardOptions>.Throwing(ModelMixSections.LoopGuard, options.Validate))
+        foreach (var problem in OptionsCheck<LoopGuardOptions>.Throwing(ModelMixSections.LoopGuard, () => LoopGuardOptionsValidator.ThrowIfInvalid(options)))
         {
             yield return options.ObsoleteKeys.Count == 0 ? problem : $"{problem} (set by the old key {string.Join(", ", options.ObsoleteKeys)})";
         }
     }
 
-    /// <summary>The tier-drift bounds are in range (<see cref="TierDriftOptions.Validate"/>) and name tiers of the price book, under <c>ModelMix:TierDrift</c>.</summary>
+    /// <summary>The tier-drift bounds are in range (<see cref="TierDriftOptionsValidator"/>) and name tiers of the price book, under <c>ModelMix:TierDrift</c>.</summary>
     public static IEnumerable<string> TierDrift(TierDriftOptions options, PriceBook prices)
     {
         var book = options.Prices ?? prices;
@@ -129,7 +129,7 @@ internal static class ModelMixOptionsChecks
             }
         }
 
-        foreach (var problem in OptionsCheck<TierDriftOptions>.Throwing(ModelMixSections.TierDrift, options.Validate))
+        foreach (var problem in OptionsCheck<TierDriftOptions>.Throwing(ModelMixSections.TierDrift, () => TierDriftOptionsValidator.ThrowIfInvalid(options)))
         {
             yield return problem;
         }

@@ -53,7 +53,7 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(timeProvider);
         ArgumentNullException.ThrowIfNull(logger);
-        options.Validate();
+        LedgerOptionsValidator.ThrowIfInvalid(options);
         Store = store;
         _time = timeProvider;
         _logger = logger;
@@ -93,7 +93,7 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
         CancellationToken ct = default)
     {
         options ??= new LedgerOptions();
-        options.Validate();
+        LedgerOptionsValidator.ThrowIfInvalid(options);
         return await OpenOwnedAsync(Stores.StoreLocation.Parse(store).CreateLedgerStore(loggers), options, time, loggers, ct);
     }
 
@@ -103,7 +103,7 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
         options ??= new LedgerOptions();
         try
         {
-            options.Validate();
+            LedgerOptionsValidator.ThrowIfInvalid(options);
             await ledgerStore.MigrateAsync(ct);
             ILogger logger = loggers?.CreateLogger<BufferedLedger>() ?? (ILogger)NullLogger.Instance;
             return new BufferedLedger(ledgerStore, options, time ?? TimeProvider.System, logger, ownsStore: true);

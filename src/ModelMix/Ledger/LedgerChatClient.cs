@@ -60,6 +60,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
         var attempt = Begin(options, streaming: false);
         using var activity = attempt.Activity;
         await RegisterIntentAsync(attempt, messages, options).ConfigureAwait(false);
+        var upstream = UpstreamRequestIdHandler.Open(); // the response's request-id, when the SDK client has the handler
         var sentCancelled = cancellationToken.IsCancellationRequested; // cancelled before anything was sent: nothing to bill
         ChatResponse response;
         try
@@ -74,7 +75,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
                 Status = failure.Status,
                 ErrorType = failure.ErrorType,
                 HttpStatus = failure.HttpStatus,
-                UpstreamRequestId = failure.UpstreamRequestId,
+                UpstreamRequestId = failure.UpstreamRequestId ?? upstream?.RequestId,
             };
             if (failure.ErrorType == AttemptFailure.Cancelled && !sentCancelled)
             {
@@ -98,6 +99,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
             Usage = ChatUsage.FromResponse(response),
             ThinkingBlocksDropped = ChatUsage.DroppedThinking(response.RawRepresentation) ?? 0,
             HttpStatus = 200,
+            UpstreamRequestId = upstream?.RequestId,
         }).ConfigureAwait(false);
         Observe(attempt, stored);
         Annotate(response.AdditionalProperties ??= [], attempt, stored);
@@ -113,6 +115,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
         var attempt = Begin(options, streaming: true);
         using var activity = attempt.Activity;
         await RegisterIntentAsync(attempt, messages, options).ConfigureAwait(false);
+        var upstream = UpstreamRequestIdHandler.Open(); // the response's request-id, when the SDK client has the handler
         var recorded = false;
         string? responseId = null;
         var exactUsage = default(TokenUsage);
@@ -226,6 +229,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
                 Usage = sawExactUsage ? exactUsage : approximateUsage,
                 ThinkingBlocksDropped = thinkingDropped,
                 HttpStatus = updates > 0 ? 200 : 0,
+                UpstreamRequestId = upstream?.RequestId,
             };
             if (fault is not null)
             {
@@ -235,7 +239,7 @@ public sealed class LedgerChatClient : DelegatingChatClient
                     Status = failure.Status,
                     ErrorType = failure.ErrorType,
                     HttpStatus = failure.HttpStatus,
-                    UpstreamRequestId = failure.UpstreamRequestId,
+                    UpstreamRequestId = failure.UpstreamRequestId ?? upstream?.RequestId,
                 };
             }
             else if (!completed)

@@ -166,7 +166,7 @@ public static class LedgerExporter
             r.LatencyMs, r.Streaming, SqliteLedgerSchema.ToCode(r.Status), (long)r.HttpStatus, r.ErrorType, r.ShadowPairId,
             r.Effort, r.EffortIsDefault, (long)r.ThinkingBlocksDropped,
             r.Usage.WebSearchRequests, r.Usage.WebFetchRequests, c?.ServerTools,
-            r.ClientDisconnected, r.UsageEstimated,
+            r.ClientDisconnected, r.UsageEstimated, r.OverrunUsd,
         ];
     }
 

@@ -32,15 +32,9 @@ public sealed class LedgerOptions
     /// <summary>The longest wait between retries of a failed commit. Default 5 s; at least <see cref="RetryBaseDelay"/>.</summary>
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Throws <see cref="OptionsValidationException"/> naming every invalid option.</summary>
-    public void Validate()
-    {
-        var failures = GetValidationFailures();
-        if (failures.Count > 0)
-        {
-            throw new OptionsValidationException(Options.DefaultName, typeof(LedgerOptions), failures);
-        }
-    }
+    /// <summary>Throws <see cref="OptionsValidationException"/> naming every invalid option (<see cref="LedgerOptionsValidator"/>).</summary>
+    [Obsolete("Checked at start by its IValidateOptions validator (registered by AddModelMix and the proxy); this method goes in the next release.")]
+    public void Validate() => LedgerOptionsValidator.ThrowIfInvalid(this);
 
     /// <summary>Describes every invalid option, naming it; empty when the options are valid.</summary>
     internal List<string> GetValidationFailures()

@@ -12,4 +12,14 @@ public sealed class LedgerOptionsValidator : IValidateOptions<LedgerOptions>
         var failures = options.GetValidationFailures();
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
+
+    /// <summary>Throws <see cref="OptionsValidationException"/> naming every invalid option: for options built in code, not bound.</summary>
+    internal static void ThrowIfInvalid(LedgerOptions options)
+    {
+        var failures = options.GetValidationFailures();
+        if (failures.Count > 0)
+        {
+            throw new OptionsValidationException(Options.DefaultName, typeof(LedgerOptions), failures);
+        }
+    }
 }

@@ -110,6 +110,14 @@ public sealed record LedgerRecord
     /// </summary>
     public bool UsageEstimated { get; init; }
 
+    /// <summary>
+    /// The part of this attempt's cost charged to no key (docs/keys-and-budgets.md, "Overshoot"): what an answer cost
+    /// beyond what its key could be charged without passing its cap by more than the request's hold (an upstream that
+    /// reported more than the request could cost). Null when none. <see cref="Cost"/> keeps the full cost the upstream
+    /// billed; the key's budget counted <c>Cost.Total − OverrunUsd</c>.
+    /// </summary>
+    public decimal? OverrunUsd { get; init; }
+
     /// <summary>Links a live answer and its shadow answer.</summary>
     public string? ShadowPairId { get; init; }
 }

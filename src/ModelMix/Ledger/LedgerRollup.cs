@@ -166,6 +166,26 @@ public interface ILedgerRollupStore
     /// <param name="count">How many.</param>
     /// <param name="cancellationToken">Stops the enumeration.</param>
     IAsyncEnumerable<LedgerRecord> ReadLatestAsync(DateTimeOffset? from, DateTimeOffset? to, int count, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Each session's calls of [<paramref name="from"/>, <paramref name="to"/>) summed in the database (one row per key
+    /// and session id; calls without a session id left out): what the audit's per-session statistics need, without
+    /// sending every call to the client.
+    /// </summary>
+    /// <param name="from">Inclusive; null: from the first.</param>
+    /// <param name="to">Exclusive; null: through the last.</param>
+    /// <param name="cancellationToken">Stops the enumeration.</param>
+    IAsyncEnumerable<LedgerSessionSummary> ReadSessionSummariesAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Per task label, the 95th percentile latency of the first attempts (attempt 1, not an escalation, latency above 0)
+    /// of [<paramref name="from"/>, <paramref name="to"/>): the ⌈0.95·n⌉-th smallest of the task's n latencies, found
+    /// in the database.
+    /// </summary>
+    /// <param name="from">Inclusive; null: from the first.</param>
+    /// <param name="to">Exclusive; null: through the last.</param>
+    /// <param name="cancellationToken">Stops the enumeration.</param>
+    IAsyncEnumerable<LedgerTaskLatency> ReadFirstAttemptP95LatencyAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default);
 }
 
 /// <summary>One call, as the audit's per-session statistics and per-task latency need it.</summary>

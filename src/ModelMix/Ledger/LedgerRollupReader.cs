@@ -32,7 +32,25 @@ internal static class LedgerRollupReader
     public static string CallSummariesSql(char prefix, bool from, bool to) =>
         $"SELECT key_id, session_id, timestamp, cost_total, task_label, attempt, escalated_from IS NOT NULL, latency_ms FROM ledger_records WHERE true{RawRange(prefix, from, to)} ORDER BY timestamp, seq;";
 
-    /// <summary>The number of requests with an escalation in a range (the partial index on escalations serves it).</summary>
+    /// <summary>
+    /// Each (key, session)'s calls of a range summed: key_id, session_id, first and last timestamp, cost (by
+    /// <paramref name="moneySum"/> over <c>cost_total</c>, 0 over none), calls.
+    /// </summary>
+    public static string SessionSummariesSql(char prefix, bool from, bool to, Func<string, string> moneySum) =>
+        $"SELECT key_id, session_id, MIN(timestamp), MAX(timestamp), {moneySum("cost_total")}, COUNT(*) FROM ledger_records " +
+        $"WHERE session_id IS NOT NULL{RawRange(prefix, from, to)} GROUP BY key_id, session_id;";
+
+    /// <summary>
+    /// Per task ('(none)' for calls without a label, as the raw audit names them), the ⌈0.95·n⌉-th smallest latency of
+    /// its n first attempts of a range (⌈0.95·n⌉ = (95·n + 99) / 100 in integer arithmetic, in both databases).
+    /// </summary>
+    public static string FirstAttemptP95Sql(char prefix, bool from, bool to) =>
+        "SELECT task, latency_ms FROM (SELECT COALESCE(task_label, '(none)') AS task, latency_ms, " +
+        "ROW_NUMBER() OVER (PARTITION BY COALESCE(task_label, '(none)') ORDER BY latency_ms) AS rn, " +
+        "COUNT(*) OVER (PARTITION BY COALESCE(task_label, '(none)')) AS n FROM ledger_records " +
+        $"WHERE attempt = 1 AND escalated_from IS NULL AND latency_ms > 0{RawRange(prefix, from, to)}) ranked WHERE rn = (95 * n + 99) / 100;";
+
+    /// <summary>The number of requests with an escalation in a range (a covering partial index serves it: <see cref="LedgerReadIndexes"/>).</summary>
     public static string EscalatedRequestsSql(char prefix, bool from, bool to) =>
         $"SELECT COUNT(DISTINCT request_id) FROM ledger_records WHERE escalated_from IS NOT NULL AND attempt <> 0{RawRange(prefix, from, to)};";
 

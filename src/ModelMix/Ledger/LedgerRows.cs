@@ -65,6 +65,7 @@ internal static class LedgerRows
             ThinkingBlocksDropped = r.GetInt32(36),
             ClientDisconnected = flag(r, 40),
             UsageEstimated = flag(r, 41),
+            OverrunUsd = r.IsDBNull(42) ? null : money(r, 42),
         };
     }
 

@@ -233,6 +233,13 @@ internal static class SqliteLedgerSchema
         // 9: the rollups' effort_sent dimension (docs/ledger.md, "Rollups"): the table rebuilt from the raw rows of every
         // hour still whole, an hour pruned by retention carried over from its old rows (LedgerRollupSql.EffortSentMigration).
         LedgerRollupSql.EffortSentMigration(LedgerSqlDialect.Sqlite),
+
+        // 10: escalated requests counted from a covering partial index (LedgerReadIndexes; docs/performance.md).
+        LedgerReadIndexes.EscalatedRequestsSqlite,
+
+        // 11: upstream overrun (docs/keys-and-budgets.md, "Overshoot"): the part of an attempt's cost charged to no key,
+        // exact decimal text; NULL when none.
+        "ALTER TABLE ledger_records ADD COLUMN overrun_usd TEXT;",
     ];
 
     /// <summary>The schema version this code writes and understands.</summary>
@@ -249,7 +256,7 @@ internal static class SqliteLedgerSchema
         "latency_ms", "streaming", "status", "http_status", "error_type", "shadow_pair_id",
         "effort", "effort_is_default", "thinking_blocks_dropped",
         "web_search_requests", "web_fetch_requests", "cost_server_tools",
-        "client_disconnected", "usage_estimated",
+        "client_disconnected", "usage_estimated", "overrun_usd",
     ];
 
     /// <summary>The idempotent insert: a record whose id is already stored is skipped, any other violation fails.</summary>

@@ -26,7 +26,7 @@ internal sealed class LoopGuard
     public LoopGuard(LoopGuardOptions options, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        LoopGuardOptionsValidator.ThrowIfInvalid(options);
         _options = options;
         _time = time ?? TimeProvider.System;
         _sweepInterval = options.SessionIdleTimeout / 4;

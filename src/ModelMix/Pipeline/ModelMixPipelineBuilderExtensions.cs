@@ -149,12 +149,16 @@ public static class ModelMixPipelineBuilderExtensions
 
     private static ModelRoutingChatClient CreateRouting(IChatClient inner, IServiceProvider services, IRoutingPolicy? policy, Action<ModelRoutingOptions>? configure)
     {
-        policy ??= services.GetService<IRoutingPolicy>() ?? CreatePolicy(services);
+        // The registered alias map (AddModelMix, AddRoutingPolicy): its auto serves calls that name no alias, and a call
+        // naming another of its aliases is routed by that alias's policy, as at the proxy.
+        var aliases = services.GetService<RoutingAliases>();
+        policy ??= services.GetService<IRoutingPolicy>()
+            ?? (aliases is not null && aliases.TryGetPolicy(RoutingAliases.Auto, out var auto) ? auto : CreatePolicy(services));
         var options = StageOptions.Create(services, configure);
         options.TimeProvider ??= services.GetService<TimeProvider>();
         options.PriceBook ??= services.GetService<PriceBook>();
         var logger = services.GetService<ILoggerFactory>()?.CreateLogger<ModelRoutingChatClient>();
-        return new ModelRoutingChatClient(inner, policy, options, logger);
+        return new ModelRoutingChatClient(inner, policy, options, logger) { AliasPolicies = aliases };
     }
 
     private static CompositePolicy CreatePolicy(IServiceProvider services)

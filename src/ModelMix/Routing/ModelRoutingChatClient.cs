@@ -47,7 +47,7 @@ namespace ModelMix.Pipeline;
 /// each call is a <c>modelmix.request</c> span of the <c>ModelMix</c> activity source (<see cref="ModelMixActivity"/>).
 /// </para>
 /// </remarks>
-public sealed class ModelRoutingChatClient : RoutingChatClient
+public sealed partial class ModelRoutingChatClient : RoutingChatClient
 {
     private readonly IChatClient _inner;
     private readonly IRoutingPolicy _policy;
@@ -194,13 +194,14 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
         else
         {
             var request = ChatRoutingRequest.From(messages, options);
-            if (_synchronousPolicy is not null)
+            var (policy, synchronousPolicy) = PolicyFor(requested);
+            if (synchronousPolicy is not null)
             {
-                decision = _synchronousPolicy.TryDecide(request, out var decided) ? decided : null;
+                decision = synchronousPolicy.TryDecide(request, out var decided) ? decided : null;
             }
             else
             {
-                decision = await _policy.DecideAsync(request, cancellationToken).ConfigureAwait(false);
+                decision = await policy.DecideAsync(request, cancellationToken).ConfigureAwait(false);
             }
 
             if (decision is { } routed)
@@ -245,10 +246,11 @@ public sealed class ModelRoutingChatClient : RoutingChatClient
         {
             // No policy was decisive: the inner client's default model serves the call, and the ledger says so.
             options.ModelId = requested is not null && !_aliases.Contains(requested) ? requested : null;
-            var reason = $"no policy in '{_policy.Name}' decided; the inner client's default model";
+            var undecided = PolicyFor(requested).Policy;
+            var reason = $"no policy in '{undecided.Name}' decided; the inner client's default model";
             options.SetRouting(ModelRoutingOptions.UndecidedPolicyName, reason);
             scope.Decision = new ScopeDecision(options.ModelId, ModelRoutingOptions.UndecidedPolicyName, reason, requested ?? ModelRoutingOptions.AutoAlias, null);
-            RoutingChatClientLog.Undecided(_logger, scope.RequestId, _policy.Name);
+            RoutingChatClientLog.Undecided(_logger, scope.RequestId, undecided.Name);
         }
 
         return decision;

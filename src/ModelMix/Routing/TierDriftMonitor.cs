@@ -33,7 +33,7 @@ public sealed class TierDriftMonitor
     public TierDriftMonitor(TierDriftOptions options, ILogger<TierDriftMonitor>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        TierDriftOptionsValidator.ThrowIfInvalid(options);
         _options = options;
         _bounds = new Dictionary<string, double>(options.MaxShare, StringComparer.OrdinalIgnoreCase);
         _time = options.TimeProvider ?? TimeProvider.System;

@@ -34,26 +34,6 @@ public sealed class TierDriftOptions
 
     /// <summary>Throws when an option is out of range, naming it.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A bound is outside (0, 1], or a size or duration is not positive.</exception>
-    public void Validate()
-    {
-        foreach (var (tier, bound) in MaxShare)
-        {
-            if (double.IsNaN(bound) || bound <= 0 || bound > 1)
-            {
-                throw new ArgumentOutOfRangeException(nameof(MaxShare), bound, $"{nameof(MaxShare)}[{tier}] must be a share above 0 and at most 1, e.g. 0.2 for 20%.");
-            }
-        }
-
-        ArgumentOutOfRangeException.ThrowIfLessThan(WindowCalls, 1, nameof(WindowCalls));
-        ArgumentOutOfRangeException.ThrowIfLessThan(MinCalls, 1, nameof(MinCalls));
-        if (WindowDuration is { } duration)
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(duration, TimeSpan.Zero, nameof(WindowDuration));
-        }
-
-        if (double.IsNaN(Hysteresis) || Hysteresis < 0 || Hysteresis >= 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(Hysteresis), Hysteresis, $"{nameof(Hysteresis)} must be at least 0 and below 1.");
-        }
-    }
+    [Obsolete("Checked at start by its IValidateOptions validator (registered by AddModelMix and the proxy); this method goes in the next release.")]
+    public void Validate() => TierDriftOptionsValidator.ThrowIfInvalid(this);
 }

@@ -42,7 +42,7 @@ public sealed class TwoPassAgent
     {
         ArgumentNullException.ThrowIfNull(client);
         options ??= new TwoPassAgentOptions();
-        options.Validate();
+        TwoPassAgentOptionsValidator.ThrowIfInvalid(options);
         _client = client;
         _options = options;
         var prices = options.Prices ?? PriceBook.Default;

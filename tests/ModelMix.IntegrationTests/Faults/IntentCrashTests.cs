@@ -1,14 +1,9 @@
-using System.Diagnostics;
 using System.Net;
-using System.Text;
 using FakeAnthropic;
-using Microsoft.Data.Sqlite;
 using ModelMix.Budgets;
 using ModelMix.IntegrationTests.Cli;
-using ModelMix.IntegrationTests.Proxy;
-using ModelMix.Keys;
+using ModelMix.IntegrationTests.Support;
 using ModelMix.Ledger;
-using ModelMix.Postgres;
 using ModelMix.Tests.Shared;
 
 namespace ModelMix.IntegrationTests.Faults;
@@ -27,49 +22,32 @@ public sealed class IntentCrashTests
     private const int Answered = 12;
     private const int Held = 6;
 
-    private static Dictionary<string, string> Settings() => new()
-    {
-        // Answers of the unbudgeted key stay in the ledger's buffer until the kill (budgeted requests settle through a
-        // ledger commit, so theirs are durable before their request ends).
-        ["ModelMix__LedgerFlushInterval"] = "00:00:10",
-        ["ModelMix__ReservationTtl"] = "00:00:03",
-        ["ModelMix__Budgets__SweepInterval"] = "00:00:01",
-        ["ModelMix__Intents__HeartbeatInterval"] = "00:00:00.200",
-        ["ModelMix__Intents__StaleAfter"] = "00:00:02",
-        ["ModelMix__Intents__SweepInterval"] = "00:00:00.200",
-        ["ModelMix__MaxRetries"] = "0",
-    };
+    // Answers of the unbudgeted key stay in the ledger's buffer until the kill (budgeted requests settle through a
+    // ledger commit, so theirs are durable before their request ends).
+    private static Dictionary<string, string> Settings() =>
+        CrashTest.Settings(("ModelMix__LedgerFlushInterval", "00:00:10"), ("ModelMix__ReservationTtl", "00:00:03"));
 
     [Fact]
     public async Task Sqlite_kill_9_leaves_every_served_call_in_the_ledger_once_and_the_budget_equal_to_it()
     {
         await using var fake = await FakeAnthropicServer.StartAsync();
         fake.RecordRequests = false;
-        using var dir = new TempDirectory();
-        var db = Path.Combine(dir.Path, "ledger.db");
-        CreatedApiKey budgeted, open;
-        await using (var keys = new SqliteKeyStore(db))
-        {
-            budgeted = await keys.CreateAsync("budgeted", [BudgetCap.Parse("10/total")]);
-            open = await keys.CreateAsync("open", []);
-        }
+        await using var store = CrashStore.Sqlite();
+        var budgeted = await store.CreateKeyAsync("budgeted", "10/total");
+        var open = await store.CreateKeyAsync("open");
 
-        await using (var serve = await ServeProcess.StartAsync(fake.BaseUrl, db, "sk-test-upstream", Settings()))
+        await using (var serve = await store.StartServeAsync(fake.BaseUrl, Settings()))
         {
             await RunUntilKilledAsync(fake, [serve], kill: serve, budgeted.Key, open.Key);
         }
 
-        await using (var restarted = await ServeProcess.StartAsync(fake.BaseUrl, db, "sk-test-upstream", Settings()))
+        await using (var restarted = await store.StartServeAsync(fake.BaseUrl, Settings()))
         {
-            await using var ledger = new SqliteLedgerStore(db);
-            await ledger.MigrateAsync();
-            await using var budgets = new SqliteBudgetStore(db);
-            await WaitUntilReconciledAsync(ledger, () => OpenHoldsAsync(db));
+            await store.WaitUntilReconciledAsync();
             await restarted.TerminateAsync();
-            await AssertConsistentAsync(fake, ledger, budgets, budgeted.Info.Id, budgeted.Info.BudgetScope);
         }
 
-        SqliteConnection.ClearAllPools();
+        await AssertConsistentAsync(fake, store, budgeted.Info.Id, budgeted.Info.BudgetScope);
     }
 
     [Fact]
@@ -77,43 +55,30 @@ public sealed class IntentCrashTests
     {
         await using var fake = await FakeAnthropicServer.StartAsync();
         fake.RecordRequests = false;
-        var store = await (await PostgresServer.GetAsync()).CreateDatabaseAsync("intentcrash");
-        CreatedApiKey budgeted, open;
-        await using (var keys = new PostgresKeyStore(store))
-        {
-            budgeted = await keys.CreateAsync("budgeted", [BudgetCap.Parse("10/total")]);
-            open = await keys.CreateAsync("open", []);
-        }
+        await using var store = await CrashStore.PostgresAsync("intentcrash");
+        var budgeted = await store.CreateKeyAsync("budgeted", "10/total");
+        var open = await store.CreateKeyAsync("open");
 
-        await using var survivor = await ServeProcess.StartAsync(fake.BaseUrl, store, "sk-test-upstream", Settings());
-        await using (var victim = await ServeProcess.StartAsync(fake.BaseUrl, store, "sk-test-upstream", Settings()))
+        await using var survivor = await store.StartServeAsync(fake.BaseUrl, Settings());
+        await using (var victim = await store.StartServeAsync(fake.BaseUrl, Settings()))
         {
             await RunUntilKilledAsync(fake, [victim, survivor], kill: victim, budgeted.Key, open.Key);
         }
 
         // The survivor reconciles the dead replica's intents and reclaims its holds; then the victim comes back.
-        await using var ledger = new PostgresLedgerStore(store);
-        await ledger.MigrateAsync();
-        await using var budgets = new PostgresBudgetStore(store);
-        await WaitUntilReconciledAsync(ledger, () => OpenHoldsAsync(budgets, budgeted.Info.BudgetScope));
-        await using (var restarted = await ServeProcess.StartAsync(fake.BaseUrl, store, "sk-test-upstream", Settings()))
+        await store.WaitUntilReconciledAsync();
+        await using (var restarted = await store.StartServeAsync(fake.BaseUrl, Settings()))
         {
             await restarted.TerminateAsync();
         }
 
         await survivor.TerminateAsync();
-        await AssertConsistentAsync(fake, ledger, budgets, budgeted.Info.Id, budgeted.Info.BudgetScope);
+        var raw = await AssertConsistentAsync(fake, store, budgeted.Info.Id, budgeted.Info.BudgetScope);
 
         // The hourly rollups equal the raw rows to the last digit after the kill and the reconciliation (issue 26), the
         // reconciled rows included (moved through the partitioned table's batch insert and rolled up with it).
-        var raw = new List<LedgerRecord>();
-        await foreach (var record in ledger.ReadAsync(LedgerQuery.All))
-        {
-            raw.Add(record);
-        }
-
         Assert.Contains(raw, r => r.Status == LedgerStatus.OutcomeUnknown);
-        Assert.Equal(LedgerRollupOracle.Expected(raw), LedgerRollupOracle.Describe(await LedgerRollupOracle.ReadAllAsync(ledger)));
+        Assert.Equal(LedgerRollupOracle.Expected(raw), LedgerRollupOracle.Describe(await LedgerRollupOracle.ReadAllAsync((ILedgerRollupStore)await store.LedgerAsync())));
     }
 
     /// <summary>
@@ -126,100 +91,34 @@ public sealed class IntentCrashTests
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
         for (var i = 0; i < Answered; i++)
         {
-            var (status, _) = await SendAsync(http, replicas[i % replicas.Count].Url, i % 2 == 0 ? budgetedKey : openKey, streaming: i % 3 == 0, $"answered {i}", CancellationToken.None);
+            var (status, _) = await CrashTest.SendAsync(http, replicas[i % replicas.Count].Url, i % 2 == 0 ? budgetedKey : openKey, $"answered {i}", streaming: i % 3 == 0);
             Assert.Equal(HttpStatusCode.OK, status);
         }
 
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        fake.SetDefault(FakeReply.Default.WithHold(release.Task));
-        using var cut = new CancellationTokenSource();
-        var held = Enumerable.Range(0, Held).Select(i => Task.Run(async () =>
-        {
-            try
-            {
-                await SendAsync(http, kill.Url, i % 2 == 0 ? budgetedKey : openKey, streaming: i % 2 == 1, $"held {i}", cut.Token);
-            }
-            catch (Exception exception) when (exception is HttpRequestException or IOException or OperationCanceledException)
-            {
-                // The kill cut it.
-            }
-        })).ToList();
-        await WaitUntilAsync(() => Task.FromResult(fake.ServedMessages.Count >= Answered + Held), "the held calls to reach the fake");
-
-        await kill.KillAsync();
-        release.TrySetResult();
-        fake.SetDefault(FakeReply.Default);
-        await cut.CancelAsync();
-        await Task.WhenAll(held);
+        await CrashTest.HoldAndKillAsync(
+            fake,
+            kill,
+            Held,
+            (i, token) => CrashTest.SendAsync(http, kill.Url, i % 2 == 0 ? budgetedKey : openKey, $"held {i}", streaming: i % 2 == 1, token: token),
+            Answered + Held);
     }
 
-    private static async Task WaitUntilReconciledAsync(IAttemptJournalStore ledger, Func<Task<bool>> openHolds) =>
-        await WaitUntilAsync(async () => await ledger.CountIntentsAsync() == 0 && !await openHolds(), "the dead process's intents and holds to be reconciled");
-
-    private static async Task AssertConsistentAsync(FakeAnthropicServer fake, ILedgerStore ledger, IBudgetStore budgets, string budgetedKeyId, string scope)
+    private static async Task<List<LedgerRecord>> AssertConsistentAsync(FakeAnthropicServer fake, CrashStore store, string budgetedKeyId, string scope)
     {
-        var rows = new List<LedgerRecord>();
-        await foreach (var record in ledger.ReadAsync(new LedgerQuery()))
-        {
-            rows.Add(record);
-        }
-
-        var served = fake.ServedMessages.Select(message => message.RequestId).ToList();
-        var byUpstream = rows.Where(row => row.UpstreamRequestId is not null).GroupBy(row => row.UpstreamRequestId!).ToDictionary(group => group.Key, group => group.Count());
-        var unknown = rows.Count(row => row.Status == LedgerStatus.OutcomeUnknown);
-        var matched = served.Count(id => byUpstream.ContainsKey(id));
-        Console.WriteLine($"intent crash test: {served.Count} calls served, {rows.Count} ledger rows ({matched} matched by upstream request id, {unknown} outcome_unknown from intents)");
+        var rows = await store.ReadRowsAsync();
 
         // Every recorded upstream id is one served call, recorded once; every other served call is one outcome_unknown row.
-        Assert.All(byUpstream, pair => Assert.True(pair.Value == 1 && served.Contains(pair.Key), $"upstream id {pair.Key}: {pair.Value} rows"));
-        Assert.Equal(served.Count - matched, unknown);
+        var (matched, unknown) = CrashTest.AssertEveryServedCallOnce(fake, rows, "intent crash test");
+        Assert.Equal(fake.ServedMessages.Count - matched, unknown);
         Assert.True(unknown >= Held, $"only {unknown} outcome_unknown rows for {Held} calls cut by the kill");
-        Assert.Equal(served.Count, rows.Count);
-        Assert.All(rows.Where(row => row.Status == LedgerStatus.OutcomeUnknown), row => Assert.True(row.UsageEstimated && row.Cost is { Total: > 0m }));
 
         // One attempt per request here (no retries): no request id twice.
         Assert.Equal(rows.Count, rows.Select(row => row.RequestId).Distinct(StringComparer.Ordinal).Count());
 
         // The budget: nothing held, the spend exactly the ledger's rows of the budgeted key.
-        var usage = await budgets.GetUsageAsync(scope, BudgetWindow.Total, DateTimeOffset.UtcNow);
+        var usage = await store.Budgets.GetUsageAsync(scope, BudgetWindow.Total, DateTimeOffset.UtcNow);
         Assert.Equal(0m, usage.ReservedUsd);
         Assert.Equal(rows.Where(row => row.KeyId == budgetedKeyId).Sum(row => row.Cost?.Total ?? 0m), usage.SpentUsd);
-    }
-
-    private static async Task<bool> OpenHoldsAsync(string db)
-    {
-        await using var connection = new SqliteConnection($"Data Source={db};Pooling=False");
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM budget_reservations WHERE reclaimed_at IS NULL;";
-        return (long)(await command.ExecuteScalarAsync())! > 0;
-    }
-
-    private static async Task<bool> OpenHoldsAsync(PostgresBudgetStore budgets, string scope) =>
-        (await budgets.GetUsageAsync(scope, BudgetWindow.Total, DateTimeOffset.UtcNow)).ReservedUsd > 0m;
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(90), "timed out waiting for " + what);
-            await Task.Delay(100);
-        }
-    }
-
-    private static async Task<(HttpStatusCode Status, string Body)> SendAsync(HttpClient http, Uri replica, string key, bool streaming, string tag, CancellationToken token)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(replica, "v1/messages"))
-        {
-            Content = new StringContent(
-                $$"""{"model":"claude-haiku-4-5","max_tokens":64,"stream":{{(streaming ? "true" : "false")}},"messages":[{"role":"user","content":"{{tag}}"}]}""",
-                Encoding.UTF8,
-                "application/json"),
-        };
-        request.Headers.Add("x-api-key", key);
-        request.Headers.Add("anthropic-version", "2023-06-01");
-        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token);
-        return (response.StatusCode, await response.Content.ReadAsStringAsync(token));
+        return rows;
     }
 }

@@ -1,17 +1,11 @@
-using System.Diagnostics;
 using System.Net;
-using System.Text;
 using System.Text.Json.Nodes;
 using FakeAnthropic;
-using Microsoft.Data.Sqlite;
 using ModelMix.Budgets;
-using ModelMix.IntegrationTests.Cli;
-using ModelMix.IntegrationTests.Proxy;
 using ModelMix.IntegrationTests.Shadow;
-using ModelMix.Keys;
+using ModelMix.IntegrationTests.Support;
 using ModelMix.Ledger;
 using ModelMix.Shadow;
-using ModelMix.Tests.Shared;
 
 namespace ModelMix.IntegrationTests.Faults;
 
@@ -24,7 +18,8 @@ namespace ModelMix.IntegrationTests.Faults;
 /// (its upstream request id when recorded, else an <c>outcome_unknown</c> row from its intent), no (request, attempt)
 /// has two, nothing is left pending, and the budget that applies (the key's for the routing calls, the shadow budget
 /// for shadow calls) spent exactly what the ledger holds for the requests it reserved for. Nothing races a timer: the
-/// held calls are released only after the kill.
+/// held calls are released only after the kill. Each kind runs on a SQLite file and on a real PostgreSQL (the restarted
+/// process reconciles the dead one's intents either way; <see cref="CrashStore"/>).
 /// </summary>
 public sealed class RoutingCallCrashTests
 {
@@ -40,22 +35,20 @@ public sealed class RoutingCallCrashTests
     }
 
     [Theory]
-    [InlineData(Kind.Meta)]
-    [InlineData(Kind.Cascade)]
-    [InlineData(Kind.Shadow)]
-    public async Task Kill_9_with_routing_calls_in_flight_leaves_each_served_call_one_row_and_the_budget_equal_to_the_ledger(Kind kind)
+    [InlineData(Kind.Meta, false)]
+    [InlineData(Kind.Cascade, false)]
+    [InlineData(Kind.Shadow, false)]
+    [InlineData(Kind.Meta, true)]
+    [InlineData(Kind.Cascade, true)]
+    [InlineData(Kind.Shadow, true)]
+    public async Task Kill_9_with_routing_calls_in_flight_leaves_each_served_call_one_row_and_the_budget_equal_to_the_ledger(Kind kind, bool postgres)
     {
         await using var fake = await FakeAnthropicServer.StartAsync();
         fake.RecordRequests = false;
         using var replies = new ShadowReplies();
-        using var dir = new TempDirectory();
-        var db = Path.Combine(dir.Path, "ledger.db");
-        CreatedApiKey budgeted, open;
-        await using (var keys = new SqliteKeyStore(db))
-        {
-            budgeted = await keys.CreateAsync("budgeted", [BudgetCap.Parse("10/total")]);
-            open = await keys.CreateAsync("open", []);
-        }
+        await using var store = await CrashStore.OpenAsync(postgres, "routingcrash");
+        var budgeted = await store.CreateKeyAsync("budgeted", "10/total");
+        var open = await store.CreateKeyAsync("open");
 
         var settings = Settings(kind);
         var model = kind switch { Kind.Meta => "auto-meta", Kind.Cascade => "auto-cascade", _ => "claude-haiku-4-5" };
@@ -64,119 +57,79 @@ public sealed class RoutingCallCrashTests
         var answer = AnsweringResponder(kind, replies);
         fake.Responder = answer;
 
-        await using (var serve = await ServeProcess.StartAsync(fake.BaseUrl, db, "sk-test-upstream", settings))
+        await using (var serve = await store.StartServeAsync(fake.BaseUrl, settings))
         {
             using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
             for (var i = 0; i < Answered; i++)
             {
-                var (status, body) = await SendAsync(http, serve.Url, KeyFor(i), model, streaming: i % 2 == 1, $"answered {i}", CancellationToken.None);
+                var (status, body) = await CrashTest.SendAsync(http, serve.Url, KeyFor(i), $"answered {i}", model: model, streaming: i % 2 == 1);
                 Assert.True(status == HttpStatusCode.OK, body);
             }
 
             // Classification + answer, tier + verifier, or live + candidate + judge per answered request.
             var answeredCalls = Answered * (kind == Kind.Shadow ? 3 : 2);
-            await WaitUntilAsync(() => Task.FromResult(fake.ServedMessages.Count >= answeredCalls), "the answered requests' calls");
-
-            var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            fake.Responder = HoldingResponder(kind, replies, answer, release.Task);
-            using var cut = new CancellationTokenSource();
-            var held = Enumerable.Range(0, Held).Select(i => Task.Run(async () =>
-            {
-                try
-                {
-                    await SendAsync(http, serve.Url, KeyFor(i), model, streaming: i % 2 == 1, $"held {i}", cut.Token);
-                }
-                catch (Exception exception) when (exception is HttpRequestException or IOException or OperationCanceledException)
-                {
-                    // The kill cut it.
-                }
-            })).ToList();
+            await CrashTest.WaitUntilAsync(() => Task.FromResult(fake.ServedMessages.Count >= answeredCalls), "the answered requests' calls");
 
             // Held: the classifications; the tiers answered and their verifier calls; the live calls answered, every
             // candidate call of an odd request and the judge calls of the even ones (whose candidate was answered).
             var heldCalls = kind switch { Kind.Meta => Held, Kind.Cascade => 2 * Held, _ => 2 * Held + (Held / 2) };
-            await WaitUntilAsync(() => Task.FromResult(fake.ServedMessages.Count >= answeredCalls + heldCalls), "the held calls to reach the fake");
-
-            await serve.KillAsync();
-            release.TrySetResult();
-            fake.Responder = answer;
-            await cut.CancelAsync();
-            await Task.WhenAll(held);
+            await CrashTest.HoldAndKillAsync(
+                fake,
+                serve,
+                Held,
+                (i, token) => CrashTest.SendAsync(http, serve.Url, KeyFor(i), $"held {i}", model, streaming: i % 2 == 1, token: token),
+                release => fake.Responder = HoldingResponder(kind, replies, answer, release),
+                () => fake.Responder = answer,
+                answeredCalls + heldCalls);
         }
 
-        await using (var restarted = await ServeProcess.StartAsync(fake.BaseUrl, db, "sk-test-upstream", settings))
+        await using (var restarted = await store.StartServeAsync(fake.BaseUrl, settings))
         {
-            await using var ledger = new SqliteLedgerStore(db);
-            await ledger.MigrateAsync();
-            await WaitUntilAsync(async () => await ledger.CountIntentsAsync() == 0 && !await OpenHoldsAsync(db), "the dead process's intents and holds to be reconciled");
+            await store.WaitUntilReconciledAsync();
             await restarted.TerminateAsync();
-
-            var rows = new List<LedgerRecord>();
-            await foreach (var record in ledger.ReadAsync(new LedgerQuery()))
-            {
-                rows.Add(record);
-            }
-
-            var served = fake.ServedMessages.Select(message => message.RequestId).ToList();
-            var unknown = rows.Where(row => row.Status == LedgerStatus.OutcomeUnknown).ToList();
-            Console.WriteLine($"routing call crash test ({kind}): {served.Count} calls served, {rows.Count} ledger rows ({rows.Count(row => row.UpstreamRequestId is not null)} with the upstream request id, {unknown.Count} outcome_unknown from intents)");
-
-            // Every recorded upstream id is one served call, recorded once; the rows are as many as the calls served.
-            var byUpstream = rows.Where(row => row.UpstreamRequestId is not null).GroupBy(row => row.UpstreamRequestId!).ToList();
-            Assert.All(byUpstream, group => Assert.True(group.Count() == 1 && served.Contains(group.Key), $"upstream id {group.Key}: {group.Count()} rows"));
-            Assert.Equal(served.Count, rows.Count);
-            Assert.Equal(rows.Count, rows.Select(row => (row.RequestId, row.Attempt)).Distinct().Count());
-            Assert.All(unknown, row => Assert.True(row.UsageEstimated && row.Cost is { Total: > 0m }, $"{row.Policy} row on {row.RoutedModel} is not charged its worst case"));
-
-            // The calls the kill cut are outcome_unknown rows of their kind.
-            switch (kind)
-            {
-                case Kind.Meta:
-                    // The held ones, and any answered one whose record was still in the buffer.
-                    Assert.True(unknown.Count(row => row.Attempt == LedgerRecord.RoutingCallAttempt) >= Held, $"{unknown.Count} outcome_unknown rows for {Held} classifications cut by the kill");
-                    break;
-                case Kind.Cascade:
-                    Assert.True(unknown.Count(row => row.Policy == "cascade") >= Held, $"{unknown.Count} outcome_unknown rows for {Held} verifier calls cut by the kill");
-                    break;
-                default:
-                    Assert.True(unknown.Count(row => row.Policy == ShadowRunner.Policy) >= Held / 2, "the held candidate calls are not outcome_unknown rows");
-                    Assert.True(unknown.Count(row => row.Policy == ShadowRunner.JudgePolicy) >= Held / 2, "the held judge calls are not outcome_unknown rows");
-                    Assert.All(rows.Where(row => row.Policy == ShadowRunner.Policy && row.Status != LedgerStatus.OutcomeUnknown), row => Assert.NotNull(row.UpstreamRequestId));
-                    break;
-            }
-
-            // The budget that applies: nothing held, and its spend exactly what the ledger holds for the requests it
-            // paid for: the budgeted key's requests, classification and verifier calls included (a request is the key's
-            // when one of its rows names the key, or when its hold was reclaimed after the kill: the holds of requests
-            // that ended are settled and gone); or the shadow pairs' candidate and judge calls.
-            var budgetedRequests = rows.Where(row => row.KeyId == budgeted.Info.Id).Select(row => row.RequestId).ToHashSet(StringComparer.Ordinal);
-            budgetedRequests.UnionWith(await ReservedRequestIdsAsync(db));
-            var paidFor = kind == Kind.Shadow
-                ? rows.Where(row => row.Policy is ShadowRunner.Policy or ShadowRunner.JudgePolicy).ToList()
-                : rows.Where(row => budgetedRequests.Contains(row.RequestId)).ToList();
-            await using var budgets = new SqliteBudgetStore(db);
-            var usage = await budgets.GetUsageAsync(kind == Kind.Shadow ? ShadowRunner.BudgetScope : budgeted.Info.BudgetScope, BudgetWindow.Total, DateTimeOffset.UtcNow);
-            Assert.Equal(0m, usage.ReservedUsd);
-            Assert.Equal(paidFor.Sum(row => row.Cost?.Total ?? 0m), usage.SpentUsd);
-            Assert.True(usage.SpentUsd > 0m);
         }
 
-        SqliteConnection.ClearAllPools();
+        var rows = await store.ReadRowsAsync();
+        var unknown = rows.Where(row => row.Status == LedgerStatus.OutcomeUnknown).ToList();
+        CrashTest.AssertEveryServedCallOnce(fake, rows, $"routing call crash test ({kind}, {(postgres ? "PostgreSQL" : "SQLite")})");
+        Assert.Equal(rows.Count, rows.Select(row => (row.RequestId, row.Attempt)).Distinct().Count());
+
+        // The calls the kill cut are outcome_unknown rows of their kind.
+        switch (kind)
+        {
+            case Kind.Meta:
+                // The held ones, and any answered one whose record was still in the buffer.
+                Assert.True(unknown.Count(row => row.Attempt == LedgerRecord.RoutingCallAttempt) >= Held, $"{unknown.Count} outcome_unknown rows for {Held} classifications cut by the kill");
+                break;
+            case Kind.Cascade:
+                Assert.True(unknown.Count(row => row.Policy == "cascade") >= Held, $"{unknown.Count} outcome_unknown rows for {Held} verifier calls cut by the kill");
+                break;
+            default:
+                Assert.True(unknown.Count(row => row.Policy == ShadowRunner.Policy) >= Held / 2, "the held candidate calls are not outcome_unknown rows");
+                Assert.True(unknown.Count(row => row.Policy == ShadowRunner.JudgePolicy) >= Held / 2, "the held judge calls are not outcome_unknown rows");
+                Assert.All(rows.Where(row => row.Policy == ShadowRunner.Policy && row.Status != LedgerStatus.OutcomeUnknown), row => Assert.NotNull(row.UpstreamRequestId));
+                break;
+        }
+
+        // The budget that applies: nothing held, and its spend exactly what the ledger holds for the requests it
+        // paid for: the budgeted key's requests, classification and verifier calls included (a request is the key's
+        // when one of its rows names the key, or when its hold was reclaimed after the kill: the holds of requests
+        // that ended are settled and gone); or the shadow pairs' candidate and judge calls.
+        var budgetedRequests = rows.Where(row => row.KeyId == budgeted.Info.Id).Select(row => row.RequestId).ToHashSet(StringComparer.Ordinal);
+        budgetedRequests.UnionWith(await store.ReservedRequestIdsAsync());
+        var paidFor = kind == Kind.Shadow
+            ? rows.Where(row => row.Policy is ShadowRunner.Policy or ShadowRunner.JudgePolicy).ToList()
+            : rows.Where(row => budgetedRequests.Contains(row.RequestId)).ToList();
+        var usage = await store.Budgets.GetUsageAsync(kind == Kind.Shadow ? ShadowRunner.BudgetScope : budgeted.Info.BudgetScope, BudgetWindow.Total, DateTimeOffset.UtcNow);
+        Assert.Equal(0m, usage.ReservedUsd);
+        Assert.Equal(paidFor.Sum(row => row.Cost?.Total ?? 0m), usage.SpentUsd);
+        Assert.True(usage.SpentUsd > 0m);
     }
 
     private static Dictionary<string, string> Settings(Kind kind)
     {
-        var settings = new Dictionary<string, string>
-        {
-            // Answers of the unbudgeted key stay in the ledger's buffer until the kill.
-            ["ModelMix__LedgerFlushInterval"] = "00:00:10",
-            ["ModelMix__ReservationTtl"] = "00:00:03",
-            ["ModelMix__Budgets__SweepInterval"] = "00:00:01",
-            ["ModelMix__Intents__HeartbeatInterval"] = "00:00:00.200",
-            ["ModelMix__Intents__StaleAfter"] = "00:00:02",
-            ["ModelMix__Intents__SweepInterval"] = "00:00:00.200",
-            ["ModelMix__MaxRetries"] = "0",
-        };
+        // Answers of the unbudgeted key stay in the ledger's buffer until the kill.
+        var settings = CrashTest.Settings(("ModelMix__LedgerFlushInterval", "00:00:10"), ("ModelMix__ReservationTtl", "00:00:03"));
         if (kind == Kind.Shadow)
         {
             settings["ModelMix__Shadow__CandidateModel"] = Candidate;
@@ -221,54 +174,4 @@ public sealed class RoutingCallCrashTests
 
     /// <summary>The classification, the verifier's and the judge's calls carry a system prompt; the test's requests do not.</summary>
     private static bool IsRoutingCall(JsonObject body) => body["system"] is not null;
-
-    private static async Task<HashSet<string>> ReservedRequestIdsAsync(string db)
-    {
-        await using var connection = new SqliteConnection($"Data Source={db};Pooling=False");
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT request_id FROM budget_reservations;";
-        await using var reader = await command.ExecuteReaderAsync();
-        var ids = new HashSet<string>(StringComparer.Ordinal);
-        while (await reader.ReadAsync())
-        {
-            ids.Add(reader.GetString(0));
-        }
-
-        return ids;
-    }
-
-    private static async Task<bool> OpenHoldsAsync(string db)
-    {
-        await using var connection = new SqliteConnection($"Data Source={db};Pooling=False");
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM budget_reservations WHERE reclaimed_at IS NULL;";
-        return (long)(await command.ExecuteScalarAsync())! > 0;
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(90), "timed out waiting for " + what);
-            await Task.Delay(100);
-        }
-    }
-
-    private static async Task<(HttpStatusCode Status, string Body)> SendAsync(HttpClient http, Uri replica, string key, string model, bool streaming, string tag, CancellationToken token)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(replica, "v1/messages"))
-        {
-            Content = new StringContent(
-                $$"""{"model":"{{model}}","max_tokens":64,"stream":{{(streaming ? "true" : "false")}},"messages":[{"role":"user","content":"{{tag}}"}]}""",
-                Encoding.UTF8,
-                "application/json"),
-        };
-        request.Headers.Add("x-api-key", key);
-        request.Headers.Add("anthropic-version", "2023-06-01");
-        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token);
-        return (response.StatusCode, await response.Content.ReadAsStringAsync(token));
-    }
 }

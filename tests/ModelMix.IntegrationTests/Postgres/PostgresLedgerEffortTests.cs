@@ -1,4 +1,3 @@
-using System.Reflection;
 using ModelMix.Ledger;
 using ModelMix.Postgres;
 using ModelMix.Pricing;
@@ -12,21 +11,8 @@ namespace ModelMix.IntegrationTests.Postgres;
 /// the binary COPY path, and a database at the previous ledger version upgraded in place, its old rows read as no
 /// effort / none dropped.
 /// </summary>
-public sealed class PostgresLedgerEffortTests : IAsyncLifetime
+public sealed class PostgresLedgerEffortTests() : PostgresLedgerColumnTest("effort")
 {
-    private static readonly DateTimeOffset T0 = new(2026, 3, 4, 12, 0, 0, TimeSpan.Zero);
-
-    private string _connectionString = string.Empty;
-
-    public async Task InitializeAsync() => _connectionString = await (await PostgresServer.GetAsync()).CreateDatabaseAsync("effort");
-
-    public Task DisposeAsync()
-    {
-        // The database is left for the cluster's teardown: dropping it would wait for the pools of stores still closing.
-        NpgsqlConnection.ClearAllPools();
-        return Task.CompletedTask;
-    }
-
     [Fact]
     public async Task Effort_default_flag_and_dropped_thinking_round_trip_exactly()
     {
@@ -38,14 +24,14 @@ public sealed class PostgresLedgerEffortTests : IAsyncLifetime
             Record("e4", 4),
         ];
 
-        await using (var store = new PostgresLedgerStore(_connectionString))
+        await using (var store = new PostgresLedgerStore(ConnectionString))
         {
             await store.MigrateAsync();
             await store.WriteBatchAsync(records);
             await store.WriteBatchAsync(records); // a replay is skipped, new columns and all
         }
 
-        await using var reopened = new PostgresLedgerStore(_connectionString);
+        await using var reopened = new PostgresLedgerStore(ConnectionString);
         await reopened.MigrateAsync();
         var read = await ReadAllAsync(reopened);
 
@@ -63,33 +49,23 @@ public sealed class PostgresLedgerEffortTests : IAsyncLifetime
     {
         // The database an older ModelMix wrote: every ledger step before the effort step (2), its version, then one row
         // in the old columns; it is upgraded through every later step.
-        var migrations = (string[])typeof(PostgresLedgerStore).GetField("Migrations", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!;
         const int previous = 1; // the version before step 2 (effort)
-        await using (var connection = new NpgsqlConnection(_connectionString))
-        {
-            await connection.OpenAsync();
-            foreach (var step in migrations.Take(previous))
-            {
-                await ExecuteAsync(connection, step);
-            }
+        await CreateAtVersionAsync(
+            previous,
+            """
+            INSERT INTO ledger_records (
+                id, timestamp, request_id, requested_model, routed_model, attempt,
+                input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, service_tier, speed,
+                cost_input, cost_output, cost_cache_write_5m, cost_cache_write_1h, cost_cache_read, cost_total,
+                latency_ms, streaming, status, http_status)
+            VALUES ('old-1', 17699040000000000, 'req-old', 'claude-sonnet-4-5', 'claude-haiku-4-5', 1,
+                11, 3, 0, 0, 5, 'standard', 'standard',
+                0.0000011, 0, 0, 0, 0, 0.0000011,
+                42, false, 'ok', 200);
+            """);
+        Assert.Empty(await ColumnTypesAsync("effort"));
 
-            await ExecuteAsync(connection, $"CREATE TABLE modelmix_schema_versions (component text PRIMARY KEY, version integer NOT NULL); INSERT INTO modelmix_schema_versions VALUES ('ledger', {previous});");
-            await ExecuteAsync(connection,
-                """
-                INSERT INTO ledger_records (
-                    id, timestamp, request_id, requested_model, routed_model, attempt,
-                    input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, service_tier, speed,
-                    cost_input, cost_output, cost_cache_write_5m, cost_cache_write_1h, cost_cache_read, cost_total,
-                    latency_ms, streaming, status, http_status)
-                VALUES ('old-1', 17699040000000000, 'req-old', 'claude-sonnet-4-5', 'claude-haiku-4-5', 1,
-                    11, 3, 0, 0, 5, 'standard', 'standard',
-                    0.0000011, 0, 0, 0, 0, 0.0000011,
-                    42, false, 'ok', 200);
-                """);
-            Assert.Empty(await ColumnTypesAsync("effort"));
-        }
-
-        await using (var store = new PostgresLedgerStore(_connectionString))
+        await using (var store = new PostgresLedgerStore(ConnectionString))
         {
             await store.MigrateAsync();
             await store.WriteBatchAsync([Record("new-1", 1) with { Effort = "low", ThinkingBlocksDropped = 2 }]);
@@ -102,40 +78,12 @@ public sealed class PostgresLedgerEffortTests : IAsyncLifetime
             Assert.Equal(("low", false, 2), (read[1].Effort, read[1].EffortIsDefault, read[1].ThinkingBlocksDropped));
         }
 
-        await using var check = new NpgsqlConnection(_connectionString);
-        await check.OpenAsync();
-        await using var version = new NpgsqlCommand("SELECT version FROM modelmix_schema_versions WHERE component = 'ledger';", check);
-        Assert.Equal(PostgresLedgerStore.SchemaVersion, (int)(await version.ExecuteScalarAsync())!);
-        Assert.Equal(migrations.Length, PostgresLedgerStore.SchemaVersion);
-    }
-
-    private static LedgerRecord Record(string id, int second) => new()
-    {
-        Id = id,
-        Timestamp = T0.AddSeconds(second).AddTicks(7),
-        RequestId = "req-" + id,
-        RequestedModel = "auto",
-        RoutedModel = "claude-opus-4-6",
-        Usage = new TokenUsage(1200, 340, CacheReadTokens: 4000),
-        Cost = new CostBreakdown(0.006m, 0.0085m, 0m, 0m, 0.002m),
-        LatencyMs = 900,
-        HttpStatus = 200,
-    };
-
-    private static async Task<List<LedgerRecord>> ReadAllAsync(PostgresLedgerStore store)
-    {
-        var list = new List<LedgerRecord>();
-        await foreach (var record in store.ReadAsync(LedgerQuery.All))
-        {
-            list.Add(record);
-        }
-
-        return list;
+        await AssertCurrentVersionAsync();
     }
 
     private async Task<List<string>> ColumnTypesAsync(params string[] columns)
     {
-        await using var connection = new NpgsqlConnection(_connectionString);
+        await using var connection = new NpgsqlConnection(ConnectionString);
         await connection.OpenAsync();
         var types = new List<string>();
         foreach (var column in columns)
@@ -150,11 +98,5 @@ public sealed class PostgresLedgerEffortTests : IAsyncLifetime
         }
 
         return types;
-    }
-
-    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
     }
 }

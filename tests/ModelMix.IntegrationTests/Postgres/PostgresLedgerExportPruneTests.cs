@@ -12,42 +12,23 @@ namespace ModelMix.IntegrationTests.Postgres;
 /// SQLite one row for row (same order, same text), and the prune deletes exactly the exported rows before the cut,
 /// keeps the rollups, and leaves the audit of the pruned hours' spend unchanged.
 /// </summary>
-public sealed class PostgresLedgerExportPruneTests : IAsyncLifetime
+public sealed class PostgresLedgerExportPruneTests() : PostgresDatabaseFolderTest("export", "modelmix-pg-export-")
 {
     private static readonly DateTimeOffset T0 = new(2026, 3, 1, 22, 17, 0, TimeSpan.Zero);
 
-    private string _connectionString = string.Empty;
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), "modelmix-pg-export-" + Guid.NewGuid().ToString("N"));
-
-    public async Task InitializeAsync()
+    public override Task DisposeAsync()
     {
-        _connectionString = await (await PostgresServer.GetAsync()).CreateDatabaseAsync("export");
-        Directory.CreateDirectory(_folder);
-    }
-
-    public Task DisposeAsync()
-    {
-        NpgsqlConnection.ClearAllPools();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        try
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-        catch (IOException)
-        {
-            // best effort
-        }
-
-        return Task.CompletedTask;
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools(); // the SQLite ledger the export is compared with
+        return base.DisposeAsync();
     }
 
     [Fact]
     public async Task Export_matches_sqlite_and_prune_deletes_only_exported_rows_before_the_cut()
     {
         var records = LedgerTraffic.Generate(1_500, seed: 41, T0, TimeSpan.FromSeconds(97));
-        await using var store = new PostgresLedgerStore(_connectionString);
+        await using var store = new PostgresLedgerStore(ConnectionString);
         await store.MigrateAsync();
-        await using var sqlite = new SqliteLedgerStore(Path.Combine(_folder, "same.db"));
+        await using var sqlite = new SqliteLedgerStore(Path.Combine(Folder, "same.db"));
         await sqlite.MigrateAsync();
         for (var i = 0; i < records.Length; i += 500)
         {
@@ -56,8 +37,8 @@ public sealed class PostgresLedgerExportPruneTests : IAsyncLifetime
         }
 
         // The same rows export to the same bytes from both stores (paged: 1,500 rows in pages of 113).
-        var fromPostgres = Path.Combine(_folder, "pg.csv");
-        var fromSqlite = Path.Combine(_folder, "sqlite.csv");
+        var fromPostgres = Path.Combine(Folder, "pg.csv");
+        var fromSqlite = Path.Combine(Folder, "sqlite.csv");
         await LedgerExporter.ExportAsync(store, new LedgerExportOptions { Path = fromPostgres, Format = LedgerExportFormat.Csv, PageSize = 113 });
         await LedgerExporter.ExportAsync(sqlite, new LedgerExportOptions { Path = fromSqlite, Format = LedgerExportFormat.Csv, PageSize = 113 });
         Assert.Equal(await File.ReadAllTextAsync(fromSqlite), await File.ReadAllTextAsync(fromPostgres));
@@ -69,7 +50,7 @@ public sealed class PostgresLedgerExportPruneTests : IAsyncLifetime
         var rollupsBefore = LedgerRollupOracle.Describe(await LedgerRollupOracle.ReadAllAsync(store));
         var newer = await store.GetTotalsAsync(new LedgerQuery { From = cut });
 
-        var pruned = await LedgerPruner.PruneAsync(store, new LedgerPruneOptions { Before = cut, ExportPath = Path.Combine(_folder, "pruned.jsonl"), BatchSize = 101 });
+        var pruned = await LedgerPruner.PruneAsync(store, new LedgerPruneOptions { Before = cut, ExportPath = Path.Combine(Folder, "pruned.jsonl"), BatchSize = 101 });
 
         Assert.Equal(older.Count, pruned.Deleted);
         Assert.Equal(older.Sum(r => r.Cost?.Total ?? 0m), pruned.DeletedCost);

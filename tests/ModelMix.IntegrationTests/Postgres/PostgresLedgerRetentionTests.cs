@@ -13,7 +13,7 @@ namespace ModelMix.IntegrationTests.Postgres;
 /// whole month older than RawAge is exported to its own file and its monthly partition dropped whole; a crash between
 /// export and prune loses nothing and writes no row twice; with two replicas only one runs retention at a time.
 /// </summary>
-public sealed class PostgresLedgerRetentionTests : IAsyncLifetime
+public sealed class PostgresLedgerRetentionTests() : PostgresDatabaseFolderTest("retention", "modelmix-pg-retention-")
 {
     // 2,400 calls, one every 53 minutes, from 1 March 2026 22:17 UTC: through about 30 May.
     private static readonly DateTimeOffset T0 = new(2026, 3, 1, 22, 17, 0, TimeSpan.Zero);
@@ -22,36 +22,12 @@ public sealed class PostgresLedgerRetentionTests : IAsyncLifetime
     private static readonly DateTimeOffset Now = new(2026, 6, 15, 12, 0, 0, TimeSpan.Zero);
     private static readonly DateTimeOffset Cut = new(2026, 5, 1, 0, 0, 0, TimeSpan.Zero);
 
-    private string _connectionString = string.Empty;
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), "modelmix-pg-retention-" + Guid.NewGuid().ToString("N"));
-
-    public async Task InitializeAsync()
-    {
-        _connectionString = await (await PostgresServer.GetAsync()).CreateDatabaseAsync("retention");
-        Directory.CreateDirectory(_folder);
-    }
-
-    public Task DisposeAsync()
-    {
-        NpgsqlConnection.ClearAllPools();
-        try
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-        catch (IOException)
-        {
-            // best effort
-        }
-
-        return Task.CompletedTask;
-    }
-
-    private LedgerRetentionOptions Options() => new() { Enabled = true, RawAge = TimeSpan.FromDays(30), ExportFolder = _folder, BatchSize = 97 };
+    private LedgerRetentionOptions Options() => new() { Enabled = true, RawAge = TimeSpan.FromDays(30), ExportFolder = Folder, BatchSize = 97 };
 
     private async Task<(PostgresLedgerStore Store, LedgerRecord[] Records)> SeedAsync()
     {
         var records = LedgerTraffic.Generate(2_400, seed: 59, T0, TimeSpan.FromMinutes(53));
-        var store = new PostgresLedgerStore(_connectionString);
+        var store = new PostgresLedgerStore(ConnectionString);
         await store.MigrateAsync();
         for (var i = 0; i < records.Length; i += 600)
         {
@@ -64,7 +40,7 @@ public sealed class PostgresLedgerRetentionTests : IAsyncLifetime
     private async Task<Dictionary<string, int>> PublishedIdsAsync()
     {
         var ids = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var path in Directory.EnumerateFiles(_folder, "*.jsonl"))
+        foreach (var path in Directory.EnumerateFiles(Folder, "*.jsonl"))
         {
             await foreach (var (row, _) in LedgerExportFile.ReadAsync(path, LedgerExportFormat.Jsonl))
             {
@@ -104,7 +80,7 @@ public sealed class PostgresLedgerRetentionTests : IAsyncLifetime
         Assert.Equal(older.Select(r => r.Id).Order(StringComparer.Ordinal), ids.Keys.Order(StringComparer.Ordinal));
         Assert.All(ids, pair => Assert.Equal(1, pair.Value));
         // The exact money of each file: its manifest's total is the sum of its month's recorded costs.
-        var march = LedgerRetentionManifest.Load(Path.Combine(_folder, "ledger-2026-03.jsonl.manifest.json"));
+        var march = LedgerRetentionManifest.Load(Path.Combine(Folder, "ledger-2026-03.jsonl.manifest.json"));
         Assert.Equal(older.Where(r => r.Timestamp.Month == 3).Sum(r => r.Cost?.Total ?? 0m), march.Contents.CostTotal);
     }
 
@@ -148,7 +124,7 @@ public sealed class PostgresLedgerRetentionTests : IAsyncLifetime
         }
 
         var onDisk = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var path in Directory.EnumerateFiles(_folder, "*.jsonl", SearchOption.AllDirectories))
+        foreach (var path in Directory.EnumerateFiles(Folder, "*.jsonl", SearchOption.AllDirectories))
         {
             await foreach (var (row, _) in LedgerExportFile.ReadAsync(path, LedgerExportFormat.Jsonl))
             {
@@ -159,7 +135,7 @@ public sealed class PostgresLedgerRetentionTests : IAsyncLifetime
         Assert.DoesNotContain(all, id => !inLedger.Contains(id) && !onDisk.Contains(id)); // nothing lost
 
         // Another replica (a new store on the same database) restarts the work from the same shared folder.
-        await using var replica = new PostgresLedgerStore(_connectionString);
+        await using var replica = new PostgresLedgerStore(ConnectionString);
         await replica.MigrateAsync();
         await new LedgerRetention(replica, Options(), new FakeTimeProvider(Now)).RunOnceAsync();
 
@@ -176,7 +152,7 @@ public sealed class PostgresLedgerRetentionTests : IAsyncLifetime
     {
         var (store, records) = await SeedAsync();
         await using var _ = store;
-        await using var replica = new PostgresLedgerStore(_connectionString);
+        await using var replica = new PostgresLedgerStore(ConnectionString);
         await replica.MigrateAsync();
 
         await using (var held = await store.TryLockRetentionAsync())
@@ -185,7 +161,7 @@ public sealed class PostgresLedgerRetentionTests : IAsyncLifetime
             var skipped = await new LedgerRetention(replica, Options(), new FakeTimeProvider(Now)).RunOnceAsync();
             Assert.False(skipped.Ran);
             Assert.Equal(records.Length, await replica.CountAsync(LedgerQuery.All));
-            Assert.Empty(Directory.EnumerateFiles(_folder, "*.jsonl"));
+            Assert.Empty(Directory.EnumerateFiles(Folder, "*.jsonl"));
         }
 
         var ran = await new LedgerRetention(replica, Options(), new FakeTimeProvider(Now)).RunOnceAsync();

@@ -12,26 +12,16 @@ namespace ModelMix.IntegrationTests.Postgres;
 /// repricing, every rollup row equals the C# regrouping of the raw rows (<see cref="LedgerRollupOracle"/>) to the last
 /// digit, and the totals equal the raw totals.
 /// </summary>
-public sealed class PostgresLedgerRollupTests : IAsyncLifetime
+public sealed class PostgresLedgerRollupTests() : PostgresDatabaseTest("rollups")
 {
     private static readonly DateTimeOffset T0 = new(2026, 3, 1, 22, 17, 0, TimeSpan.Zero);
-
-    private string _connectionString = string.Empty;
-
-    public async Task InitializeAsync() => _connectionString = await (await PostgresServer.GetAsync()).CreateDatabaseAsync("rollups");
-
-    public Task DisposeAsync()
-    {
-        NpgsqlConnection.ClearAllPools();
-        return Task.CompletedTask;
-    }
 
     [Fact]
     public async Task Rollups_equal_the_raw_rows_after_two_replicas_write_overlapping_batches_and_a_batch_fails()
     {
         var records = LedgerTraffic.Generate(2_000, seed: 7, T0, TimeSpan.FromMinutes(1));
-        await using var a = new PostgresLedgerStore(_connectionString);
-        await using var b = new PostgresLedgerStore(_connectionString);
+        await using var a = new PostgresLedgerStore(ConnectionString);
+        await using var b = new PostgresLedgerStore(ConnectionString);
         await a.MigrateAsync();
         await b.MigrateAsync();
 
@@ -69,7 +59,7 @@ public sealed class PostgresLedgerRollupTests : IAsyncLifetime
     public async Task The_migration_backfills_rollups_from_the_stored_rows_and_a_repricing_recomputes_its_hours()
     {
         var records = LedgerTraffic.Generate(800, seed: 5, T0, TimeSpan.FromMinutes(1));
-        await using (var store = new PostgresLedgerStore(_connectionString))
+        await using (var store = new PostgresLedgerStore(ConnectionString))
         {
             await store.MigrateAsync();
             await store.WriteBatchAsync(records);
@@ -83,17 +73,19 @@ public sealed class PostgresLedgerRollupTests : IAsyncLifetime
         Assert.True(rollupStep > 0);
         // A step appended later must be undone here too; the partition step (8) leaves a ledger partitioned already as it is,
         // and the effort_sent step (9) rebuilds the step-6 rollups from the raw rows (so this also checks it against them).
-        Assert.Equal(rollupStep + 4, PostgresLedgerStore.SchemaVersion);
-        await using (var connection = new NpgsqlConnection(_connectionString))
+        // The covering escalation index (10) replaces step 6's, so the rewind drops whichever exists; the overrun_usd
+        // step (11) adds its column again once it is dropped.
+        Assert.Equal(rollupStep + 6, PostgresLedgerStore.SchemaVersion);
+        await using (var connection = new NpgsqlConnection(ConnectionString))
         {
             await connection.OpenAsync();
             await using var rewind = new NpgsqlCommand(
-                "DROP TABLE ledger_rollups; DROP INDEX ix_ledger_records_escalated; ALTER TABLE ledger_intents RENAME CONSTRAINT pk_ledger_intents TO pk_ledger_intents_before; ALTER TABLE ledger_intents RENAME COLUMN created_at TO \"timestamp\"; "
+                "DROP TABLE ledger_rollups; DROP INDEX IF EXISTS ix_ledger_records_escalated; DROP INDEX IF EXISTS ix_ledger_records_escalated_requests; ALTER TABLE ledger_intents RENAME CONSTRAINT pk_ledger_intents TO pk_ledger_intents_before; ALTER TABLE ledger_intents RENAME COLUMN created_at TO \"timestamp\"; ALTER TABLE ledger_records DROP COLUMN overrun_usd; "
                 + $"UPDATE modelmix_schema_versions SET version = {rollupStep} WHERE component = 'ledger';", connection);
             await rewind.ExecuteNonQueryAsync();
         }
 
-        await using var reopened = new PostgresLedgerStore(_connectionString);
+        await using var reopened = new PostgresLedgerStore(ConnectionString);
         await reopened.MigrateAsync();
         await AssertRollupsMatchRawAsync(reopened, records.Length);
 

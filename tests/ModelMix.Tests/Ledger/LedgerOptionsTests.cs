@@ -11,7 +11,7 @@ public sealed class LedgerOptionsTests
     {
         var options = new LedgerOptions();
 
-        options.Validate();
+        Assert.True(new LedgerOptionsValidator().Validate(Options.DefaultName, options).Succeeded);
         Assert.Equal(10_000, options.Capacity);
         Assert.Equal(TimeSpan.FromMilliseconds(100), options.FlushInterval);
         Assert.Equal(1_000, options.MaxBatchSize);
@@ -22,7 +22,7 @@ public sealed class LedgerOptionsTests
     {
         var options = new LedgerOptions { Capacity = 0, FlushInterval = TimeSpan.Zero, MaxBatchSize = -1 };
 
-        var error = Assert.Throws<OptionsValidationException>(options.Validate);
+        var error = Assert.Throws<OptionsValidationException>(() => LedgerOptionsValidator.ThrowIfInvalid(options)); // what BufferedLedger runs on options built in code
 
         Assert.Contains("ModelMix:Ledger:Capacity", error.Message, StringComparison.Ordinal);
         Assert.Contains("ModelMix:Ledger:FlushInterval", error.Message, StringComparison.Ordinal);

@@ -77,12 +77,7 @@ public sealed class SqliteLedgerRollupTests : IDisposable
             version.CommandText = $"PRAGMA user_version = {previous};";
             version.ExecuteNonQuery();
             using var transaction = connection.BeginTransaction();
-            using var insert = new SqliteLedgerInsert(connection);
-            foreach (var record in records)
-            {
-                insert.Execute(record);
-            }
-
+            InsertIntoOldSchema(connection, records);
             transaction.Commit();
         }
 
@@ -125,11 +120,7 @@ public sealed class SqliteLedgerRollupTests : IDisposable
                 using var version = connection.CreateCommand();
                 version.CommandText = $"PRAGMA user_version = {previous};";
                 version.ExecuteNonQuery();
-                using var insert = new SqliteLedgerInsert(connection);
-                foreach (var record in records)
-                {
-                    insert.Execute(record);
-                }
+                InsertIntoOldSchema(connection, records);
 
                 // The step-7 rollups of these rows (the writer's upsert then was step 7's grouping).
                 using var rollup = connection.CreateCommand();
@@ -288,5 +279,30 @@ public sealed class SqliteLedgerRollupTests : IDisposable
         Assert.Equal(totals.UnpricedCount, rollups.Where(u => !u.Priced).Sum(u => u.Calls));
         Assert.Equal(totals.Cost, rollups.Aggregate(CostBreakdown.Zero, (sum, u) => sum + u.Cost));
         Assert.Equal(totals.InputTokens + totals.CacheReadTokens, rollups.Sum(u => u.Usage.InputTokens + u.Usage.CacheReadTokens));
+    }
+
+    /// <summary>
+    /// Inserts with today's insert statement into a schema from before the columns added later (overrun_usd, step 11):
+    /// the later columns are added for the inserts and dropped again, so the migration under test adds them itself.
+    /// </summary>
+    private static void InsertIntoOldSchema(SqliteConnection connection, IEnumerable<LedgerRecord> records)
+    {
+        using (var add = connection.CreateCommand())
+        {
+            add.CommandText = "ALTER TABLE ledger_records ADD COLUMN overrun_usd TEXT;";
+            add.ExecuteNonQuery();
+        }
+
+        using (var insert = new SqliteLedgerInsert(connection))
+        {
+            foreach (var record in records)
+            {
+                insert.Execute(record);
+            }
+        }
+
+        using var drop = connection.CreateCommand();
+        drop.CommandText = "ALTER TABLE ledger_records DROP COLUMN overrun_usd;";
+        drop.ExecuteNonQuery();
     }
 }

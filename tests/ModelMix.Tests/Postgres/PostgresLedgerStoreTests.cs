@@ -14,12 +14,7 @@ public sealed class PostgresLedgerStoreTests : LedgerStoreContractTests, IAsyncL
 
     public Task DisposeAsync() => PostgresTestDatabase.DeleteAsync();
 
-    protected override async Task<ILedgerStore> OpenAsync()
-    {
-        var store = new PostgresLedgerStore(_db.ConnectionString);
-        await store.MigrateAsync();
-        return store;
-    }
+    protected override Task<ILedgerStore> OpenAsync() => _db.OpenLedgerAsync();
 
     [Fact]
     public async Task Costs_are_stored_as_exact_numeric()

@@ -23,12 +23,7 @@ public sealed class PostgresShadowPairStoreTests : ShadowPairStoreContractTests,
 
     public Task DisposeAsync() => PostgresTestDatabase.DeleteAsync();
 
-    protected override async Task<ILedgerStore> OpenAsync()
-    {
-        var store = new PostgresLedgerStore(_db.ConnectionString);
-        await store.MigrateAsync();
-        return store;
-    }
+    protected override Task<ILedgerStore> OpenAsync() => _db.OpenLedgerAsync();
 
     /// <summary>The test database as a postgres:// URL, the form users put in ModelMix:Store / --store.</summary>
     private string Url()

@@ -1,3 +1,5 @@
+using ModelMix.Ledger;
+using ModelMix.Postgres;
 using ModelMix.Tests.Shared;
 using Npgsql;
 
@@ -9,6 +11,14 @@ internal sealed class PostgresTestDatabase
     public string ConnectionString { get; private set; } = string.Empty;
 
     public async Task CreateAsync() => ConnectionString = await (await PostgresServer.GetAsync()).CreateDatabaseAsync();
+
+    /// <summary>A migrated PostgreSQL ledger store on this database (the ledger contract suites' store).</summary>
+    public async Task<ILedgerStore> OpenLedgerAsync()
+    {
+        var store = new PostgresLedgerStore(ConnectionString);
+        await store.MigrateAsync();
+        return store;
+    }
 
     public static Task DeleteAsync()
     {

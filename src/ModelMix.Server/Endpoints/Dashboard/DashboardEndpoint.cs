@@ -45,7 +45,7 @@ internal static class DashboardEndpoint
         await ledger.FlushAsync(context.RequestAborted);
         var report = await AuditRunner.RunAsync(
             ledger.Store, services.GetRequiredService<PriceBook>(),
-            new AuditOptions { From = from, To = now.AddTicks(1), RecentCount = 25, SessionWindow = SessionWindow }, null, context.RequestAborted);
+            new AuditOptions { From = from, To = now.AddTicks(1), RecentCount = 25, SessionWindow = SessionWindow, TaskLatency = false }, null, context.RequestAborted);
         var budgets = await BudgetsAsync(services.GetRequiredService<IKeyStore>(), services.GetRequiredService<IBudgetStore>(), now, context.RequestAborted);
         var rawNote = LedgerRawWindow.Note(await LedgerRawWindow.OldestRawRowAsync(ledger.Store, context.RequestAborted), report.FirstRecord); // retention
         var html = DashboardPage.Render(report, budgets, from, now, days, rawNote);

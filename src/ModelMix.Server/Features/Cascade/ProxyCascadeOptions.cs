@@ -39,8 +39,8 @@ internal sealed class ProxyCascadeOptions
                 var section = configuration.GetSection(ProxyCascadeSettings.SectionName);
                 ModelMixSections.Bind(configuration, options.Cascade); // the library's binding of ModelMix:Cascade
                 options.Alias = section[nameof(Alias)] is { } alias ? alias.Trim() : ProxyCascadeSettings.DefaultAlias;
-                options.OtherAliases = [.. configuration.GetSection(ProxyRouter.AliasesSection).GetChildren().Select(child => child.Key)];
             })
+            .Configure<IOptions<Routing.RoutingAliasOptions>>((options, aliases) => options.OtherAliases = [.. aliases.Value.Aliases.Keys])
             .PostConfigure<PriceBook>((options, prices) => options.Cascade.PriceBook ??= prices)
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<ProxyCascadeOptions>, ProxyCascadeOptionsValidator>();

@@ -1,89 +1,87 @@
 using ModelMix.Catalog;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using ModelMix.Hosting;
 using ModelMix.Pricing;
 using ModelMix.Routing;
 
 namespace ModelMix.Server;
 
 /// <summary>
-/// The model aliases the proxy routes (<c>auto</c>, <c>auto-cheap</c>, and any defined under <c>ModelMix:Aliases</c>),
-/// each backed by a library routing policy. Built at start-up, so a bad routing configuration fails the start.
+/// The model aliases the proxy routes (<c>auto</c>, <c>auto-cheap</c>, <c>auto-meta</c>, the cascade's, the learned
+/// alias, any defined under <c>ModelMix:Aliases</c>, and any <c>services.AddRoutingPolicy</c>): the library's alias map
+/// (<see cref="RoutingAliases"/>), registered by name in <see cref="AddServices"/> and built at start-up, so a bad
+/// routing configuration fails the start. This class adds the proxy's spelling, fit and thinking rules around it.
 /// </summary>
 internal sealed class ProxyRouter
 {
     /// <summary>The alias routed by the <c>ModelMix:Routing</c> policy.</summary>
-    public const string Auto = "auto";
+    public const string Auto = RoutingAliases.Auto;
 
     /// <summary>The same pins and rules minus their catch-all: the cheapest tier when no specific rule decides.</summary>
-    public const string AutoCheap = "auto-cheap";
+    public const string AutoCheap = RoutingAliases.AutoCheap;
 
     /// <summary>Pins, then a cheap model classifies the request (the meta-router), then the routing default.</summary>
     public const string AutoMeta = "auto-meta";
 
     /// <summary>The meta-router's settings (<see cref="MetaRouterOptions"/>: ClassifierModel, Tiers, DefaultTier, …).</summary>
-    public const string MetaRouterSection = "ModelMix:MetaRouter";
+    public const string MetaRouterSection = RoutingSections.MetaRouter;
 
     /// <summary>The configuration section of extra aliases: each child is a routing section of its own.</summary>
-    public const string AliasesSection = "ModelMix:Aliases";
+    public const string AliasesSection = RoutingAliasOptions.SectionName;
 
-    private readonly Dictionary<string, IRoutingPolicy> _aliases;
-    private readonly HashSet<string> _aliasNames; // the same names, to give back the spelling they were defined with
+    private readonly RoutingAliases _aliases;
     private readonly PriceBook _prices;
     private readonly Dictionary<IRoutingPolicy, ProxyRoutingCall> _routingCalls = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>
-    /// Builds the aliases; <paramref name="classifier"/> (the meta-router's model client) enables <c>auto-meta</c>, and
-    /// <paramref name="cascade"/> lists the confidence cascade's alias (which <see cref="ProxyCascade"/> serves).
+    /// The router over the registered aliases; <paramref name="meta"/> is <c>auto-meta</c>'s (its classification is
+    /// paid for before it decides) and <paramref name="learned"/> the learned alias's status for the start log.
     /// </summary>
-    public ProxyRouter(IConfiguration configuration, PriceBook prices, IChatClient? classifier = null, ProxyCascadeSettings? cascade = null)
+    public ProxyRouter(RoutingAliases aliases, PriceBook prices, ProxyMetaRouter meta, LearnedRouterAlias learned)
     {
         Fit = new ModelFit(prices);
         Thinking = new Caching.ThinkingAffinity(prices);
         _prices = prices;
-        var routing = configuration.GetSection(RoutingOptions.SectionName);
-        _aliases = new Dictionary<string, IRoutingPolicy>(StringComparer.OrdinalIgnoreCase)
+        _aliases = aliases;
+        if (aliases.TryGetPolicy(AutoMeta, out var metaPolicy) && ReferenceEquals(metaPolicy, meta.Policy))
         {
-            [Auto] = RoutingConfiguration.CreatePolicy(routing, prices),
-        };
-        // auto-cheap: the same pins and rules without their catch-all, so whatever no specific rule claims goes
-        // to the cheapest tier instead of the catch-all's (Sonnet in the default rules).
-        var cheap = RoutingConfiguration.Bind(routing);
-        cheap.Rules = (cheap.Rules ?? DefaultRules.CreateOptions()).Where(rule => !rule.HasNoConditions).ToList();
-        cheap.Default = "haiku";
-        _aliases[AutoCheap] = RoutingConfiguration.CreatePolicy(cheap, prices, RoutingOptions.SectionName + " (auto-cheap: default haiku)");
-        if (classifier is not null)
-        {
-            var settings = RoutingConfiguration.Bind(routing);
-            var meta = new MetaRouterOptions();
-            configuration.GetSection(MetaRouterSection).Bind(meta);
-            var pins = new PinnedPolicy(settings.Pins, prices);
-            var metaRouter = new MetaRouterPolicy(classifier, prices, meta);
-            var fallback = new DefaultPolicy(settings.Default, prices);
-            var policy = new CompositePolicy([pins, metaRouter, fallback], AutoMeta);
-            _aliases[AutoMeta] = policy;
-            _routingCalls[policy] = new ProxyRoutingCall(metaRouter, [.. pins.Pins.Values.Concat(metaRouter.Models).Append(fallback.Model).Distinct(StringComparer.Ordinal)]);
+            _routingCalls[metaPolicy] = meta.RoutingCall;
         }
 
-        if (cascade is not null)
+        if (learned is { Alias: { } alias, Path: { } path, Reason: { } reason })
         {
-            // Listed like any alias (GET /v1/models, error messages). ProxyPipeline hands its requests to
-            // ProxyCascade before routing, so this policy (the first tier) only describes where the cascade starts.
-            _aliases[cascade.Alias] = new DefaultPolicy(cascade.Tiers[0].Model, prices, name: cascade.Options.PolicyName);
+            LearnedRouter = new ProxyLearnedRouterStatus(alias, path, learned.Forced, reason);
         }
+    }
 
-        LearnedRouter = ProxyLearnedRouter.AddTo(_aliases, configuration, prices); // auto-learned: ModelMix:LearnedRouter:Path (ProxyLearnedRouter.cs)
-        foreach (var alias in configuration.GetSection(AliasesSection).GetChildren())
-        {
-            if (prices.TryResolveId(alias.Key, out _))
+    /// <summary>
+    /// Registers the routing sections and the aliases, in the order a later one replaces an earlier of the same name:
+    /// <c>auto</c>, <c>auto-cheap</c> (the library's), <c>auto-meta</c> (<paramref name="classifier"/>), the cascade's
+    /// alias (which <see cref="ProxyCascade"/> serves), then the learned alias and <c>ModelMix:Aliases</c>.
+    /// </summary>
+    public static void AddServices(IServiceCollection services, IConfiguration configuration, Func<IServiceProvider, IChatClient> classifier)
+    {
+        RoutingSections.Add(services, configuration); // the same sections, checks and built-in aliases as AddModelMix
+        services.AddSingleton(provider => new ProxyMetaRouter(
+            classifier(provider),
+            provider.GetRequiredService<PriceBook>(),
+            provider.GetRequiredService<IOptions<MetaRouterOptions>>(),
+            provider.GetRequiredService<IOptions<RoutingOptions>>()));
+        services.AddRoutingPolicy(AutoMeta, provider => provider.GetRequiredService<ProxyMetaRouter>().Policy);
+        // Listed like any alias (GET /v1/models, error messages). ProxyPipeline hands its requests to ProxyCascade
+        // before routing, so this policy (the first tier) only describes where the cascade starts.
+        services.AddRoutingPolicy(new RoutingPolicyRegistration(
+            _ => $"{ProxyCascadeSettings.SectionName}:Alias",
+            provider =>
             {
-                throw new RoutingConfigurationException($"'{alias.Path}': the alias '{alias.Key}' is also a model id in the price book; pick another name.");
-            }
-
-            _aliases[alias.Key] = RoutingConfiguration.CreatePolicy(alias, prices);
-        }
-
-        _aliasNames = new HashSet<string>(_aliases.Keys, StringComparer.OrdinalIgnoreCase);
+                var cascade = provider.GetRequiredService<ProxyCascadeSettings>();
+                return [new(cascade.Alias, new DefaultPolicy(cascade.Tiers[0].Model, provider.GetRequiredService<PriceBook>(), name: cascade.Options.PolicyName))];
+            }));
+        RoutingSections.AddConfiguredAliases(services); // auto-learned (ModelMix:LearnedRouter), then ModelMix:Aliases
+        services.AddSingleton<ProxyRouter>();
     }
 
     /// <summary>
@@ -93,7 +91,7 @@ internal sealed class ProxyRouter
     /// string when the spelling is already ModelMix's, the usual case.
     /// </summary>
     public string CatalogName(string model) =>
-        _aliasNames.TryGetValue(model, out var alias) ? alias
+        _aliases.TryGetName(model, out var alias) ? alias
         : _prices.TryGetCatalogName(model, out var name) ? name
         : model;
 
@@ -138,13 +136,13 @@ internal sealed class ProxyRouter
     }
 
     /// <summary>The alias names, for <c>GET /v1/models</c> and error messages.</summary>
-    public IReadOnlyCollection<string> Aliases => _aliases.Keys;
+    public IReadOnlyCollection<string> Aliases => _aliases.Names;
 
     /// <summary>The routing call an alias's policy pays for before it decides (auto-meta's classification), if any.</summary>
     public ProxyRoutingCall? RoutingCallOf(IRoutingPolicy policy) => _routingCalls.GetValueOrDefault(policy);
 
     /// <summary>Whether <paramref name="model"/> names an alias rather than a model.</summary>
-    public bool IsAlias(string model, out IRoutingPolicy? policy) => _aliases.TryGetValue(model, out policy);
+    public bool IsAlias(string model, out IRoutingPolicy? policy) => _aliases.TryGetPolicy(model, out policy);
 
     /// <summary>Decides where a request for an alias goes.</summary>
     public static async ValueTask<RoutingDecision> DecideAsync(IRoutingPolicy policy, RoutingRequest request, CancellationToken cancellationToken)

@@ -10,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ModelMix.Budgets;
+using ModelMix.Hosting;
 using ModelMix.Ledger;
 using ModelMix.Pipeline;
 using ModelMix.Pricing;
@@ -59,38 +60,25 @@ internal sealed class ProxyShadow : IAsyncDisposable
     public ShadowRunner Runner => _runner;
 
     /// <summary>
-    /// Registers shadow mode when <c>ModelMix:Shadow</c> is configured; a bad setting fails the start, naming the key
-    /// (the candidate and judge models are checked against the price book when the proxy starts: <see cref="ProxyStartup"/>).
+    /// Registers shadow mode when <c>ModelMix:Shadow</c> is configured: <see cref="ShadowOptions"/> bound as the library
+    /// binds them and checked at start, the candidate and judge models against the price book (a bad setting fails the
+    /// start, naming the key).
     /// </summary>
     public static void AddServices(IServiceCollection services, IConfiguration configuration)
     {
-        var section = configuration.GetSection(SectionName);
-        if (!section.Exists())
+        if (!configuration.GetSection(SectionName).Exists())
         {
             return;
         }
 
-        var options = new ShadowOptions();
-        section.Bind(options);
-        var errors = options.Validate(SectionName + ":");
-        if (errors.Count > 0)
-        {
-            throw new OptionsValidationException(SectionName, typeof(ShadowOptions), errors);
-        }
-
-        services.AddSingleton(provider => Create(provider, options));
+        ModelMixSections.Add<ShadowOptions>(services, configuration, (options, provider) => options.Validate(provider.GetRequiredService<PriceBook>(), SectionName + ":"));
+        services.AddSingleton(provider => Create(provider, provider.GetRequiredService<IOptions<ShadowOptions>>().Value));
     }
 
     private static ProxyShadow Create(IServiceProvider provider, ShadowOptions options)
     {
         var proxy = provider.GetRequiredService<IOptions<ProxyOptions>>().Value;
         var recorder = provider.GetRequiredService<AttemptRecorder>();
-        var errors = options.Validate(recorder.Prices, SectionName + ":"); // a tier resolves; an unknown name fails the start
-        if (errors.Count > 0)
-        {
-            throw new OptionsValidationException(SectionName, typeof(ShadowOptions), errors);
-        }
-
         var time = provider.GetRequiredService<TimeProvider>();
         options.TimeProvider = time;
         if (options.DailyBudgetUsd is not null || options.TotalBudgetUsd is not null)
@@ -109,6 +97,7 @@ internal sealed class ProxyShadow : IAsyncDisposable
             ApiKey = proxy.UpstreamApiKey is { Length: > 0 } key ? key : "no-upstream-key-configured",
             MaxRetries = 0,
             Timeout = proxy.UpstreamTimeout,
+            Handlers = [new UpstreamRequestIdHandler()], // the judge's records carry the upstream's request-id
         });
         ShadowOptions.TryResolveModel(recorder.Prices, options.JudgeModel ?? options.CandidateModel!, out var judgeModel, out _);
         var judge = new ChatClientBuilder(sdk.AsIChatClient(judgeModel))

@@ -51,7 +51,7 @@ public sealed class LedgerRetention
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        LedgerRetentionOptions.Validator.ThrowIfInvalid(options);
         if (string.IsNullOrWhiteSpace(options.ExportFolder))
         {
             throw new ArgumentException($"{LedgerRetentionOptions.SectionName}:{nameof(LedgerRetentionOptions.ExportFolder)} is required: pruned rows are exported there first.", nameof(options));

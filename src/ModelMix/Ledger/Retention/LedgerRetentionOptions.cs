@@ -105,15 +105,9 @@ public sealed class LedgerRetentionOptions
         return failures;
     }
 
-    /// <summary>Throws <see cref="OptionsValidationException"/> naming every invalid option.</summary>
-    public void Validate()
-    {
-        var failures = GetValidationFailures();
-        if (failures.Count > 0)
-        {
-            throw new OptionsValidationException(Options.DefaultName, typeof(LedgerRetentionOptions), failures);
-        }
-    }
+    /// <summary>Throws <see cref="OptionsValidationException"/> naming every invalid option (<see cref="Validator"/>).</summary>
+    [Obsolete("Checked at start by its IValidateOptions validator (registered by AddModelMix and the proxy); this method goes in the next release.")]
+    public void Validate() => Validator.ThrowIfInvalid(this);
 
     /// <summary>Validates the options at start-up so a bad value fails fast, naming its key.</summary>
     public sealed class Validator : IValidateOptions<LedgerRetentionOptions>
@@ -124,6 +118,16 @@ public sealed class LedgerRetentionOptions
             ArgumentNullException.ThrowIfNull(options);
             var failures = options.GetValidationFailures();
             return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+        }
+
+        /// <summary>Throws <see cref="OptionsValidationException"/> naming every invalid option: for options built in code, not bound.</summary>
+        internal static void ThrowIfInvalid(LedgerRetentionOptions options)
+        {
+            var failures = options.GetValidationFailures();
+            if (failures.Count > 0)
+            {
+                throw new OptionsValidationException(Options.DefaultName, typeof(LedgerRetentionOptions), failures);
+            }
         }
     }
 }

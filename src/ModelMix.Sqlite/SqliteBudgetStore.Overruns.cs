@@ -1,0 +1,55 @@
+using Microsoft.Data.Sqlite;
+using ModelMix.Ledger;
+
+namespace ModelMix.Budgets;
+
+/// <summary>Upstream overrun in SQLite (<see cref="BudgetOverrunRule"/>, docs/keys-and-budgets.md "Overshoot").</summary>
+public sealed partial class SqliteBudgetStore
+{
+    /// <summary>The counters a reservation or lease holds money in, with the caps it was taken under.</summary>
+    private static List<BudgetOverrunRule.Counter> ReadCounters(SqliteConnection connection, SqliteTransaction transaction, string reservationId)
+    {
+        using var read = Command(connection, transaction,
+            """
+            SELECT c.spent_nanos, c.reserved_nanos, i.cap_nanos
+            FROM budget_reservation_items i JOIN budget_counters c ON c.scope = i.scope AND c.period = i.period AND c.period_start = i.period_start
+            WHERE i.reservation_id = $id;
+            """);
+        read.Parameters.AddWithValue("$id", reservationId);
+        using var reader = read.ExecuteReader();
+        var counters = new List<BudgetOverrunRule.Counter>(2);
+        while (reader.Read())
+        {
+            counters.Add(new BudgetOverrunRule.Counter(reader.GetInt64(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetInt64(2)));
+        }
+
+        return counters;
+    }
+
+    /// <summary>Records <paramref name="nanos"/> charged to no key on the request's last priced ledger row (in the same transaction).</summary>
+    private static void BookOverrun(SqliteConnection connection, SqliteTransaction transaction, string requestId, long nanos, List<BudgetOverrunBooked>? booked)
+    {
+        string id;
+        string model;
+        decimal already;
+        using (var read = Command(connection, transaction, "SELECT id, routed_model, overrun_usd FROM ledger_records WHERE request_id = $r AND cost_total IS NOT NULL ORDER BY seq DESC LIMIT 1;"))
+        {
+            read.Parameters.AddWithValue("$r", requestId);
+            using var reader = read.ExecuteReader();
+            if (!reader.Read())
+            {
+                return;
+            }
+
+            id = reader.GetString(0);
+            model = reader.GetString(1);
+            already = reader.IsDBNull(2) ? 0m : SqliteLedgerSchema.FromStoredDecimal(reader.GetString(2));
+        }
+
+        var usd = BudgetMoney.ToUsd(nanos);
+        using var update = Command(connection, transaction, "UPDATE ledger_records SET overrun_usd = $o WHERE id = $id;");
+        Bind(update, ("$o", SqliteLedgerSchema.ToStoredDecimal(already + usd)), ("$id", id));
+        update.ExecuteNonQuery();
+        booked?.Add(new BudgetOverrunBooked(model, usd));
+    }
+}
