@@ -11,9 +11,12 @@ namespace ModelMix.IntegrationTests.Samples;
 /// the packed ModelMix and ModelMix.Sqlite packages, and its native binary run against FakeAnthropic on loopback: one call
 /// routed through the pipeline over the official Anthropic SDK, a normal stop, and the ledger row is there. The publish
 /// warns only for the SDK's assembly (IL2104, IL3053: docs/library.md, "Trimming and NativeAOT"); any other trim or AOT
-/// warning fails it (the sample treats warnings as errors). Needs clang and zlib1g-dev (./test.sh installs them).
+/// warning fails it (the sample treats warnings as errors). Needs clang and zlib1g-dev (./test.sh installs them); the
+/// ILCompiler packages come from NuGet with the publish's restore.
+/// Its own test class, so its own xUnit collection: the native compile (minutes, docs/testing.md) runs beside the rest of
+/// the suite, not after the other sample tests.
 /// </summary>
-public sealed partial class SampleAppTests
+public sealed class NativeAotSampleTests
 {
     [Fact]
     public async Task The_nativeaot_sample_routes_a_call_through_the_sdk_and_records_it()
@@ -21,15 +24,16 @@ public sealed partial class SampleAppTests
         using var dir = new TempDirectory();
         var feed = Path.Combine(dir.Path, "feed");
         var root = RepositoryPaths.Root;
-        var version = $"{VersionPrefix(root)}-aot{DateTime.UtcNow:yyyyMMddHHmmssfff}";
+        var version = $"{SampleAppTests.VersionPrefix(root)}-aot{DateTime.UtcNow:yyyyMMddHHmmssfff}";
         var artifacts = Path.Combine(dir.Path, "artifacts");
-        await RunAsync(root, "dotnet", "pack", Path.Combine(root, "src", "ModelMix.Sqlite", "ModelMix.Sqlite.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}", "--artifacts-path", artifacts);
-        await RunAsync(root, "dotnet", "pack", Path.Combine(root, "src", "ModelMix", "ModelMix.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}", "--artifacts-path", artifacts);
+        await SampleAppTests.RunAsync(root, "dotnet", "pack", Path.Combine(root, "src", "ModelMix.Sqlite", "ModelMix.Sqlite.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}", "--artifacts-path", artifacts);
+        await SampleAppTests.RunAsync(root, "dotnet", "pack", Path.Combine(root, "src", "ModelMix", "ModelMix.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}", "--artifacts-path", artifacts);
 
         // The native compile of the whole app takes minutes on a 2-core machine (docs/testing.md): a generous limit.
         var output = Path.Combine(dir.Path, "app");
-        var published = await RunAsync(root, "dotnet", ["publish", Path.Combine(root, "samples", "AotApp", "AotApp.csproj"), "-c", "Release", "-r", "linux-x64", "-o", output,
-            $"-p:ModelMixVersion={version}", $"-p:RestoreAdditionalProjectSources={feed}", $"-p:BaseIntermediateOutputPath={Path.Combine(dir.Path, "obj")}{Path.DirectorySeparatorChar}"],
+        var published = await SampleAppTests.RunAsync(root, "dotnet", ["publish", Path.Combine(root, "samples", "AotApp", "AotApp.csproj"), "-c", "Release", "-r", "linux-x64", "-o", output,
+            $"-p:ModelMixVersion={version}", $"-p:RestoreAdditionalProjectSources={feed}",
+            $"-p:BaseIntermediateOutputPath={Path.Combine(dir.Path, "obj")}{Path.DirectorySeparatorChar}", $"-p:BaseOutputPath={Path.Combine(dir.Path, "bin")}{Path.DirectorySeparatorChar}"],
             new Dictionary<string, string>(), TimeSpan.FromMinutes(45));
         var warnings = published.Split('\n')
             .Select(line => System.Text.RegularExpressions.Regex.Match(line, @"warning (IL\d+|[A-Z]+\d+): (Assembly '[^']+')?"))
@@ -45,7 +49,7 @@ public sealed partial class SampleAppTests
         await using var fake = await FakeAnthropicServer.StartAsync();
         fake.SetDefault(FakeReply.Default.WithUsage(new FakeUsage(1000, 200)));
         var db = Path.Combine(dir.Path, "aot.db");
-        var printed = await RunAsync(output, binary, ["Say hello"], new Dictionary<string, string>
+        var printed = await SampleAppTests.RunAsync(output, binary, ["Say hello"], new Dictionary<string, string>
         {
             ["Anthropic__BaseUrl"] = fake.BaseUrl.ToString().TrimEnd('/'),
             ["ANTHROPIC_API_KEY"] = "sk-aot-sample-key",

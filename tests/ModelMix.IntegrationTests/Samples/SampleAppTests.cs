@@ -225,16 +225,16 @@ public sealed partial class SampleAppTests
         return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private static string VersionPrefix(string root) =>
+    internal static string VersionPrefix(string root) =>
         System.Text.RegularExpressions.Regex.Match(File.ReadAllText(Path.Combine(root, "Directory.Build.props")), "<VersionPrefix>([^<]+)</VersionPrefix>").Groups[1].Value;
 
-    private static Task<string> RunAsync(string workingDirectory, string file, params string[] arguments) =>
+    internal static Task<string> RunAsync(string workingDirectory, string file, params string[] arguments) =>
         RunAsync(workingDirectory, file, arguments, new Dictionary<string, string>());
 
-    private static Task<string> RunAsync(string workingDirectory, string file, string[] arguments, Dictionary<string, string> environment) =>
+    internal static Task<string> RunAsync(string workingDirectory, string file, string[] arguments, Dictionary<string, string> environment) =>
         RunAsync(workingDirectory, file, arguments, environment, TimeSpan.FromMinutes(8));
 
-    private static async Task<string> RunAsync(string workingDirectory, string file, string[] arguments, Dictionary<string, string> environment, TimeSpan limit)
+    internal static async Task<string> RunAsync(string workingDirectory, string file, string[] arguments, Dictionary<string, string> environment, TimeSpan limit)
     {
         var start = new ProcessStartInfo(file) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in arguments)
@@ -251,7 +251,16 @@ public sealed partial class SampleAppTests
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(limit);
-        await process.WaitForExitAsync(timeout.Token);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true); // not left running (a native compile holds both cores)
+            throw new TimeoutException($"{file} {string.Join(' ', arguments)} still running after {limit}");
+        }
+
         Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', arguments)} exited {process.ExitCode}:\n{await stdout}\n{await stderr}");
         return await stdout;
     }
