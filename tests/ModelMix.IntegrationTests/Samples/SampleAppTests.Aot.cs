@@ -13,7 +13,7 @@ namespace ModelMix.IntegrationTests.Samples;
 /// warns only for the SDK's assembly (IL2104, IL3053: docs/library.md, "Trimming and NativeAOT"); any other trim or AOT
 /// warning fails it (the sample treats warnings as errors). Needs clang and zlib1g-dev (./test.sh installs them); the
 /// ILCompiler packages come from NuGet with the publish's restore.
-/// Its own test class, so its own xUnit collection: the native compile (minutes, docs/testing.md) runs beside the rest of
+/// Its own test class, so its own xUnit collection: the native compile (minutes, docs/library.md) runs beside the rest of
 /// the suite, not after the other sample tests.
 /// </summary>
 public sealed class NativeAotSampleTests
@@ -29,7 +29,7 @@ public sealed class NativeAotSampleTests
         await SampleAppTests.RunAsync(root, "dotnet", "pack", Path.Combine(root, "src", "ModelMix.Sqlite", "ModelMix.Sqlite.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}", "--artifacts-path", artifacts);
         await SampleAppTests.RunAsync(root, "dotnet", "pack", Path.Combine(root, "src", "ModelMix", "ModelMix.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}", "--artifacts-path", artifacts);
 
-        // The native compile of the whole app takes minutes on a 2-core machine (docs/testing.md): a generous limit.
+        // The native compile takes minutes on a 2-core machine (docs/library.md, "Trimming and NativeAOT"): a generous limit.
         var output = Path.Combine(dir.Path, "app");
         var published = await SampleAppTests.RunAsync(root, "dotnet", ["publish", Path.Combine(root, "samples", "AotApp", "AotApp.csproj"), "-c", "Release", "-r", "linux-x64", "-o", output,
             $"-p:ModelMixVersion={version}", $"-p:RestoreAdditionalProjectSources={feed}",
