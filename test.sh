@@ -9,7 +9,8 @@
 #   - the .NET 10 SDK: not installed either (https://dot.net); the script stops and says so.
 #   - Debian packages (apt-get, as root or through sudo): nodejs and npm (the Node.js client tests), chromium (the
 #     dashboard's browser test drives /usr/bin/chromium), postgresql (the binaries only: the tests start their own
-#     throwaway cluster on loopback; skipped when MODELMIX_TEST_POSTGRES names a server), curl (the README's request).
+#     throwaway cluster on loopback; skipped when MODELMIX_TEST_POSTGRES names a server), curl (the README's request),
+#     clang and zlib1g-dev (the NativeAOT publish of samples/AotApp).
 #   - the npm clients of the Node.js tests (`npm ci` from each package-lock.json), when node_modules is missing or
 #     older than its lock file.
 set -euo pipefail
@@ -38,6 +39,8 @@ if [ -z "${MODELMIX_TEST_POSTGRES:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb
   missing+=(postgresql)
 fi
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v clang >/dev/null 2>&1 || missing+=(clang)            # NativeAOT's linker driver (samples/AotApp)
+[ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)              # NativeAOT links zlib
 
 if [ -n "${MODELMIX_SETUP_CHECK_ONLY:-}" ]; then
   # Used by tests/ModelMix.IntegrationTests/Cli/ReadmeTests.cs: report what would be installed, install nothing.

@@ -12,7 +12,7 @@ namespace ModelMix.IntegrationTests.Samples;
 /// each run, so no cached package stands in for it), run against FakeAnthropic: one call through the pipeline, a normal
 /// stop, and the ledger row is there.
 /// </summary>
-public sealed class SampleAppTests
+public sealed partial class SampleAppTests
 {
     [Fact]
     public async Task The_hosted_sample_built_from_the_package_records_its_call_and_stops_cleanly()
@@ -225,13 +225,16 @@ public sealed class SampleAppTests
         return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private static string VersionPrefix(string root) =>
+    internal static string VersionPrefix(string root) =>
         System.Text.RegularExpressions.Regex.Match(File.ReadAllText(Path.Combine(root, "Directory.Build.props")), "<VersionPrefix>([^<]+)</VersionPrefix>").Groups[1].Value;
 
-    private static Task<string> RunAsync(string workingDirectory, string file, params string[] arguments) =>
+    internal static Task<string> RunAsync(string workingDirectory, string file, params string[] arguments) =>
         RunAsync(workingDirectory, file, arguments, new Dictionary<string, string>());
 
-    private static async Task<string> RunAsync(string workingDirectory, string file, string[] arguments, Dictionary<string, string> environment)
+    internal static Task<string> RunAsync(string workingDirectory, string file, string[] arguments, Dictionary<string, string> environment) =>
+        RunAsync(workingDirectory, file, arguments, environment, TimeSpan.FromMinutes(8));
+
+    internal static async Task<string> RunAsync(string workingDirectory, string file, string[] arguments, Dictionary<string, string> environment, TimeSpan limit)
     {
         var start = new ProcessStartInfo(file) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in arguments)
@@ -247,8 +250,17 @@ public sealed class SampleAppTests
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(8));
-        await process.WaitForExitAsync(timeout.Token);
+        using var timeout = new CancellationTokenSource(limit);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true); // not left running (a native compile holds both cores)
+            throw new TimeoutException($"{file} {string.Join(' ', arguments)} still running after {limit}");
+        }
+
         Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', arguments)} exited {process.ExitCode}:\n{await stdout}\n{await stderr}");
         return await stdout;
     }
