@@ -71,8 +71,9 @@ public sealed partial class SqliteBudgetStore
                 continue; // purged long ago: nothing to charge it to
             }
 
-            // As one record at a time: the lease's free slice plus the least room its counters have up to their caps (no slack).
-            var (charge, overrun) = BudgetOverrunRule.Split(nanos, BudgetOverrunRule.Chargeable(lease.Closed ? 0 : lease.Amount - lease.Spent, slack: 0, lease.Items.Select(item => item.Counter.Bounded(item.Cap))));
+            // As one record at a time: the lease's free slice (of a closed lease: what its slice held beyond what it was
+            // charged — money its late records were admitted against, released at the close) plus the least room its counters have up to their caps (no slack).
+            var (charge, overrun) = BudgetOverrunRule.Split(nanos, BudgetOverrunRule.Chargeable(lease.Free, slack: 0, lease.Items.Select(item => item.Counter.Bounded(item.Cap))));
             if (overrun > 0)
             {
                 (overruns ??= new(StringComparer.Ordinal))[record.Id] = overrun;
@@ -117,12 +118,19 @@ public sealed partial class SqliteBudgetStore
     /// <summary>Reads a lease row and its counters (each counter once for the batch, shared by every lease it belongs to).</summary>
     private static LeaseCharge? ReadLeaseCharge(SqliteConnection connection, SqliteTransaction transaction, string leaseId, Dictionary<(string Scope, string Period, long Start), CounterState> counters)
     {
-        if (!TryReadLease(connection, transaction, leaseId, out var amount, out var spent, out var closed))
+        LeaseCharge lease;
+        using (var row = Command(connection, transaction, "SELECT amount_nanos, lease_spent_nanos, reclaimed_at, reclaimed_nanos FROM budget_reservations WHERE id = $id;"))
         {
-            return null;
+            row.Parameters.AddWithValue("$id", leaseId);
+            using var lr = row.ExecuteReader();
+            if (!lr.Read())
+            {
+                return null;
+            }
+
+            lease = new LeaseCharge(lr.GetInt64(0), lr.GetInt64(1), !lr.IsDBNull(2)) { ReclaimedBefore = lr.IsDBNull(3) ? 0 : lr.GetInt64(3) };
         }
 
-        var lease = new LeaseCharge(amount, spent, closed);
         using var read = Command(connection, transaction,
             """
             SELECT c.scope, c.period, c.period_start, c.spent_nanos, c.reserved_nanos, i.cap_nanos
@@ -192,8 +200,18 @@ public sealed partial class SqliteBudgetStore
 
         public bool Closed { get; } = closed;
 
-        /// <summary>Charged to the counters directly (a closed lease).</summary>
+        /// <summary>Charged to the counters directly (a closed lease) by this batch.</summary>
         public long Reclaimed { get; set; }
+
+        /// <summary>What the lease was charged at its close and by late records since (a closed lease).</summary>
+        public long ReclaimedBefore { get; init; }
+
+        /// <summary>
+        /// What the lease can still charge without room under the caps: its unspent slice while open; once closed, what
+        /// its slice held at the close beyond what it has been charged (issue 29: honest late records were admitted
+        /// against it, so they are never booked as overrun while it lasts).
+        /// </summary>
+        public long Free => Math.Max(0, Closed ? Amount - ReclaimedBefore - Reclaimed : Amount - Spent);
 
         public (long Amount, long Spent) Original { get; set; }
 
