@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using ModelMix.Budgets;
 using ModelMix.Ledger;
 
@@ -101,6 +102,51 @@ public abstract partial class BudgetStoreContractTests
         // Spent (charged to the open leases): 0.3 + 0.2 = 0.5; held: 0.7 + what went beyond the slices (0.2 + 0.1) = 1.0,
         // less the 0.5 spent = 0.5 (the other process's hold). spent + held = the cap.
         Assert.Equal(new BudgetUsage(BudgetWindow.Day, new DateTimeOffset(2026, 3, 14, 0, 0, 0, TimeSpan.Zero), 0.5m, 0.5m), await Usage(BudgetWindow.Day));
+    }
+
+    [Fact]
+    public async Task Overruns_booked_by_lease_charges_are_counted_on_metrics()
+    {
+        // A model name of this test's own, so other tests' overruns do not count here.
+        var model = "claude-haiku-4-5-" + Guid.NewGuid().ToString("N");
+        var rows = 0L;
+        var usd = 0d;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == ModelMix.Telemetry.ModelMixMetrics.MeterName && instrument.Name is "modelmix.budget.overruns" or "modelmix.budget.overrun_usd")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) => { if (HasModel(tags, model)) { Interlocked.Add(ref rows, value); } });
+        listener.SetMeasurementEventCallback<double>((_, value, tags, _) => { if (HasModel(tags, model)) { usd += value; } });
+        listener.Start();
+
+        // The lease takes the whole $0.1 cap; a $0.25 record is charged the 0.1 and books 0.25 − 0.1 = 0.15 as overrun.
+        Assert.Equal(Nanos / 10, await Leases.GrowLeaseAsync("lse_metrics", create: true, "inst-1", [Daily(0.1m)], 0, Nanos / 10, 1m, Time.GetUtcNow(), Time.GetUtcNow() + Ttl));
+        await using var ledger = (IAttemptJournalStore)NewLedgerStore();
+        await ledger.MigrateAsync();
+        var intent = Intent("req-1", 1000, "lse_metrics");
+        await ledger.WriteIntentsAsync("inst-1", [intent], Time.GetUtcNow());
+        await ledger.WriteBatchAsync([Record("req-1", 0.25m) with { Id = intent.Id, RoutedModel = model }]);
+
+        Assert.Equal(new Dictionary<string, decimal?> { ["req-1"] = 0.15m }, await OverrunsByRequest(ledger));
+        Assert.Equal(1, Interlocked.Read(ref rows));
+        Assert.Equal(0.15d, usd, 9);
+    }
+
+    private static bool HasModel(ReadOnlySpan<KeyValuePair<string, object?>> tags, string model)
+    {
+        foreach (var tag in tags)
+        {
+            if (tag.Key == "model" && tag.Value as string == model)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static async Task<Dictionary<string, decimal?>> OverrunsByRequest(IAttemptJournalStore ledger)
