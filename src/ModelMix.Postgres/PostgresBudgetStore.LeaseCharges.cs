@@ -92,7 +92,7 @@ public sealed partial class PostgresBudgetStore
         c AS (SELECT lease AS id, SUM(nanos)::bigint AS nanos FROM rec GROUP BY lease),
         n AS (
             SELECT t.id, t.amount_nanos, t.lease_spent_nanos, t.reclaimed_at IS NOT NULL AS closed, c.nanos,
-                   GREATEST(0, t.amount_nanos - CASE WHEN t.reclaimed_at IS NOT NULL THEN COALESCE(t.reclaimed_nanos, 0) ELSE t.lease_spent_nanos END) AS free
+                   CASE WHEN t.reclaimed_at IS NOT NULL THEN 0 ELSE GREATEST(0, t.amount_nanos - t.lease_spent_nanos) END AS free
             FROM budget_reservations t JOIN c ON c.id = t.id
             ORDER BY t.id FOR UPDATE OF t
         ),

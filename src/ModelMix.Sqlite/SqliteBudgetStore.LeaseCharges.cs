@@ -71,8 +71,7 @@ public sealed partial class SqliteBudgetStore
                 continue; // purged long ago: nothing to charge it to
             }
 
-            // As one record at a time: the lease's free slice (of a closed lease: what its slice held beyond what it was
-            // charged — money its late records were admitted against, released at the close) plus the least room its counters have up to their caps (no slack).
+            // As one record at a time: the lease's free slice (none once closed) plus the least room its counters have up to their caps (no slack).
             var (charge, overrun) = BudgetOverrunRule.Split(nanos, BudgetOverrunRule.Chargeable(lease.Free, slack: 0, lease.Items.Select(item => item.Counter.Bounded(item.Cap))));
             if (overrun > 0)
             {
@@ -119,7 +118,7 @@ public sealed partial class SqliteBudgetStore
     private static LeaseCharge? ReadLeaseCharge(SqliteConnection connection, SqliteTransaction transaction, string leaseId, Dictionary<(string Scope, string Period, long Start), CounterState> counters)
     {
         LeaseCharge lease;
-        using (var row = Command(connection, transaction, "SELECT amount_nanos, lease_spent_nanos, reclaimed_at, reclaimed_nanos FROM budget_reservations WHERE id = $id;"))
+        using (var row = Command(connection, transaction, "SELECT amount_nanos, lease_spent_nanos, reclaimed_at FROM budget_reservations WHERE id = $id;"))
         {
             row.Parameters.AddWithValue("$id", leaseId);
             using var lr = row.ExecuteReader();
@@ -128,7 +127,7 @@ public sealed partial class SqliteBudgetStore
                 return null;
             }
 
-            lease = new LeaseCharge(lr.GetInt64(0), lr.GetInt64(1), !lr.IsDBNull(2)) { ReclaimedBefore = lr.IsDBNull(3) ? 0 : lr.GetInt64(3) };
+            lease = new LeaseCharge(lr.GetInt64(0), lr.GetInt64(1), !lr.IsDBNull(2));
         }
 
         using var read = Command(connection, transaction,
@@ -203,15 +202,8 @@ public sealed partial class SqliteBudgetStore
         /// <summary>Charged to the counters directly (a closed lease) by this batch.</summary>
         public long Reclaimed { get; set; }
 
-        /// <summary>What the lease was charged at its close and by late records since (a closed lease).</summary>
-        public long ReclaimedBefore { get; init; }
-
-        /// <summary>
-        /// What the lease can still charge without room under the caps: its unspent slice while open; once closed, what
-        /// its slice held at the close beyond what it has been charged (issue 29: honest late records were admitted
-        /// against it, so they are never booked as overrun while it lasts).
-        /// </summary>
-        public long Free => Math.Max(0, Closed ? Amount - ReclaimedBefore - Reclaimed : Amount - Spent);
+        /// <summary>What the lease can still charge without room under the caps: its unspent slice while open, nothing once closed.</summary>
+        public long Free => Math.Max(0, Closed ? 0 : Amount - Spent);
 
         public (long Amount, long Spent) Original { get; set; }
 

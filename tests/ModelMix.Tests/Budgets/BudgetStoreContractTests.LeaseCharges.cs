@@ -53,33 +53,6 @@ public abstract partial class BudgetStoreContractTests
     }
 
     [Fact]
-    public async Task A_record_committed_after_its_lease_closed_is_charged_in_full_while_the_slice_it_held_covers_it()
-    {
-        // The lease holds $0.5 of the $1 day cap; one record of $0.1 is charged, then the lease is closed (say, reclaimed by a
-        // sweep while two requests were still finishing): spent 0.1, nothing held. Another process then takes all the room
-        // left ($0.9), so the key is at its cap.
-        Assert.Equal(Nanos / 2, await Leases.GrowLeaseAsync("lse_late", create: true, "inst-1", [Daily(1m)], 0, Nanos / 2, 1m, Time.GetUtcNow(), Time.GetUtcNow() + Ttl));
-        await using var ledger = (IAttemptJournalStore)NewLedgerStore();
-        await ledger.MigrateAsync();
-        var intents = new[] { Intent("req-1", 1000, "lse_late"), Intent("req-2", 1000, "lse_late"), Intent("req-3", 1000, "lse_late") };
-        await ledger.WriteIntentsAsync("inst-1", intents, Time.GetUtcNow());
-        await ledger.WriteBatchAsync([Record("req-1", 0.1m) with { Id = intents[0].Id }]);
-        await Leases.CloseLeasesAsync(["lse_late"], Time.GetUtcNow());
-        await using var other = NewBudgetStore();
-        Assert.True((await other.ReserveAsync("req-other", [Daily(1m)], 0.9m, Time.GetUtcNow(), Ttl)).Succeeded);
-
-        // A late honest record of $0.2: the slice held 0.5 − 0.1 = 0.4 for it at the close, so it is charged in full (no
-        // overrun), though the cap has no room left: spent 0.1 + 0.2 = 0.3.
-        await ledger.WriteBatchAsync([Record("req-2", 0.2m) with { Id = intents[1].Id }]);
-        Assert.Equal(new BudgetUsage(BudgetWindow.Day, new DateTimeOffset(2026, 3, 14, 0, 0, 0, TimeSpan.Zero), 0.3m, 0.9m), await Usage(BudgetWindow.Day));
-
-        // The next late record of $0.25 finds 0.4 − 0.2 = 0.2 of the slice left and no room: charged 0.2, overrun 0.05.
-        await ledger.WriteBatchAsync([Record("req-3", 0.25m) with { Id = intents[2].Id }]);
-        Assert.Equal(new BudgetUsage(BudgetWindow.Day, new DateTimeOffset(2026, 3, 14, 0, 0, 0, TimeSpan.Zero), 0.5m, 0.9m), await Usage(BudgetWindow.Day));
-        Assert.Equal(new Dictionary<string, decimal?> { ["req-1"] = null, ["req-2"] = null, ["req-3"] = 0.05m }, await OverrunsByRequest(ledger));
-    }
-
-    [Fact]
     public async Task Two_leases_of_one_key_charged_in_one_batch_share_the_room_under_the_cap()
     {
         // Two leases of $0.1 each (two processes, or a lease and its successor) and another process's $0.5 hold: the counter
