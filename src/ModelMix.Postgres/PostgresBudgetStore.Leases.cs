@@ -112,120 +112,14 @@ public sealed partial class PostgresBudgetStore : IBudgetLeaseStore
             Uncancellable);
     }
 
-    /// <summary>
-    /// <paramref name="completeIntents"/> (the ledger batch's statement that deletes the intents of the records it stores),
-    /// preceded — once this process has taken a lease — by the statement that charges every record journaled against a
-    /// lease its recorded cost, read in SQL from the batch's own rows (<c>ledger_batch</c>) in the same round trip: so
-    /// budget and ledger agree by construction, and no cost is read back to this process while a row is locked.
-    /// </summary>
-    internal static string ChargingLeases(string completeIntents) => BudgetLeaseIds.InUse ? ChargeLeasedRecordsSql + completeIntents : completeIntents;
-
     /// <summary>Charges reconciled attempts of leases (<see cref="ChargeReclaimedAsync"/>): to the lease while open, else to its counters.</summary>
     private static async Task ChargeLeasesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<(string LeaseId, long Nanos)> charges, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(ChargeSql("SELECT id, SUM(nanos)::bigint AS nanos FROM unnest($1::text[], $2::bigint[]) AS s(id, nanos) GROUP BY id HAVING SUM(nanos) > 0"), connection, transaction);
+        await using var command = new NpgsqlCommand(ChargeReconciledSql, connection, transaction);
         command.Parameters.Add(new NpgsqlParameter { Value = charges.ConvertAll(item => item.LeaseId).ToArray() });
         command.Parameters.Add(new NpgsqlParameter { Value = charges.ConvertAll(item => item.Nanos).ToArray() });
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
     }
-
-    // In a DO block, so a ledger database without budget tables (a process that took a lease in another database) is
-    // left alone: PL/pgSQL plans the statement only when the branch runs.
-    // The charge is bounded (BudgetOverrunRule, no slack: the store does not know a leased request's hold): what a lease's
-    // records cost beyond its free slice plus the room its counters have up to their caps is charged to no key and
-    // recorded on the lease's last row of the batch (PostgresBudgetStore.Overruns.cs has the reservation side).
-    private static readonly string ChargeLeasedRecordsSql = "DO $lease$ BEGIN IF to_regclass('budget_reservations') IS NOT NULL THEN\n" +
-        """
-        WITH c AS (
-            SELECT i.reservation_id AS id, SUM(ceil(COALESCE(b.cost_total, 0) * 1000000000))::bigint AS nanos,
-                   (array_agg(b.id ORDER BY b.ord DESC))[1] AS last_id, (array_agg(b.timestamp ORDER BY b.ord DESC))[1] AS last_ts
-            FROM ledger_batch b JOIN ledger_intents i ON i.id = b.id
-            WHERE i.reservation_id LIKE 'lse!_%' ESCAPE '!'
-            GROUP BY i.reservation_id
-            HAVING SUM(COALESCE(b.cost_total, 0)) > 0
-        ),
-        r0 AS (
-            SELECT t.id, t.amount_nanos, t.lease_spent_nanos, t.reclaimed_at IS NOT NULL AS closed, c.nanos, c.last_id, c.last_ts
-            FROM budget_reservations t JOIN c ON c.id = t.id
-            ORDER BY t.id FOR UPDATE OF t
-        ),
-        locked AS (
-            SELECT k.scope, k.period, k.period_start, k.spent_nanos, k.reserved_nanos
-            FROM budget_counters k
-            WHERE (k.scope, k.period, k.period_start) IN (SELECT i.scope, i.period, i.period_start FROM budget_reservation_items i JOIN r0 ON i.reservation_id = r0.id)
-            ORDER BY k.scope COLLATE "C", k.period COLLATE "C", k.period_start
-            FOR UPDATE
-        ),
-        room AS (
-            SELECT i.reservation_id AS id, MIN(GREATEST(0, i.cap_nanos - l.spent_nanos - l.reserved_nanos)) AS extra
-            FROM budget_reservation_items i JOIN locked l ON l.scope = i.scope AND l.period = i.period AND l.period_start = i.period_start
-            WHERE i.cap_nanos IS NOT NULL AND i.reservation_id IN (SELECT id FROM r0)
-            GROUP BY i.reservation_id
-        ),
-        r AS (
-            SELECT r0.id, r0.amount_nanos, r0.lease_spent_nanos, r0.closed, r0.last_id, r0.last_ts, r0.nanos AS cost,
-                   CASE WHEN m.extra IS NULL THEN r0.nanos
-                        ELSE LEAST(r0.nanos, CASE WHEN r0.closed THEN 0 ELSE GREATEST(0, r0.amount_nanos - r0.lease_spent_nanos) END + m.extra) END AS nanos
-            FROM r0 LEFT JOIN room m ON m.id = r0.id
-        ),
-        o AS (
-            UPDATE ledger_records l SET overrun_usd = COALESCE(l.overrun_usd, 0) + (r.cost - r.nanos) * 0.000000001
-            FROM r WHERE r.cost > r.nanos AND l.id = r.last_id AND l.timestamp = r.last_ts
-            RETURNING 1
-        ),
-        u AS (
-            UPDATE budget_reservations t
-            SET lease_spent_nanos = t.lease_spent_nanos + CASE WHEN r.closed THEN 0 ELSE r.nanos END,
-                amount_nanos = CASE WHEN r.closed THEN t.amount_nanos ELSE GREATEST(t.amount_nanos, t.lease_spent_nanos + r.nanos) END,
-                reclaimed_nanos = CASE WHEN r.closed THEN COALESCE(t.reclaimed_nanos, 0) + r.nanos ELSE t.reclaimed_nanos END
-            FROM r WHERE t.id = r.id
-            RETURNING 1
-        ),
-        d AS (
-            SELECT i.scope, i.period, i.period_start,
-                   SUM(CASE WHEN r.closed THEN r.nanos ELSE 0 END)::bigint AS spend,
-                   SUM(CASE WHEN r.closed THEN 0 ELSE GREATEST(0, r.lease_spent_nanos + r.nanos - r.amount_nanos) END)::bigint AS grow
-            FROM r JOIN budget_reservation_items i ON i.reservation_id = r.id
-            GROUP BY i.scope, i.period, i.period_start
-        )
-        UPDATE budget_counters k SET spent_nanos = k.spent_nanos + d.spend, reserved_nanos = k.reserved_nanos + d.grow
-        FROM d WHERE (d.spend > 0 OR d.grow > 0) AND k.scope = d.scope AND k.period = d.period AND k.period_start = d.period_start;
-        END IF; END $lease$;
-
-        """;
-
-    /// <summary>
-    /// Charges leases what <paramref name="source"/> (rows of lease id and nano-dollars) says: an open lease's spent
-    /// amount grows (and its slice, with its counters' held money, when a charge goes beyond the slice: an answer dearer
-    /// than its hold); a closed lease's counters are charged directly.
-    /// </summary>
-    private static string ChargeSql(string source) =>
-        $"""
-        WITH c AS ({source}),
-        r AS (
-            SELECT t.id, t.amount_nanos, t.lease_spent_nanos, t.reclaimed_at IS NOT NULL AS closed, c.nanos
-            FROM budget_reservations t JOIN c ON c.id = t.id
-            ORDER BY t.id FOR UPDATE OF t
-        ),
-        u AS (
-            UPDATE budget_reservations t
-            SET lease_spent_nanos = t.lease_spent_nanos + CASE WHEN r.closed THEN 0 ELSE r.nanos END,
-                amount_nanos = CASE WHEN r.closed THEN t.amount_nanos ELSE GREATEST(t.amount_nanos, t.lease_spent_nanos + r.nanos) END,
-                reclaimed_nanos = CASE WHEN r.closed THEN COALESCE(t.reclaimed_nanos, 0) + r.nanos ELSE t.reclaimed_nanos END
-            FROM r WHERE t.id = r.id
-            RETURNING 1
-        ),
-        d AS (
-            SELECT i.scope, i.period, i.period_start,
-                   SUM(CASE WHEN r.closed THEN r.nanos ELSE 0 END)::bigint AS spend,
-                   SUM(CASE WHEN r.closed THEN 0 ELSE GREATEST(0, r.lease_spent_nanos + r.nanos - r.amount_nanos) END)::bigint AS grow
-            FROM r JOIN budget_reservation_items i ON i.reservation_id = r.id
-            GROUP BY i.scope, i.period, i.period_start
-        )
-        UPDATE budget_counters k SET spent_nanos = k.spent_nanos + d.spend, reserved_nanos = k.reserved_nanos + d.grow
-        FROM d WHERE (d.spend > 0 OR d.grow > 0) AND k.scope = d.scope AND k.period = d.period AND k.period_start = d.period_start;
-
-        """;
 
     /// <summary>
     /// Grows (or creates) a lease: <c>$1..$4</c> the counters and caps, <c>$5</c> the least slice, <c>$6</c> the lease

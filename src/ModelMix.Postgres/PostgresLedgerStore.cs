@@ -290,9 +290,10 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
             throw;
         }
 
-        await PostgresDatabase.ExecuteAsync(connection, transaction, PostgresBudgetStore.ChargingLeases(CompleteIntents), cancellationToken); // + budget leases
+        var leaseOverruns = await PostgresBudgetStore.ChargeLeasedRecordsAsync(connection, transaction, CompleteIntents, cancellationToken); // + budget leases
         var overruns = await PostgresBudgetStore.SettleFromLedgerAsync(connection, transaction, settlements, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        Budgets.BudgetOverrunMetrics.Report(leaseOverruns);
         Budgets.BudgetOverrunMetrics.Report(overruns);
     }
 

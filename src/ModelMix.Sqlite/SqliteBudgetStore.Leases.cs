@@ -159,32 +159,8 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
             return null;
         }
 
-        List<(string RecordId, string LeaseId, long Nanos)>? charges = null;
-        using (var read = Command(connection, transaction, "SELECT reservation_id FROM ledger_intents WHERE id = $id AND reservation_id LIKE 'lse!_%' ESCAPE '!';"))
-        {
-            var id = read.Parameters.Add("$id", SqliteType.Text);
-            foreach (var record in records)
-            {
-                id.Value = record.Id;
-                if (read.ExecuteScalar() is string leaseId)
-                {
-                    // An attempt with tokens but no price cannot be charged here; the gate prices the routed model before it leases.
-                    var nanos = record.Cost is { } cost ? BudgetMoney.ToNanos(cost.Total) : 0;
-                    (charges ??= []).Add((record.Id, leaseId, nanos));
-                }
-            }
-        }
-
-        Dictionary<string, long>? overruns = null;
-        foreach (var (recordId, leaseId, nanos) in charges ?? [])
-        {
-            if (ChargeLease(connection, transaction, leaseId, nanos, bounded: true) is > 0 and var overrun)
-            {
-                (overruns ??= new(StringComparer.Ordinal))[recordId] = overrun;
-            }
-        }
-
-        return overruns;
+        var leaseOf = ReadLeaseIntents(connection, transaction, records); // SqliteBudgetStore.LeaseCharges.cs: one statement for the batch
+        return leaseOf is null ? null : ChargeGrouped(connection, transaction, records, leaseOf);
     }
 
     /// <summary>

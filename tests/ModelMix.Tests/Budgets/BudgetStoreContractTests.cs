@@ -6,7 +6,7 @@ using ModelMix.Pricing;
 namespace ModelMix.Tests.Budgets;
 
 /// <summary>The contract every <see cref="IBudgetStore"/> keeps, run against SQLite and PostgreSQL by subclasses.</summary>
-public abstract class BudgetStoreContractTests : IAsyncLifetime
+public abstract partial class BudgetStoreContractTests : IAsyncLifetime
 {
     protected static readonly TimeSpan Ttl = TimeSpan.FromMinutes(15);
     protected FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 3, 14, 23, 0, 0, TimeSpan.Zero));
