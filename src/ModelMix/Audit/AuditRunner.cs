@@ -179,24 +179,98 @@ public static partial class AuditRunner
                 day.Clear();
             }
 
-            await foreach (var row in rollups.ReadRollupsAsync(fullFrom, fullTo, cancellationToken))
+            // The hourly rows of [a, b), a UTC day at a time.
+            async Task HourlyAsync(DateTimeOffset? a, DateTimeOffset? b)
             {
-                if (day.Count > 0 && row.Hour.UtcDateTime.Date != day[0].Hour.UtcDateTime.Date)
+                await foreach (var row in rollups.ReadRollupsAsync(a, b, cancellationToken))
                 {
-                    await DayAsync();
+                    if (day.Count > 0 && row.Hour.UtcDateTime.Date != day[0].Hour.UtcDateTime.Date)
+                    {
+                        await DayAsync();
+                    }
+
+                    day.Add(row);
                 }
 
-                day.Add(row);
+                await DayAsync();
             }
 
-            await DayAsync();
+            // Whole UTC days come from the daily rollups the writer keeps (each row already a day's hourly rows of one
+            // group summed): a day whose rows cannot stand for their calls goes to its hourly rows, as above; the
+            // partial days at the ends are read from hourly rows.
+            DateTimeOffset? dayFrom = fullFrom is { } h0 ? SqliteLedgerSchema.FromStoredTimestamp(LedgerRollupReader.CeilingDay(h0)) : null;
+            DateTimeOffset? dayTo = fullTo is { } h1 ? SqliteLedgerSchema.FromStoredTimestamp(LedgerRollupReader.FloorDay(h1)) : null;
+            if (dayFrom is { } d0 && dayTo is { } d1 && d0 >= d1)
+            {
+                await HourlyAsync(fullFrom, fullTo); // no whole day
+            }
+            else
+            {
+                if (fullFrom is { } h && dayFrom is { } d && h < d)
+                {
+                    await HourlyAsync(h, d);
+                }
+
+                var whole = new List<LedgerRollup>();
+                async Task WholeDayAsync()
+                {
+                    if (whole.Count == 0)
+                    {
+                        return;
+                    }
+
+                    var at = whole[0].Hour;
+                    if (audit.CanAddRollupSpan(at, at.AddDays(1), whole))
+                    {
+                        foreach (var row in whole)
+                        {
+                            audit.AddRollup(row);
+                            read += row.Calls;
+                        }
+
+                        progress?.Report(read);
+                    }
+                    else
+                    {
+                        await HourlyAsync(at, at.AddDays(1));
+                    }
+
+                    whole.Clear();
+                }
+
+                await foreach (var row in rollups.ReadDailyRollupsAsync(dayFrom, dayTo, cancellationToken))
+                {
+                    if (whole.Count > 0 && row.Hour != whole[0].Hour)
+                    {
+                        await WholeDayAsync();
+                    }
+
+                    whole.Add(row);
+                }
+
+                await WholeDayAsync();
+                if (dayTo is { } e && fullTo is { } ht && e < ht)
+                {
+                    await HourlyAsync(e, ht);
+                }
+            }
             if (to is { } end && fullTo is { } last && last < end)
             {
                 await RawAsync(last, end);
             }
         }
 
-        var sessionsFrom = options.SessionWindow is { } window && to is { } until && (from is null || until - window > from) ? until - window : from;
+        // The session window ends at the range's end, or at the latest call when the range is open-ended.
+        DateTimeOffset? until = to;
+        if (options.SessionWindow is not null && until is null)
+        {
+            await foreach (var latest in rollups.ReadLatestAsync(from, null, 1, cancellationToken))
+            {
+                until = latest.Timestamp.AddTicks(1);
+            }
+        }
+
+        var sessionsFrom = options.SessionWindow is { } window && until is { } u && (from is null || u - window > from) ? u - window : from;
         // Summed and ranked in the database: one row per session and per task reaches the client, not every call.
         await foreach (var session in rollups.ReadSessionSummariesAsync(sessionsFrom, to, cancellationToken))
         {
@@ -228,6 +302,7 @@ public static partial class AuditRunner
         var report = audit.Build();
         return report with
         {
+            SessionWindowFrom = sessionsFrom != from ? sessionsFrom : null,
             TaskCosts = [.. report.TaskCosts.Select(task => latencies.TryGetValue(task.Task, out var p95) ? task with { P95LatencyMs = p95 } : task)],
         };
     }
