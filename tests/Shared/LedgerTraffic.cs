@@ -192,10 +192,12 @@ internal static class LedgerRollupOracle
             rows.Add(row);
         }
 
+#if !LEDGER_SCALE // bench/LedgerScale compiles this file without the test frameworks
         var days = rows
             .GroupBy(row => row.Hour.UtcDateTime.Date)
             .SelectMany(day => ModelMix.Audit.AuditRollupSpans.Merge([.. day]).Select(merged => merged with { Hour = new DateTimeOffset(day.Key, TimeSpan.Zero) }));
         Xunit.Assert.Equal(Describe(days), Describe(await ReadAllDailyAsync(store)));
+#endif
         return rows;
     }
 
