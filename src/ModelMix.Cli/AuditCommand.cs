@@ -45,11 +45,16 @@ internal static class AuditCommand
         var minRequests = new Option<long>("--min-monthly-requests") { Description = "When not to route: a task under this many requests a month is not worth routing (0: off).", DefaultValueFactory = _ => 10_000 };
         var latency = new Option<string[]>("--latency-target") { Description = "When not to route: a task's p95 latency target, e.g. autocomplete=800 (milliseconds); repeatable." };
         var perfect = new Option<string[]>("--must-be-perfect") { Description = "When not to route: a task label whose answers must be perfect (no cheaper model is suggested); repeatable." };
+        var sessionWindow = new Option<string>("--session-window")
+        {
+            Description = "How far back from the range's end (or the latest call) per-session statistics, runaway flags and p95 latencies read raw rows: e.g. 1d, 12h, 7d, or all (the whole range; a GROUP BY over every raw row).",
+            DefaultValueFactory = _ => "1d",
+        };
         var learnedRouter = new Option<string?>("--router") { Description = "The learned router file the proxy serves (ModelMix:LearnedRouter:Path): --recommend says whether its evidence earns it traffic." };
         var command = new Command("audit", "Where the money goes: spend by model, task, key and day; savings; flags; recommendations (and when not to route); forecast and commit sizing.")
         {
             db, from, to, format, chart, prices, routingStart, top, baseline, bounds, lowVolume, runaway, runawayMin,
-            recommend, evidence, map, bar, confidence, reference, apply, forecast, weeks, commit, headroom, minRequests, latency, perfect, learnedRouter,
+            recommend, evidence, map, bar, confidence, reference, apply, forecast, weeks, commit, headroom, minRequests, latency, perfect, learnedRouter, sessionWindow,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -113,6 +118,7 @@ internal static class AuditCommand
                     RunawayUsdPerMinute = result.GetValue(runaway),
                     RunawayMinSessionUsd = result.GetValue(runawayMin),
                     RepriceModels = summary.Values.SelectMany(models => models.Keys).Distinct(StringComparer.Ordinal).ToList(),
+                    SessionWindow = ParseSessionWindow(result.GetValue(sessionWindow)!),
                 };
 
                 await using var store = ModelMix.Stores.StoreLocation.Parse(dbPath).CreateLedgerStore(); // SQLite file or postgres://
@@ -264,6 +270,7 @@ internal static class AuditCommand
         by_key = r.ByKey.Select(Bucket),
         by_day = r.ByDay.Select(Bucket),
         sessions = Sessions(r.Sessions),
+        sessions_from = r.SessionWindowFrom,
         sessions_before_routing = Sessions(r.SessionsBeforeRouting),
         sessions_after_routing = Sessions(r.SessionsAfterRouting),
         tiers = r.Tiers.Select(t => new { tier = t.Tier, calls = t.Calls, call_share = t.CallShare, cost_usd = t.CostUsd, cost_share = t.CostShare }),
@@ -284,6 +291,7 @@ internal static class AuditCommand
         dropped_thinking = new { blocks_dropped = r.DroppedThinking.BlocksDropped, calls = r.DroppedThinking.Calls, cost_usd = r.DroppedThinking.CostUsd },
         client_disconnects_by_key = r.ClientDisconnectsByKey.Select(b => new { key = b.Name, calls = b.Calls, cost_usd = b.CostUsd, unpriced_calls = b.UnpricedCalls }),
         estimated_usage_calls = r.EstimatedUsageCalls,
+        overrun_by_key = r.OverrunByKey.Select(o => new { key = o.Key, overrun_usd = o.OverrunUsd }),
         counterfactuals = r.Counterfactuals.Select(c => new { name = c.Name, model = c.Model, cost_usd = c.CostUsd, actual_usd = c.ActualUsd, saved_usd = c.SavedUsd, infeasible_calls = c.InfeasibleCalls, infeasible_usd = c.InfeasibleUsd }),
         flags = r.Flags.Select(f => new { kind = FlagCode(f.Kind), subject = f.Subject, message = f.Message }),
         recommendations = recommendations?.Select(x => new
@@ -341,6 +349,34 @@ internal static class AuditCommand
         _ => kind.ToString(),
     };
 
+    /// <summary>"all" (null: the whole range), or a whole number of hours ("12h") or days ("1d").</summary>
+    internal static TimeSpan? ParseSessionWindow(string text)
+    {
+        if (string.Equals(text, "all", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        if (text.Length >= 2 && long.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is > 0 and <= 100_000)
+        {
+            switch (char.ToLowerInvariant(text[^1]))
+            {
+                case 'h':
+                    return TimeSpan.FromHours(n);
+                case 'd':
+                    return TimeSpan.FromDays(n);
+            }
+        }
+
+        throw new FormatException($"--session-window '{text}' is not 'all' or a number of hours or days such as 12h or 1d.");
+    }
+
+    /// <summary>Which calls the per-session figures cover.</summary>
+    private static string SessionCoverage(AuditReport r) =>
+        r.SessionWindowFrom is { } since
+            ? $"calls from {since.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC on (--session-window)"
+            : "the whole range";
+
     /// <summary>The sections every text format shows: a title and rows of cells.</summary>
     private static List<(string Title, string[] Header, List<string[]> Rows)> Sections(AuditReport r, IReadOnlyList<Recommendation>? recommendations, SpendForecast? forecast, CommitSizing? commitSizing)
     {
@@ -372,7 +408,7 @@ internal static class AuditCommand
         AddSessions("all", r.Sessions);
         AddSessions("before routing", r.SessionsBeforeRouting);
         AddSessions("after routing", r.SessionsAfterRouting);
-        sections.Add(("Cost per conversation", ["sessions", "count", "mean", "p50", "p95"], sessionRows));
+        sections.Add(($"Cost per conversation ({SessionCoverage(r)})", ["sessions", "count", "mean", "p50", "p95"], sessionRows));
         sections.Add(("Savings and overheads", ["what", "value"],
         [
             ["cache hit rate (tokens / calls)", $"{Pct(r.Cache.TokenHitRate)} / {Pct(r.Cache.CallHitRate)}"],
@@ -385,6 +421,7 @@ internal static class AuditCommand
                 ? [new[] { "dropped thinking: blocks / calls / their cost", $"{r.DroppedThinking.BlocksDropped} / {r.DroppedThinking.Calls} / {Output.Usd(r.DroppedThinking.CostUsd)}" }]
                 : Array.Empty<string[]>(),
             .. r.ClientDisconnectsByKey.Select(b => new[] { $"client hung up (key {b.Name}): calls / their cost", $"{b.Calls} / {Output.Usd(b.CostUsd)}" }),
+            .. r.OverrunByKey.Select(o => new[] { $"charged to no key: overrun beyond cap (key {o.Key})", Output.Usd(o.OverrunUsd) }),
             .. r.Counterfactuals.Select(c => new[] { $"{c.Name} ({c.Model})", $"{Output.Usd(c.CostUsd)} against {Output.Usd(c.ActualUsd)} actual (the actual mix saved {Output.Usd(c.SavedUsd)})" +
                 (c.InfeasibleCalls > 0 ? $"; {c.InfeasibleCalls} call(s) could not have run on it, counted as recorded ({Output.Usd(c.InfeasibleUsd)})" : "") }),
             .. r.UnpricedCalls > 0

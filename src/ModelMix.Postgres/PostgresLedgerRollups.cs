@@ -3,7 +3,7 @@ using ModelMix.Ledger;
 namespace ModelMix.Postgres;
 
 /// <summary>
-/// The PostgreSQL side of the hourly rollups (<see cref="LedgerRollupSql"/>): the migration step, and the batch move
+/// The PostgreSQL side of the hourly and daily rollups (<see cref="LedgerRollupSql"/>): the migration step, and the batch move
 /// that adds exactly the rows it inserted to the rollups in the same statement (<c>INSERT … ON CONFLICT DO NOTHING
 /// RETURNING</c> feeds the upsert, so a replayed record, skipped, is never counted twice).
 /// </summary>
@@ -25,12 +25,20 @@ internal static class PostgresLedgerRollups
     {
         ArgumentNullException.ThrowIfNull(moveBatch);
         var insert = moveBatch.TrimEnd().TrimEnd(';');
-        return $"WITH inserted AS ({insert} RETURNING {SqliteLedgerSchema.SelectColumns})\n" +
-            LedgerRollupSql.Upsert(LedgerSqlDialect.Postgres, "inserted", "true");
+        return $"WITH inserted AS ({insert} RETURNING {SqliteLedgerSchema.SelectColumns}),\n" +
+            $"hourly AS ({LedgerRollupSql.Upsert(LedgerSqlDialect.Postgres, "inserted", "true", terminated: false)})\n" +
+            LedgerRollupSql.Upsert(LedgerSqlDialect.Postgres, "inserted", "true", daily: true);
     }
 
-    /// <summary>Recomputes the rollups of the hours [@from, @to) from the raw rows still stored (for a repricing).</summary>
+    /// <summary>
+    /// Recomputes the rollups of the hours [@from, @to) from the raw rows still stored (for a repricing or a correction),
+    /// then the daily rows of the days covering them from the hourly rows.
+    /// </summary>
     public static string RecomputeSql { get; } =
         $"DELETE FROM {LedgerRollupSql.Table} WHERE hour >= @from AND hour < @to;\n" +
-        LedgerRollupSql.Upsert(LedgerSqlDialect.Postgres, "ledger_records", "timestamp >= @from AND timestamp < @to");
+        LedgerRollupSql.Upsert(LedgerSqlDialect.Postgres, "ledger_records", "timestamp >= @from AND timestamp < @to") + "\n" +
+        LedgerRollupSql.RecomputeDays(LedgerSqlDialect.Postgres, "@from", "@to");
+
+    /// <summary>The migration step after ledger step 11: the rollups' overrun, the daily table and the overrun trigger (<see cref="LedgerRollupSql.OverrunAndDailyMigration"/>).</summary>
+    public static string OverrunAndDailyMigrationStep => LedgerRollupSql.OverrunAndDailyMigration(LedgerSqlDialect.Postgres);
 }

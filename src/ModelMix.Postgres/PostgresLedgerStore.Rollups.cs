@@ -8,21 +8,28 @@ namespace ModelMix.Postgres;
 public sealed partial class PostgresLedgerStore : ILedgerRollupStore
 {
     /// <inheritdoc />
-    public async IAsyncEnumerable<LedgerRollup> ReadRollupsAsync(
-        DateTimeOffset? from, DateTimeOffset? to, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<LedgerRollup> ReadRollupsAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default) =>
+        ReadRollupTableAsync(from, to, daily: false, cancellationToken);
+
+    /// <inheritdoc />
+    public IAsyncEnumerable<LedgerRollup> ReadDailyRollupsAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default) =>
+        ReadRollupTableAsync(from, to, daily: true, cancellationToken);
+
+    private async IAsyncEnumerable<LedgerRollup> ReadRollupTableAsync(
+        DateTimeOffset? from, DateTimeOffset? to, bool daily, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         EnsureReadable();
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = LedgerRollupReader.SelectSql('@', from is not null, to is not null);
+        command.CommandText = LedgerRollupReader.SelectSql('@', from is not null, to is not null, daily);
         if (from is { } f)
         {
-            command.Parameters.AddWithValue("from", LedgerRollupReader.FloorHour(f));
+            command.Parameters.AddWithValue("from", daily ? LedgerRollupReader.FloorDay(f) : LedgerRollupReader.FloorHour(f));
         }
 
         if (to is { } t)
         {
-            command.Parameters.AddWithValue("to", LedgerRollupReader.CeilingHour(t));
+            command.Parameters.AddWithValue("to", daily ? LedgerRollupReader.CeilingDay(t) : LedgerRollupReader.CeilingHour(t));
         }
 
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);

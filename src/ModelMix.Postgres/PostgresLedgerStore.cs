@@ -196,6 +196,10 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
 
         // 11: upstream overrun, as SQLite's step 11 (docs/keys-and-budgets.md, "Overshoot"): charged to no key; NULL when none.
         "ALTER TABLE ledger_records ADD COLUMN overrun_usd numeric;",
+
+        // 12: the rollups' overrun_usd, the daily rollups and the trigger that keeps an overrun booked after its row's
+        // insert in both (docs/ledger.md, "Rollups"; LedgerRollupSql.OverrunAndDailyMigration).
+        PostgresLedgerRollups.OverrunAndDailyMigrationStep,
     ];
 
     private static readonly string CreateBatchTable =

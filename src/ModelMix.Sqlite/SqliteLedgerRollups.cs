@@ -15,6 +15,9 @@ internal static class SqliteLedgerRollups
     /// <summary>Scalar: the exact <see cref="decimal"/> sum of two decimal texts.</summary>
     public const string DecimalAddFunction = "modelmix_decimal_add";
 
+    /// <summary>Scalar: the exact <see cref="decimal"/> difference of two decimal texts (the overrun trigger's).</summary>
+    public const string DecimalSubtractFunction = "modelmix_decimal_sub";
+
     /// <summary>Registers the exact decimal functions on a connection (the writer's; readers that sum money too).</summary>
     public static void RegisterFunctions(SqliteConnection connection)
     {
@@ -29,11 +32,16 @@ internal static class SqliteLedgerRollups
             DecimalAddFunction,
             static (a, b) => SqliteLedgerSchema.ToStoredDecimal(SqliteLedgerSchema.FromStoredDecimal(a) + SqliteLedgerSchema.FromStoredDecimal(b)),
             isDeterministic: true);
+        connection.CreateFunction<string, string, string>(
+            DecimalSubtractFunction,
+            static (a, b) => SqliteLedgerSchema.ToStoredDecimal(SqliteLedgerSchema.FromStoredDecimal(a) - SqliteLedgerSchema.FromStoredDecimal(b)),
+            isDeterministic: true);
     }
 
     /// <summary>
     /// The writer's hook, inside the batch's transaction after its inserts: adds the rows this batch inserted (every
-    /// row from <paramref name="firstInsertedSeq"/> on; none when it is negative, e.g. a replayed batch) to the rollups.
+    /// row from <paramref name="firstInsertedSeq"/> on; none when it is negative, e.g. a replayed batch) to the hourly
+    /// and the daily rollups.
     /// Rows skipped as already stored are never counted again.
     /// </summary>
     public static void AddInserted(SqliteConnection connection, SqliteTransaction transaction, long firstInsertedSeq)
@@ -52,7 +60,8 @@ internal static class SqliteLedgerRollups
 
     /// <summary>
     /// Recomputes the rollups of the hours of [<paramref name="fromHour"/>, <paramref name="toHour"/>) from the raw rows still
-    /// stored: for a repricing that changed stored costs. Hours whose raw rows were pruned must not be recomputed.
+    /// stored: for a repricing that changed stored costs. Hours whose raw rows were pruned must not be recomputed. The daily
+    /// rows of the days covering those hours are then recomputed from the hourly rows.
     /// </summary>
     public static void Recompute(SqliteConnection connection, SqliteTransaction transaction, long fromHour, long toHour)
     {
@@ -60,13 +69,16 @@ internal static class SqliteLedgerRollups
         command.Transaction = transaction;
         command.CommandText =
             $"DELETE FROM {LedgerRollupSql.Table} WHERE hour >= $from AND hour < $to;\n" +
-            LedgerRollupSql.Upsert(LedgerSqlDialect.Sqlite, "ledger_records", "timestamp >= $from AND timestamp < $to");
+            LedgerRollupSql.Upsert(LedgerSqlDialect.Sqlite, "ledger_records", "timestamp >= $from AND timestamp < $to") + "\n" +
+            LedgerRollupSql.RecomputeDays(LedgerSqlDialect.Sqlite, "$from", "$to");
         command.Parameters.AddWithValue("$from", fromHour);
         command.Parameters.AddWithValue("$to", toHour);
         command.ExecuteNonQuery();
     }
 
-    private static readonly string UpsertSql = LedgerRollupSql.Upsert(LedgerSqlDialect.Sqlite, "ledger_records", "seq >= $first");
+    private static readonly string UpsertSql =
+        LedgerRollupSql.Upsert(LedgerSqlDialect.Sqlite, "ledger_records", "seq >= $first") + "\n" +
+        LedgerRollupSql.Upsert(LedgerSqlDialect.Sqlite, "ledger_records", "seq >= $first", daily: true);
 
     /// <summary>The hour (in stored ticks) an instant falls in.</summary>
     public static long HourOf(long storedTimestamp) => storedTimestamp - (storedTimestamp % LedgerRollupSql.HourTicks);

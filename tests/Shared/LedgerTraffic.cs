@@ -92,6 +92,10 @@ internal static class LedgerTraffic
             ThinkingBlocksDropped = random.Next(40) == 0 ? random.Next(1, 3) : 0,
             ClientDisconnected = random.Next(30) == 0,
             UsageEstimated = random.Next(60) == 0,
+
+            // Now and then a priced call's overrun beyond its key's cap (charged to no key); from i alone, so the
+            // random draws (and every other field) stay what they were.
+            OverrunUsd = cost is not null && i % 37 == 5 ? 0.000001m * (1 + (i % 11)) : null,
         };
     }
 
@@ -105,13 +109,14 @@ internal static class LedgerTraffic
 /// </summary>
 internal static class LedgerRollupOracle
 {
-    /// <summary>The canonical lines of the rollups of <paramref name="records"/>, sorted.</summary>
-    public static List<string> Expected(IEnumerable<LedgerRecord> records)
+    /// <summary>The canonical lines of the rollups of <paramref name="records"/> (hourly, or daily when <paramref name="daily"/>), sorted.</summary>
+    public static List<string> Expected(IEnumerable<LedgerRecord> records, bool daily = false)
     {
         var bounds = LedgerRollup.LatencyBucketBoundsMs;
+        var span = daily ? TimeSpan.TicksPerDay : TimeSpan.TicksPerHour;
         return records
             .GroupBy(r => (
-                Hour: new DateTimeOffset(r.Timestamp.UtcTicks - (r.Timestamp.UtcTicks % TimeSpan.TicksPerHour), TimeSpan.Zero),
+                Hour: new DateTimeOffset(r.Timestamp.UtcTicks - (r.Timestamp.UtcTicks % span), TimeSpan.Zero),
                 r.KeyId, r.TaskLabel, r.Policy, r.RoutedModel, r.ResponseModel, r.Effort, r.Status,
                 Kind: r.Attempt == 0 ? 0 : r.Attempt == 1 ? 1 : 2, r.EscalatedFrom, r.Usage.ServiceTier, r.Usage.Speed,
                 r.Usage.InferenceGeo, Priced: r.Cost is not null,
@@ -145,7 +150,7 @@ internal static class LedgerRollupOracle
                     g.LongCount(r => r.ClientDisconnected), g.Where(r => r.ClientDisconnected).Sum(r => r.Cost?.Total ?? 0m),
                     g.LongCount(r => r.UsageEstimated), g.LongCount(r => r.Streaming), g.Sum(r => r.LatencyMs), buckets, cost,
                     g.Min(r => r.Timestamp), g.Max(r => r.Timestamp), g.Min(r => r.Usage.TotalInputTokens),
-                    g.Max(r => r.Usage.TotalInputTokens), g.Max(r => r.Usage.OutputTokens));
+                    g.Max(r => r.Usage.TotalInputTokens), g.Max(r => r.Usage.OutputTokens), g.Sum(r => r.OverrunUsd ?? 0m));
             })
             .Order(StringComparer.Ordinal)
             .ToList();
@@ -159,11 +164,26 @@ internal static class LedgerRollupOracle
                 u.Usage.InputTokens, u.Usage.OutputTokens, u.Usage.CacheWrite5mTokens, u.Usage.CacheWrite1hTokens, u.Usage.CacheReadTokens,
                 u.Usage.WebSearchRequests, u.Usage.WebFetchRequests, u.CacheReadCalls, u.ThinkingBlocksDropped, u.ThinkingDroppedCalls,
                 u.ThinkingDroppedCost, u.DisconnectedCalls, u.DisconnectedCost, u.EstimatedCalls, u.StreamingCalls, u.LatencyMsSum,
-                u.LatencyBuckets, u.Cost, u.FirstTimestamp, u.LastTimestamp, u.MinPromptTokens, u.MaxPromptTokens, u.MaxOutputTokens))
+                u.LatencyBuckets, u.Cost, u.FirstTimestamp, u.LastTimestamp, u.MinPromptTokens, u.MaxPromptTokens, u.MaxOutputTokens, u.OverrunUsd))
             .Order(StringComparer.Ordinal)
             .ToList();
 
-    /// <summary>Every rollup row of a store.</summary>
+    /// <summary>Every daily rollup row of a store.</summary>
+    public static async Task<List<LedgerRollup>> ReadAllDailyAsync(ILedgerRollupStore store)
+    {
+        var rows = new List<LedgerRollup>();
+        await foreach (var row in store.ReadDailyRollupsAsync(null, null))
+        {
+            rows.Add(row);
+        }
+
+        return rows;
+    }
+
+    /// <summary>
+    /// Every hourly rollup row of a store; and, on the way, checks that the store's daily rows are its hourly rows
+    /// summed per UTC day and group (so every test comparing the hourly rows with raw rows covers the daily ones too).
+    /// </summary>
     public static async Task<List<LedgerRollup>> ReadAllAsync(ILedgerRollupStore store)
     {
         var rows = new List<LedgerRollup>();
@@ -172,6 +192,12 @@ internal static class LedgerRollupOracle
             rows.Add(row);
         }
 
+#if !LEDGER_SCALE // bench/LedgerScale compiles this file without the test frameworks
+        var days = rows
+            .GroupBy(row => row.Hour.UtcDateTime.Date)
+            .SelectMany(day => ModelMix.Audit.AuditRollupSpans.Merge([.. day]).Select(merged => merged with { Hour = new DateTimeOffset(day.Key, TimeSpan.Zero) }));
+        Xunit.Assert.Equal(Describe(days), Describe(await ReadAllDailyAsync(store)));
+#endif
         return rows;
     }
 

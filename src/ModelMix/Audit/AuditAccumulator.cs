@@ -58,6 +58,7 @@ public sealed class AuditAccumulator
     private decimal _escalationCost, _retryCost, _routingCallCost;
     private long _thinkingBlocksDropped, _thinkingDroppedCalls;
     private readonly Dictionary<string, Bucket> _disconnectsByKey = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, decimal> _overrunByKey = new(StringComparer.Ordinal);
     private long _estimatedCalls;
     private decimal _thinkingDroppedCost;
 
@@ -173,6 +174,7 @@ public sealed class AuditAccumulator
             HasTokens = usage.OutputTokens != 0 || usage.TotalInputTokens != 0,
             PromptTokensPerCall = usage.TotalInputTokens,
             LargestCall = usage,
+            Overrun = record.OverrunUsd ?? 0m,
         });
 
         if (_fromRollups)
@@ -230,6 +232,7 @@ public sealed class AuditAccumulator
             HasTokens = rollup.HasTokens,
             PromptTokensPerCall = rollup.MaxPromptTokens,
             LargestCall = LargestCall(rollup),
+            Overrun = rollup.OverrunUsd,
         });
     }
 
@@ -457,6 +460,12 @@ public sealed class AuditAccumulator
         }
 
         _estimatedCalls += c.EstimatedCalls;
+        if (c.Overrun != 0m)
+        {
+            // charged to no key: the upstream billed it beyond what the key's cap let it be charged (docs/keys-and-budgets.md)
+            var key = c.KeyId ?? None;
+            _overrunByKey[key] = _overrunByKey.GetValueOrDefault(key) + c.Overrun;
+        }
 
         var day = c.First.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
         Get(_byDay, day).Add(n, paid, unpriced);
@@ -663,6 +672,10 @@ public sealed class AuditAccumulator
             Escalations = new AuditEscalationStats(_requests, EscalatedRequests ?? _escalatedRequests.Count, Share(EscalatedRequests ?? _escalatedRequests.Count, _requests), _escalations, _escalationCost, _retries, _retryCost, _routingCalls, _routingCallCost),
             DroppedThinking = new AuditDroppedThinking(_thinkingBlocksDropped, _thinkingDroppedCalls, _thinkingDroppedCost),
             ClientDisconnectsByKey = Buckets(_disconnectsByKey),
+            OverrunByKey = _overrunByKey
+                .Select(pair => new AuditKeyOverrun(pair.Key, pair.Value))
+                .OrderByDescending(o => o.OverrunUsd).ThenBy(o => o.Key, StringComparer.Ordinal)
+                .ToList(),
             EstimatedUsageCalls = _estimatedCalls,
             Counterfactuals = counterfactuals,
             Flags = Flags(tiers, factor),
@@ -905,6 +918,9 @@ public sealed class AuditAccumulator
         /// row's summed usage, which no single call sent.
         /// </summary>
         public TokenUsage LargestCall { get; init; }
+
+        /// <summary>The part of the cost charged to no key (upstream overrun beyond a cap), summed.</summary>
+        public decimal Overrun { get; init; }
     }
 
     private sealed class SessionAcc

@@ -66,8 +66,15 @@ public sealed record AuditReport
     /// <summary>UTC day → model → cost: spend over time per model.</summary>
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, decimal>> ByDayAndModel { get; init; } = new Dictionary<string, IReadOnlyDictionary<string, decimal>>();
 
-    /// <summary>Cost per session over the whole range; null when no record has a session id.</summary>
+    /// <summary>Cost per session over the whole range (or from <see cref="SessionWindowFrom"/> on); null when no record has a session id.</summary>
     public AuditSessionStats? Sessions { get; init; }
+
+    /// <summary>
+    /// When the per-session statistics (<see cref="Sessions"/> and its before/after split), the runaway-session flags and
+    /// each task's p95 latency start, when they cover only the end of the range (<see cref="AuditOptions.SessionWindow"/>):
+    /// they are read from raw rows, over that bounded window. Null when they cover the whole range.
+    /// </summary>
+    public DateTimeOffset? SessionWindowFrom { get; init; }
 
     /// <summary>Sessions that started before routing did; null unless both periods have sessions.</summary>
     public AuditSessionStats? SessionsBeforeRouting { get; init; }
@@ -95,6 +102,13 @@ public sealed record AuditReport
     /// all the same, and their cost is in every total above (docs/ledger.md, "Clients that hang up").
     /// </summary>
     public IReadOnlyList<AuditBucket> ClientDisconnectsByKey { get; init; } = [];
+
+    /// <summary>
+    /// Per key (<c>(none)</c> without one), the spend charged to no key: what the upstream billed beyond what the key's
+    /// budget cap let it be charged (upstream overrun, docs/keys-and-budgets.md "Overshoot"), largest first; empty when
+    /// none. Already inside every total above (the ledger keeps what the upstream billed).
+    /// </summary>
+    public IReadOnlyList<AuditKeyOverrun> OverrunByKey { get; init; } = [];
 
     /// <summary>Records whose usage is ModelMix's estimate (a stopped call, a stream without its final usage), not the upstream's report.</summary>
     public long EstimatedUsageCalls { get; init; }

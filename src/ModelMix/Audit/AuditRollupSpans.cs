@@ -81,6 +81,7 @@ internal static class AuditRollupSpans
             MinPromptTokens = Math.Min(a.MinPromptTokens, b.MinPromptTokens),
             MaxPromptTokens = Math.Max(a.MaxPromptTokens, b.MaxPromptTokens),
             MaxOutputTokens = Math.Max(a.MaxOutputTokens, b.MaxOutputTokens),
+            OverrunUsd = a.OverrunUsd + b.OverrunUsd,
         };
     }
 

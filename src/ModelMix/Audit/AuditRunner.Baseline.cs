@@ -138,10 +138,38 @@ public static partial class AuditRunner
 
         for (var day = start; day < end;)
         {
-            var next = new DateTimeOffset(day.UtcDateTime.Date, TimeSpan.Zero).AddDays(1);
-            await foreach (var row in rollups.ReadRollupsAsync(day, next < end ? next : end, cancellationToken))
+            var midnight = new DateTimeOffset(day.UtcDateTime.Date, TimeSpan.Zero);
+            var next = midnight.AddDays(1);
+            if (day == midnight && next <= end)
             {
-                yield return row;
+                // A whole day: its daily rows (one per group, Hour = midnight) stand for its hours when none of them was
+                // routed (the search counts every call of such a day alike); a day routing started in goes hour by hour.
+                var rows = new List<LedgerRollup>();
+                await foreach (var row in rollups.ReadDailyRollupsAsync(day, next, cancellationToken))
+                {
+                    rows.Add(row);
+                }
+
+                if (!rows.Exists(row => row.Policy is { Length: > 0 } policy && !string.Equals(policy, "passthrough", StringComparison.Ordinal)))
+                {
+                    foreach (var row in rows)
+                    {
+                        yield return row;
+                    }
+
+                    day = next;
+                    continue;
+                }
+            }
+
+            // An hour at a time, so a search that stops at routing's first hour reads no further.
+            var stop = next < end ? next : end;
+            for (var at = day; at < stop; at = at.AddHours(1))
+            {
+                await foreach (var row in rollups.ReadRollupsAsync(at, at.AddHours(1) < stop ? at.AddHours(1) : stop, cancellationToken))
+                {
+                    yield return row;
+                }
             }
 
             day = next;

@@ -101,102 +101,151 @@ public static partial class AuditRunner
 
         var from = options.From;
         var to = options.To;
-        DateTimeOffset? fullFrom = from is { } f ? SqliteLedgerSchema.FromStoredTimestamp(LedgerRollupReader.CeilingHour(f)) : null;
-        DateTimeOffset? fullTo = to is { } t ? SqliteLedgerSchema.FromStoredTimestamp(LedgerRollupReader.FloorHour(t)) : null;
-        if (fullFrom is { } ff && fullTo is { } ft && ff >= ft)
+        var hour = new List<LedgerRollup>();
+        async Task HourAsync()
         {
-            await RawAsync(from, to); // less than one whole hour
-        }
-        else
-        {
-            if (from is { } start && fullFrom is { } first && start < first)
+            if (hour.Count == 0)
             {
-                await RawAsync(start, first);
+                return;
             }
 
-            var hour = new List<LedgerRollup>();
-            async Task HourAsync()
+            var at = hour[0].Hour;
+            if (audit.CanAddRollups(at, hour) || await PrunedAsync(at, hour))
             {
-                if (hour.Count == 0)
+                foreach (var row in hour)
                 {
-                    return;
+                    audit.AddRollup(row);
+                    read += row.Calls;
+                }
+            }
+            else
+            {
+                await RawAsync(at, at.AddHours(1));
+            }
+
+            hour.Clear();
+            progress?.Report(read);
+        }
+
+        // [a, b) within one UTC day, the fallback for a day whose daily rows cannot stand for it: whole hours from their
+        // hourly rows (each hour from its raw rows when its rows cannot stand for their calls), partial hours from raw rows.
+        async Task SpanAsync(DateTimeOffset a, DateTimeOffset b)
+        {
+            var wholeFrom = SqliteLedgerSchema.FromStoredTimestamp(LedgerRollupReader.CeilingHour(a));
+            var wholeTo = SqliteLedgerSchema.FromStoredTimestamp(LedgerRollupReader.FloorHour(b));
+            if (wholeFrom >= wholeTo)
+            {
+                await RawAsync(a, b); // less than one whole hour
+                return;
+            }
+
+            if (a < wholeFrom)
+            {
+                await RawAsync(a, wholeFrom);
+            }
+
+            // A day's hourly rows are summed per group first (AuditRollupSpans): when the summed rows can stand for
+            // their calls, so could each hour's.
+            var rows = new List<LedgerRollup>();
+            await foreach (var row in rollups.ReadRollupsAsync(wholeFrom, wholeTo, cancellationToken))
+            {
+                rows.Add(row);
+            }
+
+            var merged = AuditRollupSpans.Merge(rows);
+            if (rows.Count > 0 && audit.CanAddRollupSpan(rows[0].Hour, rows[^1].Hour.AddHours(1), merged))
+            {
+                foreach (var row in merged)
+                {
+                    audit.AddRollup(row);
+                    read += row.Calls;
                 }
 
-                var at = hour[0].Hour;
-                if (audit.CanAddRollups(at, hour) || await PrunedAsync(at, hour))
-                {
-                    foreach (var row in hour)
-                    {
-                        audit.AddRollup(row);
-                        read += row.Calls;
-                    }
-                }
-                else
-                {
-                    await RawAsync(at, at.AddHours(1));
-                }
-
-                hour.Clear();
                 progress?.Report(read);
             }
-
-            // A UTC day's rows are summed per group first (AuditRollupSpans): when the day's summed rows can stand for
-            // their calls, so could each hour's, and the audit adds a day's distinct groups instead of every hour's rows.
-            var day = new List<LedgerRollup>();
-            async Task DayAsync()
+            else
             {
-                if (day.Count == 0)
+                foreach (var row in rows)
                 {
-                    return;
-                }
-
-                var merged = AuditRollupSpans.Merge(day);
-                if (audit.CanAddRollupSpan(day[0].Hour, day[^1].Hour.AddHours(1), merged))
-                {
-                    foreach (var row in merged)
+                    if (hour.Count > 0 && row.Hour != hour[0].Hour)
                     {
-                        audit.AddRollup(row);
-                        read += row.Calls;
+                        await HourAsync();
                     }
 
-                    progress?.Report(read);
-                }
-                else
-                {
-                    foreach (var row in day)
-                    {
-                        if (hour.Count > 0 && row.Hour != hour[0].Hour)
-                        {
-                            await HourAsync();
-                        }
-
-                        hour.Add(row);
-                    }
-
-                    await HourAsync();
+                    hour.Add(row);
                 }
 
-                day.Clear();
+                await HourAsync();
             }
 
-            await foreach (var row in rollups.ReadRollupsAsync(fullFrom, fullTo, cancellationToken))
+            if (wholeTo < b)
             {
-                if (day.Count > 0 && row.Hour.UtcDateTime.Date != day[0].Hour.UtcDateTime.Date)
-                {
-                    await DayAsync();
-                }
-
-                day.Add(row);
-            }
-
-            await DayAsync();
-            if (to is { } end && fullTo is { } last && last < end)
-            {
-                await RawAsync(last, end);
+                await RawAsync(wholeTo, b);
             }
         }
 
-        var sessionsFrom = options.SessionWindow is { } window && to is { } until && (from is null || until - window > from) ? until - window : from;
+        // Every UTC day the range touches comes from the daily rollups the writer keeps (each row a day's hourly rows of
+        // one group, summed) when its rows can stand for their calls: for a day the range covers only in part, when
+        // every call of the day lies inside the range (its rows' first and last timestamps say so: e.g. today up to
+        // now). Otherwise the day's part of the range is taken hour by hour (SpanAsync). Days without calls have no rows.
+        DateTimeOffset? dayFrom = from is { } f ? SqliteLedgerSchema.FromStoredTimestamp(LedgerRollupReader.FloorDay(f)) : null;
+        DateTimeOffset? dayTo = to is { } t ? SqliteLedgerSchema.FromStoredTimestamp(LedgerRollupReader.CeilingDay(t)) : null;
+        var day = new List<LedgerRollup>();
+        async Task DayAsync()
+        {
+            if (day.Count == 0)
+            {
+                return;
+            }
+
+            var at = day[0].Hour;
+            var next = at.AddDays(1);
+            var inside = (from is not { } a || a <= at || day.TrueForAll(row => row.FirstTimestamp >= a))
+                && (to is not { } b || b >= next || day.TrueForAll(row => row.LastTimestamp < b));
+            // The day's calls lie in [spanFrom, spanTo): a price change after the range's end cannot concern them.
+            var spanFrom = from is { } c && c > at ? c : at;
+            var spanTo = to is { } e && e < next ? e : next;
+            if (inside && audit.CanAddRollupSpan(spanFrom, spanTo, day))
+            {
+                foreach (var row in day)
+                {
+                    audit.AddRollup(row);
+                    read += row.Calls;
+                }
+
+                progress?.Report(read);
+            }
+            else
+            {
+                await SpanAsync(spanFrom, spanTo);
+            }
+
+            day.Clear();
+        }
+
+        await foreach (var row in rollups.ReadDailyRollupsAsync(dayFrom, dayTo, cancellationToken))
+        {
+            if (day.Count > 0 && row.Hour != day[0].Hour)
+            {
+                await DayAsync();
+            }
+
+            day.Add(row);
+        }
+
+        await DayAsync();
+
+        // The session window ends at the range's end, or at the latest call when the range is open-ended.
+        DateTimeOffset? until = to;
+        if (options.SessionWindow is not null && until is null)
+        {
+            await foreach (var latest in rollups.ReadLatestAsync(from, null, 1, cancellationToken))
+            {
+                until = latest.Timestamp.AddTicks(1);
+            }
+        }
+
+        var sessionsFrom = options.SessionWindow is { } window && until is { } u && (from is null || u - window > from) ? u - window : from;
         // Summed and ranked in the database: one row per session and per task reaches the client, not every call.
         await foreach (var session in rollups.ReadSessionSummariesAsync(sessionsFrom, to, cancellationToken))
         {
@@ -228,6 +277,7 @@ public static partial class AuditRunner
         var report = audit.Build();
         return report with
         {
+            SessionWindowFrom = sessionsFrom != from ? sessionsFrom : null,
             TaskCosts = [.. report.TaskCosts.Select(task => latencies.TryGetValue(task.Task, out var p95) ? task with { P95LatencyMs = p95 } : task)],
         };
     }

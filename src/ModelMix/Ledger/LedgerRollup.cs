@@ -119,6 +119,12 @@ public sealed record LedgerRollup
     /// <summary>The largest output of one call.</summary>
     public long MaxOutputTokens { get; init; }
 
+    /// <summary>
+    /// The part of the calls' cost charged to no key (upstream overrun beyond a budget's cap, docs/keys-and-budgets.md
+    /// "Overshoot"), exact: already inside <see cref="Cost"/>, which is what the upstream billed.
+    /// </summary>
+    public decimal OverrunUsd { get; init; }
+
     /// <summary>Inclusive upper bounds (ms) of the latency buckets.</summary>
     public static IReadOnlyList<long> LatencyBucketBoundsMs => LedgerRollupSql.LatencyBoundsMs;
 }
@@ -131,6 +137,16 @@ public interface ILedgerRollupStore
     /// <param name="to">The hour to stop before (rounded up to the hour); null: through the last.</param>
     /// <param name="cancellationToken">Stops the enumeration.</param>
     IAsyncEnumerable<LedgerRollup> ReadRollupsAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The daily rollup rows (kept by the writer with the hourly ones: each the sum of its day's hourly rows of the same
+    /// group; <see cref="LedgerRollup.Hour"/> is the start of the UTC day) of the days starting in
+    /// [<paramref name="from"/>, <paramref name="to"/>), earliest day first.
+    /// </summary>
+    /// <param name="from">The first day (rounded down to a UTC midnight); null: from the first.</param>
+    /// <param name="to">The day to stop before (rounded up to a UTC midnight); null: through the last.</param>
+    /// <param name="cancellationToken">Stops the enumeration.</param>
+    IAsyncEnumerable<LedgerRollup> ReadDailyRollupsAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Reprices stored records: every record of the whole UTC hours covering [<paramref name="from"/>,

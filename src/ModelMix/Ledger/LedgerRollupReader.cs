@@ -7,7 +7,7 @@ namespace ModelMix.Ledger;
 internal static class LedgerRollupReader
 {
     /// <summary>The <c>SELECT</c> of rollup rows of an hour range; parameters <paramref name="prefix"/>from / to.</summary>
-    public static string SelectSql(char prefix, bool from, bool to)
+    public static string SelectSql(char prefix, bool from, bool to, bool daily = false)
     {
         var where = new List<string>();
         if (from)
@@ -20,7 +20,7 @@ internal static class LedgerRollupReader
             where.Add($"hour < {prefix}to");
         }
 
-        return $"SELECT {string.Join(", ", LedgerRollupSql.Columns)} FROM {LedgerRollupSql.Table}" +
+        return $"SELECT {string.Join(", ", LedgerRollupSql.Columns)} FROM {(daily ? LedgerRollupSql.DailyTable : LedgerRollupSql.Table)}" +
             (where.Count == 0 ? string.Empty : " WHERE " + string.Join(" AND ", where)) + " ORDER BY hour;";
     }
 
@@ -82,6 +82,21 @@ internal static class LedgerRollupReader
         return floor == SqliteLedgerSchema.ToStoredTimestamp(instant) ? floor : floor + LedgerRollupSql.HourTicks;
     }
 
+    /// <summary>The stored UTC midnight at or before <paramref name="instant"/>.</summary>
+    public static long FloorDay(DateTimeOffset instant)
+    {
+        var ticks = SqliteLedgerSchema.ToStoredTimestamp(instant);
+        var rest = ticks % LedgerRollupSql.DayTicks;
+        return rest < 0 ? ticks - rest - LedgerRollupSql.DayTicks : ticks - rest;
+    }
+
+    /// <summary>The stored UTC midnight at or after <paramref name="instant"/>.</summary>
+    public static long CeilingDay(DateTimeOffset instant)
+    {
+        var floor = FloorDay(instant);
+        return floor == SqliteLedgerSchema.ToStoredTimestamp(instant) ? floor : floor + LedgerRollupSql.DayTicks;
+    }
+
     /// <summary>Reads one row; <paramref name="money"/> reads a money column (decimal text in SQLite, numeric in PostgreSQL).</summary>
     public static LedgerRollup Read(DbDataReader r, Func<DbDataReader, int, decimal> money)
     {
@@ -133,6 +148,7 @@ internal static class LedgerRollupReader
         var last = Next();
         var maxPrompt = Next();
         var maxOutput = Next();
+        var overrun = Money();
         return rollup with
         {
             Calls = calls,
@@ -154,6 +170,7 @@ internal static class LedgerRollupReader
             MinPromptTokens = minPrompt,
             MaxPromptTokens = maxPrompt,
             MaxOutputTokens = maxOutput,
+            OverrunUsd = overrun,
         };
     }
 }

@@ -17,7 +17,7 @@ namespace ModelMix.Ledger;
 /// policy or model is never empty). Money is summed exactly: numeric in PostgreSQL, decimal text summed as
 /// <see cref="decimal"/> in SQLite (an application-defined function the writer registers).
 /// </remarks>
-internal static class LedgerRollupSql
+internal static partial class LedgerRollupSql
 {
     /// <summary>One hour in the ledger's timestamp unit (100 ns ticks).</summary>
     public const long HourTicks = TimeSpan.TicksPerHour;
@@ -70,8 +70,17 @@ internal static class LedgerRollupSql
     /// <summary>Measures kept as a maximum on upsert.</summary>
     public static readonly string[] Maximums = ["last_timestamp", "max_prompt_tokens", "max_output_tokens"];
 
-    /// <summary>Every column in table order.</summary>
-    public static readonly string[] Columns = [.. Dimensions, .. Measures()];
+    /// <summary>
+    /// The part of the calls' cost charged to no key (<c>overrun_usd</c>, ledger step 11; docs/keys-and-budgets.md,
+    /// "Overshoot"), summed exactly; added to the rollups by the step after it (<see cref="OverrunAndDailyMigration"/>).
+    /// </summary>
+    public const string OverrunColumn = "overrun_usd";
+
+    /// <summary>Every column in table order (the hourly and the daily table alike).</summary>
+    public static readonly string[] Columns = [.. Dimensions, .. Measures(), OverrunColumn];
+
+    /// <summary>Every column of the rollup table from step 9 (<see cref="Dimensions"/>, no overrun) until the overrun step.</summary>
+    public static readonly string[] ColumnsV9 = [.. Dimensions, .. Measures()];
 
     /// <summary>Every column of the first rollup table (<see cref="DimensionsV1"/>), in its order.</summary>
     public static readonly string[] ColumnsV1 = [.. DimensionsV1, .. Measures()];
@@ -99,12 +108,12 @@ internal static class LedgerRollupSql
     }
 
     /// <summary><c>CREATE TABLE</c> of the current rollup table (<see cref="Dimensions"/>) for the dialect.</summary>
-    public static string CreateTable(LedgerSqlDialect d) => CreateTable(d, Table, Dimensions);
+    public static string CreateTable(LedgerSqlDialect d) => CreateTable(d, Table, Dimensions, overrun: true);
 
     /// <summary><c>CREATE TABLE</c> of the first rollup table (<see cref="DimensionsV1"/>): SQLite step 7, PostgreSQL step 6.</summary>
-    public static string CreateTableV1(LedgerSqlDialect d) => CreateTable(d, Table, DimensionsV1);
+    public static string CreateTableV1(LedgerSqlDialect d) => CreateTable(d, Table, DimensionsV1, overrun: false);
 
-    private static string CreateTable(LedgerSqlDialect d, string table, string[] dimensions)
+    private static string CreateTable(LedgerSqlDialect d, string table, string[] dimensions, bool overrun)
     {
         var text = d.Text;
         var integer = d.Integer;
@@ -133,6 +142,11 @@ internal static class LedgerRollupSql
             sb.Append("    ").Append(column).Append(' ').Append(integer).Append(" NOT NULL,\n");
         }
 
+        if (overrun)
+        {
+            sb.Append("    ").Append(OverrunColumn).Append(' ').Append(money).Append(" NOT NULL,\n");
+        }
+
         sb.Append("    PRIMARY KEY (").Append(string.Join(", ", dimensions)).Append(")\n)");
         sb.Append(d.TableSuffix).Append(";\n");
         return sb.ToString();
@@ -144,13 +158,17 @@ internal static class LedgerRollupSql
     /// </summary>
     public static string Select(LedgerSqlDialect d, string source, string where) => Select(d, source, where, v1: false);
 
-    private static string Select(LedgerSqlDialect d, string source, string where, bool v1)
+    private static string Flag(string condition) => $"CASE WHEN {condition} THEN 1 ELSE 0 END";
+
+    /// <summary>
+    /// The grouping expressions over a raw row, in <see cref="Dimensions"/> order (<see cref="DimensionsV1"/> when
+    /// <paramref name="v1"/>); the first is the row's hour, or its UTC day when <paramref name="daily"/>.
+    /// </summary>
+    private static List<string> DimensionExpressions(LedgerSqlDialect d, bool v1, bool daily)
     {
-        string Int(string expression) => d.IntegerSum(expression);
-        string Flag(string condition) => $"CASE WHEN {condition} THEN 1 ELSE 0 END";
         var dims = new List<string>
         {
-            HourOfTimestamp,
+            daily ? DayOfTimestamp : HourOfTimestamp,
             "COALESCE(key_id, '')", "COALESCE(task_label, '')", "COALESCE(policy, '')", "routed_model",
             "COALESCE(response_model, '')", "COALESCE(effort, '')", "status",
             "CASE WHEN attempt = 0 THEN 0 WHEN attempt = 1 THEN 1 ELSE 2 END",
@@ -162,6 +180,14 @@ internal static class LedgerRollupSql
         {
             dims.Add(Flag(EffortSentCondition(d))); // effort_sent
         }
+
+        return dims;
+    }
+
+    private static string Select(LedgerSqlDialect d, string source, string where, bool v1, bool overrun = false, bool daily = false)
+    {
+        string Int(string expression) => d.IntegerSum(expression);
+        var dims = DimensionExpressions(d, v1, daily);
 
         var measures = new List<string>
         {
@@ -200,20 +226,30 @@ internal static class LedgerRollupSql
         measures.Add("MAX(timestamp)");
         measures.Add($"MAX({Prompt})");
         measures.Add("MAX(output_tokens)");
+        if (overrun)
+        {
+            measures.Add(d.MoneySum(OverrunColumn));
+        }
+
         var groupBy = string.Join(", ", Enumerable.Range(1, dims.Count).Select(i => i.ToString(CultureInfo.InvariantCulture)));
         return $"SELECT {string.Join(", ", dims.Concat(measures))} FROM {source} WHERE {where} GROUP BY {groupBy}";
     }
 
-    /// <summary>Adds the aggregate of <paramref name="source"/> rows matching <paramref name="where"/> to the rollups.</summary>
-    public static string Upsert(LedgerSqlDialect d, string source, string where)
+    /// <summary>
+    /// Adds the aggregate of <paramref name="source"/> rows matching <paramref name="where"/> to the hourly rollups, or
+    /// to the daily ones (<see cref="DailyTable"/>) when <paramref name="daily"/>; without the final semicolon when not
+    /// <paramref name="terminated"/> (a PostgreSQL data-modifying <c>WITH</c> part).
+    /// </summary>
+    public static string Upsert(LedgerSqlDialect d, string source, string where, bool daily = false, bool terminated = true)
     {
+        var table = daily ? DailyTable : Table;
         var sets = new List<string>();
-        sets.AddRange(IntegerSums.Select(c => $"{c} = {Table}.{c} + excluded.{c}"));
-        sets.AddRange(MoneySums.Select(c => $"{c} = {d.MoneyAdd($"{Table}.{c}", $"excluded.{c}")}"));
-        sets.AddRange(Minimums.Select(c => $"{c} = {d.Least($"{Table}.{c}", $"excluded.{c}")}"));
-        sets.AddRange(Maximums.Select(c => $"{c} = {d.Greatest($"{Table}.{c}", $"excluded.{c}")}"));
-        return $"INSERT INTO {Table} ({string.Join(", ", Columns)})\n{Select(d, source, where)}\n" +
-            $"ON CONFLICT ({string.Join(", ", Dimensions)}) DO UPDATE SET {string.Join(", ", sets)};";
+        sets.AddRange(IntegerSums.Select(c => $"{c} = {table}.{c} + excluded.{c}"));
+        sets.AddRange(MoneySums.Append(OverrunColumn).Select(c => $"{c} = {d.MoneyAdd($"{table}.{c}", $"excluded.{c}")}"));
+        sets.AddRange(Minimums.Select(c => $"{c} = {d.Least($"{table}.{c}", $"excluded.{c}")}"));
+        sets.AddRange(Maximums.Select(c => $"{c} = {d.Greatest($"{table}.{c}", $"excluded.{c}")}"));
+        return $"INSERT INTO {table} ({string.Join(", ", Columns)})\n{Select(d, source, where, v1: false, overrun: true, daily: daily)}\n" +
+            $"ON CONFLICT ({string.Join(", ", Dimensions)}) DO UPDATE SET {string.Join(", ", sets)}" + (terminated ? ";" : string.Empty);
     }
 
     /// <summary>A partial index on the raw rows of escalations: the audit counts escalated requests from it.</summary>
@@ -242,14 +278,14 @@ internal static class LedgerRollupSql
         const string next = Table + "_next";
         const string pruned = "modelmix_pruned_hours";
         var copied = string.Join(", ", DimensionsV1.Append("CASE WHEN effort <> '' AND effort_default_calls < calls THEN 1 ELSE 0 END").Concat(Measures()));
-        return CreateTable(d, next, Dimensions) +
+        return CreateTable(d, next, Dimensions, overrun: false) +
             $"CREATE TEMPORARY TABLE {pruned} AS SELECT r.hour AS hour FROM " +
             $"(SELECT hour, SUM(calls) AS calls FROM {Table} GROUP BY hour) r LEFT JOIN " +
             $"(SELECT {HourOfTimestamp} AS hour, COUNT(*) AS n FROM ledger_records GROUP BY 1) w ON w.hour = r.hour " +
             "WHERE w.n IS NULL OR w.n <> r.calls;\n" +
-            $"INSERT INTO {next} ({string.Join(", ", Columns)})\n" +
+            $"INSERT INTO {next} ({string.Join(", ", ColumnsV9)})\n" +
             $"{Select(d, "ledger_records", $"{HourOfTimestamp} NOT IN (SELECT hour FROM {pruned})")};\n" +
-            $"INSERT INTO {next} ({string.Join(", ", Columns)}) SELECT {copied} FROM {Table} WHERE hour IN (SELECT hour FROM {pruned});\n" +
+            $"INSERT INTO {next} ({string.Join(", ", ColumnsV9)}) SELECT {copied} FROM {Table} WHERE hour IN (SELECT hour FROM {pruned});\n" +
             $"DROP TABLE {pruned};\n" +
             $"DROP TABLE {Table};\n" +
             $"ALTER TABLE {next} RENAME TO {Table};\n" +

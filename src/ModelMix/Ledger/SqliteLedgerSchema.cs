@@ -240,6 +240,10 @@ internal static class SqliteLedgerSchema
         // 11: upstream overrun (docs/keys-and-budgets.md, "Overshoot"): the part of an attempt's cost charged to no key,
         // exact decimal text; NULL when none.
         "ALTER TABLE ledger_records ADD COLUMN overrun_usd TEXT;",
+
+        // 12: the rollups' overrun_usd, the daily rollups and the trigger that keeps an overrun booked after its row's
+        // insert in both (docs/ledger.md, "Rollups"; LedgerRollupSql.OverrunAndDailyMigration).
+        LedgerRollupSql.OverrunAndDailyMigration(LedgerSqlDialect.Sqlite),
     ];
 
     /// <summary>The schema version this code writes and understands.</summary>

@@ -43,6 +43,7 @@ public sealed class PostgresLedgerRollupTests() : PostgresDatabaseTest("rollups"
             }
         });
         await Task.WhenAll(writeA, writeB);
+        Assert.Contains(records, r => r.OverrunUsd is not null); // overruns stored with their rows are rolled up too
         await AssertRollupsMatchRawAsync(a, records.Length);
 
         // A batch that cannot be stored (an undefined status) is rolled back whole, rollups and all.
@@ -74,13 +75,14 @@ public sealed class PostgresLedgerRollupTests() : PostgresDatabaseTest("rollups"
         // A step appended later must be undone here too; the partition step (8) leaves a ledger partitioned already as it is,
         // and the effort_sent step (9) rebuilds the step-6 rollups from the raw rows (so this also checks it against them).
         // The covering escalation index (10) replaces step 6's, so the rewind drops whichever exists; the overrun_usd
-        // step (11) adds its column again once it is dropped.
-        Assert.Equal(rollupStep + 6, PostgresLedgerStore.SchemaVersion);
+        // step (11) adds its column again once it is dropped; the daily/overrun step (12) drops with its trigger function
+        // and table, and is rebuilt from the raw rows (through step 9's rebuild).
+        Assert.Equal(rollupStep + 7, PostgresLedgerStore.SchemaVersion);
         await using (var connection = new NpgsqlConnection(ConnectionString))
         {
             await connection.OpenAsync();
             await using var rewind = new NpgsqlCommand(
-                "DROP TABLE ledger_rollups; DROP INDEX IF EXISTS ix_ledger_records_escalated; DROP INDEX IF EXISTS ix_ledger_records_escalated_requests; ALTER TABLE ledger_intents RENAME CONSTRAINT pk_ledger_intents TO pk_ledger_intents_before; ALTER TABLE ledger_intents RENAME COLUMN created_at TO \"timestamp\"; ALTER TABLE ledger_records DROP COLUMN overrun_usd; "
+                "DROP FUNCTION modelmix_ledger_overrun_rollups() CASCADE; DROP TABLE ledger_rollups_daily; DROP TABLE ledger_rollups; DROP INDEX IF EXISTS ix_ledger_records_escalated; DROP INDEX IF EXISTS ix_ledger_records_escalated_requests; ALTER TABLE ledger_intents RENAME CONSTRAINT pk_ledger_intents TO pk_ledger_intents_before; ALTER TABLE ledger_intents RENAME COLUMN created_at TO \"timestamp\"; ALTER TABLE ledger_records DROP COLUMN overrun_usd; "
                 + $"UPDATE modelmix_schema_versions SET version = {rollupStep} WHERE component = 'ledger';", connection);
             await rewind.ExecuteNonQueryAsync();
         }
@@ -100,6 +102,39 @@ public sealed class PostgresLedgerRollupTests() : PostgresDatabaseTest("rollups"
         await AssertRollupsMatchRawAsync(reopened, records.Length);
     }
 
+    /// <summary>
+    /// An overrun booked on a stored row after its insert (settlement and budget leases update <c>overrun_usd</c>) reaches
+    /// its hourly and daily rollup rows through the trigger: 0.0001 booked, then raised to 0.00025, on top of the rows'
+    /// own overruns.
+    /// </summary>
+    [Fact]
+    public async Task An_overrun_booked_after_the_insert_reaches_the_hourly_and_daily_rollups()
+    {
+        var records = LedgerTraffic.Generate(600, seed: 13, T0, TimeSpan.FromMinutes(3));
+        await using var store = new PostgresLedgerStore(ConnectionString);
+        await store.MigrateAsync();
+        await store.WriteBatchAsync(records);
+        var target = records.First(r => r.Cost is not null && r.OverrunUsd is null && r.KeyId is not null);
+        var hour = LedgerRollupReader.FloorHour(target.Timestamp);
+        decimal KeyHourOverrun(IEnumerable<LedgerRollup> rows) =>
+            rows.Where(r => r.KeyId == target.KeyId && SqliteLedgerSchema.ToStoredTimestamp(r.Hour) == hour).Sum(r => r.OverrunUsd);
+        var before = KeyHourOverrun(await LedgerRollupOracle.ReadAllAsync(store));
+        await using (var connection = new NpgsqlConnection(ConnectionString))
+        {
+            await connection.OpenAsync();
+            foreach (var amount in new[] { 0.0001m, 0.00025m })
+            {
+                await using var book = new NpgsqlCommand("UPDATE ledger_records SET overrun_usd = @o WHERE id = @id;", connection);
+                book.Parameters.AddWithValue("o", amount);
+                book.Parameters.AddWithValue("id", target.Id);
+                Assert.Equal(1, await book.ExecuteNonQueryAsync());
+            }
+        }
+
+        Assert.Equal(before + 0.00025m, KeyHourOverrun(await LedgerRollupOracle.ReadAllAsync(store))); // 0.0001 then 0.00025 in all
+        await AssertRollupsMatchRawAsync(store, records.Length);
+    }
+
     private static async Task<List<LedgerRecord>> ReadRawAsync(PostgresLedgerStore store)
     {
         var raw = new List<LedgerRecord>();
@@ -115,8 +150,9 @@ public sealed class PostgresLedgerRollupTests() : PostgresDatabaseTest("rollups"
     {
         var raw = await ReadRawAsync(store);
         Assert.Equal(expectedCalls, raw.Count);
-        var rollups = await LedgerRollupOracle.ReadAllAsync(store);
+        var rollups = await LedgerRollupOracle.ReadAllAsync(store); // and daily = hourly summed per day
         Assert.Equal(LedgerRollupOracle.Expected(raw), LedgerRollupOracle.Describe(rollups));
+        Assert.Equal(LedgerRollupOracle.Expected(raw, daily: true), LedgerRollupOracle.Describe(await LedgerRollupOracle.ReadAllDailyAsync(store)));
         var totals = await store.GetTotalsAsync(LedgerQuery.All);
         Assert.Equal(totals.Count, rollups.Sum(u => u.Calls));
         Assert.Equal(totals.UnpricedCount, rollups.Where(u => !u.Priced).Sum(u => u.Calls));

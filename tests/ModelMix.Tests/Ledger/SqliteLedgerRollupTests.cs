@@ -214,7 +214,7 @@ public sealed class SqliteLedgerRollupTests : IDisposable
         var values = new object[reader.FieldCount];
         reader.GetValues(values);
         var v1 = LedgerRollupSql.DimensionsV1.Length;
-        object[] ordered = [.. values[..v1], values[^1], .. values[v1..^1]];
+        object[] ordered = [.. values[..v1], values[^1], .. values[v1..^1], "0"]; // and overrun_usd 0 (step 12)
         using var table = new System.Data.DataTable();
         for (var i = 0; i < ordered.Length; i++)
         {
@@ -272,6 +272,7 @@ public sealed class SqliteLedgerRollupTests : IDisposable
         Assert.Equal(expectedCalls, raw.Count);
         var rollups = await LedgerRollupOracle.ReadAllAsync(store);
         Assert.Equal(LedgerRollupOracle.Expected(raw), LedgerRollupOracle.Describe(rollups));
+        Assert.Equal(LedgerRollupOracle.Expected(raw, daily: true), LedgerRollupOracle.Describe(await LedgerRollupOracle.ReadAllDailyAsync(store)));
 
         // And the totals, to the cent and beyond, against the store's own raw totals.
         var totals = await store.GetTotalsAsync(LedgerQuery.All);

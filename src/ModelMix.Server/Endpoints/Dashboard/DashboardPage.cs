@@ -120,7 +120,21 @@ internal static class DashboardPage
             html.Append("</tr>");
         }
 
-        html.Append("</table></section>");
+        html.Append("</table>");
+        if (r.OverrunByKey.Count > 0)
+        {
+            // Billed by the upstream beyond what the key's cap let it be charged (docs/keys-and-budgets.md, "Overshoot"):
+            // in the key's cost above, but charged to no key's budget.
+            html.Append("<table id=\"overrun\"><tr><th>key id</th><th class=n>charged to no key: overrun beyond cap</th></tr>");
+            foreach (var o in r.OverrunByKey)
+            {
+                html.Append("<tr><td>").Append(E(o.Key)).Append("</td><td class=n>").Append(E(Usd(o.OverrunUsd))).Append("</td></tr>");
+            }
+
+            html.Append("</table>");
+        }
+
+        html.Append("</section>");
 
         if (r.ByModelAndEffort.Count > 0)
         {
