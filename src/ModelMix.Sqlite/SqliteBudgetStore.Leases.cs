@@ -145,14 +145,15 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
 
     /// <summary>
     /// In the ledger's batch transaction, before the records' intents are deleted: charges each record journaled against a
-    /// lease (its intent's reservation id) its recorded cost, so budget and ledger agree by construction (issue 29). Does
-    /// nothing in a process that never took a lease.
+    /// lease (its intent's reservation id: from <c>reservationOf</c>, the intent files' pending intents, else the intents
+    /// table) its recorded cost, so budget and ledger agree by construction (issue 29). Does nothing in a process that
+    /// never took a lease.
     /// </summary>
     /// <returns>
     /// The overrun of each record charged beyond what its key could be charged (<see cref="BudgetOverrunRule"/>, with no
     /// slack: a lease does not know its requests' holds), by record id, to be stored on its row; null when none.
     /// </returns>
-    internal static Dictionary<string, long>? ChargeLeasedRecords(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<LedgerRecord> records)
+    internal static Dictionary<string, long>? ChargeLeasedRecords(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<LedgerRecord> records, Func<string, string?>? reservationOf = null)
     {
         if (!BudgetLeaseIds.InUse || records.Count == 0)
         {
@@ -166,7 +167,7 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
             foreach (var record in records)
             {
                 id.Value = record.Id;
-                if (read.ExecuteScalar() is string leaseId)
+                if ((reservationOf?.Invoke(record.Id) is { } journaled && BudgetLeaseIds.IsLease(journaled) ? journaled : read.ExecuteScalar()) is string leaseId)
                 {
                     // An attempt with tokens but no price cannot be charged here; the gate prices the routed model before it leases.
                     var nanos = record.Cost is { } cost ? BudgetMoney.ToNanos(cost.Total) : 0;
