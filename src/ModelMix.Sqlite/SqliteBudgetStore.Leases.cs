@@ -145,21 +145,52 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
 
     /// <summary>
     /// In the ledger's batch transaction, before the records' intents are deleted: charges each record journaled against a
-    /// lease (its intent's reservation id) its recorded cost, so budget and ledger agree by construction (issue 29). Does
-    /// nothing in a process that never took a lease.
+    /// lease (its intent's reservation id: from <c>reservationOf</c>, the intent files' pending intents, else the intents
+    /// table) its recorded cost, so budget and ledger agree by construction (issue 29). Does nothing in a process that
+    /// never took a lease.
     /// </summary>
     /// <returns>
     /// The overrun of each record charged beyond what its key could be charged (<see cref="BudgetOverrunRule"/>, with no
     /// slack: a lease does not know its requests' holds), by record id, to be stored on its row; null when none.
     /// </returns>
-    internal static Dictionary<string, long>? ChargeLeasedRecords(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<LedgerRecord> records)
+    internal static Dictionary<string, long>? ChargeLeasedRecords(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<LedgerRecord> records, Func<string, string?>? reservationOf = null)
     {
         if (!BudgetLeaseIds.InUse || records.Count == 0)
         {
             return null;
         }
 
-        var leaseOf = ReadLeaseIntents(connection, transaction, records); // SqliteBudgetStore.LeaseCharges.cs: one statement for the batch
+        // The lease of each record: from the intent files' pending intents (reservationOf) where they know it, else from
+        // the intents table in one statement for the rest of the batch (SqliteBudgetStore.LeaseCharges.cs).
+        Dictionary<string, string>? leaseOf = null;
+        var rest = records;
+        if (reservationOf is not null)
+        {
+            List<LedgerRecord>? unresolved = null;
+            foreach (var record in records)
+            {
+                if (reservationOf(record.Id) is { } journaled && BudgetLeaseIds.IsLease(journaled))
+                {
+                    (leaseOf ??= new(StringComparer.Ordinal))[record.Id] = journaled;
+                }
+                else
+                {
+                    (unresolved ??= []).Add(record);
+                }
+            }
+
+            rest = unresolved ?? (IReadOnlyList<LedgerRecord>)[];
+        }
+
+        if (rest.Count > 0 && ReadLeaseIntents(connection, transaction, rest) is { } fromTable)
+        {
+            leaseOf ??= new(StringComparer.Ordinal);
+            foreach (var (recordId, leaseId) in fromTable)
+            {
+                leaseOf[recordId] = leaseId;
+            }
+        }
+
         return leaseOf is null ? null : ChargeGrouped(connection, transaction, records, leaseOf);
     }
 

@@ -4,15 +4,21 @@ using ModelMix.Threading;
 
 namespace ModelMix.Ledger;
 
-/// <summary>The attempt intent journal of the SQLite ledger (schema step 8, see <see cref="SqliteLedgerSchema"/>; docs/ledger.md, "Crash consistency").</summary>
+/// <summary>
+/// The attempt intent journal of the SQLite ledger (docs/ledger.md, "Crash consistency"): intents in append-only segment
+/// files (<see cref="SqliteIntentFiles"/>), heartbeats in <c>ledger_instances</c>; the <c>ledger_intents</c> table (schema
+/// step 8) is only read, for intents an earlier version wrote.
+/// </summary>
 public sealed partial class SqliteLedgerStore
 {
+    private SqliteIntentFiles? _intentFiles;
+
     /// <inheritdoc />
     /// <remarks>
-    /// When the writer is free, the transaction runs at once on the calling thread — even a socket event thread — with
-    /// SQLite's busy timeout at zero for it, so it never waits on a lock there (IoThreads.cs): a request's intent then
-    /// costs no thread hop. Otherwise (the writer busy, SQLite's write lock held by another connection, a heartbeat to
-    /// write, the first transaction) it goes the usual way: off I/O threads, waiting its turn.
+    /// The intents go to this instance's append-only segment file (<see cref="SqliteIntentFiles"/>) in one
+    /// <c>write()</c> on the calling thread — even a socket event thread: it never waits on SQLite's locks, and is in the
+    /// OS when this returns (as a WAL commit with <c>synchronous=NORMAL</c> is). With <paramref name="heartbeatAt"/>, the
+    /// heartbeat is committed to the database first (so no segment exists without its instance's heartbeat).
     /// </remarks>
     public Task WriteIntentsAsync(string instanceId, IReadOnlyList<LedgerIntent> intents, DateTimeOffset? heartbeatAt, CancellationToken cancellationToken = default)
     {
@@ -24,124 +30,31 @@ public sealed partial class SqliteLedgerStore
             {
                 SqliteIntentInsert.RequireFields(intents[i], nameof(intents));
             }
+
+            if (heartbeatAt is { } at)
+            {
+                return HeartbeatThenAppendAsync(instanceId, intents, at, cancellationToken);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            IntentFiles.Append(instanceId, intents);
+            return Task.CompletedTask;
         }
-        catch (ArgumentException exception)
+        catch (Exception exception) when (exception is not OutOfMemoryException)
         {
             return Task.FromException(exception);
         }
-
-        if (heartbeatAt is null && !cancellationToken.IsCancellationRequested && TryWriteIntentsNow(instanceId, intents, out var failure))
-        {
-            return failure is null ? Task.CompletedTask : Task.FromException(failure);
-        }
-
-        return WriteIntentsQueuedAsync(instanceId, intents, heartbeatAt, cancellationToken);
     }
 
-    /// <summary>
-    /// The fast path of <see cref="WriteIntentsAsync"/>: false when it could not start at once (the caller takes the
-    /// queued path; nothing was written); true when it ran, <paramref name="failure"/> saying how it ended.
-    /// </summary>
-    private bool TryWriteIntentsNow(string instanceId, IReadOnlyList<LedgerIntent> intents, out Exception? failure)
+    /// <summary>The intent journal's files (created on first use).</summary>
+    internal SqliteIntentFiles IntentFiles => LazyInitializer.EnsureInitialized(ref _intentFiles, () => new SqliteIntentFiles(Path, _logger));
+
+    private async Task HeartbeatThenAppendAsync(string instanceId, IReadOnlyList<LedgerIntent> intents, DateTimeOffset at, CancellationToken cancellationToken)
     {
-        failure = null;
-        if (!_writeLock.Wait(0))
-        {
-            return false;
-        }
-
-        try
-        {
-            if (_disposed || !_migrated || _writer?.Handle is not { } db || _insertIntent is not { } insert)
-            {
-                return false; // the first transaction opens the writer on the queued path
-            }
-
-            SQLitePCL.raw.sqlite3_busy_timeout(db, 0);
-            bool begun;
-            try
-            {
-                begun = insert.TryBegin();
-            }
-            finally
-            {
-                SQLitePCL.raw.sqlite3_busy_timeout(db, (int)BusyTimeout.TotalMilliseconds);
-            }
-
-            if (!begun)
-            {
-                return false; // another connection writes: wait for it on the queued path
-            }
-
-            InsertAndCommit(insert, _writer, instanceId, intents, heartbeatAt: null);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            ResetWriter();
-            failure = ex;
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-
-        CheckpointSoon();
-        return true;
-    }
-
-    /// <summary>
-    /// The body of both paths' intent transaction, which <paramref name="insert"/>'s <c>Begin</c>/<c>TryBegin</c> started:
-    /// the heartbeat (if any) and the intents, then the commit; rolled back if any of it throws.
-    /// </summary>
-    private void InsertAndCommit(SqliteIntentInsert insert, SqliteConnection connection, string instanceId, IReadOnlyList<LedgerIntent> intents, DateTimeOffset? heartbeatAt)
-    {
-        try
-        {
-            if (heartbeatAt is { } at)
-            {
-                Heartbeat(connection, transaction: null, instanceId, at);
-            }
-
-            for (var i = 0; i < intents.Count; i++)
-            {
-                insert.Execute(intents[i], instanceId);
-            }
-
-            insert.Commit();
-        }
-        catch
-        {
-            insert.Rollback();
-            throw;
-        }
-
-        NoteCommitted();
-    }
-
-    private async Task WriteIntentsQueuedAsync(string instanceId, IReadOnlyList<LedgerIntent> intents, DateTimeOffset? heartbeatAt, CancellationToken cancellationToken)
-    {
-        await IoThreads.LeaveAsync(); // the SQLite work below is synchronous (IoThreads.cs)
-        await _writeLock.WaitAsync(cancellationToken);
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            EnsureMigrated();
-            var connection = OpenWriter();
-            var insert = _insertIntent ??= new SqliteIntentInsert(connection);
-            insert.Begin(); // prepared BEGIN IMMEDIATE/COMMIT: nothing prepared or allocated per transaction
-            InsertAndCommit(insert, connection, instanceId, intents, heartbeatAt);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException and not ObjectDisposedException)
-        {
-            ResetWriter();
-            throw;
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-
-        CheckpointSoon(); // after a crowd of small commits (checkpoints run off the hot path: SqliteLedgerStore.Checkpoints.cs)
+        await HeartbeatAsync(instanceId, at, cancellationToken);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        IntentFiles.Append(instanceId, intents);
     }
 
     /// <inheritdoc />
@@ -163,6 +76,10 @@ public sealed partial class SqliteLedgerStore
         {
             _writeLock.Release();
         }
+
+        // A sweep may have taken this instance's segments while its heartbeat was stale: its pending intents are
+        // written again (after the heartbeat, so no sweep now counts it dead).
+        _intentFiles?.Recover(instanceId);
     }
 
     /// <inheritdoc />
@@ -200,6 +117,15 @@ public sealed partial class SqliteLedgerStore
                 }
             }
 
+            // The segment files of dead instances (SqliteIntentFiles), renamed in this transaction so their owner, should it
+            // still live, notices at its next heartbeat and writes its pending intents again.
+            var taken = TakeDeadSegments(connection, transaction, selfInstanceId, stale);
+            var fromFiles = new List<LedgerIntent>();
+            foreach (var path in taken)
+            {
+                fromFiles.AddRange(SqliteIntentFiles.Read(path));
+            }
+
             using var delete = connection.CreateCommand();
             delete.Transaction = transaction;
             delete.CommandText = "DELETE FROM ledger_intents WHERE id = $id;";
@@ -220,6 +146,22 @@ public sealed partial class SqliteLedgerStore
                 }
             }
 
+            // A segment holds every intent of its instance, completed or not: one whose record is stored is skipped.
+            var fromFilesReconciled = 0;
+            foreach (var intent in fromFiles)
+            {
+                var record = price(intent.ToOutcomeUnknownRecord());
+                if (insert.Execute(record))
+                {
+                    fromFilesReconciled++;
+                    if (intent.ReservationId is not null)
+                    {
+                        long? nanos = record.Cost is { } cost ? BudgetMoney.ToNanos(cost.Total) : record.Usage.InputTokens + record.Usage.OutputTokens > 0 ? null : 0;
+                        SqliteBudgetStore.ChargeReclaimed(connection, transaction, intent.ReservationId, nanos);
+                    }
+                }
+            }
+
             // The rows reconciled are rolled up like any batch's (docs/ledger.md, "Rollups").
             SqliteLedgerRollups.AddInserted(connection, transaction, insert.FirstInsertedSeq);
 
@@ -233,7 +175,12 @@ public sealed partial class SqliteLedgerStore
             }
 
             transaction.Commit();
-            return orphans.Count;
+            foreach (var path in taken)
+            {
+                DeleteQuietly(path);
+            }
+
+            return orphans.Count + fromFilesReconciled;
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not ObjectDisposedException)
         {
@@ -247,13 +194,113 @@ public sealed partial class SqliteLedgerStore
     }
 
     /// <inheritdoc />
-    public async Task<long> CountIntentsAsync(CancellationToken cancellationToken = default)
+    /// <remarks>The table's intents and those in segment files without a stored record (<see cref="PendingIntentsAsync"/>).</remarks>
+    public async Task<long> CountIntentsAsync(CancellationToken cancellationToken = default) =>
+        (await PendingIntentsAsync(cancellationToken)).Count;
+
+    /// <summary>
+    /// The pending intents of every instance: the table's, and those in segment files (any instance's, live or dead,
+    /// taken by a sweep or not) whose record is not stored. For tests and tools; it reads every segment.
+    /// </summary>
+    internal async Task<List<(string InstanceId, LedgerIntent Intent)>> PendingIntentsAsync(CancellationToken cancellationToken = default)
     {
         EnsureReadable();
+        var pending = new List<(string InstanceId, LedgerIntent Intent)>();
         await using var connection = await OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM ledger_intents;";
-        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+        await using (var table = connection.CreateCommand())
+        {
+            table.CommandText = $"SELECT {SqliteIntentInsert.QualifiedColumns} FROM ledger_intents i ORDER BY i.id;";
+            await using var reader = await table.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                pending.Add((reader.GetString(2), SqliteIntentInsert.Read(reader)));
+            }
+        }
+
+        await using var stored = connection.CreateCommand();
+        stored.CommandText = "SELECT EXISTS (SELECT 1 FROM ledger_records WHERE id = $id);";
+        var id = stored.Parameters.Add("$id", SqliteType.Text);
+        var seen = new HashSet<string>(pending.Select(p => p.Intent.Id), StringComparer.Ordinal);
+        foreach (var (path, instanceId, _) in IntentFiles.ListSegments())
+        {
+            foreach (var intent in SqliteIntentFiles.Read(path))
+            {
+                id.Value = intent.Id;
+                if (seen.Add(intent.Id) && (long)(await stored.ExecuteScalarAsync(cancellationToken))! == 0)
+                {
+                    pending.Add((instanceId, intent));
+                }
+            }
+        }
+
+        return pending;
+    }
+
+    /// <summary>
+    /// In the reconciling transaction: renames the segments of every dead instance (no heartbeat, or one older than
+    /// <paramref name="stale"/>; never <paramref name="selfInstanceId"/>) to <c>.reconciling</c>, and returns those
+    /// with the ones an earlier sweep took and did not delete (it may have died before its commit).
+    /// </summary>
+    private List<string> TakeDeadSegments(SqliteConnection connection, SqliteTransaction transaction, string selfInstanceId, long stale)
+    {
+        var taken = new List<string>();
+        var dead = new Dictionary<string, bool>(StringComparer.Ordinal);
+        using var beat = connection.CreateCommand();
+        beat.Transaction = transaction;
+        beat.CommandText = "SELECT heartbeat_at FROM ledger_instances WHERE instance_id = $i;";
+        var instance = beat.Parameters.Add("$i", SqliteType.Text);
+        foreach (var (path, instanceId, wasTaken) in IntentFiles.ListSegments())
+        {
+            if (wasTaken)
+            {
+                taken.Add(path);
+                continue;
+            }
+
+            if (string.Equals(instanceId, selfInstanceId, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            if (!dead.TryGetValue(instanceId, out var isDead))
+            {
+                instance.Value = instanceId;
+                isDead = beat.ExecuteScalar() is not long at || at < stale;
+                dead.Add(instanceId, isDead);
+            }
+
+            if (isDead)
+            {
+                var to = path[..^SqliteIntentFiles.SegmentSuffix.Length] + SqliteIntentFiles.TakenSuffix;
+                try
+                {
+                    File.Move(path, to, overwrite: true);
+                    taken.Add(to);
+                }
+                catch (FileNotFoundException)
+                {
+                    // Deleted meanwhile by its owner: all its intents had their records.
+                }
+            }
+        }
+
+        return taken;
+    }
+
+    private static void DeleteQuietly(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+            // The next sweep reconciles it again (idempotent) and deletes it.
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // As above.
+        }
     }
 
     private static void Heartbeat(SqliteConnection connection, SqliteTransaction? transaction, string instanceId, DateTimeOffset at)

@@ -134,7 +134,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
             var complete = _insertIntent ??= new SqliteIntentInsert(connection); // its prepared delete completes intents
             using var transaction = connection.BeginTransaction(deferred: false);
             insert.StartBatch();
-            var leaseOverruns = Budgets.SqliteBudgetStore.ChargeLeasedRecords(connection, transaction, records); // before their intents go (budget leases)
+            var leaseOverruns = Budgets.SqliteBudgetStore.ChargeLeasedRecords(connection, transaction, records, _intentFiles is { } files ? files.ReservationOf : null); // before their intents go (budget leases)
             List<Budgets.BudgetOverrunBooked>? booked = null;
             var pacer = CpuPacer.StartDefault(); // a full batch is ~10 ms of CPU: hand the core back now and then
             for (var i = 0; i < records.Count; i++)
@@ -165,6 +165,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
             }
 
             transaction.Commit();
+            _intentFiles?.Complete(records); // their intents' segments may go (SqliteIntentFiles)
             Budgets.BudgetOverrunMetrics.Report(booked);
             NoteCommitted(1 + (records.Count / 4));
         }
@@ -266,6 +267,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
             _disposed = true;
             _insert?.Dispose();
             _insertIntent?.Dispose();
+            _intentFiles?.Dispose();
             if (_writer is not null)
             {
                 await _writer.DisposeAsync();

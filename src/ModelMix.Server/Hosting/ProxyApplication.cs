@@ -179,7 +179,7 @@ internal static class ProxyApplication
         services.AddSingleton<ILedger>(provider =>
         {
             var options = provider.GetRequiredService<IOptions<ProxyOptions>>().Value;
-            var ledgerOptions = new LedgerOptions { FlushInterval = options.LedgerFlushInterval };
+            var ledgerOptions = new LedgerOptions { FlushInterval = options.LedgerFlushInterval, StopTimeout = configuration.GetValue($"{LedgerOptions.SectionName}:{nameof(LedgerOptions.StopTimeout)}", new LedgerOptions().StopTimeout) }; // ModelMix:Ledger:StopTimeout, as in the library
             return BufferedLedger.OpenAsync(
                 options.StoreSetting, // a SQLite path or a PostgreSQL database (ModelMix.Stores.StoreLocation)
                 ledgerOptions,

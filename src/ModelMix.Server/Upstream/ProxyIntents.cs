@@ -126,7 +126,9 @@ internal sealed partial class IntentSweepService(ProxyIntents intents, IOptions<
 
         try
         {
-            var moved = await journal.Store.ReconcileIntentsAsync(journal.InstanceId, time.GetUtcNow(), options.Value.StaleAfter, recorder.Price, cancellationToken);
+            // No token into the store (a cancelled Npgsql command cancels synchronously and can hang the stop,
+            // npgsql/npgsql#5070): a stop stops waiting, the call runs out in the background.
+            var moved = await journal.Store.ReconcileIntentsAsync(journal.InstanceId, time.GetUtcNow(), options.Value.StaleAfter, recorder.Price, CancellationToken.None).WaitAsync(cancellationToken);
             if (moved > 0)
             {
                 Reconciled(logger, moved);
@@ -180,7 +182,7 @@ internal sealed partial class IntentSweepService(ProxyIntents intents, IOptions<
     {
         try
         {
-            await journal.HeartbeatAsync(cancellationToken);
+            await journal.HeartbeatAsync(CancellationToken.None).WaitAsync(cancellationToken); // no token into the store, as above
         }
         catch (Exception exception) when (exception is not OutOfMemoryException and not OperationCanceledException)
         {

@@ -25,6 +25,7 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
     private readonly int _maxBatchSize;
     private readonly TimeSpan _retryBaseDelay;
     private readonly TimeSpan _retryMaxDelay;
+    private readonly TimeSpan _stopTimeout;
     private readonly bool _ownsStore;
     private readonly Task _writer;
     private readonly Lock _disposeLock = new();
@@ -35,6 +36,10 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
     private int _pending;        // records in the channel
     private int _flushes;        // flush requests in the channel
     private volatile bool _disposing;
+    private volatile bool _abandoned; // the stop gave up waiting for the writer: it retries no more
+    private int _committingRecords;   // the records (and settlements) of the commit under way
+    private int _committingSettlements;
+    private int _queuedSettlements;   // settlements in the channel
     private TaskCompletionSource? _wake;
 
     /// <summary>Starts a ledger that commits to <paramref name="store"/>, which must already be migrated.</summary>
@@ -61,6 +66,7 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
         _maxBatchSize = options.MaxBatchSize;
         _retryBaseDelay = options.RetryBaseDelay;
         _retryMaxDelay = options.RetryMaxDelay;
+        _stopTimeout = options.StopTimeout;
         _ownsStore = ownsStore;
         _channel = Channel.CreateBounded<Entry>(new BoundedChannelOptions(options.Capacity)
         {
@@ -177,6 +183,7 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
         try
         {
             await _channel.Writer.WriteAsync(new Entry(null, 0, settled, settlement), ct);
+            Interlocked.Increment(ref _queuedSettlements);
         }
         catch (ChannelClosedException ex)
         {
@@ -215,15 +222,29 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
         _disposing = true;
         _channel.Writer.TryComplete();
         Wake();
+        var stopped = false;
         try
         {
-            await _writer;
+            // Bounded: a store that does not answer (a lock held by another connection, a server gone) must not hang
+            // the stop. No token reaches the store's commands (a cancelled Npgsql command cancels synchronously, which
+            // can hang: npgsql/npgsql#5070); the commit under way is left to run out in the background instead.
+            await _writer.WaitAsync(_stopTimeout, _time);
+            stopped = true;
+        }
+        catch (TimeoutException)
+        {
+            _abandoned = true;
+            LedgerLog.StopAbandoned(
+                _logger,
+                Volatile.Read(ref _committingRecords) + Math.Max(0, Volatile.Read(ref _pending)),
+                Volatile.Read(ref _committingSettlements) + Math.Max(0, Volatile.Read(ref _queuedSettlements)),
+                _stopTimeout);
         }
         finally
         {
-            if (_ownsStore)
+            if (_ownsStore && stopped)
             {
-                await Store.DisposeAsync();
+                await Store.DisposeAsync(); // not under a commit that never ended: that could hang as well
             }
         }
     }
@@ -315,6 +336,7 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
                     // Settlements commit at once (their requests wait), with whatever else is already queued behind
                     // them: under load, many requests' records and settlements share one transaction.
                     Interlocked.Decrement(ref _flushes);
+                    Interlocked.Decrement(ref _queuedSettlements);
                     flushes.Add(entry.Flush!);
                     settlements.Add(entry.Settlement);
                     continue;
@@ -374,6 +396,21 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
 
     private async Task CommitAsync(List<LedgerRecord> batch, List<ReservationSettlement> settlements)
     {
+        Volatile.Write(ref _committingRecords, batch.Count);
+        Volatile.Write(ref _committingSettlements, settlements.Count);
+        try
+        {
+            await CommitWithRetriesAsync(batch, settlements);
+        }
+        finally
+        {
+            Volatile.Write(ref _committingRecords, 0);
+            Volatile.Write(ref _committingSettlements, 0);
+        }
+    }
+
+    private async Task CommitWithRetriesAsync(List<LedgerRecord> batch, List<ReservationSettlement> settlements)
+    {
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -394,7 +431,7 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
 
                 return;
             }
-            catch (Exception ex) when (ex is not ObjectDisposedException)
+            catch (Exception ex) when (ex is not ObjectDisposedException && !_abandoned)
             {
                 var delay = RetryDelay(attempt);
                 LedgerLog.WriteFailed(_logger, ex, batch.Count, attempt, delay);

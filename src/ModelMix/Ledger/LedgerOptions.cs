@@ -32,6 +32,15 @@ public sealed class LedgerOptions
     /// <summary>The longest wait between retries of a failed commit. Default 5 s; at least <see cref="RetryBaseDelay"/>.</summary>
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long disposing the ledger (a host's stop) waits for the buffered records to commit before it gives up on them
+    /// (default 10 s, at most 10 minutes): it then logs how many were not committed and returns, so a store that does not
+    /// answer (a lock held elsewhere, an unreachable server) never hangs the stop. An attempt whose record was not
+    /// committed keeps its intent, which reconciliation settles as <c>outcome_unknown</c>, as after a crash
+    /// (docs/ledger.md, "Crash consistency").
+    /// </summary>
+    public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Throws <see cref="OptionsValidationException"/> naming every invalid option (<see cref="LedgerOptionsValidator"/>).</summary>
     [Obsolete("Checked at start by its IValidateOptions validator (registered by AddModelMix and the proxy); this method goes in the next release.")]
     public void Validate() => LedgerOptionsValidator.ThrowIfInvalid(this);
@@ -58,6 +67,11 @@ public sealed class LedgerOptions
         if (RetryBaseDelay <= TimeSpan.Zero)
         {
             failures.Add($"{SectionName}:{nameof(RetryBaseDelay)} must be more than zero (was {RetryBaseDelay}).");
+        }
+
+        if (StopTimeout <= TimeSpan.Zero || StopTimeout > TimeSpan.FromMinutes(10))
+        {
+            failures.Add($"{SectionName}:{nameof(StopTimeout)} must be more than zero and at most 10 minutes (was {StopTimeout}).");
         }
 
         if (RetryMaxDelay < RetryBaseDelay)

@@ -33,6 +33,45 @@ public sealed class ServeProcessTests
     }
 
     [Fact]
+    public async Task Sigterm_while_the_ledger_waits_on_a_lock_exits_within_its_stop_timeout_and_says_what_it_did_not_commit()
+    {
+        await using var fake = await FakeAnthropicServer.StartAsync();
+        await using var store = await Support.CrashStore.PostgresAsync("stopbound");
+        await store.LedgerAsync(); // migrated before serve starts
+        await using var serve = await store.StartServeAsync(fake.BaseUrl, new Dictionary<string, string> { ["ModelMix__Ledger__StopTimeout"] = "00:00:02" });
+
+        // Another connection holds a lock the ledger batch needs (its hourly rollups), until the end of the test.
+        await using var locker = new Npgsql.NpgsqlConnection(store.Target);
+        await locker.OpenAsync();
+        await using var transaction = await locker.BeginTransactionAsync();
+        await using (var take = new Npgsql.NpgsqlCommand("LOCK TABLE ledger_rollups IN EXCLUSIVE MODE;", locker, transaction))
+        {
+            await take.ExecuteNonQueryAsync();
+        }
+
+        using var http = new HttpClient { BaseAddress = serve.Url };
+        http.DefaultRequestHeaders.Add("anthropic-version", "2023-06-01");
+        using (var response = await http.PostAsync("v1/messages", ProxyValidationTests.Json(Body)))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        // The record's batch is waiting on the lock (a condition, not a timer).
+        await Support.CrashTest.WaitUntilAsync(
+            async () =>
+            {
+                await using var look = new Npgsql.NpgsqlCommand("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database();", locker, transaction);
+                return (long)(await look.ExecuteScalarAsync())! > 0;
+            },
+            "the ledger batch to wait on the lock");
+
+        // Without the bound, the stop waited for that commit (retried forever): TerminateAsync gave up after 60 s.
+        await serve.TerminateAsync();
+        Assert.True(serve.HasExited);
+        Assert.Single(serve.Output, line => line.Contains("without committing 1 record(s) and 0 budget settlement(s)", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Kill_9_loses_no_committed_record_and_the_store_reopens_with_the_same_totals()
     {
         await using var fake = await FakeAnthropicServer.StartAsync();

@@ -50,7 +50,7 @@ public sealed class IntentRecordKeyTests
     }
 
     private static List<(string Id, long CreatedAt, long Attempt)> ReadIntents(string db) =>
-        Read(db, "SELECT id, created_at, attempt FROM ledger_intents;", r => (r.GetString(0), r.GetInt64(1), r.GetInt64(2)));
+        [.. Support.PendingIntents.Read(db).Select(i => (i.Id, ModelMix.Ledger.SqliteLedgerSchema.ToStoredTimestamp(i.CreatedAt), (long)i.Attempt))];
 
     private static Dictionary<string, long> ReadRecords(string db) =>
         Read(db, "SELECT id, timestamp FROM ledger_records;", r => (r.GetString(0), r.GetInt64(1))).ToDictionary(r => r.Item1, r => r.Item2);

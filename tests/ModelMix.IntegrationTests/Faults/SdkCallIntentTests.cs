@@ -11,7 +11,7 @@ namespace ModelMix.IntegrationTests.Faults;
 
 /// <summary>
 /// The SDK calls the proxy makes itself are journaled before they are sent (docs/ledger.md, "Crash consistency"): while
-/// the fake upstream holds such a call, its intent is durable in <c>ledger_intents</c> (so a kill then leaves an
+/// the fake upstream holds such a call, its intent is durable in the intent journal (so a kill then leaves an
 /// outcome_unknown row for it); once the call is recorded, its record has deleted the intent.
 /// </summary>
 public sealed class SdkCallIntentTests
@@ -117,21 +117,8 @@ public sealed class SdkCallIntentTests
         await WaitUntilAsync(() => ReadIntents(harness.DbPath).Count == 0, "the shadow call's record to complete its intent");
     }
 
-    private static List<(string RoutedModel, long Attempt, long Streaming, long InputTokens, long OutputTokens, string? ShadowPairId)> ReadIntents(string db)
-    {
-        using var connection = new SqliteConnection($"Data Source={db};Pooling=False;Mode=ReadOnly");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT routed_model, attempt, streaming, input_tokens, output_tokens, shadow_pair_id FROM ledger_intents;";
-        using var reader = command.ExecuteReader();
-        var rows = new List<(string, long, long, long, long, string?)>();
-        while (reader.Read())
-        {
-            rows.Add((reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.IsDBNull(5) ? null : reader.GetString(5)));
-        }
-
-        return rows;
-    }
+    private static List<(string RoutedModel, long Attempt, long Streaming, long InputTokens, long OutputTokens, string? ShadowPairId)> ReadIntents(string db) =>
+        [.. Support.PendingIntents.Read(db).Select(i => (i.RoutedModel, (long)i.Attempt, i.Streaming ? 1L : 0L, i.InputTokens, i.OutputTokens, i.ShadowPairId))];
 
     private static async Task WaitUntilAsync(Func<bool> condition, string what)
     {

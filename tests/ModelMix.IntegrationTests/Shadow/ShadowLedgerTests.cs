@@ -94,14 +94,7 @@ public sealed class ShadowLedgerTests
         SqliteConnection.ClearAllPools();
     }
 
-    private static long CountIntents(string db)
-    {
-        using var connection = new SqliteConnection($"Data Source={db};Pooling=False;Mode=ReadOnly");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM ledger_intents;";
-        return (long)command.ExecuteScalar()!;
-    }
+    private static long CountIntents(string db) => Support.PendingIntents.Read(db).Count;
 
     private static async Task WaitUntilAsync(Func<bool> condition, string what)
     {
