@@ -130,15 +130,15 @@ public sealed class LearnedRouterTests
         {
             scorer.Score(text, "arc_challenge");
             scorer.Score(text, "a task it never saw");
-            var before = GC.GetAllocatedBytesForCurrentThread();
-            for (var i = 0; i < 100; i++)
+            AssertScoringAllocatesNothing(() =>
             {
-                scorer.Score(text, "arc_challenge");
-                scorer.Score(text, "a task it never saw");
-                scorer.Score(text, null);
-            }
-
-            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+                for (var i = 0; i < 100; i++)
+                {
+                    scorer.Score(text, "arc_challenge");
+                    scorer.Score(text, "a task it never saw");
+                    scorer.Score(text, null);
+                }
+            });
         }
 
         // The two paths compute the linear heads alike: the same router without its words heads scores the same.
@@ -205,5 +205,34 @@ public sealed class LearnedRouterTests
         var old = Assert.Throws<RoutingConfigurationException>(() => LearnedRouter.Parse("{\"format\":\"modelmix-router\",\"version\":2}", "old.json"));
         Assert.Contains("'old.json' has version 2", old.Message, StringComparison.Ordinal);
         Assert.Contains("retrain", old.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Asserts that <paramref name="round"/> (300 scorings) allocates nothing on this thread in at least one of up to
+    /// five rounds. An allocation in scoring itself happens on every call, so it shows in every round and fails this;
+    /// what one round may also count is work the runtime does on the test's thread at a moment it picks (the single
+    /// round this test used to measure failed once on a host at load 60–80, and never again alone, under load or with
+    /// collections forced beside it: see docs/testing.md). A failure lists each round's bytes, with the methods this
+    /// thread compiled and the collections during it, so a real allocation and the runtime's can be told apart.
+    /// </summary>
+    private static void AssertScoringAllocatesNothing(Action round)
+    {
+        var rounds = new List<string>();
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            var compiled = System.Runtime.JitInfo.GetCompiledMethodCount(currentThread: true);
+            var collections = GC.CollectionCount(0);
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            round();
+            var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            if (allocated == 0)
+            {
+                return;
+            }
+
+            rounds.Add($"{allocated} bytes ({System.Runtime.JitInfo.GetCompiledMethodCount(currentThread: true) - compiled} methods compiled on this thread, {GC.CollectionCount(0) - collections} gen-0 collections)");
+        }
+
+        Assert.Fail("Scoring allocated in every round: " + string.Join("; ", rounds));
     }
 }
