@@ -199,22 +199,12 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
     /// counters' held money, by what a record cost beyond the slice — the overshoot of an answer dearer than its hold),
     /// or to its counters directly once it is closed.
     /// </summary>
-    /// <returns>The overrun: what was not charged because the counters had no room up to their caps (only when <paramref name="bounded"/>).</returns>
-    private static long ChargeLease(SqliteConnection connection, SqliteTransaction transaction, string leaseId, long nanos, bool bounded = false)
+    /// <remarks>Not bounded by <see cref="BudgetOverrunRule"/>: the ledger batch's charges are (SqliteBudgetStore.LeaseCharges.cs).</remarks>
+    private static void ChargeLease(SqliteConnection connection, SqliteTransaction transaction, string leaseId, long nanos)
     {
         if (nanos <= 0 || !TryReadLease(connection, transaction, leaseId, out var amount, out var spent, out var closed))
         {
-            return 0;
-        }
-
-        var overrun = 0L;
-        if (bounded)
-        {
-            (nanos, overrun) = BudgetOverrunRule.Split(nanos, BudgetOverrunRule.Chargeable(closed ? 0 : amount - spent, slack: 0, ReadCounters(connection, transaction, leaseId)));
-            if (nanos <= 0)
-            {
-                return overrun;
-            }
+            return;
         }
 
         if (closed)
@@ -223,7 +213,7 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
             using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_nanos = reclaimed_nanos + $c WHERE id = $id;");
             Bind(mark, ("$c", nanos), ("$id", leaseId));
             mark.ExecuteNonQuery();
-            return overrun;
+            return;
         }
 
         var beyond = Math.Max(0, spent + nanos - amount);
@@ -235,7 +225,6 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
         using var update = Command(connection, transaction, "UPDATE budget_reservations SET lease_spent_nanos = lease_spent_nanos + $c, amount_nanos = amount_nanos + $b WHERE id = $id;");
         Bind(update, ("$c", nanos), ("$b", beyond), ("$id", leaseId));
         update.ExecuteNonQuery();
-        return overrun;
     }
 
     private static bool TryReadLease(SqliteConnection connection, SqliteTransaction transaction, string leaseId, out long amount, out long spent, out bool closed)

@@ -323,7 +323,7 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
     {
         if (BudgetLeaseIds.IsLease(reservationId))
         {
-            _ = ChargeLease(connection, transaction, reservationId, nanos ?? 0); // SqliteBudgetStore.Leases.cs
+            ChargeLease(connection, transaction, reservationId, nanos ?? 0); // SqliteBudgetStore.Leases.cs
             return;
         }
 
