@@ -41,7 +41,7 @@ internal static class SqliteLedgerRollups
     /// <summary>
     /// The writer's hook, inside the batch's transaction after its inserts: adds the rows this batch inserted (every
     /// row from <paramref name="firstInsertedSeq"/> on; none when it is negative, e.g. a replayed batch) to the hourly
-    /// and the daily rollups.
+    /// and the daily rollups and to the per-session hourly sums (<see cref="LedgerRollupSql.SessionTable"/>).
     /// Rows skipped as already stored are never counted again.
     /// </summary>
     public static void AddInserted(SqliteConnection connection, SqliteTransaction transaction, long firstInsertedSeq)
@@ -61,7 +61,8 @@ internal static class SqliteLedgerRollups
     /// <summary>
     /// Recomputes the rollups of the hours of [<paramref name="fromHour"/>, <paramref name="toHour"/>) from the raw rows still
     /// stored: for a repricing that changed stored costs. Hours whose raw rows were pruned must not be recomputed. The daily
-    /// rows of the days covering those hours are then recomputed from the hourly rows.
+    /// rows of the days covering those hours are then recomputed from the hourly rows, and the hours' per-session rows
+    /// (<see cref="LedgerRollupSql.SessionTable"/>) from the raw rows.
     /// </summary>
     public static void Recompute(SqliteConnection connection, SqliteTransaction transaction, long fromHour, long toHour)
     {
@@ -70,7 +71,8 @@ internal static class SqliteLedgerRollups
         command.CommandText =
             $"DELETE FROM {LedgerRollupSql.Table} WHERE hour >= $from AND hour < $to;\n" +
             LedgerRollupSql.Upsert(LedgerSqlDialect.Sqlite, "ledger_records", "timestamp >= $from AND timestamp < $to") + "\n" +
-            LedgerRollupSql.RecomputeDays(LedgerSqlDialect.Sqlite, "$from", "$to");
+            LedgerRollupSql.RecomputeDays(LedgerSqlDialect.Sqlite, "$from", "$to") +
+            LedgerRollupSql.RecomputeSessionHours(LedgerSqlDialect.Sqlite, "$from", "$to");
         command.Parameters.AddWithValue("$from", fromHour);
         command.Parameters.AddWithValue("$to", toHour);
         command.ExecuteNonQuery();
@@ -78,7 +80,8 @@ internal static class SqliteLedgerRollups
 
     private static readonly string UpsertSql =
         LedgerRollupSql.Upsert(LedgerSqlDialect.Sqlite, "ledger_records", "seq >= $first") + "\n" +
-        LedgerRollupSql.Upsert(LedgerSqlDialect.Sqlite, "ledger_records", "seq >= $first", daily: true);
+        LedgerRollupSql.Upsert(LedgerSqlDialect.Sqlite, "ledger_records", "seq >= $first", daily: true) + "\n" +
+        LedgerRollupSql.SessionUpsert(LedgerSqlDialect.Sqlite, "ledger_records", "seq >= $first");
 
     /// <summary>The hour (in stored ticks) an instant falls in.</summary>
     public static long HourOf(long storedTimestamp) => storedTimestamp - (storedTimestamp % LedgerRollupSql.HourTicks);
