@@ -77,7 +77,7 @@ if (!reuse)
     {
         await using var connection = new NpgsqlConnection(path);
         await connection.OpenAsync();
-        await using var drop = new NpgsqlCommand("DROP TABLE IF EXISTS ledger_records, ledger_rollups, ledger_intents, ledger_instances, shadow_pairs, modelmix_schema_versions CASCADE; DROP SEQUENCE IF EXISTS ledger_records_seq;", connection);
+        await using var drop = new NpgsqlCommand("DROP TABLE IF EXISTS ledger_records, ledger_rollups, ledger_rollups_daily, ledger_session_hours, ledger_intents, ledger_instances, shadow_pairs, modelmix_schema_versions CASCADE; DROP SEQUENCE IF EXISTS ledger_records_seq;", connection);
         await drop.ExecuteNonQueryAsync();
     }
     else

@@ -26,19 +26,24 @@ internal static class PostgresLedgerRollups
         ArgumentNullException.ThrowIfNull(moveBatch);
         var insert = moveBatch.TrimEnd().TrimEnd(';');
         return $"WITH inserted AS ({insert} RETURNING {SqliteLedgerSchema.SelectColumns}),\n" +
-            $"hourly AS ({LedgerRollupSql.Upsert(LedgerSqlDialect.Postgres, "inserted", "true", terminated: false)})\n" +
+            $"hourly AS ({LedgerRollupSql.Upsert(LedgerSqlDialect.Postgres, "inserted", "true", terminated: false)}),\n" +
+            $"sessions AS ({LedgerRollupSql.SessionUpsert(LedgerSqlDialect.Postgres, "inserted", "true", terminated: false)})\n" +
             LedgerRollupSql.Upsert(LedgerSqlDialect.Postgres, "inserted", "true", daily: true);
     }
 
     /// <summary>
     /// Recomputes the rollups of the hours [@from, @to) from the raw rows still stored (for a repricing or a correction),
-    /// then the daily rows of the days covering them from the hourly rows.
+    /// then the daily rows of the days covering them from the hourly rows and the hours' per-session rows from the raw rows.
     /// </summary>
     public static string RecomputeSql { get; } =
         $"DELETE FROM {LedgerRollupSql.Table} WHERE hour >= @from AND hour < @to;\n" +
         LedgerRollupSql.Upsert(LedgerSqlDialect.Postgres, "ledger_records", "timestamp >= @from AND timestamp < @to") + "\n" +
-        LedgerRollupSql.RecomputeDays(LedgerSqlDialect.Postgres, "@from", "@to");
+        LedgerRollupSql.RecomputeDays(LedgerSqlDialect.Postgres, "@from", "@to") +
+        LedgerRollupSql.RecomputeSessionHours(LedgerSqlDialect.Postgres, "@from", "@to");
 
     /// <summary>The migration step after ledger step 11: the rollups' overrun, the daily table and the overrun trigger (<see cref="LedgerRollupSql.OverrunAndDailyMigration"/>).</summary>
     public static string OverrunAndDailyMigrationStep => LedgerRollupSql.OverrunAndDailyMigration(LedgerSqlDialect.Postgres);
+
+    /// <summary>The migration step after it: the per-session hourly sums (<see cref="LedgerRollupSql.SessionHoursMigration"/>).</summary>
+    public static string SessionHoursMigrationStep => LedgerRollupSql.SessionHoursMigration(LedgerSqlDialect.Postgres);
 }

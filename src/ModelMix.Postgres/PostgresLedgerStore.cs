@@ -200,6 +200,9 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
         // 12: the rollups' overrun_usd, the daily rollups and the trigger that keeps an overrun booked after its row's
         // insert in both (docs/ledger.md, "Rollups"; LedgerRollupSql.OverrunAndDailyMigration).
         PostgresLedgerRollups.OverrunAndDailyMigrationStep,
+
+        // 13: per-session hourly sums kept by the writer, as SQLite's step 13 (LedgerRollupSql.SessionHoursMigration).
+        PostgresLedgerRollups.SessionHoursMigrationStep,
     ];
 
     private static readonly string CreateBatchTable =

@@ -41,7 +41,8 @@ internal static class SqliteLedgerRollups
     /// <summary>
     /// Recomputes the rollups of the hours of [<paramref name="fromHour"/>, <paramref name="toHour"/>) from the raw rows still
     /// stored: for a repricing that changed stored costs. Hours whose raw rows were pruned must not be recomputed. The daily
-    /// rows of the days covering those hours are then recomputed from the hourly rows.
+    /// rows of the days covering those hours are then recomputed from the hourly rows, and the hours' per-session rows
+    /// (<see cref="LedgerRollupSql.SessionTable"/>) from the raw rows.
     /// </summary>
     public static void Recompute(SqliteConnection connection, SqliteTransaction transaction, long fromHour, long toHour)
     {
@@ -50,7 +51,8 @@ internal static class SqliteLedgerRollups
         command.CommandText =
             $"DELETE FROM {LedgerRollupSql.Table} WHERE hour >= $from AND hour < $to;\n" +
             LedgerRollupSql.Upsert(LedgerSqlDialect.Sqlite, "ledger_records", "timestamp >= $from AND timestamp < $to") + "\n" +
-            LedgerRollupSql.RecomputeDays(LedgerSqlDialect.Sqlite, "$from", "$to");
+            LedgerRollupSql.RecomputeDays(LedgerSqlDialect.Sqlite, "$from", "$to") +
+            LedgerRollupSql.RecomputeSessionHours(LedgerSqlDialect.Sqlite, "$from", "$to");
         command.Parameters.AddWithValue("$from", fromHour);
         command.Parameters.AddWithValue("$to", toHour);
         command.ExecuteNonQuery();

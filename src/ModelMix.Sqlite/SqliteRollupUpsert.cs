@@ -5,7 +5,8 @@ using SQLitePCL;
 namespace ModelMix.Ledger;
 
 /// <summary>
-/// The writer's rollup statements (<see cref="LedgerRollupSql.UpsertRow"/>, hourly and daily), prepared once on the
+/// The writer's rollup statements (<see cref="LedgerRollupSql.UpsertRow"/>, hourly and daily, and
+/// <see cref="LedgerRollupSql.SessionUpsertRow"/>), prepared once on the
 /// writer connection and bound through SQLitePCL as the ledger insert is (<see cref="SqliteLedgerInsert"/>): a batch's
 /// rows, summed in memory by <see cref="LedgerRollupBatch"/>, are merged into the stored rollups with one execution
 /// per row and no managed allocation.
@@ -15,6 +16,7 @@ internal sealed class SqliteRollupUpsert : IDisposable
     private readonly SqliteConnection _connection;
     private readonly sqlite3_stmt _hourly;
     private readonly sqlite3_stmt _daily;
+    private readonly sqlite3_stmt _sessions;
     private byte[] _buffer = new byte[256];
 
     public SqliteRollupUpsert(SqliteConnection connection)
@@ -23,6 +25,7 @@ internal sealed class SqliteRollupUpsert : IDisposable
         var db = connection.Handle ?? throw new InvalidOperationException("The ledger's write connection is not open.");
         _hourly = Prepare(db, LedgerRollupSql.UpsertRow(LedgerSqlDialect.Sqlite, daily: false));
         _daily = Prepare(db, LedgerRollupSql.UpsertRow(LedgerSqlDialect.Sqlite, daily: true));
+        _sessions = Prepare(db, LedgerRollupSql.SessionUpsertRow(LedgerSqlDialect.Sqlite), parameters: 7);
     }
 
     /// <summary>Merges <paramref name="batch"/>'s hourly and daily rows into the rollups, in the transaction under way.</summary>
@@ -36,6 +39,27 @@ internal sealed class SqliteRollupUpsert : IDisposable
         foreach (var (key, sums) in batch.Daily)
         {
             Execute(_daily, key, sums);
+        }
+
+        foreach (var (key, sums) in batch.Sessions)
+        {
+            var s = _sessions;
+            try
+            {
+                Integer(s, 1, key.Hour);
+                Text(s, 2, key.KeyId);
+                Text(s, 3, key.SessionId);
+                Integer(s, 4, sums.Calls);
+                Decimal(s, 5, sums.CostTotal);
+                Integer(s, 6, sums.FirstTimestamp);
+                Integer(s, 7, sums.LastTimestamp);
+                Step(s);
+            }
+            finally
+            {
+                raw.sqlite3_reset(s);
+                raw.sqlite3_clear_bindings(s);
+            }
         }
     }
 
@@ -78,11 +102,7 @@ internal sealed class SqliteRollupUpsert : IDisposable
             Integer(s, i++, sums.MaxPromptTokens);
             Integer(s, i++, sums.MaxOutputTokens);
             Decimal(s, i, money[^1]); // overrun_usd, the last column
-            var rc = raw.sqlite3_step(s);
-            if (rc != raw.SQLITE_DONE)
-            {
-                SqliteException.ThrowExceptionForRC(rc, _connection.Handle);
-            }
+            Step(s);
         }
         finally
         {
@@ -91,14 +111,24 @@ internal sealed class SqliteRollupUpsert : IDisposable
         }
     }
 
-    private static sqlite3_stmt Prepare(sqlite3 db, string sql)
+    private void Step(sqlite3_stmt s)
+    {
+        var rc = raw.sqlite3_step(s);
+        if (rc != raw.SQLITE_DONE)
+        {
+            SqliteException.ThrowExceptionForRC(rc, _connection.Handle);
+        }
+    }
+
+    private static sqlite3_stmt Prepare(sqlite3 db, string sql, int? parameters = null)
     {
         var rc = raw.sqlite3_prepare_v2(db, sql, out var statement);
         SqliteException.ThrowExceptionForRC(rc, db);
-        if (raw.sqlite3_bind_parameter_count(statement) != LedgerRollupSql.Columns.Length)
+        var expected = parameters ?? LedgerRollupSql.Columns.Length;
+        if (raw.sqlite3_bind_parameter_count(statement) != expected)
         {
             statement.Dispose();
-            throw new InvalidOperationException($"The rollup upsert does not have {LedgerRollupSql.Columns.Length} parameters.");
+            throw new InvalidOperationException($"A rollup upsert does not have {expected} parameters.");
         }
 
         return statement;
@@ -141,5 +171,6 @@ internal sealed class SqliteRollupUpsert : IDisposable
     {
         _hourly.Dispose();
         _daily.Dispose();
+        _sessions.Dispose();
     }
 }

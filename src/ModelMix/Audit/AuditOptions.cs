@@ -54,7 +54,8 @@ public sealed record AuditOptions
 
     /// <summary>
     /// How far back from <see cref="To"/> the per-session statistics, runaway-session flags and each task's p95 latency
-    /// read raw rows; null: the whole range. The dashboard uses a day, so a page view never scans the whole range's raw rows.
+    /// cover, its start rounded down to an hour (a day: the last 24 to 25 hours); null: the whole range. Session figures
+    /// are summed from the writer's per-session hourly rows, p95 latencies ranked over raw rows; the dashboard uses a day.
     /// </summary>
     public TimeSpan? SessionWindow { get; init; }
 

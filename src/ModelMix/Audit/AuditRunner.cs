@@ -74,8 +74,9 @@ public static partial class AuditRunner
     /// The audit over the hourly rollups (docs/ledger.md, "Rollups"): the whole hours of the range from rollup rows, the
     /// partial hours at its ends and any hour whose rollups cannot stand for their calls (a price change inside it, a row
     /// straddling a long-context threshold, a call a target could not have served) from raw rows; sessions, escalated
-    /// requests and the recent records from raw rows apart; the per-session statistics and each task's p95 latency summed and
-    /// ranked in the database over the raw rows of <see cref="AuditOptions.SessionWindow"/> (the whole range by default).
+    /// requests and the recent records from raw rows apart; the per-session statistics summed in the database from the
+    /// writer's per-session hourly rows (raw rows when the range starts inside an hour) and each task's p95 latency ranked
+    /// over the raw rows, both over <see cref="AuditOptions.SessionWindow"/> (the whole range by default).
     /// A UTC day's rollup rows are summed per group before they are added when the day allows it (<see cref="AuditRollupSpans"/>). Every figure
     /// equals the raw audit's (the tests run both ways).
     /// </summary>
@@ -245,7 +246,9 @@ public static partial class AuditRunner
             }
         }
 
-        var sessionsFrom = options.SessionWindow is { } window && until is { } u && (from is null || u - window > from) ? u - window : from;
+        // The window starts on the hour at or before its end less its length (a day: the last 24 to 25 hours), so the
+        // per-session sums come whole from the writer's per-session hourly rows (LedgerRollupSql.SessionTable), never raw rows.
+        var sessionsFrom = options.SessionWindow is { } window && until is { } u && (from is null || HourBefore(u - window) > from) ? HourBefore(u - window) : from;
         // Summed and ranked in the database: one row per session and per task reaches the client, not every call.
         await foreach (var session in rollups.ReadSessionSummariesAsync(sessionsFrom, to, cancellationToken))
         {
@@ -281,6 +284,8 @@ public static partial class AuditRunner
             TaskCosts = [.. report.TaskCosts.Select(task => latencies.TryGetValue(task.Task, out var p95) ? task with { P95LatencyMs = p95 } : task)],
         };
     }
+
+    private static DateTimeOffset HourBefore(DateTimeOffset instant) => SqliteLedgerSchema.FromStoredTimestamp(LedgerRollupReader.FloorHour(instant));
 
     private static long P95(List<long> values)
     {

@@ -1,8 +1,8 @@
 namespace ModelMix.Ledger;
 
 /// <summary>
-/// The rollup rows of one ledger batch, summed in memory from the records the batch inserted, so the SQLite writer
-/// upserts one row per hour (and day) × group instead of re-aggregating the raw rows it just wrote with its managed
+/// The rollup rows of one ledger batch (hourly, daily and per-session hourly), summed in memory from the records the
+/// batch inserted, so the SQLite writer upserts one row per hour (and day, and session) × group instead of re-aggregating the raw rows it just wrote with its managed
 /// decimal functions (about 20 callbacks a row, one string each: the writer's largest cost, docs/performance.md).
 /// </summary>
 /// <remarks>
@@ -29,6 +29,7 @@ internal sealed class LedgerRollupBatch
 
     private readonly Dictionary<Key, Sums> _hourly = [];
     private readonly Dictionary<Key, Sums> _daily = [];
+    private readonly Dictionary<SessionKey, SessionSums> _sessions = [];
     private readonly Stack<Sums> _free = new();
 
     static LedgerRollupBatch()
@@ -46,6 +47,9 @@ internal sealed class LedgerRollupBatch
     /// <summary>The daily rows so far.</summary>
     public IReadOnlyDictionary<Key, Sums> Daily => _daily;
 
+    /// <summary>The per-session hourly rows so far (<see cref="LedgerRollupSql.SessionTable"/>: calls with a session id only).</summary>
+    public IReadOnlyDictionary<SessionKey, SessionSums> Sessions => _sessions;
+
     /// <summary>Whether no record was added since <see cref="Clear"/>.</summary>
     public bool IsEmpty => _hourly.Count == 0;
 
@@ -57,6 +61,14 @@ internal sealed class LedgerRollupBatch
         var key = KeyOf(record, stored - (stored % LedgerRollupSql.HourTicks));
         AddTo(_hourly, key, record, stored);
         AddTo(_daily, key with { Hour = stored - (stored % LedgerRollupSql.DayTicks) }, record, stored);
+        if (record.SessionId is { } session)
+        {
+            var sessionKey = new SessionKey(key.Hour, key.KeyId, session);
+            ref var sums = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_sessions, sessionKey, out var exists);
+            sums = exists
+                ? new SessionSums(sums.Calls + 1, sums.CostTotal + (record.Cost?.Total ?? 0m), Math.Min(sums.FirstTimestamp, stored), Math.Max(sums.LastTimestamp, stored))
+                : new SessionSums(1, record.Cost?.Total ?? 0m, stored, stored);
+        }
     }
 
     /// <summary>Forgets every row (after the batch committed or rolled back); their sums are kept for reuse.</summary>
@@ -74,6 +86,7 @@ internal sealed class LedgerRollupBatch
 
         _hourly.Clear();
         _daily.Clear();
+        _sessions.Clear();
     }
 
     private static Key KeyOf(LedgerRecord r, long hour)
@@ -176,6 +189,12 @@ internal sealed class LedgerRollupBatch
         long Hour, string KeyId, string TaskLabel, string Policy, string RoutedModel, string ResponseModel, string Effort,
         string Status, int AttemptKind, string EscalatedFrom, string ServiceTier, string Speed, string InferenceGeo,
         int Priced, int HasTokens, int EffortSent);
+
+    /// <summary>A per-session row's grouping values as stored (key id '' for none).</summary>
+    internal readonly record struct SessionKey(long Hour, string KeyId, string SessionId);
+
+    /// <summary>A per-session row's measures: calls, <c>cost_total</c> summed (unpriced calls add nothing), first and last timestamp.</summary>
+    internal readonly record struct SessionSums(long Calls, decimal CostTotal, long FirstTimestamp, long LastTimestamp);
 
     /// <summary>A rollup row's measures: <see cref="LedgerRollupSql.IntegerSums"/>, money (<see cref="LedgerRollupSql.MoneySums"/> then the overrun), minimums and maximums.</summary>
     internal sealed class Sums

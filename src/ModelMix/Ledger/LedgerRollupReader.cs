@@ -68,33 +68,30 @@ internal static class LedgerRollupReader
     }
 
     /// <summary>The stored hour at or before <paramref name="instant"/>.</summary>
-    public static long FloorHour(DateTimeOffset instant)
-    {
-        var ticks = SqliteLedgerSchema.ToStoredTimestamp(instant);
-        var rest = ticks % LedgerRollupSql.HourTicks;
-        return rest < 0 ? ticks - rest - LedgerRollupSql.HourTicks : ticks - rest;
-    }
+    public static long FloorHour(DateTimeOffset instant) => Floor(instant, LedgerRollupSql.HourTicks);
 
     /// <summary>The stored hour at or after <paramref name="instant"/>.</summary>
-    public static long CeilingHour(DateTimeOffset instant)
-    {
-        var floor = FloorHour(instant);
-        return floor == SqliteLedgerSchema.ToStoredTimestamp(instant) ? floor : floor + LedgerRollupSql.HourTicks;
-    }
+    public static long CeilingHour(DateTimeOffset instant) => Ceiling(instant, LedgerRollupSql.HourTicks);
 
     /// <summary>The stored UTC midnight at or before <paramref name="instant"/>.</summary>
-    public static long FloorDay(DateTimeOffset instant)
-    {
-        var ticks = SqliteLedgerSchema.ToStoredTimestamp(instant);
-        var rest = ticks % LedgerRollupSql.DayTicks;
-        return rest < 0 ? ticks - rest - LedgerRollupSql.DayTicks : ticks - rest;
-    }
+    public static long FloorDay(DateTimeOffset instant) => Floor(instant, LedgerRollupSql.DayTicks);
 
     /// <summary>The stored UTC midnight at or after <paramref name="instant"/>.</summary>
-    public static long CeilingDay(DateTimeOffset instant)
+    public static long CeilingDay(DateTimeOffset instant) => Ceiling(instant, LedgerRollupSql.DayTicks);
+
+    /// <summary>The stored multiple of <paramref name="unit"/> ticks at or before <paramref name="instant"/>.</summary>
+    private static long Floor(DateTimeOffset instant, long unit)
     {
-        var floor = FloorDay(instant);
-        return floor == SqliteLedgerSchema.ToStoredTimestamp(instant) ? floor : floor + LedgerRollupSql.DayTicks;
+        var ticks = SqliteLedgerSchema.ToStoredTimestamp(instant);
+        var rest = ticks % unit;
+        return rest < 0 ? ticks - rest - unit : ticks - rest;
+    }
+
+    /// <summary>The stored multiple of <paramref name="unit"/> ticks at or after <paramref name="instant"/>.</summary>
+    private static long Ceiling(DateTimeOffset instant, long unit)
+    {
+        var floor = Floor(instant, unit);
+        return floor == SqliteLedgerSchema.ToStoredTimestamp(instant) ? floor : floor + unit;
     }
 
     /// <summary>Reads one row; <paramref name="money"/> reads a money column (decimal text in SQLite, numeric in PostgreSQL).</summary>

@@ -244,6 +244,10 @@ internal static class SqliteLedgerSchema
         // 12: the rollups' overrun_usd, the daily rollups and the trigger that keeps an overrun booked after its row's
         // insert in both (docs/ledger.md, "Rollups"; LedgerRollupSql.OverrunAndDailyMigration).
         LedgerRollupSql.OverrunAndDailyMigration(LedgerSqlDialect.Sqlite),
+
+        // 13: per-session hourly sums kept by the writer, so the audit's session statistics read no raw rows
+        // (docs/ledger.md, "Rollups"; LedgerRollupSql.SessionHoursMigration).
+        LedgerRollupSql.SessionHoursMigration(LedgerSqlDialect.Sqlite),
     ];
 
     /// <summary>The schema version this code writes and understands.</summary>

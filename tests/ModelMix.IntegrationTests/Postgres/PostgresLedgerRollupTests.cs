@@ -76,13 +76,14 @@ public sealed class PostgresLedgerRollupTests() : PostgresDatabaseTest("rollups"
         // and the effort_sent step (9) rebuilds the step-6 rollups from the raw rows (so this also checks it against them).
         // The covering escalation index (10) replaces step 6's, so the rewind drops whichever exists; the overrun_usd
         // step (11) adds its column again once it is dropped; the daily/overrun step (12) drops with its trigger function
-        // and table, and is rebuilt from the raw rows (through step 9's rebuild).
-        Assert.Equal(rollupStep + 7, PostgresLedgerStore.SchemaVersion);
+        // and table, and is rebuilt from the raw rows (through step 9's rebuild); the per-session step (13) drops its table
+        // and fills it again from the raw rows.
+        Assert.Equal(rollupStep + 8, PostgresLedgerStore.SchemaVersion);
         await using (var connection = new NpgsqlConnection(ConnectionString))
         {
             await connection.OpenAsync();
             await using var rewind = new NpgsqlCommand(
-                "DROP FUNCTION modelmix_ledger_overrun_rollups() CASCADE; DROP TABLE ledger_rollups_daily; DROP TABLE ledger_rollups; DROP INDEX IF EXISTS ix_ledger_records_escalated; DROP INDEX IF EXISTS ix_ledger_records_escalated_requests; ALTER TABLE ledger_intents RENAME CONSTRAINT pk_ledger_intents TO pk_ledger_intents_before; ALTER TABLE ledger_intents RENAME COLUMN created_at TO \"timestamp\"; ALTER TABLE ledger_records DROP COLUMN overrun_usd; "
+                "DROP TABLE ledger_session_hours; DROP FUNCTION modelmix_ledger_overrun_rollups() CASCADE; DROP TABLE ledger_rollups_daily; DROP TABLE ledger_rollups; DROP INDEX IF EXISTS ix_ledger_records_escalated; DROP INDEX IF EXISTS ix_ledger_records_escalated_requests; ALTER TABLE ledger_intents RENAME CONSTRAINT pk_ledger_intents TO pk_ledger_intents_before; ALTER TABLE ledger_intents RENAME COLUMN created_at TO \"timestamp\"; ALTER TABLE ledger_records DROP COLUMN overrun_usd; "
                 + $"UPDATE modelmix_schema_versions SET version = {rollupStep} WHERE component = 'ledger';", connection);
             await rewind.ExecuteNonQueryAsync();
         }
@@ -90,6 +91,7 @@ public sealed class PostgresLedgerRollupTests() : PostgresDatabaseTest("rollups"
         await using var reopened = new PostgresLedgerStore(ConnectionString);
         await reopened.MigrateAsync();
         await AssertRollupsMatchRawAsync(reopened, records.Length);
+        Assert.Equal(LedgerSessionOracle.Expected(records), await LedgerSessionOracle.ReadAsync(reopened)); // step 13's backfill
 
         // Every unpriced call of the first three hours gets a price (0.25 input + 0.5 output).
         var unpricedBefore = records.Count(r => r.Cost is null);
@@ -100,6 +102,7 @@ public sealed class PostgresLedgerRollupTests() : PostgresDatabaseTest("rollups"
         var raw = await ReadRawAsync(reopened);
         Assert.Equal(unpricedBefore - repriced, raw.Count(r => r.Cost is null));
         await AssertRollupsMatchRawAsync(reopened, records.Length);
+        Assert.Equal(LedgerSessionOracle.Expected(raw), await LedgerSessionOracle.ReadAsync(reopened)); // the repriced hours' sessions
     }
 
     /// <summary>

@@ -7,8 +7,9 @@ namespace ModelMix.Tests.Audit;
 
 /// <summary>
 /// What a dashboard view reads (docs/dashboard.md, "What a view reads"): every day from the daily rollups (today too,
-/// its rows' last call being before the view's end), and raw rows only for the hour routing started in (the baseline),
-/// the sessions of the last day, the escalated-request count (a covering index) and the latest 25 calls.
+/// its rows' last call being before the view's end), the sessions of the last day (from its hour on) from the writer's
+/// per-session hourly rows, and raw rows only for the hour routing started in (the baseline), the escalated-request count
+/// (a covering index) and the latest 25 calls.
 /// A counting wrapper around the real SQLite store records every read and its range.
 /// </summary>
 public sealed class DashboardRawReadTests : IDisposable
@@ -61,7 +62,9 @@ public sealed class DashboardRawReadTests : IDisposable
         Assert.All(store.HourlyReads, read => Assert.True(read.To <= Day0.AddHours(2), $"{read}")); // it looks one hour ahead
         Assert.Equal([(Day0, Day0.AddHours(1))], store.RawReads);
         Assert.Equal(0, store.Counts); // no hour fell back to raw rows
-        Assert.Equal([(now.AddTicks(1).AddDays(-1), now.AddTicks(1))], store.SessionReads);
+        // Sessions: the last day from its hour on (3 March 15:00), which the store sums from the writer's per-session hourly
+        // rows, not raw rows (SqliteLedgerSessionHourTests shows which it reads).
+        Assert.Equal([(Day0.AddDays(2).AddHours(15), now.AddTicks(1))], store.SessionReads);
         Assert.Equal(0, store.CallSummaryReads);
         Assert.Equal(0, store.P95Reads); // the dashboard does not rank latencies
     }

@@ -198,7 +198,7 @@ public sealed class LedgerExportPruneTests : IDisposable
             BaselineModel = "claude-opus-4-5",
             RoutingStart = T0,
             RecentCount = 0,
-            SessionWindow = TimeSpan.FromTicks(1), // sessions and p95 come from raw rows only
+            SessionWindow = TimeSpan.FromTicks(1), // from the hour before the cut: p95 from its raw rows (pruned), sessions from the per-session rows (kept)
         };
         var auditBefore = await AuditRunner.RunAsync(store, PriceBook.Default, audit);
         var rollupsBefore = LedgerRollupOracle.Describe(await LedgerRollupOracle.ReadAllAsync(store));
@@ -336,8 +336,17 @@ public sealed class LedgerExportPruneTests : IDisposable
     private static string Json(AuditReport report) => JsonSerializer.Serialize(report, Indented);
 
     /// <summary>The report without what comes from raw rows only (the escalated-request count: a partial index of raw rows).</summary>
+    /// <summary>
+    /// The report without what only raw rows give: escalated requests, and each task's p95 latency (ranked over the raw
+    /// rows of the session window, which starts on the hour: a one-tick window before the cut covers the pruned hour
+    /// before it). Per-session statistics stay: they come from the per-session hourly rows, which retention keeps.
+    /// </summary>
     private static AuditReport WithoutRawOnly(AuditReport report) =>
-        report with { Escalations = report.Escalations with { EscalatedRequests = 0, Rate = 0m } };
+        report with
+        {
+            Escalations = report.Escalations with { EscalatedRequests = 0, Rate = 0m },
+            TaskCosts = [.. report.TaskCosts.Select(t => t with { P95LatencyMs = null })],
+        };
 
     private sealed class Progress(Action<LedgerExportProgress> report) : IProgress<LedgerExportProgress>
     {

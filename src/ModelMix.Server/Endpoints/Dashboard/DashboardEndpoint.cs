@@ -23,8 +23,9 @@ internal static class DashboardEndpoint
     public const int DefaultDays = 14;
 
     /// <summary>
-    /// The raw rows a page view reads for per-session figures (runaway-session flags): the last day. Every other figure
-    /// comes from the hourly rollups (docs/ledger.md, "Rollups"), so a view costs the same at any ledger size.
+    /// The window of a page view's per-session figures (runaway-session flags): the last day, from its hour on, summed from
+    /// the writer's per-session hourly rows. Every other figure comes from the daily and hourly rollups (docs/ledger.md,
+    /// "Rollups"), so a view costs the same at any ledger size.
     /// </summary>
     public static readonly TimeSpan SessionWindow = TimeSpan.FromDays(1);
 
