@@ -8,13 +8,10 @@ namespace ModelMix.Ledger;
 /// The intents table (schema step 8's narrow <c>ledger_intents</c>) since intents moved to append-only files
 /// (<see cref="SqliteIntentFiles"/>): a ledger batch still deletes the table intent of each record it stores, with a
 /// delete prepared once on the writer connection, for intents a process of an earlier version wrote; reconciliation
-/// reads the table's intents of dead instances with <see cref="Read"/>.
+/// reads the table's intents of dead instances with <see cref="LedgerIntentRows.Read"/>.
 /// </summary>
 internal sealed class SqliteIntentInsert : IDisposable
 {
-    /// <summary><see cref="SqliteLedgerSchema.IntentColumns"/> qualified with the alias <c>i</c>, for reads.</summary>
-    public static readonly string QualifiedColumns = LedgerRowSql.QualifiedIntentColumns;
-
     private readonly SqliteConnection _connection;
     private readonly sqlite3_stmt _complete;
     private byte[] _buffer = new byte[256];
@@ -44,32 +41,6 @@ internal sealed class SqliteIntentInsert : IDisposable
             raw.sqlite3_clear_bindings(_complete);
         }
     }
-
-    /// <summary>Throws <see cref="ArgumentException"/> for an intent that could never become a stored record.</summary>
-    public static void RequireFields(LedgerIntent intent, string paramName) => LedgerRowSql.RequireIntentFields(intent, paramName);
-
-    /// <summary>Reads an intent selected with <see cref="QualifiedColumns"/> (or the columns in that order).</summary>
-    public static LedgerIntent Read(SqliteDataReader r) => new()
-    {
-        Id = r.GetString(0),
-        CreatedAt = SqliteLedgerSchema.FromStoredTimestamp(r.GetInt64(1)),
-        ReservationId = r.IsDBNull(3) ? null : r.GetString(3),
-        RequestId = r.GetString(4),
-        KeyId = r.IsDBNull(5) ? null : r.GetString(5),
-        SessionId = r.IsDBNull(6) ? null : r.GetString(6),
-        TaskLabel = r.IsDBNull(7) ? null : r.GetString(7),
-        RequestedModel = r.GetString(8),
-        RoutedModel = r.GetString(9),
-        Policy = r.IsDBNull(10) ? null : r.GetString(10),
-        Attempt = r.GetInt32(11),
-        EscalatedFrom = r.IsDBNull(12) ? null : r.GetString(12),
-        Effort = r.IsDBNull(13) ? null : r.GetString(13),
-        EffortIsDefault = r.GetInt64(14) != 0,
-        Streaming = r.GetInt64(15) != 0,
-        ShadowPairId = r.IsDBNull(16) ? null : r.GetString(16),
-        InputTokens = r.GetInt64(17),
-        OutputTokens = r.GetInt64(18),
-    };
 
     public void Dispose()
     {
