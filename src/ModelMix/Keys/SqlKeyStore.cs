@@ -157,19 +157,12 @@ public abstract class SqlKeyStore : IKeyStore, IKeyCredentialStore
 
     /// <inheritdoc />
     /// <exception cref="StoreUnavailableException">The store cannot be reached.</exception>
-    public async Task<bool> HasActiveKeysAsync(CancellationToken cancellationToken = default)
-    {
-        try
+    public Task<bool> HasActiveKeysAsync(CancellationToken cancellationToken = default) =>
+        ReadOrUnavailableAsync("keys.has_active", "SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL);", static async (connection, sql, cancellationToken) =>
         {
-            await using var connection = await OpenReaderAsync(cancellationToken);
-            await using var command = StoreCommands.Create(connection, "SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL);");
+            await using var command = StoreCommands.Create(connection, sql);
             return await StoreCommands.ScalarBooleanAsync(command, cancellationToken);
-        }
-        catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
-        {
-            throw StoreFaults.Unavailable("keys.has_active", exception);
-        }
-    }
+        }, cancellationToken);
 
     /// <inheritdoc />
     /// <remarks>
@@ -187,31 +180,32 @@ public abstract class SqlKeyStore : IKeyStore, IKeyCredentialStore
     }
 
     /// <inheritdoc />
-    async Task<long> IKeyCredentialStore.GetChangeVersionAsync(CancellationToken cancellationToken)
-    {
-        try
+    Task<long> IKeyCredentialStore.GetChangeVersionAsync(CancellationToken cancellationToken) =>
+        ReadOrUnavailableAsync("keys.authenticate", "SELECT version FROM api_key_version WHERE id = 1;", static async (connection, sql, cancellationToken) =>
         {
-            await using var connection = await OpenReaderAsync(cancellationToken);
-            await using var command = StoreCommands.Create(connection, "SELECT version FROM api_key_version WHERE id = 1;");
+            await using var command = StoreCommands.Create(connection, sql);
             return await StoreCommands.ScalarInt64Async(command, cancellationToken);
-        }
-        catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
-        {
-            throw StoreFaults.Unavailable("keys.authenticate", exception);
-        }
-    }
+        }, cancellationToken);
 
     /// <inheritdoc />
-    async Task<StoredApiKey?> IKeyCredentialStore.FindStoredAsync(string id, CancellationToken cancellationToken)
+    Task<StoredApiKey?> IKeyCredentialStore.FindStoredAsync(string id, CancellationToken cancellationToken) =>
+        ReadOrUnavailableAsync("keys.authenticate", id, FindStoredAsync, cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="read"/> (given <paramref name="state"/>) on a read connection; a fault of the store's driver
+    /// becomes a <see cref="StoreUnavailableException"/> naming <paramref name="operation"/>.
+    /// </summary>
+    private async Task<T> ReadOrUnavailableAsync<TState, T>(
+        string operation, TState state, Func<DbConnection, TState, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
     {
         try
         {
             await using var connection = await OpenReaderAsync(cancellationToken);
-            return await FindStoredAsync(connection, id, cancellationToken);
+            return await read(connection, state, cancellationToken);
         }
         catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
         {
-            throw StoreFaults.Unavailable("keys.authenticate", exception);
+            throw StoreFaults.Unavailable(operation, exception);
         }
     }
 
