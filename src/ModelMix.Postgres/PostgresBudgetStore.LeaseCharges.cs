@@ -81,7 +81,8 @@ public sealed partial class PostgresBudgetStore
     /// <summary>
     /// Charges leases the records <paramref name="records"/> lists (lease, id, ts, ord, model, nanos): an open lease's spent
     /// amount grows (and its slice, with its counters' held money, when a charge goes beyond the slice: an answer dearer
-    /// than its hold); a closed lease's counters are charged directly. <paramref name="bounded"/>: each lease is charged
+    /// than its hold); a closed lease's counters are charged directly, drawing first on the tail a lease reclaimed by a
+    /// sweep still holds (its free money once closed). <paramref name="bounded"/>: each lease is charged
     /// at most its free slice plus its counters' room up to their caps (no slack: the store does not know a leased
     /// request's hold), the rest booked as each record's overrun (<c>overrun_usd</c>) in batch order; the statement returns
     /// the rows booked (routed model, nano-dollars). Locks lease rows, then counters in the global order.
@@ -92,13 +93,13 @@ public sealed partial class PostgresBudgetStore
         c AS (SELECT lease AS id, SUM(nanos)::bigint AS nanos FROM rec GROUP BY lease),
         n AS (
             SELECT t.id, t.amount_nanos, t.lease_spent_nanos, t.reclaimed_at IS NOT NULL AS closed, c.nanos,
-                   CASE WHEN t.reclaimed_at IS NOT NULL THEN 0 ELSE GREATEST(0, t.amount_nanos - t.lease_spent_nanos) END AS free
+                   CASE WHEN t.reclaimed_at IS NOT NULL THEN t.tail_nanos ELSE GREATEST(0, t.amount_nanos - t.lease_spent_nanos) END AS free
             FROM budget_reservations t JOIN c ON c.id = t.id
             ORDER BY t.id FOR UPDATE OF t
         ),
         {(bounded ? BoundedRoom : "room AS (SELECT NULL::text AS id, NULL::bigint AS extra WHERE false),")}
         r AS (
-            SELECT n.id, n.amount_nanos, n.lease_spent_nanos, n.closed, n.nanos AS cost, n.free + m.extra AS chargeable,
+            SELECT n.id, n.amount_nanos, n.lease_spent_nanos, n.closed, n.free, n.nanos AS cost, n.free + m.extra AS chargeable,
                    LEAST(n.nanos, n.free + m.extra) AS charged
             FROM n LEFT JOIN room m ON m.id = n.id
         ),
@@ -117,19 +118,21 @@ public sealed partial class PostgresBudgetStore
             UPDATE budget_reservations t
             SET lease_spent_nanos = t.lease_spent_nanos + CASE WHEN r.closed THEN 0 ELSE r.charged END,
                 amount_nanos = CASE WHEN r.closed THEN t.amount_nanos ELSE GREATEST(t.amount_nanos, t.lease_spent_nanos + r.charged) END,
-                reclaimed_nanos = CASE WHEN r.closed THEN COALESCE(t.reclaimed_nanos, 0) + r.charged ELSE t.reclaimed_nanos END
+                reclaimed_nanos = CASE WHEN r.closed THEN COALESCE(t.reclaimed_nanos, 0) + r.charged ELSE t.reclaimed_nanos END,
+                tail_nanos = CASE WHEN r.closed THEN t.tail_nanos - LEAST(r.charged, r.free) ELSE t.tail_nanos END
             FROM r WHERE t.id = r.id AND r.charged > 0
             RETURNING 1
         ),
         d AS (
             SELECT i.scope, i.period, i.period_start,
                    SUM(CASE WHEN r.closed THEN r.charged ELSE 0 END)::bigint AS spend,
-                   SUM(CASE WHEN r.closed THEN 0 ELSE GREATEST(0, r.lease_spent_nanos + r.charged - r.amount_nanos) END)::bigint AS grow
+                   SUM(CASE WHEN r.closed THEN 0 ELSE GREATEST(0, r.lease_spent_nanos + r.charged - r.amount_nanos) END)::bigint AS grow,
+                   SUM(CASE WHEN r.closed THEN LEAST(r.charged, r.free) ELSE 0 END)::bigint AS drawn
             FROM r JOIN budget_reservation_items i ON i.reservation_id = r.id
             GROUP BY i.scope, i.period, i.period_start
         ),
         held AS (
-            UPDATE budget_counters k SET spent_nanos = k.spent_nanos + d.spend, reserved_nanos = k.reserved_nanos + d.grow
+            UPDATE budget_counters k SET spent_nanos = k.spent_nanos + d.spend, reserved_nanos = GREATEST(0, k.reserved_nanos + d.grow - d.drawn)
             FROM d WHERE (d.spend > 0 OR d.grow > 0) AND k.scope = d.scope AND k.period = d.period AND k.period_start = d.period_start
             RETURNING 1
         )
@@ -138,14 +141,14 @@ public sealed partial class PostgresBudgetStore
         """;
 
     /// <summary>
-    /// The room each lease that costs more than its free slice (or is closed) may use: its counters, locked in the global
-    /// order, up to their caps, less what the batch's leases of the same counter before it (in id order) add to their
-    /// spent + held money (an open lease: what it costs beyond its free slice; a closed one: all it costs). (Leases of one key share the same counters, so this is exact for them; a lease held back by a tighter
+    /// The room each lease that costs more than its free slice (once closed: its held tail) may use: its counters, locked
+    /// in the global order, up to their caps, less what the batch's leases of the same counter before it (in id order) add
+    /// to their spent + held money (what each costs beyond its free money). (Leases of one key share the same counters, so this is exact for them; a lease held back by a tighter
     /// counter of its own only makes later ones keep more room back.)
     /// </summary>
     private const string BoundedRoom =
         """
-        over AS (SELECT id, CASE WHEN closed THEN nanos ELSE nanos - free END AS need FROM n WHERE closed OR nanos > free),
+        over AS (SELECT id, nanos - free AS need FROM n WHERE nanos > free),
         locked AS (
             SELECT k.scope, k.period, k.period_start, k.spent_nanos, k.reserved_nanos
             FROM budget_counters k

@@ -166,8 +166,8 @@ public sealed partial class PostgresBudgetStore : IBudgetLeaseStore
             RETURNING 1
         ),
         created AS (
-            INSERT INTO budget_reservations (id, request_id, amount_nanos, created_at, expires_at, instance_id)
-            SELECT $6::text, $12::text, v.g, $13::bigint, $9::bigint, $12::text FROM verdict v WHERE v.ok AND NOT $11::boolean
+            INSERT INTO budget_reservations (id, request_id, amount_nanos, created_at, expires_at, instance_id, lease_ttl)
+            SELECT $6::text, $12::text, v.g, $13::bigint, $9::bigint, $12::text, GREATEST(0, $9::bigint - $13::bigint) FROM verdict v WHERE v.ok AND NOT $11::boolean
             RETURNING 1
         ),
         items AS (

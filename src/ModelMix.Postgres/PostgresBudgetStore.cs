@@ -62,6 +62,12 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
 
         // 3: the cap each hold was taken under, as SqliteBudgetStore's step 3 (BudgetOverrunRule); NULL: charged in full.
         "ALTER TABLE budget_reservation_items ADD COLUMN cap_nanos bigint;",
+
+        // 4: a lease's life and the tail a reclaimed lease still holds for its late records, as SqliteBudgetStore's step 4.
+        """
+        ALTER TABLE budget_reservations ADD COLUMN lease_ttl bigint, ADD COLUMN tail_nanos bigint NOT NULL DEFAULT 0;
+        CREATE INDEX ix_budget_reservations_tail ON budget_reservations (expires_at) WHERE tail_nanos > 0;
+        """,
     ];
 
     private readonly PostgresDatabase _database;
@@ -337,6 +343,11 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
     /// </summary>
     private static CancellationToken Uncancellable => CancellationToken.None;
 
+    /// <summary>
+    /// In one transaction: reclaims every reservation and lease past its expiry, releases the held tails of reclaimed
+    /// leases past theirs, and purges reclaimed rows older than <see cref="BudgetRetention.Reclaimed"/>; reports the
+    /// overruns booked once committed. Returns how many holds were reclaimed or released.
+    /// </summary>
     private async Task<int> ReconcileCoreAsync(DateTimeOffset at, CancellationToken cancellationToken)
     {
         var now = SqliteLedgerSchema.ToStoredTimestamp(at);
@@ -344,48 +355,126 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
         // SKIP LOCKED: a reservation another replica is settling or reclaiming right now is left to it.
-        var expired = new List<(string Id, string RequestId, long Amount)>();
-        var leaseSpent = new Dictionary<string, long>(StringComparer.Ordinal);
+        var expired = new List<(string Id, string RequestId, long Amount, long LeaseSpent, long? LeaseTtl, bool Closed, long Tail)>();
         await using (var select = Command(connection, transaction,
-            "SELECT id, request_id, amount_nanos, lease_spent_nanos FROM budget_reservations WHERE reclaimed_at IS NULL AND expires_at <= @now ORDER BY id FOR UPDATE SKIP LOCKED;"))
+            """
+            SELECT id, request_id, amount_nanos, lease_spent_nanos, lease_ttl, reclaimed_at IS NOT NULL, tail_nanos FROM budget_reservations
+            WHERE expires_at <= @now AND (reclaimed_at IS NULL OR tail_nanos > 0)
+              AND id IN (SELECT id FROM budget_reservations WHERE reclaimed_at IS NULL AND expires_at <= @now
+                         UNION ALL SELECT id FROM budget_reservations WHERE tail_nanos > 0 AND expires_at <= @now)
+            ORDER BY id FOR UPDATE SKIP LOCKED;
+            """))
         {
             select.Parameters.AddWithValue("now", now);
             await using var reader = await select.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                expired.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
-                if (BudgetLeaseIds.IsLease(reader.GetString(0)))
-                {
-                    leaseSpent[reader.GetString(0)] = reader.GetInt64(3);
-                }
+                expired.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), reader.IsDBNull(4) ? null : reader.GetInt64(4), reader.GetBoolean(5), reader.GetInt64(6)));
             }
         }
 
+        List<BudgetOverrunBooked>? booked = null;
         if (expired.Count > 0)
         {
             await LockCountersAsync(connection, transaction, expired.ConvertAll(item => item.Id), cancellationToken);
-            var ledger = await HasLedgerAsync(connection, transaction, cancellationToken);
-            foreach (var (id, requestId, amount) in expired)
+            var requests = new List<(string Id, string RequestId, long Amount)>();
+            foreach (var (id, requestId, amount, leaseSpent, leaseTtl, closed, tail) in expired)
             {
-                // A lease (of a replica that died or could not renew it) is charged what its records cost (PostgresBudgetStore.Leases.cs).
-                var charged = leaseSpent.TryGetValue(id, out var spentOnLease) ? spentOnLease : ledger ? await RecordedCostAsync(connection, transaction, requestId, cancellationToken) ?? amount : 0;
-                await ApplyToItemsAsync(connection, transaction, id, release: amount, charge: charged, cancellationToken);
-                await using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_at = @now, reclaimed_nanos = @c WHERE id = @id;");
-                Bind(mark, ("now", now), ("c", charged), ("id", id));
-                await mark.ExecuteNonQueryAsync(cancellationToken);
+                if (closed)
+                {
+                    // A reclaimed lease's tail, past its extra life: late records no longer draw on it.
+                    await ApplyToItemsAsync(connection, transaction, id, release: tail, charge: 0, cancellationToken);
+                    await using var release = Command(connection, transaction, "UPDATE budget_reservations SET tail_nanos = 0 WHERE id = @id;");
+                    release.Parameters.AddWithValue("id", id);
+                    await release.ExecuteNonQueryAsync(cancellationToken);
+                }
+                else if (BudgetLeaseIds.IsLease(id))
+                {
+                    // A lease (of a replica that died or could not renew it) is charged what its records cost
+                    // (PostgresBudgetStore.Leases.cs); its unspent slice stays held for one more lease life (its tail), so
+                    // records of requests still running when it was reclaimed are charged against it, not against money
+                    // other replicas took since.
+                    var keep = leaseTtl is not null ? Math.Max(0, amount - leaseSpent) : 0;
+                    await ApplyToItemsAsync(connection, transaction, id, release: amount - keep, charge: leaseSpent, cancellationToken);
+                    await using var close = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_at = @now, reclaimed_nanos = @c, tail_nanos = @t, expires_at = @e WHERE id = @id;");
+                    Bind(close, ("now", now), ("c", leaseSpent), ("t", keep), ("e", now + (leaseTtl ?? 0)), ("id", id));
+                    await close.ExecuteNonQueryAsync(cancellationToken);
+                }
+                else
+                {
+                    requests.Add((id, requestId, amount));
+                }
+            }
+
+            if (requests.Count > 0)
+            {
+                booked = await ReclaimReservationsAsync(connection, transaction, requests, now, cancellationToken);
             }
         }
 
         await using (var purge = Command(connection, transaction,
-            "DELETE FROM budget_reservation_items WHERE reservation_id IN (SELECT id FROM budget_reservations WHERE reclaimed_at IS NOT NULL AND reclaimed_at < @old); " +
-            "DELETE FROM budget_reservations WHERE reclaimed_at IS NOT NULL AND reclaimed_at < @old;"))
+            "DELETE FROM budget_reservation_items WHERE reservation_id IN (SELECT id FROM budget_reservations WHERE reclaimed_at IS NOT NULL AND reclaimed_at < @old AND tail_nanos = 0); " +
+            "DELETE FROM budget_reservations WHERE reclaimed_at IS NOT NULL AND reclaimed_at < @old AND tail_nanos = 0;"))
         {
             purge.Parameters.AddWithValue("old", SqliteLedgerSchema.ToStoredTimestamp(at - BudgetRetention.Reclaimed));
             await purge.ExecuteNonQueryAsync(cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken);
+        BudgetOverrunMetrics.Report(booked);
         return expired.Count;
+    }
+
+    /// <summary>
+    /// Reclaims expired per-request reservations (rows and counters locked): each is charged what its request recorded in
+    /// the ledger under the same rule as a live settlement (<see cref="BudgetOverrunRule"/>: its hold is the slack; the
+    /// whole hold when an attempt with tokens is unpriced; nothing without a ledger), in id order against the counters as
+    /// the earlier ones leave them; what is beyond is booked as the request's overrun on its last priced row.
+    /// </summary>
+    /// <returns>The overruns booked, to report once committed; null when none.</returns>
+    private static async Task<List<BudgetOverrunBooked>?> ReclaimReservationsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<(string Id, string RequestId, long Amount)> requests, long now, CancellationToken cancellationToken)
+    {
+        var costs = await HasLedgerAsync(connection, transaction, cancellationToken)
+            ? await RecordedCostsAsync(connection, transaction, requests.Select(item => item.RequestId), cancellationToken)
+            : null;
+        var ids = requests.ConvertAll(item => item.Id).ToArray();
+        var amounts = requests.ConvertAll(item => item.Amount);
+        var recorded = requests.ConvertAll(item => costs is null ? 0 : costs.TryGetValue(item.RequestId, out var cost) ? cost ?? item.Amount : 0).ToArray();
+        var charges = (long[])recorded.Clone();
+        var overruns = await BoundChargesAsync(connection, transaction, ids, amounts.ToArray(), charges, amounts, cancellationToken); // PostgresBudgetStore.Overruns.cs
+        var overrunRequests = new List<string>();
+        var overrunNanos = new List<long>();
+        for (var i = 0; i < ids.Length; i++)
+        {
+            await ApplyToItemsAsync(connection, transaction, ids[i], release: amounts[i], charge: charges[i], cancellationToken);
+
+            // What the ledger showed is accounted for (charged or booked as overrun): a late settlement charges only what came after.
+            await using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_at = @now, reclaimed_nanos = @c WHERE id = @id;");
+            Bind(mark, ("now", now), ("c", recorded[i]), ("id", ids[i]));
+            await mark.ExecuteNonQueryAsync(cancellationToken);
+            if (overruns[i] > 0)
+            {
+                overrunRequests.Add(requests[i].RequestId);
+                overrunNanos.Add(overruns[i]);
+            }
+        }
+
+        if (overrunRequests.Count == 0)
+        {
+            return null;
+        }
+
+        var booked = new List<BudgetOverrunBooked>(overrunRequests.Count);
+        await using var book = new NpgsqlCommand(BookOverrunsSql, connection, transaction);
+        book.Parameters.Add(new NpgsqlParameter { Value = overrunRequests.ToArray() });
+        book.Parameters.Add(new NpgsqlParameter { Value = overrunNanos.ToArray() });
+        await using var reader = await book.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            booked.Add(new BudgetOverrunBooked(reader.GetString(0), BudgetMoney.ToUsd(reader.GetInt64(1))));
+        }
+
+        return booked;
     }
 
     /// <summary>
@@ -586,20 +675,6 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
         }
 
         return costs;
-    }
-
-    /// <summary>
-    /// The cost the ledger recorded for a request, in nano-dollars; null when one of its attempts with tokens could
-    /// not be priced (then the whole reservation is charged, erring on the side of the budget).
-    /// </summary>
-    private static async Task<long?> RecordedCostAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string requestId, CancellationToken cancellationToken)
-    {
-        await using var command = Command(connection, transaction,
-            "SELECT COALESCE(bool_or(cost_total IS NULL AND input_tokens + output_tokens > 0), false), COALESCE(SUM(cost_total), 0) FROM ledger_records WHERE request_id = @r;");
-        command.Parameters.AddWithValue("r", requestId);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        return reader.GetBoolean(0) ? null : BudgetMoney.ToNanos(reader.GetDecimal(1));
     }
 
     private static async Task<bool> HasLedgerAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)

@@ -71,7 +71,8 @@ public sealed partial class SqliteBudgetStore
                 continue; // purged long ago: nothing to charge it to
             }
 
-            // As one record at a time: the lease's free slice (none once closed) plus the least room its counters have up to their caps (no slack).
+            // As one record at a time: the lease's free slice (once closed: the tail it still holds) plus the least room its
+            // counters have up to their caps (no slack).
             var (charge, overrun) = BudgetOverrunRule.Split(nanos, BudgetOverrunRule.Chargeable(lease.Free, slack: 0, lease.Items.Select(item => item.Counter.Bounded(item.Cap))));
             if (overrun > 0)
             {
@@ -85,11 +86,16 @@ public sealed partial class SqliteBudgetStore
 
             if (lease.Closed)
             {
-                // A closed lease's records are charged to its counters directly.
+                // A closed lease's records are charged to its counters directly, drawing first on its held tail (a lease a
+                // sweep reclaimed keeps its unspent slice held for one more lease life, for records of requests then running).
+                var drawn = Math.Min(charge, lease.Tail);
+                lease.Tail -= drawn;
                 lease.Reclaimed += charge;
+                lease.Drawn += drawn;
                 foreach (var (counter, _) in lease.Items)
                 {
                     counter.Spent += charge;
+                    counter.Reserved = Math.Max(0, counter.Reserved - drawn);
                     counter.Changed = true;
                 }
 
@@ -118,7 +124,7 @@ public sealed partial class SqliteBudgetStore
     private static LeaseCharge? ReadLeaseCharge(SqliteConnection connection, SqliteTransaction transaction, string leaseId, Dictionary<(string Scope, string Period, long Start), CounterState> counters)
     {
         LeaseCharge lease;
-        using (var row = Command(connection, transaction, "SELECT amount_nanos, lease_spent_nanos, reclaimed_at FROM budget_reservations WHERE id = $id;"))
+        using (var row = Command(connection, transaction, "SELECT amount_nanos, lease_spent_nanos, reclaimed_at, tail_nanos FROM budget_reservations WHERE id = $id;"))
         {
             row.Parameters.AddWithValue("$id", leaseId);
             using var lr = row.ExecuteReader();
@@ -127,7 +133,7 @@ public sealed partial class SqliteBudgetStore
                 return null;
             }
 
-            lease = new LeaseCharge(lr.GetInt64(0), lr.GetInt64(1), !lr.IsDBNull(2));
+            lease = new LeaseCharge(lr.GetInt64(0), lr.GetInt64(1), !lr.IsDBNull(2)) { Tail = lr.GetInt64(3) };
         }
 
         using var read = Command(connection, transaction,
@@ -157,7 +163,7 @@ public sealed partial class SqliteBudgetStore
     private static void WriteLeaseCharges(SqliteConnection connection, SqliteTransaction transaction, Dictionary<string, LeaseCharge?> leases, Dictionary<(string Scope, string Period, long Start), CounterState> counters)
     {
         using (var open = Command(connection, transaction, "UPDATE budget_reservations SET lease_spent_nanos = lease_spent_nanos + $c, amount_nanos = amount_nanos + $b WHERE id = $id;"))
-        using (var closed = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_nanos = reclaimed_nanos + $c WHERE id = $id;"))
+        using (var closed = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_nanos = reclaimed_nanos + $c, tail_nanos = tail_nanos - $d WHERE id = $id;"))
         {
             foreach (var (id, lease) in leases)
             {
@@ -168,7 +174,7 @@ public sealed partial class SqliteBudgetStore
 
                 if (lease.Closed && lease.Reclaimed > 0)
                 {
-                    Bind(closed, ("$c", lease.Reclaimed), ("$id", id));
+                    Bind(closed, ("$c", lease.Reclaimed), ("$d", lease.Drawn), ("$id", id));
                     closed.ExecuteNonQuery();
                 }
                 else if (!lease.Closed && lease.Spent > lease.Original.Spent)
@@ -202,8 +208,14 @@ public sealed partial class SqliteBudgetStore
         /// <summary>Charged to the counters directly (a closed lease) by this batch.</summary>
         public long Reclaimed { get; set; }
 
-        /// <summary>What the lease can still charge without room under the caps: its unspent slice while open, nothing once closed.</summary>
-        public long Free => Math.Max(0, Closed ? 0 : Amount - Spent);
+        /// <summary>What a lease reclaimed by a sweep still holds for its late records (0 while open).</summary>
+        public long Tail { get; set; }
+
+        /// <summary>What this batch drew on <see cref="Tail"/>.</summary>
+        public long Drawn { get; set; }
+
+        /// <summary>What the lease can still charge without room under the caps: its unspent slice while open, its held tail once closed.</summary>
+        public long Free => Math.Max(0, Closed ? Tail : Amount - Spent);
 
         public (long Amount, long Spent) Original { get; set; }
 

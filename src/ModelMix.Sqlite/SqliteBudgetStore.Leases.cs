@@ -59,8 +59,8 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
             }
             else
             {
-                using var insert = Command(connection, transaction, "INSERT INTO budget_reservations (id, request_id, amount_nanos, created_at, expires_at, instance_id) VALUES ($id, $r, $a, $c, $e, $r);");
-                Bind(insert, ("$id", leaseId), ("$r", instanceId), ("$a", grant), ("$c", SqliteLedgerSchema.ToStoredTimestamp(at)), ("$e", SqliteLedgerSchema.ToStoredTimestamp(expiresAt)));
+                using var insert = Command(connection, transaction, "INSERT INTO budget_reservations (id, request_id, amount_nanos, created_at, expires_at, instance_id, lease_ttl) VALUES ($id, $r, $a, $c, $e, $r, $ttl);");
+                Bind(insert, ("$id", leaseId), ("$r", instanceId), ("$a", grant), ("$c", SqliteLedgerSchema.ToStoredTimestamp(at)), ("$e", SqliteLedgerSchema.ToStoredTimestamp(expiresAt)), ("$ttl", Math.Max(0, (expiresAt - at).Ticks)));
                 insert.ExecuteNonQuery();
                 using var insertItem = Command(connection, transaction, "INSERT INTO budget_reservation_items (reservation_id, scope, period, period_start, cap_nanos) VALUES ($id, $s, $p, $ps, $cap);");
                 foreach (var (scope, period, start, cap) in items)
@@ -197,21 +197,22 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
     /// <summary>
     /// Charges <paramref name="nanos"/> to a lease: to its spent amount while it is open (growing its slice, and its
     /// counters' held money, by what a record cost beyond the slice — the overshoot of an answer dearer than its hold),
-    /// or to its counters directly once it is closed.
+    /// or to its counters directly once it is closed (drawing first on the tail a reclaimed lease still holds).
     /// </summary>
     /// <remarks>Not bounded by <see cref="BudgetOverrunRule"/>: the ledger batch's charges are (SqliteBudgetStore.LeaseCharges.cs).</remarks>
     private static void ChargeLease(SqliteConnection connection, SqliteTransaction transaction, string leaseId, long nanos)
     {
-        if (nanos <= 0 || !TryReadLease(connection, transaction, leaseId, out var amount, out var spent, out var closed))
+        if (nanos <= 0 || !TryReadLease(connection, transaction, leaseId, out var amount, out var spent, out var closed, out var tail))
         {
             return;
         }
 
         if (closed)
         {
-            ApplyToItems(connection, transaction, leaseId, release: 0, charge: nanos);
-            using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_nanos = reclaimed_nanos + $c WHERE id = $id;");
-            Bind(mark, ("$c", nanos), ("$id", leaseId));
+            var drawn = Math.Min(nanos, tail);
+            ApplyToItems(connection, transaction, leaseId, release: drawn, charge: nanos);
+            using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_nanos = reclaimed_nanos + $c, tail_nanos = tail_nanos - $d WHERE id = $id;");
+            Bind(mark, ("$c", nanos), ("$d", drawn), ("$id", leaseId));
             mark.ExecuteNonQuery();
             return;
         }
@@ -227,14 +228,18 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
         update.ExecuteNonQuery();
     }
 
-    private static bool TryReadLease(SqliteConnection connection, SqliteTransaction transaction, string leaseId, out long amount, out long spent, out bool closed)
+    private static bool TryReadLease(SqliteConnection connection, SqliteTransaction transaction, string leaseId, out long amount, out long spent, out bool closed) =>
+        TryReadLease(connection, transaction, leaseId, out amount, out spent, out closed, out _);
+
+    /// <summary>Reads a lease row; <c>tail</c>: what a reclaimed lease still holds for its late records (0 while open, and once released).</summary>
+    private static bool TryReadLease(SqliteConnection connection, SqliteTransaction transaction, string leaseId, out long amount, out long spent, out bool closed, out long tail)
     {
-        using var read = Command(connection, transaction, "SELECT amount_nanos, lease_spent_nanos, reclaimed_at FROM budget_reservations WHERE id = $id;");
+        using var read = Command(connection, transaction, "SELECT amount_nanos, lease_spent_nanos, reclaimed_at, tail_nanos FROM budget_reservations WHERE id = $id;");
         read.Parameters.AddWithValue("$id", leaseId);
         using var reader = read.ExecuteReader();
         if (!reader.Read())
         {
-            amount = spent = 0;
+            amount = spent = tail = 0;
             closed = false;
             return false;
         }
@@ -242,6 +247,7 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
         amount = reader.GetInt64(0);
         spent = reader.GetInt64(1);
         closed = !reader.IsDBNull(2);
+        tail = reader.GetInt64(3);
         return true;
     }
 

@@ -63,6 +63,14 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
         // 3: the cap each hold was taken under (nano-dollars), so settlement can bound what a key is charged
         // (BudgetOverrunRule, docs/keys-and-budgets.md "Overshoot"); NULL for holds taken before this step (charged in full).
         "ALTER TABLE budget_reservation_items ADD COLUMN cap_nanos INTEGER;",
+
+        // 4: a lease's life (lease_ttl, 100 ns ticks) and, once a sweep reclaimed it, the part of its slice still held for
+        // its late records (tail_nanos) until expires_at (reclaim + lease_ttl): docs/keys-and-budgets.md "Budget leases".
+        """
+        ALTER TABLE budget_reservations ADD COLUMN lease_ttl INTEGER;
+        ALTER TABLE budget_reservations ADD COLUMN tail_nanos INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX ix_budget_reservations_tail ON budget_reservations (expires_at) WHERE tail_nanos > 0;
+        """,
     ];
 
     private readonly SqliteStoreFile _file;
@@ -73,7 +81,8 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
     public SqliteBudgetStore(string path)
     {
         _file = new SqliteStoreFile(path);
-        _gate = new SqliteWriterGate(_file, GetType().FullName!);
+        // Its writes can book overrun on ledger rows (a reclaimed reservation), whose rollup trigger needs the decimal functions.
+        _gate = new SqliteWriterGate(_file, GetType().FullName!, SqliteLedgerRollups.RegisterFunctions);
     }
 
     /// <summary>The full path of the database file.</summary>
@@ -99,7 +108,7 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
             await EnsureMigratedAsync(cancellationToken);
             using var lease = await _gate.EnterAsync(cancellationToken);
             var result = TryReserve(lease.Connection, requestId, limits, amount, at, ttl);
-            if (result.Refusal is not null && ReconcileCore(lease.Connection, at) > 0)
+            if (result.Refusal is not null && Reconcile(lease.Connection, at) > 0)
             {
                 // Money held by a dead process may be what is in the way: reclaim it and try once more.
                 result = TryReserve(lease.Connection, requestId, limits, amount, at, ttl);
@@ -157,7 +166,7 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
         {
             await EnsureMigratedAsync(cancellationToken);
             using var lease = await _gate.EnterAsync(cancellationToken);
-            return ReconcileCore(lease.Connection, at);
+            return Reconcile(lease.Connection, at);
         }
         catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
         {
@@ -248,35 +257,83 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
         return new BudgetReserveResult { Reservation = reservation };
     }
 
-    private static int ReconcileCore(SqliteConnection connection, DateTimeOffset at)
+    /// <summary>Reclaims what is expired (<see cref="ReconcileCore"/>) and reports the overruns it booked once committed.</summary>
+    private static int Reconcile(SqliteConnection connection, DateTimeOffset at)
+    {
+        var booked = new List<BudgetOverrunBooked>();
+        var count = ReconcileCore(connection, at, booked);
+        BudgetOverrunMetrics.Report(booked);
+        return count;
+    }
+
+    /// <summary>
+    /// In one transaction: reclaims every reservation and lease past its expiry, releases the held tails of reclaimed
+    /// leases past theirs, and purges reclaimed rows older than <see cref="ReclaimedRetention"/>. Returns how many holds were
+    /// reclaimed or released.
+    /// </summary>
+    private static int ReconcileCore(SqliteConnection connection, DateTimeOffset at, List<BudgetOverrunBooked> booked)
     {
         var now = SqliteLedgerSchema.ToStoredTimestamp(at);
         using var transaction = connection.BeginTransaction(deferred: false);
-        var expired = new List<(string Id, string RequestId, long Amount, long LeaseSpent)>();
-        using (var select = Command(connection, transaction, "SELECT id, request_id, amount_nanos, lease_spent_nanos FROM budget_reservations WHERE reclaimed_at IS NULL AND expires_at <= $now;"))
+        var expired = new List<(string Id, string RequestId, long Amount, long LeaseSpent, long? LeaseTtl, long? Tail)>();
+        using (var select = Command(connection, transaction,
+            "SELECT id, request_id, amount_nanos, lease_spent_nanos, lease_ttl, NULL FROM budget_reservations WHERE reclaimed_at IS NULL AND expires_at <= $now " +
+            "UNION ALL SELECT id, request_id, amount_nanos, lease_spent_nanos, lease_ttl, tail_nanos FROM budget_reservations WHERE tail_nanos > 0 AND expires_at <= $now AND reclaimed_at IS NOT NULL;"))
         {
             select.Parameters.AddWithValue("$now", now);
             using var reader = select.ExecuteReader();
             while (reader.Read())
             {
-                expired.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3)));
+                expired.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), reader.IsDBNull(4) ? null : reader.GetInt64(4), reader.IsDBNull(5) ? null : reader.GetInt64(5)));
             }
         }
 
         var ledger = HasLedger(connection, transaction);
-        foreach (var (id, requestId, amount, leaseSpent) in expired)
+        foreach (var (id, requestId, amount, leaseSpent, leaseTtl, tail) in expired)
         {
-            // A lease (of a process that died or could not renew it) is charged what its records cost (SqliteBudgetStore.Leases.cs).
-            var charged = BudgetLeaseIds.IsLease(id) ? leaseSpent : ledger ? RecordedCost(connection, transaction, requestId) ?? amount : 0;
-            ApplyToItems(connection, transaction, id, release: amount, charge: charged);
+            if (tail is { } held)
+            {
+                // A reclaimed lease's tail, past its extra life: late records no longer draw on it.
+                ApplyToItems(connection, transaction, id, release: held, charge: 0);
+                using var release = Command(connection, transaction, "UPDATE budget_reservations SET tail_nanos = 0 WHERE id = $id;");
+                release.Parameters.AddWithValue("$id", id);
+                release.ExecuteNonQuery();
+                continue;
+            }
+
+            if (BudgetLeaseIds.IsLease(id))
+            {
+                // A lease (of a process that died or could not renew it) is charged what its records cost
+                // (SqliteBudgetStore.Leases.cs); its unspent slice stays held for one more lease life (its tail), so records of
+                // requests still running when it was reclaimed are charged against it, not against money others took since.
+                var keep = leaseTtl is not null ? Math.Max(0, amount - leaseSpent) : 0;
+                ApplyToItems(connection, transaction, id, release: amount - keep, charge: leaseSpent);
+                using var close = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_at = $now, reclaimed_nanos = $c, tail_nanos = $t, expires_at = $e WHERE id = $id;");
+                Bind(close, ("$now", now), ("$c", leaseSpent), ("$t", keep), ("$e", now + (leaseTtl ?? 0)), ("$id", id));
+                close.ExecuteNonQuery();
+                continue;
+            }
+
+            // A reservation of a dead (or very slow) process: charged what its request recorded, under the same rule as a
+            // live settlement (BudgetOverrunRule: its hold is the slack); what is beyond is booked as the request's overrun.
+            // An unpriced attempt with tokens charges the whole hold, as settling does.
+            var recorded = ledger ? RecordedCost(connection, transaction, requestId) ?? amount : 0;
+            var (charge, overrun) = BudgetOverrunRule.Split(recorded, BudgetOverrunRule.Chargeable(amount, slack: amount, ReadCounters(connection, transaction, id)));
+            ApplyToItems(connection, transaction, id, release: amount, charge: charge);
+            if (overrun > 0)
+            {
+                BookOverrun(connection, transaction, requestId, overrun, booked); // SqliteBudgetStore.Overruns.cs
+            }
+
+            // What the ledger showed is accounted for (charged or booked as overrun): a late settlement charges only what came after.
             using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_at = $now, reclaimed_nanos = $c WHERE id = $id;");
-            Bind(mark, ("$now", now), ("$c", charged), ("$id", id));
+            Bind(mark, ("$now", now), ("$c", recorded), ("$id", id));
             mark.ExecuteNonQuery();
         }
 
         using (var purge = Command(connection, transaction,
-            "DELETE FROM budget_reservation_items WHERE reservation_id IN (SELECT id FROM budget_reservations WHERE reclaimed_at IS NOT NULL AND reclaimed_at < $old); " +
-            "DELETE FROM budget_reservations WHERE reclaimed_at IS NOT NULL AND reclaimed_at < $old;"))
+            "DELETE FROM budget_reservation_items WHERE reservation_id IN (SELECT id FROM budget_reservations WHERE reclaimed_at IS NOT NULL AND reclaimed_at < $old AND tail_nanos = 0); " +
+            "DELETE FROM budget_reservations WHERE reclaimed_at IS NOT NULL AND reclaimed_at < $old AND tail_nanos = 0;"))
         {
             purge.Parameters.AddWithValue("$old", SqliteLedgerSchema.ToStoredTimestamp(at - ReclaimedRetention));
             purge.ExecuteNonQuery();

@@ -19,9 +19,10 @@ internal sealed class SqliteLedgerInsert : IDisposable
 {
     private readonly SqliteConnection _connection;
     private readonly sqlite3_stmt _statement;
+    private readonly LedgerRollupBatch _rollups = new();
+    private SqliteRollupUpsert? _rollupUpsert; // prepared at the first batch's rollups (an older schema has no rollup tables)
     private sqlite3_stmt? _completeIntent; // prepared on first use: a database from before schema step 8 has no intents table
     private byte[] _buffer = new byte[512];
-    private long _firstInserted = -1;
 
     public SqliteLedgerInsert(SqliteConnection connection)
     {
@@ -153,9 +154,9 @@ internal sealed class SqliteLedgerInsert : IDisposable
             }
 
             var inserted = raw.sqlite3_changes(_connection.Handle) == 1;
-            if (_firstInserted < 0 && inserted)
+            if (inserted)
             {
-                _firstInserted = raw.sqlite3_last_insert_rowid(_connection.Handle); // the row's seq (seq is the rowid)
+                _rollups.Add(r); // a row skipped as already stored is never counted again
             }
 
             return inserted;
@@ -167,19 +168,27 @@ internal sealed class SqliteLedgerInsert : IDisposable
         }
     }
 
-    /// <summary>Starts a batch: forgets the rows of any earlier (committed or rolled back) batch.</summary>
-    public void StartBatch() => _firstInserted = -1;
+    /// <summary>Starts a batch: forgets the rollup rows of any earlier (committed or rolled back) batch.</summary>
+    public void StartBatch() => _rollups.Clear();
 
     /// <summary>
-    /// The seq of the first row this batch inserted (every later row of the batch has a greater seq, and no other
-    /// connection writes meanwhile), or -1 when it inserted none (all its records were already stored).
+    /// Adds the rows this batch inserted to the hourly and daily rollups (docs/ledger.md, "Rollups"), in the transaction
+    /// under way: one upsert per hour (and day) × group, from the sums kept as the rows were inserted.
     /// </summary>
-    public long FirstInsertedSeq => _firstInserted;
+    public void WriteRollups()
+    {
+        if (!_rollups.IsEmpty)
+        {
+            (_rollupUpsert ??= new SqliteRollupUpsert(_connection)).Write(_rollups);
+            _rollups.Clear();
+        }
+    }
 
     public void Dispose()
     {
         _statement.Dispose();
         _completeIntent?.Dispose();
+        _rollupUpsert?.Dispose();
     }
 
     private void Text(int index, string? value) => Text(_statement, index, value);

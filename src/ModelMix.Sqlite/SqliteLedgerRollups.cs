@@ -5,7 +5,7 @@ namespace ModelMix.Ledger;
 
 /// <summary>
 /// The SQLite side of the hourly rollups (<see cref="LedgerRollupSql"/>): the exact decimal functions the writer
-/// connection needs, the migration step that creates and backfills the table, and the writer's hook.
+/// connection needs and the recompute of a repricing (the writer adds its rows through <see cref="SqliteRollupUpsert"/>).
 /// </summary>
 internal static class SqliteLedgerRollups
 {
@@ -39,26 +39,6 @@ internal static class SqliteLedgerRollups
     }
 
     /// <summary>
-    /// The writer's hook, inside the batch's transaction after its inserts: adds the rows this batch inserted (every
-    /// row from <paramref name="firstInsertedSeq"/> on; none when it is negative, e.g. a replayed batch) to the hourly
-    /// and the daily rollups.
-    /// Rows skipped as already stored are never counted again.
-    /// </summary>
-    public static void AddInserted(SqliteConnection connection, SqliteTransaction transaction, long firstInsertedSeq)
-    {
-        if (firstInsertedSeq < 0)
-        {
-            return;
-        }
-
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = UpsertSql;
-        command.Parameters.AddWithValue("$first", firstInsertedSeq);
-        command.ExecuteNonQuery();
-    }
-
-    /// <summary>
     /// Recomputes the rollups of the hours of [<paramref name="fromHour"/>, <paramref name="toHour"/>) from the raw rows still
     /// stored: for a repricing that changed stored costs. Hours whose raw rows were pruned must not be recomputed. The daily
     /// rows of the days covering those hours are then recomputed from the hourly rows.
@@ -75,10 +55,6 @@ internal static class SqliteLedgerRollups
         command.Parameters.AddWithValue("$to", toHour);
         command.ExecuteNonQuery();
     }
-
-    private static readonly string UpsertSql =
-        LedgerRollupSql.Upsert(LedgerSqlDialect.Sqlite, "ledger_records", "seq >= $first") + "\n" +
-        LedgerRollupSql.Upsert(LedgerSqlDialect.Sqlite, "ledger_records", "seq >= $first", daily: true);
 
     /// <summary>The hour (in stored ticks) an instant falls in.</summary>
     public static long HourOf(long storedTimestamp) => storedTimestamp - (storedTimestamp % LedgerRollupSql.HourTicks);

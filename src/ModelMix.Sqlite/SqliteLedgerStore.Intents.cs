@@ -155,7 +155,7 @@ public sealed partial class SqliteLedgerStore
             }
 
             // The rows reconciled are rolled up like any batch's (docs/ledger.md, "Rollups").
-            SqliteLedgerRollups.AddInserted(connection, transaction, insert.FirstInsertedSeq);
+            insert.WriteRollups();
 
             using (var forget = connection.CreateCommand())
             {

@@ -148,8 +148,8 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
                 pacer.Tick();
             }
 
-            // Hourly rollups of the rows this transaction inserted (docs/ledger.md), before the settlements and the commit.
-            SqliteLedgerRollups.AddInserted(connection, transaction, insert.FirstInsertedSeq);
+            // Hourly and daily rollups of the rows this transaction inserted (docs/ledger.md), before the settlements and the commit.
+            insert.WriteRollups();
             for (var i = 0; i < settlements.Count; i++)
             {
                 Budgets.SqliteBudgetStore.SettleFromLedger(connection, transaction, settlements[i].ReservationId, settlements[i].RequestId, booked ??= []);

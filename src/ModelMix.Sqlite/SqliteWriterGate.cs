@@ -13,16 +13,19 @@ internal sealed class SqliteWriterGate : IAsyncDisposable
 {
     private readonly SqliteStoreFile _file;
     private readonly string _owner;
+    private readonly Action<SqliteConnection>? _opened;
     private readonly SemaphoreSlim _lock = new(1, 1);
     private SqliteConnection? _writer;
     private bool _disposed;
 
     /// <param name="file">The store's file.</param>
     /// <param name="owner">The store's type name, for <see cref="ObjectDisposedException"/>.</param>
-    public SqliteWriterGate(SqliteStoreFile file, string owner)
+    /// <param name="opened">Runs once on the write connection when it opens (e.g. to register SQL functions its writes need).</param>
+    public SqliteWriterGate(SqliteStoreFile file, string owner, Action<SqliteConnection>? opened = null)
     {
         _file = file;
         _owner = owner;
+        _opened = opened;
     }
 
     /// <summary>Waits for the write lock (off any I/O thread); dispose the lease to let the next writer in.</summary>
@@ -64,6 +67,21 @@ internal sealed class SqliteWriterGate : IAsyncDisposable
         }
     }
 
+    private SqliteConnection Open()
+    {
+        var connection = _file.OpenWriter();
+        try
+        {
+            _opened?.Invoke(connection);
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Holds the write lock until disposed.</summary>
     internal readonly struct Lease : IDisposable
     {
@@ -72,7 +90,7 @@ internal sealed class SqliteWriterGate : IAsyncDisposable
         public Lease(SqliteWriterGate gate) => _gate = gate;
 
         /// <summary>The write connection (opened, in WAL mode, on first use).</summary>
-        public SqliteConnection Connection => _gate._writer ??= _gate._file.OpenWriter();
+        public SqliteConnection Connection => _gate._writer ??= _gate.Open();
 
         public void Dispose() => _gate._lock.Release();
     }

@@ -34,7 +34,8 @@ public interface IBudgetLeaseStore
 
     /// <summary>
     /// Closes leases: each releases its slice and charges its counters what its records cost. Records committed later
-    /// (requests still finishing) are charged to the counters directly.
+    /// are charged to the counters directly, up to the room under the cap: close a lease only once its requests' records
+    /// are all charged to it (unlike a lease a sweep reclaims, a closed lease keeps no slice held for late records).
     /// </summary>
     Task CloseLeasesAsync(IReadOnlyList<string> leaseIds, DateTimeOffset at, CancellationToken cancellationToken = default);
 }

@@ -30,9 +30,12 @@ public interface IBudgetStore : IAsyncDisposable
 
     /// <summary>
     /// Reclaims reservations past their expiry (left by a process that died): each is settled to the cost its
-    /// request recorded in the ledger of the same database, or released when it recorded none.
+    /// request recorded in the ledger of the same database, or released when it recorded none — under
+    /// <see cref="BudgetOverrunRule"/> like a live settlement (what is beyond the cap plus its hold is booked as the
+    /// request's overrun). A budget lease past its expiry is charged what its records cost and its unspent slice stays
+    /// held for one more lease life (for records still to come); a later call releases it once that has passed.
     /// </summary>
-    /// <returns>How many reservations were reclaimed.</returns>
+    /// <returns>How many holds were reclaimed or released.</returns>
     Task<int> ReconcileExpiredAsync(DateTimeOffset at, CancellationToken cancellationToken = default);
 
     /// <summary>The spend counted for <paramref name="scope"/> in the period of <paramref name="window"/> containing <paramref name="at"/>.</summary>

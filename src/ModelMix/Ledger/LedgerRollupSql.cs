@@ -243,13 +243,31 @@ internal static partial class LedgerRollupSql
     public static string Upsert(LedgerSqlDialect d, string source, string where, bool daily = false, bool terminated = true)
     {
         var table = daily ? DailyTable : Table;
+        return $"INSERT INTO {table} ({string.Join(", ", Columns)})\n{Select(d, source, where, v1: false, overrun: true, daily: daily)}\n" +
+            OnConflictAdd(d, table) + (terminated ? ";" : string.Empty);
+    }
+
+    /// <summary>
+    /// Adds one rollup row given as the parameters <c>?1</c>…<c>?N</c> (<see cref="Columns"/> order) to the hourly
+    /// rollups, or the daily ones when <paramref name="daily"/>: the SQLite writer's statement for the rows it summed in
+    /// memory (<see cref="LedgerRollupBatch"/>), merged exactly as <see cref="Upsert"/> merges.
+    /// </summary>
+    public static string UpsertRow(LedgerSqlDialect d, bool daily)
+    {
+        var table = daily ? DailyTable : Table;
+        var values = string.Join(", ", Columns.Select((_, i) => "?" + (i + 1).ToString(CultureInfo.InvariantCulture)));
+        return $"INSERT INTO {table} ({string.Join(", ", Columns)}) VALUES ({values})\n" + OnConflictAdd(d, table) + ";";
+    }
+
+    /// <summary>The conflict clause that merges a new rollup row into a stored one: sums added, minimums and maximums kept.</summary>
+    private static string OnConflictAdd(LedgerSqlDialect d, string table)
+    {
         var sets = new List<string>();
         sets.AddRange(IntegerSums.Select(c => $"{c} = {table}.{c} + excluded.{c}"));
         sets.AddRange(MoneySums.Append(OverrunColumn).Select(c => $"{c} = {d.MoneyAdd($"{table}.{c}", $"excluded.{c}")}"));
         sets.AddRange(Minimums.Select(c => $"{c} = {d.Least($"{table}.{c}", $"excluded.{c}")}"));
         sets.AddRange(Maximums.Select(c => $"{c} = {d.Greatest($"{table}.{c}", $"excluded.{c}")}"));
-        return $"INSERT INTO {table} ({string.Join(", ", Columns)})\n{Select(d, source, where, v1: false, overrun: true, daily: daily)}\n" +
-            $"ON CONFLICT ({string.Join(", ", Dimensions)}) DO UPDATE SET {string.Join(", ", sets)}" + (terminated ? ";" : string.Empty);
+        return $"ON CONFLICT ({string.Join(", ", Dimensions)}) DO UPDATE SET {string.Join(", ", sets)}";
     }
 
     /// <summary>A partial index on the raw rows of escalations: the audit counts escalated requests from it.</summary>

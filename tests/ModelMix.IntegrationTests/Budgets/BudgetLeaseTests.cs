@@ -72,6 +72,14 @@ public sealed class BudgetLeaseTests
             }
         }
 
+        // A lease a sweep reclaimed under load keeps its unspent slice held for one more lease life (6 s here) for the records
+        // of requests still running (docs/keys-and-budgets.md "Budget leases"); the replicas are gone, so this is the sweep
+        // that would run after it.
+        await using (var sweep = new PostgresBudgetStore(store))
+        {
+            await sweep.ReconcileExpiredAsync(DateTimeOffset.UtcNow + TimeSpan.FromSeconds(7));
+        }
+
         var (recorded, usage) = await ReadAsync(store, key);
         var overrun = await OverrunAsync(store);
         Console.WriteLine($"lease race (3 PostgreSQL replicas): spent {usage.SpentUsd} of {Cap}, ledger {recorded}, overrun {overrun}, {await CountLeasesAsync(store)} leases taken");
@@ -106,9 +114,11 @@ public sealed class BudgetLeaseTests
             await CrashTest.HoldAndKillAsync(fake, victim, 4, (i, token) => SendAsync(http, victim.Url, key.Key, $"held {i}", 50, token), servedBeforeKill: 14);
         }
 
-        // The survivor's sweeps: the victim's intents become outcome_unknown rows, its lease is reclaimed at its expiry;
-        // the survivor's own lease closes once idle.
-        await CrashTest.WaitUntilAsync(async () => await store.CountIntentsAsync() == 0 && await store.OpenLeasesAsync() == 0, "the dead replica's intents and lease to be reconciled");
+        // The survivor's sweeps: the victim's intents become outcome_unknown rows, its lease is reclaimed at its expiry and
+        // what is left of its slice released one lease life later; the survivor's own lease closes once idle.
+        await CrashTest.WaitUntilAsync(
+            async () => await store.CountIntentsAsync() == 0 && await store.OpenLeasesAsync() == 0 && await HeldAsync(store.Target, key) == 0m,
+            "the dead replica's intents and lease to be reconciled and its slice released");
         await survivor.TerminateAsync();
 
         var (recorded, usage) = await ReadAsync(store.Target, key);
@@ -213,6 +223,12 @@ public sealed class BudgetLeaseTests
 
         await using var budgets = new PostgresBudgetStore(store);
         return (recorded, await budgets.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Total, DateTimeOffset.UtcNow));
+    }
+
+    private static async Task<decimal> HeldAsync(string store, CreatedApiKey key)
+    {
+        await using var budgets = new PostgresBudgetStore(store);
+        return (await budgets.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Total, DateTimeOffset.UtcNow)).ReservedUsd;
     }
 
     private static async Task<decimal> OverrunAsync(string store)

@@ -82,19 +82,7 @@ public abstract partial class BudgetStoreContractTests
     {
         // A model name of this test's own, so other tests' overruns do not count here.
         var model = "claude-haiku-4-5-" + Guid.NewGuid().ToString("N");
-        var rows = 0L;
-        var usd = 0d;
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == ModelMix.Telemetry.ModelMixMetrics.MeterName && instrument.Name is "modelmix.budget.overruns" or "modelmix.budget.overrun_usd")
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, tags, _) => { if (HasModel(tags, model)) { Interlocked.Add(ref rows, value); } });
-        listener.SetMeasurementEventCallback<double>((_, value, tags, _) => { if (HasModel(tags, model)) { usd += value; } });
-        listener.Start();
+        using var meter = new OverrunMeter(model);
 
         // The lease takes the whole $0.1 cap; a $0.25 record is charged the 0.1 and books 0.25 − 0.1 = 0.15 as overrun.
         Assert.Equal(Nanos / 10, await Leases.GrowLeaseAsync("lse_metrics", create: true, "inst-1", [Daily(0.1m)], 0, Nanos / 10, 1m, Time.GetUtcNow(), Time.GetUtcNow() + Ttl));
@@ -105,21 +93,60 @@ public abstract partial class BudgetStoreContractTests
         await ledger.WriteBatchAsync([Record("req-1", 0.25m) with { Id = intent.Id, RoutedModel = model }]);
 
         Assert.Equal(new Dictionary<string, decimal?> { ["req-1"] = 0.15m }, await OverrunsByRequest(ledger));
-        Assert.Equal(1, Interlocked.Read(ref rows));
-        Assert.Equal(0.15d, usd, 9);
+        Assert.Equal(1, meter.Rows);
+        Assert.Equal(0.15d, meter.Usd, 9);
     }
 
-    private static bool HasModel(ReadOnlySpan<KeyValuePair<string, object?>> tags, string model)
+    /// <summary>Counts the overruns reported on /metrics (<see cref="BudgetOverrunMetrics"/>) for one model.</summary>
+    private sealed class OverrunMeter : IDisposable
     {
-        foreach (var tag in tags)
+        private readonly MeterListener _listener = new();
+        private long _rows;
+        private double _usd;
+
+        public OverrunMeter(string model)
         {
-            if (tag.Key == "model" && tag.Value as string == model)
+            _listener.InstrumentPublished = (instrument, l) =>
             {
-                return true;
+                if (instrument.Meter.Name == ModelMix.Telemetry.ModelMixMetrics.MeterName && instrument.Name is "modelmix.budget.overruns" or "modelmix.budget.overrun_usd")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((_, value, tags, _) => { if (HasModel(tags, model)) { Interlocked.Add(ref _rows, value); } });
+            _listener.SetMeasurementEventCallback<double>((_, value, tags, _) => { if (HasModel(tags, model)) { lock (_listener) { _usd += value; } } });
+            _listener.Start();
+        }
+
+        /// <summary>Ledger rows counted with an overrun.</summary>
+        public long Rows => Interlocked.Read(ref _rows);
+
+        /// <summary>USD counted as overrun.</summary>
+        public double Usd
+        {
+            get
+            {
+                lock (_listener)
+                {
+                    return _usd;
+                }
             }
         }
 
-        return false;
+        public void Dispose() => _listener.Dispose();
+
+        private static bool HasModel(ReadOnlySpan<KeyValuePair<string, object?>> tags, string model)
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "model" && tag.Value as string == model)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
     }
 
     private static async Task<Dictionary<string, decimal?>> OverrunsByRequest(IAttemptJournalStore ledger)

@@ -342,16 +342,22 @@ public abstract partial class BudgetStoreContractTests : IAsyncLifetime
         await ledger.WriteIntentsAsync("dead", [answered, lost], Time.GetUtcNow());
         await ledger.WriteBatchAsync([Record("req-1", 0.125m) with { Id = answered.Id }]);
 
-        // Not expired yet: nothing reclaimed; then the process is gone for 31 s.
+        // Not expired yet: nothing reclaimed; then the process is gone for 31 s. Reclaimed: charged its record's 0.125; the
+        // unspent 1 − 0.125 = 0.875 stays held for one more lease life (30 s) for records still to come.
         Assert.Equal(0, await Store.ReconcileExpiredAsync(Time.GetUtcNow()));
         Time.Advance(TimeSpan.FromSeconds(31));
         Assert.Equal(1, await Store.ReconcileExpiredAsync(Time.GetUtcNow()));
         Assert.Equal(0.125m, (await Usage(BudgetWindow.Day)).SpentUsd);
-        Assert.Equal(0m, (await Usage(BudgetWindow.Day)).ReservedUsd);
+        Assert.Equal(0.875m, (await Usage(BudgetWindow.Day)).ReservedUsd);
 
         Assert.Equal(1, await ledger.ReconcileIntentsAsync("alive", Time.GetUtcNow(), TimeSpan.FromSeconds(30), Price));
         Assert.Equal(0.375m, (await Usage(BudgetWindow.Day)).SpentUsd); // 0.125 + the outcome_unknown row's 0.25
-        Assert.Equal(0m, (await Usage(BudgetWindow.Day)).ReservedUsd);
+        Assert.Equal(0.625m, (await Usage(BudgetWindow.Day)).ReservedUsd); // drawn from the held tail: 0.875 − 0.25
+
+        // One lease life after the reclaim the sweep releases the rest.
+        Time.Advance(TimeSpan.FromSeconds(30));
+        Assert.Equal(1, await Store.ReconcileExpiredAsync(Time.GetUtcNow()));
+        Assert.Equal(new BudgetUsage(BudgetWindow.Day, new DateTimeOffset(2026, 3, 14, 0, 0, 0, TimeSpan.Zero), 0.375m, 0m), await Usage(BudgetWindow.Day));
     }
 
     [Fact]
@@ -365,6 +371,10 @@ public abstract partial class BudgetStoreContractTests : IAsyncLifetime
         Assert.Equal(1, await ledger.ReconcileIntentsAsync("alive", Time.GetUtcNow(), TimeSpan.FromSeconds(30), Price));
         Assert.Equal(new BudgetUsage(BudgetWindow.Day, new DateTimeOffset(2026, 3, 14, 0, 0, 0, TimeSpan.Zero), 0.25m, 0.75m), await Usage(BudgetWindow.Day));
 
+        // Reclaimed at its expiry: charged 0.25, its unspent 0.75 held for one more lease life (its TTL), then released.
+        Time.Advance(Ttl);
+        Assert.Equal(1, await Store.ReconcileExpiredAsync(Time.GetUtcNow()));
+        Assert.Equal(new BudgetUsage(BudgetWindow.Day, new DateTimeOffset(2026, 3, 14, 0, 0, 0, TimeSpan.Zero), 0.25m, 0.75m), await Usage(BudgetWindow.Day));
         Time.Advance(Ttl);
         Assert.Equal(1, await Store.ReconcileExpiredAsync(Time.GetUtcNow()));
         Assert.Equal(new BudgetUsage(BudgetWindow.Day, new DateTimeOffset(2026, 3, 14, 0, 0, 0, TimeSpan.Zero), 0.25m, 0m), await Usage(BudgetWindow.Day));

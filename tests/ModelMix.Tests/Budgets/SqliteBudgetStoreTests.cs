@@ -38,6 +38,6 @@ public sealed class SqliteBudgetStoreTests : BudgetStoreContractTests
         command.CommandText = "PRAGMA user_version;";
         Assert.Equal((long)SqliteLedgerStore.SchemaVersion, await command.ExecuteScalarAsync());
         command.CommandText = "SELECT version FROM modelmix_schema_versions WHERE component = 'budgets';";
-        Assert.Equal(3L, await command.ExecuteScalarAsync()); // step 3: the caps of holds (upstream overrun)
+        Assert.Equal(4L, await command.ExecuteScalarAsync()); // step 4: lease lives and the tails of reclaimed leases
     }
 }
