@@ -21,7 +21,7 @@ namespace ModelMix.Postgres;
 /// </list>
 /// Timestamps are 100 ns ticks since the Unix epoch, as in SQLite.
 /// </summary>
-public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
+public sealed class PostgresBatchStore : SqlBatchStore, IBatchLeadership
 {
     /// <summary>The component name in <c>modelmix_schema_versions</c> (the same as SQLite's).</summary>
     public const string Component = "batches";
@@ -96,26 +96,25 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
 
     private readonly PostgresDatabase _database;
     private readonly PostgresMigrator _migrations;
-    private readonly BatchQueries _queries; // the reads and updates both batch stores share (Batching/BatchQueries.cs)
     private int _disposed;
 
     /// <summary>Creates a store over the PostgreSQL database of <paramref name="connectionString"/> (an Npgsql connection string).</summary>
     public PostgresBatchStore(string connectionString)
+        : base(Dialect)
     {
         _database = new PostgresDatabase(connectionString);
         _migrations = new PostgresMigrator(_database, Component, Migrations);
-        _queries = new BatchQueries(OpenReaderAsync, (sql, parameters, cancellationToken) => ExecuteAsync(sql, cancellationToken, parameters), Dialect);
     }
 
     /// <inheritdoc />
-    public async Task MigrateAsync(CancellationToken cancellationToken = default)
+    public override async Task MigrateAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         await _migrations.MigrateAsync(cancellationToken);
     }
 
     /// <inheritdoc />
-    public async Task<(BatchJob Job, bool Created)> CreateJobAsync(BatchJobInput input, DateTimeOffset at, CancellationToken cancellationToken = default)
+    public override async Task<(BatchJob Job, bool Created)> CreateJobAsync(BatchJobInput input, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(input);
         await EnsureMigratedAsync(cancellationToken);
@@ -179,59 +178,7 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
     }
 
     /// <inheritdoc />
-    public Task<BatchJob?> GetJobAsync(string jobId, CancellationToken cancellationToken = default) => _queries.GetJobAsync(jobId, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<BatchItem>> GetItemsAsync(string jobId, CancellationToken cancellationToken = default) => _queries.GetItemsAsync(jobId, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<BatchItem>> GetSubmittedItemsAsync(string submissionId, CancellationToken cancellationToken = default) =>
-        _queries.GetSubmittedItemsAsync(submissionId, cancellationToken);
-
-    /// <inheritdoc />
-    public Task SetUpstreamIdAsync(string submissionId, string upstreamId, DateTimeOffset nextPollAt, TimeSpan pollDelay, CancellationToken cancellationToken = default) =>
-        _queries.SetUpstreamIdAsync(submissionId, upstreamId, nextPollAt, pollDelay, cancellationToken);
-
-    /// <inheritdoc />
-    public Task SetNextPollAsync(string submissionId, DateTimeOffset nextPollAt, TimeSpan pollDelay, CancellationToken cancellationToken = default) =>
-        _queries.SetNextPollAsync(submissionId, nextPollAt, pollDelay, cancellationToken);
-
-    /// <inheritdoc />
-    public Task AbandonSubmissionAsync(string submissionId, CancellationToken cancellationToken = default) => _queries.AbandonSubmissionAsync(submissionId, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<BatchSubmission>> GetOpenSubmissionsAsync(CancellationToken cancellationToken = default) => _queries.GetOpenSubmissionsAsync(cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlySet<string>> GetKnownUpstreamIdsAsync(CancellationToken cancellationToken = default) => _queries.GetKnownUpstreamIdsAsync(cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<string>> GetCanceledJobsWithQueuedItemsAsync(CancellationToken cancellationToken = default) =>
-        _queries.GetCanceledJobsWithQueuedItemsAsync(cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<string>> GetQuarantinedJobsWithQueuedItemsAsync(CancellationToken cancellationToken = default) =>
-        _queries.GetQuarantinedJobsWithQueuedItemsAsync(cancellationToken);
-
-    /// <inheritdoc />
-    public Task MarkForCorrectionAsync(string submissionId, DateTimeOffset until, CancellationToken cancellationToken = default) =>
-        _queries.MarkForCorrectionAsync(submissionId, until, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<BatchSubmission>> GetCorrectionsAsync(CancellationToken cancellationToken = default) => _queries.GetCorrectionsAsync(cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<BatchItem>> GetCorrectableItemsAsync(string submissionId, CancellationToken cancellationToken = default) =>
-        _queries.GetCorrectableItemsAsync(submissionId, cancellationToken);
-
-    /// <inheritdoc />
-    public Task EndCorrectionAsync(string submissionId, CancellationToken cancellationToken = default) => _queries.EndCorrectionAsync(submissionId, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<bool> IsCorrectionPendingAsync(string jobId, CancellationToken cancellationToken = default) => _queries.IsCorrectionPendingAsync(jobId, cancellationToken);
-
-    /// <inheritdoc />
-    public async Task<(BatchSubmission Submission, IReadOnlyList<BatchItem> Items)?> BeginSubmissionAsync(string submissionId, int maxCount, long maxParamsBytes, DateTimeOffset at, CancellationToken cancellationToken = default)
+    public override async Task<(BatchSubmission Submission, IReadOnlyList<BatchItem> Items)?> BeginSubmissionAsync(string submissionId, int maxCount, long maxParamsBytes, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         await EnsureMigratedAsync(cancellationToken);
         await using var connection = await _database.OpenAsync(cancellationToken);
@@ -289,7 +236,7 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
     }
 
     /// <inheritdoc />
-    public async Task<BatchCancellation?> CancelJobAsync(string jobId, DateTimeOffset at, CancellationToken cancellationToken = default)
+    public override async Task<BatchCancellation?> CancelJobAsync(string jobId, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(jobId);
         await EnsureMigratedAsync(cancellationToken);
@@ -344,12 +291,11 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
             await transaction.CommitAsync(cancellationToken);
         }
 
-        var items = (await GetItemsAsync(jobId, cancellationToken)).Where(i => ids.Contains(i.Id)).ToList();
-        return new BatchCancellation(items, upstream);
+        return new BatchCancellation(await GetItemsAsync(jobId, ids, cancellationToken), upstream);
     }
 
     /// <inheritdoc />
-    public async Task CompleteSubmissionAsync(string submissionId, IReadOnlyList<BatchResultLine> results, CancellationToken cancellationToken = default)
+    public override async Task CompleteSubmissionAsync(string submissionId, IReadOnlyList<BatchResultLine> results, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(results);
         await EnsureMigratedAsync(cancellationToken);
@@ -401,7 +347,7 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
     }
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<(string JobId, int Failures)>> RecordFaultAsync(IReadOnlyCollection<string> jobIds, BatchFault fault, CancellationToken cancellationToken = default)
+    public override async Task<IReadOnlyList<(string JobId, int Failures)>> RecordFaultAsync(IReadOnlyCollection<string> jobIds, BatchFault fault, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(jobIds);
         ArgumentNullException.ThrowIfNull(fault);
@@ -457,19 +403,19 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
     }
 
     /// <inheritdoc />
-    public Task ResetFailuresAsync(IReadOnlyCollection<string> jobIds, CancellationToken cancellationToken = default)
+    public override Task ResetFailuresAsync(IReadOnlyCollection<string> jobIds, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(jobIds);
         return jobIds.Count == 0
             ? Task.CompletedTask
             : ExecuteAsync(
                 "UPDATE batch_jobs SET failures = 0, retry_at = NULL WHERE id = ANY(@ids) AND quarantined_at IS NULL AND (failures <> 0 OR retry_at IS NOT NULL);",
-                cancellationToken,
-                ("ids", jobIds.ToArray()));
+                [("ids", jobIds.ToArray())],
+                cancellationToken);
     }
 
     /// <inheritdoc />
-    public async Task<BatchQuarantine?> QuarantineJobAsync(string jobId, string reason, string result, string? submissionId, DateTimeOffset at, CancellationToken cancellationToken = default)
+    public override async Task<BatchQuarantine?> QuarantineJobAsync(string jobId, string reason, string result, string? submissionId, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(jobId);
         ArgumentNullException.ThrowIfNull(reason);
@@ -529,8 +475,7 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
             await transaction.CommitAsync(cancellationToken);
         }
 
-        var items = (await GetItemsAsync(jobId, cancellationToken)).Where(i => ids.Contains(i.Id)).ToList();
-        return new BatchQuarantine(items, closed);
+        return new BatchQuarantine(await GetItemsAsync(jobId, ids, cancellationToken), closed);
     }
 
     /// <summary>
@@ -570,7 +515,7 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
     }
 
     /// <summary>Closes the pooled connections.</summary>
-    public async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
@@ -590,7 +535,7 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
     private static Task WriteNullableAsync(NpgsqlBinaryImporter importer, string? value, CancellationToken cancellationToken) =>
         value is null ? importer.WriteNullAsync(cancellationToken) : importer.WriteAsync(value, NpgsqlDbType.Text, cancellationToken);
 
-    private async Task ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object Value)[] parameters)
+    private protected override async Task ExecuteAsync(string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken)
     {
         await EnsureMigratedAsync(cancellationToken);
         await using var connection = await _database.OpenAsync(cancellationToken);
@@ -608,7 +553,7 @@ public sealed class PostgresBatchStore : IBatchStore, IBatchLeadership
         await transaction.CommitAsync(cancellationToken);
     }
 
-    private async Task<DbConnection> OpenReaderAsync(CancellationToken cancellationToken)
+    private protected override async Task<DbConnection> OpenReaderAsync(CancellationToken cancellationToken)
     {
         await EnsureMigratedAsync(cancellationToken);
         return await _database.OpenAsync(cancellationToken);

@@ -17,12 +17,7 @@ public sealed partial class PostgresLedgerStore
     /// <inheritdoc />
     public async Task WriteIntentsAsync(string instanceId, IReadOnlyList<LedgerIntent> intents, DateTimeOffset? heartbeatAt, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(instanceId);
-        ArgumentNullException.ThrowIfNull(intents);
-        for (var i = 0; i < intents.Count; i++)
-        {
-            LedgerRowSql.RequireIntentFields(intents[i], nameof(intents));
-        }
+        LedgerIntentRows.RequireAll(instanceId, intents);
 
         EnsureReadable();
         await using var connection = await _database.OpenAsync(cancellationToken);
@@ -71,7 +66,7 @@ public sealed partial class PostgresLedgerStore
         var intents = new List<LedgerIntent>();
         await using (var select = new NpgsqlCommand(
             $"""
-            SELECT {LedgerRowSql.QualifiedIntentColumns} FROM ledger_intents i LEFT JOIN ledger_instances n ON n.instance_id = i.instance_id
+            SELECT {LedgerIntentRows.QualifiedColumns} FROM ledger_intents i LEFT JOIN ledger_instances n ON n.instance_id = i.instance_id
             WHERE i.instance_id <> $1 AND (n.heartbeat_at IS NULL OR n.heartbeat_at < $2)
             ORDER BY i.id FOR UPDATE OF i SKIP LOCKED;
             """, connection, transaction))
@@ -81,7 +76,7 @@ public sealed partial class PostgresLedgerStore
             await using var reader = await select.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                intents.Add(ReadIntent(reader));
+                intents.Add(LedgerIntentRows.Read(reader));
             }
         }
 
@@ -126,10 +121,7 @@ public sealed partial class PostgresLedgerStore
             {
                 if (intents[i].ReservationId is { } reservationId && !stored.Contains(records[i].Id))
                 {
-                    // An unpriced estimate with tokens charges the whole hold, as settling does.
-                    var record = records[i];
-                    long? nanos = record.Cost is { } cost ? Budgets.BudgetMoney.ToNanos(cost.Total) : record.Usage.InputTokens + record.Usage.OutputTokens > 0 ? null : 0;
-                    charges.Add((reservationId, nanos));
+                    charges.Add((reservationId, LedgerIntentRows.ReclaimedCharge(records[i])));
                 }
             }
 
@@ -188,26 +180,4 @@ public sealed partial class PostgresLedgerStore
         await importer.WriteAsync(intent.InputTokens, NpgsqlDbType.Bigint, cancellationToken);
         await importer.WriteAsync(intent.OutputTokens, NpgsqlDbType.Bigint, cancellationToken);
     }
-
-    private static LedgerIntent ReadIntent(NpgsqlDataReader r) => new()
-    {
-        Id = r.GetString(0),
-        CreatedAt = SqliteLedgerSchema.FromStoredTimestamp(r.GetInt64(1)),
-        ReservationId = r.IsDBNull(3) ? null : r.GetString(3),
-        RequestId = r.GetString(4),
-        KeyId = r.IsDBNull(5) ? null : r.GetString(5),
-        SessionId = r.IsDBNull(6) ? null : r.GetString(6),
-        TaskLabel = r.IsDBNull(7) ? null : r.GetString(7),
-        RequestedModel = r.GetString(8),
-        RoutedModel = r.GetString(9),
-        Policy = r.IsDBNull(10) ? null : r.GetString(10),
-        Attempt = r.GetInt32(11),
-        EscalatedFrom = r.IsDBNull(12) ? null : r.GetString(12),
-        Effort = r.IsDBNull(13) ? null : r.GetString(13),
-        EffortIsDefault = r.GetBoolean(14),
-        Streaming = r.GetBoolean(15),
-        ShadowPairId = r.IsDBNull(16) ? null : r.GetString(16),
-        InputTokens = r.GetInt64(17),
-        OutputTokens = r.GetInt64(18),
-    };
 }

@@ -260,16 +260,9 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
     /// <inheritdoc />
     public async Task CommitAsync(IReadOnlyList<LedgerRecord> records, IReadOnlyList<ReservationSettlement> settlements, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(records);
-        ArgumentNullException.ThrowIfNull(settlements);
-        if (records.Count == 0 && settlements.Count == 0)
+        if (!LedgerRecordRules.RequireCommit(records, settlements))
         {
             return;
-        }
-
-        for (var i = 0; i < records.Count; i++)
-        {
-            LedgerRecordRules.RequireFields(records[i], nameof(records));
         }
 
         EnsureReadable();

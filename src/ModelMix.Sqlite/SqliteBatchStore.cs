@@ -9,7 +9,7 @@ namespace ModelMix.Batching;
 /// The batch queue in a SQLite file (normally the ledger's own file). Versioned in <c>modelmix_schema_versions</c>
 /// under <see cref="Component"/>; writes are serialized on one connection in <c>BEGIN IMMEDIATE</c> transactions.
 /// </summary>
-public sealed class SqliteBatchStore : IBatchStore
+public sealed class SqliteBatchStore : SqlBatchStore
 {
     /// <summary>The component name in <c>modelmix_schema_versions</c>.</summary>
     public const string Component = "batches";
@@ -87,26 +87,25 @@ public sealed class SqliteBatchStore : IBatchStore
 
     private readonly SqliteStoreFile _file;
     private readonly SqliteWriterGate _gate; // the write connection and its lock (Budgets/SqliteWriterGate.cs)
-    private readonly BatchQueries _queries; // the reads and updates both batch stores share (Batching/BatchQueries.cs)
     private bool _migrated;
 
     /// <summary>Creates a store over the SQLite file at <paramref name="path"/> (created when missing).</summary>
     public SqliteBatchStore(string path)
+        : base(Dialect)
     {
         _file = new SqliteStoreFile(path);
         _gate = new SqliteWriterGate(_file, GetType().FullName!);
-        _queries = new BatchQueries(OpenReaderAsync, (sql, parameters, cancellationToken) => ExecuteAsync(sql, cancellationToken, parameters), Dialect);
     }
 
     /// <summary>The full path of the database file.</summary>
     public string Path => _file.Path;
 
     /// <inheritdoc />
-    public Task MigrateAsync(CancellationToken cancellationToken = default) =>
+    public override Task MigrateAsync(CancellationToken cancellationToken = default) =>
         WriteAsync(connection => { SqliteStoreFile.Migrate(connection, Component, Migrations, Path); _migrated = true; return true; }, cancellationToken, migrate: false);
 
     /// <inheritdoc />
-    public async Task<(BatchJob Job, bool Created)> CreateJobAsync(BatchJobInput input, DateTimeOffset at, CancellationToken cancellationToken = default)
+    public override async Task<(BatchJob Job, bool Created)> CreateJobAsync(BatchJobInput input, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(input);
         var (jobId, created) = await WriteAsync(connection =>
@@ -175,59 +174,7 @@ public sealed class SqliteBatchStore : IBatchStore
     public static string NewJobId(DateTimeOffset at) => BatchIds.NewJobId(at);
 
     /// <inheritdoc />
-    public Task<BatchJob?> GetJobAsync(string jobId, CancellationToken cancellationToken = default) => _queries.GetJobAsync(jobId, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<BatchItem>> GetItemsAsync(string jobId, CancellationToken cancellationToken = default) => _queries.GetItemsAsync(jobId, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<BatchItem>> GetSubmittedItemsAsync(string submissionId, CancellationToken cancellationToken = default) =>
-        _queries.GetSubmittedItemsAsync(submissionId, cancellationToken);
-
-    /// <inheritdoc />
-    public Task SetUpstreamIdAsync(string submissionId, string upstreamId, DateTimeOffset nextPollAt, TimeSpan pollDelay, CancellationToken cancellationToken = default) =>
-        _queries.SetUpstreamIdAsync(submissionId, upstreamId, nextPollAt, pollDelay, cancellationToken);
-
-    /// <inheritdoc />
-    public Task SetNextPollAsync(string submissionId, DateTimeOffset nextPollAt, TimeSpan pollDelay, CancellationToken cancellationToken = default) =>
-        _queries.SetNextPollAsync(submissionId, nextPollAt, pollDelay, cancellationToken);
-
-    /// <inheritdoc />
-    public Task AbandonSubmissionAsync(string submissionId, CancellationToken cancellationToken = default) => _queries.AbandonSubmissionAsync(submissionId, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<BatchSubmission>> GetOpenSubmissionsAsync(CancellationToken cancellationToken = default) => _queries.GetOpenSubmissionsAsync(cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlySet<string>> GetKnownUpstreamIdsAsync(CancellationToken cancellationToken = default) => _queries.GetKnownUpstreamIdsAsync(cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<string>> GetCanceledJobsWithQueuedItemsAsync(CancellationToken cancellationToken = default) =>
-        _queries.GetCanceledJobsWithQueuedItemsAsync(cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<string>> GetQuarantinedJobsWithQueuedItemsAsync(CancellationToken cancellationToken = default) =>
-        _queries.GetQuarantinedJobsWithQueuedItemsAsync(cancellationToken);
-
-    /// <inheritdoc />
-    public Task MarkForCorrectionAsync(string submissionId, DateTimeOffset until, CancellationToken cancellationToken = default) =>
-        _queries.MarkForCorrectionAsync(submissionId, until, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<BatchSubmission>> GetCorrectionsAsync(CancellationToken cancellationToken = default) => _queries.GetCorrectionsAsync(cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<BatchItem>> GetCorrectableItemsAsync(string submissionId, CancellationToken cancellationToken = default) =>
-        _queries.GetCorrectableItemsAsync(submissionId, cancellationToken);
-
-    /// <inheritdoc />
-    public Task EndCorrectionAsync(string submissionId, CancellationToken cancellationToken = default) => _queries.EndCorrectionAsync(submissionId, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<bool> IsCorrectionPendingAsync(string jobId, CancellationToken cancellationToken = default) => _queries.IsCorrectionPendingAsync(jobId, cancellationToken);
-
-    /// <inheritdoc />
-    public async Task<(BatchSubmission Submission, IReadOnlyList<BatchItem> Items)?> BeginSubmissionAsync(string submissionId, int maxCount, long maxParamsBytes, DateTimeOffset at, CancellationToken cancellationToken = default)
+    public override async Task<(BatchSubmission Submission, IReadOnlyList<BatchItem> Items)?> BeginSubmissionAsync(string submissionId, int maxCount, long maxParamsBytes, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         var ids = await WriteAsync(connection =>
         {
@@ -286,7 +233,7 @@ public sealed class SqliteBatchStore : IBatchStore
     }
 
     /// <inheritdoc />
-    public async Task<BatchCancellation?> CancelJobAsync(string jobId, DateTimeOffset at, CancellationToken cancellationToken = default)
+    public override async Task<BatchCancellation?> CancelJobAsync(string jobId, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(jobId);
         var outcome = await WriteAsync(connection =>
@@ -346,13 +293,11 @@ public sealed class SqliteBatchStore : IBatchStore
             return null;
         }
 
-        var canceled = done.Ids.ToHashSet(StringComparer.Ordinal);
-        var items = (await GetItemsAsync(jobId, cancellationToken)).Where(i => canceled.Contains(i.Id)).ToList();
-        return new BatchCancellation(items, done.Upstream);
+        return new BatchCancellation(await GetItemsAsync(jobId, done.Ids.ToHashSet(StringComparer.Ordinal), cancellationToken), done.Upstream);
     }
 
     /// <inheritdoc />
-    public async Task CompleteSubmissionAsync(string submissionId, IReadOnlyList<BatchResultLine> results, CancellationToken cancellationToken = default)
+    public override async Task CompleteSubmissionAsync(string submissionId, IReadOnlyList<BatchResultLine> results, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(results);
         await WriteAsync(connection =>
@@ -387,7 +332,7 @@ public sealed class SqliteBatchStore : IBatchStore
     }
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<(string JobId, int Failures)>> RecordFaultAsync(IReadOnlyCollection<string> jobIds, BatchFault fault, CancellationToken cancellationToken = default)
+    public override async Task<IReadOnlyList<(string JobId, int Failures)>> RecordFaultAsync(IReadOnlyCollection<string> jobIds, BatchFault fault, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(jobIds);
         ArgumentNullException.ThrowIfNull(fault);
@@ -431,7 +376,7 @@ public sealed class SqliteBatchStore : IBatchStore
     }
 
     /// <inheritdoc />
-    public async Task ResetFailuresAsync(IReadOnlyCollection<string> jobIds, CancellationToken cancellationToken = default)
+    public override async Task ResetFailuresAsync(IReadOnlyCollection<string> jobIds, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(jobIds);
         if (jobIds.Count == 0)
@@ -456,7 +401,7 @@ public sealed class SqliteBatchStore : IBatchStore
     }
 
     /// <inheritdoc />
-    public async Task<BatchQuarantine?> QuarantineJobAsync(string jobId, string reason, string result, string? submissionId, DateTimeOffset at, CancellationToken cancellationToken = default)
+    public override async Task<BatchQuarantine?> QuarantineJobAsync(string jobId, string reason, string result, string? submissionId, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(jobId);
         ArgumentNullException.ThrowIfNull(reason);
@@ -521,15 +466,13 @@ public sealed class SqliteBatchStore : IBatchStore
             return null;
         }
 
-        var errored = done.Ids.ToHashSet(StringComparer.Ordinal);
-        var items = (await GetItemsAsync(jobId, cancellationToken)).Where(i => errored.Contains(i.Id)).ToList();
-        return new BatchQuarantine(items, done.Closed);
+        return new BatchQuarantine(await GetItemsAsync(jobId, done.Ids.ToHashSet(StringComparer.Ordinal), cancellationToken), done.Closed);
     }
 
     /// <summary>Closes the write connection.</summary>
-    public ValueTask DisposeAsync() => _gate.DisposeAsync();
+    public override ValueTask DisposeAsync() => _gate.DisposeAsync();
 
-    private Task<bool> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object Value)[] parameters) =>
+    private protected override Task ExecuteAsync(string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken) =>
         WriteAsync(connection =>
         {
             using var transaction = connection.BeginTransaction(deferred: false);
@@ -544,7 +487,7 @@ public sealed class SqliteBatchStore : IBatchStore
             return true;
         }, cancellationToken);
 
-    private async Task<DbConnection> OpenReaderAsync(CancellationToken cancellationToken)
+    private protected override async Task<DbConnection> OpenReaderAsync(CancellationToken cancellationToken)
     {
         await EnsureMigratedAsync(cancellationToken);
         return await _file.OpenReaderAsync(cancellationToken);

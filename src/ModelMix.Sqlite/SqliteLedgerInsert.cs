@@ -21,6 +21,7 @@ internal sealed class SqliteLedgerInsert : IDisposable
     private readonly sqlite3_stmt _statement;
     private readonly LedgerRollupBatch _rollups = new();
     private SqliteRollupUpsert? _rollupUpsert; // prepared at the first batch's rollups (an older schema has no rollup tables)
+    private sqlite3_stmt? _completeIntent; // prepared on first use: a database from before schema step 8 has no intents table
     private byte[] _buffer = new byte[512];
 
     public SqliteLedgerInsert(SqliteConnection connection)
@@ -35,6 +36,37 @@ internal sealed class SqliteLedgerInsert : IDisposable
         {
             _statement.Dispose();
             throw new InvalidOperationException($"The ledger insert has {count} parameters, expected {expected}.");
+        }
+    }
+
+    /// <summary>
+    /// Deletes the table intent <paramref name="id"/> (if any) in the transaction under way: its record is in it. The
+    /// intents table (schema step 8's narrow <c>ledger_intents</c>) is only read since intents moved to append-only files
+    /// (<see cref="SqliteIntentFiles"/>), but a batch still deletes the intents a process of an earlier version wrote.
+    /// </summary>
+    public void CompleteIntent(string id)
+    {
+        if (_completeIntent is null)
+        {
+            var db = _connection.Handle!;
+            SqliteException.ThrowExceptionForRC(raw.sqlite3_prepare_v2(db, "DELETE FROM ledger_intents WHERE id = ?1;", out var prepared), db);
+            _completeIntent = prepared;
+        }
+
+        var statement = _completeIntent;
+        try
+        {
+            Text(statement, 1, id);
+            var rc = raw.sqlite3_step(statement);
+            if (rc != raw.SQLITE_DONE)
+            {
+                SqliteException.ThrowExceptionForRC(rc, _connection.Handle);
+            }
+        }
+        finally
+        {
+            raw.sqlite3_reset(statement);
+            raw.sqlite3_clear_bindings(statement);
         }
     }
 
@@ -155,14 +187,17 @@ internal sealed class SqliteLedgerInsert : IDisposable
     public void Dispose()
     {
         _statement.Dispose();
+        _completeIntent?.Dispose();
         _rollupUpsert?.Dispose();
     }
 
-    private void Text(int index, string? value)
+    private void Text(int index, string? value) => Text(_statement, index, value);
+
+    private void Text(sqlite3_stmt statement, int index, string? value)
     {
         if (value is null)
         {
-            Check(raw.sqlite3_bind_null(_statement, index));
+            Check(raw.sqlite3_bind_null(statement, index));
             return;
         }
 
@@ -173,7 +208,7 @@ internal sealed class SqliteLedgerInsert : IDisposable
         }
 
         var length = Encoding.UTF8.GetBytes(value, _buffer);
-        Check(raw.sqlite3_bind_text(_statement, index, _buffer.AsSpan(0, length)));
+        Check(raw.sqlite3_bind_text(statement, index, _buffer.AsSpan(0, length)));
     }
 
     private void Decimal(int index, decimal value)

@@ -24,12 +24,7 @@ public sealed partial class SqliteLedgerStore
     {
         try
         {
-            ArgumentException.ThrowIfNullOrEmpty(instanceId);
-            ArgumentNullException.ThrowIfNull(intents);
-            for (var i = 0; i < intents.Count; i++)
-            {
-                SqliteIntentInsert.RequireFields(intents[i], nameof(intents));
-            }
+            LedgerIntentRows.RequireAll(instanceId, intents);
 
             if (heartbeatAt is { } at)
             {
@@ -103,7 +98,7 @@ public sealed partial class SqliteLedgerStore
                 select.Transaction = transaction;
                 select.CommandText =
                     $"""
-                    SELECT {SqliteIntentInsert.QualifiedColumns}
+                    SELECT {LedgerIntentRows.QualifiedColumns}
                     FROM ledger_intents i LEFT JOIN ledger_instances n ON n.instance_id = i.instance_id
                     WHERE i.instance_id <> $self AND (n.heartbeat_at IS NULL OR n.heartbeat_at < $stale)
                     ORDER BY i.id;
@@ -113,7 +108,7 @@ public sealed partial class SqliteLedgerStore
                 using var reader = select.ExecuteReader();
                 while (reader.Read())
                 {
-                    orphans.Add(SqliteIntentInsert.Read(reader));
+                    orphans.Add(LedgerIntentRows.Read(reader));
                 }
             }
 
@@ -140,9 +135,7 @@ public sealed partial class SqliteLedgerStore
                 delete.ExecuteNonQuery();
                 if (inserted && intent.ReservationId is not null)
                 {
-                    // An unpriced estimate with tokens charges the whole hold, as settling does.
-                    long? nanos = record.Cost is { } cost ? BudgetMoney.ToNanos(cost.Total) : record.Usage.InputTokens + record.Usage.OutputTokens > 0 ? null : 0;
-                    SqliteBudgetStore.ChargeReclaimed(connection, transaction, intent.ReservationId, nanos);
+                    SqliteBudgetStore.ChargeReclaimed(connection, transaction, intent.ReservationId, LedgerIntentRows.ReclaimedCharge(record));
                 }
             }
 
@@ -156,8 +149,7 @@ public sealed partial class SqliteLedgerStore
                     fromFilesReconciled++;
                     if (intent.ReservationId is not null)
                     {
-                        long? nanos = record.Cost is { } cost ? BudgetMoney.ToNanos(cost.Total) : record.Usage.InputTokens + record.Usage.OutputTokens > 0 ? null : 0;
-                        SqliteBudgetStore.ChargeReclaimed(connection, transaction, intent.ReservationId, nanos);
+                        SqliteBudgetStore.ChargeReclaimed(connection, transaction, intent.ReservationId, LedgerIntentRows.ReclaimedCharge(record));
                     }
                 }
             }
@@ -209,11 +201,11 @@ public sealed partial class SqliteLedgerStore
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using (var table = connection.CreateCommand())
         {
-            table.CommandText = $"SELECT {SqliteIntentInsert.QualifiedColumns} FROM ledger_intents i ORDER BY i.id;";
+            table.CommandText = $"SELECT {LedgerIntentRows.QualifiedColumns} FROM ledger_intents i ORDER BY i.id;";
             await using var reader = await table.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                pending.Add((reader.GetString(2), SqliteIntentInsert.Read(reader)));
+                pending.Add((reader.GetString(2), LedgerIntentRows.Read(reader)));
             }
         }
 

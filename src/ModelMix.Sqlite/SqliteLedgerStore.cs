@@ -36,7 +36,6 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private SqliteConnection? _writer;
     private SqliteLedgerInsert? _insert;
-    private SqliteIntentInsert? _insertIntent;
     private bool _migrated;
     private bool _disposed;
 
@@ -111,16 +110,9 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
     /// <inheritdoc />
     public async Task CommitAsync(IReadOnlyList<LedgerRecord> records, IReadOnlyList<ReservationSettlement> settlements, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(records);
-        ArgumentNullException.ThrowIfNull(settlements);
-        if (records.Count == 0 && settlements.Count == 0)
+        if (!LedgerRecordRules.RequireCommit(records, settlements))
         {
             return;
-        }
-
-        for (var i = 0; i < records.Count; i++)
-        {
-            LedgerRecordRules.RequireFields(records[i], nameof(records));
         }
 
         await ModelMix.Threading.IoThreads.LeaveAsync(); // the SQLite work below is synchronous (IoThreads.cs)
@@ -130,8 +122,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
             ObjectDisposedException.ThrowIf(_disposed, this);
             EnsureMigrated();
             var connection = OpenWriter();
-            var insert = _insert ??= new SqliteLedgerInsert(connection); // prepared after the migrations ran
-            var complete = _insertIntent ??= new SqliteIntentInsert(connection); // its prepared delete completes intents
+            var insert = _insert ??= new SqliteLedgerInsert(connection); // prepared after the migrations ran (with the intent delete)
             using var transaction = connection.BeginTransaction(deferred: false);
             insert.StartBatch();
             var leaseOverruns = Budgets.SqliteBudgetStore.ChargeLeasedRecords(connection, transaction, records, _intentFiles is { } files ? files.ReservationOf : null); // before their intents go (budget leases)
@@ -153,7 +144,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
                 }
 
                 // The attempt's intent (when it journaled one) is done: its record is in this transaction.
-                complete.Complete(records[i].Id);
+                insert.CompleteIntent(records[i].Id);
                 pacer.Tick();
             }
 
@@ -266,7 +257,6 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
 
             _disposed = true;
             _insert?.Dispose();
-            _insertIntent?.Dispose();
             _intentFiles?.Dispose();
             if (_writer is not null)
             {
@@ -292,10 +282,8 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
     private void ResetWriter()
     {
         _insert?.Dispose();
-        _insertIntent?.Dispose();
         _writer?.Dispose();
         _insert = null;
-        _insertIntent = null;
         _writer = null;
     }
 

@@ -20,6 +20,22 @@ internal static class LedgerRecordRules
         }
     }
 
+    /// <summary>
+    /// Checks the arguments of a ledger store's <c>CommitAsync</c> (every backend's): both lists given, every record with
+    /// its required fields. False when there is nothing to write.
+    /// </summary>
+    public static bool RequireCommit(IReadOnlyList<LedgerRecord> records, IReadOnlyList<ReservationSettlement> settlements)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        ArgumentNullException.ThrowIfNull(settlements);
+        for (var i = 0; i < records.Count; i++)
+        {
+            RequireFields(records[i], nameof(records));
+        }
+
+        return records.Count > 0 || settlements.Count > 0;
+    }
+
     /// <summary>Throws <see cref="ArgumentException"/> when the record could never be stored.</summary>
     public static void Validate(LedgerRecord record, string paramName)
     {

@@ -7,9 +7,6 @@ namespace ModelMix.Ledger;
 /// </summary>
 internal static class LedgerRowSql
 {
-    /// <summary><see cref="SqliteLedgerSchema.IntentColumns"/> qualified with the alias <c>i</c>, for reads.</summary>
-    public static readonly string QualifiedIntentColumns = string.Join(", ", SqliteLedgerSchema.IntentColumns.Split(", ").Select(column => "i." + column));
-
     /// <summary>The columns a correction rewrites (<see cref="ILedgerCorrections"/>): the usage, its cost, the estimate flag.</summary>
     /// <param name="p">The parameter prefix of the backend (<c>$</c> for SQLite, <c>@</c> for PostgreSQL).</param>
     /// <param name="cleared">The backend's literal for a cleared estimate flag.</param>
@@ -18,17 +15,4 @@ internal static class LedgerRowSql
         $"service_tier = {p}tier, speed = {p}speed, inference_geo = {p}geo, web_search_requests = {p}ws, web_fetch_requests = {p}wf, " +
         $"cost_input = {p}ci, cost_output = {p}co, cost_cache_write_5m = {p}cw5, cost_cache_write_1h = {p}cw1, cost_cache_read = {p}cr, " +
         $"cost_server_tools = {p}cst, cost_total = {p}ct, usage_estimated = {cleared}";
-
-    /// <summary>Throws <see cref="ArgumentException"/> for an intent that could never become a stored record.</summary>
-    public static void RequireIntentFields(LedgerIntent intent, string paramName)
-    {
-        ArgumentNullException.ThrowIfNull(intent, paramName);
-        if (string.IsNullOrEmpty(intent.Id) || string.IsNullOrEmpty(intent.RequestId) ||
-            string.IsNullOrEmpty(intent.RequestedModel) || string.IsNullOrEmpty(intent.RoutedModel))
-        {
-            throw new ArgumentException(
-                $"Ledger intent '{intent.Id}' lacks a required field: Id, RequestId, RequestedModel and RoutedModel must be non-empty.",
-                paramName);
-        }
-    }
 }
