@@ -356,9 +356,9 @@ public sealed class BatchLyingUpstreamTests
         var job = await WaitForEndAsync(proxy, http, await SubmitAsync(http, "once", "twice"));
 
         Assert.Equal(2, Count(job, "succeeded")); // the first line for it counts; the repeat is a stranger, skipped
+        // The job has ended, so every record it made is in the ledger's buffer at least: flushed, the repeat would show.
+        await proxy.Ledger.FlushAsync();
         var records = await BatchProxyTests.ReadLedgerAsync(proxy.DbPath, 2);
-        await Task.Delay(300);
-        records = await BatchProxyTests.ReadLedgerAsync(proxy.DbPath, 2);
         Assert.Equal(2, records.Count);
         Assert.All(records, r => Assert.Equal(LedgerStatus.Ok, r.Status));
         await AssertServingAsync(proxy);
@@ -405,9 +405,18 @@ public sealed class BatchLyingUpstreamTests
     {
         await using var proxy = await ProxyHarness.StartAsync(FastFaults);
         var down = 1; // the stuck batch's polls and results answer 500 while this is 1
+        var failed = 0; // the 500s the stuck batch's polls got
         proxy.Fake.Batches.FailNextCreateWith = 529; // and the first create is refused as overloaded
         proxy.Fake.Batches.Lie = a =>
-            a.Call is "retrieve" or "results" && Volatile.Read(ref down) == 1 && Holds(proxy.Fake.Batches, a, "stuck") ? a.Failing(500) : null;
+        {
+            if (a.Call is "retrieve" or "results" && Volatile.Read(ref down) == 1 && Holds(proxy.Fake.Batches, a, "stuck"))
+            {
+                Interlocked.Increment(ref failed);
+                return a.Failing(500);
+            }
+
+            return null;
+        };
         using var http = proxy.Http();
 
         var stuck = await SubmitAsync(http, "stuck");
@@ -415,7 +424,8 @@ public sealed class BatchLyingUpstreamTests
         var other = await WaitForEndAsync(proxy, http, await SubmitAsync(http, "other"));
         Assert.Equal(1, Count(other, "succeeded")); // not held up by the batch that answers 500
 
-        await Task.Delay(1000); // far more than MaxJobFailures polls at the fast back-off: 500s are not the job's fault
+        // More 500s than MaxJobFailures (counted at the fake, not waited for on a timer): they are not the job's fault.
+        await BatchProxyTests.WaitUntilAsync(() => Volatile.Read(ref failed) > MaxFailures + 1);
         var waiting = JsonNode.Parse(await http.GetStringAsync($"v1/modelmix/batch/{stuck}"))!;
         Assert.Equal("in_progress", waiting["processing_status"]!.GetValue<string>());
         Assert.Equal(0, waiting["failure_count"]!.GetValue<int>());

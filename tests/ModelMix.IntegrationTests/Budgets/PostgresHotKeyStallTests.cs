@@ -44,7 +44,8 @@ public sealed class PostgresHotKeyStallTests
         CreatedApiKey key;
         await using (var keys = new PostgresKeyStore(store))
         {
-            key = await keys.CreateAsync("hot", [BudgetCap.Parse("1000/day")]);
+            // A total cap: the spend is read after the load, on the replicas' system clock, with no day boundary to straddle.
+            key = await keys.CreateAsync("hot", [BudgetCap.Parse("1000/total")]);
         }
 
         var environment = new Dictionary<string, string> { ["ModelMix__MaxRetries"] = "0", ["Logging__LogLevel__Default"] = "Warning", ["ModelMix__Budgets__LeaseSizeUsd"] = "1" };
@@ -158,7 +159,7 @@ public sealed class PostgresHotKeyStallTests
             recorded += record.KeyId == key.Info.Id ? record.Cost?.Total ?? 0m : 0m;
         }
 
-        var usage = await budgets.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Day, DateTimeOffset.UtcNow);
+        var usage = await budgets.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Total, DateTimeOffset.UtcNow);
         Assert.Equal(0m, usage.ReservedUsd);
         Assert.Equal(recorded, usage.SpentUsd);
         Assert.True(recorded > 0m);

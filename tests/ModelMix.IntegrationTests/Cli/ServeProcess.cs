@@ -154,7 +154,8 @@ internal sealed class ServeProcess : IAsyncDisposable
         return File.Exists(dll) ? dll : throw new FileNotFoundException("build src/ModelMix.Cli first; not found: " + dll, dll);
     }
 
-    private static int FreePort()
+    /// <summary>A loopback port free at the time of asking.</summary>
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -1,12 +1,15 @@
-using System.Diagnostics;
 using System.Net;
 using FakeAnthropic;
 using ModelMix.IntegrationTests.Proxy;
+using ModelMix.IntegrationTests.Support;
 using ModelMix.Ledger;
 
 namespace ModelMix.IntegrationTests.Cli;
 
-/// <summary><c>modelmix serve</c> as a real process: start-up without a key, graceful stop, and kill -9.</summary>
+/// <summary>
+/// <c>modelmix serve</c> as a real process: start-up without a key, graceful stop, and kill -9 — on the crash harness's
+/// store (<see cref="CrashStore"/>) and steps (<see cref="CrashTest"/>).
+/// </summary>
 public sealed class ServeProcessTests
 {
     private const string Body = """{"model":"claude-haiku-4-5","max_tokens":64,"messages":[{"role":"user","content":"Tag this ticket."}]}""";
@@ -15,9 +18,8 @@ public sealed class ServeProcessTests
     public async Task Serve_without_an_api_key_starts_says_so_once_and_flushes_on_sigterm()
     {
         await using var fake = await FakeAnthropicServer.StartAsync();
-        using var dir = new TempDirectory();
-        var db = Path.Combine(dir.Path, "ledger.db");
-        await using var serve = await ServeProcess.StartAsync(fake.BaseUrl, db, apiKey: null);
+        await using var store = CrashStore.Sqlite();
+        await using var serve = await store.StartServeAsync(fake.BaseUrl, apiKey: null);
         using var http = new HttpClient { BaseAddress = serve.Url };
 
         using var response = await http.PostAsync("v1/messages", ProxyValidationTests.Json(Body));
@@ -27,7 +29,7 @@ public sealed class ServeProcessTests
 
         Assert.Equal(0, serve.ExitCode);
         Assert.Single(serve.Output, line => line.Contains("No upstream API key is set", StringComparison.Ordinal));
-        var record = Assert.Single(await ReadAllAsync(db));
+        var record = Assert.Single(await store.ReadRowsAsync());
         Assert.Equal(401, record.HttpStatus);
         Assert.Equal("authentication_error", record.ErrorType);
     }
@@ -36,7 +38,7 @@ public sealed class ServeProcessTests
     public async Task Sigterm_while_the_ledger_waits_on_a_lock_exits_within_its_stop_timeout_and_says_what_it_did_not_commit()
     {
         await using var fake = await FakeAnthropicServer.StartAsync();
-        await using var store = await Support.CrashStore.PostgresAsync("stopbound");
+        await using var store = await CrashStore.PostgresAsync("stopbound");
         await store.LedgerAsync(); // migrated before serve starts
         await using var serve = await store.StartServeAsync(fake.BaseUrl, new Dictionary<string, string> { ["ModelMix__Ledger__StopTimeout"] = "00:00:02" });
 
@@ -57,7 +59,7 @@ public sealed class ServeProcessTests
         }
 
         // The record's batch is waiting on the lock (a condition, not a timer).
-        await Support.CrashTest.WaitUntilAsync(
+        await CrashTest.WaitUntilAsync(
             async () =>
             {
                 await using var look = new Npgsql.NpgsqlCommand("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database();", locker, transaction);
@@ -75,11 +77,10 @@ public sealed class ServeProcessTests
     public async Task Kill_9_loses_no_committed_record_and_the_store_reopens_with_the_same_totals()
     {
         await using var fake = await FakeAnthropicServer.StartAsync();
-        using var dir = new TempDirectory();
-        var db = Path.Combine(dir.Path, "ledger.db");
+        await using var store = CrashStore.Sqlite();
         const int requests = 25;
         LedgerTotals before;
-        await using (var serve = await ServeProcess.StartAsync(fake.BaseUrl, db, apiKey: "sk-test-upstream"))
+        await using (var serve = await store.StartServeAsync(fake.BaseUrl, CrashTest.Settings()))
         {
             using var http = new HttpClient { BaseAddress = serve.Url };
             await Parallel.ForAsync(0, requests, async (_, token) =>
@@ -89,61 +90,34 @@ public sealed class ServeProcessTests
             });
 
             // Every answered request is committed within the flush window (100 ms by default); wait for it, then kill -9.
-            before = await WaitForCountAsync(db, requests);
+            await CrashTest.WaitUntilAsync(async () => (await store.TotalsAsync()).Count >= requests, $"the {requests} answers' records to be committed");
+            before = await store.TotalsAsync();
+            Assert.Equal(requests, before.Count);
             await serve.KillAsync();
             Assert.NotEqual(0, serve.ExitCode);
         }
 
-        await using (var restarted = await ServeProcess.StartAsync(fake.BaseUrl, db, apiKey: "sk-test-upstream"))
+        await using (var restarted = await store.StartServeAsync(fake.BaseUrl, CrashTest.Settings()))
         {
-            var after = await TotalsAsync(db);
+            var after = await store.TotalsAsync();
             Assert.Equal(before.Count, after.Count);
             Assert.Equal(before.TotalCost, after.TotalCost);
-            // 25 × Haiku 4.5 answers of 19 input / 33 output tokens: 25 × 0.000184 = 0.0046.
+            // 25 × Haiku 4.5 answers of 19 input / 33 output tokens at $1 / $5 per million:
+            // 19 × 1/1e6 + 33 × 5/1e6 = 0.000019 + 0.000165 = 0.000184 each; 25 × 0.000184 = 0.0046.
             Assert.Equal(0.0046m, after.TotalCost);
 
             using var http = new HttpClient { BaseAddress = restarted.Url };
             using var response = await http.PostAsync("v1/messages", ProxyValidationTests.Json(Body));
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+            // The dead process left nothing to reconcile: every attempt it made had its record committed.
+            await store.WaitUntilReconciledAsync();
             await restarted.TerminateAsync();
         }
 
-        Assert.Equal(requests + 1, (await TotalsAsync(db)).Count);
-    }
-
-    private static async Task<LedgerTotals> WaitForCountAsync(string db, long count)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            var totals = await TotalsAsync(db);
-            if (totals.Count >= count || clock.Elapsed > TimeSpan.FromSeconds(10))
-            {
-                Assert.Equal(count, totals.Count);
-                return totals;
-            }
-
-            await Task.Delay(20);
-        }
-    }
-
-    private static async Task<LedgerTotals> TotalsAsync(string db)
-    {
-        await using var store = new SqliteLedgerStore(db);
-        await store.MigrateAsync(CancellationToken.None);
-        return await store.GetTotalsAsync(new LedgerQuery(), CancellationToken.None);
-    }
-
-    private static async Task<List<LedgerRecord>> ReadAllAsync(string db)
-    {
-        await using var store = new SqliteLedgerStore(db);
-        await store.MigrateAsync(CancellationToken.None);
-        var records = new List<LedgerRecord>();
-        await foreach (var record in store.ReadAsync(new LedgerQuery(), CancellationToken.None))
-        {
-            records.Add(record);
-        }
-
-        return records;
+        var rows = await store.ReadRowsAsync();
+        Assert.Equal(requests + 1, rows.Count);
+        CrashTest.AssertEveryServedCallOnce(fake, rows, "quiet kill -9");
+        Assert.DoesNotContain(rows, row => row.Status == LedgerStatus.OutcomeUnknown);
     }
 }

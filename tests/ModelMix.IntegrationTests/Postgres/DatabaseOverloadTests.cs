@@ -74,7 +74,7 @@ public sealed class DatabaseOverloadTests : IAsyncLifetime
     [Fact]
     public async Task Three_times_the_pool_in_concurrent_requests_gets_no_500_and_a_lost_database_gets_503_overloaded_with_retry_after_and_a_request_id()
     {
-        var key = await CreateKeyAsync(new BudgetCap(BudgetWindow.Day, 10m));
+        var key = await CreateKeyAsync(new BudgetCap(BudgetWindow.Total, 10m));
         _harness = await ProxyHarness.StartAsync(settings =>
         {
             settings["ModelMix:Store"] = _store;
@@ -161,7 +161,7 @@ public sealed class DatabaseOverloadTests : IAsyncLifetime
     [Fact]
     public async Task A_store_error_that_is_not_transient_is_a_500_with_a_request_id_in_the_clients_shape()
     {
-        var key = await CreateKeyAsync(new BudgetCap(BudgetWindow.Day, 10m));
+        var key = await CreateKeyAsync(new BudgetCap(BudgetWindow.Total, 10m));
         _harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:Store"] = _store);
         using var http = _harness.Http();
         await ExecuteAsync("ALTER TABLE api_keys RENAME TO api_keys_gone;"); // 42P01 undefined_table: a bug, not a busy database
@@ -221,15 +221,15 @@ public sealed class DatabaseOverloadTests : IAsyncLifetime
             text);
     }
 
-    /// <summary>The key's day budget once no hold is left (a hold settles just after its answer was sent), waiting up to 10 s.</summary>
+    /// <summary>The key's budget (a total one: no day boundary to straddle on the system clock) once no hold is left (a hold settles just after its answer was sent), waiting up to 10 s.</summary>
     private async Task<BudgetUsage> WaitForSettlesAsync(string keyId)
     {
         await using var budgets = new PostgresBudgetStore(_admin);
-        var usage = await budgets.GetUsageAsync("key:" + keyId, BudgetWindow.Day, DateTimeOffset.UtcNow);
+        var usage = await budgets.GetUsageAsync("key:" + keyId, BudgetWindow.Total, DateTimeOffset.UtcNow);
         for (var waited = 0; usage.ReservedUsd != 0m && waited < 100; waited++)
         {
             await Task.Delay(100);
-            usage = await budgets.GetUsageAsync("key:" + keyId, BudgetWindow.Day, DateTimeOffset.UtcNow);
+            usage = await budgets.GetUsageAsync("key:" + keyId, BudgetWindow.Total, DateTimeOffset.UtcNow);
         }
 
         return usage;

@@ -4,6 +4,7 @@ using System.Text;
 using FakeAnthropic;
 using Microsoft.Data.Sqlite;
 using ModelMix.Budgets;
+using ModelMix.IntegrationTests.Support;
 using ModelMix.Keys;
 using ModelMix.Ledger;
 using ModelMix.Server;
@@ -98,7 +99,7 @@ public sealed class ClientHangupTests
         await HangUpWhileHeldAsync(harness, http, [Post("v1/messages", stream: false, RequestBody(stream: false).Replace("claude-haiku-4-5", "auto-cascade", StringComparison.Ordinal))], release);
 
         var record = Assert.Single(await WaitForRecordsAsync(harness, 1));
-        await Task.Delay(1000); // a rating or an escalation, if one were (wrongly) started, would reach the fake by now
+        await WaitUntilRequestsEndedAsync(harness); // a rating or an escalation, if one were (wrongly) started, ran before that
         Assert.Equal(1, harness.Fake.MessageCount); // the tier only: no verifier call, no stronger tier for nobody
         Assert.True(Assert.Single(harness.Fake.ServedMessages).Completed);
         Assert.Equal(("cascade", LedgerStatus.Ok, true), (record.Policy, record.Status, record.ClientDisconnected));
@@ -120,7 +121,7 @@ public sealed class ClientHangupTests
         var record = Assert.Single(await WaitForRecordsAsync(harness, 1));
         Assert.Equal((LedgerRecord.RoutingCallAttempt, LedgerStatus.Ok), (record.Attempt, record.Status));
         Assert.True(record.Cost!.Value.Total > 0m);
-        await Task.Delay(1000); // an answering call, if one were (wrongly) started, would reach the fake by now
+        await WaitUntilRequestsEndedAsync(harness); // an answering call, if one were (wrongly) started, ran before that
         Assert.Equal(1, harness.Fake.MessageCount); // … and no answer is paid for a client who left
     }
 
@@ -278,7 +279,8 @@ public sealed class ClientHangupTests
         // Cap $0.01: five calls of $0.002. Each request holds its worst case (input estimate + 100 × $5/1e6 ≥ $0.0005)
         // until its upstream call is recorded, so clients that hang up cannot start more than the cap covers.
         const decimal Cap = 0.01m;
-        await using var harness = await ProxyHarness.StartAsync();
+        // On a clock anchored at noon: the day window read after the waves is the one the requests were charged to.
+        await using var harness = await ProxyHarness.StartAsync(time: new AnchoredClock());
         CreatedApiKey key;
         await using (var keys = new SqliteKeyStore(harness.DbPath))
         {
@@ -314,7 +316,7 @@ public sealed class ClientHangupTests
         Assert.True(served.Count < 40, "no request was refused: the budget was not reached");
 
         await using var budgets = new SqliteBudgetStore(harness.DbPath);
-        var usage = await budgets.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Day, DateTimeOffset.UtcNow);
+        var usage = await budgets.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Day, harness.Time!.GetUtcNow());
         Assert.Equal(recorded, usage.SpentUsd); // the budget was charged exactly what the ledger holds
         Assert.Equal(0m, usage.ReservedUsd);
         SqliteConnection.ClearAllPools();
@@ -326,7 +328,7 @@ public sealed class ClientHangupTests
         await using var budgets = new SqliteBudgetStore(harness.DbPath);
         while (true)
         {
-            var usage = await budgets.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Day, DateTimeOffset.UtcNow);
+            var usage = await budgets.GetUsageAsync(key.Info.BudgetScope, BudgetWindow.Day, harness.Time!.GetUtcNow());
             var records = (await harness.ReadLedgerAsync()).Count(record => record.ErrorType?.StartsWith("refused:", StringComparison.Ordinal) != true);
             if (usage.ReservedUsd == 0m && records == harness.Fake.ServedMessages.Count)
             {
@@ -411,6 +413,17 @@ public sealed class ClientHangupTests
         var hangups = harness.Services.GetRequiredService<ClientHangups>();
         await WaitUntilAsync(() => hangups.Orphans >= held, "the proxy never saw its clients leave");
         release.SetResult();
+    }
+
+    /// <summary>
+    /// Waits until the requests whose clients left are over: each holds its orphan slot (<see cref="ClientHangups.Orphans"/>)
+    /// until the proxy's pipeline has finished with it, every upstream call it makes (awaited, not started in the
+    /// background) included — a condition, where a fixed wait could pass before a wrong call was made.
+    /// </summary>
+    private static Task WaitUntilRequestsEndedAsync(ProxyHarness harness)
+    {
+        var hangups = harness.Services.GetRequiredService<ClientHangups>();
+        return WaitUntilAsync(() => hangups.Orphans == 0, "the requests of the clients that left to end");
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition, string failure)

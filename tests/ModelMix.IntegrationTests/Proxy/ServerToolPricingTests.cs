@@ -4,6 +4,7 @@ using System.Text.Json;
 using FakeAnthropic;
 using ModelMix.Budgets;
 using ModelMix.IntegrationTests.OpenAi;
+using ModelMix.IntegrationTests.Support;
 using ModelMix.Keys;
 using ModelMix.Ledger;
 using ModelMix.Pricing;
@@ -21,7 +22,8 @@ public sealed class ServerToolPricingTests : IAsyncLifetime
 
     private ProxyHarness _harness = null!;
 
-    public async Task InitializeAsync() => _harness = await ProxyHarness.StartAsync();
+    // On a clock anchored at noon: a day budget read after a request is the day it was charged to.
+    public async Task InitializeAsync() => _harness = await ProxyHarness.StartAsync(time: new AnchoredClock());
 
     public async Task DisposeAsync() => await _harness.DisposeAsync();
 
@@ -116,7 +118,7 @@ public sealed class ServerToolPricingTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         await using var budgets = new SqliteBudgetStore(_harness.DbPath);
-        var usage = await budgets.GetUsageAsync(created.Info.BudgetScope, BudgetWindow.Day, DateTimeOffset.UtcNow);
+        var usage = await budgets.GetUsageAsync(created.Info.BudgetScope, BudgetWindow.Day, _harness.Time!.GetUtcNow());
         // 19*1 + 33*5 = 184 /1e6 = 0.000184; 5 searches * 0.01 = 0.05; spent 0.050184, nothing left held.
         Assert.Equal((0.050184m, 0m), (usage.SpentUsd, usage.ReservedUsd));
     }

@@ -1,7 +1,4 @@
 using FakeAnthropic;
-using Microsoft.Data.Sqlite;
-using ModelMix.IntegrationTests.Proxy;
-using ModelMix.IntegrationTests.Support;
 using ModelMix.Ledger;
 
 namespace ModelMix.IntegrationTests.Samples;
@@ -21,20 +18,11 @@ public sealed class NativeAotSampleTests
     [Fact]
     public async Task The_nativeaot_sample_routes_a_call_through_the_sdk_and_records_it()
     {
-        using var dir = new TempDirectory();
-        var feed = Path.Combine(dir.Path, "feed");
-        var root = RepositoryPaths.Root;
-        var version = $"{SampleAppTests.VersionPrefix(root)}-aot{DateTime.UtcNow:yyyyMMddHHmmssfff}";
-        var artifacts = Path.Combine(dir.Path, "artifacts");
-        await SampleAppTests.RunAsync(root, "dotnet", "pack", Path.Combine(root, "src", "ModelMix.Sqlite", "ModelMix.Sqlite.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}", "--artifacts-path", artifacts);
-        await SampleAppTests.RunAsync(root, "dotnet", "pack", Path.Combine(root, "src", "ModelMix", "ModelMix.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}", "--artifacts-path", artifacts);
+        using var build = SampleBuild.Create("aot");
+        await build.PackAsync("ModelMix.Sqlite", "ModelMix");
 
         // The native compile takes minutes on a 2-core machine (docs/library.md, "Trimming and NativeAOT"): a generous limit.
-        var output = Path.Combine(dir.Path, "app");
-        var published = await SampleAppTests.RunAsync(root, "dotnet", ["publish", Path.Combine(root, "samples", "AotApp", "AotApp.csproj"), "-c", "Release", "-r", "linux-x64", "-o", output,
-            $"-p:ModelMixVersion={version}", $"-p:RestoreAdditionalProjectSources={feed}",
-            $"-p:BaseIntermediateOutputPath={Path.Combine(dir.Path, "obj")}{Path.DirectorySeparatorChar}", $"-p:BaseOutputPath={Path.Combine(dir.Path, "bin")}{Path.DirectorySeparatorChar}"],
-            new Dictionary<string, string>(), TimeSpan.FromMinutes(45));
+        var (output, published) = await build.PublishSampleAsync("AotApp", TimeSpan.FromMinutes(45), "-r", "linux-x64");
         var warnings = published.Split('\n')
             .Select(line => System.Text.RegularExpressions.Regex.Match(line, @"warning (IL\d+|[A-Z]+\d+): (Assembly '[^']+')?"))
             .Where(match => match.Success)
@@ -48,8 +36,8 @@ public sealed class NativeAotSampleTests
 
         await using var fake = await FakeAnthropicServer.StartAsync();
         fake.SetDefault(FakeReply.Default.WithUsage(new FakeUsage(1000, 200)));
-        var db = Path.Combine(dir.Path, "aot.db");
-        var printed = await SampleAppTests.RunAsync(output, binary, ["Say hello"], new Dictionary<string, string>
+        var db = Path.Combine(build.Folder, "aot.db");
+        var printed = await SampleBuild.RunAsync(output, binary, ["Say hello"], new Dictionary<string, string>
         {
             ["Anthropic__BaseUrl"] = fake.BaseUrl.ToString().TrimEnd('/'),
             ["ANTHROPIC_API_KEY"] = "sk-aot-sample-key",
@@ -64,19 +52,9 @@ public sealed class NativeAotSampleTests
         var sent = fake.MessageRequests.Single().Json!;
         Assert.Equal("claude-haiku-5-5", (string?)sent["model"]);
         Assert.Contains("Say hello", sent["messages"]!.ToJsonString(), StringComparison.Ordinal);
-        await using var store = new SqliteLedgerStore(db);
-        await store.MigrateAsync();
-        var records = new List<LedgerRecord>();
-        await foreach (var record in store.ReadAsync(new LedgerQuery()))
-        {
-            records.Add(record);
-        }
-
-        var row = Assert.Single(records); // recorded and committed by the normal stop
+        var row = Assert.Single(await SampleBuild.ReadLedgerAsync(db)); // recorded and committed by the normal stop
         Assert.Equal((LedgerStatus.Ok, "claude-haiku-5-5", 1000L, 200L), (row.Status, row.RoutedModel, row.Usage.InputTokens, row.Usage.OutputTokens));
         Assert.Equal(0.0002m, row.Cost!.Value.Total);
-        var printedCost = System.Text.RegularExpressions.Regex.Match(printed, @"cost \$([0-9.]+)").Groups[1].Value;
-        Assert.Equal(0.0002m, decimal.Parse(printedCost, System.Globalization.CultureInfo.InvariantCulture));
-        SqliteConnection.ClearAllPools();
+        Assert.Equal(0.0002m, SampleBuild.PrintedCost(printed));
     }
 }

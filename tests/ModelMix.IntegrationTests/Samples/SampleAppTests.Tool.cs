@@ -1,5 +1,3 @@
-using ModelMix.IntegrationTests.Proxy;
-using ModelMix.IntegrationTests.Support;
 using Xunit.Abstractions;
 
 namespace ModelMix.IntegrationTests.Samples;
@@ -17,12 +15,9 @@ public sealed class ToolPackageTests(ITestOutputHelper output)
     [Fact]
     public async Task The_tool_package_is_under_40_mb_and_installs_a_working_modelmix_command()
     {
-        using var dir = new TempDirectory();
-        var root = RepositoryPaths.Root;
-        var feed = Path.Combine(dir.Path, "feed");
-        var version = $"{SampleAppTests.VersionPrefix(root)}-tool{DateTime.UtcNow:yyyyMMddHHmmssfff}";
-        await SampleAppTests.RunAsync(root, "dotnet", "pack", Path.Combine(root, "src", "ModelMix.Cli", "ModelMix.Cli.csproj"), "-c", "Release", "-o", feed,
-            $"-p:Version={version}", "--artifacts-path", Path.Combine(dir.Path, "artifacts"));
+        using var build = SampleBuild.Create("tool");
+        var (feed, version) = (build.Feed, build.Version);
+        await build.PackAsync("ModelMix.Cli");
 
         var package = new FileInfo(Path.Combine(feed, $"ModelMix.Cli.{version}.nupkg"));
         Assert.True(package.Exists, "no tool package in " + feed + ": " + string.Join(", ", Directory.EnumerateFiles(feed).Select(Path.GetFileName)));
@@ -30,14 +25,14 @@ public sealed class ToolPackageTests(ITestOutputHelper output)
         Assert.True(package.Length < MaxToolPackageBytes, $"the tool package is {package.Length / 1024.0 / 1024.0:0.0} MB, over 40 MB");
 
         // Installed from the local pack alone (the tool's dependencies are inside its package: no other source needed).
-        var tools = Path.Combine(dir.Path, "tools");
-        await SampleAppTests.RunAsync(dir.Path, "dotnet", "tool", "install", "--tool-path", tools, "--add-source", feed, "--version", version, "ModelMix.Cli");
+        var tools = Path.Combine(build.Folder, "tools");
+        await SampleBuild.RunAsync(build.Folder, "dotnet", "tool", "install", "--tool-path", tools, "--add-source", feed, "--version", version, "ModelMix.Cli");
         var installed = Directory.EnumerateFiles(tools, "*", SearchOption.AllDirectories).Sum(file => new FileInfo(file).Length);
         output.WriteLine($"installed: {installed} bytes ({installed / 1024.0 / 1024.0:0.0} MB)");
 
         var command = Path.Combine(tools, "modelmix");
-        Assert.StartsWith(version, (await SampleAppTests.RunAsync(dir.Path, command, "--version")).Trim(), StringComparison.Ordinal);
-        var help = await SampleAppTests.RunAsync(dir.Path, command, "--help");
+        Assert.StartsWith(version, (await SampleBuild.RunAsync(build.Folder, command, "--version")).Trim(), StringComparison.Ordinal);
+        var help = await SampleBuild.RunAsync(build.Folder, command, "--help");
         Assert.Contains("modelmix", help, StringComparison.Ordinal);
         Assert.DoesNotContain("ModelMix.Cli", help, StringComparison.Ordinal);
     }

@@ -57,9 +57,15 @@ internal sealed class CrashStore : IAsyncDisposable
         return await keys.CreateAsync(name, [.. caps.Select(BudgetCap.Parse)]);
     }
 
-    /// <summary>Starts <c>modelmix serve</c> on this store over <paramref name="upstream"/>.</summary>
-    public Task<ServeProcess> StartServeAsync(Uri upstream, IReadOnlyDictionary<string, string> settings) =>
-        ServeProcess.StartAsync(upstream, Target, "sk-test-upstream", settings);
+    /// <summary>
+    /// Starts <c>modelmix serve</c> on this store over <paramref name="upstream"/> with <paramref name="settings"/> (none:
+    /// the defaults) and the upstream key <paramref name="apiKey"/> (null: none set).
+    /// </summary>
+    public Task<ServeProcess> StartServeAsync(Uri upstream, IReadOnlyDictionary<string, string>? settings = null, string? apiKey = "sk-test-upstream") =>
+        ServeProcess.StartAsync(upstream, Target, apiKey, settings);
+
+    /// <summary>The ledger's totals (count and cost) over every row.</summary>
+    public async Task<LedgerTotals> TotalsAsync() => await (await LedgerAsync()).GetTotalsAsync(new LedgerQuery());
 
     /// <summary>The ledger store (opened and migrated on first use, kept until dispose).</summary>
     public async Task<ILedgerStore> LedgerAsync()
@@ -212,6 +218,17 @@ internal static class CrashTest
     public static async Task<(HttpStatusCode Status, string Body)> SendAsync(
         HttpClient http, Uri replica, string key, string tag, string model = "claude-haiku-4-5", bool streaming = false, int maxTokens = 64, bool streamField = true, CancellationToken token = default)
     {
+        var reply = await SendForReplyAsync(http, replica, key, tag, model, streaming, maxTokens, streamField, token);
+        return (reply.Status, reply.Body);
+    }
+
+    /// <summary>
+    /// <see cref="SendAsync"/>, answered with the proxy's request id (<c>x-modelmix-request-id</c>) and whether the
+    /// client had the whole answer.
+    /// </summary>
+    public static async Task<CrashReply> SendForReplyAsync(
+        HttpClient http, Uri replica, string key, string tag, string model = "claude-haiku-4-5", bool streaming = false, int maxTokens = 64, bool streamField = true, CancellationToken token = default)
+    {
         var stream = streamField ? $$""","stream":{{(streaming ? "true" : "false")}}""" : "";
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(replica, "v1/messages"))
         {
@@ -223,7 +240,9 @@ internal static class CrashTest
         request.Headers.Add("x-api-key", key);
         request.Headers.Add("anthropic-version", "2023-06-01");
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token);
-        return (response.StatusCode, await response.Content.ReadAsStringAsync(token));
+        var body = await response.Content.ReadAsStringAsync(token);
+        var id = response.Headers.TryGetValues("x-modelmix-request-id", out var ids) ? ids.First() : null;
+        return new CrashReply(response.StatusCode, body, id, streaming && streamField);
     }
 
     /// <summary>
@@ -284,4 +303,17 @@ internal static class CrashTest
         Assert.All(unknown, row => Assert.True(row.UsageEstimated && row.Cost is { Total: > 0m }, $"{row.Policy} row on {row.RoutedModel} is not charged its worst case"));
         return (matched, unknown.Count);
     }
+}
+
+/// <summary>An answer to <see cref="CrashTest.SendForReplyAsync"/>: status, whole body, the proxy's request id.</summary>
+internal sealed record CrashReply(HttpStatusCode Status, string Body, string? RequestId, bool Streaming)
+{
+    /// <summary>
+    /// Whether the client had the whole answer: 200 and, for a stream, its <c>message_stop</c> without an error event;
+    /// otherwise a body with its usage.
+    /// </summary>
+    public bool Complete => Status == HttpStatusCode.OK
+        && (Streaming
+            ? Body.Contains("event: message_stop", StringComparison.Ordinal) && !Body.Contains("event: error", StringComparison.Ordinal)
+            : Body.Contains("\"usage\"", StringComparison.Ordinal));
 }
