@@ -5,4 +5,4 @@ namespace ModelMix.Audit;
 /// <param name="CallShare">Those ÷ all records (0–1).</param>
 /// <param name="CostUsd">Their recorded cost.</param>
 /// <param name="SavingsUsd">What the same calls would have cost at the standard tier, minus what they cost.</param>
-public sealed record AuditBatchStats(long Calls, decimal CallShare, decimal CostUsd, decimal SavingsUsd);
+internal sealed record AuditBatchStats(long Calls, decimal CallShare, decimal CostUsd, decimal SavingsUsd);

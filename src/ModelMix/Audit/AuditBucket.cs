@@ -5,4 +5,4 @@ namespace ModelMix.Audit;
 /// <param name="Calls">Records (attempts) in the group.</param>
 /// <param name="CostUsd">Their exact recorded cost in USD (unpriced records add nothing).</param>
 /// <param name="UnpricedCalls">Records in the group without a recorded cost.</param>
-public sealed record AuditBucket(string Name, long Calls, decimal CostUsd, long UnpricedCalls);
+internal sealed record AuditBucket(string Name, long Calls, decimal CostUsd, long UnpricedCalls);

@@ -10,7 +10,7 @@ namespace ModelMix.Audit;
 /// <param name="ReadSavingsUsd">What the cache reads would have cost as uncached input, minus what they cost.</param>
 /// <param name="WritePremiumUsd">What the cache writes cost beyond the same tokens as uncached input.</param>
 /// <param name="NetSavingsUsd">Read savings minus the write premium.</param>
-public sealed record AuditCacheStats(
+internal sealed record AuditCacheStats(
     long PromptTokens,
     long CacheReadTokens,
     long CacheWriteTokens,

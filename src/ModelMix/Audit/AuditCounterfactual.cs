@@ -10,7 +10,7 @@ namespace ModelMix.Audit;
 /// <param name="CostUsd">The counterfactual bill.</param>
 /// <param name="ActualUsd">What the priced calls cost as recorded (<see cref="AuditReport.TotalUsd"/>).</param>
 /// <param name="SavedUsd">Counterfactual minus actual: what the actual mix saved (negative: it cost more).</param>
-public sealed record AuditCounterfactual(string Name, string Model, decimal CostUsd, decimal ActualUsd, decimal SavedUsd)
+internal sealed record AuditCounterfactual(string Name, string Model, decimal CostUsd, decimal ActualUsd, decimal SavedUsd)
 {
     /// <summary>
     /// Calls <see cref="Model"/> could not have served (prompt over its context window, output over its maximum, an

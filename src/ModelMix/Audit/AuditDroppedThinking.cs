@@ -7,7 +7,7 @@ namespace ModelMix.Audit;
 /// <param name="BlocksDropped">Thinking blocks dropped, summed over every record.</param>
 /// <param name="Calls">Records with at least one dropped block.</param>
 /// <param name="CostUsd">What those records cost (exact; unpriced ones add nothing).</param>
-public sealed record AuditDroppedThinking(long BlocksDropped, long Calls, decimal CostUsd)
+internal sealed record AuditDroppedThinking(long BlocksDropped, long Calls, decimal CostUsd)
 {
     /// <summary>No dropped thinking.</summary>
     public static readonly AuditDroppedThinking None = new(0, 0, 0m);

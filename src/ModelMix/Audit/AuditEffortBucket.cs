@@ -14,7 +14,7 @@ namespace ModelMix.Audit;
 /// <param name="UnpricedCalls">Records in the group without a recorded cost.</param>
 /// <param name="DefaultEffortCalls">Records that sent no effort, so ran at the model's default.</param>
 /// <param name="DefaultEffortShare"><paramref name="DefaultEffortCalls"/> ÷ <paramref name="Calls"/> (0–1).</param>
-public sealed record AuditEffortBucket(
+internal sealed record AuditEffortBucket(
     string Model,
     string Effort,
     long Calls,

@@ -12,4 +12,4 @@ namespace ModelMix.Audit;
 /// <param name="RetryCostUsd">What the retries cost.</param>
 /// <param name="RoutingCalls">Calls made to route a request (attempt 0: the meta-router's classification).</param>
 /// <param name="RoutingCallCostUsd">What the routing calls cost (included in the total, excluded from the single-model counterfactuals).</param>
-public sealed record AuditEscalationStats(long Requests, long EscalatedRequests, decimal Rate, long Escalations, decimal EscalationCostUsd, long Retries, decimal RetryCostUsd, long RoutingCalls, decimal RoutingCallCostUsd);
+internal sealed record AuditEscalationStats(long Requests, long EscalatedRequests, decimal Rate, long Escalations, decimal EscalationCostUsd, long Retries, decimal RetryCostUsd, long RoutingCalls, decimal RoutingCallCostUsd);

@@ -4,7 +4,7 @@ namespace ModelMix.Audit;
 /// The requests of one task that started on one model: what they cost in total (first attempts, retries and
 /// escalations), and what their first attempts alone would have cost on other models.
 /// </summary>
-public sealed record AuditFirstModelPath
+internal sealed record AuditFirstModelPath
 {
     /// <summary>The model the requests started on.</summary>
     public required string Model { get; init; }

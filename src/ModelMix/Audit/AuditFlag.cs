@@ -4,4 +4,4 @@ namespace ModelMix.Audit;
 /// <param name="Kind">What it is about.</param>
 /// <param name="Subject">The tier, task label or session id.</param>
 /// <param name="Message">One sentence saying what was seen and against which bound.</param>
-public sealed record AuditFlag(AuditFlagKind Kind, string Subject, string Message);
+internal sealed record AuditFlag(AuditFlagKind Kind, string Subject, string Message);

@@ -1,7 +1,7 @@
 namespace ModelMix.Audit;
 
 /// <summary>What an audit flag is about.</summary>
-public enum AuditFlagKind
+internal enum AuditFlagKind
 {
     /// <summary>A tier takes more of the calls than its configured bound.</summary>
     TierShare = 0,

@@ -6,4 +6,4 @@ namespace ModelMix.Audit;
 /// </summary>
 /// <param name="Key">The key id; <c>(none)</c> without one.</param>
 /// <param name="OverrunUsd">The overrun, exact.</param>
-public sealed record AuditKeyOverrun(string Key, decimal OverrunUsd);
+internal sealed record AuditKeyOverrun(string Key, decimal OverrunUsd);

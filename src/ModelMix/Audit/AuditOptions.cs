@@ -4,7 +4,7 @@ namespace ModelMix.Audit;
 /// What an audit covers and the bars its flags use. Every bound has a default that suits a first look; the CLI and
 /// the dashboard pass their own.
 /// </summary>
-public sealed record AuditOptions
+internal sealed record AuditOptions
 {
     /// <summary>Earliest record to include (inclusive); null: from the first record.</summary>
     public DateTimeOffset? From { get; init; }

@@ -13,7 +13,7 @@ namespace ModelMix.Audit;
 /// <param name="EscalatedFrom">The model it escalated from, if any.</param>
 /// <param name="Status">Outcome code (<c>ok</c>, <c>error</c>, <c>failed</c>, <c>unpriced</c>).</param>
 /// <param name="CostUsd">Recorded cost, null when unpriced.</param>
-public sealed record AuditRecentRecord(
+internal sealed record AuditRecentRecord(
     DateTimeOffset Timestamp,
     string RequestId,
     string? TaskLabel,

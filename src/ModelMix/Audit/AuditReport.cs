@@ -4,7 +4,7 @@ namespace ModelMix.Audit;
 /// Where the money went over a time range of the ledger, what routing, caching and batching saved, and what looks
 /// wrong. Every amount is exact decimal USD. Calls are ledger records (attempts); requests are records with attempt 1.
 /// </summary>
-public sealed record AuditReport
+internal sealed record AuditReport
 {
     /// <summary>The range asked for (inclusive); null: from the first record.</summary>
     public DateTimeOffset? From { get; init; }

@@ -3,7 +3,7 @@ using ModelMix.Pricing;
 
 namespace ModelMix.Audit;
 
-public static partial class AuditRunner
+internal static partial class AuditRunner
 {
     /// <summary>
     /// <see cref="FindBaselineAsync"/> over the hourly rollups: the whole hours before routing started are counted from

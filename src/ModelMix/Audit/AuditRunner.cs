@@ -7,7 +7,7 @@ namespace ModelMix.Audit;
 /// Runs an audit over a ledger store by streaming its records (any <see cref="ILedgerStore"/>: SQLite today,
 /// PostgreSQL later), so memory does not grow with the ledger.
 /// </summary>
-public static partial class AuditRunner
+internal static partial class AuditRunner
 {
     /// <summary>
     /// Audits the records of <see cref="AuditOptions.From"/>..<see cref="AuditOptions.To"/>. When no baseline model is

@@ -6,7 +6,7 @@ namespace ModelMix.Audit;
 /// <param name="P50Usd">Median (nearest rank).</param>
 /// <param name="P95Usd">95th percentile (nearest rank).</param>
 /// <param name="TotalUsd">Total cost of the sessions.</param>
-public sealed record AuditSessionStats(long Sessions, decimal MeanUsd, decimal P50Usd, decimal P95Usd, decimal TotalUsd)
+internal sealed record AuditSessionStats(long Sessions, decimal MeanUsd, decimal P50Usd, decimal P95Usd, decimal TotalUsd)
 {
     /// <summary>Statistics of a list of session costs; null when it is empty.</summary>
     /// <param name="costs">Each session's total cost (sorted here).</param>

@@ -4,7 +4,7 @@ namespace ModelMix.Audit;
 /// One task label's traffic as the recommendations need it: what it cost, which model served most of it, what the
 /// same tokens cost on other models, and the cost of its cheap-first path (retries and escalations included).
 /// </summary>
-public sealed record AuditTaskCost
+internal sealed record AuditTaskCost
 {
     /// <summary>The task label (<c>(none)</c> for unlabelled records).</summary>
     public required string Task { get; init; }

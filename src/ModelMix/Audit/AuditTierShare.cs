@@ -6,4 +6,4 @@ namespace ModelMix.Audit;
 /// <param name="CallShare">Calls ÷ all calls (0–1).</param>
 /// <param name="CostUsd">Their exact recorded cost.</param>
 /// <param name="CostShare">Cost ÷ all cost (0–1; 0 when nothing cost anything).</param>
-public sealed record AuditTierShare(string Tier, long Calls, decimal CallShare, decimal CostUsd, decimal CostShare);
+internal sealed record AuditTierShare(string Tier, long Calls, decimal CallShare, decimal CostUsd, decimal CostShare);

@@ -6,4 +6,4 @@ namespace ModelMix.Audit;
 /// <param name="Headroom">The share left below the floor.</param>
 /// <param name="CommittedMonthlyUsd">The proposed commitment: the floor less the headroom, at most the quietest week's month, in whole dollars.</param>
 /// <param name="Assumptions">What the number assumes, one sentence each.</param>
-public sealed record CommitSizing(decimal FloorMonthlyUsd, decimal? QuietestWeekMonthlyUsd, decimal Headroom, decimal CommittedMonthlyUsd, IReadOnlyList<string> Assumptions);
+internal sealed record CommitSizing(decimal FloorMonthlyUsd, decimal? QuietestWeekMonthlyUsd, decimal Headroom, decimal CommittedMonthlyUsd, IReadOnlyList<string> Assumptions);

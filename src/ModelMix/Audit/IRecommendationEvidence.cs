@@ -4,7 +4,7 @@ namespace ModelMix.Audit;
 /// Where recommendations get their quality evidence: a routing-dataset file today (shadow exports and evaluations
 /// write that format), the proxy's shadow pairs later. Models must be named as the price book names them.
 /// </summary>
-public interface IRecommendationEvidence
+internal interface IRecommendationEvidence
 {
     /// <summary>A human-readable name of the source, for reports.</summary>
     string Name { get; }

@@ -8,7 +8,7 @@ namespace ModelMix.Audit;
 /// <c>modelmix serve --config FILE</c> reads). An existing file keeps everything else; pins for other tasks stay.
 /// It never touches a running proxy: the proxy reads its configuration at start.
 /// </summary>
-public static class PinsConfigWriter
+internal static class PinsConfigWriter
 {
     /// <summary>Merges the pins of the actionable recommendations into <paramref name="path"/> and returns the pins written.</summary>
     /// <param name="path">The JSON configuration file (created when missing).</param>

@@ -1,7 +1,7 @@
 namespace ModelMix.Audit;
 
 /// <summary>A suggested pin for one task label, with the evidence and the money behind it.</summary>
-public sealed record Recommendation
+internal sealed record Recommendation
 {
     /// <summary>The task label.</summary>
     public required string Task { get; init; }

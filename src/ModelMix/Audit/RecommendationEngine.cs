@@ -9,7 +9,7 @@ namespace ModelMix.Audit;
 /// the reverse case, a task whose cheap-first path (retries and escalations included) costs more than sending its
 /// requests straight to the model it escalates to.
 /// </summary>
-public static class RecommendationEngine
+internal static class RecommendationEngine
 {
     /// <summary>Per task, per model: samples and agreements with the reference.</summary>
     /// <param name="evidence">The evidence source.</param>

@@ -1,7 +1,7 @@
 namespace ModelMix.Audit;
 
 /// <summary>What a recommendation says.</summary>
-public enum RecommendationKind
+internal enum RecommendationKind
 {
     /// <summary>A cheaper model clears the bar with confidence: pin the task to it.</summary>
     CheaperModel = 0,

@@ -1,7 +1,7 @@
 namespace ModelMix.Audit;
 
 /// <summary>The bar a cheaper model must clear, and how sure we must be that it does.</summary>
-public sealed record RecommendationOptions
+internal sealed record RecommendationOptions
 {
     /// <summary>The agreement rate with the reference model a candidate must reach (0–1); default 0.95.</summary>
     public double Bar { get; init; } = 0.95;

@@ -8,7 +8,7 @@ namespace ModelMix.Audit;
 /// the format of the shared datasets, shadow exports and evaluations. A model map renames dataset models to price
 /// book models (e.g. <c>claude-instant-v1=haiku</c>); candidates the map drops stay as named.
 /// </summary>
-public sealed class RoutingDatasetEvidence : IRecommendationEvidence
+internal sealed class RoutingDatasetEvidence : IRecommendationEvidence
 {
     private readonly string _path;
     private readonly IReadOnlyDictionary<string, string> _map;

@@ -8,7 +8,7 @@ namespace ModelMix.Audit;
 /// scores 1 (the reference) and the shadow candidate scores the pair's agreement — the same reading
 /// <c>modelmix export --shadow</c> writes. Pairs that were not compared (failed, skipped) are left out.
 /// </summary>
-public sealed class ShadowPairEvidence : IRecommendationEvidence
+internal sealed class ShadowPairEvidence : IRecommendationEvidence
 {
     private readonly IShadowPairStore _store;
     private readonly DateTimeOffset? _from;

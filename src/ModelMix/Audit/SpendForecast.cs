@@ -11,7 +11,7 @@ namespace ModelMix.Audit;
 /// <param name="WeeklyUsd">Recorded spend of each week of the window, earliest first (the last may be partial).</param>
 /// <param name="MonthlyBeforeUsd">The window's spend scaled to an average month (30.4375 days).</param>
 /// <param name="MonthlySavingUsd">The monthly saving of the actionable recommendations.</param>
-public sealed record SpendForecast(DateTimeOffset From, DateTimeOffset To, IReadOnlyList<decimal> WeeklyUsd, decimal MonthlyBeforeUsd, decimal MonthlySavingUsd)
+internal sealed record SpendForecast(DateTimeOffset From, DateTimeOffset To, IReadOnlyList<decimal> WeeklyUsd, decimal MonthlyBeforeUsd, decimal MonthlySavingUsd)
 {
     /// <summary>
     /// Calls of the window that the models the actionable recommendations pin could not have served; the saving counts

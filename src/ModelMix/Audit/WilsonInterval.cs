@@ -8,7 +8,7 @@ namespace ModelMix.Audit;
 /// <param name="Trials">Trials observed.</param>
 /// <param name="Lower">Lower bound of the interval.</param>
 /// <param name="Upper">Upper bound of the interval.</param>
-public sealed record WilsonInterval(long Successes, long Trials, double Lower, double Upper)
+internal sealed record WilsonInterval(long Successes, long Trials, double Lower, double Upper)
 {
     /// <summary>Successes ÷ trials (0 with no trials).</summary>
     public double Rate => Trials == 0 ? 0 : (double)Successes / Trials;

@@ -8,7 +8,7 @@ namespace ModelMix.Batching;
 /// restart), the others try again every <see cref="BatcherOptions.LeaderCheckInterval"/>. The working one checks its
 /// lease as often and stops its batcher as soon as the lease is in doubt, so two batchers never work at once.
 /// </summary>
-public static partial class BatcherLeadership
+internal static partial class BatcherLeadership
 {
     /// <summary>Works or stands by until <paramref name="cancellationToken"/> fires; then releases the lease.</summary>
     public static async Task RunAsync(Batcher batcher, IBatchLeadership leadership, TimeSpan checkInterval, ILogger logger, CancellationToken cancellationToken)

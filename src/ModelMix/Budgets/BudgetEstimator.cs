@@ -22,7 +22,7 @@ namespace ModelMix.Budgets;
 /// dense non-Latin text can tokenize tighter than 4 bytes per token. The budget always settles to the real recorded
 /// cost, so an underestimate can only let one in-flight request finish a little past the cap; it never goes unbilled.
 /// </remarks>
-public static class BudgetEstimator
+internal static class BudgetEstimator
 {
     /// <summary>
     /// The uses a server tool declared without <c>max_uses</c> is held for. The API sets no limit of its own then, so

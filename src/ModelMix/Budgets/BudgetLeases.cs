@@ -13,7 +13,7 @@ namespace ModelMix.Budgets;
 /// can cause a refusal the cap would not). Slices shrink near the cap: <c>min(size, room × share)</c>, at least the
 /// request's worst case. <see cref="MaintainAsync"/> renews live leases before they expire and closes idle ones.
 /// </summary>
-public sealed class BudgetLeases
+internal sealed class BudgetLeases
 {
     private readonly IBudgetLeaseStore _store;
     private readonly string _instanceId;
@@ -365,7 +365,7 @@ public sealed class BudgetLeases
 }
 
 /// <summary>Money one request holds against a lease (<see cref="BudgetLeases.HoldAsync"/>), given back (with what the request cost) by <see cref="Release"/>.</summary>
-public sealed class BudgetLeaseHold
+internal sealed class BudgetLeaseHold
 {
     private readonly Action<long, long> _release;
     private readonly long _amount;

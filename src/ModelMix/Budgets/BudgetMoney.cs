@@ -8,7 +8,7 @@ namespace ModelMix.Budgets;
 /// would be floating point). Amounts charged are rounded up to the next nano-dollar, so rounding can only make a
 /// budget stricter, never looser. The ledger keeps the exact decimal costs.
 /// </summary>
-public static class BudgetMoney
+internal static class BudgetMoney
 {
     /// <summary>Nano-dollars per dollar.</summary>
     public const long NanosPerUsd = 1_000_000_000L;

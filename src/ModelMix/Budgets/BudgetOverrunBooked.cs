@@ -6,14 +6,14 @@ namespace ModelMix.Budgets;
 /// <summary>An upstream overrun booked to no key (<see cref="BudgetOverrunRule"/>): the attempt's routed model and the amount.</summary>
 /// <param name="Model">The routed model of the ledger row the overrun is recorded on (a catalog id: bounded label).</param>
 /// <param name="OverrunUsd">The amount charged to no key.</param>
-public readonly record struct BudgetOverrunBooked(string Model, decimal OverrunUsd);
+internal readonly record struct BudgetOverrunBooked(string Model, decimal OverrunUsd);
 
 /// <summary>
 /// The <c>/metrics</c> side of upstream overruns (meter <see cref="ModelMixMetrics.MeterName"/>):
 /// <c>modelmix.budget.overrun_usd</c> (USD charged to no key) and <c>modelmix.budget.overruns</c> (ledger rows that
 /// carry one), labelled by model only. Reported by the ledger stores after the transaction that booked them commits.
 /// </summary>
-public static class BudgetOverrunMetrics
+internal static class BudgetOverrunMetrics
 {
     private static readonly Meter s_meter = new(ModelMixMetrics.MeterName);
     private static readonly Counter<double> s_usd = s_meter.CreateCounter<double>("modelmix.budget.overrun_usd", null, "Upstream overrun: cost of answers beyond what their key could be charged (cap + the request's hold), charged to no key; exact amounts are the ledger's overrun_usd.");

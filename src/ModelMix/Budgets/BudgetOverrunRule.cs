@@ -16,7 +16,7 @@ namespace ModelMix.Budgets;
 /// What the answer cost beyond the chargeable amount is the <em>overrun</em>: recorded on the ledger row
 /// (<c>overrun_usd</c>) and charged to no key. All amounts are nano-dollars.
 /// </summary>
-public static class BudgetOverrunRule
+internal static class BudgetOverrunRule
 {
     /// <summary>A counter the charge lands in, as locked for the charge.</summary>
     /// <param name="SpentNanos">Its spent money.</param>

@@ -16,7 +16,7 @@ namespace ModelMix.Budgets;
 /// </list>
 /// The ledger is untouched: every answer is recorded and charged at the usage the upstream reported.
 /// </summary>
-public sealed class BudgetOverruns
+internal sealed class BudgetOverruns
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Scope> _scopes = new(StringComparer.Ordinal);
@@ -177,7 +177,7 @@ public sealed class BudgetOverruns
 }
 
 /// <summary>One budgeted request admitted by <see cref="BudgetOverruns.AdmitAsync"/>.</summary>
-public sealed class BudgetOverrunTicket
+internal sealed class BudgetOverrunTicket
 {
     private readonly BudgetOverruns _owner;
     private int _completed;

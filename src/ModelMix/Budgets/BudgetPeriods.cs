@@ -4,7 +4,7 @@ namespace ModelMix.Budgets;
 /// The UTC periods of the budget windows: where the period containing an instant starts, and when it ends (the
 /// instant the budget resets). Pure functions of the instant, so tests drive them with a fake clock.
 /// </summary>
-public static class BudgetPeriods
+internal static class BudgetPeriods
 {
     /// <summary>The first instant of the period of <paramref name="window"/> containing <paramref name="at"/>; the Unix epoch for <see cref="BudgetWindow.Total"/>.</summary>
     public static DateTimeOffset Start(BudgetWindow window, DateTimeOffset at)

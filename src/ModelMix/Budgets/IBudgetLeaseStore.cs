@@ -41,7 +41,7 @@ public interface IBudgetLeaseStore
 }
 
 /// <summary>How lease ids are told from per-request reservation ids.</summary>
-public static class BudgetLeaseIds
+internal static class BudgetLeaseIds
 {
     /// <summary>The prefix of every lease id.</summary>
     public const string Prefix = "lse_";

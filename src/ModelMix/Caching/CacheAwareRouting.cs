@@ -11,7 +11,7 @@ namespace ModelMix.Caching;
 /// that loss, both estimated from the price book, and says so in the decision's reason. <see cref="ObserveAsync"/>
 /// feeds it the usage of every call.
 /// </summary>
-public sealed class CacheAwareRouting
+internal sealed class CacheAwareRouting
 {
     /// <summary>The <see cref="RoutingDecision.Policy"/> of a decision that kept a session on its warm model.</summary>
     public const string PolicyName = "cache-warm";

@@ -1,7 +1,7 @@
 namespace ModelMix.Caching;
 
 /// <summary>How <see cref="CacheAwareRouting"/> weighs a warm prompt cache against the routing policy's choice.</summary>
-public sealed class CacheAwareRoutingOptions
+internal sealed class CacheAwareRoutingOptions
 {
     /// <summary>Whether a session stays on the model its prefix is warm on when switching would cost more (default true).</summary>
     public bool Enabled { get; set; } = true;

@@ -9,7 +9,7 @@ namespace ModelMix.Caching;
 /// <param name="PrefixTokens">The cached prefix, in tokens.</param>
 /// <param name="StayCost">The estimated cost of the call on <paramref name="WarmModel"/>, reading the prefix from cache.</param>
 /// <param name="SwitchCost">The estimated cost on <paramref name="ChosenModel"/>, writing the prefix to its cache (or paying it as input when it is below that model's minimum).</param>
-public sealed record CacheSwitchEstimate(string WarmModel, string ChosenModel, long PrefixTokens, decimal StayCost, decimal SwitchCost)
+internal sealed record CacheSwitchEstimate(string WarmModel, string ChosenModel, long PrefixTokens, decimal StayCost, decimal SwitchCost)
 {
     /// <summary>How much more switching costs than staying (negative when switching is cheaper).</summary>
     public decimal ExtraCostOfSwitching => SwitchCost - StayCost;

@@ -73,7 +73,7 @@ public sealed class CachingOptions
 }
 
 /// <summary>Checks <see cref="CachingOptions"/> at start so a bad value fails fast, naming its key; the same check on both doors.</summary>
-public sealed class CachingOptionsValidator : IValidateOptions<CachingOptions>
+internal sealed class CachingOptionsValidator : IValidateOptions<CachingOptions>
 {
     /// <inheritdoc/>
     public ValidateOptionsResult Validate(string? name, CachingOptions options)

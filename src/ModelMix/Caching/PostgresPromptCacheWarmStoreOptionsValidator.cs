@@ -4,7 +4,7 @@ using ModelMix.Hosting;
 namespace ModelMix.Postgres;
 
 /// <summary>Checks <see cref="PostgresPromptCacheWarmStoreOptions"/>: a TTL not negative, intervals and timeouts positive (the store checks the options it is given).</summary>
-public sealed class PostgresPromptCacheWarmStoreOptionsValidator : IValidateOptions<PostgresPromptCacheWarmStoreOptions>
+internal sealed class PostgresPromptCacheWarmStoreOptionsValidator : IValidateOptions<PostgresPromptCacheWarmStoreOptions>
 {
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, PostgresPromptCacheWarmStoreOptions options)

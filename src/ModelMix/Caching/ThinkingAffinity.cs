@@ -29,7 +29,7 @@ namespace ModelMix.Caching;
 /// is never held. With cache-aware routing on, this runs first and cache-aware routing judges the result.
 /// </para>
 /// </remarks>
-public sealed class ThinkingAffinity
+internal sealed class ThinkingAffinity
 {
     /// <summary>The <see cref="RoutingDecision.Policy"/> of a decision that kept a conversation on its thinking model.</summary>
     public const string PolicyName = "thinking-kept";

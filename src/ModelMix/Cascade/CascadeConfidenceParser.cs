@@ -8,7 +8,7 @@ namespace ModelMix.Routing;
 /// (<c>{"answer": …, "confidence": 0..1}</c>, or an answer followed by a <c>{"confidence": …}</c> line) and from a
 /// verifier's rating (<c>{"confidence": 0..1}</c> or a bare number). A confidence outside 0 to 1 counts as missing.
 /// </summary>
-public static class CascadeConfidenceParser
+internal static class CascadeConfidenceParser
 {
     /// <summary>
     /// Splits a structured answer into the answer text and its confidence. When no confidence can be read, the whole

@@ -5,7 +5,7 @@ using ModelMix.Routing;
 namespace ModelMix.Pipeline;
 
 /// <summary>Validates <see cref="CascadeOptions"/> at start-up; every failure names its key (e.g. <c>Cascade:Threshold</c>).</summary>
-public sealed class CascadeOptionsValidator : IValidateOptions<CascadeOptions>
+internal sealed class CascadeOptionsValidator : IValidateOptions<CascadeOptions>
 {
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, CascadeOptions options)

@@ -10,7 +10,7 @@ namespace ModelMix.Catalog;
 /// replacement). Unknown entry types are ignored. Source:
 /// https://platform.claude.com/docs/en/build-with-claude/preserved-thinking
 /// </summary>
-public static class InputTransformations
+internal static class InputTransformations
 {
     /// <summary>The entry type of a dropped thinking block.</summary>
     public const string ThinkingDropped = "thinking_dropped";

@@ -6,7 +6,7 @@ namespace ModelMix.Catalog;
 /// Reads <see cref="RequestTraits"/> from a Messages API request body (the proxy door, and anywhere ModelMix holds the
 /// JSON). Unknown or malformed fields count as absent: the upstream judges them, not this reader.
 /// </summary>
-public static class RequestTraitsReader
+internal static class RequestTraitsReader
 {
     /// <summary>The traits of a parsed <c>POST /v1/messages</c> body.</summary>
     /// <param name="root">The body's root object.</param>

@@ -6,7 +6,7 @@ namespace ModelMix.Evaluation;
 /// <param name="Upper">The interval's upper end.</param>
 /// <param name="Confidence">The two-sided confidence level (e.g. 0.95).</param>
 /// <param name="Resamples">How many resamples were drawn.</param>
-public sealed record ApgrInterval(double Apgr, double Lower, double Upper, double Confidence, int Resamples)
+internal sealed record ApgrInterval(double Apgr, double Lower, double Upper, double Confidence, int Resamples)
 {
     /// <summary>Whether the router beats random routing (APGR 0.5): the whole interval lies above it.</summary>
     public bool BeatsRandom => Lower > 0.5;

@@ -11,4 +11,4 @@ namespace ModelMix.Evaluation;
 /// cascade from it: the cheap answer is kept when it passes, else the top tier is called.
 /// </param>
 /// <param name="VerifierCostUsd">What running the verifier on this answer cost, when recorded (<c>verifier_cost_usd</c>; a judge call; 0 for tests).</param>
-public sealed record DatasetCandidate(double Quality, decimal CostUsd, long? InputTokens = null, long? OutputTokens = null, double? Verified = null, decimal? VerifierCostUsd = null);
+internal sealed record DatasetCandidate(double Quality, decimal CostUsd, long? InputTokens = null, long? OutputTokens = null, double? Verified = null, decimal? VerifierCostUsd = null);

@@ -1,7 +1,7 @@
 namespace ModelMix.Evaluation;
 
 /// <summary>A routing dataset line is not valid; the message names the file and the line.</summary>
-public sealed class DatasetFormatException : FormatException
+internal sealed class DatasetFormatException : FormatException
 {
     /// <summary>Creates the exception.</summary>
     public DatasetFormatException()

@@ -4,7 +4,7 @@ namespace ModelMix.Evaluation;
 /// One prompt of a routing dataset (the format of <c>shared/data/README.md</c>, which <c>modelmix export --shadow</c>
 /// also writes): the prompt, its task label, and each model's recorded answer.
 /// </summary>
-public sealed record DatasetRecord
+internal sealed record DatasetRecord
 {
     /// <summary>The prompt's unique id, e.g. <c>routerbench/mbpp.dev.1</c>; the split is derived from it.</summary>
     public required string Id { get; init; }

@@ -4,7 +4,7 @@ namespace ModelMix.Evaluation;
 /// A part of a dataset, assigned per prompt from a seeded hash of its id (<see cref="DatasetSplitter"/>): train,
 /// calibrate and report each on their own part, so no number is reported on data a policy saw.
 /// </summary>
-public enum DatasetSplit
+internal enum DatasetSplit
 {
     /// <summary>Every prompt.</summary>
     All,

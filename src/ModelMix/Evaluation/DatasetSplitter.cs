@@ -8,7 +8,7 @@ namespace ModelMix.Evaluation;
 /// <c>"{seed}:{id}"</c>: deterministic across machines and runs, independent of file order, and stable when prompts are
 /// added or removed.
 /// </summary>
-public static class DatasetSplitter
+internal static class DatasetSplitter
 {
     /// <summary>The seed used when none is given.</summary>
     public const int DefaultSeed = 42;

@@ -1,7 +1,7 @@
 namespace ModelMix.Evaluation;
 
 /// <summary>The result of replaying every policy over a dataset split.</summary>
-public sealed record EvaluationReport
+internal sealed record EvaluationReport
 {
     /// <summary>The dataset file name.</summary>
     public required string Dataset { get; init; }

@@ -4,7 +4,7 @@ namespace ModelMix.Evaluation;
 /// <param name="Cheap">The cheap tier's model.</param>
 /// <param name="Mid">The middle tier's model, or null.</param>
 /// <param name="Top">The top tier's model.</param>
-public sealed record EvaluationTiers(string Cheap, string? Mid, string Top)
+internal sealed record EvaluationTiers(string Cheap, string? Mid, string Top)
 {
     /// <summary>The model of a tier index (0 cheap, 1 mid, 2 top).</summary>
     internal string Model(int tier) => tier switch { 0 => Cheap, 1 => Mid ?? Top, _ => Top };

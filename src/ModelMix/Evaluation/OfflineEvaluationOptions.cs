@@ -4,7 +4,7 @@ using ModelMix.Routing;
 namespace ModelMix.Evaluation;
 
 /// <summary>What <see cref="OfflineEvaluator"/> replays and on which part of the data.</summary>
-public sealed record OfflineEvaluationOptions
+internal sealed record OfflineEvaluationOptions
 {
     /// <summary>The split reported on.</summary>
     public DatasetSplit Split { get; init; } = DatasetSplit.Test;

@@ -11,7 +11,7 @@ namespace ModelMix.Evaluation;
 /// meta-router and a cascade when the data records classifications or confidences, a verified cascade when it records
 /// the cheap answers' verifier outcomes, and the oracle. Pure and deterministic.
 /// </summary>
-public static class OfflineEvaluator
+internal static class OfflineEvaluator
 {
     /// <summary>Evaluates the policies on the options' split of <paramref name="records"/>.</summary>
     /// <param name="records">The whole dataset (pins are learned from its train split).</param>

@@ -1,7 +1,7 @@
 namespace ModelMix.Evaluation;
 
 /// <summary>One replayed policy's figures over the evaluated prompts.</summary>
-public sealed record PolicyResult
+internal sealed record PolicyResult
 {
     /// <summary>The policy's name (<c>always-cheap</c>, <c>learned</c>, <c>oracle</c>, …).</summary>
     public required string Name { get; init; }

@@ -6,7 +6,7 @@ namespace ModelMix.Evaluation;
 /// A cross-fitted router (<see cref="RouterTraining.CrossFit"/>): the router refit on every labelled prompt, and each
 /// prompt's out-of-fold score (from a model fitted on the other folds), which calibration and the evidence use.
 /// </summary>
-public sealed class RouterCrossFit
+internal sealed class RouterCrossFit
 {
     internal RouterCrossFit(LearnedRouter router, List<EvaluationPrompt> prompts, LearnedScore[] outOfFold, LearnedScorers scorers, IReadOnlyDictionary<string, double> scorerApgr, string dataset, DatasetSplit split, int seed, int skipped)
     {

@@ -5,4 +5,4 @@ namespace ModelMix.Evaluation;
 /// <param name="Apgr">The average performance gap recovered; null when the two models' qualities are equal.</param>
 /// <param name="Cpt50">The smallest share of strong calls that recovers 50% of the gap; null when never.</param>
 /// <param name="Cpt80">The smallest share of strong calls that recovers 80% of the gap; null when never.</param>
-public sealed record RouterCurve(IReadOnlyList<(double Share, double Quality)> Points, double? Apgr, double? Cpt50, double? Cpt80);
+internal sealed record RouterCurve(IReadOnlyList<(double Share, double Quality)> Points, double? Apgr, double? Cpt50, double? Cpt80);

@@ -8,7 +8,7 @@ namespace ModelMix.Evaluation;
 /// the smallest share of strong calls at which the (piecewise linear) curve reaches PGR x. Prompts with equal scores
 /// move together, so ties make one step.
 /// </summary>
-public static class RouterMetrics
+internal static class RouterMetrics
 {
     /// <summary>Computes the curve, APGR and CPT(50%), CPT(80%); null metrics when the two models' qualities are equal.</summary>
     /// <param name="scores">Per prompt: the router's strong-model score (higher = more in need of the strong model).</param>

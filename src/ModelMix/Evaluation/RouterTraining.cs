@@ -11,7 +11,7 @@ namespace ModelMix.Evaluation;
 /// out-of-fold scores (no data is set aside), or <see cref="Calibrate(LearnedRouter, IReadOnlyList{DatasetRecord}, string, DatasetSplit, int, double?, double?, double, bool?)"/>
 /// on a split the router did not see. Both record the evidence: APGR with a bootstrap interval against random.
 /// </summary>
-public static class RouterTraining
+internal static class RouterTraining
 {
     /// <summary>The default one-sided confidence with which a calibrated quality floor must hold.</summary>
     public const double DefaultConfidence = 0.95;

@@ -8,7 +8,7 @@ namespace ModelMix.Evaluation;
 /// Reads a routing dataset (JSON Lines, one prompt per line, see <c>shared/data/README.md</c>) as a stream: one line at
 /// a time, so the file never has to fit in memory twice. A malformed line fails with its file and line number.
 /// </summary>
-public static class RoutingDataset
+internal static class RoutingDataset
 {
     /// <summary>Streams the records of <paramref name="path"/> in file order (blank lines are skipped).</summary>
     /// <param name="path">The .jsonl file.</param>

@@ -14,7 +14,7 @@ namespace ModelMix.Evaluation;
 /// tokens by how the traffic's own output per call on that model differs between that effort and the call's
 /// (<see cref="WhatIfEffortEstimate"/>); with fewer than <see cref="MinCallsPerEffort"/> such calls it refuses.
 /// </summary>
-public static class SavingsCalculator
+internal static class SavingsCalculator
 {
     /// <summary>
     /// The fewest calls the traffic must hold on a model at an effort before a mix entry at that effort is estimated

@@ -1,7 +1,7 @@
 namespace ModelMix.Evaluation;
 
 /// <summary>The savings calculator's answer: what the traffic cost and what it would cost otherwise.</summary>
-public sealed record SavingsReport
+internal sealed record SavingsReport
 {
     /// <summary>Number of calls read.</summary>
     public required long Calls { get; init; }

@@ -6,7 +6,7 @@ namespace ModelMix.Evaluation;
 /// <param name="ByModel">Cost per model the scenario runs traffic on.</param>
 /// <param name="DifferenceUsd">Scenario total minus the baseline total (negative: the scenario is cheaper).</param>
 /// <param name="DifferenceFraction">The difference as a fraction of the baseline (0 when the baseline is zero).</param>
-public sealed record SavingsScenario(
+internal sealed record SavingsScenario(
     string Name,
     decimal TotalUsd,
     IReadOnlyDictionary<string, decimal> ByModel,

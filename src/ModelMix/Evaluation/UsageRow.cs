@@ -9,7 +9,7 @@ namespace ModelMix.Evaluation;
 /// <param name="Model">The model that served it.</param>
 /// <param name="Usage">Its tokens by class and billing modifiers.</param>
 /// <param name="RecordedCost">What it cost as recorded, or <c>null</c> when unknown (an export without costs, an unpriced record).</param>
-public sealed record UsageRow(DateTimeOffset? Timestamp, string Model, TokenUsage Usage, decimal? RecordedCost)
+internal sealed record UsageRow(DateTimeOffset? Timestamp, string Model, TokenUsage Usage, decimal? RecordedCost)
 {
     /// <summary>
     /// The effort the call ran at (<c>low</c> … <c>max</c>: the level sent, or the model's default when none was sent, as

@@ -8,7 +8,7 @@ namespace ModelMix.Evaluation;
 /// a deployment does not have, so they are refused unless asked for by name. Nothing is copied: the result is built
 /// from the records given (e.g. <c>../shared/data/routerbench-train.jsonl</c>) at run time.
 /// </summary>
-public static class VerifiedDataset
+internal static class VerifiedDataset
 {
     /// <summary>The tasks of RouterBench whose 0/1 quality is a unit-test outcome: <c>mbpp</c>.</summary>
     public static IReadOnlyList<string> TestedTasks { get; } = ["mbpp"];

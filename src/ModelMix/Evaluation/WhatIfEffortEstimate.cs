@@ -10,7 +10,7 @@ namespace ModelMix.Evaluation;
 /// <param name="MeanOutputTokens">Their mean output tokens per call (thinking included, as the API bills it).</param>
 /// <param name="RecordedOutputTokens">The output tokens of the entry's share of the traffic, as recorded.</param>
 /// <param name="EstimatedOutputTokens">The same share's output tokens at the entry's effort, as estimated.</param>
-public sealed record WhatIfEffortEstimate(
+internal sealed record WhatIfEffortEstimate(
     string Entry,
     long CallsAtEffort,
     decimal MeanOutputTokens,

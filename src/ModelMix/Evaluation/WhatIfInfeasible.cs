@@ -10,7 +10,7 @@ namespace ModelMix.Evaluation;
 /// <param name="Reason">Why it could not have served them.</param>
 /// <param name="Calls">How many calls.</param>
 /// <param name="KeptUsd">What those calls (their share of the scenario) cost as served, counted in the scenario's total.</param>
-public sealed record WhatIfInfeasible(string Model, RuleViolation Reason, long Calls, decimal KeptUsd)
+internal sealed record WhatIfInfeasible(string Model, RuleViolation Reason, long Calls, decimal KeptUsd)
 {
     /// <summary>A stable code for the reason, e.g. <c>context-window</c>, <c>max-output</c>, <c>inference-geo</c>, <c>retired</c>.</summary>
     public string ReasonCode => Code(Reason);

@@ -9,7 +9,7 @@ namespace ModelMix.Evaluation;
 /// (<c>opus@low=30</c>): its output tokens are then estimated from the traffic's own per-effort averages
 /// (<see cref="SavingsCalculator"/>), never assumed unchanged.
 /// </summary>
-public sealed class WhatIfMix
+internal sealed class WhatIfMix
 {
     private WhatIfMix(string text, IReadOnlyList<WhatIfMixEntry> entries)
     {

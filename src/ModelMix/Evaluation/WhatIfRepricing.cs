@@ -19,7 +19,7 @@ namespace ModelMix.Evaluation;
 /// count it and price it by the documented rule, as it was served (on the model that served it, at its as-used cost),
 /// so a what-if never claims a saving the target could not have delivered.
 /// </remarks>
-public static class WhatIfRepricing
+internal static class WhatIfRepricing
 {
     /// <summary>
     /// Why <paramref name="target"/> could not have served a call with <paramref name="usage"/> at <paramref name="at"/>;

@@ -25,7 +25,7 @@ namespace ModelMix.Keys;
 /// Changes made through this instance (<see cref="CreateAsync"/>, <see cref="RevokeAsync"/>) take effect here at once.
 /// A <see cref="RecheckInterval"/> of zero turns the cache off (a store read per request).
 /// </summary>
-public sealed class CachedKeyStore : IKeyStore
+internal sealed class CachedKeyStore : IKeyStore
 {
     /// <summary>The default of <see cref="RecheckInterval"/>.</summary>
     public static readonly TimeSpan DefaultRecheckInterval = TimeSpan.FromSeconds(1);

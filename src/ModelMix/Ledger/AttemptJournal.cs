@@ -17,7 +17,7 @@ namespace ModelMix.Ledger;
 /// transaction old; the proxy sets the refresh to its heartbeat interval, at most a third of <c>StaleAfter</c>.
 /// </para>
 /// </summary>
-public sealed class AttemptJournal : IAsyncDisposable
+internal sealed class AttemptJournal : IAsyncDisposable
 {
     /// <summary>The most intents committed in one transaction.</summary>
     public const int MaxBatchSize = 512;

@@ -4,7 +4,7 @@ namespace ModelMix.Ledger;
 /// A ledger that settles budget reservations in its own batches, after the records queued before them
 /// (<see cref="BufferedLedger"/> over an <see cref="IAttemptJournalStore"/>): docs/ledger.md, "Crash consistency".
 /// </summary>
-public interface ISettlingLedger
+internal interface ISettlingLedger
 {
     /// <summary>Whether the store under the ledger can settle (an <see cref="IAttemptJournalStore"/>).</summary>
     bool CanSettle { get; }

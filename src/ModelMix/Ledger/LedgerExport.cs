@@ -17,7 +17,7 @@ public enum LedgerExportFormat
 }
 
 /// <summary>What to export, and where.</summary>
-public sealed record LedgerExportOptions
+internal sealed record LedgerExportOptions
 {
     /// <summary>The export file. Its state (for resuming) is kept beside it in <c>FILE.state.json</c>.</summary>
     public required string Path { get; init; }
@@ -44,7 +44,7 @@ public sealed record LedgerExportOptions
 /// <summary>Progress of a long export: rows in the file so far, and the timestamp of the last one.</summary>
 /// <param name="Rows">Rows in the file.</param>
 /// <param name="Through">The last row's timestamp; null while the file is empty.</param>
-public readonly record struct LedgerExportProgress(long Rows, DateTimeOffset? Through);
+internal readonly record struct LedgerExportProgress(long Rows, DateTimeOffset? Through);
 
 /// <summary>The outcome of an export: every row of the file (this run's and earlier runs'), and where it stands.</summary>
 /// <param name="Rows">Rows in the file.</param>
@@ -53,7 +53,7 @@ public readonly record struct LedgerExportProgress(long Rows, DateTimeOffset? Th
 /// <param name="UnpricedRows">Rows without a cost.</param>
 /// <param name="Cursor">The last row; null when none.</param>
 /// <param name="Bytes">The file's length.</param>
-public sealed record LedgerExportResult(long Rows, long Added, decimal CostTotal, long UnpricedRows, LedgerCursor? Cursor, long Bytes);
+internal sealed record LedgerExportResult(long Rows, long Added, decimal CostTotal, long UnpricedRows, LedgerCursor? Cursor, long Bytes);
 
 /// <summary>
 /// Streams ledger rows to a JSONL or CSV file in pages (constant memory at any size), ordered by timestamp then id,
@@ -61,7 +61,7 @@ public sealed record LedgerExportResult(long Rows, long Added, decimal CostTotal
 /// row count, the exact cost sum and the file length). Running the same export again resumes after the cursor: a page
 /// half-written by a killed run is cut off, so the file never holds a row twice (docs/ledger.md, "Export and retention").
 /// </summary>
-public static class LedgerExporter
+internal static class LedgerExporter
 {
     /// <summary>The state file kept beside <paramref name="path"/>.</summary>
     /// <param name="path">The export file.</param>
@@ -379,7 +379,7 @@ internal sealed record LedgerExportState
 }
 
 /// <summary>Reads an export file back: each row's id, timestamp and exact <c>cost_total</c> (what the prune verifies).</summary>
-public static class LedgerExportFile
+internal static class LedgerExportFile
 {
     /// <summary>The rows of <paramref name="path"/>, in file order.</summary>
     /// <param name="path">A file written by <see cref="LedgerExporter"/>.</param>

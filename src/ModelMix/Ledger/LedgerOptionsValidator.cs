@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 namespace ModelMix.Ledger;
 
 /// <summary>Validates <see cref="LedgerOptions"/> at start-up so a bad configuration fails fast, naming the key.</summary>
-public sealed class LedgerOptionsValidator : IValidateOptions<LedgerOptions>
+internal sealed class LedgerOptionsValidator : IValidateOptions<LedgerOptions>
 {
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, LedgerOptions options)

@@ -1,7 +1,7 @@
 namespace ModelMix.Ledger;
 
 /// <summary>What to prune: raw rows before a cut, after exporting them to a file.</summary>
-public sealed record LedgerPruneOptions
+internal sealed record LedgerPruneOptions
 {
     /// <summary>The cut, a whole UTC hour (the rollups' grain): rows at or after it are never touched.</summary>
     public required DateTimeOffset Before { get; init; }
@@ -19,14 +19,14 @@ public sealed record LedgerPruneOptions
 /// <summary>Progress of a prune: rows deleted so far.</summary>
 /// <param name="Deleted">Rows deleted by this run.</param>
 /// <param name="Exported">Rows in the export.</param>
-public readonly record struct LedgerPruneProgress(long Deleted, long Exported);
+internal readonly record struct LedgerPruneProgress(long Deleted, long Exported);
 
 /// <summary>The outcome of a prune.</summary>
 /// <param name="Export">The export the deleted rows are in.</param>
 /// <param name="Deleted">Raw rows this run deleted.</param>
 /// <param name="DeletedCost">Their exact summed cost.</param>
 /// <param name="Remaining">Raw rows before the cut still stored (arrived after the export began: kept for the next prune).</param>
-public sealed record LedgerPruneResult(LedgerExportResult Export, long Deleted, decimal DeletedCost, long Remaining);
+internal sealed record LedgerPruneResult(LedgerExportResult Export, long Deleted, decimal DeletedCost, long Remaining);
 
 /// <summary>
 /// Retention by export-then-prune (docs/ledger.md, "Export and retention"): exports every raw row before the cut,
@@ -34,7 +34,7 @@ public sealed record LedgerPruneResult(LedgerExportResult Export, long Deleted, 
 /// bounded batches, each checked row by row against its exported cost. Rollups are kept, so audits and the dashboard
 /// stay exact for pruned hours; intents, batches and newer rows are never touched.
 /// </summary>
-public static class LedgerPruner
+internal static class LedgerPruner
 {
     /// <summary>Exports, verifies and prunes. Safe to run again after an interruption, at any step.</summary>
     /// <param name="store">The ledger (migrated); it must also be an <see cref="ILedgerExportStore"/>.</param>

@@ -3,7 +3,7 @@ using ModelMix.Pricing;
 namespace ModelMix.Ledger;
 
 /// <summary>Which stored records to reprice, and whether to write.</summary>
-public sealed record LedgerRepriceOptions
+internal sealed record LedgerRepriceOptions
 {
     /// <summary>First instant; rounded down to the hour (rollups are recomputed by whole hours).</summary>
     public required DateTimeOffset From { get; init; }
@@ -31,7 +31,7 @@ public sealed record LedgerRepriceOptions
 /// <param name="Before">The selected records' summed cost before (unpriced counts 0).</param>
 /// <param name="After">Their summed cost after.</param>
 /// <param name="DryRun">Whether nothing was written.</param>
-public sealed record LedgerRepriceResult(
+internal sealed record LedgerRepriceResult(
     DateTimeOffset From, DateTimeOffset To, long Selected, long Repriced, long Changed, long StillUnpriced, decimal Before, decimal After, bool DryRun);
 
 /// <summary>
@@ -40,7 +40,7 @@ public sealed record LedgerRepriceResult(
 /// raw rows and recomputes the rollups of those hours in one transaction. Each record is priced by the rule the proxy
 /// priced it with (<see cref="AttemptRecorder.TryCost"/>) at its own timestamp.
 /// </summary>
-public static class LedgerRepricer
+internal static class LedgerRepricer
 {
     /// <summary>Reprices (or, dry, totals what repricing would do).</summary>
     /// <param name="store">The ledger (migrated, with rollups).</param>

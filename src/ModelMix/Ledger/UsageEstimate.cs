@@ -10,7 +10,7 @@ namespace ModelMix.Ledger;
 /// (docs/ledger.md, "Clients that hang up"). The rules lean high: the Claude API's documentation does not say how a
 /// cancelled call is billed, so ModelMix charges what the call could have cost rather than less.
 /// </summary>
-public static class UsageEstimate
+internal static class UsageEstimate
 {
     /// <summary>UTF-8 bytes of generated content counted as one output token by <see cref="StreamOutputTokens"/>.</summary>
     public const int BytesPerOutputToken = 3;

@@ -4,7 +4,7 @@ using ModelMix.Hosting;
 namespace ModelMix.Pipeline;
 
 /// <summary>Checks <see cref="LoopGuardOptions"/> (<c>ModelMix:LoopGuard</c>) at start, each problem named under the section (and the old key it came from); both doors register it.</summary>
-public sealed class LoopGuardOptionsValidator : IValidateOptions<LoopGuardOptions>
+internal sealed class LoopGuardOptionsValidator : IValidateOptions<LoopGuardOptions>
 {
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, LoopGuardOptions options)

@@ -6,7 +6,7 @@ namespace ModelMix.Routing;
 /// <param name="CharNgrams">The character n-gram length (0 for none, at most 4).</param>
 /// <param name="MaxChars">Only the last this many characters of the text are read (the question comes last); at most
 /// <see cref="MaxScanChars"/>, so the per-request work is bounded.</param>
-public sealed record LearnedFeatureSettings(int HashBits = 16, int WordNgrams = 2, int CharNgrams = 4, int MaxChars = 2000)
+internal sealed record LearnedFeatureSettings(int HashBits = 16, int WordNgrams = 2, int CharNgrams = 4, int MaxChars = 2000)
 {
     /// <summary>The most characters of a request any router reads (they are lower-cased into a stack buffer).</summary>
     public const int MaxScanChars = 4096;

@@ -43,7 +43,7 @@ public sealed class LearnedRouter
     /// <param name="prior">The per-task prior; none when null.</param>
     /// <param name="scorers">The scorers averaged.</param>
     /// <exception cref="RoutingConfigurationException">The parts do not fit together.</exception>
-    public LearnedRouter(
+    internal LearnedRouter(
         LearnedFeatureSettings features,
         LearnedRouterTiers tiers,
         LearnedRouterHead cheap,
@@ -110,31 +110,31 @@ public sealed class LearnedRouter
     }
 
     /// <summary>The feature settings.</summary>
-    public LearnedFeatureSettings Features { get; }
+    internal LearnedFeatureSettings Features { get; }
 
     /// <summary>The dataset model of each tier.</summary>
-    public LearnedRouterTiers Tiers { get; }
+    internal LearnedRouterTiers Tiers { get; }
 
     /// <summary>The linear scorer's top-minus-cheap head.</summary>
-    public LearnedRouterHead Cheap { get; }
+    internal LearnedRouterHead Cheap { get; }
 
     /// <summary>The linear scorer's top-minus-mid head; null for a two-tier router.</summary>
-    public LearnedRouterHead? Mid { get; }
+    internal LearnedRouterHead? Mid { get; }
 
     /// <summary>The words scorer's top-minus-cheap head, when it has one.</summary>
-    public LearnedRouterHead? CheapWords { get; }
+    internal LearnedRouterHead? CheapWords { get; }
 
     /// <summary>The words scorer's top-minus-mid head, when it has one.</summary>
-    public LearnedRouterHead? MidWords { get; }
+    internal LearnedRouterHead? MidWords { get; }
 
     /// <summary>The per-task prior.</summary>
-    public LearnedTaskPrior Prior { get; }
+    internal LearnedTaskPrior Prior { get; }
 
     /// <summary>The scorers whose predictions are averaged.</summary>
-    public LearnedScorers Scorers { get; }
+    internal LearnedScorers Scorers { get; }
 
     /// <summary>Each tier's cost relative to the top's, from the training data.</summary>
-    public LearnedTierCosts TierCosts { get; set; } = LearnedTierCosts.Default;
+    internal LearnedTierCosts TierCosts { get; set; } = LearnedTierCosts.Default;
 
     /// <summary>
     /// λ, the price of quality: a cheaper tier is chosen when its expected quality gap is smaller than λ times what it
@@ -146,13 +146,13 @@ public sealed class LearnedRouter
     public bool MidDropped { get; set; }
 
     /// <summary>What the router was trained on.</summary>
-    public LearnedRouterProvenance? Training { get; init; }
+    internal LearnedRouterProvenance? Training { get; init; }
 
     /// <summary>Where the price of quality was picked; null until calibrated.</summary>
-    public LearnedRouterCalibration? Calibration { get; set; }
+    internal LearnedRouterCalibration? Calibration { get; set; }
 
     /// <summary>What the router is known to be worth against random routing; null until measured.</summary>
-    public LearnedRouterEvidence? Evidence { get; set; }
+    internal LearnedRouterEvidence? Evidence { get; set; }
 
     /// <summary>Whether requests can go to the middle tier (it exists and was not dropped).</summary>
     public bool UsesMid => Mid is not null && !MidDropped;
@@ -160,7 +160,7 @@ public sealed class LearnedRouter
     /// <summary>Scores a request: the expected quality gaps between the top tier and the cheaper ones. Allocation-free.</summary>
     /// <param name="text">The request text.</param>
     /// <param name="task">The task label, or null.</param>
-    public LearnedScore Score(ReadOnlySpan<char> text, string? task) => ScoreParts(text, task).Combine(Scorers, Mid is not null);
+    internal LearnedScore Score(ReadOnlySpan<char> text, string? task) => ScoreParts(text, task).Combine(Scorers, Mid is not null);
 
     /// <summary>Each scorer's prediction of the target, (gap + 1) / 2, for both heads (training compares them out of fold).</summary>
     internal LearnedScoreParts ScoreParts(ReadOnlySpan<char> text, string? task)
@@ -197,7 +197,7 @@ public sealed class LearnedRouter
 
     /// <summary>The tier for a score at the router's price of quality.</summary>
     /// <param name="score">The request's score.</param>
-    public LearnedTier Choose(LearnedScore score) => Choose(score, PriceOfQuality, UsesMid);
+    internal LearnedTier Choose(LearnedScore score) => Choose(score, PriceOfQuality, UsesMid);
 
     /// <summary>
     /// The tier for a score at a given price of quality (calibration sweeps it): the tier with the smallest expected
@@ -206,7 +206,7 @@ public sealed class LearnedRouter
     /// <param name="score">The request's score.</param>
     /// <param name="priceOfQuality">λ.</param>
     /// <param name="useMid">Whether the middle tier may be chosen.</param>
-    public LearnedTier Choose(LearnedScore score, double priceOfQuality, bool useMid)
+    internal LearnedTier Choose(LearnedScore score, double priceOfQuality, bool useMid)
     {
         var tier = LearnedTier.Cheap;
         var best = score.CheapGain + (priceOfQuality * TierCosts.Cheap);
@@ -249,7 +249,7 @@ public sealed class LearnedRouter
     }
 
     /// <summary>The names of a scorer combination as written in the file (<c>linear</c>, <c>words</c>, <c>task-prior</c>).</summary>
-    public static string ScorerNames(LearnedScorers scorers) => string.Join("+", ScorerList(scorers));
+    internal static string ScorerNames(LearnedScorers scorers) => string.Join("+", ScorerList(scorers));
 
     private static IEnumerable<string> ScorerList(LearnedScorers scorers)
     {

@@ -1,7 +1,7 @@
 namespace ModelMix.Routing;
 
 /// <summary>Where and how a learned router's price of quality was picked (by <c>modelmix train</c> with a floor or <c>modelmix calibrate</c>).</summary>
-public sealed record LearnedRouterCalibration
+internal sealed record LearnedRouterCalibration
 {
     /// <summary>The dataset file name it was picked on.</summary>
     public required string Dataset { get; init; }

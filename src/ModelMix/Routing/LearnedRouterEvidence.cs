@@ -9,7 +9,7 @@ namespace ModelMix.Routing;
 /// pairs from <c>modelmix export --shadow</c>). The proxy serves <c>auto-learned</c> only from a router whose
 /// in-domain evidence beats random (<see cref="LearnedRouterGuard"/>).
 /// </summary>
-public sealed record LearnedRouterEvidence
+internal sealed record LearnedRouterEvidence
 {
     /// <summary>The APGR of random routing, the bar a router must clear.</summary>
     public const double RandomApgr = 0.5;

@@ -5,7 +5,7 @@ namespace ModelMix.Routing;
 /// <param name="Task">The task label, or null.</param>
 /// <param name="CheapGain">The top tier's quality minus the cheap tier's on this prompt (−1 to 1; 0 when cheap did as well).</param>
 /// <param name="MidGain">The top tier's quality minus the middle tier's (ignored without a middle tier).</param>
-public readonly record struct LearnedRouterExample(string Text, string? Task, double CheapGain, double MidGain)
+internal readonly record struct LearnedRouterExample(string Text, string? Task, double CheapGain, double MidGain)
 {
     /// <summary>An example from pass/fail outcomes: a tier that matched the top gains nothing, one that did not gains 1.</summary>
     /// <param name="text">The prompt text.</param>

@@ -6,7 +6,7 @@ namespace ModelMix.Routing;
 /// A router trained on a public benchmark has not shown it routes this deployment's prompts better than a coin: on
 /// open-ended chat no prompt-only router beat random. The proxy refuses such a router unless forced; the audit says so.
 /// </summary>
-public static class LearnedRouterGuard
+internal static class LearnedRouterGuard
 {
     /// <summary>Checks a router's evidence.</summary>
     /// <param name="router">The router.</param>

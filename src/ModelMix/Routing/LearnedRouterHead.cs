@@ -7,4 +7,4 @@ namespace ModelMix.Routing;
 /// <param name="Bias">The intercept.</param>
 /// <param name="Weights">One weight per hashed feature (2^hash_bits of them).</param>
 /// <param name="PriorWeight">The weight of the task prior's log-odds.</param>
-public sealed record LearnedRouterHead(float Bias, float[] Weights, float PriorWeight = 0);
+internal sealed record LearnedRouterHead(float Bias, float[] Weights, float PriorWeight = 0);

@@ -1,7 +1,7 @@
 namespace ModelMix.Routing;
 
 /// <summary>What a learned router was trained on and how, so evaluation can refuse to report on the same data and calibration can recompute its out-of-fold scores.</summary>
-public sealed record LearnedRouterProvenance
+internal sealed record LearnedRouterProvenance
 {
     /// <summary>The dataset file name (no folder).</summary>
     public required string Dataset { get; init; }

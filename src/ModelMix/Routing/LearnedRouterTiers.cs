@@ -4,4 +4,4 @@ namespace ModelMix.Routing;
 /// <param name="Cheap">The cheap tier's model.</param>
 /// <param name="Mid">The middle tier's model, or null for a two-tier router.</param>
 /// <param name="Top">The top tier's model.</param>
-public sealed record LearnedRouterTiers(string Cheap, string? Mid, string Top);
+internal sealed record LearnedRouterTiers(string Cheap, string? Mid, string Top);

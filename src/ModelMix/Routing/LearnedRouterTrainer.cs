@@ -6,7 +6,7 @@ namespace ModelMix.Routing;
 /// descent over the examples in a seeded order with a decaying step. Deterministic: the same examples, settings and
 /// seed give the same weights, bit for bit. Cross-fitting (<c>RouterTraining.CrossFit</c>) calls it once per fold.
 /// </summary>
-public static class LearnedRouterTrainer
+internal static class LearnedRouterTrainer
 {
     /// <summary>Trains a router on every example (no cross-fitting).</summary>
     /// <param name="examples">The training examples (in any order: they are shuffled by the seed).</param>

@@ -1,7 +1,7 @@
 namespace ModelMix.Routing;
 
 /// <summary>Settings for <see cref="LearnedRouterTrainer"/>; the defaults are the ones docs/evaluation.md reports.</summary>
-public sealed record LearnedRouterTrainingOptions
+internal sealed record LearnedRouterTrainingOptions
 {
     /// <summary>How requests are hashed into features.</summary>
     public LearnedFeatureSettings Features { get; init; } = new();

@@ -6,4 +6,4 @@ namespace ModelMix.Routing;
 /// </summary>
 /// <param name="CheapGain">The expected quality the top tier adds over the cheap tier; near 0 when cheap does as well.</param>
 /// <param name="MidGain">The expected quality the top tier adds over the middle tier; 0 without a middle tier.</param>
-public readonly record struct LearnedScore(double CheapGain, double MidGain);
+internal readonly record struct LearnedScore(double CheapGain, double MidGain);

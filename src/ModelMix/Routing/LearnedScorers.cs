@@ -2,7 +2,7 @@ namespace ModelMix.Routing;
 
 /// <summary>The scorers a learned router averages (training keeps more than one only if that beats one out of fold).</summary>
 [Flags]
-public enum LearnedScorers
+internal enum LearnedScorers
 {
     /// <summary>Logistic regression over every feature: word and character n-grams, task label, markers, task prior.</summary>
     Linear = 1,

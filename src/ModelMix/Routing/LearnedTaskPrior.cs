@@ -8,7 +8,7 @@ namespace ModelMix.Routing;
 /// is a feature of the linear scorers, a scorer of its own, and the fallback for a task label the training data did
 /// not have (and for requests without one): those get the overall mean. Looking a label up allocates nothing.
 /// </summary>
-public sealed class LearnedTaskPrior
+internal sealed class LearnedTaskPrior
 {
     private readonly FrozenDictionary<string, LearnedTaskPriorEntry> _tasks;
 

@@ -4,4 +4,4 @@ namespace ModelMix.Routing;
 /// <param name="Count">Training examples with the label.</param>
 /// <param name="CheapGain">Its shrunk mean gap, top minus cheap.</param>
 /// <param name="MidGain">Its shrunk mean gap, top minus mid.</param>
-public sealed record LearnedTaskPriorEntry(int Count, double CheapGain, double MidGain);
+internal sealed record LearnedTaskPriorEntry(int Count, double CheapGain, double MidGain);

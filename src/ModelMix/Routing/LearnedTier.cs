@@ -1,7 +1,7 @@
 namespace ModelMix.Routing;
 
 /// <summary>The tiers a learned router chooses between.</summary>
-public enum LearnedTier
+internal enum LearnedTier
 {
     /// <summary>The cheapest tier.</summary>
     Cheap,

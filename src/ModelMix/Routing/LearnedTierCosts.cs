@@ -6,7 +6,7 @@ namespace ModelMix.Routing;
 /// </summary>
 /// <param name="Cheap">The cheap tier's mean cost as a fraction of the top tier's.</param>
 /// <param name="Mid">The middle tier's, or the top's (1) without a middle tier.</param>
-public sealed record LearnedTierCosts(double Cheap, double Mid)
+internal sealed record LearnedTierCosts(double Cheap, double Mid)
 {
     /// <summary>The costs used until a router is trained on data with costs: cheap 0.2, mid 0.6 of the top.</summary>
     public static LearnedTierCosts Default { get; } = new(0.2, 0.6);

@@ -9,7 +9,7 @@ namespace ModelMix.Routing;
 /// <param name="Tier">The chosen tier as configured (e.g. <c>haiku</c>), or null when the answer was malformed.</param>
 /// <param name="Reason">The classifier's reason (may be empty), or null when malformed.</param>
 /// <param name="Error">Why the answer was malformed, or null when it parsed.</param>
-public sealed record MetaRouterClassification(string? Tier, string? Reason, string? Error)
+internal sealed record MetaRouterClassification(string? Tier, string? Reason, string? Error)
 {
     /// <summary>Whether the answer named an allowed tier.</summary>
     public bool IsValid => Error is null;

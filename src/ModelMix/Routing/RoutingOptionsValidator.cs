@@ -7,7 +7,7 @@ namespace ModelMix.Routing;
 /// Validates <see cref="RoutingOptions"/> at start-up so a bad configuration fails fast: every error names the rule
 /// or pin and the key (unknown tier or model, min above max, duplicate rule names, a catch-all before the last rule).
 /// </summary>
-public sealed class RoutingOptionsValidator : IValidateOptions<RoutingOptions>
+internal sealed class RoutingOptionsValidator : IValidateOptions<RoutingOptions>
 {
     private readonly PriceBook _priceBook;
 

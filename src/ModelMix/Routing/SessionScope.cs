@@ -6,7 +6,7 @@ namespace ModelMix.Routing;
 /// keys it by <see cref="Of"/>; session budgets are per key too (<c>session:{key}:{session}</c>). The ledger keeps
 /// the caller's session id and key id as they were.
 /// </summary>
-public static class SessionScope
+internal static class SessionScope
 {
     /// <summary>The separator between key and session: a control character, which no HTTP header value carries.</summary>
     public const char Separator = '\u001f';

@@ -5,7 +5,7 @@ using ModelMix.Pricing;
 namespace ModelMix.Routing;
 
 /// <summary>Checks <see cref="TierDriftOptions"/> (<c>ModelMix:TierDrift</c>) at start: bounds in range and tiers of the price book, named under the section; both doors register it.</summary>
-public sealed class TierDriftOptionsValidator(PriceBook prices) : IValidateOptions<TierDriftOptions>
+internal sealed class TierDriftOptionsValidator(PriceBook prices) : IValidateOptions<TierDriftOptions>
 {
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, TierDriftOptions options)

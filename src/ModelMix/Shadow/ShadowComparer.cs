@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace ModelMix.Shadow;
 
 /// <summary>The deterministic comparisons of a pair: normalized exact match and JSON-field match.</summary>
-public static class ShadowComparer
+internal static class ShadowComparer
 {
     /// <summary>1 when the two answers are equal after <see cref="Normalize"/>, else 0.</summary>
     public static double Exact(string live, string shadow) =>

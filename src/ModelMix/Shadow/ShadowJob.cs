@@ -4,7 +4,7 @@ namespace ModelMix.Shadow;
 /// One sampled request for the <see cref="ShadowRunner"/>: everything is read and sent by the delegates on a
 /// background worker, so handing a job over costs the caller only a queue write.
 /// </summary>
-public sealed record ShadowJob
+internal sealed record ShadowJob
 {
     /// <summary>The pair id (from <see cref="ShadowRunner.TrySample"/>).</summary>
     public required string PairId { get; init; }

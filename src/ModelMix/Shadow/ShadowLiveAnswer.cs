@@ -9,4 +9,4 @@ namespace ModelMix.Shadow;
 /// <param name="CostUsd">Its cost; null when unpriced.</param>
 /// <param name="PromptText">The request's text (for the judge, and stored only when answers are stored).</param>
 /// <param name="SkipReason">Why the pair is not worth a shadow call (a tool call, a failed answer); null to go on.</param>
-public sealed record ShadowLiveAnswer(string Model, string Text, TokenUsage Usage, decimal? CostUsd, string PromptText, string? SkipReason = null);
+internal sealed record ShadowLiveAnswer(string Model, string Text, TokenUsage Usage, decimal? CostUsd, string PromptText, string? SkipReason = null);

@@ -90,7 +90,7 @@ public sealed class ShadowOptions
     /// holds for the pair, so the shadow budget equals the ledger by construction (docs/ledger.md "Crash consistency").
     /// Null: the hold is settled to the costs the runner read from the calls.
     /// </summary>
-    public Ledger.ISettlingLedger? SettlingLedger { get; set; }
+    internal Ledger.ISettlingLedger? SettlingLedger { get; set; }
 
     /// <summary>The judge client (library door); when null the shadow stage's inner client is used.</summary>
     public IChatClient? JudgeClient { get; set; }

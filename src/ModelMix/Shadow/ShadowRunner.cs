@@ -133,7 +133,7 @@ public sealed class ShadowRunner : IAsyncDisposable
     /// Decides whether the request <paramref name="requestId"/> is shadowed (deterministically, by its hash and the
     /// task's rate) and returns a new pair id when it is; null when not, or while the shadow budget is exhausted.
     /// </summary>
-    public string? TrySample(string requestId, string? taskLabel)
+    internal string? TrySample(string requestId, string? taskLabel)
     {
         ArgumentNullException.ThrowIfNull(requestId);
         if (!ShadowSampler.IsSampled(requestId, _options.RateFor(taskLabel)))
@@ -153,7 +153,7 @@ public sealed class ShadowRunner : IAsyncDisposable
     }
 
     /// <summary>Queues a job; false (and counted as dropped) when the queue is full or the runner is stopping. Never waits.</summary>
-    public bool TryEnqueue(ShadowJob job)
+    internal bool TryEnqueue(ShadowJob job)
     {
         ArgumentNullException.ThrowIfNull(job);
         lock (_gate)
@@ -429,7 +429,7 @@ public sealed class ShadowRunner : IAsyncDisposable
                 && string.Equals(liveId, candidateId, StringComparison.Ordinal)));
 
     /// <summary>The cost of <paramref name="usage"/> on the response model (else the routed model); null when neither is priced.</summary>
-    public static decimal? PriceOrNull(PriceBook prices, DateTimeOffset at, string routedModel, string? responseModel, TokenUsage usage)
+    internal static decimal? PriceOrNull(PriceBook prices, DateTimeOffset at, string routedModel, string? responseModel, TokenUsage usage)
     {
         if (usage.InputTokens == 0 && usage.OutputTokens == 0 && usage.TotalInputTokens == 0 && !usage.HasServerToolUse)
         {
@@ -448,7 +448,7 @@ public sealed class ShadowRunner : IAsyncDisposable
     }
 
     /// <summary>The stored code of a comparison method.</summary>
-    public static string MethodCode(ShadowComparison method) => method switch
+    internal static string MethodCode(ShadowComparison method) => method switch
     {
         ShadowComparison.Exact => "exact",
         ShadowComparison.Json => "json",
@@ -457,7 +457,7 @@ public sealed class ShadowRunner : IAsyncDisposable
     };
 
     /// <summary>Parses a stored comparison code.</summary>
-    public static ShadowComparison ParseMethod(string code) => code switch
+    internal static ShadowComparison ParseMethod(string code) => code switch
     {
         "exact" => ShadowComparison.Exact,
         "json" => ShadowComparison.Json,

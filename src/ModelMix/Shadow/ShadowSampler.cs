@@ -8,7 +8,7 @@ namespace ModelMix.Shadow;
 /// Deterministic sampling: a request is shadowed when the SHA-256 of its request id, read as a fraction in [0, 1),
 /// is below the rate. The same id always gets the same answer, so a test or a replay samples the same requests.
 /// </summary>
-public static class ShadowSampler
+internal static class ShadowSampler
 {
     /// <summary>The fraction in [0, 1) that <paramref name="requestId"/> hashes to.</summary>
     public static double Fraction(string requestId)

@@ -4,7 +4,7 @@ using ModelMix.Hosting;
 namespace ModelMix.Pipeline;
 
 /// <summary>Checks <see cref="TwoPassAgentOptions"/>: models and instruction set, caps and triggers positive (registered by <c>AddModelMix</c>; <see cref="TwoPassAgent"/> checks the options it is given).</summary>
-public sealed class TwoPassAgentOptionsValidator : IValidateOptions<TwoPassAgentOptions>
+internal sealed class TwoPassAgentOptionsValidator : IValidateOptions<TwoPassAgentOptions>
 {
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, TwoPassAgentOptions options)

@@ -21,7 +21,7 @@ public abstract class CachedKeyStoreContractTests : IAsyncLifetime
     protected FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 3, 14, 12, 0, 0, TimeSpan.Zero));
 
     /// <summary>The cache under test (over <see cref="_counted"/>, over a real store).</summary>
-    protected CachedKeyStore Cache { get; private set; } = null!;
+    private protected CachedKeyStore Cache { get; private set; } = null!;
 
     /// <summary>Another store on the same database: another replica, or the CLI.</summary>
     protected IKeyStore Elsewhere { get; private set; } = null!;

@@ -6,7 +6,7 @@ namespace ModelMix.Ledger;
 /// Which raw rows a report covers once retention pruned older ones (docs/ledger.md, "Automatic retention"): the audit,
 /// its recommendations and the dashboard say so when their range reaches before the oldest raw row kept.
 /// </summary>
-public static class LedgerRawWindow
+internal static class LedgerRawWindow
 {
     /// <summary>The oldest raw row's timestamp; null when the ledger holds none (or the store cannot page its rows).</summary>
     /// <param name="store">The ledger.</param>

@@ -12,7 +12,7 @@ namespace ModelMix.Ledger;
 /// <param name="RowsPruned">Raw rows deleted from the ledger by this run (partitions dropped whole included).</param>
 /// <param name="PartitionsDropped">PostgreSQL partitions dropped whole.</param>
 /// <param name="RawFrom">The oldest raw row still stored after the run; null when the ledger holds none.</param>
-public sealed record LedgerRetentionResult(bool Ran, DateTimeOffset Cut, int Files, long RowsExported, long RowsPruned, int PartitionsDropped, DateTimeOffset? RawFrom);
+internal sealed record LedgerRetentionResult(bool Ran, DateTimeOffset Cut, int Files, long RowsExported, long RowsPruned, int PartitionsDropped, DateTimeOffset? RawFrom);
 
 /// <summary>
 /// Automatic retention (docs/ledger.md, "Automatic retention"): one run exports every whole period (UTC month or day)
@@ -31,7 +31,7 @@ public sealed record LedgerRetentionResult(bool Ran, DateTimeOffset Cut, int Fil
 /// late) is started only once every earlier file of the period is pruned, so it holds only rows no earlier file holds.
 /// </para>
 /// </summary>
-public sealed class LedgerRetention
+internal sealed class LedgerRetention
 {
     private readonly ILedgerStore _store;
     private readonly ILedgerExportStore _exporter;

@@ -9,7 +9,7 @@ namespace ModelMix.Ledger;
 /// <param name="From">Its first instant.</param>
 /// <param name="To">Its end (exclusive).</param>
 /// <param name="Kind">Month or day.</param>
-public readonly record struct LedgerRetentionSpan(DateTimeOffset From, DateTimeOffset To, LedgerRetentionPeriod Kind)
+internal readonly record struct LedgerRetentionSpan(DateTimeOffset From, DateTimeOffset To, LedgerRetentionPeriod Kind)
 {
     /// <summary>The period of <paramref name="kind"/> that holds <paramref name="at"/>.</summary>
     public static LedgerRetentionSpan Of(DateTimeOffset at, LedgerRetentionPeriod kind)

@@ -8,7 +8,7 @@ namespace ModelMix.Ledger;
 /// <c>…_rows_pruned_total</c>, <c>…_partitions_dropped_total</c>, <c>…_runs_total{outcome}</c> with outcome ok, failed
 /// or locked, and <c>modelmix_ledger_retention_last_success_seconds</c> (Unix time), 0 until a run succeeded).
 /// </summary>
-public sealed class LedgerRetentionMetrics : IDisposable
+internal sealed class LedgerRetentionMetrics : IDisposable
 {
     private readonly Meter? _owned;
     private readonly Counter<long> _exported;

@@ -13,7 +13,7 @@ namespace ModelMix.Ledger;
 /// on the host's <see cref="TimeProvider"/>. A failed run is logged (and counted) and tried again at the next tick; it
 /// never stops the host. Registered by <c>AddModelMix</c> and by <c>modelmix serve</c> (which supervises it).
 /// </summary>
-public sealed class LedgerRetentionService : BackgroundService
+internal sealed class LedgerRetentionService : BackgroundService
 {
     private readonly ILedger _ledger;
     private readonly LedgerRetentionOptions _options;
@@ -104,7 +104,7 @@ public sealed class LedgerRetentionService : BackgroundService
 }
 
 /// <summary>Registers <c>ModelMix:Ledger:Retention</c> and its hosted service, the same on both doors.</summary>
-public static class LedgerRetentionServices
+internal static class LedgerRetentionServices
 {
     /// <summary>
     /// Binds <see cref="LedgerRetentionOptions"/> from <c>ModelMix:Ledger:Retention</c> (validated at start), and
