@@ -110,8 +110,9 @@ public sealed class BufferedLedgerSurvivorTests : IDisposable
         Assert.Same(broken, await Assert.ThrowsAsync<ObjectDisposedException>(() => first.WaitAsync(Guard)));
         Assert.Same(broken, await Assert.ThrowsAsync<ObjectDisposedException>(() => second.WaitAsync(Guard)));
 
-        // 2 records in the failed commit + 2 drained from the buffer = 4 lost; the flush requests are not records.
-        var stopped = Assert.Single(logger.Entries, e => e.Level == LogLevel.Critical);
+        // 2 records in the failed commit + 2 drained from the buffer = 4 lost; the flush requests are not records. The
+        // writer logs it after failing the flushes, so the entry is polled for (with a deadline), not assumed there.
+        var stopped = await CriticalEntryAsync(logger);
         Assert.Equal("The ledger writer stopped: 4 buffered records could not be committed.", stopped.Message);
         Assert.Same(broken, stopped.Exception);
         Assert.Equal(1, store.WriteCalls); // not retried
@@ -157,6 +158,21 @@ public sealed class BufferedLedgerSurvivorTests : IDisposable
         Assert.Equal(["rec-00000003"], Assert.Single(fine.Batches).Select(r => r.Id));
         await ledger.DisposeAsync();
         Assert.True(fine.Disposed);
+    }
+
+    private static async Task<(LogLevel Level, EventId Event, string Message, Exception? Exception)> CriticalEntryAsync(ListLogger<BufferedLedger> logger)
+    {
+        var deadline = DateTime.UtcNow + Guard;
+        while (true)
+        {
+            var critical = logger.Entries.Where(e => e.Level == LogLevel.Critical).ToList();
+            if (critical.Count > 0 || DateTime.UtcNow > deadline)
+            {
+                return Assert.Single(critical);
+            }
+
+            await Task.Delay(10);
+        }
     }
 
     /// <summary>A clock that stands still and says when a timer is first armed (the writer sleeping out the flush interval).</summary>
