@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using ModelMix.Ledger;
 using ModelMix.Pricing;
 using ModelMix.Telemetry;
+using ModelMix.Tests.Telemetry;
 using ModelMix.Tests.Pipeline;
 
 namespace ModelMix.Tests.Ledger;
@@ -84,7 +85,7 @@ public sealed class AttemptRecorderSurvivorTests
     /// <summary>The attempts and cost counted on a meter of the test's own (tests in parallel publish on meters of the same name).</summary>
     private sealed class Measurements : IDisposable
     {
-        private readonly OwnMeterFactory _factory = new();
+        private readonly TestMeterFactory _factory = new();
         private readonly MeterListener _listener = new();
 
         public Measurements()
@@ -126,14 +127,5 @@ public sealed class AttemptRecorderSurvivorTests
             Metrics.Dispose();
             _factory.Dispose();
         }
-    }
-
-    private sealed class OwnMeterFactory : IMeterFactory
-    {
-        public Meter? Meter { get; private set; }
-
-        public Meter Create(MeterOptions options) => Meter = new Meter(options);
-
-        public void Dispose() => Meter?.Dispose();
     }
 }
