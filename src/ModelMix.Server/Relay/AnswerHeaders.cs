@@ -55,6 +55,51 @@ internal static class AnswerHeaders
     /// </summary>
     internal static string HeaderValue(string text)
     {
+        if (IsHeaderSafe(text))
+        {
+            return text; // the usual case (policy names, most reasons): nothing to change, nothing allocated
+        }
+
+        if (Converted.TryGetValue(text, out var known))
+        {
+            return known;
+        }
+
+        var value = Convert(text);
+        if (Converted.Count < MaxConverted)
+        {
+            Converted.TryAdd(text, value); // routing reasons repeat: a few hundred distinct texts are kept, then no more
+        }
+
+        return value;
+    }
+
+    /// <summary>Reasons already converted, by their text (bounded: <see cref="MaxConverted"/>).</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> Converted = new(StringComparer.Ordinal);
+
+    private const int MaxConverted = 512;
+
+    /// <summary>Whether <paramref name="text"/> is already what <see cref="Convert"/> would make of it.</summary>
+    private static bool IsHeaderSafe(string text)
+    {
+        if (text.Length > MaxReasonLength || (text.Length > 0 && (text[0] == ' ' || text[^1] == ' ')))
+        {
+            return false;
+        }
+
+        foreach (var c in text)
+        {
+            if (c is < ' ' or > '~')
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static string Convert(string text)
+    {
         var builder = new StringBuilder(Math.Min(text.Length, MaxReasonLength) + 8);
         foreach (var c in text)
         {
