@@ -149,6 +149,17 @@ public sealed class PostgresHotKeyStallTests
             }
         }
 
+        // A lease a sweep reclaimed under load (a frozen or starved replica missed its renewals) keeps its unspent slice
+        // held for one more lease life for late records (docs/keys-and-budgets.md, "Budget leases"); one a replica left
+        // expiring at stop is reclaimed once its life ends. The replicas are gone, so these are the sweeps that would run
+        // next: one after every lease's life (default LeaseTtl, 30 s), one after the tails it kept.
+        await using (var sweep = new PostgresBudgetStore(store))
+        {
+            var now = DateTimeOffset.UtcNow;
+            await sweep.ReconcileExpiredAsync(now + TimeSpan.FromSeconds(31));
+            await sweep.ReconcileExpiredAsync(now + TimeSpan.FromSeconds(62));
+        }
+
         // Every hold was settled or released, and the key's spend is exactly what the ledger recorded for it.
         await using var ledger = new PostgresLedgerStore(store);
         await ledger.MigrateAsync();
