@@ -128,7 +128,7 @@ public sealed class PipelineOrderTests : LedgerPipelineTest
     [Fact]
     public async Task Spans_carry_the_decision_per_request_and_the_cost_per_attempt_with_one_GenAI_span_per_upstream_call()
     {
-        var spans = new List<Activity>();
+        var spans = new ExportedSpans(); // AddSource("*") also exports other tests' spans, from their threads
         using var tracing = OpenTelemetry.Sdk.CreateTracerProviderBuilder().AddSource("*").AddInMemoryExporter(spans).Build();
         Server.Enqueue(FakeReply.Overloaded());
         Server.Enqueue(FakeReply.Message().WithUsage(input: 1000, output: 200));
@@ -152,7 +152,7 @@ public sealed class PipelineOrderTests : LedgerPipelineTest
         }
 
         tracing.ForceFlush();
-        var mine = spans.Where(s => s.TraceId == trace).ToList();
+        var mine = spans.Snapshot().Where(s => s.TraceId == trace).ToList();
         var request = Assert.Single(mine, s => s.OperationName == ModelMixActivity.RequestSpanName);
         Assert.Equal("caller", request.GetTagItem("modelmix.policy"));
         Assert.Equal(PriceBook.Default.ResolveTier("opus"), request.GetTagItem("gen_ai.request.model"));
@@ -179,7 +179,7 @@ public sealed class PipelineOrderTests : LedgerPipelineTest
     [Fact]
     public async Task UseOpenTelemetry_above_routing_names_its_span_after_the_routed_model()
     {
-        var spans = new List<Activity>();
+        var spans = new ExportedSpans(); // AddSource("*") also exports other tests' spans, from their threads
         using var tracing = OpenTelemetry.Sdk.CreateTracerProviderBuilder().AddSource("*").AddInMemoryExporter(spans).Build();
         using var sdk = QuietSdk();
         using var chat = new ChatClientBuilder(sdk.AsIChatClient("claude-sonnet-4-5"))
@@ -197,8 +197,41 @@ public sealed class PipelineOrderTests : LedgerPipelineTest
 
         tracing.ForceFlush();
         var opus = PriceBook.Default.ResolveTier("opus");
-        var chatSpan = Assert.Single(spans, s => s.TraceId == trace && s.GetTagItem("gen_ai.operation.name") is not null);
+        var chatSpan = Assert.Single(spans.Snapshot(), s => s.TraceId == trace && s.GetTagItem("gen_ai.operation.name") is not null);
         Assert.Equal($"chat {opus}", chatSpan.DisplayName); // not the client's default, claude-sonnet-4-5
         Assert.Equal(opus, chatSpan.GetTagItem("gen_ai.request.model"));
+    }
+
+    /// <summary>
+    /// The in-memory exporter's collection, safe to read while other tests' spans (every source is listened to) are
+    /// exported into it from their own threads: a plain list failed a read with "Collection was modified" in CI.
+    /// </summary>
+    private sealed class ExportedSpans : System.Collections.ObjectModel.Collection<Activity>
+    {
+        private readonly object _gate = new();
+
+        public Activity[] Snapshot()
+        {
+            lock (_gate)
+            {
+                return [.. Items];
+            }
+        }
+
+        protected override void InsertItem(int index, Activity item)
+        {
+            lock (_gate)
+            {
+                base.InsertItem(index, item);
+            }
+        }
+
+        protected override void ClearItems()
+        {
+            lock (_gate)
+            {
+                base.ClearItems();
+            }
+        }
     }
 }
