@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
@@ -22,21 +20,13 @@ internal sealed class SqliteLedgerInsert : IDisposable
     private readonly LedgerRollupBatch _rollups = new();
     private SqliteRollupUpsert? _rollupUpsert; // prepared at the first batch's rollups (an older schema has no rollup tables)
     private sqlite3_stmt? _completeIntent; // prepared on first use: a database from before schema step 8 has no intents table
-    private byte[] _buffer = new byte[512];
+    private readonly SqliteSpanBinder _bind;
 
     public SqliteLedgerInsert(SqliteConnection connection)
     {
         _connection = connection;
-        var db = connection.Handle ?? throw new InvalidOperationException("The ledger's write connection is not open.");
-        var rc = raw.sqlite3_prepare_v2(db, SqliteLedgerSchema.InsertSql, out _statement);
-        SqliteException.ThrowExceptionForRC(rc, db);
-        var expected = SqliteLedgerSchema.Columns.Length;
-        var count = raw.sqlite3_bind_parameter_count(_statement);
-        if (count != expected)
-        {
-            _statement.Dispose();
-            throw new InvalidOperationException($"The ledger insert has {count} parameters, expected {expected}.");
-        }
+        _bind = new SqliteSpanBinder(connection);
+        _statement = _bind.Prepare(SqliteLedgerSchema.InsertSql, SqliteLedgerSchema.Columns.Length, "The ledger insert");
     }
 
     /// <summary>
@@ -46,27 +36,15 @@ internal sealed class SqliteLedgerInsert : IDisposable
     /// </summary>
     public void CompleteIntent(string id)
     {
-        if (_completeIntent is null)
-        {
-            var db = _connection.Handle!;
-            SqliteException.ThrowExceptionForRC(raw.sqlite3_prepare_v2(db, "DELETE FROM ledger_intents WHERE id = ?1;", out var prepared), db);
-            _completeIntent = prepared;
-        }
-
-        var statement = _completeIntent;
+        var statement = _completeIntent ??= _bind.Prepare("DELETE FROM ledger_intents WHERE id = ?1;", 1, "The intent delete");
         try
         {
-            Text(statement, 1, id);
-            var rc = raw.sqlite3_step(statement);
-            if (rc != raw.SQLITE_DONE)
-            {
-                SqliteException.ThrowExceptionForRC(rc, _connection.Handle);
-            }
+            _bind.Text(statement, 1, id);
+            _bind.Step(statement);
         }
         finally
         {
-            raw.sqlite3_reset(statement);
-            raw.sqlite3_clear_bindings(statement);
+            SqliteSpanBinder.Reset(statement);
         }
     }
 
@@ -147,12 +125,7 @@ internal sealed class SqliteLedgerInsert : IDisposable
                 Check(raw.sqlite3_bind_null(s, 43));
             }
 
-            var rc = raw.sqlite3_step(s);
-            if (rc != raw.SQLITE_DONE)
-            {
-                SqliteException.ThrowExceptionForRC(rc, _connection.Handle);
-            }
-
+            _bind.Step(s);
             var inserted = raw.sqlite3_changes(_connection.Handle) == 1;
             if (inserted)
             {
@@ -163,8 +136,7 @@ internal sealed class SqliteLedgerInsert : IDisposable
         }
         finally
         {
-            raw.sqlite3_reset(s);
-            raw.sqlite3_clear_bindings(s);
+            SqliteSpanBinder.Reset(s);
         }
     }
 
@@ -179,7 +151,7 @@ internal sealed class SqliteLedgerInsert : IDisposable
     {
         if (!_rollups.IsEmpty)
         {
-            (_rollupUpsert ??= new SqliteRollupUpsert(_connection)).Write(_rollups);
+            (_rollupUpsert ??= new SqliteRollupUpsert(_bind)).Write(_rollups);
             _rollups.Clear();
         }
     }
@@ -191,42 +163,9 @@ internal sealed class SqliteLedgerInsert : IDisposable
         _rollupUpsert?.Dispose();
     }
 
-    private void Text(int index, string? value) => Text(_statement, index, value);
+    private void Text(int index, string? value) => _bind.Text(_statement, index, value);
 
-    private void Text(sqlite3_stmt statement, int index, string? value)
-    {
-        if (value is null)
-        {
-            Check(raw.sqlite3_bind_null(statement, index));
-            return;
-        }
+    private void Decimal(int index, decimal value) => _bind.Decimal(_statement, index, value);
 
-        var max = Encoding.UTF8.GetMaxByteCount(value.Length);
-        if (max > _buffer.Length)
-        {
-            _buffer = new byte[Math.Max(max, _buffer.Length * 2)];
-        }
-
-        var length = Encoding.UTF8.GetBytes(value, _buffer);
-        Check(raw.sqlite3_bind_text(statement, index, _buffer.AsSpan(0, length)));
-    }
-
-    private void Decimal(int index, decimal value)
-    {
-        // Same text as decimal.ToString(CultureInfo.InvariantCulture) (general format), which reads back exactly.
-        if (!value.TryFormat(_buffer, out var length, default, CultureInfo.InvariantCulture))
-        {
-            throw new InvalidOperationException($"Could not format the decimal {value.ToString(CultureInfo.InvariantCulture)}.");
-        }
-
-        Check(raw.sqlite3_bind_text(_statement, index, _buffer.AsSpan(0, length)));
-    }
-
-    private void Check(int rc)
-    {
-        if (rc != raw.SQLITE_OK)
-        {
-            SqliteException.ThrowExceptionForRC(rc, _connection.Handle);
-        }
-    }
+    private void Check(int rc) => _bind.Check(rc);
 }

@@ -1,5 +1,3 @@
-using System.Text;
-using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
 namespace ModelMix.Ledger;
@@ -7,28 +5,27 @@ namespace ModelMix.Ledger;
 /// <summary>
 /// The writer's rollup statements (<see cref="LedgerRollupSql.UpsertRow"/>, hourly and daily, and
 /// <see cref="LedgerRollupSql.SessionUpsertRow"/>), prepared once on the
-/// writer connection and bound through SQLitePCL as the ledger insert is (<see cref="SqliteLedgerInsert"/>): a batch's
+/// writer connection and bound through the ledger insert's <see cref="SqliteSpanBinder"/>: a batch's
 /// rows, summed in memory by <see cref="LedgerRollupBatch"/>, are merged into the stored rollups with one execution
 /// per row and no managed allocation.
 /// </summary>
 internal sealed class SqliteRollupUpsert : IDisposable
 {
-    private readonly SqliteConnection _connection;
+    private readonly SqliteSpanBinder _bind;
     private readonly sqlite3_stmt _hourly;
     private readonly sqlite3_stmt _daily;
     private readonly sqlite3_stmt _sessions;
-    private byte[] _buffer = new byte[256];
 
-    public SqliteRollupUpsert(SqliteConnection connection)
+    public SqliteRollupUpsert(SqliteSpanBinder bind)
     {
-        _connection = connection;
-        var db = connection.Handle ?? throw new InvalidOperationException("The ledger's write connection is not open.");
-        _hourly = Prepare(db, LedgerRollupSql.UpsertRow(LedgerSqlDialect.Sqlite, daily: false));
-        _daily = Prepare(db, LedgerRollupSql.UpsertRow(LedgerSqlDialect.Sqlite, daily: true));
-        _sessions = Prepare(db, LedgerRollupSql.SessionUpsertRow(LedgerSqlDialect.Sqlite), parameters: 7);
+        _bind = bind;
+        var columns = LedgerRollupSql.Columns.Length;
+        _hourly = bind.Prepare(LedgerRollupSql.UpsertRow(LedgerSqlDialect.Sqlite, daily: false), columns, "The hourly rollup upsert");
+        _daily = bind.Prepare(LedgerRollupSql.UpsertRow(LedgerSqlDialect.Sqlite, daily: true), columns, "The daily rollup upsert");
+        _sessions = bind.Prepare(LedgerRollupSql.SessionUpsertRow(LedgerSqlDialect.Sqlite), 7, "The per-session upsert");
     }
 
-    /// <summary>Merges <paramref name="batch"/>'s hourly and daily rows into the rollups, in the transaction under way.</summary>
+    /// <summary>Merges <paramref name="batch"/>'s hourly, daily and per-session rows into the rollups, in the transaction under way.</summary>
     public void Write(LedgerRollupBatch batch)
     {
         foreach (var (key, sums) in batch.Hourly)
@@ -41,129 +38,72 @@ internal sealed class SqliteRollupUpsert : IDisposable
             Execute(_daily, key, sums);
         }
 
+        var s = _sessions;
         foreach (var (key, sums) in batch.Sessions)
         {
-            var s = _sessions;
             try
             {
-                Integer(s, 1, key.Hour);
-                Text(s, 2, key.KeyId);
-                Text(s, 3, key.SessionId);
-                Integer(s, 4, sums.Calls);
-                Decimal(s, 5, sums.CostTotal);
-                Integer(s, 6, sums.FirstTimestamp);
-                Integer(s, 7, sums.LastTimestamp);
-                Step(s);
+                _bind.Integer(s, 1, key.Hour);
+                _bind.Text(s, 2, key.KeyId);
+                _bind.Text(s, 3, key.SessionId);
+                _bind.Integer(s, 4, sums.Calls);
+                _bind.Decimal(s, 5, sums.CostTotal);
+                _bind.Integer(s, 6, sums.FirstTimestamp);
+                _bind.Integer(s, 7, sums.LastTimestamp);
+                _bind.Step(s);
             }
             finally
             {
-                raw.sqlite3_reset(s);
-                raw.sqlite3_clear_bindings(s);
+                SqliteSpanBinder.Reset(s);
             }
         }
     }
 
     private void Execute(sqlite3_stmt s, in LedgerRollupBatch.Key key, LedgerRollupBatch.Sums sums)
     {
+        var b = _bind;
         try
         {
             // LedgerRollupSql.Columns order: the dimensions, the integer sums, the money sums, minimums, maximums, overrun.
             var i = 1;
-            Integer(s, i++, key.Hour);
-            Text(s, i++, key.KeyId);
-            Text(s, i++, key.TaskLabel);
-            Text(s, i++, key.Policy);
-            Text(s, i++, key.RoutedModel);
-            Text(s, i++, key.ResponseModel);
-            Text(s, i++, key.Effort);
-            Text(s, i++, key.Status);
-            Integer(s, i++, key.AttemptKind);
-            Text(s, i++, key.EscalatedFrom);
-            Text(s, i++, key.ServiceTier);
-            Text(s, i++, key.Speed);
-            Text(s, i++, key.InferenceGeo);
-            Integer(s, i++, key.Priced);
-            Integer(s, i++, key.HasTokens);
-            Integer(s, i++, key.EffortSent);
+            b.Integer(s, i++, key.Hour);
+            b.Text(s, i++, key.KeyId);
+            b.Text(s, i++, key.TaskLabel);
+            b.Text(s, i++, key.Policy);
+            b.Text(s, i++, key.RoutedModel);
+            b.Text(s, i++, key.ResponseModel);
+            b.Text(s, i++, key.Effort);
+            b.Text(s, i++, key.Status);
+            b.Integer(s, i++, key.AttemptKind);
+            b.Text(s, i++, key.EscalatedFrom);
+            b.Text(s, i++, key.ServiceTier);
+            b.Text(s, i++, key.Speed);
+            b.Text(s, i++, key.InferenceGeo);
+            b.Integer(s, i++, key.Priced);
+            b.Integer(s, i++, key.HasTokens);
+            b.Integer(s, i++, key.EffortSent);
             foreach (var n in sums.Integers)
             {
-                Integer(s, i++, n);
+                b.Integer(s, i++, n);
             }
 
             var money = sums.Money;
             for (var m = 0; m < money.Length - 1; m++)
             {
-                Decimal(s, i++, money[m]);
+                b.Decimal(s, i++, money[m]);
             }
 
-            Integer(s, i++, sums.FirstTimestamp);
-            Integer(s, i++, sums.MinPromptTokens);
-            Integer(s, i++, sums.LastTimestamp);
-            Integer(s, i++, sums.MaxPromptTokens);
-            Integer(s, i++, sums.MaxOutputTokens);
-            Decimal(s, i, money[^1]); // overrun_usd, the last column
-            Step(s);
+            b.Integer(s, i++, sums.FirstTimestamp);
+            b.Integer(s, i++, sums.MinPromptTokens);
+            b.Integer(s, i++, sums.LastTimestamp);
+            b.Integer(s, i++, sums.MaxPromptTokens);
+            b.Integer(s, i++, sums.MaxOutputTokens);
+            b.Decimal(s, i, money[^1]); // overrun_usd, the last column
+            b.Step(s);
         }
         finally
         {
-            raw.sqlite3_reset(s);
-            raw.sqlite3_clear_bindings(s);
-        }
-    }
-
-    private void Step(sqlite3_stmt s)
-    {
-        var rc = raw.sqlite3_step(s);
-        if (rc != raw.SQLITE_DONE)
-        {
-            SqliteException.ThrowExceptionForRC(rc, _connection.Handle);
-        }
-    }
-
-    private static sqlite3_stmt Prepare(sqlite3 db, string sql, int? parameters = null)
-    {
-        var rc = raw.sqlite3_prepare_v2(db, sql, out var statement);
-        SqliteException.ThrowExceptionForRC(rc, db);
-        var expected = parameters ?? LedgerRollupSql.Columns.Length;
-        if (raw.sqlite3_bind_parameter_count(statement) != expected)
-        {
-            statement.Dispose();
-            throw new InvalidOperationException($"A rollup upsert does not have {expected} parameters.");
-        }
-
-        return statement;
-    }
-
-    private void Integer(sqlite3_stmt s, int index, long value) => Check(raw.sqlite3_bind_int64(s, index, value));
-
-    private void Text(sqlite3_stmt s, int index, string value)
-    {
-        var max = Encoding.UTF8.GetMaxByteCount(value.Length);
-        if (max > _buffer.Length)
-        {
-            _buffer = new byte[Math.Max(max, _buffer.Length * 2)];
-        }
-
-        var length = Encoding.UTF8.GetBytes(value, _buffer);
-        Check(raw.sqlite3_bind_text(s, index, _buffer.AsSpan(0, length)));
-    }
-
-    private void Decimal(sqlite3_stmt s, int index, decimal value)
-    {
-        // The text SqliteLedgerSchema.ToStoredDecimal writes (invariant general format), which reads back exactly.
-        if (!value.TryFormat(_buffer, out var length, default, System.Globalization.CultureInfo.InvariantCulture))
-        {
-            throw new InvalidOperationException($"Could not format the decimal {value.ToString(System.Globalization.CultureInfo.InvariantCulture)}.");
-        }
-
-        Check(raw.sqlite3_bind_text(s, index, _buffer.AsSpan(0, length)));
-    }
-
-    private void Check(int rc)
-    {
-        if (rc != raw.SQLITE_OK)
-        {
-            SqliteException.ThrowExceptionForRC(rc, _connection.Handle);
+            SqliteSpanBinder.Reset(s);
         }
     }
 
