@@ -66,9 +66,11 @@ internal static class AnswerHeaders
         }
 
         var value = Convert(text);
-        if (Converted.Count < MaxConverted)
+        // Routing reasons repeat: a few hundred distinct texts are kept, then no more. Counted apart, since
+        // ConcurrentDictionary.Count takes every lock and a full cache would ask it on each new text.
+        if (Volatile.Read(ref _convertedCount) < MaxConverted && Converted.TryAdd(text, value))
         {
-            Converted.TryAdd(text, value); // routing reasons repeat: a few hundred distinct texts are kept, then no more
+            Interlocked.Increment(ref _convertedCount);
         }
 
         return value;
@@ -78,6 +80,8 @@ internal static class AnswerHeaders
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> Converted = new(StringComparer.Ordinal);
 
     private const int MaxConverted = 512;
+
+    private static int _convertedCount;
 
     /// <summary>Whether <paramref name="text"/> is already what <see cref="Convert"/> would make of it.</summary>
     private static bool IsHeaderSafe(string text)
