@@ -20,6 +20,8 @@ internal sealed class SqliteLedgerInsert : IDisposable
     private readonly LedgerRollupBatch _rollups = new();
     private SqliteRollupUpsert? _rollupUpsert; // prepared at the first batch's rollups (an older schema has no rollup tables)
     private sqlite3_stmt? _completeIntent; // prepared on first use: a database from before schema step 8 has no intents table
+    private sqlite3_stmt? _anyIntent; // likewise
+    private bool? _tableIntents; // whether the intents table held a row when this batch first asked (null: not asked yet)
     private readonly SqliteSpanBinder _bind;
 
     public SqliteLedgerInsert(SqliteConnection connection)
@@ -36,6 +38,11 @@ internal sealed class SqliteLedgerInsert : IDisposable
     /// </summary>
     public void CompleteIntent(string id)
     {
+        if (!TableHasIntents())
+        {
+            return;
+        }
+
         var statement = _completeIntent ??= _bind.Prepare("DELETE FROM ledger_intents WHERE id = ?1;", 1, "The intent delete");
         try
         {
@@ -140,8 +147,43 @@ internal sealed class SqliteLedgerInsert : IDisposable
         }
     }
 
-    /// <summary>Starts a batch: forgets the rollup rows of any earlier (committed or rolled back) batch.</summary>
-    public void StartBatch() => _rollups.Clear();
+    /// <summary>Starts a batch: forgets the rollup rows of any earlier (committed or rolled back) batch, and whether the intents table held any.</summary>
+    public void StartBatch()
+    {
+        _rollups.Clear();
+        _tableIntents = null;
+    }
+
+    /// <summary>
+    /// Whether the intents table holds any row, asked once per batch: nearly always it is empty (only a process of an
+    /// earlier version writes there), and then a batch skips the per-record delete. The batch's transaction is
+    /// immediate (it holds the database's write lock), so no other process can add one before it commits.
+    /// </summary>
+    private bool TableHasIntents()
+    {
+        if (_tableIntents is { } known)
+        {
+            return known;
+        }
+
+        var statement = _anyIntent ??= _bind.Prepare("SELECT EXISTS (SELECT 1 FROM ledger_intents);", 0, "The intents check");
+        try
+        {
+            var rc = raw.sqlite3_step(statement);
+            if (rc != raw.SQLITE_ROW)
+            {
+                _bind.Check(rc);
+            }
+
+            var any = raw.sqlite3_column_int64(statement, 0) != 0;
+            _tableIntents = any;
+            return any;
+        }
+        finally
+        {
+            SqliteSpanBinder.Reset(statement);
+        }
+    }
 
     /// <summary>
     /// Adds the rows this batch inserted to the hourly and daily rollups (docs/ledger.md, "Rollups"), in the transaction
@@ -160,6 +202,7 @@ internal sealed class SqliteLedgerInsert : IDisposable
     {
         _statement.Dispose();
         _completeIntent?.Dispose();
+        _anyIntent?.Dispose();
         _rollupUpsert?.Dispose();
     }
 
