@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -378,6 +379,25 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
         }
     }
 
+    /// <summary>Opens a pooled connection once the store is known to be readable (not disposed, migrated).</summary>
+    private async Task<DbConnection> OpenCheckedReaderAsync(CancellationToken cancellationToken)
+    {
+        EnsureReadable();
+        return await _database.OpenAsync(cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="work"/> (the shared SQL of <see cref="LedgerStoreSql"/>) in a transaction of a pooled connection.</summary>
+    private async Task<T> InWriteTransactionAsync<T>(
+        Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken)
+    {
+        EnsureReadable();
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var result = await work(connection, transaction);
+        await transaction.CommitAsync(cancellationToken);
+        return result;
+    }
+
     private static async Task WriteRowAsync(NpgsqlBinaryImporter importer, int? ordinal, LedgerRecord r, CancellationToken cancellationToken)
     {
         var usage = r.Usage;
@@ -462,6 +482,17 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
 
     /// <summary>A row as a record: the mapping both backends share (<see cref="LedgerRows"/>); money is <c>numeric</c>, flags <c>boolean</c>.</summary>
     private static LedgerRecord ReadRecord(NpgsqlDataReader r) => LedgerRows.Read(r, s_money, s_flag);
+
+    /// <summary>How the shared ledger SQL (<see cref="LedgerStoreSql"/>) is spelled here: <c>@</c> parameters, ids compared byte by byte, money as <c>numeric</c>, id lists as text arrays.</summary>
+    private static readonly LedgerStoreDialect Dialect = new()
+    {
+        Marker = '@',
+        Id = "id COLLATE \"C\"",
+        ReadRecord = static reader => ReadRecord((NpgsqlDataReader)reader),
+        ReadMoney = static (reader, i) => reader.GetDecimal(i),
+        IdIn = static parameter => $"id = ANY({parameter})",
+        IdList = static rows => rows.Select(row => row.Id).ToArray(),
+    };
 
     private static readonly Func<NpgsqlDataReader, int, decimal> s_money = static (r, i) => r.GetDecimal(i);
     private static readonly Func<NpgsqlDataReader, int, bool> s_flag = static (r, i) => r.GetBoolean(i);
