@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -299,21 +298,8 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<LedgerRecord> ReadAsync(
-        LedgerQuery query, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(query);
-        EnsureReadable();
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        var where = BuildWhere(command, query);
-        command.CommandText = $"SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_records{where} ORDER BY timestamp, seq{BuildLimit(command, query)};";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            yield return ReadRecord(reader);
-        }
-    }
+    public IAsyncEnumerable<LedgerRecord> ReadAsync(LedgerQuery query, CancellationToken cancellationToken = default) =>
+        LedgerStoreSql.ReadAsync(Dialect, OpenCheckedReaderAsync, query, cancellationToken);
 
     /// <inheritdoc />
     public async Task<LedgerTotals> GetTotalsAsync(LedgerQuery query, CancellationToken cancellationToken = default)
@@ -499,10 +485,6 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
 
     private static string FromClause(NpgsqlCommand command, LedgerQuery query, string columns) =>
         LedgerQuerySource.From(query, columns, '@', Parameters(command), alias: " AS selected");
-
-    private static string BuildLimit(NpgsqlCommand command, LedgerQuery query) => LedgerQuerySource.Limit(query, '@', Parameters(command));
-
-    private static string BuildWhere(NpgsqlCommand command, LedgerQuery query) => LedgerQueryFilter.Where(query, '@', Parameters(command));
 
     private static Action<string, object> Parameters(NpgsqlCommand command) => (name, value) => command.Parameters.AddWithValue(name, value);
 }

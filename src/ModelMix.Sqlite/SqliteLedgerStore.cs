@@ -1,6 +1,5 @@
 using System.Data.Common;
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
@@ -177,21 +176,8 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<LedgerRecord> ReadAsync(
-        LedgerQuery query, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(query);
-        EnsureReadable();
-        await using var connection = await OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        var where = BuildWhere(command, query);
-        command.CommandText = $"SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_records{where} ORDER BY timestamp, seq{BuildLimit(command, query)};";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            yield return ReadRecord(reader);
-        }
-    }
+    public IAsyncEnumerable<LedgerRecord> ReadAsync(LedgerQuery query, CancellationToken cancellationToken = default) =>
+        LedgerStoreSql.ReadAsync(Dialect, OpenCheckedReaderAsync, query, cancellationToken);
 
     /// <inheritdoc />
     public async Task<LedgerTotals> GetTotalsAsync(LedgerQuery query, CancellationToken cancellationToken = default)
@@ -427,10 +413,6 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
     /// <summary>The rows a query selects, as a FROM source: the table itself, or a limited sub-select of it.</summary>
     private static string FromClause(SqliteCommand command, LedgerQuery query, string columns) =>
         LedgerQuerySource.From(query, columns, '$', Parameters(command));
-
-    private static string BuildLimit(SqliteCommand command, LedgerQuery query) => LedgerQuerySource.Limit(query, '$', Parameters(command));
-
-    private static string BuildWhere(SqliteCommand command, LedgerQuery query) => LedgerQueryFilter.Where(query, '$', Parameters(command));
 
     private static Action<string, object> Parameters(SqliteCommand command) => (name, value) => command.Parameters.AddWithValue("$" + name, value);
 }

@@ -6,12 +6,39 @@ namespace ModelMix.Ledger;
 
 /// <summary>
 /// The ledger reads and writes the SQLite and PostgreSQL stores share word for word but for their
-/// <see cref="LedgerStoreDialect"/>: the export's pages and its prune. A store passes its dialect, how it opens a read
+/// <see cref="LedgerStoreDialect"/>: the record query, the export's pages and its prune. A store passes its dialect, how it opens a read
 /// connection (checking first that it is readable) and how it runs a write transaction (SQLite through its single
 /// writer, PostgreSQL from the pool).
 /// </summary>
 internal static partial class LedgerStoreSql
 {
+    /// <summary>
+    /// The record query (<see cref="ILedgerStore.ReadAsync"/>): the rows <paramref name="query"/> selects
+    /// (<see cref="LedgerQueryFilter"/>, <see cref="LedgerQuerySource"/>'s limit), in timestamp then insertion order.
+    /// </summary>
+    /// <param name="d">The store's dialect.</param>
+    /// <param name="open">Opens a read connection (checking first that the store is readable).</param>
+    /// <param name="query">What to select.</param>
+    /// <param name="cancellationToken">Stops the read.</param>
+    public static async IAsyncEnumerable<LedgerRecord> ReadAsync(
+        LedgerStoreDialect d,
+        Func<CancellationToken, Task<DbConnection>> open,
+        LedgerQuery query,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        await using var connection = await open(cancellationToken);
+        await using var command = connection.CreateCommand();
+        var parameters = Parameters(command, d.Marker);
+        var where = LedgerQueryFilter.Where(query, d.Marker, parameters);
+        command.CommandText = $"SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_records{where} ORDER BY timestamp, seq{LedgerQuerySource.Limit(query, d.Marker, parameters)};";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            yield return d.ReadRecord(reader);
+        }
+    }
+
     /// <summary>
     /// One page of an export (<see cref="ILedgerExportStore.ReadPageAsync"/>): the query's <c>WHERE</c>
     /// (<see cref="LedgerQueryFilter"/>), then up to <paramref name="limit"/> rows after the cursor in (timestamp, id) order.
