@@ -478,6 +478,18 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
         ReadMoney = static (reader, i) => reader.GetDecimal(i),
         IdIn = static parameter => $"id = ANY({parameter})",
         IdList = static rows => rows.Select(row => row.Id).ToArray(),
+        Sql = LedgerSqlDialect.Postgres,
+        False = "false",
+        ForUpdate = " FOR UPDATE",
+        LockRollups = $"LOCK TABLE {LedgerRollupSql.Table} IN SHARE ROW EXCLUSIVE MODE;", // writers wait while the hours are recomputed
+        StoredMoney = static money => money,
+        RecomputeHours = static async (connection, transaction, from, to, cancellationToken) =>
+        {
+            await using var recompute = new NpgsqlCommand(PostgresLedgerRollups.RecomputeSql, (NpgsqlConnection)connection, (NpgsqlTransaction)transaction);
+            recompute.Parameters.AddWithValue("from", from);
+            recompute.Parameters.AddWithValue("to", to);
+            await recompute.ExecuteNonQueryAsync(cancellationToken);
+        },
     };
 
     private static readonly Func<NpgsqlDataReader, int, decimal> s_money = static (r, i) => r.GetDecimal(i);

@@ -405,6 +405,16 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
         ReadMoney = static (reader, i) => SqliteLedgerSchema.FromStoredDecimal(reader.GetString(i)),
         IdIn = static parameter => $"id IN (SELECT value FROM json_each({parameter}))",
         IdList = LedgerExportFile.IdArray,
+        Sql = LedgerSqlDialect.Sqlite,
+        False = "0",
+        ForUpdate = string.Empty,
+        LockRollups = null, // one writer: nothing else writes during the transaction
+        StoredMoney = static money => SqliteLedgerSchema.ToStoredDecimal(money),
+        RecomputeHours = static (connection, transaction, from, to, _) =>
+        {
+            SqliteLedgerRollups.Recompute((SqliteConnection)connection, (SqliteTransaction)transaction, from, to);
+            return Task.CompletedTask;
+        },
     };
 
     private static readonly Func<SqliteDataReader, int, decimal> s_money = static (r, i) => SqliteLedgerSchema.FromStoredDecimal(r.GetString(i));

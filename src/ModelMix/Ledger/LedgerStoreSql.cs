@@ -6,7 +6,7 @@ namespace ModelMix.Ledger;
 
 /// <summary>
 /// The ledger reads and writes the SQLite and PostgreSQL stores share word for word but for their
-/// <see cref="LedgerStoreDialect"/>: the record query, the export's pages and its prune. A store passes its dialect, how it opens a read
+/// <see cref="LedgerStoreDialect"/>: the record query, the export's pages and its prune, the correction of estimates. A store passes its dialect, how it opens a read
 /// connection (checking first that it is readable) and how it runs a write transaction (SQLite through its single
 /// writer, PostgreSQL from the pool).
 /// </summary>
@@ -133,7 +133,8 @@ internal delegate Task<T> LedgerWriteTransaction<T>(Func<DbConnection, DbTransac
 
 /// <summary>
 /// What differs between the SQLite and PostgreSQL ledger stores in the SQL they share (<see cref="LedgerStoreSql"/>):
-/// the parameter marker, how ids compare, how money is read back and how a list of ids is bound. Each backend holds one.
+/// the parameter marker, how ids compare, how money and flags are stored, how a list of ids is bound, how rows and rollups
+/// are locked for a correction and how its hours are recomputed. Each backend holds one.
 /// </summary>
 internal sealed class LedgerStoreDialect
 {
@@ -160,4 +161,25 @@ internal sealed class LedgerStoreDialect
 
     /// <summary>The value of that parameter for these rows' ids.</summary>
     public required Func<IReadOnlyList<LedgerExportedRow>, object> IdList { get; init; }
+
+    /// <summary>The rollup SQL's dialect, for a truth test and an integer sum (<see cref="LedgerSqlDialect"/>).</summary>
+    public required LedgerSqlDialect Sql { get; init; }
+
+    /// <summary>The literal of a false flag (<c>0</c>, <c>false</c>).</summary>
+    public required string False { get; init; }
+
+    /// <summary>Appended to a select of rows the transaction will update: empty, or <c> FOR UPDATE</c>.</summary>
+    public required string ForUpdate { get; init; }
+
+    /// <summary>
+    /// Run first in a transaction that recomputes rollups, so no writer adds to a rollup row deleted and rebuilt meanwhile:
+    /// null where writers are serialized anyway (SQLite's single writer), a table lock in PostgreSQL.
+    /// </summary>
+    public required string? LockRollups { get; init; }
+
+    /// <summary>The stored form of an amount (SQLite: decimal text; PostgreSQL: the <see cref="decimal"/> itself, <c>numeric</c>).</summary>
+    public required Func<decimal, object> StoredMoney { get; init; }
+
+    /// <summary>Recomputes the rollups of the hours [from, to) from the raw rows, in the transaction (the rollup code's recompute).</summary>
+    public required Func<DbConnection, DbTransaction, long, long, CancellationToken, Task> RecomputeHours { get; init; }
 }
