@@ -6,9 +6,9 @@ namespace ModelMix.Ledger;
 
 /// <summary>
 /// The ledger reads and writes the SQLite and PostgreSQL stores share word for word but for their
-/// <see cref="LedgerStoreDialect"/>: the record query, the export's pages and its prune, the correction of estimates. A store passes its dialect, how it opens a read
-/// connection (checking first that it is readable) and how it runs a write transaction (SQLite through its single
-/// writer, PostgreSQL from the pool).
+/// <see cref="LedgerStoreDialect"/>: the record query, the export's pages and its prune, the correction of estimates.
+/// A store passes its dialect, how it opens a read connection (checking first that it is readable) and how it runs a
+/// write transaction (SQLite through its single writer, PostgreSQL from the pool).
 /// </summary>
 internal static partial class LedgerStoreSql
 {
