@@ -1,4 +1,4 @@
-using System.Runtime.CompilerServices;
+using System.Data.Common;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -298,21 +298,8 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<LedgerRecord> ReadAsync(
-        LedgerQuery query, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(query);
-        EnsureReadable();
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        var where = BuildWhere(command, query);
-        command.CommandText = $"SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_records{where} ORDER BY timestamp, seq{BuildLimit(command, query)};";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            yield return ReadRecord(reader);
-        }
-    }
+    public IAsyncEnumerable<LedgerRecord> ReadAsync(LedgerQuery query, CancellationToken cancellationToken = default) =>
+        LedgerStoreSql.ReadAsync(Dialect, OpenCheckedReaderAsync, query, cancellationToken);
 
     /// <inheritdoc />
     public async Task<LedgerTotals> GetTotalsAsync(LedgerQuery query, CancellationToken cancellationToken = default)
@@ -376,6 +363,25 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
             throw new InvalidOperationException(
                 $"The ledger store '{_database.Display}' has not been migrated: call {nameof(MigrateAsync)} before using it.");
         }
+    }
+
+    /// <summary>Opens a pooled connection once the store is known to be readable (not disposed, migrated).</summary>
+    private async Task<DbConnection> OpenCheckedReaderAsync(CancellationToken cancellationToken)
+    {
+        EnsureReadable();
+        return await _database.OpenAsync(cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="work"/> (the shared SQL of <see cref="LedgerStoreSql"/>) in a transaction of a pooled connection.</summary>
+    private async Task<T> InWriteTransactionAsync<T>(
+        Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken)
+    {
+        EnsureReadable();
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var result = await work(connection, transaction);
+        await transaction.CommitAsync(cancellationToken);
+        return result;
     }
 
     private static async Task WriteRowAsync(NpgsqlBinaryImporter importer, int? ordinal, LedgerRecord r, CancellationToken cancellationToken)
@@ -463,15 +469,34 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
     /// <summary>A row as a record: the mapping both backends share (<see cref="LedgerRows"/>); money is <c>numeric</c>, flags <c>boolean</c>.</summary>
     private static LedgerRecord ReadRecord(NpgsqlDataReader r) => LedgerRows.Read(r, s_money, s_flag);
 
+    /// <summary>How the shared ledger SQL (<see cref="LedgerStoreSql"/>) is spelled here: <c>@</c> parameters, ids compared byte by byte, money as <c>numeric</c>, id lists as text arrays.</summary>
+    private static readonly LedgerStoreDialect Dialect = new()
+    {
+        Marker = '@',
+        Id = "id COLLATE \"C\"",
+        ReadRecord = static reader => ReadRecord((NpgsqlDataReader)reader),
+        ReadMoney = static (reader, i) => reader.GetDecimal(i),
+        IdIn = static parameter => $"id = ANY({parameter})",
+        IdList = static rows => rows.Select(row => row.Id).ToArray(),
+        Sql = LedgerSqlDialect.Postgres,
+        False = "false",
+        ForUpdate = " FOR UPDATE",
+        LockRollups = $"LOCK TABLE {LedgerRollupSql.Table} IN SHARE ROW EXCLUSIVE MODE;", // writers wait while the hours are recomputed
+        StoredMoney = static money => money,
+        RecomputeHours = static async (connection, transaction, from, to, cancellationToken) =>
+        {
+            await using var recompute = new NpgsqlCommand(PostgresLedgerRollups.RecomputeSql, (NpgsqlConnection)connection, (NpgsqlTransaction)transaction);
+            recompute.Parameters.AddWithValue("from", from);
+            recompute.Parameters.AddWithValue("to", to);
+            await recompute.ExecuteNonQueryAsync(cancellationToken);
+        },
+    };
+
     private static readonly Func<NpgsqlDataReader, int, decimal> s_money = static (r, i) => r.GetDecimal(i);
     private static readonly Func<NpgsqlDataReader, int, bool> s_flag = static (r, i) => r.GetBoolean(i);
 
     private static string FromClause(NpgsqlCommand command, LedgerQuery query, string columns) =>
         LedgerQuerySource.From(query, columns, '@', Parameters(command), alias: " AS selected");
-
-    private static string BuildLimit(NpgsqlCommand command, LedgerQuery query) => LedgerQuerySource.Limit(query, '@', Parameters(command));
-
-    private static string BuildWhere(NpgsqlCommand command, LedgerQuery query) => LedgerQueryFilter.Where(query, '@', Parameters(command));
 
     private static Action<string, object> Parameters(NpgsqlCommand command) => (name, value) => command.Parameters.AddWithValue(name, value);
 }

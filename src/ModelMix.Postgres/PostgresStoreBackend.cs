@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
@@ -193,13 +194,9 @@ public sealed class PostgresStoreBackend : IStoreBackend
     };
 
     private string Of(StoreLocation location) => StoreLocation.ValueFor(location, this);
-}
 
-/// <summary>Registers the PostgreSQL backend with <see cref="StoreBackends"/> when this assembly loads, so the faults of a store created directly are classified.</summary>
-internal static class PostgresBackendModule
-{
-#pragma warning disable CA2255 // A library's module initializer: registering the backend its own types need is its purpose.
+    /// <summary>Registers the backend with <see cref="StoreBackends"/> when this assembly loads, so the faults of a store created directly are classified.</summary>
     [ModuleInitializer]
-#pragma warning restore CA2255
-    internal static void Register() => StoreBackends.Register(PostgresStoreBackend.Instance);
+    [SuppressMessage("Usage", "CA2255", Justification = "A library's module initializer: registering the backend its own types need is its purpose.")]
+    internal static void RegisterOnLoad() => StoreBackends.Register(Instance);
 }

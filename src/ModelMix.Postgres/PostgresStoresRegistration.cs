@@ -1,4 +1,3 @@
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using ModelMix.Stores;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -12,11 +11,5 @@ public static class PostgresStoresServiceCollectionExtensions
     /// </summary>
     /// <param name="services">The services.</param>
     /// <returns>The services, for chaining.</returns>
-    public static IServiceCollection AddPostgresStores(this IServiceCollection services)
-    {
-        ArgumentNullException.ThrowIfNull(services);
-        StoreBackends.Register(PostgresStoreBackend.Instance);
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IStoreBackend>(PostgresStoreBackend.Instance));
-        return services;
-    }
+    public static IServiceCollection AddPostgresStores(this IServiceCollection services) => StoreBackends.AddTo(services, PostgresStoreBackend.Instance);
 }

@@ -1,5 +1,5 @@
+using System.Data.Common;
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
@@ -176,21 +176,8 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<LedgerRecord> ReadAsync(
-        LedgerQuery query, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(query);
-        EnsureReadable();
-        await using var connection = await OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        var where = BuildWhere(command, query);
-        command.CommandText = $"SELECT {SqliteLedgerSchema.SelectColumns} FROM ledger_records{where} ORDER BY timestamp, seq{BuildLimit(command, query)};";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            yield return ReadRecord(reader);
-        }
-    }
+    public IAsyncEnumerable<LedgerRecord> ReadAsync(LedgerQuery query, CancellationToken cancellationToken = default) =>
+        LedgerStoreSql.ReadAsync(Dialect, OpenCheckedReaderAsync, query, cancellationToken);
 
     /// <inheritdoc />
     public async Task<LedgerTotals> GetTotalsAsync(LedgerQuery query, CancellationToken cancellationToken = default)
@@ -359,6 +346,45 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
         }
     }
 
+    /// <summary>Opens a read connection once the store is known to be readable (not disposed, migrated).</summary>
+    private async Task<DbConnection> OpenCheckedReaderAsync(CancellationToken cancellationToken)
+    {
+        EnsureReadable();
+        return await OpenReaderAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> (the shared SQL of <see cref="LedgerStoreSql"/>) in an immediate transaction of the one
+    /// writer connection, under the write lock; a failure other than a refusal (<see cref="InvalidOperationException"/>)
+    /// or a cancellation reopens the writer on the next use.
+    /// </summary>
+    private async Task<T> InWriteTransactionAsync<T>(
+        Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken)
+    {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // the SQLite work is synchronous (IoThreads.cs)
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            EnsureMigrated();
+            var connection = OpenWriter();
+            using var transaction = connection.BeginTransaction(deferred: false);
+            var result = await work(connection, transaction);
+            cancellationToken.ThrowIfCancellationRequested();
+            transaction.Commit();
+            return result;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not ObjectDisposedException and not InvalidOperationException)
+        {
+            ResetWriter();
+            throw;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
     private static int ReadUserVersion(SqliteConnection connection, SqliteTransaction transaction)
     {
         using var command = connection.CreateCommand();
@@ -370,16 +396,33 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
     /// <summary>A row as a record: the mapping both backends share (<see cref="LedgerRows"/>); money is stored as decimal text, flags as 0/1.</summary>
     private static LedgerRecord ReadRecord(SqliteDataReader r) => LedgerRows.Read(r, s_money, s_flag);
 
+    /// <summary>How the shared ledger SQL (<see cref="LedgerStoreSql"/>) is spelled here: <c>$</c> parameters, ids compared as stored, money as decimal text, id lists as JSON.</summary>
+    private static readonly LedgerStoreDialect Dialect = new()
+    {
+        Marker = '$',
+        Id = "id",
+        ReadRecord = static reader => ReadRecord((SqliteDataReader)reader),
+        ReadMoney = static (reader, i) => SqliteLedgerSchema.FromStoredDecimal(reader.GetString(i)),
+        IdIn = static parameter => $"id IN (SELECT value FROM json_each({parameter}))",
+        IdList = LedgerExportFile.IdArray,
+        Sql = LedgerSqlDialect.Sqlite,
+        False = "0",
+        ForUpdate = string.Empty,
+        LockRollups = null, // one writer: nothing else writes during the transaction
+        StoredMoney = static money => SqliteLedgerSchema.ToStoredDecimal(money),
+        RecomputeHours = static (connection, transaction, from, to, _) =>
+        {
+            SqliteLedgerRollups.Recompute((SqliteConnection)connection, (SqliteTransaction)transaction, from, to);
+            return Task.CompletedTask;
+        },
+    };
+
     private static readonly Func<SqliteDataReader, int, decimal> s_money = static (r, i) => SqliteLedgerSchema.FromStoredDecimal(r.GetString(i));
     private static readonly Func<SqliteDataReader, int, bool> s_flag = static (r, i) => r.GetInt64(i) != 0;
 
     /// <summary>The rows a query selects, as a FROM source: the table itself, or a limited sub-select of it.</summary>
     private static string FromClause(SqliteCommand command, LedgerQuery query, string columns) =>
         LedgerQuerySource.From(query, columns, '$', Parameters(command));
-
-    private static string BuildLimit(SqliteCommand command, LedgerQuery query) => LedgerQuerySource.Limit(query, '$', Parameters(command));
-
-    private static string BuildWhere(SqliteCommand command, LedgerQuery query) => LedgerQueryFilter.Where(query, '$', Parameters(command));
 
     private static Action<string, object> Parameters(SqliteCommand command) => (name, value) => command.Parameters.AddWithValue("$" + name, value);
 }

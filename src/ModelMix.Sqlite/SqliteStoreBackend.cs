@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
@@ -78,13 +79,9 @@ public sealed class SqliteStoreBackend : IStoreBackend
         exception is SqliteException { SqliteErrorCode: SqliteBusy or SqliteLocked } ? "busy" : null;
 
     private string Of(StoreLocation location) => StoreLocation.ValueFor(location, this);
-}
 
-/// <summary>Registers the SQLite backend with <see cref="StoreBackends"/> when this assembly loads, so the faults of a store created directly are classified.</summary>
-internal static class SqliteBackendModule
-{
-#pragma warning disable CA2255 // A library's module initializer: registering the backend its own types need is its purpose.
+    /// <summary>Registers the backend with <see cref="StoreBackends"/> when this assembly loads, so the faults of a store created directly are classified.</summary>
     [ModuleInitializer]
-#pragma warning restore CA2255
-    internal static void Register() => StoreBackends.Register(SqliteStoreBackend.Instance);
+    [SuppressMessage("Usage", "CA2255", Justification = "A library's module initializer: registering the backend its own types need is its purpose.")]
+    internal static void RegisterOnLoad() => StoreBackends.Register(Instance);
 }

@@ -1,3 +1,6 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
 namespace ModelMix.Stores;
 
 /// <summary>
@@ -27,6 +30,18 @@ public static class StoreBackends
 
             Volatile.Write(ref _registered, [.. _registered, backend]);
         }
+    }
+
+    /// <summary>
+    /// What a backend package's <c>services.Add…Stores()</c> does (<c>AddSqliteStores</c>, <c>AddPostgresStores</c>):
+    /// registers <paramref name="backend"/> here and as an <see cref="IStoreBackend"/> service (once).
+    /// </summary>
+    internal static IServiceCollection AddTo(IServiceCollection services, IStoreBackend backend)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        Register(backend);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton(backend));
+        return services;
     }
 
     /// <summary>The first registered backend that recognizes <paramref name="setting"/>, or null.</summary>

@@ -7,9 +7,10 @@ namespace ModelMix.IntegrationTests.Postgres;
 
 /// <summary>
 /// Correcting estimated records (<see cref="ILedgerCorrections"/>) on a real PostgreSQL server: only the estimated ones
-/// change, once, and the hourly rollups stay equal to the raw rows (<see cref="LedgerCorrectionCase"/>).
+/// change, once, the hourly rollups stay equal to the raw rows, and an hour with pruned raw rows is refused
+/// (<see cref="LedgerCorrectionContractTests{TStore}"/>).
 /// </summary>
-public sealed class PostgresLedgerCorrectionTests : IAsyncLifetime
+public sealed class PostgresLedgerCorrectionTests : LedgerCorrectionContractTests<PostgresLedgerStore>, IAsyncLifetime
 {
     private string _connectionString = string.Empty;
 
@@ -21,30 +22,11 @@ public sealed class PostgresLedgerCorrectionTests : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    [Fact]
-    public async Task Correcting_estimates_changes_only_the_estimated_rows_once_and_the_rollups_follow()
+    protected override async Task<PostgresLedgerStore> StoreWithAsync(LedgerRecord[] records)
     {
-        var records = LedgerCorrectionCase.Traffic();
-        await using var store = new PostgresLedgerStore(_connectionString);
+        var store = new PostgresLedgerStore(_connectionString);
         await store.MigrateAsync();
         await store.WriteBatchAsync(records);
-
-        await LedgerCorrectionCase.RunAsync(store, records, () => ReadRawAsync(store));
-
-        var all = await ReadRawAsync(store);
-        var rollups = await LedgerRollupOracle.ReadAllAsync(store);
-        Assert.Equal(LedgerRollupOracle.Expected(all), LedgerRollupOracle.Describe(rollups));
-        Assert.Equal(0L, rollups.Sum(u => u.EstimatedCalls));
-    }
-
-    private static async Task<List<LedgerRecord>> ReadRawAsync(PostgresLedgerStore store)
-    {
-        var raw = new List<LedgerRecord>();
-        await foreach (var record in store.ReadAsync(LedgerQuery.All))
-        {
-            raw.Add(record);
-        }
-
-        return raw;
+        return store;
     }
 }
