@@ -117,7 +117,7 @@ public abstract partial class BudgetStoreContractTests
         // Reconciled at their worst case, in order, each with its own hold ($0.25) as the slack and nothing held:
         // intent-1: room = 1 + 0.25 − 0.9 spent − 0 held = 0.35 ≥ 0.25, charged in full → spent 1.15;
         // intent-2: room = 1 + 0.25 − 1.15 = 0.1, charged 0.1 → spent 1.25 (the cap plus one hold); 0.25 − 0.1 = 0.15 is its
-        // overrun, on its own row and counted on /metrics once. (Before: both charged in full, spent 1.5 = cap + two holds.)
+        // overrun, on its own row and counted on /metrics once. (Before: both charged in full, spent 0.9 + 0.25 + 0.25 = 1.4, past cap + one hold.)
         Assert.Equal(2, await ledger.ReconcileIntentsAsync("alive", Time.GetUtcNow(), TimeSpan.FromSeconds(30), PriceAsHaiku));
         Assert.Equal(new BudgetUsage(BudgetWindow.Day, new DateTimeOffset(2026, 3, 14, 0, 0, 0, TimeSpan.Zero), 1.25m, 0m), await Usage(BudgetWindow.Day));
         Assert.Equal(new Dictionary<string, decimal?> { ["intent-1"] = null, ["intent-2"] = 0.15m }, await OverrunsById(ledger));
