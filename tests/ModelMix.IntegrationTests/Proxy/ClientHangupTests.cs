@@ -210,7 +210,7 @@ public sealed class ClientHangupTests
         using var http = Client(harness);
         var body = RequestBody(stream: false);
 
-        await HangUpAsync(http, Post("v1/messages", stream: false), TimeSpan.FromMilliseconds(200));
+        await HangUpOnceReceivedAsync(harness, http, Post("v1/messages", stream: false));
 
         var record = Assert.Single(await WaitForRecordsAsync(harness, 1));
         Assert.False(Assert.Single(harness.Fake.ServedMessages).Completed); // stopped: the fake saw its caller go
@@ -356,24 +356,36 @@ public sealed class ClientHangupTests
         return request;
     }
 
-    /// <summary>Sends <paramref name="request"/> and closes the connection after <paramref name="after"/>, answered or not.</summary>
-    private static async Task HangUpAsync(HttpClient http, HttpRequestMessage request, TimeSpan after)
+    /// <summary>
+    /// Sends <paramref name="request"/> and closes the connection once the fake upstream has received the call (polled, with
+    /// a deadline) — never before the call reached the upstream, however loaded the machine (a fixed 200 ms wait did, under
+    /// load, and the call was then never made). Returns early if the proxy answered first (the test's assertions then fail).
+    /// </summary>
+    private static async Task HangUpOnceReceivedAsync(ProxyHarness harness, HttpClient http, HttpRequestMessage request)
     {
-        using var leave = new CancellationTokenSource(after);
-        try
+        var before = harness.Fake.MessageCount;
+        using var leave = new CancellationTokenSource();
+        var call = Task.Run(async () =>
         {
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, leave.Token);
-            await using var body = await response.Content.ReadAsStreamAsync(leave.Token);
-            await body.CopyToAsync(Stream.Null, leave.Token);
-        }
-        catch (OperationCanceledException) when (leave.IsCancellationRequested)
-        {
-            // hung up
-        }
-        finally
-        {
-            request.Dispose();
-        }
+            try
+            {
+                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, leave.Token);
+                await using var body = await response.Content.ReadAsStreamAsync(leave.Token);
+                await body.CopyToAsync(Stream.Null, leave.Token);
+            }
+            catch (OperationCanceledException) when (leave.IsCancellationRequested)
+            {
+                // hung up
+            }
+            finally
+            {
+                request.Dispose();
+            }
+        });
+
+        await WaitUntilAsync(() => harness.Fake.MessageCount > before || call.IsCompleted, "the request never reached the upstream");
+        await leave.CancelAsync();
+        await call;
     }
 
     /// <summary>
