@@ -249,6 +249,30 @@ public sealed class ClientHangupTests
         Assert.True(record.Cost!.Value.Total > 1000 * 1m / 1_000_000m);
     }
 
+    [Fact]
+    public async Task An_orphaned_stream_read_on_longer_than_UpstreamTimeout_after_its_client_left_is_stopped_and_billed_its_estimate()
+    {
+        // The time bound of reading on for a client that left (docs/ledger.md, "Clients that hang up"): UpstreamTimeout
+        // (here 1 s) from the moment the client left. The stream sends an event every 400 ms (about 15 events, 6 s), so
+        // it is still running well past 1 s after the client goes; no byte bound (the default 64 MB is never reached).
+        await using var harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:UpstreamTimeout"] = "00:00:01");
+        harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithEventDelay(TimeSpan.FromMilliseconds(400)));
+        using var http = Client(harness);
+
+        using (var response = await http.SendAsync(Post("v1/messages", stream: true), HttpCompletionOption.ResponseHeadersRead))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            await using var body = await response.Content.ReadAsStreamAsync();
+            Assert.True(await body.ReadAsync(new byte[64]) > 0); // the first bytes, then the client leaves
+        }
+
+        var record = Assert.Single(await WaitForRecordsAsync(harness, 1));
+        Assert.False(Assert.Single(harness.Fake.ServedMessages).Completed); // stopped: the fake saw its caller go before the end
+        Assert.Equal((LedgerStatus.Failed, "client_disconnected", true, true), (record.Status, record.ErrorType, record.ClientDisconnected, record.UsageEstimated));
+        Assert.Equal(1000L, record.Usage.InputTokens); // message_start's exact input
+        Assert.True(record.Cost!.Value.Total >= 1000 * 1m / 1_000_000m); // at least the input: 1000 × $1/1e6
+    }
+
     [Theory]
     [InlineData("v1/messages")]
     [InlineData("v1/chat/completions")]
