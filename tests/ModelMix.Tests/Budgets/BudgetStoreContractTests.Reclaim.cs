@@ -19,11 +19,7 @@ public abstract partial class BudgetStoreContractTests
 
         // The dead request held $0.1; another process then spent $0.85 of the $1 day cap.
         var reservation = (await Store.ReserveAsync("req-dead", [Daily(1m)], 0.1m, Time.GetUtcNow(), Ttl)).Reservation!;
-        await using (var other = NewBudgetStore())
-        {
-            var spent = (await other.ReserveAsync("req-other", [Daily(1m)], 0.85m, Time.GetUtcNow(), Ttl)).Reservation!;
-            await other.SettleAsync(spent, 0.85m);
-        }
+        await SpendOnAnotherStoreAsync(0.85m);
 
         // A lying upstream: the dead request's two attempts recorded $0.25 + $0.15 = $0.4 against its $0.1 hold.
         var first = Record("req-dead", 0.25m) with { RoutedModel = model };
@@ -108,11 +104,7 @@ public abstract partial class BudgetStoreContractTests
         // and the $0.5 is released; another process then spends $0.9 of the room.
         Time.Advance(Ttl);
         Assert.Equal(2, await Store.ReconcileExpiredAsync(Time.GetUtcNow()));
-        await using (var other = NewBudgetStore())
-        {
-            var spent = (await other.ReserveAsync("req-other", [Daily(1m)], 0.9m, Time.GetUtcNow(), Ttl)).Reservation!;
-            await other.SettleAsync(spent, 0.9m);
-        }
+        await SpendOnAnotherStoreAsync(0.9m);
 
         // Reconciled at their worst case, in order, each with its own hold ($0.25) as the slack and nothing held:
         // intent-1: room = 1 + 0.25 − 0.9 spent − 0 held = 0.35 ≥ 0.25, charged in full → spent 1.15;
@@ -147,11 +139,7 @@ public abstract partial class BudgetStoreContractTests
         // The sweep reclaims the lease first: nothing charged, its $0.5 held as its tail; another process spends the other $0.5.
         Time.Advance(TimeSpan.FromSeconds(31));
         Assert.Equal(1, await Store.ReconcileExpiredAsync(Time.GetUtcNow()));
-        await using (var other = NewBudgetStore())
-        {
-            var spent = (await other.ReserveAsync("req-other", [Daily(1m)], 0.5m, Time.GetUtcNow(), Ttl)).Reservation!;
-            await other.SettleAsync(spent, 0.5m);
-        }
+        await SpendOnAnotherStoreAsync(0.5m);
 
         // Reconciled in order, as the ledger batch charges a closed lease's records (its tail, then the room up to the cap, no slack):
         // intent-1: 0.25 from the tail (0.5 → 0.25 left) → spent 0.75;
@@ -172,11 +160,7 @@ public abstract partial class BudgetStoreContractTests
 
         // Another process has spent $0.85 of the $1 day cap; a lease takes $0.1 of the rest (share 1); its process dies with
         // an attempt in flight worth $0.25 at its worst case (50,000 output tokens × $5/MTok).
-        await using (var other = NewBudgetStore())
-        {
-            var spent = (await other.ReserveAsync("req-other", [Daily(1m)], 0.85m, Time.GetUtcNow(), Ttl)).Reservation!;
-            await other.SettleAsync(spent, 0.85m);
-        }
+        await SpendOnAnotherStoreAsync(0.85m);
 
         Assert.Equal(Nanos / 10, await Leases.GrowLeaseAsync("lse_ro", create: true, "dead", [Daily(1m)], 0, Nanos / 10, 1m, Time.GetUtcNow(), Time.GetUtcNow() + Ttl));
         await using var ledger = (IAttemptJournalStore)NewLedgerStore();
@@ -191,6 +175,14 @@ public abstract partial class BudgetStoreContractTests
         Assert.Equal(new Dictionary<string, decimal?> { ["intent-1"] = 0.1m }, await OverrunsById(ledger));
         Assert.Equal(1, meter.Rows);
         Assert.Equal(0.1d, meter.Usd, 9);
+    }
+
+    /// <summary>Another process reserves and spends <paramref name="usd"/> of the $1 day cap.</summary>
+    private async Task SpendOnAnotherStoreAsync(decimal usd)
+    {
+        await using var other = NewBudgetStore();
+        var spent = (await other.ReserveAsync("req-other", [Daily(1m)], usd, Time.GetUtcNow(), Ttl)).Reservation!;
+        await other.SettleAsync(spent, usd);
     }
 
     /// <summary>Prices a reconciled record as Claude Haiku 4.5 ($1 / $5 per MTok), whatever model name the test gave it.</summary>
