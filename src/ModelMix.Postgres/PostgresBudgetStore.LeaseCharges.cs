@@ -70,24 +70,27 @@ public sealed partial class PostgresBudgetStore
         WHERE i.reservation_id LIKE 'lse!_%' ESCAPE '!' AND b.cost_total > 0
         """;
 
-    /// <summary>Reconciled attempts charged to leases (<c>$1</c> lease ids, <c>$2</c> nano-dollars), in full.</summary>
+    /// <summary>
+    /// Reconciled attempts charged to leases: <c>$1</c> lease ids, <c>$2</c> their rows' ids, <c>$3</c> stored timestamps,
+    /// <c>$4</c> routed models, <c>$5</c> nano-dollars, in the order given.
+    /// </summary>
     private const string ReconciledLeaseCharges =
-        "SELECT s.lease, NULL::text AS id, NULL::bigint AS ts, s.ord, NULL::text AS model, s.nanos FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS s(lease, nanos, ord) WHERE s.nanos > 0";
+        "SELECT s.lease, s.id, s.ts, s.ord, s.model, s.nanos FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[]) WITH ORDINALITY AS s(lease, id, ts, model, nanos, ord) WHERE s.nanos > 0";
 
-    private static readonly string ChargeLeasedRecordsSql = ChargeSql(BatchLeasedRecords, bounded: true);
+    private static readonly string ChargeLeasedRecordsSql = ChargeSql(BatchLeasedRecords);
 
-    private static readonly string ChargeReconciledSql = ChargeSql(ReconciledLeaseCharges, bounded: false);
+    private static readonly string ChargeReconciledSql = ChargeSql(ReconciledLeaseCharges);
 
     /// <summary>
     /// Charges leases the records <paramref name="records"/> lists (lease, id, ts, ord, model, nanos): an open lease's spent
     /// amount grows (and its slice, with its counters' held money, when a charge goes beyond the slice: an answer dearer
     /// than its hold); a closed lease's counters are charged directly, drawing first on the tail a lease reclaimed by a
-    /// sweep still holds (its free money once closed). <paramref name="bounded"/>: each lease is charged
+    /// sweep still holds (its free money once closed). Each lease is charged
     /// at most its free slice plus its counters' room up to their caps (no slack: the store does not know a leased
     /// request's hold), the rest booked as each record's overrun (<c>overrun_usd</c>) in batch order; the statement returns
     /// the rows booked (routed model, nano-dollars). Locks lease rows, then counters in the global order.
     /// </summary>
-    private static string ChargeSql(string records, bool bounded) =>
+    private static string ChargeSql(string records) =>
         $"""
         WITH rec AS ({records}),
         c AS (SELECT lease AS id, SUM(nanos)::bigint AS nanos FROM rec GROUP BY lease),
@@ -97,7 +100,7 @@ public sealed partial class PostgresBudgetStore
             FROM budget_reservations t JOIN c ON c.id = t.id
             ORDER BY t.id FOR UPDATE OF t
         ),
-        {(bounded ? BoundedRoom : "room AS (SELECT NULL::text AS id, NULL::bigint AS extra WHERE false),")}
+        {BoundedRoom}
         r AS (
             SELECT n.id, n.amount_nanos, n.lease_spent_nanos, n.closed, n.free, n.nanos AS cost, n.free + m.extra AS chargeable,
                    LEAST(n.nanos, n.free + m.extra) AS charged

@@ -112,13 +112,28 @@ public sealed partial class PostgresBudgetStore : IBudgetLeaseStore
             Uncancellable);
     }
 
-    /// <summary>Charges reconciled attempts of leases (<see cref="ChargeReclaimedAsync"/>): to the lease while open, else to its counters.</summary>
-    private static async Task ChargeLeasesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<(string LeaseId, long Nanos)> charges, CancellationToken cancellationToken)
+    /// <summary>
+    /// Charges reconciled attempts of leases (<see cref="ChargeReconciledAsync"/>) as the ledger batch charges its leased
+    /// records: to the lease while open, else to its counters (its held tail first), bounded by the room up to the caps;
+    /// the rest booked as each record's overrun, in the given order.
+    /// </summary>
+    /// <returns>The overruns booked (routed model and amount); null when none.</returns>
+    private static async Task<List<BudgetOverrunBooked>?> ChargeLeasesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<(LedgerRecord Record, string LeaseId)> charges, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(ChargeReconciledSql, connection, transaction);
         command.Parameters.Add(new NpgsqlParameter { Value = charges.ConvertAll(item => item.LeaseId).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter { Value = charges.ConvertAll(item => item.Nanos).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = charges.ConvertAll(item => item.Record.Id).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = charges.ConvertAll(item => SqliteLedgerSchema.ToStoredTimestamp(item.Record.Timestamp)).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = charges.ConvertAll(item => item.Record.RoutedModel).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = charges.ConvertAll(item => LedgerIntentRows.ReclaimedCharge(item.Record) ?? 0).ToArray() });
+        List<BudgetOverrunBooked>? booked = null;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            (booked ??= []).Add(new BudgetOverrunBooked(reader.GetString(0), BudgetMoney.ToUsd(reader.GetInt64(1))));
+        }
+
+        return booked;
     }
 
     /// <summary>

@@ -75,4 +75,16 @@ public sealed partial class PostgresBudgetStore
         WHERE r.id = o.id AND r.timestamp = o.timestamp
         RETURNING r.routed_model, o.nanos;
         """;
+
+    /// <summary>
+    /// Records overruns on given ledger rows (<c>$1</c> ids, <c>$2</c> stored timestamps, <c>$3</c> nano-dollars: reconciled
+    /// attempts, each on its own row); returns the row's routed model and the amount (for <see cref="BudgetOverrunMetrics"/>).
+    /// </summary>
+    private const string BookRowOverrunsSql =
+        """
+        UPDATE ledger_records r SET overrun_usd = COALESCE(r.overrun_usd, 0) + s.nanos * 0.000000001
+        FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS s(id, ts, nanos)
+        WHERE r.id = s.id AND r.timestamp = s.ts
+        RETURNING r.routed_model, s.nanos;
+        """;
 }

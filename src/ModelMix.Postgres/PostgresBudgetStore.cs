@@ -584,45 +584,88 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
     }
 
     /// <summary>
-    /// Charges reconciled attempts (null: what is left of the hold) to their reservations' counters when those were
-    /// reclaimed already; a reservation not yet reclaimed is left to its reclaim or settlement, which sums the ledger.
+    /// In the transaction that moves a dead process's attempts into the ledger as <c>outcome_unknown</c> rows: charges each
+    /// reconciled record (<paramref name="reconciled"/>: the stored record and the reservation or lease its intent named,
+    /// in reconciliation order) under the overrun rule (<see cref="BudgetOverrunRule"/>) like a live settlement — a
+    /// lease's records as the ledger batch charges them (its free slice or held tail, then the room up to its caps, no
+    /// slack; PostgresBudgetStore.LeaseCharges.cs); a per-request reservation only once a sweep reclaimed it (before that,
+    /// its reclaim or settlement sums the ledger), with its own hold as the slack and no free money (the hold was
+    /// released), in turn against the counters as the earlier charges leave them. What does not fit is booked as the
+    /// record's <c>overrun_usd</c>. An unpriced record with tokens charges what is left of its reservation's hold (nothing
+    /// to a lease), bounded the same way; what does not fit of it is booked nowhere (it is no cost the ledger knows).
+    /// Locks reservation (and lease) rows, then counters in the global order.
     /// </summary>
-    internal static async Task ChargeReclaimedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<(string ReservationId, long? Nanos)> charges, CancellationToken cancellationToken)
+    /// <returns>The overruns booked, to report once committed; null when none.</returns>
+    internal static async Task<List<BudgetOverrunBooked>?> ChargeReconciledAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<(LedgerRecord Record, string ReservationId)> reconciled, CancellationToken cancellationToken)
     {
-        if (charges.Count == 0)
+        List<BudgetOverrunBooked>? booked = null;
+        var leased = reconciled.Where(item => BudgetLeaseIds.IsLease(item.ReservationId)).ToList();
+        if (leased.Count > 0)
         {
-            return;
+            booked = await ChargeLeasesAsync(connection, transaction, leased, cancellationToken); // PostgresBudgetStore.Leases.cs
         }
 
-        if (charges.Any(item => BudgetLeaseIds.IsLease(item.ReservationId)))
+        var requests = reconciled.Where(item => !BudgetLeaseIds.IsLease(item.ReservationId)).ToList();
+        if (requests.Count == 0)
         {
-            // Reconciled attempts of a lease: charged to it (open) or to its counters (closed), PostgresBudgetStore.Leases.cs.
-            await ChargeLeasesAsync(connection, transaction, charges.Where(item => BudgetLeaseIds.IsLease(item.ReservationId)).Select(item => (item.ReservationId, item.Nanos ?? 0)).ToList(), cancellationToken);
-            charges = charges.Where(item => !BudgetLeaseIds.IsLease(item.ReservationId)).ToList();
+            return booked;
         }
 
-        var held = await LockReservationsAsync(connection, transaction, charges.Select(item => item.ReservationId), cancellationToken);
-        var reclaimed = held.Where(item => item.Value.Reclaimed is not null).Select(item => item.Key).ToList();
-        if (reclaimed.Count == 0)
+        var held = await LockReservationsAsync(connection, transaction, requests.Select(item => item.ReservationId), cancellationToken);
+        var due = new List<(LedgerRecord Record, string ReservationId, long Hold, long Due)>(requests.Count);
+        foreach (var (record, reservationId) in requests)
         {
-            return;
-        }
-
-        await LockCountersAsync(connection, transaction, reclaimed, cancellationToken);
-        foreach (var (reservationId, nanos) in charges)
-        {
-            if (!held.TryGetValue(reservationId, out var reservation) || reservation.Reclaimed is not { } charged)
+            if (!held.TryGetValue(reservationId, out var reservation) || reservation.Reclaimed is not { } accounted)
             {
-                continue;
+                continue; // not reclaimed yet (its reclaim or settlement sums the ledger), or purged
             }
 
-            var charge = nanos ?? Math.Max(0, reservation.Amount - charged);
-            await ApplyToItemsAsync(connection, transaction, reservationId, release: 0, charge: charge, cancellationToken);
-            await using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_nanos = reclaimed_nanos + @c WHERE id = @id;");
-            Bind(mark, ("c", charge), ("id", reservationId));
-            await mark.ExecuteNonQueryAsync(cancellationToken);
-            held[reservationId] = reservation with { Reclaimed = charged + charge };
+            var nanos = LedgerIntentRows.ReclaimedCharge(record) ?? Math.Max(0, reservation.Amount - accounted);
+            held[reservationId] = reservation with { Reclaimed = accounted + nanos };
+            due.Add((record, reservationId, reservation.Amount, nanos));
         }
+
+        if (due.Count == 0)
+        {
+            return booked;
+        }
+
+        var ids = due.ConvertAll(item => item.ReservationId).ToArray();
+        var charges = due.ConvertAll(item => item.Due).ToArray();
+        var overruns = await BoundChargesAsync(connection, transaction, ids, new long[ids.Length], charges, due.ConvertAll(item => item.Hold), cancellationToken); // PostgresBudgetStore.Overruns.cs
+        var rowIds = new List<string>();
+        var rowTimestamps = new List<long>();
+        var rowNanos = new List<long>();
+        for (var i = 0; i < ids.Length; i++)
+        {
+            await ApplyToItemsAsync(connection, transaction, ids[i], release: 0, charge: charges[i], cancellationToken);
+
+            // Accounted for (charged or booked as overrun): a late settlement charges only what came after.
+            await using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_nanos = reclaimed_nanos + @c WHERE id = @id;");
+            Bind(mark, ("c", due[i].Due), ("id", ids[i]));
+            await mark.ExecuteNonQueryAsync(cancellationToken);
+            if (overruns[i] > 0 && due[i].Record.Cost is not null)
+            {
+                rowIds.Add(due[i].Record.Id);
+                rowTimestamps.Add(SqliteLedgerSchema.ToStoredTimestamp(due[i].Record.Timestamp));
+                rowNanos.Add(overruns[i]);
+            }
+        }
+
+        if (rowIds.Count > 0)
+        {
+            await using var book = new NpgsqlCommand(BookRowOverrunsSql, connection, transaction);
+            book.Parameters.Add(new NpgsqlParameter { Value = rowIds.ToArray() });
+            book.Parameters.Add(new NpgsqlParameter { Value = rowTimestamps.ToArray() });
+            book.Parameters.Add(new NpgsqlParameter { Value = rowNanos.ToArray() });
+            await using var reader = await book.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                (booked ??= []).Add(new BudgetOverrunBooked(reader.GetString(0), BudgetMoney.ToUsd(reader.GetInt64(1))));
+            }
+        }
+
+        return booked;
     }
 
     private readonly record struct HeldReservation(long Amount, long? Reclaimed);

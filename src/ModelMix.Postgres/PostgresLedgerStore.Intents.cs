@@ -80,6 +80,7 @@ public sealed partial class PostgresLedgerStore
             }
         }
 
+        List<Budgets.BudgetOverrunBooked>? booked = null;
         if (intents.Count > 0)
         {
             // Built and priced now, at the price in force when each attempt started.
@@ -115,18 +116,17 @@ public sealed partial class PostgresLedgerStore
             await PostgresDatabase.ExecuteAsync(connection, transaction, MoveBatchWithRollups, cancellationToken);
             await PostgresDatabase.ExecuteAsync(connection, transaction, CompleteIntents, cancellationToken);
 
-            // Moved records with a reservation: charged when it was reclaimed already.
-            var charges = new List<(string ReservationId, long? Nanos)>();
+            // Moved records with a hold: charged to it under the overrun rule (PostgresBudgetStore.ChargeReconciledAsync), in order.
+            var reconciled = new List<(LedgerRecord Record, string ReservationId)>();
             for (var i = 0; i < records.Count; i++)
             {
                 if (intents[i].ReservationId is { } reservationId && !stored.Contains(records[i].Id))
                 {
-                    charges.Add((reservationId, LedgerIntentRows.ReclaimedCharge(records[i])));
+                    reconciled.Add((records[i], reservationId));
                 }
             }
 
-            charges.Sort((a, b) => string.CompareOrdinal(a.ReservationId, b.ReservationId));
-            await PostgresBudgetStore.ChargeReclaimedAsync(connection, transaction, charges, cancellationToken);
+            booked = await PostgresBudgetStore.ChargeReconciledAsync(connection, transaction, reconciled, cancellationToken);
         }
 
         await using (var forget = new NpgsqlCommand(
@@ -137,6 +137,7 @@ public sealed partial class PostgresLedgerStore
         }
 
         await transaction.CommitAsync(cancellationToken);
+        Budgets.BudgetOverrunMetrics.Report(booked);
         return intents.Count;
     }
 

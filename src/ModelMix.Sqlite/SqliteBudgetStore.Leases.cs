@@ -194,40 +194,6 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
         return leaseOf is null ? null : ChargeGrouped(connection, transaction, records, leaseOf);
     }
 
-    /// <summary>
-    /// Charges <paramref name="nanos"/> to a lease: to its spent amount while it is open (growing its slice, and its
-    /// counters' held money, by what a record cost beyond the slice — the overshoot of an answer dearer than its hold),
-    /// or to its counters directly once it is closed (drawing first on the tail a reclaimed lease still holds).
-    /// </summary>
-    /// <remarks>Not bounded by <see cref="BudgetOverrunRule"/>: the ledger batch's charges are (SqliteBudgetStore.LeaseCharges.cs).</remarks>
-    private static void ChargeLease(SqliteConnection connection, SqliteTransaction transaction, string leaseId, long nanos)
-    {
-        if (nanos <= 0 || !TryReadLease(connection, transaction, leaseId, out var amount, out var spent, out var closed, out var tail))
-        {
-            return;
-        }
-
-        if (closed)
-        {
-            var drawn = Math.Min(nanos, tail);
-            ApplyToItems(connection, transaction, leaseId, release: drawn, charge: nanos);
-            using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_nanos = reclaimed_nanos + $c, tail_nanos = tail_nanos - $d WHERE id = $id;");
-            Bind(mark, ("$c", nanos), ("$d", drawn), ("$id", leaseId));
-            mark.ExecuteNonQuery();
-            return;
-        }
-
-        var beyond = Math.Max(0, spent + nanos - amount);
-        if (beyond > 0)
-        {
-            ApplyToItems(connection, transaction, leaseId, release: -beyond, charge: 0);
-        }
-
-        using var update = Command(connection, transaction, "UPDATE budget_reservations SET lease_spent_nanos = lease_spent_nanos + $c, amount_nanos = amount_nanos + $b WHERE id = $id;");
-        Bind(update, ("$c", nanos), ("$b", beyond), ("$id", leaseId));
-        update.ExecuteNonQuery();
-    }
-
     private static bool TryReadLease(SqliteConnection connection, SqliteTransaction transaction, string leaseId, out long amount, out long spent, out bool closed) =>
         TryReadLease(connection, transaction, leaseId, out amount, out spent, out closed, out _);
 

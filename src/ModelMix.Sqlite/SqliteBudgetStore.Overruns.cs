@@ -52,4 +52,16 @@ public sealed partial class SqliteBudgetStore
         update.ExecuteNonQuery();
         booked?.Add(new BudgetOverrunBooked(model, usd));
     }
+
+    /// <summary>Records <paramref name="nanos"/> charged to no key on <paramref name="record"/>'s own stored row (a reconciled attempt), in the same transaction.</summary>
+    private static void BookOverrunOnRow(SqliteConnection connection, SqliteTransaction transaction, LedgerRecord record, long nanos, List<BudgetOverrunBooked> booked)
+    {
+        var usd = BudgetMoney.ToUsd(nanos);
+        using var update = Command(connection, transaction, "UPDATE ledger_records SET overrun_usd = $o WHERE id = $id;");
+        Bind(update, ("$o", SqliteLedgerSchema.ToStoredDecimal((record.OverrunUsd ?? 0m) + usd)), ("$id", record.Id));
+        if (update.ExecuteNonQuery() > 0)
+        {
+            booked.Add(new BudgetOverrunBooked(record.RoutedModel, usd));
+        }
+    }
 }

@@ -372,28 +372,58 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
     }
 
     /// <summary>
-    /// Charges <paramref name="nanos"/> (null: what is left of the hold) to a reservation's counters when the
-    /// reservation was already reclaimed (a reconciled attempt of a dead process arriving after its hold was); a
-    /// reservation not yet reclaimed is left to its reclaim or settlement, which sums the ledger.
+    /// In the transaction that stores a dead process's attempts as <c>outcome_unknown</c> rows (after their rollups):
+    /// charges each reconciled record (<paramref name="reconciled"/>: the record and the reservation or lease its intent
+    /// named, in reconciliation order) under the overrun rule (<see cref="BudgetOverrunRule"/>) like a live settlement —
+    /// a lease's records as the ledger batch charges them (its free slice or held tail, then the room up to its caps, no
+    /// slack); a per-request reservation only once a sweep reclaimed it (before that, its reclaim or settlement sums the
+    /// ledger), with its own hold as the slack and no free money (the hold was released). What does not fit is booked as
+    /// the record's <c>overrun_usd</c> and added to <paramref name="booked"/> (to report once committed). An unpriced
+    /// record with tokens charges what is left of its reservation's hold (nothing to a lease), bounded the same way; what
+    /// does not fit of it is booked nowhere (it is no cost the ledger knows).
     /// </summary>
-    internal static void ChargeReclaimed(SqliteConnection connection, SqliteTransaction transaction, string reservationId, long? nanos)
+    internal static void ChargeReconciled(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<(LedgerRecord Record, string ReservationId)> reconciled, List<BudgetOverrunBooked> booked)
     {
-        if (BudgetLeaseIds.IsLease(reservationId))
+        Dictionary<string, string>? leaseOf = null;
+        List<LedgerRecord>? leased = null;
+        foreach (var (record, reservationId) in reconciled)
         {
-            ChargeLease(connection, transaction, reservationId, nanos ?? 0); // SqliteBudgetStore.Leases.cs
-            return;
+            if (BudgetLeaseIds.IsLease(reservationId))
+            {
+                (leaseOf ??= new(StringComparer.Ordinal))[record.Id] = reservationId;
+                (leased ??= []).Add(record);
+                continue;
+            }
+
+            if (!TryReadReservation(connection, transaction, reservationId, out var held, out var reclaimed) || reclaimed is not { } accounted)
+            {
+                continue;
+            }
+
+            var due = LedgerIntentRows.ReclaimedCharge(record) ?? Math.Max(0, held - accounted);
+            var (charge, overrun) = BudgetOverrunRule.Split(due, BudgetOverrunRule.Chargeable(0, slack: held, ReadCounters(connection, transaction, reservationId)));
+            ApplyToItems(connection, transaction, reservationId, release: 0, charge: charge);
+            if (overrun > 0 && record.Cost is not null)
+            {
+                BookOverrunOnRow(connection, transaction, record, overrun, booked); // SqliteBudgetStore.Overruns.cs
+            }
+
+            // Accounted for (charged or booked as overrun): a late settlement charges only what came after.
+            using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_nanos = reclaimed_nanos + $c WHERE id = $id;");
+            Bind(mark, ("$c", due), ("$id", reservationId));
+            mark.ExecuteNonQuery();
         }
 
-        if (!TryReadReservation(connection, transaction, reservationId, out var held, out var reclaimed) || reclaimed is not { } charged)
+        if (leased is not null && ChargeGrouped(connection, transaction, leased, leaseOf!) is { } overruns) // SqliteBudgetStore.LeaseCharges.cs
         {
-            return;
+            foreach (var record in leased)
+            {
+                if (overruns.TryGetValue(record.Id, out var overrun))
+                {
+                    BookOverrunOnRow(connection, transaction, record, overrun, booked);
+                }
+            }
         }
-
-        var charge = nanos ?? Math.Max(0, held - charged);
-        ApplyToItems(connection, transaction, reservationId, release: 0, charge: charge);
-        using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_nanos = reclaimed_nanos + $c WHERE id = $id;");
-        Bind(mark, ("$c", charge), ("$id", reservationId));
-        mark.ExecuteNonQuery();
     }
 
     private static bool TryReadReservation(SqliteConnection connection, SqliteTransaction transaction, string reservationId, out long held, out long? reclaimed)

@@ -126,6 +126,7 @@ public sealed partial class SqliteLedgerStore
             delete.CommandText = "DELETE FROM ledger_intents WHERE id = $id;";
             var deleted = delete.Parameters.Add("$id", SqliteType.Text);
             insert.StartBatch();
+            var reconciled = new List<(LedgerRecord Record, string ReservationId)>(); // inserted records with a hold, charged after the rollups
             foreach (var intent in orphans)
             {
                 // Built and priced now, at the price in force when the attempt started.
@@ -135,7 +136,7 @@ public sealed partial class SqliteLedgerStore
                 delete.ExecuteNonQuery();
                 if (inserted && intent.ReservationId is not null)
                 {
-                    SqliteBudgetStore.ChargeReclaimed(connection, transaction, intent.ReservationId, LedgerIntentRows.ReclaimedCharge(record));
+                    reconciled.Add((record, intent.ReservationId));
                 }
             }
 
@@ -149,13 +150,21 @@ public sealed partial class SqliteLedgerStore
                     fromFilesReconciled++;
                     if (intent.ReservationId is not null)
                     {
-                        SqliteBudgetStore.ChargeReclaimed(connection, transaction, intent.ReservationId, LedgerIntentRows.ReclaimedCharge(record));
+                        reconciled.Add((record, intent.ReservationId));
                     }
                 }
             }
 
             // The rows reconciled are rolled up like any batch's (docs/ledger.md, "Rollups").
             insert.WriteRollups();
+
+            // Charged to their holds under the overrun rule, after the rollups (an overrun booked on a row updates its
+            // rollups through the overrun trigger, which needs them written).
+            var booked = new List<BudgetOverrunBooked>();
+            if (reconciled.Count > 0)
+            {
+                SqliteBudgetStore.ChargeReconciled(connection, transaction, reconciled, booked);
+            }
 
             using (var forget = connection.CreateCommand())
             {
@@ -167,6 +176,7 @@ public sealed partial class SqliteLedgerStore
             }
 
             transaction.Commit();
+            BudgetOverrunMetrics.Report(booked);
             foreach (var path in taken)
             {
                 DeleteQuietly(path);

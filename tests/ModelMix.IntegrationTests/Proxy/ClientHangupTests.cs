@@ -210,7 +210,7 @@ public sealed class ClientHangupTests
         using var http = Client(harness);
         var body = RequestBody(stream: false);
 
-        await HangUpAsync(http, Post("v1/messages", stream: false), TimeSpan.FromMilliseconds(200));
+        await HangUpOnceReceivedAsync(harness, http, Post("v1/messages", stream: false));
 
         var record = Assert.Single(await WaitForRecordsAsync(harness, 1));
         Assert.False(Assert.Single(harness.Fake.ServedMessages).Completed); // stopped: the fake saw its caller go
@@ -247,6 +247,30 @@ public sealed class ClientHangupTests
         // At least one token per delta seen, and one per 3 bytes of their text: "Pennies" alone is 7 bytes → 3 tokens.
         Assert.InRange(record.Usage.OutputTokens, 3L, 200L);
         Assert.True(record.Cost!.Value.Total > 1000 * 1m / 1_000_000m);
+    }
+
+    [Fact]
+    public async Task An_orphaned_stream_read_on_longer_than_UpstreamTimeout_after_its_client_left_is_stopped_and_billed_its_estimate()
+    {
+        // The time bound of reading on for a client that left (docs/ledger.md, "Clients that hang up"): UpstreamTimeout
+        // (here 1 s) from the moment the client left. The stream sends an event every 400 ms (about 15 events, 6 s), so
+        // it is still running well past 1 s after the client goes; no byte bound (the default 64 MB is never reached).
+        await using var harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:UpstreamTimeout"] = "00:00:01");
+        harness.Fake.SetDefault(FakeReply.Default.WithUsage(Usage).WithEventDelay(TimeSpan.FromMilliseconds(400)));
+        using var http = Client(harness);
+
+        using (var response = await http.SendAsync(Post("v1/messages", stream: true), HttpCompletionOption.ResponseHeadersRead))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            await using var body = await response.Content.ReadAsStreamAsync();
+            Assert.True(await body.ReadAsync(new byte[64]) > 0); // the first bytes, then the client leaves
+        }
+
+        var record = Assert.Single(await WaitForRecordsAsync(harness, 1));
+        Assert.False(Assert.Single(harness.Fake.ServedMessages).Completed); // stopped: the fake saw its caller go before the end
+        Assert.Equal((LedgerStatus.Failed, "client_disconnected", true, true), (record.Status, record.ErrorType, record.ClientDisconnected, record.UsageEstimated));
+        Assert.Equal(1000L, record.Usage.InputTokens); // message_start's exact input
+        Assert.True(record.Cost!.Value.Total >= 1000 * 1m / 1_000_000m); // at least the input: 1000 × $1/1e6
     }
 
     [Theory]
@@ -356,24 +380,36 @@ public sealed class ClientHangupTests
         return request;
     }
 
-    /// <summary>Sends <paramref name="request"/> and closes the connection after <paramref name="after"/>, answered or not.</summary>
-    private static async Task HangUpAsync(HttpClient http, HttpRequestMessage request, TimeSpan after)
+    /// <summary>
+    /// Sends <paramref name="request"/> and closes the connection once the fake upstream has received the call (polled, with
+    /// a deadline) — never before the call reached the upstream, however loaded the machine (a fixed 200 ms wait did, under
+    /// load, and the call was then never made). Returns early if the proxy answered first (the test's assertions then fail).
+    /// </summary>
+    private static async Task HangUpOnceReceivedAsync(ProxyHarness harness, HttpClient http, HttpRequestMessage request)
     {
-        using var leave = new CancellationTokenSource(after);
-        try
+        var before = harness.Fake.MessageCount;
+        using var leave = new CancellationTokenSource();
+        var call = Task.Run(async () =>
         {
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, leave.Token);
-            await using var body = await response.Content.ReadAsStreamAsync(leave.Token);
-            await body.CopyToAsync(Stream.Null, leave.Token);
-        }
-        catch (OperationCanceledException) when (leave.IsCancellationRequested)
-        {
-            // hung up
-        }
-        finally
-        {
-            request.Dispose();
-        }
+            try
+            {
+                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, leave.Token);
+                await using var body = await response.Content.ReadAsStreamAsync(leave.Token);
+                await body.CopyToAsync(Stream.Null, leave.Token);
+            }
+            catch (OperationCanceledException) when (leave.IsCancellationRequested)
+            {
+                // hung up
+            }
+            finally
+            {
+                request.Dispose();
+            }
+        });
+
+        await WaitUntilAsync(() => harness.Fake.MessageCount > before || call.IsCompleted, "the request never reached the upstream");
+        await leave.CancelAsync();
+        await call;
     }
 
     /// <summary>
