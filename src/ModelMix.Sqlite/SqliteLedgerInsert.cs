@@ -21,11 +21,13 @@ internal sealed class SqliteLedgerInsert : IDisposable
     private SqliteRollupUpsert? _rollupUpsert; // prepared at the first batch's rollups (an older schema has no rollup tables)
     private sqlite3_stmt? _completeIntent; // prepared on first use: a database from before schema step 8 has no intents table
     private readonly SqliteSpanBinder _bind;
+    private readonly SqliteEscalationUpsert _escalations;
 
     public SqliteLedgerInsert(SqliteConnection connection)
     {
         _connection = connection;
         _bind = new SqliteSpanBinder(connection);
+        _escalations = new SqliteEscalationUpsert(connection, _bind);
         _statement = _bind.Prepare(SqliteLedgerSchema.InsertSql, SqliteLedgerSchema.Columns.Length, "The ledger insert");
     }
 
@@ -130,6 +132,7 @@ internal sealed class SqliteLedgerInsert : IDisposable
             if (inserted)
             {
                 _rollups.Add(r); // a row skipped as already stored is never counted again
+                _escalations.Add(r, SqliteLedgerSchema.ToStoredTimestamp(r.Timestamp), raw.sqlite3_last_insert_rowid(_connection.Handle));
             }
 
             return inserted;
@@ -141,11 +144,16 @@ internal sealed class SqliteLedgerInsert : IDisposable
     }
 
     /// <summary>Starts a batch: forgets the rollup rows of any earlier (committed or rolled back) batch.</summary>
-    public void StartBatch() => _rollups.Clear();
+    public void StartBatch()
+    {
+        _rollups.Clear();
+        _escalations.Clear();
+    }
 
     /// <summary>
     /// Adds the rows this batch inserted to the hourly and daily rollups (docs/ledger.md, "Rollups"), in the transaction
-    /// under way: one upsert per hour (and day) × group, from the sums kept as the rows were inserted.
+    /// under way: one upsert per hour (and day) × group, from the sums kept as the rows were inserted; and its escalation
+    /// rows to the escalated-request count (<see cref="LedgerEscalationRollup"/>).
     /// </summary>
     public void WriteRollups()
     {
@@ -153,6 +161,7 @@ internal sealed class SqliteLedgerInsert : IDisposable
         {
             (_rollupUpsert ??= new SqliteRollupUpsert(_bind)).Write(_rollups);
             _rollups.Clear();
+            _escalations.Write();
         }
     }
 
@@ -161,6 +170,7 @@ internal sealed class SqliteLedgerInsert : IDisposable
         _statement.Dispose();
         _completeIntent?.Dispose();
         _rollupUpsert?.Dispose();
+        _escalations.Dispose();
     }
 
     private void Text(int index, string? value) => _bind.Text(_statement, index, value);
