@@ -232,14 +232,14 @@ await using (var store = await OpenAsync())
 
             var p95Ms = watch.Elapsed.TotalMilliseconds;
             watch.Restart();
-            await probe.CountEscalatedRequestsAsync(dashboard.From, dashboard.To);
+            var escalated = await probe.CountEscalatedRequestsAsync(dashboard.From, dashboard.To);
             var escalationsMs = watch.Elapsed.TotalMilliseconds;
             watch.Restart();
             await foreach (var r in probe.ReadLatestAsync(dashboard.From, dashboard.To, 25))
             {
             }
 
-            Console.WriteLine($"probe: {n:N0} hourly rollup rows read in {read:N0} ms; {dailyRows:N0} daily rows in {dailyMs:N0} ms; {sessions} sessions in {sessionMs:N0} ms; p95 latencies {p95Ms:N0} ms; escalated requests {escalationsMs:N0} ms; latest 25 {watch.Elapsed.TotalMilliseconds:N0} ms; load {File.ReadAllText("/proc/loadavg").Trim()}");
+            Console.WriteLine($"probe: {n:N0} hourly rollup rows read in {read:N0} ms; {dailyRows:N0} daily rows in {dailyMs:N0} ms; {sessions} sessions in {sessionMs:N0} ms; p95 latencies {p95Ms:N0} ms; {escalated:N0} escalated requests in {escalationsMs:N0} ms; latest 25 {watch.Elapsed.TotalMilliseconds:N0} ms; load {File.ReadAllText("/proc/loadavg").Trim()}");
         }
     }
 
