@@ -88,23 +88,14 @@ internal sealed class SqliteEscalationUpsert : IDisposable
                 {
                     foreach (var hour in _prior)
                     {
-                        Execute(addSpan, hour, request);
+                        Execute(addSpan, hour, request, 0);
                     }
                 }
             }
 
             foreach (var (hour, requests) in _newRequests)
             {
-                try
-                {
-                    b.Integer(addHour, 1, hour);
-                    b.Integer(addHour, 2, requests);
-                    b.Step(addHour);
-                }
-                finally
-                {
-                    SqliteSpanBinder.Reset(addHour);
-                }
+                Execute(addHour, hour, null, requests);
             }
         }
 
@@ -119,12 +110,21 @@ internal sealed class SqliteEscalationUpsert : IDisposable
         _firstSeq = long.MaxValue;
     }
 
-    private void Execute(sqlite3_stmt s, long hour, string request)
+    /// <summary>Runs <paramref name="s"/> with the hour and then the request id, or (none) the number of requests.</summary>
+    private void Execute(sqlite3_stmt s, long hour, string? request, long requests)
     {
         try
         {
             _bind.Integer(s, 1, hour);
-            _bind.Text(s, 2, request);
+            if (request is null)
+            {
+                _bind.Integer(s, 2, requests);
+            }
+            else
+            {
+                _bind.Text(s, 2, request);
+            }
+
             _bind.Step(s);
         }
         finally

@@ -9,7 +9,7 @@ namespace ModelMix.Tests.Audit;
 /// What a dashboard view reads (docs/dashboard.md, "What a view reads"): every day from the daily rollups (today too,
 /// its rows' last call being before the view's end), the sessions of the last day (from its hour on) from the writer's
 /// per-session hourly rows, and raw rows only for the hour routing started in (the baseline), the escalated-request count
-/// (a covering index) and the latest 25 calls.
+/// (the writer's per-hour counts; raw rows of the partial hours at the ends only) and the latest 25 calls.
 /// A counting wrapper around the real SQLite store records every read and its range.
 /// </summary>
 public sealed class DashboardRawReadTests : IDisposable
