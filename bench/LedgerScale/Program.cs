@@ -194,7 +194,11 @@ await using (var store = await OpenAsync())
     var audit30 = new AuditOptions { From = start, To = end };
     if (args.Contains("--probe") && store is ILedgerRollupStore probe)
     {
-        // Where a dashboard view's time goes: the rollup rows read alone, then each raw-row query alone.
+        // Where a dashboard view's time goes: the rollup rows read alone, then each raw-row query alone. The sessions are
+        // asked from the hour the audit starts its session window at (the last day, rounded down to the hour), so they are
+        // read from the per-session hourly rows as a view reads them, not from raw rows.
+        var sessionsFrom = LedgerRollupReader.FloorHour(dashboard.To!.Value.AddDays(-1));
+        var sessionsFromTime = SqliteLedgerSchema.FromStoredTimestamp(sessionsFrom);
         for (var run = 0; run < 3; run++)
         {
             var watch = Stopwatch.StartNew();
@@ -215,7 +219,7 @@ await using (var store = await OpenAsync())
             var dailyMs = watch.Elapsed.TotalMilliseconds;
             watch.Restart();
             var sessions = 0;
-            await foreach (var s in probe.ReadSessionSummariesAsync(dashboard.To!.Value.AddDays(-1), dashboard.To))
+            await foreach (var s in probe.ReadSessionSummariesAsync(sessionsFromTime, dashboard.To))
             {
                 sessions++;
             }
@@ -228,14 +232,14 @@ await using (var store = await OpenAsync())
 
             var p95Ms = watch.Elapsed.TotalMilliseconds;
             watch.Restart();
-            await probe.CountEscalatedRequestsAsync(dashboard.From, dashboard.To);
+            var escalated = await probe.CountEscalatedRequestsAsync(dashboard.From, dashboard.To);
             var escalationsMs = watch.Elapsed.TotalMilliseconds;
             watch.Restart();
             await foreach (var r in probe.ReadLatestAsync(dashboard.From, dashboard.To, 25))
             {
             }
 
-            Console.WriteLine($"probe: {n:N0} hourly rollup rows read in {read:N0} ms; {dailyRows:N0} daily rows in {dailyMs:N0} ms; {sessions} sessions in {sessionMs:N0} ms; p95 latencies {p95Ms:N0} ms; escalated requests {escalationsMs:N0} ms; latest 25 {watch.Elapsed.TotalMilliseconds:N0} ms; load {File.ReadAllText("/proc/loadavg").Trim()}");
+            Console.WriteLine($"probe: {n:N0} hourly rollup rows read in {read:N0} ms; {dailyRows:N0} daily rows in {dailyMs:N0} ms; {sessions} sessions in {sessionMs:N0} ms; p95 latencies {p95Ms:N0} ms; {escalated:N0} escalated requests in {escalationsMs:N0} ms; latest 25 {watch.Elapsed.TotalMilliseconds:N0} ms; load {File.ReadAllText("/proc/loadavg").Trim()}");
         }
     }
 
@@ -282,9 +286,11 @@ await using (var store = await OpenAsync())
             }
         }
 
+        var first = times[0]; // a server's first view after start is one a user sees: reported apart, never dropped
+        var firstCpu = cpu[0];
         times.Sort();
         cpu.Sort();
-        Console.WriteLine($"median {times[times.Count / 2]:N0} ms, p95 {times[Math.Min(times.Count - 1, (int)Math.Ceiling(times.Count * 0.95) - 1)]:N0} ms, max {times[^1]:N0} ms over {times.Count} run(s); CPU (this process{(serverPid > 0 ? " + the PostgreSQL cluster" : string.Empty)}) median {cpu[cpu.Count / 2]:N0} ms, max {cpu[^1]:N0} ms; load {File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine($"first {first:N0} ms ({firstCpu:N0} ms CPU), median {times[times.Count / 2]:N0} ms, p95 {times[Math.Min(times.Count - 1, (int)Math.Ceiling(times.Count * 0.95) - 1)]:N0} ms, max {times[^1]:N0} ms over {times.Count} run(s); CPU (this process{(serverPid > 0 ? " + the PostgreSQL cluster" : string.Empty)}) median {cpu[cpu.Count / 2]:N0} ms, max {cpu[^1]:N0} ms; load {File.ReadAllText("/proc/loadavg").Trim()}");
     }
 }
 

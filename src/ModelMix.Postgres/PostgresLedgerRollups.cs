@@ -19,15 +19,18 @@ internal static class PostgresLedgerRollups
 
     /// <summary>
     /// <paramref name="moveBatch"/> (an <c>INSERT … ON CONFLICT (id, timestamp) DO NOTHING;</c> into <c>ledger_records</c>) made to
-    /// return the rows it inserted and roll them up.
+    /// return the rows it inserted and roll them up (hourly, daily, per session, and escalated requests after the batch's
+    /// advisory locks, <see cref="LedgerEscalationRollup"/>).
     /// </summary>
     public static string WithRollups(string moveBatch)
     {
         ArgumentNullException.ThrowIfNull(moveBatch);
         var insert = moveBatch.TrimEnd().TrimEnd(';');
-        return $"WITH inserted AS ({insert} RETURNING {SqliteLedgerSchema.SelectColumns}),\n" +
+        return LedgerEscalationRollup.PostgresLockSql + "\n" +
+            $"WITH inserted AS ({insert} RETURNING {SqliteLedgerSchema.SelectColumns}),\n" +
             $"hourly AS ({LedgerRollupSql.Upsert(LedgerSqlDialect.Postgres, "inserted", "true", terminated: false)}),\n" +
-            $"sessions AS ({LedgerRollupSql.SessionUpsert(LedgerSqlDialect.Postgres, "inserted", "true", terminated: false)})\n" +
+            $"sessions AS ({LedgerRollupSql.SessionUpsert(LedgerSqlDialect.Postgres, "inserted", "true", terminated: false)})" +
+            LedgerEscalationRollup.PostgresWithParts("inserted") + "\n" +
             LedgerRollupSql.Upsert(LedgerSqlDialect.Postgres, "inserted", "true", daily: true);
     }
 

@@ -141,9 +141,8 @@ public sealed partial class PostgresLedgerStore : ILedgerRollupStore
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandTimeout = 0; // a count over the range (an index-only scan); the token still cancels
-        command.CommandText = LedgerRollupReader.EscalatedRequestsSql('@', from is not null, to is not null);
-        AddRange(command, from, to);
-        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+        // The writer's per-hour counts, the multi-hour requests and the partial hours' raw rows, in one statement (one snapshot).
+        return await LedgerEscalationRollup.CountAsync(command, '@', LedgerSqlDialect.Postgres, from, to, cancellationToken);
     }
 
     /// <inheritdoc />

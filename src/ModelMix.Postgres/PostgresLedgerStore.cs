@@ -203,6 +203,10 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
 
         // 13: per-session hourly sums kept by the writer, as SQLite's step 13 (LedgerRollupSql.SessionHoursMigration).
         PostgresLedgerRollups.SessionHoursMigrationStep,
+
+        // 14: escalated requests per hour and the hours of requests escalated in several hours, as SQLite's step 14
+        // (LedgerEscalationRollup).
+        LedgerEscalationRollup.Migration(LedgerSqlDialect.Postgres),
     ];
 
     private static readonly string CreateBatchTable =

@@ -23,11 +23,13 @@ internal sealed class SqliteLedgerInsert : IDisposable
     private sqlite3_stmt? _anyIntent; // likewise
     private bool? _tableIntents; // whether the intents table held a row when this batch first asked (null: not asked yet)
     private readonly SqliteSpanBinder _bind;
+    private readonly SqliteEscalationUpsert _escalations;
 
     public SqliteLedgerInsert(SqliteConnection connection)
     {
         _connection = connection;
         _bind = new SqliteSpanBinder(connection);
+        _escalations = new SqliteEscalationUpsert(connection, _bind);
         _statement = _bind.Prepare(SqliteLedgerSchema.InsertSql, SqliteLedgerSchema.Columns.Length, "The ledger insert");
     }
 
@@ -137,6 +139,7 @@ internal sealed class SqliteLedgerInsert : IDisposable
             if (inserted)
             {
                 _rollups.Add(r); // a row skipped as already stored is never counted again
+                _escalations.Add(r, SqliteLedgerSchema.ToStoredTimestamp(r.Timestamp), raw.sqlite3_last_insert_rowid(_connection.Handle));
             }
 
             return inserted;
@@ -151,6 +154,7 @@ internal sealed class SqliteLedgerInsert : IDisposable
     public void StartBatch()
     {
         _rollups.Clear();
+        _escalations.Clear();
         _tableIntents = null;
     }
 
@@ -187,7 +191,8 @@ internal sealed class SqliteLedgerInsert : IDisposable
 
     /// <summary>
     /// Adds the rows this batch inserted to the hourly and daily rollups (docs/ledger.md, "Rollups"), in the transaction
-    /// under way: one upsert per hour (and day) × group, from the sums kept as the rows were inserted.
+    /// under way: one upsert per hour (and day) × group, from the sums kept as the rows were inserted; and its escalation
+    /// rows to the escalated-request count (<see cref="LedgerEscalationRollup"/>).
     /// </summary>
     public void WriteRollups()
     {
@@ -195,6 +200,7 @@ internal sealed class SqliteLedgerInsert : IDisposable
         {
             (_rollupUpsert ??= new SqliteRollupUpsert(_bind)).Write(_rollups);
             _rollups.Clear();
+            _escalations.Write();
         }
     }
 
@@ -204,6 +210,7 @@ internal sealed class SqliteLedgerInsert : IDisposable
         _completeIntent?.Dispose();
         _anyIntent?.Dispose();
         _rollupUpsert?.Dispose();
+        _escalations.Dispose();
     }
 
     private void Text(int index, string? value) => _bind.Text(_statement, index, value);

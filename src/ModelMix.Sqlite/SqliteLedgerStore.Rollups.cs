@@ -160,9 +160,8 @@ public sealed partial class SqliteLedgerStore : ILedgerRollupStore
         EnsureReadable();
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = LedgerRollupReader.EscalatedRequestsSql('$', from is not null, to is not null);
-        AddRange(command, from, to);
-        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+        // The writer's per-hour counts, the multi-hour requests and the partial hours' raw rows, in one statement (one snapshot).
+        return await LedgerEscalationRollup.CountAsync(command, '$', LedgerSqlDialect.Sqlite, from, to, cancellationToken);
     }
 
     /// <inheritdoc />

@@ -128,12 +128,23 @@ internal static partial class AuditRunner
     {
         if (from is not { } start || to is not { } end)
         {
-            await foreach (var row in rollups.ReadRollupsAsync(from, to, cancellationToken))
+            // An open end (`modelmix audit` without --from or --to) is bounded by the days that have rollups: one pass over
+            // the daily rows (a row per day and group; every hourly row has its day's row, pruned hours included), not a
+            // stream of every hourly row, which PostgreSQL would send to its end even when the search stops early.
+            DateTimeOffset? first = null, last = null;
+            await foreach (var row in rollups.ReadDailyRollupsAsync(from, to, cancellationToken))
             {
-                yield return row;
+                first ??= row.Hour;
+                last = row.Hour;
             }
 
-            yield break;
+            if (first is null || last is null)
+            {
+                yield break;
+            }
+
+            start = from ?? first.Value;
+            end = to ?? last.Value.AddDays(1);
         }
 
         for (var day = start; day < end;)

@@ -248,6 +248,10 @@ internal static class SqliteLedgerSchema
         // 13: per-session hourly sums kept by the writer, so the audit's session statistics read no raw rows
         // (docs/ledger.md, "Rollups"; LedgerRollupSql.SessionHoursMigration).
         LedgerRollupSql.SessionHoursMigration(LedgerSqlDialect.Sqlite),
+
+        // 14: escalated requests per hour and the hours of requests escalated in several hours, kept by the writer, so the
+        // escalated-request count reads raw rows of the partial hours only (docs/ledger.md, "Rollups"; LedgerEscalationRollup).
+        LedgerEscalationRollup.Migration(LedgerSqlDialect.Sqlite),
     ];
 
     /// <summary>The schema version this code writes and understands.</summary>

@@ -9,7 +9,7 @@ namespace ModelMix.Tests.Audit;
 /// What a dashboard view reads (docs/dashboard.md, "What a view reads"): every day from the daily rollups (today too,
 /// its rows' last call being before the view's end), the sessions of the last day (from its hour on) from the writer's
 /// per-session hourly rows, and raw rows only for the hour routing started in (the baseline), the escalated-request count
-/// (a covering index) and the latest 25 calls.
+/// (the writer's per-hour counts; raw rows of the partial hours at the ends only) and the latest 25 calls.
 /// A counting wrapper around the real SQLite store records every read and its range.
 /// </summary>
 public sealed class DashboardRawReadTests : IDisposable
@@ -67,6 +67,45 @@ public sealed class DashboardRawReadTests : IDisposable
         Assert.Equal([(Day0.AddDays(2).AddHours(15), now.AddTicks(1))], store.SessionReads);
         Assert.Equal(0, store.CallSummaryReads);
         Assert.Equal(0, store.P95Reads); // the dashboard does not rank latencies
+    }
+
+    /// <summary>
+    /// <c>modelmix audit</c> without <c>--from</c> or <c>--to</c>: the baseline search bounds the open range by the days that
+    /// have rollups and reads its hourly rows an hour at a time from routing's first day, never an open-ended stream of
+    /// every hourly row (which PostgreSQL would send whole). Fails with the open-ended read this replaced.
+    /// </summary>
+    [Fact]
+    public async Task An_open_range_audit_never_reads_every_hourly_row()
+    {
+        // A passthrough day, then routed calls: one every 20 minutes from 1 March 00:05 for three days.
+        var records = Enumerable.Range(0, 3 * 72).Select(i => new LedgerRecord
+        {
+            Id = $"o-{i:D5}",
+            Timestamp = Day0.AddMinutes(5 + (20 * i)),
+            RequestId = $"r-{i}",
+            KeyId = "key_a",
+            Policy = i < 72 ? "passthrough" : "rules",
+            RequestedModel = "claude-sonnet-4-5",
+            RoutedModel = i < 72 ? "claude-sonnet-4-5" : "claude-haiku-4-5",
+            Usage = new TokenUsage(InputTokens: 200, OutputTokens: 50),
+            Cost = new CostBreakdown(0.0002m, 0.00025m, 0m, 0m, 0m),
+            LatencyMs = 400,
+            HttpStatus = 200,
+        }).ToList();
+        await using var sqlite = new SqliteLedgerStore(_db.FilePath);
+        await sqlite.MigrateAsync();
+        await sqlite.WriteBatchAsync(records);
+        var store = new CountingStore(sqlite);
+
+        var report = await AuditRunner.RunAsync(store, PriceBook.Default, new AuditOptions());
+        var raw = await AuditRunner.RunAsync(sqlite, PriceBook.Default, new AuditOptions { UseRollups = false });
+        Assert.Equal(216, report.Calls);
+        Assert.Equal(raw.TotalUsd, report.TotalUsd);
+        Assert.Equal(Day0.AddDays(1).AddMinutes(5), report.RoutingStart); // the first routed call (i = 72)
+        Assert.Equal(raw.RoutingStart, report.RoutingStart);
+        Assert.Equal(raw.Escalations, report.Escalations);
+        Assert.NotEmpty(store.HourlyReads);
+        Assert.All(store.HourlyReads, read => Assert.True(read.From != DateTimeOffset.MinValue && read.To != DateTimeOffset.MaxValue && read.To - read.From <= TimeSpan.FromHours(1), $"{read}"));
     }
 
     /// <summary>The real store, with every read and its range recorded.</summary>
