@@ -97,7 +97,6 @@ public sealed class CrashRecoveryTests
         CrashTest.AssertEveryServedCallOnce(fake, records, "crash under load");
         var recordedIds = records.Select(record => record.RequestId).ToHashSet(StringComparer.Ordinal);
         Assert.Equal(records.Count, recordedIds.Count);
-        Assert.True(records.Count <= fake.MessageCount, $"{records.Count} records for {fake.MessageCount} upstream calls");
 
         // Every answer the client had before the kill is in the ledger: once the flush window's (before the intent journal
         // the records still buffered at the kill were lost), now none.
