@@ -30,7 +30,7 @@ CONFIG="$ROOT/bench/mutation/stryker-config.json"
 AREAS=(
   "pricing|ModelMix.csproj|ModelMix.Tests|**/Pricing/PriceBook.cs,**/Pricing/CompiledPeriod.cs,**/Pricing/CompiledModel.cs,**/Pricing/RateSet.cs,**/Pricing/CostBreakdown.cs,**/Pricing/AnthropicUsage.cs|FullyQualifiedName~ModelMix.Tests.Pricing|FullyQualifiedName~ModelMix.Tests.Catalog"
   "budgets|ModelMix.csproj|ModelMix.Tests|**/Budgets/**/*.cs|FullyQualifiedName~ModelMix.Tests.Budgets&FullyQualifiedName!~Postgres"
-  "budgets-sqlite|ModelMix.Sqlite.csproj|ModelMix.Tests|**/SqliteBudgetStore.cs,**/SqliteBudgetStore.Leases.cs|FullyQualifiedName~ModelMix.Tests.Budgets&FullyQualifiedName!~Postgres"
+  "budgets-sqlite|ModelMix.Sqlite.csproj|ModelMix.Tests|**/SqliteBudgetStore*.cs|FullyQualifiedName~ModelMix.Tests.Budgets&FullyQualifiedName!~Postgres"
   "keys|ModelMix.csproj|ModelMix.Tests|**/Keys/**/*.cs|FullyQualifiedName~ModelMix.Tests.Keys&FullyQualifiedName!~Postgres"
   "keys-sqlite|ModelMix.Sqlite.csproj|ModelMix.Tests|**/SqliteKeyStore.cs|FullyQualifiedName~ModelMix.Tests.Keys&FullyQualifiedName!~Postgres"
   "ledger|ModelMix.csproj|ModelMix.Tests|**/Ledger/BufferedLedger.cs,**/Ledger/AttemptRecorder.cs|(FullyQualifiedName~ModelMix.Tests.Ledger|FullyQualifiedName~ModelMix.Tests.Pipeline.LedgerChatClientTests)&FullyQualifiedName!~Postgres"
