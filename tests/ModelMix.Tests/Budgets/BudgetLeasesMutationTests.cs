@@ -218,6 +218,20 @@ public sealed class BudgetLeasesMutationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Closing_all_on_stop_closes_a_lease_whose_requests_ended_and_whose_records_are_all_charged()
+    {
+        var leases = NewLeases();
+        var hold = await Hold(leases, 0.1m);
+        hold!.Release(0m); // it cost nothing: nothing to wait for
+
+        await leases.CloseAllAsync(CancellationToken.None);
+
+        Assert.Equal([hold.LeaseId], Assert.Single(_store.Closes));
+        Assert.Null(await _sqlite.ShrinkLeaseAsync(hold.LeaseId, 0, _t0 + Ttl)); // closed in the store
+        Assert.Equal(0m, await Reserved());
+    }
+
+    [Fact]
     public async Task Closing_all_on_stop_leaves_out_a_lease_whose_requests_cost_more_than_the_store_has_charged_it()
     {
         var leases = NewLeases();
