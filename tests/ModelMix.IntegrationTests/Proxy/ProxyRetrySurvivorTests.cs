@@ -86,6 +86,19 @@ public sealed class ProxyRetrySurvivorTests
         Assert.Single(records.Select(record => record.RequestId).Distinct());
     }
 
+    [Fact]
+    public async Task A_client_error_other_than_a_long_prompt_does_not_move_to_the_long_context_model()
+    {
+        await using var harness = await ProxyHarness.StartAsync(settings => settings["ModelMix:Fallback:LongContextModel"] = Sonnet);
+        harness.Fake.Enqueue(FakeReply.Error(400, "invalid_request_error", "messages: roles must alternate"));
+        using var http = harness.Http();
+
+        using var response = await http.PostAsync("v1/messages", ProxyValidationTests.Json(Body.Replace(Opus, "claude-haiku-4-5", StringComparison.Ordinal)));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(1, harness.Fake.MessageCount); // relayed as it is: only "prompt is too long" moves a request
+    }
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
