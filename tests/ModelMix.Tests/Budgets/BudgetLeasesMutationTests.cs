@@ -2,7 +2,6 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Time.Testing;
 using ModelMix.Budgets;
 using ModelMix.Ledger;
-using ModelMix.Pricing;
 
 namespace ModelMix.Tests.Budgets;
 
@@ -108,11 +107,7 @@ public sealed class BudgetLeasesMutationTests : IAsyncLifetime
         _time.Advance(TimeSpan.FromSeconds(10));
         await leases.MaintainAsync(CancellationToken.None);
         Assert.Equal([id], Assert.Single(_store.Closes));
-        var calls = _store.Shrinks.Count;
-        _time.Advance(TimeSpan.FromSeconds(10));
-        await leases.MaintainAsync(CancellationToken.None);
-        Assert.Equal(calls, _store.Shrinks.Count);
-        Assert.Single(_store.Closes);
+        await NextTickLeavesTheStoreAlone(leases);
     }
 
     [Fact]
@@ -148,10 +143,7 @@ public sealed class BudgetLeasesMutationTests : IAsyncLifetime
         await _sqlite.CloseLeasesAsync([id], _time.GetUtcNow()); // reclaimed meanwhile
         _time.Advance(TimeSpan.FromSeconds(10));
         await leases.MaintainAsync(CancellationToken.None); // its shrink answers null: dropped, not closed by this process
-        var calls = _store.Shrinks.Count;
-        _time.Advance(TimeSpan.FromSeconds(10));
-        await leases.MaintainAsync(CancellationToken.None);
-        Assert.Equal(calls, _store.Shrinks.Count);
+        await NextTickLeavesTheStoreAlone(leases);
         Assert.Empty(_store.Closes);
     }
 
@@ -282,28 +274,18 @@ public sealed class BudgetLeasesMutationTests : IAsyncLifetime
         Assert.Equal(0, new BudgetLeases(_store, "i", 0.000000001m, 1m, Ttl, _time).Count); // a share of exactly 1 is allowed
     }
 
-    private LedgerIntent Intent(string requestId, string leaseId) => new()
-    {
-        Id = Guid.NewGuid().ToString("N"),
-        CreatedAt = _time.GetUtcNow(),
-        RequestId = requestId,
-        ReservationId = leaseId,
-        RequestedModel = "claude-haiku-4-5",
-        RoutedModel = "claude-haiku-4-5",
-        OutputTokens = 1000,
-    };
+    private LedgerIntent Intent(string requestId, string leaseId) => BudgetTestRecords.Intent(requestId, leaseId, _time.GetUtcNow());
 
-    private LedgerRecord Record(LedgerIntent intent, decimal cost) => new()
+    private LedgerRecord Record(LedgerIntent intent, decimal cost) => BudgetTestRecords.Record(intent.RequestId, cost, _time.GetUtcNow(), id: intent.Id);
+
+    /// <summary>One more tick (10 s later) makes no call on the store.</summary>
+    private async Task NextTickLeavesTheStoreAlone(BudgetLeases leases)
     {
-        Id = intent.Id,
-        Timestamp = _time.GetUtcNow(),
-        RequestId = intent.RequestId,
-        RequestedModel = "claude-haiku-4-5",
-        RoutedModel = "claude-haiku-4-5",
-        Usage = new TokenUsage(10, 10),
-        Cost = new CostBreakdown(cost, 0m, 0m, 0m, 0m),
-        HttpStatus = 200,
-    };
+        var (shrinks, closes) = (_store.Shrinks.Count, _store.Closes.Count);
+        _time.Advance(TimeSpan.FromSeconds(10));
+        await leases.MaintainAsync(CancellationToken.None);
+        Assert.Equal((shrinks, closes), (_store.Shrinks.Count, _store.Closes.Count));
+    }
 
     private sealed record Grow(string LeaseId, bool Create, long MinNanos, DateTimeOffset ExpiresAt);
 

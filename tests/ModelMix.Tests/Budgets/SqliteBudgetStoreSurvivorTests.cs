@@ -2,7 +2,6 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Time.Testing;
 using ModelMix.Budgets;
 using ModelMix.Ledger;
-using ModelMix.Pricing;
 
 namespace ModelMix.Tests.Budgets;
 
@@ -260,29 +259,10 @@ public sealed class SqliteBudgetStoreSurvivorTests : IAsyncLifetime
     private async Task ChargeLeaseAsync(string leaseId, decimal cost)
     {
         await using var ledger = await NewLedgerAsync();
-        var intent = new LedgerIntent
-        {
-            Id = Guid.NewGuid().ToString("N"),
-            CreatedAt = T0,
-            RequestId = "req-" + leaseId,
-            ReservationId = leaseId,
-            RequestedModel = "claude-haiku-4-5",
-            RoutedModel = "claude-haiku-4-5",
-            OutputTokens = 1000,
-        };
+        var intent = BudgetTestRecords.Intent("req-" + leaseId, leaseId, T0);
         await ledger.WriteIntentsAsync("inst-1", [intent], T0);
-        await ledger.WriteBatchAsync([Record(intent.RequestId, cost) with { Id = intent.Id }]);
+        await ledger.WriteBatchAsync([BudgetTestRecords.Record(intent.RequestId, cost, T0, id: intent.Id)]);
     }
 
-    private static LedgerRecord Record(string requestId, decimal? cost, long tokens = 10) => new()
-    {
-        Id = Guid.NewGuid().ToString("N"),
-        Timestamp = T0,
-        RequestId = requestId,
-        RequestedModel = "claude-haiku-4-5",
-        RoutedModel = "claude-haiku-4-5",
-        Usage = new TokenUsage(tokens, tokens),
-        Cost = cost is { } total ? new CostBreakdown(total, 0m, 0m, 0m, 0m) : null,
-        HttpStatus = 200,
-    };
+    private static LedgerRecord Record(string requestId, decimal? cost, long tokens = 10) => BudgetTestRecords.Record(requestId, cost, T0, tokens);
 }
