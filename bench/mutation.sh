@@ -30,13 +30,13 @@ CONFIG="$ROOT/bench/mutation/stryker-config.json"
 AREAS=(
   "pricing|ModelMix.csproj|ModelMix.Tests|**/Pricing/PriceBook.cs,**/Pricing/CompiledPeriod.cs,**/Pricing/CompiledModel.cs,**/Pricing/RateSet.cs,**/Pricing/CostBreakdown.cs,**/Pricing/AnthropicUsage.cs|FullyQualifiedName~ModelMix.Tests.Pricing|FullyQualifiedName~ModelMix.Tests.Catalog"
   "budgets|ModelMix.csproj|ModelMix.Tests|**/Budgets/**/*.cs|FullyQualifiedName~ModelMix.Tests.Budgets&FullyQualifiedName!~Postgres"
-  "budgets-sqlite|ModelMix.Sqlite.csproj|ModelMix.Tests|**/SqliteBudgetStore.cs,**/SqliteBudgetStore.Leases.cs|FullyQualifiedName~ModelMix.Tests.Budgets&FullyQualifiedName!~Postgres"
+  "budgets-sqlite|ModelMix.Sqlite.csproj|ModelMix.Tests|**/SqliteBudgetStore*.cs|FullyQualifiedName~ModelMix.Tests.Budgets&FullyQualifiedName!~Postgres"
   "keys|ModelMix.csproj|ModelMix.Tests|**/Keys/**/*.cs|FullyQualifiedName~ModelMix.Tests.Keys&FullyQualifiedName!~Postgres"
   "keys-sqlite|ModelMix.Sqlite.csproj|ModelMix.Tests|**/SqliteKeyStore.cs|FullyQualifiedName~ModelMix.Tests.Keys&FullyQualifiedName!~Postgres"
   "ledger|ModelMix.csproj|ModelMix.Tests|**/Ledger/BufferedLedger.cs,**/Ledger/AttemptRecorder.cs|(FullyQualifiedName~ModelMix.Tests.Ledger|FullyQualifiedName~ModelMix.Tests.Pipeline.LedgerChatClientTests)&FullyQualifiedName!~Postgres"
   "ledger-sqlite|ModelMix.Sqlite.csproj|ModelMix.Tests|**/SqliteLedgerStore.cs|FullyQualifiedName~ModelMix.Tests.Ledger&FullyQualifiedName!~Postgres"
   "fallback|ModelMix.csproj|ModelMix.Tests,ModelMix.IntegrationTests|**/FallbackChatClient.cs,**/FallbackRetryAfterHandler.cs,**/Fallback/FallbackChain.cs|FullyQualifiedName~ModelMix.Tests.Pipeline.Fallback|FullyQualifiedName~ModelMix.Tests.Fallback|FullyQualifiedName~RoutingFallbackPipelineTests"
-  "proxy-retry|ModelMix.Server.csproj|ModelMix.IntegrationTests|**/ProxyFallback.cs,**/FallbackSender.cs,**/UpstreamSender.cs{66..84}{100..186}{500..505}|FullyQualifiedName~ProxyRetryAfter|FullyQualifiedName~ProxyFallbackTests|FullyQualifiedName~ProxyForwardingTests.Rate_limit|FullyQualifiedName~ProxyForwardingTests.Persistent_overload|FullyQualifiedName~ProxyForwardingTests.Invalid_request|FullyQualifiedName~ProxyForwardingTests.Malformed_upstream|FullyQualifiedName~ProxyForwardingTests.Answer_cut_short"
+  "proxy-retry|ModelMix.Server.csproj|ModelMix.IntegrationTests|**/ProxyFallback.cs,**/FallbackSender.cs,**/UpstreamSender.cs{66..84}{100..186}{500..505}|FullyQualifiedName~ProxyRetryAfter|FullyQualifiedName~ProxyFallbackTests|FullyQualifiedName~ProxyForwardingTests.Rate_limit|FullyQualifiedName~ProxyForwardingTests.Persistent_overload|FullyQualifiedName~ProxyForwardingTests.Invalid_request|FullyQualifiedName~ProxyForwardingTests.Malformed_upstream|FullyQualifiedName~ProxyForwardingTests.Answer_cut_short|FullyQualifiedName~UpstreamDownTests"
   "sse-usage|ModelMix.Server.csproj|ModelMix.IntegrationTests|**/SseUsageTap.cs,**/SseEventReader.cs|FullyQualifiedName~SseUsageTap|FullyQualifiedName~ProxyForwardingTests.Stream_"
 )
 

@@ -138,7 +138,7 @@ internal sealed class BudgetLeases
         foreach (var (id, retired) in _retired)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var spent = await _store.ShrinkLeaseAsync(id, retired.Free, now + _ttl, CancellationToken.None);
+            var spent = await GiveBackAsync(retired, now);
             if (spent is null)
             {
                 _retired.TryRemove(id, out _); // reclaimed meanwhile (renewal failed for a whole TTL)
@@ -205,7 +205,7 @@ internal sealed class BudgetLeases
         foreach (var lease in all)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (await _store.ShrinkLeaseAsync(lease.Id, lease.Free, now + _ttl, CancellationToken.None) is { } spent && lease.InFlight == 0 && spent >= lease.Charged)
+            if (await GiveBackAsync(lease, now) is { } spent && lease.InFlight == 0 && spent >= lease.Charged)
             {
                 ids.Add(lease.Id);
             }
@@ -227,10 +227,27 @@ internal sealed class BudgetLeases
         lease.Close();
         _leases.TryRemove(new KeyValuePair<string, Lease>(key, lease));
         _retired[lease.Id] = lease;
-        if (await _store.ShrinkLeaseAsync(lease.Id, lease.Free, now + _ttl, CancellationToken.None) is null)
+        if (await GiveBackAsync(lease, now) is null)
         {
             _retired.TryRemove(lease.Id, out _);
         }
+    }
+
+    /// <summary>
+    /// Gives the lease's free part back to the store and renews it; the part given back leaves the slice, so a later tick
+    /// gives back only what requests freed since, never the holds of requests still running or of records not yet
+    /// charged. Returns what the store says the lease's records cost so far, or null when it was closed (reclaimed).
+    /// </summary>
+    private async Task<long?> GiveBackAsync(Lease lease, DateTimeOffset now)
+    {
+        var free = lease.Free;
+        var spent = await _store.ShrinkLeaseAsync(lease.Id, free, now + _ttl, CancellationToken.None);
+        if (spent is not null)
+        {
+            lease.GaveBack(free);
+        }
+
+        return spent;
     }
 
     /// <summary>The lease's identity: the caps it covers in the periods containing <paramref name="at"/>, so a changed cap or a new day takes a new lease.</summary>
@@ -333,6 +350,15 @@ internal sealed class BudgetLeases
                 _granted += grant;
                 _expiresAt = expiresAt;
                 Created = true;
+            }
+        }
+
+        /// <summary>Takes <paramref name="nanos"/> the store was given back out of the slice.</summary>
+        public void GaveBack(long nanos)
+        {
+            lock (_lock)
+            {
+                _granted -= nanos;
             }
         }
 
