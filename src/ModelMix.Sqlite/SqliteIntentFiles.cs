@@ -356,12 +356,25 @@ internal sealed partial class SqliteIntentFiles : IDisposable
         private readonly List<Segment> _closed = [];
         private readonly string _prefix = EncodeInstance(instanceId);
         private Segment? _current;
+        private List<string>? _drained; // drained segments to delete once the lock is released (guarded by _gate)
         private int _next;
         private byte[] _buffer = new byte[1024];
 
         public string InstanceId { get; } = instanceId;
 
         public void Append(IReadOnlyList<LedgerIntent> intents)
+        {
+            try
+            {
+                AppendLocked(intents);
+            }
+            finally
+            {
+                DeleteDrained();
+            }
+        }
+
+        private void AppendLocked(IReadOnlyList<LedgerIntent> intents)
         {
             lock (_gate)
             {
@@ -401,6 +414,31 @@ internal sealed partial class SqliteIntentFiles : IDisposable
                     {
                         Release(entry.Segment);
                     }
+                }
+            }
+
+            DeleteDrained();
+        }
+
+        /// <summary>
+        /// Deletes the drained segments <see cref="Release"/> and <see cref="Rotate"/> set aside, outside the lock: the
+        /// unlink of a segment's last link frees its pages (a megabyte), and requests appending intents — on the socket
+        /// event thread — must not wait behind it.
+        /// </summary>
+        private void DeleteDrained()
+        {
+            List<string>? paths;
+            lock (_gate)
+            {
+                paths = _drained;
+                _drained = null;
+            }
+
+            if (paths is not null)
+            {
+                foreach (var path in paths)
+                {
+                    DeleteQuietly(path);
                 }
             }
         }
@@ -476,6 +514,8 @@ internal sealed partial class SqliteIntentFiles : IDisposable
                     }
                 }
             }
+
+            DeleteDrained();
         }
 
         private static TimeSpan Elapsed(Segment segment) => TimeSpan.FromMilliseconds(Environment.TickCount64 - segment.OpenedAt);
@@ -496,7 +536,7 @@ internal sealed partial class SqliteIntentFiles : IDisposable
             if (--segment.Pending == 0 && segment.Closed)
             {
                 _closed.Remove(segment);
-                DeleteQuietly(segment.Path);
+                (_drained ??= []).Add(segment.Path); // deleted once the lock is released (DeleteDrained)
             }
         }
 
@@ -510,7 +550,7 @@ internal sealed partial class SqliteIntentFiles : IDisposable
                 old.Handle = null;
                 if (old.Pending == 0)
                 {
-                    DeleteQuietly(old.Path);
+                    (_drained ??= []).Add(old.Path); // deleted once the lock is released (DeleteDrained)
                 }
                 else
                 {
