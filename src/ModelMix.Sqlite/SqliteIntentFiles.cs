@@ -364,18 +364,7 @@ internal sealed partial class SqliteIntentFiles : IDisposable
 
         public void Append(IReadOnlyList<LedgerIntent> intents)
         {
-            try
-            {
-                AppendLocked(intents);
-            }
-            finally
-            {
-                DeleteDrained();
-            }
-        }
-
-        private void AppendLocked(IReadOnlyList<LedgerIntent> intents)
-        {
+            List<string>? drained;
             lock (_gate)
             {
                 var segment = _current;
@@ -396,11 +385,16 @@ internal sealed partial class SqliteIntentFiles : IDisposable
                 {
                     Track(intents[i], segment);
                 }
+
+                drained = TakeDrained();
             }
+
+            DeleteAll(drained);
         }
 
         public void Complete(IReadOnlyList<LedgerRecord> records)
         {
+            List<string>? drained;
             lock (_gate)
             {
                 if (_pending.Count == 0)
@@ -415,25 +409,27 @@ internal sealed partial class SqliteIntentFiles : IDisposable
                         Release(entry.Segment);
                     }
                 }
+
+                drained = TakeDrained();
             }
 
-            DeleteDrained();
+            DeleteAll(drained);
         }
 
         /// <summary>
-        /// Deletes the drained segments <see cref="Release"/> and <see cref="Rotate"/> set aside, outside the lock: the
-        /// unlink of a segment's last link frees its pages (a megabyte), and requests appending intents — on the socket
-        /// event thread — must not wait behind it.
+        /// The drained segments <see cref="Release"/> and <see cref="Rotate"/> set aside (call under the lock); the caller
+        /// deletes them (<see cref="DeleteAll"/>) once it has released the lock: the unlink of a segment's last link frees
+        /// its pages (a megabyte), and requests appending intents — on the socket event thread — must not wait behind it.
         /// </summary>
-        private void DeleteDrained()
+        private List<string>? TakeDrained()
         {
-            List<string>? paths;
-            lock (_gate)
-            {
-                paths = _drained;
-                _drained = null;
-            }
+            var drained = _drained;
+            _drained = null;
+            return drained;
+        }
 
+        private static void DeleteAll(List<string>? paths)
+        {
             if (paths is not null)
             {
                 foreach (var path in paths)
@@ -500,6 +496,7 @@ internal sealed partial class SqliteIntentFiles : IDisposable
 
         public void Close()
         {
+            List<string>? drained;
             lock (_gate)
             {
                 if (_current is { } current)
@@ -513,9 +510,11 @@ internal sealed partial class SqliteIntentFiles : IDisposable
                         File.Delete(current.Path);
                     }
                 }
+
+                drained = TakeDrained();
             }
 
-            DeleteDrained();
+            DeleteAll(drained);
         }
 
         private static TimeSpan Elapsed(Segment segment) => TimeSpan.FromMilliseconds(Environment.TickCount64 - segment.OpenedAt);
@@ -536,7 +535,7 @@ internal sealed partial class SqliteIntentFiles : IDisposable
             if (--segment.Pending == 0 && segment.Closed)
             {
                 _closed.Remove(segment);
-                (_drained ??= []).Add(segment.Path); // deleted once the lock is released (DeleteDrained)
+                (_drained ??= []).Add(segment.Path); // deleted once the lock is released (TakeDrained)
             }
         }
 
@@ -550,7 +549,7 @@ internal sealed partial class SqliteIntentFiles : IDisposable
                 old.Handle = null;
                 if (old.Pending == 0)
                 {
-                    (_drained ??= []).Add(old.Path); // deleted once the lock is released (DeleteDrained)
+                    (_drained ??= []).Add(old.Path); // deleted once the lock is released (TakeDrained)
                 }
                 else
                 {
