@@ -503,6 +503,7 @@ public sealed class SqliteBatchStore : SqlBatchStore
 
     private async Task<T> WriteAsync<T>(Func<SqliteConnection, T> action, CancellationToken cancellationToken, bool migrate = true)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         if (migrate)
         {
             await EnsureMigratedAsync(cancellationToken);

@@ -10,6 +10,7 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
     /// <inheritdoc />
     public async Task<long?> GrowLeaseAsync(string leaseId, bool create, string instanceId, IReadOnlyList<BudgetLimit> limits, long minNanos, long wantNanos, decimal share, DateTimeOffset at, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         ArgumentException.ThrowIfNullOrEmpty(leaseId);
         ArgumentNullException.ThrowIfNull(limits);
         try
@@ -83,6 +84,7 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
     /// <inheritdoc />
     public async Task<long?> ShrinkLeaseAsync(string leaseId, long nanos, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         ArgumentException.ThrowIfNullOrEmpty(leaseId);
         try
         {
@@ -112,6 +114,7 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
     /// <inheritdoc />
     public async Task CloseLeasesAsync(IReadOnlyList<string> leaseIds, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         ArgumentNullException.ThrowIfNull(leaseIds);
         if (leaseIds.Count == 0)
         {

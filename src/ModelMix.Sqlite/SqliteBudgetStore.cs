@@ -91,6 +91,7 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
     /// <inheritdoc />
     public async Task MigrateAsync(CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         using var lease = await _gate.EnterAsync(cancellationToken);
         SqliteStoreFile.Migrate(lease.Connection, Component, Migrations, Path);
         _migrated = true;
@@ -99,6 +100,7 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
     /// <inheritdoc />
     public async Task<BudgetReserveResult> ReserveAsync(string requestId, IReadOnlyList<BudgetLimit> limits, decimal amountUsd, DateTimeOffset at, TimeSpan ttl, CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         ArgumentException.ThrowIfNullOrEmpty(requestId);
         ArgumentNullException.ThrowIfNull(limits);
         ArgumentOutOfRangeException.ThrowIfNegative(amountUsd);
@@ -125,6 +127,7 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
     /// <inheritdoc />
     public async Task SettleAsync(BudgetReservation reservation, decimal actualUsd, CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         ArgumentNullException.ThrowIfNull(reservation);
         var actual = BudgetMoney.ToNanos(actualUsd);
         try
@@ -162,6 +165,7 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
     /// <inheritdoc />
     public async Task<int> ReconcileExpiredAsync(DateTimeOffset at, CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         try
         {
             await EnsureMigratedAsync(cancellationToken);
@@ -177,6 +181,7 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
     /// <inheritdoc />
     public async Task<BudgetUsage> GetUsageAsync(string scope, BudgetWindow window, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         ArgumentException.ThrowIfNullOrEmpty(scope);
         await EnsureMigratedAsync(cancellationToken);
         var start = BudgetPeriods.Start(window, at);

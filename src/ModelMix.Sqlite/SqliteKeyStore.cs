@@ -59,6 +59,7 @@ public sealed class SqliteKeyStore : SqlKeyStore
     /// <summary>Creates or upgrades the key tables.</summary>
     public override async Task MigrateAsync(CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         using var lease = await _gate.EnterAsync(cancellationToken);
         SqliteStoreFile.Migrate(lease.Connection, Component, Migrations, Path);
         _migrated = true;
@@ -75,6 +76,7 @@ public sealed class SqliteKeyStore : SqlKeyStore
 
     private protected override async Task WriteAsync(Func<DbConnection, DbTransaction, Task> work, CancellationToken cancellationToken)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         await EnsureMigratedAsync(cancellationToken);
         using var lease = await _gate.EnterAsync(cancellationToken);
         using var transaction = lease.Connection.BeginTransaction(deferred: false);

@@ -206,6 +206,7 @@ public sealed partial class SqliteLedgerStore
     /// </summary>
     internal async Task<List<(string InstanceId, LedgerIntent Intent)>> PendingIntentsAsync(CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         EnsureReadable();
         var pending = new List<(string InstanceId, LedgerIntent Intent)>();
         await using var connection = await OpenReaderAsync(cancellationToken);

@@ -17,6 +17,7 @@ public sealed partial class SqliteLedgerStore : ILedgerRollupStore
     private async IAsyncEnumerable<LedgerRollup> ReadRollupTableAsync(
         DateTimeOffset? from, DateTimeOffset? to, bool daily, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         EnsureReadable();
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
@@ -138,6 +139,7 @@ public sealed partial class SqliteLedgerStore : ILedgerRollupStore
     public async IAsyncEnumerable<LedgerCallSummary> ReadCallSummariesAsync(
         DateTimeOffset? from, DateTimeOffset? to, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         EnsureReadable();
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
@@ -157,6 +159,7 @@ public sealed partial class SqliteLedgerStore : ILedgerRollupStore
     /// <inheritdoc />
     public async Task<long> CountEscalatedRequestsAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         EnsureReadable();
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
@@ -168,6 +171,7 @@ public sealed partial class SqliteLedgerStore : ILedgerRollupStore
     public async IAsyncEnumerable<LedgerRecord> ReadLatestAsync(
         DateTimeOffset? from, DateTimeOffset? to, int count, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         EnsureReadable();
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();

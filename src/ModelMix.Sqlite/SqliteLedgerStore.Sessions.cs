@@ -9,6 +9,7 @@ public sealed partial class SqliteLedgerStore
     public async IAsyncEnumerable<LedgerSessionSummary> ReadSessionSummariesAsync(
         DateTimeOffset? from, DateTimeOffset? to, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         EnsureReadable();
         await using var connection = await OpenReaderAsync(cancellationToken);
         SqliteLedgerRollups.RegisterFunctions(connection); // the exact decimal sum of cost text
@@ -45,6 +46,7 @@ public sealed partial class SqliteLedgerStore
     public async IAsyncEnumerable<LedgerTaskLatency> ReadFirstAttemptP95LatencyAsync(
         DateTimeOffset? from, DateTimeOffset? to, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         EnsureReadable();
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();

@@ -45,6 +45,7 @@ public sealed partial class SqliteLedgerStore : IShadowPairStore
     /// <inheritdoc />
     public async IAsyncEnumerable<ShadowPair> ReadShadowPairsAsync(DateTimeOffset? from = null, DateTimeOffset? to = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         EnsureReadable();
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();

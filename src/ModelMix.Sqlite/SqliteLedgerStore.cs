@@ -68,6 +68,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
     /// <inheritdoc />
     public async Task MigrateAsync(CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
@@ -182,6 +183,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
     /// <inheritdoc />
     public async Task<LedgerTotals> GetTotalsAsync(LedgerQuery query, CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         ArgumentNullException.ThrowIfNull(query);
         EnsureReadable();
         await using var connection = await OpenReaderAsync(cancellationToken);
@@ -222,6 +224,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
     /// <inheritdoc />
     public async Task<long> CountAsync(LedgerQuery query, CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         ArgumentNullException.ThrowIfNull(query);
         EnsureReadable();
         await using var connection = await OpenReaderAsync(cancellationToken);

@@ -35,6 +35,7 @@ public abstract class SqlBatchStore : IBatchStore
     /// <inheritdoc />
     public async Task<BatchJob?> GetJobAsync(string jobId, CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = StoreCommands.Create(connection, _jobSql, "@id", jobId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -87,6 +88,7 @@ public abstract class SqlBatchStore : IBatchStore
     /// <inheritdoc />
     public async Task<bool> IsCorrectionPendingAsync(string jobId, CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = StoreCommands.Create(
             connection,
@@ -167,6 +169,7 @@ public abstract class SqlBatchStore : IBatchStore
 
     private async Task<IReadOnlyList<BatchItem>> ReadItemsAsync(string where, string value, CancellationToken cancellationToken)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = StoreCommands.Create(connection, $"SELECT {BatchRows.ItemColumns} FROM batch_items WHERE {where};", "@v", value);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -182,6 +185,7 @@ public abstract class SqlBatchStore : IBatchStore
     /// <summary>The submissions matching <paramref name="whereAndOrder"/> (a condition and its <c>ORDER BY</c>).</summary>
     private async Task<IReadOnlyList<BatchSubmission>> ReadSubmissionsAsync(string whereAndOrder, CancellationToken cancellationToken)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = StoreCommands.Create(connection, $"SELECT {BatchRows.SubmissionColumns} FROM batch_submissions WHERE {whereAndOrder};");
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -203,6 +207,7 @@ public abstract class SqlBatchStore : IBatchStore
     private async Task<T> ReadStringsAsync<T>(string sql, T list, CancellationToken cancellationToken)
         where T : ICollection<string>
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = StoreCommands.Create(connection, sql);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);

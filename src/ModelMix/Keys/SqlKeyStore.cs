@@ -128,6 +128,7 @@ public abstract class SqlKeyStore : IKeyStore, IKeyCredentialStore
     /// <inheritdoc />
     public async Task<IReadOnlyList<ApiKeyInfo>> ListAsync(bool includeRevoked = true, CancellationToken cancellationToken = default)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         await using var connection = await OpenReaderAsync(cancellationToken);
         return await ListAsync(connection, includeRevoked, cancellationToken);
     }
@@ -198,6 +199,7 @@ public abstract class SqlKeyStore : IKeyStore, IKeyCredentialStore
     private async Task<T> ReadOrUnavailableAsync<TState, T>(
         string operation, TState state, Func<DbConnection, TState, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         try
         {
             await using var connection = await OpenReaderAsync(cancellationToken);

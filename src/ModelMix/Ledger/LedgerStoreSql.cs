@@ -26,6 +26,7 @@ internal static partial class LedgerStoreSql
         LedgerQuery query,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         ArgumentNullException.ThrowIfNull(query);
         await using var connection = await open(cancellationToken);
         await using var command = connection.CreateCommand();
@@ -57,6 +58,7 @@ internal static partial class LedgerStoreSql
         int limit,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         ArgumentNullException.ThrowIfNull(query);
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         var m = d.Marker;

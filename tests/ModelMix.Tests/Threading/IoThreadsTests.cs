@@ -55,43 +55,50 @@ public sealed class IoThreadsTests : IDisposable
         // Another connection holds the file's write lock, as the ledger writer does while it commits a batch.
         await using var other = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
         await other.OpenAsync();
-        await using (var begin = other.CreateCommand())
+        var limit = new BudgetLimit("key:k1", "key 'team-a'", BudgetWindow.Day, 1000m);
+
+        // Many times over, because what once went wrong was a race: the hop to the thread pool sat inside a callee (the
+        // write gate), and when the pool thread finished that callee before the caller looked at it, the caller carried on
+        // in place and waited on the lock there. Each round costs about a millisecond when the call hands its thread back.
+        for (var round = 0; round < Rounds; round++)
         {
-            begin.CommandText = "BEGIN IMMEDIATE;";
-            await begin.ExecuteNonQueryAsync();
+            await Execute(other, "BEGIN IMMEDIATE;");
+
+            // Called from a thread that is not the pool's, the reservation must hand the thread back at once and wait
+            // for the lock elsewhere; done in place, the call would block that thread until the lock is free.
+            Task<BudgetReserveResult>? reservation = null;
+            var finishedOnReturn = false;
+            using var returned = new ManualResetEventSlim();
+            var caller = new Thread(() =>
+            {
+                reservation = store.ReserveAsync($"req-{round}", [limit], 1m, DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5));
+                finishedOnReturn = reservation.IsCompleted; // read on the caller's thread the instant the call returns
+                returned.Set();
+            }) { IsBackground = true };
+            caller.Start();
+
+            // What tells the two apart is the task the call returns, not how soon: done in place, the call returns only
+            // once the lock wait is over (SQLite's busy timeout, 10 s), with a finished task; handed off, it returns at
+            // once with a task still waiting (the lock is held until after this check). The generous wait only allows
+            // for a loaded machine starting the caller late.
+            Assert.True(returned.Wait(TimeSpan.FromSeconds(60)), "ReserveAsync did not return within 60 s.");
+            Assert.False(finishedOnReturn, $"Round {round}: ReserveAsync blocked its calling thread while the file was locked: its task had finished when it returned.");
+
+            await Execute(other, "COMMIT;");
+            var result = await reservation!.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.True(result.Succeeded);
         }
 
-        // Called from a thread that is not the pool's, the reservation must hand the thread back at once and wait
-        // for the lock elsewhere; done in place, the call would block that thread until the lock is free.
-        var limit = new BudgetLimit("key:k1", "key 'team-a'", BudgetWindow.Day, 10m);
-        Task<BudgetReserveResult>? reservation = null;
-        var finishedOnReturn = false;
-        using var returned = new ManualResetEventSlim();
-        var caller = new Thread(() =>
-        {
-            reservation = store.ReserveAsync("req-1", [limit], 1m, DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5));
-            finishedOnReturn = reservation.IsCompleted; // read on the caller's thread the instant the call returns
-            returned.Set();
-        }) { IsBackground = true };
-        caller.Start();
+        Assert.Equal(Rounds * 1m, (await store.GetUsageAsync("key:k1", BudgetWindow.Day, DateTimeOffset.UtcNow)).ReservedUsd);
+    }
 
-        // What tells the two apart is the task the call returns, not how soon: done in place, the call returns only once
-        // the lock wait is over (SQLite's busy timeout, 10 s), with a finished task; handed off, it returns at once with
-        // a task still waiting. The generous wait only allows for a loaded machine starting the caller late.
-        Assert.True(returned.Wait(TimeSpan.FromSeconds(60)), "ReserveAsync did not return within 60 s.");
-        // Read on the caller's thread, so a test thread scheduled late (a loaded machine) cannot see the handed-off
-        // reservation end by its own busy timeout and mistake that for a blocked call.
-        Assert.False(finishedOnReturn, "ReserveAsync blocked its calling thread while the file was locked: its task had finished when it returned.");
+    private const int Rounds = 200;
 
-        await using (var commit = other.CreateCommand())
-        {
-            commit.CommandText = "COMMIT;";
-            await commit.ExecuteNonQueryAsync();
-        }
-
-        var result = await reservation!.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.True(result.Succeeded);
-        Assert.Equal(1m, (await store.GetUsageAsync("key:k1", BudgetWindow.Day, DateTimeOffset.UtcNow)).ReservedUsd);
+    private static async Task Execute(SqliteConnection connection, string sql)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
     }
 
     [Fact]
