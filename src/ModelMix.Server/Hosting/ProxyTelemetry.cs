@@ -23,7 +23,20 @@ internal static class ProxyTelemetry
             // The runtime's own metrics (.NET 9+): CPU time, GC collections and pauses, bytes allocated, thread pool.
             .AddMeter("System.Runtime")
             .AddPrometheusExporter());
+
+        // Only this host's own ModelMix instruments: a MeterListener hears every meter of that name in the process, so a
+        // second proxy in it (an app hosting two, the tests' parallel harnesses) would add its counts to this one's series,
+        // and when it stopped its disposed meter would end the shared series here too (the SDK deactivates a stream when
+        // any instrument feeding it completes): the series left /metrics after the next scrape.
+        services.ConfigureOpenTelemetryMeterProvider((provider, builder) => builder.AddView(OwnMetersOnly(provider.GetRequiredService<IMeterFactory>())));
     }
+
+    /// <summary>
+    /// A view that drops instruments of meters another <see cref="IMeterFactory"/> (another host's container) created;
+    /// meters of this host's factory and process-wide static meters (no factory: the runtime's, the overrun counter) stay.
+    /// </summary>
+    internal static Func<Instrument, MetricStreamConfiguration?> OwnMetersOnly(IMeterFactory own) =>
+        instrument => instrument.Meter.Scope is IMeterFactory other && !ReferenceEquals(other, own) ? MetricStreamConfiguration.Drop : null;
 
     /// <summary>
     /// Maps <c>GET /metrics</c>. Once virtual keys exist it needs an admin key (<see cref="AdminGate"/>) unless

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
+using System.Text.RegularExpressions;
 using Microsoft.Data.Sqlite;
 using ModelMix.Budgets;
 using ModelMix.Keys;
@@ -71,6 +72,33 @@ public sealed class RefusalVisibilityTests : IAsyncLifetime
         Assert.DoesNotContain("reason=\"refused\"", metrics, StringComparison.Ordinal); // a refusal is not a route
     }
 
+    /// <summary>
+    /// CI once missed the 400 series in the test above: its /metrics heard every proxy of the test process (a
+    /// MeterListener hears each meter named ModelMix), so parallel tests' refusals were added to its counts, and a proxy
+    /// that stopped ended the shared series (its instruments completed). /metrics is its own proxy's, whatever else runs.
+    /// </summary>
+    [Fact]
+    public async Task Another_proxy_in_the_process_neither_adds_to_these_metrics_nor_ends_their_series_when_it_stops()
+    {
+        using var http = _harness.Http();
+        await RefuseAsync(http); // this proxy: 1
+
+        await using (var other = await ProxyHarness.StartAsync())
+        {
+            using var otherHttp = other.Http();
+            await RefuseAsync(otherHttp);
+            await RefuseAsync(otherHttp); // the other proxy: 2, none of this one's
+        }
+
+        // The other proxy stopped (its meters are disposed). The first scrape: this proxy's 1 + 1 = 2, in one series.
+        await RefuseAsync(http);
+        Assert.Equal(["2"], InvalidRequestCounts(await http.GetStringAsync("metrics")));
+
+        // And the series lives on past that scrape: the next refusal is counted (polled: /metrics caches a scrape 300 ms).
+        await RefuseAsync(http);
+        await Support.CrashTest.WaitUntilAsync(async () => InvalidRequestCounts(await http.GetStringAsync("metrics")) is ["3"], "the third refusal on /metrics", seconds: 10);
+    }
+
     [Theory]
     [InlineData("claude-fütüre")]
     [InlineData("😀 emoji")]
@@ -99,6 +127,17 @@ public sealed class RefusalVisibilityTests : IAsyncLifetime
         Assert.True((await response.Content.ReadAsStringAsync()).Length < 1_000);
         Assert.Equal(0, _harness.Fake.MessageCount);
     }
+
+    /// <summary>One 400 invalid_request_error (no max_tokens), anonymous: counted, logged, not recorded.</summary>
+    private static async Task RefuseAsync(HttpClient http)
+    {
+        using var refused = await PostAsync(http, """{"model":"claude-haiku-5-5","messages":[]}""", apiKey: null);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+    }
+
+    /// <summary>The values of every <c>modelmix_refusals_total</c> series for 400 invalid_request_error in a scrape.</summary>
+    private static string[] InvalidRequestCounts(string metrics) =>
+        [.. Regex.Matches(metrics, "^modelmix_refusals_total\\{[^}]*status=\"400\",type=\"invalid_request_error\"\\} (\\d+)", RegexOptions.Multiline).Select(match => match.Groups[1].Value)];
 
     private static async Task<HttpResponseMessage> PostAsync(HttpClient http, string body, string? apiKey, string? session = null)
     {

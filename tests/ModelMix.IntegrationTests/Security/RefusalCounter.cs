@@ -6,8 +6,9 @@ using ModelMix.IntegrationTests.Proxy;
 namespace ModelMix.IntegrationTests.Security;
 
 /// <summary>
-/// Counts <c>modelmix.refusals</c> of one proxy, by status and type. Not from <c>/metrics</c>: its exporter listens to
-/// every meter named ModelMix in the process, so proxies of tests running in parallel would add theirs.
+/// Counts <c>modelmix.refusals</c> of one proxy, by status and type, straight from its meter factory's instruments (the
+/// exporter behind <c>/metrics</c> keeps to its own proxy's meters too, ProxyTelemetry.OwnMetersOnly, but caches a scrape
+/// 300 ms).
 /// </summary>
 internal sealed class RefusalCounter : IDisposable
 {
