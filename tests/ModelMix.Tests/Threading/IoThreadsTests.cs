@@ -57,6 +57,10 @@ public sealed class IoThreadsTests : IDisposable
         await other.OpenAsync();
         var limit = new BudgetLimit("key:k1", "key 'team-a'", BudgetWindow.Day, 1000m);
 
+        // One instant for every call: on the wall clock, rounds that straddled midnight UTC held in two days and the day's
+        // usage read at the end missed the first day's holds.
+        var at = new DateTimeOffset(2026, 3, 14, 12, 0, 0, TimeSpan.Zero);
+
         // Many times over, because what once went wrong was a race: the hop to the thread pool sat inside a callee (the
         // write gate), and when the pool thread finished that callee before the caller looked at it, the caller carried on
         // in place and waited on the lock there. Each round costs about a millisecond when the call hands its thread back.
@@ -71,7 +75,7 @@ public sealed class IoThreadsTests : IDisposable
             using var returned = new ManualResetEventSlim();
             var caller = new Thread(() =>
             {
-                reservation = store.ReserveAsync($"req-{round}", [limit], 1m, DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5));
+                reservation = store.ReserveAsync($"req-{round}", [limit], 1m, at, TimeSpan.FromMinutes(5));
                 finishedOnReturn = reservation.IsCompleted; // read on the caller's thread the instant the call returns
                 returned.Set();
             }) { IsBackground = true };
@@ -89,7 +93,7 @@ public sealed class IoThreadsTests : IDisposable
             Assert.True(result.Succeeded);
         }
 
-        Assert.Equal(Rounds * 1m, (await store.GetUsageAsync("key:k1", BudgetWindow.Day, DateTimeOffset.UtcNow)).ReservedUsd);
+        Assert.Equal(Rounds * 1m, (await store.GetUsageAsync("key:k1", BudgetWindow.Day, at)).ReservedUsd);
     }
 
     private const int Rounds = 200;
