@@ -173,6 +173,54 @@ public sealed class SqliteLedgerStoreUseSurvivorTests : IDisposable
         Assert.Equal(3, await store.CountAsync(LedgerQuery.All)); // the two rows deleted in the transaction are back
     }
 
+    [Fact]
+    public async Task A_commit_cancelled_while_it_inserts_is_rolled_back_whole()
+    {
+        await using var store = await OpenAsync();
+        using var cancel = new CancellationTokenSource();
+
+        // The batch's rules read each record once before the write; the caller cancels when the insert loop reads the
+        // first record again, so only the loop's own check (before each record) can see it.
+        var batch = new CancelOnSecondRead(LedgerRecords.Many(3), cancel);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.WriteBatchAsync(batch, cancel.Token));
+
+        Assert.Equal(0, await store.CountAsync(LedgerQuery.All)); // the first record went with the transaction
+        await store.WriteBatchAsync(LedgerRecords.Many(3)); // and the writer is still usable
+        Assert.Equal(3, await store.CountAsync(LedgerQuery.All));
+    }
+
+    [Fact]
+    public async Task A_correction_the_database_refuses_fails_loudly_and_changes_nothing()
+    {
+        await using var store = await OpenAsync();
+        await store.WriteBatchAsync([LedgerRecords.Simple(0) with { UsageEstimated = true, Cost = null }]);
+        using (var connection = _db.OpenIndependentConnection())
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "CREATE TRIGGER refuse_update BEFORE UPDATE ON ledger_records BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;";
+            command.ExecuteNonQuery();
+        }
+
+        var error = await Assert.ThrowsAnyAsync<SqliteException>(() => store.CorrectEstimatesAsync(
+            [("rec-00000000", new TokenUsage(InputTokens: 5, OutputTokens: 1))], static _ => new CostBreakdown(0.5m, 0.25m, 0m, 0m, 0m)));
+
+        Assert.Contains("refused by the test", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0m, (await store.GetTotalsAsync(LedgerQuery.All)).TotalCost); // still unpriced, still estimated
+        Assert.Equal(1L, (await store.GetTotalsAsync(LedgerQuery.All)).UnpricedCount);
+    }
+
+    [Fact]
+    public async Task A_file_that_cannot_be_opened_fails_with_sqlites_error()
+    {
+        var folder = Path.Combine(_db.Folder, "a-folder"); // a folder where the database file should be
+        Directory.CreateDirectory(folder);
+        await using var store = new SqliteLedgerStore(folder);
+
+        var error = await Assert.ThrowsAsync<SqliteException>(() => store.MigrateAsync());
+
+        Assert.Contains("unable to open database file", error.Message, StringComparison.Ordinal);
+    }
+
     private static async Task PollAsync(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + Guard;
@@ -201,6 +249,31 @@ public sealed class SqliteLedgerStoreUseSurvivorTests : IDisposable
 
             return rows.GetEnumerator();
         }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
+    /// <summary>A batch that cancels the caller's token when any of its records is read a second time.</summary>
+    private sealed class CancelOnSecondRead(IReadOnlyList<LedgerRecord> records, CancellationTokenSource cancel) : IReadOnlyList<LedgerRecord>
+    {
+        private readonly HashSet<int> _read = [];
+
+        public int Count => records.Count;
+
+        public LedgerRecord this[int index]
+        {
+            get
+            {
+                if (!_read.Add(index))
+                {
+                    cancel.Cancel();
+                }
+
+                return records[index];
+            }
+        }
+
+        public IEnumerator<LedgerRecord> GetEnumerator() => records.GetEnumerator();
 
         System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
