@@ -16,11 +16,17 @@
 # config's coverage analysis (`all`; `perTest` is faster where no code under test runs only in a static initializer).
 # The summary also gives the score per mutated file, so one run over two areas' files scores both.
 #
-# Each area mutates a few files (globs, or a line span of a file the area shares with other code) of one project
+# Each area mutates a few files (globs, or line spans of a file the area shares with other code) of one project
 # (Stryker mutates one project per run, so the SQLite stores in src/ModelMix.Sqlite are areas of their own:
 # budgets-sqlite, keys-sqlite, ledger-sqlite) and runs only the
 # tests that exercise them (a test-case filter), Debug build (so a Release build being tested beside it is untouched).
 # Reports: bench/mutation/out/<area>/reports/mutation-report.{json,html}; a summary line per area at the end.
+#
+# Line spans: `**/File.cs#L66-L84#L98-L186` mutates only those lines (whole lines, both ends included). Stryker's own
+# span syntax, `File.cs{a..b}`, counts *characters* from the start of the file (Roslyn text positions), not lines, and
+# keeps a mutant only if its whole node lies inside a span; the script turns each line span into the character offsets
+# of those lines in the file as it is now (`--list` prints the first and last line of each). Check the line numbers
+# when the file changes.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="$ROOT/bench/mutation/out"
@@ -36,15 +42,54 @@ AREAS=(
   "ledger|ModelMix.csproj|ModelMix.Tests|**/Ledger/BufferedLedger.cs,**/Ledger/AttemptRecorder.cs|(FullyQualifiedName~ModelMix.Tests.Ledger|FullyQualifiedName~ModelMix.Tests.Pipeline.LedgerChatClientTests)&FullyQualifiedName!~Postgres"
   "ledger-sqlite|ModelMix.Sqlite.csproj|ModelMix.Tests|**/SqliteLedgerStore.cs|(FullyQualifiedName~ModelMix.Tests.Ledger.SqliteLedger|FullyQualifiedName~ModelMix.Tests.Ledger.SqliteTableIntentCompletionTests|FullyQualifiedName~ModelMix.Tests.Ledger.IntentHotPathTests|FullyQualifiedName~ModelMix.Tests.Ledger.LedgerExportPruneTests|FullyQualifiedName~ModelMix.Tests.Budgets.SqliteBudgetStore)&FullyQualifiedName!~Postgres"
   "fallback|ModelMix.csproj|ModelMix.Tests,ModelMix.IntegrationTests|**/FallbackChatClient.cs,**/FallbackRetryAfterHandler.cs,**/Fallback/FallbackChain.cs|FullyQualifiedName~ModelMix.Tests.Pipeline.Fallback|FullyQualifiedName~ModelMix.Tests.Fallback|FullyQualifiedName~RoutingFallbackPipelineTests"
-  "proxy-retry|ModelMix.Server.csproj|ModelMix.IntegrationTests|**/ProxyFallback.cs,**/FallbackSender.cs,**/UpstreamSender.cs{66..84}{100..186}{500..505}|FullyQualifiedName~ProxyRetryAfter|FullyQualifiedName~ProxyFallbackTests|FullyQualifiedName~ProxyForwardingTests.Rate_limit|FullyQualifiedName~ProxyForwardingTests.Persistent_overload|FullyQualifiedName~ProxyForwardingTests.Invalid_request|FullyQualifiedName~ProxyForwardingTests.Malformed_upstream|FullyQualifiedName~ProxyForwardingTests.Answer_cut_short|FullyQualifiedName~UpstreamDownTests"
+  "proxy-retry|ModelMix.Server.csproj|ModelMix.IntegrationTests,ModelMix.Server.Tests|**/ProxyFallback.cs,**/FallbackSender.cs,**/UpstreamSender.cs#L66-L84#L98-L186#L500-L505|FullyQualifiedName~ProxyRetryAfter|FullyQualifiedName~ProxyFallbackTests|FullyQualifiedName~ProxyForwardingTests.Rate_limit|FullyQualifiedName~ProxyForwardingTests.Persistent_overload|FullyQualifiedName~ProxyForwardingTests.Invalid_request|FullyQualifiedName~ProxyForwardingTests.Malformed_upstream|FullyQualifiedName~ProxyForwardingTests.Answer_cut_short|FullyQualifiedName~UpstreamDownTests|FullyQualifiedName~ModelMix.Server.Tests.UpstreamSenderTests"
   "sse-usage|ModelMix.Server.csproj|ModelMix.IntegrationTests|**/SseUsageTap.cs,**/SseEventReader.cs|FullyQualifiedName~SseUsageTap|FullyQualifiedName~ProxyForwardingTests.Stream_"
 )
+
+# Prints a mutate glob as Stryker takes it: line spans (`#L<first>-L<last>`, see above) become character spans of the
+# one file under $1 the glob names; with a third argument, each span's first and last line go to stderr.
+stryker_glob() {
+  python3 - "$@" <<'PY'
+import fnmatch, os, sys
+project, glob, show = sys.argv[1], sys.argv[2], len(sys.argv) > 3
+path_glob, *spans = glob.split("#L")
+if not spans:
+    print(glob)
+    sys.exit(0)
+files = [os.path.join(d, f) for d, dirs, names in os.walk(project) for f in names
+         if fnmatch.fnmatch(f, os.path.basename(path_glob)) and not {"bin", "obj"} & set(d.split(os.sep))]
+if len(files) != 1:
+    sys.exit(f"{glob}: line spans need exactly one file under {project}, found {len(files)}")
+# Roslyn's positions are UTF-16 code units of the text as read (a byte-order mark dropped, line ends kept).
+lines = open(files[0], encoding="utf-8-sig", newline="").read().splitlines(keepends=True)
+starts = [0]
+for line in lines:
+    starts.append(starts[-1] + len(line.encode("utf-16-le")) // 2)
+out = path_glob
+for span in spans:
+    first, last = (int(n) for n in span.split("-L"))
+    if not 1 <= first <= last <= len(lines):
+        sys.exit(f"{glob}: lines {first}-{last} are not in {files[0]} ({len(lines)} lines)")
+    body = lines[last - 1].rstrip("\r\n")
+    out += "{%d..%d}" % (starts[first - 1], starts[last - 1] + len(body.encode("utf-16-le")) // 2)
+    if show:
+        print(f"    lines {first}-{last}: {lines[first - 1].strip()[:60]!r} ... {body.strip()[:60]!r}", file=sys.stderr)
+print(out)
+PY
+}
 
 if [[ "${1:-}" == "--list" ]]; then
   for entry in "${AREAS[@]}"; do
     IFS='|' read -r area project tests mutate _ <<<"$entry"
     filter="${entry#*|*|*|*|}"
     echo "$area: $project ($mutate), tests in tests/{$tests} matching $filter"
+    projectDir="$(dirname "$(find "$ROOT/src" -name "$project" -print -quit)")"
+    IFS=',' read -ra globs <<<"$mutate"
+    for glob in "${globs[@]}"; do
+      if [[ "$glob" == *"#L"* ]]; then
+        echo "  $glob -> $(stryker_glob "$projectDir" "$glob" --show)"
+      fi
+    done
   done
   exit 0
 fi
@@ -63,17 +108,18 @@ for entry in "${AREAS[@]}"; do
   filter="${MODELMIX_MUTATION_FILTER:-$filter}"
   tests="${MODELMIX_MUTATION_TESTS:-$tests}"
 
+  projectDir="$(dirname "$(find "$ROOT/src" -name "$project" -print -quit)")"
   args=()
   IFS=',' read -ra globs <<<"$mutate"
   for glob in "${globs[@]}"; do
-    args+=(--mutate "$glob")
+    mglob="$(stryker_glob "$projectDir" "$glob")"
+    args+=(--mutate "$mglob")
   done
 
   IFS=',' read -ra testProjects <<<"$tests"
   for test in "${testProjects[@]}"; do
     args+=(--test-project "$ROOT/tests/$test/$test.csproj")
   done
-  projectDir="$(dirname "$(find "$ROOT/src" -name "$project" -print -quit)")"
 
   echo "== mutation testing: $area ($mutate; tests: $filter)"
   rm -rf "$OUT/$area"
