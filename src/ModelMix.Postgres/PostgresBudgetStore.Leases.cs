@@ -19,16 +19,7 @@ public sealed partial class PostgresBudgetStore : IBudgetLeaseStore
         ArgumentException.ThrowIfNullOrEmpty(leaseId);
         ArgumentNullException.ThrowIfNull(limits);
         await EnsureMigratedAsync(cancellationToken);
-        var items = new List<(string Scope, string Period, long Start, long Cap)>(limits.Count);
-        foreach (var limit in limits)
-        {
-            var period = BudgetPeriods.ToCode(limit.Window);
-            if (!items.Exists(item => item.Scope == limit.Scope && item.Period == period))
-            {
-                items.Add((limit.Scope, period, SqliteLedgerSchema.ToStoredTimestamp(BudgetPeriods.Start(limit.Window, at)), BudgetMoney.CapToNanos(limit.CapUsd)));
-            }
-        }
-
+        var items = BudgetCounterHold.Distinct(limits, at); // each counter once, in the caller's order
         var scopes = items.ConvertAll(item => item.Scope).ToArray();
         var periods = items.ConvertAll(item => item.Period).ToArray();
         var starts = items.ConvertAll(item => item.Start).ToArray();
@@ -234,9 +225,4 @@ public sealed partial class PostgresBudgetStore : IBudgetLeaseStore
         )
         SELECT count(*) FROM l;
         """;
-
-    /// <summary>What records cost the open leases of one counter (<c>@s</c>, <c>@p</c>, <c>@ps</c>): shown as spent, not held.</summary>
-    private const string LeaseSpentSql =
-        "SELECT COALESCE(SUM(r.lease_spent_nanos), 0)::bigint AS spent FROM budget_reservation_items i JOIN budget_reservations r ON r.id = i.reservation_id " +
-        "WHERE i.scope = @s AND i.period = @p AND i.period_start = @ps AND r.reclaimed_at IS NULL AND r.lease_spent_nanos > 0";
 }

@@ -70,6 +70,9 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
         """,
     ];
 
+    /// <summary>The statements both budget stores share, in PostgreSQL's dialect.</summary>
+    private static readonly BudgetStoreDialect Sql = BudgetStoreDialect.Postgres(LockCountersSql);
+
     private readonly PostgresDatabase _database;
     private readonly PostgresMigrator _migrations;
     private int _disposed;
@@ -94,16 +97,13 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
     /// <inheritdoc />
     public async Task<BudgetReserveResult> ReserveAsync(string requestId, IReadOnlyList<BudgetLimit> limits, decimal amountUsd, DateTimeOffset at, TimeSpan ttl, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(requestId);
-        ArgumentNullException.ThrowIfNull(limits);
-        ArgumentOutOfRangeException.ThrowIfNegative(amountUsd);
-        var amount = BudgetMoney.ToNanos(amountUsd);
+        var plan = BudgetHoldPlan.Create(requestId, limits, amountUsd, at, ttl);
         await EnsureMigratedAsync(cancellationToken);
-        var result = await RetryTransientAsync("budgets.reserve", _ => TryReserveAsync(requestId, limits, amount, at, ttl, cancellationToken), Uncancellable);
+        var result = await RetryTransientAsync("budgets.reserve", _ => TryReserveAsync(plan, cancellationToken), Uncancellable);
         if (result.Refusal is not null && await ReconcileExpiredAsync(at, cancellationToken) > 0)
         {
             // Money held by a dead replica may be what is in the way: reclaim it and try once more.
-            result = await RetryTransientAsync("budgets.reserve", _ => TryReserveAsync(requestId, limits, amount, at, ttl, cancellationToken), Uncancellable);
+            result = await RetryTransientAsync("budgets.reserve", _ => TryReserveAsync(plan, cancellationToken), Uncancellable);
         }
 
         return result;
@@ -122,30 +122,7 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
             {
                 await using var connection = await _database.OpenAsync(token);
                 await using var transaction = await connection.BeginTransactionAsync(token);
-                long held;
-                long? reclaimed;
-                await using (var read = Command(connection, transaction, "SELECT amount_nanos, reclaimed_at, reclaimed_nanos FROM budget_reservations WHERE id = @id FOR UPDATE;"))
-                {
-                    read.Parameters.AddWithValue("id", reservation.Id);
-                    await using var reader = await read.ExecuteReaderAsync(token);
-                    if (!await reader.ReadAsync(token))
-                    {
-                        return true; // Already settled: settling is idempotent.
-                    }
-
-                    held = reader.GetInt64(0);
-                    reclaimed = reader.IsDBNull(1) ? null : reader.GetInt64(2);
-                }
-
-                // A reclaimed reservation no longer holds money and was already charged what the ledger showed then.
-                await LockCountersAsync(connection, transaction, [reservation.Id], token);
-                await ApplyToItemsAsync(connection, transaction, reservation.Id, release: reclaimed is null ? held : 0, charge: reclaimed is { } charged ? Math.Max(0, actual - charged) : actual, token);
-                await using (var delete = Command(connection, transaction, "DELETE FROM budget_reservation_items WHERE reservation_id = @id; DELETE FROM budget_reservations WHERE id = @id;"))
-                {
-                    delete.Parameters.AddWithValue("id", reservation.Id);
-                    await delete.ExecuteNonQueryAsync(token);
-                }
-
+                await Sql.SettleAsync(connection, transaction, reservation.Id, actual, token); // locks the row, then its counters in the global order
                 await transaction.CommitAsync(token);
                 return true;
             },
@@ -165,17 +142,9 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
     {
         ArgumentException.ThrowIfNullOrEmpty(scope);
         await EnsureMigratedAsync(cancellationToken);
-        var start = BudgetPeriods.Start(window, at);
         cancellationToken.ThrowIfCancellationRequested(); // and never during the statement (Uncancellable)
         await using var connection = await _database.OpenAsync(Uncancellable);
-        await using var command = Command(connection, null, "SELECT c.spent_nanos + l.spent, c.reserved_nanos - l.spent FROM budget_counters c, (" + LeaseSpentSql + ") l WHERE c.scope = @s AND c.period = @p AND c.period_start = @ps;");
-        command.Parameters.AddWithValue("s", scope);
-        command.Parameters.AddWithValue("p", BudgetPeriods.ToCode(window));
-        command.Parameters.AddWithValue("ps", SqliteLedgerSchema.ToStoredTimestamp(start));
-        await using var reader = await command.ExecuteReaderAsync(Uncancellable);
-        return await reader.ReadAsync(Uncancellable)
-            ? new BudgetUsage(window, start, BudgetMoney.ToUsd(reader.GetInt64(0)), BudgetMoney.ToUsd(reader.GetInt64(1)))
-            : new BudgetUsage(window, start, 0m, 0m);
+        return await Sql.ReadUsageAsync(connection, scope, window, at, Uncancellable);
     }
 
     /// <summary>Closes the pooled connections.</summary>
@@ -195,32 +164,15 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
     /// stops reading its sockets (or dies) between two statements cannot leave a hot key's row locked. A counter not yet
     /// created is created (in a statement of its own) and the reservation tried again.
     /// </summary>
-    private async Task<BudgetReserveResult> TryReserveAsync(string requestId, IReadOnlyList<BudgetLimit> limits, long amount, DateTimeOffset at, TimeSpan ttl, CancellationToken cancellationToken)
+    private async Task<BudgetReserveResult> TryReserveAsync(BudgetHoldPlan plan, CancellationToken cancellationToken)
     {
-        // The counters, each once (the same counter twice would hold the money twice), in the caller's order.
-        var items = new List<(BudgetLimit Limit, string Period, long Start)>(limits.Count);
-        foreach (var limit in limits)
-        {
-            var period = BudgetPeriods.ToCode(limit.Window);
-            if (!items.Exists(item => item.Limit.Scope == limit.Scope && item.Period == period))
-            {
-                items.Add((limit, period, SqliteLedgerSchema.ToStoredTimestamp(BudgetPeriods.Start(limit.Window, at))));
-            }
-        }
-
-        var scopes = items.ConvertAll(item => item.Limit.Scope).ToArray();
-        var periods = items.ConvertAll(item => item.Period).ToArray();
-        var starts = items.ConvertAll(item => item.Start).ToArray();
-        var caps = items.ConvertAll(item => BudgetMoney.CapToNanos(item.Limit.CapUsd)).ToArray();
-        var reservation = new BudgetReservation
-        {
-            Id = "res_" + ModelMix.Ledger.LedgerIds.New(at),
-            RequestId = requestId,
-            AmountUsd = BudgetMoney.ToUsd(amount),
-            CreatedAt = at,
-            ExpiresAt = at + ttl,
-            Limits = limits,
-        };
+        // The counters, each once, in the caller's order (BudgetHoldPlan).
+        var items = plan.Counters;
+        var scopes = items.Select(item => item.Scope).ToArray();
+        var periods = items.Select(item => item.Period).ToArray();
+        var starts = items.Select(item => item.Start).ToArray();
+        var caps = items.Select(item => item.Cap).ToArray();
+        var reservation = plan.Reservation;
 
         // Checked before the statement is sent, never handed to Npgsql (see Uncancellable).
         cancellationToken.ThrowIfCancellationRequested();
@@ -231,7 +183,7 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
             var reserved = false;
             await using (var command = new NpgsqlCommand(ReserveSql, connection))
             {
-                foreach (var value in new object[] { scopes, periods, starts, caps, amount, reservation.Id, requestId, SqliteLedgerSchema.ToStoredTimestamp(at), SqliteLedgerSchema.ToStoredTimestamp(reservation.ExpiresAt), (long)items.Count })
+                foreach (var value in new object[] { scopes, periods, starts, caps, plan.Amount, reservation.Id, reservation.RequestId, plan.StoredCreatedAt, plan.StoredExpiresAt, (long)items.Count })
                 {
                     command.Parameters.Add(new NpgsqlParameter { Value = value });
                 }
@@ -247,7 +199,7 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
 
             if (reserved)
             {
-                return new BudgetReserveResult { Reservation = reservation };
+                return plan.Made;
             }
 
             if (Array.Exists(found, counter => counter is null))
@@ -271,13 +223,9 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
             for (var i = 0; i < items.Count; i++)
             {
                 var (spent, held) = found[i]!.Value;
-                if (spent + held + amount > caps[i])
+                if (!plan.Fits(items[i], spent, held))
                 {
-                    var limit = items[i].Limit;
-                    return new BudgetReserveResult
-                    {
-                        Refusal = new BudgetRefusal(limit, BudgetMoney.ToUsd(spent), BudgetMoney.ToUsd(held), BudgetMoney.ToUsd(amount), BudgetPeriods.End(limit.Window, at)),
-                    };
+                    return plan.Refused(items[i], spent, held);
                 }
             }
 
@@ -384,7 +332,7 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
                 {
                     // A reclaimed lease's tail, past its extra life: late records no longer draw on it.
                     await ApplyToItemsAsync(connection, transaction, id, release: tail, charge: 0, cancellationToken);
-                    await using var release = Command(connection, transaction, "UPDATE budget_reservations SET tail_nanos = 0 WHERE id = @id;");
+                    await using var release = Command(connection, transaction, Sql.ReleaseTail);
                     release.Parameters.AddWithValue("id", id);
                     await release.ExecuteNonQueryAsync(cancellationToken);
                 }
@@ -394,9 +342,9 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
                     // (PostgresBudgetStore.Leases.cs); its unspent slice stays held for one more lease life (its tail), so
                     // records of requests still running when it was reclaimed are charged against it, not against money
                     // other replicas took since.
-                    var keep = leaseTtl is not null ? Math.Max(0, amount - leaseSpent) : 0;
+                    var keep = BudgetHoldEnd.LeaseTail(amount, leaseSpent, leaseTtl);
                     await ApplyToItemsAsync(connection, transaction, id, release: amount - keep, charge: leaseSpent, cancellationToken);
-                    await using var close = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_at = @now, reclaimed_nanos = @c, tail_nanos = @t, expires_at = @e WHERE id = @id;");
+                    await using var close = Command(connection, transaction, Sql.CloseLease);
                     Bind(close, ("now", now), ("c", leaseSpent), ("t", keep), ("e", now + (leaseTtl ?? 0)), ("id", id));
                     await close.ExecuteNonQueryAsync(cancellationToken);
                 }
@@ -412,9 +360,7 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
             }
         }
 
-        await using (var purge = Command(connection, transaction,
-            "DELETE FROM budget_reservation_items WHERE reservation_id IN (SELECT id FROM budget_reservations WHERE reclaimed_at IS NOT NULL AND reclaimed_at < @old AND tail_nanos = 0); " +
-            "DELETE FROM budget_reservations WHERE reclaimed_at IS NOT NULL AND reclaimed_at < @old AND tail_nanos = 0;"))
+        await using (var purge = Command(connection, transaction, Sql.PurgeReclaimed))
         {
             purge.Parameters.AddWithValue("old", SqliteLedgerSchema.ToStoredTimestamp(at - BudgetRetention.Reclaimed));
             await purge.ExecuteNonQueryAsync(cancellationToken);
@@ -449,7 +395,7 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
             await ApplyToItemsAsync(connection, transaction, ids[i], release: amounts[i], charge: charges[i], cancellationToken);
 
             // What the ledger showed is accounted for (charged or booked as overrun): a late settlement charges only what came after.
-            await using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_at = @now, reclaimed_nanos = @c WHERE id = @id;");
+            await using var mark = Command(connection, transaction, Sql.MarkReclaimed);
             Bind(mark, ("now", now), ("c", recorded[i]), ("id", ids[i]));
             await mark.ExecuteNonQueryAsync(cancellationToken);
             if (overruns[i] > 0)
@@ -522,8 +468,7 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
             // A request with no records costs nothing; one with an unpriced attempt is charged its whole hold.
             var actual = costs.TryGetValue(requestId, out var cost) ? cost ?? reservation.Amount : 0;
             ids[i] = reservationId;
-            releases[i] = reservation.Reclaimed is null ? reservation.Amount : 0;
-            charges[i] = reservation.Reclaimed is { } charged ? Math.Max(0, actual - charged) : actual;
+            (releases[i], charges[i]) = BudgetHoldEnd.Settle(reservation.Amount, reservation.Reclaimed, actual);
         }
 
         // Locks the counters (global order) and bounds each charge to cap + its hold (BudgetOverrunRule), in batch order
@@ -728,12 +673,7 @@ public sealed partial class PostgresBudgetStore : IBudgetStore
 
     private static async Task ApplyToItemsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string reservationId, long release, long charge, CancellationToken cancellationToken)
     {
-        await using var update = Command(connection, transaction,
-            """
-            UPDATE budget_counters
-            SET reserved_nanos = GREATEST(0, reserved_nanos - @release), spent_nanos = spent_nanos + @charge
-            WHERE (scope, period, period_start) IN (SELECT scope, period, period_start FROM budget_reservation_items WHERE reservation_id = @id);
-            """);
+        await using var update = Command(connection, transaction, Sql.ApplyToItems);
         Bind(update, ("release", release), ("charge", charge), ("id", reservationId));
         await update.ExecuteNonQueryAsync(cancellationToken);
     }

@@ -2,13 +2,6 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
-using Microsoft.Extensions.Logging;
-using ModelMix.Batching;
-using ModelMix.Budgets;
-using ModelMix.Caching;
-using ModelMix.Cooldowns;
-using ModelMix.Keys;
-using ModelMix.Ledger;
 using ModelMix.Postgres;
 using Npgsql;
 

@@ -220,27 +220,7 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
         return true;
     }
 
-    /// <summary>
-    /// What records cost the open leases of one counter (<c>$s</c>, <c>$p</c>, <c>$ps</c>) so far: counted as spent, not
-    /// held, when the counter is shown (the counter itself holds each open lease's whole slice until it is closed).
-    /// </summary>
-    internal const string LeaseSpentSql =
-        "SELECT COALESCE(SUM(r.lease_spent_nanos), 0) AS spent FROM budget_reservation_items i JOIN budget_reservations r ON r.id = i.reservation_id " +
-        "WHERE i.scope = $s AND i.period = $p AND i.period_start = $ps AND r.reclaimed_at IS NULL AND r.lease_spent_nanos > 0";
-
-    /// <summary>The limits' counters, each once (scope, period code, stored period start, cap in nano-dollars).</summary>
-    private static List<(string Scope, string Period, long Start, long Cap)> DistinctCounters(IReadOnlyList<BudgetLimit> limits, DateTimeOffset at)
-    {
-        var items = new List<(string Scope, string Period, long Start, long Cap)>(limits.Count);
-        foreach (var limit in limits)
-        {
-            var period = BudgetPeriods.ToCode(limit.Window);
-            if (!items.Exists(item => item.Scope == limit.Scope && item.Period == period))
-            {
-                items.Add((limit.Scope, period, SqliteLedgerSchema.ToStoredTimestamp(BudgetPeriods.Start(limit.Window, at)), BudgetMoney.CapToNanos(limit.CapUsd)));
-            }
-        }
-
-        return items;
-    }
+    /// <summary>The limits' counters, each once (<see cref="BudgetCounterHold.Distinct"/>: scope, period code, stored period start, cap in nano-dollars).</summary>
+    private static List<(string Scope, string Period, long Start, long Cap)> DistinctCounters(IReadOnlyList<BudgetLimit> limits, DateTimeOffset at) =>
+        BudgetCounterHold.Distinct(limits, at).ConvertAll(counter => (counter.Scope, counter.Period, counter.Start, counter.Cap));
 }

@@ -73,6 +73,9 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
         """,
     ];
 
+    /// <summary>The statements both budget stores share, in SQLite's dialect.</summary>
+    private static readonly BudgetStoreDialect Sql = BudgetStoreDialect.Sqlite;
+
     private readonly SqliteStoreFile _file;
     private readonly SqliteWriterGate _gate; // the write connection and its lock (SqliteWriterGate.cs)
     private bool _migrated;
@@ -101,19 +104,16 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
     public async Task<BudgetReserveResult> ReserveAsync(string requestId, IReadOnlyList<BudgetLimit> limits, decimal amountUsd, DateTimeOffset at, TimeSpan ttl, CancellationToken cancellationToken = default)
     {
         await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
-        ArgumentException.ThrowIfNullOrEmpty(requestId);
-        ArgumentNullException.ThrowIfNull(limits);
-        ArgumentOutOfRangeException.ThrowIfNegative(amountUsd);
-        var amount = BudgetMoney.ToNanos(amountUsd);
+        var plan = BudgetHoldPlan.Create(requestId, limits, amountUsd, at, ttl);
         try
         {
             await EnsureMigratedAsync(cancellationToken);
             using var lease = await _gate.EnterAsync(cancellationToken);
-            var result = TryReserve(lease.Connection, requestId, limits, amount, at, ttl);
+            var result = TryReserve(lease.Connection, plan);
             if (result.Refusal is not null && Reconcile(lease.Connection, at) > 0)
             {
                 // Money held by a dead process may be what is in the way: reclaim it and try once more.
-                result = TryReserve(lease.Connection, requestId, limits, amount, at, ttl);
+                result = TryReserve(lease.Connection, plan);
             }
 
             return result;
@@ -134,26 +134,8 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
         {
             await EnsureMigratedAsync(cancellationToken);
             using var lease = await _gate.EnterAsync(cancellationToken);
-            var connection = lease.Connection;
-            using var transaction = connection.BeginTransaction(deferred: false);
-            using var read = Command(connection, transaction, "SELECT amount_nanos, reclaimed_at, reclaimed_nanos FROM budget_reservations WHERE id = $id;");
-            read.Parameters.AddWithValue("$id", reservation.Id);
-            long held;
-            long? reclaimed;
-            using (var reader = read.ExecuteReader())
-            {
-                if (!reader.Read())
-                {
-                    return; // Already settled: settling is idempotent.
-                }
-
-                held = reader.GetInt64(0);
-                reclaimed = reader.IsDBNull(1) ? null : reader.GetInt64(2);
-            }
-
-            // A reclaimed reservation no longer holds money and was already charged what the ledger showed then.
-            ApplyToItems(connection, transaction, reservation.Id, release: reclaimed is null ? held : 0, charge: reclaimed is { } charged ? Math.Max(0, actual - charged) : actual);
-            DeleteReservation(connection, transaction, reservation.Id);
+            using var transaction = lease.Connection.BeginTransaction(deferred: false);
+            await Sql.SettleAsync(lease.Connection, transaction, reservation.Id, actual, cancellationToken);
             transaction.Commit();
         }
         catch (Exception exception) when (StoreFaults.ShouldWrap(exception))
@@ -184,82 +166,59 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
         await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         ArgumentException.ThrowIfNullOrEmpty(scope);
         await EnsureMigratedAsync(cancellationToken);
-        var start = BudgetPeriods.Start(window, at);
         await using var connection = await _file.OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT spent_nanos + l.spent, reserved_nanos - l.spent FROM budget_counters c, (" + LeaseSpentSql + ") l WHERE scope = $s AND period = $p AND period_start = $ps;";
-        command.Parameters.AddWithValue("$s", scope);
-        command.Parameters.AddWithValue("$p", BudgetPeriods.ToCode(window));
-        command.Parameters.AddWithValue("$ps", SqliteLedgerSchema.ToStoredTimestamp(start));
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken)
-            ? new BudgetUsage(window, start, BudgetMoney.ToUsd(reader.GetInt64(0)), BudgetMoney.ToUsd(reader.GetInt64(1)))
-            : new BudgetUsage(window, start, 0m, 0m);
+        return await Sql.ReadUsageAsync(connection, scope, window, at, cancellationToken);
     }
 
     /// <summary>Closes the write connection.</summary>
     public ValueTask DisposeAsync() => _gate.DisposeAsync();
 
-    private static BudgetReserveResult TryReserve(SqliteConnection connection, string requestId, IReadOnlyList<BudgetLimit> limits, long amount, DateTimeOffset at, TimeSpan ttl)
+    /// <summary>
+    /// Holds the plan's amount in each of its counters with a conditional <c>UPDATE</c> in one write transaction; on the
+    /// first counter without room, rolls back and refuses.
+    /// </summary>
+    private static BudgetReserveResult TryReserve(SqliteConnection connection, BudgetHoldPlan plan)
     {
         using var transaction = connection.BeginTransaction(deferred: false);
         using var ensure = Command(connection, transaction, "INSERT INTO budget_counters (scope, period, period_start) VALUES ($s, $p, $ps) ON CONFLICT DO NOTHING;");
         using var hold = Command(connection, transaction,
             "UPDATE budget_counters SET reserved_nanos = reserved_nanos + $a WHERE scope = $s AND period = $p AND period_start = $ps AND spent_nanos + reserved_nanos + $a <= $cap;");
-        var items = new List<(string Scope, string Period, long Start, long Cap)>(limits.Count);
-        foreach (var limit in limits)
+        foreach (var counter in plan.Counters)
         {
-            var period = BudgetPeriods.ToCode(limit.Window);
-            if (items.Exists(item => item.Scope == limit.Scope && item.Period == period))
-            {
-                continue; // The same counter twice would hold the money twice.
-            }
-
-            var start = SqliteLedgerSchema.ToStoredTimestamp(BudgetPeriods.Start(limit.Window, at));
-            Bind(ensure, ("$s", limit.Scope), ("$p", period), ("$ps", start));
+            Bind(ensure, ("$s", counter.Scope), ("$p", counter.Period), ("$ps", counter.Start));
             ensure.ExecuteNonQuery();
-            Bind(hold, ("$s", limit.Scope), ("$p", period), ("$ps", start), ("$a", amount), ("$cap", BudgetMoney.CapToNanos(limit.CapUsd)));
+            Bind(hold, ("$s", counter.Scope), ("$p", counter.Period), ("$ps", counter.Start), ("$a", plan.Amount), ("$cap", counter.Cap));
             if (hold.ExecuteNonQuery() == 0)
             {
                 using var read = Command(connection, transaction, "SELECT spent_nanos, reserved_nanos FROM budget_counters WHERE scope = $s AND period = $p AND period_start = $ps;");
-                Bind(read, ("$s", limit.Scope), ("$p", period), ("$ps", start));
+                Bind(read, ("$s", counter.Scope), ("$p", counter.Period), ("$ps", counter.Start));
                 using var reader = read.ExecuteReader();
                 reader.Read();
-                var refusal = new BudgetRefusal(limit, BudgetMoney.ToUsd(reader.GetInt64(0)), BudgetMoney.ToUsd(reader.GetInt64(1)), BudgetMoney.ToUsd(amount), BudgetPeriods.End(limit.Window, at));
+                var refused = plan.Refused(counter, reader.GetInt64(0), reader.GetInt64(1));
                 reader.Close();
                 transaction.Rollback();
-                return new BudgetReserveResult { Refusal = refusal };
+                return refused;
             }
-
-            items.Add((limit.Scope, period, start, BudgetMoney.CapToNanos(limit.CapUsd)));
         }
 
-        var reservation = new BudgetReservation
-        {
-            Id = "res_" + ModelMix.Ledger.LedgerIds.New(at),
-            RequestId = requestId,
-            AmountUsd = BudgetMoney.ToUsd(amount),
-            CreatedAt = at,
-            ExpiresAt = at + ttl,
-            Limits = limits,
-        };
+        var reservation = plan.Reservation;
         using (var insert = Command(connection, transaction, "INSERT INTO budget_reservations (id, request_id, amount_nanos, created_at, expires_at) VALUES ($id, $r, $a, $c, $e);"))
         {
-            Bind(insert, ("$id", reservation.Id), ("$r", requestId), ("$a", amount), ("$c", SqliteLedgerSchema.ToStoredTimestamp(at)), ("$e", SqliteLedgerSchema.ToStoredTimestamp(reservation.ExpiresAt)));
+            Bind(insert, ("$id", reservation.Id), ("$r", reservation.RequestId), ("$a", plan.Amount), ("$c", plan.StoredCreatedAt), ("$e", plan.StoredExpiresAt));
             insert.ExecuteNonQuery();
         }
 
         using (var insertItem = Command(connection, transaction, "INSERT INTO budget_reservation_items (reservation_id, scope, period, period_start, cap_nanos) VALUES ($id, $s, $p, $ps, $cap);"))
         {
-            foreach (var (scope, period, start, cap) in items)
+            foreach (var counter in plan.Counters)
             {
-                Bind(insertItem, ("$id", reservation.Id), ("$s", scope), ("$p", period), ("$ps", start), ("$cap", cap));
+                Bind(insertItem, ("$id", reservation.Id), ("$s", counter.Scope), ("$p", counter.Period), ("$ps", counter.Start), ("$cap", counter.Cap));
                 insertItem.ExecuteNonQuery();
             }
         }
 
         transaction.Commit();
-        return new BudgetReserveResult { Reservation = reservation };
+        return plan.Made;
     }
 
     /// <summary>Reclaims what is expired (<see cref="ReconcileCore"/>) and reports the overruns it booked once committed.</summary>
@@ -300,7 +259,7 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
             {
                 // A reclaimed lease's tail, past its extra life: late records no longer draw on it.
                 ApplyToItems(connection, transaction, id, release: held, charge: 0);
-                using var release = Command(connection, transaction, "UPDATE budget_reservations SET tail_nanos = 0 WHERE id = $id;");
+                using var release = Command(connection, transaction, Sql.ReleaseTail);
                 release.Parameters.AddWithValue("$id", id);
                 release.ExecuteNonQuery();
                 continue;
@@ -311,9 +270,9 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
                 // A lease (of a process that died or could not renew it) is charged what its records cost
                 // (SqliteBudgetStore.Leases.cs); its unspent slice stays held for one more lease life (its tail), so records of
                 // requests still running when it was reclaimed are charged against it, not against money others took since.
-                var keep = leaseTtl is not null ? Math.Max(0, amount - leaseSpent) : 0;
+                var keep = BudgetHoldEnd.LeaseTail(amount, leaseSpent, leaseTtl);
                 ApplyToItems(connection, transaction, id, release: amount - keep, charge: leaseSpent);
-                using var close = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_at = $now, reclaimed_nanos = $c, tail_nanos = $t, expires_at = $e WHERE id = $id;");
+                using var close = Command(connection, transaction, Sql.CloseLease);
                 Bind(close, ("$now", now), ("$c", leaseSpent), ("$t", keep), ("$e", now + (leaseTtl ?? 0)), ("$id", id));
                 close.ExecuteNonQuery();
                 continue;
@@ -331,14 +290,12 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
             }
 
             // What the ledger showed is accounted for (charged or booked as overrun): a late settlement charges only what came after.
-            using var mark = Command(connection, transaction, "UPDATE budget_reservations SET reclaimed_at = $now, reclaimed_nanos = $c WHERE id = $id;");
+            using var mark = Command(connection, transaction, Sql.MarkReclaimed);
             Bind(mark, ("$now", now), ("$c", recorded), ("$id", id));
             mark.ExecuteNonQuery();
         }
 
-        using (var purge = Command(connection, transaction,
-            "DELETE FROM budget_reservation_items WHERE reservation_id IN (SELECT id FROM budget_reservations WHERE reclaimed_at IS NOT NULL AND reclaimed_at < $old AND tail_nanos = 0); " +
-            "DELETE FROM budget_reservations WHERE reclaimed_at IS NOT NULL AND reclaimed_at < $old AND tail_nanos = 0;"))
+        using (var purge = Command(connection, transaction, Sql.PurgeReclaimed))
         {
             purge.Parameters.AddWithValue("$old", SqliteLedgerSchema.ToStoredTimestamp(at - ReclaimedRetention));
             purge.ExecuteNonQuery();
@@ -361,9 +318,7 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
             return;
         }
 
-        var actual = RecordedCost(connection, transaction, requestId) ?? held;
-        var release = reclaimed is null ? held : 0;
-        var due = reclaimed is { } charged ? Math.Max(0, actual - charged) : actual;
+        var (release, due) = BudgetHoldEnd.Settle(held, reclaimed, RecordedCost(connection, transaction, requestId) ?? held);
 
         // At most cap + this request's hold once the hold is released; the rest is charged to no key (BudgetOverrunRule).
         var (charge, overrun) = BudgetOverrunRule.Split(due, BudgetOverrunRule.Chargeable(release, slack: held, ReadCounters(connection, transaction, reservationId)));
@@ -433,7 +388,7 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
 
     private static bool TryReadReservation(SqliteConnection connection, SqliteTransaction transaction, string reservationId, out long held, out long? reclaimed)
     {
-        using var read = Command(connection, transaction, "SELECT amount_nanos, reclaimed_at, reclaimed_nanos FROM budget_reservations WHERE id = $id;");
+        using var read = Command(connection, transaction, Sql.ReadReservation);
         read.Parameters.AddWithValue("$id", reservationId);
         using var reader = read.ExecuteReader();
         if (!reader.Read())
@@ -484,19 +439,14 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
 
     private static void ApplyToItems(SqliteConnection connection, SqliteTransaction transaction, string reservationId, long release, long charge)
     {
-        using var update = Command(connection, transaction,
-            """
-            UPDATE budget_counters
-            SET reserved_nanos = MAX(0, reserved_nanos - $release), spent_nanos = spent_nanos + $charge
-            WHERE (scope, period, period_start) IN (SELECT scope, period, period_start FROM budget_reservation_items WHERE reservation_id = $id);
-            """);
+        using var update = Command(connection, transaction, Sql.ApplyToItems);
         Bind(update, ("$release", release), ("$charge", charge), ("$id", reservationId));
         update.ExecuteNonQuery();
     }
 
     private static void DeleteReservation(SqliteConnection connection, SqliteTransaction transaction, string reservationId)
     {
-        using var delete = Command(connection, transaction, "DELETE FROM budget_reservation_items WHERE reservation_id = $id; DELETE FROM budget_reservations WHERE id = $id;");
+        using var delete = Command(connection, transaction, Sql.DeleteReservation);
         delete.Parameters.AddWithValue("$id", reservationId);
         delete.ExecuteNonQuery();
     }

@@ -60,9 +60,7 @@ public sealed partial class SqliteLedgerStore
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            EnsureMigrated();
-            var connection = OpenWriter();
+            var connection = OpenCheckedWriter();
             using var transaction = connection.BeginTransaction(deferred: false);
             Heartbeat(connection, transaction, instanceId, at);
             transaction.Commit();
@@ -86,9 +84,7 @@ public sealed partial class SqliteLedgerStore
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            EnsureMigrated();
-            var connection = OpenWriter();
+            var connection = OpenCheckedWriter();
             var insert = _insert ??= new SqliteLedgerInsert(connection);
             using var transaction = connection.BeginTransaction(deferred: false);
             var stale = SqliteLedgerSchema.ToStoredTimestamp(at - staleAfter);

@@ -52,9 +52,7 @@ public sealed partial class SqliteLedgerStore : ILedgerRollupStore
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            EnsureMigrated();
-            var connection = OpenWriter();
+            var connection = OpenCheckedWriter();
             using var transaction = connection.BeginTransaction(deferred: false);
             RequireRawRows(connection, transaction, fromHour, toHour);
             var changes = new List<(long Seq, CostBreakdown Cost, LedgerStatus Status)>();

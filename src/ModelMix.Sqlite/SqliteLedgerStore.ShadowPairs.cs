@@ -15,9 +15,7 @@ public sealed partial class SqliteLedgerStore : IShadowPairStore
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            EnsureMigrated();
-            var connection = OpenWriter();
+            var connection = OpenCheckedWriter();
             using var command = connection.CreateCommand();
             command.CommandText =
                 $"INSERT INTO shadow_pairs ({ShadowPairRows.Columns}) VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9, $p10, $p11, $p12, $p13, $p14, $p15, $p16, $p17, $p18, $p19) ON CONFLICT (pair_id) DO NOTHING;";

@@ -120,9 +120,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            EnsureMigrated();
-            var connection = OpenWriter();
+            var connection = OpenCheckedWriter();
             var insert = _insert ??= new SqliteLedgerInsert(connection); // prepared after the migrations ran (with the intent delete)
             using var transaction = connection.BeginTransaction(deferred: false);
             insert.StartBatch();
@@ -292,6 +290,17 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
         EnsureMigrated();
     }
 
+    /// <summary>
+    /// The writer, once the store is known to be writable (not disposed, migrated): the opening of every write, under the
+    /// write lock (<see cref="InWriteTransactionAsync"/>, the commit, the intents' heartbeat and reconcile, the reprice,
+    /// the shadow pairs).
+    /// </summary>
+    private SqliteConnection OpenCheckedWriter()
+    {
+        EnsureReadable();
+        return OpenWriter();
+    }
+
     private SqliteConnection OpenWriter()
     {
         if (_writer is not null)
@@ -368,9 +377,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            EnsureMigrated();
-            var connection = OpenWriter();
+            var connection = OpenCheckedWriter();
             using var transaction = connection.BeginTransaction(deferred: false);
             var result = await work(connection, transaction);
             cancellationToken.ThrowIfCancellationRequested();

@@ -1,13 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.Logging;
-using ModelMix.Batching;
-using ModelMix.Budgets;
-using ModelMix.Caching;
-using ModelMix.Cooldowns;
-using ModelMix.Keys;
-using ModelMix.Ledger;
 using ModelMix.Postgres;
 
 namespace ModelMix.Stores;

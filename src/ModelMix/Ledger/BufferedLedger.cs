@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -167,14 +168,30 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
         await flushed.Task.WaitAsync(ct);
     }
 
-    /// <inheritdoc />
-    public bool CanSettle => Store is IAttemptJournalStore;
+    /// <summary>Whether the store under the ledger can settle budget reservations (an <see cref="IAttemptJournalStore"/>).</summary>
+    [Obsolete(SettlingIsInternal)]
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public bool CanSettle => ((ISettlingLedger)this).CanSettle;
+
+    /// <summary>Queues a budget settlement behind the records queued before it and completes once its batch is committed.</summary>
+    /// <param name="settlement">The reservation to settle and the request whose recorded cost it is charged.</param>
+    /// <param name="ct">Stops the wait (not the settlement once queued).</param>
+    [Obsolete(SettlingIsInternal)]
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public Task SettleAsync(ReservationSettlement settlement, CancellationToken ct = default) => ((ISettlingLedger)this).SettleAsync(settlement, ct);
+
+    /// <summary>Why the two public settling members are obsolete: they are the proxy's budget plumbing (<see cref="ISettlingLedger"/>).</summary>
+    private const string SettlingIsInternal =
+        "Budget settlement through the ledger is ModelMix's own plumbing (the proxy's budget holds), not an API; this member goes in the next release.";
 
     /// <inheritdoc />
-    public async Task SettleAsync(ReservationSettlement settlement, CancellationToken ct = default)
+    bool ISettlingLedger.CanSettle => Store is IAttemptJournalStore;
+
+    /// <inheritdoc />
+    async Task ISettlingLedger.SettleAsync(ReservationSettlement settlement, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(settlement);
-        if (!CanSettle)
+        if (Store is not IAttemptJournalStore)
         {
             throw new InvalidOperationException($"The ledger store {Store.GetType().Name} cannot settle budget reservations.");
         }

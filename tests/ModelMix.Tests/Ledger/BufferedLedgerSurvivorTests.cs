@@ -39,7 +39,7 @@ public sealed class BufferedLedgerSurvivorTests : IDisposable
         await ledger.RecordAsync(records[0]);
         await _time.Armed.Task.WaitAsync(Guard); // the writer holds record 0 and sleeps out the interval
         await ledger.RecordAsync(records[1]);
-        await ledger.SettleAsync(new ReservationSettlement("res-1", "req-0")).WaitAsync(Guard); // wakes it
+        await ((ISettlingLedger)ledger).SettleAsync(new ReservationSettlement("res-1", "req-0")).WaitAsync(Guard); // wakes it
 
         var commit = Assert.Single(store.Commits);
         Assert.Equal(["rec-00000000", "rec-00000001"], commit.Records.Select(r => r.Id));
@@ -53,7 +53,7 @@ public sealed class BufferedLedgerSurvivorTests : IDisposable
         var store = new JournalSpy();
         await using var ledger = Ledger(store);
 
-        await ledger.SettleAsync(new ReservationSettlement("res-2", "req-9")).WaitAsync(Guard);
+        await ((ISettlingLedger)ledger).SettleAsync(new ReservationSettlement("res-2", "req-9")).WaitAsync(Guard);
 
         var commit = Assert.Single(store.Commits);
         Assert.Empty(commit.Records);
@@ -67,14 +67,14 @@ public sealed class BufferedLedgerSurvivorTests : IDisposable
         await plain.MigrateAsync();
         await using (var ledger = Ledger(plain))
         {
-            Assert.False(ledger.CanSettle);
-            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => ledger.SettleAsync(new ReservationSettlement("res-3", "req-1")));
+            Assert.False(((ISettlingLedger)ledger).CanSettle);
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => ((ISettlingLedger)ledger).SettleAsync(new ReservationSettlement("res-3", "req-1")));
             Assert.Equal("The ledger store ObservedStore cannot settle budget reservations.", error.Message);
         }
 
         await plain.DisposeAsync();
         await using var journaled = Ledger(new JournalSpy());
-        Assert.True(journaled.CanSettle);
+        Assert.True(((ISettlingLedger)journaled).CanSettle);
     }
 
     [Fact]
@@ -83,7 +83,7 @@ public sealed class BufferedLedgerSurvivorTests : IDisposable
         var ledger = Ledger(new JournalSpy());
         await ledger.DisposeAsync();
 
-        var error = await Assert.ThrowsAsync<ObjectDisposedException>(() => ledger.SettleAsync(new ReservationSettlement("res-4", "req-2")));
+        var error = await Assert.ThrowsAsync<ObjectDisposedException>(() => ((ISettlingLedger)ledger).SettleAsync(new ReservationSettlement("res-4", "req-2")));
 
         Assert.Contains("the reservation 'res-4' was not settled", error.Message, StringComparison.Ordinal);
     }

@@ -75,7 +75,7 @@ public sealed class PostgresBudgetStoreTests : BudgetStoreContractTests
                 var result = await budgets[replica].ReserveAsync(requestId, [limit], 0.01m, at, Ttl);
                 Assert.True(result.Succeeded);
                 await ledgers[replica].RecordAsync(Record(requestId, 0.004m));
-                await ledgers[replica].SettleAsync(new ReservationSettlement(result.Reservation!.Id, requestId));
+                await ((ISettlingLedger)ledgers[replica]).SettleAsync(new ReservationSettlement(result.Reservation!.Id, requestId));
             }
         })));
 
