@@ -24,6 +24,7 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
     private readonly ILogger _logger;
     private readonly TimeSpan _flushInterval;
     private readonly int _maxBatchSize;
+    private readonly int _capacity;
     private readonly TimeSpan _retryBaseDelay;
     private readonly TimeSpan _retryMaxDelay;
     private readonly TimeSpan _stopTimeout;
@@ -65,6 +66,7 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
         _logger = logger;
         _flushInterval = options.FlushInterval;
         _maxBatchSize = options.MaxBatchSize;
+        _capacity = options.Capacity;
         _retryBaseDelay = options.RetryBaseDelay;
         _retryMaxDelay = options.RetryMaxDelay;
         _stopTimeout = options.StopTimeout;
@@ -137,10 +139,15 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
         return default;
     }
 
-    /// <summary>Counts a record written to the channel; a full batch's worth wakes the writer.</summary>
+    /// <summary>
+    /// Counts a record written to the channel; a full batch's worth wakes the writer, and so does a full buffer (a
+    /// <see cref="LedgerOptions.Capacity"/> below <see cref="LedgerOptions.MaxBatchSize"/> never holds a batch's worth:
+    /// its callers would otherwise wait for room until the interval is up).
+    /// </summary>
     private void Written()
     {
-        if (Interlocked.Increment(ref _pending) >= _maxBatchSize)
+        var pending = Interlocked.Increment(ref _pending);
+        if (pending >= _maxBatchSize || pending >= _capacity)
         {
             Wake();
         }
@@ -339,7 +346,7 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
     /// the flush interval has passed since its first record was recorded. Returns <c>true</c> when the channel is
     /// completed and drained. In between it sleeps until the interval is up: records arriving meanwhile do not wake
     /// it (at thousands of records a second a wake per record cost a thread-pool hand-off, a timer and a token source
-    /// each); only a full batch's worth, a flush request or disposal does.
+    /// each); only a full batch's worth (or a full buffer, when it is smaller), a flush request or disposal does.
     /// </summary>
     private async ValueTask<bool> FillBatchAsync(ChannelReader<Entry> reader, List<LedgerRecord> batch, List<TaskCompletionSource> flushes, List<ReservationSettlement> settlements)
     {
@@ -390,7 +397,7 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
             Interlocked.Exchange(ref _wake, wake);
 
             // What arrived before the signal was armed did not see it: look again now that it is.
-            if (Volatile.Read(ref _flushes) > 0 || Volatile.Read(ref _pending) >= _maxBatchSize - batch.Count || _disposing)
+            if (Volatile.Read(ref _flushes) > 0 || Volatile.Read(ref _pending) >= Math.Min(_maxBatchSize - batch.Count, _capacity) || _disposing)
             {
                 continue;
             }

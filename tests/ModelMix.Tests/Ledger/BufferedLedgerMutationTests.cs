@@ -100,11 +100,11 @@ public sealed class BufferedLedgerMutationTests : IDisposable
         var ledger = await BufferedLedger.OpenOwnedAsync(store, options, clock, loggers, CancellationToken.None);
 
         await ledger.RecordAsync(LedgerRecords.Simple(0));
-        var first = ledger.SettleAsync(Settlement(1)); // record 0 and res-1 in one commit, held at the gate
+        var first = ((ISettlingLedger)ledger).SettleAsync(Settlement(1)); // record 0 and res-1 in one commit, held at the gate
         await store.WriteStarted.Task.WaitAsync(Guard);
         await ledger.RecordAsync(LedgerRecords.Simple(1));
         await ledger.RecordAsync(LedgerRecords.Simple(2));
-        var second = ledger.SettleAsync(Settlement(2)); // queued behind the held commit
+        var second = ((ISettlingLedger)ledger).SettleAsync(Settlement(2)); // queued behind the held commit
 
         var stopping = ledger.DisposeAsync().AsTask();
         await clock.TimersArmed(options.StopTimeout, 1).WaitAsync(Guard);
@@ -166,7 +166,7 @@ public sealed class BufferedLedgerMutationTests : IDisposable
         var store = new JournalSpy();
         await using var ledger = Ledger(store, clock);
 
-        await ledger.SettleAsync(Settlement(1)).WaitAsync(Guard);
+        await ((ISettlingLedger)ledger).SettleAsync(Settlement(1)).WaitAsync(Guard);
         await ledger.RecordAsync(LedgerRecords.Simple(0));
 
         // The settlement was counted off when taken: the writer waits on a timer, not in a loop that looks again at once.
@@ -186,7 +186,7 @@ public sealed class BufferedLedgerMutationTests : IDisposable
         var store = new JournalSpy();
         await using var ledger = Ledger(store, clock);
         Task? settled = null;
-        clock.AfterReading(skip: 1, () => settled = ledger.SettleAsync(Settlement(1))); // skip the reading RecordAsync takes
+        clock.AfterReading(skip: 1, () => settled = ((ISettlingLedger)ledger).SettleAsync(Settlement(1))); // skip the reading RecordAsync takes
 
         await ledger.RecordAsync(LedgerRecords.Simple(0));
         await clock.HookRan.Task.WaitAsync(Guard);
@@ -207,7 +207,7 @@ public sealed class BufferedLedgerMutationTests : IDisposable
         await ledger.RecordAsync(LedgerRecords.Simple(0));
         var flushed = ledger.FlushAsync();
         await store.WriteStarted.Task.WaitAsync(Guard); // record 0's commit is held: what follows queues up
-        var settled = ledger.SettleAsync(Settlement(1));
+        var settled = ((ISettlingLedger)ledger).SettleAsync(Settlement(1));
         await ledger.RecordAsync(LedgerRecords.Simple(1));
         await ledger.RecordAsync(LedgerRecords.Simple(2));
 
@@ -285,6 +285,34 @@ public sealed class BufferedLedgerMutationTests : IDisposable
 
         await ledger.FlushAsync().WaitAsync(Guard);
         Assert.Equal(0, clock.LiveTimers); // cancelled, not left armed to ring an hour later
+    }
+
+    [Fact]
+    public async Task A_full_buffer_smaller_than_a_batch_wakes_the_writer_instead_of_holding_callers_for_the_interval()
+    {
+        // Capacity 2 below MaxBatchSize 10 (the options allow it). The writer sleeps with one record in its batch; two more
+        // fill the buffer. Woken only at a batch's worth (10 - 1 = 9 waiting, which a buffer of 2 never holds), it would
+        // let the next caller wait for room until the interval is up: an hour of a clock that stands still here.
+        await using var store = await OpenStoreAsync();
+        var clock = new HookedClock();
+        await using var ledger = Ledger(store, clock, new LedgerOptions { FlushInterval = Hour, MaxBatchSize = 10, Capacity = 2 });
+        var records = LedgerRecords.Many(4).ToList();
+
+        await ledger.RecordAsync(records[0]);
+        var deadline = DateTime.UtcNow + Guard;
+        while (clock.LiveTimers == 0) // the writer took the record and sleeps out the interval
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the writer never went to sleep");
+            await Task.Delay(10);
+        }
+
+        await ledger.RecordAsync(records[1]).AsTask().WaitAsync(Guard);
+        await ledger.RecordAsync(records[2]).AsTask().WaitAsync(Guard);
+        await ledger.RecordAsync(records[3]).AsTask().WaitAsync(Guard); // room only if the writer woke to take the buffer
+
+        // And nothing is lost: the batch commits when the hour is up.
+        clock.Advance(Hour);
+        await CountReachesAsync(store, 4);
     }
 
     private static async Task CountReachesAsync(ILedgerStore store, long count)
