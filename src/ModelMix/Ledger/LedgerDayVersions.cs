@@ -61,6 +61,11 @@ internal static class LedgerDayVersions
             $"WHEN (OLD.{overrun} IS DISTINCT FROM NEW.{overrun}) EXECUTE FUNCTION {OverrunFunction}();\n";
     }
 
+    /// <summary>Undoes <see cref="Migration"/> (tests that go back to an older schema).</summary>
+    public static string Drop(LedgerSqlDialect d) => d == LedgerSqlDialect.Sqlite
+        ? $"DROP TRIGGER {OverrunTrigger}; DROP TABLE {Table};"
+        : $"DROP TRIGGER {OverrunTrigger} ON ledger_records; DROP FUNCTION {OverrunFunction}(); DROP TABLE {Table};";
+
     /// <summary>The versions of the days in [<paramref name="prefix"/>from, <paramref name="prefix"/>to) (stored midnights).</summary>
     public static string SelectSql(char prefix) => $"SELECT day, version FROM {Table} WHERE day >= {prefix}from AND day < {prefix}to;";
 
