@@ -110,7 +110,7 @@ internal sealed partial class AuditAccumulator
             task.Cost += value.Cost;
             AddArray(task.Repriced, value.Repriced);
             AddArray(task.Infeasible, value.Infeasible);
-            MergeCounts(task.FirstModels, value.FirstModels);
+            MergeSums(task.FirstModels, value.FirstModels);
             foreach (var (model, theirs) in value.Paths)
             {
                 var path = task.Path(model, _targets.Length);
@@ -122,20 +122,13 @@ internal sealed partial class AuditAccumulator
                 path.EscalationCost += theirs.EscalationCost;
                 AddArray(path.FirstRepriced, theirs.FirstRepriced);
                 AddArray(path.FirstInfeasible, theirs.FirstInfeasible);
-                MergeCounts(path.Targets, theirs.Targets);
+                MergeSums(path.Targets, theirs.Targets);
             }
         }
     }
 
-    private static void AddArray(decimal[] into, decimal[] from)
-    {
-        for (var i = 0; i < from.Length; i++)
-        {
-            into[i] += from[i];
-        }
-    }
-
-    private static void AddArray(long[] into, long[] from)
+    private static void AddArray<T>(T[] into, T[] from)
+        where T : System.Numerics.INumber<T>
     {
         for (var i = 0; i < from.Length; i++)
         {
@@ -151,19 +144,12 @@ internal sealed partial class AuditAccumulator
         }
     }
 
-    private static void MergeSums(Dictionary<string, decimal> into, Dictionary<string, decimal> from)
+    private static void MergeSums<T>(Dictionary<string, T> into, Dictionary<string, T> from)
+        where T : System.Numerics.INumber<T>
     {
         foreach (var (name, value) in from)
         {
-            into[name] = into.GetValueOrDefault(name) + value;
-        }
-    }
-
-    private static void MergeCounts(Dictionary<string, long> into, Dictionary<string, long> from)
-    {
-        foreach (var (name, value) in from)
-        {
-            into[name] = into.GetValueOrDefault(name) + value;
+            into[name] = into.GetValueOrDefault(name, T.Zero) + value;
         }
     }
 }
