@@ -15,7 +15,8 @@ using Npgsql;
 // PostgreSQL store (partitioned by month). --reuse: keep the rows already written (measure only).
 var positional = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).ToArray();
 var reuse = args.Contains("--reuse");
-// --dashboard-runs=N (default 20), --audit-runs=N (default 5; 0 skips the 30-day audit), --no-prune (skip export/prune).
+// --dashboard-runs=N (default 20), --audit-runs=N (default 5; 0 skips the 30-day audit), --no-prune (skip export/prune),
+// --no-day-cache (the dashboard without AuditDayCache: every view reads every day).
 int Option(string name, int fallback) => args.FirstOrDefault(a => a.StartsWith(name + "=", StringComparison.Ordinal)) is { } o ? int.Parse(o[(name.Length + 1)..], CultureInfo.InvariantCulture) : fallback;
 var dashboardRuns = Option("--dashboard-runs", 20);
 // --pg-pid=PID: the postmaster's pid, so the CPU time of its backends counts with this process's (Linux /proc).
@@ -23,9 +24,11 @@ var serverPid = Option("--pg-pid", 0);
 
 // CPU time used so far (ms): this process, and the children of the postmaster when --pg-pid is given. On a loaded host
 // the wall time of a view is an upper bound; its CPU time is what an idle host would need (both recorded).
-(double Client, double Server) Cpu()
+// The client's time is read after the walk of /proc when starting a measure and before it when ending one, so the walk
+// itself (hundreds of files on a busy host) is never counted in a view's CPU (earlier rounds' figures included one walk).
+(double Client, double Server) Cpu(bool start = false)
 {
-    var client = Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
+    var client = start ? 0 : Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
     double server = 0;
     if (serverPid > 0)
     {
@@ -47,7 +50,7 @@ var serverPid = Option("--pg-pid", 0);
         }
     }
 
-    return (client, server);
+    return (start ? Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds : client, server);
 }
 var auditRuns = Option("--audit-runs", 5);
 var rows = positional.Length > 0 ? int.Parse(positional[0], CultureInfo.InvariantCulture) : 1_000_000;
@@ -190,7 +193,7 @@ await using (var store = await OpenAsync())
 {
     var prices = PriceBook.Default;
     var now = end.AddMinutes(-7);
-    var dashboard = new AuditOptions { From = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero).AddDays(-13), To = now.AddTicks(1), RecentCount = 25, SessionWindow = TimeSpan.FromDays(1), TaskLatency = false }; // as DashboardEndpoint asks
+    var dashboard = new AuditOptions { From = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero).AddDays(-13), To = now.AddTicks(1), RecentCount = 25, SessionWindow = TimeSpan.FromDays(1), TaskLatency = false, DayCache = args.Contains("--no-day-cache") ? null : new AuditDayCache() }; // as DashboardEndpoint asks
     var audit30 = new AuditOptions { From = start, To = end };
     if (args.Contains("--probe") && store is ILedgerRollupStore probe)
     {
@@ -248,6 +251,14 @@ await using (var store = await OpenAsync())
         ("dashboard (14 days)", dashboard),
         ("audit 30 days (modelmix audit's default: sessions and latency of the last day)", audit30 with { SessionWindow = TimeSpan.FromDays(1) }),
     };
+    if (args.Contains("--baseline-given"))
+    {
+        // Where a view's time goes, continued: the same view with the baseline model and routing start given (no search).
+        var found = await AuditRunner.RunAsync(store, prices, dashboard with { DayCache = null });
+        var baseline = found.Counterfactuals.FirstOrDefault(c => c.Name == "all-on-baseline")?.Model;
+        runs.Add(("dashboard (14 days), baseline given", dashboard with { BaselineModel = baseline, RoutingStart = found.RoutingStart, DayCache = new AuditDayCache() }));
+    }
+
     if (!args.Contains("--no-full-sessions"))
     {
         runs.Add(("audit 30 days, sessions and latency over all 30 days (--session-window all)", audit30));
@@ -262,6 +273,7 @@ await using (var store = await OpenAsync())
     {
         var times = new List<double>();
         var cpu = new List<double>();
+        var clientCpu = new List<double>();
         var count = !options.UseRollups ? 1 : name.StartsWith("dashboard", StringComparison.Ordinal) ? dashboardRuns : auditRuns;
         if (count == 0)
         {
@@ -270,12 +282,13 @@ await using (var store = await OpenAsync())
 
         for (var run = 0; run < count; run++)
         {
-            var cpuBefore = Cpu();
+            var cpuBefore = Cpu(start: true);
             var watch = Stopwatch.StartNew();
             var report = await AuditRunner.RunAsync(store, prices, options);
             times.Add(watch.Elapsed.TotalMilliseconds);
             var cpuAfter = Cpu();
             cpu.Add(cpuAfter.Client - cpuBefore.Client + cpuAfter.Server - cpuBefore.Server);
+            clientCpu.Add(cpuAfter.Client - cpuBefore.Client);
             if (args.Contains("--each"))
             {
                 Console.WriteLine($"  {name} run {run + 1}: {watch.Elapsed.TotalMilliseconds:N0} ms");
@@ -288,9 +301,19 @@ await using (var store = await OpenAsync())
 
         var first = times[0]; // a server's first view after start is one a user sees: reported apart, never dropped
         var firstCpu = cpu[0];
+        if (times.Count > 2)
+        {
+            // The steady state (every view after the first): with the day cache, the views a running server gives.
+            var rest = times.Skip(1).Order().ToList();
+            var restCpu = cpu.Skip(1).Order().ToList();
+            Console.Write($"after the first: median {rest[rest.Count / 2]:N0} ms, p95 {rest[Math.Min(rest.Count - 1, (int)Math.Ceiling(rest.Count * 0.95) - 1)]:N0} ms, CPU median {restCpu[restCpu.Count / 2]:N0} ms, p95 {restCpu[Math.Min(restCpu.Count - 1, (int)Math.Ceiling(restCpu.Count * 0.95) - 1)]:N0} ms" +
+                (options.DayCache is { } dayCache ? $" (day cache: {dayCache.Hits} days read from it, {dayCache.Misses} computed)" : string.Empty) + "; ");
+        }
+
         times.Sort();
         cpu.Sort();
-        Console.WriteLine($"first {first:N0} ms ({firstCpu:N0} ms CPU), median {times[times.Count / 2]:N0} ms, p95 {times[Math.Min(times.Count - 1, (int)Math.Ceiling(times.Count * 0.95) - 1)]:N0} ms, max {times[^1]:N0} ms over {times.Count} run(s); CPU (this process{(serverPid > 0 ? " + the PostgreSQL cluster" : string.Empty)}) median {cpu[cpu.Count / 2]:N0} ms, max {cpu[^1]:N0} ms; load {File.ReadAllText("/proc/loadavg").Trim()}");
+        clientCpu.Sort();
+        Console.WriteLine($"first {first:N0} ms ({firstCpu:N0} ms CPU), median {times[times.Count / 2]:N0} ms, p95 {times[Math.Min(times.Count - 1, (int)Math.Ceiling(times.Count * 0.95) - 1)]:N0} ms, max {times[^1]:N0} ms over {times.Count} run(s); CPU (this process{(serverPid > 0 ? " + the PostgreSQL cluster" : string.Empty)}) median {cpu[cpu.Count / 2]:N0} ms (this process alone: median {clientCpu[clientCpu.Count / 2]:N0} ms), max {cpu[^1]:N0} ms; load {File.ReadAllText("/proc/loadavg").Trim()}");
     }
 }
 

@@ -26,7 +26,9 @@ internal static class PostgresLedgerRollups
     {
         ArgumentNullException.ThrowIfNull(moveBatch);
         var insert = moveBatch.TrimEnd().TrimEnd(';');
-        return LedgerEscalationRollup.PostgresLockSql + "\n" +
+        // The batch's days' versions first (LedgerDayVersions), in day order: every writer locks them before any rollup row.
+        return LedgerDayVersions.BumpFrom(LedgerDayVersions.DayOf("timestamp"), "ledger_batch", "true") +
+            LedgerEscalationRollup.PostgresLockSql + "\n" +
             $"WITH inserted AS ({insert} RETURNING {SqliteLedgerSchema.SelectColumns}),\n" +
             $"hourly AS ({LedgerRollupSql.Upsert(LedgerSqlDialect.Postgres, "inserted", "true", terminated: false)}),\n" +
             $"sessions AS ({LedgerRollupSql.SessionUpsert(LedgerSqlDialect.Postgres, "inserted", "true", terminated: false)})" +

@@ -249,7 +249,15 @@ public sealed partial class PostgresLedgerStore : ILedgerPartitionStore
             }
         }
 
+        // The partition's days change (LedgerDayVersions; every raw row's day has a daily rollup row, which stays).
+        var range = string.Join(" AND ", new[]
+        {
+            "true",
+            partition.From is { } f ? $"hour >= {LedgerRollupReader.FloorDay(f).ToString(CultureInfo.InvariantCulture)}" : null,
+            partition.To is { } t ? $"hour < {LedgerRollupReader.CeilingDay(t).ToString(CultureInfo.InvariantCulture)}" : null,
+        }.OfType<string>());
         await PostgresDatabase.ExecuteAsync(connection, transaction,
+            LedgerDayVersions.BumpFrom("hour", LedgerRollupSql.DailyTable, range) +
             $"ALTER TABLE ledger_records DETACH PARTITION {name}; DROP TABLE {name};", cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         ForgetPartitions();

@@ -5,8 +5,16 @@ using Npgsql;
 
 namespace ModelMix.Postgres;
 
-public sealed partial class PostgresLedgerStore : ILedgerRollupStore
+public sealed partial class PostgresLedgerStore : ILedgerRollupStore, ILedgerDayVersions
 {
+    /// <inheritdoc />
+    async Task<IReadOnlyDictionary<DateTimeOffset, long>> ILedgerDayVersions.ReadDayVersionsAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        EnsureReadable();
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        return await LedgerDayVersions.ReadAsync(connection, '@', from, to, cancellationToken);
+    }
+
     /// <inheritdoc />
     public IAsyncEnumerable<LedgerRollup> ReadRollupsAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default) =>
         ReadRollupTableAsync(from, to, daily: false, cancellationToken);

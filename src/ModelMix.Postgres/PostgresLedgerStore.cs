@@ -207,6 +207,9 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
         // 14: escalated requests per hour and the hours of requests escalated in several hours, as SQLite's step 14
         // (LedgerEscalationRollup).
         LedgerEscalationRollup.Migration(LedgerSqlDialect.Postgres),
+
+        // 15: a change counter per UTC day, as SQLite's step 15 (LedgerDayVersions).
+        LedgerDayVersions.Migration(LedgerSqlDialect.Postgres),
     ];
 
     private static readonly string CreateBatchTable =

@@ -4,8 +4,17 @@ using ModelMix.Pricing;
 
 namespace ModelMix.Ledger;
 
-public sealed partial class SqliteLedgerStore : ILedgerRollupStore
+public sealed partial class SqliteLedgerStore : ILedgerRollupStore, ILedgerDayVersions
 {
+    /// <inheritdoc />
+    async Task<IReadOnlyDictionary<DateTimeOffset, long>> ILedgerDayVersions.ReadDayVersionsAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
+        EnsureReadable();
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        return await LedgerDayVersions.ReadAsync(connection, '$', from, to, cancellationToken);
+    }
+
     /// <inheritdoc />
     public IAsyncEnumerable<LedgerRollup> ReadRollupsAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default) =>
         ReadRollupTableAsync(from, to, daily: false, cancellationToken);

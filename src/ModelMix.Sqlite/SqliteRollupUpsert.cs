@@ -15,6 +15,8 @@ internal sealed class SqliteRollupUpsert : IDisposable
     private readonly sqlite3_stmt _hourly;
     private readonly sqlite3_stmt _daily;
     private readonly sqlite3_stmt _sessions;
+    private readonly sqlite3_stmt _dayVersion;
+    private readonly List<long> _days = [];
 
     public SqliteRollupUpsert(SqliteSpanBinder bind)
     {
@@ -23,6 +25,7 @@ internal sealed class SqliteRollupUpsert : IDisposable
         _hourly = bind.Prepare(LedgerRollupSql.UpsertRow(LedgerSqlDialect.Sqlite, daily: false), columns, "The hourly rollup upsert");
         _daily = bind.Prepare(LedgerRollupSql.UpsertRow(LedgerSqlDialect.Sqlite, daily: true), columns, "The daily rollup upsert");
         _sessions = bind.Prepare(LedgerRollupSql.SessionUpsertRow(LedgerSqlDialect.Sqlite), 7, "The per-session upsert");
+        _dayVersion = bind.Prepare(LedgerDayVersions.BumpOne, 1, "The day version bump");
     }
 
     /// <summary>Merges <paramref name="batch"/>'s hourly, daily and per-session rows into the rollups, in the transaction under way.</summary>
@@ -33,9 +36,28 @@ internal sealed class SqliteRollupUpsert : IDisposable
             Execute(_hourly, key, sums);
         }
 
+        _days.Clear();
         foreach (var (key, sums) in batch.Daily)
         {
             Execute(_daily, key, sums);
+            if (!_days.Contains(key.Hour))
+            {
+                _days.Add(key.Hour);
+            }
+        }
+
+        // Each day the batch wrote to gets a new version (LedgerDayVersions): a cached audit of it is read again.
+        foreach (var day in _days)
+        {
+            try
+            {
+                _bind.Integer(_dayVersion, 1, day);
+                _bind.Step(_dayVersion);
+            }
+            finally
+            {
+                SqliteSpanBinder.Reset(_dayVersion);
+            }
         }
 
         var s = _sessions;
@@ -112,5 +134,6 @@ internal sealed class SqliteRollupUpsert : IDisposable
         _hourly.Dispose();
         _daily.Dispose();
         _sessions.Dispose();
+        _dayVersion.Dispose();
     }
 }

@@ -18,7 +18,7 @@ namespace ModelMix.Audit;
 /// (<see cref="AuditReport.UnpricedCalls"/> and its tokens): a saving never compares a bill that includes a call with
 /// an actual total that does not.
 /// </remarks>
-internal sealed class AuditAccumulator
+internal sealed partial class AuditAccumulator
 {
     /// <summary>The length of an average month (365.25 ÷ 12 days), the unit of every monthly figure.</summary>
     public static readonly TimeSpan AverageMonth = TimeSpan.FromDays(30.4375);

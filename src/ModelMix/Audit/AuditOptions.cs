@@ -65,4 +65,11 @@ internal sealed record AuditOptions
     /// ranking of the window's raw rows per page view.
     /// </summary>
     public bool TaskLatency { get; init; } = true;
+
+    /// <summary>
+    /// Keeps what the audit derived from each whole UTC day of its range with the day's version, so a later audit reads a
+    /// day that did not change from there instead of from its rows (<see cref="AuditDayCache"/>; the dashboard keeps one
+    /// per store). Null (default): every day is read.
+    /// </summary>
+    public AuditDayCache? DayCache { get; init; }
 }

@@ -27,7 +27,9 @@ internal static partial class AuditRunner
         if (options.BaselineModel is null)
         {
             var (baseline, start) = store is ILedgerRollupStore withRollups && options.UseRollups
-                ? await FindBaselineFromRollupsAsync(store, withRollups, prices, query, options.RoutingStart, cancellationToken)
+                ? options is { DayCache: { } cache, RoutingStart: null, From: { } f, To: { } t } && store is ILedgerDayVersions versions
+                    ? await cache.BaselineAsync(store, versions, prices, f, t, () => FindBaselineFromRollupsAsync(store, withRollups, prices, query, null, cancellationToken), cancellationToken)
+                    : await FindBaselineFromRollupsAsync(store, withRollups, prices, query, options.RoutingStart, cancellationToken)
                 : await FindBaselineAsync(store, prices, query, options.RoutingStart, cancellationToken);
             options = options with { BaselineModel = baseline, RoutingStart = options.RoutingStart ?? start };
         }
@@ -84,13 +86,14 @@ internal static partial class AuditRunner
         ILedgerRollupStore rollups, ILedgerStore store, PriceBook prices, AuditOptions options, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         var audit = new AuditAccumulator(prices, options, fromRollups: true);
+        var target = audit; // where calls go: the audit, or the part of one whole day kept in options.DayCache
         long read = 0;
 
         async Task RawAsync(DateTimeOffset? from, DateTimeOffset? to)
         {
             await foreach (var record in store.ReadAsync(new LedgerQuery { From = from, To = to }, cancellationToken))
             {
-                audit.Add(record);
+                target.Add(record);
                 read++;
             }
         }
@@ -111,11 +114,11 @@ internal static partial class AuditRunner
             }
 
             var at = hour[0].Hour;
-            if (audit.CanAddRollups(at, hour) || await PrunedAsync(at, hour))
+            if (target.CanAddRollups(at, hour) || await PrunedAsync(at, hour))
             {
                 foreach (var row in hour)
                 {
-                    audit.AddRollup(row);
+                    target.AddRollup(row);
                     read += row.Calls;
                 }
             }
@@ -154,11 +157,11 @@ internal static partial class AuditRunner
             }
 
             var merged = AuditRollupSpans.Merge(rows);
-            if (rows.Count > 0 && audit.CanAddRollupSpan(rows[0].Hour, rows[^1].Hour.AddHours(1), merged))
+            if (rows.Count > 0 && target.CanAddRollupSpan(rows[0].Hour, rows[^1].Hour.AddHours(1), merged))
             {
                 foreach (var row in merged)
                 {
-                    audit.AddRollup(row);
+                    target.AddRollup(row);
                     read += row.Calls;
                 }
 
@@ -206,11 +209,11 @@ internal static partial class AuditRunner
             // The day's calls lie in [spanFrom, spanTo): a price change after the range's end cannot concern them.
             var spanFrom = from is { } c && c > at ? c : at;
             var spanTo = to is { } e && e < next ? e : next;
-            if (inside && audit.CanAddRollupSpan(spanFrom, spanTo, day))
+            if (inside && target.CanAddRollupSpan(spanFrom, spanTo, day))
             {
                 foreach (var row in day)
                 {
-                    audit.AddRollup(row);
+                    target.AddRollup(row);
                     read += row.Calls;
                 }
 
@@ -224,17 +227,85 @@ internal static partial class AuditRunner
             day.Clear();
         }
 
-        await foreach (var row in rollups.ReadDailyRollupsAsync(dayFrom, dayTo, cancellationToken))
+        // With a day cache (the dashboard), each whole day of the range whose version (read before its rows) is the one kept
+        // is taken from the cache; the other days are read, and each whole one computed apart and kept.
+        var cache = options.DayCache is { } c && store is ILedgerDayVersions && dayFrom is not null && dayTo is not null ? c : null;
+        IReadOnlyDictionary<DateTimeOffset, long> versions = new Dictionary<DateTimeOffset, long>();
+        var context = cache is null ? null : AuditDayCache.ContextOf(store, prices, audit, options);
+        var cached = new HashSet<DateTimeOffset>();
+        bool Whole(DateTimeOffset at) => (from is not { } a || a <= at) && (to is not { } b || b >= at.AddDays(1));
+        if (cache is not null)
         {
-            if (day.Count > 0 && row.Hour != day[0].Hour)
+            versions = await ((ILedgerDayVersions)store).ReadDayVersionsAsync(dayFrom!.Value, dayTo!.Value, cancellationToken);
+            for (var at = dayFrom.Value; at < dayTo.Value; at = at.AddDays(1))
             {
-                await DayAsync();
+                if (Whole(at) && cache.TryGet(context!, at, versions.GetValueOrDefault(at), out var part))
+                {
+                    audit.Merge(part);
+                    cached.Add(at);
+                }
             }
-
-            day.Add(row);
         }
 
-        await DayAsync();
+        async Task ReadDaysAsync(DateTimeOffset? a, DateTimeOffset? b)
+        {
+            await foreach (var row in rollups.ReadDailyRollupsAsync(a, b, cancellationToken))
+            {
+                if (day.Count > 0 && row.Hour != day[0].Hour)
+                {
+                    await CachedDayAsync();
+                }
+
+                day.Add(row);
+            }
+
+            await CachedDayAsync();
+        }
+
+        async Task CachedDayAsync()
+        {
+            if (cache is null || day.Count == 0 || !Whole(day[0].Hour))
+            {
+                await DayAsync();
+                return;
+            }
+
+            var at = day[0].Hour;
+            target = new AuditAccumulator(prices, options, fromRollups: true);
+            try
+            {
+                await DayAsync();
+                cache.Set(context!, at, versions.GetValueOrDefault(at), target);
+                audit.Merge(target);
+            }
+            finally
+            {
+                target = audit;
+            }
+        }
+
+        if (cached.Count == 0)
+        {
+            await ReadDaysAsync(dayFrom, dayTo);
+        }
+        else
+        {
+            // The runs of days not in the cache, each in one read.
+            DateTimeOffset? runFrom = null;
+            for (var at = dayFrom!.Value; at <= dayTo!.Value; at = at.AddDays(1))
+            {
+                var missing = at < dayTo.Value && !cached.Contains(at);
+                if (missing)
+                {
+                    runFrom ??= at;
+                }
+                else if (runFrom is { } r)
+                {
+                    await ReadDaysAsync(r, at);
+                    runFrom = null;
+                }
+            }
+        }
 
         // The session window ends at the range's end, or at the latest call when the range is open-ended.
         DateTimeOffset? until = to;

@@ -53,7 +53,8 @@ internal static partial class LedgerRollupSql
         var dayFrom = $"({from} - ({from} % {Day}))";
         var dayTo = $"({to} - ({to} % {Day}) + CASE WHEN {to} % {Day} = 0 THEN 0 ELSE {Day} END)";
         var range = $"hour >= {dayFrom} AND hour < {dayTo}";
-        return $"DELETE FROM {DailyTable} WHERE {range};\n" + DaysFromHourly(d, range);
+        // The days' versions are raised with their rows (LedgerDayVersions): a cached audit of them is read again.
+        return $"DELETE FROM {DailyTable} WHERE {range};\n" + DaysFromHourly(d, range) + LedgerDayVersions.BumpFrom("hour", DailyTable, range);
     }
 
     /// <summary>

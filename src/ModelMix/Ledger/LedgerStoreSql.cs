@@ -105,8 +105,9 @@ internal static partial class LedgerStoreSql
             {
                 var m = d.Marker;
                 var deleted = new List<(string Id, decimal? Cost)>(rows.Count);
+                var days = new HashSet<long>();
                 await using (var delete = StoreCommands.Create(
-                    connection, $"DELETE FROM ledger_records WHERE {d.IdIn(m + "ids")} AND timestamp < {m}before RETURNING id, cost_total;", transaction))
+                    connection, $"DELETE FROM ledger_records WHERE {d.IdIn(m + "ids")} AND timestamp < {m}before RETURNING id, cost_total, timestamp;", transaction))
                 {
                     StoreCommands.Add(delete, m + "ids", d.IdList(rows));
                     StoreCommands.Add(delete, m + "before", SqliteLedgerSchema.ToStoredTimestamp(before));
@@ -114,7 +115,17 @@ internal static partial class LedgerStoreSql
                     while (await reader.ReadAsync(cancellationToken))
                     {
                         deleted.Add((reader.GetString(0), reader.IsDBNull(1) ? null : d.ReadMoney(reader, 1)));
+                        var at = reader.GetInt64(2);
+                        days.Add(at - (at % LedgerRollupSql.DayTicks));
                     }
+                }
+
+                // The pruned days change (an hour whose rollups cannot stand for its calls is read from them once its raw
+                // rows are gone): their versions are raised (LedgerDayVersions), so a cached audit of them is read again.
+                if (LedgerDayVersions.BumpDays(days) is { Length: > 0 } bump)
+                {
+                    await using var versions = StoreCommands.Create(connection, bump, transaction);
+                    await versions.ExecuteNonQueryAsync(cancellationToken);
                 }
 
                 return LedgerPruneCheck.Verify(rows, deleted); // throws (the transaction is rolled back) when a row changed since its export

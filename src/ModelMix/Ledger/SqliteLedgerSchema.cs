@@ -252,6 +252,10 @@ internal static class SqliteLedgerSchema
         // 14: escalated requests per hour and the hours of requests escalated in several hours, kept by the writer, so the
         // escalated-request count reads raw rows of the partial hours only (docs/ledger.md, "Rollups"; LedgerEscalationRollup).
         LedgerEscalationRollup.Migration(LedgerSqlDialect.Sqlite),
+
+        // 15: a change counter per UTC day, raised with every change to the day's rows, so the dashboard keeps a closed
+        // day's audit until the day changes (docs/ledger.md, "Rollups"; LedgerDayVersions, AuditDayCache).
+        LedgerDayVersions.Migration(LedgerSqlDialect.Sqlite),
     ];
 
     /// <summary>The schema version this code writes and understands.</summary>

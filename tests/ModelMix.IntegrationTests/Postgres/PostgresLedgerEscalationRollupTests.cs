@@ -48,10 +48,10 @@ public sealed class PostgresLedgerEscalationRollupTests() : PostgresDatabaseTest
         Assert.True(await a.RepriceAsync(Start.AddHours(2), Start.AddHours(5), static r => r.Cost is null ? new CostBreakdown(0.25m, 0.5m, 0m, 0m, 0m) : null) > 0);
         await LedgerEscalationOracle.AssertAllRangesAsync(a, records, Start);
 
-        // The backfill: both tables dropped, the version one lower; the migration fills them from the raw rows.
+        // The backfill: both tables dropped (and the day versions of step 15), the version at step 13; the migration fills them from the raw rows.
         await ExecuteAsync(
-            $"DROP TABLE {LedgerEscalationRollup.HoursTable}; DROP TABLE {LedgerEscalationRollup.SpansTable}; " +
-            $"UPDATE modelmix_schema_versions SET version = {PostgresLedgerStore.SchemaVersion - 1} WHERE component = 'ledger';");
+            $"DROP TABLE {LedgerEscalationRollup.HoursTable}; DROP TABLE {LedgerEscalationRollup.SpansTable}; {LedgerDayVersions.Drop(LedgerSqlDialect.Postgres)} " +
+            "UPDATE modelmix_schema_versions SET version = 13 WHERE component = 'ledger';");
         await using var reopened = new PostgresLedgerStore(ConnectionString);
         await reopened.MigrateAsync();
         await LedgerEscalationOracle.AssertAllRangesAsync(reopened, records, Start);

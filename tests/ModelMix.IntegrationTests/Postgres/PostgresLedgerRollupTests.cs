@@ -77,13 +77,14 @@ public sealed class PostgresLedgerRollupTests() : PostgresDatabaseTest("rollups"
         // The covering escalation index (10) replaces step 6's, so the rewind drops whichever exists; the overrun_usd
         // step (11) adds its column again once it is dropped; the daily/overrun step (12) drops with its trigger function
         // and table, and is rebuilt from the raw rows (through step 9's rebuild); the per-session step (13) drops its table
-        // and fills it again from the raw rows; the escalation rollup step (14) drops its two tables and fills them again.
-        Assert.Equal(rollupStep + 9, PostgresLedgerStore.SchemaVersion);
+        // and fills it again from the raw rows; the escalation rollup step (14) drops its two tables and fills them again;
+        // the day-version step (15) drops its trigger, function and table.
+        Assert.Equal(rollupStep + 10, PostgresLedgerStore.SchemaVersion);
         await using (var connection = new NpgsqlConnection(ConnectionString))
         {
             await connection.OpenAsync();
             await using var rewind = new NpgsqlCommand(
-                "DROP TABLE ledger_escalation_hours; DROP TABLE ledger_escalation_spans; DROP TABLE ledger_session_hours; DROP FUNCTION modelmix_ledger_overrun_rollups() CASCADE; DROP TABLE ledger_rollups_daily; DROP TABLE ledger_rollups; DROP INDEX IF EXISTS ix_ledger_records_escalated; DROP INDEX IF EXISTS ix_ledger_records_escalated_requests; ALTER TABLE ledger_intents RENAME CONSTRAINT pk_ledger_intents TO pk_ledger_intents_before; ALTER TABLE ledger_intents RENAME COLUMN created_at TO \"timestamp\"; ALTER TABLE ledger_records DROP COLUMN overrun_usd; "
+                LedgerDayVersions.Drop(LedgerSqlDialect.Postgres) + " DROP TABLE ledger_escalation_hours; DROP TABLE ledger_escalation_spans; DROP TABLE ledger_session_hours; DROP FUNCTION modelmix_ledger_overrun_rollups() CASCADE; DROP TABLE ledger_rollups_daily; DROP TABLE ledger_rollups; DROP INDEX IF EXISTS ix_ledger_records_escalated; DROP INDEX IF EXISTS ix_ledger_records_escalated_requests; ALTER TABLE ledger_intents RENAME CONSTRAINT pk_ledger_intents TO pk_ledger_intents_before; ALTER TABLE ledger_intents RENAME COLUMN created_at TO \"timestamp\"; ALTER TABLE ledger_records DROP COLUMN overrun_usd; "
                 + $"UPDATE modelmix_schema_versions SET version = {rollupStep} WHERE component = 'ledger';", connection);
             await rewind.ExecuteNonQueryAsync();
         }

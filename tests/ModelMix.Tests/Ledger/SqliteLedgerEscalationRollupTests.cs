@@ -87,12 +87,12 @@ public sealed class SqliteLedgerEscalationRollupTests : IDisposable
             await WriteAsync(store, Shuffled(records, 36));
         }
 
-        // Back to the schema before the escalation rollup: its tables gone, the version one lower.
+        // Back to the schema before the escalation rollup: its tables gone (and the day versions after it), the version at step 13.
         using (var connection = _db.OpenIndependentConnection())
         {
             using var downgrade = connection.CreateCommand();
             downgrade.CommandText =
-                $"DROP TABLE {LedgerEscalationRollup.HoursTable}; DROP TABLE {LedgerEscalationRollup.SpansTable}; PRAGMA user_version = {SqliteLedgerSchema.LatestVersion - 1};";
+                $"DROP TABLE {LedgerEscalationRollup.HoursTable}; DROP TABLE {LedgerEscalationRollup.SpansTable}; {LedgerDayVersions.Drop(LedgerSqlDialect.Sqlite)} PRAGMA user_version = 13;";
             downgrade.ExecuteNonQuery();
         }
 

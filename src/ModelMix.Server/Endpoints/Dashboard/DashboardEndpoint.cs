@@ -29,6 +29,13 @@ internal static class DashboardEndpoint
     /// </summary>
     public static readonly TimeSpan SessionWindow = TimeSpan.FromDays(1);
 
+    /// <summary>
+    /// Each store's closed days as a view last computed them, kept with the day's version (<see cref="AuditDayCache"/>): a
+    /// view reads the versions, today's rows and only the days that changed since; never stale (a change raises its day's
+    /// version in its own transaction, and the view reads the versions first).
+    /// </summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ILedgerStore, AuditDayCache> DayCaches = new();
+
     public static void Map(IEndpointRouteBuilder endpoints) => endpoints.MapGet("/dashboard", HandleAsync);
 
     private static async Task HandleAsync(HttpContext context)
@@ -46,7 +53,11 @@ internal static class DashboardEndpoint
         await ledger.FlushAsync(context.RequestAborted);
         var report = await AuditRunner.RunAsync(
             ledger.Store, services.GetRequiredService<PriceBook>(),
-            new AuditOptions { From = from, To = now.AddTicks(1), RecentCount = 25, SessionWindow = SessionWindow, TaskLatency = false }, null, context.RequestAborted);
+            new AuditOptions
+            {
+                From = from, To = now.AddTicks(1), RecentCount = 25, SessionWindow = SessionWindow, TaskLatency = false,
+                DayCache = DayCaches.GetValue(ledger.Store, static _ => new AuditDayCache()),
+            }, null, context.RequestAborted);
         var budgets = await BudgetsAsync(services.GetRequiredService<IKeyStore>(), services.GetRequiredService<IBudgetStore>(), now, context.RequestAborted);
         var rawNote = LedgerRawWindow.Note(await LedgerRawWindow.OldestRawRowAsync(ledger.Store, context.RequestAborted), report.FirstRecord); // retention
         var html = DashboardPage.Render(report, budgets, from, now, days, rawNote);
