@@ -58,6 +58,8 @@ public sealed class BudgetEstimatorSurvivorTests
     [InlineData("""[{"type":"web_fetch_20260209","name":"web_fetch","max_uses":3,"max_content_tokens":-1}]""", "0.0052")]
     // a type that is not a string names no server tool: 0.0052
     [InlineData("""[{"type":5,"name":"web_search","max_uses":5}]""", "0.0052")]
+    // an entry that is not an object is skipped, the next one still held: 0.0052 + 5 × 0.01 = 0.0552
+    [InlineData("""[1,{"type":"web_search_20260209","name":"web_search","max_uses":5}]""", "0.0552")]
     public void Tool_fields_of_the_wrong_kind_are_ignored(string tools, string expected)
     {
         var body = Padded("{\"tools\":" + tools + ",\"x\":");
