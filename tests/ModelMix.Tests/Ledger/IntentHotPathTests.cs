@@ -88,6 +88,23 @@ public sealed class IntentHotPathTests : IDisposable
     }
 
     [Fact]
+    public async Task A_store_whose_intents_were_all_recorded_leaves_no_segment_when_it_closes()
+    {
+        // The commit tells the journal which intents its records complete; closing the store then deletes its drained
+        // current segment. Without either, a file stays behind for a sweep that has nothing to do.
+        var intents = Enumerable.Range(0, 2).Select(_ => NextIntent()).ToList();
+        await using (var store = new SqliteLedgerStore(_db.FilePath))
+        {
+            await store.MigrateAsync();
+            await store.WriteIntentsAsync("me", intents, Started);
+            Assert.Single(Directory.GetFiles(IntentFolder));
+            await store.WriteBatchAsync([RecordOf(intents[0]), RecordOf(intents[1])]);
+        }
+
+        Assert.Empty(Directory.GetFiles(IntentFolder));
+    }
+
+    [Fact]
     public async Task A_dead_instances_segment_becomes_outcome_unknown_records_up_to_a_frame_cut_short()
     {
         var answered = NextIntent();
