@@ -69,6 +69,21 @@ public sealed class BudgetEstimatorSurvivorTests
         Assert.Equal(decimal.Parse(expected, System.Globalization.CultureInfo.InvariantCulture), cost);
     }
 
+    [Theory]
+    // Haiku 4.5 as above: 0.0052 + 5 searches × $0.01 = 0.0552, whatever comes before "tools".
+    // a string property first (its value is passed over, then the next property read)
+    [InlineData("""{"model":"claude-haiku-4-5",""")]
+    // an object property first (passed over whole: its inner names are not the body's)
+    [InlineData("""{"metadata":{"user_id":"u","tools":[]},""")]
+    // an array of tool-like objects under another name first (not tools: not held)
+    [InlineData("""{"x_tools":[{"type":"web_search_20260209","name":"web_search","max_uses":5}],""")]
+    public void Properties_before_tools_are_passed_over_and_the_tools_still_held(string head)
+    {
+        var body = Padded(head + "\"tools\":[{\"type\":\"web_search_20260209\",\"name\":\"web_search\",\"max_uses\":5}],\"x\":");
+
+        Assert.Equal(0.0552m, BudgetEstimator.WorstCaseUsd(PriceBook.Default, "claude-haiku-4-5", body, 1000, At));
+    }
+
     /// <summary><paramref name="head"/> (ending in a property name and its colon) and a string value padding it to 800 bytes.</summary>
     private static byte[] Padded(string head)
     {

@@ -48,9 +48,17 @@ public sealed class BudgetTextSurvivorTests
         Assert.Equal(["daily", "monthly", "total"], new[] { BudgetWindow.Day, BudgetWindow.Month, BudgetWindow.Total }.Select(BudgetPeriods.Describe));
 
         var unknown = (BudgetWindow)42;
-        Assert.Equal("window", Assert.Throws<ArgumentOutOfRangeException>(() => BudgetPeriods.ToCode(unknown)).ParamName);
-        Assert.Equal("window", Assert.Throws<ArgumentOutOfRangeException>(() => BudgetPeriods.Start(unknown, DateTimeOffset.UnixEpoch)).ParamName);
-        Assert.Equal("window", Assert.Throws<ArgumentOutOfRangeException>(() => BudgetPeriods.End(unknown, DateTimeOffset.UnixEpoch)).ParamName);
+        foreach (var refused in new[]
+        {
+            Assert.Throws<ArgumentOutOfRangeException>(() => BudgetPeriods.ToCode(unknown)),
+            Assert.Throws<ArgumentOutOfRangeException>(() => BudgetPeriods.Start(unknown, DateTimeOffset.UnixEpoch)),
+            Assert.Throws<ArgumentOutOfRangeException>(() => BudgetPeriods.End(unknown, DateTimeOffset.UnixEpoch)),
+        })
+        {
+            Assert.Equal("window", refused.ParamName);
+            Assert.Equal(42, refused.ActualValue is BudgetWindow w ? (int)w : -1);
+            Assert.StartsWith("Unknown budget window.", refused.Message, StringComparison.Ordinal); // the reason, not only the name
+        }
     }
 
     [Fact]
