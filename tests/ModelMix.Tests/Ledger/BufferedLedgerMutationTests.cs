@@ -27,12 +27,7 @@ public sealed class BufferedLedgerMutationTests : IDisposable
 
     public void Dispose() => _db.Dispose();
 
-    private async Task<ObservedStore> OpenStoreAsync()
-    {
-        var store = new ObservedStore(new SqliteLedgerStore(_db.FilePath));
-        await store.MigrateAsync();
-        return store;
-    }
+    private Task<ObservedStore> OpenStoreAsync() => ObservedStore.OpenSqliteAsync(_db.FilePath);
 
     private static BufferedLedger Ledger(ILedgerStore store, TimeProvider time, LedgerOptions? options = null, ILogger<BufferedLedger>? logger = null) =>
         new(store, options ?? s_options, time, logger ?? NullLogger<BufferedLedger>.Instance);

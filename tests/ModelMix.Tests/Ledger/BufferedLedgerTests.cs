@@ -15,12 +15,7 @@ public sealed class BufferedLedgerTests : IDisposable
 
     public void Dispose() => _db.Dispose();
 
-    private async Task<ObservedStore> OpenObservedStoreAsync()
-    {
-        var store = new ObservedStore(new SqliteLedgerStore(_db.FilePath));
-        await store.MigrateAsync();
-        return store;
-    }
+    private Task<ObservedStore> OpenObservedStoreAsync() => ObservedStore.OpenSqliteAsync(_db.FilePath);
 
     private BufferedLedger Ledger(ILedgerStore store, LedgerOptions options, TimeProvider? time = null, ILogger<BufferedLedger>? logger = null) =>
         new(store, options, time ?? _time, logger ?? NullLogger<BufferedLedger>.Instance);

@@ -23,12 +23,7 @@ public sealed class BufferedLedgerWakeSurvivorTests : IDisposable
 
     public void Dispose() => _db.Dispose();
 
-    private async Task<ObservedStore> OpenStoreAsync()
-    {
-        var store = new ObservedStore(new SqliteLedgerStore(_db.FilePath));
-        await store.MigrateAsync();
-        return store;
-    }
+    private Task<ObservedStore> OpenStoreAsync() => ObservedStore.OpenSqliteAsync(_db.FilePath);
 
     private static async Task<List<string>> IdsAsync(ObservedStore store)
     {

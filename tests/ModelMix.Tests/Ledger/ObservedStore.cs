@@ -15,6 +15,14 @@ internal sealed class ObservedStore(ILedgerStore inner) : ILedgerStore
 
     public ILedgerStore Inner { get; } = inner;
 
+    /// <summary>A migrated SQLite ledger at <paramref name="path"/>, observed.</summary>
+    public static async Task<ObservedStore> OpenSqliteAsync(string path)
+    {
+        var store = new ObservedStore(new SqliteLedgerStore(path));
+        await store.MigrateAsync();
+        return store;
+    }
+
     /// <summary>When set, each write waits for this task before committing.</summary>
     public Task? Gate { get; set; }
 
