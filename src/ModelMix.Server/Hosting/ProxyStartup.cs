@@ -51,7 +51,13 @@ internal sealed class ProxyStartup(IOptions<ProxyOptions> options, PriceBook pri
         return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => ledger.FlushAsync(cancellationToken);
+    /// <summary>
+    /// Commits what is buffered while the services that stop after this one (budget sweeps and leases) can still record.
+    /// Bounded by <c>ModelMix:Ledger:StopTimeout</c> together with the ledger's disposal (BufferedLedger.FlushBeforeStopAsync):
+    /// an unbounded flush here waited on a store that did not answer until the host's 30 s shutdown timeout.
+    /// </summary>
+    public Task StopAsync(CancellationToken cancellationToken) =>
+        ledger is BufferedLedger buffered ? buffered.FlushBeforeStopAsync(cancellationToken) : ledger.FlushAsync(cancellationToken);
 
     private static string Where(bool inline) => inline ? "inline on the socket event threads" : "on the thread pool";
 }

@@ -46,8 +46,8 @@ internal sealed class HostedLedger(IOptions<ModelMixOptions> settings, IOptions<
         if (_opened.Task.IsCompletedSuccessfully)
         {
             var ledger = _opened.Task.Result;
-            await ledger.FlushAsync(cancellationToken).ConfigureAwait(false);
-            await ledger.DisposeAsync().ConfigureAwait(false);
+            await ledger.FlushBeforeStopAsync(cancellationToken).ConfigureAwait(false);
+            await ledger.DisposeAsync().ConfigureAwait(false); // one StopTimeout in all with the flush
         }
     }
 

@@ -32,6 +32,7 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
     private readonly Task _writer;
     private readonly Lock _disposeLock = new();
     private Task? _disposal;
+    private long _stopStarted = long.MinValue; // the clock's timestamp at the stop's first step (FlushBeforeStopAsync or DisposeAsync)
 
     // The writer waits out the flush interval without waking per record; these wake it early. Counters go up after an
     // entry is in the channel and down when the writer takes it, so a positive count means entries are there to take.
@@ -175,6 +176,38 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
         await flushed.Task.WaitAsync(ct);
     }
 
+    /// <summary>
+    /// A host's first stop step: commits what is buffered, as <see cref="FlushAsync"/>, but waits at most
+    /// <see cref="LedgerOptions.StopTimeout"/>, counted from the stop's first step (this or <see cref="DisposeAsync"/>),
+    /// so a flush then a disposal wait one <c>StopTimeout</c> in all, never one each. Past it, returns without throwing:
+    /// the disposal that follows waits no longer and logs what was not committed (event 4006).
+    /// </summary>
+    internal async Task FlushBeforeStopAsync(CancellationToken ct)
+    {
+        try
+        {
+            await FlushAsync(ct).WaitAsync(StopTimeRemaining(), _time, ct);
+        }
+        catch (TimeoutException)
+        {
+            // the store did not take the records in time: DisposeAsync says how many, at once
+        }
+    }
+
+    /// <summary>What is left of <see cref="LedgerOptions.StopTimeout"/> since the stop's first step (which this may be).</summary>
+    private TimeSpan StopTimeRemaining()
+    {
+        var now = _time.GetTimestamp();
+        var started = Interlocked.CompareExchange(ref _stopStarted, now, long.MinValue);
+        if (started == long.MinValue)
+        {
+            return _stopTimeout;
+        }
+
+        var left = _stopTimeout - _time.GetElapsedTime(started, now);
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+    }
+
     /// <summary>Whether the store under the ledger can settle budget reservations (an <see cref="IAttemptJournalStore"/>).</summary>
     [Obsolete(SettlingIsInternal)]
     [EditorBrowsable(EditorBrowsableState.Never)]
@@ -252,7 +285,7 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
             // Bounded: a store that does not answer (a lock held by another connection, a server gone) must not hang
             // the stop. No token reaches the store's commands (a cancelled Npgsql command cancels synchronously, which
             // can hang: npgsql/npgsql#5070); the commit under way is left to run out in the background instead.
-            await _writer.WaitAsync(_stopTimeout, _time);
+            await _writer.WaitAsync(StopTimeRemaining(), _time);
             stopped = true;
         }
         catch (TimeoutException)

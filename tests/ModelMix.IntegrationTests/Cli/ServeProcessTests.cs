@@ -58,18 +58,28 @@ public sealed class ServeProcessTests
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
-        // The record's batch is waiting on the lock (a condition, not a timer).
-        await CrashTest.WaitUntilAsync(
-            async () =>
-            {
-                await using var look = new Npgsql.NpgsqlCommand("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database();", locker, transaction);
-                return (long)(await look.ExecuteScalarAsync())! > 0;
-            },
-            "the ledger batch to wait on the lock");
+        // The record's batch is waiting on the lock (a condition, not a timer). Watched from a connection of its own:
+        // inside the locker's transaction PostgreSQL shows the sessions that existed at the transaction's first look at
+        // pg_stat_activity only, so a writer connection opened after it was never seen (CI, 2026-12-07: 90 s timeout).
+        await using (var watcher = new Npgsql.NpgsqlConnection(store.Target))
+        {
+            await watcher.OpenAsync();
+            await CrashTest.WaitUntilAsync(
+                async () =>
+                {
+                    await using var look = new Npgsql.NpgsqlCommand("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database();", watcher);
+                    return (long)(await look.ExecuteScalarAsync())! > 0;
+                },
+                "the ledger batch to wait on the lock");
+        }
 
-        // Without the bound, the stop waited for that commit (retried forever): TerminateAsync gave up after 60 s.
+        // Without the bound, the stop waited for that commit (retried forever): TerminateAsync gave up after 60 s. With
+        // the ledger's disposal bounded but the proxy's flush before it not, the stop took the host's 30 s shutdown
+        // timeout plus the 2 s. One StopTimeout in all (2 s) plus the process's own start and stop: well under 20 s.
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
         await serve.TerminateAsync();
         Assert.True(serve.HasExited);
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(20), $"the stop took {stopping.Elapsed}, more than its 2 s StopTimeout allows");
         Assert.Single(serve.Output, line => line.Contains("without committing 1 record(s) and 0 budget settlement(s)", StringComparison.Ordinal));
     }
 

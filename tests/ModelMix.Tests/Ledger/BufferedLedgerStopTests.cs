@@ -47,4 +47,55 @@ public sealed class BufferedLedgerStopTests : IDisposable
         unblock.SetResult();
         await store.WhenCommitted(2).WaitAsync(Guard);
     }
+
+    [Fact]
+    public async Task A_hosts_stop_that_flushes_then_disposes_waits_one_stop_timeout_in_all()
+    {
+        await using var store = new ObservedStore(new SqliteLedgerStore(_db.FilePath));
+        await store.MigrateAsync();
+        var unblock = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        store.Gate = unblock.Task; // the commit waits, as on a lock another connection holds
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
+        var logger = new ListLogger<BufferedLedger>();
+        var options = new LedgerOptions { MaxBatchSize = 1, FlushInterval = TimeSpan.FromHours(1), StopTimeout = TimeSpan.FromSeconds(10) };
+        var ledger = new BufferedLedger(store, options, time, logger);
+        await ledger.RecordAsync(LedgerRecords.Many(1)[0]); // a full batch: its commit starts and hangs
+        await store.WriteStarted.Task.WaitAsync(Guard);
+
+        // The proxy's stop (ProxyStartup, HostedLedger): a flush first, with the host's token, which is not cancelled
+        // here (the host's own shutdown timeout is 30 s); it used to wait for that token alone.
+        var flushing = ledger.FlushBeforeStopAsync(CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(6));
+        Assert.False(flushing.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(4));
+        await flushing.WaitAsync(Guard); // the bound, not the commit, ended it
+        Assert.False(store.WhenCommitted(1).IsCompleted);
+
+        // The disposal after it waits no longer: the 10 s were spent. No clock advance is needed for it to end.
+        await ledger.DisposeAsync().AsTask().WaitAsync(Guard);
+        Assert.Contains(logger.Entries, e => e.Level == LogLevel.Critical && e.Message.Contains("without committing 1 record(s)", StringComparison.Ordinal));
+
+        unblock.SetResult();
+        await store.WhenCommitted(1).WaitAsync(Guard);
+    }
+
+    [Fact]
+    public async Task A_flush_before_the_stop_that_commits_in_time_leaves_the_disposal_nothing_to_give_up()
+    {
+        await using var store = new ObservedStore(new SqliteLedgerStore(_db.FilePath));
+        await store.MigrateAsync();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
+        var logger = new ListLogger<BufferedLedger>();
+        var options = new LedgerOptions { MaxBatchSize = 100, FlushInterval = TimeSpan.FromHours(1), StopTimeout = TimeSpan.FromSeconds(10) };
+        var ledger = new BufferedLedger(store, options, time, logger);
+        foreach (var record in LedgerRecords.Many(3))
+        {
+            await ledger.RecordAsync(record);
+        }
+
+        await ledger.FlushBeforeStopAsync(CancellationToken.None).WaitAsync(Guard); // committed at once: no clock advance
+        Assert.Equal(3, (await store.GetTotalsAsync(new LedgerQuery())).Count);
+        await ledger.DisposeAsync().AsTask().WaitAsync(Guard);
+        Assert.DoesNotContain(logger.Entries, e => e.Level == LogLevel.Critical);
+    }
 }
