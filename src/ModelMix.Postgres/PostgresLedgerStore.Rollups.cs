@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using ModelMix.Ledger;
 using ModelMix.Pricing;
 using Npgsql;
@@ -8,44 +7,16 @@ namespace ModelMix.Postgres;
 public sealed partial class PostgresLedgerStore : ILedgerRollupStore, ILedgerDayVersions
 {
     /// <inheritdoc />
-    async Task<IReadOnlyDictionary<DateTimeOffset, long>> ILedgerDayVersions.ReadDayVersionsAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
-    {
-        EnsureReadable();
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        return await LedgerDayVersions.ReadAsync(connection, '@', from, to, cancellationToken);
-    }
+    Task<IReadOnlyDictionary<DateTimeOffset, long>> ILedgerDayVersions.ReadDayVersionsAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
+        LedgerStoreSql.ReadDayVersionsAsync(Dialect, OpenCheckedReaderAsync, from, to, cancellationToken);
 
     /// <inheritdoc />
     public IAsyncEnumerable<LedgerRollup> ReadRollupsAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default) =>
-        ReadRollupTableAsync(from, to, daily: false, cancellationToken);
+        LedgerStoreSql.ReadRollupsAsync(Dialect, OpenCheckedReaderAsync, from, to, daily: false, cancellationToken);
 
     /// <inheritdoc />
     public IAsyncEnumerable<LedgerRollup> ReadDailyRollupsAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default) =>
-        ReadRollupTableAsync(from, to, daily: true, cancellationToken);
-
-    private async IAsyncEnumerable<LedgerRollup> ReadRollupTableAsync(
-        DateTimeOffset? from, DateTimeOffset? to, bool daily, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        EnsureReadable();
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = LedgerRollupReader.SelectSql('@', from is not null, to is not null, daily);
-        if (from is { } f)
-        {
-            command.Parameters.AddWithValue("from", daily ? LedgerRollupReader.FloorDay(f) : LedgerRollupReader.FloorHour(f));
-        }
-
-        if (to is { } t)
-        {
-            command.Parameters.AddWithValue("to", daily ? LedgerRollupReader.CeilingDay(t) : LedgerRollupReader.CeilingHour(t));
-        }
-
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            yield return LedgerRollupReader.Read(reader, static (r, i) => r.GetDecimal(i));
-        }
-    }
+        LedgerStoreSql.ReadRollupsAsync(Dialect, OpenCheckedReaderAsync, from, to, daily: true, cancellationToken);
 
     /// <inheritdoc />
     public async Task<long> RepriceAsync(
@@ -123,63 +94,14 @@ public sealed partial class PostgresLedgerStore : ILedgerRollupStore, ILedgerDay
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<LedgerCallSummary> ReadCallSummariesAsync(
-        DateTimeOffset? from, DateTimeOffset? to, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        EnsureReadable();
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = LedgerRollupReader.CallSummariesSql('@', from is not null, to is not null);
-        AddRange(command, from, to);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            yield return new LedgerCallSummary(
-                reader.IsDBNull(0) ? null : reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1),
-                SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(2)),
-                reader.IsDBNull(3) ? 0m : reader.GetDecimal(3),
-                reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetInt32(5), reader.GetBoolean(6), reader.GetInt64(7));
-        }
-    }
+    public IAsyncEnumerable<LedgerCallSummary> ReadCallSummariesAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default) =>
+        LedgerStoreSql.ReadCallSummariesAsync(Dialect, OpenCheckedReaderAsync, from, to, cancellationToken);
 
     /// <inheritdoc />
-    public async Task<long> CountEscalatedRequestsAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default)
-    {
-        EnsureReadable();
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandTimeout = 0; // a count over the range (an index-only scan); the token still cancels
-        // The writer's per-hour counts, the multi-hour requests and the partial hours' raw rows, in one statement (one snapshot).
-        return await LedgerEscalationRollup.CountAsync(command, '@', LedgerSqlDialect.Postgres, from, to, cancellationToken);
-    }
+    public Task<long> CountEscalatedRequestsAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default) =>
+        LedgerStoreSql.CountEscalatedRequestsAsync(Dialect, OpenCheckedReaderAsync, from, to, cancellationToken);
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<LedgerRecord> ReadLatestAsync(
-        DateTimeOffset? from, DateTimeOffset? to, int count, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        EnsureReadable();
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = LedgerRollupReader.LatestSql('@', from is not null, to is not null);
-        AddRange(command, from, to);
-        command.Parameters.AddWithValue("count", count);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            yield return ReadRecord(reader);
-        }
-    }
-
-    private static void AddRange(NpgsqlCommand command, DateTimeOffset? from, DateTimeOffset? to)
-    {
-        if (from is { } f)
-        {
-            command.Parameters.AddWithValue("from", SqliteLedgerSchema.ToStoredTimestamp(f));
-        }
-
-        if (to is { } t)
-        {
-            command.Parameters.AddWithValue("to", SqliteLedgerSchema.ToStoredTimestamp(t));
-        }
-    }
+    public IAsyncEnumerable<LedgerRecord> ReadLatestAsync(DateTimeOffset? from, DateTimeOffset? to, int count, CancellationToken cancellationToken = default) =>
+        LedgerStoreSql.ReadLatestAsync(Dialect, OpenCheckedReaderAsync, from, to, count, cancellationToken);
 }

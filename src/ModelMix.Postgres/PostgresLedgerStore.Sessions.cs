@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using ModelMix.Ledger;
+using Npgsql;
 
 namespace ModelMix.Postgres;
 
@@ -63,6 +64,19 @@ public sealed partial class PostgresLedgerStore
         while (await reader.ReadAsync(cancellationToken))
         {
             yield return new LedgerTaskLatency(reader.GetString(0), reader.GetInt64(1));
+        }
+    }
+
+    private static void AddRange(NpgsqlCommand command, DateTimeOffset? from, DateTimeOffset? to)
+    {
+        if (from is { } f)
+        {
+            command.Parameters.AddWithValue("from", SqliteLedgerSchema.ToStoredTimestamp(f));
+        }
+
+        if (to is { } t)
+        {
+            command.Parameters.AddWithValue("to", SqliteLedgerSchema.ToStoredTimestamp(t));
         }
     }
 }

@@ -483,6 +483,9 @@ public sealed partial class PostgresLedgerStore : IAttemptJournalStore
         Id = "id COLLATE \"C\"",
         ReadRecord = static reader => ReadRecord((NpgsqlDataReader)reader),
         ReadMoney = static (reader, i) => reader.GetDecimal(i),
+        ReadFlag = static (reader, i) => reader.GetBoolean(i),
+        AggregateTimeout = 0, // one aggregate over the range's rows: the first row comes at the end (the token still cancels)
+        AddSumFunctions = null, // numeric is summed natively
         IdIn = static parameter => $"id = ANY({parameter})",
         IdList = static rows => rows.Select(row => row.Id).ToArray(),
         Sql = LedgerSqlDialect.Postgres,

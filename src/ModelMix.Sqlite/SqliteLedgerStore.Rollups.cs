@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 using ModelMix.Pricing;
 
@@ -7,46 +6,16 @@ namespace ModelMix.Ledger;
 public sealed partial class SqliteLedgerStore : ILedgerRollupStore, ILedgerDayVersions
 {
     /// <inheritdoc />
-    async Task<IReadOnlyDictionary<DateTimeOffset, long>> ILedgerDayVersions.ReadDayVersionsAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
-    {
-        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
-        EnsureReadable();
-        await using var connection = await OpenReaderAsync(cancellationToken);
-        return await LedgerDayVersions.ReadAsync(connection, '$', from, to, cancellationToken);
-    }
+    Task<IReadOnlyDictionary<DateTimeOffset, long>> ILedgerDayVersions.ReadDayVersionsAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
+        LedgerStoreSql.ReadDayVersionsAsync(Dialect, OpenCheckedReaderAsync, from, to, cancellationToken);
 
     /// <inheritdoc />
     public IAsyncEnumerable<LedgerRollup> ReadRollupsAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default) =>
-        ReadRollupTableAsync(from, to, daily: false, cancellationToken);
+        LedgerStoreSql.ReadRollupsAsync(Dialect, OpenCheckedReaderAsync, from, to, daily: false, cancellationToken);
 
     /// <inheritdoc />
     public IAsyncEnumerable<LedgerRollup> ReadDailyRollupsAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default) =>
-        ReadRollupTableAsync(from, to, daily: true, cancellationToken);
-
-    private async IAsyncEnumerable<LedgerRollup> ReadRollupTableAsync(
-        DateTimeOffset? from, DateTimeOffset? to, bool daily, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
-        EnsureReadable();
-        await using var connection = await OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = LedgerRollupReader.SelectSql('$', from is not null, to is not null, daily);
-        if (from is { } f)
-        {
-            command.Parameters.AddWithValue("$from", daily ? LedgerRollupReader.FloorDay(f) : LedgerRollupReader.FloorHour(f));
-        }
-
-        if (to is { } t)
-        {
-            command.Parameters.AddWithValue("$to", daily ? LedgerRollupReader.CeilingDay(t) : LedgerRollupReader.CeilingHour(t));
-        }
-
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            yield return LedgerRollupReader.Read(reader, static (r, i) => SqliteLedgerSchema.FromStoredDecimal(r.GetString(i)));
-        }
-    }
+        LedgerStoreSql.ReadRollupsAsync(Dialect, OpenCheckedReaderAsync, from, to, daily: true, cancellationToken);
 
     private static readonly string[] RepriceParameters = ["$i", "$o", "$w5", "$w1", "$r", "$st", "$t", "$status", "$seq"];
 
@@ -143,65 +112,14 @@ public sealed partial class SqliteLedgerStore : ILedgerRollupStore, ILedgerDayVe
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<LedgerCallSummary> ReadCallSummariesAsync(
-        DateTimeOffset? from, DateTimeOffset? to, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
-        EnsureReadable();
-        await using var connection = await OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = LedgerRollupReader.CallSummariesSql('$', from is not null, to is not null);
-        AddRange(command, from, to);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            yield return new LedgerCallSummary(
-                reader.IsDBNull(0) ? null : reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1),
-                SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(2)),
-                reader.IsDBNull(3) ? 0m : SqliteLedgerSchema.FromStoredDecimal(reader.GetString(3)),
-                reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetInt32(5), reader.GetInt64(6) != 0, reader.GetInt64(7));
-        }
-    }
+    public IAsyncEnumerable<LedgerCallSummary> ReadCallSummariesAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default) =>
+        LedgerStoreSql.ReadCallSummariesAsync(Dialect, OpenCheckedReaderAsync, from, to, cancellationToken);
 
     /// <inheritdoc />
-    public async Task<long> CountEscalatedRequestsAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default)
-    {
-        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
-        EnsureReadable();
-        await using var connection = await OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        // The writer's per-hour counts, the multi-hour requests and the partial hours' raw rows, in one statement (one snapshot).
-        return await LedgerEscalationRollup.CountAsync(command, '$', LedgerSqlDialect.Sqlite, from, to, cancellationToken);
-    }
+    public Task<long> CountEscalatedRequestsAsync(DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default) =>
+        LedgerStoreSql.CountEscalatedRequestsAsync(Dialect, OpenCheckedReaderAsync, from, to, cancellationToken);
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<LedgerRecord> ReadLatestAsync(
-        DateTimeOffset? from, DateTimeOffset? to, int count, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
-        EnsureReadable();
-        await using var connection = await OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = LedgerRollupReader.LatestSql('$', from is not null, to is not null);
-        AddRange(command, from, to);
-        command.Parameters.AddWithValue("$count", count);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            yield return ReadRecord(reader);
-        }
-    }
-
-    private static void AddRange(SqliteCommand command, DateTimeOffset? from, DateTimeOffset? to)
-    {
-        if (from is { } f)
-        {
-            command.Parameters.AddWithValue("$from", SqliteLedgerSchema.ToStoredTimestamp(f));
-        }
-
-        if (to is { } t)
-        {
-            command.Parameters.AddWithValue("$to", SqliteLedgerSchema.ToStoredTimestamp(t));
-        }
-    }
+    public IAsyncEnumerable<LedgerRecord> ReadLatestAsync(DateTimeOffset? from, DateTimeOffset? to, int count, CancellationToken cancellationToken = default) =>
+        LedgerStoreSql.ReadLatestAsync(Dialect, OpenCheckedReaderAsync, from, to, count, cancellationToken);
 }

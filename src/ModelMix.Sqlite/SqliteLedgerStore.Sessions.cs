@@ -72,4 +72,17 @@ public sealed partial class SqliteLedgerStore
             command.Parameters.AddWithValue("$to", LedgerRollupReader.CeilingHour(t));
         }
     }
+
+    private static void AddRange(SqliteCommand command, DateTimeOffset? from, DateTimeOffset? to)
+    {
+        if (from is { } f)
+        {
+            command.Parameters.AddWithValue("$from", SqliteLedgerSchema.ToStoredTimestamp(f));
+        }
+
+        if (to is { } t)
+        {
+            command.Parameters.AddWithValue("$to", SqliteLedgerSchema.ToStoredTimestamp(t));
+        }
+    }
 }

@@ -413,6 +413,9 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
         Id = "id",
         ReadRecord = static reader => ReadRecord((SqliteDataReader)reader),
         ReadMoney = static (reader, i) => SqliteLedgerSchema.FromStoredDecimal(reader.GetString(i)),
+        ReadFlag = static (reader, i) => reader.GetInt64(i) != 0,
+        AggregateTimeout = null, // the provider's default: it bounds the wait for a locked file
+        AddSumFunctions = static connection => SqliteLedgerRollups.RegisterFunctions((SqliteConnection)connection), // exact decimal sums of cost text
         IdIn = static parameter => $"id IN (SELECT value FROM json_each({parameter}))",
         IdList = LedgerExportFile.IdArray,
         Sql = LedgerSqlDialect.Sqlite,

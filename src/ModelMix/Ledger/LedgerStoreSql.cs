@@ -146,8 +146,8 @@ internal delegate Task<T> LedgerWriteTransaction<T>(Func<DbConnection, DbTransac
 
 /// <summary>
 /// What differs between the SQLite and PostgreSQL ledger stores in the SQL they share (<see cref="LedgerStoreSql"/>):
-/// the parameter marker, how ids compare, how money and flags are stored, how a list of ids is bound, how rows and rollups
-/// are locked for a correction and how its hours are recomputed. Each backend holds one.
+/// the parameter marker, how ids compare, how money and flags are stored and read, how a list of ids is bound, how long an
+/// aggregate may run, how rows and rollups are locked for a correction and how its hours are recomputed. Each backend holds one.
 /// </summary>
 internal sealed class LedgerStoreDialect
 {
@@ -165,6 +165,22 @@ internal sealed class LedgerStoreDialect
 
     /// <summary>Reads a non-null money column (SQLite: decimal text; PostgreSQL: <c>numeric</c>).</summary>
     public required Func<DbDataReader, int, decimal> ReadMoney { get; init; }
+
+    /// <summary>Reads a non-null flag column (SQLite: an integer 0/1; PostgreSQL: <c>boolean</c>).</summary>
+    public required Func<DbDataReader, int, bool> ReadFlag { get; init; }
+
+    /// <summary>
+    /// The command timeout (seconds) of a read that aggregates over a range's rows before its first row comes (the
+    /// escalation count, the session sums, the latency percentiles): null keeps the provider's default (SQLite's, which
+    /// bounds its wait for a locked file), 0 in PostgreSQL (no timeout; the token still cancels).
+    /// </summary>
+    public required int? AggregateTimeout { get; init; }
+
+    /// <summary>
+    /// Prepares a read connection for the rollup SQL's money sums (<see cref="LedgerSqlDialect.MoneySum"/>): SQLite adds its
+    /// exact decimal sum function; nothing in PostgreSQL (null).
+    /// </summary>
+    public required Action<DbConnection>? AddSumFunctions { get; init; }
 
     /// <summary>
     /// The condition "id is in the list bound to the named parameter" (SQLite: a JSON array through <c>json_each</c>;
