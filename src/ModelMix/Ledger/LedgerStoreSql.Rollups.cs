@@ -10,17 +10,8 @@ internal static partial class LedgerStoreSql
     /// The versions of the days in [<paramref name="from"/>, <paramref name="to"/>) (<see cref="ILedgerDayVersions"/>,
     /// read by the dashboard's day cache before it trusts a cached day).
     /// </summary>
-    /// <param name="d">The store's dialect.</param>
-    /// <param name="open">Opens a read connection (checking first that the store is readable).</param>
-    /// <param name="from">The first day (rounded down to its midnight).</param>
-    /// <param name="to">The end (rounded up to a midnight).</param>
-    /// <param name="cancellationToken">Stops the read.</param>
     public static async Task<IReadOnlyDictionary<DateTimeOffset, long>> ReadDayVersionsAsync(
-        LedgerStoreDialect d,
-        Func<CancellationToken, Task<DbConnection>> open,
-        DateTimeOffset from,
-        DateTimeOffset to,
-        CancellationToken cancellationToken)
+        LedgerStoreDialect d, Func<CancellationToken, Task<DbConnection>> open, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
         await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         await using var connection = await open(cancellationToken);
@@ -31,19 +22,8 @@ internal static partial class LedgerStoreSql
     /// The hourly rollups (<see cref="ILedgerRollupStore.ReadRollupsAsync"/>), or with <paramref name="daily"/> the daily ones
     /// (<see cref="ILedgerRollupStore.ReadDailyRollupsAsync"/>), of the hours (days) that overlap the range, in order.
     /// </summary>
-    /// <param name="d">The store's dialect.</param>
-    /// <param name="open">Opens a read connection (checking first that the store is readable).</param>
-    /// <param name="from">The start, rounded down to its hour (day); null for no bound.</param>
-    /// <param name="to">The end, rounded up to an hour (day); null for no bound.</param>
-    /// <param name="daily">Whether the daily table is read.</param>
-    /// <param name="cancellationToken">Stops the read.</param>
     public static async IAsyncEnumerable<LedgerRollup> ReadRollupsAsync(
-        LedgerStoreDialect d,
-        Func<CancellationToken, Task<DbConnection>> open,
-        DateTimeOffset? from,
-        DateTimeOffset? to,
-        bool daily,
-        [EnumeratorCancellation] CancellationToken cancellationToken)
+        LedgerStoreDialect d, Func<CancellationToken, Task<DbConnection>> open, DateTimeOffset? from, DateTimeOffset? to, bool daily, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         var m = d.Marker;
@@ -68,46 +48,22 @@ internal static partial class LedgerStoreSql
     }
 
     /// <summary>The calls of a range in (timestamp, seq) order, as the audit's session and escalation counts read them (<see cref="ILedgerRollupStore.ReadCallSummariesAsync"/>).</summary>
-    /// <param name="d">The store's dialect.</param>
-    /// <param name="open">Opens a read connection (checking first that the store is readable).</param>
-    /// <param name="from">The start (inclusive); null for no bound.</param>
-    /// <param name="to">The end (exclusive); null for no bound.</param>
-    /// <param name="cancellationToken">Stops the read.</param>
-    public static async IAsyncEnumerable<LedgerCallSummary> ReadCallSummariesAsync(
-        LedgerStoreDialect d,
-        Func<CancellationToken, Task<DbConnection>> open,
-        DateTimeOffset? from,
-        DateTimeOffset? to,
-        [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
-        await using var connection = await open(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = LedgerRollupReader.CallSummariesSql(d.Marker, from is not null, to is not null);
-        AddRange(command, d.Marker, from, to);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            yield return new LedgerCallSummary(
+    public static IAsyncEnumerable<LedgerCallSummary> ReadCallSummariesAsync(
+        LedgerStoreDialect d, Func<CancellationToken, Task<DbConnection>> open, DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken) =>
+        ReadRangeAsync(
+            d,
+            open,
+            new(from, to, LedgerRollupReader.CallSummariesSql, Aggregate: false),
+            static (dialect, reader) => new LedgerCallSummary(
                 reader.IsDBNull(0) ? null : reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1),
                 SqliteLedgerSchema.FromStoredTimestamp(reader.GetInt64(2)),
-                reader.IsDBNull(3) ? 0m : d.ReadMoney(reader, 3),
-                reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetInt32(5), d.ReadFlag(reader, 6), reader.GetInt64(7));
-        }
-    }
+                reader.IsDBNull(3) ? 0m : dialect.ReadMoney(reader, 3),
+                reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetInt32(5), dialect.ReadFlag(reader, 6), reader.GetInt64(7)),
+            cancellationToken);
 
     /// <summary>The escalated requests of a range (<see cref="ILedgerRollupStore.CountEscalatedRequestsAsync"/>, <see cref="LedgerEscalationRollup"/>).</summary>
-    /// <param name="d">The store's dialect.</param>
-    /// <param name="open">Opens a read connection (checking first that the store is readable).</param>
-    /// <param name="from">The start (inclusive); null for no bound.</param>
-    /// <param name="to">The end (exclusive); null for no bound.</param>
-    /// <param name="cancellationToken">Stops the read.</param>
     public static async Task<long> CountEscalatedRequestsAsync(
-        LedgerStoreDialect d,
-        Func<CancellationToken, Task<DbConnection>> open,
-        DateTimeOffset? from,
-        DateTimeOffset? to,
-        CancellationToken cancellationToken)
+        LedgerStoreDialect d, Func<CancellationToken, Task<DbConnection>> open, DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken)
     {
         await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         await using var connection = await open(cancellationToken);
@@ -118,32 +74,45 @@ internal static partial class LedgerStoreSql
     }
 
     /// <summary>The latest <paramref name="count"/> records of a range, newest first (<see cref="ILedgerRollupStore.ReadLatestAsync"/>).</summary>
-    /// <param name="d">The store's dialect.</param>
-    /// <param name="open">Opens a read connection (checking first that the store is readable).</param>
-    /// <param name="from">The start (inclusive); null for no bound.</param>
-    /// <param name="to">The end (exclusive); null for no bound.</param>
-    /// <param name="count">How many records at the most.</param>
-    /// <param name="cancellationToken">Stops the read.</param>
-    public static async IAsyncEnumerable<LedgerRecord> ReadLatestAsync(
+    public static IAsyncEnumerable<LedgerRecord> ReadLatestAsync(
+        LedgerStoreDialect d, Func<CancellationToken, Task<DbConnection>> open, DateTimeOffset? from, DateTimeOffset? to, int count, CancellationToken cancellationToken) =>
+        ReadRangeAsync(d, open, new(from, to, LedgerRollupReader.LatestSql, Aggregate: false, Count: count), static (dialect, reader) => dialect.ReadRecord(reader), cancellationToken);
+
+    /// <summary>
+    /// Reads the rows of a query over the raw rows of a range (<see cref="RangeRead"/>), each mapped by
+    /// <paramref name="row"/>: the readers of the call summaries, the latest records and the latency percentiles.
+    /// </summary>
+    private static async IAsyncEnumerable<T> ReadRangeAsync<T>(
         LedgerStoreDialect d,
         Func<CancellationToken, Task<DbConnection>> open,
-        DateTimeOffset? from,
-        DateTimeOffset? to,
-        int count,
+        RangeRead read,
+        Func<LedgerStoreDialect, DbDataReader, T> row,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
+        var m = d.Marker;
         await using var connection = await open(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = LedgerRollupReader.LatestSql(d.Marker, from is not null, to is not null);
-        AddRange(command, d.Marker, from, to);
-        StoreCommands.Add(command, d.Marker + "count", count);
+        await using var command = read.Aggregate ? CreateAggregateCommand(d, connection) : connection.CreateCommand();
+        command.CommandText = read.Sql(m, read.From is not null, read.To is not null);
+        AddRange(command, m, read.From, read.To);
+        if (read.Count is { } count)
+        {
+            StoreCommands.Add(command, m + "count", count);
+        }
+
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            yield return d.ReadRecord(reader);
+            yield return row(d, reader);
         }
     }
+
+    /// <summary>
+    /// A query over the raw rows of [<paramref name="From"/>, <paramref name="To"/>) (null: no bound): its SQL by parameter
+    /// marker and bounds given (<see cref="LedgerRollupReader"/>), whether it aggregates the range before its first row
+    /// (<see cref="LedgerStoreDialect.AggregateTimeout"/>), and the row count bound as <c>count</c> when it takes one.
+    /// </summary>
+    private readonly record struct RangeRead(DateTimeOffset? From, DateTimeOffset? To, Func<char, bool, bool, string> Sql, bool Aggregate, int? Count = null);
 
     /// <summary>A command for one aggregate over a range's rows, with the dialect's timeout for such reads (<see cref="LedgerStoreDialect.AggregateTimeout"/>).</summary>
     private static DbCommand CreateAggregateCommand(LedgerStoreDialect d, DbConnection connection)
