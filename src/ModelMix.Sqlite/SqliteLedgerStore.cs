@@ -292,7 +292,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
 
     /// <summary>
     /// The writer, once the store is known to be writable (not disposed, migrated): the opening of every write, under the
-    /// write lock (<see cref="InWriteTransactionAsync"/>, the commit, the intents' heartbeat and reconcile, the reprice,
+    /// write lock (<see cref="InWriteTransactionAsync"/>, the commit, the intents' heartbeat and reconcile,
     /// the shadow pairs).
     /// </summary>
     private SqliteConnection OpenCheckedWriter()

@@ -94,16 +94,22 @@ internal static partial class LedgerStoreSql
 
         foreach (var hour in hours)
         {
-            await RequireRawRowsAsync(d, connection, transaction, hour, hour + LedgerRollupSql.HourTicks, cancellationToken);
+            await RequireRawRowsAsync(d, connection, transaction, hour, hour + LedgerRollupSql.HourTicks, CorrectionPruned, cancellationToken);
             await d.RecomputeHours(connection, transaction, hour, hour + LedgerRollupSql.HourTicks, cancellationToken);
         }
 
         return corrected;
     }
 
-    /// <summary>Refuses to recompute hours whose raw rows were pruned (the rollups count more calls than the raw rows hold).</summary>
+    /// <summary>The refusal of a correction whose hour lost raw rows to retention.</summary>
+    private const string CorrectionPruned = "Some raw ledger rows of the hour to correct were pruned (retention): its rollups cannot be recomputed.";
+
+    /// <summary>
+    /// Refuses (<see cref="InvalidOperationException"/> with <paramref name="refusal"/>) to recompute hours whose raw rows
+    /// were pruned (the rollups count more calls than the raw rows hold).
+    /// </summary>
     private static async Task RequireRawRowsAsync(
-        LedgerStoreDialect d, DbConnection connection, DbTransaction transaction, long fromHour, long toHour, CancellationToken cancellationToken)
+        LedgerStoreDialect d, DbConnection connection, DbTransaction transaction, long fromHour, long toHour, string refusal, CancellationToken cancellationToken)
     {
         var m = d.Marker;
         await using var command = StoreCommands.Create(
@@ -117,7 +123,7 @@ internal static partial class LedgerStoreSql
         await reader.ReadAsync(cancellationToken);
         if (reader.GetInt64(0) != reader.GetInt64(1))
         {
-            throw new InvalidOperationException("Some raw ledger rows of the hour to correct were pruned (retention): its rollups cannot be recomputed.");
+            throw new InvalidOperationException(refusal);
         }
     }
 
