@@ -26,10 +26,10 @@ var serverPid = Option("--pg-pid", 0);
 // the wall time of a view is an upper bound; its CPU time is what an idle host would need (both recorded).
 // The client's time is read after the walk of /proc when starting a measure and before it when ending one, so the walk
 // itself (hundreds of files on a busy host) is never counted in a view's CPU (earlier rounds' figures included one walk).
-(double Client, double Server) Cpu(bool start = false)
+(double Client, double Server, double Backend) Cpu(bool start = false)
 {
     var client = start ? 0 : Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
-    double server = 0;
+    double server = 0, backend = 0;
     if (serverPid > 0)
     {
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
@@ -40,7 +40,15 @@ var serverPid = Option("--pg-pid", 0);
                 var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
                 if (int.Parse(fields[1], CultureInfo.InvariantCulture) == serverPid)
                 {
-                    server += (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * 10.0; // clock ticks (100 Hz)
+                    var ms = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * 10.0; // clock ticks (100 Hz)
+                    server += ms;
+                    // A client backend's title names its client ("postgres: user db 127.0.0.1(port) idle"); the rest are
+                    // the cluster's own processes (checkpointer, background writer, autovacuum, ...), split out because
+                    // their work is not the view's.
+                    if (File.ReadAllText(Path.Combine(dir, "cmdline")).Contains('(', StringComparison.Ordinal))
+                    {
+                        backend += ms;
+                    }
                 }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
@@ -50,8 +58,9 @@ var serverPid = Option("--pg-pid", 0);
         }
     }
 
-    return (start ? Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds : client, server);
+    return (start ? Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds : client, server, backend);
 }
+
 var auditRuns = Option("--audit-runs", 5);
 var rows = positional.Length > 0 ? int.Parse(positional[0], CultureInfo.InvariantCulture) : 1_000_000;
 var path = positional.Length > 1 ? positional[1] : Path.Combine(Path.GetTempPath(), $"modelmix-scale-{rows}.db");
@@ -192,7 +201,12 @@ else
 await using (var store = await OpenAsync())
 {
     var prices = PriceBook.Default;
-    var now = end.AddMinutes(-7);
+    // A server's view is asked at "now", after every row it shows was written: today's calls all lie before its end, so
+    // today comes from its daily rows. The view is asked just before midnight, after the last generated call (each
+    // 30 days / ROWS apart), so today is not a whole day yet. --rows-after-now: the view of earlier rounds, 7 minutes
+    // before the last calls — rows after the view's end, which a live server does not have (its clock only moves on),
+    // make today's part of the range read from hourly rows and raw rows instead (≈ 14,000 hourly and 12,000 raw rows at 10M).
+    var now = args.Contains("--rows-after-now") ? end.AddMinutes(-7) : end.AddTicks(-2);
     var dashboard = new AuditOptions { From = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero).AddDays(-13), To = now.AddTicks(1), RecentCount = 25, SessionWindow = TimeSpan.FromDays(1), TaskLatency = false, DayCache = args.Contains("--no-day-cache") ? null : new AuditDayCache() }; // as DashboardEndpoint asks
     var audit30 = new AuditOptions { From = start, To = end };
     if (args.Contains("--probe") && store is ILedgerRollupStore probe)
@@ -274,14 +288,24 @@ await using (var store = await OpenAsync())
         var times = new List<double>();
         var cpu = new List<double>();
         var clientCpu = new List<double>();
+        var backendCpu = new List<double>();
         var count = !options.UseRollups ? 1 : name.StartsWith("dashboard", StringComparison.Ordinal) ? dashboardRuns : auditRuns;
         if (count == 0)
         {
             continue;
         }
 
+        if (postgres && args.Contains("--pg-statements"))
+        {
+            await PgStatementsAsync(reset: true);
+        }
+
         for (var run = 0; run < count; run++)
         {
+            // What each view costs besides its time (--each): garbage collections and their pauses, bytes allocated, methods
+            // compiled (tiered JIT) and the cluster's CPU split between the view's backend and the cluster's own processes.
+            var gcBefore = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration(), GC.GetTotalAllocatedBytes(precise: true));
+            var jitBefore = (System.Runtime.JitInfo.GetCompiledMethodCount(), System.Runtime.JitInfo.GetCompilationTime());
             var cpuBefore = Cpu(start: true);
             var watch = Stopwatch.StartNew();
             var report = await AuditRunner.RunAsync(store, prices, options);
@@ -289,9 +313,15 @@ await using (var store = await OpenAsync())
             var cpuAfter = Cpu();
             cpu.Add(cpuAfter.Client - cpuBefore.Client + cpuAfter.Server - cpuBefore.Server);
             clientCpu.Add(cpuAfter.Client - cpuBefore.Client);
+            backendCpu.Add(cpuAfter.Backend - cpuBefore.Backend);
             if (args.Contains("--each"))
             {
-                Console.WriteLine($"  {name} run {run + 1}: {watch.Elapsed.TotalMilliseconds:N0} ms");
+                var allocated = GC.GetTotalAllocatedBytes(precise: true) - gcBefore.Item5;
+                Console.WriteLine($"  {name} run {run + 1}: {watch.Elapsed.TotalMilliseconds:N0} ms; CPU this process {cpuAfter.Client - cpuBefore.Client:N0} ms" +
+                    (serverPid > 0 ? $", backends {cpuAfter.Backend - cpuBefore.Backend:N0} ms, the cluster's own processes {cpuAfter.Server - cpuBefore.Server - (cpuAfter.Backend - cpuBefore.Backend):N0} ms" : string.Empty) +
+                    $"; GCs {GC.CollectionCount(0) - gcBefore.Item1}/{GC.CollectionCount(1) - gcBefore.Item2}/{GC.CollectionCount(2) - gcBefore.Item3} (gen 0/1/2), paused {(GC.GetTotalPauseDuration() - gcBefore.Item4).TotalMilliseconds:N0} ms, " +
+                    $"{allocated / 1_048_576.0:N1} MiB allocated, heap {GC.GetGCMemoryInfo().HeapSizeBytes / 1_048_576.0:N0} MiB; " +
+                    $"JIT {System.Runtime.JitInfo.GetCompiledMethodCount() - jitBefore.Item1} methods in {(System.Runtime.JitInfo.GetCompilationTime() - jitBefore.Item2).TotalMilliseconds:N0} ms; load {File.ReadAllText("/proc/loadavg").Trim()}");
             }
             if (run == 0)
             {
@@ -306,14 +336,46 @@ await using (var store = await OpenAsync())
             // The steady state (every view after the first): with the day cache, the views a running server gives.
             var rest = times.Skip(1).Order().ToList();
             var restCpu = cpu.Skip(1).Order().ToList();
+            // The view's own CPU: this process and the backends serving it, without the cluster's background processes.
+            var restOwn = clientCpu.Skip(1).Zip(backendCpu.Skip(1), (a, b) => a + b).Order().ToList();
             Console.Write($"after the first: median {rest[rest.Count / 2]:N0} ms, p95 {rest[Math.Min(rest.Count - 1, (int)Math.Ceiling(rest.Count * 0.95) - 1)]:N0} ms, CPU median {restCpu[restCpu.Count / 2]:N0} ms, p95 {restCpu[Math.Min(restCpu.Count - 1, (int)Math.Ceiling(restCpu.Count * 0.95) - 1)]:N0} ms" +
+                (serverPid > 0 ? $" (this process + its backends alone: median {restOwn[restOwn.Count / 2]:N0} ms, p95 {restOwn[Math.Min(restOwn.Count - 1, (int)Math.Ceiling(restOwn.Count * 0.95) - 1)]:N0} ms)" : string.Empty) +
                 (options.DayCache is { } dayCache ? $" (day cache: {dayCache.Hits} days read from it, {dayCache.Misses} computed)" : string.Empty) + "; ");
+        }
+
+        if (postgres && args.Contains("--pg-statements"))
+        {
+            await PgStatementsAsync(reset: false);
         }
 
         times.Sort();
         cpu.Sort();
         clientCpu.Sort();
         Console.WriteLine($"first {first:N0} ms ({firstCpu:N0} ms CPU), median {times[times.Count / 2]:N0} ms, p95 {times[Math.Min(times.Count - 1, (int)Math.Ceiling(times.Count * 0.95) - 1)]:N0} ms, max {times[^1]:N0} ms over {times.Count} run(s); CPU (this process{(serverPid > 0 ? " + the PostgreSQL cluster" : string.Empty)}) median {cpu[cpu.Count / 2]:N0} ms (this process alone: median {clientCpu[clientCpu.Count / 2]:N0} ms), max {cpu[^1]:N0} ms; load {File.ReadAllText("/proc/loadavg").Trim()}");
+    }
+}
+
+// --pg-statements: the statements of a series by total execution time (pg_stat_statements, when the cluster loads it):
+// calls, plans, mean and max per call, shared buffers read from disk — what a slow view spent its server time on.
+async Task PgStatementsAsync(bool reset)
+{
+    await using var connection = new NpgsqlConnection(path);
+    await connection.OpenAsync();
+    await using var command = new NpgsqlCommand(reset
+        ? "SELECT pg_stat_statements_reset();"
+        : "SELECT calls, plans, total_exec_time, mean_exec_time, max_exec_time, total_plan_time, shared_blks_read, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) " +
+          "FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 8;", connection);
+    try
+    {
+        await using var reader = await command.ExecuteReaderAsync();
+        while (!reset && await reader.ReadAsync())
+        {
+            Console.WriteLine($"  pg: {reader.GetInt64(0)} calls ({reader.GetInt64(1)} planned, {reader.GetDouble(5):N0} ms planning), {reader.GetDouble(2):N0} ms in all, mean {reader.GetDouble(3):N1} ms, max {reader.GetDouble(4):N1} ms, {reader.GetInt64(6):N0} blocks read: {reader.GetString(7)}");
+        }
+    }
+    catch (PostgresException ex)
+    {
+        Console.WriteLine($"  pg_stat_statements unavailable ({ex.SqlState}): start the cluster with shared_preload_libraries=pg_stat_statements and CREATE EXTENSION pg_stat_statements");
     }
 }
 

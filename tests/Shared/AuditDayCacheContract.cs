@@ -7,7 +7,8 @@ namespace ModelMix.Tests.Shared;
 
 /// <summary>
 /// The dashboard's day cache (<see cref="AuditDayCache"/>) on any store that keeps day versions, the same on SQLite and
-/// PostgreSQL: after mixed traffic, a late row into a closed day, a repricing, a correction and a prune, the report read
+/// PostgreSQL: after mixed traffic, a late row into a closed day, a repricing, a correction, an overrun booked on a
+/// closed day's row and a prune, the report read
 /// with the cache equals the report read without it to the last digit (the whole report serialized), and each change is
 /// visible (the report differs from the one before it), so a cache that missed the change would fail here.
 /// </summary>
@@ -57,7 +58,12 @@ internal static class AuditDayCacheContract
     /// <summary>Runs the contract on a migrated, empty store.</summary>
     /// <param name="store">The store.</param>
     /// <param name="scratch">A folder for the prune's export file.</param>
-    public static async Task RunAsync<TStore>(TStore store, string scratch)
+    /// <param name="bookOverrun">
+    /// Adds an overrun (USD) to the stored row with the given id, by the UPDATE the store's budget code books an upstream
+    /// overrun with after the row was written (SqliteBudgetStore.BookOverrun, PostgresBudgetStore's overrun booking):
+    /// only the store's triggers see it, so only its overrun trigger can raise the day's version.
+    /// </param>
+    public static async Task RunAsync<TStore>(TStore store, string scratch, Func<string, decimal, Task> bookOverrun)
         where TStore : ILedgerStore, ILedgerRollupStore, ILedgerCorrections, ILedgerExportStore
     {
         var records = Traffic();
@@ -105,6 +111,12 @@ internal static class AuditDayCacheContract
         Assert.True(estimates.Count > 50, $"{estimates.Count} estimates");
         Assert.Equal(estimates.Count, await store.CorrectEstimatesAsync(estimates, Price));
         previous = await ChangedAsync(previous, "a correction on 3 March");
+
+        // An upstream overrun booked on a stored row of 2 March after the day closed (a settlement or a lease charge that
+        // arrives late): $0.4321 on that row's key, which the report's overrun per key shows.
+        var overrun = records.First(r => r.Timestamp >= Day0.AddDays(1).AddHours(12) && r.Cost is not null && r.KeyId is not null);
+        await bookOverrun(overrun.Id, 0.4321m);
+        previous = await ChangedAsync(previous, "an overrun booked on 2 March");
 
         // A prune of 1 March: its long-context hour is then read from its rollups, not its raw rows.
         var cut = Day0.AddDays(1);

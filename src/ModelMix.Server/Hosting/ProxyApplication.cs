@@ -236,6 +236,8 @@ internal static class ProxyApplication
         services.AddSingleton<BrowserGuard>(); // Host, Origin and content-type checks against web pages (BrowserGuard.cs)
         services.AddCors(); // answers for ModelMix:AllowedOrigins (MapEndpoints)
         services.AddHostedService<ProxyStartup>();
+        services.AddSingleton<Dashboard.DashboardWarmup>();
+        services.AddHostedService(static provider => provider.GetRequiredService<Dashboard.DashboardWarmup>()); // the dashboard's closed days computed once after start (DashboardWarmup.cs)
         ProxyShadow.AddServices(services, configuration); // shadow mode, when ModelMix:Shadow is configured (ProxyShadow.cs)
         services.AddBatching(configuration); // the batch queue and batcher (BatchServices.cs, docs/batch.md)
         services.AddModelMixLedgerRetention(configuration); // ModelMix:Ledger:Retention: export then prune old raw rows (docs/ledger.md)

@@ -1,10 +1,12 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using ModelMix.IntegrationTests.Proxy;
 using ModelMix.IntegrationTests.Support;
 using ModelMix.Keys;
+using ModelMix.Server.Dashboard;
 
 namespace ModelMix.IntegrationTests.Dashboard;
 
@@ -40,6 +42,26 @@ public sealed class DashboardTests
         Assert.Contains(WebUtility.HtmlEncode(DashboardSeed.HostileTask), html, StringComparison.Ordinal);
         Assert.Contains("&lt;img src=x onerror=&quot;window.__xss=2&quot;&gt; &amp; more", html, StringComparison.Ordinal);
         Assert.DoesNotContain(ProxyHarness.UpstreamKey, html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_closed_days_are_computed_at_start_so_the_first_view_reads_them_from_the_cache()
+    {
+        using var dir = new TempDirectory();
+        await using var proxy = await StartSeededAsync(dir.Path);
+        var warmup = proxy.Services.GetRequiredService<DashboardWarmup>();
+        await warmup.Completion.WaitAsync(TimeSpan.FromSeconds(60)); // the warm-up's own task, not a sleep
+        var cache = DashboardEndpoint.DayCacheOf(proxy.Ledger.Store);
+        Assert.Equal(2, cache.Misses); // the seed's two closed days (two and one days ago), computed by the warm-up
+        Assert.Equal(0, cache.Hits);
+
+        using var http = proxy.Http();
+        var response = await http.GetAsync("dashboard");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(2, cache.Hits); // the first view read both closed days from the cache
+        Assert.Equal(2, cache.Misses); // and computed none
+        Assert.Contains("$0.0275", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal); // 0.006 + 0.0015 + 0.02
     }
 
     [Fact]

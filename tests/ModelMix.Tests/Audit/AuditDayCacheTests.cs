@@ -1,3 +1,4 @@
+using Microsoft.Data.Sqlite;
 using ModelMix.Ledger;
 using ModelMix.Tests.Ledger;
 using ModelMix.Tests.Shared;
@@ -6,8 +7,8 @@ namespace ModelMix.Tests.Audit;
 
 /// <summary>
 /// The dashboard's day cache on SQLite (<see cref="AuditDayCacheContract"/>; the PostgreSQL twin is
-/// PostgresAuditDayCacheTests): equal to the uncached report after mixed traffic, a late row, a repricing, a correction
-/// and a prune.
+/// PostgresAuditDayCacheTests): equal to the uncached report after mixed traffic, a late row, a repricing, a correction,
+/// an overrun booked on a closed day's row and a prune.
 /// </summary>
 public sealed class AuditDayCacheTests : IDisposable
 {
@@ -20,6 +21,17 @@ public sealed class AuditDayCacheTests : IDisposable
     {
         await using var store = new SqliteLedgerStore(_db.FilePath);
         await store.MigrateAsync();
-        await AuditDayCacheContract.RunAsync(store, _db.Folder);
+        await AuditDayCacheContract.RunAsync(store, _db.Folder, async (id, usd) =>
+        {
+            // SqliteBudgetStore.BookOverrun's statement (the row has no overrun before: the contract books one per row).
+            await using var connection = new SqliteConnection($"Data Source={_db.FilePath}");
+            await connection.OpenAsync();
+            SqliteLedgerRollups.RegisterFunctions(connection); // the rollups' overrun trigger sums decimal text
+            await using var update = connection.CreateCommand();
+            update.CommandText = "UPDATE ledger_records SET overrun_usd = $o WHERE id = $id;";
+            update.Parameters.AddWithValue("$o", SqliteLedgerSchema.ToStoredDecimal(usd));
+            update.Parameters.AddWithValue("$id", id);
+            Assert.Equal(1, await update.ExecuteNonQueryAsync());
+        });
     }
 }

@@ -48,16 +48,9 @@ internal static class DashboardEndpoint
 
         var days = int.TryParse(context.Request.Query["days"], NumberStyles.None, CultureInfo.InvariantCulture, out var d) && d is >= 1 and <= 366 ? d : DefaultDays;
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
-        var from = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero).AddDays(1 - days);
+        var from = From(now, days);
         var ledger = services.GetRequiredService<ILedger>();
-        await ledger.FlushAsync(context.RequestAborted);
-        var report = await AuditRunner.RunAsync(
-            ledger.Store, services.GetRequiredService<PriceBook>(),
-            new AuditOptions
-            {
-                From = from, To = now.AddTicks(1), RecentCount = 25, SessionWindow = SessionWindow, TaskLatency = false,
-                DayCache = DayCaches.GetValue(ledger.Store, static _ => new AuditDayCache()),
-            }, null, context.RequestAborted);
+        var report = await AuditAsync(services, now, days, context.RequestAborted);
         var budgets = await BudgetsAsync(services.GetRequiredService<IKeyStore>(), services.GetRequiredService<IBudgetStore>(), now, context.RequestAborted);
         var rawNote = LedgerRawWindow.Note(await LedgerRawWindow.OldestRawRowAsync(ledger.Store, context.RequestAborted), report.FirstRecord); // retention
         var html = DashboardPage.Render(report, budgets, from, now, days, rawNote);
@@ -70,6 +63,29 @@ internal static class DashboardEndpoint
         context.Response.Headers["X-Content-Type-Options"] = "nosniff";
         context.Response.Headers["Referrer-Policy"] = "no-referrer";
         await context.Response.WriteAsync(html, context.RequestAborted);
+    }
+
+    /// <summary>The first day a view of <paramref name="days"/> days at <paramref name="now"/> shows (UTC midnight).</summary>
+    private static DateTimeOffset From(DateTimeOffset now, int days) => new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero).AddDays(1 - days);
+
+    /// <summary>The day cache of <paramref name="store"/>'s views (<see cref="DashboardWarmup"/> fills it at start).</summary>
+    internal static AuditDayCache DayCacheOf(ILedgerStore store) => DayCaches.GetValue(store, static _ => new AuditDayCache());
+
+    /// <summary>
+    /// A view's audit at <paramref name="now"/> over <paramref name="days"/> days, after the ledger's buffered records are
+    /// written, with the store's day cache: what a page view shows, and what <see cref="DashboardWarmup"/> runs once at start.
+    /// </summary>
+    internal static async Task<AuditReport> AuditAsync(IServiceProvider services, DateTimeOffset now, int days, CancellationToken cancellationToken)
+    {
+        var ledger = services.GetRequiredService<ILedger>();
+        await ledger.FlushAsync(cancellationToken);
+        return await AuditRunner.RunAsync(
+            ledger.Store, services.GetRequiredService<PriceBook>(),
+            new AuditOptions
+            {
+                From = From(now, days), To = now.AddTicks(1), RecentCount = 25, SessionWindow = SessionWindow, TaskLatency = false,
+                DayCache = DayCacheOf(ledger.Store),
+            }, null, cancellationToken);
     }
 
     private static async Task<IReadOnlyList<DashboardBudget>> BudgetsAsync(IKeyStore keys, IBudgetStore budgets, DateTimeOffset now, CancellationToken cancellationToken)
