@@ -14,7 +14,7 @@ namespace ModelMix.Server.Tests;
 /// The retry spans of <see cref="UpstreamSender"/> that <see cref="UpstreamSenderTests"/> and the retry-after
 /// integration tests leave open (written from the twelfth session's <c>proxy-retry</c> mutation run, docs/testing.md):
 /// the attempt numbers with and without a retry pipeline, a timed-out attempt retried, a client that left before or
-/// during an attempt, and the back-off's jitter.
+/// during an attempt or its back-off, and the back-off's jitter.
 /// </summary>
 /// <remarks>
 /// Most tests build their own sender over the harness's real services, with an upstream handler and a clock of their
@@ -24,6 +24,9 @@ namespace ModelMix.Server.Tests;
 public sealed class UpstreamSenderSurvivorTests
 {
     private const string Haiku = "claude-haiku-4-5";
+
+    /// <summary>A bound on real waits for conditions, never a measurement.</summary>
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// <c>ModelMix:RetryBaseDelay</c> where a test reads the back-off off <see cref="RecordingClock"/>: 1 s, not the
@@ -209,6 +212,32 @@ public sealed class UpstreamSenderSurvivorTests
     }
 
     [Fact]
+    public async Task A_client_that_leaves_during_the_back_off_gets_no_further_attempt_and_the_send_ends_cancelled()
+    {
+        await using var proxy = await ProxyHarness.StartAsync(new Dictionary<string, string?> { ["ModelMix:RetryBaseDelay"] = SecondBackOff });
+        using var client = new CancellationTokenSource();
+        var upstream = new Upstream(); // one answer only: a second attempt would fail the handler's assertion
+        upstream.Then(_ => Task.FromResult(Upstream.Json((HttpStatusCode)529, Wire.Error("overloaded_error", "Overloaded"))));
+        var clock = new RecordingClock(holdTimers: true);
+        using var sender = NewSender(proxy, upstream, clock);
+        var body = Wire.Request(Haiku);
+        var context = proxy.NewContext(body);
+        context.RequestAborted = client.Token;
+        var call = proxy.NewCall(context, body, Haiku, out _, requestId: "req_left_waiting");
+        var attempts = new StrongBox<int>(0);
+
+        var sending = sender.SendAsync(call, attempts);
+        await clock.Armed.WaitAsync(Patience); // the back-off is armed, and never fires on its own here
+        client.Cancel();
+
+        // The caller sees the cancellation (and ends the request as a client that left), not a result to relay.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sending.WaitAsync(Patience));
+        Assert.Equal(1, attempts.Value);
+        Assert.Equal(1, upstream.Calls);
+        Assert.Equal("overloaded_error", Assert.Single(await proxy.RecordsAsync("req_left_waiting")).ErrorType);
+    }
+
+    [Fact]
     public async Task The_back_off_without_a_retry_after_is_jittered()
     {
         // RetryBaseDelay 1 s, no retry-after: without jitter every first back-off would be exactly 1 s (Polly's
@@ -241,6 +270,36 @@ public sealed class UpstreamSenderSurvivorTests
         Assert.Equal(Requests, waits.Count);
         Assert.All(waits, wait => Assert.InRange(wait, TimeSpan.FromTicks(1), TimeSpan.FromSeconds(20)));
         Assert.True(waits.Distinct().Count() > 1, $"{Requests} back-offs all of {waits[0]}: not jittered");
+    }
+
+    [Theory]
+    [InlineData(2, 2)] // 12:00:02 on a clock at 12:00:00: a 2 s wait, within MaxRetryDelay (20 s)
+    [InlineData(-1, 0)] // 11:59:59, already past: retried at once, no timer armed (not the 1 s back-off either)
+    public async Task A_retry_after_date_is_waited_until_on_the_senders_clock(int dateInSeconds, int waitInSeconds)
+    {
+        // The HTTP-date form of retry-after (RFC 9110 §10.2.3) is the date less the sender's clock, never negative.
+        // The run could not score these lines (all seven of ParseRetryAfter's mutants were reported as compile errors).
+        await using var proxy = await ProxyHarness.StartAsync(new Dictionary<string, string?> { ["ModelMix:RetryBaseDelay"] = SecondBackOff });
+        var now = new DateTimeOffset(2026, 11, 10, 12, 0, 0, TimeSpan.Zero); // inside the catalog's price periods
+        var upstream = new Upstream();
+        upstream.Then(_ =>
+        {
+            var limited = Upstream.Json(HttpStatusCode.TooManyRequests, Wire.Error("rate_limit_error", "Rate limited"));
+            limited.Headers.RetryAfter = new RetryConditionHeaderValue(now.AddSeconds(dateInSeconds));
+            return Task.FromResult(limited);
+        });
+        upstream.Then(_ => Task.FromResult(Upstream.Json(HttpStatusCode.OK, Wire.Message(Haiku))));
+        var clock = new RecordingClock(now: now);
+        using var sender = NewSender(proxy, upstream, clock);
+        var body = Wire.Request(Haiku);
+        var call = proxy.NewCall(proxy.NewContext(body), body, Haiku, out _, requestId: "req_date");
+
+        using var result = await sender.SendAsync(call, new StrongBox<int>(0));
+
+        Assert.Equal(200, result.Status);
+        Assert.Equal(2, upstream.Calls);
+        TimeSpan[] expected = waitInSeconds == 0 ? [] : [TimeSpan.FromSeconds(waitInSeconds)];
+        Assert.Equal(expected, clock.Waits);
     }
 
     private static UpstreamSender NewSender(ProxyHarness proxy, HttpMessageHandler upstream, TimeProvider time) =>
@@ -281,15 +340,23 @@ public sealed class UpstreamSenderSurvivorTests
     }
 
     /// <summary>
-    /// The system clock, except that every timer is noted with its due time and fires at once: the retry pipeline's
-    /// back-off (Polly waits through <c>Task.Delay(delay, timeProvider)</c>) is read, not waited out. Only the sender's
-    /// retry pipeline runs on this clock here.
+    /// The system clock (or a given instant, standing still), except that every timer is noted with its due time and
+    /// fires at once (or, held, never): the retry pipeline's back-off (Polly waits through
+    /// <c>Task.Delay(delay, timeProvider)</c>) is read, not waited out. Only the sender's retry pipeline arms timers on
+    /// this clock here.
     /// </summary>
-    private sealed class RecordingClock : TimeProvider
+    private sealed class RecordingClock(bool holdTimers = false, DateTimeOffset? now = null) : TimeProvider
     {
         private readonly ConcurrentQueue<TimeSpan> _waits = new();
+        private readonly TaskCompletionSource _armed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public IReadOnlyCollection<TimeSpan> Waits => _waits;
+
+        /// <summary>The system's time, or <c>now</c> standing still when one is given.</summary>
+        public override DateTimeOffset GetUtcNow() => now ?? base.GetUtcNow();
+
+        /// <summary>Completes when the first timer is armed.</summary>
+        public Task Armed => _armed.Task;
 
         public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
         {
@@ -299,7 +366,9 @@ public sealed class UpstreamSenderSurvivorTests
             }
 
             _waits.Enqueue(dueTime);
-            return System.CreateTimer(callback, state, TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+            _armed.TrySetResult();
+            // Held: the timer never fires (the wait ends only by its cancellation); otherwise at once.
+            return System.CreateTimer(callback, state, holdTimers ? Timeout.InfiniteTimeSpan : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
         }
     }
 }
