@@ -39,8 +39,7 @@ public sealed class UpstreamSenderSurvivorTests
     {
         await using var proxy = await ProxyHarness.StartAsync(new Dictionary<string, string?> { ["ModelMix:Fallback:MaxRetriesPerModel"] = "0" });
         proxy.Upstream.Answer(HttpStatusCode.OK, Wire.Message(Haiku));
-        var body = Wire.Request(Haiku);
-        var call = proxy.NewCall(proxy.NewContext(body), body, Haiku, out _, requestId: "req_third");
+        var call = NewCall(proxy, "req_third");
         var attempts = new StrongBox<int>(2); // two attempts of this request went to other models before (a fallback)
 
         using var result = await proxy.Get<UpstreamSender>().SendAsync(call, attempts);
@@ -57,8 +56,7 @@ public sealed class UpstreamSenderSurvivorTests
         await using var proxy = await ProxyHarness.StartAsync();
         proxy.Upstream.Answer((HttpStatusCode)529, Wire.Error("overloaded_error", "Overloaded"));
         proxy.Upstream.Answer(HttpStatusCode.OK, Wire.Message(Haiku));
-        var body = Wire.Request(Haiku);
-        var call = proxy.NewCall(proxy.NewContext(body), body, Haiku, out _, requestId: "req_later");
+        var call = NewCall(proxy, "req_later");
         var attempts = new StrongBox<int>(4);
 
         using var result = await proxy.Get<UpstreamSender>().SendAsync(call, attempts);
@@ -75,10 +73,8 @@ public sealed class UpstreamSenderSurvivorTests
     public async Task A_client_that_left_before_the_first_attempt_gets_no_upstream_call(string maxRetriesPerModel)
     {
         await using var proxy = await ProxyHarness.StartAsync(new Dictionary<string, string?> { ["ModelMix:Fallback:MaxRetriesPerModel"] = maxRetriesPerModel });
-        var body = Wire.Request(Haiku); // nothing scripted: a call upstream would fail the scripted handler's own assertion
-        var context = proxy.NewContext(body);
-        context.RequestAborted = new CancellationToken(canceled: true);
-        var call = proxy.NewCall(context, body, Haiku, out _, requestId: "req_gone");
+        // Nothing scripted: a call upstream would fail the scripted handler's own assertion.
+        var call = NewCall(proxy, "req_gone", new CancellationToken(canceled: true));
         var attempts = new StrongBox<int>(0);
 
         await Assert.ThrowsAsync<OperationCanceledException>(() => proxy.Get<UpstreamSender>().SendAsync(call, attempts));
@@ -105,8 +101,7 @@ public sealed class UpstreamSenderSurvivorTests
         upstream.Then(_ => Task.FromResult(Upstream.Json(HttpStatusCode.OK, Wire.Message(Haiku))));
         var clock = new RecordingClock();
         using var sender = NewSender(proxy, upstream, clock);
-        var body = Wire.Request(Haiku);
-        var call = proxy.NewCall(proxy.NewContext(body), body, Haiku, out _, requestId: "req_timeout");
+        var call = NewCall(proxy, "req_timeout");
         var attempts = new StrongBox<int>(0);
 
         using var result = await sender.SendAsync(call, attempts);
@@ -141,8 +136,7 @@ public sealed class UpstreamSenderSurvivorTests
         }
 
         using var sender = NewSender(proxy, upstream, new RecordingClock());
-        var body = Wire.Request(Haiku);
-        var call = proxy.NewCall(proxy.NewContext(body), body, Haiku, out _, requestId: "req_timeouts");
+        var call = NewCall(proxy, "req_timeouts");
         var attempts = new StrongBox<int>(0);
 
         await Assert.ThrowsAsync<UpstreamTimeoutException>(() => sender.SendAsync(call, attempts));
@@ -161,14 +155,11 @@ public sealed class UpstreamSenderSurvivorTests
         upstream.Then(_ =>
         {
             client.Cancel(); // the client hangs up while the upstream is answering
-            return Task.FromResult(Upstream.Json((HttpStatusCode)529, Wire.Error("overloaded_error", "Overloaded")));
+            return Task.FromResult(Overloaded());
         });
         var clock = new RecordingClock();
         using var sender = NewSender(proxy, upstream, clock);
-        var body = Wire.Request(Haiku);
-        var context = proxy.NewContext(body);
-        context.RequestAborted = client.Token;
-        var call = proxy.NewCall(context, body, Haiku, out _, requestId: "req_left");
+        var call = NewCall(proxy, "req_left", client.Token);
         var attempts = new StrongBox<int>(0);
 
         // The attempt that ran is the request's outcome (recorded, relayed if anyone listens); nothing more is started.
@@ -195,10 +186,7 @@ public sealed class UpstreamSenderSurvivorTests
         });
         var clock = new RecordingClock();
         using var sender = NewSender(proxy, upstream, clock);
-        var body = Wire.Request(Haiku);
-        var context = proxy.NewContext(body);
-        context.RequestAborted = client.Token;
-        var call = proxy.NewCall(context, body, Haiku, out _, requestId: "req_left_unreachable");
+        var call = NewCall(proxy, "req_left_unreachable", client.Token);
         var attempts = new StrongBox<int>(0);
 
         // The connection error itself (the caller answers 502 or moves on), not a cancellation from a retry never made.
@@ -217,13 +205,10 @@ public sealed class UpstreamSenderSurvivorTests
         await using var proxy = await ProxyHarness.StartAsync(new Dictionary<string, string?> { ["ModelMix:RetryBaseDelay"] = SecondBackOff });
         using var client = new CancellationTokenSource();
         var upstream = new Upstream(); // one answer only: a second attempt would fail the handler's assertion
-        upstream.Then(_ => Task.FromResult(Upstream.Json((HttpStatusCode)529, Wire.Error("overloaded_error", "Overloaded"))));
+        upstream.Then(_ => Task.FromResult(Overloaded()));
         var clock = new RecordingClock(holdTimers: true);
         using var sender = NewSender(proxy, upstream, clock);
-        var body = Wire.Request(Haiku);
-        var context = proxy.NewContext(body);
-        context.RequestAborted = client.Token;
-        var call = proxy.NewCall(context, body, Haiku, out _, requestId: "req_left_waiting");
+        var call = NewCall(proxy, "req_left_waiting", client.Token);
         var attempts = new StrongBox<int>(0);
 
         var sending = sender.SendAsync(call, attempts);
@@ -252,7 +237,7 @@ public sealed class UpstreamSenderSurvivorTests
         var upstream = new Upstream();
         for (var i = 0; i < Requests; i++)
         {
-            upstream.Then(_ => Task.FromResult(Upstream.Json((HttpStatusCode)529, Wire.Error("overloaded_error", "Overloaded"))));
+            upstream.Then(_ => Task.FromResult(Overloaded()));
             upstream.Then(_ => Task.FromResult(Upstream.Json(HttpStatusCode.OK, Wire.Message(Haiku))));
         }
 
@@ -260,8 +245,7 @@ public sealed class UpstreamSenderSurvivorTests
         using var sender = NewSender(proxy, upstream, clock);
         for (var i = 0; i < Requests; i++)
         {
-            var body = Wire.Request(Haiku);
-            var call = proxy.NewCall(proxy.NewContext(body), body, Haiku, out _, requestId: $"req_jitter_{i}");
+            var call = NewCall(proxy, $"req_jitter_{i}");
             using var result = await sender.SendAsync(call, new StrongBox<int>(0));
             Assert.Equal(200, result.Status);
         }
@@ -291,8 +275,7 @@ public sealed class UpstreamSenderSurvivorTests
         upstream.Then(_ => Task.FromResult(Upstream.Json(HttpStatusCode.OK, Wire.Message(Haiku))));
         var clock = new RecordingClock(now: now);
         using var sender = NewSender(proxy, upstream, clock);
-        var body = Wire.Request(Haiku);
-        var call = proxy.NewCall(proxy.NewContext(body), body, Haiku, out _, requestId: "req_date");
+        var call = NewCall(proxy, "req_date");
 
         using var result = await sender.SendAsync(call, new StrongBox<int>(0));
 
@@ -301,6 +284,17 @@ public sealed class UpstreamSenderSurvivorTests
         TimeSpan[] expected = waitInSeconds == 0 ? [] : [TimeSpan.FromSeconds(waitInSeconds)];
         Assert.Equal(expected, clock.Waits);
     }
+
+    /// <summary>A call of request <paramref name="requestId"/> to Haiku, its client watched through <paramref name="client"/>.</summary>
+    private static CallContext NewCall(ProxyHarness proxy, string requestId, CancellationToken client = default)
+    {
+        var body = Wire.Request(Haiku);
+        var context = proxy.NewContext(body);
+        context.RequestAborted = client;
+        return proxy.NewCall(context, body, Haiku, out _, requestId: requestId);
+    }
+
+    private static HttpResponseMessage Overloaded() => Upstream.Json((HttpStatusCode)529, Wire.Error("overloaded_error", "Overloaded"));
 
     private static UpstreamSender NewSender(ProxyHarness proxy, HttpMessageHandler upstream, TimeProvider time) =>
         new(
