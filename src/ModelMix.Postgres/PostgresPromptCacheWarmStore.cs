@@ -17,10 +17,10 @@ namespace ModelMix.Postgres;
 /// <remarks>
 /// Cheap on the request path: <see cref="SetAsync"/> updates a local copy and queues the row for a background writer
 /// (batched upserts), so it never waits for the database; <see cref="GetAsync"/> answers from the local copy while it
-/// is younger than <see cref="PostgresPromptCacheWarmStoreOptions.LocalCacheTtl"/>, else reads one row. So a replica
+/// is younger than <see cref="PromptCacheWarmStoreOptions.LocalCacheTtl"/>, else reads one row. So a replica
 /// may see a session's warmth up to that TTL (plus the writer's few milliseconds) late. The store is advisory: when
 /// the database cannot be reached it logs once, answers from what this replica knows locally, and tries the
-/// database again after <see cref="PostgresPromptCacheWarmStoreOptions.RetryAfterFailure"/>; it never throws for that.
+/// database again after <see cref="PromptCacheWarmStoreOptions.RetryAfterFailure"/>; it never throws for that.
 /// </remarks>
 public sealed partial class PostgresPromptCacheWarmStore : IPromptCacheWarmStore, IAsyncDisposable
 {
@@ -77,6 +77,9 @@ public sealed partial class PostgresPromptCacheWarmStore : IPromptCacheWarmStore
 
     /// <summary>The database for messages, without its password.</summary>
     public string Location => _database.Display;
+
+    /// <summary>The options the store runs with (for tests: what a caller's options became).</summary>
+    internal PostgresPromptCacheWarmStoreOptions Options => _options;
 
     /// <summary>Whether the last call to the database failed (the store answers from local state until it succeeds again).</summary>
     public bool Degraded => Volatile.Read(ref _failing) != 0;

@@ -63,8 +63,15 @@ public sealed class PostgresStoreBackend : IStoreBackend
     public ICooldownStore CreateCooldownStore(StoreLocation location, TimeProvider? time) => new PostgresCooldownStore(Of(location), time);
 
     /// <inheritdoc />
+    /// <remarks>Neutral options tune the shared store's common settings; a <see cref="PostgresPromptCacheWarmStoreOptions"/> also sets its prune interval.</remarks>
+    [OverloadResolutionPriority(1)]
+    public IPromptCacheWarmStore CreatePromptCacheWarmStore(StoreLocation location, TimeProvider? time, ILoggerFactory? loggers, PromptCacheWarmStoreOptions? options) =>
+        new PostgresPromptCacheWarmStore(Of(location), PostgresPromptCacheWarmStoreOptions.From(options), time, loggers?.CreateLogger<PostgresPromptCacheWarmStore>());
+
+    /// <inheritdoc />
+    [Obsolete("Use CreatePromptCacheWarmStore with PromptCacheWarmStoreOptions (a PostgresPromptCacheWarmStoreOptions is one); this overload goes in the next release.")]
     public IPromptCacheWarmStore CreatePromptCacheWarmStore(StoreLocation location, TimeProvider? time, ILoggerFactory? loggers, PostgresPromptCacheWarmStoreOptions? options) =>
-        new PostgresPromptCacheWarmStore(Of(location), options, time, loggers?.CreateLogger<PostgresPromptCacheWarmStore>());
+        CreatePromptCacheWarmStore(location, time, loggers, (PromptCacheWarmStoreOptions?)options);
 
     /// <inheritdoc />
     public IBatchStore CreateBatchStore(StoreLocation location) => new PostgresBatchStore(Of(location));

@@ -53,8 +53,15 @@ public sealed class SqliteStoreBackend : IStoreBackend
     public ICooldownStore CreateCooldownStore(StoreLocation location, TimeProvider? time) => new InMemoryCooldownStore(time);
 
     /// <inheritdoc />
-    public IPromptCacheWarmStore CreatePromptCacheWarmStore(StoreLocation location, TimeProvider? time, ILoggerFactory? loggers, PostgresPromptCacheWarmStoreOptions? options) =>
+    /// <remarks>One process owns the file: the store is in memory, answers at once and never fails, so it needs none of the options.</remarks>
+    [OverloadResolutionPriority(1)]
+    public IPromptCacheWarmStore CreatePromptCacheWarmStore(StoreLocation location, TimeProvider? time, ILoggerFactory? loggers, PromptCacheWarmStoreOptions? options) =>
         new InMemoryPromptCacheWarmStore();
+
+    /// <inheritdoc />
+    [Obsolete("Use CreatePromptCacheWarmStore with PromptCacheWarmStoreOptions; this overload goes in the next release.")]
+    public IPromptCacheWarmStore CreatePromptCacheWarmStore(StoreLocation location, TimeProvider? time, ILoggerFactory? loggers, PostgresPromptCacheWarmStoreOptions? options) =>
+        CreatePromptCacheWarmStore(location, time, loggers, (PromptCacheWarmStoreOptions?)options);
 
     /// <inheritdoc />
     public IBatchStore CreateBatchStore(StoreLocation location) => new SqliteBatchStore(Of(location));

@@ -44,8 +44,9 @@ public sealed class CachingOptions
     public bool HoldAgainstEscalation { get; set; }
 
     /// <summary>
-    /// With a PostgreSQL store, how long a replica reuses a session's cache warmth read from the database before
-    /// reading it again (default 1 second, at most 1 minute; zero reads it on every routed request of a session).
+    /// With a store shared by replicas (PostgreSQL), how long a replica reuses a session's cache warmth read from the
+    /// store before reading it again (default 1 second, at most 1 minute; zero reads it on every routed request of a
+    /// session): <see cref="PromptCacheWarmStoreOptions.LocalCacheTtl"/> of the proxy's warm store.
     /// </summary>
     public TimeSpan WarmStoreLocalTtl { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -67,6 +68,9 @@ public sealed class CachingOptions
         CacheSystem = CacheSystem,
         CacheConversation = CacheConversation,
     };
+
+    /// <summary>The warm store's options this section sets (<see cref="WarmStoreLocalTtl"/>; the rest their defaults), for any backend.</summary>
+    internal PromptCacheWarmStoreOptions ToWarmStoreOptions() => new() { LocalCacheTtl = WarmStoreLocalTtl };
 
     /// <summary>Whether the configuration has this options' <c>ModelMix:*</c> section (set by its binder, ModelMix.Hosting.ModelMixSections): what turns the prompt-caching stage in <c>UseModelMix</c> (unless <see cref="Enabled"/> is false) on.</summary>
     internal bool Configured { get; set; }

@@ -48,6 +48,32 @@ public interface IStoreBackend
     ICooldownStore CreateCooldownStore(StoreLocation location, TimeProvider? time);
 
     /// <summary>The cache-warm session store of cache-aware routing (in memory for a local file, shared otherwise).</summary>
+    /// <param name="location">A location of this backend.</param>
+    /// <param name="time">The store's clock; the system clock when null.</param>
+    /// <param name="loggers">Where a shared store reports an unreachable database.</param>
+    /// <param name="options">
+    /// Tuning (defaults when null): the settings every backend honours, or a backend's own class derived from
+    /// <see cref="PromptCacheWarmStoreOptions"/> (a backend given another class's options uses their common settings).
+    /// </param>
+    /// <remarks>
+    /// The default implementation, for a backend written before this member, calls the obsolete overload with the
+    /// options as <see cref="PostgresPromptCacheWarmStoreOptions"/>; a backend implements this member instead. (No
+    /// overload priority here, or the default implementation would call itself: through this interface an argument
+    /// typed <see cref="PostgresPromptCacheWarmStoreOptions"/>, or a bare <c>null</c>, still picks the obsolete overload;
+    /// <see cref="StoreLocation.CreatePromptCacheWarmStore(TimeProvider?, ILoggerFactory?, PromptCacheWarmStoreOptions?)"/>
+    /// and the backends' own methods prefer this one.)
+    /// </remarks>
+    IPromptCacheWarmStore CreatePromptCacheWarmStore(StoreLocation location, TimeProvider? time, ILoggerFactory? loggers, PromptCacheWarmStoreOptions? options)
+#pragma warning disable CS0618 // the forwarding for a backend that implements only the obsolete member
+        => CreatePromptCacheWarmStore(location, time, loggers, PostgresPromptCacheWarmStoreOptions.From(options));
+#pragma warning restore CS0618
+
+    /// <summary>The cache-warm session store, tuned by options named after PostgreSQL although every backend is asked.</summary>
+    /// <param name="location">A location of this backend.</param>
+    /// <param name="time">The store's clock; the system clock when null.</param>
+    /// <param name="loggers">Where a shared store reports an unreachable database.</param>
+    /// <param name="options">Tuning; defaults when null.</param>
+    [Obsolete("Use CreatePromptCacheWarmStore with PromptCacheWarmStoreOptions (a PostgresPromptCacheWarmStoreOptions is one); this overload goes in the next release.")]
     IPromptCacheWarmStore CreatePromptCacheWarmStore(StoreLocation location, TimeProvider? time, ILoggerFactory? loggers, PostgresPromptCacheWarmStoreOptions? options);
 
     /// <summary>Opens the batch queue (migrated on first use).</summary>

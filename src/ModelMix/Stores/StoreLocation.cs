@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using ModelMix.Batching;
 using ModelMix.Budgets;
@@ -120,8 +121,23 @@ public sealed class StoreLocation
     /// The cache-warm session store of cache-aware routing: shared through the database for PostgreSQL (a session
     /// warmed through one replica stays on its warm model on another), in memory for SQLite (one process).
     /// </summary>
-    public IPromptCacheWarmStore CreatePromptCacheWarmStore(TimeProvider? time = null, ILoggerFactory? loggers = null, PostgresPromptCacheWarmStoreOptions? options = null) =>
+    /// <param name="time">The store's clock; the system clock when null.</param>
+    /// <param name="loggers">Where a shared store reports an unreachable database.</param>
+    /// <param name="options">
+    /// Tuning (defaults when null): the settings every backend honours, or a backend's own derived class
+    /// (<see cref="PostgresPromptCacheWarmStoreOptions"/> adds PostgreSQL's prune interval).
+    /// </param>
+    [OverloadResolutionPriority(1)]
+    public IPromptCacheWarmStore CreatePromptCacheWarmStore(TimeProvider? time = null, ILoggerFactory? loggers = null, PromptCacheWarmStoreOptions? options = null) =>
         Backend.CreatePromptCacheWarmStore(this, time, loggers, options);
+
+    /// <summary>The cache-warm session store, tuned by options named after PostgreSQL although every backend is asked.</summary>
+    /// <param name="time">The store's clock; the system clock when null.</param>
+    /// <param name="loggers">Where a shared store reports an unreachable database.</param>
+    /// <param name="options">Tuning; defaults when null.</param>
+    [Obsolete("Use CreatePromptCacheWarmStore with PromptCacheWarmStoreOptions (a PostgresPromptCacheWarmStoreOptions is one); this overload goes in the next release.")]
+    public IPromptCacheWarmStore CreatePromptCacheWarmStore(TimeProvider? time = null, ILoggerFactory? loggers = null, PostgresPromptCacheWarmStoreOptions? options = null) =>
+        Backend.CreatePromptCacheWarmStore(this, time, loggers, (PromptCacheWarmStoreOptions?)options);
 
     /// <summary>
     /// Opens the batch queue (migrated on first use): shared by the replicas on PostgreSQL, where one replica's batcher

@@ -116,6 +116,20 @@ public sealed class SharedCacheWarmthTests : IAsyncLifetime
         Assert.Contains("ModelMix:Caching:WarmStoreLocalTtl", exception.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task The_local_ttl_key_reaches_the_shared_warm_store_and_its_other_settings_keep_their_defaults()
+    {
+        await using var app = ProxyApplication.Create("http://127.0.0.1:0", null, Settings(_store, s => s["ModelMix:Caching:WarmStoreLocalTtl"] = "00:00:00.250"));
+
+        var store = Assert.IsType<PostgresPromptCacheWarmStore>(app.Services.GetRequiredService<IPromptCacheWarmStore>());
+
+        Assert.Equal(TimeSpan.FromMilliseconds(250), store.Options.LocalCacheTtl);
+        var defaults = new PostgresPromptCacheWarmStoreOptions();
+        Assert.Equal(defaults.ReadTimeout, store.Options.ReadTimeout);
+        Assert.Equal(defaults.RetryAfterFailure, store.Options.RetryAfterFailure);
+        Assert.Equal(defaults.PruneInterval, store.Options.PruneInterval);
+    }
+
     private Dictionary<string, string?> Settings(string store, Action<Dictionary<string, string?>>? configure = null)
     {
         var settings = new Dictionary<string, string?>

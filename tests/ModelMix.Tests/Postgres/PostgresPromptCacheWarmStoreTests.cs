@@ -138,6 +138,54 @@ public sealed class PostgresPromptCacheWarmStoreTests : PromptCacheWarmStoreCont
     }
 
     [Fact]
+    public async Task Neutral_options_given_to_the_store_location_reach_the_postgres_store_with_its_own_defaults_for_the_rest()
+    {
+        var location = ModelMix.Stores.StoreLocation.Parse(_db.ConnectionString);
+        var options = new PromptCacheWarmStoreOptions { LocalCacheTtl = TimeSpan.Zero, ReadTimeout = TimeSpan.FromSeconds(3), RetryAfterFailure = TimeSpan.FromSeconds(4) };
+
+        await using var made = (PostgresPromptCacheWarmStore)location.CreatePromptCacheWarmStore(Time, null, options);
+
+        Assert.Equal(TimeSpan.Zero, made.Options.LocalCacheTtl);
+        Assert.Equal(TimeSpan.FromSeconds(3), made.Options.ReadTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(4), made.Options.RetryAfterFailure);
+        Assert.Equal(new PostgresPromptCacheWarmStoreOptions().PruneInterval, made.Options.PruneInterval);
+
+        // What the TTL of zero does: the other replica's write is seen 100 ms later (the default 1 s would hide it).
+        Assert.Null(await made.GetAsync("s1", T0));
+        var warmth = new PromptCacheWarmth("claude-sonnet-4-6", 4_000, T0 + TimeSpan.FromMinutes(5));
+        await Store.SetAsync("s1", warmth);
+        await CommitAsync();
+        Assert.Equal(warmth, await made.GetAsync("s1", T0 + TimeSpan.FromMilliseconds(100)));
+    }
+
+    [Fact]
+    public async Task Postgres_options_given_as_neutral_options_are_used_as_they_are_prune_interval_included()
+    {
+        var location = ModelMix.Stores.StoreLocation.Parse(_db.ConnectionString);
+        var options = new PostgresPromptCacheWarmStoreOptions { LocalCacheTtl = TimeSpan.Zero, PruneInterval = TimeSpan.FromMinutes(7) };
+
+        await using var made = (PostgresPromptCacheWarmStore)location.CreatePromptCacheWarmStore(Time, null, options);
+        Assert.Same(options, made.Options);
+
+#pragma warning disable CS0618 // the obsolete overload, kept for one release, behaves as before
+        await using var old = (PostgresPromptCacheWarmStore)location.CreatePromptCacheWarmStore(Time, null, options);
+        await using var oldBackend = (PostgresPromptCacheWarmStore)location.Backend.CreatePromptCacheWarmStore(location, Time, null, options);
+#pragma warning restore CS0618
+        Assert.Same(options, old.Options);
+        Assert.Same(options, oldBackend.Options);
+    }
+
+    [Fact]
+    public void Out_of_range_neutral_options_are_refused_by_the_postgres_store_naming_the_setting()
+    {
+        var location = ModelMix.Stores.StoreLocation.Parse(_db.ConnectionString);
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => location.CreatePromptCacheWarmStore(Time, null, new PromptCacheWarmStoreOptions { ReadTimeout = TimeSpan.Zero }));
+
+        Assert.Equal(nameof(PromptCacheWarmStoreOptions.ReadTimeout), error.ParamName);
+    }
+
+    [Fact]
     public async Task The_store_location_picks_the_shared_store_for_postgres_and_migrate_creates_its_table()
     {
         var location = ModelMix.Stores.StoreLocation.Parse(_db.ConnectionString);

@@ -1,3 +1,11 @@
+using Microsoft.Extensions.Logging;
+using ModelMix.Batching;
+using ModelMix.Budgets;
+using ModelMix.Caching;
+using ModelMix.Cooldowns;
+using ModelMix.Keys;
+using ModelMix.Ledger;
+using ModelMix.Postgres;
 using ModelMix.Stores;
 
 namespace ModelMix.Tests.Postgres;
@@ -65,5 +73,81 @@ public sealed class StoreLocationTests
         var error = Assert.Throws<FormatException>(() => StoreLocation.Parse(text));
 
         Assert.DoesNotContain("hunter2", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_sqlite_location_keeps_warm_sessions_in_memory_whatever_the_options()
+    {
+        var location = StoreLocation.Parse(Path.Combine(Path.GetTempPath(), "unused.db"), [SqliteStoreBackend.Instance]);
+
+        Assert.IsType<InMemoryPromptCacheWarmStore>(location.CreatePromptCacheWarmStore(null, null, new PromptCacheWarmStoreOptions { LocalCacheTtl = TimeSpan.Zero }));
+        Assert.IsType<InMemoryPromptCacheWarmStore>(location.CreatePromptCacheWarmStore(null, null, new PostgresPromptCacheWarmStoreOptions { PruneInterval = TimeSpan.FromMinutes(7) }));
+    }
+
+    [Fact]
+    public void A_backend_that_implements_only_the_obsolete_member_gets_the_neutral_options_as_postgres_options()
+    {
+        var backend = new OldBackend();
+        var location = new StoreLocation(backend, "old", "old");
+        var neutral = new PromptCacheWarmStoreOptions { LocalCacheTtl = TimeSpan.Zero, ReadTimeout = TimeSpan.FromSeconds(3), RetryAfterFailure = TimeSpan.FromSeconds(4) };
+
+        var store = location.CreatePromptCacheWarmStore(null, null, neutral); // the interface's default member forwards
+
+        Assert.Same(backend.Made, store);
+        var given = Assert.IsType<PostgresPromptCacheWarmStoreOptions>(backend.Given);
+        Assert.Equal(TimeSpan.Zero, given.LocalCacheTtl);
+        Assert.Equal(TimeSpan.FromSeconds(3), given.ReadTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(4), given.RetryAfterFailure);
+        Assert.Equal(TimeSpan.FromMinutes(1), given.PruneInterval); // the PostgreSQL options' default
+
+        var postgres = new PostgresPromptCacheWarmStoreOptions { PruneInterval = TimeSpan.FromMinutes(7) };
+        location.CreatePromptCacheWarmStore(null, null, postgres);
+        Assert.Same(postgres, backend.Given);
+
+        location.CreatePromptCacheWarmStore();
+        Assert.Null(backend.Given);
+        Assert.Equal(3, backend.Calls);
+    }
+
+    /// <summary>A third-party backend written before the neutral options: it implements only the obsolete member.</summary>
+    private sealed class OldBackend : IStoreBackend
+    {
+        public IPromptCacheWarmStore Made { get; } = new InMemoryPromptCacheWarmStore();
+
+        public PostgresPromptCacheWarmStoreOptions? Given { get; private set; }
+
+        public int Calls { get; private set; }
+
+        public string Name => "Old";
+
+        public bool IsLocalFile => true;
+
+        [Obsolete("The member under test.")]
+        public IPromptCacheWarmStore CreatePromptCacheWarmStore(StoreLocation location, TimeProvider? time, ILoggerFactory? loggers, PostgresPromptCacheWarmStoreOptions? options)
+        {
+            Given = options;
+            Calls++;
+            return Made;
+        }
+
+        public bool Recognizes(string setting) => false;
+
+        public StoreLocation Parse(string setting) => throw new NotSupportedException();
+
+        public ILedgerStore CreateLedgerStore(StoreLocation location, ILoggerFactory? loggers) => throw new NotSupportedException();
+
+        public IKeyStore CreateKeyStore(StoreLocation location, TimeProvider? time) => throw new NotSupportedException();
+
+        public IBudgetStore CreateBudgetStore(StoreLocation location) => throw new NotSupportedException();
+
+        public ICooldownStore CreateCooldownStore(StoreLocation location, TimeProvider? time) => throw new NotSupportedException();
+
+        public IBatchStore CreateBatchStore(StoreLocation location) => throw new NotSupportedException();
+
+        public Task<IReadOnlyList<string>> MigrateMoreAsync(StoreLocation location, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<StoreConnectionCapacity?> ReadConnectionCapacityAsync(StoreLocation location, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public string? ClassifyFault(Exception exception) => null;
     }
 }

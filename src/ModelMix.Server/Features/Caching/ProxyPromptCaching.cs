@@ -6,7 +6,6 @@ using Microsoft.Extensions.Options;
 using ModelMix.Caching;
 using ModelMix.Hosting;
 using ModelMix.Ledger;
-using ModelMix.Postgres;
 using ModelMix.Pricing;
 using ModelMix.Routing;
 using ModelMix.Stores;
@@ -54,7 +53,8 @@ internal sealed class ProxyPromptCaching
 
     /// <summary>
     /// Registers the options (validated at start), the warm store (shared through PostgreSQL when the proxy's store is
-    /// PostgreSQL, else in memory: <see cref="StoreLocation.CreatePromptCacheWarmStore"/>) and this service.
+    /// PostgreSQL, else in memory: <see cref="StoreLocation.CreatePromptCacheWarmStore(TimeProvider?, ILoggerFactory?, PromptCacheWarmStoreOptions?)"/>,
+    /// tuned by <see cref="CachingOptions.ToWarmStoreOptions"/>) and this service.
     /// </summary>
     public static void AddServices(IServiceCollection services, IConfiguration configuration)
     {
@@ -62,7 +62,7 @@ internal sealed class ProxyPromptCaching
         services.AddSingleton(provider => provider.GetRequiredService<StoreLocation>().CreatePromptCacheWarmStore(
             provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<ILoggerFactory>(),
-            new PostgresPromptCacheWarmStoreOptions { LocalCacheTtl = provider.GetRequiredService<IOptions<CachingOptions>>().Value.WarmStoreLocalTtl }));
+            provider.GetRequiredService<IOptions<CachingOptions>>().Value.ToWarmStoreOptions()));
         services.AddHostedService<ProxyWarmStoreStartup>(); // migrates the shared warm table at start (PostgreSQL only)
         services.AddSingleton<ProxyPromptCaching>();
     }
