@@ -75,7 +75,6 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var connection = OpenWriter();
-            // Stryker disable once Boolean : equivalent (docs/testing.md, twelfth session, ledger-sqlite): a deferred transaction is not observable in one process (one writer, under the write lock)
             using var transaction = connection.BeginTransaction(deferred: false);
             var version = ReadUserVersion(connection, transaction);
             if (version > SqliteLedgerSchema.LatestVersion)
@@ -125,7 +124,6 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
             var connection = OpenCheckedWriter();
             // Stryker disable once Assignment : equivalent (docs/testing.md, twelfth session, ledger-sqlite): a new prepared insert per batch; the old one's statements are finalized with the connection
             var insert = _insert ??= new SqliteLedgerInsert(connection); // prepared after the migrations ran (with the intent delete)
-            // Stryker disable once Boolean : equivalent (docs/testing.md, twelfth session, ledger-sqlite): a deferred transaction is not observable in one process (one writer, under the write lock)
             using var transaction = connection.BeginTransaction(deferred: false);
             insert.StartBatch();
             var leaseOverruns = Budgets.SqliteBudgetStore.ChargeLeasedRecords(connection, transaction, records, _intentFiles is { } files ? files.ReservationOf : null); // before their intents go (budget leases)
@@ -248,9 +246,9 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
         await _writeLock.WaitAsync();
         try
         {
+            // Stryker disable once Block,Statement : equivalent (docs/testing.md, twelfth session, ledger-sqlite): closing again is harmless
             if (_disposed)
             {
-                // Stryker disable once Statement : equivalent (docs/testing.md, twelfth session, ledger-sqlite): closing again is harmless
                 return;
             }
 
@@ -454,5 +452,6 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
     private static string FromClause(SqliteCommand command, LedgerQuery query, string columns) =>
         LedgerQuerySource.From(query, columns, '$', Parameters(command));
 
+    // Stryker disable once String : equivalent (docs/testing.md, twelfth session, ledger-sqlite): Microsoft.Data.Sqlite binds a parameter name given without its prefix to $name (as to @name and :name)
     private static Action<string, object> Parameters(SqliteCommand command) => (name, value) => command.Parameters.AddWithValue("$" + name, value);
 }
