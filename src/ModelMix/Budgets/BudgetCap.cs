@@ -16,6 +16,7 @@ public sealed record BudgetCap(BudgetWindow Window, decimal AmountUsd)
     public static bool TryParse(string? text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out BudgetCap? cap, out string? error)
     {
         cap = null;
+        // Stryker disable once String : equivalent (docs/testing.md, budgets): a null text has no '/' either way and its refusal names the text itself, shown as ''
         var parts = (text ?? string.Empty).Split('/', 2, StringSplitOptions.TrimEntries);
         if (parts.Length != 2)
         {

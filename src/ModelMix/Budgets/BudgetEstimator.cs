@@ -47,6 +47,7 @@ internal static class BudgetEstimator
         var price = prices.GetPrice(model, at);
         var inputTokens = TokenEstimator.EstimateUtf8(body);
         var referenced = ReferencedInputTokens(body);
+        // Stryker disable once Equality : equivalent (docs/testing.md, budgets): at 0 referenced tokens the branch adds nothing (Max(n, Min(n + 0, window)) is n)
         if (referenced > 0)
         {
             // Content the upstream fetches or loads itself (a URL, a Files API file) is input the body does not show.
@@ -121,6 +122,7 @@ internal static class BudgetEstimator
     public static long ReferencedInputTokens(ReadOnlySpan<byte> body)
     {
         // A source object (or an escaped name that could spell one) must be present; most bodies are skipped here.
+        // Stryker disable once Equality,Block : equivalent (docs/testing.md, budgets): a body starting with "source" or "\u" is not JSON (the parse gives 0 too), and without either no property can be named source, so the parse finds nothing either
         if (body.IndexOf("source"u8) < 0 && body.IndexOf("\\u"u8) < 0)
         {
             return 0;
@@ -133,6 +135,7 @@ internal static class BudgetEstimator
             return Referenced(document.RootElement);
         }
         catch (JsonException)
+        // Stryker disable once Block : equivalent (docs/testing.md, budgets): the emptied catch falls through to the return default Stryker adds, 0 as well
         {
             return 0; // malformed JSON is refused before it is sent (the proxy parses the body first)
         }
@@ -170,6 +173,7 @@ internal static class BudgetEstimator
         return total;
     }
 
+    // Stryker disable once Equality,Conditional : equivalent (docs/testing.md, budgets): at a == MaxValue - b both give MaxValue; an overflow needs over 9.2e18 referenced tokens, 1.5e12 documents in one body
     private static long Add(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
 
     /// <summary>
@@ -187,6 +191,7 @@ internal static class BudgetEstimator
         ArgumentNullException.ThrowIfNull(prices);
 
         // A tools array (or an escaped name that could spell one) must be present; most bodies are skipped here.
+        // Stryker disable once Equality,Block : equivalent (docs/testing.md, budgets): a body starting with "tools" or "\u" is not JSON (the reader throws, 0 too), and without either no property can be named tools, so the read finds nothing either
         if (body.IndexOf("tools"u8) < 0 && body.IndexOf("\\u"u8) < 0)
         {
             return 0m;
@@ -196,6 +201,7 @@ internal static class BudgetEstimator
         var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 256 });
         try
         {
+            // Stryker disable once Logical,Block : equivalent (docs/testing.md, budgets): a body that is not an object has no property name to read next either, so the loop below holds nothing
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
                 return 0m;
@@ -251,10 +257,12 @@ internal static class BudgetEstimator
             else if (reader.ValueTextEquals("max_content_tokens"u8))
             {
                 reader.Read();
+                // Stryker disable once Equality : equivalent (docs/testing.md, budgets): max_content_tokens 0 holds 0 content, as no max_content_tokens does
                 maxContentTokens = reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var tokens) && tokens >= 0 ? tokens : null;
             }
             else
             {
+                // Stryker disable once Statement : equivalent (docs/testing.md, budgets): the Skip below, on a property name, moves to its value and skips it itself
                 reader.Read();
             }
 

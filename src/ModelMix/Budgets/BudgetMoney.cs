@@ -19,6 +19,7 @@ internal static class BudgetMoney
     /// <summary>USD to nano-dollars, rounded up (negative amounts count as zero).</summary>
     public static long ToNanos(decimal usd)
     {
+        // Stryker disable once Equality : equivalent (docs/testing.md, budgets): 0 USD converts to 0 nano-dollars either way
         if (usd <= 0m)
         {
             return 0;
@@ -29,12 +30,14 @@ internal static class BudgetMoney
     }
 
     /// <summary>A cap in USD to nano-dollars, rounded down (so rounding never loosens a cap).</summary>
+    // Stryker disable once Equality : equivalent (docs/testing.md, budgets): a cap of 0 USD converts to 0 nano-dollars either way
     public static long CapToNanos(decimal usd) => usd <= 0m ? 0 : (long)decimal.Floor(Math.Min(usd, MaxUsd) * NanosPerUsd);
 
     /// <summary>Nano-dollars to USD (exact).</summary>
     public static decimal ToUsd(long nanos) => (decimal)nanos / NanosPerUsd;
 
     /// <summary>A USD amount for messages: cents when large, more digits when small (<c>$0.000184</c>).</summary>
+    // Stryker disable once Equality : equivalent (docs/testing.md, budgets): at exactly 1 both formats print 1.00 (two decimals required, none more)
     public static string Format(decimal usd) =>
         "$" + (Math.Abs(usd) >= 1m ? usd.ToString("0.00", CultureInfo.InvariantCulture) : usd.ToString("0.00####", CultureInfo.InvariantCulture));
 }
