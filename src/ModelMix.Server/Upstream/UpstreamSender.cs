@@ -180,7 +180,7 @@ internal sealed class UpstreamSender : IDisposable
 
         public void DisposeUnreplayed()
         {
-            // Stryker disable once Boolean,Statement : equivalent (docs/testing.md, twelfth session, proxy-retry): UpstreamResult.Dispose releases only an open stream, and a result the pipeline retries or holds unreplayed is retryable, which an open stream never is
+            // Stryker disable once Boolean,Statement,Block : equivalent (docs/testing.md, twelfth session, proxy-retry): UpstreamResult.Dispose releases only an open stream, and a result the pipeline retries or holds unreplayed is retryable, which an open stream never is
             if (!_replayed)
             {
                 _replayed = true;
