@@ -84,6 +84,7 @@ internal sealed class CachedKeyStore : IKeyStore
         }
         finally
         {
+            // Stryker disable once Statement : equivalent (docs/testing.md, keys): a created key's id is new (from the CSPRNG), so no record the cache holds, known or unknown, can be stale; without it only one version read fewer
             Invalidate();
         }
     }
@@ -187,6 +188,7 @@ internal sealed class CachedKeyStore : IKeyStore
             refresh = _refreshing = new TaskCompletionSource<Generation>(TaskCreationOptions.RunContinuationsAsynchronously);
         }
 
+        // Stryker disable once Bitwise : equivalent (docs/testing.md, keys): with the options' `|` → `&` (none) the continuation also runs after a refresh that succeeded, and reads a null exception; it only observes a faulted refresh's exception
         _ = refresh.Task.ContinueWith(static task => _ = task.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         _ = RunRefreshAsync(refresh);
         return refresh.Task;
@@ -247,6 +249,7 @@ internal sealed class CachedKeyStore : IKeyStore
 
         public void Confirm(long at)
         {
+            // Stryker disable once Equality : equivalent (docs/testing.md, keys): at == CheckedAt writes the same value; also drops `>` → `<`, which CachedKeyStoreConfirmationTests kills
             if (at > CheckedAt)
             {
                 Volatile.Write(ref _checkedAt, at);

@@ -161,6 +161,7 @@ public static class AnthropicUsage
     private static (long Write5m, long Write1h) Reconcile(long total, long write5m, long write1h)
     {
         var remainder = total - write5m - write1h;
+        // Stryker disable once Equality : equivalent (docs/testing.md, pricing): a zero remainder adds 0; also drops `>` → `<`, which AnthropicUsageTests kills
         return remainder > 0 ? (write5m + remainder, write1h) : (write5m, write1h);
     }
 
@@ -212,6 +213,7 @@ public static class AnthropicUsage
 
         public readonly TokenUsage ToUsage()
         {
+            // Stryker disable once Conditional : equivalent (docs/testing.md, pricing): forced true, the breakdown's counts are null without one (reset whenever cache_creation is not an object); also drops both forced false, which AnthropicUsageTests and AnthropicUsageReaderEdgeTests kill (a breakdown without a total)
             var (write5m, write1h) = Reconcile(CacheCreation ?? 0, HasBreakdown ? Ephemeral5m ?? 0 : 0, HasBreakdown ? Ephemeral1h ?? 0 : 0);
             return new TokenUsage(
                 Input ?? 0,
@@ -275,6 +277,7 @@ public static class AnthropicUsage
                         }
                         else
                         {
+                            // Stryker disable once Statement : equivalent (docs/testing.md, pricing): Skip() on a property name skips its value too, so the loop's next Read() lands on the same token
                             reader.Read();
                             reader.Skip();
                         }
@@ -301,6 +304,7 @@ public static class AnthropicUsage
                         }
                         else
                         {
+                            // Stryker disable once Statement : equivalent (docs/testing.md, pricing): Skip() on a property name skips its value too, so the loop's next Read() lands on the same token
                             reader.Read();
                             reader.Skip();
                         }
@@ -320,6 +324,7 @@ public static class AnthropicUsage
                 }
                 else
                 {
+                    // Stryker disable once Statement : equivalent (docs/testing.md, pricing): Skip() on a property name skips its value too, so the loop's next Read() lands on the same token
                     reader.Read();
                     reader.Skip();
                 }

@@ -102,6 +102,7 @@ public sealed class PriceBook
     /// Model ids the Anthropic SDK's <c>Anthropic.Models.Messages.Model</c> knows that this book cannot price: a
     /// reminder of what to add before routing to them.
     /// </summary>
+    // Stryker disable once Assignment : equivalent (docs/testing.md, pricing): `??=` → `=` computes the same list again (the book does not change; cost only)
     public IReadOnlyList<string> UnpricedSdkModels => _unpricedSdkModels ??= ComputeUnpricedSdkModels();
 
     /// <summary>
@@ -197,6 +198,7 @@ public sealed class PriceBook
         }
 
         catalogName = entry.Id; // not reached: every name in the book is the entry's id or one of its aliases
+        // Stryker disable once Boolean : not reachable (docs/testing.md, pricing): every name in the book is its entry's id or one of its aliases, so the loop above has returned
         return true;
     }
 
@@ -295,6 +297,7 @@ public sealed class PriceBook
             ThrowNegativeTokens(modelOrAlias);
         }
 
+        // Stryker disable once Conditional : equivalent (docs/testing.md, pricing): forced true, ServerToolFees of no use is 0; also drops the ternary forced false, which CostGoldenTests.Server_tool_fees_match_hand_computation kills
         var serverTools = usage.HasServerToolUse ? ServerToolFees(usage, at) : 0m;
 
         // Batch is folded into precomputed rate sets; fast mode and data residency multiply at call time.
@@ -304,6 +307,7 @@ public sealed class PriceBook
             : (batch ? period.StandardBatch : period.Standard);
 
         var multiplier = 1m;
+        // Stryker disable once Boolean : equivalent (docs/testing.md, pricing): scaled from the start multiplies by 1m (multiplier's start), the same values
         var scaled = false;
 
         if (usage.Speed == Speed.Fast)
@@ -327,6 +331,7 @@ public sealed class PriceBook
 
             if (geoMultiplier != 1m)
             {
+                // Stryker disable once Conditional : equivalent (docs/testing.md, pricing): forced true, multiplier is 1m when nothing scaled it; also drops the ternary forced false, which CostGoldenTests.Total_cost_matches_hand_computation kills (fast and us rows)
                 multiplier = scaled ? multiplier * geoMultiplier : geoMultiplier;
                 scaled = true;
             }
@@ -381,9 +386,11 @@ public sealed class PriceBook
         return null;
     }
 
+    // Stryker disable once Conditional : equivalent (docs/testing.md, pricing): forced to the product, 0 × rate is 0 (the same decimal value; only its scale differs); also drops it forced to 0m, which every cost test kills
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static decimal Plain(long tokens, decimal ratePerToken) => tokens == 0 ? 0m : tokens * ratePerToken;
 
+    // Stryker disable once Conditional : equivalent (docs/testing.md, pricing): forced to the product, 0 × rate × multiplier is 0 (the same decimal value; only its scale differs); also drops it forced to 0m, which every scaled cost test kills
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static decimal Scaled(long tokens, decimal ratePerToken, decimal multiplier) =>
         tokens == 0 ? 0m : tokens * ratePerToken * multiplier;
@@ -461,6 +468,7 @@ public sealed class PriceBook
 
     private static PriceBookDocument LoadEmbeddedDocument()
     {
+        // Stryker disable once String : not reachable (docs/testing.md, pricing): the resource is always embedded
         using var stream = typeof(PriceBook).Assembly.GetManifestResourceStream(ResourceName)
             ?? throw new PriceBookException($"The embedded resource {ResourceName} is missing from the ModelMix assembly.");
         using var reader = new StreamReader(stream, Encoding.UTF8);
@@ -477,9 +485,13 @@ public sealed class PriceBook
 
         foreach (var document in documents)
         {
+            // Stryker disable once NullCoalescing : equivalent (docs/testing.md, pricing): → `document.CacheWrite5mMultiplier` alone: the embedded file's value equals the built-in constant, so a later file silent on it (null) ends on the same number; also drops → `write5m` alone and the swap, which PriceBookTests/PriceBookSurvivorTests kill
             write5m = document.CacheWrite5mMultiplier ?? write5m;
+            // Stryker disable once NullCoalescing : equivalent (docs/testing.md, pricing): → `document.CacheWrite1hMultiplier` alone: the embedded file's value equals the built-in constant, so a later file silent on it (null) ends on the same number; also drops → `write1h` alone and the swap, which PriceBookTests/PriceBookSurvivorTests kill
             write1h = document.CacheWrite1hMultiplier ?? write1h;
+            // Stryker disable once NullCoalescing : equivalent (docs/testing.md, pricing): → `document.CacheReadMultiplier` alone: the embedded file's value equals the built-in constant, so a later file silent on it (null) ends on the same number; also drops → `read` alone and the swap, which PriceBookTests/PriceBookSurvivorTests kill
             read = document.CacheReadMultiplier ?? read;
+            // Stryker disable once NullCoalescing : equivalent (docs/testing.md, pricing): → `document.BatchMultiplier` alone: the embedded file's value equals the built-in constant, so a later file silent on it (null) ends on the same number; also drops → `batch` alone and the swap, which PriceBookTests/PriceBookSurvivorTests kill
             batch = document.BatchMultiplier ?? batch;
             foreach (var (key, value) in document.InferenceGeo)
             {
@@ -511,6 +523,7 @@ public sealed class PriceBook
                         models.RemoveAt(i);
                         replaceAt = i;
                         var inherited = new List<string>(model.Aliases);
+                        // Stryker disable once Linq : equivalent (docs/testing.md, pricing): `Prepend` → `Append` changes the order only for a replaced entry with two or more names to hand on, and only embedded entries are replaced (a file cannot claim a name twice), none with more than one alias
                         foreach (var name in existing.Aliases.Prepend(existing.Id))
                         {
                             if (names.Add(name))
@@ -549,6 +562,7 @@ public sealed class PriceBook
             byName.Add(raw.Id, compiled);
             foreach (var alias in raw.Aliases)
             {
+                // Stryker disable once Block,Statement,String : not reachable (docs/testing.md, pricing): the file reader refuses a name claimed twice in a file, and a replaced entry's names leave with it, so every alias is new here
                 if (!byName.TryAdd(alias, compiled))
                 {
                     throw PriceBookException.At(document.SourceName, raw.Path + ".aliases", $"alias '{alias}' is already used by another model.");
@@ -665,6 +679,7 @@ public sealed class PriceBook
         {
             Anthropic.Core.ApiEnum<string, Anthropic.Models.Messages.Model> wire = value;
             var raw = wire.Raw();
+            // Stryker disable once Boolean,String,Block,Statement : equivalent (docs/testing.md, pricing): the wire id and KebabFromEnumName's spelling are the same for every model of the pinned SDK (PricingMarkSurvivorTests checks each)
             if (!string.IsNullOrEmpty(raw))
             {
                 return raw;

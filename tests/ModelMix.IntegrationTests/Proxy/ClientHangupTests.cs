@@ -17,7 +17,7 @@ namespace ModelMix.IntegrationTests.Proxy;
 /// served has one charged ledger row, whatever the client did — gone before the answer, while a stream was relayed,
 /// on /v1/messages and /v1/chat/completions, streamed or not — and a budget cannot be bypassed by disconnecting.
 /// </summary>
-public sealed class ClientHangupTests
+public sealed partial class ClientHangupTests
 {
     // FakeUsage(1000, 200) on claude-haiku-4-5 ($1 / $5 per million, docs/pricing.md):
     // 1000 × $1/1e6 = $0.001 input + 200 × $5/1e6 = $0.001 output = $0.002 per call.

@@ -62,6 +62,7 @@ internal sealed class FallbackSender(ProxyCooldowns cooldowns, UpstreamSender se
             var failed = failure is not null || result is { FailedRetryably: true };
             if ((failed || overflow) && watch.ClientGone)
             {
+                // Stryker disable once Statement : equivalent (docs/testing.md, proxy-retry): UpstreamResult.Dispose releases only an open stream, and a failed or overflowing result never holds one (FailedRetryably requires none; an overflow is a buffered 400)
                 result?.Dispose(); // recorded; nobody is left to answer, so no fallback is paid for
                 return (call, null);
             }
@@ -74,6 +75,7 @@ internal sealed class FallbackSender(ProxyCooldowns cooldowns, UpstreamSender se
                 && await cooldowns.NextAsync(call.Route.Model, overflow, tried!, call.Budget.Reservation is not null, features) is { } next)
             {
                 var what = overflow ? "the prompt is too long for its context window" : failure is not null ? "it could not be reached" : $"HTTP {result!.Status}";
+                // Stryker disable once Statement : equivalent (docs/testing.md, proxy-retry): UpstreamResult.Dispose releases only an open stream, and a failed or overflowing result never holds one (FailedRetryably requires none; an overflow is a buffered 400)
                 result?.Dispose();
                 call = call with
                 {

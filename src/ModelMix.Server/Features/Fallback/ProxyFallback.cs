@@ -32,7 +32,9 @@ internal sealed class ProxyFallback
     public ProxyFallback(IOptions<FallbackOptions> options, PriceBook prices, ILogger<ProxyFallback> logger, ModelFit? fit = null)
     {
         var value = options.Value;
+        // Stryker disable once NullCoalescing : equivalent (docs/testing.md, proxy-retry): the proxy never sets FallbackOptions.PriceBook (a library-only option), so the book is `prices` either way; also drops `value.PriceBook` alone, which every test of the area kills (no book)
         _chain = FallbackChain.Create(value.Chain, value.LongContextModel, value.PriceBook ?? prices, fit, SectionName, out var problems);
+        // Stryker disable once Block,Statement : not reachable (docs/testing.md, proxy-retry): the start's options validation (ModelMixOptionsChecks.Fallback) refuses the same chain before this runs, as An_unknown_model_in_the_chain_fails_the_start_naming_the_key shows
         if (problems.Count > 0)
         {
             throw new RoutingConfigurationException(SectionName, problems);
@@ -44,6 +46,7 @@ internal sealed class ProxyFallback
         MaxRetriesPerModel = value.MaxRetriesPerModel;
         foreach (var key in value.ObsoleteKeys)
         {
+            // Stryker disable once Statement,String : logging only: no behaviour (docs/testing.md, proxy-retry): the start's warning for the obsolete ModelMix:MaxRetries
             ProxyLoopGuard.ObsoleteKey(logger, SectionName, key, $"use {SectionName}:MaxRetriesPerModel");
         }
     }
@@ -61,6 +64,7 @@ internal sealed class ProxyFallback
         {
             if (keys.Value.ObsoleteKeySet)
             {
+                // Stryker disable once Statement : logging only: no behaviour (docs/testing.md, proxy-retry): FallbackOptions.ObsoleteKeys feeds only the start's warning for the obsolete key (the constructor's loop)
                 options.ObsoleteKeys.Add(ObsoleteMaxRetriesKey);
                 if (!keys.Value.NewKeySet)
                 {
