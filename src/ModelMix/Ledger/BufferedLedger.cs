@@ -72,8 +72,8 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
         _retryMaxDelay = options.RetryMaxDelay;
         _stopTimeout = options.StopTimeout;
         _ownsStore = ownsStore;
-        _channel = Channel.CreateBounded<Entry>(new BoundedChannelOptions(options.Capacity)
         // Stryker disable once Initializer : equivalent (docs/testing.md, ledger, first half): FullMode's default is Wait; a bounded channel has one implementation whatever SingleReader and SingleWriter say
+        _channel = Channel.CreateBounded<Entry>(new BoundedChannelOptions(options.Capacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
             // Stryker disable once Boolean : equivalent (docs/testing.md, ledger, first half): a bounded channel has one implementation whatever the flag says
@@ -208,7 +208,7 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
         }
 
         var left = _stopTimeout - _time.GetElapsedTime(started, now);
-        // Stryker disable once Equality : `>` → `>=` is equivalent (at zero both return zero); the same comment also drops `>` → `<`, which BufferedLedgerFrontSurvivorTests kills (docs/testing.md, ledger, first half)
+        // Stryker disable once Equality : equivalent (docs/testing.md, ledger, first half): `>` → `>=` at zero both return zero; also drops `>` → `<`, which BufferedLedgerFrontSurvivorTests kills
         return left > TimeSpan.Zero ? left : TimeSpan.Zero;
     }
 
