@@ -67,6 +67,28 @@ public sealed class BudgetLeasesGapTests
     }
 
     [Fact]
+    public async Task A_request_whose_lease_closed_under_it_twice_takes_from_the_slice_its_third_try_grew()
+    {
+        // Twice the request finds a new lease closed under it (another request's $5 first slice refused). Its third try
+        // grows a new lease for it: a slice of min(max($0.5, $0.6), max($0.6, room $1 × 1)) = $0.6, which it must take —
+        // falling back instead would leave that $0.6 held by this process and reserve $0.6 more per request, against
+        // the $0.4 left under the $1 cap: refused, though the cap has room for it.
+        var leases = NewLeases();
+        for (var i = 0; i < 2; i++)
+        {
+            _time.OnNextReading(() => Assert.Null(HoldNow(leases, 5m)));
+        }
+
+        var hold = await Hold(leases, 0.6m);
+
+        Assert.Equal(0, _time.HooksLeft);
+        Assert.NotNull(hold);
+        Assert.Equal(new long?[] { null, null, 6 * Usd / 10 }, _store.Grows.Select(grow => grow.Granted));
+        Assert.Equal(_store.Grows[2].LeaseId, hold!.LeaseId);
+        Assert.Equal(6 * Usd / 10, _store.ReservedNanos);
+    }
+
+    [Fact]
     public async Task A_refused_first_slice_leaves_no_lease_behind()
     {
         var leases = NewLeases();
@@ -363,7 +385,7 @@ public sealed class BudgetLeasesGapTests
     private sealed record ShrinkCall(string LeaseId, long Nanos, long? Spent);
 
     /// <summary>
-    /// Leases under one cap, in memory: a grow is granted <c>min(want, max(min, room × share))</c> when the room (cap −
+    /// Leases under one cap, in memory: a grow is granted <c>min(max(want, min), max(min, room × share))</c> when the room (cap −
     /// every open slice) covers <c>min</c>; a shrink gives back up to what the slice holds beyond its records' charges
     /// (none here); a close or a sweep's reclaim releases the slice. Every call answers at once unless gated.
     /// </summary>
@@ -423,7 +445,7 @@ public sealed class BudgetLeasesGapTests
                     var room = capNanos - _leases.Values.Where(open => !open.Closed).Sum(open => open.Slice);
                     if (room >= minNanos)
                     {
-                        granted = Math.Min(wantNanos, Math.Max(minNanos, (long)decimal.Floor(Math.Max(0, room) * share)));
+                        granted = Math.Min(Math.Max(wantNanos, minNanos), Math.Max(minNanos, (long)decimal.Floor(Math.Max(0, room) * share)));
                         _leases[leaseId] = (lease.Slice + granted.Value, false);
                     }
                 }
