@@ -74,7 +74,6 @@ public sealed class FallbackChatClient : FailoverChatClient
 
         _maxRetryAfter = options.MaxRetryAfter;
         _time = options.TimeProvider ?? TimeProvider.System;
-        // Stryker disable once NullCoalescing : logging only: no behaviour (docs/testing.md, fallback): the given logger ignored (NullLogger); also drops `logger` alone, which the tests that retry without a logger kill
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _retry = options.MaxRetriesPerModel == 0 ? ResiliencePipeline.Empty : BuildRetry(options);
     }
@@ -201,7 +200,6 @@ public sealed class FallbackChatClient : FailoverChatClient
                     : null),
             OnRetry = args =>
             {
-                // Stryker disable once Boolean : logging only: no behaviour (docs/testing.md, fallback): the state is on every context (AttemptClient sets it), so negated only the retry's log line is lost
                 if (args.Context.Properties.TryGetValue(s_stateKey, out var state))
                 {
                     FallbackChatClientLog.Retrying(_logger, state.RequestId, state.Model ?? "(default)", args.RetryDelay, args.Outcome.Exception?.GetType().Name ?? "?");

@@ -46,7 +46,6 @@ internal sealed class ProxyFallback
         MaxRetriesPerModel = value.MaxRetriesPerModel;
         foreach (var key in value.ObsoleteKeys)
         {
-            // Stryker disable once Statement,String : logging only: no behaviour (docs/testing.md, proxy-retry): the start's warning for the obsolete ModelMix:MaxRetries
             ProxyLoopGuard.ObsoleteKey(logger, SectionName, key, $"use {SectionName}:MaxRetriesPerModel");
         }
     }
@@ -64,7 +63,6 @@ internal sealed class ProxyFallback
         {
             if (keys.Value.ObsoleteKeySet)
             {
-                // Stryker disable once Statement : logging only: no behaviour (docs/testing.md, proxy-retry): FallbackOptions.ObsoleteKeys feeds only the start's warning for the obsolete key (the constructor's loop)
                 options.ObsoleteKeys.Add(ObsoleteMaxRetriesKey);
                 if (!keys.Value.NewKeySet)
                 {
