@@ -82,8 +82,17 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
 
     /// <summary>Creates a store over the SQLite file at <paramref name="path"/> (created when missing).</summary>
     public SqliteBudgetStore(string path)
+        : this(path, SqliteStoreFile.BusyTimeout)
     {
-        _file = new SqliteStoreFile(path);
+    }
+
+    /// <summary>
+    /// Creates a store whose statements wait <paramref name="busyTimeout"/> for another connection's lock before failing
+    /// (<see cref="SqliteStoreFile(string, TimeSpan?)"/>; tests use a short one to see a busy file fail at once).
+    /// </summary>
+    internal SqliteBudgetStore(string path, TimeSpan busyTimeout)
+    {
+        _file = new SqliteStoreFile(path, busyTimeout);
         // Its writes can book overrun on ledger rows (a reclaimed reservation), whose rollup trigger needs the decimal functions.
         _gate = new SqliteWriterGate(_file, GetType().FullName!, SqliteLedgerRollups.RegisterFunctions);
     }
