@@ -208,6 +208,20 @@ public sealed class SqliteBudgetStoreReclaimSurvivorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Two_lease_intents_an_earlier_version_wrote_to_the_table_charge_both_records_of_one_batch()
+    {
+        Assert.Equal(Nanos / 2, await _store.GrowLeaseAsync("lse_old", create: true, "inst-1", [Daily(1m)], 0, Nanos / 2, 1m, T0, T0 + Ttl));
+
+        // Both records' intents are table rows naming the lease (the lookup finds two): charged 0.125 + 0.0625 = 0.1875 of
+        // the 0.5 slice, held the rest, 0.3125. (Keeping only one lookup row would charge 0.125 or 0.0625.)
+        InsertTableIntent("tbl-1", "req-1", "lse_old");
+        InsertTableIntent("tbl-2", "req-2", "lse_old");
+        await _ledger.WriteBatchAsync([Record("req-1", 0.125m, "tbl-1"), Record("req-2", 0.0625m, "tbl-2")]);
+
+        Assert.Equal(new BudgetUsage(BudgetWindow.Day, Day0, 0.1875m, 0.3125m), await Usage());
+    }
+
+    [Fact]
     public async Task A_lease_over_a_limit_named_twice_holds_its_slice_once()
     {
         // $0.5 held twice in one counter would show $1 held (and its item rows would clash).
