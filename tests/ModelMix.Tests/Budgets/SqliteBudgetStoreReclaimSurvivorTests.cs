@@ -212,8 +212,11 @@ public sealed class SqliteBudgetStoreReclaimSurvivorTests : IAsyncLifetime
     {
         Assert.Equal(Nanos / 2, await _store.GrowLeaseAsync("lse_old", create: true, "inst-1", [Daily(1m)], 0, Nanos / 2, 1m, T0, T0 + Ttl));
 
-        // Both records' intents are table rows naming the lease (the lookup finds two): charged 0.125 + 0.0625 = 0.1875 of
-        // the 0.5 slice, held the rest, 0.3125. (Keeping only one lookup row would charge 0.125 or 0.0625.)
+        // This ledger has intent files (an intent of another request, no reservation), which know neither record: both go
+        // to the table lookup, which finds two rows naming the lease. Charged 0.125 + 0.0625 = 0.1875 of the 0.5 slice,
+        // held the rest, 0.3125. (Sending only one record to the lookup, or keeping only one of its rows, would charge
+        // 0.125 or 0.0625.)
+        await _ledger.WriteIntentsAsync("inst-1", [BudgetTestRecords.Intent("req-0", null, T0)], T0);
         InsertTableIntent("tbl-1", "req-1", "lse_old");
         InsertTableIntent("tbl-2", "req-2", "lse_old");
         await _ledger.WriteBatchAsync([Record("req-1", 0.125m, "tbl-1"), Record("req-2", 0.0625m, "tbl-2")]);
