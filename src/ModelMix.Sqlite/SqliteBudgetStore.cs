@@ -106,7 +106,6 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
         await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         using var lease = await _gate.EnterAsync(cancellationToken);
         SqliteStoreFile.Migrate(lease.Connection, Component, Migrations, Path);
-        // Stryker disable once Boolean : equivalent (docs/testing.md, budgets-sqlite): the store then migrates again before each use; the migration is idempotent (cost only)
         _migrated = true;
     }
 
@@ -287,7 +286,6 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
                 var keep = BudgetHoldEnd.LeaseTail(amount, leaseSpent, leaseTtl);
                 ApplyToItems(connection, transaction, id, release: amount - keep, charge: leaseSpent);
                 using var close = Command(connection, transaction, Sql.CloseLease);
-                // Stryker disable once NullCoalescing : equivalent (docs/testing.md, budgets-sqlite): every lease row since schema step 4 has a lease_ttl (GrowLeaseAsync writes it), so it is never null
                 Bind(close, ("$now", now), ("$c", leaseSpent), ("$t", keep), ("$e", now + (leaseTtl ?? 0)), ("$id", id));
                 close.ExecuteNonQuery();
                 continue;
