@@ -116,6 +116,7 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
     {
         await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         ArgumentNullException.ThrowIfNull(leaseIds);
+        // Stryker disable once Block,Statement : equivalent (docs/testing.md, budgets-sqlite): an empty list makes an empty transaction
         if (leaseIds.Count == 0)
         {
             return;
@@ -158,6 +159,7 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
     /// </returns>
     internal static Dictionary<string, long>? ChargeLeasedRecords(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<LedgerRecord> records, Func<string, string?>? reservationOf = null)
     {
+        // Stryker disable once Logical : equivalent (docs/testing.md, budgets-sqlite): an empty batch charges nothing either way, and a process that never took a lease finds no lease intents (lookups only)
         if (!BudgetLeaseIds.InUse || records.Count == 0)
         {
             return null;
@@ -185,6 +187,7 @@ public sealed partial class SqliteBudgetStore : IBudgetLeaseStore
             rest = unresolved ?? (IReadOnlyList<LedgerRecord>)[];
         }
 
+        // Stryker disable once Equality : equivalent (docs/testing.md, budgets-sqlite): an empty lookup finds nothing
         if (rest.Count > 0 && ReadLeaseIntents(connection, transaction, rest) is { } fromTable)
         {
             leaseOf ??= new(StringComparer.Ordinal);

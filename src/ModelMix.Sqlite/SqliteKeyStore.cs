@@ -44,9 +44,18 @@ public sealed class SqliteKeyStore : SqlKeyStore
     /// <param name="path">The database file, normally the ledger's.</param>
     /// <param name="time">The clock for creation and revocation times; the system clock when null.</param>
     public SqliteKeyStore(string path, TimeProvider? time = null)
+        : this(path, SqliteStoreFile.BusyTimeout, time)
+    {
+    }
+
+    /// <summary>
+    /// Creates a store whose statements wait <paramref name="busyTimeout"/> for another connection's lock before failing
+    /// (<see cref="SqliteStoreFile(string, TimeSpan?)"/>; tests use a short one to see a busy file fail at once).
+    /// </summary>
+    internal SqliteKeyStore(string path, TimeSpan busyTimeout, TimeProvider? time)
         : base(time)
     {
-        _file = new SqliteStoreFile(path);
+        _file = new SqliteStoreFile(path, busyTimeout);
         _gate = new SqliteWriterGate(_file, GetType().FullName!);
     }
 

@@ -15,16 +15,27 @@ internal sealed class SqliteStoreFile
 
     private readonly string _writeConnectionString;
     private readonly string _readConnectionString;
+    private readonly string _busyTimeoutPragma;
 
-    public SqliteStoreFile(string path)
+    /// <param name="path">The database file (created when missing).</param>
+    /// <param name="busyTimeout">
+    /// How long a statement waits for another connection's lock before failing with SQLITE_BUSY: SQLite's
+    /// <c>busy_timeout</c> in milliseconds, and the connections' <c>DefaultTimeout</c> (Microsoft.Data.Sqlite retries a busy
+    /// statement itself until it passes) in whole seconds, rounded up; <see cref="BusyTimeout"/> when null. Shorter only in
+    /// tests, to see a busy file fail without waiting 10 s.
+    /// </param>
+    public SqliteStoreFile(string path, TimeSpan? busyTimeout = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        var timeout = busyTimeout ?? BusyTimeout;
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeout, TimeSpan.Zero, nameof(busyTimeout));
         Path = System.IO.Path.GetFullPath(path);
+        _busyTimeoutPragma = "PRAGMA busy_timeout = " + ((int)Math.Ceiling(timeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture) + ";";
         var builder = new SqliteConnectionStringBuilder
         {
             DataSource = Path,
             Pooling = true,
-            DefaultTimeout = (int)BusyTimeout.TotalSeconds,
+            DefaultTimeout = (int)Math.Ceiling(timeout.TotalSeconds), // at least 1: 0 would retry a busy statement forever
             Mode = SqliteOpenMode.ReadWriteCreate,
         };
         _writeConnectionString = builder.ToString();
@@ -47,8 +58,7 @@ internal sealed class SqliteStoreFile
         try
         {
             connection.Open();
-            Execute(connection, null, "PRAGMA busy_timeout = " + ((int)BusyTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) +
-                "; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+            Execute(connection, null, _busyTimeoutPragma + " PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
             return connection;
         }
         catch
@@ -67,7 +77,7 @@ internal sealed class SqliteStoreFile
         try
         {
             await connection.OpenAsync(cancellationToken);
-            Execute(connection, null, "PRAGMA busy_timeout = " + ((int)BusyTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) + ";");
+            Execute(connection, null, _busyTimeoutPragma);
             return connection;
         }
         catch

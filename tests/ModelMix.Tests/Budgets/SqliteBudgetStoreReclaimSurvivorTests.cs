@@ -8,10 +8,11 @@ namespace ModelMix.Tests.Budgets;
 /// <see cref="SqliteBudgetStore"/> at the edges the <c>budgets-sqlite</c> mutation run found untested (docs/testing.md
 /// "Eleventh session"): late settlements of reclaimed reservations, attempts reconciled after a reclaim, a lease's records
 /// charged over two batches, a reclaimed lease's held tail drawn by two records of one batch, a record of a lease purged
-/// long ago, lease intents an earlier version wrote to the <c>ledger_intents</c> table, and a lease over a limit named
-/// twice. Everything goes through the stores' methods (the budget store's, and the ledger's batch, reconciliation and
-/// settlement in the same file), so it holds whatever the store's internals become. Money is worked by hand in the
-/// comments: nano-dollars in the lease calls, USD in what is read back; one $1 day cap unless said otherwise.
+/// long ago, lease intents an earlier version wrote to the <c>ledger_intents</c> table, two overruns booked on one row,
+/// and a lease over a limit named twice. Everything goes through the stores' methods (the budget store's, and the
+/// ledger's batch, reconciliation and settlement in the same file), so it holds whatever the store's internals become.
+/// Money is worked by hand in the comments: nano-dollars in the lease calls, USD in what is read back; one $1 day cap
+/// unless said otherwise.
 /// </summary>
 public sealed class SqliteBudgetStoreReclaimSurvivorTests : IAsyncLifetime
 {
@@ -205,6 +206,47 @@ public sealed class SqliteBudgetStoreReclaimSurvivorTests : IAsyncLifetime
         InsertTableIntent("tbl-4", "req-4", "lse_old");
         await _ledger.WriteBatchAsync([Record("req-3", 0.0625m, inFile.Id), Record("req-4", 0.0625m, "tbl-4")]);
         Assert.Equal(new BudgetUsage(BudgetWindow.Day, Day0, 0.25m, 0.25m), await Usage());
+    }
+
+    [Fact]
+    public async Task Two_lease_intents_an_earlier_version_wrote_to_the_table_charge_both_records_of_one_batch()
+    {
+        Assert.Equal(Nanos / 2, await _store.GrowLeaseAsync("lse_old", create: true, "inst-1", [Daily(1m)], 0, Nanos / 2, 1m, T0, T0 + Ttl));
+
+        // This ledger has intent files (an intent of another request, no reservation), which know neither record: both go
+        // to the table lookup, which finds two rows naming the lease. Charged 0.125 + 0.0625 = 0.1875 of the 0.5 slice,
+        // held the rest, 0.3125. (Sending only one record to the lookup, or keeping only one of its rows, would charge
+        // 0.125 or 0.0625.)
+        await _ledger.WriteIntentsAsync("inst-1", [BudgetTestRecords.Intent("req-0", null, T0)], T0);
+        InsertTableIntent("tbl-1", "req-1", "lse_old");
+        InsertTableIntent("tbl-2", "req-2", "lse_old");
+        await _ledger.WriteBatchAsync([Record("req-1", 0.125m, "tbl-1"), Record("req-2", 0.0625m, "tbl-2")]);
+
+        Assert.Equal(new BudgetUsage(BudgetWindow.Day, Day0, 0.1875m, 0.3125m), await Usage());
+    }
+
+    [Fact]
+    public async Task Two_holds_of_one_request_reclaimed_book_both_overruns_on_its_row()
+    {
+        // A second overrun booked on a row that already carries one is added to it, not written over it. Only two holds of
+        // one request show it through the store's methods: a reclaim books its overrun on the request's last priced row,
+        // and each hold is charged what its request recorded. (The proxy takes one hold per request; a library caller may
+        // reserve twice under one request id.) req-a holds $0.1 twice; its one attempt cost $1.5 (an upstream that charged
+        // far beyond the holds), then its process died. Held 0.2.
+        Assert.True((await _store.ReserveAsync("req-a", [Daily(1m)], 0.1m, T0, Ttl)).Succeeded);
+        Assert.True((await _store.ReserveAsync("req-a", [Daily(1m)], 0.1m, T0, Ttl)).Succeeded);
+        var row = Record("req-a", 1.5m);
+        await _ledger.WriteBatchAsync([row]);
+
+        // The sweep reclaims both, each charged the 1.5 its request recorded, in turn:
+        // the first: chargeable = 0.1 free + room (1 + 0.1 slack − 0 spent − 0.2 held) = 1.0 → charged 1.0, overrun 0.5;
+        //   its 0.1 released: spent 1.0, held 0.1.
+        // the second: chargeable = 0.1 free + room (1 + 0.1 − 1.0 − 0.1) = 0.1 → charged 0.1, overrun 1.4; spent 1.1, held 0.
+        // Both overruns land on the request's one priced row: 0.5 + 1.4 = 1.9 (the second alone would show 1.4).
+        Assert.Equal(2, await _store.ReconcileExpiredAsync(T0 + Ttl));
+
+        Assert.Equal(new BudgetUsage(BudgetWindow.Day, Day0, 1.1m, 0m), await Usage());
+        Assert.Equal(new Dictionary<string, decimal?> { [row.Id] = 1.9m }, await OverrunsById());
     }
 
     [Fact]
