@@ -1,4 +1,3 @@
-using Microsoft.Data.Sqlite;
 using ModelMix.Budgets;
 using ModelMix.Ledger;
 
@@ -14,35 +13,13 @@ namespace ModelMix.Tests.Budgets;
 /// → <c>true</c> mutants, once listed as equivalent.) Money by hand in the cases: a $1 day cap on key:k1 for the store
 /// under test; the ledger's records are no reservation's and no lease's, so they charge nothing.
 /// </summary>
-public sealed class SqliteBudgetStoreContentionTests : IAsyncLifetime
+public sealed class SqliteBudgetStoreContentionTests() : BudgetAndLedgerFileFixture("modelmix-budget-contention-tests")
 {
     private const int Calls = 40;
     private const long Nanos = BudgetMoney.NanosPerUsd;
     private static readonly TimeSpan Ttl = TimeSpan.FromMinutes(15);
     private static readonly DateTimeOffset T0 = new(2026, 3, 14, 12, 0, 0, TimeSpan.Zero);
     private static readonly DateTimeOffset Day0 = new(2026, 3, 14, 0, 0, 0, TimeSpan.Zero);
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), "modelmix-budget-contention-tests", Guid.NewGuid().ToString("N"));
-    private SqliteBudgetStore _store = null!;
-    private SqliteLedgerStore _ledger = null!;
-
-    private string DbPath => Path.Combine(_folder, "ledger.db");
-
-    public async Task InitializeAsync()
-    {
-        Directory.CreateDirectory(_folder);
-        _store = new SqliteBudgetStore(DbPath);
-        await _store.MigrateAsync();
-        _ledger = new SqliteLedgerStore(DbPath);
-        await _ledger.MigrateAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _ledger.DisposeAsync();
-        await _store.DisposeAsync();
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_folder, recursive: true);
-    }
 
     /// <summary>Each operation, and key:k1's usage (spent, held) once its 40 calls are done.</summary>
     public static TheoryData<string, decimal, decimal> Operations => new()
@@ -76,17 +53,17 @@ public sealed class SqliteBudgetStoreContentionTests : IAsyncLifetime
             case "settle":
                 for (var i = 0; i < Calls; i++)
                 {
-                    reservations.Add((await _store.ReserveAsync($"req-{i}", [Daily("key:k1")], 0.01m, T0, Ttl)).Reservation!);
+                    reservations.Add((await Store.ReserveAsync($"req-{i}", [Daily("key:k1")], 0.01m, T0, Ttl)).Reservation!);
                 }
 
                 break;
             case "shrink":
-                Assert.Equal(Calls * Nanos / 100, await _store.GrowLeaseAsync("lse_one", create: true, "inst-1", [Daily("key:k1")], 0, Calls * Nanos / 100, 1m, T0, T0 + Ttl));
+                Assert.Equal(Calls * Nanos / 100, await Store.GrowLeaseAsync("lse_one", create: true, "inst-1", [Daily("key:k1")], 0, Calls * Nanos / 100, 1m, T0, T0 + Ttl));
                 break;
             case "close":
                 for (var i = 0; i < Calls; i++)
                 {
-                    Assert.Equal(Nanos / 100, await _store.GrowLeaseAsync($"lse_{i}", create: true, "inst-1", [Daily("key:k1")], 0, Nanos / 100, 1m, T0, T0 + Ttl));
+                    Assert.Equal(Nanos / 100, await Store.GrowLeaseAsync($"lse_{i}", create: true, "inst-1", [Daily("key:k1")], 0, Nanos / 100, 1m, T0, T0 + Ttl));
                 }
 
                 break;
@@ -102,7 +79,7 @@ public sealed class SqliteBudgetStoreContentionTests : IAsyncLifetime
             var count = 0;
             while (!Volatile.Read(ref done))
             {
-                await _ledger.WriteBatchAsync([BudgetTestRecords.Record($"other-{count}", 0.001m, T0)]);
+                await Ledger.WriteBatchAsync([BudgetTestRecords.Record($"other-{count}", 0.001m, T0)]);
                 count++;
                 started.TrySetResult();
             }
@@ -124,10 +101,10 @@ public sealed class SqliteBudgetStoreContentionTests : IAsyncLifetime
         }
 
         var rounds = await otherWrites.WaitAsync(TimeSpan.FromSeconds(60));
-        Assert.Equal(new BudgetUsage(BudgetWindow.Day, Day0, spent, held), await _store.GetUsageAsync("key:k1", BudgetWindow.Day, T0));
+        Assert.Equal(new BudgetUsage(BudgetWindow.Day, Day0, spent, held), await Store.GetUsageAsync("key:k1", BudgetWindow.Day, T0));
 
         // Every batch of the other writer is there too.
-        Assert.Equal(rounds, await _ledger.CountAsync(new LedgerQuery()));
+        Assert.Equal(rounds, await Ledger.CountAsync(new LedgerQuery()));
     }
 
     private async Task CallAsync(string operation, int i, List<BudgetReservation> reservations)
@@ -135,23 +112,23 @@ public sealed class SqliteBudgetStoreContentionTests : IAsyncLifetime
         switch (operation)
         {
             case "reserve":
-                Assert.True((await _store.ReserveAsync($"req-{i}", [Daily("key:k1")], 0.01m, T0, Ttl)).Succeeded);
+                Assert.True((await Store.ReserveAsync($"req-{i}", [Daily("key:k1")], 0.01m, T0, Ttl)).Succeeded);
                 break;
             case "settle":
-                await _store.SettleAsync(reservations[i], 0.005m);
+                await Store.SettleAsync(reservations[i], 0.005m);
                 break;
             case "reconcile":
-                Assert.True((await _store.ReserveAsync($"req-{i}", [Daily("key:k1")], 0.01m, T0, Ttl)).Succeeded);
-                Assert.Equal(1, await _store.ReconcileExpiredAsync(T0 + Ttl));
+                Assert.True((await Store.ReserveAsync($"req-{i}", [Daily("key:k1")], 0.01m, T0, Ttl)).Succeeded);
+                Assert.Equal(1, await Store.ReconcileExpiredAsync(T0 + Ttl));
                 break;
             case "grow":
-                Assert.Equal(Nanos / 100, await _store.GrowLeaseAsync("lse_one", create: i == 0, "inst-1", [Daily("key:k1")], 0, Nanos / 100, 1m, T0, T0 + Ttl));
+                Assert.Equal(Nanos / 100, await Store.GrowLeaseAsync("lse_one", create: i == 0, "inst-1", [Daily("key:k1")], 0, Nanos / 100, 1m, T0, T0 + Ttl));
                 break;
             case "shrink":
-                Assert.Equal(0, await _store.ShrinkLeaseAsync("lse_one", Nanos / 100, T0 + Ttl));
+                Assert.Equal(0, await Store.ShrinkLeaseAsync("lse_one", Nanos / 100, T0 + Ttl));
                 break;
             case "close":
-                await _store.CloseLeasesAsync([$"lse_{i}"], T0);
+                await Store.CloseLeasesAsync([$"lse_{i}"], T0);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(operation), operation, "no such case");
