@@ -35,7 +35,7 @@ CONFIG="$ROOT/bench/mutation/stryker-config.json"
 # area | project to mutate (under src/) | test projects (under tests/, comma-separated) | mutate globs (comma-separated) | test-case filter
 AREAS=(
   "pricing|ModelMix.csproj|ModelMix.Tests|**/Pricing/PriceBook.cs,**/Pricing/CompiledPeriod.cs,**/Pricing/CompiledModel.cs,**/Pricing/RateSet.cs,**/Pricing/CostBreakdown.cs,**/Pricing/AnthropicUsage.cs|FullyQualifiedName~ModelMix.Tests.Pricing|FullyQualifiedName~ModelMix.Tests.Catalog"
-  "budgets|ModelMix.csproj|ModelMix.Tests|**/Budgets/**/*.cs|FullyQualifiedName~ModelMix.Tests.Budgets&FullyQualifiedName!~Postgres"
+  "budgets|ModelMix.csproj|ModelMix.Tests|**/Budgets/**/*.cs|(FullyQualifiedName~ModelMix.Tests.Budgets&FullyQualifiedName!~Postgres)|FullyQualifiedName~PostgresBudgetSettleLockTests"
   "budgets-sqlite|ModelMix.Sqlite.csproj|ModelMix.Tests|**/SqliteBudgetStore*.cs|FullyQualifiedName~ModelMix.Tests.Budgets&FullyQualifiedName!~Postgres"
   "keys|ModelMix.csproj|ModelMix.Tests|**/Keys/**/*.cs|FullyQualifiedName~ModelMix.Tests.Keys&FullyQualifiedName!~Postgres"
   "keys-sqlite|ModelMix.Sqlite.csproj|ModelMix.Tests|**/SqliteKeyStore.cs|FullyQualifiedName~ModelMix.Tests.Keys&FullyQualifiedName!~Postgres"
