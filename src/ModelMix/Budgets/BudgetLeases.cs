@@ -52,7 +52,8 @@ internal sealed class BudgetLeases
 
     /// <summary>
     /// The slice granted out of <paramref name="room"/> (cap − spent − reserved, the least over the lease's counters):
-    /// <c>min(want, max(min, room × share))</c> — never more than the room when the room covers <paramref name="min"/>.
+    /// <c>min(max(want, min), max(min, ⌊room × share⌋))</c>: never less than <paramref name="min"/>, never more than the room
+    /// when the room covers <paramref name="min"/>.
     /// </summary>
     public static long Slice(long room, long min, long want, decimal share)
     {

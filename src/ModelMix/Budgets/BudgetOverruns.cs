@@ -48,7 +48,7 @@ internal sealed class BudgetOverruns
         }
     }
 
-    /// <summary>The amount to hold for a request whose documented worst case is <paramref name="worstCaseUsd"/>: × <see cref="Factor"/>, rounded up to a nano-dollar.</summary>
+    /// <summary>The amount to hold for a request whose documented worst case is <paramref name="worstCaseUsd"/>: × <see cref="Factor"/>, rounded up to a nano-dollar (at factor 1, <paramref name="worstCaseUsd"/> as given).</summary>
     public decimal Scale(decimal worstCaseUsd)
     {
         var factor = Factor;

@@ -14,7 +14,7 @@ public interface IBudgetLeaseStore
     /// <summary>
     /// Grows the lease <paramref name="leaseId"/> of <paramref name="instanceId"/> (created when it does not exist yet
     /// and <paramref name="create"/>) by a slice of the room left under every limit, and moves its expiry to
-    /// <paramref name="expiresAt"/>. The slice is <c>min(want, max(min, room × share))</c>, granted only when
+    /// <paramref name="expiresAt"/>. The slice is <c>min(max(want, min), max(min, ⌊room × share⌋))</c> (<see cref="BudgetLeases.Slice"/>), granted only when
     /// <c>room ≥ min</c> under every limit (room = <c>cap − spent − reserved</c>); <paramref name="minNanos"/> 0 renews
     /// the expiry even when nothing is granted.
     /// </summary>
