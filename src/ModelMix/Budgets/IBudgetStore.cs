@@ -13,7 +13,12 @@ public interface IBudgetStore : IAsyncDisposable
     /// Holds <paramref name="amountUsd"/> under every limit at once, or under none: refused when any limit's
     /// <c>spent + reserved + amount</c> would exceed its cap in the period containing <paramref name="at"/>.
     /// </summary>
-    /// <param name="requestId">The request the money is for (kept to reconcile a crash against the ledger).</param>
+    /// <param name="requestId">
+    /// The request the money is for (kept to reconcile a crash against the ledger). One hold per request id: a hold settled
+    /// in a ledger batch or reclaimed by the sweep is charged everything the ledger recorded under its request id, so two
+    /// holds under one id would each be charged the request's whole recorded cost (the proxy and the shadow runner take
+    /// one per id).
+    /// </param>
     /// <param name="limits">The caps that apply.</param>
     /// <param name="amountUsd">The worst-case cost of the request.</param>
     /// <param name="at">Now (selects the day and month periods).</param>
