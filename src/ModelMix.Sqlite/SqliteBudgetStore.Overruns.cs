@@ -59,7 +59,9 @@ public sealed partial class SqliteBudgetStore
     {
         var usd = BudgetMoney.ToUsd(nanos);
         using var update = Command(connection, transaction, "UPDATE ledger_records SET overrun_usd = $o WHERE id = $id;");
+        // Stryker disable once NullCoalescing : equivalent (docs/testing.md, budgets-sqlite): a reconciled record is built from its intent (ToOutcomeUnknownRecord) and priced, never with an overrun, and each is booked once
         Bind(update, ("$o", SqliteLedgerSchema.ToStoredDecimal((record.OverrunUsd ?? 0m) + usd)), ("$id", record.Id));
+        // Stryker disable once Equality : equivalent (docs/testing.md, budgets-sqlite): `> 0` → `>= 0`: the row was inserted in this transaction, so the update always finds it (the mark also drops `< 0`, which the tests kill)
         if (update.ExecuteNonQuery() > 0)
         {
             booked.Add(new BudgetOverrunBooked(record.RoutedModel, usd));
