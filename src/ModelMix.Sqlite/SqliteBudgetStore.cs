@@ -369,10 +369,14 @@ public sealed partial class SqliteBudgetStore : IBudgetStore
                 continue;
             }
 
-            if (!TryReadReservation(connection, transaction, reservationId, out var held, out var reclaimed) || reclaimed is not { } accounted)
+            // Two steps, not `|| reclaimed is not { } accounted`: a pattern variable assigned on one side of `||` is
+            // unassigned under Stryker's mutants of that condition, so it dropped every mutant of this method.
+            if (!TryReadReservation(connection, transaction, reservationId, out var held, out var reclaimed) || reclaimed is null)
             {
                 continue;
             }
+
+            var accounted = reclaimed.Value;
 
             var due = LedgerIntentRows.ReclaimedCharge(record) ?? Math.Max(0, held - accounted);
             var (charge, overrun) = BudgetOverrunRule.Split(due, BudgetOverrunRule.Chargeable(0, slack: held, ReadCounters(connection, transaction, reservationId)));
