@@ -124,6 +124,14 @@ internal sealed class ServeProcess : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
+            if (_process.HasExited)
+            {
+                // WaitForExitAsync also waits for the end of the redirected output: a process that inherited the pipes
+                // (or a test host too busy to read them) holds it, not serve.
+                throw new TimeoutException(
+                    $"modelmix serve exited (code {_process.ExitCode}) but its output did not reach its end within 60 s of SIGTERM; the output read:\n" + string.Join("\n", _output));
+            }
+
             // What each thread of the stuck process is doing, taken before the test's dispose kills it (the hang is rare
             // and was never reproduced alone: the next one must explain itself).
             var stacks = await ManagedStacksAsync(_process.Id);
