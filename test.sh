@@ -11,6 +11,7 @@
 #     dashboard's browser test drives /usr/bin/chromium), postgresql (the binaries only: the tests start their own
 #     throwaway cluster on loopback; skipped when MODELMIX_TEST_POSTGRES names a server), curl (the README's request),
 #     clang and zlib1g-dev (the NativeAOT publish of samples/AotApp).
+#   - the local .NET tools (`dotnet tool restore`, .config/dotnet-tools.json), when dotnet-stack is not restored.
 #   - the npm clients of the Node.js tests (`npm ci` from each package-lock.json), when node_modules is missing or
 #     older than its lock file.
 set -euo pipefail
@@ -69,6 +70,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} (apt-get; once)"
   "${sudo[@]}" apt-get update -qq
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# The repository's local .NET tools (.config/dotnet-tools.json): dotnet-stack reads the managed stacks of a `modelmix
+# serve` that does not exit after SIGTERM, for its test's failure message (tests/ModelMix.IntegrationTests/Cli/ServeProcess.cs).
+# Not fatal: without it that message says the stacks could not be read.
+if ! dotnet tool run dotnet-stack --version >/dev/null 2>&1; then
+  say "restoring the local .NET tools (dotnet tool restore; once)"
+  dotnet tool restore >/dev/null || say "dotnet tool restore failed: a serve test that hangs on stop will not show its stacks"
 fi
 
 for lock in tests/ModelMix.IntegrationTests/NodeClients/*/package-lock.json tests/ModelMix.IntegrationTests/OpenAi/node/package-lock.json; do

@@ -1,12 +1,14 @@
 using System.CommandLine;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using ModelMix.Server;
 
 namespace ModelMix.Cli;
 
 /// <summary><c>modelmix serve</c>: runs the Anthropic-compatible proxy on the SQLite ledger.</summary>
-internal static class ServeCommand
+internal static partial class ServeCommand
 {
     /// <summary>What <c>modelmix serve --help</c> says the proxy does (its environment is listed by <see cref="HelpText"/>).</summary>
     internal const string Description =
@@ -53,8 +55,20 @@ internal static class ServeCommand
             try
             {
                 await using var app = ProxyApplication.Create(result.GetValue(urls), result.GetValue(config), overrides); // no --urls: the urls setting, else the loopback default
-                await app.StartAsync(cancellationToken);
-                await app.WaitForShutdownAsync(cancellationToken);
+                var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ServeCommand));
+                try
+                {
+                    await app.StartAsync(cancellationToken);
+                    await app.WaitForShutdownAsync(cancellationToken);
+                }
+                finally
+                {
+                    // The stop's last step, in the log (Debug) so a stop that never ends shows it got here: disposing
+                    // the services (the shadow runner's last jobs, the intent journal's and the ledger's last commits,
+                    // the stores' connections), each bounded by its own stop timeout.
+                    LogDisposing(logger);
+                }
+
                 return 0;
             }
             catch (Exception exception) when (exception is Microsoft.Extensions.Options.OptionsValidationException or FileNotFoundException or ModelMix.Pricing.PricingException or ModelMix.Routing.RoutingConfigurationException or InvalidOperationException or IOException or InvalidDataException)
@@ -67,6 +81,9 @@ internal static class ServeCommand
         });
         return command;
     }
+
+    [LoggerMessage(EventId = 5710, Level = LogLevel.Debug, Message = "Hosted services stopped; disposing the proxy's services (shadow runner, ledger, stores)")]
+    private static partial void LogDisposing(ILogger logger);
 
     /// <summary>
     /// Turns inline socket completions on for this process unless the environment already says either way: the code

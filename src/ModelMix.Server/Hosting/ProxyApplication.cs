@@ -179,7 +179,7 @@ internal static class ProxyApplication
         services.AddSingleton<ILedger>(provider =>
         {
             var options = provider.GetRequiredService<IOptions<ProxyOptions>>().Value;
-            var ledgerOptions = new LedgerOptions { FlushInterval = options.LedgerFlushInterval, StopTimeout = configuration.GetValue($"{LedgerOptions.SectionName}:{nameof(LedgerOptions.StopTimeout)}", new LedgerOptions().StopTimeout) }; // ModelMix:Ledger:StopTimeout, as in the library
+            var ledgerOptions = new LedgerOptions { FlushInterval = options.LedgerFlushInterval, StopTimeout = LedgerStopTimeout(configuration) };
             return BufferedLedger.OpenAsync(
                 options.StoreSetting, // a SQLite path or a PostgreSQL database (ModelMix.Stores.StoreLocation)
                 ledgerOptions,
@@ -251,6 +251,13 @@ internal static class ProxyApplication
             services.AddHostedServiceSupervision();
         }
     }
+
+    /// <summary>
+    /// <c>ModelMix:Ledger:StopTimeout</c>, as in the library: how long the ledger's stop waits for its last commit, and
+    /// the attempt intent journal's for its commit under way (<see cref="ProxyIntents.DisposeAsync"/>).
+    /// </summary>
+    internal static TimeSpan LedgerStopTimeout(IConfiguration configuration) =>
+        configuration.GetValue($"{LedgerOptions.SectionName}:{nameof(LedgerOptions.StopTimeout)}", new LedgerOptions().StopTimeout);
 
     /// <summary>
     /// How many open connections run inline: all with <see cref="ProxyOptions.InlineScheduling"/>, else

@@ -87,9 +87,18 @@ internal sealed partial class SupervisedHostedService : IHostedLifecycleService,
     /// <inheritdoc />
     public Task StoppingAsync(CancellationToken cancellationToken) => Inner is IHostedLifecycleService lifecycle ? lifecycle.StoppingAsync(cancellationToken) : Task.CompletedTask;
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Stops the service. Each stop is logged at Debug (which service, whether the host's shutdown timeout had already
+    /// ended, how long it took), so a stop that never ends shows which service it is in; one still running when the
+    /// host's shutdown timeout (<paramref name="cancellationToken"/>) ends is logged at Warning at that moment.
+    /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        LogStopping(_logger, Name, cancellationToken.IsCancellationRequested);
+        using var overdue = cancellationToken.IsCancellationRequested
+            ? default
+            : cancellationToken.Register(() => LogStopOverdue(_logger, Name, System.Diagnostics.Stopwatch.GetElapsedTime(started)));
         await _stopping.CancelAsync(); // no restart from now on
         await _gate.WaitAsync(CancellationToken.None); // a restart under way finishes first, so it is stopped too
         try
@@ -105,6 +114,8 @@ internal sealed partial class SupervisedHostedService : IHostedLifecycleService,
         {
             await supervision.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
+
+        LogStopped(_logger, Name, System.Diagnostics.Stopwatch.GetElapsedTime(started));
     }
 
     /// <inheritdoc />
@@ -209,6 +220,15 @@ internal sealed partial class SupervisedHostedService : IHostedLifecycleService,
 
     [LoggerMessage(EventId = 5703, Level = LogLevel.Warning, Message = "Hosted service {Service} started again after {Failures} failure(s) in a row")]
     private static partial void LogRestarted(ILogger logger, string service, int failures);
+
+    [LoggerMessage(EventId = 5704, Level = LogLevel.Debug, Message = "Stopping hosted service {Service} (the host's shutdown timeout already ended: {TimedOut})")]
+    private static partial void LogStopping(ILogger logger, string service, bool timedOut);
+
+    [LoggerMessage(EventId = 5705, Level = LogLevel.Debug, Message = "Hosted service {Service} stopped in {Elapsed}")]
+    private static partial void LogStopped(ILogger logger, string service, TimeSpan elapsed);
+
+    [LoggerMessage(EventId = 5706, Level = LogLevel.Warning, Message = "Hosted service {Service} is still stopping when the host's shutdown timeout ends ({Elapsed} into its stop)")]
+    private static partial void LogStopOverdue(ILogger logger, string service, TimeSpan elapsed);
 }
 
 /// <summary>Puts the proxy's hosted services under <see cref="SupervisedHostedService"/>.</summary>

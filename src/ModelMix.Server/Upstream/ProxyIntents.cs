@@ -68,7 +68,13 @@ internal sealed class IntentJournalOptions
 /// <see cref="LedgerChatClientOptions.RegisterIntent"/> (<see cref="SdkCallHook"/>). Null journal (a ledger store
 /// without one): no-op.
 /// </summary>
-internal sealed class ProxyIntents(AttemptJournal? journal, bool enabled = true) : IAsyncDisposable
+/// <param name="journal">The journal; null when the ledger store keeps none.</param>
+/// <param name="enabled">Whether attempts are journaled (<see cref="IntentJournalOptions.Enabled"/>).</param>
+/// <param name="stopTimeout">
+/// How long disposal waits for a commit under way (<c>ModelMix:Ledger:StopTimeout</c>, as the ledger's own stop); null: as long as it takes.
+/// </param>
+/// <param name="logger">Says what a stop gave up.</param>
+internal sealed partial class ProxyIntents(AttemptJournal? journal, bool enabled = true, TimeSpan? stopTimeout = null, ILogger<ProxyIntents>? logger = null) : IAsyncDisposable
 {
     /// <summary>The journal, when the ledger store keeps one.</summary>
     public AttemptJournal? Journal => journal;
@@ -93,17 +99,42 @@ internal sealed class ProxyIntents(AttemptJournal? journal, bool enabled = true)
     /// <summary>Whether attempts are journaled (<see cref="IntentJournalOptions.Enabled"/>, and a ledger store that keeps a journal).</summary>
     public bool Enabled => enabled && journal is not null;
 
-    /// <summary>Stops the journal's writer.</summary>
-    public ValueTask DisposeAsync() => journal?.DisposeAsync() ?? ValueTask.CompletedTask;
+    /// <summary>
+    /// Stops the journal: new intents are refused, and a commit under way is waited for at most the stop timeout; past
+    /// it the stop goes on and says so (event 132). Those intents' requests were not sent upstream (a request is sent
+    /// only once its intent is durable); one the database commits after all is settled as <c>outcome_unknown</c> by
+    /// reconciliation, as after a crash.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (journal is null)
+        {
+            return;
+        }
+
+        var timeout = stopTimeout ?? Timeout.InfiniteTimeSpan;
+        var abandoned = await journal.StopAsync(timeout);
+        if (abandoned > 0 && logger is not null)
+        {
+            StopAbandoned(logger, abandoned, timeout);
+        }
+    }
+
+    [LoggerMessage(132, LogLevel.Warning, "The attempt intent journal stopped without waiting for {Count} intent(s): the database did not take them within {Timeout} (ModelMix:Ledger:StopTimeout). Their requests were not sent upstream; an intent the database commits after all is settled as outcome_unknown by reconciliation.")]
+    private static partial void StopAbandoned(ILogger logger, int count, TimeSpan timeout);
 
     /// <summary>Registers the journal, its options and the heartbeat-and-reconcile service.</summary>
     public static void AddServices(IServiceCollection services)
     {
         services.AddOptions<IntentJournalOptions>().BindConfiguration(IntentJournalOptions.SectionName).ValidateOnStart();
         services.AddSingleton<IValidateOptions<IntentJournalOptions>, IntentJournalOptions.Validator>();
-        services.AddSingleton(provider => new ProxyIntents(provider.GetRequiredService<ILedger>().Store is IAttemptJournalStore store
-            ? new AttemptJournal(store, AttemptJournal.NewInstanceId(), provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<IOptions<IntentJournalOptions>>().Value.HeartbeatInterval)
-            : null, provider.GetRequiredService<IOptions<IntentJournalOptions>>().Value.Enabled));
+        services.AddSingleton(provider => new ProxyIntents(
+            provider.GetRequiredService<ILedger>().Store is IAttemptJournalStore store
+                ? new AttemptJournal(store, AttemptJournal.NewInstanceId(), provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<IOptions<IntentJournalOptions>>().Value.HeartbeatInterval)
+                : null,
+            provider.GetRequiredService<IOptions<IntentJournalOptions>>().Value.Enabled,
+            ProxyApplication.LedgerStopTimeout(provider.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>()),
+            provider.GetRequiredService<ILogger<ProxyIntents>>()));
         services.AddSingleton<IntentSweepService>();
         services.AddHostedService(provider => provider.GetRequiredService<IntentSweepService>());
     }

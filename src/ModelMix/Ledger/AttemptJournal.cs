@@ -30,6 +30,7 @@ internal sealed class AttemptJournal : IAsyncDisposable
     private bool _stopped;
     private TaskCompletionSource? _idle;
     private DateTimeOffset? _lastBeat; // the newest heartbeat known durable (guarded by _gate)
+    private int _inFlight; // the intents of the commit under way (for what a bounded stop gave up)
 
     /// <summary>Creates the journal of <paramref name="instanceId"/> (this process) over a migrated store.</summary>
     /// <param name="store">The store of the intents and the heartbeat.</param>
@@ -95,7 +96,15 @@ internal sealed class AttemptJournal : IAsyncDisposable
     }
 
     /// <summary>Waits for the commits under way, then refuses new intents.</summary>
-    public async ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync() => await StopAsync(Timeout.InfiniteTimeSpan);
+
+    /// <summary>
+    /// Refuses new intents and waits for the commits under way, at most <paramref name="timeout"/>: the write has no
+    /// token (a cancelled Npgsql command cancels synchronously, npgsql/npgsql#5070), so a database that does not answer
+    /// (a lock held elsewhere, a server gone) would otherwise hold the stop for as long as it does.
+    /// </summary>
+    /// <returns>How many intents were still being committed or queued when the wait gave up; 0 when all were done.</returns>
+    internal async Task<int> StopAsync(TimeSpan timeout)
     {
         Task idle;
         lock (_gate)
@@ -104,7 +113,18 @@ internal sealed class AttemptJournal : IAsyncDisposable
             idle = _committing ? (_idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task : Task.CompletedTask;
         }
 
-        await idle;
+        try
+        {
+            await idle.WaitAsync(timeout, _time);
+            return 0;
+        }
+        catch (TimeoutException)
+        {
+            lock (_gate)
+            {
+                return Volatile.Read(ref _inFlight) + _queue.Count;
+            }
+        }
     }
 
     /// <summary>Commits the queue (this request's intent first in it) on this thread, hands the next batch to a pool thread.</summary>
@@ -185,6 +205,7 @@ internal sealed class AttemptJournal : IAsyncDisposable
             return;
         }
 
+        Volatile.Write(ref _inFlight, batch.Count);
         try
         {
             var now = _time.GetUtcNow();
@@ -213,6 +234,10 @@ internal sealed class AttemptJournal : IAsyncDisposable
             {
                 committed.TrySetException(failure);
             }
+        }
+        finally
+        {
+            Volatile.Write(ref _inFlight, 0);
         }
     }
 }

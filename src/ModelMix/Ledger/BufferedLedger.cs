@@ -183,7 +183,11 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
     /// A host's first stop step: commits what is buffered, as <see cref="FlushAsync"/>, but waits at most
     /// <see cref="LedgerOptions.StopTimeout"/>, counted from the stop's first step (this or <see cref="DisposeAsync"/>),
     /// so a flush then a disposal wait one <c>StopTimeout</c> in all, never one each. Past it, returns without throwing:
-    /// the disposal that follows waits no longer and logs what was not committed (event 4006).
+    /// the disposal that follows waits no longer and logs what was not committed (event 4006). Likewise when
+    /// <paramref name="ct"/> (the host's shutdown timeout) has ended, before or during the flush: the disposal commits
+    /// what is buffered within what is left of the <c>StopTimeout</c>. A throw here failed the host's stop, and
+    /// <c>modelmix serve</c> exited with an unhandled <see cref="OperationCanceledException"/> after a long request had
+    /// used up the shutdown timeout.
     /// </summary>
     internal async Task FlushBeforeStopAsync(CancellationToken ct)
     {
@@ -194,6 +198,10 @@ public sealed class BufferedLedger : ILedger, ISettlingLedger
         catch (TimeoutException)
         {
             // the store did not take the records in time: DisposeAsync says how many, at once
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // the host's shutdown timeout has ended: DisposeAsync commits the rest, within the StopTimeout
         }
     }
 

@@ -59,6 +59,9 @@ internal sealed class ServeProcess : IAsyncDisposable
             start.Environment["ANTHROPIC_API_KEY"] = apiKey;
         }
 
+        // Each hosted service's stop in the log (Debug, SupervisedHostedService): a stop that hangs shows where.
+        start.Environment["Logging__LogLevel__ModelMix.Server.SupervisedHostedService"] = "Debug";
+        start.Environment["Logging__LogLevel__ModelMix.Cli"] = "Debug";
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
         {
             start.Environment[name] = value;
@@ -121,7 +124,66 @@ internal sealed class ServeProcess : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            throw new TimeoutException("modelmix serve did not exit within 60 s of SIGTERM; its output:\n" + string.Join("\n", _output));
+            if (_process.HasExited)
+            {
+                // WaitForExitAsync also waits for the end of the redirected output: a process that inherited the pipes
+                // (or a test host too busy to read them) holds it, not serve.
+                throw new TimeoutException(
+                    $"modelmix serve exited (code {_process.ExitCode}) but its output did not reach its end within 60 s of SIGTERM; the output read:\n" + string.Join("\n", _output));
+            }
+
+            // What each thread of the stuck process is doing, taken before the test's dispose kills it (the hang is rare
+            // and was never reproduced alone: the next one must explain itself).
+            var stacks = await ManagedStacksAsync(_process.Id);
+            throw new TimeoutException(
+                "modelmix serve did not exit within 60 s of SIGTERM; its output:\n" + string.Join("\n", _output) + "\nits managed stacks (dotnet-stack):\n" + stacks);
+        }
+    }
+
+    /// <summary>
+    /// The managed stack of every thread of process <paramref name="processId"/>, from <c>dotnet-stack report</c> (the
+    /// repository's local tool, .config/dotnet-tools.json, restored by test.sh), or why they could not be read. At most
+    /// 60 s. An async wait has no thread: stacks that show only idle pool threads mean the stop awaits a task that never
+    /// completes (the process's log then says which step it is in).
+    /// </summary>
+    internal static async Task<string> ManagedStacksAsync(int processId)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = RepositoryPaths.Root, // where the tool manifest is
+        };
+        foreach (var argument in new[] { "tool", "run", "dotnet-stack", "report", "--process-id", processId.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        try
+        {
+            using var stack = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
+            var output = stack.StandardOutput.ReadToEndAsync();
+            var error = stack.StandardError.ReadToEndAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            try
+            {
+                await stack.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                stack.Kill(entireProcessTree: true);
+                return "(dotnet-stack did not answer within 60 s)";
+            }
+
+            var text = await output + await error;
+            return stack.ExitCode == 0
+                ? text
+                : $"(dotnet-stack exited with code {stack.ExitCode}; `dotnet tool restore` in the repository installs it)\n{text}";
+        }
+        catch (Exception exception) when (exception is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
+        {
+            return $"(could not run dotnet-stack: {exception.Message})";
         }
     }
 

@@ -82,20 +82,45 @@ public sealed class BufferedLedgerStopTests : IDisposable
     [Fact]
     public async Task A_flush_before_the_stop_that_commits_in_time_leaves_the_disposal_nothing_to_give_up()
     {
-        await using var store = new ObservedStore(new SqliteLedgerStore(_db.FilePath));
-        await store.MigrateAsync();
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
-        var logger = new ListLogger<BufferedLedger>();
-        var options = new LedgerOptions { MaxBatchSize = 100, FlushInterval = TimeSpan.FromHours(1), StopTimeout = TimeSpan.FromSeconds(10) };
-        var ledger = new BufferedLedger(store, options, time, logger);
-        foreach (var record in LedgerRecords.Many(3))
-        {
-            await ledger.RecordAsync(record);
-        }
+        var (store, ledger, logger) = await ThreeBufferedRecordsAsync();
+        await using var owned = store;
 
         await ledger.FlushBeforeStopAsync(CancellationToken.None).WaitAsync(Guard); // committed at once: no clock advance
         Assert.Equal(3, (await store.GetTotalsAsync(new LedgerQuery())).Count);
         await ledger.DisposeAsync().AsTask().WaitAsync(Guard);
         Assert.DoesNotContain(logger.Entries, e => e.Level == LogLevel.Critical);
+    }
+
+    [Fact]
+    public async Task A_flush_before_the_stop_after_the_hosts_shutdown_timeout_gives_way_without_throwing_and_the_disposal_commits()
+    {
+        var (store, ledger, logger) = await ThreeBufferedRecordsAsync();
+        await using var owned = store;
+
+        // The host's token when a long request used up its shutdown timeout before this step: already cancelled. The
+        // flush used to throw OperationCanceledException, which failed the host's stop (serve exited on it, code 1).
+        using var shutdownTimedOut = new CancellationTokenSource();
+        await shutdownTimedOut.CancelAsync();
+        await ledger.FlushBeforeStopAsync(shutdownTimedOut.Token).WaitAsync(Guard);
+
+        await ledger.DisposeAsync().AsTask().WaitAsync(Guard); // the buffered records still commit, within the StopTimeout
+        Assert.Equal(3, (await store.GetTotalsAsync(new LedgerQuery())).Count);
+        Assert.DoesNotContain(logger.Entries, e => e.Level == LogLevel.Critical);
+    }
+
+    /// <summary>A ledger (10 s StopTimeout, nothing committed before a flush) holding three buffered records, on a store that answers.</summary>
+    private async Task<(ObservedStore Store, BufferedLedger Ledger, ListLogger<BufferedLedger> Logger)> ThreeBufferedRecordsAsync()
+    {
+        var store = new ObservedStore(new SqliteLedgerStore(_db.FilePath));
+        await store.MigrateAsync();
+        var logger = new ListLogger<BufferedLedger>();
+        var options = new LedgerOptions { MaxBatchSize = 100, FlushInterval = TimeSpan.FromHours(1), StopTimeout = TimeSpan.FromSeconds(10) };
+        var ledger = new BufferedLedger(store, options, new FakeTimeProvider(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero)), logger);
+        foreach (var record in LedgerRecords.Many(3))
+        {
+            await ledger.RecordAsync(record);
+        }
+
+        return (store, ledger, logger);
     }
 }

@@ -10,6 +10,7 @@ internal sealed class JournalSpy : IAttemptJournalStore
     private readonly List<IReadOnlyList<LedgerRecord>> _batches = [];
     private int _writeCalls;
     private int _disposals;
+    private int _intentsWritten;
 
     public Task? Gate { get; init; }
 
@@ -105,7 +106,14 @@ internal sealed class JournalSpy : IAttemptJournalStore
 
     public Task<long> CountAsync(LedgerQuery query, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task WriteIntentsAsync(string instanceId, IReadOnlyList<LedgerIntent> intents, DateTimeOffset? heartbeatAt, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+    /// <summary>How many intents <see cref="WriteIntentsAsync"/> committed (held by <see cref="Gate"/> like the other writes).</summary>
+    public int IntentsWritten => Volatile.Read(ref _intentsWritten);
+
+    public async Task WriteIntentsAsync(string instanceId, IReadOnlyList<LedgerIntent> intents, DateTimeOffset? heartbeatAt, CancellationToken cancellationToken = default)
+    {
+        await EnterAsync();
+        Interlocked.Add(ref _intentsWritten, intents.Count);
+    }
 
     public Task HeartbeatAsync(string instanceId, DateTimeOffset at, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
