@@ -88,6 +88,7 @@ public sealed class SqliteKeyStore : SqlKeyStore
         await ModelMix.Threading.IoThreads.LeaveAsync(); // here, not only in a callee: see IoThreads.cs
         await EnsureMigratedAsync(cancellationToken);
         using var lease = await _gate.EnterAsync(cancellationToken);
+        // Stryker disable once Boolean : equivalent (docs/testing.md, keys-sqlite): every work's first statement writes (CreateAsync's INSERT, RevokeAsync's UPDATE), and SQLite retries a write that opens the transaction through the busy handler from a fresh snapshot, as BEGIN IMMEDIATE waits (SqliteBudgetStore.TryReserve's mark, which SqliteBudgetStoreContentionTests checks)
         using var transaction = lease.Connection.BeginTransaction(deferred: false);
         await work(lease.Connection, transaction); // Microsoft.Data.Sqlite runs its async calls synchronously, under the gate
         transaction.Commit();
