@@ -107,6 +107,21 @@ public abstract class KeyStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_id_is_found_before_an_active_key_named_like_it()
+    {
+        // Names may look like ids (letters, digits, '.', '_', '-'): the id is looked up first, so `keys revoke <id>` revokes
+        // the key with that id, never one someone named so (keys-sqlite's mutation run, fourteenth session).
+        var first = await Store.CreateAsync("team-a");
+        Time.Advance(TimeSpan.FromSeconds(1));
+        var lookalike = await Store.CreateAsync(first.Info.Id);
+
+        Assert.Equal("team-a", (await Store.FindAsync(first.Info.Id))!.Name);
+        await Store.RevokeAsync(first.Info.Id);
+        Assert.NotNull((await Store.FindAsync(first.Info.Id))!.RevokedAt);
+        Assert.Null((await Store.FindAsync(lookalike.Info.Id))!.RevokedAt);
+    }
+
+    [Fact]
     public async Task The_active_list_leaves_revoked_keys_out_and_a_revoked_key_is_still_found_by_id()
     {
         var gone = await Store.CreateAsync("team-a");
