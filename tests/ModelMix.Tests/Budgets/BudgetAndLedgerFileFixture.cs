@@ -1,5 +1,3 @@
-using Microsoft.Data.Sqlite;
-using ModelMix.Budgets;
 using ModelMix.Ledger;
 
 namespace ModelMix.Tests.Budgets;
@@ -8,33 +6,21 @@ namespace ModelMix.Tests.Budgets;
 /// A SQLite budget store and a ledger store on one fresh file, both migrated, as the proxy runs them; the file's folder
 /// is deleted after the class's test.
 /// </summary>
-public abstract class BudgetAndLedgerFileFixture(string folderName) : IAsyncLifetime
+public abstract class BudgetAndLedgerFileFixture(string folderName) : BudgetStoreFileFixture(folderName)
 {
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), folderName, Guid.NewGuid().ToString("N"));
-
-    /// <summary>The budget store under test.</summary>
-    protected SqliteBudgetStore Store { get; private set; } = null!;
-
     /// <summary>The ledger on the same file.</summary>
     protected SqliteLedgerStore Ledger { get; private set; } = null!;
 
-    /// <summary>The one file both stores use.</summary>
-    protected string DbPath => Path.Combine(_folder, "ledger.db");
-
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        Directory.CreateDirectory(_folder);
-        Store = new SqliteBudgetStore(DbPath);
-        await Store.MigrateAsync();
+        await base.InitializeAsync();
         Ledger = new SqliteLedgerStore(DbPath);
         await Ledger.MigrateAsync();
     }
 
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
         await Ledger.DisposeAsync();
-        await Store.DisposeAsync();
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_folder, recursive: true);
+        await base.DisposeAsync();
     }
 }

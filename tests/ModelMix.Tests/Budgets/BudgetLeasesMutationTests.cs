@@ -1,4 +1,3 @@
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Time.Testing;
 using ModelMix.Budgets;
 using ModelMix.Ledger;
@@ -10,30 +9,17 @@ namespace ModelMix.Tests.Budgets;
 /// session"): when a lease stops taking requests until renewed, what <see cref="BudgetLeases.MaintainAsync"/> renews,
 /// retires and closes, and the slice arithmetic. Over a real SQLite file, with every lease call the leases make recorded.
 /// </summary>
-public sealed class BudgetLeasesMutationTests : IAsyncLifetime
+public sealed class BudgetLeasesMutationTests() : BudgetStoreFileFixture("modelmix-lease-mutation-tests")
 {
     private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(30);
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), "modelmix-lease-mutation-tests", Guid.NewGuid().ToString("N"));
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 3, 14, 12, 0, 0, TimeSpan.Zero));
     private readonly DateTimeOffset _t0 = new(2026, 3, 14, 12, 0, 0, TimeSpan.Zero);
     private RecordingStore _store = null!;
-    private SqliteBudgetStore _sqlite = null!;
 
-    private string DbPath => Path.Combine(_folder, "ledger.db");
-
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        Directory.CreateDirectory(_folder);
-        _sqlite = new SqliteBudgetStore(DbPath);
-        await _sqlite.MigrateAsync();
-        _store = new RecordingStore(_sqlite);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _sqlite.DisposeAsync();
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_folder, recursive: true);
+        await base.InitializeAsync();
+        _store = new RecordingStore(Store);
     }
 
     private static BudgetLimit Daily(decimal cap) => new("key:k1", "key 'team-a'", BudgetWindow.Day, cap);
@@ -43,7 +29,7 @@ public sealed class BudgetLeasesMutationTests : IAsyncLifetime
     private Task<BudgetLeaseHold?> Hold(BudgetLeases leases, decimal amountUsd) =>
         leases.HoldAsync([Daily(1m)], amountUsd, _time.GetUtcNow(), CancellationToken.None).AsTask();
 
-    private async Task<decimal> Reserved() => (await _sqlite.GetUsageAsync("key:k1", BudgetWindow.Day, _time.GetUtcNow())).ReservedUsd;
+    private async Task<decimal> Reserved() => (await Store.GetUsageAsync("key:k1", BudgetWindow.Day, _time.GetUtcNow())).ReservedUsd;
 
     [Fact]
     public async Task A_lease_stops_taking_requests_a_third_of_its_life_before_it_expires_until_it_is_renewed()
@@ -116,7 +102,7 @@ public sealed class BudgetLeasesMutationTests : IAsyncLifetime
         var leases = NewLeases();
         var hold = await Hold(leases, 0.01m);
         var id = hold!.LeaseId;
-        await _sqlite.CloseLeasesAsync([id], _time.GetUtcNow()); // what a sweep does to a lease it finds expired
+        await Store.CloseLeasesAsync([id], _time.GetUtcNow()); // what a sweep does to a lease it finds expired
 
         _time.Advance(TimeSpan.FromSeconds(10));
         await leases.MaintainAsync(CancellationToken.None); // used, so renewed: the store says it is closed
@@ -140,7 +126,7 @@ public sealed class BudgetLeasesMutationTests : IAsyncLifetime
         await leases.MaintainAsync(CancellationToken.None); // idle: retired, $0.49 given back, $0.01 still held for the record
         Assert.Equal(0.01m, await Reserved());
 
-        await _sqlite.CloseLeasesAsync([id], _time.GetUtcNow()); // reclaimed meanwhile
+        await Store.CloseLeasesAsync([id], _time.GetUtcNow()); // reclaimed meanwhile
         _time.Advance(TimeSpan.FromSeconds(10));
         await leases.MaintainAsync(CancellationToken.None); // its shrink answers null: dropped, not closed by this process
         await NextTickLeavesTheStoreAlone(leases);
@@ -189,7 +175,7 @@ public sealed class BudgetLeasesMutationTests : IAsyncLifetime
         _time.Advance(TimeSpan.FromSeconds(10));
         await leases.MaintainAsync(CancellationToken.None);
         Assert.Equal([id], Assert.Single(_store.Closes));
-        var usage = await _sqlite.GetUsageAsync("key:k1", BudgetWindow.Day, _time.GetUtcNow());
+        var usage = await Store.GetUsageAsync("key:k1", BudgetWindow.Day, _time.GetUtcNow());
         Assert.Equal((0.07m, 0m), (usage.SpentUsd, usage.ReservedUsd));
     }
 
@@ -219,7 +205,7 @@ public sealed class BudgetLeasesMutationTests : IAsyncLifetime
         await leases.CloseAllAsync(CancellationToken.None);
 
         Assert.Equal([hold.LeaseId], Assert.Single(_store.Closes));
-        Assert.Null(await _sqlite.ShrinkLeaseAsync(hold.LeaseId, 0, _t0 + Ttl)); // closed in the store
+        Assert.Null(await Store.ShrinkLeaseAsync(hold.LeaseId, 0, _t0 + Ttl)); // closed in the store
         Assert.Equal(0m, await Reserved());
     }
 
