@@ -1,5 +1,3 @@
-using System.Net;
-using Anthropic.Exceptions;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using ModelMix.Pipeline;
@@ -17,7 +15,7 @@ public sealed class FallbackLogTests
     [Fact]
     public async Task A_retry_is_logged_to_the_given_logger_naming_the_request_and_the_model()
     {
-        var inner = new OverloadedOnceClient();
+        var inner = new FailsOnceClient();
         var logger = new ListLogger<FallbackChatClient>();
         using var client = new FallbackChatClient(inner, new FallbackOptions { TimeProvider = new FallbackTestTime(), Randomizer = () => 0.5 }, logger);
 
@@ -28,25 +26,5 @@ public sealed class FallbackLogTests
         Assert.Equal(LogLevel.Information, retry.Level);
         Assert.StartsWith("Request r-log: retrying claude-opus-4-5 in ", retry.Message, StringComparison.Ordinal);
         Assert.EndsWith(" after Anthropic5xxException.", retry.Message, StringComparison.Ordinal);
-    }
-
-    /// <summary>Answers its first call with a 529, then "ok".</summary>
-    private sealed class OverloadedOnceClient : IChatClient
-    {
-        private int _calls;
-
-        public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-            Interlocked.Increment(ref _calls) == 1
-                ? Task.FromException<ChatResponse>(new Anthropic5xxException(new HttpRequestException("529", null, (HttpStatusCode)529)) { StatusCode = (HttpStatusCode)529, ResponseBody = "{}" })
-                : Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok")));
-
-        public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-            throw new NotSupportedException();
-
-        public object? GetService(Type serviceType, object? serviceKey = null) => null;
-
-        public void Dispose()
-        {
-        }
     }
 }
